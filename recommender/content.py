@@ -1,0 +1,128 @@
+"""Vectors for goods with few or no sales, from their content: title, brand, category and price band.
+
+A ridge regression maps content features to the factors of warm goods (those many fans bought). Titles are
+TF-IDF over character 1-3-grams, which works for Chinese without a tokenizer (most Chinese words are one to
+three characters). The fitted model is saved as JSON and .npy (no pickle) so the service can embed goods
+that arrive after training.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import Ridge
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class ContentConfig:
+    ngram_max: int = 3
+    max_features: int = 50_000
+    ridge_alpha: float = 1.0
+    category_weight: float = 1.0  # weight of the one-hot category and price-band blocks beside the text
+    price_bands: int = 8
+    min_buyers: int = 3  # goods with fewer distinct buyers are not used as training targets
+    shrinkage: float = 5.0  # factor weight = buyers / (buyers + shrinkage); the rest comes from content
+
+
+def _text(products: pd.DataFrame) -> pd.Series:
+    brand = products["brand"].fillna("") if "brand" in products else ""
+    return (products["title"].fillna("").astype(str) + " " + brand).str.strip()
+
+
+class ContentModel:
+    """Fit on the warm goods' factors; predict a factor vector for any good from its content."""
+
+    def __init__(self, config: ContentConfig | None = None) -> None:
+        self.config = config or ContentConfig()
+
+    def _vectorizer(self, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer="char", ngram_range=(1, self.config.ngram_max), sublinear_tf=True,
+                               min_df=1 if vocabulary else 2, max_features=self.config.max_features,
+                               vocabulary=vocabulary, dtype=np.float32)
+
+    def _price_position(self, products: pd.DataFrame) -> np.ndarray:
+        """log(price / median price of its category): cheap vs premium within the category."""
+        medians = np.array([self.category_median_.get(c, np.nan) for c in products["category"]])
+        medians = np.where(np.isnan(medians), self.global_median_, medians)
+        return np.log(products["price"].to_numpy(float) / medians)
+
+    def _features(self, products: pd.DataFrame) -> sp.csr_matrix:
+        text = self.vectorizer_.transform(_text(products))
+        n, w = len(products), self.config.category_weight
+        cat_index = {c: i for i, c in enumerate(self.categories_)}
+        cat = np.array([cat_index.get(c, -1) for c in products["category"]])
+        known = cat >= 0
+        cats = sp.csr_matrix((np.full(known.sum(), w, np.float32), (np.flatnonzero(known), cat[known])),
+                             shape=(n, len(self.categories_)))
+        band = np.searchsorted(self.band_edges_, self._price_position(products))
+        bands = sp.csr_matrix((np.full(n, w, np.float32), (np.arange(n), band)),
+                              shape=(n, len(self.band_edges_) + 1))
+        return sp.hstack([text, cats, bands], format="csr")
+
+    def fit(self, products: pd.DataFrame, factors: np.ndarray, buyers: np.ndarray) -> ContentModel:
+        """products: catalogue rows aligned with `factors` (n, d); buyers: distinct buyers per good."""
+        warm = buyers >= self.config.min_buyers
+        if warm.sum() < 10:
+            raise ValueError(f"content model: only {int(warm.sum())} goods have >= {self.config.min_buyers} "
+                             "buyers; too few to learn from")
+        self.categories_ = sorted(products["category"].astype(str).unique())
+        self.category_median_ = products.groupby("category")["price"].median().to_dict()
+        self.global_median_ = float(products["price"].median())
+        self.vectorizer_ = self._vectorizer()
+        self.vectorizer_.fit(_text(products))  # all titles: new goods' words get idf too
+        qs = np.linspace(0, 1, self.config.price_bands + 1)[1:-1]
+        self.band_edges_ = np.quantile(self._price_position(products), qs)
+        X = self._features(products)
+        ridge = Ridge(alpha=self.config.ridge_alpha, fit_intercept=True)
+        ridge.fit(X[warm], factors[warm])
+        self.coef_ = np.ascontiguousarray(ridge.coef_.T, dtype=np.float32)  # (features, d)
+        self.intercept_ = np.asarray(ridge.intercept_, dtype=np.float32)
+        _log.info("content model: %d warm goods, %d features", int(warm.sum()), X.shape[1])
+        return self
+
+    def predict(self, products: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self._features(products) @ self.coef_ + self.intercept_, dtype=np.float32)
+
+    def blend(self, factors: np.ndarray, predicted: np.ndarray, buyers: np.ndarray) -> np.ndarray:
+        """Trust the learned factors as evidence accumulates; content fills in for goods nobody bought."""
+        w = (buyers / (buyers + self.config.shrinkage)).astype(np.float32)[:, None]
+        return (w * factors + (1 - w) * predicted).astype(np.float32)
+
+    # -- open-format persistence ----------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "config": asdict(self.config),
+            "categories": self.categories_,
+            "category_median": self.category_median_,
+            "global_median": self.global_median_,
+            "vocabulary": {k: int(v) for k, v in self.vectorizer_.vocabulary_.items()},
+        }
+        (directory / "content.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        np.save(directory / "idf.npy", self.vectorizer_.idf_.astype(np.float32), allow_pickle=False)
+        np.save(directory / "band_edges.npy", self.band_edges_, allow_pickle=False)
+        np.save(directory / "coef.npy", self.coef_, allow_pickle=False)
+        np.save(directory / "intercept.npy", self.intercept_, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> ContentModel:
+        meta = json.loads((directory / "content.json").read_text(encoding="utf-8"))
+        model = cls(ContentConfig(**meta["config"]))
+        model.categories_ = meta["categories"]
+        model.category_median_ = meta["category_median"]
+        model.global_median_ = meta["global_median"]
+        model.vectorizer_ = model._vectorizer(meta["vocabulary"])
+        model.vectorizer_.idf_ = np.load(directory / "idf.npy", allow_pickle=False)
+        model.band_edges_ = np.load(directory / "band_edges.npy", allow_pickle=False)
+        model.coef_ = np.load(directory / "coef.npy", allow_pickle=False)
+        model.intercept_ = np.load(directory / "intercept.npy", allow_pickle=False)
+        return model

@@ -1,0 +1,568 @@
+"""The marketplace data contract: the tables a snapshot holds, and how loading validates and codes them.
+
+A snapshot is a directory with one file per table, ``NAME.parquet`` or ``NAME.csv`` (UTF-8). Loading checks
+every column with vectorised pandas/Arrow operations and sorts each problem into one of two kinds
+(docs/data-contract.md is the reference):
+
+* fatal: the snapshot cannot be trusted (a table or required column is missing, a file cannot be read, an id
+  names two different rows, or too many rows of a table are bad). Loading raises :class:`ContractError`
+  listing every problem found, so one run shows them all.
+* dropped: a row with a missing, unparsable or out-of-range required value, or a reference to an unknown id,
+  is dropped and counted; an out-of-range optional value is blanked. Each kind of problem is reported once
+  with its count and the first few rows and values, so a run never trains on garbage without saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from recommender.vocabulary import Vocabulary
+
+_log = logging.getLogger(__name__)
+
+Kind = Literal["id", "text", "float", "int", "timestamp", "bool"]
+
+#: Share of a table's rows that may be dropped before the whole snapshot is refused.
+MAX_BAD_FRACTION = 0.05
+#: How many example rows each problem quotes.
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = True
+    lo: float | None = None
+    hi: float | None = None
+    positive: bool = False
+    ref: str | None = None  # the table whose key this column references
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    required: bool = True
+    entity: bool = False  # anchors, fans, products: rows become vocabulary entries
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "anchors",
+        ("anchor_id",),
+        (
+            Column("anchor_id", "id"),
+            Column("name", "text"),
+            Column("created_at", "timestamp"),
+            Column("tier", "text", required=False),
+            Column("main_category", "text", required=False),
+            Column("shop_rating", "float", required=False, lo=0, hi=5),
+            Column("violations", "int", required=False, lo=0),
+        ),
+        entity=True,
+    ),
+    Table(
+        "fans",
+        ("fan_id",),
+        (
+            Column("fan_id", "id"),
+            Column("created_at", "timestamp"),
+            Column("gender", "text", required=False),
+            Column("age_band", "text", required=False),
+            Column("region", "text", required=False),
+        ),
+        entity=True,
+    ),
+    Table(
+        "products",
+        ("product_id",),
+        (
+            Column("product_id", "id"),
+            Column("title", "text"),
+            Column("category", "text"),
+            Column("merchant_id", "id"),
+            Column("price", "float", positive=True),
+            Column("commission_rate", "float", lo=0, hi=1),
+            Column("created_at", "timestamp"),
+            Column("brand", "text", required=False),
+            Column("stock", "int", required=False, lo=0),
+            Column("refund_rate", "float", required=False, lo=0, hi=1),
+            Column("merchant_gmv_30d", "float", required=False, lo=0),
+        ),
+        entity=True,
+    ),
+    Table(
+        "follows",
+        ("fan_id", "anchor_id"),
+        (
+            Column("fan_id", "id", ref="fans"),
+            Column("anchor_id", "id", ref="anchors"),
+            Column("followed_at", "timestamp"),
+        ),
+    ),
+    Table(
+        "orders",
+        ("order_id",),
+        (
+            Column("order_id", "id"),
+            Column("fan_id", "id", ref="fans"),
+            Column("anchor_id", "id", ref="anchors"),
+            Column("product_id", "id", ref="products"),
+            Column("quantity", "int", lo=1),
+            Column("amount", "float", lo=0),
+            Column("ordered_at", "timestamp"),
+            Column("refunded", "bool", required=False),
+        ),
+    ),
+    Table(
+        "shelf",
+        ("anchor_id", "product_id"),
+        (
+            Column("anchor_id", "id", ref="anchors"),
+            Column("product_id", "id", ref="products"),
+            Column("listed_at", "timestamp"),
+        ),
+        required=False,
+    ),
+)
+TABLE_BY_NAME = {t.name: t for t in TABLES}
+_ENTITY_KEY = {"anchors": "anchor_id", "fans": "fan_id", "products": "product_id"}
+_CODE_COLUMN = {"fan_id": "fan", "anchor_id": "anchor", "product_id": "product"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One kind of problem in one column of one file, with its count and the first rows it occurs in."""
+
+    file: str
+    message: str
+    column: str | None = None
+    count: int = 1
+    rows: tuple[int, ...] = ()  # 1-based data rows (line numbers of a CSV minus its header line)
+    values: tuple = ()
+    fatal: bool = False
+
+    def __str__(self) -> str:
+        where = self.file + (f", column {self.column!r}" if self.column else "")
+        if self.rows:
+            shown = ", ".join(str(r) for r in self.rows)
+            more = f" (+{self.count - len(self.rows)} more)" if self.count > len(self.rows) else ""
+            where += f", row{'s' if self.count > 1 else ''} {shown}{more}"
+        text = f"{where}: {self.message}"
+        if self.values:
+            text += " (values: " + ", ".join(repr(_plain(v)) for v in self.values) + ")"
+        if not self.fatal:
+            text += f"; {self.count} row{'s' if self.count != 1 else ''} affected"
+        return text
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+class ContractError(ValueError):
+    """The snapshot breaks the data contract; the message lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = [f"snapshot refused: {len(problems)} fatal problem(s)"]
+        lines += [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class ValidationReport:
+    problems: list[Problem] = field(default_factory=list)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_kept: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fatal(self) -> list[Problem]:
+        return [p for p in self.problems if p.fatal]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.fatal]
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def to_dict(self) -> dict:
+        return {
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "problems": [str(p) for p in self.problems],
+        }
+
+
+@dataclass
+class Marketplace:
+    """A validated snapshot. Entity tables are in vocabulary order; relation tables carry dense codes.
+
+    ``follows``, ``orders`` and ``shelf`` have int32 columns ``fan`` / ``anchor`` / ``product`` holding the
+    row numbers of the ids they reference, so downstream code never looks ids up again.
+    """
+
+    anchors: pd.DataFrame
+    fans: pd.DataFrame
+    products: pd.DataFrame
+    follows: pd.DataFrame
+    orders: pd.DataFrame
+    shelf: pd.DataFrame
+    anchor_ids: Vocabulary
+    fan_ids: Vocabulary
+    product_ids: Vocabulary
+    report: ValidationReport
+    source: Path | None = None
+    fingerprint: str = ""
+
+    @property
+    def snapshot_time(self) -> pd.Timestamp:
+        """The latest moment the snapshot knows about: the reference point for recency and 1/7/30-day windows."""
+        stamps = [
+            self.orders["ordered_at"].max(),
+            self.follows["followed_at"].max(),
+            self.anchors["created_at"].max(),
+            self.fans["created_at"].max(),
+            self.products["created_at"].max(),
+        ]
+        if len(self.shelf):
+            stamps.append(self.shelf["listed_at"].max())
+        return max(s for s in stamps if pd.notna(s))
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in TABLE_BY_NAME}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# reading
+
+
+def find_table_file(directory: Path, name: str) -> list[Path]:
+    return [p for p in (directory / f"{name}.parquet", directory / f"{name}.csv") if p.exists()]
+
+
+def _read(path: Path, table: Table) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    # Everything as text: each column is then parsed by its declared kind, so a bad cell is reported, not
+    # silently inferred. Only the empty string means missing ("NA" may be a region or a brand).
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], engine="pyarrow")
+
+
+def fingerprint_files(paths: Iterable[Path]) -> str:
+    """sha256 over the names and bytes of the snapshot's files: identifies the data a model was trained on."""
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(path.name.encode())
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# column parsing: each returns the parsed column and a mask of cells that were present but invalid
+
+
+def _missing(s: pd.Series) -> np.ndarray:
+    m = s.isna().to_numpy()
+    if s.dtype == object or pd.api.types.is_string_dtype(s):
+        m |= (s.astype("str").str.strip() == "").to_numpy() & ~m
+    return m
+
+
+def _parse_id(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_integer_dtype(s):
+        return s.astype(np.int64), np.zeros(len(s), bool)
+    if pd.api.types.is_float_dtype(s):
+        integral = np.isfinite(s.to_numpy()) & (s.to_numpy() == np.round(s.to_numpy()))
+        out = s.where(integral).astype("Int64")
+        return out, ~integral & s.notna().to_numpy()
+    text = s.astype("str").str.strip()
+    return text.where(s.notna()), np.zeros(len(s), bool)
+
+
+def _parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_bool_dtype(s):
+        s = s.astype(float)
+    out = pd.to_numeric(s, errors="coerce").astype(float)
+    bad = out.isna().to_numpy() & ~_missing(s)
+    bad |= np.isinf(out.to_numpy())
+    return out.where(~bad), bad
+
+
+def _parse_int(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    out, bad = _parse_float(s)
+    values = out.to_numpy()
+    frac = np.isfinite(values) & (values != np.round(values))
+    bad |= frac
+    return out.where(~frac), bad
+
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def _parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("boolean"), np.zeros(len(s), bool)
+    text = s.astype("str").str.strip().str.lower()
+    is_true, is_false = text.isin(_TRUE).to_numpy(), text.isin(_FALSE).to_numpy()
+    out = pd.Series(pd.array(np.where(is_true, True, False), dtype="boolean"), index=s.index)
+    out[~(is_true | is_false)] = pd.NA
+    bad = ~(is_true | is_false) & ~_missing(s)
+    return out, bad
+
+
+def _parse_timestamp(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s if s.dt.tz is None else s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return out.astype("datetime64[us]"), np.zeros(len(s), bool)
+    out = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
+    bad = out.isna().to_numpy() & ~_missing(s)
+    return out.dt.tz_localize(None).astype("datetime64[us]"), bad
+
+
+def _parse_text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    return s.astype("str").where(s.notna()), np.zeros(len(s), bool)
+
+
+_PARSERS = {
+    "id": _parse_id,
+    "float": _parse_float,
+    "int": _parse_int,
+    "bool": _parse_bool,
+    "timestamp": _parse_timestamp,
+    "text": _parse_text,
+}
+
+
+def _out_of_range(values: pd.Series, col: Column) -> np.ndarray:
+    v = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.zeros(len(v), bool)
+    with np.errstate(invalid="ignore"):
+        if col.lo is not None:
+            bad |= v < col.lo
+        if col.hi is not None:
+            bad |= v > col.hi
+        if col.positive:
+            bad |= v <= 0
+    return bad
+
+
+def _range_text(col: Column) -> str:
+    if col.positive:
+        return "must be > 0"
+    if col.lo is not None and col.hi is not None:
+        return f"must be between {col.lo:g} and {col.hi:g}"
+    return f"must be >= {col.lo:g}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# validation
+
+
+class _TableCheck:
+    """Collects the problems of one table and the mask of rows to drop."""
+
+    def __init__(self, table: Table, file: str, df: pd.DataFrame, report: ValidationReport) -> None:
+        self.table, self.file, self.df, self.report = table, file, df, report
+        self.drop = np.zeros(len(df), bool)
+
+    def problem(self, mask: np.ndarray, message: str, column: str | None, *, drop: bool = True) -> None:
+        count = int(mask.sum())
+        if not count:
+            return
+        where = np.flatnonzero(mask)[:EXAMPLES]
+        values = tuple(self.df[column].iloc[where]) if column in self.df else ()
+        self.report.add(
+            Problem(self.file, message, column, count, tuple(int(self.df.index[i]) + 1 for i in where), values)
+        )
+        if drop:
+            self.drop |= mask
+
+    def fatal(self, message: str, column: str | None = None, mask: np.ndarray | None = None) -> None:
+        rows, values, count = (), (), 1
+        if mask is not None:
+            count = int(mask.sum())
+            where = np.flatnonzero(mask)[:EXAMPLES]
+            rows = tuple(int(self.df.index[i]) + 1 for i in where)
+            if column in self.df:
+                values = tuple(self.df[column].iloc[where])
+        self.report.add(Problem(self.file, message, column, count, rows, values, fatal=True))
+
+    def parse_columns(self) -> None:
+        for col in self.table.columns:
+            if col.name not in self.df:
+                continue  # optional and absent: required ones were checked before
+            raw = self.df[col.name]
+            parsed, bad = _PARSERS[col.kind](raw)
+            absent = parsed.isna().to_numpy() & ~bad
+            bad_range = _out_of_range(parsed, col) & ~bad if col.kind in ("float", "int") else None
+            if col.required:
+                self.problem(absent, "required value is missing", col.name)
+                self.problem(bad, f"cannot parse as {col.kind}", col.name)
+                if bad_range is not None:
+                    self.problem(bad_range, f"out of range: {_range_text(col)}", col.name)
+            else:
+                self.problem(bad, f"cannot parse as {col.kind}; value blanked", col.name, drop=False)
+                if bad_range is not None:
+                    self.problem(bad_range, f"out of range: {_range_text(col)}; value blanked", col.name,
+                                 drop=False)
+                    bad = bad | bad_range
+                parsed = parsed.where(~bad)
+            if col.kind == "int" and not col.required:
+                parsed = parsed.astype("Float64").astype("Int64")
+            self.df[col.name] = parsed
+
+    def check_duplicates(self) -> None:
+        key = list(self.table.key)
+        kept = self.df[~self.drop]
+        dup_key = kept.duplicated(key, keep=False).to_numpy()
+        if not dup_key.any():
+            return
+        if self.table.entity or self.table.name == "orders":
+            exact = kept.duplicated(keep="first").to_numpy()
+            full = np.zeros(len(self.df), bool)
+            full[np.flatnonzero(~self.drop)[exact]] = True
+            self.problem(full, f"exact duplicate row of another {'/'.join(key)}; dropped", key[0])
+            rest = kept[~exact]
+            conflict = rest.duplicated(key, keep=False).to_numpy()
+            if conflict.any():
+                mask = np.zeros(len(self.df), bool)
+                mask[np.flatnonzero(~self.drop)[np.flatnonzero(~exact)[conflict]]] = True
+                self.fatal(f"duplicate {key[0]} with different contents", key[0], mask)
+        else:  # a pair listed twice (a fan re-following): keep the earliest
+            time_col = next(c.name for c in self.table.columns if c.kind == "timestamp")
+            order = kept.sort_values(time_col, kind="stable").duplicated(key, keep="first")
+            later = order.reindex(kept.index).to_numpy()
+            mask = np.zeros(len(self.df), bool)
+            mask[np.flatnonzero(~self.drop)[later]] = True
+            self.problem(mask, f"({', '.join(key)}) listed more than once; kept the earliest", key[0])
+
+    def check_references(self, vocabularies: dict[str, Vocabulary]) -> dict[str, np.ndarray]:
+        codes = {}
+        for col in self.table.columns:
+            if col.ref is None or col.ref not in vocabularies:
+                continue
+            vocab = vocabularies[col.ref]
+            values = self.df[col.name]
+            if vocab.is_integer and not pd.api.types.is_integer_dtype(values):
+                values = pd.to_numeric(values, errors="coerce").astype("Int64")
+            present = values.notna().to_numpy()
+            idx = np.full(len(values), -1, dtype=np.int64)
+            arr = values[present].to_numpy()
+            if vocab.is_integer:
+                arr = arr.astype(np.int64)
+            idx[present] = vocab.index(arr)
+            self.problem(present & (idx < 0), f"unknown {col.name}: not in {col.ref}", col.name)
+            codes[_CODE_COLUMN[col.name]] = idx
+        return codes
+
+    def finish(self) -> pd.DataFrame:
+        n, dropped = len(self.df), int(self.drop.sum())
+        self.report.rows_read[self.table.name] = n
+        self.report.rows_kept[self.table.name] = n - dropped
+        if n and dropped / n > MAX_BAD_FRACTION:
+            self.fatal(
+                f"{dropped} of {n} rows ({dropped / n:.1%}) are bad, more than the "
+                f"{MAX_BAD_FRACTION:.0%} a run may drop; fix the export"
+            )
+        return self.df[~self.drop]
+
+
+def _empty_table(table: Table) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=object) for c in table.columns})
+
+
+def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketplace:
+    """Read and validate a snapshot directory; raise :class:`ContractError` listing every fatal problem."""
+    directory = Path(directory)
+    report = ValidationReport()
+    if not directory.is_dir():
+        raise ContractError([Problem(str(directory), "snapshot directory does not exist", fatal=True)])
+
+    frames: dict[str, pd.DataFrame] = {}
+    files: dict[str, Path] = {}
+    for table in TABLES:
+        found = find_table_file(directory, table.name)
+        if not found:
+            if table.required:
+                report.add(Problem(str(directory / f"{table.name}.parquet|csv"), "required table is missing",
+                                   fatal=True))
+            continue
+        if len(found) > 1:
+            report.add(Problem(str(found[0]), f"both {found[0].name} and {found[1].name} exist; keep one",
+                               fatal=True))
+            continue
+        path = files[table.name] = found[0]
+        try:
+            df = _read(path, table)
+        except (UnicodeDecodeError, ValueError, OSError) as exc:  # pyarrow errors subclass ValueError
+            report.add(Problem(str(path), f"cannot read file: {str(exc).splitlines()[0]}", fatal=True))
+            continue
+        missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
+        for name in missing:
+            report.add(Problem(str(path), "required column is missing", name, fatal=True))
+        if not missing:
+            frames[table.name] = df.reset_index(drop=True)
+
+    if report.fatal:
+        raise ContractError(report.fatal)
+
+    vocabularies: dict[str, Vocabulary] = {}
+    out: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        if table.name not in frames:
+            out[table.name] = _empty_table(table)
+            continue
+        check = _TableCheck(table, str(files[table.name]), frames[table.name], report)
+        check.parse_columns()
+        check.check_duplicates()
+        codes = check.check_references(vocabularies)
+        for name, idx in codes.items():
+            check.df[name] = idx.astype(np.int32)
+        df = check.finish().reset_index(drop=True)
+        for col in table.columns:
+            if col.kind == "int" and col.required:
+                df[col.name] = df[col.name].astype(np.int64)
+        if table.entity:
+            if df.empty:
+                check.fatal("table has no valid rows")
+            else:
+                vocabularies[table.name] = Vocabulary(df[_ENTITY_KEY[table.name]].to_numpy(), table.name)
+        out[table.name] = df
+
+    if report.fatal:
+        raise ContractError(report.fatal)
+    for problem in report.warnings:
+        _log.warning("%s", problem)
+
+    return Marketplace(
+        anchors=out["anchors"],
+        fans=out["fans"],
+        products=out["products"],
+        follows=out["follows"],
+        orders=out["orders"],
+        shelf=out["shelf"],
+        anchor_ids=vocabularies["anchors"],
+        fan_ids=vocabularies["fans"],
+        product_ids=vocabularies["products"],
+        report=report,
+        source=directory,
+        fingerprint=fingerprint_files(files.values()) if fingerprint else "",
+    )

@@ -1,0 +1,130 @@
+"""Fan, product and anchor vectors in one inner-product space.
+
+Fans and products come from implicit-feedback matrix factorisation (implicit's ALS, or BPR). An anchor is
+scored like a fan, ``anchor_vector @ product_vector``, from two parts:
+
+* audience: the engagement-weighted mean of its fans' vectors. A room's expected sales of a good are the sum
+  of its viewers' affinities, and with affinity ~ fan . product that sum is (mean fan) . product. It exists for
+  every anchor with fans, including new ones that have not sold anything (cold start).
+* sales: the anchor's own sales folded into the space as if it were a fan (an ALS least-squares solve against
+  the fixed product factors). It captures what the room converts, beyond who watches it.
+
+The two are L2-normalised and blended with a weight that grows with the number of goods sold.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+from recommender.interactions import row_normalize
+
+_log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _faiss_blas_is_not_ours() -> Iterator[None]:
+    """Silence implicit's BLAS-threads check for the one pool compute_threads() cannot limit.
+
+    implicit inspects every OpenBLAS in the process. compute_threads() limits numpy's and scipy's (the one
+    implicit calls) to 1 thread, but threadpoolctl cannot limit faiss's OpenMP build of OpenBLAS, which
+    implicit never calls, so the warning would be a false alarm about that pool.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="OpenBLAS is configured to use", category=RuntimeWarning)
+        yield
+
+
+@dataclass
+class FactorConfig:
+    algorithm: str = "als"  # "als" or "bpr"
+    factors: int = 64
+    iterations: int = 15
+    regularization: float = 0.05
+    alpha: float = 10.0  # ALS confidence scale on the log-compressed quantities
+    learning_rate: float = 0.01  # BPR only
+    seed: int = 0
+
+
+def fit_factors(fan_products: sp.csr_matrix, cfg: FactorConfig, threads: int,
+                show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Fit (fan_factors, product_factors), both float32 of shape (n, d). Call inside compute_threads()."""
+    if cfg.algorithm == "als":
+        with _faiss_blas_is_not_ours():
+            model = AlternatingLeastSquares(factors=cfg.factors, regularization=cfg.regularization,
+                                            alpha=cfg.alpha, iterations=cfg.iterations, random_state=cfg.seed,
+                                            num_threads=threads)
+    elif cfg.algorithm == "bpr":
+        model = BayesianPersonalizedRanking(factors=cfg.factors, learning_rate=cfg.learning_rate,
+                                            regularization=cfg.regularization, iterations=cfg.iterations,
+                                            random_state=cfg.seed, num_threads=threads)
+    else:
+        raise ValueError(f"algorithm must be 'als' or 'bpr', got {cfg.algorithm!r}")
+    model.fit(fan_products, show_progress=show_progress)
+    return (np.ascontiguousarray(model.user_factors, dtype=np.float32),
+            np.ascontiguousarray(model.item_factors, dtype=np.float32))
+
+
+def fold_in(rows: sp.csr_matrix, product_factors: np.ndarray, cfg: FactorConfig, threads: int) -> np.ndarray:
+    """Least-squares "fan" vectors for arbitrary rows of product interactions (ALS's user step)."""
+    with _faiss_blas_is_not_ours():
+        solver = AlternatingLeastSquares(factors=product_factors.shape[1], regularization=cfg.regularization,
+                                         alpha=cfg.alpha, num_threads=threads)
+    solver.item_factors = np.ascontiguousarray(product_factors, dtype=np.float32)
+    return np.asarray(solver.recalculate_user(np.arange(rows.shape[0]), rows.tocsr()), dtype=np.float32)
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+@dataclass
+class AnchorVectors:
+    blended: np.ndarray  # (anchors, d) what retrieval uses
+    audience: np.ndarray  # (anchors, d) unit vectors (zero for an anchor without fans or vertical)
+    sales: np.ndarray  # (anchors, d) unit vectors (zero for an anchor without sales)
+    sales_weight: np.ndarray  # (anchors,) share of `sales` in the blend
+    vertical: np.ndarray  # (verticals, d) unit vectors: what rooms of each main category sell
+
+
+def vertical_vectors(sales: np.ndarray, has_sales: np.ndarray, vertical: np.ndarray, n_verticals: int) -> np.ndarray:
+    """Mean sales vector of the selling anchors of each vertical (main category); zero where none sells."""
+    out = np.zeros((n_verticals, sales.shape[1]), np.float32)
+    known = has_sales & (vertical >= 0)
+    np.add.at(out, vertical[known], sales[known])
+    return l2_normalize(out)
+
+
+def anchor_vectors(engagement: sp.csr_matrix, anchor_products: sp.csr_matrix, fan_factors: np.ndarray,
+                   product_factors: np.ndarray, cfg: FactorConfig, threads: int, sales_shrinkage: float = 100.0,
+                   vertical: np.ndarray | None = None, audience_shrinkage: float = 50.0) -> AnchorVectors:
+    """Blend audience, vertical and sales vectors of every anchor.
+
+    audience' = unit(a * audience + (1 - a) * vertical), a = fans / (fans + audience_shrinkage): a room with
+    a handful of fans leans on what its vertical sells. Then
+    blended = s * sales + (1 - s) * audience', s = goods_sold / (goods_sold + sales_shrinkage).
+    `vertical` holds each anchor's main-category code (-1: unknown).
+    """
+    audience = l2_normalize(np.asarray(row_normalize(engagement) @ fan_factors, dtype=np.float32))
+    sales = l2_normalize(fold_in(anchor_products, product_factors, cfg, threads))
+    n_sold = np.diff(anchor_products.indptr).astype(np.float32)
+    if vertical is not None and (vertical >= 0).any():
+        verticals = vertical_vectors(sales, n_sold > 0, vertical, int(vertical.max()) + 1)
+        prior = np.where((vertical >= 0)[:, None], verticals[np.maximum(vertical, 0)], 0)
+        n_fans = np.diff(engagement.indptr).astype(np.float32)
+        a = (n_fans / (n_fans + audience_shrinkage))[:, None]
+        audience = l2_normalize((a * audience + (1 - a) * prior).astype(np.float32))
+    else:
+        verticals = np.zeros((0, sales.shape[1]), np.float32)
+    weight = n_sold / (n_sold + sales_shrinkage)
+    blended = weight[:, None] * sales + (1 - weight[:, None]) * audience
+    return AnchorVectors(blended.astype(np.float32), audience, sales, weight, verticals)

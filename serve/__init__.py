@@ -1,0 +1,1 @@
+"""The Flask service (HTTP only: parse, call the core, format). Built in the service issue."""

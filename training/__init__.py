@@ -1,0 +1,1 @@
+"""Offline jobs that produce and judge model artifacts: training, evaluation, the registry."""

@@ -1,0 +1,127 @@
+"""The ``xuanpin`` command: generate a marketplace, train, inspect an artifact (and later: evaluate, serve)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from recommender.contract import ContractError
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """xuanpin (选品): anchor-product matchmaking for live-stream e-commerce."""
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["tiny", "small", "medium", "large"]), default="small", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+def generate(scale: str, seed: int, out: Path, fmt: str) -> None:
+    """Write a synthetic marketplace snapshot (data contract) plus its ground truth in OUT/truth."""
+    from fixtures.marketplace import generate as gen
+    from fixtures.marketplace import write_marketplace
+
+    g = gen(scale, seed)
+    write_marketplace(g, out, fmt)
+    click.echo(f"wrote {out}: {len(g.anchors)} anchors, {len(g.fans)} fans, {len(g.products)} goods, "
+               f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings")
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Snapshot directory.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Artifact directory to write.")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="JSON or TOML training configuration (unknown keys are errors).")
+@click.option("--algorithm", type=click.Choice(["als", "bpr"]), help="Override the factorisation algorithm.")
+@click.option("--threads", type=int, help="Compute threads (default: all cores).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing artifact (atomically, when complete).")
+def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None, threads: int | None,
+          overwrite: bool) -> None:
+    """Train embeddings, statistics and indexes on a snapshot and write a model artifact."""
+    from training.config import TrainConfig
+    from training.trainer import train as run
+
+    config = TrainConfig.from_file(config_file) if config_file else TrainConfig()
+    if algorithm:
+        config.factors.algorithm = algorithm
+    if threads:
+        config.threads = threads
+    try:
+        path = run(data, out, config, overwrite=overwrite, show_progress=sys.stderr.isatty())
+    except ContractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"artifact written: {path}")
+
+
+@main.command()
+@click.argument("artifact", type=click.Path(exists=True, path_type=Path))
+@click.option("--anchors", "n_anchors", type=int, default=3, show_default=True, help="Sample anchors to show.")
+@click.option("-k", type=int, default=8, show_default=True, help="Picks per sample anchor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
+    """Print an artifact's manifest and a few anchors' top picks, to eyeball quality."""
+    from recommender.artifact import ArtifactError, load_model
+
+    try:
+        model = load_model(artifact)
+    except ArtifactError as exc:
+        raise click.ClickException(str(exc)) from exc
+    man = model.manifest
+    if as_json:
+        click.echo(json.dumps(man, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"model {man['model_version']}  created {man['created_at']}  format {man['format_version']}")
+    click.echo(f"data  {man['data']['source']}  sha256 {man['data']['fingerprint'][:16]}…  "
+               f"snapshot time {man['data']['snapshot_time']}")
+    click.echo("counts " + ", ".join(f"{k_}={v}" for k_, v in man["counts"].items()))
+    click.echo("stages " + ", ".join(f"{k_} {v:.1f}s" for k_, v in man["timings_seconds"].items())
+               + f"; peak RSS {man['peak_rss_mb']:.0f} MB")
+    click.echo(f"index  goods: {man['indexes']['products']['kind']}, anchors: {man['indexes']['anchors']['kind']}")
+    for line in man["data"]["warnings"][:5]:
+        click.echo(f"warning {line}")
+
+    stats = model.anchor_stats
+    anchors = model.anchors
+    sample = []
+    by_orders = np.argsort(-stats["orders_all"].to_numpy())
+    sample.append(int(by_orders[0]))  # the biggest seller
+    no_sales = np.flatnonzero((stats["orders_all"].to_numpy() == 0) & (model.audience.fans > 0))
+    if len(no_sales):
+        sample.append(int(no_sales[0]))  # a cold-start anchor: fans, no sales
+    rest = [int(a) for a in by_orders[len(by_orders) // 2:] if a not in sample]
+    sample += rest[: max(0, n_anchors - len(sample))]
+    rows, scores = model.products_for_anchors(np.array(sample[:n_anchors]), k)
+    labels = model.audience.labels["category"]
+    for a, picks, sc in zip(sample[:n_anchors], rows, scores, strict=True):
+        info = anchors.iloc[a]
+        shares = model.audience.shares["category"][a]
+        top_cats = ", ".join(f"{labels[c]} {shares[c]:.0%}" for c in np.argsort(-shares)[:3])
+        click.echo(f"\nanchor {info['anchor_id']} {info['name']} ({info.get('tier', '')}, "
+                   f"{info.get('main_category', '')}): {int(model.audience.fans[a])} fans, "
+                   f"{int(stats['orders_all'].iloc[a])} orders; fans bought (30d): {top_cats}")
+        for p, s in zip(picks, sc, strict=True):
+            if p < 0:
+                continue
+            prod, pst = model.products.iloc[p], model.product_stats.iloc[p]
+            click.echo(f"  {s:6.3f}  {prod['category']:<6} ¥{prod['price']:>8.1f}  佣金{prod['commission_rate']:.0%}  "
+                       f"7d销量{int(pst['sales_7d']):>5}  {prod['title']}")
+
+
+if __name__ == "__main__":
+    main()

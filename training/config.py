@@ -1,0 +1,47 @@
+"""All training hyper-parameters in one validated place, with defaults measured on the synthetic marketplace."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender.content import ContentConfig
+from recommender.embeddings import FactorConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AnchorConfig(_Strict):
+    buyer_weight: float = Field(1.0, ge=0, description="weight of log1p(orders in the room) beside a follow")
+    sales_shrinkage: float = Field(
+        100.0, gt=0, description="sales share of an anchor vector = goods_sold / (goods_sold + this)")
+    audience_shrinkage: float = Field(
+        50.0, gt=0, description="audience share vs the vertical prior = fans / (fans + this)")
+
+
+class IndexConfig(_Strict):
+    kind: str = Field("flat", pattern="^(flat|hnsw)$", description="flat: exact; hnsw: only if recall holds")
+    min_recall: float = Field(0.95, gt=0, le=1, description="recall@k vs exact an approximate index must reach")
+    k: int = Field(50, ge=1, description="k at which recall is measured")
+
+
+class TrainConfig(_Strict):
+    half_life_days: float = Field(30.0, gt=0, description="recency half-life of orders")
+    factors: FactorConfig = Field(default_factory=FactorConfig)
+    anchors: AnchorConfig = Field(default_factory=AnchorConfig)
+    content: ContentConfig = Field(default_factory=ContentConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    threads: int | None = Field(None, ge=1, description="compute threads; default: all cores")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a JSON or TOML file; unknown keys are errors (a typo must not silently use a default)."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        return cls.model_validate(data)

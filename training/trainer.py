@@ -1,0 +1,177 @@
+"""The offline trainer: snapshot -> validated tables -> factors -> anchor and content vectors -> statistics ->
+indexes -> artifact. Each stage is timed and logged; a failure anywhere leaves any previous artifact intact."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recommender.artifact import ArtifactWriter
+from recommender.content import ContentModel
+from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
+from recommender.embeddings import anchor_vectors, fit_factors
+from recommender.index import build_index
+from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
+from recommender.profiles import anchor_stats, audience_profile, product_stats
+from recommender.threads import compute_threads
+from training.config import TrainConfig
+
+_log = logging.getLogger(__name__)
+
+STAGES = ("load", "matrices", "factors", "content", "anchors", "statistics", "index", "write")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@dataclass
+class StageTimer:
+    """Times named stages and logs each one as it ends: the log reads as the story of the run."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    rss_mb: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, name: str, what: str) -> Iterator[None]:
+        step = f"[{len(self.seconds) + 1}/{len(STAGES)}]"
+        _log.info("%s %s: %s", step, name, what)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.rss_mb[name] = round(peak_rss_mb(), 1)
+        _log.info("%s %s done in %.1fs (peak RSS %.0f MB)", step, name, self.seconds[name], self.rss_mb[name])
+
+
+def library_versions() -> dict[str, str]:
+    names = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "implicit", "faiss-cpu", "threadpoolctl")
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def _catalog(m: Marketplace, table: str) -> pd.DataFrame:
+    """The contract's columns of an entity table (extra export columns are not part of the model)."""
+    names = [c.name for c in TABLE_BY_NAME[table].columns if c.name in getattr(m, table)]
+    return getattr(m, table)[names].reset_index(drop=True)
+
+
+def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig | None = None,
+          overwrite: bool = False, show_progress: bool = False) -> Path:
+    """Train on a snapshot directory (or an already loaded marketplace) and write the artifact to `out`."""
+    config = config or TrainConfig()
+    timer = StageTimer()
+    started = datetime.now(UTC)
+
+    with timer("load", "reading and validating the snapshot"):
+        m = data if isinstance(data, Marketplace) else load_snapshot(data)
+        if len(m.orders) == 0:
+            raise ValueError(f"{m.source}: the orders table has no valid rows; nothing to learn from")
+
+    with ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads:
+        with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):
+            fan_products = fan_product_matrix(m, config.half_life_days)
+            anchor_products = anchor_product_matrix(m, config.half_life_days)
+            engagement = anchor_fan_engagement(m, config.anchors.buyer_weight)
+
+        f = config.factors
+        with timer("factors", f"{f.algorithm.upper()} with {f.factors} factors, {f.iterations} iterations on "
+                              f"{fan_products.shape[0]} x {fan_products.shape[1]} ({fan_products.nnz} nonzeros)"):
+            fan_factors, product_cf = fit_factors(fan_products, f, threads, show_progress=show_progress)
+        dim = product_cf.shape[1]
+
+        with timer("content", "content model for goods with few sales"):
+            buyers = np.diff(fan_products.tocsc().indptr)
+            content = ContentModel(config.content).fit(m.products, product_cf, buyers)
+            product_content = content.predict(m.products)
+            product_vectors = content.blend(product_cf, product_content, buyers)
+            content.save(writer.directory("content"))
+
+        with timer("anchors", "audience and sales vectors of anchors"):
+            verticals = None
+            if "main_category" in m.anchors:
+                verticals = pd.factorize(m.anchors["main_category"], sort=True)[0]  # -1 where missing
+            av = anchor_vectors(engagement, anchor_products, fan_factors, product_vectors, f, threads,
+                                sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
+                                audience_shrinkage=config.anchors.audience_shrinkage)
+
+        with timer("statistics", "audience profiles and 1/7/30-day sales statistics"):
+            audience = audience_profile(m)
+            p_stats = product_stats(m)
+            a_stats = anchor_stats(m)
+
+        with timer("index", f"{config.index.kind} indexes over goods and anchors"):
+            product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
+                                                        config.index.k, config.index.min_recall)
+            anchor_index, anchor_report = build_index(av.blended, product_vectors[:20_000], config.index.kind,
+                                                      config.index.k, config.index.min_recall)
+
+        with timer("write", f"artifact to {out}"):
+            for name, vocab in (("anchors", m.anchor_ids), ("fans", m.fan_ids), ("products", m.product_ids)):
+                writer.array(f"ids/{name}.npy", vocab.ids)
+            for name, arr in (("anchor", av.blended), ("anchor_audience", av.audience),
+                              ("anchor_sales", av.sales), ("fan", fan_factors), ("product", product_vectors),
+                              ("product_cf", product_cf), ("product_content", product_content)):
+                writer.array(f"vectors/{name}.npy", arr.astype(np.float32))
+            writer.array("vectors/anchor_sales_weight.npy", av.sales_weight)
+            writer.index("index/products.faiss", product_index)
+            writer.index("index/anchors.faiss", anchor_index)
+            writer.table("catalog/products.parquet", _catalog(m, "products"))
+            writer.table("catalog/anchors.parquet", _catalog(m, "anchors"))
+            writer.table("stats/products.parquet", p_stats)
+            writer.table("stats/anchors.parquet", a_stats)
+            writer.array("profiles/audience_fans.npy", audience.fans)
+            writer.array("profiles/audience_buyers_30d.npy", audience.buyers_30d)
+            for dim_name, shares in audience.shares.items():
+                writer.array(f"profiles/audience_{dim_name}.npy", shares)
+
+        manifest = {
+            "model_version": started.strftime("%Y%m%dT%H%M%SZ"),
+            "created_at": started.isoformat(),
+            "data": {
+                "source": str(m.source) if m.source else None,
+                "fingerprint": m.fingerprint,
+                "snapshot_time": str(m.snapshot_time),
+                "rows_read": m.report.rows_read,
+                "rows_kept": m.report.rows_kept,
+                "warnings": [str(p) for p in m.report.warnings],
+            },
+            "parameters": config.model_dump(mode="json"),
+            "counts": {"anchors": len(m.anchor_ids), "fans": len(m.fan_ids), "products": len(m.product_ids),
+                       "follows": len(m.follows), "orders": len(m.orders), "shelf": len(m.shelf),
+                       "fan_product_nonzeros": int(fan_products.nnz),
+                       "goods_without_buyers": int((buyers == 0).sum()),
+                       "anchors_without_sales": int((np.diff(anchor_products.indptr) == 0).sum())},
+            "dimensions": dim,
+            "score": "inner product of vectors/anchor (or fan) and vectors/product",
+            "indexes": {"products": asdict(product_report), "anchors": asdict(anchor_report)},
+            "profiles": {"labels": audience.labels, "category_share": "followers who bought the category in "
+                         "the last 30 days (any room) / followers"},
+            "stats_windows_days": [1, 7, 30],
+            "libraries": library_versions(),
+            "threads": threads,
+            "command": " ".join(sys.argv),
+        }
+        manifest["timings_seconds"] = timer.seconds
+        manifest["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        path = writer.commit(manifest)
+    total = sum(timer.seconds.values())
+    _log.info("trained in %.1fs (ALS %.1fs); artifact %s", total, timer.seconds["factors"], path)
+    return path
