@@ -281,7 +281,7 @@ def fingerprint_files(paths: Iterable[Path]) -> str:
 def _missing(s: pd.Series) -> np.ndarray:
     m = s.isna().to_numpy()
     if s.dtype == object or pd.api.types.is_string_dtype(s):
-        m |= (s.astype("str").str.strip() == "").to_numpy() & ~m
+        m = m | (s.astype("str").str.strip() == "").to_numpy()
     return m
 
 
@@ -446,6 +446,7 @@ class _TableCheck:
                 mask = np.zeros(len(self.df), bool)
                 mask[np.flatnonzero(~self.drop)[np.flatnonzero(~exact)[conflict]]] = True
                 self.fatal(f"duplicate {key[0]} with different contents", key[0], mask)
+                self.drop |= mask  # the load fails; dropping lets the other checks still report
         else:  # a pair listed twice (a fan re-following): keep the earliest
             time_col = next(c.name for c in self.table.columns if c.kind == "timestamp")
             order = kept.sort_values(time_col, kind="stable").duplicated(key, keep="first")

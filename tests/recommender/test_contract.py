@@ -1,0 +1,223 @@
+"""The data contract: a valid snapshot loads and is coded; every kind of bad input is named precisely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.contract import MAX_BAD_FRACTION, ContractError, load_snapshot
+
+
+def read(snapshot: Path, table: str) -> pd.DataFrame:
+    return pd.read_csv(snapshot / f"{table}.csv", dtype=str, keep_default_na=False)
+
+
+def write(snapshot: Path, table: str, df: pd.DataFrame) -> None:
+    df.to_csv(snapshot / f"{table}.csv", index=False)
+
+
+def set_cell(snapshot: Path, table: str, row: int, column: str, value: str) -> None:
+    df = read(snapshot, table)
+    df.loc[row, column] = value
+    write(snapshot, table, df)
+
+
+def warnings_text(m) -> str:
+    return "\n".join(str(p) for p in m.report.warnings)
+
+
+# -- a valid snapshot ----------------------------------------------------------------------------------
+
+
+def test_valid_csv_snapshot_loads_without_problems_and_keeps_chinese_text(tiny_csv):
+    m = load_snapshot(tiny_csv)
+    assert m.report.problems == []
+    assert m.counts()["anchors"] == len(read(tiny_csv, "anchors"))
+    assert m.products["title"].str.contains("[\u4e00-\u9fff]", regex=True).all()
+    assert set(m.products["category"]) <= {"美妆", "服装", "3C数码", "珠宝", "食品/农产品", "家电", "母婴", "家居",
+                                           "个护", "鞋靴箱包", "运动户外", "酒水茶饮"}
+
+
+def test_relation_tables_carry_codes_that_point_at_their_ids(tiny_csv):
+    m = load_snapshot(tiny_csv)
+    raw = read(tiny_csv, "orders")
+    first = m.orders.iloc[0]
+    assert m.fan_ids.ids[first["fan"]] == raw.loc[0, "fan_id"]
+    assert m.product_ids.ids[first["product"]] == raw.loc[0, "product_id"]
+    assert m.anchor_ids.ids[m.follows["anchor"].to_numpy()].tolist() == m.follows["anchor_id"].tolist()
+
+
+def test_parquet_and_csv_snapshots_of_the_same_data_agree(tmp_path):
+    from fixtures.marketplace import generate, write_marketplace
+
+    g = generate("tiny", seed=3)
+    a = load_snapshot(write_marketplace(g, tmp_path / "p", "parquet"))
+    b = load_snapshot(write_marketplace(g, tmp_path / "c", "csv"))
+    assert a.counts() == b.counts()
+    np.testing.assert_allclose(a.orders["amount"], b.orders["amount"])
+    assert (a.orders["ordered_at"] == b.orders["ordered_at"]).all()
+
+
+def test_timestamps_with_offsets_are_converted_to_utc(tiny_csv):
+    set_cell(tiny_csv, "orders", 0, "ordered_at", "2026-10-01T08:00:00+08:00")
+    m = load_snapshot(tiny_csv)
+    row = m.orders[m.orders["order_id"] == read(tiny_csv, "orders").loc[0, "order_id"]]
+    assert row["ordered_at"].iloc[0] == pd.Timestamp("2026-10-01 00:00:00")
+
+
+# -- fatal problems ------------------------------------------------------------------------------------
+
+
+def test_missing_directory_is_named(tmp_path):
+    with pytest.raises(ContractError, match="does not exist"):
+        load_snapshot(tmp_path / "nowhere")
+
+
+def test_missing_required_table_is_fatal_and_named(tiny_csv):
+    (tiny_csv / "orders.csv").unlink()
+    with pytest.raises(ContractError, match=r"orders\.parquet\|csv: required table is missing"):
+        load_snapshot(tiny_csv)
+
+
+def test_missing_optional_shelf_table_is_fine(tiny_csv):
+    (tiny_csv / "shelf.csv").unlink()
+    m = load_snapshot(tiny_csv)
+    assert len(m.shelf) == 0
+
+
+def test_missing_required_column_is_fatal_and_names_file_and_column(tiny_csv):
+    write(tiny_csv, "products", read(tiny_csv, "products").drop(columns=["commission_rate"]))
+    with pytest.raises(ContractError) as err:
+        load_snapshot(tiny_csv)
+    assert "products.csv, column 'commission_rate': required column is missing" in str(err.value)
+
+
+def test_every_fatal_problem_is_listed_at_once(tiny_csv):
+    write(tiny_csv, "products", read(tiny_csv, "products").drop(columns=["price"]))
+    write(tiny_csv, "fans", read(tiny_csv, "fans").drop(columns=["created_at"]))
+    with pytest.raises(ContractError) as err:
+        load_snapshot(tiny_csv)
+    assert len(err.value.problems) == 2
+    assert "'price'" in str(err.value) and "'created_at'" in str(err.value)
+
+
+def test_table_in_both_formats_is_ambiguous(tiny_csv):
+    read(tiny_csv, "fans").to_parquet(tiny_csv / "fans.parquet")
+    with pytest.raises(ContractError, match=r"both fans\.parquet and fans\.csv exist"):
+        load_snapshot(tiny_csv)
+
+
+def test_file_that_is_not_utf8_is_fatal(tiny_csv):
+    (tiny_csv / "anchors.csv").write_bytes(read(tiny_csv, "anchors").to_csv(index=False).encode("gbk"))
+    with pytest.raises(ContractError, match=r"anchors\.csv: cannot read file"):
+        load_snapshot(tiny_csv)
+
+
+def test_duplicate_id_with_different_contents_is_fatal_and_names_rows(tiny_csv):
+    df = read(tiny_csv, "products")
+    clash = df.iloc[[0]].assign(price="999.9")
+    write(tiny_csv, "products", pd.concat([df, clash], ignore_index=True))
+    with pytest.raises(ContractError) as err:
+        load_snapshot(tiny_csv)
+    text = str(err.value)
+    assert "products.csv, column 'product_id', rows 1, " in text
+    assert f"duplicate product_id with different contents (values: '{df.loc[0, 'product_id']}'" in text
+
+
+def test_too_many_bad_rows_refuse_the_snapshot(tiny_csv):
+    df = read(tiny_csv, "orders")
+    n_bad = int(len(df) * (MAX_BAD_FRACTION + 0.02))
+    df.loc[: n_bad - 1, "quantity"] = "-1"
+    write(tiny_csv, "orders", df)
+    with pytest.raises(ContractError, match=r"orders\.csv: \d+ of \d+ rows \(\d+\.\d%\) are bad"):
+        load_snapshot(tiny_csv)
+
+
+# -- rows dropped with a counted warning ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        ("products", "price", "-5", "out of range: must be > 0"),
+        ("products", "commission_rate", "1.5", "out of range: must be between 0 and 1"),
+        ("products", "price", "abc", "cannot parse as float"),
+        ("products", "created_at", "yesterday", "cannot parse as timestamp"),
+        ("orders", "quantity", "-2", "out of range: must be >= 1"),
+        ("orders", "quantity", "1.5", "cannot parse as int"),
+        ("orders", "fan_id", "", "required value is missing"),
+        ("orders", "ordered_at", "2026-13-45 25:00", "cannot parse as timestamp"),
+    ],
+)
+def test_bad_required_value_drops_the_row_and_names_file_column_row_value(tiny_csv, table, column, value, message):
+    set_cell(tiny_csv, table, 4, column, value)
+    n = len(read(tiny_csv, table))
+    m = load_snapshot(tiny_csv)
+    text = warnings_text(m)
+    assert f"{table}.csv, column '{column}', row 5: {message}" in text
+    if value:
+        assert repr(value) in text
+    assert m.report.rows_kept[table] <= n - 1
+
+
+def test_unknown_reference_drops_the_row_and_says_which_table(tiny_csv):
+    set_cell(tiny_csv, "orders", 2, "product_id", "123")
+    m = load_snapshot(tiny_csv)
+    assert "orders.csv, column 'product_id', row 3: unknown product_id: not in products (values: '123')" in (
+        warnings_text(m))
+    assert m.report.rows_kept["orders"] == m.report.rows_read["orders"] - 1
+
+
+def test_dropping_an_entity_drops_the_rows_that_reference_it(tiny_csv):
+    products = read(tiny_csv, "products")
+    orders = read(tiny_csv, "orders")
+    victim = orders["product_id"].value_counts().index[-1]  # the good with the fewest orders
+    row = int(np.flatnonzero(products["product_id"] == victim)[0])
+    set_cell(tiny_csv, "products", row, "price", "-1")
+    m = load_snapshot(tiny_csv)
+    assert victim not in set(m.products["product_id"].astype(str))
+    assert (m.orders["product_id"].astype(str) != victim).all()
+    assert "unknown product_id" in warnings_text(m)
+
+
+def test_bad_optional_value_is_blanked_not_dropped(tiny_csv):
+    set_cell(tiny_csv, "anchors", 1, "shop_rating", "7")
+    m = load_snapshot(tiny_csv)
+    assert "anchors.csv, column 'shop_rating', row 2: out of range: must be between 0 and 5; value blanked" in (
+        warnings_text(m))
+    assert m.report.rows_kept["anchors"] == m.report.rows_read["anchors"]
+    assert pd.isna(m.anchors.loc[1, "shop_rating"])
+
+
+def test_exact_duplicate_order_is_dropped_once(tiny_csv):
+    df = read(tiny_csv, "orders")
+    write(tiny_csv, "orders", pd.concat([df, df.iloc[[3]]], ignore_index=True))
+    m = load_snapshot(tiny_csv)
+    assert len(m.orders) == len(df)
+    assert f"orders.csv, column 'order_id', row {len(df) + 1}: exact duplicate row" in warnings_text(m)
+
+
+def test_repeated_follow_keeps_the_earliest(tiny_csv):
+    df = read(tiny_csv, "follows")
+    again = df.iloc[[0]].assign(followed_at="2026-10-30 12:00:00")
+    write(tiny_csv, "follows", pd.concat([df, again], ignore_index=True))
+    m = load_snapshot(tiny_csv)
+    assert len(m.follows) == len(df)
+    kept = m.follows[(m.follows["fan_id"] == df.loc[0, "fan_id"]) & (m.follows["anchor_id"] == df.loc[0, "anchor_id"])]
+    assert kept["followed_at"].iloc[0] == pd.Timestamp(df.loc[0, "followed_at"])
+    assert "listed more than once; kept the earliest" in warnings_text(m)
+
+
+def test_refunded_accepts_common_spellings_and_rejects_others(tiny_csv):
+    df = read(tiny_csv, "orders")
+    df.loc[0, "refunded"], df.loc[1, "refunded"], df.loc[2, "refunded"] = "yes", "0", "maybe"
+    write(tiny_csv, "orders", df)
+    m = load_snapshot(tiny_csv)
+    by_id = m.orders.set_index(m.orders["order_id"].astype(str))["refunded"]
+    assert by_id[df.loc[0, "order_id"]] is True or by_id[df.loc[0, "order_id"]] == True  # noqa: E712
+    assert not by_id[df.loc[1, "order_id"]]
+    assert pd.isna(by_id[df.loc[2, "order_id"]])
+    assert "orders.csv, column 'refunded', row 3: cannot parse as bool; value blanked" in warnings_text(m)

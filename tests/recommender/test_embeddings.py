@@ -1,0 +1,47 @@
+"""Anchor vectors: audience for every room with fans, sales where there are sales, vertical for tiny rooms."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.embeddings import FactorConfig, anchor_vectors
+from recommender.threads import compute_threads
+
+
+def _setup():
+    rng = np.random.default_rng(0)
+    fans = rng.normal(size=(200, 8)).astype(np.float32)
+    products = rng.normal(size=(50, 8)).astype(np.float32)
+    # anchor 0: many fans and sales; anchor 1: many fans, no sales; anchor 2: 2 fans, no sales, vertical 0
+    eng = sp.csr_matrix(np.vstack([np.r_[np.ones(100), np.zeros(100)], np.r_[np.zeros(100), np.ones(100)],
+                                   np.r_[np.ones(2), np.zeros(198)]]).astype(np.float32))
+    sales = sp.csr_matrix(np.vstack([np.r_[np.full(10, 3.0), np.zeros(40)], np.zeros(50), np.zeros(50)]))
+    return fans, products, eng, sales.astype(np.float32)
+
+
+def test_anchor_without_sales_is_its_audience():
+    fans, products, eng, sales = _setup()
+    with compute_threads(1) as n:
+        av = anchor_vectors(eng, sales, fans, products, FactorConfig(), n)
+    assert av.sales_weight[1] == 0
+    mean = fans[100:].mean(axis=0)
+    np.testing.assert_allclose(av.blended[1], mean / np.linalg.norm(mean), rtol=1e-5)
+
+
+def test_sales_weight_grows_with_goods_sold():
+    fans, products, eng, sales = _setup()
+    with compute_threads(1) as n:
+        av = anchor_vectors(eng, sales, fans, products, FactorConfig(), n, sales_shrinkage=10)
+    assert av.sales_weight[0] == 0.5  # 10 goods sold, shrinkage 10
+
+
+def test_a_room_with_few_fans_leans_on_its_vertical():
+    fans, products, eng, sales = _setup()
+    vertical = np.array([0, 1, 0])
+    with compute_threads(1) as n:
+        av = anchor_vectors(eng, sales, fans, products, FactorConfig(), n, vertical=vertical,
+                            audience_shrinkage=50)
+    # anchor 2 has 2 fans: its vector is mostly vertical 0, i.e. anchor 0's sales direction
+    assert av.audience[2] @ av.vertical[0] > 0.9
+    assert av.audience[1] @ av.vertical[0] < av.audience[2] @ av.vertical[0]

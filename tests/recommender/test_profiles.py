@@ -1,0 +1,71 @@
+"""The statistics reasons cite equal what a direct count of the tables gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.contract import load_snapshot
+from recommender.profiles import anchor_stats, audience_profile, product_stats
+
+
+@pytest.fixture(scope="module")
+def market(small_snapshot):
+    return load_snapshot(small_snapshot)
+
+
+def test_category_share_is_followers_who_bought_the_category_in_30_days(market):
+    prof = audience_profile(market)
+    now = market.snapshot_time
+    a = int(np.argmax(prof.fans))
+    fans = set(market.follows.loc[market.follows["anchor"] == a, "fan"])
+    o = market.orders[(market.orders["ordered_at"] > now - pd.Timedelta(days=30)) & ~market.orders["refunded"]]
+    cat = market.products["category"].to_numpy()[o["product"].to_numpy()]
+    for c_idx, c in enumerate(prof.labels["category"]):
+        buyers = set(o["fan"].to_numpy()[cat == c]) & fans
+        assert prof.shares["category"][a, c_idx] == pytest.approx(len(buyers) / len(fans), abs=1e-6)
+
+
+def test_demographic_shares_sum_to_one_for_anchors_with_fans(market):
+    prof = audience_profile(market)
+    has = prof.fans > 0
+    for dim in ("gender", "age_band", "region"):
+        assert np.allclose(prof.shares[dim][has].sum(axis=1), 1.0, atol=1e-5)
+    assert set(prof.labels["gender"]) == {"女", "男"}
+
+
+def test_product_windows_match_a_direct_count(market):
+    stats = product_stats(market)
+    now = market.snapshot_time
+    o = market.orders[~market.orders["refunded"]]
+    for days in (1, 7, 30):
+        inside = o[o["ordered_at"] > now - pd.Timedelta(days=days)]
+        p = int(inside["product"].value_counts().index[0])
+        mine = inside[inside["product"] == p]
+        row = stats.iloc[p]
+        assert row[f"sales_{days}d"] == mine["quantity"].sum()
+        assert row[f"gmv_{days}d"] == pytest.approx(mine["amount"].sum(), abs=0.01)
+        assert row[f"anchors_{days}d"] == mine["anchor"].nunique()
+
+
+def test_top_board_rank_is_one_for_each_categorys_best_seller(market):
+    stats = product_stats(market).assign(category=market.products["category"])
+    for _, grp in stats[stats["sales_7d"] > 0].groupby("category"):
+        best = grp.loc[grp["sales_7d"].idxmax()]
+        assert best["rank_7d"] == 1
+        assert (grp["rank_7d"] >= 1).all()
+    assert (stats.loc[stats["sales_7d"] == 0, "rank_7d"] == 0).all()
+
+
+def test_anchor_conversion_is_selling_over_shelving_anchors(market):
+    stats = product_stats(market)
+    shelved = stats["shelf_anchors"] > 0
+    assert stats.loc[shelved, "anchor_conversion_30d"].between(0, 1).all()
+    assert stats.loc[~shelved, "anchor_conversion_30d"].isna().all()
+
+
+def test_anchor_stats_count_orders_per_room(market):
+    stats = anchor_stats(market)
+    kept = market.orders[~market.orders["refunded"]]
+    assert stats["orders_all"].sum() == len(kept)

@@ -1,0 +1,36 @@
+"""The xuanpin command: generate -> train -> inspect, and clear failures."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from training.cli import main
+
+
+def test_generate_train_inspect(tmp_path):
+    runner = CliRunner()
+    snap, art = tmp_path / "snap", tmp_path / "art"
+    r = runner.invoke(main, ["generate", "--scale", "tiny", "--seed", "1", "--out", str(snap)])
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output and (snap / "orders.parquet").exists() and (snap / "truth/truth.json").exists()
+    r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(art)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["inspect", str(art), "--anchors", "2", "-k", "3"])
+    assert r.exit_code == 0, r.output
+    assert "model " in r.output and r.output.count("\nanchor ") == 2 and "佣金" in r.output
+
+
+def test_train_on_a_broken_snapshot_names_the_problem_and_fails(tmp_path):
+    runner = CliRunner()
+    snap = tmp_path / "snap"
+    runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(snap), "--format", "csv"])
+    (snap / "fans.csv").unlink()
+    r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(tmp_path / "art")])
+    assert r.exit_code == 1
+    assert "fans.parquet|csv: required table is missing" in r.output
+    assert not (tmp_path / "art").exists()
+
+
+def test_inspect_refuses_something_that_is_not_an_artifact(tmp_path):
+    r = CliRunner().invoke(main, ["inspect", str(tmp_path)])
+    assert r.exit_code == 1 and "no manifest" in r.output

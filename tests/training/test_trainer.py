@@ -1,0 +1,162 @@
+"""Training writes a complete, self-describing artifact that loads back, ranks well, and never half-replaces."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from fixtures.marketplace import load_truth
+from recommender.artifact import ArtifactError, load_model
+from recommender.contract import load_snapshot
+from training import trainer
+from training.config import TrainConfig
+from training.metrics import ndcg_at_k, top_k
+
+
+@pytest.fixture(scope="module")
+def model(small_artifact):
+    return load_model(small_artifact)
+
+
+def test_manifest_describes_data_parameters_counts_versions_and_timings(model, small_snapshot):
+    man = model.manifest
+    snapshot = load_snapshot(small_snapshot)
+    assert man["format_version"] == 1
+    assert man["data"]["fingerprint"] == snapshot.fingerprint and len(man["data"]["fingerprint"]) == 64
+    assert man["counts"]["anchors"] == 50 and man["counts"]["fans"] == 2000 and man["counts"]["products"] == 500
+    assert man["parameters"]["factors"]["factors"] == man["dimensions"] == 64
+    assert {"numpy", "implicit", "faiss-cpu", "scikit-learn"} <= set(man["libraries"])
+    assert set(man["timings_seconds"]) == set(trainer.STAGES)
+    assert man["indexes"]["products"]["kind"] == "flat"
+
+
+def test_every_listed_file_is_an_open_format(small_artifact, model):
+    for rel in model.manifest["files"]:
+        assert rel.endswith((".npy", ".parquet", ".faiss", ".json")), rel
+        if rel.endswith(".npy"):
+            np.load(small_artifact / rel, allow_pickle=False)  # raises if an array needed pickle
+
+
+def test_round_trip_keeps_ids_and_vectors(model, small_snapshot):
+    snapshot = load_snapshot(small_snapshot)
+    assert (model.product_ids.ids == snapshot.product_ids.ids).all()
+    assert (model.anchor_ids.ids == snapshot.anchor_ids.ids).all()
+    assert isinstance(model.vectors["product"], np.memmap)
+    assert np.isfinite(model.vectors["anchor"]).all() and np.isfinite(model.vectors["product"]).all()
+
+
+def test_index_search_equals_brute_force_inner_product(model):
+    anchors = np.arange(10)
+    rows, scores = model.products_for_anchors(anchors, 20)
+    brute = np.asarray(model.vectors["anchor"])[anchors] @ np.asarray(model.vectors["product"]).T
+    np.testing.assert_allclose(scores, np.take_along_axis(brute, rows, 1), rtol=1e-4, atol=1e-5)
+    assert (scores[:, :1] >= brute.max(axis=1, keepdims=True) - 1e-5).all()
+
+
+def test_goods_without_sales_still_get_content_vectors(model):
+    no_buyers = np.flatnonzero(model.product_stats["buyers_all"].to_numpy() == 0)
+    assert len(no_buyers) > 0
+    assert (np.linalg.norm(np.asarray(model.vectors["product_cf"])[no_buyers], axis=1) < 1e-6).all()
+    assert (np.linalg.norm(np.asarray(model.vectors["product"])[no_buyers], axis=1) > 0).all()
+
+
+def test_similar_goods_share_the_category_more_often_than_chance(model):
+    cats = model.products["category"].to_numpy()
+    same = [np.mean(cats[model.similar_products(p, 10)[0]] == cats[p]) for p in range(0, 500, 25)]
+    chance = max(np.mean(cats == c) for c in set(cats))
+    assert np.mean(same) > 2 * chance
+
+
+def _ndcg_vs_truth(model, truth, anchors):
+    E = np.asarray(truth.expected_sales)[anchors]
+    ours = ndcg_at_k(model.products_for_anchors(anchors, 50)[0], E, 50)
+    sales = model.product_stats["sales_30d"].to_numpy().astype(float)
+    popular = np.tile(top_k(sales[None, :], 50), (len(anchors), 1))
+    return np.nanmean(ours), np.nanmean(ndcg_at_k(popular, E, 50))
+
+
+def test_anchor_vectors_rank_ground_truth_best_goods_far_above_popularity(model, small_snapshot):
+    truth = load_truth(small_snapshot)
+    warm = np.setdiff1d(np.arange(50), truth.new_anchors)
+    ours, popular = _ndcg_vs_truth(model, truth, warm)
+    assert ours > 1.6 * popular and ours > 0.6
+
+
+def test_cold_start_anchors_with_fans_but_no_sales_beat_popularity(model, small_snapshot):
+    truth = load_truth(small_snapshot)
+    assert (model.anchor_stats["orders_all"].to_numpy()[truth.new_anchors] == 0).all()
+    ours, popular = _ndcg_vs_truth(model, truth, truth.new_anchors)
+    assert ours > popular
+
+
+def test_bpr_is_selectable(small_snapshot, tmp_path):
+    cfg = TrainConfig()
+    cfg.factors.algorithm, cfg.factors.iterations = "bpr", 5
+    m = load_model(trainer.train(small_snapshot, tmp_path / "bpr", cfg))
+    assert m.manifest["parameters"]["factors"]["algorithm"] == "bpr"
+    assert m.vectors["product"].shape[0] == 500
+
+
+def test_existing_artifact_is_not_replaced_without_overwrite(small_snapshot, small_artifact):
+    with pytest.raises(FileExistsError, match="pass overwrite=True"):
+        trainer.train(small_snapshot, small_artifact)
+
+
+def test_a_failure_midway_leaves_the_previous_artifact_untouched(small_snapshot, tmp_path, monkeypatch):
+    out = trainer.train(small_snapshot, tmp_path / "model")
+    before = json.loads((out / "manifest.json").read_text())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected failure while building the index")
+
+    monkeypatch.setattr(trainer, "build_index", broken)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        trainer.train(small_snapshot, out, overwrite=True)
+    assert json.loads((out / "manifest.json").read_text()) == before
+    assert load_model(out).manifest["model_version"] == before["model_version"]
+    assert sorted(os.listdir(tmp_path)) == ["model"]  # the temporary directory was cleaned up
+
+
+def test_a_snapshot_with_no_valid_orders_is_refused_before_writing(small_snapshot, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    bad = shutil.copytree(small_snapshot, tmp_path / "snap")
+    pd.read_parquet(bad / "orders.parquet").iloc[:0].to_parquet(bad / "orders.parquet")
+    with pytest.raises(ValueError, match="orders table has no valid rows"):
+        trainer.train(bad, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "reshape"])
+def test_damaged_artifacts_are_refused_with_the_file_named(small_artifact, tmp_path, damage):
+    import shutil
+
+    art = shutil.copytree(small_artifact, tmp_path / "art")
+    target = art / "vectors/product.npy"
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[:-100])
+        expected = "truncated"
+    elif damage == "delete":
+        target.unlink()
+        expected = "missing"
+    else:
+        np.save(target, np.zeros((499, 64), np.float32))
+        man = json.loads((art / "manifest.json").read_text())
+        man["files"]["vectors/product.npy"] = target.stat().st_size
+        (art / "manifest.json").write_text(json.dumps(man))
+        expected = r"shape \(499, 64\), expected \(500, 64\)"
+    with pytest.raises(ArtifactError, match=expected) as err:
+        load_model(art)
+    assert "product" in str(err.value)
+
+
+def test_unknown_config_keys_are_errors(tmp_path):
+    path = tmp_path / "train.toml"
+    path.write_text("[factors]\nfactorz = 32\n")
+    with pytest.raises(ValueError, match="factorz"):
+        TrainConfig.from_file(path)
