@@ -152,6 +152,7 @@ class Model:
         )
         self.product_index = read_index(self.path / "index/products.faiss", mmap=mmap)
         self.anchor_index = read_index(self.path / "index/anchors.faiss", mmap=mmap)
+        self._product_norms: np.ndarray | None = None
         self._check_shapes()
 
     def _array(self, rel: str, mode: str | None) -> np.ndarray:
@@ -206,8 +207,10 @@ class Model:
     def similar_products(self, product_row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Goods closest in direction (cosine) to one good, itself excluded."""
         v = np.asarray(self.vectors["product"])
+        if self._product_norms is None:
+            self._product_norms = np.linalg.norm(v, axis=1)
         q = v[product_row]
-        norms = np.linalg.norm(v, axis=1) * (np.linalg.norm(q) or 1.0)
+        norms = self._product_norms * (np.linalg.norm(q) or 1.0)
         cos = np.divide(v @ q, norms, out=np.zeros(len(v), np.float32), where=norms > 0)
         cos[product_row] = -np.inf
         k = min(k, len(v) - 1)

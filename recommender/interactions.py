@@ -15,30 +15,22 @@ def recency_weight(times: pd.Series, now: pd.Timestamp, half_life_days: float) -
     return np.exp2(-np.maximum(age, 0) / half_life_days)
 
 
-def kept_orders(m: Marketplace, until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Orders that express a preference: not refunded, and (optionally) placed before `until`."""
-    o = m.orders
-    keep = np.ones(len(o), bool)
-    if "refunded" in o:
-        keep &= ~o["refunded"].fillna(False).to_numpy(dtype=bool)
-    if until is not None:
-        keep &= (o["ordered_at"] < until).to_numpy()
-    return o[keep]
-
-
 def _matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     mat = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape)
     mat.sum_duplicates()
     return mat
 
 
-def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0) -> sp.csr_matrix:
-    """(fans, products): recency-weighted quantities bought, refunds removed, log-compressed.
+def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0, weight: str = "quantity") -> sp.csr_matrix:
+    """(fans, products): recency-weighted quantities (or amounts) bought, refunds removed, log-compressed.
 
-    log1p keeps a fan who bought one item twenty times from outweighing twenty items bought once.
+    log1p keeps a fan who bought one item twenty times from outweighing twenty items bought once. `weight`
+    "amount" lets expensive goods count more (retune the ALS alpha: amounts are in yuan, not units).
     """
-    o = kept_orders(m)
-    w = o["quantity"].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
+    if weight not in ("quantity", "amount"):
+        raise ValueError(f"weight must be 'quantity' or 'amount', got {weight!r}")
+    o = m.purchases
+    w = o[weight].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
     mat = _matrix(o["fan"].to_numpy(), o["product"].to_numpy(), w, (len(m.fan_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
     return mat
@@ -46,7 +38,7 @@ def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0) -> sp.csr_m
 
 def anchor_product_matrix(m: Marketplace, half_life_days: float = 30.0) -> sp.csr_matrix:
     """(anchors, products): recency-weighted, log-compressed quantities sold in each room."""
-    o = kept_orders(m)
+    o = m.purchases
     w = o["quantity"].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
     mat = _matrix(o["anchor"].to_numpy(), o["product"].to_numpy(), w, (len(m.anchor_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
@@ -62,7 +54,7 @@ def anchor_fan_engagement(m: Marketplace, buyer_weight: float = 1.0) -> sp.csr_m
     follows = _matrix(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
                       np.ones(len(m.follows)), n)
     follows.data[:] = 1.0  # a pair listed twice is still one follow
-    o = kept_orders(m)
+    o = m.purchases
     bought = _matrix(o["anchor"].to_numpy(), o["fan"].to_numpy(), np.ones(len(o)), n)
     np.log1p(bought.data, out=bought.data)
     return (follows + buyer_weight * bought).tocsr()

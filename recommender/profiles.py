@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recommender.arrays import distinct_per_row
 from recommender.contract import Marketplace
-from recommender.interactions import kept_orders
 
 WINDOWS = (1, 7, 30)
 
@@ -57,7 +57,7 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> Audienc
         shares[dim] = (counts.toarray() * inv[:, None]).astype(np.float32)
         labels[dim] = [str(u) for u in uniques]
 
-    o = kept_orders(m)
+    o = m.purchases
     recent = o[o["ordered_at"] > now - pd.Timedelta(days=30)]
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
     bought = sp.csr_matrix((np.ones(len(recent), np.float32),
@@ -88,18 +88,15 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFra
         out[f"sales_{days}d"] = np.bincount(product[inside], o["quantity"].to_numpy()[inside], n_p).astype(np.int64)
         out[f"gmv_{days}d"] = np.round(np.bincount(product[inside], o["amount"].to_numpy()[inside], n_p), 2)
         out[f"orders_{days}d"] = np.bincount(product[inside], minlength=n_p)
-        pairs = np.unique(product[inside].astype(np.int64) * len(m.anchor_ids) + o["anchor"].to_numpy()[inside])
-        out[f"anchors_{days}d"] = np.bincount(pairs // len(m.anchor_ids), minlength=n_p)
+        out[f"anchors_{days}d"] = distinct_per_row(product[inside], o["anchor"].to_numpy()[inside], n_p,
+                                                   len(m.anchor_ids))
     recent = age < 30
-    pairs = np.unique(product[recent & ~refunded].astype(np.int64) * len(m.fan_ids)
-                      + o["fan"].to_numpy()[recent & ~refunded])
-    out["buyers_30d"] = np.bincount(pairs // len(m.fan_ids), minlength=n_p)
+    sold = recent & ~refunded
+    out["buyers_30d"] = distinct_per_row(product[sold], o["fan"].to_numpy()[sold], n_p, len(m.fan_ids))
     all_orders = np.bincount(product[recent], minlength=n_p)
     out["refund_share_30d"] = np.round(np.divide(np.bincount(product[recent & refunded], minlength=n_p),
                                                  all_orders, out=np.zeros(n_p), where=all_orders > 0), 4)
-    out["buyers_all"] = np.bincount(
-        np.unique(product[~refunded].astype(np.int64) * len(m.fan_ids) + o["fan"].to_numpy()[~refunded])
-        // len(m.fan_ids), minlength=n_p)
+    out["buyers_all"] = distinct_per_row(product[~refunded], o["fan"].to_numpy()[~refunded], n_p, len(m.fan_ids))
     shelf = np.bincount(m.shelf["product"].to_numpy(), minlength=n_p) if len(m.shelf) else np.zeros(n_p, int)
     out["shelf_anchors"] = shelf
     # Conversion of the promotion: of the anchors who shelved it, how many sold it in the last 30 days.
@@ -119,7 +116,7 @@ def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFram
     """Per anchor (vocabulary order): orders, GMV and distinct goods sold over 7/30 days, shelf size."""
     now = now or m.snapshot_time
     n_a = len(m.anchor_ids)
-    o = kept_orders(m)
+    o = m.purchases
     age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     anchor = o["anchor"].to_numpy()
     out = {"anchor_id": m.anchor_ids.ids}
@@ -127,8 +124,8 @@ def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFram
         inside = age < days
         out[f"orders_{days}d"] = np.bincount(anchor[inside], minlength=n_a)
         out[f"gmv_{days}d"] = np.round(np.bincount(anchor[inside], o["amount"].to_numpy()[inside], n_a), 2)
-        pairs = np.unique(anchor[inside].astype(np.int64) * len(m.product_ids) + o["product"].to_numpy()[inside])
-        out[f"goods_sold_{days}d"] = np.bincount(pairs // len(m.product_ids), minlength=n_a)
+        out[f"goods_sold_{days}d"] = distinct_per_row(anchor[inside], o["product"].to_numpy()[inside], n_a,
+                                                      len(m.product_ids))
     out["orders_all"] = np.bincount(anchor, minlength=n_a)
     out["shelf_size"] = np.bincount(m.shelf["anchor"].to_numpy(), minlength=n_a) if len(m.shelf) \
         else np.zeros(n_a, np.int64)

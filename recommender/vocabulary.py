@@ -6,8 +6,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from recommender.arrays import unique_sorted
 
 
 class Vocabulary:
@@ -25,7 +28,7 @@ class Vocabulary:
             arr = arr.astype(str)
         else:
             raise TypeError(f"{name}: ids must be integers or strings, got dtype {arr.dtype}")
-        if len(np.unique(arr)) != len(arr):
+        if len(unique_sorted(arr)) != len(arr):
             raise ValueError(f"{name}: ids are not unique")
         self.name = name
         self.ids = arr
@@ -42,14 +45,13 @@ class Vocabulary:
         return self.ids.dtype.kind == "i"
 
     def coerce(self, values: np.ndarray | Iterable) -> np.ndarray:
-        """Cast external ids (e.g. from a URL) to this vocabulary's id type; unparsable ints become -1."""
+        """Cast external ids (e.g. from a URL) to this vocabulary's id type; non-integers become -1."""
         arr = np.asarray(values)
         if self.is_integer and arr.dtype.kind not in "iu":
+            text = pd.Series(arr.astype(str)).str.strip()
+            ok = text.str.fullmatch(r"-?\d{1,18}").to_numpy()
             out = np.full(len(arr), -1, dtype=np.int64)
-            for i, v in enumerate(arr.astype(str)):  # only used on small request-sized inputs
-                v = v.strip()
-                if v.lstrip("-").isdigit():
-                    out[i] = int(v)
+            out[ok] = text[ok].astype(np.int64).to_numpy()  # parsed exactly, not through float
             return out
         if not self.is_integer and arr.dtype.kind in "iu":
             return arr.astype(str)

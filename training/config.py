@@ -32,6 +32,8 @@ class IndexConfig(_Strict):
 
 class TrainConfig(_Strict):
     half_life_days: float = Field(30.0, gt=0, description="recency half-life of orders")
+    confidence: str = Field("quantity", pattern="^(quantity|amount)$",
+                            description="what an order weighs in the fan x product matrix")
     factors: FactorConfig = Field(default_factory=FactorConfig)
     anchors: AnchorConfig = Field(default_factory=AnchorConfig)
     content: ContentConfig = Field(default_factory=ContentConfig)

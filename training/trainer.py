@@ -87,7 +87,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
 
     with ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads:
         with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):
-            fan_products = fan_product_matrix(m, config.half_life_days)
+            fan_products = fan_product_matrix(m, config.half_life_days, config.confidence)
             anchor_products = anchor_product_matrix(m, config.half_life_days)
             engagement = anchor_fan_engagement(m, config.anchors.buyer_weight)
 

@@ -1,0 +1,110 @@
+"""Training benchmark: per-stage times, peak memory and the overhead ratio (total - ALS) / ALS.
+
+    python bench/train.py --scales medium large [--work /tmp/xuanpin-bench] [--quality]
+
+Each scale is generated once (kept in --work) and trained in a fresh subprocess, so the peak RSS printed is
+the trainer's own. With --quality, the anchor vectors are also scored against the generator's ground truth
+(NDCG@50 of each anchor's expected sales, vs a global popularity ranking). Results are printed and written
+as JSON to bench/results/. A benchmark, not a test: the machines are shared, compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def run(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def quality(artifact: Path, snapshot: Path) -> dict:
+    from fixtures.marketplace import load_truth
+    from recommender.artifact import load_model
+    from training.metrics import ndcg_at_k, top_k
+
+    model, truth = load_model(artifact), load_truth(snapshot)
+    n = len(model.anchor_ids)
+    new = np.zeros(n, bool)
+    new[truth.new_anchors] = True
+    sales = model.product_stats["sales_30d"].to_numpy().astype(float)
+    popular = top_k(sales[None, :], 50)[0]
+    out = {}
+    for name, rows in (("warm_anchors", np.flatnonzero(~new)), ("new_anchors", np.flatnonzero(new))):
+        ours, pop = [], []
+        for lo in range(0, len(rows), 256):
+            chunk = rows[lo:lo + 256]
+            if truth.expected_sales is not None:
+                gains = np.asarray(truth.expected_sales[chunk], dtype=np.float64)
+            else:  # large scale: only each anchor's top goods are stored; gains elsewhere count as 0
+                idx, val = truth.best_products(chunk, 1000)
+                gains = np.zeros((len(chunk), len(model.product_ids)))
+                np.put_along_axis(gains, idx.astype(np.int64), val, axis=1)
+            ours.append(ndcg_at_k(model.products_for_anchors(chunk, 50)[0], gains, 50))
+            pop.append(ndcg_at_k(np.tile(popular, (len(chunk), 1)), gains, 50))
+        o, p = np.concatenate(ours), np.concatenate(pop)
+        out[name] = {"anchors": len(rows), "ndcg50_ours": round(float(np.nanmean(o)), 4),
+                     "ndcg50_popularity": round(float(np.nanmean(p)), 4),
+                     "ratio": round(float(np.nanmean(o) / np.nanmean(p)), 2)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", nargs="+", default=["medium", "large"], choices=["small", "medium", "large"])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/xuanpin-bench"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quality", action="store_true", help="also score anchor vectors against the ground truth")
+    args = ap.parse_args()
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    xuanpin = [sys.executable, "-m", "training.cli"]
+
+    for scale in args.scales:
+        snapshot, artifact = args.work / f"{scale}-{args.seed}", args.work / f"{scale}-{args.seed}-model"
+        gen_seconds = None
+        if not (snapshot / "orders.parquet").exists():
+            gen_seconds = run([*xuanpin, "generate", "--scale", scale, "--seed", str(args.seed),
+                               "--out", str(snapshot)])
+        wall = run([*xuanpin, "train", "--data", str(snapshot), "--out", str(artifact), "--overwrite"])
+        man = json.loads((artifact / "manifest.json").read_text())
+        t = man["timings_seconds"]
+        total, als = sum(t.values()), t["factors"]
+        result = {
+            "scale": scale, "counts": man["counts"], "generate_seconds": gen_seconds, "train_wall_seconds": wall,
+            "stages_seconds": t, "total_seconds": total, "als_seconds": als,
+            "overhead_ratio": (total - als) / als, "peak_rss_mb": man["peak_rss_mb"],
+            "threads": man["threads"], "libraries": man["libraries"],
+        }
+        if args.quality:
+            result["quality"] = quality(artifact, snapshot)
+        (results_dir / f"train-{scale}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+
+        c = man["counts"]
+        print(f"\n== {scale}: {c['fans']:,} fans x {c['products']:,} goods, {c['anchors']:,} anchors, "
+              f"{c['orders']:,} orders, {c['follows']:,} follows ({c['fan_product_nonzeros']:,} fan-good pairs)")
+        if gen_seconds is not None:
+            print(f"   generate        {gen_seconds:8.1f} s")
+        for stage, sec in t.items():
+            print(f"   {stage:<15} {sec:8.1f} s")
+        print(f"   total           {total:8.1f} s   (process wall {wall:.1f} s)")
+        print(f"   overhead ratio  {(total - als) / als:8.2f}    (total - ALS) / ALS")
+        print(f"   peak RSS        {man['peak_rss_mb'] / 1024:8.2f} GB")
+        for name, q in result.get("quality", {}).items():
+            print(f"   NDCG@50 {name:<13} ours {q['ndcg50_ours']:.3f}  popularity {q['ndcg50_popularity']:.3f}  "
+                  f"({q['ratio']}x, {q['anchors']} anchors)")
+
+
+if __name__ == "__main__":
+    main()
