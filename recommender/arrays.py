@@ -21,3 +21,11 @@ def distinct_per_row(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: in
     """For each row, how many distinct cols it is paired with (e.g. distinct anchors that sold a good)."""
     pairs = unique_sorted(np.asarray(rows, np.int64) * n_cols + np.asarray(cols, np.int64))
     return np.bincount(pairs // n_cols, minlength=n_rows)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the k highest scores per row, best first (argpartition, then a sort of only k per row)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)

@@ -85,7 +85,9 @@ class ArtifactWriter:
 
     def directory(self, rel: str) -> Path:
         """A sub-directory for a component that writes its own files (registered on commit)."""
-        return self._path(rel + "/x").parent
+        path = self.tmp / rel
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         for path in self.tmp.rglob("*"):

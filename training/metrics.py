@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from recommender.arrays import top_k
+
+__all__ = ["ndcg_at_k", "top_k"]
+
 
 def ndcg_at_k(ranked: np.ndarray, gains: np.ndarray, k: int) -> np.ndarray:
     """Graded NDCG@k per row.
@@ -21,11 +25,3 @@ def ndcg_at_k(ranked: np.ndarray, gains: np.ndarray, k: int) -> np.ndarray:
     ideal_top = -np.partition(-gains, kk - 1, axis=1)[:, :kk]
     ideal = (-np.sort(-ideal_top, axis=1) * discount[:kk]).sum(axis=1)
     return np.divide(dcg, ideal, out=np.full(len(dcg), np.nan), where=ideal > 0)
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Columns of the k highest scores per row, best first."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
