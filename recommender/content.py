@@ -73,6 +73,11 @@ class ContentModel:
 
     def fit(self, products: pd.DataFrame, factors: np.ndarray, buyers: np.ndarray) -> ContentModel:
         """products: catalogue rows aligned with `factors` (n, d); buyers: distinct buyers per good."""
+        self.fit_predict(products, factors, buyers)
+        return self
+
+    def fit_predict(self, products: pd.DataFrame, factors: np.ndarray, buyers: np.ndarray) -> np.ndarray:
+        """Fit, then predict every good of `products` from the same feature matrix (built once)."""
         warm = buyers >= self.config.min_buyers
         if warm.sum() < 10:
             raise ValueError(f"content model: only {int(warm.sum())} goods have >= {self.config.min_buyers} "
@@ -95,10 +100,14 @@ class ContentModel:
         self.intercept_ = np.asarray(ridge.intercept_, dtype=np.float32)
         _log.info("content model: fitted on %d of %d warm goods, %d features", len(train), int(warm.sum()),
                   X.shape[1])
-        return self
+        return self._apply(X)
+
+    def _apply(self, X: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(X @ self.coef_ + self.intercept_, dtype=np.float32)
 
     def predict(self, products: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self._features(products) @ self.coef_ + self.intercept_, dtype=np.float32)
+        """(n, d) factor-space vectors of any goods, including ones added after training."""
+        return self._apply(self._features(products))
 
     def blend(self, factors: np.ndarray, predicted: np.ndarray, buyers: np.ndarray) -> np.ndarray:
         """Trust the learned factors as evidence accumulates; content fills in for goods nobody bought."""

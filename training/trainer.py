@@ -99,8 +99,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
 
         with timer("content", "content model for goods with few sales"):
             buyers = np.diff(fan_products.tocsc().indptr)
-            content = ContentModel(config.content).fit(m.products, product_cf, buyers)
-            product_content = content.predict(m.products)
+            content = ContentModel(config.content)
+            product_content = content.fit_predict(m.products, product_cf, buyers)
             product_vectors = content.blend(product_cf, product_content, buyers)
             content.save(writer.directory("content"))
 
