@@ -152,6 +152,9 @@ class Model:
             shares={dim: self._array(f"profiles/audience_{dim}.npy", mode) for dim in prof["labels"]},
             labels=prof["labels"],
         )
+        self.anchor_category_gmv = self._array("profiles/anchor_category_gmv_30d.npy", mode)
+        self.shelf_indptr = self._array("shelf/indptr.npy", mode)
+        self.shelf_products = self._array("shelf/products.npy", mode)
         self.product_index = read_index(self.path / "index/products.faiss", mmap=mmap)
         self.anchor_index = read_index(self.path / "index/anchors.faiss", mmap=mmap)
         self._product_norms: np.ndarray | None = None
@@ -188,10 +191,22 @@ class Model:
             if index.ntotal != counts[key] or index.d != d:
                 raise ArtifactError(f"{self.path}/index/{key}.faiss: {index.ntotal} x {index.d}, "
                                     f"expected {counts[key]} x {d}")
+        n_a = counts["anchors"]
+        if self.shelf_indptr.shape != (n_a + 1,) or self.anchor_category_gmv.shape[0] != n_a:
+            raise ArtifactError(f"{self.path}: shelf or category GMV arrays do not match {counts['anchors']} anchors")
         for table, key in ((self.products, "products"), (self.product_stats, "products"),
                            (self.anchors, "anchors"), (self.anchor_stats, "anchors")):
             if len(table) != counts[key]:
                 raise ArtifactError(f"{self.path}: a {key} table has {len(table)} rows, expected {counts[key]}")
+
+    @property
+    def snapshot_time(self) -> pd.Timestamp:
+        """The data's "now": statistics windows and the age of goods count back from it."""
+        return pd.Timestamp(self.manifest["data"]["snapshot_time"])
+
+    def shelf_of(self, anchor_row: int) -> np.ndarray:
+        """Product rows on one anchor's shelf."""
+        return np.asarray(self.shelf_products[self.shelf_indptr[anchor_row]:self.shelf_indptr[anchor_row + 1]])
 
     # -- scoring --------------------------------------------------------------------------------------
     def products_for_anchors(self, anchor_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -103,6 +103,8 @@ TABLES: tuple[Table, ...] = (
             Column("stock", "int", required=False, lo=0),
             Column("refund_rate", "float", required=False, lo=0, hi=1),
             Column("merchant_gmv_30d", "float", required=False, lo=0),
+            Column("shop_rating", "float", required=False, lo=0, hi=5),  # the merchant shop's 小店星级
+            Column("merchant_violations", "int", required=False, lo=0),
         ),
         entity=True,
     ),

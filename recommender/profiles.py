@@ -130,3 +130,26 @@ def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFram
     out["shelf_size"] = np.bincount(m.shelf["anchor"].to_numpy(), minlength=n_a) if len(m.shelf) \
         else np.zeros(n_a, np.int64)
     return pd.DataFrame(out)
+
+
+def anchor_category_gmv(m: Marketplace, now: pd.Timestamp | None = None) -> np.ndarray:
+    """(anchors, categories) GMV of the last 30 days, categories in the same order as the audience labels."""
+    now = now or m.snapshot_time
+    o = m.purchases
+    recent = (o["ordered_at"] > now - pd.Timedelta(days=30)).to_numpy()
+    cat_codes, cats = pd.factorize(m.products["category"], sort=True)
+    out = np.zeros((len(m.anchor_ids), len(cats)))
+    np.add.at(out, (o["anchor"].to_numpy()[recent], cat_codes[o["product"].to_numpy()[recent]]),
+              o["amount"].to_numpy()[recent])
+    return np.round(out, 2)
+
+
+def shelf_lists(m: Marketplace) -> tuple[np.ndarray, np.ndarray]:
+    """Each anchor's shelf as CSR arrays (indptr over anchors, product rows), for excluding listed goods."""
+    n_a = len(m.anchor_ids)
+    if not len(m.shelf):
+        return np.zeros(n_a + 1, np.int64), np.zeros(0, np.int32)
+    order = np.argsort(m.shelf["anchor"].to_numpy(), kind="stable")
+    anchors = m.shelf["anchor"].to_numpy()[order]
+    indptr = np.searchsorted(anchors, np.arange(n_a + 1)).astype(np.int64)
+    return indptr, m.shelf["product"].to_numpy()[order].astype(np.int32)

@@ -24,7 +24,13 @@ from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.index import build_index
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
-from recommender.profiles import anchor_stats, audience_profile, product_stats
+from recommender.profiles import (
+    anchor_category_gmv,
+    anchor_stats,
+    audience_profile,
+    product_stats,
+    shelf_lists,
+)
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 
@@ -116,6 +122,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             audience = audience_profile(m)
             p_stats = product_stats(m)
             a_stats = anchor_stats(m)
+            category_gmv = anchor_category_gmv(m)
+            shelf_indptr, shelf_products = shelf_lists(m)
 
         with timer("index", f"{config.index.kind} indexes over goods and anchors"):
             product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
@@ -141,6 +149,9 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             writer.array("profiles/audience_buyers_30d.npy", audience.buyers_30d)
             for dim_name, shares in audience.shares.items():
                 writer.array(f"profiles/audience_{dim_name}.npy", shares)
+            writer.array("profiles/anchor_category_gmv_30d.npy", category_gmv)
+            writer.array("shelf/indptr.npy", shelf_indptr)
+            writer.array("shelf/products.npy", shelf_products)
 
         manifest = {
             "model_version": started.strftime("%Y%m%dT%H%M%SZ"),
