@@ -33,7 +33,7 @@ from recommender.index import read_index
 from recommender.profiles import AudienceProfile
 from recommender.vocabulary import Vocabulary
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: shelves and per-category anchor GMV
 MANIFEST = "manifest.json"
 
 

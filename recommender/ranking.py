@@ -1,0 +1,349 @@
+"""Ranking for the selection center: retrieval -> quality gates and filters -> expected value -> exposure
+support -> category diversity -> reasons.
+
+The order is the platform's: quality control (品控) removes goods before any efficiency is considered; the
+anchor's expected commission (audience affinity x price x commission rate) ranks what is left; small merchants
+and new goods get a boost and a guaranteed share of the slots (中小商家扶持); no category takes more than its
+share of the list. Every array here is precomputed once per loaded model; a request only indexes and masks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender import reasons
+from recommender.artifact import Model
+
+
+class RankingConfig(BaseModel):
+    """Ranking knobs, with the defaults the service starts with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidates: int = Field(300, ge=10, le=5000, description="goods retrieved before filters and re-ranking")
+    # quality gates (品控): a good failing any gate is never picked, shown on a board or called similar
+    max_refund_rate: float = Field(0.15, ge=0, le=1, description="goods refunded more often are gated out")
+    min_shop_rating: float = Field(4.0, ge=0, le=5, description="merchant shops rated lower are gated out")
+    max_merchant_violations: int = Field(2, ge=0, description="merchants with more violations are gated out")
+    require_stock: bool = Field(True, description="gate out goods with zero stock")
+    # expected value: affinity^a * price^p * commission^c
+    affinity_weight: float = Field(1.0, ge=0)
+    price_weight: float = Field(1.0, ge=0)
+    commission_weight: float = Field(1.0, ge=0)
+    # exposure support (中小商家扶持)
+    small_merchant_quantile: float = Field(0.3, ge=0, le=1, description="merchants below this GMV quantile")
+    new_goods_days: float = Field(14, ge=0, description="goods created within this many days are new")
+    support_boost: float = Field(0.25, ge=0, description="score multiplier 1 + boost for supported goods")
+    support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
+    # diversity
+    max_category_share: float = Field(0.5, gt=0, le=1, description="most a category may take of a list")
+    # anchors for a product (达人广场)
+    min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
+    max_anchor_violations: int = Field(3, ge=0, description="anchors with more violations are not proposed")
+
+
+@dataclass
+class PickFilters:
+    category: str | None = None
+    price_min: float | None = None
+    price_max: float | None = None
+    commission_min: float | None = None
+    exclude_shelf: bool = False
+
+
+@dataclass
+class Pick:
+    product: int  # row in the model's vocabulary
+    score: float
+    breakdown: dict[str, float]
+    reasons: list[dict]
+    supported: list[str] = field(default_factory=list)  # "small_merchant", "new_goods"
+
+
+@dataclass
+class Page:
+    items: list
+    offset: int
+    next_offset: int | None
+    candidates: int  # goods that passed gates and filters among those retrieved
+
+
+def _column(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
+    if name not in df:
+        return np.full(len(df), default, dtype=float)
+    return df[name].astype("Float64").fillna(default).to_numpy(dtype=float)
+
+
+class Ranker:
+    """Ranks goods for anchors and anchors for goods over one loaded model."""
+
+    def __init__(self, model: Model, config: RankingConfig | None = None) -> None:
+        self.model, self.config = model, config or RankingConfig()
+        cfg, p = self.config, model.products
+        self.vectors = np.asarray(model.vectors["product"])
+        self.anchor_vectors = np.asarray(model.vectors["anchor"])
+        self.price = p["price"].to_numpy(float)
+        self.commission = p["commission_rate"].to_numpy(float)
+        self.category_code, categories = pd.factorize(p["category"], sort=True)
+        self.categories = [str(c) for c in categories]
+        self.refund = _column(p, "refund_rate", 0.0)
+        self.shop_rating = _column(p, "shop_rating", 5.0)
+        self.violations = _column(p, "merchant_violations", 0.0)
+        self.stock = _column(p, "stock", np.inf)
+        self.gate = self.quality_gate()
+
+        age = (model.snapshot_time - pd.to_datetime(p["created_at"])).dt.total_seconds().to_numpy() / 86400
+        self.age_days = age
+        self.new = age <= cfg.new_goods_days
+        self.merchant_gmv = _column(p, "merchant_gmv_30d", np.inf)
+        if "merchant_gmv_30d" in p:
+            per_merchant = p.groupby("merchant_id")["merchant_gmv_30d"].first().dropna()
+            threshold = float(per_merchant.quantile(cfg.small_merchant_quantile)) if len(per_merchant) else -1.0
+            self.small = self.merchant_gmv <= threshold
+        else:
+            self.small = np.zeros(len(p), bool)
+        self.supported = self.new | self.small
+
+        st = model.product_stats
+        self.anchors_7d = st["anchors_7d"].to_numpy()
+        self.gmv_7d = st["gmv_7d"].to_numpy(float)
+        self.sales = {w: st[f"sales_{w}d"].to_numpy() for w in (1, 7, 30)}
+        self.board_rank = {w: self._board_ranks(self.sales[w]) for w in (1, 7, 30)}
+        labels = model.audience.labels["category"]
+        # product category -> column of the audience category-share matrix (same sorted labels by construction)
+        self.audience_col = np.array([labels.index(c) if c in labels else -1 for c in self.categories])
+
+        a = model.anchors
+        self.anchor_rating = _column(a, "shop_rating", 5.0)
+        self.anchor_violations = _column(a, "violations", 0.0)
+        self.anchor_gate = (self.anchor_rating >= cfg.min_anchor_rating) & (
+            self.anchor_violations <= cfg.max_anchor_violations)
+        self.anchor_tier = a["tier"].astype(str).to_numpy() if "tier" in a else np.full(len(a), "")
+        self.anchor_gmv_30d = model.anchor_stats["gmv_30d"].to_numpy(float)
+
+    # -- quality ----------------------------------------------------------------------------------------
+    def quality_gate(self) -> np.ndarray:
+        """True where a good may be shown at all. Unknown values (missing optional columns) pass."""
+        cfg = self.config
+        ok = (self.refund <= cfg.max_refund_rate) & (self.shop_rating >= cfg.min_shop_rating)
+        ok &= self.violations <= cfg.max_merchant_violations
+        if cfg.require_stock:
+            ok &= self.stock > 0
+        return ok
+
+    def gate_failures(self, product: int) -> list[str]:
+        """Why one good is gated out (empty when it passes), for the product page."""
+        cfg, out = self.config, []
+        if self.refund[product] > cfg.max_refund_rate:
+            out.append(f"refund_rate {self.refund[product]:.3f} > {cfg.max_refund_rate}")
+        if self.shop_rating[product] < cfg.min_shop_rating:
+            out.append(f"shop_rating {self.shop_rating[product]:.1f} < {cfg.min_shop_rating}")
+        if self.violations[product] > cfg.max_merchant_violations:
+            out.append(f"merchant_violations {int(self.violations[product])} > {cfg.max_merchant_violations}")
+        if cfg.require_stock and self.stock[product] <= 0:
+            out.append("out of stock")
+        return out
+
+    def _board_ranks(self, sales: np.ndarray) -> np.ndarray:
+        """Rank on the category's TOP sales board among goods that pass the gates (0: not on the board)."""
+        df = pd.DataFrame({"cat": self.category_code, "sales": sales, "ok": self.gate & (sales > 0)})
+        ranks = df[df["ok"]].groupby("cat")["sales"].rank(method="min", ascending=False)
+        out = np.zeros(len(sales), np.int64)
+        out[ranks.index.to_numpy()] = ranks.to_numpy(dtype=np.int64)
+        return out
+
+    # -- goods for an anchor (选品) ----------------------------------------------------------------------
+    def filter_mask(self, filters: PickFilters, anchor: int | None = None) -> np.ndarray:
+        mask = self.gate.copy()
+        if filters.category is not None:
+            mask &= self.category_code == (self.categories.index(filters.category)
+                                           if filters.category in self.categories else -2)
+        if filters.price_min is not None:
+            mask &= self.price >= filters.price_min
+        if filters.price_max is not None:
+            mask &= self.price <= filters.price_max
+        if filters.commission_min is not None:
+            mask &= self.commission >= filters.commission_min
+        if filters.exclude_shelf and anchor is not None:
+            mask[self.model.shelf_of(anchor)] = False
+        return mask
+
+    def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The n best eligible goods by inner product: through the faiss index when most goods are eligible,
+        by scoring only the eligible ones when a filter leaves few (a category, a narrow price band)."""
+        eligible = int(mask.sum())
+        if eligible == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        q = np.ascontiguousarray(query[None, :], dtype=np.float32)
+        share = eligible / len(mask)
+        if share >= 0.5:
+            k = min(len(mask), math.ceil(n / share * 1.3) + 10)
+            scores, rows = self.model.product_index.search(q, k)
+            rows, scores = rows[0], scores[0]
+            keep = (rows >= 0) & mask[np.maximum(rows, 0)]
+            if keep.sum() >= min(n, eligible):
+                return rows[keep][:n], scores[keep][:n]
+        rows = np.flatnonzero(mask)
+        scores = self.vectors[rows] @ q[0]
+        top = np.argsort(-scores, kind="stable")[:n]
+        return rows[top], scores[top]
+
+    def picks(self, anchor: int, k: int = 20, offset: int = 0, filters: PickFilters | None = None) -> Page:
+        """A page of goods for one anchor's shelf, best first, each with its score breakdown and reasons.
+
+        Pages of the same k are consistent: the list is arranged page by page, each page under its own
+        category cap and support share, so page 2 continues page 1 without repeats or gaps.
+        """
+        cfg, filters = self.config, filters or PickFilters()
+        mask = self.filter_mask(filters, anchor)
+        eligible = int(mask.sum())
+        query = self.anchor_vectors[anchor]
+        rows, affinity = self.retrieve(query, mask, max(cfg.candidates, offset + k))
+        if cfg.support_share > 0:
+            # Small merchants' and new goods' vectors rarely reach the top few hundred on affinity alone, so
+            # they get a candidate pool of their own; the share rule in _arrange then gives them slots.
+            extra, extra_aff = self.retrieve(query, mask & self.supported, max(2 * k, 50))
+            fresh = ~np.isin(extra, rows)
+            rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
+        if not len(rows):
+            return Page([], offset, None, eligible)
+        top = max(float(affinity[0]), 1e-9)
+        rel = np.clip(affinity / top, 1e-3, None)
+        value = (rel ** cfg.affinity_weight) * (self.price[rows] ** cfg.price_weight) * (
+            self.commission[rows] ** cfg.commission_weight)
+        boost = np.where(self.supported[rows], 1 + cfg.support_boost, 1.0)
+        score = value * boost
+        order = self._arrange(rows, score, offset + k, k)
+        items = [self._pick(anchor, rows[i], float(score[i]), float(affinity[i]), float(rel[i]), float(value[i]),
+                            float(boost[i])) for i in order[offset:offset + k]]
+        more = eligible > offset + k and len(items) == k
+        return Page(items, offset, offset + k if more else None, eligible)
+
+    def _arrange(self, rows: np.ndarray, score: np.ndarray, n: int, page: int) -> list[int]:
+        """Candidate positions in display order, filled one page at a time: best score first, at most
+        `max_category_share` of a page from one category, at least `support_share` of a page for supported
+        goods (spread through the page) while any fit under the cap. The cap is relaxed only when nothing
+        else is left."""
+        cfg = self.config
+        order = np.argsort(-score, kind="stable")
+        cap = max(1, math.ceil(cfg.max_category_share * page))
+        cats, supported = self.category_code[rows], self.supported[rows]
+        used = np.zeros(len(rows), bool)
+        taken: list[int] = []
+        support_left = int(supported.sum())
+        while len(taken) < min(n, len(rows)):
+            per_cat: dict[int, int] = {}
+            in_page = n_support = 0
+            while in_page < page and len(taken) < min(n, len(rows)):
+                # reserved slots are spread through the page (every 5th at a 20% share), so they are not all
+                # left to the end of the page, where the anchor's main category may already be capped
+                must_support = support_left > 0 and math.floor((in_page + 1) * cfg.support_share) > n_support
+                pick = None
+                # give way in this order: first the support share, then (only if nothing else is left) the cap
+                for need_support, capped in ((must_support, True), (False, True), (False, False)):
+                    pick = next((i for i in order if not used[i] and (supported[i] or not need_support)
+                                 and (not capped or per_cat.get(cats[i], 0) < cap)), None)
+                    if pick is not None:
+                        break
+                if pick is None:
+                    return taken
+                used[pick] = True
+                taken.append(int(pick))
+                per_cat[cats[pick]] = per_cat.get(cats[pick], 0) + 1
+                in_page += 1
+                if supported[pick]:
+                    n_support += 1
+                    support_left -= 1
+        return taken
+
+    def _pick(self, anchor: int, p: int, score: float, affinity: float, rel: float, value: float,
+              boost: float) -> Pick:
+        cat = self.categories[self.category_code[p]]
+        why = []
+        col = self.audience_col[self.category_code[p]]
+        if col >= 0:
+            why.append(reasons.audience_match(float(self.model.audience.shares["category"][anchor, col]), cat))
+        if self.anchors_7d[p] > 0:
+            why.append(reasons.sales_proof(int(self.anchors_7d[p]), float(self.gmv_7d[p])))
+        if self.board_rank[7][p] and self.board_rank[7][p] <= 50:
+            why.append(reasons.top_board(cat, int(self.board_rank[7][p])))
+        why.append(reasons.commission(float(self.commission[p]), float(self.price[p])))
+        supported = []
+        if self.new[p]:
+            supported.append("new_goods")
+            why.append(reasons.new_goods(float(self.age_days[p])))
+        if self.small[p]:
+            supported.append("small_merchant")
+            why.append(reasons.small_merchant(float(self.merchant_gmv[p])))
+        breakdown = {"affinity": round(affinity, 6), "relative_affinity": round(rel, 6),
+                     "price": float(self.price[p]), "commission_rate": float(self.commission[p]),
+                     "expected_value": round(value, 6), "support_boost": boost, "score": round(score, 6)}
+        return Pick(int(p), score, breakdown, why, supported)
+
+    # -- anchors for a good (达人广场) -------------------------------------------------------------------
+    def anchors_for(self, product: int, k: int = 20, offset: int = 0, tier: str | None = None,
+                    min_fans: int | None = None) -> Page:
+        """Anchors whose audience fits a good and who sell its category, quality-gated, with reasons."""
+        cfg = self.config
+        mask = self.anchor_gate.copy()
+        if tier is not None:
+            mask &= self.anchor_tier == tier
+        if min_fans is not None:
+            mask &= self.model.audience.fans >= min_fans
+        n_anchors = len(mask)
+        q = np.ascontiguousarray(self.vectors[product][None, :], dtype=np.float32)
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return Page([], offset, None, 0)
+        fit = self.anchor_vectors[rows] @ q[0] if len(rows) < n_anchors else None
+        if fit is None:
+            scores, found = self.model.anchor_index.search(q, min(n_anchors, max(cfg.candidates, offset + k)))
+            rows, fit = found[0][found[0] >= 0], scores[0][found[0] >= 0]
+        cat = self.category_code[product]
+        gmv_cat = np.asarray(self.model.anchor_category_gmv[rows, self.audience_col[cat]]) \
+            if self.audience_col[cat] >= 0 else np.zeros(len(rows))
+        total = self.anchor_gmv_30d[rows]
+        cat_share = np.divide(gmv_cat, total, out=np.zeros(len(rows)), where=total > 0)
+        fans = np.asarray(self.model.audience.fans[rows], dtype=float)
+        top = max(float(fit.max()), 1e-9)
+        rel = np.clip(fit / top, 1e-3, None)
+        # audience fit x reach (diminishing) x how much of the room's GMV is this category already
+        score = rel * np.sqrt(fans + 1) * (1 + cat_share)
+        order = np.argsort(-score, kind="stable")
+        page = order[offset:offset + k]
+        label = self.categories[cat]
+        items = []
+        for i in page:
+            a = int(rows[i])
+            why = [reasons.anchor_fans(int(fans[i]))]
+            if self.audience_col[cat] >= 0:
+                share = float(self.model.audience.shares["category"][a, self.audience_col[cat]])
+                why.append(reasons.audience_match(share, label))
+            if gmv_cat[i] > 0:
+                why.append(reasons.anchor_category_sales(label, float(gmv_cat[i]), float(cat_share[i])))
+            items.append({"anchor": a, "score": float(score[i]), "reasons": why,
+                          "breakdown": {"fit": float(fit[i]), "relative_fit": float(rel[i]), "fans": int(fans[i]),
+                                        "category_gmv_share": round(float(cat_share[i]), 4)}})
+        more = len(order) > offset + k
+        return Page(items, offset, offset + k if more else None, len(rows))
+
+    # -- similar goods and boards ------------------------------------------------------------------------
+    def similar(self, product: int, k: int = 20) -> list[tuple[int, float]]:
+        rows, cos = self.model.similar_products(product, min(len(self.price) - 1, k * 3 + 20))
+        keep = self.gate[rows]
+        return [(int(r), float(c)) for r, c in zip(rows[keep][:k], cos[keep][:k], strict=True)]
+
+    def top_sales(self, window: int, k: int = 50, category: str | None = None) -> list[int]:
+        """The TOP sales board: by units sold in the window, quality-gated; one category or all."""
+        sales = self.sales[window]
+        mask = self.gate & (sales > 0)
+        if category is not None:
+            mask &= self.category_code == (self.categories.index(category) if category in self.categories else -2)
+        rows = np.flatnonzero(mask)
+        order = np.lexsort((rows, -sales[rows]))  # ties: stable by row
+        return [int(r) for r in rows[order][:k]]
