@@ -1,4 +1,4 @@
-"""The ``xuanpin`` command: generate a marketplace, train, inspect an artifact (and later: evaluate, serve)."""
+"""The ``xuanpin`` command: generate a marketplace, train, inspect an artifact, serve it."""
 
 from __future__ import annotations
 
@@ -121,6 +121,26 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
             prod, pst = model.products.iloc[p], model.product_stats.iloc[p]
             click.echo(f"  {s:6.3f}  {prod['category']:<6} ¥{prod['price']:>8.1f}  佣金{prod['commission_rate']:.0%}  "
                        f"7d销量{int(pst['sales_7d']):>5}  {prod['title']}")
+
+
+@main.command()
+@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Model artifact to serve.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="JSON or TOML service configuration (ranking weights, gates).")
+def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> None:
+    """Run the HTTP service with Flask's development server (production: gunicorn, see README)."""
+    from serve.app import create_app
+    from serve.config import ServiceConfig
+
+    env = {"XUANPIN_MODEL": str(model_path)}
+    if config_file:
+        env["XUANPIN_CONFIG"] = str(config_file)
+    app = create_app(ServiceConfig.from_env(env))
+    click.echo(f"serving {model_path} on http://{host}:{port}  (try /v1/model, /openapi.json)")
+    app.run(host=host, port=port, threaded=True)
 
 
 if __name__ == "__main__":

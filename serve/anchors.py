@@ -1,0 +1,58 @@
+"""/v1/anchors: an anchor's audience profile, and product picks for its shelf (选品)."""
+
+from __future__ import annotations
+
+import numpy as np
+from flask import Blueprint
+
+from recommender.ranking import PickFilters
+from serve import schemas
+from serve.api import endpoint
+from serve.present import anchor_summary, plain, product_card
+from serve.state import serving
+
+bp = Blueprint("anchors", __name__, url_prefix="/v1/anchors")
+
+
+@endpoint(bp, "/<anchor_id>/picks", query=schemas.PicksQuery, response=schemas.PicksResponse)
+def picks(anchor_id: str, q: schemas.PicksQuery):
+    """Goods for an anchor's shelf, best first, with score breakdown and reasons."""
+    s = serving()
+    row = s.anchor_row(anchor_id)
+    filters = PickFilters(q.category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
+    page = s.ranker.picks(row, q.k, q.offset, filters)
+    items = [{"rank": q.offset + i + 1, "product": product_card(s, p.product), "score": p.score,
+              "breakdown": p.breakdown, "reasons": p.reasons, "supported": p.supported}
+             for i, p in enumerate(page.items)]
+    return {"anchor": anchor_summary(s, row), "items": items,
+            "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
+            "model_version": s.version}
+
+
+def _shares(labels: list[str], values: np.ndarray, top: int | None = None) -> list[dict]:
+    order = np.argsort(-values, kind="stable")
+    if top:
+        order = order[:top]
+    return [{"label": labels[i], "share": round(float(values[i]), 4)} for i in order]
+
+
+@endpoint(bp, "/<anchor_id>", response=schemas.AnchorProfile)
+def profile(anchor_id: str, q: schemas.NoQuery):
+    """An anchor's audience profile (gender, age, region, category shares), tier and sales statistics."""
+    s = serving()
+    row = s.anchor_row(anchor_id)
+    aud = s.model.audience
+    audience = {dim: _shares(aud.labels[dim], np.asarray(aud.shares[dim][row]), 10 if dim == "region" else None)
+                for dim in aud.shares}
+    a = s.model.anchors.iloc[row]
+    stats = {k: plain(v) for k, v in s.model.anchor_stats.iloc[row].items() if k != "anchor_id"}
+    return {
+        "anchor": anchor_summary(s, row),
+        "shop_rating": plain(a.get("shop_rating")),
+        "violations": plain(a.get("violations")),
+        "created_at": str(a["created_at"]),
+        "buyers_30d": int(aud.buyers_30d[row]),
+        "audience": audience,
+        "stats": stats,
+        "model_version": s.version,
+    }

@@ -1,0 +1,21 @@
+"""gunicorn settings for the service.
+
+Sync workers, one per core: a request is CPU-bound for a few milliseconds, so threads would only contend for
+the GIL (PERF-NOTES.md measured gthread workers as bimodal). Each worker loads the model itself; its arrays
+are memory-mapped, so the workers share the pages. Override any of these with GUNICORN_* flags or -c.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("XUANPIN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("XUANPIN_WORKERS", multiprocessing.cpu_count()))
+worker_class = "sync"
+threads = 1
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+max_requests = 0
+accesslog = os.environ.get("XUANPIN_ACCESS_LOG")  # e.g. "-" for stdout; off by default for throughput
+errorlog = "-"
+loglevel = "info"

@@ -1,0 +1,50 @@
+"""Prometheus metrics: request latency per route, request counts, and what model is loaded."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """One registry per app (tests build many apps). Under gunicorn with PROMETHEUS_MULTIPROC_DIR set,
+    /metrics aggregates all workers; without it each worker reports its own requests."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram("xuanpin_request_duration_seconds", "Request latency by route",
+                                 ["route", "method", "status"], buckets=BUCKETS, registry=self.registry)
+        self.model = Gauge("xuanpin_model_info", "Loaded model (value 1), by version", ["version"],
+                           registry=self.registry, multiprocess_mode="liveall")
+        self.items = Gauge("xuanpin_model_items", "Entities in the loaded model", ["kind"],
+                           registry=self.registry, multiprocess_mode="liveall")
+        self.errors = Counter("xuanpin_errors", "Error responses by code", ["code"], registry=self.registry)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.latency.labels(route, method, str(status)).observe(seconds)
+
+    def model_loaded(self, version: str, counts: dict[str, int]) -> None:
+        self.model.clear()
+        self.model.labels(version).set(1)
+        for kind in ("anchors", "fans", "products"):
+            self.items.labels(kind).set(counts[kind])
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

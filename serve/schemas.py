@@ -1,0 +1,217 @@
+"""Request and response schemas of the HTTP API. They validate queries and generate /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Id = int | str
+
+
+class Query(BaseModel):
+    """Query parameters: unknown ones are errors, so a typo ('catgory') is reported, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PicksQuery(Query):
+    k: int = Field(20, ge=1, le=200, description="number of picks on this page")
+    offset: int = Field(0, ge=0, le=10_000, description="picks to skip (paging); use next_offset from a page")
+    category: str | None = Field(None, min_length=1, max_length=50, description="only goods of this category")
+    price_min: float | None = Field(None, ge=0, description="lowest price, yuan")
+    price_max: float | None = Field(None, ge=0, description="highest price, yuan")
+    commission_min: float | None = Field(None, ge=0, le=1, description="lowest commission rate, 0-1")
+    exclude_shelf: bool = Field(False, description="leave out goods already on the anchor's shelf")
+
+    @model_validator(mode="after")
+    def _price_range(self) -> PicksQuery:
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise ValueError("price_min must not exceed price_max")
+        return self
+
+
+class ProductAnchorsQuery(Query):
+    k: int = Field(20, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=10_000)
+    tier: str | None = Field(None, min_length=1, max_length=20, description="anchor tier, e.g. 头部/腰部/尾部")
+    min_fans: int | None = Field(None, ge=0, description="only anchors with at least this many fans")
+
+
+class SimilarQuery(Query):
+    k: int = Field(20, ge=1, le=200)
+
+
+class TopSalesQuery(Query):
+    window: Literal["1d", "7d", "30d"] = Field("7d", description="sales window")
+    category: str | None = Field(None, min_length=1, max_length=50)
+    k: int = Field(50, ge=1, le=200)
+
+
+class NoQuery(Query):
+    pass
+
+
+# -- responses --------------------------------------------------------------------------------------------
+
+
+class Reason(BaseModel):
+    code: str = Field(description="audience_match, sales_proof, top_board, commission, new_goods, ...")
+    text: str = Field(description="the sentence shown to people (Chinese)")
+    value: float = Field(description="the figure the sentence cites")
+
+
+class ProductCard(BaseModel):
+    product_id: Id
+    title: str
+    category: str
+    price: float
+    commission_rate: float
+    commission_per_order: float = Field(description="price x commission rate, yuan")
+    merchant_id: Id
+    brand: str | None = None
+    stock: int | None = None
+    refund_rate: float | None = None
+    shop_rating: float | None = None
+    sales_7d: int
+    gmv_7d: float
+
+
+class Paging(BaseModel):
+    offset: int
+    k: int
+    next_offset: int | None = Field(description="offset of the next page, null on the last page")
+    candidates: int = Field(description="goods or anchors that passed the gates and filters")
+
+
+class AnchorSummary(BaseModel):
+    anchor_id: Id
+    name: str
+    tier: str | None = None
+    main_category: str | None = None
+    fans: int
+
+
+class Pick(BaseModel):
+    rank: int
+    product: ProductCard
+    score: float
+    breakdown: dict[str, float] = Field(description="affinity, relative_affinity, price, commission_rate, "
+                                                    "expected_value, support_boost, score")
+    reasons: list[Reason]
+    supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
+
+
+class PicksResponse(BaseModel):
+    anchor: AnchorSummary
+    items: list[Pick]
+    paging: Paging
+    model_version: str
+
+
+class Share(BaseModel):
+    label: str
+    share: float
+
+
+class AnchorProfile(BaseModel):
+    anchor: AnchorSummary
+    shop_rating: float | None = None
+    violations: int | None = None
+    created_at: str
+    buyers_30d: int = Field(description="followers who bought anything in the last 30 days, any room")
+    audience: dict[str, list[Share]] = Field(description="gender / age_band / region / category shares of "
+                                                          "followers; category = bought it in the last 30 days")
+    stats: dict[str, float] = Field(description="orders, GMV and goods sold over 7/30 days, shelf size")
+    model_version: str
+
+
+class AnchorMatch(BaseModel):
+    rank: int
+    anchor: AnchorSummary
+    score: float
+    breakdown: dict[str, float]
+    reasons: list[Reason]
+
+
+class ProductAnchorsResponse(BaseModel):
+    product: ProductCard
+    items: list[AnchorMatch]
+    paging: Paging
+    model_version: str
+
+
+class WindowStats(BaseModel):
+    sales: int
+    gmv: float
+    orders: int
+    anchors: int = Field(description="anchors who sold it in the window")
+    board_rank: int | None = Field(description="rank on its category's TOP sales board; null: not on it")
+
+
+class Promotion(BaseModel):
+    shelf_anchors: int = Field(description="anchors who put it on their shelf")
+    selling_anchors_30d: int
+    anchor_conversion_30d: float | None = Field(description="selling / shelving anchors, last 30 days")
+    gmv_30d: float = Field(description="GMV through anchors' rooms, last 30 days")
+    buyers_30d: int
+    refund_share_30d: float
+
+
+class ProductDetail(BaseModel):
+    product: ProductCard
+    created_at: str
+    windows: dict[str, WindowStats] = Field(description="keys 1d, 7d, 30d")
+    promotion: Promotion
+    quality: dict[str, object] = Field(description="passes the quality gates, and why not when it does not")
+    model_version: str
+
+
+class SimilarItem(BaseModel):
+    product: ProductCard
+    similarity: float
+
+
+class SimilarResponse(BaseModel):
+    product: ProductCard
+    items: list[SimilarItem]
+    model_version: str
+
+
+class BoardItem(BaseModel):
+    rank: int
+    product: ProductCard
+    sales: int
+    gmv: float
+
+
+class TopSalesResponse(BaseModel):
+    window: str
+    category: str | None
+    items: list[BoardItem]
+    model_version: str
+
+
+class ModelInfo(BaseModel):
+    model_version: str
+    created_at: str
+    path: str
+    data: dict
+    counts: dict
+    parameters: dict
+    indexes: dict
+    ranking: dict
+
+
+class Status(BaseModel):
+    status: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class Error(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,41 @@
+"""What a request reads: the loaded model and its ranker, held together so they are swapped as one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from recommender.artifact import Model
+from recommender.ranking import Ranker
+from serve.api import ApiError
+
+
+@dataclass(frozen=True)
+class Serving:
+    model: Model
+    ranker: Ranker
+
+    @property
+    def version(self) -> str:
+        return self.model.manifest["model_version"]
+
+    def anchor_row(self, anchor_id: str) -> int:
+        row = self.model.anchor_ids.lookup(anchor_id)
+        if row < 0:
+            raise ApiError(404, "not_found", f"anchor {anchor_id!r} not found", "anchor_id")
+        return row
+
+    def product_row(self, product_id: str) -> int:
+        row = self.model.product_ids.lookup(product_id)
+        if row < 0:
+            raise ApiError(404, "not_found", f"product {product_id!r} not found", "product_id")
+        return row
+
+
+def serving() -> Serving:
+    """The model serving this request. Read once per request: a reload swaps the reference, never mutates."""
+    current = current_app.extensions["xuanpin"].get("serving")
+    if current is None:
+        raise ApiError(503, "not_ready", "no model is loaded")
+    return current

@@ -1,0 +1,57 @@
+"""Errors are JSON that names the problem; bad input never gives a 500 nor disturbs other requests."""
+
+from __future__ import annotations
+
+import random
+import string
+from concurrent.futures import ThreadPoolExecutor
+
+
+def test_unknown_route_is_json_404(client):
+    r = client.get("/v1/nothing-here")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+def test_wrong_method_is_json_405(client, ids):
+    r = client.delete(f"/v1/anchors/{ids['anchor']}/picks")
+    assert r.status_code == 405
+    assert r.get_json()["error"] == {"code": "method_not_allowed", "field": None,
+                                     "message": f"method DELETE not allowed on /v1/anchors/{ids['anchor']}/picks"}
+
+
+def test_oversized_body_is_json_413(client, ids):
+    r = client.get(f"/v1/anchors/{ids['anchor']}/picks", data=b"x" * (2 << 20))
+    assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_garbage_parameters_never_give_a_500(client, ids):
+    rng = random.Random(0)
+    routes = [f"/v1/anchors/{ids['anchor']}/picks", f"/v1/products/{ids['product']}/anchors",
+              f"/v1/products/{ids['product']}/similar", "/v1/rankings/top-sales", f"/v1/anchors/{ids['anchor']}"]
+    names = ["k", "offset", "category", "price_min", "price_max", "commission_min", "exclude_shelf", "tier",
+             "min_fans", "window", "x"]
+    junk = ["", "-1", "1e309", "nan", "inf", "0x10", "１０", "美妆", "' OR 1=1", "%00", "9" * 40, "true"]
+    for _ in range(400):
+        url = rng.choice(routes)
+        params = {rng.choice(names): rng.choice([*junk, "".join(rng.choices(string.printable, k=8))])}
+        r = client.get(url, query_string=params)
+        assert r.status_code in (200, 400), (url, params, r.status_code, r.get_data(as_text=True))
+        assert r.is_json
+
+
+def test_weird_ids_are_404_not_500(client):
+    for bad in ("%E4%B8%AD", "-1", "1.5", "a" * 300, "0" * 30):
+        r = client.get(f"/v1/anchors/{bad}/picks")
+        assert r.status_code == 404, bad
+
+
+def test_bad_requests_do_not_disturb_good_ones(app, ids):
+    def good(_):
+        return app.test_client().get(f"/v1/anchors/{ids['anchor']}/picks?k=5").status_code
+
+    def bad(_):
+        return app.test_client().get(f"/v1/anchors/{ids['anchor']}/picks?k=-5&price_min=x").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: (good if i % 2 else bad)(i), range(200)))
+    assert results[1::2] == [200] * 100 and results[0::2] == [400] * 100

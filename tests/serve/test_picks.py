@@ -1,0 +1,173 @@
+"""GET /v1/anchors/{id}/picks: filters are honoured, gates hold, reasons cite real numbers, cold start works."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def picks(client, anchor, **params):
+    r = client.get(f"/v1/anchors/{anchor}/picks", query_string=params)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_picks_have_cards_breakdowns_and_reasons(client, ids):
+    body = picks(client, ids["anchor"], k=10)
+    assert body["anchor"]["anchor_id"] == ids["anchor"]
+    assert len(body["items"]) == 10
+    assert [it["rank"] for it in body["items"]] == list(range(1, 11))
+    for it in body["items"]:
+        assert {"affinity", "expected_value", "score"} <= set(it["breakdown"])
+        codes = {r["code"] for r in it["reasons"]}
+        assert {"audience_match", "commission"} <= codes
+        assert all(r["text"] for r in it["reasons"])
+    scores = [it["score"] for it in body["items"]]
+    assert body["model_version"] and scores[0] >= min(scores)
+
+
+def test_default_k_is_20_and_k_is_bounded(client, ids):
+    assert len(picks(client, ids["anchor"])["items"]) == 20
+    assert client.get(f"/v1/anchors/{ids['anchor']}/picks?k=201").status_code == 400
+
+
+@pytest.mark.parametrize("anchor_key", ["anchor", "cold_anchor"])
+def test_quality_gated_goods_never_appear(client, ids, serving, anchor_key):
+    gated = set(np.flatnonzero(~serving.ranker.gate).tolist())
+    assert gated, "the fixture must contain goods that fail the gates"
+    for offset in (0, 50, 100):
+        body = picks(client, ids[anchor_key], k=50, offset=offset)
+        rows = {serving.model.product_ids.lookup(it["product"]["product_id"]) for it in body["items"]}
+        assert not rows & gated
+        for it in body["items"]:
+            assert it["product"]["refund_rate"] is None or it["product"]["refund_rate"] <= 0.15
+            assert it["product"]["stock"] is None or it["product"]["stock"] > 0
+
+
+def test_category_filter(client, ids):
+    body = picks(client, ids["anchor"], k=30, category="美妆")
+    assert body["items"] and {it["product"]["category"] for it in body["items"]} == {"美妆"}
+
+
+def test_unknown_category_gives_an_empty_page_not_an_error(client, ids):
+    body = picks(client, ids["anchor"], category="不存在的类目")
+    assert body["items"] == [] and body["paging"]["next_offset"] is None
+
+
+def test_price_range_filter(client, ids):
+    body = picks(client, ids["anchor"], k=40, price_min=50, price_max=150)
+    assert body["items"]
+    assert all(50 <= it["product"]["price"] <= 150 for it in body["items"])
+
+
+def test_commission_filter(client, ids):
+    body = picks(client, ids["anchor"], k=40, commission_min=0.3)
+    assert body["items"] and all(it["product"]["commission_rate"] >= 0.3 for it in body["items"])
+
+
+def test_exclude_shelf_filter(client, ids, serving):
+    row = serving.model.anchor_ids.lookup(ids["anchor"])
+    shelf = set(serving.model.shelf_of(row).tolist())
+    assert shelf
+    with_shelf = picks(client, ids["anchor"], k=100)
+    rows = [serving.model.product_ids.lookup(it["product"]["product_id"]) for it in with_shelf["items"]]
+    on_shelf = [r for r in rows if r in shelf]
+    assert on_shelf, "without the filter some picks are already on the shelf"
+    body = picks(client, ids["anchor"], k=100, exclude_shelf="true")
+    assert not {serving.model.product_ids.lookup(it["product"]["product_id"]) for it in body["items"]} & shelf
+
+
+def test_pages_continue_without_repeats(client, ids):
+    first = picks(client, ids["anchor"], k=10)
+    assert first["paging"]["next_offset"] == 10
+    second = picks(client, ids["anchor"], k=10, offset=10)
+    a = [it["product"]["product_id"] for it in first["items"]]
+    b = [it["product"]["product_id"] for it in second["items"]]
+    assert not set(a) & set(b)
+    assert [it["rank"] for it in second["items"]] == list(range(11, 21))
+    whole = picks(client, ids["anchor"], k=10, offset=0)
+    assert [it["product"]["product_id"] for it in whole["items"]] == a  # deterministic
+
+
+def test_no_category_takes_more_than_half_a_page(client, ids):
+    for anchor in ids["anchors"]:
+        cats = pd.Series([it["product"]["category"] for it in picks(client, anchor, k=20)["items"]])
+        if len(cats) == 20 and cats.nunique() > 1:
+            assert cats.value_counts().max() <= 10
+
+
+def test_cold_start_anchor_gets_picks_from_its_audience(client, ids, serving):
+    body = picks(client, ids["cold_anchor"], k=20)
+    assert len(body["items"]) == 20
+    row = serving.model.anchor_ids.lookup(ids["cold_anchor"])
+    assert serving.model.anchor_stats["orders_all"].iloc[row] == 0
+    assert all(any(r["code"] == "audience_match" for r in it["reasons"]) for it in body["items"])
+
+
+def test_new_goods_and_small_merchants_get_slots(client, ids, serving):
+    supported, new_without_sales = 0, 0
+    for anchor in ids["anchors"]:
+        for it in picks(client, anchor, k=20)["items"]:
+            supported += bool(it["supported"])
+            if "new_goods" in it["supported"]:
+                row = serving.model.product_ids.lookup(it["product"]["product_id"])
+                new_without_sales += int(serving.model.product_stats["buyers_all"].iloc[row] == 0)
+    assert supported >= 2 * len(ids["anchors"])  # at least 2 of 20 slots per anchor on average
+    assert new_without_sales > 0  # brand-new goods with no sales at all reach shelves
+
+
+def test_reasons_cite_the_statistics_they_name(client, ids, serving):
+    m = serving.model
+    row = m.anchor_ids.lookup(ids["anchor"])
+    labels = m.audience.labels["category"]
+    for it in picks(client, ids["anchor"], k=30)["items"]:
+        p = m.product_ids.lookup(it["product"]["product_id"])
+        st = m.product_stats.iloc[p]
+        for r in it["reasons"]:
+            if r["code"] == "audience_match":
+                share = float(m.audience.shares["category"][row, labels.index(it["product"]["category"])])
+                assert r["value"] == pytest.approx(share, abs=1e-4)
+                assert f"{share:.0%}" in r["text"]
+            elif r["code"] == "sales_proof":
+                assert f"近7天 {int(st['anchors_7d'])} 位主播带货" in r["text"]
+                assert r["value"] == pytest.approx(float(st["gmv_7d"]), abs=0.01)
+            elif r["code"] == "commission":
+                assert r["value"] == pytest.approx(it["product"]["commission_rate"])
+            elif r["code"] == "top_board":
+                assert r["value"] == int(serving.ranker.board_rank[7][p]) and r["value"] >= 1
+
+
+def test_expected_value_ranks_earnings_when_affinity_ties(serving):
+    """The breakdown's expected value is relative affinity x price x commission (default weights 1)."""
+    page = serving.ranker.picks(0, 30)
+    for pick in page.items:
+        b = pick.breakdown
+        assert b["expected_value"] == pytest.approx(b["relative_affinity"] * b["price"] * b["commission_rate"],
+                                                    rel=1e-4)
+        assert pick.score == pytest.approx(b["expected_value"] * b["support_boost"], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("k=0", "k"), ("k=abc", "k"), ("offset=-1", "offset"), ("price_min=-5", "price_min"),
+     ("commission_min=1.5", "commission_min"), ("exclude_shelf=maybe", "exclude_shelf"),
+     ("catgory=美妆", "catgory"), ("k=5&k=6", "k")],
+)
+def test_bad_parameters_are_400_naming_the_field(client, ids, query, field):
+    r = client.get(f"/v1/anchors/{ids['anchor']}/picks?{query}")
+    assert r.status_code == 400
+    err = r.get_json()["error"]
+    assert err["code"] == "invalid_parameter" and err["field"] == field and field in err["message"]
+
+
+def test_inverted_price_range_is_400(client, ids):
+    r = client.get(f"/v1/anchors/{ids['anchor']}/picks?price_min=100&price_max=10")
+    assert r.status_code == 400 and "price_min must not exceed price_max" in r.get_json()["error"]["message"]
+
+
+def test_unknown_anchor_is_404(client):
+    r = client.get("/v1/anchors/999999999999/picks")
+    assert r.status_code == 404
+    assert r.get_json()["error"] == {"code": "not_found", "message": "anchor '999999999999' not found",
+                                     "field": "anchor_id"}

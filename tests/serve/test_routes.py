@@ -1,0 +1,128 @@
+"""Every other route: anchor profile, product page, anchors for a good, similar goods, the TOP board, and
+the operational routes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def get(client, url, **params):
+    r = client.get(url, query_string=params)
+    assert r.status_code == 200, (url, r.get_json())
+    return r.get_json()
+
+
+def test_anchor_profile_shares_and_stats(client, ids, serving):
+    body = get(client, f"/v1/anchors/{ids['anchor']}")
+    assert body["anchor"]["fans"] > 0
+    assert {"gender", "age_band", "region", "category"} <= set(body["audience"])
+    assert sum(s["share"] for s in body["audience"]["gender"]) == pytest.approx(1, abs=1e-3)
+    row = serving.model.anchor_ids.lookup(ids["anchor"])
+    assert body["stats"]["orders_30d"] == serving.model.anchor_stats["orders_30d"].iloc[row]
+    shares = [s["share"] for s in body["audience"]["category"]]
+    assert shares == sorted(shares, reverse=True)
+
+
+def test_product_page_windows_board_and_promotion(client, ids, serving):
+    body = get(client, f"/v1/products/{ids['product']}")
+    row = serving.model.product_ids.lookup(ids["product"])
+    st = serving.model.product_stats.iloc[row]
+    for w in ("1d", "7d", "30d"):
+        assert body["windows"][w]["sales"] == st[f"sales_{w}"]
+        assert body["windows"][w]["gmv"] == pytest.approx(st[f"gmv_{w}"])
+    assert body["windows"]["30d"]["board_rank"] == 1  # the best seller tops its category's board
+    assert body["promotion"]["shelf_anchors"] == st["shelf_anchors"]
+    assert body["promotion"]["selling_anchors_30d"] == st["anchors_30d"]
+    assert body["quality"] == {"passes_gates": True, "failures": []}
+
+
+def test_product_page_says_why_a_good_is_gated(client, serving):
+    row = int(np.flatnonzero(serving.ranker.refund > 0.15)[0])
+    pid = serving.model.product_ids.ids[row].item()
+    body = get(client, f"/v1/products/{pid}")
+    assert not body["quality"]["passes_gates"]
+    assert any(f.startswith("refund_rate") for f in body["quality"]["failures"])
+    assert all(w["board_rank"] is None for w in body["windows"].values())
+
+
+def test_board_rank_on_the_page_matches_the_board(client, ids):
+    page = get(client, f"/v1/products/{ids['product']}")
+    board = get(client, "/v1/rankings/top-sales", window="7d", category=page["product"]["category"], k=200)
+    ranks = {it["product"]["product_id"]: it["rank"] for it in board["items"]}
+    assert ranks[ids["product"]] == page["windows"]["7d"]["board_rank"]
+
+
+@pytest.mark.parametrize("window", ["1d", "7d", "30d"])
+def test_top_sales_board_is_sorted_gated_and_filtered(client, serving, window):
+    body = get(client, "/v1/rankings/top-sales", window=window, k=30)
+    sales = [it["sales"] for it in body["items"]]
+    assert sales and sales == sorted(sales, reverse=True)
+    rows = [serving.model.product_ids.lookup(it["product"]["product_id"]) for it in body["items"]]
+    assert serving.ranker.gate[rows].all()
+    cat = get(client, "/v1/rankings/top-sales", window=window, category="服装")
+    assert {it["product"]["category"] for it in cat["items"]} <= {"服装"}
+
+
+def test_top_sales_rejects_an_unknown_window(client):
+    r = client.get("/v1/rankings/top-sales?window=2d")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "window"
+
+
+def test_anchors_for_a_product_fit_and_are_quality_gated(client, ids, serving):
+    body = get(client, f"/v1/products/{ids['product']}/anchors", k=10)
+    assert body["items"]
+    rows = [serving.model.anchor_ids.lookup(it["anchor"]["anchor_id"]) for it in body["items"]]
+    assert serving.ranker.anchor_gate[rows].all()
+    assert all(any(r["code"] == "audience_match" for r in it["reasons"]) for it in body["items"])
+    fans = [r for it in body["items"] for r in it["reasons"] if r["code"] == "anchor_fans"]
+    assert all(r["value"] == it["anchor"]["fans"] for r, it in zip(fans, body["items"], strict=True))
+
+
+def test_anchors_for_a_product_honour_tier_and_min_fans(client, ids):
+    body = get(client, f"/v1/products/{ids['product']}/anchors", k=50, min_fans=100)
+    assert body["items"] and all(it["anchor"]["fans"] >= 100 for it in body["items"])
+    body = get(client, f"/v1/products/{ids['product']}/anchors", k=50, tier="腰部")
+    assert body["items"] and {it["anchor"]["tier"] for it in body["items"]} == {"腰部"}
+
+
+def test_similar_goods_exclude_itself_and_gated_goods(client, ids, serving):
+    body = get(client, f"/v1/products/{ids['product']}/similar", k=15)
+    found = [it["product"]["product_id"] for it in body["items"]]
+    assert len(found) == 15 and ids["product"] not in found
+    assert serving.ranker.gate[[serving.model.product_ids.lookup(p) for p in found]].all()
+    sims = [it["similarity"] for it in body["items"]]
+    assert sims == sorted(sims, reverse=True)
+
+
+def test_unknown_product_is_404_on_every_product_route(client):
+    for suffix in ("", "/anchors", "/similar"):
+        r = client.get(f"/v1/products/123/{suffix.lstrip('/')}".rstrip("/"))
+        assert r.status_code == 404 and r.get_json()["error"]["field"] == "product_id"
+
+
+def test_model_health_and_readiness(client, serving):
+    body = get(client, "/v1/model")
+    assert body["model_version"] == serving.version and body["counts"]["anchors"] == 50
+    assert body["ranking"]["max_refund_rate"] == 0.15
+    assert get(client, "/healthz") == {"status": "ok"}
+    assert get(client, "/readyz") == {"status": "ready"}
+
+
+def test_readyz_is_503_without_a_model(app):
+    saved = app.extensions["xuanpin"]["serving"]
+    app.extensions["xuanpin"]["serving"] = None
+    try:
+        r = app.test_client().get("/readyz")
+        assert r.status_code == 503 and r.get_json()["error"]["code"] == "not_ready"
+    finally:
+        app.extensions["xuanpin"]["serving"] = saved
+
+
+def test_metrics_expose_latency_per_route_and_the_model(client, ids, serving):
+    client.get(f"/v1/anchors/{ids['anchor']}/picks")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'xuanpin_request_duration_seconds_count{method="GET",route="/v1/anchors/<anchor_id>/picks",status="200"}' \
+        in text
+    assert f'xuanpin_model_info{{version="{serving.version}"}} 1.0' in text
+    assert 'xuanpin_model_items{kind="products"} 500.0' in text
