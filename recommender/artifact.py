@@ -7,6 +7,8 @@ Layout (``manifest.json`` lists every file with its size; it is written last)::
     vectors/{anchor,fan,product}.npy            float32 vectors in one inner-product space
     vectors/{anchor_audience,anchor_sales,product_cf,product_content}.npy   their parts, for explaining
     index/{products,anchors}.faiss              search structures over vectors/product and vectors/anchor
+    index/products_{order,by_norm,norms}.npy    the goods in descending norm order, for exact pruned search
+    candidates/anchor_{products,scores}.npy     each anchor's exact top goods by affinity (batch-computed)
     catalog/{products,anchors}.parquet          the catalogue fields filters and cards need
     stats/{products,anchors}.parquet            1/7/30-day sales statistics, TOP board ranks
     profiles/audience_*.npy                     audience shares per anchor (labels in the manifest)
@@ -29,11 +31,11 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from recommender.index import read_index
+from recommender.index import NormOrderedIndex, read_index
 from recommender.profiles import AudienceProfile
 from recommender.vocabulary import Vocabulary
 
-FORMAT_VERSION = 2  # 2: shelves and per-category anchor GMV
+FORMAT_VERSION = 3  # 2: shelves, per-category anchor GMV; 3: norm-ordered index, anchor candidates
 MANIFEST = "manifest.json"
 
 
@@ -156,6 +158,9 @@ class Model:
         self.shelf_indptr = self._array("shelf/indptr.npy", mode)
         self.shelf_products = self._array("shelf/products.npy", mode)
         self.product_index = read_index(self.path / "index/products.faiss", mmap=mmap)
+        self.product_scan = NormOrderedIndex.load(self.path / "index", "products", mmap=mmap)
+        self.anchor_candidates = self._array("candidates/anchor_products.npy", mode)  # (anchors, n) best first
+        self.anchor_candidate_scores = self._array("candidates/anchor_scores.npy", mode)
         self.anchor_index = read_index(self.path / "index/anchors.faiss", mmap=mmap)
         self._product_norms: np.ndarray | None = None
         self._check_shapes()
@@ -187,11 +192,16 @@ class Model:
         for vocab, key in ((self.anchor_ids, "anchors"), (self.fan_ids, "fans"), (self.product_ids, "products")):
             if len(vocab) != counts[key]:
                 raise ArtifactError(f"{self.path}/ids/{key}.npy: {len(vocab)} ids, manifest says {counts[key]}")
+        n_a = counts["anchors"]
+        cand = self.anchor_candidates
+        if cand.shape[0] != n_a or cand.shape != self.anchor_candidate_scores.shape:
+            raise ArtifactError(f"{self.path}/candidates: arrays do not match {n_a} anchors")
+        if len(self.product_scan) != counts["products"] or self.product_scan.vectors.shape[1:] != (d,):
+            raise ArtifactError(f"{self.path}/index/products_by_norm.npy: does not match {counts['products']} x {d}")
         for index, key in ((self.product_index, "products"), (self.anchor_index, "anchors")):
             if index.ntotal != counts[key] or index.d != d:
                 raise ArtifactError(f"{self.path}/index/{key}.faiss: {index.ntotal} x {index.d}, "
                                     f"expected {counts[key]} x {d}")
-        n_a = counts["anchors"]
         if self.shelf_indptr.shape != (n_a + 1,) or self.anchor_category_gmv.shape[0] != n_a:
             raise ArtifactError(f"{self.path}: shelf or category GMV arrays do not match {counts['anchors']} anchors")
         for table, key in ((self.products, "products"), (self.product_stats, "products"),

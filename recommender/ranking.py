@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recommender import reasons
 from recommender.artifact import Model
+from recommender.index import NormOrderedIndex, flat_index
+
+SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load
 
 
 class RankingConfig(BaseModel):
@@ -108,6 +111,18 @@ class Ranker:
         else:
             self.small = np.zeros(len(p), bool)
         self.supported = self.new | self.small
+        # small merchants' and new goods' vectors are short, so in the full norm-ordered scan they sit at the
+        # end; an index of their own keeps their retrieval as fast as the main one
+        supported_rows = np.flatnonzero(self.supported)
+        self.supported_scan = NormOrderedIndex.build(self.vectors, supported_rows)
+        # each anchor's best supported goods, one batch search at load (the support rules are service config)
+        n_sup = min(SUPPORTED_CANDIDATES, len(supported_rows))
+        if n_sup:
+            scores, local = flat_index(self.vectors[supported_rows]).search(np.asarray(self.anchor_vectors), n_sup)
+            self.supported_candidates, self.supported_candidate_scores = supported_rows[local], scores
+        else:
+            self.supported_candidates = np.zeros((len(self.anchor_vectors), 0), np.int64)
+            self.supported_candidate_scores = np.zeros((len(self.anchor_vectors), 0), np.float32)
 
         st = model.product_stats
         self.anchors_7d = st["anchors_7d"].to_numpy()
@@ -173,25 +188,27 @@ class Ranker:
             mask[self.model.shelf_of(anchor)] = False
         return mask
 
-    def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The n best eligible goods by inner product: through the faiss index when most goods are eligible,
-        by scoring only the eligible ones when a filter leaves few (a category, a narrow price band)."""
-        eligible = int(mask.sum())
-        if eligible == 0:
+    def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int, supported_only: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The n best eligible goods by inner product (exact, norm-ordered pruned scan)."""
+        if not mask.any():
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        q = np.ascontiguousarray(query[None, :], dtype=np.float32)
-        share = eligible / len(mask)
-        if share >= 0.5:
-            k = min(len(mask), math.ceil(n / share * 1.3) + 10)
-            scores, rows = self.model.product_index.search(q, k)
-            rows, scores = rows[0], scores[0]
-            keep = (rows >= 0) & mask[np.maximum(rows, 0)]
-            if keep.sum() >= min(n, eligible):
-                return rows[keep][:n], scores[keep][:n]
-        rows = np.flatnonzero(mask)
-        scores = self.vectors[rows] @ q[0]
-        top = np.argsort(-scores, kind="stable")[:n]
-        return rows[top], scores[top]
+        scan = self.supported_scan if supported_only else self.model.product_scan
+        return scan.search(query, n, mask)
+
+    def retrieve_for_anchor(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`retrieve` for an anchor's own vector, from its precomputed candidate list when enough
+        of the list passes `mask`. The list holds every good scoring above its last entry, so its masked
+        prefix is exactly the top of the eligible goods; otherwise the catalogue is scanned."""
+        if supported_only:
+            rows, scores = self.supported_candidates[anchor], self.supported_candidate_scores[anchor]
+        else:
+            rows, scores = self.model.anchor_candidates[anchor], self.model.anchor_candidate_scores[anchor]
+        keep = mask[rows]
+        if keep.sum() >= n or (keep.sum() == mask.sum()):
+            return np.asarray(rows[keep][:n], np.int64), np.asarray(scores[keep][:n])
+        return self.retrieve(self.anchor_vectors[anchor], mask, n, supported_only)
 
     def picks(self, anchor: int, k: int = 20, offset: int = 0, filters: PickFilters | None = None) -> Page:
         """A page of goods for one anchor's shelf, best first, each with its score breakdown and reasons.
@@ -202,12 +219,11 @@ class Ranker:
         cfg, filters = self.config, filters or PickFilters()
         mask = self.filter_mask(filters, anchor)
         eligible = int(mask.sum())
-        query = self.anchor_vectors[anchor]
-        rows, affinity = self.retrieve(query, mask, max(cfg.candidates, offset + k))
+        rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, offset + k))
         if cfg.support_share > 0:
             # Small merchants' and new goods' vectors rarely reach the top few hundred on affinity alone, so
             # they get a candidate pool of their own; the share rule in _arrange then gives them slots.
-            extra, extra_aff = self.retrieve(query, mask & self.supported, max(2 * k, 50))
+            extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True)
             fresh = ~np.isin(extra, rows)
             rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
         if not len(rows):
@@ -230,30 +246,53 @@ class Ranker:
         goods (spread through the page) while any fit under the cap. The cap is relaxed only when nothing
         else is left."""
         cfg = self.config
-        order = np.argsort(-score, kind="stable")
         cap = max(1, math.ceil(cfg.max_category_share * page))
-        cats, supported = self.category_code[rows], self.supported[rows]
-        used = np.zeros(len(rows), bool)
+        cats, supported = self.category_code[rows].tolist(), self.supported[rows].tolist()
+        # per category, candidates in score order (all, and supported only); a pick compares queue heads only
+        queues: dict[int, list[int]] = {}
+        support_queues: dict[int, list[int]] = {}
+        for i in np.argsort(-score, kind="stable").tolist():
+            queues.setdefault(cats[i], []).append(i)
+            if supported[i]:
+                support_queues.setdefault(cats[i], []).append(i)
+        heads = dict.fromkeys(queues, 0)
+        support_heads = dict.fromkeys(support_queues, 0)
+        used = [False] * len(rows)
+        scores = score.tolist()
+
+        def best(qs: dict[int, list[int]], hs: dict[int, int], per_cat: dict[int, int] | None) -> int | None:
+            found = None
+            for c, q in qs.items():
+                h = hs[c]
+                while h < len(q) and used[q[h]]:
+                    h += 1
+                hs[c] = h
+                if h < len(q) and (per_cat is None or per_cat.get(c, 0) < cap) and (
+                        found is None or scores[q[h]] > scores[found] or (
+                        scores[q[h]] == scores[found] and q[h] < found)):
+                    found = q[h]
+            return found
+
+        support_left = sum(supported)
         taken: list[int] = []
-        support_left = int(supported.sum())
-        while len(taken) < min(n, len(rows)):
+        total = min(n, len(rows))
+        while len(taken) < total:
             per_cat: dict[int, int] = {}
             in_page = n_support = 0
-            while in_page < page and len(taken) < min(n, len(rows)):
+            while in_page < page and len(taken) < total:
                 # reserved slots are spread through the page (every 5th at a 20% share), so they are not all
                 # left to the end of the page, where the anchor's main category may already be capped
                 must_support = support_left > 0 and math.floor((in_page + 1) * cfg.support_share) > n_support
-                pick = None
                 # give way in this order: first the support share, then (only if nothing else is left) the cap
-                for need_support, capped in ((must_support, True), (False, True), (False, False)):
-                    pick = next((i for i in order if not used[i] and (supported[i] or not need_support)
-                                 and (not capped or per_cat.get(cats[i], 0) < cap)), None)
-                    if pick is not None:
-                        break
+                pick = best(support_queues, support_heads, per_cat) if must_support else None
+                if pick is None:
+                    pick = best(queues, heads, per_cat)
+                if pick is None:
+                    pick = best(queues, heads, None)
                 if pick is None:
                     return taken
                 used[pick] = True
-                taken.append(int(pick))
+                taken.append(pick)
                 per_cat[cats[pick]] = per_cat.get(cats[pick], 0) + 1
                 in_page += 1
                 if supported[pick]:

@@ -9,12 +9,18 @@ from flask import current_app
 from recommender.artifact import Model
 from recommender.ranking import Ranker
 from serve.api import ApiError
+from serve.present import Cards
 
 
 @dataclass(frozen=True)
 class Serving:
     model: Model
     ranker: Ranker
+    cards: Cards
+
+    @classmethod
+    def load(cls, model: Model, ranker: Ranker) -> Serving:
+        return cls(model, ranker, Cards(model))
 
     @property
     def version(self) -> str:

@@ -22,7 +22,7 @@ from recommender.artifact import ArtifactWriter
 from recommender.content import ContentModel
 from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
-from recommender.index import build_index
+from recommender.index import NormOrderedIndex, build_index, flat_index
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
 from recommender.profiles import (
     anchor_category_gmv,
@@ -125,9 +125,13 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             category_gmv = anchor_category_gmv(m)
             shelf_indptr, shelf_products = shelf_lists(m)
 
-        with timer("index", f"{config.index.kind} indexes over goods and anchors"):
+        with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
             product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
                                                         config.index.k, config.index.min_recall)
+            # Each anchor's exact top goods by affinity, computed in one batch: a request then only masks this
+            # list (exact while enough goods survive its filters) instead of scanning the catalogue.
+            n_cand = min(config.index.anchor_candidates, len(product_vectors))
+            cand_scores, cand_rows = flat_index(product_vectors).search(av.blended, n_cand)
             anchor_index, anchor_report = build_index(av.blended, product_vectors[:20_000], config.index.kind,
                                                       config.index.k, config.index.min_recall)
 
@@ -140,7 +144,11 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 writer.array(f"vectors/{name}.npy", arr.astype(np.float32))
             writer.array("vectors/anchor_sales_weight.npy", av.sales_weight)
             writer.index("index/products.faiss", product_index)
+            for name, arr in NormOrderedIndex.build(product_vectors).arrays("products").items():
+                writer.array(f"index/{name}", arr)
             writer.index("index/anchors.faiss", anchor_index)
+            writer.array("candidates/anchor_products.npy", cand_rows.astype(np.int32))
+            writer.array("candidates/anchor_scores.npy", cand_scores.astype(np.float32))
             writer.table("catalog/products.parquet", _catalog(m, "products"))
             writer.table("catalog/anchors.parquet", _catalog(m, "anchors"))
             writer.table("stats/products.parquet", p_stats)

@@ -24,7 +24,7 @@ def model(small_artifact):
 def test_manifest_describes_data_parameters_counts_versions_and_timings(model, small_snapshot):
     man = model.manifest
     snapshot = load_snapshot(small_snapshot)
-    assert man["format_version"] == 2
+    assert man["format_version"] == 3
     assert man["data"]["fingerprint"] == snapshot.fingerprint and len(man["data"]["fingerprint"]) == 64
     assert man["counts"]["anchors"] == 50 and man["counts"]["fans"] == 2000 and man["counts"]["products"] == 500
     assert man["parameters"]["factors"]["factors"] == man["dimensions"] == 64

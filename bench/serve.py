@@ -1,0 +1,140 @@
+"""Serving benchmark: gunicorn on 127.0.0.1 with a model artifact, loaded by wrk for a bounded time.
+
+    python bench/serve.py --model /tmp/xuanpin-bench/large-0-model [--duration 15] [--connections 8]
+
+Prints requests/s and p50/p90/p99 latency for /v1/anchors/{id}/picks (rotating over anchors) and, in the same
+run, for /healthz, a trivial JSON route of the same app; then the ratio of their throughputs. wrk shares the
+two cores with the server, so the figures are lower bounds; compare the ratio. Needs wrk (apt-get install wrk).
+Results also go to bench/results/serve-<model name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"service not ready at {url} after {timeout:.0f}s")
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def run_wrk(url: str, duration: int, connections: int, threads: int, script: Path | None) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True, timeout=duration + 30).stdout
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50_ms": _ms(lat["50"]), "p90_ms": _ms(lat["90"]), "p99_ms": _ms(lat["99"]),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(map(int, errors.groups())) if errors else 0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, required=True, help="model artifact directory")
+    ap.add_argument("--duration", type=int, default=15, help="seconds per measured route")
+    ap.add_argument("--connections", type=int, nargs="+", default=[2, 8],
+                    help="wrk connection counts; 2 = one per worker (service time), 8 = queueing under load")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    ap.add_argument("--k", type=int, default=20, help="picks per request")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+
+    sys.path.insert(0, str(ROOT))
+    manifest = json.loads((args.model / "manifest.json").read_text())
+    anchor_ids = np.load(args.model / "ids/anchors.npy", allow_pickle=False)
+    rng = np.random.default_rng(0)
+    sample = rng.choice(anchor_ids, size=min(1000, len(anchor_ids)), replace=False)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        paths = ",\n".join(f'"/v1/anchors/{a}/picks?k={args.k}"' for a in sample)
+        fh.write(f"local paths = {{\n{paths}\n}}\nlocal i = math.random(#paths)\n"
+                 "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n")
+        script = Path(fh.name)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "XUANPIN_MODEL": str(args.model), "XUANPIN_BIND": f"127.0.0.1:{port}",
+           "XUANPIN_WORKERS": str(args.workers)}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "serve/gunicorn.conf.py", "serve.wsgi:app"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        start = time.perf_counter()
+        wait_ready(base + "/readyz")
+        ready_s = time.perf_counter() - start
+        run_wrk(base + "/healthz", 3, 8, 2, None)  # warm up both routes and the page cache
+        run_wrk(base + "/", 3, 8, 2, script)
+        levels = {c: {"picks": run_wrk(base + "/", args.duration, c, 2, script),
+                      "trivial": run_wrk(base + "/healthz", args.duration, c, 2, None)} for c in args.connections}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        script.unlink(missing_ok=True)
+
+    c = manifest["counts"]
+    for level in levels.values():
+        level["throughput_ratio"] = level["picks"]["requests_per_s"] / level["trivial"]["requests_per_s"]
+    result = {"model": str(args.model), "counts": c, "workers": args.workers, "duration_s": args.duration,
+              "k": args.k, "ready_seconds": round(ready_s, 1), "by_connections": levels}
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"serve-{args.model.name}.json").write_text(json.dumps(result, indent=2))
+
+    print(f"\n== gunicorn {args.workers} sync workers on 127.0.0.1, wrk 2 threads, {args.duration}s per route")
+    print(f"   model {manifest['model_version']}: {c['products']:,} goods, {c['anchors']:,} anchors "
+          f"(ready in {ready_s:.1f}s)")
+    print(f"   {'conns':>5} {'route':<30} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'non-2xx':>8} "
+          f"{'errors':>6}")
+    for conns, level in levels.items():
+        for name, r in ((f"/v1/anchors/{{id}}/picks?k={args.k}", level["picks"]), ("/healthz", level["trivial"])):
+            print(f"   {conns:>5} {name:<30} {r['requests_per_s']:>8.0f} {r['p50_ms']:>7.2f} {r['p90_ms']:>7.2f} "
+                  f"{r['p99_ms']:>7.2f} {r['non_2xx']:>8} {r['socket_errors']:>6}")
+        print(f"   {conns:>5} throughput /picks : /healthz = {level['throughput_ratio']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
