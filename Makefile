@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SCALE  ?= small
 SEED   ?= 0
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run serve-prod test lint bench bench-serve clean
 
 # A virtual environment with the project installed in editable mode (implicit compiles from source where
 # PyPI has no wheel for this platform: allow a minute on a fresh machine).
@@ -17,10 +17,19 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 setup: $(VENV)/.installed
 
+PORT   ?= 8000
+
 run: setup
 	$(BIN)/xuanpin generate --scale $(SCALE) --seed $(SEED) --out data/$(SCALE)
 	$(BIN)/xuanpin train --data data/$(SCALE) --out artifacts/$(SCALE) --overwrite
 	$(BIN)/xuanpin inspect artifacts/$(SCALE)
+	@echo "\nThe service is starting on http://127.0.0.1:$(PORT) (Ctrl-C stops it). In another terminal:"
+	@echo "  curl -s 'http://127.0.0.1:$(PORT)/v1/anchors/10000010/picks?k=3' | python3 -m json.tool --no-ensure-ascii"
+	$(BIN)/xuanpin serve --model artifacts/$(SCALE) --port $(PORT)
+
+# Production: gunicorn with sync workers, one per core (serve/gunicorn.conf.py).
+serve-prod: setup
+	XUANPIN_MODEL=artifacts/$(SCALE) XUANPIN_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c serve/gunicorn.conf.py serve.wsgi:app
 
 test: setup
 	$(BIN)/ruff check .
@@ -31,6 +40,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/train.py --scales medium large --quality
+
+bench-serve: setup  # needs wrk (apt-get install wrk) and the large artifact from `make bench`
+	$(BIN)/python bench/serve.py --model /tmp/xuanpin-bench/large-0-model
 
 clean:
 	rm -rf data artifacts .pytest_cache

@@ -224,7 +224,8 @@ class Ranker:
             # Small merchants' and new goods' vectors rarely reach the top few hundred on affinity alone, so
             # they get a candidate pool of their own; the share rule in _arrange then gives them slots.
             extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True)
-            fresh = ~np.isin(extra, rows)
+            have = set(rows.tolist())  # np.isin hashes and costs ~0.4 ms here; a set of ~300 ints, microseconds
+            fresh = np.fromiter((r not in have for r in extra.tolist()), bool, len(extra))
             rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
         if not len(rows):
             return Page([], offset, None, eligible)
