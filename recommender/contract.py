@@ -14,6 +14,7 @@ every column with vectorised pandas/Arrow operations and sorts each problem into
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -232,10 +233,13 @@ class Marketplace:
     report: ValidationReport
     source: Path | None = None
     fingerprint: str = ""
+    as_of: pd.Timestamp | None = None  # set when the snapshot is cut at a moment (a training split)
 
     @property
     def snapshot_time(self) -> pd.Timestamp:
         """The latest moment the snapshot knows about: the reference point for recency and 1/7/30-day windows."""
+        if self.as_of is not None:
+            return self.as_of
         stamps = [
             self.orders["ordered_at"].max(),
             self.follows["followed_at"].max(),
@@ -254,6 +258,19 @@ class Marketplace:
             return self.orders
         refunded = self.orders["refunded"].fillna(False).to_numpy(dtype=bool)
         return self.orders[~refunded] if refunded.any() else self.orders
+
+    def until(self, cutoff: pd.Timestamp) -> Marketplace:
+        """The snapshot as it stood at `cutoff`: follows, orders and listings before it (entities all kept,
+        so goods first sold later are known but cold, as new goods are)."""
+        return dataclasses.replace(
+            self,
+            follows=self.follows[self.follows["followed_at"] < cutoff].reset_index(drop=True),
+            orders=self.orders[self.orders["ordered_at"] < cutoff].reset_index(drop=True),
+            shelf=self.shelf[self.shelf["listed_at"] < cutoff].reset_index(drop=True) if len(self.shelf)
+            else self.shelf,
+            as_of=cutoff,
+            fingerprint=f"{self.fingerprint}@{cutoff.isoformat()}",
+        )
 
     def counts(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in TABLE_BY_NAME}

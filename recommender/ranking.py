@@ -57,6 +57,7 @@ class PickFilters:
     price_max: float | None = None
     commission_min: float | None = None
     exclude_shelf: bool = False
+    exclude_products: np.ndarray | None = None  # rows never to pick (e.g. goods the anchor already sells)
 
 
 @dataclass
@@ -196,6 +197,8 @@ class Ranker:
             mask &= self.commission >= filters.commission_min
         if filters.exclude_shelf and anchor is not None:
             mask[self.model.shelf_of(anchor)] = False
+        if filters.exclude_products is not None:
+            mask[filters.exclude_products] = False
         return mask
 
     def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int, supported_only: bool = False

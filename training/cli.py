@@ -124,6 +124,60 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--data", type=str, help="Snapshot directory, or 'online-retail' for ../shared/data/online_retail.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report directory (report.json, report.md).")
+@click.option("--test-days", type=float, default=14.0, show_default=True, help="Days after the cut-off.")
+@click.option("--max-users", type=int, default=3000, show_default=True, help="Users sampled per task.")
+@click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors")), show_default=True)
+@click.option("--compare", "reports", nargs=2, type=click.Path(exists=True, path_type=Path),
+              help="Compare two report directories (B - A) instead of evaluating.")
+def evaluate(data: str | None, out: Path | None, test_days: float, max_users: int, tasks: str,
+             reports: tuple[Path, Path] | None) -> None:
+    """Offline evaluation on a temporal split: our model, ablations and baselines (and the oracle on
+    synthetic data), with bootstrap confidence intervals."""
+    from training.report import compare, write_report
+
+    if reports:
+        a, b = (json.loads((p / "report.json").read_text(encoding="utf-8")) for p in reports)
+        click.echo(compare(a, b))
+        return
+    if not data or not out:
+        raise click.UsageError("--data and --out are required (or --compare A B)")
+    from training.evaluate import TASKS, EvalConfig
+    from training.evaluate import evaluate as run
+
+    chosen = tuple(t.strip() for t in tasks.split(",") if t.strip())
+    unknown = set(chosen) - set(TASKS)
+    if unknown:
+        raise click.UsageError(f"unknown task(s) {sorted(unknown)}; choose from {', '.join(TASKS)}")
+    cfg = EvalConfig(test_days=test_days, max_users=max_users, tasks=chosen)
+    truth = None
+    if data == "online-retail":
+        import tempfile
+
+        from training.online_retail import DEFAULT_SOURCE, convert_online_retail
+
+        if not DEFAULT_SOURCE.exists():
+            raise click.ClickException(f"{DEFAULT_SOURCE} is absent: the Online Retail data set lives in "
+                                       "../shared/data/online_retail beside the project")
+        snapshot = Path(tempfile.mkdtemp(prefix="online-retail-"))
+        cleaning = convert_online_retail(snapshot)
+        click.echo(f"Online Retail: kept {cleaning.rows_kept:,} of {cleaning.rows_read:,} lines; dropped "
+                   + ", ".join(f"{k} {v:,}" for k, v in cleaning.dropped.items()))
+        data = str(snapshot)
+    elif (Path(data) / "truth" / "truth.json").exists():
+        from fixtures.marketplace import load_truth
+
+        truth = load_truth(data)
+    try:
+        result = run(data, cfg, truth=truth)
+    except ContractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    write_report(result, out)
+    click.echo(f"report written to {out}/report.md and report.json ({result['seconds']:.0f} s)")
+
+
+@main.command()
 @click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
               help="Model artifact to serve.")
 @click.option("--host", default="127.0.0.1", show_default=True)

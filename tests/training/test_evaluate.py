@@ -1,0 +1,81 @@
+"""Offline evaluation on the small fixture: the split is clean, the oracle tops, baselines order sensibly,
+and the report folder holds JSON, Markdown and plots."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fixtures.marketplace import load_truth
+from recommender.contract import load_snapshot
+from training.evaluate import EvalConfig, build_tasks, evaluate, split
+from training.report import compare, write_report
+
+
+@pytest.fixture(scope="module")
+def result(small_snapshot):
+    return evaluate(small_snapshot, EvalConfig(n_boot=200), truth=load_truth(small_snapshot))
+
+
+def test_split_trains_only_on_the_past_and_tests_only_new_pairs(small_snapshot):
+    m = load_snapshot(small_snapshot)
+    train_m, test, cutoff = split(m, 14)
+    assert train_m.snapshot_time == cutoff
+    assert (train_m.orders["ordered_at"] < cutoff).all() and (test["ordered_at"] >= cutoff).all()
+    assert len(train_m.orders) + len(m.orders[m.orders["ordered_at"] >= cutoff]) == len(m.orders)
+    tasks = build_tasks(train_m, test, EvalConfig())
+    t = tasks["anchor_goods"]
+    assert t.truth.multiply(t.seen).nnz == 0  # nothing already sold in training counts as a new pick
+    assert (np.diff(t.truth.indptr) > 0).all()
+
+
+def test_every_task_scores_every_model_with_intervals(result):
+    for name in ("anchor_goods", "fan_goods", "goods_anchors"):
+        models = result["tasks"][name]["models"]
+        assert {"random", "popularity", "recent_popularity", "itemknn", "als", "bpr"} <= set(models)
+        for m in models.values():
+            lo, hi = m["ndcg@20"]["ci95"]
+            assert lo <= m["ndcg@20"]["mean"] <= hi
+    assert {"ours", "ours_no_rerank", "ablation_audience_only", "ablation_sales_only", "ablation_no_content",
+            "category_popularity", "oracle"} <= set(result["tasks"]["anchor_goods"]["models"])
+
+
+def test_the_oracle_scores_highest_on_anchor_goods(result):
+    models = result["tasks"]["anchor_goods"]["models"]
+    best = max(m["ndcg@50"]["mean"] for name, m in models.items() if name != "oracle")
+    assert models["oracle"]["ndcg@50"]["mean"] >= best
+
+
+@pytest.mark.parametrize("task", ["anchor_goods", "fan_goods", "goods_anchors"])
+def test_popularity_beats_random(result, task):
+    models = result["tasks"][task]["models"]  # @10: the small fixture has only 50 anchors to rank
+    assert models["popularity"]["recall@10"]["mean"] > models["random"]["recall@10"]["mean"]
+
+
+def test_our_raw_model_beats_plain_als_and_popularity_on_anchor_goods(result):
+    models = result["tasks"]["anchor_goods"]["models"]
+    ours = models["ours_no_rerank"]["ndcg@20"]["mean"]
+    assert ours > models["als"]["ndcg@20"]["mean"] and ours > models["popularity"]["ndcg@20"]["mean"]
+
+
+def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
+    out = write_report(result, tmp_path / "report")
+    assert json.loads((out / "report.json").read_text())["tasks"].keys() == result["tasks"].keys()
+    md = (out / "report.md").read_text()
+    assert "## anchor_goods" in md and "| oracle |" in md and "ndcg@50 / oracle" in md
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert "recall_at_k_anchor_goods.png" in pngs and "tail_exposure_fan_goods.png" in pngs
+    assert all((out / p).stat().st_size > 10_000 for p in pngs)
+
+
+def test_compare_flags_differences_whose_intervals_do_not_overlap(result):
+    import copy
+
+    worse = copy.deepcopy(result)
+    m = worse["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"]
+    m["mean"], m["ci95"] = m["mean"] - 0.5, [m["ci95"][0] - 0.5, m["ci95"][1] - 0.5]
+    table = compare(result, worse)
+    line = next(x for x in table.splitlines() if "| fan_goods | ours | ndcg@20 |" in x)
+    assert "-0.5000" in line and line.rstrip().endswith("* |")

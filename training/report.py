@@ -1,0 +1,125 @@
+"""Evaluation reports: JSON with every figure and the configuration, a Markdown summary, and comparisons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recall@20")
+EXTRA = ("coverage@100", "exposure_small_merchant@20", "exposure_new_goods@20", "category_diversity@20")
+
+
+def _cell(metric: dict | float | None) -> str:
+    if metric is None:
+        return ""
+    if isinstance(metric, dict):
+        lo, hi = metric["ci95"]
+        return f"{metric['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
+    return f"{metric:.4f}"
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# Offline evaluation ({result['data']['source']})", "",
+             f"Cut-off {result['data']['cutoff']}: {result['data']['train_orders']:,} training orders, "
+             f"{result['data']['test_orders']:,} test purchases over {result['config']['test_days']:g} days. "
+             f"Full-ranking metrics over new pairs, 95% bootstrap intervals over users "
+             f"({result['config']['n_boot']} resamples). Took {result['seconds']:.0f} s.", ""]
+    for task, tr in result["tasks"].items():
+        lines += [f"## {task} ({tr['users']:,} users, {tr['relevant_pairs']:,} relevant pairs)", ""]
+        models = tr["models"]
+        oracle = models.get("oracle")
+        cols = [*SUMMARY, *(c for c in EXTRA if any(c in m for m in models.values()))]
+        header = ["model", *cols] + (["ndcg@50 / oracle"] if oracle else [])
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        ranked = sorted(models.items(), key=lambda kv: -kv[1]["ndcg@20"]["mean"])
+        for name, m in ranked:
+            row = [name, *(_cell(m.get(c)) for c in cols)]
+            if oracle:
+                row.append(f"{m['ndcg@50']['mean'] / oracle['ndcg@50']['mean']:.0%}")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(result: dict, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    images = plots(result, out)
+    text = markdown(result) + "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
+    (out / "report.md").write_text(text, encoding="utf-8")
+    return out
+
+
+def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20", "gmv_recall@20")) -> str:
+    """B minus A for every (task, model, metric) both reports have; '*' where the 95% intervals do not overlap."""
+    lines = ["| task | model | metric | A | B | B - A | |", "|---|---|---|---|---|---|---|"]
+    for task in a["tasks"]:
+        if task not in b["tasks"]:
+            continue
+        for model, ma in a["tasks"][task]["models"].items():
+            mb = b["tasks"][task]["models"].get(model)
+            if mb is None:
+                continue
+            for metric in metrics:
+                x, y = ma[metric], mb[metric]
+                apart = x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
+                lines.append(f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} | "
+                             f"{y['mean'] - x['mean']:+.4f} | {'*' if apart else ''} |")
+    return "\n".join(lines)
+
+
+def plots(result: dict, out: Path) -> list[Path]:
+    """Recall@K curves per task, coverage vs accuracy, and exposure of small merchants and new goods."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    written = []
+    ks = result["config"]["ks"]
+    for task, tr in result["tasks"].items():
+        fig, ax = plt.subplots(figsize=(8.5, 4.5))
+        colours = plt.cm.tab20.colors
+        ordered = sorted(tr["models"].items(), key=lambda kv: -kv[1][f"recall@{ks[-1]}"]["mean"])
+        for i, (name, m) in enumerate(ordered):
+            ax.plot(ks, [m[f"recall@{k}"]["mean"] for k in ks], marker="o", color=colours[i % len(colours)],
+                    linestyle="--" if name.startswith(("ablation", "oracle")) else "-", label=name)
+        ax.set(xlabel="K", ylabel="Recall@K", title=f"{task}: Recall@K (new pairs in the test period)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        fig.tight_layout()
+        path = out / f"recall_at_k_{task}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for name, m in tr["models"].items():
+            ax.scatter(m["coverage@100"], m["ndcg@20"]["mean"])
+            ax.annotate(name, (m["coverage@100"], m["ndcg@20"]["mean"]), fontsize=7)
+        ax.set(xlabel="catalogue coverage@100", ylabel="NDCG@20", title=f"{task}: coverage vs accuracy")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = out / f"coverage_vs_ndcg_{task}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+        exposure = {n: m for n, m in tr["models"].items() if "exposure_new_goods@20" in m}
+        if exposure:
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            names = list(exposure)
+            x = range(len(names))
+            ax.bar([i - 0.2 for i in x], [exposure[n]["exposure_small_merchant@20"] for n in names], 0.4,
+                   label="small merchants")
+            ax.bar([i + 0.2 for i in x], [exposure[n]["exposure_new_goods@20"] for n in names], 0.4,
+                   label="new goods")
+            ax.set_xticks(list(x), names, rotation=45, ha="right", fontsize=7)
+            ax.set(ylabel="share of top-20 slots", title=f"{task}: tail exposure")
+            ax.legend()
+            fig.tight_layout()
+            path = out / f"tail_exposure_{task}.png"
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            written.append(path)
+    return written
