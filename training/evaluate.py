@@ -270,11 +270,19 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
                 if name == "anchor_goods":
                     res["ours"] = score(ours_reranked(ranker, task, kmax), task, cfg, small, new, category)
-                    if truth is not None:
-                        expected = np.asarray(truth.expected_sales) if truth.expected_sales is not None else None
-                        if expected is not None:
-                            res["oracle"] = score(_rank(task, lambda users, e=expected: e[users], kmax), task,
-                                                  cfg, small, new, category)
+                    if truth is not None and truth.expected_sales is not None:
+                        expected = np.asarray(truth.expected_sales)
+                        # Two ceilings. "oracle": the generator's expected sales if shelved, the quantity the
+                        # selection center wants to predict. "oracle_shelf": the same restricted to goods the
+                        # anchor had listed by the end, the best possible ranking of *realised* new sales
+                        # (nothing sells unless shelved); it uses future listings, as an oracle may.
+                        listed = _pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
+                                        np.ones(len(m.shelf)), expected.shape).toarray() > 0
+                        res["oracle"] = score(_rank(task, lambda users, e=expected: e[users], kmax), task,
+                                              cfg, small, new, category)
+                        res["oracle_shelf"] = score(
+                            _rank(task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0),
+                                  kmax), task, cfg, small, new, category)
                 results[name] = {"users": len(task.users), "relevant_pairs": int(task.truth.nnz), "models": res}
     return {
         "config": {"test_days": cfg.test_days, "ks": list(cfg.ks), "max_users": cfg.max_users, "n_boot": cfg.n_boot,
