@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recall@20")
+SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recall@20", "ndcg_earnings@20",
+           "ndcg_earnings@50")
 EXTRA = ("coverage@100", "exposure_small_merchant@20", "exposure_new_goods@20", "category_diversity@20")
 
 
@@ -26,24 +27,22 @@ def markdown(result: dict) -> str:
              f"({result['config']['n_boot']} resamples). Took {result['seconds']:.0f} s.", ""]
     for task, tr in result["tasks"].items():
         lines += [f"## {task} ({tr['users']:,} users, {tr['relevant_pairs']:,} relevant pairs)", ""]
+        if "graded" in tr:
+            lines += [f"Graded NDCG against {tr['graded']}: the selection center's own question.", ""]
         models = tr["models"]
-        oracle, shelf = models.get("oracle"), models.get("oracle_shelf")
-        cols = [*SUMMARY, *(c for c in EXTRA if any(c in m for m in models.values()))]
-        header = ["model", *cols] + (["ndcg@50 / oracle"] if oracle else []) + (
-            ["ndcg@50 / oracle_shelf"] if shelf else [])
+        ceilings = [(name, models[name]) for name in ("oracle", "oracle_shelf") if name in models]
+        cols = [c for c in (*SUMMARY, *EXTRA) if any(c in m for m in models.values())]
+        header = ["model", *cols, *(f"ndcg@50 / {name}" for name, _ in ceilings)]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        ranked = sorted(models.items(), key=lambda kv: -kv[1]["ndcg@20"]["mean"])
-        for name, m in ranked:
+        for name, m in sorted(models.items(), key=lambda kv: -kv[1]["ndcg@50"]["mean"]):
             row = [name, *(_cell(m.get(c)) for c in cols)]
-            for ceiling in (oracle, shelf):
-                if ceiling:
-                    row.append(f"{m['ndcg@50']['mean'] / ceiling['ndcg@50']['mean']:.0%}")
+            row += [f"{m['ndcg@50']['mean'] / c['ndcg@50']['mean']:.0%}" for _, c in ceilings]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
-        if oracle:
-            lines += ["oracle: the generator's expected sales if shelved (what the selection center predicts); "
-                      "oracle_shelf: the same among goods the anchor had listed by the end, the ceiling for "
-                      "realised new sales, since nothing sells unless shelved.", ""]
+        if "oracle_shelf" in models:
+            lines += ["oracle: the generator's expected sales if shelved; oracle_shelf: the same among goods the "
+                      "anchor had listed by the end, the ceiling for realised new sales (nothing sells unless "
+                      "shelved).", ""]
     return "\n".join(lines)
 
 
@@ -67,6 +66,8 @@ def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20"
             if mb is None:
                 continue
             for metric in metrics:
+                if metric not in ma or metric not in mb:
+                    continue
                 x, y = ma[metric], mb[metric]
                 apart = x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
                 lines.append(f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} | "
@@ -84,6 +85,8 @@ def plots(result: dict, out: Path) -> list[Path]:
     written = []
     ks = result["config"]["ks"]
     for task, tr in result["tasks"].items():
+        if not all(f"recall@{k}" in m for m in tr["models"].values() for k in ks):
+            continue  # graded-only tasks have no recall curve
         fig, ax = plt.subplots(figsize=(8.5, 4.5))
         colours = plt.cm.tab20.colors
         ordered = sorted(tr["models"].items(), key=lambda kv: -kv[1][f"recall@{ks[-1]}"]["mean"])

@@ -80,3 +80,11 @@ def test_compare_flags_differences_whose_intervals_do_not_overlap(result):
     table = compare(result, worse)
     line = next(x for x in table.splitlines() if "| fan_goods | ours | ndcg@20 |" in x)
     assert "-0.5000" in line and line.rstrip().endswith("* |")
+
+
+def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(result):
+    graded = result["tasks"]["anchor_goods_if_shelved"]["models"]
+    assert graded["oracle"]["ndcg@50"]["mean"] == pytest.approx(1.0)
+    assert graded["ours_no_rerank"]["ndcg@50"]["mean"] > 2 * graded["popularity"]["ndcg@50"]["mean"]
+    # the served ranking optimises expected commission: it must do better on that grade than on units
+    assert graded["ours"]["ndcg_earnings@50"]["mean"] > graded["ours"]["ndcg@50"]["mean"]
