@@ -178,6 +178,64 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
 
 
 @main.command()
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Today's snapshot directory.")
+@click.option("--registry", "registry_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--report", type=click.Path(path_type=Path), help="Directory for nightly.json and nightly.md.")
+@click.option("--holdout-days", type=float, default=7.0, show_default=True)
+@click.option("--keep", type=int, default=5, show_default=True, help="Versions to retain.")
+@click.option("--tolerance", type=float, default=0.02, show_default=True,
+              help="Relative drop of the gate metric accepted against the served model.")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="JSON or TOML training configuration.")
+def nightly(data: Path, registry_dir: Path, report: Path | None, holdout_days: float, keep: int, tolerance: float,
+            config_file: Path | None) -> None:
+    """Validate, train, gate against the served model on a holdout, publish, prune. Exit codes: 0 promoted,
+    10 refused by the gate, 20 invalid data, 30 locked by another run, 1 error."""
+    from training.config import TrainConfig
+    from training.nightly import NightlyConfig, run_nightly
+
+    cfg = NightlyConfig(holdout_days=holdout_days, keep=keep, tolerance=tolerance,
+                        train=TrainConfig.from_file(config_file) if config_file else TrainConfig())
+    code, result = run_nightly(data, registry_dir, cfg, report)
+    click.echo(f"{result.get('outcome')}: {result.get('reason')}" + (
+        f" (version {result['version']})" if result.get("version") else ""))
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--registry", "registry_dir", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--to", "version", help="Version to serve (default: the one before CURRENT).")
+def rollback(registry_dir: Path, version: str | None) -> None:
+    """Point the registry's CURRENT at an earlier version (services follow it)."""
+    from training.nightly import rollback as run
+    from training.registry import RegistryError
+
+    try:
+        click.echo(f"CURRENT -> {run(registry_dir, version)}")
+    except (ValueError, RegistryError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def registry() -> None:
+    """Inspect a model registry."""
+
+
+@registry.command("list")
+@click.option("--registry", "registry_dir", type=click.Path(exists=True, path_type=Path), required=True)
+def registry_list(registry_dir: Path) -> None:
+    """Versions (oldest first; * = CURRENT) and the recent history."""
+    from training.nightly import registry_table
+    from training.registry import Registry
+
+    table = registry_table(registry_dir)
+    click.echo(table.to_string(index=False) if len(table) else "no versions")
+    for entry in Registry.open(registry_dir).history()[-10:]:
+        click.echo(f"{entry['at']} {entry['event']}: " + ", ".join(
+            f"{k}={v}" for k, v in entry.items() if k in ("version", "previous", "reason")))
+
+
+@main.command()
 @click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
               help="Model artifact to serve.")
 @click.option("--host", default="127.0.0.1", show_default=True)

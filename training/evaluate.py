@@ -59,6 +59,7 @@ class Task:
     truth: sp.csr_matrix  # (len(users), n_items) test GMV of new pairs
     seen: sp.csr_matrix  # (len(users), n_items) training pairs, excluded from rankings
     n_items: int
+    unborn: np.ndarray | None = None  # (n_items,) items created after the cut-off: not offerable then
 
 
 def split(m: Marketplace, test_days: float) -> tuple[Marketplace, pd.DataFrame, pd.Timestamp]:
@@ -94,7 +95,9 @@ def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: EvalConfig) -> di
         users = np.flatnonzero(np.diff(truth.tocsr().indptr) > 0)
         if len(users) > cfg.max_users:
             users = np.sort(rng.choice(users, cfg.max_users, replace=False))
-        tasks[name] = Task(name, users, truth.tocsr()[users], seen.tocsr()[users], n_i)
+        table = {"product": train_m.products, "anchor": train_m.anchors}[i]
+        unborn = (table["created_at"] >= train_m.snapshot_time).to_numpy()
+        tasks[name] = Task(name, users, truth.tocsr()[users], seen.tocsr()[users], n_i, unborn)
         _log.info("task %s: %d users with new pairs, %d relevant pairs", name, len(users), tasks[name].truth.nnz)
     return tasks
 
@@ -109,6 +112,8 @@ def _rank(task: Task, scores_for: Callable[[np.ndarray], np.ndarray], k: int, ba
         scores = np.asarray(scores_for(task.users[sl]), dtype=np.float64)
         seen = task.seen[sl].tocoo()
         scores[seen.row, seen.col] = -np.inf
+        if task.unborn is not None:
+            scores[:, task.unborn] = -np.inf
         kk = min(k, scores.shape[1])
         best = top_k(scores, kk)
         best[~np.isfinite(np.take_along_axis(scores, best, 1))] = -1  # seen items only: nothing to show
@@ -209,8 +214,10 @@ def ours_reranked(ranker: Ranker, task: Task, k: int) -> np.ndarray:
     """The served pipeline for anchors: quality gates, expected value, exposure support, category caps."""
     out = np.full((len(task.users), k), -1, np.int64)
     for j, anchor in enumerate(task.users):
-        seen = task.seen[j].indices
-        page = ranker.picks(int(anchor), k, 0, PickFilters(exclude_products=seen))
+        excluded = task.seen[j].indices
+        if task.unborn is not None:
+            excluded = np.concatenate([excluded, np.flatnonzero(task.unborn)])
+        page = ranker.picks(int(anchor), k, 0, PickFilters(exclude_products=excluded))
         rows = [p.product for p in page.items]
         out[j, :len(rows)] = rows
     return out
@@ -250,6 +257,8 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     expected = np.asarray(truth.expected_sales, dtype=np.float64)[task.users]
     seen = task.seen.tocoo()
     expected[seen.row, seen.col] = 0.0
+    if task.unborn is not None:
+        expected[:, task.unborn] = 0.0  # goods created after the cut-off could not be picked then
     rankings = {name: _rank(task, scorer, k) for name, scorer in scorers.items()}
     rankings["ours"] = ours_reranked(ranker, task, k)
     rankings["oracle"] = _rank(task, lambda users: np.asarray(truth.expected_sales)[users], k)

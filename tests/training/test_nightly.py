@@ -1,0 +1,184 @@
+"""The nightly job never leaves production worse or broken: it gates, publishes atomically, keeps N
+versions, rolls back, and survives being killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fixtures.marketplace import END
+from recommender.artifact import load_model
+from training import nightly
+from training.nightly import (
+    EXIT_ERROR,
+    EXIT_INVALID_DATA,
+    EXIT_LOCKED,
+    EXIT_PROMOTED,
+    EXIT_REFUSED,
+    NightlyConfig,
+    rollback,
+    run_nightly,
+)
+from training.registry import Registry
+
+TABLES = ("anchors", "fans", "products", "follows", "orders", "shelf")
+TIME_OF = {"follows": "followed_at", "orders": "ordered_at", "shelf": "listed_at", "anchors": "created_at",
+           "fans": "created_at", "products": "created_at"}
+
+
+def write(gen, out: Path, until: pd.Timestamp | None = None, shuffle_before: pd.Timestamp | None = None) -> Path:
+    out.mkdir(parents=True)
+    for name in TABLES:
+        df = getattr(gen, name).copy()
+        if until is not None and name in TIME_OF:
+            df = df[df[TIME_OF[name]] < until]
+        if name == "orders" and shuffle_before is not None:  # a broken export: goods scrambled in old orders
+            old = (df["ordered_at"] < shuffle_before).to_numpy()
+            df.loc[old, "product_id"] = np.random.default_rng(0).permutation(df.loc[old, "product_id"].to_numpy())
+        df.to_parquet(out / f"{name}.parquet", index=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory, small_generated):
+    base = tmp_path_factory.mktemp("nightly")
+    cut = END - pd.Timedelta(days=7)
+    return {
+        "yesterday": write(small_generated, base / "yesterday", until=cut),
+        "today": write(small_generated, base / "today"),
+        "today_broken": write(small_generated, base / "today_broken", shuffle_before=cut),
+    }
+
+
+@pytest.fixture
+def served(tmp_path, snapshots):
+    """A registry already serving a model trained on yesterday's snapshot."""
+    reg = tmp_path / "registry"
+    code, _ = run_nightly(snapshots["yesterday"], reg)
+    assert code == EXIT_PROMOTED
+    return reg
+
+
+def test_first_run_promotes_and_points_current_at_a_complete_version(served):
+    reg = Registry.open(served)
+    assert reg.versions() == [reg.current()]
+    load_model(reg.current_path())  # complete and loadable
+    assert [e["event"] for e in reg.history()] == ["promoted"]
+
+
+def test_same_data_again_is_refused_and_changes_nothing(served, snapshots):
+    before = Registry.open(served).current()
+    code, result = run_nightly(snapshots["yesterday"], served)
+    assert code == EXIT_REFUSED and "no data newer" in result["reason"]
+    assert Registry.open(served).current() == before
+
+
+def test_a_good_new_day_is_promoted_after_the_gate(served, snapshots, tmp_path):
+    before = Registry.open(served).current()
+    code, result = run_nightly(snapshots["today"], served, report=tmp_path / "report")
+    assert code == EXIT_PROMOTED, result["reason"]
+    assert result["holdout"]["purchases"] > 0
+    assert set(result["scores"]) == {"anchor_goods", "fan_goods"}
+    assert all("diff_ci95" in s for s in result["scores"].values())
+    reg = Registry.open(served)
+    assert reg.current() == result["version"] != before
+    assert json.loads((tmp_path / "report/nightly.json").read_text())["outcome"] == "promoted"
+    assert "| anchor_goods |" in (tmp_path / "report/nightly.md").read_text()
+
+
+def test_a_candidate_trained_on_scrambled_data_is_refused(served, snapshots):
+    before = Registry.open(served).current()
+    code, result = run_nightly(snapshots["today_broken"], served)
+    assert code == EXIT_REFUSED, result
+    assert "confidently worse than the served model" in result["reason"]
+    assert Registry.open(served).current() == before
+    assert Registry.open(served).history()[-1]["event"] == "refused"
+
+
+def test_invalid_data_is_its_own_exit_code_and_trains_nothing(served, tmp_path, snapshots):
+    import shutil
+
+    bad = Path(shutil.copytree(snapshots["today"], tmp_path / "bad"))
+    (bad / "fans.parquet").unlink()
+    before = Registry.open(served).versions()
+    code, result = run_nightly(bad, served)
+    assert code == EXIT_INVALID_DATA and "fans.parquet|csv" in result["reason"]
+    assert Registry.open(served).versions() == before
+
+
+def test_a_failure_while_publishing_leaves_the_served_model(served, snapshots, monkeypatch):
+    reg = Registry.open(served)
+    before = reg.current()
+    calls = {"n": 0}
+    real_train = nightly.train
+
+    def train_then_fail(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the final training on everything
+            raise RuntimeError("disk full (injected)")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(nightly, "train", train_then_fail)
+    code, result = run_nightly(snapshots["today"], served)
+    assert code == EXIT_ERROR and "disk full" in result["reason"]
+    assert reg.current() == before and reg.versions() == [before]
+    load_model(reg.current_path())
+
+
+def test_a_live_lock_blocks_a_second_run_and_a_dead_ones_lock_is_cleared(served, snapshots):
+    reg = Registry.open(served)
+    with reg.lock():
+        code, result = run_nightly(snapshots["today"], served)
+    assert code == EXIT_LOCKED and "held by pid" in result["reason"]
+    (served / "nightly.lock").write_text(json.dumps({"pid": 2**22 + 12345, "host": os.uname().nodename,
+                                                     "started": time.time()}))
+    code, _ = run_nightly(snapshots["today"], served)
+    assert code == EXIT_PROMOTED
+    assert any(e["event"] == "stale_lock_cleared" for e in reg.history())
+
+
+def test_retention_keeps_exactly_n_versions(tmp_path, small_generated):
+    reg_dir = tmp_path / "registry"
+    for i, days in enumerate((9, 6, 3, 0)):
+        snap = write(small_generated, tmp_path / f"snap{i}", until=END - pd.Timedelta(days=days))
+        code, result = run_nightly(snap, reg_dir, NightlyConfig(keep=2, tolerance=1.0))
+        assert code == EXIT_PROMOTED, result
+    reg = Registry.open(reg_dir)
+    assert len(reg.versions()) == 2 and reg.current() == reg.versions()[-1]
+
+
+def test_rollback_points_current_at_the_previous_version(served, snapshots):
+    reg = Registry.open(served)
+    first = reg.current()
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    assert rollback(served) == first and reg.current() == first
+    assert reg.history()[-1]["event"] == "rolled_back"
+
+
+def test_a_run_killed_with_sigkill_leaves_current_and_the_next_run_recovers(served, snapshots):
+    reg = Registry.open(served)
+    before = reg.current()
+    proc = subprocess.Popen([sys.executable, "-m", "training.cli", "nightly", "--data", str(snapshots["today"]),
+                             "--registry", str(served)], cwd=Path(__file__).resolve().parents[2],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    versions = served / "versions"
+    while time.time() < deadline and not any(p.name.startswith(".") for p in versions.iterdir()):
+        time.sleep(0.01)  # kill as soon as a training run has started writing
+    assert proc.poll() is None, "the job finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert reg.current() == before
+    load_model(reg.current_path())
+    code, result = run_nightly(snapshots["today"], served)  # the dead run's lock and leftovers are cleared
+    assert code == EXIT_PROMOTED, result
+    assert not [p for p in (served / "versions").iterdir() if p.name.startswith(".")]

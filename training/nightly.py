@@ -1,0 +1,231 @@
+"""The nightly retraining job: validate -> train on all but the last days -> score that holdout -> compare with
+the served model on the same holdout -> train on everything and publish only if not worse -> prune -> report.
+
+Exit codes, for schedulers to alert on:
+
+    0   a new version was promoted
+    10  the gate refused the candidate (the served model stays)
+    20  the snapshot is invalid (nothing trained)
+    30  another run holds the registry lock
+    1   any other error (the served model stays)
+
+The served model is never touched until the final CURRENT rename, so a run killed at any moment leaves it in
+place; its leftovers are cleared by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recommender.artifact import ArtifactError, Model, load_model
+from recommender.contract import ContractError, Marketplace, load_snapshot
+from training.config import TrainConfig
+from training.evaluate import EvalConfig, Task, _dot, _rank, build_tasks
+from training.metrics import ranking_metrics
+from training.registry import LockHeld, Registry
+from training.trainer import train
+
+_log = logging.getLogger(__name__)
+
+EXIT_PROMOTED, EXIT_REFUSED, EXIT_INVALID_DATA, EXIT_LOCKED, EXIT_ERROR = 0, 10, 20, 30, 1
+
+
+@dataclass
+class NightlyConfig:
+    holdout_days: float = 7.0
+    keep: int = 5  # versions retained
+    tolerance: float = 0.02  # the candidate may score up to 2% (relative) below the served model
+    metric: str = "ndcg@20"
+    tasks: tuple[str, ...] = ("anchor_goods", "fan_goods")
+    max_users: int = 2000
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _aligned(model: Model, m: Marketplace) -> dict[str, np.ndarray]:
+    """A model's vectors re-indexed to the snapshot's vocabularies (zero for ids the model never saw), so
+    models trained on different snapshots are scored on the same holdout."""
+    def align(vectors: np.ndarray, vocab_model, vocab_snapshot) -> np.ndarray:
+        rows = vocab_model.index(vocab_snapshot.ids)
+        out = np.zeros((len(vocab_snapshot), vectors.shape[1]), np.float32)
+        out[rows >= 0] = np.asarray(vectors)[rows[rows >= 0]]
+        return out
+
+    v = model.vectors
+    return {"anchor": align(v["anchor"], model.anchor_ids, m.anchor_ids),
+            "fan": align(v["fan"], model.fan_ids, m.fan_ids),
+            "product": align(v["product"], model.product_ids, m.product_ids)}
+
+
+def gate_scores(model: Model, m: Marketplace, tasks: dict[str, Task], metric: str) -> dict[str, np.ndarray]:
+    """Per-user `metric` of a model on each holdout task (users in the tasks' order)."""
+    vecs = _aligned(model, m)
+    users_of = {"anchor_goods": "anchor", "fan_goods": "fan"}
+    k = int(metric.split("@")[1])
+    out = {}
+    for name, task in tasks.items():
+        ranked = _rank(task, _dot(vecs[users_of[name]], vecs["product"]), k)
+        out[name] = ranking_metrics(ranked, task.truth, (k,))[metric]
+    return out
+
+
+def decide(candidate: dict[str, np.ndarray], current: dict[str, np.ndarray] | None, tolerance: float,
+           n_boot: int = 2000, seed: int = 0) -> tuple[bool, str, dict]:
+    """Refuse only if the candidate is confidently worse: the upper end of the 95% paired-bootstrap interval
+    of (candidate - served), per user on the same holdout, lies below -tolerance x the served mean. A plain
+    comparison of means would refuse equal models for sampling noise on small holdouts."""
+    summary = {t: {"candidate": round(float(np.mean(v)), 6)} for t, v in candidate.items()}
+    if current is None:
+        return True, "no model is being served", summary
+    rng = np.random.default_rng(seed)
+    worse = []
+    for t, cand in candidate.items():
+        diff = cand - current[t]
+        boots = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(axis=1)
+        lo, hi = np.quantile(boots, [0.025, 0.975])
+        base = float(np.mean(current[t]))
+        summary[t].update(current=round(base, 6), diff=round(float(diff.mean()), 6),
+                          diff_ci95=[round(float(lo), 6), round(float(hi), 6)], users=len(diff))
+        if hi < -tolerance * base:
+            worse.append(f"{t} ({summary[t]['candidate']:.4f} vs {base:.4f}, difference CI "
+                         f"[{lo:+.4f}, {hi:+.4f}])")
+    if worse:
+        return False, "confidently worse than the served model beyond the tolerance on " + ", ".join(worse), summary
+    return True, "not confidently worse than the served model (within the tolerance)", summary
+
+
+def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig | None = None,
+                report: Path | None = None) -> tuple[int, dict]:
+    """Run the whole job; returns (exit code, run report)."""
+    cfg = cfg or NightlyConfig()
+    registry = Registry.open(registry_dir)
+    started = time.perf_counter()
+    result: dict = {"data": str(data), "registry": str(registry.root), "config": {
+        "holdout_days": cfg.holdout_days, "keep": cfg.keep, "tolerance": cfg.tolerance, "metric": cfg.metric,
+        "tasks": list(cfg.tasks)}}
+    try:
+        with registry.lock():
+            registry.prune(cfg.keep)  # also clears what a killed run left behind
+            code = _run_locked(data, registry, cfg, result)
+    except LockHeld as exc:
+        code, result["outcome"], result["reason"] = EXIT_LOCKED, "locked", str(exc)
+    except Exception as exc:  # the served model is untouched; say what happened and fail loudly
+        _log.exception("nightly run failed")
+        code, result["outcome"], result["reason"] = EXIT_ERROR, "error", f"{type(exc).__name__}: {exc}"
+        registry.record("error", reason=result["reason"], data=str(data))
+    result["exit_code"] = code
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    if report is not None:
+        write_run_report(result, report)
+    return code, result
+
+
+def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
+    try:
+        m = load_snapshot(data)
+    except ContractError as exc:
+        result["outcome"], result["reason"] = "invalid_data", str(exc)
+        registry.record("invalid_data", data=str(data), reason=str(exc).splitlines()[0])
+        return EXIT_INVALID_DATA
+    result["fingerprint"] = m.fingerprint
+
+    # The gate compares the two models on purchases neither has seen: after the served model's own snapshot
+    # time (its training data ends there), or the last `holdout_days` when nothing is served. The candidate
+    # is scored after training on the data before that same moment, so only the recipe and the data's
+    # quality differ, not how much future each model saw.
+    current_version = registry.current()
+    current_model = None
+    if current_version:
+        try:
+            current_model = load_model(registry.path(current_version), mmap=False)
+        except ArtifactError as exc:  # a broken served version must not block a good replacement
+            result["current_error"] = str(exc)
+    cutoff = m.snapshot_time - pd.Timedelta(days=cfg.holdout_days)
+    if current_model is not None:
+        if current_model.manifest["data"]["fingerprint"] == m.fingerprint or (
+                current_model.snapshot_time >= m.snapshot_time):
+            result["outcome"], result["reason"] = "refused", "no data newer than the served model's"
+            registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint, current=current_version)
+            return EXIT_REFUSED
+        cutoff = current_model.snapshot_time
+    train_m, holdout = m.until(cutoff), m.purchases[m.purchases["ordered_at"] >= cutoff]
+    tasks = build_tasks(train_m, holdout, EvalConfig(tasks=cfg.tasks, max_users=cfg.max_users))
+    result["holdout"] = {"cutoff": str(cutoff), "purchases": len(holdout),
+                         "users": {t: len(task.users) for t, task in tasks.items()}}
+    scratch = registry.versions_dir / f".eval-{int(time.time())}"
+    try:
+        candidate_scores = gate_scores(load_model(train(train_m, scratch, cfg.train), mmap=False), m, tasks,
+                                       cfg.metric)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    current_scores = gate_scores(current_model, m, tasks, cfg.metric) if current_model is not None else None
+    promote, reason, scores = decide(candidate_scores, current_scores, cfg.tolerance)
+    result["scores"], result["current_version"], result["reason"] = scores, current_version, reason
+    if not promote:
+        result["outcome"] = "refused"
+        registry.record("refused", reason=reason, scores=scores, fingerprint=m.fingerprint,
+                        current=current_version)
+        return EXIT_REFUSED
+
+    version = registry.new_version_id()
+    train(m, registry.path(version), cfg.train)  # on everything, written atomically into versions/
+    registry.set_current(version)
+    registry.record("promoted", version=version, previous=current_version, reason=reason, scores=scores,
+                    fingerprint=m.fingerprint, snapshot_time=str(m.snapshot_time))
+    result["outcome"], result["version"] = "promoted", version
+    result["pruned"] = registry.prune(cfg.keep)
+    return EXIT_PROMOTED
+
+
+def rollback(registry_dir: str | Path, to: str | None = None) -> str:
+    """Point CURRENT at `to`, or at the version promoted before the current one."""
+    registry = Registry.open(registry_dir)
+    with registry.lock():
+        current = registry.current()
+        if to is None:
+            earlier = [v for v in registry.versions() if current is None or v < current]
+            if not earlier:
+                raise ValueError(f"{registry.root}: no version older than {current} to roll back to")
+            to = earlier[-1]
+        registry.set_current(to)
+        registry.record("rolled_back", version=to, previous=current)
+    return to
+
+
+def write_run_report(result: dict, path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "nightly.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    lines = [f"# Nightly run: {result.get('outcome')} (exit {result.get('exit_code')})", "",
+             f"- data: {result['data']} (sha256 {str(result.get('fingerprint', ''))[:16]})",
+             f"- registry: {result['registry']}; served before: {result.get('current_version')}",
+             f"- reason: {result.get('reason')}", f"- took {result.get('seconds')} s", ""]
+    scores = result.get("scores", {})
+    if scores:
+        metric = result["config"]["metric"]
+        lines += [f"| task | candidate {metric} | served {metric} | difference, 95% CI | users |",
+                  "|---|---|---|---|---|"]
+        for task, s in scores.items():
+            ci = s.get("diff_ci95")
+            diff = f"{s['diff']:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else ""
+            lines.append(f"| {task} | {s['candidate']:.4f} | {s.get('current', float('nan')):.4f} | {diff} | "
+                         f"{s.get('users', '')} |")
+    (path / "nightly.md").write_text("\n".join(lines) + "\n")
+
+
+def registry_table(registry_dir: str | Path) -> pd.DataFrame:
+    registry = Registry.open(registry_dir)
+    current = registry.current()
+    rows = []
+    for version in registry.versions():
+        man = json.loads((registry.path(version) / "manifest.json").read_text())
+        rows.append({"version": version, "current": "*" if version == current else "",
+                     "created_at": man["created_at"], "fingerprint": man["data"]["fingerprint"][:16],
+                     "orders": man["counts"]["orders"]})
+    return pd.DataFrame(rows)
