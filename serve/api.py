@@ -62,9 +62,9 @@ def validation_error(exc: ValidationError) -> ApiError:
 
 
 def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQuery,
-             response: type[BaseModel] | None = None, summary: str = "", errors: tuple[int, ...] = (400, 404)
-             ) -> Callable:
-    """Register a GET route whose handler receives the validated query as ``q``."""
+             response: type[BaseModel] | None = None, summary: str = "", errors: tuple[int, ...] = (400, 404),
+             method: str = "GET") -> Callable:
+    """Register a route whose handler receives the validated query as ``q``."""
 
     def wrap(handler: Callable) -> Callable:
         @functools.wraps(handler)
@@ -80,9 +80,10 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
             return handler(q=q, **path_args)
 
         prefix = bp.url_prefix or ""
-        ROUTES.append(Route("get", prefix + path, summary or (handler.__doc__ or "").strip().split("\n")[0],
-                            query, response, bp.name, errors))
-        bp.add_url_rule(path, handler.__name__, run, methods=["GET"])
+        ROUTES.append(Route(method.lower(), prefix + path,
+                            summary or (handler.__doc__ or "").strip().split("\n")[0], query, response, bp.name,
+                            errors))
+        bp.add_url_rule(path, handler.__name__, run, methods=[method])
         return run
 
     return wrap
@@ -127,5 +128,6 @@ def openapi_document(version: str) -> dict:
     }
 
 
-_STATUS = {400: "invalid parameter (the field is named)", 404: "unknown id", 405: "method not allowed",
-           413: "request body too large", 503: "no model loaded"}
+_STATUS = {400: "invalid parameter (the field is named)", 401: "missing or wrong bearer token",
+           403: "admin routes are off (no token configured)", 404: "unknown id", 405: "method not allowed",
+           409: "nothing to reload (serving a fixed model)", 413: "request body too large", 503: "no model loaded"}

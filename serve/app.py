@@ -15,15 +15,17 @@ from werkzeug.exceptions import HTTPException
 
 from recommender.artifact import load_model
 from recommender.ranking import Ranker
-from serve import anchors, products, rankings, system
+from serve import admin, anchors, products, rankings, system
 from serve.api import ApiError
 from serve.config import ServiceConfig
 from serve.metrics import Metrics
+from serve.reload import Reloader
 from serve.state import Serving
 
 _log = logging.getLogger(__name__)
 
-_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          409: "conflict", 413: "payload_too_large"}
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -65,12 +67,24 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json = OrjsonProvider(app)  # UTF-8 output: Chinese stays readable
     metrics = Metrics()
-    serving = load_serving(config.model, config)
-    metrics.model_loaded(serving.version, serving.model.manifest["counts"])
-    app.extensions["xuanpin"] = {"serving": serving, "config": config, "metrics": metrics}
-    _log.info("serving model %s from %s", serving.version, config.model)
+    state: dict = {"serving": None, "config": config, "metrics": metrics, "reloader": None}
+    app.extensions["xuanpin"] = state
 
-    for module in (anchors, products, rankings, system):
+    def load(path: Path) -> Serving:
+        serving = load_serving(path, config)
+        metrics.model_loaded(serving.version, serving.model.manifest["counts"])
+        return serving
+
+    if config.model is not None:
+        state["serving"] = load(config.model)
+        _log.info("serving model %s from %s", state["serving"].version, config.model)
+    else:  # follow a registry: not ready (503) until a valid CURRENT is loaded
+        state["reloader"] = Reloader(state, config.registry, load)
+        state["reloader"].check()
+        if config.poll_seconds > 0:
+            state["reloader"].start(config.poll_seconds)
+
+    for module in (anchors, products, rankings, system, admin):
         app.register_blueprint(module.bp)
 
     @app.before_request

@@ -201,6 +201,16 @@ class ModelInfo(BaseModel):
     parameters: dict
     indexes: dict
     ranking: dict
+    reload: dict | None = Field(None, description="registry, CURRENT, served version, last check and error")
+
+
+class ReloadResult(BaseModel):
+    reloaded: bool
+    serving: str | None = Field(description="version served after the check")
+    current: str | None = Field(None, description="the registry's CURRENT")
+    previous: str | None = None
+    seconds: float | None = None
+    error: dict | None = Field(None, description="why a version was refused; the old one keeps serving")
 
 
 class Status(BaseModel):

@@ -41,7 +41,10 @@ class Serving:
 
 def serving() -> Serving:
     """The model serving this request. Read once per request: a reload swaps the reference, never mutates."""
-    current = current_app.extensions["xuanpin"].get("serving")
+    state = current_app.extensions["xuanpin"]
+    current = state.get("serving")
     if current is None:
-        raise ApiError(503, "not_ready", "no model is loaded")
+        reloader = state.get("reloader")
+        detail = f": {reloader.last_error['error']}" if reloader and reloader.last_error else ""
+        raise ApiError(503, "not_ready", f"no model is loaded{detail}")
     return current

@@ -31,7 +31,8 @@ def model(q: schemas.NoQuery):
     man = s.model.manifest
     return {"model_version": man["model_version"], "created_at": man["created_at"], "path": str(s.model.path),
             "data": man["data"], "counts": man["counts"], "parameters": man["parameters"],
-            "indexes": man["indexes"], "ranking": s.ranker.config.model_dump()}
+            "indexes": man["indexes"], "ranking": s.ranker.config.model_dump(),
+            "reload": reloader.status() if (reloader := current_app.extensions["xuanpin"]["reloader"]) else None}
 
 
 ROUTES.append(Route("get", "/metrics", "Prometheus metrics (text exposition format)", schemas.NoQuery, None,

@@ -1,0 +1,31 @@
+"""/v1/admin: operations behind a bearer token (off unless XUANPIN_ADMIN_TOKEN is set)."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, current_app, request
+
+from serve import schemas
+from serve.api import ApiError, endpoint
+
+bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
+
+
+def _authorise() -> None:
+    token = current_app.extensions["xuanpin"]["config"].admin_token
+    if not token:
+        raise ApiError(403, "forbidden", "admin routes are off: no XUANPIN_ADMIN_TOKEN configured")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise ApiError(401, "unauthorized", "missing or wrong bearer token", "Authorization")
+
+
+@endpoint(bp, "/reload", method="POST", response=schemas.ReloadResult, errors=(400, 401, 403, 409))
+def reload(q: schemas.NoQuery):
+    """Check the registry's CURRENT now and load it if it changed (this worker; others follow by polling)."""
+    _authorise()
+    reloader = current_app.extensions["xuanpin"].get("reloader")
+    if reloader is None:
+        raise ApiError(409, "no_registry", "this service serves a fixed model (XUANPIN_MODEL), not a registry")
+    return reloader.check()

@@ -1,0 +1,78 @@
+"""Hot reload: follow a registry's CURRENT, load and check a new version off the request path, then swap.
+
+Requests read the serving object once (serve.state.serving), so a swap is one reference assignment: requests
+in flight finish on the model they started with. A version that fails to load (missing or truncated file,
+wrong shapes, index size) is refused, logged and reported on /v1/model, and the old model keeps serving.
+Each gunicorn worker runs its own poller and reloads on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recommender.artifact import ArtifactError
+from serve.state import Serving
+from training.registry import Registry, RegistryError
+
+_log = logging.getLogger(__name__)
+
+
+class Reloader:
+    def __init__(self, state: dict, registry: Path, load: Callable[[Path], Serving]) -> None:
+        self.state, self.registry, self.load = state, Registry.open(registry), load
+        self._lock = threading.Lock()  # one load at a time per worker
+        self.last_check: str | None = None
+        self.last_error: dict | None = None
+        self.failed_version: str | None = None
+
+    def serving_version(self) -> str | None:
+        current = self.state.get("serving")
+        return current.model.path.name if current is not None else None
+
+    def check(self, force: bool = False) -> dict:
+        """Load CURRENT if it is not what is served. Returns what happened, for the admin route."""
+        with self._lock:
+            self.last_check = datetime.now(UTC).isoformat(timespec="seconds")
+            target = self.registry.current()
+            served = self.serving_version()
+            if target is None or (target == served and not force):
+                return {"reloaded": False, "serving": served, "current": target}
+            if target == self.failed_version and not force:
+                return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
+            started = time.perf_counter()
+            try:
+                fresh = self.load(self.registry.path(target))
+            except (ArtifactError, RegistryError, OSError, ValueError, KeyError) as exc:
+                self.failed_version = target
+                self.last_error = {"version": target, "error": f"{type(exc).__name__}: {exc}",
+                                   "at": self.last_check}
+                _log.error("refused model version %s, still serving %s: %s", target, served, exc)
+                return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
+            self.state["serving"] = fresh  # the swap: one reference assignment
+            self.failed_version, self.last_error = None, None
+            _log.info("now serving model version %s (was %s), loaded in %.1fs", target, served,
+                      time.perf_counter() - started)
+            return {"reloaded": True, "serving": target, "previous": served,
+                    "seconds": round(time.perf_counter() - started, 2)}
+
+    def start(self, every_s: float) -> threading.Thread:
+        def loop() -> None:
+            while True:
+                time.sleep(every_s)
+                try:
+                    self.check()
+                except Exception:  # never let the poller die
+                    _log.exception("model poll failed")
+
+        thread = threading.Thread(target=loop, name="xuanpin-model-poller", daemon=True)
+        thread.start()
+        return thread
+
+    def status(self) -> dict:
+        return {"registry": str(self.registry.root), "current": self.registry.current(),
+                "serving": self.serving_version(), "last_check": self.last_check, "last_error": self.last_error}
