@@ -348,10 +348,12 @@ class Ranker:
 
     # -- anchors for a good (达人广场) -------------------------------------------------------------------
     def anchors_for(self, product: int, k: int = 20, offset: int = 0, tier: str | None = None,
-                    min_fans: int | None = None) -> Page:
+                    min_fans: int | None = None, exclude: np.ndarray | None = None) -> Page:
         """Anchors whose audience fits a good and who sell its category, quality-gated, with reasons."""
         cfg = self.config
         mask = self.anchor_gate.copy()
+        if exclude is not None:
+            mask[exclude] = False
         if tier is not None:
             mask &= self.anchor_tier == tier
         if min_fans is not None:

@@ -210,6 +210,18 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
             "ablation_sales_only": _dot(v["product"], v["anchor_sales"])}
 
 
+def ours_anchors_served(ranker: Ranker, task: Task, k: int) -> np.ndarray:
+    """The served anchors-for-a-good ranking: audience fit x reach x the anchor's GMV share in the category."""
+    out = np.full((len(task.users), k), -1, np.int64)
+    for j, product in enumerate(task.users):
+        excluded = task.seen[j].indices
+        if task.unborn is not None:
+            excluded = np.concatenate([excluded, np.flatnonzero(task.unborn)])
+        rows = [it["anchor"] for it in ranker.anchors_for(int(product), k, exclude=excluded).items]
+        out[j, :len(rows)] = rows
+    return out
+
+
 def ours_reranked(ranker: Ranker, task: Task, k: int) -> np.ndarray:
     """The served pipeline for anchors: quality gates, expected value, exposure support, category caps."""
     out = np.full((len(task.users), k), -1, np.int64)
@@ -303,6 +315,8 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                     res[model_name] = score(ranked, task, cfg, small if goods else None, new if goods else None,
                                             category if goods else None)
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
+                if name == "goods_anchors":
+                    res["ours_served"] = score(ours_anchors_served(ranker, task, kmax), task, cfg, None, None, None)
                 if name == "anchor_goods":
                     res["ours"] = score(ours_reranked(ranker, task, kmax), task, cfg, small, new, category)
                     if truth is not None and truth.expected_sales is not None:
