@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serve import free_port, run_wrk, wait_ready  # noqa: E402
+from bench.serve import free_port, gunicorn, run_wrk, wait_ready  # noqa: E402
 from training.registry import Registry  # noqa: E402
 
 
@@ -55,11 +52,8 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "XUANPIN_REGISTRY": str(reg.root), "XUANPIN_POLL_SECONDS": "1",
-           "XUANPIN_BIND": f"127.0.0.1:{port}", "XUANPIN_WORKERS": "2"}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "serve/gunicorn.conf.py", "serve.wsgi:app"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    env = {"XUANPIN_REGISTRY": str(reg.root), "XUANPIN_POLL_SECONDS": "1", "XUANPIN_BIND": f"127.0.0.1:{port}",
+           "XUANPIN_WORKERS": "2"}
     events: list[str] = []
 
     def publish() -> None:
@@ -77,25 +71,21 @@ def main() -> None:
             events.append(f"{time.strftime('%H:%M:%S')} CURRENT -> {name}{' (corrupt)' if corrupt else ''}")
 
     try:
-        wait_ready(base + "/readyz")
-        run_wrk(base + "/", 3, args.connections, 2, script)  # warm up
-        phases = {"before": run_wrk(base + "/", args.seconds, args.connections, 2, script)}
-        publisher = threading.Thread(target=publish)
-        publisher.start()
-        phases["during"] = run_wrk(base + "/", args.seconds, args.connections, 2, script)
-        publisher.join()
-        time.sleep(2)  # let both workers' pollers see the last CURRENT
-        phases["after"] = run_wrk(base + "/", args.seconds, args.connections, 2, script)
-        seen = set()
-        for _ in range(20):  # which version do the workers report?
-            with urllib.request.urlopen(base + "/v1/model", timeout=5) as r:
-                seen.add(json.loads(r.read())["reload"]["serving"])
+        with gunicorn(env):
+            wait_ready(base + "/readyz")
+            run_wrk(base + "/", 3, args.connections, 2, script)  # warm up
+            phases = {"before": run_wrk(base + "/", args.seconds, args.connections, 2, script)}
+            publisher = threading.Thread(target=publish)
+            publisher.start()
+            phases["during"] = run_wrk(base + "/", args.seconds, args.connections, 2, script)
+            publisher.join()
+            time.sleep(2)  # let both workers' pollers see the last CURRENT
+            phases["after"] = run_wrk(base + "/", args.seconds, args.connections, 2, script)
+            seen = set()
+            for _ in range(20):  # which version do the workers report?
+                with urllib.request.urlopen(base + "/v1/model", timeout=5) as r:
+                    seen.add(json.loads(r.read())["reload"]["serving"])
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n== hot reload under load: gunicorn 2 sync workers, wrk {args.connections} connections, "

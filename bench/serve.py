@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +71,22 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
     }
 
 
+@contextmanager
+def gunicorn(env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """gunicorn with serve/gunicorn.conf.py in its own process group, stopped (then killed) on exit."""
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "serve/gunicorn.conf.py", "serve.wsgi:app"],
+                              cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, required=True, help="model artifact directory")
@@ -94,25 +112,18 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "XUANPIN_MODEL": str(args.model), "XUANPIN_BIND": f"127.0.0.1:{port}",
-           "XUANPIN_WORKERS": str(args.workers)}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "serve/gunicorn.conf.py", "serve.wsgi:app"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    env = {"XUANPIN_MODEL": str(args.model), "XUANPIN_BIND": f"127.0.0.1:{port}", "XUANPIN_WORKERS": str(args.workers)}
     try:
-        start = time.perf_counter()
-        wait_ready(base + "/readyz")
-        ready_s = time.perf_counter() - start
-        run_wrk(base + "/healthz", 3, 8, 2, None)  # warm up both routes and the page cache
-        run_wrk(base + "/", 3, 8, 2, script)
-        levels = {c: {"picks": run_wrk(base + "/", args.duration, c, 2, script),
-                      "trivial": run_wrk(base + "/healthz", args.duration, c, 2, None)} for c in args.connections}
+        with gunicorn(env):
+            start = time.perf_counter()
+            wait_ready(base + "/readyz")
+            ready_s = time.perf_counter() - start
+            run_wrk(base + "/healthz", 3, 8, 2, None)  # warm up both routes and the page cache
+            run_wrk(base + "/", 3, 8, 2, script)
+            levels = {c: {"picks": run_wrk(base + "/", args.duration, c, 2, script),
+                          "trivial": run_wrk(base + "/healthz", args.duration, c, 2, None)}
+                      for c in args.connections}
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
         script.unlink(missing_ok=True)
 
     c = manifest["counts"]

@@ -210,29 +210,26 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
             "ablation_sales_only": _dot(v["product"], v["anchor_sales"])}
 
 
-def ours_anchors_served(ranker: Ranker, task: Task, k: int) -> np.ndarray:
-    """The served anchors-for-a-good ranking: audience fit x reach x the anchor's GMV share in the category."""
+def _served(task: Task, k: int, rank_one: Callable[[int, np.ndarray], list[int]]) -> np.ndarray:
+    """Rankings from a served, one-user-at-a-time ranker, with training pairs and unborn items excluded."""
+    unborn = np.flatnonzero(task.unborn) if task.unborn is not None else np.zeros(0, np.int64)
     out = np.full((len(task.users), k), -1, np.int64)
-    for j, product in enumerate(task.users):
-        excluded = task.seen[j].indices
-        if task.unborn is not None:
-            excluded = np.concatenate([excluded, np.flatnonzero(task.unborn)])
-        rows = [it["anchor"] for it in ranker.anchors_for(int(product), k, exclude=excluded).items]
+    for j, user in enumerate(task.users):
+        rows = rank_one(int(user), np.concatenate([task.seen[j].indices, unborn]))
         out[j, :len(rows)] = rows
     return out
+
+
+def ours_anchors_served(ranker: Ranker, task: Task, k: int) -> np.ndarray:
+    """The served anchors-for-a-good ranking: audience fit x reach x the anchor's GMV share in the category."""
+    return _served(task, k, lambda product, excluded: [
+        it["anchor"] for it in ranker.anchors_for(product, k, exclude=excluded).items])
 
 
 def ours_reranked(ranker: Ranker, task: Task, k: int) -> np.ndarray:
     """The served pipeline for anchors: quality gates, expected value, exposure support, category caps."""
-    out = np.full((len(task.users), k), -1, np.int64)
-    for j, anchor in enumerate(task.users):
-        excluded = task.seen[j].indices
-        if task.unborn is not None:
-            excluded = np.concatenate([excluded, np.flatnonzero(task.unborn)])
-        page = ranker.picks(int(anchor), k, 0, PickFilters(exclude_products=excluded))
-        rows = [p.product for p in page.items]
-        out[j, :len(rows)] = rows
-    return out
+    return _served(task, k, lambda anchor, excluded: [
+        p.product for p in ranker.picks(anchor, k, 0, PickFilters(exclude_products=excluded)).items])
 
 
 # -- scoring a ranking --------------------------------------------------------------------------------------
