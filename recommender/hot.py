@@ -117,28 +117,33 @@ def bursts(counts: WindowCounts, cfg: BurstConfig, slots: np.ndarray | None = No
     return Bursts(cand[order], recent[order], expected[order], p[order])
 
 
-class SlotMap:
-    """Keys to a fixed number of slots; the least recently touched key is evicted (its counts zeroed)."""
+class RoomSlots:
+    """(room, good) keys to a fixed number of slots; the least recently touched key is evicted (its counts
+    zeroed). Each room's keys are indexed, so one room's lookup does not scan the others."""
 
     def __init__(self, capacity: int, counts: WindowCounts) -> None:
         self.capacity, self.counts = capacity, counts
-        self.slots: OrderedDict = OrderedDict()
+        self.slots: OrderedDict[tuple[int, int], int] = OrderedDict()
+        self.by_room: dict[int, dict[int, int]] = {}  # anchor -> {product: slot}
 
-    def slot(self, key) -> int:
+    def slot(self, anchor: int, product: int) -> int:
+        key = (anchor, product)
         if key in self.slots:
             self.slots.move_to_end(key)
             return self.slots[key]
         if len(self.slots) < self.capacity:
             s = len(self.slots)
         else:
-            _, s = self.slots.popitem(last=False)
+            (old_anchor, old_product), s = self.slots.popitem(last=False)
+            room = self.by_room[old_anchor]
+            del room[old_product]
+            if not room:
+                del self.by_room[old_anchor]
             self.counts.minutes[s] = 0
             self.counts.hours[s] = 0
         self.slots[key] = s
+        self.by_room.setdefault(anchor, {})[product] = s
         return s
-
-    def key_of(self) -> dict[int, object]:
-        return {s: k for k, s in self.slots.items()}
 
 
 class SeenOrders:
@@ -163,7 +168,7 @@ class HotCounter:
     def __init__(self, n_products: int, room_capacity: int = 200_000, seen_capacity: int = 1_000_000) -> None:
         self.products = WindowCounts(n_products)
         self.rooms = WindowCounts(room_capacity)
-        self.room_slots = SlotMap(room_capacity, self.rooms)
+        self.room_slots = RoomSlots(room_capacity, self.rooms)
         self.seen = SeenOrders(seen_capacity)
 
     def add(self, order_ids: list, anchors: np.ndarray, products: np.ndarray, minutes: np.ndarray) -> int:
@@ -175,7 +180,7 @@ class HotCounter:
         order = np.argsort(t, kind="stable")  # the clock only moves forward
         a, p, t = a[order], p[order], t[order]
         self.products.add(p, t)
-        room = np.array([self.room_slots.slot((int(x), int(y))) for x, y in zip(a, p, strict=True)], np.int64)
+        room = np.array([self.room_slots.slot(int(x), int(y)) for x, y in zip(a, p, strict=True)], np.int64)
         self.rooms.add(room, t)
         return int(fresh.sum())
 
@@ -184,10 +189,9 @@ class HotCounter:
 
     def hot_in_room(self, anchor: int, cfg: BurstConfig) -> tuple[np.ndarray, Bursts]:
         """Goods bursting in one live room: (product rows, their burst evidence)."""
-        pairs = [(k, s) for k, s in self.room_slots.slots.items() if k[0] == anchor]
-        if not pairs:
+        room = self.room_slots.by_room.get(anchor, {})
+        if not room:
             return np.zeros(0, np.int64), bursts(self.rooms, cfg, np.zeros(0, np.int64))
-        slots = np.array([s for _, s in pairs])
-        found = bursts(self.rooms, cfg, slots)
-        product_of = {s: k[1] for k, s in pairs}
-        return np.array([product_of[s] for s in found.slots], np.int64), found
+        found = bursts(self.rooms, cfg, np.fromiter(room.values(), np.int64, len(room)))
+        product_of = {s: p for p, s in room.items()}
+        return np.array([product_of[int(s)] for s in found.slots], np.int64), found

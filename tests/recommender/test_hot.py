@@ -100,6 +100,8 @@ def test_room_memory_is_bounded_by_its_capacity():
     c.add([f"x{i}" for i in range(n)], rng.integers(0, 500, n), rng.integers(0, 1000, n),
           T0 + np.sort(rng.integers(0, 600, n)))
     assert len(c.room_slots.slots) == 50 and c.rooms.minutes.shape[0] == 50
+    indexed = {(a, p) for a, room in c.room_slots.by_room.items() for p in room}
+    assert indexed == set(c.room_slots.slots)  # evicted keys leave the per-room index too
 
 
 def test_rings_forget_what_falls_out_of_the_window():
