@@ -15,8 +15,10 @@ def recency_weight(times: pd.Series, now: pd.Timestamp, half_life_days: float) -
     return np.exp2(-np.maximum(age, 0) / half_life_days)
 
 
-def _matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    mat = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape)
+def sparse_sum(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int],
+               dtype: type = np.float32) -> sp.csr_matrix:
+    """CSR matrix with repeated (row, col) pairs summed."""
+    mat = sp.csr_matrix((values.astype(dtype), (rows, cols)), shape=shape)
     mat.sum_duplicates()
     return mat
 
@@ -31,7 +33,7 @@ def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0, weight: str
         raise ValueError(f"weight must be 'quantity' or 'amount', got {weight!r}")
     o = m.purchases
     w = o[weight].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
-    mat = _matrix(o["fan"].to_numpy(), o["product"].to_numpy(), w, (len(m.fan_ids), len(m.product_ids)))
+    mat = sparse_sum(o["fan"].to_numpy(), o["product"].to_numpy(), w, (len(m.fan_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
     return mat
 
@@ -40,7 +42,7 @@ def anchor_product_matrix(m: Marketplace, half_life_days: float = 30.0) -> sp.cs
     """(anchors, products): recency-weighted, log-compressed quantities sold in each room."""
     o = m.purchases
     w = o["quantity"].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
-    mat = _matrix(o["anchor"].to_numpy(), o["product"].to_numpy(), w, (len(m.anchor_ids), len(m.product_ids)))
+    mat = sparse_sum(o["anchor"].to_numpy(), o["product"].to_numpy(), w, (len(m.anchor_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
     return mat
 
@@ -51,11 +53,11 @@ def anchor_fan_engagement(m: Marketplace, buyer_weight: float = 1.0) -> sp.csr_m
     Fans who buy in a room (following or not) are the audience that converts, so they weigh more.
     """
     n = (len(m.anchor_ids), len(m.fan_ids))
-    follows = _matrix(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
+    follows = sparse_sum(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
                       np.ones(len(m.follows)), n)
     follows.data[:] = 1.0  # a pair listed twice is still one follow
     o = m.purchases
-    bought = _matrix(o["anchor"].to_numpy(), o["fan"].to_numpy(), np.ones(len(o)), n)
+    bought = sparse_sum(o["anchor"].to_numpy(), o["fan"].to_numpy(), np.ones(len(o)), n)
     np.log1p(bought.data, out=bought.data)
     return (follows + buyer_weight * bought).tocsr()
 

@@ -101,9 +101,8 @@ class Ranker:
         self.stock = _column(p, "stock", np.inf)
         self.gate = self.quality_gate()
 
-        age = (model.snapshot_time - pd.to_datetime(p["created_at"])).dt.total_seconds().to_numpy() / 86400
-        self.age_days = age
-        self.new = age <= cfg.new_goods_days
+        age_days = (model.snapshot_time - pd.to_datetime(p["created_at"])).dt.total_seconds().to_numpy() / 86400
+        self.new = age_days <= cfg.new_goods_days
         self.merchant_gmv = _column(p, "merchant_gmv_30d", np.inf)
         if "merchant_gmv_30d" in p:
             per_merchant = p.groupby("merchant_id")["merchant_gmv_30d"].first().dropna()
@@ -126,8 +125,6 @@ class Ranker:
             self.supported_candidate_scores = np.zeros((len(self.anchor_vectors), 0), np.float32)
 
         st = model.product_stats
-        self.anchors_7d = st["anchors_7d"].to_numpy()
-        self.gmv_7d = st["gmv_7d"].to_numpy(float)
         self.sales = {w: st[f"sales_{w}d"].to_numpy() for w in (1, 7, 30)}
         self.board_rank = {w: self._board_ranks(self.sales[w]) for w in (1, 7, 30)}
         labels = model.audience.labels["category"]
@@ -137,11 +134,11 @@ class Ranker:
         # Python lists of what a pick's reasons read: list indexing is ~30x cheaper than numpy scalar access,
         # and _pick runs 20 times a request
         self._category_of = [self.categories[c] for c in self.category_code.tolist()]
-        self._anchors_7d, self._gmv_7d = self.anchors_7d.tolist(), self.gmv_7d.tolist()
+        self._anchors_7d, self._gmv_7d = st["anchors_7d"].tolist(), st["gmv_7d"].astype(float).tolist()
         self._rank_7d = self.board_rank[7].tolist()
         self._price, self._commission = self.price.tolist(), self.commission.tolist()
         self._new, self._small = self.new.tolist(), self.small.tolist()
-        self._age_days, self._merchant_gmv = self.age_days.tolist(), self.merchant_gmv.tolist()
+        self._age_days, self._merchant_gmv = age_days.tolist(), self.merchant_gmv.tolist()
         self._audience_col = [int(self.audience_col[c]) for c in self.category_code.tolist()]
 
         a = model.anchors
@@ -183,12 +180,17 @@ class Ranker:
         out[ranks.index.to_numpy()] = ranks.to_numpy(dtype=np.int64)
         return out
 
+    def in_category(self, name: str) -> np.ndarray:
+        """Goods of one category (none at all for an unknown category)."""
+        if name not in self.categories:
+            return np.zeros(len(self.category_code), bool)
+        return self.category_code == self.categories.index(name)
+
     # -- goods for an anchor (选品) ----------------------------------------------------------------------
     def filter_mask(self, filters: PickFilters, anchor: int | None = None) -> np.ndarray:
         mask = self.gate.copy()
         if filters.category is not None:
-            mask &= self.category_code == (self.categories.index(filters.category)
-                                           if filters.category in self.categories else -2)
+            mask &= self.in_category(filters.category)
         if filters.price_min is not None:
             mask &= self.price >= filters.price_min
         if filters.price_max is not None:
@@ -406,7 +408,7 @@ class Ranker:
         sales = self.sales[window]
         mask = self.gate & (sales > 0)
         if category is not None:
-            mask &= self.category_code == (self.categories.index(category) if category in self.categories else -2)
+            mask &= self.in_category(category)
         rows = np.flatnonzero(mask)
         order = np.lexsort((rows, -sales[rows]))  # ties: stable by row
         return [int(r) for r in rows[order][:k]]

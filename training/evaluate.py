@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from implicit.cpu.als import AlternatingLeastSquares
-from implicit.cpu.bpr import BayesianPersonalizedRanking
 
 from recommender.arrays import top_k
 from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
-from recommender.embeddings import _faiss_blas_is_not_ours
+from recommender.embeddings import FactorConfig, fit_factors
+from recommender.interactions import sparse_sum
 from recommender.ranking import PickFilters, Ranker
 from recommender.threads import compute_threads
 from training.config import TrainConfig
@@ -69,10 +68,8 @@ def split(m: Marketplace, test_days: float) -> tuple[Marketplace, pd.DataFrame, 
     return m.until(cutoff), test, cutoff
 
 
-def _pairs(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    mat = sp.csr_matrix((values.astype(np.float64), (rows, cols)), shape=shape)
-    mat.sum_duplicates()
-    return mat
+def _sum_pairs(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    return sparse_sum(rows, cols, values, shape, dtype=np.float64)
 
 
 def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: EvalConfig) -> dict[str, Task]:
@@ -87,9 +84,9 @@ def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: EvalConfig) -> di
     tasks = {}
     for name in cfg.tasks:
         u, i, n_u, n_i = spec[name]
-        seen = _pairs(tr[u].to_numpy(), tr[i].to_numpy(), np.ones(len(tr)), (n_u, n_i))
+        seen = _sum_pairs(tr[u].to_numpy(), tr[i].to_numpy(), np.ones(len(tr)), (n_u, n_i))
         seen.data[:] = 1.0
-        truth = _pairs(test[u].to_numpy(), test[i].to_numpy(), test["amount"].to_numpy(), (n_u, n_i))
+        truth = _sum_pairs(test[u].to_numpy(), test[i].to_numpy(), test["amount"].to_numpy(), (n_u, n_i))
         truth = truth - truth.multiply(seen)  # only pairs new in the test period
         truth.eliminate_zeros()
         users = np.flatnonzero(np.diff(truth.tocsr().indptr) > 0)
@@ -105,7 +102,9 @@ def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: EvalConfig) -> di
 # -- scorers: (task) -> dense scores (len(users), n_items); higher is better -----------------------------------
 
 
-def _rank(task: Task, scores_for: Callable[[np.ndarray], np.ndarray], k: int, batch: int = 256) -> np.ndarray:
+def rank_task(task: Task, scores_for: Callable[[np.ndarray], np.ndarray], k: int, batch: int = 256
+              ) -> np.ndarray:
+    """Top-k items per task user from a scorer, training pairs and unborn items excluded (-1 pads)."""
     out = np.full((len(task.users), k), -1, np.int64)
     for lo in range(0, len(task.users), batch):
         sl = slice(lo, lo + batch)
@@ -121,7 +120,7 @@ def _rank(task: Task, scores_for: Callable[[np.ndarray], np.ndarray], k: int, ba
     return out
 
 
-def _dot(user_vecs: np.ndarray, item_vecs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+def dot_scores(user_vecs: np.ndarray, item_vecs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     u, v = np.asarray(user_vecs, np.float32), np.asarray(item_vecs, np.float32)
     return lambda users: u[users] @ v.T
 
@@ -132,7 +131,7 @@ def _interactions(train_m: Marketplace, task: str) -> sp.csr_matrix:
     u, i = {"anchor_goods": ("anchor", "product"), "fan_goods": ("fan", "product"),
             "goods_anchors": ("product", "anchor")}[task]
     n = {"anchor": len(train_m.anchor_ids), "fan": len(train_m.fan_ids), "product": len(train_m.product_ids)}
-    mat = _pairs(tr[u].to_numpy(), tr[i].to_numpy(), tr["quantity"].to_numpy(float), (n[u], n[i]))
+    mat = _sum_pairs(tr[u].to_numpy(), tr[i].to_numpy(), tr["quantity"].to_numpy(float), (n[u], n[i]))
     mat.data = np.log1p(mat.data)
     return mat.astype(np.float32)
 
@@ -169,15 +168,13 @@ def baselines(train_m: Marketplace, task: str, cfg: EvalConfig, threads: int) ->
     S.setdiag(0)
     S = _prune_rows(S, 100)
     out["itemknn"] = lambda users: (X[users] @ S).toarray()
-    with _faiss_blas_is_not_ours():
-        als = AlternatingLeastSquares(factors=cfg.train.factors.factors, regularization=0.05, alpha=10.0,
-                                      iterations=15, random_state=cfg.seed, num_threads=threads)
-    als.fit(X, show_progress=False)
-    out["als"] = _dot(als.user_factors, als.item_factors)
-    bpr = BayesianPersonalizedRanking(factors=cfg.train.factors.factors, iterations=50, random_state=cfg.seed,
-                                      num_threads=threads)
-    bpr.fit(X, show_progress=False)
-    out["bpr"] = _dot(bpr.user_factors, bpr.item_factors)
+    # plain implicit models on the task's own matrix (implicit's BPR defaults, but 50 iterations)
+    d = cfg.train.factors.factors
+    als = FactorConfig(algorithm="als", factors=d, iterations=15, regularization=0.05, alpha=10.0, seed=cfg.seed)
+    bpr = FactorConfig(algorithm="bpr", factors=d, iterations=50, regularization=0.01, learning_rate=0.01,
+                       seed=cfg.seed)
+    out["als"] = dot_scores(*fit_factors(X, als, threads))
+    out["bpr"] = dot_scores(*fit_factors(X, bpr, threads))
     return out
 
 
@@ -199,15 +196,16 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
     """Our model and its ablations, as raw scorers (the business re-ranking is evaluated separately)."""
     v = model.vectors
     if task == "anchor_goods":
-        return {"ours_no_rerank": _dot(v["anchor"], v["product"]),
-                "ablation_audience_only": _dot(v["anchor_audience"], v["product"]),
-                "ablation_sales_only": _dot(v["anchor_sales"], v["product"]),
-                "ablation_no_content": _dot(v["anchor"], v["product_cf"])}
+        return {"ours_no_rerank": dot_scores(v["anchor"], v["product"]),
+                "ablation_audience_only": dot_scores(v["anchor_audience"], v["product"]),
+                "ablation_sales_only": dot_scores(v["anchor_sales"], v["product"]),
+                "ablation_no_content": dot_scores(v["anchor"], v["product_cf"])}
     if task == "fan_goods":
-        return {"ours": _dot(v["fan"], v["product"]), "ablation_no_content": _dot(v["fan"], v["product_cf"])}
-    return {"ours": _dot(v["product"], v["anchor"]),
-            "ablation_audience_only": _dot(v["product"], v["anchor_audience"]),
-            "ablation_sales_only": _dot(v["product"], v["anchor_sales"])}
+        return {"ours": dot_scores(v["fan"], v["product"]),
+                "ablation_no_content": dot_scores(v["fan"], v["product_cf"])}
+    return {"ours": dot_scores(v["product"], v["anchor"]),
+            "ablation_audience_only": dot_scores(v["product"], v["anchor_audience"]),
+            "ablation_sales_only": dot_scores(v["product"], v["anchor_sales"])}
 
 
 def _served(task: Task, k: int, rank_one: Callable[[int, np.ndarray], list[int]]) -> np.ndarray:
@@ -268,9 +266,9 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     expected[seen.row, seen.col] = 0.0
     if task.unborn is not None:
         expected[:, task.unborn] = 0.0  # goods created after the cut-off could not be picked then
-    rankings = {name: _rank(task, scorer, k) for name, scorer in scorers.items()}
+    rankings = {name: rank_task(task, scorer, k) for name, scorer in scorers.items()}
     rankings["ours"] = ours_reranked(ranker, task, k)
-    rankings["oracle"] = _rank(task, lambda users: np.asarray(truth.expected_sales)[users], k)
+    rankings["oracle"] = rank_task(task, lambda users: np.asarray(truth.expected_sales)[users], k)
     # what the served ranking optimises: the anchor's expected commission = expected units x price x rate
     earnings = expected * (ranker.price * ranker.commission)[None, :]
     models = {}
@@ -308,7 +306,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                 res = {}
                 for model_name, scorer in scorers.items():
                     t = time.perf_counter()
-                    ranked = _rank(task, scorer, kmax)
+                    ranked = rank_task(task, scorer, kmax)
                     res[model_name] = score(ranked, task, cfg, small if goods else None, new if goods else None,
                                             category if goods else None)
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
@@ -322,12 +320,12 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                         # selection center wants to predict. "oracle_shelf": the same restricted to goods the
                         # anchor had listed by the end, the best possible ranking of *realised* new sales
                         # (nothing sells unless shelved); it uses future listings, as an oracle may.
-                        listed = _pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
+                        listed = _sum_pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
                                         np.ones(len(m.shelf)), expected.shape).toarray() > 0
-                        res["oracle"] = score(_rank(task, lambda users, e=expected: e[users], kmax), task,
+                        res["oracle"] = score(rank_task(task, lambda users, e=expected: e[users], kmax), task,
                                               cfg, small, new, category)
                         res["oracle_shelf"] = score(
-                            _rank(task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0),
+                            rank_task(task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0),
                                   kmax), task, cfg, small, new, category)
                 results[name] = {"users": len(task.users), "relevant_pairs": int(task.truth.nnz), "models": res}
                 if name == "anchor_goods" and truth is not None and truth.expected_sales is not None:

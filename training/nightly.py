@@ -28,7 +28,7 @@ import pandas as pd
 from recommender.artifact import ArtifactError, Model, load_model
 from recommender.contract import ContractError, Marketplace, load_snapshot
 from training.config import TrainConfig
-from training.evaluate import EvalConfig, Task, _dot, _rank, build_tasks
+from training.evaluate import EvalConfig, Task, build_tasks, dot_scores, rank_task
 from training.metrics import ranking_metrics
 from training.registry import LockHeld, Registry
 from training.trainer import train
@@ -71,7 +71,7 @@ def gate_scores(model: Model, m: Marketplace, tasks: dict[str, Task], metric: st
     k = int(metric.split("@")[1])
     out = {}
     for name, task in tasks.items():
-        ranked = _rank(task, _dot(vecs[users_of[name]], vecs["product"]), k)
+        ranked = rank_task(task, dot_scores(vecs[users_of[name]], vecs["product"]), k)
         out[name] = ranking_metrics(ranked, task.truth, (k,))[metric]
     return out
 
