@@ -5,17 +5,24 @@ when it is merely popular: the recent count is tested against a Poisson with the
 (whichever is higher, the burst itself left out), with a minimum volume. When the burst ends the recent
 window empties and the item stops being hot on its own.
 
+Counts live in a store: `MemoryStore` here (one process), `recommender.hot_redis.RedisStore` for several
+workers and replicas. Both answer the same two questions, so the test is written once (`detect`): which keys
+have at least `min_orders` in the last `span` minutes, and what their 24 h and 7 d counts are. Keys are the
+snapshot's product and anchor ids as strings, so counts survive a model reload.
+
 Memory is bounded however long the service runs: each key has 60 minute buckets (the last hour) and 168
-hour buckets (the last week) in ring arrays, advanced by one global clock; room keys live in a fixed number
-of slots, the least recently active evicted first; replayed order ids are remembered in a bounded window.
+hour buckets (the last week) in ring arrays advanced by one clock; room keys live in a fixed number of
+slots, the least recently active evicted first; replayed order ids are remembered in a bounded window.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import pandas as pd
 from scipy.stats import poisson
 
 MINUTES, HOURS = 60, 168
@@ -29,28 +36,134 @@ class BurstConfig:
     floor_per_hour: float = 0.2  # baseline for items without history: a handful of first orders is no burst
 
 
-class WindowCounts:
-    """Order counts of `capacity` keys in a minute ring (last hour) and an hour ring (last week)."""
+@dataclass(frozen=True)
+class Orders:
+    """A batch of orders to count. Ids are strings; `key` is a 64-bit hash of the order id (idempotency)."""
 
-    def __init__(self, capacity: int) -> None:
-        self.minutes = np.zeros((capacity, MINUTES), np.int32)
-        self.hours = np.zeros((capacity, HOURS), np.int32)
+    key: np.ndarray  # uint64
+    anchor: np.ndarray  # str ids
+    product: np.ndarray  # str ids
+    minute: np.ndarray  # int64 minutes since the epoch
+
+    @classmethod
+    def of(cls, order_ids, anchors, products, minutes) -> Orders:
+        return cls(order_keys(order_ids), np.asarray(anchors).astype(str), np.asarray(products).astype(str),
+                   np.asarray(minutes, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def take(self, rows: np.ndarray) -> Orders:
+        return Orders(self.key[rows], self.anchor[rows], self.product[rows], self.minute[rows])
+
+
+def order_keys(order_ids) -> np.ndarray:
+    """Order ids to 64-bit keys: pandas' fixed-key hash, the same in every process and replica."""
+    ids = np.asarray(order_ids).astype(str).astype(object)
+    return pd.util.hash_array(ids, categorize=False)
+
+
+def to_minutes(timestamps) -> np.ndarray:
+    """Timestamps (naive = UTC) to whole minutes since the epoch."""
+    ts = pd.to_datetime(pd.Series(timestamps), utc=True)
+    return (ts.astype("int64") // 60_000_000_000).to_numpy()
+
+
+class HotStore(Protocol):
+    """What burst detection needs from a store of order counts."""
+
+    kind: str
+
+    def add(self, orders: Orders) -> int:
+        """Count orders not seen before; returns how many were new."""
+
+    def now(self) -> int | None:
+        """The store's clock: the latest minute it has seen or been advanced to."""
+
+    def advance(self, minute: int) -> None:
+        """Move the clock forward (wall time), so a burst decays when orders stop."""
+
+    def recent(self, span: int, min_orders: int, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Goods with at least `min_orders` in the last `span` minutes (platform-wide or in one room)."""
+
+    def history(self, products: np.ndarray, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Orders of `products` in the last 24 hours and the last 7 days (current hour included)."""
+
+
+@dataclass
+class Bursts:
+    keys: np.ndarray  # product ids (str) that are bursting, strongest first
+    recent: np.ndarray  # their orders in the recent window
+    expected: np.ndarray  # what their baseline predicts for that window
+    p_value: np.ndarray
+    now: int | None = None  # the minute the test was made at
+
+    @property
+    def lift(self) -> np.ndarray:
+        return self.recent / np.maximum(self.expected, 1e-9)
+
+    @classmethod
+    def empty(cls, now: int | None = None) -> Bursts:
+        z = np.zeros(0)
+        return cls(np.zeros(0, str), z, z, z, now)
+
+
+def detect(store: HotStore, cfg: BurstConfig, anchor: str | None = None) -> Bursts:
+    """The burst test over a store, platform-wide or for one live room."""
+    now = store.now()
+    keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor)
+    if now is None or not len(keys):
+        return Bursts.empty(now)
+    day, week = store.history(keys, anchor)
+    return poisson_bursts(keys, recent, day, week, cfg, now)
+
+
+def poisson_bursts(keys: np.ndarray, recent: np.ndarray, day: np.ndarray, week: np.ndarray, cfg: BurstConfig,
+                   now: int | None = None) -> Bursts:
+    """Keys whose recent count is improbable under their own 24 h / 7 d rate, strongest lift first."""
+    recent = np.asarray(recent, float)
+    # baselines without the burst: the last 24 h and 7 d minus the recent window, as rates per minute
+    day_rate = np.maximum(day - recent, 0) / (24 * 60 - cfg.recent_minutes)
+    week_rate = np.maximum(week - recent, 0) / (HOURS * 60 - cfg.recent_minutes)
+    rate = np.maximum(np.maximum(day_rate, week_rate), cfg.floor_per_hour / 60)
+    expected = rate * cfg.recent_minutes
+    p = poisson.sf(recent - 1, expected)  # P(X >= recent)
+    idx = np.flatnonzero((p < cfg.alpha) & (recent >= cfg.min_orders))
+    order = idx[np.lexsort((keys[idx], p[idx], -(recent[idx] / expected[idx])))]
+    return Bursts(keys[order], recent[order], expected[order], p[order], now)
+
+
+class WindowCounts:
+    """Order counts of a growing number of keys in a minute ring (last hour) and an hour ring (last week).
+
+    Time-major (a bucket is a row), so summing the last 15 minutes of 100k goods reads 15 contiguous rows.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.minutes = np.zeros((MINUTES, capacity), np.int32)
+        self.hours = np.zeros((HOURS, capacity), np.int32)
         self.now: int | None = None  # the latest minute seen (minutes since the epoch)
+
+    def __len__(self) -> int:
+        return self.minutes.shape[1]
+
+    def grow(self, capacity: int) -> None:
+        if capacity > len(self):
+            extra = capacity - len(self)
+            self.minutes = np.pad(self.minutes, ((0, 0), (0, extra)))
+            self.hours = np.pad(self.hours, ((0, 0), (0, extra)))
 
     def advance(self, minute: int) -> None:
         """Move the clock forward, zeroing the buckets that fall out of each ring."""
-        if self.now is None:
-            self.now = minute
-            return
-        if minute <= self.now:
+        if self.now is None or minute <= self.now:
+            self.now = minute if self.now is None else self.now
             return
         gap = minute - self.now
-        cols = np.arange(self.now + 1, minute + 1)
-        self.minutes[:, (cols % MINUTES)[-MINUTES:] if gap < MINUTES else slice(None)] = 0
+        self.minutes[(np.arange(self.now + 1, minute + 1) % MINUTES) if gap < MINUTES else slice(None)] = 0
         old_hour, new_hour = self.now // 60, minute // 60
         if new_hour > old_hour:
-            hcols = np.arange(old_hour + 1, new_hour + 1)
-            self.hours[:, (hcols % HOURS)[-HOURS:] if new_hour - old_hour < HOURS else slice(None)] = 0
+            self.hours[np.arange(old_hour + 1, new_hour + 1) % HOURS if new_hour - old_hour < HOURS
+                       else slice(None)] = 0
         self.now = minute
 
     def add(self, slots: np.ndarray, minutes: np.ndarray) -> None:
@@ -60,61 +173,28 @@ class WindowCounts:
         self.advance(int(minutes.max()))
         recent_hour = minutes > self.now - MINUTES
         week = minutes > self.now - MINUTES * HOURS
-        np.add.at(self.minutes, (slots[recent_hour], minutes[recent_hour] % MINUTES), 1)
-        np.add.at(self.hours, (slots[week], (minutes[week] // 60) % HOURS), 1)
+        np.add.at(self.minutes, (minutes[recent_hour] % MINUTES, slots[recent_hour]), 1)
+        np.add.at(self.hours, ((minutes[week] // 60) % HOURS, slots[week]), 1)
 
-    def recent(self, slots: np.ndarray | slice, span: int) -> np.ndarray:
-        """Orders in the last `span` minutes (the current minute included)."""
+    def recent(self, slots: np.ndarray | None, span: int) -> np.ndarray:
+        """Orders in the last `span` minutes (the current minute included), of `slots` or of every key."""
+        if self.now is None:
+            return np.zeros(len(self) if slots is None else len(slots), np.int64)
         return _ring_sum(self.minutes, self.now % MINUTES, span, slots)
 
-    def last_hours(self, slots: np.ndarray | slice, span: int) -> np.ndarray:
+    def last_hours(self, slots: np.ndarray | None, span: int) -> np.ndarray:
         """Orders in the last `span` hours (the current hour included)."""
+        if self.now is None:
+            return np.zeros(len(self) if slots is None else len(slots), np.int64)
         return _ring_sum(self.hours, (self.now // 60) % HOURS, span, slots)
 
 
-def _ring_sum(ring: np.ndarray, last: int, span: int, rows: np.ndarray | slice) -> np.ndarray:
-    """Sum of the `span` ring columns ending at column `last`: at most two slice views, no gathered copy."""
+def _ring_sum(ring: np.ndarray, last: int, span: int, cols: np.ndarray | None) -> np.ndarray:
+    """Sum of the `span` ring rows ending at row `last`: at most two contiguous blocks."""
     first = last - span + 1
-    part = ring[rows] if isinstance(rows, np.ndarray) else ring
-    if first >= 0:
-        out = part[:, first:last + 1].sum(axis=1, dtype=np.int64)
-    else:
-        out = part[:, :last + 1].sum(axis=1, dtype=np.int64) + part[:, first:].sum(axis=1, dtype=np.int64)
-    return out if isinstance(rows, np.ndarray) else out[rows]
-
-
-@dataclass
-class Bursts:
-    slots: np.ndarray  # keys that are bursting, strongest first
-    recent: np.ndarray  # their orders in the recent window
-    expected: np.ndarray  # what their baseline predicts for that window
-    p_value: np.ndarray
-
-    @property
-    def lift(self) -> np.ndarray:
-        return self.recent / np.maximum(self.expected, 1e-9)
-
-
-def bursts(counts: WindowCounts, cfg: BurstConfig, slots: np.ndarray | None = None) -> Bursts:
-    """Test every key (or `slots`) for a burst in the last `recent_minutes`."""
-    if counts.now is None:
-        empty = np.zeros(0)
-        return Bursts(np.zeros(0, np.int64), empty, empty, empty)
-    keys = np.arange(len(counts.minutes)) if slots is None else np.asarray(slots, np.int64)
-    recent_all = counts.recent(slice(None) if slots is None else keys, cfg.recent_minutes)  # a view, no copy
-    # only keys with enough recent orders can burst: baselines are computed for those alone (the week of
-    # hour buckets of 100k goods is 67 MB to gather; the candidates are a handful)
-    cand = keys[recent_all >= cfg.min_orders]
-    recent = recent_all[recent_all >= cfg.min_orders].astype(float)
-    # baselines without the burst: the last 24 h and 7 d minus the recent window, as rates per minute
-    day = np.maximum(counts.last_hours(cand, 24) - recent, 0) / (24 * 60 - cfg.recent_minutes)
-    week = np.maximum(counts.last_hours(cand, HOURS) - recent, 0) / (HOURS * 60 - cfg.recent_minutes)
-    rate = np.maximum(np.maximum(day, week), cfg.floor_per_hour / 60)
-    expected = rate * cfg.recent_minutes
-    p = poisson.sf(recent - 1, expected)  # P(X >= recent)
-    idx = np.flatnonzero(p < cfg.alpha)
-    order = idx[np.lexsort((cand[idx], p[idx], -(recent[idx] / expected[idx])))]
-    return Bursts(cand[order], recent[order], expected[order], p[order])
+    rows = np.arange(first, last + 1) % len(ring) if first < 0 else slice(first, last + 1)
+    block = ring[rows] if cols is None else ring[rows][:, cols]
+    return block.sum(axis=0, dtype=np.int64)
 
 
 class RoomSlots:
@@ -123,10 +203,11 @@ class RoomSlots:
 
     def __init__(self, capacity: int, counts: WindowCounts) -> None:
         self.capacity, self.counts = capacity, counts
-        self.slots: OrderedDict[tuple[int, int], int] = OrderedDict()
-        self.by_room: dict[int, dict[int, int]] = {}  # anchor -> {product: slot}
+        counts.grow(capacity)
+        self.slots: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self.by_room: dict[str, dict[str, int]] = {}  # anchor -> {product: slot}
 
-    def slot(self, anchor: int, product: int) -> int:
+    def slot(self, anchor: str, product: str) -> int:
         key = (anchor, product)
         if key in self.slots:
             self.slots.move_to_end(key)
@@ -139,59 +220,94 @@ class RoomSlots:
             del room[old_product]
             if not room:
                 del self.by_room[old_anchor]
-            self.counts.minutes[s] = 0
-            self.counts.hours[s] = 0
+            self.counts.minutes[:, s] = 0
+            self.counts.hours[:, s] = 0
         self.slots[key] = s
         self.by_room.setdefault(anchor, {})[product] = s
         return s
 
 
 class SeenOrders:
-    """Order ids already counted, so a replayed event is not counted twice; remembers the last `capacity`."""
+    """Order keys already counted, so a replayed event is not counted twice; remembers the last `capacity`."""
 
-    def __init__(self, capacity: int = 1_000_000) -> None:
+    def __init__(self, capacity: int = 2_000_000) -> None:
         self.capacity = capacity
-        self._ids: OrderedDict = OrderedDict()
+        self._keys: OrderedDict[int, None] = OrderedDict()
 
-    def first_time(self, order_id) -> bool:
-        if order_id in self._ids:
-            return False
-        self._ids[order_id] = None
-        if len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
-        return True
+    def fresh(self, keys: np.ndarray) -> np.ndarray:
+        """Mark `keys` as seen; True where a key is new (a key repeated inside the batch counts once)."""
+        out = np.zeros(len(keys), bool)
+        seen = self._keys
+        for i, k in enumerate(keys.tolist()):
+            if k not in seen:
+                seen[k] = None
+                out[i] = True
+        while len(seen) > self.capacity:
+            seen.popitem(last=False)
+        return out
 
 
-class HotCounter:
-    """In-process store: counts per good (dense, by model row) and per (room, good) (bounded slots)."""
+class MemoryStore:
+    """The in-process store: dense counts per good, bounded slots per (room, good). One process only:
+    under several gunicorn workers each would count only the events it received (use Redis there)."""
 
-    def __init__(self, n_products: int, room_capacity: int = 200_000, seen_capacity: int = 1_000_000) -> None:
-        self.products = WindowCounts(n_products)
-        self.rooms = WindowCounts(room_capacity)
+    kind = "memory"
+
+    def __init__(self, room_capacity: int = 200_000, seen_capacity: int = 2_000_000) -> None:
+        self.products = WindowCounts()
+        self.product_slot: dict[str, int] = {}
+        self.product_key: list[str] = []
+        self.rooms = WindowCounts(0)
         self.room_slots = RoomSlots(room_capacity, self.rooms)
         self.seen = SeenOrders(seen_capacity)
 
-    def add(self, order_ids: list, anchors: np.ndarray, products: np.ndarray, minutes: np.ndarray) -> int:
-        """Count new orders (rows of the model's vocabularies); returns how many were new."""
-        fresh = np.array([self.seen.first_time(o) for o in order_ids], bool)
+    def now(self) -> int | None:
+        return self.products.now
+
+    def advance(self, minute: int) -> None:
+        self.products.advance(minute)
+        self.rooms.advance(minute)
+
+    def add(self, orders: Orders) -> int:
+        fresh = self.seen.fresh(orders.key)
         if not fresh.any():
             return 0
-        a, p, t = anchors[fresh], products[fresh], minutes[fresh]
-        order = np.argsort(t, kind="stable")  # the clock only moves forward
-        a, p, t = a[order], p[order], t[order]
-        self.products.add(p, t)
-        room = np.array([self.room_slots.slot(int(x), int(y)) for x, y in zip(a, p, strict=True)], np.int64)
-        self.rooms.add(room, t)
-        return int(fresh.sum())
+        o = orders.take(np.flatnonzero(fresh)[np.argsort(orders.minute[fresh], kind="stable")])
+        slots = np.fromiter((self._product(p) for p in o.product.tolist()), np.int64, len(o))
+        self.products.add(slots, o.minute)
+        rooms = np.fromiter((self.room_slots.slot(a, p) for a, p in zip(o.anchor.tolist(), o.product.tolist(),
+                                                                         strict=True)), np.int64, len(o))
+        self.rooms.add(rooms, o.minute)
+        self.rooms.advance(self.products.now)  # one clock for both
+        return len(o)
 
-    def hot_products(self, cfg: BurstConfig) -> Bursts:
-        return bursts(self.products, cfg)
+    def _product(self, product: str) -> int:
+        slot = self.product_slot.get(product)
+        if slot is None:
+            slot = self.product_slot[product] = len(self.product_key)
+            self.product_key.append(product)
+            if slot >= len(self.products):
+                self.products.grow(2 * len(self.products))
+        return slot
 
-    def hot_in_room(self, anchor: int, cfg: BurstConfig) -> tuple[np.ndarray, Bursts]:
-        """Goods bursting in one live room: (product rows, their burst evidence)."""
-        room = self.room_slots.by_room.get(anchor, {})
+    def recent(self, span: int, min_orders: int, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if anchor is None:
+            n = len(self.product_key)
+            counts = self.products.recent(None, span)[:n]
+            keep = np.flatnonzero(counts >= min_orders)
+            return np.asarray(self.product_key, str)[keep] if len(keep) else np.zeros(0, str), counts[keep]
+        room = self.room_slots.by_room.get(anchor)
         if not room:
-            return np.zeros(0, np.int64), bursts(self.rooms, cfg, np.zeros(0, np.int64))
-        found = bursts(self.rooms, cfg, np.fromiter(room.values(), np.int64, len(room)))
-        product_of = {s: p for p, s in room.items()}
-        return np.array([product_of[int(s)] for s in found.slots], np.int64), found
+            return np.zeros(0, str), np.zeros(0, np.int64)
+        products = np.fromiter(room.keys(), object, len(room)).astype(str)
+        counts = self.rooms.recent(np.fromiter(room.values(), np.int64, len(room)), span)
+        keep = counts >= min_orders
+        return products[keep], counts[keep]
+
+    def history(self, products: np.ndarray, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if anchor is None:
+            counts, slots = self.products, np.array([self.product_slot[p] for p in products.tolist()], np.int64)
+        else:
+            room = self.room_slots.by_room.get(anchor, {})
+            counts, slots = self.rooms, np.array([room[p] for p in products.tolist()], np.int64)
+        return counts.last_hours(slots, 24), counts.last_hours(slots, HOURS)
