@@ -35,7 +35,9 @@ from recommender.index import NormOrderedIndex, read_index
 from recommender.profiles import AudienceProfile
 from recommender.vocabulary import Vocabulary
 
-FORMAT_VERSION = 3  # 2: shelves, per-category anchor GMV; 3: norm-ordered index, anchor candidates
+FORMAT_VERSION = 4  # 2: shelves, per-category anchor GMV; 3: norm-ordered index, anchor candidates;
+# 4: follow lists and recent orders (hot items). Version 3 still loads, without them.
+READABLE_VERSIONS = (3, 4)
 MANIFEST = "manifest.json"
 
 
@@ -123,9 +125,9 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{file}: unreadable manifest ({exc})") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise ArtifactError(f"{file}: format_version {manifest.get('format_version')!r}, "
-                            f"this code reads {FORMAT_VERSION}")
+                            f"this code reads {READABLE_VERSIONS}")
     return manifest
 
 
@@ -162,6 +164,12 @@ class Model:
         self.anchor_candidates = self._array("candidates/anchor_products.npy", mode)  # (anchors, n) best first
         self.anchor_candidate_scores = self._array("candidates/anchor_scores.npy", mode)
         self.anchor_index = read_index(self.path / "index/anchors.faiss", mmap=mmap)
+        hot = self.manifest["format_version"] >= 4  # version 3 artifacts have no follows or recent orders
+        n_f = len(self.fan_ids)
+        self.follow_indptr = self._array("follows/indptr.npy", mode) if hot else np.zeros(n_f + 1, np.int64)
+        self.follow_anchors = self._array("follows/anchors.npy", mode) if hot else np.zeros(0, np.int32)
+        self.recent_orders = {name: self._array(f"recent_orders/{name}.npy", mode) if hot else np.zeros(0)
+                              for name in ("key", "anchor", "product", "minute")}
         self._product_norms: np.ndarray | None = None
         self._check_shapes()
 
@@ -202,6 +210,10 @@ class Model:
             if index.ntotal != counts[key] or index.d != d:
                 raise ArtifactError(f"{self.path}/index/{key}.faiss: {index.ntotal} x {index.d}, "
                                     f"expected {counts[key]} x {d}")
+        if self.follow_indptr.shape != (counts["fans"] + 1,):
+            raise ArtifactError(f"{self.path}/follows/indptr.npy: does not match {counts['fans']} fans")
+        if len({len(v) for v in self.recent_orders.values()}) != 1:
+            raise ArtifactError(f"{self.path}/recent_orders: arrays of different lengths")
         if self.shelf_indptr.shape != (n_a + 1,) or self.anchor_category_gmv.shape[0] != n_a:
             raise ArtifactError(f"{self.path}: shelf or category GMV arrays do not match {counts['anchors']} anchors")
         for table, key in ((self.products, "products"), (self.product_stats, "products"),
@@ -213,6 +225,10 @@ class Model:
     def snapshot_time(self) -> pd.Timestamp:
         """The data's "now": statistics windows and the age of goods count back from it."""
         return pd.Timestamp(self.manifest["data"]["snapshot_time"])
+
+    def follows_of(self, fan_row: int) -> np.ndarray:
+        """Anchor rows the fan follows."""
+        return self.follow_anchors[self.follow_indptr[fan_row]:self.follow_indptr[fan_row + 1]]
 
     def shelf_of(self, anchor_row: int) -> np.ndarray:
         """Product rows on one anchor's shelf."""

@@ -65,8 +65,8 @@ def order_keys(order_ids) -> np.ndarray:
 
 def to_minutes(timestamps) -> np.ndarray:
     """Timestamps (naive = UTC) to whole minutes since the epoch."""
-    ts = pd.to_datetime(pd.Series(timestamps), utc=True)
-    return (ts.astype("int64") // 60_000_000_000).to_numpy()
+    ts = pd.to_datetime(pd.Series(timestamps), utc=True)  # any resolution (pandas 3 keeps microseconds)
+    return ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(minutes=1)).to_numpy(np.int64)
 
 
 class HotStore(Protocol):

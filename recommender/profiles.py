@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from recommender.arrays import distinct_per_row
 from recommender.contract import Marketplace
+from recommender.hot import order_keys, to_minutes
 
 WINDOWS = (1, 7, 30)
 
@@ -144,12 +145,30 @@ def anchor_category_gmv(m: Marketplace, now: pd.Timestamp | None = None) -> np.n
     return np.round(out, 2)
 
 
+def _csr(rows: np.ndarray, values: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(rows, kind="stable")
+    indptr = np.searchsorted(rows[order], np.arange(n_rows + 1)).astype(np.int64)
+    return indptr, values[order].astype(np.int32)
+
+
 def shelf_lists(m: Marketplace) -> tuple[np.ndarray, np.ndarray]:
     """Each anchor's shelf as CSR arrays (indptr over anchors, product rows), for excluding listed goods."""
-    n_a = len(m.anchor_ids)
-    if not len(m.shelf):
-        return np.zeros(n_a + 1, np.int64), np.zeros(0, np.int32)
-    order = np.argsort(m.shelf["anchor"].to_numpy(), kind="stable")
-    anchors = m.shelf["anchor"].to_numpy()[order]
-    indptr = np.searchsorted(anchors, np.arange(n_a + 1)).astype(np.int64)
-    return indptr, m.shelf["product"].to_numpy()[order].astype(np.int32)
+    return _csr(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(), len(m.anchor_ids))
+
+
+def follow_lists(m: Marketplace) -> tuple[np.ndarray, np.ndarray]:
+    """Each fan's followed anchors as CSR arrays (indptr over fans, anchor rows): the hot feed favours them."""
+    return _csr(m.follows["fan"].to_numpy(), m.follows["anchor"].to_numpy(), len(m.fan_ids))
+
+
+def recent_orders(m: Marketplace, days: int = 7) -> dict[str, np.ndarray]:
+    """The last `days` of kept, unrefunded orders (order key, anchor row, product row, minute), so a restarted
+    service knows what is hot and each good's baseline without the raw snapshot."""
+    o = m.orders
+    since = m.snapshot_time - pd.Timedelta(days=days)
+    keep = (o["ordered_at"] > since).to_numpy()
+    if "refunded" in o:
+        keep = keep & ~o["refunded"].fillna(False).to_numpy(bool)
+    o = o[keep]
+    return {"key": order_keys(o["order_id"].to_numpy()), "anchor": o["anchor"].to_numpy(np.int32),
+            "product": o["product"].to_numpy(np.int32), "minute": to_minutes(o["ordered_at"].to_numpy())}

@@ -40,6 +40,8 @@ class TrainConfig(_Strict):
     content: ContentConfig = Field(default_factory=ContentConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
     threads: int | None = Field(None, ge=1, description="compute threads; default: all cores")
+    recent_order_days: int = Field(7, ge=0, le=30, description="days of recent orders kept in the artifact, "
+                                   "so the service's hot items start with each good's baseline")
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:

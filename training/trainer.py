@@ -28,7 +28,9 @@ from recommender.profiles import (
     anchor_category_gmv,
     anchor_stats,
     audience_profile,
+    follow_lists,
     product_stats,
+    recent_orders,
     shelf_lists,
 )
 from recommender.threads import compute_threads
@@ -124,6 +126,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             a_stats = anchor_stats(m)
             category_gmv = anchor_category_gmv(m)
             shelf_indptr, shelf_products = shelf_lists(m)
+            follow_indptr, follow_anchors = follow_lists(m)
+            recent = recent_orders(m, config.recent_order_days)
 
         with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
             product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
@@ -160,6 +164,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             writer.array("profiles/anchor_category_gmv_30d.npy", category_gmv)
             writer.array("shelf/indptr.npy", shelf_indptr)
             writer.array("shelf/products.npy", shelf_products)
+            writer.array("follows/indptr.npy", follow_indptr)
+            writer.array("follows/anchors.npy", follow_anchors)
+            for name, arr in recent.items():
+                writer.array(f"recent_orders/{name}.npy", arr)
 
         manifest = {
             "model_version": started.strftime("%Y%m%dT%H%M%SZ"),
@@ -175,6 +183,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "parameters": config.model_dump(mode="json"),
             "counts": {"anchors": len(m.anchor_ids), "fans": len(m.fan_ids), "products": len(m.product_ids),
                        "follows": len(m.follows), "orders": len(m.orders), "shelf": len(m.shelf),
+                       "recent_orders": len(recent["key"]),
                        "fan_product_nonzeros": int(fan_products.nnz),
                        "goods_without_buyers": int((buyers == 0).sum()),
                        "anchors_without_sales": int((np.diff(anchor_products.indptr) == 0).sum())},

@@ -6,6 +6,7 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fixtures.marketplace import load_truth
@@ -24,7 +25,7 @@ def model(small_artifact):
 def test_manifest_describes_data_parameters_counts_versions_and_timings(model, small_snapshot):
     man = model.manifest
     snapshot = load_snapshot(small_snapshot)
-    assert man["format_version"] == 3
+    assert man["format_version"] == 4
     assert man["data"]["fingerprint"] == snapshot.fingerprint and len(man["data"]["fingerprint"]) == 64
     assert man["counts"]["anchors"] == 50 and man["counts"]["fans"] == 2000 and man["counts"]["products"] == 500
     assert man["parameters"]["factors"]["factors"] == man["dimensions"] == 64
@@ -160,3 +161,17 @@ def test_unknown_config_keys_are_errors(tmp_path):
     path.write_text("[factors]\nfactorz = 32\n")
     with pytest.raises(ValueError, match="factorz"):
         TrainConfig.from_file(path)
+
+
+def test_follows_and_last_week_of_orders_are_kept_for_the_hot_items(model, small_snapshot):
+    snapshot = load_snapshot(small_snapshot)
+    fan = int(snapshot.follows["fan"].iloc[0])
+    assert sorted(model.follows_of(fan)) == sorted(snapshot.follows.loc[snapshot.follows["fan"] == fan, "anchor"])
+    assert model.follow_indptr[-1] == len(snapshot.follows)
+    o = snapshot.orders
+    week = o[(o["ordered_at"] > snapshot.snapshot_time - pd.Timedelta(days=7)) & ~o["refunded"].astype(bool)]
+    recent = model.recent_orders
+    assert len(recent["key"]) == len(week) > 0 and model.manifest["counts"]["recent_orders"] == len(week)
+    assert sorted(recent["product"].tolist()) == sorted(week["product"].tolist())
+    newest = pd.Timestamp(int(recent["minute"].max()) * 60, unit="s")
+    assert newest == week["ordered_at"].max().floor("min")
