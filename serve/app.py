@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from recommender.artifact import load_model
 from recommender.ranking import Ranker
-from serve import admin, anchors, products, rankings, system
+from serve import admin, anchors, page, products, rankings, search, system
 from serve.api import ApiError
 from serve.config import ServiceConfig
 from serve.metrics import Metrics
@@ -84,7 +84,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
         if config.poll_seconds > 0:
             state["reloader"].start(config.poll_seconds)
 
-    for module in (anchors, products, rankings, system, admin):
+    for module in (anchors, products, rankings, search, system, admin, page):
         app.register_blueprint(module.bp)
 
     @app.before_request

@@ -225,3 +225,31 @@ class ErrorBody(BaseModel):
 
 class Error(BaseModel):
     error: ErrorBody
+
+
+# -- search (the selection-center page finds anchors by id or name) ---------------------------------------
+
+
+class AnchorSearchQuery(Query):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    q: str = Field(min_length=1, max_length=50, description="an id prefix or part of the name (case-insensitive)")
+    k: int = Field(10, ge=1, le=50, description="most anchors returned")
+
+
+class AnchorSearchResponse(BaseModel):
+    query: str
+    items: list[AnchorSummary] = Field(description="exact id first, then id prefix, name prefix, name part; "
+                                                   "more fans first within each")
+    total: int = Field(description="anchors that match, of which the first k are returned")
+    model_version: str
+
+
+class CategoryCount(BaseModel):
+    category: str
+    products: int = Field(description="goods of this category in the catalogue")
+
+
+class CategoriesResponse(BaseModel):
+    items: list[CategoryCount] = Field(description="every category, most goods first")
+    model_version: str

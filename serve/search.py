@@ -1,0 +1,87 @@
+"""/v1/search: find anchors by id or name, and list the catalogue's categories, for the selection-center page
+(a person types 「美妆」 or the first digits of an id, not a full id).
+
+Lower-cased names and ids are built once per loaded model (a reload brings a new model and so a new index);
+a query is four vectorised string tests over Arrow-backed arrays, no Python loop over the anchors.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from flask import Blueprint
+
+from recommender.artifact import Model
+from serve import schemas
+from serve.api import endpoint
+from serve.present import anchor_summary
+from serve.state import serving
+
+bp = Blueprint("search", __name__, url_prefix="/v1/search")
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """What a search reads, per loaded model."""
+
+    ids: pd.Series  # lower-cased anchor ids as text, by model row
+    names: pd.Series  # lower-cased anchor names, by model row ("" when missing)
+    fans: np.ndarray  # followers by model row: the more followed anchor first among equal matches
+    categories: list[dict]  # [{"category", "products"}], most goods first
+
+    @classmethod
+    def build(cls, model: Model) -> SearchIndex:
+        ids = pd.Series([str(v) for v in model.anchor_ids.ids.tolist()], dtype="string[pyarrow]").str.lower()
+        raw = model.anchors["name"] if "name" in model.anchors else pd.Series([""] * len(ids))
+        names = pd.Series(raw.fillna("").astype(str).to_numpy(), dtype="string[pyarrow]").str.lower()
+        counts = model.products["category"].dropna().astype(str).value_counts()
+        categories = [{"category": str(c), "products": int(n)}
+                      for c, n in sorted(counts.items(), key=lambda cn: (-cn[1], cn[0]))]
+        return cls(ids, names, np.asarray(model.audience.fans, dtype=np.int64), categories)
+
+    def anchors(self, query: str, k: int) -> tuple[np.ndarray, int]:
+        """Rows of the best `k` matches and the number of matches. Exact id, then id prefix, then name prefix,
+        then name containing the query; more fans first within each class."""
+        q = query.lower()
+        tests = [(self.ids == q), self.ids.str.startswith(q), self.names.str.startswith(q),
+                 self.names.str.contains(q, regex=False)]
+        masks = [t.to_numpy(dtype=bool, na_value=False) for t in tests]
+        cls = np.select(masks, [0, 1, 2, 3], default=4)
+        rows = np.flatnonzero(cls < 4)
+        order = np.lexsort((rows, -self.fans[rows], cls[rows]))
+        return rows[order[:k]], len(rows)
+
+
+_indexes: weakref.WeakKeyDictionary[Model, SearchIndex] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def search_index(model: Model) -> SearchIndex:
+    """The model's search index, built on first use; dropped with the model after a reload."""
+    index = _indexes.get(model)
+    if index is None:
+        with _lock:
+            index = _indexes.get(model)
+            if index is None:
+                index = _indexes[model] = SearchIndex.build(model)
+    return index
+
+
+@endpoint(bp, "/anchors", query=schemas.AnchorSearchQuery, response=schemas.AnchorSearchResponse, errors=(400,))
+def anchors(q: schemas.AnchorSearchQuery):
+    """Anchors whose id starts with, or whose name contains, the query (case-insensitive)."""
+    s = serving()
+    rows, total = search_index(s.model).anchors(q.q, q.k)
+    return {"query": q.q, "items": [anchor_summary(s, int(r)) for r in rows], "total": total,
+            "model_version": s.version}
+
+
+@endpoint(bp, "/categories", response=schemas.CategoriesResponse, errors=())
+def categories(q: schemas.NoQuery):
+    """Every category of the catalogue with its number of goods (filters and boards offer these)."""
+    s = serving()
+    return {"items": search_index(s.model).categories, "model_version": s.version}

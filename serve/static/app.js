@@ -1,0 +1,558 @@
+// 选品中心: one page over the /v1 API. No framework and no build step; every figure shown comes from a
+// response. Views are chosen by the URL hash (#/anchor/<id>?filters, #/product/<id>, #/boards) so a view can
+// be bookmarked, reloaded and opened from a link.
+"use strict";
+
+// ---------------------------------------------------------------------------------------------------------
+// DOM and formatting helpers
+
+/** Build an element; children may be strings (always set as text, never parsed as HTML), nodes or arrays. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "style") el.setAttribute("style", value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  const add = (child) => {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) child.forEach(add);
+    else el.append(child instanceof Node ? child : String(child));
+  };
+  children.forEach(add);
+  return el;
+}
+
+const $ = (sel) => document.querySelector(sel);
+const fill = (el, ...children) => { el.replaceChildren(); children.flat().forEach((c) => c && el.append(c)); };
+
+const num = (x, digits = 0) =>
+  x === null || x === undefined ? "—" :
+    Number(x).toLocaleString("zh-CN", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const price = (x) => (x === null || x === undefined ? "—" : "¥" + num(x, 2));
+/** Money in the reasons' style: ¥6,937 below ten thousand, ¥10.1万 above. */
+const yuan = (x) => {
+  if (x === null || x === undefined) return "—";
+  const v = Number(x);
+  if (Math.abs(v) >= 10000) return "¥" + num(v / 10000, 1) + "万";
+  return "¥" + num(v, Math.abs(v) < 100 && !Number.isInteger(v) ? 2 : 0);
+};
+const pct = (x, digits = 0) => (x === null || x === undefined ? "—" : num(Number(x) * 100, digits) + "%");
+
+const loading = (what) => h("p", { class: "state loading", "aria-busy": "true" }, `正在加载${what}…`);
+const empty = (text) => h("p", { class: "state empty" }, text);
+const failed = (text) => h("p", { class: "state error", role: "alert" }, text);
+
+// ---------------------------------------------------------------------------------------------------------
+// API access: errors become one of two kinds, the service cannot be reached, or it answered with an error
+
+class ApiFailure extends Error {
+  constructor(kind, status, body) {
+    super(body?.error?.message || kind);
+    this.kind = kind; // "network" | "http"
+    this.status = status;
+    this.code = body?.error?.code;
+    this.field = body?.error?.field;
+  }
+}
+
+const DOWN_TEXT = "无法连接选品服务，请确认服务已启动后重试。";
+
+async function api(path, params = {}) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(key, value);
+  }
+  const url = path + (query.toString() ? "?" + query : "");
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: "application/json" } });
+  } catch (err) {
+    serviceDown(true);
+    throw new ApiFailure("network", 0, null);
+  }
+  let body = null;
+  try { body = await response.json(); } catch (err) { body = null; }
+  if (!response.ok) {
+    if (response.status >= 502 && response.status <= 504 && !body) {
+      serviceDown(true); // a proxy in front of a stopped service
+      throw new ApiFailure("network", response.status, null);
+    }
+    serviceDown(false);
+    throw new ApiFailure("http", response.status, body);
+  }
+  serviceDown(false);
+  if (body && body.model_version) $("#model-version").textContent = "模型 " + body.model_version;
+  return body;
+}
+
+function serviceDown(down) {
+  const banner = $("#banner");
+  banner.hidden = !down;
+  banner.textContent = down ? DOWN_TEXT : "";
+}
+
+/** The sentence shown for a failure in one part of the page. */
+function failureText(err, what) {
+  if (err.kind === "network") return `${what}加载失败：${DOWN_TEXT}`;
+  if (err.status === 503) return `${what}暂不可用：服务尚未加载模型。`;
+  if (err.status === 400) return `${what}加载失败：参数有误（${err.field || "参数"}：${err.message}）`;
+  return `${what}加载失败（${err.status}）：${err.message}`;
+}
+
+// Each part of the page drops answers to requests it has since replaced (typing fast, paging quickly).
+const latest = {};
+function ticket(part) { latest[part] = (latest[part] || 0) + 1; return latest[part]; }
+const current = (part, t) => latest[part] === t;
+
+// Categories of the catalogue, fetched once (filters and boards offer them).
+let categoriesPromise = null;
+function categories() {
+  if (!categoriesPromise) {
+    categoriesPromise = api("/v1/search/categories").then((b) => b.items.map((c) => c.category))
+      .catch((err) => { categoriesPromise = null; throw err; });
+  }
+  return categoriesPromise;
+}
+
+async function fillCategorySelect(select, selected) {
+  try {
+    const cats = await categories();
+    const first = select.querySelector("option[value='']");
+    select.replaceChildren(first || h("option", { value: "" }, "全部类目"),
+      ...cats.map((c) => h("option", { value: c }, c)));
+  } catch (err) { /* the select keeps 全部类目; the failing part of the page says why */ }
+  select.value = selected || "";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Routing
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [path, queryString] = raw.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  return { view: parts[0] || "anchor", id: parts[1] || null, params: new URLSearchParams(queryString || "") };
+}
+
+function go(view, id, params) {
+  let hash = "#/" + view + (id !== null && id !== undefined ? "/" + encodeURIComponent(id) : "");
+  const query = params ? new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null))
+    .toString() : "";
+  if (query) hash += "?" + query;
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+
+function route() {
+  const { view, id, params } = parseHash();
+  const known = ["anchor", "product", "boards"].includes(view) ? view : "anchor";
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + known;
+  for (const tab of document.querySelectorAll(".tabs a")) {
+    tab.classList.toggle("active", tab.dataset.view === known);
+  }
+  if (known === "anchor") showAnchor(id, params);
+  else if (known === "product") showProduct(id, params);
+  else showBoards(params);
+}
+
+const productLink = (card) => h("a", { href: `#/product/${encodeURIComponent(card.product_id)}`, class: "title" },
+  card.title);
+const anchorLink = (a) => h("a", { href: `#/anchor/${encodeURIComponent(a.anchor_id)}` }, a.name || a.anchor_id);
+
+// ---------------------------------------------------------------------------------------------------------
+// 主播选品
+
+async function searchAnchors(text) {
+  const box = $("#anchor-results");
+  const q = text.trim();
+  if (!q) { fill(box, empty("请输入主播 ID 或昵称。")); return; }
+  const t = ticket("search");
+  fill(box, loading("主播"));
+  let body;
+  try {
+    body = await api("/v1/search/anchors", { q, k: 10 });
+  } catch (err) {
+    if (current("search", t)) fill(box, failed(failureText(err, "主播搜索")));
+    return;
+  }
+  if (!current("search", t)) return;
+  const exact = body.items.find((a) => String(a.anchor_id) === q);
+  if (exact || body.items.length === 1) {
+    fill(box);
+    go("anchor", (exact || body.items[0]).anchor_id);
+    return;
+  }
+  if (!body.items.length) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
+  fill(box,
+    h("p", { class: "muted" }, `找到 ${body.total} 位主播` + (body.total > body.items.length ?
+      `，显示粉丝最多的 ${body.items.length} 位` : "") + "："),
+    h("ul", { class: "anchor-list" }, body.items.map((a) => h("li", {},
+      h("a", { href: `#/anchor/${encodeURIComponent(a.anchor_id)}`, class: "anchor-pick",
+        onclick: () => fill(box) }, a.name),
+      h("span", { class: "muted" }, ` ID ${a.anchor_id} · ${a.tier || "—"} · ${a.main_category || "—"} · 粉丝 ${num(a.fans)}`)))));
+}
+
+const FILTER_KEYS = ["category", "price_min", "price_max", "commission_min", "exclude_shelf", "k", "offset"];
+
+function filtersFrom(params) {
+  const f = {};
+  for (const key of FILTER_KEYS) if (params.get(key)) f[key] = params.get(key);
+  return f;
+}
+
+async function showAnchor(id, params) {
+  const body = $("#anchor-body");
+  if (!id) {
+    fill(body, h("p", { class: "hint" }, "搜索主播，查看粉丝画像与推荐选品。"));
+    return;
+  }
+  $("#anchor-q").value = id;
+  fill($("#anchor-results"));
+  const filters = filtersFrom(params);
+  // A new filter or page on the same anchor reloads only the picks; the profile stays.
+  if (!(body.dataset.anchor === String(id) && $("#picks"))) {
+    body.dataset.anchor = String(id);
+    fill(body, h("div", { id: "profile" }, loading("主播画像")),
+      h("div", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "推荐选品")),
+        h("form", { id: "filters", class: "filters" }), h("div", { id: "picks" })));
+    loadProfile(id, ticket("profile"));
+  }
+  renderFilters(id, filters);
+  loadPicks(id, filters, ticket("picks"));
+}
+
+async function loadProfile(id, t) {
+  const box = $("#profile");
+  let p;
+  try {
+    p = await api(`/v1/anchors/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (!current("profile", t)) return;
+    if (err.status === 404) {
+      delete $("#anchor-body").dataset.anchor;
+      fill($("#anchor-body"), failed(`未找到主播“${id}”。请检查主播 ID，或按昵称搜索。`));
+    } else {
+      fill(box, failed(failureText(err, "主播画像")));
+    }
+    return;
+  }
+  if (!current("profile", t)) return;
+  const a = p.anchor;
+  const s = p.stats || {};
+  fill(box, h("div", { class: "panel profile" },
+    h("div", { class: "profile-head" },
+      h("h1", { id: "anchor-name" }, a.name),
+      h("span", { class: "tag" }, a.tier || "—"),
+      h("span", { class: "tag alt" }, "主营 " + (a.main_category || "—")),
+      h("span", { class: "muted" }, `ID ${a.anchor_id} · 入驻 ${String(p.created_at).slice(0, 10)}`)),
+    h("div", { class: "kpis" },
+      kpi("粉丝", num(a.fans)), kpi("近30天购买粉丝", num(p.buyers_30d)),
+      kpi("近7天订单", num(s.orders_7d)), kpi("近7天 GMV", yuan(s.gmv_7d)),
+      kpi("近30天订单", num(s.orders_30d)), kpi("近30天 GMV", yuan(s.gmv_30d)),
+      kpi("货架商品", num(s.shelf_size)), kpi("店铺评分", p.shop_rating === null ? "—" : num(p.shop_rating, 1))),
+    h("div", { class: "charts" },
+      chart("性别", p.audience.gender), chart("年龄", p.audience.age_band),
+      chart("地域（前10）", p.audience.region), chart("近30天购买类目", p.audience.category))));
+}
+
+const kpi = (label, value) => h("div", { class: "kpi" }, h("div", { class: "kpi-value" }, value),
+  h("div", { class: "kpi-label" }, label));
+
+/** Shares as horizontal bars; the longest bar is the largest share, the label says the exact figure. */
+function chart(title, shares) {
+  shares = shares || [];
+  const max = Math.max(...shares.map((s) => s.share), 0.0001);
+  return h("figure", { class: "chart" }, h("figcaption", {}, title),
+    shares.length ? shares.map((s) => h("div", { class: "bar-row" },
+      h("span", { class: "bar-label" }, s.label),
+      h("span", { class: "bar-track" }, h("span", { class: "bar-fill", style: `width:${(s.share / max) * 100}%` })),
+      h("span", { class: "bar-value" }, pct(s.share, 1)))) : empty("暂无数据"));
+}
+
+function renderFilters(id, f) {
+  const form = $("#filters");
+  fill(form,
+    h("label", {}, "类目 ", h("select", { name: "category", class: "category-select" },
+      h("option", { value: "" }, "全部类目"))),
+    h("label", {}, "价格 ¥", h("input", { name: "price_min", type: "number", min: "0", step: "any",
+      placeholder: "最低", value: f.price_min || "", class: "short" }),
+    " – ", h("input", { name: "price_max", type: "number", min: "0", step: "any", placeholder: "最高",
+      value: f.price_max || "", class: "short" })),
+    h("label", {}, "佣金率 ≥ ", h("input", { name: "commission_min", type: "number", min: "0", max: "100",
+      step: "any", placeholder: "如 15", value: f.commission_min ? String(+(f.commission_min * 100).toFixed(4)) : "",
+      class: "short" }), "%"),
+    h("label", { class: "check" }, h("input", { name: "exclude_shelf", type: "checkbox",
+      checked: f.exclude_shelf === "true" }), "不看已上架"),
+    h("label", {}, "每页 ", h("select", { name: "k" },
+      ["10", "20", "50"].map((n) => h("option", { value: n, selected: (f.k || "20") === n }, n)))),
+    h("button", { type: "submit" }, "筛选"),
+    h("button", { type: "button", class: "secondary", onclick: () => go("anchor", id) }, "重置"));
+  fillCategorySelect(form.elements.category, f.category);
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    const el = form.elements;
+    const rate = el.commission_min.value.trim();
+    go("anchor", id, {
+      category: el.category.value, price_min: el.price_min.value.trim(), price_max: el.price_max.value.trim(),
+      commission_min: rate === "" ? "" : String(Number(rate) / 100),
+      exclude_shelf: el.exclude_shelf.checked ? "true" : "", k: el.k.value === "20" ? "" : el.k.value,
+    });
+  };
+}
+
+async function loadPicks(id, f, t) {
+  const box = $("#picks");
+  fill(box, loading("推荐选品"));
+  let body;
+  try {
+    body = await api(`/v1/anchors/${encodeURIComponent(id)}/picks`, f);
+  } catch (err) {
+    if (!current("picks", t)) return;
+    if (err.status === 404 && err.field === "anchor_id") return; // the profile says the anchor is unknown
+    fill(box, failed(failureText(err, "推荐选品")));
+    return;
+  }
+  if (!current("picks", t)) return;
+  const pg = body.paging;
+  if (!body.items.length) {
+    fill(box, empty(pg.offset > 0 ? "没有更多推荐了。" : "没有符合筛选条件的商品，请放宽筛选条件。"),
+      pager(id, f, pg, 0));
+    return;
+  }
+  fill(box,
+    h("p", { class: "muted", id: "picks-summary" },
+      `第 ${pg.offset + 1}–${pg.offset + body.items.length} 个，共 ${num(pg.candidates)} 个候选商品通过质量门槛与筛选`),
+    h("div", { class: "cards" }, body.items.map(pickCard)),
+    pager(id, f, pg, body.items.length));
+}
+
+function pager(id, f, pg, shown) {
+  const prev = pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
+  const page = Math.floor(pg.offset / pg.k) + 1;
+  return h("nav", { class: "pager", "aria-label": "翻页" },
+    h("button", { type: "button", class: "secondary", disabled: prev === null,
+      onclick: () => go("anchor", id, { ...f, offset: prev ? String(prev) : "" }) }, "上一页"),
+    h("span", { class: "muted" }, `第 ${page} 页`),
+    h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null || !shown,
+      onclick: () => go("anchor", id, { ...f, offset: String(pg.next_offset) }) }, "下一页"));
+}
+
+function qualityBadge(card) {
+  const bad = (card.refund_rate ?? 0) > 0.15 || (card.shop_rating ?? 5) < 4.0;
+  const good = (card.refund_rate ?? 1) <= 0.05 && (card.shop_rating ?? 0) >= 4.7;
+  return h("span", { class: "badge " + (bad ? "bad" : good ? "good" : "ok"), title: "退款率 / 店铺评分" },
+    `退款率 ${pct(card.refund_rate, 1)} · 店铺 ${card.shop_rating === null ? "—" : num(card.shop_rating, 1)}分`);
+}
+
+const SUPPORT = { new_goods: "新品扶持", small_merchant: "中小商家扶持" };
+
+function pickCard(pick) {
+  const c = pick.product;
+  return h("article", { class: "card pick", dataset: { productId: String(c.product_id) } },
+    h("div", { class: "card-top" }, h("span", { class: "rank" }, "#" + pick.rank),
+      h("span", { class: "tag alt category" }, c.category),
+      pick.supported.map((s) => h("span", { class: "tag support" }, SUPPORT[s] || s)), qualityBadge(c)),
+    productLink(c),
+    h("div", { class: "money" },
+      h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
+      h("div", {}, h("span", { class: "label" }, "佣金率"), h("span", { class: "rate" }, pct(c.commission_rate, 0))),
+      h("div", {}, h("span", { class: "label" }, "每单佣金"),
+        h("span", { class: "per-order" }, price(c.commission_per_order))),
+      h("div", { title: "每单佣金 × 粉丝对该商品的相对兴趣" }, h("span", { class: "label" }, "预期收益"),
+        h("span", { class: "expected" }, yuan(pick.breakdown.expected_value)))),
+    h("ul", { class: "reasons" }, pick.reasons.map((r) => h("li", { dataset: { code: r.code } }, r.text))),
+    h("div", { class: "card-foot muted" }, `近7天销量 ${num(c.sales_7d)} · GMV ${yuan(c.gmv_7d)}` +
+      (c.brand ? ` · ${c.brand}` : "") + ` · 商品 ID ${c.product_id}`));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 商品详情
+
+const WINDOW_NAMES = { "1d": "近1天", "7d": "近7天", "30d": "近30天" };
+
+async function showProduct(id, params) {
+  const box = $("#product-body");
+  if (!id) { fill(box, h("p", { class: "hint" }, "输入商品 ID，或在选品卡片、榜单中点击商品标题。")); return; }
+  $("#product-q").value = id;
+  const t = ticket("product");
+  fill(box, loading("商品"));
+  let d;
+  try {
+    d = await api(`/v1/products/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (!current("product", t)) return;
+    fill(box, err.status === 404 ? failed(`未找到商品“${id}”，请检查商品 ID。`) : failed(failureText(err, "商品")));
+    return;
+  }
+  if (!current("product", t)) return;
+  const c = d.product;
+  const q = d.quality || {};
+  const pr = d.promotion;
+  fill(box,
+    h("div", { class: "panel product" },
+      h("div", { class: "profile-head" }, h("h1", { id: "product-title" }, c.title),
+        h("span", { class: "tag alt" }, c.category), qualityBadge(c),
+        q.passes_gates ? h("span", { class: "tag ok-tag" }, "通过质量门槛") :
+          h("span", { class: "tag bad-tag", title: (q.failures || []).join("; ") },
+            "未通过质量门槛：" + (q.failures || []).join("；"))),
+      h("p", { class: "muted" }, `商品 ID ${c.product_id} · 商家 ${c.merchant_id}` + (c.brand ? ` · 品牌 ${c.brand}` : "") +
+        ` · 上架 ${String(d.created_at).slice(0, 10)} · 库存 ${num(c.stock)}`),
+      h("div", { class: "kpis" }, kpi("售价", price(c.price)), kpi("佣金率", pct(c.commission_rate)),
+        kpi("每单佣金", price(c.commission_per_order)), kpi("近7天销量", num(c.sales_7d)))),
+    h("div", { class: "grid2" },
+      h("div", { class: "panel" }, h("h2", {}, "销售数据"),
+        h("table", { class: "table", id: "window-stats" },
+          h("thead", {}, h("tr", {}, ["周期", "销量", "GMV", "订单", "带货主播", "类目销量榜"].map((x) => h("th", {}, x)))),
+          h("tbody", {}, ["1d", "7d", "30d"].filter((w) => d.windows[w]).map((w) => {
+            const s = d.windows[w];
+            return h("tr", { dataset: { window: w } }, h("td", {}, WINDOW_NAMES[w]), h("td", {}, num(s.sales)),
+              h("td", {}, yuan(s.gmv)), h("td", {}, num(s.orders)), h("td", {}, num(s.anchors)),
+              h("td", {}, s.board_rank ? `${c.category} 第 ${s.board_rank} 名` : "未上榜"));
+          })))),
+      h("div", { class: "panel" }, h("h2", {}, "推广数据"),
+        h("div", { class: "kpis small" }, kpi("上架主播", num(pr.shelf_anchors)),
+          kpi("近30天带货主播", num(pr.selling_anchors_30d)),
+          kpi("主播转化率（30天）", pct(pr.anchor_conversion_30d, 1)), kpi("近30天直播 GMV", yuan(pr.gmv_30d)),
+          kpi("近30天买家", num(pr.buyers_30d)), kpi("近30天退款占比", pct(pr.refund_share_30d, 1))))),
+    h("div", { class: "grid2" },
+      h("div", { class: "panel" }, h("h2", {}, "适合带货的主播"), h("div", { id: "fit-anchors" }, loading("主播"))),
+      h("div", { class: "panel" }, h("h2", {}, "相似商品"), h("div", { id: "similar" }, loading("相似商品")))));
+  loadFitAnchors(id, Number(params.get("offset") || 0), t);
+  loadSimilar(id, t);
+}
+
+async function loadFitAnchors(id, offset, t) {
+  const box = $("#fit-anchors");
+  let body;
+  try {
+    body = await api(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "" });
+  } catch (err) {
+    if (current("product", t)) fill(box, failed(failureText(err, "主播")));
+    return;
+  }
+  if (!current("product", t)) return;
+  if (!body.items.length) { fill(box, empty("暂无合适的主播。")); return; }
+  const pg = body.paging;
+  fill(box,
+    h("table", { class: "table" },
+      h("thead", {}, h("tr", {}, ["#", "主播", "层级", "主营", "粉丝", "理由"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, body.items.map((m) => h("tr", {},
+        h("td", {}, m.rank), h("td", {}, anchorLink(m.anchor)), h("td", {}, m.anchor.tier || "—"),
+        h("td", {}, m.anchor.main_category || "—"), h("td", {}, num(m.anchor.fans)),
+        h("td", { class: "reasons-cell" }, m.reasons.map((r) => h("div", {}, r.text))))))),
+    h("nav", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
+        onclick: () => loadFitAnchors(id, Math.max(0, pg.offset - pg.k), t) }, "上一页"),
+      h("span", { class: "muted" }, `共 ${num(pg.candidates)} 位候选主播`),
+      h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
+        onclick: () => loadFitAnchors(id, pg.next_offset, t) }, "下一页")));
+}
+
+async function loadSimilar(id, t) {
+  const box = $("#similar");
+  let body;
+  try {
+    body = await api(`/v1/products/${encodeURIComponent(id)}/similar`, { k: 8 });
+  } catch (err) {
+    if (current("product", t)) fill(box, failed(failureText(err, "相似商品")));
+    return;
+  }
+  if (!current("product", t)) return;
+  if (!body.items.length) { fill(box, empty("暂无相似商品。")); return; }
+  fill(box, h("ul", { class: "mini-list" }, body.items.map((it) => h("li", {},
+    productLink(it.product),
+    h("span", { class: "muted" }, ` ${it.product.category} · ${price(it.product.price)} · 佣金 ` +
+      `${pct(it.product.commission_rate)} · 相似度 ${num(it.similarity, 2)}`)))));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 榜单
+
+function showBoards(params) {
+  const top = $("#top-form");
+  const hot = $("#hot-form");
+  top.elements.window.value = ["1d", "7d", "30d"].includes(params.get("window")) ? params.get("window") : "7d";
+  fillCategorySelect(top.elements.category, params.get("category"));
+  fillCategorySelect(hot.elements.category, params.get("hot_category"));
+  loadTop(top.elements.window.value, params.get("category") || "");
+  loadHot(params.get("hot_category") || "");
+}
+
+function boardParams() {
+  const top = $("#top-form").elements;
+  return { window: top.window.value, category: top.category.value, hot_category: $("#hot-form").elements.category.value };
+}
+
+async function loadTop(window, category) {
+  const box = $("#top-list");
+  const t = ticket("top");
+  fill(box, loading("销量榜"));
+  let body;
+  try {
+    body = await api("/v1/rankings/top-sales", { window, category, k: 20 });
+  } catch (err) {
+    if (current("top", t)) fill(box, failed(failureText(err, "销量榜")));
+    return;
+  }
+  if (!current("top", t)) return;
+  if (!body.items.length) { fill(box, empty("该类目暂无上榜商品。")); return; }
+  fill(box, h("table", { class: "table board" },
+    h("thead", {}, h("tr", {}, ["名次", "商品", "类目", "售价", `${WINDOW_NAMES[body.window]}销量`, "GMV"]
+      .map((x) => h("th", {}, x)))),
+    h("tbody", {}, body.items.map((it) => h("tr", {},
+      h("td", { class: "rank" }, it.rank), h("td", {}, productLink(it.product)),
+      h("td", { class: "nw category" }, it.product.category), h("td", { class: "nw price" }, price(it.product.price)),
+      h("td", { class: "nw sales" }, num(it.sales)), h("td", { class: "nw" }, yuan(it.gmv)))))));
+}
+
+async function loadHot(category) {
+  const box = $("#hot-list");
+  const t = ticket("hot");
+  fill(box, loading("爆款榜"));
+  let body;
+  try {
+    body = await api("/v1/rankings/hot", { k: 20, category });
+  } catch (err) {
+    if (!current("hot", t)) return;
+    const unavailable = (err.status === 404 && !err.field) || err.status === 503;
+    fill(box, failed(unavailable ? "爆款榜暂不可用：服务尚未提供实时爆款数据。" : failureText(err, "爆款榜")));
+    return;
+  }
+  if (!current("hot", t)) return;
+  const meta = h("p", { class: "muted" },
+    `统计窗口 近${num(body.window_minutes)}分钟` + (body.as_of ? ` · 截至 ${body.as_of}` : "") +
+    (body.category ? ` · ${body.category}` : ""),
+    body.stale ? h("span", { class: "tag bad-tag" }, "数据可能已过时") : null);
+  if (!body.items || !body.items.length) { fill(box, meta, empty("暂无爆款")); return; }
+  fill(box, meta, h("table", { class: "table board" },
+    h("thead", {}, h("tr", {}, ["名次", "商品", "近期订单", "预期订单", "热度倍数", "理由"].map((x) => h("th", {}, x)))),
+    h("tbody", {}, body.items.map((it) => h("tr", {},
+      h("td", { class: "rank" }, it.rank),
+      h("td", {}, productLink(it.product), h("div", { class: "muted" }, `${it.product.category} · ${price(it.product.price)}`)),
+      h("td", { class: "nw" }, num(it.recent_orders)), h("td", { class: "nw" }, num(it.expected_orders, 1)),
+      h("td", { class: "nw lift" }, "×" + num(it.lift, 1)),
+      h("td", { class: "reasons-cell" }, (it.reasons || []).map((r) => h("div", {}, r.text))))))));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Wiring
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#anchor-search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    searchAnchors($("#anchor-q").value);
+  });
+  $("#product-search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const id = $("#product-q").value.trim();
+    if (id) go("product", id); else fill($("#product-body"), empty("请输入商品 ID。"));
+  });
+  $("#top-form").addEventListener("change", () => go("boards", null, boardParams()));
+  $("#hot-form").addEventListener("change", () => go("boards", null, boardParams()));
+  $("#hot-refresh").addEventListener("click", () => loadHot($("#hot-form").elements.category.value));
+  window.addEventListener("hashchange", route);
+  route();
+});
