@@ -191,6 +191,8 @@ class WindowCounts:
 
 def _ring_sum(ring: np.ndarray, last: int, span: int, cols: np.ndarray | None) -> np.ndarray:
     """Sum of the `span` ring rows ending at row `last`: at most two contiguous blocks."""
+    if not 1 <= span <= len(ring):
+        raise ValueError(f"a window of {span} buckets does not fit a ring of {len(ring)}")
     first = last - span + 1
     rows = np.arange(first, last + 1) % len(ring) if first < 0 else slice(first, last + 1)
     block = ring[rows] if cols is None else ring[rows][:, cols]

@@ -126,6 +126,10 @@ class RedisStore:
         counts = np.array([[int(v or 0) for v in row] for row in self._run(read)], np.int64)
         return counts[-24:].sum(axis=0), counts.sum(axis=0)
 
+    def claim(self, name: str, seconds: int = 8 * 86400) -> bool:
+        """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""
+        return bool(self._run(lambda: self.client.set(self.prefix + name, 1, ex=seconds, nx=True)))
+
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())

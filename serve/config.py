@@ -6,6 +6,10 @@
     XUANPIN_ADMIN_TOKEN     bearer token for POST /v1/admin/reload (the route is off without one)
     XUANPIN_CONFIG          optional JSON or TOML file with any field below (ranking weights and gates too)
     XUANPIN_MAX_BODY_BYTES  largest request body accepted (413 above)
+    XUANPIN_REDIS_URL       hot items: count orders in Redis (shared by workers and replicas); default in-process
+    XUANPIN_EVENTS_TOKEN    bearer token for POST /v1/events/orders (the route is off without one)
+    XUANPIN_HOT_CLOCK       "wall" (default: bursts decay as real time passes) or "events" (time is the latest
+                            order's: for replaying a snapshot, as `make run` does)
 
 Environment variables override the file.
 """
@@ -16,10 +20,34 @@ import json
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recommender.ranking import RankingConfig
+
+
+class HotConfig(BaseModel):
+    """Hot items (爆款): where orders are counted and what makes a burst."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redis_url: str | None = Field(None, description="redis://host:port/db; unset: in-process (one worker only)")
+    redis_prefix: str = Field("xp:hot:", min_length=1, description="key prefix, to share one Redis")
+    events_token: str | None = Field(None, min_length=16, description="bearer token for POST /v1/events/orders")
+    clock: Literal["wall", "events"] = Field("wall", description="wall: real time; events: the latest order's")
+    recent_minutes: int = Field(15, ge=1, le=60, description="the window tested for a burst")
+    min_orders: int = Field(5, ge=1, description="fewer orders in the window are never a burst")
+    alpha: float = Field(1e-4, gt=0, lt=1, description="Poisson tail probability that makes a burst")
+    floor_per_hour: float = Field(0.2, gt=0, description="baseline rate of goods with no history")
+    refresh_seconds: float = Field(2.0, ge=0, description="how long a computed hot list is served before redoing")
+    retry_seconds: float = Field(5.0, ge=0, description="after the store fails, serve the last list this long")
+    max_events: int = Field(5000, ge=1, le=100_000, description="largest batch POST /v1/events/orders accepts")
+    max_future_minutes: int = Field(5, ge=0, description="wall clock: orders further ahead are rejected")
+    room_capacity: int = Field(100_000, ge=100, description="(room, good) keys the in-process store keeps")
+    bootstrap: bool = Field(True, description="count the model's recent orders at start (baselines, what's hot)")
+    affinity_weight: float = Field(1.0, ge=0, description="fan feed: weight of the fan's affinity (z-score)")
+    follow_bonus: float = Field(1.0, ge=0, description="fan feed: bonus for goods a followed anchor sells")
 
 
 class ServiceConfig(BaseModel):
@@ -32,6 +60,7 @@ class ServiceConfig(BaseModel):
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies get 413")
     faiss_threads: int = Field(1, ge=1, description="OpenMP threads faiss may use per worker")
+    hot: HotConfig = Field(default_factory=HotConfig)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServiceConfig:
@@ -51,6 +80,10 @@ class ServiceConfig(BaseModel):
             data["poll_seconds"] = float(env["XUANPIN_POLL_SECONDS"])
         if env.get("XUANPIN_MAX_BODY_BYTES"):
             data["max_body_bytes"] = int(env["XUANPIN_MAX_BODY_BYTES"])
+        for var, key in (("XUANPIN_REDIS_URL", "redis_url"), ("XUANPIN_EVENTS_TOKEN", "events_token"),
+                         ("XUANPIN_HOT_CLOCK", "clock")):
+            if env.get(var):
+                data.setdefault("hot", {})[key] = env[var]
         return cls.model_validate(data)
 
     @model_validator(mode="after")

@@ -1,0 +1,128 @@
+"""Hot lists for the service: the store, the clock, short-lived caches and what to do when the store fails.
+
+Lists are not invalidated by ingestion: under a steady order stream that would recompute on every request.
+
+A hot list is recomputed at most every `refresh_seconds` (the platform list over 100k goods takes about a
+millisecond in process and tens of milliseconds from Redis), so hot routes answer from memory. When the store
+cannot be reached, the last list is served marked stale, and the store is left alone for `retry_seconds` so
+requests do not queue behind timeouts; the rest of the service never touches the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.artifact import Model
+from recommender.hot import BurstConfig, Bursts, HotStore, MemoryStore, Orders, detect
+from recommender.hot_redis import RedisStore, StoreUnavailable
+from serve.config import HotConfig
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HotList:
+    """Bursting goods (ids, strongest first) as of a minute; `stale` when the store could not be asked."""
+
+    bursts: Bursts
+    computed_at: float  # time.monotonic()
+    stale: bool = False
+    error: str | None = None
+
+
+class HotLists:
+    def __init__(self, cfg: HotConfig, store: HotStore | None = None, clock=time.time) -> None:
+        self.cfg = cfg
+        self.burst = BurstConfig(cfg.recent_minutes, cfg.min_orders, cfg.alpha, cfg.floor_per_hour)
+        if store is None:
+            store = RedisStore(cfg.redis_url, cfg.redis_prefix) if cfg.redis_url else \
+                MemoryStore(room_capacity=cfg.room_capacity)
+        self.store = store
+        self.clock = clock
+        self._lock = threading.Lock()  # the in-process store is not safe for concurrent writes and reads
+        self._platform: HotList | None = None
+        self._rooms: OrderedDict[str, HotList] = OrderedDict()
+        self._down_until = 0.0
+        self.last_error: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.store.kind
+
+    def wall_minute(self) -> int:
+        return int(self.clock() // 60)
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def ingest(self, orders: Orders) -> int:
+        """Count orders; raises StoreUnavailable (nothing counted, safe to retry: ids are idempotent)."""
+        with self._lock:
+            try:
+                return self.store.add(orders)
+            except StoreUnavailable as exc:
+                self._failed(exc)
+                raise
+
+    def bootstrap(self, model: Model) -> int:
+        """Count the model's recent orders (the last week before its snapshot): baselines, and what was hot.
+        Idempotent: the order keys are remembered, so a reload or a second worker adds nothing twice."""
+        if not self.cfg.bootstrap or not len(model.recent_orders["key"]):
+            return 0
+        r = model.recent_orders
+        orders = Orders(np.asarray(r["key"], np.uint64), model.anchor_ids.ids[r["anchor"]].astype(str),
+                        model.product_ids.ids[r["product"]].astype(str), np.asarray(r["minute"], np.int64))
+        started = time.perf_counter()
+        try:
+            # with Redis, once per model version across workers and replicas
+            if isinstance(self.store, RedisStore) and not self.store.claim(
+                    f"bootstrapped:{model.manifest['model_version']}"):
+                return 0
+            new = self.ingest(orders)
+        except StoreUnavailable as exc:  # serve without the history rather than not at all
+            _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
+            return 0
+        _log.info("hot items: %d of %d recent orders counted in %.1fs (%s store)", new, len(orders),
+                  time.perf_counter() - started, self.kind)
+        return new
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def platform(self) -> HotList:
+        return self._cached(None)
+
+    def room(self, anchor_id: str) -> HotList:
+        return self._cached(anchor_id)
+
+    def _cached(self, anchor: str | None) -> HotList:
+        now = time.monotonic()
+        held = self._platform if anchor is None else self._rooms.get(anchor)
+        if now < self._down_until:  # the store failed a moment ago: what we last knew, marked stale
+            return HotList(held.bursts if held else Bursts.empty(), now, stale=True, error=self.last_error)
+        if held is not None and now - held.computed_at < self.cfg.refresh_seconds:
+            return held
+        try:
+            with self._lock:
+                if self.cfg.clock == "wall":
+                    self.store.advance(self.wall_minute())
+                fresh = HotList(detect(self.store, self.burst, anchor), now)
+        except StoreUnavailable as exc:
+            self._failed(exc)
+            return HotList(held.bursts if held else Bursts.empty(), now, stale=True, error=self.last_error)
+        self.last_error = None
+        if anchor is None:
+            self._platform = fresh
+        else:
+            self._rooms[anchor] = fresh
+            self._rooms.move_to_end(anchor)
+            while len(self._rooms) > 10_000:
+                self._rooms.popitem(last=False)
+        return fresh
+
+    def _failed(self, exc: Exception) -> None:
+        self.last_error = str(exc)
+        self._down_until = time.monotonic() + self.cfg.retry_seconds
+        _log.warning("hot items store failed: %s", exc)

@@ -1,0 +1,283 @@
+"""Hot items through the API, the same specification for the in-process and the Redis store: ingestion validates
+each event and is idempotent, a burst surfaces platform-wide and in its own room only, gated goods never
+surface, the fan feed is personalised, and a dead Redis degrades to the last known list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from serve.app import create_app
+from tests.conftest import redis_server
+
+TOKEN = "events-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def hot_config(**extra) -> dict:
+    return {"clock": "events", "events_token": TOKEN, "refresh_seconds": 0, "retry_seconds": 0, **extra}
+
+
+@pytest.fixture(params=["memory", "redis"])
+def app(request, small_artifact):
+    hot = hot_config()
+    if request.param == "redis":
+        hot |= {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": f"t{uuid.uuid4().hex[:8]}:"}
+    return create_app({"model": str(small_artifact), "hot": hot})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def world(app):
+    """Ids to play with: goods that pass the gates, one that fails them, two rooms, the store's clock."""
+    s = app.extensions["xuanpin"]["serving"]
+    hot = app.extensions["xuanpin"]["hot"]
+    ok = np.flatnonzero(s.ranker.gate)
+    ids = s.model.product_ids.ids
+    now = datetime.fromtimestamp(hot.store.now() * 60, UTC)
+    return {"goods": [ids[r].item() for r in ok[:8]], "gated": ids[np.flatnonzero(~s.ranker.gate)[0]].item(),
+            "rooms": [s.model.anchor_ids.ids[a].item() for a in (0, 1)], "now": now, "serving": s}
+
+
+def event(order_id, anchor, product, at: datetime, **extra) -> dict:
+    return {"order_id": order_id, "fan_id": 1, "anchor_id": anchor, "product_id": product, "quantity": 1,
+            "amount": 9.9, "ordered_at": at.isoformat(), **extra}
+
+
+def burst(client, anchor, product, at: datetime, orders: int = 30, tag: str = "b") -> dict:
+    """`orders` orders of one good in one room over the five minutes before `at`."""
+    events = [event(f"{tag}-{product}-{anchor}-{i}", anchor, product, at - timedelta(seconds=10 * i))
+              for i in range(orders)]
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def hot_ids(response) -> list:
+    return [item["product"]["product_id"] for item in response.json["items"]]
+
+
+# -- ingestion ---------------------------------------------------------------------------------------------
+
+def test_the_model_s_recent_orders_are_counted_at_start(app, small_artifact):
+    from recommender.artifact import load_model
+
+    hot = app.extensions["xuanpin"]["hot"]
+    model = load_model(small_artifact)
+    recent = model.recent_orders
+    assert hot.store.now() == int(recent["minute"].max())
+    goods, n = np.unique(model.product_ids.ids[recent["product"]].astype(str), return_counts=True)
+    day, week = hot.store.history(goods)
+    # the hour ring holds the current hour and the 167 before it: up to an hour of the oldest day falls out
+    assert 0.97 * n.sum() <= week.sum() <= n.sum() and (week <= n).all() and (day <= week).all()
+
+
+def test_ingestion_needs_the_token(client, world):
+    one = {"events": [event("t1", world["rooms"][0], world["goods"][0], world["now"])]}
+    assert client.post("/v1/events/orders", json=one).status_code == 401
+    assert client.post("/v1/events/orders", json=one, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_ingestion_is_off_without_a_token(small_artifact):
+    app = create_app({"model": str(small_artifact), "hot": {"clock": "events"}})
+    r = app.test_client().post("/v1/events/orders", json={"events": []}, headers=AUTH)
+    assert r.status_code == 403 and "XUANPIN_EVENTS_TOKEN" in r.json["error"]["message"]
+
+
+def test_each_event_is_validated_and_good_ones_are_still_counted(client, world):
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    events = [
+        event("v1", room, good, now),
+        event("v2", room, good, now, quantity=0),  # bad quantity
+        event("v3", room, "no-such-good", now),  # unknown product
+        event("v4", "no-such-room", good, now),  # unknown anchor
+        {"order_id": "v5", "anchor_id": room},  # missing fields
+        event("v6", room, good, now, refunded=True),  # not demand
+        event("v7", room, good, now, colour="red"),  # unknown field
+        event("v8", room, good, now - timedelta(days=9)),  # older than the week counted
+        "not an object",
+    ]
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
+    assert r.status_code == 200
+    body = r.json
+    assert (body["received"], body["accepted"], body["ignored"], body["rejected"]) == (9, 1, 2, 6)
+    by_index = {e["index"]: e for e in body["errors"]}
+    assert set(by_index) == {1, 2, 3, 4, 6, 8}
+    assert by_index[1]["field"] == "quantity" and by_index[1]["order_id"] == "v2"
+    assert by_index[2]["field"] == "product_id" and "no-such-good" in by_index[2]["message"]
+    assert by_index[3]["field"] == "anchor_id"
+    assert by_index[4]["field"] in {"fan_id", "product_id", "quantity", "amount", "ordered_at"}
+    assert by_index[6]["message"] == "unknown field 'colour'"
+
+
+def test_a_replayed_batch_is_not_counted_twice(client, world):
+    first = burst(client, world["rooms"][0], world["goods"][0], world["now"], orders=12, tag="replay")
+    again = burst(client, world["rooms"][0], world["goods"][0], world["now"], orders=12, tag="replay")
+    assert (first["accepted"], first["duplicates"]) == (12, 0)
+    assert (again["accepted"], again["duplicates"]) == (0, 12)
+
+
+@pytest.mark.parametrize("body", [None, [], {"events": []}, {"events": "x"}, {"orders": [1]}])
+def test_a_malformed_body_is_a_400_naming_events(client, body):
+    r = client.post("/v1/events/orders", json=body, headers=AUTH)
+    assert r.status_code == 400 and r.json["error"]["field"] == "events"
+
+
+def test_an_oversized_batch_is_refused_whole(client, world):
+    events = [event(f"o{i}", world["rooms"][0], world["goods"][0], world["now"]) for i in range(5001)]
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
+    assert r.status_code == 400 and "5001" in r.json["error"]["message"]
+
+
+# -- hot lists ---------------------------------------------------------------------------------------------
+
+def test_a_burst_surfaces_platform_wide_with_its_evidence(client, world):
+    good = world["goods"][1]
+    assert good not in hot_ids(client.get("/v1/rankings/hot"))
+    burst(client, world["rooms"][0], good, world["now"] + timedelta(minutes=1))
+    r = client.get("/v1/rankings/hot")
+    assert r.status_code == 200 and r.json["stale"] is False
+    item = next(i for i in r.json["items"] if i["product"]["product_id"] == good)
+    assert item["recent_orders"] >= 30 and item["lift"] > 10
+    assert item["lift"] == pytest.approx(item["recent_orders"] / item["expected_orders"], rel=0.01)
+    assert str(item["recent_orders"]) in item["reasons"][0]["text"]
+    assert r.json["as_of"].startswith((world["now"] + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_a_room_s_burst_surfaces_in_that_room_and_not_in_another(client, world):
+    room, other = world["rooms"]
+    good = world["goods"][2]
+    burst(client, room, good, world["now"] + timedelta(minutes=1))
+    assert good in hot_ids(client.get(f"/v1/live/{room}/hot"))
+    assert good not in hot_ids(client.get(f"/v1/live/{other}/hot"))
+    r = client.get(f"/v1/live/{room}/hot")
+    assert r.json["anchor"]["anchor_id"] == room and "本直播间" in r.json["items"][0]["reasons"][0]["text"]
+
+
+def test_a_gated_good_never_surfaces_however_hot(client, world):
+    burst(client, world["rooms"][0], world["gated"], world["now"] + timedelta(minutes=1), orders=60)
+    assert world["gated"] not in hot_ids(client.get("/v1/rankings/hot?k=100"))
+    assert world["gated"] not in hot_ids(client.get(f"/v1/live/{world['rooms'][0]}/hot?k=100"))
+
+
+def test_the_category_filter_is_honoured(client, world):
+    at = world["now"] + timedelta(minutes=1)
+    for good in world["goods"][:4]:
+        burst(client, world["rooms"][0], good, at)
+    category = client.get("/v1/rankings/hot").json["items"][0]["product"]["category"]
+    r = client.get("/v1/rankings/hot", query_string={"category": category, "k": 100})
+    assert r.json["items"] and {i["product"]["category"] for i in r.json["items"]} == {category}
+
+
+def test_the_fan_feed_is_personalised(client, world):
+    s = world["serving"]
+    at = world["now"] + timedelta(minutes=1)
+    for n, good in enumerate(world["goods"]):
+        burst(client, world["rooms"][0], good, at, orders=30 + n)
+    rows = s.model.product_ids.index(np.array(world["goods"]))
+    affinity = np.asarray(s.model.vectors["fan"]) @ np.asarray(s.model.vectors["product"])[rows].T
+    fan_a = int(affinity[:, 0].argmax() if affinity[:, 0].max() > 0 else 0)
+    fan_b = int(np.argmax(affinity[:, 0] * -1 + affinity[:, -1]))
+    ids = [s.model.fan_ids.ids[f].item() for f in (fan_a, fan_b)]
+    feeds = [client.get("/v1/feed/hot", query_string={"fan_id": f, "k": 8}).json for f in ids]
+    assert all(f["personalised"] for f in feeds)
+    order_a, order_b = ([i["product"]["product_id"] for i in f["items"]] for f in feeds)
+    assert set(order_a) == set(order_b) == set(world["goods"]) and order_a != order_b
+    # each fan's list puts the goods they like more higher, other things equal
+    for f, fan in zip(feeds, (fan_a, fan_b), strict=True):
+        shown = [world["goods"].index(i["product"]["product_id"]) for i in f["items"]]
+        assert [i["affinity"] for i in f["items"]] == pytest.approx(affinity[fan, shown].tolist(), abs=1e-3)
+        assert np.corrcoef(np.arange(len(shown)), affinity[fan, shown])[0, 1] < 0
+
+
+def test_an_unknown_fan_gets_the_platform_list(client, world):
+    burst(client, world["rooms"][0], world["goods"][3], world["now"] + timedelta(minutes=1))
+    feed = client.get("/v1/feed/hot", query_string={"fan_id": "never-seen"}).json
+    assert feed["personalised"] is False
+    assert hot_ids(client.get("/v1/rankings/hot")) == [i["product"]["product_id"] for i in feed["items"]]
+
+
+def test_goods_sold_by_followed_anchors_are_favoured_and_say_so(client, world):
+    s = world["serving"]
+    m = s.model
+    fan = next(f for f in range(len(m.fan_ids)) if len(m.follows_of(f)) and any(
+        len(m.shelf_of(int(a))) for a in m.follows_of(f)))
+    anchor = next(int(a) for a in m.follows_of(fan) if len(m.shelf_of(int(a))))
+    sold = [m.product_ids.ids[r].item() for r in m.shelf_of(anchor) if s.ranker.gate[r]]
+    at = world["now"] + timedelta(minutes=1)
+    for good in sold[:1] + world["goods"][:4]:
+        burst(client, world["rooms"][1], good, at)
+    feed = client.get("/v1/feed/hot", query_string={"fan_id": m.fan_ids.ids[fan].item()}).json
+    item = next(i for i in feed["items"] if i["product"]["product_id"] == sold[0])
+    assert item["followed_anchor"] is not None
+    assert int(m.anchor_ids.lookup(item["followed_anchor"]["anchor_id"])) in set(m.follows_of(fan).tolist())
+    assert any(r["code"] == "followed_anchor" for r in item["reasons"])
+
+
+@pytest.mark.parametrize("path", ["/v1/rankings/hot?k=0", "/v1/rankings/hot?k=101", "/v1/feed/hot",
+                                  "/v1/feed/hot?fan_id=1&k=x", "/v1/rankings/hot?bogus=1"])
+def test_bad_parameters_are_400(client, path):
+    assert client.get(path).status_code == 400
+
+
+def test_an_unknown_room_is_404(client):
+    assert client.get("/v1/live/no-such-anchor/hot").status_code == 404
+
+
+# -- clocks and failures -------------------------------------------------------------------------------------
+
+def test_with_the_wall_clock_old_bursts_have_decayed_and_future_orders_are_refused(small_artifact):
+    app = create_app({"model": str(small_artifact), "hot": hot_config(clock="wall")})
+    client = app.test_client()
+    assert client.get("/v1/rankings/hot").json["items"] == []  # the snapshot's week is long past
+    s = app.extensions["xuanpin"]["serving"]
+    good, room = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item(), s.model.anchor_ids.ids[0].item()
+    later = datetime.now(UTC) + timedelta(hours=1)
+    r = client.post("/v1/events/orders", json={"events": [event("f1", room, good, later)]}, headers=AUTH)
+    assert r.json["rejected"] == 1 and r.json["errors"][0]["field"] == "ordered_at"
+    burst(client, room, good, datetime.now(UTC), tag="wall")
+    assert good in hot_ids(client.get("/v1/rankings/hot"))
+
+
+def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works(small_artifact):
+    with redis_server() as (proc, url):
+        app = create_app({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=60)})
+        client = app.test_client()
+        s = app.extensions["xuanpin"]["serving"]
+        good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item()
+        room = s.model.anchor_ids.ids[0].item()
+        now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
+        burst(client, room, good, now + timedelta(minutes=1))
+        before = client.get("/v1/rankings/hot").json
+        assert good in [i["product"]["product_id"] for i in before["items"]] and not before["stale"]
+        proc.kill()
+        proc.wait()
+        after = client.get("/v1/rankings/hot")
+        assert after.status_code == 200 and after.json["stale"] is True and "redis" in after.json["error"]
+        assert after.json["items"] == before["items"]
+        live = client.get(f"/v1/live/{room}/hot")
+        assert live.status_code == 200 and live.json["stale"] is True
+        r = client.post("/v1/events/orders", json={"events": [event("k1", room, good, now)]}, headers=AUTH)
+        assert r.status_code == 503 and r.json["error"]["code"] == "store_unavailable"
+        assert client.get(f"/v1/anchors/{room}/picks").status_code == 200  # the rest is unaffected
+        assert client.get("/readyz").status_code == 200
+
+
+def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifact, redis_url):
+    hot = hot_config(redis_url=redis_url, redis_prefix=f"shared{uuid.uuid4().hex[:6]}:")
+    one, two = (create_app({"model": str(small_artifact), "hot": hot}) for _ in range(2))
+    s = one.extensions["xuanpin"]["serving"]
+    good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[5]].item()
+    room = s.model.anchor_ids.ids[3].item()
+    now = datetime.fromtimestamp(one.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
+    first = burst(one.test_client(), room, good, now + timedelta(minutes=1), tag="w1")
+    again = burst(two.test_client(), room, good, now + timedelta(minutes=1), tag="w1")
+    assert first["accepted"] == 30 and again["duplicates"] == 30  # the other worker's orders are known
+    assert good in hot_ids(two.test_client().get("/v1/rankings/hot"))
