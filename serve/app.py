@@ -15,9 +15,10 @@ from werkzeug.exceptions import HTTPException
 
 from recommender.artifact import load_model
 from recommender.ranking import Ranker
-from serve import admin, anchors, page, products, rankings, search, system
+from serve import admin, anchors, events, hot, page, products, rankings, search, system
 from serve.api import ApiError
 from serve.config import ServiceConfig
+from serve.hotlists import HotLists
 from serve.metrics import Metrics
 from serve.reload import Reloader
 from serve.state import Serving
@@ -67,12 +68,14 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json = OrjsonProvider(app)  # UTF-8 output: Chinese stays readable
     metrics = Metrics()
-    state: dict = {"serving": None, "config": config, "metrics": metrics, "reloader": None}
+    hot_lists = HotLists(config.hot)
+    state: dict = {"serving": None, "config": config, "metrics": metrics, "reloader": None, "hot": hot_lists}
     app.extensions["xuanpin"] = state
 
     def load(path: Path) -> Serving:
         serving = load_serving(path, config)
         metrics.model_loaded(serving.version, serving.model.manifest["counts"])
+        hot_lists.bootstrap(serving.model)  # idempotent: a reload counts only orders not seen yet
         return serving
 
     if config.model is not None:
@@ -84,7 +87,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
         if config.poll_seconds > 0:
             state["reloader"].start(config.poll_seconds)
 
-    for module in (anchors, products, rankings, search, system, admin, page):
+    for module in (anchors, products, rankings, search, hot, events, system, admin, page):
         app.register_blueprint(module.bp)
 
     @app.before_request

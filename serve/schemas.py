@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -253,3 +254,83 @@ class CategoryCount(BaseModel):
 class CategoriesResponse(BaseModel):
     items: list[CategoryCount] = Field(description="every category, most goods first")
     model_version: str
+
+
+# -- hot items (爆款) --------------------------------------------------------------------------------------
+
+
+class HotQuery(Query):
+    k: int = Field(20, ge=1, le=100, description="most items returned")
+    category: str | None = Field(None, min_length=1, max_length=50, description="only goods of this category")
+
+
+class LiveHotQuery(Query):
+    k: int = Field(10, ge=1, le=100, description="most items returned")
+
+
+class FeedHotQuery(Query):
+    fan_id: str = Field(min_length=1, max_length=64, description="the fan whose feed this is")
+    k: int = Field(20, ge=1, le=100, description="most items returned")
+
+
+class HotItem(BaseModel):
+    rank: int
+    product: ProductCard
+    recent_orders: int = Field(description="orders in the last window_minutes (in this room, for /live)")
+    expected_orders: float = Field(description="what the good's own 24 h / 7 d rate predicts for that window")
+    lift: float = Field(description="recent_orders / expected_orders")
+    reasons: list[Reason]
+    followed_anchor: AnchorSummary | None = Field(None, description="feed: an anchor the fan follows who sells it")
+    affinity: float | None = Field(None, description="feed: the fan's affinity for the good (inner product)")
+
+
+class HotResponse(BaseModel):
+    as_of: str | None = Field(description="the minute the burst test was made at (UTC, ISO 8601)")
+    stale: bool = Field(description="true when the order store could not be reached: the last known list")
+    error: str | None = Field(None, description="why the list is stale")
+    store: Literal["memory", "redis"]
+    window_minutes: int
+    category: str | None = None
+    items: list[HotItem]
+    model_version: str
+
+
+class LiveHotResponse(HotResponse):
+    anchor: AnchorSummary
+
+
+class FeedHotResponse(HotResponse):
+    fan_id: str
+    personalised: bool = Field(description="false for unknown or new fans: the platform-wide list")
+
+
+class OrderEvent(BaseModel):
+    """One order, with the orders table's fields (docs/data-contract.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: Id = Field(description="idempotency key: a replayed order is not counted twice")
+    fan_id: Id
+    anchor_id: Id = Field(description="the live room it was bought in")
+    product_id: Id
+    quantity: int = Field(ge=1)
+    amount: float = Field(ge=0)
+    ordered_at: datetime = Field(description="ISO 8601; without a zone it is UTC")
+    refunded: bool = False
+
+
+class EventError(BaseModel):
+    index: int = Field(description="position of the event in the batch")
+    order_id: Id | None = None
+    field: str | None = None
+    message: str
+
+
+class IngestResult(BaseModel):
+    received: int
+    accepted: int = Field(description="new orders counted")
+    duplicates: int = Field(description="valid orders already counted (replays): not counted again")
+    ignored: int = Field(description="valid but not demand: refunded, or older than the week the counts keep")
+    rejected: int
+    errors: list[EventError] = Field(description="why each rejected event was rejected (first 100)")
+    store: Literal["memory", "redis"]
