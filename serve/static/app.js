@@ -40,6 +40,13 @@ const yuan = (x) => {
   if (Math.abs(v) >= 10000) return "¥" + num(v / 10000, 1) + "万";
   return "¥" + num(v, Math.abs(v) < 100 && !Number.isInteger(v) ? 2 : 0);
 };
+/** An ISO 8601 instant in the reader's time zone, to the minute; the raw text if it does not parse. */
+const when = (iso) => {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+};
 const pct = (x, digits = 0) => (x === null || x === undefined ? "—" : num(Number(x) * 100, digits) + "%");
 
 const loading = (what) => h("p", { class: "state loading", "aria-busy": "true" }, `正在加载${what}…`);
@@ -523,7 +530,7 @@ async function loadHot(category) {
   }
   if (!current("hot", t)) return;
   const meta = h("p", { class: "muted" },
-    `统计窗口 近${num(body.window_minutes)}分钟` + (body.as_of ? ` · 截至 ${body.as_of}` : "") +
+    `统计窗口 近${num(body.window_minutes)}分钟` + (body.as_of ? ` · 截至 ${when(body.as_of)}` : "") +
     (body.category ? ` · ${body.category}` : ""),
     body.stale ? h("span", { class: "tag bad-tag" }, "数据可能已过时") : null);
   if (!body.items || !body.items.length) { fill(box, meta, empty("暂无爆款")); return; }

@@ -1,0 +1,262 @@
+"""The selection-center page in a real browser against the real service: what a person sees and can do.
+
+Figures on the page are compared with the API's own answers; screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect
+
+
+def yuan_value(text: str) -> float:
+    """The number in a price as the page prints it: '¥1,245.90' -> 1245.9."""
+    return float(text.replace("¥", "").replace(",", ""))
+
+
+@pytest.fixture(scope="module")
+def anchor(live_app) -> dict:
+    """The biggest seller: a full profile and a full first page of picks."""
+    s = live_app.extensions["xuanpin"]["serving"]
+    row = int(np.asarray(s.model.anchor_stats["orders_all"]).argmax())
+    return {"id": str(s.model.anchor_ids.ids[row]), "name": str(s.model.anchors["name"].iloc[row])}
+
+
+def open_anchor(page: Page, live, anchor_id: str, query: str = "") -> None:
+    page.goto(f"{live.url}/#/anchor/{anchor_id}{query}")
+    expect(page.locator("#picks .pick").first).to_be_visible()
+
+
+def cards(page: Page) -> dict[str, list[str]]:
+    return {"titles": page.locator(".pick .title").all_inner_texts(),
+            "categories": page.locator(".pick .category").all_inner_texts(),
+            "prices": page.locator(".pick .price").all_inner_texts(),
+            "ranks": page.locator(".pick .rank").all_inner_texts()}
+
+
+def apply_filters(page: Page) -> None:
+    """Press 筛选 and wait until the new list is on the page."""
+    with page.expect_response(lambda r: "/picks" in r.url):
+        page.get_by_role("button", name="筛选").click()
+    expect(page.locator("#picks .loading")).to_have_count(0)
+
+
+def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, anchor, screenshots):
+    name = anchor["name"]
+    # a part of the name several anchors share, so the page has to offer a choice
+    part = next((name[i:i + n] for n in (1, 2) for i in range(len(name) - n + 1)
+                 if 2 <= live.get("/v1/search/anchors", q=name[i:i + n], k=50)["total"] <= 10), None)
+    assert part, f"no part of {name!r} is shared by 2-10 anchors"
+    found = live.get("/v1/search/anchors", q=part, k=10)
+
+    page.goto(live.url + "/")
+    page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(part)
+    page.get_by_role("button", name="搜索").click()
+    offered = page.locator(".anchor-pick")
+    expect(offered).to_have_count(found["total"])
+    assert all(part in text for text in offered.all_inner_texts())
+    offered.filter(has_text=re.compile(f"^{re.escape(name)}$")).click()
+
+    expect(page.locator("#anchor-name")).to_have_text(name)
+    profile = live.get(f"/v1/anchors/{anchor['id']}")
+    fans = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text=re.compile("^粉丝$")))
+    expect(fans.locator(".kpi-value")).to_have_text(f"{profile['anchor']['fans']:,}")
+    for caption in ("性别", "年龄", "地域（前10）", "近30天购买类目"):
+        expect(page.locator("figcaption", has_text=caption)).to_be_visible()
+    top_category = profile["audience"]["category"][0]
+    first_bar = page.locator("figure", has_text="近30天购买类目").locator(".bar-row").first
+    expect(first_bar).to_contain_text(top_category["label"])
+    expect(first_bar).to_contain_text(f"{top_category['share'] * 100:.1f}%")
+
+    picks = live.get(f"/v1/anchors/{anchor['id']}/picks")
+    shown = page.locator(".pick")
+    expect(shown).to_have_count(len(picks["items"]))
+    assert cards(page)["titles"] == [p["product"]["title"] for p in picks["items"]]
+    for card, pick in zip(shown.all(), picks["items"], strict=True):
+        assert card.locator(".reasons li").all_inner_texts() == [r["text"] for r in pick["reasons"]]
+        assert pick["reasons"], "every pick gives at least one reason"
+        assert yuan_value(card.locator(".per-order").inner_text()) == pytest.approx(
+            pick["product"]["commission_per_order"])
+        expect(card.locator(".badge")).to_contain_text("退款率")
+    page.screenshot(path=screenshots / "anchor-view.png", full_page=True)
+
+
+def test_an_exact_id_opens_the_anchor_directly(page, live, anchor):
+    page.goto(live.url + "/")
+    page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(anchor["id"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#anchor-name")).to_have_text(anchor["name"])
+    expect(page.locator(".pick").first).to_be_visible()
+
+
+def test_filters_narrow_the_picks_and_every_card_honours_them(page, live, anchor):
+    open_anchor(page, live, anchor["id"])
+    before = cards(page)
+    # the category cap keeps any one category to half a page, so filtering on one changes the list
+    category = max(set(before["categories"]), key=before["categories"].count)
+    page.locator("#filters select[name=category]").select_option(category)
+    apply_filters(page)
+    after = cards(page)
+    assert after["titles"] and after["titles"] != before["titles"]
+    assert set(after["categories"]) == {category}
+
+    prices = sorted(yuan_value(p) for p in after["prices"])
+    ceiling = prices[len(prices) // 2]
+    page.locator("#filters input[name=price_max]").fill(f"{ceiling:g}")
+    apply_filters(page)
+    capped = cards(page)
+    assert capped["titles"] and capped["titles"] != after["titles"]
+    assert set(capped["categories"]) == {category}  # the filters combine
+    assert all(yuan_value(p) <= ceiling for p in capped["prices"])
+    expected = live.get(f"/v1/anchors/{anchor['id']}/picks", category=category, price_max=f"{ceiling:g}")
+    assert capped["titles"] == [p["product"]["title"] for p in expected["items"]]
+    expect(page.locator("#picks-summary")).to_contain_text(f"共 {expected['paging']['candidates']:,} 个候选")
+
+    page.get_by_role("button", name="重置").click()
+    expect(page.locator(".pick .title")).to_have_text(before["titles"])
+
+
+def test_commission_and_shelf_filters(page, live, anchor):
+    open_anchor(page, live, anchor["id"])
+    page.locator("#filters input[name=commission_min]").fill("30")
+    page.locator("#filters input[name=exclude_shelf]").check()
+    apply_filters(page)
+    rates = page.locator(".pick .rate").all_inner_texts()
+    assert rates and all(int(r.rstrip("%")) >= 30 for r in rates)
+    expected = live.get(f"/v1/anchors/{anchor['id']}/picks", commission_min=0.3, exclude_shelf="true")
+    assert cards(page)["titles"] == [p["product"]["title"] for p in expected["items"]]
+
+
+def test_paging_moves_through_the_picks(page, live, anchor):
+    open_anchor(page, live, anchor["id"])
+    first = cards(page)
+    page.get_by_role("button", name="下一页").click()
+    expect(page.locator(".pick .rank").first).to_have_text("#21")
+    second = cards(page)
+    assert not set(first["titles"]) & set(second["titles"])
+    expect(page.locator(".pager")).to_contain_text("第 2 页")
+    page.get_by_role("button", name="上一页").click()
+    expect(page.locator(".pick .title")).to_have_text(first["titles"])
+
+
+def test_a_card_opens_the_product_with_its_statistics(page, live, anchor, screenshots):
+    open_anchor(page, live, anchor["id"])
+    first = page.locator(".pick .title").first
+    title = first.inner_text()
+    first.click()
+
+    expect(page.locator("#product-title")).to_have_text(title)
+    product_id = page.url.rsplit("/", 1)[-1]
+    detail = live.get(f"/v1/products/{product_id}")
+    assert detail["product"]["title"] == title
+    rows = page.locator("#window-stats tbody tr")
+    expect(rows).to_have_count(3)
+    for row, (window, label) in zip(rows.all(), [("1d", "近1天"), ("7d", "近7天"), ("30d", "近30天")], strict=True):
+        cells = row.locator("td").all_inner_texts()
+        stats = detail["windows"][window]
+        assert cells[0] == label and cells[1] == f"{stats['sales']:,}" and cells[3] == f"{stats['orders']:,}"
+        assert cells[5] == (f"{detail['product']['category']} 第 {stats['board_rank']} 名" if stats["board_rank"]
+                            else "未上榜")
+    shelf = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text="上架主播"))
+    expect(shelf.locator(".kpi-value")).to_have_text(f"{detail['promotion']['shelf_anchors']:,}")
+
+    fit = live.get(f"/v1/products/{product_id}/anchors", k=10)
+    expect(page.locator("#fit-anchors tbody tr")).to_have_count(len(fit["items"]))
+    expect(page.locator("#fit-anchors tbody a")).to_have_text([m["anchor"]["name"] for m in fit["items"]])
+    similar = live.get(f"/v1/products/{product_id}/similar", k=8)
+    expect(page.locator("#similar li a")).to_have_text([it["product"]["title"] for it in similar["items"]])
+    page.screenshot(path=screenshots / "product-view.png", full_page=True)
+
+    page.locator("#fit-anchors tbody a").first.click()  # the merchant's view leads back to an anchor
+    expect(page.locator("#anchor-name")).to_have_text(fit["items"][0]["anchor"]["name"])
+
+
+def test_unknown_ids_and_names_say_so(page, live):
+    page.goto(f"{live.url}/#/anchor/99999999")
+    expect(page.get_by_role("alert").filter(has_text="未找到主播“99999999”")).to_be_visible()
+    expect(page.locator(".pick")).to_have_count(0)
+
+    page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill("没有这个主播")
+    page.get_by_role("button", name="搜索").click()
+    expect(page.get_by_text("未找到主播“没有这个主播”")).to_be_visible()
+
+    page.goto(f"{live.url}/#/product/123")
+    expect(page.get_by_text("未找到商品“123”")).to_be_visible()
+
+
+def test_top_sales_board_by_window_and_category(page, live, screenshots):
+    page.goto(f"{live.url}/#/boards")
+    board = live.get("/v1/rankings/top-sales", window="7d", k=20)
+    rows = page.locator("#top-list tbody tr")
+    expect(rows).to_have_count(len(board["items"]))
+    expect(page.locator("#top-list tbody .title")).to_have_text([it["product"]["title"] for it in board["items"]])
+    sales = [int(s.replace(",", "")) for s in page.locator("#top-list td.sales").all_inner_texts()]
+    assert sales == [it["sales"] for it in board["items"]] and sales == sorted(sales, reverse=True)
+    # the hot board shows one of its three outcomes, whatever the service offers today
+    expect(page.locator("#hot-list .loading")).to_have_count(0)
+    expect(page.locator("#hot-list tbody tr").or_(page.locator("#hot-list .state")).first).to_be_visible()
+    page.screenshot(path=screenshots / "boards.png", full_page=True)
+
+    category = board["items"][0]["product"]["category"]
+    page.locator("#top-form select[name=category]").select_option(category)
+    page.locator("#top-form select[name=window]").select_option("30d")
+    expect(page.locator("#top-list th").nth(4)).to_have_text("近30天销量")
+    expected = live.get("/v1/rankings/top-sales", window="30d", category=category, k=20)
+    expect(page.locator("#top-list tbody .title")).to_have_text([it["product"]["title"] for it in expected["items"]])
+    assert set(page.locator("#top-list td.category").all_inner_texts()) == {category}
+
+
+def test_hot_board_renders_items_empty_and_error_answers(page, live, anchor, screenshots):
+    """The hot route is answered here by the browser (the agreed response shape), so this tests the page only."""
+    picks = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)
+    card = picks["items"][0]["product"]
+    answers = {"body": None, "status": 200}
+
+    def hot(route):
+        route.fulfill(status=answers["status"], content_type="application/json", body=json.dumps(answers["body"]))
+
+    page.route(re.compile(r"/v1/rankings/hot(\?|$)"), hot)
+    base = {"as_of": "2026-10-30T23:50:00Z", "stale": False, "store": "memory", "window_minutes": 30,
+            "category": None, "model_version": picks["model_version"]}
+    answers["body"] = {**base, "items": [{"rank": 1, "product": card, "recent_orders": 42, "expected_orders": 6.0,
+                                          "lift": 7.0, "reasons": [{"text": "近30分钟 42 单，是平时的 7 倍"}]}]}
+    page.goto(f"{live.url}/#/boards")
+    row = page.locator("#hot-list tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(card["title"])
+    expect(row).to_contain_text("×7.0")
+    expect(row).to_contain_text("近30分钟 42 单，是平时的 7 倍")
+    expect(page.locator("#hot-list")).to_contain_text("统计窗口 近30分钟")
+    page.screenshot(path=screenshots / "boards-hot.png", full_page=True)
+
+    answers["body"] = {**base, "stale": True, "items": []}
+    page.get_by_role("button", name="刷新").click()
+    expect(page.locator("#hot-list")).to_contain_text("暂无爆款")
+    expect(page.locator("#hot-list")).to_contain_text("数据可能已过时")
+
+    answers.update(status=404, body={"error": {"code": "not_found", "message": "no route", "field": None}})
+    page.get_by_role("button", name="刷新").click()
+    expect(page.locator("#hot-list [role=alert]")).to_have_text(re.compile("爆款榜暂不可用"))
+
+    answers.update(status=500, body={"error": {"code": "internal_error", "message": "internal error", "field": None}})
+    page.get_by_role("button", name="刷新").click()
+    expect(page.locator("#hot-list [role=alert]")).to_have_text(re.compile("爆款榜加载失败（500）"))
+
+
+def test_a_stopped_service_is_announced(page, live_app, serve_app, anchor):
+    server = serve_app(live_app, threaded=False)
+    try:
+        open_anchor(page, server, anchor["id"])
+        expect(page.locator("#banner")).to_be_hidden()
+    finally:
+        server.stop()
+    page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(anchor["name"])
+    page.get_by_role("button", name="搜索").click()
+    expect(page.locator("#banner")).to_have_text(re.compile("无法连接选品服务"))
+    expect(page.locator("#anchor-results")).to_contain_text("主播搜索加载失败")
+    page.get_by_role("link", name="榜单").click()
+    expect(page.locator("#top-list [role=alert]")).to_contain_text("无法连接选品服务")
