@@ -129,6 +129,22 @@ def test_commission_and_shelf_filters(page, live, anchor):
     assert rates and all(int(r.rstrip("%")) >= 30 for r in rates)
     expected = live.get(f"/v1/anchors/{anchor['id']}/picks", commission_min=0.3, exclude_shelf="true")
     assert cards(page)["titles"] == [p["product"]["title"] for p in expected["items"]]
+    expect(page.locator(".pick .badge.bad")).to_have_count(0)  # the ranker never picks a gated good
+
+    page.locator("#filters input[name=price_min]").fill("500")
+    page.locator("#filters input[name=price_max]").fill("100")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.get_by_role("alert")).to_have_text("筛选条件有误：最低价不能高于最高价。")
+
+
+def test_a_gated_product_says_why(page, live, live_app):
+    s = live_app.extensions["xuanpin"]["serving"]
+    row = int(np.flatnonzero(s.ranker.refund > 0.15)[0])
+    product_id = str(s.model.product_ids.ids[row])
+    page.goto(f"{live.url}/#/product/{product_id}")
+    expect(page.locator("#product-title")).to_have_text(live.get(f"/v1/products/{product_id}")["product"]["title"])
+    expect(page.get_by_text(re.compile(r"^未通过质量门槛：退款率 0\.\d+ > 0\.15"))).to_be_visible()
+    expect(page.locator(".product .badge")).to_have_class(re.compile(r"\bbad\b"))
 
 
 def test_paging_moves_through_the_picks(page, live, anchor):
