@@ -34,9 +34,12 @@ def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra
 
 
 def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Model rows of the bursting goods that pass the quality gates (and the category), and their positions."""
-    keys = hl.bursts.keys
-    rows = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
+    """Model rows of the bursting goods that pass the quality gates (and the category), and their positions.
+    Ids are resolved once per list and model (13 ms for a few hundred string ids), not per request."""
+    rows = hl.rows.get(s.version)
+    if rows is None:
+        keys = hl.bursts.keys
+        rows = hl.rows[s.version] = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
     ok = rows >= 0
     ok[ok] = s.ranker.gate[rows[ok]]
     if category is not None:

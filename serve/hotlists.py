@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,7 @@ class HotList:
     computed_at: float  # time.monotonic()
     stale: bool = False
     error: str | None = None
+    rows: dict = field(default_factory=dict, compare=False)  # model version -> the goods' rows, resolved once
 
 
 class HotLists:

@@ -1,0 +1,170 @@
+"""Hot-items benchmark: ingest throughput and hot-route latency, for the in-process and the Redis store.
+
+    python bench/hot.py --model /tmp/xuanpin-bench/large-0-model4 [--events 200000] [--duration 10]
+
+For each store it prints
+- ingest straight into the store (batches of --batch events): the counting cost alone;
+- ingest over HTTP: POST /v1/events/orders from two client threads against gunicorn (1 worker for the
+  in-process store, which is only correct in one process; 2 workers sharing Redis), JSON and validation
+  included;
+- wrk on /v1/rankings/hot, /v1/live/{id}/hot (rotating rooms), /v1/feed/hot?fan_id= (rotating fans) and, in the
+  same run, /healthz: requests/s and p50/p99.
+Starts its own redis-server on a free loopback port. Needs wrk and redis-server (apt-get install wrk redis-server).
+Results also go to bench/results/hot-<model name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.serve import free_port, gunicorn, run_wrk, wait_ready  # noqa: E402
+from recommender.hot import MemoryStore, Orders  # noqa: E402
+from recommender.hot_redis import RedisStore  # noqa: E402
+
+TOKEN = "bench-events-token-0123"
+
+
+def synthetic_events(model: Path, n: int, seed: int = 0) -> tuple[list[dict], int]:
+    """`n` orders over the 30 minutes after the model's last recent order, with a burst in a few rooms."""
+    anchors = np.load(model / "ids/anchors.npy", allow_pickle=False)
+    products = np.load(model / "ids/products.npy", allow_pickle=False)
+    start = int(np.load(model / "recent_orders/minute.npy").max()) + 1
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, len(anchors), n)
+    p = rng.integers(0, len(products), n)
+    hot = rng.random(n) < 0.05  # 5% of orders go to 20 (room, good) pairs: bursts
+    pairs = rng.integers(0, min(len(anchors), len(products)), (20, 2))
+    a[hot], p[hot] = pairs[rng.integers(0, 20, hot.sum())].T
+    minutes = start + np.sort(rng.integers(0, 30, n))
+    events = [{"order_id": f"bench-{seed}-{i}", "fan_id": 1, "anchor_id": anchors[x].item(),
+               "product_id": products[y].item(), "quantity": 1, "amount": 19.9,
+               "ordered_at": datetime.fromtimestamp(int(m) * 60 + i % 60, UTC).isoformat()}
+              for i, (x, y, m) in enumerate(zip(a, p, minutes, strict=True))]
+    return events, start
+
+
+def store_ingest(store, events: list[dict], batch: int) -> float:
+    orders = Orders.of([e["order_id"] for e in events], [e["anchor_id"] for e in events],
+                       [e["product_id"] for e in events],
+                       [int(datetime.fromisoformat(e["ordered_at"]).timestamp() // 60) for e in events])
+    started = time.perf_counter()
+    for i in range(0, len(orders), batch):
+        store.add(orders.take(np.arange(i, min(i + batch, len(orders)))))
+    return len(orders) / (time.perf_counter() - started)
+
+
+def http_ingest(base: str, events: list[dict], batch: int, clients: int = 2) -> dict:
+    bodies = [json.dumps({"events": events[i:i + batch]}).encode() for i in range(0, len(events), batch)]
+    accepted, failures = [0], []
+
+    def post(part: list[bytes]) -> None:
+        for body in part:
+            req = urllib.request.Request(base + "/v1/events/orders", body, method="POST", headers={
+                "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    accepted[0] += json.load(r)["accepted"]
+            except OSError as exc:
+                failures.append(str(exc))
+
+    threads = [threading.Thread(target=post, args=(bodies[c::clients],)) for c in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    return {"events_per_s": len(events) / seconds, "accepted": accepted[0], "failed_batches": len(failures)}
+
+
+def wrk_script(paths: list[str]) -> Path:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write("local paths = {\n" + ",\n".join(f'"{p}"' for p in paths) + "\n}\nlocal i = math.random(#paths)\n"
+                 "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n")
+        return Path(fh.name)
+
+
+def routes(model: Path, seed: int = 0) -> dict[str, tuple[str, Path | None]]:
+    """Route name -> (path, wrk script rotating over ids or None)."""
+    rng = np.random.default_rng(seed)
+    anchors = np.load(model / "ids/anchors.npy", allow_pickle=False)
+    fans = np.load(model / "ids/fans.npy", allow_pickle=False)
+    return {"/v1/rankings/hot": ("/v1/rankings/hot", None),
+            "/v1/live/{id}/hot": ("/", wrk_script([f"/v1/live/{a}/hot" for a in rng.choice(anchors, 500)])),
+            "/v1/feed/hot?fan_id=": ("/", wrk_script([f"/v1/feed/hot?fan_id={f}" for f in rng.choice(fans, 500)])),
+            "/healthz": ("/healthz", None)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, required=True, help="model artifact directory (format 4)")
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of wrk per route")
+    ap.add_argument("--connections", type=int, default=2)
+    args = ap.parse_args()
+    for tool in ("wrk", "redis-server"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed: apt-get install {tool}")
+    if not (args.model / "recent_orders").exists():
+        sys.exit(f"{args.model}: no recent_orders/ (a format 3 artifact); retrain it with this version")
+
+    from tests.conftest import redis_server  # the same real server the tests use
+
+    events, _ = synthetic_events(args.model, args.events)
+    results: dict = {"model": str(args.model), "events": args.events, "batch": args.batch, "stores": {}}
+    with redis_server() as (_, redis_url):
+        for kind in ("memory", "redis"):
+            store = MemoryStore() if kind == "memory" else RedisStore(redis_url, prefix="bench-direct:")
+            r: dict = {"store_events_per_s": store_ingest(store, events, args.batch)}
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            env = {"XUANPIN_MODEL": str(args.model), "XUANPIN_BIND": f"127.0.0.1:{port}",
+                   "XUANPIN_WORKERS": "1" if kind == "memory" else "2", "XUANPIN_HOT_CLOCK": "events",
+                   "XUANPIN_EVENTS_TOKEN": TOKEN}
+            if kind == "redis":
+                env["XUANPIN_REDIS_URL"] = redis_url
+            with gunicorn(env):
+                started = time.perf_counter()
+                wait_ready(base + "/readyz", timeout=600)
+                r["ready_seconds"] = time.perf_counter() - started
+                r["http"] = http_ingest(base, events, args.batch)
+                r["routes"] = {}
+                for name, (path, script) in routes(args.model).items():
+                    run_wrk(base + path, 2, args.connections, 1, script)  # warm up
+                    r["routes"][name] = run_wrk(base + path, args.duration, args.connections, 1, script)
+                with urllib.request.urlopen(base + "/v1/rankings/hot?k=100") as resp:
+                    r["hot_items"] = len(json.load(resp)["items"])
+            results["stores"][kind] = r
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"hot-{args.model.name}.json").write_text(json.dumps(results, indent=2))
+    print(f"\n== hot items: {args.events:,} synthetic orders in batches of {args.batch}; wrk {args.connections} "
+          f"connections, {args.duration}s per route")
+    for kind, r in results["stores"].items():
+        h = r["http"]
+        print(f"   {kind:<6} store.add {r['store_events_per_s']:>9,.0f} events/s   over HTTP {h['events_per_s']:>8,.0f}"
+              f" events/s (accepted {h['accepted']:,}, failed batches {h['failed_batches']}); "
+              f"ready in {r['ready_seconds']:.1f}s; {r['hot_items']} hot goods")
+        for name, w in r["routes"].items():
+            print(f"          {name:<24} {w['requests_per_s']:>8.0f} req/s  p50 {w['p50_ms']:>6.2f} ms  "
+                  f"p99 {w['p99_ms']:>6.2f} ms  non-2xx {w['non_2xx']}")
+
+
+if __name__ == "__main__":
+    main()
