@@ -557,15 +557,16 @@ async function loadHot(category) {
   const meta = h("p", { class: "muted" },
     `统计窗口 近${num(body.window_minutes)}分钟` + (body.as_of ? ` · 截至 ${when(body.as_of)}` : "") +
     (body.category ? ` · ${body.category}` : ""),
-    body.stale ? h("span", { class: "tag bad-tag" }, "数据可能已过时") : null);
+    body.stale ? h("span", { class: "tag bad-tag", title: body.error || "" }, "数据可能已过时") : null);
   if (!body.items || !body.items.length) { fill(box, meta, empty("暂无爆款")); return; }
   fill(box, meta, h("table", { class: "table board" },
     h("thead", {}, h("tr", {}, ["名次", "商品", "近期订单", "预期订单", "热度倍数", "理由"].map((x) => h("th", {}, x)))),
     h("tbody", {}, body.items.map((it) => h("tr", {},
       h("td", { class: "rank" }, it.rank),
       h("td", {}, productLink(it.product), h("div", { class: "muted" }, `${it.product.category} · ${price(it.product.price)}`)),
-      h("td", { class: "nw" }, num(it.recent_orders)), h("td", { class: "nw" }, num(it.expected_orders, 1)),
-      h("td", { class: "nw lift" }, "×" + num(it.lift, 1)),
+      h("td", { class: "nw" }, num(it.recent_orders)),
+      h("td", { class: "nw" }, num(it.expected_orders, it.expected_orders < 10 ? 2 : 1)),
+      h("td", { class: "nw lift" }, "×" + num(it.lift, it.lift < 10 ? 1 : 0)),
       h("td", { class: "reasons-cell" }, (it.reasons || []).map((r) => h("div", {}, r.text))))))));
 }
 

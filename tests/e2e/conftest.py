@@ -1,8 +1,9 @@
 """End-to-end fixtures: the real service on a loopback port and Debian's headless Chromium driven by Playwright.
 
 The server is werkzeug's, in a thread of the test process, serving the session's small artifact. Playwright
-drives the system Chromium (/usr/bin/chromium); it never downloads a browser. Without that binary the tests
-are skipped with a message; CI installs it (.ci/run).
+drives the system Chromium (/usr/bin/chromium, or $XUANPIN_CHROMIUM); it never downloads a browser. Without
+that binary the tests are skipped with a message; CI installs it (.ci/run). Chinese text needs a CJK font
+(Debian: fonts-wqy-microhei), or the screenshots show boxes.
 """
 
 from __future__ import annotations
