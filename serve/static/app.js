@@ -186,7 +186,7 @@ async function searchAnchors(text) {
     return;
   }
   if (!current("search", t)) return;
-  const exact = body.items.find((a) => String(a.anchor_id) === q);
+  const exact = body.items.find((a) => String(a.anchor_id) === q) || body.items.find((a) => a.name === q);
   if (exact || body.items.length === 1) {
     fill(box);
     go("anchor", (exact || body.items[0]).anchor_id);
@@ -195,7 +195,7 @@ async function searchAnchors(text) {
   if (!body.items.length) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
   fill(box,
     h("p", { class: "muted" }, `找到 ${body.total} 位主播` + (body.total > body.items.length ?
-      `，显示粉丝最多的 ${body.items.length} 位` : "") + "："),
+      `，显示前 ${body.items.length} 位` : "") + "："),
     h("ul", { class: "anchor-list" }, body.items.map((a) => h("li", {},
       h("a", { href: `#/anchor/${encodeURIComponent(a.anchor_id)}`, class: "anchor-pick",
         onclick: () => fill(box) }, a.name),
