@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,29 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.serve import free_port, gunicorn, run_wrk, wait_ready  # noqa: E402
+from fixtures.orders import order_stream  # noqa: E402
 from recommender.hot import MemoryStore, Orders  # noqa: E402
 from recommender.hot_redis import RedisStore  # noqa: E402
 
 TOKEN = "bench-events-token-0123"
-
-
-def synthetic_events(model: Path, n: int, seed: int = 0) -> tuple[list[dict], int]:
-    """`n` orders over the 30 minutes after the model's last recent order, with a burst in a few rooms."""
-    anchors = np.load(model / "ids/anchors.npy", allow_pickle=False)
-    products = np.load(model / "ids/products.npy", allow_pickle=False)
-    start = int(np.load(model / "recent_orders/minute.npy").max()) + 1
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, len(anchors), n)
-    p = rng.integers(0, len(products), n)
-    hot = rng.random(n) < 0.05  # 5% of orders go to 20 (room, good) pairs: bursts
-    pairs = rng.integers(0, min(len(anchors), len(products)), (20, 2))
-    a[hot], p[hot] = pairs[rng.integers(0, 20, hot.sum())].T
-    minutes = start + np.sort(rng.integers(0, 30, n))
-    events = [{"order_id": f"bench-{seed}-{i}", "fan_id": 1, "anchor_id": anchors[x].item(),
-               "product_id": products[y].item(), "quantity": 1, "amount": 19.9,
-               "ordered_at": datetime.fromtimestamp(int(m) * 60 + i % 60, UTC).isoformat()}
-              for i, (x, y, m) in enumerate(zip(a, p, minutes, strict=True))]
-    return events, start
 
 
 def store_ingest(store, events: list[dict], batch: int) -> float:
@@ -125,7 +107,7 @@ def main() -> None:
 
     from tests.conftest import redis_server  # the same real server the tests use
 
-    events, _ = synthetic_events(args.model, args.events)
+    events = order_stream(args.model, args.events, bursts=20, burst_orders=100, prefix="bench")
     results: dict = {"model": str(args.model), "events": args.events, "batch": args.batch, "stores": {}}
     with redis_server() as (_, redis_url):
         for kind in ("memory", "redis"):
