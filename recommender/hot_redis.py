@@ -59,7 +59,7 @@ class StoreUnavailable(RuntimeError):
 class RedisStore:
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str = "xp:hot:", timeout: float = 0.5, batch: int = 2000) -> None:
+    def __init__(self, url: str, prefix: str = "xp:hot:", timeout: float = 2.0, batch: int = 500) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.prefix, self.batch = prefix, batch
         self._count = self.client.register_script(_COUNT)

@@ -34,6 +34,7 @@ class HotConfig(BaseModel):
 
     redis_url: str | None = Field(None, description="redis://host:port/db; unset: in-process (one worker only)")
     redis_prefix: str = Field("xp:hot:", min_length=1, description="key prefix, to share one Redis")
+    redis_timeout: float = Field(2.0, gt=0, description="seconds before a Redis call counts as failed")
     events_token: str | None = Field(None, min_length=16, description="bearer token for POST /v1/events/orders")
     clock: Literal["wall", "events"] = Field("wall", description="wall: real time; events: the latest order's")
     recent_minutes: int = Field(15, ge=1, le=60, description="the window tested for a burst")

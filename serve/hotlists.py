@@ -42,7 +42,7 @@ class HotLists:
         self.cfg = cfg
         self.burst = BurstConfig(cfg.recent_minutes, cfg.min_orders, cfg.alpha, cfg.floor_per_hour)
         if store is None:
-            store = RedisStore(cfg.redis_url, cfg.redis_prefix) if cfg.redis_url else \
+            store = RedisStore(cfg.redis_url, cfg.redis_prefix, cfg.redis_timeout) if cfg.redis_url else \
                 MemoryStore(room_capacity=cfg.room_capacity)
         self.store = store
         self.clock = clock
