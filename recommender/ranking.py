@@ -21,6 +21,7 @@ from recommender.artifact import Model
 from recommender.index import NormOrderedIndex, flat_index
 
 SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load
+FIXED_MEMO = 20_000  # goods whose anchor-independent reasons are kept formatted (about 1 KB each)
 
 
 class RankingConfig(BaseModel):
@@ -141,6 +142,18 @@ class Ranker:
         self._age_days, self._merchant_gmv = age_days.tolist(), self.merchant_gmv.tolist()
         self._audience_col = [int(self.audience_col[c]) for c in self.category_code.tolist()]
 
+        # what a /picks request reads, prepared once: memmap slices cost ~20 us each (plain ndarray views do
+        # not), the no-filter mask and its count are the same for every request, and price^w x commission^w
+        # does not depend on the anchor (same element-wise powers, so the scores are bit-identical)
+        self._candidates = np.asarray(model.anchor_candidates)
+        self._candidate_scores = np.asarray(model.anchor_candidate_scores)
+        self._category_shares = np.asarray(model.audience.shares["category"])
+        self._gate_count = int(np.count_nonzero(self.gate))
+        self._price_term = self.price ** cfg.price_weight
+        self._commission_term = self.commission ** cfg.commission_weight
+        self.fixed_memo_size = FIXED_MEMO
+        self._fixed_memo: dict[int, tuple] = {}
+
         a = model.anchors
         self.anchor_rating = _column(a, "shop_rating", 5.0)
         self.anchor_violations = _column(a, "violations", 0.0)
@@ -211,19 +224,26 @@ class Ranker:
         scan = self.supported_scan if supported_only else self.model.product_scan
         return scan.search(query, n, mask)
 
-    def retrieve_for_anchor(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False
-                            ) -> tuple[np.ndarray, np.ndarray]:
+    def retrieve_for_anchor(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False,
+                            eligible: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`retrieve` for an anchor's own vector, from its precomputed candidate list when enough
         of the list passes `mask`. The list holds every good scoring above its last entry, so its masked
-        prefix is exactly the top of the eligible goods; otherwise the catalogue is scanned."""
+        prefix is exactly the top of the eligible goods; otherwise the catalogue is scanned. `eligible`
+        (the number of True in `mask`, when the caller already counted it) saves a count of the catalogue."""
         if supported_only:
             rows, scores = self.supported_candidates[anchor], self.supported_candidate_scores[anchor]
         else:
-            rows, scores = self.model.anchor_candidates[anchor], self.model.anchor_candidate_scores[anchor]
+            rows, scores = self._candidates[anchor], self._candidate_scores[anchor]
         keep = mask[rows]
-        if keep.sum() >= n or (keep.sum() == mask.sum()):
+        kept = int(np.count_nonzero(keep))
+        if kept >= n or kept == (int(np.count_nonzero(mask)) if eligible is None else eligible):
             return np.asarray(rows[keep][:n], np.int64), np.asarray(scores[keep][:n])
         return self.retrieve(self.anchor_vectors[anchor], mask, n, supported_only)
+
+    @staticmethod
+    def _unfiltered(filters: PickFilters) -> bool:
+        return (filters.category is None and filters.price_min is None and filters.price_max is None
+                and filters.commission_min is None and not filters.exclude_shelf and filters.exclude_products is None)
 
     def picks(self, anchor: int, k: int = 20, offset: int = 0, filters: PickFilters | None = None) -> Page:
         """A page of goods for one anchor's shelf, best first, each with its score breakdown and reasons.
@@ -232,30 +252,34 @@ class Ranker:
         category cap and support share, so page 2 continues page 1 without repeats or gaps.
         """
         cfg, filters = self.config, filters or PickFilters()
-        mask = self.filter_mask(filters, anchor)
-        eligible = int(mask.sum())
-        rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, offset + k))
+        if self._unfiltered(filters):  # the common request: the gate itself, counted at load (no copy, no count)
+            mask, eligible = self.gate, self._gate_count
+        else:
+            mask = self.filter_mask(filters, anchor)
+            eligible = int(np.count_nonzero(mask))
+        rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, offset + k), eligible=eligible)
         if cfg.support_share > 0:
             # Small merchants' and new goods' vectors rarely reach the top few hundred on affinity alone, so
             # they get a candidate pool of their own; the share rule in _arrange then gives them slots.
-            extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True)
-            have = set(rows.tolist())  # np.isin hashes and costs ~0.4 ms here; a set of ~300 ints, microseconds
-            fresh = np.fromiter((r not in have for r in extra.tolist()), bool, len(extra))
-            rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
+            extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True,
+                                                        eligible=eligible)
+            if len(rows):  # keep the supported goods not already retrieved (binary search in the sorted rows)
+                known = np.sort(rows)
+                at = np.minimum(np.searchsorted(known, extra), len(known) - 1)
+                fresh = known[at] != extra
+                extra, extra_aff = extra[fresh], extra_aff[fresh]
+            rows, affinity = np.concatenate([rows, extra]), np.concatenate([affinity, extra_aff])
         if not len(rows):
             return Page([], offset, None, eligible)
         top = max(float(affinity[0]), 1e-9)
         rel = np.clip(affinity / top, 1e-3, None)
-        value = (rel ** cfg.affinity_weight) * (self.price[rows] ** cfg.price_weight) * (
-            self.commission[rows] ** cfg.commission_weight)
-        boost = np.where(self.supported[rows], 1 + cfg.support_boost, 1.0)
+        value = (rel ** cfg.affinity_weight) * self._price_term[rows] * self._commission_term[rows]
+        supported = self.supported[rows]
+        boost = np.where(supported, 1 + cfg.support_boost, 1.0)
         score = value * boost
         order = self._arrange(rows, score, offset + k, k)[offset:offset + k]
-        shares = np.asarray(self.model.audience.shares["category"][anchor]).tolist()
-        rows_l, score_l, aff_l = rows[order].tolist(), score[order].tolist(), affinity[order].tolist()
-        rel_l, value_l, boost_l = rel[order].tolist(), value[order].tolist(), boost[order].tolist()
-        items = [self._pick(shares, *args) for args in zip(rows_l, score_l, aff_l, rel_l, value_l, boost_l,
-                                                            strict=True)]
+        items = self._items(anchor, rows[order], score[order], affinity[order], rel[order], value[order],
+                            boost[order])
         more = eligible > offset + k and len(items) == k
         return Page(items, offset, offset + k if more else None, eligible)
 
@@ -263,74 +287,96 @@ class Ranker:
         """Candidate positions in display order, filled one page at a time: best score first, at most
         `max_category_share` of a page from one category, at least `support_share` of a page for supported
         goods (spread through the page) while any fit under the cap. The cap is relaxed only when nothing
-        else is left."""
+        else is left.
+
+        Ranked best first (ties: earlier candidate), each slot takes the first unused candidate that is
+        allowed. Within a page a candidate once used or capped stays so, so each rule keeps a cursor that only
+        moves forward: a page costs about one pass over the candidates it skips, not a scan per slot.
+        """
         cfg = self.config
         cap = max(1, math.ceil(cfg.max_category_share * page))
-        cats, supported = self.category_code[rows].tolist(), self.supported[rows].tolist()
-        # per category, candidates in score order (all, and supported only); a pick compares queue heads only.
-        # No queue needs more than n entries: no category or reserved share takes more than n slots.
+        share = cfg.support_share
         order = np.argsort(-score, kind="stable")
-        cat_sorted, sup_sorted = self.category_code[rows][order], self.supported[rows][order]
-        queues: dict[int, list[int]] = {}
-        support_queues: dict[int, list[int]] = {}
-        for c in np.unique(cat_sorted).tolist():
-            in_cat = cat_sorted == c
-            queues[c] = order[in_cat][:n].tolist()
-            if (in_cat & sup_sorted).any():
-                support_queues[c] = order[in_cat & sup_sorted][:n].tolist()
-        heads = dict.fromkeys(queues, 0)
-        support_heads = dict.fromkeys(support_queues, 0)
-        used = [False] * len(rows)
-        scores = score.tolist()
-
-        def best(qs: dict[int, list[int]], hs: dict[int, int], per_cat: dict[int, int] | None) -> int | None:
-            found = None
-            for c, q in qs.items():
-                h = hs[c]
-                while h < len(q) and used[q[h]]:
-                    h += 1
-                hs[c] = h
-                if h < len(q) and (per_cat is None or per_cat.get(c, 0) < cap) and (
-                        found is None or scores[q[h]] > scores[found] or (
-                        scores[q[h]] == scores[found] and q[h] < found)):
-                    found = q[h]
-            return found
-
-        support_left = sum(supported)
+        ranked = rows[order]
+        cats = self.category_code[ranked].tolist()  # -1 (no category) counts in the spare last slot of `count`
+        is_sup = self.supported[ranked]
+        sup_at = np.flatnonzero(is_sup).tolist()  # ranks of the supported candidates
+        is_sup = is_sup.tolist()
+        m, n_sup, n_slots = len(cats), len(sup_at), len(self.categories) + 1
+        total = min(n, m)
+        used = [False] * m
         taken: list[int] = []
-        total = min(n, len(rows))
+        support_left = n_sup
+        first = first_sup = 0  # all ranks before `first`, all supported before `sup_at[first_sup]` are used
         while len(taken) < total:
-            per_cat: dict[int, int] = {}
+            count = [0] * n_slots
+            while first < m and used[first]:
+                first += 1
+            while first_sup < n_sup and used[sup_at[first_sup]]:
+                first_sup += 1
+            gen, sup = first, first_sup
             in_page = n_support = 0
             while in_page < page and len(taken) < total:
+                pick = -1
                 # reserved slots are spread through the page (every 5th at a 20% share), so they are not all
                 # left to the end of the page, where the anchor's main category may already be capped
-                must_support = support_left > 0 and math.floor((in_page + 1) * cfg.support_share) > n_support
+                if support_left > 0 and math.floor((in_page + 1) * share) > n_support:
+                    while sup < n_sup and (used[sup_at[sup]] or count[cats[sup_at[sup]]] >= cap):
+                        sup += 1
+                    if sup < n_sup:
+                        pick = sup_at[sup]
                 # give way in this order: first the support share, then (only if nothing else is left) the cap
-                pick = best(support_queues, support_heads, per_cat) if must_support else None
-                if pick is None:
-                    pick = best(queues, heads, per_cat)
-                if pick is None:
-                    pick = best(queues, heads, None)
-                if pick is None:
-                    return taken
+                if pick < 0:
+                    while gen < m and (used[gen] or count[cats[gen]] >= cap):
+                        gen += 1
+                    if gen < m:
+                        pick = gen
+                if pick < 0:
+                    while first < m and used[first]:
+                        first += 1
+                    if first >= m:
+                        return order[taken].tolist()
+                    pick = first
                 used[pick] = True
                 taken.append(pick)
-                per_cat[cats[pick]] = per_cat.get(cats[pick], 0) + 1
+                count[cats[pick]] += 1
                 in_page += 1
-                if supported[pick]:
+                if is_sup[pick]:
                     n_support += 1
                     support_left -= 1
-        return taken
+        return order[taken].tolist()
 
-    def _pick(self, shares: list[float], p: int, score: float, affinity: float, rel: float, value: float,
-              boost: float) -> Pick:
-        """One pick with its reasons; `shares` is the anchor's row of audience category shares."""
+    def _items(self, anchor: int, rows: np.ndarray, score: np.ndarray, affinity: np.ndarray, rel: np.ndarray,
+               value: np.ndarray, boost: np.ndarray) -> list[Pick]:
+        """The shown picks with their reasons, built for these k goods only. Reasons are copied per pick, so a
+        caller may edit a page without touching the memo of fixed reasons."""
+        shares = self._category_shares[anchor].tolist()
+        memo, price, commission = self._fixed_memo, self._price, self._commission
+        audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
+        items = []
+        for p, s, aff, r, v, b in zip(rows.tolist(), score.tolist(), affinity.tolist(), rel.tolist(),
+                                      value.tolist(), boost.tolist(), strict=True):
+            fixed = memo.get(p) or self._fixed(p)
+            col = fixed[0]
+            why = [dict(reason) for reason in fixed[2]]
+            if col >= 0:
+                match = audience.get(col)
+                if match is None:
+                    match = audience[col] = reasons.audience_match(shares[col], fixed[1])
+                why.insert(0, dict(match))
+            breakdown = {"affinity": round(aff, 6), "relative_affinity": round(r, 6), "price": price[p],
+                         "commission_rate": commission[p], "expected_value": round(v, 6), "support_boost": b,
+                         "score": round(s, 6)}
+            items.append(Pick(p, s, breakdown, why, list(fixed[3])))
+        return items
+
+    def _fixed(self, p: int) -> tuple[int, str, tuple[dict, ...], tuple[str, ...]]:
+        """What a pick of good `p` shows whatever the anchor: its audience column and category, the reasons
+        after the audience match (sales, board, commission, exposure support) and the support labels.
+        Formatting them is most of a pick's cost and the same few hundred goods fill most pages, so they are
+        kept per loaded model, up to FIXED_MEMO goods (then the memo starts over)."""
         cat = self._category_of[p]
         why = []
-        col = self._audience_col[p]
-        if col >= 0:
-            why.append(reasons.audience_match(shares[col], cat))
         if self._anchors_7d[p] > 0:
             why.append(reasons.sales_proof(self._anchors_7d[p], self._gmv_7d[p]))
         if 0 < self._rank_7d[p] <= 50:
@@ -343,10 +389,12 @@ class Ranker:
         if self._small[p]:
             supported.append("small_merchant")
             why.append(reasons.small_merchant(self._merchant_gmv[p]))
-        breakdown = {"affinity": round(affinity, 6), "relative_affinity": round(rel, 6), "price": self._price[p],
-                     "commission_rate": self._commission[p], "expected_value": round(value, 6),
-                     "support_boost": boost, "score": round(score, 6)}
-        return Pick(p, score, breakdown, why, supported)
+        fixed = (self._audience_col[p], cat, tuple(why), tuple(supported))
+        if self.fixed_memo_size:
+            if len(self._fixed_memo) >= self.fixed_memo_size:
+                self._fixed_memo.clear()
+            self._fixed_memo[p] = fixed
+        return fixed
 
     # -- anchors for a good (达人广场) -------------------------------------------------------------------
     def anchors_for(self, product: int, k: int = 20, offset: int = 0, tier: str | None = None,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from recommender.artifact import load_model
 from recommender.index import NormOrderedIndex
-from recommender.ranking import PickFilters, Ranker
+from recommender.ranking import PickFilters, Ranker, RankingConfig
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +62,67 @@ def test_reserved_slots_are_spread_through_each_page(ranker):
         positions = [i for i, p in enumerate(page) if p.supported]
         if int(ranker.supported.sum()) >= 20 and positions:
             assert positions[0] <= 4  # the first reserved slot is the fifth at a 20% share
+
+
+def reference_arrange(cats, supported, score, n, page, support_share, max_category_share):
+    """The arrangement rule written plainly: per slot, the best unused candidate (ties: earlier) that a
+    due support slot asks for, else the best under the category cap, else the best left."""
+    cap = max(1, math.ceil(max_category_share * page))
+    ranked = sorted(range(len(score)), key=lambda i: (-score[i], i))
+    used, taken, support_left = set(), [], sum(supported)
+    while len(taken) < min(n, len(score)):
+        per_cat, in_page, n_support = Counter(), 0, 0
+        while in_page < page and len(taken) < min(n, len(score)):
+            free = [i for i in ranked if i not in used]
+            pick = None
+            if support_left > 0 and math.floor((in_page + 1) * support_share) > n_support:
+                pick = next((i for i in free if supported[i] and per_cat[cats[i]] < cap), None)
+            if pick is None:
+                pick = next((i for i in free if per_cat[cats[i]] < cap), None)
+            if pick is None:
+                pick = free[0]
+            used.add(pick)
+            taken.append(pick)
+            per_cat[cats[pick]] += 1
+            in_page += 1
+            if supported[pick]:
+                n_support += 1
+                support_left -= 1
+    return taken
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_arrangement_equals_the_plain_rule(seed):
+    rng = np.random.default_rng(seed)
+    n_goods, n_cats = 400, int(rng.integers(1, 8))
+    stub = Ranker.__new__(Ranker)  # _arrange reads only these
+    stub.categories = [f"c{i}" for i in range(n_cats)]
+    stub.category_code = rng.integers(-1 if seed % 4 == 0 else 0, n_cats, n_goods)  # -1: a good with no category
+    stub.supported = rng.random(n_goods) < rng.choice([0.0, 0.05, 0.3, 1.0])
+    stub.config = RankingConfig(support_share=float(rng.choice([0.0, 0.2, 0.35, 1.0])),
+                                max_category_share=float(rng.choice([0.1, 0.3, 0.5, 1.0])))
+    m = int(rng.integers(0, 120))
+    rows = rng.choice(n_goods, m, replace=False)
+    score = rng.choice([1.0, 2.0, 3.0], m) if seed % 3 == 0 else rng.random(m)  # ties, or none
+    for page in (1, 5, 20):
+        for n in (page, 3 * page, 2 * page + 1):
+            expected = reference_arrange(stub.category_code[rows].tolist(), stub.supported[rows].tolist(),
+                                         score.tolist(), n, page, stub.config.support_share,
+                                         stub.config.max_category_share)
+            assert stub._arrange(rows, score, n, page) == expected
+
+
+def test_remembered_reasons_give_the_same_pages_and_do_not_leak_edits(ranker):
+    def pages():
+        return [(p.product, p.score, p.breakdown, p.reasons, p.supported)
+                for anchor in range(0, 50, 3) for p in ranker.picks(anchor, 20, 0).items]
+
+    ranker.fixed_memo_size, ranker._fixed_memo = 0, {}
+    plain = pages()
+    ranker.fixed_memo_size = 5  # a small memo starts over often
+    assert pages() == plain
+    ranker.fixed_memo_size = 10_000
+    first = ranker.picks(0, 20).items
+    first[0].reasons[-1]["text"] = "edited"
+    first[0].supported.append("edited")
+    assert pages() == plain
