@@ -76,12 +76,14 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
     shown = page.locator(".pick")
     expect(shown).to_have_count(len(picks["items"]))
     assert cards(page)["titles"] == [p["product"]["title"] for p in picks["items"]]
-    for card, pick in zip(shown.all(), picks["items"], strict=True):
-        assert card.locator(".reasons li").all_inner_texts() == [r["text"] for r in pick["reasons"]]
+    reasons = page.locator(".pick .reasons").all_inner_texts()  # one list per card, a reason per line
+    per_order = page.locator(".pick .per-order").all_inner_texts()
+    badges = page.locator(".pick .badge").all_inner_texts()
+    for pick, why, money, badge in zip(picks["items"], reasons, per_order, badges, strict=True):
         assert pick["reasons"], "every pick gives at least one reason"
-        assert yuan_value(card.locator(".per-order").inner_text()) == pytest.approx(
-            pick["product"]["commission_per_order"])
-        expect(card.locator(".badge")).to_contain_text("退款率")
+        assert why.split("\n") == [r["text"] for r in pick["reasons"]]
+        assert yuan_value(money) == pytest.approx(pick["product"]["commission_per_order"])
+        assert badge.startswith(f"退款率 {pick['product']['refund_rate'] * 100:.1f}%")
     page.screenshot(path=screenshots / "anchor-view.png", full_page=True)
 
 
