@@ -18,6 +18,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 setup: $(VENV)/.installed
 
 PORT   ?= 8000
+# hot items in the demo: the clock follows the orders (the snapshot's week is in the past) and a local token
+# lets `xuanpin stream-orders` post a synthetic order stream
+DEMO_EVENTS_TOKEN ?= local-demo-token-change-me
 
 run: setup
 	$(BIN)/xuanpin generate --scale $(SCALE) --seed $(SEED) --out data/$(SCALE)
@@ -25,7 +28,11 @@ run: setup
 	$(BIN)/xuanpin inspect artifacts/$(SCALE)
 	@echo "\nThe service is starting on http://127.0.0.1:$(PORT) (Ctrl-C stops it). In another terminal:"
 	@echo "  curl -s 'http://127.0.0.1:$(PORT)/v1/anchors/10000010/picks?k=3' | python3 -m json.tool --no-ensure-ascii"
-	$(BIN)/xuanpin serve --model artifacts/$(SCALE) --port $(PORT)
+	@echo "  $(BIN)/xuanpin stream-orders --model artifacts/$(SCALE) --url http://127.0.0.1:$(PORT) --token $(DEMO_EVENTS_TOKEN)"
+	@echo "  curl -s 'http://127.0.0.1:$(PORT)/v1/rankings/hot?k=3' | python3 -m json.tool --no-ensure-ascii"
+	@echo "The selection-center page: http://127.0.0.1:$(PORT)/"
+	XUANPIN_HOT_CLOCK=events XUANPIN_EVENTS_TOKEN=$(DEMO_EVENTS_TOKEN) \
+		$(BIN)/xuanpin serve --model artifacts/$(SCALE) --port $(PORT)
 
 # Production: gunicorn with sync workers, one per core (serve/gunicorn.conf.py).
 serve-prod: setup

@@ -19,3 +19,9 @@ max_requests = 0
 accesslog = os.environ.get("XUANPIN_ACCESS_LOG")  # e.g. "-" for stdout; off by default for throughput
 errorlog = "-"
 loglevel = "info"
+
+
+def on_starting(server) -> None:
+    if workers > 1 and not os.environ.get("XUANPIN_REDIS_URL"):
+        server.log.warning("hot items: %d workers with the in-process store each count only the orders posted to "
+                           "them; set XUANPIN_REDIS_URL so they share counts", workers)

@@ -56,6 +56,12 @@ class HotLists:
     def kind(self) -> str:
         return self.store.kind
 
+    def status(self) -> dict:
+        """For /v1/model: what an operator needs to see (no store call: this must not hang on Redis)."""
+        held = self._platform
+        return {"store": self.kind, "clock": self.cfg.clock, "as_of_minute": held.bursts.now if held else None,
+                "hot_goods": len(held.bursts.keys) if held else None, "last_error": self.last_error}
+
     def wall_minute(self) -> int:
         return int(self.clock() // 60)
 

@@ -203,6 +203,7 @@ class ModelInfo(BaseModel):
     indexes: dict
     ranking: dict
     reload: dict | None = Field(None, description="registry, CURRENT, served version, last check and error")
+    hot: dict = Field(description="hot items: store, clock, the store's latest minute, last store error")
 
 
 class ReloadResult(BaseModel):

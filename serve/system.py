@@ -32,7 +32,8 @@ def model(q: schemas.NoQuery):
     return {"model_version": man["model_version"], "created_at": man["created_at"], "path": str(s.model.path),
             "data": man["data"], "counts": man["counts"], "parameters": man["parameters"],
             "indexes": man["indexes"], "ranking": s.ranker.config.model_dump(),
-            "reload": reloader.status() if (reloader := current_app.extensions["xuanpin"]["reloader"]) else None}
+            "reload": reloader.status() if (reloader := current_app.extensions["xuanpin"]["reloader"]) else None,
+            "hot": current_app.extensions["xuanpin"]["hot"].status()}
 
 
 ROUTES.append(Route("get", "/metrics", "Prometheus metrics (text exposition format)", schemas.NoQuery, None,

@@ -268,6 +268,7 @@ def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works
         assert r.status_code == 503 and r.json["error"]["code"] == "store_unavailable"
         assert client.get(f"/v1/anchors/{room}/picks").status_code == 200  # the rest is unaffected
         assert client.get("/readyz").status_code == 200
+        assert "redis unreachable" in client.get("/v1/model").json["hot"]["last_error"]
 
 
 def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifact, redis_url):
@@ -281,3 +282,10 @@ def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifac
     again = burst(two.test_client(), room, good, now + timedelta(minutes=1), tag="w1")
     assert first["accepted"] == 30 and again["duplicates"] == 30  # the other worker's orders are known
     assert good in hot_ids(two.test_client().get("/v1/rankings/hot"))
+
+
+def test_the_model_route_reports_the_hot_store(client, world):
+    client.get("/v1/rankings/hot")
+    hot = client.get("/v1/model").json["hot"]
+    assert hot["store"] in {"memory", "redis"} and hot["clock"] == "events" and hot["last_error"] is None
+    assert hot["as_of_minute"] == int(world["now"].timestamp() // 60)
