@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -128,7 +129,12 @@ def main() -> None:
                 r["routes"] = {}
                 for name, (path, script) in routes(args.model).items():
                     run_wrk(base + path, 2, args.connections, 1, script)  # warm up
-                    r["routes"][name] = run_wrk(base + path, args.duration, args.connections, 1, script)
+                    try:
+                        r["routes"][name] = run_wrk(base + path, args.duration, args.connections, 1, script)
+                    except (KeyError, AttributeError):  # wrk printed no latency distribution: show why
+                        cmd = ["wrk", "-t1", "-c2", "-d2s", "--latency", *(["-s", str(script)] if script else [])]
+                        sys.exit(f"{kind} {name}: wrk output unreadable:\n" + subprocess.run(
+                            [*cmd, base + path], capture_output=True, text=True).stdout)
                 with urllib.request.urlopen(base + "/v1/rankings/hot?k=100") as resp:
                     r["hot_items"] = len(json.load(resp)["items"])
             results["stores"][kind] = r

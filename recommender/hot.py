@@ -195,7 +195,7 @@ def _ring_sum(ring: np.ndarray, last: int, span: int, cols: np.ndarray | None) -
         raise ValueError(f"a window of {span} buckets does not fit a ring of {len(ring)}")
     first = last - span + 1
     rows = np.arange(first, last + 1) % len(ring) if first < 0 else slice(first, last + 1)
-    block = ring[rows] if cols is None else ring[rows][:, cols]
+    block = ring[rows] if cols is None else ring[:, cols][rows]  # gather the few columns before the rows
     return block.sum(axis=0, dtype=np.int64)
 
 
@@ -259,6 +259,7 @@ class MemoryStore:
         self.products = WindowCounts()
         self.product_slot: dict[str, int] = {}
         self.product_key: list[str] = []
+        self._key_array = np.zeros(0, str)  # product_key as an array, rebuilt only when goods were added
         self.rooms = WindowCounts(0)
         self.room_slots = RoomSlots(room_capacity, self.rooms)
         self.seen = SeenOrders(seen_capacity)
@@ -297,7 +298,9 @@ class MemoryStore:
             n = len(self.product_key)
             counts = self.products.recent(None, span)[:n]
             keep = np.flatnonzero(counts >= min_orders)
-            return np.asarray(self.product_key, str)[keep] if len(keep) else np.zeros(0, str), counts[keep]
+            if len(self._key_array) != n:
+                self._key_array = np.asarray(self.product_key, str)
+            return self._key_array[keep], counts[keep]
         room = self.room_slots.by_room.get(anchor)
         if not room:
             return np.zeros(0, str), np.zeros(0, np.int64)
