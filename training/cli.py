@@ -261,11 +261,12 @@ def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> N
               help="The artifact the service serves (ids and last week's orders to imitate).")
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The service.")
 @click.option("--token", envvar="XUANPIN_EVENTS_TOKEN", required=True, help="Its events token.")
-@click.option("--orders", type=int, default=2000, show_default=True, help="Background orders.")
+@click.option("--orders", type=int, default=None, help="Background orders (default: the last week's rate).")
 @click.option("--bursts", type=int, default=5, show_default=True, help="(Room, good) pairs that burst.")
 @click.option("--batch", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def stream_orders(model_path: Path, url: str, token: str, orders: int, bursts: int, batch: int, seed: int) -> None:
+def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bursts: int, batch: int,
+                  seed: int) -> None:
     """Post a synthetic order stream with a few bursts to a running service (demo of hot items, 爆款).
 
     The stream starts after the artifact's last order, so run the service with XUANPIN_HOT_CLOCK=events."""
