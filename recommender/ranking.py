@@ -151,6 +151,8 @@ class Ranker:
         self._gate_count = int(np.count_nonzero(self.gate))
         self._price_term = self.price ** cfg.price_weight
         self._commission_term = self.commission ** cfg.commission_weight
+        self._boost = np.where(self.supported, 1 + cfg.support_boost, 1.0)
+        self._slot_code = self.slot_codes(self.category_code, self.supported)
         self.fixed_memo_size = FIXED_MEMO
         self._fixed_memo: dict[int, tuple] = {}
 
@@ -272,10 +274,9 @@ class Ranker:
         if not len(rows):
             return Page([], offset, None, eligible)
         top = max(float(affinity[0]), 1e-9)
-        rel = np.clip(affinity / top, 1e-3, None)
+        rel = np.maximum(affinity / top, 1e-3)
         value = (rel ** cfg.affinity_weight) * self._price_term[rows] * self._commission_term[rows]
-        supported = self.supported[rows]
-        boost = np.where(supported, 1 + cfg.support_boost, 1.0)
+        boost = self._boost[rows]
         score = value * boost
         order = self._arrange(rows, score, offset + k, k)[offset:offset + k]
         items = self._items(anchor, rows[order], score[order], affinity[order], rel[order], value[order],
@@ -297,19 +298,17 @@ class Ranker:
         cap = max(1, math.ceil(cfg.max_category_share * page))
         share = cfg.support_share
         order = np.argsort(-score, kind="stable")
-        ranked = rows[order]
-        cats = self.category_code[ranked].tolist()  # -1 (no category) counts in the spare last slot of `count`
-        is_sup = self.supported[ranked]
-        sup_at = np.flatnonzero(is_sup).tolist()  # ranks of the supported candidates
-        is_sup = is_sup.tolist()
-        m, n_sup, n_slots = len(cats), len(sup_at), len(self.categories) + 1
+        code = self._slot_code[rows[order]]
+        sup_at = np.flatnonzero(code & 1).tolist()  # ranks of the supported candidates
+        code = code.tolist()
+        m, n_sup, n_slots = len(code), len(sup_at), 2 * len(self.categories) + 2
         total = min(n, m)
         used = [False] * m
         taken: list[int] = []
         support_left = n_sup
         first = first_sup = 0  # all ranks before `first`, all supported before `sup_at[first_sup]` are used
         while len(taken) < total:
-            count = [0] * n_slots
+            count = [0] * n_slots  # per slot code: both codes of a category hold the category's count
             while first < m and used[first]:
                 first += 1
             while first_sup < n_sup and used[sup_at[first_sup]]:
@@ -321,13 +320,13 @@ class Ranker:
                 # reserved slots are spread through the page (every 5th at a 20% share), so they are not all
                 # left to the end of the page, where the anchor's main category may already be capped
                 if support_left > 0 and math.floor((in_page + 1) * share) > n_support:
-                    while sup < n_sup and (used[sup_at[sup]] or count[cats[sup_at[sup]]] >= cap):
+                    while sup < n_sup and (used[sup_at[sup]] or count[code[sup_at[sup]]] >= cap):
                         sup += 1
                     if sup < n_sup:
                         pick = sup_at[sup]
                 # give way in this order: first the support share, then (only if nothing else is left) the cap
                 if pick < 0:
-                    while gen < m and (used[gen] or count[cats[gen]] >= cap):
+                    while gen < m and (used[gen] or count[code[gen]] >= cap):
                         gen += 1
                     if gen < m:
                         pick = gen
@@ -339,12 +338,20 @@ class Ranker:
                     pick = first
                 used[pick] = True
                 taken.append(pick)
-                count[cats[pick]] += 1
+                c = code[pick]
+                count[c] += 1
+                count[c ^ 1] += 1
                 in_page += 1
-                if is_sup[pick]:
+                if c & 1:
                     n_support += 1
                     support_left -= 1
         return order[taken].tolist()
+
+    @staticmethod
+    def slot_codes(category_code: np.ndarray, supported: np.ndarray) -> np.ndarray:
+        """2 x category + supported: one look-up gives _arrange both. A category's two codes differ in the last
+        bit only (c ^ 1 is the other); no category (-1) gives -2 and -1, the two spare slots at the end."""
+        return np.asarray(category_code, np.int64) * 2 + np.asarray(supported, bool)
 
     def _items(self, anchor: int, rows: np.ndarray, score: np.ndarray, affinity: np.ndarray, rel: np.ndarray,
                value: np.ndarray, boost: np.ndarray) -> list[Pick]:

@@ -99,6 +99,7 @@ def test_arrangement_equals_the_plain_rule(seed):
     stub.categories = [f"c{i}" for i in range(n_cats)]
     stub.category_code = rng.integers(-1 if seed % 4 == 0 else 0, n_cats, n_goods)  # -1: a good with no category
     stub.supported = rng.random(n_goods) < rng.choice([0.0, 0.05, 0.3, 1.0])
+    stub._slot_code = Ranker.slot_codes(stub.category_code, stub.supported)
     stub.config = RankingConfig(support_share=float(rng.choice([0.0, 0.2, 0.35, 1.0])),
                                 max_category_share=float(rng.choice([0.1, 0.3, 0.5, 1.0])))
     m = int(rng.integers(0, 120))
