@@ -34,6 +34,7 @@ class BurstConfig:
     min_orders: int = 5  # fewer recent orders are never a burst
     alpha: float = 1e-4  # Poisson tail probability below which the recent count is a burst
     floor_per_hour: float = 0.2  # baseline for items without history: a handful of first orders is no burst
+    max_candidates: int = 2000  # at most this many keys (the most recent orders) are tested, bounding the cost
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ def detect(store: HotStore, cfg: BurstConfig, anchor: str | None = None) -> Burs
     keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor)
     if now is None or not len(keys):
         return Bursts.empty(now)
+    if len(keys) > cfg.max_candidates:  # a flood of orders: test the busiest goods
+        top = np.argpartition(-recent, cfg.max_candidates - 1)[:cfg.max_candidates]
+        keys, recent = keys[top], recent[top]
     day, week = store.history(keys, anchor)
     return poisson_bursts(keys, recent, day, week, cfg, now)
 

@@ -18,6 +18,7 @@ from serve.present import anchor_summary, product_card
 from serve.state import Serving, serving
 
 bp = Blueprint("hot", __name__)
+FEED_CANDIDATES = 300
 
 
 def hot_lists() -> HotLists:
@@ -89,6 +90,7 @@ def feed(q: schemas.FeedHotQuery):
     s, hot = serving(), hot_lists()
     hl = hot.platform()
     rows, idx = _servable(s, hl)
+    rows, idx = rows[:FEED_CANDIDATES], idx[:FEED_CANDIDATES]  # the strongest bursts, re-ranked for the fan
     fan = s.model.fan_ids.lookup(q.fan_id)
     w = hot.burst.recent_minutes
     vec = np.asarray(s.model.vectors["fan"][fan]) if fan >= 0 else None

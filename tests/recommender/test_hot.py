@@ -163,3 +163,10 @@ def test_a_dead_redis_raises_store_unavailable_not_a_connection_error():
             detect(store, CFG)
         with pytest.raises(StoreUnavailable):
             burst_at(store, 0, 1, T0, 6, 3, "e")
+
+
+def test_under_a_flood_only_the_busiest_goods_are_tested(store):
+    for good in range(30):  # 30 new goods, good g gets 6 + g orders
+        burst_at(store, good, 1, T0, 6 + good, 5, f"flood{good}")
+    found = detect(store, BurstConfig(max_candidates=10))
+    assert sorted(found.keys.tolist()) == sorted(str(g) for g in range(20, 30))

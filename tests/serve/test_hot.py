@@ -21,12 +21,21 @@ def hot_config(**extra) -> dict:
     return {"clock": "events", "events_token": TOKEN, "refresh_seconds": 0, "retry_seconds": 0, **extra}
 
 
+def started(config: dict):
+    """The app, once its hot store has counted the model's last week (in the background with Redis)."""
+    app = create_app(config)
+    loading = app.extensions["xuanpin"]["hot"].bootstrapping
+    if loading is not None:
+        loading.join(60)
+    return app
+
+
 @pytest.fixture(params=["memory", "redis"])
 def app(request, small_artifact):
     hot = hot_config()
     if request.param == "redis":
         hot |= {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": f"t{uuid.uuid4().hex[:8]}:"}
-    return create_app({"model": str(small_artifact), "hot": hot})
+    return started({"model": str(small_artifact), "hot": hot})
 
 
 @pytest.fixture
@@ -248,7 +257,7 @@ def test_with_the_wall_clock_old_bursts_have_decayed_and_future_orders_are_refus
 
 def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works(small_artifact):
     with redis_server() as (proc, url):
-        app = create_app({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=60)})
+        app = started({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=60)})
         client = app.test_client()
         s = app.extensions["xuanpin"]["serving"]
         good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item()
@@ -273,7 +282,7 @@ def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works
 
 def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifact, redis_url):
     hot = hot_config(redis_url=redis_url, redis_prefix=f"shared{uuid.uuid4().hex[:6]}:")
-    one, two = (create_app({"model": str(small_artifact), "hot": hot}) for _ in range(2))
+    one, two = (started({"model": str(small_artifact), "hot": hot}) for _ in range(2))
     s = one.extensions["xuanpin"]["serving"]
     good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[5]].item()
     room = s.model.anchor_ids.ids[3].item()
@@ -281,6 +290,7 @@ def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifac
     first = burst(one.test_client(), room, good, now + timedelta(minutes=1), tag="w1")
     again = burst(two.test_client(), room, good, now + timedelta(minutes=1), tag="w1")
     assert first["accepted"] == 30 and again["duplicates"] == 30  # the other worker's orders are known
+    assert two.extensions["xuanpin"]["hot"].bootstrapping is None  # the first claimed the model's week
     assert good in hot_ids(two.test_client().get("/v1/rankings/hot"))
 
 
