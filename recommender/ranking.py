@@ -265,17 +265,16 @@ class Ranker:
             # they get a candidate pool of their own; the share rule in _arrange then gives them slots.
             extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True,
                                                         eligible=eligible)
-            if len(rows):  # keep the supported goods not already retrieved (binary search in the sorted rows)
-                known = np.sort(rows)
-                at = np.minimum(np.searchsorted(known, extra), len(known) - 1)
-                fresh = known[at] != extra
-                extra, extra_aff = extra[fresh], extra_aff[fresh]
-            rows, affinity = np.concatenate([rows, extra]), np.concatenate([affinity, extra_aff])
+            seen = np.zeros(len(self.gate), bool)  # keep the supported goods not already retrieved
+            seen[rows] = True
+            fresh = ~seen[extra]
+            rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
         if not len(rows):
             return Page([], offset, None, eligible)
         top = max(float(affinity[0]), 1e-9)
         rel = np.maximum(affinity / top, 1e-3)
-        value = (rel ** cfg.affinity_weight) * self._price_term[rows] * self._commission_term[rows]
+        weighted = rel if cfg.affinity_weight == 1 else rel ** cfg.affinity_weight  # x ** 1.0 is x exactly
+        value = weighted * self._price_term[rows] * self._commission_term[rows]
         boost = self._boost[rows]
         score = value * boost
         order = self._arrange(rows, score, offset + k, k)[offset:offset + k]
@@ -363,18 +362,18 @@ class Ranker:
         items = []
         for p, s, aff, r, v, b in zip(rows.tolist(), score.tolist(), affinity.tolist(), rel.tolist(),
                                       value.tolist(), boost.tolist(), strict=True):
-            fixed = memo.get(p) or self._fixed(p)
-            col = fixed[0]
-            why = [dict(reason) for reason in fixed[2]]
+            col, cat, fixed_reasons, supported = memo.get(p) or self._fixed(p)
             if col >= 0:
                 match = audience.get(col)
                 if match is None:
-                    match = audience[col] = reasons.audience_match(shares[col], fixed[1])
-                why.insert(0, dict(match))
+                    match = audience[col] = reasons.audience_match(shares[col], cat)
+                why = [match.copy(), *[reason.copy() for reason in fixed_reasons]]
+            else:
+                why = [reason.copy() for reason in fixed_reasons]
             breakdown = {"affinity": round(aff, 6), "relative_affinity": round(r, 6), "price": price[p],
                          "commission_rate": commission[p], "expected_value": round(v, 6), "support_boost": b,
                          "score": round(s, 6)}
-            items.append(Pick(p, s, breakdown, why, list(fixed[3])))
+            items.append(Pick(p, s, breakdown, why, list(supported)))
         return items
 
     def _fixed(self, p: int) -> tuple[int, str, tuple[dict, ...], tuple[str, ...]]:
