@@ -34,7 +34,7 @@ class BurstConfig:
     min_orders: int = 5  # fewer recent orders are never a burst
     alpha: float = 1e-4  # Poisson tail probability below which the recent count is a burst
     floor_per_hour: float = 0.2  # baseline for items without history: a handful of first orders is no burst
-    max_candidates: int = 2000  # at most this many keys (the most recent orders) are tested, bounding the cost
+    max_candidates: int = 500  # at most this many keys (the most recent orders) are tested, bounding the cost
 
 
 @dataclass(frozen=True)

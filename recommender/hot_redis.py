@@ -13,8 +13,6 @@ Redis Cluster does not allow.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pandas as pd
 import redis
@@ -45,6 +43,19 @@ for k in pairs(touched_m) do redis.call('EXPIRE', k, mttl) end
 for k in pairs(touched_h) do redis.call('EXPIRE', k, httl) end
 if new > 0 then redis.call('SET', p .. 'now', now) end
 return new
+"""
+
+_RECENT = """
+local total = {}
+for i = 1, #KEYS do
+  local kv = redis.call('HGETALL', KEYS[i])
+  for j = 1, #kv, 2 do total[kv[j]] = (total[kv[j]] or 0) + tonumber(kv[j + 1]) end
+end
+local least, out = tonumber(ARGV[1]), {}
+for k, n in pairs(total) do
+  if n >= least then out[#out + 1] = k; out[#out + 1] = n end
+end
+return out
 """
 
 _HISTORY = """
@@ -82,6 +93,7 @@ class RedisStore:
         self._count = self.client.register_script(_COUNT)
         self._advance = self.client.register_script(_ADVANCE)
         self._history_script = self.client.register_script(_HISTORY)
+        self._recent_script = self.client.register_script(_RECENT)
 
     def _run(self, fn, *args):
         try:
@@ -158,16 +170,9 @@ class RedisStore:
             return np.zeros(0, str), np.zeros(0, np.int64)
         minute_key, _ = self._room(anchor)
 
-        def read():
-            pipe = self.client.pipeline(transaction=False)
-            for m in range(now - span + 1, now + 1):
-                pipe.hgetall(f"{minute_key}{m}")
-            return pipe.execute()
-
-        total: Counter = Counter()
-        for bucket in self._run(read):
-            total.update({k: int(v) for k, v in bucket.items()})
-        hot = sorted((k.decode(), n) for k, n in total.items() if n >= min_orders)
+        keys = [f"{minute_key}{m}" for m in range(now - span + 1, now + 1)]
+        found = self._run(self._recent_script, keys, [min_orders])  # summed in Redis: only the few come back
+        hot = sorted(zip((k.decode() for k in found[0::2]), found[1::2], strict=True))
         return np.array([k for k, _ in hot], str), np.array([n for _, n in hot], np.int64)
 
     def history(self, products: np.ndarray, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -41,7 +41,7 @@ class HotConfig(BaseModel):
     min_orders: int = Field(5, ge=1, description="fewer orders in the window are never a burst")
     alpha: float = Field(1e-4, gt=0, lt=1, description="Poisson tail probability that makes a burst")
     floor_per_hour: float = Field(0.2, gt=0, description="baseline rate of goods with no history")
-    max_candidates: int = Field(2000, ge=10, le=5000, description="goods tested per list (the busiest); bounds "
+    max_candidates: int = Field(500, ge=10, le=5000, description="goods tested per list (the busiest); bounds "
                                 "the cost under a flood of orders")
     refresh_seconds: float = Field(2.0, ge=0, description="how long a computed hot list is served before redoing")
     retry_seconds: float = Field(5.0, ge=0, description="after the store fails, serve the last list this long")

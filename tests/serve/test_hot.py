@@ -4,6 +4,7 @@ surface, the fan feed is personalised, and a dead Redis degrades to the last kno
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -299,3 +300,18 @@ def test_the_model_route_reports_the_hot_store(client, world):
     hot = client.get("/v1/model").json["hot"]
     assert hot["store"] in {"memory", "redis"} and hot["clock"] == "events" and hot["last_error"] is None
     assert hot["as_of_minute"] == int(world["now"].timestamp() // 60)
+
+
+def test_a_background_thread_keeps_the_platform_list_current(small_artifact):
+    app = started({"model": str(small_artifact), "hot": hot_config(refresh_seconds=0.2)})
+    client = app.test_client()
+    s = app.extensions["xuanpin"]["serving"]
+    good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[7]].item()
+    room = s.model.anchor_ids.ids[2].item()
+    assert good not in hot_ids(client.get("/v1/rankings/hot"))  # the first request computes and starts it
+    now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
+    burst(client, room, good, now + timedelta(minutes=1), tag="bg")
+    deadline = time.monotonic() + 10
+    while good not in hot_ids(client.get("/v1/rankings/hot")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert good in hot_ids(client.get("/v1/rankings/hot"))
