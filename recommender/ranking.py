@@ -78,6 +78,30 @@ class Page:
     candidates: int  # goods that passed gates and filters among those retrieved
 
 
+def round_like_python(values: np.ndarray, digits: int) -> list:
+    """``round(v, digits)`` of every value (as nested lists, like ``tolist``), vectorised, the same to the last bit.
+
+    ``rint(v * 10**d) / 10**d`` is what Python's round gives unless the product's own rounding error could move
+    it across a half (those elements are rounded by Python), or it is not finite or too large to hold every
+    integer exactly (likewise). The division of two exact doubles is correctly rounded, as Python's conversion
+    of its decimal result is. A page rounds 80 figures; one by one they were a tenth of the ranking's time.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.ravel()
+    scale = 10.0 ** digits  # exact for 0 <= digits <= 22
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = flat * scale
+        out = (np.rint(y) / scale).tolist()
+        size = np.abs(y)
+        unsure = ~(size < 2.0 ** 51) | (np.abs(y - np.floor(y) - 0.5) <= size * 2.0 ** -50)
+    for i in np.flatnonzero(unsure).tolist():
+        out[i] = round(float(flat[i]), digits)
+    if values.ndim == 2:
+        width = values.shape[1]
+        return [out[i * width:(i + 1) * width] for i in range(values.shape[0])]
+    return out
+
+
 def _column(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
     if name not in df:
         return np.full(len(df), default, dtype=float)
@@ -278,7 +302,7 @@ class Ranker:
         boost = self._boost[rows]
         score = value * boost
         order = self._arrange(rows, score, offset + k, k)[offset:offset + k]
-        items = self._items(anchor, rows[order], score[order], affinity[order], rel[order], value[order],
+        items = self._items(anchor, rows[order], score[order], np.stack([affinity, rel, value, score])[:, order],
                             boost[order])
         more = eligible > offset + k and len(items) == k
         return Page(items, offset, offset + k if more else None, eligible)
@@ -352,16 +376,17 @@ class Ranker:
         bit only (c ^ 1 is the other); no category (-1) gives -2 and -1, the two spare slots at the end."""
         return np.asarray(category_code, np.int64) * 2 + np.asarray(supported, bool)
 
-    def _items(self, anchor: int, rows: np.ndarray, score: np.ndarray, affinity: np.ndarray, rel: np.ndarray,
-               value: np.ndarray, boost: np.ndarray) -> list[Pick]:
-        """The shown picks with their reasons, built for these k goods only. Reasons are copied per pick, so a
+    def _items(self, anchor: int, rows: np.ndarray, score: np.ndarray, breakdown: np.ndarray, boost: np.ndarray
+               ) -> list[Pick]:
+        """The shown picks with their reasons, built for these k goods only; `breakdown` holds the picks'
+        affinity, relative affinity, expected value and score (rounded here). Reasons are copied per pick, so a
         caller may edit a page without touching the memo of fixed reasons."""
         shares = self._category_shares[anchor].tolist()
         memo, price, commission = self._fixed_memo, self._price, self._commission
         audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
         items = []
-        for p, s, aff, r, v, b in zip(rows.tolist(), score.tolist(), affinity.tolist(), rel.tolist(),
-                                      value.tolist(), boost.tolist(), strict=True):
+        for p, s, aff, r, v, s6, b in zip(rows.tolist(), score.tolist(), *round_like_python(breakdown, 6),
+                                          boost.tolist(), strict=True):
             col, cat, fixed_reasons, supported = memo.get(p) or self._fixed(p)
             if col >= 0:
                 match = audience.get(col)
@@ -370,10 +395,9 @@ class Ranker:
                 why = [match.copy(), *[reason.copy() for reason in fixed_reasons]]
             else:
                 why = [reason.copy() for reason in fixed_reasons]
-            breakdown = {"affinity": round(aff, 6), "relative_affinity": round(r, 6), "price": price[p],
-                         "commission_rate": commission[p], "expected_value": round(v, 6), "support_boost": b,
-                         "score": round(s, 6)}
-            items.append(Pick(p, s, breakdown, why, list(supported)))
+            items.append(Pick(p, s, {"affinity": aff, "relative_affinity": r, "price": price[p],
+                                     "commission_rate": commission[p], "expected_value": v, "support_boost": b,
+                                     "score": s6}, why, list(supported)))
         return items
 
     def _fixed(self, p: int) -> tuple[int, str, tuple[dict, ...], tuple[str, ...]]:

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serve.present import product_cards
+
 
 def picks(client, anchor, **params):
     r = client.get(f"/v1/anchors/{anchor}/picks", query_string=params)
@@ -171,3 +173,19 @@ def test_unknown_anchor_is_404(client):
     assert r.status_code == 404
     assert r.get_json()["error"] == {"code": "not_found", "message": "anchor '999999999999' not found",
                                      "field": "anchor_id"}
+
+
+def test_an_offset_past_the_filtered_goods_gives_an_empty_last_page(client, ids):
+    first = picks(client, ids["anchor"], k=50, category="美妆")
+    body = picks(client, ids["anchor"], k=50, offset=first["paging"]["candidates"] + 50, category="美妆")
+    assert body["items"] == [] and body["paging"]["next_offset"] is None
+
+
+def test_pages_are_the_same_when_the_reasons_and_cards_are_remembered(client, ids, serving):
+    first = [picks(client, a, k=20) for a in ids["anchors"]]
+    again = [picks(client, a, k=20) for a in ids["anchors"]]
+    assert again == first
+    row = serving.model.product_ids.lookup(first[0]["items"][0]["product"]["product_id"])
+    card = product_cards(serving, [row])[0]
+    card["title"] = "edited"  # each caller gets its own copy of a kept card
+    assert product_cards(serving, [row])[0] == first[0]["items"][0]["product"]
