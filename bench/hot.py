@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -125,14 +126,12 @@ def main() -> None:
                 started = time.perf_counter()
                 wait_ready(base + "/readyz", timeout=600)
                 r["ready_seconds"] = time.perf_counter() - started
-                while True:  # with Redis, one worker loads the model's week in the background: let it finish
-                    answers = []  # ask several times: each answer comes from one of the workers
-                    for _ in range(10):
-                        with urllib.request.urlopen(base + "/v1/model") as resp:
-                            answers.append(json.load(resp)["hot"]["bootstrapping"])
-                    if not any(answers):
-                        break
-                    time.sleep(1)
+                if kind == "redis":  # one worker loads the model's week in the background: let it finish
+                    with urllib.request.urlopen(base + "/v1/model") as resp:
+                        marker = f"xp:hot:bootstrapped:{json.load(resp)['model_version']}"
+                    client = redis.Redis.from_url(redis_url)
+                    while client.get(marker) != b"done":
+                        time.sleep(1)
                 r["bootstrap_seconds"] = time.perf_counter() - started
                 r["http"] = http_ingest(base, events, args.batch)
                 r["routes"] = {}

@@ -186,9 +186,12 @@ class RedisStore:
         sums = self._run(self._history_script, keys, fields)  # summed in Redis: 168 x n values never cross the wire
         return np.array(sums[0], np.int64), np.array(sums[1], np.int64)
 
-    def claim(self, name: str, seconds: int = 8 * 86400) -> bool:
+    def claim(self, name: str, value: str = "1", seconds: int = 8 * 86400) -> bool:
         """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""
-        return bool(self._run(lambda: self.client.set(self.prefix + name, 1, ex=seconds, nx=True)))
+        return bool(self._run(lambda: self.client.set(self.prefix + name, value, ex=seconds, nx=True)))
+
+    def mark(self, name: str, value: str, seconds: int = 8 * 86400) -> None:
+        self._run(lambda: self.client.set(self.prefix + name, value, ex=seconds))
 
     def ping(self) -> bool:
         try:

@@ -95,19 +95,23 @@ class HotLists:
         if not isinstance(self.store, RedisStore):
             return self._load(orders)
         try:
-            if not self.store.claim(f"bootstrapped:{model.manifest['model_version']}"):
+            if not self.store.claim(f"bootstrapped:{model.manifest['model_version']}", "loading"):
                 return 0
         except StoreUnavailable as exc:
             _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
             return 0
-        self.bootstrapping = threading.Thread(target=self._load, args=(orders,), name="hot-bootstrap", daemon=True)
+        marker = f"bootstrapped:{model.manifest['model_version']}"
+        self.bootstrapping = threading.Thread(target=self._load, args=(orders, marker), name="hot-bootstrap",
+                                              daemon=True)
         self.bootstrapping.start()
         return 0
 
-    def _load(self, orders: Orders) -> int:
+    def _load(self, orders: Orders, marker: str | None = None) -> int:
         started = time.perf_counter()
         try:
             new = self.store.load(orders) if isinstance(self.store, RedisStore) else self.ingest(orders)
+            if marker:  # other replicas (and the benchmark) can see it is done
+                self.store.mark(marker, "done")
         except StoreUnavailable as exc:  # serve without the history rather than not at all
             _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
             return 0
