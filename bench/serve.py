@@ -2,10 +2,14 @@
 
     python bench/serve.py --model /tmp/xuanpin-bench/large-0-model [--duration 15] [--connections 8]
 
-Prints requests/s and p50/p90/p99 latency for /v1/anchors/{id}/picks (rotating over anchors) and, in the same
-run, for /healthz, a trivial JSON route of the same app; then the ratio of their throughputs. wrk shares the
-two cores with the server, so the figures are lower bounds; compare the ratio. Needs wrk (apt-get install wrk).
-Results also go to bench/results/serve-<model name>.json.
+Prints requests/s and p50/p90/p99 latency for /v1/anchors/{id}/picks (rotating over a random sample of anchors,
+--anchors 0 for all of them) and, in the same run, for /healthz, a trivial JSON route of the same app; then the
+ratio of their throughputs. wrk shares the two cores with the server, so the figures are lower bounds; compare
+the ratio. Needs wrk (apt-get install wrk). Results also go to bench/results/serve-<model name>.json.
+
+The service keeps no pages, but it keeps the product cards and the anchor-independent reasons of goods it has
+shown (per worker, per model). The first row, "first Ns", is /picks measured straight after start, before any
+warm-up, while those are being filled; the other rows are measured after warm-up.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ def main() -> None:
                     help="wrk connection counts; 2 = one per worker (service time), 8 = queueing under load")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     ap.add_argument("--k", type=int, default=20, help="picks per request")
+    ap.add_argument("--anchors", type=int, default=1000, help="anchors sampled for /picks (0: every anchor)")
+    ap.add_argument("--first-seconds", type=int, default=3, help="/picks measured right after start (0: skip)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -103,7 +109,8 @@ def main() -> None:
     manifest = json.loads((args.model / "manifest.json").read_text())
     anchor_ids = np.load(args.model / "ids/anchors.npy", allow_pickle=False)
     rng = np.random.default_rng(0)
-    sample = rng.choice(anchor_ids, size=min(1000, len(anchor_ids)), replace=False)
+    size = len(anchor_ids) if args.anchors <= 0 else min(args.anchors, len(anchor_ids))
+    sample = rng.choice(anchor_ids, size=size, replace=False)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         paths = ",\n".join(f'"/v1/anchors/{a}/picks?k={args.k}"' for a in sample)
         fh.write(f"local paths = {{\n{paths}\n}}\nlocal i = math.random(#paths)\n"
@@ -118,6 +125,7 @@ def main() -> None:
             start = time.perf_counter()
             wait_ready(base + "/readyz")
             ready_s = time.perf_counter() - start
+            first = run_wrk(base + "/", args.first_seconds, 2, 2, script) if args.first_seconds > 0 else None
             run_wrk(base + "/healthz", 3, 8, 2, None)  # warm up both routes and the page cache
             run_wrk(base + "/", 3, 8, 2, script)
             levels = {c: {"picks": run_wrk(base + "/", args.duration, c, 2, script),
@@ -130,7 +138,8 @@ def main() -> None:
     for level in levels.values():
         level["throughput_ratio"] = level["picks"]["requests_per_s"] / level["trivial"]["requests_per_s"]
     result = {"model": str(args.model), "counts": c, "workers": args.workers, "duration_s": args.duration,
-              "k": args.k, "ready_seconds": round(ready_s, 1), "by_connections": levels}
+              "k": args.k, "anchors_sampled": len(sample), "ready_seconds": round(ready_s, 1),
+              "first_seconds": first, "by_connections": levels}
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"serve-{args.model.name}.json").write_text(json.dumps(result, indent=2))
@@ -138,8 +147,13 @@ def main() -> None:
     print(f"\n== gunicorn {args.workers} sync workers on 127.0.0.1, wrk 2 threads, {args.duration}s per route")
     print(f"   model {manifest['model_version']}: {c['products']:,} goods, {c['anchors']:,} anchors "
           f"(ready in {ready_s:.1f}s)")
+    print(f"   /picks over {len(sample):,} anchors")
     print(f"   {'conns':>5} {'route':<30} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'non-2xx':>8} "
           f"{'errors':>6}")
+    if first is not None:
+        name = f"first {args.first_seconds}s: /picks"
+        print(f"   {2:>5} {name:<30} {first['requests_per_s']:>8.0f} {first['p50_ms']:>7.2f} {first['p90_ms']:>7.2f} "
+              f"{first['p99_ms']:>7.2f} {first['non_2xx']:>8} {first['socket_errors']:>6}")
     for conns, level in levels.items():
         for name, r in ((f"/v1/anchors/{{id}}/picks?k={args.k}", level["picks"]), ("/healthz", level["trivial"])):
             print(f"   {conns:>5} {name:<30} {r['requests_per_s']:>8.0f} {r['p50_ms']:>7.2f} {r['p90_ms']:>7.2f} "
