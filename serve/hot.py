@@ -6,6 +6,7 @@ evidence: orders in the window against what the good's own baseline predicts.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import numpy as np
@@ -36,11 +37,14 @@ def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra
 
 def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Model rows of the bursting goods that pass the quality gates (and the category), and their positions.
-    Ids are resolved once per list and model (13 ms for a few hundred string ids), not per request."""
+    Ids are resolved once per list and model, not per request."""
     rows = hl.rows.get(s.version)
     if rows is None:
-        keys = hl.bursts.keys
-        rows = hl.rows[s.version] = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
+        keys, vocab = hl.bursts.keys, s.model.product_ids
+        if vocab.is_integer:  # the store keeps the model's own ids as text: parse them directly, or else
+            with contextlib.suppress(ValueError, OverflowError):  # the vocabulary's careful parsing below
+                keys = keys.astype(np.int64)
+        rows = hl.rows[s.version] = vocab.index(keys) if len(keys) else np.zeros(0, np.int64)
     ok = rows >= 0
     ok[ok] = s.ranker.gate[rows[ok]]
     if category is not None:

@@ -11,6 +11,7 @@ requests do not queue behind timeouts; the rest of the service never touches the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -48,7 +49,9 @@ class HotLists:
                 MemoryStore(room_capacity=cfg.room_capacity)
         self.store = store
         self.clock = clock
-        self._lock = threading.Lock()  # the in-process store is not safe for concurrent writes and reads
+        # the in-process store is not safe for concurrent writes and reads; Redis is, and a lock there would make
+        # a room's request wait for the platform list's refresh
+        self._lock = threading.Lock() if isinstance(self.store, MemoryStore) else contextlib.nullcontext()
         self._platform: HotList | None = None
         self._rooms: OrderedDict[str, HotList] = OrderedDict()
         self._down_until = 0.0
