@@ -4,14 +4,19 @@ One Lua script counts a whole batch on the server (one round trip per batch, ato
 its key to the set of orders seen in that order's hour (a replayed order is not counted twice, in any worker)
 and increments four hashes, the minute and hour buckets of the good and of the (room, good). Keys expire
 (minute buckets after two hours, hour buckets and seen sets after eight days), so memory is bounded by a week
-of orders however long the service runs. Reads pipeline the bucket keys of the window: one round trip per
-question. A start-up load (`load`) writes pre-aggregated counts instead, 10x faster than the script.
+of orders however long the service runs. Reads sum the window's buckets inside Redis, so only the goods that
+qualify cross the wire. Platform buckets are split into 16 shards by good and read one shard per script, so
+under a flood of orders no single script holds Redis (single-threaded) for long: a room's lookup from another
+worker is served between them. A start-up load (`load`) writes pre-aggregated counts in pipelines instead
+(1.7M orders in about 70 s, mostly redis-py encoding commands).
 
 Works with a single Redis (or a primary with replicas); the script touches keys it computes itself, which
 Redis Cluster does not allow.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -23,12 +28,12 @@ _COUNT = """
 local p, mttl, httl, sttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = tonumber(redis.call('GET', p .. 'now') or '-1')
 local touched_m, touched_h, new = {}, {}, 0
-for i = 5, #ARGV, 4 do
-  local a, g, m = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+for i = 5, #ARGV, 5 do
+  local a, g, m, sh = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local h = math.floor(m / 60)
   local seen = p .. 'seen:' .. h
   if redis.call('SADD', seen, ARGV[i]) == 1 then
-    local pm, ph = p .. 'pm:' .. m, p .. 'ph:' .. h
+    local pm, ph = p .. 'pm:' .. m .. ':' .. sh, p .. 'ph:' .. h .. ':' .. sh
     local rm, rh = p .. 'rm:' .. a .. ':' .. m, p .. 'rh:' .. a .. ':' .. h
     redis.call('HINCRBY', pm, g, 1)
     redis.call('HINCRBY', ph, g, 1)
@@ -80,6 +85,15 @@ return now
 """
 
 
+SHARDS = 16  # platform buckets are split by good, so no single script blocks Redis for long under a flood
+HISTORY_CHUNK = 64  # goods per history script: 168 x 64 reads, a few ms of Redis time
+
+
+def shard_of(products: np.ndarray) -> np.ndarray:
+    """A good's shard: crc32 of its id, the same in every process."""
+    return np.fromiter((zlib.crc32(p.encode()) % SHARDS for p in products.tolist()), np.int64, len(products))
+
+
 class StoreUnavailable(RuntimeError):
     """The store cannot be reached; callers serve what they last knew."""
 
@@ -107,7 +121,8 @@ class RedisStore:
         for start in range(0, len(orders), self.batch):
             part = slice(start, start + self.batch)
             args = np.column_stack([orders.key[part].astype(str), orders.anchor[part], orders.product[part],
-                                    orders.minute[part].astype(str)]).ravel().tolist()
+                                    orders.minute[part].astype(str), shard_of(orders.product[part]).astype(str)]
+                                   ).ravel().tolist()
             new += int(self._run(self._count, [], [self.prefix, *ttl, *args]))
         return new
 
@@ -120,7 +135,7 @@ class RedisStore:
         if not len(o):
             return 0
         df = pd.DataFrame({"key": o.key.astype(str), "a": o.anchor, "p": o.product, "m": o.minute,
-                           "h": o.minute // 60}).drop_duplicates("key")
+                           "h": o.minute // 60, "s": shard_of(o.product)}).drop_duplicates("key")
         last = int(df["m"].max())
         recent = df[df["m"] > last - 60]
         p = self.prefix
@@ -129,7 +144,7 @@ class RedisStore:
         def write():
             pipe = self.client.pipeline(transaction=False)
             commands = 0
-            for name, frame, cols, ttl in (("pm", recent, ["m", "p"], ttl_m), ("ph", df, ["h", "p"], ttl_h),
+            for name, frame, cols, ttl in (("pm", recent, ["m", "s", "p"], ttl_m), ("ph", df, ["h", "s", "p"], ttl_h),
                                            ("rm", recent, ["a", "m", "p"], ttl_m),
                                            ("rh", df, ["a", "h", "p"], ttl_h)):
                 counts = frame.groupby(cols, sort=False).size()
@@ -168,23 +183,36 @@ class RedisStore:
         now = self.now()
         if now is None:
             return np.zeros(0, str), np.zeros(0, np.int64)
-        minute_key, _ = self._room(anchor)
-
-        keys = [f"{minute_key}{m}" for m in range(now - span + 1, now + 1)]
-        found = self._run(self._recent_script, keys, [min_orders])  # summed in Redis: only the few come back
-        hot = sorted(zip((k.decode() for k in found[0::2]), found[1::2], strict=True))
-        return np.array([k for k, _ in hot], str), np.array([n for _, n in hot], np.int64)
+        minutes = range(now - span + 1, now + 1)
+        if anchor is None:  # one script per shard: Redis serves other clients between them
+            key_sets = [[f"{self.prefix}pm:{m}:{sh}" for m in minutes] for sh in range(SHARDS)]
+        else:
+            key_sets = [[f"{self.prefix}rm:{anchor}:{m}" for m in minutes]]
+        found = []
+        for keys in key_sets:
+            got = self._run(self._recent_script, keys, [min_orders])  # summed in Redis: only the few come back
+            found += zip((k.decode() for k in got[0::2]), got[1::2], strict=True)
+        found.sort()
+        return np.array([k for k, _ in found], str), np.array([n for _, n in found], np.int64)
 
     def history(self, products: np.ndarray, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         now = self.now()
+        day, week = np.zeros(len(products), np.int64), np.zeros(len(products), np.int64)
         if now is None or not len(products):
-            return np.zeros(len(products), np.int64), np.zeros(len(products), np.int64)
-        _, hour_key = self._room(anchor)
-        fields = products.tolist()
-
-        keys = [f"{hour_key}{h}" for h in range(now // 60 - HOURS + 1, now // 60 + 1)]  # the last 24: the day
-        sums = self._run(self._history_script, keys, fields)  # summed in Redis: 168 x n values never cross the wire
-        return np.array(sums[0], np.int64), np.array(sums[1], np.int64)
+            return day, week
+        hours = range(now // 60 - HOURS + 1, now // 60 + 1)  # oldest first: the last 24 are the day
+        if anchor is None:
+            shards = shard_of(products)
+            parts = [(np.flatnonzero(shards == sh), [f"{self.prefix}ph:{h}:{sh}" for h in hours])
+                     for sh in range(SHARDS)]
+        else:
+            parts = [(np.arange(len(products)), [f"{self.prefix}rh:{anchor}:{h}" for h in hours])]
+        for rows, keys in parts:
+            for start in range(0, len(rows), HISTORY_CHUNK):  # bounded script time: others are served between
+                chunk = rows[start:start + HISTORY_CHUNK]
+                sums = self._run(self._history_script, keys, products[chunk].tolist())
+                day[chunk], week[chunk] = sums[0], sums[1]
+        return day, week
 
     def claim(self, name: str, value: str = "1", seconds: int = 8 * 86400) -> bool:
         """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""
