@@ -84,10 +84,13 @@ class HotStore(Protocol):
     def advance(self, minute: int) -> None:
         """Move the clock forward (wall time), so a burst decays when orders stop."""
 
-    def recent(self, span: int, min_orders: int, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Goods with at least `min_orders` in the last `span` minutes (platform-wide or in one room)."""
+    def recent(self, span: int, min_orders: int, anchor: str | None = None,
+               now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Goods with at least `min_orders` in the last `span` minutes (platform-wide or in one room). `now`:
+        the clock as the caller read it (saves a round trip to a remote store)."""
 
-    def history(self, products: np.ndarray, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def history(self, products: np.ndarray, anchor: str | None = None,
+                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Orders of `products` in the last 24 hours and the last 7 days (current hour included)."""
 
 
@@ -112,13 +115,13 @@ class Bursts:
 def detect(store: HotStore, cfg: BurstConfig, anchor: str | None = None) -> Bursts:
     """The burst test over a store, platform-wide or for one live room."""
     now = store.now()
-    keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor)
+    keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor, now)
     if now is None or not len(keys):
         return Bursts.empty(now)
     if len(keys) > cfg.max_candidates:  # a flood of orders: test the busiest goods
         top = np.argpartition(-recent, cfg.max_candidates - 1)[:cfg.max_candidates]
         keys, recent = keys[top], recent[top]
-    day, week = store.history(keys, anchor)
+    day, week = store.history(keys, anchor, now)
     return poisson_bursts(keys, recent, day, week, cfg, now)
 
 
@@ -297,7 +300,8 @@ class MemoryStore:
                 self.products.grow(2 * len(self.products))
         return slot
 
-    def recent(self, span: int, min_orders: int, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def recent(self, span: int, min_orders: int, anchor: str | None = None,
+               now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         if anchor is None:
             n = len(self.product_key)
             counts = self.products.recent(None, span)[:n]
@@ -313,7 +317,8 @@ class MemoryStore:
         keep = counts >= min_orders
         return products[keep], counts[keep]
 
-    def history(self, products: np.ndarray, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def history(self, products: np.ndarray, anchor: str | None = None,
+                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         if anchor is None:
             counts, slots = self.products, np.array([self.product_slot[p] for p in products.tolist()], np.int64)
         else:

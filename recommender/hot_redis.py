@@ -179,8 +179,9 @@ class RedisStore:
         return (f"{self.prefix}pm:", f"{self.prefix}ph:") if anchor is None else \
             (f"{self.prefix}rm:{anchor}:", f"{self.prefix}rh:{anchor}:")
 
-    def recent(self, span: int, min_orders: int, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        now = self.now()
+    def recent(self, span: int, min_orders: int, anchor: str | None = None,
+               now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        now = self.now() if now is None else now
         if now is None:
             return np.zeros(0, str), np.zeros(0, np.int64)
         minutes = range(now - span + 1, now + 1)
@@ -195,8 +196,9 @@ class RedisStore:
         found.sort()
         return np.array([k for k, _ in found], str), np.array([n for _, n in found], np.int64)
 
-    def history(self, products: np.ndarray, anchor: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        now = self.now()
+    def history(self, products: np.ndarray, anchor: str | None = None,
+                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        now = self.now() if now is None else now
         day, week = np.zeros(len(products), np.int64), np.zeros(len(products), np.int64)
         if now is None or not len(products):
             return day, week
