@@ -8,7 +8,9 @@ For each store it prints
   in-process store, which is only correct in one process; 2 workers sharing Redis), JSON and validation
   included;
 - wrk on /v1/rankings/hot, /v1/live/{id}/hot (rotating rooms), /v1/feed/hot?fan_id= (rotating fans) and, in the
-  same run, /healthz: requests/s and p50/p99.
+  same run, /healthz: requests/s and p50/p99; first after a stream at the artifact's own rate with 20 bursts
+  ("normal"), then after the timed flood of --events orders in 30 minutes ("flood": thousands of goods over
+  the threshold, the worst case for the lists).
 Starts its own redis-server on a free loopback port. Needs wrk and redis-server (apt-get install wrk redis-server).
 Results also go to bench/results/hot-<model name>.json.
 """
@@ -53,7 +55,8 @@ def store_ingest(store, events: list[dict], batch: int) -> float:
 
 def http_ingest(base: str, events: list[dict], batch: int, clients: int = 2) -> dict:
     bodies = [json.dumps({"events": events[i:i + batch]}).encode() for i in range(0, len(events), batch)]
-    accepted, failures = [0], []
+    accepted: list[int] = []  # list.append is atomic; `total += n` from two threads loses updates
+    failures: list[str] = []
 
     def post(part: list[bytes]) -> None:
         for body in part:
@@ -61,7 +64,7 @@ def http_ingest(base: str, events: list[dict], batch: int, clients: int = 2) -> 
                 "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
             try:
                 with urllib.request.urlopen(req, timeout=60) as r:
-                    accepted[0] += json.load(r)["accepted"]
+                    accepted.append(json.load(r)["accepted"])
             except OSError as exc:
                 failures.append(str(exc))
 
@@ -72,7 +75,7 @@ def http_ingest(base: str, events: list[dict], batch: int, clients: int = 2) -> 
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
-    return {"events_per_s": len(events) / seconds, "accepted": accepted[0], "failed_batches": len(failures)}
+    return {"events_per_s": len(events) / seconds, "accepted": sum(accepted), "failed_batches": len(failures)}
 
 
 def wrk_script(paths: list[str]) -> Path:
@@ -91,6 +94,19 @@ def routes(model: Path, seed: int = 0) -> dict[str, tuple[str, Path | None]]:
             "/v1/live/{id}/hot": ("/", wrk_script([f"/v1/live/{a}/hot" for a in rng.choice(anchors, 500)])),
             "/v1/feed/hot?fan_id=": ("/", wrk_script([f"/v1/feed/hot?fan_id={f}" for f in rng.choice(fans, 500)])),
             "/healthz": ("/healthz", None)}
+
+
+def measure_routes(args, base: str, kind: str) -> dict:
+    out = {}
+    for name, (path, script) in routes(args.model).items():
+        run_wrk(base + path, 2, args.connections, 1, script)  # warm up
+        try:
+            out[name] = run_wrk(base + path, args.duration, args.connections, 1, script)
+        except (KeyError, AttributeError):  # wrk printed no latency distribution: show why
+            cmd = ["wrk", "-t1", "-c2", "-d2s", "--latency", *(["-s", str(script)] if script else [])]
+            sys.exit(f"{kind} {name}: wrk output unreadable:\n" + subprocess.run(
+                [*cmd, base + path], capture_output=True, text=True).stdout)
+    return out
 
 
 def main() -> None:
@@ -133,18 +149,15 @@ def main() -> None:
                     while client.get(marker) != b"done":
                         time.sleep(1)
                 r["bootstrap_seconds"] = time.perf_counter() - started
-                r["http"] = http_ingest(base, events, args.batch)
-                r["routes"] = {}
-                for name, (path, script) in routes(args.model).items():
-                    run_wrk(base + path, 2, args.connections, 1, script)  # warm up
-                    try:
-                        r["routes"][name] = run_wrk(base + path, args.duration, args.connections, 1, script)
-                    except (KeyError, AttributeError):  # wrk printed no latency distribution: show why
-                        cmd = ["wrk", "-t1", "-c2", "-d2s", "--latency", *(["-s", str(script)] if script else [])]
-                        sys.exit(f"{kind} {name}: wrk output unreadable:\n" + subprocess.run(
-                            [*cmd, base + path], capture_output=True, text=True).stdout)
+                # normal traffic: last week's rate with 20 bursts; then the flood, whose ingest is timed
+                http_ingest(base, order_stream(args.model, bursts=20, burst_orders=60, prefix="normal"), args.batch)
+                r["routes"] = {"normal": measure_routes(args, base, kind)}
                 with urllib.request.urlopen(base + "/v1/rankings/hot?k=100") as resp:
-                    r["hot_items"] = len(json.load(resp)["items"])
+                    r["hot_items"] = {"normal": len(json.load(resp)["items"])}
+                r["http"] = http_ingest(base, events, args.batch)
+                r["routes"]["flood"] = measure_routes(args, base, kind)
+                with urllib.request.urlopen(base + "/v1/rankings/hot?k=100") as resp:
+                    r["hot_items"]["flood"] = len(json.load(resp)["items"])
             results["stores"][kind] = r
 
     out = ROOT / "bench" / "results"
@@ -156,11 +169,12 @@ def main() -> None:
         h = r["http"]
         print(f"   {kind:<6} store.add {r['store_events_per_s']:>9,.0f} events/s   over HTTP {h['events_per_s']:>8,.0f}"
               f" events/s (accepted {h['accepted']:,}, failed batches {h['failed_batches']}); "
-              f"ready in {r['ready_seconds']:.1f}s, bootstrapped in {r['bootstrap_seconds']:.1f}s; "
-              f"{r['hot_items']} hot goods")
-        for name, w in r["routes"].items():
-            print(f"          {name:<24} {w['requests_per_s']:>8.0f} req/s  p50 {w['p50_ms']:>6.2f} ms  "
-                  f"p99 {w['p99_ms']:>6.2f} ms  non-2xx {w['non_2xx']}")
+              f"ready in {r['ready_seconds']:.1f}s, bootstrapped in {r['bootstrap_seconds']:.1f}s")
+        for phase, measured in r["routes"].items():
+            print(f"          {phase}: {r['hot_items'][phase]} hot goods (first 100)")
+            for name, w in measured.items():
+                print(f"          {name:<24} {w['requests_per_s']:>8.0f} req/s  p50 {w['p50_ms']:>6.2f} ms  "
+                      f"p99 {w['p99_ms']:>6.2f} ms  non-2xx {w['non_2xx']}")
 
 
 if __name__ == "__main__":
