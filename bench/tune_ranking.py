@@ -1,0 +1,213 @@
+"""Re-ranking weights benchmark: graded NDCG of the served ranking over a grid of RankingConfig weights.
+
+    python bench/tune_ranking.py [--data /tmp/xuanpin-bench/medium-0] [--affinity 1 1.5 2 3 4]
+                                 [--price 0 0.25 0.5 0.75 1] [--commission 1] [--k 100]
+
+The yardstick is the evaluation's ``anchor_goods_if_shelved`` task (``training.evaluate.counterfactual``): each
+anchor's served list (gates, expected value affinity^a x price^p x commission^c, exposure support, category caps)
+is graded against the generator's ground truth, on expected units sold if shelved (``ndcg``) and on expected
+commission if shelved, units x price x rate (``ndcg_earnings``, what the re-ranking is meant to optimise).
+The model is trained once on the evaluation's training split (its own split, task and train code); each grid
+setting only builds a new Ranker. Every setting also gets a paired bootstrap (over the same anchors) of its
+difference from the defaults, and two descriptive figures of its top 20: the median price and the share of
+goods in the anchor's own main category. The reference rows (plain category popularity, our raw vectors, the
+oracle) come from ``counterfactual`` itself, which also checks that this script grades "ours" as it does.
+
+Needs a generated snapshot with its truth/ (made with ``xuanpin generate --scale medium --seed 0`` when absent).
+Results are printed and written as JSON to bench/results/. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fixtures.marketplace import load_truth  # noqa: E402
+from recommender.artifact import Model, load_model  # noqa: E402
+from recommender.contract import Marketplace, load_snapshot  # noqa: E402
+from recommender.ranking import Ranker, RankingConfig  # noqa: E402
+from recommender.threads import compute_threads  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.evaluate import (  # noqa: E402
+    EvalConfig,
+    Task,
+    baselines,
+    build_tasks,
+    counterfactual,
+    ours,
+    ours_reranked,
+    split,
+)
+from training.metrics import bootstrap_ci, ndcg_at_k  # noqa: E402
+from training.trainer import train  # noqa: E402
+
+NDCG_K = (20, 50)
+DEFAULT = RankingConfig()
+
+
+def ensure_snapshot(data: Path | None, work: Path) -> tuple[Path, Marketplace]:
+    """The medium seed-0 snapshot: `data` if given, else the shared bench copy if it loads, else generated."""
+    candidates = [data] if data else [Path("/tmp/xuanpin-bench/medium-0"), work / "medium"]
+    for path in candidates:
+        if (path / "truth" / "truth.json").exists():
+            try:
+                return path, load_snapshot(path)
+            except Exception as exc:  # a stale or partial copy: generate instead
+                print(f"{path} does not load ({exc}); generating instead")
+    out = data or work / "medium"
+    subprocess.run([sys.executable, "-m", "training.cli", "generate", "--scale", "medium", "--seed", "0",
+                    "--out", str(out)], check=True, cwd=ROOT)
+    return out, load_snapshot(out)
+
+
+def if_shelved_gains(task: Task, truth, ranker: Ranker) -> tuple[np.ndarray, np.ndarray]:
+    """Expected units and expected commission if shelved, per task anchor, exactly as ``counterfactual``."""
+    expected = np.asarray(truth.expected_sales, dtype=np.float64)[task.users]
+    seen = task.seen.tocoo()
+    expected[seen.row, seen.col] = 0.0
+    if task.unborn is not None:
+        expected[:, task.unborn] = 0.0
+    return expected, expected * (ranker.price * ranker.commission)[None, :]
+
+
+def _ci(values: np.ndarray, n_boot: int, seed: int) -> dict:
+    mean, lo, hi = bootstrap_ci(values, n_boot, seed=seed)
+    return {"mean": round(mean, 5), "ci95": [round(lo, 5), round(hi, 5)]}
+
+
+def grade(ranked: np.ndarray, gains: dict[str, np.ndarray], base: dict[str, np.ndarray] | None, cfg: EvalConfig
+          ) -> tuple[dict, dict[str, np.ndarray]]:
+    """NDCG@K per gain with bootstrap CIs, and the paired difference from `base` (per-anchor values)."""
+    row, per_anchor = {}, {}
+    for label, g in gains.items():
+        for k in NDCG_K:
+            name = f"{label}@{k}"
+            values = ndcg_at_k(ranked, g, k)
+            per_anchor[name] = values
+            row[name] = _ci(values, cfg.n_boot, cfg.seed)
+            if base is not None:
+                row[f"{name}_vs_default"] = _ci(values - base[name], cfg.n_boot, cfg.seed)
+    return row, per_anchor
+
+
+def describe(ranked: np.ndarray, task: Task, ranker: Ranker, model: Model, top: int = 20) -> dict:
+    """Median price of the top picks and the share of them in the anchor's own main category."""
+    r = ranked[:, :top]
+    valid = r >= 0
+    out = {f"median_price@{top}": round(float(np.median(ranker.price[r[valid]])), 1) if valid.any() else None}
+    if "main_category" in model.anchors:
+        main = model.anchors["main_category"].astype(str).to_numpy()[task.users]
+        cats = np.asarray(ranker.categories)[ranker.category_code[np.maximum(r, 0)]]
+        same = (cats == main[:, None]) & valid
+        out[f"own_category_share@{top}"] = round(float(same.sum() / max(valid.sum(), 1)), 4)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, help="generated snapshot with truth/ (default: medium seed 0)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/tune"))
+    ap.add_argument("--affinity", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0, 4.0])
+    ap.add_argument("--price", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    ap.add_argument("--commission", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--k", type=int, default=max(EvalConfig().ks),
+                    help="served list length (the evaluation asks for its largest K, 100)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tune-ranking.json")
+    args = ap.parse_args()
+    started = time.perf_counter()
+
+    snapshot, m = ensure_snapshot(args.data, args.work)
+    truth = load_truth(snapshot)
+    cfg = EvalConfig(tasks=("anchor_goods",), train=TrainConfig(threads=args.threads))
+    train_m, test, cutoff = split(m, cfg.test_days)
+    task = build_tasks(train_m, test, cfg)["anchor_goods"]
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model(train(train_m, Path(tmp) / "model", cfg.train), mmap=False)
+    train_seconds = time.perf_counter() - t
+    print(f"{snapshot}: cut-off {cutoff}, {len(task.users)} anchors graded, trained in {train_seconds:.0f} s")
+
+    # reference rows from the evaluation itself (defaults, baselines, raw vectors, oracle)
+    t = time.perf_counter()
+    ranker = Ranker(model, DEFAULT)
+    with compute_threads(args.threads) as threads:
+        scorers = {**ours(model, "anchor_goods"), **baselines(train_m, "anchor_goods", cfg, threads)}
+    keep = ("ours_no_rerank", "category_popularity", "popularity", "itemknn", "als")
+    reference = counterfactual(task, {n: scorers[n] for n in keep}, ranker, truth, args.k, cfg)["models"]
+    print(f"reference rows in {time.perf_counter() - t:.0f} s")
+
+    gains = dict(zip(("ndcg", "ndcg_earnings"), if_shelved_gains(task, truth, ranker), strict=True))
+    default_ranked = ours_reranked(ranker, task, args.k)
+    default_row, base = grade(default_ranked, gains, None, cfg)
+    for name, value in default_row.items():  # this script's yardstick is the evaluation's
+        assert value == reference["ours"][name], (name, value, reference["ours"][name])
+
+    grid = list(itertools.product(args.affinity, args.price, args.commission))
+    rows = []
+    for a, p, c in grid:
+        t = time.perf_counter()
+        rc = DEFAULT.model_copy(update={"affinity_weight": a, "price_weight": p, "commission_weight": c})
+        r = Ranker(model, rc)
+        ranked = ours_reranked(r, task, args.k)
+        row, _ = grade(ranked, gains, base, cfg)
+        row.update(describe(ranked, task, r, model))
+        rows.append({"affinity_weight": a, "price_weight": p, "commission_weight": c, **row,
+                     "seconds": round(time.perf_counter() - t, 2)})
+        print(f"  a={a:<4} p={p:<4} c={c:<4} units@50 {row['ndcg@50']['mean']:.3f}  "
+              f"earnings@50 {row['ndcg_earnings@50']['mean']:.3f}  ({time.perf_counter() - t:.1f} s)", flush=True)
+
+    def cell(v: dict) -> str:
+        return f"{v['mean']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]"
+
+    def diff(v: dict) -> str:
+        return f"{v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}]"
+
+    print(f"\nanchor_goods_if_shelved, served list of {args.k}, {len(task.users)} anchors, 95% bootstrap CIs "
+          f"({cfg.n_boot} resamples); vs default = paired difference from a=p=c=1")
+    head = (f"{'a':>4} {'p':>5} {'c':>4} | {'units NDCG@50':<22} {'vs default':<24} | {'earnings NDCG@50':<22} "
+            f"{'vs default':<24} | {'med ¥@20':>8} {'own cat@20':>10}")
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        print(f"{row['affinity_weight']:>4g} {row['price_weight']:>5g} {row['commission_weight']:>4g} | "
+              f"{cell(row['ndcg@50']):<22} {diff(row['ndcg@50_vs_default']):<24} | "
+              f"{cell(row['ndcg_earnings@50']):<22} {diff(row['ndcg_earnings@50_vs_default']):<24} | "
+              f"{row['median_price@20']:>8} {row.get('own_category_share@20', float('nan')):>10}")
+    print("\nreference (same yardstick, from training.evaluate.counterfactual):")
+    for name, row in reference.items():
+        print(f"  {name:<20} units@50 {cell(row['ndcg@50'])}   earnings@50 {cell(row['ndcg_earnings@50'])}")
+    best = max(rows, key=lambda r: r["ndcg_earnings@50"]["mean"])
+    print(f"\nbest on earnings@50: a={best['affinity_weight']} p={best['price_weight']} "
+          f"c={best['commission_weight']}: {cell(best['ndcg_earnings@50'])}, "
+          f"units {cell(best['ndcg@50'])}")
+
+    result = {
+        "data": {"snapshot": str(snapshot), "fingerprint": m.fingerprint, "cutoff": str(cutoff),
+                 "anchors_graded": len(task.users)},
+        "config": {"k_served": args.k, "n_boot": cfg.n_boot, "seed": cfg.seed, "test_days": cfg.test_days,
+                   "ranking_defaults": DEFAULT.model_dump(), "threads": args.threads},
+        "train_seconds": round(train_seconds, 1),
+        "grid": rows,
+        "reference": reference,
+        "best_earnings@50": {k: best[k] for k in ("affinity_weight", "price_weight", "commission_weight")},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"written to {args.out} ({result['seconds']:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
