@@ -140,13 +140,15 @@ def test_reasons_cite_the_statistics_they_name(client, ids, serving):
                 assert r["value"] == int(serving.ranker.board_rank[7][p]) and r["value"] >= 1
 
 
-def test_expected_value_ranks_earnings_when_affinity_ties(serving):
-    """The breakdown's expected value is relative affinity x price x commission (default weights 1)."""
+def test_expected_value_is_affinity_price_and_commission_with_the_configured_weights(serving):
+    """The breakdown's expected value is relative affinity^a x price^p x commission^c (RankingConfig weights)."""
+    cfg = serving.ranker.config
     page = serving.ranker.picks(0, 30)
     for pick in page.items:
         b = pick.breakdown
-        assert b["expected_value"] == pytest.approx(b["relative_affinity"] * b["price"] * b["commission_rate"],
-                                                    rel=1e-4)
+        expected = (b["relative_affinity"] ** cfg.affinity_weight * b["price"] ** cfg.price_weight
+                    * b["commission_rate"] ** cfg.commission_weight)
+        assert b["expected_value"] == pytest.approx(expected, rel=1e-3)
         assert pick.score == pytest.approx(b["expected_value"] * b["support_boost"], rel=1e-4)
 
 
