@@ -54,6 +54,7 @@ class HotLists:
         self._lock = threading.Lock() if isinstance(self.store, MemoryStore) else contextlib.nullcontext()
         self._platform: HotList | None = None
         self._rooms: OrderedDict[str, HotList] = OrderedDict()
+        self._rooms_lock = threading.Lock()
         self._down_until = 0.0
         self.last_error: str | None = None
         self.bootstrapping: threading.Thread | None = None
@@ -170,10 +171,11 @@ class HotLists:
         if anchor is None:
             self._platform = fresh
         else:
-            self._rooms[anchor] = fresh
-            self._rooms.move_to_end(anchor)
-            while len(self._rooms) > 10_000:
-                self._rooms.popitem(last=False)
+            with self._rooms_lock:  # request threads of a threaded server share this cache
+                self._rooms[anchor] = fresh
+                self._rooms.move_to_end(anchor)
+                while len(self._rooms) > 10_000:
+                    self._rooms.popitem(last=False)
         return fresh
 
     def _failed(self, exc: Exception) -> None:
