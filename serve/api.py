@@ -131,4 +131,4 @@ def openapi_document(version: str) -> dict:
 _STATUS = {400: "invalid parameter (the field is named)", 401: "missing or wrong bearer token",
            403: "admin routes are off (no token configured)", 404: "unknown id", 405: "method not allowed",
            409: "nothing to reload (serving a fixed model)", 413: "request body too large",
-           503: "no model loaded (events: the hot-items store is unreachable, nothing counted)"}
+           503: "no model loaded (events: the hot-items store is unreachable; resend the batch)"}

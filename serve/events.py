@@ -61,7 +61,8 @@ def orders(q: schemas.NoQuery):
         try:
             accepted = hot.ingest(keep)
         except StoreUnavailable as exc:
-            raise ApiError(503, "store_unavailable", f"nothing was counted, retry the batch: {exc}") from None
+            raise ApiError(503, "store_unavailable",
+                           f"the batch may be partly counted; resend it (order ids make that safe): {exc}") from None
     errors.sort(key=lambda e: e["index"])
     if errors:
         current_app.extensions["xuanpin"]["metrics"].errors.labels("event_rejected").inc(len(errors))

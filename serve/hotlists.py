@@ -76,7 +76,7 @@ class HotLists:
 
     # -- writing ----------------------------------------------------------------------------------------
     def ingest(self, orders: Orders) -> int:
-        """Count orders; raises StoreUnavailable (nothing counted, safe to retry: ids are idempotent)."""
+        """Count orders; raises StoreUnavailable (part may be counted; resending is safe: ids are idempotent)."""
         with self._lock:
             try:
                 return self.store.add(orders)
