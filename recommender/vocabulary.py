@@ -12,6 +12,8 @@ import pyarrow.compute as pc
 
 from recommender.arrays import unique_sorted
 
+SMALL_BATCH = 20_000  # below this many values, index() binary-searches instead of hashing
+
 
 class Vocabulary:
     """Dense numbering of one entity's ids (anchors, fans or products).
@@ -50,6 +52,9 @@ class Vocabulary:
         """Cast external ids (e.g. from a URL) to this vocabulary's id type; non-integers become -1."""
         arr = np.asarray(values)
         if self.is_integer and arr.dtype.kind not in "iu":
+            plain = _plain_digits(arr)
+            if plain is not None:
+                return plain
             text = pd.Series(arr.astype(str)).str.strip()
             ok = text.str.fullmatch(r"-?\d{1,18}").to_numpy()
             out = np.full(len(arr), -1, dtype=np.int64)
@@ -64,14 +69,24 @@ class Vocabulary:
         arr = self.coerce(values)
         if len(arr) == 0:
             return np.zeros(0, dtype=np.int64)
+        if len(arr) < SMALL_BATCH and arr.dtype.kind == self.ids.dtype.kind:
+            # Arrow hashes the whole vocabulary on every call (9 ms for 100k ids); a few thousand binary
+            # searches over the sorted ids cost well under a millisecond
+            sorted_ids, by_id = self._sorted_ids()
+            pos = np.minimum(np.searchsorted(sorted_ids, arr), len(sorted_ids) - 1)
+            return np.where(sorted_ids[pos] == arr, by_id[pos], -1).astype(np.int64)
         found = pc.index_in(pa.array(arr), value_set=self._arrow)
         return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
-    def lookup(self, value) -> int:
-        """Row number of one id, or -1: a binary search, ~100x cheaper than index() for a single id."""
+    def _sorted_ids(self) -> tuple[np.ndarray, np.ndarray]:
         if self._sorted is None:
             self._by_id = np.argsort(self.ids, kind="stable")
             self._sorted = self.ids[self._by_id]
+        return self._sorted, self._by_id
+
+    def lookup(self, value) -> int:
+        """Row number of one id, or -1: a binary search, ~100x cheaper than index() for a single id."""
+        self._sorted_ids()
         if self.is_integer:
             text = str(value).strip()
             if not (text.lstrip("-").isdigit() and len(text) <= 19):
@@ -90,3 +105,17 @@ class Vocabulary:
     @classmethod
     def load(cls, path: Path, name: str | None = None) -> Vocabulary:
         return cls(np.load(path, allow_pickle=False), name=name or Path(path).stem)
+
+
+def _plain_digits(arr: np.ndarray) -> np.ndarray | None:
+    """ASCII digit strings of at most 18 characters (ids a service wrote itself) parse directly: 13 ms for a few
+    hundred ids through the general path's regex, microseconds here. None when any value needs that path."""
+    if arr.dtype.kind != "U" or not len(arr):
+        return None
+    try:
+        raw = arr.astype("S")
+    except UnicodeEncodeError:
+        return None
+    if np.char.str_len(raw).max() > 18 or not np.char.isdigit(raw).all():
+        return None
+    return raw.astype(np.int64)

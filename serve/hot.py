@@ -6,7 +6,6 @@ evidence: orders in the window against what the good's own baseline predicts.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 import numpy as np
@@ -40,11 +39,8 @@ def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.
     Ids are resolved once per list and model, not per request."""
     rows = hl.rows.get(s.version)
     if rows is None:
-        keys, vocab = hl.bursts.keys, s.model.product_ids
-        if vocab.is_integer:  # the store keeps the model's own ids as text: parse them directly, or else
-            with contextlib.suppress(ValueError, OverflowError):  # the vocabulary's careful parsing below
-                keys = keys.astype(np.int64)
-        rows = hl.rows[s.version] = vocab.index(keys) if len(keys) else np.zeros(0, np.int64)
+        keys = hl.bursts.keys
+        rows = hl.rows[s.version] = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
     ok = rows >= 0
     ok[ok] = s.ranker.gate[rows[ok]]
     if category is not None:
@@ -54,8 +50,7 @@ def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.
 
 def _item(s: Serving, hl: HotList, rank: int, row: int, i: int, where: str, window: int) -> dict:
     b = hl.bursts
-    recent, expected = int(b.recent[i]), float(b.expected[i])
-    lift = recent / max(expected, 1e-9)
+    recent, expected, lift = int(b.recent[i]), float(b.expected[i]), float(b.lift[i])
     text = f"{where}近{window}分钟 {recent} 单，约为平时同期的 {lift:.1f} 倍（平时约 {expected:.1f} 单）"
     return {"rank": rank, "product": product_card(s, int(row)), "recent_orders": recent,
             "expected_orders": round(expected, 3), "lift": round(lift, 2),

@@ -31,3 +31,25 @@ def test_save_and_load_without_pickle(tmp_path):
     v = Vocabulary(["甲", "乙"])
     v.save(tmp_path / "ids.npy")
     assert Vocabulary.load(tmp_path / "ids.npy").index(["乙"]).tolist() == [1]
+
+
+def test_plain_digit_strings_and_the_general_path_agree():
+    v = Vocabulary(np.array([7, 42, 123456789012345678]))
+    plain = ["42", "7", "123456789012345678", "0042"]
+    assert v.index(np.array(plain)).tolist() == [1, 0, 2, 1]
+    # anything that is not plain ASCII digits of at most 18 characters takes the careful path, as before
+    careful = [" 42", "-7", "4.2", "", "１２", "1234567890123456789"]
+    assert v.index(np.array(careful)).tolist() == [1, -1, -1, -1, -1, -1]
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_small_and_large_batches_find_the_same_rows(kind):
+    rng = np.random.default_rng(0)
+    ids = rng.choice(10**9, 30_000, replace=False)
+    v = Vocabulary(ids if kind == "int" else ids.astype(str))
+    queries = np.concatenate([rng.choice(ids, 25_000), rng.integers(10**9, 2 * 10**9, 5_000)])  # some unknown
+    queries = queries if kind == "int" else queries.astype(str)
+    whole = v.index(queries)  # over SMALL_BATCH: hashed
+    pieces = np.concatenate([v.index(queries[i:i + 1000]) for i in range(0, len(queries), 1000)])  # searched
+    assert (whole == pieces).all() and (whole[:25_000] >= 0).all() and (whole[25_000:] == -1).all()
+    assert (v.ids[whole[:25_000]] == queries[:25_000]).all()
