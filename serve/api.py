@@ -50,14 +50,16 @@ def _field_of(error: dict) -> str | None:
     return ".".join(loc) or None
 
 
+def describe(error: dict, unknown: str = "parameter") -> tuple[str | None, str]:
+    """The field a pydantic error is about and a message naming it."""
+    field = _field_of(error)
+    if error["type"] == "extra_forbidden":
+        return field, f"unknown {unknown} {field!r}"
+    return field, f"{field}: {error['msg']}" if field else error["msg"]
+
+
 def validation_error(exc: ValidationError) -> ApiError:
-    first = exc.errors()[0]
-    field = _field_of(first)
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = f"unknown parameter {field!r}"
-    elif field:
-        message = f"{field}: {message}"
+    field, message = describe(exc.errors()[0])
     return ApiError(400, "invalid_parameter", message, field)
 
 

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from recommender.hot import HOURS, MINUTES, Orders, order_keys
 from recommender.hot_redis import StoreUnavailable
 from serve import schemas
-from serve.api import ApiError, endpoint
+from serve.api import ApiError, describe, endpoint
 from serve.hot import hot_lists
 from serve.hotlists import HotLists
 from serve.state import Serving, serving
@@ -84,9 +84,7 @@ def _validate(events: list) -> tuple[list[tuple[int, schemas.OrderEvent]], list[
             i, *loc = err["loc"]
             if i in errors:
                 continue
-            field = ".".join(str(p) for p in loc) or None
-            message = f"unknown field {field!r}" if err["type"] == "extra_forbidden" else \
-                f"{field}: {err['msg']}" if field else err["msg"]
+            field, message = describe({**err, "loc": loc}, unknown="field")
             raw = events[i]
             order_id = raw.get("order_id") if isinstance(raw, dict) else None
             errors[i] = {"index": i, "order_id": order_id if isinstance(order_id, int | str) else None,
