@@ -25,10 +25,10 @@ import redis
 from recommender.hot import HOURS, Orders
 
 _COUNT = """
-local p, mttl, httl, sttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local p, mttl, httl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = tonumber(redis.call('GET', p .. 'now') or '-1')
 local touched_m, touched_h, new = {}, {}, 0
-for i = 5, #ARGV, 5 do
+for i = 4, #ARGV, 5 do
   local a, g, m, sh = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local h = math.floor(m / 60)
   local seen = p .. 'seen:' .. h
@@ -85,6 +85,8 @@ return now
 """
 
 
+MINUTE_TTL = 2 * 3600  # seconds a minute bucket lives: only the last hour is ever read
+WEEK_TTL = 8 * 86400  # hour buckets, seen-sets and markers: the last week is read
 SHARDS = 16  # platform buckets are split by good, so no single script blocks Redis for long under a flood
 HISTORY_CHUNK = 64  # goods per history script: 168 x 64 reads, a few ms of Redis time
 
@@ -116,7 +118,7 @@ class RedisStore:
             raise StoreUnavailable(f"redis unreachable: {exc}") from exc
 
     def add(self, orders: Orders) -> int:
-        ttl = [2 * 3600, 8 * 86400, 8 * 86400]
+        ttl = [MINUTE_TTL, WEEK_TTL]
         new = 0
         for start in range(0, len(orders), self.batch):
             part = slice(start, start + self.batch)
@@ -139,7 +141,7 @@ class RedisStore:
         last = int(df["m"].max())
         recent = df[df["m"] > last - 60]
         p = self.prefix
-        ttl_m, ttl_h = 2 * 3600, 8 * 86400
+        ttl_m, ttl_h = MINUTE_TTL, WEEK_TTL
 
         def write():
             pipe = self.client.pipeline(transaction=False)
@@ -216,11 +218,11 @@ class RedisStore:
                 day[chunk], week[chunk] = sums[0], sums[1]
         return day, week
 
-    def claim(self, name: str, value: str = "1", seconds: int = 8 * 86400) -> bool:
+    def claim(self, name: str, value: str = "1", seconds: int = WEEK_TTL) -> bool:
         """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""
         return bool(self._run(lambda: self.client.set(self.prefix + name, value, ex=seconds, nx=True)))
 
-    def mark(self, name: str, value: str, seconds: int = 8 * 86400) -> None:
+    def mark(self, name: str, value: str, seconds: int = WEEK_TTL) -> None:
         self._run(lambda: self.client.set(self.prefix + name, value, ex=seconds))
 
     def ping(self) -> bool:

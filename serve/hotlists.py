@@ -98,13 +98,13 @@ class HotLists:
                         model.product_ids.ids[r["product"]].astype(str), np.asarray(r["minute"], np.int64))
         if not isinstance(self.store, RedisStore):
             return self._load(orders)
+        marker = f"bootstrapped:{model.manifest['model_version']}"
         try:
-            if not self.store.claim(f"bootstrapped:{model.manifest['model_version']}", "loading"):
+            if not self.store.claim(marker, "loading"):
                 return 0
         except StoreUnavailable as exc:
             _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
             return 0
-        marker = f"bootstrapped:{model.manifest['model_version']}"
         self.bootstrapping = threading.Thread(target=self._load, args=(orders, marker), name="hot-bootstrap",
                                               daemon=True)
         self.bootstrapping.start()
