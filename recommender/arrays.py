@@ -29,3 +29,29 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """np.concatenate([np.arange(l, h) for l, h in zip(lo, hi)]) without the Python loop."""
+    lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+    n = np.maximum(hi - lo, 0)
+    total = int(n.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    return np.arange(total) + np.repeat(lo - (np.cumsum(n) - n), n)
+
+
+def invert_lists(indptr: np.ndarray, values: np.ndarray, n_values: int, priority: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Transpose CSR lists (row -> values) into (indptr, rows) value -> rows listing it, each value's rows
+    in descending `priority` (then ascending row), e.g. anchor -> shelved goods into good -> its sellers."""
+    indptr = np.asarray(indptr, np.int64)
+    n_rows = len(indptr) - 1
+    by = np.arange(n_rows) if priority is None else np.lexsort((np.arange(n_rows), -np.asarray(priority)))
+    sizes = np.diff(indptr)[by]
+    rows = np.repeat(by, sizes).astype(np.int32)
+    vals = np.asarray(values)[ranges(indptr[by], indptr[by] + sizes)]
+    order = np.argsort(vals, kind="stable")  # stable: keeps the priority order within a value
+    out = np.zeros(n_values + 1, np.int64)
+    np.cumsum(np.bincount(vals, minlength=n_values), out=out[1:])
+    return out, rows[order]

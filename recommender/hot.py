@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -102,7 +103,7 @@ class Bursts:
     p_value: np.ndarray
     now: int | None = None  # the minute the test was made at
 
-    @property
+    @cached_property
     def lift(self) -> np.ndarray:
         return self.recent / np.maximum(self.expected, 1e-9)
 
@@ -110,6 +111,16 @@ class Bursts:
     def empty(cls, now: int | None = None) -> Bursts:
         z = np.zeros(0)
         return cls(np.zeros(0, str), z, z, z, now)
+
+    def to_dict(self) -> dict:
+        """Plain JSON types, for one process to share the list it computed (open format, no pickles)."""
+        return {"keys": self.keys.tolist(), "recent": self.recent.tolist(), "expected": self.expected.tolist(),
+                "p_value": self.p_value.tolist(), "now": self.now}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Bursts:
+        return cls(np.array(d["keys"], str), np.array(d["recent"], float), np.array(d["expected"], float),
+                   np.array(d["p_value"], float), d["now"])
 
 
 def detect(store: HotStore, cfg: BurstConfig, anchor: str | None = None) -> Bursts:

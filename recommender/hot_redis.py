@@ -222,8 +222,16 @@ class RedisStore:
         """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""
         return bool(self._run(lambda: self.client.set(self.prefix + name, value, ex=seconds, nx=True)))
 
-    def mark(self, name: str, value: str, seconds: int = WEEK_TTL) -> None:
-        self._run(lambda: self.client.set(self.prefix + name, value, ex=seconds))
+    def mark(self, name: str, value: str | bytes, seconds: float = WEEK_TTL) -> None:
+        self._run(lambda: self.client.set(self.prefix + name, value, px=max(1, round(seconds * 1000))))
+
+    def lease(self, name: str, seconds: float) -> bool:
+        """True for one caller per `seconds` (e.g. the worker that computes the platform list this round)."""
+        return bool(self._run(lambda: self.client.set(self.prefix + name, "1", px=max(1, round(seconds * 1000)),
+                                                      nx=True)))
+
+    def fetch(self, name: str) -> bytes | None:
+        return self._run(self.client.get, self.prefix + name)
 
     def ping(self) -> bool:
         try:

@@ -6,11 +6,13 @@ evidence: orders in the window against what the good's own baseline predicts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 from flask import Blueprint, current_app
 
+from recommender.arrays import ranges
 from serve import schemas
 from serve.api import endpoint
 from serve.hotlists import HotList, HotLists
@@ -34,13 +36,36 @@ def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra
             "window_minutes": hot.burst.recent_minutes, "items": items, "model_version": s.version, **extra}
 
 
-def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Model rows of the bursting goods that pass the quality gates (and the category), and their positions.
-    Ids are resolved once per list and model, not per request."""
-    rows = hl.rows.get(s.version)
-    if rows is None:
+@dataclass(frozen=True)
+class Resolved:
+    """A hot list resolved against one model, once per list and model rather than per request."""
+
+    rows: np.ndarray  # each bursting good's model row (-1: unknown to the model)
+    # (room, good) pairs: the rooms shelving a bursting good, sorted by room; the good as its position in the list,
+    # the room's place among that good's sellers (0: the one with most fans)
+    seller_anchor: np.ndarray
+    seller_burst: np.ndarray
+    seller_rank: np.ndarray
+
+
+def _resolved(s: Serving, hl: HotList) -> Resolved:
+    res = hl.resolved.get(s.version)
+    if res is None:
         keys = hl.bursts.keys
-        rows = hl.rows[s.version] = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
+        rows = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
+        indptr, anchors = s.sellers
+        known = np.flatnonzero(rows >= 0)
+        lo, hi = indptr[rows[known]], indptr[rows[known] + 1]
+        at = ranges(lo, hi)
+        by_room = np.argsort(anchors[at], kind="stable")
+        res = hl.resolved[s.version] = Resolved(rows, anchors[at][by_room], np.repeat(known, hi - lo)[by_room],
+                                                (at - np.repeat(lo, hi - lo))[by_room])
+    return res
+
+
+def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Model rows of the bursting goods that pass the quality gates (and the category), and their positions."""
+    rows = _resolved(s, hl).rows
     ok = rows >= 0
     ok[ok] = s.ranker.gate[rows[ok]]
     if category is not None:
@@ -93,7 +118,7 @@ def feed(q: schemas.FeedHotQuery):
     fan = s.model.fan_ids.lookup(q.fan_id)
     w = hot.burst.recent_minutes
     vec = np.asarray(s.model.vectors["fan"][fan]) if fan >= 0 else None
-    seller = _followed_sellers(s, fan, rows) if fan >= 0 else None
+    seller = _followed_sellers(s, hl, fan, idx) if fan >= 0 else None
     if vec is None or not len(rows) or (not np.any(vec) and not (seller >= 0).any()):
         # unknown, or a fan the model knows nothing about (no purchases, no follows): the platform list
         items = _items(s, hl, rows, idx, q.k, "全平台", w)
@@ -117,22 +142,18 @@ def feed(q: schemas.FeedHotQuery):
     return _envelope(s, hl, hot, items, fan_id=q.fan_id, personalised=True)
 
 
-def _followed_sellers(s: Serving, fan: int, rows: np.ndarray, most: int = 500) -> np.ndarray:
-    """For each good, an anchor the fan follows who has it on the shelf (the one with most fans), else -1."""
-    m = s.model
-    followed = np.asarray(m.follows_of(fan))[:most]
-    out = np.full(len(rows), -1, np.int64)
-    if not len(followed):
-        return out
-    sizes = m.shelf_indptr[followed + 1] - m.shelf_indptr[followed]
-    goods = np.concatenate([m.shelf_of(int(a)) for a in followed]) if sizes.sum() else np.zeros(0, np.int64)
-    anchors = np.repeat(followed, sizes)
-    fans = np.asarray(m.audience.fans)[anchors]
-    by_fans = np.lexsort((anchors, -fans))
-    goods, anchors = goods[by_fans], anchors[by_fans]
-    first = np.unique(goods, return_index=True)[1]  # the biggest followed seller of each good
-    pos = np.searchsorted(goods[first], rows)
-    pos = np.minimum(pos, len(first) - 1) if len(first) else pos
-    hit = (goods[first][pos] == rows) if len(first) else np.zeros(len(rows), bool)
-    out[hit] = anchors[first][pos[hit]]
-    return out
+def _followed_sellers(s: Serving, hl: HotList, fan: int, idx: np.ndarray, most: int = 500) -> np.ndarray:
+    """For each listed good (positions `idx`), the anchor with most fans among those the fan follows that
+    shelves it, else -1. Reads only the fan's follows and the list's seller pairs, not their shelves."""
+    res = _resolved(s, hl)
+    followed = np.asarray(s.model.follows_of(fan))[:most]
+    at = ranges(np.searchsorted(res.seller_anchor, followed, "left"),
+                np.searchsorted(res.seller_anchor, followed, "right"))
+    best = np.full(len(res.rows), -1, np.int64)
+    if len(at):
+        order = np.lexsort((res.seller_rank[at], res.seller_burst[at]))  # per good, its best seller first
+        burst, anchor = res.seller_burst[at][order], res.seller_anchor[at][order]
+        first = np.ones(len(burst), bool)
+        first[1:] = burst[1:] != burst[:-1]
+        best[burst[first]] = anchor[first]
+    return best[idx]

@@ -4,14 +4,16 @@ Lists are not invalidated by ingestion: under a steady order stream that would r
 
 A hot list is recomputed at most every `refresh_seconds`, the platform list by a background thread (over 100k
 goods it takes 3 ms in process and up to a few hundred ms from Redis under a flood of orders), so hot routes
-answer from memory. When the store
-cannot be reached, the last list is served marked stale, and the store is left alone for `retry_seconds` so
-requests do not queue behind timeouts; the rest of the service never touches the store.
+answer from memory. With Redis, one worker of all replicas computes the platform list per period and publishes
+it; the others read it, so Redis does that work once however many workers there are. When the store cannot be
+reached, the last list is served marked stale, and the store is left alone for `retry_seconds` so requests do
+not queue behind timeouts; the rest of the service never touches the store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -26,6 +28,7 @@ from recommender.hot_redis import RedisStore, StoreUnavailable
 from serve.config import HotConfig
 
 _log = logging.getLogger(__name__)
+PLATFORM_LIST, PLATFORM_LEASE = "platform:list", "platform:lease"  # Redis keys (after the prefix)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class HotList:
     computed_at: float  # time.monotonic()
     stale: bool = False
     error: str | None = None
-    rows: dict = field(default_factory=dict, compare=False)  # model version -> the goods' rows, resolved once
+    resolved: dict = field(default_factory=dict, compare=False)  # model version -> serve.hot.Resolved, made once
 
 
 class HotLists:
@@ -141,11 +144,15 @@ class HotLists:
                            error=self.last_error)
         return held
 
+    def refresh(self) -> HotList:
+        """Recompute the platform list now: the background thread's step, every `refresh_seconds`."""
+        return self._cached(None, force=True)
+
     def _refresh(self) -> None:
         while True:
             time.sleep(self.cfg.refresh_seconds)
             try:
-                self._cached(None, force=True)
+                self.refresh()
             except Exception:  # a bug must not stop the refreshing for the life of the worker
                 _log.exception("hot items: refreshing the platform list failed")
 
@@ -161,9 +168,8 @@ class HotLists:
             return held
         try:
             with self._lock:
-                if self.cfg.clock == "wall":
-                    self.store.advance(self.wall_minute())
-                fresh = HotList(detect(self.store, self.burst, anchor), now)
+                shared = anchor is None and force and isinstance(self.store, RedisStore)
+                fresh = HotList(self._shared_platform() if shared else self._detect(anchor), now)
         except StoreUnavailable as exc:
             self._failed(exc)
             return HotList(held.bursts if held else Bursts.empty(), now, stale=True, error=self.last_error)
@@ -177,6 +183,27 @@ class HotLists:
                 while len(self._rooms) > 10_000:
                     self._rooms.popitem(last=False)
         return fresh
+
+    def _detect(self, anchor: str | None) -> Bursts:
+        if self.cfg.clock == "wall":
+            self.store.advance(self.wall_minute())
+        return detect(self.store, self.burst, anchor)
+
+    def _shared_platform(self) -> Bursts:
+        """The platform list for the background refresh of a shared store: per refresh period one worker of all
+        replicas computes it (16 shard scripts and the history scripts) and publishes it; the others read it in
+        one GET. A published list older than three periods (its maker stopped) is recomputed here."""
+        period = self.cfg.refresh_seconds
+        if not self.store.lease(PLATFORM_LEASE, period):
+            data = self.store.fetch(PLATFORM_LIST)
+            if data is not None:
+                shared = json.loads(data)
+                if self.clock() - shared["made_at"] < 3 * period:
+                    return Bursts.from_dict(shared["bursts"])
+        bursts = self._detect(None)
+        self.store.mark(PLATFORM_LIST, json.dumps({"made_at": self.clock(), "bursts": bursts.to_dict()}),
+                        seconds=10 * period)
+        return bursts
 
     def _failed(self, exc: Exception) -> None:
         self.last_error = str(exc)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from flask import current_app
 
+from recommender.arrays import invert_lists
 from recommender.artifact import Model
 from recommender.ranking import Ranker
 from serve.api import ApiError
@@ -17,10 +19,14 @@ class Serving:
     model: Model
     ranker: Ranker
     cards: Cards
+    #: good -> the anchors shelving it, most fans first (CSR indptr, anchor rows): the hot feed's followed rooms
+    sellers: tuple[np.ndarray, np.ndarray]
 
     @classmethod
     def load(cls, model: Model, ranker: Ranker) -> Serving:
-        return cls(model, ranker, Cards(model))
+        sellers = invert_lists(model.shelf_indptr, model.shelf_products, len(model.product_ids),
+                               priority=np.asarray(model.audience.fans))
+        return cls(model, ranker, Cards(model), sellers)
 
     @property
     def version(self) -> str:

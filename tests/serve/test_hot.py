@@ -231,6 +231,36 @@ def test_goods_sold_by_followed_anchors_are_favoured_and_say_so(client, world):
     assert any(r["code"] == "followed_anchor" for r in item["reasons"])
 
 
+def test_the_followed_seller_named_is_the_one_with_most_fans(client, world):
+    s = world["serving"]
+    m = s.model
+    fans = np.asarray(m.audience.fans)
+
+    def sellers(f: int, good: int) -> list[int]:
+        return [int(a) for a in m.follows_of(f) if good in set(m.shelf_of(int(a)).tolist())]
+
+    # a fan two of whose followed rooms shelve the same good, and the goods of all the rooms they follow
+    fan, shared = next((f, g) for f in np.argsort(-np.diff(m.follow_indptr))[:200] for a in m.follows_of(f)
+                       for g in m.shelf_of(int(a)) if s.ranker.gate[g] and len(sellers(f, int(g))) >= 2)
+    followed_goods = {int(g) for a in m.follows_of(fan) for g in m.shelf_of(int(a)) if s.ranker.gate[g]}
+    goods = [int(shared)] + sorted(followed_goods - {int(shared)})[:5]
+    at = world["now"] + timedelta(minutes=1)
+    for g in goods + [int(r) for r in m.product_ids.index(np.array(world["goods"][:3]))]:
+        burst(client, world["rooms"][1], m.product_ids.ids[g].item(), at)
+    feed = client.get("/v1/feed/hot", query_string={"fan_id": m.fan_ids.ids[fan].item(), "k": 100}).json
+    assert len(feed["items"]) >= len(goods)
+    for item in feed["items"]:
+        good = int(m.product_ids.lookup(item["product"]["product_id"]))
+        rooms = sellers(fan, good)
+        named = item.get("followed_anchor")
+        if not rooms:
+            assert named is None
+            continue
+        best = min(rooms, key=lambda a: (-fans[a], a))
+        assert int(m.anchor_ids.lookup(named["anchor_id"])) == best
+    assert sum(1 for i in feed["items"] if i.get("followed_anchor")) >= len(goods)
+
+
 @pytest.mark.parametrize("path", ["/v1/rankings/hot?k=0", "/v1/rankings/hot?k=101", "/v1/feed/hot",
                                   "/v1/feed/hot?fan_id=1&k=x", "/v1/rankings/hot?bogus=1"])
 def test_bad_parameters_are_400(client, path):

@@ -1,0 +1,25 @@
+"""Array helpers agree with their plain-Python definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.arrays import invert_lists, ranges
+
+
+def test_ranges_concatenates_the_aranges():
+    lo, hi = np.array([3, 0, 7, 5]), np.array([6, 0, 9, 4])  # an empty and a reversed range give nothing
+    assert ranges(lo, hi).tolist() == [3, 4, 5, 7, 8]
+    assert ranges(np.zeros(0), np.zeros(0)).tolist() == []
+
+
+def test_inverted_lists_name_every_row_that_lists_a_value_highest_priority_first():
+    rng = np.random.default_rng(0)
+    lists = [sorted(rng.choice(30, rng.integers(0, 8), replace=False).tolist()) for _ in range(20)]
+    indptr = np.concatenate([[0], np.cumsum([len(v) for v in lists])])
+    values = np.array([x for v in lists for x in v])
+    priority = rng.integers(0, 4, 20)  # ties: the lower row first
+    out_ptr, rows = invert_lists(indptr, values, 30, priority)
+    for v in range(30):
+        expected = sorted((r for r, vs in enumerate(lists) if v in vs), key=lambda r: (-priority[r], r))
+        assert rows[out_ptr[v]:out_ptr[v + 1]].tolist() == expected

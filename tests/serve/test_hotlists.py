@@ -1,0 +1,76 @@
+"""The hot lists' sharing over Redis: per refresh period one worker computes the platform list and the others
+read what it published, unless that list is too old or missing."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from recommender.hot import Orders
+from recommender.hot_redis import RedisStore
+from serve.config import HotConfig
+from serve.hotlists import PLATFORM_LIST, HotLists
+
+
+class Clock:
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def counting(store: RedisStore) -> list[int]:
+    """Count the store's window reads (one per platform list computed), on the real store."""
+    calls: list[int] = []
+    read = store.recent
+
+    def recent(*args, **kwargs):
+        calls.append(1)
+        return read(*args, **kwargs)
+
+    store.recent = recent
+    return calls
+
+
+@pytest.fixture
+def workers(redis_url):
+    """Two workers' hot lists on one Redis, and a burst of one good already counted."""
+    prefix = f"share{uuid.uuid4().hex[:6]}:"
+    cfg = HotConfig(redis_url=redis_url, redis_prefix=prefix, clock="events", refresh_seconds=60)
+    clocks = [Clock(), Clock()]
+    lists = [HotLists(cfg, RedisStore(redis_url, prefix), clock=c) for c in clocks]
+    minute = 29_000_000
+    n = 40
+    lists[0].ingest(Orders.of([f"o{i}" for i in range(n)], ["room"] * n, ["good-1"] * n,
+                              [minute - i % 5 for i in range(n)]))
+    return lists, clocks, [counting(hl.store) for hl in lists]
+
+
+def test_one_worker_computes_the_platform_list_and_the_other_reads_it(workers):
+    (one, two), _, (calls_one, calls_two) = workers
+    first = one.refresh()
+    second = two.refresh()
+    assert len(calls_one) == 1 and len(calls_two) == 0
+    assert list(second.bursts.keys) == list(first.bursts.keys) == ["good-1"]
+    np.testing.assert_allclose(second.bursts.lift, first.bursts.lift)
+    assert second.bursts.now == first.bursts.now
+    assert two.platform().bursts.keys.tolist() == ["good-1"]  # what requests are answered from
+
+
+def test_a_list_older_than_three_periods_is_recomputed(workers):
+    (one, two), (_, clock_two), (_, calls_two) = workers
+    one.refresh()
+    clock_two.t += 3 * 60 + 1  # the worker that published it has stopped since
+    assert two.refresh().bursts.keys.tolist() == ["good-1"]
+    assert len(calls_two) == 1
+
+
+def test_a_missing_list_is_computed_by_whoever_asks(workers):
+    (one, two), _, (_, calls_two) = workers
+    one.refresh()
+    one.store.client.delete(one.store.prefix + PLATFORM_LIST)  # e.g. its maker died before publishing
+    assert two.refresh().bursts.keys.tolist() == ["good-1"]
+    assert len(calls_two) == 1
