@@ -1,0 +1,161 @@
+"""The shelf-rate model: recovers planted good quality and room strength from shelf sales, counts days on sale,
+caps burst days, gives new goods and new rooms finite scores, and its candidate lists are exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.contract import load_snapshot
+from recommender.shelf_rate import ShelfRateConfig, ShelfRates, fit_shelf_rates
+
+END = pd.Timestamp("2026-10-31")
+CATS = {"A": "美妆", "B": "食品"}
+
+
+def _write(directory: Path, goods: dict[str, str], listings: list[tuple[int, str, float, list[float]]],
+           followers: dict[int, list[int]], n_anchors: int) -> Path:
+    """A snapshot from (room, good, days listed before the end, order times in days before the end) listings;
+    each room's orders are spread over its followers. Every room's fans follow it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pids = {name: 6_000_000_001 + i for i, name in enumerate(goods)}
+    pd.DataFrame({"anchor_id": np.arange(n_anchors) + 10_000_001, "name": [f"a{i}" for i in range(n_anchors)],
+                  "created_at": END - pd.Timedelta(days=200)}).to_csv(directory / "anchors.csv", index=False)
+    fans = sorted({f for fs in followers.values() for f in fs})
+    pd.DataFrame({"fan_id": np.array(fans) + 500_000_001, "created_at": END - pd.Timedelta(days=300)}).to_csv(
+        directory / "fans.csv", index=False)
+    pd.DataFrame({"product_id": list(pids.values()), "title": list(goods), "category": list(goods.values()),
+                  "merchant_id": 80_000_001, "price": 50.0, "commission_rate": 0.2,
+                  "created_at": END - pd.Timedelta(days=100)}).to_csv(directory / "products.csv", index=False)
+    pd.DataFrame([(f + 500_000_001, a + 10_000_001, END - pd.Timedelta(days=90)) for a, fs in followers.items()
+                  for f in fs], columns=["fan_id", "anchor_id", "followed_at"]).to_csv(
+        directory / "follows.csv", index=False)
+    shelf, orders = [], []
+    for a, good, listed, times in listings:
+        shelf.append((a + 10_000_001, pids[good], END - pd.Timedelta(days=listed)))
+        for j, t in enumerate(times):
+            fan = followers[a][j % len(followers[a])]
+            orders.append((len(orders) + 1, fan + 500_000_001, a + 10_000_001, pids[good], 1, 50.0,
+                           END - pd.Timedelta(days=t)))
+    pd.DataFrame(shelf, columns=["anchor_id", "product_id", "listed_at"]).to_csv(directory / "shelf.csv",
+                                                                                  index=False)
+    pd.DataFrame(orders, columns=["order_id", "fan_id", "anchor_id", "product_id", "quantity", "amount",
+                                  "ordered_at"]).to_csv(directory / "orders.csv", index=False)
+    return directory
+
+
+def _spread(n: int, days: float) -> list[float]:
+    """n order times evenly over the last `days` days (strictly inside the listing)."""
+    return list((np.arange(n) + 0.5) * days / max(n, 1))
+
+
+# planted: good quality (orders per day in a room of strength 1) and room strength per category
+QUALITY = {"A1": 1.0, "A2": 0.5, "A3": 0.25, "B1": 1.0, "B2": 0.5, "B3": 0.25}
+ROOM = {0: {"A": 4.0, "B": 0.5}, 1: {"A": 2.0, "B": 0.25}, 2: {"A": 0.5, "B": 4.0}, 3: {"A": 0.25, "B": 2.0}}
+SHELVES = {0: ["A1", "A2", "B1", "B2"], 1: ["A2", "A3", "B2", "B3"], 2: ["A1", "A3", "B1", "B3"],
+           3: ["A1", "A2", "A3", "B1", "B2", "B3"]}
+DAYS = 40
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    goods = {**{g: CATS[g[0]] for g in QUALITY}, "A4": CATS["A"]}  # A4: a new good nobody listed
+    listings = [(a, g, DAYS, _spread(round(DAYS * ROOM[a][g[0]] * QUALITY[g]), DAYS))
+                for a, shelf in SHELVES.items() for g in shelf]
+    # room 4 is new: its fans bought food (B) in room 2, it has sold nothing
+    followers = {0: [0, 1, 2], 1: [3, 4], 2: [5, 6, 7], 3: [8, 9], 4: [5, 6]}
+    m = load_snapshot(_write(tmp_path_factory.mktemp("planted"), goods, listings, followers, 5))
+    return m, fit_shelf_rates(m)
+
+
+def _row(m, name: str) -> int:
+    return int(np.flatnonzero(m.products["title"].to_numpy() == name)[0])
+
+
+def test_recovers_the_planted_quality_order_and_ratios(planted):
+    m, r = planted
+    q = {g: float(r.quality[_row(m, g)]) for g in QUALITY}
+    assert q["A1"] > q["A2"] > q["A3"] and q["B1"] > q["B2"] > q["B3"]
+    for a, b in (("A1", "A2"), ("A2", "A3"), ("B1", "B2")):
+        assert 1.5 < q[a] / q[b] < 2.6  # planted 2, a little shrunk toward the category's typical good
+
+
+def test_recovers_each_rooms_strong_category(planted):
+    _, r = planted
+    a, b = r.categories.index(CATS["A"]), r.categories.index(CATS["B"])
+    assert r.room[0, a] > 4 * r.room[0, b] and r.room[2, b] > 4 * r.room[2, a]
+    assert r.room[0, a] > r.room[1, a] and r.room[2, b] > r.room[3, b]  # bigger rooms sell more
+
+
+def test_predicts_goods_a_room_never_listed_from_their_quality(planted):
+    m, r = planted
+    e = r.expected(1)  # room 1 never listed A1, the best A good
+    assert e[_row(m, "A1")] > e[_row(m, "A2")] > e[_row(m, "A3")]
+    e = r.expected(0)  # room 0 never listed A3 or B3
+    assert e[_row(m, "A3")] < e[_row(m, "A2")] and e[_row(m, "A3")] > e[_row(m, "B3")]
+    # expected orders per 30 days are on the planted scale where the room listed the good
+    assert 0.6 * 30 * 4.0 * 1.0 < e[_row(m, "A1")] < 1.4 * 30 * 4.0 * 1.0
+
+
+def test_new_goods_and_new_rooms_get_finite_scores_that_follow_their_evidence(planted):
+    m, r = planted
+    e = r.expected(np.arange(5))
+    assert np.isfinite(e).all() and (e > 0).all()
+    new_good = _row(m, "A4")  # nobody listed it: its category's typical good, between the best and worst
+    assert e[0, _row(m, "A3")] < e[0, new_good] < e[0, _row(m, "A1")]
+    # the new room's fans buy food: food leads its list, best food good first
+    assert e[4, _row(m, "B1")] > e[4, _row(m, "A1")] and e[4, _row(m, "B1")] > e[4, _row(m, "B2")]
+
+
+def test_days_on_sale_matter(tmp_path):
+    """2 orders in 1 day on sale beat 3 orders in 60 days, in the same room and category."""
+    goods = {"fast": CATS["A"], "slow": CATS["A"], "base1": CATS["A"], "base2": CATS["A"]}
+    listings = [(0, "fast", 1.0, [0.5, 0.2]), (0, "slow", 60.0, [50.0, 30.0, 10.0]),
+                (0, "base1", 60.0, _spread(30, 60)), (0, "base2", 60.0, _spread(12, 60))]
+    m = load_snapshot(_write(tmp_path / "s", goods, listings, {0: [0, 1, 2]}, 1))
+    r = fit_shelf_rates(m)
+    e = r.expected(0)
+    assert e[_row(m, "fast")] > e[_row(m, "slow")]
+    assert e[_row(m, "fast")] > e[_row(m, "base2")]  # 2/day beats 0.2/day even from two orders
+
+
+def test_a_burst_day_is_capped_not_read_as_quality(tmp_path):
+    goods = {"steady": CATS["A"], "burst": CATS["A"], "other": CATS["A"]}
+    listings = []
+    for a in range(4):
+        listings += [(a, "steady", 40.0, _spread(40, 40)), (a, "other", 40.0, _spread(20, 40)),
+                     (a, "burst", 40.0, _spread(40, 40) + list(20.2 + np.arange(60) / 200))]  # 60 orders on a day
+    m = load_snapshot(_write(tmp_path / "s", goods, listings, {a: [2 * a, 2 * a + 1] for a in range(4)}, 4))
+    capped, raw = fit_shelf_rates(m), fit_shelf_rates(m, ShelfRateConfig(burst_rounds=0))
+    burst, steady = _row(m, "burst"), _row(m, "steady")
+    assert raw.quality[burst] > 2 * raw.quality[steady]  # uncapped, the burst looks like a better good
+    assert capped.quality[burst] < 1.3 * capped.quality[steady]
+
+
+def test_top_goods_are_the_exact_top_of_the_full_scores(small_snapshot):
+    m = load_snapshot(small_snapshot)
+    r = fit_shelf_rates(m)
+    anchors = np.arange(len(m.anchor_ids))
+    rows, scores = r.top_goods(anchors, 30)
+    full = r.expected(anchors)
+    np.testing.assert_allclose(scores, np.take_along_axis(full, rows.astype(np.int64), 1), rtol=1e-6)
+    np.testing.assert_allclose(scores, -np.sort(-full, axis=1)[:, :30], rtol=1e-6)
+    subset = np.arange(0, len(m.product_ids), 3)
+    rows, _ = r.top_goods(anchors[:5], 10, subset)
+    assert np.isin(rows, subset).all()
+
+
+def test_save_and_load_round_trip(planted, tmp_path):
+    _, r = planted
+    r.save(tmp_path / "rates")
+    back = ShelfRates.load(tmp_path / "rates")
+    np.testing.assert_array_equal(back.expected(np.arange(5)), r.expected(np.arange(5)))
+    assert back.categories == r.categories
+
+
+def test_no_shelf_table_means_no_model(planted):
+    m, _ = planted
+    assert fit_shelf_rates(m.until(m.snapshot_time - pd.Timedelta(days=365))) is None
