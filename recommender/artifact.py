@@ -13,6 +13,8 @@ Layout (``manifest.json`` lists every file with its size; it is written last)::
     stats/{products,anchors}.parquet            1/7/30-day sales statistics, TOP board ranks
     profiles/audience_*.npy                     audience shares per anchor (labels in the manifest)
     content/                                    the content model (JSON + .npy) for goods added later
+    shelf_rate/{quality,room,category}.npy      expected orders if shelved: room[anchor, category] x quality
+    shelf_rate/candidate{s,_orders}.npy         each anchor's top goods by expected orders (batch-computed)
 
 No pickle anywhere: arrays load with ``allow_pickle=False`` and memory-map, so several service workers share
 pages. A directory is written under a temporary name and renamed into place only when complete.
@@ -33,11 +35,13 @@ import pandas as pd
 
 from recommender.index import NormOrderedIndex, read_index
 from recommender.profiles import AudienceProfile
+from recommender.shelf_rate import ShelfRates
 from recommender.vocabulary import Vocabulary
 
-FORMAT_VERSION = 4  # 2: shelves, per-category anchor GMV; 3: norm-ordered index, anchor candidates;
-# 4: follow lists and recent orders (hot items). Version 3 still loads, without them.
-READABLE_VERSIONS = (3, 4)
+FORMAT_VERSION = 5  # 2: shelves, per-category anchor GMV; 3: norm-ordered index, anchor candidates;
+# 4: follow lists and recent orders (hot items); 5: the shelf-rate model (optional: absent without a shelf
+# table). Versions 3 and 4 still load, without what came later.
+READABLE_VERSIONS = (3, 4, 5)
 MANIFEST = "manifest.json"
 
 
@@ -170,6 +174,16 @@ class Model:
         self.follow_anchors = self._array("follows/anchors.npy", mode) if hot else np.zeros(0, np.int32)
         self.recent_orders = {name: self._array(f"recent_orders/{name}.npy", mode) if hot else np.zeros(0)
                               for name in ("key", "anchor", "product", "minute")}
+        # expected orders if shelved; None for older artifacts and snapshots without a shelf table
+        self.shelf_rate: ShelfRates | None = None
+        self.shelf_rate_candidates = self.shelf_rate_candidate_orders = None
+        if self.manifest["format_version"] >= 5 and self.manifest.get("shelf_rate"):
+            try:
+                self.shelf_rate = ShelfRates.load(self.path / "shelf_rate", mmap=mmap)
+            except (ValueError, OSError, EOFError) as exc:
+                raise ArtifactError(f"{self.path / 'shelf_rate'}: unreadable ({exc})") from exc
+            self.shelf_rate_candidates = self._array("shelf_rate/candidates.npy", mode)
+            self.shelf_rate_candidate_orders = self._array("shelf_rate/candidate_orders.npy", mode)
         self._product_norms: np.ndarray | None = None
         self._check_shapes()
 
@@ -216,6 +230,13 @@ class Model:
             raise ArtifactError(f"{self.path}/recent_orders: arrays of different lengths")
         if self.shelf_indptr.shape != (n_a + 1,) or self.anchor_category_gmv.shape[0] != n_a:
             raise ArtifactError(f"{self.path}: shelf or category GMV arrays do not match {counts['anchors']} anchors")
+        r = self.shelf_rate
+        if r is not None and (r.quality.shape != (counts["products"],) or r.category.shape != r.quality.shape
+                              or r.room.shape != (n_a, len(r.categories))
+                              or self.shelf_rate_candidates.shape[0] != n_a
+                              or self.shelf_rate_candidates.shape != self.shelf_rate_candidate_orders.shape):
+            raise ArtifactError(f"{self.path}/shelf_rate: arrays do not match {n_a} anchors x "
+                                f"{counts['products']} goods")
         for table, key in ((self.products, "products"), (self.product_stats, "products"),
                            (self.anchors, "anchors"), (self.anchor_stats, "anchors")):
             if len(table) != counts[key]:

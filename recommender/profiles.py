@@ -153,6 +153,8 @@ def _csr(rows: np.ndarray, values: np.ndarray, n_rows: int) -> tuple[np.ndarray,
 
 def shelf_lists(m: Marketplace) -> tuple[np.ndarray, np.ndarray]:
     """Each anchor's shelf as CSR arrays (indptr over anchors, product rows), for excluding listed goods."""
+    if not len(m.shelf):  # the shelf table is optional (an absent one has no dense columns)
+        return np.zeros(len(m.anchor_ids) + 1, np.int64), np.zeros(0, np.int32)
     return _csr(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(), len(m.anchor_ids))
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.content import ContentConfig
 from recommender.embeddings import FactorConfig
+from recommender.shelf_rate import ShelfRateConfig
 
 
 class _Strict(BaseModel):
@@ -39,6 +40,7 @@ class TrainConfig(_Strict):
     anchors: AnchorConfig = Field(default_factory=AnchorConfig)
     content: ContentConfig = Field(default_factory=ContentConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
+    shelf_rate: ShelfRateConfig = Field(default_factory=ShelfRateConfig)
     threads: int | None = Field(None, ge=1, description="compute threads; default: all cores")
     recent_order_days: int = Field(7, ge=0, le=30, description="days of recent orders kept in the artifact, "
                                    "so the service's hot items start with each good's baseline")

@@ -33,12 +33,13 @@ from recommender.profiles import (
     recent_orders,
     shelf_lists,
 )
+from recommender.shelf_rate import fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 
 _log = logging.getLogger(__name__)
 
-STAGES = ("load", "matrices", "factors", "content", "anchors", "statistics", "index", "write")
+STAGES = ("load", "matrices", "factors", "content", "anchors", "shelf_rate", "statistics", "index", "write")
 
 
 def peak_rss_mb() -> float:
@@ -120,6 +121,13 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                                 sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
                                 audience_shrinkage=config.anchors.audience_shrinkage)
 
+        with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model)"):
+            # None without a shelf table: days on sale are unknown, so serving keeps the vector affinity
+            rates = fit_shelf_rates(m, config.shelf_rate)
+            if rates is not None:
+                rate_rows, rate_orders = rates.top_goods(np.arange(len(m.anchor_ids)),
+                                                         config.index.anchor_candidates)
+
         with timer("statistics", "audience profiles and 1/7/30-day sales statistics"):
             audience = audience_profile(m)
             p_stats = product_stats(m)
@@ -153,6 +161,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             writer.index("index/anchors.faiss", anchor_index)
             writer.array("candidates/anchor_products.npy", cand_rows.astype(np.int32))
             writer.array("candidates/anchor_scores.npy", cand_scores.astype(np.float32))
+            if rates is not None:
+                rates.save(writer.directory("shelf_rate"))
+                writer.array("shelf_rate/candidates.npy", rate_rows.astype(np.int32))
+                writer.array("shelf_rate/candidate_orders.npy", rate_orders.astype(np.float32))
             writer.table("catalog/products.parquet", _catalog(m, "products"))
             writer.table("catalog/anchors.parquet", _catalog(m, "anchors"))
             writer.table("stats/products.parquet", p_stats)
@@ -189,6 +201,9 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                        "anchors_without_sales": int((np.diff(anchor_products.indptr) == 0).sum())},
             "dimensions": dim,
             "score": "inner product of vectors/anchor (or fan) and vectors/product",
+            "shelf_rate": None if rates is None else {
+                "score": "expected orders per 30 days if shelved = 30 * room[anchor, category] * quality[product]",
+                "categories": len(rates.categories)},
             "indexes": {"products": asdict(product_report), "anchors": asdict(anchor_report)},
             "profiles": {"labels": audience.labels, "category_share": "followers who bought the category in "
                          "the last 30 days (any room) / followers"},

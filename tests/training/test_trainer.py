@@ -25,7 +25,7 @@ def model(small_artifact):
 def test_manifest_describes_data_parameters_counts_versions_and_timings(model, small_snapshot):
     man = model.manifest
     snapshot = load_snapshot(small_snapshot)
-    assert man["format_version"] == 4
+    assert man["format_version"] == 5
     assert man["data"]["fingerprint"] == snapshot.fingerprint and len(man["data"]["fingerprint"]) == 64
     assert man["counts"]["anchors"] == 50 and man["counts"]["fans"] == 2000 and man["counts"]["products"] == 500
     assert man["parameters"]["factors"]["factors"] == man["dimensions"] == 64
@@ -91,6 +91,48 @@ def test_cold_start_anchors_with_fans_but_no_sales_beat_popularity(model, small_
     assert (model.anchor_stats["orders_all"].to_numpy()[truth.new_anchors] == 0).all()
     ours, popular = _ndcg_vs_truth(model, truth, truth.new_anchors)
     assert ours > popular
+
+
+def _ndcg_expected_orders(model, truth, anchors):
+    E = np.asarray(truth.expected_sales)[anchors]
+    return np.nanmean(ndcg_at_k(top_k(model.shelf_rate.expected(anchors), 50), E, 50))
+
+
+def test_shelf_rate_model_ranks_the_truth_better_than_the_vectors_for_warm_and_new_anchors(model, small_snapshot):
+    truth = load_truth(small_snapshot)
+    warm = np.setdiff1d(np.arange(50), truth.new_anchors)
+    for anchors in (warm, truth.new_anchors):
+        vectors, _ = _ndcg_vs_truth(model, truth, anchors)
+        assert _ndcg_expected_orders(model, truth, anchors) > vectors
+    assert model.manifest["shelf_rate"]["categories"] == len(model.shelf_rate.categories)
+    rows = np.asarray(model.shelf_rate_candidates)
+    assert rows.shape == (50, 500)  # the whole small catalogue: fewer goods than anchor_candidates
+    np.testing.assert_allclose(np.asarray(model.shelf_rate_candidate_orders),
+                               np.take_along_axis(model.shelf_rate.expected(np.arange(50)), rows.astype(int), 1),
+                               rtol=1e-6)
+
+
+def test_a_format_4_artifact_still_loads_without_the_shelf_rate_model(small_artifact, tmp_path):
+    import shutil
+
+    art = shutil.copytree(small_artifact, tmp_path / "v4")
+    man = json.loads((art / "manifest.json").read_text())
+    shutil.rmtree(art / "shelf_rate")
+    man["files"] = {k: v for k, v in man["files"].items() if not k.startswith("shelf_rate/")}
+    man["format_version"] = 4
+    del man["shelf_rate"]
+    (art / "manifest.json").write_text(json.dumps(man))
+    old = load_model(art)
+    assert old.shelf_rate is None and old.shelf_rate_candidates is None
+
+
+def test_a_snapshot_without_a_shelf_table_trains_without_the_shelf_rate_model(small_snapshot, tmp_path):
+    import shutil
+
+    snap = shutil.copytree(small_snapshot, tmp_path / "snap")
+    (snap / "shelf.parquet").unlink()
+    m = load_model(trainer.train(snap, tmp_path / "model"))
+    assert m.manifest["shelf_rate"] is None and m.shelf_rate is None
 
 
 def test_bpr_is_selectable(small_snapshot, tmp_path):
