@@ -2,7 +2,8 @@
 support -> category diversity -> reasons.
 
 The order is the platform's: quality control (品控) removes goods before any efficiency is considered; the
-anchor's expected commission (audience affinity x price x commission rate) ranks what is left; small merchants
+anchor's expected commission (expected orders if shelved x price x commission rate, from the shelf-rate model;
+the vectors' audience affinity for artifacts without it) ranks what is left; small merchants
 and new goods get a boost and a guaranteed share of the slots (中小商家扶持); no category takes more than its
 share of the list. Every array here is precomputed once per loaded model; a request only indexes and masks.
 """
@@ -35,12 +36,17 @@ class RankingConfig(BaseModel):
     min_shop_rating: float = Field(4.0, ge=0, le=5, description="merchant shops rated lower are gated out")
     max_merchant_violations: int = Field(2, ge=0, description="merchants with more violations are gated out")
     require_stock: bool = Field(True, description="gate out goods with zero stock")
-    # expected value: affinity^a * price^p * commission^c. Measured by bench/tune_ranking.py (graded NDCG@50 of
-    # anchor_goods_if_shelved, medium fixture seed 0, 949 anchors, paired bootstrap vs a=p=c=1): a=1.5, p=0.75
-    # raises expected commission (earnings) 0.552 -> 0.608 (+0.056 [+0.052, +0.059]) and expected units 0.211 ->
-    # 0.370; seed 1 agrees (earnings +0.042 [+0.038, +0.046], units +0.139). Relative affinity is flatter than
-    # true sales, so price^1 let expensive off-category goods lead; c=1 is as good as 0.75-1.5.
-    affinity_weight: float = Field(1.5, ge=0)
+    # expected value: affinity^a * price^p * commission^c, affinity relative to the best candidate's. With the
+    # shelf-rate model the affinity is the good's expected orders in the room if shelved; bench/tune_ranking.py
+    # (graded NDCG@50 of anchor_goods_if_shelved, medium fixture, 14-day split, served list incl. caps and
+    # support) measured expected commission (earnings) for a=1, p=0.75: seed 0 0.795 (a=1.5: 0.744, a=p=1: 0.783),
+    # seed 1 0.794 (a=1.5: 0.749, a=1.25: 0.775); expected units fall to 0.579 / 0.542 (a=1.5: 0.714 / 0.669), the
+    # price of favouring dearer goods. Older artifacts and snapshots without a shelf table rank by the vectors'
+    # inner product, which is flatter than true sales: there a=1.5, p=0.75 (vector_affinity_weight) was measured
+    # best (0.552 -> 0.608 vs a=p=c=1, seed 0; seed 1 agreed). c=1 was as good as 0.75-1.5 for both.
+    affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
+    vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
+                                          "(artifacts without the shelf-rate model)")
     price_weight: float = Field(0.75, ge=0)
     commission_weight: float = Field(1.0, ge=0)
     # exposure support (中小商家扶持)
@@ -146,7 +152,13 @@ class Ranker:
         self.supported_scan = NormOrderedIndex.build(self.vectors, supported_rows)
         # each anchor's best supported goods, one batch search at load (the support rules are service config)
         n_sup = min(SUPPORTED_CANDIDATES, len(supported_rows))
-        if n_sup:
+        # the affinity: expected orders if shelved where the artifact has the shelf-rate model (the vectors'
+        # inner product for older artifacts and snapshots without a shelf table)
+        self.rates = model.shelf_rate
+        if n_sup and self.rates is not None:
+            self.supported_candidates, self.supported_candidate_scores = self.rates.top_goods(
+                np.arange(len(self.anchor_vectors)), n_sup, supported_rows)
+        elif n_sup:
             scores, local = flat_index(self.vectors[supported_rows]).search(np.asarray(self.anchor_vectors), n_sup)
             self.supported_candidates, self.supported_candidate_scores = supported_rows[local], scores
         else:
@@ -173,8 +185,12 @@ class Ranker:
         # what a /picks request reads, prepared once: memmap slices cost ~20 us each (plain ndarray views do
         # not), the no-filter mask and its count are the same for every request, and price^w x commission^w
         # does not depend on the anchor (same element-wise powers, so the scores are bit-identical)
-        self._candidates = np.asarray(model.anchor_candidates)
-        self._candidate_scores = np.asarray(model.anchor_candidate_scores)
+        if self.rates is not None:
+            self._candidates = np.asarray(model.shelf_rate_candidates)
+            self._candidate_scores = np.asarray(model.shelf_rate_candidate_orders)
+        else:
+            self._candidates = np.asarray(model.anchor_candidates)
+            self._candidate_scores = np.asarray(model.anchor_candidate_scores)
         self._category_shares = np.asarray(model.audience.shares["category"])
         self._gate_count = int(np.count_nonzero(self.gate))
         self._price_term = self.price ** cfg.price_weight
@@ -254,6 +270,20 @@ class Ranker:
         scan = self.supported_scan if supported_only else self.model.product_scan
         return scan.search(query, n, mask)
 
+    def retrieve_expected(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """The n eligible goods with the most expected orders in the anchor's room (exact scan of the mask;
+        ties by row, as in the precomputed lists)."""
+        rows = np.flatnonzero(mask & self.supported if supported_only else mask)
+        if not len(rows):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores = self.rates.expected(anchor, rows).astype(np.float32)
+        if n < len(rows):
+            part = np.argpartition(-scores, n - 1)[:n]
+            rows, scores = rows[part], scores[part]
+        order = np.lexsort((rows, -scores))
+        return rows[order], scores[order]
+
     def retrieve_for_anchor(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False,
                             eligible: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`retrieve` for an anchor's own vector, from its precomputed candidate list when enough
@@ -268,6 +298,8 @@ class Ranker:
         kept = int(np.count_nonzero(keep))
         if kept >= n or kept == (int(np.count_nonzero(mask)) if eligible is None else eligible):
             return np.asarray(rows[keep][:n], np.int64), np.asarray(scores[keep][:n])
+        if self.rates is not None:
+            return self.retrieve_expected(anchor, mask, n, supported_only)
         return self.retrieve(self.anchor_vectors[anchor], mask, n, supported_only)
 
     @staticmethod
@@ -301,7 +333,8 @@ class Ranker:
             return Page([], offset, None, eligible)
         top = max(float(affinity[0]), 1e-9)
         rel = np.maximum(affinity / top, 1e-3)
-        weighted = rel if cfg.affinity_weight == 1 else rel ** cfg.affinity_weight  # x ** 1.0 is x exactly
+        power = cfg.affinity_weight if self.rates is not None else cfg.vector_affinity_weight
+        weighted = rel if power == 1 else rel ** power  # x ** 1.0 is x exactly
         value = weighted * self._price_term[rows] * self._commission_term[rows]
         boost = self._boost[rows]
         score = value * boost

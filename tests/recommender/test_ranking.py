@@ -18,8 +18,22 @@ def ranker(small_artifact):
     return Ranker(load_model(small_artifact))
 
 
+@pytest.fixture(scope="module")
+def vector_ranker(small_artifact):
+    """The ranking of artifacts without the shelf-rate model (older formats, no shelf table)."""
+    model = load_model(small_artifact)
+    model.shelf_rate = None
+    return Ranker(model)
+
+
 def brute(vectors, query, mask, n):
     scores = vectors @ query
+    rows = np.flatnonzero(mask)
+    return rows[np.lexsort((rows, -scores[rows]))][:n]
+
+
+def brute_expected(ranker, anchor, mask, n):
+    scores = ranker.rates.expected(anchor)
     rows = np.flatnonzero(mask)
     return rows[np.lexsort((rows, -scores[rows]))][:n]
 
@@ -43,9 +57,24 @@ def test_a_subset_index_returns_original_row_numbers():
     assert set(found) <= set(rows) and found[0] == brute(vecs[rows], q, np.ones(len(rows), bool), 1)[0] * 7
 
 
-@pytest.mark.parametrize("filters", [PickFilters(), PickFilters(category="美妆"), PickFilters(price_max=30.0),
-                                     PickFilters(exclude_shelf=True)])
-def test_precomputed_candidates_give_the_exact_top_goods(ranker, filters):
+FILTERS = [PickFilters(), PickFilters(category="美妆"), PickFilters(price_max=30.0), PickFilters(exclude_shelf=True)]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_precomputed_candidates_give_the_exact_top_goods_by_expected_orders(ranker, filters):
+    assert ranker.rates is not None
+    for anchor in range(0, 50, 7):
+        mask = ranker.filter_mask(filters, anchor)
+        got, scores = ranker.retrieve_for_anchor(anchor, mask, 300)
+        assert got.tolist() == brute_expected(ranker, anchor, mask, 300).tolist()
+        np.testing.assert_allclose(scores, ranker.rates.expected(anchor)[got], rtol=1e-6)
+        got_sup, _ = ranker.retrieve_for_anchor(anchor, mask, 50, supported_only=True)
+        assert got_sup.tolist() == brute_expected(ranker, anchor, mask & ranker.supported, 50).tolist()
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_without_the_shelf_rate_model_candidates_are_the_exact_top_goods_by_vectors(vector_ranker, filters):
+    ranker = vector_ranker
     for anchor in range(0, 50, 7):
         mask = ranker.filter_mask(filters, anchor)
         expected = brute(ranker.vectors, ranker.anchor_vectors[anchor], mask, 300)
@@ -54,6 +83,17 @@ def test_precomputed_candidates_give_the_exact_top_goods(ranker, filters):
         sup = mask & ranker.supported
         got_sup, _ = ranker.retrieve_for_anchor(anchor, mask, 50, supported_only=True)
         assert got_sup.tolist() == brute(ranker.vectors, ranker.anchor_vectors[anchor], sup, 50).tolist()
+
+
+def test_the_affinity_exponent_follows_the_affinity_source(ranker, vector_ranker):
+    """Expected orders are ranked with affinity_weight, the vectors' flatter affinity with its own exponent."""
+    for r, power in ((ranker, ranker.config.affinity_weight), (vector_ranker, ranker.config.vector_affinity_weight)):
+        for pick in r.picks(3, 20).items:
+            b = pick.breakdown
+            assert b["expected_value"] == pytest.approx(
+                b["relative_affinity"] ** power * b["price"] ** r.config.price_weight
+                * b["commission_rate"] ** r.config.commission_weight, rel=1e-3)
+    assert ranker.config.affinity_weight != ranker.config.vector_affinity_weight
 
 
 def test_reserved_slots_are_spread_through_each_page(ranker):
