@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--duration", type=int, default=10, help="seconds of wrk per route")
     ap.add_argument("--connections", type=int, default=2)
+    ap.add_argument("--stores", nargs="+", choices=("memory", "redis"), default=["memory", "redis"])
     args = ap.parse_args()
     for tool in ("wrk", "redis-server"):
         if shutil.which(tool) is None:
@@ -128,7 +129,7 @@ def main() -> None:
     events = order_stream(args.model, args.events, bursts=20, burst_orders=100, prefix="bench")
     results: dict = {"model": str(args.model), "events": args.events, "batch": args.batch, "stores": {}}
     with redis_server() as (_, redis_url):
-        for kind in ("memory", "redis"):
+        for kind in args.stores:
             store = MemoryStore() if kind == "memory" else RedisStore(redis_url, prefix="bench-direct:")
             r: dict = {"store_events_per_s": store_ingest(store, events, args.batch)}
             port = free_port()

@@ -91,8 +91,8 @@ class HotLists:
         """Count the model's recent orders (the last week before its snapshot): baselines, and what was hot.
 
         In process this is synchronous (12 s for 1.7M orders). With Redis one replica claims it per model
-        version and loads in a background thread (about a minute for 1.7M orders, mostly the client's command
-        encoding), so readiness is not held up; the lists fill in meanwhile. Returns the orders counted (0 when
+        version and loads in a background thread (about 40 s for 1.7M orders, mostly Redis's own time), so
+        readiness is not held up; the lists fill in meanwhile. Returns the orders counted (0 when
         another replica has it, or in the background)."""
         if not self.cfg.bootstrap or not len(model.recent_orders["key"]):
             return 0
