@@ -17,7 +17,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
 from recommender.interactions import sparse_sum
 from recommender.ranking import PickFilters, Ranker
+from recommender.shelf_rate import fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 from training.metrics import bootstrap_ci, coverage, ndcg_at_k, ranking_metrics
@@ -196,7 +197,12 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
     """Our model and its ablations, as raw scorers (the business re-ranking is evaluated separately)."""
     v = model.vectors
     if task == "anchor_goods":
-        return {"ours_no_rerank": dot_scores(v["anchor"], v["product"]),
+        # ours: expected orders if shelved (the shelf-rate model) where the snapshot has a shelf table, else the
+        # vectors; ablation_vector_affinity is the vectors' affinity the shelf-rate model replaced
+        rates = model.shelf_rate
+        vector = dot_scores(v["anchor"], v["product"])
+        return {"ours_no_rerank": vector if rates is None else (lambda users: rates.expected(users)),
+                "ablation_vector_affinity": vector,
                 "ablation_audience_only": dot_scores(v["anchor_audience"], v["product"]),
                 "ablation_sales_only": dot_scores(v["anchor_sales"], v["product"]),
                 "ablation_no_content": dot_scores(v["anchor"], v["product_cf"])}
@@ -206,6 +212,21 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
     return {"ours": dot_scores(v["product"], v["anchor"]),
             "ablation_audience_only": dot_scores(v["product"], v["anchor_audience"]),
             "ablation_sales_only": dot_scores(v["product"], v["anchor_sales"])}
+
+
+def shelf_rate_ablations(train_m: Marketplace, cfg: EvalConfig) -> dict[str, Callable]:
+    """The shelf-rate model refitted without one part each: burst capping; the audience in the room prior (a room's
+    categories it never sold then look alike); the room's own category strength (the prior alone)."""
+    base = cfg.train.shelf_rate
+    variants = {"ablation_rate_no_burst_cap": replace(base, burst_rounds=0),
+                "ablation_rate_no_audience_prior": replace(base, audience_power=0.0),
+                "ablation_rate_prior_rooms_only": replace(base, room_prior_orders=1e9)}
+    out = {}
+    for name, variant in variants.items():
+        rates = fit_shelf_rates(train_m, variant)
+        if rates is not None:
+            out[name] = lambda users, r=rates: r.expected(users)
+    return out
 
 
 def _served(task: Task, k: int, rank_one: Callable[[int, np.ndarray], list[int]]) -> np.ndarray:
@@ -303,6 +324,8 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
             for name, task in tasks.items():
                 goods = name != "goods_anchors"
                 scorers = {**ours(model, name), **baselines(train_m, name, cfg, threads)}
+                if name == "anchor_goods":
+                    scorers.update(shelf_rate_ablations(train_m, cfg))
                 res = {}
                 for model_name, scorer in scorers.items():
                     t = time.perf_counter()

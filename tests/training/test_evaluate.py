@@ -38,8 +38,8 @@ def test_every_task_scores_every_model_with_intervals(result):
         for m in models.values():
             lo, hi = m["ndcg@20"]["ci95"]
             assert lo <= m["ndcg@20"]["mean"] <= hi
-    assert {"ours", "ours_no_rerank", "ablation_audience_only", "ablation_sales_only", "ablation_no_content",
-            "category_popularity", "oracle"} <= set(result["tasks"]["anchor_goods"]["models"])
+    assert {"ours", "ours_no_rerank", "ablation_vector_affinity", "ablation_audience_only", "ablation_sales_only",
+            "ablation_no_content", "category_popularity", "oracle"} <= set(result["tasks"]["anchor_goods"]["models"])
     assert {"ours", "ours_served", "ablation_audience_only"} <= set(result["tasks"]["goods_anchors"]["models"])
 
 
@@ -87,5 +87,9 @@ def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(resu
     graded = result["tasks"]["anchor_goods_if_shelved"]["models"]
     assert graded["oracle"]["ndcg@50"]["mean"] == pytest.approx(1.0)
     assert graded["ours_no_rerank"]["ndcg@50"]["mean"] > 2 * graded["popularity"]["ndcg@50"]["mean"]
+    # the shelf-rate model beats the vector affinity it replaced, and the prior alone
+    assert graded["ours_no_rerank"]["ndcg@50"]["mean"] > graded["ablation_vector_affinity"]["ndcg@50"]["mean"]
+    assert graded["ours_no_rerank"]["ndcg@50"]["mean"] > graded["ablation_rate_prior_rooms_only"]["ndcg@50"]["mean"]
+    assert {"ablation_rate_no_burst_cap", "ablation_rate_no_audience_prior"} <= set(graded)
     # the served ranking optimises expected commission: it must do better on that grade than on units
     assert graded["ours"]["ndcg_earnings@50"]["mean"] > graded["ours"]["ndcg@50"]["mean"]
