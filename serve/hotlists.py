@@ -5,9 +5,10 @@ Lists are not invalidated by ingestion: under a steady order stream that would r
 A hot list is recomputed at most every `refresh_seconds`, the platform list by a background thread (over 100k
 goods it takes 3 ms in process and up to a few hundred ms from Redis under a flood of orders), so hot routes
 answer from memory. With Redis, one worker of all replicas computes the platform list per period and publishes
-it; the others read it, so Redis does that work once however many workers there are. When the store cannot be
-reached, the last list is served marked stale, and the store is left alone for `retry_seconds` so requests do
-not queue behind timeouts; the rest of the service never touches the store.
+it; the others read it, so Redis does that work once however many workers there are. A room's list is answered
+from memory while another thread recomputes it (stale-while-revalidate). When the store cannot be reached, the
+last list is served marked stale, and the store is left alone for `retry_seconds` so requests do not queue behind
+timeouts; the rest of the service never touches the store.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from serve.config import HotConfig
 
 _log = logging.getLogger(__name__)
 PLATFORM_LIST, PLATFORM_LEASE = "platform:list", "platform:lease"  # Redis keys (after the prefix)
+ROOM_CACHE = 10_000  # rooms whose lists a worker keeps
+ROOM_MAX_AGE = 5  # refresh periods a room's list may be served while it is recomputed
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class HotLists:
         self.last_error: str | None = None
         self.bootstrapping: threading.Thread | None = None
         self._refresher: threading.Thread | None = None
+        self._pending: dict[str, None] = {}  # rooms waiting for the room thread, oldest first
+        self._pending_ready = threading.Condition()
+        self._room_refresher: threading.Thread | None = None
 
     @property
     def kind(self) -> str:
@@ -157,7 +163,40 @@ class HotLists:
                 _log.exception("hot items: refreshing the platform list failed")
 
     def room(self, anchor_id: str) -> HotList:
-        return self._cached(anchor_id)
+        """A live room's list. Once it is `refresh_seconds` old a thread recomputes it while requests are still
+        answered with it (stale-while-revalidate), so they do not wait on the store. A room not asked for in
+        ROOM_MAX_AGE periods, or any room after a failure, is computed on the spot."""
+        period, held = self.cfg.refresh_seconds, self._rooms.get(anchor_id)
+        age = time.monotonic() - held.computed_at if held is not None else None
+        if period <= 0 or age is None or age > ROOM_MAX_AGE * period or self.last_error is not None:
+            return self._cached(anchor_id)
+        if age >= period:
+            self._revalidate(anchor_id)
+        return held
+
+    def _revalidate(self, anchor: str) -> None:
+        with self._pending_ready:
+            if anchor in self._pending or len(self._pending) >= ROOM_CACHE:
+                return
+            self._pending[anchor] = None
+            if self._room_refresher is None or not self._room_refresher.is_alive():
+                self._room_refresher = threading.Thread(target=self._refresh_rooms, name="hot-rooms", daemon=True)
+                self._room_refresher.start()
+            self._pending_ready.notify()
+
+    def _refresh_rooms(self) -> None:
+        while True:
+            with self._pending_ready:
+                while not self._pending:
+                    self._pending_ready.wait()
+                anchor = next(iter(self._pending))
+            try:
+                self._cached(anchor, force=True)
+            except Exception:  # a bug must not stop the refreshing for the life of the worker
+                _log.exception("hot items: refreshing room %s failed", anchor)
+            finally:
+                with self._pending_ready:  # removed only now: requests meanwhile do not queue it again
+                    self._pending.pop(anchor, None)
 
     def _cached(self, anchor: str | None, force: bool = False) -> HotList:
         now = time.monotonic()
@@ -180,7 +219,7 @@ class HotLists:
             with self._rooms_lock:  # request threads of a threaded server share this cache
                 self._rooms[anchor] = fresh
                 self._rooms.move_to_end(anchor)
-                while len(self._rooms) > 10_000:
+                while len(self._rooms) > ROOM_CACHE:
                     self._rooms.popitem(last=False)
         return fresh
 

@@ -243,7 +243,7 @@ def test_the_followed_seller_named_is_the_one_with_most_fans(client, world):
     fan, shared = next((f, g) for f in np.argsort(-np.diff(m.follow_indptr))[:200] for a in m.follows_of(f)
                        for g in m.shelf_of(int(a)) if s.ranker.gate[g] and len(sellers(f, int(g))) >= 2)
     followed_goods = {int(g) for a in m.follows_of(fan) for g in m.shelf_of(int(a)) if s.ranker.gate[g]}
-    goods = [int(shared)] + sorted(followed_goods - {int(shared)})[:5]
+    goods = [int(shared), *sorted(followed_goods - {int(shared)})[:5]]
     at = world["now"] + timedelta(minutes=1)
     for g in goods + [int(r) for r in m.product_ids.index(np.array(world["goods"][:3]))]:
         burst(client, world["rooms"][1], m.product_ids.ids[g].item(), at)
@@ -345,3 +345,26 @@ def test_a_background_thread_keeps_the_platform_list_current(small_artifact):
     while good not in hot_ids(client.get("/v1/rankings/hot")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert good in hot_ids(client.get("/v1/rankings/hot"))
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_room_s_list_is_answered_from_memory_while_a_thread_recomputes_it(small_artifact, kind, request):
+    hot = hot_config(refresh_seconds=1.0)
+    if kind == "redis":
+        hot |= {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": f"swr{uuid.uuid4().hex[:6]}:"}
+    app = started({"model": str(small_artifact), "hot": hot})
+    client = app.test_client()
+    s = app.extensions["xuanpin"]["serving"]
+    good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[4]].item()
+    room = s.model.anchor_ids.ids[5].item()
+    assert good not in hot_ids(client.get(f"/v1/live/{room}/hot"))  # a first request computes on the spot
+    now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
+    burst(client, room, good, now + timedelta(minutes=1), tag="swr")
+    time.sleep(1.05)
+    # a period old: this answer is the list held (without the burst), and a thread recomputes it
+    assert good not in hot_ids(client.get(f"/v1/live/{room}/hot"))
+    deadline = time.monotonic() + 10
+    while good not in hot_ids(client.get(f"/v1/live/{room}/hot")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert good in hot_ids(client.get(f"/v1/live/{room}/hot"))
+
