@@ -160,8 +160,10 @@ def _entries(m: Marketplace) -> _Entries:
                     n_days=int(np.ceil(end)), end=end)
 
 
-def audience_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float) -> np.ndarray:
-    """(anchors, categories): the category mix its followers and buyers buy anywhere, engagement-weighted.
+def audience_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float,
+                 engagement: sp.csr_matrix | None = None) -> np.ndarray:
+    """(anchors, categories): the category mix its followers and buyers buy anywhere, engagement-weighted
+    (`engagement`: the (anchors, fans) weights, anchor_fan_engagement(m) when not given).
 
     Rooms without fans or buyers take their vertical's mean mix, or the platform's."""
     o = m.purchases
@@ -171,7 +173,7 @@ def audience_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoo
     platform = bought.sum(axis=0) + 1.0
     platform /= platform.sum()
     fan_mix = (bought + smoothing * platform) / (bought.sum(axis=1, keepdims=True) + smoothing)
-    mix = np.asarray(anchor_fan_engagement(m) @ fan_mix)
+    mix = np.asarray((anchor_fan_engagement(m) if engagement is None else engagement) @ fan_mix)
     total = mix.sum(axis=1, keepdims=True)
     known = total[:, 0] > 0
     mix = np.divide(mix, total, out=np.zeros_like(mix), where=total > 0)
@@ -233,10 +235,10 @@ def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.n
     # exposure per (good, day): full days after the listing day, the listed part of the listing day, the
     # last day only up to the snapshot time
     first = np.floor(e.start).astype(np.int64)
-    diff = np.zeros((n_p, n_d + 1))
-    np.add.at(diff, (e.product, np.minimum(first + 1, n_d)), strength)
-    exposure = np.cumsum(diff, axis=1)[:, :n_d]
-    np.add.at(exposure, (e.product, np.minimum(first, n_d - 1)), strength * (first + 1 - e.start))
+    diff = np.bincount(e.product * (n_d + 1) + np.minimum(first + 1, n_d), strength, n_p * (n_d + 1))
+    exposure = np.cumsum(diff.reshape(n_p, n_d + 1), axis=1)[:, :n_d]
+    exposure += np.bincount(e.product * n_d + np.minimum(first, n_d - 1), strength * (first + 1 - e.start),
+                            n_p * n_d).reshape(n_p, n_d)
     exposure[:, -1] *= e.end - (n_d - 1)
     good = e.product[e.order_entry]
     flat = good * n_d + e.order_day
@@ -251,8 +253,10 @@ def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.n
     return np.bincount(e.order_entry, w, len(e.anchor)), w
 
 
-def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None) -> ShelfRates | None:
-    """Fit the model on a snapshot's shelf and orders; None when there is no shelf table (exposure unknown)."""
+def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None
+                    ) -> ShelfRates | None:
+    """Fit the model on a snapshot's shelf and orders; None when there is no shelf table (exposure unknown).
+    `engagement` (anchors x fans, as anchor_fan_engagement) saves recomputing it when the caller has it."""
     cfg = cfg or ShelfRateConfig()
     if len(m.shelf) == 0 or len(m.orders) == 0:
         return None
@@ -260,7 +264,7 @@ def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None) -> Shelf
     n_c = max(len(labels), 1)
     cat = np.where(codes >= 0, codes, 0).astype(np.int64)  # a missing category (not allowed) would share 0
     e = _entries(m)
-    mix = audience_mix(m, cat, n_c, cfg.audience_smoothing)
+    mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, engagement)
     prior_mix = np.maximum(mix, 1e-12) ** cfg.audience_power
     prior_mix /= prior_mix.sum(axis=1, keepdims=True)
     n = np.bincount(e.order_entry, minlength=len(e.anchor)).astype(float)

@@ -123,7 +123,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
 
         with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model)"):
             # None without a shelf table: days on sale are unknown, so serving keeps the vector affinity
-            rates = fit_shelf_rates(m, config.shelf_rate)
+            rates = fit_shelf_rates(m, config.shelf_rate, engagement)
             if rates is not None:
                 rate_rows, rate_orders = rates.top_goods(np.arange(len(m.anchor_ids)),
                                                          config.index.anchor_candidates)
