@@ -97,8 +97,10 @@ class Pick(BaseModel):
     rank: int
     product: ProductCard
     score: float
-    breakdown: dict[str, float] = Field(description="affinity, relative_affinity, price, commission_rate, "
-                                                    "expected_value, support_boost, score")
+    breakdown: dict[str, float] = Field(description="affinity (the good's expected orders per 30 days in this "
+                                                    "room if shelved; the vectors' inner product for models without "
+                                                    "the shelf-rate model), relative_affinity, price, "
+                                                    "commission_rate, expected_value, support_boost, score")
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
 
