@@ -65,15 +65,38 @@ def _aligned(model: Model, m: Marketplace) -> dict[str, np.ndarray]:
 
 
 def gate_scores(model: Model, m: Marketplace, tasks: dict[str, Task], metric: str) -> dict[str, np.ndarray]:
-    """Per-user `metric` of a model on each holdout task (users in the tasks' order)."""
+    """Per-user `metric` of a model on each holdout task (users in the tasks' order), each ranked by what the
+    service ranks by: expected orders if shelved for anchors when the model has them, else the vectors."""
     vecs = _aligned(model, m)
     users_of = {"anchor_goods": "anchor", "fan_goods": "fan"}
     k = int(metric.split("@")[1])
     out = {}
     for name, task in tasks.items():
-        ranked = rank_task(task, dot_scores(vecs[users_of[name]], vecs["product"]), k)
+        scorer = dot_scores(vecs[users_of[name]], vecs["product"])
+        if name == "anchor_goods" and model.shelf_rate is not None:
+            scorer = _expected_orders(model, m)  # what the picks rank by
+        ranked = rank_task(task, scorer, k)
         out[name] = ranking_metrics(ranked, task.truth, (k,))[metric]
     return out
+
+
+def _expected_orders(model: Model, m: Marketplace):
+    """The shelf-rate model's expected orders re-indexed to the snapshot's anchors and goods (0 for ids the model
+    never saw), as a scorer of anchor rows."""
+    anchor_rows = model.anchor_ids.index(m.anchor_ids.ids)
+    product_rows = model.product_ids.index(m.product_ids.ids)
+    known = product_rows >= 0
+
+    def scores(users: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(users), len(product_rows)), np.float32)
+        rows = anchor_rows[users]
+        seen = rows >= 0
+        if seen.any():
+            out[np.ix_(np.flatnonzero(seen), np.flatnonzero(known))] = model.shelf_rate.expected(
+                rows[seen], product_rows[known])
+        return out
+
+    return scores
 
 
 def decide(candidate: dict[str, np.ndarray], current: dict[str, np.ndarray] | None, tolerance: float,

@@ -182,3 +182,23 @@ def test_a_run_killed_with_sigkill_leaves_current_and_the_next_run_recovers(serv
     code, result = run_nightly(snapshots["today"], served)  # the dead run's lock and leftovers are cleared
     assert code == EXIT_PROMOTED, result
     assert not [p for p in (served / "versions").iterdir() if p.name.startswith(".")]
+
+
+def test_the_gate_scores_anchors_by_what_the_picks_rank_by(small_artifact, small_snapshot):
+    """Expected orders if shelved where the model has them; the vectors for a model without them."""
+    from recommender.contract import load_snapshot
+    from training.evaluate import EvalConfig, build_tasks, dot_scores, rank_task, split
+    from training.metrics import ranking_metrics
+
+    m = load_snapshot(small_snapshot)
+    train_m, test, _ = split(m, 14)
+    tasks = build_tasks(train_m, test, EvalConfig(tasks=("anchor_goods",)))
+    task = tasks["anchor_goods"]
+    model = load_model(small_artifact)
+    got = nightly.gate_scores(model, m, tasks, "ndcg@20")["anchor_goods"]
+    direct = ranking_metrics(rank_task(task, lambda users: model.shelf_rate.expected(users), 20), task.truth, (20,))
+    np.testing.assert_allclose(got, direct["ndcg@20"])
+    model.shelf_rate = None
+    vectors = dot_scores(model.vectors["anchor"], model.vectors["product"])
+    got = nightly.gate_scores(model, m, tasks, "ndcg@20")["anchor_goods"]
+    np.testing.assert_allclose(got, ranking_metrics(rank_task(task, vectors, 20), task.truth, (20,))["ndcg@20"])
