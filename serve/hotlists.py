@@ -5,10 +5,10 @@ Lists are not invalidated by ingestion: under a steady order stream that would r
 A hot list is recomputed at most every `refresh_seconds`, the platform list by a background thread (over 100k
 goods it takes 3 ms in process and up to a few hundred ms from Redis under a flood of orders), so hot routes
 answer from memory. With Redis, one worker of all replicas computes the platform list per period and publishes
-it; the others read it, so Redis does that work once however many workers there are. A room's list is answered
-from memory while another thread recomputes it (stale-while-revalidate). When the store cannot be reached, the
-last list is served marked stale, and the store is left alone for `retry_seconds` so requests do not queue behind
-timeouts; the rest of the service never touches the store.
+it; the others read it, so Redis does that work once however many workers there are, and a room's list is
+answered from memory while another thread recomputes it (stale-while-revalidate). When the store cannot be
+reached, the last list is served marked stale, and the store is left alone for `retry_seconds` so requests do
+not queue behind timeouts; the rest of the service never touches the store.
 """
 
 from __future__ import annotations
@@ -163,12 +163,15 @@ class HotLists:
                 _log.exception("hot items: refreshing the platform list failed")
 
     def room(self, anchor_id: str) -> HotList:
-        """A live room's list. Once it is `refresh_seconds` old a thread recomputes it while requests are still
-        answered with it (stale-while-revalidate), so they do not wait on the store. A room not asked for in
-        ROOM_MAX_AGE periods, or any room after a failure, is computed on the spot."""
+        """A live room's list. With Redis, once it is `refresh_seconds` old a thread recomputes it while requests
+        are still answered with it (stale-while-revalidate), so they do not wait on Redis behind other clients'
+        scripts; a room not asked for in ROOM_MAX_AGE periods, or any room after a failure, is computed on the
+        spot. In process a recompute takes ~0.4 ms and is done on the spot: handing it to a thread only added
+        GIL hand-offs (room p99 1.1 -> 4.4 ms in process under a flood; with Redis 5.6-6.1 -> 2.1-3.4 ms)."""
         period, held = self.cfg.refresh_seconds, self._rooms.get(anchor_id)
         age = time.monotonic() - held.computed_at if held is not None else None
-        if period <= 0 or age is None or age > ROOM_MAX_AGE * period or self.last_error is not None:
+        if (period <= 0 or not isinstance(self.store, RedisStore) or age is None or age > ROOM_MAX_AGE * period
+                or self.last_error is not None):
             return self._cached(anchor_id)
         if age >= period:
             self._revalidate(anchor_id)
