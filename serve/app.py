@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from pathlib import Path
@@ -56,6 +57,19 @@ def load_serving(model_path: Path, config: ServiceConfig) -> Serving:
     return Serving.load(model, Ranker(model, config.ranking))
 
 
+def settle_heap() -> None:
+    """Put what is loaded out of the cyclic garbage collector's sight (gc.freeze).
+
+    The catalogue's columns are Python lists of every good and the in-process hot store remembers a week of
+    order ids; a full collection walked them in 125-200 ms (large artifact), a pause every few thousand
+    requests that set the p99 of every route. After a freeze a full collection takes under 1 ms. Frozen objects
+    are still freed by reference counting; unfreezing and collecting first lets a reload collect the cycles of
+    the model it replaced (the one before; this runs before the swap)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     """Build the service. `config` defaults to the environment (XUANPIN_MODEL, XUANPIN_CONFIG)."""
     if config is None:
@@ -79,6 +93,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
         serving = load_serving(path, config)
         metrics.model_loaded(serving.version, serving.model.manifest["counts"])
         hot_lists.bootstrap(serving.model)  # idempotent: a reload counts only orders not seen yet
+        settle_heap()
         return serving
 
     if config.model is not None:
