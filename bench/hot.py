@@ -1,6 +1,6 @@
 """Hot-items benchmark: ingest throughput and hot-route latency, for the in-process and the Redis store.
 
-    python bench/hot.py --model /tmp/xuanpin-bench/large-0-model4 [--events 200000] [--duration 10]
+    python bench/hot.py --model /tmp/xuanpin-bench/large-0-model5 [--events 200000] [--duration 10]
 
 For each store it prints
 - ingest straight into the store (batches of --batch events): the counting cost alone;
@@ -8,9 +8,10 @@ For each store it prints
   in-process store, which is only correct in one process; 2 workers sharing Redis), JSON and validation
   included;
 - wrk on /v1/rankings/hot, /v1/live/{id}/hot (rotating rooms), /v1/feed/hot?fan_id= (rotating fans) and, in the
-  same run, /healthz: requests/s and p50/p99; first after a stream at the artifact's own rate with 20 bursts
-  ("normal"), then after the timed flood of --events orders in 30 minutes ("flood": thousands of goods over
-  the threshold, the worst case for the lists).
+  same run, /healthz: requests/s and p50/p99, with one connection per worker by default (a sync worker serves one
+  request at a time, so a second connection on it measures queueing, not the route; --connections to change);
+  first after a stream at the artifact's own rate with 20 bursts ("normal"), then after the timed flood of
+  --events orders in 30 minutes ("flood": thousands of goods over the threshold, the worst case for the lists).
 Starts its own redis-server on a free loopback port. Needs wrk and redis-server (apt-get install wrk redis-server).
 Results also go to bench/results/hot-<model name>.json.
 """
@@ -96,12 +97,12 @@ def routes(model: Path, seed: int = 0) -> dict[str, tuple[str, Path | None]]:
             "/healthz": ("/healthz", None)}
 
 
-def measure_routes(args, base: str, kind: str) -> dict:
+def measure_routes(args, base: str, kind: str, connections: int) -> dict:
     out = {}
     for name, (path, script) in routes(args.model).items():
-        run_wrk(base + path, 2, args.connections, 1, script)  # warm up
+        run_wrk(base + path, 2, connections, 1, script)  # warm up
         try:
-            out[name] = run_wrk(base + path, args.duration, args.connections, 1, script)
+            out[name] = run_wrk(base + path, args.duration, connections, 1, script)
         except (KeyError, AttributeError):  # wrk printed no latency distribution: show why
             cmd = ["wrk", "-t1", "-c2", "-d2s", "--latency", *(["-s", str(script)] if script else [])]
             sys.exit(f"{kind} {name}: wrk output unreadable:\n" + subprocess.run(
@@ -115,7 +116,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--duration", type=int, default=10, help="seconds of wrk per route")
-    ap.add_argument("--connections", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=0,
+                    help="wrk connections (0: one per worker, the routes' own latency without queueing on a busy "
+                         "worker; the in-process store runs 1 worker, Redis 2)")
     ap.add_argument("--stores", nargs="+", choices=("memory", "redis"), default=["memory", "redis"])
     args = ap.parse_args()
     for tool in ("wrk", "redis-server"):
@@ -131,11 +134,14 @@ def main() -> None:
     with redis_server() as (_, redis_url):
         for kind in args.stores:
             store = MemoryStore() if kind == "memory" else RedisStore(redis_url, prefix="bench-direct:")
-            r: dict = {"store_events_per_s": store_ingest(store, events, args.batch)}
+            workers = 1 if kind == "memory" else 2
+            connections = args.connections or workers
+            r: dict = {"store_events_per_s": store_ingest(store, events, args.batch), "workers": workers,
+                       "connections": connections}
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             env = {"XUANPIN_MODEL": str(args.model), "XUANPIN_BIND": f"127.0.0.1:{port}",
-                   "XUANPIN_WORKERS": "1" if kind == "memory" else "2", "XUANPIN_HOT_CLOCK": "events",
+                   "XUANPIN_WORKERS": str(workers), "XUANPIN_HOT_CLOCK": "events",
                    "XUANPIN_EVENTS_TOKEN": TOKEN}
             if kind == "redis":
                 env["XUANPIN_REDIS_URL"] = redis_url
@@ -152,11 +158,11 @@ def main() -> None:
                 r["bootstrap_seconds"] = time.perf_counter() - started
                 # normal traffic: last week's rate with 20 bursts; then the flood, whose ingest is timed
                 http_ingest(base, order_stream(args.model, bursts=20, burst_orders=60, prefix="normal"), args.batch)
-                r["routes"] = {"normal": measure_routes(args, base, kind)}
+                r["routes"] = {"normal": measure_routes(args, base, kind, connections)}
                 with urllib.request.urlopen(base + "/v1/rankings/hot?k=100") as resp:
                     r["hot_items"] = {"normal": len(json.load(resp)["items"])}
                 r["http"] = http_ingest(base, events, args.batch)
-                r["routes"]["flood"] = measure_routes(args, base, kind)
+                r["routes"]["flood"] = measure_routes(args, base, kind, connections)
                 with urllib.request.urlopen(base + "/v1/rankings/hot?k=100") as resp:
                     r["hot_items"]["flood"] = len(json.load(resp)["items"])
             results["stores"][kind] = r
@@ -164,13 +170,14 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"hot-{args.model.name}.json").write_text(json.dumps(results, indent=2))
-    print(f"\n== hot items: {args.events:,} synthetic orders in batches of {args.batch}; wrk {args.connections} "
-          f"connections, {args.duration}s per route")
+    print(f"\n== hot items: {args.events:,} synthetic orders in batches of {args.batch}; {args.duration}s of wrk "
+          "per route")
     for kind, r in results["stores"].items():
         h = r["http"]
         print(f"   {kind:<6} store.add {r['store_events_per_s']:>9,.0f} events/s   over HTTP {h['events_per_s']:>8,.0f}"
-              f" events/s (accepted {h['accepted']:,}, failed batches {h['failed_batches']}); "
-              f"ready in {r['ready_seconds']:.1f}s, bootstrapped in {r['bootstrap_seconds']:.1f}s")
+              f" events/s (accepted {h['accepted']:,}, failed batches {h['failed_batches']}); {r['workers']} "
+              f"worker(s), wrk {r['connections']} connection(s); ready in {r['ready_seconds']:.1f}s, "
+              f"bootstrapped in {r['bootstrap_seconds']:.1f}s")
         for phase, measured in r["routes"].items():
             print(f"          {phase}: {r['hot_items'][phase]} hot goods (first 100)")
             for name, w in measured.items():
