@@ -245,10 +245,19 @@ def ours_anchors_served(ranker: Ranker, task: Task, k: int) -> np.ndarray:
         it["anchor"] for it in ranker.anchors_for(product, k, exclude=excluded).items])
 
 
-def ours_reranked(ranker: Ranker, task: Task, k: int) -> np.ndarray:
-    """The served pipeline for anchors: quality gates, expected value, exposure support, category caps."""
-    return _served(task, k, lambda anchor, excluded: [
-        p.product for p in ranker.picks(anchor, k, 0, PickFilters(exclude_products=excluded)).items])
+SERVED_PAGE = 20  # the selection center's page (the API's default k): caps and support shares apply per page
+
+
+def ours_reranked(ranker: Ranker, task: Task, k: int, page: int = SERVED_PAGE) -> np.ndarray:
+    """The served pipeline for anchors: quality gates, expected value, exposure support, category caps; the
+    first k goods as the selection center shows them, `page` at a time (one page of k would cap categories at
+    a share of k, not of what is on screen)."""
+    def rank_one(anchor: int, excluded: np.ndarray) -> list[int]:
+        filters = PickFilters(exclude_products=excluded)
+        return [p.product for offset in range(0, k, page) for p in ranker.picks(anchor, page, offset, filters).items
+                ][:k]
+
+    return _served(task, k, rank_one)
 
 
 # -- scoring a ranking --------------------------------------------------------------------------------------

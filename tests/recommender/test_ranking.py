@@ -185,3 +185,15 @@ def test_vectorised_rounding_equals_pythons_round_to_the_bit(digits):
     grid = values[:40].reshape(4, 10)
     assert round_like_python(grid, digits) == [[round(v, digits) for v in row] for row in grid.tolist()]
     assert round_like_python(np.zeros((4, 0)), digits) == [[], [], [], []]
+
+
+def test_the_category_cap_holds_when_a_room_s_own_best_goods_are_of_one_category(ranker):
+    # 20 candidates by expected orders are nearly all of the room's main category; the best goods of every
+    # category join them, so a cap of 5 a page is kept instead of relaxed
+    strict = Ranker(ranker.model, RankingConfig(candidates=20, max_category_share=0.25, support_share=0.0))
+    for anchor in range(0, 50, 5):
+        own = Counter(strict.category_code[strict._candidates[anchor][:20]].tolist()).most_common(1)[0][1]
+        for offset in (0, 20):
+            page = strict.picks(anchor, 20, offset).items
+            cats = Counter(strict.category_code[[p.product for p in page]].tolist())
+            assert len(page) == 20 and max(cats.values()) <= 5, (anchor, own, cats)
