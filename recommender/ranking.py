@@ -57,7 +57,8 @@ class RankingConfig(BaseModel):
     support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
     # diversity: most of a room's expected orders are in its main category, so the cap costs earnings. Measured by
     # bench/tune_ranking.py --category-share (medium seed 0, pages of 20, earnings NDCG@50 of the first 100): cap
-    # 0.5: 0.655, 0.6: 0.693, 0.7: 0.725, 0.8: 0.755, none: 0.795 (97% of a page then from the main category).
+    # 0.5: 0.655, 0.6: 0.693, 0.7: 0.725 (0.722 with the per-category pool at min(cap, page - cap)), 0.8: 0.755,
+    # none: 0.795 (97% of a page then from the main category).
     max_category_share: float = Field(0.7, gt=0, le=1, description="most a category may take of a page")
     # anchors for a product (达人广场)
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
@@ -204,6 +205,7 @@ class Ranker:
         self._fixed_memo: dict[int, tuple] = {}
         if self.rates is not None:  # gated goods by category, best quality first: each category's candidates
             self._by_category, self._category_starts = self._category_order(self.gate)
+            self._category_pools: dict[int, np.ndarray] = {}
 
         a = model.anchors
         self.anchor_rating = _column(a, "shop_rating", 5.0)
@@ -317,9 +319,14 @@ class Ranker:
     def category_candidates(self, mask: np.ndarray, n: int, unfiltered: bool) -> np.ndarray:
         """The n goods with most expected orders of every category, in any room (within a category a room ranks
         goods by quality alone): what lets the category cap pick other categories when a room's own top
-        goods are nearly all of one."""
+        goods are nearly all of one. Without filters they are the same for every room, kept per n."""
+        if unfiltered and n in self._category_pools:
+            return self._category_pools[n]
         rows, starts = (self._by_category, self._category_starts) if unfiltered else self._category_order(mask)
-        return rows[ranges(starts[:-1], np.minimum(starts[:-1] + n, starts[1:]))]
+        out = rows[ranges(starts[:-1], np.minimum(starts[:-1] + n, starts[1:]))]
+        if unfiltered and len(self._category_pools) < 64:
+            self._category_pools[n] = out
+        return out
 
     @staticmethod
     def _unfiltered(filters: PickFilters) -> bool:
@@ -353,8 +360,9 @@ class Ranker:
         if self.rates is not None and cfg.max_category_share < 1:
             # A room's top few hundred goods by expected orders are mostly of its main category, so the category
             # cap found nothing else and was relaxed (4 in 5 large-fixture anchors): the best goods of every
-            # category join, as many as the cap leaves to the other categories on these pages.
-            per_category = math.ceil(cfg.max_category_share * k) * math.ceil((offset + k) / k)
+            # category join, as many per category as a page's cap or the rest of the page allows, per page.
+            cap = math.ceil(cfg.max_category_share * k)
+            per_category = min(cap, k - cap) * math.ceil((offset + k) / k)
             extra = self.category_candidates(mask, per_category, unfiltered)
             extra = extra[~seen[extra]]
             rows = np.concatenate([rows, extra])
