@@ -23,6 +23,7 @@ from recommender.artifact import Model
 from recommender.index import NormOrderedIndex, flat_index
 
 SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load
+CATEGORY_PAGES = 5  # pages of a list on which the category cap is kept without relaxing it
 FIXED_MEMO = 20_000  # goods whose anchor-independent reasons are kept formatted (about 1 KB each)
 
 
@@ -57,8 +58,7 @@ class RankingConfig(BaseModel):
     support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
     # diversity: most of a room's expected orders are in its main category, so the cap costs earnings. Measured by
     # bench/tune_ranking.py --category-share (medium seed 0, pages of 20, earnings NDCG@50 of the first 100): cap
-    # 0.5: 0.655, 0.6: 0.693, 0.7: 0.725 (0.722 with the per-category pool at min(cap, page - cap)), 0.8: 0.755,
-    # none: 0.795 (97% of a page then from the main category).
+    # 0.5: 0.682, 0.6: 0.716, 0.7: 0.747, 0.8: 0.769, none: 0.795 (97% of a page then from the main category).
     max_category_share: float = Field(0.7, gt=0, le=1, description="most a category may take of a page")
     # anchors for a product (达人广场)
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
@@ -204,7 +204,7 @@ class Ranker:
         self.fixed_memo_size = FIXED_MEMO
         self._fixed_memo: dict[int, tuple] = {}
         if self.rates is not None:  # gated goods by category, best quality first: each category's candidates
-            self._by_category, self._category_starts = self._category_order(self.gate)
+            self._by_category, self._category_starts = self._category_order()
             self._category_pools: dict[int, np.ndarray] = {}
 
         a = model.anchors
@@ -309,22 +309,29 @@ class Ranker:
             return self.retrieve_expected(anchor, mask, n, supported_only)
         return self.retrieve(self.anchor_vectors[anchor], mask, n, supported_only)
 
-    def _category_order(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Goods in `mask` sorted by category, then quality (best first), and where each category starts."""
-        rows = np.flatnonzero(mask)
-        cat, quality = self.rates.category[rows], self.rates.quality[rows]
-        rows = rows[np.lexsort((rows, -quality, cat))]
+    def _category_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Gated goods sorted by category, then by the part of the score that does not depend on the room
+        (quality^a x price^p x commission^c x support boost: within a category a room's strength is one factor,
+        so every room orders a category's goods this way), best first; and where each category starts."""
+        rows = np.flatnonzero(self.gate)
+        cfg = self.config
+        own = (self.rates.quality[rows].astype(np.float64) ** cfg.affinity_weight * self._price_term[rows]
+               * self._commission_term[rows] * self._boost[rows])
+        rows = rows[np.lexsort((rows, -own, self.rates.category[rows]))]
         return rows, np.searchsorted(self.rates.category[rows], np.arange(len(self.rates.categories) + 1))
 
     def category_candidates(self, mask: np.ndarray, n: int, unfiltered: bool) -> np.ndarray:
-        """The n goods with most expected orders of every category, in any room (within a category a room ranks
-        goods by quality alone): what lets the category cap pick other categories when a room's own top
-        goods are nearly all of one. Without filters they are the same for every room, kept per n."""
+        """The n best-scoring goods of every category in `mask`, for any room: what lets the category cap pick
+        other categories when a room's own top goods are nearly all of one. Without filters they are the same
+        for every room, kept per n."""
         if unfiltered and n in self._category_pools:
             return self._category_pools[n]
-        rows, starts = (self._by_category, self._category_starts) if unfiltered else self._category_order(mask)
+        rows, starts = self._by_category, self._category_starts
+        if not unfiltered:  # filters only narrow the gate: keep the order, find the starts again
+            rows = rows[mask[rows]]
+            starts = np.searchsorted(self.rates.category[rows], np.arange(len(self.rates.categories) + 1))
         out = rows[ranges(starts[:-1], np.minimum(starts[:-1] + n, starts[1:]))]
-        if unfiltered and len(self._category_pools) < 64:
+        if unfiltered and len(self._category_pools) < 256:  # one per page size (k is 1-200)
             self._category_pools[n] = out
         return out
 
@@ -360,9 +367,10 @@ class Ranker:
         if self.rates is not None and cfg.max_category_share < 1:
             # A room's top few hundred goods by expected orders are mostly of its main category, so the category
             # cap found nothing else and was relaxed (4 in 5 large-fixture anchors): the best goods of every
-            # category join, as many per category as a page's cap or the rest of the page allows, per page.
+            # category join, as many per category as a page's cap or the rest of the page allows, for the first
+            # CATEGORY_PAGES pages. The pool depends on k only, not on the offset, so page 2 continues page 1.
             cap = math.ceil(cfg.max_category_share * k)
-            per_category = min(cap, k - cap) * math.ceil((offset + k) / k)
+            per_category = min(cap, k - cap) * CATEGORY_PAGES
             extra = self.category_candidates(mask, per_category, unfiltered)
             extra = extra[~seen[extra]]
             rows = np.concatenate([rows, extra])

@@ -254,8 +254,11 @@ def ours_reranked(ranker: Ranker, task: Task, k: int, page: int = SERVED_PAGE) -
     a share of k, not of what is on screen)."""
     def rank_one(anchor: int, excluded: np.ndarray) -> list[int]:
         filters = PickFilters(exclude_products=excluded)
-        return [p.product for offset in range(0, k, page) for p in ranker.picks(anchor, page, offset, filters).items
-                ][:k]
+        shown = [p.product for offset in range(0, k, page) for p in ranker.picks(anchor, page, offset, filters).items
+                 ][:k]
+        if len(set(shown)) < len(shown):  # graded NDCG would count a repeated good twice
+            raise RuntimeError(f"anchor row {anchor}: the served pages repeat goods")
+        return shown
 
     return _served(task, k, rank_one)
 

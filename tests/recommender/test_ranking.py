@@ -197,3 +197,22 @@ def test_the_category_cap_holds_when_a_room_s_own_best_goods_are_of_one_category
             page = strict.picks(anchor, 20, offset).items
             cats = Counter(strict.category_code[[p.product for p in page]].tolist())
             assert len(page) == 20 and max(cats.values()) <= 5, (anchor, own, cats)
+
+
+@pytest.mark.parametrize("k", [7, 20, 33])
+def test_pages_of_every_room_continue_without_repeats(ranker, k):
+    """Page p+1 continues page p: the candidates depend on k, not on the offset (the category pool included)."""
+    for anchor in range(50):
+        shown = [p.product for offset in range(0, 5 * k, k) for p in ranker.picks(anchor, k, offset).items]
+        assert len(shown) == len(set(shown)), anchor
+        assert shown[:k] == [p.product for p in ranker.picks(anchor, k, 0).items]
+
+
+def test_a_filtered_request_keeps_the_category_pool_within_its_filters(ranker):
+    filters = PickFilters(price_min=20.0, price_max=200.0)
+    for anchor in range(0, 50, 7):
+        mask = ranker.filter_mask(filters, anchor)
+        pool = ranker.category_candidates(mask, 6, unfiltered=False)
+        assert len(pool) and mask[pool].all()
+        page = ranker.picks(anchor, 20, 0, filters).items
+        assert all(20.0 <= ranker.price[p.product] <= 200.0 for p in page)
