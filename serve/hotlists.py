@@ -14,12 +14,13 @@ not queue behind timeouts; the rest of the service never touches the store.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -231,20 +232,28 @@ class HotLists:
             self.store.advance(self.wall_minute())
         return detect(self.store, self.burst, anchor)
 
+    def shared_key(self, name: str) -> str:
+        """A shared Redis key (after the prefix) named by the burst settings too, so replicas configured
+        differently never serve each other's platform lists."""
+        settings = json.dumps(asdict(self.burst), sort_keys=True).encode()
+        return f"{name}:{hashlib.sha1(settings).hexdigest()[:12]}"
+
     def _shared_platform(self) -> Bursts:
         """The platform list for the background refresh of a shared store: per refresh period one worker of all
         replicas computes it (16 shard scripts and the history scripts) and publishes it; the others read it in
         one GET. A published list older than three periods (its maker stopped) is recomputed here."""
         period = self.cfg.refresh_seconds
-        if not self.store.lease(PLATFORM_LEASE, period):
-            data = self.store.fetch(PLATFORM_LIST)
-            if data is not None:
-                shared = json.loads(data)
-                if self.clock() - shared["made_at"] < 3 * period:
+        if not self.store.lease(self.shared_key(PLATFORM_LEASE), period):
+            data = self.store.fetch(self.shared_key(PLATFORM_LIST))
+            try:
+                shared = json.loads(data) if data is not None else None
+                if shared is not None and self.clock() - shared["made_at"] < 3 * period:
                     return Bursts.from_dict(shared["bursts"])
+            except (ValueError, KeyError, TypeError) as exc:  # unreadable: compute it here, as if missing
+                _log.warning("hot items: ignoring an unreadable shared platform list (%s)", exc)
         bursts = self._detect(None)
-        self.store.mark(PLATFORM_LIST, json.dumps({"made_at": self.clock(), "bursts": bursts.to_dict()}),
-                        seconds=10 * period)
+        self.store.mark(self.shared_key(PLATFORM_LIST),
+                        json.dumps({"made_at": self.clock(), "bursts": bursts.to_dict()}), seconds=10 * period)
         return bursts
 
     def _failed(self, exc: Exception) -> None:

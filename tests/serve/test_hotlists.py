@@ -71,6 +71,24 @@ def test_a_list_older_than_three_periods_is_recomputed(workers):
 def test_a_missing_list_is_computed_by_whoever_asks(workers):
     (one, two), _, (_, calls_two) = workers
     one.refresh()
-    one.store.client.delete(one.store.prefix + PLATFORM_LIST)  # e.g. its maker died before publishing
+    one.store.client.delete(one.store.prefix + one.shared_key(PLATFORM_LIST))  # its maker died before publishing
     assert two.refresh().bursts.keys.tolist() == ["good-1"]
     assert len(calls_two) == 1
+
+
+def test_an_unreadable_list_is_computed_by_whoever_asks(workers):
+    (one, two), _, (_, calls_two) = workers
+    one.refresh()
+    one.store.client.set(one.store.prefix + one.shared_key(PLATFORM_LIST), b"{not json")
+    assert two.refresh().bursts.keys.tolist() == ["good-1"]
+    assert len(calls_two) == 1
+
+
+def test_replicas_with_other_burst_settings_do_not_share_a_list(workers, redis_url):
+    (one, _), _, _ = workers
+    one.refresh()
+    stricter = HotLists(HotConfig(redis_url=redis_url, redis_prefix=one.store.prefix, clock="events",
+                                  refresh_seconds=60, min_orders=1000), RedisStore(redis_url, one.store.prefix))
+    assert stricter.shared_key(PLATFORM_LIST) != one.shared_key(PLATFORM_LIST)
+    assert stricter.refresh().bursts.keys.tolist() == []  # its own threshold, not the other list
+
