@@ -3,6 +3,7 @@ caps burst days, gives new goods and new rooms finite scores, and its candidate 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -158,4 +159,6 @@ def test_save_and_load_round_trip(planted, tmp_path):
 
 def test_no_shelf_table_means_no_model(planted):
     m, _ = planted
-    assert fit_shelf_rates(m.until(m.snapshot_time - pd.Timedelta(days=365))) is None
+    no_shelf = dataclasses.replace(m, shelf=m.shelf.iloc[:0])
+    assert len(no_shelf.orders) and fit_shelf_rates(no_shelf) is None  # sales, but no days on sale: no model
+    assert fit_shelf_rates(m.until(m.snapshot_time - pd.Timedelta(days=365))) is None  # nothing at all
