@@ -203,7 +203,7 @@ class Ranker:
         self._slot_code = self.slot_codes(self.category_code, self.supported)
         self.fixed_memo_size = FIXED_MEMO
         self._fixed_memo: dict[int, tuple] = {}
-        if self.rates is not None:  # gated goods by category, best quality first: each category's candidates
+        if self.rates is not None:  # gated goods by category, best-scoring first: each category's candidates
             self._by_category, self._category_starts = self._category_order()
             self._category_pools: dict[int, np.ndarray] = {}
 

@@ -36,36 +36,44 @@ def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra
             "window_minutes": hot.burst.recent_minutes, "items": items, "model_version": s.version, **extra}
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """A hot list resolved against one model, once per list and model rather than per request."""
-
-    rows: np.ndarray  # each bursting good's model row (-1: unknown to the model)
-    # (room, good) pairs: the rooms shelving a bursting good, sorted by room; the good as its position in the list,
-    # the room's place among that good's sellers (0: the one with most fans)
-    seller_anchor: np.ndarray
-    seller_burst: np.ndarray
-    seller_rank: np.ndarray
-
-
-def _resolved(s: Serving, hl: HotList) -> Resolved:
-    res = hl.resolved.get(s.version)
-    if res is None:
+def _rows(s: Serving, hl: HotList) -> np.ndarray:
+    """Each bursting good's model row (-1: unknown to the model), resolved once per list and model."""
+    rows = hl.resolved.get(s.version)
+    if rows is None:
         keys = hl.bursts.keys
-        rows = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
+        rows = hl.resolved[s.version] = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
+    return rows
+
+
+@dataclass(frozen=True)
+class Sellers:
+    """(room, good) pairs of a hot list, sorted by room: the rooms shelving each bursting good, the good as its
+    position in the list, and the room's place among that good's sellers (0: the one with most fans)."""
+
+    anchor: np.ndarray
+    burst: np.ndarray
+    rank: np.ndarray
+
+
+def _sellers(s: Serving, hl: HotList) -> Sellers:
+    """The list's seller pairs, built once per list and model, and only for the feed (the one route reading them)."""
+    key = (s.version, "sellers")
+    pairs = hl.resolved.get(key)
+    if pairs is None:
+        rows = _rows(s, hl)
         indptr, anchors = s.sellers
         known = np.flatnonzero(rows >= 0)
         lo, hi = indptr[rows[known]], indptr[rows[known] + 1]
         at = ranges(lo, hi)
         by_room = np.argsort(anchors[at], kind="stable")
-        res = hl.resolved[s.version] = Resolved(rows, anchors[at][by_room], np.repeat(known, hi - lo)[by_room],
-                                                (at - np.repeat(lo, hi - lo))[by_room])
-    return res
+        pairs = hl.resolved[key] = Sellers(anchors[at][by_room], np.repeat(known, hi - lo)[by_room],
+                                           (at - np.repeat(lo, hi - lo))[by_room])
+    return pairs
 
 
 def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Model rows of the bursting goods that pass the quality gates (and the category), and their positions."""
-    rows = _resolved(s, hl).rows
+    rows = _rows(s, hl)
     ok = rows >= 0
     ok[ok] = s.ranker.gate[rows[ok]]
     if category is not None:
@@ -145,14 +153,13 @@ def feed(q: schemas.FeedHotQuery):
 def _followed_sellers(s: Serving, hl: HotList, fan: int, idx: np.ndarray, most: int = 500) -> np.ndarray:
     """For each listed good (positions `idx`), the anchor with most fans among those the fan follows that
     shelves it, else -1. Reads only the fan's follows and the list's seller pairs, not their shelves."""
-    res = _resolved(s, hl)
+    pairs = _sellers(s, hl)
     followed = np.asarray(s.model.follows_of(fan))[:most]
-    at = ranges(np.searchsorted(res.seller_anchor, followed, "left"),
-                np.searchsorted(res.seller_anchor, followed, "right"))
-    best = np.full(len(res.rows), -1, np.int64)
+    at = ranges(np.searchsorted(pairs.anchor, followed, "left"), np.searchsorted(pairs.anchor, followed, "right"))
+    best = np.full(len(hl.bursts.keys), -1, np.int64)
     if len(at):
-        order = np.lexsort((res.seller_rank[at], res.seller_burst[at]))  # per good, its best seller first
-        burst, anchor = res.seller_burst[at][order], res.seller_anchor[at][order]
+        order = np.lexsort((pairs.rank[at], pairs.burst[at]))  # per good, its best seller first
+        burst, anchor = pairs.burst[at][order], pairs.anchor[at][order]
         first = np.ones(len(burst), bool)
         first[1:] = burst[1:] != burst[:-1]
         best[burst[first]] = anchor[first]

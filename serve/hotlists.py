@@ -43,7 +43,7 @@ class HotList:
     computed_at: float  # time.monotonic()
     stale: bool = False
     error: str | None = None
-    resolved: dict = field(default_factory=dict, compare=False)  # model version -> serve.hot.Resolved, made once
+    resolved: dict = field(default_factory=dict, compare=False)  # per model version, made once (serve.hot)
 
 
 class HotLists:
