@@ -11,7 +11,7 @@ share of the list. Every array here is precomputed once per loaded model; a requ
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,10 @@ from recommender import reasons
 from recommender.arrays import ranges
 from recommender.artifact import Model
 from recommender.index import NormOrderedIndex, flat_index
+from recommender.shelf_rate import DAYS_PER_PERIOD
 
-SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load
-CATEGORY_PAGES = 5  # pages of a list on which the category cap is kept without relaxing it
+SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load (vector affinity)
+POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (40 bytes each)
 FIXED_MEMO = 20_000  # goods whose anchor-independent reasons are kept formatted (about 1 KB each)
 
 
@@ -32,7 +33,8 @@ class RankingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidates: int = Field(300, ge=10, le=5000, description="goods retrieved before filters and re-ranking")
+    candidates: int = Field(300, ge=10, le=5000, description="goods retrieved before re-ranking (artifacts without "
+                            "the shelf-rate model; with it every eligible good is ranked)")
     # quality gates (品控): a good failing any gate is never picked, shown on a board or called similar
     max_refund_rate: float = Field(0.15, ge=0, le=1, description="goods refunded more often are gated out")
     min_shop_rating: float = Field(4.0, ge=0, le=5, description="merchant shops rated lower are gated out")
@@ -80,8 +82,33 @@ class Pick:
     product: int  # row in the model's vocabulary
     score: float
     breakdown: dict[str, float]
-    reasons: list[dict]
-    supported: list[str] = field(default_factory=list)  # "small_merchant", "new_goods"
+    audience_reason: dict | None  # the anchor's followers and the good's category (None: no such share)
+    #: the good's own reasons (sales, board, commission, support) and support labels ("small_merchant",
+    #: "new_goods"): the same for every anchor and shared by every page of this model, so read, do not edit
+    good_reasons: tuple[dict, ...] = ()
+    support: tuple[str, ...] = ()
+
+    @property
+    def reasons(self) -> list[dict]:
+        """Every reason, the audience match first: copies, free to edit."""
+        head = [self.audience_reason.copy()] if self.audience_reason is not None else []
+        return head + [reason.copy() for reason in self.good_reasons]
+
+    @property
+    def supported(self) -> list[str]:
+        return list(self.support)
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Goods a room's first picks can come from, with the anchor-independent factors of their scores."""
+
+    rows: np.ndarray
+    col: np.ndarray  # the category's column of the room-strength matrix
+    unit: np.ndarray  # expected orders at room strength 1
+    own_value: np.ndarray  # quality ** w x price ** p x commission ** c
+    own: np.ndarray  # own_value x support boost
+    boost: np.ndarray
 
 
 @dataclass
@@ -150,24 +177,22 @@ class Ranker:
         else:
             self.small = np.zeros(len(p), bool)
         self.supported = self.new | self.small
-        # small merchants' and new goods' vectors are short, so in the full norm-ordered scan they sit at the
-        # end; an index of their own keeps their retrieval as fast as the main one
-        supported_rows = np.flatnonzero(self.supported)
-        self.supported_scan = NormOrderedIndex.build(self.vectors, supported_rows)
-        # each anchor's best supported goods, one batch search at load (the support rules are service config)
-        n_sup = min(SUPPORTED_CANDIDATES, len(supported_rows))
         # the affinity: expected orders if shelved where the artifact has the shelf-rate model (the vectors'
         # inner product for older artifacts and snapshots without a shelf table)
         self.rates = model.shelf_rate
-        if n_sup and self.rates is not None:
-            self.supported_candidates, self.supported_candidate_scores = self.rates.top_goods(
-                np.arange(len(self.anchor_vectors)), n_sup, supported_rows)
-        elif n_sup:
-            scores, local = flat_index(self.vectors[supported_rows]).search(np.asarray(self.anchor_vectors), n_sup)
-            self.supported_candidates, self.supported_candidate_scores = supported_rows[local], scores
-        else:
-            self.supported_candidates = np.zeros((len(self.anchor_vectors), 0), np.int64)
-            self.supported_candidate_scores = np.zeros((len(self.anchor_vectors), 0), np.float32)
+        if self.rates is None:
+            # small merchants' and new goods' vectors are short, so in the full norm-ordered scan they sit at the
+            # end; an index of their own keeps their retrieval as fast as the main one
+            supported_rows = np.flatnonzero(self.supported)
+            self.supported_scan = NormOrderedIndex.build(self.vectors, supported_rows)
+            # each anchor's best supported goods, one batch search at load (the support rules are service config)
+            n_sup = min(SUPPORTED_CANDIDATES, len(supported_rows))
+            if n_sup:
+                scores, local = flat_index(self.vectors[supported_rows]).search(self.anchor_vectors, n_sup)
+                self.supported_candidates, self.supported_candidate_scores = supported_rows[local], scores
+            else:
+                self.supported_candidates = np.zeros((len(self.anchor_vectors), 0), np.int64)
+                self.supported_candidate_scores = np.zeros((len(self.anchor_vectors), 0), np.float32)
 
         st = model.product_stats
         self.sales = {w: st[f"sales_{w}d"].to_numpy() for w in (1, 7, 30)}
@@ -188,13 +213,7 @@ class Ranker:
 
         # what a /picks request reads, prepared once: memmap slices cost ~20 us each (plain ndarray views do
         # not), the no-filter mask and its count are the same for every request, and price^w x commission^w
-        # does not depend on the anchor (same element-wise powers, so the scores are bit-identical)
-        if self.rates is not None:
-            self._candidates = np.asarray(model.shelf_rate_candidates)
-            self._candidate_scores = np.asarray(model.shelf_rate_candidate_orders)
-        else:
-            self._candidates = np.asarray(model.anchor_candidates)
-            self._candidate_scores = np.asarray(model.anchor_candidate_scores)
+        # does not depend on the anchor
         self._category_shares = np.asarray(model.audience.shares["category"])
         self._gate_count = int(np.count_nonzero(self.gate))
         self._price_term = self.price ** cfg.price_weight
@@ -203,9 +222,11 @@ class Ranker:
         self._slot_code = self.slot_codes(self.category_code, self.supported)
         self.fixed_memo_size = FIXED_MEMO
         self._fixed_memo: dict[int, tuple] = {}
-        if self.rates is not None:  # gated goods by category, best-scoring first: each category's candidates
-            self._by_category, self._category_starts = self._category_order()
-            self._category_pools: dict[int, np.ndarray] = {}
+        if self.rates is not None:
+            self._prepare_expected()
+        else:
+            self._candidates = np.asarray(model.anchor_candidates)
+            self._candidate_scores = np.asarray(model.anchor_candidate_scores)
 
         a = model.anchors
         self.anchor_rating = _column(a, "shop_rating", 5.0)
@@ -277,20 +298,6 @@ class Ranker:
         scan = self.supported_scan if supported_only else self.model.product_scan
         return scan.search(query, n, mask)
 
-    def retrieve_expected(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False
-                          ) -> tuple[np.ndarray, np.ndarray]:
-        """The n eligible goods with the most expected orders in the anchor's room (exact scan of the mask;
-        ties by row, as in the precomputed lists)."""
-        rows = np.flatnonzero(mask & self.supported if supported_only else mask)
-        if not len(rows):
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores = self.rates.expected(anchor, rows).astype(np.float32)
-        if n < len(rows):
-            part = np.argpartition(-scores, n - 1)[:n]
-            rows, scores = rows[part], scores[part]
-        order = np.lexsort((rows, -scores))
-        return rows[order], scores[order]
-
     def retrieve_for_anchor(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False,
                             eligible: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`retrieve` for an anchor's own vector, from its precomputed candidate list when enough
@@ -305,35 +312,91 @@ class Ranker:
         kept = int(np.count_nonzero(keep))
         if kept >= n or kept == (int(np.count_nonzero(mask)) if eligible is None else eligible):
             return np.asarray(rows[keep][:n], np.int64), np.asarray(scores[keep][:n])
-        if self.rates is not None:
-            return self.retrieve_expected(anchor, mask, n, supported_only)
         return self.retrieve(self.anchor_vectors[anchor], mask, n, supported_only)
 
-    def _category_order(self) -> tuple[np.ndarray, np.ndarray]:
-        """Gated goods sorted by category, then by the part of the score that does not depend on the room
-        (quality^a x price^p x commission^c x support boost: within a category a room's strength is one factor,
-        so every room orders a category's goods this way), best first; and where each category starts."""
-        rows = np.flatnonzero(self.gate)
-        cfg = self.config
-        own = (self.rates.quality[rows].astype(np.float64) ** cfg.affinity_weight * self._price_term[rows]
-               * self._commission_term[rows] * self._boost[rows])
-        rows = rows[np.lexsort((rows, -own, self.rates.category[rows]))]
-        return rows, np.searchsorted(self.rates.category[rows], np.arange(len(self.rates.categories) + 1))
+    # -- ranking by expected orders (the shelf-rate model) ----------------------------------------------------
+    def _prepare_expected(self) -> None:
+        """With the shelf-rate model a good's score in room a is
 
-    def category_candidates(self, mask: np.ndarray, n: int, unfiltered: bool) -> np.ndarray:
-        """The n best-scoring goods of every category in `mask`, for any room: what lets the category cap pick
-        other categories when a room's own top goods are nearly all of one. Without filters they are the same
-        for every room, kept per n."""
-        if unfiltered and n in self._category_pools:
-            return self._category_pools[n]
-        rows, starts = self._by_category, self._category_starts
-        if not unfiltered:  # filters only narrow the gate: keep the order, find the starts again
+            (room[a, c] x quality[p] x 30 / top[a]) ** w x price ** p x commission ** c x boost
+            = (room[a, c] x 30 / top[a]) ** w  x  own[p],   own = quality ** w x price ** p x commission ** c x boost
+
+        so within a category every room orders the goods alike, by `own`. Sorting the gated goods by category,
+        then by `own`, once at load turns a room's ranking into a merge of per-category lists, each scaled by
+        the room's strength in the category: a request scores only the heads of the lists it can reach instead
+        of retrieving a few hundred candidates and missing the rest of the catalogue. `top[a]` is the room's
+        best gated good (its expected orders), so a good's relative affinity and score are the same in every
+        filtered list of the room."""
+        cfg, rates = self.config, self.rates
+        self._room = np.asarray(rates.room)
+        quality = np.asarray(rates.quality, np.float64)
+        self._unit = quality * DAYS_PER_PERIOD  # expected orders in a room of strength 1
+        self._own_value = (quality if cfg.affinity_weight == 1 else quality ** cfg.affinity_weight) \
+            * self._price_term * self._commission_term
+        self._own = self._own_value * self._boost
+        self._room_col = np.asarray(rates.category, np.int64)
+        rows = np.flatnonzero(self.gate)
+        rows = rows[np.lexsort((rows, -self._own[rows], self._room_col[rows]))]
+        self._by_category = rows
+        self._category_starts = np.searchsorted(self._room_col[rows], np.arange(len(rates.categories) + 1))
+        self._supported_at = np.flatnonzero(self.supported[rows])  # positions in _by_category
+        best = np.zeros(len(rates.categories))
+        np.maximum.at(best, self._room_col[rows], self._unit[rows])
+        self._best_unit = best  # the best gated good's expected orders per category at strength 1
+        self._pools: dict[int, _Pool] = {}
+        self._pool_rows = 0
+
+    def category_pool(self, n: int, mask: np.ndarray | None = None) -> _Pool:
+        """The goods any room's first `n` picks come from: each category's n best by `own`, and its n best
+        supported goods (the arrangement takes a category's j-th pick either as the best unused good of the
+        category or as its best unused supported good, so both lists' first j hold it). Ordered by category,
+        then `own`. Without a mask (no filters) the pool is the same for every room and is kept per n."""
+        if mask is None and n in self._pools:
+            return self._pools[n]
+        rows, starts, supported_at = self._by_category, self._category_starts, self._supported_at
+        if mask is not None:  # filters only narrow the gate: keep the order, find the starts again
             rows = rows[mask[rows]]
-            starts = np.searchsorted(self.rates.category[rows], np.arange(len(self.rates.categories) + 1))
-        out = rows[ranges(starts[:-1], np.minimum(starts[:-1] + n, starts[1:]))]
-        if unfiltered and len(self._category_pools) < 256:  # one per page size (k is 1-200)
-            self._category_pools[n] = out
-        return out
+            starts = np.searchsorted(self._room_col[rows], np.arange(len(starts)))
+            supported_at = np.flatnonzero(self.supported[rows])
+        lead = ranges(starts[:-1], np.minimum(starts[:-1] + n, starts[1:]))
+        s = np.searchsorted(supported_at, starts)
+        lead_supported = supported_at[ranges(s[:-1], np.minimum(s[:-1] + n, s[1:]))]
+        rows = rows[np.union1d(lead, lead_supported)]
+        pool = _Pool(rows, self._room_col[rows], self._unit[rows], self._own_value[rows], self._own[rows],
+                     self._boost[rows])
+        if mask is None and self._pool_rows + len(rows) <= POOL_CACHE_ROWS:
+            self._pools[n] = pool
+            self._pool_rows += len(rows)
+        return pool
+
+    def _score_expected(self, anchor: int, mask: np.ndarray | None, n: int) -> tuple:
+        """Candidates for the first n picks and their (affinity, relative affinity, value, boost, score)."""
+        pool = self.category_pool(n, mask)
+        room = self._room[anchor].astype(np.float64)
+        top = max(float((room * self._best_unit).max(initial=0.0)), 1e-12)
+        strength = room * DAYS_PER_PERIOD / top  # relative affinity of a good of quality 1
+        w = self.config.affinity_weight
+        scale = (strength if w == 1 else strength ** w)[pool.col]
+        affinity = room[pool.col] * pool.unit
+        return pool.rows, affinity, affinity / top, scale * pool.own_value, pool.boost, scale * pool.own
+
+    def _score_retrieved(self, anchor: int, mask: np.ndarray, n: int, k: int, eligible: int) -> tuple:
+        """Candidates from the anchor vector's nearest goods (artifacts without the shelf-rate model)."""
+        cfg = self.config
+        rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, n), eligible=eligible)
+        if cfg.support_share > 0:
+            # Small merchants' and new goods' vectors rarely reach the top few hundred on affinity alone, so
+            # they get a candidate pool of their own; the share rule in _arrange then gives them slots.
+            extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True,
+                                                        eligible=eligible)
+            fresh = ~np.isin(extra, rows)
+            rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
+        top = max(float(affinity.max(initial=0.0)), 1e-9)
+        rel = np.maximum(affinity / top, 1e-3)  # inner products may be zero or negative
+        w = cfg.vector_affinity_weight
+        value = (rel if w == 1 else rel ** w) * self._price_term[rows] * self._commission_term[rows]
+        boost = self._boost[rows]
+        return rows, affinity, rel, value, boost, value * boost
 
     @staticmethod
     def _unfiltered(filters: PickFilters) -> bool:
@@ -346,49 +409,25 @@ class Ranker:
         Pages of the same k are consistent: the list is arranged page by page, each page under its own
         category cap and support share, so page 2 continues page 1 without repeats or gaps.
         """
-        cfg, filters = self.config, filters or PickFilters()
+        filters = filters or PickFilters()
         unfiltered = self._unfiltered(filters)
         if unfiltered:  # the common request: the gate itself, counted at load (no copy, no count)
             mask, eligible = self.gate, self._gate_count
         else:
             mask = self.filter_mask(filters, anchor)
             eligible = int(np.count_nonzero(mask))
-        rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, offset + k), eligible=eligible)
-        seen = np.zeros(len(self.gate), bool)  # extra candidate pools add only goods not already retrieved
-        seen[rows] = True
-        if cfg.support_share > 0:
-            # Small merchants' and new goods' vectors rarely reach the top few hundred on affinity alone, so
-            # they get a candidate pool of their own; the share rule in _arrange then gives them slots.
-            extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True,
-                                                        eligible=eligible)
-            fresh = ~seen[extra]
-            rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
-            seen[extra] = True
-        if self.rates is not None and cfg.max_category_share < 1:
-            # A room's top few hundred goods by expected orders are mostly of its main category, so the category
-            # cap found nothing else and was relaxed (4 in 5 large-fixture anchors): the best goods of every
-            # category join, as many per category as a page's cap or the rest of the page allows, for the first
-            # CATEGORY_PAGES pages. The pool depends on k only, not on the offset, so page 2 continues page 1.
-            cap = math.ceil(cfg.max_category_share * k)
-            per_category = min(cap, k - cap) * CATEGORY_PAGES
-            extra = self.category_candidates(mask, per_category, unfiltered)
-            extra = extra[~seen[extra]]
-            rows = np.concatenate([rows, extra])
-            affinity = np.concatenate([affinity, self.rates.expected(anchor, extra).astype(affinity.dtype)])
+        n = offset + k
+        if self.rates is not None:
+            rows, affinity, rel, value, boost, score = self._score_expected(anchor, None if unfiltered else mask, n)
+        else:
+            rows, affinity, rel, value, boost, score = self._score_retrieved(anchor, mask, n, k, eligible)
         if not len(rows):
             return Page([], offset, None, eligible)
-        top = max(float(affinity.max()), 1e-9)
-        rel = np.maximum(affinity / top, 1e-3)
-        power = cfg.affinity_weight if self.rates is not None else cfg.vector_affinity_weight
-        weighted = rel if power == 1 else rel ** power  # x ** 1.0 is x exactly
-        value = weighted * self._price_term[rows] * self._commission_term[rows]
-        boost = self._boost[rows]
-        score = value * boost
-        order = self._arrange(rows, score, offset + k, k)[offset:offset + k]
+        order = self._arrange(rows, score, n, k)[offset:n]
         items = self._items(anchor, rows[order], score[order], np.stack([affinity, rel, value, score])[:, order],
                             boost[order])
-        more = eligible > offset + k and len(items) == k
-        return Page(items, offset, offset + k if more else None, eligible)
+        more = eligible > n and len(items) == k
+        return Page(items, offset, n if more else None, eligible)
 
     def _arrange(self, rows: np.ndarray, score: np.ndarray, n: int, page: int) -> list[int]:
         """Candidate positions in display order, filled one page at a time: best score first, at most
@@ -462,25 +501,22 @@ class Ranker:
     def _items(self, anchor: int, rows: np.ndarray, score: np.ndarray, breakdown: np.ndarray, boost: np.ndarray
                ) -> list[Pick]:
         """The shown picks with their reasons, built for these k goods only; `breakdown` holds the picks'
-        affinity, relative affinity, expected value and score (rounded here). Reasons are copied per pick, so a
-        caller may edit a page without touching the memo of fixed reasons."""
+        affinity, relative affinity, expected value and score (rounded here)."""
         shares = self._category_shares[anchor].tolist()
         memo, price, commission = self._fixed_memo, self._price, self._commission
         audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
         items = []
         for p, s, aff, r, v, s6, b in zip(rows.tolist(), score.tolist(), *round_like_python(breakdown, 6),
                                           boost.tolist(), strict=True):
-            col, cat, fixed_reasons, supported = memo.get(p) or self._fixed(p)
+            col, cat, good_reasons, support = memo.get(p) or self._fixed(p)
+            match = None
             if col >= 0:
                 match = audience.get(col)
                 if match is None:
                     match = audience[col] = reasons.audience_match(shares[col], cat)
-                why = [match.copy(), *[reason.copy() for reason in fixed_reasons]]
-            else:
-                why = [reason.copy() for reason in fixed_reasons]
             items.append(Pick(p, s, {"affinity": aff, "relative_affinity": r, "price": price[p],
                                      "commission_rate": commission[p], "expected_value": v, "support_boost": b,
-                                     "score": s6}, why, list(supported)))
+                                     "score": s6}, match, good_reasons, support))
         return items
 
     def _fixed(self, p: int) -> tuple[int, str, tuple[dict, ...], tuple[str, ...]]:

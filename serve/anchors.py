@@ -8,7 +8,7 @@ from flask import Blueprint
 from recommender.ranking import PickFilters
 from serve import schemas
 from serve.api import endpoint
-from serve.present import anchor_summary, plain, product_cards
+from serve.present import anchor_summary, pick_items, plain
 from serve.state import serving
 
 bp = Blueprint("anchors", __name__, url_prefix="/v1/anchors")
@@ -21,11 +21,7 @@ def picks(anchor_id: str, q: schemas.PicksQuery):
     row = s.anchor_row(anchor_id)
     filters = PickFilters(q.category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
     page = s.ranker.picks(row, q.k, q.offset, filters)
-    cards = product_cards(s, [p.product for p in page.items])
-    items = [{"rank": rank, "product": card, "score": p.score, "breakdown": p.breakdown, "reasons": p.reasons,
-              "supported": p.supported}
-             for rank, card, p in zip(range(q.offset + 1, q.offset + 1 + len(cards)), cards, page.items, strict=True)]
-    return {"anchor": anchor_summary(s, row), "items": items,
+    return {"anchor": anchor_summary(s, row), "items": pick_items(s, page.items, q.offset + 1),
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
             "model_version": s.version}
 

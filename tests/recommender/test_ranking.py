@@ -61,18 +61,6 @@ FILTERS = [PickFilters(), PickFilters(category="美妆"), PickFilters(price_max=
 
 
 @pytest.mark.parametrize("filters", FILTERS)
-def test_precomputed_candidates_give_the_exact_top_goods_by_expected_orders(ranker, filters):
-    assert ranker.rates is not None
-    for anchor in range(0, 50, 7):
-        mask = ranker.filter_mask(filters, anchor)
-        got, scores = ranker.retrieve_for_anchor(anchor, mask, 300)
-        assert got.tolist() == brute_expected(ranker, anchor, mask, 300).tolist()
-        np.testing.assert_allclose(scores, ranker.rates.expected(anchor)[got], rtol=1e-6)
-        got_sup, _ = ranker.retrieve_for_anchor(anchor, mask, 50, supported_only=True)
-        assert got_sup.tolist() == brute_expected(ranker, anchor, mask & ranker.supported, 50).tolist()
-
-
-@pytest.mark.parametrize("filters", FILTERS)
 def test_without_the_shelf_rate_model_candidates_are_the_exact_top_goods_by_vectors(vector_ranker, filters):
     ranker = vector_ranker
     for anchor in range(0, 50, 7):
@@ -188,11 +176,12 @@ def test_vectorised_rounding_equals_pythons_round_to_the_bit(digits):
 
 
 def test_the_category_cap_holds_when_a_room_s_own_best_goods_are_of_one_category(ranker):
-    # 20 candidates by expected orders are nearly all of the room's main category; the best goods of every
-    # category join them, so a cap of 5 a page is kept instead of relaxed
-    strict = Ranker(ranker.model, RankingConfig(candidates=20, max_category_share=0.25, support_share=0.0))
+    # a room's 20 goods with the most expected orders are nearly all of its main category; a cap of 5 a page is
+    # kept, not relaxed, because every category's best goods are candidates
+    strict = Ranker(ranker.model, RankingConfig(max_category_share=0.25, support_share=0.0))
     for anchor in range(0, 50, 5):
-        own = Counter(strict.category_code[strict._candidates[anchor][:20]].tolist()).most_common(1)[0][1]
+        best = np.argsort(-strict.rates.expected(anchor)[strict.gate], kind="stable")[:20]
+        own = Counter(strict.category_code[np.flatnonzero(strict.gate)[best]].tolist()).most_common(1)[0][1]
         for offset in (0, 20):
             page = strict.picks(anchor, 20, offset).items
             cats = Counter(strict.category_code[[p.product for p in page]].tolist())
@@ -212,7 +201,35 @@ def test_a_filtered_request_keeps_the_category_pool_within_its_filters(ranker):
     filters = PickFilters(price_min=20.0, price_max=200.0)
     for anchor in range(0, 50, 7):
         mask = ranker.filter_mask(filters, anchor)
-        pool = ranker.category_candidates(mask, 6, unfiltered=False)
+        pool = ranker.category_pool(6, mask).rows
         assert len(pool) and mask[pool].all()
         page = ranker.picks(anchor, 20, 0, filters).items
         assert all(20.0 <= ranker.price[p.product] <= 200.0 for p in page)
+
+
+def brute_scores(ranker, anchor, rows):
+    """A room's score of goods `rows` as the module docstring defines it, from the catalogue columns."""
+    cfg = ranker.config
+    expected = ranker.rates.expected(anchor).astype(float)
+    top = expected[ranker.gate].max()
+    boost = np.where(ranker.supported[rows], 1 + cfg.support_boost, 1)
+    return ((expected[rows] / top) ** cfg.affinity_weight * ranker.price[rows] ** cfg.price_weight
+            * ranker.commission[rows] ** cfg.commission_weight * boost)
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(ranker, filters):
+    """No retrieval shortlist: the pages are what the plain rule gives over the whole filtered catalogue."""
+    cfg = ranker.config
+    for anchor in range(0, 50, 7):
+        mask = ranker.filter_mask(filters, anchor)
+        rows = np.flatnonzero(mask)
+        score = brute_scores(ranker, anchor, rows)
+        rows, score = rows[np.lexsort((rows, -score))], np.sort(score)[::-1]  # ties: by row, as the pool orders
+        for k, offset in ((20, 0), (20, 20), (7, 14)):
+            expected = reference_arrange(ranker.category_code[rows].tolist(), ranker.supported[rows].tolist(),
+                                         score.tolist(), offset + k, k, cfg.support_share, cfg.max_category_share)
+            page = ranker.picks(anchor, k, offset, filters)
+            got = [p.product for p in page.items]
+            assert got == rows[expected[offset:offset + k]].tolist(), (anchor, k, offset)
+            np.testing.assert_allclose([p.score for p in page.items], brute_scores(ranker, anchor, got), rtol=1e-5)
