@@ -53,3 +53,12 @@ def test_small_and_large_batches_find_the_same_rows(kind):
     pieces = np.concatenate([v.index(queries[i:i + 1000]) for i in range(0, len(queries), 1000)])  # searched
     assert (whole == pieces).all() and (whole[:25_000] >= 0).all() and (whole[25_000:] == -1).all()
     assert (v.ids[whole[:25_000]] == queries[:25_000]).all()
+
+
+@pytest.mark.parametrize("ids, queries", [
+    ([30, 10, 20, -5], [20, "20", " 10 ", "0030", "-5", "x", "", "2.0", "99999999999999999999", 99]),
+    (["主播A", "b", "20"], ["b", "主播A", "20", 20, " b", "zz", ""]),
+])
+def test_lookup_of_one_id_agrees_with_index(ids, queries):
+    v = Vocabulary(ids)
+    assert [v.lookup(q) for q in queries] == v.index(np.array([str(q) for q in queries])).tolist()
