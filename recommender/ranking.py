@@ -40,13 +40,14 @@ class RankingConfig(BaseModel):
     min_shop_rating: float = Field(4.0, ge=0, le=5, description="merchant shops rated lower are gated out")
     max_merchant_violations: int = Field(2, ge=0, description="merchants with more violations are gated out")
     require_stock: bool = Field(True, description="gate out goods with zero stock")
-    # expected value: affinity^a * price^p * commission^c, affinity relative to the best candidate's. With the
-    # shelf-rate model the affinity is the good's expected orders in the room if shelved; bench/tune_ranking.py
-    # (graded NDCG@50 of anchor_goods_if_shelved, medium fixture, 14-day split, served list incl. caps and
-    # support) measured expected commission (earnings) for a=1, p=0.75: seed 0 0.795 (a=1.5: 0.744, a=p=1: 0.783),
-    # seed 1 0.794 (a=1.5: 0.749, a=1.25: 0.775); expected units fall to 0.579 / 0.542 (a=1.5: 0.714 / 0.669), the
-    # price of favouring dearer goods. Older artifacts and snapshots without a shelf table rank by the vectors'
-    # inner product, which is flatter than true sales: there a=1.5, p=0.75 (vector_affinity_weight) was measured
+    # expected value: affinity^a * price^p * commission^c. With the shelf-rate model the affinity is the good's
+    # expected orders in the room if shelved, relative to the room's best gated good; bench/tune_ranking.py (graded
+    # NDCG@50 of anchor_goods_if_shelved, medium fixture, 14-day split, served pages of 20 with support and the
+    # 0.7 category cap) measured expected commission (earnings) for a=1, p=0.75: seed 0 0.747, seed 1 0.752; the
+    # grid a in (1, 1.25, 1.5) x p in (0.5, 0.75, 1) found nothing better by more than 0.003 (a=1.25, p=1: 0.750 /
+    # 0.753, with fewer units: 0.475 / 0.455 against 0.501 / 0.472). Without the cap: 0.812 / 0.815. Older
+    # artifacts and snapshots without a shelf table rank by the vectors' inner product (relative to the best
+    # retrieved), which is flatter than true sales: there a=1.5, p=0.75 (vector_affinity_weight) was measured
     # best (0.552 -> 0.608 vs a=p=c=1, seed 0; seed 1 agreed). c=1 was as good as 0.75-1.5 for both.
     affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
     vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
@@ -60,7 +61,7 @@ class RankingConfig(BaseModel):
     support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
     # diversity: most of a room's expected orders are in its main category, so the cap costs earnings. Measured by
     # bench/tune_ranking.py --category-share (medium seed 0, pages of 20, earnings NDCG@50 of the first 100): cap
-    # 0.5: 0.682, 0.6: 0.716, 0.7: 0.747, 0.8: 0.769, none: 0.795 (97% of a page then from the main category).
+    # 0.5: 0.682, 0.7: 0.747, none: 0.812 (97% of a page then from the main category).
     max_category_share: float = Field(0.7, gt=0, le=1, description="most a category may take of a page")
     # anchors for a product (达人广场)
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
