@@ -120,30 +120,6 @@ class Page:
     candidates: int  # goods that passed gates and filters among those retrieved
 
 
-def round_like_python(values: np.ndarray, digits: int) -> list:
-    """``round(v, digits)`` of every value (as nested lists, like ``tolist``), vectorised, the same to the last bit.
-
-    ``rint(v * 10**d) / 10**d`` is what Python's round gives unless the product's own rounding error could move
-    it across a half (those elements are rounded by Python), or it is not finite or too large to hold every
-    integer exactly (likewise). The division of two exact doubles is correctly rounded, as Python's conversion
-    of its decimal result is. A page rounds 80 figures; one by one they were a tenth of the ranking's time.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    flat = values.ravel()
-    scale = 10.0 ** digits  # exact for 0 <= digits <= 22
-    with np.errstate(invalid="ignore", over="ignore"):
-        y = flat * scale
-        out = (np.rint(y) / scale).tolist()
-        size = np.abs(y)
-        unsure = ~(size < 2.0 ** 51) | (np.abs(y - np.floor(y) - 0.5) <= size * 2.0 ** -50)
-    for i in np.flatnonzero(unsure).tolist():
-        out[i] = round(float(flat[i]), digits)
-    if values.ndim == 2:
-        width = values.shape[1]
-        return [out[i * width:(i + 1) * width] for i in range(values.shape[0])]
-    return out
-
-
 def _column(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
     if name not in df:
         return np.full(len(df), default, dtype=float)
@@ -507,7 +483,7 @@ class Ranker:
         memo, price, commission = self._fixed_memo, self._price, self._commission
         audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
         items = []
-        for p, s, aff, r, v, s6, b in zip(rows.tolist(), score.tolist(), *round_like_python(breakdown, 6),
+        for p, s, aff, r, v, s6, b in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
                                           boost.tolist(), strict=True):
             col, cat, good_reasons, support = memo.get(p) or self._fixed(p)
             match = None

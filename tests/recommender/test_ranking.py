@@ -10,7 +10,7 @@ import pytest
 
 from recommender.artifact import load_model
 from recommender.index import NormOrderedIndex
-from recommender.ranking import PickFilters, Ranker, RankingConfig, round_like_python
+from recommender.ranking import PickFilters, Ranker, RankingConfig
 
 
 @pytest.fixture(scope="module")
@@ -155,24 +155,6 @@ def test_remembered_reasons_give_the_same_pages_and_do_not_leak_edits(ranker):
     first[0].reasons[-1]["text"] = "edited"
     first[0].supported.append("edited")
     assert pages() == plain
-
-
-@pytest.mark.parametrize("digits", [0, 2, 4, 6])
-def test_vectorised_rounding_equals_pythons_round_to_the_bit(digits):
-    rng = np.random.default_rng(digits)
-    step = 10.0 ** -digits
-    near_half = (rng.integers(0, 10**6, 20_000) + 0.5) * step  # ties in decimal, a hair off in binary
-    values = np.concatenate([
-        rng.random(50_000), rng.lognormal(0, 4, 50_000), -rng.lognormal(0, 2, 10_000),
-        rng.random(20_000).astype(np.float32).astype(float), near_half, np.nextafter(near_half, 0),
-        np.nextafter(near_half, np.inf), [0.0, -0.0, 5e-324, 2.675, 1.0000005, 2.5, 3.5, 1e15, 1e300, np.inf,
-                                          -np.inf, np.nan]])
-    got = round_like_python(values, digits)
-    expected = [round(v, digits) for v in values.tolist()]
-    assert [repr(g) for g in got] == [repr(e) for e in expected]
-    grid = values[:40].reshape(4, 10)
-    assert round_like_python(grid, digits) == [[round(v, digits) for v in row] for row in grid.tolist()]
-    assert round_like_python(np.zeros((4, 0)), digits) == [[], [], [], []]
 
 
 def test_the_category_cap_holds_when_a_room_s_own_best_goods_are_of_one_category(ranker):
