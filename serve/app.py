@@ -91,6 +91,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
 
     def load(path: Path) -> Serving:
         serving = load_serving(path, config)
+        serving.warm()
         metrics.model_loaded(serving.version, serving.model.manifest["counts"])
         hot_lists.bootstrap(serving.model)  # idempotent: a reload counts only orders not seen yet
         settle_heap()

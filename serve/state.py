@@ -10,8 +10,9 @@ from flask import current_app
 from recommender.arrays import invert_lists
 from recommender.artifact import Model
 from recommender.ranking import Ranker
+from serve import schemas
 from serve.api import ApiError
-from serve.present import Cards
+from serve.present import Cards, pick_items
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,14 @@ class Serving:
         sellers = invert_lists(model.shelf_indptr, model.shelf_products, len(model.product_ids),
                                priority=np.asarray(model.audience.fans))
         return cls(model, ranker, Cards(model), sellers)
+
+    def warm(self, anchors: int = 64) -> None:
+        """Serve the default page of picks to a spread of anchors once, so the first requests after a (re)load
+        find the category pool, the goods' reasons and their encoded cards ready instead of building them."""
+        k = schemas.PicksQuery.model_fields["k"].default
+        n = len(self.model.anchor_ids)
+        for row in np.unique(np.linspace(0, n - 1, min(anchors, n)).astype(np.int64)).tolist():
+            pick_items(self, self.ranker.picks(row, k).items, 1)
 
     @property
     def version(self) -> str:

@@ -197,3 +197,14 @@ def test_pages_are_the_same_when_the_reasons_and_cards_are_remembered(client, id
     card = product_cards(serving, [row])[0]
     card["title"] = "edited"  # each caller gets its own copy of a kept card
     assert product_cards(serving, [row])[0] == first[0]["items"][0]["product"]
+
+
+def test_a_freshly_loaded_model_has_its_first_pages_ready(small_artifact):
+    """Loading warms the default page for a spread of anchors, so the first requests do not encode cards."""
+    from serve.app import create_app
+
+    serving = create_app({"model": str(small_artifact)}).extensions["xuanpin"]["serving"]
+    last = len(serving.model.anchor_ids) - 1
+    for anchor in (0, last):
+        first_page = {p.product for p in serving.ranker.picks(anchor, 20).items}
+        assert first_page and first_page <= set(serving.cards.pick_memo)
