@@ -525,8 +525,10 @@ class Ranker:
     # -- anchors for a good (达人广场) -------------------------------------------------------------------
     def anchors_for(self, product: int, k: int = 20, offset: int = 0, tier: str | None = None,
                     min_fans: int | None = None, exclude: np.ndarray | None = None) -> Page:
-        """Anchors whose audience fits a good and who sell its category, quality-gated, with reasons."""
-        cfg = self.config
+        """Anchors for a good (达人广场), quality-gated, with reasons: with the shelf-rate model, the rooms where
+        it would sell the most orders if shelved (the room's strength in the good's category: its own sales
+        there, and for a room that never sold it, its scale and its followers' buying); otherwise the
+        vectors' audience fit x reach x the room's GMV share in the category."""
         mask = self.anchor_gate.copy()
         if exclude is not None:
             mask[exclude] = False
@@ -534,42 +536,57 @@ class Ranker:
             mask &= self.anchor_tier == tier
         if min_fans is not None:
             mask &= self.model.audience.fans >= min_fans
-        n_anchors = len(mask)
-        q = np.ascontiguousarray(self.vectors[product][None, :], dtype=np.float32)
         rows = np.flatnonzero(mask)
         if not len(rows):
             return Page([], offset, None, 0)
-        fit = self.anchor_vectors[rows] @ q[0] if len(rows) < n_anchors else None
-        if fit is None:
-            scores, found = self.model.anchor_index.search(q, min(n_anchors, max(cfg.candidates, offset + k)))
-            rows, fit = found[0][found[0] >= 0], scores[0][found[0] >= 0]
-        cat = self.category_code[product]
-        gmv_cat = np.asarray(self.model.anchor_category_gmv[rows, self.audience_col[cat]]) \
-            if self.audience_col[cat] >= 0 else np.zeros(len(rows))
-        total = self.anchor_gmv_30d[rows]
-        cat_share = np.divide(gmv_cat, total, out=np.zeros(len(rows)), where=total > 0)
-        fans = np.asarray(self.model.audience.fans[rows], dtype=float)
-        top = max(float(fit.max()), 1e-9)
-        rel = np.clip(fit / top, 1e-3, None)
-        # audience fit x reach (diminishing) x how much of the room's GMV is this category already
-        score = rel * np.sqrt(fans + 1) * (1 + cat_share)
-        order = np.argsort(-score, kind="stable")
-        page = order[offset:offset + k]
-        label = self.categories[cat]
+        if self.rates is not None:
+            expected = self._room[rows, self._room_col[product]].astype(np.float64) * self._unit[product]
+            score, breakdown = expected, {"expected_orders_30d": expected}
+        else:
+            fit = self.anchor_vectors[rows] @ np.asarray(self.vectors[product], np.float32)
+            rel = np.clip(fit / max(float(fit.max()), 1e-9), 1e-3, None)
+            fans = np.asarray(self.model.audience.fans[rows], dtype=float)
+            # audience fit x reach (diminishing) x how much of the room's GMV is this category already
+            score = rel * np.sqrt(fans + 1) * (1 + self._category_gmv_share(rows, product))
+            breakdown = {"fit": fit, "relative_fit": rel}
+        n = min(offset + k, len(rows))
+        best = np.argpartition(-score, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
+        page = best[np.lexsort((rows[best], -score[best]))][offset:]  # ties: by anchor row
+        return Page(self._anchor_items(product, rows[page], score[page],
+                                       {name: values[page] for name, values in breakdown.items()}),
+                    offset, offset + k if len(rows) > offset + k else None, len(rows))
+
+    def _category_gmv_share(self, anchors: np.ndarray, product: int) -> np.ndarray:
+        """Each room's share of its 30-day GMV in the good's category (0 for rooms without GMV)."""
+        col = self.audience_col[self.category_code[product]]
+        if col < 0:
+            return np.zeros(len(anchors))
+        gmv = np.asarray(self.model.anchor_category_gmv[anchors, col], dtype=float)
+        total = self.anchor_gmv_30d[anchors]
+        return np.divide(gmv, total, out=np.zeros(len(anchors)), where=total > 0)
+
+    def _anchor_items(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict) -> list[dict]:
+        """Reasons cite the statistics behind a match: the room's fans, its followers' buying in the good's
+        category, and its own GMV there."""
+        col = int(self.audience_col[self.category_code[product]])
+        label = self.categories[self.category_code[product]]
+        fans = np.asarray(self.model.audience.fans[anchors]).tolist()
+        gmv = (np.asarray(self.model.anchor_category_gmv[anchors, col], dtype=float) if col >= 0
+               else np.zeros(len(anchors))).tolist()
+        share = self._category_gmv_share(anchors, product).tolist()
+        audience = np.asarray(self._category_shares[anchors, col]).tolist() if col >= 0 else [None] * len(anchors)
+        figures = {name: np.round(values.astype(np.float64), 6).tolist() for name, values in breakdown.items()}
         items = []
-        for i in page:
-            a = int(rows[i])
+        for i, (a, s) in enumerate(zip(anchors.tolist(), score.tolist(), strict=True)):
             why = [reasons.anchor_fans(int(fans[i]))]
-            if self.audience_col[cat] >= 0:
-                share = float(self.model.audience.shares["category"][a, self.audience_col[cat]])
-                why.append(reasons.audience_match(share, label))
-            if gmv_cat[i] > 0:
-                why.append(reasons.anchor_category_sales(label, float(gmv_cat[i]), float(cat_share[i])))
-            items.append({"anchor": a, "score": float(score[i]), "reasons": why,
-                          "breakdown": {"fit": float(fit[i]), "relative_fit": float(rel[i]), "fans": int(fans[i]),
-                                        "category_gmv_share": round(float(cat_share[i]), 4)}})
-        more = len(order) > offset + k
-        return Page(items, offset, offset + k if more else None, len(rows))
+            if audience[i] is not None:
+                why.append(reasons.audience_match(audience[i], label))
+            if gmv[i] > 0:
+                why.append(reasons.anchor_category_sales(label, gmv[i], share[i]))
+            items.append({"anchor": a, "score": s, "reasons": why,
+                          "breakdown": {**{name: values[i] for name, values in figures.items()},
+                                        "fans": int(fans[i]), "category_gmv_share": round(share[i], 4)}})
+        return items
 
     # -- similar goods and boards ------------------------------------------------------------------------
     def similar(self, product: int, k: int = 20) -> list[tuple[int, float]]:

@@ -162,6 +162,12 @@ def baselines(train_m: Marketplace, task: str, cfg: EvalConfig, threads: int) ->
         mix = mix / np.maximum(mix.sum(axis=1, keepdims=True), 1e-12)
         within = popularity / np.maximum(np.bincount(cat, popularity)[cat], 1e-12)
         out["category_popularity"] = lambda users: mix[users][:, cat] * within[None, :] + 1e-9 * popularity
+    if task == "goods_anchors":  # the merchant's plain search: rooms by their GMV in the good's category
+        cat, _ = pd.factorize(train_m.products["category"], sort=True)
+        tr = train_m.purchases
+        gmv = _sum_pairs(cat[tr["product"].to_numpy()], tr["anchor"].to_numpy(), tr["amount"].to_numpy(float),
+                         (cat.max() + 1, n_items)).toarray()
+        out["category_sellers"] = lambda goods: gmv[cat[goods]] + 1e-9 * popularity
     # ItemKNN: cosine item-item similarity over the training matrix, top-100 neighbours per item
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=0)).ravel())
     Xn = X @ sp.diags(1 / np.maximum(norms, 1e-12))
@@ -209,7 +215,12 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
     if task == "fan_goods":
         return {"ours": dot_scores(v["fan"], v["product"]),
                 "ablation_no_content": dot_scores(v["fan"], v["product_cf"])}
-    return {"ours": dot_scores(v["product"], v["anchor"]),
+    # ours: a good's expected orders in every room if shelved (the shelf-rate model), else the vectors
+    rates = model.shelf_rate
+    vector = dot_scores(v["product"], v["anchor"])
+    rooms = np.arange(len(v["anchor"]))
+    return {"ours_no_rerank": vector if rates is None else (lambda goods: rates.expected(rooms, goods).T),
+            "ablation_vector_affinity": vector,
             "ablation_audience_only": dot_scores(v["product"], v["anchor_audience"]),
             "ablation_sales_only": dot_scores(v["product"], v["anchor_sales"])}
 
@@ -240,7 +251,7 @@ def _served(task: Task, k: int, rank_one: Callable[[int, np.ndarray], list[int]]
 
 
 def ours_anchors_served(ranker: Ranker, task: Task, k: int) -> np.ndarray:
-    """The served anchors-for-a-good ranking: audience fit x reach x the anchor's GMV share in the category."""
+    """The served anchors-for-a-good ranking (达人广场): gates, filters and the ranker's order."""
     return _served(task, k, lambda product, excluded: [
         it["anchor"] for it in ranker.anchors_for(product, k, exclude=excluded).items])
 
@@ -317,6 +328,28 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
                       "from the generator's ground truth"}
 
 
+def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig
+                         ) -> dict:
+    """The merchant's question (达人广场) on synthetic data: graded NDCG@K of each good's ranking of anchors
+    against the generator's expected sales of the good in every room *if shelved* (rooms that sold it in
+    training excluded). Realised sales cannot answer it: a room sells a good only if it chose to list it."""
+    expected = np.asarray(truth.expected_sales, dtype=np.float64)[:, task.users].T
+    seen = task.seen.tocoo()
+    expected[seen.row, seen.col] = 0.0
+    rankings = {name: rank_task(task, scorer, k) for name, scorer in scorers.items()}
+    rankings["ours"] = ours_anchors_served(ranker, task, k)
+    rankings["oracle"] = rank_task(task, lambda goods: np.asarray(truth.expected_sales)[:, goods].T, k)
+    models = {}
+    for name, ranked in rankings.items():
+        row = {}
+        for kk in (20, 50):
+            mean, lo, hi = bootstrap_ci(ndcg_at_k(ranked, expected, kk), cfg.n_boot, seed=cfg.seed)
+            row[f"ndcg@{kk}"] = {"mean": round(mean, 5), "ci95": [round(lo, 5), round(hi, 5)]}
+        models[name] = row
+    return {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()), "models": models,
+            "graded": "expected sales of the good in each room if shelved, from the generator's ground truth"}
+
+
 def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, truth=None) -> dict:
     """Run every model on every task; `truth` (the generator's ground truth) adds the oracle."""
     cfg = cfg or EvalConfig()
@@ -346,7 +379,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                                             category if goods else None)
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
                 if name == "goods_anchors":
-                    res["ours_served"] = score(ours_anchors_served(ranker, task, kmax), task, cfg, None, None, None)
+                    res["ours"] = score(ours_anchors_served(ranker, task, kmax), task, cfg, None, None, None)
                 if name == "anchor_goods":
                     res["ours"] = score(ours_reranked(ranker, task, kmax), task, cfg, small, new, category)
                     if truth is not None and truth.expected_sales is not None:
@@ -363,8 +396,12 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                             rank_task(task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0),
                                   kmax), task, cfg, small, new, category)
                 results[name] = {"users": len(task.users), "relevant_pairs": int(task.truth.nnz), "models": res}
-                if name == "anchor_goods" and truth is not None and truth.expected_sales is not None:
-                    results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg)
+                if truth is not None and truth.expected_sales is not None:
+                    if name == "anchor_goods":
+                        results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg)
+                    if name == "goods_anchors":
+                        results["goods_anchors_if_shelved"] = counterfactual_goods(task, scorers, ranker, truth,
+                                                                                   kmax, cfg)
     return {
         "config": {"test_days": cfg.test_days, "ks": list(cfg.ks), "max_users": cfg.max_users, "n_boot": cfg.n_boot,
                    "seed": cfg.seed, "train": cfg.train.model_dump(mode="json")},

@@ -215,3 +215,24 @@ def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(ranker, f
             got = [p.product for p in page.items]
             assert got == rows[expected[offset:offset + k]].tolist(), (anchor, k, offset)
             np.testing.assert_allclose([p.score for p in page.items], brute_scores(ranker, anchor, got), rtol=1e-5)
+
+
+def test_anchors_for_a_good_are_the_rooms_expecting_the_most_orders(ranker):
+    """With the shelf-rate model: gated rooms by expected orders if shelved, ties by row; pages continue."""
+    for product in (0, 17, len(ranker.price) - 1):
+        expected = ranker.rates.expected(np.arange(len(ranker.anchor_gate)), np.array([product]))[:, 0]
+        rows = np.flatnonzero(ranker.anchor_gate)
+        best = rows[np.lexsort((rows, -expected[rows]))]
+        first, second = ranker.anchors_for(product, 10), ranker.anchors_for(product, 10, offset=10)
+        assert [it["anchor"] for it in first.items + second.items] == best[:20].tolist()
+        np.testing.assert_allclose([it["breakdown"]["expected_orders_30d"] for it in first.items],
+                                   expected[best[:10]], rtol=1e-5, atol=1e-6)  # rounded to 6 decimals
+        assert first.candidates == len(rows) and first.next_offset == 10
+
+
+def test_anchors_for_a_good_without_the_shelf_rate_model_are_ranked_by_their_score(vector_ranker):
+    page = vector_ranker.anchors_for(5, 15, tier=None, min_fans=10)
+    scores = [it["score"] for it in page.items]
+    assert len(scores) == 15 and scores == sorted(scores, reverse=True)
+    rows = [it["anchor"] for it in page.items]
+    assert vector_ranker.anchor_gate[rows].all() and (vector_ranker.model.audience.fans[rows] >= 10).all()

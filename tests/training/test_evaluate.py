@@ -40,7 +40,8 @@ def test_every_task_scores_every_model_with_intervals(result):
             assert lo <= m["ndcg@20"]["mean"] <= hi
     assert {"ours", "ours_no_rerank", "ablation_vector_affinity", "ablation_audience_only", "ablation_sales_only",
             "ablation_no_content", "category_popularity", "oracle"} <= set(result["tasks"]["anchor_goods"]["models"])
-    assert {"ours", "ours_served", "ablation_audience_only"} <= set(result["tasks"]["goods_anchors"]["models"])
+    assert {"ours", "ours_no_rerank", "ablation_vector_affinity", "ablation_audience_only", "category_sellers"
+            } <= set(result["tasks"]["goods_anchors"]["models"])
 
 
 def test_the_shelf_aware_oracle_scores_highest_on_anchor_goods(result):
