@@ -110,6 +110,7 @@ class _Pool:
     own_value: np.ndarray  # quality ** w x price ** p x commission ** c
     own: np.ndarray  # own_value x support boost
     boost: np.ndarray
+    code: np.ndarray  # slot codes for the arrangement (Ranker.slot_codes)
 
 
 @dataclass
@@ -340,25 +341,34 @@ class Ranker:
         lead_supported = supported_at[ranges(s[:-1], np.minimum(s[:-1] + n, s[1:]))]
         rows = rows[np.union1d(lead, lead_supported)]
         pool = _Pool(rows, self._room_col[rows], self._unit[rows], self._own_value[rows], self._own[rows],
-                     self._boost[rows])
+                     self._boost[rows], self._slot_code[rows])
         if mask is None and self._pool_rows + len(rows) <= POOL_CACHE_ROWS:
             self._pools[n] = pool
             self._pool_rows += len(rows)
         return pool
 
-    def _score_expected(self, anchor: int, mask: np.ndarray | None, n: int) -> tuple:
-        """Candidates for the first n picks and their (affinity, relative affinity, value, boost, score)."""
+    def _score_expected(self, anchor: int, mask: np.ndarray | None, n: int, k: int, offset: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The page's goods, scores, breakdowns (affinity, relative affinity, value, score) and boosts. Only the
+        score is computed for the whole pool; the rest for the k goods shown."""
         pool = self.category_pool(n, mask)
+        if not len(pool.rows):
+            return pool.rows, pool.own, np.zeros((4, 0)), pool.boost
         room = self._room[anchor].astype(np.float64)
         top = max(float((room * self._best_unit).max(initial=0.0)), 1e-12)
         strength = room * DAYS_PER_PERIOD / top  # relative affinity of a good of quality 1
         w = self.config.affinity_weight
-        scale = (strength if w == 1 else strength ** w)[pool.col]
-        affinity = room[pool.col] * pool.unit
-        return pool.rows, affinity, affinity / top, scale * pool.own_value, pool.boost, scale * pool.own
+        scale = strength if w == 1 else strength ** w
+        score = scale[pool.col] * pool.own
+        shown = self._arrange(pool.code, score, n, k)[offset:n]
+        col = pool.col[shown]
+        affinity = room[col] * pool.unit[shown]
+        breakdown = np.stack([affinity, affinity / top, scale[col] * pool.own_value[shown], score[shown]])
+        return pool.rows[shown], score[shown], breakdown, pool.boost[shown]
 
-    def _score_retrieved(self, anchor: int, mask: np.ndarray, n: int, k: int, eligible: int) -> tuple:
-        """Candidates from the anchor vector's nearest goods (artifacts without the shelf-rate model)."""
+    def _score_retrieved(self, anchor: int, mask: np.ndarray, n: int, k: int, offset: int, eligible: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Like _score_expected, from the anchor vector's nearest goods (artifacts without the shelf-rate model)."""
         cfg = self.config
         rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, n), eligible=eligible)
         if cfg.support_share > 0:
@@ -373,7 +383,9 @@ class Ranker:
         w = cfg.vector_affinity_weight
         value = (rel if w == 1 else rel ** w) * self._price_term[rows] * self._commission_term[rows]
         boost = self._boost[rows]
-        return rows, affinity, rel, value, boost, value * boost
+        score = value * boost
+        shown = self._arrange(self._slot_code[rows], score, n, k)[offset:n]
+        return rows[shown], score[shown], np.stack([affinity, rel, value, score])[:, shown], boost[shown]
 
     @staticmethod
     def _unfiltered(filters: PickFilters) -> bool:
@@ -395,19 +407,16 @@ class Ranker:
             eligible = int(np.count_nonzero(mask))
         n = offset + k
         if self.rates is not None:
-            rows, affinity, rel, value, boost, score = self._score_expected(anchor, None if unfiltered else mask, n)
+            rows, score, breakdown, boost = self._score_expected(anchor, None if unfiltered else mask, n, k, offset)
         else:
-            rows, affinity, rel, value, boost, score = self._score_retrieved(anchor, mask, n, k, eligible)
-        if not len(rows):
-            return Page([], offset, None, eligible)
-        order = self._arrange(rows, score, n, k)[offset:n]
-        items = self._items(anchor, rows[order], score[order], np.stack([affinity, rel, value, score])[:, order],
-                            boost[order])
+            rows, score, breakdown, boost = self._score_retrieved(anchor, mask, n, k, offset, eligible)
+        items = self._items(anchor, rows, score, breakdown, boost)
         more = eligible > n and len(items) == k
         return Page(items, offset, n if more else None, eligible)
 
-    def _arrange(self, rows: np.ndarray, score: np.ndarray, n: int, page: int) -> list[int]:
-        """Candidate positions in display order, filled one page at a time: best score first, at most
+    def _arrange(self, code: np.ndarray, score: np.ndarray, n: int, page: int) -> np.ndarray:
+        """Positions of the first n candidates in display order (`code`: their slot codes), filled one page at a
+        time: best score first, at most
         `max_category_share` of a page from one category, at least `support_share` of a page for supported
         goods (spread through the page) while any fit under the cap. The cap is relaxed only when nothing
         else is left.
@@ -420,7 +429,7 @@ class Ranker:
         cap = max(1, math.ceil(cfg.max_category_share * page))
         share = cfg.support_share
         order = np.argsort(-score, kind="stable")
-        code = self._slot_code[rows[order]]
+        code = code[order]
         sup_at = np.flatnonzero(code & 1).tolist()  # ranks of the supported candidates
         code = code.tolist()
         m, n_sup, n_slots = len(code), len(sup_at), 2 * len(self.categories) + 2
@@ -456,7 +465,7 @@ class Ranker:
                     while first < m and used[first]:
                         first += 1
                     if first >= m:
-                        return order[taken].tolist()
+                        return order[taken]
                     pick = first
                 used[pick] = True
                 taken.append(pick)
@@ -467,7 +476,7 @@ class Ranker:
                 if c & 1:
                     n_support += 1
                     support_left -= 1
-        return order[taken].tolist()
+        return order[taken]
 
     @staticmethod
     def slot_codes(category_code: np.ndarray, supported: np.ndarray) -> np.ndarray:

@@ -138,7 +138,7 @@ def test_arrangement_equals_the_plain_rule(seed):
             expected = reference_arrange(stub.category_code[rows].tolist(), stub.supported[rows].tolist(),
                                          score.tolist(), n, page, stub.config.support_share,
                                          stub.config.max_category_share)
-            assert stub._arrange(rows, score, n, page) == expected
+            assert stub._arrange(stub._slot_code[rows], score, n, page).tolist() == expected
 
 
 def test_remembered_reasons_give_the_same_pages_and_do_not_leak_edits(ranker):
