@@ -35,9 +35,8 @@ class Vocabulary:
         self.name = name
         self.ids = arr
         self._arrow = pa.array(arr)
-        self._sorted: np.ndarray | None = None  # built on the first small index()
+        self._sorted: np.ndarray | None = None  # built on the first lookup() or small index()
         self._by_id: np.ndarray | None = None
-        self._row_of: dict | None = None  # built on the first lookup()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -86,21 +85,24 @@ class Vocabulary:
         return self._sorted, self._by_id
 
     def prepare_lookup(self) -> None:
-        """Build lookup()'s dict now (a service does at load rather than on its first request): 15-30 ms and
-        ~10 MB per 100k ids."""
-        if self._row_of is None:
-            self._row_of = {key: row for row, key in enumerate(self.ids.tolist())}
+        """Sort the ids for lookup() now (a service does at load rather than on its first request: 0.1 s for
+        1M ids). A dict would look up in 1 us instead of 4 but costs ~100 bytes an id in every worker."""
+        self._sorted_ids()
 
     def lookup(self, value) -> int:
-        """Row number of one id, or -1: a dict look-up (a request's path id; a binary search over 10k string ids
-        cost ~10 us)."""
-        self.prepare_lookup()
+        """Row number of one id, or -1: a binary search, ~100x cheaper than index() for a single id."""
+        self._sorted_ids()
         if self.is_integer:
             text = str(value).strip()
             if not (text.lstrip("-").isdigit() and len(text) <= 19):
                 return -1
-            return self._row_of.get(int(text), -1)
-        return self._row_of.get(str(value), -1)
+            key = int(text)
+            if not -(2**63) <= key < 2**63:
+                return -1
+        else:
+            key = str(value)
+        pos = int(np.searchsorted(self._sorted, key))
+        return int(self._by_id[pos]) if pos < len(self._sorted) and self._sorted[pos] == key else -1
 
     def save(self, path: Path) -> None:
         np.save(path, self.ids, allow_pickle=False)

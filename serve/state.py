@@ -25,8 +25,8 @@ class Serving:
 
     @classmethod
     def load(cls, model: Model, ranker: Ranker) -> Serving:
-        model.anchor_ids.prepare_lookup()  # path ids are looked up per request
-        model.product_ids.prepare_lookup()
+        for ids in (model.anchor_ids, model.product_ids, model.fan_ids):  # ids in requests are looked up
+            ids.prepare_lookup()
         sellers = invert_lists(model.shelf_indptr, model.shelf_products, len(model.product_ids),
                                priority=np.asarray(model.audience.fans))
         return cls(model, ranker, Cards(model), sellers)
