@@ -8,7 +8,7 @@ from flask import Blueprint
 from serve import schemas
 from serve.api import endpoint
 from serve.present import anchor_summary, plain, product_card
-from serve.state import serving
+from serve.state import Serving, serving
 
 bp = Blueprint("products", __name__, url_prefix="/v1/products")
 
@@ -25,7 +25,6 @@ def detail(product_id: str, q: schemas.NoQuery):
         windows[f"{w}d"] = {"sales": int(st[f"sales_{w}d"]), "gmv": float(st[f"gmv_{w}d"]),
                             "orders": int(st[f"orders_{w}d"]), "anchors": int(st[f"anchors_{w}d"]),
                             "board_rank": rank or None}
-    failures = s.ranker.gate_failures(row)
     return {
         "product": product_card(s, row),
         "created_at": str(s.model.products.iloc[row]["created_at"]),
@@ -33,9 +32,14 @@ def detail(product_id: str, q: schemas.NoQuery):
         "promotion": {"shelf_anchors": int(st["shelf_anchors"]), "selling_anchors_30d": int(st["anchors_30d"]),
                       "anchor_conversion_30d": plain(st["anchor_conversion_30d"]), "gmv_30d": float(st["gmv_30d"]),
                       "buyers_30d": int(st["buyers_30d"]), "refund_share_30d": float(st["refund_share_30d"])},
-        "quality": {"passes_gates": not failures, "failures": failures},
+        "quality": _quality(s, row),
         "model_version": s.version,
     }
+
+
+def _quality(s: Serving, row: int) -> dict:
+    failures = s.ranker.gate_failures(row)
+    return {"passes_gates": not failures, "failures": failures}
 
 
 @endpoint(bp, "/<product_id>/anchors", query=schemas.ProductAnchorsQuery, response=schemas.ProductAnchorsResponse)
@@ -46,7 +50,7 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
     page = s.ranker.anchors_for(row, q.k, q.offset, q.tier, q.min_fans)
     items = [{"rank": q.offset + i + 1, "anchor": anchor_summary(s, it["anchor"]), "score": it["score"],
               "breakdown": it["breakdown"], "reasons": it["reasons"]} for i, it in enumerate(page.items)]
-    return {"product": product_card(s, row), "items": items,
+    return {"product": product_card(s, row), "quality": _quality(s, row), "items": items,
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
             "model_version": s.version}
 

@@ -143,6 +143,8 @@ class AnchorMatch(BaseModel):
 
 class ProductAnchorsResponse(BaseModel):
     product: ProductCard
+    quality: dict[str, object] = Field(description="whether the good passes the quality gates (anchors cannot "
+                                                   "pick a good that fails them), and why not")
     items: list[AnchorMatch]
     paging: Paging
     model_version: str

@@ -75,12 +75,20 @@ def test_top_sales_rejects_an_unknown_window(client):
 
 def test_anchors_for_a_product_fit_and_are_quality_gated(client, ids, serving):
     body = get(client, f"/v1/products/{ids['product']}/anchors", k=10)
-    assert body["items"]
+    assert body["items"] and body["quality"]["passes_gates"] is serving.ranker.gate[
+        serving.model.product_ids.lookup(ids["product"])].item()
     rows = [serving.model.anchor_ids.lookup(it["anchor"]["anchor_id"]) for it in body["items"]]
     assert serving.ranker.anchor_gate[rows].all()
     assert all(any(r["code"] == "audience_match" for r in it["reasons"]) for it in body["items"])
     fans = [r for it in body["items"] for r in it["reasons"] if r["code"] == "anchor_fans"]
     assert all(r["value"] == it["anchor"]["fans"] for r, it in zip(fans, body["items"], strict=True))
+
+
+def test_anchors_for_a_gated_product_say_it_cannot_be_picked(client, serving):
+    gated = int(np.flatnonzero(~serving.ranker.gate)[0])
+    body = get(client, f"/v1/products/{serving.model.product_ids.ids[gated]}/anchors", k=5)
+    assert body["quality"]["passes_gates"] is False
+    assert body["quality"]["failures"] == serving.ranker.gate_failures(gated)
 
 
 def test_anchors_for_a_product_honour_tier_and_min_fans(client, ids):
