@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pyarrow.compute as pc
 from recommender.arrays import unique_sorted
 
 SMALL_BATCH = 20_000  # below this many values, index() binary-searches instead of hashing
+INTEGER_ID = r"-?[0-9]{1,18}"  # how an integer id may be written in a request (ASCII digits, always an int64)
 
 
 class Vocabulary:
@@ -56,7 +58,7 @@ class Vocabulary:
             if plain is not None:
                 return plain
             text = pd.Series(arr.astype(str)).str.strip()
-            ok = text.str.fullmatch(r"-?\d{1,18}").to_numpy()
+            ok = text.str.fullmatch(INTEGER_ID).to_numpy()
             out = np.full(len(arr), -1, dtype=np.int64)
             out[ok] = text[ok].astype(np.int64).to_numpy()  # parsed exactly, not through float
             return out
@@ -94,11 +96,9 @@ class Vocabulary:
         self._sorted_ids()
         if self.is_integer:
             text = str(value).strip()
-            if not (text.lstrip("-").isdigit() and len(text) <= 19):
+            if not re.fullmatch(INTEGER_ID, text):
                 return -1
             key = int(text)
-            if not -(2**63) <= key < 2**63:
-                return -1
         else:
             key = str(value)
         pos = int(np.searchsorted(self._sorted, key))

@@ -56,7 +56,8 @@ def test_small_and_large_batches_find_the_same_rows(kind):
 
 
 @pytest.mark.parametrize("ids, queries", [
-    ([30, 10, 20, -5], [20, "20", " 10 ", "0030", "-5", "x", "", "2.0", "99999999999999999999", 99]),
+    ([30, 10, 20, -5], [20, "20", " 10 ", "0030", "-5", "x", "", "2.0", "99999999999999999999", 99, "--5", "²",
+                        "٣", "+5", "1_0", "-"]),
     (["主播A", "b", "20"], ["b", "主播A", "20", 20, " b", "zz", ""]),
 ])
 def test_lookup_of_one_id_agrees_with_index(ids, queries):

@@ -40,9 +40,12 @@ def test_garbage_parameters_never_give_a_500(client, ids):
 
 
 def test_weird_ids_are_404_not_500(client):
-    for bad in ("%E4%B8%AD", "-1", "1.5", "a" * 300, "0" * 30):
-        r = client.get(f"/v1/anchors/{bad}/picks")
-        assert r.status_code == 404, bad
+    for bad in ("%E4%B8%AD", "-1", "1.5", "a" * 300, "0" * 30, "--5", "%C2%B2", "%D9%A3", "+5", "1_0"):
+        for url in (f"/v1/anchors/{bad}/picks", f"/v1/products/{bad}/anchors", f"/v1/products/{bad}"):
+            r = client.get(url)
+            assert r.status_code == 404 and r.is_json, url
+        r = client.get(f"/v1/feed/hot?fan_id={bad}")  # an unknown fan gets the platform's list (400: too long)
+        assert (r.status_code, r.get_json().get("personalised")) in ((200, False), (400, None)), bad
 
 
 def test_bad_requests_do_not_disturb_good_ones(app, ids):
