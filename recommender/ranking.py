@@ -559,8 +559,11 @@ class Ranker:
             score = rel * np.sqrt(fans + 1) * (1 + self._category_gmv_share(rows, product))
             breakdown = {"fit": fit, "relative_fit": rel}
         n = min(offset + k, len(rows))
-        best = np.argpartition(-score, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
-        page = best[np.lexsort((rows[best], -score[best]))][offset:]  # ties: by anchor row
+        if n < len(rows):  # the first n by score and every anchor tied with the n-th, so ties go by row
+            best = np.flatnonzero(score >= np.partition(score, len(rows) - n)[len(rows) - n])
+        else:
+            best = np.arange(len(rows))
+        page = best[np.lexsort((rows[best], -score[best]))][offset:n]
         return Page(self._anchor_items(product, rows[page], score[page],
                                        {name: values[page] for name, values in breakdown.items()}),
                     offset, offset + k if len(rows) > offset + k else None, len(rows))

@@ -230,6 +230,19 @@ def test_anchors_for_a_good_are_the_rooms_expecting_the_most_orders(ranker):
         assert first.candidates == len(rows) and first.next_offset == 10
 
 
+def test_anchors_for_a_good_page_through_tied_rooms_by_row(ranker, monkeypatch):
+    """Rooms with no sales, shelf or fans get identical strengths; pages must still continue without repeats."""
+    room = np.array(ranker._room)
+    room[::2] = room[0]  # half the rooms tied
+    monkeypatch.setattr(ranker, "_room", room)
+    for product in (3, 40):
+        score = room[:, ranker._room_col[product]].astype(float)
+        rows = np.flatnonzero(ranker.anchor_gate)
+        expected = rows[np.lexsort((rows, -score[rows]))][:40].tolist()
+        pages = [it["anchor"] for offset in range(0, 40, 10) for it in ranker.anchors_for(product, 10, offset).items]
+        assert pages == expected
+
+
 def test_anchors_for_a_good_without_the_shelf_rate_model_are_ranked_by_their_score(vector_ranker):
     page = vector_ranker.anchors_for(5, 15, tier=None, min_fans=10)
     scores = [it["score"] for it in page.items]
