@@ -28,7 +28,8 @@ def markdown(result: dict) -> str:
     for task, tr in result["tasks"].items():
         lines += [f"## {task} ({tr['users']:,} users, {tr['relevant_pairs']:,} relevant pairs)", ""]
         if "graded" in tr:
-            lines += [f"Graded NDCG against {tr['graded']}: the selection center's own question.", ""]
+            question = "the merchant's" if task.startswith("goods_") else "the selection center's"
+            lines += [f"Graded NDCG against {tr['graded']}: {question} own question.", ""]
         models = tr["models"]
         ceilings = [(name, models[name]) for name in ("oracle", "oracle_shelf") if name in models]
         cols = [c for c in (*SUMMARY, *EXTRA) if any(c in m for m in models.values())]
