@@ -4,7 +4,7 @@
 
 Each scale is generated once (kept in --work) and trained in a fresh subprocess, so the peak RSS printed is
 the trainer's own. With --quality, each anchor's top 50 goods are also scored against the generator's ground
-truth (NDCG@50 of each anchor's expected sales): by expected orders if shelved (what the picks retrieve), by
+truth (NDCG@50 of each anchor's expected sales): by expected orders if shelved (what the picks rank by), by
 the anchor vectors, and a global popularity ranking. Results are printed and written
 as JSON to bench/results/. A benchmark, not a test: the machines are shared, compare ratios within one run.
 """
@@ -54,7 +54,7 @@ def quality(artifact: Path, snapshot: Path) -> dict:
                 np.put_along_axis(gains, idx.astype(np.int64), val, axis=1)
             by_vectors = model.products_for_anchors(chunk, 50)[0]
             vec.append(ndcg_at_k(by_vectors, gains, 50))
-            # what the picks retrieve: each room's goods by expected orders if shelved (the vectors without it)
+            # each room's goods by expected orders if shelved (the vectors without the shelf-rate model)
             best = by_vectors if model.shelf_rate_candidates is None else \
                 np.asarray(model.shelf_rate_candidates[chunk, :50], np.int64)
             ours.append(ndcg_at_k(best, gains, 50))

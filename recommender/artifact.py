@@ -14,7 +14,8 @@ Layout (``manifest.json`` lists every file with its size; it is written last)::
     profiles/audience_*.npy                     audience shares per anchor (labels in the manifest)
     content/                                    the content model (JSON + .npy) for goods added later
     shelf_rate/{quality,room,category}.npy      expected orders if shelved: room[anchor, category] x quality
-    shelf_rate/candidate{s,_orders}.npy         each anchor's top goods by expected orders (batch-computed)
+    shelf_rate/candidate{s,_orders}.npy         each anchor's top goods by expected orders (batch-computed; the
+                                                picks rank every good and no longer read them; bench/train.py does)
 
 No pickle anywhere: arrays load with ``allow_pickle=False`` and memory-map, so several service workers share
 pages. A directory is written under a temporary name and renamed into place only when complete.

@@ -1,11 +1,12 @@
-"""Ranking for the selection center: retrieval -> quality gates and filters -> expected value -> exposure
-support -> category diversity -> reasons.
+"""Ranking for the selection center: quality gates and filters -> expected value -> exposure support ->
+category diversity -> reasons.
 
 The order is the platform's: quality control (品控) removes goods before any efficiency is considered; the
-anchor's expected commission (expected orders if shelved x price x commission rate, from the shelf-rate model;
-the vectors' audience affinity for artifacts without it) ranks what is left; small merchants
-and new goods get a boost and a guaranteed share of the slots (中小商家扶持); no category takes more than its
-share of the list. Every array here is precomputed once per loaded model; a request only indexes and masks.
+anchor's expected commission (expected orders if shelved x price x commission rate, from the shelf-rate model)
+ranks every good that is left; small merchants and new goods get a boost and a guaranteed share of the slots
+(中小商家扶持); no category takes more than its share of a page. Artifacts without the shelf-rate model rank a
+few hundred goods retrieved by the anchor vector's affinity instead. Every array here is precomputed once per
+loaded model; a request only indexes and masks.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from recommender.index import NormOrderedIndex, flat_index
 from recommender.shelf_rate import DAYS_PER_PERIOD
 
 SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load (vector affinity)
-POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (40 bytes each)
+POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (56 bytes each: 28 MB)
+POOL_CACHE_MAX_N = 1_000  # pools are kept for lists up to this long (pages 1-5 at k=200); deeper ones are rebuilt
 FIXED_MEMO = 20_000  # goods whose anchor-independent reasons are kept formatted (about 1 KB each)
 
 
@@ -118,7 +120,7 @@ class Page:
     items: list
     offset: int
     next_offset: int | None
-    candidates: int  # goods that passed gates and filters among those retrieved
+    candidates: int  # goods (or anchors) that passed the gates and filters
 
 
 def _column(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
@@ -270,7 +272,8 @@ class Ranker:
 
     def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int, supported_only: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """The n best eligible goods by inner product (exact, norm-ordered pruned scan)."""
+        """The n best eligible goods by inner product (exact, norm-ordered pruned scan). `supported_only` is
+        for rankers without the shelf-rate model, which keep the supported goods' own index."""
         if not mask.any():
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         scan = self.supported_scan if supported_only else self.model.product_scan
@@ -278,10 +281,11 @@ class Ranker:
 
     def retrieve_for_anchor(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False,
                             eligible: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`retrieve` for an anchor's own vector, from its precomputed candidate list when enough
-        of the list passes `mask`. The list holds every good scoring above its last entry, so its masked
-        prefix is exactly the top of the eligible goods; otherwise the catalogue is scanned. `eligible`
-        (the number of True in `mask`, when the caller already counted it) saves a count of the catalogue."""
+        """Like :meth:`retrieve` for an anchor's own vector (rankers without the shelf-rate model), from its
+        precomputed candidate list when enough of the list passes `mask`. The list holds every good scoring
+        above its last entry, so its masked prefix is exactly the top of the eligible goods; otherwise the
+        catalogue is scanned. `eligible` (the number of True in `mask`, when the caller already counted it)
+        saves a count of the catalogue."""
         if supported_only:
             rows, scores = self.supported_candidates[anchor], self.supported_candidate_scores[anchor]
         else:
@@ -313,6 +317,10 @@ class Ranker:
             * self._price_term * self._commission_term
         self._own = self._own_value * self._boost
         self._room_col = np.asarray(rates.category, np.int64)
+        if not np.array_equal(self._room_col, self.category_code):  # the pools and the category cap must agree
+            wrong = int(np.count_nonzero(self._room_col != self.category_code))
+            raise ValueError(f"{self.model.path}: shelf_rate/category.npy disagrees with the catalogue's "
+                             f"categories for {wrong} goods")
         rows = np.flatnonzero(self.gate)
         rows = rows[np.lexsort((rows, -self._own[rows], self._room_col[rows]))]
         self._by_category = rows
@@ -342,7 +350,7 @@ class Ranker:
         rows = rows[np.union1d(lead, lead_supported)]
         pool = _Pool(rows, self._room_col[rows], self._unit[rows], self._own_value[rows], self._own[rows],
                      self._boost[rows], self._slot_code[rows])
-        if mask is None and self._pool_rows + len(rows) <= POOL_CACHE_ROWS:
+        if mask is None and n <= POOL_CACHE_MAX_N and self._pool_rows + len(rows) <= POOL_CACHE_ROWS:
             self._pools[n] = pool
             self._pool_rows += len(rows)
         return pool
@@ -556,7 +564,7 @@ class Ranker:
             rel = np.clip(fit / max(float(fit.max()), 1e-9), 1e-3, None)
             fans = np.asarray(self.model.audience.fans[rows], dtype=float)
             # audience fit x reach (diminishing) x how much of the room's GMV is this category already
-            score = rel * np.sqrt(fans + 1) * (1 + self._category_gmv_share(rows, product))
+            score = rel * np.sqrt(fans + 1) * (1 + self._category_gmv(rows, product)[1])
             breakdown = {"fit": fit, "relative_fit": rel}
         n = min(offset + k, len(rows))
         if n < len(rows):  # the first n by score and every anchor tied with the n-th, so ties go by row
@@ -568,14 +576,14 @@ class Ranker:
                                        {name: values[page] for name, values in breakdown.items()}),
                     offset, offset + k if len(rows) > offset + k else None, len(rows))
 
-    def _category_gmv_share(self, anchors: np.ndarray, product: int) -> np.ndarray:
-        """Each room's share of its 30-day GMV in the good's category (0 for rooms without GMV)."""
+    def _category_gmv(self, anchors: np.ndarray, product: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each room's 30-day GMV in the good's category, and its share of the room's GMV (0 without GMV)."""
         col = self.audience_col[self.category_code[product]]
         if col < 0:
-            return np.zeros(len(anchors))
+            return np.zeros(len(anchors)), np.zeros(len(anchors))
         gmv = np.asarray(self.model.anchor_category_gmv[anchors, col], dtype=float)
         total = self.anchor_gmv_30d[anchors]
-        return np.divide(gmv, total, out=np.zeros(len(anchors)), where=total > 0)
+        return gmv, np.divide(gmv, total, out=np.zeros(len(anchors)), where=total > 0)
 
     def _anchor_items(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict) -> list[dict]:
         """Reasons cite the statistics behind a match: the room's fans, its followers' buying in the good's
@@ -583,9 +591,8 @@ class Ranker:
         col = int(self.audience_col[self.category_code[product]])
         label = self.categories[self.category_code[product]]
         fans = np.asarray(self.model.audience.fans[anchors]).tolist()
-        gmv = (np.asarray(self.model.anchor_category_gmv[anchors, col], dtype=float) if col >= 0
-               else np.zeros(len(anchors))).tolist()
-        share = self._category_gmv_share(anchors, product).tolist()
+        gmv, share = self._category_gmv(anchors, product)
+        gmv, share = gmv.tolist(), share.tolist()
         audience = np.asarray(self._category_shares[anchors, col]).tolist() if col >= 0 else [None] * len(anchors)
         figures = {name: np.round(values.astype(np.float64), 6).tolist() for name, values in breakdown.items()}
         items = []

@@ -29,7 +29,8 @@ class IndexConfig(_Strict):
     kind: str = Field("flat", pattern="^(flat|hnsw)$", description="flat: exact; hnsw: only if recall holds")
     min_recall: float = Field(0.95, gt=0, le=1, description="recall@k vs exact an approximate index must reach")
     k: int = Field(50, ge=1, description="k at which recall is measured")
-    anchor_candidates: int = Field(600, ge=10, description="top goods per anchor precomputed for serving")
+    anchor_candidates: int = Field(600, ge=10, description="top goods per anchor precomputed (the picks of "
+                                   "models without the shelf-rate model retrieve from them)")
 
 
 class TrainConfig(_Strict):

@@ -11,6 +11,7 @@ import pytest
 from recommender.artifact import load_model
 from recommender.index import NormOrderedIndex
 from recommender.ranking import PickFilters, Ranker, RankingConfig
+from recommender.shelf_rate import ShelfRates
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +208,8 @@ def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(ranker, f
         mask = ranker.filter_mask(filters, anchor)
         rows = np.flatnonzero(mask)
         score = brute_scores(ranker, anchor, rows)
-        rows, score = rows[np.lexsort((rows, -score))], np.sort(score)[::-1]  # ties: by row, as the pool orders
+        rows, score = rows[np.lexsort((rows, -score))], np.sort(score)[::-1]  # ties by row (none here: the pool
+        # orders ties by category, then own, then row)
         for k, offset in ((20, 0), (20, 20), (7, 14)):
             expected = reference_arrange(ranker.category_code[rows].tolist(), ranker.supported[rows].tolist(),
                                          score.tolist(), offset + k, k, cfg.support_share, cfg.max_category_share)
@@ -249,3 +251,53 @@ def test_anchors_for_a_good_without_the_shelf_rate_model_are_ranked_by_their_sco
     assert len(scores) == 15 and scores == sorted(scores, reverse=True)
     rows = [it["anchor"] for it in page.items]
     assert vector_ranker.anchor_gate[rows].all() and (vector_ranker.model.audience.fans[rows] >= 10).all()
+
+
+def stub_ranker(seed: int) -> Ranker:
+    """A ranker over a random small catalogue with random settings, ties when the seed is even, a category with
+    no gated goods, and rooms of zero strength in some categories."""
+    rng = np.random.default_rng(seed)
+    n_p, n_c = int(rng.integers(1, 400)), int(rng.integers(1, 8))
+    cfg = RankingConfig(support_share=float(rng.choice([0.0, 0.2, 0.35, 1.0])),
+                        max_category_share=float(rng.choice([0.1, 0.3, 0.7, 1.0])),
+                        affinity_weight=float(rng.choice([1.0, 0.5, 2.0])),
+                        support_boost=float(rng.choice([0.0, 0.25, 3.0])))
+    r = Ranker.__new__(Ranker)  # _prepare_expected and the arrangement read only these
+    r.config = cfg
+    r.category_code = rng.integers(0, n_c, n_p)
+    r.categories = [f"c{i}" for i in range(n_c)]
+    r.supported = rng.random(n_p) < rng.choice([0.0, 0.05, 0.3, 0.9])
+    r.gate = (rng.random(n_p) < rng.choice([1.0, 0.7])) & ((r.category_code != 0) | (n_c == 1))
+    tie = seed % 2 == 0
+    quality = (rng.integers(1, 4, n_p) / 3 if tie else rng.lognormal(0, 1, n_p)).astype(np.float32)
+    room = (rng.integers(0, 3, (5, n_c)) / 2 if tie else rng.lognormal(0, 2, (5, n_c))).astype(np.float32)
+    price = rng.choice([10.0, 20.0], n_p) if tie else rng.lognormal(3, 1, n_p)
+    commission = rng.choice([0.0, 0.1, 0.2], n_p) if tie else rng.uniform(0, 0.3, n_p)
+    r.rates = ShelfRates(quality, room, r.category_code.astype(np.int32), r.categories)
+    r._price_term, r._commission_term = price ** cfg.price_weight, commission ** cfg.commission_weight
+    r._boost = np.where(r.supported, 1 + cfg.support_boost, 1.0)
+    r._slot_code = Ranker.slot_codes(r.category_code, r.supported)
+    r._prepare_expected()
+    return r
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings(seed):
+    """Pages from the pool of each category's first n (and first n supported) goods equal the arrangement over
+    every eligible good, in the pool's order, and pages joined end to end equal one long page."""
+    r = stub_ranker(seed)
+    rng = np.random.default_rng(seed)
+    for anchor in range(5):
+        for mask in (None, r.gate & (rng.random(len(r.gate)) < 0.6)):
+            rows = np.flatnonzero(r.gate if mask is None else mask)
+            rows = rows[np.lexsort((rows, -r._own[rows], r._room_col[rows]))]
+            # the score as the ranker factors it (room strength x the good's own factor), so exact ties stay ties
+            room = r._room[anchor].astype(float)
+            strength = room * 30 / max(float((room * r._best_unit).max()), 1e-12)
+            score = strength[r._room_col[rows]] ** r.config.affinity_weight * r._own[rows]
+            for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
+                got = r._score_expected(anchor, mask, offset + k, k, offset)[0].tolist()
+                want = rows[r._arrange(r._slot_code[rows], score, offset + k, k)[offset:offset + k]].tolist()
+                assert got == want and len(set(got)) == len(got), (anchor, k, offset)
+            pages = [g for o in range(0, 40, 5) for g in r._score_expected(anchor, mask, o + 5, 5, o)[0].tolist()]
+            assert pages == r._score_expected(anchor, mask, 40, 5, 0)[0].tolist()
