@@ -99,7 +99,9 @@ class Pick(BaseModel):
     score: float
     breakdown: dict[str, float] = Field(description="affinity (the good's expected orders per 30 days in this "
                                                     "room if shelved; the vectors' inner product for models without "
-                                                    "the shelf-rate model), relative_affinity, price, "
+                                                    "the shelf-rate model), relative_affinity (to the room's best "
+                                                    "good that passes the gates, whatever the filters; without the "
+                                                    "shelf-rate model, to the best retrieved), price, "
                                                     "commission_rate, expected_value, support_boost, score")
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
