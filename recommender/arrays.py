@@ -24,11 +24,26 @@ def distinct_per_row(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: in
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Columns of the k highest scores per row, best first (argpartition, then a sort of only k per row)."""
+    """Columns of the k highest scores per row, best first, ties by column (at the cut too, so the first k
+    are a prefix of the first k + 1); NaN ranks last. A partition finds each row's k-th score, then only k
+    per row are sorted."""
+    scores = np.asarray(scores)
     k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    if k == 0:
+        return np.zeros((len(scores), 0), np.int64)
+    if scores.dtype.kind == "f" and np.isnan(scores).any():  # rare: a full sort, NaN after -inf
+        nan = np.isnan(scores)
+        columns = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+        return np.lexsort((columns, -np.where(nan, 0, scores), nan), axis=-1)[:, :k]
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1:k]
+    keep = scores >= kth
+    surplus = keep.sum(axis=1) - k
+    for row in np.flatnonzero(surplus):  # ties with the k-th score: drop the ones in the highest columns
+        tied = np.flatnonzero(scores[row] == kth[row, 0])
+        keep[row, tied[len(tied) - surplus[row]:]] = False
+    cols = np.nonzero(keep)[1].reshape(len(scores), k)
+    order = np.argsort(-np.take_along_axis(scores, cols, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cols, order, axis=1)
 
 
 def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender import reasons
-from recommender.arrays import ranges
+from recommender.arrays import ranges, top_k
 from recommender.artifact import Model
 from recommender.index import NormOrderedIndex, flat_index
 from recommender.shelf_rate import DAYS_PER_PERIOD
@@ -566,12 +566,7 @@ class Ranker:
             # audience fit x reach (diminishing) x how much of the room's GMV is this category already
             score = rel * np.sqrt(fans + 1) * (1 + self._category_gmv(rows, product)[1])
             breakdown = {"fit": fit, "relative_fit": rel}
-        n = min(offset + k, len(rows))
-        if n < len(rows):  # the first n by score and every anchor tied with the n-th, so ties go by row
-            best = np.flatnonzero(score >= np.partition(score, len(rows) - n)[len(rows) - n])
-        else:
-            best = np.arange(len(rows))
-        page = best[np.lexsort((rows[best], -score[best]))][offset:n]
+        page = top_k(score[None, :], offset + k)[0][offset:]  # ties by position, i.e. by anchor row
         return Page(self._anchor_items(product, rows[page], score[page],
                                        {name: values[page] for name, values in breakdown.items()}),
                     offset, offset + k if len(rows) > offset + k else None, len(rows))

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recommender.arrays import top_k
 from recommender.contract import Marketplace
 from recommender.interactions import anchor_fan_engagement
 
@@ -84,12 +85,9 @@ class ShelfRates:
         out_scores = np.zeros((len(anchors), n), np.float32)
         for lo in range(0, len(anchors), batch):
             e = self.expected(np.asarray(anchors[lo:lo + batch]), pool)
-            part = _best_unordered(e, n)
-            # best first; ties by row number, so the list is deterministic
-            vals = np.take_along_axis(e, part, 1)
-            order = _order_rows(vals, pool[part])
-            out_rows[lo:lo + batch] = np.take_along_axis(pool[part], order, 1)
-            out_scores[lo:lo + batch] = np.take_along_axis(vals, order, 1)
+            best = top_k(e, n)  # ties by column, i.e. by row number: the pool is sorted
+            out_rows[lo:lo + batch] = pool[best]
+            out_scores[lo:lo + batch] = np.take_along_axis(e, best, 1)
         return out_rows, out_scores
 
     def save(self, directory: Path) -> None:
@@ -107,20 +105,6 @@ class ShelfRates:
                    np.load(directory / "room.npy", mmap_mode=mode, allow_pickle=False),
                    np.load(directory / "category.npy", allow_pickle=False),
                    json.loads((directory / "categories.json").read_text(encoding="utf-8")))
-
-
-def _best_unordered(values: np.ndarray, n: int) -> np.ndarray:
-    """Per row, the positions of the n highest values in no particular order."""
-    if n < values.shape[1]:
-        return np.argpartition(-values, n - 1, axis=1)[:, :n]
-    return np.tile(np.arange(values.shape[1]), (len(values), 1))
-
-
-def _order_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Per row, positions sorted by value descending, ties by row number (vectorised two-key sort)."""
-    by_row = np.argsort(rows, axis=1, kind="stable")
-    by_value = np.argsort(-np.take_along_axis(values, by_row, 1), axis=1, kind="stable")
-    return np.take_along_axis(by_row, by_value, 1)
 
 
 @dataclass

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from recommender.arrays import invert_lists, ranges
+from recommender.arrays import invert_lists, ranges, top_k
 
 
 def test_ranges_concatenates_the_aranges():
@@ -23,3 +24,15 @@ def test_inverted_lists_name_every_row_that_lists_a_value_highest_priority_first
     for v in range(30):
         expected = sorted((r for r, vs in enumerate(lists) if v in vs), key=lambda r: (-priority[r], r))
         assert rows[out_ptr[v]:out_ptr[v + 1]].tolist() == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_k_breaks_ties_by_column_even_at_the_cut_and_ranks_nan_last(seed):
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(1, 20)), int(rng.integers(1, 60))
+    scores = rng.integers(0, 4, (rows, cols)).astype(float) if seed % 2 else rng.random((rows, cols))
+    scores[rng.random(scores.shape) < 0.1] = np.nan
+    scores[rng.random(scores.shape) < 0.1] = -np.inf
+    for k in (1, 3, cols, cols + 2):
+        expected = [np.lexsort((np.arange(cols), -np.nan_to_num(row, nan=-np.inf)))[:k] for row in scores]
+        assert top_k(scores, k).tolist() == np.array(expected).tolist()
