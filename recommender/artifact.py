@@ -34,6 +34,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from recommender.errors import ArtifactError
 from recommender.index import NormOrderedIndex, read_index
 from recommender.profiles import AudienceProfile
 from recommender.shelf_rate import ShelfRates
@@ -44,10 +45,6 @@ FORMAT_VERSION = 5  # 2: shelves, per-category anchor GMV; 3: norm-ordered index
 # table). Versions 3 and 4 still load, without what came later.
 READABLE_VERSIONS = (3, 4, 5)
 MANIFEST = "manifest.json"
-
-
-class ArtifactError(ValueError):
-    """An artifact is missing, incomplete or inconsistent; the message names the file."""
 
 
 class ArtifactWriter:

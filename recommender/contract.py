@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.arrays import unique_sorted
+from recommender.errors import ContractError
 from recommender.vocabulary import Vocabulary
 
 _log = logging.getLogger(__name__)
@@ -176,16 +177,6 @@ class Problem:
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
-
-
-class ContractError(ValueError):
-    """The snapshot breaks the data contract; the message lists every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        lines = [f"snapshot refused: {len(problems)} fatal problem(s)"]
-        lines += [f"  - {p}" for p in problems]
-        super().__init__("\n".join(lines))
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import redis
 
+from recommender.errors import StoreUnavailable
 from recommender.hot import HOURS, Orders
 
 _COUNT = """
@@ -105,10 +106,6 @@ LOAD_CHUNK = 5000  # (bucket, good, count) increments per script of a start-up l
 def shard_of(products: np.ndarray) -> np.ndarray:
     """A good's shard: crc32 of its id, the same in every process."""
     return np.fromiter((zlib.crc32(p.encode()) % SHARDS for p in products.tolist()), np.int64, len(products))
-
-
-class StoreUnavailable(RuntimeError):
-    """The store cannot be reached; callers serve what they last knew."""
 
 
 class RedisStore:

@@ -16,15 +16,14 @@ Environment variables override the file.
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recommender.ranking import RankingConfig
+from recommender.settings import read_config_file, validated
 
 
 class HotConfig(BaseModel):
@@ -70,9 +69,7 @@ class ServiceConfig(BaseModel):
         env = os.environ if environ is None else environ
         data: dict = {}
         if env.get("XUANPIN_CONFIG"):
-            path = Path(env["XUANPIN_CONFIG"])
-            text = path.read_text(encoding="utf-8")
-            data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+            data = read_config_file(env["XUANPIN_CONFIG"])
         if env.get("XUANPIN_MODEL"):
             data["model"] = env["XUANPIN_MODEL"]
         if env.get("XUANPIN_REGISTRY"):
@@ -87,7 +84,7 @@ class ServiceConfig(BaseModel):
                          ("XUANPIN_HOT_CLOCK", "clock")):
             if env.get(var):
                 data.setdefault("hot", {})[key] = env[var]
-        return cls.model_validate(data)
+        return validated(cls, data, env.get("XUANPIN_CONFIG") or "service configuration")
 
     @model_validator(mode="after")
     def _one_source(self) -> ServiceConfig:

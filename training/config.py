@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from recommender.content import ContentConfig
 from recommender.embeddings import FactorConfig
+from recommender.settings import Settings, load_settings
 from recommender.shelf_rate import ShelfRateConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AnchorConfig(_Strict):
+class AnchorConfig(Settings):
     buyer_weight: float = Field(1.0, ge=0, description="weight of log1p(orders in the room) beside a follow")
     sales_shrinkage: float = Field(
         100.0, gt=0, description="sales share of an anchor vector = goods_sold / (goods_sold + this)")
@@ -25,7 +20,7 @@ class AnchorConfig(_Strict):
         50.0, gt=0, description="audience share vs the vertical prior = fans / (fans + this)")
 
 
-class IndexConfig(_Strict):
+class IndexConfig(Settings):
     kind: str = Field("flat", pattern="^(flat|hnsw)$", description="flat: exact; hnsw: only if recall holds")
     min_recall: float = Field(0.95, gt=0, le=1, description="recall@k vs exact an approximate index must reach")
     k: int = Field(50, ge=1, description="k at which recall is measured")
@@ -33,7 +28,7 @@ class IndexConfig(_Strict):
                                    "models without the shelf-rate model retrieve from them)")
 
 
-class TrainConfig(_Strict):
+class TrainConfig(Settings):
     half_life_days: float = Field(30.0, gt=0, description="recency half-life of orders")
     confidence: str = Field("quantity", pattern="^(quantity|amount)$",
                             description="what an order weighs in the fan x product matrix")
@@ -49,7 +44,4 @@ class TrainConfig(_Strict):
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
         """Read a JSON or TOML file; unknown keys are errors (a typo must not silently use a default)."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        return cls.model_validate(data)
+        return load_settings(cls, path)

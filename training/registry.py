@@ -24,15 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recommender.artifact import ArtifactError, read_manifest
-
-
-class RegistryError(RuntimeError):
-    pass
-
-
-class LockHeld(RegistryError):
-    """Another job holds the registry lock."""
+from recommender.artifact import read_manifest
+from recommender.errors import ArtifactError, LockHeld, RegistryError
 
 
 @dataclass(frozen=True)
