@@ -78,7 +78,7 @@ def if_shelved_gains(task: Task, truth, ranker: Ranker) -> tuple[np.ndarray, np.
     expected[seen.row, seen.col] = 0.0
     if task.unborn is not None:
         expected[:, task.unborn] = 0.0
-    return expected, expected * (ranker.price * ranker.commission)[None, :]
+    return expected, expected * (ranker.goods.price * ranker.goods.commission)[None, :]
 
 
 def _ci(values: np.ndarray, n_boot: int, seed: int) -> dict:
@@ -105,10 +105,10 @@ def describe(ranked: np.ndarray, task: Task, ranker: Ranker, model: Model, top: 
     """Median price of the top picks and the share of them in the anchor's own main category."""
     r = ranked[:, :top]
     valid = r >= 0
-    out = {f"median_price@{top}": round(float(np.median(ranker.price[r[valid]])), 1) if valid.any() else None}
+    out = {f"median_price@{top}": round(float(np.median(ranker.goods.price[r[valid]])), 1) if valid.any() else None}
     if "main_category" in model.anchors:
         main = model.anchors["main_category"].astype(str).to_numpy()[task.users]
-        cats = np.asarray(ranker.categories)[ranker.category_code[np.maximum(r, 0)]]
+        cats = np.asarray(ranker.goods.categories)[ranker.goods.category[np.maximum(r, 0)]]
         same = (cats == main[:, None]) & valid
         out[f"own_category_share@{top}"] = round(float(same.sum() / max(valid.sum(), 1)), 4)
     return out

@@ -314,7 +314,7 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     rankings["ours"] = ours_reranked(ranker, task, k)
     rankings["oracle"] = rank_task(task, lambda users: np.asarray(truth.expected_sales)[users], k)
     # what the served ranking optimises: the anchor's expected commission = expected units x price x rate
-    earnings = expected * (ranker.price * ranker.commission)[None, :]
+    earnings = expected * (ranker.goods.price * ranker.goods.commission)[None, :]
     return {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()),
             "models": _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg),
             "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
@@ -363,9 +363,9 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
     with tempfile.TemporaryDirectory() as tmp:
         model = load_model(train(train_m, Path(tmp) / "model", cfg.train), mmap=False)
         ranker = Ranker(model)
-        small = ranker.small
-        new = ranker.new
-        category = ranker.category_code
+        small = ranker.goods.small
+        new = ranker.goods.new
+        category = ranker.goods.category
         results: dict = {}
         with compute_threads(cfg.train.threads) as threads:
             for name, task in tasks.items():

@@ -141,7 +141,7 @@ def test_commission_and_shelf_filters(page, live, anchor):
 
 def test_a_gated_product_says_why(page, live, live_app):
     s = live_app.extensions["xuanpin"]["serving"]
-    row = int(np.flatnonzero(s.ranker.refund > 0.15)[0])
+    row = int(np.flatnonzero(s.ranker.goods.refund > 0.15)[0])
     product_id = str(s.model.product_ids.ids[row])
     page.goto(f"{live.url}/#/product/{product_id}")
     expect(page.locator("#product-title")).to_have_text(live.get(f"/v1/products/{product_id}")["product"]["title"])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from recommender.index import build_index, recall_at_k
+from recommender.index import NormOrderedIndex, build_index, recall_at_k
 
 
 def _vectors(n=3000, d=64, seed=0):
@@ -36,3 +36,28 @@ def test_hnsw_falls_back_to_exact_when_recall_is_too_low():
 
 def test_recall_counts_shared_ids():
     assert recall_at_k(np.array([[1, 2, 3]]), np.array([[3, 2, 9]])) == 2 / 3
+
+
+def brute(vectors, query, mask, n):
+    scores = vectors @ query
+    rows = np.flatnonzero(mask)
+    return rows[np.lexsort((rows, -scores[rows]))][:n]
+
+
+def test_norm_ordered_scan_equals_brute_force_with_and_without_a_mask():
+    rng = np.random.default_rng(0)
+    vecs = (rng.normal(size=(20_000, 16)) * rng.lognormal(0, 1, (20_000, 1))).astype(np.float32)
+    index = NormOrderedIndex.build(vecs)
+    for seed in range(5):
+        q = np.random.default_rng(seed).normal(size=16).astype(np.float32)
+        mask = np.random.default_rng(seed).random(20_000) < 0.3
+        assert index.search(q, 100)[0].tolist() == brute(vecs, q, np.ones(20_000, bool), 100).tolist()
+        assert index.search(q, 100, mask)[0].tolist() == brute(vecs, q, mask, 100).tolist()
+
+
+def test_a_subset_index_returns_original_row_numbers():
+    vecs = np.random.default_rng(1).normal(size=(1000, 8)).astype(np.float32)
+    rows = np.arange(0, 1000, 7)
+    q = vecs[14]
+    found, _ = NormOrderedIndex.build(vecs, rows).search(q, 5)
+    assert set(found) <= set(rows) and found[0] == brute(vecs[rows], q, np.ones(len(rows), bool), 1)[0] * 7

@@ -42,7 +42,7 @@ def test_product_page_windows_board_and_promotion(client, ids, serving):
 
 
 def test_product_page_says_why_a_good_is_gated(client, serving):
-    row = int(np.flatnonzero(serving.ranker.refund > 0.15)[0])
+    row = int(np.flatnonzero(serving.ranker.goods.refund > 0.15)[0])
     pid = serving.model.product_ids.ids[row].item()
     body = get(client, f"/v1/products/{pid}")
     assert not body["quality"]["passes_gates"]

@@ -1,0 +1,82 @@
+"""The page-arrangement rule: how scored goods become pages the selection center shows.
+
+Pages are filled one at a time, best score first (ties: the earlier candidate), with at most
+`max_category_share` of a page from one category and at least `support_share` of it for supported goods (small
+merchants, new goods), those slots spread through the page while any supported good fits under the cap. The
+cap is relaxed only when nothing else is left. Pages of the same size are consistent: page 2 continues page 1
+without repeats or gaps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def slot_codes(category: np.ndarray, supported: np.ndarray) -> np.ndarray:
+    """2 x category + supported: one look-up gives `arrange` both. A category's two codes differ in the last bit
+    only (c ^ 1 is the other); no category (-1) gives -2 and -1, two spare slots."""
+    return np.asarray(category, np.int64) * 2 + np.asarray(supported, bool)
+
+
+def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_category_share: float,
+            support_share: float) -> np.ndarray:
+    """Positions of the first `n` candidates in display order, pages of `page` goods.
+
+    `code` holds the candidates' slot codes (`slot_codes`), `score` their scores. Each slot takes the first
+    unused candidate that is allowed. Within a page a candidate once used or capped stays so, so each rule keeps a
+    cursor that only moves forward: a page costs about one pass over the candidates it skips, not a scan per slot.
+    """
+    cap = max(1, math.ceil(max_category_share * page))
+    share = support_share
+    order = np.argsort(-score, kind="stable")
+    code = np.asarray(code, np.int64)[order]
+    n_slots = 2 * (int(code.max(initial=-1)) // 2 + 1) + 2  # every category's two codes, then the two spares
+    sup_at = np.flatnonzero(code & 1).tolist()  # ranks of the supported candidates
+    code = code.tolist()
+    m, n_sup = len(code), len(sup_at)
+    total = min(n, m)
+    used = [False] * m
+    taken: list[int] = []
+    support_left = n_sup
+    first = first_sup = 0  # all ranks before `first`, all supported before `sup_at[first_sup]` are used
+    while len(taken) < total:
+        count = [0] * n_slots  # per slot code: both codes of a category hold the category's count
+        while first < m and used[first]:
+            first += 1
+        while first_sup < n_sup and used[sup_at[first_sup]]:
+            first_sup += 1
+        gen, sup = first, first_sup
+        in_page = n_support = 0
+        while in_page < page and len(taken) < total:
+            pick = -1
+            # reserved slots are spread through the page (every 5th at a 20% share), so they are not all left to
+            # the end of the page, where the anchor's main category may already be capped
+            if support_left > 0 and math.floor((in_page + 1) * share) > n_support:
+                while sup < n_sup and (used[sup_at[sup]] or count[code[sup_at[sup]]] >= cap):
+                    sup += 1
+                if sup < n_sup:
+                    pick = sup_at[sup]
+            # give way in this order: first the support share, then (only if nothing else is left) the cap
+            if pick < 0:
+                while gen < m and (used[gen] or count[code[gen]] >= cap):
+                    gen += 1
+                if gen < m:
+                    pick = gen
+            if pick < 0:
+                while first < m and used[first]:
+                    first += 1
+                if first >= m:
+                    return order[taken]
+                pick = first
+            used[pick] = True
+            taken.append(pick)
+            c = code[pick]
+            count[c] += 1
+            count[c ^ 1] += 1
+            in_page += 1
+            if c & 1:
+                n_support += 1
+                support_left -= 1
+    return order[taken]

@@ -1,0 +1,122 @@
+"""The catalogue as the ranking reads it: columns of goods and rooms as arrays indexed by model row, built once
+per loaded model, so a request only indexes and masks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recommender.artifact import Model
+from recommender.ranking.config import RankingConfig
+
+WINDOWS = (1, 7, 30)  # days of the sales statistics and boards
+
+
+def column(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
+    """A numeric column as floats, `default` where it is missing (optional columns of the contract)."""
+    if name not in df:
+        return np.full(len(df), default, dtype=float)
+    return df[name].astype("Float64").fillna(default).to_numpy(dtype=float)
+
+
+@dataclass(eq=False)
+class Goods:
+    """Every good's price, category, quality signals and support status. Unknown quality values pass the gates
+    (a missing refund rate reads 0, a missing shop rating 5, missing stock infinite)."""
+
+    price: np.ndarray
+    commission: np.ndarray
+    category: np.ndarray  # int64 code into `categories` (sorted names); -1: none
+    categories: list[str]
+    new: np.ndarray  # created within `new_goods_days`
+    small: np.ndarray  # its merchant's 30-day GMV is in the bottom `small_merchant_quantile`
+    refund: np.ndarray = field(default=None)
+    shop_rating: np.ndarray = field(default=None)
+    violations: np.ndarray = field(default=None)
+    stock: np.ndarray = field(default=None)
+    age_days: np.ndarray = field(default=None)
+    merchant_gmv: np.ndarray = field(default=None)
+    sales: dict[int, np.ndarray] = field(default_factory=dict)  # units sold per window (WINDOWS)
+    anchors_7d: np.ndarray = field(default=None)  # rooms that sold it in the last 7 days
+    gmv_7d: np.ndarray = field(default=None)
+    supported: np.ndarray = field(init=False)  # new or from a small merchant: exposure support (扶持)
+
+    def __post_init__(self) -> None:
+        n = len(self.price)
+        defaults = {"refund": 0.0, "shop_rating": 5.0, "violations": 0.0, "stock": np.inf, "age_days": np.inf,
+                    "merchant_gmv": np.inf, "anchors_7d": 0, "gmv_7d": 0.0}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(n, value))
+        for window in WINDOWS:
+            self.sales.setdefault(window, np.zeros(n, np.int64))
+        self.supported = np.asarray(self.new, bool) | np.asarray(self.small, bool)
+
+    def __len__(self) -> int:
+        return len(self.price)
+
+    @classmethod
+    def from_model(cls, model: Model, cfg: RankingConfig) -> Goods:
+        p, st = model.products, model.product_stats
+        codes, categories = pd.factorize(p["category"], sort=True)
+        age_days = (model.snapshot_time - pd.to_datetime(p["created_at"])).dt.total_seconds().to_numpy() / 86400
+        merchant_gmv = column(p, "merchant_gmv_30d", np.inf)
+        if "merchant_gmv_30d" in p:
+            per_merchant = p.groupby("merchant_id")["merchant_gmv_30d"].first().dropna()
+            threshold = float(per_merchant.quantile(cfg.small_merchant_quantile)) if len(per_merchant) else -1.0
+            small = merchant_gmv <= threshold
+        else:
+            small = np.zeros(len(p), bool)
+        return cls(price=p["price"].to_numpy(float), commission=p["commission_rate"].to_numpy(float),
+                   category=np.asarray(codes, np.int64), categories=[str(c) for c in categories],
+                   new=age_days <= cfg.new_goods_days, small=small,
+                   refund=column(p, "refund_rate", 0.0), shop_rating=column(p, "shop_rating", 5.0),
+                   violations=column(p, "merchant_violations", 0.0), stock=column(p, "stock", np.inf),
+                   age_days=age_days, merchant_gmv=merchant_gmv,
+                   sales={w: st[f"sales_{w}d"].to_numpy() for w in WINDOWS},
+                   anchors_7d=st["anchors_7d"].to_numpy(), gmv_7d=st["gmv_7d"].to_numpy(float))
+
+    def in_category(self, name: str) -> np.ndarray:
+        """Goods of one category (none at all for an unknown category)."""
+        if name not in self.categories:
+            return np.zeros(len(self.category), bool)
+        return self.category == self.categories.index(name)
+
+
+@dataclass(eq=False)
+class Rooms:
+    """Every anchor's (live room's) rating, violations, tier, reach and audience, for the anchor gates, the
+    merchant's view and the reasons that cite a room's followers."""
+
+    rating: np.ndarray
+    violations: np.ndarray
+    tier: np.ndarray  # str
+    fans: np.ndarray
+    gmv_30d: np.ndarray
+    category_gmv: np.ndarray  # (anchors, audience categories): 30-day GMV per category
+    category_shares: np.ndarray  # (anchors, audience categories): share of followers who bought the category
+    audience_column: np.ndarray  # goods' category code -> column of the two matrices above (-1: none)
+
+    @classmethod
+    def from_model(cls, model: Model, categories: list[str]) -> Rooms:
+        a, labels = model.anchors, model.audience.labels["category"]
+        return cls(rating=column(a, "shop_rating", 5.0), violations=column(a, "violations", 0.0),
+                   tier=a["tier"].astype(str).to_numpy() if "tier" in a else np.full(len(a), ""),
+                   fans=model.audience.fans, gmv_30d=model.anchor_stats["gmv_30d"].to_numpy(float),
+                   category_gmv=model.anchor_category_gmv,
+                   category_shares=np.asarray(model.audience.shares["category"]),
+                   audience_column=np.array([labels.index(c) if c in labels else -1 for c in categories], np.int64))
+
+    def __len__(self) -> int:
+        return len(self.rating)
+
+    def category_sales(self, anchors: np.ndarray, category: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each room's 30-day GMV in one goods category, and its share of the room's GMV (0 without GMV)."""
+        col = self.audience_column[category] if category >= 0 else -1
+        if col < 0:
+            return np.zeros(len(anchors)), np.zeros(len(anchors))
+        gmv = np.asarray(self.category_gmv[anchors, col], dtype=float)
+        total = self.gmv_30d[anchors]
+        return gmv, np.divide(gmv, total, out=np.zeros(len(anchors)), where=total > 0)

@@ -1,0 +1,37 @@
+"""The ranking's settings: quality gates, the value of a good to a room, exposure support and diversity."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from recommender.settings import Settings
+
+
+class RankingConfig(Settings):
+    """Ranking knobs, with the defaults the service starts with (README "Ranking" gives the measurements)."""
+
+    candidates: int = Field(300, ge=10, le=5000, description="goods retrieved before re-ranking (artifacts without "
+                            "the shelf-rate model; with it every eligible good is ranked)")
+    # quality gates (品控): a good failing any gate is never picked, shown on a board or called similar
+    max_refund_rate: float = Field(0.15, ge=0, le=1, description="goods refunded more often are gated out")
+    min_shop_rating: float = Field(4.0, ge=0, le=5, description="merchant shops rated lower are gated out")
+    max_merchant_violations: int = Field(2, ge=0, description="merchants with more violations are gated out")
+    require_stock: bool = Field(True, description="gate out goods with zero stock")
+    # expected value: affinity^a x price^p x commission^c. With the shelf-rate model the affinity is the good's
+    # expected orders in the room if shelved, relative to the room's best gated good; the vectors' inner product
+    # (artifacts without that model) is flatter than true sales, so it gets a steeper exponent of its own.
+    affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
+    vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
+                                          "(artifacts without the shelf-rate model)")
+    price_weight: float = Field(0.75, ge=0, description="exponent of the price in a good's expected value")
+    commission_weight: float = Field(1.0, ge=0, description="exponent of the commission rate in its expected value")
+    # exposure support (中小商家扶持)
+    small_merchant_quantile: float = Field(0.3, ge=0, le=1, description="merchants below this GMV quantile")
+    new_goods_days: float = Field(14, ge=0, description="goods created within this many days are new")
+    support_boost: float = Field(0.25, ge=0, description="score multiplier 1 + boost for supported goods")
+    support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
+    # diversity: most of a room's expected orders are in its main category, so the cap costs earnings
+    max_category_share: float = Field(0.7, gt=0, le=1, description="most a category may take of a page")
+    # anchors for a product (达人广场)
+    min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
+    max_anchor_violations: int = Field(3, ge=0, description="anchors with more violations are not proposed")

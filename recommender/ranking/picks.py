@@ -1,0 +1,76 @@
+"""Goods for an anchor's shelf (选品): gate and filter, score, arrange into pages, explain the shown goods."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.ranking.catalog import Goods
+from recommender.ranking.config import RankingConfig
+from recommender.ranking.explain import Explainer
+from recommender.ranking.results import Page
+from recommender.ranking.scorers import Eligible, Scorer, arranged
+
+
+@dataclass
+class PickFilters:
+    """What the selection center's filter bar narrows the picks to."""
+
+    category: str | None = None
+    price_min: float | None = None
+    price_max: float | None = None
+    commission_min: float | None = None
+    exclude_shelf: bool = False
+    exclude_products: np.ndarray | None = None  # rows never to pick (e.g. goods the anchor already sells)
+
+    @property
+    def empty(self) -> bool:
+        return (self.category is None and self.price_min is None and self.price_max is None
+                and self.commission_min is None and not self.exclude_shelf and self.exclude_products is None)
+
+
+class GoodsForAnchor:
+    """Pages of picks for one anchor, best first, each with its score breakdown and reasons."""
+
+    def __init__(self, goods: Goods, gate: np.ndarray, scorer: Scorer, explainer: Explainer,
+                 shelf_of: Callable[[int], np.ndarray], cfg: RankingConfig) -> None:
+        self.goods, self.gate, self.scorer, self.explainer, self.config = goods, gate, scorer, explainer, cfg
+        self.shelf_of = shelf_of
+        self._unfiltered = Eligible(gate, int(np.count_nonzero(gate)), filtered=False)
+
+    def filter_mask(self, filters: PickFilters, anchor: int | None = None) -> np.ndarray:
+        """The gated goods that pass `filters` (the anchor's shelf out when asked)."""
+        goods, mask = self.goods, self.gate.copy()
+        if filters.category is not None:
+            mask &= goods.in_category(filters.category)
+        if filters.price_min is not None:
+            mask &= goods.price >= filters.price_min
+        if filters.price_max is not None:
+            mask &= goods.price <= filters.price_max
+        if filters.commission_min is not None:
+            mask &= goods.commission >= filters.commission_min
+        if filters.exclude_shelf and anchor is not None:
+            mask[self.shelf_of(anchor)] = False
+        if filters.exclude_products is not None:
+            mask[filters.exclude_products] = False
+        return mask
+
+    def eligible(self, filters: PickFilters, anchor: int) -> Eligible:
+        if filters.empty:  # the common request: the gate itself, counted at load (no copy, no count)
+            return self._unfiltered
+        mask = self.filter_mask(filters, anchor)
+        return Eligible(mask, int(np.count_nonzero(mask)), filtered=True)
+
+    def page(self, anchor: int, k: int = 20, offset: int = 0, filters: PickFilters | None = None) -> Page:
+        """Pages of the same k are consistent: the list is arranged page by page, each under its own category
+        cap and support share, so page 2 continues page 1 without repeats or gaps."""
+        eligible = self.eligible(filters or PickFilters(), anchor)
+        n = offset + k
+        scored = self.scorer.goods_for(anchor, eligible, n, k)
+        shown = arranged(scored, n, k, self.config)[offset:n]
+        rows = scored.rows[shown]
+        items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows])
+        more = eligible.count > n and len(items) == k
+        return Page(items, offset, n if more else None, eligible.count)

@@ -1,0 +1,85 @@
+"""The ranking front: one object per loaded model that wires the components for the service and the jobs.
+
+The order is the platform's: quality control (品控, `gates`) removes goods before any efficiency is considered;
+a scorer (`scorers`) values every good left for the room, the anchor's expected commission; small merchants
+and new goods get a boost and a guaranteed share of the slots (中小商家扶持), and no category takes more than its
+share of a page (`arrange`); each shown pick carries its reasons (`explain`). Everything a request reads is
+prepared here once per model; a request only indexes and masks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.artifact import Model
+from recommender.errors import ArtifactError
+from recommender.ranking.anchors import AnchorsForGood
+from recommender.ranking.boards import Boards
+from recommender.ranking.catalog import Goods, Rooms
+from recommender.ranking.config import RankingConfig
+from recommender.ranking.explain import Explainer
+from recommender.ranking.gates import anchors_gate, gate_failures, goods_gate
+from recommender.ranking.picks import GoodsForAnchor, PickFilters
+from recommender.ranking.results import Page
+from recommender.ranking.scorers import Scorer, ShelfRateScorer, VectorScorer
+
+
+class Ranker:
+    """Ranks goods for anchors and anchors for goods over one loaded model."""
+
+    def __init__(self, model: Model, config: RankingConfig | None = None) -> None:
+        self.model, self.config = model, config or RankingConfig()
+        cfg = self.config
+        self.goods = Goods.from_model(model, cfg)
+        self.rooms = Rooms.from_model(model, self.goods.categories)
+        self.gate = goods_gate(self.goods, cfg)
+        self.anchor_gate = anchors_gate(self.rooms, cfg)
+        self.boards = Boards(self.goods, self.gate)
+        self.explainer = Explainer(self.goods, self.rooms, self.boards.rank[7])
+        self.scorer = self._scorer(model)
+        self.goods_for_anchor = GoodsForAnchor(self.goods, self.gate, self.scorer, self.explainer, model.shelf_of,
+                                               cfg)
+        self.anchors_for_good = AnchorsForGood(self.rooms, self.anchor_gate, self.scorer, self.explainer)
+
+    def _scorer(self, model: Model) -> Scorer:
+        """Expected orders if shelved where the artifact has the shelf-rate model, the vectors otherwise."""
+        if model.shelf_rate is None:
+            return VectorScorer(model, self.goods, self.rooms, self.config)
+        try:
+            return ShelfRateScorer(model.shelf_rate, self.goods, self.gate, self.config)
+        except ArtifactError as exc:
+            raise ArtifactError(f"{model.path}: {exc}") from exc
+
+    @property
+    def board_rank(self) -> dict[int, np.ndarray]:
+        """Each good's rank on its category's TOP board per window (0: not on it)."""
+        return self.boards.rank
+
+    def picks(self, anchor: int, k: int = 20, offset: int = 0, filters: PickFilters | None = None) -> Page:
+        """A page of goods for one anchor's shelf (选品)."""
+        return self.goods_for_anchor.page(anchor, k, offset, filters)
+
+    def anchors_for(self, product: int, k: int = 20, offset: int = 0, tier: str | None = None,
+                    min_fans: int | None = None, exclude: np.ndarray | None = None) -> Page:
+        """A page of anchors for a good (达人广场)."""
+        return self.anchors_for_good.page(product, k, offset, tier, min_fans, exclude)
+
+    def filter_mask(self, filters: PickFilters, anchor: int | None = None) -> np.ndarray:
+        return self.goods_for_anchor.filter_mask(filters, anchor)
+
+    def gate_failures(self, product: int) -> list[str]:
+        """Why one good is gated out (empty when it passes)."""
+        return gate_failures(self.goods, self.config, product)
+
+    def in_category(self, name: str) -> np.ndarray:
+        return self.goods.in_category(name)
+
+    def similar(self, product: int, k: int = 20) -> list[tuple[int, float]]:
+        """The closest goods in the embedding space that pass the gates: (row, cosine)."""
+        rows, cos = self.model.similar_products(product, min(len(self.goods) - 1, k * 3 + 20))
+        keep = self.gate[rows]
+        return [(int(r), float(c)) for r, c in zip(rows[keep][:k], cos[keep][:k], strict=True)]
+
+    def top_sales(self, window: int, k: int = 50, category: str | None = None) -> list[int]:
+        """The TOP sales board."""
+        return self.boards.top(window, k, category)

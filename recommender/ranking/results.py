@@ -1,0 +1,39 @@
+"""What the ranking answers: picks for an anchor, and pages of picks or anchors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Pick:
+    """One good for an anchor's shelf, with the figures behind its score and the reasons a person reads."""
+
+    product: int  # row in the model's vocabulary
+    score: float
+    breakdown: dict[str, float]
+    audience_reason: dict | None  # the anchor's followers and the good's category (None: no such share)
+    #: the good's own reasons (sales, board, commission, support) and support labels ("small_merchant",
+    #: "new_goods"): the same for every anchor and shared by every page of this model, so read, do not edit
+    good_reasons: tuple[dict, ...] = ()
+    support: tuple[str, ...] = ()
+
+    @property
+    def reasons(self) -> list[dict]:
+        """Every reason, the audience match first: copies, free to edit."""
+        head = [self.audience_reason.copy()] if self.audience_reason is not None else []
+        return head + [reason.copy() for reason in self.good_reasons]
+
+    @property
+    def supported(self) -> list[str]:
+        return list(self.support)
+
+
+@dataclass
+class Page:
+    """One page of a ranked list; `next_offset` is None on the last page."""
+
+    items: list
+    offset: int
+    next_offset: int | None
+    candidates: int  # goods (or anchors) that passed the gates and filters

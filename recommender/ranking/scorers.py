@@ -1,0 +1,247 @@
+"""Scorers: how much a good is worth to a room, and a room to a good. One protocol, two implementations.
+
+A good's score in room a is its expected value to the anchor, relative affinity^w x price^p x commission^c,
+times a boost for supported goods (扶持). The affinity comes from
+
+* `ShelfRateScorer`: expected orders if shelved (recommender/shelf_rate.py), the default wherever the artifact
+  has the shelf-rate model. It ranks every eligible good, not a shortlist.
+* `VectorScorer`: the inner product of the anchor and good vectors, for artifacts without that model (no shelf
+  table, e.g. Online Retail). It ranks a few hundred goods retrieved exactly by that inner product.
+
+A scorer answers with candidates that provably hold the first n picks of the page-arrangement rule over every
+eligible good; the caller arranges them (recommender/ranking/arrange.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from recommender.arrays import ranges
+from recommender.artifact import Model
+from recommender.errors import ArtifactError
+from recommender.index import NormOrderedIndex, flat_index
+from recommender.ranking.arrange import arrange, slot_codes
+from recommender.ranking.catalog import Goods, Rooms
+from recommender.ranking.config import RankingConfig
+from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfRates
+
+POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (56 bytes each: 28 MB)
+POOL_CACHE_MAX_N = 1_000  # pools are kept for lists up to this long (pages 1-5 at k=200); deeper ones are rebuilt
+SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load (vector scorer)
+
+
+class Eligible(NamedTuple):
+    """The goods a request may show: the quality gate narrowed by its filters."""
+
+    mask: np.ndarray
+    count: int
+    filtered: bool  # False: `mask` is the gate itself, the same for every unfiltered request
+
+
+class Scored(NamedTuple):
+    """Candidates for a room's page, in the scorer's order, and how to explain the shown ones."""
+
+    rows: np.ndarray  # goods
+    score: np.ndarray
+    code: np.ndarray  # slot codes for the arrangement
+    #: positions among the candidates -> (4, m) affinity, relative affinity, expected value, score
+    explain: Callable[[np.ndarray], np.ndarray]
+
+
+class Scorer(Protocol):
+    """What the picks and the merchant's view ask of a model."""
+
+    boost: np.ndarray  # per good: 1 + support_boost for supported goods, else 1
+
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
+        """Candidates whose arrangement into pages of k gives the first n picks over every eligible good."""
+        ...
+
+    def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Scores of rooms `anchors` for one good, and the named figures behind them."""
+        ...
+
+
+def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig) -> np.ndarray:
+    """Positions among `scored` of the first n picks, in pages of k."""
+    return arrange(scored.code, scored.score, n, k, max_category_share=cfg.max_category_share,
+                   support_share=cfg.support_share)
+
+
+class _Value:
+    """The anchor-independent part of a good's value: price^p x commission^c, and the support boost."""
+
+    def __init__(self, goods: Goods, cfg: RankingConfig) -> None:
+        self.price = goods.price ** cfg.price_weight
+        self.commission = goods.commission ** cfg.commission_weight
+        self.boost = np.where(goods.supported, 1 + cfg.support_boost, 1.0)
+        self.code = slot_codes(goods.category, goods.supported)
+
+
+class ShelfRateScorer:
+    """Goods by expected orders if shelved. A good's score in room a is
+
+        (room[a, c] x quality[p] x 30 / top[a]) ** w x price ** p x commission ** c x boost
+        = (room[a, c] x 30 / top[a]) ** w  x  own[p],   own = quality ** w x price ** p x commission ** c x boost
+
+    so within a category every room orders the goods alike, by `own`. The gated goods are sorted by category,
+    then `own`, once at load, which turns a room's ranking into a merge of per-category lists each scaled by the
+    room's strength in the category: a request scores only the heads of the lists it can reach. `top[a]` is the
+    room's best gated good (its expected orders), so a good's relative affinity and score are the same in every
+    filtered list of the room.
+    """
+
+    def __init__(self, rates: ShelfRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig) -> None:
+        self.rates, self.config = rates, cfg
+        value = _Value(goods, cfg)
+        self.boost, self._code, self._supported = value.boost, value.code, goods.supported
+        self.room = np.asarray(rates.room)
+        quality = np.asarray(rates.quality, np.float64)
+        self.unit = quality * DAYS_PER_PERIOD  # expected orders in a room of strength 1
+        w = cfg.affinity_weight
+        self.own_value = (quality if w == 1 else quality ** w) * value.price * value.commission
+        self.own = self.own_value * self.boost
+        self.category = np.asarray(rates.category, np.int64)
+        if not np.array_equal(self.category, goods.category):  # the pools and the category cap must agree
+            wrong = int(np.count_nonzero(self.category != goods.category))
+            raise ArtifactError(f"shelf_rate/category.npy disagrees with the catalogue's categories for {wrong} "
+                                "goods")
+        rows = np.flatnonzero(gate)
+        self._by_category = rows[np.lexsort((rows, -self.own[rows], self.category[rows]))]
+        self._starts = np.searchsorted(self.category[self._by_category], np.arange(len(rates.categories) + 1))
+        self._supported_at = np.flatnonzero(goods.supported[self._by_category])  # positions in _by_category
+        best = np.zeros(len(rates.categories))
+        np.maximum.at(best, self.category[rows], self.unit[rows])
+        self.best_unit = best  # the best gated good's expected orders per category at strength 1
+        self._pools: dict[int, np.ndarray] = {}
+        self._pool_rows = 0
+
+    def pool(self, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """The goods any room's first `n` picks come from: each category's n best by `own`, and its n best
+        supported goods (the arrangement takes a category's j-th pick either as the best unused good of the
+        category or as its best unused supported good, so both lists' first j hold it). Ordered by category,
+        then `own`. Without a mask (no filters) the pool is the same for every room and is kept per n."""
+        if mask is None and n in self._pools:
+            return self._pools[n]
+        rows, starts, supported_at = self._by_category, self._starts, self._supported_at
+        if mask is not None:  # filters only narrow the gate: keep the order, find the starts again
+            rows = rows[mask[rows]]
+            starts = np.searchsorted(self.category[rows], np.arange(len(starts)))
+            supported_at = np.flatnonzero(self._supported[rows])
+        lead = ranges(starts[:-1], np.minimum(starts[:-1] + n, starts[1:]))
+        s = np.searchsorted(supported_at, starts)
+        lead_supported = supported_at[ranges(s[:-1], np.minimum(s[:-1] + n, s[1:]))]
+        rows = rows[np.union1d(lead, lead_supported)]
+        if mask is None and n <= POOL_CACHE_MAX_N and self._pool_rows + len(rows) <= POOL_CACHE_ROWS:
+            self._pools[n] = rows
+            self._pool_rows += len(rows)
+        return rows
+
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
+        rows = self.pool(n, eligible.mask if eligible.filtered else None)
+        col = self.category[rows]
+        room = self.room[anchor].astype(np.float64)
+        top = max(float((room * self.best_unit).max(initial=0.0)), 1e-12)
+        strength = room * DAYS_PER_PERIOD / top  # relative affinity of a good of quality 1
+        w = self.config.affinity_weight
+        scale = strength if w == 1 else strength ** w
+        score = scale[col] * self.own[rows]
+
+        def explain(shown: np.ndarray) -> np.ndarray:
+            c, goods = col[shown], rows[shown]
+            affinity = room[c] * self.unit[goods]
+            return np.stack([affinity, affinity / top, scale[c] * self.own_value[goods], score[shown]])
+
+        return Scored(rows, score, self._code[rows], explain)
+
+    def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The rooms where the good would sell the most orders if shelved: the room's strength in the good's
+        category (its own sales there, or for a room that never sold it, its scale and its followers' buying)."""
+        expected = self.room[anchors, self.category[product]].astype(np.float64) * self.unit[product]
+        return expected, {"expected_orders_30d": expected}
+
+
+class VectorScorer:
+    """Goods by the inner product of anchor and good vectors (artifacts without the shelf-rate model).
+
+    The n best eligible goods are retrieved exactly (each anchor's precomputed candidate list when enough of it
+    passes the filters, else a norm-ordered pruned scan of the catalogue), relative affinity = inner product over
+    the best retrieved one. Small merchants' and new goods' vectors are short and rarely reach the top few
+    hundred, so they are retrieved from an index of their own and the share rule of the arrangement gives them
+    slots.
+    """
+
+    def __init__(self, model: Model, goods: Goods, rooms: Rooms, cfg: RankingConfig) -> None:
+        self.config, self._rooms = cfg, rooms
+        value = _Value(goods, cfg)
+        self.boost, self._code, self._value = value.boost, value.code, value
+        self.vectors = np.asarray(model.vectors["product"])
+        self.anchor_vectors = np.asarray(model.vectors["anchor"])
+        self._category = goods.category
+        self._scan = model.product_scan
+        self._candidates = np.asarray(model.anchor_candidates)
+        self._candidate_scores = np.asarray(model.anchor_candidate_scores)
+        supported_rows = np.flatnonzero(goods.supported)
+        self._supported_scan = NormOrderedIndex.build(self.vectors, supported_rows)
+        # each anchor's best supported goods, one batch search at load (the support rules are service config)
+        n_sup = min(SUPPORTED_CANDIDATES, len(supported_rows))
+        if n_sup:
+            scores, local = flat_index(self.vectors[supported_rows]).search(self.anchor_vectors, n_sup)
+            self._supported_candidates, self._supported_candidate_scores = supported_rows[local], scores
+        else:
+            self._supported_candidates = np.zeros((len(self.anchor_vectors), 0), np.int64)
+            self._supported_candidate_scores = np.zeros((len(self.anchor_vectors), 0), np.float32)
+
+    def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int, supported_only: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The n best goods passing `mask` by inner product with `query` (exact): (rows, scores)."""
+        if not mask.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scan = self._supported_scan if supported_only else self._scan
+        return scan.search(query, n, mask)
+
+    def retrieve_for_anchor(self, anchor: int, mask: np.ndarray, n: int, supported_only: bool = False,
+                            eligible: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Like `retrieve` for an anchor's own vector, from its precomputed candidate list when enough of the list
+        passes `mask`. The list holds every good scoring above its last entry, so its masked prefix is exactly the
+        top of the eligible goods; otherwise the catalogue is scanned. `eligible` (the number of True in `mask`,
+        when the caller already counted it) saves a count of the catalogue."""
+        if supported_only:
+            rows, scores = self._supported_candidates[anchor], self._supported_candidate_scores[anchor]
+        else:
+            rows, scores = self._candidates[anchor], self._candidate_scores[anchor]
+        keep = mask[rows]
+        kept = int(np.count_nonzero(keep))
+        if kept >= n or kept == (int(np.count_nonzero(mask)) if eligible is None else eligible):
+            return np.asarray(rows[keep][:n], np.int64), np.asarray(scores[keep][:n])
+        return self.retrieve(self.anchor_vectors[anchor], mask, n, supported_only)
+
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
+        cfg, mask = self.config, eligible.mask
+        rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, n), eligible=eligible.count)
+        if cfg.support_share > 0:
+            extra, extra_aff = self.retrieve_for_anchor(anchor, mask, max(2 * k, 50), supported_only=True,
+                                                        eligible=eligible.count)
+            fresh = ~np.isin(extra, rows)
+            rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
+        top = max(float(affinity.max(initial=0.0)), 1e-9)
+        rel = np.maximum(affinity / top, 1e-3)  # inner products may be zero or negative
+        w = cfg.vector_affinity_weight
+        value = (rel if w == 1 else rel ** w) * self._value.price[rows] * self._value.commission[rows]
+        score = value * self.boost[rows]
+
+        def explain(shown: np.ndarray) -> np.ndarray:
+            return np.stack([affinity, rel, value, score])[:, shown]
+
+        return Scored(rows, score, self._code[rows], explain)
+
+    def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Audience fit x reach (diminishing) x how much of the room's GMV is the good's category already."""
+        fit = self.anchor_vectors[anchors] @ np.asarray(self.vectors[product], np.float32)
+        rel = np.clip(fit / max(float(fit.max()), 1e-9), 1e-3, None)
+        fans = np.asarray(self._rooms.fans[anchors], dtype=float)
+        score = rel * np.sqrt(fans + 1) * (1 + self._rooms.category_sales(anchors, int(self._category[product]))[1])
+        return score, {"fit": fit, "relative_fit": rel}

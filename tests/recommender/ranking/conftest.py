@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import pytest
+
+from recommender.artifact import load_model
+from recommender.ranking import PickFilters, Ranker
+
+
+@pytest.fixture(scope="module")
+def ranker(small_artifact):
+    return Ranker(load_model(small_artifact))
+
+
+@pytest.fixture(scope="module")
+def vector_ranker(small_artifact):
+    """The ranking of artifacts without the shelf-rate model (no shelf table)."""
+    model = load_model(small_artifact)
+    model.shelf_rate = None
+    return Ranker(model)
+
+
+FILTERS = [PickFilters(), PickFilters(category="美妆"), PickFilters(price_max=30.0), PickFilters(exclude_shelf=True)]

@@ -1,0 +1,39 @@
+"""Anchors for a good (达人广场): gated rooms ranked by the scorer, pages that continue through ties."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_anchors_for_a_good_are_the_rooms_expecting_the_most_orders(ranker):
+    """With the shelf-rate model: gated rooms by expected orders if shelved, ties by row; pages continue."""
+    for product in (0, 17, len(ranker.goods) - 1):
+        expected = ranker.model.shelf_rate.expected(np.arange(len(ranker.anchor_gate)), np.array([product]))[:, 0]
+        rows = np.flatnonzero(ranker.anchor_gate)
+        best = rows[np.lexsort((rows, -expected[rows]))]
+        first, second = ranker.anchors_for(product, 10), ranker.anchors_for(product, 10, offset=10)
+        assert [it["anchor"] for it in first.items + second.items] == best[:20].tolist()
+        np.testing.assert_allclose([it["breakdown"]["expected_orders_30d"] for it in first.items],
+                                   expected[best[:10]], rtol=1e-5, atol=1e-6)  # rounded to 6 decimals
+        assert first.candidates == len(rows) and first.next_offset == 10
+
+
+def test_anchors_for_a_good_page_through_tied_rooms_by_row(ranker, monkeypatch):
+    """Rooms with no sales, shelf or fans get identical strengths; pages must still continue without repeats."""
+    room = np.array(ranker.scorer.room)
+    room[::2] = room[0]  # half the rooms tied
+    monkeypatch.setattr(ranker.scorer, "room", room)
+    for product in (3, 40):
+        score = room[:, ranker.goods.category[product]].astype(float)
+        rows = np.flatnonzero(ranker.anchor_gate)
+        expected = rows[np.lexsort((rows, -score[rows]))][:40].tolist()
+        pages = [it["anchor"] for offset in range(0, 40, 10) for it in ranker.anchors_for(product, 10, offset).items]
+        assert pages == expected
+
+
+def test_anchors_for_a_good_without_the_shelf_rate_model_are_ranked_by_their_score(vector_ranker):
+    page = vector_ranker.anchors_for(5, 15, tier=None, min_fans=10)
+    scores = [it["score"] for it in page.items]
+    assert len(scores) == 15 and scores == sorted(scores, reverse=True)
+    rows = [it["anchor"] for it in page.items]
+    assert vector_ranker.anchor_gate[rows].all() and (vector_ranker.rooms.fans[rows] >= 10).all()

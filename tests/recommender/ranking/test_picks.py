@@ -1,0 +1,76 @@
+"""Goods for an anchor: every eligible good ranked, pages that continue, the cap and reserved slots kept."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from recommender.ranking import PickFilters, Ranker, RankingConfig
+from tests.recommender.ranking.conftest import FILTERS
+from tests.recommender.ranking.plain_rules import expected_value, reference_arrange
+
+
+def test_reserved_slots_are_spread_through_each_page(ranker):
+    for anchor in range(0, 50, 5):
+        page = ranker.picks(anchor, 20).items
+        positions = [i for i, p in enumerate(page) if p.supported]
+        if int(ranker.goods.supported.sum()) >= 20 and positions:
+            assert positions[0] <= 4  # the first reserved slot is the fifth at a 20% share
+
+
+def test_the_category_cap_holds_when_a_room_s_own_best_goods_are_of_one_category(ranker):
+    # a room's 20 goods with the most expected orders are nearly all of its main category; a cap of 5 a page is
+    # kept, not relaxed, because every category's best goods are candidates
+    strict = Ranker(ranker.model, RankingConfig(max_category_share=0.25, support_share=0.0))
+    category = strict.goods.category
+    for anchor in range(0, 50, 5):
+        best = np.argsort(-strict.model.shelf_rate.expected(anchor)[strict.gate], kind="stable")[:20]
+        own = Counter(category[np.flatnonzero(strict.gate)[best]].tolist()).most_common(1)[0][1]
+        for offset in (0, 20):
+            page = strict.picks(anchor, 20, offset).items
+            cats = Counter(category[[p.product for p in page]].tolist())
+            assert len(page) == 20 and max(cats.values()) <= 5, (anchor, own, cats)
+
+
+@pytest.mark.parametrize("k", [7, 20, 33])
+def test_pages_of_every_room_continue_without_repeats(ranker, k):
+    """Page p+1 continues page p: the candidates depend on k, not on the offset (the category pool included)."""
+    for anchor in range(50):
+        shown = [p.product for offset in range(0, 5 * k, k) for p in ranker.picks(anchor, k, offset).items]
+        assert len(shown) == len(set(shown)), anchor
+        assert shown[:k] == [p.product for p in ranker.picks(anchor, k, 0).items]
+
+
+def test_filters_narrow_the_picks(ranker):
+    filters = PickFilters(price_min=20.0, price_max=200.0)
+    for anchor in range(0, 50, 7):
+        page = ranker.picks(anchor, 20, 0, filters).items
+        assert page and all(20.0 <= ranker.goods.price[p.product] <= 200.0 for p in page)
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(ranker, filters):
+    """No retrieval shortlist: the pages are what the plain rule gives over the whole filtered catalogue."""
+    cfg, goods = ranker.config, ranker.goods
+    for anchor in range(0, 50, 7):
+        mask = ranker.filter_mask(filters, anchor)
+        rows = np.flatnonzero(mask)
+        score = expected_value(ranker, anchor, rows)
+        rows, score = rows[np.lexsort((rows, -score))], np.sort(score)[::-1]  # no exact ties here
+        for k, offset in ((20, 0), (20, 20), (7, 14)):
+            expected = reference_arrange(goods.category[rows].tolist(), goods.supported[rows].tolist(),
+                                         score.tolist(), offset + k, k, cfg.support_share, cfg.max_category_share)
+            page = ranker.picks(anchor, k, offset, filters)
+            got = [p.product for p in page.items]
+            assert got == rows[expected[offset:offset + k]].tolist(), (anchor, k, offset)
+            np.testing.assert_allclose([p.score for p in page.items], expected_value(ranker, anchor, got), rtol=1e-5)
+
+
+def test_a_page_says_how_many_goods_were_eligible_and_where_the_next_starts(ranker):
+    page = ranker.picks(0, 20, 0, PickFilters(category="美妆"))
+    assert page.candidates == int(np.count_nonzero(ranker.gate & ranker.goods.in_category("美妆")))
+    assert page.next_offset == 20
+    last = ranker.picks(0, 20, page.candidates - 5, PickFilters(category="美妆"))
+    assert len(last.items) == 5 and last.next_offset is None

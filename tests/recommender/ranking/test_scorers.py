@@ -1,0 +1,103 @@
+"""Scorers give candidates that provably hold the first picks over every eligible good, and the scores they
+promise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.ranking import PickFilters, RankingConfig, arrange, slot_codes
+from recommender.ranking.catalog import Goods
+from recommender.ranking.scorers import Eligible, ShelfRateScorer, arranged
+from recommender.shelf_rate import ShelfRates
+from tests.recommender.ranking.conftest import FILTERS
+from tests.recommender.ranking.plain_rules import brute_top
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_the_vector_scorer_retrieves_the_exact_top_goods_by_inner_product(vector_ranker, filters):
+    scorer, goods = vector_ranker.scorer, vector_ranker.goods
+    for anchor in range(0, 50, 7):
+        mask = vector_ranker.filter_mask(filters, anchor)
+        scores = scorer.vectors @ scorer.anchor_vectors[anchor]
+        got, _ = scorer.retrieve_for_anchor(anchor, mask, 300)
+        assert got.tolist() == brute_top(scores, mask, 300).tolist()
+        got_sup, _ = scorer.retrieve_for_anchor(anchor, mask, 50, supported_only=True)
+        assert got_sup.tolist() == brute_top(scores, mask & goods.supported, 50).tolist()
+
+
+def test_the_affinity_exponent_follows_the_affinity_source(ranker, vector_ranker):
+    """Expected orders are ranked with affinity_weight, the vectors' flatter affinity with its own exponent."""
+    cfg = ranker.config
+    for r, power in ((ranker, cfg.affinity_weight), (vector_ranker, cfg.vector_affinity_weight)):
+        for pick in r.picks(3, 20).items:
+            b = pick.breakdown
+            assert b["expected_value"] == pytest.approx(
+                b["relative_affinity"] ** power * b["price"] ** cfg.price_weight
+                * b["commission_rate"] ** cfg.commission_weight, rel=1e-3)
+    assert cfg.affinity_weight != cfg.vector_affinity_weight
+
+
+def random_scorer(seed: int) -> tuple[ShelfRateScorer, Goods, np.ndarray, RankingConfig]:
+    """A shelf-rate scorer over a random small catalogue with random settings, ties when the seed is even, a
+    category with no gated goods, and rooms of zero strength in some categories."""
+    rng = np.random.default_rng(seed)
+    n_p, n_c = int(rng.integers(1, 400)), int(rng.integers(1, 8))
+    cfg = RankingConfig(support_share=float(rng.choice([0.0, 0.2, 0.35, 1.0])),
+                        max_category_share=float(rng.choice([0.1, 0.3, 0.7, 1.0])),
+                        affinity_weight=float(rng.choice([1.0, 0.5, 2.0])),
+                        support_boost=float(rng.choice([0.0, 0.25, 3.0])))
+    category = rng.integers(0, n_c, n_p)
+    tie = seed % 2 == 0
+    goods = Goods(price=rng.choice([10.0, 20.0], n_p) if tie else rng.lognormal(3, 1, n_p),
+                  commission=rng.choice([0.0, 0.1, 0.2], n_p) if tie else rng.uniform(0, 0.3, n_p),
+                  category=category, categories=[f"c{i}" for i in range(n_c)],
+                  new=rng.random(n_p) < rng.choice([0.0, 0.05, 0.3, 0.9]), small=np.zeros(n_p, bool))
+    gate = (rng.random(n_p) < rng.choice([1.0, 0.7])) & ((category != 0) | (n_c == 1))
+    quality = (rng.integers(1, 4, n_p) / 3 if tie else rng.lognormal(0, 1, n_p)).astype(np.float32)
+    room = (rng.integers(0, 3, (5, n_c)) / 2 if tie else rng.lognormal(0, 2, (5, n_c))).astype(np.float32)
+    rates = ShelfRates(quality, room, category.astype(np.int32), goods.categories)
+    return ShelfRateScorer(rates, goods, gate, cfg), goods, gate, cfg
+
+
+def eligible(mask: np.ndarray, filtered: bool) -> Eligible:
+    return Eligible(mask, int(np.count_nonzero(mask)), filtered)
+
+
+def shown(scorer: ShelfRateScorer, cfg: RankingConfig, anchor: int, elig: Eligible, n: int, k: int,
+          offset: int = 0) -> list[int]:
+    """Goods offset..n of the room's list in pages of k, as the picks arrange the scorer's candidates."""
+    scored = scorer.goods_for(anchor, elig, n, k)
+    return scored.rows[arranged(scored, n, k, cfg)[offset:n]].tolist()
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings(seed):
+    """Pages from the pool of each category's first n (and first n supported) goods equal the arrangement over
+    every eligible good, and pages joined end to end equal one long list."""
+    scorer, goods, gate, cfg = random_scorer(seed)
+    rng = np.random.default_rng(seed)
+    for anchor in range(5):
+        for elig in (eligible(gate, False), eligible(gate & (rng.random(len(gate)) < 0.6), True)):
+            rows = np.flatnonzero(elig.mask)
+            rows = rows[np.lexsort((rows, -scorer.own[rows], scorer.category[rows]))]
+            # the score as the scorer factors it (room strength x the good's own factor), so exact ties stay ties
+            room = scorer.room[anchor].astype(float)
+            strength = room * 30 / max(float((room * scorer.best_unit).max()), 1e-12)
+            score = strength[scorer.category[rows]] ** cfg.affinity_weight * scorer.own[rows]
+            for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
+                got = shown(scorer, cfg, anchor, elig, offset + k, k, offset)
+                want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
+                                    max_category_share=cfg.max_category_share,
+                                    support_share=cfg.support_share)[offset:offset + k]].tolist()
+                assert got == want and len(set(got)) == len(got), (anchor, k, offset)
+            pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o)]
+            assert pages == shown(scorer, cfg, anchor, elig, 40, 5)
+
+
+def test_a_filtered_pool_keeps_within_its_filters(ranker):
+    filters = PickFilters(price_min=20.0, price_max=200.0)
+    for anchor in range(0, 50, 7):
+        mask = ranker.filter_mask(filters, anchor)
+        pool = ranker.scorer.pool(6, mask)
+        assert len(pool) and mask[pool].all()
