@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.serve import free_port, gunicorn, run_wrk, wait_ready  # noqa: E402
 from fixtures.orders import order_stream  # noqa: E402
-from recommender.hot import MemoryStore, Orders  # noqa: E402
-from recommender.hot_redis import RedisStore  # noqa: E402
+from recommender.hot.memory import MemoryStore  # noqa: E402
+from recommender.hot.orders import Orders  # noqa: E402
+from recommender.hot.redis_store import RedisStore  # noqa: E402
 
 TOKEN = "bench-events-token-0123"
 

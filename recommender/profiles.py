@@ -13,8 +13,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recommender.arrays import distinct_per_row
+from recommender.clock import to_minutes
 from recommender.contract import Marketplace
-from recommender.hot import order_keys, to_minutes
+from recommender.hashing import order_keys
 
 WINDOWS = (1, 7, 30)
 

@@ -15,11 +15,11 @@ from threadpoolctl import threadpool_limits
 from werkzeug.exceptions import HTTPException
 
 from recommender.artifact import load_model
+from recommender.hot.lists import HotLists
 from recommender.ranking import Ranker
 from serve import admin, anchors, events, hot, page, products, rankings, search, system
 from serve.api import ApiError
 from serve.config import ServiceConfig
-from serve.hotlists import HotLists
 from serve.metrics import Metrics
 from serve.reload import Reloader
 from serve.state import Serving

@@ -14,12 +14,14 @@ import numpy as np
 from flask import Blueprint, current_app, request
 from pydantic import TypeAdapter, ValidationError
 
-from recommender.hot import HOURS, MINUTES, Orders, order_keys
-from recommender.hot_redis import StoreUnavailable
+from recommender.errors import StoreUnavailable
+from recommender.hashing import order_keys
+from recommender.hot.counts import HOURS, MINUTES
+from recommender.hot.lists import HotLists
+from recommender.hot.orders import Orders
 from serve import schemas
 from serve.api import ApiError, describe, endpoint
 from serve.hot import hot_lists
-from serve.hotlists import HotLists
 from serve.state import Serving, serving
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")

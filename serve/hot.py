@@ -1,26 +1,25 @@
 """Hot items (爆款) routes: what is bursting in a live room, platform-wide, and in one fan's feed.
 
 Every list is quality-gated like the boards (a high-refund good is never surfaced), and every item carries its
-evidence: orders in the window against what the good's own baseline predicts.
+evidence: orders in the window against what the good's own baseline predicts. The lists, the burst test and
+the feed's scoring live in `recommender.hot`; here the query is parsed and the answer formatted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 from flask import Blueprint, current_app
 
-from recommender.arrays import ranges
+from recommender.hot.feed import FEED_CANDIDATES, followed_sellers, personalise, rows_of, sellers_of, servable
+from recommender.hot.lists import HotList, HotLists
 from serve import schemas
 from serve.api import endpoint
-from serve.hotlists import HotList, HotLists
 from serve.present import anchor_summary, product_card
 from serve.state import Serving, serving
 
 bp = Blueprint("hot", __name__)
-FEED_CANDIDATES = 300
 
 
 def hot_lists() -> HotLists:
@@ -33,52 +32,13 @@ def _iso(minute: int | None) -> str | None:
 
 def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra) -> dict:
     return {"as_of": _iso(hl.bursts.now), "stale": hl.stale, "error": hl.error, "store": hot.kind,
-            "window_minutes": hot.burst.recent_minutes, "items": items, "model_version": s.version, **extra}
-
-
-def _rows(s: Serving, hl: HotList) -> np.ndarray:
-    """Each bursting good's model row (-1: unknown to the model), resolved once per list and model."""
-    rows = hl.resolved.get(s.version)
-    if rows is None:
-        keys = hl.bursts.keys
-        rows = hl.resolved[s.version] = s.model.product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
-    return rows
-
-
-@dataclass(frozen=True)
-class Sellers:
-    """(room, good) pairs of a hot list, sorted by room: the rooms shelving each bursting good, the good as its
-    position in the list, and the room's place among that good's sellers (0: the one with most fans)."""
-
-    anchor: np.ndarray
-    burst: np.ndarray
-    rank: np.ndarray
-
-
-def _sellers(s: Serving, hl: HotList) -> Sellers:
-    """The list's seller pairs, built once per list and model, and only for the feed (the one route reading them)."""
-    key = (s.version, "sellers")
-    pairs = hl.resolved.get(key)
-    if pairs is None:
-        rows = _rows(s, hl)
-        indptr, anchors = s.sellers
-        known = np.flatnonzero(rows >= 0)
-        lo, hi = indptr[rows[known]], indptr[rows[known] + 1]
-        at = ranges(lo, hi)
-        by_room = np.argsort(anchors[at], kind="stable")
-        pairs = hl.resolved[key] = Sellers(anchors[at][by_room], np.repeat(known, hi - lo)[by_room],
-                                           (at - np.repeat(lo, hi - lo))[by_room])
-    return pairs
+            "window_minutes": hot.cfg.recent_minutes, "items": items, "model_version": s.version, **extra}
 
 
 def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Model rows of the bursting goods that pass the quality gates (and the category), and their positions."""
-    rows = _rows(s, hl)
-    ok = rows >= 0
-    ok[ok] = s.ranker.gate[rows[ok]]
-    if category is not None:
-        ok[ok] = s.ranker.in_category(category)[rows[ok]]
-    return rows[ok], np.flatnonzero(ok)
+    in_category = s.ranker.in_category(category) if category is not None else None
+    return servable(rows_of(hl, s.version, s.model.product_ids), s.ranker.gate, in_category)
 
 
 def _item(s: Serving, hl: HotList, rank: int, row: int, i: int, where: str, window: int) -> dict:
@@ -100,7 +60,7 @@ def platform(q: schemas.HotQuery):
     s, hot = serving(), hot_lists()
     hl = hot.platform()
     rows, idx = _servable(s, hl, q.category)
-    w = hot.burst.recent_minutes
+    w = hot.cfg.recent_minutes
     return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "全平台", w), category=q.category)
 
 
@@ -111,7 +71,7 @@ def live(anchor_id: str, q: schemas.LiveHotQuery):
     row = s.anchor_row(anchor_id)
     hl = hot.room(str(s.model.anchor_ids.ids[row]))
     rows, idx = _servable(s, hl)
-    w = hot.burst.recent_minutes
+    w = hot.cfg.recent_minutes
     return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "本直播间", w), anchor=anchor_summary(s, row))
 
 
@@ -122,21 +82,20 @@ def feed(q: schemas.FeedHotQuery):
     s, hot = serving(), hot_lists()
     hl = hot.platform()
     rows, idx = _servable(s, hl)
-    rows, idx = rows[:FEED_CANDIDATES], idx[:FEED_CANDIDATES]  # the strongest bursts, re-ranked for the fan
+    rows, idx = rows[:FEED_CANDIDATES], idx[:FEED_CANDIDATES]
     fan = s.model.fan_ids.lookup(q.fan_id)
-    w = hot.burst.recent_minutes
-    vec = np.asarray(s.model.vectors["fan"][fan]) if fan >= 0 else None
-    seller = _followed_sellers(s, hl, fan, idx) if fan >= 0 else None
-    if vec is None or not len(rows) or (not np.any(vec) and not (seller >= 0).any()):
-        # unknown, or a fan the model knows nothing about (no purchases, no follows): the platform list
+    w = hot.cfg.recent_minutes
+    ranked = None
+    if fan >= 0:
+        pairs = sellers_of(hl, s.version, rows_of(hl, s.version, s.model.product_ids), s.sellers)
+        seller = followed_sellers(pairs, s.model.follows_of(fan), len(hl.bursts.keys), idx)
+        ranked = personalise(rows, hl.bursts.lift[idx], seller, np.asarray(s.model.vectors["fan"][fan]),
+                             s.model.vectors["product"], hot.cfg, q.k)
+    if ranked is None:  # unknown, or a fan the model knows nothing about (no purchases, no follows)
         items = _items(s, hl, rows, idx, q.k, "全平台", w)
         return _envelope(s, hl, hot, items, fan_id=q.fan_id, personalised=False)
 
-    cfg = hot.cfg
-    affinity = np.asarray(s.model.vectors["product"])[rows] @ vec
-    z = (affinity - affinity.mean()) / (affinity.std() or 1.0)
-    score = np.log(hl.bursts.lift[idx]) + cfg.affinity_weight * z + cfg.follow_bonus * (seller >= 0)
-    order = np.lexsort((np.arange(len(rows)), -score))[:q.k]
+    order, affinity = ranked
     items = []
     for n, j in enumerate(order):
         item = _item(s, hl, n + 1, rows[j], idx[j], "全平台", w)
@@ -148,19 +107,3 @@ def feed(q: schemas.FeedHotQuery):
                                     "value": 1.0})
         items.append(item)
     return _envelope(s, hl, hot, items, fan_id=q.fan_id, personalised=True)
-
-
-def _followed_sellers(s: Serving, hl: HotList, fan: int, idx: np.ndarray, most: int = 500) -> np.ndarray:
-    """For each listed good (positions `idx`), the anchor with most fans among those the fan follows that
-    shelves it, else -1. Reads only the fan's follows and the list's seller pairs, not their shelves."""
-    pairs = _sellers(s, hl)
-    followed = np.asarray(s.model.follows_of(fan))[:most]
-    at = ranges(np.searchsorted(pairs.anchor, followed, "left"), np.searchsorted(pairs.anchor, followed, "right"))
-    best = np.full(len(hl.bursts.keys), -1, np.int64)
-    if len(at):
-        order = np.lexsort((pairs.rank[at], pairs.burst[at]))  # per good, its best seller first
-        burst, anchor = pairs.burst[at][order], pairs.anchor[at][order]
-        first = np.ones(len(burst), bool)
-        first[1:] = burst[1:] != burst[:-1]
-        best[burst[first]] = anchor[first]
-    return best[idx]

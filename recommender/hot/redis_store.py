@@ -23,7 +23,9 @@ import pandas as pd
 import redis
 
 from recommender.errors import StoreUnavailable
-from recommender.hot import HOURS, Orders
+from recommender.hot.config import HotConfig
+from recommender.hot.counts import HOURS
+from recommender.hot.orders import Orders
 
 _COUNT = """
 local p, mttl, httl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -108,10 +110,15 @@ def shard_of(products: np.ndarray) -> np.ndarray:
     return np.fromiter((zlib.crc32(p.encode()) % SHARDS for p in products.tolist()), np.int64, len(products))
 
 
+_DEFAULTS = HotConfig()
+
+
 class RedisStore:
     kind = "redis"
+    concurrent = True  # each call is one atomic command or script on the server
 
-    def __init__(self, url: str, prefix: str = "xp:hot:", timeout: float = 2.0, batch: int = 500) -> None:
+    def __init__(self, url: str, prefix: str = _DEFAULTS.redis_prefix, timeout: float = _DEFAULTS.redis_timeout,
+                 batch: int = 500) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.prefix, self.batch = prefix, batch
         self._count = self.client.register_script(_COUNT)
@@ -226,6 +233,7 @@ class RedisStore:
         return bool(self._run(lambda: self.client.set(self.prefix + name, value, ex=seconds, nx=True)))
 
     def mark(self, name: str, value: str | bytes, seconds: float = WEEK_TTL) -> None:
+        """Publish `value` under `name` for `seconds`, to every worker and replica."""
         self._run(lambda: self.client.set(self.prefix + name, value, px=max(1, round(seconds * 1000))))
 
     def lease(self, name: str, seconds: float) -> bool:

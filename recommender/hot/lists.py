@@ -1,14 +1,16 @@
-"""Hot lists for the service: the store, the clock, short-lived caches and what to do when the store fails.
+"""Hot lists as the service holds them: the store, the clock, short-lived caches and what to do when the store
+fails. No HTTP here: the routes (`serve.hot`) ask for a list and format it.
 
 Lists are not invalidated by ingestion: under a steady order stream that would recompute on every request.
 
 A hot list is recomputed at most every `refresh_seconds`, the platform list by a background thread (over 100k
 goods it takes 3 ms in process and up to a few hundred ms from Redis under a flood of orders), so hot routes
 answer from memory. With Redis, one worker of all replicas computes the platform list per period and publishes
-it; the others read it, so Redis does that work once however many workers there are, and a room's list is
-answered from memory while another thread recomputes it (stale-while-revalidate). When the store cannot be
-reached, the last list is served marked stale, and the store is left alone for `retry_seconds` so requests do
-not queue behind timeouts; the rest of the service never touches the store.
+it (the store's `lease`, `mark` and `fetch`; in process the lease is always this worker's); the others read it,
+so Redis does that work once however many workers there are, and a room's list is answered from memory while
+another thread recomputes it (stale-while-revalidate). When the store cannot be reached, the last list is
+served marked stale, and the store is left alone for `retry_seconds` so requests do not queue behind timeouts;
+the rest of the service never touches the store.
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from recommender.artifact import Model
-from recommender.hot import BurstConfig, Bursts, HotStore, MemoryStore, Orders, detect
-from recommender.hot_redis import RedisStore, StoreUnavailable
-from serve.config import HotConfig
+from recommender.errors import StoreUnavailable
+from recommender.hot.burst import Bursts, detect
+from recommender.hot.config import BURST_TEST, HotConfig
+from recommender.hot.memory import MemoryStore
+from recommender.hot.orders import Orders
+from recommender.hot.redis_store import RedisStore
+from recommender.hot.store import HotStore
 
 _log = logging.getLogger(__name__)
-PLATFORM_LIST, PLATFORM_LEASE = "platform:list", "platform:lease"  # Redis keys (after the prefix)
+PLATFORM_LIST, PLATFORM_LEASE = "platform:list", "platform:lease"  # shared names (Redis keys after the prefix)
 ROOM_CACHE = 10_000  # rooms whose lists a worker keeps
 ROOM_MAX_AGE = 5  # refresh periods a room's list may be served while it is recomputed
 
@@ -43,14 +49,12 @@ class HotList:
     computed_at: float  # time.monotonic()
     stale: bool = False
     error: str | None = None
-    resolved: dict = field(default_factory=dict, compare=False)  # per model version, made once (serve.hot)
+    resolved: dict = field(default_factory=dict, compare=False)  # per model version, made once (hot.feed)
 
 
 class HotLists:
     def __init__(self, cfg: HotConfig, store: HotStore | None = None, clock=time.time) -> None:
         self.cfg = cfg
-        self.burst = BurstConfig(cfg.recent_minutes, cfg.min_orders, cfg.alpha, cfg.floor_per_hour,
-                                 cfg.max_candidates)
         if store is None:
             store = RedisStore(cfg.redis_url, cfg.redis_prefix, cfg.redis_timeout) if cfg.redis_url else \
                 MemoryStore(room_capacity=cfg.room_capacity)
@@ -58,7 +62,7 @@ class HotLists:
         self.clock = clock
         # the in-process store is not safe for concurrent writes and reads; Redis is, and a lock there would make
         # a room's request wait for the platform list's refresh
-        self._lock = threading.Lock() if isinstance(self.store, MemoryStore) else contextlib.nullcontext()
+        self._lock = contextlib.nullcontext() if self.store.concurrent else threading.Lock()
         self._platform: HotList | None = None
         self._rooms: OrderedDict[str, HotList] = OrderedDict()
         self._rooms_lock = threading.Lock()
@@ -97,17 +101,16 @@ class HotLists:
     def bootstrap(self, model: Model) -> int:
         """Count the model's recent orders (the last week before its snapshot): baselines, and what was hot.
 
-        In process this is synchronous (12 s for 1.7M orders). With Redis one replica claims it per model
-        version and loads in a background thread (about 40 s for 1.7M orders, mostly Redis's own time), so
-        readiness is not held up; the lists fill in meanwhile. Returns the orders counted (0 when
-        another replica has it, or in the background)."""
+        One worker of all sharing the store claims it per model version. In process (always this worker) it is
+        synchronous (12 s for 1.7M orders): reads would wait for the lock meanwhile anyway. With Redis the load
+        runs in a background thread (about 40 s for 1.7M orders, mostly Redis's own time), so readiness is not
+        held up; the lists fill in meanwhile. Returns the orders counted (0 when another replica has it, or in
+        the background)."""
         if not self.cfg.bootstrap or not len(model.recent_orders["key"]):
             return 0
         r = model.recent_orders
         orders = Orders(np.asarray(r["key"], np.uint64), model.anchor_ids.ids[r["anchor"]].astype(str),
                         model.product_ids.ids[r["product"]].astype(str), np.asarray(r["minute"], np.int64))
-        if not isinstance(self.store, RedisStore):
-            return self._load(orders)
         marker = f"bootstrapped:{model.manifest['model_version']}"
         try:
             if not self.store.claim(marker, "loading"):
@@ -115,17 +118,19 @@ class HotLists:
         except StoreUnavailable as exc:
             _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
             return 0
+        if not self.store.concurrent:
+            return self._load(orders, marker)
         self.bootstrapping = threading.Thread(target=self._load, args=(orders, marker), name="hot-bootstrap",
                                               daemon=True)
         self.bootstrapping.start()
         return 0
 
-    def _load(self, orders: Orders, marker: str | None = None) -> int:
+    def _load(self, orders: Orders, marker: str) -> int:
         started = time.perf_counter()
         try:
-            new = self.store.load(orders) if isinstance(self.store, RedisStore) else self.ingest(orders)
-            if marker:  # other replicas (and the benchmark) can see it is done
-                self.store.mark(marker, "done")
+            with self._lock:
+                new = self.store.load(orders)
+            self.store.mark(marker, "done")  # other replicas (and the benchmark) can see it is done
         except StoreUnavailable as exc:  # serve without the history rather than not at all
             _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
             return 0
@@ -171,7 +176,7 @@ class HotLists:
         GIL hand-offs (room p99 1.1 -> 4.4 ms in process under a flood; with Redis 5.6-6.1 -> 2.1-3.4 ms)."""
         period, held = self.cfg.refresh_seconds, self._rooms.get(anchor_id)
         age = time.monotonic() - held.computed_at if held is not None else None
-        if (period <= 0 or not isinstance(self.store, RedisStore) or age is None or age > ROOM_MAX_AGE * period
+        if (period <= 0 or not self.store.concurrent or age is None or age > ROOM_MAX_AGE * period
                 or self.last_error is not None):
             return self._cached(anchor_id)
         if age >= period:
@@ -211,7 +216,7 @@ class HotLists:
             return held
         try:
             with self._lock:
-                shared = anchor is None and force and isinstance(self.store, RedisStore)
+                shared = anchor is None and force  # the background refresh: one worker per period computes it
                 fresh = HotList(self._shared_platform() if shared else self._detect(anchor), now)
         except StoreUnavailable as exc:
             self._failed(exc)
@@ -230,18 +235,19 @@ class HotLists:
     def _detect(self, anchor: str | None) -> Bursts:
         if self.cfg.clock == "wall":
             self.store.advance(self.wall_minute())
-        return detect(self.store, self.burst, anchor)
+        return detect(self.store, self.cfg, anchor)
 
     def shared_key(self, name: str) -> str:
-        """A shared Redis key (after the prefix) named by the burst settings too, so replicas configured
+        """A shared name (a Redis key after the prefix) named by the burst settings too, so replicas configured
         differently never serve each other's platform lists."""
-        settings = json.dumps(asdict(self.burst), sort_keys=True).encode()
+        settings = json.dumps(self.cfg.model_dump(include=set(BURST_TEST)), sort_keys=True).encode()
         return f"{name}:{hashlib.sha1(settings).hexdigest()[:12]}"
 
     def _shared_platform(self) -> Bursts:
-        """The platform list for the background refresh of a shared store: per refresh period one worker of all
-        replicas computes it (16 shard scripts and the history scripts) and publishes it; the others read it in
-        one GET. A published list older than three periods (its maker stopped) is recomputed here."""
+        """The platform list for the background refresh: per refresh period one worker of all replicas sharing the
+        store computes it (with Redis: 16 shard scripts and the history scripts) and publishes it; the others read
+        it in one GET. A published list older than three periods (its maker stopped) is recomputed here. In
+        process the lease is always granted: this worker computes it every period."""
         period = self.cfg.refresh_seconds
         if not self.store.lease(self.shared_key(PLATFORM_LEASE), period):
             data = self.store.fetch(self.shared_key(PLATFORM_LIST))

@@ -1,5 +1,5 @@
-"""The hot lists' sharing over Redis: per refresh period one worker computes the platform list and the others
-read what it published, unless that list is too old or missing."""
+"""The hot lists' sharing: per refresh period one worker computes the platform list and the others read what it
+published, unless that list is too old or missing; in process the one worker computes it every period."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import uuid
 import numpy as np
 import pytest
 
-from recommender.hot import Orders
-from recommender.hot_redis import RedisStore
-from serve.config import HotConfig
-from serve.hotlists import PLATFORM_LIST, HotLists
+from recommender.hot.config import HotConfig
+from recommender.hot.lists import PLATFORM_LEASE, PLATFORM_LIST, HotLists
+from recommender.hot.memory import MemoryStore
+from recommender.hot.orders import Orders
+from recommender.hot.redis_store import RedisStore
 
 
 class Clock:
@@ -22,7 +23,7 @@ class Clock:
         return self.t
 
 
-def counting(store: RedisStore) -> list[int]:
+def counting(store) -> list[int]:
     """Count the store's window reads (one per platform list computed), on the real store."""
     calls: list[int] = []
     read = store.recent
@@ -44,9 +45,12 @@ def workers(redis_url):
     lists = [HotLists(cfg, RedisStore(redis_url, prefix), clock=c) for c in clocks]
     minute = 29_000_000
     n = 40
-    lists[0].ingest(Orders.of([f"o{i}" for i in range(n)], ["room"] * n, ["good-1"] * n,
-                              [minute - i % 5 for i in range(n)]))
+    lists[0].ingest(burst(n, minute))
     return lists, clocks, [counting(hl.store) for hl in lists]
+
+
+def burst(n: int, minute: int) -> Orders:
+    return Orders.of([f"o{i}" for i in range(n)], ["room"] * n, ["good-1"] * n, [minute - i % 5 for i in range(n)])
 
 
 def test_one_worker_computes_the_platform_list_and_the_other_reads_it(workers):
@@ -92,3 +96,20 @@ def test_replicas_with_other_burst_settings_do_not_share_a_list(workers, redis_u
     assert stricter.shared_key(PLATFORM_LIST) != one.shared_key(PLATFORM_LIST)
     assert stricter.refresh().bursts.keys.tolist() == []  # its own threshold, not the other list
 
+
+
+def test_the_shared_names_are_those_earlier_versions_used():
+    # replicas upgraded one by one keep reading the list the others publish on the same Redis
+    lists = HotLists(HotConfig(), MemoryStore())
+    assert lists.shared_key(PLATFORM_LIST) == "platform:list:63b78b79e154"
+    assert lists.shared_key(PLATFORM_LEASE) == "platform:lease:63b78b79e154"
+    assert HotLists(HotConfig(floor_per_hour=1, min_orders=7)).shared_key(PLATFORM_LIST) == "platform:list:f7a03c4b7e3a"
+
+
+def test_in_process_the_one_worker_computes_the_platform_list_every_period():
+    lists = HotLists(HotConfig(clock="events", refresh_seconds=60), MemoryStore())
+    calls = counting(lists.store)
+    assert lists.refresh().bursts.keys.tolist() == []
+    lists.ingest(burst(40, 29_000_000))
+    assert lists.refresh().bursts.keys.tolist() == ["good-1"]  # not the list it published a moment ago
+    assert len(calls) == 2

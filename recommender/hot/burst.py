@@ -1,0 +1,79 @@
+"""The burst test (爆款): is a good's recent count improbable under its own baseline?
+
+An item is hot when its orders in the last few minutes are significantly above its *own* baseline, not
+when it is merely popular: the recent count is tested against a Poisson with the item's 24 h or 7 d rate
+(whichever is higher, the burst itself left out), with a minimum volume. When the burst ends the recent
+window empties and the item stops being hot on its own.
+
+The test is written once over any `HotStore`: it asks which keys have at least `min_orders` in the last
+`recent_minutes`, and what their 24 h and 7 d counts are. Keys are the snapshot's product ids as strings, so
+counts survive a model reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy.stats import poisson
+
+from recommender.hot.config import HotConfig
+from recommender.hot.counts import HOURS
+from recommender.hot.store import HotStore
+
+
+@dataclass
+class Bursts:
+    keys: np.ndarray  # product ids (str) that are bursting, strongest first
+    recent: np.ndarray  # their orders in the recent window
+    expected: np.ndarray  # what their baseline predicts for that window
+    p_value: np.ndarray
+    now: int | None = None  # the minute the test was made at
+
+    @cached_property
+    def lift(self) -> np.ndarray:
+        return self.recent / np.maximum(self.expected, 1e-9)
+
+    @classmethod
+    def empty(cls, now: int | None = None) -> Bursts:
+        z = np.zeros(0)
+        return cls(np.zeros(0, str), z, z, z, now)
+
+    def to_dict(self) -> dict:
+        """Plain JSON types, for one process to share the list it computed (open format, no pickles)."""
+        return {"keys": self.keys.tolist(), "recent": self.recent.tolist(), "expected": self.expected.tolist(),
+                "p_value": self.p_value.tolist(), "now": self.now}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Bursts:
+        return cls(np.array(d["keys"], str), np.array(d["recent"], float), np.array(d["expected"], float),
+                   np.array(d["p_value"], float), d["now"])
+
+
+def detect(store: HotStore, cfg: HotConfig, anchor: str | None = None) -> Bursts:
+    """The burst test over a store, platform-wide or for one live room."""
+    now = store.now()
+    keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor, now)
+    if now is None or not len(keys):
+        return Bursts.empty(now)
+    if len(keys) > cfg.max_candidates:  # a flood of orders: test the busiest goods
+        top = np.argpartition(-recent, cfg.max_candidates - 1)[:cfg.max_candidates]
+        keys, recent = keys[top], recent[top]
+    day, week = store.history(keys, anchor, now)
+    return poisson_bursts(keys, recent, day, week, cfg, now)
+
+
+def poisson_bursts(keys: np.ndarray, recent: np.ndarray, day: np.ndarray, week: np.ndarray, cfg: HotConfig,
+                   now: int | None = None) -> Bursts:
+    """Keys whose recent count is improbable under their own 24 h / 7 d rate, strongest lift first."""
+    recent = np.asarray(recent, float)
+    # baselines without the burst: the last 24 h and 7 d minus the recent window, as rates per minute
+    day_rate = np.maximum(day - recent, 0) / (24 * 60 - cfg.recent_minutes)
+    week_rate = np.maximum(week - recent, 0) / (HOURS * 60 - cfg.recent_minutes)
+    rate = np.maximum(np.maximum(day_rate, week_rate), cfg.floor_per_hour / 60)
+    expected = rate * cfg.recent_minutes
+    p = poisson.sf(recent - 1, expected)  # P(X >= recent)
+    idx = np.flatnonzero((p < cfg.alpha) & (recent >= cfg.min_orders))
+    order = idx[np.lexsort((keys[idx], p[idx], -(recent[idx] / expected[idx])))]
+    return Bursts(keys[order], recent[order], expected[order], p[order], now)

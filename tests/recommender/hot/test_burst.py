@@ -1,0 +1,98 @@
+"""The burst test, the same specification over both stores: a burst is found within minutes, steady popularity
+is not a burst, bursts decay, a room's burst stays in that room, and a flood is tested on its busiest goods."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.hot.burst import detect
+from recommender.hot.config import HotConfig
+from recommender.hot.orders import Orders
+from tests.recommender.hot.conftest import DAY, T0, burst_at
+
+CFG = HotConfig(recent_minutes=15, min_orders=5, alpha=1e-4)
+
+
+def feed(store, start: int, minutes: int, rate_per_hour: dict[int, float], anchor: int = 1, seed: int = 0,
+         prefix: str | None = None) -> None:
+    """Poisson orders per product for `minutes` minutes from `start`."""
+    rng = np.random.default_rng(seed)
+    p, t = [], []
+    for product, rate in rate_per_hour.items():
+        n = rng.poisson(rate / 60, minutes)
+        t.append(np.repeat(start + np.arange(minutes), n))
+        p.append(np.full(n.sum(), product))
+    p, t = np.concatenate(p), np.concatenate(t)
+    tag = prefix or f"{seed}-{anchor}"
+    store.add(Orders.of([f"{tag}-{i}" for i in range(len(t))], np.full(len(t), anchor), p, t))
+
+
+def steady_history(store) -> None:
+    # product 0: a quiet good, 1 order an hour; product 1: steadily popular, 120 orders an hour; 3 days
+    feed(store, T0, 3 * DAY, {0: 1.0, 1: 120.0})
+
+
+def hot(store, anchor=None) -> list[str]:
+    return detect(store, CFG, anchor).keys.tolist()
+
+
+def test_a_burst_is_detected_within_five_minutes_and_ten_orders(store):
+    steady_history(store)
+    now = T0 + 3 * DAY
+    assert "0" not in hot(store)  # quiet before
+    burst_at(store, product=0, anchor=1, at=now, orders=10, over_minutes=5, prefix="b")
+    found = detect(store, CFG)
+    assert "0" in found.keys.tolist()
+    i = found.keys.tolist().index("0")
+    assert found.recent[i] >= 10 and found.lift[i] > 20
+
+
+def test_a_steadily_popular_good_is_not_a_burst(store):
+    steady_history(store)
+    feed(store, T0 + 3 * DAY, 60, {1: 120.0}, seed=1)  # still 120 an hour: popular, not bursting
+    assert "1" not in hot(store)
+
+
+def test_a_popular_good_that_triples_is_a_burst(store):
+    steady_history(store)
+    feed(store, T0 + 3 * DAY, 15, {1: 400.0}, seed=2)
+    assert "1" in hot(store)
+
+
+def test_a_burst_decays_when_it_ends(store):
+    steady_history(store)
+    now = T0 + 3 * DAY
+    burst_at(store, 0, 1, now, 12, 5, "b")
+    assert "0" in hot(store)
+    feed(store, now + 5, 30, {1: 120.0}, seed=3)  # time moves on, the quiet good goes quiet again
+    assert "0" not in hot(store)
+
+
+def test_a_burst_decays_when_the_clock_moves_on_without_orders(store):
+    steady_history(store)
+    now = T0 + 3 * DAY
+    burst_at(store, 0, 1, now, 12, 5, "b")
+    store.advance(now + 20)  # wall time passes, no orders at all
+    assert "0" not in hot(store)
+
+
+def test_a_burst_in_one_room_surfaces_there_and_not_in_other_rooms(store):
+    feed(store, T0, 2 * DAY, {0: 1.0, 2: 1.0}, anchor=1, seed=4)
+    feed(store, T0, 2 * DAY, {0: 1.0, 2: 1.0}, anchor=2, seed=5)
+    burst_at(store, product=2, anchor=2, at=T0 + 2 * DAY, orders=10, over_minutes=5, prefix="room")
+    in_room_2 = detect(store, CFG, "2")
+    assert in_room_2.keys.tolist() == ["2"] and in_room_2.recent[0] >= 10
+    assert "2" not in hot(store, "1")
+    assert hot(store, "no-such-room") == []
+
+
+def test_nothing_counted_means_nothing_hot(store):
+    found = detect(store, CFG)
+    assert len(found.keys) == 0 and found.now is None
+
+
+def test_under_a_flood_only_the_busiest_goods_are_tested(store):
+    for good in range(30):  # 30 new goods, good g gets 6 + g orders
+        burst_at(store, good, 1, T0, 6 + good, 5, f"flood{good}")
+    found = detect(store, HotConfig(max_candidates=10))
+    assert sorted(found.keys.tolist()) == sorted(str(g) for g in range(20, 30))

@@ -1,0 +1,59 @@
+"""What every store answers, the same specification for both: replays are not counted twice, a start-up load
+counts a history once, and the workers sharing a store can claim work, take turns and publish to each other
+(a store private to one process always gives this process the turn)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from recommender.hot.memory import MemoryStore
+from recommender.hot.orders import Orders
+from recommender.hot.redis_store import RedisStore
+from tests.recommender.hot.conftest import T0, burst_at
+
+
+def test_replayed_orders_are_not_counted_twice(store):
+    burst_at(store, 0, 1, T0, 6, 3, "r")
+    burst_at(store, 0, 1, T0, 6, 3, "r")  # the same order ids again
+    keys, recent = store.recent(15, 1)
+    assert keys.tolist() == ["0"] and recent.tolist() == [6]
+    first = Orders.of(["x", "x"], [1, 1], [0, 0], [T0 + 1, T0 + 1])  # a duplicate inside one batch
+    assert store.add(first) == 1
+
+
+def test_a_loaded_history_is_counted_once(store):
+    n = 40
+    history = Orders.of([f"h{i}" for i in range(n)], np.ones(n), np.arange(n) % 4, T0 - np.arange(n))
+    assert store.load(history) == n
+    assert store.load(history) == 0
+    day, week = store.history(np.array(["0", "1", "2", "3"]))
+    assert day.tolist() == week.tolist() == [10, 10, 10, 10] and store.now() == T0
+
+
+def test_what_is_marked_is_fetched_until_it_expires(store):
+    assert store.fetch("list") is None
+    store.mark("list", '{"made_at": 1}', seconds=60)
+    assert store.fetch("list") == b'{"made_at": 1}'
+    store.mark("list", b"gone", seconds=0.001)
+    time.sleep(0.01)
+    assert store.fetch("list") is None
+
+
+def test_the_first_claim_and_lease_of_a_name_are_granted(store):
+    assert store.claim("bootstrapped:v1", "loading")
+    assert store.lease("platform:lease", 60)
+
+
+def test_with_redis_a_claim_and_a_lease_go_to_one_caller_among_workers(redis_url):
+    one, two = RedisStore(redis_url, prefix="claims:"), RedisStore(redis_url, prefix="claims:")
+    assert one.claim("bootstrapped:v1", "loading") and not two.claim("bootstrapped:v1", "loading")
+    assert one.lease("platform:lease", 60) and not two.lease("platform:lease", 60)
+    assert two.claim("bootstrapped:v2")  # another name, another claim
+
+
+def test_in_process_this_worker_always_has_the_claim_and_the_lease():
+    store = MemoryStore()
+    assert all(store.claim("bootstrapped:v1", "loading") for _ in range(3))  # no other worker to yield to
+    assert all(store.lease("platform:lease", 60) for _ in range(3))
