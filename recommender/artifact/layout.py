@@ -167,7 +167,7 @@ def found(obj: Any) -> Found:
         return Found(obj.shape, obj.dtype)
     if hasattr(obj, "ntotal"):  # a faiss index
         return Found((int(obj.ntotal), int(obj.d)))
-    return Found(obj.shape, columns=tuple(str(c) for c in obj.columns))  # a DataFrame
+    return Found((len(obj),), columns=tuple(str(c) for c in obj.columns))  # a DataFrame: its rows
 
 
 def _size(symbol: Dim, manifest: Mapping[str, Any], rel: str) -> int | None:
@@ -201,7 +201,7 @@ def check(path: Path, rel: str, what: Found, manifest: Mapping[str, Any]) -> Non
     """Raise ArtifactError naming the file when what it holds disagrees with the table."""
     file = spec(rel)
     want = expected_shape(rel, file, manifest)
-    got = what.shape[:len(want)] if file.kind == "parquet" else what.shape
+    got = what.shape
     if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want, got, strict=True)):
         raise ArtifactError(f"{path}: shape {what.shape}, expected {_show(want)}")
     if what.dtype is not None and file.dtype and not any(

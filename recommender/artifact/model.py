@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,6 @@ from recommender.index import NormOrderedIndex
 from recommender.profiles import AudienceProfile
 from recommender.shelf_rate import ShelfRates
 from recommender.vocabulary import Vocabulary
-
-VECTORS = ("anchor", "fan", "product", "anchor_audience", "anchor_sales", "product_cf", "product_content")
 
 
 class Model:
@@ -37,7 +36,7 @@ class Model:
         self.anchor_ids = Vocabulary(f["ids/anchors.npy"], "anchors")
         self.fan_ids = Vocabulary(f["ids/fans.npy"], "fans")
         self.product_ids = Vocabulary(f["ids/products.npy"], "products")
-        self.vectors = {name: f[f"vectors/{name}.npy"] for name in VECTORS}
+        self.vectors = _by_name(f, "vectors/")
         self.products = f["catalog/products.parquet"]
         self.anchors = f["catalog/anchors.parquet"]
         self.product_stats = f["stats/products.parquet"]
@@ -60,7 +59,7 @@ class Model:
         self.anchor_index = f["index/anchors.faiss"]
         self.follow_indptr = f["follows/indptr.npy"]
         self.follow_anchors = f["follows/anchors.npy"]
-        self.recent_orders = {name: f[f"recent_orders/{name}.npy"] for name in ("key", "anchor", "product", "minute")}
+        self.recent_orders = _by_name(f, "recent_orders/")
         # expected orders if shelved; None for snapshots without a shelf table
         self.shelf_rate: ShelfRates | None = None
         if "shelf_rate/quality.npy" in f:
@@ -124,6 +123,11 @@ class Model:
         top = np.argpartition(-cos, k - 1)[:k] if k < len(v) else np.arange(len(v))
         top = top[np.argsort(-cos[top])]
         return top, cos[top]
+
+
+def _by_name(opened: dict[str, Any], directory: str) -> dict[str, Any]:
+    """The arrays of one directory of the table by file stem: ``vectors/fan.npy`` is ``vectors["fan"]``."""
+    return {Path(rel).stem: arr for rel, arr in opened.items() if rel.startswith(directory)}
 
 
 def load_model(path: str | Path, mmap: bool = True) -> Model:
