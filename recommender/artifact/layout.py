@@ -34,7 +34,7 @@ RETIRED_VERSIONS = (3, 4)  # refused with a message that says to retrain
 MANIFEST = "manifest.json"
 
 Dim = str | int
-WINDOWS = ("1d", "7d", "30d")
+_WINDOWS = ("1d", "7d", "30d")
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,11 @@ LAYOUT: tuple[File, ...] = (
     File("catalog/products.parquet", "products", "the catalogue fields filters and cards need", columns=None),
     File("catalog/anchors.parquet", "anchors", "the anchors' catalogue fields", columns=None),
     File("stats/products.parquet", "products", "1/7/30-day sales statistics and TOP board ranks",
-         columns=_windowed("product_id", ("sales", "gmv", "orders", "anchors"), WINDOWS,
+         columns=_windowed("product_id", ("sales", "gmv", "orders", "anchors"), _WINDOWS,
                         ("buyers_30d", "refund_share_30d", "buyers_all", "shelf_anchors", "anchor_conversion_30d",
                          "rank_1d", "rank_7d", "rank_30d"))),
     File("stats/anchors.parquet", "anchors", "7/30-day orders, GMV and goods sold, shelf size",
-         columns=_windowed("anchor_id", ("orders", "gmv", "goods_sold"), WINDOWS[1:], ("orders_all", "shelf_size"))),
+         columns=_windowed("anchor_id", ("orders", "gmv", "goods_sold"), _WINDOWS[1:], ("orders_all", "shelf_size"))),
     File("profiles/audience_fans.npy", "anchors", "followers", ("int64",)),
     File("profiles/audience_buyers_30d.npy", "anchors", "followers who bought in the last 30 days", ("int64",)),
     File("profiles/audience_{label}.npy", "anchors", "audience shares per label (labels in the manifest)",
