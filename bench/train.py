@@ -55,8 +55,7 @@ def quality(artifact: Path, snapshot: Path) -> dict:
             by_vectors = model.products_for_anchors(chunk, 50)[0]
             vec.append(ndcg_at_k(by_vectors, gains, 50))
             # each room's goods by expected orders if shelved (the vectors without the shelf-rate model)
-            best = by_vectors if model.shelf_rate_candidates is None else \
-                np.asarray(model.shelf_rate_candidates[chunk, :50], np.int64)
+            best = by_vectors if model.shelf_rate is None else model.shelf_rate.top_goods(chunk, 50)[0].astype(np.int64)
             ours.append(ndcg_at_k(best, gains, 50))
             pop.append(ndcg_at_k(np.tile(popular, (len(chunk), 1)), gains, 50))
         o, v, p = np.concatenate(ours), np.concatenate(vec), np.concatenate(pop)

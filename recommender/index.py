@@ -100,14 +100,8 @@ class NormOrderedIndex:
         return cls(rows[by_norm], np.ascontiguousarray(sub[by_norm]), norms[by_norm])
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
-        """The files that :meth:`load` reads back, by file name."""
+        """Its arrays by file name, as the model artifact holds them (``index/NAME_*.npy``)."""
         return {f"{name}_order.npy": self.order, f"{name}_by_norm.npy": self.vectors, f"{name}_norms.npy": self.norms}
-
-    @classmethod
-    def load(cls, directory: Path, name: str, mmap: bool = True) -> NormOrderedIndex:
-        mode = "r" if mmap else None
-        return cls(*(np.load(directory / f"{name}_{part}.npy", mmap_mode=mode, allow_pickle=False)
-                     for part in ("order", "by_norm", "norms")))
 
     def __len__(self) -> int:
         return len(self.order)

@@ -124,9 +124,6 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
         with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model)"):
             # None without a shelf table: days on sale are unknown, so serving keeps the vector affinity
             rates = fit_shelf_rates(m, config.shelf_rate, engagement)
-            if rates is not None:
-                rate_rows, rate_orders = rates.top_goods(np.arange(len(m.anchor_ids)),
-                                                         config.index.anchor_candidates)
 
         with timer("statistics", "audience profiles and 1/7/30-day sales statistics"):
             audience = audience_profile(m)
@@ -153,18 +150,15 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             for name, arr in (("anchor", av.blended), ("anchor_audience", av.audience),
                               ("anchor_sales", av.sales), ("fan", fan_factors), ("product", product_vectors),
                               ("product_cf", product_cf), ("product_content", product_content)):
-                writer.array(f"vectors/{name}.npy", arr.astype(np.float32))
-            writer.array("vectors/anchor_sales_weight.npy", av.sales_weight)
+                writer.array(f"vectors/{name}.npy", arr)
             writer.index("index/products.faiss", product_index)
             for name, arr in NormOrderedIndex.build(product_vectors).arrays("products").items():
                 writer.array(f"index/{name}", arr)
             writer.index("index/anchors.faiss", anchor_index)
-            writer.array("candidates/anchor_products.npy", cand_rows.astype(np.int32))
-            writer.array("candidates/anchor_scores.npy", cand_scores.astype(np.float32))
+            writer.array("candidates/anchor_products.npy", cand_rows)
+            writer.array("candidates/anchor_scores.npy", cand_scores)
             if rates is not None:
                 rates.save(writer.directory("shelf_rate"))
-                writer.array("shelf_rate/candidates.npy", rate_rows.astype(np.int32))
-                writer.array("shelf_rate/candidate_orders.npy", rate_orders.astype(np.float32))
             writer.table("catalog/products.parquet", _catalog(m, "products"))
             writer.table("catalog/anchors.parquet", _catalog(m, "anchors"))
             writer.table("stats/products.parquet", p_stats)

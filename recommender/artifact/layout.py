@@ -1,0 +1,235 @@
+"""What a model artifact holds: one table, read by the writer (which refuses files outside it) and by the
+loader (whose shape and dtype check is one loop over it).
+
+A file's expected shape is its rows (an entity counted in the manifest) followed by its columns. Symbols
+resolve against the manifest: ``anchors``, ``fans``, ``products``, ``follows``, ``shelf`` and
+``recent_orders`` are ``counts[...]``, ``anchors+1`` and ``fans+1`` the length of an indptr over them,
+``categories`` the catalogue's categories (``profiles.labels.category``), ``d`` the ``dimensions``,
+``labels`` the labels of the file's audience dimension, and ``free`` any length. ``{label}`` in a path
+stands for each audience dimension of ``profiles.labels``. An optional file exists exactly when the manifest
+key it names is set (the shelf-rate model needs a shelf table).
+
+Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
+(read by nothing); 6 drops them. Format 5 still loads, its extra files ignored; 3 and 4 are refused.
+
+The table (``python -m recommender.artifact`` prints it)::
+
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.errors import ArtifactError
+
+FORMAT_VERSION = 6
+READABLE_VERSIONS = (5, 6)
+RETIRED_VERSIONS = (3, 4)  # refused with a message that says to retrain
+MANIFEST = "manifest.json"
+
+Dim = str | int
+_WINDOWS = ("1d", "7d", "30d")
+
+
+@dataclass(frozen=True)
+class File:
+    """One file of the artifact. ``columns`` are an array's dimensions after the rows, or a table's column
+    names (None: not fixed); ``dtype`` the accepted dtypes ("str": unicode ids)."""
+
+    path: str
+    rows: str
+    about: str
+    dtype: tuple[str, ...] = ()
+    columns: tuple[Dim, ...] | None = ()
+    optional: str | None = None  # manifest key that says whether the file exists
+    loaded: bool = True  # opened by Model (False: read by its own component, e.g. the content model)
+    mmap: bool = True  # memory-mapped when Model maps; False: small, read into memory
+
+    @property
+    def kind(self) -> str:
+        return Path(self.path).suffix.lstrip(".")
+
+
+def _vectors(name: str, rows: str, about: str) -> File:
+    return File(f"vectors/{name}.npy", rows, about, ("float32",), ("d",))
+
+
+def _windowed(prefix: str, per_window: tuple[str, ...], windows: tuple[str, ...], rest: tuple[str, ...]
+              ) -> tuple[str, ...]:
+    return (prefix, *(f"{c}_{w}" for w in windows for c in per_window), *rest)
+
+
+LAYOUT: tuple[File, ...] = (
+    File("ids/anchors.npy", "anchors", "external ids; their order is the row order of every other file",
+         ("int64", "str"), mmap=False),
+    File("ids/fans.npy", "fans", "external ids", ("int64", "str"), mmap=False),
+    File("ids/products.npy", "products", "external ids", ("int64", "str"), mmap=False),
+    _vectors("anchor", "anchors", "anchor vectors, in one inner-product space with goods"),
+    _vectors("fan", "fans", "fan factors"),
+    _vectors("product", "products", "product vectors (factors blended with content)"),
+    _vectors("anchor_audience", "anchors", "the audience part of an anchor vector, for explaining"),
+    _vectors("anchor_sales", "anchors", "the sales part of an anchor vector, for explaining"),
+    _vectors("product_cf", "products", "a good's collaborative factors, for explaining"),
+    _vectors("product_content", "products", "a good's vector from its content, for explaining"),
+    File("index/products.faiss", "products", "search structure over vectors/product", columns=("d",)),
+    File("index/anchors.faiss", "anchors", "search structure over vectors/anchor", columns=("d",)),
+    File("index/products_order.npy", "products", "goods in descending norm order (exact pruned search)",
+         ("int64",)),
+    File("index/products_by_norm.npy", "products", "vectors/product in that order", ("float32",), ("d",)),
+    File("index/products_norms.npy", "products", "their norms, descending", ("float32",)),
+    File("candidates/anchor_products.npy", "anchors", "each anchor's exact top goods by affinity, best first",
+         ("int32",), ("free",)),
+    File("candidates/anchor_scores.npy", "anchors", "their affinities", ("float32",), ("free",)),
+    File("catalog/products.parquet", "products", "the catalogue fields filters and cards need", columns=None),
+    File("catalog/anchors.parquet", "anchors", "the anchors' catalogue fields", columns=None),
+    File("stats/products.parquet", "products", "1/7/30-day sales statistics and TOP board ranks",
+         columns=_windowed("product_id", ("sales", "gmv", "orders", "anchors"), _WINDOWS,
+                        ("buyers_30d", "refund_share_30d", "buyers_all", "shelf_anchors", "anchor_conversion_30d",
+                         "rank_1d", "rank_7d", "rank_30d"))),
+    File("stats/anchors.parquet", "anchors", "7/30-day orders, GMV and goods sold, shelf size",
+         columns=_windowed("anchor_id", ("orders", "gmv", "goods_sold"), _WINDOWS[1:], ("orders_all", "shelf_size"))),
+    File("profiles/audience_fans.npy", "anchors", "followers", ("int64",)),
+    File("profiles/audience_buyers_30d.npy", "anchors", "followers who bought in the last 30 days", ("int64",)),
+    File("profiles/audience_{label}.npy", "anchors", "audience shares per label (labels in the manifest)",
+         ("float32",), ("labels",)),
+    File("profiles/anchor_category_gmv_30d.npy", "anchors", "GMV per category, last 30 days", ("float64",),
+         ("categories",)),
+    File("shelf/indptr.npy", "anchors+1", "each anchor's shelf (CSR over anchors)", ("int64",)),
+    File("shelf/products.npy", "shelf", "product rows of the shelves", ("int32",)),
+    File("follows/indptr.npy", "fans+1", "each fan's followed anchors (CSR over fans)", ("int64",)),
+    File("follows/anchors.npy", "follows", "anchor rows followed", ("int32",)),
+    File("recent_orders/key.npy", "recent_orders", "last week's orders (hot items): order key", ("uint64",)),
+    File("recent_orders/anchor.npy", "recent_orders", "anchor row", ("int32",)),
+    File("recent_orders/product.npy", "recent_orders", "product row", ("int32",)),
+    File("recent_orders/minute.npy", "recent_orders", "minute since the epoch", ("int64",)),
+    File("content/content.json", "free", "the content model for goods added later: config and vocabulary",
+         loaded=False),
+    File("content/idf.npy", "free", "its title n-grams' idf", ("float32",), loaded=False),
+    File("content/band_edges.npy", "free", "its price-band edges", ("float64",), loaded=False),
+    File("content/coef.npy", "free", "its ridge coefficients, features x d", ("float32",), ("d",), loaded=False),
+    File("content/intercept.npy", "d", "its ridge intercept", ("float32",), loaded=False),
+    File("shelf_rate/quality.npy", "products", "expected orders if shelved = room[anchor, category] x quality",
+         ("float32",), optional="shelf_rate"),
+    File("shelf_rate/room.npy", "anchors", "a room's strength per category", ("float32",), ("categories",),
+         optional="shelf_rate"),
+    File("shelf_rate/category.npy", "products", "a good's column of room", ("int32",), optional="shelf_rate",
+         mmap=False),
+    File("shelf_rate/categories.json", "free", "the category names of room's columns", optional="shelf_rate"),
+)
+
+RETIRED_FILES = {5: ("vectors/anchor_sales_weight.npy", "shelf_rate/candidates.npy",
+                     "shelf_rate/candidate_orders.npy")}  # held by that format, read by nothing, ignored
+
+_BY_PATTERN = [(re.compile(re.escape(f.path).replace(r"\{label\}", r"(?P<label>[a-z_0-9]+)") + "$"), f)
+               for f in LAYOUT]
+
+
+def spec(rel: str) -> File:
+    """The table's entry for a relative path; ArtifactError when the artifact has no such file."""
+    for pattern, file in _BY_PATTERN:
+        if pattern.match(rel):
+            return file
+    raise ArtifactError(f"{rel}: not a file of the artifact layout (recommender/artifact/layout.py)")
+
+
+def files_of(manifest: Mapping[str, Any]) -> dict[str, File]:
+    """Every file an artifact with this manifest holds, by relative path (templates expanded)."""
+    out = {}
+    for file in LAYOUT:
+        if file.optional and not manifest.get(file.optional):
+            continue
+        if "{label}" in file.path:
+            for label in manifest["profiles"]["labels"]:
+                out[file.path.format(label=label)] = file
+        else:
+            out[file.path] = file
+    return out
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a file holds, as far as the table can check it."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype | None = None
+    columns: tuple[str, ...] | None = None
+
+
+def found(obj: Any) -> Found:
+    """The shape (and dtype or column names) of an opened array, faiss index or table."""
+    if isinstance(obj, np.ndarray):
+        return Found(obj.shape, obj.dtype)
+    if hasattr(obj, "ntotal"):  # a faiss index
+        return Found((int(obj.ntotal), int(obj.d)))
+    return Found((len(obj),), columns=tuple(str(c) for c in obj.columns))  # a DataFrame: its rows
+
+
+def _size(symbol: Dim, manifest: Mapping[str, Any], rel: str) -> int | None:
+    if isinstance(symbol, int):
+        return symbol
+    if symbol == "free":
+        return None
+    if symbol == "d":
+        return int(manifest["dimensions"])
+    if symbol == "categories":
+        return len(manifest["profiles"]["labels"]["category"])
+    if symbol == "labels":
+        label = Path(rel).stem.removeprefix("audience_")
+        return len(manifest["profiles"]["labels"][label])
+    base, _, plus = symbol.partition("+")
+    return int(manifest["counts"][base]) + int(plus or 0)
+
+
+def expected_shape(rel: str, file: File, manifest: Mapping[str, Any]) -> tuple[int | None, ...]:
+    """The shape the table promises for ``rel``; None where any length is fine."""
+    dims = (file.rows, *file.columns) if file.kind in ("npy", "faiss") else (file.rows,)
+    return tuple(_size(s, manifest, rel) for s in dims)
+
+
+def _show(shape: tuple[int | None, ...]) -> str:
+    parts = ["any" if s is None else str(s) for s in shape]
+    return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+
+
+def check(path: Path, rel: str, what: Found, manifest: Mapping[str, Any]) -> None:
+    """Raise ArtifactError naming the file when what it holds disagrees with the table."""
+    file = spec(rel)
+    want = expected_shape(rel, file, manifest)
+    got = what.shape
+    if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want, got, strict=True)):
+        raise ArtifactError(f"{path}: shape {what.shape}, expected {_show(want)}")
+    if what.dtype is not None and file.dtype and not any(
+            what.dtype.kind == "U" if d == "str" else what.dtype == np.dtype(d) for d in file.dtype):
+        raise ArtifactError(f"{path}: dtype {what.dtype}, expected {' or '.join(file.dtype)}")
+    if what.columns is not None and file.columns is not None and what.columns != file.columns:
+        raise ArtifactError(f"{path}: columns {list(what.columns)}, expected {list(file.columns)}")
+
+
+def verify(root: Path, manifest: Mapping[str, Any], what: Callable[[str], Found | None]) -> None:
+    """Check every file of the table that ``what`` can describe (None: nothing to check, e.g. JSON)."""
+    for rel in files_of(manifest):
+        description = what(rel)
+        if description is not None:
+            check(root / rel, rel, description, manifest)
+
+
+def describe() -> str:
+    """The table as text: path, shape, dtype, what it is."""
+    lines = []
+    for f in LAYOUT:
+        dims = (f.rows, *f.columns) if f.kind in ("npy", "faiss") else (f.rows,)
+        if f.kind == "parquet" and f.columns is not None:
+            dims = (f.rows, f"{len(f.columns)} columns")
+        shape = " x ".join(str(d) for d in dims)
+        note = f"{f.about}{' (optional: ' + f.optional + ')' if f.optional else ''}"
+        lines.append(f"    {f.path:<38} {shape:<22} {'|'.join(f.dtype):<10} {note}")
+    return "\n".join(lines)
+
+
+__doc__ = (__doc__ or "") + describe() + "\n"

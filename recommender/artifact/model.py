@@ -1,0 +1,134 @@
+"""A loaded model artifact: its arrays memory-mapped, checked against the layout table, and the API to score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.artifact.files import describe_file, open_file
+from recommender.artifact.layout import RETIRED_FILES, File, Found, files_of, found, verify
+from recommender.artifact.manifest import read_manifest
+from recommender.errors import ArtifactError
+from recommender.index import NormOrderedIndex
+from recommender.profiles import AudienceProfile
+from recommender.shelf_rate import ShelfRates
+from recommender.vocabulary import Vocabulary
+
+
+class Model:
+    """A loaded artifact. Arrays are memory-mapped; every array is indexed by the vocabularies' row numbers."""
+
+    def __init__(self, path: str | Path, mmap: bool = True) -> None:
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+        layout = files_of(self.manifest)
+        self._check_files(layout)
+        f = {rel: open_file(self.path / rel, file, mmap) for rel, file in layout.items()
+             if file.loaded and file.kind != "json"}
+
+        def held(rel: str) -> Found | None:  # a component's files are not kept: read just their headers
+            return found(f[rel]) if rel in f else describe_file(self.path / rel, layout[rel])
+
+        verify(self.path, self.manifest, held)
+        self.anchor_ids = Vocabulary(f["ids/anchors.npy"], "anchors")
+        self.fan_ids = Vocabulary(f["ids/fans.npy"], "fans")
+        self.product_ids = Vocabulary(f["ids/products.npy"], "products")
+        self.vectors = _by_name(f, "vectors/")
+        self.products = f["catalog/products.parquet"]
+        self.anchors = f["catalog/anchors.parquet"]
+        self.product_stats = f["stats/products.parquet"]
+        self.anchor_stats = f["stats/anchors.parquet"]
+        labels = self.manifest["profiles"]["labels"]
+        self.audience = AudienceProfile(
+            fans=f["profiles/audience_fans.npy"],
+            buyers_30d=f["profiles/audience_buyers_30d.npy"],
+            shares={dim: f[f"profiles/audience_{dim}.npy"] for dim in labels},
+            labels=labels,
+        )
+        self.anchor_category_gmv = f["profiles/anchor_category_gmv_30d.npy"]
+        self.shelf_indptr = f["shelf/indptr.npy"]
+        self.shelf_products = f["shelf/products.npy"]
+        self.product_index = f["index/products.faiss"]
+        self.product_scan = NormOrderedIndex(f["index/products_order.npy"], f["index/products_by_norm.npy"],
+                                             f["index/products_norms.npy"])
+        self.anchor_candidates = f["candidates/anchor_products.npy"]  # (anchors, n) best first
+        self.anchor_candidate_scores = f["candidates/anchor_scores.npy"]
+        self.anchor_index = f["index/anchors.faiss"]
+        self.follow_indptr = f["follows/indptr.npy"]
+        self.follow_anchors = f["follows/anchors.npy"]
+        self.recent_orders = _by_name(f, "recent_orders/")
+        # expected orders if shelved; None for snapshots without a shelf table
+        self.shelf_rate: ShelfRates | None = None
+        if "shelf_rate/quality.npy" in f:
+            categories = open_file(self.path / "shelf_rate/categories.json", layout["shelf_rate/categories.json"])
+            self.shelf_rate = ShelfRates(f["shelf_rate/quality.npy"], f["shelf_rate/room.npy"],
+                                         f["shelf_rate/category.npy"], categories)
+        self._product_norms: np.ndarray | None = None
+
+    def _check_files(self, layout: dict[str, File]) -> None:
+        """Every file the manifest lists is there at its size, and it lists every file of the table."""
+        listed = self.manifest.get("files", {})
+        version = self.manifest["format_version"]
+        for rel, size in listed.items():
+            path = self.path / rel
+            if rel not in layout and rel not in RETIRED_FILES.get(version, ()):
+                raise ArtifactError(f"{path}: listed in the manifest but not part of format {version}")
+            if not path.exists():
+                raise ArtifactError(f"{path}: listed in the manifest but missing")
+            if path.stat().st_size != size:
+                raise ArtifactError(f"{path}: {path.stat().st_size} bytes, the manifest says {size} (truncated?)")
+        for rel in layout:
+            if rel not in listed:
+                raise ArtifactError(f"{self.path / rel}: part of format {version} but not listed in the manifest")
+
+    @property
+    def snapshot_time(self) -> pd.Timestamp:
+        """The data's "now": statistics windows and the age of goods count back from it."""
+        return pd.Timestamp(self.manifest["data"]["snapshot_time"])
+
+    def follows_of(self, fan_row: int) -> np.ndarray:
+        """Anchor rows the fan follows."""
+        return self.follow_anchors[self.follow_indptr[fan_row]:self.follow_indptr[fan_row + 1]]
+
+    def shelf_of(self, anchor_row: int) -> np.ndarray:
+        """Product rows on one anchor's shelf."""
+        return np.asarray(self.shelf_products[self.shelf_indptr[anchor_row]:self.shelf_indptr[anchor_row + 1]])
+
+    # -- scoring --------------------------------------------------------------------------------------
+    def products_for_anchors(self, anchor_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k goods per anchor by inner product: (rows, scores), each (len(anchor_rows), k); -1 pads."""
+        q = np.ascontiguousarray(self.vectors["anchor"][np.asarray(anchor_rows)], dtype=np.float32)
+        scores, rows = self.product_index.search(q, min(k, self.product_index.ntotal))
+        return rows, scores
+
+    def anchors_for_products(self, product_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k anchors whose (audience + sales) vector fits each good."""
+        q = np.ascontiguousarray(self.vectors["product"][np.asarray(product_rows)], dtype=np.float32)
+        scores, rows = self.anchor_index.search(q, min(k, self.anchor_index.ntotal))
+        return rows, scores
+
+    def similar_products(self, product_row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Goods closest in direction (cosine) to one good, itself excluded."""
+        v = np.asarray(self.vectors["product"])
+        if self._product_norms is None:
+            self._product_norms = np.linalg.norm(v, axis=1)
+        q = v[product_row]
+        norms = self._product_norms * (np.linalg.norm(q) or 1.0)
+        cos = np.divide(v @ q, norms, out=np.zeros(len(v), np.float32), where=norms > 0)
+        cos[product_row] = -np.inf
+        k = min(k, len(v) - 1)
+        top = np.argpartition(-cos, k - 1)[:k] if k < len(v) else np.arange(len(v))
+        top = top[np.argsort(-cos[top])]
+        return top, cos[top]
+
+
+def _by_name(opened: dict[str, Any], directory: str) -> dict[str, Any]:
+    """The arrays of one directory of the table by file stem: ``vectors/fan.npy`` is ``vectors["fan"]``."""
+    return {Path(rel).stem: arr for rel, arr in opened.items() if rel.startswith(directory)}
+
+
+def load_model(path: str | Path, mmap: bool = True) -> Model:
+    return Model(path, mmap=mmap)

@@ -1,0 +1,117 @@
+"""Writing an artifact: files named by the layout table, checked against it, committed by one rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import pandas as pd
+
+from recommender.artifact.files import describe_file
+from recommender.artifact.layout import FORMAT_VERSION, MANIFEST, Found, files_of, found, spec, verify
+from recommender.errors import ArtifactError
+
+
+class ArtifactWriter:
+    """Write into ``.NAME.tmp-*`` beside the target, rename into place on :meth:`commit`.
+
+    Only files of the layout table can be written, arrays are cast to its dtype, and :meth:`commit` refuses an
+    artifact that misses a file of the table or disagrees with it. A run that fails midway leaves the previous
+    artifact untouched and removes its temporary directory.
+    """
+
+    def __init__(self, out: str | Path, overwrite: bool = False) -> None:
+        self.out = Path(out)
+        if self.out.exists() and not overwrite:
+            raise FileExistsError(f"{self.out} exists; pass overwrite=True (--overwrite) to replace it")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir()
+        self.files: dict[str, int] = {}
+        self._found: dict[str, Found] = {}
+
+    def __enter__(self) -> ArtifactWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def _path(self, rel: str) -> Path:
+        spec(rel)
+        path = self.tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _written(self, rel: str, obj: Any = None) -> None:
+        self.files[rel] = (self.tmp / rel).stat().st_size
+        if obj is not None:
+            self._found[rel] = found(obj)
+
+    def array(self, rel: str, arr: np.ndarray) -> None:
+        """Save ``arr`` as the table's file ``rel``, cast (within its kind) to the table's dtype."""
+        path = self._path(rel)
+        arr = np.ascontiguousarray(arr)
+        dtypes = spec(rel).dtype
+        if len(dtypes) == 1:
+            arr = arr.astype(dtypes[0], casting="same_kind", copy=False)
+        np.save(path, arr, allow_pickle=False)
+        self._written(rel, arr)
+
+    def table(self, rel: str, df: pd.DataFrame) -> None:
+        df.to_parquet(self._path(rel), index=False)
+        self._written(rel, df)
+
+    def index(self, rel: str, index: faiss.Index) -> None:
+        faiss.write_index(index, str(self._path(rel)))
+        self._written(rel, index)
+
+    def directory(self, rel: str) -> Path:
+        """A sub-directory for a component that writes its own files (checked against the table on commit)."""
+        path = self.tmp / rel
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def commit(self, manifest: dict[str, Any]) -> Path:
+        """Check the files against the table, write the manifest (last), and rename into place."""
+        for path in self.tmp.rglob("*"):
+            rel = path.relative_to(self.tmp).as_posix()
+            if path.is_file() and rel not in self.files:
+                self._written(rel)
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "files": dict(sorted(self.files.items()))}
+        self._check(manifest)
+        with open(self.tmp / MANIFEST, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, ensure_ascii=False, indent=2, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        old = None
+        if self.out.exists():
+            old = self.out.parent / f".{self.out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(self.out, old)
+        os.rename(self.tmp, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out
+
+    def _check(self, manifest: dict[str, Any]) -> None:
+        expected = files_of(manifest)
+        missing = sorted(set(expected) - set(self.files))
+        extra = sorted(set(self.files) - set(expected))
+        if missing or extra:
+            raise ArtifactError(f"{self.out}: the files written disagree with the layout table "
+                                f"(missing {missing}, not in the table {extra})")
+        verify(self.out, manifest, self._describe)
+
+    def _describe(self, rel: str) -> Found | None:
+        if rel in self._found:
+            return self._found[rel]
+        return describe_file(self.tmp / rel, spec(rel))  # written by a component
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)

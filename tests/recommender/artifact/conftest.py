@@ -1,0 +1,37 @@
+"""A private copy of the session's small artifact that a test may change, and a way to change it honestly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+class Editable:
+    """An artifact copy whose manifest is kept in step with the edits (so only the edited fact is wrong)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
+
+    def set_manifest(self, manifest: dict) -> None:
+        (self.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+    def save(self, rel: str, arr: np.ndarray) -> None:
+        """Write an array and list it in the manifest with its size."""
+        (self.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        np.save(self.path / rel, arr, allow_pickle=False)
+        man = self.manifest
+        man["files"][rel] = (self.path / rel).stat().st_size
+        self.set_manifest(man)
+
+
+@pytest.fixture
+def artifact(small_artifact, tmp_path) -> Editable:
+    return Editable(Path(shutil.copytree(small_artifact, tmp_path / "artifact")))

@@ -1,0 +1,121 @@
+"""A loaded artifact: memory-mapped, checked file by file against the layout table, and scored exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.artifact import ArtifactError, load_model
+from recommender.artifact.layout import RETIRED_FILES
+from recommender.contract import load_snapshot
+
+
+@pytest.fixture(scope="module")
+def model(small_artifact):
+    return load_model(small_artifact)
+
+
+def test_round_trip_keeps_ids_and_vectors(model, small_snapshot):
+    snapshot = load_snapshot(small_snapshot)
+    assert (model.product_ids.ids == snapshot.product_ids.ids).all()
+    assert (model.anchor_ids.ids == snapshot.anchor_ids.ids).all()
+    assert isinstance(model.vectors["product"], np.memmap)
+    assert np.isfinite(model.vectors["anchor"]).all() and np.isfinite(model.vectors["product"]).all()
+
+
+def test_arrays_are_memory_mapped_unless_asked_not_to(small_artifact):
+    mapped, loaded = load_model(small_artifact), load_model(small_artifact, mmap=False)
+    for m in (mapped, loaded):
+        assert not isinstance(m.shelf_rate.category, np.memmap)  # small, indexed on every request
+    assert isinstance(mapped.shelf_rate.room, np.memmap) and isinstance(mapped.product_scan.vectors, np.memmap)
+    assert not isinstance(loaded.vectors["fan"], np.memmap)
+    np.testing.assert_array_equal(mapped.product_scan.order, loaded.product_scan.order)
+
+
+def test_index_search_equals_brute_force_inner_product(model):
+    anchors = np.arange(10)
+    rows, scores = model.products_for_anchors(anchors, 20)
+    brute = np.asarray(model.vectors["anchor"])[anchors] @ np.asarray(model.vectors["product"]).T
+    np.testing.assert_allclose(scores, np.take_along_axis(brute, rows, 1), rtol=1e-4, atol=1e-5)
+    assert (scores[:, :1] >= brute.max(axis=1, keepdims=True) - 1e-5).all()
+
+
+def test_similar_goods_share_the_category_more_often_than_chance(model):
+    cats = model.products["category"].to_numpy()
+    same = [np.mean(cats[model.similar_products(p, 10)[0]] == cats[p]) for p in range(0, 500, 25)]
+    chance = max(np.mean(cats == c) for c in set(cats))
+    assert np.mean(same) > 2 * chance
+
+
+def test_a_format_5_artifact_still_loads_its_extra_files_ignored(artifact, model):
+    rates = model.shelf_rate
+    rows, orders = rates.top_goods(np.arange(50), 500)
+    artifact.save("vectors/anchor_sales_weight.npy", np.full(50, 0.5, np.float32))
+    artifact.save("shelf_rate/candidates.npy", rows)
+    artifact.save("shelf_rate/candidate_orders.npy", orders)
+    man = artifact.manifest
+    man["format_version"] = 5
+    artifact.set_manifest(man)
+    assert set(RETIRED_FILES[5]) <= set(man["files"])
+    old = load_model(artifact.path)
+    assert old.manifest["format_version"] == 5
+    np.testing.assert_array_equal(old.shelf_rate.expected(3), rates.expected(3))
+    anchors = np.arange(5)
+    assert old.products_for_anchors(anchors, 10)[0].tolist() == model.products_for_anchors(anchors, 10)[0].tolist()
+    assert not hasattr(old, "shelf_rate_candidates")
+
+
+def test_a_format_6_artifact_holds_no_retired_file(artifact):
+    artifact.save("shelf_rate/candidates.npy", np.zeros((50, 10), np.int32))
+    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 6"
+    with pytest.raises(ArtifactError, match=refused):
+        load_model(artifact.path)
+
+
+def test_a_file_of_the_table_missing_from_the_manifest_is_refused(artifact):
+    man = artifact.manifest
+    del man["files"]["follows/anchors.npy"]
+    artifact.set_manifest(man)
+    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 6 but not listed in the manifest"):
+        load_model(artifact.path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "reshape"])
+def test_damaged_artifacts_are_refused_with_the_file_named(artifact, damage):
+    target = artifact.path / "vectors/product.npy"
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[:-100])
+        expected = "truncated"
+    elif damage == "delete":
+        target.unlink()
+        expected = "missing"
+    else:
+        artifact.save("vectors/product.npy", np.zeros((499, 64), np.float32))
+        expected = r"shape \(499, 64\), expected \(500, 64\)"
+    with pytest.raises(ArtifactError, match=expected) as err:
+        load_model(artifact.path)
+    assert "product" in str(err.value)
+
+
+@pytest.mark.parametrize(("rel", "arr", "expected"), [
+    ("shelf_rate/room.npy", np.zeros((50, 11), np.float32), r"shape \(50, 11\), expected \(50, 12\)"),
+    ("profiles/audience_gender.npy", np.zeros((50, 3), np.float32), r"shape \(50, 3\), expected \(50, 2\)"),
+    ("follows/indptr.npy", np.zeros(2000, np.int64), r"shape \(2000,\), expected \(2001,\)"),
+    ("recent_orders/minute.npy", np.zeros(3, np.int64), r"shape \(3,\), expected \(\d+,\)"),
+    ("ids/products.npy", np.arange(499), r"shape \(499,\), expected \(500,\)"),
+    ("vectors/anchor.npy", np.zeros((50, 64)), r"dtype float64, expected float32"),
+    ("content/coef.npy", np.zeros((10, 63), np.float32), r"shape \(10, 63\), expected \(any, 64\)"),
+])
+def test_a_file_that_disagrees_with_the_table_is_refused_naming_it(artifact, rel, arr, expected):
+    artifact.save(rel, arr)
+    with pytest.raises(ArtifactError, match=rf"{rel}: {expected}"):
+        load_model(artifact.path)
+
+
+def test_an_unreadable_file_is_refused_naming_it(artifact):
+    (artifact.path / "stats/products.parquet").write_bytes(b"not parquet")
+    man = artifact.manifest
+    man["files"]["stats/products.parquet"] = len(b"not parquet")
+    artifact.set_manifest(man)
+    with pytest.raises(ArtifactError, match=r"stats/products\.parquet: unreadable parquet file"):
+        load_model(artifact.path)
