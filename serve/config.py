@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recommender.ranking import RankingConfig
-from recommender.settings import read_config_file, validated
+from recommender.settings import Settings, read_config_file, validated
 
 
 class HotConfig(BaseModel):
@@ -52,17 +52,17 @@ class HotConfig(BaseModel):
     follow_bonus: float = Field(1.0, ge=0, description="fan feed: bonus for goods a followed anchor sells")
 
 
-class ServiceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+class ServiceConfig(Settings):
+    """Everything the service reads at start: what to serve, the admin and body limits, ranking, hot items."""
 
     model: Path | None = Field(None, description="a fixed model artifact directory (or use `registry`)")
     registry: Path | None = Field(None, description="a model registry: serve its CURRENT, follow changes")
     poll_seconds: float = Field(30.0, ge=0, description="how often to check the registry (0: only on request)")
     admin_token: str | None = Field(None, min_length=16, description="bearer token for /v1/admin/* (off if unset)")
-    ranking: RankingConfig = Field(default_factory=RankingConfig)
+    ranking: RankingConfig = Field(default_factory=RankingConfig, description="ranking weights and gates")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies get 413")
     faiss_threads: int = Field(1, ge=1, description="OpenMP threads faiss may use per worker")
-    hot: HotConfig = Field(default_factory=HotConfig)
+    hot: HotConfig = Field(default_factory=HotConfig, description="hot items (爆款)")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServiceConfig:

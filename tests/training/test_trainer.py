@@ -229,3 +229,19 @@ def test_a_bad_value_in_a_config_file_is_a_config_error_naming_the_file_and_fiel
     path.write_text(text)
     with pytest.raises(ConfigError, match=rf"train\.toml: {field}: "):
         TrainConfig.from_file(path)
+
+
+def test_every_training_setting_is_a_described_settings_field():
+    from recommender.settings import Settings
+    from training.evaluate import EvalConfig
+    from training.nightly import NightlyConfig
+
+    def walk(cls, prefix=""):
+        assert issubclass(cls, Settings), prefix or cls.__name__
+        for name, field in cls.model_fields.items():
+            assert field.description, f"{prefix}{name} has no description"
+            if isinstance(field.annotation, type) and issubclass(field.annotation, Settings):
+                walk(field.annotation, f"{prefix}{name}.")
+
+    for cls in (TrainConfig, EvalConfig, NightlyConfig):
+        walk(cls)
