@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from recommender.cli import main  # the whole command, for installs whose entry point still names training.cli:main
 from recommender.settings import validated
 
 
@@ -221,6 +222,4 @@ def registry_list(registry_dir: Path) -> None:
 
 
 if __name__ == "__main__":  # ``python -m training.cli ...`` runs the whole command
-    from recommender.cli import main
-
     main()
