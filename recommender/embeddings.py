@@ -19,13 +19,16 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
+from pydantic import Field
 
 from recommender.interactions import row_normalize
+from recommender.settings import Settings
 
 _log = logging.getLogger(__name__)
 
@@ -43,15 +46,17 @@ def _faiss_blas_is_not_ours() -> Iterator[None]:
         yield
 
 
-@dataclass
-class FactorConfig:
-    algorithm: str = "als"  # "als" or "bpr"
-    factors: int = 64
-    iterations: int = 15
-    regularization: float = 0.05
-    alpha: float = 10.0  # ALS confidence scale on the log-compressed quantities
-    learning_rate: float = 0.01  # BPR only
-    seed: int = 0
+class FactorConfig(Settings):
+    """Implicit-feedback matrix factorisation of the fan x product matrix (implicit's ALS or BPR)."""
+
+    algorithm: Literal["als", "bpr"] = Field("als", description="als: alternating least squares; bpr: Bayesian "
+                                             "personalised ranking")
+    factors: int = Field(64, ge=1, description="dimension of the fan, product and anchor vectors")
+    iterations: int = Field(15, ge=1, description="passes over the data")
+    regularization: float = Field(0.05, ge=0, description="L2 penalty on the factors")
+    alpha: float = Field(10.0, gt=0, description="ALS only: confidence scale on the log-compressed quantities")
+    learning_rate: float = Field(0.01, gt=0, description="BPR only: SGD step size")
+    seed: int = Field(0, ge=0, description="random state of the factorisation")
 
 
 def fit_factors(fan_products: sp.csr_matrix, cfg: FactorConfig, threads: int,

@@ -31,25 +31,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import Field
 
 from recommender.arrays import top_k
 from recommender.contract import Marketplace
 from recommender.interactions import anchor_fan_engagement
+from recommender.settings import Settings
 
 DAYS_PER_PERIOD = 30.0  # expected orders are reported per 30 days of listing
 
 
-@dataclass
-class ShelfRateConfig:
-    good_prior_orders: float = 0.5  # gamma prior strength of a good's quality (pseudo-orders)
-    room_prior_orders: float = 2.0  # gamma prior strength of a room's category strength (pseudo-orders)
-    audience_power: float = 2.0  # room prior = scale * audience category mix ** this
-    audience_smoothing: float = 0.1  # a fan's category mix = (orders + this * platform mix) / (orders + this)
-    iterations: int = 15
-    burst_rounds: int = 3  # rounds of capping burst days before the final fit (0: none)
-    burst_ratio: float = 2.0  # a good-day's cap: ratio * expected + z * sqrt(expected) + slack
-    burst_z: float = 3.0
-    burst_slack: float = 2.0
+class ShelfRateConfig(Settings):
+    """Priors, iterations and burst capping of the shelf-rate model (see the module docstring)."""
+
+    good_prior_orders: float = Field(0.5, gt=0, description="gamma prior strength of a good's quality "
+                                     "(pseudo-orders)")
+    room_prior_orders: float = Field(2.0, gt=0, description="gamma prior strength of a room's category strength "
+                                     "(pseudo-orders)")
+    audience_power: float = Field(2.0, ge=0, description="room prior = scale * audience category mix ** this")
+    audience_smoothing: float = Field(0.1, gt=0, description="a fan's category mix = (orders + this * platform "
+                                      "mix) / (orders + this)")
+    iterations: int = Field(15, ge=1, description="alternating updates of quality and room strength")
+    burst_rounds: int = Field(3, ge=0, description="rounds of capping burst days before the final fit (0: none)")
+    burst_ratio: float = Field(2.0, ge=1, description="a good-day's cap: ratio * expected + z * sqrt(expected) + "
+                               "slack")
+    burst_z: float = Field(3.0, ge=0, description="z in the good-day's cap")
+    burst_slack: float = Field(2.0, ge=0, description="slack in the good-day's cap (orders)")
 
 
 @dataclass

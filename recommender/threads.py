@@ -33,3 +33,11 @@ def compute_threads(n: int | None = None, *, blas: int = 1) -> Iterator[int]:
     with threadpool_limits(limits=blas, user_api="blas"), threadpool_limits(limits=n, user_api="openmp"):
         faiss.omp_set_num_threads(n)
         yield n
+
+
+def set_faiss_threads(n: int) -> None:
+    """Let faiss use `n` OpenMP threads in this process from now on (the service: one per worker).
+
+    Callers outside the package use this instead of importing faiss, which must load after the package has set
+    ``OPENBLAS_CORETYPE`` (see ``recommender/__init__.py``)."""
+    faiss.omp_set_num_threads(n)

@@ -7,7 +7,6 @@ import logging
 import time
 from pathlib import Path
 
-import faiss
 import orjson
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
@@ -17,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from recommender.artifact import load_model
 from recommender.hot.lists import HotLists
 from recommender.ranking import Ranker
+from recommender.threads import set_faiss_threads
 from serve import admin, anchors, events, hot, page, products, rankings, search, system
 from serve.api import ApiError
 from serve.config import ServiceConfig
@@ -79,7 +79,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
 
     # One worker answers one request at a time; parallelism comes from workers, so libraries get one thread.
     threadpool_limits(1)
-    faiss.omp_set_num_threads(config.faiss_threads)
+    set_faiss_threads(config.faiss_threads)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recommender.artifact import ArtifactError
+from recommender.errors import ArtifactError, RegistryError
+from recommender.registry import Registry
 from serve.state import Serving
-from training.registry import Registry, RegistryError
 
 _log = logging.getLogger(__name__)
 

@@ -1,32 +1,29 @@
-"""The ``xuanpin`` command: generate a marketplace, train, inspect an artifact, serve it."""
+"""The job subcommands of ``xuanpin``: generate a marketplace, train, inspect an artifact, evaluate, and run
+the nightly job and the registry. ``recommender/cli.py`` assembles them with the service's subcommands into one
+command, and turns every ``XuanpinError`` (a broken snapshot or artifact, a bad configuration file, a refused
+registry operation) into a clean ``Error: ...`` with exit code 1."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-from recommender.contract import ContractError
+from recommender.cli import main  # the whole command, for installs whose entry point still names training.cli:main
+from recommender.settings import validated
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+def _train_config(config_file: Path | None):
+    """The training configuration of a ``--config`` file, or the defaults (a bad file raises ConfigError)."""
+    from training.config import TrainConfig
+
+    return TrainConfig.from_file(config_file) if config_file else TrainConfig()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def main(verbose: bool) -> None:
-    """xuanpin (选品): anchor-product matchmaking for live-stream e-commerce."""
-    _setup_logging(verbose)
-
-
-@main.command()
+@click.command()
 @click.option("--scale", type=click.Choice(["tiny", "small", "medium", "large"]), default="small", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
@@ -42,7 +39,7 @@ def generate(scale: str, seed: int, out: Path, fmt: str) -> None:
                f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings")
 
 
-@main.command()
+@click.command()
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Snapshot directory.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Artifact directory to write.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
@@ -53,36 +50,31 @@ def generate(scale: str, seed: int, out: Path, fmt: str) -> None:
 def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None, threads: int | None,
           overwrite: bool) -> None:
     """Train embeddings, statistics and indexes on a snapshot and write a model artifact."""
-    from training.config import TrainConfig
     from training.trainer import train as run
 
-    config = TrainConfig.from_file(config_file) if config_file else TrainConfig()
-    if algorithm:
-        config.factors.algorithm = algorithm
-    if threads:
-        config.threads = threads
+    config = _train_config(config_file)
+    if algorithm or threads:  # the options override the file, and are validated like it
+        data = config.model_dump()
+        data["factors"]["algorithm"] = algorithm or data["factors"]["algorithm"]
+        data["threads"] = threads or data["threads"]
+        config = validated(type(config), data, "command-line options")
     try:
         path = run(data, out, config, overwrite=overwrite, show_progress=sys.stderr.isatty())
-    except ContractError as exc:
-        raise click.ClickException(str(exc)) from exc
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"artifact written: {path}")
 
 
-@main.command()
+@click.command()
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
 @click.option("--anchors", "n_anchors", type=int, default=3, show_default=True, help="Sample anchors to show.")
 @click.option("-k", type=int, default=8, show_default=True, help="Picks per sample anchor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
     """Print an artifact's manifest and a few anchors' top picks, to eyeball quality."""
-    from recommender.artifact import ArtifactError, load_model
+    from recommender.artifact import load_model
 
-    try:
-        model = load_model(artifact)
-    except ArtifactError as exc:
-        raise click.ClickException(str(exc)) from exc
+    model = load_model(artifact)
     man = model.manifest
     if as_json:
         click.echo(json.dumps(man, ensure_ascii=False, indent=2))
@@ -124,7 +116,7 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
                        f"7d销量{int(pst['sales_7d']):>5}  {prod['title']}")
 
 
-@main.command()
+@click.command()
 @click.option("--data", type=str, help="Snapshot directory, or 'online-retail' for ../shared/data/online_retail.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report directory (report.json, report.md).")
 @click.option("--test-days", type=float, default=14.0, show_default=True, help="Days after the cut-off.")
@@ -151,7 +143,8 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
     unknown = set(chosen) - set(TASKS)
     if unknown:
         raise click.UsageError(f"unknown task(s) {sorted(unknown)}; choose from {', '.join(TASKS)}")
-    cfg = EvalConfig(test_days=test_days, max_users=max_users, tasks=chosen)
+    cfg = validated(EvalConfig, {"test_days": test_days, "max_users": max_users, "tasks": chosen},
+                    "command-line options")
     truth = None
     if data == "online-retail":
         import tempfile
@@ -170,15 +163,12 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
         from fixtures.marketplace import load_truth
 
         truth = load_truth(data)
-    try:
-        result = run(data, cfg, truth=truth)
-    except ContractError as exc:
-        raise click.ClickException(str(exc)) from exc
+    result = run(data, cfg, truth=truth)
     write_report(result, out)
     click.echo(f"report written to {out}/report.md and report.json ({result['seconds']:.0f} s)")
 
 
-@main.command()
+@click.command()
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Today's snapshot directory.")
 @click.option("--registry", "registry_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--report", type=click.Path(path_type=Path), help="Directory for nightly.json and nightly.md.")
@@ -192,32 +182,27 @@ def nightly(data: Path, registry_dir: Path, report: Path | None, holdout_days: f
             config_file: Path | None) -> None:
     """Validate, train, gate against the served model on a holdout, publish, prune. Exit codes: 0 promoted,
     10 refused by the gate, 20 invalid data, 30 locked by another run, 1 error."""
-    from training.config import TrainConfig
     from training.nightly import NightlyConfig, run_nightly
 
-    cfg = NightlyConfig(holdout_days=holdout_days, keep=keep, tolerance=tolerance,
-                        train=TrainConfig.from_file(config_file) if config_file else TrainConfig())
+    cfg = validated(NightlyConfig, {"holdout_days": holdout_days, "keep": keep, "tolerance": tolerance,
+                                    "train": _train_config(config_file)}, "command-line options")
     code, result = run_nightly(data, registry_dir, cfg, report)
     click.echo(f"{result.get('outcome')}: {result.get('reason')}" + (
         f" (version {result['version']})" if result.get("version") else ""))
     sys.exit(code)
 
 
-@main.command()
+@click.command()
 @click.option("--registry", "registry_dir", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--to", "version", help="Version to serve (default: the one before CURRENT).")
 def rollback(registry_dir: Path, version: str | None) -> None:
     """Point the registry's CURRENT at an earlier version (services follow it)."""
-    from training.nightly import rollback as run
-    from training.registry import RegistryError
+    from recommender.registry import Registry
 
-    try:
-        click.echo(f"CURRENT -> {run(registry_dir, version)}")
-    except (ValueError, RegistryError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    click.echo(f"CURRENT -> {Registry.open(registry_dir).rollback(version)}")
 
 
-@main.group()
+@click.group()
 def registry() -> None:
     """Inspect a model registry."""
 
@@ -226,8 +211,8 @@ def registry() -> None:
 @click.option("--registry", "registry_dir", type=click.Path(exists=True, path_type=Path), required=True)
 def registry_list(registry_dir: Path) -> None:
     """Versions (oldest first; * = CURRENT) and the recent history."""
+    from recommender.registry import Registry
     from training.nightly import registry_table
-    from training.registry import Registry
 
     table = registry_table(registry_dir)
     click.echo(table.to_string(index=False) if len(table) else "no versions")
@@ -236,63 +221,5 @@ def registry_list(registry_dir: Path) -> None:
             f"{k}={v}" for k, v in entry.items() if k in ("version", "previous", "reason")))
 
 
-@main.command()
-@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
-              help="Model artifact to serve.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
-              help="JSON or TOML service configuration (ranking weights, gates).")
-def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> None:
-    """Run the HTTP service with Flask's development server (production: gunicorn, see README)."""
-    from serve.app import create_app
-    from serve.config import ServiceConfig
-
-    env = {**os.environ, "XUANPIN_MODEL": str(model_path)}  # XUANPIN_* settings apply here too
-    if config_file:
-        env["XUANPIN_CONFIG"] = str(config_file)
-    app = create_app(ServiceConfig.from_env(env))
-    click.echo(f"serving {model_path} on http://{host}:{port}  (try /v1/model, /openapi.json)")
-    app.run(host=host, port=port, threaded=True)
-
-
-@main.command("stream-orders")
-@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
-              help="The artifact the service serves (ids and last week's orders to imitate).")
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The service.")
-@click.option("--token", envvar="XUANPIN_EVENTS_TOKEN", required=True, help="Its events token.")
-@click.option("--orders", type=int, default=None, help="Background orders (default: the last week's rate).")
-@click.option("--bursts", type=int, default=5, show_default=True, help="(Room, good) pairs that burst.")
-@click.option("--batch", type=int, default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bursts: int, batch: int,
-                  seed: int) -> None:
-    """Post a synthetic order stream with a few bursts to a running service (demo of hot items, 爆款).
-
-    The stream starts after the artifact's last order, so run the service with XUANPIN_HOT_CLOCK=events."""
-    import urllib.error
-    import urllib.request
-
-    from fixtures.orders import order_stream
-
-    events = order_stream(model_path, orders, bursts, seed=seed)
-    totals: dict[str, int] = {}
-    for start in range(0, len(events), batch):
-        body = json.dumps({"events": events[start:start + batch]}).encode()
-        req = urllib.request.Request(f"{url}/v1/events/orders", body, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as response:
-                result = json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise click.ClickException(f"{url}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
-        except OSError as exc:
-            raise click.ClickException(f"{url}: {exc}") from None
-        for key in ("received", "accepted", "duplicates", "ignored", "rejected"):
-            totals[key] = totals.get(key, 0) + result[key]
-    click.echo(", ".join(f"{k} {v}" for k, v in totals.items()))
-    click.echo(f"now try: curl -s '{url}/v1/rankings/hot?k=5' | python3 -m json.tool --no-ensure-ascii")
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # ``python -m training.cli ...`` runs the whole command
     main()

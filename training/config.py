@@ -32,11 +32,13 @@ class TrainConfig(Settings):
     half_life_days: float = Field(30.0, gt=0, description="recency half-life of orders")
     confidence: str = Field("quantity", pattern="^(quantity|amount)$",
                             description="what an order weighs in the fan x product matrix")
-    factors: FactorConfig = Field(default_factory=FactorConfig)
-    anchors: AnchorConfig = Field(default_factory=AnchorConfig)
-    content: ContentConfig = Field(default_factory=ContentConfig)
-    index: IndexConfig = Field(default_factory=IndexConfig)
-    shelf_rate: ShelfRateConfig = Field(default_factory=ShelfRateConfig)
+    factors: FactorConfig = Field(default_factory=FactorConfig, description="fan and product factors")
+    anchors: AnchorConfig = Field(default_factory=AnchorConfig, description="anchor vectors")
+    content: ContentConfig = Field(default_factory=ContentConfig,
+                                   description="the content model for goods with few sales")
+    index: IndexConfig = Field(default_factory=IndexConfig, description="search structures and precomputed candidates")
+    shelf_rate: ShelfRateConfig = Field(default_factory=ShelfRateConfig,
+                                         description="the shelf-rate model (expected orders if shelved)")
     threads: int | None = Field(None, ge=1, description="compute threads; default: all cores")
     recent_order_days: int = Field(7, ge=0, le=30, description="days of recent orders kept in the artifact, "
                                    "so the service's hot items start with each good's baseline")

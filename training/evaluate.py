@@ -17,12 +17,14 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import Field
 
 from recommender.arrays import top_k
 from recommender.artifact import Model, load_model
@@ -30,6 +32,7 @@ from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
 from recommender.interactions import sparse_sum
 from recommender.ranking import PickFilters, Ranker
+from recommender.settings import Settings
 from recommender.shelf_rate import fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
@@ -38,18 +41,23 @@ from training.trainer import train
 
 _log = logging.getLogger(__name__)
 
-TASKS = ("anchor_goods", "fan_goods", "goods_anchors")
+TaskName = Literal["anchor_goods", "fan_goods", "goods_anchors"]
+TASKS: tuple[str, ...] = get_args(TaskName)
 
 
-@dataclass
-class EvalConfig:
-    test_days: float = 14.0
-    ks: tuple[int, ...] = (10, 20, 50, 100)
-    max_users: int = 3000  # users sampled per task (all if fewer); CIs are over this sample
-    n_boot: int = 500
-    seed: int = 0
-    tasks: tuple[str, ...] = TASKS
-    train: TrainConfig = field(default_factory=TrainConfig)
+class EvalConfig(Settings):
+    """The temporal split, the tasks and the bootstrap of an offline evaluation."""
+
+    test_days: float = Field(14.0, gt=0, description="days after the cut-off that are scored")
+    ks: tuple[Annotated[int, Field(ge=1)], ...] = Field((10, 20, 50, 100), min_length=1,
+                                                        description="cut-offs of the ranking metrics")
+    max_users: int = Field(3000, ge=1, description="users sampled per task (all if fewer); CIs are over this "
+                           "sample")
+    n_boot: int = Field(500, ge=1, description="bootstrap resamples of each confidence interval")
+    seed: int = Field(0, ge=0, description="random state of the user sample and the bootstrap")
+    tasks: tuple[TaskName, ...] = Field(
+        TASKS, min_length=1, description="which tasks to score")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="the model's training configuration")
 
 
 @dataclass
@@ -229,9 +237,9 @@ def shelf_rate_ablations(train_m: Marketplace, cfg: EvalConfig) -> dict[str, Cal
     """The shelf-rate model refitted without one part each: burst capping; the audience in the room prior (a room's
     categories it never sold then look alike); the room's own category strength (the prior alone)."""
     base = cfg.train.shelf_rate
-    variants = {"ablation_rate_no_burst_cap": replace(base, burst_rounds=0),
-                "ablation_rate_no_audience_prior": replace(base, audience_power=0.0),
-                "ablation_rate_prior_rooms_only": replace(base, room_prior_orders=1e9)}
+    variants = {"ablation_rate_no_burst_cap": base.model_copy(update={"burst_rounds": 0}),
+                "ablation_rate_no_audience_prior": base.model_copy(update={"audience_power": 0.0}),
+                "ablation_rate_prior_rooms_only": base.model_copy(update={"room_prior_orders": 1e9})}
     out = {}
     for name, variant in variants.items():
         rates = fit_shelf_rates(train_m, variant)

@@ -19,18 +19,21 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from recommender.artifact import ArtifactError, Model, load_model
 from recommender.contract import ContractError, Marketplace, load_snapshot
+from recommender.errors import LockHeld
+from recommender.registry import Registry
+from recommender.settings import Settings
 from training.config import TrainConfig
 from training.evaluate import EvalConfig, Task, build_tasks, dot_scores, rank_task
 from training.metrics import ranking_metrics
-from training.registry import LockHeld, Registry
 from training.trainer import train
 
 _log = logging.getLogger(__name__)
@@ -38,15 +41,20 @@ _log = logging.getLogger(__name__)
 EXIT_PROMOTED, EXIT_REFUSED, EXIT_INVALID_DATA, EXIT_LOCKED, EXIT_ERROR = 0, 10, 20, 30, 1
 
 
-@dataclass
-class NightlyConfig:
-    holdout_days: float = 7.0
-    keep: int = 5  # versions retained
-    tolerance: float = 0.02  # the candidate may score up to 2% (relative) below the served model
-    metric: str = "ndcg@20"
-    tasks: tuple[str, ...] = ("anchor_goods", "fan_goods")
-    max_users: int = 2000
-    train: TrainConfig = field(default_factory=TrainConfig)
+class NightlyConfig(Settings):
+    """The nightly job: the holdout the gate scores on, the gate, retention, and the training configuration."""
+
+    holdout_days: float = Field(7.0, gt=0, description="the holdout when nothing is served: the snapshot's last "
+                                "days")
+    keep: int = Field(5, ge=1, description="versions retained (CURRENT always is)")
+    tolerance: float = Field(0.02, ge=0, description="relative drop of the gate metric accepted against the "
+                             "served model (0.02: 2%)")
+    metric: str = Field("ndcg@20", pattern=r"^(recall|ndcg|map|hitrate|gmv_recall)@[1-9][0-9]*$",
+                        description="the gate metric, per user on the holdout")
+    tasks: tuple[Literal["anchor_goods", "fan_goods"], ...] = Field(
+        ("anchor_goods", "fan_goods"), min_length=1, description="holdout tasks the gate scores")
+    max_users: int = Field(2000, ge=1, description="users sampled per gate task")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="the candidate's training configuration")
 
 
 def _aligned(model: Model, m: Marketplace) -> dict[str, np.ndarray]:
@@ -205,21 +213,6 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
     result["outcome"], result["version"] = "promoted", version
     result["pruned"] = registry.prune(cfg.keep)
     return EXIT_PROMOTED
-
-
-def rollback(registry_dir: str | Path, to: str | None = None) -> str:
-    """Point CURRENT at `to`, or at the version promoted before the current one."""
-    registry = Registry.open(registry_dir)
-    with registry.lock():
-        current = registry.current()
-        if to is None:
-            earlier = [v for v in registry.versions() if current is None or v < current]
-            if not earlier:
-                raise ValueError(f"{registry.root}: no version older than {current} to roll back to")
-            to = earlier[-1]
-        registry.set_current(to)
-        registry.record("rolled_back", version=to, previous=current)
-    return to
 
 
 def write_run_report(result: dict, path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from pydantic import ValidationError
 
 from recommender.content import ContentConfig, ContentModel
 
@@ -52,3 +54,11 @@ def test_too_few_warm_goods_is_a_clear_error():
 
     with pytest.raises(ValueError, match="too few to learn from"):
         ContentModel(ContentConfig(min_buyers=3)).fit(df, factors, np.zeros(len(df)))
+
+
+def test_the_content_configuration_has_bounds():
+    with pytest.raises(ValidationError, match="shrinkage"):
+        ContentConfig(shrinkage=0)  # buyers / (buyers + 0) is undefined for goods nobody bought
+    with pytest.raises(ValidationError, match="ngram_max"):
+        ContentConfig(ngram_max=0)
+    assert ContentConfig().model_dump()["ridge_alpha"] == 10.0

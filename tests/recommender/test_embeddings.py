@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
 from recommender.embeddings import FactorConfig, anchor_vectors
 from recommender.threads import compute_threads
@@ -45,3 +47,14 @@ def test_a_room_with_few_fans_leans_on_its_vertical():
     # anchor 2 has 2 fans: its vector is mostly vertical 0, i.e. anchor 0's sales direction
     assert av.audience[2] @ av.vertical[0] > 0.9
     assert av.audience[1] @ av.vertical[0] < av.audience[2] @ av.vertical[0]
+
+
+def test_the_factor_configuration_is_validated_on_construction_and_assignment():
+    with pytest.raises(ValidationError, match="algorithm"):
+        FactorConfig(algorithm="svd")
+    cfg = FactorConfig()
+    with pytest.raises(ValidationError, match="factors"):
+        cfg.factors = -3
+    with pytest.raises(ValidationError, match="algorithm"):
+        cfg.algorithm = "svd"
+    assert cfg == FactorConfig() and FactorConfig.model_fields["factors"].description

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from recommender.contract import load_snapshot
 from recommender.shelf_rate import ShelfRateConfig, ShelfRates, fit_shelf_rates
@@ -162,3 +163,11 @@ def test_no_shelf_table_means_no_model(planted):
     no_shelf = dataclasses.replace(m, shelf=m.shelf.iloc[:0])
     assert len(no_shelf.orders) and fit_shelf_rates(no_shelf) is None  # sales, but no days on sale: no model
     assert fit_shelf_rates(m.until(m.snapshot_time - pd.Timedelta(days=365))) is None  # nothing at all
+
+
+def test_the_shelf_rate_configuration_has_bounds():
+    with pytest.raises(ValidationError, match="burst_ratio"):
+        ShelfRateConfig(burst_ratio=0.5)  # a cap below the expected orders would cap ordinary days
+    with pytest.raises(ValidationError, match="good_prior_orders"):
+        ShelfRateConfig(good_prior_orders=0)
+    assert ShelfRateConfig().model_copy(update={"burst_rounds": 0}).burst_rounds == 0

@@ -8,9 +8,8 @@ import time
 
 import pytest
 
+from recommender.registry import Registry
 from serve.app import create_app
-from training.nightly import rollback
-from training.registry import Registry
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -96,7 +95,7 @@ def test_rollback_reaches_a_running_service(app, registry):
     registry.set_current("v2")
     reload(client)
     assert served(app) == "v2"
-    rollback(registry.root, "v1")
+    registry.rollback("v1")
     assert reload(client).get_json()["serving"] == "v1"
     assert served(app) == "v1"
 

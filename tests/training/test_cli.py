@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from training.cli import main
+from recommender.cli import main
 
 
 def test_generate_train_inspect(tmp_path):

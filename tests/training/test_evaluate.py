@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from fixtures.marketplace import load_truth
 from recommender.contract import load_snapshot
@@ -103,3 +104,11 @@ def test_the_oracle_is_perfect_on_the_counterfactual_tasks(result, task):
     models = result["tasks"][task]["models"]
     assert models["oracle"]["ndcg@50"]["mean"] > 0.999
     assert all(m["ndcg@50"]["mean"] <= models["oracle"]["ndcg@50"]["mean"] for m in models.values())
+
+
+def test_the_evaluation_configuration_has_bounds():
+    with pytest.raises(ValidationError, match="tasks"):
+        EvalConfig(tasks=("anchor_goods", "goods_fans"))
+    with pytest.raises(ValidationError, match="ks"):
+        EvalConfig(ks=(0, 10))
+    assert EvalConfig(tasks=["fan_goods"]).tasks == ("fan_goods",)

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from fixtures.marketplace import END
 from recommender.artifact import load_model
+from recommender.registry import Registry
 from training import nightly
 from training.nightly import (
     EXIT_ERROR,
@@ -25,10 +27,8 @@ from training.nightly import (
     EXIT_PROMOTED,
     EXIT_REFUSED,
     NightlyConfig,
-    rollback,
     run_nightly,
 )
-from training.registry import Registry
 
 TABLES = ("anchors", "fans", "products", "follows", "orders", "shelf")
 TIME_OF = {"follows": "followed_at", "orders": "ordered_at", "shelf": "listed_at", "anchors": "created_at",
@@ -160,14 +160,14 @@ def test_rollback_points_current_at_the_previous_version(served, snapshots):
     reg = Registry.open(served)
     first = reg.current()
     assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
-    assert rollback(served) == first and reg.current() == first
+    assert reg.rollback() == first and reg.current() == first
     assert reg.history()[-1]["event"] == "rolled_back"
 
 
 def test_a_run_killed_with_sigkill_leaves_current_and_the_next_run_recovers(served, snapshots):
     reg = Registry.open(served)
     before = reg.current()
-    proc = subprocess.Popen([sys.executable, "-m", "training.cli", "nightly", "--data", str(snapshots["today"]),
+    proc = subprocess.Popen([sys.executable, "-m", "recommender.cli", "nightly", "--data", str(snapshots["today"]),
                              "--registry", str(served)], cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -202,3 +202,12 @@ def test_the_gate_scores_anchors_by_what_the_picks_rank_by(small_artifact, small
     vectors = dot_scores(model.vectors["anchor"], model.vectors["product"])
     got = nightly.gate_scores(model, m, tasks, "ndcg@20")["anchor_goods"]
     np.testing.assert_allclose(got, ranking_metrics(rank_task(task, vectors, 20), task.truth, (20,))["ndcg@20"])
+
+
+def test_the_nightly_configuration_has_bounds():
+    with pytest.raises(ValidationError, match="metric"):
+        NightlyConfig(metric="auc")
+    with pytest.raises(ValidationError, match="keep"):
+        NightlyConfig(keep=0)
+    with pytest.raises(ValidationError, match="tasks"):
+        NightlyConfig(tasks=("goods_anchors",))  # the gate scores anchors and fans only

@@ -12,6 +12,7 @@ import pytest
 from fixtures.marketplace import load_truth
 from recommender.artifact import FORMAT_VERSION, load_model
 from recommender.contract import load_snapshot
+from recommender.errors import ConfigError
 from training import trainer
 from training.config import TrainConfig
 from training.metrics import ndcg_at_k, top_k
@@ -146,3 +147,30 @@ def test_follows_and_last_week_of_orders_are_kept_for_the_hot_items(model, small
     assert sorted(recent["product"].tolist()) == sorted(week["product"].tolist())
     newest = pd.Timestamp(int(recent["minute"].max()) * 60, unit="s")
     assert newest == week["ordered_at"].max().floor("min")
+
+
+@pytest.mark.parametrize(("text", "field"), [('[factors]\nalgorithm = "svd"\n', "factors.algorithm"),
+                                             ("[factors]\nfactors = -3\n", "factors.factors"),
+                                             ("[content]\nshrinkage = 0\n", "content.shrinkage"),
+                                             ("[shelf_rate]\nburst_rounds = -1\n", "shelf_rate.burst_rounds")])
+def test_a_bad_value_in_a_config_file_is_a_config_error_naming_the_file_and_field(tmp_path, text, field):
+    path = tmp_path / "train.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"train\.toml: {field}: "):
+        TrainConfig.from_file(path)
+
+
+def test_every_training_setting_is_a_described_settings_field():
+    from recommender.settings import Settings
+    from training.evaluate import EvalConfig
+    from training.nightly import NightlyConfig
+
+    def walk(cls, prefix=""):
+        assert issubclass(cls, Settings), prefix or cls.__name__
+        for name, field in cls.model_fields.items():
+            assert field.description, f"{prefix}{name} has no description"
+            if isinstance(field.annotation, type) and issubclass(field.annotation, Settings):
+                walk(field.annotation, f"{prefix}{name}.")
+
+    for cls in (TrainConfig, EvalConfig, NightlyConfig):
+        walk(cls)

@@ -1,0 +1,186 @@
+"""The model registry: one directory per model version, a CURRENT pointer, retention, a history, and a lock.
+
+    REGISTRY/
+      versions/20261123T190000Z/     artifacts (written atomically by the trainer)
+      CURRENT                        the served version's id, replaced only by an atomic rename
+      history.jsonl                  one JSON line per event: promoted, refused, rolled back, pruned
+      nightly.lock                   held by a running job: {"pid", "host", "started"}
+
+The serving side only ever reads CURRENT and the version it names, so a job that dies at any point leaves
+the served model untouched: a version directory is complete before it is named, and CURRENT changes in one
+rename. The nightly job (``training/nightly.py``) publishes into it; the service's reloader (``serve/reload.py``)
+follows CURRENT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recommender.artifact import read_manifest
+from recommender.errors import ArtifactError, LockHeld, RegistryError
+
+
+@dataclass(frozen=True)
+class Registry:
+    root: Path
+
+    @classmethod
+    def open(cls, root: str | Path) -> Registry:
+        root = Path(root)
+        (root / "versions").mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+    # -- versions -------------------------------------------------------------------------------------------
+    @property
+    def versions_dir(self) -> Path:
+        return self.root / "versions"
+
+    def new_version_id(self) -> str:
+        base = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        vid, n = base, 1
+        while (self.versions_dir / vid).exists():
+            n += 1
+            vid = f"{base}-{n}"
+        return vid
+
+    def path(self, version: str) -> Path:
+        if not version or "/" in version or version.startswith("."):
+            raise RegistryError(f"invalid version id {version!r}")
+        return self.versions_dir / version
+
+    def versions(self) -> list[str]:
+        """Complete versions (those with a manifest), oldest first."""
+        return sorted(p.name for p in self.versions_dir.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists())
+
+    # -- CURRENT ----------------------------------------------------------------------------------------------
+    def current(self) -> str | None:
+        try:
+            value = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return value or None
+
+    def current_path(self) -> Path | None:
+        version = self.current()
+        return self.path(version) if version else None
+
+    def set_current(self, version: str) -> None:
+        """Point CURRENT at a complete version, atomically (write a temporary file, fsync, rename)."""
+        target = self.path(version)
+        try:
+            read_manifest(target)
+        except ArtifactError as exc:
+            raise RegistryError(f"refusing to point CURRENT at {target}: {exc}") from exc
+        tmp = self.root / f".CURRENT.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(version + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / "CURRENT")
+        dir_fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    # -- history ----------------------------------------------------------------------------------------------
+    def record(self, event: str, **fields) -> dict:
+        entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "event": event, **fields}
+        with open(self.root / "history.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        return entry
+
+    def history(self) -> list[dict]:
+        try:
+            lines = (self.root / "history.jsonl").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def rollback(self, to: str | None = None) -> str:
+        """Point CURRENT at `to`, or at the newest version older than CURRENT, under the lock; returns it."""
+        with self.lock():
+            current = self.current()
+            if to is None:
+                earlier = [v for v in self.versions() if current is None or v < current]
+                if not earlier:
+                    raise RegistryError(f"{self.root}: no version older than {current} to roll back to")
+                to = earlier[-1]
+            self.set_current(to)
+            self.record("rolled_back", version=to, previous=current)
+        return to
+
+    # -- retention --------------------------------------------------------------------------------------------
+    def prune(self, keep: int) -> list[str]:
+        """Delete the oldest complete versions beyond `keep`, never CURRENT; also leftovers of dead runs."""
+        current = self.current()
+        removed = []
+        complete = self.versions()
+        for version in complete[: max(0, len(complete) - keep)]:
+            if version != current:
+                shutil.rmtree(self.path(version), ignore_errors=True)
+                removed.append(version)
+        for leftover in self.versions_dir.iterdir():  # temporary dirs of killed trainings
+            if leftover.name.startswith(".") and leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+        if removed:
+            self.record("pruned", versions=removed, keep=keep)
+        return removed
+
+    # -- lock ---------------------------------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, stale_after_s: float = 6 * 3600) -> Iterator[None]:
+        """Exclusive lock for jobs that change the registry. A lock whose process is gone (same host), or
+        older than `stale_after_s`, is stale: it is cleared and recorded."""
+        path = self.root / "nightly.lock"
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self._read_lock(path)
+                if holder is not None and not self._stale(holder, stale_after_s):
+                    raise LockHeld(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')} since "
+                                   f"{datetime.fromtimestamp(holder.get('started', 0), UTC).isoformat()}") from None
+                self.record("stale_lock_cleared", holder=holder)
+                path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+            break
+        else:  # pragma: no cover - two processes raced for a stale lock and the other won
+            raise LockHeld(f"{path} was taken by another job")
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _read_lock(path: Path) -> dict | None:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None  # unreadable: a job died while writing it
+
+    @staticmethod
+    def _stale(holder: dict, stale_after_s: float) -> bool:
+        if time.time() - holder.get("started", 0) > stale_after_s:
+            return True
+        if holder.get("host") == socket.gethostname():
+            try:
+                os.kill(int(holder["pid"]), 0)
+            except ProcessLookupError:
+                return True
+            except (PermissionError, KeyError, ValueError):
+                return False
+        return False

@@ -1,0 +1,71 @@
+"""The service's subcommands of ``xuanpin``: ``serve`` (Flask's development server) and ``stream-orders`` (a
+synthetic order stream posted to a running service, to watch hot items appear). ``recommender/cli.py`` assembles
+them with the jobs into one command."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Model artifact to serve.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="JSON or TOML service configuration (ranking weights, gates).")
+def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> None:
+    """Run the HTTP service with Flask's development server (production: gunicorn, see README)."""
+    from serve.app import create_app
+    from serve.config import ServiceConfig
+
+    env = {**os.environ, "XUANPIN_MODEL": str(model_path)}  # XUANPIN_* settings apply here too
+    if config_file:
+        env["XUANPIN_CONFIG"] = str(config_file)
+    app = create_app(ServiceConfig.from_env(env))
+    click.echo(f"serving {model_path} on http://{host}:{port}  (try /v1/model, /openapi.json)")
+    app.run(host=host, port=port, threaded=True)
+
+
+@click.command("stream-orders")
+@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
+              help="The artifact the service serves (ids and last week's orders to imitate).")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The service.")
+@click.option("--token", envvar="XUANPIN_EVENTS_TOKEN", required=True, help="Its events token.")
+@click.option("--orders", type=int, default=None, help="Background orders (default: the last week's rate).")
+@click.option("--bursts", type=int, default=5, show_default=True, help="(Room, good) pairs that burst.")
+@click.option("--batch", type=int, default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bursts: int, batch: int,
+                  seed: int) -> None:
+    """Post a synthetic order stream with a few bursts to a running service (demo of hot items, 爆款).
+
+    The stream starts after the artifact's last order, so run the service with XUANPIN_HOT_CLOCK=events."""
+    import urllib.error
+    import urllib.request
+
+    from fixtures.orders import order_stream
+
+    events = order_stream(model_path, orders, bursts, seed=seed)
+    totals: dict[str, int] = {}
+    for start in range(0, len(events), batch):
+        body = json.dumps({"events": events[start:start + batch]}).encode()
+        req = urllib.request.Request(f"{url}/v1/events/orders", body, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:
+                result = json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise click.ClickException(f"{url}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
+        except OSError as exc:
+            raise click.ClickException(f"{url}: {exc}") from None
+        for key in ("received", "accepted", "duplicates", "ignored", "rejected"):
+            totals[key] = totals.get(key, 0) + result[key]
+    click.echo(", ".join(f"{k} {v}" for k, v in totals.items()))
+    click.echo(f"now try: curl -s '{url}/v1/rankings/hot?k=5' | python3 -m json.tool --no-ensure-ascii")
+
+

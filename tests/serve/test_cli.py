@@ -1,0 +1,27 @@
+"""The service's subcommands: a bad service configuration or an unreachable service is a clean error."""
+
+from __future__ import annotations
+
+import socket
+
+from click.testing import CliRunner
+
+from recommender.cli import main
+
+
+def test_serve_with_a_bad_config_file_is_a_clean_error_naming_the_field(tmp_path, small_artifact):
+    config = tmp_path / "service.json"
+    config.write_text('{"max_body_bytes": 1}')
+    r = CliRunner().invoke(main, ["serve", "--model", str(small_artifact), "--config", str(config)])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert "Error: " in r.output and "service.json: max_body_bytes: " in r.output
+
+
+def test_stream_orders_to_no_service_is_a_clean_error(small_artifact):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free, and nothing listens once the socket is closed
+    r = CliRunner().invoke(main, ["stream-orders", "--model", str(small_artifact), "--url",
+                                  f"http://127.0.0.1:{port}", "--token", "t" * 16, "--orders", "10"])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert f"Error: http://127.0.0.1:{port}: " in r.output
