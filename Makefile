@@ -48,10 +48,10 @@ lint: setup
 	$(BIN)/lint-imports
 
 bench: setup
-	$(BIN)/python bench/train.py --scales medium large --quality
+	$(BIN)/python -m bench.train --scales medium large --quality
 
 bench-serve: setup  # needs wrk (apt-get install wrk) and the large artifact from `make bench`
-	$(BIN)/python bench/serve.py --model /tmp/xuanpin-bench/large-0-model
+	$(BIN)/python -m bench.serve --model /tmp/xuanpin-bench/large-0-model
 
 clean:
 	rm -rf data artifacts .pytest_cache

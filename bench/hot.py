@@ -1,6 +1,6 @@
 """Hot-items benchmark: ingest throughput and hot-route latency, for the in-process and the Redis store.
 
-    python bench/hot.py --model /tmp/xuanpin-bench/large-0-model5 [--events 200000] [--duration 10]
+    python -m bench.hot --model /tmp/xuanpin-bench/large-0-model5 [--events 200000] [--duration 10]
 
 For each store it prints
 - ingest straight into the store (batches of --batch events): the counting cost alone;
@@ -33,15 +33,13 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from bench.serve import free_port, gunicorn, run_wrk, wait_ready
+from fixtures.orders import order_stream
+from recommender.hot.memory import MemoryStore
+from recommender.hot.orders import Orders
+from recommender.hot.redis_store import RedisStore
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.serve import free_port, gunicorn, run_wrk, wait_ready  # noqa: E402
-from fixtures.orders import order_stream  # noqa: E402
-from recommender.hot.memory import MemoryStore  # noqa: E402
-from recommender.hot.orders import Orders  # noqa: E402
-from recommender.hot.redis_store import RedisStore  # noqa: E402
-
 TOKEN = "bench-events-token-0123"
 
 

@@ -1,6 +1,6 @@
 """Hot-reload load test: wrk on /picks before, during and after model swaps, on 127.0.0.1 only.
 
-    python bench/reload.py --model /tmp/xuanpin-bench/medium-0-model [--seconds 10]
+    python -m bench.reload --model /tmp/xuanpin-bench/medium-0-model [--seconds 10]
 
 A registry is made in a temporary directory with the given artifact as its first version; gunicorn serves
 it (2 sync workers, polling CURRENT every second). Three wrk runs of --seconds each: before; during, while
@@ -23,13 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.serve import free_port, gunicorn, run_wrk, wait_ready
+from recommender.registry import Registry
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.serve import free_port, gunicorn, run_wrk, wait_ready  # noqa: E402
-from training.registry import Registry  # noqa: E402
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, required=True)

@@ -1,6 +1,6 @@
 """Serving benchmark: gunicorn on 127.0.0.1 with a model artifact, loaded by wrk for a bounded time.
 
-    python bench/serve.py --model /tmp/xuanpin-bench/large-0-model [--duration 15] [--connections 8]
+    python -m bench.serve --model /tmp/xuanpin-bench/large-0-model [--duration 15] [--connections 8]
 
 Prints requests/s and p50/p90/p99 latency for /v1/anchors/{id}/picks (rotating over a random sample of anchors,
 --anchors 0 for all of them) and, in the same run, for /healthz, a trivial JSON route of the same app; then the
@@ -135,7 +135,6 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
 
-    sys.path.insert(0, str(ROOT))
     manifest = json.loads((args.model / "manifest.json").read_text())
     anchor_ids = np.load(args.model / "ids/anchors.npy", allow_pickle=False)
     rng = np.random.default_rng(0)

@@ -1,6 +1,6 @@
 """Training benchmark: per-stage times, peak memory and the overhead ratio (total - ALS) / ALS.
 
-    python bench/train.py --scales medium large [--work /tmp/xuanpin-bench] [--quality]
+    python -m bench.train --scales medium large [--work /tmp/xuanpin-bench] [--quality]
 
 Each scale is generated once (kept in --work) and trained in a fresh subprocess, so the peak RSS printed is
 the trainer's own. With --quality, each anchor's top 50 goods are also scored against the generator's ground
@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def run(cmd: list[str]) -> float:
@@ -75,7 +74,7 @@ def main() -> None:
     args = ap.parse_args()
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    xuanpin = [sys.executable, "-m", "training.cli"]
+    xuanpin = [sys.executable, "-m", "recommender.cli"]
 
     for scale in args.scales:
         snapshot, artifact = args.work / f"{scale}-{args.seed}", args.work / f"{scale}-{args.seed}-model"

@@ -1,6 +1,6 @@
 """Re-ranking weights benchmark: graded NDCG of the served ranking over a grid of RankingConfig weights.
 
-    python bench/tune_ranking.py [--data /tmp/xuanpin-bench/medium-0] [--affinity 1 1.5 2 3 4]
+    python -m bench.tune_ranking [--data /tmp/xuanpin-bench/medium-0] [--affinity 1 1.5 2 3 4]
                                  [--price 0 0.25 0.5 0.75 1] [--commission 1] [--k 100]
 
 The yardstick is the evaluation's ``anchor_goods_if_shelved`` task (``training.evaluate.counterfactual``): each
@@ -30,16 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from fixtures.marketplace import load_truth  # noqa: E402
-from recommender.artifact import Model, load_model  # noqa: E402
-from recommender.contract import Marketplace, load_snapshot  # noqa: E402
-from recommender.ranking import Ranker, RankingConfig  # noqa: E402
-from recommender.threads import compute_threads  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.evaluate import (  # noqa: E402
+from fixtures.marketplace import load_truth
+from recommender.artifact import Model, load_model
+from recommender.contract import Marketplace, load_snapshot
+from recommender.ranking import Ranker, RankingConfig
+from recommender.threads import compute_threads
+from training.config import TrainConfig
+from training.evaluate import (
     EvalConfig,
     Task,
     baselines,
@@ -49,9 +46,10 @@ from training.evaluate import (  # noqa: E402
     ours_reranked,
     split,
 )
-from training.metrics import bootstrap_ci, ndcg_at_k  # noqa: E402
-from training.trainer import train  # noqa: E402
+from training.metrics import bootstrap_ci, ndcg_at_k
+from training.trainer import train
 
+ROOT = Path(__file__).resolve().parents[1]
 NDCG_K = (20, 50)
 DEFAULT = RankingConfig()
 
@@ -66,7 +64,7 @@ def ensure_snapshot(data: Path | None, work: Path) -> tuple[Path, Marketplace]:
             except Exception as exc:  # a stale or partial copy: generate instead
                 print(f"{path} does not load ({exc}); generating instead")
     out = data or work / "medium"
-    subprocess.run([sys.executable, "-m", "training.cli", "generate", "--scale", "medium", "--seed", "0",
+    subprocess.run([sys.executable, "-m", "recommender.cli", "generate", "--scale", "medium", "--seed", "0",
                     "--out", str(out)], check=True, cwd=ROOT)
     return out, load_snapshot(out)
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-from recommender.cli import main  # the whole command, for installs whose entry point still names training.cli:main
 from recommender.settings import validated
 
 
@@ -219,7 +218,3 @@ def registry_list(registry_dir: Path) -> None:
     for entry in Registry.open(registry_dir).history()[-10:]:
         click.echo(f"{entry['at']} {entry['event']}: " + ", ".join(
             f"{k}={v}" for k, v in entry.items() if k in ("version", "previous", "reason")))
-
-
-if __name__ == "__main__":  # ``python -m training.cli ...`` runs the whole command
-    main()
