@@ -21,7 +21,7 @@ def picks(anchor_id: str, q: schemas.PicksQuery):
     row = s.anchor_row(anchor_id)
     filters = PickFilters(q.category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
     page = s.ranker.picks(row, q.k, q.offset, filters)
-    return {"anchor": anchor_summary(s, row), "items": pick_items(s, page.items, q.offset + 1),
+    return {"anchor": anchor_summary(s.cards, row), "items": pick_items(s.cards, page.items, q.offset + 1),
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
             "model_version": s.version}
 
@@ -44,7 +44,7 @@ def profile(anchor_id: str, q: schemas.NoQuery):
     a = s.model.anchors.iloc[row]
     stats = {k: plain(v) for k, v in s.model.anchor_stats.iloc[row].items() if k != "anchor_id"}
     return {
-        "anchor": anchor_summary(s, row),
+        "anchor": anchor_summary(s.cards, row),
         "shop_rating": plain(a.get("shop_rating")),
         "violations": plain(a.get("violations")),
         "created_at": str(a["created_at"]),

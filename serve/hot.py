@@ -45,7 +45,7 @@ def _item(s: Serving, hl: HotList, rank: int, row: int, i: int, where: str, wind
     b = hl.bursts
     recent, expected, lift = int(b.recent[i]), float(b.expected[i]), float(b.lift[i])
     text = f"{where}近{window}分钟 {recent} 单，约为平时同期的 {lift:.1f} 倍（平时约 {expected:.1f} 单）"
-    return {"rank": rank, "product": product_card(s, int(row)), "recent_orders": recent,
+    return {"rank": rank, "product": product_card(s.cards, int(row)), "recent_orders": recent,
             "expected_orders": round(expected, 3), "lift": round(lift, 2),
             "reasons": [{"code": "burst", "text": text, "value": recent}]}
 
@@ -72,7 +72,7 @@ def live(anchor_id: str, q: schemas.LiveHotQuery):
     hl = hot.room(str(s.model.anchor_ids.ids[row]))
     rows, idx = _servable(s, hl)
     w = hot.cfg.recent_minutes
-    return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "本直播间", w), anchor=anchor_summary(s, row))
+    return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "本直播间", w), anchor=anchor_summary(s.cards, row))
 
 
 @endpoint(bp, "/v1/feed/hot", query=schemas.FeedHotQuery, response=schemas.FeedHotResponse, errors=(400,))
@@ -101,7 +101,7 @@ def feed(q: schemas.FeedHotQuery):
         item = _item(s, hl, n + 1, rows[j], idx[j], "全平台", w)
         item["affinity"] = round(float(affinity[j]), 4)
         if seller[j] >= 0:
-            a = anchor_summary(s, int(seller[j]))
+            a = anchor_summary(s.cards, int(seller[j]))
             item["followed_anchor"] = a
             item["reasons"].append({"code": "followed_anchor", "text": f"你关注的主播「{a['name']}」在卖这件商品",
                                     "value": 1.0})

@@ -16,7 +16,6 @@ import pandas as pd
 if TYPE_CHECKING:
     from recommender.artifact import Model
     from recommender.ranking import Pick
-    from serve.state import Serving
 
 
 def plain(value):
@@ -78,13 +77,13 @@ class Cards:
                 "shop_rating": self.shop_rating[row], "sales_7d": self.sales_7d[row], "gmv_7d": self.gmv_7d[row]}
 
 
-def product_card(s: Serving, row: int) -> dict:
-    return product_cards(s, [row])[0]
+def product_card(cards: Cards, row: int) -> dict:
+    return product_cards(cards, [row])[0]
 
 
-def product_cards(s: Serving, rows: list[int]) -> list[dict]:
+def product_cards(cards: Cards, rows: list[int]) -> list[dict]:
     """Cards of several goods (a page). Each caller gets its own copy, so it may add to a card."""
-    c = s.cards
+    c = cards
     memo = c.card_memo
     out = []
     for r in rows:
@@ -98,21 +97,21 @@ def product_cards(s: Serving, rows: list[int]) -> list[dict]:
     return out
 
 
-def pick_items(s: Serving, picks: list[Pick], first_rank: int) -> list[dict]:
+def pick_items(cards: Cards, picks: list[Pick], first_rank: int) -> list[dict]:
     """A page of picks as the API shows them (schemas.Pick).
 
     What depends only on the good (its card, its own reasons, its support labels) is encoded to JSON once per
     loaded model and spliced into the response as orjson fragments, so a response encodes only the figures
     that depend on the anchor (a 20-pick response: 44 -> 21 us to encode, no copies of cards and reasons).
     """
-    memo = s.cards.pick_memo
+    memo = cards.pick_memo
     items = []
     for rank, p in enumerate(picks, first_rank):
         parts = memo.get(p.product)
         if parts is None:
             if len(memo) >= CARD_MEMO:
                 memo.clear()
-            parts = memo[p.product] = (orjson.Fragment(orjson.dumps(s.cards.card(p.product))),
+            parts = memo[p.product] = (orjson.Fragment(orjson.dumps(cards.card(p.product))),
                                        tuple(orjson.Fragment(orjson.dumps(r)) for r in p.good_reasons),
                                        orjson.Fragment(orjson.dumps(p.support)))
         card, good_reasons, support = parts
@@ -122,7 +121,7 @@ def pick_items(s: Serving, picks: list[Pick], first_rank: int) -> list[dict]:
     return items
 
 
-def anchor_summary(s: Serving, row: int) -> dict:
-    c = s.cards
+def anchor_summary(cards: Cards, row: int) -> dict:
+    c = cards
     return {"anchor_id": c.anchor_id[row], "name": c.anchor_name[row], "tier": c.anchor_tier[row],
             "main_category": c.anchor_category[row], "fans": c.anchor_fans[row]}

@@ -26,7 +26,7 @@ def detail(product_id: str, q: schemas.NoQuery):
                             "orders": int(st[f"orders_{w}d"]), "anchors": int(st[f"anchors_{w}d"]),
                             "board_rank": rank or None}
     return {
-        "product": product_card(s, row),
+        "product": product_card(s.cards, row),
         "created_at": str(s.model.products.iloc[row]["created_at"]),
         "windows": windows,
         "promotion": {"shelf_anchors": int(st["shelf_anchors"]), "selling_anchors_30d": int(st["anchors_30d"]),
@@ -48,9 +48,9 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
     s = serving()
     row = s.product_row(product_id)
     page = s.ranker.anchors_for(row, q.k, q.offset, q.tier, q.min_fans)
-    items = [{"rank": q.offset + i + 1, "anchor": anchor_summary(s, it["anchor"]), "score": it["score"],
+    items = [{"rank": q.offset + i + 1, "anchor": anchor_summary(s.cards, it["anchor"]), "score": it["score"],
               "breakdown": it["breakdown"], "reasons": it["reasons"]} for i, it in enumerate(page.items)]
-    return {"product": product_card(s, row), "quality": _quality(s, row), "items": items,
+    return {"product": product_card(s.cards, row), "quality": _quality(s, row), "items": items,
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
             "model_version": s.version}
 
@@ -60,5 +60,5 @@ def similar(product_id: str, q: schemas.SimilarQuery):
     """Goods closest to this one in the embedding space (quality-gated)."""
     s = serving()
     row = s.product_row(product_id)
-    items = [{"product": product_card(s, r), "similarity": round(c, 6)} for r, c in s.ranker.similar(row, q.k)]
-    return {"product": product_card(s, row), "items": items, "model_version": s.version}
+    items = [{"product": product_card(s.cards, r), "similarity": round(c, 6)} for r, c in s.ranker.similar(row, q.k)]
+    return {"product": product_card(s.cards, row), "items": items, "model_version": s.version}

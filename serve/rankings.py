@@ -19,6 +19,6 @@ def top_sales(q: schemas.TopSalesQuery):
     window = int(q.window.rstrip("d"))
     st = s.model.product_stats
     rows = s.ranker.top_sales(window, q.k, q.category)
-    items = [{"rank": i + 1, "product": product_card(s, r), "sales": int(st[f"sales_{window}d"].iloc[r]),
+    items = [{"rank": i + 1, "product": product_card(s.cards, r), "sales": int(st[f"sales_{window}d"].iloc[r]),
               "gmv": float(st[f"gmv_{window}d"].iloc[r])} for i, r in enumerate(rows)]
     return {"window": q.window, "category": q.category, "items": items, "model_version": s.version}

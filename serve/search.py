@@ -89,7 +89,7 @@ def anchors(q: schemas.AnchorSearchQuery):
     """Anchors whose id starts with, or whose name contains, the query (case-insensitive)."""
     s = serving()
     rows, total = search_index(s.model).anchors(q.q, q.k)
-    return {"query": q.q, "items": [anchor_summary(s, int(r)) for r in rows], "total": total,
+    return {"query": q.q, "items": [anchor_summary(s.cards, int(r)) for r in rows], "total": total,
             "model_version": s.version}
 
 

@@ -37,7 +37,7 @@ class Serving:
         k = schemas.PicksQuery.model_fields["k"].default
         n = len(self.model.anchor_ids)
         for row in np.unique(np.linspace(0, n - 1, min(anchors, n)).astype(np.int64)).tolist():
-            pick_items(self, self.ranker.picks(row, k).items, 1)
+            pick_items(self.cards, self.ranker.picks(row, k).items, 1)
 
     @property
     def version(self) -> str:

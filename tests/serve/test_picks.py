@@ -194,9 +194,9 @@ def test_pages_are_the_same_when_the_reasons_and_cards_are_remembered(client, id
     again = [picks(client, a, k=20) for a in ids["anchors"]]
     assert again == first
     row = serving.model.product_ids.lookup(first[0]["items"][0]["product"]["product_id"])
-    card = product_cards(serving, [row])[0]
+    card = product_cards(serving.cards, [row])[0]
     card["title"] = "edited"  # each caller gets its own copy of a kept card
-    assert product_cards(serving, [row])[0] == first[0]["items"][0]["product"]
+    assert product_cards(serving.cards, [row])[0] == first[0]["items"][0]["product"]
 
 
 def test_a_freshly_loaded_model_has_its_first_pages_ready(small_artifact):
