@@ -1,1 +1,1 @@
-"""The Flask service (HTTP only: parse, call the core, format). Built in the service issue."""
+"""The Flask service: HTTP only (parse the request, call the core in `recommender/`, format the answer)."""

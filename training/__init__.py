@@ -1,1 +1,1 @@
-"""Offline jobs that produce and judge model artifacts: training, evaluation, the registry."""
+"""Offline jobs that produce and judge model artifacts: training, evaluation, the nightly job."""
