@@ -27,6 +27,8 @@ from bench.serve import free_port, gunicorn, run_wrk, wait_ready
 from recommender.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, required=True)

@@ -34,6 +34,7 @@ from fixtures.marketplace import load_truth
 from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.ranking import Ranker, RankingConfig
+from recommender.settings import validated
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 from training.evaluate import (
@@ -158,8 +159,8 @@ def main() -> None:
     rows = []
     for a, p, c, share in grid:
         t = time.perf_counter()
-        rc = DEFAULT.model_copy(update={"affinity_weight": a, "price_weight": p, "commission_weight": c,
-                                        "max_category_share": share})
+        rc = validated(RankingConfig, {**DEFAULT.model_dump(), "affinity_weight": a, "price_weight": p,
+                                       "commission_weight": c, "max_category_share": share}, "the grid")
         r = Ranker(model, rc)
         ranked = ours_reranked(r, task, args.k)
         row, _ = grade(ranked, gains, base, cfg)

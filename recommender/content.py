@@ -19,6 +19,7 @@ from pydantic import Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 
+from recommender.errors import ContractError
 from recommender.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -30,14 +31,12 @@ class ContentConfig(Settings):
 
     ngram_max: int = Field(3, ge=1, description="longest character n-gram of the title TF-IDF")
     max_features: int = Field(50_000, ge=1, description="largest TF-IDF vocabulary")
-    ridge_alpha: float = Field(10.0, gt=0, description="ridge penalty; held-out cosine to the true factors on the "
-                               "medium fixture is 0.669 at 10 and 0.620 at 1")
-    ridge_tol: float = Field(1e-2, gt=0, description="ridge solver tolerance; 5x faster than sklearn's 1e-4 at the "
-                             "same held-out cosine")
+    ridge_alpha: float = Field(10.0, ge=0, description="ridge penalty of the content -> factors regression")
+    ridge_tol: float = Field(1e-2, gt=0, description="ridge solver tolerance")
     category_weight: float = Field(1.0, ge=0, description="weight of the one-hot category and price-band blocks "
                                    "beside the text")
     price_bands: int = Field(8, ge=1, description="price bands per category (quantiles of log relative price)")
-    min_buyers: int = Field(3, ge=1, description="goods with fewer distinct buyers are not training targets")
+    min_buyers: int = Field(3, ge=0, description="goods with fewer distinct buyers are not training targets")
     max_train_goods: int = Field(20_000, ge=1, description="warm goods fitted on (a random sample beyond this: "
                                  "the fit time grows, the fit does not)")
     seed: int = Field(0, ge=0, description="random state of the sample of warm goods")
@@ -89,8 +88,8 @@ class ContentModel:
         """Fit, then predict every good of `products` from the same feature matrix (built once)."""
         warm = buyers >= self.config.min_buyers
         if warm.sum() < 10:
-            raise ValueError(f"content model: only {int(warm.sum())} goods have >= {self.config.min_buyers} "
-                             "buyers; too few to learn from")
+            raise ContractError([f"content model: only {int(warm.sum())} goods have >= {self.config.min_buyers} "
+                                 "buyers; too few to learn from"])
         self.categories_ = sorted(products["category"].astype(str).unique())
         self.category_median_ = products.groupby("category")["price"].median().to_dict()
         self.global_median_ = float(products["price"].median())

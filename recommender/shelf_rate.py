@@ -53,7 +53,7 @@ class ShelfRateConfig(Settings):
                                       "mix) / (orders + this)")
     iterations: int = Field(15, ge=1, description="alternating updates of quality and room strength")
     burst_rounds: int = Field(3, ge=0, description="rounds of capping burst days before the final fit (0: none)")
-    burst_ratio: float = Field(2.0, ge=1, description="a good-day's cap: ratio * expected + z * sqrt(expected) + "
+    burst_ratio: float = Field(2.0, ge=0, description="a good-day's cap: ratio * expected + z * sqrt(expected) + "
                                "slack")
     burst_z: float = Field(3.0, ge=0, description="z in the good-day's cap")
     burst_slack: float = Field(2.0, ge=0, description="slack in the good-day's cap (orders)")

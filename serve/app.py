@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from recommender.artifact import load_model
 from recommender.hot.lists import HotLists
 from recommender.ranking import Ranker
+from recommender.settings import validated
 from recommender.threads import set_faiss_threads
 from serve import admin, anchors, events, hot, page, products, rankings, search, system
 from serve.api import ApiError
@@ -75,7 +76,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     if config is None:
         config = ServiceConfig.from_env()
     elif isinstance(config, dict):
-        config = ServiceConfig.model_validate(config)
+        config = validated(ServiceConfig, config, "service configuration")
 
     # One worker answers one request at a time; parallelism comes from workers, so libraries get one thread.
     threadpool_limits(1)

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 import numpy as np
 from flask import Blueprint, current_app
 
-from recommender.hot.feed import FEED_CANDIDATES, followed_sellers, personalise, rows_of, sellers_of, servable
+from recommender.hot.feed import FEED_CANDIDATES, followed_sellers, personalise, sellers_of
 from recommender.hot.lists import HotList, HotLists
+from recommender.hot.resolve import rows_of, servable
 from serve import schemas
 from serve.api import endpoint
 from serve.present import anchor_summary, product_card

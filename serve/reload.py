@@ -2,7 +2,8 @@
 
 Requests read the serving object once (serve.state.serving), so a swap is one reference assignment: requests
 in flight finish on the model they started with. A version that fails to load (missing or truncated file,
-wrong shapes, index size) is refused, logged and reported on /v1/model, and the old model keeps serving.
+wrong shapes, an unreadable index, or anything else) is refused, logged and reported on /v1/model, and the old
+model keeps serving.
 Each gunicorn worker runs its own poller and reloads on its own.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recommender.errors import ArtifactError, RegistryError
+from recommender.errors import XuanpinError
 from recommender.registry import Registry
 from serve.state import Serving
 
@@ -47,11 +48,14 @@ class Reloader:
             started = time.perf_counter()
             try:
                 fresh = self.load(self.registry.path(target))
-            except (ArtifactError, RegistryError, OSError, ValueError, KeyError) as exc:
+            except Exception as exc:  # a version that cannot load is refused, whatever broke
                 self.failed_version = target
                 self.last_error = {"version": target, "error": f"{type(exc).__name__}: {exc}",
                                    "at": self.last_check}
-                _log.error("refused model version %s, still serving %s: %s", target, served, exc)
+                if isinstance(exc, XuanpinError | OSError):  # named problems: the message says what is wrong
+                    _log.error("refused model version %s, still serving %s: %s", target, served, exc)
+                else:
+                    _log.exception("refused model version %s, still serving %s", target, served)
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             self.state["serving"] = fresh  # the swap: one reference assignment
             self.failed_version, self.last_error = None, None

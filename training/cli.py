@@ -52,11 +52,13 @@ def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None
     from training.trainer import train as run
 
     config = _train_config(config_file)
-    if algorithm or threads:  # the options override the file, and are validated like it
-        data = config.model_dump()
-        data["factors"]["algorithm"] = algorithm or data["factors"]["algorithm"]
-        data["threads"] = threads or data["threads"]
-        config = validated(type(config), data, "command-line options")
+    if algorithm is not None or threads is not None:  # the options override the file, validated like it
+        fields = config.model_dump()
+        if algorithm is not None:
+            fields["factors"]["algorithm"] = algorithm
+        if threads is not None:
+            fields["threads"] = threads
+        config = validated(type(config), fields, "command-line options")
     try:
         path = run(data, out, config, overwrite=overwrite, show_progress=sys.stderr.isatty())
     except FileExistsError as exc:

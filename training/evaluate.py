@@ -32,8 +32,8 @@ from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
 from recommender.interactions import sparse_sum
 from recommender.ranking import PickFilters, Ranker
-from recommender.settings import Settings
-from recommender.shelf_rate import fit_shelf_rates
+from recommender.settings import Settings, validated
+from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 from training.metrics import bootstrap_ci, coverage, ndcg_at_k, ranking_metrics
@@ -237,9 +237,13 @@ def shelf_rate_ablations(train_m: Marketplace, cfg: EvalConfig) -> dict[str, Cal
     """The shelf-rate model refitted without one part each: burst capping; the audience in the room prior (a room's
     categories it never sold then look alike); the room's own category strength (the prior alone)."""
     base = cfg.train.shelf_rate
-    variants = {"ablation_rate_no_burst_cap": base.model_copy(update={"burst_rounds": 0}),
-                "ablation_rate_no_audience_prior": base.model_copy(update={"audience_power": 0.0}),
-                "ablation_rate_prior_rooms_only": base.model_copy(update={"room_prior_orders": 1e9})}
+
+    def variant(**changes) -> ShelfRateConfig:
+        return validated(ShelfRateConfig, {**base.model_dump(), **changes}, "shelf-rate ablation")
+
+    variants = {"ablation_rate_no_burst_cap": variant(burst_rounds=0),
+                "ablation_rate_no_audience_prior": variant(audience_power=0.0),
+                "ablation_rate_prior_rooms_only": variant(room_prior_orders=1e9)}
     out = {}
     for name, variant in variants.items():
         rates = fit_shelf_rates(train_m, variant)

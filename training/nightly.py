@@ -46,9 +46,9 @@ class NightlyConfig(Settings):
 
     holdout_days: float = Field(7.0, gt=0, description="the holdout when nothing is served: the snapshot's last "
                                 "days")
-    keep: int = Field(5, ge=1, description="versions retained (CURRENT always is)")
-    tolerance: float = Field(0.02, ge=0, description="relative drop of the gate metric accepted against the "
-                             "served model (0.02: 2%)")
+    keep: int = Field(5, ge=0, description="newest versions retained; CURRENT always is (0: CURRENT only)")
+    tolerance: float = Field(0.02, ge=-1, le=1, description="relative drop of the gate metric accepted against "
+                             "the served model (0.02: 2%; below 0 the candidate must be better by that much)")
     metric: str = Field("ndcg@20", pattern=r"^(recall|ndcg|map|hitrate|gmv_recall)@[1-9][0-9]*$",
                         description="the gate metric, per user on the holdout")
     tasks: tuple[Literal["anchor_goods", "fan_goods"], ...] = Field(

@@ -47,6 +47,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.errors import ContractError
+
 #: The shared copy of the dataset, next to the project: ../shared/data/online_retail/online_retail.csv.gz.
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.csv.gz"
 
@@ -109,7 +111,7 @@ def _read(source: Path) -> pd.DataFrame:
     raw = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
-        raise ValueError(f"{source}: not an Online Retail export, missing column(s) {missing}")
+        raise ContractError([f"{source}: not an Online Retail export, missing column(s) {missing}"])
     return raw[list(COLUMNS)].reset_index(drop=True)
 
 

@@ -22,6 +22,7 @@ from recommender.artifact import ArtifactWriter
 from recommender.content import ContentModel
 from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
+from recommender.errors import ContractError
 from recommender.index import NormOrderedIndex, build_index, flat_index
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
 from recommender.profiles import (
@@ -92,7 +93,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
     with timer("load", "reading and validating the snapshot"):
         m = data if isinstance(data, Marketplace) else load_snapshot(data)
         if len(m.orders) == 0:
-            raise ValueError(f"{m.source}: the orders table has no valid rows; nothing to learn from")
+            raise ContractError([f"{m.source}: the orders table has no valid rows; nothing to learn from"])
 
     with ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads:
         with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):

@@ -18,6 +18,20 @@ from recommender.artifact.layout import FORMAT_VERSION, MANIFEST, Found, files_o
 from recommender.errors import ArtifactError
 
 
+def _cast(rel: str, arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``arr`` as the table's dtype: within its kind (a float is never a row index), and integers narrowed only
+    when every value fits (a row number above 2**31 must not wrap in an int32 file)."""
+    if arr.dtype == dtype:
+        return arr
+    if not np.can_cast(arr.dtype, dtype, casting="same_kind"):
+        raise ArtifactError(f"{rel}: {arr.dtype} values, the layout says {dtype}")
+    if dtype.kind in "iu" and arr.size:
+        info = np.iinfo(dtype)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise ArtifactError(f"{rel}: values from {arr.min()} to {arr.max()} do not fit the layout's {dtype}")
+    return arr.astype(dtype, copy=False)
+
+
 class ArtifactWriter:
     """Write into ``.NAME.tmp-*`` beside the target, rename into place on :meth:`commit`.
 
@@ -60,7 +74,7 @@ class ArtifactWriter:
         arr = np.ascontiguousarray(arr)
         dtypes = spec(rel).dtype
         if len(dtypes) == 1:
-            arr = arr.astype(dtypes[0], casting="same_kind", copy=False)
+            arr = _cast(rel, arr, np.dtype(dtypes[0]))
         np.save(path, arr, allow_pickle=False)
         self._written(rel, arr)
 

@@ -1,7 +1,7 @@
-"""From a hot list to model rows, and the fan feed's scoring: plain arrays in, arrays out.
+"""The fan feed's scoring: plain arrays in, arrays out.
 
-A list names goods by id; each route needs their model rows, and the feed also needs who sells them. Both are
-resolved once per list and model version (cached on the list), since a list is served to many requests.
+The feed needs who sells each bursting good; that is resolved once per list and model version (cached on the
+list), since a list is served to many requests.
 
 The feed re-ranks the strongest bursts for one fan: log(lift) + `affinity_weight` x the fan's affinity
 (z-scored inner product of fan and good vectors over the candidates) + `follow_bonus` when an anchor the fan
@@ -17,30 +17,9 @@ import numpy as np
 from recommender.arrays import ranges
 from recommender.hot.config import HotConfig
 from recommender.hot.lists import HotList
-from recommender.vocabulary import Vocabulary
 
 FEED_CANDIDATES = 300  # the strongest servable bursts a fan's feed re-ranks
 FOLLOWS_READ = 500  # a fan's follows looked at for sellers (most fans first)
-
-
-def rows_of(hl: HotList, version: str, product_ids: Vocabulary) -> np.ndarray:
-    """Each bursting good's model row (-1: unknown to the model), resolved once per list and model."""
-    rows = hl.resolved.get(version)
-    if rows is None:
-        keys = hl.bursts.keys
-        rows = hl.resolved[version] = product_ids.index(keys) if len(keys) else np.zeros(0, np.int64)
-    return rows
-
-
-def servable(rows: np.ndarray, gate: np.ndarray, in_category: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Model rows of the listed goods that pass the quality gates (and are in the category: a mask over goods),
-    and their positions in the list."""
-    ok = rows >= 0
-    ok[ok] = gate[rows[ok]]
-    if in_category is not None:
-        ok[ok] = in_category[rows[ok]]
-    return rows[ok], np.flatnonzero(ok)
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,8 @@ class HotLists:
             return held
         try:
             with self._lock:
-                shared = anchor is None and force  # the background refresh: one worker per period computes it
+                # the background refresh of a shared store: one worker of all replicas computes it per period
+                shared = anchor is None and force and self.store.concurrent
                 fresh = HotList(self._shared_platform() if shared else self._detect(anchor), now)
         except StoreUnavailable as exc:
             self._failed(exc)

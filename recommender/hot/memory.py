@@ -10,9 +10,11 @@ import time
 
 import numpy as np
 
+from recommender.hot.config import HotConfig
 from recommender.hot.counts import HOURS, RoomSlots, SeenOrders, WindowCounts
 from recommender.hot.orders import Orders
 
+ROOM_CAPACITY = HotConfig.model_fields["room_capacity"].default  # the service's default, declared once there
 MARK_SECONDS = 8 * 86400  # how long a mark lasts unless told: as long as the Redis store keeps one
 
 
@@ -23,7 +25,7 @@ class MemoryStore:
     kind = "memory"
     concurrent = False  # callers lock: a room's slots may be evicted between two calls of a detection
 
-    def __init__(self, room_capacity: int = 200_000, seen_capacity: int = 2_000_000) -> None:
+    def __init__(self, room_capacity: int = ROOM_CAPACITY, seen_capacity: int = 2_000_000) -> None:
         self.products = WindowCounts()
         self.product_slot: dict[str, int] = {}
         self.product_key: list[str] = []
@@ -101,7 +103,9 @@ class MemoryStore:
 
     def mark(self, name: str, value: str | bytes, seconds: float = MARK_SECONDS) -> None:
         data = value.encode() if isinstance(value, str) else value
-        self._marks[name] = (data, time.monotonic() + seconds)
+        now = time.monotonic()
+        self._marks = {k: v for k, v in self._marks.items() if v[1] > now}  # a few keys: expired ones go
+        self._marks[name] = (data, now + seconds)
 
     def fetch(self, name: str) -> bytes | None:
         data, until = self._marks.get(name, (None, 0.0))

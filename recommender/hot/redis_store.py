@@ -243,9 +243,3 @@ class RedisStore:
 
     def fetch(self, name: str) -> bytes | None:
         return self._run(self.client.get, self.prefix + name)
-
-    def ping(self) -> bool:
-        try:
-            return bool(self.client.ping())
-        except (redis.ConnectionError, redis.TimeoutError):
-            return False

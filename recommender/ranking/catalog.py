@@ -32,27 +32,32 @@ class Goods:
     categories: list[str]
     new: np.ndarray  # created within `new_goods_days`
     small: np.ndarray  # its merchant's 30-day GMV is in the bottom `small_merchant_quantile`
-    refund: np.ndarray = field(default=None)
-    shop_rating: np.ndarray = field(default=None)
-    violations: np.ndarray = field(default=None)
-    stock: np.ndarray = field(default=None)
-    age_days: np.ndarray = field(default=None)
-    merchant_gmv: np.ndarray = field(default=None)
-    sales: dict[int, np.ndarray] = field(default_factory=dict)  # units sold per window (WINDOWS)
-    anchors_7d: np.ndarray = field(default=None)  # rooms that sold it in the last 7 days
-    gmv_7d: np.ndarray = field(default=None)
+    refund: np.ndarray
+    shop_rating: np.ndarray
+    violations: np.ndarray
+    stock: np.ndarray
+    age_days: np.ndarray
+    merchant_gmv: np.ndarray
+    sales: dict[int, np.ndarray]  # units sold per window (WINDOWS)
+    anchors_7d: np.ndarray  # rooms that sold it in the last 7 days
+    gmv_7d: np.ndarray
     supported: np.ndarray = field(init=False)  # new or from a small merchant: exposure support (扶持)
 
     def __post_init__(self) -> None:
-        n = len(self.price)
-        defaults = {"refund": 0.0, "shop_rating": 5.0, "violations": 0.0, "stock": np.inf, "age_days": np.inf,
-                    "merchant_gmv": np.inf, "anchors_7d": 0, "gmv_7d": 0.0}
-        for name, value in defaults.items():
-            if getattr(self, name) is None:
-                setattr(self, name, np.full(n, value))
-        for window in WINDOWS:
-            self.sales.setdefault(window, np.zeros(n, np.int64))
         self.supported = np.asarray(self.new, bool) | np.asarray(self.small, bool)
+
+    @classmethod
+    def of(cls, price: np.ndarray, commission: np.ndarray, category: np.ndarray, categories: list[str],
+           new: np.ndarray, small: np.ndarray) -> Goods:
+        """A catalogue that knows only prices, categories and support: quality signals unknown (every gate
+        passes, as for missing optional columns), no sales."""
+        n = len(price)
+        return cls(price=np.asarray(price, float), commission=np.asarray(commission, float),
+                   category=np.asarray(category, np.int64), categories=list(categories), new=np.asarray(new, bool),
+                   small=np.asarray(small, bool), refund=np.zeros(n), shop_rating=np.full(n, 5.0),
+                   violations=np.zeros(n), stock=np.full(n, np.inf), age_days=np.full(n, np.inf),
+                   merchant_gmv=np.full(n, np.inf), sales={w: np.zeros(n, np.int64) for w in WINDOWS},
+                   anchors_7d=np.zeros(n, np.int64), gmv_7d=np.zeros(n))
 
     def __len__(self) -> int:
         return len(self.price)

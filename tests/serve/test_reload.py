@@ -90,6 +90,36 @@ def test_a_corrupt_version_is_refused_and_the_old_model_keeps_serving(app, regis
     assert status["last_error"]["version"] == "v3-broken"
 
 
+def test_a_version_with_an_unreadable_index_is_refused_like_any_other(app, registry):
+    """Four bytes overwritten in a faiss file keep its size; faiss refuses it with a RuntimeError, which once
+    escaped the reloader as a 500 and left the poller retrying forever."""
+    bad = registry.path("v4-bad-index")
+    shutil.copytree(registry.path("v1"), bad)
+    index = bad / "index/products.faiss"
+    raw = bytearray(index.read_bytes())
+    raw[0:4] = b"XXXX"
+    index.write_bytes(bytes(raw))
+    client = app.test_client()
+    (registry.root / "CURRENT").write_text("v4-bad-index\n")
+    r = reload(client)
+    assert r.status_code == 200 and r.get_json()["reloaded"] is False
+    assert "products.faiss" in r.get_json()["error"]["error"] and served(app) == "v1"
+    assert client.get("/v1/model").get_json()["reload"]["last_error"]["version"] == "v4-bad-index"
+
+
+def test_any_failure_while_loading_refuses_the_version(app, registry, monkeypatch):
+    reloader = app.extensions["xuanpin"]["reloader"]
+
+    def broken(path):
+        raise RuntimeError("a bug in loading")
+
+    monkeypatch.setattr(reloader, "load", broken)
+    registry.set_current("v2")
+    body = reload(app.test_client()).get_json()
+    assert body["reloaded"] is False and body["error"]["error"] == "RuntimeError: a bug in loading"
+    assert served(app) == "v1" and app.test_client().get("/healthz").status_code == 200
+
+
 def test_rollback_reaches_a_running_service(app, registry):
     client = app.test_client()
     registry.set_current("v2")

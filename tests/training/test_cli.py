@@ -34,3 +34,23 @@ def test_train_on_a_broken_snapshot_names_the_problem_and_fails(tmp_path):
 def test_inspect_refuses_something_that_is_not_an_artifact(tmp_path):
     r = CliRunner().invoke(main, ["inspect", str(tmp_path)])
     assert r.exit_code == 1 and "no manifest" in r.output
+
+
+def test_train_options_override_the_configuration_and_land_in_the_manifest(tmp_path):
+    import json
+
+    runner = CliRunner()
+    snap, art = tmp_path / "snap", tmp_path / "art"
+    runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(snap)])
+    r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(art), "--algorithm", "bpr", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    config = json.loads((art / "manifest.json").read_text(encoding="utf-8"))["parameters"]
+    assert config["factors"]["algorithm"] == "bpr" and config["threads"] == 1
+
+
+def test_a_bad_option_value_is_a_clean_error(tmp_path):
+    runner = CliRunner()
+    snap = tmp_path / "snap"
+    runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(snap)])
+    r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(tmp_path / "art"), "--threads", "0"])
+    assert r.exit_code == 1 and "threads" in r.output and "Traceback" not in r.output

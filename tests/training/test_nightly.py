@@ -208,6 +208,6 @@ def test_the_nightly_configuration_has_bounds():
     with pytest.raises(ValidationError, match="metric"):
         NightlyConfig(metric="auc")
     with pytest.raises(ValidationError, match="keep"):
-        NightlyConfig(keep=0)
+        NightlyConfig(keep=-1)
     with pytest.raises(ValidationError, match="tasks"):
         NightlyConfig(tasks=("goods_anchors",))  # the gate scores anchors and fans only

@@ -34,8 +34,10 @@ def test_arrays_are_cast_to_the_tables_dtype_within_their_kind(tmp_path):
     writer.array("candidates/anchor_products.npy", np.zeros((3, 2), np.int64))
     assert np.load(writer.tmp / "vectors/anchor.npy").dtype == np.float32
     assert np.load(writer.tmp / "candidates/anchor_products.npy").dtype == np.int32
-    with pytest.raises(TypeError):
+    with pytest.raises(ArtifactError, match=r"shelf/products\.npy: float64 values"):
         writer.array("shelf/products.npy", np.zeros(2, np.float64))  # a float is never silently a row number
+    with pytest.raises(ArtifactError, match="do not fit the layout's int32"):
+        writer.array("shelf/products.npy", np.array([0, 2**31], np.int64))  # nor a row number wrapped
     writer.abort()
 
 

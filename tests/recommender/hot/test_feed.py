@@ -8,8 +8,9 @@ import numpy as np
 
 from recommender.hot.burst import Bursts
 from recommender.hot.config import HotConfig
-from recommender.hot.feed import followed_sellers, personalise, rows_of, sellers_of, servable
+from recommender.hot.feed import followed_sellers, personalise, sellers_of
 from recommender.hot.lists import HotList
+from recommender.hot.resolve import rows_of, servable
 from recommender.vocabulary import Vocabulary
 
 

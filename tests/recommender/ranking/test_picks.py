@@ -55,7 +55,7 @@ def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(ranker, f
     """No retrieval shortlist: the pages are what the plain rule gives over the whole filtered catalogue."""
     cfg, goods = ranker.config, ranker.goods
     for anchor in range(0, 50, 7):
-        mask = ranker.filter_mask(filters, anchor)
+        mask = ranker.goods_for_anchor.filter_mask(filters, anchor)
         rows = np.flatnonzero(mask)
         score = expected_value(ranker, anchor, rows)
         rows, score = rows[np.lexsort((rows, -score))], np.sort(score)[::-1]  # no exact ties here

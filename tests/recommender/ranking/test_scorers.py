@@ -8,7 +8,8 @@ import pytest
 
 from recommender.ranking import PickFilters, RankingConfig, arrange, slot_codes
 from recommender.ranking.catalog import Goods
-from recommender.ranking.scorers import Eligible, ShelfRateScorer, arranged
+from recommender.ranking.picks import arranged
+from recommender.ranking.scorers import Eligible, ShelfRateScorer
 from recommender.shelf_rate import ShelfRates
 from tests.recommender.ranking.conftest import FILTERS
 from tests.recommender.ranking.plain_rules import brute_top
@@ -18,7 +19,7 @@ from tests.recommender.ranking.plain_rules import brute_top
 def test_the_vector_scorer_retrieves_the_exact_top_goods_by_inner_product(vector_ranker, filters):
     scorer, goods = vector_ranker.scorer, vector_ranker.goods
     for anchor in range(0, 50, 7):
-        mask = vector_ranker.filter_mask(filters, anchor)
+        mask = vector_ranker.goods_for_anchor.filter_mask(filters, anchor)
         scores = scorer.vectors @ scorer.anchor_vectors[anchor]
         got, _ = scorer.retrieve_for_anchor(anchor, mask, 300)
         assert got.tolist() == brute_top(scores, mask, 300).tolist()
@@ -49,7 +50,7 @@ def random_scorer(seed: int) -> tuple[ShelfRateScorer, Goods, np.ndarray, Rankin
                         support_boost=float(rng.choice([0.0, 0.25, 3.0])))
     category = rng.integers(0, n_c, n_p)
     tie = seed % 2 == 0
-    goods = Goods(price=rng.choice([10.0, 20.0], n_p) if tie else rng.lognormal(3, 1, n_p),
+    goods = Goods.of(price=rng.choice([10.0, 20.0], n_p) if tie else rng.lognormal(3, 1, n_p),
                   commission=rng.choice([0.0, 0.1, 0.2], n_p) if tie else rng.uniform(0, 0.3, n_p),
                   category=category, categories=[f"c{i}" for i in range(n_c)],
                   new=rng.random(n_p) < rng.choice([0.0, 0.05, 0.3, 0.9]), small=np.zeros(n_p, bool))
@@ -98,6 +99,6 @@ def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings
 def test_a_filtered_pool_keeps_within_its_filters(ranker):
     filters = PickFilters(price_min=20.0, price_max=200.0)
     for anchor in range(0, 50, 7):
-        mask = ranker.filter_mask(filters, anchor)
-        pool = ranker.scorer.pool(6, mask)
+        mask = ranker.goods_for_anchor.filter_mask(filters, anchor)
+        pool = ranker.scorer.pool(6, mask).rows
         assert len(pool) and mask[pool].all()
