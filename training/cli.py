@@ -27,12 +27,20 @@ def _train_config(config_file: Path | None):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
-def generate(scale: str, seed: int, out: Path, fmt: str) -> None:
+@click.option("--fit", default="default", show_default=True,
+              help="How much rooms of one category differ: flat (the world before the knob), default, strong, or a "
+                   "strength >= 0 (fixtures/fit.py).")
+def generate(scale: str, seed: int, out: Path, fmt: str, fit: str) -> None:
     """Write a synthetic marketplace snapshot (data contract) plus its ground truth in OUT/truth."""
+    from fixtures.fit import fit_of
     from fixtures.marketplace import generate as gen
     from fixtures.marketplace import write_marketplace
 
-    g = gen(scale, seed)
+    try:
+        fit_of(fit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fit") from exc
+    g = gen(scale, seed, fit=fit)
     write_marketplace(g, out, fmt)
     click.echo(f"wrote {out}: {len(g.anchors)} anchors, {len(g.fans)} fans, {len(g.products)} goods, "
                f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings")
