@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--scales", nargs="+", default=["medium", "large"], choices=["small", "medium", "large"])
     ap.add_argument("--work", type=Path, default=Path("/tmp/xuanpin-bench"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fit", default="default", help="the marketplace's fit setting (xuanpin generate --fit)")
     ap.add_argument("--quality", action="store_true", help="also score the top goods against the ground truth")
     args = ap.parse_args()
     results_dir = ROOT / "bench" / "results"
@@ -77,10 +78,11 @@ def main() -> None:
     xuanpin = [sys.executable, "-m", "recommender.cli"]
 
     for scale in args.scales:
-        snapshot, artifact = args.work / f"{scale}-{args.seed}", args.work / f"{scale}-{args.seed}-model"
+        name = f"{scale}-{args.seed}" + ("" if args.fit == "default" else f"-{args.fit}")
+        snapshot, artifact = args.work / name, args.work / f"{name}-model"
         gen_seconds = None
         if not (snapshot / "orders.parquet").exists():
-            gen_seconds = run([*xuanpin, "generate", "--scale", scale, "--seed", str(args.seed),
+            gen_seconds = run([*xuanpin, "generate", "--scale", scale, "--seed", str(args.seed), "--fit", args.fit,
                                "--out", str(snapshot)])
         wall = run([*xuanpin, "train", "--data", str(snapshot), "--out", str(artifact), "--overwrite"])
         man = json.loads((artifact / "manifest.json").read_text())

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fixtures.marketplace import load_truth
+from fixtures.fit import FIT_SETTINGS
+from fixtures.marketplace import DEFAULT_FIT, load_truth
 from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.ranking import Ranker, RankingConfig
@@ -55,11 +56,16 @@ NDCG_K = (20, 50)
 DEFAULT = RankingConfig()
 
 
+def _fit_of(truth_json: Path) -> float | None:
+    return json.loads(truth_json.read_text(encoding="utf-8")).get("fit")
+
+
 def ensure_snapshot(data: Path | None, work: Path) -> tuple[Path, Marketplace]:
     """The medium seed-0 snapshot: `data` if given, else the shared bench copy if it loads, else generated."""
     candidates = [data] if data else [Path("/tmp/xuanpin-bench/medium-0"), work / "medium"]
     for path in candidates:
-        if (path / "truth" / "truth.json").exists():
+        truth = path / "truth" / "truth.json"
+        if truth.exists() and (data or _fit_of(truth) == FIT_SETTINGS[DEFAULT_FIT]):
             try:
                 return path, load_snapshot(path)
             except Exception as exc:  # a stale or partial copy: generate instead
