@@ -24,6 +24,7 @@ sales vectors: 0.604; without burst capping 0.902), seed 1 0.902. Defaults chose
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,10 +245,43 @@ def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.n
     return np.bincount(e.order_entry, w, len(e.anchor)), w
 
 
+@dataclass
+class ShelfFit:
+    """A fitted model with what it was fitted on: the shelf entries (room, good, days on sale), each order's
+    entry (rows of ``m.orders``) and its weight after burst capping, for models built on top of it."""
+
+    rates: ShelfRates
+    anchor: np.ndarray
+    product: np.ndarray
+    days: np.ndarray
+    order_entry: np.ndarray
+    order_weight: np.ndarray
+    _entries: _Entries
+    _counts: np.ndarray  # orders per entry, burst days capped
+    _category: np.ndarray
+    _prior_mix: np.ndarray
+    _config: ShelfRateConfig
+
+    def refit(self, exposure: np.ndarray) -> ShelfRates:
+        """The model refitted with each entry's days on sale multiplied by `exposure` (a factor another model
+        puts on the entry), burst capping kept as fitted."""
+        e = dataclasses.replace(self._entries, days=self._entries.days * exposure)
+        quality, room = _fit(e, self._counts, self._category, self._prior_mix, self._config)
+        return ShelfRates(quality.astype(np.float32), room.astype(np.float32), self.rates.category,
+                          self.rates.categories)
+
+
 def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None
                     ) -> ShelfRates | None:
     """Fit the model on a snapshot's shelf and orders; None when there is no shelf table (exposure unknown).
     `engagement` (anchors x fans, as anchor_fan_engagement) saves recomputing it when the caller has it."""
+    fitted = fit_shelf(m, cfg, engagement)
+    return None if fitted is None else fitted.rates
+
+
+def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None
+              ) -> ShelfFit | None:
+    """`fit_shelf_rates` with the entries and order weights it was fitted on."""
     cfg = cfg or ShelfRateConfig()
     if len(m.shelf) == 0 or len(m.orders) == 0:
         return None
@@ -264,5 +298,6 @@ def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None, engageme
     for _ in range(cfg.burst_rounds):
         n, weights = _capped_counts(e, cat, quality, room, weights, cfg)
         quality, room = _fit(e, n, cat, prior_mix, cfg)
-    return ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
-                      [str(c) for c in labels])
+    rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
+                       [str(c) for c in labels])
+    return ShelfFit(rates, e.anchor, e.product, e.days, e.order_entry, weights, e, n, cat, prior_mix, cfg)

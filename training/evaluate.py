@@ -28,12 +28,13 @@ from pydantic import Field
 
 from recommender.arrays import top_k
 from recommender.artifact import Model, load_model
+from recommender.audience_fit import fit_audience_rates
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
-from recommender.interactions import sparse_sum
+from recommender.interactions import anchor_fan_engagement, sparse_sum
 from recommender.ranking import PickFilters, Ranker
 from recommender.settings import Settings, validated
-from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
+from recommender.shelf_rate import ShelfRateConfig, fit_shelf, fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 from training.metrics import bootstrap_ci, coverage, ndcg_at_k, ranking_metrics
@@ -249,6 +250,11 @@ def shelf_rate_ablations(train_m: Marketplace, cfg: EvalConfig) -> dict[str, Cal
         rates = fit_shelf_rates(train_m, variant)
         if rates is not None:
             out[name] = lambda users, r=rates: r.expected(users)
+    # the candidate room x good term (recommender/audience_fit.py), not yet served: price bands and audience cells
+    fitted = fit_shelf(train_m, base)
+    if fitted is not None:
+        personal = fit_audience_rates(train_m, fitted, anchor_fan_engagement(train_m, cfg.train.anchors.buyer_weight))
+        out["candidate_audience_fit"] = lambda users: personal.expected(users)
     return out
 
 

@@ -1,0 +1,231 @@
+"""The room x good term of expected orders: how well a good fits a room's audience within its category.
+
+The shelf-rate model (``recommender/shelf_rate.py``) says a room sells a good at ``room[a, c] x quality[p]``
+orders per day: every room of a vertical orders its category's goods alike. Rooms differ within a category
+because their audiences do: who the fans are and what they pay. This model multiplies two factors in:
+
+    n[a, p] ~ Poisson(T[a, p] x room[a, c] x quality[p] x band[a, b(p)] x sum_t q[a, t] r[p, t])
+
+* ``band[a, b]``: how the room sells goods of price band ``b`` (quintiles of the price relative to the
+  category's median): a 下沉市场 room sells the cheap bands, a first-tier room the dear ones, and a room may
+  convert one band better than another. Shrunk toward a prior from the room's audience: the price bands its
+  followers and buyers buy anywhere, so a new room with fans but no sales gets one too.
+* ``q[a, t]``: the room's audience over demographic cells ``t`` (gender x age band, as the fans table
+  holds them), engagement-weighted; ``r[p, t]``: how strongly fans of cell ``t`` buy the good, relative to the
+  rooms it was sold in. Fitted from who bought it (an order's fan has a cell), shrunk toward its category's
+  typical response, so a good aimed at young women is pushed to rooms of young women and a good nobody bought
+  keeps its category's response.
+
+Both factors are closed-form gamma-Poisson updates alternated with the base model's, all vectorised; they act
+on the base model like extra days of exposure, so the base fit is reused unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import Field
+
+from recommender.contract import Marketplace
+from recommender.settings import Settings
+from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfFit, ShelfRates
+
+BANDS = 5
+
+
+class AudienceFitConfig(Settings):
+    """Priors and rounds of the room x good term."""
+
+    band_prior_orders: float = Field(3.0, gt=0, description="gamma prior strength of a room's band factor "
+                                     "(pseudo-orders)")
+    band_audience_power: float = Field(1.0, ge=0, description="band prior = (the audience's band mix / the "
+                                       "platform's) ** this")
+    response_prior_orders: float = Field(4.0, gt=0, description="gamma prior strength of a good's response per "
+                                         "audience cell (pseudo-orders)")
+    rounds: int = Field(3, ge=1, le=20, description="alternations of the base model and the two factors")
+    empirical_priors: bool = Field(True, description="prior strengths from the data (moments of the counts) "
+                                   "instead of the two fixed ones above")
+
+
+@dataclass
+class View:
+    """One way of splitting fans into cells (gender x age band, or region): each room's audience over the cells
+    and each good's response to them."""
+
+    name: str
+    audience: np.ndarray  # (anchors, cells): q, rows sum to 1 (0 for rooms without known fans)
+    response: np.ndarray  # (products, cells): r
+
+    def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
+        resp = self.response if rows is None else self.response[rows]
+        q = np.asarray(self.audience[anchors])
+        return np.where(q.sum(axis=-1, keepdims=True) > 0, q @ resp.T, 1.0)
+
+    def entries(self, anchor: np.ndarray, product: np.ndarray, chunk: int = 500_000) -> np.ndarray:
+        """sum_t q[a, t] r[p, t] for (room, good) pairs (1 for rooms without known fans)."""
+        out = np.empty(len(anchor))
+        for lo in range(0, len(anchor), chunk):
+            qa = self.audience[anchor[lo:lo + chunk]]
+            out[lo:lo + chunk] = np.where(qa.sum(axis=1) > 0,
+                                          np.einsum("ij,ij->i", qa, self.response[product[lo:lo + chunk]]), 1.0)
+        return out
+
+
+@dataclass
+class AudienceRates:
+    """Expected orders if shelved with the room x good term; ``expected`` as ShelfRates.expected."""
+
+    base: ShelfRates
+    band: np.ndarray  # (products,) price band 0..BANDS-1
+    band_factor: np.ndarray  # (anchors, BANDS)
+    views: list[View]
+
+    def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
+        """The room x good factor of goods `rows` (all when None) in rooms `anchors`."""
+        band = self.band if rows is None else self.band[rows]
+        out = np.asarray(self.band_factor[anchors])[..., band]
+        for view in self.views:
+            out = out * view.fit(anchors, rows)
+        return out
+
+    def expected(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
+        return self.base.expected(anchors, rows) * self.fit(anchors, rows)
+
+
+def price_bands(m: Marketplace, bands: int = BANDS) -> np.ndarray:
+    """Each good's price band: the quantile of its price among its category's goods (0 cheapest)."""
+    p = m.products
+    rank = p.groupby("category")["price"].rank(pct=True, method="average").to_numpy()
+    return np.minimum((rank * bands).astype(np.int64), bands - 1)
+
+
+def fan_cells(m: Marketplace) -> dict[str, tuple[np.ndarray, int]]:
+    """Each view's cell of every fan (-1 where unknown) and its number of cells: gender x age band, and region,
+    as far as the fans table holds them."""
+    f, out = m.fans, {}
+    if "gender" in f and "age_band" in f:
+        g, genders = pd.factorize(f["gender"], sort=True)
+        a, ages = pd.factorize(f["age_band"], sort=True)
+        out["gender_age"] = (np.where((g >= 0) & (a >= 0), g * max(len(ages), 1) + a, -1).astype(np.int64),
+                             len(genders) * len(ages))
+    if "region" in f:
+        r, regions = pd.factorize(f["region"], sort=True)
+        out["region"] = (r.astype(np.int64), len(regions))
+    return {name: v for name, v in out.items() if v[1] > 0}
+
+
+def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """(anchors, cells): the room's engagement-weighted audience over cells, rows summing to 1 (0 if unknown)."""
+    known = np.flatnonzero(cell >= 0)
+    onehot = sp.csr_matrix((np.ones(len(known)), (known, cell[known])), shape=(engagement.shape[1], n_cells))
+    q = np.asarray((engagement @ onehot).todense())
+    total = q.sum(axis=1, keepdims=True)
+    return np.divide(q, total, out=np.zeros_like(q), where=total > 0)
+
+
+def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float) -> np.ndarray:
+    """(anchors, BANDS): (the bands its audience buys anywhere / the platform's) ** power, 1 without history."""
+    o = m.purchases
+    bought = sp.csr_matrix((np.ones(len(o)), (o["fan"].to_numpy(), band[o["product"].to_numpy()])),
+                           shape=(len(m.fan_ids), BANDS))
+    platform = np.asarray(bought.sum(axis=0)).ravel() + 1.0
+    platform /= platform.sum()
+    mix = np.asarray((engagement @ bought).todense()) + platform * 5.0  # 5 pseudo-orders of the platform mix
+    mix /= mix.sum(axis=1, keepdims=True)
+    return (mix / platform) ** power
+
+
+def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matrix,
+                       cfg: AudienceFitConfig | None = None) -> AudienceRates:
+    """Fit the band factor and each view's response around a fitted base model (its entries and order weights,
+    burst days capped), refitting the base model with them as extra exposure between rounds."""
+    cfg = cfg or AudienceFitConfig()
+    base = fitted.rates
+    ea, ep, days = fitted.anchor, fitted.product, fitted.days
+    order_entry, order_weight = fitted.order_entry, fitted.order_weight
+    n_a, n_p = base.room.shape[0], len(base.quality)
+    band = price_bands(m)
+    eb, ec = band[ep], np.asarray(base.category, np.int64)[ep]
+    cat_of = np.asarray(base.category, np.int64)
+    prior_band = _band_prior(m, band, engagement, cfg.band_audience_power)
+    n_band = np.bincount(ea * BANDS + eb, np.bincount(order_entry, order_weight, len(ea)), n_a * BANDS)
+    n_band = n_band.reshape(n_a, BANDS)
+
+    views, counts = [], []
+    order_fan, order_good = m.orders["fan"].to_numpy(), ep[order_entry]
+    for name, (cell, n_cells) in fan_cells(m).items():
+        views.append(View(name, _audience(engagement, cell, n_cells), np.ones((n_p, n_cells))))
+        o_cell = cell[order_fan]
+        known = o_cell >= 0
+        counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
+                                  n_p * n_cells).reshape(n_p, n_cells))
+    band_factor = prior_band.copy()
+    for round_ in range(cfg.rounds):
+        view_fit = [v.entries(ea, ep) for v in views]
+        if round_ > 0:  # the base model again, with the factors as extra exposure
+            base = fitted.refit(band_factor[ea, eb] * np.prod(view_fit, axis=0) if views else band_factor[ea, eb])
+        unit = days * np.asarray(base.room)[ea, ec].astype(np.float64) * np.asarray(base.quality)[ep]
+        # the room's band factor, given the views
+        others = np.prod(view_fit, axis=0) if views else 1.0
+        exposure = np.bincount(ea * BANDS + eb, unit * others, n_a * BANDS).reshape(n_a, BANDS)
+        strength = prior_strength(n_band, exposure * prior_band) if cfg.empirical_priors else cfg.band_prior_orders
+        band_factor = (n_band + strength * prior_band) / (exposure + strength)
+        room_level = (exposure * band_factor).sum(axis=1) / np.maximum(exposure.sum(axis=1), 1e-12)
+        has = exposure.sum(axis=1) > 0
+        band_factor[has] /= room_level[has, None]  # its level belongs to the room's strength
+        band_factor[~has] /= prior_band[~has].mean(axis=1, keepdims=True)
+        # each view's response, given the band factor and the other views
+        for i, view in enumerate(views):
+            per = unit * band_factor[ea, eb] * np.prod([f for j, f in enumerate(view_fit) if j != i], axis=0)
+            view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
+                                      None if cfg.empirical_priors else cfg.response_prior_orders)
+            view_fit[i] = view.entries(ea, ep)
+    return AudienceRates(base, band, band_factor.astype(np.float32),
+                         [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32)) for v in views])
+
+
+def prior_strength(n: np.ndarray, expected: np.ndarray, lo: float = 0.5, hi: float = 1e4) -> float:
+    """The gamma prior strength (pseudo-orders) the data support, by moments: counts n ~ Poisson(expected x r)
+    with r ~ Gamma(k, k) have E[(n - e)^2 - n] = e^2 / k, so 1/k = sum((n - e)^2 - n) / sum(e^2). Where the
+    factor does not vary beyond Poisson noise, k is large and the factor stays at its prior."""
+    inv = float(((n - expected) ** 2 - n).sum()) / max(float((expected ** 2).sum()), 1e-12)
+    return float(np.clip(1.0 / max(inv, 1.0 / hi), lo, hi))
+
+
+def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
+              n_c: int, prior_orders: float | None) -> np.ndarray:
+    """A view's response of every good: gamma-Poisson per (good, cell), exposure to cell t being `per` x q[a, t],
+    shrunk toward the category's response; normalised to average 1 over the audiences the good was sold to
+    (its level belongs to its quality)."""
+    q, n_p, n_cells = view.audience, len(view.response), view.response.shape[1]
+    exp_cell = np.zeros((n_p, n_cells))
+    for t in range(n_cells):
+        exp_cell[:, t] = np.bincount(ep, per * q[ea, t], n_p)
+    cat_n, cat_e = np.zeros((n_c, n_cells)), np.zeros((n_c, n_cells))
+    np.add.at(cat_n, cat_of, n_resp)
+    np.add.at(cat_e, cat_of, exp_cell)
+    typical = (cat_n + 1.0) / (cat_e + 1.0)
+    if prior_orders is None:  # per category: targeting matters more in some (服装) than in others (家电)
+        strength = np.array([prior_strength(n_resp[cat_of == c], (exp_cell * typical[cat_of])[cat_of == c])
+                             for c in range(n_c)])[cat_of][:, None]
+    else:
+        strength = prior_orders
+    response = (n_resp + strength * typical[cat_of]) / (exp_cell + strength)
+    level = (exp_cell * response).sum(axis=1) / np.maximum(exp_cell.sum(axis=1), 1e-12)
+    seen = exp_cell.sum(axis=1) > 0
+    response[seen] /= level[seen, None]
+    mean_q = q.mean(axis=0)
+    response[~seen] /= ((typical[cat_of[~seen]] * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
+    return response
+
+
+def expected_per_period(rates: AudienceRates, anchors: np.ndarray) -> np.ndarray:
+    """(anchors, products) expected orders per 30 days if shelved, in blocks of rooms."""
+    return np.concatenate([rates.expected(anchors[lo:lo + 256]) for lo in range(0, len(anchors), 256)]) \
+        if len(anchors) else np.zeros((0, len(rates.band)))
+
+
+__all__ = ["BANDS", "DAYS_PER_PERIOD", "AudienceFitConfig", "AudienceRates", "fit_audience_rates", "price_bands"]

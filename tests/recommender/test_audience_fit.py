@@ -1,0 +1,66 @@
+"""The room x good term: rooms of one category get their own order of goods where their audiences differ, and
+the term stays out of the way where they do not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fixtures.marketplace import generate, write_marketplace
+from recommender.arrays import top_k
+from recommender.audience_fit import BANDS, fit_audience_rates, price_bands, prior_strength
+from recommender.contract import load_snapshot
+from recommender.interactions import anchor_fan_engagement
+from recommender.shelf_rate import fit_shelf
+from training.metrics import ndcg_at_k
+
+
+def test_the_prior_strength_follows_the_variation_beyond_poisson_noise():
+    rng = np.random.default_rng(0)
+    expected = rng.uniform(5, 50, 20_000)
+    plain = rng.poisson(expected)
+    assert prior_strength(plain, expected) > 200  # no variation beyond noise: the factor stays at its prior
+    varied = rng.poisson(expected * rng.gamma(4.0, 1 / 4.0, len(expected)))  # factors ~ Gamma(4, 4)
+    assert prior_strength(varied, expected) == pytest.approx(4.0, rel=0.15)
+
+
+def test_price_bands_are_quantiles_within_each_category(tiny_csv_master):
+    m = load_snapshot(tiny_csv_master)
+    band = price_bands(m)
+    assert band.min() == 0 and band.max() == BANDS - 1
+    for _, goods in m.products.assign(band=band).groupby("category"):
+        order = goods.sort_values("price")
+        assert np.all(np.diff(order["band"].to_numpy()) >= 0)  # dearer goods never in a cheaper band
+
+
+@pytest.fixture(scope="module", params=["flat", "default", "strong"])
+def world(request, tmp_path_factory):
+    g = generate("small", seed=7, fit=request.param)
+    m = load_snapshot(write_marketplace(g, tmp_path_factory.mktemp(request.param) / "snapshot"))
+    fitted = fit_shelf(m)
+    return request.param, g.truth, fitted, fit_audience_rates(m, fitted, anchor_fan_engagement(m))
+
+
+def ndcg(rates, truth, rooms) -> float:
+    return float(np.nanmean(ndcg_at_k(top_k(rates.expected(rooms), 50), truth.expected_sales[rooms], 50)))
+
+
+def test_rooms_whose_audiences_differ_get_goods_closer_to_the_truth(world):
+    fit, truth, fitted, personal = world
+    warm = np.setdiff1d(np.arange(len(truth.anchor_trust)), truth.new_anchors)
+    base, ours = ndcg(fitted.rates, truth, warm), ndcg(personal, truth, warm)
+    if fit == "flat":  # nothing to find: the term must not cost much
+        assert ours > base - 0.03
+    else:
+        assert ours > base + 0.015, (base, ours)
+
+
+def test_within_a_category_rooms_no_longer_share_one_order(world):
+    fit, truth, fitted, personal = world
+    rooms = np.arange(len(truth.anchor_trust))
+    category = np.asarray(fitted.rates.category)
+    goods = np.flatnonzero(category == np.bincount(category).argmax())
+    orders = np.argsort(-personal.expected(rooms, goods), axis=1)
+    base = np.argsort(-fitted.rates.expected(rooms, goods), axis=1)
+    assert (base == base[0]).all()  # the category x quality model: one order for every room
+    assert len({tuple(o[:5]) for o in orders}) > 1
