@@ -56,7 +56,7 @@ def test_rooms_whose_audiences_differ_get_goods_closer_to_the_truth(world):
 
 
 def test_within_a_category_rooms_no_longer_share_one_order(world):
-    fit, truth, fitted, personal = world
+    _, truth, fitted, personal = world
     rooms = np.arange(len(truth.anchor_trust))
     category = np.asarray(fitted.rates.category)
     goods = np.flatnonzero(category == np.bincount(category).argmax())
