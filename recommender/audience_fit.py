@@ -39,12 +39,12 @@ BANDS = 5
 class AudienceFitConfig(Settings):
     """Priors and rounds of the room x good term."""
 
-    band_prior_orders: float = Field(3.0, gt=0, description="gamma prior strength of a room's band factor "
-                                     "(pseudo-orders)")
+    band_prior_orders: float = Field(3.0, gt=0, description="gamma prior shape of a room's band factor (without "
+                                     "empirical_priors)")
     band_audience_power: float = Field(1.0, ge=0, description="band prior = (the audience's band mix / the "
                                        "platform's) ** this")
-    response_prior_orders: float = Field(4.0, gt=0, description="gamma prior strength of a good's response per "
-                                         "audience cell (pseudo-orders)")
+    response_prior_orders: float = Field(4.0, gt=0, description="gamma prior shape of a good's response per "
+                                         "audience cell (without empirical_priors)")
     rounds: int = Field(3, ge=1, le=20, description="alternations of the base model and the two factors")
     empirical_priors: bool = Field(True, description="prior strengths from the data (moments of the counts) "
                                    "instead of the two fixed ones above")
@@ -143,6 +143,9 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     """Fit the band factor and each view's response around a fitted base model (its entries and order weights,
     burst days capped), refitting the base model with them as extra exposure between rounds."""
     cfg = cfg or AudienceFitConfig()
+    if len(m.orders) != len(fitted.order_entry):
+        raise ValueError(f"the shelf fit has {len(fitted.order_entry)} orders, the snapshot {len(m.orders)}: "
+                         "fit both on the same snapshot")
     base = fitted.rates
     ea, ep, days = fitted.anchor, fitted.product, fitted.days
     order_entry, order_weight = fitted.order_entry, fitted.order_weight
@@ -172,7 +175,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         others = np.prod(view_fit, axis=0) if views else 1.0
         exposure = np.bincount(ea * BANDS + eb, unit * others, n_a * BANDS).reshape(n_a, BANDS)
         strength = prior_strength(n_band, exposure * prior_band) if cfg.empirical_priors else cfg.band_prior_orders
-        band_factor = (n_band + strength * prior_band) / (exposure + strength)
+        band_factor = (n_band + strength) / (exposure + strength / prior_band)  # factor ~ Gamma(k, k / prior)
         room_level = (exposure * band_factor).sum(axis=1) / np.maximum(exposure.sum(axis=1), 1e-12)
         has = exposure.sum(axis=1) > 0
         band_factor[has] /= room_level[has, None]  # its level belongs to the room's strength
@@ -183,12 +186,14 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
                                       None if cfg.empirical_priors else cfg.response_prior_orders)
             view_fit[i] = view.entries(ea, ep)
+    # the base model once more, so its levels match the factors as they ended
+    base = fitted.refit(band_factor[ea, eb] * (np.prod(view_fit, axis=0) if views else 1.0))
     return AudienceRates(base, band, band_factor.astype(np.float32),
                          [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32)) for v in views])
 
 
 def prior_strength(n: np.ndarray, expected: np.ndarray, lo: float = 0.5, hi: float = 1e4) -> float:
-    """The gamma prior strength (pseudo-orders) the data support, by moments: counts n ~ Poisson(expected x r)
+    """The gamma prior shape k the data support, by moments: counts n ~ Poisson(expected x r)
     with r ~ Gamma(k, k) have E[(n - e)^2 - n] = e^2 / k, so 1/k = sum((n - e)^2 - n) / sum(e^2). Where the
     factor does not vary beyond Poisson noise, k is large and the factor stays at its prior."""
     inv = float(((n - expected) ** 2 - n).sum()) / max(float((expected ** 2).sum()), 1e-12)
@@ -213,7 +218,7 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
                              for c in range(n_c)])[cat_of][:, None]
     else:
         strength = prior_orders
-    response = (n_resp + strength * typical[cat_of]) / (exp_cell + strength)
+    response = (n_resp + strength) / (exp_cell + strength / typical[cat_of])
     level = (exp_cell * response).sum(axis=1) / np.maximum(exp_cell.sum(axis=1), 1e-12)
     seen = exp_cell.sum(axis=1) > 0
     response[seen] /= level[seen, None]
