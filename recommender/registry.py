@@ -29,6 +29,9 @@ from recommender.artifact import read_manifest
 from recommender.errors import ArtifactError, LockHeld, RegistryError
 
 
+SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
+
+
 @dataclass(frozen=True)
 class Registry:
     root: Path
@@ -107,15 +110,39 @@ class Registry:
             return []
         return [json.loads(line) for line in lines if line.strip()]
 
+    def served(self) -> list[str]:
+        """Versions that were ever CURRENT (promoted or rolled back to), the most recently served last; CURRENT
+        itself is last even when something other than this class pointed it there."""
+        order: list[str] = []
+        for entry in self.history():
+            version = entry.get("version")
+            if entry.get("event") in SERVED_EVENTS and isinstance(version, str):
+                if version in order:
+                    order.remove(version)
+                order.append(version)
+        current = self.current()
+        if current is not None:
+            if current in order:
+                order.remove(current)
+            order.append(current)
+        return order
+
+    def previously_served(self, exclude: str | None = None) -> list[str]:
+        """Complete versions that were served before, the most recent first (`exclude`, e.g. CURRENT, left out):
+        where to go back to, never to a version that was trained but not promoted."""
+        complete = set(self.versions())
+        return [v for v in reversed(self.served()) if v != exclude and v in complete]
+
     def rollback(self, to: str | None = None) -> str:
-        """Point CURRENT at `to`, or at the newest version older than CURRENT, under the lock; returns it."""
+        """Point CURRENT at `to`, or at the version served before CURRENT (history.jsonl), under the lock;
+        returns it."""
         with self.lock():
             current = self.current()
             if to is None:
-                earlier = [v for v in self.versions() if current is None or v < current]
+                earlier = self.previously_served(exclude=current)
                 if not earlier:
-                    raise RegistryError(f"{self.root}: no version older than {current} to roll back to")
-                to = earlier[-1]
+                    raise RegistryError(f"{self.root}: no version served before {current} to roll back to")
+                to = earlier[0]
             self.set_current(to)
             self.record("rolled_back", version=to, previous=current)
         return to

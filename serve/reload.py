@@ -30,6 +30,7 @@ class Reloader:
         self.last_check: str | None = None
         self.last_error: dict | None = None
         self.failed_version: str | None = None
+        self.fallback: str | None = None  # serving an earlier version because CURRENT could not be loaded
 
     def serving_version(self) -> str | None:
         current = self.state.get("serving")
@@ -46,23 +47,48 @@ class Reloader:
             if target == self.failed_version and not force:
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             started = time.perf_counter()
-            try:
-                fresh = self.load(self.registry.path(target))
-            except Exception as exc:  # a version that cannot load is refused, whatever broke
-                self.failed_version = target
-                self.last_error = {"version": target, "error": f"{type(exc).__name__}: {exc}",
-                                   "at": self.last_check}
-                if isinstance(exc, XuanpinError | OSError):  # named problems: the message says what is wrong
-                    _log.error("refused model version %s, still serving %s: %s", target, served, exc)
-                else:
-                    _log.exception("refused model version %s, still serving %s", target, served)
+            fresh = self._load(target, served)
+            if fresh is None:
+                if served is None:  # nothing to keep serving: fall back to the newest version served before
+                    fallback = self._fallback(target)
+                    if fallback is not None:
+                        return {"reloaded": True, "serving": fallback, "current": target, "fallback": True,
+                                "error": self.last_error}
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             self.state["serving"] = fresh  # the swap: one reference assignment
-            self.failed_version, self.last_error = None, None
+            self.failed_version, self.last_error, self.fallback = None, None, None
             _log.info("now serving model version %s (was %s), loaded in %.1fs", target, served,
                       time.perf_counter() - started)
             return {"reloaded": True, "serving": target, "previous": served,
                     "seconds": round(time.perf_counter() - started, 2)}
+
+    def _load(self, version: str, served: str | None) -> Serving | None:
+        """The version loaded and checked, or None (refused: the reason is kept for /v1/model)."""
+        try:
+            return self.load(self.registry.path(version))
+        except Exception as exc:  # a version that cannot load is refused, whatever broke
+            self.failed_version = version
+            self.last_error = {"version": version, "error": f"{type(exc).__name__}: {exc}", "at": self.last_check}
+            if isinstance(exc, XuanpinError | OSError):  # named problems: the message says what is wrong
+                _log.error("refused model version %s, still serving %s: %s", version, served, exc)
+            else:
+                _log.exception("refused model version %s, still serving %s", version, served)
+            return None
+
+    def _fallback(self, refused: str) -> str | None:
+        """A worker that starts on a CURRENT it cannot load serves the newest version served before that loads
+        (CURRENT is left alone: the registry's owner decides), and keeps polling CURRENT."""
+        error = self.last_error
+        for version in self.registry.previously_served(exclude=refused):
+            fresh = self._load(version, None)
+            if fresh is not None:
+                self.state["serving"] = fresh
+                self.last_error, self.failed_version, self.fallback = error, refused, version
+                _log.warning("CURRENT %s cannot be loaded; serving %s, the newest version served before", refused,
+                             version)
+                return version
+        self.last_error, self.failed_version = error, refused
+        return None
 
     def start(self, every_s: float) -> threading.Thread:
         def loop() -> None:
@@ -79,4 +105,5 @@ class Reloader:
 
     def status(self) -> dict:
         return {"registry": str(self.registry.root), "current": self.registry.current(),
-                "serving": self.serving_version(), "last_check": self.last_check, "last_error": self.last_error}
+                "serving": self.serving_version(), "fallback": self.fallback is not None,
+                "last_check": self.last_check, "last_error": self.last_error}

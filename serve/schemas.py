@@ -223,6 +223,8 @@ class ReloadResult(BaseModel):
     previous: str | None = None
     seconds: float | None = None
     error: dict | None = Field(None, description="why a version was refused; the old one keeps serving")
+    fallback: bool | None = Field(None, description="CURRENT could not be loaded and nothing was served: the "
+                                  "newest version served before is served instead")
 
 
 class Status(BaseModel):

@@ -237,11 +237,12 @@ def write_run_report(result: dict, path: Path) -> None:
 
 def registry_table(registry_dir: str | Path) -> pd.DataFrame:
     registry = Registry.open(registry_dir)
-    current = registry.current()
+    current, served = registry.current(), set(registry.served())
     rows = []
     for version in registry.versions():
         man = json.loads((registry.path(version) / "manifest.json").read_text())
         rows.append({"version": version, "current": "*" if version == current else "",
+                     "served": "yes" if version in served else "never",
                      "created_at": man["created_at"], "fingerprint": man["data"]["fingerprint"][:16],
                      "orders": man["counts"]["orders"]})
     return pd.DataFrame(rows)

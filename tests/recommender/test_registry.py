@@ -50,17 +50,23 @@ def test_invalid_version_ids_are_refused(reg, bad):
         reg.path(bad)
 
 
-def test_rollback_to_the_previous_or_a_named_version(reg):
-    reg.set_current("20260103T000000Z")
-    assert reg.rollback() == "20260102T000000Z" and reg.current() == "20260102T000000Z"
-    assert reg.history()[-1] == {**reg.history()[-1], "event": "rolled_back", "version": "20260102T000000Z",
+def test_rollback_goes_to_the_version_served_before_never_to_one_only_trained(reg):
+    # 01 was promoted, 02 was trained but refused by the gate, 03 was promoted and is CURRENT
+    for version in ("20260101T000000Z", "20260103T000000Z"):
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    assert reg.served() == ["20260101T000000Z", "20260103T000000Z"]
+    assert reg.rollback() == "20260101T000000Z" and reg.current() == "20260101T000000Z"
+    assert reg.history()[-1] == {**reg.history()[-1], "event": "rolled_back", "version": "20260101T000000Z",
                                  "previous": "20260103T000000Z"}
-    assert reg.rollback("20260103T000000Z") == "20260103T000000Z"
+    assert reg.rollback() == "20260103T000000Z"  # rolling back a rollback returns to the version before it
+    assert reg.rollback("20260102T000000Z") == "20260102T000000Z"  # a named version is taken as asked
+    assert reg.served()[-1] == "20260102T000000Z"
 
 
 def test_rollback_without_an_older_version_or_to_an_unknown_one_is_refused(reg):
     reg.set_current("20260101T000000Z")
-    with pytest.raises(RegistryError, match="no version older"):
+    with pytest.raises(RegistryError, match="no version served before"):
         reg.rollback()
     with pytest.raises(RegistryError, match="no manifest"):
         reg.rollback("20990101T000000Z")

@@ -143,3 +143,25 @@ def test_a_registry_without_current_is_not_ready(tmp_path):
     app = create_app({"registry": str(tmp_path / "empty"), "poll_seconds": 0})
     r = app.test_client().get("/readyz")
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "not_ready"
+
+
+def test_a_worker_starting_on_a_current_it_cannot_load_serves_the_version_served_before(registry):
+    """CURRENT names a version whose index is unreadable: the worker does not exit or stay unready, it serves the
+    newest version that was served before, says so, and still follows CURRENT."""
+    index = registry.path("v2") / "index/products.faiss"
+    raw = bytearray(index.read_bytes())
+    raw[0:4] = b"XXXX"
+    index.write_bytes(bytes(raw))
+    registry.record("promoted", version="v1")
+    registry.record("promoted", version="v2")
+    (registry.root / "CURRENT").write_text("v2\n")
+    app = create_app({"registry": str(registry.root), "poll_seconds": 0, "admin_token": TOKEN})
+    assert served(app) == "v1"
+    status = app.test_client().get("/v1/model").get_json()["reload"]
+    assert status["fallback"] is True and status["current"] == "v2" and status["last_error"]["version"] == "v2"
+    assert app.test_client().get("/readyz").status_code == 200
+    shutil.copytree(registry.path("v1"), registry.path("v5-fixed"))  # a good version is published
+    registry.set_current("v5-fixed")
+    body = reload(app.test_client()).get_json()
+    assert body["reloaded"] is True and served(app) == "v5-fixed"
+    assert app.test_client().get("/v1/model").get_json()["reload"]["fallback"] is False

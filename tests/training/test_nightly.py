@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from training.nightly import (
     EXIT_PROMOTED,
     EXIT_REFUSED,
     NightlyConfig,
+    registry_table,
     run_nightly,
 )
 
@@ -211,3 +213,27 @@ def test_the_nightly_configuration_has_bounds():
         NightlyConfig(keep=-1)
     with pytest.raises(ValidationError, match="tasks"):
         NightlyConfig(tasks=("goods_anchors",))  # the gate scores anchors and fans only
+
+
+def test_a_served_version_that_cannot_load_is_replaced_by_a_good_candidate(served, snapshots):
+    """A corrupt faiss file in CURRENT (same size, bad header): the run cannot score the served model, so it
+    promotes the candidate instead of failing, and says why."""
+    reg = Registry.open(served)
+    broken = reg.current()
+    index = reg.path(broken) / "index/products.faiss"
+    raw = bytearray(index.read_bytes())
+    raw[0:4] = b"XXXX"
+    index.write_bytes(bytes(raw))
+    code, result = run_nightly(snapshots["today"], served)
+    assert code == EXIT_PROMOTED, result
+    assert reg.current() == result["version"] != broken and "products.faiss" in result["current_error"]
+    assert "served" in registry_table(served).columns
+
+
+def test_the_registry_list_says_which_versions_were_ever_served(served, snapshots):
+    reg = Registry.open(served)
+    first = reg.current()
+    never = reg.path("20200101T000000Z")  # trained, never promoted
+    shutil.copytree(reg.path(first), never)
+    table = registry_table(served).set_index("version")
+    assert table.loc[first, "served"] == "yes" and table.loc[never.name, "served"] == "never"
