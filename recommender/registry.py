@@ -28,7 +28,6 @@ from pathlib import Path
 from recommender.artifact import read_manifest
 from recommender.errors import ArtifactError, LockHeld, RegistryError
 
-
 SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
 
 

@@ -67,4 +67,4 @@ def test_an_unknown_registry_version_is_a_clean_error(tmp_path):
     assert reg.current() is None
     r = CliRunner().invoke(main, ["rollback", "--registry", str(reg.root)])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit)
-    assert "no version older than None" in r.output
+    assert "no version served before None" in r.output

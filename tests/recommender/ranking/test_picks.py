@@ -69,8 +69,12 @@ def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(ranker, f
 
 
 def test_a_page_says_how_many_goods_were_eligible_and_where_the_next_starts(ranker):
-    page = ranker.picks(0, 20, 0, PickFilters(category="美妆"))
-    assert page.candidates == int(np.count_nonzero(ranker.gate & ranker.goods.in_category("美妆")))
-    assert page.next_offset == 20
-    last = ranker.picks(0, 20, page.candidates - 5, PickFilters(category="美妆"))
+    goods = ranker.goods
+    biggest = goods.categories[int(np.bincount(goods.category[ranker.gate]).argmax())]
+    filters = PickFilters(category=biggest)
+    eligible = int(np.count_nonzero(ranker.gate & goods.in_category(biggest)))
+    assert eligible > 25
+    page = ranker.picks(0, 20, 0, filters)
+    assert page.candidates == eligible and page.next_offset == 20
+    last = ranker.picks(0, 20, eligible - 5, filters)
     assert len(last.items) == 5 and last.next_offset is None
