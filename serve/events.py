@@ -86,7 +86,7 @@ def _validate(events: list) -> tuple[list[tuple[int, schemas.OrderEvent]], list[
             i, *loc = err["loc"]
             if i in errors:
                 continue
-            field, message = describe({**err, "loc": loc}, unknown="field")
+            field, message = describe({**err, "loc": loc[:1]}, unknown="field")  # a union adds its branch
             raw = events[i]
             order_id = raw.get("order_id") if isinstance(raw, dict) else None
             errors[i] = {"index": i, "order_id": order_id if isinstance(order_id, int | str) else None,

@@ -10,7 +10,11 @@ import multiprocessing
 import os
 
 bind = os.environ.get("XUANPIN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("XUANPIN_WORKERS", multiprocessing.cpu_count()))
+# Hot items count posted orders in the worker that receives them unless Redis is shared (XUANPIN_REDIS_URL):
+# with ingestion on (XUANPIN_EVENTS_TOKEN) and no Redis, several workers would each count a part, so the default
+# is one worker there and asking for more is refused (XUANPIN_ALLOW_SPLIT_COUNTS=1 overrides, e.g. for a demo).
+_SHARED_COUNTS = bool(os.environ.get("XUANPIN_REDIS_URL")) or not os.environ.get("XUANPIN_EVENTS_TOKEN")
+workers = int(os.environ.get("XUANPIN_WORKERS") or (multiprocessing.cpu_count() if _SHARED_COUNTS else 1))
 worker_class = "sync"
 threads = 1
 timeout = 30
@@ -23,6 +27,7 @@ loglevel = "info"
 
 
 def on_starting(server) -> None:
-    if workers > 1 and not os.environ.get("XUANPIN_REDIS_URL"):
-        server.log.warning("hot items: %d workers with the in-process store each count only the orders posted to "
-                           "them; set XUANPIN_REDIS_URL so they share counts", workers)
+    if workers > 1 and not _SHARED_COUNTS and not os.environ.get("XUANPIN_ALLOW_SPLIT_COUNTS"):
+        raise SystemExit(f"refusing {workers} workers: with XUANPIN_EVENTS_TOKEN set and no XUANPIN_REDIS_URL each "
+                         "worker would count only the orders posted to it; set XUANPIN_REDIS_URL, or run one worker "
+                         "(XUANPIN_WORKERS=1), or set XUANPIN_ALLOW_SPLIT_COUNTS=1 to accept split counts")

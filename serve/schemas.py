@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -317,15 +317,20 @@ class FeedHotResponse(HotResponse):
     personalised: bool = Field(description="false for unknown or new fans: the platform-wide list")
 
 
+#: an id in an event: a 64-bit integer or a string. A larger integer is this event's error, not the batch's (one
+#: huge id would otherwise turn every id of the batch into floats)
+EventId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str
+
+
 class OrderEvent(BaseModel):
     """One order, with the orders table's fields (docs/data-contract.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    order_id: Id = Field(description="idempotency key: a replayed order is not counted twice")
-    fan_id: Id
-    anchor_id: Id = Field(description="the live room it was bought in")
-    product_id: Id
+    order_id: EventId = Field(description="idempotency key: a replayed order is not counted twice")
+    fan_id: EventId
+    anchor_id: EventId = Field(description="the live room it was bought in")
+    product_id: EventId
     quantity: int = Field(ge=1)
     amount: float = Field(ge=0)
     ordered_at: datetime = Field(description="ISO 8601; without a zone it is UTC")

@@ -4,6 +4,7 @@ surface, the fan feed is personalised, and a dead Redis degrades to the last kno
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -365,3 +366,14 @@ def test_with_redis_a_room_s_list_is_answered_from_memory_while_a_thread_recompu
         time.sleep(0.05)
     assert good in hot_ids(client.get(f"/v1/live/{room}/hot"))
 
+
+
+def test_an_id_beyond_64_bits_is_that_event_s_error_not_the_batch_s(client, world):
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    events = [event("big-1", room, good, now), event("big-2", 2**63, good, now),
+              event("big-3", room, 2**64 - 1, now), event(2**63 + 5, room, good, now)]
+    r = client.post("/v1/events/orders", data=json.dumps({"events": events}), content_type="application/json",
+                    headers=AUTH)
+    assert r.status_code == 200, r.json
+    assert (r.json["accepted"], r.json["rejected"]) == (1, 3)
+    assert sorted(e["field"] for e in r.json["errors"]) == ["anchor_id", "order_id", "product_id"]
