@@ -22,27 +22,20 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from scipy.stats import rankdata
 
 from fixtures.marketplace import load_truth
 from recommender.arrays import top_k
 from recommender.artifact import load_model
+from recommender.contract import load_snapshot
 from recommender.ranking import Ranker
+from training.fit_metrics import (
+    dear_share,
+    fans_price_p90,
+    identical_top_share,
+    main_category_spearman,
+    price_sensitive_rooms,
+)
 from training.trainer import train
-
-
-def pair_share(sets: np.ndarray, groups: np.ndarray) -> float:
-    """Among pairs of rows in the same group, the share whose (sorted) sets are equal."""
-    same = total = 0
-    for g in np.unique(groups):
-        rows = sets[groups == g]
-        if len(rows) < 2:
-            continue
-        eq = (rows[:, None, :] == rows[None, :, :]).all(axis=2)
-        same += eq.sum() - len(rows)
-        total += len(rows) * (len(rows) - 1)
-    return same / total if total else float("nan")
 
 
 def main() -> None:
@@ -60,49 +53,29 @@ def report(data: Path, model) -> None:
     if truth.expected_sales is None:
         raise SystemExit("the truth holds only each room's top goods; use small or medium")
     e = np.asarray(truth.expected_sales, np.float64)
+    m = load_snapshot(data)
     ranker = Ranker(model)
-    goods, anchors = ranker.goods, model.anchors
-    old = np.ones(len(anchors), bool)
-    old[truth.new_anchors] = False
-    rooms = np.flatnonzero(old)
-    main = anchors["main_category"].astype(str).to_numpy()
-    expected = np.asarray(model.shelf_rate.expected(np.arange(len(anchors))), np.float64)
-
-    rho = []
-    for a in rooms:
-        in_main = np.flatnonzero(goods.category == goods.categories.index(main[a])) if main[a] in goods.categories \
-            else np.zeros(0, int)
-        if len(in_main) > 2:
-            rho.append(np.corrcoef(rankdata(expected[a, in_main]), rankdata(e[a, in_main]))[0, 1])
+    goods = ranker.goods
+    rooms = np.setdiff1d(np.arange(len(model.anchor_ids)), truth.new_anchors)
+    names = model.anchors["main_category"].astype(str).to_numpy()[rooms]
+    main = np.array([goods.categories.index(c) if c in goods.categories else -1 for c in names])
+    expected = np.asarray(model.shelf_rate.expected(rooms), np.float64)
+    rho = main_category_spearman(expected, e[rooms], goods.category, main)
 
     served = np.array([[p.product for p in ranker.picks(int(a), 20).items] for a in rooms])
-    value = e * (goods.price * goods.commission)[None, :]
+    value = e[rooms] * (goods.price * goods.commission)[None, :]
     value[:, ~ranker.gate] = -1  # the truth's picks obey the quality gates too
-    truth_top = top_k(value[rooms], 10)
-    same_model = pair_share(np.sort(served[:, :5], axis=1), main[rooms])
-    same_truth = pair_share(np.sort(truth_top[:, :5], axis=1), main[rooms])
-
-    # what each room's fans bought: the 90th percentile of the prices they paid, and the rooms' level-0 share
-    orders = pd.read_parquet(data / "orders.parquet", columns=["fan_id", "anchor_id", "product_id"])
-    fans = pd.read_parquet(data / "fans.parquet", columns=["fan_id"])
-    level = pd.Series(truth.fan_level, index=fans["fan_id"].to_numpy())
-    follows = pd.read_parquet(data / "follows.parquet", columns=["fan_id", "anchor_id"])
-    follows["cheap"] = level.reindex(follows["fan_id"].to_numpy()).to_numpy() == 0
-    cheap = follows.groupby("anchor_id")["cheap"].mean().reindex(model.anchor_ids.ids).fillna(0).to_numpy()
-    price_of = pd.Series(goods.price, index=model.product_ids.ids)
-    orders["price"] = price_of.reindex(orders["product_id"].to_numpy()).to_numpy()
-    follows_of = follows.merge(orders[["fan_id", "price"]], on="fan_id")
-    p90 = follows_of.groupby("anchor_id")["price"].quantile(0.9).reindex(model.anchor_ids.ids).to_numpy()
-    sensitive = rooms[(cheap[rooms] >= np.quantile(cheap[rooms], 0.75)) & np.isfinite(p90[rooms])]
-    at = {a: i for i, a in enumerate(rooms.tolist())}
-    dear_model = np.mean([np.mean(goods.price[served[at[a], :10]] > p90[a]) for a in sensitive])
-    dear_truth = np.mean([np.mean(goods.price[truth_top[at[a], :10]] > p90[a]) for a in sensitive])
+    truth_top = top_k(value, 10)
+    sensitive = np.isin(rooms, price_sensitive_rooms(m, truth.fan_level, rooms))
+    limit = np.where(sensitive, fans_price_p90(m, goods.price)[rooms], np.nan)
 
     print(f"{data}: {len(rooms)} rooms")
-    print(f"  Spearman in the main category (model vs truth)   {np.nanmean(rho):.3f}")
-    print(f"  identical top 5, same-category room pairs         served {same_model:.3f}   truth {same_truth:.3f}")
-    print(f"  top-10 share above the fans' p90 price, {len(sensitive)} price-sensitive rooms   "
-          f"served {dear_model:.3f}   truth {dear_truth:.3f}")
+    print(f"  Spearman in the main category (model vs truth)   {rho:.3f}")
+    print(f"  identical top 5, same-category room pairs         served {identical_top_share(served, main):.3f}   "
+          f"truth {identical_top_share(truth_top, main):.3f}")
+    served_dear, truth_dear = dear_share(served, goods.price, limit), dear_share(truth_top, goods.price, limit)
+    print(f"  top-10 share above the fans' p90 price, {int(sensitive.sum())} price-sensitive rooms   "
+          f"served {served_dear:.3f}   truth {truth_dear:.3f}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,13 @@ from recommender.settings import Settings, validated
 from recommender.shelf_rate import ShelfRateConfig, fit_shelf, fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
+from training.fit_metrics import (
+    dear_share,
+    fans_price_p90,
+    identical_top_share,
+    main_category_spearman,
+    price_sensitive_rooms,
+)
 from training.metrics import bootstrap_ci, coverage, ndcg_at_k, ranking_metrics
 from training.trainer import train
 
@@ -318,8 +325,8 @@ def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, supported: np.ndarray
     return out
 
 
-def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig
-                   ) -> dict:
+def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig,
+                   train_m: Marketplace | None = None) -> dict:
     """The selection center's own question on synthetic data: graded NDCG@K of each anchor's ranking against
     the generator's expected sales of every good *if shelved* (goods sold in training excluded). Realised
     sales cannot answer it: they only happen for goods the anchor chose to list."""
@@ -333,10 +340,38 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     rankings["oracle"] = rank_task(task, lambda users: np.asarray(truth.expected_sales)[users], k)
     # what the served ranking optimises: the anchor's expected commission = expected units x price x rate
     earnings = expected * (ranker.goods.price * ranker.goods.commission)[None, :]
-    return {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()),
-            "models": _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg),
-            "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
-                      "from the generator's ground truth"}
+    out = {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()),
+           "models": _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg),
+           "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
+                     "from the generator's ground truth"}
+    if train_m is not None:
+        out["personal"] = personal_fit(task, scorers, rankings, ranker, truth, expected, earnings, train_m)
+    return out
+
+
+def personal_fit(task: Task, scorers: dict[str, Callable], rankings: dict[str, np.ndarray], ranker: Ranker, truth,
+                 expected: np.ndarray, earnings: np.ndarray, train_m: Marketplace) -> dict:
+    """How personal each ranking is within a category (training/fit_metrics.py), beside the truth's own:
+    the main-category Spearman of the models' scores, the share of same-category room pairs with identical top
+    5, and the share of dear goods in the top 10 of price-sensitive rooms."""
+    goods = ranker.goods
+    names = train_m.anchors["main_category"].astype(str).to_numpy()[task.users]
+    main = np.array([goods.categories.index(c) if c in goods.categories else -1 for c in names])
+    commission = top_k(np.where(earnings > 0, earnings, -1.0), 10)
+    compared = {name: rankings[name] for name in ("ours", "ours_no_rerank", "candidate_audience_fit")
+                if name in rankings}
+    compared["truth_by_commission"] = commission
+    sensitive = np.isin(task.users, price_sensitive_rooms(train_m, truth.fan_level, task.users))
+    limit = np.where(sensitive, fans_price_p90(train_m, goods.price)[task.users], np.nan)
+    out = {}
+    for name, ranked in compared.items():
+        row = {"identical_top5": round(identical_top_share(ranked, main), 4),
+               "dear_top10_price_sensitive": round(dear_share(ranked, goods.price, limit), 4)}
+        if name in scorers:
+            scores = np.asarray(scorers[name](task.users), dtype=np.float64)
+            row["spearman_main_category"] = round(main_category_spearman(scores, expected, goods.category, main), 4)
+        out[name] = row
+    return out
 
 
 def _graded(rankings: dict[str, np.ndarray], gains: dict[str, np.ndarray], cfg: EvalConfig) -> dict:
@@ -420,7 +455,8 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                 results[name] = {"users": len(task.users), "relevant_pairs": int(task.truth.nnz), "models": res}
                 if truth is not None and truth.expected_sales is not None:
                     if name == "anchor_goods":
-                        results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg)
+                        results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg,
+                                                                            train_m)
                     if name == "goods_anchors":
                         results["goods_anchors_if_shelved"] = counterfactual_goods(task, scorers, ranker, truth,
                                                                                    kmax, cfg, served)

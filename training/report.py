@@ -40,6 +40,17 @@ def markdown(result: dict) -> str:
             row += [f"{m['ndcg@50']['mean'] / c['ndcg@50']['mean']:.0%}" for _, c in ceilings]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+        if "personal" in tr:
+            lines += ["Within a category (rooms sharing a main category): Spearman of the model's scores against the "
+                      "truth over the room's main-category goods; the share of room pairs whose top 5 are the same "
+                      "set; in the most price-sensitive quarter of rooms, the share of the top 10 priced above the "
+                      "90th percentile of what their fans bought.", "",
+                      "| ranking | spearman_main_category | identical_top5 | dear_top10_price_sensitive |",
+                      "|---|---|---|---|"]
+            for name, p in tr["personal"].items():
+                lines.append(f"| {name} | {_cell(p.get('spearman_main_category'))} | {_cell(p['identical_top5'])} | "
+                             f"{_cell(p['dear_top10_price_sensitive'])} |")
+            lines.append("")
         if "oracle_shelf" in models:
             lines += ["oracle: the generator's expected sales if shelved; oracle_shelf: the same among goods the "
                       "anchor had listed by the end, the ceiling for realised new sales (nothing sells unless "

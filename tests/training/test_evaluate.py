@@ -97,6 +97,15 @@ def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(resu
     assert graded["ours"]["ndcg_earnings@50"]["mean"] > graded["ours"]["ndcg@50"]["mean"]
 
 
+def test_synthetic_reports_say_how_personal_each_ranking_is_beside_the_truth(result):
+    personal = result["tasks"]["anchor_goods_if_shelved"]["personal"]
+    assert {"ours", "ours_no_rerank", "candidate_audience_fit", "truth_by_commission"} <= set(personal)
+    # within its main category, the candidate orders a room's goods closer to the truth than category x quality
+    assert personal["candidate_audience_fit"]["spearman_main_category"] > \
+        personal["ours_no_rerank"]["spearman_main_category"]
+    assert all(0 <= p["dear_top10_price_sensitive"] <= 1 and 0 <= p["identical_top5"] <= 1 for p in personal.values())
+
+
 @pytest.mark.parametrize("task", ["anchor_goods_if_shelved", "goods_anchors_if_shelved"])
 def test_the_oracle_is_perfect_on_the_counterfactual_tasks(result, task):
     """Graded by the generator's expected sales, the oracle ranks exactly by them: anything the rankings may
