@@ -107,18 +107,30 @@ class Registry:
             lines = (self.root / "history.jsonl").read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in lines if line.strip()]
+        out = []
+        for line in lines:  # a line torn by a crash mid-append is skipped, not fatal
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict):
+                out.append(entry)
+        return out
 
     def served(self) -> list[str]:
-        """Versions that were ever CURRENT (promoted or rolled back to), the most recently served last; CURRENT
-        itself is last even when something other than this class pointed it there."""
+        """Versions served (promoted, or rolled back to) and not since rolled back from, the most recently served
+        last, so rolling back twice goes two steps back; CURRENT itself is last even when something other than
+        this class pointed it there."""
         order: list[str] = []
         for entry in self.history():
             version = entry.get("version")
-            if entry.get("event") in SERVED_EVENTS and isinstance(version, str):
-                if version in order:
-                    order.remove(version)
-                order.append(version)
+            if entry.get("event") not in SERVED_EVENTS or not isinstance(version, str):
+                continue
+            if entry["event"] == "rolled_back" and entry.get("previous") in order:
+                order.remove(entry["previous"])  # a version rolled back from is not one to go back to
+            if version in order:
+                order.remove(version)
+            order.append(version)
         current = self.current()
         if current is not None:
             if current in order:

@@ -10,11 +10,27 @@ import multiprocessing
 import os
 
 bind = os.environ.get("XUANPIN_BIND", "127.0.0.1:8000")
-# Hot items count posted orders in the worker that receives them unless Redis is shared (XUANPIN_REDIS_URL):
-# with ingestion on (XUANPIN_EVENTS_TOKEN) and no Redis, several workers would each count a part, so the default
-# is one worker there and asking for more is refused (XUANPIN_ALLOW_SPLIT_COUNTS=1 overrides, e.g. for a demo).
-_SHARED_COUNTS = bool(os.environ.get("XUANPIN_REDIS_URL")) or not os.environ.get("XUANPIN_EVENTS_TOKEN")
-workers = int(os.environ.get("XUANPIN_WORKERS") or (multiprocessing.cpu_count() if _SHARED_COUNTS else 1))
+
+
+def counts_are_shared() -> bool:
+    """Hot items count posted orders in the worker that receives them unless Redis is shared: with ingestion on
+    and no Redis (in the environment or the XUANPIN_CONFIG file), several workers would each count a part."""
+    hot: dict = {}
+    if os.environ.get("XUANPIN_CONFIG"):  # read as the service reads it, without loading the service here
+        try:
+            from recommender.settings import read_config_file
+
+            hot = read_config_file(os.environ["XUANPIN_CONFIG"]).get("hot") or {}
+        except Exception:  # an unreadable file: the app reports it
+            hot = {}
+    redis_url = os.environ.get("XUANPIN_REDIS_URL") or hot.get("redis_url")
+    token = os.environ.get("XUANPIN_EVENTS_TOKEN") or hot.get("events_token")
+    return bool(redis_url) or not token
+
+
+# one worker where counts would split, one per core otherwise; asking for more is refused at start
+# (XUANPIN_ALLOW_SPLIT_COUNTS=1 accepts split counts, e.g. for a demo)
+workers = int(os.environ.get("XUANPIN_WORKERS") or (multiprocessing.cpu_count() if counts_are_shared() else 1))
 worker_class = "sync"
 threads = 1
 timeout = 30
@@ -27,7 +43,8 @@ loglevel = "info"
 
 
 def on_starting(server) -> None:
-    if workers > 1 and not _SHARED_COUNTS and not os.environ.get("XUANPIN_ALLOW_SPLIT_COUNTS"):
-        raise SystemExit(f"refusing {workers} workers: with XUANPIN_EVENTS_TOKEN set and no XUANPIN_REDIS_URL each "
+    n = server.cfg.workers  # what gunicorn will run, -w on the command line included
+    if n > 1 and os.environ.get("XUANPIN_ALLOW_SPLIT_COUNTS") != "1" and not counts_are_shared():
+        raise SystemExit(f"refusing {n} workers: with XUANPIN_EVENTS_TOKEN set and no XUANPIN_REDIS_URL each "
                          "worker would count only the orders posted to it; set XUANPIN_REDIS_URL, or run one worker "
                          "(XUANPIN_WORKERS=1), or set XUANPIN_ALLOW_SPLIT_COUNTS=1 to accept split counts")

@@ -43,6 +43,8 @@ class Reloader:
             target = self.registry.current()
             served = self.serving_version()
             if target is None or (target == served and not force):
+                if target == served and self.fallback is not None:  # CURRENT now names what is served
+                    self.fallback, self.failed_version, self.last_error = None, None, None
                 return {"reloaded": False, "serving": served, "current": target}
             if target == self.failed_version and not force:
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
@@ -79,7 +81,12 @@ class Reloader:
         """A worker that starts on a CURRENT it cannot load serves the newest version served before that loads
         (CURRENT is left alone: the registry's owner decides), and keeps polling CURRENT."""
         error = self.last_error
-        for version in self.registry.previously_served(exclude=refused):
+        try:
+            candidates = self.registry.previously_served(exclude=refused)
+        except Exception:  # an unreadable history must not stop the worker: stay not ready instead
+            _log.exception("cannot read the registry's history to fall back from %s", refused)
+            candidates = []
+        for version in candidates:
             fresh = self._load(version, None)
             if fresh is not None:
                 self.state["serving"] = fresh

@@ -345,32 +345,44 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
            "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
                      "from the generator's ground truth"}
     if train_m is not None:
-        out["personal"] = personal_fit(task, scorers, rankings, ranker, truth, expected, earnings, train_m)
+        out["personal"] = personal_fit(task, scorers, ranker, truth, train_m)
     return out
 
 
-def personal_fit(task: Task, scorers: dict[str, Callable], rankings: dict[str, np.ndarray], ranker: Ranker, truth,
-                 expected: np.ndarray, earnings: np.ndarray, train_m: Marketplace) -> dict:
+def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, train_m: Marketplace) -> dict:
     """How personal each ranking is within a category (training/fit_metrics.py), beside the truth's own:
     the main-category Spearman of the models' scores, the share of same-category room pairs with identical top
     5, and the share of dear goods in the top 10 of price-sensitive rooms."""
-    goods = ranker.goods
-    names = train_m.anchors["main_category"].astype(str).to_numpy()[task.users]
+    goods, users = ranker.goods, task.users
+    names = train_m.anchors["main_category"].astype(str).to_numpy()[users]
     main = np.array([goods.categories.index(c) if c in goods.categories else -1 for c in names])
-    commission = top_k(np.where(earnings > 0, earnings, -1.0), 10)
-    compared = {name: rankings[name] for name in ("ours", "ours_no_rerank", "candidate_audience_fit")
-                if name in rankings}
-    compared["truth_by_commission"] = commission
-    sensitive = np.isin(task.users, price_sensitive_rooms(train_m, truth.fan_level, task.users))
-    limit = np.where(sensitive, fans_price_p90(train_m, goods.price)[task.users], np.nan)
+    # the lists as a room sees them: every gated good, those it already sells included (as the service shows)
+    truth_all = np.asarray(truth.expected_sales, dtype=np.float64)[users]
+    value = np.where(ranker.gate[None, :], truth_all * (goods.price * goods.commission)[None, :], -1.0)
+    compared = {"ours": _pad([[p.product for p in ranker.picks(int(a), 10).items] for a in users.tolist()], 10)}
+    scores = {name: np.asarray(scorers[name](users), dtype=np.float64)
+              for name in ("ours_no_rerank", "candidate_audience_fit") if name in scorers}
+    for name, s in scores.items():
+        compared[name] = top_k(np.where(ranker.gate[None, :], s, -np.inf), 10)
+    compared["truth_by_commission"] = top_k(value, 10)
+    sensitive = np.isin(users, price_sensitive_rooms(train_m, truth.fan_level, users))
+    limit = np.where(sensitive, fans_price_p90(train_m, goods.price)[users], np.nan)
     out = {}
     for name, ranked in compared.items():
         row = {"identical_top5": round(identical_top_share(ranked, main), 4),
                "dear_top10_price_sensitive": round(dear_share(ranked, goods.price, limit), 4)}
-        if name in scorers:
-            scores = np.asarray(scorers[name](task.users), dtype=np.float64)
-            row["spearman_main_category"] = round(main_category_spearman(scores, expected, goods.category, main), 4)
+        if name in scores:
+            row["spearman_main_category"] = round(main_category_spearman(scores[name], truth_all, goods.category,
+                                                                         main), 4)
         out[name] = row
+    return out
+
+
+def _pad(rows: list[list[int]], k: int) -> np.ndarray:
+    """Lists of up to k items as a (rows, k) array, -1 where a list is shorter."""
+    out = np.full((len(rows), k), -1, np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r[:k]
     return out
 
 

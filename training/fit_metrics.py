@@ -25,9 +25,12 @@ def main_category_spearman(scores: np.ndarray, expected: np.ndarray, goods_categ
     out = []
     for i, c in enumerate(main.tolist()):
         goods = np.flatnonzero((goods_category == c) & (expected[i] > 0))
-        if c >= 0 and len(goods) > 2:
-            out.append(np.corrcoef(rankdata(scores[i, goods]), rankdata(expected[i, goods]))[0, 1])
-    return float(np.nanmean(out)) if out else float("nan")
+        if c < 0 or len(goods) <= 2 or np.ptp(expected[i, goods]) == 0:
+            continue
+        s = scores[i, goods]
+        # a model that cannot tell the goods apart says nothing about their order: 0, not left out
+        out.append(0.0 if np.ptp(s) == 0 else np.corrcoef(rankdata(s), rankdata(expected[i, goods]))[0, 1])
+    return float(np.mean(out)) if out else float("nan")
 
 
 def identical_top_share(ranked: np.ndarray, groups: np.ndarray, k: int = 5) -> float:
@@ -47,12 +50,13 @@ def identical_top_share(ranked: np.ndarray, groups: np.ndarray, k: int = 5) -> f
 
 def price_sensitive_rooms(m: Marketplace, fan_level: np.ndarray, rooms: np.ndarray, quantile: float = 0.75
                           ) -> np.ndarray:
-    """The rooms among `rooms` whose followers are most often of the lowest price level (the top quarter)."""
+    """The quarter of `rooms` whose followers are most often of the lowest price level (sorted rows)."""
     f = m.follows
     cheap = np.bincount(f["anchor"].to_numpy(), fan_level[f["fan"].to_numpy()] == 0, len(m.anchor_ids))
     count = np.bincount(f["anchor"].to_numpy(), minlength=len(m.anchor_ids))
     share = np.divide(cheap, count, out=np.zeros(len(cheap)), where=count > 0)[rooms]
-    return rooms[share >= np.quantile(share, quantile)] if len(rooms) else rooms
+    n = int(np.ceil(len(rooms) * (1 - quantile)))
+    return np.sort(rooms[np.lexsort((rooms, -share))[:n]])  # exactly the top share, ties by row
 
 
 def fans_price_p90(m: Marketplace, price: np.ndarray) -> np.ndarray:
@@ -68,4 +72,4 @@ def dear_share(ranked: np.ndarray, price: np.ndarray, limit: np.ndarray, k: int 
     top = ranked[:, :k]
     valid = (top >= 0) & np.isfinite(limit)[:, None]
     dear = (price[np.maximum(top, 0)] > limit[:, None]) & valid
-    return float(dear.sum() / max(valid.sum(), 1))
+    return float(dear.sum() / valid.sum()) if valid.any() else float("nan")

@@ -59,9 +59,28 @@ def test_rollback_goes_to_the_version_served_before_never_to_one_only_trained(re
     assert reg.rollback() == "20260101T000000Z" and reg.current() == "20260101T000000Z"
     assert reg.history()[-1] == {**reg.history()[-1], "event": "rolled_back", "version": "20260101T000000Z",
                                  "previous": "20260103T000000Z"}
-    assert reg.rollback() == "20260103T000000Z"  # rolling back a rollback returns to the version before it
+    with pytest.raises(RegistryError, match="no version served before"):
+        reg.rollback()  # 03 was rolled back from: going back never returns to it
     assert reg.rollback("20260102T000000Z") == "20260102T000000Z"  # a named version is taken as asked
     assert reg.served()[-1] == "20260102T000000Z"
+
+
+def test_rolling_back_twice_goes_two_steps_back(reg):
+    add_version(reg, "20260104T000000Z")
+    for version in ("20260101T000000Z", "20260102T000000Z", "20260104T000000Z"):
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    assert reg.rollback() == "20260102T000000Z"
+    assert reg.rollback() == "20260101T000000Z"
+
+
+def test_a_history_line_torn_by_a_crash_is_skipped(reg):
+    reg.set_current("20260101T000000Z")
+    reg.record("promoted", version="20260101T000000Z")
+    with open(reg.root / "history.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('{"at": "2026-01-02T00:00:00+00:00", "event": "promo')  # the process died mid-write
+    assert [e["event"] for e in reg.history()] == ["promoted"]
+    assert reg.served() == ["20260101T000000Z"]
 
 
 def test_rollback_without_an_older_version_or_to_an_unknown_one_is_refused(reg):

@@ -10,8 +10,16 @@ import pytest
 CONF = Path(__file__).resolve().parents[2] / "serve" / "gunicorn.conf.py"
 
 
+class Server:
+    """What on_starting reads of gunicorn's arbiter: the worker count it will run (-w included)."""
+
+    def __init__(self, workers: int) -> None:
+        self.cfg = type("Cfg", (), {"workers": workers})()
+
+
 def settings(monkeypatch, **env) -> dict:
-    for name in ("XUANPIN_REDIS_URL", "XUANPIN_EVENTS_TOKEN", "XUANPIN_WORKERS", "XUANPIN_ALLOW_SPLIT_COUNTS"):
+    for name in ("XUANPIN_REDIS_URL", "XUANPIN_EVENTS_TOKEN", "XUANPIN_WORKERS", "XUANPIN_ALLOW_SPLIT_COUNTS",
+                 "XUANPIN_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -31,9 +39,24 @@ def test_with_redis_or_without_ingestion_every_core_gets_a_worker(monkeypatch):
 
 
 def test_asking_for_split_counts_is_refused_unless_allowed(monkeypatch):
-    conf = settings(monkeypatch, XUANPIN_EVENTS_TOKEN="t" * 16, XUANPIN_WORKERS="2")
+    conf = settings(monkeypatch, XUANPIN_EVENTS_TOKEN="t" * 16)
     with pytest.raises(SystemExit, match="XUANPIN_REDIS_URL"):
-        conf["on_starting"](None)
-    allowed = settings(monkeypatch, XUANPIN_EVENTS_TOKEN="t" * 16, XUANPIN_WORKERS="2", XUANPIN_ALLOW_SPLIT_COUNTS="1")
-    allowed["on_starting"](None)
-    assert allowed["workers"] == 2
+        conf["on_starting"](Server(2))  # e.g. gunicorn -w 2
+    conf["on_starting"](Server(1))
+    for allow in ("0", ""):
+        with pytest.raises(SystemExit):
+            settings(monkeypatch, XUANPIN_EVENTS_TOKEN="t" * 16, XUANPIN_ALLOW_SPLIT_COUNTS=allow)["on_starting"](
+                Server(2))
+    settings(monkeypatch, XUANPIN_EVENTS_TOKEN="t" * 16, XUANPIN_ALLOW_SPLIT_COUNTS="1")["on_starting"](Server(2))
+
+
+def test_ingestion_and_redis_set_in_the_config_file_count_too(monkeypatch, tmp_path):
+    token_only = tmp_path / "token.toml"
+    token_only.write_text('model = "m"\n[hot]\nevents_token = "tttttttttttttttt"\n', encoding="utf-8")
+    conf = settings(monkeypatch, XUANPIN_CONFIG=str(token_only))
+    assert conf["workers"] == 1
+    with pytest.raises(SystemExit):
+        conf["on_starting"](Server(2))
+    shared = tmp_path / "shared.toml"
+    shared.write_text('[hot]\nevents_token = "tttttttttttttttt"\nredis_url = "redis://x"\n', encoding="utf-8")
+    settings(monkeypatch, XUANPIN_CONFIG=str(shared))["on_starting"](Server(2))

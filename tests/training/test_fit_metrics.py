@@ -34,3 +34,16 @@ def test_dear_share_reads_only_rooms_with_a_limit():
     ranked = np.array([[3, 2, 1, 0], [0, 1, 2, 3]])
     limit = np.array([100.0, np.nan])  # the second room is not price-sensitive
     assert dear_share(ranked, price, limit, k=4) == pytest.approx(2 / 4)
+
+
+def test_edge_cases_are_said_not_hidden():
+    expected = np.array([[3.0, 2.0, 1.0, 0.5], [3.0, 2.0, 1.0, 0.5]])
+    category = np.zeros(4, int)
+    # a room without a main category is left out; a model that scores every good alike counts as 0
+    assert main_category_spearman(np.ones((2, 4)), expected, category, np.array([0, -1])) == 0.0
+    assert np.isnan(main_category_spearman(expected, expected, category, np.array([-1, -1])))
+    # nothing measurable (no room has a limit, or only padding) is NaN, not 0
+    assert np.isnan(dear_share(np.array([[0, 1]]), np.array([1.0, 2.0]), np.array([np.nan]), k=2))
+    assert np.isnan(dear_share(np.array([[-1, -1]]), np.array([1.0, 2.0]), np.array([1.5]), k=2))
+    # groups of one, or without a main category, have no pairs
+    assert np.isnan(identical_top_share(np.array([[1, 2], [1, 2]]), np.array([0, -1]), k=2))
