@@ -36,6 +36,8 @@ Kind = Literal["id", "text", "float", "int", "timestamp", "bool"]
 
 #: Share of a table's rows that may be dropped before the whole snapshot is refused.
 MAX_BAD_FRACTION = 0.05
+#: Problems listed when a table is refused for too many bad rows, the most frequent first.
+MAX_CAUSES = 5
 #: How many example rows each problem quotes.
 EXAMPLES = 5
 
@@ -513,10 +515,17 @@ class _TableCheck:
         self.report.rows_read[self.table.name] = n
         self.report.rows_kept[self.table.name] = n - dropped
         if n and dropped / n > MAX_BAD_FRACTION:
+            causes = sorted((p for p in self.report.problems if p.file == self.file and not p.fatal),
+                            key=lambda p: -p.count)
             self.fatal(
                 f"{dropped} of {n} rows ({dropped / n:.1%}) are bad, more than the "
                 f"{MAX_BAD_FRACTION:.0%} a run may drop; fix the export"
+                + ("" if not causes else " (its most common problem follows)" if len(causes) == 1
+                   else f" (its {min(len(causes), MAX_CAUSES)} most common problems follow)")
             )
+            for cause in causes[:MAX_CAUSES]:  # what to fix: by column, with example rows and values
+                self.report.add(dataclasses.replace(cause, message=f"{cause.message}: {cause.count} rows",
+                                                    fatal=True))
         return self.df[~self.drop] if dropped else self.df
 
 

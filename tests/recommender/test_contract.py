@@ -136,6 +136,18 @@ def test_too_many_bad_rows_refuse_the_snapshot(tiny_csv):
         load_snapshot(tiny_csv)
 
 
+def test_a_refused_table_names_its_most_common_problems_by_column_with_examples(tiny_csv):
+    df = read(tiny_csv, "products")
+    df["price"] = df["price"].astype(str) + "元"  # every price written with its unit
+    write(tiny_csv, "products", df)
+    with pytest.raises(ContractError) as info:
+        load_snapshot(tiny_csv)
+    text = str(info.value)
+    assert "products.csv" in text and "are bad" in text and "most common problem follows" in text
+    line = next(x for x in text.splitlines() if "column 'price'" in x)
+    assert f"{len(df)} rows" in line and "元'" in line  # the count and an example value
+
+
 # -- rows dropped with a counted warning ---------------------------------------------------------------
 
 

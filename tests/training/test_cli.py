@@ -54,3 +54,16 @@ def test_a_bad_option_value_is_a_clean_error(tmp_path):
     runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(snap)])
     r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(tmp_path / "art"), "--threads", "0"])
     assert r.exit_code == 1 and "threads" in r.output and "Traceback" not in r.output
+
+
+def test_an_orders_table_without_valid_rows_is_a_contract_error_not_a_traceback(tmp_path):
+    import pandas as pd
+
+    runner = CliRunner()
+    snap = tmp_path / "snap"
+    runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(snap), "--format", "csv"])
+    orders = pd.read_csv(snap / "orders.csv", dtype=str)
+    orders.iloc[:0].to_csv(snap / "orders.csv", index=False)  # the header alone
+    r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(tmp_path / "art")])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "orders" in r.output and "no valid rows" in r.output
