@@ -31,7 +31,7 @@ from pydantic import Field
 
 from recommender.contract import Marketplace
 from recommender.settings import Settings
-from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfFit, ShelfRates
+from recommender.shelf_rate import ShelfFit, ShelfRates
 
 BANDS = 5
 
@@ -169,10 +169,10 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     for round_ in range(cfg.rounds):
         view_fit = [v.entries(ea, ep) for v in views]
         if round_ > 0:  # the base model again, with the factors as extra exposure
-            base = fitted.refit(band_factor[ea, eb] * np.prod(view_fit, axis=0) if views else band_factor[ea, eb])
+            base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
         unit = days * np.asarray(base.room)[ea, ec].astype(np.float64) * np.asarray(base.quality)[ep]
         # the room's band factor, given the views
-        others = np.prod(view_fit, axis=0) if views else 1.0
+        others = _product(view_fit)
         exposure = np.bincount(ea * BANDS + eb, unit * others, n_a * BANDS).reshape(n_a, BANDS)
         strength = prior_strength(n_band, exposure * prior_band) if cfg.empirical_priors else cfg.band_prior_orders
         band_factor = (n_band + strength) / (exposure + strength / prior_band)  # factor ~ Gamma(k, k / prior)
@@ -182,14 +182,19 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         band_factor[~has] /= prior_band[~has].mean(axis=1, keepdims=True)
         # each view's response, given the band factor and the other views
         for i, view in enumerate(views):
-            per = unit * band_factor[ea, eb] * np.prod([f for j, f in enumerate(view_fit) if j != i], axis=0)
+            per = unit * band_factor[ea, eb] * _product([f for j, f in enumerate(view_fit) if j != i])
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
                                       None if cfg.empirical_priors else cfg.response_prior_orders)
             view_fit[i] = view.entries(ea, ep)
     # the base model once more, so its levels match the factors as they ended
-    base = fitted.refit(band_factor[ea, eb] * (np.prod(view_fit, axis=0) if views else 1.0))
+    base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
     return AudienceRates(base, band, band_factor.astype(np.float32),
                          [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32)) for v in views])
+
+
+def _product(factors: list[np.ndarray]) -> np.ndarray | float:
+    """The entries' product of several per-entry factors (1 for none)."""
+    return np.prod(factors, axis=0) if factors else 1.0
 
 
 def prior_strength(n: np.ndarray, expected: np.ndarray, lo: float = 0.5, hi: float = 1e4) -> float:
@@ -225,12 +230,3 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     mean_q = q.mean(axis=0)
     response[~seen] /= ((typical[cat_of[~seen]] * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
     return response
-
-
-def expected_per_period(rates: AudienceRates, anchors: np.ndarray) -> np.ndarray:
-    """(anchors, products) expected orders per 30 days if shelved, in blocks of rooms."""
-    return np.concatenate([rates.expected(anchors[lo:lo + 256]) for lo in range(0, len(anchors), 256)]) \
-        if len(anchors) else np.zeros((0, len(rates.band)))
-
-
-__all__ = ["BANDS", "DAYS_PER_PERIOD", "AudienceFitConfig", "AudienceRates", "fit_audience_rates", "price_bands"]
