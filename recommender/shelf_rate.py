@@ -37,9 +37,11 @@ from pydantic import Field
 from recommender.arrays import top_k
 from recommender.contract import Marketplace
 from recommender.interactions import anchor_fan_engagement
+from recommender.priors import prior_strength
 from recommender.settings import Settings
 
 DAYS_PER_PERIOD = 30.0  # expected orders are reported per 30 days of listing
+MIN_GOODS_PER_FEATURE = 10  # goods with sales per coefficient before the quality prior uses the features
 
 
 class ShelfRateConfig(Settings):
@@ -58,6 +60,11 @@ class ShelfRateConfig(Settings):
                                "slack")
     burst_z: float = Field(3.0, ge=0, description="z in the good-day's cap")
     burst_slack: float = Field(2.0, ge=0, description="slack in the good-day's cap (orders)")
+    quality_features: bool = Field(True, description="a good's prior quality from what is known of it (how many "
+                                   "rooms list it, its age, commission, relative price, shop) instead of its "
+                                   "category's typical good alone")
+    empirical_good_prior: bool = Field(False, description="the quality prior's strength from the data (moments) "
+                                       "instead of good_prior_orders")
 
 
 @dataclass
@@ -181,11 +188,48 @@ def audience_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoo
     return mix
 
 
-def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg: ShelfRateConfig
-         ) -> tuple[np.ndarray, np.ndarray]:
+def good_features(m: Marketplace, e: _Entries, cat: np.ndarray) -> np.ndarray:
+    """(products, k) standardised features a good's quality is predicted from before its own sales speak:
+    how many rooms list it (anchors pick goods that sell), how long it has been listed, its commission, price
+    against its category's median, brand, and its shop's rating, refunds and violations where known."""
+    p = m.products
+    n_p = len(p)
+    rooms = np.bincount(e.product, minlength=n_p)
+    age = (m.snapshot_time - p["created_at"]).dt.total_seconds().to_numpy() / 86400
+    price = p["price"].to_numpy(np.float64)
+    median = pd.Series(price).groupby(cat).transform("median").to_numpy()
+    cols = [np.log1p(rooms), np.log(np.clip(age, 1, 365)), np.log(p["commission_rate"].to_numpy(np.float64) + 0.01),
+            np.log(price / median)]
+    if "brand" in p:
+        cols.append(p["brand"].notna().to_numpy(np.float64))
+    for name, f in (("shop_rating", None), ("refund_rate", None), ("merchant_violations", np.log1p)):
+        if name in p:
+            v = p[name].to_numpy(np.float64)
+            v = np.where(np.isfinite(v), v, np.nanmean(v) if np.isfinite(v).any() else 0.0)
+            cols.append(f(v) if f else v)
+    x = np.column_stack(cols)
+    sd = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+def _poisson_step(x: np.ndarray, n: np.ndarray, exposure: np.ndarray, beta: np.ndarray, ridge: float = 1.0
+                  ) -> np.ndarray:
+    """One Newton step of the Poisson regression n ~ Poisson(exposure x exp(x @ beta)) (ridge-penalised)."""
+    mu = exposure * np.exp(np.clip(x @ beta, -30, 30))
+    grad = x.T @ (n - mu) - ridge * beta
+    hess = (x * mu[:, None]).T @ x + ridge * np.eye(len(beta))
+    return beta + np.linalg.solve(hess, grad)
+
+
+def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg: ShelfRateConfig,
+         features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Alternating gamma-Poisson updates of (quality, room) for entry order counts `n`."""
     n_a, n_c = prior_mix.shape
     n_p = len(cat)
+    design = None
+    if features is not None:
+        design = np.column_stack([np.eye(n_c)[cat], features])
+        beta = np.zeros(design.shape[1])
     ec = cat[e.product]
     cell = e.anchor * n_c + ec
     n_good = np.bincount(e.product, n, n_p)
@@ -202,7 +246,15 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         means = np.bincount(cat[seen], log_q[seen], n_c)
         typical[counts > 0] = means[counts > 0] / counts[counts > 0]
         prior_q = np.exp(typical)[cat]
-        quality = (n_good + cfg.good_prior_orders) / (exposure + cfg.good_prior_orders / prior_q)
+        if design is not None and seen.sum() >= MIN_GOODS_PER_FEATURE * design.shape[1]:
+            if not beta.any():
+                beta[:n_c] = typical
+            beta = _poisson_step(design[seen], n_good[seen], exposure[seen], beta)
+            # a prior, not a verdict: at most e^3 (20x) from the category's typical good
+            prior_q = np.exp(typical[cat] + np.clip(design @ beta - typical[cat], -3, 3))
+        strength = (prior_strength(n_good[seen], exposure[seen] * prior_q[seen]) if cfg.empirical_good_prior
+                    else cfg.good_prior_orders)
+        quality = (n_good + strength) / (exposure + strength / prior_q)
         room_exposure = np.bincount(cell, e.days * quality[e.product], n_a * n_c).reshape(n_a, n_c)
         # the room's scale: its orders over what its audience mix predicts (rooms without sales: the median)
         typical_scale = np.median(scale)
@@ -262,11 +314,13 @@ class ShelfFit:
     _prior_mix: np.ndarray
     _config: ShelfRateConfig
 
+    _features: np.ndarray | None = None
+
     def refit(self, exposure: np.ndarray) -> ShelfRates:
         """The model refitted with each entry's days on sale multiplied by `exposure` (a factor another model
         puts on the entry), burst capping kept as fitted."""
         e = dataclasses.replace(self._entries, days=self._entries.days * exposure)
-        quality, room = _fit(e, self._counts, self._category, self._prior_mix, self._config)
+        quality, room = _fit(e, self._counts, self._category, self._prior_mix, self._config, self._features)
         return ShelfRates(quality.astype(np.float32), room.astype(np.float32), self.rates.category,
                           self.rates.categories)
 
@@ -293,11 +347,13 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     prior_mix = np.maximum(mix, 1e-12) ** cfg.audience_power
     prior_mix /= prior_mix.sum(axis=1, keepdims=True)
     n = np.bincount(e.order_entry, minlength=len(e.anchor)).astype(float)
-    quality, room = _fit(e, n, cat, prior_mix, cfg)
+    features = good_features(m, e, cat) if cfg.quality_features else None
+    quality, room = _fit(e, n, cat, prior_mix, cfg, features)
     weights = np.ones(len(e.order_entry))
     for _ in range(cfg.burst_rounds):
         n, weights = _capped_counts(e, cat, quality, room, weights, cfg)
-        quality, room = _fit(e, n, cat, prior_mix, cfg)
+        quality, room = _fit(e, n, cat, prior_mix, cfg, features)
     rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
                        [str(c) for c in labels])
-    return ShelfFit(rates, e.anchor, e.product, e.days, e.order_entry, weights, e, n, cat, prior_mix, cfg)
+    return ShelfFit(rates, e.anchor, e.product, e.days, e.order_entry, weights, e, n, cat, prior_mix, cfg,
+                    features)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
+from scipy.stats import spearmanr
 
 from recommender.contract import load_snapshot
 from recommender.shelf_rate import ShelfRateConfig, ShelfRates, fit_shelf_rates
@@ -171,3 +172,23 @@ def test_the_shelf_rate_configuration_has_bounds():
     with pytest.raises(ValidationError, match="good_prior_orders"):
         ShelfRateConfig(good_prior_orders=0)
     assert ShelfRateConfig().model_copy(update={"burst_rounds": 0}).burst_rounds == 0
+
+
+def test_goods_nobody_bought_are_ordered_by_what_is_known_of_them(small_generated, small_snapshot):
+    """Anchors pick goods that sell, so how many rooms list a good (against how long it has been on sale) says
+    something before its first order: within a category the unsold goods' qualities follow the truth's order
+    more closely than without the features, where they are all the category's typical good or their listings'
+    zeros."""
+    m, truth = load_snapshot(small_snapshot), small_generated.truth
+    level = np.asarray(truth.expected_sales, np.float64).mean(axis=0)  # the good's orders in an average room
+    unsold = np.bincount(m.orders["product"].to_numpy(), minlength=len(m.product_ids)) == 0
+    category = pd.factorize(m.products["category"], sort=True)[0]
+
+    def within_category_spearman(quality: np.ndarray) -> float:
+        rho = [spearmanr(quality[sel], level[sel])[0] for c in np.unique(category)
+               if (sel := unsold & (category == c)).sum() >= 8]
+        return float(np.nanmean(rho))
+
+    with_features = within_category_spearman(fit_shelf_rates(m).quality)
+    plain = within_category_spearman(fit_shelf_rates(m, ShelfRateConfig(quality_features=False)).quality)
+    assert with_features > plain + 0.15 and with_features > 0.1, (with_features, plain)
