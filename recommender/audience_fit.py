@@ -22,7 +22,9 @@ on the base model like extra days of exposure, so the base fit is reused unchang
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recommender.contract import Marketplace
+from recommender.priors import prior_strength
 from recommender.settings import Settings
 from recommender.shelf_rate import ShelfFit, ShelfRates
 
@@ -39,6 +42,8 @@ BANDS = 5
 class AudienceFitConfig(Settings):
     """Priors and rounds of the room x good term."""
 
+    enabled: bool = Field(True, description="fit the room x good term and serve its expected orders (False: the "
+                          "category x quality model alone)")
     band_prior_orders: float = Field(3.0, gt=0, description="gamma prior shape of a room's band factor (without "
                                      "empirical_priors)")
     band_audience_power: float = Field(1.0, ge=0, description="band prior = (the audience's band mix / the "
@@ -58,6 +63,7 @@ class View:
     name: str
     audience: np.ndarray  # (anchors, cells): q, rows sum to 1 (0 for rooms without known fans)
     response: np.ndarray  # (products, cells): r
+    labels: list[str] | None = None  # each cell's name, e.g. "女 18-23"
 
     def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         resp = self.response if rows is None else self.response[rows]
@@ -94,6 +100,38 @@ class AudienceRates:
     def expected(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         return self.base.expected(anchors, rows) * self.fit(anchors, rows)
 
+    def save(self, directory: Path) -> None:
+        """The factors as .npy (views side by side in one audience and one response matrix) and the views'
+        names and cell labels as JSON; the base model is saved on its own (shelf_rate/)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "band.npy", self.band.astype(np.int8), allow_pickle=False)
+        np.save(directory / "band_factor.npy", self.band_factor.astype(np.float32), allow_pickle=False)
+        np.save(directory / "audience.npy", _side_by_side([v.audience for v in self.views], self.band_factor),
+                allow_pickle=False)
+        np.save(directory / "response.npy", _side_by_side([v.response for v in self.views], self.band[:, None]),
+                allow_pickle=False)
+        views = [{"name": v.name, "labels": list(v.labels or map(str, range(v.response.shape[1])))}
+                 for v in self.views]
+        (directory / "views.json").write_text(json.dumps(views, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def from_arrays(cls, base: ShelfRates, band: np.ndarray, band_factor: np.ndarray, audience: np.ndarray,
+                    response: np.ndarray, views: list[dict]) -> AudienceRates:
+        """The model from its saved parts (as the artifact loader opened them)."""
+        out, at = [], 0
+        for v in views:
+            n = len(v["labels"])
+            out.append(View(v["name"], audience[:, at:at + n], response[:, at:at + n], list(v["labels"])))
+            at += n
+        if at != audience.shape[1] or at != response.shape[1]:
+            raise ValueError(f"the views name {at} cells; audience has {audience.shape[1]}, response "
+                             f"{response.shape[1]}")
+        return cls(base, np.asarray(band, np.int64), band_factor, out)
+
+
+def _side_by_side(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    return (np.concatenate(parts, axis=1) if parts else np.zeros((len(like), 0))).astype(np.float32)
+
 
 def price_bands(m: Marketplace, bands: int = BANDS) -> np.ndarray:
     """Each good's price band: the quantile of its price among its category's goods (0 cheapest)."""
@@ -102,19 +140,19 @@ def price_bands(m: Marketplace, bands: int = BANDS) -> np.ndarray:
     return np.minimum((rank * bands).astype(np.int64), bands - 1)
 
 
-def fan_cells(m: Marketplace) -> dict[str, tuple[np.ndarray, int]]:
-    """Each view's cell of every fan (-1 where unknown) and its number of cells: gender x age band, and region,
+def fan_cells(m: Marketplace) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Each view's cell of every fan (-1 where unknown) and the cells' labels: gender x age band, and region,
     as far as the fans table holds them."""
     f, out = m.fans, {}
     if "gender" in f and "age_band" in f:
         g, genders = pd.factorize(f["gender"], sort=True)
         a, ages = pd.factorize(f["age_band"], sort=True)
         out["gender_age"] = (np.where((g >= 0) & (a >= 0), g * max(len(ages), 1) + a, -1).astype(np.int64),
-                             len(genders) * len(ages))
+                             [f"{gender} {age}" for gender in genders for age in ages])
     if "region" in f:
         r, regions = pd.factorize(f["region"], sort=True)
-        out["region"] = (r.astype(np.int64), len(regions))
-    return {name: v for name, v in out.items() if v[1] > 0}
+        out["region"] = (r.astype(np.int64), [str(x) for x in regions])
+    return {name: v for name, v in out.items() if v[1]}
 
 
 def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int) -> np.ndarray:
@@ -159,8 +197,9 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
 
     views, counts = [], []
     order_fan, order_good = m.orders["fan"].to_numpy(), ep[order_entry]
-    for name, (cell, n_cells) in fan_cells(m).items():
-        views.append(View(name, _audience(engagement, cell, n_cells), np.ones((n_p, n_cells))))
+    for name, (cell, labels) in fan_cells(m).items():
+        n_cells = len(labels)
+        views.append(View(name, _audience(engagement, cell, n_cells), np.ones((n_p, n_cells)), labels))
         o_cell = cell[order_fan]
         known = o_cell >= 0
         counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
@@ -189,20 +228,13 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     # the base model once more, so its levels match the factors as they ended
     base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
     return AudienceRates(base, band, band_factor.astype(np.float32),
-                         [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32)) for v in views])
+                         [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32), v.labels)
+                          for v in views])
 
 
 def _product(factors: list[np.ndarray]) -> np.ndarray | float:
     """The entries' product of several per-entry factors (1 for none)."""
     return np.prod(factors, axis=0) if factors else 1.0
-
-
-def prior_strength(n: np.ndarray, expected: np.ndarray, lo: float = 0.5, hi: float = 1e4) -> float:
-    """The gamma prior shape k the data support, by moments: counts n ~ Poisson(expected x r)
-    with r ~ Gamma(k, k) have E[(n - e)^2 - n] = e^2 / k, so 1/k = sum((n - e)^2 - n) / sum(e^2). Where the
-    factor does not vary beyond Poisson noise, k is large and the factor stays at its prior."""
-    inv = float(((n - expected) ** 2 - n).sum()) / max(float((expected ** 2).sum()), 1e-12)
-    return float(np.clip(1.0 / max(inv, 1.0 / hi), lo, hi))
 
 
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from recommender.audience_fit import AudienceFitConfig
 from recommender.content import ContentConfig
 from recommender.embeddings import FactorConfig
 from recommender.settings import Settings, load_settings
@@ -39,6 +40,8 @@ class TrainConfig(Settings):
     index: IndexConfig = Field(default_factory=IndexConfig, description="search structures and precomputed candidates")
     shelf_rate: ShelfRateConfig = Field(default_factory=ShelfRateConfig,
                                          description="the shelf-rate model (expected orders if shelved)")
+    audience_fit: AudienceFitConfig = Field(default_factory=AudienceFitConfig,
+                                            description="the room x good term of expected orders (personal fit)")
     threads: int | None = Field(None, ge=1, description="compute threads; default: all cores")
     recent_order_days: int = Field(7, ge=0, le=30, description="days of recent orders kept in the artifact, "
                                    "so the service's hot items start with each good's baseline")

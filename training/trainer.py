@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.artifact import ArtifactWriter
+from recommender.audience_fit import fit_audience_rates
 from recommender.content import ContentModel
 from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
@@ -34,13 +35,14 @@ from recommender.profiles import (
     recent_orders,
     shelf_lists,
 )
-from recommender.shelf_rate import fit_shelf_rates
+from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 
 _log = logging.getLogger(__name__)
 
-STAGES = ("load", "matrices", "factors", "content", "anchors", "shelf_rate", "statistics", "index", "write")
+STAGES = ("load", "matrices", "factors", "content", "anchors", "shelf_rate", "audience_fit", "statistics",
+          "index", "write")
 
 
 def peak_rss_mb() -> float:
@@ -124,7 +126,14 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
 
         with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model)"):
             # None without a shelf table: days on sale are unknown, so serving keeps the vector affinity
-            rates = fit_shelf_rates(m, config.shelf_rate, engagement)
+            fitted = fit_shelf(m, config.shelf_rate, engagement)
+            rates = None if fitted is None else fitted.rates
+
+        personal = None
+        with timer("audience_fit", "the room x good term: price bands and audience cells (gamma-Poisson)"):
+            if fitted is not None and config.audience_fit.enabled:
+                personal = fit_audience_rates(m, fitted, engagement, config.audience_fit)
+                rates = personal.base  # refitted with the term as exposure: the two are saved together
 
         with timer("statistics", "audience profiles and 1/7/30-day sales statistics"):
             audience = audience_profile(m)
@@ -160,6 +169,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             writer.array("candidates/anchor_scores.npy", cand_scores)
             if rates is not None:
                 rates.save(writer.directory("shelf_rate"))
+            if personal is not None:
+                personal.save(writer.directory("audience"))
             writer.table("catalog/products.parquet", _catalog(m, "products"))
             writer.table("catalog/anchors.parquet", _catalog(m, "anchors"))
             writer.table("stats/products.parquet", p_stats)
@@ -199,6 +210,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "shelf_rate": None if rates is None else {
                 "score": "expected orders per 30 days if shelved = 30 * room[anchor, category] * quality[product]",
                 "categories": len(rates.categories)},
+            "audience": None if personal is None else {
+                "score": "expected orders x band_factor[anchor, band[product]] x prod over views of "
+                         "audience[anchor, view] . response[product, view]",
+                "views": {v.name: len(v.labels or ()) for v in personal.views}},
             "indexes": {"products": asdict(product_report), "anchors": asdict(anchor_report)},
             "profiles": {"labels": audience.labels, "category_share": "followers who bought the category in "
                          "the last 30 days (any room) / followers"},

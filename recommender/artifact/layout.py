@@ -10,7 +10,9 @@ stands for each audience dimension of ``profiles.labels``. An optional file exis
 key it names is set (the shelf-rate model needs a shelf table).
 
 Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
-(read by nothing); 6 drops them. Format 5 still loads, its extra files ignored; 3 and 4 are refused.
+(read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders). Formats 5 and
+6 still load (5's extra files ignored; without ``audience/`` the picks use the category x quality model); 3 and
+4 are refused.
 
 The table (``python -m recommender.artifact`` prints it)::
 
@@ -28,8 +30,8 @@ import numpy as np
 
 from recommender.errors import ArtifactError
 
-FORMAT_VERSION = 6
-READABLE_VERSIONS = (5, 6)
+FORMAT_VERSION = 7
+READABLE_VERSIONS = (5, 6, 7)
 RETIRED_VERSIONS = (3, 4)  # refused with a message that says to retrain
 MANIFEST = "manifest.json"
 
@@ -121,6 +123,16 @@ LAYOUT: tuple[File, ...] = (
     File("shelf_rate/category.npy", "products", "a good's column of room", ("int32",), optional="shelf_rate",
          mmap=False),
     File("shelf_rate/categories.json", "free", "the category names of room's columns", optional="shelf_rate"),
+    File("audience/band.npy", "products", "a good's price band within its category (0 cheapest)", ("int8",),
+         optional="audience", mmap=False),
+    File("audience/band_factor.npy", "anchors", "how a room sells each price band (x expected orders)",
+         ("float32",), (5,), optional="audience"),
+    File("audience/audience.npy", "anchors", "a room's audience over the cells of each view, views side by side",
+         ("float32",), ("free",), optional="audience"),
+    File("audience/response.npy", "products", "how fans of each cell buy the good, relative to its average",
+         ("float32",), ("free",), optional="audience"),
+    File("audience/views.json", "free", "the views' names and cell labels, in the columns' order",
+         optional="audience"),
 )
 
 RETIRED_FILES = {5: ("vectors/anchor_sales_weight.npy", "shelf_rate/candidates.npy",

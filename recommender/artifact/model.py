@@ -11,6 +11,7 @@ import pandas as pd
 from recommender.artifact.files import describe_file, open_file
 from recommender.artifact.layout import RETIRED_FILES, File, Found, files_of, found, verify
 from recommender.artifact.manifest import read_manifest
+from recommender.audience_fit import AudienceRates
 from recommender.errors import ArtifactError
 from recommender.index import NormOrderedIndex
 from recommender.profiles import AudienceProfile
@@ -66,6 +67,16 @@ class Model:
             categories = open_file(self.path / "shelf_rate/categories.json", layout["shelf_rate/categories.json"])
             self.shelf_rate = ShelfRates(f["shelf_rate/quality.npy"], f["shelf_rate/room.npy"],
                                          f["shelf_rate/category.npy"], categories)
+        # the room x good term on top of it; None for artifacts before format 7 or trained without it
+        self.personal: AudienceRates | None = None
+        if self.shelf_rate is not None and "audience/band.npy" in f:
+            views = open_file(self.path / "audience/views.json", layout["audience/views.json"])
+            try:
+                self.personal = AudienceRates.from_arrays(self.shelf_rate, f["audience/band.npy"],
+                                                          f["audience/band_factor.npy"], f["audience/audience.npy"],
+                                                          f["audience/response.npy"], views)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ArtifactError(f"{self.path / 'audience'}: {exc}") from exc
         self._product_norms: np.ndarray | None = None
 
     def _check_files(self, layout: dict[str, File]) -> None:

@@ -20,6 +20,8 @@ class RankingConfig(Settings):
     # expected value: affinity^a x price^p x commission^c. With the shelf-rate model the affinity is the good's
     # expected orders in the room if shelved, relative to the room's best gated good; the vectors' inner product
     # (artifacts without that model) is flatter than true sales, so it gets a steeper exponent of its own.
+    audience_fit: bool = Field(True, description="rank by expected orders with the room x good term where the "
+                               "artifact has it (False: the category x quality model, every room alike)")
     affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
     vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
                                           "(artifacts without the shelf-rate model)")

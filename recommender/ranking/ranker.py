@@ -14,6 +14,7 @@ import numpy as np
 from recommender.artifact import Model
 from recommender.errors import ArtifactError
 from recommender.ranking.anchors import AnchorsForGood
+from recommender.ranking.audience_scorer import AudienceFitScorer
 from recommender.ranking.boards import Boards
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
@@ -43,10 +44,13 @@ class Ranker:
         self.anchors_for_good = AnchorsForGood(self.rooms, self.anchor_gate, self.scorer, self.explainer)
 
     def _scorer(self, model: Model) -> Scorer:
-        """Expected orders if shelved where the artifact has the shelf-rate model, the vectors otherwise."""
+        """Expected orders if shelved where the artifact has the shelf-rate model (with the room x good term where
+        it has that too), the vectors otherwise."""
         if model.shelf_rate is None:
             return VectorScorer(model, self.goods, self.rooms, self.config)
         try:
+            if model.personal is not None and self.config.audience_fit:
+                return AudienceFitScorer(model.personal, self.goods, self.gate, self.config)
             return ShelfRateScorer(model.shelf_rate, self.goods, self.gate, self.config)
         except ArtifactError as exc:
             raise ArtifactError(f"{model.path}: {exc}") from exc

@@ -3,26 +3,19 @@ the term stays out of the way where they do not."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.stats import rankdata
 
 from fixtures.marketplace import generate, write_marketplace
 from recommender.arrays import top_k
-from recommender.audience_fit import BANDS, fit_audience_rates, price_bands, prior_strength
+from recommender.audience_fit import BANDS, AudienceRates, fit_audience_rates, price_bands
 from recommender.contract import load_snapshot
 from recommender.interactions import anchor_fan_engagement
 from recommender.shelf_rate import fit_shelf
 from training.metrics import ndcg_at_k
-
-
-def test_the_prior_strength_follows_the_variation_beyond_poisson_noise():
-    rng = np.random.default_rng(0)
-    expected = rng.uniform(5, 50, 20_000)
-    plain = rng.poisson(expected)
-    assert prior_strength(plain, expected) > 200  # no variation beyond noise: the factor stays at its prior
-    varied = rng.poisson(expected * rng.gamma(4.0, 1 / 4.0, len(expected)))  # factors ~ Gamma(4, 4)
-    assert prior_strength(varied, expected) == pytest.approx(4.0, rel=0.15)
 
 
 def test_price_bands_are_quantiles_within_each_category(tiny_csv_master):
@@ -78,3 +71,16 @@ def test_within_its_main_category_a_room_s_order_of_goods_moves_toward_the_truth
         assert ours > base - 0.05
     else:
         assert ours > base + 0.02, (base, ours)
+
+
+def test_the_saved_term_gives_the_same_expected_orders(world, tmp_path):
+    _, _, _, personal = world
+    personal.save(tmp_path)
+    arrays = {name: np.load(tmp_path / f"{name}.npy") for name in ("band", "band_factor", "audience", "response")}
+    views = json.loads((tmp_path / "views.json").read_text(encoding="utf-8"))
+    loaded = AudienceRates.from_arrays(personal.base, views=views, **arrays)
+    assert [v["name"] for v in views] == [v.name for v in personal.views]
+    np.testing.assert_allclose(loaded.expected(np.arange(10)), personal.expected(np.arange(10)), rtol=1e-6)
+    views[0]["labels"] = views[0]["labels"][1:]  # the views no longer add up to the saved columns
+    with pytest.raises(ValueError, match="cells"):
+        AudienceRates.from_arrays(personal.base, views=views, **arrays)

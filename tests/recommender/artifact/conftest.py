@@ -23,6 +23,16 @@ class Editable:
     def set_manifest(self, manifest: dict) -> None:
         (self.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
+    def without_audience(self, version: int) -> None:
+        """Make the copy what an older format (5 or 6) wrote: no room x good term (audience/)."""
+        man = self.manifest
+        for rel in [r for r in man["files"] if r.startswith("audience/")]:
+            (self.path / rel).unlink()
+            del man["files"][rel]
+        man.pop("audience", None)
+        man["format_version"] = version
+        self.set_manifest(man)
+
     def save(self, rel: str, arr: np.ndarray) -> None:
         """Write an array and list it in the manifest with its size."""
         (self.path / rel).parent.mkdir(parents=True, exist_ok=True)

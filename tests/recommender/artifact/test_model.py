@@ -8,6 +8,7 @@ import pytest
 from recommender.artifact import ArtifactError, load_model
 from recommender.artifact.layout import RETIRED_FILES
 from recommender.contract import load_snapshot
+from recommender.ranking import Ranker
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,8 @@ def test_a_format_5_artifact_still_loads_its_extra_files_ignored(artifact, model
     artifact.save("vectors/anchor_sales_weight.npy", np.full(50, 0.5, np.float32))
     artifact.save("shelf_rate/candidates.npy", rows)
     artifact.save("shelf_rate/candidate_orders.npy", orders)
+    artifact.without_audience(5)
     man = artifact.manifest
-    man["format_version"] = 5
-    artifact.set_manifest(man)
     assert set(RETIRED_FILES[5]) <= set(man["files"])
     old = load_model(artifact.path)
     assert old.manifest["format_version"] == 5
@@ -65,9 +65,20 @@ def test_a_format_5_artifact_still_loads_its_extra_files_ignored(artifact, model
     assert not hasattr(old, "shelf_rate_candidates")
 
 
-def test_a_format_6_artifact_holds_no_retired_file(artifact):
+def test_a_format_6_artifact_loads_and_ranks_by_the_category_x_quality_model(artifact, model):
+    artifact.without_audience(6)
+    old = load_model(artifact.path)
+    assert old.personal is None and model.personal is not None
+    np.testing.assert_array_equal(old.shelf_rate.expected(3), model.shelf_rate.expected(3))
+    picks = Ranker(old).picks(3, 20).items
+    assert len(picks) == 20
+    assert all(p.breakdown["affinity"] == pytest.approx(float(old.shelf_rate.expected(3, np.array([p.product]))[0]),
+                                                        rel=1e-3) for p in picks)
+
+
+def test_a_format_7_artifact_holds_no_retired_file(artifact):
     artifact.save("shelf_rate/candidates.npy", np.zeros((50, 10), np.int32))
-    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 6"
+    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 7"
     with pytest.raises(ArtifactError, match=refused):
         load_model(artifact.path)
 
@@ -76,7 +87,7 @@ def test_a_file_of_the_table_missing_from_the_manifest_is_refused(artifact):
     man = artifact.manifest
     del man["files"]["follows/anchors.npy"]
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 6 but not listed in the manifest"):
+    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 7 but not listed in the manifest"):
         load_model(artifact.path)
 
 

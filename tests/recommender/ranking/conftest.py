@@ -3,12 +3,18 @@ from __future__ import annotations
 import pytest
 
 from recommender.artifact import load_model
-from recommender.ranking import PickFilters, Ranker
+from recommender.ranking import PickFilters, Ranker, RankingConfig
 
 
 @pytest.fixture(scope="module")
 def ranker(small_artifact):
     return Ranker(load_model(small_artifact))
+
+
+@pytest.fixture(scope="module")
+def shelf_ranker(small_artifact):
+    """The category x quality model alone (the room x good term off): every room orders a category alike."""
+    return Ranker(load_model(small_artifact), RankingConfig(audience_fit=False))
 
 
 @pytest.fixture(scope="module")

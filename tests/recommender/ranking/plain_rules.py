@@ -41,10 +41,18 @@ def reference_arrange(cats, supported, score, n, page, support_share, max_catego
     return taken
 
 
+def expected_orders(ranker, anchors, rows: np.ndarray | None = None) -> np.ndarray:
+    """Expected orders if shelved straight from the model the ranker serves (the room x good term included
+    where it is on)."""
+    model = ranker.model
+    rates = model.personal if model.personal is not None and ranker.config.audience_fit else model.shelf_rate
+    return np.asarray(rates.expected(anchors, rows), np.float64)
+
+
 def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
     """A room's score of goods `rows` as the scorers' docstring defines it, from the catalogue columns."""
     cfg, goods = ranker.config, ranker.goods
-    expected = ranker.model.shelf_rate.expected(anchor).astype(float)
+    expected = expected_orders(ranker, anchor)
     top = expected[ranker.gate].max()
     boost = np.where(goods.supported[rows], 1 + cfg.support_boost, 1)
     return ((expected[rows] / top) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight

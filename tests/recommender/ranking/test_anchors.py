@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+from tests.recommender.ranking.plain_rules import expected_orders
 
 
-def test_anchors_for_a_good_are_the_rooms_expecting_the_most_orders(ranker):
+@pytest.mark.parametrize("which", ["ranker", "shelf_ranker"])
+def test_anchors_for_a_good_are_the_rooms_expecting_the_most_orders(which, request):
     """With the shelf-rate model: gated rooms by expected orders if shelved, ties by row; pages continue."""
+    ranker = request.getfixturevalue(which)
     for product in (0, 17, len(ranker.goods) - 1):
-        expected = ranker.model.shelf_rate.expected(np.arange(len(ranker.anchor_gate)), np.array([product]))[:, 0]
+        expected = expected_orders(ranker, np.arange(len(ranker.anchor_gate)), np.array([product]))[:, 0]
         rows = np.flatnonzero(ranker.anchor_gate)
         best = rows[np.lexsort((rows, -expected[rows]))]
         first, second = ranker.anchors_for(product, 10), ranker.anchors_for(product, 10, offset=10)
@@ -18,13 +23,23 @@ def test_anchors_for_a_good_are_the_rooms_expecting_the_most_orders(ranker):
         assert first.candidates == len(rows) and first.next_offset == 10
 
 
-def test_anchors_for_a_good_page_through_tied_rooms_by_row(ranker, monkeypatch):
+@pytest.mark.parametrize("which", ["ranker", "shelf_ranker"])
+def test_anchors_for_a_good_page_through_tied_rooms_by_row(which, request, monkeypatch):
     """Rooms with no sales, shelf or fans get identical strengths; pages must still continue without repeats."""
-    room = np.array(ranker.scorer.room)
-    room[::2] = room[0]  # half the rooms tied
-    monkeypatch.setattr(ranker.scorer, "room", room)
+    ranker = request.getfixturevalue(which)
+    scorer = ranker.scorer
+    for name in ("room", "band_factor"):  # half the rooms tied in everything the scorer knows of a room
+        if hasattr(scorer, name):
+            value = np.array(getattr(scorer, name))
+            value[::2] = value[0]
+            monkeypatch.setattr(scorer, name, value)
+    if hasattr(scorer, "views"):
+        views = [(np.array(q), r) for q, r in scorer.views]
+        for q, _ in views:
+            q[::2] = q[0]
+        monkeypatch.setattr(scorer, "views", views)
     for product in (3, 40):
-        score = room[:, ranker.goods.category[product]].astype(float)
+        score = scorer.rooms_for(product, np.arange(len(ranker.anchor_gate)))[0]
         rows = np.flatnonzero(ranker.anchor_gate)
         expected = rows[np.lexsort((rows, -score[rows]))][:40].tolist()
         pages = [it["anchor"] for offset in range(0, 40, 10) for it in ranker.anchors_for(product, 10, offset).items]

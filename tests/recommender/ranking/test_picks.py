@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recommender.ranking import PickFilters, Ranker, RankingConfig
 from tests.recommender.ranking.conftest import FILTERS
 from tests.recommender.ranking.plain_rules import expected_value, reference_arrange
+from training.fit_metrics import identical_top_share
 
 
 def test_reserved_slots_are_spread_through_each_page(ranker):
@@ -50,9 +52,12 @@ def test_filters_narrow_the_picks(ranker):
         assert page and all(20.0 <= ranker.goods.price[p.product] <= 200.0 for p in page)
 
 
+@pytest.mark.parametrize("which", ["ranker", "shelf_ranker"])
 @pytest.mark.parametrize("filters", FILTERS)
-def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(ranker, filters):
-    """No retrieval shortlist: the pages are what the plain rule gives over the whole filtered catalogue."""
+def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(which, filters, request):
+    """No retrieval shortlist: the pages are what the plain rule gives over the whole filtered catalogue, with
+    the room x good term and without it."""
+    ranker = request.getfixturevalue(which)
     cfg, goods = ranker.config, ranker.goods
     for anchor in range(0, 50, 7):
         mask = ranker.goods_for_anchor.filter_mask(filters, anchor)
@@ -78,3 +83,22 @@ def test_a_page_says_how_many_goods_were_eligible_and_where_the_next_starts(rank
     assert page.candidates == eligible and page.next_offset == 20
     last = ranker.picks(0, 20, eligible - 5, filters)
     assert len(last.items) == 5 and last.next_offset is None
+
+
+def _main_category_tops(ranker, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rooms = np.flatnonzero(ranker.anchor_gate)
+    main = ranker.model.anchors["main_category"].to_numpy()[rooms]
+    tops = np.full((len(rooms), k), -1)
+    for i, (a, cat) in enumerate(zip(rooms, main, strict=True)):
+        got = [p.product for p in ranker.picks(int(a), k, 0, PickFilters(category=cat)).items]
+        tops[i, :len(got)] = got
+    return tops, pd.factorize(main)[0]
+
+
+def test_rooms_of_one_vertical_get_their_own_first_picks_in_it(ranker, shelf_ranker):
+    """With the room x good term, few pairs of rooms sharing a main category see the same five goods first in
+    it; the category x quality model shows every such pair the same five."""
+    personal, groups = _main_category_tops(ranker)
+    alike, _ = _main_category_tops(shelf_ranker)
+    assert identical_top_share(personal, groups) < 0.3
+    assert identical_top_share(alike, groups) > 0.9

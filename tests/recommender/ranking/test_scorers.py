@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.audience_fit import BANDS, AudienceRates, View
 from recommender.ranking import PickFilters, RankingConfig, arrange, slot_codes
+from recommender.ranking.audience_scorer import AudienceFitScorer
 from recommender.ranking.catalog import Goods
 from recommender.ranking.picks import arranged
 from recommender.ranking.scorers import Eligible, ShelfRateScorer
@@ -96,9 +98,74 @@ def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings
             assert pages == shown(scorer, cfg, anchor, elig, 40, 5)
 
 
-def test_a_filtered_pool_keeps_within_its_filters(ranker):
+def test_a_filtered_pool_keeps_within_its_filters(shelf_ranker):
     filters = PickFilters(price_min=20.0, price_max=200.0)
     for anchor in range(0, 50, 7):
-        mask = ranker.goods_for_anchor.filter_mask(filters, anchor)
-        pool = ranker.scorer.pool(6, mask).rows
+        mask = shelf_ranker.goods_for_anchor.filter_mask(filters, anchor)
+        pool = shelf_ranker.scorer.pool(6, mask).rows
         assert len(pool) and mask[pool].all()
+
+
+def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndarray, RankingConfig]:
+    """A room x good scorer over a random small catalogue: random settings, price bands, two views of random
+    audiences and responses (a room without known fans in one view), a category with no gated goods."""
+    rng = np.random.default_rng(seed)
+    n_p, n_c, n_a = int(rng.integers(1, 400)), int(rng.integers(1, 6)), 6
+    cfg = RankingConfig(support_share=float(rng.choice([0.0, 0.2, 0.35, 1.0])),
+                        max_category_share=float(rng.choice([0.1, 0.3, 0.7, 1.0])),
+                        affinity_weight=float(rng.choice([1.0, 0.5, 2.0])),
+                        support_boost=float(rng.choice([0.0, 0.25, 3.0])))
+    category = rng.integers(0, n_c, n_p)
+    goods = Goods.of(price=rng.lognormal(3, 1, n_p), commission=rng.uniform(0, 0.3, n_p), category=category,
+                     categories=[f"c{i}" for i in range(n_c)],
+                     new=rng.random(n_p) < rng.choice([0.0, 0.05, 0.3, 0.9]), small=np.zeros(n_p, bool))
+    gate = (rng.random(n_p) < rng.choice([1.0, 0.7])) & ((category != 0) | (n_c == 1))
+    base = ShelfRates(rng.lognormal(0, 1, n_p).astype(np.float32), rng.lognormal(0, 2, (n_a, n_c)).astype(np.float32),
+                      category.astype(np.int32), goods.categories)
+    views = []
+    for name, cells in (("gender_age", 4), ("region", 3)):
+        audience = rng.dirichlet(np.ones(cells) * 0.5, n_a).astype(np.float32)
+        audience[rng.integers(n_a)] = 0  # a room without known fans in this view
+        views.append(View(name, audience, rng.lognormal(0, float(rng.choice([0.3, 1.5])), (n_p, cells))
+                          .astype(np.float32)))
+    personal = AudienceRates(base, rng.integers(0, BANDS, n_p), rng.lognormal(0, 1, (n_a, BANDS)).astype(np.float32),
+                             views)
+    return AudienceFitScorer(personal, goods, gate, cfg), goods, gate, cfg
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_audience_scorer_equals_ranking_every_eligible_good_under_any_settings(seed):
+    """The bounded block search gives the pages of arranging every eligible good by its exact score, for any
+    settings and filters, and pages joined end to end equal one long list."""
+    scorer, goods, gate, cfg = random_audience_scorer(seed)
+    rng = np.random.default_rng(seed)
+    for anchor in range(6):
+        for elig in (eligible(gate, False), eligible(gate & (rng.random(len(gate)) < 0.6), True)):
+            rows = np.flatnonzero(elig.mask)
+            expected = scorer.expected(anchor, rows)
+            top = scorer.expected(anchor, np.flatnonzero(gate)).max(initial=0.0)
+            score = ((expected / max(top, 1e-12)) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
+                     * goods.commission[rows] ** cfg.commission_weight * scorer.boost[rows])
+            for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
+                got = shown(scorer, cfg, anchor, elig, offset + k, k, offset)
+                want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
+                                    max_category_share=cfg.max_category_share,
+                                    support_share=cfg.support_share)[offset:offset + k]].tolist()
+                assert got == want and len(set(got)) == len(got), (anchor, k, offset)
+            pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o)]
+            assert pages == shown(scorer, cfg, anchor, elig, 40, 5)
+
+
+def test_the_audience_scorer_scores_only_a_part_of_the_catalogue():
+    """The bound prunes: a first page of a large catalogue scores far fewer goods than there are."""
+    rng = np.random.default_rng(0)
+    n_p = 20_000
+    goods = Goods.of(price=rng.lognormal(3, 1, n_p), commission=rng.uniform(0, 0.3, n_p),
+                     category=rng.integers(0, 4, n_p), categories=list("abcd"), new=np.zeros(n_p, bool),
+                     small=np.zeros(n_p, bool))
+    base = ShelfRates(rng.lognormal(0, 1, n_p).astype(np.float32), np.ones((2, 4), np.float32),
+                      goods.category.astype(np.int32), goods.categories)
+    view = View("gender_age", np.full((2, 4), 0.25, np.float32), rng.lognormal(0, 0.3, (n_p, 4)).astype(np.float32))
+    personal = AudienceRates(base, rng.integers(0, BANDS, n_p), np.ones((2, BANDS), np.float32), [view])
+    s = AudienceFitScorer(personal, goods, np.ones(n_p, bool), RankingConfig())
+    assert len(s.goods_for(0, eligible(np.ones(n_p, bool), False), 20, 20).rows) < n_p / 10
