@@ -59,7 +59,7 @@ def report(data: Path, model) -> None:
     rooms = np.setdiff1d(np.arange(len(model.anchor_ids)), truth.new_anchors)
     names = model.anchors["main_category"].astype(str).to_numpy()[rooms]
     main = np.array([goods.categories.index(c) if c in goods.categories else -1 for c in names])
-    expected = np.asarray(model.shelf_rate.expected(rooms), np.float64)
+    expected = np.asarray(model.if_shelved.expected(rooms), np.float64)
     rho = main_category_spearman(expected, e[rooms], goods.category, main)
 
     served = np.array([[p.product for p in ranker.picks(int(a), 20).items] for a in rooms])

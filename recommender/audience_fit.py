@@ -22,6 +22,7 @@ on the base model like extra days of exposure, so the base fit is reused unchang
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
+from sklearn.cluster import KMeans
 
 from recommender.contract import Marketplace
 from recommender.priors import prior_strength
@@ -53,6 +55,9 @@ class AudienceFitConfig(Settings):
     rounds: int = Field(3, ge=1, le=20, description="alternations of the base model and the two factors")
     empirical_priors: bool = Field(True, description="prior strengths from the data (moments of the counts) "
                                    "instead of the two fixed ones above")
+    room_groups: int = Field(16, ge=1, le=1024, description="groups of rooms with similar audiences; the service "
+                             "bounds a good's audience term per group (more groups: tighter bounds, fewer goods "
+                             "scored per request, a sort of the catalogue per group at load)")
 
 
 @dataclass
@@ -88,14 +93,38 @@ class AudienceRates:
     band: np.ndarray  # (products,) price band 0..BANDS-1
     band_factor: np.ndarray  # (anchors, BANDS)
     views: list[View]
+    group: np.ndarray | None = None  # (anchors,) group of rooms with similar audiences
+    bound: np.ndarray | None = None  # (products, groups) the most the audience term reaches in a group's rooms
+
+    def term(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
+        """The audience term prod_v q_v[a] . r_v[p] alone (without the band factor)."""
+        out = 1.0
+        for view in self.views:
+            out = out * view.fit(anchors, rows)
+        n = len(self.band) if rows is None else len(rows)
+        return np.broadcast_to(out, (*np.shape(anchors), n)) if np.isscalar(out) else out
+
+    def with_bounds(self, groups: int, seed: int = 0, chunk: int = 32) -> AudienceRates:
+        """The rates with rooms grouped by audience (k-means over the views' audiences side by side) and, per
+        group, each good's largest audience term over the group's rooms (exact, with a 1e-4 margin for
+        rounding): what lets the service rank exactly while scoring few goods."""
+        n_a = len(self.band_factor)
+        q = _side_by_side([v.audience for v in self.views], self.band_factor)
+        k = max(1, min(groups, n_a, len(np.unique(q, axis=0)) if n_a else 1))
+        group = (KMeans(k, n_init=1, random_state=seed).fit_predict(q) if k > 1 and q.shape[1]
+                 else np.zeros(n_a, np.int64))
+        bound = np.zeros((len(self.band), k), np.float32)
+        for g in range(k):
+            rooms = np.flatnonzero(group == g)
+            for lo in range(0, len(rooms), chunk):
+                t = np.asarray(self.term(rooms[lo:lo + chunk]), np.float32)
+                np.maximum(bound[:, g], t.max(axis=0), out=bound[:, g])
+        return dataclasses.replace(self, group=group.astype(np.int32), bound=bound * np.float32(1 + 1e-4))
 
     def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         """The room x good factor of goods `rows` (all when None) in rooms `anchors`."""
         band = self.band if rows is None else self.band[rows]
-        out = np.asarray(self.band_factor[anchors])[..., band]
-        for view in self.views:
-            out = out * view.fit(anchors, rows)
-        return out
+        return np.asarray(self.band_factor[anchors])[..., band] * self.term(anchors, rows)
 
     def expected(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         return self.base.expected(anchors, rows) * self.fit(anchors, rows)
@@ -113,10 +142,14 @@ class AudienceRates:
         views = [{"name": v.name, "labels": list(v.labels or map(str, range(v.response.shape[1])))}
                  for v in self.views]
         (directory / "views.json").write_text(json.dumps(views, ensure_ascii=False), encoding="utf-8")
+        if self.bound is not None and self.group is not None:
+            np.save(directory / "group.npy", self.group.astype(np.int32), allow_pickle=False)
+            np.save(directory / "bound.npy", self.bound.astype(np.float32), allow_pickle=False)
 
     @classmethod
     def from_arrays(cls, base: ShelfRates, band: np.ndarray, band_factor: np.ndarray, audience: np.ndarray,
-                    response: np.ndarray, views: list[dict]) -> AudienceRates:
+                    response: np.ndarray, views: list[dict], group: np.ndarray | None = None,
+                    bound: np.ndarray | None = None) -> AudienceRates:
         """The model from its saved parts (as the artifact loader opened them)."""
         out, at = [], 0
         for v in views:
@@ -126,7 +159,11 @@ class AudienceRates:
         if at != audience.shape[1] or at != response.shape[1]:
             raise ValueError(f"the views name {at} cells; audience has {audience.shape[1]}, response "
                              f"{response.shape[1]}")
-        return cls(base, np.asarray(band, np.int64), band_factor, out)
+        if (group is None) != (bound is None):
+            raise ValueError("group and bound come together")
+        if group is not None and len(group) and not 0 <= int(group.min()) <= int(group.max()) < bound.shape[1]:
+            raise ValueError(f"group holds groups {int(group.min())}-{int(group.max())}; bound has {bound.shape[1]}")
+        return cls(base, np.asarray(band, np.int64), band_factor, out, group, bound)
 
 
 def _side_by_side(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:

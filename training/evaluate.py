@@ -28,13 +28,12 @@ from pydantic import Field
 
 from recommender.arrays import top_k
 from recommender.artifact import Model, load_model
-from recommender.audience_fit import fit_audience_rates
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
-from recommender.interactions import anchor_fan_engagement, sparse_sum
+from recommender.interactions import sparse_sum
 from recommender.ranking import PickFilters, Ranker
 from recommender.settings import Settings, validated
-from recommender.shelf_rate import ShelfRateConfig, fit_shelf, fit_shelf_rates
+from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
 from training.fit_metrics import (
@@ -219,9 +218,9 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
     """Our model and its ablations, as raw scorers (the business re-ranking is evaluated separately)."""
     v = model.vectors
     if task == "anchor_goods":
-        # ours: expected orders if shelved (the shelf-rate model) where the snapshot has a shelf table, else the
-        # vectors; ablation_vector_affinity is the vectors' affinity the shelf-rate model replaced
-        rates = model.shelf_rate
+        # ours: expected orders if shelved (the shelf-rate model with the room x good term) where the snapshot has
+        # a shelf table, else the vectors; ablation_vector_affinity is the vectors' affinity it replaced
+        rates = model.if_shelved
         vector = dot_scores(v["anchor"], v["product"])
         return {"ours_no_rerank": vector if rates is None else (lambda users: rates.expected(users)),
                 "ablation_vector_affinity": vector,
@@ -232,7 +231,7 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
         return {"ours": dot_scores(v["fan"], v["product"]),
                 "ablation_no_content": dot_scores(v["fan"], v["product_cf"])}
     # ours: a good's expected orders in every room if shelved (the shelf-rate model), else the vectors
-    rates = model.shelf_rate
+    rates = model.if_shelved
     vector = dot_scores(v["product"], v["anchor"])
     rooms = np.arange(len(v["anchor"]))
     return {"ours_no_rerank": vector if rates is None else (lambda goods: rates.expected(rooms, goods).T),
@@ -242,26 +241,25 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
 
 
 def shelf_rate_ablations(train_m: Marketplace, cfg: EvalConfig) -> dict[str, Callable]:
-    """The shelf-rate model refitted without one part each: burst capping; the audience in the room prior (a room's
-    categories it never sold then look alike); the room's own category strength (the prior alone)."""
+    """The shelf-rate model refitted without one part each: the room x good term (category x quality alone, every
+    room of a vertical ordering a category alike); burst capping; the audience in the room prior (a room's
+    categories it never sold then look alike); the room's own category strength (the prior alone); the goods'
+    features in the quality prior. The variants other than the first are without the room x good term."""
     base = cfg.train.shelf_rate
 
     def variant(**changes) -> ShelfRateConfig:
         return validated(ShelfRateConfig, {**base.model_dump(), **changes}, "shelf-rate ablation")
 
-    variants = {"ablation_rate_no_burst_cap": variant(burst_rounds=0),
+    variants = {"ablation_category_x_quality": base,
+                "ablation_rate_no_burst_cap": variant(burst_rounds=0),
                 "ablation_rate_no_audience_prior": variant(audience_power=0.0),
-                "ablation_rate_prior_rooms_only": variant(room_prior_orders=1e9)}
+                "ablation_rate_prior_rooms_only": variant(room_prior_orders=1e9),
+                "ablation_rate_no_quality_features": variant(quality_features=False)}
     out = {}
     for name, variant in variants.items():
         rates = fit_shelf_rates(train_m, variant)
         if rates is not None:
             out[name] = lambda users, r=rates: r.expected(users)
-    # the candidate room x good term (recommender/audience_fit.py), not yet served: price bands and audience cells
-    fitted = fit_shelf(train_m, base)
-    if fitted is not None:
-        personal = fit_audience_rates(train_m, fitted, anchor_fan_engagement(train_m, cfg.train.anchors.buyer_weight))
-        out["candidate_audience_fit"] = lambda users: personal.expected(users)
     return out
 
 
@@ -361,7 +359,7 @@ def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth
     value = np.where(ranker.gate[None, :], truth_all * (goods.price * goods.commission)[None, :], -1.0)
     compared = {"ours": _pad([[p.product for p in ranker.picks(int(a), 10).items] for a in users.tolist()], 10)}
     scores = {name: np.asarray(scorers[name](users), dtype=np.float64)
-              for name in ("ours_no_rerank", "candidate_audience_fit") if name in scorers}
+              for name in ("ours_no_rerank", "ablation_category_x_quality") if name in scorers}
     for name, s in scores.items():
         compared[name] = top_k(np.where(ranker.gate[None, :], s, -np.inf), 10)
     compared["truth_by_commission"] = top_k(value, 10)

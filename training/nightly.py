@@ -81,7 +81,7 @@ def gate_scores(model: Model, m: Marketplace, tasks: dict[str, Task], metric: st
     out = {}
     for name, task in tasks.items():
         scorer = dot_scores(vecs[users_of[name]], vecs["product"])
-        if name == "anchor_goods" and model.shelf_rate is not None:
+        if name == "anchor_goods" and model.if_shelved is not None:
             scorer = _expected_orders(model, m)  # what the picks rank by
         ranked = rank_task(task, scorer, k)
         out[name] = ranking_metrics(ranked, task.truth, (k,))[metric]
@@ -89,7 +89,7 @@ def gate_scores(model: Model, m: Marketplace, tasks: dict[str, Task], metric: st
 
 
 def _expected_orders(model: Model, m: Marketplace):
-    """The shelf-rate model's expected orders re-indexed to the snapshot's anchors and goods (0 for ids the model
+    """The expected orders the picks rank by, re-indexed to the snapshot's anchors and goods (0 for ids the model
     never saw), as a scorer of anchor rows."""
     anchor_rows = model.anchor_ids.index(m.anchor_ids.ids)
     product_rows = model.product_ids.index(m.product_ids.ids)
@@ -100,7 +100,7 @@ def _expected_orders(model: Model, m: Marketplace):
         rows = anchor_rows[users]
         seen = rows >= 0
         if seen.any():
-            out[np.ix_(np.flatnonzero(seen), np.flatnonzero(known))] = model.shelf_rate.expected(
+            out[np.ix_(np.flatnonzero(seen), np.flatnonzero(known))] = model.if_shelved.expected(
                 rows[seen], product_rows[known])
         return out
 

@@ -133,6 +133,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
         with timer("audience_fit", "the room x good term: price bands and audience cells (gamma-Poisson)"):
             if fitted is not None and config.audience_fit.enabled:
                 personal = fit_audience_rates(m, fitted, engagement, config.audience_fit)
+                personal = personal.with_bounds(config.audience_fit.room_groups)
                 rates = personal.base  # refitted with the term as exposure: the two are saved together
 
         with timer("statistics", "audience profiles and 1/7/30-day sales statistics"):

@@ -133,6 +133,10 @@ LAYOUT: tuple[File, ...] = (
          ("float32",), ("free",), optional="audience"),
     File("audience/views.json", "free", "the views' names and cell labels, in the columns' order",
          optional="audience"),
+    File("audience/group.npy", "anchors", "a room's group of similar audiences", ("int32",), optional="audience",
+         mmap=False),
+    File("audience/bound.npy", "products", "the most a good's audience term reaches in each group's rooms",
+         ("float32",), ("free",), optional="audience"),
 )
 
 RETIRED_FILES = {5: ("vectors/anchor_sales_weight.npy", "shelf_rate/candidates.npy",

@@ -74,10 +74,19 @@ class Model:
             try:
                 self.personal = AudienceRates.from_arrays(self.shelf_rate, f["audience/band.npy"],
                                                           f["audience/band_factor.npy"], f["audience/audience.npy"],
-                                                          f["audience/response.npy"], views)
+                                                          f["audience/response.npy"], views,
+                                                          f["audience/group.npy"], f["audience/bound.npy"])
             except (ValueError, KeyError, TypeError) as exc:
                 raise ArtifactError(f"{self.path / 'audience'}: {exc}") from exc
         self._product_norms: np.ndarray | None = None
+
+    @property
+    def if_shelved(self) -> AudienceRates | ShelfRates | None:
+        """Expected orders if shelved as the picks rank them: with the room x good term where the artifact has
+        it, the category x quality model otherwise (None: no shelf table, the vectors rank)."""
+        if self.shelf_rate is None:
+            return None
+        return self.personal if self.personal is not None else self.shelf_rate
 
     def _check_files(self, layout: dict[str, File]) -> None:
         """Every file the manifest lists is there at its size, and it lists every file of the table."""

@@ -10,6 +10,7 @@ without repeats or gaps.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,9 +21,25 @@ def slot_codes(category: np.ndarray, supported: np.ndarray) -> np.ndarray:
     return np.asarray(category, np.int64) * 2 + np.asarray(supported, bool)
 
 
+class Arranged(NamedTuple):
+    """An arrangement and where it ran short of candidates (what a scorer needs to prove a shortlist enough)."""
+
+    order: np.ndarray  # positions of the candidates in display order
+    relaxed: bool  # some slot took a capped category's good because no allowed candidate was left
+    short_support: bool  # some due support slot found no supported candidate under the cap
+
+
 def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_category_share: float,
             support_share: float) -> np.ndarray:
-    """Positions of the first `n` candidates in display order, pages of `page` goods.
+    """Positions of the first `n` candidates in display order, pages of `page` goods (see `arrange_checked`)."""
+    return arrange_checked(code, score, n, page, max_category_share=max_category_share,
+                           support_share=support_share).order
+
+
+def arrange_checked(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_category_share: float,
+                    support_share: float) -> Arranged:
+    """Positions of the first `n` candidates in display order, pages of `page` goods, and where the candidates
+    ran short.
 
     `code` holds the candidates' slot codes (`slot_codes`), `score` their scores. Each slot takes the first
     unused candidate that is allowed. Within a page a candidate once used or capped stays so, so each rule keeps a
@@ -40,6 +57,7 @@ def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_categ
     used = [False] * m
     taken: list[int] = []
     support_left = n_sup
+    relaxed = short_support = False
     first = first_sup = 0  # all ranks before `first`, all supported before `sup_at[first_sup]` are used
     while len(taken) < total:
         count = [0] * n_slots  # per slot code: both codes of a category hold the category's count
@@ -53,11 +71,13 @@ def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_categ
             pick = -1
             # reserved slots are spread through the page (every 5th at a 20% share), so they are not all left to
             # the end of the page, where the anchor's main category may already be capped
-            if support_left > 0 and math.floor((in_page + 1) * share) > n_support:
-                while sup < n_sup and (used[sup_at[sup]] or count[code[sup_at[sup]]] >= cap):
-                    sup += 1
-                if sup < n_sup:
-                    pick = sup_at[sup]
+            if math.floor((in_page + 1) * share) > n_support:
+                if support_left > 0:
+                    while sup < n_sup and (used[sup_at[sup]] or count[code[sup_at[sup]]] >= cap):
+                        sup += 1
+                    if sup < n_sup:
+                        pick = sup_at[sup]
+                short_support |= pick < 0
             # give way in this order: first the support share, then (only if nothing else is left) the cap
             if pick < 0:
                 while gen < m and (used[gen] or count[code[gen]] >= cap):
@@ -68,8 +88,9 @@ def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_categ
                 while first < m and used[first]:
                     first += 1
                 if first >= m:
-                    return order[taken]
+                    return Arranged(order[taken], relaxed, short_support)
                 pick = first
+                relaxed = True
             used[pick] = True
             taken.append(pick)
             c = code[pick]
@@ -79,4 +100,4 @@ def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_categ
             if c & 1:
                 n_support += 1
                 support_left -= 1
-    return order[taken]
+    return Arranged(order[taken], relaxed, short_support)

@@ -5,11 +5,12 @@
 (recommender/audience_fit.py). Two rooms of one vertical order a category's goods differently, so unlike
 `ShelfRateScorer` no single pool of goods serves every room. The search stays exact:
 
-* Gated goods are grouped in blocks of one (category, price band, supported) and sorted within a block by
-  ``own[p] x bound[p] ** w``, where ``bound[p] = prod_v max(1, max_t response_v[p, t])`` is at least the good's
-  audience term in any room (an audience is a mix of cells, a room without known fans gets 1).
-* In room a every good of block B scores at most ``scale[a, B] x own[p] x bound[p] ** w``, so the good after a
-  block's scored prefix bounds everything left in the block.
+* Rooms are grouped by audience at training time, and ``bound[p, g]`` is the largest audience term good p
+  reaches in a room of group g (``AudienceRates.with_bounds``).
+* For each group, gated goods are grouped in blocks of one (category, price band, supported) and sorted within
+  a block by ``own[p] x bound[p, g] ** w``. In a room of group g every good of block B scores at most
+  ``scale[a, B] x own[p] x bound[p, g] ** w``, so the good after a block's scored prefix bounds everything
+  left in the block.
 * A request scores a prefix of every block and lengthens the blocks whose next bound could still beat its
   category's n-th best score (or, for supported blocks, the n-th best supported score) until none can.
 
@@ -19,22 +20,51 @@ The result holds each category's n best goods and n best supported goods, which 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
 
 from recommender.arrays import ranges
 from recommender.audience_fit import BANDS, AudienceRates
 from recommender.errors import ArtifactError
+from recommender.ranking.arrange import arrange_checked
 from recommender.ranking.catalog import Goods
 from recommender.ranking.config import RankingConfig
 from recommender.ranking.scorers import Eligible, Scored, _Value
 from recommender.shelf_rate import DAYS_PER_PERIOD
+
+CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per room
+CACHED_ROOMS = 4096  # rooms whose candidates are kept (a few hundred goods each: about 10 KB a room)
+
+
+class _Blocks(NamedTuple):
+    """Gated goods by block, then by `reach` (the most a good can score in a room of block scale 1) descending."""
+
+    rows: np.ndarray
+    key: np.ndarray  # block of each row
+    reach: np.ndarray  # of each row
+    starts: np.ndarray  # (blocks + 1,)
+
+
+class _Found(NamedTuple):
+    """A search's candidates (scored goods), their arrangement, and per block the most any good it left unscored
+    can score."""
+
+    rows: np.ndarray
+    score: np.ndarray
+    order: np.ndarray
+    unscored: np.ndarray
 
 
 class AudienceFitScorer:
     """Exact per-room ranking by expected orders with the room x good term (see the module docstring)."""
 
     def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig) -> None:
-        self.config, self.personal = cfg, personal
+        self.config = cfg
+        if personal.bound is None:
+            personal = personal.with_bounds(1)
+        self.personal = personal
         base = personal.base
         value = _Value(goods, cfg)
         self.boost, self._code = value.boost, value.code
@@ -51,27 +81,38 @@ class AudienceFitScorer:
         self.room = np.asarray(base.room, np.float64)
         self.band_factor = np.asarray(personal.band_factor, np.float64)
         self.unit = np.asarray(base.quality, np.float64) * DAYS_PER_PERIOD
-        self.views = [(np.asarray(v.audience, np.float32), np.asarray(v.response, np.float32))
+        self.views = [(np.asarray(v.audience, np.float64), np.asarray(v.response, np.float64))
                       for v in personal.views]
+        self.group = np.asarray(personal.group, np.int64)
+        self._bound = np.asarray(personal.bound)
         w = cfg.affinity_weight
         self._price_commission = value.price * value.commission
         self.own = self.unit ** w * self._price_commission * self.boost
-        bound = np.ones(len(self.unit))
-        for _, response in self.views:
-            bound *= np.maximum(response.max(axis=1, initial=1.0), 1.0)
-        key = (self.category * BANDS + self.band) * 2 + goods.supported
         self.n_categories = len(base.categories)
         self.n_blocks = 2 * BANDS * self.n_categories
-        rows = np.flatnonzero(gate)
-        self._rows = rows[np.lexsort((rows, -(self.own[rows] * bound[rows] ** w), key[rows]))]
-        self._key = key
-        self._reach = self.own * bound ** w  # the most a good can score in a room of scale 1
-        self._starts = np.searchsorted(key[self._rows], np.arange(self.n_blocks + 1))
+        self._key = (self.category * BANDS + self.band) * 2 + goods.supported
         self._block_category = np.arange(self.n_blocks) // (2 * BANDS)
         self._block_band = (np.arange(self.n_blocks) // 2) % BANDS
         self._block_supported = (np.arange(self.n_blocks) % 2).astype(bool)
-        self._gated = rows
+        self._gated = np.flatnonzero(gate)
+        self._blocks: dict[tuple[int, str], _Blocks] = {}
         self._top = np.full(len(self.room), np.nan)
+        self._cache: dict[int, _Found] = {}
+
+    def _sorted(self, group: int, by: str) -> _Blocks:
+        """The gated goods in blocks for rooms of `group`, by their reach in score (`value`) or in expected
+        orders (`orders`); built once per group and kept."""
+        blocks = self._blocks.get((group, by))
+        if blocks is None:
+            bound = np.asarray(self._bound[:, group], np.float64)
+            w = self.config.affinity_weight
+            reach = self.own * bound ** w if by == "value" else self.unit * bound
+            rows = self._gated
+            rows = rows[np.lexsort((rows, -reach[rows], self._key[rows]))]
+            key = self._key[rows]
+            blocks = _Blocks(rows, key, reach[rows], np.searchsorted(key, np.arange(self.n_blocks + 1)))
+            self._blocks[(group, by)] = blocks
+        return blocks
 
     def audience_term(self, anchor: int | np.ndarray, rows: np.ndarray) -> np.ndarray:
         """prod_v audience_v[a] . response_v[p] for goods `rows` (1 for a view the room has no known fans in);
@@ -93,48 +134,153 @@ class AudienceFitScorer:
                 * self.band_factor[anchor, self.band[rows]] * self.audience_term(anchor, rows))
 
     def top(self, anchor: int) -> float:
-        """The room's best gated good's expected orders (computed once per room): relative affinities and
-        scores are then the same in every filtered list of the room."""
+        """The room's best gated good's expected orders (searched once per room, exactly): relative affinities
+        and scores are then the same in every filtered list of the room."""
         t = self._top[anchor]
         if np.isnan(t):
-            t = self._top[anchor] = max(float(self.expected(anchor, self._gated).max(initial=0.0)), 1e-12)
+            blocks = self._sorted(int(self.group[anchor]), "orders")
+            scale = self.room[anchor, self._block_category] * self.band_factor[anchor, self._block_band]
+
+            def best(rows: np.ndarray, orders: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, None]:
+                return np.full(self.n_blocks, orders.max(initial=-np.inf)), None
+
+            _, orders, _, _ = self._search(blocks, scale, 1, lambda rows: self.expected(anchor, rows), best)
+            t = self._top[anchor] = max(float(orders.max(initial=0.0)), 1e-12)
         return float(t)
 
-    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
-        rows = self._rows if not eligible.filtered else self._rows[eligible.mask[self._rows]]
-        starts = self._starts if not eligible.filtered else np.searchsorted(self._key[rows],
-                                                                             np.arange(self.n_blocks + 1))
-        top, w = self.top(anchor), self.config.affinity_weight
-        # a block's scale in this room: the most a good of `reach` 1 can score there
-        block_scale = (self.room[anchor, self._block_category] * self.band_factor[anchor, self._block_band]
-                       / top) ** w
-        size = np.diff(starts)
-        length = np.minimum(size, n)
+    def _search(self, blocks: _Blocks, scale: np.ndarray, first: int, score_of: Callable[[np.ndarray], np.ndarray],
+                needs: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, Any]]
+                ) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
+        """Score block prefixes (the `first` goods of highest bound, then more) until no block's next good can
+        matter: its bound (scale[B] x its reach) is below the block's threshold, which `needs(rows, scores,
+        next bounds)` sets from the goods scored so far. Returns the scored rows (block order), their scores,
+        what `needs` said last and each block's bound of the goods it left unscored (-inf: none left)."""
+        rows, starts, reach = blocks.rows, blocks.starts, blocks.reach
+        lo, size = starts[:-1], np.diff(starts)
+        # start with each block's first good and the `first` highest bounds among each block's first `first`
+        # (bounds cost a multiplication, scores a look at the audience): every category then has candidates,
+        # so the first arrangement need not relax the cap for want of them
+        head = ranges(lo, lo + np.minimum(size, first))
+        head_block = np.repeat(np.arange(self.n_blocks), np.minimum(size, first))
+        bound = scale[head_block] * reach[head]
+        length = np.minimum(size, 1)
+        if len(bound) > first:
+            bound_at = -np.partition(-bound, first - 1)[first - 1]
+            length = np.maximum(length, np.bincount(head_block[bound >= bound_at], minlength=self.n_blocks))
+        done = np.zeros(self.n_blocks, np.int64)
+        score = np.empty(len(rows))
         while True:
-            at = ranges(starts[:-1], starts[:-1] + length)
-            cand = rows[at]
-            affinity = self.expected(anchor, cand)
-            rel = affinity / top
-            value = (rel if w == 1 else rel ** w) * self._price_commission[cand]
-            score = value * self.boost[cand]
-            cat = self.category[cand]
-            sup = self._code[cand] & 1 == 1
-            best_any = _nth_best(cat, score, n, self.n_categories)
-            best_sup = _nth_best(cat[sup], score[sup], n, self.n_categories)
+            new = ranges(lo + done, lo + length)
+            score[new] = score_of(rows[new])
+            done = length.copy()
+            at = ranges(lo, lo + length)
+            cand, cand_score = rows[at], score[at]
             left = length < size
-            nxt = np.zeros(self.n_blocks)
-            nxt[left] = block_scale[left] * self._reach[rows[starts[:-1][left] + length[left]]]
-            bc = self._block_category
-            need = np.where(self._block_supported, np.minimum(best_any[bc], best_sup[bc]), best_any[bc])
+            nxt = np.full(self.n_blocks, -np.inf)
+            nxt[left] = scale[left] * reach[lo[left] + length[left]]
+            need, said = needs(cand, cand_score, nxt)
             grow = left & (nxt >= need)
             if not grow.any():
-                break
-            length[grow] = np.minimum(size[grow], 2 * length[grow])
+                return cand, cand_score, said, nxt
+            # a block grows to every good whose bound reaches its threshold (it may rise as more is scored), or
+            # doubles where the threshold is not known yet
+            target = np.minimum(size, np.maximum(2 * length, 1))
+            for b in np.flatnonzero(grow & np.isfinite(need) & (scale > 0)).tolist():
+                segment = -reach[lo[b]:lo[b] + size[b]]  # ascending
+                reached = int(np.searchsorted(segment, -need[b] / scale[b], side="right"))
+                target[b] = max(length[b] + 1, reached)
+            length[grow] = np.minimum(size[grow], np.maximum(target[grow], length[grow] + 1))
+
+    def _search_goods(self, anchor: int, mask: np.ndarray | None, n: int, k: int) -> _Found:
+        """The block search for a room's first n picks in pages of k among the gated goods passing `mask`."""
+        blocks = self._sorted(int(self.group[anchor]), "value")
+        if mask is not None:
+            keep = mask[blocks.rows]
+            key = blocks.key[keep]
+            blocks = _Blocks(blocks.rows[keep], key, blocks.reach[keep],
+                             np.searchsorted(key, np.arange(self.n_blocks + 1)))
+        top, w = self.top(anchor), self.config.affinity_weight
+        block_scale = (self.room[anchor, self._block_category] * self.band_factor[anchor, self._block_band]
+                       / top) ** w
+
+        def needs(rows: np.ndarray, score: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return self._needs(rows, score, reaches, n, k)
+
+        return _Found(*self._search(blocks, block_scale, 2 * n, self._score_of(anchor), needs))
+
+    def _needs(self, rows: np.ndarray, score: np.ndarray, reaches: np.ndarray, n: int, k: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Arrange the scored goods, then the threshold each block's unscored goods must stay below for the
+        arrangement over every good to be the same: a good below every pick is never chosen instead of one
+        (unless the candidates ran short: a capped good or a missing supported one filled a slot), and a good
+        below its category's best unused one (rank p + 1 after p picks; supported: q + 1 among its supported
+        after q) is never chosen either. Either suffices; a block stops below the larger. `reaches`: the
+        bound of each block's next good (-inf where none is left), to skip the second test where the first
+        settles every block."""
+        cfg, code = self.config, self._code[rows]
+        arranged = arrange_checked(code, score, n, k, max_category_share=cfg.max_category_share,
+                                   support_share=cfg.support_share)
+        order, bc = arranged.order, self._block_category
+        below_all = np.full(self.n_blocks, -np.inf)
+        if len(order) == n and not arranged.relaxed:
+            below_all[:] = float(score[order].min())
+            if arranged.short_support:
+                below_all[self._block_supported] = -np.inf
+            if not (reaches >= below_all).any():
+                return below_all, order
+        category, supported = code >> 1, (code & 1).astype(bool)
+        picked = code[order]
+        used = np.bincount(picked >> 1, minlength=self.n_categories)
+        used_sup = np.bincount(picked[(picked & 1) == 1] >> 1, minlength=self.n_categories)
+        need = _kth_best_per_category(score, category, used + 1, self.n_categories)[bc]
+        need_sup = _kth_best_per_category(score[supported], category[supported], used_sup + 1,
+                                          self.n_categories)[bc]
+        need = np.where(self._block_supported, np.minimum(need, need_sup), need)
+        return np.maximum(need, below_all), order
+
+    def _score_of(self, anchor: int) -> Callable[[np.ndarray], np.ndarray]:
+        top, w = self.top(anchor), self.config.affinity_weight
+
+        def score_of(rows: np.ndarray) -> np.ndarray:
+            rel = self.expected(anchor, rows) / top
+            return (rel if w == 1 else rel ** w) * self._price_commission[rows] * self.boost[rows]
+
+        return score_of
+
+    def _cached(self, anchor: int) -> _Found:
+        """The room's candidates for its first CACHED_PICKS picks (pages of 20, no filters), searched once and
+        kept for CACHED_ROOMS rooms, with the bound of every good left unscored."""
+        found = self._cache.get(anchor)
+        if found is None:
+            found = self._search_goods(anchor, None, CACHED_PICKS, 20)
+            if len(self._cache) >= CACHED_ROOMS:
+                self._cache.pop(next(iter(self._cache)), None)  # the oldest room
+            self._cache[anchor] = found
+        return found
+
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
+        """From the room's kept candidates when their arrangement is provably the arrangement over every eligible
+        good (the test that ends a search, with the bounds of what the kept search left unscored), else by a
+        search of its own."""
+        cached = self._cached(anchor)
+        rows, score = cached.rows, cached.score
+        if eligible.filtered:
+            keep = eligible.mask[rows]
+            rows, score = rows[keep], score[keep]
+        need, order = self._needs(rows, score, cached.unscored, n, k)
+        if (cached.unscored >= need).any():  # the kept candidates do not prove this page: search
+            found = self._search_goods(anchor, eligible.mask if eligible.filtered else None, n, k)
+            rows, score, order = found.rows, found.score, found.order
+        top, w = self.top(anchor), self.config.affinity_weight
 
         def explain(shown: np.ndarray) -> np.ndarray:
-            return np.stack([affinity[shown], rel[shown], value[shown], score[shown]])
+            picked = rows[shown]
+            affinity = self.expected(anchor, picked)
+            rel = affinity / top
+            value = (rel if w == 1 else rel ** w) * self._price_commission[picked]
+            return np.stack([affinity, rel, value, score[shown]])
 
-        return Scored(cand, score, self._code[cand], explain)
+        return Scored(rows, score, self._code[rows], explain, order)
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The rooms where the good would sell the most orders if shelved, its fit to their audiences included."""
@@ -145,15 +291,14 @@ class AudienceFitScorer:
         return expected, {"expected_orders_30d": expected}
 
 
-def _nth_best(category: np.ndarray, score: np.ndarray, n: int, n_categories: int) -> np.ndarray:
-    """(categories,) the n-th best score of each category (-inf where it has fewer than n)."""
+def _kth_best_per_category(score: np.ndarray, category: np.ndarray, k: np.ndarray, n_categories: int
+                            ) -> np.ndarray:
+    """(categories,) the k[c]-th best score of each category c (-inf where it has fewer): exact, two sorts."""
     out = np.full(n_categories, -np.inf)
-    if not len(score) or n < 1:
-        return out
-    order = np.lexsort((-score, category))
-    cat = category[order]
-    first = np.searchsorted(cat, np.arange(n_categories))
-    last = np.searchsorted(cat, np.arange(n_categories), side="right")
-    has = last - first >= n
-    out[has] = score[order[first[has] + n - 1]]
+    order = np.argsort(-score)
+    by_category = order[np.argsort(category[order], kind="stable")]  # each category's scores, best first
+    count = np.bincount(category, minlength=n_categories)
+    first = np.cumsum(count) - count
+    has = count >= k
+    out[has] = score[by_category[first[has] + k[has] - 1]]
     return out

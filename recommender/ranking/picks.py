@@ -33,7 +33,10 @@ class PickFilters:
 
 
 def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig) -> np.ndarray:
-    """Positions among the scorer's candidates of a room's first n picks, in pages of k."""
+    """Positions among the scorer's candidates of a room's first n picks, in pages of k (the scorer's own
+    arrangement when it made one to prove its candidates enough)."""
+    if scored.arranged is not None:
+        return scored.arranged
     return arrange(scored.code, scored.score, n, k, max_category_share=cfg.max_category_share,
                    support_share=cfg.support_share)
 

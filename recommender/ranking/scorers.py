@@ -49,6 +49,8 @@ class Scored(NamedTuple):
     code: np.ndarray  # slot codes for the arrangement
     #: positions among the candidates -> (4, m) affinity, relative affinity, expected value, score
     explain: Callable[[np.ndarray], np.ndarray]
+    #: positions of the first picks in display order when the scorer arranged them already (None: not yet)
+    arranged: np.ndarray | None = None
 
 
 class Scorer(Protocol):

@@ -92,17 +92,20 @@ def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(resu
     # the shelf-rate model beats the vector affinity it replaced, and the prior alone
     assert graded["ours_no_rerank"]["ndcg@50"]["mean"] > graded["ablation_vector_affinity"]["ndcg@50"]["mean"]
     assert graded["ours_no_rerank"]["ndcg@50"]["mean"] > graded["ablation_rate_prior_rooms_only"]["ndcg@50"]["mean"]
-    assert {"ablation_rate_no_burst_cap", "ablation_rate_no_audience_prior"} <= set(graded)
+    assert {"ablation_rate_no_burst_cap", "ablation_rate_no_audience_prior", "ablation_rate_no_quality_features",
+            "ablation_category_x_quality"} <= set(graded)
     # the served ranking optimises expected commission: it must do better on that grade than on units
     assert graded["ours"]["ndcg_earnings@50"]["mean"] > graded["ours"]["ndcg@50"]["mean"]
 
 
 def test_synthetic_reports_say_how_personal_each_ranking_is_beside_the_truth(result):
     personal = result["tasks"]["anchor_goods_if_shelved"]["personal"]
-    assert {"ours", "ours_no_rerank", "candidate_audience_fit", "truth_by_commission"} <= set(personal)
-    # within its main category, the candidate orders a room's goods closer to the truth than category x quality
-    assert personal["candidate_audience_fit"]["spearman_main_category"] > \
-        personal["ours_no_rerank"]["spearman_main_category"]
+    assert {"ours", "ours_no_rerank", "ablation_category_x_quality", "truth_by_commission"} <= set(personal)
+    # within its main category, the room x good term orders a room's goods closer to the truth than category x
+    # quality, and rooms of one vertical no longer share their first five goods
+    ours, alike = personal["ours_no_rerank"], personal["ablation_category_x_quality"]
+    assert ours["spearman_main_category"] > alike["spearman_main_category"]
+    assert ours["identical_top5"] < alike["identical_top5"]
     assert all(0 <= p["dear_top10_price_sensitive"] <= 1 and 0 <= p["identical_top5"] <= 1 for p in personal.values())
 
 

@@ -108,7 +108,8 @@ def test_a_filtered_pool_keeps_within_its_filters(shelf_ranker):
 
 def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndarray, RankingConfig]:
     """A room x good scorer over a random small catalogue: random settings, price bands, two views of random
-    audiences and responses (a room without known fans in one view), a category with no gated goods."""
+    audiences and responses (a room without known fans in one view), a category with no gated goods, rooms in
+    groups or not."""
     rng = np.random.default_rng(seed)
     n_p, n_c, n_a = int(rng.integers(1, 400)), int(rng.integers(1, 6)), 6
     cfg = RankingConfig(support_share=float(rng.choice([0.0, 0.2, 0.35, 1.0])),
@@ -130,6 +131,8 @@ def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndar
                           .astype(np.float32)))
     personal = AudienceRates(base, rng.integers(0, BANDS, n_p), rng.lognormal(0, 1, (n_a, BANDS)).astype(np.float32),
                              views)
+    if seed % 3:  # rooms in groups with their own bounds (else one group, as the scorer makes without them)
+        personal = personal.with_bounds(int(rng.choice([2, 3, 6])), seed=seed)
     return AudienceFitScorer(personal, goods, gate, cfg), goods, gate, cfg
 
 
@@ -169,3 +172,21 @@ def test_the_audience_scorer_scores_only_a_part_of_the_catalogue():
     personal = AudienceRates(base, rng.integers(0, BANDS, n_p), np.ones((2, BANDS), np.float32), [view])
     s = AudienceFitScorer(personal, goods, np.ones(n_p, bool), RankingConfig())
     assert len(s.goods_for(0, eligible(np.ones(n_p, bool), False), 20, 20).rows) < n_p / 10
+
+
+def test_a_rooms_first_pages_come_from_its_kept_candidates_once_searched(ranker, monkeypatch):
+    """The search for a room's first pages runs once; later first pages are proved from the kept candidates
+    (and still equal the arrangement over every eligible good, which the picks tests check)."""
+    scorer, unfiltered = ranker.scorer, ranker.goods_for_anchor.eligible(PickFilters(), 0)
+    first = [scorer.goods_for(a, unfiltered, 20, 20) for a in range(10)]
+    searches = []
+    search = scorer._search_goods
+    monkeypatch.setattr(scorer, "_search_goods", lambda *args: searches.append(args) or search(*args))
+    again = [scorer.goods_for(a, unfiltered, 20, 20) for a in range(10)]
+    page_two = [scorer.goods_for(a, unfiltered, 40, 20) for a in range(10)]
+    assert not searches
+    for one, two in zip(first, again, strict=True):
+        assert one.rows[one.arranged].tolist() == two.rows[two.arranged].tolist()
+    assert all(len(p.arranged) == 40 for p in page_two)
+    scorer.goods_for(3, unfiltered, 500, 20)  # far beyond the kept pages: a search of its own
+    assert len(searches) == 1
