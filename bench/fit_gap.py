@@ -48,7 +48,9 @@ def main() -> None:
         report(args.data, load_model(path, mmap=False))
 
 
-def report(data: Path, model) -> None:
+def measure(data: Path, model) -> dict:
+    """The three measures for the served picks, beside the truth's own (and the model's expected orders for the
+    Spearman); needs the full truth (small or medium)."""
     truth = load_truth(data)
     if truth.expected_sales is None:
         raise SystemExit("the truth holds only each room's top goods; use small or medium")
@@ -60,22 +62,28 @@ def report(data: Path, model) -> None:
     names = model.anchors["main_category"].astype(str).to_numpy()[rooms]
     main = np.array([goods.categories.index(c) if c in goods.categories else -1 for c in names])
     expected = np.asarray(model.if_shelved.expected(rooms), np.float64)
-    rho = main_category_spearman(expected, e[rooms], goods.category, main)
-
     served = np.array([[p.product for p in ranker.picks(int(a), 20).items] for a in rooms])
     value = e[rooms] * (goods.price * goods.commission)[None, :]
     value[:, ~ranker.gate] = -1  # the truth's picks obey the quality gates too
     truth_top = top_k(value, 10)
     sensitive = np.isin(rooms, price_sensitive_rooms(m, truth.fan_level, rooms))
     limit = np.where(sensitive, fans_price_p90(m, goods.price)[rooms], np.nan)
+    return {"rooms": len(rooms), "price_sensitive_rooms": int(sensitive.sum()),
+            "spearman_main_category": round(main_category_spearman(expected, e[rooms], goods.category, main), 4),
+            "identical_top5_served": round(identical_top_share(served, main), 4),
+            "identical_top5_truth": round(identical_top_share(truth_top, main), 4),
+            "dear_top10_served": round(dear_share(served, goods.price, limit), 4),
+            "dear_top10_truth": round(dear_share(truth_top, goods.price, limit), 4)}
 
-    print(f"{data}: {len(rooms)} rooms")
-    print(f"  Spearman in the main category (model vs truth)   {rho:.3f}")
-    print(f"  identical top 5, same-category room pairs         served {identical_top_share(served, main):.3f}   "
-          f"truth {identical_top_share(truth_top, main):.3f}")
-    served_dear, truth_dear = dear_share(served, goods.price, limit), dear_share(truth_top, goods.price, limit)
-    print(f"  top-10 share above the fans' p90 price, {int(sensitive.sum())} price-sensitive rooms   "
-          f"served {served_dear:.3f}   truth {truth_dear:.3f}")
+
+def report(data: Path, model) -> None:
+    f = measure(data, model)
+    print(f"{data}: {f['rooms']} rooms")
+    print(f"  Spearman in the main category (model vs truth)   {f['spearman_main_category']:.3f}")
+    print(f"  identical top 5, same-category room pairs         served {f['identical_top5_served']:.3f}   "
+          f"truth {f['identical_top5_truth']:.3f}")
+    print(f"  top-10 share above the fans' p90 price, {f['price_sensitive_rooms']} price-sensitive rooms   "
+          f"served {f['dear_top10_served']:.3f}   truth {f['dear_top10_truth']:.3f}")
 
 
 if __name__ == "__main__":

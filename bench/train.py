@@ -5,7 +5,9 @@
 Each scale is generated once (kept in --work) and trained in a fresh subprocess, so the peak RSS printed is
 the trainer's own. With --quality, each anchor's top 50 goods are also scored against the generator's ground
 truth (NDCG@50 of each anchor's expected sales): by expected orders if shelved (what the picks rank by), by
-the anchor vectors, and a global popularity ranking. Results are printed and written
+the category x quality model alone (its ablation), by the anchor vectors, and a global popularity ranking;
+on small and medium also the within-category measures of bench/fit_gap.py (Spearman in the main category,
+identical top 5 between rooms of one vertical, dear picks in price-sensitive rooms). Results are printed and written
 as JSON to bench/results/. A benchmark, not a test: the machines are shared, compare ratios within one run.
 """
 
@@ -42,7 +44,7 @@ def quality(artifact: Path, snapshot: Path) -> dict:
     popular = top_k(sales[None, :], 50)[0]
     out = {}
     for name, rows in (("warm_anchors", np.flatnonzero(~new)), ("new_anchors", np.flatnonzero(new))):
-        ours, vec, pop = [], [], []
+        ours, flat, vec, pop = [], [], [], []
         for lo in range(0, len(rows), 256):
             chunk = rows[lo:lo + 256]
             if truth.expected_sales is not None:
@@ -53,15 +55,24 @@ def quality(artifact: Path, snapshot: Path) -> dict:
                 np.put_along_axis(gains, idx.astype(np.int64), val, axis=1)
             by_vectors = model.products_for_anchors(chunk, 50)[0]
             vec.append(ndcg_at_k(by_vectors, gains, 50))
-            # each room's goods by expected orders if shelved (the vectors without the shelf-rate model)
-            best = by_vectors if model.shelf_rate is None else model.shelf_rate.top_goods(chunk, 50)[0].astype(np.int64)
+            # each room's goods by expected orders if shelved (the vectors without the shelf-rate model), and by
+            # the category x quality model alone (the room x good term's ablation)
+            rates = model.if_shelved
+            best = by_vectors if rates is None else rates.top_goods(chunk, 50)[0].astype(np.int64)
             ours.append(ndcg_at_k(best, gains, 50))
+            alike = by_vectors if rates is None else model.shelf_rate.top_goods(chunk, 50)[0].astype(np.int64)
+            flat.append(ndcg_at_k(alike, gains, 50))
             pop.append(ndcg_at_k(np.tile(popular, (len(chunk), 1)), gains, 50))
         o, v, p = np.concatenate(ours), np.concatenate(vec), np.concatenate(pop)
         out[name] = {"anchors": len(rows), "ndcg50_ours": round(float(np.nanmean(o)), 4),
+                     "ndcg50_category_x_quality": round(float(np.nanmean(np.concatenate(flat))), 4),
                      "ndcg50_vectors": round(float(np.nanmean(v)), 4),
                      "ndcg50_popularity": round(float(np.nanmean(p)), 4),
                      "ratio": round(float(np.nanmean(o) / np.nanmean(p)), 2)}
+    if truth.expected_sales is not None:  # small and medium: the within-category measures of the served picks
+        from bench.fit_gap import measure
+
+        out["within_category"] = measure(snapshot, model)
     return out
 
 
@@ -108,10 +119,17 @@ def main() -> None:
         print(f"   total           {total:8.1f} s   (process wall {wall:.1f} s)")
         print(f"   overhead ratio  {(total - als) / als:8.2f}    (total - ALS) / ALS")
         print(f"   peak RSS        {man['peak_rss_mb'] / 1024:8.2f} GB")
-        for name, q in result.get("quality", {}).items():
-            print(f"   NDCG@50 {name:<13} ours {q['ndcg50_ours']:.3f}  vectors {q['ndcg50_vectors']:.3f}  "
-                  f"popularity {q['ndcg50_popularity']:.3f}  "
-                  f"({q['ratio']}x, {q['anchors']} anchors)")
+        quality_ = dict(result.get("quality", {}))
+        within = quality_.pop("within_category", None)
+        for name, q in quality_.items():
+            print(f"   NDCG@50 {name:<13} ours {q['ndcg50_ours']:.3f}  category x quality "
+                  f"{q['ndcg50_category_x_quality']:.3f}  vectors {q['ndcg50_vectors']:.3f}  "
+                  f"popularity {q['ndcg50_popularity']:.3f}  ({q['ratio']}x, {q['anchors']} anchors)")
+        if within:
+            print(f"   within the main category: Spearman {within['spearman_main_category']:.3f}; identical top 5 "
+                  f"served {within['identical_top5_served']:.3f} truth {within['identical_top5_truth']:.3f}; "
+                  f"dear top 10 in price-sensitive rooms served {within['dear_top10_served']:.3f} truth "
+                  f"{within['dear_top10_truth']:.3f}")
 
 
 if __name__ == "__main__":

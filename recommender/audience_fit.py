@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from pydantic import Field
 from sklearn.cluster import KMeans
 
+from recommender.arrays import top_k
 from recommender.contract import Marketplace
 from recommender.priors import prior_strength
 from recommender.settings import Settings
@@ -128,6 +129,17 @@ class AudienceRates:
 
     def expected(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         return self.base.expected(anchors, rows) * self.fit(anchors, rows)
+
+    def top_goods(self, anchors: np.ndarray, n: int, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Each room's n goods with the most expected orders, best first, over the whole catalogue (offline:
+        evaluation and benchmarks; the service searches with bounds): (rows, expected orders)."""
+        n = min(n, len(self.band))
+        rows, scores = np.zeros((len(anchors), n), np.int64), np.zeros((len(anchors), n), np.float32)
+        for lo in range(0, len(anchors), batch):
+            e = self.expected(np.asarray(anchors[lo:lo + batch]))
+            best = top_k(e, n)
+            rows[lo:lo + batch], scores[lo:lo + batch] = best, np.take_along_axis(e, best, 1)
+        return rows, scores
 
     def save(self, directory: Path) -> None:
         """The factors as .npy (views side by side in one audience and one response matrix) and the views'

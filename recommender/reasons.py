@@ -57,3 +57,17 @@ def anchor_fans(fans: int) -> dict:
 def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:
     return {"code": "category_sales", "text": f"近30天{category} GMV {yuan(gmv_30d)}, 占其 GMV {share:.0%}",
             "value": round(float(gmv_30d), 2)}
+
+
+def audience_fit(share: float, who: str, lift: float, region: bool = False) -> dict:
+    """The room x good term's strongest audience cell: a share of the room's fans, and how much more than the
+    good's average buyer fans of that cell buy it."""
+    whom = f"来自{who}" if region else f"是 {who}"
+    return {"code": "audience_fit", "text": f"你的粉丝 {share:.0%} {whom}, 这类买家买它的倾向是平均的 {lift:.1f} 倍",
+            "value": round(float(lift), 2)}
+
+
+def price_band_fit(factor: float) -> dict:
+    """The room sells the good's price band better than its other bands (the band factor of expected orders)."""
+    return {"code": "price_band_fit", "text": f"你的直播间卖这个价位段的商品比平常多 {factor - 1:.0%}",
+            "value": round(float(factor), 2)}

@@ -115,7 +115,7 @@ def pick_items(cards: Cards, picks: list[Pick], first_rank: int) -> list[dict]:
                                        tuple(orjson.Fragment(orjson.dumps(r)) for r in p.good_reasons),
                                        orjson.Fragment(orjson.dumps(p.support)))
         card, good_reasons, support = parts
-        why = [p.audience_reason, *good_reasons] if p.audience_reason is not None else list(good_reasons)
+        why = [*p.anchor_reasons, *good_reasons]
         items.append({"rank": rank, "product": card, "score": p.score, "breakdown": p.breakdown, "reasons": why,
                       "supported": support})
     return items

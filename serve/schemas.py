@@ -57,7 +57,8 @@ class NoQuery(Query):
 
 
 class Reason(BaseModel):
-    code: str = Field(description="audience_match, sales_proof, top_board, commission, new_goods, ...")
+    code: str = Field(description="audience_fit, price_band_fit (why the good fits this room), audience_match, "
+                      "sales_proof, top_board, commission, new_goods, ...")
     text: str = Field(description="the sentence shown to people (Chinese)")
     value: float = Field(description="the figure the sentence cites")
 

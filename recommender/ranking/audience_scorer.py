@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from recommender import reasons
 from recommender.arrays import ranges
 from recommender.audience_fit import BANDS, AudienceRates
 from recommender.errors import ArtifactError
@@ -34,6 +35,8 @@ from recommender.ranking.config import RankingConfig
 from recommender.ranking.scorers import Eligible, Scored, _Value
 from recommender.shelf_rate import DAYS_PER_PERIOD
 
+FIT_LIFT = 1.25  # a fan cell, or a price band, is a reason when it buys the good this much above average
+FIT_SHARE = 0.10  # ... and the cell is at least this share of the room's audience
 CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per room
 CACHED_ROOMS = 4096  # rooms whose candidates are kept (a few hundred goods each: about 10 KB a room)
 
@@ -83,6 +86,7 @@ class AudienceFitScorer:
         self.unit = np.asarray(base.quality, np.float64) * DAYS_PER_PERIOD
         self.views = [(np.asarray(v.audience, np.float64), np.asarray(v.response, np.float64))
                       for v in personal.views]
+        self._view_labels = [(v.name, list(v.labels or [])) for v in personal.views]
         self.group = np.asarray(personal.group, np.int64)
         self._bound = np.asarray(personal.bound)
         w = cfg.affinity_weight
@@ -281,6 +285,36 @@ class AudienceFitScorer:
             return np.stack([affinity, rel, value, score[shown]])
 
         return Scored(rows, score, self._code[rows], explain, order)
+
+    def fit_reasons(self, anchor: int, rows: np.ndarray) -> list[tuple[dict, ...]]:
+        """Per good, why it fits this room beyond its category: the audience cell that lifts it most (a share of
+        at least FIT_SHARE of the fans buying it at least FIT_LIFT times the average) and a price band the room
+        sells at least FIT_LIFT times as well as its others."""
+        m = len(rows)
+        best_gain, best_view, best_cell = np.zeros(m), np.full(m, -1), np.zeros(m, np.int64)
+        for i, (audience, response) in enumerate(self.views):
+            q = audience[anchor]
+            if not len(self._view_labels[i][1]) or q.sum() <= 0:
+                continue
+            r = response[rows]
+            gain = np.where((r >= FIT_LIFT) & (q >= FIT_SHARE)[None, :], q[None, :] * (r - 1), 0.0)
+            cell = gain.argmax(axis=1)
+            top = gain[np.arange(m), cell]
+            better = top > best_gain
+            best_gain[better], best_view[better], best_cell[better] = top[better], i, cell[better]
+        band = self.band_factor[anchor, self.band[rows]]
+        out = []
+        for j, p in enumerate(rows.tolist()):
+            why = []
+            if best_view[j] >= 0:
+                i, t = int(best_view[j]), int(best_cell[j])
+                name, labels = self._view_labels[i]
+                why.append(reasons.audience_fit(float(self.views[i][0][anchor, t]), labels[t],
+                                                float(self.views[i][1][p, t]), region=name == "region"))
+            if band[j] >= FIT_LIFT:
+                why.append(reasons.price_band_fit(float(band[j])))
+            out.append(tuple(why))
+        return out
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The rooms where the good would sell the most orders if shelved, its fit to their audiences included."""

@@ -67,16 +67,17 @@ class Explainer:
             self._memo[p] = fixed
         return fixed
 
-    def picks(self, anchor: int, rows: np.ndarray, score: np.ndarray, breakdown: np.ndarray, boost: np.ndarray
-              ) -> list[Pick]:
+    def picks(self, anchor: int, rows: np.ndarray, score: np.ndarray, breakdown: np.ndarray, boost: np.ndarray,
+              fit: list[tuple[dict, ...]] | None = None) -> list[Pick]:
         """The shown picks with their reasons, built for these goods only; `breakdown` holds the picks' affinity,
-        relative affinity, expected value and score (rounded here)."""
+        relative affinity, expected value and score (rounded here); `fit` each pick's audience-fit reasons."""
         shares = self.rooms.category_shares[anchor].tolist()
         memo, price, commission = self._memo, self._price, self._commission
         audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
         items = []
-        for p, s, aff, r, v, s6, b in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
-                                          boost.tolist(), strict=True):
+        fit = fit or [()] * len(rows)
+        for p, s, aff, r, v, s6, b, why in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
+                                               boost.tolist(), fit, strict=True):
             col, cat, good_reasons, support = memo.get(p) or self.good(p)
             match = None
             if col >= 0:
@@ -85,7 +86,7 @@ class Explainer:
                     match = audience[col] = reasons.audience_match(shares[col], cat)
             items.append(Pick(p, s, {"affinity": aff, "relative_affinity": r, "price": price[p],
                                      "commission_rate": commission[p], "expected_value": v, "support_boost": b,
-                                     "score": s6}, match, good_reasons, support))
+                                     "score": s6}, match, good_reasons, support, why))
         return items
 
     def anchors(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict[str, np.ndarray]

@@ -81,6 +81,7 @@ class GoodsForAnchor:
         scored = self.scorer.goods_for(anchor, eligible, n, k)
         shown = arranged(scored, n, k, self.config)[offset:n]
         rows = scored.rows[shown]
-        items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows])
+        items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
+                                     self.scorer.fit_reasons(anchor, rows))
         more = eligible.count > n and len(items) == k
         return Page(items, offset, n if more else None, eligible.count)

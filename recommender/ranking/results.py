@@ -17,12 +17,19 @@ class Pick:
     #: "new_goods"): the same for every anchor and shared by every page of this model, so read, do not edit
     good_reasons: tuple[dict, ...] = ()
     support: tuple[str, ...] = ()
+    #: why the good fits this room's audience (the room x good term: a fan cell, the price band); may be empty
+    fit_reasons: tuple[dict, ...] = ()
+
+    @property
+    def anchor_reasons(self) -> list[dict]:
+        """The reasons that depend on the anchor, in display order (the fit first, then the category match)."""
+        head = [self.audience_reason] if self.audience_reason is not None else []
+        return [*self.fit_reasons, *head]
 
     @property
     def reasons(self) -> list[dict]:
-        """Every reason, the audience match first: copies, free to edit."""
-        head = [self.audience_reason.copy()] if self.audience_reason is not None else []
-        return head + [reason.copy() for reason in self.good_reasons]
+        """Every reason, the anchor's first: copies, free to edit."""
+        return [reason.copy() for reason in (*self.anchor_reasons, *self.good_reasons)]
 
     @property
     def supported(self) -> list[str]:

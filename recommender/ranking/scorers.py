@@ -66,6 +66,10 @@ class Scorer(Protocol):
         """Scores of rooms `anchors` for one good, and the named figures behind them."""
         ...
 
+    def fit_reasons(self, anchor: int, rows: np.ndarray) -> list[tuple[dict, ...]] | None:
+        """Why each good fits this room's audience beyond its category (None: the scorer cannot say)."""
+        ...
+
 
 class Pool(NamedTuple):
     """Goods a room's first picks can come from, with the anchor-independent factors of their scores."""
@@ -171,6 +175,9 @@ class ShelfRateScorer:
         expected = self.room[anchors, self.category[product]].astype(np.float64) * self.unit[product]
         return expected, {"expected_orders_30d": expected}
 
+    def fit_reasons(self, anchor: int, rows: np.ndarray) -> None:
+        return None  # every room orders a category alike: nothing to say beyond the category match
+
 
 class VectorScorer:
     """Goods by the inner product of anchor and good vectors (artifacts without the shelf-rate model).
@@ -253,3 +260,6 @@ class VectorScorer:
         fans = np.asarray(self._rooms.fans[anchors], dtype=float)
         score = rel * np.sqrt(fans + 1) * (1 + self._rooms.category_sales(anchors, int(self._category[product]))[1])
         return score, {"fit": fit, "relative_fit": rel}
+
+    def fit_reasons(self, anchor: int, rows: np.ndarray) -> None:
+        return None

@@ -84,3 +84,12 @@ def test_the_saved_term_gives_the_same_expected_orders(world, tmp_path):
     views[0]["labels"] = views[0]["labels"][1:]  # the views no longer add up to the saved columns
     with pytest.raises(ValueError, match="cells"):
         AudienceRates.from_arrays(personal.base, views=views, **arrays)
+
+
+def test_top_goods_are_the_exact_top_of_the_full_expected_orders(world):
+    _, _, _, personal = world
+    rooms = np.arange(0, 40, 3)
+    rows, orders = personal.top_goods(rooms, 25, batch=4)
+    full = personal.expected(rooms)
+    np.testing.assert_allclose(orders, -np.sort(-full, axis=1)[:, :25], rtol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(full, rows, 1), orders, rtol=1e-6)
