@@ -103,7 +103,10 @@ class Pick(BaseModel):
                                                     "the shelf-rate model), relative_affinity (to the room's best "
                                                     "good that passes the gates, whatever the filters; without the "
                                                     "shelf-rate model, to the best retrieved), price, "
-                                                    "commission_rate, expected_value, support_boost, score")
+                                                    "commission_rate, expected_value (unitless: relative affinity "
+                                                    "^ a x price ^ p x commission ^ c), support_boost, score; with "
+                                                    "expected orders also expected_commission_30d, yuan: expected "
+                                                    "orders x price x commission rate")
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
 

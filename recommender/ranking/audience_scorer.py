@@ -63,6 +63,8 @@ class _Found(NamedTuple):
 class AudienceFitScorer:
     """Exact per-room ranking by expected orders with the room x good term (see the module docstring)."""
 
+    orders = True
+
     def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig) -> None:
         self.config = cfg
         if personal.bound is None:

@@ -68,9 +68,11 @@ class Explainer:
         return fixed
 
     def picks(self, anchor: int, rows: np.ndarray, score: np.ndarray, breakdown: np.ndarray, boost: np.ndarray,
-              fit: list[tuple[dict, ...]] | None = None) -> list[Pick]:
+              fit: list[tuple[dict, ...]] | None = None, orders: bool = False) -> list[Pick]:
         """The shown picks with their reasons, built for these goods only; `breakdown` holds the picks' affinity,
-        relative affinity, expected value and score (rounded here); `fit` each pick's audience-fit reasons."""
+        relative affinity, expected value and score (rounded here); `fit` each pick's audience-fit reasons. With
+        `orders` (the affinity is expected orders per 30 days) a pick also carries expected_commission_30d, the
+        yuan the anchor would earn in 30 days: expected orders x price x commission rate."""
         shares = self.rooms.category_shares[anchor].tolist()
         memo, price, commission = self._memo, self._price, self._commission
         audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
@@ -84,9 +86,11 @@ class Explainer:
                 match = audience.get(col)
                 if match is None:
                     match = audience[col] = reasons.audience_match(shares[col], cat)
-            items.append(Pick(p, s, {"affinity": aff, "relative_affinity": r, "price": price[p],
-                                     "commission_rate": commission[p], "expected_value": v, "support_boost": b,
-                                     "score": s6}, match, good_reasons, support, why))
+            figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
+                       "expected_value": v, "support_boost": b, "score": s6}
+            if orders:
+                figures["expected_commission_30d"] = round(aff * price[p] * commission[p], 2)
+            items.append(Pick(p, s, figures, match, good_reasons, support, why))
         return items
 
     def anchors(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict[str, np.ndarray]

@@ -82,6 +82,6 @@ class GoodsForAnchor:
         shown = arranged(scored, n, k, self.config)[offset:n]
         rows = scored.rows[shown]
         items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
-                                     self.scorer.fit_reasons(anchor, rows))
+                                     self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders)
         more = eligible.count > n and len(items) == k
         return Page(items, offset, n if more else None, eligible.count)

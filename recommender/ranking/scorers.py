@@ -57,6 +57,7 @@ class Scorer(Protocol):
     """What the picks and the merchant's view ask of a model."""
 
     boost: np.ndarray  # per good: 1 + support_boost for supported goods, else 1
+    orders: bool  # the affinity is expected orders per 30 days (so x price x commission rate is yuan)
 
     def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
         """Candidates whose arrangement into pages of k gives the first n picks over every eligible good."""
@@ -93,6 +94,8 @@ class _Value:
 
 
 class ShelfRateScorer:
+    orders = True
+
     """Goods by expected orders if shelved. A good's score in room a is
 
         (room[a, c] x quality[p] x 30 / top[a]) ** w x price ** p x commission ** c x boost
@@ -180,6 +183,8 @@ class ShelfRateScorer:
 
 
 class VectorScorer:
+    orders = False
+
     """Goods by the inner product of anchor and good vectors (artifacts without the shelf-rate model).
 
     The n best eligible goods are retrieved exactly (each anchor's precomputed candidate list when enough of it

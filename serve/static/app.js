@@ -376,6 +376,18 @@ function qualityBadge(card) {
 
 const SUPPORT = { new_goods: "新品扶持", small_merchant: "中小商家扶持" };
 
+function expectedEarnings(pick) {
+  // yuan only where the model gives expected orders; the vectors' affinity is a match, not money
+  const b = pick.breakdown;
+  if (b.expected_commission_30d === undefined) {
+    return h("div", { title: "与你直播间最匹配的商品相比" }, h("span", { class: "label" }, "匹配度"),
+      h("span", { class: "expected" }, pct(b.relative_affinity, 0)));
+  }
+  return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 售价 × 佣金率` },
+    h("span", { class: "label" }, "预期佣金 (30天)"),
+    h("span", { class: "expected" }, yuan(b.expected_commission_30d)));
+}
+
 function pickCard(pick) {
   const c = pick.product;
   return h("article", { class: "card pick", dataset: { productId: String(c.product_id) } },
@@ -388,8 +400,7 @@ function pickCard(pick) {
       h("div", {}, h("span", { class: "label" }, "佣金率"), h("span", { class: "rate" }, pct(c.commission_rate, 0))),
       h("div", {}, h("span", { class: "label" }, "每单佣金"),
         h("span", { class: "per-order" }, price(c.commission_per_order))),
-      h("div", { title: "每单佣金 × 粉丝对该商品的相对兴趣" }, h("span", { class: "label" }, "预期收益"),
-        h("span", { class: "expected" }, yuan(pick.breakdown.expected_value)))),
+      expectedEarnings(pick)),
     h("ul", { class: "reasons" }, pick.reasons.map((r) => h("li", { dataset: { code: r.code } }, r.text))),
     h("div", { class: "card-foot muted" }, `近7天销量 ${num(c.sales_7d)} · GMV ${yuan(c.gmv_7d)}` +
       (c.brand ? ` · ${c.brand}` : "") + ` · 商品 ID ${c.product_id}`));

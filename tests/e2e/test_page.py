@@ -14,8 +14,9 @@ from playwright.sync_api import Page, expect
 
 
 def yuan_value(text: str) -> float:
-    """The number in a price as the page prints it: '¥1,245.90' -> 1245.9."""
-    return float(text.replace("¥", "").replace(",", ""))
+    """The number in a price as the page prints it: '¥1,245.90' -> 1245.9, '¥1.2万' -> 12000."""
+    text = text.replace("¥", "").replace(",", "")
+    return float(text[:-1]) * 1e4 if text.endswith("万") else float(text)
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +79,15 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
     assert cards(page)["titles"] == [p["product"]["title"] for p in picks["items"]]
     reasons = page.locator(".pick .reasons").all_inner_texts()  # one list per card, a reason per line
     per_order = page.locator(".pick .per-order").all_inner_texts()
+    earnings = page.locator(".pick .expected").all_inner_texts()
     badges = page.locator(".pick .badge").all_inner_texts()
-    for pick, why, money, badge in zip(picks["items"], reasons, per_order, badges, strict=True):
+    for pick, why, money, earned, badge in zip(picks["items"], reasons, per_order, earnings, badges, strict=True):
         assert pick["reasons"], "every pick gives at least one reason"
         assert why.split("\n") == [r["text"] for r in pick["reasons"]]
         assert yuan_value(money) == pytest.approx(pick["product"]["commission_per_order"])
+        # 预期佣金 is yuan: expected orders in 30 days x price x commission rate, as the API says
+        expected = pick["breakdown"]["expected_commission_30d"]
+        assert earned.startswith("¥") and yuan_value(earned) == pytest.approx(expected, rel=0.05, abs=0.5)
         assert badge.startswith(f"退款率 {pick['product']['refund_rate'] * 100:.1f}%")
     page.screenshot(path=screenshots / "anchor-view.png", full_page=True)
 

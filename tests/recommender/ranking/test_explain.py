@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_remembered_reasons_give_the_same_pages_and_do_not_leak_edits(ranker):
     def pages():
@@ -58,3 +60,17 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
 
 def test_without_the_term_a_pick_has_no_fit_reasons(shelf_ranker):
     assert not any(p.fit_reasons for p in shelf_ranker.picks(3, 20).items)
+
+
+@pytest.mark.parametrize("which", ["ranker", "shelf_ranker"])
+def test_a_pick_s_expected_commission_is_yuan_from_its_expected_orders(which, request):
+    """expected orders per 30 days x price x commission rate: the yuan the page shows as 预期佣金."""
+    ranker = request.getfixturevalue(which)
+    for pick in ranker.picks(5, 20).items:
+        b = pick.breakdown
+        assert b["expected_commission_30d"] == pytest.approx(b["affinity"] * b["price"] * b["commission_rate"],
+                                                             abs=0.01)
+
+
+def test_without_expected_orders_a_pick_claims_no_yuan(vector_ranker):
+    assert not any("expected_commission_30d" in p.breakdown for p in vector_ranker.picks(5, 20).items)
