@@ -128,6 +128,8 @@ def main() -> None:
     ap.add_argument("--commission", type=float, nargs="+", default=[1.0])
     ap.add_argument("--category-share", type=float, nargs="+", default=[DEFAULT.max_category_share],
                     help="max_category_share: at most this share of a page from one category")
+    ap.add_argument("--caution", type=float, nargs="+", default=[-1.0],
+                    help="rank by this quantile of quality (-1: the mean, the default)")
     ap.add_argument("--k", type=int, default=max(EvalConfig().ks),
                     help="served list length (the evaluation asks for its largest K, 100)")
     ap.add_argument("--threads", type=int, default=2)
@@ -161,19 +163,21 @@ def main() -> None:
     for name, value in default_row.items():  # this script's yardstick is the evaluation's
         assert value == reference["ours"][name], (name, value, reference["ours"][name])
 
-    grid = list(itertools.product(args.affinity, args.price, args.commission, args.category_share))
+    grid = list(itertools.product(args.affinity, args.price, args.commission, args.category_share, args.caution))
     rows = []
-    for a, p, c, share in grid:
+    for a, p, c, share, caution in grid:
         t = time.perf_counter()
         rc = validated(RankingConfig, {**DEFAULT.model_dump(), "affinity_weight": a, "price_weight": p,
-                                       "commission_weight": c, "max_category_share": share}, "the grid")
+                                       "commission_weight": c, "max_category_share": share,
+                                       "caution": None if caution < 0 else caution}, "the grid")
         r = Ranker(model, rc)
         ranked = ours_reranked(r, task, args.k)
         row, _ = grade(ranked, gains, base, cfg)
         row.update(describe(ranked, task, r, model))
         rows.append({"affinity_weight": a, "price_weight": p, "commission_weight": c, "max_category_share": share,
-                     **row, "seconds": round(time.perf_counter() - t, 2)})
-        print(f"  a={a:<4} p={p:<4} c={c:<4} cap={share:<4} own cat@20 {row.get('own_category_share@20')}"
+                     "caution": rc.caution, **row, "seconds": round(time.perf_counter() - t, 2)})
+        print(f"  a={a:<4} p={p:<4} c={c:<4} cap={share:<4} caution={rc.caution} "
+              f"own cat@20 {row.get('own_category_share@20')}"
               f" units@50 {row['ndcg@50']['mean']:.3f}  "
               f"earnings@50 {row['ndcg_earnings@50']['mean']:.3f}  ({time.perf_counter() - t:.1f} s)", flush=True)
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
+from scipy.special import gammaincinv
 
 from recommender.arrays import top_k
 from recommender.contract import Marketplace
@@ -75,6 +76,17 @@ class ShelfRates:
     room: np.ndarray  # (anchors, categories) float32
     category: np.ndarray  # (products,) int32 column of `room` (categories sorted by name)
     categories: list[str]
+    #: (products,) posterior gamma shape of quality (orders + the prior's pseudo-orders): its relative spread is
+    #: 1 / sqrt(shape). None for artifacts before format 7.
+    shape: np.ndarray | None = None
+
+    def quality_quantile(self, q: float) -> np.ndarray:
+        """Each good's q-quantile of quality over its mean (1 where the shape is unknown): what its expected
+        orders become if its own pull is as low (q < 0.5) or high as the evidence still allows."""
+        if self.shape is None:
+            return np.ones(len(self.quality))
+        shape = np.maximum(np.asarray(self.shape, np.float64), 1e-6)
+        return gammaincinv(shape, q) / shape
 
     def expected(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         """Expected orders per 30 days of goods `rows` (all when None) in rooms `anchors` if shelved."""
@@ -110,6 +122,8 @@ class ShelfRates:
         np.save(directory / "quality.npy", self.quality.astype(np.float32), allow_pickle=False)
         np.save(directory / "room.npy", self.room.astype(np.float32), allow_pickle=False)
         np.save(directory / "category.npy", self.category.astype(np.int32), allow_pickle=False)
+        if self.shape is not None:
+            np.save(directory / "quality_shape.npy", self.shape.astype(np.float32), allow_pickle=False)
         (directory / "categories.json").write_text(json.dumps(self.categories, ensure_ascii=False),
                                                    encoding="utf-8")
 
@@ -119,7 +133,9 @@ class ShelfRates:
         return cls(np.load(directory / "quality.npy", mmap_mode=mode, allow_pickle=False),
                    np.load(directory / "room.npy", mmap_mode=mode, allow_pickle=False),
                    np.load(directory / "category.npy", allow_pickle=False),
-                   json.loads((directory / "categories.json").read_text(encoding="utf-8")))
+                   json.loads((directory / "categories.json").read_text(encoding="utf-8")),
+                   np.load(directory / "quality_shape.npy", mmap_mode=mode, allow_pickle=False)
+                   if (directory / "quality_shape.npy").exists() else None)
 
 
 @dataclass
@@ -222,8 +238,9 @@ def _poisson_step(x: np.ndarray, n: np.ndarray, exposure: np.ndarray, beta: np.n
 
 
 def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg: ShelfRateConfig,
-         features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Alternating gamma-Poisson updates of (quality, room) for entry order counts `n`."""
+         features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Alternating gamma-Poisson updates of (quality, room) for entry order counts `n`; also each good's
+    posterior shape (its orders plus the prior's pseudo-orders: quality ~ Gamma(shape, shape / quality))."""
     n_a, n_c = prior_mix.shape
     n_p = len(cat)
     design = None
@@ -267,7 +284,7 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         k = np.maximum((room / prior_room).mean(axis=0), 1e-12)
         quality *= k[cat]
         room /= k
-    return quality, room
+    return quality, room, n_good + strength
 
 
 def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.ndarray, weights: np.ndarray,
@@ -320,9 +337,10 @@ class ShelfFit:
         """The model refitted with each entry's days on sale multiplied by `exposure` (a factor another model
         puts on the entry), burst capping kept as fitted."""
         e = dataclasses.replace(self._entries, days=self._entries.days * exposure)
-        quality, room = _fit(e, self._counts, self._category, self._prior_mix, self._config, self._features)
+        quality, room, shape = _fit(e, self._counts, self._category, self._prior_mix, self._config,
+                                    self._features)
         return ShelfRates(quality.astype(np.float32), room.astype(np.float32), self.rates.category,
-                          self.rates.categories)
+                          self.rates.categories, shape.astype(np.float32))
 
 
 def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None
@@ -348,12 +366,12 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     prior_mix /= prior_mix.sum(axis=1, keepdims=True)
     n = np.bincount(e.order_entry, minlength=len(e.anchor)).astype(float)
     features = good_features(m, e, cat) if cfg.quality_features else None
-    quality, room = _fit(e, n, cat, prior_mix, cfg, features)
+    quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features)
     weights = np.ones(len(e.order_entry))
     for _ in range(cfg.burst_rounds):
         n, weights = _capped_counts(e, cat, quality, room, weights, cfg)
-        quality, room = _fit(e, n, cat, prior_mix, cfg, features)
+        quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features)
     rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
-                       [str(c) for c in labels])
+                       [str(c) for c in labels], shape.astype(np.float32))
     return ShelfFit(rates, e.anchor, e.product, e.days, e.order_entry, weights, e, n, cat, prior_mix, cfg,
                     features)

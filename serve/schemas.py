@@ -106,7 +106,8 @@ class Pick(BaseModel):
                                                     "commission_rate, expected_value (unitless: relative affinity "
                                                     "^ a x price ^ p x commission ^ c), support_boost, score; with "
                                                     "expected orders also expected_commission_30d, yuan: expected "
-                                                    "orders x price x commission rate")
+                                                    "orders x price x commission rate, and its 5% and 95% points "
+                                                    "(_p05, _p95) from the good's quality posterior")
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
 

@@ -211,6 +211,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "shelf_rate": None if rates is None else {
                 "score": "expected orders per 30 days if shelved = 30 * room[anchor, category] * quality[product]",
                 "categories": len(rates.categories)},
+            "quality_shape": rates is not None and rates.shape is not None,
             "audience": None if personal is None else {
                 "score": "expected orders x band_factor[anchor, band[product]] x prod over views of "
                          "audience[anchor, view] . response[product, view]",

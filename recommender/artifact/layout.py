@@ -10,7 +10,8 @@ stands for each audience dimension of ``profiles.labels``. An optional file exis
 key it names is set (the shelf-rate model needs a shelf table).
 
 Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
-(read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders). Formats 5 and
+(read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders) and
+``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality). Formats 5 and
 6 still load (5's extra files ignored; without ``audience/`` the picks use the category x quality model); 3 and
 4 are refused.
 
@@ -123,6 +124,8 @@ LAYOUT: tuple[File, ...] = (
     File("shelf_rate/category.npy", "products", "a good's column of room", ("int32",), optional="shelf_rate",
          mmap=False),
     File("shelf_rate/categories.json", "free", "the category names of room's columns", optional="shelf_rate"),
+    File("shelf_rate/quality_shape.npy", "products", "quality's posterior gamma shape (orders + prior pseudo-orders)",
+         ("float32",), optional="quality_shape"),
     File("audience/band.npy", "products", "a good's price band within its category (0 cheapest)", ("int8",),
          optional="audience", mmap=False),
     File("audience/band_factor.npy", "anchors", "how a room sells each price band (x expected orders)",

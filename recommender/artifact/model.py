@@ -66,7 +66,8 @@ class Model:
         if "shelf_rate/quality.npy" in f:
             categories = open_file(self.path / "shelf_rate/categories.json", layout["shelf_rate/categories.json"])
             self.shelf_rate = ShelfRates(f["shelf_rate/quality.npy"], f["shelf_rate/room.npy"],
-                                         f["shelf_rate/category.npy"], categories)
+                                         f["shelf_rate/category.npy"], categories,
+                                         f.get("shelf_rate/quality_shape.npy"))
         # the room x good term on top of it; None for artifacts before format 7 or trained without it
         self.personal: AudienceRates | None = None
         if self.shelf_rate is not None and "audience/band.npy" in f:

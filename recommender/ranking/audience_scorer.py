@@ -93,7 +93,10 @@ class AudienceFitScorer:
         self._bound = np.asarray(personal.bound)
         w = cfg.affinity_weight
         self._price_commission = value.price * value.commission
-        self.own = self.unit ** w * self._price_commission * self.boost
+        # ranked by a quantile of quality where asked (caution), shown by its mean
+        self._caution = (np.ones(len(self.unit)) if cfg.caution is None
+                         else base.quality_quantile(cfg.caution))
+        self.own = (self.unit * self._caution) ** w * self._price_commission * self.boost
         self.n_categories = len(base.categories)
         self.n_blocks = 2 * BANDS * self.n_categories
         self._key = (self.category * BANDS + self.band) * 2 + goods.supported
@@ -248,7 +251,7 @@ class AudienceFitScorer:
         top, w = self.top(anchor), self.config.affinity_weight
 
         def score_of(rows: np.ndarray) -> np.ndarray:
-            rel = self.expected(anchor, rows) / top
+            rel = self.expected(anchor, rows) * self._caution[rows] / top
             return (rel if w == 1 else rel ** w) * self._price_commission[rows] * self.boost[rows]
 
         return score_of
@@ -283,7 +286,8 @@ class AudienceFitScorer:
             picked = rows[shown]
             affinity = self.expected(anchor, picked)
             rel = affinity / top
-            value = (rel if w == 1 else rel ** w) * self._price_commission[picked]
+            ranked = rel * self._caution[picked]
+            value = (ranked if w == 1 else ranked ** w) * self._price_commission[picked]
             return np.stack([affinity, rel, value, score[shown]])
 
         return Scored(rows, score, self._code[rows], explain, order)

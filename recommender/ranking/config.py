@@ -22,10 +22,14 @@ class RankingConfig(Settings):
     # (artifacts without that model) is flatter than true sales, so it gets a steeper exponent of its own.
     audience_fit: bool = Field(True, description="rank by expected orders with the room x good term where the "
                                "artifact has it (False: the category x quality model, every room alike)")
+    caution: float | None = Field(None, gt=0, lt=1, description="rank by this quantile of each good's quality "
+                                  "posterior instead of its mean (e.g. 0.2: a good with little evidence needs more "
+                                  "of it to rank high); shown figures stay the mean. None: the mean")
     affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
     vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
                                           "(artifacts without the shelf-rate model)")
-    price_weight: float = Field(0.75, ge=0, description="exponent of the price in a good's expected value")
+    price_weight: float = Field(1.0, ge=0, description="exponent of the price in a good's expected value (1, with the "
+                                "commission exponent 1: the score is proportional to the expected commission)")
     commission_weight: float = Field(1.0, ge=0, description="exponent of the commission rate in its expected value")
     # exposure support (中小商家扶持)
     small_merchant_quantile: float = Field(0.3, ge=0, le=1, description="merchants below this GMV quantile")

@@ -21,8 +21,12 @@ BOARD_REASON_RANKS = 50  # a board rank is a reason down to this place
 class Explainer:
     """Builds picks and proposed anchors with their reasons over one loaded model."""
 
-    def __init__(self, goods: Goods, rooms: Rooms, board_rank_7d: np.ndarray, memo_size: int = FIXED_MEMO) -> None:
+    def __init__(self, goods: Goods, rooms: Rooms, board_rank_7d: np.ndarray, memo_size: int = FIXED_MEMO,
+                 interval: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """`interval`: per good, the 5% and 95% quantiles of its quality over its mean (the model's certainty of
+        the good's own pull), which bound the expected commission a pick shows."""
         self.rooms = rooms
+        self._interval = None if interval is None else (interval[0].tolist(), interval[1].tolist())
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
         self._categories = goods.categories
@@ -72,7 +76,9 @@ class Explainer:
         """The shown picks with their reasons, built for these goods only; `breakdown` holds the picks' affinity,
         relative affinity, expected value and score (rounded here); `fit` each pick's audience-fit reasons. With
         `orders` (the affinity is expected orders per 30 days) a pick also carries expected_commission_30d, the
-        yuan the anchor would earn in 30 days: expected orders x price x commission rate."""
+        yuan the anchor would earn in 30 days: expected orders x price x commission rate, and where the model
+        knows how sure it is of the good, the 5% and 95% points of that (_p05, _p95) as the good's quality
+        allows, its room's strength and audience taken as fitted."""
         shares = self.rooms.category_shares[anchor].tolist()
         memo, price, commission = self._memo, self._price, self._commission
         audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
@@ -89,7 +95,11 @@ class Explainer:
             figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
                        "expected_value": v, "support_boost": b, "score": s6}
             if orders:
-                figures["expected_commission_30d"] = round(aff * price[p] * commission[p], 2)
+                per_order = price[p] * commission[p]
+                figures["expected_commission_30d"] = round(aff * per_order, 2)
+                if self._interval is not None:
+                    figures["expected_commission_30d_p05"] = round(aff * self._interval[0][p] * per_order, 2)
+                    figures["expected_commission_30d_p95"] = round(aff * self._interval[1][p] * per_order, 2)
             items.append(Pick(p, s, figures, match, good_reasons, support, why))
         return items
 

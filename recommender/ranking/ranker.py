@@ -37,7 +37,10 @@ class Ranker:
         self.gate = goods_gate(self.goods, cfg)
         self.anchor_gate = anchors_gate(self.rooms, cfg)
         self.boards = Boards(self.goods, self.gate)
-        self.explainer = Explainer(self.goods, self.rooms, self.boards.rank[7])
+        rates = model.shelf_rate
+        interval = None if rates is None or rates.shape is None else (rates.quality_quantile(0.05),
+                                                                        rates.quality_quantile(0.95))
+        self.explainer = Explainer(self.goods, self.rooms, self.boards.rank[7], interval=interval)
         self.scorer = self._scorer(model)
         self.goods_for_anchor = GoodsForAnchor(self.goods, self.gate, self.scorer, self.explainer, model.shelf_of,
                                                cfg)

@@ -116,7 +116,8 @@ class ShelfRateScorer:
         quality = np.asarray(rates.quality, np.float64)
         self.unit = quality * DAYS_PER_PERIOD  # expected orders in a room of strength 1
         w = cfg.affinity_weight
-        self.own_value = (quality if w == 1 else quality ** w) * value.price * value.commission
+        ranked = quality if cfg.caution is None else quality * rates.quality_quantile(cfg.caution)
+        self.own_value = (ranked if w == 1 else ranked ** w) * value.price * value.commission
         self.own = self.own_value * self.boost
         self.category = np.asarray(rates.category, np.int64)
         if not np.array_equal(self.category, goods.category):  # the pools and the category cap must agree

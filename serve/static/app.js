@@ -383,9 +383,13 @@ function expectedEarnings(pick) {
     return h("div", { title: "与你直播间最匹配的商品相比" }, h("span", { class: "label" }, "匹配度"),
       h("span", { class: "expected" }, pct(b.relative_affinity, 0)));
   }
-  return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 售价 × 佣金率` },
+  const range = b.expected_commission_30d_p05 === undefined ? "" :
+    `；90% 可能在 ${yuan(b.expected_commission_30d_p05)}–${yuan(b.expected_commission_30d_p95)} 之间`;
+  return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 售价 × 佣金率${range}` },
     h("span", { class: "label" }, "预期佣金 (30天)"),
-    h("span", { class: "expected" }, yuan(b.expected_commission_30d)));
+    h("span", { class: "expected" }, yuan(b.expected_commission_30d)),
+    range && h("span", { class: "range muted" },
+      `${yuan(b.expected_commission_30d_p05)}–${yuan(b.expected_commission_30d_p95)}`));
 }
 
 function pickCard(pick) {

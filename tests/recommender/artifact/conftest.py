@@ -24,12 +24,14 @@ class Editable:
         (self.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
     def without_audience(self, version: int) -> None:
-        """Make the copy what an older format (5 or 6) wrote: no room x good term (audience/)."""
+        """Make the copy what an older format (5 or 6) wrote: no room x good term (audience/), no quality
+        shape."""
         man = self.manifest
-        for rel in [r for r in man["files"] if r.startswith("audience/")]:
+        for rel in [r for r in man["files"] if r.startswith("audience/") or r == "shelf_rate/quality_shape.npy"]:
             (self.path / rel).unlink()
             del man["files"][rel]
         man.pop("audience", None)
+        man.pop("quality_shape", None)
         man["format_version"] = version
         self.set_manifest(man)
 

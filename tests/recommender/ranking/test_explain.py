@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from scipy.stats import spearmanr
+
+from recommender.artifact import load_model
+from recommender.ranking import Ranker, RankingConfig
 
 
 def test_remembered_reasons_give_the_same_pages_and_do_not_leak_edits(ranker):
@@ -74,3 +79,31 @@ def test_a_pick_s_expected_commission_is_yuan_from_its_expected_orders(which, re
 
 def test_without_expected_orders_a_pick_claims_no_yuan(vector_ranker):
     assert not any("expected_commission_30d" in p.breakdown for p in vector_ranker.picks(5, 20).items)
+
+
+def test_a_pick_s_expected_commission_comes_with_the_range_its_evidence_allows(ranker):
+    """The 5% and 95% points of the good's quality posterior bound its expected commission; the more orders
+    the model saw, the narrower the range."""
+    shape = np.asarray(ranker.model.shelf_rate.shape)
+    widths, shapes = [], []
+    for anchor in range(0, 50, 5):
+        for pick in ranker.picks(anchor, 20).items:
+            b = pick.breakdown
+            assert b["expected_commission_30d_p05"] <= b["expected_commission_30d"] <= b["expected_commission_30d_p95"]
+            if b["expected_commission_30d_p05"] > 0.1:
+                widths.append(b["expected_commission_30d_p95"] / b["expected_commission_30d_p05"])
+                shapes.append(shape[pick.product])
+    assert len(widths) > 50 and spearmanr(shapes, widths)[0] < -0.9
+
+
+def test_caution_ranks_goods_with_little_evidence_lower(small_artifact):
+    """Ranked by the 20% point of quality, fewer of the first picks rest on little evidence (under 10 orders and
+    pseudo-orders) than ranked by its mean."""
+    model = load_model(small_artifact)
+    plain, cautious = Ranker(model), Ranker(model, RankingConfig(caution=0.2))
+    shape = np.asarray(model.shelf_rate.shape)
+
+    def thin(ranker) -> float:
+        return float(np.mean([shape[p.product] < 10 for a in range(50) for p in ranker.picks(a, 10).items]))
+
+    assert thin(cautious) < 0.7 * thin(plain)

@@ -122,7 +122,9 @@ def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndar
                      new=rng.random(n_p) < rng.choice([0.0, 0.05, 0.3, 0.9]), small=np.zeros(n_p, bool))
     gate = (rng.random(n_p) < rng.choice([1.0, 0.7])) & ((category != 0) | (n_c == 1))
     base = ShelfRates(rng.lognormal(0, 1, n_p).astype(np.float32), rng.lognormal(0, 2, (n_a, n_c)).astype(np.float32),
-                      category.astype(np.int32), goods.categories)
+                      category.astype(np.int32), goods.categories, rng.gamma(1.0, 20.0, n_p).astype(np.float32))
+    if seed % 4 == 1:  # ranked by a low quantile of quality: goods with little evidence need more of it
+        cfg = cfg.model_copy(update={"caution": 0.2})
     views = []
     for name, cells in (("gender_age", 4), ("region", 3)):
         audience = rng.dirichlet(np.ones(cells) * 0.5, n_a).astype(np.float32)
@@ -147,6 +149,8 @@ def test_the_audience_scorer_equals_ranking_every_eligible_good_under_any_settin
             rows = np.flatnonzero(elig.mask)
             expected = scorer.expected(anchor, rows)
             top = scorer.expected(anchor, np.flatnonzero(gate)).max(initial=0.0)
+            if cfg.caution is not None:
+                expected = expected * scorer.personal.base.quality_quantile(cfg.caution)[rows]
             score = ((expected / max(top, 1e-12)) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
                      * goods.commission[rows] ** cfg.commission_weight * scorer.boost[rows])
             for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
