@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from fixtures.fit import fit_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,6 +95,11 @@ def main() -> None:
         name = f"{scale}-{args.seed}" + ("" if args.fit == "default" else f"-{args.fit}")
         snapshot, artifact = args.work / name, args.work / f"{name}-model"
         gen_seconds = None
+        truth_json = snapshot / "truth" / "truth.json"
+        made_for = json.loads(truth_json.read_text(encoding="utf-8")).get("fit") if truth_json.exists() else None
+        if truth_json.exists() and made_for != fit_of(args.fit).strength:
+            print(f"{snapshot} was generated for another fit setting: generating it again")
+            shutil.rmtree(snapshot)
         if not (snapshot / "orders.parquet").exists():
             gen_seconds = run([*xuanpin, "generate", "--scale", scale, "--seed", str(args.seed), "--fit", args.fit,
                                "--out", str(snapshot)])
