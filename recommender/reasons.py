@@ -21,15 +21,23 @@ def yuan(amount: float) -> str:
 # and the extra call was a tenth of that cost.
 
 
-def audience_match(share: float, category: str) -> dict:
-    """Share of the anchor's followers who bought the good's category in the last 30 days (any room)."""
-    return {"code": "audience_match", "text": f"你的粉丝中 {share:.0%} 近30天购买过{category}",
+def audience_match(share: float, category: str, whose: str = "你的") -> dict:
+    """Share of the anchor's followers who bought the good's category in the last 30 days (any room); `whose`
+    is 你的 to the anchor, TA的 in the merchant's view of the anchor."""
+    return {"code": "audience_match", "text": f"{whose}粉丝中 {share:.0%} 近30天购买过{category}",
             "value": round(float(share), 4)}
 
 
 def sales_proof(anchors_7d: int, gmv_7d: float) -> dict:
     return {"code": "sales_proof", "text": f"近7天 {anchors_7d} 位主播带货, GMV {yuan(gmv_7d)}",
             "value": round(float(gmv_7d), 2)}
+
+
+def sales_proof_with_you(anchors_7d: int, gmv_7d: float) -> dict:
+    """The sales proof told to an anchor who is one of the sellers: the others are counted apart."""
+    others = anchors_7d - 1
+    who = f"你和另外 {others} 位主播" if others > 0 else "只有你"
+    return {"code": "sales_proof", "text": f"近7天 {who}在带货, GMV {yuan(gmv_7d)}", "value": round(float(gmv_7d), 2)}
 
 
 def commission(rate: float, price: float) -> dict:

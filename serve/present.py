@@ -115,9 +115,11 @@ def pick_items(cards: Cards, picks: list[Pick], first_rank: int) -> list[dict]:
                                        tuple(orjson.Fragment(orjson.dumps(r)) for r in p.good_reasons),
                                        orjson.Fragment(orjson.dumps(p.support)))
         card, good_reasons, support = parts
+        if p.own_sales is not None:  # the room is one of the sellers: its own sales proof, not the shared one
+            good_reasons = (p.own_sales, *good_reasons[1:])
         why = [*p.anchor_reasons, *good_reasons]
         items.append({"rank": rank, "product": card, "score": p.score, "breakdown": p.breakdown, "reasons": why,
-                      "supported": support})
+                      "supported": support, "on_shelf": p.on_shelf})
     return items
 
 

@@ -49,7 +49,8 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
     row = s.product_row(product_id)
     page = s.ranker.anchors_for(row, q.k, q.offset, q.tier, q.min_fans)
     items = [{"rank": q.offset + i + 1, "anchor": anchor_summary(s.cards, it["anchor"]), "score": it["score"],
-              "breakdown": it["breakdown"], "reasons": it["reasons"]} for i, it in enumerate(page.items)]
+              "breakdown": it["breakdown"], "reasons": it["reasons"], "on_shelf": it["on_shelf"]}
+             for i, it in enumerate(page.items)]
     return {"product": product_card(s.cards, row), "quality": _quality(s, row), "items": items,
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
             "model_version": s.version}

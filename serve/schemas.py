@@ -110,6 +110,7 @@ class Pick(BaseModel):
                                                     "(_p05, _p95) from the good's quality posterior")
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
+    on_shelf: bool = Field(description="the room lists the good already (exclude_shelf=true leaves such goods out)")
 
 
 class PicksResponse(BaseModel):
@@ -146,6 +147,7 @@ class AnchorMatch(BaseModel):
                                                     "category_gmv_share: the room's share of its 30-day GMV "
                                                     "in the good's category")
     reasons: list[Reason]
+    on_shelf: bool = Field(description="the room lists the good already")
 
 
 class ProductAnchorsResponse(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from recommender.arrays import top_k
@@ -14,8 +16,10 @@ from recommender.ranking.scorers import Scorer
 class AnchorsForGood:
     """Pages of rooms for one good, best first, each with its figures and reasons."""
 
-    def __init__(self, rooms: Rooms, gate: np.ndarray, scorer: Scorer, explainer: Explainer) -> None:
+    def __init__(self, rooms: Rooms, gate: np.ndarray, scorer: Scorer, explainer: Explainer,
+                 shelf_of: Callable[[int], np.ndarray] | None = None) -> None:
         self.rooms, self.gate, self.scorer, self.explainer = rooms, gate, scorer, explainer
+        self.shelf_of = shelf_of
 
     def page(self, product: int, k: int = 20, offset: int = 0, tier: str | None = None,
              min_fans: int | None = None, exclude: np.ndarray | None = None) -> Page:
@@ -32,6 +36,8 @@ class AnchorsForGood:
             return Page([], offset, None, 0)
         score, breakdown = self.scorer.rooms_for(product, rows)
         page = top_k(score[None, :], offset + k)[0][offset:]  # ties by position, i.e. by anchor row
-        items = self.explainer.anchors(product, rows[page], score[page],
-                                       {name: values[page] for name, values in breakdown.items()})
+        shown = rows[page]
+        on_shelf = None if self.shelf_of is None else np.array([product in self.shelf_of(a) for a in shown.tolist()])
+        items = self.explainer.anchors(product, shown, score[page],
+                                       {name: values[page] for name, values in breakdown.items()}, on_shelf)
         return Page(items, offset, offset + k if len(rows) > offset + k else None, len(rows))

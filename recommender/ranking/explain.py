@@ -22,10 +22,14 @@ class Explainer:
     """Builds picks and proposed anchors with their reasons over one loaded model."""
 
     def __init__(self, goods: Goods, rooms: Rooms, board_rank_7d: np.ndarray, memo_size: int = FIXED_MEMO,
-                 interval: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 interval: tuple[np.ndarray, np.ndarray] | None = None, sold_7d: np.ndarray | None = None) -> None:
         """`interval`: per good, the 5% and 95% quantiles of its quality over its mean (the model's certainty of
-        the good's own pull), which bound the expected commission a pick shows."""
+        the good's own pull), which bound the expected commission a pick shows. `sold_7d`: sorted keys
+        anchor x goods + good of the rooms that sold a good in the last 7 days, so a room among a good's
+        sellers is told of the others, not counted as one of them."""
         self.rooms = rooms
+        self._n_goods = len(goods.price)
+        self._sold_7d = sold_7d
         self._interval = None if interval is None else (interval[0].tolist(), interval[1].tolist())
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
@@ -84,9 +88,13 @@ class Explainer:
         audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
         items = []
         fit = fit or [()] * len(rows)
+        own = self._sold_by(anchor, rows)
         for p, s, aff, r, v, s6, b, why in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
                                                boost.tolist(), fit, strict=True):
             col, cat, good_reasons, support = memo.get(p) or self.good(p)
+            own_sales = None
+            if p in own and good_reasons and good_reasons[0]["code"] == "sales_proof":
+                own_sales = reasons.sales_proof_with_you(self._anchors_7d[p], self._gmv_7d[p])
             match = None
             if col >= 0:
                 match = audience.get(col)
@@ -100,13 +108,22 @@ class Explainer:
                 if self._interval is not None:
                     figures["expected_commission_30d_p05"] = round(aff * self._interval[0][p] * per_order, 2)
                     figures["expected_commission_30d_p95"] = round(aff * self._interval[1][p] * per_order, 2)
-            items.append(Pick(p, s, figures, match, good_reasons, support, why))
+            items.append(Pick(p, s, figures, match, good_reasons, support, why, own_sales=own_sales))
         return items
 
-    def anchors(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict[str, np.ndarray]
-                ) -> list[dict]:
-        """Proposed anchors for a good: the room's fans, its followers' buying in the good's category and its
-        own GMV there, with the scorer's figures."""
+    def _sold_by(self, anchor: int, rows: np.ndarray) -> set[int]:
+        """The goods among `rows` this room sold in the last 7 days."""
+        if self._sold_7d is None or not len(self._sold_7d):
+            return set()
+        keys = anchor * self._n_goods + np.asarray(rows, np.int64)
+        at = np.minimum(np.searchsorted(self._sold_7d, keys), len(self._sold_7d) - 1)
+        return set(np.asarray(rows)[self._sold_7d[at] == keys].tolist())
+
+    def anchors(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict[str, np.ndarray],
+                on_shelf: np.ndarray | None = None) -> list[dict]:
+        """Proposed anchors for a good, spoken of in the third person (the reader is the merchant): the room's
+        fans, its followers' buying in the good's category and its own GMV there, with the scorer's figures;
+        `on_shelf` marks rooms that list the good already."""
         rooms, category = self.rooms, int(self._category_code[product])
         col = int(rooms.audience_column[category]) if category >= 0 else -1
         label = self._categories[category]
@@ -119,10 +136,11 @@ class Explainer:
         for i, (a, s) in enumerate(zip(anchors.tolist(), score.tolist(), strict=True)):
             why = [reasons.anchor_fans(int(fans[i]))]
             if audience[i] is not None:
-                why.append(reasons.audience_match(audience[i], label))
+                why.append(reasons.audience_match(audience[i], label, whose="TA的"))
             if gmv[i] > 0:
                 why.append(reasons.anchor_category_sales(label, gmv[i], share[i]))
             items.append({"anchor": a, "score": s, "reasons": why,
+                          "on_shelf": bool(on_shelf[i]) if on_shelf is not None else False,
                           "breakdown": {**{name: values[i] for name, values in figures.items()},
                                         "fans": int(fans[i]), "category_gmv_share": round(share[i], 4)}})
         return items

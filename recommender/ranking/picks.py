@@ -83,5 +83,8 @@ class GoodsForAnchor:
         rows = scored.rows[shown]
         items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
                                      self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders)
+        shelf = self.shelf_of(anchor)
+        for item, listed in zip(items, np.isin(rows, shelf).tolist(), strict=True):
+            item.on_shelf = listed
         more = eligible.count > n and len(items) == k
         return Page(items, offset, n if more else None, eligible.count)

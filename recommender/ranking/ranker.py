@@ -10,8 +10,10 @@ prepared here once per model; a request only indexes and masks.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from recommender.artifact import Model
+from recommender.clock import to_minutes
 from recommender.errors import ArtifactError
 from recommender.ranking.anchors import AnchorsForGood
 from recommender.ranking.audience_scorer import AudienceFitScorer
@@ -40,11 +42,13 @@ class Ranker:
         rates = model.shelf_rate
         interval = None if rates is None or rates.shape is None else (rates.quality_quantile(0.05),
                                                                         rates.quality_quantile(0.95))
-        self.explainer = Explainer(self.goods, self.rooms, self.boards.rank[7], interval=interval)
+        self.explainer = Explainer(self.goods, self.rooms, self.boards.rank[7], interval=interval,
+                                   sold_7d=sold_within(model, days=7))
         self.scorer = self._scorer(model)
         self.goods_for_anchor = GoodsForAnchor(self.goods, self.gate, self.scorer, self.explainer, model.shelf_of,
                                                cfg)
-        self.anchors_for_good = AnchorsForGood(self.rooms, self.anchor_gate, self.scorer, self.explainer)
+        self.anchors_for_good = AnchorsForGood(self.rooms, self.anchor_gate, self.scorer, self.explainer,
+                                               model.shelf_of)
 
     def _scorer(self, model: Model) -> Scorer:
         """Expected orders if shelved where the artifact has the shelf-rate model (with the room x good term where
@@ -86,3 +90,16 @@ class Ranker:
     def top_sales(self, window: int, k: int = 50, category: str | None = None) -> list[int]:
         """The TOP sales board."""
         return self.boards.top(window, k, category)
+
+
+def sold_within(model: Model, days: int) -> np.ndarray | None:
+    """Sorted keys anchor x goods + good of what each room sold in the last `days` before the snapshot, from the
+    artifact's recent orders (None when they cover fewer days)."""
+    if model.manifest.get("parameters", {}).get("recent_order_days", 0) < days:
+        return None
+    recent = model.recent_orders
+    end = to_minutes(np.array([np.datetime64(pd.Timestamp(model.manifest["data"]["snapshot_time"]))]))[0]
+    inside = np.asarray(recent["minute"]) >= end - days * 24 * 60
+    keys = (np.asarray(recent["anchor"], np.int64)[inside] * len(model.product_ids)
+            + np.asarray(recent["product"], np.int64)[inside])
+    return np.unique(keys)

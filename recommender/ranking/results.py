@@ -19,6 +19,10 @@ class Pick:
     support: tuple[str, ...] = ()
     #: why the good fits this room's audience (the room x good term: a fan cell, the price band); may be empty
     fit_reasons: tuple[dict, ...] = ()
+    on_shelf: bool = False  # the room lists the good already
+    #: the sales proof as told to a room that is one of the good's sellers (it replaces the good's own first
+    #: reason, the shared sales proof, which counts the room among "N 位主播"); None: the shared one holds
+    own_sales: dict | None = None
 
     @property
     def anchor_reasons(self) -> list[dict]:
@@ -29,7 +33,8 @@ class Pick:
     @property
     def reasons(self) -> list[dict]:
         """Every reason, the anchor's first: copies, free to edit."""
-        return [reason.copy() for reason in (*self.anchor_reasons, *self.good_reasons)]
+        shared = self.good_reasons if self.own_sales is None else (self.own_sales, *self.good_reasons[1:])
+        return [reason.copy() for reason in (*self.anchor_reasons, *shared)]
 
     @property
     def supported(self) -> list[str]:

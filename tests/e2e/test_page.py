@@ -307,3 +307,13 @@ def test_a_real_burst_of_orders_reaches_the_hot_board(page, small_artifact, serv
         page.screenshot(path=screenshots / "boards-hot-live.png", full_page=True)
     finally:
         server.stop()
+
+
+def test_picks_the_room_lists_already_say_so(page, live, anchor):
+    body = live.get(f"/v1/anchors/{anchor['id']}/picks", k=100)
+    listed = [i for i, it in enumerate(body["items"]) if it["on_shelf"]]
+    assert listed, "the biggest seller's first 100 picks hold goods it lists"
+    open_anchor(page, live, anchor["id"])
+    first_page = {i for i in listed if i < 20}
+    tags = page.locator(".pick").evaluate_all("cards => cards.map(c => !!c.querySelector('.tag.on-shelf'))")
+    assert {i for i, tagged in enumerate(tags) if tagged} == first_page

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
-from serve.present import product_cards
+from serve.present import pick_items, product_cards
 
 
 def picks(client, anchor, **params):
@@ -129,6 +130,11 @@ def test_reasons_cite_the_statistics_they_name(client, ids, serving):
     m = serving.model
     row = m.anchor_ids.lookup(ids["anchor"])
     labels = m.audience.labels["category"]
+    recent = m.recent_orders  # what each room sold in the 7 days before the snapshot
+    end = pd.Timestamp(m.manifest["data"]["snapshot_time"]).value // 60_000_000_000
+    last_week = np.asarray(recent["minute"]) >= end - 7 * 24 * 60
+    sold_7d = set(zip(np.asarray(recent["product"])[last_week].tolist(),
+                      np.asarray(recent["anchor"])[last_week].tolist(), strict=True))
     for it in picks(client, ids["anchor"], k=30)["items"]:
         p = m.product_ids.lookup(it["product"]["product_id"])
         st = m.product_stats.iloc[p]
@@ -137,8 +143,13 @@ def test_reasons_cite_the_statistics_they_name(client, ids, serving):
                 share = float(m.audience.shares["category"][row, labels.index(it["product"]["category"])])
                 assert r["value"] == pytest.approx(share, abs=1e-4)
                 assert f"{share:.0%}" in r["text"]
-            elif r["code"] == "sales_proof":
-                assert f"近7天 {int(st['anchors_7d'])} 位主播带货" in r["text"]
+            elif r["code"] == "sales_proof":  # the room itself is never counted as one of "N 位主播"
+                n = int(st["anchors_7d"])
+                if (p, row) in sold_7d:
+                    told = f"近7天 你和另外 {n - 1} 位主播在带货" if n > 1 else "近7天 只有你在带货"
+                    assert r["text"].startswith(told)
+                else:
+                    assert f"近7天 {n} 位主播带货" in r["text"]
                 assert r["value"] == pytest.approx(float(st["gmv_7d"]), abs=0.01)
             elif r["code"] == "commission":
                 assert r["value"] == pytest.approx(it["product"]["commission_rate"])
@@ -208,3 +219,35 @@ def test_a_freshly_loaded_model_has_its_first_pages_ready(small_artifact):
     for anchor in (0, last):
         first_page = {p.product for p in serving.ranker.picks(anchor, 20).items}
         assert first_page and first_page <= set(serving.cards.pick_memo)
+
+
+def test_a_pick_the_room_lists_already_is_marked_and_exclude_shelf_leaves_it_out(client, ids, serving):
+    row = serving.model.anchor_ids.lookup(ids["anchor"])
+    shelf = set(serving.model.shelf_of(row).tolist())
+    items = picks(client, ids["anchor"], k=100)["items"]
+    listed = [serving.model.product_ids.lookup(it["product"]["product_id"]) in shelf for it in items]
+    assert [it["on_shelf"] for it in items] == listed and any(listed)
+    fresh = picks(client, ids["anchor"], k=100, exclude_shelf="true")["items"]
+    assert not any(it["on_shelf"] for it in fresh)
+
+
+def test_a_seller_hears_of_the_other_sellers_and_others_hear_of_all_of_them(client, serving):
+    """The same good, shown to a room that sold it last week and to one that did not: the seller is not counted
+    among "N 位主播" (and the shared, remembered reasons do not carry one room's sentence to another)."""
+    m, explainer = serving.model, serving.ranker.explainer
+    sold, n_p = set(serving.ranker.explainer._sold_7d.tolist()), len(m.product_ids)
+    key = min(sold)
+    anchor, good = divmod(key, n_p)
+    other = next(a for a in range(len(m.anchor_ids)) if a * n_p + good not in sold)
+    n = int(m.product_stats["anchors_7d"].iloc[good])
+    one = np.ones(1)
+    for _ in range(2):  # the second time from the remembered reasons
+        seller = explainer.picks(anchor, np.array([good]), one, np.ones((4, 1)), one)[0]
+        others = explainer.picks(other, np.array([good]), one, np.ones((4, 1)), one)[0]
+        told = {r["code"]: r["text"] for r in seller.reasons}["sales_proof"]
+        assert told.startswith(f"近7天 你和另外 {n - 1} 位主播在带货" if n > 1 else "近7天 只有你在带货")
+        assert {r["code"]: r["text"] for r in others.reasons}["sales_proof"].startswith(f"近7天 {n} 位主播带货")
+    cards = serving.cards
+    shown = [orjson.loads(orjson.dumps(item))["reasons"] for item in pick_items(cards, [others, seller, others], 1)]
+    assert [[r["text"] for r in why if r["code"] == "sales_proof"] for why in shown] == [
+        [r["text"] for r in p.reasons if r["code"] == "sales_proof"] for p in (others, seller, others)]

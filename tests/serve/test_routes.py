@@ -84,6 +84,20 @@ def test_anchors_for_a_product_fit_and_are_quality_gated(client, ids, serving):
     assert all(r["value"] == it["anchor"]["fans"] for r, it in zip(fans, body["items"], strict=True))
 
 
+def test_the_merchant_reads_of_each_anchor_in_the_third_person_and_sees_who_sells_the_good(client, serving):
+    """达人广场 is read by the merchant: 其/TA的 粉丝, never 你的; rooms that list the good already are marked."""
+    m = serving.model
+    sellers = serving.sellers
+    good = int(np.argmax(np.diff(sellers[0])))  # the good most rooms list
+    body = get(client, f"/v1/products/{m.product_ids.ids[good]}/anchors", k=50)
+    texts = [r["text"] for it in body["items"] for r in it["reasons"]]
+    assert texts and not any("你" in t for t in texts) and any(t.startswith("TA的粉丝") for t in texts)
+    listing = set(sellers[1][sellers[0][good]:sellers[0][good + 1]].tolist())
+    marked = [it["on_shelf"] for it in body["items"]]
+    assert marked == [m.anchor_ids.lookup(str(it["anchor"]["anchor_id"])) in listing for it in body["items"]]
+    assert any(marked)
+
+
 def test_anchors_for_a_gated_product_say_it_cannot_be_picked(client, serving):
     gated = int(np.flatnonzero(~serving.ranker.gate)[0])
     body = get(client, f"/v1/products/{serving.model.product_ids.ids[gated]}/anchors", k=5)
