@@ -79,3 +79,9 @@ def price_band_fit(factor: float) -> dict:
     """The room sells the good's price band better than its other bands (the band factor of expected orders)."""
     return {"code": "price_band_fit", "text": f"你的直播间卖这个价位段的商品比平常多 {factor - 1:.0%}",
             "value": round(float(factor), 2)}
+
+
+def outside_category(category: str, peers_selling: float) -> dict:
+    """A pick outside the room's own categories (拓品类), justified by rooms whose fans are like its fans."""
+    text = f"拓品类: 粉丝与你相似的直播间中 {peers_selling:.0%} 近30天在卖{category}"
+    return {"code": "outside_category", "text": text, "value": round(float(peers_selling), 4)}

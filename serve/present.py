@@ -119,7 +119,7 @@ def pick_items(cards: Cards, picks: list[Pick], first_rank: int) -> list[dict]:
             good_reasons = (p.own_sales, *good_reasons[1:])
         why = [*p.anchor_reasons, *good_reasons]
         items.append({"rank": rank, "product": card, "score": p.score, "breakdown": p.breakdown, "reasons": why,
-                      "supported": support, "on_shelf": p.on_shelf})
+                      "supported": support, "on_shelf": p.on_shelf, "outside": p.outside})
     return items
 
 

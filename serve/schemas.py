@@ -57,7 +57,8 @@ class NoQuery(Query):
 
 
 class Reason(BaseModel):
-    code: str = Field(description="audience_fit, price_band_fit (why the good fits this room), audience_match, "
+    code: str = Field(description="outside_category (拓品类), audience_fit, price_band_fit (why the good fits this "
+                      "room), audience_match, "
                       "sales_proof, top_board, commission, new_goods, ...")
     text: str = Field(description="the sentence shown to people (Chinese)")
     value: float = Field(description="the figure the sentence cites")
@@ -111,6 +112,8 @@ class Pick(BaseModel):
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
     on_shelf: bool = Field(description="the room lists the good already (exclude_shelf=true leaves such goods out)")
+    outside: bool = Field(description="拓品类: the good's category is not one of the room's own (its main category "
+                                      "or one holding home_share of its GMV); max_outside_share caps them per page")
 
 
 class PicksResponse(BaseModel):

@@ -30,26 +30,36 @@ class Arranged(NamedTuple):
 
 
 def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_category_share: float,
-            support_share: float) -> np.ndarray:
+            support_share: float, outside: np.ndarray | None = None, max_outside_share: float = 1.0) -> np.ndarray:
     """Positions of the first `n` candidates in display order, pages of `page` goods (see `arrange_checked`)."""
-    return arrange_checked(code, score, n, page, max_category_share=max_category_share,
-                           support_share=support_share).order
+    return arrange_checked(code, score, n, page, max_category_share=max_category_share, support_share=support_share,
+                           outside=outside, max_outside_share=max_outside_share).order
 
 
 def arrange_checked(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_category_share: float,
-                    support_share: float) -> Arranged:
+                    support_share: float, outside: np.ndarray | None = None, max_outside_share: float = 1.0
+                    ) -> Arranged:
     """Positions of the first `n` candidates in display order, pages of `page` goods, and where the candidates
     ran short.
 
     `code` holds the candidates' slot codes (`slot_codes`), `score` their scores. Each slot takes the first
-    unused candidate that is allowed. Within a page a candidate once used or capped stays so, so each rule keeps a
-    cursor that only moves forward: a page costs about one pass over the candidates it skips, not a scan per slot.
+    unused candidate that is allowed. `outside` (per category, True for categories outside the room's own:
+    拓品类) with `max_outside_share` caps how many of a page's slots such goods take together, like the category
+    cap (relaxed only when nothing else is left). Within a page a candidate once used or capped stays so, so each
+    rule keeps a cursor that only moves forward: a page costs about one pass over the candidates it skips, not a
+    scan per slot.
     """
     cap = max(1, math.ceil(max_category_share * page))
+    outside_cap = math.floor(max_outside_share * page + 1e-9) if outside is not None else page
     share = support_share
     order = np.argsort(-score, kind="stable")
     code = np.asarray(code, np.int64)[order]
     n_slots = 2 * (int(code.max(initial=-1)) // 2 + 1) + 2  # every category's two codes, then the two spares
+    away = [False] * n_slots  # per slot code: a category outside the room's own
+    if outside is not None:
+        for c in np.flatnonzero(np.asarray(outside)).tolist():
+            if 2 * c + 1 < n_slots:
+                away[2 * c] = away[2 * c + 1] = True
     sup_at = np.flatnonzero(code & 1).tolist()  # ranks of the supported candidates
     code = code.tolist()
     m, n_sup = len(code), len(sup_at)
@@ -61,6 +71,7 @@ def arrange_checked(code: np.ndarray, score: np.ndarray, n: int, page: int, *, m
     first = first_sup = 0  # all ranks before `first`, all supported before `sup_at[first_sup]` are used
     while len(taken) < total:
         count = [0] * n_slots  # per slot code: both codes of a category hold the category's count
+        n_away = 0
         while first < m and used[first]:
             first += 1
         while first_sup < n_sup and used[sup_at[first_sup]]:
@@ -73,14 +84,15 @@ def arrange_checked(code: np.ndarray, score: np.ndarray, n: int, page: int, *, m
             # the end of the page, where the anchor's main category may already be capped
             if math.floor((in_page + 1) * share) > n_support:
                 if support_left > 0:
-                    while sup < n_sup and (used[sup_at[sup]] or count[code[sup_at[sup]]] >= cap):
+                    while sup < n_sup and (used[sup_at[sup]] or count[code[sup_at[sup]]] >= cap
+                                           or (away[code[sup_at[sup]]] and n_away >= outside_cap)):
                         sup += 1
                     if sup < n_sup:
                         pick = sup_at[sup]
                 short_support |= pick < 0
             # give way in this order: first the support share, then (only if nothing else is left) the cap
             if pick < 0:
-                while gen < m and (used[gen] or count[code[gen]] >= cap):
+                while gen < m and (used[gen] or count[code[gen]] >= cap or (away[code[gen]] and n_away >= outside_cap)):
                     gen += 1
                 if gen < m:
                     pick = gen
@@ -96,6 +108,7 @@ def arrange_checked(code: np.ndarray, score: np.ndarray, n: int, page: int, *, m
             c = code[pick]
             count[c] += 1
             count[c ^ 1] += 1
+            n_away += away[c]
             in_page += 1
             if c & 1:
                 n_support += 1

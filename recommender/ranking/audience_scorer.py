@@ -200,7 +200,8 @@ class AudienceFitScorer:
                 target[b] = max(length[b] + 1, reached)
             length[grow] = np.minimum(size[grow], np.maximum(target[grow], length[grow] + 1))
 
-    def _search_goods(self, anchor: int, mask: np.ndarray | None, n: int, k: int) -> _Found:
+    def _search_goods(self, anchor: int, mask: np.ndarray | None, n: int, k: int,
+                      outside: np.ndarray | None = None) -> _Found:
         """The block search for a room's first n picks in pages of k among the gated goods passing `mask`."""
         blocks = self._sorted(int(self.group[anchor]), "value")
         if mask is not None:
@@ -213,12 +214,12 @@ class AudienceFitScorer:
                        / top) ** w
 
         def needs(rows: np.ndarray, score: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return self._needs(rows, score, reaches, n, k)
+            return self._needs(rows, score, reaches, n, k, outside)
 
         return _Found(*self._search(blocks, block_scale, 2 * n, self._score_of(anchor), needs))
 
-    def _needs(self, rows: np.ndarray, score: np.ndarray, reaches: np.ndarray, n: int, k: int
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def _needs(self, rows: np.ndarray, score: np.ndarray, reaches: np.ndarray, n: int, k: int,
+               outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Arrange the scored goods, then the threshold each block's unscored goods must stay below for the
         arrangement over every good to be the same: a good below every pick is never chosen instead of one
         (unless the candidates ran short: a capped good or a missing supported one filled a slot), and a good
@@ -228,7 +229,8 @@ class AudienceFitScorer:
         settles every block."""
         cfg, code = self.config, self._code[rows]
         arranged = arrange_checked(code, score, n, k, max_category_share=cfg.max_category_share,
-                                   support_share=cfg.support_share)
+                                   support_share=cfg.support_share, outside=outside,
+                                   max_outside_share=cfg.max_outside_share)
         order, bc = arranged.order, self._block_category
         below_all = np.full(self.n_blocks, -np.inf)
         if len(order) == n and not arranged.relaxed:
@@ -256,29 +258,30 @@ class AudienceFitScorer:
 
         return score_of
 
-    def _cached(self, anchor: int) -> _Found:
+    def _cached(self, anchor: int, outside: np.ndarray | None) -> _Found:
         """The room's candidates for its first CACHED_PICKS picks (pages of 20, no filters), searched once and
         kept for CACHED_ROOMS rooms, with the bound of every good left unscored."""
         found = self._cache.get(anchor)
         if found is None:
-            found = self._search_goods(anchor, None, CACHED_PICKS, 20)
+            found = self._search_goods(anchor, None, CACHED_PICKS, 20, outside)  # a room's outside is fixed
             if len(self._cache) >= CACHED_ROOMS:
                 self._cache.pop(next(iter(self._cache)), None)  # the oldest room
             self._cache[anchor] = found
         return found
 
-    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int, outside: np.ndarray | None = None
+                  ) -> Scored:
         """From the room's kept candidates when their arrangement is provably the arrangement over every eligible
         good (the test that ends a search, with the bounds of what the kept search left unscored), else by a
         search of its own."""
-        cached = self._cached(anchor)
+        cached = self._cached(anchor, outside)
         rows, score = cached.rows, cached.score
         if eligible.filtered:
             keep = eligible.mask[rows]
             rows, score = rows[keep], score[keep]
-        need, order = self._needs(rows, score, cached.unscored, n, k)
+        need, order = self._needs(rows, score, cached.unscored, n, k, outside)
         if (cached.unscored >= need).any():  # the kept candidates do not prove this page: search
-            found = self._search_goods(anchor, eligible.mask if eligible.filtered else None, n, k)
+            found = self._search_goods(anchor, eligible.mask if eligible.filtered else None, n, k, outside)
             rows, score, order = found.rows, found.score, found.order
         top, w = self.top(anchor), self.config.affinity_weight
 

@@ -103,16 +103,46 @@ class Rooms:
     category_gmv: np.ndarray  # (anchors, audience categories): 30-day GMV per category
     category_shares: np.ndarray  # (anchors, audience categories): share of followers who bought the category
     audience_column: np.ndarray  # goods' category code -> column of the two matrices above (-1: none)
+    main: np.ndarray | None = None  # (anchors,) the main category's goods category code (-1: none)
+    peers: np.ndarray | None = None  # (anchors,) a group of rooms with similar audiences (or of one vertical)
 
     @classmethod
     def from_model(cls, model: Model, categories: list[str]) -> Rooms:
         a, labels = model.anchors, model.audience.labels["category"]
+        main = None
+        if "main_category" in a:
+            names = a["main_category"].astype(str).tolist()
+            main = np.array([categories.index(c) if c in categories else -1 for c in names], np.int64)
+        peers = np.asarray(model.personal.group, np.int64) if model.personal is not None else main
         return cls(rating=column(a, "shop_rating", 5.0), violations=column(a, "violations", 0.0),
                    tier=a["tier"].astype(str).to_numpy() if "tier" in a else np.full(len(a), ""),
                    fans=model.audience.fans, gmv_30d=model.anchor_stats["gmv_30d"].to_numpy(float),
                    category_gmv=model.anchor_category_gmv,
                    category_shares=np.asarray(model.audience.shares["category"]),
-                   audience_column=np.array([labels.index(c) if c in labels else -1 for c in categories], np.int64))
+                   audience_column=np.array([labels.index(c) if c in labels else -1 for c in categories], np.int64),
+                   main=main, peers=peers)
+
+    def outside(self, anchor: int, home_share: float) -> np.ndarray | None:
+        """(goods categories,) True for categories outside the room's own: not its main category and under
+        `home_share` of its 30-day GMV. None when the room has neither (every category is as much its own)."""
+        cols = self.audience_column
+        gmv = np.where(cols >= 0, np.asarray(self.category_gmv[anchor], float)[np.maximum(cols, 0)], 0.0)
+        total = float(self.gmv_30d[anchor])
+        home = gmv >= home_share * total if total > 0 else np.zeros(len(cols), bool)
+        if self.main is not None and self.main[anchor] >= 0:
+            home[self.main[anchor]] = True
+        return None if not home.any() else ~home
+
+    def peers_selling(self) -> np.ndarray | None:
+        """(peer groups, audience categories): the share of each group's rooms that sold the category in the last
+        30 days (what 拓品类 reasons cite)."""
+        if self.peers is None:
+            return None
+        group = np.where(self.peers >= 0, self.peers, self.peers.max(initial=0) + 1)
+        sold = np.asarray(self.category_gmv, float) > 0
+        out = np.zeros((group.max(initial=0) + 1, sold.shape[1]))
+        np.add.at(out, group, sold)
+        return out / np.maximum(np.bincount(group, minlength=len(out)), 1)[:, None]
 
     def __len__(self) -> int:
         return len(self.rating)

@@ -38,6 +38,11 @@ class RankingConfig(Settings):
     support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
     # diversity: most of a room's expected orders are in its main category, so the cap costs earnings
     max_category_share: float = Field(0.7, gt=0, le=1, description="most a category may take of a page")
+    # 拓品类: goods outside the room's own categories (its main category and those with home_share of its GMV)
+    max_outside_share: float = Field(1.0, ge=0, le=1, description="most of a page that goods outside the room's "
+                                     "own categories may take (1: no limit beyond the category cap)")
+    home_share: float = Field(0.15, gt=0, le=1, description="a category is the room's own when it holds this share "
+                              "of its 30-day GMV (its main category always is)")
     # anchors for a product (达人广场)
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
     max_anchor_violations: int = Field(3, ge=0, description="anchors with more violations are not proposed")

@@ -29,6 +29,7 @@ class Explainer:
         sellers is told of the others, not counted as one of them."""
         self.rooms = rooms
         self._n_goods = len(goods.price)
+        self._peers_selling = rooms.peers_selling()
         self._sold_7d = sold_7d
         self._interval = None if interval is None else (interval[0].tolist(), interval[1].tolist())
         self.memo_size = memo_size
@@ -110,6 +111,18 @@ class Explainer:
                     figures["expected_commission_30d_p95"] = round(aff * self._interval[1][p] * per_order, 2)
             items.append(Pick(p, s, figures, match, good_reasons, support, why, own_sales=own_sales))
         return items
+
+    def mark_outside(self, pick: Pick, anchor: int) -> None:
+        """Mark a pick outside the room's own categories (拓品类) and add the reason that justifies it: how many
+        of the rooms whose fans are like its fans sell the category."""
+        pick.outside = True
+        col = self._audience_col[pick.product]
+        if self._peers_selling is None or col < 0:
+            return
+        peers = self.rooms.peers
+        group = int(peers[anchor]) if peers[anchor] >= 0 else len(self._peers_selling) - 1
+        share = float(self._peers_selling[group, col])
+        pick.fit_reasons = (reasons.outside_category(self._category_of[pick.product], share), *pick.fit_reasons)
 
     def _sold_by(self, anchor: int, rows: np.ndarray) -> set[int]:
         """The goods among `rows` this room sold in the last 7 days."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.ranking.arrange import arrange
-from recommender.ranking.catalog import Goods
+from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 from recommender.ranking.explain import Explainer
 from recommender.ranking.results import Page
@@ -32,22 +32,22 @@ class PickFilters:
                 and self.commission_min is None and not self.exclude_shelf and self.exclude_products is None)
 
 
-def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig) -> np.ndarray:
+def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig, outside: np.ndarray | None = None) -> np.ndarray:
     """Positions among the scorer's candidates of a room's first n picks, in pages of k (the scorer's own
     arrangement when it made one to prove its candidates enough)."""
     if scored.arranged is not None:
         return scored.arranged
     return arrange(scored.code, scored.score, n, k, max_category_share=cfg.max_category_share,
-                   support_share=cfg.support_share)
+                   support_share=cfg.support_share, outside=outside, max_outside_share=cfg.max_outside_share)
 
 
 class GoodsForAnchor:
     """Pages of picks for one anchor, best first, each with its score breakdown and reasons."""
 
     def __init__(self, goods: Goods, gate: np.ndarray, scorer: Scorer, explainer: Explainer,
-                 shelf_of: Callable[[int], np.ndarray], cfg: RankingConfig) -> None:
+                 shelf_of: Callable[[int], np.ndarray], cfg: RankingConfig, rooms: Rooms | None = None) -> None:
         self.goods, self.gate, self.scorer, self.explainer, self.config = goods, gate, scorer, explainer, cfg
-        self.shelf_of = shelf_of
+        self.shelf_of, self.rooms = shelf_of, rooms
         self._unfiltered = Eligible(gate, int(np.count_nonzero(gate)), filtered=False)
 
     def filter_mask(self, filters: PickFilters, anchor: int | None = None) -> np.ndarray:
@@ -78,13 +78,18 @@ class GoodsForAnchor:
         cap and support share, so page 2 continues page 1 without repeats or gaps."""
         eligible = self.eligible(filters or PickFilters(), anchor)
         n = offset + k
-        scored = self.scorer.goods_for(anchor, eligible, n, k)
-        shown = arranged(scored, n, k, self.config)[offset:n]
+        outside = None if self.rooms is None else self.rooms.outside(anchor, self.config.home_share)
+        capped = outside if self.config.max_outside_share < 1 else None  # the rule needs it only when it caps
+        scored = self.scorer.goods_for(anchor, eligible, n, k, capped)
+        shown = arranged(scored, n, k, self.config, capped)[offset:n]
         rows = scored.rows[shown]
         items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
                                      self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders)
         shelf = self.shelf_of(anchor)
-        for item, listed in zip(items, np.isin(rows, shelf).tolist(), strict=True):
+        away = np.zeros(len(rows), bool) if outside is None else outside[self.goods.category[rows]]
+        for item, listed, off in zip(items, np.isin(rows, shelf).tolist(), away.tolist(), strict=True):
             item.on_shelf = listed
+            if off:
+                self.explainer.mark_outside(item, anchor)
         more = eligible.count > n and len(items) == k
         return Page(items, offset, n if more else None, eligible.count)

@@ -46,7 +46,7 @@ class Ranker:
                                    sold_7d=sold_within(model, days=7))
         self.scorer = self._scorer(model)
         self.goods_for_anchor = GoodsForAnchor(self.goods, self.gate, self.scorer, self.explainer, model.shelf_of,
-                                               cfg)
+                                               cfg, self.rooms)
         self.anchors_for_good = AnchorsForGood(self.rooms, self.anchor_gate, self.scorer, self.explainer,
                                                model.shelf_of)
 

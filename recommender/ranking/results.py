@@ -20,6 +20,7 @@ class Pick:
     #: why the good fits this room's audience (the room x good term: a fan cell, the price band); may be empty
     fit_reasons: tuple[dict, ...] = ()
     on_shelf: bool = False  # the room lists the good already
+    outside: bool = False  # 拓品类: the good's category is not one of the room's own
     #: the sales proof as told to a room that is one of the good's sellers (it replaces the good's own first
     #: reason, the shared sales proof, which counts the room among "N 位主播"); None: the shared one holds
     own_sales: dict | None = None

@@ -59,8 +59,10 @@ class Scorer(Protocol):
     boost: np.ndarray  # per good: 1 + support_boost for supported goods, else 1
     orders: bool  # the affinity is expected orders per 30 days (so x price x commission rate is yuan)
 
-    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
-        """Candidates whose arrangement into pages of k gives the first n picks over every eligible good."""
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int, outside: np.ndarray | None = None
+                  ) -> Scored:
+        """Candidates whose arrangement into pages of k gives the first n picks over every eligible good
+        (`outside`: the room's categories outside its own, per category, when their share of a page is capped)."""
         ...
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -156,7 +158,9 @@ class ShelfRateScorer:
             self._pool_rows += len(rows)
         return pool
 
-    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int, outside: np.ndarray | None = None
+                  ) -> Scored:
+        # the pool holds each category's n best and n best supported: enough under any per-category rule
         pool = self.pool(n, eligible.mask if eligible.filtered else None)
         col = pool.col
         room = self.room[anchor].astype(np.float64)
@@ -240,7 +244,8 @@ class VectorScorer:
             return np.asarray(rows[keep][:n], np.int64), np.asarray(scores[keep][:n])
         return self.retrieve(self.anchor_vectors[anchor], mask, n, supported_only)
 
-    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int) -> Scored:
+    def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int, outside: np.ndarray | None = None
+                  ) -> Scored:
         cfg, mask = self.config, eligible.mask
         rows, affinity = self.retrieve_for_anchor(anchor, mask, max(cfg.candidates, n), eligible=eligible.count)
         if cfg.support_share > 0:

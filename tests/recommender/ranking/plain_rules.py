@@ -14,26 +14,35 @@ def brute_top(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return rows[np.lexsort((rows, -scores[rows]))][:n]
 
 
-def reference_arrange(cats, supported, score, n, page, support_share, max_category_share):
+def reference_arrange(cats, supported, score, n, page, support_share, max_category_share, outside=None,
+                      max_outside_share=1.0):
     """The arrangement rule: per slot, the best unused candidate (ties: earlier) that a due support slot asks
-    for, else the best under the category cap, else the best left."""
+    for, else the best under the category cap (and the cap on goods outside the room's categories), else the
+    best left."""
     cap = max(1, math.ceil(max_category_share * page))
+    away_cap = math.floor(max_outside_share * page + 1e-9) if outside is not None else page
+    away = {c for c in range(len(outside)) if outside[c]} if outside is not None else set()
     ranked = sorted(range(len(score)), key=lambda i: (-score[i], i))
     used, taken, support_left = set(), [], sum(supported)
     while len(taken) < min(n, len(score)):
-        per_cat, in_page, n_support = Counter(), 0, 0
+        per_cat, in_page, n_support, n_away = Counter(), 0, 0, 0
         while in_page < page and len(taken) < min(n, len(score)):
             free = [i for i in ranked if i not in used]
+
+            def allowed(i, per_cat=per_cat, n_away=n_away):
+                return per_cat[cats[i]] < cap and not (cats[i] in away and n_away >= away_cap)
+
             pick = None
             if support_left > 0 and math.floor((in_page + 1) * support_share) > n_support:
-                pick = next((i for i in free if supported[i] and per_cat[cats[i]] < cap), None)
+                pick = next((i for i in free if supported[i] and allowed(i)), None)
             if pick is None:
-                pick = next((i for i in free if per_cat[cats[i]] < cap), None)
+                pick = next((i for i in free if allowed(i)), None)
             if pick is None:
                 pick = free[0]
             used.add(pick)
             taken.append(pick)
             per_cat[cats[pick]] += 1
+            n_away += cats[pick] in away
             in_page += 1
             if supported[pick]:
                 n_support += 1

@@ -19,12 +19,14 @@ def test_arrangement_equals_the_plain_rule(seed):
     m = int(rng.integers(0, 120))
     rows = rng.choice(n_goods, m, replace=False)
     score = rng.choice([1.0, 2.0, 3.0], m) if seed % 3 == 0 else rng.random(m)  # ties, or none
+    outside = rng.random(n_cats) < 0.5 if seed % 2 else None  # categories outside the room's own (拓品类)
+    away_share = float(rng.choice([0.0, 0.1, 0.25, 1.0]))
     for page in (1, 5, 20):
         for n in (page, 3 * page, 2 * page + 1):
             expected = reference_arrange(category[rows].tolist(), supported[rows].tolist(), score.tolist(), n, page,
-                                         share, cap)
+                                         share, cap, None if outside is None else outside.tolist(), away_share)
             got = arrange(slot_codes(category, supported)[rows], score, n, page, max_category_share=cap,
-                          support_share=share)
+                          support_share=share, outside=outside, max_outside_share=away_share)
             assert got.tolist() == expected
 
 
@@ -40,3 +42,14 @@ def test_the_cap_gives_way_only_when_nothing_else_is_left():
     code = slot_codes(np.array([0, 0, 0, 0, 0, 1]), np.zeros(6, bool))
     score = np.array([6.0, 5, 4, 3, 2, 1])
     assert arrange(code, score, 4, 4, max_category_share=0.5, support_share=0).tolist() == [0, 1, 5, 2]
+
+
+def test_goods_outside_the_room_s_categories_take_at_most_their_share_of_a_page():
+    # categories 0 (the room's) and 1 (outside it), alternating in score: a page of 10 at a 20% share takes two
+    # of category 1, then every good of category 0, then (nothing else left) more of category 1
+    category = np.array([1, 0] * 6)
+    code = slot_codes(category, np.zeros(12, bool))
+    score = np.arange(12, 0, -1, dtype=float)
+    got = arrange(code, score, 10, 10, max_category_share=1.0, support_share=0, outside=np.array([False, True]),
+                  max_outside_share=0.2)
+    assert category[got].tolist() == [1, 0, 1, 0, 0, 0, 0, 0, 1, 1]

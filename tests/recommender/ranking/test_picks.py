@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recommender.artifact import load_model
 from recommender.ranking import PickFilters, Ranker, RankingConfig
 from tests.recommender.ranking.conftest import FILTERS
 from tests.recommender.ranking.plain_rules import expected_value, reference_arrange
@@ -102,3 +103,26 @@ def test_rooms_of_one_vertical_get_their_own_first_picks_in_it(ranker, shelf_ran
     alike, _ = _main_category_tops(shelf_ranker)
     assert identical_top_share(personal, groups) < 0.3
     assert identical_top_share(alike, groups) > 0.9
+
+
+def test_picks_outside_the_room_s_own_categories_are_marked_justified_and_capped(small_artifact):
+    """拓品类: a pick whose category is neither the room's main one nor 15% of its GMV is marked, says how many
+    rooms with fans like its fans sell that category, and takes at most max_outside_share of a page."""
+    model = load_model(small_artifact)
+    free, capped = Ranker(model), Ranker(model, RankingConfig(max_outside_share=0.1))
+    rooms, seen, fewer = free.rooms, 0, 0
+    for anchor in range(len(model.anchor_ids)):
+        outside = rooms.outside(anchor, free.config.home_share)
+        if outside is None:
+            continue
+        for pick in free.picks(anchor, 20).items:
+            assert pick.outside == bool(outside[free.goods.category[pick.product]])
+            codes = [r["code"] for r in pick.reasons]
+            assert ("outside_category" in codes) == pick.outside
+            seen += pick.outside
+        page = capped.picks(anchor, 20).items
+        # at most 2 of 20, unless the room's own categories cannot fill the rest under the category cap (14)
+        own = [min(14, int((free.gate & (free.goods.category == c)).sum())) for c in np.flatnonzero(~outside)]
+        assert sum(p.outside for p in page) <= max(2, 20 - sum(own))
+        fewer += sum(p.outside for p in page) < sum(p.outside for p in free.picks(anchor, 20).items)
+    assert seen > 20 and fewer > 5

@@ -68,10 +68,10 @@ def eligible(mask: np.ndarray, filtered: bool) -> Eligible:
 
 
 def shown(scorer: ShelfRateScorer, cfg: RankingConfig, anchor: int, elig: Eligible, n: int, k: int,
-          offset: int = 0) -> list[int]:
+          offset: int = 0, outside: np.ndarray | None = None) -> list[int]:
     """Goods offset..n of the room's list in pages of k, as the picks arrange the scorer's candidates."""
-    scored = scorer.goods_for(anchor, elig, n, k)
-    return scored.rows[arranged(scored, n, k, cfg)[offset:n]].tolist()
+    scored = scorer.goods_for(anchor, elig, n, k, outside)
+    return scored.rows[arranged(scored, n, k, cfg, outside)[offset:n]].tolist()
 
 
 @pytest.mark.parametrize("seed", range(80))
@@ -125,6 +125,8 @@ def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndar
                       category.astype(np.int32), goods.categories, rng.gamma(1.0, 20.0, n_p).astype(np.float32))
     if seed % 4 == 1:  # ranked by a low quantile of quality: goods with little evidence need more of it
         cfg = cfg.model_copy(update={"caution": 0.2})
+    if seed % 5 in (2, 3):  # goods outside the room's categories capped to a share of each page (拓品类)
+        cfg = cfg.model_copy(update={"max_outside_share": float(rng.choice([0.0, 0.1, 0.3]))})
     views = []
     for name, cells in (("gender_age", 4), ("region", 3)):
         audience = rng.dirichlet(np.ones(cells) * 0.5, n_a).astype(np.float32)
@@ -153,14 +155,17 @@ def test_the_audience_scorer_equals_ranking_every_eligible_good_under_any_settin
                 expected = expected * scorer.personal.base.quality_quantile(cfg.caution)[rows]
             score = ((expected / max(top, 1e-12)) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
                      * goods.commission[rows] ** cfg.commission_weight * scorer.boost[rows])
+            # the room's own categories: a fixed draw per room, as Rooms.outside is
+            outside = (np.random.default_rng([seed, anchor]).random(len(goods.categories)) < 0.5
+                       if cfg.max_outside_share < 1 else None)
             for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
-                got = shown(scorer, cfg, anchor, elig, offset + k, k, offset)
+                got = shown(scorer, cfg, anchor, elig, offset + k, k, offset, outside)
                 want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
-                                    max_category_share=cfg.max_category_share,
-                                    support_share=cfg.support_share)[offset:offset + k]].tolist()
-                assert got == want and len(set(got)) == len(got), (anchor, k, offset)
-            pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o)]
-            assert pages == shown(scorer, cfg, anchor, elig, 40, 5)
+                                    max_category_share=cfg.max_category_share, support_share=cfg.support_share,
+                                    outside=outside, max_outside_share=cfg.max_outside_share)[offset:offset + k]]
+                assert got == want.tolist() and len(set(got)) == len(got), (anchor, k, offset)
+            pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o, outside)]
+            assert pages == shown(scorer, cfg, anchor, elig, 40, 5, 0, outside)
 
 
 def test_the_audience_scorer_scores_only_a_part_of_the_catalogue():
