@@ -37,6 +37,7 @@ from recommender.shelf_rate import DAYS_PER_PERIOD
 
 FIT_LIFT = 1.25  # a fan cell, or a price band, is a reason when it buys the good this much above average
 FIT_SHARE = 0.10  # ... and the cell is at least this share of the room's audience
+REASON_MEMO = 100_000  # formatted fit reasons kept (shared read-only by every pick that shows the same figures)
 CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per room
 CACHED_ROOMS = 4096  # rooms whose candidates are kept (a few hundred goods each: about 10 KB a room)
 
@@ -107,6 +108,7 @@ class AudienceFitScorer:
         self._blocks: dict[tuple[int, str], _Blocks] = {}
         self._top = np.full(len(self.room), np.nan)
         self._cache: dict[int, _Found] = {}
+        self._reason_memo: dict[tuple, dict] = {}
 
     def _sorted(self, group: int, by: str) -> _Blocks:
         """The gated goods in blocks for rooms of `group`, by their reach in score (`value`) or in expected
@@ -312,17 +314,33 @@ class AudienceFitScorer:
             better = top > best_gain
             best_gain[better], best_view[better], best_cell[better] = top[better], i, cell[better]
         band = self.band_factor[anchor, self.band[rows]]
+        memo = self._reason_memo
+        if len(memo) > REASON_MEMO:
+            memo.clear()
         out = []
-        for j, p in enumerate(rows.tolist()):
-            why = []
-            if best_view[j] >= 0:
-                i, t = int(best_view[j]), int(best_cell[j])
-                name, labels = self._view_labels[i]
-                why.append(reasons.audience_fit(float(self.views[i][0][anchor, t]), labels[t],
-                                                float(self.views[i][1][p, t]), region=name == "region"))
-            if band[j] >= FIT_LIFT:
-                why.append(reasons.price_band_fit(float(band[j])))
-            out.append(tuple(why))
+        share, lift = np.zeros(m), np.zeros(m)
+        for i, (audience, response) in enumerate(self.views):
+            here = best_view == i
+            share[here], lift[here] = audience[anchor, best_cell[here]], response[rows[here], best_cell[here]]
+        share, lift = np.round(share, 2).tolist(), np.round(lift, 2).tolist()
+        lifted = (band >= FIT_LIFT).tolist()
+        for v, t, b, up, q, r in zip(best_view.tolist(), best_cell.tolist(), np.round(band, 2).tolist(), lifted, share,
+                                     lift, strict=True):
+            why = ()
+            if v >= 0:  # formatted once per figure as shown (a share in %, a lift to 0.1), then shared
+                key = (v, t, q, r)
+                reason = memo.get(key)
+                if reason is None:
+                    name, labels = self._view_labels[v]
+                    reason = memo[key] = reasons.audience_fit(q, labels[t], r, region=name == "region")
+                why = (reason,)
+            if up:
+                key = ("band", b)
+                reason = memo.get(key)
+                if reason is None:
+                    reason = memo[key] = reasons.price_band_fit(b)
+                why = (*why, reason)
+            out.append(why)
         return out
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:

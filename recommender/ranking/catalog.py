@@ -124,7 +124,15 @@ class Rooms:
 
     def outside(self, anchor: int, home_share: float) -> np.ndarray | None:
         """(goods categories,) True for categories outside the room's own: not its main category and under
-        `home_share` of its 30-day GMV. None when the room has neither (every category is as much its own)."""
+        `home_share` of its 30-day GMV. None when the room has neither (every category is as much its own).
+        Kept per room (read-only): a room's categories are fixed for a loaded model."""
+        memo = self.__dict__.setdefault("_outside_memo", {})
+        key = (anchor, home_share)
+        if key not in memo:
+            memo[key] = self._outside_of(anchor, home_share)
+        return memo[key]
+
+    def _outside_of(self, anchor: int, home_share: float) -> np.ndarray | None:
         cols = self.audience_column
         gmv = np.where(cols >= 0, np.asarray(self.category_gmv[anchor], float)[np.maximum(cols, 0)], 0.0)
         total = float(self.gmv_30d[anchor])

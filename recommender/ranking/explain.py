@@ -30,8 +30,11 @@ class Explainer:
         self.rooms = rooms
         self._n_goods = len(goods.price)
         self._peers_selling = rooms.peers_selling()
+        self._outside_memo: dict[tuple[int, int], dict] = {}  # formatted once per (peer group, category)
         self._sold_7d = sold_7d
         self._interval = None if interval is None else (interval[0].tolist(), interval[1].tolist())
+        self._interval_arr = interval
+        self._price_arr, self._commission_arr = goods.price, goods.commission
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
         self._categories = goods.categories
@@ -90,8 +93,14 @@ class Explainer:
         items = []
         fit = fit or [()] * len(rows)
         own = self._sold_by(anchor, rows)
-        for p, s, aff, r, v, s6, b, why in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
-                                               boost.tolist(), fit, strict=True):
+        money = [None] * len(rows)
+        if orders:  # yuan: expected orders x price x commission rate, with its range (one rounding for all)
+            earned = breakdown[0] * self._price_arr[rows] * self._commission_arr[rows]
+            ranges_ = [earned] if self._interval is None else [earned, earned * self._interval_arr[0][rows],
+                                                                earned * self._interval_arr[1][rows]]
+            money = np.round(np.stack(ranges_, axis=1), 2).tolist()
+        for p, s, aff, r, v, s6, b, why, cash in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
+                                                     boost.tolist(), fit, money, strict=True):
             col, cat, good_reasons, support = memo.get(p) or self.good(p)
             own_sales = None
             if p in own and good_reasons and good_reasons[0]["code"] == "sales_proof":
@@ -103,12 +112,10 @@ class Explainer:
                     match = audience[col] = reasons.audience_match(shares[col], cat)
             figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
                        "expected_value": v, "support_boost": b, "score": s6}
-            if orders:
-                per_order = price[p] * commission[p]
-                figures["expected_commission_30d"] = round(aff * per_order, 2)
-                if self._interval is not None:
-                    figures["expected_commission_30d_p05"] = round(aff * self._interval[0][p] * per_order, 2)
-                    figures["expected_commission_30d_p95"] = round(aff * self._interval[1][p] * per_order, 2)
+            if cash is not None:
+                figures["expected_commission_30d"] = cash[0]
+                if len(cash) == 3:
+                    figures["expected_commission_30d_p05"], figures["expected_commission_30d_p95"] = cash[1], cash[2]
             items.append(Pick(p, s, figures, match, good_reasons, support, why, own_sales=own_sales))
         return items
 
@@ -121,8 +128,11 @@ class Explainer:
             return
         peers = self.rooms.peers
         group = int(peers[anchor]) if peers[anchor] >= 0 else len(self._peers_selling) - 1
-        share = float(self._peers_selling[group, col])
-        pick.fit_reasons = (reasons.outside_category(self._category_of[pick.product], share), *pick.fit_reasons)
+        reason = self._outside_memo.get((group, col))
+        if reason is None:
+            share = float(self._peers_selling[group, col])
+            reason = self._outside_memo[(group, col)] = reasons.outside_category(self._category_of[pick.product], share)
+        pick.fit_reasons = (reason, *pick.fit_reasons)
 
     def _sold_by(self, anchor: int, rows: np.ndarray) -> set[int]:
         """The goods among `rows` this room sold in the last 7 days."""

@@ -85,10 +85,10 @@ class GoodsForAnchor:
         rows = scored.rows[shown]
         items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
                                      self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders)
-        shelf = self.shelf_of(anchor)
+        shelf = set(self.shelf_of(anchor).tolist())
         away = np.zeros(len(rows), bool) if outside is None else outside[self.goods.category[rows]]
-        for item, listed, off in zip(items, np.isin(rows, shelf).tolist(), away.tolist(), strict=True):
-            item.on_shelf = listed
+        for item, off in zip(items, away.tolist(), strict=True):
+            item.on_shelf = item.product in shelf
             if off:
                 self.explainer.mark_outside(item, anchor)
         more = eligible.count > n and len(items) == k
