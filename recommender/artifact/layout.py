@@ -53,6 +53,7 @@ class File:
     optional: str | None = None  # manifest key that says whether the file exists
     loaded: bool = True  # opened by Model (False: read by its own component, e.g. the content model)
     mmap: bool = True  # memory-mapped when Model maps; False: small, read into memory
+    finite: bool = False  # a float array that can hold no NaN or infinity (checked at load)
 
     @property
     def kind(self) -> str:
@@ -60,7 +61,7 @@ class File:
 
 
 def _vectors(name: str, rows: str, about: str) -> File:
-    return File(f"vectors/{name}.npy", rows, about, ("float32",), ("d",))
+    return File(f"vectors/{name}.npy", rows, about, ("float32",), ("d",), finite=True)
 
 
 def _windowed(prefix: str, per_window: tuple[str, ...], windows: tuple[str, ...], rest: tuple[str, ...]
@@ -118,28 +119,28 @@ LAYOUT: tuple[File, ...] = (
     File("content/coef.npy", "free", "its ridge coefficients, features x d", ("float32",), ("d",), loaded=False),
     File("content/intercept.npy", "d", "its ridge intercept", ("float32",), loaded=False),
     File("shelf_rate/quality.npy", "products", "expected orders if shelved = room[anchor, category] x quality",
-         ("float32",), optional="shelf_rate"),
+         ("float32",), optional="shelf_rate", finite=True),
     File("shelf_rate/room.npy", "anchors", "a room's strength per category", ("float32",), ("categories",),
-         optional="shelf_rate"),
+         optional="shelf_rate", finite=True),
     File("shelf_rate/category.npy", "products", "a good's column of room", ("int32",), optional="shelf_rate",
          mmap=False),
     File("shelf_rate/categories.json", "free", "the category names of room's columns", optional="shelf_rate"),
     File("shelf_rate/quality_shape.npy", "products", "quality's posterior gamma shape (orders + prior pseudo-orders)",
-         ("float32",), optional="quality_shape"),
+         ("float32",), optional="quality_shape", finite=True),
     File("audience/band.npy", "products", "a good's price band within its category (0 cheapest)", ("int8",),
          optional="audience", mmap=False),
     File("audience/band_factor.npy", "anchors", "how a room sells each price band (x expected orders)",
-         ("float32",), (5,), optional="audience"),
+         ("float32",), (5,), optional="audience", finite=True),
     File("audience/audience.npy", "anchors", "a room's audience over the cells of each view, views side by side",
-         ("float32",), ("free",), optional="audience"),
+         ("float32",), ("free",), optional="audience", finite=True),
     File("audience/response.npy", "products", "how fans of each cell buy the good, relative to its average",
-         ("float32",), ("free",), optional="audience"),
+         ("float32",), ("free",), optional="audience", finite=True),
     File("audience/views.json", "free", "the views' names and cell labels, in the columns' order",
          optional="audience"),
     File("audience/group.npy", "anchors", "a room's group of similar audiences", ("int32",), optional="audience",
          mmap=False),
     File("audience/bound.npy", "products", "the most a good's audience term reaches in each group's rooms",
-         ("float32",), ("free",), optional="audience"),
+         ("float32",), ("free",), optional="audience", finite=True),
 )
 
 RETIRED_FILES = {5: ("vectors/anchor_sales_weight.npy", "shelf_rate/candidates.npy",

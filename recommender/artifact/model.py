@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recommender.artifact.checksums import verify as verify_checksum
 from recommender.artifact.files import describe_file, open_file
 from recommender.artifact.layout import RETIRED_FILES, File, Found, files_of, found, verify
 from recommender.artifact.manifest import read_manifest
@@ -34,6 +35,7 @@ class Model:
             return found(f[rel]) if rel in f else describe_file(self.path / rel, layout[rel])
 
         verify(self.path, self.manifest, held)
+        self._check_finite(layout, f)
         self.anchor_ids = Vocabulary(f["ids/anchors.npy"], "anchors")
         self.fan_ids = Vocabulary(f["ids/fans.npy"], "fans")
         self.product_ids = Vocabulary(f["ids/products.npy"], "products")
@@ -104,6 +106,27 @@ class Model:
         for rel in layout:
             if rel not in listed:
                 raise ArtifactError(f"{self.path / rel}: part of format {version} but not listed in the manifest")
+        sums = self.manifest.get("checksums")
+        if sums is None and version >= 7:
+            raise ArtifactError(f"{self.path / 'manifest.json'}: format {version} records a checksum of every file; "
+                                "this manifest has none")
+        for rel in listed if sums is not None else ():
+            if rel not in sums:
+                raise ArtifactError(f"{self.path / rel}: the manifest records no checksum for it")
+            verify_checksum(self.path / rel, sums[rel])
+
+    def _check_finite(self, layout: dict[str, File], opened: dict[str, Any], rows: int = 1 << 16) -> None:
+        """Float arrays that cannot hold NaN or infinity do not (a model trained on bad numbers is refused)."""
+        for rel, file in layout.items():
+            if not file.finite or rel not in opened:
+                continue
+            arr = opened[rel]
+            for lo in range(0, max(len(arr), 1), rows):
+                block = np.asarray(arr[lo:lo + rows])
+                ok = np.isfinite(block)
+                if not ok.all():
+                    bad = lo + int(np.flatnonzero(~ok.reshape(len(block), -1).all(axis=1))[0])
+                    raise ArtifactError(f"{self.path / rel}: row {bad} holds NaN or infinite values")
 
     @property
     def snapshot_time(self) -> pd.Timestamp:

@@ -13,6 +13,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from recommender.artifact.checksums import digest
 from recommender.artifact.files import describe_file
 from recommender.artifact.layout import FORMAT_VERSION, MANIFEST, Found, files_of, found, spec, verify
 from recommender.errors import ArtifactError
@@ -98,7 +99,8 @@ class ArtifactWriter:
             rel = path.relative_to(self.tmp).as_posix()
             if path.is_file() and rel not in self.files:
                 self._written(rel)
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "files": dict(sorted(self.files.items()))}
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "files": dict(sorted(self.files.items())),
+                    "checksums": {rel: digest(self.tmp / rel) for rel in sorted(self.files)}}
         self._check(manifest)
         with open(self.tmp / MANIFEST, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, ensure_ascii=False, indent=2, default=str)

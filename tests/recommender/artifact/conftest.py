@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.artifact.checksums import digest
+
 
 class Editable:
     """An artifact copy whose manifest is kept in step with the edits (so only the edited fact is wrong)."""
@@ -41,6 +43,8 @@ class Editable:
         np.save(self.path / rel, arr, allow_pickle=False)
         man = self.manifest
         man["files"][rel] = (self.path / rel).stat().st_size
+        if "checksums" in man:
+            man["checksums"][rel] = digest(self.path / rel)
         self.set_manifest(man)
 
 

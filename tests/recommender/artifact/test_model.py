@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from recommender.artifact import ArtifactError, load_model
+from recommender.artifact.checksums import digest
 from recommender.artifact.layout import RETIRED_FILES
 from recommender.contract import load_snapshot
 from recommender.ranking import Ranker
@@ -125,8 +126,46 @@ def test_a_file_that_disagrees_with_the_table_is_refused_naming_it(artifact, rel
 
 def test_an_unreadable_file_is_refused_naming_it(artifact):
     (artifact.path / "stats/products.parquet").write_bytes(b"not parquet")
-    man = artifact.manifest
+    man = artifact.manifest  # its size and checksum as written: only the content is wrong
     man["files"]["stats/products.parquet"] = len(b"not parquet")
+    man["checksums"]["stats/products.parquet"] = digest(artifact.path / "stats/products.parquet")
     artifact.set_manifest(man)
     with pytest.raises(ArtifactError, match=r"stats/products\.parquet: unreadable parquet file"):
+        load_model(artifact.path)
+
+
+def _overwrite_in_place(path, data: bytes, at: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(at)
+        fh.write(data)
+
+
+@pytest.mark.parametrize("damage", ["fill quality with 0xFF", "random bytes in product ids"])
+def test_damage_that_keeps_the_size_is_refused_by_the_checksum(artifact, damage):
+    """The probe's cases: the file keeps its size (and its header), so only its checksum can tell."""
+    rel = "shelf_rate/quality.npy" if damage.startswith("fill") else "ids/products.npy"
+    path = artifact.path / rel
+    header = 128  # .npy headers are a multiple of 64 bytes; these are 128
+    size = path.stat().st_size
+    fill = b"\xff" * (size - header) if damage.startswith("fill") else np.random.default_rng(0).bytes(64)
+    _overwrite_in_place(path, fill, header if damage.startswith("fill") else size // 2)
+    assert path.stat().st_size == size
+    with pytest.raises(ArtifactError, match=rf"{rel}: its content is not what was written"):
+        load_model(artifact.path)
+
+
+def test_non_finite_numbers_are_refused_even_with_a_matching_checksum(artifact, model):
+    """A model trained on bad numbers (NaN vectors) was written consistently; the loader still refuses it."""
+    vectors = np.array(model.vectors["product"])
+    vectors[7, 3] = np.nan
+    artifact.save("vectors/product.npy", vectors)
+    with pytest.raises(ArtifactError, match=r"vectors/product\.npy: row 7 holds NaN"):
+        load_model(artifact.path)
+
+
+def test_a_format_7_manifest_without_checksums_is_refused(artifact):
+    man = artifact.manifest
+    del man["checksums"]
+    artifact.set_manifest(man)
+    with pytest.raises(ArtifactError, match="records a checksum of every file"):
         load_model(artifact.path)
