@@ -56,6 +56,9 @@ class AudienceFitConfig(Settings):
     rounds: int = Field(3, ge=1, le=20, description="alternations of the base model and the two factors")
     empirical_priors: bool = Field(True, description="prior strengths from the data (moments of the counts) "
                                    "instead of the two fixed ones above")
+    response_profiles: int = Field(8, ge=0, le=256, description="audience-response profiles shared across goods (a "
+                                   "mixture fitted by EM): a good's response is shrunk toward the profiles its buyers "
+                                   "match instead of its category's typical response (0: the category's)")
     room_groups: int = Field(16, ge=1, le=1024, description="groups of rooms with similar audiences; the service "
                              "bounds a good's audience term per group (more groups: tighter bounds, fewer goods "
                              "scored per request, a sort of the catalogue per group at load)")
@@ -272,7 +275,8 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         for i, view in enumerate(views):
             per = unit * band_factor[ea, eb] * _product([f for j, f in enumerate(view_fit) if j != i])
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
-                                      None if cfg.empirical_priors else cfg.response_prior_orders)
+                                      None if cfg.empirical_priors else cfg.response_prior_orders,
+                                      cfg.response_profiles)
             view_fit[i] = view.entries(ea, ep)
     # the base model once more, so its levels match the factors as they ended
     base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
@@ -287,7 +291,7 @@ def _product(factors: list[np.ndarray]) -> np.ndarray | float:
 
 
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
-              n_c: int, prior_orders: float | None) -> np.ndarray:
+              n_c: int, prior_orders: float | None, profiles: int = 0) -> np.ndarray:
     """A view's response of every good: gamma-Poisson per (good, cell), exposure to cell t being `per` x q[a, t],
     shrunk toward the category's response; normalised to average 1 over the audiences the good was sold to
     (its level belongs to its quality)."""
@@ -299,15 +303,51 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     np.add.at(cat_n, cat_of, n_resp)
     np.add.at(cat_e, cat_of, exp_cell)
     typical = (cat_n + 1.0) / (cat_e + 1.0)
+    prior = typical[cat_of] if not profiles else _profile_prior(n_resp, exp_cell, cat_of, n_c, typical, profiles)
     if prior_orders is None:  # per category: targeting matters more in some (服装) than in others (家电)
-        strength = np.array([prior_strength(n_resp[cat_of == c], (exp_cell * typical[cat_of])[cat_of == c])
+        strength = np.array([prior_strength(n_resp[cat_of == c], (exp_cell * prior)[cat_of == c])
                              for c in range(n_c)])[cat_of][:, None]
     else:
         strength = prior_orders
-    response = (n_resp + strength) / (exp_cell + strength / typical[cat_of])
+    response = (n_resp + strength) / (exp_cell + strength / prior)
     level = (exp_cell * response).sum(axis=1) / np.maximum(exp_cell.sum(axis=1), 1e-12)
     seen = exp_cell.sum(axis=1) > 0
     response[seen] /= level[seen, None]
     mean_q = q.mean(axis=0)
     response[~seen] /= ((typical[cat_of[~seen]] * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
     return response
+
+
+def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, typical: np.ndarray, k: int,
+                   iterations: int = 15, seed: int = 0) -> np.ndarray:
+    """(goods, cells) each good's prior response: the mix of K response profiles its buyers match (a mixture of
+    multinomials with exposure, fitted by EM over all goods, so a profile rests on many goods), scaled to the
+    category typical's level. Goods without orders get their category's mix of profiles."""
+    rng = np.random.default_rng(seed)
+    n_p, cells = n.shape
+    total = n.sum(axis=1)
+    informative = total > 0
+    R = typical[rng.integers(0, n_c, k)] * rng.lognormal(0, 0.5, (k, cells))  # (k, cells) rates
+    w = np.full((n_c, k), 1.0 / k)
+    log_post = np.zeros((n_p, k))
+    for _ in range(iterations):
+        # E: the share of a good's orders in each cell under profile j is e R_j / sum(e R_j)
+        mix = e @ R.T  # (goods, k)
+        log_lik = n @ np.log(np.maximum(R, 1e-12)).T - total[:, None] * np.log(np.maximum(mix, 1e-300))
+        log_post = np.log(np.maximum(w[cat_of], 1e-12)) + log_lik
+        log_post -= log_post.max(axis=1, keepdims=True)
+        post = np.exp(log_post)
+        post /= post.sum(axis=1, keepdims=True)
+        # M: each profile's rates from the goods it explains, each good's level under it fitted
+        level = total[:, None] / np.maximum(mix, 1e-300)  # (goods, k)
+        weight = post * informative[:, None]
+        R = (weight.T @ n + 1e-3) / ((weight * level).T @ e + 1e-3)
+        counts = np.zeros((n_c, k))
+        np.add.at(counts, cat_of, post)
+        w = (counts + 1.0) / (counts + 1.0).sum(axis=1, keepdims=True)
+    post = np.where(informative[:, None], post, w[cat_of])
+    shape = post @ R  # (goods, cells), up to a level
+    scale = (e * typical[cat_of]).sum(axis=1) / np.maximum((e * shape).sum(axis=1), 1e-300)
+    unseen = e.sum(axis=1) <= 0
+    scale[unseen] = (typical[cat_of[unseen]].mean(axis=1) / np.maximum(shape[unseen].mean(axis=1), 1e-300))
+    return shape * scale[:, None]

@@ -93,3 +93,28 @@ def test_top_goods_are_the_exact_top_of_the_full_expected_orders(world):
     full = personal.expected(rooms)
     np.testing.assert_allclose(orders, -np.sort(-full, axis=1)[:, :25], rtol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(full, rows, 1), orders, rtol=1e-6)
+
+
+def test_response_profiles_carry_what_many_goods_show_to_a_good_with_few_orders():
+    """Goods drawn from three planted audience profiles: a good with 6 orders gets, as its prior, a response much
+    closer to its own profile than its category's average response is."""
+    from recommender.audience_fit import _profile_prior
+
+    rng = np.random.default_rng(0)
+    cells, n_p = 6, 3000
+    truth = np.array([[3, 3, 1, 1, 0.3, 0.3], [0.3, 1, 3, 3, 1, 0.3], [1, 0.3, 0.3, 1, 3, 3]], float)
+    which = rng.integers(0, 3, n_p)
+    e = rng.uniform(0.5, 1.5, (n_p, cells))
+    total = np.where(np.arange(n_p) < 300, 6, 200)  # the first 300 goods sold 6 orders each
+    shares = e * truth[which]
+    n = np.array([rng.multinomial(t, s / s.sum()) for t, s in zip(total, shares, strict=True)], float)
+    cat_of = np.zeros(n_p, np.int64)
+    typical = ((n.sum(axis=0) + 1) / (e.sum(axis=0) + 1))[None, :]
+    prior = _profile_prior(n, e, cat_of, 1, typical, 3)
+
+    def error(guess: np.ndarray) -> float:  # distance between shapes (each normalised to mean 1)
+        g = guess / guess.mean(axis=1, keepdims=True)
+        t = truth[which] / truth[which].mean(axis=1, keepdims=True)
+        return float(np.abs(np.log(g[:300]) - np.log(t[:300])).mean())
+
+    assert error(prior) < 0.5 * error(np.repeat(typical, n_p, axis=0))
