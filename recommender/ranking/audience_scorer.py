@@ -11,15 +11,21 @@
   a block by ``own[p] x bound[p, g] ** w``. In a room of group g every good of block B scores at most
   ``scale[a, B] x own[p] x bound[p, g] ** w``, so the good after a block's scored prefix bounds everything
   left in the block.
-* A request scores a prefix of every block and lengthens the blocks whose next bound could still beat its
-  category's n-th best score (or, for supported blocks, the n-th best supported score) until none can.
+* A request scores the heads of the blocks (each block's first good and the 2n highest bounds), arranges what
+  it scored, and lengthens the blocks whose next bound could still change the arrangement: a good is harmless
+  when it scores below every pick (unless the candidates ran short: a slot took a capped good, or a due support
+  slot found no supported one, which `arrange_checked` reports), or below its category's best unused good
+  (rank p + 1 after p picks; among supported goods q + 1 after q). It stops when no block's next bound reaches
+  its threshold.
 
-The result holds each category's n best goods and n best supported goods, which is all the arrangement can reach
-(see `ShelfRateScorer.pool`), so the pages equal those of arranging every eligible good.
+So the pages equal those of arranging every eligible good (tested against that on random catalogues). Each
+room's candidates for its first CACHED_PICKS picks are kept with every block's bound of what it left unscored,
+and a later request is served from them when the same test proves them enough.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -267,7 +273,8 @@ class AudienceFitScorer:
         if found is None:
             found = self._search_goods(anchor, None, CACHED_PICKS, 20, outside)  # a room's outside is fixed
             if len(self._cache) >= CACHED_ROOMS:
-                self._cache.pop(next(iter(self._cache)), None)  # the oldest room
+                with contextlib.suppress(StopIteration, RuntimeError):  # emptied or changed by another thread
+                    self._cache.pop(next(iter(self._cache)), None)  # the oldest room
             self._cache[anchor] = found
         return found
 
