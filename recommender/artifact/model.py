@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recommender.artifact.checksums import BLOCK_BYTES, FULL_BYTES, SAMPLE_BLOCKS
 from recommender.artifact.checksums import verify as verify_checksum
 from recommender.artifact.files import describe_file, open_file
 from recommender.artifact.layout import RETIRED_FILES, File, Found, files_of, found, verify
@@ -116,13 +117,19 @@ class Model:
             verify_checksum(self.path / rel, sums[rel])
 
     def _check_finite(self, layout: dict[str, File], opened: dict[str, Any], rows: int = 1 << 16) -> None:
-        """Float arrays that cannot hold NaN or infinity do not (a model trained on bad numbers is refused)."""
+        """Float arrays that cannot hold NaN or infinity do not (a model trained on bad numbers is refused).
+        Arrays over the checksums' FULL_BYTES are checked in SAMPLE_BLOCKS blocks of rows spread over them, as
+        their checksum is: reading a whole large array would page it into every worker at boot."""
         for rel, file in layout.items():
             if not file.finite or rel not in opened:
                 continue
             arr = opened[rel]
-            for lo in range(0, max(len(arr), 1), rows):
-                block = np.asarray(arr[lo:lo + rows])
+            span, starts = rows, range(0, max(len(arr), 1), rows)
+            if arr.nbytes > FULL_BYTES:
+                span = max(1, min(rows, BLOCK_BYTES // max(arr[:1].nbytes, 1)))
+                starts = range(0, len(arr), max(1, len(arr) // SAMPLE_BLOCKS))
+            for lo in starts:
+                block = np.asarray(arr[lo:lo + span])
                 ok = np.isfinite(block)
                 if not ok.all():
                     bad = lo + int(np.flatnonzero(~ok.reshape(len(block), -1).all(axis=1))[0])

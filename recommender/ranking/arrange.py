@@ -1,6 +1,7 @@
 """The page-arrangement rule: how scored goods become pages the selection center shows.
 
-Pages are filled one at a time, best score first (ties: the earlier candidate), with at most
+Pages are filled one at a time, best score first (ties: the lower row, as the picks pass it, so every scorer gives
+the same pages; without rows the earlier candidate), with at most
 `max_category_share` of a page from one category and at least `support_share` of it for supported goods (small
 merchants, new goods), those slots spread through the page while any supported good fits under the cap. The
 cap is relaxed only when nothing else is left. Pages of the same size are consistent: page 2 continues page 1
@@ -30,29 +31,31 @@ class Arranged(NamedTuple):
 
 
 def arrange(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_category_share: float,
-            support_share: float, outside: np.ndarray | None = None, max_outside_share: float = 1.0) -> np.ndarray:
+            support_share: float, outside: np.ndarray | None = None, max_outside_share: float = 1.0,
+            tie: np.ndarray | None = None) -> np.ndarray:
     """Positions of the first `n` candidates in display order, pages of `page` goods (see `arrange_checked`)."""
     return arrange_checked(code, score, n, page, max_category_share=max_category_share, support_share=support_share,
-                           outside=outside, max_outside_share=max_outside_share).order
+                           outside=outside, max_outside_share=max_outside_share, tie=tie).order
 
 
 def arrange_checked(code: np.ndarray, score: np.ndarray, n: int, page: int, *, max_category_share: float,
-                    support_share: float, outside: np.ndarray | None = None, max_outside_share: float = 1.0
-                    ) -> Arranged:
+                    support_share: float, outside: np.ndarray | None = None, max_outside_share: float = 1.0,
+                    tie: np.ndarray | None = None) -> Arranged:
     """Positions of the first `n` candidates in display order, pages of `page` goods, and where the candidates
     ran short.
 
-    `code` holds the candidates' slot codes (`slot_codes`), `score` their scores. Each slot takes the first
-    unused candidate that is allowed. `outside` (per category, True for categories outside the room's own:
-    拓品类) with `max_outside_share` caps how many of a page's slots such goods take together, like the category
-    cap (relaxed only when nothing else is left). Within a page a candidate once used or capped stays so, so each
-    rule keeps a cursor that only moves forward: a page costs about one pass over the candidates it skips, not a
-    scan per slot.
+    `code` holds the candidates' slot codes (`slot_codes`), `score` their scores, `tie` what orders equal scores
+    (the goods' rows, so every scorer's candidates give the same pages; None: the candidates' order). Each slot
+    takes the first unused candidate that is allowed. `outside` (per category, True for categories outside the
+    room's own: 拓品类) with `max_outside_share` caps how many of a page's slots such goods take together, like
+    the category cap (relaxed only when nothing else is left). Within a page a candidate once used or capped stays
+    so, so each rule keeps a cursor that only moves forward: a page costs about one pass over the candidates it
+    skips, not a scan per slot.
     """
     cap = max(1, math.ceil(max_category_share * page))
     outside_cap = math.floor(max_outside_share * page + 1e-9) if outside is not None else page
     share = support_share
-    order = np.argsort(-score, kind="stable")
+    order = np.argsort(-score, kind="stable") if tie is None else np.lexsort((tie, -np.asarray(score)))
     code = np.asarray(code, np.int64)[order]
     n_slots = 2 * (int(code.max(initial=-1)) // 2 + 1) + 2  # every category's two codes, then the two spares
     away = [False] * n_slots  # per slot code: a category outside the room's own

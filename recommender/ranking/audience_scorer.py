@@ -238,7 +238,7 @@ class AudienceFitScorer:
         cfg, code = self.config, self._code[rows]
         arranged = arrange_checked(code, score, n, k, max_category_share=cfg.max_category_share,
                                    support_share=cfg.support_share, outside=outside,
-                                   max_outside_share=cfg.max_outside_share)
+                                   max_outside_share=cfg.max_outside_share, tie=rows)
         order, bc = arranged.order, self._block_category
         below_all = np.full(self.n_blocks, -np.inf)
         if len(order) == n and not arranged.relaxed:
@@ -289,7 +289,7 @@ class AudienceFitScorer:
             keep = eligible.mask[rows]
             rows, score = rows[keep], score[keep]
         need, order = self._needs(rows, score, cached.unscored, n, k, outside)
-        if (cached.unscored >= need).any():  # the kept candidates do not prove this page: search
+        if ((cached.unscored > -np.inf) & (cached.unscored >= need)).any():  # not proved by the kept ones: search
             found = self._search_goods(anchor, eligible.mask if eligible.filtered else None, n, k, outside)
             rows, score, order = found.rows, found.score, found.order
         top, w = self.top(anchor), self.config.affinity_weight

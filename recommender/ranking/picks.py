@@ -38,7 +38,8 @@ def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig, outside: np.nda
     if scored.arranged is not None:
         return scored.arranged
     return arrange(scored.code, scored.score, n, k, max_category_share=cfg.max_category_share,
-                   support_share=cfg.support_share, outside=outside, max_outside_share=cfg.max_outside_share)
+                   support_share=cfg.support_share, outside=outside, max_outside_share=cfg.max_outside_share,
+                   tie=scored.rows)
 
 
 class GoodsForAnchor:

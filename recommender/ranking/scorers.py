@@ -168,6 +168,10 @@ class ShelfRateScorer:
         strength = room * DAYS_PER_PERIOD / top  # relative affinity of a good of quality 1
         w = self.config.affinity_weight
         scale = strength if w == 1 else strength ** w
+        dead = np.flatnonzero(scale[np.unique(col)] == 0)
+        if len(dead):  # a category the room cannot sell: its goods all score 0, and ties go by row
+            pool = self._lowest_rows(pool, np.unique(col)[dead], n, eligible.mask)
+            col = pool.col
         score = scale[col] * pool.own
 
         def explain(shown: np.ndarray) -> np.ndarray:
@@ -176,6 +180,18 @@ class ShelfRateScorer:
             return np.stack([affinity, affinity / top, scale[c] * pool.own_value[shown], score[shown]])
 
         return Scored(pool.rows, score, pool.code, explain)
+
+    def _lowest_rows(self, pool: Pool, categories: np.ndarray, n: int, mask: np.ndarray) -> Pool:
+        """The pool with the goods of `categories` replaced by each one's n eligible goods of lowest row (and n
+        supported ones): what ties at 0 reach first."""
+        keep = ~np.isin(pool.col, categories)
+        rows = [pool.rows[keep]]
+        for c in categories.tolist():
+            members = np.flatnonzero(mask & (self.category == c))
+            rows += [members[:n], members[self._supported[members]][:n]]
+        rows = np.unique(np.concatenate(rows))
+        rows = rows[np.lexsort((rows, -self.own[rows], self.category[rows]))]
+        return Pool(rows, self.category[rows], self.unit[rows], self.own_value[rows], self.own[rows], self._code[rows])
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The rooms where the good would sell the most orders if shelved: the room's strength in the good's

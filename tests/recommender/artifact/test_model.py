@@ -169,3 +169,14 @@ def test_a_format_7_manifest_without_checksums_is_refused(artifact):
     artifact.set_manifest(man)
     with pytest.raises(ArtifactError, match="records a checksum of every file"):
         load_model(artifact.path)
+
+
+def test_a_large_array_is_checked_in_sampled_blocks_that_still_find_a_nan_in_one(artifact, model, monkeypatch):
+    import recommender.artifact.model as loaded
+
+    monkeypatch.setattr(loaded, "FULL_BYTES", 1000)  # every vector file counts as large here
+    vectors = np.array(model.vectors["fan"])
+    vectors[0, 0] = np.inf  # the first block is always read
+    artifact.save("vectors/fan.npy", vectors)
+    with pytest.raises(ArtifactError, match=r"vectors/fan\.npy: row 0 holds NaN or infinite"):
+        load_model(artifact.path)

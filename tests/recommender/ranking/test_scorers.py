@@ -83,8 +83,7 @@ def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings
     rng = np.random.default_rng(seed)
     for anchor in range(5):
         for elig in (eligible(gate, False), eligible(gate & (rng.random(len(gate)) < 0.6), True)):
-            rows = np.flatnonzero(elig.mask)
-            rows = rows[np.lexsort((rows, -scorer.own[rows], scorer.category[rows]))]
+            rows = np.flatnonzero(elig.mask)  # every eligible good, ties broken by row
             # the score as the scorer factors it (room strength x the good's own factor), so exact ties stay ties
             room = scorer.room[anchor].astype(float)
             strength = room * 30 / max(float((room * scorer.best_unit).max()), 1e-12)
@@ -92,8 +91,8 @@ def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings
             for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
                 got = shown(scorer, cfg, anchor, elig, offset + k, k, offset)
                 want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
-                                    max_category_share=cfg.max_category_share,
-                                    support_share=cfg.support_share)[offset:offset + k]].tolist()
+                                    max_category_share=cfg.max_category_share, support_share=cfg.support_share,
+                                    tie=rows)[offset:offset + k]].tolist()
                 assert got == want and len(set(got)) == len(got), (anchor, k, offset)
             pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o)]
             assert pages == shown(scorer, cfg, anchor, elig, 40, 5)
@@ -163,7 +162,8 @@ def test_the_audience_scorer_equals_ranking_every_eligible_good_under_any_settin
                 got = shown(scorer, cfg, anchor, elig, offset + k, k, offset, outside)
                 want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
                                     max_category_share=cfg.max_category_share, support_share=cfg.support_share,
-                                    outside=outside, max_outside_share=cfg.max_outside_share)[offset:offset + k]]
+                                    outside=outside, max_outside_share=cfg.max_outside_share,
+                                    tie=rows)[offset:offset + k]]
                 assert got == want.tolist() and len(set(got)) == len(got), (anchor, k, offset)
             pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o, outside)]
             assert pages == shown(scorer, cfg, anchor, elig, 40, 5, 0, outside)
@@ -200,3 +200,16 @@ def test_a_rooms_first_pages_come_from_its_kept_candidates_once_searched(ranker,
     assert all(len(p.arranged) == 40 for p in page_two)
     scorer.goods_for(3, unfiltered, 500, 20)  # far beyond the kept pages: a search of its own
     assert len(searches) == 1
+
+
+def test_equal_scores_go_by_row_whichever_scorer_ranks():
+    """Two goods of equal score (same price, commission 0) in categories 1 and 0: the lower row comes first, from
+    the category x quality pool and from the room x good search alike."""
+    goods = Goods.of(price=np.array([10.0, 10.0]), commission=np.array([0.0, 0.0]), category=np.array([1, 0]),
+                     categories=["a", "b"], new=np.zeros(2, bool), small=np.zeros(2, bool))
+    cfg, gate = RankingConfig(support_share=0.0), np.ones(2, bool)
+    base = ShelfRates(np.ones(2, np.float32), np.ones((1, 2), np.float32), np.array([1, 0], np.int32),
+                      goods.categories, np.full(2, 10.0, np.float32))
+    personal = AudienceRates(base, np.zeros(2, np.int64), np.ones((1, BANDS), np.float32), [])
+    for scorer in (ShelfRateScorer(base, goods, gate, cfg), AudienceFitScorer(personal, goods, gate, cfg)):
+        assert shown(scorer, cfg, 0, eligible(gate, False), 2, 2) == [0, 1]
