@@ -55,7 +55,10 @@ def arrange_checked(code: np.ndarray, score: np.ndarray, n: int, page: int, *, m
     cap = max(1, math.ceil(max_category_share * page))
     outside_cap = math.floor(max_outside_share * page + 1e-9) if outside is not None else page
     share = support_share
-    order = np.argsort(-score, kind="stable") if tie is None else np.lexsort((tie, -np.asarray(score)))
+    score = np.asarray(score)
+    order = np.argsort(-score, kind="stable")
+    if tie is not None and len(order) > 1 and (score[order[1:]] == score[order[:-1]]).any():
+        order = np.lexsort((tie, -score))  # equal scores: by row (only when there are any, a sort costs)
     code = np.asarray(code, np.int64)[order]
     n_slots = 2 * (int(code.max(initial=-1)) // 2 + 1) + 2  # every category's two codes, then the two spares
     away = [False] * n_slots  # per slot code: a category outside the room's own

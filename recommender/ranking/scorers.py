@@ -168,10 +168,12 @@ class ShelfRateScorer:
         strength = room * DAYS_PER_PERIOD / top  # relative affinity of a good of quality 1
         w = self.config.affinity_weight
         scale = strength if w == 1 else strength ** w
-        dead = np.flatnonzero(scale[np.unique(col)] == 0)
-        if len(dead):  # a category the room cannot sell: its goods all score 0, and ties go by row
-            pool = self._lowest_rows(pool, np.unique(col)[dead], n, eligible.mask)
-            col = pool.col
+        if not scale.all():  # a category the room cannot sell: its goods all score 0, and ties go by row
+            dead = np.flatnonzero(scale == 0)
+            dead = dead[np.isin(dead, col)]
+            if len(dead):
+                pool = self._lowest_rows(pool, dead, n, eligible.mask)
+                col = pool.col
         score = scale[col] * pool.own
 
         def explain(shown: np.ndarray) -> np.ndarray:
