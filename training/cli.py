@@ -82,6 +82,7 @@ def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None
 def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
     """Print an artifact's manifest and a few anchors' top picks, to eyeball quality."""
     from recommender.artifact import load_model
+    from recommender.ranking import Ranker
 
     model = load_model(artifact)
     man = model.manifest
@@ -108,22 +109,22 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
         sample.append(int(no_sales[0]))  # a cold-start anchor: fans, no sales
     rest = [int(a) for a in by_orders[len(by_orders) // 2:] if a not in sample]
     sample += rest[: max(0, n_anchors - len(sample))]
-    rows, scores = model.products_for_anchors(np.array(sample[:n_anchors]), k)
+    ranker = Ranker(model)  # the picks as the service ranks them (gates, scorer, arrangement)
     labels = model.audience.labels["category"]
-    for a, picks, sc in zip(sample[:n_anchors], rows, scores, strict=True):
+    for a in sample[:n_anchors]:
         info = anchors.iloc[a]
         shares = model.audience.shares["category"][a]
         top_cats = ", ".join(f"{labels[c]} {shares[c]:.0%}" for c in np.argsort(-shares)[:3])
         click.echo(f"\nanchor {info['anchor_id']} {info['name']} ({info.get('tier', '')}, "
                    f"{info.get('main_category', '')}): {int(model.audience.fans[a])} fans, "
                    f"{int(stats['orders_all'].iloc[a])} orders; fans bought (30d): {top_cats}")
-        for p, s in zip(picks, sc, strict=True):
-            if p < 0:
-                continue
-            prod, pst = model.products.iloc[p], model.product_stats.iloc[p]
-            click.echo(f"  {s:6.3f}  {prod['category']:<6} ¥{prod['price']:>8.1f}  佣金{prod['commission_rate']:.0%}  "
-                       f"7d销量{int(pst['sales_7d']):>5}  {prod['title']}")
-
+        for pick in ranker.picks(a, k).items:
+            prod, b = model.products.iloc[pick.product], pick.breakdown
+            earned = b.get("expected_commission_30d")
+            money = (f"匹配度 {b['relative_affinity']:.0%}" if earned is None
+                     else f"预期佣金 ¥{earned:>9,.0f}/30天" if earned >= 100 else f"预期佣金 ¥{earned:>9.2f}/30天")
+            click.echo(f"  {money}  {prod['category']:<6} ¥{prod['price']:>8.1f}  佣金{prod['commission_rate']:.0%}  "
+                       f"{prod['title']}  | {pick.reasons[0]['text']}")
 
 @click.command()
 @click.option("--data", type=str, help="Snapshot directory, or 'online-retail' for ../shared/data/online_retail.")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from click.testing import CliRunner
 
+from recommender.artifact import load_model
 from recommender.cli import main
+from recommender.ranking import Ranker
 
 
 def test_generate_train_inspect(tmp_path):
@@ -18,6 +21,11 @@ def test_generate_train_inspect(tmp_path):
     r = runner.invoke(main, ["inspect", str(art), "--anchors", "2", "-k", "3"])
     assert r.exit_code == 0, r.output
     assert "model " in r.output and r.output.count("\nanchor ") == 2 and "佣金" in r.output
+    # the picks as the service ranks them: their expected commission in yuan and their first reason
+    first = Ranker(load_model(art)).picks(int(np.argmax(load_model(art).anchor_stats["orders_all"])), 3).items[0]
+    assert f"¥{first.breakdown['expected_commission_30d']:>9,.0f}/30天" in r.output or \
+        f"¥{first.breakdown['expected_commission_30d']:>9.2f}/30天" in r.output
+    assert first.reasons[0]["text"] in r.output
 
 
 def test_train_on_a_broken_snapshot_names_the_problem_and_fails(tmp_path):
