@@ -1,7 +1,9 @@
-"""Writing an artifact: files named by the layout table, checked against it, committed by one rename."""
+"""Writing an artifact: files named by the layout table, checked against it, committed by one rename (an atomic
+exchange with the artifact it replaces, so a kill at any moment leaves one whole artifact in place)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -33,6 +35,33 @@ def _cast(rel: str, arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return arr.astype(dtype, copy=False)
 
 
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux renameat2 RENAME_EXCHANGE); False where the system or the file
+    system cannot, so the caller falls back to two renames."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def restore_interrupted(out: Path) -> Path | None:
+    """Where two renames replaced an artifact (no atomic exchange) and a crash fell between them, `out` is missing
+    and the old artifact waits at ``.NAME.old-*``: put it back (the newest). Returns what was restored."""
+    if out.exists():
+        return None
+    left = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not left or not (left[-1] / MANIFEST).exists():
+        return None
+    os.rename(left[-1], out)
+    return out
+
+
 class ArtifactWriter:
     """Write into ``.NAME.tmp-*`` beside the target, rename into place on :meth:`commit`.
 
@@ -43,6 +72,7 @@ class ArtifactWriter:
 
     def __init__(self, out: str | Path, overwrite: bool = False) -> None:
         self.out = Path(out)
+        restore_interrupted(self.out)
         if self.out.exists() and not overwrite:
             raise FileExistsError(f"{self.out} exists; pass overwrite=True (--overwrite) to replace it")
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,8 +136,11 @@ class ArtifactWriter:
             json.dump(manifest, fh, ensure_ascii=False, indent=2, default=str)
             fh.flush()
             os.fsync(fh.fileno())
+        if self.out.exists() and exchange(self.tmp, self.out):  # one step: `out` is the old or the new, whole
+            shutil.rmtree(self.tmp, ignore_errors=True)  # now the old artifact
+            return self.out
         old = None
-        if self.out.exists():
+        if self.out.exists():  # two steps; a crash between them is undone by restore_interrupted
             old = self.out.parent / f".{self.out.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(self.out, old)
         os.rename(self.tmp, self.out)
