@@ -1,14 +1,17 @@
 """The Redis store for hot items: the same counts as `MemoryStore`, shared by every worker and replica.
 
 One Lua script counts a whole batch on the server (one round trip per batch, atomic): for each order it adds
-its key to the set of orders seen in that order's hour (a replayed order is not counted twice, in any worker)
-and increments four hashes, the minute and hour buckets of the good and of the (room, good). Keys expire
-(minute buckets after two hours, hour buckets and seen sets after eight days), so memory is bounded by a week
-of orders however long the service runs. Reads sum the window's buckets inside Redis, so only the goods that
-qualify cross the wire. Platform buckets are split into 16 shards by good and read one shard per script, so
-under a flood of orders no single script holds Redis (single-threaded) for long: a room's lookup from another
-worker is served between them. A start-up load (`load`) writes pre-aggregated counts instead, 5000 increments
-per script (1.7M orders in about 37 s, most of it Redis's own time; hiredis encodes the commands).
+its key to the sorted set of orders seen (scored by the order's minute, trimmed to the kept week), so a replayed
+order is not counted twice in any worker, even resent with a corrected time; it then increments four hashes,
+the minute and hour buckets of the good and of the (room, good). Keys expire (minute buckets after two hours,
+hour buckets and the seen set after eight days), so memory is bounded by a week of orders however long the
+service runs. Per-hour seen sets (``seen:<hour>``) written by earlier versions are still consulted until they
+expire, so an upgrade against a running Redis counts nothing twice. Reads sum the window's buckets inside
+Redis, so only the goods that qualify cross the wire. Platform buckets are split into 16 shards by good and read
+one shard per script, so under a flood of orders no single script holds Redis (single-threaded) for long: a
+room's lookup from another worker is served between them. A start-up load (`load`) writes pre-aggregated counts
+instead, 5000 increments per script (1.7M orders in about 37 s, most of it Redis's own time; hiredis encodes the
+commands).
 
 Works with a single Redis (or a primary with replicas); the script touches keys it computes itself, which
 Redis Cluster does not allow.
@@ -28,28 +31,32 @@ from recommender.hot.counts import HOURS
 from recommender.hot.orders import Orders
 
 _COUNT = """
-local p, mttl, httl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local p, mttl, httl, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = tonumber(redis.call('GET', p .. 'now') or '-1')
+local seen = p .. 'seen'
 local touched_m, touched_h, new = {}, {}, 0
-for i = 4, #ARGV, 5 do
+for i = 5, #ARGV, 5 do
   local a, g, m, sh = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local h = math.floor(m / 60)
-  local seen = p .. 'seen:' .. h
-  if redis.call('SADD', seen, ARGV[i]) == 1 then
+  if redis.call('SISMEMBER', p .. 'seen:' .. h, ARGV[i]) == 0 and redis.call('ZADD', seen, 'NX', m, ARGV[i]) == 1 then
     local pm, ph = p .. 'pm:' .. m .. ':' .. sh, p .. 'ph:' .. h .. ':' .. sh
     local rm, rh = p .. 'rm:' .. a .. ':' .. m, p .. 'rh:' .. a .. ':' .. h
     redis.call('HINCRBY', pm, g, 1)
     redis.call('HINCRBY', ph, g, 1)
     redis.call('HINCRBY', rm, g, 1)
     redis.call('HINCRBY', rh, g, 1)
-    touched_m[pm] = true; touched_m[rm] = true; touched_h[ph] = true; touched_h[rh] = true; touched_h[seen] = true
+    touched_m[pm] = true; touched_m[rm] = true; touched_h[ph] = true; touched_h[rh] = true
     if m > now then now = m end
     new = new + 1
   end
 end
 for k in pairs(touched_m) do redis.call('EXPIRE', k, mttl) end
 for k in pairs(touched_h) do redis.call('EXPIRE', k, httl) end
-if new > 0 then redis.call('SET', p .. 'now', now) end
+if new > 0 then
+  redis.call('SET', p .. 'now', now)
+  redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - keep)
+  redis.call('EXPIRE', seen, httl)
+end
 return new
 """
 
@@ -100,6 +107,7 @@ return now
 
 MINUTE_TTL = 2 * 3600  # seconds a minute bucket lives: only the last hour is ever read
 WEEK_TTL = 8 * 86400  # hour buckets, seen-sets and markers: the last week is read
+SEEN_MINUTES = (HOURS + 1) * 60  # orders this much older than the newest are forgotten (their buckets are not read)
 SHARDS = 16  # platform buckets are split by good, so no single script blocks Redis for long under a flood
 HISTORY_CHUNK = 64  # goods per history script: 168 x 64 reads, a few ms of Redis time
 LOAD_CHUNK = 5000  # (bucket, good, count) increments per script of a start-up load: a few ms of Redis time
@@ -134,7 +142,7 @@ class RedisStore:
             raise StoreUnavailable(f"redis unreachable: {exc}") from exc
 
     def add(self, orders: Orders) -> int:
-        ttl = [MINUTE_TTL, WEEK_TTL]
+        ttl = [MINUTE_TTL, WEEK_TTL, SEEN_MINUTES]
         new = 0
         for start in range(0, len(orders), self.batch):
             part = slice(start, start + self.batch)
@@ -169,11 +177,12 @@ class RedisStore:
                 for start in range(0, len(args), 3 * LOAD_CHUNK):  # one script per chunk: few commands to encode
                     self._increments([], [ttl, *args[start:start + 3 * LOAD_CHUNK]])
             pipe = self.client.pipeline(transaction=False)
-            for h, group in df.groupby("h", sort=False):
-                members = group["key"].tolist()
-                for start in range(0, len(members), 10_000):
-                    pipe.sadd(f"{p}seen:{h}", *members[start:start + 10_000])
-                pipe.expire(f"{p}seen:{h}", ttl_h)
+            members = dict(zip(df["key"].tolist(), df["m"].tolist(), strict=True))
+            keys = list(members)
+            for start in range(0, len(keys), 10_000):
+                pipe.zadd(f"{p}seen", {k: members[k] for k in keys[start:start + 10_000]}, nx=True)
+            pipe.zremrangebyscore(f"{p}seen", "-inf", last - SEEN_MINUTES)
+            pipe.expire(f"{p}seen", ttl_h)
             pipe.execute()
             self._advance([p + "now"], [last])
 

@@ -37,4 +37,33 @@ def test_counts_are_kept_under_the_key_names_earlier_versions_used(redis_url):
     for key in (f"layout:pm:{T0}:{shard}", f"layout:ph:{hour}:{shard}", f"layout:rm:room:{T0}",
                 f"layout:rh:room:{hour}"):
         assert client.hget(key, "good") == "1", key
-    assert client.sismember(f"layout:seen:{hour}", str(order.key[0]))
+    assert client.zscore("layout:seen", str(order.key[0])) == T0  # orders seen: one set over the week
+
+
+def test_an_order_resent_with_a_corrected_time_counts_once(redis_url):
+    """The same order id an hour (or a day) later is the same order: counted once, in Redis as in process."""
+    from recommender.hot.memory import MemoryStore
+
+    first = Orders.of(["o-7"], ["room"], ["good"], [T0])
+    for later in (T0 + 61, T0 + 1440):
+        again = Orders.of(["o-7"], ["room"], ["good"], [later])
+        for store in (RedisStore(redis_url, prefix=f"resent{later}:"), MemoryStore()):
+            assert store.add(first) == 1 and store.add(again) == 0, (store.kind, later)
+            assert store.history(np.array(["good"]), now=later)[1].tolist() == [1]
+
+
+def test_orders_an_earlier_version_marked_seen_are_not_counted_again(redis_url):
+    """Upgraded against a running Redis: an order in the per-hour seen set the previous version wrote."""
+    order = Orders.of(["o-9"], ["room"], ["good"], [T0])
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.sadd(f"upgrade:seen:{T0 // 60}", str(order.key[0]))
+    assert RedisStore(redis_url, prefix="upgrade:").add(order) == 0
+
+
+def test_the_seen_set_forgets_orders_older_than_the_kept_week(redis_url):
+    store = RedisStore(redis_url, prefix="trim:")
+    store.add(Orders.of(["old"], ["room"], ["good"], [T0]))
+    store.add(Orders.of(["new"], ["room"], ["good"], [T0 + 170 * 60]))
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = Orders.of(["old", "new"], ["room", "room"], ["good", "good"], [T0, T0]).key.astype(str)
+    assert client.zscore("trim:seen", keys[0]) is None and client.zscore("trim:seen", keys[1]) is not None
