@@ -19,8 +19,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -37,6 +39,9 @@ from recommender.hot.store import HotStore
 
 _log = logging.getLogger(__name__)
 PLATFORM_LIST, PLATFORM_LEASE = "platform:list", "platform:lease"  # shared names (Redis keys after the prefix)
+BOOTSTRAP_FIRST, BOOTSTRAP_LONGEST = 1.0, 60.0  # seconds between tries of a bootstrap while the store is down
+BOOTSTRAP_GIVE_UP = 6 * 3600.0  # ... and how long it keeps trying
+CLAIM_SECONDS = 1800  # a bootstrap claim not finished by then may be taken by another worker
 ROOM_CACHE = 10_000  # rooms whose lists a worker keeps
 ROOM_MAX_AGE = 5  # refresh periods a room's list may be served while it is recomputed
 
@@ -112,28 +117,52 @@ class HotLists:
         orders = Orders(np.asarray(r["key"], np.uint64), model.anchor_ids.ids[r["anchor"]].astype(str),
                         model.product_ids.ids[r["product"]].astype(str), np.asarray(r["minute"], np.int64))
         marker = f"bootstrapped:{model.manifest['model_version']}"
+        if not self.store.concurrent:  # in process: this worker's own store, always up
+            return self._load(orders, marker) if self.store.claim(marker, "loading") else 0
+        # shared (Redis): in the background, retried with backoff while the store is down, so a service started
+        # before its Redis still gets the week's baselines once Redis is there
+        token = f"loading:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
-            if not self.store.claim(marker, "loading"):
-                return 0
+            if not self.store.claim(marker, token, CLAIM_SECONDS):
+                return 0  # another worker or replica has it (or has done it)
         except StoreUnavailable as exc:
-            _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
-            return 0
-        if not self.store.concurrent:
-            return self._load(orders, marker)
-        self.bootstrapping = threading.Thread(target=self._load, args=(orders, marker), name="hot-bootstrap",
-                                              daemon=True)
+            self._failed(exc)
+        self.bootstrapping = threading.Thread(target=self._bootstrap_until_done, args=(orders, marker, token),
+                                              name="hot-bootstrap", daemon=True)
         self.bootstrapping.start()
         return 0
 
+    def _bootstrap_until_done(self, orders: Orders, marker: str, token: str) -> int:
+        """Claim the model's week and load it; while the store is unavailable, try again after 1, 2, 4 ... up to
+        BOOTSTRAP_LONGEST seconds, for BOOTSTRAP_GIVE_UP seconds. A claim lives CLAIM_SECONDS unless it is
+        finished, so a worker that died (or lost Redis) loading it does not keep the others from it; a claim
+        this worker made before the store failed is its own to finish."""
+        wait, deadline = BOOTSTRAP_FIRST, time.monotonic() + BOOTSTRAP_GIVE_UP
+        while True:
+            try:
+                if not self.store.claim(marker, token, CLAIM_SECONDS) and self.store.fetch(marker) != token.encode():
+                    return 0  # another worker or replica has it (or has done it)
+                started = time.perf_counter()
+                with self._lock:
+                    new = self.store.load(orders)
+                self.store.mark(marker, "done")  # other replicas (and the benchmark) can see it is done
+                _log.info("hot items: %d of %d recent orders counted in %.1fs (%s store)", new, len(orders),
+                          time.perf_counter() - started, self.kind)
+                return new
+            except StoreUnavailable as exc:  # serve without the history meanwhile, and try again
+                self._failed(exc)
+                if time.monotonic() + wait > deadline:
+                    _log.warning("hot items: no bootstrap, store unavailable for %.0fs (%s)", BOOTSTRAP_GIVE_UP, exc)
+                    return 0
+                _log.warning("hot items: bootstrap waits %.0fs, store unavailable (%s)", wait, exc)
+            time.sleep(wait)
+            wait = min(2 * wait, BOOTSTRAP_LONGEST)
+
     def _load(self, orders: Orders, marker: str) -> int:
         started = time.perf_counter()
-        try:
-            with self._lock:
-                new = self.store.load(orders)
-            self.store.mark(marker, "done")  # other replicas (and the benchmark) can see it is done
-        except StoreUnavailable as exc:  # serve without the history rather than not at all
-            _log.warning("hot items: no bootstrap, store unavailable (%s)", exc)
-            return 0
+        with self._lock:
+            new = self.store.load(orders)
+        self.store.mark(marker, "done")
         _log.info("hot items: %d of %d recent orders counted in %.1fs (%s store)", new, len(orders),
                   time.perf_counter() - started, self.kind)
         return new

@@ -113,3 +113,43 @@ def test_in_process_the_one_worker_computes_the_platform_list_every_period():
     lists.ingest(burst(40, 29_000_000))
     assert lists.refresh().bursts.keys.tolist() == ["good-1"]  # not the list it published a moment ago
     assert len(calls) == 2
+
+
+def test_a_service_started_before_its_redis_loads_the_week_once_redis_is_there(small_artifact, monkeypatch):
+    """Redis down at start: the bootstrap keeps trying with backoff, and the model's week of orders is counted
+    when Redis comes up on its address."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import recommender.hot.lists as lists
+    from recommender.artifact import load_model
+    from recommender.hot.config import HotConfig
+    from recommender.hot.lists import HotLists
+    from recommender.hot.redis_store import RedisStore
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    monkeypatch.setattr(lists, "BOOTSTRAP_FIRST", 0.2)
+    monkeypatch.setattr(lists, "BOOTSTRAP_LONGEST", 0.5)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"redis://127.0.0.1:{port}/0"
+    model = load_model(small_artifact)
+    hot = HotLists(HotConfig(redis_url=url, redis_timeout=0.2), RedisStore(url, prefix="late:", timeout=0.2))
+    assert hot.bootstrap(model) == 0 and hot.bootstrapping.is_alive()
+    time.sleep(0.8)  # a few failed tries
+    assert "redis unreachable" in (hot.last_error or "")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        hot.bootstrapping.join(30)
+        assert not hot.bootstrapping.is_alive()
+        assert hot.store.fetch(f"bootstrapped:{model.manifest['model_version']}") == b"done"
+        assert hot.store.now() == int(np.asarray(model.recent_orders["minute"]).max())
+    finally:
+        proc.terminate()
+        proc.wait(10)
