@@ -54,6 +54,8 @@ class NightlyConfig(Settings):
     tasks: tuple[Literal["anchor_goods", "fan_goods"], ...] = Field(
         ("anchor_goods", "fan_goods"), min_length=1, description="holdout tasks the gate scores")
     max_users: int = Field(2000, ge=1, description="users sampled per gate task")
+    min_users: int = Field(30, ge=1, description="holdout users a gate task needs to compare the models; a task with "
+                           "fewer is not compared, and when no task can be, the served model stays")
     train: TrainConfig = Field(default_factory=TrainConfig, description="the candidate's training configuration")
 
 
@@ -108,28 +110,43 @@ def _expected_orders(model: Model, m: Marketplace):
 
 
 def decide(candidate: dict[str, np.ndarray], current: dict[str, np.ndarray] | None, tolerance: float,
-           n_boot: int = 2000, seed: int = 0) -> tuple[bool, str, dict]:
+           n_boot: int = 2000, seed: int = 0, min_users: int = 30) -> tuple[bool, str, dict]:
     """Refuse only if the candidate is confidently worse: the upper end of the 95% paired-bootstrap interval
     of (candidate - served), per user on the same holdout, lies below -tolerance x the served mean. A plain
-    comparison of means would refuse equal models for sampling noise on small holdouts."""
-    summary = {t: {"candidate": round(float(np.mean(v)), 6)} for t, v in candidate.items()}
+    comparison of means would refuse equal models for sampling noise on small holdouts.
+
+    A task with fewer than `min_users` holdout users (or any non-finite score) is not compared: its interval
+    would be a point or NaN, and NaN is not "not worse". When no task can be compared the served model stays:
+    the rule is to keep what is known to work until there is evidence, never to decide by NaN. With nothing
+    served there is nothing to compare and the candidate is promoted."""
+    summary = {t: {"candidate": round(float(np.mean(v)), 6) if len(v) else None, "users": len(v)}
+               for t, v in candidate.items()}
     if current is None:
         return True, "no model is being served", summary
     rng = np.random.default_rng(seed)
-    worse = []
+    worse, compared, skipped = [], [], []
     for t, cand in candidate.items():
-        diff = cand - current[t]
+        diff = np.asarray(cand, np.float64) - np.asarray(current[t], np.float64)
+        if len(diff) < min_users or not np.isfinite(diff).all():
+            skipped.append(f"{t} ({len(diff)} users)" if len(diff) < min_users else f"{t} (non-finite scores)")
+            continue
+        compared.append(t)
         boots = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(axis=1)
         lo, hi = np.quantile(boots, [0.025, 0.975])
         base = float(np.mean(current[t]))
         summary[t].update(current=round(base, 6), diff=round(float(diff.mean()), 6),
-                          diff_ci95=[round(float(lo), 6), round(float(hi), 6)], users=len(diff))
+                          diff_ci95=[round(float(lo), 6), round(float(hi), 6)])
         if hi < -tolerance * base:
             worse.append(f"{t} ({summary[t]['candidate']:.4f} vs {base:.4f}, difference CI "
                          f"[{lo:+.4f}, {hi:+.4f}])")
+    if not compared:
+        return False, (f"the holdout is too small to compare the models (fewer than {min_users} users: "
+                       f"{', '.join(skipped)}); the served model stays"), summary
+    note = f" (not compared: {', '.join(skipped)})" if skipped else ""
     if worse:
-        return False, "confidently worse than the served model beyond the tolerance on " + ", ".join(worse), summary
-    return True, "not confidently worse than the served model (within the tolerance)", summary
+        return False, ("confidently worse than the served model beyond the tolerance on " + ", ".join(worse)
+                       + note), summary
+    return True, "not confidently worse than the served model (within the tolerance)" + note, summary
 
 
 def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig | None = None,
@@ -186,7 +203,8 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
             registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint, current=current_version)
             return EXIT_REFUSED
         cutoff = current_model.snapshot_time
-    train_m, holdout = m.until(cutoff), m.purchases[m.purchases["ordered_at"] >= cutoff]
+    # strictly after the cut-off: an order at that very moment may be in the served model's training data
+    train_m, holdout = m.until(cutoff), m.purchases[m.purchases["ordered_at"] > cutoff]
     tasks = build_tasks(train_m, holdout, EvalConfig(tasks=cfg.tasks, max_users=cfg.max_users))
     result["holdout"] = {"cutoff": str(cutoff), "purchases": len(holdout),
                          "users": {t: len(task.users) for t, task in tasks.items()}}
@@ -197,7 +215,7 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     current_scores = gate_scores(current_model, m, tasks, cfg.metric) if current_model is not None else None
-    promote, reason, scores = decide(candidate_scores, current_scores, cfg.tolerance)
+    promote, reason, scores = decide(candidate_scores, current_scores, cfg.tolerance, min_users=cfg.min_users)
     result["scores"], result["current_version"], result["reason"] = scores, current_version, reason
     if not promote:
         result["outcome"] = "refused"
@@ -230,8 +248,11 @@ def write_run_report(result: dict, path: Path) -> None:
         for task, s in scores.items():
             ci = s.get("diff_ci95")
             diff = f"{s['diff']:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else ""
-            lines.append(f"| {task} | {s['candidate']:.4f} | {s.get('current', float('nan')):.4f} | {diff} | "
-                         f"{s.get('users', '')} |")
+            def cell(x: float | None) -> str:
+                return "—" if x is None else f"{x:.4f}"
+
+            lines.append(f"| {task} | {cell(s.get('candidate'))} | {cell(s.get('current'))} | "
+                         f"{diff or 'not compared'} | {s.get('users', '')} |")
     (path / "nightly.md").write_text("\n".join(lines) + "\n")
 
 
