@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, current_app, request
 
 from serve import schemas
-from serve.api import ApiError, endpoint
+from serve.api import ApiError, bearer_matches, endpoint
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 
@@ -17,7 +15,7 @@ def _authorise() -> None:
     if not token:
         raise ApiError(403, "forbidden", "admin routes are off: no XUANPIN_ADMIN_TOKEN configured")
     given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    if not bearer_matches(given, token):
         raise ApiError(401, "unauthorized", "missing or wrong bearer token", "Authorization")
 
 

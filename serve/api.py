@@ -9,6 +9,7 @@ A library such as spectree would do the same but imposes its own error body; the
 from __future__ import annotations
 
 import functools
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,3 +135,10 @@ _STATUS = {400: "invalid parameter (the field is named)", 401: "missing or wrong
            403: "admin routes are off (no token configured)", 404: "unknown id", 405: "method not allowed",
            409: "nothing to reload (serving a fixed model)", 413: "request body too large",
            503: "no model loaded (events: the hot-items store is unreachable; resend the batch)"}
+
+
+def bearer_matches(header: str, token: str) -> bool:
+    """An Authorization header carrying `token` as a bearer credential; the scheme is case-insensitive (RFC 7235),
+    the token compared in constant time."""
+    scheme, _, given = header.strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

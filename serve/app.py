@@ -31,6 +31,10 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
           409: "conflict", 413: "payload_too_large"}
 
 
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
 class OrjsonProvider(DefaultJSONProvider):
     """orjson encodes a 20-pick response in 0.04 ms instead of the stdlib's 0.30 ms (measured), a tenth of the
     request. Keeps Chinese as UTF-8 and numpy scalars as numbers."""
@@ -119,6 +123,9 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
 
     @app.after_request
     def _observe(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":  # the page loads its own script and style only
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
         route = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.observe(route, request.method, response.status_code, time.perf_counter() - g.get("started", 0))
         return response

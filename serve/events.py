@@ -7,7 +7,6 @@ that timed out can resend the whole batch.
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC
 
 import numpy as np
@@ -20,7 +19,7 @@ from recommender.hot.counts import HOURS, MINUTES
 from recommender.hot.lists import HotLists
 from recommender.hot.orders import Orders
 from serve import schemas
-from serve.api import ApiError, describe, endpoint
+from serve.api import ApiError, bearer_matches, describe, endpoint
 from serve.hot import hot_lists
 from serve.state import Serving, serving
 
@@ -33,7 +32,7 @@ def _authorise(token: str | None) -> None:
     if not token:
         raise ApiError(403, "forbidden", "event ingestion is off: no XUANPIN_EVENTS_TOKEN configured")
     given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    if not bearer_matches(given, token):
         raise ApiError(401, "unauthorized", "missing or wrong bearer token", "Authorization")
 
 

@@ -62,6 +62,6 @@ def serving() -> Serving:
     current = state.get("serving")
     if current is None:
         reloader = state.get("reloader")
-        detail = f": {reloader.last_error['error']}" if reloader and reloader.last_error else ""
-        raise ApiError(503, "not_ready", f"no model is loaded{detail}")
+        detail = " (the last load failed; the service log says why)" if reloader and reloader.last_error else ""
+        raise ApiError(503, "not_ready", f"no model is loaded{detail}")  # no file paths to the outside
     return current

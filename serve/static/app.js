@@ -12,7 +12,7 @@ function h(tag, attrs, ...children) {
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
     if (key === "class") el.className = value;
-    else if (key === "style") el.setAttribute("style", value);
+    else if (key === "style") el.style.cssText = value;  // CSSOM: allowed by the page's CSP, unlike a style attribute
     else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
     else if (key === "dataset") Object.assign(el.dataset, value);
     else el.setAttribute(key, value === true ? "" : value);

@@ -317,3 +317,18 @@ def test_picks_the_room_lists_already_say_so(page, live, anchor):
     first_page = {i for i in listed if i < 20}
     tags = page.locator(".pick").evaluate_all("cards => cards.map(c => !!c.querySelector('.tag.on-shelf'))")
     assert {i for i, tagged in enumerate(tags) if tagged} == first_page
+
+
+def test_the_page_runs_under_its_content_security_policy(page, live, anchor):
+    """The page is served with a strict CSP (its own script and style only) and nothing on it is blocked: no
+    CSP report in the console, and the audience bars (sized by script) have their widths."""
+    blocked = []
+    page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
+    response = page.goto(live.url + "/")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    open_anchor(page, live, anchor["id"])
+    bar = page.locator(".bar-fill").first
+    expect(bar).to_be_visible()
+    assert bar.evaluate("el => el.getBoundingClientRect().width") > 0
+    assert not blocked, blocked

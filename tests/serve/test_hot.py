@@ -94,6 +94,12 @@ def test_ingestion_needs_the_token(client, world):
     one = {"events": [event("t1", world["rooms"][0], world["goods"][0], world["now"])]}
     assert client.post("/v1/events/orders", json=one).status_code == 401
     assert client.post("/v1/events/orders", json=one, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.post("/v1/events/orders", json=one, headers={"Authorization": TOKEN}).status_code == 401
+    for scheme in ("bearer", "BEARER"):  # the scheme is case-insensitive (RFC 7235), the token is not
+        assert client.post("/v1/events/orders", json=one,
+                           headers={"Authorization": f"{scheme} {TOKEN}"}).status_code == 200
+    assert client.post("/v1/events/orders", json=one,
+                       headers={"Authorization": f"Bearer {TOKEN.upper()}"}).status_code == 401
 
 
 def test_ingestion_is_off_without_a_token(small_artifact):

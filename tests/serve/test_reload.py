@@ -3,6 +3,7 @@ model keeps serving; rollback reaches a running service; the admin route is toke
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -169,3 +170,15 @@ def test_a_worker_starting_on_a_current_it_cannot_load_serves_the_version_served
     body = reload(app.test_client()).get_json()
     assert body["reloaded"] is True and served(app) == "v5-fixed"
     assert app.test_client().get("/v1/model").get_json()["reload"]["fallback"] is False
+
+
+def test_not_ready_after_a_failed_load_says_so_without_file_paths(tmp_path, artifacts):
+    """Only a broken version was ever published: the service is not ready, and its 503 names no path of the
+    machine (the log and the operator's registry tools do)."""
+    reg = Registry.open(tmp_path / "registry")
+    shutil.copytree(artifacts / "v3-broken", reg.path("v3-broken"))
+    reg.set_current("v3-broken")
+    app = create_app({"registry": str(reg.root), "poll_seconds": 0})
+    body = app.test_client().get("/v1/anchors/1/picks").get_json()
+    assert body["error"]["code"] == "not_ready" and "the last load failed" in body["error"]["message"]
+    assert str(tmp_path) not in json.dumps(body) and "/" not in body["error"]["message"]
