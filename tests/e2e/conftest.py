@@ -1,15 +1,16 @@
 """End-to-end fixtures: the real service on a loopback port and Debian's headless Chromium driven by Playwright.
 
 The server is werkzeug's, in a thread of the test process, serving the session's small artifact. Playwright
-drives the system Chromium (/usr/bin/chromium, or $XUANPIN_CHROMIUM); it never downloads a browser. Without
-that binary the tests are skipped with a message; CI installs it (.ci/run). Chinese text needs a CJK font
-(Debian: fonts-wqy-microhei), or the screenshots show boxes.
+drives the system Chromium ($XUANPIN_CHROMIUM, else `chromium` on PATH, as .ci/run checks); it never downloads
+a browser. Without that binary the tests are skipped with a message; CI installs it (.ci/run). Chinese text
+needs a CJK font (Debian: fonts-wqy-microhei), or the screenshots show boxes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import urllib.parse
 import urllib.request
@@ -22,7 +23,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from serve.app import create_app
 
-CHROMIUM = Path(os.environ.get("XUANPIN_CHROMIUM", "/usr/bin/chromium"))
+# the browser .ci/run makes sure of: $XUANPIN_CHROMIUM, else the `chromium` on PATH (Debian's package puts it in
+# /usr/bin), so the two look in the same place
+CHROMIUM = Path(os.environ.get("XUANPIN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
