@@ -96,3 +96,37 @@ def test_under_a_flood_only_the_busiest_goods_are_tested(store):
         burst_at(store, good, 1, T0, 6 + good, 5, f"flood{good}")
     found = detect(store, HotConfig(max_candidates=10))
     assert sorted(found.keys.tolist()) == sorted(str(g) for g in range(20, 30))
+
+
+def test_steady_goods_are_almost_never_called_hot():
+    """20,000 goods ordering at their own steady rates (0.001 to 5 a minute) for a week: at p < 1e-4 the test
+    should flag about two of them by chance, never dozens, although each rate is estimated from counts."""
+    from recommender.hot.burst import poisson_bursts
+    from recommender.hot.config import HotConfig
+    from recommender.hot.counts import HOURS
+
+    cfg, rng = HotConfig(), np.random.default_rng(0)
+    n = 20_000
+    rate = np.exp(rng.uniform(np.log(0.001), np.log(5.0), n))
+    recent = rng.poisson(rate * cfg.recent_minutes)
+    day = recent + rng.poisson(rate * (24 * 60 - cfg.recent_minutes))
+    week = day + rng.poisson(rate * (HOURS - 24) * 60)
+    keys = np.array([f"g{i}" for i in range(n)])
+    flagged = poisson_bursts(keys, recent, day, week, cfg)
+    tested = int((recent >= cfg.min_orders).sum())
+    assert tested > 5_000 and len(flagged.keys) <= 5, (tested, len(flagged.keys))
+
+
+def test_a_good_quiet_today_but_busy_all_week_is_not_hot_at_its_weekly_pace():
+    """Yesterday and before it sold 2 a minute, today nearly nothing: 30 orders in 15 minutes is its usual
+    pace, not a burst (the baseline is the higher of the day's and the week's rates)."""
+    from recommender.hot.burst import poisson_bursts
+    from recommender.hot.config import HotConfig
+    from recommender.hot.counts import HOURS
+
+    cfg = HotConfig()
+    week = np.array([2.0 * (HOURS - 24) * 60 + 40])
+    quiet_today = poisson_bursts(np.array(["g"]), np.array([30]), np.array([40]), week, cfg)
+    assert len(quiet_today.keys) == 0
+    burst = poisson_bursts(np.array(["g"]), np.array([300]), np.array([310]), week + 270, cfg)
+    assert burst.keys.tolist() == ["g"]
