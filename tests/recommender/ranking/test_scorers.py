@@ -75,6 +75,22 @@ def shown(scorer: ShelfRateScorer, cfg: RankingConfig, anchor: int, elig: Eligib
     return scored.rows[arranged(scored, n, k, cfg, outside)[offset:n]].tolist()
 
 
+def assert_pages_are_the_rule_over_every_good(scorer, goods: Goods, cfg: RankingConfig, anchor: int,
+                                              elig: Eligible, rows: np.ndarray, score: np.ndarray,
+                                              outside: np.ndarray | None = None) -> None:
+    """The scorer's pages (several sizes and offsets) are the arrangement rule applied to every eligible good
+    `rows` with their exact `score` (ties by row), and pages joined end to end equal one long list."""
+    for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
+        got = shown(scorer, cfg, anchor, elig, offset + k, k, offset, outside)
+        want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
+                            max_category_share=cfg.max_category_share, support_share=cfg.support_share,
+                            outside=outside, max_outside_share=cfg.max_outside_share,
+                            tie=rows)[offset:offset + k]].tolist()
+        assert got == want and len(set(got)) == len(got), (anchor, k, offset)
+    pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o, outside)]
+    assert pages == shown(scorer, cfg, anchor, elig, 40, 5, 0, outside)
+
+
 @pytest.mark.parametrize("seed", range(80))
 def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings(seed):
     """Pages from the pool of each category's first n (and first n supported) goods equal the arrangement over
@@ -88,14 +104,7 @@ def test_the_category_pool_equals_ranking_every_eligible_good_under_any_settings
             room = scorer.room[anchor].astype(float)
             strength = room * 30 / max(float((room * scorer.best_unit).max()), 1e-12)
             score = strength[scorer.category[rows]] ** cfg.affinity_weight * scorer.own[rows]
-            for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
-                got = shown(scorer, cfg, anchor, elig, offset + k, k, offset)
-                want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
-                                    max_category_share=cfg.max_category_share, support_share=cfg.support_share,
-                                    tie=rows)[offset:offset + k]].tolist()
-                assert got == want and len(set(got)) == len(got), (anchor, k, offset)
-            pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o)]
-            assert pages == shown(scorer, cfg, anchor, elig, 40, 5)
+            assert_pages_are_the_rule_over_every_good(scorer, goods, cfg, anchor, elig, rows, score)
 
 
 def test_a_filtered_pool_keeps_within_its_filters(shelf_ranker):
@@ -158,15 +167,7 @@ def test_the_audience_scorer_equals_ranking_every_eligible_good_under_any_settin
             # the room's own categories: a fixed draw per room, as Rooms.outside is
             outside = (np.random.default_rng([seed, anchor]).random(len(goods.categories)) < 0.5
                        if cfg.max_outside_share < 1 else None)
-            for k, offset in ((1, 0), (5, 0), (5, 15), (20, 7)):
-                got = shown(scorer, cfg, anchor, elig, offset + k, k, offset, outside)
-                want = rows[arrange(slot_codes(goods.category, goods.supported)[rows], score, offset + k, k,
-                                    max_category_share=cfg.max_category_share, support_share=cfg.support_share,
-                                    outside=outside, max_outside_share=cfg.max_outside_share,
-                                    tie=rows)[offset:offset + k]]
-                assert got == want.tolist() and len(set(got)) == len(got), (anchor, k, offset)
-            pages = [g for o in range(0, 40, 5) for g in shown(scorer, cfg, anchor, elig, o + 5, 5, o, outside)]
-            assert pages == shown(scorer, cfg, anchor, elig, 40, 5, 0, outside)
+            assert_pages_are_the_rule_over_every_good(scorer, goods, cfg, anchor, elig, rows, score, outside)
 
 
 def test_the_audience_scorer_scores_only_a_part_of_the_catalogue():
