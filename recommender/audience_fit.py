@@ -108,6 +108,10 @@ class AudienceRates:
         n = len(self.band) if rows is None else len(rows)
         return np.broadcast_to(out, (*np.shape(anchors), n)) if np.isscalar(out) else out
 
+    def term_pairs(self, anchors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The audience term of (room, good) pairs: room anchors[i] with good rows[i]."""
+        return np.asarray(_product([view.entries(anchors, rows) for view in self.views]) * np.ones(len(anchors)))
+
     def with_bounds(self, groups: int, seed: int = 0, chunk: int = 32) -> AudienceRates:
         """The rates with rooms grouped by audience (k-means over the views' audiences side by side) and, per
         group, each good's largest audience term over the group's rooms (exact, with a 1e-4 margin for

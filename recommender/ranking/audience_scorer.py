@@ -93,9 +93,6 @@ class AudienceFitScorer:
         self.room = np.asarray(base.room, np.float64)
         self.band_factor = np.asarray(personal.band_factor, np.float64)
         self.unit = np.asarray(base.quality, np.float64) * DAYS_PER_PERIOD
-        self.views = [(np.asarray(v.audience, np.float64), np.asarray(v.response, np.float64))
-                      for v in personal.views]
-        self._view_labels = [(v.name, list(v.labels or [])) for v in personal.views]
         self.group = np.asarray(personal.group, np.int64)
         self._bound = np.asarray(personal.bound)
         w = cfg.affinity_weight
@@ -131,19 +128,16 @@ class AudienceFitScorer:
             self._blocks[(group, by)] = blocks
         return blocks
 
+    def _block_scale(self, anchor: int) -> np.ndarray:
+        """(blocks,) the room's strength in each block's category x its factor for the block's price band."""
+        return self.room[anchor, self._block_category] * self.band_factor[anchor, self._block_band]
+
     def audience_term(self, anchor: int | np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """prod_v audience_v[a] . response_v[p] for goods `rows` (1 for a view the room has no known fans in);
-        one room and many goods, or many rooms (an array) and one good each."""
-        out = np.ones(len(rows))
-        for audience, response in self.views:
-            q = audience[anchor]
-            if q.ndim == 1:
-                if q.sum() > 0:
-                    out *= response[rows] @ q
-            else:
-                term = np.einsum("ij,ij->i", q, response[rows])
-                out *= np.where(q.sum(axis=1) > 0, term, 1.0)
-        return out
+        """prod_v audience_v[a] . response_v[p] for goods `rows` (1 for a view the room has no known fans in), as
+        the model computes it (and bounds it): one room and many goods, or (room, good) pairs."""
+        if np.ndim(anchor) == 0:
+            return np.asarray(self.personal.term(int(anchor), rows), np.float64)
+        return self.personal.term_pairs(np.asarray(anchor), rows)
 
     def expected(self, anchor: int, rows: np.ndarray) -> np.ndarray:
         """Expected orders per 30 days of goods `rows` in room `anchor` if shelved."""
@@ -156,7 +150,7 @@ class AudienceFitScorer:
         t = self._top[anchor]
         if np.isnan(t):
             blocks = self._sorted(int(self.group[anchor]), "orders")
-            scale = self.room[anchor, self._block_category] * self.band_factor[anchor, self._block_band]
+            scale = self._block_scale(anchor)
 
             def best(rows: np.ndarray, orders: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, None]:
                 return np.full(self.n_blocks, orders.max(initial=-np.inf)), None
@@ -218,8 +212,7 @@ class AudienceFitScorer:
             blocks = _Blocks(blocks.rows[keep], key, blocks.reach[keep],
                              np.searchsorted(key, np.arange(self.n_blocks + 1)))
         top, w = self.top(anchor), self.config.affinity_weight
-        block_scale = (self.room[anchor, self._block_category] * self.band_factor[anchor, self._block_band]
-                       / top) ** w
+        block_scale = (self._block_scale(anchor) / top) ** w
 
         def needs(rows: np.ndarray, score: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return self._needs(rows, score, reaches, n, k, outside)
@@ -310,11 +303,12 @@ class AudienceFitScorer:
         sells at least FIT_LIFT times as well as its others."""
         m = len(rows)
         best_gain, best_view, best_cell = np.zeros(m), np.full(m, -1), np.zeros(m, np.int64)
-        for i, (audience, response) in enumerate(self.views):
-            q = audience[anchor]
-            if not len(self._view_labels[i][1]) or q.sum() <= 0:
+        views = self.personal.views
+        for i, view in enumerate(views):
+            q = np.asarray(view.audience[anchor])
+            if not view.labels or q.sum() <= 0:
                 continue
-            r = response[rows]
+            r = np.asarray(view.response[rows])
             gain = np.where((r >= FIT_LIFT) & (q >= FIT_SHARE)[None, :], q[None, :] * (r - 1), 0.0)
             cell = gain.argmax(axis=1)
             top = gain[np.arange(m), cell]
@@ -326,9 +320,9 @@ class AudienceFitScorer:
             memo.clear()
         out = []
         share, lift = np.zeros(m), np.zeros(m)
-        for i, (audience, response) in enumerate(self.views):
+        for i, view in enumerate(views):
             here = best_view == i
-            share[here], lift[here] = audience[anchor, best_cell[here]], response[rows[here], best_cell[here]]
+            share[here], lift[here] = view.audience[anchor, best_cell[here]], view.response[rows[here], best_cell[here]]
         share, lift = np.round(share, 2).tolist(), np.round(lift, 2).tolist()
         lifted = (band >= FIT_LIFT).tolist()
         for v, t, b, up, q, r in zip(best_view.tolist(), best_cell.tolist(), np.round(band, 2).tolist(), lifted, share,
@@ -338,8 +332,8 @@ class AudienceFitScorer:
                 key = (v, t, q, r)
                 reason = memo.get(key)
                 if reason is None:
-                    name, labels = self._view_labels[v]
-                    reason = memo[key] = reasons.audience_fit(q, labels[t], r, region=name == "region")
+                    view = views[v]
+                    reason = memo[key] = reasons.audience_fit(q, view.labels[t], r, region=view.name == "region")
                 why = (reason,)
             if up:
                 key = ("band", b)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -33,11 +35,12 @@ def test_anchors_for_a_good_page_through_tied_rooms_by_row(which, request, monke
             value = np.array(getattr(scorer, name))
             value[::2] = value[0]
             monkeypatch.setattr(scorer, name, value)
-    if hasattr(scorer, "views"):
-        views = [(np.array(q), r) for q, r in scorer.views]
-        for q, _ in views:
-            q[::2] = q[0]
-        monkeypatch.setattr(scorer, "views", views)
+    if hasattr(scorer, "personal"):  # and their audiences
+        views = [dataclasses.replace(v, audience=np.array(v.audience)) for v in scorer.personal.views]
+        for view in views:
+            view.audience[::2] = view.audience[0]
+        monkeypatch.setattr(scorer.personal, "views", views)
+    assert which == "shelf_ranker" or hasattr(scorer, "personal")
     for product in (3, 40):
         score = scorer.rooms_for(product, np.arange(len(ranker.anchor_gate)))[0]
         rows = np.flatnonzero(ranker.anchor_gate)
