@@ -105,6 +105,7 @@ class Rooms:
     audience_column: np.ndarray  # goods' category code -> column of the two matrices above (-1: none)
     main: np.ndarray | None = None  # (anchors,) the main category's goods category code (-1: none)
     peers: np.ndarray | None = None  # (anchors,) a group of rooms with similar audiences (or of one vertical)
+    _outside_memo: dict = field(default_factory=dict, init=False, repr=False)  # (anchor, home_share) -> outside
 
     @classmethod
     def from_model(cls, model: Model, categories: list[str]) -> Rooms:
@@ -126,8 +127,7 @@ class Rooms:
         """(goods categories,) True for categories outside the room's own: not its main category and under
         `home_share` of its 30-day GMV. None when the room has neither (every category is as much its own).
         Kept per room (read-only): a room's categories are fixed for a loaded model."""
-        memo = self.__dict__.setdefault("_outside_memo", {})
-        key = (anchor, home_share)
+        memo, key = self._outside_memo, (anchor, home_share)
         if key not in memo:
             memo[key] = self._outside_of(anchor, home_share)
         return memo[key]
@@ -141,16 +141,16 @@ class Rooms:
             home[self.main[anchor]] = True
         return None if not home.any() else ~home
 
-    def peers_selling(self) -> np.ndarray | None:
+    def peers_selling(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(peer groups, audience categories): the share of each group's rooms that sold the category in the last
-        30 days (what 拓品类 reasons cite)."""
+        30 days (what 拓品类 reasons cite), and each room's row of it (rooms without a group share one row)."""
         if self.peers is None:
             return None
         group = np.where(self.peers >= 0, self.peers, self.peers.max(initial=0) + 1)
         sold = np.asarray(self.category_gmv, float) > 0
         out = np.zeros((group.max(initial=0) + 1, sold.shape[1]))
         np.add.at(out, group, sold)
-        return out / np.maximum(np.bincount(group, minlength=len(out)), 1)[:, None]
+        return out / np.maximum(np.bincount(group, minlength=len(out)), 1)[:, None], group
 
     def __len__(self) -> int:
         return len(self.rating)

@@ -29,11 +29,10 @@ class Explainer:
         sellers is told of the others, not counted as one of them."""
         self.rooms = rooms
         self._n_goods = len(goods.price)
-        self._peers_selling = rooms.peers_selling()
+        self._peers_selling, self._peer_row = rooms.peers_selling() or (None, None)
         self._outside_memo: dict[tuple[int, int], dict] = {}  # formatted once per (peer group, category)
         self._sold_7d = sold_7d
-        self._interval = None if interval is None else (interval[0].tolist(), interval[1].tolist())
-        self._interval_arr = interval
+        self._interval = interval
         self._price_arr, self._commission_arr = goods.price, goods.commission
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
@@ -96,8 +95,8 @@ class Explainer:
         money = [None] * len(rows)
         if orders:  # yuan: expected orders x price x commission rate, with its range (one rounding for all)
             earned = breakdown[0] * self._price_arr[rows] * self._commission_arr[rows]
-            ranges_ = [earned] if self._interval is None else [earned, earned * self._interval_arr[0][rows],
-                                                                earned * self._interval_arr[1][rows]]
+            ranges_ = [earned] if self._interval is None else [earned, earned * self._interval[0][rows],
+                                                                earned * self._interval[1][rows]]
             money = np.round(np.stack(ranges_, axis=1), 2).tolist()
         for p, s, aff, r, v, s6, b, why, cash in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
                                                      boost.tolist(), fit, money, strict=True):
@@ -126,8 +125,7 @@ class Explainer:
         col = self._audience_col[pick.product]
         if self._peers_selling is None or col < 0:
             return
-        peers = self.rooms.peers
-        group = int(peers[anchor]) if peers[anchor] >= 0 else len(self._peers_selling) - 1
+        group = int(self._peer_row[anchor])
         reason = self._outside_memo.get((group, col))
         if reason is None:
             share = float(self._peers_selling[group, col])

@@ -10,7 +10,6 @@ prepared here once per model; a request only indexes and masks.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from recommender.artifact import Model
 from recommender.clock import to_minutes
@@ -98,7 +97,7 @@ def sold_within(model: Model, days: int) -> np.ndarray | None:
     if model.manifest.get("parameters", {}).get("recent_order_days", 0) < days:
         return None
     recent = model.recent_orders
-    end = to_minutes(np.array([np.datetime64(pd.Timestamp(model.manifest["data"]["snapshot_time"]))]))[0]
+    end = to_minutes([model.snapshot_time])[0]
     inside = np.asarray(recent["minute"]) >= end - days * 24 * 60
     keys = (np.asarray(recent["anchor"], np.int64)[inside] * len(model.product_ids)
             + np.asarray(recent["product"], np.int64)[inside])

@@ -152,7 +152,7 @@ class ShelfRateScorer:
         s = np.searchsorted(supported_at, starts)
         lead_supported = supported_at[ranges(s[:-1], np.minimum(s[:-1] + n, s[1:]))]
         rows = rows[np.union1d(lead, lead_supported)]
-        pool = Pool(rows, self.category[rows], self.unit[rows], self.own_value[rows], self.own[rows], self._code[rows])
+        pool = self._pool_of(rows)
         if mask is None and n <= POOL_CACHE_MAX_N and self._pool_rows + len(rows) <= POOL_CACHE_ROWS:
             self._pools[n] = pool
             self._pool_rows += len(rows)
@@ -192,7 +192,9 @@ class ShelfRateScorer:
             members = np.flatnonzero(mask & (self.category == c))
             rows += [members[:n], members[self._supported[members]][:n]]
         rows = np.unique(np.concatenate(rows))
-        rows = rows[np.lexsort((rows, -self.own[rows], self.category[rows]))]
+        return self._pool_of(rows[np.lexsort((rows, -self.own[rows], self.category[rows]))])
+
+    def _pool_of(self, rows: np.ndarray) -> Pool:
         return Pool(rows, self.category[rows], self.unit[rows], self.own_value[rows], self.own[rows], self._code[rows])
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
