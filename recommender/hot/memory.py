@@ -47,11 +47,11 @@ class MemoryStore:
         if not fresh.any():
             return 0
         o = orders.take(np.flatnonzero(fresh)[np.argsort(orders.minute[fresh], kind="stable")])
-        slots = np.fromiter((self._product(p) for p in o.product.tolist()), np.int64, len(o))
-        self.products.add(slots, o.minute)
-        rooms = np.fromiter((self.room_slots.slot(a, p) for a, p in zip(o.anchor.tolist(), o.product.tolist(),
-                                                                         strict=True)), np.int64, len(o))
-        self.rooms.add(rooms, o.minute)
+        products, product_of = np.unique(o.product, return_inverse=True)
+        self.products.add(self._product_slots(products)[product_of], o.minute)
+        rooms = self._room_slots(o, products, product_of)
+        counted = rooms >= 0
+        self.rooms.add(rooms[counted], o.minute[counted])
         self.rooms.advance(self.products.now)  # one clock for both
         return len(o)
 
@@ -59,14 +59,38 @@ class MemoryStore:
         """A start-up history is counted like any batch: the orders already seen are skipped."""
         return self.add(orders)
 
-    def _product(self, product: str) -> int:
-        slot = self.product_slot.get(product)
-        if slot is None:
-            slot = self.product_slot[product] = len(self.product_key)
-            self.product_key.append(product)
-            if slot >= len(self.products):
-                self.products.grow(2 * len(self.products))
-        return slot
+    def _product_slots(self, products: np.ndarray) -> np.ndarray:
+        """The column of each good (distinct ids), new goods appended; the rings grow to the goods seen (by an
+        eighth at least), not to the next power of two."""
+        slots = np.fromiter((self.product_slot.get(p, -1) for p in products.tolist()), np.int64, len(products))
+        new = np.flatnonzero(slots < 0)
+        if len(new):
+            first = len(self.product_key)
+            slots[new] = np.arange(first, first + len(new))
+            names = products[new].tolist()
+            self.product_slot.update(zip(names, range(first, first + len(new)), strict=True))
+            self.product_key.extend(names)
+            if len(self.product_key) > len(self.products):
+                self.products.grow(max(len(self.product_key), len(self.products) + len(self.products) // 8))
+        return slots
+
+    def _room_slots(self, o: Orders, products: np.ndarray, product_of: np.ndarray) -> np.ndarray:
+        """The (room, good) slot of each order (time-ordered), -1 for orders not counted per room.
+
+        Each distinct pair is touched once, in the order of its last order, so the least recently active keys
+        are evicted first. A batch with more distinct pairs than slots counts the latest `capacity` of them:
+        the others would be evicted within the batch, and a slot reused inside one batch would add one room's
+        orders to another's."""
+        anchors, anchor_of = np.unique(o.anchor, return_inverse=True)
+        pair = anchor_of.astype(np.int64) * len(products) + product_of
+        distinct, last_from_end = np.unique(pair[::-1], return_index=True)  # sorted pairs, each one's last order
+        by_recency = np.argsort(-last_from_end, kind="stable")[-self.room_slots.capacity:]
+        self.room_slots.reserve(len(by_recency))
+        a, p = np.divmod(distinct[by_recency], len(products))
+        slot_of = np.full(len(distinct), -1, np.int64)
+        slot_of[by_recency] = np.fromiter((self.room_slots.slot(x, y) for x, y in zip(
+            anchors[a].tolist(), products[p].tolist(), strict=True)), np.int64, len(by_recency))
+        return slot_of[np.searchsorted(distinct, pair)]
 
     def recent(self, span: int, min_orders: int, anchor: str | None = None,
                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -159,8 +159,9 @@ def test_the_loaded_model_and_hot_store_are_out_of_the_garbage_collector_s_sight
     125-200 ms on the large artifact; after loading they are frozen (gc.freeze), still freed by refcounting."""
     app = create_app({"model": str(small_artifact)})
     s = app.extensions["xuanpin"]["serving"]
-    seen = app.extensions["xuanpin"]["hot"].store.seen._keys  # the store's largest structure: a week of order ids
-    assert len(seen) > 0  # the bootstrap counted the model's last week
+    store = app.extensions["xuanpin"]["hot"].store
+    assert len(store.seen) > 0  # the bootstrap counted the model's last week
     watched = {id(o) for o in gc.get_objects()}
-    assert id(s.cards.title) not in watched and id(s.cards.product_id) not in watched and id(seen) not in watched
+    assert id(s.cards.title) not in watched and id(s.cards.product_id) not in watched
+    assert id(store.room_slots.slots) not in watched and id(store.product_slot) not in watched
     assert gc.get_freeze_count() > 0

@@ -1,10 +1,14 @@
-"""Ring-bucket window counts forget what falls out of the last hour and the last week."""
+"""Ring-bucket window counts forget what falls out of the last hour and the last week; the seen order ids are
+the last `capacity` of them."""
 
 from __future__ import annotations
 
-import numpy as np
+from collections import OrderedDict
 
-from recommender.hot.counts import HOURS, MINUTES, WindowCounts
+import numpy as np
+import pytest
+
+from recommender.hot.counts import HOURS, MINUTES, SeenOrders, WindowCounts
 from tests.recommender.hot.conftest import DAY, T0
 
 
@@ -18,3 +22,37 @@ def test_rings_forget_what_falls_out_of_the_window():
     assert w.recent(None, MINUTES)[0] == 0
     w.advance(T0 + 8 * DAY)
     assert w.last_hours(None, HOURS)[0] == 0
+
+
+def _remembered_by_an_ordered_dict(batches: list[np.ndarray], capacity: int) -> tuple[list[np.ndarray], set]:
+    """The specification of SeenOrders, written the plain way: the fresh mask of each batch, and what is kept."""
+    seen: OrderedDict[int, None] = OrderedDict()
+    masks = []
+    for keys in batches:
+        mask = np.zeros(len(keys), bool)
+        for i, k in enumerate(keys.tolist()):
+            if k not in seen:
+                seen[k] = None
+                mask[i] = True
+        while len(seen) > capacity:
+            seen.popitem(last=False)
+        masks.append(mask)
+    return masks, set(seen)
+
+
+@pytest.mark.parametrize("capacity", [1, 5, 23, 64, 300])
+def test_seen_orders_remember_exactly_the_last_capacity_keys(monkeypatch, capacity):
+    """Chunked sorted arrays behave like an ordered dict of the last `capacity` keys: replays inside a batch and
+    across batches are found, the oldest keys are forgotten first, a batch larger than a chunk or than the
+    capacity included."""
+    monkeypatch.setattr(SeenOrders, "CHUNK", 8)
+    rng = np.random.default_rng(capacity)
+    batches = [rng.integers(0, 400, rng.integers(0, 40)).astype(np.uint64) for _ in range(60)]
+    batches.append(rng.integers(0, 400, 700).astype(np.uint64))  # one batch larger than any capacity here
+    expected, kept = _remembered_by_an_ordered_dict(batches, capacity)
+    seen = SeenOrders(capacity)
+    for keys, mask in zip(batches, expected, strict=True):
+        np.testing.assert_array_equal(seen.fresh(keys), mask)
+    assert len(seen) == len(kept)
+    universe = np.arange(400, dtype=np.uint64)
+    np.testing.assert_array_equal(seen.known(universe), np.isin(universe, list(kept)))

@@ -25,3 +25,33 @@ def test_seen_orders_are_bounded():
     store = MemoryStore(seen_capacity=100)
     store.add(Orders.of([f"o{i}" for i in range(1000)], np.ones(1000), np.zeros(1000), np.full(1000, T0)))
     assert len(store.seen) == 100
+
+
+def test_a_batch_with_more_rooms_than_slots_counts_each_kept_room_exactly():
+    """Evicting a (room, good) key inside the batch that filled its slot must not pour one room's orders into
+    another's: every kept key holds exactly its own orders, and the kept keys are the most recently active."""
+    store = MemoryStore(room_capacity=50)
+    rng = np.random.default_rng(1)
+    n = 3000
+    anchors, products = rng.integers(0, 40, n), rng.integers(0, 20, n)
+    minutes = T0 + np.sort(rng.integers(0, 50, n))
+    store.add(Orders.of([f"r{i}" for i in range(n)], anchors, products, minutes))
+    assert len(store.room_slots.slots) == 50
+    last_seen = {}
+    for i, key in enumerate(zip(anchors.astype(str).tolist(), products.astype(str).tolist(), strict=True)):
+        last_seen[key] = i
+    newest = sorted(last_seen, key=last_seen.get)[-50:]
+    assert set(store.room_slots.slots) == set(newest)
+    for anchor, product in newest:
+        got, counts = store.recent(60, 1, anchor=anchor)
+        mine = np.sum((anchors.astype(str) == anchor) & (products.astype(str) == product))
+        assert dict(zip(got.tolist(), counts.tolist(), strict=True))[product] == mine
+
+
+def test_the_rings_grow_with_the_keys_seen_not_to_their_capacity():
+    store = MemoryStore(room_capacity=100_000)
+    assert store.rooms.minutes.shape[1] == 0  # nothing held before the first order
+    n = 1500
+    store.add(Orders.of([f"g{i}" for i in range(n)], np.arange(n) % 7, np.arange(n), np.full(n, T0)))
+    assert n <= len(store.products) <= n * 9 // 8  # goods: by an eighth at most, not to the next power of two
+    assert n <= store.rooms.minutes.shape[1] <= 9 * n // 8
