@@ -127,7 +127,7 @@ class SeenOrders:
     and the oldest keys are dropped first.
     """
 
-    CHUNK = 1 << 16
+    CHUNK = 1 << 17
 
     def __init__(self, capacity: int = 2_000_000) -> None:
         if capacity < 1:
@@ -170,10 +170,10 @@ class SeenOrders:
                 self._chunks.append((np.zeros(0, np.uint64), np.zeros(0, np.int64)))
             chunk, numbers = self._chunks[-1]
             take = min(self.CHUNK - len(chunk), len(keys) - done)
-            chunk = np.concatenate([chunk, keys[done:done + take]])
-            numbers = np.concatenate([numbers, arrival[done:done + take]])
-            order = np.argsort(chunk, kind="stable")
-            self._chunks[-1] = (chunk[order], numbers[order])
+            part = slice(done, done + take)
+            order = np.argsort(keys[part])  # merged into the open chunk: one pass over it, not a sort of it
+            at = np.searchsorted(chunk, keys[part][order])
+            self._chunks[-1] = (np.insert(chunk, at, keys[part][order]), np.insert(numbers, at, arrival[part][order]))
             done += take
         self._len += len(keys)
         while self._len > self.capacity:  # forget the oldest: whole chunks, then part of the oldest one
