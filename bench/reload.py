@@ -4,9 +4,10 @@
 
 A registry is made in a temporary directory with the given artifact as its first version; gunicorn serves
 it (2 sync workers, polling CURRENT every second). Three wrk runs of --seconds each: before; during, while
-two new versions are published and one corrupt version (a truncated vector file) is pointed at in between;
-after. Prints requests, non-2xx responses, socket errors and latency percentiles per phase, and which
-version each worker ended on. Needs wrk (apt-get install wrk).
+two new versions are published, three corrupt ones are pointed at in between (4 bytes of the faiss index
+overwritten, reached by a rollback; an array's data filled with 0xFF; a truncated vector file) and CURRENT is
+rolled back to the last good one; after. Prints requests, non-2xx responses, socket errors and latency
+percentiles per phase, and which version each worker ended on. Needs wrk (apt-get install wrk).
 """
 
 from __future__ import annotations
@@ -51,26 +52,52 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    log = work / "gunicorn.log"
     env = {"XUANPIN_REGISTRY": str(reg.root), "XUANPIN_POLL_SECONDS": "1", "XUANPIN_BIND": f"127.0.0.1:{port}",
            "XUANPIN_WORKERS": "2"}
     events: list[str] = []
 
+    def corrupt(target: Path, how: str) -> None:
+        """The defects the hardening issue found served or fatal: each keeps the file's size but the last."""
+        if how == "index bytes":  # 4 bytes of the faiss index overwritten (read_index raised, the worker died)
+            with open(target / "index/products.faiss", "r+b") as fh:
+                fh.seek(64)
+                fh.write(b"\xff\xff\xff\xff")
+        elif how == "0xFF rates":  # an array's data filled with 0xFF (NaN scores were served)
+            path = target / "shelf_rate/quality.npy"
+            data = path.read_bytes()
+            header = len(data) - np.load(path, mmap_mode="r").nbytes
+            path.write_bytes(data[:header] + b"\xff" * (len(data) - header))
+        else:  # a truncated vector file
+            vec = target / "vectors/product.npy"
+            vec.write_bytes(vec.read_bytes()[:-4096])
+
     def publish() -> None:
-        step = args.seconds / 4
-        for name, corrupt in (("v2", False), ("v3-corrupt", True), ("v4", False)):
+        """A good version, three corrupt ones pointed at (a rollback to a bad version, then CURRENT written by
+        hand, bypassing the registry's check), a rollback to the good one, and one more good version."""
+        step = args.seconds / 7
+        for name, how in (("v2", None), ("v3-corrupt-index", "index bytes"), ("v4-corrupt-rates", "0xFF rates"),
+                          ("v5-truncated", "truncated vectors"), ("v2", "rollback"), ("v6", None)):
             time.sleep(step)
+            if how == "rollback":
+                reg.rollback(to=name)
+                events.append(f"{time.strftime('%H:%M:%S')} rollback -> {name}")
+                continue
             target = reg.path(name)
             shutil.copytree(args.model, target)
-            if corrupt:
-                vec = target / "vectors/product.npy"
-                vec.write_bytes(vec.read_bytes()[:-4096])
-                (reg.root / "CURRENT").write_text(name + "\n")  # a bad deploy, bypassing the registry's check
-            else:
+            if how is None:
                 reg.set_current(name)
-            events.append(f"{time.strftime('%H:%M:%S')} CURRENT -> {name}{' (corrupt)' if corrupt else ''}")
+                reg.record("promoted", version=name)
+            elif how == "index bytes":
+                corrupt(target, how)
+                reg.rollback(to=name)  # the registry checks the manifest only: the service must refuse it
+            else:
+                corrupt(target, how)
+                (reg.root / "CURRENT").write_text(name + "\n")
+            events.append(f"{time.strftime('%H:%M:%S')} CURRENT -> {name}{f' ({how})' if how else ''}")
 
     try:
-        with gunicorn(env):
+        with gunicorn(env, log):
             wait_ready(base + "/readyz")
             run_wrk(base + "/", 3, args.connections, 2, script)  # warm up
             phases = {"before": run_wrk(base + "/", args.seconds, args.connections, 2, script)}
@@ -85,6 +112,7 @@ def main() -> None:
                 with urllib.request.urlopen(base + "/v1/model", timeout=5) as r:
                     seen.add(json.loads(r.read())["reload"]["serving"])
     finally:
+        print("".join(line for line in log.read_text(errors="replace").splitlines(True) if "refused" in line or "v3" in line or "loaded" in line.lower()))
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n== hot reload under load: gunicorn 2 sync workers, wrk {args.connections} connections, "

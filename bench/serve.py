@@ -67,6 +67,8 @@ def run_wrk(url: str, duration: float, connections: int, threads: int, script: P
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True, timeout=duration + 30).stdout
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    if len(lat) < 4:
+        raise RuntimeError(f"wrk printed no latency distribution for {url}:\n{out}")
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
@@ -105,11 +107,12 @@ def pooled(runs: list[dict]) -> dict:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """gunicorn with serve/gunicorn.conf.py in its own process group, stopped (then killed) on exit."""
+def gunicorn(env: dict[str, str], log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """gunicorn with serve/gunicorn.conf.py in its own process group, stopped (then killed) on exit; its output
+    goes to `log` if given."""
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "serve/gunicorn.conf.py", "serve.wsgi:app"],
-                              cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+                              cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out, start_new_session=True)
     try:
         yield server
     finally:
@@ -118,6 +121,8 @@ def gunicorn(env: dict[str, str]) -> Iterator[subprocess.Popen]:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+        if log is not None:
+            out.close()
 
 
 def main() -> None:
