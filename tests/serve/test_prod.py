@@ -49,16 +49,14 @@ def env(small_artifact) -> dict[str, str]:
     return env
 
 
-Address = "tuple[str, int] | str"  # a TCP address or a unix socket's path
-
-
-def _connect(address, timeout: float) -> socket.socket:
-    if isinstance(address, str):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(address)
-        return s
-    return socket.create_connection(address, timeout=timeout)
+def _connect(address: tuple[str, int] | str, timeout: float, rcvbuf: int | None = None) -> socket.socket:
+    """A TCP connection, or one to a unix socket's path."""
+    s = socket.socket(socket.AF_UNIX if isinstance(address, str) else socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(address)
+    return s
 
 
 def _get(address, path: str, timeout: float) -> tuple[int | None, float]:
@@ -107,14 +105,17 @@ def deployment(nginx, env, tmp_path_factory):
 
 
 class SlowClients:
-    """`n` connections that send the start of a request and then one byte each every `pace` seconds, never
-    finishing it: the header (kind "headers") or a body shorter than its Content-Length (kind "body", to the
-    order route, which reads its body)."""
+    """`n` connections that each send or read one byte every `pace` seconds and never finish: the header of a
+    request (kind "headers"), a body shorter than its Content-Length (kind "body", to the order route, which
+    reads its body), or a whole request for a 236 kB page of picks whose answer they read (kind "reader",
+    with a 4 kB receive buffer: a sync worker is held while it writes and then while it waits, up to 2 s, for
+    the client to close; nginx reads the answer at once and closes)."""
 
     STARTS: ClassVar[dict[str, bytes]] = {
         "headers": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
         "body": (b"POST /v1/events/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
                  + b"\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"events\": ["),
+        "reader": b"GET /v1/anchors/10000010/picks?k=200 HTTP/1.0\r\nHost: x\r\n\r\n",
     }
 
     def __init__(self, address, n: int, kind: str, pace: float = 0.1) -> None:
@@ -125,19 +126,22 @@ class SlowClients:
 
     def __enter__(self) -> SlowClients:
         for _ in range(self.n):
-            s = _connect(self.address, 5.0)
+            s = _connect(self.address, 5.0, rcvbuf=4096 if self.kind == "reader" else None)
             s.sendall(self.STARTS[self.kind])
-            s.setblocking(False)  # a byte the server does not take is dropped, never waited for
+            s.setblocking(False)  # a byte the server does not take (or send) is skipped, never waited for
             self.sockets.append(s)
         self.thread.start()
-        time.sleep(0.3)  # the server has read what they sent and waits for the rest
+        time.sleep(0.3)  # the server has read what they sent and waits for the rest (or for the reader)
         return self
 
     def _trickle(self) -> None:
         while not self.done.wait(self.pace):
             for s in self.sockets:
                 with contextlib.suppress(OSError):
-                    s.send(b"a" if self.kind == "headers" else b" ")
+                    if self.kind == "reader":
+                        s.recv(1)
+                    else:
+                        s.send(b"a" if self.kind == "headers" else b" ")
 
     def __exit__(self, *exc) -> None:
         self.done.set()
@@ -154,7 +158,7 @@ PROBES = ["/healthz", "/v1/anchors/10000010/picks?k=5", "/healthz", "/v1/anchors
           "/healthz", "/healthz"]
 
 
-@pytest.mark.parametrize("kind", ["headers", "body"])
+@pytest.mark.parametrize("kind", ["headers", "body", "reader"])
 def test_two_slow_clients_starve_the_sync_workers_reached_directly(deployment, kind):
     """The failure nginx is there for, on the deployment's own workers: two slow clients on gunicorn's socket
     hold both workers and /healthz goes unanswered there."""
@@ -165,7 +169,7 @@ def test_two_slow_clients_starve_the_sync_workers_reached_directly(deployment, k
     assert _get(sock, "/healthz", 5.0)[0] == 200  # held, not broken: free again once the clients leave
 
 
-@pytest.mark.parametrize("kind", ["headers", "body"])
+@pytest.mark.parametrize("kind", ["headers", "body", "reader"])
 @pytest.mark.parametrize("n", [2, 50])
 def test_slow_clients_do_not_hold_a_worker_behind_nginx(deployment, kind, n):
     public, _, proc = deployment
