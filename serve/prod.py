@@ -136,7 +136,7 @@ def run(bind: str, environ: dict[str, str] | None = None) -> int:
                                               env=env, stdin=subprocess.DEVNULL, process_group=0)
             failed = _wait_listening(bind, procs, stop)
             if failed is None and not stop:
-                _log(f"serving on {bind}: nginx -> gunicorn at unix:{sock}")
+                _log(f"nginx listens on {bind}, in front of gunicorn at unix:{sock}")
         while failed is None and not stop:
             time.sleep(0.2)
             died = _exited(procs)
