@@ -4,7 +4,8 @@ nginx in front of them on the public address (``python -m serve.prod``, what ``m
 Sync workers read their own requests, so clients that send slowly would hold every worker (two did, on a
 2-worker service); nginx buffers whole requests and responses instead (``serve/nginx.conf.template``).
 Both run in the foreground under this process: SIGTERM or Ctrl-C stops both, and if either dies the other
-is stopped and the command exits nonzero, so a supervisor sees one unit.
+is stopped and the command exits nonzero, so a supervisor sees one unit; if this process is killed outright,
+the kernel stops both (Linux).
 
     XUANPIN_BIND    the public address nginx listens on (default 127.0.0.1:$PORT, PORT default 8000)
     XUANPIN_NGINX   the nginx binary (default: nginx on PATH, else /usr/sbin/nginx)
@@ -17,6 +18,7 @@ The service's own settings (XUANPIN_MODEL, XUANPIN_WORKERS, ...) are read as wit
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from recommender.errors import ConfigError
@@ -55,6 +58,23 @@ def _accepts(address: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def _die_with_this_process(sig: int) -> Callable[[], None] | None:
+    """A preexec function asking the kernel to send the child `sig` when this launcher dies, even by SIGKILL
+    (Linux's PR_SET_PDEATHSIG): nginx and gunicorn have their own process groups and would outlive it."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the signal handlers below still stop both
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, sig)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the launcher died before the line above
+            os._exit(1)
+
+    return preexec
 
 
 def _exited(procs: dict[str, subprocess.Popen]) -> str | None:
@@ -118,10 +138,12 @@ def run(bind: str, environ: dict[str, str] | None = None) -> int:
     failed: str | None = None  # what went wrong, if anything did
     try:
         # each in its own process group: a signal reaches them through here, so the order of stopping holds
+        # and if this launcher is killed, both stop at once (nginx: SIGTERM, gunicorn: SIGQUIT)
+        child = {"env": env, "stdin": subprocess.DEVNULL, "process_group": 0}
         procs["gunicorn"] = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"unix:{sock}",
              "--control-socket", str(run_dir / "gunicorn.ctl"), "serve.wsgi:app"],
-            env=env, stdin=subprocess.DEVNULL, process_group=0)
+            preexec_fn=_die_with_this_process(signal.SIGQUIT), **child)
         try:  # while gunicorn boots
             conf.write_text(render_nginx_conf(listen=bind, socket=sock, run_dir=run_dir,
                                               max_body_bytes=_max_body_bytes(env), access_log=access_log),
@@ -133,7 +155,7 @@ def run(bind: str, environ: dict[str, str] | None = None) -> int:
         failed = _wait_listening(f"unix:{sock}", procs, stop)
         if failed is None and not stop:
             procs["nginx"] = subprocess.Popen([nginx, "-e", "stderr", "-p", str(run_dir), "-c", str(conf)],
-                                              env=env, stdin=subprocess.DEVNULL, process_group=0)
+                                              preexec_fn=_die_with_this_process(signal.SIGTERM), **child)
             failed = _wait_listening(bind, procs, stop)
             if failed is None and not stop:
                 _log(f"nginx listens on {bind}, in front of gunicorn at unix:{sock}")

@@ -99,9 +99,9 @@ def deployment(nginx, env, tmp_path_factory):
         (sock,) = runtime.glob("xuanpin-serve-*/gunicorn.sock")
         yield ("127.0.0.1", port), str(sock), proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # the last test stops it; else as it would be (a kill could leave the workers)
+            proc.terminate()
+            proc.wait(60)
 
 
 class SlowClients:
@@ -206,21 +206,22 @@ def _gone(pids: list[int]) -> bool:
     return not any(Path(f"/proc/{p}").exists() for p in pids)
 
 
-# An nginx that comes up, listens on the configured address for a second and dies: the launcher's supervision
-# without a second real deployment.
+# An nginx that listens on the configured address for `seconds` and exits with code 3: the launcher's
+# supervision without another real deployment.
 FAKE_NGINX = """#!{python}
 import re, socket, sys, time
 conf = open(sys.argv[sys.argv.index("-c") + 1]).read()
 host, port = re.search(r"listen ([0-9.]+):([0-9]+);", conf).groups()
 server = socket.create_server((host, int(port)))
-time.sleep(1)
+time.sleep({seconds})
 sys.exit(3)
 """
 
 
-def test_nginx_dying_stops_gunicorn_and_exits_nonzero(env, tmp_path, capfd):
+def _with_fake_nginx(env: dict[str, str], tmp_path: Path, seconds: float) -> tuple[subprocess.Popen, list[int]]:
+    """The launcher (one worker) with the fake nginx, once that listens: the launcher and its children."""
     fake = tmp_path / "nginx"
-    fake.write_text(FAKE_NGINX.format(python=sys.executable), encoding="utf-8")
+    fake.write_text(FAKE_NGINX.format(python=sys.executable, seconds=seconds), encoding="utf-8")
     fake.chmod(0o755)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "serve.prod"], cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -229,10 +230,32 @@ def test_nginx_dying_stops_gunicorn_and_exits_nonzero(env, tmp_path, capfd):
     deadline = time.monotonic() + 30
     while _refused(port) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    gunicorn = _children(proc.pid)
+    return proc, _children(proc.pid)
+
+
+def _wait_gone(pids: list[int], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _gone(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _gone(pids)
+
+
+def test_nginx_dying_stops_gunicorn_and_exits_nonzero(env, tmp_path, capfd):
+    proc, children = _with_fake_nginx(env, tmp_path, 1)
+    assert len(children) == 2
     assert proc.wait(30) != 0
     assert "nginx exited with code 3" in capfd.readouterr().err
-    assert gunicorn and _gone(gunicorn)
+    assert _gone(children)
+
+
+def test_a_killed_launcher_takes_nginx_and_gunicorn_with_it(env, tmp_path):
+    """SIGKILL leaves no handler to run: the kernel stops the children (their own process groups otherwise
+    keep them, and an orphaned deployment would hold the port)."""
+    proc, children = _with_fake_nginx(env, tmp_path, 60)
+    assert len(children) == 2
+    proc.kill()
+    proc.wait()
+    assert _wait_gone(children)
 
 
 def test_a_refused_worker_count_stops_before_nginx_starts(nginx, env, capfd):
