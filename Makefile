@@ -34,9 +34,11 @@ run: setup
 	XUANPIN_HOT_CLOCK=events XUANPIN_EVENTS_TOKEN=$(DEMO_EVENTS_TOKEN) \
 		$(BIN)/xuanpin serve --model artifacts/$(SCALE) --port $(PORT)
 
-# Production: gunicorn with sync workers, one per core (serve/gunicorn.conf.py).
+# Production: nginx on 127.0.0.1:$(PORT) in front of gunicorn's sync workers, one per core, run as one unit
+# (serve/prod.py; needs nginx: apt-get install nginx-light). nginx buffers whole requests and responses, so
+# clients that send or read slowly cannot hold the workers.
 serve-prod: setup
-	XUANPIN_MODEL=artifacts/$(SCALE) XUANPIN_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c serve/gunicorn.conf.py serve.wsgi:app
+	XUANPIN_MODEL=artifacts/$(SCALE) XUANPIN_BIND=127.0.0.1:$(PORT) $(BIN)/python -m serve.prod
 
 test: setup
 	$(BIN)/ruff check .

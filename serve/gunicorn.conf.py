@@ -4,6 +4,9 @@ Sync workers, one per core: a request is CPU-bound for a few milliseconds, so th
 the GIL. With wrk on 2 cores, 2 sync workers served a minimal route at about 4,400 req/s (p99 2.9 ms); gthread
 workers were bimodal, some runs at about 1,200 req/s. Each worker loads the model itself; its arrays
 are memory-mapped, so the workers share the pages. Override any of these with GUNICORN_* flags or -c.
+
+A sync worker reads its request itself, so clients that send slowly hold it: in production these workers sit
+behind nginx on a unix socket (``python -m serve.prod``, ``make serve-prod``), which hands them whole requests.
 """
 
 import multiprocessing
@@ -37,6 +40,8 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 max_requests = 0
+# X-Forwarded-* headers are trusted from nginx only: the unix socket's peer (gunicorn always trusts it) or loopback
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("XUANPIN_ACCESS_LOG")  # e.g. "-" for stdout; off by default for throughput
 errorlog = "-"
 loglevel = "info"
