@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 Id = int | str
 
@@ -327,9 +327,18 @@ class FeedHotResponse(HotResponse):
     personalised: bool = Field(description="false for unknown or new fans: the platform-wide list")
 
 
+def _not_a_boolean(value: object) -> object:
+    """JSON's true is no number: pydantic's lax mode would read it as 1 (an order id 1, one item)."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not accepted here")
+    return value
+
+
+NotBool = BeforeValidator(_not_a_boolean)
+
 #: an id in an event: a 64-bit integer or a string. A larger integer is this event's error, not the batch's (one
 #: huge id would otherwise turn every id of the batch into floats)
-EventId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str
+EventId = Annotated[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str, NotBool]
 
 
 class OrderEvent(BaseModel):
@@ -341,15 +350,16 @@ class OrderEvent(BaseModel):
     fan_id: EventId
     anchor_id: EventId = Field(description="the live room it was bought in")
     product_id: EventId
-    quantity: int = Field(ge=1)
-    amount: float = Field(ge=0)
+    quantity: Annotated[int, NotBool] = Field(ge=1)
+    amount: Annotated[float, NotBool] = Field(ge=0, allow_inf_nan=False, description="yuan; finite")
     ordered_at: datetime = Field(description="ISO 8601; without a zone it is UTC")
     refunded: bool = False
 
 
 class EventError(BaseModel):
     index: int = Field(description="position of the event in the batch")
-    order_id: Id | None = None
+    order_id: str | None = Field(None, description="the event's order_id as text (42 and \"42\" are one order); "
+                                 "null when it has none usable")
     field: str | None = None
     message: str
 
