@@ -20,6 +20,12 @@ from pydantic.json_schema import models_json_schema
 
 from serve import schemas
 
+#: the error code of a status answered without a more specific one (Flask's and gunicorn's own errors)
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 414: "uri_too_long",
+               417: "expectation_failed", 431: "request_header_fields_too_large", 500: "internal_error",
+               501: "not_implemented"}
+
 
 class ApiError(Exception):
     """An error the client can act on; rendered as ``{"error": {...}}`` with its HTTP status."""

@@ -19,17 +19,13 @@ from recommender.ranking import Ranker
 from recommender.settings import validated
 from recommender.threads import set_faiss_threads
 from serve import admin, anchors, events, hot, page, products, rankings, search, system
-from serve.api import ApiError
+from serve.api import ERROR_CODES, ApiError
 from serve.config import ServiceConfig
 from serve.metrics import Metrics
 from serve.reload import Reloader
 from serve.state import Serving
 
 _log = logging.getLogger(__name__)
-
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "payload_too_large"}
-
 
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -137,7 +133,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        code = _CODES.get(exc.code, "http_error")
+        code = ERROR_CODES.get(exc.code, "http_error")
         metrics.errors.labels(code).inc()
         message = exc.description if exc.code != 404 else f"no route {request.path!r}"
         if exc.code == 405:
