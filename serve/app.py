@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import orjson
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from threadpoolctl import threadpool_limits
 from werkzeug.exceptions import HTTPException
@@ -47,6 +47,18 @@ class OrjsonProvider(DefaultJSONProvider):
                                         mimetype=self.mimetype)
 
 
+class Service(Flask):
+    """Flask, with OPTIONS answered the way HTTP describes it."""
+
+    def make_default_options_response(self) -> Response:
+        """204 No Content with Allow: the methods the path allows. Flask's default is a 200 with an empty
+        text/html body, which the API's other answers (JSON) and the document do not promise."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
+
 def _plain(value):
     if isinstance(value, Path):
         return str(value)
@@ -82,7 +94,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     threadpool_limits(1)
     set_faiss_threads(config.faiss_threads)
 
-    app = Flask(__name__)
+    app = Service(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json = OrjsonProvider(app)  # UTF-8 output: Chinese stays readable
     metrics = Metrics()

@@ -48,7 +48,8 @@ def _batch(limit: int) -> list:
     return events
 
 
-@endpoint(bp, "/orders", method="POST", response=schemas.IngestResult, errors=(400, 401, 403, 503))
+@endpoint(bp, "/orders", method="POST", response=schemas.IngestResult, errors=(401, 403, 503),
+          body=schemas.OrderBatch, auth="eventsToken")
 def orders(q: schemas.NoQuery):
     """Count a batch of orders for hot items (bearer token; idempotent on order_id; partial acceptance)."""
     hot = hot_lists()

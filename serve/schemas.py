@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -354,6 +354,16 @@ class OrderEvent(BaseModel):
     amount: Annotated[float, NotBool] = Field(ge=0, allow_inf_nan=False, description="yuan; finite")
     ordered_at: datetime = Field(description="ISO 8601; without a zone it is UTC")
     refunded: bool = False
+
+
+class OrderBatch(BaseModel):
+    """A batch of orders; each event is validated on its own, so the batch takes any JSON value as an event.
+
+    An event that is not a valid OrderEvent is reported in the answer's `errors` (position, order id, field) and
+    the valid ones are still counted (partial acceptance)."""
+
+    events: list[OrderEvent | Any] = Field(min_length=1, description="orders (OrderEvent), at most hot.max_events "
+                                           "(5,000 by default) in one batch: a larger batch is refused whole (400)")
 
 
 class EventError(BaseModel):
