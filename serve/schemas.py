@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 Id = int | str
 
@@ -21,15 +22,19 @@ class PicksQuery(Query):
     offset: int = Field(0, ge=0, le=10_000, description="picks to skip (paging); use next_offset from a page")
     category: str | None = Field(None, min_length=1, max_length=50, description="only goods of this category")
     price_min: float | None = Field(None, ge=0, description="lowest price, yuan")
-    price_max: float | None = Field(None, ge=0, description="highest price, yuan")
+    price_max: float | None = Field(None, ge=0, description="highest price, yuan; not below price_min (an empty "
+                                    "range is a 400 naming price_max, not an empty page: the two were likely swapped)")
     commission_min: float | None = Field(None, ge=0, le=1, description="lowest commission rate, 0-1")
     exclude_shelf: bool = Field(False, description="leave out goods already on the anchor's shelf")
 
-    @model_validator(mode="after")
-    def _price_range(self) -> PicksQuery:
-        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
-            raise ValueError("price_min must not exceed price_max")
-        return self
+    @field_validator("price_max")
+    @classmethod
+    def _price_range(cls, price_max: float | None, info: ValidationInfo) -> float | None:
+        price_min = info.data.get("price_min")
+        if price_max is not None and price_min is not None and price_max < price_min:
+            raise PydanticCustomError("price_range", "below price_min ({price_min}): the range is empty",
+                                      {"price_min": price_min})
+        return price_max
 
 
 class ProductAnchorsQuery(Query):
@@ -254,11 +259,23 @@ class Error(BaseModel):
 # -- search (the selection-center page finds anchors by id or name) ---------------------------------------
 
 
-class AnchorSearchQuery(Query):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+#: every character str.strip() removes (str.isspace: none above U+3000), as literals: a character class of them
+#: means the same to every regex engine (\s does not: Python's includes U+001C-U+001F, ECMA-262's U+FEFF)
+SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
-    q: str = Field(min_length=1, max_length=50, description="an id prefix or part of the name (case-insensitive)")
+
+class AnchorSearchQuery(Query):
+    q: str = Field(min_length=1, max_length=50, json_schema_extra={"pattern": f"[^{SPACES}]"},
+                   description="an id prefix or part of the name (case-insensitive); surrounding spaces are "
+                               "ignored, so q must hold something else (only spaces: 400)")
     k: int = Field(10, ge=1, le=50, description="most anchors returned")
+
+    @field_validator("q")
+    @classmethod
+    def _not_blank(cls, q: str) -> str:  # the document's pattern, with a message a person reads
+        if not q.strip():
+            raise PydanticCustomError("blank", "only spaces: give an id prefix or part of a name")
+        return q
 
 
 class AnchorSearchResponse(BaseModel):

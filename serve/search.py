@@ -88,8 +88,9 @@ def search_index(model: Model) -> SearchIndex:
 def anchors(q: schemas.AnchorSearchQuery):
     """Anchors whose id starts with, or whose name contains, the query (case-insensitive)."""
     s = serving()
-    rows, total = search_index(s.model).anchors(q.q, q.k)
-    return {"query": q.q, "items": [anchor_summary(s.cards, int(r)) for r in rows], "total": total,
+    query = q.q.strip()  # the pattern made sure something is left
+    rows, total = search_index(s.model).anchors(query, q.k)
+    return {"query": query, "items": [anchor_summary(s.cards, int(r)) for r in rows], "total": total,
             "model_version": s.version}
 
 

@@ -134,3 +134,19 @@ def test_options_is_204_with_allow_and_no_body(app, client, ids):
         assert r.status_code == 204 and r.data == b"" and "Content-Type" not in r.headers, url
         assert set(r.headers["Allow"].split(", ")) == rule.methods, url
 
+
+def test_the_empty_price_range_and_a_blank_q_are_described_400s(client, ids):
+    doc = client.get("/openapi.json").get_json()
+    picks = {p["name"]: p for p in doc["paths"]["/v1/anchors/{anchor_id}/picks"]["get"]["parameters"]}
+    assert "price_min" in picks["price_max"]["description"] and "400" in picks["price_max"]["description"]
+    r = client.get(f"/v1/anchors/{ids['anchor']}/picks?price_min=100&price_max=50")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "price_max"
+    assert "price_min" in r.get_json()["error"]["message"]
+    q = next(p for p in doc["paths"]["/v1/search/anchors"]["get"]["parameters"] if p["name"] == "q")
+    pattern = re.compile(q["schema"]["pattern"])
+    for blank in (" ", "\t\n", "\u3000", "\x1c", " \xa0 "):  # the document's pattern and the service agree
+        assert not pattern.search(blank)
+        assert client.get("/v1/search/anchors", query_string={"q": blank}).status_code == 400, repr(blank)
+    for text in ("a", " 1 ", "\ufeff"):
+        assert pattern.search(text)
+        assert client.get("/v1/search/anchors", query_string={"q": text}).status_code == 200, repr(text)
