@@ -154,7 +154,8 @@ def openapi_document(version: str) -> dict:
             "responses": {"204": {"description": "No content; Allow lists the methods (HEAD and OPTIONS included)",
                                   "headers": {"Allow": {"required": True, "schema": {"type": "string"},
                                                         "description": "e.g. GET, HEAD, OPTIONS"}}}}
-            | {str(status): {"description": _STATUS[status], "content": error} for status in (400, 413, 414, 431)}}
+            | {str(status): {"description": _STATUS[status], "content": error}
+               for status in (400, 404, 413, 414, 431) if status != 404 or path_params}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "xuanpin (选品) matchmaking API", "version": version,
@@ -174,6 +175,15 @@ def _query_parameters(query: type[BaseModel]) -> list[dict]:
     for name, prop in qschema.get("properties", {}).items():
         description = prop.pop("description", None)
         prop.pop("title", None)
+        # pydantic says an optional field is "X or null"; a query string has no null, only an absent parameter
+        # (required: false), and a client told null is valid would send "null" or an empty value, both 400s
+        branches = [b for b in prop.pop("anyOf", []) if b != {"type": "null"}]
+        if len(branches) == 1:
+            prop = branches[0] | prop
+        elif branches:
+            prop["anyOf"] = branches
+        if prop.get("default", 0) is None:
+            del prop["default"]
         param = {"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop}
         if description:
             param["description"] = description
@@ -191,7 +201,8 @@ def _request_body(body: type[BaseModel] | None) -> dict:
 
 _STATUS = {400: "an invalid or unknown parameter or body (named in `field`), or a request the server cannot parse",
            401: "missing or wrong bearer token", 403: "the route is off (no token configured)",
-           404: "unknown id", 405: "method not allowed (Allow lists the allowed ones)",
+           404: "unknown id (or no such path: an id with a slash or a line break is none)",
+           405: "method not allowed (Allow lists the allowed ones)",
            409: "nothing to reload (serving a fixed model)",
            413: "request body over the limit (XUANPIN_MAX_BODY_BYTES, 1 MiB by default)",
            414: "request line over 4,094 bytes (answered by gunicorn)",
