@@ -19,7 +19,7 @@ def _authorise() -> None:
         raise ApiError(401, "unauthorized", "missing or wrong bearer token", "Authorization")
 
 
-@endpoint(bp, "/reload", method="POST", response=schemas.ReloadResult, errors=(400, 401, 403, 409))
+@endpoint(bp, "/reload", method="POST", response=schemas.ReloadResult, errors=(401, 403, 409), auth="adminToken")
 def reload(q: schemas.NoQuery):
     """Check the registry's CURRENT now and load it if it changed (this worker; others follow by polling)."""
     _authorise()

@@ -20,6 +20,12 @@ from pydantic.json_schema import models_json_schema
 
 from serve import schemas
 
+#: the error code of a status answered without a more specific one (Flask's and gunicorn's own errors)
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 414: "uri_too_long",
+               417: "expectation_failed", 431: "request_header_fields_too_large", 500: "internal_error",
+               501: "not_implemented"}
+
 
 class ApiError(Exception):
     """An error the client can act on; rendered as ``{"error": {...}}`` with its HTTP status."""
@@ -32,6 +38,12 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 
+#: statuses any route may answer: a request the server cannot parse or an invalid or unknown parameter (400), a
+#: method the path does not allow (405), a body over the limit (413), and gunicorn's limits on the request line
+#: (414) and headers (431)
+ANY_ROUTE = (400, 405, 413, 414, 431)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -40,7 +52,10 @@ class Route:
     query: type[BaseModel]
     response: type[BaseModel] | None
     tag: str
-    errors: tuple[int, ...] = (400, 404)
+    errors: tuple[int, ...] = (404, 503)  # what this route answers besides 200 and ANY_ROUTE
+    body: type[BaseModel] | None = None  # the JSON body a POST route reads (None: it reads none)
+    auth: str | None = None  # the bearer scheme (components.securitySchemes) the route requires
+    media: tuple[str, ...] = ("application/json",)  # what a 200 is
 
 
 ROUTES: list[Route] = []
@@ -65,9 +80,11 @@ def validation_error(exc: ValidationError) -> ApiError:
 
 
 def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQuery,
-             response: type[BaseModel] | None = None, summary: str = "", errors: tuple[int, ...] = (400, 404),
-             method: str = "GET") -> Callable:
-    """Register a route whose handler receives the validated query as ``q``."""
+             response: type[BaseModel] | None = None, summary: str = "", errors: tuple[int, ...] = (404, 503),
+             method: str = "GET", body: type[BaseModel] | None = None, auth: str | None = None) -> Callable:
+    """Register a route whose handler receives the validated query as ``q``. `errors`: the statuses the route
+    answers besides 200 and ANY_ROUTE; `body` and `auth` are what the document says a POST route reads and
+    requires (the handler checks them)."""
 
     def wrap(handler: Callable) -> Callable:
         @functools.wraps(handler)
@@ -85,56 +102,112 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
         prefix = bp.url_prefix or ""
         ROUTES.append(Route(method.lower(), prefix + path,
                             summary or (handler.__doc__ or "").strip().split("\n")[0], query, response, bp.name,
-                            errors))
+                            errors, body, auth))
         bp.add_url_rule(path, handler.__name__, run, methods=[method])
         return run
 
     return wrap
 
 
+SECURITY_SCHEMES = {
+    "eventsToken": {"type": "http", "scheme": "bearer", "description": "XUANPIN_EVENTS_TOKEN; without one configured "
+                    "the route is off (403). The scheme is case-insensitive, the token is not."},
+    "adminToken": {"type": "http", "scheme": "bearer", "description": "XUANPIN_ADMIN_TOKEN; without one configured "
+                   "the route is off (403). The scheme is case-insensitive, the token is not."},
+}
+
+
 def openapi_document(version: str) -> dict:
-    """The OpenAPI 3.1 document of every declared route."""
-    models = {r.response for r in ROUTES if r.response} | {schemas.Error}
-    _, defs = models_json_schema([(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)],
+    """The OpenAPI 3.1 document of every declared route: each operation lists every status it can answer."""
+    bodies = {r.body for r in ROUTES if r.body}  # what clients send: their validation schema
+    answers = {r.response for r in ROUTES if r.response} | {schemas.Error}
+    _, defs = models_json_schema([(m, "validation" if m in bodies else "serialization")
+                                  for m in sorted(bodies | answers, key=lambda m: m.__name__)],
                                  ref_template="#/components/schemas/{model}")
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     paths: dict = {}
     for r in sorted(ROUTES, key=lambda r: r.path):
         oa_path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.path)
-        params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"},
-                   "description": f"{name.replace('_', ' ')} (the id used in the snapshot)"}
-                  for name in re.findall(r"{(\w+)}", oa_path)]
-        qschema = r.query.model_json_schema()
-        for name, prop in qschema.get("properties", {}).items():
-            description = prop.pop("description", None)
-            prop.pop("title", None)
-            param = {"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop}
-            if description:
-                param["description"] = description
-            params.append(param)
-        responses = {"200": {"description": "OK"}}
+        path_params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": f"{name.replace('_', ' ')} (the id used in the snapshot)"}
+                       for name in re.findall(r"{(\w+)}", oa_path)]
+        ok: dict = {"description": "OK"}
         if r.response is not None:
-            responses["200"]["content"] = {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}}
-        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        for status in (*r.errors, 405):
-            responses[str(status)] = {"description": _STATUS[status], "content": error_ref}
-        paths.setdefault(oa_path, {})[r.method] = {
-            "summary": r.summary, "operationId": f"{r.tag}_{r.path.rsplit('/', 1)[-1].strip('<>')}"
-            f"_{len(paths)}", "tags": [r.tag], "parameters": params, "responses": responses}
+            ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}}
+        else:
+            ok["content"] = {media: {"schema": {"type": "object"} if media == "application/json" else {}}
+                             for media in r.media}
+        responses = {"200": ok} | {str(status): {"description": _STATUS[status], "content": error}
+                                   for status in sorted({*r.errors, *ANY_ROUTE})}
+        operation = {"summary": r.summary, "operationId": f"{r.tag}_{r.path.rsplit('/', 1)[-1].strip('<>')}"
+                     f"_{len(paths)}", "tags": [r.tag], "parameters": path_params + _query_parameters(r.query),
+                     "responses": responses}
+        if r.method == "post":
+            operation["requestBody"] = _request_body(r.body)
+        if r.auth:
+            operation["security"] = [{r.auth: []}]
+        ops = paths.setdefault(oa_path, {})
+        ops[r.method] = operation
+        ops["options"] = {
+            "summary": "The methods this path allows (no body)", "operationId": f"options_{len(paths)}",
+            "tags": [r.tag], "parameters": path_params,
+            "responses": {"204": {"description": "No content; Allow lists the methods (HEAD and OPTIONS included)",
+                                  "headers": {"Allow": {"required": True, "schema": {"type": "string"},
+                                                        "description": "e.g. GET, HEAD, OPTIONS"}}}}
+            | {str(status): {"description": _STATUS[status], "content": error}
+               for status in (400, 404, 413, 414, 431) if status != 404 or path_params}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "xuanpin (选品) matchmaking API", "version": version,
                  "description": "Product picks for anchors, anchors for products, product statistics and "
-                                "TOP sales boards for the selection center."},
+                                "TOP sales boards for the selection center. Every error is JSON: "
+                                '{"error": {"code", "message", "field"}}, including those the server itself '
+                                "answers before the app (414, 431, a malformed request's 400). OPTIONS answers "
+                                "204 with Allow and no body; HEAD is answered for every GET."},
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {})},
+        "components": {"schemas": defs.get("$defs", {}), "securitySchemes": SECURITY_SCHEMES},
     }
 
 
-_STATUS = {400: "invalid parameter (the field is named)", 401: "missing or wrong bearer token",
-           403: "admin routes are off (no token configured)", 404: "unknown id", 405: "method not allowed",
-           409: "nothing to reload (serving a fixed model)", 413: "request body too large",
-           503: "no model loaded (events: the hot-items store is unreachable; resend the batch)"}
+def _query_parameters(query: type[BaseModel]) -> list[dict]:
+    qschema = query.model_json_schema()
+    params = []
+    for name, prop in qschema.get("properties", {}).items():
+        description = prop.pop("description", None)
+        prop.pop("title", None)
+        # pydantic says an optional field is "X or null"; a query string has no null, only an absent parameter
+        # (required: false), and a client told null is valid would send "null" or an empty value, both 400s
+        branches = [b for b in prop.pop("anyOf", []) if b != {"type": "null"}]
+        if len(branches) == 1:
+            prop = branches[0] | prop
+        elif branches:
+            prop["anyOf"] = branches
+        if prop.get("default", 0) is None:
+            del prop["default"]
+        param = {"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop}
+        if description:
+            param["description"] = description
+        params.append(param)
+    return params
+
+
+def _request_body(body: type[BaseModel] | None) -> dict:
+    if body is None:
+        return {"required": False, "description": "none: the route reads no body, and ignores one sent",
+                "content": {"application/json": {"schema": {}}}}
+    return {"required": True, "description": (body.__doc__ or "").strip().split("\n\n")[0],
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+
+
+_STATUS = {400: "an invalid or unknown parameter or body (named in `field`), or a request the server cannot parse",
+           401: "missing or wrong bearer token", 403: "the route is off (no token configured)",
+           404: "unknown id (or no such path: an id with a slash or a line break is none)",
+           405: "method not allowed (Allow lists the allowed ones)",
+           409: "nothing to reload (serving a fixed model)",
+           413: "request body over the limit (XUANPIN_MAX_BODY_BYTES, 1 MiB by default)",
+           414: "request line over 4,094 bytes (answered by gunicorn)",
+           431: "request headers over gunicorn's limits (answered by gunicorn)",
+           503: "no model loaded (events: also the hot-items store is unreachable; resend the batch)"}
 
 
 def bearer_matches(header: str, token: str) -> bool:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import orjson
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from threadpoolctl import threadpool_limits
 from werkzeug.exceptions import HTTPException
@@ -19,17 +19,13 @@ from recommender.ranking import Ranker
 from recommender.settings import validated
 from recommender.threads import set_faiss_threads
 from serve import admin, anchors, events, hot, page, products, rankings, search, system
-from serve.api import ApiError
+from serve.api import ERROR_CODES, ApiError
 from serve.config import ServiceConfig
 from serve.metrics import Metrics
 from serve.reload import Reloader
 from serve.state import Serving
 
 _log = logging.getLogger(__name__)
-
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "payload_too_large"}
-
 
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -49,6 +45,18 @@ class OrjsonProvider(DefaultJSONProvider):
         obj = self._prepare_response_obj(args, kwargs)
         return self._app.response_class(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY, default=_plain),
                                         mimetype=self.mimetype)
+
+
+class Service(Flask):
+    """Flask, with OPTIONS answered the way HTTP describes it."""
+
+    def make_default_options_response(self) -> Response:
+        """204 No Content with Allow: the methods the path allows. Flask's default is a 200 with an empty
+        text/html body, which the API's other answers (JSON) and the document do not promise."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
 
 
 def _plain(value):
@@ -86,7 +94,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     threadpool_limits(1)
     set_faiss_threads(config.faiss_threads)
 
-    app = Flask(__name__)
+    app = Service(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json = OrjsonProvider(app)  # UTF-8 output: Chinese stays readable
     metrics = Metrics()
@@ -137,7 +145,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        code = _CODES.get(exc.code, "http_error")
+        code = ERROR_CODES.get(exc.code, "http_error")
         metrics.errors.labels(code).inc()
         message = exc.description if exc.code != 404 else f"no route {request.path!r}"
         if exc.code == 405:

@@ -48,7 +48,8 @@ def _batch(limit: int) -> list:
     return events
 
 
-@endpoint(bp, "/orders", method="POST", response=schemas.IngestResult, errors=(400, 401, 403, 503))
+@endpoint(bp, "/orders", method="POST", response=schemas.IngestResult, errors=(401, 403, 503),
+          body=schemas.OrderBatch, auth="eventsToken")
 def orders(q: schemas.NoQuery):
     """Count a batch of orders for hot items (bearer token; idempotent on order_id; partial acceptance)."""
     hot = hot_lists()
@@ -87,12 +88,19 @@ def _validate(events: list) -> tuple[list[tuple[int, schemas.OrderEvent]], list[
                 continue
             field, message = describe({**err, "loc": loc[:1]}, unknown="field")  # a union adds its branch
             raw = events[i]
-            order_id = raw.get("order_id") if isinstance(raw, dict) else None
-            errors[i] = {"index": i, "order_id": order_id if isinstance(order_id, int | str) else None,
+            errors[i] = {"index": i, "order_id": _echoed(raw.get("order_id") if isinstance(raw, dict) else None),
                          "field": field, "message": message}
     positions = [i for i in range(len(events)) if i not in errors]
     return list(zip(positions, _EVENTS.validate_python([events[i] for i in positions]), strict=True)), \
         list(errors.values())
+
+
+def _echoed(order_id: object) -> str | None:
+    """An order id as the client can match it: text, like the key it is counted under (42 and "42" are one
+    order), so a 64-bit id survives a JavaScript client; None for a value that is no id (a boolean, an object)."""
+    if isinstance(order_id, bool) or not isinstance(order_id, int | str):
+        return None
+    return str(order_id)
 
 
 def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[Orders, int]:
@@ -115,7 +123,7 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
             ("anchor_id", f"unknown anchor_id {e.anchor_id!r}") if anchors[j] < 0 else \
             ("ordered_at", f"ordered_at {e.ordered_at.isoformat()} is more than {hot.cfg.max_future_minutes} "
                            "minutes in the future")
-        errors.append({"index": i, "order_id": e.order_id, "field": field, "message": message})
+        errors.append({"index": i, "order_id": _echoed(e.order_id), "field": field, "message": message})
     ok = (products >= 0) & (anchors >= 0) & ~future
     count = ok & ~refunded & (minutes > oldest_counted)
     rows = np.flatnonzero(count)

@@ -34,7 +34,7 @@ def counts_are_shared() -> bool:
 # one worker where counts would split, one per core otherwise; asking for more is refused at start
 # (XUANPIN_ALLOW_SPLIT_COUNTS=1 accepts split counts, e.g. for a demo)
 workers = int(os.environ.get("XUANPIN_WORKERS") or (multiprocessing.cpu_count() if counts_are_shared() else 1))
-worker_class = "sync"
+worker_class = "serve.worker.JsonErrorWorker"  # the sync worker, its own error answers (414, 431, 400) in JSON
 threads = 1
 timeout = 30
 graceful_timeout = 20

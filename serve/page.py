@@ -17,9 +17,10 @@ STATIC = Path(__file__).parent / "static"
 bp = Blueprint("page", __name__, static_folder=STATIC, static_url_path="/assets")
 
 # Not JSON routes, but served: listed so /openapi.json describes every route the app answers.
-ROUTES.append(Route("get", "/", "The selection-center page (HTML)", schemas.NoQuery, None, "page", ()))
+ROUTES.append(Route("get", "/", "The selection-center page (HTML)", schemas.NoQuery, None, "page", (),
+                    media=("text/html",)))
 ROUTES.append(Route("get", "/assets/<path:filename>", "The page's scripts and styles", schemas.NoQuery, None,
-                    "page", (404,)))
+                    "page", (404,), media=("text/javascript", "text/css", "text/html")))
 
 
 @bp.get("/")

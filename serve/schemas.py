@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 Id = int | str
 
@@ -21,15 +22,19 @@ class PicksQuery(Query):
     offset: int = Field(0, ge=0, le=10_000, description="picks to skip (paging); use next_offset from a page")
     category: str | None = Field(None, min_length=1, max_length=50, description="only goods of this category")
     price_min: float | None = Field(None, ge=0, description="lowest price, yuan")
-    price_max: float | None = Field(None, ge=0, description="highest price, yuan")
+    price_max: float | None = Field(None, ge=0, description="highest price, yuan; not below price_min (an empty "
+                                    "range is a 400 naming price_max, not an empty page: the two were likely swapped)")
     commission_min: float | None = Field(None, ge=0, le=1, description="lowest commission rate, 0-1")
     exclude_shelf: bool = Field(False, description="leave out goods already on the anchor's shelf")
 
-    @model_validator(mode="after")
-    def _price_range(self) -> PicksQuery:
-        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
-            raise ValueError("price_min must not exceed price_max")
-        return self
+    @field_validator("price_max")
+    @classmethod
+    def _price_range(cls, price_max: float | None, info: ValidationInfo) -> float | None:
+        price_min = info.data.get("price_min")
+        if price_max is not None and price_min is not None and price_max < price_min:
+            raise PydanticCustomError("price_range", "below price_min ({price_min}): the range is empty",
+                                      {"price_min": price_min})
+        return price_max
 
 
 class ProductAnchorsQuery(Query):
@@ -254,11 +259,23 @@ class Error(BaseModel):
 # -- search (the selection-center page finds anchors by id or name) ---------------------------------------
 
 
-class AnchorSearchQuery(Query):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+#: every character str.strip() removes (str.isspace: none above U+3000), as literals: a character class of them
+#: means the same to every regex engine (\s does not: Python's includes U+001C-U+001F, ECMA-262's U+FEFF)
+SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
-    q: str = Field(min_length=1, max_length=50, description="an id prefix or part of the name (case-insensitive)")
+
+class AnchorSearchQuery(Query):
+    q: str = Field(min_length=1, max_length=50, json_schema_extra={"pattern": f"[^{SPACES}]"},
+                   description="an id prefix or part of the name (case-insensitive); surrounding spaces are "
+                               "ignored, so q must hold something else (only spaces: 400)")
     k: int = Field(10, ge=1, le=50, description="most anchors returned")
+
+    @field_validator("q")
+    @classmethod
+    def _not_blank(cls, q: str) -> str:  # the document's pattern, with a message a person reads
+        if not q.strip():
+            raise PydanticCustomError("blank", "only spaces: give an id prefix or part of a name")
+        return q
 
 
 class AnchorSearchResponse(BaseModel):
@@ -327,9 +344,18 @@ class FeedHotResponse(HotResponse):
     personalised: bool = Field(description="false for unknown or new fans: the platform-wide list")
 
 
+def _not_a_boolean(value: object) -> object:
+    """JSON's true is no number: pydantic's lax mode would read it as 1 (an order id 1, one item)."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not accepted here")
+    return value
+
+
+NotBool = BeforeValidator(_not_a_boolean)
+
 #: an id in an event: a 64-bit integer or a string. A larger integer is this event's error, not the batch's (one
 #: huge id would otherwise turn every id of the batch into floats)
-EventId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str
+EventId = Annotated[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str, NotBool]
 
 
 class OrderEvent(BaseModel):
@@ -341,15 +367,26 @@ class OrderEvent(BaseModel):
     fan_id: EventId
     anchor_id: EventId = Field(description="the live room it was bought in")
     product_id: EventId
-    quantity: int = Field(ge=1)
-    amount: float = Field(ge=0)
+    quantity: Annotated[int, NotBool] = Field(ge=1)
+    amount: Annotated[float, NotBool] = Field(ge=0, allow_inf_nan=False, description="yuan; finite")
     ordered_at: datetime = Field(description="ISO 8601; without a zone it is UTC")
     refunded: bool = False
 
 
+class OrderBatch(BaseModel):
+    """A batch of orders; each event is validated on its own, so the batch takes any JSON value as an event.
+
+    An event that is not a valid OrderEvent is reported in the answer's `errors` (position, order id, field) and
+    the valid ones are still counted (partial acceptance)."""
+
+    events: list[OrderEvent | Any] = Field(min_length=1, description="orders (OrderEvent), at most hot.max_events "
+                                           "(5,000 by default) in one batch: a larger batch is refused whole (400)")
+
+
 class EventError(BaseModel):
     index: int = Field(description="position of the event in the batch")
-    order_id: Id | None = None
+    order_id: str | None = Field(None, description="the event's order_id as text (42 and \"42\" are one order); "
+                                 "null when it has none usable")
     field: str | None = None
     message: str
 

@@ -84,16 +84,17 @@ def search_index(model: Model) -> SearchIndex:
     return index
 
 
-@endpoint(bp, "/anchors", query=schemas.AnchorSearchQuery, response=schemas.AnchorSearchResponse, errors=(400,))
+@endpoint(bp, "/anchors", query=schemas.AnchorSearchQuery, response=schemas.AnchorSearchResponse, errors=(503,))
 def anchors(q: schemas.AnchorSearchQuery):
     """Anchors whose id starts with, or whose name contains, the query (case-insensitive)."""
     s = serving()
-    rows, total = search_index(s.model).anchors(q.q, q.k)
-    return {"query": q.q, "items": [anchor_summary(s.cards, int(r)) for r in rows], "total": total,
+    query = q.q.strip()  # the pattern made sure something is left
+    rows, total = search_index(s.model).anchors(query, q.k)
+    return {"query": query, "items": [anchor_summary(s.cards, int(r)) for r in rows], "total": total,
             "model_version": s.version}
 
 
-@endpoint(bp, "/categories", response=schemas.CategoriesResponse, errors=())
+@endpoint(bp, "/categories", response=schemas.CategoriesResponse, errors=(503,))
 def categories(q: schemas.NoQuery):
     """Every category of the catalogue with its number of goods (filters and boards offer these)."""
     s = serving()

@@ -37,7 +37,7 @@ def model(q: schemas.NoQuery):
 
 
 ROUTES.append(Route("get", "/metrics", "Prometheus metrics (text exposition format)", schemas.NoQuery, None,
-                    "system", ()))
+                    "system", (), media=("text/plain",)))
 ROUTES.append(Route("get", "/openapi.json", "This OpenAPI document", schemas.NoQuery, None, "system", ()))
 
 

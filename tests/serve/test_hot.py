@@ -383,3 +383,29 @@ def test_an_id_beyond_64_bits_is_that_event_s_error_not_the_batch_s(client, worl
     assert r.status_code == 200, r.json
     assert (r.json["accepted"], r.json["rejected"]) == (1, 3)
     assert sorted(e["field"] for e in r.json["errors"]) == ["anchor_id", "order_id", "product_id"]
+
+
+def test_booleans_and_non_finite_amounts_are_that_event_s_error(client, world):
+    """JSON's true is no id nor quantity (pydantic would read 1), and an amount must be a finite number."""
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    events = [event(True, room, good, now), event("bool-fan", room, good, now, fan_id=False),
+              event("bool-room", True, good, now), event("bool-qty", room, good, now, quantity=True),
+              event("inf", room, good, now, amount="inf"), event("nan", room, good, now, amount="NaN"),
+              event("big", room, good, now, amount=1e308 * 10), event("fine", room, good, now)]
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
+    assert r.status_code == 200, r.json
+    assert (r.json["accepted"], r.json["rejected"]) == (1, 7)
+    assert [(e["index"], e["field"]) for e in r.json["errors"]] == [
+        (0, "order_id"), (1, "fan_id"), (2, "anchor_id"), (3, "quantity"), (4, "amount"), (5, "amount"),
+        (6, "amount")]
+    assert r.json["errors"][0]["order_id"] is None  # a boolean is no id to echo
+
+
+def test_order_ids_are_echoed_as_text(client, world):
+    """As the key they are counted under (42 and "42" are one order); a 64-bit id survives a JavaScript client."""
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    events = [event(2**62 + 1, room, "no-such-good", now), event("s-1", room, good, now, quantity=0),
+              event(2**63 + 5, room, good, now)]
+    r = client.post("/v1/events/orders", data=json.dumps({"events": events}), content_type="application/json",
+                    headers=AUTH)
+    assert [e["order_id"] for e in r.json["errors"]] == [str(2**62 + 1), "s-1", str(2**63 + 5)]

@@ -184,7 +184,8 @@ def test_bad_parameters_are_400_naming_the_field(client, ids, query, field):
 
 def test_inverted_price_range_is_400(client, ids):
     r = client.get(f"/v1/anchors/{ids['anchor']}/picks?price_min=100&price_max=10")
-    assert r.status_code == 400 and "price_min must not exceed price_max" in r.get_json()["error"]["message"]
+    error = r.get_json()["error"]
+    assert r.status_code == 400 and error["field"] == "price_max" and "below price_min (100.0)" in error["message"]
 
 
 def test_unknown_anchor_is_404(client):
