@@ -276,6 +276,25 @@ def test_a_missing_nginx_is_named_with_its_package(env, tmp_path, capfd):
     assert "apt-get install nginx-light" in capfd.readouterr().err
 
 
+@pytest.mark.parametrize(("request_bytes", "status", "code"), [
+    (b"GET /healthz?q=" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "uri_too_long"),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n", 400, "bad_request"),
+    (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+], ids=["request-line-too-long", "header-too-large", "no-request-line"])
+def test_nginx_s_own_errors_are_json_too(deployment, request_bytes, status, code):
+    """What nginx refuses before gunicorn sees it is answered in the API's error shape, not an HTML page."""
+    (host, port), _, _ = deployment
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(request_bytes)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert int(head.split()[1]) == status
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["error"]["code"] == code
+
+
 def test_sigterm_stops_nginx_and_gunicorn(deployment):
     """Last in this file: it stops the module's deployment. Both stop, the command exits 0, the port is free."""
     (_, port), _, proc = deployment
@@ -285,3 +304,4 @@ def test_sigterm_stops_nginx_and_gunicorn(deployment):
     assert proc.wait(30) == 0
     assert _gone(children)
     assert _refused(port)
+
