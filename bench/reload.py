@@ -112,7 +112,9 @@ def main() -> None:
                 with urllib.request.urlopen(base + "/v1/model", timeout=5) as r:
                     seen.add(json.loads(r.read())["reload"]["serving"])
     finally:
-        print("".join(line for line in log.read_text(errors="replace").splitlines(True) if "refused" in line or "v3" in line or "loaded" in line.lower()))
+        if log.exists():  # what the workers refused, and any fallback, in their own words
+            print("".join(line for line in log.read_text(errors="replace").splitlines(True)
+                          if "refused" in line or "cannot be loaded" in line))
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n== hot reload under load: gunicorn 2 sync workers, wrk {args.connections} connections, "
