@@ -352,3 +352,22 @@ def test_without_the_older_snapshot_guard_the_empty_holdout_still_refuses(served
     assert code == EXIT_REFUSED and "too small to compare" in result["reason"], result["reason"]
     assert result["holdout"]["cutoff"] == str(served_time) and result["holdout"]["purchases"] == 0
     assert Registry.open(served).current() == before
+
+
+def test_an_export_of_the_same_moment_with_other_data_is_refused_before_any_training(served, tmp_path,
+                                                                                    small_generated, monkeypatch):
+    """Yesterday's export again with one old order gone: a new fingerprint, the served model's own snapshot time.
+    Nothing in it is newer than what the served model saw, so nothing is trained."""
+    same_moment = write(small_generated, tmp_path / "again", until=END - pd.Timedelta(days=7))
+    orders = pd.read_parquet(same_moment / "orders.parquet")
+    orders.drop(index=orders["ordered_at"].idxmin()).to_parquet(same_moment / "orders.parquet", index=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained on an export with nothing new")
+
+    monkeypatch.setattr(nightly, "train", no_training)
+    before = Registry.open(served).current()
+    code, result = run_nightly(same_moment, served)
+    assert code == EXIT_REFUSED and result["reason"] == "no data newer than the served model's", result
+    assert result["fingerprint"] != load_model(Registry.open(served).current_path()).manifest["data"]["fingerprint"]
+    assert Registry.open(served).current() == before
