@@ -279,6 +279,7 @@ def test_the_registry_list_says_which_versions_were_ever_served(served, snapshot
     shutil.copytree(reg.path(first), never)
     table = registry_table(served).set_index("version")
     assert table.loc[first, "served"] == "yes" and table.loc[never.name, "served"] == "never"
+    assert table["current"].to_dict() == {never.name: "", first: "*"}  # only CURRENT is starred
 
 
 # -- the gate's decision, on synthetic per-user scores ---------------------------------------------------------
