@@ -18,3 +18,17 @@ def test_rings_forget_what_falls_out_of_the_window():
     assert w.recent(None, MINUTES)[0] == 0
     w.advance(T0 + 8 * DAY)
     assert w.last_hours(None, HOURS)[0] == 0
+
+
+def test_hours_count_the_last_week_by_hour_and_ignore_older_orders():
+    """T0 is on an hour boundary: orders now, 3 hours ago, 2 days ago, 6.9 days ago; one 8 days ago is ignored."""
+    start = T0 - T0 % 60
+    w = WindowCounts(2)
+    ages = [0, 3 * 60, 2 * DAY, int(6.9 * DAY), 8 * DAY]
+    w.add(np.array([1, 1, 1, 1, 1]), np.array([start + 30 - a for a in ages]))
+    assert w.last_hours(None, 1).tolist() == [0, 1]
+    assert w.last_hours(np.array([1]), 4).tolist() == [2]
+    assert w.last_hours(np.array([1]), 24).tolist() == [2]
+    assert w.last_hours(np.array([1]), 3 * 24).tolist() == [3]
+    assert w.last_hours(None, HOURS).tolist() == [0, 4]  # the week's, not the order 8 days old
+    assert w.recent(np.array([1, 0]), MINUTES).tolist() == [1, 0]
