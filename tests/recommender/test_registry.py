@@ -185,3 +185,11 @@ def test_a_young_lock_of_a_live_process_or_of_another_host_is_respected(reg):
     with reg.lock(stale_after_s=60):
         pass
     assert reg.history()[-1]["event"] == "stale_lock_cleared"
+
+
+def test_prune_deletes_every_version_older_than_the_newest_kept_when_current_is_the_newest(reg):
+    add_version(reg, "20260104T000000Z")
+    reg.set_current("20260104T000000Z")
+    assert reg.prune(keep=2) == ["20260101T000000Z", "20260102T000000Z"]
+    assert reg.versions() == ["20260103T000000Z", "20260104T000000Z"]
+    assert reg.prune(keep=2) == [] and reg.prune(keep=1) == ["20260103T000000Z"]
