@@ -149,6 +149,9 @@ def test_top_goods_are_the_exact_top_of_the_full_scores(small_snapshot):
     subset = np.arange(0, len(m.product_ids), 3)
     rows, _ = r.top_goods(anchors[:5], 10, subset)
     assert np.isin(rows, subset).all()
+    in_batches = r.top_goods(anchors, 30, batch=7)  # rooms taken 7 at a time: the same answer
+    np.testing.assert_array_equal(in_batches[0], r.top_goods(anchors, 30)[0])
+    np.testing.assert_allclose(in_batches[1], scores)
 
 
 def test_save_and_load_round_trip(planted, tmp_path):
