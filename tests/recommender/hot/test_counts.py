@@ -32,3 +32,9 @@ def test_hours_count_the_last_week_by_hour_and_ignore_older_orders():
     assert w.last_hours(np.array([1]), 3 * 24).tolist() == [3]
     assert w.last_hours(None, HOURS).tolist() == [0, 4]  # the week's, not the order 8 days old
     assert w.recent(np.array([1, 0]), MINUTES).tolist() == [1, 0]
+
+
+def test_before_any_order_every_window_is_zero_for_the_keys_asked():
+    w = WindowCounts(5)
+    assert w.last_hours(np.array([1, 3]), 24).tolist() == [0, 0] and w.recent(np.array([4]), 15).tolist() == [0]
+    assert w.last_hours(None, HOURS).tolist() == [0] * 5
