@@ -48,8 +48,8 @@ lint: setup
 	$(BIN)/lint-imports
 
 # Mutation testing of the core (not part of `make test`): a seeded sample of cosmic-ray's mutants per module, each
-# judged by its module's tests, in copies of the tree; prints the score per module and the survivors. About an
-# hour on 2 cores with the default sample, mostly the nightly job's (MUTANTS=0: every mutant, days).
+# judged by its module's tests, in copies of the tree; prints the score per module and the survivors. About 40
+# minutes on 2 cores with the default sample, half of it the nightly job's (MUTANTS=0: every mutant, days).
 MUTANTS ?= 40
 mutation: setup
 	$(BIN)/python -m bench.mutation --sample $(MUTANTS)
