@@ -84,11 +84,15 @@ class Registry:
         except ArtifactError as exc:
             raise RegistryError(f"refusing to point CURRENT at {target}: {exc}") from exc
         tmp = self.root / f".CURRENT.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(version + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / "CURRENT")
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(version + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.root / "CURRENT")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         dir_fd = os.open(self.root, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -160,7 +164,8 @@ class Registry:
 
     # -- retention --------------------------------------------------------------------------------------------
     def prune(self, keep: int) -> list[str]:
-        """Delete the oldest complete versions beyond `keep`, never CURRENT; also leftovers of dead runs."""
+        """Delete the oldest complete versions beyond `keep`, never CURRENT; also leftovers of dead runs. Call it
+        under the lock: to it a running job's temporary files are a dead run's."""
         current = self.current()
         removed = []
         complete = self.versions()
@@ -171,6 +176,8 @@ class Registry:
         for leftover in self.versions_dir.iterdir():  # temporary dirs of killed trainings
             if leftover.name.startswith(".") and leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in self.root.glob(".CURRENT.*.tmp"):  # a pointer a killed run wrote but never renamed
+            leftover.unlink(missing_ok=True)
         if removed:
             self.record("pruned", versions=removed, keep=keep)
         return removed

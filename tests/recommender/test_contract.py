@@ -155,6 +155,7 @@ def test_a_refused_table_names_its_most_common_problems_by_column_with_examples(
     ("table", "column", "value", "message"),
     [
         ("products", "price", "-5", "out of range: must be > 0"),
+        ("products", "price", "0", "out of range: must be > 0"),  # a good for nothing is a broken row
         ("products", "commission_rate", "1.5", "out of range: must be between 0 and 1"),
         ("products", "price", "abc", "cannot parse as float"),
         ("products", "created_at", "yesterday", "cannot parse as timestamp"),

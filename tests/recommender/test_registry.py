@@ -116,3 +116,80 @@ def test_a_live_lock_is_exclusive_and_a_dead_ones_is_cleared(reg):
     with reg.lock():
         pass
     assert reg.history()[-1]["event"] == "stale_lock_cleared"
+
+
+def test_prune_after_a_rollback_keeps_current_even_when_it_is_the_oldest(reg):
+    """Rolled back to the oldest version, retention of one keeps CURRENT and deletes the newer ones it left."""
+    for version in reg.versions():
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    reg.rollback()
+    assert reg.rollback() == "20260101T000000Z"
+    assert reg.prune(keep=0) == ["20260102T000000Z", "20260103T000000Z"]
+    assert reg.versions() == ["20260101T000000Z"] == [reg.current()]
+    assert (reg.current_path() / "manifest.json").exists()
+
+
+def test_set_current_refuses_a_version_without_a_manifest_or_without_a_directory(reg):
+    reg.set_current("20260103T000000Z")
+    add_version(reg, "20260104T000000Z", complete=False)
+    for version in ("20260104T000000Z", "20260105T000000Z"):
+        with pytest.raises(RegistryError, match=f"refusing to point CURRENT at .*{version}"):
+            reg.set_current(version)
+    assert reg.current() == "20260103T000000Z"
+
+
+def test_current_is_replaced_in_one_rename_a_failure_before_it_leaves_the_old_pointer(reg, monkeypatch):
+    """CURRENT is never truncated or written in place: a failure while writing the new pointer (a full disk,
+    here at fsync) leaves the old one whole, and no temporary file behind."""
+    reg.set_current("20260101T000000Z")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device (injected)")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        reg.set_current("20260102T000000Z")
+    monkeypatch.undo()
+    assert (reg.root / "CURRENT").read_text(encoding="utf-8") == "20260101T000000Z\n"
+    assert sorted(p.name for p in reg.root.iterdir()) == ["CURRENT", "versions"]
+
+
+def test_a_pointer_a_killed_run_never_renamed_is_cleared_by_prune(reg):
+    reg.set_current("20260101T000000Z")
+    (reg.root / ".CURRENT.4242.tmp").write_text("20260102T000000Z\n")
+    reg.prune(keep=5)
+    assert reg.current() == "20260101T000000Z" and not list(reg.root.glob(".CURRENT.*"))
+
+
+def lock_held_by(reg: Registry, pid: int, host: str, age_s: float) -> None:
+    (reg.root / "nightly.lock").write_text(json.dumps({"pid": pid, "host": host, "started": time.time() - age_s}))
+
+
+def test_a_lock_older_than_its_limit_is_stale_even_while_its_process_lives(reg):
+    """A job hung for longer than `stale_after_s` (here: this very process, alive) no longer blocks the registry."""
+    lock_held_by(reg, os.getpid(), os.uname().nodename, age_s=120)
+    with reg.lock(stale_after_s=60):
+        pass
+    assert reg.history()[-1]["event"] == "stale_lock_cleared"
+    assert reg.history()[-1]["holder"]["pid"] == os.getpid()
+
+
+def test_a_young_lock_of_a_live_process_or_of_another_host_is_respected(reg):
+    for pid, host in ((os.getpid(), os.uname().nodename), (2**22 + 12345, "another-host")):
+        lock_held_by(reg, pid, host, age_s=30)
+        with pytest.raises(LockHeld, match=f"held by pid {pid} on {host}"), reg.lock(stale_after_s=60):
+            pass
+        assert (reg.root / "nightly.lock").exists()  # still the holder's
+    lock_held_by(reg, 2**22 + 12345, "another-host", age_s=90)  # another host's: only its age can tell
+    with reg.lock(stale_after_s=60):
+        pass
+    assert reg.history()[-1]["event"] == "stale_lock_cleared"
+
+
+def test_prune_deletes_every_version_older_than_the_newest_kept_when_current_is_the_newest(reg):
+    add_version(reg, "20260104T000000Z")
+    reg.set_current("20260104T000000Z")
+    assert reg.prune(keep=2) == ["20260101T000000Z", "20260102T000000Z"]
+    assert reg.versions() == ["20260103T000000Z", "20260104T000000Z"]
+    assert reg.prune(keep=2) == [] and reg.prune(keep=1) == ["20260103T000000Z"]

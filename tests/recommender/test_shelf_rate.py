@@ -149,6 +149,9 @@ def test_top_goods_are_the_exact_top_of_the_full_scores(small_snapshot):
     subset = np.arange(0, len(m.product_ids), 3)
     rows, _ = r.top_goods(anchors[:5], 10, subset)
     assert np.isin(rows, subset).all()
+    in_batches = r.top_goods(anchors, 30, batch=7)  # rooms taken 7 at a time: the same answer
+    np.testing.assert_array_equal(in_batches[0], r.top_goods(anchors, 30)[0])
+    np.testing.assert_allclose(in_batches[1], scores)
 
 
 def test_save_and_load_round_trip(planted, tmp_path):
@@ -192,3 +195,16 @@ def test_goods_nobody_bought_are_ordered_by_what_is_known_of_them(small_generate
     with_features = within_category_spearman(fit_shelf_rates(m).quality)
     plain = within_category_spearman(fit_shelf_rates(m, ShelfRateConfig(quality_features=False)).quality)
     assert with_features > plain + 0.15 and with_features > 0.1, (with_features, plain)
+
+
+def test_a_refit_with_every_entry_exposed_twice_as_long_halves_the_expected_orders(small_snapshot):
+    """refit scales each entry's days on sale (another model's exposure factor): factor 1 is the fit itself,
+    factor 2 everywhere means the same orders took twice the exposure."""
+    from recommender.shelf_rate import fit_shelf
+
+    fit = fit_shelf(load_snapshot(small_snapshot))
+    anchors = np.arange(len(fit.rates.room))
+    base = fit.rates.expected(anchors)
+    np.testing.assert_allclose(fit.refit(np.ones(len(fit.days))).expected(anchors), base, rtol=1e-6)
+    twice = fit.refit(np.full(len(fit.days), 2.0)).expected(anchors)
+    assert float((twice / base).mean()) == pytest.approx(0.5, abs=0.01)

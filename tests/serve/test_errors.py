@@ -6,6 +6,8 @@ import random
 import string
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 
 def test_unknown_route_is_json_404(client):
     r = client.get("/v1/nothing-here")
@@ -58,3 +60,28 @@ def test_bad_requests_do_not_disturb_good_ones(app, ids):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda i: (good if i % 2 else bad)(i), range(200)))
     assert results[1::2] == [200] * 100 and results[0::2] == [400] * 100
+
+
+def test_an_internal_error_is_a_json_500_that_shows_nothing_of_it(client, ids, serving, monkeypatch, caplog):
+    """A bug in a route is logged with its traceback and answered as a plain JSON 500: no message, path or
+    traceback of the error reaches the client, and the service keeps answering."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail /srv/model/index.faiss")
+
+    monkeypatch.setattr(serving.ranker, "picks", broken)
+    with caplog.at_level("ERROR", logger="serve.app"):
+        r = client.get(f"/v1/anchors/{ids['anchor']}/picks")
+    assert r.status_code == 500 and r.is_json
+    assert r.get_json() == {"error": {"code": "internal_error", "message": "internal error", "field": None}}
+    assert "secret" not in r.get_data(as_text=True) and "Traceback" not in r.get_data(as_text=True)
+    assert any("secret detail" in rec.getMessage() or (rec.exc_info and "secret detail" in str(rec.exc_info[1]))
+               for rec in caplog.records)
+    monkeypatch.undo()
+    assert client.get(f"/v1/anchors/{ids['anchor']}/picks").status_code == 200
+
+
+@pytest.mark.parametrize("route", ["/v1/anchors/{anchor}", "/v1/rankings/top-sales"])
+def test_every_route_answers_an_internal_error_as_json(client, ids, serving, monkeypatch, route):
+    monkeypatch.setattr(type(serving), "version", property(lambda self: 1 / 0))
+    r = client.get(route.format(anchor=ids["anchor"]))
+    assert r.status_code == 500 and r.get_json()["error"]["code"] == "internal_error"

@@ -252,3 +252,28 @@ def test_a_seller_hears_of_the_other_sellers_and_others_hear_of_all_of_them(clie
     shown = [orjson.loads(orjson.dumps(item))["reasons"] for item in pick_items(cards, [others, seller, others], 1)]
     assert [[r["text"] for r in why if r["code"] == "sales_proof"] for why in shown] == [
         [r["text"] for r in p.reasons if r["code"] == "sales_proof"] for p in (others, seller, others)]
+
+
+# -- the filters' boundaries ---------------------------------------------------------------------------------------
+
+def test_commission_min_and_a_price_range_of_one_price_include_the_good_on_the_limit(client, ids):
+    """price_min == price_max == a good's price, and commission_min == its rate: the good is picked."""
+    good = picks(client, ids["anchor"], k=1)["items"][0]["product"]
+    narrowed = {"k": 200, "category": good["category"], "price_min": good["price"], "price_max": good["price"]}
+    body = picks(client, ids["anchor"], **narrowed)
+    assert good["product_id"] in {it["product"]["product_id"] for it in body["items"]}
+    assert all(it["product"]["price"] == good["price"] for it in body["items"])
+    body = picks(client, ids["anchor"], k=200, category=good["category"], commission_min=good["commission_rate"])
+    found = {it["product"]["product_id"] for it in body["items"]}
+    assert good["product_id"] in found
+    assert all(it["product"]["commission_rate"] >= good["commission_rate"] for it in body["items"])
+
+
+def test_next_offset_is_none_exactly_when_the_page_reaches_the_last_eligible_good(client, ids):
+    """With n goods eligible: a page ending at n is the last (next_offset None), one ending at n - 1 is not."""
+    n = picks(client, ids["anchor"], k=1, category="美妆")["paging"]["candidates"]
+    assert n > 3
+    for offset, k, more in ((0, n, False), (0, n - 1, True), (2, n - 2, False), (2, n - 3, True)):
+        body = picks(client, ids["anchor"], k=k, offset=offset, category="美妆")
+        assert len(body["items"]) == k
+        assert body["paging"]["next_offset"] == (offset + k if more else None), (offset, k)

@@ -112,6 +112,21 @@ def test_anchors_for_a_product_honour_tier_and_min_fans(client, ids):
     assert body["items"] and {it["anchor"]["tier"] for it in body["items"]} == {"腰部"}
 
 
+def test_min_fans_includes_the_anchor_with_exactly_that_many_and_the_last_page_has_no_next(client, ids):
+    everyone = get(client, f"/v1/products/{ids['product']}/anchors", k=200)["items"]
+    fans = sorted({it["anchor"]["fans"] for it in everyone})
+    limit = fans[len(fans) // 2]
+    body = get(client, f"/v1/products/{ids['product']}/anchors", k=200, min_fans=limit)
+    assert limit in {it["anchor"]["fans"] for it in body["items"]}
+    assert {it["anchor"]["anchor_id"] for it in body["items"]} == {
+        it["anchor"]["anchor_id"] for it in everyone if it["anchor"]["fans"] >= limit}
+    n = body["paging"]["candidates"]
+    assert n == len(body["items"]) > 3
+    for offset, k, more in ((0, n, False), (0, n - 1, True), (2, n - 2, False), (2, n - 3, True)):
+        page = get(client, f"/v1/products/{ids['product']}/anchors", k=k, offset=offset, min_fans=limit)
+        assert len(page["items"]) == k and page["paging"]["next_offset"] == (offset + k if more else None)
+
+
 def test_similar_goods_exclude_itself_and_gated_goods(client, ids, serving):
     body = get(client, f"/v1/products/{ids['product']}/similar", k=15)
     found = [it["product"]["product_id"] for it in body["items"]]

@@ -69,3 +69,13 @@ def test_bootstrap_interval_contains_the_mean_and_narrows_with_more_users():
     assert lo < m < hi
     _, lo2, hi2 = bootstrap_ci(large)
     assert (hi2 - lo2) < (hi - lo) / 3
+
+
+def test_map_divides_by_k_when_more_items_are_relevant_than_k():
+    """Four relevant items, K = 2: a list whose two items are both relevant is perfect (MAP 1, not 2/4); one hit
+    at rank 2 scores (1/2) / 2."""
+    truth = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]]))
+    ranked = np.array([[3, 1, 4], [5, 0, 4]])
+    m = ranking_metrics(ranked, truth, ks=(2,))
+    assert m["map@2"].tolist() == [1.0, 0.25]
+    assert m["ndcg@2"][0] == pytest.approx(1.0) and m["recall@2"].tolist() == [0.5, 0.25]

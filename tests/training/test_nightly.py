@@ -166,24 +166,65 @@ def test_rollback_points_current_at_the_previous_version(served, snapshots):
     assert reg.history()[-1]["event"] == "rolled_back"
 
 
-def test_a_run_killed_with_sigkill_leaves_current_and_the_next_run_recovers(served, snapshots):
+@pytest.fixture(scope="module")
+def served_once(tmp_path_factory, snapshots) -> Path:
+    """A registry serving yesterday's model, made once: tests that change it work on a copy."""
+    reg = tmp_path_factory.mktemp("served") / "registry"
+    assert run_nightly(snapshots["yesterday"], reg)[0] == EXIT_PROMOTED
+    return reg
+
+
+# where the run dies; what CURRENT is then; what a rerun on the same data does
+KILLS = {"candidate": ("before", EXIT_PROMOTED), "publish": ("before", EXIT_PROMOTED),
+         "published": ("before", EXIT_PROMOTED), "swap": ("before", EXIT_PROMOTED),
+         "swapped": ("new", EXIT_REFUSED)}
+
+
+@pytest.mark.parametrize("phase", list(KILLS))
+def test_a_run_killed_with_sigkill_in_any_phase_leaves_a_served_complete_version_and_the_next_run_recovers(
+        served_once: Path, snapshots, tmp_path: Path, phase: str):
+    """The child kills itself with SIGKILL at the named point (tests/training/kill_nightly.py) and says so first;
+    the test fails if it died anywhere else or not at all. After the kill CURRENT names a complete, loadable
+    version (the old one until the rename of CURRENT, the new one after), nothing half-written is listed as a
+    version, and a rerun clears the dead run's lock and leftovers."""
+    served = Path(shutil.copytree(served_once, tmp_path / "registry"))
     reg = Registry.open(served)
     before = reg.current()
-    proc = subprocess.Popen([sys.executable, "-m", "recommender.cli", "nightly", "--data", str(snapshots["today"]),
-                             "--registry", str(served)], cwd=Path(__file__).resolve().parents[2],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    versions = served / "versions"
-    while time.time() < deadline and not any(p.name.startswith(".") for p in versions.iterdir()):
-        time.sleep(0.01)  # kill as soon as a training run has started writing
-    assert proc.poll() is None, "the job finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert reg.current() == before
+    marker = tmp_path / "killed.json"
+    proc = subprocess.run([sys.executable, "-m", "tests.training.kill_nightly", phase, str(snapshots["today"]),
+                           str(served), str(marker)], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])
+    seen = json.loads(marker.read_text())
+    assert seen["phase"] == phase
+    if phase in ("candidate", "publish"):  # it died with a training's files half-written, in the training meant
+        writing = Path(seen["writing"])
+        assert writing.is_dir() and not (writing / "manifest.json").exists()
+        assert writing.name.startswith("..eval-" if phase == "candidate" else f".{seen['version']}.tmp-")
+    if phase in ("published", "swap", "swapped"):  # the final training was done and named
+        assert (reg.path(seen["version"]) / "manifest.json").exists()
+    promoted = [e.get("version") for e in reg.history() if e["event"] == "promoted"]
+    assert promoted == [before]  # it died before recording a promotion, whatever the phase
+    if phase == "swap":
+        assert Path(seen["pointer"]).read_text().strip() == seen["version"] != before
+    assert (served / "nightly.lock").exists()  # it died holding the lock
+
+    expected_current = before if KILLS[phase][0] == "before" else seen["version"]
+    assert reg.current() == expected_current
+    assert (reg.current_path() / "manifest.json").exists()
     load_model(reg.current_path())
+    for version in reg.versions():  # every listed version is complete
+        load_model(reg.path(version))
+    if phase == "published":  # complete but never served: not a version to roll back to
+        assert seen["version"] in reg.versions() and seen["version"] not in reg.served()
+
     code, result = run_nightly(snapshots["today"], served)  # the dead run's lock and leftovers are cleared
-    assert code == EXIT_PROMOTED, result
+    assert code == KILLS[phase][1], result
+    assert reg.current() == result.get("version", expected_current)
+    load_model(reg.current_path())
     assert not [p for p in (served / "versions").iterdir() if p.name.startswith(".")]
+    assert not list(served.glob(".CURRENT.*")) and not (served / "nightly.lock").exists()
+    assert any(e["event"] == "stale_lock_cleared" for e in reg.history())
 
 
 def test_the_gate_scores_anchors_by_what_the_picks_rank_by(small_artifact, small_snapshot):
@@ -238,6 +279,7 @@ def test_the_registry_list_says_which_versions_were_ever_served(served, snapshot
     shutil.copytree(reg.path(first), never)
     table = registry_table(served).set_index("version")
     assert table.loc[first, "served"] == "yes" and table.loc[never.name, "served"] == "never"
+    assert table["current"].to_dict() == {never.name: "", first: "*"}  # only CURRENT is starred
 
 
 # -- the gate's decision, on synthetic per-user scores ---------------------------------------------------------
@@ -310,4 +352,23 @@ def test_without_the_older_snapshot_guard_the_empty_holdout_still_refuses(served
     code, result = run_nightly(older, served)
     assert code == EXIT_REFUSED and "too small to compare" in result["reason"], result["reason"]
     assert result["holdout"]["cutoff"] == str(served_time) and result["holdout"]["purchases"] == 0
+    assert Registry.open(served).current() == before
+
+
+def test_an_export_of_the_same_moment_with_other_data_is_refused_before_any_training(served, tmp_path,
+                                                                                    small_generated, monkeypatch):
+    """Yesterday's export again with one old order gone: a new fingerprint, the served model's own snapshot time.
+    Nothing in it is newer than what the served model saw, so nothing is trained."""
+    same_moment = write(small_generated, tmp_path / "again", until=END - pd.Timedelta(days=7))
+    orders = pd.read_parquet(same_moment / "orders.parquet")
+    orders.drop(index=orders["ordered_at"].idxmin()).to_parquet(same_moment / "orders.parquet", index=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained on an export with nothing new")
+
+    monkeypatch.setattr(nightly, "train", no_training)
+    before = Registry.open(served).current()
+    code, result = run_nightly(same_moment, served)
+    assert code == EXIT_REFUSED and result["reason"] == "no data newer than the served model's", result
+    assert result["fingerprint"] != load_model(Registry.open(served).current_path()).manifest["data"]["fingerprint"]
     assert Registry.open(served).current() == before

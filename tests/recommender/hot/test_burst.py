@@ -130,3 +130,16 @@ def test_a_good_quiet_today_but_busy_all_week_is_not_hot_at_its_weekly_pace():
     assert len(quiet_today.keys) == 0
     burst = poisson_bursts(np.array(["g"]), np.array([300]), np.array([310]), week + 270, cfg)
     assert burst.keys.tolist() == ["g"]
+
+
+def test_a_new_good_is_a_burst_from_min_orders_on_against_the_floor_rate():
+    """No history: the baseline is the floor (0.2 an hour, 0.05 in 15 minutes), so min_orders (5) orders are
+    improbable enough, four are not (too few to call, whatever the odds); the expected count is the floor's."""
+    from recommender.hot.burst import poisson_bursts
+    from recommender.hot.config import HotConfig
+
+    cfg = HotConfig()
+    counts = np.array([cfg.min_orders - 1, cfg.min_orders, 8])
+    found = poisson_bursts(np.array(["four", "five", "eight"]), counts, counts, counts, cfg)
+    assert found.keys.tolist() == ["eight", "five"]  # strongest lift first
+    np.testing.assert_allclose(found.expected, cfg.floor_per_hour / 60 * cfg.recent_minutes)

@@ -55,3 +55,19 @@ def test_anchors_for_a_good_without_the_shelf_rate_model_are_ranked_by_their_sco
     assert len(scores) == 15 and scores == sorted(scores, reverse=True)
     rows = [it["anchor"] for it in page.items]
     assert vector_ranker.anchor_gate[rows].all() and (vector_ranker.rooms.fans[rows] >= 10).all()
+
+
+def test_each_proposed_room_cites_its_followers_share_buying_the_goods_category(ranker):
+    """Whatever the good's category: the merchant reads the share of each room's followers that bought it."""
+    goods, rooms = ranker.goods, ranker.rooms
+    labels = ranker.model.audience.labels["category"]
+    for code in range(len(goods.categories)):
+        product = int(np.flatnonzero(goods.category == code)[0])
+        label = goods.categories[code]
+        for item in ranker.anchors_for(product, 5).items:
+            cited = {r["code"]: r for r in item["reasons"]}
+            if label not in labels:
+                continue
+            share = float(rooms.category_shares[item["anchor"], labels.index(label)])
+            assert cited["audience_match"]["value"] == pytest.approx(share, abs=1e-4), (label, item["anchor"])
+            assert cited["audience_match"]["text"].startswith(f"TA的粉丝中 {share:.0%} 近30天购买过{label}")

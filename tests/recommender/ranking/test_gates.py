@@ -1,0 +1,58 @@
+"""The quality gates on their own: each gate alone, its limit inclusive, the reasons the product page gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.ranking.catalog import Goods, Rooms
+from recommender.ranking.config import RankingConfig
+from recommender.ranking.gates import anchors_gate, gate_failures, goods_gate
+
+# one good per case: clean, on every limit, and just past each limit alone
+CASES = {"clean": {}, "on_limits": {"refund": 0.15, "shop_rating": 4.0, "violations": 2, "stock": 1},
+         "refund": {"refund": 0.1501}, "shop_rating": {"shop_rating": 3.99}, "violations": {"violations": 3},
+         "stock": {"stock": 0}}
+
+
+def goods_of(cases: dict[str, dict]) -> Goods:
+    n = len(cases)
+    goods = Goods.of(np.full(n, 10.0), np.full(n, 0.2), np.zeros(n, np.int64), ["美妆"], np.zeros(n, bool),
+                     np.zeros(n, bool))
+    for row, values in enumerate(cases.values()):
+        for name, value in values.items():
+            getattr(goods, name)[row] = value
+    return goods
+
+
+def test_each_gate_alone_gates_out_and_the_limits_pass():
+    passed = goods_gate(goods_of(CASES), RankingConfig())
+    assert dict(zip(CASES, passed.tolist(), strict=True)) == {
+        "clean": True, "on_limits": True, "refund": False, "shop_rating": False, "violations": False, "stock": False}
+
+
+def test_the_stock_gate_can_be_turned_off_and_unknown_values_pass():
+    assert goods_gate(goods_of(CASES), RankingConfig(require_stock=False)).tolist() == [
+        True, True, False, False, False, True]
+    unknown = Goods.of(np.ones(1), np.ones(1), np.zeros(1, np.int64), ["美妆"], np.zeros(1, bool), np.zeros(1, bool))
+    assert goods_gate(unknown, RankingConfig()).tolist() == [True]
+
+
+@pytest.mark.parametrize(("case", "reason"), [("refund", "refund_rate 0.150 > 0.15"),
+                                              ("shop_rating", "shop_rating 4.0 < 4.0"),
+                                              ("violations", "merchant_violations 3 > 2"), ("stock", "out of stock")])
+def test_the_product_page_names_exactly_the_gate_failed(case: str, reason: str):
+    goods = goods_of(CASES)
+    assert gate_failures(goods, RankingConfig(), list(CASES).index(case)) == [reason]
+    assert gate_failures(goods, RankingConfig(), list(CASES).index("on_limits")) == []
+
+
+def test_each_anchor_gate_alone_and_its_limits():
+    rating = np.array([4.8, 4.0, 3.99, 4.8])
+    violations = np.array([0, 3, 0, 4])
+    rooms = Rooms(rating=rating, violations=violations, tier=np.full(4, ""), fans=np.ones(4), gmv_30d=np.zeros(4),
+                  category_gmv=np.zeros((4, 1)), category_shares=np.zeros((4, 1)),
+                  audience_column=np.zeros(1, np.int64))
+    assert anchors_gate(rooms, RankingConfig()).tolist() == [True, True, False, False]
+    looser = RankingConfig(min_anchor_rating=3.5, max_anchor_violations=4)
+    assert anchors_gate(rooms, looser).tolist() == [True, True, True, True]
