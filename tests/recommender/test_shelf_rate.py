@@ -63,14 +63,19 @@ SHELVES = {0: ["A1", "A2", "B1", "B2"], 1: ["A2", "A3", "B2", "B3"], 2: ["A1", "
 DAYS = 40
 
 
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory):
+def _planted_snapshot(directory: Path, new_room_lists: list[str]):
     goods = {**{g: CATS[g[0]] for g in QUALITY}, "A4": CATS["A"]}  # A4: a new good nobody listed
     listings = [(a, g, DAYS, _spread(round(DAYS * ROOM[a][g[0]] * QUALITY[g]), DAYS))
                 for a, shelf in SHELVES.items() for g in shelf]
+    listings += [(4, g, 2, []) for g in new_room_lists]  # listed two days ago, nothing sold yet
     # room 4 is new: its fans bought food (B) in room 2, it has sold nothing
     followers = {0: [0, 1, 2], 1: [3, 4], 2: [5, 6, 7], 3: [8, 9], 4: [5, 6]}
-    m = load_snapshot(_write(tmp_path_factory.mktemp("planted"), goods, listings, followers, 5))
+    return load_snapshot(_write(directory, goods, listings, followers, 5))
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    m = _planted_snapshot(tmp_path_factory.mktemp("planted"), ["B1", "B2", "B3", "A3"])
     return m, fit_shelf_rates(m)
 
 
@@ -109,8 +114,31 @@ def test_new_goods_and_new_rooms_get_finite_scores_that_follow_their_evidence(pl
     assert np.isfinite(e).all() and (e > 0).all()
     new_good = _row(m, "A4")  # nobody listed it: its category's typical good, between the best and worst
     assert e[0, _row(m, "A3")] < e[0, new_good] < e[0, _row(m, "A1")]
-    # the new room's fans buy food: food leads its list, best food good first
+    # the new room lists mostly food: food leads its list, best food good first
     assert e[4, _row(m, "B1")] > e[4, _row(m, "A1")] and e[4, _row(m, "B1")] > e[4, _row(m, "B2")]
+
+
+def test_a_new_room_leans_toward_what_it_lists_as_far_as_rooms_with_sales_show(tmp_path):
+    """With room_lean: rooms with sales sell most where they list most, so a new room that lists mostly beauty
+    (A) is expected to sell beauty, though its fans bought food elsewhere. By default (the audience's mix as the
+    prior) the same room leans toward food."""
+    goods = {g: CATS[g[0]] for g in QUALITY}
+    strong_in = {0: "A", 1: "A", 2: "A", 3: "B", 4: "B", 5: "B"}
+    listings = []
+    for a, c in strong_in.items():
+        mine = [g for g in QUALITY if g[0] == c]
+        other = [g for g in QUALITY if g[0] != c][:1]
+        for g in mine + other:
+            rate = (4.0 if g[0] == c else 0.5) * QUALITY[g]
+            listings.append((a, g, DAYS, _spread(round(DAYS * rate), DAYS)))
+    listings += [(6, g, 2, []) for g in ("A1", "A2", "A3", "B1")]  # new: lists beauty, nothing sold yet
+    followers = {a: [2 * a, 2 * a + 1] for a in strong_in} | {6: [6, 7, 8, 9]}  # fans of the food rooms
+    m = load_snapshot(_write(tmp_path, goods, listings, followers, 7))
+    a = sorted(CATS.values()).index(CATS["A"])
+    lean = fit_shelf_rates(m, ShelfRateConfig(room_lean=True, audience_power=0.0)).room[6]
+    assert lean[a] > 2 * lean[1 - a]
+    audience = fit_shelf_rates(m).room[6]  # the default: the audience's mix ** 2, no lean
+    assert audience[1 - a] > audience[a]
 
 
 def test_days_on_sale_matter(tmp_path):
