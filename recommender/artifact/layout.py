@@ -81,8 +81,11 @@ LAYOUT: tuple[File, ...] = (
     _vectors("anchor_sales", "anchors", "the sales part of an anchor vector, for explaining"),
     _vectors("product_cf", "products", "a good's collaborative factors, for explaining"),
     _vectors("product_content", "products", "a good's vector from its content, for explaining"),
-    File("index/products.faiss", "products", "search structure over vectors/product", columns=("d",)),
-    File("index/anchors.faiss", "anchors", "search structure over vectors/anchor", columns=("d",)),
+    # read (and checked) at load, kept only once offline code searches them: the service never does (27 MB a
+    # worker on the large model: faiss reads a flat index into memory, it maps only inverted lists)
+    File("index/products.faiss", "products", "search structure over vectors/product", columns=("d",),
+         loaded=False),
+    File("index/anchors.faiss", "anchors", "search structure over vectors/anchor", columns=("d",), loaded=False),
     File("index/products_order.npy", "products", "goods in descending norm order (exact pruned search)",
          ("int64",)),
     File("index/products_by_norm.npy", "products", "vectors/product in that order", ("float32",), ("d",)),

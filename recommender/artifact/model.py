@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,10 @@ class Model:
         self.anchor_category_gmv = f["profiles/anchor_category_gmv_30d.npy"]
         self.shelf_indptr = f["shelf/indptr.npy"]
         self.shelf_products = f["shelf/products.npy"]
-        self.product_index = f["index/products.faiss"]
         self.product_scan = NormOrderedIndex(f["index/products_order.npy"], f["index/products_by_norm.npy"],
                                              f["index/products_norms.npy"])
         self.anchor_candidates = f["candidates/anchor_products.npy"]  # (anchors, n) best first
         self.anchor_candidate_scores = f["candidates/anchor_scores.npy"]
-        self.anchor_index = f["index/anchors.faiss"]
         self.follow_indptr = f["follows/indptr.npy"]
         self.follow_anchors = f["follows/anchors.npy"]
         self.recent_orders = _by_name(f, "recent_orders/")
@@ -149,6 +148,16 @@ class Model:
         return np.asarray(self.shelf_products[self.shelf_indptr[anchor_row]:self.shelf_indptr[anchor_row + 1]])
 
     # -- scoring --------------------------------------------------------------------------------------
+    @functools.cached_property
+    def product_index(self) -> Any:
+        """The faiss index over vectors/product, read on first use (offline: evaluation, benchmarks)."""
+        return open_file(self.path / "index/products.faiss", files_of(self.manifest)["index/products.faiss"])
+
+    @functools.cached_property
+    def anchor_index(self) -> Any:
+        """The faiss index over vectors/anchor, read on first use."""
+        return open_file(self.path / "index/anchors.faiss", files_of(self.manifest)["index/anchors.faiss"])
+
     def products_for_anchors(self, anchor_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k goods per anchor by inner product: (rows, scores), each (len(anchor_rows), k); -1 pads."""
         q = np.ascontiguousarray(self.vectors["anchor"][np.asarray(anchor_rows)], dtype=np.float32)

@@ -180,3 +180,12 @@ def test_a_large_array_is_checked_in_sampled_blocks_that_still_find_a_nan_in_one
     artifact.save("vectors/fan.npy", vectors)
     with pytest.raises(ArtifactError, match=r"vectors/fan\.npy: row 0 holds NaN or infinite"):
         load_model(artifact.path)
+
+
+def test_the_faiss_indexes_are_checked_at_load_but_held_only_once_searched(small_artifact):
+    """The service never searches them (its picks use the norm-ordered scan), so its workers do not hold them;
+    offline code reads them on first use. A damaged one is still refused at load (the reload tests)."""
+    model = load_model(small_artifact)
+    assert "product_index" not in vars(model) and "anchor_index" not in vars(model)
+    rows, _ = model.products_for_anchors(np.arange(3), 5)
+    assert rows.shape == (3, 5) and "product_index" in vars(model)
