@@ -18,7 +18,7 @@ snapshot and sold n[a, p] orders, and
   room on the current room strengths of rooms with sales. With ``audience_power`` 0 it measured (2026-12-02, NDCG@50
   against the truth, `bench.train --quality` style): new rooms on unseen medium seeds 0.641 -> 0.765 (seed 2),
   0.670 -> 0.775 (seed 3), 0.550 -> 0.737 (seed 3 strong), warm rooms +0.01 to +0.04, and `xuanpin evaluate`
-  on medium seed 2 if-shelved 0.827 -> 0.841; but on the small world's evaluate 0.755 -> 0.59: not yet
+  on medium seed 2 if-shelved 0.827 -> 0.841; but on the small world's evaluate 0.755 -> 0.52: not yet
   understood, so it is not the default.
 
 Both factors are fitted by alternating closed-form gamma-Poisson updates (IPF with priors), all vectorised.
