@@ -1,7 +1,7 @@
 """The ``xuanpin`` command: one root group whose subcommands live next to what they run.
 
-The jobs (``generate``, ``train``, ``inspect``, ``evaluate``, ``nightly``, ``rollback``, ``registry``) are defined
-in ``training/cli.py`` and the service's (``serve``, ``stream-orders``) in ``serve/cli.py``. The root knows them
+The jobs (``generate``, ``train``, ``tune``, ``inspect``, ``evaluate``, ``nightly``, ``rollback``, ``registry``) are
+defined in ``training/cli.py`` and the service's (``serve``, ``stream-orders``) in ``serve/cli.py``. The root knows them
 only as ``module:attribute`` strings and imports a module when one of its commands is asked for (click's
 lazy-group pattern), so no static import goes from ``recommender/`` up to ``training/`` or ``serve/``.
 
@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "train": "training.cli:train",
     "inspect": "training.cli:inspect",
     "evaluate": "training.cli:evaluate",
+    "tune": "training.cli:tune",
     "nightly": "training.cli:nightly",
     "rollback": "training.cli:rollback",
     "registry": "training.cli:registry",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -59,9 +59,13 @@ class FactorConfig(Settings):
     seed: int = Field(0, ge=0, description="random state of the factorisation")
 
 
-def fit_factors(fan_products: sp.csr_matrix, cfg: FactorConfig, threads: int,
-                show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Fit (fan_factors, product_factors), both float32 of shape (n, d). Call inside compute_threads()."""
+def fit_factors(fan_products: sp.csr_matrix, cfg: FactorConfig, threads: int, show_progress: bool = False,
+                callback: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Fit (fan_factors, product_factors), both float32 of shape (n, d). Call inside compute_threads().
+
+    `callback(iteration, fan_factors, product_factors)` runs after each pass (0-based) with the factors as they
+    stand; tuning scores them there and stops a trailing trial by raising."""
     if cfg.algorithm == "als":
         with _faiss_blas_is_not_ours():
             model = AlternatingLeastSquares(factors=cfg.factors, regularization=cfg.regularization,
@@ -73,7 +77,8 @@ def fit_factors(fan_products: sp.csr_matrix, cfg: FactorConfig, threads: int,
                                             random_state=cfg.seed, num_threads=threads)
     else:
         raise ValueError(f"algorithm must be 'als' or 'bpr', got {cfg.algorithm!r}")
-    model.fit(fan_products, show_progress=show_progress)
+    hook = None if callback is None else (lambda it, *_: callback(it, model.user_factors, model.item_factors))
+    model.fit(fan_products, show_progress=show_progress, callback=hook)
     return (np.ascontiguousarray(model.user_factors, dtype=np.float32),
             np.ascontiguousarray(model.item_factors, dtype=np.float32))
 

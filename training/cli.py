@@ -74,6 +74,64 @@ def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None
     click.echo(f"artifact written: {path}")
 
 
+def _snapshot(data: str) -> Path:
+    """A snapshot directory, or Online Retail converted to one ('online-retail')."""
+    if data != "online-retail":
+        return Path(data)
+    import tempfile
+
+    from training.online_retail import DEFAULT_SOURCE, convert_online_retail
+
+    if not DEFAULT_SOURCE.exists():
+        raise click.ClickException(f"{DEFAULT_SOURCE} is absent: the Online Retail data set lives in "
+                                   "../shared/data/online_retail beside the project")
+    snapshot = Path(tempfile.mkdtemp(prefix="online-retail-"))
+    cleaning = convert_online_retail(snapshot)
+    click.echo(f"Online Retail: kept {cleaning.rows_kept:,} of {cleaning.rows_read:,} lines; dropped "
+               + ", ".join(f"{k} {v:,}" for k, v in cleaning.dropped.items()))
+    return snapshot
+
+
+@click.command()
+@click.option("--data", type=str, required=True, help="Snapshot directory, or 'online-retail'.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="TOML file of the chosen configuration (what `xuanpin train --config` reads).")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path),
+              help="Report directory (report.md, report.json, trials.csv, tuning.png); default: OUT without its "
+                   "suffix + '-report'.")
+@click.option("--budget-trials", type=int, help="Trials in all, shared by the stages [default: 30 unless "
+              "--budget-minutes is given].")
+@click.option("--budget-minutes", type=float, help="Wall-clock budget in all (a running trial finishes).")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="The configuration to start from (default: the built-in defaults).")
+@click.option("--test-days", type=float, default=14.0, show_default=True,
+              help="Days at the end cut off first and never seen (the evaluation's test window; 0 to tune the "
+                   "model to be served).")
+@click.option("--valid-days", type=float, default=14.0, show_default=True,
+              help="Days before the test window that score the trials.")
+@click.option("--stages", default=",".join(("vectors", "content", "anchors", "shelf_rate")), show_default=True,
+              help="What to tune, in order.")
+@click.option("--threads", type=int, help="Compute threads (default: all cores).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | None, budget_minutes: float | None,
+         config_file: Path | None, test_days: float, valid_days: float, stages: str, threads: int | None,
+         seed: int) -> None:
+    """Choose hyper-parameters on the last days of the training period (optuna), write them as TOML."""
+    from training.tune import TuneConfig
+    from training.tune import tune as run
+    from training.tune_report import write_config, write_report
+
+    cfg = validated(TuneConfig, {
+        "trials": 30 if budget_trials is None and budget_minutes is None else budget_trials,
+        "minutes": budget_minutes, "test_days": test_days, "valid_days": valid_days, "threads": threads,
+        "seed": seed, "stages": tuple(s.strip() for s in stages.split(",") if s.strip())}, "command-line options")
+    result = run(_snapshot(data), cfg, _train_config(config_file), progress=click.echo)
+    report_dir = report_dir or out.with_name(out.stem + "-report")
+    write_config(result, out)
+    write_report(result, report_dir)
+    click.echo(f"configuration written to {out} (xuanpin train --config {out}); report in {report_dir}/report.md")
+
+
 @click.command()
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
 @click.option("--anchors", "n_anchors", type=int, default=3, show_default=True, help="Sample anchors to show.")

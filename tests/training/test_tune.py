@@ -1,0 +1,159 @@
+"""`xuanpin tune` on the small fixture: it never sees the test window, starts every stage from the configuration
+it was given, writes a TOML that training reads back, prunes trailing factor models, and reports what it did."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from recommender.cli import main
+from recommender.contract import load_snapshot
+from recommender.errors import ConfigError
+from training.config import TrainConfig
+from training.tune import (
+    MIN_TRIALS,
+    Objectives,
+    TuneConfig,
+    _budgets,
+    _start_params,
+    prepare,
+    tune,
+    with_params,
+)
+from training.tune_report import write_config, write_report
+
+# one thread and ALS only: BPR's parallel SGD is not repeatable, and two runs are compared below
+FAST = dict(trials=8, max_users=300, threads=1, algorithms=("als",))
+
+
+@pytest.fixture(scope="module")
+def market(small_snapshot):
+    return load_snapshot(small_snapshot)
+
+
+@pytest.fixture(scope="module")
+def tuned(market):
+    lines: list[str] = []
+    return tune(market, TuneConfig(**FAST), progress=lines.append), lines
+
+
+def test_every_stage_starts_from_the_given_configuration_and_never_ends_below_it(tuned):
+    result, _ = tuned
+    assert [s.name for s in result.stages] == ["vectors", "content", "anchors", "shelf_rate"]
+    config = TrainConfig()
+    for stage in result.stages:
+        assert stage.trials[0]["params"] == _start_params(stage.name, config, ("als",))
+        assert stage.trials[0]["value"] == pytest.approx(stage.start_value)
+        assert stage.best_value >= stage.start_value
+        config = with_params(config, stage.best_params)
+    assert config == result.config
+
+
+def test_the_test_window_is_never_seen(market, tuned):
+    """Scramble every order of the last 14 days (same times, other fans and goods): if tuning never looks at
+    them, every trial scores exactly as before."""
+    result, _ = tuned
+    orders = market.orders.copy()
+    late = (orders["ordered_at"] >= market.snapshot_time - pd.Timedelta(days=14)).to_numpy()
+    assert late.sum() > 100
+    rng = np.random.default_rng(7)
+    for col in ("fan", "product"):
+        orders.loc[late, col] = rng.permutation(orders.loc[late, col].to_numpy())
+    scrambled = dataclasses.replace(market, orders=orders)
+    again = tune(scrambled, TuneConfig(**FAST), progress=lambda line: None)
+    assert [t["value"] for s in again.stages for t in s.trials] == [t["value"] for s in result.stages
+                                                                     for t in s.trials]
+    assert result.split["valid_until"] == str(market.snapshot_time - pd.Timedelta(days=14))
+
+
+def test_the_split_and_progress_are_reported(tuned, market):
+    result, lines = tuned
+    assert pd.Timestamp(result.split["fit_until"]) == market.snapshot_time - pd.Timedelta(days=28)
+    assert result.split["valid_orders"] > 0 and result.split["users"]["fan_goods"] > 0
+    assert lines[0].startswith("tuning vectors, content, anchors, shelf_rate")
+    assert sum(line.startswith("[vectors ") for line in lines) == len(result.stages[0].trials)
+
+
+def test_the_toml_is_what_training_reads(tuned, tmp_path):
+    result, _ = tuned
+    path = write_config(result, tmp_path / "tuned.toml")
+    assert path.read_text(encoding="utf-8").startswith("# xuanpin tune:")
+    assert TrainConfig.from_file(path) == result.config
+
+
+def test_the_report_holds_every_trial_and_a_chart(tuned, tmp_path):
+    result, _ = tuned
+    out = write_report(result, tmp_path / "report")
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert [s["stage"] for s in data["stages"]] == [s.name for s in result.stages]
+    rows = (out / "trials.csv").read_text(encoding="utf-8").strip().splitlines()
+    assert len(rows) - 1 == sum(len(s.trials) for s in result.stages)
+    assert (out / "tuning.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| vectors |" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_without_a_shelf_table_the_shelf_stage_is_skipped(market):
+    no_shelf = dataclasses.replace(market, shelf=market.shelf.iloc[:0])
+    result = tune(no_shelf, TuneConfig(**{**FAST, "trials": 4, "stages": ("anchors", "shelf_rate")}),
+                  progress=lambda line: None)
+    assert [s.name for s in result.stages] == ["anchors"]
+
+
+class _Trial:
+    """What the vectors objective asks of an optuna trial: report(), should_prune()."""
+
+    def __init__(self, prune: bool) -> None:
+        self.prune, self.reports = prune, []
+
+    def report(self, value: float, step: int) -> None:
+        self.reports.append((step, value))
+
+    def should_prune(self) -> bool:
+        return self.prune
+
+
+def test_a_trailing_factor_model_is_pruned_after_its_first_report(market):
+    v, _ = prepare(market, TuneConfig(**FAST), threads=1)
+    config = with_params(TrainConfig(), {"factors.iterations": 12})
+    keep = _Trial(prune=False)
+    value = Objectives(v).vectors(config, keep)
+    assert [s for s, _ in keep.reports] == [5, 10]  # every PRUNE_EVERY iterations, not after the last
+    assert 0 < value <= 1 and all(0 < r <= 1 for _, r in keep.reports)
+    stop = _Trial(prune=True)
+    with pytest.raises(optuna.TrialPruned, match="after 5 iterations"):
+        Objectives(v).vectors(config, stop)
+    assert len(stop.reports) == 1
+
+
+def test_the_budget_is_shared_by_the_stages_that_run():
+    cfg = TuneConfig(trials=30, minutes=10)
+    budgets = _budgets(["vectors", "content", "anchors", "shelf_rate"], cfg)
+    assert budgets["vectors"][0] == 15 and sum(t for t, _ in budgets.values()) == pytest.approx(30, abs=2)
+    assert sum(s for _, s in budgets.values()) == pytest.approx(600)
+    assert _budgets(["content"], TuneConfig(trials=1))["content"][0] == MIN_TRIALS
+
+
+def test_a_run_needs_a_budget_and_data_in_both_periods(market):
+    with pytest.raises(ValueError, match="needs a budget"):
+        TuneConfig(trials=None, minutes=None)
+    with pytest.raises(ConfigError, match="validation"):
+        prepare(market, TuneConfig(test_days=200), threads=1)
+
+
+def test_the_command_writes_the_toml_and_the_report(small_snapshot, tmp_path):
+    out = tmp_path / "tuned.toml"
+    res = CliRunner().invoke(main, ["tune", "--data", str(small_snapshot), "--out", str(out), "--budget-trials", "3",
+                                    "--stages", "anchors", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "[anchors 1/3]" in res.output and "xuanpin train --config" in res.output
+    loaded = TrainConfig.from_file(out)  # only the anchors stage ran: the rest is the defaults it started from
+    assert loaded.model_dump(exclude={"anchors"}) == TrainConfig().model_dump(exclude={"anchors"})
+    assert (tmp_path / "tuned-report" / "report.md").exists()
+    bad = CliRunner().invoke(main, ["tune", "--data", str(small_snapshot), "--out", str(out), "--stages", "nope"])
+    assert bad.exit_code != 0 and "stages" in bad.output

@@ -1,0 +1,461 @@
+"""Hyper-parameters chosen on held-out days of the training period (optuna's TPE sampler with pruning).
+
+The split: the snapshot's last ``test_days`` (the offline evaluation's test window) are cut off first and never
+seen; of what remains, the last ``valid_days`` are the validation target and everything before them is what
+each trial fits on. A trial is scored like the evaluation scores the model: the pairs new in the validation
+days, training pairs excluded, NDCG@K over a fixed sample of users.
+
+Each part of the model is tuned against the task it serves, one optuna study per stage, the earlier stages'
+best settings fixed (a joint search over twenty parameters needs far more trials than a nightly budget allows):
+
+1. ``vectors``: the factor model (ALS or BPR; factors, regularization, alpha or learning rate, iterations, the
+   confidence transform and the recency half-life) on fan->goods NDCG@K. A trial reports its NDCG every few
+   iterations and is pruned (median rule) when it trails the trials before it at the same point.
+2. ``content``: how much goods with few buyers lean on their title, brand and price (the content model's
+   blend and ridge penalty), on fan->goods NDCG@K.
+3. ``anchors``: the anchor vectors' shrinkages and the weight of a buyer beside a follower, on anchor->goods
+   NDCG@K of the vectors' affinity (what ranks a room's goods where the snapshot has no shelf table).
+4. ``shelf_rate``: the priors of the shelf-rate model, on anchor->goods NDCG@K of expected orders if shelved,
+   each room ranking the goods it had listed by the end of the validation days (realised sales can judge orders
+   *if shelved* only where a good was shelved; skipped without a shelf table).
+
+The first trial of every stage is the configuration it starts from, so the report always shows the defaults'
+validation score beside the best one, and the chosen settings are never worse on the validation days.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import optuna
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import Field, model_validator
+
+from recommender.audience_fit import fit_audience_rates
+from recommender.content import ContentModel
+from recommender.contract import Marketplace, load_snapshot
+from recommender.embeddings import anchor_vectors, fit_factors
+from recommender.errors import ConfigError
+from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
+from recommender.settings import Settings, validated
+from recommender.shelf_rate import fit_shelf
+from recommender.threads import compute_threads
+from training.config import TrainConfig
+from training.evaluate import EvalConfig, Task, build_tasks, dot_scores, rank_task, split
+from training.metrics import ranking_metrics
+
+_log = logging.getLogger(__name__)
+
+StageName = Literal["vectors", "content", "anchors", "shelf_rate"]
+STAGES: tuple[str, ...] = get_args(StageName)
+#: each stage's share of the budget (renormalised over the stages that run): the vectors carry the most
+#: parameters and every other part rests on them
+SHARES = {"vectors": 0.5, "content": 0.15, "anchors": 0.15, "shelf_rate": 0.2}
+MIN_TRIALS = 3  # a stage with fewer trials than this is its start plus noise
+
+
+@contextmanager
+def warnings_silenced() -> Iterator[None]:
+    """optuna marks the multivariate TPE and fANOVA as experimental on every use; said once in the docs instead."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+class TuneConfig(Settings):
+    """The split, the budget and the stages of a tuning run."""
+
+    test_days: float = Field(14.0, ge=0, description="days at the end of the snapshot cut off first and never seen "
+                             "(the offline evaluation's test window; 0 when tuning the model to be served)")
+    valid_days: float = Field(14.0, gt=0, description="days before the test window that are the validation target")
+    trials: int | None = Field(30, ge=1, description="trials in all, shared by the stages (None: bounded by minutes)")
+    minutes: float | None = Field(None, gt=0, description="wall-clock budget in all, shared like the trials")
+    max_users: int = Field(2000, ge=10, description="users sampled per task to score a trial on")
+    k: int = Field(20, ge=1, description="NDCG cut-off of every objective")
+    seed: int = Field(0, ge=0, description="random state of the sampler and of the users sampled")
+    stages: tuple[StageName, ...] = Field(STAGES, min_length=1, description="what to tune, in this order")
+    algorithms: tuple[Literal["als", "bpr"], ...] = Field(("als", "bpr"), min_length=1,
+                                                          description="factor models the vectors stage may choose")
+    threads: int | None = Field(None, ge=1, description="compute threads (default: all cores)")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> TuneConfig:
+        if self.trials is None and self.minutes is None:
+            raise ValueError("a tuning run needs a budget: trials, minutes or both")
+        return self
+
+
+@dataclass
+class Validation:
+    """What every trial is fitted on and scored against."""
+
+    fit: Marketplace  # the training period minus the validation days
+    tasks: dict[str, Task]  # fan_goods and anchor_goods: the pairs new in the validation days
+    k: int
+    threads: int
+    listed: sp.csr_matrix | None = None  # (anchor_goods users, goods): listed by the end of the validation days
+    cache: dict[str, Any] = field(default_factory=dict)  # the fixed parts a later stage reuses
+
+    def ndcg(self, task: str, scores_for: Callable[[np.ndarray], np.ndarray], listed_only: bool = False) -> float:
+        """Mean NDCG@k of the task's users. `listed_only`: each room ranks only the goods it had listed by the end
+        of the validation days (what a model of orders *if shelved* can be judged on from realised sales: a good
+        sells only where it is listed, and which goods a room lists is its own choice, not the model's)."""
+        t = self.tasks[task]
+        if listed_only:
+            if self.listed is None:
+                raise ValueError("no shelf table: nothing to restrict the ranking to")
+            listed, users, inner = self.listed, t.users, scores_for
+
+            def scores_for(batch: np.ndarray) -> np.ndarray:
+                keep = listed[np.searchsorted(users, batch)].toarray()
+                return np.where(keep, inner(batch), -np.inf)
+
+        ranked = rank_task(t, scores_for, self.k)
+        return float(np.nanmean(ranking_metrics(ranked, t.truth, (self.k,))[f"ndcg@{self.k}"]))
+
+
+@dataclass
+class StageResult:
+    name: str
+    metric: str
+    start_value: float  # the configuration the stage started from
+    best_value: float
+    best_params: dict[str, Any]
+    trials: list[dict]  # number, state, value, params, seconds
+    importances: dict[str, float]
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return {"stage": self.name, "metric": self.metric, "start_value": self.start_value,
+                "best_value": self.best_value, "best_params": self.best_params, "importances": self.importances,
+                "seconds": round(self.seconds, 1), "trials": self.trials}
+
+
+# -- the parameters of each stage: (dotted TrainConfig field, how a trial suggests it) --------------------------
+
+
+def _suggest_vectors(trial: optuna.Trial, algorithms: tuple[str, ...]) -> dict[str, Any]:
+    algorithm = trial.suggest_categorical("factors.algorithm", list(algorithms))
+    out = {"factors.algorithm": algorithm,
+           "factors.factors": trial.suggest_int("factors.factors", 16, 256, log=True),
+           "confidence": trial.suggest_categorical("confidence", ["quantity", "amount"]),
+           "half_life_days": trial.suggest_float("half_life_days", 3.0, 720.0, log=True)}
+    if algorithm == "als":
+        out["factors.regularization"] = trial.suggest_float("factors.regularization", 1e-3, 10.0, log=True)
+        out["factors.alpha"] = trial.suggest_float("factors.alpha", 0.5, 100.0, log=True)
+        out["factors.iterations"] = trial.suggest_int("factors.iterations", 5, 40)
+    else:
+        out["factors.regularization"] = trial.suggest_float("factors.bpr_regularization", 1e-4, 0.1, log=True)
+        out["factors.learning_rate"] = trial.suggest_float("factors.learning_rate", 1e-3, 0.1, log=True)
+        out["factors.iterations"] = trial.suggest_int("factors.bpr_iterations", 20, 200, log=True)
+    return out
+
+
+def _suggest_content(trial: optuna.Trial) -> dict[str, Any]:
+    return {"content.shrinkage": trial.suggest_float("content.shrinkage", 0.3, 100.0, log=True),
+            "content.ridge_alpha": trial.suggest_float("content.ridge_alpha", 0.1, 300.0, log=True),
+            "content.category_weight": trial.suggest_float("content.category_weight", 0.0, 3.0)}
+
+
+def _suggest_anchors(trial: optuna.Trial) -> dict[str, Any]:
+    return {"anchors.buyer_weight": trial.suggest_float("anchors.buyer_weight", 0.0, 4.0),
+            "anchors.sales_shrinkage": trial.suggest_float("anchors.sales_shrinkage", 1.0, 3000.0, log=True),
+            "anchors.audience_shrinkage": trial.suggest_float("anchors.audience_shrinkage", 1.0, 3000.0, log=True)}
+
+
+def _suggest_shelf(trial: optuna.Trial) -> dict[str, Any]:
+    return {"shelf_rate.good_prior_orders": trial.suggest_float("shelf_rate.good_prior_orders", 0.05, 20.0, log=True),
+            "shelf_rate.room_prior_orders": trial.suggest_float("shelf_rate.room_prior_orders", 0.1, 50.0, log=True),
+            "shelf_rate.audience_power": trial.suggest_float("shelf_rate.audience_power", 0.0, 4.0),
+            "shelf_rate.room_lean": trial.suggest_categorical("shelf_rate.room_lean", [False, True])}
+
+
+def with_params(config: TrainConfig, params: dict[str, Any]) -> TrainConfig:
+    """`config` with dotted fields replaced (``{"factors.alpha": 3.0}``), validated like a file."""
+    data = config.model_dump()
+    for dotted, value in params.items():
+        *path, last = dotted.split(".")
+        node = data
+        for part in path:
+            node = node[part]
+        node[last] = value
+    return validated(TrainConfig, data, "tuned parameters")
+
+
+def _start_params(stage: str, config: TrainConfig, algorithms: tuple[str, ...]) -> dict[str, Any]:
+    """The stage's parameters as `config` has them, named as the stage's trials suggest them."""
+    f = config.factors
+    if stage == "vectors":
+        algorithm = f.algorithm if f.algorithm in algorithms else algorithms[0]
+        out: dict[str, Any] = {"factors.algorithm": algorithm, "factors.factors": int(np.clip(f.factors, 16, 256)),
+                               "confidence": config.confidence,
+                               "half_life_days": float(np.clip(config.half_life_days, 3.0, 720.0))}
+        if algorithm == "als":
+            out |= {"factors.regularization": float(np.clip(f.regularization, 1e-3, 10.0)),
+                    "factors.alpha": float(np.clip(f.alpha, 0.5, 100.0)),
+                    "factors.iterations": int(np.clip(f.iterations, 5, 40))}
+        else:
+            out |= {"factors.bpr_regularization": float(np.clip(f.regularization, 1e-4, 0.1)),
+                    "factors.learning_rate": float(np.clip(f.learning_rate, 1e-3, 0.1)),
+                    "factors.bpr_iterations": int(np.clip(f.iterations, 20, 200))}
+        return out
+    if stage == "content":
+        c = config.content
+        return {"content.shrinkage": float(np.clip(c.shrinkage, 0.3, 100.0)),
+                "content.ridge_alpha": float(np.clip(c.ridge_alpha, 0.1, 300.0)),
+                "content.category_weight": float(np.clip(c.category_weight, 0.0, 3.0))}
+    if stage == "anchors":
+        a = config.anchors
+        return {"anchors.buyer_weight": float(np.clip(a.buyer_weight, 0.0, 4.0)),
+                "anchors.sales_shrinkage": float(np.clip(a.sales_shrinkage, 1.0, 3000.0)),
+                "anchors.audience_shrinkage": float(np.clip(a.audience_shrinkage, 1.0, 3000.0))}
+    s = config.shelf_rate
+    return {"shelf_rate.good_prior_orders": float(np.clip(s.good_prior_orders, 0.05, 20.0)),
+            "shelf_rate.room_prior_orders": float(np.clip(s.room_prior_orders, 0.1, 50.0)),
+            "shelf_rate.audience_power": float(np.clip(s.audience_power, 0.0, 4.0)),
+            "shelf_rate.room_lean": bool(s.room_lean)}
+
+
+def _config_params(trial_params: dict[str, Any]) -> dict[str, Any]:
+    """Trial parameter names -> TrainConfig fields (BPR's own ranges are suggested under their own names)."""
+    rename = {"factors.bpr_regularization": "factors.regularization", "factors.bpr_iterations": "factors.iterations"}
+    return {rename.get(k, k): v for k, v in trial_params.items()}
+
+
+# -- objectives: fit the stage's part with a trial's settings, score it on the validation days ------------------
+
+
+class Objectives:
+    """One objective per stage, each fitting only what its parameters change."""
+
+    PRUNE_EVERY = 5  # iterations between the NDCG reports of a factor-model trial
+
+    def __init__(self, v: Validation) -> None:
+        self.v = v
+
+    def vectors(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
+        v = self.v
+        X = fan_product_matrix(v.fit, config.half_life_days, config.confidence)
+        last = config.factors.iterations
+
+        def report(iteration: int, fan: np.ndarray, product: np.ndarray) -> None:
+            step = iteration + 1
+            if trial is None or step % self.PRUNE_EVERY or step >= last:
+                return
+            value = v.ndcg("fan_goods", dot_scores(fan, product))
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"NDCG@{v.k} {value:.4f} after {step} iterations")
+
+        fan, product = fit_factors(X, config.factors, v.threads, callback=report)
+        v.cache["vectors"] = (config, fan, product, X)
+        return v.ndcg("fan_goods", dot_scores(fan, product))
+
+    def _factors(self, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+        """The fan and good factors of `config` (fitted once per configuration of the vectors)."""
+        cached = self.v.cache.get("vectors")
+        key = (config.factors, config.half_life_days, config.confidence)
+        if cached is None or (cached[0].factors, cached[0].half_life_days, cached[0].confidence) != key:
+            X = fan_product_matrix(self.v.fit, config.half_life_days, config.confidence)
+            fan, product = fit_factors(X, config.factors, self.v.threads)
+            self.v.cache["vectors"] = (config, fan, product, X)
+        _, fan, product, X = self.v.cache["vectors"]
+        return fan, product, X
+
+    def _product_vectors(self, config: TrainConfig) -> np.ndarray:
+        _, product_cf, X = self._factors(config)
+        buyers = np.diff(X.tocsc().indptr)
+        content = ContentModel(config.content)
+        return content.blend(product_cf, content.fit_predict(self.v.fit.products, product_cf, buyers), buyers)
+
+    def content(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
+        fan, _, _ = self._factors(config)
+        return self.v.ndcg("fan_goods", dot_scores(fan, self._product_vectors(config)))
+
+    def anchors(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
+        v = self.v
+        key = (config.factors, config.half_life_days, config.confidence, config.content)
+        if v.cache.get("products", (None,))[0] != key:
+            v.cache["products"] = (key, self._product_vectors(config))
+        products = v.cache["products"][1]
+        fan, _, _ = self._factors(config)
+        verticals = None
+        if "main_category" in v.fit.anchors:
+            verticals = pd.factorize(v.fit.anchors["main_category"], sort=True)[0]
+        av = anchor_vectors(anchor_fan_engagement(v.fit, config.anchors.buyer_weight),
+                            anchor_product_matrix(v.fit, config.half_life_days), fan, products, config.factors,
+                            v.threads, sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
+                            audience_shrinkage=config.anchors.audience_shrinkage)
+        return v.ndcg("anchor_goods", dot_scores(av.blended, products))
+
+    def shelf_rate(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
+        v = self.v
+        engagement = anchor_fan_engagement(v.fit, config.anchors.buyer_weight)
+        fitted = fit_shelf(v.fit, config.shelf_rate, engagement)
+        if fitted is None:
+            raise ValueError("no shelf table: the shelf-rate stage has nothing to fit")
+        rates = fitted.rates
+        if config.audience_fit.enabled:
+            rates = fit_audience_rates(v.fit, fitted, engagement, config.audience_fit)
+        return v.ndcg("anchor_goods", lambda users: rates.expected(users), listed_only=True)
+
+
+SUGGEST: dict[str, Callable[[optuna.Trial, TuneConfig], dict[str, Any]]] = {
+    "vectors": lambda trial, cfg: _suggest_vectors(trial, cfg.algorithms),
+    "content": lambda trial, cfg: _suggest_content(trial),
+    "anchors": lambda trial, cfg: _suggest_anchors(trial),
+    "shelf_rate": lambda trial, cfg: _suggest_shelf(trial),
+}
+METRIC = {"vectors": "fan->goods NDCG@{k}", "content": "fan->goods NDCG@{k}",
+          "anchors": "anchor->goods NDCG@{k} (vector affinity)",
+          "shelf_rate": "anchor->goods NDCG@{k} within each room's listed goods (expected orders if shelved)"}
+
+
+@dataclass
+class TuneResult:
+    """The chosen configuration and how it was chosen."""
+
+    config: TrainConfig  # the configuration tuning started from, with every stage's best settings
+    start: TrainConfig
+    stages: list[StageResult]
+    split: dict[str, Any]
+    data: dict[str, Any]
+    budget: dict[str, Any]
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return {"data": self.data, "split": self.split, "budget": self.budget, "seconds": round(self.seconds, 1),
+                "stages": [s.as_dict() for s in self.stages],
+                "start": self.start.model_dump(mode="json"), "config": self.config.model_dump(mode="json")}
+
+
+def prepare(m: Marketplace, cfg: TuneConfig, threads: int) -> tuple[Validation, dict[str, Any]]:
+    """Cut the test window off, then the validation days; the tasks every trial is scored on."""
+    period = split(m, cfg.test_days)[0] if cfg.test_days > 0 else m
+    fit_m, valid, cutoff = split(period, cfg.valid_days)
+    if len(fit_m.orders) == 0 or len(valid) == 0:
+        raise ConfigError(f"{m.source}: tuning needs orders both before and in the {cfg.valid_days:g} validation "
+                          f"days before the {cfg.test_days:g}-day test window (fit orders {len(fit_m.orders)}, "
+                          f"validation orders {len(valid)})")
+    tasks = build_tasks(fit_m, valid, EvalConfig(tasks=("fan_goods", "anchor_goods"), max_users=cfg.max_users,
+                                                 seed=cfg.seed))
+    if len(tasks["fan_goods"].users) == 0:
+        raise ConfigError(f"{m.source}: no fan bought anything new in the validation days; nothing to tune on")
+    listed = None
+    if len(period.shelf):
+        users = tasks["anchor_goods"].users
+        shelf = sp.csr_matrix((np.ones(len(period.shelf)), (period.shelf["anchor"].to_numpy(),
+                                                            period.shelf["product"].to_numpy())),
+                              shape=(len(fit_m.anchor_ids), len(fit_m.product_ids)))
+        listed = (shelf[users] > 0).astype(np.float32).tocsr()
+    info = {"fit_until": str(cutoff), "valid_until": str(period.snapshot_time), "test_days_held_out": cfg.test_days,
+            "valid_days": cfg.valid_days, "fit_orders": len(fit_m.orders), "valid_orders": len(valid),
+            "users": {name: len(t.users) for name, t in tasks.items()}}
+    return Validation(fit_m, tasks, cfg.k, threads, listed), info
+
+
+def _budgets(stages: list[str], cfg: TuneConfig) -> dict[str, tuple[int | None, float | None]]:
+    """(trials, seconds) of each stage: the run's budget split by SHARES over the stages that run."""
+    total = sum(SHARES[s] for s in stages)
+    out = {}
+    for s in stages:
+        share = SHARES[s] / total
+        trials = None if cfg.trials is None else max(MIN_TRIALS, round(cfg.trials * share))
+        seconds = None if cfg.minutes is None else cfg.minutes * 60 * share
+        out[s] = (trials, seconds)
+    return out
+
+
+def _short(params: dict[str, Any]) -> str:
+    def fmt(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={fmt(v)}" for k, v in params.items())
+
+
+def run_stage(name: str, objectives: Objectives, config: TrainConfig, cfg: TuneConfig, trials: int | None,
+              seconds: float | None, progress: Callable[[str], None]) -> StageResult:
+    """One optuna study over the stage's parameters, everything else fixed at `config`."""
+    started = time.perf_counter()
+    startup = 10 if trials is None else max(2, min(10, trials // 3))
+    with warnings_silenced():
+        sampler = optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=startup, multivariate=True, group=True)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=Objectives.PRUNE_EVERY - 1)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, study_name=name)
+    study.enqueue_trial(_start_params(name, config, cfg.algorithms))
+    fit = getattr(objectives, name)
+    metric = METRIC[name].format(k=cfg.k)
+    label = f"{trials}" if trials else f"{seconds / 60:.1f} min"
+
+    def objective(trial: optuna.Trial) -> float:
+        with warnings_silenced():
+            params = SUGGEST[name](trial, cfg)
+        t = time.perf_counter()
+        try:
+            value = fit(with_params(config, _config_params(trial.params)), trial)
+        except optuna.TrialPruned as exc:
+            progress(f"[{name} {trial.number + 1}] pruned: {exc} ({time.perf_counter() - t:.1f} s)  {_short(params)}")
+            raise
+        trial.set_user_attr("seconds", round(time.perf_counter() - t, 2))
+        done = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        best = max([value, *done])
+        progress(f"[{name} {trial.number + 1}/{label}] {metric} {value:.4f} (best {best:.4f}, "
+                 f"{time.perf_counter() - t:.1f} s)  {_short(params)}")
+        return value
+
+    study.optimize(objective, n_trials=trials, timeout=seconds, catch=(FloatingPointError, np.linalg.LinAlgError))
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        raise ConfigError(f"tuning stage {name}: no trial completed")
+    try:
+        with warnings_silenced(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "some regimes have fewer than 2 trials": said in the report
+            importances = {k: round(float(v), 4) for k, v in optuna.importance.get_param_importances(study).items()}
+    except (RuntimeError, ValueError):  # too few trials, or no variance to explain
+        importances = {}
+    rows = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
+             "last_reported": t.intermediate_values.get(max(t.intermediate_values)) if t.intermediate_values
+             else None, "seconds": t.user_attrs.get("seconds"), "params": t.params} for t in study.trials]
+    start_value = study.trials[0].value if study.trials[0].state == optuna.trial.TrialState.COMPLETE else math.nan
+    return StageResult(name, metric, float(start_value), float(study.best_value),
+                       _config_params(study.best_trial.params), rows, importances, time.perf_counter() - started)
+
+
+def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: TrainConfig | None = None,
+         progress: Callable[[str], None] = _log.info) -> TuneResult:
+    """Tune `start` (the defaults when None) on a snapshot, stage by stage; returns the chosen configuration."""
+    cfg = cfg or TuneConfig()
+    start = start or TrainConfig()
+    started = time.perf_counter()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    m = data if isinstance(data, Marketplace) else load_snapshot(data)
+    with compute_threads(cfg.threads if cfg.threads is not None else start.threads) as threads:
+        v, split_info = prepare(m, cfg, threads)
+        stages = [s for s in cfg.stages if s != "shelf_rate" or len(v.fit.shelf)]
+        budgets = _budgets(stages, cfg)
+        progress(f"tuning {', '.join(stages)} on {split_info['fit_orders']:,} orders until {split_info['fit_until']}; "
+                 f"validation: {split_info['valid_orders']:,} orders of the next {cfg.valid_days:g} days, "
+                 f"{split_info['users']['fan_goods']:,} fans and {split_info['users']['anchor_goods']:,} anchors "
+                 f"scored; {cfg.test_days:g} test days held out")
+        objectives = Objectives(v)
+        config, results = start, []
+        for name in stages:
+            result = run_stage(name, objectives, config, cfg, *budgets[name], progress)
+            config = with_params(config, result.best_params)
+            results.append(result)
+            progress(f"{name}: {result.metric} {result.start_value:.4f} -> {result.best_value:.4f} "
+                     f"({len(result.trials)} trials, {result.seconds:.0f} s)")
+    budget = {"trials": cfg.trials, "minutes": cfg.minutes,
+              "per_stage": {s: {"trials": t, "seconds": sec} for s, (t, sec) in budgets.items()}}
+    data_info = {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
+                 "snapshot_time": str(m.snapshot_time)}
+    return TuneResult(config, start, results, split_info, data_info, budget, time.perf_counter() - started)
