@@ -54,8 +54,13 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str) -> None:
 @click.option("--algorithm", type=click.Choice(["als", "bpr"]), help="Override the factorisation algorithm.")
 @click.option("--threads", type=int, help="Compute threads (default: all cores).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing artifact (atomically, when complete).")
+@click.option("--tune", "tune_first", is_flag=True,
+              help="Tune first on the snapshot's last --valid-days (xuanpin tune --test-days 0), then train on all of "
+                   "it with the chosen settings; the TOML and the report go to OUT.tuning/.")
+@click.option("--tune-trials", type=int, default=30, show_default=True, help="With --tune: trials in all.")
+@click.option("--valid-days", type=float, default=14.0, show_default=True, help="With --tune: the validation days.")
 def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None, threads: int | None,
-          overwrite: bool) -> None:
+          overwrite: bool, tune_first: bool, tune_trials: int, valid_days: float) -> None:
     """Train embeddings, statistics and indexes on a snapshot and write a model artifact."""
     from training.trainer import train as run
 
@@ -67,8 +72,26 @@ def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None
         if threads is not None:
             fields["threads"] = threads
         config = validated(type(config), fields, "command-line options")
+    tuning = None
+    if tune_first:
+        if out.exists() and not overwrite:  # say so before the tuning, not after it
+            raise click.ClickException(f"{out} exists; pass --overwrite to replace it")
+        from recommender.contract import load_snapshot
+        from training.tune import TuneConfig
+        from training.tune import tune as run_tune
+        from training.tune_report import write_config, write_report
+
+        cfg = validated(TuneConfig, {"trials": tune_trials, "test_days": 0, "valid_days": valid_days,
+                                     "threads": threads}, "command-line options")
+        data = load_snapshot(data)  # read once for both
+        result = run_tune(data, cfg, config, progress=click.echo)
+        where = out.with_name(out.name + ".tuning")
+        write_config(result, where / "tuned.toml")
+        write_report(result, where)
+        config, tuning = result.config, result.summary(str(where / "tuned.toml"))
+        click.echo(f"tuned configuration: {where / 'tuned.toml'}")
     try:
-        path = run(data, out, config, overwrite=overwrite, show_progress=sys.stderr.isatty())
+        path = run(data, out, config, overwrite=overwrite, show_progress=sys.stderr.isatty(), tuning=tuning)
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"artifact written: {path}")
@@ -192,8 +215,13 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 @click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors")), show_default=True)
 @click.option("--compare", "reports", nargs=2, type=click.Path(exists=True, path_type=Path),
               help="Compare two report directories (B - A) instead of evaluating.")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="The model's training configuration (JSON or TOML; default: the built-in defaults).")
+@click.option("--tune", "tune_trials", type=int, default=0, show_default=True,
+              help="Also tune (this many trials) on the training period's last days and report the tuned model "
+                   "beside the untuned one (ours_tuned, ...): the test window is never seen by the tuning.")
 def evaluate(data: str | None, out: Path | None, test_days: float, max_users: int, tasks: str,
-             reports: tuple[Path, Path] | None) -> None:
+             reports: tuple[Path, Path] | None, config_file: Path | None, tune_trials: int) -> None:
     """Offline evaluation on a temporal split: our model, ablations and baselines (and the oracle on
     synthetic data), with bootstrap confidence intervals."""
     from training.report import compare, write_report
@@ -204,14 +232,16 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
         return
     if not data or not out:
         raise click.UsageError("--data and --out are required (or --compare A B)")
-    from training.evaluate import TASKS, EvalConfig
+    from training.evaluate import EvalConfig
     from training.evaluate import evaluate as run
+    from training.tasks import TASKS
 
     chosen = tuple(t.strip() for t in tasks.split(",") if t.strip())
     unknown = set(chosen) - set(TASKS)
     if unknown:
         raise click.UsageError(f"unknown task(s) {sorted(unknown)}; choose from {', '.join(TASKS)}")
-    cfg = validated(EvalConfig, {"test_days": test_days, "max_users": max_users, "tasks": chosen},
+    cfg = validated(EvalConfig, {"test_days": test_days, "max_users": max_users, "tasks": chosen,
+                                 "train": _train_config(config_file), "tune_trials": tune_trials},
                     "command-line options")
     truth = None
     if data == "online-retail":
@@ -245,15 +275,20 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
 @click.option("--tolerance", type=float, default=0.02, show_default=True,
               help="Relative drop of the gate metric accepted against the served model.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
-              help="JSON or TOML training configuration.")
+              help="JSON or TOML training configuration (with --tune-every: where each re-tuning starts).")
+@click.option("--tune-every", "tune_every", type=float,
+              help="Re-tune the configuration (xuanpin tune) when the last tuning is this many days older than the "
+                   "data; between re-tunings the last tuned configuration is used.")
+@click.option("--tune-trials", type=int, default=20, show_default=True, help="Trials of each re-tuning.")
 def nightly(data: Path, registry_dir: Path, report: Path | None, holdout_days: float, keep: int, tolerance: float,
-            config_file: Path | None) -> None:
+            config_file: Path | None, tune_every: float | None, tune_trials: int) -> None:
     """Validate, train, gate against the served model on a holdout, publish, prune. Exit codes: 0 promoted,
     10 refused by the gate, 20 invalid data, 30 locked by another run, 1 error."""
     from training.nightly import NightlyConfig, run_nightly
 
     cfg = validated(NightlyConfig, {"holdout_days": holdout_days, "keep": keep, "tolerance": tolerance,
-                                    "train": _train_config(config_file)}, "command-line options")
+                                    "train": _train_config(config_file), "tune_every_days": tune_every,
+                                    "tune": {"trials": tune_trials, "test_days": 0}}, "command-line options")
     code, result = run_nightly(data, registry_dir, cfg, report)
     click.echo(f"{result.get('outcome')}: {result.get('reason')}" + (
         f" (version {result['version']})" if result.get("version") else ""))

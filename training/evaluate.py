@@ -1,14 +1,8 @@
 """Offline evaluation: a temporal split, three tasks, our model and its ablations against baselines, full-ranking
 metrics with bootstrap confidence intervals, and the oracle ceiling on synthetic data.
 
-Tasks, each scored on what happens after the cut-off that training never saw:
-
-* ``anchor_goods``: which goods each anchor newly sells (the 选品 task);
-* ``fan_goods``: which goods each fan newly buys (the feed);
-* ``goods_anchors``: which anchors newly sell each good (达人广场).
-
-"Newly" means pairs absent from the training period, which are also excluded from every ranking: recommending
-what an anchor already sells is not a pick. Truth values are test GMV (for GMV-weighted recall).
+The split and the three tasks (anchor_goods, fan_goods, goods_anchors) are in ``training/tasks.py``, shared with
+tuning and the nightly gate.
 """
 
 from __future__ import annotations
@@ -17,9 +11,8 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -30,9 +23,8 @@ from recommender.arrays import top_k
 from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
-from recommender.interactions import sparse_sum
 from recommender.ranking import PickFilters, Ranker
-from recommender.settings import Settings, validated
+from recommender.settings import validated
 from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
 from recommender.threads import compute_threads
 from training.config import TrainConfig
@@ -44,101 +36,27 @@ from training.fit_metrics import (
     price_sensitive_rooms,
 )
 from training.metrics import bootstrap_ci, coverage, ndcg_at_k, ranking_metrics
+from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task, split, sum_pairs
 from training.trainer import train
+from training.tune import TuneConfig, tune
 
 _log = logging.getLogger(__name__)
 
-TaskName = Literal["anchor_goods", "fan_goods", "goods_anchors"]
-TASKS: tuple[str, ...] = get_args(TaskName)
 
 
-class EvalConfig(Settings):
+class EvalConfig(TaskSample):
     """The temporal split, the tasks and the bootstrap of an offline evaluation."""
 
     test_days: float = Field(14.0, gt=0, description="days after the cut-off that are scored")
     ks: tuple[Annotated[int, Field(ge=1)], ...] = Field((10, 20, 50, 100), min_length=1,
                                                         description="cut-offs of the ranking metrics")
-    max_users: int = Field(3000, ge=1, description="users sampled per task (all if fewer); CIs are over this "
-                           "sample")
     n_boot: int = Field(500, ge=1, description="bootstrap resamples of each confidence interval")
-    seed: int = Field(0, ge=0, description="random state of the user sample and the bootstrap")
-    tasks: tuple[TaskName, ...] = Field(
-        TASKS, min_length=1, description="which tasks to score")
     train: TrainConfig = Field(default_factory=TrainConfig, description="the model's training configuration")
-
-
-@dataclass
-class Task:
-    name: str
-    users: np.ndarray  # rows (of the user entity) that have something to find, sampled
-    truth: sp.csr_matrix  # (len(users), n_items) test GMV of new pairs
-    seen: sp.csr_matrix  # (len(users), n_items) training pairs, excluded from rankings
-    n_items: int
-    unborn: np.ndarray | None = None  # (n_items,) items created after the cut-off: not offerable then
-
-
-def split(m: Marketplace, test_days: float) -> tuple[Marketplace, pd.DataFrame, pd.Timestamp]:
-    """Train on everything before the cut-off; test on the following `test_days`."""
-    cutoff = m.snapshot_time - pd.Timedelta(days=test_days)
-    test = m.purchases[m.purchases["ordered_at"] >= cutoff]
-    return m.until(cutoff), test, cutoff
-
-
-def _sum_pairs(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    return sparse_sum(rows, cols, values, shape, dtype=np.float64)
-
-
-def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: EvalConfig) -> dict[str, Task]:
-    n_a, n_f, n_p = len(train_m.anchor_ids), len(train_m.fan_ids), len(train_m.product_ids)
-    tr = train_m.purchases
-    rng = np.random.default_rng(cfg.seed)
-    spec = {
-        "anchor_goods": ("anchor", "product", n_a, n_p),
-        "fan_goods": ("fan", "product", n_f, n_p),
-        "goods_anchors": ("product", "anchor", n_p, n_a),
-    }
-    tasks = {}
-    for name in cfg.tasks:
-        u, i, n_u, n_i = spec[name]
-        seen = _sum_pairs(tr[u].to_numpy(), tr[i].to_numpy(), np.ones(len(tr)), (n_u, n_i))
-        seen.data[:] = 1.0
-        truth = _sum_pairs(test[u].to_numpy(), test[i].to_numpy(), test["amount"].to_numpy(), (n_u, n_i))
-        truth = truth - truth.multiply(seen)  # only pairs new in the test period
-        truth.eliminate_zeros()
-        users = np.flatnonzero(np.diff(truth.tocsr().indptr) > 0)
-        if len(users) > cfg.max_users:
-            users = np.sort(rng.choice(users, cfg.max_users, replace=False))
-        table = {"product": train_m.products, "anchor": train_m.anchors}[i]
-        unborn = (table["created_at"] >= train_m.snapshot_time).to_numpy()
-        tasks[name] = Task(name, users, truth.tocsr()[users], seen.tocsr()[users], n_i, unborn)
-        _log.info("task %s: %d users with new pairs, %d relevant pairs", name, len(users), tasks[name].truth.nnz)
-    return tasks
+    tune_trials: int = Field(0, ge=0, description="also tune (xuanpin tune, this many trials) on the training "
+                             "period's last days and score the tuned model beside the untuned one (0: do not)")
 
 
 # -- scorers: (task) -> dense scores (len(users), n_items); higher is better -----------------------------------
-
-
-def rank_task(task: Task, scores_for: Callable[[np.ndarray], np.ndarray], k: int, batch: int = 256
-              ) -> np.ndarray:
-    """Top-k items per task user from a scorer, training pairs and unborn items excluded (-1 pads)."""
-    out = np.full((len(task.users), k), -1, np.int64)
-    for lo in range(0, len(task.users), batch):
-        sl = slice(lo, lo + batch)
-        scores = np.asarray(scores_for(task.users[sl]), dtype=np.float64)
-        seen = task.seen[sl].tocoo()
-        scores[seen.row, seen.col] = -np.inf
-        if task.unborn is not None:
-            scores[:, task.unborn] = -np.inf
-        kk = min(k, scores.shape[1])
-        best = top_k(scores, kk)
-        best[~np.isfinite(np.take_along_axis(scores, best, 1))] = -1  # seen items only: nothing to show
-        out[sl, :kk] = best
-    return out
-
-
-def dot_scores(user_vecs: np.ndarray, item_vecs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    u, v = np.asarray(user_vecs, np.float32), np.asarray(item_vecs, np.float32)
-    return lambda users: u[users] @ v.T
 
 
 def _interactions(train_m: Marketplace, task: str) -> sp.csr_matrix:
@@ -147,7 +65,7 @@ def _interactions(train_m: Marketplace, task: str) -> sp.csr_matrix:
     u, i = {"anchor_goods": ("anchor", "product"), "fan_goods": ("fan", "product"),
             "goods_anchors": ("product", "anchor")}[task]
     n = {"anchor": len(train_m.anchor_ids), "fan": len(train_m.fan_ids), "product": len(train_m.product_ids)}
-    mat = _sum_pairs(tr[u].to_numpy(), tr[i].to_numpy(), tr["quantity"].to_numpy(float), (n[u], n[i]))
+    mat = sum_pairs(tr[u].to_numpy(), tr[i].to_numpy(), tr["quantity"].to_numpy(float), (n[u], n[i]))
     mat.data = np.log1p(mat.data)
     return mat.astype(np.float32)
 
@@ -180,7 +98,7 @@ def baselines(train_m: Marketplace, task: str, cfg: EvalConfig, threads: int) ->
     if task == "goods_anchors":  # the merchant's plain search: rooms by their GMV in the good's category
         cat, _ = pd.factorize(train_m.products["category"], sort=True)
         tr = train_m.purchases
-        gmv = _sum_pairs(cat[tr["product"].to_numpy()], tr["anchor"].to_numpy(), tr["amount"].to_numpy(float),
+        gmv = sum_pairs(cat[tr["product"].to_numpy()], tr["anchor"].to_numpy(), tr["amount"].to_numpy(float),
                          (cat.max() + 1, n_items)).toarray()
         out["category_sellers"] = lambda goods: gmv[cat[goods]] + 1e-9 * popularity
     # ItemKNN: cosine item-item similarity over the training matrix, top-100 neighbours per item
@@ -423,8 +341,15 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
     train_m, test, cutoff = split(m, cfg.test_days)
     tasks = build_tasks(train_m, test, cfg)
     kmax = max(cfg.ks)
+    tuning = None
+    if cfg.tune_trials:  # on the training period only: its last days validate, the test window stays unseen
+        tuned = tune(train_m, TuneConfig(trials=cfg.tune_trials, test_days=0, seed=cfg.seed, threads=cfg.train.threads),
+                     cfg.train)
+        tuning = tuned.summary() | {"config": tuned.config.model_dump(mode="json")}
     with tempfile.TemporaryDirectory() as tmp:
         model = load_model(train(train_m, Path(tmp) / "model", cfg.train), mmap=False)
+        tuned_model = None if tuning is None else load_model(
+            train(train_m, Path(tmp) / "tuned", tuned.config), mmap=False)
         ranker = Ranker(model)
         small = ranker.goods.small
         new = ranker.goods.new
@@ -434,6 +359,8 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
             for name, task in tasks.items():
                 goods = name != "goods_anchors"
                 scorers = {**ours(model, name), **baselines(train_m, name, cfg, threads)}
+                if tuned_model is not None:  # the tuned model's raw scorers beside the untuned ones
+                    scorers |= {f"{k}_tuned": v for k, v in ours(tuned_model, name).items() if k.startswith("ours")}
                 if name == "anchor_goods":
                     scorers.update(shelf_rate_ablations(train_m, cfg))
                 res = {}
@@ -447,15 +374,21 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                 if name == "goods_anchors":
                     served = ours_anchors_served(ranker, task, kmax)
                     res["ours"] = score(served, task, cfg, None, None, None)
+                    if tuned_model is not None:
+                        res["ours_tuned"] = score(ours_anchors_served(Ranker(tuned_model), task, kmax), task, cfg,
+                                                  None, None, None)
                 if name == "anchor_goods":
                     res["ours"] = score(ours_reranked(ranker, task, kmax), task, cfg, small, new, category)
+                    if tuned_model is not None:
+                        res["ours_tuned"] = score(ours_reranked(Ranker(tuned_model), task, kmax), task, cfg, small,
+                                                  new, category)
                     if truth is not None and truth.expected_sales is not None:
                         expected = np.asarray(truth.expected_sales)
                         # Two ceilings. "oracle": the generator's expected sales if shelved, the quantity the
                         # selection center wants to predict. "oracle_shelf": the same restricted to goods the
                         # anchor had listed by the end, the best possible ranking of *realised* new sales
                         # (nothing sells unless shelved); it uses future listings, as an oracle may.
-                        listed = _sum_pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
+                        listed = sum_pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
                                         np.ones(len(m.shelf)), expected.shape).toarray() > 0
                         res["oracle"] = score(rank_task(task, lambda users, e=expected: e[users], kmax), task,
                                               cfg, small, new, category)
@@ -473,6 +406,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
     return {
         "config": {"test_days": cfg.test_days, "ks": list(cfg.ks), "max_users": cfg.max_users, "n_boot": cfg.n_boot,
                    "seed": cfg.seed, "train": cfg.train.model_dump(mode="json")},
+        "tuning": tuning,
         "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
                  "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test)},
         "tasks": results,

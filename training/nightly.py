@@ -32,9 +32,11 @@ from recommender.errors import LockHeld
 from recommender.registry import Registry
 from recommender.settings import Settings
 from training.config import TrainConfig
-from training.evaluate import EvalConfig, Task, build_tasks, dot_scores, rank_task
 from training.metrics import ranking_metrics
+from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task
 from training.trainer import train
+from training.tune import TuneConfig, tune
+from training.tune_report import write_config, write_report
 
 _log = logging.getLogger(__name__)
 
@@ -57,6 +59,11 @@ class NightlyConfig(Settings):
     min_users: int = Field(30, ge=1, description="holdout users a gate task needs to compare the models; a task with "
                            "fewer is not compared, and when no task can be, the served model stays")
     train: TrainConfig = Field(default_factory=TrainConfig, description="the candidate's training configuration")
+    tune_every_days: float | None = Field(None, gt=0, description="re-tune the training configuration when the "
+                                          "last tuning is this many days older than the data (None: never; the "
+                                          "configuration above is used as it is)")
+    tune: TuneConfig = Field(default_factory=lambda: TuneConfig(trials=20, test_days=0),
+                             description="the re-tuning's budget and split, on the data before the gate's holdout")
 
 
 def _aligned(model: Model, m: Marketplace) -> dict[str, np.ndarray]:
@@ -157,7 +164,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
     started = time.perf_counter()
     result: dict = {"data": str(data), "registry": str(registry.root), "config": {
         "holdout_days": cfg.holdout_days, "keep": cfg.keep, "tolerance": cfg.tolerance, "metric": cfg.metric,
-        "tasks": list(cfg.tasks)}}
+        "tasks": list(cfg.tasks), "tune_every_days": cfg.tune_every_days}}
     try:
         with registry.lock():
             registry.prune(cfg.keep)  # also clears what a killed run left behind
@@ -205,13 +212,15 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
         cutoff = current_model.snapshot_time
     # strictly after the cut-off: an order at that very moment may be in the served model's training data
     train_m, holdout = m.until(cutoff), m.purchases[m.purchases["ordered_at"] > cutoff]
-    tasks = build_tasks(train_m, holdout, EvalConfig(tasks=cfg.tasks, max_users=cfg.max_users))
+    tasks = build_tasks(train_m, holdout, TaskSample(tasks=cfg.tasks, max_users=cfg.max_users))
     result["holdout"] = {"cutoff": str(cutoff), "purchases": len(holdout),
                          "users": {t: len(task.users) for t, task in tasks.items()}}
+    train_cfg, tuning = training_config(registry, cfg, train_m)
+    result["tuning"] = tuning
     scratch = registry.versions_dir / f".eval-{int(time.time())}"
     try:
-        candidate_scores = gate_scores(load_model(train(train_m, scratch, cfg.train), mmap=False), m, tasks,
-                                       cfg.metric)
+        candidate_scores = gate_scores(load_model(train(train_m, scratch, train_cfg, tuning=tuning), mmap=False), m,
+                                       tasks, cfg.metric)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     current_scores = gate_scores(current_model, m, tasks, cfg.metric) if current_model is not None else None
@@ -224,13 +233,56 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
         return EXIT_REFUSED
 
     version = registry.new_version_id()
-    train(m, registry.path(version), cfg.train)  # on everything, written atomically into versions/
+    train(m, registry.path(version), train_cfg, tuning=tuning)  # on everything, written atomically into versions/
     registry.set_current(version)
     registry.record("promoted", version=version, previous=current_version, reason=reason, scores=scores,
-                    fingerprint=m.fingerprint, snapshot_time=str(m.snapshot_time))
+                    fingerprint=m.fingerprint, snapshot_time=str(m.snapshot_time),
+                    config=tuning["config_file"] if tuning else "the nightly configuration (not tuned)")
     result["outcome"], result["version"] = "promoted", version
     result["pruned"] = registry.prune(cfg.keep)
     return EXIT_PROMOTED
+
+
+TUNING_DIR = "tuning"  # REGISTRY/tuning/<id>.toml and <id>-report/: the configurations tuning chose
+
+
+def last_tuning(registry: Registry) -> dict | None:
+    """The newest "tuned" event of the registry's history whose configuration file is still there."""
+    for entry in reversed(registry.history()):
+        if entry.get("event") == "tuned" and (registry.root / str(entry.get("config_file", ""))).is_file():
+            return entry
+    return None
+
+
+def training_config(registry: Registry, cfg: NightlyConfig, train_m: Marketplace) -> tuple[TrainConfig, dict | None]:
+    """The candidate's configuration and where its tuned settings come from.
+
+    Without `tune_every_days`: the nightly configuration, untuned. With it: the last tuned configuration while it is
+    younger than `tune_every_days` (by the data's clock, not the wall's: a replayed backfill re-tunes as the live job
+    would), else a new tuning run, started from the nightly configuration, on `train_m` only: the gate's holdout
+    lies after it, so the gate still compares the candidate with the served model on purchases neither has seen."""
+    if cfg.tune_every_days is None:
+        return cfg.train, None
+    last = last_tuning(registry)
+    if last is not None:
+        age = train_m.snapshot_time - pd.Timestamp(last["snapshot_time"])
+        if age < pd.Timedelta(days=cfg.tune_every_days):
+            path = registry.root / last["config_file"]
+            _log.info("using the configuration tuned %s (data %.1f days older): %s", last["at"],
+                      age / pd.Timedelta(days=1), path)
+            return TrainConfig.from_file(path), {k: last[k] for k in ("config_file", "snapshot_time", "at", "stages")
+                                                 if k in last}
+    _log.info("re-tuning (last tuning: %s)", last["at"] if last else "never")
+    result = tune(train_m, cfg.tune, cfg.train, progress=_log.info)
+    name = registry.new_version_id()
+    config_file = f"{TUNING_DIR}/{name}.toml"
+    write_report(result, registry.root / TUNING_DIR / f"{name}-report")
+    write_config(result, registry.root / config_file)
+    summary = result.summary(config_file)
+    entry = registry.record("tuned", config_file=config_file, snapshot_time=str(train_m.snapshot_time),
+                            fingerprint=train_m.fingerprint, seconds=summary["seconds"], stages=summary["stages"])
+    return result.config, {"config_file": config_file, "snapshot_time": entry["snapshot_time"], "at": entry["at"],
+                           "stages": summary["stages"]}
 
 
 def write_run_report(result: dict, path: Path) -> None:
@@ -239,7 +291,14 @@ def write_run_report(result: dict, path: Path) -> None:
     lines = [f"# Nightly run: {result.get('outcome')} (exit {result.get('exit_code')})", "",
              f"- data: {result['data']} (sha256 {str(result.get('fingerprint', ''))[:16]})",
              f"- registry: {result['registry']}; served before: {result.get('current_version')}",
-             f"- reason: {result.get('reason')}", f"- took {result.get('seconds')} s", ""]
+             f"- reason: {result.get('reason')}", f"- took {result.get('seconds')} s"]
+    tuning = result.get("tuning")
+    if tuning:
+        gains = ", ".join(f"{name} {st['start']:.4f} -> {st['best']:.4f}"
+                          for name, st in tuning.get("stages", {}).items())
+        lines.append(f"- configuration: {tuning['config_file']} (tuned {tuning.get('at')} on data until "
+                     f"{tuning.get('snapshot_time')}: {gains})")
+    lines.append("")
     scores = result.get("scores", {})
     if scores:
         metric = result["config"]["metric"]

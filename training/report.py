@@ -25,6 +25,8 @@ def markdown(result: dict) -> str:
              f"{result['data']['test_orders']:,} test purchases over {result['config']['test_days']:g} days. "
              f"Full-ranking metrics over new pairs, 95% bootstrap intervals over users "
              f"({result['config']['n_boot']} resamples). Took {result['seconds']:.0f} s.", ""]
+    if result.get("tuning"):
+        lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():
         lines += [f"## {task} ({tr['users']:,} users, {tr['relevant_pairs']:,} relevant pairs)", ""]
         if "graded" in tr:
@@ -56,6 +58,32 @@ def markdown(result: dict) -> str:
                       "anchor had listed by the end, the ceiling for realised new sales (nothing sells unless "
                       "shelved).", ""]
     return "\n".join(lines)
+
+
+def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "recall@20")) -> list[str]:
+    """Each of our models untuned and tuned (tuned on the training period's last days only), with the
+    difference and whether the 95% intervals are apart."""
+    t = result["tuning"]
+    lines = ["## Tuned and untuned", "",
+             f"Tuned with `xuanpin tune` on the training period ({t['split']['fit_orders']:,} orders fitted, the "
+             f"next {t['split']['valid_days']:g} days validating; {t['seconds']:.0f} s), never on the test window: "
+             + ", ".join(f"{name} {st['start']:.4f} -> {st['best']:.4f} on validation"
+                         for name, st in t["stages"].items()) + ".", "",
+             "| task | model | metric | untuned | tuned | tuned - untuned | intervals apart |",
+             "|---|---|---|---|---|---|---|"]
+    for task, tr in result["tasks"].items():
+        models = tr["models"]
+        for name in models:
+            if not name.endswith("_tuned") or name[: -len("_tuned")] not in models:
+                continue
+            base, tuned = models[name[: -len("_tuned")]], models[name]
+            for metric in metrics:
+                if metric in base and metric in tuned:
+                    x, y = base[metric], tuned[metric]
+                    apart = x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
+                    lines.append(f"| {task} | {name[: -len('_tuned')]} | {metric} | {_cell(x)} | {_cell(y)} | "
+                                 f"{y['mean'] - x['mean']:+.4f} | {'yes' if apart else 'no'} |")
+    return [*lines, ""]
 
 
 def write_report(result: dict, out: Path) -> Path:

@@ -86,8 +86,9 @@ def _catalog(m: Marketplace, table: str) -> pd.DataFrame:
 
 
 def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig | None = None,
-          overwrite: bool = False, show_progress: bool = False) -> Path:
-    """Train on a snapshot directory (or an already loaded marketplace) and write the artifact to `out`."""
+          overwrite: bool = False, show_progress: bool = False, tuning: dict | None = None) -> Path:
+    """Train on a snapshot directory (or an already loaded marketplace) and write the artifact to `out`.
+    `tuning`: where the configuration's tuned settings come from (recorded in the manifest; None: not tuned)."""
     config = config or TrainConfig()
     timer = StageTimer()
     started = datetime.now(UTC)
@@ -200,6 +201,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 "warnings": [str(p) for p in m.report.warnings],
             },
             "parameters": config.model_dump(mode="json"),
+            "tuning": tuning,
             "counts": {"anchors": len(m.anchor_ids), "fans": len(m.fan_ids), "products": len(m.product_ids),
                        "follows": len(m.follows), "orders": len(m.orders), "shelf": len(m.shelf),
                        "recent_orders": len(recent["key"]),

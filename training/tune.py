@@ -9,8 +9,9 @@ Each part of the model is tuned against the task it serves, one optuna study per
 best settings fixed (a joint search over twenty parameters needs far more trials than a nightly budget allows):
 
 1. ``vectors``: the factor model (ALS or BPR; factors, regularization, alpha or learning rate, iterations, the
-   confidence transform and the recency half-life) on fan->goods NDCG@K. A trial reports its NDCG every few
-   iterations and is pruned (median rule) when it trails the trials before it at the same point.
+   confidence transform and the recency half-life) on fan->goods NDCG@K. An ALS trial reports its NDCG every
+   few iterations and is pruned (median rule) when it trails the ALS trials before it at the same point (BPR
+   climbs too slowly for its early passes to be compared).
 2. ``content``: how much goods with few buyers lean on their title, brand and price (the content model's
    blend and ridge penalty), on fan->goods NDCG@K.
 3. ``anchors``: the anchor vectors' shrinkages and the weight of a buyer beside a follower, on anchor->goods
@@ -51,8 +52,8 @@ from recommender.settings import Settings, validated
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
 from training.config import TrainConfig
-from training.evaluate import EvalConfig, Task, build_tasks, dot_scores, rank_task, split
 from training.metrics import ranking_metrics
+from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task, split
 
 _log = logging.getLogger(__name__)
 
@@ -247,10 +248,13 @@ class Objectives:
         v = self.v
         X = fan_product_matrix(v.fit, config.half_life_days, config.confidence)
         last = config.factors.iterations
+        # BPR climbs slowly over many more passes: its early NDCG says little against ALS's at the same pass, so
+        # only ALS trials report (and are compared with each other)
+        als = config.factors.algorithm == "als"
 
         def report(iteration: int, fan: np.ndarray, product: np.ndarray) -> None:
             step = iteration + 1
-            if trial is None or step % self.PRUNE_EVERY or step >= last:
+            if trial is None or als is False or step % self.PRUNE_EVERY or step >= last:
                 return
             value = v.ndcg("fan_goods", dot_scores(fan, product))
             trial.report(value, step)
@@ -333,6 +337,13 @@ class TuneResult:
     budget: dict[str, Any]
     seconds: float
 
+    def summary(self, config_file: str | None = None) -> dict:
+        """What a model's manifest (and the registry's history) records of the tuning behind its settings."""
+        stages = {s.name: {"metric": s.metric, "start": round(s.start_value, 5), "best": round(s.best_value, 5),
+                           "trials": len(s.trials)} for s in self.stages}
+        return {"config_file": config_file, "data": self.data, "split": self.split,
+                "seconds": round(self.seconds, 1), "stages": stages}
+
     def as_dict(self) -> dict:
         return {"data": self.data, "split": self.split, "budget": self.budget, "seconds": round(self.seconds, 1),
                 "stages": [s.as_dict() for s in self.stages],
@@ -347,7 +358,7 @@ def prepare(m: Marketplace, cfg: TuneConfig, threads: int) -> tuple[Validation, 
         raise ConfigError(f"{m.source}: tuning needs orders both before and in the {cfg.valid_days:g} validation "
                           f"days before the {cfg.test_days:g}-day test window (fit orders {len(fit_m.orders)}, "
                           f"validation orders {len(valid)})")
-    tasks = build_tasks(fit_m, valid, EvalConfig(tasks=("fan_goods", "anchor_goods"), max_users=cfg.max_users,
+    tasks = build_tasks(fit_m, valid, TaskSample(tasks=("fan_goods", "anchor_goods"), max_users=cfg.max_users,
                                                  seed=cfg.seed))
     if len(tasks["fan_goods"].users) == 0:
         raise ConfigError(f"{m.source}: no fan bought anything new in the validation days; nothing to tune on")

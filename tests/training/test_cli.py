@@ -75,3 +75,21 @@ def test_an_orders_table_without_valid_rows_is_a_contract_error_not_a_traceback(
     r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(tmp_path / "art")])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "orders" in r.output and "no valid rows" in r.output
+
+
+def test_train_tune_tunes_on_the_last_days_then_trains_with_what_it_chose(tmp_path, small_snapshot):
+    from training.config import TrainConfig
+
+    art = tmp_path / "art"
+    r = CliRunner().invoke(main, ["train", "--data", str(small_snapshot), "--out", str(art), "--tune",
+                                  "--tune-trials", "4", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    tuned = tmp_path / "art.tuning" / "tuned.toml"
+    assert "[vectors 1/" in r.output and f"tuned configuration: {tuned}" in r.output
+    man = load_model(art).manifest
+    assert man["parameters"] == TrainConfig.from_file(tuned).model_dump(mode="json")
+    assert man["tuning"]["config_file"] == str(tuned)
+    assert man["tuning"]["split"]["test_days_held_out"] == 0  # the served model's tuning holds nothing back
+    assert set(man["tuning"]["stages"]) == {"vectors", "content", "anchors", "shelf_rate"}
+    again = CliRunner().invoke(main, ["train", "--data", str(small_snapshot), "--out", str(art), "--tune"])
+    assert again.exit_code != 0 and "--overwrite" in again.output and "[vectors" not in again.output

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from fixtures.marketplace import load_truth
 from recommender.contract import load_snapshot
 from training.evaluate import EvalConfig, build_tasks, evaluate, split
-from training.report import compare, write_report
+from training.report import compare, markdown, write_report
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +124,14 @@ def test_the_evaluation_configuration_has_bounds():
     with pytest.raises(ValidationError, match="ks"):
         EvalConfig(ks=(0, 10))
     assert EvalConfig(tasks=["fan_goods"]).tasks == ("fan_goods",)
+
+
+def test_with_tune_the_tuned_model_is_scored_beside_the_untuned_one_tuned_before_the_cutoff(small_snapshot):
+    result = evaluate(small_snapshot, EvalConfig(n_boot=50, tune_trials=3, tasks=("fan_goods", "anchor_goods")))
+    tuning = result["tuning"]
+    assert tuning["split"]["valid_until"] == result["data"]["cutoff"]  # the test window is after all of it
+    assert tuning["split"]["test_days_held_out"] == 0
+    assert {"ours", "ours_tuned"} <= set(result["tasks"]["fan_goods"]["models"])
+    assert {"ours", "ours_tuned", "ours_no_rerank_tuned"} <= set(result["tasks"]["anchor_goods"]["models"])
+    text = markdown(result)
+    assert "## Tuned and untuned" in text and "| fan_goods | ours | ndcg@20 |" in text

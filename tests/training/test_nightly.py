@@ -21,6 +21,7 @@ from fixtures.marketplace import END
 from recommender.artifact import load_model
 from recommender.registry import Registry
 from training import nightly
+from training.config import TrainConfig
 from training.nightly import (
     EXIT_ERROR,
     EXIT_INVALID_DATA,
@@ -31,6 +32,7 @@ from training.nightly import (
     registry_table,
     run_nightly,
 )
+from training.tune import TuneConfig
 
 TABLES = ("anchors", "fans", "products", "follows", "orders", "shelf")
 TIME_OF = {"follows": "followed_at", "orders": "ordered_at", "shelf": "listed_at", "anchors": "created_at",
@@ -372,3 +374,43 @@ def test_an_export_of_the_same_moment_with_other_data_is_refused_before_any_trai
     assert code == EXIT_REFUSED and result["reason"] == "no data newer than the served model's", result
     assert result["fingerprint"] != load_model(Registry.open(served).current_path()).manifest["data"]["fingerprint"]
     assert Registry.open(served).current() == before
+
+
+def _tuning(every: float) -> NightlyConfig:
+    return NightlyConfig(tune_every_days=every, tune=TuneConfig(trials=3, test_days=0, max_users=200, threads=1,
+                                                                 algorithms=("als",), stages=("anchors",)))
+
+
+def test_tune_every_retunes_before_the_holdout_and_records_the_configuration_it_used(tmp_path, snapshots):
+    reg_dir = tmp_path / "registry"
+    code, first = run_nightly(snapshots["yesterday"], reg_dir, _tuning(5))
+    assert code == EXIT_PROMOTED, first["reason"]
+    reg = Registry.open(reg_dir)
+    tuned, promoted = reg.history()
+    assert (tuned["event"], promoted["event"]) == ("tuned", "promoted")
+    assert promoted["config"] == tuned["config_file"] == first["tuning"]["config_file"]
+    # tuned on the data before the gate's holdout only
+    assert pd.Timestamp(tuned["snapshot_time"]) <= pd.Timestamp(first["holdout"]["cutoff"])
+    man = load_model(reg.current_path()).manifest
+    assert man["tuning"]["config_file"] == tuned["config_file"]
+    assert man["parameters"] == TrainConfig.from_file(reg_dir / tuned["config_file"]).model_dump(mode="json")
+    assert (reg_dir / "tuning" / (Path(tuned["config_file"]).stem + "-report") / "report.md").exists()
+
+    code, second = run_nightly(snapshots["today"], reg_dir, _tuning(5))  # 7 days of new data >= 5: re-tuned
+    assert code == EXIT_PROMOTED, second["reason"]
+    events = [e["event"] for e in Registry.open(reg_dir).history()]
+    assert events == ["tuned", "promoted", "tuned", "promoted"]
+    assert second["tuning"]["config_file"] != first["tuning"]["config_file"]
+
+
+def test_between_retunings_the_last_tuned_configuration_is_used(tmp_path, snapshots):
+    reg_dir = tmp_path / "registry"
+    run_nightly(snapshots["yesterday"], reg_dir, _tuning(30))
+    code, second = run_nightly(snapshots["today"], reg_dir, _tuning(30))  # 7 days < 30: reused
+    assert code == EXIT_PROMOTED, second["reason"]
+    history = Registry.open(reg_dir).history()
+    assert [e["event"] for e in history] == ["tuned", "promoted", "promoted"]
+    assert history[2]["config"] == history[0]["config_file"] == second["tuning"]["config_file"]
+    # without --tune-every the nightly configuration is used as it is, tuned files or not
+    code, third = run_nightly(snapshots["today_broken"], reg_dir, NightlyConfig())
+    assert third.get("tuning") is None
