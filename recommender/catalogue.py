@@ -167,7 +167,7 @@ class SearchPage:
 def _codes(values: pa.Array) -> tuple[np.ndarray, dict[str, int]]:
     """Dictionary codes of a text column without nulls (-1 where empty) and the code of each distinct value."""
     encoded = pc.dictionary_encode(values)
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     names = encoded.dictionary.to_pylist()
     if "" in names:
         codes[codes == names.index("")] = -1
@@ -233,14 +233,14 @@ class Catalogue:
 
     def ordering(self, sort: str, order: str) -> np.ndarray:
         """Every good by one key, ties by product id ascending: the one list all pages of a sort are cut from."""
-        key = (sort, order)
+        key = ("sales_7d" if sort == "relevance" else sort, order)  # relevance reorders sales' list
         perm = self._orders.get(key)
         if perm is None:
             with self._lock:
                 perm = self._orders.get(key)
                 if perm is None:
-                    values = self.keys["sales_7d" if sort == "relevance" else sort]
-                    perm = np.lexsort((self.id_rank, values if order == "asc" else -values)).astype(np.int64)
+                    values = self.keys[key[0]]
+                    perm = np.lexsort((self.id_rank, values if order == "asc" else -values)).astype(np.int32)
                     self._orders[key] = perm
         return perm
 
