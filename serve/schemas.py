@@ -296,6 +296,87 @@ class CategoriesResponse(BaseModel):
     model_version: str
 
 
+# -- product search (商品搜索: the selection center finds goods by keyword, filters and sort) ----------------
+
+
+class ProductSearchQuery(Query):
+    q: str | None = Field(None, min_length=1, max_length=50, json_schema_extra={"pattern": f"[^{SPACES}]"},
+                          description="keywords, case-insensitive, matched as substrings of the title (its spaces "
+                                      "ignored) or the brand; several words separated by spaces must all match. "
+                                      "Surrounding spaces are ignored, so q must hold something else (only "
+                                      "spaces: 400)")
+    category: str | None = Field(None, min_length=1, max_length=50,
+                                 description="only goods of this category; an unknown one is a 400 whose message "
+                                             "lists the valid ones (GET /v1/search/categories lists them too)")
+    price_min: float | None = Field(None, ge=0, description="lowest price, yuan")
+    price_max: float | None = Field(None, ge=0, description="highest price, yuan; not below price_min (an empty "
+                                    "range is a 400 naming price_max, not an empty page: the two were likely swapped)")
+    commission_min: float | None = Field(None, ge=0, le=1, description="lowest commission rate, 0-1")
+    min_sales_7d: int | None = Field(None, ge=0, description="at least this many units sold in the last 7 days")
+    max_refund_rate: float | None = Field(None, ge=0, le=1, description="highest refund rate, 0-1 (a good whose "
+                                          "refund rate is unknown passes, as it passes the quality gate)")
+    brand: str | None = Field(None, min_length=1, max_length=50, description="only this brand (whole name, "
+                              "case-insensitive)")
+    merchant: str | None = Field(None, min_length=1, max_length=64, description="only this merchant: its "
+                                 "merchant_id, or its shop's whole name (case-insensitive) where the catalogue "
+                                 "has merchant_name")
+    sort: Literal["relevance", "sales_7d", "gmv_7d", "commission_rate", "commission_per_order", "price",
+                  "growth_7d"] | None = Field(
+        None, description="the key to order by; ties always by product_id ascending, so every page is a slice of "
+                          "one list. Default: relevance with q (titles starting with the first word or the brand "
+                          "equal to q first, then the rest, each by 7-day sales), else sales_7d. relevance "
+                          "without q is sales_7d. growth_7d: see ProductHit")
+    order: Literal["asc", "desc"] | None = Field(None, description="default: asc for price (cheapest first), "
+                                                 "desc (best first) for every other sort")
+    k: int = Field(20, ge=1, le=100, description="goods on this page")
+    offset: int = Field(0, ge=0, le=10_000, description="goods to skip (paging); use next_offset from a page")
+
+    @field_validator("q")
+    @classmethod
+    def _not_blank(cls, q: str | None) -> str | None:  # the document's pattern, with a message a person reads
+        if q is not None and not q.strip():
+            raise PydanticCustomError("blank", "only spaces: give a keyword, or leave q out")
+        return q
+
+    @field_validator("price_max")
+    @classmethod
+    def _price_range(cls, price_max: float | None, info: ValidationInfo) -> float | None:
+        price_min = info.data.get("price_min")
+        if price_max is not None and price_min is not None and price_max < price_min:
+            raise PydanticCustomError("price_range", "below price_min ({price_min}): the range is empty",
+                                      {"price_min": price_min})
+        return price_max
+
+
+class ProductHit(BaseModel):
+    rank: int = Field(description="position in the whole ordering (offset + 1 for the first of a page)")
+    product: ProductCard
+    orders_7d: int = Field(description="orders in the last 7 days (refunds left out)")
+    baseline_orders_7d: float = Field(description="orders a week before that: the weekly rate over the 23 days "
+                                      "before the last 7, over the days the good was on sale then (at least 1)")
+    growth_7d: float = Field(description="(orders_7d + 3) / (baseline_orders_7d + 3) - 1: 0.5 is half as many "
+                             "orders again as before; the 3 pseudo-orders keep a good going from 0 to 1 order at "
+                             "+33%, not infinite growth")
+    passes_gates: bool = Field(description="whether the good passes the quality gates (search lists every good; "
+                               "anchors' picks and boards leave out those that fail)")
+
+
+class OffsetPaging(BaseModel):
+    offset: int
+    k: int
+    next_offset: int | None = Field(description="offset of the next page, null on the last page")
+
+
+class ProductSearchResponse(BaseModel):
+    query: str | None = Field(description="q as read (surrounding spaces removed), null without one")
+    sort: str = Field(description="the sort applied (relevance or a key)")
+    order: Literal["asc", "desc"]
+    total: int = Field(description="goods matching the query and every filter, of which this page shows k")
+    items: list[ProductHit]
+    paging: OffsetPaging
+    model_version: str
+
+
 # -- hot items (爆款) --------------------------------------------------------------------------------------
 
 

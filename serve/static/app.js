@@ -155,12 +155,13 @@ function go(view, id, params) {
 
 function route() {
   const { view, id, params } = parseHash();
-  const known = ["anchor", "product", "boards"].includes(view) ? view : "anchor";
+  const known = ["anchor", "search", "product", "boards"].includes(view) ? view : "anchor";
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + known;
   for (const tab of document.querySelectorAll(".tabs a")) {
     tab.classList.toggle("active", tab.dataset.view === known);
   }
   if (known === "anchor") showAnchor(id, params);
+  else if (known === "search") showSearch(params);
   else if (known === "product") showProduct(id, params);
   else showBoards(params);
 }
@@ -413,6 +414,113 @@ function pickCard(pick) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// 商品搜索: the form mirrors GET /v1/products' parameters; rates are typed as percentages, sent as 0-1
+
+const SEARCH_KEYS = ["q", "category", "price_min", "price_max", "commission_min", "min_sales_7d", "max_refund_rate",
+  "brand", "merchant", "sort", "order", "k", "offset"];
+const SORT_NAMES = { relevance: "综合", sales_7d: "近7天销量", gmv_7d: "近7天 GMV", commission_rate: "佣金率",
+  commission_per_order: "每单佣金", price: "价格", growth_7d: "近7天增长" };
+const RATE_KEYS = ["commission_min", "max_refund_rate"];
+/** A rate as the form shows it: 0.2 -> "20". */
+const percentText = (rate) => String(+(Number(rate) * 100).toFixed(4));
+/** Growth with its sign, as the cards and the summary print it: +60.7%, -8.2%. */
+const signedPct = (x) => (x === null || x === undefined ? "—" : (x > 0 ? "+" : "") + pct(x, 1));
+
+function showSearch(params) {
+  const f = {};
+  for (const key of SEARCH_KEYS) if (params.get(key)) f[key] = params.get(key);
+  const form = $("#goods-form");
+  const el = form.elements;
+  for (const key of SEARCH_KEYS) {
+    if (!el[key]) continue;
+    el[key].value = RATE_KEYS.includes(key) && f[key] ? percentText(f[key]) : f[key] || "";
+  }
+  el.k.value = f.k || "20";
+  fillCategorySelect(el.category, f.category);
+  loadSearch(f, ticket("goods"));
+}
+
+/** The form's values as the API's parameters ("" where empty, so go() leaves them out). */
+function searchParams() {
+  const el = $("#goods-form").elements;
+  const f = {};
+  for (const key of SEARCH_KEYS) if (el[key]) f[key] = el[key].value.trim();
+  for (const key of RATE_KEYS) if (f[key] !== "") f[key] = String(Number(f[key]) / 100);
+  if (f.k === "20") f.k = "";
+  return f;
+}
+
+function submitSearch() {
+  const f = searchParams();
+  if (f.price_min !== "" && f.price_max !== "" && Number(f.price_min) > Number(f.price_max)) {
+    fill($("#goods-results"), failed("筛选条件有误：最低价不能高于最高价。"));
+    return;
+  }
+  go("search", null, f);
+}
+
+async function loadSearch(f, t) {
+  const box = $("#goods-results");
+  fill(box, loading("商品"));
+  let body;
+  try {
+    body = await api("/v1/products", f);
+  } catch (err) {
+    if (!current("goods", t)) return;
+    fill(box, failed(err.status === 400 ? `筛选条件有误：${err.message}` : failureText(err, "商品搜索")));
+    return;
+  }
+  if (!current("goods", t)) return;
+  const pg = body.paging;
+  const order = body.sort === "relevance" ? "" : body.order === "asc" ? "，从低到高" : "，从高到低";
+  const summary = h("p", { class: "muted", id: "goods-summary" },
+    `找到 ${num(body.total)} 个商品` + (body.query ? `（关键词“${body.query}”）` : "") +
+    `，按${SORT_NAMES[body.sort] || body.sort}${order}` +
+    (body.items.length ? `，第 ${pg.offset + 1}–${pg.offset + body.items.length} 个` : ""));
+  if (!body.items.length) {
+    fill(box, summary, empty(pg.offset > 0 ? "没有更多商品了。" : "没有找到符合条件的商品，请换个关键词或放宽筛选条件。"),
+      searchPager(f, pg, 0));
+    return;
+  }
+  fill(box, summary, h("div", { class: "cards" }, body.items.map(hitCard)), searchPager(f, pg, body.items.length));
+}
+
+function searchPager(f, pg, shown) {
+  const prev = pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
+  const page = Math.floor(pg.offset / pg.k) + 1;
+  return h("nav", { class: "pager", "aria-label": "翻页" },
+    h("button", { type: "button", class: "secondary", disabled: prev === null,
+      onclick: () => go("search", null, { ...f, offset: prev ? String(prev) : "" }) }, "上一页"),
+    h("span", { class: "muted" }, `第 ${page} 页`),
+    h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null || !shown,
+      onclick: () => go("search", null, { ...f, offset: String(pg.next_offset) }) }, "下一页"));
+}
+
+function hitCard(hit) {
+  const c = hit.product;
+  const growth = hit.growth_7d > 0 ? "up" : hit.growth_7d < 0 ? "down" : "flat";
+  return h("article", { class: "card hit", dataset: { productId: String(c.product_id) } },
+    h("div", { class: "card-top" }, h("span", { class: "rank" }, "#" + hit.rank),
+      h("span", { class: "tag alt category" }, c.category),
+      !hit.passes_gates && h("span", { class: "tag bad-tag gated", title: "主播选品与榜单不会推荐这个商品" }, "未通过质量门槛"),
+      qualityBadge(c)),
+    productLink(c),
+    h("div", { class: "money" },
+      h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
+      h("div", {}, h("span", { class: "label" }, "佣金率"), h("span", { class: "rate" }, pct(c.commission_rate, 0))),
+      h("div", {}, h("span", { class: "label" }, "每单佣金"),
+        h("span", { class: "per-order" }, price(c.commission_per_order))),
+      h("div", { title: `近7天 ${num(hit.orders_7d)} 单，此前周均 ${num(hit.baseline_orders_7d, 1)} 单` },
+        h("span", { class: "label" }, "近7天增长"), h("span", { class: "growth " + growth }, signedPct(hit.growth_7d)))),
+    h("div", { class: "hit-stats" },
+      h("span", {}, "近7天销量 ", h("b", { class: "sales" }, num(c.sales_7d))),
+      h("span", {}, "GMV ", h("b", { class: "gmv" }, yuan(c.gmv_7d))),
+      h("span", {}, "订单 ", h("b", { class: "orders" }, num(hit.orders_7d)))),
+    h("div", { class: "card-foot muted" }, (c.brand ? `品牌 ${c.brand} · ` : "") +
+      `商家 ${c.merchant_id} · 商品 ID ${c.product_id}`));
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // 商品详情
 
 const GATE_NAMES = { refund_rate: "退款率", shop_rating: "店铺评分", merchant_violations: "商家违规次数" };
@@ -601,6 +709,13 @@ document.addEventListener("DOMContentLoaded", () => {
     const id = $("#product-q").value.trim();
     if (id) go("product", id); else fill($("#product-body"), empty("请输入商品 ID。"));
   });
+  $("#goods-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitSearch();
+  });
+  $("#goods-form").elements.sort.addEventListener("change", submitSearch);
+  $("#goods-form").elements.order.addEventListener("change", submitSearch);
+  $("#goods-reset").addEventListener("click", () => go("search", null, {}));
   $("#top-form").addEventListener("change", () => go("boards", null, boardParams()));
   $("#hot-form").addEventListener("change", () => go("boards", null, boardParams()));
   $("#hot-refresh").addEventListener("click", () => loadHot($("#hot-form").elements.category.value));
