@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from recommender.arrays import unique_sorted
 from recommender.contract import Marketplace
 from recommender.settings import Settings
 
@@ -32,8 +33,11 @@ DAY_US = 86_400 * 1_000_000
 SellerSort = Literal["gmv", "orders", "sales", "conversion", "fans"]
 
 
+#: Beijing days of the daily trend and of the sellers' window (the selection center shows 30)
+DAYS = 30
+
+
 class EvidenceConfig(Settings):
-    days: int = Field(30, ge=1, le=90, description="Beijing days of the daily trend and of the sellers' window")
     top_sellers: int = Field(100, ge=1, le=10_000, description="rooms kept per good, the biggest by GMV in the "
                              "window (the sellers route sorts and filters within them)")
 
@@ -43,6 +47,11 @@ def beijing_day(times: pd.Series | np.ndarray | pd.Timestamp) -> np.ndarray:
     us = np.asarray(pd.to_datetime(pd.Series(np.atleast_1d(times))).astype("datetime64[us]").to_numpy()
                     ).astype(np.int64)
     return (us + BEIJING_OFFSET.value // 1000) // DAY_US
+
+
+def beijing_time(time: pd.Timestamp) -> str:
+    """A naive UTC timestamp as Beijing time in ISO 8601, ``2026-10-31T07:57:09+08:00``."""
+    return pd.Timestamp(time).tz_localize("UTC").tz_convert(TIMEZONE).isoformat()
 
 
 def day_label(day: int) -> str:
@@ -91,12 +100,19 @@ def _window_orders(m: Marketplace, days: int) -> tuple[int, pd.DataFrame, np.nda
 
 
 def _sum_by(keys: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-    """Distinct sorted keys, the sums of each value per key, and each input row's key index."""
-    uniq, inverse = np.unique(keys, return_inverse=True)
+    """Distinct sorted keys, the sums of each value per key, and each input row's key index. By a sort:
+    numpy 2.4's np.unique with return_inverse hashes and was 10x slower here (recommender.arrays)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.ones(len(ordered), bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(len(keys), np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    uniq = ordered[first]
     return uniq, [np.bincount(inverse, v, len(uniq)) for v in values], inverse
 
 
-def daily_sales(m: Marketplace, days: int = 30) -> DailySales:
+def daily_sales(m: Marketplace, days: int = DAYS) -> DailySales:
     """Per good and Beijing day of the last `days`: orders, units and GMV (refunds left out)."""
     first, o, offset = _window_orders(m, days)
     n_p = len(m.product_ids)
@@ -113,7 +129,7 @@ def _follow_keys(m: Marketplace) -> np.ndarray:
     return np.sort(m.follows["fan"].to_numpy(np.int64) * len(m.anchor_ids) + m.follows["anchor"].to_numpy(np.int64))
 
 
-def top_sellers(m: Marketplace, days: int = 30, keep: int = 100) -> Sellers:
+def top_sellers(m: Marketplace, days: int = DAYS, keep: int = 100) -> Sellers:
     """Per good, the `keep` rooms with the most GMV from it in the window (Beijing days), with their orders,
     units, distinct buyers and buyers who follow the room."""
     _, o, _ = _window_orders(m, days)
@@ -123,7 +139,7 @@ def top_sellers(m: Marketplace, days: int = 30, keep: int = 100) -> Sellers:
     keys, (orders, units, gmv), inverse = _sum_by(pair, np.ones(len(o)), o["quantity"].to_numpy(float),
                                                   o["amount"].to_numpy(float))
     # distinct buyers per pair, and those of them who follow the room (a (fan, anchor) pair in follows)
-    buyer = np.unique(inverse * np.int64(len(m.fan_ids)) + fan)
+    buyer = unique_sorted(inverse * np.int64(len(m.fan_ids)) + fan)
     buyer_pair, buyer_fan = buyer // len(m.fan_ids), buyer % len(m.fan_ids)
     follows = _follow_keys(m)
     key = buyer_fan * n_a + keys[buyer_pair] % n_a
@@ -210,9 +226,9 @@ class Evidence:
     def dates(self) -> list[str]:
         return [day_label(self.first_day + d) for d in range(self.days)]
 
-    def trend(self, product: int, days: int | None = None) -> dict[str, np.ndarray | list[str]]:
+    def trend(self, product: int, days: int | None = None) -> dict[str, Any]:
         """The good's last `days` (all by default) Beijing days, zeros where it sold nothing: dates, orders,
-        units and GMV."""
+        units and GMV, and their totals over those days."""
         days = self.days if days is None else min(days, self.days)
         d = self.daily
         lo, hi = int(d.indptr[product]), int(d.indptr[product + 1])
@@ -223,7 +239,10 @@ class Evidence:
         out["units"][at] = d.units[lo:hi]
         out["gmv"][at] = d.gmv[lo:hi]
         cut = self.days - days
-        return {"dates": self.dates[cut:], **{name: values[cut:] for name, values in out.items()}}
+        out = {name: values[cut:] for name, values in out.items()}
+        totals = {"orders": int(out["orders"].sum()), "units": int(out["units"].sum()),
+                  "gmv": round(float(out["gmv"].sum()), 2)}
+        return {"dates": self.dates[cut:], **out, "totals": totals}
 
     def seller_page(self, product: int, fans: np.ndarray, tier: np.ndarray, *, sort: SellerSort = "gmv",
                     k: int = 20, offset: int = 0, tier_is: str | None = None,

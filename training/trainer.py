@@ -146,7 +146,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             follow_indptr, follow_anchors = follow_lists(m)
             recent = recent_orders(m, config.recent_order_days)
             ev = config.evidence
-            daily, sellers = daily_sales(m, ev.days), top_sellers(m, ev.days, ev.top_sellers)
+            daily, sellers = daily_sales(m), top_sellers(m, keep=ev.top_sellers)
 
         with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
             product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
