@@ -43,7 +43,7 @@ def test_the_vendored_echarts_is_the_readmes_version_with_its_licence(client):
     """Apache ECharts is served from the app (vendored from its npm package), with its licence and notice."""
     vendor = STATIC / "vendor" / "echarts"
     readme = (STATIC.parents[1] / "README.md").read_text(encoding="utf-8")
-    version = re.search(r"Apache ECharts (\d+\.\d+\.\d+)", readme).group(1)
+    version = re.search(r"Apache ECharts\S* (\d+\.\d+\.\d+)", readme).group(1)
     assert f'version:"{version}"' in (vendor / "echarts.min.js").read_text(encoding="utf-8")
     assert (vendor / "LICENSE").read_text(encoding="utf-8").lstrip().startswith("Apache License")
     assert "The Apache Software Foundation" in (vendor / "NOTICE").read_text(encoding="utf-8")
