@@ -109,7 +109,7 @@ TABLES: tuple[Table, ...] = (
             Column("merchant_gmv_30d", "float", required=False, lo=0),
             Column("shop_rating", "float", required=False, lo=0, hi=5),  # the merchant shop's 小店星级
             Column("merchant_violations", "int", required=False, lo=0),
-            Column("merchant_name", "text", required=False),  # product search finds goods by their shop's name
+            Column("merchant_name", "text", required=False),  # the shop's name: shown on a good's page, searched
         ),
         entity=True,
     ),

@@ -1,18 +1,21 @@
-"""/v1/products: product search (商品搜索), a good's page (statistics, board rank, promotion data), similar
-goods, and the anchors that fit it (the merchant's 达人广场 view)."""
+"""/v1/products: product search (商品搜索), a good's page (statistics, board rank, promotion data, shop, stock),
+its evidence (daily trend and sellers by GMV), similar goods, and the anchors that fit it (the merchant's 达人广场
+view)."""
 
 from __future__ import annotations
 
 import threading
 import weakref
 
+import pandas as pd
 from flask import Blueprint
 
 from recommender.artifact import Model
 from recommender.catalogue import Catalogue, ProductQuery
+from recommender.evidence import Evidence, beijing_time, days_of_stock, low_stock
 from serve import schemas
 from serve.api import ApiError, endpoint
-from serve.present import anchor_summary, plain, product_card, product_cards
+from serve.present import anchor_summary, plain, product_card, product_cards, shop
 from serve.state import Serving, serving
 
 bp = Blueprint("products", __name__, url_prefix="/v1/products")
@@ -58,10 +61,11 @@ def search(q: schemas.ProductSearchQuery):
 
 @endpoint(bp, "/<product_id>", response=schemas.ProductDetail)
 def detail(product_id: str, q: schemas.NoQuery):
-    """A good with its sales over 1/7/30 days, TOP board rank and promotion data."""
+    """A good with its sales over 1/7/30 days, TOP board rank, promotion data, shop and stock."""
     s = serving()
     row = s.product_row(product_id)
     st = s.model.product_stats.iloc[row]
+    stock, sales_7d = s.cards.stock[row], int(st["sales_7d"])
     windows = {}
     for w in (1, 7, 30):
         rank = int(s.ranker.board_rank[w][row])
@@ -70,14 +74,64 @@ def detail(product_id: str, q: schemas.NoQuery):
                             "board_rank": rank or None}
     return {
         "product": product_card(s.cards, row),
-        "created_at": str(s.model.products.iloc[row]["created_at"]),
+        "created_at": beijing_time(pd.Timestamp(s.model.products["created_at"].iloc[row])),
         "windows": windows,
         "promotion": {"shelf_anchors": int(st["shelf_anchors"]), "selling_anchors_30d": int(st["anchors_30d"]),
                       "anchor_conversion_30d": plain(st["anchor_conversion_30d"]), "gmv_30d": float(st["gmv_30d"]),
                       "buyers_30d": int(st["buyers_30d"]), "refund_share_30d": float(st["refund_share_30d"])},
+        "shop": shop(s.cards, row),
+        "stock": {"stock": stock, "sales_7d": sales_7d, "low_stock": low_stock(stock, sales_7d),
+                  "days_of_stock": days_of_stock(stock, sales_7d)},
         "quality": _quality(s, row),
         "model_version": s.version,
     }
+
+
+def _evidence(s: Serving) -> Evidence:
+    if s.model.evidence is None:
+        raise ApiError(404, "no_evidence", f"model {s.version} (format {s.model.manifest['format_version']}) keeps "
+                       "no daily sales or sellers; a model trained by this version does")
+    return s.model.evidence
+
+
+@endpoint(bp, "/<product_id>/trend", query=schemas.TrendQuery, response=schemas.TrendResponse)
+def trend(product_id: str, q: schemas.TrendQuery):
+    """A good's daily orders, units and GMV over the last 30 Beijing days (Asia/Shanghai), zeros included."""
+    s = serving()
+    row = s.product_row(product_id)
+    t = _evidence(s).trend(row, q.days)
+    days = [{"date": d, "orders": o, "sales": u, "gmv": g} for d, o, u, g in
+            zip(t["dates"], t["orders"].tolist(), t["units"].tolist(), t["gmv"].tolist(), strict=True)]
+    totals = t["totals"]
+    return {"product": product_card(s.cards, row), "timezone": "Asia/Shanghai",
+            "as_of": beijing_time(s.model.snapshot_time), "days": days,
+            "totals": {"orders": totals["orders"], "sales": totals["units"], "gmv": totals["gmv"]},
+            "model_version": s.version}
+
+
+@endpoint(bp, "/<product_id>/sellers", query=schemas.SellersQuery, response=schemas.SellersResponse)
+def sellers(product_id: str, q: schemas.SellersQuery):
+    """The rooms that sold a good in the last 30 Beijing days, by GMV (or orders, units, conversion, fans)."""
+    s = serving()
+    row = s.product_row(product_id)
+    ev = _evidence(s)
+    rooms = s.ranker.rooms
+    page = ev.seller_page(row, rooms.fans, rooms.tier, sort=q.sort, k=q.k, offset=q.offset, tier_is=q.tier,
+                          min_fans=q.min_fans)
+    items = [{"rank": q.offset + i + 1, "gmv_rank": gr, "anchor": anchor_summary(s.cards, a), "orders": o,
+              "sales": u, "gmv": g, "buyers": b, "fan_buyers": fb, "conversion": round(c, 6)}
+             for i, (a, gr, o, u, g, b, fb, c) in enumerate(zip(
+                 page.rows.tolist(), page.gmv_rank.tolist(), page.orders.tolist(), page.units.tolist(),
+                 page.gmv.tolist(), page.buyers.tolist(), page.fan_buyers.tolist(), page.conversion.tolist(),
+                 strict=True))]
+    entry = ev.entry
+    return {"product": product_card(s.cards, row),
+            "window": {"timezone": entry["timezone"], "first_day": entry["first_day"], "last_day": entry["last_day"],
+                       "days": ev.days},
+            "sort": q.sort, "items": items,
+            "paging": {"offset": q.offset, "k": q.k, "candidates": page.matched,
+                       "next_offset": q.offset + q.k if page.matched > q.offset + q.k else None},
+            "sellers_total": page.total, "kept": int(entry["top_sellers"]), "model_version": s.version}
 
 
 def _quality(s: Serving, row: int) -> dict:

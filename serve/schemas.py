@@ -48,6 +48,21 @@ class SimilarQuery(Query):
     k: int = Field(20, ge=1, le=200)
 
 
+class TrendQuery(Query):
+    days: int = Field(30, ge=1, le=30, description="the last N Beijing days (Asia/Shanghai) of the 30 the model "
+                      "keeps, the snapshot's own day last")
+
+
+class SellersQuery(Query):
+    k: int = Field(20, ge=1, le=200, description="rooms on this page")
+    offset: int = Field(0, ge=0, le=10_000, description="rooms to skip (paging); use next_offset from a page")
+    sort: Literal["gmv", "orders", "sales", "conversion", "fans"] = Field(
+        "gmv", description="descending, ties by GMV rank: gmv, orders, sales (units), conversion (buyers among the "
+        "room's followers / followers) or fans")
+    tier: str | None = Field(None, min_length=1, max_length=20, description="only rooms of this tier, e.g. 头部")
+    min_fans: int | None = Field(None, ge=0, description="only rooms with at least this many followers")
+
+
 class TopSalesQuery(Query):
     window: Literal["1d", "7d", "30d"] = Field("7d", description="sales window")
     category: str | None = Field(None, min_length=1, max_length=50)
@@ -77,6 +92,7 @@ class ProductCard(BaseModel):
     commission_rate: float
     commission_per_order: float = Field(description="price x commission rate, yuan")
     merchant_id: Id
+    merchant_name: str | None = Field(None, description="the shop's name (the snapshot's optional merchant_name)")
     brand: str | None = None
     stock: int | None = None
     refund_rate: float | None = None
@@ -184,12 +200,88 @@ class Promotion(BaseModel):
     refund_share_30d: float
 
 
+class Shop(BaseModel):
+    """The merchant's shop as the snapshot describes it (each figure null where the snapshot lacks it)."""
+
+    merchant_id: Id
+    merchant_name: str | None = None
+    shop_rating: float | None = Field(None, description="小店星级, 0-5")
+    merchant_gmv_30d: float | None = Field(None, description="the merchant's GMV over 30 days, yuan")
+    merchant_violations: int | None = Field(None, description="the merchant's rule violations")
+
+
+class StockStatus(BaseModel):
+    stock: int | None = Field(description="units in stock; null when the snapshot does not say")
+    sales_7d: int = Field(description="units sold in the last 7 days (refunds left out)")
+    low_stock: bool | None = Field(description="stock < sales_7d: at last week's pace it runs out within a week; "
+                                   "null when the stock is unknown")
+    days_of_stock: float | None = Field(description="days the stock lasts at the last 7 days' pace; null when "
+                                        "the stock is unknown or nothing sold")
+
+
 class ProductDetail(BaseModel):
     product: ProductCard
-    created_at: str
+    created_at: str = Field(description="when the good was listed, Beijing time (ISO 8601, +08:00)")
     windows: dict[str, WindowStats] = Field(description="keys 1d, 7d, 30d")
     promotion: Promotion
+    shop: Shop
+    stock: StockStatus
     quality: dict[str, object] = Field(description="passes the quality gates, and why not when it does not")
+    model_version: str
+
+
+class TrendDay(BaseModel):
+    date: str = Field(description="a Beijing date (Asia/Shanghai), YYYY-MM-DD")
+    orders: int
+    sales: int = Field(description="units")
+    gmv: float = Field(description="yuan")
+
+
+class TrendTotals(BaseModel):
+    orders: int
+    sales: int
+    gmv: float
+
+
+class TrendResponse(BaseModel):
+    product: ProductCard
+    timezone: Literal["Asia/Shanghai"] = Field(description="the days are Beijing days, 00:00-24:00 China time")
+    as_of: str = Field(description="the snapshot time, Beijing time (ISO 8601, +08:00): the last day ends here")
+    days: list[TrendDay] = Field(description="every day of the window, oldest first, zeros where nothing sold; "
+                                 "refunded orders left out")
+    totals: TrendTotals
+    model_version: str
+
+
+class Seller(BaseModel):
+    rank: int = Field(description="position in this sort and filter")
+    gmv_rank: int = Field(description="rank by GMV among every room that sold the good in the window")
+    anchor: AnchorSummary
+    orders: int
+    sales: int = Field(description="units")
+    gmv: float = Field(description="yuan")
+    buyers: int = Field(description="distinct buyers of the good in the room")
+    fan_buyers: int = Field(description="of them, those who follow the room")
+    conversion: float = Field(description="fan_buyers / the room's followers (anchor.fans): the share of its "
+                              "followers who bought the good in the window; 0 for a room without followers")
+
+
+class SellerWindow(BaseModel):
+    timezone: Literal["Asia/Shanghai"]
+    first_day: str = Field(description="Beijing date, YYYY-MM-DD")
+    last_day: str = Field(description="Beijing date of the snapshot time (a partial day)")
+    days: int
+
+
+class SellersResponse(BaseModel):
+    product: ProductCard
+    window: SellerWindow
+    sort: str
+    items: list[Seller]
+    paging: Paging = Field(description="candidates: kept rooms that pass the filters")
+    sellers_total: int = Field(description="every room that sold the good in the window")
+    kept: int = Field(description="rooms the model keeps per good, the biggest by GMV (training's "
+                      "evidence.top_sellers); sorts other than gmv and the filters act on these")
     model_version: str
 
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from recommender.audience_fit import AudienceFitConfig
 from recommender.content import ContentConfig
 from recommender.embeddings import FactorConfig
+from recommender.evidence import EvidenceConfig
 from recommender.settings import Settings, load_settings
 from recommender.shelf_rate import ShelfRateConfig
 
@@ -42,6 +43,8 @@ class TrainConfig(Settings):
                                          description="the shelf-rate model (expected orders if shelved)")
     audience_fit: AudienceFitConfig = Field(default_factory=AudienceFitConfig,
                                             description="the room x good term of expected orders (personal fit)")
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig,
+                                     description="a good's daily trend and its biggest sellers (Beijing days)")
     threads: int | None = Field(None, ge=1, description="compute threads; default: all cores")
     recent_order_days: int = Field(7, ge=0, le=30, description="days of recent orders kept in the artifact, "
                                    "so the service's hot items start with each good's baseline")

@@ -24,6 +24,7 @@ from recommender.content import ContentModel
 from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.errors import ContractError
+from recommender.evidence import daily_sales, manifest_entry, save_arrays, top_sellers
 from recommender.index import NormOrderedIndex, build_index, flat_index
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
 from recommender.profiles import (
@@ -137,7 +138,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 personal = personal.with_bounds(config.audience_fit.room_groups)
                 rates = personal.base  # refitted with the term as exposure: the two are saved together
 
-        with timer("statistics", "audience profiles and 1/7/30-day sales statistics"):
+        with timer("statistics", "audience profiles, 1/7/30-day sales statistics, daily sales and top sellers"):
             audience = audience_profile(m)
             p_stats = product_stats(m)
             a_stats = anchor_stats(m)
@@ -145,6 +146,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             shelf_indptr, shelf_products = shelf_lists(m)
             follow_indptr, follow_anchors = follow_lists(m)
             recent = recent_orders(m, config.recent_order_days)
+            ev = config.evidence
+            daily, sellers = daily_sales(m), top_sellers(m, keep=ev.top_sellers)
 
         with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
             product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
@@ -188,6 +191,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             writer.array("follows/anchors.npy", follow_anchors)
             for name, arr in recent.items():
                 writer.array(f"recent_orders/{name}.npy", arr)
+            for rel, arr in save_arrays(daily, sellers).items():
+                writer.array(rel, arr)
 
         manifest = {
             "model_version": started.strftime("%Y%m%dT%H%M%SZ"),
@@ -205,6 +210,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "counts": {"anchors": len(m.anchor_ids), "fans": len(m.fan_ids), "products": len(m.product_ids),
                        "follows": len(m.follows), "orders": len(m.orders), "shelf": len(m.shelf),
                        "recent_orders": len(recent["key"]),
+                       "daily_cells": len(daily.day), "seller_rows": len(sellers.anchor),
                        "fan_product_nonzeros": int(fan_products.nnz),
                        "goods_without_buyers": int((buyers == 0).sum()),
                        "anchors_without_sales": int((np.diff(anchor_products.indptr) == 0).sum())},
@@ -218,6 +224,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 "score": "expected orders x band_factor[anchor, band[product]] x prod over views of "
                          "audience[anchor, view] . response[product, view]",
                 "views": {v.name: len(v.labels or ()) for v in personal.views}},
+            "evidence": manifest_entry(daily, sellers, ev.top_sellers),
             "indexes": {"products": asdict(product_report), "anchors": asdict(anchor_report)},
             "profiles": {"labels": audience.labels, "category_share": "followers who bought the category in "
                          "the last 30 days (any room) / followers"},

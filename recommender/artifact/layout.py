@@ -2,18 +2,19 @@
 loader (whose shape and dtype check is one loop over it).
 
 A file's expected shape is its rows (an entity counted in the manifest) followed by its columns. Symbols
-resolve against the manifest: ``anchors``, ``fans``, ``products``, ``follows``, ``shelf`` and
-``recent_orders`` are ``counts[...]``, ``anchors+1`` and ``fans+1`` the length of an indptr over them,
-``categories`` the catalogue's categories (``profiles.labels.category``), ``d`` the ``dimensions``,
+resolve against the manifest: ``anchors``, ``fans``, ``products``, ``follows``, ``shelf``, ``recent_orders``,
+``daily_cells`` and ``seller_rows`` are ``counts[...]``, ``anchors+1`` and ``fans+1`` the length of an indptr
+over them, ``categories`` the catalogue's categories (``profiles.labels.category``), ``d`` the ``dimensions``,
 ``labels`` the labels of the file's audience dimension, and ``free`` any length. ``{label}`` in a path
 stands for each audience dimension of ``profiles.labels``. An optional file exists exactly when the manifest
 key it names is set (the shelf-rate model needs a shelf table).
 
 Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
 (read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders) and
-``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality). Formats 5 and
-6 still load (5's extra files ignored; without ``audience/`` the picks use the category x quality model); 3 and
-4 are refused.
+``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality); 8 adds ``evidence/`` (each
+good's daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``).
+Formats 5, 6 and 7 still load (5's extra files ignored; without ``audience/`` the picks use the category x
+quality model; without ``evidence/`` a good's trend and sellers are unavailable); 3 and 4 are refused.
 
 The table (``python -m recommender.artifact`` prints it)::
 
@@ -31,8 +32,8 @@ import numpy as np
 
 from recommender.errors import ArtifactError
 
-FORMAT_VERSION = 7
-READABLE_VERSIONS = (5, 6, 7)
+FORMAT_VERSION = 8
+READABLE_VERSIONS = (5, 6, 7, 8)
 RETIRED_VERSIONS = (3, 4)  # refused with a message that says to retrain
 MANIFEST = "manifest.json"
 
@@ -144,6 +145,29 @@ LAYOUT: tuple[File, ...] = (
          mmap=False),
     File("audience/bound.npy", "products", "the most a good's audience term reaches in each group's rooms",
          ("float32",), ("free",), optional="audience", finite=True),
+    # a good's evidence (recommender/evidence.py): (good, Beijing day) cells with sales, CSR over goods
+    File("evidence/daily_indptr.npy", "products+1", "each good's days with sales (CSR over goods)", ("int64",),
+         optional="evidence"),
+    File("evidence/daily_day.npy", "daily_cells", "the day: offset from the manifest's evidence.first_day",
+         ("int16",), optional="evidence"),
+    File("evidence/daily_orders.npy", "daily_cells", "orders that day (refunds left out)", ("int32",),
+         optional="evidence"),
+    File("evidence/daily_units.npy", "daily_cells", "units sold that day", ("int32",), optional="evidence"),
+    File("evidence/daily_gmv.npy", "daily_cells", "GMV that day, yuan", ("float64",), optional="evidence",
+         finite=True),
+    # and its biggest rooms by GMV in the window (top evidence.top_sellers), CSR over goods, best first
+    File("evidence/sellers_indptr.npy", "products+1", "each good's kept sellers (CSR over goods)", ("int64",),
+         optional="evidence"),
+    File("evidence/sellers_anchor.npy", "seller_rows", "the room's anchor row", ("int32",), optional="evidence"),
+    File("evidence/sellers_orders.npy", "seller_rows", "its orders of the good in the window", ("int32",),
+         optional="evidence"),
+    File("evidence/sellers_units.npy", "seller_rows", "units", ("int32",), optional="evidence"),
+    File("evidence/sellers_gmv.npy", "seller_rows", "GMV, yuan", ("float64",), optional="evidence", finite=True),
+    File("evidence/sellers_buyers.npy", "seller_rows", "distinct buyers", ("int32",), optional="evidence"),
+    File("evidence/sellers_fan_buyers.npy", "seller_rows", "distinct buyers who follow the room", ("int32",),
+         optional="evidence"),
+    File("evidence/sellers_total.npy", "products", "rooms that sold the good in the window (kept or not)",
+         ("int32",), optional="evidence"),
 )
 
 RETIRED_FILES = {5: ("vectors/anchor_sales_weight.npy", "shelf_rate/candidates.npy",

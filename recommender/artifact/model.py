@@ -16,6 +16,7 @@ from recommender.artifact.layout import RETIRED_FILES, File, Found, files_of, fo
 from recommender.artifact.manifest import read_manifest
 from recommender.audience_fit import AudienceRates
 from recommender.errors import ArtifactError
+from recommender.evidence import Evidence, load_evidence
 from recommender.index import NormOrderedIndex
 from recommender.profiles import AudienceProfile
 from recommender.shelf_rate import ShelfRates
@@ -81,6 +82,8 @@ class Model:
                                                           f["audience/group.npy"], f["audience/bound.npy"])
             except (ValueError, KeyError, TypeError) as exc:
                 raise ArtifactError(f"{self.path / 'audience'}: {exc}") from exc
+        # a good's daily trend and biggest sellers; None for artifacts before format 8
+        self.evidence: Evidence | None = load_evidence(f, self.manifest)
         self._product_norms: np.ndarray | None = None
 
     @property

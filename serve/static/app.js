@@ -555,10 +555,21 @@ async function showProduct(id, params) {
         q.passes_gates ? h("span", { class: "tag ok-tag" }, "通过质量门槛") :
           h("span", { class: "tag bad-tag", title: (q.failures || []).join("; ") },
             "未通过质量门槛：" + (q.failures || []).map(gateText).join("；"))),
-      h("p", { class: "muted" }, `商品 ID ${c.product_id} · 商家 ${c.merchant_id}` + (c.brand ? ` · 品牌 ${c.brand}` : "") +
-        ` · 上架 ${String(d.created_at).slice(0, 10)} · 库存 ${num(c.stock)}`),
+      h("p", { class: "muted" }, `商品 ID ${c.product_id}` + (c.brand ? ` · 品牌 ${c.brand}` : "") +
+        ` · 上架 ${beijingDate(d.created_at)} · 库存 ${num(c.stock)}`),
+      shopLine(d.shop),
+      stockWarning(d.stock),
       h("div", { class: "kpis" }, kpi("售价", price(c.price)), kpi("佣金率", pct(c.commission_rate)),
         kpi("每单佣金", price(c.commission_per_order)), kpi("近7天销量", num(c.sales_7d)))),
+    h("div", { class: "panel", id: "trend-panel" },
+      h("div", { class: "panel-head" }, h("h2", {}, "近30天销售趋势"), h("span", { class: "muted", id: "trend-note" })),
+      h("div", { id: "trend" }, loading("销售趋势"))),
+    h("div", { class: "panel", id: "sellers-panel" },
+      h("div", { class: "panel-head" }, h("h2", {}, "带货主播（近30天，按 GMV）"),
+        h("form", { class: "inline-form", id: "sellers-form" },
+          h("label", {}, "排序 ", h("select", { name: "sort" },
+            Object.entries(SELLER_SORTS).map(([value, label]) => h("option", { value }, label)))))),
+      h("div", { id: "sellers" }, loading("带货主播"))),
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", {}, "销售数据"),
         h("table", { class: "table", id: "window-stats" },
@@ -577,8 +588,121 @@ async function showProduct(id, params) {
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", {}, "适合带货的主播"), h("div", { id: "fit-anchors" }, loading("主播"))),
       h("div", { class: "panel" }, h("h2", {}, "相似商品"), h("div", { id: "similar" }, loading("相似商品")))));
+  $("#sellers-form").elements.sort.value = SELLER_SORTS[params.get("sort")] ? params.get("sort") : "gmv";
+  $("#sellers-form").addEventListener("change", () => loadSellers(id, 0, t));
+  loadTrend(id, t);
+  loadSellers(id, 0, t);
   loadFitAnchors(id, Number(params.get("offset") || 0), t);
   loadSimilar(id, t);
+}
+
+/** The calendar date of an ISO 8601 instant in Beijing time (the API gives +08:00; a plain date is kept). */
+function beijingDate(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso).slice(0, 10);
+  return new Date(d.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 10);
+}
+
+/** The shop behind the good: its name, 小店星级, 30-day GMV and violations (each "—" where the data lacks it). */
+function shopLine(shop) {
+  const name = shop.merchant_name || `商家 ${shop.merchant_id}`;
+  const violations = shop.merchant_violations;
+  return h("p", { class: "shop-line", id: "shop-line" },
+    h("span", { class: "shop-name" }, "店铺 " + name),
+    h("span", {}, "小店星级 " + (shop.shop_rating === null ? "—" : num(shop.shop_rating, 1))),
+    h("span", {}, "店铺近30天 GMV " + yuan(shop.merchant_gmv_30d)),
+    h("span", { class: violations ? "bad-text" : null },
+      "违规 " + (violations === null || violations === undefined ? "—" : num(violations) + " 次")));
+}
+
+/** The low-stock line: stock below the last 7 days' sales runs out within a week at that pace. */
+function stockWarning(st) {
+  if (!st || !st.low_stock) return null;
+  const left = st.days_of_stock === null ? "" : `，按近7天的速度约 ${num(st.days_of_stock, 1)} 天售罄`;
+  return h("p", { class: "stock-warning", id: "stock-warning", role: "status" },
+    `库存预警：库存 ${num(st.stock)} 件，低于近7天销量 ${num(st.sales_7d)} 件${left}。`);
+}
+
+let trendChart = null;
+window.addEventListener("resize", () => { if (trendChart) trendChart.resize(); });
+
+async function loadTrend(id, t) {
+  const box = $("#trend");
+  let body;
+  try {
+    body = await api(`/v1/products/${encodeURIComponent(id)}/trend`);
+  } catch (err) {
+    if (!current("product", t)) return;
+    fill(box, failed(err.code === "no_evidence" ? "当前模型没有逐日销售数据，重新训练后可见。" :
+      failureText(err, "销售趋势")));
+    return;
+  }
+  if (!current("product", t)) return;
+  const asOf = String(body.as_of).slice(0, 16).replace("T", " ");
+  $("#trend-note").textContent = `北京时间 · 截至 ${asOf} · 30天共\u00a0${num(body.totals.sales)}\u00a0件，GMV\u00a0${yuan(body.totals.gmv)}`;
+  if (typeof echarts === "undefined") { fill(box, failed("图表组件未能加载。")); return; }
+  const el = h("div", { class: "trend-chart", id: "trend-chart", role: "img",
+    "aria-label": `近30天每日销量与 GMV，${body.days[0].date} 至 ${body.days[body.days.length - 1].date}` });
+  fill(box, el);
+  if (trendChart) trendChart.dispose();
+  trendChart = echarts.init(el, null, { renderer: "canvas" });
+  const narrow = el.clientWidth < 600;
+  trendChart.setOption({
+    animation: false,
+    color: ["#ff4906", "#1f5fbf"],
+    grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+    legend: { top: 0, data: ["销量（件）", "GMV（元）"] },
+    // richText: the tooltip is drawn on the canvas, so the page's CSP (no inline styles) holds
+    tooltip: { trigger: "axis", renderMode: "richText",
+      formatter: (items) => [items[0].axisValue + "（北京时间）",
+        ...items.map((it) => `${it.seriesName}：${it.seriesIndex === 1 ? yuan(it.value) : num(it.value)}`)].join("\n") },
+    xAxis: { type: "category", data: body.days.map((d) => d.date),
+      axisLabel: { formatter: (v) => v.slice(5), interval: narrow ? 6 : 2 } },
+    yAxis: [{ type: "value", name: "件", minInterval: 1, axisLabel: { formatter: (v) => num(v) } },
+      { type: "value", name: "元", axisLabel: { formatter: (v) => yuan(v) }, splitLine: { show: false } }],
+    series: [
+      { name: "销量（件）", type: "bar", data: body.days.map((d) => d.sales), barMaxWidth: 14 },
+      { name: "GMV（元）", type: "line", yAxisIndex: 1, data: body.days.map((d) => d.gmv), symbolSize: 4 },
+    ],
+  });
+}
+
+const SELLER_SORTS = { gmv: "GMV", orders: "订单数", sales: "销量", conversion: "粉丝转化率", fans: "粉丝数" };
+const SELLERS_PAGE = 10;
+
+async function loadSellers(id, offset, t) {
+  const box = $("#sellers");
+  const sort = $("#sellers-form").elements.sort.value;
+  let body;
+  try {
+    body = await api(`/v1/products/${encodeURIComponent(id)}/sellers`, { k: SELLERS_PAGE, offset: offset || "", sort });
+  } catch (err) {
+    if (!current("product", t)) return;
+    fill(box, failed(err.code === "no_evidence" ? "当前模型没有带货主播数据，重新训练后可见。" :
+      failureText(err, "带货主播")));
+    return;
+  }
+  if (!current("product", t)) return;
+  if (!body.items.length) { fill(box, empty("近30天没有主播带货这个商品。")); return; }
+  const pg = body.paging;
+  const kept = body.sellers_total > body.kept ? `（列出 GMV 最高的 ${num(body.kept)} 位）` : "";
+  fill(box,
+    h("p", { class: "muted", id: "sellers-summary" },
+      `${body.window.first_day} 至 ${body.window.last_day}（北京时间）共 ${num(body.sellers_total)} 位主播带货${kept}。` +
+      "转化率 = 买过它的粉丝 ÷ 粉丝数"),
+    h("div", { class: "table-scroll" }, h("table", { class: "table", id: "sellers-table" },
+      h("thead", {}, h("tr", {}, ["#", "主播", "粉丝", "订单", "销量", "GMV", "转化率"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, body.items.map((it) => h("tr", { dataset: { anchorId: String(it.anchor.anchor_id) } },
+        h("td", { class: "rank" }, it.rank), h("td", { class: "nw name" }, anchorLink(it.anchor)),
+        h("td", { class: "nw fans" }, num(it.anchor.fans)), h("td", { class: "nw orders" }, num(it.orders)),
+        h("td", { class: "nw sales" }, num(it.sales)), h("td", { class: "nw gmv" }, yuan(it.gmv)),
+        h("td", { class: "nw conversion" }, pct(it.conversion, 1))))))),
+    h("nav", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
+        onclick: () => loadSellers(id, Math.max(0, pg.offset - pg.k), t) }, "上一页"),
+      h("span", { class: "muted" }, `第 ${Math.floor(pg.offset / pg.k) + 1} 页`),
+      h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
+        onclick: () => loadSellers(id, pg.next_offset, t) }, "下一页")));
 }
 
 async function loadFitAnchors(id, offset, t) {

@@ -44,6 +44,8 @@ def test_responses_conform_to_their_documented_schemas(client, ids):
             f"/v1/products/{ids['product']}": "ProductDetail",
             f"/v1/products/{ids['product']}/anchors": "ProductAnchorsResponse",
             f"/v1/products/{ids['product']}/similar": "SimilarResponse", "/v1/rankings/top-sales": "TopSalesResponse",
+            f"/v1/products/{ids['product']}/trend": "TrendResponse",
+            f"/v1/products/{ids['product']}/sellers": "SellersResponse",
             "/v1/model": "ModelInfo", "/v1/anchors/nope/picks": "Error",
             "/v1/products?q=新鲜&sort=growth_7d": "ProductSearchResponse", "/v1/products?category=nope": "Error"}
     for url, name in urls.items():

@@ -37,3 +37,16 @@ def test_a_missing_asset_is_a_json_404(client):
     r = client.get("/assets/nope.js")
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
     assert client.get("/assets/../app.py").status_code == 404
+
+
+def test_the_vendored_echarts_is_the_readmes_version_with_its_licence(client):
+    """Apache ECharts is served from the app (vendored from its npm package), with its licence and notice."""
+    vendor = STATIC / "vendor" / "echarts"
+    readme = (STATIC.parents[1] / "README.md").read_text(encoding="utf-8")
+    version = re.search(r"Apache ECharts\S* (\d+\.\d+\.\d+)", readme).group(1)
+    assert f'version:"{version}"' in (vendor / "echarts.min.js").read_text(encoding="utf-8")
+    assert (vendor / "LICENSE").read_text(encoding="utf-8").lstrip().startswith("Apache License")
+    assert "The Apache Software Foundation" in (vendor / "NOTICE").read_text(encoding="utf-8")
+    assert "LICENSE-d3" in (vendor / "LICENSE").read_text(encoding="utf-8") and (vendor / "LICENSE-d3").exists()
+    r = client.get("/assets/vendor/echarts/echarts.min.js")
+    assert r.status_code == 200 and r.mimetype in {"text/javascript", "application/javascript"}

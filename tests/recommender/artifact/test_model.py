@@ -77,10 +77,33 @@ def test_a_format_6_artifact_loads_and_ranks_by_the_category_x_quality_model(art
                                                         rel=1e-3) for p in picks)
 
 
-def test_a_format_7_artifact_holds_no_retired_file(artifact):
+def test_a_format_8_artifact_holds_no_retired_file(artifact):
     artifact.save("shelf_rate/candidates.npy", np.zeros((50, 10), np.int32))
-    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 7"
+    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 8"
     with pytest.raises(ArtifactError, match=refused):
+        load_model(artifact.path)
+
+
+def test_a_format_7_artifact_loads_without_evidence_and_ranks_as_before(artifact, model):
+    artifact.without_evidence(7)
+    old = load_model(artifact.path)
+    assert old.evidence is None and model.evidence is not None
+    assert [p.product for p in Ranker(old).picks(3, 20).items] == [p.product for p in Ranker(model).picks(3, 20).items]
+
+
+def test_evidence_files_are_checked_against_the_table(artifact, model):
+    """The sellers' GMV must have one row per kept seller and be finite; the daily days must be int16."""
+    gmv = np.array(model.evidence.sellers.gmv)
+    artifact.save("evidence/sellers_gmv.npy", gmv[:-1])
+    with pytest.raises(ArtifactError, match=r"evidence/sellers_gmv\.npy: shape \(\d+,\), expected"):
+        load_model(artifact.path)
+    gmv[3] = np.nan
+    artifact.save("evidence/sellers_gmv.npy", gmv)
+    with pytest.raises(ArtifactError, match=r"evidence/sellers_gmv\.npy: row 3 holds NaN"):
+        load_model(artifact.path)
+    artifact.save("evidence/sellers_gmv.npy", np.array(model.evidence.sellers.gmv))
+    artifact.save("evidence/daily_day.npy", np.asarray(model.evidence.daily.day, np.int64))
+    with pytest.raises(ArtifactError, match=r"evidence/daily_day\.npy: dtype int64, expected int16"):
         load_model(artifact.path)
 
 
@@ -88,7 +111,7 @@ def test_a_file_of_the_table_missing_from_the_manifest_is_refused(artifact):
     man = artifact.manifest
     del man["files"]["follows/anchors.npy"]
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 7 but not listed in the manifest"):
+    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 8 but not listed in the manifest"):
         load_model(artifact.path)
 
 
