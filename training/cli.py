@@ -132,7 +132,7 @@ def _snapshot(data: str) -> Path:
                    "model to be served).")
 @click.option("--valid-days", type=float, default=14.0, show_default=True,
               help="Days before the test window that score the trials.")
-@click.option("--stages", default=",".join(("vectors", "content", "anchors", "shelf_rate")), show_default=True,
+@click.option("--stages", default=",".join(("vectors", "content", "trend", "anchors", "shelf_rate")), show_default=True,
               help="What to tune, in order.")
 @click.option("--threads", type=int, help="Compute threads (default: all cores).")
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -12,6 +12,7 @@ from recommender.embeddings import FactorConfig
 from recommender.evidence import EvidenceConfig
 from recommender.settings import Settings, load_settings
 from recommender.shelf_rate import ShelfRateConfig
+from recommender.trend import TrendConfig
 
 
 class AnchorConfig(Settings):
@@ -41,6 +42,8 @@ class TrainConfig(Settings):
     index: IndexConfig = Field(default_factory=IndexConfig, description="search structures and precomputed candidates")
     shelf_rate: ShelfRateConfig = Field(default_factory=ShelfRateConfig,
                                          description="the shelf-rate model (expected orders if shelved)")
+    trend: TrendConfig = Field(default_factory=TrendConfig,
+                               description="the blend of a fan's taste with the market's trend (fan->goods scores)")
     audience_fit: AudienceFitConfig = Field(default_factory=AudienceFitConfig,
                                             description="the room x good term of expected orders (personal fit)")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig,

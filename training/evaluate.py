@@ -27,6 +27,7 @@ from recommender.ranking import PickFilters, Ranker
 from recommender.settings import validated
 from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
 from recommender.threads import compute_threads
+from recommender.trend import blend
 from training.config import TrainConfig
 from training.fit_metrics import (
     dear_share,
@@ -146,8 +147,18 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
                 "ablation_sales_only": dot_scores(v["anchor_sales"], v["product"]),
                 "ablation_no_content": dot_scores(v["anchor"], v["product_cf"])}
     if task == "fan_goods":
-        return {"ours": dot_scores(v["fan"], v["product"]),
-                "ablation_no_content": dot_scores(v["fan"], v["product_cf"])}
+        # ours: the taste blended with the market's trend (recommender/trend.py); the ablations drop one part each
+        out = {"ours": model.fan_scores, "ablation_no_trend": dot_scores(v["fan"], v["product"]),
+               "ablation_no_content": dot_scores(v["fan"], v["product_cf"])}
+        if model.trend is not None:
+            trend = np.asarray(model.product_trend)
+            out["ablation_trend_only"] = lambda users: np.broadcast_to(trend, (len(users), len(trend))).copy()
+            if model.trend.category_weight:
+                no_category = model.trend.model_copy(update={"category_weight": 0.0})
+                out["ablation_trend_not_by_category"] = lambda users: blend(
+                    np.asarray(v["fan"][users], np.float32) @ np.asarray(v["product"], np.float32).T, trend,
+                    np.zeros((len(users), 1), np.float32), np.zeros(len(trend), np.int32), no_category)
+        return out
     # ours: a good's expected orders in every room if shelved (the shelf-rate model), else the vectors
     rates = model.if_shelved
     vector = dot_scores(v["product"], v["anchor"])

@@ -31,6 +31,7 @@ from recommender.contract import ContractError, Marketplace, load_snapshot
 from recommender.errors import LockHeld
 from recommender.registry import Registry
 from recommender.settings import Settings
+from recommender.trend import blend
 from training.config import TrainConfig
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task
@@ -90,11 +91,33 @@ def gate_scores(model: Model, m: Marketplace, tasks: dict[str, Task], metric: st
     out = {}
     for name, task in tasks.items():
         scorer = dot_scores(vecs[users_of[name]], vecs["product"])
+        if name == "fan_goods" and model.trend is not None:
+            scorer = _fan_scores(model, m, vecs)  # taste blended with the trend, as Model.fan_scores
         if name == "anchor_goods" and model.if_shelved is not None:
             scorer = _expected_orders(model, m)  # what the picks rank by
         ranked = rank_task(task, scorer, k)
         out[name] = ranking_metrics(ranked, task.truth, (k,))[metric]
     return out
+
+
+def _fan_scores(model: Model, m: Marketplace, vecs: dict[str, np.ndarray]):
+    """Model.fan_scores re-indexed to the snapshot's fans and goods (no trend, and a neutral category share, for ids
+    the model never saw), as a scorer of fan rows."""
+    rows = model.product_ids.index(m.product_ids.ids)
+    known = rows >= 0
+    trend = np.zeros(len(rows), np.float32)
+    trend[known] = np.asarray(model.product_trend)[rows[known]]
+    category = np.zeros(len(rows), np.int32)
+    category[known] = np.asarray(model.product_category)[rows[known]]
+    fan_rows = model.fan_ids.index(m.fan_ids.ids)
+
+    def scores(users: np.ndarray) -> np.ndarray:
+        share = np.zeros((len(users), model.fan_category.shape[1]), np.float32)
+        r = fan_rows[users]
+        share[r >= 0] = np.asarray(model.fan_category[r[r >= 0]])
+        return blend(vecs["fan"][users] @ vecs["product"].T, trend, share, category, model.trend)
+
+    return scores
 
 
 def _expected_orders(model: Model, m: Marketplace):

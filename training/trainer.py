@@ -38,6 +38,7 @@ from recommender.profiles import (
 )
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
+from recommender.trend import category_codes, fan_category_log_share, product_trend
 from training.config import TrainConfig
 
 _log = logging.getLogger(__name__)
@@ -146,6 +147,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             shelf_indptr, shelf_products = shelf_lists(m)
             follow_indptr, follow_anchors = follow_lists(m)
             recent = recent_orders(m, config.recent_order_days)
+            trend = product_trend(m, config.trend.half_life_days)
+            goods_category, category_labels = category_codes(m)
+            fan_category = fan_category_log_share(m, goods_category, len(category_labels),
+                                                  config.trend.category_smoothing)
             ev = config.evidence
             daily, sellers = daily_sales(m), top_sellers(m, keep=ev.top_sellers)
 
@@ -191,6 +196,9 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             writer.array("follows/anchors.npy", follow_anchors)
             for name, arr in recent.items():
                 writer.array(f"recent_orders/{name}.npy", arr)
+            writer.array("trend/products.npy", trend)
+            writer.array("trend/category.npy", goods_category)
+            writer.array("trend/fan_category.npy", fan_category)
             for rel, arr in save_arrays(daily, sellers).items():
                 writer.array(rel, arr)
 
@@ -206,6 +214,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 "warnings": [str(p) for p in m.report.warnings],
             },
             "parameters": config.model_dump(mode="json"),
+            "trend": config.trend.model_dump(mode="json"),
             "tuning": tuning,
             "counts": {"anchors": len(m.anchor_ids), "fans": len(m.fan_ids), "products": len(m.product_ids),
                        "follows": len(m.follows), "orders": len(m.orders), "shelf": len(m.shelf),

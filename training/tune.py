@@ -14,9 +14,11 @@ best settings fixed (a joint search over twenty parameters needs far more trials
    climbs too slowly for its early passes to be compared).
 2. ``content``: how much goods with few buyers lean on their title, brand and price (the content model's
    blend and ridge penalty), on fan->goods NDCG@K.
-3. ``anchors``: the anchor vectors' shrinkages and the weight of a buyer beside a follower, on anchor->goods
+3. ``trend``: how much the market's current trend (a recency-decayed order count, its half-life) and the fan's
+   categories add to the vectors' taste (``recommender/trend.py``), on fan->goods NDCG@K.
+4. ``anchors``: the anchor vectors' shrinkages and the weight of a buyer beside a follower, on anchor->goods
    NDCG@K of the vectors' affinity (what ranks a room's goods where the snapshot has no shelf table).
-4. ``shelf_rate``: the priors of the shelf-rate model, on anchor->goods NDCG@K of expected orders if shelved,
+5. ``shelf_rate``: the priors of the shelf-rate model, on anchor->goods NDCG@K of expected orders if shelved,
    each room ranking the goods it had listed by the end of the validation days (realised sales can judge orders
    *if shelved* only where a good was shelved; skipped without a shelf table).
 
@@ -51,17 +53,18 @@ from recommender.interactions import anchor_fan_engagement, anchor_product_matri
 from recommender.settings import Settings, validated
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
+from recommender.trend import blend, category_codes, fan_category_log_share, product_trend
 from training.config import TrainConfig
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task, split
 
 _log = logging.getLogger(__name__)
 
-StageName = Literal["vectors", "content", "anchors", "shelf_rate"]
+StageName = Literal["vectors", "content", "trend", "anchors", "shelf_rate"]
 STAGES: tuple[str, ...] = get_args(StageName)
 #: each stage's share of the budget (renormalised over the stages that run): the vectors carry the most
 #: parameters and every other part rests on them
-SHARES = {"vectors": 0.5, "content": 0.15, "anchors": 0.15, "shelf_rate": 0.2}
+SHARES = {"vectors": 0.45, "content": 0.1, "trend": 0.15, "anchors": 0.1, "shelf_rate": 0.2}
 MIN_TRIALS = 3  # a stage with fewer trials than this is its start plus noise
 
 
@@ -168,6 +171,12 @@ def _suggest_content(trial: optuna.Trial) -> dict[str, Any]:
             "content.category_weight": trial.suggest_float("content.category_weight", 0.0, 3.0)}
 
 
+def _suggest_trend(trial: optuna.Trial) -> dict[str, Any]:
+    return {"trend.half_life_days": trial.suggest_float("trend.half_life_days", 0.5, 60.0, log=True),
+            "trend.weight": trial.suggest_float("trend.weight", 0.0, 4.0),
+            "trend.category_weight": trial.suggest_float("trend.category_weight", 0.0, 0.5)}
+
+
 def _suggest_anchors(trial: optuna.Trial) -> dict[str, Any]:
     return {"anchors.buyer_weight": trial.suggest_float("anchors.buyer_weight", 0.0, 4.0),
             "anchors.sales_shrinkage": trial.suggest_float("anchors.sales_shrinkage", 1.0, 3000.0, log=True),
@@ -215,6 +224,11 @@ def _start_params(stage: str, config: TrainConfig, algorithms: tuple[str, ...]) 
         return {"content.shrinkage": float(np.clip(c.shrinkage, 0.3, 100.0)),
                 "content.ridge_alpha": float(np.clip(c.ridge_alpha, 0.1, 300.0)),
                 "content.category_weight": float(np.clip(c.category_weight, 0.0, 3.0))}
+    if stage == "trend":
+        t = config.trend
+        return {"trend.half_life_days": float(np.clip(t.half_life_days, 0.5, 60.0)),
+                "trend.weight": float(np.clip(t.weight, 0.0, 4.0)),
+                "trend.category_weight": float(np.clip(t.category_weight, 0.0, 0.5))}
     if stage == "anchors":
         a = config.anchors
         return {"anchors.buyer_weight": float(np.clip(a.buyer_weight, 0.0, 4.0)),
@@ -286,12 +300,28 @@ class Objectives:
         fan, _, _ = self._factors(config)
         return self.v.ndcg("fan_goods", dot_scores(fan, self._product_vectors(config)))
 
+    def _cached_products(self, config: TrainConfig) -> np.ndarray:
+        """The good vectors (factors blended with content) of `config`, fitted once per configuration."""
+        key = (config.factors, config.half_life_days, config.confidence, config.content)
+        if self.v.cache.get("products", (None,))[0] != key:
+            self.v.cache["products"] = (key, self._product_vectors(config))
+        return self.v.cache["products"][1]
+
+    def trend(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
+        v, t = self.v, config.trend
+        products = self._cached_products(config)
+        fan, _, _ = self._factors(config)
+        category, labels = category_codes(v.fit)
+        key = ("log_share", t.category_smoothing)
+        if v.cache.get("log_share", (None,))[0] != key:
+            v.cache["log_share"] = (key, fan_category_log_share(v.fit, category, len(labels), t.category_smoothing))
+        log_share = v.cache["log_share"][1]
+        trend = product_trend(v.fit, t.half_life_days)
+        return v.ndcg("fan_goods", lambda users: blend(fan[users] @ products.T, trend, log_share[users], category, t))
+
     def anchors(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
         v = self.v
-        key = (config.factors, config.half_life_days, config.confidence, config.content)
-        if v.cache.get("products", (None,))[0] != key:
-            v.cache["products"] = (key, self._product_vectors(config))
-        products = v.cache["products"][1]
+        products = self._cached_products(config)
         fan, _, _ = self._factors(config)
         verticals = None
         if "main_category" in v.fit.anchors:
@@ -317,10 +347,12 @@ class Objectives:
 SUGGEST: dict[str, Callable[[optuna.Trial, TuneConfig], dict[str, Any]]] = {
     "vectors": lambda trial, cfg: _suggest_vectors(trial, cfg.algorithms),
     "content": lambda trial, cfg: _suggest_content(trial),
+    "trend": lambda trial, cfg: _suggest_trend(trial),
     "anchors": lambda trial, cfg: _suggest_anchors(trial),
     "shelf_rate": lambda trial, cfg: _suggest_shelf(trial),
 }
 METRIC = {"vectors": "fan->goods NDCG@{k}", "content": "fan->goods NDCG@{k}",
+          "trend": "fan->goods NDCG@{k} (taste blended with the trend)",
           "anchors": "anchor->goods NDCG@{k} (vector affinity)",
           "shelf_rate": "anchor->goods NDCG@{k} within each room's listed goods (expected orders if shelved)"}
 

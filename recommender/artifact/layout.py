@@ -12,9 +12,11 @@ key it names is set (the shelf-rate model needs a shelf table).
 Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
 (read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders) and
 ``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality); 8 adds ``evidence/`` (each
-good's daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``).
+good's daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``)
+and ``trend/`` (the market's trend and each fan's categories, ``recommender/trend.py``).
 Formats 5, 6 and 7 still load (5's extra files ignored; without ``audience/`` the picks use the category x
-quality model; without ``evidence/`` a good's trend and sellers are unavailable); 3 and 4 are refused.
+quality model; without ``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's
+scores are the vectors' alone); 3 and 4 are refused.
 
 The table (``python -m recommender.artifact`` prints it)::
 
@@ -168,6 +170,13 @@ LAYOUT: tuple[File, ...] = (
          optional="evidence"),
     File("evidence/sellers_total.npy", "products", "rooms that sold the good in the window (kept or not)",
          ("int32",), optional="evidence"),
+    # what the market buys now and where each fan shops (recommender/trend.py), blended with the vectors' taste
+    File("trend/products.npy", "products", "log1p of the good's recency-decayed orders over the largest (0-1)",
+         ("float32",), optional="trend", finite=True),
+    File("trend/category.npy", "products", "the good's category: a column of trend/fan_category.npy", ("int32",),
+         optional="trend", mmap=False),
+    File("trend/fan_category.npy", "fans", "log of the fan's share of purchases per category (smoothed)",
+         ("float32",), ("free",), optional="trend", finite=True),
 )
 
 RETIRED_FILES = {5: ("vectors/anchor_sales_weight.npy", "shelf_rate/candidates.npy",

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from recommender.artifact.checksums import BLOCK_BYTES, FULL_BYTES, SAMPLE_BLOCKS
 from recommender.artifact.checksums import verify as verify_checksum
@@ -20,6 +21,7 @@ from recommender.evidence import Evidence, load_evidence
 from recommender.index import NormOrderedIndex
 from recommender.profiles import AudienceProfile
 from recommender.shelf_rate import ShelfRates
+from recommender.trend import TrendConfig, blend
 from recommender.vocabulary import Vocabulary
 
 
@@ -84,7 +86,26 @@ class Model:
                 raise ArtifactError(f"{self.path / 'audience'}: {exc}") from exc
         # a good's daily trend and biggest sellers; None for artifacts before format 8
         self.evidence: Evidence | None = load_evidence(f, self.manifest)
+        # the market's trend and the fans' categories; None for artifacts before it (fans scored by taste alone)
+        self.trend: TrendConfig | None = None
+        if self.manifest.get("trend"):
+            try:
+                self.trend = TrendConfig.model_validate(self.manifest["trend"])
+            except ValidationError as exc:
+                raise ArtifactError(f"{self.path / 'manifest.json'}: trend: {exc.errors()[0]['msg']}") from exc
+            self.product_trend, self.product_category = f["trend/products.npy"], f["trend/category.npy"]
+            self.fan_category = f["trend/fan_category.npy"]
         self._product_norms: np.ndarray | None = None
+
+    def fan_scores(self, fans: np.ndarray) -> np.ndarray:
+        """(len(fans), products): how much each fan would like each good now: the vectors' taste blended with the
+        market's trend where the fan shops (recommender/trend.py); the vectors' inner products without a trend."""
+        fans = np.asarray(fans)
+        taste = np.asarray(self.vectors["fan"][fans], np.float32) @ np.asarray(self.vectors["product"], np.float32).T
+        if self.trend is None:
+            return taste
+        return blend(taste, np.asarray(self.product_trend), np.asarray(self.fan_category[fans]),
+                     np.asarray(self.product_category), self.trend)
 
     @property
     def if_shelved(self) -> AudienceRates | ShelfRates | None:

@@ -1,0 +1,80 @@
+"""What the market buys now, blended with a fan's long-term taste.
+
+The fan and good vectors remember months of purchases; what sells this week moves faster. A fan's score of a
+good is
+
+    taste + weight x trend[good] + category_weight x log(share of the fan's purchases in the good's category)
+
+* taste: fan . good over the fan's best fan . good in the catalogue (1 for the fan's favourite), so one weight
+  suits fans whose vectors have different lengths;
+* trend: log1p of the good's orders, each decayed by its age with a half-life of `half_life_days`, over the
+  catalogue's largest, in [0, 1];
+* the category share (smoothed toward the platform's mix) puts the trend where the fan shops.
+
+With both weights 0 the score orders goods exactly as the vectors do. The weights are learned on held-out days
+(`xuanpin tune`'s trend stage); the defaults are what tuning chose on the synthetic marketplace and on Online
+Retail alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from recommender.contract import Marketplace
+from recommender.interactions import sparse_sum
+from recommender.settings import Settings
+
+
+class TrendConfig(Settings):
+    """The blend of long-term taste, the market's trend and the fan's categories."""
+
+    half_life_days: float = Field(3.0, gt=0, description="age at which an order counts half in the trend")
+    weight: float = Field(0.8, ge=0, description="weight of the trend (0-1) beside the taste (at most 1)")
+    category_weight: float = Field(0.05, ge=0, description="weight of the log share of the fan's purchases in the "
+                                   "good's category")
+    category_smoothing: float = Field(0.1, gt=0, description="pseudo-purchases spread over categories as the "
+                                      "platform buys, so a fan's unseen categories are not log(0)")
+
+
+def product_trend(m: Marketplace, half_life_days: float) -> np.ndarray:
+    """(products,) float32 in [0, 1]: log1p of recency-decayed orders (refunds left out) over the largest."""
+    o = m.purchases
+    age = (m.snapshot_time - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    weight = np.exp2(-np.maximum(age, 0.0) / half_life_days)
+    trend = np.log1p(np.bincount(o["product"].to_numpy(), weight, minlength=len(m.product_ids)))
+    top = float(trend.max(initial=0.0))
+    return (trend / top if top > 0 else trend).astype(np.float32)
+
+
+def category_codes(m: Marketplace) -> tuple[np.ndarray, list[str]]:
+    codes, labels = pd.factorize(m.products["category"].astype(str), sort=True)
+    return codes.astype(np.int32), [str(c) for c in labels]
+
+
+def fan_category_log_share(m: Marketplace, category: np.ndarray, n_categories: int,
+                           smoothing: float) -> np.ndarray:
+    """(fans, categories) float32: log of each fan's share of purchases per category, smoothed toward the
+    platform's mix by `smoothing` pseudo-purchases."""
+    o = m.purchases
+    counts = sparse_sum(o["fan"].to_numpy(), category[o["product"].to_numpy()], np.ones(len(o)),
+                        (len(m.fan_ids), n_categories), dtype=np.float64).toarray()
+    platform = counts.sum(axis=0) + 1.0  # add-one: a category nobody bought yet is rare, not impossible
+    platform /= platform.sum()
+    share = (counts + smoothing * platform) / (counts.sum(axis=1, keepdims=True) + smoothing)
+    return np.log(share).astype(np.float32)
+
+
+def blend(taste: np.ndarray, trend: np.ndarray, log_share: np.ndarray, category: np.ndarray,
+          cfg: TrendConfig) -> np.ndarray:
+    """Scores (users, goods) from raw taste (fan . good for every good), the goods' trend, the users' rows of
+    the log category shares and the goods' category codes."""
+    taste = np.asarray(taste, dtype=np.float32)
+    best = np.maximum(np.abs(taste).max(axis=1, keepdims=True), 1e-9)
+    out = taste / best
+    if cfg.weight:
+        out += cfg.weight * trend[None, :]
+    if cfg.category_weight:
+        out += cfg.category_weight * np.asarray(log_share)[:, category]
+    return out
