@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flask import Blueprint, request
@@ -72,6 +72,15 @@ def describe(error: dict, unknown: str = "parameter") -> tuple[str | None, str]:
     if error["type"] == "extra_forbidden":
         return field, f"unknown {unknown} {field!r}"
     return field, f"{field}: {error['msg']}" if field else error["msg"]
+
+
+def known(value: str | None, valid: Sequence[str], field: str) -> str | None:
+    """A filter value that must be one the served model has (a category, a tier). An unknown one is a 400 that
+    lists the valid ones: an empty 200 would read as "nothing sells", when the name was mistyped."""
+    if value is None or value in valid:
+        return value
+    shown = "、".join(valid[:50]) + ("…" if len(valid) > 50 else "")
+    raise ApiError(400, "invalid_parameter", f"{field}: unknown {value!r}; valid: {shown}", field)
 
 
 def validation_error(exc: ValidationError) -> ApiError:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from serve import schemas
-from serve.api import endpoint
-from serve.present import anchor_summary, plain, product_card
+from serve.api import endpoint, known
+from serve.present import beijing, anchor_summary, plain, product_card
 from serve.state import Serving, serving
 
 bp = Blueprint("products", __name__, url_prefix="/v1/products")
@@ -27,7 +27,7 @@ def detail(product_id: str, q: schemas.NoQuery):
                             "board_rank": rank or None}
     return {
         "product": product_card(s.cards, row),
-        "created_at": str(s.model.products.iloc[row]["created_at"]),
+        "created_at": beijing(s.model.products.iloc[row]["created_at"]),
         "windows": windows,
         "promotion": {"shelf_anchors": int(st["shelf_anchors"]), "selling_anchors_30d": int(st["anchors_30d"]),
                       "anchor_conversion_30d": plain(st["anchor_conversion_30d"]), "gmv_30d": float(st["gmv_30d"]),
@@ -47,7 +47,7 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
     """Anchors whose audience fits a good and who sell its category, with reasons."""
     s = serving()
     row = s.product_row(product_id)
-    page = s.ranker.anchors_for(row, q.k, q.offset, q.tier, q.min_fans)
+    page = s.ranker.anchors_for(row, q.k, q.offset, known(q.tier, s.ranker.tiers, "tier"), q.min_fans)
     items = [{"rank": q.offset + i + 1, "anchor": anchor_summary(s.cards, it["anchor"]), "score": it["score"],
               "breakdown": it["breakdown"], "reasons": it["reasons"], "on_shelf": it["on_shelf"]}
              for i, it in enumerate(page.items)]
