@@ -8,18 +8,20 @@ from flask import Blueprint
 from recommender.ranking import PickFilters
 from serve import schemas
 from serve.api import endpoint, known
-from serve.present import beijing, anchor_summary, pick_items, plain
+from serve.present import anchor_summary, beijing, pick_items, plain
 from serve.state import serving
 
 bp = Blueprint("anchors", __name__, url_prefix="/v1/anchors")
 
 
-@endpoint(bp, "/<anchor_id>/picks", query=schemas.PicksQuery, response=schemas.PicksResponse)
+@endpoint(bp, "/<anchor_id>/picks", query=schemas.PicksQuery, response=schemas.PicksResponse,
+          csv="items")
 def picks(anchor_id: str, q: schemas.PicksQuery):
     """Goods for an anchor's shelf, best first, with score breakdown and reasons."""
     s = serving()
     row = s.anchor_row(anchor_id)
-    filters = PickFilters(known(q.category, s.ranker.categories, "category"), q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
+    category = known(q.category, s.ranker.categories, "category")
+    filters = PickFilters(category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
     page = s.ranker.picks(row, q.k, q.offset, filters)
     return {"anchor": anchor_summary(s.cards, row), "items": pick_items(s.cards, page.items, q.offset + 1),
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},

@@ -51,7 +51,7 @@ def _items(s: Serving, hl: HotList, rows: np.ndarray, idx: np.ndarray, k: int, w
     return [_item(s, hl, n + 1, r, i, where, window) for n, (r, i) in enumerate(zip(rows[:k], idx[:k], strict=True))]
 
 
-@endpoint(bp, "/v1/rankings/hot", query=schemas.HotQuery, response=schemas.HotResponse, errors=(503,))
+@endpoint(bp, "/v1/rankings/hot", query=schemas.HotQuery, response=schemas.HotResponse, errors=(503,), csv="items")
 def platform(q: schemas.HotQuery):
     """Goods bursting platform-wide now (optionally one category), strongest lift first, quality-gated."""
     s, hot = serving(), hot_lists()
@@ -62,7 +62,7 @@ def platform(q: schemas.HotQuery):
     return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "全平台", w), category=q.category)
 
 
-@endpoint(bp, "/v1/live/<anchor_id>/hot", query=schemas.LiveHotQuery, response=schemas.LiveHotResponse)
+@endpoint(bp, "/v1/live/<anchor_id>/hot", query=schemas.LiveHotQuery, response=schemas.LiveHotResponse, csv="items")
 def live(anchor_id: str, q: schemas.LiveHotQuery):
     """Goods bursting in one live room now, to surface to all its viewers, with the room's evidence."""
     s, hot = serving(), hot_lists()
@@ -73,7 +73,8 @@ def live(anchor_id: str, q: schemas.LiveHotQuery):
     return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "本直播间", w), anchor=anchor_summary(s.cards, row))
 
 
-@endpoint(bp, "/v1/feed/hot", query=schemas.FeedHotQuery, response=schemas.FeedHotResponse, errors=(503,))
+@endpoint(bp, "/v1/feed/hot", query=schemas.FeedHotQuery, response=schemas.FeedHotResponse, errors=(503,),
+          csv="items")
 def feed(q: schemas.FeedHotQuery):
     """Hot goods for one fan's feed: bursting goods re-ranked by the fan's affinity, favouring goods that
     anchors the fan follows sell. Unknown or new fans (no purchases, no follows) get the platform list."""

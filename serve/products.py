@@ -7,7 +7,7 @@ from flask import Blueprint
 
 from serve import schemas
 from serve.api import endpoint, known
-from serve.present import beijing, anchor_summary, plain, product_card
+from serve.present import anchor_summary, beijing, plain, product_card
 from serve.state import Serving, serving
 
 bp = Blueprint("products", __name__, url_prefix="/v1/products")
@@ -42,7 +42,8 @@ def _quality(s: Serving, row: int) -> dict:
     return {"passes_gates": not failures, "failures": failures}
 
 
-@endpoint(bp, "/<product_id>/anchors", query=schemas.ProductAnchorsQuery, response=schemas.ProductAnchorsResponse)
+@endpoint(bp, "/<product_id>/anchors", query=schemas.ProductAnchorsQuery, response=schemas.ProductAnchorsResponse,
+          csv="items")
 def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
     """Anchors whose audience fits a good and who sell its category, with reasons."""
     s = serving()
@@ -56,7 +57,7 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
             "model_version": s.version}
 
 
-@endpoint(bp, "/<product_id>/similar", query=schemas.SimilarQuery, response=schemas.SimilarResponse)
+@endpoint(bp, "/<product_id>/similar", query=schemas.SimilarQuery, response=schemas.SimilarResponse, csv="items")
 def similar(product_id: str, q: schemas.SimilarQuery):
     """Goods closest to this one in the embedding space (quality-gated)."""
     s = serving()

@@ -12,7 +12,8 @@ from serve.state import serving
 bp = Blueprint("rankings", __name__, url_prefix="/v1/rankings")
 
 
-@endpoint(bp, "/top-sales", query=schemas.TopSalesQuery, response=schemas.TopSalesResponse, errors=(503,))
+@endpoint(bp, "/top-sales", query=schemas.TopSalesQuery, response=schemas.TopSalesResponse, errors=(503,),
+          csv="items")
 def top_sales(q: schemas.TopSalesQuery):
     """TOP sales board over 1, 7 or 30 days, platform-wide or for one category (quality-gated)."""
     s = serving()

@@ -19,12 +19,12 @@ def goods_gate(goods: Goods, cfg: RankingConfig) -> np.ndarray:
     return ok
 
 
-def beyond(value: float, limit: float, digits: int = 1, scale: float = 1.0, unit: str = "") -> tuple[str, str]:
-    """A figure past its limit and the limit, with as few decimals (at least `digits`) as tell them apart: 36.5%
+def beyond(value: float, limit: float, least: int = 1, scale: float = 1.0, unit: str = "") -> tuple[str, str]:
+    """A figure past its limit and the limit, with as few decimals (at least `least`) as tell them apart: 36.5%
     > 15%, and 15.01% > 15% or 3.99 < 4 rather than a "15.0% > 15%" that reads false. `scale` 100 and `unit` %
     write rates as percentages."""
     value, limit = value * scale, limit * scale
-    for digits in range(digits, 6):  # noqa: B020 - the loop leaves the first count of decimals that differs
+    for digits in range(least, 6):  # leaves the first count of decimals that tells them apart
         if round(value, digits) != round(limit, digits):
             break
     return f"{value:.{digits}f}{unit}", f"{limit:.6f}".rstrip("0").rstrip(".") + unit
