@@ -138,8 +138,10 @@ def _wants_csv(given: str | None) -> bool:
         if given not in FORMATS:
             raise ApiError(400, "invalid_parameter", f"format: {given!r} is not one of json, csv", "format")
         return given == "csv"
+    if "csv" not in request.headers.get("Accept", ""):  # the common request: no Accept header to parse
+        return False
     accept = request.accept_mimetypes
-    return accept["text/csv"] > accept["application/json"] and accept["text/csv"] > 0 and "text/csv" in accept.values()
+    return accept["text/csv"] > accept["application/json"] and "text/csv" in accept.values()
 
 
 FORMAT_PARAMETER = {"name": "format", "in": "query", "required": False,
@@ -157,8 +159,10 @@ SECURITY_SCHEMES = {
 }
 
 
-def openapi_document(version: str) -> dict:
-    """The OpenAPI 3.1 document of every declared route: each operation lists every status it can answer."""
+def openapi_document(version: str, choices: dict[str, list[str]] | None = None) -> dict:
+    """The OpenAPI 3.1 document of every declared route: each operation lists every status it can answer.
+    `choices`: the values the loaded model has for filters such as category and tier (an enum in the document,
+    since any other value is a 400)."""
     bodies = {r.body for r in ROUTES if r.body}  # what clients send: their validation schema
     answers = {r.response for r in ROUTES if r.response} | {schemas.Error}
     _, defs = models_json_schema([(m, "validation" if m in bodies else "serialization")
@@ -184,7 +188,7 @@ def openapi_document(version: str) -> dict:
         responses = {"200": ok} | {str(status): {"description": _STATUS[status], "content": error}
                                    for status in sorted({*r.errors, *ANY_ROUTE})}
         operation = {"summary": r.summary, "operationId": f"{r.tag}_{r.path.rsplit('/', 1)[-1].strip('<>')}"
-                     f"_{len(paths)}", "tags": [r.tag], "parameters": path_params + _query_parameters(r.query)
+                     f"_{len(paths)}", "tags": [r.tag], "parameters": path_params + _query_parameters(r.query, choices)
                      + ([FORMAT_PARAMETER] if r.csv else []),
                      "responses": responses}
         if r.method == "post":
@@ -214,7 +218,7 @@ def openapi_document(version: str) -> dict:
     }
 
 
-def _query_parameters(query: type[BaseModel]) -> list[dict]:
+def _query_parameters(query: type[BaseModel], choices: dict[str, list[str]] | None = None) -> list[dict]:
     qschema = query.model_json_schema()
     params = []
     for name, prop in qschema.get("properties", {}).items():
@@ -229,6 +233,9 @@ def _query_parameters(query: type[BaseModel]) -> list[dict]:
             prop["anyOf"] = branches
         if prop.get("default", 0) is None:
             del prop["default"]
+        if choices and choices.get(name) and prop.get("type") == "string":
+            prop = {**prop, "enum": list(choices[name])}
+            prop.pop("minLength", None), prop.pop("maxLength", None)
         param = {"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop}
         if description:
             param["description"] = description

@@ -284,3 +284,11 @@ def test_a_hot_list_downloads_with_its_live_counts(small_artifact):
     app = create_app({"model": str(small_artifact), "hot": hot_config()})
     table = read_csv(app.test_client().get("/v1/rankings/hot?format=csv").data)
     assert {"近期订单", "近24小时订单", "近7天订单", "推荐理由"} <= set(table[0])
+
+
+def test_the_document_lists_the_served_model_s_categories_and_tiers(client, serving):
+    doc = client.get("/openapi.json").json
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/v1/rankings/top-sales"]["get"]["parameters"]}
+    assert params["category"]["enum"] == serving.ranker.categories
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/v1/products/{product_id}/anchors"]["get"]["parameters"]}
+    assert params["tier"]["enum"] == serving.ranker.tiers
