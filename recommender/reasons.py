@@ -3,6 +3,10 @@
 Every reason is built from a statistic computed at training time (recommender/profiles.py); the service only
 formats it. A reason is a dict ``{"code", "text", "value"}`` so clients (and tests) can check the number behind
 the sentence.
+
+One style for every sentence, as Chinese tools write them: full-width punctuation (，：（）), counts as integers,
+rates as whole percentages, money through `yuan`, ratios to one decimal only where the sentence's own figures
+give that ratio (`hot_burst`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def audience_match(share: float, category: str, whose: str = "你的") -> dict:
 
 
 def sales_proof(anchors_7d: int, gmv_7d: float) -> dict:
-    return {"code": "sales_proof", "text": f"近7天 {anchors_7d} 位主播带货, GMV {yuan(gmv_7d)}",
+    return {"code": "sales_proof", "text": f"近7天 {anchors_7d} 位主播带货，GMV {yuan(gmv_7d)}",
             "value": round(float(gmv_7d), 2)}
 
 
@@ -37,11 +41,11 @@ def sales_proof_with_you(anchors_7d: int, gmv_7d: float) -> dict:
     """The sales proof told to an anchor who is one of the sellers: the others are counted apart."""
     others = anchors_7d - 1
     who = f"你和另外 {others} 位主播" if others > 0 else "只有你"
-    return {"code": "sales_proof", "text": f"近7天 {who}在带货, GMV {yuan(gmv_7d)}", "value": round(float(gmv_7d), 2)}
+    return {"code": "sales_proof", "text": f"近7天 {who}在带货，GMV {yuan(gmv_7d)}", "value": round(float(gmv_7d), 2)}
 
 
 def commission(rate: float, price: float) -> dict:
-    return {"code": "commission", "text": f"佣金 {rate:.0%}, 每单约赚 {yuan(rate * price)}",
+    return {"code": "commission", "text": f"佣金 {rate:.0%}，每单约赚 {yuan(rate * price)}",
             "value": round(float(rate), 4)}
 
 
@@ -50,11 +54,11 @@ def top_board(category: str, rank: int) -> dict:
 
 
 def new_goods(days: float) -> dict:
-    return {"code": "new_goods", "text": f"新品, 上架 {max(int(days), 0)} 天", "value": int(days)}
+    return {"code": "new_goods", "text": f"新品，上架 {max(int(days), 0)} 天", "value": int(days)}
 
 
 def small_merchant(gmv_30d: float) -> dict:
-    return {"code": "small_merchant", "text": f"中小商家扶持 (商家近30天 GMV {yuan(gmv_30d)})",
+    return {"code": "small_merchant", "text": f"中小商家扶持（商家近30天 GMV {yuan(gmv_30d)}）",
             "value": round(float(gmv_30d), 2)}
 
 
@@ -63,7 +67,7 @@ def anchor_fans(fans: int) -> dict:
 
 
 def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:
-    return {"code": "category_sales", "text": f"近30天{category} GMV {yuan(gmv_30d)}, 占其 GMV {share:.0%}",
+    return {"code": "category_sales", "text": f"近30天{category} GMV {yuan(gmv_30d)}，占其 GMV {share:.0%}",
             "value": round(float(gmv_30d), 2)}
 
 
@@ -71,7 +75,7 @@ def audience_fit(share: float, who: str, lift: float, region: bool = False) -> d
     """The room x good term's strongest audience cell: a share of the room's fans, and how much more than the
     good's average buyer fans of that cell buy it."""
     whom = f"来自{who}" if region else f"是 {who}"
-    return {"code": "audience_fit", "text": f"你的粉丝 {share:.0%} {whom}, 这类买家买它的倾向是平均的 {lift:.1f} 倍",
+    return {"code": "audience_fit", "text": f"你的粉丝 {share:.0%} {whom}，这类买家买它的倾向是平均的 {lift:.1f} 倍",
             "value": round(float(lift), 2)}
 
 
@@ -83,5 +87,31 @@ def price_band_fit(factor: float) -> dict:
 
 def outside_category(category: str, peers_selling: float) -> dict:
     """A pick outside the room's own categories (拓品类), justified by rooms whose fans are like its fans."""
-    text = f"拓品类: 粉丝与你相似的直播间中 {peers_selling:.0%} 近30天在卖{category}"
+    text = f"拓品类：粉丝与你相似的直播间中 {peers_selling:.0%} 近30天在卖{category}"
     return {"code": "outside_category", "text": text, "value": round(float(peers_selling), 4)}
+
+
+def times(ratio: float) -> str:
+    """A ratio the way a person says it: one decimal below 10 (1.8 倍), whole above (12 倍)."""
+    return f"{ratio:.1f}" if ratio < 10 else f"{ratio:,.0f}"
+
+
+def hot_burst(where: str, minutes: int, recent: int, expected: float) -> dict:
+    """A burst told with figures whose arithmetic holds: the usual count in the same window is said as a whole
+    number and the ratio is computed from that number (40 单 against a usual 5 单 is 8 倍). Where the usual count
+    rounds to 0 no ratio is said (40 against 0.05 would be "800 倍", a figure no one can check): the sentence
+    says the usual hourly count instead, "不到 1 单" below one. `value` is the ratio said, else the recent count."""
+    usual = round(expected)
+    if usual >= 1:
+        ratio = recent / usual
+        return {"code": "burst", "value": round(ratio, 1) if ratio < 10 else float(round(ratio)),
+                "text": f"{where}近{minutes}分钟 {recent:,} 单，是平时同期（约 {usual:,} 单）的 {times(ratio)} 倍"}
+    hourly = expected * 60 / minutes
+    usual_hour = "不到 1 单" if hourly < 1 else f"约 {round(hourly):,} 单"
+    return {"code": "burst", "value": float(recent),
+            "text": f"{where}近{minutes}分钟 {recent:,} 单，平时每小时{usual_hour}"}
+
+
+def followed_anchor(name: str) -> dict:
+    """The fan's feed: an anchor the fan follows sells the good."""
+    return {"code": "followed_anchor", "text": f"你关注的主播「{name}」在卖这件商品", "value": 1.0}

@@ -7,19 +7,21 @@ from flask import Blueprint
 
 from recommender.ranking import PickFilters
 from serve import schemas
-from serve.api import endpoint
-from serve.present import anchor_summary, pick_items, plain
+from serve.api import endpoint, known
+from serve.present import anchor_summary, beijing, pick_items, plain
 from serve.state import serving
 
 bp = Blueprint("anchors", __name__, url_prefix="/v1/anchors")
 
 
-@endpoint(bp, "/<anchor_id>/picks", query=schemas.PicksQuery, response=schemas.PicksResponse)
+@endpoint(bp, "/<anchor_id>/picks", query=schemas.PicksQuery, response=schemas.PicksResponse,
+          csv="items")
 def picks(anchor_id: str, q: schemas.PicksQuery):
     """Goods for an anchor's shelf, best first, with score breakdown and reasons."""
     s = serving()
     row = s.anchor_row(anchor_id)
-    filters = PickFilters(q.category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
+    category = known(q.category, s.ranker.categories, "category")
+    filters = PickFilters(category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
     page = s.ranker.picks(row, q.k, q.offset, filters)
     return {"anchor": anchor_summary(s.cards, row), "items": pick_items(s.cards, page.items, q.offset + 1),
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
@@ -47,7 +49,7 @@ def profile(anchor_id: str, q: schemas.NoQuery):
         "anchor": anchor_summary(s.cards, row),
         "shop_rating": plain(a.get("shop_rating")),
         "violations": plain(a.get("violations")),
-        "created_at": str(a["created_at"]),
+        "created_at": beijing(a["created_at"]),
         "buyers_30d": int(aud.buyers_30d[row]),
         "audience": audience,
         "stats": stats,

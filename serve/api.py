@@ -11,14 +11,15 @@ from __future__ import annotations
 import functools
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from serve import schemas
+from serve.export import item_model, to_csv
 
 #: the error code of a status answered without a more specific one (Flask's and gunicorn's own errors)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -56,6 +57,7 @@ class Route:
     body: type[BaseModel] | None = None  # the JSON body a POST route reads (None: it reads none)
     auth: str | None = None  # the bearer scheme (components.securitySchemes) the route requires
     media: tuple[str, ...] = ("application/json",)  # what a 200 is
+    csv: str | None = None  # the list field `format=csv` downloads (None: JSON only)
 
 
 ROUTES: list[Route] = []
@@ -74,6 +76,15 @@ def describe(error: dict, unknown: str = "parameter") -> tuple[str | None, str]:
     return field, f"{field}: {error['msg']}" if field else error["msg"]
 
 
+def known(value: str | None, valid: Sequence[str], field: str) -> str | None:
+    """A filter value that must be one the served model has (a category, a tier). An unknown one is a 400 that
+    lists the valid ones: an empty 200 would read as "nothing sells", when the name was mistyped."""
+    if value is None or value in valid:
+        return value
+    shown = "、".join(valid[:50]) + ("…" if len(valid) > 50 else "")
+    raise ApiError(400, "invalid_parameter", f"{field}: unknown {value!r}; valid: {shown}", field)
+
+
 def validation_error(exc: ValidationError) -> ApiError:
     field, message = describe(exc.errors()[0])
     return ApiError(400, "invalid_parameter", message, field)
@@ -81,10 +92,12 @@ def validation_error(exc: ValidationError) -> ApiError:
 
 def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQuery,
              response: type[BaseModel] | None = None, summary: str = "", errors: tuple[int, ...] = (404, 503),
-             method: str = "GET", body: type[BaseModel] | None = None, auth: str | None = None) -> Callable:
+             method: str = "GET", body: type[BaseModel] | None = None, auth: str | None = None,
+             csv: str | None = None) -> Callable:
     """Register a route whose handler receives the validated query as ``q``. `errors`: the statuses the route
     answers besides 200 and ANY_ROUTE; `body` and `auth` are what the document says a POST route reads and
-    requires (the handler checks them)."""
+    requires (the handler checks them). `csv` names the list field of the answer that ``format=csv`` (or
+    ``Accept: text/csv``) downloads as a CSV file, one row per item (serve/export.py)."""
 
     def wrap(handler: Callable) -> Callable:
         @functools.wraps(handler)
@@ -93,20 +106,49 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
             repeated = next((name for name, values in args.items() if len(values) > 1), None)
             if repeated:
                 raise ApiError(400, "invalid_parameter", f"{repeated}: given more than once", repeated)
+            as_csv = csv is not None and _wants_csv(args.pop("format", [None])[0])
             try:
                 q = query.model_validate({name: values[0] for name, values in args.items()})
             except ValidationError as exc:
                 raise validation_error(exc) from None
-            return handler(q=q, **path_args)
+            answer = handler(q=q, **path_args)
+            if not as_csv:
+                return answer
+            name = request.path.rstrip("/").rsplit("/", 1)[-1] or "list"
+            return Response(to_csv(answer[csv], item_model(response, csv)), mimetype="text/csv", headers={
+                "Content-Disposition": f"attachment; filename={name}.csv"})
 
         prefix = bp.url_prefix or ""
         ROUTES.append(Route(method.lower(), prefix + path,
                             summary or (handler.__doc__ or "").strip().split("\n")[0], query, response, bp.name,
-                            errors, body, auth))
+                            errors, body, auth, csv=csv))
         bp.add_url_rule(path, handler.__name__, run, methods=[method])
         return run
 
     return wrap
+
+
+FORMATS = ("json", "csv")
+
+
+def _wants_csv(given: str | None) -> bool:
+    """`format` when given (json or csv, else a 400 naming it), else the Accept header: CSV only when the client
+    prefers text/csv to JSON (a browser's */* gets JSON)."""
+    if given is not None:
+        if given not in FORMATS:
+            raise ApiError(400, "invalid_parameter", f"format: {given!r} is not one of json, csv", "format")
+        return given == "csv"
+    if "csv" not in request.headers.get("Accept", ""):  # the common request: no Accept header to parse
+        return False
+    accept = request.accept_mimetypes
+    return accept["text/csv"] > accept["application/json"] and "text/csv" in accept.values()
+
+
+FORMAT_PARAMETER = {"name": "format", "in": "query", "required": False,
+                    "schema": {"type": "string", "enum": list(FORMATS), "default": "json"},
+                    "description": "csv: the list as a CSV file (UTF-8 with BOM, Chinese headers, one row per item, "
+                                   "money in yuan, rates as percentages) instead of JSON; Accept: text/csv does the "
+                                   "same"}
 
 
 SECURITY_SCHEMES = {
@@ -117,8 +159,10 @@ SECURITY_SCHEMES = {
 }
 
 
-def openapi_document(version: str) -> dict:
-    """The OpenAPI 3.1 document of every declared route: each operation lists every status it can answer."""
+def openapi_document(version: str, choices: dict[str, list[str]] | None = None) -> dict:
+    """The OpenAPI 3.1 document of every declared route: each operation lists every status it can answer.
+    `choices`: the values the loaded model has for filters such as category and tier (an enum in the document,
+    since any other value is a 400)."""
     bodies = {r.body for r in ROUTES if r.body}  # what clients send: their validation schema
     answers = {r.response for r in ROUTES if r.response} | {schemas.Error}
     _, defs = models_json_schema([(m, "validation" if m in bodies else "serialization")
@@ -134,13 +178,18 @@ def openapi_document(version: str) -> dict:
         ok: dict = {"description": "OK"}
         if r.response is not None:
             ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}}
+            if r.csv:
+                ok["content"]["text/csv"] = {"schema": {"type": "string"},
+                                             "example": "\ufeff名次,商品ID,商品标题\r\n1,6000000136,…\r\n"}
+                ok["description"] = f"OK; with format=csv the {r.csv} as a CSV file (UTF-8 with BOM)"
         else:
             ok["content"] = {media: {"schema": {"type": "object"} if media == "application/json" else {}}
                              for media in r.media}
         responses = {"200": ok} | {str(status): {"description": _STATUS[status], "content": error}
                                    for status in sorted({*r.errors, *ANY_ROUTE})}
         operation = {"summary": r.summary, "operationId": f"{r.tag}_{r.path.rsplit('/', 1)[-1].strip('<>')}"
-                     f"_{len(paths)}", "tags": [r.tag], "parameters": path_params + _query_parameters(r.query),
+                     f"_{len(paths)}", "tags": [r.tag], "parameters": path_params + _query_parameters(r.query, choices)
+                     + ([FORMAT_PARAMETER] if r.csv else []),
                      "responses": responses}
         if r.method == "post":
             operation["requestBody"] = _request_body(r.body)
@@ -169,7 +218,7 @@ def openapi_document(version: str) -> dict:
     }
 
 
-def _query_parameters(query: type[BaseModel]) -> list[dict]:
+def _query_parameters(query: type[BaseModel], choices: dict[str, list[str]] | None = None) -> list[dict]:
     qschema = query.model_json_schema()
     params = []
     for name, prop in qschema.get("properties", {}).items():
@@ -184,6 +233,9 @@ def _query_parameters(query: type[BaseModel]) -> list[dict]:
             prop["anyOf"] = branches
         if prop.get("default", 0) is None:
             del prop["default"]
+        if choices and choices.get(name) and prop.get("type") == "string":
+            prop = {**prop, "enum": list(choices[name])}
+            prop.pop("minLength", None), prop.pop("maxLength", None)
         param = {"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop}
         if description:
             param["description"] = description

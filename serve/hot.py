@@ -7,17 +7,16 @@ the feed's scoring live in `recommender.hot`; here the query is parsed and the a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 from flask import Blueprint, current_app
 
+from recommender import reasons
 from recommender.hot.feed import FEED_CANDIDATES, followed_sellers, personalise, sellers_of
 from recommender.hot.lists import HotList, HotLists
 from recommender.hot.resolve import rows_of, servable
 from serve import schemas
-from serve.api import endpoint
-from serve.present import anchor_summary, product_card
+from serve.api import endpoint, known
+from serve.present import anchor_summary, beijing, product_card
 from serve.state import Serving, serving
 
 bp = Blueprint("hot", __name__)
@@ -27,12 +26,8 @@ def hot_lists() -> HotLists:
     return current_app.extensions["xuanpin"]["hot"]
 
 
-def _iso(minute: int | None) -> str | None:
-    return None if minute is None else datetime.fromtimestamp(minute * 60, UTC).isoformat()
-
-
 def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra) -> dict:
-    return {"as_of": _iso(hl.bursts.now), "stale": hl.stale, "error": hl.error, "store": hot.kind,
+    return {"as_of": beijing(hl.bursts.now), "stale": hl.stale, "error": hl.error, "store": hot.kind,
             "window_minutes": hot.cfg.recent_minutes, "items": items, "model_version": s.version, **extra}
 
 
@@ -45,27 +40,29 @@ def _servable(s: Serving, hl: HotList, category: str | None = None) -> tuple[np.
 def _item(s: Serving, hl: HotList, rank: int, row: int, i: int, where: str, window: int) -> dict:
     b = hl.bursts
     recent, expected, lift = int(b.recent[i]), float(b.expected[i]), float(b.lift[i])
-    text = f"{where}近{window}分钟 {recent} 单，约为平时同期的 {lift:.1f} 倍（平时约 {expected:.1f} 单）"
     return {"rank": rank, "product": product_card(s.cards, int(row)), "recent_orders": recent,
+            "orders_24h": recent if b.day is None else int(b.day[i]),
+            "orders_7d": recent if b.week is None else int(b.week[i]),
             "expected_orders": round(expected, 3), "lift": round(lift, 2),
-            "reasons": [{"code": "burst", "text": text, "value": recent}]}
+            "reasons": [reasons.hot_burst(where, window, recent, expected)]}
 
 
 def _items(s: Serving, hl: HotList, rows: np.ndarray, idx: np.ndarray, k: int, where: str, window: int) -> list:
     return [_item(s, hl, n + 1, r, i, where, window) for n, (r, i) in enumerate(zip(rows[:k], idx[:k], strict=True))]
 
 
-@endpoint(bp, "/v1/rankings/hot", query=schemas.HotQuery, response=schemas.HotResponse, errors=(503,))
+@endpoint(bp, "/v1/rankings/hot", query=schemas.HotQuery, response=schemas.HotResponse, errors=(503,), csv="items")
 def platform(q: schemas.HotQuery):
     """Goods bursting platform-wide now (optionally one category), strongest lift first, quality-gated."""
     s, hot = serving(), hot_lists()
+    known(q.category, s.ranker.categories, "category")
     hl = hot.platform()
     rows, idx = _servable(s, hl, q.category)
     w = hot.cfg.recent_minutes
     return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "全平台", w), category=q.category)
 
 
-@endpoint(bp, "/v1/live/<anchor_id>/hot", query=schemas.LiveHotQuery, response=schemas.LiveHotResponse)
+@endpoint(bp, "/v1/live/<anchor_id>/hot", query=schemas.LiveHotQuery, response=schemas.LiveHotResponse, csv="items")
 def live(anchor_id: str, q: schemas.LiveHotQuery):
     """Goods bursting in one live room now, to surface to all its viewers, with the room's evidence."""
     s, hot = serving(), hot_lists()
@@ -76,7 +73,8 @@ def live(anchor_id: str, q: schemas.LiveHotQuery):
     return _envelope(s, hl, hot, _items(s, hl, rows, idx, q.k, "本直播间", w), anchor=anchor_summary(s.cards, row))
 
 
-@endpoint(bp, "/v1/feed/hot", query=schemas.FeedHotQuery, response=schemas.FeedHotResponse, errors=(503,))
+@endpoint(bp, "/v1/feed/hot", query=schemas.FeedHotQuery, response=schemas.FeedHotResponse, errors=(503,),
+          csv="items")
 def feed(q: schemas.FeedHotQuery):
     """Hot goods for one fan's feed: bursting goods re-ranked by the fan's affinity, favouring goods that
     anchors the fan follows sell. Unknown or new fans (no purchases, no follows) get the platform list."""
@@ -104,7 +102,6 @@ def feed(q: schemas.FeedHotQuery):
         if seller[j] >= 0:
             a = anchor_summary(s.cards, int(seller[j]))
             item["followed_anchor"] = a
-            item["reasons"].append({"code": "followed_anchor", "text": f"你关注的主播「{a['name']}」在卖这件商品",
-                                    "value": 1.0})
+            item["reasons"].append(reasons.followed_anchor(a["name"]))
         items.append(item)
     return _envelope(s, hl, hot, items, fan_id=q.fan_id, personalised=True)

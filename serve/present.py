@@ -7,6 +7,7 @@ look-ups instead of a pandas row access (0.65 ms each, measured: 13 ms of a 20-p
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +28,23 @@ def plain(value):
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+#: Beijing time (Asia/Shanghai): China has kept UTC+8 without daylight saving since 1991, so a fixed offset is the
+#: zone exactly, with no time-zone database to depend on
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def beijing(value) -> str | None:
+    """An instant as ISO 8601 in Beijing time ("2026-07-21T17:48:24+08:00"), the time every Chinese tool shows.
+    Naive timestamps are UTC (the data contract's rule); minutes since the epoch are read as such."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, int | np.integer):
+        return datetime.fromtimestamp(int(value) * 60, UTC).astimezone(BEIJING).isoformat()
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return ts.to_pydatetime().astimezone(BEIJING).isoformat()
 
 
 CARD_MEMO = 20_000  # product cards kept per loaded model (about 1 KB each)

@@ -7,15 +7,14 @@ from __future__ import annotations
 import threading
 import weakref
 
-import pandas as pd
 from flask import Blueprint
 
 from recommender.artifact import Model
 from recommender.catalogue import Catalogue, ProductQuery
 from recommender.evidence import Evidence, beijing_time, days_of_stock, low_stock
 from serve import schemas
-from serve.api import ApiError, endpoint
-from serve.present import anchor_summary, plain, product_card, product_cards, shop
+from serve.api import ApiError, endpoint, known
+from serve.present import anchor_summary, beijing, plain, product_card, product_cards, shop
 from serve.state import Serving, serving
 
 bp = Blueprint("products", __name__, url_prefix="/v1/products")
@@ -36,7 +35,7 @@ def catalogue(model: Model) -> Catalogue:
     return found
 
 
-@endpoint(bp, "", query=schemas.ProductSearchQuery, response=schemas.ProductSearchResponse, errors=(503,))
+@endpoint(bp, "", query=schemas.ProductSearchQuery, response=schemas.ProductSearchResponse, errors=(503,), csv="items")
 def search(q: schemas.ProductSearchQuery):
     """Goods by keyword (title or brand), filters and sort, a page at a time (every good, gated or not)."""
     s = serving()
@@ -74,7 +73,7 @@ def detail(product_id: str, q: schemas.NoQuery):
                             "board_rank": rank or None}
     return {
         "product": product_card(s.cards, row),
-        "created_at": beijing_time(pd.Timestamp(s.model.products["created_at"].iloc[row])),
+        "created_at": beijing(s.model.products.iloc[row]["created_at"]),
         "windows": windows,
         "promotion": {"shelf_anchors": int(st["shelf_anchors"]), "selling_anchors_30d": int(st["anchors_30d"]),
                       "anchor_conversion_30d": plain(st["anchor_conversion_30d"]), "gmv_30d": float(st["gmv_30d"]),
@@ -109,7 +108,7 @@ def trend(product_id: str, q: schemas.TrendQuery):
             "model_version": s.version}
 
 
-@endpoint(bp, "/<product_id>/sellers", query=schemas.SellersQuery, response=schemas.SellersResponse)
+@endpoint(bp, "/<product_id>/sellers", query=schemas.SellersQuery, response=schemas.SellersResponse, csv="items")
 def sellers(product_id: str, q: schemas.SellersQuery):
     """The rooms that sold a good in the last 30 Beijing days, by GMV (or orders, units, conversion, fans)."""
     s = serving()
@@ -139,12 +138,13 @@ def _quality(s: Serving, row: int) -> dict:
     return {"passes_gates": not failures, "failures": failures}
 
 
-@endpoint(bp, "/<product_id>/anchors", query=schemas.ProductAnchorsQuery, response=schemas.ProductAnchorsResponse)
+@endpoint(bp, "/<product_id>/anchors", query=schemas.ProductAnchorsQuery, response=schemas.ProductAnchorsResponse,
+          csv="items")
 def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
     """Anchors whose audience fits a good and who sell its category, with reasons."""
     s = serving()
     row = s.product_row(product_id)
-    page = s.ranker.anchors_for(row, q.k, q.offset, q.tier, q.min_fans)
+    page = s.ranker.anchors_for(row, q.k, q.offset, known(q.tier, s.ranker.tiers, "tier"), q.min_fans)
     items = [{"rank": q.offset + i + 1, "anchor": anchor_summary(s.cards, it["anchor"]), "score": it["score"],
               "breakdown": it["breakdown"], "reasons": it["reasons"], "on_shelf": it["on_shelf"]}
              for i, it in enumerate(page.items)]
@@ -153,7 +153,7 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
             "model_version": s.version}
 
 
-@endpoint(bp, "/<product_id>/similar", query=schemas.SimilarQuery, response=schemas.SimilarResponse)
+@endpoint(bp, "/<product_id>/similar", query=schemas.SimilarQuery, response=schemas.SimilarResponse, csv="items")
 def similar(product_id: str, q: schemas.SimilarQuery):
     """Goods closest to this one in the embedding space (quality-gated)."""
     s = serving()

@@ -153,7 +153,7 @@ class AnchorProfile(BaseModel):
     anchor: AnchorSummary
     shop_rating: float | None = None
     violations: int | None = None
-    created_at: str
+    created_at: str = Field(description="when the anchor joined (ISO 8601, Beijing time: +08:00)")
     buyers_30d: int = Field(description="followers who bought anything in the last 30 days, any room")
     audience: dict[str, list[Share]] = Field(description="gender / age_band / region / category shares of "
                                                           "followers; category = bought it in the last 30 days")
@@ -490,15 +490,19 @@ class HotItem(BaseModel):
     rank: int
     product: ProductCard
     recent_orders: int = Field(description="orders in the last window_minutes (in this room, for /live)")
+    orders_24h: int = Field(description="live: orders in the last 24 hours, the burst included (in this room, for "
+                            "/live); the card's sales_7d is the model snapshot's, 0 for a good that started today")
+    orders_7d: int = Field(description="live: orders in the last 7 days, the burst included")
     expected_orders: float = Field(description="what the good's own 24 h / 7 d rate predicts for that window")
-    lift: float = Field(description="recent_orders / expected_orders")
+    lift: float = Field(description="recent_orders / expected_orders, exact (the reason says the ratio of the "
+                        "figures it cites: the usual count as a whole number, or no ratio below 1)")
     reasons: list[Reason]
     followed_anchor: AnchorSummary | None = Field(None, description="feed: an anchor the fan follows who sells it")
     affinity: float | None = Field(None, description="feed: the fan's affinity for the good (inner product)")
 
 
 class HotResponse(BaseModel):
-    as_of: str | None = Field(description="the minute the burst test was made at (UTC, ISO 8601)")
+    as_of: str | None = Field(description="the minute the burst test was made at (ISO 8601, Beijing time: +08:00)")
     stale: bool = Field(description="true when the order store could not be reached: the last known list")
     error: str | None = Field(None, description="why the list is stale")
     store: Literal["memory", "redis"]

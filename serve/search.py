@@ -84,7 +84,8 @@ def search_index(model: Model) -> SearchIndex:
     return index
 
 
-@endpoint(bp, "/anchors", query=schemas.AnchorSearchQuery, response=schemas.AnchorSearchResponse, errors=(503,))
+@endpoint(bp, "/anchors", query=schemas.AnchorSearchQuery, response=schemas.AnchorSearchResponse, errors=(503,),
+          csv="items")
 def anchors(q: schemas.AnchorSearchQuery):
     """Anchors whose id starts with, or whose name contains, the query (case-insensitive)."""
     s = serving()
@@ -94,7 +95,7 @@ def anchors(q: schemas.AnchorSearchQuery):
             "model_version": s.version}
 
 
-@endpoint(bp, "/categories", response=schemas.CategoriesResponse, errors=(503,))
+@endpoint(bp, "/categories", response=schemas.CategoriesResponse, errors=(503,), csv="items")
 def categories(q: schemas.NoQuery):
     """Every category of the catalogue with its number of goods (filters and boards offer these)."""
     s = serving()

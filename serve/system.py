@@ -55,4 +55,6 @@ def openapi():
         v = version("xuanpin")
     except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
         v = "dev"
-    return openapi_document(v)
+    current = current_app.extensions["xuanpin"].get("serving")
+    choices = None if current is None else {"category": current.ranker.categories, "tier": current.ranker.tiers}
+    return openapi_document(v, choices)

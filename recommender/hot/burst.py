@@ -30,6 +30,10 @@ class Bursts:
     expected: np.ndarray  # what their baseline predicts for that window
     p_value: np.ndarray
     now: int | None = None  # the minute the test was made at
+    #: their orders in the last 24 h and 7 d, the burst included: the live counts a hot card shows (the snapshot's
+    #: sales of a good that started selling today are 0). None: not known (a list shared by an older worker)
+    day: np.ndarray | None = None
+    week: np.ndarray | None = None
 
     @cached_property
     def lift(self) -> np.ndarray:
@@ -43,12 +47,16 @@ class Bursts:
     def to_dict(self) -> dict:
         """Plain JSON types, for one process to share the list it computed (open format, no pickles)."""
         return {"keys": self.keys.tolist(), "recent": self.recent.tolist(), "expected": self.expected.tolist(),
-                "p_value": self.p_value.tolist(), "now": self.now}
+                "p_value": self.p_value.tolist(), "now": self.now,
+                "day": None if self.day is None else self.day.tolist(),
+                "week": None if self.week is None else self.week.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Bursts:
+        day, week = d.get("day"), d.get("week")
         return cls(np.array(d["keys"], str), np.array(d["recent"], float), np.array(d["expected"], float),
-                   np.array(d["p_value"], float), d["now"])
+                   np.array(d["p_value"], float), d["now"], None if day is None else np.array(day, float),
+                   None if week is None else np.array(week, float))
 
 
 def detect(store: HotStore, cfg: HotConfig, anchor: str | None = None) -> Bursts:
@@ -76,4 +84,5 @@ def poisson_bursts(keys: np.ndarray, recent: np.ndarray, day: np.ndarray, week: 
     p = poisson.sf(recent - 1, expected)  # P(X >= recent)
     idx = np.flatnonzero((p < cfg.alpha) & (recent >= cfg.min_orders))
     order = idx[np.lexsort((keys[idx], p[idx], -(recent[idx] / expected[idx])))]
-    return Bursts(keys[order], recent[order], expected[order], p[order], now)
+    day, week = np.maximum(np.asarray(day, float), recent), np.maximum(np.asarray(week, float), recent)
+    return Bursts(keys[order], recent[order], expected[order], p[order], now, day[order], week[order])

@@ -260,11 +260,12 @@ class AudienceFitScorer:
         return score_of
 
     def _cached(self, anchor: int, outside: np.ndarray | None) -> _Found:
-        """The room's candidates for its first CACHED_PICKS picks (pages of 20, no filters), searched once and
-        kept for CACHED_ROOMS rooms, with the bound of every good left unscored."""
+        """The room's candidates for its first CACHED_PICKS picks (no filters, in blocks of `page_block` as every
+        page is arranged), searched once and kept for CACHED_ROOMS rooms, with the bound of every good left
+        unscored."""
         found = self._cache.get(anchor)
-        if found is None:
-            found = self._search_goods(anchor, None, CACHED_PICKS, 20, outside)  # a room's outside is fixed
+        if found is None:  # a room's outside is fixed
+            found = self._search_goods(anchor, None, CACHED_PICKS, self.config.page_block, outside)
             if len(self._cache) >= CACHED_ROOMS:
                 with contextlib.suppress(StopIteration, RuntimeError):  # emptied or changed by another thread
                     self._cache.pop(next(iter(self._cache)), None)  # the oldest room

@@ -9,10 +9,11 @@ from recommender.ranking.catalog import WINDOWS, Goods
 
 
 def board_ranks(category: np.ndarray, sales: np.ndarray, gate: np.ndarray) -> np.ndarray:
-    """Each good's rank on its category's board among goods that pass the gates and sold (0: not on the board);
-    goods tied on sales share the rank."""
-    df = pd.DataFrame({"cat": category, "sales": sales, "ok": gate & (sales > 0)})
-    ranks = df[df["ok"]].groupby("cat")["sales"].rank(method="min", ascending=False)
+    """Each good's rank on its category's board among goods that pass the gates and sold (0: not on the board).
+    Ties are broken the way the board lists them (`Boards.top`: the lower row first), so the rank a reason cites
+    is the place on the board: two goods tied at 61 sales are 1 and 2, never both "第 1 名"."""
+    df = pd.DataFrame({"cat": category, "sales": sales, "ok": gate & (sales > 0)})  # in row order: "first" is by row
+    ranks = df[df["ok"]].groupby("cat")["sales"].rank(method="first", ascending=False)
     out = np.zeros(len(sales), np.int64)
     out[ranks.index.to_numpy()] = ranks.to_numpy(dtype=np.int64)
     return out

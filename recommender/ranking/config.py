@@ -38,6 +38,10 @@ class RankingConfig(Settings):
     support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
     # diversity: most of a room's expected orders are in its main category, so the cap costs earnings
     max_category_share: float = Field(0.7, gt=0, le=1, description="most a category may take of a page")
+    page_block: int = Field(10, ge=1, le=200, description="the unit the category cap and support share are "
+                            "arranged in: every block of this many picks holds them, whatever page size is asked, "
+                            "so pages are slices of one order (two pages of 10 are one page of 20) and a page "
+                            "whose size and offset are multiples of it (the page's 10, 20, 50) holds them too")
     # 拓品类: goods outside the room's own categories (its main category and those with home_share of its GMV)
     max_outside_share: float = Field(1.0, ge=0, le=1, description="most of a page that goods outside the room's "
                                      "own categories may take (1: no limit beyond the category cap)")

@@ -19,13 +19,27 @@ def goods_gate(goods: Goods, cfg: RankingConfig) -> np.ndarray:
     return ok
 
 
+def beyond(value: float, limit: float, least: int = 1, scale: float = 1.0, unit: str = "") -> tuple[str, str]:
+    """A figure past its limit and the limit, with as few decimals (at least `least`) as tell them apart: 36.5%
+    > 15%, and 15.01% > 15% or 3.99 < 4 rather than a "15.0% > 15%" that reads false. `scale` 100 and `unit` %
+    write rates as percentages."""
+    value, limit = value * scale, limit * scale
+    for digits in range(least, 6):  # leaves the first count of decimals that tells them apart
+        if round(value, digits) != round(limit, digits):
+            break
+    return f"{value:.{digits}f}{unit}", f"{limit:.6f}".rstrip("0").rstrip(".") + unit
+
+
 def gate_failures(goods: Goods, cfg: RankingConfig, product: int) -> list[str]:
-    """Why one good is gated out (empty when it passes), for the product page."""
+    """Why one good is gated out (empty when it passes), for the product page: the measure's code, then the
+    figure and the limit as a person reads them (rates as percentages)."""
     out = []
     if goods.refund[product] > cfg.max_refund_rate:
-        out.append(f"refund_rate {goods.refund[product]:.3f} > {cfg.max_refund_rate}")
+        value, limit = beyond(float(goods.refund[product]), cfg.max_refund_rate, scale=100, unit="%")
+        out.append(f"refund_rate {value} > {limit}")
     if goods.shop_rating[product] < cfg.min_shop_rating:
-        out.append(f"shop_rating {goods.shop_rating[product]:.1f} < {cfg.min_shop_rating}")
+        value, limit = beyond(float(goods.shop_rating[product]), cfg.min_shop_rating)
+        out.append(f"shop_rating {value} < {limit}")
     if goods.violations[product] > cfg.max_merchant_violations:
         out.append(f"merchant_violations {int(goods.violations[product])} > {cfg.max_merchant_violations}")
     if cfg.require_stock and goods.stock[product] <= 0:

@@ -33,7 +33,7 @@ class PickFilters:
 
 
 def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig, outside: np.ndarray | None = None) -> np.ndarray:
-    """Positions among the scorer's candidates of a room's first n picks, in pages of k (the scorer's own
+    """Positions among the scorer's candidates of a room's first n picks, in blocks of k (the scorer's own
     arrangement when it made one to prove its candidates enough)."""
     if scored.arranged is not None:
         return scored.arranged
@@ -75,14 +75,16 @@ class GoodsForAnchor:
         return Eligible(mask, int(np.count_nonzero(mask)), filtered=True)
 
     def page(self, anchor: int, k: int = 20, offset: int = 0, filters: PickFilters | None = None) -> Page:
-        """Pages of the same k are consistent: the list is arranged page by page, each under its own category
-        cap and support share, so page 2 continues page 1 without repeats or gaps."""
+        """A slice of one order: the list is arranged in blocks of `page_block` whatever k is asked, each block
+        under its own category cap and support share, so any page is picks offset+1 .. offset+k of the same list
+        (two pages of 10 are one page of 20, without repeats or gaps) and a page made of whole blocks holds the
+        cap and the share."""
         eligible = self.eligible(filters or PickFilters(), anchor)
-        n = offset + k
+        n, block = offset + k, self.config.page_block
         outside = None if self.rooms is None else self.rooms.outside(anchor, self.config.home_share)
         capped = outside if self.config.max_outside_share < 1 else None  # the rule needs it only when it caps
-        scored = self.scorer.goods_for(anchor, eligible, n, k, capped)
-        shown = arranged(scored, n, k, self.config, capped)[offset:n]
+        scored = self.scorer.goods_for(anchor, eligible, n, block, capped)
+        shown = arranged(scored, n, block, self.config, capped)[offset:n]
         rows = scored.rows[shown]
         items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
                                      self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders)

@@ -9,6 +9,8 @@ prepared here once per model; a request only indexes and masks.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from recommender.artifact import Model
@@ -81,6 +83,16 @@ class Ranker:
 
     def in_category(self, name: str) -> np.ndarray:
         return self.goods.in_category(name)
+
+    @property
+    def categories(self) -> list[str]:
+        """The catalogue's categories (sorted): what a category filter may name."""
+        return self.goods.categories
+
+    @functools.cached_property
+    def tiers(self) -> list[str]:
+        """The anchors' tiers (头部/腰部/尾部 ...), sorted: what a tier filter may name."""
+        return sorted(set(self.rooms.tier.tolist()) - {"", "nan", "None", "<NA>"})
 
     def similar(self, product: int, k: int = 20) -> list[tuple[int, float]]:
         """The closest goods in the embedding space that pass the gates: (row, cosine)."""

@@ -40,14 +40,35 @@ const yuan = (x) => {
   if (Math.abs(v) >= 10000) return "¥" + num(v / 10000, 1) + "万";
   return "¥" + num(v, Math.abs(v) < 100 && !Number.isInteger(v) ? 2 : 0);
 };
-/** An ISO 8601 instant in the reader's time zone, to the minute; the raw text if it does not parse. */
-const when = (iso) => {
+/** Beijing time (Asia/Shanghai), whatever the reader's machine is set to: the time every Chinese tool shows. */
+const BEIJING = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+  day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const beijingParts = (iso) => {
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  if (Number.isNaN(d.getTime())) return null;
+  return Object.fromEntries(BEIJING.formatToParts(d).map((p) => [p.type, p.value]));
+};
+/** An ISO 8601 instant in Beijing time, to the minute; the raw text if it does not parse. */
+const when = (iso) => {
+  const p = beijingParts(iso);
+  return p ? `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}` : String(iso);
+};
+/** The day of an ISO 8601 instant in Beijing time. */
+const day = (iso) => {
+  const p = beijingParts(iso);
+  return p ? `${p.year}-${p.month}-${p.day}` : String(iso).slice(0, 10);
 };
 const pct = (x, digits = 0) => (x === null || x === undefined ? "—" : num(Number(x) * 100, digits) + "%");
+
+/** 下载CSV: the same request as the list on the page, answered as a CSV file by the API (format=csv). */
+function csvLink(path, params = {}) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(key, value);
+  }
+  query.set("format", "csv");
+  return h("a", { class: "button secondary csv", href: `${path}?${query}`, download: "" }, "下载CSV");
+}
 
 const loading = (what) => h("p", { class: "state loading", "aria-busy": "true" }, `正在加载${what}…`);
 const empty = (text) => h("p", { class: "state empty" }, text);
@@ -195,8 +216,9 @@ async function searchAnchors(text) {
   }
   if (!body.items.length) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
   fill(box,
-    h("p", { class: "muted" }, `找到 ${body.total} 位主播` + (body.total > body.items.length ?
-      `，显示前 ${body.items.length} 位` : "") + "："),
+    h("div", { class: "list-head" }, h("p", { class: "muted" }, `找到 ${body.total} 位主播` +
+      (body.total > body.items.length ? `，显示前 ${body.items.length} 位` : "") + "："),
+      csvLink("/v1/search/anchors", { q, k: 10 })),
     h("ul", { class: "anchor-list" }, body.items.map((a) => h("li", {},
       h("a", { href: `#/anchor/${encodeURIComponent(a.anchor_id)}`, class: "anchor-pick",
         onclick: () => fill(box) }, a.name),
@@ -255,7 +277,7 @@ async function loadProfile(id, t) {
       h("h1", { id: "anchor-name" }, a.name),
       h("span", { class: "tag" }, a.tier || "—"),
       h("span", { class: "tag alt" }, "主营 " + (a.main_category || "—")),
-      h("span", { class: "muted" }, `ID ${a.anchor_id} · 入驻 ${String(p.created_at).slice(0, 10)}`)),
+      h("span", { class: "muted" }, `ID ${a.anchor_id} · 入驻 ${day(p.created_at)}`)),
     h("div", { class: "kpis" },
       kpi("粉丝", num(a.fans)), kpi("近30天购买粉丝", num(p.buyers_30d)),
       kpi("近7天订单", num(s.orders_7d)), kpi("近7天 GMV", yuan(s.gmv_7d)),
@@ -337,8 +359,9 @@ async function loadPicks(id, f, t) {
     return;
   }
   fill(box,
-    h("p", { class: "muted", id: "picks-summary" },
+    h("div", { class: "list-head" }, h("p", { class: "muted", id: "picks-summary" },
       `第 ${pg.offset + 1}–${pg.offset + body.items.length} 个，共 ${num(pg.candidates)} 个候选商品通过质量门槛与筛选`),
+    csvLink(`/v1/anchors/${encodeURIComponent(id)}/picks`, f)),
     h("div", { class: "cards" }, body.items.map(pickCard)),
     pager(id, f, pg, body.items.length));
 }
@@ -482,7 +505,8 @@ async function loadSearch(f, t) {
       searchPager(f, pg, 0));
     return;
   }
-  fill(box, summary, h("div", { class: "cards" }, body.items.map(hitCard)), searchPager(f, pg, body.items.length));
+  fill(box, h("div", { class: "list-head" }, summary, csvLink("/v1/products", f)),
+    h("div", { class: "cards" }, body.items.map(hitCard)), searchPager(f, pg, body.items.length));
 }
 
 function searchPager(f, pg, shown) {
@@ -556,7 +580,7 @@ async function showProduct(id, params) {
           h("span", { class: "tag bad-tag", title: (q.failures || []).join("; ") },
             "未通过质量门槛：" + (q.failures || []).map(gateText).join("；"))),
       h("p", { class: "muted" }, `商品 ID ${c.product_id}` + (c.brand ? ` · 品牌 ${c.brand}` : "") +
-        ` · 上架 ${beijingDate(d.created_at)} · 库存 ${num(c.stock)}`),
+        ` · 上架 ${day(d.created_at)} · 库存 ${num(c.stock)}`),
       shopLine(d.shop),
       stockWarning(d.stock),
       h("div", { class: "kpis" }, kpi("售价", price(c.price)), kpi("佣金率", pct(c.commission_rate)),
@@ -594,13 +618,6 @@ async function showProduct(id, params) {
   loadSellers(id, 0, t);
   loadFitAnchors(id, Number(params.get("offset") || 0), t);
   loadSimilar(id, t);
-}
-
-/** The calendar date of an ISO 8601 instant in Beijing time (the API gives +08:00; a plain date is kept). */
-function beijingDate(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso).slice(0, 10);
-  return new Date(d.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 10);
 }
 
 /** The shop behind the good: its name, 小店星级, 30-day GMV and violations (each "—" where the data lacks it). */
@@ -687,9 +704,10 @@ async function loadSellers(id, offset, t) {
   const pg = body.paging;
   const kept = body.sellers_total > body.kept ? `（列出 GMV 最高的 ${num(body.kept)} 位）` : "";
   fill(box,
-    h("p", { class: "muted", id: "sellers-summary" },
+    h("div", { class: "list-head" }, h("p", { class: "muted", id: "sellers-summary" },
       `${body.window.first_day} 至 ${body.window.last_day}（北京时间）共 ${num(body.sellers_total)} 位主播带货${kept}。` +
       "转化率 = 买过它的粉丝 ÷ 粉丝数"),
+      csvLink(`/v1/products/${encodeURIComponent(id)}/sellers`, { k: SELLERS_PAGE, offset: offset || "", sort })),
     h("div", { class: "table-scroll" }, h("table", { class: "table", id: "sellers-table" },
       h("thead", {}, h("tr", {}, ["#", "主播", "粉丝", "订单", "销量", "GMV", "转化率"].map((x) => h("th", {}, x)))),
       h("tbody", {}, body.items.map((it) => h("tr", { dataset: { anchorId: String(it.anchor.anchor_id) } },
@@ -718,13 +736,15 @@ async function loadFitAnchors(id, offset, t) {
   if (!body.items.length) { fill(box, empty("暂无合适的主播。")); return; }
   const pg = body.paging;
   fill(box,
-    h("table", { class: "table" },
+    h("div", { class: "list-head" }, h("span", { class: "muted" }, `第 ${pg.offset + 1}–${pg.offset + body.items.length} 位`),
+      csvLink(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "" })),
+    h("div", { class: "scroll" }, h("table", { class: "table" },
       h("thead", {}, h("tr", {}, ["#", "主播", "层级", "主营", "粉丝", "理由"].map((x) => h("th", {}, x)))),
       h("tbody", {}, body.items.map((m) => h("tr", {},
         h("td", {}, m.rank), h("td", {}, anchorLink(m.anchor), m.on_shelf && h("span", { class: "tag on-shelf" }, "已在带货")),
-        h("td", {}, m.anchor.tier || "—"),
-        h("td", {}, m.anchor.main_category || "—"), h("td", {}, num(m.anchor.fans)),
-        h("td", { class: "reasons-cell" }, m.reasons.map((r) => h("div", {}, r.text))))))),
+        h("td", { class: "nw" }, m.anchor.tier || "—"),
+        h("td", { class: "nw" }, m.anchor.main_category || "—"), h("td", { class: "nw" }, num(m.anchor.fans)),
+        h("td", { class: "reasons-cell" }, m.reasons.map((r) => h("div", {}, r.text)))))))),
     h("nav", { class: "pager" },
       h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
         onclick: () => loadFitAnchors(id, Math.max(0, pg.offset - pg.k), t) }, "上一页"),
@@ -744,10 +764,12 @@ async function loadSimilar(id, t) {
   }
   if (!current("product", t)) return;
   if (!body.items.length) { fill(box, empty("暂无相似商品。")); return; }
-  fill(box, h("ul", { class: "mini-list" }, body.items.map((it) => h("li", {},
+  fill(box, h("div", { class: "list-head" }, h("span", { class: "muted" }, `${body.items.length} 个相似商品`),
+    csvLink(`/v1/products/${encodeURIComponent(id)}/similar`, { k: 8 })),
+  h("ul", { class: "mini-list" }, body.items.map((it) => h("li", {},
     productLink(it.product),
     h("span", { class: "muted" }, ` ${it.product.category} · ${price(it.product.price)} · 佣金 ` +
-      `${pct(it.product.commission_rate)} · 相似度 ${num(it.similarity, 2)}`)))));
+      `${pct(it.product.commission_rate)} · 相似度 ${pct(it.similarity)}`)))));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -781,13 +803,15 @@ async function loadTop(window, category) {
   }
   if (!current("top", t)) return;
   if (!body.items.length) { fill(box, empty("该类目暂无上榜商品。")); return; }
-  fill(box, h("table", { class: "table board" },
+  fill(box, h("div", { class: "list-head" }, h("span", { class: "muted" }, `前 ${body.items.length} 名`),
+    csvLink("/v1/rankings/top-sales", { window, category, k: 20 })),
+  h("div", { class: "scroll" }, h("table", { class: "table board" },
     h("thead", {}, h("tr", {}, ["名次", "商品", "类目", "售价", `${WINDOW_NAMES[body.window]}销量`, "GMV"]
       .map((x) => h("th", {}, x)))),
     h("tbody", {}, body.items.map((it) => h("tr", {},
       h("td", { class: "rank" }, it.rank), h("td", {}, productLink(it.product)),
       h("td", { class: "nw category" }, it.product.category), h("td", { class: "nw price" }, price(it.product.price)),
-      h("td", { class: "nw sales" }, num(it.sales)), h("td", { class: "nw" }, yuan(it.gmv)))))));
+      h("td", { class: "nw sales" }, num(it.sales)), h("td", { class: "nw" }, yuan(it.gmv))))))));
 }
 
 async function loadHot(category) {
@@ -809,15 +833,19 @@ async function loadHot(category) {
     (body.category ? ` · ${body.category}` : ""),
     body.stale ? h("span", { class: "tag bad-tag", title: body.error || "" }, "数据可能已过时") : null);
   if (!body.items || !body.items.length) { fill(box, meta, empty("暂无爆款")); return; }
-  fill(box, meta, h("table", { class: "table board" },
-    h("thead", {}, h("tr", {}, ["名次", "商品", "近期订单", "预期订单", "热度倍数", "理由"].map((x) => h("th", {}, x)))),
-    h("tbody", {}, body.items.map((it) => h("tr", {},
-      h("td", { class: "rank" }, it.rank),
-      h("td", {}, productLink(it.product), h("div", { class: "muted" }, `${it.product.category} · ${price(it.product.price)}`)),
-      h("td", { class: "nw" }, num(it.recent_orders)),
-      h("td", { class: "nw" }, num(it.expected_orders, it.expected_orders < 10 ? 2 : 1)),
-      h("td", { class: "nw lift" }, "×" + num(it.lift, it.lift < 10 ? 1 : 0)),
-      h("td", { class: "reasons-cell" }, (it.reasons || []).map((r) => h("div", {}, r.text))))))));
+  // live counts from the order stream (the card's 近7天销量 is the model snapshot's: 0 for a good that started
+  // selling today); the burst's ratio is in its reason, said with the figures it is computed from
+  fill(box, h("div", { class: "list-head" }, meta, csvLink("/v1/rankings/hot", { k: 20, category })),
+    h("div", { class: "scroll" }, h("table", { class: "table board" },
+      h("thead", {}, h("tr", {}, ["名次", "商品", `近${num(body.window_minutes)}分钟`, "近24小时", "近7天", "理由"]
+        .map((x) => h("th", {}, x)))),
+      h("tbody", {}, body.items.map((it) => h("tr", {},
+        h("td", { class: "rank" }, it.rank),
+        h("td", {}, productLink(it.product), h("div", { class: "muted" }, `${it.product.category} · ${price(it.product.price)}`)),
+        h("td", { class: "nw recent" }, num(it.recent_orders)),
+        h("td", { class: "nw day" }, num(it.orders_24h)),
+        h("td", { class: "nw week" }, num(it.orders_7d)),
+        h("td", { class: "reasons-cell" }, (it.reasons || []).map((r) => h("div", {}, r.text)))))))));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -150,7 +150,8 @@ def test_a_gated_product_says_why(page, live, live_app):
     product_id = str(s.model.product_ids.ids[row])
     page.goto(f"{live.url}/#/product/{product_id}")
     expect(page.locator("#product-title")).to_have_text(live.get(f"/v1/products/{product_id}")["product"]["title"])
-    expect(page.get_by_text(re.compile(r"^未通过质量门槛：退款率 0\.\d+ > 0\.15"))).to_be_visible()
+    refund = s.ranker.goods.refund[row] * 100  # a rate as a percentage, as the product page writes it
+    expect(page.get_by_text(re.compile(rf"^未通过质量门槛：退款率 {refund:.1f}% > 15%"))).to_be_visible()
     expect(page.locator(".product .badge")).to_have_class(re.compile(r"\bbad\b"))
 
 
@@ -245,15 +246,20 @@ def test_hot_board_renders_items_empty_and_error_answers(page, live, anchor, scr
     page.route(re.compile(r"/v1/rankings/hot(\?|$)"), hot)
     base = {"as_of": "2026-10-30T23:50:00Z", "stale": False, "store": "memory", "window_minutes": 30,
             "category": None, "model_version": picks["model_version"]}
-    answers["body"] = {**base, "items": [{"rank": 1, "product": card, "recent_orders": 42, "expected_orders": 6.0,
-                                          "lift": 7.0, "reasons": [{"text": "近30分钟 42 单，是平时的 7 倍"}]}]}
+    answers["body"] = {**base, "items": [{"rank": 1, "product": card, "recent_orders": 42, "orders_24h": 1234,
+                                          "orders_7d": 1300, "expected_orders": 6.0, "lift": 7.0,
+                                          "reasons": [{"text": "近30分钟 42 单，是平时同期（约 6 单）的 7.0 倍"}]}]}
     page.goto(f"{live.url}/#/boards")
     row = page.locator("#hot-list tbody tr")
     expect(row).to_have_count(1)
     expect(row).to_contain_text(card["title"])
-    expect(row).to_contain_text("×7.0")
-    expect(row).to_contain_text("近30分钟 42 单，是平时的 7 倍")
-    expect(page.locator("#hot-list")).to_contain_text("统计窗口 近30分钟")
+    expect(row.locator("td.recent")).to_have_text("42")
+    expect(row.locator("td.day")).to_have_text("1,234")  # live counts, not the card's snapshot figure
+    expect(row.locator("td.week")).to_have_text("1,300")
+    expect(row).not_to_contain_text("×")
+    expect(row).to_contain_text("近30分钟 42 单，是平时同期（约 6 单）的 7.0 倍")
+    # 23:50 UTC is 07:50 the next day in Beijing, whatever the browser's own time zone
+    expect(page.locator("#hot-list")).to_contain_text("统计窗口 近30分钟 · 截至 2026-10-31 07:50")
     page.screenshot(path=screenshots / "boards-hot.png", full_page=True)
 
     answers["body"] = {**base, "stale": True, "items": []}

@@ -26,7 +26,8 @@ def test_help_lists_every_subcommand_with_its_one_line_help():
     assert r.exit_code == 0, r.output
     listed = r.output.split("Commands:\n", 1)[1].splitlines()
     assert [line.split()[0] for line in listed] == sorted(SUBCOMMANDS) == sorted(
-        ["generate", "train", "inspect", "evaluate", "nightly", "rollback", "registry", "serve", "stream-orders"])
+        ["generate", "train", "tune", "inspect", "evaluate", "nightly", "rollback", "registry", "serve",
+         "stream-orders"])
     ctx = main.make_context("xuanpin", ["--help"], resilient_parsing=True)
     for line in listed:
         name, help_text = line.split(maxsplit=1)

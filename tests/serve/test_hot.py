@@ -164,8 +164,13 @@ def test_a_burst_surfaces_platform_wide_with_its_evidence(client, world):
     item = next(i for i in r.json["items"] if i["product"]["product_id"] == good)
     assert item["recent_orders"] >= 30 and item["lift"] > 10
     assert item["lift"] == pytest.approx(item["recent_orders"] / item["expected_orders"], rel=0.01)
-    assert str(item["recent_orders"]) in item["reasons"][0]["text"]
-    assert r.json["as_of"].startswith((world["now"] + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"))
+    assert f"{item['recent_orders']:,} 单" in item["reasons"][0]["text"]
+    # the live counts the card shows: the burst is in the last 24 hours and 7 days (the snapshot's sales_7d is not)
+    assert item["orders_7d"] >= item["orders_24h"] >= item["recent_orders"]
+    # Beijing time, the same instant as the burst's minute
+    assert r.json["as_of"].endswith("+08:00")
+    assert datetime.fromisoformat(r.json["as_of"]) == (world["now"] + timedelta(minutes=1)).replace(second=0,
+                                                                                                    microsecond=0)
 
 
 def test_a_room_s_burst_surfaces_in_that_room_and_not_in_another(client, world):

@@ -55,9 +55,11 @@ def test_category_filter(client, ids):
     assert body["items"] and {it["product"]["category"] for it in body["items"]} == {"美妆"}
 
 
-def test_unknown_category_gives_an_empty_page_not_an_error(client, ids):
-    body = picks(client, ids["anchor"], category="不存在的类目")
-    assert body["items"] == [] and body["paging"]["next_offset"] is None
+def test_unknown_category_is_a_400_listing_the_valid_ones(client, ids, serving):
+    """A mistyped category is said to be one, not answered with an empty page that reads "nothing fits"."""
+    r = client.get(f"/v1/anchors/{ids['anchor']}/picks", query_string={"category": "不存在的类目"})
+    assert r.status_code == 400 and r.json["error"]["field"] == "category"
+    assert all(c in r.json["error"]["message"] for c in serving.ranker.categories)
 
 
 def test_price_range_filter(client, ids):

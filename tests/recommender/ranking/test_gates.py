@@ -38,10 +38,12 @@ def test_the_stock_gate_can_be_turned_off_and_unknown_values_pass():
     assert goods_gate(unknown, RankingConfig()).tolist() == [True]
 
 
-@pytest.mark.parametrize(("case", "reason"), [("refund", "refund_rate 0.150 > 0.15"),
-                                              ("shop_rating", "shop_rating 4.0 < 4.0"),
+@pytest.mark.parametrize(("case", "reason"), [("refund", "refund_rate 15.01% > 15%"),
+                                              ("shop_rating", "shop_rating 3.99 < 4"),
                                               ("violations", "merchant_violations 3 > 2"), ("stock", "out of stock")])
 def test_the_product_page_names_exactly_the_gate_failed(case: str, reason: str):
+    """Rates as percentages, and each figure with as many decimals as tell it from its limit (never "15.0% >
+    15%")."""
     goods = goods_of(CASES)
     assert gate_failures(goods, RankingConfig(), list(CASES).index(case)) == [reason]
     assert gate_failures(goods, RankingConfig(), list(CASES).index("on_limits")) == []
@@ -56,3 +58,10 @@ def test_each_anchor_gate_alone_and_its_limits():
     assert anchors_gate(rooms, RankingConfig()).tolist() == [True, True, False, False]
     looser = RankingConfig(min_anchor_rating=3.5, max_anchor_violations=4)
     assert anchors_gate(rooms, looser).tolist() == [True, True, True, True]
+
+
+@pytest.mark.parametrize(("refund", "text"), [(0.365, "refund_rate 36.5% > 15%"), (0.2, "refund_rate 20.0% > 15%"),
+                                              (0.15004, "refund_rate 15.004% > 15%")])
+def test_refund_rates_read_as_percentages(refund: float, text: str):
+    goods = goods_of({"refund": {"refund": refund}})
+    assert gate_failures(goods, RankingConfig(), 0) == [text]

@@ -24,8 +24,8 @@ def test_reserved_slots_are_spread_through_each_page(ranker):
 
 
 def test_the_category_cap_holds_when_a_room_s_own_best_goods_are_of_one_category(ranker):
-    # a room's 20 goods with the most expected orders are nearly all of its main category; a cap of 5 a page is
-    # kept, not relaxed, because every category's best goods are candidates
+    # a room's 20 goods with the most expected orders are nearly all of its main category; a cap of 3 in each
+    # block of 10 (ceil(0.25 x 10)) is kept, not relaxed, because every category's best goods are candidates
     strict = Ranker(ranker.model, RankingConfig(max_category_share=0.25, support_share=0.0))
     category = strict.goods.category
     for anchor in range(0, 50, 5):
@@ -33,8 +33,10 @@ def test_the_category_cap_holds_when_a_room_s_own_best_goods_are_of_one_category
         own = Counter(category[np.flatnonzero(strict.gate)[best]].tolist()).most_common(1)[0][1]
         for offset in (0, 20):
             page = strict.picks(anchor, 20, offset).items
-            cats = Counter(category[[p.product for p in page]].tolist())
-            assert len(page) == 20 and max(cats.values()) <= 5, (anchor, own, cats)
+            assert len(page) == 20
+            for block in (page[:10], page[10:]):
+                cats = Counter(category[[p.product for p in block]].tolist())
+                assert max(cats.values()) <= 3, (anchor, own, cats)
 
 
 @pytest.mark.parametrize("k", [7, 20, 33])
@@ -44,6 +46,23 @@ def test_pages_of_every_room_continue_without_repeats(ranker, k):
         shown = [p.product for offset in range(0, 5 * k, k) for p in ranker.picks(anchor, k, offset).items]
         assert len(shown) == len(set(shown)), anchor
         assert shown[:k] == [p.product for p in ranker.picks(anchor, k, 0).items]
+
+
+@pytest.mark.parametrize("filters", [PickFilters(), PickFilters(price_max=100.0)])
+def test_pages_are_slices_of_one_order_and_each_holds_the_cap(ranker, filters):
+    """Two pages of 10 are one page of 20, five of 10 one of 50, whatever the filters; every page of 10 (at any
+    offset that is a multiple of 10) holds the category cap (7 of 10) and a page of 20 holds 14."""
+    category = ranker.goods.category
+    for anchor in range(0, 50, 3):
+        fifty = [p.product for p in ranker.picks(anchor, 50, 0, filters).items]
+        tens = [p.product for offset in range(0, 50, 10) for p in ranker.picks(anchor, 10, offset, filters).items]
+        twenties = [p.product for offset in (0, 20) for p in ranker.picks(anchor, 20, offset, filters).items]
+        assert tens == fifty and twenties == fifty[:40], anchor
+        assert [p.product for p in ranker.picks(anchor, 20, 10, filters).items] == fifty[10:30]
+        for size in (10, 20):
+            for at in range(0, len(fifty) - size + 1, 10):
+                most = max(Counter(category[fifty[at:at + size]].tolist()).values())
+                assert most <= 0.7 * size, (anchor, size, at)
 
 
 def test_filters_narrow_the_picks(ranker):
@@ -66,8 +85,10 @@ def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(which, fi
         score = expected_value(ranker, anchor, rows)
         rows, score = rows[np.lexsort((rows, -score))], np.sort(score)[::-1]  # no exact ties here
         for k, offset in ((20, 0), (20, 20), (7, 14)):
+            # whatever k, the list is arranged in blocks of page_block: a page is a slice of one order
             expected = reference_arrange(goods.category[rows].tolist(), goods.supported[rows].tolist(),
-                                         score.tolist(), offset + k, k, cfg.support_share, cfg.max_category_share)
+                                         score.tolist(), offset + k, cfg.page_block, cfg.support_share,
+                                         cfg.max_category_share)
             page = ranker.picks(anchor, k, offset, filters)
             got = [p.product for p in page.items]
             assert got == rows[expected[offset:offset + k]].tolist(), (anchor, k, offset)
@@ -121,8 +142,12 @@ def test_picks_outside_the_room_s_own_categories_are_marked_justified_and_capped
             assert ("outside_category" in codes) == pick.outside
             seen += pick.outside
         page = capped.picks(anchor, 20).items
-        # at most 2 of 20, unless the room's own categories cannot fill the rest under the category cap (14)
-        own = [min(14, int((free.gate & (free.goods.category == c)).sum())) for c in np.flatnonzero(~outside)]
-        assert sum(p.outside for p in page) <= max(2, 20 - sum(own))
+        # at most 1 in each block of 10, unless every own category is capped (7) in the block or used up by then
+        left = {int(c): int((free.gate & (free.goods.category == c)).sum()) for c in np.flatnonzero(~outside)}
+        for block in (page[:10], page[10:]):
+            used = Counter(int(free.goods.category[p.product]) for p in block if not p.outside)
+            if sum(p.outside for p in block) > 1:
+                assert all(used[c] >= 7 or used[c] == n for c, n in left.items()), (anchor, used, left)
+            left = {c: n - used[c] for c, n in left.items()}
         fewer += sum(p.outside for p in page) < sum(p.outside for p in free.picks(anchor, 20).items)
     assert seen > 20 and fewer > 5

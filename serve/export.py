@@ -1,0 +1,151 @@
+"""CSV downloads of the API's lists (下载CSV): one row per item, the way a person opens them in Excel.
+
+Any route declared with ``endpoint(..., csv="items")`` answers ``format=csv`` (or ``Accept: text/csv``) with its
+list flattened here: nested objects become columns (``product.title``), a list of reasons one cell of their
+sentences. The file is UTF-8 with a byte-order mark (Excel reads a CSV without one in the machine's code page
+and shows Chinese as mojibake), headers are Chinese, money stays yuan, rates are written as percentages
+(``36.5%``, which Excel reads as the number 0.365) and yes/no as 是/否.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import types
+import typing
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+BOM = "\ufeff"
+
+#: column headers by the field's path in an item; anything else keeps its path
+HEADERS = {
+    "rank": "名次", "score": "得分", "reasons": "推荐理由", "supported": "扶持", "on_shelf": "已在货架",
+    "outside": "拓品类", "sales": "销量", "gmv": "GMV(元)", "similarity": "相似度",
+    "recent_orders": "近期订单", "orders_24h": "近24小时订单", "orders_7d": "近7天订单",
+    "expected_orders": "平时同期订单", "lift": "热度倍数", "affinity": "匹配度", "category": "类目",
+    "products": "商品数",
+    "product.product_id": "商品ID", "product.title": "商品标题", "product.category": "类目",
+    "product.price": "售价(元)",
+    "product.commission_rate": "佣金率", "product.commission_per_order": "每单佣金(元)",
+    "product.merchant_id": "商家ID", "product.brand": "品牌", "product.stock": "库存",
+    "product.refund_rate": "退款率", "product.shop_rating": "店铺评分", "product.sales_7d": "近7天销量",
+    "product.gmv_7d": "近7天GMV(元)", "product.merchant_name": "店铺",
+    "baseline_orders_7d": "此前周均订单", "growth_7d": "7日增长", "passes_gates": "通过质量门槛",
+    "gmv_rank": "GMV名次", "orders": "订单数", "buyers": "买家数", "fan_buyers": "粉丝买家数",
+    "conversion": "粉丝转化率",
+    "anchor_id": "主播ID", "name": "主播昵称", "tier": "层级", "main_category": "主营类目", "fans": "粉丝数",
+    "anchor.anchor_id": "主播ID", "anchor.name": "主播昵称", "anchor.tier": "层级",
+    "anchor.main_category": "主营类目", "anchor.fans": "粉丝数",
+    "followed_anchor.anchor_id": "关注的主播ID", "followed_anchor.name": "关注的主播",
+    "followed_anchor.tier": "关注的主播层级", "followed_anchor.main_category": "关注的主播主营类目",
+    "followed_anchor.fans": "关注的主播粉丝数",
+    "breakdown.expected_commission_30d": "预期佣金30天(元)",
+    "breakdown.expected_commission_30d_p05": "预期佣金30天下限(元)",
+    "breakdown.expected_commission_30d_p95": "预期佣金30天上限(元)",
+    "breakdown.affinity": "匹配度(预期订单30天)", "breakdown.expected_orders_30d": "预期订单30天",
+    "breakdown.relative_affinity": "相对匹配度", "breakdown.price": "售价(元)", "breakdown.commission_rate": "佣金率",
+    "breakdown.expected_value": "期望价值", "breakdown.support_boost": "扶持加权", "breakdown.score": "得分",
+    "breakdown.fans": "粉丝数", "breakdown.category_gmv_share": "该类目GMV占比", "breakdown.fit": "匹配度",
+    "breakdown.relative_fit": "相对匹配度",
+}
+
+#: fields that are rates (0-1): written as percentages
+RATES = {"commission_rate", "refund_rate", "similarity", "relative_affinity", "category_gmv_share", "share",
+         "relative_fit", "anchor_conversion_30d", "refund_share_30d", "growth_7d", "conversion"}
+
+#: words for the codes a list of labels holds
+LABELS = {"new_goods": "新品扶持", "small_merchant": "中小商家扶持"}
+
+#: columns left out: the breakdown's duplicates of the card, and figures that are the card's
+SKIP = {"breakdown.price", "breakdown.commission_rate", "breakdown.fans", "breakdown.score"}
+
+
+def _percent(value: float) -> str:
+    text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _cell(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and name.rsplit(".", 1)[-1] in RATES:
+        return _percent(value)
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    if isinstance(value, list):
+        if all(isinstance(v, dict) and "text" in v for v in value):
+            return "；".join(v["text"] for v in value)
+        return "、".join(LABELS.get(str(v), str(v)) for v in value)
+    return str(value)
+
+
+def _flatten(item: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        elif name not in SKIP:
+            out[name] = value
+    return out
+
+
+def header(name: str) -> str:
+    """The Chinese header of a column (its path when none is known)."""
+    return HEADERS.get(name, name)
+
+
+def fields_of(model: type[BaseModel] | None, prefix: str = "") -> list[str]:
+    """The column paths an item model declares (nested models flattened; a free-form dict such as the breakdown
+    adds its keys from the items themselves), so even an empty list downloads with its headers."""
+    if model is None:
+        return []
+    out = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        kind = field.annotation
+        options = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
+        nested = next((t for t in options if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if nested is not None:
+            out += fields_of(nested, path + ".")
+        elif typing.get_origin(kind) is dict:
+            out.append(path + ".*")  # the items' own keys go here
+        elif path not in SKIP:
+            out.append(path)
+    return out
+
+
+def item_model(response: type[BaseModel] | None, field: str) -> type[BaseModel] | None:
+    """The model of one item of `response`'s list field `field` (None when it is not a list of models)."""
+    if response is None or field not in response.model_fields:
+        return None
+    args = typing.get_args(response.model_fields[field].annotation)
+    return args[0] if args and isinstance(args[0], type) and issubclass(args[0], BaseModel) else None
+
+
+def to_csv(items: list, model: type[BaseModel] | None = None) -> bytes:
+    """A list of items as the bytes of a CSV file: BOM, Chinese headers, one row per item (a header row alone
+    for an empty list). Columns: `model`'s fields in their order, then what the items add (breakdown keys)."""
+    rows = [_flatten(item) for item in orjson.loads(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY))]
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    columns: dict[str, None] = {}
+    for path in fields_of(model):
+        if path.endswith(".*"):
+            columns.update(dict.fromkeys(c for c in seen if c.startswith(path[:-1])))
+        else:
+            columns[path] = None
+    columns.update(dict.fromkeys(c for c in seen if c not in columns))
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([header(c) for c in columns])
+    for row in rows:
+        writer.writerow([_cell(c, row.get(c)) for c in columns])
+    return out.getvalue().encode("utf-8")
