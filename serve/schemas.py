@@ -115,7 +115,9 @@ class Pick(BaseModel):
                                                     "orders x price x commission rate, and its 5% and 95% points "
                                                     "(_p05, _p95) from the good's quality posterior")
     reasons: list[Reason]
-    supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
+    supported: list[str] = Field(description="exposure support that applied: small_merchant (its merchant's 30-day "
+                                 "GMV is below ranking.small_merchant_gmv_30d), new_shop (the shop opened fewer than "
+                                 "ranking.new_shop_days ago), new_goods")
     on_shelf: bool = Field(description="the room lists the good already (exclude_shelf=true leaves such goods out)")
     outside: bool = Field(description="拓品类: the good's category is not one of the room's own (its main category "
                                       "or one holding home_share of its GMV); max_outside_share caps them per page")

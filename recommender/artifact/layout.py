@@ -11,8 +11,11 @@ key it names is set (the shelf-rate model needs a shelf table).
 
 Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
 (read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders) and
-``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality). Formats 5 and
-6 still load (5's extra files ignored; without ``audience/`` the picks use the category x quality model); 3 and
+``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality); 8 adds ``boards/`` (each room's
+GMV and orders per 1/7/30-day window and category, the anchor boards) and the audience's average order
+(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``. Formats 5 to 7 still load
+(without the boards: the service has no anchor board or audience price filter for them); formats 5 and
+6 also load (5's extra files ignored; without ``audience/`` the picks use the category x quality model); 3 and
 4 are refused.
 
 The table (``python -m recommender.artifact`` prints it)::
@@ -31,8 +34,8 @@ import numpy as np
 
 from recommender.errors import ArtifactError
 
-FORMAT_VERSION = 7
-READABLE_VERSIONS = (5, 6, 7)
+FORMAT_VERSION = 8
+READABLE_VERSIONS = (5, 6, 7, 8)
 RETIRED_VERSIONS = (3, 4)  # refused with a message that says to retrain
 MANIFEST = "manifest.json"
 
@@ -107,6 +110,12 @@ LAYOUT: tuple[File, ...] = (
          ("float32",), ("labels",)),
     File("profiles/anchor_category_gmv_30d.npy", "anchors", "GMV per category, last 30 days", ("float64",),
          ("categories",)),
+    File("profiles/followers_order_value_30d.npy", "anchors", "the followers' average order in the last 30 days, "
+         "any room, yuan (NaN: none bought)", ("float64",), optional="anchor_boards"),
+    File("boards/anchor_gmv.npy", "anchors", "GMV per window (1, 7, 30 days) and category, yuan", ("float64",),
+         (3, "categories"), optional="anchor_boards", finite=True),
+    File("boards/anchor_orders.npy", "anchors", "orders per window (1, 7, 30 days) and category", ("int64",),
+         (3, "categories"), optional="anchor_boards"),
     File("shelf/indptr.npy", "anchors+1", "each anchor's shelf (CSR over anchors)", ("int64",)),
     File("shelf/products.npy", "shelf", "product rows of the shelves", ("int32",)),
     File("follows/indptr.npy", "fans+1", "each fan's followed anchors (CSR over fans)", ("int64",)),

@@ -27,7 +27,8 @@ class Editable:
 
     def without_audience(self, version: int) -> None:
         """Make the copy what an older format (5 or 6) wrote: no room x good term (audience/), no quality
-        shape."""
+        shape, no anchor boards."""
+        self.without_boards()
         man = self.manifest
         for rel in [r for r in man["files"] if r.startswith("audience/") or r == "shelf_rate/quality_shape.npy"]:
             (self.path / rel).unlink()
@@ -35,6 +36,17 @@ class Editable:
         man.pop("audience", None)
         man.pop("quality_shape", None)
         man["format_version"] = version
+        self.set_manifest(man)
+
+    def without_boards(self) -> None:
+        """Make the copy what format 7 wrote: no anchor boards (boards/) and no audience order value."""
+        man = self.manifest
+        for rel in [r for r in man["files"] if r.startswith("boards/") or "order_value" in r]:
+            (self.path / rel).unlink()
+            del man["files"][rel]
+            man.get("checksums", {}).pop(rel, None)
+        man.pop("anchor_boards", None)
+        man["format_version"] = 7
         self.set_manifest(man)
 
     def save(self, rel: str, arr: np.ndarray) -> None:

@@ -77,9 +77,9 @@ def test_a_format_6_artifact_loads_and_ranks_by_the_category_x_quality_model(art
                                                         rel=1e-3) for p in picks)
 
 
-def test_a_format_7_artifact_holds_no_retired_file(artifact):
+def test_a_format_8_artifact_holds_no_retired_file(artifact):
     artifact.save("shelf_rate/candidates.npy", np.zeros((50, 10), np.int32))
-    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 7"
+    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 8"
     with pytest.raises(ArtifactError, match=refused):
         load_model(artifact.path)
 
@@ -88,7 +88,7 @@ def test_a_file_of_the_table_missing_from_the_manifest_is_refused(artifact):
     man = artifact.manifest
     del man["files"]["follows/anchors.npy"]
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 7 but not listed in the manifest"):
+    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 8 but not listed in the manifest"):
         load_model(artifact.path)
 
 
@@ -189,3 +189,27 @@ def test_the_faiss_indexes_are_checked_at_load_but_held_only_once_searched(small
     assert "product_index" not in vars(model) and "anchor_index" not in vars(model)
     rows, _ = model.products_for_anchors(np.arange(3), 5)
     assert rows.shape == (3, 5) and "product_index" in vars(model)
+
+
+def test_a_format_7_artifact_loads_without_the_anchor_boards(artifact, model):
+    artifact.without_boards()
+    old = load_model(artifact.path)
+    assert old.anchor_window_gmv is None and old.audience_order_value is None
+    assert model.anchor_window_gmv is not None
+    assert Ranker(old).anchor_boards is None  # the service answers 503 for its anchor boards
+    assert len(Ranker(old).picks(3, 20).items) == 20
+
+
+def test_the_anchor_boards_add_up_to_the_anchors_totals(model):
+    """Per window and category; summed over categories they are the anchors' 7- and 30-day totals."""
+    gmv, orders = np.asarray(model.anchor_window_gmv), np.asarray(model.anchor_window_orders)
+    assert gmv.shape == orders.shape == (len(model.anchor_ids), 3, len(model.audience.labels["category"]))
+    st = model.anchor_stats
+    np.testing.assert_allclose(gmv[:, 1].sum(axis=1), st["gmv_7d"], atol=0.05)
+    np.testing.assert_allclose(gmv[:, 2].sum(axis=1), st["gmv_30d"], atol=0.05)
+    assert orders[:, 1].sum(axis=1).tolist() == st["orders_7d"].tolist()
+    assert orders[:, 2].sum(axis=1).tolist() == st["orders_30d"].tolist()
+    np.testing.assert_allclose(gmv[:, 2], model.anchor_category_gmv, atol=0.05)
+    assert (gmv[:, 0] <= gmv[:, 1] + 1e-9).all() and (gmv[:, 1] <= gmv[:, 2] + 1e-9).all()
+    value = np.asarray(model.audience_order_value)
+    assert np.nanmin(value) > 0 and np.isfinite(value[np.asarray(model.audience.buyers_30d) > 0]).all()
