@@ -109,6 +109,13 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
     return wrap
 
 
+def check_choice(value: str | None, valid: list[str], field: str) -> None:
+    """A 400 naming the field and listing the valid values when `value` is not one of them (an unknown category or
+    tier is a mistake to report, not an empty page)."""
+    if value is not None and value not in valid:
+        raise ApiError(400, "invalid_parameter", f"{field}: unknown value {value!r}; valid: {', '.join(valid)}", field)
+
+
 SECURITY_SCHEMES = {
     "eventsToken": {"type": "http", "scheme": "bearer", "description": "XUANPIN_EVENTS_TOKEN; without one configured "
                     "the route is off (403). The scheme is case-insensitive, the token is not."},
