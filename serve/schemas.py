@@ -312,7 +312,10 @@ class ModelInfo(BaseModel):
     counts: dict
     parameters: dict
     indexes: dict
-    ranking: dict
+    ranking: dict = Field(description="the ranking's settings, the 扶持 (small_merchant_gmv_30d, new_shop_days) and "
+                          "新人主播 (new_anchor_*) thresholds included")
+    anchor_labels: dict[str, list[str]] = Field(default_factory=dict, description="the values the 达人广场 and "
+                                                "anchor-board filters accept: tier, gender, age_band, region")
     reload: dict | None = Field(None, description="registry, CURRENT, served version, last check and error")
     hot: dict = Field(description="hot items: store, clock, the store's latest minute, last store error")
 
