@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from serve import schemas
 from recommender.ranking import audience_line
+from serve import schemas
 from serve.api import ApiError, check_choice, endpoint
 from serve.present import anchor_summary, product_card
 from serve.state import serving

@@ -44,7 +44,8 @@ def _not_below(low: str) -> Any:
     def check(cls: type, high: float | None, info: ValidationInfo) -> float | None:
         least = info.data.get(low)
         if high is not None and least is not None and high < least:
-            raise PydanticCustomError("range", "below {low} ({least}): the range is empty", {"low": low, "least": least})
+            raise PydanticCustomError("range", "below {low} ({least}): the range is empty",
+                                      {"low": low, "least": least})
         return high
 
     return check
