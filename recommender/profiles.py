@@ -146,6 +146,44 @@ def anchor_category_gmv(m: Marketplace, now: pd.Timestamp | None = None) -> np.n
     return np.round(out, 2)
 
 
+def anchor_category_windows(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(anchors, windows, categories) GMV (yuan) and orders of unrefunded orders over the last 1/7/30 days, the
+    windows of `anchor_stats` (an order `age < days` old), categories in the audience labels' order: the anchor
+    boards (达人带货榜) per window and category. Summed over categories they are `anchor_stats`' totals."""
+    now = now or m.snapshot_time
+    o = m.purchases
+    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    cat_codes, cats = pd.factorize(m.products["category"], sort=True)
+    n_a, n_c = len(m.anchor_ids), len(cats)
+    cell = o["anchor"].to_numpy(np.int64) * n_c + cat_codes[o["product"].to_numpy()]
+    amount = o["amount"].to_numpy(float)
+    gmv = np.zeros((n_a, len(WINDOWS), n_c))
+    orders = np.zeros((n_a, len(WINDOWS), n_c), np.int64)
+    for i, days in enumerate(WINDOWS):
+        inside = age < days
+        gmv[:, i] = np.bincount(cell[inside], amount[inside], n_a * n_c).reshape(n_a, n_c)
+        orders[:, i] = np.bincount(cell[inside], minlength=n_a * n_c).reshape(n_a, n_c)
+    return np.round(gmv, 2), orders
+
+
+def audience_order_value(m: Marketplace, now: pd.Timestamp | None = None, days: int = 30) -> np.ndarray:
+    """(anchors,) the audience's price level: the average unrefunded order (yuan) its followers placed in the last
+    `days`, in any room (客单价 of the audience, so a new room with fans but no sales has one). NaN where no
+    follower bought."""
+    now = now or m.snapshot_time
+    o = m.purchases
+    recent = (o["ordered_at"] > now - pd.Timedelta(days=days)).to_numpy()
+    fan = o["fan"].to_numpy()[recent]
+    n_f = len(m.fan_ids)
+    spent = np.bincount(fan, o["amount"].to_numpy(float)[recent], n_f)
+    count = np.bincount(fan, minlength=n_f).astype(float)
+    follows = sp.csr_matrix((np.ones(len(m.follows)), (m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy())),
+                            shape=(len(m.anchor_ids), n_f))
+    follows.data[:] = 1.0
+    total, n = follows @ spent, follows @ count
+    return np.round(np.divide(total, n, out=np.full(len(total), np.nan), where=n > 0), 2)
+
+
 def _csr(rows: np.ndarray, values: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(rows, kind="stable")
     indptr = np.searchsorted(rows[order], np.arange(n_rows + 1)).astype(np.int64)

@@ -62,6 +62,10 @@ def small_merchant(gmv_30d: float) -> dict:
             "value": round(float(gmv_30d), 2)}
 
 
+def new_shop(days: float) -> dict:
+    return {"code": "new_shop", "text": f"新店扶持，开店 {max(int(days), 0)} 天", "value": int(days)}
+
+
 def anchor_fans(fans: int) -> dict:
     return {"code": "anchor_fans", "text": f"粉丝 {fans:,} 人", "value": int(fans)}
 

@@ -35,7 +35,8 @@ HEADERS = {
     "product.gmv_7d": "近7天GMV(元)", "product.merchant_name": "店铺",
     "baseline_orders_7d": "此前周均订单", "growth_7d": "7日增长", "passes_gates": "通过质量门槛",
     "gmv_rank": "GMV名次", "orders": "订单数", "buyers": "买家数", "fan_buyers": "粉丝买家数",
-    "conversion": "粉丝转化率",
+    "conversion": "粉丝转化率", "new_anchor": "新人主播", "audience.text": "粉丝画像",
+    "audience.order_value": "粉丝客单价(元)",
     "anchor_id": "主播ID", "name": "主播昵称", "tier": "层级", "main_category": "主营类目", "fans": "粉丝数",
     "anchor.anchor_id": "主播ID", "anchor.name": "主播昵称", "anchor.tier": "层级",
     "anchor.main_category": "主营类目", "anchor.fans": "粉丝数",
@@ -57,10 +58,13 @@ RATES = {"commission_rate", "refund_rate", "similarity", "relative_affinity", "c
          "relative_fit", "anchor_conversion_30d", "refund_share_30d", "growth_7d", "conversion"}
 
 #: words for the codes a list of labels holds
-LABELS = {"new_goods": "新品扶持", "small_merchant": "中小商家扶持"}
+LABELS = {"new_goods": "新品扶持", "small_merchant": "中小商家扶持", "new_shop": "新店扶持"}
 
 #: columns left out: the breakdown's duplicates of the card, and figures that are the card's
-SKIP = {"breakdown.price", "breakdown.commission_rate", "breakdown.fans", "breakdown.score"}
+SKIP = {"breakdown.price", "breakdown.commission_rate", "breakdown.fans", "breakdown.score",
+        # the audience line's parts: its text (粉丝画像) says them, and a room without followers has none
+        "audience", "audience.gender.label", "audience.gender.share", "audience.age_band.label",
+        "audience.age_band.share", "audience.region.label", "audience.region.share"}
 
 
 def _percent(value: float) -> str:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import threading
 import weakref
 
+import numpy as np
 from flask import Blueprint
 
 from recommender.artifact import Model
 from recommender.catalogue import Catalogue, ProductQuery
 from recommender.evidence import Evidence, beijing_time, days_of_stock, low_stock
+from recommender.ranking import AnchorFilters, audience_line
 from serve import schemas
 from serve.api import ApiError, endpoint, known
 from serve.present import anchor_summary, beijing, plain, product_card, product_cards, shop
@@ -144,9 +146,22 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
     """Anchors whose audience fits a good and who sell its category, with reasons."""
     s = serving()
     row = s.product_row(product_id)
-    page = s.ranker.anchors_for(row, q.k, q.offset, known(q.tier, s.ranker.tiers, "tier"), q.min_fans)
+    rooms = s.ranker.rooms
+    known(q.tier, rooms.tiers, "tier")
+    for dim in ("gender", "age_band", "region"):
+        known(getattr(q, dim), rooms.audience_labels.get(dim, []), dim)
+    filters = AnchorFilters(tier=q.tier, min_fans=q.min_fans, max_fans=q.max_fans, gender=q.gender,
+                            gender_share_min=q.gender_share_min, age_band=q.age_band, age_share_min=q.age_share_min,
+                            region=q.region, region_share_min=q.region_share_min,
+                            audience_price_min=q.audience_price_min, audience_price_max=q.audience_price_max,
+                            category_gmv_min=q.category_gmv_min, new_only=q.new)
+    page = s.ranker.anchors_for(row, q.k, q.offset, filters=filters)
+    shown = np.array([it["anchor"] for it in page.items], np.int64)
+    lines = audience_line(rooms, shown)
+    new = rooms.new[shown].tolist() if rooms.new is not None else [False] * len(shown)
     items = [{"rank": q.offset + i + 1, "anchor": anchor_summary(s.cards, it["anchor"]), "score": it["score"],
-              "breakdown": it["breakdown"], "reasons": it["reasons"], "on_shelf": it["on_shelf"]}
+              "breakdown": it["breakdown"], "reasons": it["reasons"], "on_shelf": it["on_shelf"],
+              "new_anchor": new[i], "audience": lines[i]}
              for i, it in enumerate(page.items)]
     return {"product": product_card(s.cards, row), "quality": _quality(s, row), "items": items,
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},

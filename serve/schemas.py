@@ -37,11 +37,61 @@ class PicksQuery(Query):
         return price_max
 
 
+def _not_below(low: str) -> Any:
+    """A validator: this field is not below `low` (an empty range is a 400 naming the upper bound, not an empty
+    page: the two were likely swapped)."""
+
+    def check(cls: type, high: float | None, info: ValidationInfo) -> float | None:
+        least = info.data.get(low)
+        if high is not None and least is not None and high < least:
+            raise PydanticCustomError("range", "below {low} ({least}): the range is empty",
+                                      {"low": low, "least": least})
+        return high
+
+    return check
+
+
 class ProductAnchorsQuery(Query):
+    """The merchant's 达人广场 filters. Labels (tier, gender, age_band, region) must be ones the model knows: an
+    unknown one is a 400 whose message lists the valid ones."""
+
     k: int = Field(20, ge=1, le=200)
     offset: int = Field(0, ge=0, le=10_000)
     tier: str | None = Field(None, min_length=1, max_length=20, description="anchor tier, e.g. 头部/腰部/尾部")
     min_fans: int | None = Field(None, ge=0, description="only anchors with at least this many fans")
+    max_fans: int | None = Field(None, ge=0, description="only anchors with at most this many fans (not below "
+                                 "min_fans: an empty range is a 400)")
+    gender: str | None = Field(None, min_length=1, max_length=20, description="a gender of the followers, e.g. 女")
+    gender_share_min: float = Field(0.5, ge=0, le=1, description="with gender: its least share of the followers")
+    age_band: str | None = Field(None, min_length=1, max_length=20, description="an age band, e.g. 24-30")
+    age_share_min: float = Field(0.2, ge=0, le=1, description="with age_band: its least share of the followers")
+    region: str | None = Field(None, min_length=1, max_length=20, description="a region, e.g. 广东")
+    region_share_min: float = Field(0.1, ge=0, le=1, description="with region: its least share of the followers")
+    audience_price_min: float | None = Field(None, ge=0, description="the audience's price level, yuan: the least "
+                                             "average order of the followers (30 days, any room; rooms whose "
+                                             "followers bought nothing are left out)")
+    audience_price_max: float | None = Field(None, ge=0, description="its most (not below audience_price_min)")
+    category_gmv_min: float | None = Field(None, ge=0, description="the room's least 30-day GMV in the good's "
+                                           "category, yuan")
+    new: bool = Field(False, description="only 新人主播 (ranking.new_anchor_days, new_anchor_gmv_30d, "
+                      "new_anchor_max_violations; shown by /v1/model)")
+
+    _fans_range = field_validator("max_fans")(_not_below("min_fans"))
+    _price_range = field_validator("audience_price_max")(_not_below("audience_price_min"))
+
+
+class AnchorBoardQuery(Query):
+    """The anchor board (达人带货榜). Unknown category or tier values are a 400 that lists the valid ones."""
+
+    window: Literal["1d", "7d", "30d"] = Field("7d", description="days counted back from the snapshot time")
+    metric: Literal["gmv", "orders"] = Field("gmv", description="what the board ranks by (ties: the other metric, "
+                                             "then fans, then the anchor's row; ranks are positions, never shared)")
+    category: str | None = Field(None, min_length=1, max_length=50, description="GMV and orders in this goods "
+                                 "category only")
+    tier: str | None = Field(None, min_length=1, max_length=20, description="only anchors of this tier")
+    new: bool = Field(False, description="the new-anchor board (新人主播榜): only 新人主播")
+    k: int = Field(50, ge=1, le=200, description="rows on this page")
+    offset: int = Field(0, ge=0, le=10_000, description="rows to skip; pages are slices of one ordering")
 
 
 class SimilarQuery(Query):
@@ -131,7 +181,9 @@ class Pick(BaseModel):
                                                     "orders x price x commission rate, and its 5% and 95% points "
                                                     "(_p05, _p95) from the good's quality posterior")
     reasons: list[Reason]
-    supported: list[str] = Field(description="exposure support that applied: small_merchant, new_goods")
+    supported: list[str] = Field(description="exposure support that applied: small_merchant (its merchant's 30-day "
+                                 "GMV is below ranking.small_merchant_gmv_30d), new_shop (the shop opened fewer than "
+                                 "ranking.new_shop_days ago), new_goods")
     on_shelf: bool = Field(description="the room lists the good already (exclude_shelf=true leaves such goods out)")
     outside: bool = Field(description="拓品类: the good's category is not one of the room's own (its main category "
                                       "or one holding home_share of its GMV); max_outside_share caps them per page")
@@ -172,6 +224,41 @@ class AnchorMatch(BaseModel):
                                                     "in the good's category")
     reasons: list[Reason]
     on_shelf: bool = Field(description="the room lists the good already")
+    new_anchor: bool = Field(False, description="新人主播 by the ranking's new_anchor_* settings")
+    audience: AudienceLine | None = Field(None, description="the room's audience in one line (what the 达人广场 "
+                                          "filters read)")
+
+
+class AudienceLine(BaseModel):
+    text: str = Field(description="the audience in one line: the largest gender, age band and region share of the "
+                      "followers and their average order, e.g. 女 72% · 24-30岁 41% · 广东 18% · 客单价 ¥89")
+    gender: Share | None = None
+    age_band: Share | None = None
+    region: Share | None = None
+    order_value: float | None = Field(None, description="客单价: the followers' average order in the last 30 "
+                                      "days, any room, yuan; null when none bought")
+
+
+class AnchorBoardRow(BaseModel):
+    rank: int = Field(description="position on the board (1, 2, 3 ...: two rooms tied on the metric are not "
+                      "both first)")
+    anchor: AnchorSummary
+    gmv: float = Field(description="GMV in the window (and category), yuan")
+    orders: int = Field(description="orders in the window (and category)")
+    fans: int
+    new_anchor: bool = Field(description="新人主播 by the ranking's new_anchor_* settings")
+    audience: AudienceLine
+
+
+class AnchorBoardResponse(BaseModel):
+    window: str
+    metric: str
+    category: str | None
+    tier: str | None
+    new: bool
+    items: list[AnchorBoardRow]
+    paging: Paging = Field(description="candidates: the rooms on the board")
+    model_version: str
 
 
 class ProductAnchorsResponse(BaseModel):
@@ -318,7 +405,10 @@ class ModelInfo(BaseModel):
     counts: dict
     parameters: dict
     indexes: dict
-    ranking: dict
+    ranking: dict = Field(description="the ranking's settings, the 扶持 (small_merchant_gmv_30d, new_shop_days) and "
+                          "新人主播 (new_anchor_*) thresholds included")
+    anchor_labels: dict[str, list[str]] = Field(default_factory=dict, description="the values the 达人广场 and "
+                                                "anchor-board filters accept: tier, gender, age_band, region")
     reload: dict | None = Field(None, description="registry, CURRENT, served version, last check and error")
     hot: dict = Field(description="hot items: store, clock, the store's latest minute, last store error")
 

@@ -32,6 +32,7 @@ def model(q: schemas.NoQuery):
     return {"model_version": man["model_version"], "created_at": man["created_at"], "path": str(s.model.path),
             "data": man["data"], "counts": man["counts"], "parameters": man["parameters"],
             "indexes": man["indexes"], "ranking": s.ranker.config.model_dump(),
+            "anchor_labels": {"tier": s.ranker.rooms.tiers, **s.ranker.rooms.audience_labels},
             "reload": reloader.status() if (reloader := current_app.extensions["xuanpin"]["reloader"]) else None,
             "hot": current_app.extensions["xuanpin"]["hot"].status()}
 

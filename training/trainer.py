@@ -29,7 +29,9 @@ from recommender.index import NormOrderedIndex, build_index, flat_index
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
 from recommender.profiles import (
     anchor_category_gmv,
+    anchor_category_windows,
     anchor_stats,
+    audience_order_value,
     audience_profile,
     follow_lists,
     product_stats,
@@ -144,6 +146,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             p_stats = product_stats(m)
             a_stats = anchor_stats(m)
             category_gmv = anchor_category_gmv(m)
+            window_gmv, window_orders = anchor_category_windows(m)
+            order_value = audience_order_value(m)
             shelf_indptr, shelf_products = shelf_lists(m)
             follow_indptr, follow_anchors = follow_lists(m)
             recent = recent_orders(m, config.recent_order_days)
@@ -190,6 +194,9 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             for dim_name, shares in audience.shares.items():
                 writer.array(f"profiles/audience_{dim_name}.npy", shares)
             writer.array("profiles/anchor_category_gmv_30d.npy", category_gmv)
+            writer.array("profiles/followers_order_value_30d.npy", order_value)
+            writer.array("boards/anchor_gmv.npy", window_gmv)
+            writer.array("boards/anchor_orders.npy", window_orders)
             writer.array("shelf/indptr.npy", shelf_indptr)
             writer.array("shelf/products.npy", shelf_products)
             writer.array("follows/indptr.npy", follow_indptr)
@@ -238,6 +245,9 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "profiles": {"labels": audience.labels, "category_share": "followers who bought the category in "
                          "the last 30 days (any room) / followers"},
             "stats_windows_days": [1, 7, 30],
+            "anchor_boards": {"windows_days": [1, 7, 30], "gmv": "boards/anchor_gmv.npy", "orders":
+                              "boards/anchor_orders.npy", "audience_order_value": "followers' unrefunded orders in "
+                              "the last 30 days, any room: amount / orders"},
             "libraries": library_versions(),
             "threads": threads,
             "command": " ".join(sys.argv),

@@ -12,11 +12,13 @@ key it names is set (the shelf-rate model needs a shelf table).
 Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
 (read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders) and
 ``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality); 8 adds ``evidence/`` (each
-good's daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``)
-and ``trend/`` (the market's trend and each fan's categories, ``recommender/trend.py``).
-Formats 5, 6 and 7 still load (5's extra files ignored; without ``audience/`` the picks use the category x
-quality model; without ``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's
-scores are the vectors' alone); 3 and 4 are refused.
+good's daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``),
+``trend/`` (the market's trend and each fan's categories, ``recommender/trend.py``), and ``boards/`` (each
+room's GMV and orders per 1/7/30-day window and category, the anchor boards) with the audience's average order
+(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``. Formats 5, 6 and 7 still
+load (5's extra files ignored; without ``audience/`` the picks use the category x quality model; without
+``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's scores are the vectors'
+alone; without the boards the service has no anchor board or audience price filter); 3 and 4 are refused.
 
 The table (``python -m recommender.artifact`` prints it)::
 
@@ -110,6 +112,12 @@ LAYOUT: tuple[File, ...] = (
          ("float32",), ("labels",)),
     File("profiles/anchor_category_gmv_30d.npy", "anchors", "GMV per category, last 30 days", ("float64",),
          ("categories",)),
+    File("profiles/followers_order_value_30d.npy", "anchors", "the followers' average order in the last 30 days, "
+         "any room, yuan (NaN: none bought)", ("float64",), optional="anchor_boards"),
+    File("boards/anchor_gmv.npy", "anchors", "GMV per window (1, 7, 30 days) and category, yuan", ("float64",),
+         (3, "categories"), optional="anchor_boards", finite=True),
+    File("boards/anchor_orders.npy", "anchors", "orders per window (1, 7, 30 days) and category", ("int64",),
+         (3, "categories"), optional="anchor_boards"),
     File("shelf/indptr.npy", "anchors+1", "each anchor's shelf (CSR over anchors)", ("int64",)),
     File("shelf/products.npy", "shelf", "product rows of the shelves", ("int32",)),
     File("follows/indptr.npy", "fans+1", "each fan's followed anchors (CSR over fans)", ("int64",)),

@@ -57,6 +57,10 @@ class Model:
             labels=labels,
         )
         self.anchor_category_gmv = f["profiles/anchor_category_gmv_30d.npy"]
+        # the anchor boards: (anchors, windows 1/7/30, categories) GMV and orders; None before format 8
+        self.anchor_window_gmv: np.ndarray | None = f.get("boards/anchor_gmv.npy")
+        self.anchor_window_orders: np.ndarray | None = f.get("boards/anchor_orders.npy")
+        self.audience_order_value: np.ndarray | None = f.get("profiles/followers_order_value_30d.npy")
         self.shelf_indptr = f["shelf/indptr.npy"]
         self.shelf_products = f["shelf/products.npy"]
         self.product_scan = NormOrderedIndex(f["index/products_order.npy"], f["index/products_by_norm.npy"],

@@ -31,7 +31,7 @@ class Goods:
     category: np.ndarray  # int64 code into `categories` (sorted names); -1: none
     categories: list[str]
     new: np.ndarray  # created within `new_goods_days`
-    small: np.ndarray  # its merchant's 30-day GMV is in the bottom `small_merchant_quantile`
+    small: np.ndarray  # its merchant's 30-day GMV is below `small_merchant_gmv_30d`
     refund: np.ndarray
     shop_rating: np.ndarray
     violations: np.ndarray
@@ -41,10 +41,16 @@ class Goods:
     sales: dict[int, np.ndarray]  # units sold per window (WINDOWS)
     anchors_7d: np.ndarray  # rooms that sold it in the last 7 days
     gmv_7d: np.ndarray
-    supported: np.ndarray = field(init=False)  # new or from a small merchant: exposure support (扶持)
+    new_shop: np.ndarray | None = None  # its merchant's shop opened within `new_shop_days` (None: none did)
+    shop_age_days: np.ndarray | None = None  # days since its merchant's first listed good (None: unknown)
+    supported: np.ndarray = field(init=False)  # new, or from a small or new shop: exposure support (扶持)
 
     def __post_init__(self) -> None:
-        self.supported = np.asarray(self.new, bool) | np.asarray(self.small, bool)
+        if self.new_shop is None:
+            self.new_shop = np.zeros(len(self.price), bool)
+        if self.shop_age_days is None:
+            self.shop_age_days = np.full(len(self.price), np.inf)
+        self.supported = np.asarray(self.new, bool) | np.asarray(self.small, bool) | np.asarray(self.new_shop, bool)
 
     @classmethod
     def of(cls, price: np.ndarray, commission: np.ndarray, category: np.ndarray, categories: list[str],
@@ -67,13 +73,11 @@ class Goods:
         p, st = model.products, model.product_stats
         codes, categories = pd.factorize(p["category"], sort=True)
         age_days = (model.snapshot_time - pd.to_datetime(p["created_at"])).dt.total_seconds().to_numpy() / 86400
-        merchant_gmv = column(p, "merchant_gmv_30d", np.inf)
-        if "merchant_gmv_30d" in p:
-            per_merchant = p.groupby("merchant_id")["merchant_gmv_30d"].first().dropna()
-            threshold = float(per_merchant.quantile(cfg.small_merchant_quantile)) if len(per_merchant) else -1.0
-            small = merchant_gmv <= threshold
-        else:
-            small = np.zeros(len(p), bool)
+        merchant_gmv = column(p, "merchant_gmv_30d", np.inf)  # unknown: not supported by GMV
+        small = merchant_gmv < cfg.small_merchant_gmv_30d
+        # a shop opens with its first listed good (the contract has no opening date)
+        shop_age = age_days if not len(p) else pd.Series(age_days).groupby(p["merchant_id"].to_numpy()) \
+            .transform("max").to_numpy()
         return cls(price=p["price"].to_numpy(float), commission=p["commission_rate"].to_numpy(float),
                    category=np.asarray(codes, np.int64), categories=[str(c) for c in categories],
                    new=age_days <= cfg.new_goods_days, small=small,
@@ -81,13 +85,23 @@ class Goods:
                    violations=column(p, "merchant_violations", 0.0), stock=column(p, "stock", np.inf),
                    age_days=age_days, merchant_gmv=merchant_gmv,
                    sales={w: st[f"sales_{w}d"].to_numpy() for w in WINDOWS},
-                   anchors_7d=st["anchors_7d"].to_numpy(), gmv_7d=st["gmv_7d"].to_numpy(float))
+                   anchors_7d=st["anchors_7d"].to_numpy(), gmv_7d=st["gmv_7d"].to_numpy(float),
+                   new_shop=shop_age < cfg.new_shop_days, shop_age_days=shop_age)
 
     def in_category(self, name: str) -> np.ndarray:
         """Goods of one category (none at all for an unknown category)."""
         if name not in self.categories:
             return np.zeros(len(self.category), bool)
         return self.category == self.categories.index(name)
+
+
+def new_anchors(age_days: np.ndarray, gmv_30d: np.ndarray, violations: np.ndarray, cfg: RankingConfig
+                ) -> np.ndarray:
+    """新人主播, the platform's kind of rule: a young account (under `new_anchor_days`), little sold yet (30-day GMV
+    under `new_anchor_gmv_30d`) and a clean record (at most `new_anchor_max_violations`). Fixed bars, so an anchor
+    knows when it stops being new, whatever the others sell."""
+    return ((np.asarray(age_days, float) < cfg.new_anchor_days) & (np.asarray(gmv_30d, float) < cfg.new_anchor_gmv_30d)
+            & (np.asarray(violations, float) <= cfg.new_anchor_max_violations))
 
 
 @dataclass(eq=False)
@@ -105,23 +119,36 @@ class Rooms:
     audience_column: np.ndarray  # goods' category code -> column of the two matrices above (-1: none)
     main: np.ndarray | None = None  # (anchors,) the main category's goods category code (-1: none)
     peers: np.ndarray | None = None  # (anchors,) a group of rooms with similar audiences (or of one vertical)
+    new: np.ndarray | None = None  # (anchors,) 新人主播 by the config's rules (None: none is)
+    age_days: np.ndarray | None = None  # (anchors,) days from the account's creation to the snapshot
+    #: gender / age_band / region shares of followers, (anchors, labels) each, with their labels (达人广场 filters)
+    audience: dict[str, np.ndarray] = field(default_factory=dict)
+    audience_labels: dict[str, list[str]] = field(default_factory=dict)
+    order_value: np.ndarray | None = None  # (anchors,) followers' average order, yuan, 30 days (NaN: none bought)
     _outside_memo: dict = field(default_factory=dict, init=False, repr=False)  # (anchor, home_share) -> outside
 
     @classmethod
-    def from_model(cls, model: Model, categories: list[str]) -> Rooms:
+    def from_model(cls, model: Model, categories: list[str], cfg: RankingConfig | None = None) -> Rooms:
+        cfg = cfg or RankingConfig()
         a, labels = model.anchors, model.audience.labels["category"]
         main = None
         if "main_category" in a:
             names = a["main_category"].astype(str).tolist()
             main = np.array([categories.index(c) if c in categories else -1 for c in names], np.int64)
         peers = np.asarray(model.personal.group, np.int64) if model.personal is not None else main
-        return cls(rating=column(a, "shop_rating", 5.0), violations=column(a, "violations", 0.0),
+        age_days = (model.snapshot_time - pd.to_datetime(a["created_at"])).dt.total_seconds().to_numpy() / 86400
+        violations = column(a, "violations", 0.0)
+        gmv_30d = model.anchor_stats["gmv_30d"].to_numpy(float)
+        return cls(rating=column(a, "shop_rating", 5.0), violations=violations,
                    tier=a["tier"].astype(str).to_numpy() if "tier" in a else np.full(len(a), ""),
-                   fans=model.audience.fans, gmv_30d=model.anchor_stats["gmv_30d"].to_numpy(float),
+                   fans=model.audience.fans, gmv_30d=gmv_30d,
                    category_gmv=model.anchor_category_gmv,
                    category_shares=np.asarray(model.audience.shares["category"]),
                    audience_column=np.array([labels.index(c) if c in labels else -1 for c in categories], np.int64),
-                   main=main, peers=peers)
+                   main=main, peers=peers, new=new_anchors(age_days, gmv_30d, violations, cfg), age_days=age_days,
+                   audience={d: v for d, v in model.audience.shares.items() if d != "category"},
+                   audience_labels={d: list(v) for d, v in model.audience.labels.items() if d != "category"},
+                   order_value=model.audience_order_value)
 
     def outside(self, anchor: int, home_share: float) -> np.ndarray | None:
         """(goods categories,) True for categories outside the room's own: not its main category and under
@@ -154,6 +181,11 @@ class Rooms:
 
     def __len__(self) -> int:
         return len(self.rating)
+
+    @property
+    def tiers(self) -> list[str]:
+        """The tiers anchors have (sorted; the empty tier of anchors without one left out)."""
+        return sorted({str(t) for t in np.unique(self.tier).tolist()} - {""})
 
     def category_sales(self, anchors: np.ndarray, category: int) -> tuple[np.ndarray, np.ndarray]:
         """Each room's 30-day GMV in one goods category, and its share of the room's GMV (0 without GMV)."""

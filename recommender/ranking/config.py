@@ -31,8 +31,13 @@ class RankingConfig(Settings):
     price_weight: float = Field(1.0, ge=0, description="exponent of the price in a good's expected value (1, with the "
                                 "commission exponent 1: the score is proportional to the expected commission)")
     commission_weight: float = Field(1.0, ge=0, description="exponent of the commission rate in its expected value")
-    # exposure support (中小商家扶持)
-    small_merchant_quantile: float = Field(0.3, ge=0, le=1, description="merchants below this GMV quantile")
+    # exposure support (中小商家扶持), by thresholds of the platform's kind (a fixed bar a merchant can see and
+    # cross, not a share of the catalogue that moves with everyone else's sales)
+    small_merchant_gmv_30d: float = Field(10_000, ge=0, description="merchants whose 30-day GMV (yuan) is below "
+                                          "this are supported (扶持); 0: none by GMV")
+    new_shop_days: float = Field(90, ge=0, description="merchants whose shop opened fewer than this many days before "
+                                 "the snapshot are supported (a shop opens with its first listed good: the contract "
+                                 "has no opening date); 0: none by age")
     new_goods_days: float = Field(14, ge=0, description="goods created within this many days are new")
     support_boost: float = Field(0.25, ge=0, description="score multiplier 1 + boost for supported goods")
     support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
@@ -47,6 +52,11 @@ class RankingConfig(Settings):
                                      "own categories may take (1: no limit beyond the category cap)")
     home_share: float = Field(0.15, gt=0, le=1, description="a category is the room's own when it holds this share "
                               "of its 30-day GMV (its main category always is)")
+    # 新人主播: a new account that has not yet sold much and has a clean record (the new-anchor board, the label)
+    new_anchor_days: float = Field(90, ge=0, description="anchors whose account is younger than this many days "
+                                   "(created_at to the snapshot) may be 新人主播")
+    new_anchor_gmv_30d: float = Field(10_000, ge=0, description="... and whose 30-day GMV (yuan) is below this")
+    new_anchor_max_violations: int = Field(0, ge=0, description="... and who have at most this many violations")
     # anchors for a product (达人广场)
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
     max_anchor_violations: int = Field(3, ge=0, description="anchors with more violations are not proposed")

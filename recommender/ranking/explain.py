@@ -41,10 +41,15 @@ class Explainer:
         self._anchors_7d, self._gmv_7d = goods.anchors_7d.tolist(), goods.gmv_7d.astype(float).tolist()
         self._rank_7d = np.asarray(board_rank_7d).tolist()
         self._price, self._commission = goods.price.tolist(), goods.commission.tolist()
-        self._new, self._small = goods.new.tolist(), goods.small.tolist()
+        self._new, self._small, self._new_shop = goods.new.tolist(), goods.small.tolist(), goods.new_shop.tolist()
+        self._shop_age = goods.shop_age_days.tolist()
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
         self._audience_col = [int(rooms.audience_column[c]) for c in goods.category.tolist()]
         self._category_code = goods.category
+
+    def category_of(self, product: int) -> int:
+        """A good's category code (-1: none)."""
+        return int(self._category_code[product])
 
     def forget(self) -> None:
         """Drop the formatted reasons (they are rebuilt on demand)."""
@@ -71,6 +76,9 @@ class Explainer:
         if self._small[p]:
             supported.append("small_merchant")
             why.append(reasons.small_merchant(self._merchant_gmv[p]))
+        if self._new_shop[p]:
+            supported.append("new_shop")
+            why.append(reasons.new_shop(self._shop_age[p]))
         fixed = (self._audience_col[p], cat, tuple(why), tuple(supported))
         if self.memo_size:
             if len(self._memo) >= self.memo_size:

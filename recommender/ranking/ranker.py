@@ -9,6 +9,7 @@ prepared here once per model; a request only indexes and masks.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -16,7 +17,8 @@ import numpy as np
 from recommender.artifact import Model
 from recommender.clock import to_minutes
 from recommender.errors import ArtifactError
-from recommender.ranking.anchors import AnchorsForGood
+from recommender.ranking.anchor_boards import AnchorBoards, BoardPage
+from recommender.ranking.anchors import AnchorFilters, AnchorsForGood
 from recommender.ranking.audience_scorer import AudienceFitScorer
 from recommender.ranking.boards import Boards
 from recommender.ranking.catalog import Goods, Rooms
@@ -36,7 +38,7 @@ class Ranker:
         self.model, self.config = model, config or RankingConfig()
         cfg = self.config
         self.goods = Goods.from_model(model, cfg)
-        self.rooms = Rooms.from_model(model, self.goods.categories)
+        self.rooms = Rooms.from_model(model, self.goods.categories, cfg)
         self.gate = goods_gate(self.goods, cfg)
         self.anchor_gate = anchors_gate(self.rooms, cfg)
         self.boards = Boards(self.goods, self.gate)
@@ -50,6 +52,8 @@ class Ranker:
                                                cfg, self.rooms)
         self.anchors_for_good = AnchorsForGood(self.rooms, self.anchor_gate, self.scorer, self.explainer,
                                                model.shelf_of)
+        self.anchor_boards = None if model.anchor_window_gmv is None else AnchorBoards(
+            model.anchor_window_gmv, model.anchor_window_orders, self.rooms, self.anchor_gate, self.goods.categories)
 
     def _scorer(self, model: Model) -> Scorer:
         """Expected orders if shelved where the artifact has the shelf-rate model (with the room x good term where
@@ -73,9 +77,22 @@ class Ranker:
         return self.goods_for_anchor.page(anchor, k, offset, filters)
 
     def anchors_for(self, product: int, k: int = 20, offset: int = 0, tier: str | None = None,
-                    min_fans: int | None = None, exclude: np.ndarray | None = None) -> Page:
-        """A page of anchors for a good (达人广场)."""
-        return self.anchors_for_good.page(product, k, offset, tier, min_fans, exclude)
+                    min_fans: int | None = None, exclude: np.ndarray | None = None,
+                    filters: AnchorFilters | None = None) -> Page:
+        """A page of anchors for a good (达人广场); `tier` and `min_fans` are shorthands for those filters."""
+        filters = filters or AnchorFilters()
+        if tier is not None or min_fans is not None:
+            filters = dataclasses.replace(filters, tier=tier if tier is not None else filters.tier,
+                                          min_fans=min_fans if min_fans is not None else filters.min_fans)
+        return self.anchors_for_good.page(product, k, offset, filters, exclude)
+
+    def anchor_board(self, window: int, metric: str = "gmv", category: str | None = None, tier: str | None = None,
+                     new: bool = False, k: int = 20, offset: int = 0) -> BoardPage | None:
+        """A page of the anchor board (达人带货榜; `new`: 新人主播榜). None for artifacts without the boards
+        (formats before 8)."""
+        if self.anchor_boards is None:
+            return None
+        return self.anchor_boards.page(window, metric, category, tier, new, k, offset)
 
     def gate_failures(self, product: int) -> list[str]:
         """Why one good is gated out (empty when it passes)."""

@@ -176,7 +176,7 @@ function go(view, id, params) {
 
 function route() {
   const { view, id, params } = parseHash();
-  const known = ["anchor", "search", "product", "boards"].includes(view) ? view : "anchor";
+  const known = ["anchor", "search", "product", "boards", "anchors"].includes(view) ? view : "anchor";
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + known;
   for (const tab of document.querySelectorAll(".tabs a")) {
     tab.classList.toggle("active", tab.dataset.view === known);
@@ -184,6 +184,7 @@ function route() {
   if (known === "anchor") showAnchor(id, params);
   else if (known === "search") showSearch(params);
   else if (known === "product") showProduct(id, params);
+  else if (known === "anchors") showAnchorBoard(params);
   else showBoards(params);
 }
 
@@ -610,13 +611,16 @@ async function showProduct(id, params) {
           kpi("主播转化率（30天）", pct(pr.anchor_conversion_30d, 1)), kpi("近30天直播 GMV", yuan(pr.gmv_30d)),
           kpi("近30天买家", num(pr.buyers_30d)), kpi("近30天退款占比", pct(pr.refund_share_30d, 1))))),
     h("div", { class: "grid2" },
-      h("div", { class: "panel" }, h("h2", {}, "适合带货的主播"), h("div", { id: "fit-anchors" }, loading("主播"))),
+      h("div", { class: "panel" }, h("h2", {}, "适合带货的主播（达人广场）"),
+        h("form", { id: "square-filters", class: "filters square-filters" }), h("div", { id: "fit-anchors" }, loading("主播"))),
       h("div", { class: "panel" }, h("h2", {}, "相似商品"), h("div", { id: "similar" }, loading("相似商品")))));
   $("#sellers-form").elements.sort.value = SELLER_SORTS[params.get("sort")] ? params.get("sort") : "gmv";
   $("#sellers-form").addEventListener("change", () => loadSellers(id, 0, t));
   loadTrend(id, t);
   loadSellers(id, 0, t);
-  loadFitAnchors(id, Number(params.get("offset") || 0), t);
+  const square = squareFrom(params);
+  renderSquareFilters(id, square);
+  loadFitAnchors(id, Number(params.get("offset") || 0), t, square);
   loadSimilar(id, t);
 }
 
@@ -723,34 +727,109 @@ async function loadSellers(id, offset, t) {
         onclick: () => loadSellers(id, pg.next_offset, t) }, "下一页")));
 }
 
-async function loadFitAnchors(id, offset, t) {
+// 达人广场 filters: their names are the route's query parameters, kept in the URL hash of the product view
+const SQUARE_KEYS = ["tier", "min_fans", "max_fans", "gender", "gender_share_min", "age_band", "age_share_min", "region",
+  "region_share_min", "audience_price_min", "audience_price_max", "category_gmv_min", "new"];
+function squareFrom(params) {
+  const f = {};
+  for (const key of SQUARE_KEYS) if (params.get(key)) f[key] = params.get(key);
+  return f;
+}
+
+// The labels the filters offer (GET /v1/model: anchor_labels), fetched once
+let labelsPromise = null;
+function anchorLabels() {
+  if (!labelsPromise) {
+    labelsPromise = api("/v1/model").then((b) => b.anchor_labels || {})
+      .catch((err) => { labelsPromise = null; throw err; });
+  }
+  return labelsPromise;
+}
+
+async function fillLabelSelect(select, dim, selected, anyText) {
+  try {
+    const labels = (await anchorLabels())[dim] || [];
+    select.replaceChildren(h("option", { value: "" }, anyText), ...labels.map((x) => h("option", { value: x }, x)));
+  } catch (err) { /* the select keeps 不限; the list says why it failed */ }
+  select.value = selected || "";
+}
+
+const sharePct = (x) => (x ? String(+(Number(x) * 100).toFixed(4)) : "");
+const shareOf = (text) => (text.trim() === "" ? "" : String(Number(text) / 100));
+
+function renderSquareFilters(id, f) {
+  const form = $("#square-filters");
+  const share = (name, placeholder) => h("input", { name, type: "number", min: "0", max: "100", step: "any",
+    placeholder, value: sharePct(f[name]), class: "short" });
+  const number = (name, placeholder) => h("input", { name, type: "number", min: "0", step: "any", placeholder,
+    value: f[name] || "", class: "short" });
+  fill(form,
+    h("label", {}, "层级 ", h("select", { name: "tier" }, h("option", { value: "" }, "不限"))),
+    h("label", {}, "粉丝 ", number("min_fans", "最少"), " – ", number("max_fans", "最多")),
+    h("label", {}, "性别 ", h("select", { name: "gender" }, h("option", { value: "" }, "不限")), " ≥ ",
+      share("gender_share_min", "50"), "%"),
+    h("label", {}, "年龄 ", h("select", { name: "age_band" }, h("option", { value: "" }, "不限")), " ≥ ",
+      share("age_share_min", "20"), "%"),
+    h("label", {}, "地域 ", h("select", { name: "region" }, h("option", { value: "" }, "不限")), " ≥ ",
+      share("region_share_min", "10"), "%"),
+    h("label", {}, "粉丝客单价 ¥", number("audience_price_min", "最低"), " – ", number("audience_price_max", "最高")),
+    h("label", {}, "类目 GMV ≥ ¥", number("category_gmv_min", "30天")),
+    h("label", { class: "check" }, h("input", { name: "new", type: "checkbox", checked: f.new === "true" }), "只看新人主播"),
+    h("button", { type: "submit" }, "筛选主播"),
+    h("button", { type: "button", class: "secondary", onclick: () => go("product", id) }, "重置"));
+  fillLabelSelect(form.elements.tier, "tier", f.tier, "不限");
+  fillLabelSelect(form.elements.gender, "gender", f.gender, "不限");
+  fillLabelSelect(form.elements.age_band, "age_band", f.age_band, "不限");
+  fillLabelSelect(form.elements.region, "region", f.region, "不限");
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    const el = form.elements;
+    const v = (name) => el[name].value.trim();
+    go("product", id, {
+      tier: v("tier"), min_fans: v("min_fans"), max_fans: v("max_fans"),
+      gender: v("gender"), gender_share_min: shareOf(v("gender_share_min")),
+      age_band: v("age_band"), age_share_min: shareOf(v("age_share_min")),
+      region: v("region"), region_share_min: shareOf(v("region_share_min")),
+      audience_price_min: v("audience_price_min"), audience_price_max: v("audience_price_max"),
+      category_gmv_min: v("category_gmv_min"), new: el.new.checked ? "true" : "",
+    });
+  };
+}
+
+async function loadFitAnchors(id, offset, t, square) {
   const box = $("#fit-anchors");
   let body;
   try {
-    body = await api(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "" });
+    body = await api(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "", ...square });
   } catch (err) {
-    if (current("product", t)) fill(box, failed(failureText(err, "主播")));
+    if (!current("product", t)) return;
+    fill(box, failed(err.status === 400 ? `筛选条件有误：${err.message}` : failureText(err, "主播")));
     return;
   }
   if (!current("product", t)) return;
-  if (!body.items.length) { fill(box, empty("暂无合适的主播。")); return; }
   const pg = body.paging;
+  if (!body.items.length) {
+    fill(box, empty(Object.keys(square || {}).length ? "没有符合筛选条件的主播，请放宽筛选条件。" : "暂无合适的主播。"));
+    return;
+  }
   fill(box,
     h("div", { class: "list-head" }, h("span", { class: "muted" }, `第 ${pg.offset + 1}–${pg.offset + body.items.length} 位`),
-      csvLink(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "" })),
-    h("div", { class: "scroll" }, h("table", { class: "table" },
-      h("thead", {}, h("tr", {}, ["#", "主播", "层级", "主营", "粉丝", "理由"].map((x) => h("th", {}, x)))),
-      h("tbody", {}, body.items.map((m) => h("tr", {},
-        h("td", {}, m.rank), h("td", {}, anchorLink(m.anchor), m.on_shelf && h("span", { class: "tag on-shelf" }, "已在带货")),
-        h("td", { class: "nw" }, m.anchor.tier || "—"),
-        h("td", { class: "nw" }, m.anchor.main_category || "—"), h("td", { class: "nw" }, num(m.anchor.fans)),
+      csvLink(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "", ...square })),
+    h("div", { class: "table-scroll" }, h("table", { class: "table fit-anchors" },
+      h("thead", {}, h("tr", {}, ["#", "主播", "层级", "粉丝", "粉丝画像", "理由"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, body.items.map((m) => h("tr", { class: "fit-anchor" },
+        h("td", { class: "rank" }, m.rank),
+        h("td", { class: "name" }, anchorLink(m.anchor), m.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播"),
+          m.on_shelf && h("span", { class: "tag on-shelf" }, "已在带货")),
+        h("td", { class: "nw tier" }, m.anchor.tier || "—"), h("td", { class: "nw fans" }, num(m.anchor.fans)),
+        h("td", { class: "audience-line" }, m.audience ? m.audience.text : "—"),
         h("td", { class: "reasons-cell" }, m.reasons.map((r) => h("div", {}, r.text)))))))),
     h("nav", { class: "pager" },
       h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
-        onclick: () => loadFitAnchors(id, Math.max(0, pg.offset - pg.k), t) }, "上一页"),
-      h("span", { class: "muted" }, `共 ${num(pg.candidates)} 位候选主播`),
+        onclick: () => loadFitAnchors(id, Math.max(0, pg.offset - pg.k), t, square) }, "上一页"),
+      h("span", { class: "muted", id: "fit-anchors-total" }, `共 ${num(pg.candidates)} 位候选主播`),
       h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
-        onclick: () => loadFitAnchors(id, pg.next_offset, t) }, "下一页")));
+        onclick: () => loadFitAnchors(id, pg.next_offset, t, square) }, "下一页")));
 }
 
 async function loadSimilar(id, t) {
@@ -849,6 +928,75 @@ async function loadHot(category) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// 达人榜: GET /v1/rankings/anchors, the form and the category tabs kept in the URL hash
+
+const METRIC_NAMES = { gmv: "GMV", orders: "订单" };
+
+function anchorBoardParams(overrides) {
+  const el = $("#anchor-board-form").elements;
+  const active = $("#anchor-board-tabs button[aria-pressed='true']");
+  return { window: el.window.value, metric: el.metric.value, tier: el.tier.value, new: el.new.checked ? "true" : "",
+    category: active ? active.dataset.category : "", ...overrides };
+}
+
+async function showAnchorBoard(params) {
+  const el = $("#anchor-board-form").elements;
+  el.window.value = ["1d", "7d", "30d"].includes(params.get("window")) ? params.get("window") : "7d";
+  el.metric.value = params.get("metric") === "orders" ? "orders" : "gmv";
+  el.new.checked = params.get("new") === "true";
+  fillLabelSelect(el.tier, "tier", params.get("tier"), "全部层级");
+  const category = params.get("category") || "";
+  const tabs = $("#anchor-board-tabs");
+  const tab = (value, text) => h("button", { type: "button", "aria-pressed": String(value === category),
+    dataset: { category: value }, onclick: () => go("anchors", null, anchorBoardParams({ category: value, offset: "" })) },
+  text);
+  let cats = [];
+  try { cats = await categories(); } catch (err) { /* 全部 only; the list says why it failed */ }
+  fill(tabs, tab("", "全部"), cats.map((c) => tab(c, c)));
+  loadAnchorBoard({ window: el.window.value, metric: el.metric.value, category, tier: params.get("tier") || "",
+    new: el.new.checked ? "true" : "", offset: params.get("offset") || "" });
+}
+
+async function loadAnchorBoard(q) {
+  const box = $("#anchor-board");
+  const t = ticket("anchor-board");
+  $("#anchor-board-title").textContent = q.new ? "新人主播榜" : "达人带货榜";
+  fill(box, loading("达人榜"));
+  let body;
+  try {
+    body = await api("/v1/rankings/anchors", { ...q, k: 20 });
+  } catch (err) {
+    if (!current("anchor-board", t)) return;
+    fill(box, failed(err.status === 503 && err.code === "not_available" ? "达人榜暂不可用：当前模型没有达人榜数据，请重新训练。"
+      : failureText(err, "达人榜")));
+    return;
+  }
+  if (!current("anchor-board", t)) return;
+  const pg = body.paging;
+  const win = WINDOW_NAMES[body.window];
+  const meta = h("p", { class: "muted", id: "anchor-board-summary" },
+    `${win} · ${body.category || "全部类目"} · 按${METRIC_NAMES[body.metric]}排序 · 共 ${num(pg.candidates)} 位主播上榜`);
+  if (!body.items.length) { fill(box, meta, empty(body.new ? "暂无上榜的新人主播。" : "该条件下暂无上榜主播。")); return; }
+  const prev = pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
+  fill(box, h("div", { class: "list-head" }, meta, csvLink("/v1/rankings/anchors", { ...q, k: 20 })),
+    h("div", { class: "table-scroll" }, h("table", { class: "table board anchor-board" },
+      h("thead", {}, h("tr", {}, ["名次", "主播", `${win}GMV`, "订单", "粉丝", "粉丝画像"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, body.items.map((it) => h("tr", { class: "board-anchor" },
+        h("td", { class: "rank" }, it.rank),
+        h("td", { class: "name" }, anchorLink(it.anchor), it.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播"),
+          h("div", { class: "muted col-main" }, [it.anchor.tier, it.anchor.main_category].filter(Boolean).join(" · "))),
+        h("td", { class: "nw gmv" }, yuan(it.gmv)), h("td", { class: "nw orders" }, num(it.orders)),
+        h("td", { class: "nw fans" }, num(it.fans)),
+        h("td", { class: "audience-line" }, it.audience.text || "—")))))),
+    h("nav", { class: "pager", "aria-label": "翻页" },
+      h("button", { type: "button", class: "secondary", disabled: prev === null,
+        onclick: () => go("anchors", null, anchorBoardParams({ offset: prev ? String(prev) : "" })) }, "上一页"),
+      h("span", { class: "muted" }, `第 ${Math.floor(pg.offset / pg.k) + 1} 页`),
+      h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
+        onclick: () => go("anchors", null, anchorBoardParams({ offset: String(pg.next_offset) })) }, "下一页")));
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Wiring
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -870,6 +1018,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#goods-reset").addEventListener("click", () => go("search", null, {}));
   $("#top-form").addEventListener("change", () => go("boards", null, boardParams()));
   $("#hot-form").addEventListener("change", () => go("boards", null, boardParams()));
+  $("#anchor-board-form").addEventListener("change", () => go("anchors", null, anchorBoardParams({ offset: "" })));
   $("#hot-refresh").addEventListener("click", () => loadHot($("#hot-form").elements.category.value));
   window.addEventListener("hashchange", route);
   loadGates().finally(route);

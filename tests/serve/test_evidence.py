@@ -205,7 +205,7 @@ def test_a_model_without_evidence_says_so_with_a_404(small_artifact, tmp_path, b
     from tests.recommender.artifact.conftest import Editable
 
     old = Editable(shutil.copytree(small_artifact, tmp_path / "format7"))
-    old.without_evidence(7)
+    old.as_format_7(7)
     client = create_app({"model": str(old.path)}).test_client()
     for route in ("trend", "sellers"):
         r = client.get(f"/v1/products/{busy}/{route}")

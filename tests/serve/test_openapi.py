@@ -47,7 +47,9 @@ def test_responses_conform_to_their_documented_schemas(client, ids):
             f"/v1/products/{ids['product']}/trend": "TrendResponse",
             f"/v1/products/{ids['product']}/sellers": "SellersResponse",
             "/v1/model": "ModelInfo", "/v1/anchors/nope/picks": "Error",
-            "/v1/products?q=新鲜&sort=growth_7d": "ProductSearchResponse", "/v1/products?category=nope": "Error"}
+            "/v1/products?q=新鲜&sort=growth_7d": "ProductSearchResponse", "/v1/products?category=nope": "Error",
+            "/v1/rankings/anchors?window=30d": "AnchorBoardResponse",
+            f"/v1/products/{ids['product']}/anchors?gender=女&audience_price_max=300": "ProductAnchorsResponse"}
     for url, name in urls.items():
         schema = {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
         jsonschema.validate(client.get(url).get_json(), schema, cls=jsonschema.Draft202012Validator)

@@ -25,21 +25,24 @@ class Editable:
     def set_manifest(self, manifest: dict) -> None:
         (self.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
-    def without_evidence(self, version: int = 7) -> None:
-        """Make the copy what format 7 wrote: no daily trend or sellers (evidence/)."""
+    def as_format_7(self, version: int = 7) -> None:
+        """Make the copy what format 7 wrote: none of what format 8 adds (evidence/: daily trend and sellers;
+        trend/: the market's trend; boards/: the anchor boards, and the audience's average order)."""
         man = self.manifest
-        for rel in [r for r in man["files"] if r.startswith("evidence/")]:
+        added = ("evidence/", "trend/", "boards/")
+        for rel in [r for r in man["files"] if r.startswith(added) or "order_value" in r]:
             (self.path / rel).unlink()
             del man["files"][rel]
-            man["checksums"].pop(rel, None)
-        man.pop("evidence", None)
+            man.get("checksums", {}).pop(rel, None)
+        for key in ("evidence", "trend", "anchor_boards"):
+            man.pop(key, None)
         man["format_version"] = version
         self.set_manifest(man)
 
     def without_audience(self, version: int) -> None:
         """Make the copy what an older format (5 or 6) wrote: no room x good term (audience/), no quality
-        shape, no evidence."""
-        self.without_evidence(version)
+        shape, nothing of format 8."""
+        self.as_format_7(version)
         man = self.manifest
         for rel in [r for r in man["files"] if r.startswith("audience/") or r == "shelf_rate/quality_shape.npy"]:
             (self.path / rel).unlink()

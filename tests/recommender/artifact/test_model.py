@@ -85,7 +85,7 @@ def test_a_format_8_artifact_holds_no_retired_file(artifact):
 
 
 def test_a_format_7_artifact_loads_without_evidence_and_ranks_as_before(artifact, model):
-    artifact.without_evidence(7)
+    artifact.as_format_7(7)
     old = load_model(artifact.path)
     assert old.evidence is None and model.evidence is not None
     assert [p.product for p in Ranker(old).picks(3, 20).items] == [p.product for p in Ranker(model).picks(3, 20).items]
@@ -212,3 +212,27 @@ def test_the_faiss_indexes_are_checked_at_load_but_held_only_once_searched(small
     assert "product_index" not in vars(model) and "anchor_index" not in vars(model)
     rows, _ = model.products_for_anchors(np.arange(3), 5)
     assert rows.shape == (3, 5) and "product_index" in vars(model)
+
+
+def test_a_format_7_artifact_loads_without_the_anchor_boards(artifact, model):
+    artifact.as_format_7()
+    old = load_model(artifact.path)
+    assert old.anchor_window_gmv is None and old.audience_order_value is None
+    assert model.anchor_window_gmv is not None
+    assert Ranker(old).anchor_boards is None  # the service answers 503 for its anchor boards
+    assert len(Ranker(old).picks(3, 20).items) == 20
+
+
+def test_the_anchor_boards_add_up_to_the_anchors_totals(model):
+    """Per window and category; summed over categories they are the anchors' 7- and 30-day totals."""
+    gmv, orders = np.asarray(model.anchor_window_gmv), np.asarray(model.anchor_window_orders)
+    assert gmv.shape == orders.shape == (len(model.anchor_ids), 3, len(model.audience.labels["category"]))
+    st = model.anchor_stats
+    np.testing.assert_allclose(gmv[:, 1].sum(axis=1), st["gmv_7d"], atol=0.05)
+    np.testing.assert_allclose(gmv[:, 2].sum(axis=1), st["gmv_30d"], atol=0.05)
+    assert orders[:, 1].sum(axis=1).tolist() == st["orders_7d"].tolist()
+    assert orders[:, 2].sum(axis=1).tolist() == st["orders_30d"].tolist()
+    np.testing.assert_allclose(gmv[:, 2], model.anchor_category_gmv, atol=0.05)
+    assert (gmv[:, 0] <= gmv[:, 1] + 1e-9).all() and (gmv[:, 1] <= gmv[:, 2] + 1e-9).all()
+    value = np.asarray(model.audience_order_value)
+    assert np.nanmin(value) > 0 and np.isfinite(value[np.asarray(model.audience.buyers_30d) > 0]).all()
