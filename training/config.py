@@ -1,4 +1,5 @@
-"""All training hyper-parameters in one validated place, with defaults measured on the synthetic marketplace."""
+"""All training hyper-parameters in one validated place, with defaults measured on the synthetic marketplace and
+Online Retail (README: Tuning)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ class IndexConfig(Settings):
 
 class TrainConfig(Settings):
     half_life_days: float = Field(30.0, gt=0, description="recency half-life of orders")
-    confidence: str = Field("quantity", pattern="^(quantity|amount)$",
-                            description="what an order weighs in the fan x product matrix")
+    confidence: str = Field("amount", pattern="^(quantity|amount)$",
+                            description="what an order weighs in the fan x product matrix: its amount in yuan (what "
+                            "tuning chose on the synthetic marketplace and Online Retail alike) or its quantity")
     factors: FactorConfig = Field(default_factory=FactorConfig, description="fan and product factors")
     anchors: AnchorConfig = Field(default_factory=AnchorConfig, description="anchor vectors")
     content: ContentConfig = Field(default_factory=ContentConfig,
