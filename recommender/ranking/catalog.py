@@ -125,6 +125,7 @@ class Rooms:
     audience: dict[str, np.ndarray] = field(default_factory=dict)
     audience_labels: dict[str, list[str]] = field(default_factory=dict)
     order_value: np.ndarray | None = None  # (anchors,) followers' average order, yuan, 30 days (NaN: none bought)
+    orders_30d: np.ndarray | None = None  # (anchors,) the room's orders in the last 30 days (None: unknown)
     _outside_memo: dict = field(default_factory=dict, init=False, repr=False)  # (anchor, home_share) -> outside
 
     @classmethod
@@ -148,7 +149,8 @@ class Rooms:
                    main=main, peers=peers, new=new_anchors(age_days, gmv_30d, violations, cfg), age_days=age_days,
                    audience={d: v for d, v in model.audience.shares.items() if d != "category"},
                    audience_labels={d: list(v) for d, v in model.audience.labels.items() if d != "category"},
-                   order_value=model.audience_order_value)
+                   order_value=model.audience_order_value,
+                   orders_30d=model.anchor_stats["orders_30d"].to_numpy(float))
 
     def outside(self, anchor: int, home_share: float) -> np.ndarray | None:
         """(goods categories,) True for categories outside the room's own: not its main category and under

@@ -285,12 +285,29 @@ class VectorScorer:
         return Scored(rows, score, self._code[rows], explain)
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Audience fit x reach (diminishing) x how much of the room's GMV is the good's category already."""
+        """Audience fit x reach (diminishing) x activity x how much of the room's GMV is the good's category
+        already:
+
+            relative fit x sqrt(fans + 1) x (1 + orders_30d) ** room_activity_weight x (1 + category share)
+
+        The anchor vectors are unit vectors, so the fit says which rooms a good suits, not how much they sell:
+        without the activity term a room that bought one matching good a year ago outranks a busy one. On Online
+        Retail's validation days (every room 1 follower, so reach is flat) goods→anchors NDCG@20 went from 0.024
+        (no activity term) to 0.070 at exponents 1.5 to 2 (0.065 at 0.5, 0.070 at 1, 0.070 at 3), above
+        popularity's 0.049; 30-day orders beat 30-day goods sold (0.069), all-time orders (0.063), 7-day orders
+        (0.029) and GMV (0.044), and the fit still adds to activity alone (0.065). README "Offline evaluation"."""
         fit = self.anchor_vectors[anchors] @ np.asarray(self.vectors[product], np.float32)
         rel = np.clip(fit / max(float(fit.max()), 1e-9), 1e-3, None)
-        fans = np.asarray(self._rooms.fans[anchors], dtype=float)
-        score = rel * np.sqrt(fans + 1) * (1 + self._rooms.category_sales(anchors, int(self._category[product]))[1])
-        return score, {"fit": fit, "relative_fit": rel}
+        rooms = self._rooms
+        fans = np.asarray(rooms.fans[anchors], dtype=float)
+        score = rel * np.sqrt(fans + 1) * (1 + rooms.category_sales(anchors, int(self._category[product]))[1])
+        figures = {"fit": fit, "relative_fit": rel}
+        w = self.config.room_activity_weight
+        if rooms.orders_30d is not None and w > 0:
+            orders = np.asarray(rooms.orders_30d[anchors], dtype=float)
+            score = score * (1 + orders) ** w
+            figures["orders_30d"] = orders
+        return score, figures
 
     def fit_reasons(self, anchor: int, rows: np.ndarray) -> None:
         return None

@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from recommender.artifact import load_model
+from recommender.ranking import Ranker, RankingConfig
 from tests.recommender.ranking.plain_rules import expected_orders
 
 
@@ -71,3 +73,59 @@ def test_each_proposed_room_cites_its_followers_share_buying_the_goods_category(
             share = float(rooms.category_shares[item["anchor"], labels.index(label)])
             assert cited["audience_match"]["value"] == pytest.approx(share, abs=1e-4), (label, item["anchor"])
             assert cited["audience_match"]["text"].startswith(f"TA的粉丝中 {share:.0%} 近30天购买过{label}")
+
+
+def test_without_the_shelf_rate_model_a_rooms_recent_orders_count(vector_ranker, monkeypatch):
+    """Unit anchor vectors say which rooms a good suits, not how much they sell: the score is the relative fit x
+    sqrt(fans + 1) x (1 + orders in 30 days) ** room_activity_weight x (1 + category share), and a quiet room
+    made busy climbs to the top of the page."""
+    ranker, scorer = vector_ranker, vector_ranker.scorer
+    w = ranker.config.room_activity_weight
+    assert w > 0
+    rooms, everyone = ranker.rooms, np.arange(len(ranker.anchor_gate))
+    np.testing.assert_array_equal(rooms.orders_30d, ranker.model.anchor_stats["orders_30d"].to_numpy(float))
+    product = 5
+    score, figures = scorer.rooms_for(product, everyone)
+    share = rooms.category_sales(everyone, int(ranker.goods.category[product]))[1]
+    np.testing.assert_allclose(score, figures["relative_fit"] * np.sqrt(rooms.fans + 1) * (1 + share)
+                               * (1 + rooms.orders_30d) ** w, rtol=1e-6)
+    np.testing.assert_array_equal(figures["orders_30d"], rooms.orders_30d)
+
+    page = [it["anchor"] for it in ranker.anchors_for(product, 10).items]
+    quiet = int(np.flatnonzero(ranker.anchor_gate & ~np.isin(everyone, page))[-1])
+    busy = np.array(rooms.orders_30d)
+    busy[quiet] = 1e9
+    monkeypatch.setattr(rooms, "orders_30d", busy)
+    first = ranker.anchors_for(product, 10).items[0]
+    assert first["anchor"] == quiet and first["breakdown"]["orders_30d"] == 1e9
+    new_score = scorer.rooms_for(product, everyone)[0][quiet]  # relative fit: over the rooms scored together
+    assert new_score == pytest.approx(score[quiet] * ((1 + 1e9) / (1 + ranker.model.anchor_stats["orders_30d"]
+                                                                   .to_numpy(float)[quiet])) ** w)
+
+
+def test_without_the_shelf_rate_model_an_activity_weight_of_zero_ranks_by_fit_reach_and_category(small_artifact):
+    model = load_model(small_artifact)
+    model.shelf_rate = None
+    ranker = Ranker(model, RankingConfig(room_activity_weight=0))
+    everyone = np.arange(len(ranker.anchor_gate))
+    score, figures = ranker.scorer.rooms_for(5, everyone)
+    share = ranker.rooms.category_sales(everyone, int(ranker.goods.category[5]))[1]
+    np.testing.assert_allclose(score, figures["relative_fit"] * np.sqrt(ranker.rooms.fans + 1) * (1 + share),
+                               rtol=1e-6)
+    assert "orders_30d" not in figures
+
+
+@pytest.mark.parametrize("audience_fit", [True, False])
+def test_where_the_shelf_rate_model_ranks_room_activity_changes_nothing(small_artifact, audience_fit, monkeypatch):
+    """Expected orders if shelved count a room's scale already: neither the activity exponent nor the rooms'
+    recent orders move the merchant's pages."""
+    model = load_model(small_artifact)
+    plain = Ranker(model, RankingConfig(audience_fit=audience_fit, room_activity_weight=0))
+    steep = Ranker(model, RankingConfig(audience_fit=audience_fit, room_activity_weight=3))
+    scrambled = np.random.default_rng(0).permutation(np.asarray(steep.rooms.orders_30d)) * 100
+    monkeypatch.setattr(steep.rooms, "orders_30d", scrambled)
+    for product in (0, 17, len(plain.goods) - 1):
+        for offset in (0, 10):
+            a, b = plain.anchors_for(product, 10, offset).items, steep.anchors_for(product, 10, offset).items
+            assert [(it["anchor"], it["score"], it["breakdown"]) for it in a] == \
+                [(it["anchor"], it["score"], it["breakdown"]) for it in b]
