@@ -217,9 +217,11 @@ class AnchorMatch(BaseModel):
     rank: int
     anchor: AnchorSummary
     score: float = Field(description="the good's expected orders per 30 days in this room if shelved (the "
-                                     "vectors' fit x reach x category share for models without the shelf-rate "
-                                     "model)")
-    breakdown: dict[str, float] = Field(description="expected_orders_30d (or fit and relative_fit), fans, "
+                                     "vectors' fit x reach x activity x category share for models without the "
+                                     "shelf-rate model)")
+    breakdown: dict[str, float] = Field(description="expected_orders_30d (or fit, relative_fit and "
+                                                    "category_orders_30d, the room's orders in the good's "
+                                                    "category over the last 30 days), fans, "
                                                     "category_gmv_share: the room's share of its 30-day GMV "
                                                     "in the good's category")
     reasons: list[Reason]

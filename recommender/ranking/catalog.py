@@ -125,6 +125,9 @@ class Rooms:
     audience: dict[str, np.ndarray] = field(default_factory=dict)
     audience_labels: dict[str, list[str]] = field(default_factory=dict)
     order_value: np.ndarray | None = None  # (anchors,) followers' average order, yuan, 30 days (NaN: none bought)
+    #: (anchors, audience categories) the room's orders per category in the last 30 days (None: the artifact
+    #: has no anchor boards, formats before 8)
+    category_orders: np.ndarray | None = None
     _outside_memo: dict = field(default_factory=dict, init=False, repr=False)  # (anchor, home_share) -> outside
 
     @classmethod
@@ -148,7 +151,9 @@ class Rooms:
                    main=main, peers=peers, new=new_anchors(age_days, gmv_30d, violations, cfg), age_days=age_days,
                    audience={d: v for d, v in model.audience.shares.items() if d != "category"},
                    audience_labels={d: list(v) for d, v in model.audience.labels.items() if d != "category"},
-                   order_value=model.audience_order_value)
+                   order_value=model.audience_order_value,
+                   category_orders=None if model.anchor_window_orders is None
+                   else model.anchor_window_orders[:, WINDOWS.index(30)])
 
     def outside(self, anchor: int, home_share: float) -> np.ndarray | None:
         """(goods categories,) True for categories outside the room's own: not its main category and under
@@ -186,6 +191,15 @@ class Rooms:
     def tiers(self) -> list[str]:
         """The tiers anchors have (sorted; the empty tier of anchors without one left out)."""
         return sorted({str(t) for t in np.unique(self.tier).tolist()} - {""})
+
+    def category_orders_30d(self, anchors: np.ndarray, category: int) -> np.ndarray | None:
+        """Each room's orders in one goods category over the last 30 days (None: unknown to the artifact)."""
+        if self.category_orders is None:
+            return None
+        col = self.audience_column[category] if category >= 0 else -1
+        if col < 0:
+            return np.zeros(len(anchors))
+        return np.asarray(self.category_orders[anchors, col], dtype=float)
 
     def category_sales(self, anchors: np.ndarray, category: int) -> tuple[np.ndarray, np.ndarray]:
         """Each room's 30-day GMV in one goods category, and its share of the room's GMV (0 without GMV)."""

@@ -58,5 +58,10 @@ class RankingConfig(Settings):
     new_anchor_gmv_30d: float = Field(10_000, ge=0, description="... and whose 30-day GMV (yuan) is below this")
     new_anchor_max_violations: int = Field(0, ge=0, description="... and who have at most this many violations")
     # anchors for a product (达人广场)
+    room_activity_weight: float = Field(1.5, ge=0, description="exponent of 1 + the room's orders in the good's "
+                                        "category over the last 30 days in its score for the good, artifacts "
+                                        "without the shelf-rate model (0: activity ignored; expected orders if "
+                                        "shelved count it already). Chosen on validation days, README \"Offline "
+                                        "evaluation\"")
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
     max_anchor_violations: int = Field(3, ge=0, description="anchors with more violations are not proposed")

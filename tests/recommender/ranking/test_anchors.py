@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from recommender.artifact import load_model
+from recommender.ranking import Ranker, RankingConfig
 from tests.recommender.ranking.plain_rules import expected_orders
 
 
@@ -71,3 +73,81 @@ def test_each_proposed_room_cites_its_followers_share_buying_the_goods_category(
             share = float(rooms.category_shares[item["anchor"], labels.index(label)])
             assert cited["audience_match"]["value"] == pytest.approx(share, abs=1e-4), (label, item["anchor"])
             assert cited["audience_match"]["text"].startswith(f"TA的粉丝中 {share:.0%} 近30天购买过{label}")
+
+
+def test_without_the_shelf_rate_model_a_rooms_recent_orders_in_the_category_count(vector_ranker, monkeypatch):
+    """Unit anchor vectors say which rooms a good suits, not how much they sell: the score is the relative fit x
+    sqrt(fans + 1) x (1 + the room's 30-day orders in the good's category) ** room_activity_weight x (1 + category
+    share), and a quiet room made busy in the category climbs to the top of the page; orders in other categories
+    do not count."""
+    ranker, scorer = vector_ranker, vector_ranker.scorer
+    w = ranker.config.room_activity_weight
+    assert w > 0
+    rooms, everyone = ranker.rooms, np.arange(len(ranker.anchor_gate))
+    np.testing.assert_array_equal(np.asarray(rooms.category_orders).sum(axis=1),
+                                  ranker.model.anchor_stats["orders_30d"].to_numpy())
+    product = 5
+    category = int(ranker.goods.category[product])
+    col = int(rooms.audience_column[category])
+    orders = np.asarray(rooms.category_orders[:, col], float)
+    score, figures = scorer.rooms_for(product, everyone)
+    share = rooms.category_sales(everyone, category)[1]
+    np.testing.assert_allclose(score, figures["relative_fit"] * np.sqrt(rooms.fans + 1) * (1 + share)
+                               * (1 + orders) ** w, rtol=1e-6)
+    np.testing.assert_array_equal(figures["category_orders_30d"], orders)
+
+    page = [it["anchor"] for it in ranker.anchors_for(product, 10).items]
+    quiet = int(np.flatnonzero(ranker.anchor_gate & ~np.isin(everyone, page))[-1])
+    elsewhere = np.array(rooms.category_orders)
+    elsewhere[quiet, np.arange(elsewhere.shape[1]) != col] += 10**6  # busy in every other category
+    monkeypatch.setattr(rooms, "category_orders", elsewhere)
+    np.testing.assert_array_equal(scorer.rooms_for(product, everyone)[0], score)
+    busy = np.array(rooms.category_orders)
+    busy[quiet, col] = 10**9
+    monkeypatch.setattr(rooms, "category_orders", busy)
+    first = ranker.anchors_for(product, 10).items[0]
+    assert first["anchor"] == quiet and first["breakdown"]["category_orders_30d"] == 10**9
+    new_score = scorer.rooms_for(product, everyone)[0][quiet]  # relative fit: over the rooms scored together
+    assert new_score == pytest.approx(score[quiet] * ((1 + 10**9) / (1 + orders[quiet])) ** w)
+
+
+def test_without_the_shelf_rate_model_an_activity_weight_of_zero_ranks_by_fit_reach_and_category(small_artifact):
+    model = load_model(small_artifact)
+    model.shelf_rate = None
+    ranker = Ranker(model, RankingConfig(room_activity_weight=0))
+    everyone = np.arange(len(ranker.anchor_gate))
+    score, figures = ranker.scorer.rooms_for(5, everyone)
+    share = ranker.rooms.category_sales(everyone, int(ranker.goods.category[5]))[1]
+    np.testing.assert_allclose(score, figures["relative_fit"] * np.sqrt(ranker.rooms.fans + 1) * (1 + share),
+                               rtol=1e-6)
+    assert "category_orders_30d" not in figures
+
+
+def test_without_the_anchor_boards_activity_is_left_out(small_artifact):
+    """Artifacts before format 8 hold no orders per room and category: the score is as before, not an error."""
+    model = load_model(small_artifact)
+    model.shelf_rate, model.anchor_window_gmv, model.anchor_window_orders = None, None, None
+    ranker = Ranker(model)
+    assert ranker.rooms.category_orders is None
+    everyone = np.arange(len(ranker.anchor_gate))
+    score, figures = ranker.scorer.rooms_for(5, everyone)
+    share = ranker.rooms.category_sales(everyone, int(ranker.goods.category[5]))[1]
+    np.testing.assert_allclose(score, figures["relative_fit"] * np.sqrt(ranker.rooms.fans + 1) * (1 + share),
+                               rtol=1e-6)
+    assert ranker.anchors_for(5, 10).items
+
+
+@pytest.mark.parametrize("audience_fit", [True, False])
+def test_where_the_shelf_rate_model_ranks_room_activity_changes_nothing(small_artifact, audience_fit, monkeypatch):
+    """Expected orders if shelved count a room's scale already: neither the activity exponent nor the rooms'
+    recent orders move the merchant's pages."""
+    model = load_model(small_artifact)
+    plain = Ranker(model, RankingConfig(audience_fit=audience_fit, room_activity_weight=0))
+    steep = Ranker(model, RankingConfig(audience_fit=audience_fit, room_activity_weight=3))
+    scrambled = np.random.default_rng(0).permutation(np.asarray(steep.rooms.category_orders)) * 100
+    monkeypatch.setattr(steep.rooms, "category_orders", scrambled)
+    for product in (0, 17, len(plain.goods) - 1):
+        for offset in (0, 10):
+            a, b = plain.anchors_for(product, 10, offset).items, steep.anchors_for(product, 10, offset).items
+            assert [(it["anchor"], it["score"], it["breakdown"]) for it in a] == \
+                [(it["anchor"], it["score"], it["breakdown"]) for it in b]
