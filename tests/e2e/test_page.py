@@ -54,7 +54,7 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
     assert part, f"no part of {name!r} is shared by 2-10 anchors"
     found = live.get("/v1/search/anchors", q=part, k=10)
 
-    page.goto(live.url + "/")
+    page.goto(live.url + "/#/anchor")
     page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(part)
     page.get_by_role("button", name="搜索").click()
     offered = page.locator(".anchor-pick")
@@ -93,7 +93,7 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
 
 
 def test_an_exact_id_opens_the_anchor_directly(page, live, anchor):
-    page.goto(live.url + "/")
+    page.goto(live.url + "/#/anchor")
     page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(anchor["id"])
     page.keyboard.press("Enter")
     expect(page.locator("#anchor-name")).to_have_text(anchor["name"])

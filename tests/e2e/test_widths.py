@@ -111,7 +111,7 @@ def test_a_second_page_of_10_continues_the_first(page, live, anchor, width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_anchor_search_results_at_each_width(page, live, anchor, width, screenshots):
-    at(page, width).goto(live.url + "/")
+    at(page, width).goto(live.url + "/#/anchor")
     part = anchor["name"][-2:]
     found = live.get("/v1/search/anchors", q=part, k=10)
     page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(part)
