@@ -697,14 +697,17 @@ async function showProduct(id, params) {
       h("div", { id: "sellers" }, loading("带货主播"))),
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", {}, "销售数据"),
-        h("table", { class: "table", id: "window-stats" },
-          h("thead", {}, h("tr", {}, ["周期", "销量", "GMV", "订单", "带货主播", "类目销量榜"].map((x) => h("th", {}, x)))),
+        h("p", { class: "muted", id: "window-stats-note" }, `类目榜：在${c.category}销量榜上的名次`),
+        h("div", { class: "table-scroll" }, h("table", { class: "table", id: "window-stats" },
+          h("thead", {}, h("tr", {}, ["周期", "销量", "GMV", "订单", "带货主播", "类目榜"]
+            .map((x) => h("th", {}, x)))),
           h("tbody", {}, ["1d", "7d", "30d"].filter((w) => d.windows[w]).map((w) => {
             const s = d.windows[w];
-            return h("tr", { dataset: { window: w } }, h("td", {}, WINDOW_NAMES[w]), h("td", {}, num(s.sales)),
-              h("td", {}, yuan(s.gmv)), h("td", {}, num(s.orders)), h("td", {}, num(s.anchors)),
-              h("td", {}, s.board_rank ? `${c.category} 第 ${s.board_rank} 名` : "未上榜"));
-          })))),
+            return h("tr", { dataset: { window: w } }, h("td", { class: "nw" }, WINDOW_NAMES[w]),
+              h("td", { class: "nw" }, num(s.sales)), h("td", { class: "nw" }, yuan(s.gmv)),
+              h("td", { class: "nw" }, num(s.orders)), h("td", { class: "nw" }, num(s.anchors)),
+              h("td", { class: "nw rank-cell" }, s.board_rank ? `第 ${s.board_rank} 名` : "未上榜"));
+          }))))),
       h("div", { class: "panel" }, h("h2", {}, "推广数据"),
         h("div", { class: "kpis small" }, kpi("上架主播", num(pr.shelf_anchors)),
           kpi("近30天带货主播", num(pr.selling_anchors_30d)),

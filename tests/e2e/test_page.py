@@ -183,8 +183,10 @@ def test_a_card_opens_the_product_with_its_statistics(page, live, anchor, screen
         cells = row.locator("td").all_inner_texts()
         stats = detail["windows"][window]
         assert cells[0] == label and cells[1] == f"{stats['sales']:,}" and cells[3] == f"{stats['orders']:,}"
-        assert cells[5] == (f"{detail['product']['category']} 第 {stats['board_rank']} 名" if stats["board_rank"]
-                            else "未上榜")
+        assert cells[5] == (f"第 {stats['board_rank']} 名" if stats["board_rank"] else "未上榜")
+    # the board is the good's category's, named once in the column's head
+    expect(page.locator("#window-stats th").last).to_have_text("类目榜")
+    expect(page.locator("#window-stats-note")).to_have_text(f"类目榜：在{detail['product']['category']}销量榜上的名次")
     shelf = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text="上架主播"))
     expect(shelf.locator(".kpi-value")).to_have_text(f"{detail['promotion']['shelf_anchors']:,}")
 
