@@ -25,7 +25,8 @@ def expect_home_boards(page: Page, server) -> None:
     assert top["items"], "the small marketplace sells something on its last day"
     expect(rows(page, "home-top").locator("a.title")).to_have_text([it["product"]["title"] for it in top["items"]])
     expect(rows(page, "home-top").locator(".rank")).to_have_text([str(it["rank"]) for it in top["items"]])
-    expect(rows(page, "home-top").locator(".home-figure")).to_have_text([f"销量 {it['sales']:,}" for it in top["items"]])
+    expect(rows(page, "home-top").locator(".home-figure")).to_have_text(
+        [f"销量 {it['sales']:,}" for it in top["items"]])
 
     board = server.get("/v1/rankings/anchors", window="1d", metric="gmv", k=ROWS)
     assert board["items"]
@@ -34,7 +35,8 @@ def expect_home_boards(page: Page, server) -> None:
     expect(rows(page, "home-anchors").locator(".home-second")).to_have_text(
         [f"订单 {it['orders']:,}" for it in board["items"]])
     # the audience line is the API's own sentence (rates as percentages, money in yuan)
-    expect(rows(page, "home-anchors").locator(".home-sub")).to_have_text([it["audience"]["text"] for it in board["items"]])
+    expect(rows(page, "home-anchors").locator(".home-sub")).to_have_text(
+        [it["audience"]["text"] for it in board["items"]])
 
     rising = server.get("/v1/products", sort="growth_7d", min_sales_7d=10, k=ROWS)
     assert rising["items"]
@@ -101,8 +103,8 @@ def test_the_home_box_finds_anchors_and_goods(page, live, live_app, width, scree
     # a word in anchors' names and in goods' titles, so the box finds both
     model = live_app.extensions["xuanpin"]["serving"].model
     titles = " ".join(model.products["title"].astype(str))
-    word = next(w for name in sorted(model.anchors["name"].astype(str)) for w in (name[i:i + 2] for i in range(len(name) - 1))
-                if w in titles and live.get("/v1/products", q=w, k=1)["total"])
+    words = (name[i:i + 2] for name in sorted(model.anchors["name"].astype(str)) for i in range(len(name) - 1))
+    word = next(w for w in words if w in titles and live.get("/v1/products", q=w, k=1)["total"])
     anchors = live.get("/v1/search/anchors", q=word, k=ROWS)
     goods = live.get("/v1/products", q=word, k=ROWS)
     at(page, width).goto(live.url + "/")
@@ -110,7 +112,8 @@ def test_the_home_box_finds_anchors_and_goods(page, live, live_app, width, scree
     page.locator("#home-search button").click()
     expect(page.locator(".found-anchor > a")).to_have_text([a["name"] for a in anchors["items"]])
     expect(page.locator(".found-good > a")).to_have_text([it["product"]["title"] for it in goods["items"]])
-    expect(page.locator("#home-results h2")).to_have_text([f"主播（{anchors['total']:,}）", f"商品（{goods['total']:,}）"])
+    expect(page.locator("#home-results h2")).to_have_text(
+        [f"主播（{anchors['total']:,}）", f"商品（{goods['total']:,}）"])
     # the boards stay on the page under the results
     expect_home_boards(page, live)
     check_layout(page, "home-search", width, screenshots)
