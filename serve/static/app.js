@@ -1,6 +1,6 @@
 // 选品中心: one page over the /v1 API. No framework and no build step; every figure shown comes from a
-// response. Views are chosen by the URL hash (#/ the home view, #/anchor/<id>?filters, #/product/<id>, #/boards) so a view can
-// be bookmarked, reloaded and opened from a link.
+// response. Views are chosen by the URL hash (#/ the home view, #/anchor/<id>?filters, #/product/<id>,
+// #/boards ...) so a view can be bookmarked, reloaded and opened from a link.
 "use strict";
 
 // ---------------------------------------------------------------------------------------------------------
