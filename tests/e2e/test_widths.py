@@ -46,7 +46,7 @@ MID_WORD_BREAKS = """(els) => {
 }"""
 
 CONTROLS = ("button, .button, .tabs a, a, label, th, td.nw, .tag, .badge, .brand, .kpi-label, "
-            "#window-stats td, .home-figures, .growth")
+            "#window-stats td, .home-figure, .home-second, .growth")
 
 
 def check_layout(page: Page, name: str, width: int, screenshots) -> None:
