@@ -44,6 +44,8 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str) -> None:
     write_marketplace(g, out, fmt)
     click.echo(f"wrote {out}: {len(g.anchors)} anchors, {len(g.fans)} fans, {len(g.products)} goods, "
                f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings")
+    for line in g.summary():
+        click.echo(line)
 
 
 @click.command()

@@ -1,6 +1,6 @@
 // 选品中心: one page over the /v1 API. No framework and no build step; every figure shown comes from a
-// response. Views are chosen by the URL hash (#/anchor/<id>?filters, #/product/<id>, #/boards) so a view can
-// be bookmarked, reloaded and opened from a link.
+// response. Views are chosen by the URL hash (#/ the home view, #/anchor/<id>?filters, #/product/<id>,
+// #/boards ...) so a view can be bookmarked, reloaded and opened from a link.
 "use strict";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "");
   const [path, queryString] = raw.split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
-  return { view: parts[0] || "anchor", id: parts[1] || null, params: new URLSearchParams(queryString || "") };
+  return { view: parts[0] || "home", id: parts[1] || null, params: new URLSearchParams(queryString || "") };
 }
 
 function go(view, id, params) {
@@ -174,14 +174,19 @@ function go(view, id, params) {
   if (location.hash === hash) route(); else location.hash = hash;
 }
 
+let shownView = null;  // the view on screen before this route: a search on the home page keeps its boards
+
 function route() {
   const { view, id, params } = parseHash();
-  const known = ["anchor", "search", "product", "boards", "anchors"].includes(view) ? view : "anchor";
+  const known = ["home", "anchor", "search", "product", "boards", "anchors"].includes(view) ? view : "home";
+  const from = shownView;
+  shownView = known;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + known;
   for (const tab of document.querySelectorAll(".tabs a")) {
     tab.classList.toggle("active", tab.dataset.view === known);
   }
-  if (known === "anchor") showAnchor(id, params);
+  if (known === "home") showHome(params, from !== "home");
+  else if (known === "anchor") showAnchor(id, params);
   else if (known === "search") showSearch(params);
   else if (known === "product") showProduct(id, params);
   else if (known === "anchors") showAnchorBoard(params);
@@ -191,6 +196,97 @@ function route() {
 const productLink = (card) => h("a", { href: `#/product/${encodeURIComponent(card.product_id)}`, class: "title" },
   card.title);
 const anchorLink = (a) => h("a", { href: `#/anchor/${encodeURIComponent(a.anchor_id)}` }, a.name || a.anchor_id);
+
+// ---------------------------------------------------------------------------------------------------------
+// 首页: today's boards and the rising goods with no typing, and one box that finds anchors and goods. Each panel
+// is a few rows of a /v1 list and links to the view that shows all of it.
+
+const HOME_ROWS = 5;
+
+function showHome(params, boards) {
+  const q = (params.get("q") || "").trim();
+  $("#home-q").value = q;
+  if (q) homeSearch(q); else fill($("#home-results"));
+  if (boards) loadHomeBoards();
+}
+
+function loadHomeBoards() {
+  homePanel("#home-top", "今日销量榜", () => api("/v1/rankings/top-sales", { window: "1d", k: HOME_ROWS }),
+    (body) => body.items.map((it) => homeRow(it.rank, productLink(it.product),
+      `${it.product.category} · ${price(it.product.price)}`, `销量 ${num(it.sales)}`, yuan(it.gmv))),
+    "近1天暂无上榜商品。");
+  homePanel("#home-hot", "实时爆款", () => api("/v1/rankings/hot", { k: HOME_ROWS }),
+    (body) => body.items.map((it) => homeRow(it.rank, productLink(it.product),
+      (it.reasons && it.reasons[0] ? it.reasons[0].text : `${it.product.category} · ${price(it.product.price)}`),
+      `近${num(body.window_minutes)}分钟 ${num(it.recent_orders)} 单`, `24小时 ${num(it.orders_24h)} 单`)),
+    "暂无实时爆款：最近没有订单突增的商品。", (body) => (body.as_of ? `截至 ${when(body.as_of)}` : null));
+  homePanel("#home-anchors", "达人榜", () => api("/v1/rankings/anchors", { window: "1d", metric: "gmv", k: HOME_ROWS }),
+    (body) => body.items.map((it) => homeRow(it.rank,
+      [anchorLink(it.anchor), it.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播")],
+      it.audience.text || [it.anchor.tier, it.anchor.main_category].filter(Boolean).join(" · "),
+      `GMV ${yuan(it.gmv)}`, `订单 ${num(it.orders)}`)),
+    "近1天暂无上榜主播。");
+  homePanel("#home-rising", "涨势商品",
+    () => api("/v1/products", { sort: "growth_7d", min_sales_7d: 10, k: HOME_ROWS }),
+    (body) => body.items.map((hit) => homeRow(hit.rank, productLink(hit.product),
+      `${hit.product.category} · ${price(hit.product.price)} · 佣金 ${pct(hit.product.commission_rate)}`,
+      h("span", { class: "growth " + (hit.growth_7d > 0 ? "up" : hit.growth_7d < 0 ? "down" : "flat") },
+        signedPct(hit.growth_7d)), `近7天 ${num(hit.orders_7d)} 单`)),
+    "暂无近7天销量 10 件以上的商品。", () => "近7天销量 ≥ 10 件");
+}
+
+/** One row of a home panel: rank, the item's link with a line beneath, and two figures on the right. */
+const homeRow = (rank, link, sub, figure, second) => h("li", { class: "home-row" },
+  h("span", { class: "rank" }, rank),
+  h("div", { class: "home-item" }, link, h("div", { class: "muted home-sub" }, sub)),
+  h("div", { class: "home-figures" }, h("div", { class: "home-figure" }, figure),
+    h("div", { class: "muted home-second" }, second)));
+
+/** Load one panel: its rows, its empty sentence, or why it failed; a note (e.g. the list's time) under the head. */
+async function homePanel(sel, what, load, rows, emptyText, note) {
+  const box = $(sel + " .panel-body");
+  const t = ticket(sel);
+  fill(box, loading(what));
+  let body;
+  try {
+    body = await load();
+  } catch (err) {
+    if (!current(sel, t)) return;
+    const unavailable = err.status === 503 || (sel === "#home-hot" && err.status === 404 && !err.field);
+    fill(box, failed(unavailable ? `${what}暂不可用：服务尚未提供这项数据。` : failureText(err, what)));
+    return;
+  }
+  if (!current(sel, t)) return;
+  const extra = note ? note(body) : null;
+  fill(box, extra && h("p", { class: "muted home-note" }, extra),
+    body.items && body.items.length ? h("ol", { class: "home-list" }, rows(body)) : empty(emptyText));
+}
+
+/** The home box: anchors by name or id and goods by title or brand, a few of each, with links to all of them. */
+async function homeSearch(q) {
+  const box = $("#home-results");
+  const t = ticket("home-search");
+  fill(box, loading("搜索结果"));
+  const [anchors, goods] = await Promise.allSettled([api("/v1/search/anchors", { q, k: HOME_ROWS }),
+    api("/v1/products", { q, k: HOME_ROWS })]);
+  if (!current("home-search", t)) return;
+  const part = (title, result, what, list, more) => h("div", { class: "panel home-found" },
+    h("div", { class: "panel-head" }, h("h2", {}, title(result)), result.status === "fulfilled" && more(result.value)),
+    result.status === "rejected" ? failed(failureText(result.reason, what)) :
+      result.value.items.length ? h("ul", { class: "mini-list" }, list(result.value)) : empty(`没有找到与“${q}”相关的${what}。`));
+  fill(box, h("div", { class: "grid2 home-found-grid" },
+    part((r) => r.status === "fulfilled" ? `主播（${num(r.value.total)}）` : "主播", anchors, "主播",
+      (b) => b.items.map((a) => h("li", { class: "found-anchor" }, anchorLink(a),
+        h("span", { class: "muted" }, ` ID ${a.anchor_id} · ${a.tier || "—"} · ${a.main_category || "—"} · 粉丝 ${num(a.fans)}`))),
+      (b) => b.total > b.items.length && h("a", { class: "more", href: "#/anchor?" + new URLSearchParams({ q }) },
+        `全部 ${num(b.total)} 位`)),
+    part((r) => r.status === "fulfilled" ? `商品（${num(r.value.total)}）` : "商品", goods, "商品",
+      (b) => b.items.map((hit) => h("li", { class: "found-good" }, productLink(hit.product),
+        h("span", { class: "muted" }, ` ${hit.product.category} · ${price(hit.product.price)} · 近7天销量 ` +
+          `${num(hit.product.sales_7d)}`))),
+      (b) => b.total > b.items.length && h("a", { class: "more", href: "#/search?" + new URLSearchParams({ q }) },
+        `全部 ${num(b.total)} 个`))));
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // 主播选品
@@ -238,6 +334,10 @@ async function showAnchor(id, params) {
   const body = $("#anchor-body");
   if (!id) {
     fill(body, h("p", { class: "hint" }, "搜索主播，查看粉丝画像与推荐选品。"));
+    if (params.get("q")) {
+      $("#anchor-q").value = params.get("q");
+      searchAnchors(params.get("q"));
+    }
     return;
   }
   $("#anchor-q").value = id;
@@ -597,14 +697,17 @@ async function showProduct(id, params) {
       h("div", { id: "sellers" }, loading("带货主播"))),
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", {}, "销售数据"),
-        h("table", { class: "table", id: "window-stats" },
-          h("thead", {}, h("tr", {}, ["周期", "销量", "GMV", "订单", "带货主播", "类目销量榜"].map((x) => h("th", {}, x)))),
+        h("p", { class: "muted", id: "window-stats-note" }, `类目榜：在${c.category}销量榜上的名次`),
+        h("div", { class: "table-scroll" }, h("table", { class: "table", id: "window-stats" },
+          h("thead", {}, h("tr", {}, ["周期", "销量", "GMV", "订单", "带货主播", "类目榜"]
+            .map((x) => h("th", {}, x)))),
           h("tbody", {}, ["1d", "7d", "30d"].filter((w) => d.windows[w]).map((w) => {
             const s = d.windows[w];
-            return h("tr", { dataset: { window: w } }, h("td", {}, WINDOW_NAMES[w]), h("td", {}, num(s.sales)),
-              h("td", {}, yuan(s.gmv)), h("td", {}, num(s.orders)), h("td", {}, num(s.anchors)),
-              h("td", {}, s.board_rank ? `${c.category} 第 ${s.board_rank} 名` : "未上榜"));
-          })))),
+            return h("tr", { dataset: { window: w } }, h("td", { class: "nw" }, WINDOW_NAMES[w]),
+              h("td", { class: "nw" }, num(s.sales)), h("td", { class: "nw" }, yuan(s.gmv)),
+              h("td", { class: "nw" }, num(s.orders)), h("td", { class: "nw" }, num(s.anchors)),
+              h("td", { class: "nw rank-cell" }, s.board_rank ? `第 ${s.board_rank} 名` : "未上榜"));
+          }))))),
       h("div", { class: "panel" }, h("h2", {}, "推广数据"),
         h("div", { class: "kpis small" }, kpi("上架主播", num(pr.shelf_anchors)),
           kpi("近30天带货主播", num(pr.selling_anchors_30d)),
@@ -1000,6 +1103,11 @@ async function loadAnchorBoard(q) {
 // Wiring
 
 document.addEventListener("DOMContentLoaded", () => {
+  $("#home-search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = $("#home-q").value.trim();
+    if (q) go("home", null, { q }); else fill($("#home-results"), empty("请输入主播昵称、ID 或商品关键词。"));
+  });
   $("#anchor-search").addEventListener("submit", (ev) => {
     ev.preventDefault();
     searchAnchors($("#anchor-q").value);

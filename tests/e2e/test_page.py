@@ -54,7 +54,7 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
     assert part, f"no part of {name!r} is shared by 2-10 anchors"
     found = live.get("/v1/search/anchors", q=part, k=10)
 
-    page.goto(live.url + "/")
+    page.goto(live.url + "/#/anchor")
     page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(part)
     page.get_by_role("button", name="搜索").click()
     offered = page.locator(".anchor-pick")
@@ -93,7 +93,7 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
 
 
 def test_an_exact_id_opens_the_anchor_directly(page, live, anchor):
-    page.goto(live.url + "/")
+    page.goto(live.url + "/#/anchor")
     page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(anchor["id"])
     page.keyboard.press("Enter")
     expect(page.locator("#anchor-name")).to_have_text(anchor["name"])
@@ -183,8 +183,10 @@ def test_a_card_opens_the_product_with_its_statistics(page, live, anchor, screen
         cells = row.locator("td").all_inner_texts()
         stats = detail["windows"][window]
         assert cells[0] == label and cells[1] == f"{stats['sales']:,}" and cells[3] == f"{stats['orders']:,}"
-        assert cells[5] == (f"{detail['product']['category']} 第 {stats['board_rank']} 名" if stats["board_rank"]
-                            else "未上榜")
+        assert cells[5] == (f"第 {stats['board_rank']} 名" if stats["board_rank"] else "未上榜")
+    # the board is the good's category's, named once in the column's head
+    expect(page.locator("#window-stats th").last).to_have_text("类目榜")
+    expect(page.locator("#window-stats-note")).to_have_text(f"类目榜：在{detail['product']['category']}销量榜上的名次")
     shelf = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text="上架主播"))
     expect(shelf.locator(".kpi-value")).to_have_text(f"{detail['promotion']['shelf_anchors']:,}")
 

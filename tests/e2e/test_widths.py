@@ -45,7 +45,8 @@ MID_WORD_BREAKS = """(els) => {
   return out;
 }"""
 
-CONTROLS = "button, .button, .tabs a, a, label, th, td.nw, .tag, .badge, .brand, .kpi-label"
+CONTROLS = ("button, .button, .tabs a, a, label, th, td.nw, .tag, .badge, .brand, .kpi-label, "
+            "#window-stats td, .home-figure, .home-second, .growth")
 
 
 def check_layout(page: Page, name: str, width: int, screenshots) -> None:
@@ -111,7 +112,7 @@ def test_a_second_page_of_10_continues_the_first(page, live, anchor, width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_anchor_search_results_at_each_width(page, live, anchor, width, screenshots):
-    at(page, width).goto(live.url + "/")
+    at(page, width).goto(live.url + "/#/anchor")
     part = anchor["name"][-2:]
     found = live.get("/v1/search/anchors", q=part, k=10)
     page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(part)
@@ -141,6 +142,16 @@ def test_the_product_view_at_each_width(page, live, anchor, width, screenshots):
     fit = live.get(f"/v1/products/{product_id}/anchors", k=10)
     expect(page.locator("#fit-anchors tbody a")).to_have_text([m["anchor"]["name"] for m in fit["items"]])
     expect(page.locator(".product .muted").first).to_contain_text(f"上架 {detail['created_at'][:10]}")
+    # the evidence panels are drawn before the layout is judged: the chart, the sellers and their CSV link
+    sellers = live.get(f"/v1/products/{product_id}/sellers", k=10)
+    assert sellers["items"], "the biggest seller's first pick has sellers"
+    expect(page.locator("#sellers-table tbody tr")).to_have_count(len(sellers["items"]))
+    expect(page.locator("#sellers a.csv")).to_be_visible()
+    expect(page.locator("#trend-chart canvas")).to_be_visible()
+    # the trend's time is Beijing time, to the minute, as the API's +08:00 instant
+    trend = live.get(f"/v1/products/{product_id}/trend")
+    assert trend["as_of"].endswith("+08:00")
+    expect(page.locator("#trend-note")).to_contain_text(f"截至 {trend['as_of'][:10]} {trend['as_of'][11:16]}")
     check_layout(page, "product", width, screenshots)
 
     table = downloaded(page, page.locator("#fit-anchors a.csv"))
@@ -194,3 +205,45 @@ def test_a_real_burst_on_the_hot_board_at_each_width(page, small_artifact, serve
         assert len(table) - 1 == len(hot["items"]) and "近24小时订单" in head
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_product_search_at_each_width(page, live, width, screenshots):
+    """商品搜索 with a keyword and the growth sort: the cards are the route's, rates read as percentages."""
+    body = live.get("/v1/products", q="新鲜", sort="growth_7d")
+    assert body["items"]
+    at(page, width).goto(f"{live.url}/#/search?q=%E6%96%B0%E9%B2%9C&sort=growth_7d")
+    expect(page.locator("#goods-results .hit .title")).to_have_text([it["product"]["title"] for it in body["items"]])
+    rates = page.locator("#goods-results .hit .rate").all_inner_texts()
+    assert rates == [f"{round(it['product']['commission_rate'] * 100)}%" for it in body["items"]]
+    expect(page.locator("#goods-results a.csv")).to_be_visible()
+    check_layout(page, "goods-search", width, screenshots)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_anchor_board_at_each_width(page, live, width, screenshots):
+    """达人榜: the board's rows are the route's, each category a tab that never wraps, and the CSV link is there."""
+    board = live.get("/v1/rankings/anchors", window="7d", metric="gmv", k=20)
+    at(page, width).goto(f"{live.url}/#/anchors")
+    expect(page.locator("#anchor-board .board-anchor td.name > a")).to_have_text(
+        [it["anchor"]["name"] for it in board["items"]])
+    expect(page.locator("#anchor-board-tabs button").first).to_have_text("全部")
+    expect(page.locator("#anchor-board a.csv")).to_be_visible()
+    check_layout(page, "anchor-board", width, screenshots)
+    table = downloaded(page, page.locator("#anchor-board a.csv"))
+    assert len(table) - 1 == len(board["items"])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_header_stays_on_top_and_its_tabs_fit(page, live, width):
+    """The sticky header covers nothing it should not: scrolled down, it stays at the top, its tabs all inside
+    the screen, and the content scrolls beneath it."""
+    at(page, width).goto(f"{live.url}/#/boards")
+    expect(page.locator("#top-list tbody tr").first).to_be_visible()
+    tabs = page.locator(".tabs a")
+    expect(tabs).to_have_count(6)
+    for box in (tabs.nth(i).bounding_box() for i in range(6)):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"a tab leaves the {width} px screen: {box}"
+    assert page.evaluate("window.scrollTo(0, 600), window.scrollY") > 100
+    header = page.locator(".topbar").bounding_box()
+    assert header["y"] == 0

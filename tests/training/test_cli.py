@@ -16,6 +16,18 @@ def test_generate_train_inspect(tmp_path):
     r = runner.invoke(main, ["generate", "--scale", "tiny", "--seed", "1", "--out", str(snap)])
     assert r.exit_code == 0, r.output
     assert "wrote" in r.output and (snap / "orders.parquet").exists() and (snap / "truth/truth.json").exists()
+    # two lines say what the marketplace is (make run prints them before training), counted from what was written
+    import pandas as pd
+
+    orders, products = pd.read_parquet(snap / "orders.parquet"), pd.read_parquet(snap / "products.parquet")
+    what, truth = r.output.splitlines()[-2:]
+    assert what.startswith("A synthetic live-commerce marketplace (tiny, seed 1), "
+                           f"{orders['ordered_at'].min():%Y-%m-%d} to {orders['ordered_at'].max():%Y-%m-%d}: ")
+    fans, anchors = (len(pd.read_parquet(snap / f"{name}.parquet")) for name in ("fans", "anchors"))
+    for figure in (f"{fans:,} fans", f"{anchors:,} anchors", f"{len(orders):,} orders",
+                   f"{len(products):,} goods of {products['merchant_id'].nunique():,} merchants"):
+        assert figure in what, (figure, what)
+    assert truth.startswith("Generated with its ground truth") and "truth/" in truth
     r = runner.invoke(main, ["train", "--data", str(snap), "--out", str(art)])
     assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["inspect", str(art), "--anchors", "2", "-k", "3"])
