@@ -86,11 +86,16 @@ class Pool(NamedTuple):
 
 
 class _Value:
-    """The anchor-independent part of a good's value: price^p x commission^c, and the support boost."""
+    """The anchor-independent part of a good's value: price^p x commission^c, and the support boost.
+
+    A catalogue without commissions (every rate 0: a retailer's own sales log, not a distribution pool) has no
+    earnings to weigh: every good's value would be 0 and the order an accident of ties, so there goods are
+    ranked by how many orders the room would sell, price and commission left out."""
 
     def __init__(self, goods: Goods, cfg: RankingConfig) -> None:
-        self.price = goods.price ** cfg.price_weight
-        self.commission = goods.commission ** cfg.commission_weight
+        earns = bool(np.any(goods.commission > 0))
+        self.price = goods.price ** cfg.price_weight if earns else np.ones_like(goods.price)
+        self.commission = goods.commission ** cfg.commission_weight if earns else np.ones_like(goods.commission)
         self.boost = np.where(goods.supported, 1 + cfg.support_boost, 1.0)
         self.code = slot_codes(goods.category, goods.supported)
 

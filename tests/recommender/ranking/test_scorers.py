@@ -214,3 +214,25 @@ def test_equal_scores_go_by_row_whichever_scorer_ranks():
     personal = AudienceRates(base, np.zeros(2, np.int64), np.ones((1, BANDS), np.float32), [])
     for scorer in (ShelfRateScorer(base, goods, gate, cfg), AudienceFitScorer(personal, goods, gate, cfg)):
         assert shown(scorer, cfg, 0, eligible(gate, False), 2, 2) == [0, 1]
+
+
+def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_artifact):
+    """Every rate 0 (a retailer's own log): every value would be 0, so price and commission are left out."""
+    from recommender.artifact import load_model
+    from recommender.ranking import Ranker
+
+    model = load_model(small_artifact)
+    model.shelf_rate = None  # the vectors rank, as for a snapshot without a shelf table
+    model.products = model.products.assign(commission_rate=0.0)
+    ranker = Ranker(model)
+    power = ranker.config.vector_affinity_weight
+    picks = ranker.picks(3, 20).items
+    assert len(picks) == 20
+    for pick in picks:
+        b = pick.breakdown
+        assert b["expected_value"] > 0
+        assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power, rel=1e-3, abs=1e-5)
+    # one good that earns brings the earnings back: price and commission weigh again
+    model.products = model.products.assign(commission_rate=np.where(np.arange(len(model.products)) == 0, 0.1, 0.0))
+    earning = Ranker(model).picks(3, 20).items
+    assert all(p.breakdown["expected_value"] == 0 for p in earning if p.product != 0)
