@@ -31,6 +31,12 @@ from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfRates
 POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (48 bytes each: 24 MB)
 POOL_CACHE_MAX_N = 1_000  # pools are kept for lists up to this long (pages 1-5 at k=200); deeper ones are rebuilt
 SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load (vector scorer)
+# the trend's threshold rule scores every eligible good instead when its lists reach this share of them (the
+# trend is flat: its n-th best good is close to the top, so the rule needs deep lists), or when there are at most
+# BLEND_SCAN_GOODS: on Online Retail (3,659 goods) one product of the catalogue with the anchor took 0.28 ms a
+# page against 0.36 ms for the rule's lists
+BLEND_SCAN_SHARE = 0.25
+BLEND_SCAN_GOODS = 10_000
 
 
 class Eligible(NamedTuple):
@@ -263,6 +269,7 @@ class VectorScorer:
             rows = np.arange(len(self.trend))
             self._by_trend = rows[np.lexsort((rows, -self.trend))]
             self._supported_by_trend = self._by_trend[goods.supported[self._by_trend]]
+            self._supported = goods.supported
 
     def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int, supported_only: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -353,10 +360,13 @@ class VectorScorer:
         Fagin's threshold rule: take the `depth` best by affinity and the `depth` best by trend. A good in
         neither list has affinity <= the last one's of the first and trend <= the last one's of the second, so
         its base is at most base(last affinity) + weight x last trend. When the n-th best base of the union beats
-        that bound (or a list holds every eligible good) the union holds the top n; else the depth grows."""
+        that bound (or a list holds every eligible good) the union holds the top n; else the depth grows, until
+        scoring every eligible good costs less (`_scan_blend`)."""
         by_trend = self._supported_by_trend if supported_only else self._by_trend
         depth = n
         while True:
+            if eligible <= BLEND_SCAN_GOODS or depth >= BLEND_SCAN_SHARE * eligible:
+                return self._scan_blend(anchor, mask, n, top, supported_only)
             a_rows, _ = self.retrieve_for_anchor(anchor, mask, depth, supported_only, eligible=eligible)
             t_rows = _masked_prefix(by_trend, mask, depth)
             rows = np.union1d(a_rows, t_rows)
@@ -371,6 +381,21 @@ class VectorScorer:
             if done:
                 return rows[order], affinity[order].astype(np.float32)
             depth *= 4
+
+    def _scan_blend(self, anchor: int, mask: np.ndarray, n: int, top: float, supported_only: bool
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """`_top_blend` by scoring every good passing `mask` (one product of the catalogue with the anchor)."""
+        keep = mask & self._supported if supported_only else mask
+        affinity = self.vectors @ self.anchor_vectors[anchor]
+        base = np.where(keep, self._base(affinity, top) + self.trend_weight * self.trend, -np.inf)
+        m = min(n, int(np.count_nonzero(keep)))
+        if m == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        head = np.argpartition(-base, m - 1)[:m] if m < len(base) else np.arange(len(base))
+        cut = base[head].min()
+        head = np.flatnonzero(base >= cut)  # every good tied with the m-th, so ties go by row
+        rows = head[np.lexsort((head, -base[head]))][:m]
+        return rows, affinity[rows].astype(np.float32)
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Audience fit x reach (diminishing) x activity in the good's category x how much of the room's GMV the

@@ -29,10 +29,16 @@ def test_the_vector_scorer_retrieves_the_exact_top_goods_by_inner_product(vector
         assert got_sup.tolist() == brute_top(scores, mask & goods.supported, 50).tolist()
 
 
+@pytest.mark.parametrize("scan", [False, True], ids=["threshold-rule", "scan"])
 @pytest.mark.parametrize("filters", FILTERS)
-def test_the_vector_scorer_with_the_trend_retrieves_the_exact_top_goods_by_the_blend(vector_ranker, filters):
-    """relative affinity ** w + weight x trend: the threshold rule's candidates are the brute-force top, and so
-    are the first picks' scores over every eligible good."""
+def test_the_vector_scorer_with_the_trend_retrieves_the_exact_top_goods_by_the_blend(vector_ranker, filters, scan,
+                                                                                     monkeypatch):
+    """relative affinity ** w + weight x trend: the threshold rule's candidates (or a scan's) are the brute-force
+    top, and so are the first picks' scores over every eligible good."""
+    from recommender.ranking import scorers
+
+    monkeypatch.setattr(scorers, "BLEND_SCAN_GOODS", 10**9 if scan else 0)
+    monkeypatch.setattr(scorers, "BLEND_SCAN_SHARE", 0.0 if scan else np.inf)
     scorer, goods = vector_ranker.scorer, vector_ranker.goods
     assert scorer.trend_weight > 0
     for anchor in range(0, 50, 7):
