@@ -232,7 +232,7 @@ class VectorScorer:
     Where the artifact has the market's trend (recommender/trend.py) a room's good blends taste and trend as a
     fan's does,
 
-        base = relative affinity ** w + trend.weight x trend[good],   score = base x price^p x commission^c x boost
+        base = relative affinity ** w + trend.room_weight x trend[good],   score = base x price^p x commission^c x boost
 
     and the candidates are the exact top by `base` (Fagin's threshold rule over the goods by affinity and by
     trend: `_top_blend`). Without a trend (or weight 0) base is the relative affinity ** w, as before.
@@ -260,7 +260,7 @@ class VectorScorer:
             self._supported_candidate_scores = np.zeros((len(self.anchor_vectors), 0), np.float32)
         # the market's trend: every good sorted once by it (ties by row), and the supported ones apart
         trend_cfg = model.trend
-        self.trend_weight = float(trend_cfg.weight) if trend_cfg is not None else 0.0
+        self.trend_weight = float(trend_cfg.room_weight) if trend_cfg is not None else 0.0
         if self.trend_weight > 0:
             self.trend = np.asarray(model.product_trend, np.float64)
             if len(self.trend) != len(self.vectors):

@@ -73,6 +73,10 @@ def test_without_a_trend_a_rooms_goods_rank_by_affinity_alone(small_artifact, ve
                                                     abs=power * 1e-6 * money + 1e-6)
     blended = [p.product for p in vector_ranker.picks(3, 20).items]
     assert blended != [p.product for p in plain.picks(3, 20).items]  # the trend does move the picks
+    model.trend = load_model(small_artifact).trend  # the defaults: the trend off in rooms' scores
+    assert model.trend.room_weight == 0
+    default = Ranker(model)
+    assert [p.product for p in default.picks(3, 20).items] == [p.product for p in plain.picks(3, 20).items]
 
 
 def test_the_affinity_exponent_follows_the_affinity_source(ranker, vector_ranker):
@@ -279,8 +283,7 @@ def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_art
     for pick in picks:
         b = pick.breakdown
         assert b["expected_value"] > 0
-        trend = ranker.scorer.trend_weight * ranker.scorer.trend[pick.product]
-        assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power + trend, rel=1e-3, abs=1e-5)
+        assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power, rel=1e-3, abs=1e-5)
     # one good that earns brings the earnings back: price and commission weigh again
     model.products = model.products.assign(commission_rate=np.where(np.arange(len(model.products)) == 0, 0.1, 0.0))
     earning = Ranker(model).picks(3, 20).items
