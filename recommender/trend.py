@@ -36,6 +36,10 @@ class TrendConfig(Settings):
                                    "good's category")
     category_smoothing: float = Field(0.1, gt=0, description="pseudo-purchases spread over categories as the "
                                       "platform buys, so a fan's unseen categories are not log(0)")
+    room_weight: float = Field(0.0, ge=0, description="weight of the trend in a room's picks where the vectors rank "
+                               "them (no shelf table): learned by xuanpin tune's anchors stage (0: off; on the "
+                               "synthetic world without its shelf table the fans' 0.8 halved the served anchor->goods "
+                               "NDCG, on Online Retail it lifted it above recent popularity)")
 
 
 def product_trend(m: Marketplace, half_life_days: float) -> np.ndarray:

@@ -16,8 +16,9 @@ best settings fixed (a joint search over twenty parameters needs far more trials
    blend and ridge penalty), on fan->goods NDCG@K.
 3. ``trend``: how much the market's current trend (a recency-decayed order count, its half-life) and the fan's
    categories add to the vectors' taste (``recommender/trend.py``), on fan->goods NDCG@K.
-4. ``anchors``: the anchor vectors' shrinkages and the weight of a buyer beside a follower, on anchor->goods
-   NDCG@K of the vectors' affinity (what ranks a room's goods where the snapshot has no shelf table).
+4. ``anchors``: the anchor vectors' shrinkages, the weight of a buyer beside a follower and the trend's weight in
+   a room's score, on anchor->goods NDCG@K of the vectors' affinity with the trend, as ``VectorScorer`` ranks a
+   room's goods where the snapshot has no shelf table.
 5. ``shelf_rate``: the priors of the shelf-rate model, on anchor->goods NDCG@K of expected orders if shelved,
    each room ranking the goods it had listed by the end of the validation days (realised sales can judge orders
    *if shelved* only where a good was shelved; skipped without a shelf table).
@@ -50,6 +51,7 @@ from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.errors import ConfigError
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
+from recommender.ranking import RankingConfig
 from recommender.settings import Settings, validated
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
@@ -178,7 +180,8 @@ def _suggest_trend(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def _suggest_anchors(trial: optuna.Trial) -> dict[str, Any]:
-    return {"anchors.buyer_weight": trial.suggest_float("anchors.buyer_weight", 0.0, 4.0),
+    return {"trend.room_weight": trial.suggest_float("trend.room_weight", 0.0, 4.0),
+            "anchors.buyer_weight": trial.suggest_float("anchors.buyer_weight", 0.0, 4.0),
             "anchors.sales_shrinkage": trial.suggest_float("anchors.sales_shrinkage", 1.0, 3000.0, log=True),
             "anchors.audience_shrinkage": trial.suggest_float("anchors.audience_shrinkage", 1.0, 3000.0, log=True)}
 
@@ -231,7 +234,8 @@ def _start_params(stage: str, config: TrainConfig, algorithms: tuple[str, ...]) 
                 "trend.category_weight": float(np.clip(t.category_weight, 0.0, 0.5))}
     if stage == "anchors":
         a = config.anchors
-        return {"anchors.buyer_weight": float(np.clip(a.buyer_weight, 0.0, 4.0)),
+        return {"trend.room_weight": float(np.clip(config.trend.room_weight, 0.0, 4.0)),
+                "anchors.buyer_weight": float(np.clip(a.buyer_weight, 0.0, 4.0)),
                 "anchors.sales_shrinkage": float(np.clip(a.sales_shrinkage, 1.0, 3000.0)),
                 "anchors.audience_shrinkage": float(np.clip(a.audience_shrinkage, 1.0, 3000.0))}
     s = config.shelf_rate
@@ -330,7 +334,18 @@ class Objectives:
                             anchor_product_matrix(v.fit, config.half_life_days), fan, products, config.factors,
                             v.threads, sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
                             audience_shrinkage=config.anchors.audience_shrinkage)
-        return v.ndcg("anchor_goods", dot_scores(av.blended, products))
+        room_weight = config.trend.room_weight
+        if not room_weight:
+            return v.ndcg("anchor_goods", dot_scores(av.blended, products))
+        trend = product_trend(v.fit, config.trend.half_life_days)
+        power = RankingConfig().vector_affinity_weight
+
+        def scores(users: np.ndarray) -> np.ndarray:  # as VectorScorer ranks a room's goods with the trend
+            taste = av.blended[users] @ products.T
+            rel = np.maximum(taste / np.maximum(taste.max(axis=1, keepdims=True), 1e-9), 1e-3)
+            return rel ** power + room_weight * trend[None, :]
+
+        return v.ndcg("anchor_goods", scores)
 
     def shelf_rate(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
         v = self.v
@@ -353,7 +368,7 @@ SUGGEST: dict[str, Callable[[optuna.Trial, TuneConfig], dict[str, Any]]] = {
 }
 METRIC = {"vectors": "fan->goods NDCG@{k}", "content": "fan->goods NDCG@{k}",
           "trend": "fan->goods NDCG@{k} (taste blended with the trend)",
-          "anchors": "anchor->goods NDCG@{k} (vector affinity)",
+          "anchors": "anchor->goods NDCG@{k} (vector affinity with the trend)",
           "shelf_rate": "anchor->goods NDCG@{k} within each room's listed goods (expected orders if shelved)"}
 
 

@@ -19,9 +19,10 @@ def shelf_ranker(small_artifact):
 
 @pytest.fixture(scope="module")
 def vector_ranker(small_artifact):
-    """The ranking of artifacts without the shelf-rate model (no shelf table)."""
+    """The ranking of artifacts without the shelf-rate model (no shelf table), with the trend in rooms' scores."""
     model = load_model(small_artifact)
     model.shelf_rate = None
+    model.trend = model.trend.model_copy(update={"room_weight": 0.8})  # the market's trend in the room's score
     return Ranker(model)
 
 

@@ -29,15 +29,67 @@ def test_the_vector_scorer_retrieves_the_exact_top_goods_by_inner_product(vector
         assert got_sup.tolist() == brute_top(scores, mask & goods.supported, 50).tolist()
 
 
+@pytest.mark.parametrize("scan", [False, True], ids=["threshold-rule", "scan"])
+@pytest.mark.parametrize("filters", FILTERS)
+def test_the_vector_scorer_with_the_trend_retrieves_the_exact_top_goods_by_the_blend(vector_ranker, filters, scan,
+                                                                                     monkeypatch):
+    """relative affinity ** w + weight x trend: the threshold rule's candidates (or a scan's) are the brute-force
+    top, and so are the first picks' scores over every eligible good."""
+    from recommender.ranking import scorers
+
+    monkeypatch.setattr(scorers, "BLEND_SCAN_GOODS", 10**9 if scan else 0)
+    monkeypatch.setattr(scorers, "BLEND_SCAN_SHARE", 0.0 if scan else np.inf)
+    scorer, goods = vector_ranker.scorer, vector_ranker.goods
+    assert scorer.trend_weight > 0
+    for anchor in range(0, 50, 7):
+        mask = vector_ranker.goods_for_anchor.filter_mask(filters, anchor)
+        base = scorer.blended_base(anchor, mask)
+        top = max(float((scorer.vectors @ scorer.anchor_vectors[anchor])[mask].max(initial=0.0)), 1e-9)
+        for n in (1, 20, 300):
+            got, _ = scorer._top_blend(anchor, mask, n, top, int(mask.sum()))
+            assert got.tolist() == brute_top(base, mask, n).tolist()
+        got_sup, _ = scorer._top_blend(anchor, mask, 50, top, int(mask.sum()), supported_only=True)
+        assert got_sup.tolist() == brute_top(base, mask & goods.supported, 50).tolist()
+        scored = scorer.goods_for(anchor, Eligible(mask, int(mask.sum()), True), 20, 20)
+        final = base * scorer._value.price * scorer._value.commission * scorer.boost
+        first = scored.rows[np.lexsort((scored.rows, -scored.score))][:20]
+        assert first.tolist() == brute_top(final, mask, 20).tolist()
+
+
+def test_without_a_trend_a_rooms_goods_rank_by_affinity_alone(small_artifact, vector_ranker):
+    """An artifact before the trend (or weight 0) ranks exactly as the vectors do."""
+    from recommender.artifact import load_model
+    from recommender.ranking import Ranker
+
+    model = load_model(small_artifact)
+    model.shelf_rate, model.trend = None, None
+    plain = Ranker(model)
+    assert plain.scorer.trend_weight == 0
+    power = plain.config.vector_affinity_weight
+    for pick in plain.picks(3, 20).items:
+        b = pick.breakdown
+        money = b["price"] ** plain.config.price_weight * b["commission_rate"] ** plain.config.commission_weight
+        assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power * money, rel=1e-3,
+                                                    abs=power * 1e-6 * money + 1e-6)
+    blended = [p.product for p in vector_ranker.picks(3, 20).items]
+    assert blended != [p.product for p in plain.picks(3, 20).items]  # the trend does move the picks
+    model.trend = load_model(small_artifact).trend  # the defaults: the trend off in rooms' scores
+    assert model.trend.room_weight == 0
+    default = Ranker(model)
+    assert [p.product for p in default.picks(3, 20).items] == [p.product for p in plain.picks(3, 20).items]
+
+
 def test_the_affinity_exponent_follows_the_affinity_source(ranker, vector_ranker):
-    """Expected orders are ranked with affinity_weight, the vectors' flatter affinity with its own exponent."""
+    """Expected orders are ranked with affinity_weight, the vectors' flatter affinity with its own exponent (and
+    the market's trend added to it, recommender/trend.py)."""
     cfg = ranker.config
     for r, power in ((ranker, cfg.affinity_weight), (vector_ranker, cfg.vector_affinity_weight)):
         for pick in r.picks(3, 20).items:
             b = pick.breakdown
             money = b["price"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
+            trend = r.scorer.trend_weight * r.scorer.trend[pick.product] if r is vector_ranker else 0.0
             # the figures are rounded to 6 decimals: a relative affinity off by 5e-7 moves the value by that x money
-            assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power * money, rel=1e-3,
+            assert b["expected_value"] == pytest.approx((b["relative_affinity"] ** power + trend) * money, rel=1e-3,
                                                         abs=power * 1e-6 * money + 1e-6)
     assert cfg.affinity_weight != cfg.vector_affinity_weight
 
