@@ -247,18 +247,7 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
                     "command-line options")
     truth = None
     if data == "online-retail":
-        import tempfile
-
-        from training.online_retail import DEFAULT_SOURCE, convert_online_retail
-
-        if not DEFAULT_SOURCE.exists():
-            raise click.ClickException(f"{DEFAULT_SOURCE} is absent: the Online Retail data set lives in "
-                                       "../shared/data/online_retail beside the project")
-        snapshot = Path(tempfile.mkdtemp(prefix="online-retail-"))
-        cleaning = convert_online_retail(snapshot)
-        click.echo(f"Online Retail: kept {cleaning.rows_kept:,} of {cleaning.rows_read:,} lines; dropped "
-                   + ", ".join(f"{k} {v:,}" for k, v in cleaning.dropped.items()))
-        data = str(snapshot)
+        data = str(_snapshot(data))
     elif (Path(data) / "truth" / "truth.json").exists():
         from fixtures.marketplace import load_truth
 
