@@ -8,8 +8,6 @@ no Python loop over the anchors.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +20,7 @@ from recommender.artifact import Model
 from serve import schemas
 from serve.api import endpoint
 from serve.present import anchor_summary
-from serve.state import serving
+from serve.state import PerModel, serving
 
 bp = Blueprint("search", __name__, url_prefix="/v1/search")
 
@@ -69,19 +67,8 @@ class SearchIndex:
         return rows[order[:k]], len(rows)
 
 
-_indexes: weakref.WeakKeyDictionary[Model, SearchIndex] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def search_index(model: Model) -> SearchIndex:
-    """The model's search index, built on first use; dropped with the model after a reload."""
-    index = _indexes.get(model)
-    if index is None:
-        with _lock:
-            index = _indexes.get(model)
-            if index is None:
-                index = _indexes[model] = SearchIndex.build(model)
-    return index
+#: the model's search index, built on first use; dropped with the model after a reload
+search_index: PerModel[SearchIndex] = PerModel(SearchIndex.build)
 
 
 @endpoint(bp, "/anchors", query=schemas.AnchorSearchQuery, response=schemas.AnchorSearchResponse, errors=(503,),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 from flask import current_app
@@ -13,6 +17,27 @@ from recommender.ranking import Ranker
 from serve import schemas
 from serve.api import ApiError
 from serve.present import Cards, pick_items
+
+T = TypeVar("T")
+
+
+class PerModel(Generic[T]):
+    """What `build(model)` makes, built once per loaded model (two threads asking at once build it once) and
+    dropped with the model after a reload: the search columns and indexes a route keeps beside the model."""
+
+    def __init__(self, build: Callable[[Model], T]) -> None:
+        self._build = build
+        self._built: weakref.WeakKeyDictionary[Model, T] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, model: Model) -> T:
+        found = self._built.get(model)
+        if found is None:
+            with self._lock:
+                found = self._built.get(model)
+                if found is None:
+                    found = self._built[model] = self._build(model)
+        return found
 
 
 @dataclass(frozen=True)
