@@ -150,47 +150,76 @@ class StageResult:
 # -- the parameters of each stage: (dotted TrainConfig field, how a trial suggests it) --------------------------
 
 
-def _suggest_vectors(trial: optuna.Trial, algorithms: tuple[str, ...]) -> dict[str, Any]:
-    algorithm = trial.suggest_categorical("factors.algorithm", list(algorithms))
-    out = {"factors.algorithm": algorithm,
-           "factors.factors": trial.suggest_int("factors.factors", 16, 256, log=True),
-           "confidence": trial.suggest_categorical("confidence", ["quantity", "amount"]),
-           "half_life_days": trial.suggest_float("half_life_days", 3.0, 720.0, log=True)}
-    if algorithm == "als":
-        out["factors.regularization"] = trial.suggest_float("factors.regularization", 1e-3, 10.0, log=True)
-        out["factors.alpha"] = trial.suggest_float("factors.alpha", 0.5, 100.0, log=True)
-        out["factors.iterations"] = trial.suggest_int("factors.iterations", 5, 40)
-    else:
-        out["factors.regularization"] = trial.suggest_float("factors.bpr_regularization", 1e-4, 0.1, log=True)
-        out["factors.learning_rate"] = trial.suggest_float("factors.learning_rate", 1e-3, 0.1, log=True)
-        out["factors.iterations"] = trial.suggest_int("factors.bpr_iterations", 20, 200, log=True)
-    return out
+@dataclass(frozen=True)
+class Param:
+    """One searched parameter: its name in the trials, the TrainConfig field it sets, and its range or choices."""
+
+    name: str
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    integer: bool = False
+    choices: tuple[Any, ...] | None = None
+    field: str = ""  # the TrainConfig field, when the trials name it otherwise (BPR's own ranges)
+
+    @property
+    def target(self) -> str:
+        return self.field or self.name
+
+    def suggest(self, trial: optuna.Trial) -> Any:
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+    def start(self, config: TrainConfig) -> Any:
+        """`config`'s value, within the range (a start outside it would be a trial TPE cannot place)."""
+        value = _field(config, self.target)
+        if self.choices is not None:
+            return value
+        clipped = np.clip(value, self.low, self.high)
+        return int(clipped) if self.integer else float(clipped)
 
 
-def _suggest_content(trial: optuna.Trial) -> dict[str, Any]:
-    return {"content.shrinkage": trial.suggest_float("content.shrinkage", 0.3, 100.0, log=True),
-            "content.ridge_alpha": trial.suggest_float("content.ridge_alpha", 0.1, 300.0, log=True),
-            "content.category_weight": trial.suggest_float("content.category_weight", 0.0, 3.0)}
+def _field(config: TrainConfig, dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
 
 
-def _suggest_trend(trial: optuna.Trial) -> dict[str, Any]:
-    return {"trend.half_life_days": trial.suggest_float("trend.half_life_days", 0.5, 60.0, log=True),
-            "trend.weight": trial.suggest_float("trend.weight", 0.0, 4.0),
-            "trend.category_weight": trial.suggest_float("trend.category_weight", 0.0, 0.5)}
+#: what each stage searches (the vectors stage's algorithm, and its ALS- or BPR-only parameters, apart)
+SPACE: dict[str, tuple[Param, ...]] = {
+    "vectors": (Param("factors.factors", 16, 256, log=True, integer=True),
+                Param("confidence", choices=("quantity", "amount")),
+                Param("half_life_days", 3.0, 720.0, log=True)),
+    "content": (Param("content.shrinkage", 0.3, 100.0, log=True), Param("content.ridge_alpha", 0.1, 300.0, log=True),
+                Param("content.category_weight", 0.0, 3.0)),
+    "trend": (Param("trend.half_life_days", 0.5, 60.0, log=True), Param("trend.weight", 0.0, 4.0),
+              Param("trend.category_weight", 0.0, 0.5)),
+    "anchors": (Param("trend.room_weight", 0.0, 4.0), Param("anchors.buyer_weight", 0.0, 4.0),
+                Param("anchors.sales_shrinkage", 1.0, 3000.0, log=True),
+                Param("anchors.audience_shrinkage", 1.0, 3000.0, log=True)),
+    "shelf_rate": (Param("shelf_rate.good_prior_orders", 0.05, 20.0, log=True),
+                   Param("shelf_rate.room_prior_orders", 0.1, 50.0, log=True),
+                   Param("shelf_rate.audience_power", 0.0, 4.0), Param("shelf_rate.room_lean", choices=(False, True))),
+}
+ALGORITHM_SPACE: dict[str, tuple[Param, ...]] = {
+    "als": (Param("factors.regularization", 1e-3, 10.0, log=True), Param("factors.alpha", 0.5, 100.0, log=True),
+            Param("factors.iterations", 5, 40, integer=True)),
+    "bpr": (Param("factors.bpr_regularization", 1e-4, 0.1, log=True, field="factors.regularization"),
+            Param("factors.learning_rate", 1e-3, 0.1, log=True),
+            Param("factors.bpr_iterations", 20, 200, log=True, integer=True, field="factors.iterations")),
+}
 
 
-def _suggest_anchors(trial: optuna.Trial) -> dict[str, Any]:
-    return {"trend.room_weight": trial.suggest_float("trend.room_weight", 0.0, 4.0),
-            "anchors.buyer_weight": trial.suggest_float("anchors.buyer_weight", 0.0, 4.0),
-            "anchors.sales_shrinkage": trial.suggest_float("anchors.sales_shrinkage", 1.0, 3000.0, log=True),
-            "anchors.audience_shrinkage": trial.suggest_float("anchors.audience_shrinkage", 1.0, 3000.0, log=True)}
-
-
-def _suggest_shelf(trial: optuna.Trial) -> dict[str, Any]:
-    return {"shelf_rate.good_prior_orders": trial.suggest_float("shelf_rate.good_prior_orders", 0.05, 20.0, log=True),
-            "shelf_rate.room_prior_orders": trial.suggest_float("shelf_rate.room_prior_orders", 0.1, 50.0, log=True),
-            "shelf_rate.audience_power": trial.suggest_float("shelf_rate.audience_power", 0.0, 4.0),
-            "shelf_rate.room_lean": trial.suggest_categorical("shelf_rate.room_lean", [False, True])}
+def _suggest(stage: str, trial: optuna.Trial, algorithms: tuple[str, ...]) -> None:
+    """Suggest the stage's parameters (the trial keeps them: `trial.params`)."""
+    if stage == "vectors":
+        algorithm = trial.suggest_categorical("factors.algorithm", list(algorithms))
+    for param in SPACE[stage] + (ALGORITHM_SPACE[algorithm] if stage == "vectors" else ()):
+        param.suggest(trial)
 
 
 def with_params(config: TrainConfig, params: dict[str, Any]) -> TrainConfig:
@@ -207,48 +236,22 @@ def with_params(config: TrainConfig, params: dict[str, Any]) -> TrainConfig:
 
 def _start_params(stage: str, config: TrainConfig, algorithms: tuple[str, ...]) -> dict[str, Any]:
     """The stage's parameters as `config` has them, named as the stage's trials suggest them."""
-    f = config.factors
+    out: dict[str, Any] = {}
+    params = SPACE[stage]
     if stage == "vectors":
-        algorithm = f.algorithm if f.algorithm in algorithms else algorithms[0]
-        out: dict[str, Any] = {"factors.algorithm": algorithm, "factors.factors": int(np.clip(f.factors, 16, 256)),
-                               "confidence": config.confidence,
-                               "half_life_days": float(np.clip(config.half_life_days, 3.0, 720.0))}
-        if algorithm == "als":
-            out |= {"factors.regularization": float(np.clip(f.regularization, 1e-3, 10.0)),
-                    "factors.alpha": float(np.clip(f.alpha, 0.5, 100.0)),
-                    "factors.iterations": int(np.clip(f.iterations, 5, 40))}
-        else:
-            out |= {"factors.bpr_regularization": float(np.clip(f.regularization, 1e-4, 0.1)),
-                    "factors.learning_rate": float(np.clip(f.learning_rate, 1e-3, 0.1)),
-                    "factors.bpr_iterations": int(np.clip(f.iterations, 20, 200))}
-        return out
-    if stage == "content":
-        c = config.content
-        return {"content.shrinkage": float(np.clip(c.shrinkage, 0.3, 100.0)),
-                "content.ridge_alpha": float(np.clip(c.ridge_alpha, 0.1, 300.0)),
-                "content.category_weight": float(np.clip(c.category_weight, 0.0, 3.0))}
-    if stage == "trend":
-        t = config.trend
-        return {"trend.half_life_days": float(np.clip(t.half_life_days, 0.5, 60.0)),
-                "trend.weight": float(np.clip(t.weight, 0.0, 4.0)),
-                "trend.category_weight": float(np.clip(t.category_weight, 0.0, 0.5))}
-    if stage == "anchors":
-        a = config.anchors
-        return {"trend.room_weight": float(np.clip(config.trend.room_weight, 0.0, 4.0)),
-                "anchors.buyer_weight": float(np.clip(a.buyer_weight, 0.0, 4.0)),
-                "anchors.sales_shrinkage": float(np.clip(a.sales_shrinkage, 1.0, 3000.0)),
-                "anchors.audience_shrinkage": float(np.clip(a.audience_shrinkage, 1.0, 3000.0))}
-    s = config.shelf_rate
-    return {"shelf_rate.good_prior_orders": float(np.clip(s.good_prior_orders, 0.05, 20.0)),
-            "shelf_rate.room_prior_orders": float(np.clip(s.room_prior_orders, 0.1, 50.0)),
-            "shelf_rate.audience_power": float(np.clip(s.audience_power, 0.0, 4.0)),
-            "shelf_rate.room_lean": bool(s.room_lean)}
+        algorithm = config.factors.algorithm if config.factors.algorithm in algorithms else algorithms[0]
+        out["factors.algorithm"] = algorithm
+        params = params + ALGORITHM_SPACE[algorithm]
+    return out | {p.name: p.start(config) for p in params}
+
+
+#: trial parameter names -> TrainConfig fields where they differ (BPR's own ranges are suggested under their own)
+_RENAME = {p.name: p.field for ps in ALGORITHM_SPACE.values() for p in ps if p.field}
 
 
 def _config_params(trial_params: dict[str, Any]) -> dict[str, Any]:
-    """Trial parameter names -> TrainConfig fields (BPR's own ranges are suggested under their own names)."""
-    rename = {"factors.bpr_regularization": "factors.regularization", "factors.bpr_iterations": "factors.iterations"}
-    return {rename.get(k, k): v for k, v in trial_params.items()}
+    """Trial parameter names -> TrainConfig fields."""
+    return {_RENAME.get(k, k): v for k, v in trial_params.items()}
 
 
 # -- objectives: fit the stage's part with a trial's settings, score it on the validation days ------------------
@@ -359,13 +362,6 @@ class Objectives:
         return v.ndcg("anchor_goods", lambda users: rates.expected(users), listed_only=True)
 
 
-SUGGEST: dict[str, Callable[[optuna.Trial, TuneConfig], dict[str, Any]]] = {
-    "vectors": lambda trial, cfg: _suggest_vectors(trial, cfg.algorithms),
-    "content": lambda trial, cfg: _suggest_content(trial),
-    "trend": lambda trial, cfg: _suggest_trend(trial),
-    "anchors": lambda trial, cfg: _suggest_anchors(trial),
-    "shelf_rate": lambda trial, cfg: _suggest_shelf(trial),
-}
 METRIC = {"vectors": "fan->goods NDCG@{k}", "content": "fan->goods NDCG@{k}",
           "trend": "fan->goods NDCG@{k} (taste blended with the trend)",
           "anchors": "anchor->goods NDCG@{k} (vector affinity with the trend)",
@@ -456,10 +452,11 @@ def run_stage(name: str, objectives: Objectives, config: TrainConfig, cfg: TuneC
 
     def objective(trial: optuna.Trial) -> float:
         with warnings_silenced():
-            params = SUGGEST[name](trial, cfg)
+            _suggest(name, trial, cfg.algorithms)
+        params = _config_params(trial.params)
         t = time.perf_counter()
         try:
-            value = fit(with_params(config, _config_params(trial.params)), trial)
+            value = fit(with_params(config, params), trial)
         except optuna.TrialPruned as exc:
             progress(f"[{name} {trial.number + 1}] pruned: {exc} ({time.perf_counter() - t:.1f} s)  {_short(params)}")
             raise
