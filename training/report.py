@@ -60,6 +60,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def intervals_apart(x: dict, y: dict) -> bool:
+    """Do two metrics' 95% intervals not overlap?"""
+    return x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
+
+
 def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "recall@20")) -> list[str]:
     """Each of our models untuned and tuned (tuned on the training period's last days only), with the
     difference and whether the 95% intervals are apart."""
@@ -80,7 +85,7 @@ def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "rec
             for metric in metrics:
                 if metric in base and metric in tuned:
                     x, y = base[metric], tuned[metric]
-                    apart = x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
+                    apart = intervals_apart(x, y)
                     lines.append(f"| {task} | {name[: -len('_tuned')]} | {metric} | {_cell(x)} | {_cell(y)} | "
                                  f"{y['mean'] - x['mean']:+.4f} | {'yes' if apart else 'no'} |")
     return [*lines, ""]
@@ -109,7 +114,7 @@ def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20"
                 if metric not in ma or metric not in mb:
                     continue
                 x, y = ma[metric], mb[metric]
-                apart = x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
+                apart = intervals_apart(x, y)
                 lines.append(f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} | "
                              f"{y['mean'] - x['mean']:+.4f} | {'*' if apart else ''} |")
     return "\n".join(lines)
