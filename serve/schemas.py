@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 Id = int | str
@@ -620,7 +620,16 @@ def _not_a_boolean(value: object) -> object:
     return value
 
 
+def _a_json_number(value: object) -> object:
+    """A quantity or an amount is a JSON number: pydantic's lax mode would read "2" or "9.9" (a client that
+    quotes its numbers would be counted, then fail elsewhere) and true as 1. 2.0 stays a valid quantity."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a JSON number, not {type(value).__name__}")
+    return value
+
+
 NotBool = BeforeValidator(_not_a_boolean)
+JsonNumber = BeforeValidator(_a_json_number)
 
 #: an id in an event: a 64-bit integer or a string. A larger integer is this event's error, not the batch's (one
 #: huge id would otherwise turn every id of the batch into floats)
@@ -636,10 +645,10 @@ class OrderEvent(BaseModel):
     fan_id: EventId
     anchor_id: EventId = Field(description="the live room it was bought in")
     product_id: EventId
-    quantity: Annotated[int, NotBool] = Field(ge=1)
-    amount: Annotated[float, NotBool] = Field(ge=0, allow_inf_nan=False, description="yuan; finite")
+    quantity: Annotated[int, JsonNumber] = Field(ge=1)
+    amount: Annotated[float, JsonNumber] = Field(ge=0, allow_inf_nan=False, description="yuan; finite")
     ordered_at: datetime = Field(description="ISO 8601; without a zone it is UTC")
-    refunded: bool = False
+    refunded: Annotated[bool, Strict()] = Field(False, description="JSON true or false (not \"yes\" or 1)")
 
 
 class OrderBatch(BaseModel):

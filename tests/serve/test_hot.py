@@ -406,6 +406,20 @@ def test_booleans_and_non_finite_amounts_are_that_event_s_error(client, world):
     assert r.json["errors"][0]["order_id"] is None  # a boolean is no id to echo
 
 
+def test_quantities_amounts_and_refunds_are_json_numbers_and_booleans_not_text(client, world):
+    """A client that quotes its numbers or writes "yes" is told so per event, not silently counted."""
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    events = [event("q-text", room, good, now, quantity="2"), event("a-text", room, good, now, amount="9.9"),
+              event("r-yes", room, good, now, refunded="yes"), event("r-one", room, good, now, refunded=1),
+              event("q-float", room, good, now, quantity=2.0), event("r-true", room, good, now, refunded=True)]
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
+    assert r.status_code == 200, r.json
+    assert [(e["index"], e["field"]) for e in r.json["errors"]] == [
+        (0, "quantity"), (1, "amount"), (2, "refunded"), (3, "refunded")]
+    assert "JSON number" in r.json["errors"][0]["message"]
+    assert (r.json["accepted"], r.json["ignored"], r.json["rejected"]) == (1, 1, 4)  # 2.0 items; a refund
+
+
 def test_order_ids_are_echoed_as_text(client, world):
     """As the key they are counted under (42 and "42" are one order); a 64-bit id survives a JavaScript client."""
     room, good, now = world["rooms"][0], world["goods"][0], world["now"]
