@@ -27,9 +27,7 @@ def search(q: schemas.ProductSearchQuery):
     """Goods by keyword (title or brand), filters and sort, a page at a time (every good, gated or not)."""
     s = serving()
     cat = catalogue(s.model)
-    if q.category is not None and q.category not in cat.categories:
-        raise ApiError(400, "unknown_category", f"category {q.category!r} is not in the catalogue; valid: "
-                       + ", ".join(cat.categories), "category")
+    known(q.category, cat.categories, "category")
     query = ProductQuery(q=q.q.strip() if q.q else None, category=q.category, price_min=q.price_min,
                          price_max=q.price_max, commission_min=q.commission_min, min_sales_7d=q.min_sales_7d,
                          max_refund_rate=q.max_refund_rate, brand=q.brand, merchant=q.merchant, sort=q.sort,
