@@ -82,3 +82,15 @@ def blend(taste: np.ndarray, trend: np.ndarray, log_share: np.ndarray, category:
     if cfg.category_weight:
         out += cfg.category_weight * np.asarray(log_share)[:, category]
     return out
+
+
+def room_base(affinity: np.ndarray, top: float | np.ndarray, power: float, weight: float,
+              trend: np.ndarray | float) -> np.ndarray:
+    """A room's score of goods where the vectors rank them (no shelf table): relative affinity ** power +
+    weight x trend. The affinity is relative to the room's best good (`top`; floored at 1e-3 of it), so one
+    weight suits rooms of every scale; the score is non-decreasing in the affinity and in the trend, which the
+    ranking's threshold retrieval needs."""
+    rel = np.maximum(np.asarray(affinity, np.float64) / top, 1e-3)
+    base = rel if power == 1 else rel ** power
+    return base + weight * trend if weight else base
+

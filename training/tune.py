@@ -55,7 +55,7 @@ from recommender.ranking import RankingConfig
 from recommender.settings import Settings, validated
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
-from recommender.trend import blend, category_codes, fan_category_log_share, product_trend
+from recommender.trend import blend, category_codes, fan_category_log_share, product_trend, room_base
 from training.config import TrainConfig
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task, split
@@ -345,8 +345,8 @@ class Objectives:
 
         def scores(users: np.ndarray) -> np.ndarray:  # as VectorScorer ranks a room's goods with the trend
             taste = av.blended[users] @ products.T
-            rel = np.maximum(taste / np.maximum(taste.max(axis=1, keepdims=True), 1e-9), 1e-3)
-            return rel ** power + room_weight * trend[None, :]
+            top = np.maximum(taste.max(axis=1, keepdims=True), 1e-9)
+            return room_base(taste, top, power, room_weight, trend[None, :])
 
         return v.ndcg("anchor_goods", scores)
 

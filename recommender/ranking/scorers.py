@@ -27,6 +27,7 @@ from recommender.ranking.arrange import slot_codes
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfRates
+from recommender.trend import room_base
 
 POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (48 bytes each: 24 MB)
 POOL_CACHE_MAX_N = 1_000  # pools are kept for lists up to this long (pages 1-5 at k=200); deeper ones are rebuilt
@@ -330,7 +331,7 @@ class VectorScorer:
             fresh = ~np.isin(extra, rows)
             rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
         rel = np.maximum(affinity / top, 1e-3)
-        base = self._base(affinity, top) + self.trend_weight * self.trend[rows]
+        base = self._base(affinity, top, self.trend[rows])
         value = base * self._value.price[rows] * self._value.commission[rows]
         score = value * self.boost[rows]
 
@@ -339,18 +340,15 @@ class VectorScorer:
 
         return Scored(rows, score, self._code[rows], explain)
 
-    def _base(self, affinity: np.ndarray, top: float) -> np.ndarray:
-        """Relative affinity ** w: non-decreasing in the affinity, which the threshold rule needs."""
-        rel = np.maximum(np.asarray(affinity, np.float64) / top, 1e-3)
-        w = self.config.vector_affinity_weight
-        return rel if w == 1 else rel ** w
+    def _base(self, affinity: np.ndarray, top: float, trend: np.ndarray | float) -> np.ndarray:
+        return room_base(affinity, top, self.config.vector_affinity_weight, self.trend_weight, trend)
 
     def blended_base(self, anchor: int, mask: np.ndarray) -> np.ndarray:
         """Every good's blended base for the room, the relative affinity over the best good passing `mask`
         (a full scan: for checks, not for requests)."""
         affinity = self.vectors @ self.anchor_vectors[anchor]
         top = max(float(affinity[mask].max(initial=0.0)), 1e-9)
-        return self._base(affinity, top) + self.trend_weight * self.trend
+        return self._base(affinity, top, self.trend)
 
     def _top_blend(self, anchor: int, mask: np.ndarray, n: int, top: float, eligible: int,
                    supported_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -371,12 +369,12 @@ class VectorScorer:
             t_rows = _masked_prefix(by_trend, mask, depth)
             rows = np.union1d(a_rows, t_rows)
             affinity = self.vectors[rows] @ self.anchor_vectors[anchor]  # one inner product per candidate
-            base = self._base(affinity, top) + self.trend_weight * self.trend[rows]
+            base = self._base(affinity, top, self.trend[rows])
             order = np.lexsort((rows, -base))[:n]
             done = len(a_rows) < depth or len(t_rows) < depth  # a list ran out: it holds every eligible good
             if not done and len(order) == n:
                 last_a = float(self.vectors[a_rows[-1]] @ self.anchor_vectors[anchor])
-                bound = float(self._base(np.array([last_a]), top)[0]) + self.trend_weight * self.trend[t_rows[-1]]
+                bound = float(self._base(np.array([last_a]), top, self.trend[t_rows[-1]])[0])
                 done = base[order[-1]] > bound  # strictly: a good at the bound might win the tie by row
             if done:
                 return rows[order], affinity[order].astype(np.float32)
@@ -387,7 +385,7 @@ class VectorScorer:
         """`_top_blend` by scoring every good passing `mask` (one product of the catalogue with the anchor)."""
         keep = mask & self._supported if supported_only else mask
         affinity = self.vectors @ self.anchor_vectors[anchor]
-        base = np.where(keep, self._base(affinity, top) + self.trend_weight * self.trend, -np.inf)
+        base = np.where(keep, self._base(affinity, top, self.trend), -np.inf)
         m = min(n, int(np.count_nonzero(keep)))
         if m == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
