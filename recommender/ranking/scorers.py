@@ -409,20 +409,34 @@ class VectorScorer:
         did better there (0.070) but halved the synthetic marketplace's figure without a shelf table (0.286 to
         0.123, where big rooms sell other categories), which the category's orders keep (0.289 / 0.287)."""
         fit = self.anchor_vectors[anchors] @ np.asarray(self.vectors[product], np.float32)
-        rel = np.clip(fit / max(float(fit.max()), 1e-9), 1e-3, None)
+        rel = relative_fit(fit)
         rooms, category = self._rooms, int(self._category[product])
-        fans = np.asarray(rooms.fans[anchors], dtype=float)
-        score = rel * np.sqrt(fans + 1) * (1 + rooms.category_sales(anchors, category)[1])
-        figures = {"fit": fit, "relative_fit": rel}
         w = self.config.room_activity_weight
         orders = rooms.category_orders_30d(anchors, category) if w > 0 else None
+        score = merchant_score(rel, rooms.fans[anchors], rooms.category_sales(anchors, category)[1], orders, w)
+        figures = {"fit": fit, "relative_fit": rel}
         if orders is not None:
-            score = score * (1 + orders) ** w
             figures["category_orders_30d"] = orders
         return score, figures
 
     def fit_reasons(self, anchor: int, rows: np.ndarray) -> None:
         return None
+
+
+def relative_fit(fit: np.ndarray) -> np.ndarray:
+    """Each good's fit to rooms over its best room's (last axis), floored at 1e-3."""
+    fit = np.asarray(fit)
+    return np.clip(fit / np.maximum(fit.max(axis=-1, keepdims=True), 1e-9), 1e-3, None)
+
+
+def merchant_score(rel: np.ndarray, fans: np.ndarray, category_share: np.ndarray,
+                   category_orders: np.ndarray | None, weight: float) -> np.ndarray:
+    """The merchant's view where the vectors rank rooms (`VectorScorer.rooms_for`, and what `xuanpin tune` scores
+    it by): relative fit x sqrt(fans + 1) x (1 + category share) x (1 + category orders, 30 days) ** weight."""
+    score = rel * np.sqrt(np.asarray(fans, dtype=float) + 1) * (1 + np.asarray(category_share, dtype=float))
+    if category_orders is not None and weight > 0:
+        score = score * (1 + np.asarray(category_orders, dtype=float)) ** weight
+    return score
 
 
 def _masked_prefix(order: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:

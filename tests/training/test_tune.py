@@ -18,6 +18,7 @@ from recommender.errors import ConfigError
 from training.config import TrainConfig
 from training.tune import (
     MIN_TRIALS,
+    MerchantFigures,
     Objectives,
     TuneConfig,
     _budgets,
@@ -103,6 +104,37 @@ def test_without_a_shelf_table_the_shelf_stage_is_skipped(market):
     result = tune(no_shelf, TuneConfig(**{**FAST, "trials": 4, "stages": ("anchors", "shelf_rate")}),
                   progress=lambda line: None)
     assert [s.name for s in result.stages] == ["anchors"]
+
+
+def test_without_a_shelf_table_the_vectors_answer_to_the_merchants_view_too(market):
+    """There the vectors rank rooms for a good as well (达人广场): the vectors stage scores the geometric mean of
+    fan->goods and goods->anchors; with a shelf table (the shelf-rate model ranks rooms) fan->goods alone."""
+    with_shelf, _ = prepare(market, TuneConfig(**FAST), threads=1)
+    no_shelf, _ = prepare(dataclasses.replace(market, shelf=market.shelf.iloc[:0]), TuneConfig(**FAST), threads=1)
+    assert "goods_anchors" not in with_shelf.tasks and with_shelf.merchant is None
+    assert len(no_shelf.tasks["goods_anchors"].users) > 0 and no_shelf.merchant is not None
+    fan_goods = Objectives(with_shelf).vectors(TrainConfig(), None)
+    both = Objectives(no_shelf)
+    value = both.vectors(TrainConfig(), None)
+    assert both.metric("vectors").startswith("sqrt(fan->goods x goods->anchors)")
+    goods_anchors = value ** 2 / fan_goods  # the same fans, goods and vectors: one thread, one seed
+    assert 0 < goods_anchors < 1 and goods_anchors != pytest.approx(fan_goods)
+
+
+def test_the_merchants_view_is_scored_with_the_rooms_figures_the_service_has(market, small_artifact):
+    """Followers, each category's share of 30-day GMV and 30-day orders, as the served model's rooms hold them."""
+    from recommender.artifact import load_model
+    from recommender.ranking.catalog import Rooms
+
+    model = load_model(small_artifact)
+    categories = sorted(market.products["category"].astype(str).unique())
+    rooms = Rooms.from_model(model, categories)
+    figures = MerchantFigures.of(market)
+    anchors = np.arange(len(rooms))
+    np.testing.assert_array_equal(figures.fans, rooms.fans)
+    for c in range(len(categories)):
+        np.testing.assert_allclose(figures.category_share[:, c], rooms.category_sales(anchors, c)[1], atol=1e-9)
+        np.testing.assert_array_equal(figures.category_orders[:, c], rooms.category_orders_30d(anchors, c))
 
 
 class _Trial:
