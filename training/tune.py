@@ -10,9 +10,9 @@ best settings fixed (a joint search over twenty parameters needs far more trials
 
 1. ``vectors``: the factor model (ALS or BPR; factors, regularization, alpha or learning rate, iterations, the
    confidence transform and the recency half-life) on fan->goods NDCG@K; without a shelf table, where the vectors
-   also rank the merchant's view (达人广场), on the geometric mean of fan->goods and goods->anchors NDCG@K. An ALS trial reports its NDCG every
-   few iterations and is pruned (median rule) when it trails the ALS trials before it at the same point (BPR
-   climbs too slowly for its early passes to be compared).
+   also rank the merchant's view (达人广场), on the geometric mean of fan->goods and goods->anchors NDCG@K. An ALS trial
+   reports its NDCG every few iterations and is pruned (median rule) when it trails the ALS trials before it at the
+   same point (BPR climbs too slowly for its early passes to be compared).
 2. ``content``: how much goods with few buyers lean on their title, brand and price (the content model's
    blend and ridge penalty), on fan->goods NDCG@K.
 3. ``trend``: how much the market's current trend (a recency-decayed order count, its half-life) and the fan's
