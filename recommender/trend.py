@@ -4,12 +4,18 @@ The fan and good vectors remember months of purchases; what sells this week move
 good is
 
     taste + weight x trend[good] + category_weight x log(share of the fan's purchases in the good's category)
+          + rebuy_weight x log1p(the fan's own recency-decayed orders of the good)
 
 * taste: fan . good over the fan's best fan . good in the catalogue (1 for the fan's favourite), so one weight
   suits fans whose vectors have different lengths;
 * trend: log1p of the good's orders, each decayed by its age with a half-life of `half_life_days`, over the
   catalogue's largest, in [0, 1];
-* the category share (smoothed toward the platform's mix) puts the trend where the fan shops.
+* the category share (smoothed toward the platform's mix) puts the trend where the fan shops;
+* rebuys: people restock what they bought (half of Online Retail's GMV in a 30-day window is goods the customer
+  had bought before). The vectors rank goods a fan has bought too, but only as far as a low-rank taste can; the
+  fan's own orders of the good, each decayed with a half-life of `rebuy_half_life_days`, say it directly. It
+  matters where a ranking may show goods already bought (the fan's feed; `fan_goods_all`), not for "goods new to
+  this fan" rankings, which leave those out.
 
 With both weights 0 the score orders goods exactly as the vectors do. The weights are learned on held-out days
 (`xuanpin tune`'s trend stage); the defaults are what tuning chose on the synthetic marketplace and on Online
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pydantic import Field
 
 from recommender.contract import Marketplace
@@ -36,6 +43,10 @@ class TrendConfig(Settings):
                                    "good's category")
     category_smoothing: float = Field(0.1, gt=0, description="pseudo-purchases spread over categories as the "
                                       "platform buys, so a fan's unseen categories are not log(0)")
+    rebuy_weight: float = Field(1.0, ge=0, description="weight of log1p(the fan's own recency-decayed orders of "
+                                "the good) (0: off, and the artifact keeps no rebuy table)")
+    rebuy_half_life_days: float = Field(180.0, gt=0, description="age at which a fan's own order counts half "
+                                        "in its rebuys")
     room_weight: float = Field(0.0, ge=0, description="weight of the trend in a room's picks where the vectors rank "
                                "them (no shelf table): learned by xuanpin tune's anchors stage (0: off; on the "
                                "synthetic world without its shelf table the fans' 0.8 halved the served anchor->goods "
@@ -70,10 +81,19 @@ def fan_category_log_share(m: Marketplace, category: np.ndarray, n_categories: i
     return np.log(share).astype(np.float32)
 
 
+def fan_rebuys(m: Marketplace, half_life_days: float) -> sp.csr_matrix:
+    """(fans, products) float32: each fan's own orders of each good (refunds left out), each decayed by its age
+    with a half-life of `half_life_days`."""
+    o = m.purchases
+    age = (m.snapshot_time - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    return sparse_sum(o["fan"].to_numpy(), o["product"].to_numpy(), np.exp2(-np.maximum(age, 0.0) / half_life_days),
+                      (len(m.fan_ids), len(m.product_ids)), dtype=np.float32).tocsr()
+
+
 def blend(taste: np.ndarray, trend: np.ndarray, log_share: np.ndarray, category: np.ndarray,
-          cfg: TrendConfig) -> np.ndarray:
+          cfg: TrendConfig, rebuys: np.ndarray | sp.spmatrix | None = None) -> np.ndarray:
     """Scores (users, goods) from raw taste (fan . good for every good), the goods' trend, the users' rows of
-    the log category shares and the goods' category codes."""
+    the log category shares and the goods' category codes, and the users' rows of `fan_rebuys` (None: without)."""
     taste = np.asarray(taste, dtype=np.float32)
     best = np.maximum(np.abs(taste).max(axis=1, keepdims=True), 1e-9)
     out = taste / best
@@ -81,6 +101,12 @@ def blend(taste: np.ndarray, trend: np.ndarray, log_share: np.ndarray, category:
         out += cfg.weight * trend[None, :]
     if cfg.category_weight:
         out += cfg.category_weight * np.asarray(log_share)[:, category]
+    if cfg.rebuy_weight and rebuys is not None:
+        if sp.issparse(rebuys):  # only the goods each fan bought change
+            r = sp.coo_matrix(rebuys)
+            out[r.row, r.col] += cfg.rebuy_weight * np.log1p(r.data)
+        else:
+            out += cfg.rebuy_weight * np.log1p(np.asarray(rebuys, np.float32))
     return out
 
 

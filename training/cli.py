@@ -214,7 +214,8 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Report directory (report.json, report.md).")
 @click.option("--test-days", type=float, default=14.0, show_default=True, help="Days after the cut-off.")
 @click.option("--max-users", type=int, default=3000, show_default=True, help="Users sampled per task.")
-@click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors")), show_default=True)
+@click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors", "fan_goods_all")),
+              show_default=True)
 @click.option("--compare", "reports", nargs=2, type=click.Path(exists=True, path_type=Path),
               help="Compare two report directories (B - A) instead of evaluating.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),

@@ -1,8 +1,8 @@
-"""Offline evaluation: a temporal split, three tasks, our model and its ablations against baselines, full-ranking
+"""Offline evaluation: a temporal split, four tasks, our model and its ablations against baselines, full-ranking
 metrics with bootstrap confidence intervals, and the oracle ceiling on synthetic data.
 
-The split and the three tasks (anchor_goods, fan_goods, goods_anchors) are in ``training/tasks.py``, shared with
-tuning and the nightly gate.
+The split and the tasks (anchor_goods, fan_goods, goods_anchors, fan_goods_all) are in ``training/tasks.py``,
+shared with tuning and the nightly gate.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from recommender.ranking import PickFilters, Ranker
 from recommender.settings import validated
 from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
 from recommender.threads import compute_threads
-from recommender.trend import blend
+from recommender.trend import blend, fan_rebuys
 from training.config import TrainConfig
 from training.fit_metrics import (
     dear_share,
@@ -64,11 +64,20 @@ def _interactions(train_m: Marketplace, task: str) -> sp.csr_matrix:
     """The task's own user x item training matrix (log-compressed quantities), for the plain baselines."""
     tr = train_m.purchases
     u, i = {"anchor_goods": ("anchor", "product"), "fan_goods": ("fan", "product"),
-            "goods_anchors": ("product", "anchor")}[task]
+            "fan_goods_all": ("fan", "product"), "goods_anchors": ("product", "anchor")}[task]
     n = {"anchor": len(train_m.anchor_ids), "fan": len(train_m.fan_ids), "product": len(train_m.product_ids)}
     mat = sum_pairs(tr[u].to_numpy(), tr[i].to_numpy(), tr["quantity"].to_numpy(float), (n[u], n[i]))
     mat.data = np.log1p(mat.data)
     return mat.astype(np.float32)
+
+
+def buy_again(train_m: Marketplace) -> Callable:
+    """The rebuy baseline: what the fan bought, most and latest first (orders decayed over 30 days), then what
+    everyone buys."""
+    own = fan_rebuys(train_m, 30.0)
+    popularity = np.bincount(train_m.purchases["product"].to_numpy(), minlength=len(train_m.product_ids))
+    tie = 1e-6 * popularity / max(popularity.max(initial=0), 1)
+    return lambda users: own[users].toarray() + tie[None, :]
 
 
 def baselines(train_m: Marketplace, task: str, cfg: EvalConfig, threads: int) -> dict[str, Callable]:
@@ -146,6 +155,15 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
                 "ablation_audience_only": dot_scores(v["anchor_audience"], v["product"]),
                 "ablation_sales_only": dot_scores(v["anchor_sales"], v["product"]),
                 "ablation_no_content": dot_scores(v["anchor"], v["product_cf"])}
+    if task == "fan_goods_all":
+        # rebuys count here: ours with the fan's own orders of each good (recommender/trend.py), and without
+        out = {"ours": model.fan_scores, "ablation_no_trend": dot_scores(v["fan"], v["product"])}
+        if model.rebuys is not None:
+            out["ablation_no_rebuy"] = lambda users: blend(
+                np.asarray(v["fan"][users], np.float32) @ np.asarray(v["product"], np.float32).T,
+                np.asarray(model.product_trend), np.asarray(model.fan_category[users]),
+                np.asarray(model.product_category), model.trend)
+        return out
     if task == "fan_goods":
         # ours: the taste blended with the market's trend (recommender/trend.py); the ablations drop one part each
         out = {"ours": model.fan_scores, "ablation_no_trend": dot_scores(v["fan"], v["product"]),
@@ -367,9 +385,15 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
         category = ranker.goods.category
         results: dict = {}
         with compute_threads(cfg.train.threads) as threads:
+            shared: dict[str, dict[str, Callable]] = {}  # fan_goods_all ranks from fan_goods' baselines
             for name, task in tasks.items():
                 goods = name != "goods_anchors"
-                scorers = {**ours(model, name), **baselines(train_m, name, cfg, threads)}
+                key = "fan_goods" if name == "fan_goods_all" else name
+                if key not in shared:
+                    shared[key] = baselines(train_m, key, cfg, threads)
+                scorers = {**ours(model, name), **shared[key]}
+                if name == "fan_goods_all":
+                    scorers["buy_again"] = buy_again(train_m)
                 if tuned_model is not None:  # the tuned model's raw scorers beside the untuned ones
                     scorers |= {f"{k}_tuned": v for k, v in ours(tuned_model, name).items() if k.startswith("ours")}
                 if name == "anchor_goods":

@@ -102,7 +102,8 @@ def gate_scores(model: Model, m: Marketplace, tasks: dict[str, Task], metric: st
 
 def _fan_scores(model: Model, m: Marketplace, vecs: dict[str, np.ndarray]):
     """Model.fan_scores re-indexed to the snapshot's fans and goods (no trend, and a neutral category share, for ids
-    the model never saw), as a scorer of fan rows."""
+    the model never saw), as a scorer of fan rows. Rebuys are left out: the gate's fan_goods ranks goods new to each
+    fan, which they do not change."""
     rows = model.product_ids.index(m.product_ids.ids)
     known = rows >= 0
     trend = np.zeros(len(rows), np.float32)

@@ -4,10 +4,12 @@ Tasks, each scored on what happens after a cut-off that training never saw:
 
 * ``anchor_goods``: which goods each anchor newly sells (the 选品 task);
 * ``fan_goods``: which goods each fan newly buys (the feed);
-* ``goods_anchors``: which anchors newly sell each good (达人广场).
+* ``goods_anchors``: which anchors newly sell each good (达人广场);
+* ``fan_goods_all``: which goods each fan buys, rebuys included (the feed, where a restocked good is news too).
 
 "Newly" means pairs absent from the training period, which are also excluded from every ranking: recommending
-what an anchor already sells is not a pick. Truth values are test GMV (for GMV-weighted recall).
+what an anchor already sells is not a pick. ``fan_goods_all`` excludes nothing. Truth values are test GMV (for
+GMV-weighted recall).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from recommender.settings import Settings
 
 _log = logging.getLogger(__name__)
 
-TaskName = Literal["anchor_goods", "fan_goods", "goods_anchors"]
+TaskName = Literal["anchor_goods", "fan_goods", "goods_anchors", "fan_goods_all"]
 TASKS: tuple[str, ...] = get_args(TaskName)
 
 
@@ -71,6 +73,7 @@ def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: TaskSample) -> di
         "anchor_goods": ("anchor", "product", n_a, n_p),
         "fan_goods": ("fan", "product", n_f, n_p),
         "goods_anchors": ("product", "anchor", n_p, n_a),
+        "fan_goods_all": ("fan", "product", n_f, n_p),
     }
     tasks = {}
     for name in cfg.tasks:
@@ -78,7 +81,10 @@ def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: TaskSample) -> di
         seen = sum_pairs(tr[u].to_numpy(), tr[i].to_numpy(), np.ones(len(tr)), (n_u, n_i))
         seen.data[:] = 1.0
         truth = sum_pairs(test[u].to_numpy(), test[i].to_numpy(), test["amount"].to_numpy(), (n_u, n_i))
-        truth = truth - truth.multiply(seen)  # only pairs new in the test period
+        if name == "fan_goods_all":  # rebuys count, and nothing is left out of the rankings
+            seen = sp.csr_matrix((n_u, n_i), dtype=seen.dtype)
+        else:
+            truth = truth - truth.multiply(seen)  # only pairs new in the test period
         truth.eliminate_zeros()
         users = np.flatnonzero(np.diff(truth.tocsr().indptr) > 0)
         if len(users) > cfg.max_users:

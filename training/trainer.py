@@ -40,7 +40,7 @@ from recommender.profiles import (
 )
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
-from recommender.trend import category_codes, fan_category_log_share, product_trend
+from recommender.trend import category_codes, fan_category_log_share, fan_rebuys, product_trend
 from training.config import TrainConfig
 
 _log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             goods_category, category_labels = category_codes(m)
             fan_category = fan_category_log_share(m, goods_category, len(category_labels),
                                                   config.trend.category_smoothing)
+            rebuys = fan_rebuys(m, config.trend.rebuy_half_life_days) if config.trend.rebuy_weight else None
             ev = config.evidence
             daily, sellers = daily_sales(m), top_sellers(m, keep=ev.top_sellers)
 
@@ -206,6 +207,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             writer.array("trend/products.npy", trend)
             writer.array("trend/category.npy", goods_category)
             writer.array("trend/fan_category.npy", fan_category)
+            if rebuys is not None:
+                writer.array("trend/rebuy_indptr.npy", rebuys.indptr.astype(np.int64))
+                writer.array("trend/rebuy_products.npy", rebuys.indices.astype(np.int32))
+                writer.array("trend/rebuy_orders.npy", rebuys.data.astype(np.float32))
             for rel, arr in save_arrays(daily, sellers).items():
                 writer.array(rel, arr)
 
@@ -222,11 +227,13 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             },
             "parameters": config.model_dump(mode="json"),
             "trend": config.trend.model_dump(mode="json"),
+            "rebuy": rebuys is not None,
             "tuning": tuning,
             "counts": {"anchors": len(m.anchor_ids), "fans": len(m.fan_ids), "products": len(m.product_ids),
                        "follows": len(m.follows), "orders": len(m.orders), "shelf": len(m.shelf),
                        "recent_orders": len(recent["key"]),
                        "daily_cells": len(daily.day), "seller_rows": len(sellers.anchor),
+                       "rebuy_pairs": 0 if rebuys is None else int(rebuys.nnz),
                        "fan_product_nonzeros": int(fan_products.nnz),
                        "goods_without_buyers": int((buyers == 0).sum()),
                        "anchors_without_sales": int((np.diff(anchor_products.indptr) == 0).sum())},

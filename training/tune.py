@@ -17,10 +17,12 @@ best settings fixed (a joint search over twenty parameters needs far more trials
    blend and ridge penalty), on fan->goods NDCG@K.
 3. ``trend``: how much the market's current trend (a recency-decayed order count, its half-life) and the fan's
    categories add to the vectors' taste (``recommender/trend.py``), on fan->goods NDCG@K.
-4. ``anchors``: the anchor vectors' shrinkages, the weight of a buyer beside a follower and the trend's weight in
+4. ``rebuy``: how much a fan's own past orders of a good count (its weight and half-life), on fan->goods NDCG@K
+   with rebuys included (``fan_goods_all``: the goods a fan buys in the validation days, bought before or not).
+5. ``anchors``: the anchor vectors' shrinkages, the weight of a buyer beside a follower and the trend's weight in
    a room's score, on anchor->goods NDCG@K of the vectors' affinity with the trend, as ``VectorScorer`` ranks a
    room's goods where the snapshot has no shelf table.
-5. ``shelf_rate``: the priors of the shelf-rate model, on anchor->goods NDCG@K of expected orders if shelved,
+6. ``shelf_rate``: the priors of the shelf-rate model, on anchor->goods NDCG@K of expected orders if shelved,
    each room ranking the goods it had listed by the end of the validation days (realised sales can judge orders
    *if shelved* only where a good was shelved; skipped without a shelf table).
 
@@ -58,18 +60,25 @@ from recommender.ranking.scorers import merchant_score, relative_fit
 from recommender.settings import Settings, validated
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
-from recommender.trend import blend, category_codes, fan_category_log_share, product_trend, room_base
+from recommender.trend import (
+    blend,
+    category_codes,
+    fan_category_log_share,
+    fan_rebuys,
+    product_trend,
+    room_base,
+)
 from training.config import TrainConfig
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task, split
 
 _log = logging.getLogger(__name__)
 
-StageName = Literal["vectors", "content", "trend", "anchors", "shelf_rate"]
+StageName = Literal["vectors", "content", "trend", "rebuy", "anchors", "shelf_rate"]
 STAGES: tuple[str, ...] = get_args(StageName)
 #: each stage's share of the budget (renormalised over the stages that run): the vectors carry the most
 #: parameters and every other part rests on them
-SHARES = {"vectors": 0.45, "content": 0.1, "trend": 0.15, "anchors": 0.1, "shelf_rate": 0.2}
+SHARES = {"vectors": 0.4, "content": 0.1, "trend": 0.1, "rebuy": 0.1, "anchors": 0.1, "shelf_rate": 0.2}
 MIN_TRIALS = 3  # a stage with fewer trials than this is its start plus noise
 
 
@@ -135,7 +144,8 @@ class Validation:
     """What every trial is fitted on and scored against."""
 
     fit: Marketplace  # the training period minus the validation days
-    tasks: dict[str, Task]  # fan_goods, anchor_goods (and goods_anchors): the pairs new in the validation days
+    tasks: dict[str, Task]  # fan_goods, anchor_goods, fan_goods_all (rebuys too) and, without a shelf table,
+    # goods_anchors: what happened in the validation days
     k: int
     threads: int
     listed: sp.csr_matrix | None = None  # (anchor_goods users, goods): listed by the end of the validation days
@@ -226,7 +236,8 @@ SPACE: dict[str, tuple[Param, ...]] = {
                 Param("half_life_days", 3.0, 720.0, log=True)),
     "content": (Param("content.shrinkage", 0.3, 100.0, log=True), Param("content.ridge_alpha", 0.1, 300.0, log=True),
                 Param("content.category_weight", 0.0, 3.0)),
-    "trend": (Param("trend.half_life_days", 0.5, 60.0, log=True), Param("trend.weight", 0.0, 4.0),
+    "rebuy": (Param("trend.rebuy_weight", 0.0, 4.0), Param("trend.rebuy_half_life_days", 3.0, 730.0, log=True)),
+    "trend": (Param("trend.half_life_days", 1.0, 60.0, log=True), Param("trend.weight", 0.0, 4.0),
               Param("trend.category_weight", 0.0, 0.5)),
     "anchors": (Param("trend.room_weight", 0.0, 4.0), Param("anchors.buyer_weight", 0.0, 4.0),
                 Param("anchors.sales_shrinkage", 1.0, 3000.0, log=True),
@@ -375,13 +386,27 @@ class Objectives:
         v, t = self.v, config.trend
         products = self._cached_products(config)
         fan, _, _ = self._factors(config)
-        category, labels = category_codes(v.fit)
-        key = ("log_share", t.category_smoothing)
-        if v.cache.get("log_share", (None,))[0] != key:
-            v.cache["log_share"] = (key, fan_category_log_share(v.fit, category, len(labels), t.category_smoothing))
-        log_share = v.cache["log_share"][1]
+        category, log_share = self._log_share(t.category_smoothing)
         trend = product_trend(v.fit, t.half_life_days)
         return v.ndcg("fan_goods", lambda users: blend(fan[users] @ products.T, trend, log_share[users], category, t))
+
+    def _log_share(self, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+        """The goods' category codes and the fans' log category shares (computed once per smoothing)."""
+        v = self.v
+        category, labels = category_codes(v.fit)
+        key = ("log_share", smoothing)
+        if v.cache.get("log_share", (None,))[0] != key:
+            v.cache["log_share"] = (key, fan_category_log_share(v.fit, category, len(labels), smoothing))
+        return category, v.cache["log_share"][1]
+
+    def rebuy(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
+        v, t = self.v, config.trend
+        products = self._cached_products(config)
+        fan, _, _ = self._factors(config)
+        trend, (category, log_share) = product_trend(v.fit, t.half_life_days), self._log_share(t.category_smoothing)
+        rebuys = fan_rebuys(v.fit, t.rebuy_half_life_days)
+        return v.ndcg("fan_goods_all", lambda users: blend(fan[users] @ products.T, trend, log_share[users], category,
+                                                           t, rebuys[users]))
 
     def anchors(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
         v = self.v
@@ -415,6 +440,7 @@ class Objectives:
 
 METRIC = {"vectors": "fan->goods NDCG@{k}", "content": "fan->goods NDCG@{k}",
           "trend": "fan->goods NDCG@{k} (taste blended with the trend)",
+          "rebuy": "fan->goods NDCG@{k}, rebuys included (fan_goods_all)",
           "anchors": "anchor->goods NDCG@{k} (vector affinity with the trend)",
           "shelf_rate": "anchor->goods NDCG@{k} within each room's listed goods (expected orders if shelved)"}
 
@@ -453,7 +479,7 @@ def prepare(m: Marketplace, cfg: TuneConfig, threads: int) -> tuple[Validation, 
                           f"days before the {cfg.test_days:g}-day test window (fit orders {len(fit_m.orders)}, "
                           f"validation orders {len(valid)})")
     no_shelf = len(period.shelf) == 0  # the vectors rank the merchant's view too: score it
-    names = ("fan_goods", "anchor_goods") + (("goods_anchors",) if no_shelf else ())
+    names = ("fan_goods", "anchor_goods", "fan_goods_all") + (("goods_anchors",) if no_shelf else ())
     tasks = build_tasks(fit_m, valid, TaskSample(tasks=names, max_users=cfg.max_users, seed=cfg.seed))
     if len(tasks["fan_goods"].users) == 0:
         raise ConfigError(f"{m.source}: no fan bought anything new in the validation days; nothing to tune on")

@@ -1,24 +1,25 @@
 """What a model artifact holds: one table, read by the writer (which refuses files outside it) and by the
 loader (whose shape and dtype check is one loop over it).
 
-A file's expected shape is its rows (an entity counted in the manifest) followed by its columns. Symbols
-resolve against the manifest: ``anchors``, ``fans``, ``products``, ``follows``, ``shelf``, ``recent_orders``,
-``daily_cells`` and ``seller_rows`` are ``counts[...]``, ``anchors+1`` and ``fans+1`` the length of an indptr
-over them, ``categories`` the catalogue's categories (``profiles.labels.category``), ``d`` the ``dimensions``,
-``labels`` the labels of the file's audience dimension, and ``free`` any length. ``{label}`` in a path
+A file's expected shape is its rows (an entity counted in the manifest) followed by its columns. Symbols resolve
+against the manifest: ``anchors``, ``fans``, ``products``, ``follows``, ``shelf``, ``recent_orders``,
+``daily_cells``, ``seller_rows`` and ``rebuy_pairs`` are ``counts[...]``, ``anchors+1`` and ``fans+1`` the length of
+an indptr over them, ``categories`` the catalogue's categories (``profiles.labels.category``), ``d`` the
+``dimensions``, ``labels`` the labels of the file's audience dimension, and ``free`` any length. ``{label}`` in a path
 stands for each audience dimension of ``profiles.labels``. An optional file exists exactly when the manifest
 key it names is set (the shelf-rate model needs a shelf table).
 
-Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy``
-(read by nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders) and
-``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality); 8 adds ``evidence/`` (each
-good's daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``),
-``trend/`` (the market's trend and each fan's categories, ``recommender/trend.py``), and ``boards/`` (each
-room's GMV and orders per 1/7/30-day window and category, the anchor boards) with the audience's average order
-(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``. Formats 5, 6 and 7 still
-load (5's extra files ignored; without ``audience/`` the picks use the category x quality model; without
-``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's scores are the vectors'
-alone; without the boards the service has no anchor board or audience price filter); 3 and 4 are refused.
+Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/candidate{s,_orders}.npy`` (read by
+nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected orders) and
+``shelf_rate/quality_shape.npy`` (how sure the model is of each good's quality); 8 adds ``evidence/`` (each good's
+daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``), ``trend/``
+(the market's trend and each fan's categories, ``recommender/trend.py``), and ``boards/`` (each room's GMV and
+orders per 1/7/30-day window and category, the anchor boards) with the audience's average order
+(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``; a format-8 artifact may also
+hold ``trend/rebuy_*`` (each fan's own decayed orders of each good), under the manifest key ``rebuy``. Formats 5, 6
+and 7 still load (5's extra files ignored; without ``audience/`` the picks use the category x quality model; without
+``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's scores are the vectors' alone;
+without the boards the service has no anchor board or audience price filter); 3 and 4 are refused.
 
 The table (``python -m recommender.artifact`` prints it)::
 
@@ -185,6 +186,12 @@ LAYOUT: tuple[File, ...] = (
          optional="trend", mmap=False),
     File("trend/fan_category.npy", "fans", "log of the fan's share of purchases per category (smoothed)",
          ("float32",), ("free",), optional="trend", finite=True),
+    # each fan's own recency-decayed orders of each good, as CSR over fans (recommender/trend.py: rebuys)
+    File("trend/rebuy_indptr.npy", "fans+1", "offsets of each fan's goods in the two arrays below", ("int64",),
+         optional="rebuy", mmap=False),
+    File("trend/rebuy_products.npy", "rebuy_pairs", "the good's row", ("int32",), optional="rebuy"),
+    File("trend/rebuy_orders.npy", "rebuy_pairs", "the fan's orders of it, each decayed by its age", ("float32",),
+         optional="rebuy", finite=True),
 )
 
 RETIRED_FILES = {5: ("vectors/anchor_sales_weight.npy", "shelf_rate/candidates.npy",

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pydantic import ValidationError
 
+from recommender.arrays import ranges
 from recommender.artifact.checksums import BLOCK_BYTES, FULL_BYTES, SAMPLE_BLOCKS
 from recommender.artifact.checksums import verify as verify_checksum
 from recommender.artifact.files import describe_file, open_file
@@ -99,6 +101,10 @@ class Model:
                 raise ArtifactError(f"{self.path / 'manifest.json'}: trend: {exc.errors()[0]['msg']}") from exc
             self.product_trend, self.product_category = f["trend/products.npy"], f["trend/category.npy"]
             self.fan_category = f["trend/fan_category.npy"]
+        # each fan's own decayed orders of each good (CSR over fans); None where the artifact keeps none
+        self.rebuys: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if self.manifest.get("rebuy"):
+            self.rebuys = (f["trend/rebuy_indptr.npy"], f["trend/rebuy_products.npy"], f["trend/rebuy_orders.npy"])
         self._product_norms: np.ndarray | None = None
 
     def fan_scores(self, fans: np.ndarray) -> np.ndarray:
@@ -109,7 +115,19 @@ class Model:
         if self.trend is None:
             return taste
         return blend(taste, np.asarray(self.product_trend), np.asarray(self.fan_category[fans]),
-                     np.asarray(self.product_category), self.trend)
+                     np.asarray(self.product_category), self.trend, self.fan_rebuys(fans))
+
+    def fan_rebuys(self, fans: np.ndarray) -> sp.coo_matrix | None:
+        """(len(fans), products): the fans' own decayed orders of each good (None: the artifact keeps none)."""
+        if self.rebuys is None:
+            return None
+        indptr, products, orders = self.rebuys
+        fans = np.asarray(fans, np.int64)
+        lo, hi = indptr[fans], indptr[fans + 1]
+        at = ranges(lo, hi)
+        rows = np.repeat(np.arange(len(fans)), hi - lo)
+        return sp.coo_matrix((np.asarray(orders[at]), (rows, np.asarray(products[at]))),
+                             shape=(len(fans), len(self.product_ids)))
 
     @property
     def if_shelved(self) -> AudienceRates | ShelfRates | None:

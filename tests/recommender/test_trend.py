@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from recommender.artifact import load_model
 from recommender.contract import load_snapshot
-from recommender.trend import TrendConfig, blend, category_codes, fan_category_log_share, product_trend
+from recommender.trend import (
+    TrendConfig,
+    blend,
+    category_codes,
+    fan_category_log_share,
+    fan_rebuys,
+    product_trend,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +68,60 @@ def test_with_no_weights_the_blend_orders_goods_as_the_taste_does():
     np.testing.assert_array_equal(np.argsort(-heavy, axis=1)[:, 0], np.full(5, np.argmax(trend)))
 
 
-def test_the_model_scores_fans_with_the_blend_it_was_trained_with(small_artifact):
+def test_a_fans_own_order_counts_half_after_one_rebuy_half_life(market):
+    h = 20.0
+    got = fan_rebuys(market, h)
+    o = market.purchases  # refunds are not purchases
+    age = (market.snapshot_time - o["ordered_at"]).dt.total_seconds() / 86400
+    want = (0.5 ** (age / h)).groupby([o["fan"], o["product"]]).sum()
+    assert got.shape == (len(market.fan_ids), len(market.product_ids)) and got.nnz == len(want)
+    fans, goods = want.index.get_level_values(0).to_numpy(), want.index.get_level_values(1).to_numpy()
+    np.testing.assert_allclose(np.asarray(got[fans, goods]).ravel(), want.to_numpy(), rtol=1e-5)
+
+
+def test_rebuys_lift_exactly_the_goods_the_fan_bought_by_weight_x_log1p():
+    rng = np.random.default_rng(1)
+    taste = rng.normal(size=(4, 30)).astype(np.float32)
+    trend, category = rng.random(30).astype(np.float32), rng.integers(0, 3, 30)
+    share = np.log(rng.dirichlet(np.ones(3), 4)).astype(np.float32)
+    rebuys = sp.random(4, 30, density=0.2, random_state=2, format="csr", dtype=np.float32) * 3
+    cfg = TrendConfig(rebuy_weight=0.7)
+    without = blend(taste, trend, share, category, cfg)  # no rebuys given: the term is off
+    np.testing.assert_array_equal(without, blend(taste, trend, share, category, cfg.model_copy(
+        update={"rebuy_weight": 0.0}), rebuys))
+    lifted = blend(taste, trend, share, category, cfg, rebuys)
+    np.testing.assert_allclose(lifted - without, 0.7 * np.log1p(rebuys.toarray()), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(blend(taste, trend, share, category, cfg, rebuys.toarray()), lifted, rtol=1e-6)
+
+
+def test_the_model_scores_fans_with_the_blend_it_was_trained_with(small_artifact, market):
     model = load_model(small_artifact)
     assert model.trend == TrendConfig()  # the defaults, recorded in the manifest
-    fans = np.arange(0, 60, 7)
+    o = market.purchases
+    fans = np.unique(np.r_[np.arange(0, 60, 7), o["fan"].value_counts().index[:5].to_numpy()])
     taste = np.asarray(model.vectors["fan"][fans]) @ np.asarray(model.vectors["product"]).T
+    rebuys = fan_rebuys(market, model.trend.rebuy_half_life_days)[fans]
     want = blend(taste, np.asarray(model.product_trend), np.asarray(model.fan_category[fans]),
-                 np.asarray(model.product_category), model.trend)
-    np.testing.assert_allclose(model.fan_scores(fans), want, rtol=1e-5)
+                 np.asarray(model.product_category), model.trend, rebuys)
+    np.testing.assert_allclose(model.fan_scores(fans), want, rtol=1e-5, atol=1e-6)
     assert (np.argsort(-model.fan_scores(fans), axis=1)[:, :20] != np.argsort(-taste, axis=1)[:, :20]).any()
+    # the fans' own goods rank higher, on average, with their rebuys than by taste and trend alone
+    no_rebuy = model.fan_scores(fans) - model.trend.rebuy_weight * np.log1p(rebuys.toarray())
+    bought = rebuys.toarray() > 0
+    rank = lambda s: np.argsort(np.argsort(-s, axis=1), axis=1)  # noqa: E731
+    assert rank(model.fan_scores(fans))[bought].mean() < rank(no_rebuy)[bought].mean()
+
+
+def test_an_artifact_trained_without_rebuys_keeps_no_rebuy_table(small_snapshot, tmp_path):
+    from training.config import TrainConfig
+    from training.trainer import train
+
+    config = TrainConfig().model_copy(update={"trend": TrendConfig(rebuy_weight=0.0)})
+    model = load_model(train(small_snapshot, tmp_path / "m", config))
+    assert model.rebuys is None and not model.manifest["rebuy"] and model.manifest["counts"]["rebuy_pairs"] == 0
+    assert not list((tmp_path / "m" / "trend").glob("rebuy_*"))
+    fans = np.arange(5)
+    taste = np.asarray(model.vectors["fan"][fans]) @ np.asarray(model.vectors["product"]).T
+    np.testing.assert_allclose(model.fan_scores(fans), blend(
+        taste, np.asarray(model.product_trend), np.asarray(model.fan_category[fans]),
+        np.asarray(model.product_category), model.trend), rtol=1e-5)

@@ -102,6 +102,6 @@ def test_train_tune_tunes_on_the_last_days_then_trains_with_what_it_chose(tmp_pa
     assert man["parameters"] == TrainConfig.from_file(tuned).model_dump(mode="json")
     assert man["tuning"]["config_file"] == str(tuned)
     assert man["tuning"]["split"]["test_days_held_out"] == 0  # the served model's tuning holds nothing back
-    assert set(man["tuning"]["stages"]) == {"vectors", "content", "trend", "anchors", "shelf_rate"}
+    assert set(man["tuning"]["stages"]) == {"vectors", "content", "trend", "rebuy", "anchors", "shelf_rate"}
     again = CliRunner().invoke(main, ["train", "--data", str(small_snapshot), "--out", str(art), "--tune"])
     assert again.exit_code != 0 and "--overwrite" in again.output and "[vectors" not in again.output

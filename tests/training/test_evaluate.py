@@ -32,8 +32,28 @@ def test_split_trains_only_on_the_past_and_tests_only_new_pairs(small_snapshot):
     assert (np.diff(t.truth.indptr) > 0).all()
 
 
+def test_fan_goods_all_counts_rebuys_and_leaves_nothing_out_of_the_rankings(small_snapshot):
+    m = load_snapshot(small_snapshot)
+    train_m, test, _ = split(m, 14)
+    tasks = build_tasks(train_m, test, EvalConfig(max_users=10**6))
+    new, all_ = tasks["fan_goods"], tasks["fan_goods_all"]
+    assert all_.seen.nnz == 0
+    bought_before = new.seen  # fan_goods' users' training pairs
+    rows = np.searchsorted(all_.users, new.users)
+    assert np.isin(new.users, all_.users).all()
+    rebought = all_.truth[rows].multiply(bought_before)
+    assert rebought.nnz > 0  # fans rebuy on the small fixture, and fan_goods_all counts it
+    assert all_.truth.sum() > new.truth.sum()
+
+
+def test_rebuys_are_scored_beside_the_buy_again_baseline(result):
+    models = result["tasks"]["fan_goods_all"]["models"]
+    assert {"ours", "ablation_no_rebuy", "buy_again", "recent_popularity", "itemknn", "als"} <= set(models)
+    assert models["ours"]["ndcg@20"]["mean"] > models["ablation_no_rebuy"]["ndcg@20"]["mean"]
+
+
 def test_every_task_scores_every_model_with_intervals(result):
-    for name in ("anchor_goods", "fan_goods", "goods_anchors"):
+    for name in ("anchor_goods", "fan_goods", "goods_anchors", "fan_goods_all"):
         models = result["tasks"][name]["models"]
         assert {"random", "popularity", "recent_popularity", "itemknn", "als", "bpr"} <= set(models)
         for m in models.values():

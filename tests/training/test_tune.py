@@ -46,7 +46,7 @@ def tuned(market):
 
 def test_every_stage_starts_from_the_given_configuration_and_never_ends_below_it(tuned):
     result, _ = tuned
-    assert [s.name for s in result.stages] == ["vectors", "content", "trend", "anchors", "shelf_rate"]
+    assert [s.name for s in result.stages] == ["vectors", "content", "trend", "rebuy", "anchors", "shelf_rate"]
     config = TrainConfig()
     for stage in result.stages:
         assert stage.trials[0]["params"] == _start_params(stage.name, config, ("als",))
@@ -77,7 +77,7 @@ def test_the_split_and_progress_are_reported(tuned, market):
     result, lines = tuned
     assert pd.Timestamp(result.split["fit_until"]) == market.snapshot_time - pd.Timedelta(days=28)
     assert result.split["valid_orders"] > 0 and result.split["users"]["fan_goods"] > 0
-    assert lines[0].startswith("tuning vectors, content, trend, anchors, shelf_rate")
+    assert lines[0].startswith("tuning vectors, content, trend, rebuy, anchors, shelf_rate")
     assert sum(line.startswith("[vectors ") for line in lines) == len(result.stages[0].trials)
 
 
@@ -165,8 +165,8 @@ def test_a_trailing_factor_model_is_pruned_after_its_first_report(market):
 
 def test_the_budget_is_shared_by_the_stages_that_run():
     cfg = TuneConfig(trials=30, minutes=10)
-    budgets = _budgets(["vectors", "content", "trend", "anchors", "shelf_rate"], cfg)
-    assert budgets["vectors"][0] == 14 and sum(t for t, _ in budgets.values()) == pytest.approx(30, abs=2)
+    budgets = _budgets(["vectors", "content", "trend", "rebuy", "anchors", "shelf_rate"], cfg)
+    assert budgets["vectors"][0] == 12 and sum(t for t, _ in budgets.values()) == pytest.approx(30, abs=2)
     assert sum(s for _, s in budgets.values()) == pytest.approx(600)
     assert _budgets(["content"], TuneConfig(trials=1))["content"][0] == MIN_TRIALS
 
