@@ -43,9 +43,9 @@ class TrendConfig(Settings):
                                    "good's category")
     category_smoothing: float = Field(0.1, gt=0, description="pseudo-purchases spread over categories as the "
                                       "platform buys, so a fan's unseen categories are not log(0)")
-    rebuy_weight: float = Field(1.0, ge=0, description="weight of log1p(the fan's own recency-decayed orders of "
+    rebuy_weight: float = Field(2.0, ge=0, description="weight of log1p(the fan's own recency-decayed orders of "
                                 "the good) (0: off, and the artifact keeps no rebuy table)")
-    rebuy_half_life_days: float = Field(180.0, gt=0, description="age at which a fan's own order counts half "
+    rebuy_half_life_days: float = Field(120.0, gt=0, description="age at which a fan's own order counts half "
                                         "in its rebuys")
     room_weight: float = Field(0.0, ge=0, description="weight of the trend in a room's picks where the vectors rank "
                                "them (no shelf table): learned by xuanpin tune's anchors stage (0: off; on the "
