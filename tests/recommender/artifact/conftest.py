@@ -34,7 +34,7 @@ class Editable:
             (self.path / rel).unlink()
             del man["files"][rel]
             man.get("checksums", {}).pop(rel, None)
-        for key in ("evidence", "trend", "anchor_boards"):
+        for key in ("evidence", "trend", "rebuy", "anchor_boards"):
             man.pop(key, None)
         man["format_version"] = version
         self.set_manifest(man)
