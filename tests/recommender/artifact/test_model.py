@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -52,10 +54,10 @@ def test_similar_goods_share_the_category_more_often_than_chance(model):
 def test_a_format_5_artifact_still_loads_its_extra_files_ignored(artifact, model):
     rates = model.shelf_rate
     rows, orders = rates.top_goods(np.arange(50), 500)
+    artifact.without_audience(5)
     artifact.save("vectors/anchor_sales_weight.npy", np.full(50, 0.5, np.float32))
     artifact.save("shelf_rate/candidates.npy", rows)
     artifact.save("shelf_rate/candidate_orders.npy", orders)
-    artifact.without_audience(5)
     man = artifact.manifest
     assert set(RETIRED_FILES[5]) <= set(man["files"])
     old = load_model(artifact.path)
@@ -77,9 +79,9 @@ def test_a_format_6_artifact_loads_and_ranks_by_the_category_x_quality_model(art
                                                         rel=1e-3) for p in picks)
 
 
-def test_a_format_8_artifact_holds_no_retired_file(artifact):
+def test_a_format_9_artifact_holds_no_retired_file(artifact):
     artifact.save("shelf_rate/candidates.npy", np.zeros((50, 10), np.int32))
-    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 8"
+    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 9"
     with pytest.raises(ArtifactError, match=refused):
         load_model(artifact.path)
 
@@ -111,7 +113,7 @@ def test_a_file_of_the_table_missing_from_the_manifest_is_refused(artifact):
     man = artifact.manifest
     del man["files"]["follows/anchors.npy"]
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 8 but not listed in the manifest"):
+    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 9 but not listed in the manifest"):
         load_model(artifact.path)
 
 
@@ -147,13 +149,17 @@ def test_a_file_that_disagrees_with_the_table_is_refused_naming_it(artifact, rel
         load_model(artifact.path)
 
 
-def test_an_unreadable_file_is_refused_naming_it(artifact):
-    (artifact.path / "stats/products.parquet").write_bytes(b"not parquet")
+@pytest.mark.parametrize(("version", "rel", "kind"), [(9, "columns/product_stats/sales_7d.npy", "array"),
+                                                     (8, "stats/products.parquet", "parquet file")])
+def test_an_unreadable_file_is_refused_naming_it(artifact, version, rel, kind):
+    if version == 8:
+        artifact.as_format_8()
+    (artifact.path / rel).write_bytes(b"not readable")
     man = artifact.manifest  # its size and checksum as written: only the content is wrong
-    man["files"]["stats/products.parquet"] = len(b"not parquet")
-    man["checksums"]["stats/products.parquet"] = digest(artifact.path / "stats/products.parquet")
+    man["files"][rel] = len(b"not readable")
+    man["checksums"][rel] = digest(artifact.path / rel)
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"stats/products\.parquet: unreadable parquet file"):
+    with pytest.raises(ArtifactError, match=rf"{re.escape(rel)}: unreadable {kind}"):
         load_model(artifact.path)
 
 
