@@ -48,7 +48,7 @@ def profile(anchor_id: str, q: schemas.NoQuery):
     return {
         "anchor": anchor_summary(s.cards, row),
         "shop_rating": plain(a.get("shop_rating")),
-        "violations": plain(a.get("violations")),
+        "violations": None if a.get("violations") is None else int(a["violations"]),  # held as a float (NaN: none)
         "created_at": beijing(a["created_at"]),
         "buyers_30d": int(aud.buyers_30d[row]),
         "audience": audience,
