@@ -15,10 +15,15 @@ Format history: 5 held ``vectors/anchor_sales_weight.npy`` and ``shelf_rate/cand
 good's daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``),
 ``trend/`` (the market's trend and each fan's categories, ``recommender/trend.py``), and ``boards/`` (each
 room's GMV and orders per 1/7/30-day window and category, the anchor boards) with the audience's average order
-(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``. Formats 5, 6 and 7 still
-load (5's extra files ignored; without ``audience/`` the picks use the category x quality model; without
-``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's scores are the vectors'
-alone; without the boards the service has no anchor board or audience price filter); 3 and 4 are refused.
+(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``; 9 replaces the Parquet
+tables ``catalog/`` and ``stats/`` with ``columns/``: one file per column (``recommender/columns.py``), numbers
+as arrays, text as a UTF-8 blob and offsets, memory-mapped so the service's workers share them instead of each
+reading the tables into its own memory; the manifest's ``columns`` lists each table's columns (a contract
+column a snapshot may lack is there when listed). Formats 5 to 8 still load (their tables read into each
+worker's memory as columns; 5's extra files ignored; without ``audience/`` the picks use the category x
+quality model; without ``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's
+scores are the vectors' alone; without the boards the service has no anchor board or audience price filter); 3
+and 4 are refused.
 
 The table (``python -m recommender.artifact`` prints it)::
 
@@ -95,9 +100,9 @@ def _catalog_columns(table: str) -> tuple[File, ...]:
         at = f"columns/{table}/{col.name}"
         optional = None if col.required else at
         if col.kind == "text":
-            out += [File(f"{at}.utf8.npy", "free", f"{col.name}: UTF-8 text of every row, one after another",
+            out += [File(f"{at}.utf8.npy", "free", f"{col.name}: UTF-8 text, rows one after another",
                          ("uint8",), optional=optional, since=9),
-                    File(f"{at}.offsets.npy", f"{table}+1", f"{col.name}: where each row's text starts",
+                    File(f"{at}.offsets.npy", f"{table}+1", f"{col.name}: where each row starts in it (+ the end)",
                          ("int64",), optional=optional, since=9)]
         else:
             out.append(File(f"{at}.npy", table, f"{col.name} ({col.kind})", _STORED[col.kind], optional=optional,
@@ -148,8 +153,8 @@ LAYOUT: tuple[File, ...] = (
     # format 9: the same as one memory-mapped file per column (recommender/columns.py), shared by the workers
     *_catalog_columns("products"),
     *_catalog_columns("anchors"),
-    *_stats_columns("product_stats", "products", PRODUCT_STATS, "1/7/30-day sales statistics and TOP board ranks"),
-    *_stats_columns("anchor_stats", "anchors", ANCHOR_STATS, "7/30-day orders, GMV and goods sold, shelf size"),
+    *_stats_columns("product_stats", "products", PRODUCT_STATS, "a good's 1/7/30-day statistics"),
+    *_stats_columns("anchor_stats", "anchors", ANCHOR_STATS, "a room's 7/30-day statistics"),
     File("profiles/audience_fans.npy", "anchors", "followers", ("int64",)),
     File("profiles/audience_buyers_30d.npy", "anchors", "followers who bought in the last 30 days", ("int64",)),
     File("profiles/audience_{label}.npy", "anchors", "audience shares per label (labels in the manifest)",
@@ -347,7 +352,7 @@ def describe() -> str:
             dims = (f.rows, f"{len(f.columns)} columns")
         shape = " x ".join(str(d) for d in dims)
         note = f"{f.about}{' (optional: ' + f.optional + ')' if f.optional else ''}"
-        lines.append(f"    {f.path:<38} {shape:<22} {'|'.join(f.dtype):<10} {note}")
+        lines.append(f"    {f.path:<48} {shape:<18} {'|'.join(f.dtype):<14} {note}")
     return "\n".join(lines)
 
 
