@@ -242,3 +242,36 @@ def test_the_anchor_boards_add_up_to_the_anchors_totals(model):
     assert (gmv[:, 0] <= gmv[:, 1] + 1e-9).all() and (gmv[:, 1] <= gmv[:, 2] + 1e-9).all()
     value = np.asarray(model.audience_order_value)
     assert np.nanmin(value) > 0 and np.isfinite(value[np.asarray(model.audience.buyers_30d) > 0]).all()
+
+
+def test_the_catalogue_s_columns_are_checked_like_every_file(artifact, model):
+    """Format 9's columns: shape, dtype, finiteness and checksum from the one layout table; an optional column is
+    part of the artifact exactly when the manifest lists it."""
+    price = np.array(model.columns.products["price"])
+    artifact.save("columns/products/price.npy", price.astype(np.float32))
+    with pytest.raises(ArtifactError, match=r"columns/products/price\.npy: dtype float32, expected float64"):
+        load_model(artifact.path)
+    price[7] = np.inf
+    artifact.save("columns/products/price.npy", price)
+    with pytest.raises(ArtifactError, match=r"columns/products/price\.npy: row 7 holds NaN or infinite values"):
+        load_model(artifact.path)
+    artifact.save("columns/products/price.npy", np.array(model.columns.products["price"]))
+    offsets = np.array(model.columns.products["title"].offsets)
+    artifact.save("columns/products/title.offsets.npy", offsets[:-1])
+    with pytest.raises(ArtifactError, match=r"title\.offsets\.npy: shape \(500,\), expected \(501,\)"):
+        load_model(artifact.path)
+    artifact.save("columns/products/title.offsets.npy", offsets)
+    man = artifact.manifest
+    man["columns"]["products"].remove("brand")
+    artifact.set_manifest(man)
+    with pytest.raises(ArtifactError, match=r"brand\.(utf8|offsets)\.npy: listed in the manifest but not part"):
+        load_model(artifact.path)
+
+
+def test_a_damaged_column_is_refused_by_its_checksum(artifact):
+    path = artifact.path / "columns/products/title.utf8.npy"
+    data = bytearray(path.read_bytes())
+    data[-5:] = b"xxxxx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"title\.utf8\.npy: its content is not what was written"):
+        load_model(artifact.path)
