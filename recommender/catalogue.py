@@ -27,6 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recommender.columns import Columns, TextColumn, days_before
+
 #: sort keys and their default order: dearest last for price (people browse from the cheap end), the most first
 #: for everything else. "relevance" is the keyword ranking (without a keyword: 7-day sales).
 SORTS: dict[str, str] = {"relevance": "desc", "sales_7d": "desc", "gmv_7d": "desc", "commission_rate": "desc",
@@ -174,24 +176,34 @@ def _codes(values: pa.Array) -> tuple[np.ndarray, dict[str, int]]:
     return codes, {name: i for i, name in enumerate(names) if name}
 
 
-def _text(df: pd.DataFrame, name: str) -> pa.Array:
-    """A text column as an Arrow array ("" where missing or absent)."""
-    if name not in df:
-        return pa.array([""] * len(df), pa.large_string())
-    return pa.array(df[name].astype(object).where(df[name].notna(), "").astype(str).tolist(), pa.large_string())
+def _text(table: Columns, name: str) -> pa.Array:
+    """A text column as an Arrow array over the column's memory ("" where missing or absent)."""
+    if name not in table:
+        return pa.array([""] * table.rows, pa.large_string())
+    return table[name].arrow()
+
+
+def _id_text(ids: np.ndarray | TextColumn) -> pa.Array:
+    """Ids as text: integers in decimal, as a request writes them."""
+    if isinstance(ids, TextColumn):
+        return ids.arrow()
+    return pc.cast(pa.array(np.asarray(ids)), pa.large_string())
 
 
 class Catalogue:
     """The columns a search reads, by model row.
 
-    products: the catalogue table (title, category, merchant_id, price, commission_rate, created_at; brand,
+    products: the catalogue's columns (title, category, merchant_id, price, commission_rate, created_at; brand,
     refund_rate and merchant_name where present); stats: the goods' sales statistics (profiles.product_stats:
-    sales_7d, gmv_7d, orders_7d, orders_30d), both in model-row order; ids: the product ids, for the tie-break.
+    sales_7d, gmv_7d, orders_7d, orders_30d), both in model-row order (Columns, or DataFrames for offline use);
+    ids: the product ids, for the tie-break. Text is read through Arrow over the mapped columns.
     """
 
-    def __init__(self, ids: np.ndarray, products: pd.DataFrame, stats: pd.DataFrame,
+    def __init__(self, ids: np.ndarray, products: Columns | pd.DataFrame, stats: Columns | pd.DataFrame,
                  snapshot_time: pd.Timestamp) -> None:
-        n = len(products)
+        products = products if isinstance(products, Columns) else Columns.from_frame(products)
+        stats = stats if isinstance(stats, Columns) else Columns.from_frame(stats)
+        n = products.rows
         title = pc.replace_substring_regex(fold(_text(products, "title")), r"\s+", "")
         brand = fold(_text(products, "brand"))
         # one haystack per good: the title (so a title prefix is a haystack prefix), then its brand; a keyword is
@@ -199,22 +211,18 @@ class Catalogue:
         self.haystack = pc.binary_join_element_wise(title, brand, pa.scalar("\n", pa.large_string()))
         self.ngrams = NgramIndex(self.haystack.to_pylist())
         self.brand, self.brands = _codes(brand)
-        merchant_ids = pa.array([str(v) for v in products["merchant_id"].tolist()], pa.large_string())
-        self.merchant, self.merchants = _codes(fold(merchant_ids))
+        self.merchant, self.merchants = _codes(fold(_id_text(products["merchant_id"])))
         self.merchant_name, self.merchant_names = _codes(fold(_text(products, "merchant_name")))
-        codes, categories = pd.factorize(products["category"], sort=True)
-        self.category = np.asarray(codes, np.int64)
-        self.categories: list[str] = [str(c) for c in categories]
-        self.price = products["price"].to_numpy(float)
-        self.commission = products["commission_rate"].to_numpy(float)
+        self.category, self.categories = products["category"].factorize()
+        self.price = products.numbers("price", np.nan)
+        self.commission = products.numbers("commission_rate", np.nan)
         self.commission_per_order = np.round(self.price * self.commission, 2)
-        self.refund = (products["refund_rate"].astype("Float64").fillna(0.0).to_numpy(float)
-                       if "refund_rate" in products else np.zeros(n))
-        self.sales_7d = stats["sales_7d"].to_numpy(np.int64)
-        self.gmv_7d = stats["gmv_7d"].to_numpy(float)
-        self.orders_7d = stats["orders_7d"].to_numpy(np.int64)
-        age = (snapshot_time - pd.to_datetime(products["created_at"])).dt.total_seconds().to_numpy() / 86400
-        self.baseline_7d, self.growth_7d = growth_7d(self.orders_7d, stats["orders_30d"].to_numpy(), age)
+        self.refund = products.numbers("refund_rate", 0.0)
+        self.sales_7d = np.asarray(stats["sales_7d"], np.int64)
+        self.gmv_7d = stats.numbers("gmv_7d", 0.0)
+        self.orders_7d = np.asarray(stats["orders_7d"], np.int64)
+        age = days_before(snapshot_time, products["created_at"])
+        self.baseline_7d, self.growth_7d = growth_7d(self.orders_7d, np.asarray(stats["orders_30d"]), age)
         self.keys = {"sales_7d": self.sales_7d, "gmv_7d": self.gmv_7d, "commission_rate": self.commission,
                      "commission_per_order": self.commission_per_order, "price": self.price,
                      "growth_7d": self.growth_7d}
@@ -226,7 +234,8 @@ class Catalogue:
 
     @classmethod
     def from_model(cls, model) -> Catalogue:  # a recommender.artifact.Model (not imported: it loads faiss)
-        return cls(np.asarray(model.product_ids.ids), model.products, model.product_stats, model.snapshot_time)
+        return cls(np.asarray(model.product_ids.ids), model.columns.products, model.columns.product_stats,
+                   model.snapshot_time)
 
     def __len__(self) -> int:
         return len(self.price)

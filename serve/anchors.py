@@ -43,12 +43,12 @@ def profile(anchor_id: str, q: schemas.NoQuery):
     aud = s.model.audience
     audience = {dim: _shares(aud.labels[dim], np.asarray(aud.shares[dim][row]), 10 if dim == "region" else None)
                 for dim in aud.shares}
-    a = s.model.anchors.iloc[row]
-    stats = {k: plain(v) for k, v in s.model.anchor_stats.iloc[row].items() if k != "anchor_id"}
+    a = s.model.columns.anchors.row(row)
+    stats = {k: None if v is None else float(v) for k, v in s.model.columns.anchor_stats.row(row).items()}
     return {
         "anchor": anchor_summary(s.cards, row),
         "shop_rating": plain(a.get("shop_rating")),
-        "violations": plain(a.get("violations")),
+        "violations": None if a.get("violations") is None else int(a["violations"]),  # held as a float (NaN: none)
         "created_at": beijing(a["created_at"]),
         "buyers_30d": int(aud.buyers_30d[row]),
         "audience": audience,

@@ -1,7 +1,9 @@
 """Turn model rows into the JSON the API promises (serve/schemas.py). Formatting only: no computation.
 
-Catalogue columns are turned into plain Python lists once per loaded model, so a card costs a few list
-look-ups instead of a pandas row access (0.65 ms each, measured: 13 ms of a 20-pick response).
+A card is read from the catalogue's memory-mapped columns (shared by every worker) when a good is first shown,
+and kept as one compact dict for the CARD_MEMO goods shown most recently: the same few hundred goods fill most
+pages, so a worker holds a bounded memo instead of Python lists of the whole catalogue (~55 MB a worker on
+100k goods).
 """
 
 from __future__ import annotations
@@ -50,53 +52,47 @@ def beijing(value) -> str | None:
 CARD_MEMO = 20_000  # product cards kept per loaded model (about 1 KB each)
 
 
-def _column(df: pd.DataFrame, name: str, kind) -> list:
-    if name not in df:
-        return [None] * len(df)
-    return [None if plain(v) is None else kind(v) for v in df[name].tolist()]
-
-
 class Cards:
-    """Columns of the catalogue as Python lists, indexed by model row."""
+    """Cards of goods and summaries of rooms by model row, read from the model's columns (recommender/columns.py)
+    when asked for; the cards and encoded picks of recently shown goods are kept (CARD_MEMO each)."""
 
     def __init__(self, model: Model) -> None:
-        p, st, a = model.products, model.product_stats, model.anchors
-        self.product_id = [plain(v) for v in model.product_ids.ids]
-        self.title = _column(p, "title", str)
-        self.category = _column(p, "category", str)
-        self.price = _column(p, "price", float)
-        self.commission = _column(p, "commission_rate", float)
-        self.merchant_id = _column(p, "merchant_id", plain)
-        self.merchant_name = _column(p, "merchant_name", str)  # absent from artifacts before the column
-        self.merchant_gmv = _column(p, "merchant_gmv_30d", float)
-        self.merchant_violations = _column(p, "merchant_violations", int)
-        self.brand = _column(p, "brand", str)
-        self.stock = _column(p, "stock", int)
-        self.refund_rate = _column(p, "refund_rate", float)
-        self.shop_rating = _column(p, "shop_rating", float)
-        self.sales_7d = _column(st, "sales_7d", int)
-        self.gmv_7d = _column(st, "gmv_7d", float)
-        # the one computed card field, once per good at load (a round() per card was a third of a card's cost)
-        self.commission_per_order = [None if price is None or rate is None else round(price * rate, 2)
-                                     for price, rate in zip(self.price, self.commission, strict=True)]
-        self.anchor_id = [plain(v) for v in model.anchor_ids.ids]
-        self.anchor_name = _column(a, "name", str)
-        self.anchor_tier = _column(a, "tier", str)
-        self.anchor_category = _column(a, "main_category", str)
-        self.anchor_fans = [int(v) for v in np.asarray(model.audience.fans)]
-        # cards of goods already shown: the same few hundred goods fill most pages, and a kept card is one
-        # compact dict instead of 14 look-ups spread over 14 catalogue-long lists (cache misses, measured)
+        self.product_id = model.product_ids.ids
+        self.products = model.columns.products
+        self.stats = model.columns.product_stats
+        self.anchor_id = model.anchor_ids.ids
+        self.anchors = model.columns.anchors
+        self.fans = model.audience.fans
         self.card_memo: dict[int, dict] = {}
         self.pick_memo: dict[int, tuple[orjson.Fragment, tuple[orjson.Fragment, ...], orjson.Fragment]] = {}
 
     def card(self, row: int) -> dict:
         """The product card of one good, built from the columns."""
-        return {"product_id": self.product_id[row], "title": self.title[row], "category": self.category[row],
-                "price": self.price[row], "commission_rate": self.commission[row],
-                "commission_per_order": self.commission_per_order[row], "merchant_id": self.merchant_id[row],
-                "merchant_name": self.merchant_name[row], "brand": self.brand[row], "stock": self.stock[row],
-                "refund_rate": self.refund_rate[row],
-                "shop_rating": self.shop_rating[row], "sales_7d": self.sales_7d[row], "gmv_7d": self.gmv_7d[row]}
+        p, st = self.products, self.stats
+        price, rate = _float(p.value("price", row)), _float(p.value("commission_rate", row))
+        return {"product_id": plain(self.product_id[row]), "title": p.value("title", row),
+                "category": p.value("category", row), "price": price, "commission_rate": rate,
+                "commission_per_order": None if price is None or rate is None else round(price * rate, 2),
+                "merchant_id": p.value("merchant_id", row), "merchant_name": p.value("merchant_name", row),
+                "brand": p.value("brand", row), "stock": self.stock(row),
+                "refund_rate": _float(p.value("refund_rate", row)), "shop_rating": _float(p.value("shop_rating", row)),
+                "sales_7d": _int(st.value("sales_7d", row)), "gmv_7d": _float(st.value("gmv_7d", row))}
+
+    def stock(self, row: int) -> int | None:
+        """A good's stock (None: unknown)."""
+        return _int(self.products.value("stock", row))
+
+    def anchor_fans(self, row: int) -> int:
+        """A room's followers."""
+        return int(self.fans[row])
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _int(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def product_card(cards: Cards, row: int) -> dict:
@@ -147,13 +143,14 @@ def pick_items(cards: Cards, picks: list[Pick], first_rank: int) -> list[dict]:
 
 def shop(cards: Cards, row: int) -> dict:
     """The shop line of a good's page: the merchant's name, rating, 30-day GMV and violations."""
-    c = cards
-    return {"merchant_id": c.merchant_id[row], "merchant_name": c.merchant_name[row],
-            "shop_rating": c.shop_rating[row], "merchant_gmv_30d": c.merchant_gmv[row],
-            "merchant_violations": c.merchant_violations[row]}
+    p = cards.products
+    return {"merchant_id": p.value("merchant_id", row), "merchant_name": p.value("merchant_name", row),
+            "shop_rating": _float(p.value("shop_rating", row)),
+            "merchant_gmv_30d": _float(p.value("merchant_gmv_30d", row)),
+            "merchant_violations": _int(p.value("merchant_violations", row))}
 
 
 def anchor_summary(cards: Cards, row: int) -> dict:
-    c = cards
-    return {"anchor_id": c.anchor_id[row], "name": c.anchor_name[row], "tier": c.anchor_tier[row],
-            "main_category": c.anchor_category[row], "fans": c.anchor_fans[row]}
+    a = cards.anchors
+    return {"anchor_id": plain(cards.anchor_id[row]), "name": a.value("name", row), "tier": a.value("tier", row),
+            "main_category": a.value("main_category", row), "fans": cards.anchor_fans(row)}

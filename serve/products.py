@@ -48,8 +48,8 @@ def detail(product_id: str, q: schemas.NoQuery):
     """A good with its sales over 1/7/30 days, TOP board rank, promotion data, shop and stock."""
     s = serving()
     row = s.product_row(product_id)
-    st = s.model.product_stats.iloc[row]
-    stock, sales_7d = s.cards.stock[row], int(st["sales_7d"])
+    st = s.model.columns.product_stats.row(row)
+    stock, sales_7d = s.cards.stock(row), int(st["sales_7d"])
     windows = {}
     for w in (1, 7, 30):
         rank = int(s.ranker.board_rank[w][row])
@@ -58,7 +58,7 @@ def detail(product_id: str, q: schemas.NoQuery):
                             "board_rank": rank or None}
     return {
         "product": product_card(s.cards, row),
-        "created_at": beijing(s.model.products.iloc[row]["created_at"]),
+        "created_at": beijing(s.model.columns.products.value("created_at", row)),
         "windows": windows,
         "promotion": {"shelf_anchors": int(st["shelf_anchors"]), "selling_anchors_30d": int(st["anchors_30d"]),
                       "anchor_conversion_30d": plain(st["anchor_conversion_30d"]), "gmv_30d": float(st["gmv_30d"]),

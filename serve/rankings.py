@@ -19,10 +19,11 @@ def top_sales(q: schemas.TopSalesQuery):
     """TOP sales board over 1, 7 or 30 days, platform-wide or for one category (quality-gated)."""
     s = serving()
     window = int(q.window.rstrip("d"))
-    st = s.model.product_stats
+    st = s.model.columns.product_stats
+    sales, gmv = st[f"sales_{window}d"], st[f"gmv_{window}d"]
     rows = s.ranker.top_sales(window, q.k, known(q.category, s.ranker.categories, "category"))
-    items = [{"rank": i + 1, "product": product_card(s.cards, r), "sales": int(st[f"sales_{window}d"].iloc[r]),
-              "gmv": float(st[f"gmv_{window}d"].iloc[r])} for i, r in enumerate(rows)]
+    items = [{"rank": i + 1, "product": product_card(s.cards, r), "sales": int(sales[r]), "gmv": float(gmv[r])}
+             for i, r in enumerate(rows)]
     return {"window": q.window, "category": q.category, "items": items, "model_version": s.version}
 
 
@@ -41,7 +42,7 @@ def anchor_board(q: schemas.AnchorBoardQuery):
     lines = audience_line(rooms, page.rows)
     new = rooms.new[page.rows].tolist() if rooms.new is not None else [False] * len(page.rows)
     items = [{"rank": rank, "anchor": anchor_summary(s.cards, row), "gmv": round(gmv, 2), "orders": orders,
-              "fans": s.cards.anchor_fans[row], "new_anchor": is_new, "audience": line}
+              "fans": s.cards.anchor_fans(row), "new_anchor": is_new, "audience": line}
              for rank, row, gmv, orders, is_new, line in zip(page.rank.tolist(), page.rows.tolist(),
                                                               page.gmv.tolist(), page.orders.tolist(), new, lines,
                                                               strict=True)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from flask import Blueprint
@@ -39,11 +38,13 @@ class SearchIndex:
     def build(cls, model: Model) -> SearchIndex:
         ids = np.array([str(v).lower() for v in model.anchor_ids.ids.tolist()], dtype=str)
         order = np.argsort(ids, kind="stable")
-        raw = model.anchors["name"] if "name" in model.anchors else pd.Series([""] * len(ids))
-        names = pc.utf8_lower(pa.array(raw.fillna("").astype(str).tolist(), type=pa.large_string()))
-        counts = model.products["category"].dropna().astype(str).value_counts()
-        categories = [{"category": str(c), "products": int(n)}
-                      for c, n in sorted(counts.items(), key=lambda cn: (-cn[1], cn[0]))]
+        a = model.columns.anchors
+        raw = a["name"].arrow() if "name" in a else pa.array([""] * len(ids), pa.large_string())
+        names = pc.utf8_lower(raw)
+        codes, labels = model.columns.products["category"].factorize()
+        counts = np.bincount(codes[codes >= 0], minlength=len(labels)).tolist()
+        categories = [{"category": c, "products": n} for c, n in sorted(zip(labels, counts, strict=True),
+                                                                        key=lambda cn: (-cn[1], cn[0])) if n]
         return cls(ids[order], order, names, np.asarray(model.audience.fans, dtype=np.int64), categories)
 
     def anchors(self, query: str, k: int) -> tuple[np.ndarray, int]:

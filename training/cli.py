@@ -202,7 +202,7 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
                    f"{info.get('main_category', '')}): {int(model.audience.fans[a])} fans, "
                    f"{int(stats['orders_all'].iloc[a])} orders; fans bought (30d): {top_cats}")
         for pick in ranker.picks(a, k).items:
-            prod, b = model.products.iloc[pick.product], pick.breakdown
+            prod, b = model.columns.products.row(pick.product), pick.breakdown
             earned = b.get("expected_commission_30d")
             money = (f"匹配度 {b['relative_affinity']:.0%}" if earned is None
                      else f"预期佣金 ¥{earned:>9,.0f}/30天" if earned >= 100 else f"预期佣金 ¥{earned:>9.2f}/30天")

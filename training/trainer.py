@@ -186,10 +186,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 rates.save(writer.directory("shelf_rate"))
             if personal is not None:
                 personal.save(writer.directory("audience"))
-            writer.table("catalog/products.parquet", _catalog(m, "products"))
-            writer.table("catalog/anchors.parquet", _catalog(m, "anchors"))
-            writer.table("stats/products.parquet", p_stats)
-            writer.table("stats/anchors.parquet", a_stats)
+            writer.columns("products", _catalog(m, "products"))
+            writer.columns("anchors", _catalog(m, "anchors"))
+            writer.columns("product_stats", p_stats)
+            writer.columns("anchor_stats", a_stats)
             writer.array("profiles/audience_fans.npy", audience.fans)
             writer.array("profiles/audience_buyers_30d.npy", audience.buyers_30d)
             for dim_name, shares in audience.shares.items():

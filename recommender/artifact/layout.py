@@ -15,9 +15,13 @@ nothing); 6 drops them; 7 adds ``audience/`` (the room x good term of expected o
 daily orders and GMV over the last 30 Beijing days and its biggest sellers, ``recommender/evidence.py``), ``trend/``
 (the market's trend and each fan's categories, ``recommender/trend.py``), and ``boards/`` (each room's GMV and
 orders per 1/7/30-day window and category, the anchor boards) with the audience's average order
-(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``; a format-8 artifact may also
-hold ``trend/rebuy_*`` (each fan's own decayed orders of each good), under the manifest key ``rebuy``. Formats 5, 6
-and 7 still load (5's extra files ignored; without ``audience/`` the picks use the category x quality model; without
+(``profiles/followers_order_value_30d.npy``), under the manifest key ``anchor_boards``; 9 replaces the Parquet
+tables ``catalog/`` and ``stats/`` with ``columns/``: one file per column (``recommender/columns.py``), numbers as
+arrays, text as a UTF-8 blob and offsets, memory-mapped so the service's workers share them instead of each reading
+the tables into its own memory; the manifest's ``columns`` lists each table's columns (a contract column a snapshot
+may lack is there when listed). Formats 8 and 9 may also hold ``trend/rebuy_*`` (each fan's own decayed orders of
+each good), under the manifest key ``rebuy``. Formats 5 to 8 still load (their tables read into each worker's memory
+as columns; 5's extra files ignored; without ``audience/`` the picks use the category x quality model; without
 ``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's scores are the vectors' alone;
 without the boards the service has no anchor board or audience price filter); 3 and 4 are refused.
 
@@ -35,10 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from recommender.contract import TABLE_BY_NAME
 from recommender.errors import ArtifactError
 
-FORMAT_VERSION = 8
-READABLE_VERSIONS = (5, 6, 7, 8)
+FORMAT_VERSION = 9
+READABLE_VERSIONS = (5, 6, 7, 8, 9)
 RETIRED_VERSIONS = (3, 4)  # refused with a message that says to retrain
 MANIFEST = "manifest.json"
 
@@ -56,7 +61,9 @@ class File:
     about: str
     dtype: tuple[str, ...] = ()
     columns: tuple[Dim, ...] | None = ()
-    optional: str | None = None  # manifest key that says whether the file exists
+    optional: str | None = None  # manifest key that says whether the file exists ("a/b/c": manifest[a][b] holds c)
+    since: int = 0  # the first format that holds the file
+    until: int = FORMAT_VERSION  # the last one
     loaded: bool = True  # opened by Model (False: read by its own component, e.g. the content model)
     mmap: bool = True  # memory-mapped when Model maps; False: small, read into memory
     finite: bool = False  # a float array that can hold no NaN or infinity (checked at load)
@@ -73,6 +80,42 @@ def _vectors(name: str, rows: str, about: str) -> File:
 def _windowed(prefix: str, per_window: tuple[str, ...], windows: tuple[str, ...], rest: tuple[str, ...]
               ) -> tuple[str, ...]:
     return (prefix, *(f"{c}_{w}" for w in windows for c in per_window), *rest)
+
+
+PRODUCT_STATS = _windowed("", ("sales", "gmv", "orders", "anchors"), _WINDOWS,
+                          ("buyers_30d", "refund_share_30d", "buyers_all", "shelf_anchors", "anchor_conversion_30d",
+                           "rank_1d", "rank_7d", "rank_30d"))[1:]
+ANCHOR_STATS = _windowed("", ("orders", "gmv", "goods_sold"), _WINDOWS[1:], ("orders_all", "shelf_size"))[1:]
+#: how a catalogue column of each contract kind is stored: ids as the ids/ files are, the contract's int columns
+#: as floats (NaN: missing, as in the tables they come from), timestamps to the microsecond
+_STORED = {"id": ("int64", "str"), "float": ("float64",), "int": ("float64",), "timestamp": ("datetime64[us]",)}
+
+
+def _catalog_columns(table: str) -> tuple[File, ...]:
+    """The files of one catalogue table's columns (the contract's, its key left to ids/). Text is a UTF-8 blob
+    and offsets (recommender.columns.TextColumn); an optional column is there when the manifest's
+    ``columns`` lists it (the snapshot had it)."""
+    out = []
+    for col in TABLE_BY_NAME[table].columns[1:]:
+        at = f"columns/{table}/{col.name}"
+        optional = None if col.required else at
+        if col.kind == "text":
+            out += [File(f"{at}.utf8.npy", "free", f"{col.name}: UTF-8 text, rows one after another",
+                         ("uint8",), optional=optional, since=9),
+                    File(f"{at}.offsets.npy", f"{table}+1", f"{col.name}: where each row starts in it (+ the end)",
+                         ("int64",), optional=optional, since=9)]
+        else:
+            out.append(File(f"{at}.npy", table, f"{col.name} ({col.kind})", _STORED[col.kind], optional=optional,
+                            since=9, finite=col.required and col.kind == "float"))
+    return tuple(out)
+
+
+def _stats_columns(name: str, rows: str, columns: tuple[str, ...], about: str) -> tuple[File, ...]:
+    """A statistics table's columns: counts as int64, money and rates as float64 (GMV always finite)."""
+    floats = ("gmv_", "refund_share", "anchor_conversion")
+    return tuple(File(f"columns/{name}/{c}.npy", rows, f"{about}: {c}",
+                      ("float64",) if c.startswith(floats) else ("int64",), since=9, finite=c.startswith(floats[:2]))
+                 for c in columns)
 
 
 LAYOUT: tuple[File, ...] = (
@@ -99,14 +142,19 @@ LAYOUT: tuple[File, ...] = (
     File("candidates/anchor_products.npy", "anchors", "each anchor's exact top goods by affinity, best first",
          ("int32",), ("free",)),
     File("candidates/anchor_scores.npy", "anchors", "their affinities", ("float32",), ("free",)),
-    File("catalog/products.parquet", "products", "the catalogue fields filters and cards need", columns=None),
-    File("catalog/anchors.parquet", "anchors", "the anchors' catalogue fields", columns=None),
+    # formats up to 8: the catalogue and its statistics as Parquet tables, read into every worker's memory
+    File("catalog/products.parquet", "products", "the catalogue fields filters and cards need", columns=None,
+         until=8),
+    File("catalog/anchors.parquet", "anchors", "the anchors' catalogue fields", columns=None, until=8),
     File("stats/products.parquet", "products", "1/7/30-day sales statistics and TOP board ranks",
-         columns=_windowed("product_id", ("sales", "gmv", "orders", "anchors"), _WINDOWS,
-                        ("buyers_30d", "refund_share_30d", "buyers_all", "shelf_anchors", "anchor_conversion_30d",
-                         "rank_1d", "rank_7d", "rank_30d"))),
+         columns=("product_id", *PRODUCT_STATS), until=8),
     File("stats/anchors.parquet", "anchors", "7/30-day orders, GMV and goods sold, shelf size",
-         columns=_windowed("anchor_id", ("orders", "gmv", "goods_sold"), _WINDOWS[1:], ("orders_all", "shelf_size"))),
+         columns=("anchor_id", *ANCHOR_STATS), until=8),
+    # format 9: the same as one memory-mapped file per column (recommender/columns.py), shared by the workers
+    *_catalog_columns("products"),
+    *_catalog_columns("anchors"),
+    *_stats_columns("product_stats", "products", PRODUCT_STATS, "a good's 1/7/30-day statistics"),
+    *_stats_columns("anchor_stats", "anchors", ANCHOR_STATS, "a room's 7/30-day statistics"),
     File("profiles/audience_fans.npy", "anchors", "followers", ("int64",)),
     File("profiles/audience_buyers_30d.npy", "anchors", "followers who bought in the last 30 days", ("int64",)),
     File("profiles/audience_{label}.npy", "anchors", "audience shares per label (labels in the manifest)",
@@ -209,11 +257,22 @@ def spec(rel: str) -> File:
     raise ArtifactError(f"{rel}: not a file of the artifact layout (recommender/artifact/layout.py)")
 
 
+def _holds(manifest: Mapping[str, Any], key: str) -> bool:
+    """Whether the manifest says an optional file is there: its key is set, or for "a/b/c", manifest[a][b]
+    lists c."""
+    head, *path = key.split("/")
+    value = manifest.get(head)
+    if not path:
+        return bool(value)
+    return isinstance(value, Mapping) and path[-1] in value.get(path[0], ())
+
+
 def files_of(manifest: Mapping[str, Any]) -> dict[str, File]:
     """Every file an artifact with this manifest holds, by relative path (templates expanded)."""
     out = {}
+    version = int(manifest.get("format_version", FORMAT_VERSION))
     for file in LAYOUT:
-        if file.optional and not manifest.get(file.optional):
+        if not file.since <= version <= file.until or (file.optional and not _holds(manifest, file.optional)):
             continue
         if "{label}" in file.path:
             for label in manifest["profiles"]["labels"]:
@@ -299,7 +358,7 @@ def describe() -> str:
             dims = (f.rows, f"{len(f.columns)} columns")
         shape = " x ".join(str(d) for d in dims)
         note = f"{f.about}{' (optional: ' + f.optional + ')' if f.optional else ''}"
-        lines.append(f"    {f.path:<38} {shape:<22} {'|'.join(f.dtype):<10} {note}")
+        lines.append(f"    {f.path:<48} {shape:<18} {'|'.join(f.dtype):<14} {note}")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from recommender.artifact.files import describe_file, open_file
 from recommender.artifact.layout import RETIRED_FILES, File, Found, files_of, found, verify
 from recommender.artifact.manifest import read_manifest
 from recommender.audience_fit import AudienceRates
+from recommender.columns import Columns, TextColumn
 from recommender.errors import ArtifactError
 from recommender.evidence import Evidence, load_evidence
 from recommender.index import NormOrderedIndex
@@ -47,10 +49,9 @@ class Model:
         self.fan_ids = Vocabulary(f["ids/fans.npy"], "fans")
         self.product_ids = Vocabulary(f["ids/products.npy"], "products")
         self.vectors = _by_name(f, "vectors/")
-        self.products = f["catalog/products.parquet"]
-        self.anchors = f["catalog/anchors.parquet"]
-        self.product_stats = f["stats/products.parquet"]
-        self.anchor_stats = f["stats/anchors.parquet"]
+        # the catalogue and its statistics by model row: memory-mapped columns (format 9), or read from the
+        # Parquet tables of earlier formats into memory
+        self.columns = Catalog.of(f, self.manifest)
         labels = self.manifest["profiles"]["labels"]
         self.audience = AudienceProfile(
             fans=f["profiles/audience_fans.npy"],
@@ -181,6 +182,27 @@ class Model:
                     raise ArtifactError(f"{self.path / rel}: row {bad} holds NaN or infinite values")
 
     @property
+    def products(self) -> pd.DataFrame:
+        """The catalogue of goods as a DataFrame, built on each access (offline code and tests; the service
+        reads ``columns``)."""
+        return self.columns.products.frame({"product_id": self.product_ids.ids})
+
+    @property
+    def anchors(self) -> pd.DataFrame:
+        """The anchors' catalogue fields as a DataFrame, built on each access."""
+        return self.columns.anchors.frame({"anchor_id": self.anchor_ids.ids})
+
+    @property
+    def product_stats(self) -> pd.DataFrame:
+        """The goods' 1/7/30-day statistics as a DataFrame, built on each access."""
+        return self.columns.product_stats.frame({"product_id": self.product_ids.ids})
+
+    @property
+    def anchor_stats(self) -> pd.DataFrame:
+        """The anchors' statistics as a DataFrame, built on each access."""
+        return self.columns.anchor_stats.frame({"anchor_id": self.anchor_ids.ids})
+
+    @property
     def snapshot_time(self) -> pd.Timestamp:
         """The data's "now": statistics windows and the age of goods count back from it."""
         return pd.Timestamp(self.manifest["data"]["snapshot_time"])
@@ -229,6 +251,45 @@ class Model:
         top = np.argpartition(-cos, k - 1)[:k] if k < len(v) else np.arange(len(v))
         top = top[np.argsort(-cos[top])]
         return top, cos[top]
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """The catalogue's tables as columns by model row (recommender/columns.py): goods, anchors and their
+    statistics (the id columns are the vocabularies)."""
+
+    products: Columns
+    anchors: Columns
+    product_stats: Columns
+    anchor_stats: Columns
+
+    @classmethod
+    def of(cls, opened: dict[str, Any], manifest: dict[str, Any]) -> Catalog:
+        rows = {"products": int(manifest["counts"]["products"]), "anchors": int(manifest["counts"]["anchors"])}
+        if "catalog/products.parquet" in opened:  # formats before 9
+            return cls(Columns.from_frame(opened["catalog/products.parquet"], ("product_id",)),
+                       Columns.from_frame(opened["catalog/anchors.parquet"], ("anchor_id",)),
+                       Columns.from_frame(opened["stats/products.parquet"], ("product_id",)),
+                       Columns.from_frame(opened["stats/anchors.parquet"], ("anchor_id",)))
+        return cls(_columns(opened, "products", rows["products"]), _columns(opened, "anchors", rows["anchors"]),
+                   _columns(opened, "product_stats", rows["products"]),
+                   _columns(opened, "anchor_stats", rows["anchors"]))
+
+
+def _columns(opened: dict[str, Any], table: str, rows: int) -> Columns:
+    """One table's mapped column files (columns/<table>/): ``name.npy`` arrays, ``name.utf8.npy`` and
+    ``name.offsets.npy`` text."""
+    out: dict[str, np.ndarray | TextColumn] = {}
+    prefix = f"columns/{table}/"
+    for rel, arr in opened.items():
+        if not rel.startswith(prefix):
+            continue
+        name, _, kind = rel.removeprefix(prefix).partition(".")
+        if kind == "npy":
+            out[name] = arr
+        elif kind == "utf8.npy":
+            out[name] = TextColumn(arr, opened[f"{prefix}{name}.offsets.npy"])
+    return Columns(out, rows)
 
 
 def _by_name(opened: dict[str, Any], directory: str) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import pandas as pd
 
 from recommender.artifact.checksums import digest
 from recommender.artifact.files import describe_file
-from recommender.artifact.layout import FORMAT_VERSION, MANIFEST, Found, files_of, found, spec, verify
+from recommender.artifact.layout import FORMAT_VERSION, LAYOUT, MANIFEST, Found, files_of, found, spec, verify
+from recommender.columns import TextColumn
 from recommender.errors import ArtifactError
 
 
@@ -33,6 +34,16 @@ def _cast(rel: str, arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
         if arr.min() < info.min or arr.max() > info.max:
             raise ArtifactError(f"{rel}: values from {arr.min()} to {arr.max()} do not fit the layout's {dtype}")
     return arr.astype(dtype, copy=False)
+
+
+def _stored(s: pd.Series, dtypes: tuple[str, ...]) -> np.ndarray:
+    """A column as the array the layout stores: floats with NaN for missing (pandas' nullable types included),
+    integer ids as int64 and others as text, timestamps and counts as they are."""
+    if dtypes == ("float64",):
+        return s.astype("Float64").to_numpy(float, na_value=np.nan)
+    if "str" in dtypes:
+        return s.to_numpy(np.int64) if pd.api.types.is_integer_dtype(s) else s.astype(str).to_numpy(str)
+    return s.to_numpy()
 
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
@@ -113,6 +124,20 @@ class ArtifactWriter:
         df.to_parquet(self._path(rel), index=False)
         self._written(rel, df)
 
+    def columns(self, table: str, df: pd.DataFrame) -> None:
+        """Save a table as one file per column under ``columns/<table>/`` (the columns the layout table names;
+        others are not part of the model): numbers as arrays, text as a UTF-8 blob and offsets. A column the
+        layout holds optional is written when ``df`` has it; the manifest lists the ones written."""
+        for name in df.columns:
+            at = f"columns/{table}/{name}"
+            known = {f.path for f in LAYOUT if f.path.startswith(at + ".")}
+            if f"{at}.npy" in known:
+                self.array(f"{at}.npy", _stored(df[name], spec(f"{at}.npy").dtype))
+            elif f"{at}.utf8.npy" in known:
+                text = TextColumn.encode(df[name].tolist())
+                self.array(f"{at}.utf8.npy", text.blob)
+                self.array(f"{at}.offsets.npy", text.offsets)
+
     def index(self, rel: str, index: faiss.Index) -> None:
         faiss.write_index(index, str(self._path(rel)))
         self._written(rel, index)
@@ -129,7 +154,8 @@ class ArtifactWriter:
             rel = path.relative_to(self.tmp).as_posix()
             if path.is_file() and rel not in self.files:
                 self._written(rel)
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "files": dict(sorted(self.files.items())),
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "columns": self._columns_written(),
+                    "files": dict(sorted(self.files.items())),
                     "checksums": {rel: digest(self.tmp / rel) for rel in sorted(self.files)}}
         self._check(manifest)
         with open(self.tmp / MANIFEST, "w", encoding="utf-8") as fh:
@@ -147,6 +173,15 @@ class ArtifactWriter:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.out
+
+    def _columns_written(self) -> dict[str, list[str]]:
+        """The manifest's ``columns``: each table's columns, as written under columns/<table>/."""
+        out: dict[str, list[str]] = {}
+        for rel in self.files:
+            if rel.startswith("columns/") and not rel.endswith(".offsets.npy"):
+                _, table, name = rel.split("/")
+                out.setdefault(table, []).append(name.split(".")[0])
+        return out
 
     def _check(self, manifest: dict[str, Any]) -> None:
         expected = files_of(manifest)

@@ -1,5 +1,6 @@
 """The catalogue as the ranking reads it: columns of goods and rooms as arrays indexed by model row, built once
-per loaded model, so a request only indexes and masks."""
+per loaded model, so a request only indexes and masks. Columns the artifact holds as they are read (prices, sales,
+a rating without missing values) are its memory-mapped arrays, shared by the service's workers."""
 
 from __future__ import annotations
 
@@ -9,16 +10,10 @@ import numpy as np
 import pandas as pd
 
 from recommender.artifact import Model
+from recommender.columns import days_before
 from recommender.ranking.config import RankingConfig
 
 WINDOWS = (1, 7, 30)  # days of the sales statistics and boards
-
-
-def column(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
-    """A numeric column as floats, `default` where it is missing (optional columns of the contract)."""
-    if name not in df:
-        return np.full(len(df), default, dtype=float)
-    return df[name].astype("Float64").fillna(default).to_numpy(dtype=float)
 
 
 @dataclass(eq=False)
@@ -70,22 +65,22 @@ class Goods:
 
     @classmethod
     def from_model(cls, model: Model, cfg: RankingConfig) -> Goods:
-        p, st = model.products, model.product_stats
-        codes, categories = pd.factorize(p["category"], sort=True)
-        age_days = (model.snapshot_time - pd.to_datetime(p["created_at"])).dt.total_seconds().to_numpy() / 86400
-        merchant_gmv = column(p, "merchant_gmv_30d", np.inf)  # unknown: not supported by GMV
+        p, st = model.columns.products, model.columns.product_stats
+        codes, categories = p["category"].factorize()
+        age_days = days_before(model.snapshot_time, p["created_at"])
+        merchant_gmv = p.numbers("merchant_gmv_30d", np.inf)  # unknown: not supported by GMV
         small = merchant_gmv < cfg.small_merchant_gmv_30d
         # a shop opens with its first listed good (the contract has no opening date)
-        shop_age = age_days if not len(p) else pd.Series(age_days).groupby(p["merchant_id"].to_numpy()) \
+        shop_age = age_days if not p.rows else pd.Series(age_days).groupby(np.asarray(p["merchant_id"])) \
             .transform("max").to_numpy()
-        return cls(price=p["price"].to_numpy(float), commission=p["commission_rate"].to_numpy(float),
-                   category=np.asarray(codes, np.int64), categories=[str(c) for c in categories],
+        return cls(price=p.numbers("price", np.nan), commission=p.numbers("commission_rate", np.nan),
+                   category=codes, categories=categories,
                    new=age_days <= cfg.new_goods_days, small=small,
-                   refund=column(p, "refund_rate", 0.0), shop_rating=column(p, "shop_rating", 5.0),
-                   violations=column(p, "merchant_violations", 0.0), stock=column(p, "stock", np.inf),
+                   refund=p.numbers("refund_rate", 0.0), shop_rating=p.numbers("shop_rating", 5.0),
+                   violations=p.numbers("merchant_violations", 0.0), stock=p.numbers("stock", np.inf),
                    age_days=age_days, merchant_gmv=merchant_gmv,
-                   sales={w: st[f"sales_{w}d"].to_numpy() for w in WINDOWS},
-                   anchors_7d=st["anchors_7d"].to_numpy(), gmv_7d=st["gmv_7d"].to_numpy(float),
+                   sales={w: st[f"sales_{w}d"] for w in WINDOWS},
+                   anchors_7d=st["anchors_7d"], gmv_7d=st.numbers("gmv_7d", 0.0),
                    new_shop=shop_age < cfg.new_shop_days, shop_age_days=shop_age)
 
     def in_category(self, name: str) -> np.ndarray:
@@ -133,17 +128,17 @@ class Rooms:
     @classmethod
     def from_model(cls, model: Model, categories: list[str], cfg: RankingConfig | None = None) -> Rooms:
         cfg = cfg or RankingConfig()
-        a, labels = model.anchors, model.audience.labels["category"]
+        a, labels = model.columns.anchors, model.audience.labels["category"]
         main = None
         if "main_category" in a:
-            names = a["main_category"].astype(str).tolist()
+            names = a["main_category"].tolist()
             main = np.array([categories.index(c) if c in categories else -1 for c in names], np.int64)
         peers = np.asarray(model.personal.group, np.int64) if model.personal is not None else main
-        age_days = (model.snapshot_time - pd.to_datetime(a["created_at"])).dt.total_seconds().to_numpy() / 86400
-        violations = column(a, "violations", 0.0)
-        gmv_30d = model.anchor_stats["gmv_30d"].to_numpy(float)
-        return cls(rating=column(a, "shop_rating", 5.0), violations=violations,
-                   tier=a["tier"].astype(str).to_numpy() if "tier" in a else np.full(len(a), ""),
+        age_days = days_before(model.snapshot_time, a["created_at"])
+        violations = a.numbers("violations", 0.0)
+        gmv_30d = model.columns.anchor_stats.numbers("gmv_30d", 0.0)
+        return cls(rating=a.numbers("shop_rating", 5.0), violations=violations,
+                   tier=np.array([t or "" for t in a["tier"].tolist()]) if "tier" in a else np.full(a.rows, ""),
                    fans=model.audience.fans, gmv_30d=gmv_30d,
                    category_gmv=model.anchor_category_gmv,
                    category_shares=np.asarray(model.audience.shares["category"]),

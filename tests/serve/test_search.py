@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recommender.columns import Columns
 from serve.search import SearchIndex
 
 
@@ -75,9 +76,10 @@ def test_matching_is_case_insensitive_and_ranks_id_then_name_prefix_then_part():
     """On a hand-made catalogue, where every match class and upper-case letters are present."""
     model = SimpleNamespace(
         anchor_ids=SimpleNamespace(ids=np.array(["AB1", "ab12", "x9", "y7", "z5"])),
-        anchors=pd.DataFrame({"name": ["甲", "乙", "Abby美妆", "小ab", None]}),
+        columns=SimpleNamespace(
+            anchors=Columns.from_frame(pd.DataFrame({"name": ["甲", "乙", "Abby美妆", "小ab", None]})),
+            products=Columns.from_frame(pd.DataFrame({"category": ["美妆", "服装", "美妆", None]}))),
         audience=SimpleNamespace(fans=np.array([1, 500, 10, 1000, 7])),
-        products=pd.DataFrame({"category": ["美妆", "服装", "美妆", None]}),
     )
     index = SearchIndex.build(model)
     rows, total = index.anchors("Ab1", 10)

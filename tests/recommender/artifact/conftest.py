@@ -9,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.artifact import load_model
 from recommender.artifact.checksums import digest
+from recommender.contract import load_snapshot
+from recommender.profiles import anchor_stats, product_stats
+from training.trainer import _catalog
 
 
 class Editable:
@@ -25,9 +29,40 @@ class Editable:
     def set_manifest(self, manifest: dict) -> None:
         (self.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
+    def as_format_8(self, version: int = 8, snapshot: Path | None = None) -> None:
+        """Make the copy what format 8 wrote: the catalogue and its statistics as Parquet tables (with their id
+        columns) instead of format 9's memory-mapped columns/. With the ``snapshot`` the artifact was trained on,
+        the tables are the ones format 8's trainer wrote from it (its dtypes too); else read back from the
+        columns."""
+        if snapshot is not None:
+            m = load_snapshot(snapshot)
+            tables = {"catalog/products.parquet": _catalog(m, "products"),
+                      "catalog/anchors.parquet": _catalog(m, "anchors"),
+                      "stats/products.parquet": product_stats(m), "stats/anchors.parquet": anchor_stats(m)}
+        else:
+            model = load_model(self.path)
+            tables = {"catalog/products.parquet": model.products, "catalog/anchors.parquet": model.anchors,
+                      "stats/products.parquet": model.product_stats, "stats/anchors.parquet": model.anchor_stats}
+            del model
+        man = self.manifest
+        for rel in [r for r in man["files"] if r.startswith("columns/")]:
+            (self.path / rel).unlink()
+            del man["files"][rel]
+            man["checksums"].pop(rel)
+        shutil.rmtree(self.path / "columns")
+        for rel, df in tables.items():
+            (self.path / rel).parent.mkdir(parents=True, exist_ok=True)
+            df.to_parquet(self.path / rel, index=False)
+            man["files"][rel] = (self.path / rel).stat().st_size
+            man["checksums"][rel] = digest(self.path / rel)
+        man.pop("columns")
+        man["format_version"] = version
+        self.set_manifest(man)
+
     def as_format_7(self, version: int = 7) -> None:
         """Make the copy what format 7 wrote: none of what format 8 adds (evidence/: daily trend and sellers;
         trend/: the market's trend; boards/: the anchor boards, and the audience's average order)."""
+        self.as_format_8(version)
         man = self.manifest
         added = ("evidence/", "trend/", "boards/")
         for rel in [r for r in man["files"] if r.startswith(added) or "order_value" in r]:

@@ -8,7 +8,7 @@ from recommender.artifact import FORMAT_VERSION, ArtifactError, load_model, read
 
 
 def test_a_trained_artifact_is_the_current_format(artifact):
-    assert read_manifest(artifact.path)["format_version"] == FORMAT_VERSION == 8
+    assert read_manifest(artifact.path)["format_version"] == FORMAT_VERSION == 9
 
 
 @pytest.mark.parametrize("version", [3, 4])
@@ -21,12 +21,12 @@ def test_formats_3_and_4_are_refused_naming_the_file_the_version_and_the_fix(art
     assert "xuanpin train" in str(err.value)
 
 
-@pytest.mark.parametrize("version", [9, None, "8"])
+@pytest.mark.parametrize("version", [10, None, "9"])
 def test_an_unknown_format_is_refused(artifact, version):
     man = artifact.manifest
     man["format_version"] = version
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"format_version .*this code reads \(5, 6, 7, 8\)"):
+    with pytest.raises(ArtifactError, match=r"format_version .*this code reads \(5, 6, 7, 8, 9\)"):
         read_manifest(artifact.path)
 
 

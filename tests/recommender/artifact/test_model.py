@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -52,10 +54,10 @@ def test_similar_goods_share_the_category_more_often_than_chance(model):
 def test_a_format_5_artifact_still_loads_its_extra_files_ignored(artifact, model):
     rates = model.shelf_rate
     rows, orders = rates.top_goods(np.arange(50), 500)
+    artifact.without_audience(5)
     artifact.save("vectors/anchor_sales_weight.npy", np.full(50, 0.5, np.float32))
     artifact.save("shelf_rate/candidates.npy", rows)
     artifact.save("shelf_rate/candidate_orders.npy", orders)
-    artifact.without_audience(5)
     man = artifact.manifest
     assert set(RETIRED_FILES[5]) <= set(man["files"])
     old = load_model(artifact.path)
@@ -77,9 +79,9 @@ def test_a_format_6_artifact_loads_and_ranks_by_the_category_x_quality_model(art
                                                         rel=1e-3) for p in picks)
 
 
-def test_a_format_8_artifact_holds_no_retired_file(artifact):
+def test_a_format_9_artifact_holds_no_retired_file(artifact):
     artifact.save("shelf_rate/candidates.npy", np.zeros((50, 10), np.int32))
-    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 8"
+    refused = r"shelf_rate/candidates\.npy: listed in the manifest but not part of format 9"
     with pytest.raises(ArtifactError, match=refused):
         load_model(artifact.path)
 
@@ -111,7 +113,7 @@ def test_a_file_of_the_table_missing_from_the_manifest_is_refused(artifact):
     man = artifact.manifest
     del man["files"]["follows/anchors.npy"]
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 8 but not listed in the manifest"):
+    with pytest.raises(ArtifactError, match=r"follows/anchors\.npy: part of format 9 but not listed in the manifest"):
         load_model(artifact.path)
 
 
@@ -147,13 +149,17 @@ def test_a_file_that_disagrees_with_the_table_is_refused_naming_it(artifact, rel
         load_model(artifact.path)
 
 
-def test_an_unreadable_file_is_refused_naming_it(artifact):
-    (artifact.path / "stats/products.parquet").write_bytes(b"not parquet")
+@pytest.mark.parametrize(("version", "rel", "kind"), [(9, "columns/product_stats/sales_7d.npy", "array"),
+                                                     (8, "stats/products.parquet", "parquet file")])
+def test_an_unreadable_file_is_refused_naming_it(artifact, version, rel, kind):
+    if version == 8:
+        artifact.as_format_8()
+    (artifact.path / rel).write_bytes(b"not readable")
     man = artifact.manifest  # its size and checksum as written: only the content is wrong
-    man["files"]["stats/products.parquet"] = len(b"not parquet")
-    man["checksums"]["stats/products.parquet"] = digest(artifact.path / "stats/products.parquet")
+    man["files"][rel] = len(b"not readable")
+    man["checksums"][rel] = digest(artifact.path / rel)
     artifact.set_manifest(man)
-    with pytest.raises(ArtifactError, match=r"stats/products\.parquet: unreadable parquet file"):
+    with pytest.raises(ArtifactError, match=rf"{re.escape(rel)}: unreadable {kind}"):
         load_model(artifact.path)
 
 
@@ -236,3 +242,36 @@ def test_the_anchor_boards_add_up_to_the_anchors_totals(model):
     assert (gmv[:, 0] <= gmv[:, 1] + 1e-9).all() and (gmv[:, 1] <= gmv[:, 2] + 1e-9).all()
     value = np.asarray(model.audience_order_value)
     assert np.nanmin(value) > 0 and np.isfinite(value[np.asarray(model.audience.buyers_30d) > 0]).all()
+
+
+def test_the_catalogue_s_columns_are_checked_like_every_file(artifact, model):
+    """Format 9's columns: shape, dtype, finiteness and checksum from the one layout table; an optional column is
+    part of the artifact exactly when the manifest lists it."""
+    price = np.array(model.columns.products["price"])
+    artifact.save("columns/products/price.npy", price.astype(np.float32))
+    with pytest.raises(ArtifactError, match=r"columns/products/price\.npy: dtype float32, expected float64"):
+        load_model(artifact.path)
+    price[7] = np.inf
+    artifact.save("columns/products/price.npy", price)
+    with pytest.raises(ArtifactError, match=r"columns/products/price\.npy: row 7 holds NaN or infinite values"):
+        load_model(artifact.path)
+    artifact.save("columns/products/price.npy", np.array(model.columns.products["price"]))
+    offsets = np.array(model.columns.products["title"].offsets)
+    artifact.save("columns/products/title.offsets.npy", offsets[:-1])
+    with pytest.raises(ArtifactError, match=r"title\.offsets\.npy: shape \(500,\), expected \(501,\)"):
+        load_model(artifact.path)
+    artifact.save("columns/products/title.offsets.npy", offsets)
+    man = artifact.manifest
+    man["columns"]["products"].remove("brand")
+    artifact.set_manifest(man)
+    with pytest.raises(ArtifactError, match=r"brand\.(utf8|offsets)\.npy: listed in the manifest but not part"):
+        load_model(artifact.path)
+
+
+def test_a_damaged_column_is_refused_by_its_checksum(artifact):
+    path = artifact.path / "columns/products/title.utf8.npy"
+    data = bytearray(path.read_bytes())
+    data[-5:] = b"xxxxx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"title\.utf8\.npy: its content is not what was written"):
+        load_model(artifact.path)

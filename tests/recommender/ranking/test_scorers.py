@@ -3,6 +3,8 @@ promise."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -271,11 +273,18 @@ def test_equal_scores_go_by_row_whichever_scorer_ranks():
 def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_artifact):
     """Every rate 0 (a retailer's own log): every value would be 0, so price and commission are left out."""
     from recommender.artifact import load_model
+    from recommender.columns import Columns
     from recommender.ranking import Ranker
 
     model = load_model(small_artifact)
     model.shelf_rate = None  # the vectors rank, as for a snapshot without a shelf table
-    model.products = model.products.assign(commission_rate=0.0)
+    n = len(model.product_ids)
+
+    def with_commission(rate: np.ndarray) -> None:
+        products = Columns({**model.columns.products, "commission_rate": rate}, n)
+        model.columns = dataclasses.replace(model.columns, products=products)
+
+    with_commission(np.zeros(n))
     ranker = Ranker(model)
     power = ranker.config.vector_affinity_weight
     picks = ranker.picks(3, 20).items
@@ -285,6 +294,6 @@ def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_art
         assert b["expected_value"] > 0
         assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power, rel=1e-3, abs=1e-5)
     # one good that earns brings the earnings back: price and commission weigh again
-    model.products = model.products.assign(commission_rate=np.where(np.arange(len(model.products)) == 0, 0.1, 0.0))
+    with_commission(np.where(np.arange(n) == 0, 0.1, 0.0))
     earning = Ranker(model).picks(3, 20).items
     assert all(p.breakdown["expected_value"] == 0 for p in earning if p.product != 0)
