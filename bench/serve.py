@@ -16,7 +16,9 @@ requests answered. Its "CPU ratio" (/healthz's CPU per request over /picks's) is
 if the server's own work were all that limited it (wrk's share of the cores left out); it varies far less.
 
 The service keeps no pages, but it keeps the product cards and the anchor-independent reasons of goods it has
-shown (per worker, per model). The first row, "first Ns", is /picks measured straight after start, before any
+shown, and for each of the last 4,096 rooms asked its candidates for its first 60 picks, the arrangement of
+those it proved for each page length asked unfiltered, and the fit reasons of goods it showed the room (per
+worker, per model). The first row, "first Ns", is /picks measured straight after start, before any
 warm-up, while those are being filled; the other rows are measured after warm-up.
 """
 
