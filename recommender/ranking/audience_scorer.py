@@ -46,7 +46,10 @@ FIT_LIFT = 1.25  # a fan cell, or a price band, is a reason when it buys the goo
 FIT_SHARE = 0.10  # ... and the cell is at least this share of the room's audience
 REASON_MEMO = 100_000  # formatted fit reasons kept (shared read-only by every pick that shows the same figures)
 CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per room
-CACHED_ROOMS = 4096  # rooms whose candidates are kept (a few hundred goods each: about 10 KB a room)
+# rooms whose candidates are kept: a few hundred goods each (about 7 KB a room), the arrangements proved from them
+# (about 3 KB for pages 1-3) and the fit reasons of the goods shown (about 7 KB for 60): 70 MB a worker at most
+# (medium, measured)
+CACHED_ROOMS = 4096
 
 
 class _Blocks(NamedTuple):
