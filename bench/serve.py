@@ -10,8 +10,15 @@ from the shared machine lands on both rather than on whichever route was being m
 over the rounds, latency percentiles are the median round's (and the worst round's p99), and the ratio of each
 round pair is printed too. Needs wrk (apt-get install wrk). Results also go to bench/results/serve-<model name>.json.
 
+On a busy machine requests/s measure the neighbours as much as the service, so each route's CPU time per request
+is measured as well: the gunicorn processes' user + system time (/proc, Linux) over its rounds, divided by the
+requests answered. Its "CPU ratio" (/healthz's CPU per request over /picks's) is what the throughput ratio would be
+if the server's own work were all that limited it (wrk's share of the cores left out); it varies far less.
+
 The service keeps no pages, but it keeps the product cards and the anchor-independent reasons of goods it has
-shown (per worker, per model). The first row, "first Ns", is /picks measured straight after start, before any
+shown, and for each of the last 4,096 rooms asked its candidates for its first 60 picks, the arrangement of
+those it proved for each page length asked unfiltered, and the fit reasons of goods it showed the room (per
+worker, per model). The first row, "first Ns", is /picks measured straight after start, before any
 warm-up, while those are being filled; the other rows are measured after warm-up.
 """
 
@@ -80,17 +87,38 @@ def run_wrk(url: str, duration: float, connections: int, threads: int, script: P
     }
 
 
-def alternate(picks_url: str, trivial_url: str, script: Path, duration: float, rounds: int, connections: int
-              ) -> dict:
-    """Both routes, taking turns for `rounds` rounds of duration / rounds seconds each."""
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time of process `root` and its children (gunicorn's master and workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == root or ppid == root:
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def alternate(picks_url: str, trivial_url: str, script: Path, duration: float, rounds: int, connections: int,
+              server: int | None = None) -> dict:
+    """Both routes, taking turns for `rounds` rounds of duration / rounds seconds each (with `server`, the
+    gunicorn master's pid, each round's CPU time of the server's processes too)."""
     runs: dict[str, list[dict]] = {"picks": [], "trivial": []}
     for _ in range(rounds):
-        runs["picks"].append(run_wrk(picks_url, duration / rounds, connections, 2, script))
-        runs["trivial"].append(run_wrk(trivial_url, duration / rounds, connections, 2, None))
+        for name, url, lua in (("picks", picks_url, script), ("trivial", trivial_url, None)):
+            before = cpu_seconds(server) if server is not None else 0.0
+            run = run_wrk(url, duration / rounds, connections, 2, lua)
+            run["cpu_s"] = cpu_seconds(server) - before if server is not None else None
+            runs[name].append(run)
     level = {name: pooled(r) for name, r in runs.items()}
     level["round_ratios"] = [round(a["requests_per_s"] / b["requests_per_s"], 3)
                              for a, b in zip(runs["picks"], runs["trivial"], strict=True)]
     level["throughput_ratio"] = level["picks"]["requests_per_s"] / level["trivial"]["requests_per_s"]
+    if server is not None:
+        level["cpu_ratio"] = level["trivial"]["cpu_us_per_request"] / level["picks"]["cpu_us_per_request"]
     return level
 
 
@@ -101,6 +129,8 @@ def pooled(runs: list[dict]) -> dict:
     for q in ("p50_ms", "p90_ms", "p99_ms"):
         out[q] = float(np.median([r[q] for r in runs]))
     out["worst_p99_ms"] = max(r["p99_ms"] for r in runs)
+    if all(r.get("cpu_s") is not None for r in runs):
+        out["cpu_us_per_request"] = 1e6 * sum(r["cpu_s"] for r in runs) / out["requests"]
     out["non_2xx"] = sum(r["non_2xx"] for r in runs)
     out["socket_errors"] = sum(r["socket_errors"] for r in runs)
     return out
@@ -155,14 +185,14 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     env = {"XUANPIN_MODEL": str(args.model), "XUANPIN_BIND": f"127.0.0.1:{port}", "XUANPIN_WORKERS": str(args.workers)}
     try:
-        with gunicorn(env):
+        with gunicorn(env) as server:
             start = time.perf_counter()
             wait_ready(base + "/readyz")
             ready_s = time.perf_counter() - start
             first = run_wrk(base + "/", args.first_seconds, 2, 2, script) if args.first_seconds > 0 else None
             run_wrk(base + "/healthz", 3, 8, 2, None)  # warm up both routes and the page cache
             run_wrk(base + "/", 3, 8, 2, script)
-            levels = {c: alternate(base + "/", base + "/healthz", script, args.duration, args.rounds, c)
+            levels = {c: alternate(base + "/", base + "/healthz", script, args.duration, args.rounds, c, server.pid)
                       for c in args.connections}
     finally:
         script.unlink(missing_ok=True)
@@ -181,7 +211,7 @@ def main() -> None:
           f"(ready in {ready_s:.1f}s)")
     print(f"   /picks over {len(sample):,} anchors; percentiles: the median round's, and the worst round's p99")
     print(f"   {'conns':>5} {'route':<30} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'worst':>7} "
-          f"{'non-2xx':>8} {'errors':>6}")
+          f"{'non-2xx':>8} {'errors':>6} {'CPU us/req':>10}")
     if first is not None:
         name = f"first {args.first_seconds}s: /picks"
         print(f"   {2:>5} {name:<30} {first['requests_per_s']:>8.0f} {first['p50_ms']:>7.2f} {first['p90_ms']:>7.2f} "
@@ -189,9 +219,11 @@ def main() -> None:
     for conns, level in levels.items():
         for name, r in ((f"/v1/anchors/{{id}}/picks?k={args.k}", level["picks"]), ("/healthz", level["trivial"])):
             print(f"   {conns:>5} {name:<30} {r['requests_per_s']:>8.0f} {r['p50_ms']:>7.2f} {r['p90_ms']:>7.2f} "
-                  f"{r['p99_ms']:>7.2f} {r['worst_p99_ms']:>7.2f} {r['non_2xx']:>8} {r['socket_errors']:>6}")
+                  f"{r['p99_ms']:>7.2f} {r['worst_p99_ms']:>7.2f} {r['non_2xx']:>8} {r['socket_errors']:>6} "
+                  f"{r.get('cpu_us_per_request', float('nan')):>10.0f}")
         rounds = ", ".join(f"{x:.2f}" for x in level["round_ratios"])
-        print(f"   {conns:>5} throughput /picks : /healthz = {level['throughput_ratio']:.2f} (rounds: {rounds})")
+        print(f"   {conns:>5} throughput /picks : /healthz = {level['throughput_ratio']:.2f} (rounds: {rounds}); "
+              f"CPU ratio {level.get('cpu_ratio', float('nan')):.2f}")
 
 if __name__ == "__main__":
     main()

@@ -26,6 +26,7 @@ and a later request is served from them when the same test proves them enough.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -45,7 +46,10 @@ FIT_LIFT = 1.25  # a fan cell, or a price band, is a reason when it buys the goo
 FIT_SHARE = 0.10  # ... and the cell is at least this share of the room's audience
 REASON_MEMO = 100_000  # formatted fit reasons kept (shared read-only by every pick that shows the same figures)
 CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per room
-CACHED_ROOMS = 4096  # rooms whose candidates are kept (a few hundred goods each: about 10 KB a room)
+# rooms whose candidates are kept: a few hundred goods each (about 7 KB a room), the arrangements proved from them
+# (about 3 KB for pages 1-3) and the fit reasons of the goods shown (about 7 KB for 60): 70 MB a worker at most
+# (medium, measured)
+CACHED_ROOMS = 4096
 
 
 class _Blocks(NamedTuple):
@@ -65,6 +69,11 @@ class _Found(NamedTuple):
     score: np.ndarray
     order: np.ndarray
     unscored: np.ndarray
+    #: (n, k) -> the arrangement of these candidates for an unfiltered request of n picks in pages of k, once
+    #: proved enough (kept candidates only: a room's repeated first pages skip the proof)
+    proved: dict[tuple[int, int], np.ndarray]
+    #: good -> its fit reasons in this room, for the goods shown from these candidates (a room's pages come back)
+    fit: dict[int, tuple[dict, ...]]
 
 
 class AudienceFitScorer:
@@ -76,6 +85,11 @@ class AudienceFitScorer:
         self.config = cfg
         if personal.bound is None:
             personal = personal.with_bounds(1)
+        # the views as plain arrays over the same memory: a numpy.memmap pays a Python-level __getitem__ and
+        # __array_finalize__ on every index (a fifth of a page's scoring, measured), an ndarray view does not
+        personal = dataclasses.replace(personal, views=[
+            dataclasses.replace(v, audience=np.asarray(v.audience), response=np.asarray(v.response))
+            for v in personal.views])
         self.personal = personal
         base = personal.base
         value = _Value(goods, cfg)
@@ -222,7 +236,7 @@ class AudienceFitScorer:
         def needs(rows: np.ndarray, score: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return self._needs(rows, score, reaches, n, k, outside)
 
-        return _Found(*self._search(blocks, block_scale, 2 * n, self._score_of(anchor), needs))
+        return _Found(*self._search(blocks, block_scale, 2 * n, self._score_of(anchor), needs), proved={}, fit={})
 
     def _needs(self, rows: np.ndarray, score: np.ndarray, reaches: np.ndarray, n: int, k: int,
                outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -284,13 +298,17 @@ class AudienceFitScorer:
         search of its own."""
         cached = self._cached(anchor, outside)
         rows, score = cached.rows, cached.score
-        if eligible.filtered:
-            keep = eligible.mask[rows]
-            rows, score = rows[keep], score[keep]
-        need, order = self._needs(rows, score, cached.unscored, n, k, outside)
-        if ((cached.unscored > -np.inf) & (cached.unscored >= need)).any():  # not proved by the kept ones: search
-            found = self._search_goods(anchor, eligible.mask if eligible.filtered else None, n, k, outside)
-            rows, score, order = found.rows, found.score, found.order
+        order = None if eligible.filtered else cached.proved.get((n, k))
+        if order is None:
+            if eligible.filtered:
+                keep = eligible.mask[rows]
+                rows, score = rows[keep], score[keep]
+            need, order = self._needs(rows, score, cached.unscored, n, k, outside)
+            if ((cached.unscored > -np.inf) & (cached.unscored >= need)).any():  # not proved by the kept: search
+                found = self._search_goods(anchor, eligible.mask if eligible.filtered else None, n, k, outside)
+                rows, score, order = found.rows, found.score, found.order
+            elif not eligible.filtered:  # the same request again is this arrangement (a pure function of them)
+                cached.proved[(n, k)] = order
         top, w = self.top(anchor), self.config.affinity_weight
 
         def explain(shown: np.ndarray) -> np.ndarray:
@@ -306,33 +324,55 @@ class AudienceFitScorer:
     def fit_reasons(self, anchor: int, rows: np.ndarray) -> list[tuple[dict, ...]]:
         """Per good, why it fits this room beyond its category: the audience cell that lifts it most (a share of
         at least FIT_SHARE of the fans buying it at least FIT_LIFT times the average) and a price band the room
-        sells at least FIT_LIFT times as well as its others."""
+        sells at least FIT_LIFT times as well as its others. Kept per (room, good) for the rooms whose candidates
+        are kept."""
+        kept = self._cache.get(anchor)
+        if kept is None:
+            return self._fit_reasons(anchor, np.asarray(rows, np.int64))
+        known = kept.fit
+        out = [known.get(r) for r in np.asarray(rows).tolist()]
+        missing = [j for j, why in enumerate(out) if why is None]
+        if missing:
+            new = np.asarray(rows, np.int64)[missing]
+            for j, p, why in zip(missing, new.tolist(), self._fit_reasons(anchor, new), strict=True):
+                out[j] = known[p] = why
+        return out
+
+    def _fit_reasons(self, anchor: int, rows: np.ndarray) -> list[tuple[dict, ...]]:
+        """fit_reasons computed: vectorised over the goods, each figure formatted once and shared."""
         m = len(rows)
         best_gain, best_view, best_cell = np.zeros(m), np.full(m, -1), np.zeros(m, np.int64)
+        share, lift = np.zeros(m), np.zeros(m)
         views = self.personal.views
         for i, view in enumerate(views):
-            q = np.asarray(view.audience[anchor])
+            q = view.audience[anchor]
             if not view.labels or q.sum() <= 0:
                 continue
-            r = np.asarray(view.response[rows])
-            gain = np.where((r >= FIT_LIFT) & (q >= FIT_SHARE)[None, :], q[None, :] * (r - 1), 0.0)
-            cell = gain.argmax(axis=1)
+            cells = np.flatnonzero(q >= FIT_SHARE)  # only cells this large can be a reason (a few of the view's)
+            if not len(cells):
+                continue
+            r, qc = view.response[rows[:, None], cells], q[cells]
+            gain = np.where(r >= FIT_LIFT, qc * (r - 1), 0.0)
+            cell = gain.argmax(axis=1)  # the first largest, as over every cell (the others' gain is 0)
             top = gain[np.arange(m), cell]
-            better = top > best_gain
-            best_gain[better], best_view[better], best_cell[better] = top[better], i, cell[better]
+            better = np.flatnonzero(top > best_gain)
+            if len(better):
+                won = cell[better]
+                best_gain[better], best_view[better], best_cell[better] = top[better], i, cells[won]
+                share[better], lift[better] = qc[won], r[better, won]
         band = self.band_factor[anchor, self.band[rows]]
+        lifted = band >= FIT_LIFT
+        out: list[tuple[dict, ...]] = [()] * m
+        some = np.flatnonzero((best_view >= 0) | lifted)
+        if not len(some):
+            return out
         memo = self._reason_memo
         if len(memo) > REASON_MEMO:
             memo.clear()
-        out = []
-        share, lift = np.zeros(m), np.zeros(m)
-        for i, view in enumerate(views):
-            here = best_view == i
-            share[here], lift[here] = view.audience[anchor, best_cell[here]], view.response[rows[here], best_cell[here]]
-        share, lift = np.round(share, 2).tolist(), np.round(lift, 2).tolist()
-        lifted = (band >= FIT_LIFT).tolist()
-        for v, t, b, up, q, r in zip(best_view.tolist(), best_cell.tolist(), np.round(band, 2).tolist(), lifted, share,
-                                     lift, strict=True):
+        for j, v, t, b, up, q, r in zip(some.tolist(), best_view[some].tolist(), best_cell[some].tolist(),
+                                        np.round(band[some], 2).tolist(), lifted[some].tolist(),
+                                        np.round(share[some], 2).tolist(), np.round(lift[some], 2).tolist(),
+                                        strict=True):
             why = ()
             if v >= 0:  # formatted once per figure as shown (a share in %, a lift to 0.1), then shared
                 key = (v, t, q, r)
@@ -347,7 +387,7 @@ class AudienceFitScorer:
                 if reason is None:
                     reason = memo[key] = reasons.price_band_fit(b)
                 why = (*why, reason)
-            out.append(why)
+            out[j] = why
         return out
 
     def rooms_for(self, product: int, anchors: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -36,6 +36,8 @@ class Explainer:
         self._price_arr, self._commission_arr = goods.price, goods.commission
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
+        self._match_memo: dict[tuple[int, int], dict] = {}  # a room's audience match per category, formatted once
+        self._own_memo: dict[int, dict] = {}  # a good's sales proof as told to one of its sellers
         self._categories = goods.categories
         self._category_of = [goods.categories[c] for c in goods.category.tolist()]
         self._anchors_7d, self._gmv_7d = goods.anchors_7d.tolist(), goods.gmv_7d.astype(float).tolist()
@@ -53,7 +55,7 @@ class Explainer:
 
     def forget(self) -> None:
         """Drop the formatted reasons (they are rebuilt on demand)."""
-        self._memo = {}
+        self._memo, self._match_memo, self._own_memo = {}, {}, {}
 
     def good(self, p: int) -> tuple[int, str, tuple[dict, ...], tuple[str, ...]]:
         """What a pick of good `p` shows whatever the anchor: its audience column and category, the reasons
@@ -94,9 +96,11 @@ class Explainer:
         yuan the anchor would earn in 30 days: expected orders x price x commission rate, and where the model
         knows how sure it is of the good, the 5% and 95% points of that (_p05, _p95) as the good's quality
         allows, its room's strength and audience taken as fitted."""
-        shares = self.rooms.category_shares[anchor].tolist()
         memo, price, commission = self._memo, self._price, self._commission
-        audience: dict[int, dict] = {}  # this anchor's audience-match reason per category, formatted once
+        matches, owns = self._match_memo, self._own_memo
+        if len(matches) >= self.memo_size or len(owns) >= self.memo_size:  # then start over
+            matches.clear(), owns.clear()
+        shares = None
         items = []
         fit = fit or [()] * len(rows)
         own = self._sold_by(anchor, rows)
@@ -111,12 +115,20 @@ class Explainer:
             col, cat, good_reasons, support = memo.get(p) or self.good(p)
             own_sales = None
             if p in own and good_reasons and good_reasons[0]["code"] == "sales_proof":
-                own_sales = reasons.sales_proof_with_you(self._anchors_7d[p], self._gmv_7d[p])
+                own_sales = owns.get(p)
+                if own_sales is None:
+                    own_sales = reasons.sales_proof_with_you(self._anchors_7d[p], self._gmv_7d[p])
+                    if self.memo_size:
+                        owns[p] = own_sales
             match = None
-            if col >= 0:
-                match = audience.get(col)
+            if col >= 0:  # this room's audience match for the category: formatted once per (room, category)
+                match = matches.get((anchor, col))
                 if match is None:
-                    match = audience[col] = reasons.audience_match(shares[col], cat)
+                    if shares is None:
+                        shares = self.rooms.category_shares[anchor].tolist()
+                    match = reasons.audience_match(shares[col], cat)
+                    if self.memo_size:
+                        matches[(anchor, col)] = match
             figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
                        "expected_value": v, "support_boost": b, "score": s6}
             if cash is not None:

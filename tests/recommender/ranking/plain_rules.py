@@ -66,3 +66,39 @@ def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
     boost = np.where(goods.supported[rows], 1 + cfg.support_boost, 1)
     return ((expected[rows] / top) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
             * goods.commission[rows] ** cfg.commission_weight * boost)
+
+
+def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[dict, ...]]:
+    """AudienceFitScorer.fit_reasons as first written: every cell of every view weighed for every good, each
+    reason formatted afresh (the scorer looks only at the cells large enough and shares formatted reasons)."""
+    from recommender import reasons
+    from recommender.ranking.audience_scorer import FIT_LIFT, FIT_SHARE
+
+    m, views = len(rows), scorer.personal.views
+    best_gain, best_view, best_cell = np.zeros(m), np.full(m, -1), np.zeros(m, np.int64)
+    for i, view in enumerate(views):
+        q = np.asarray(view.audience[anchor])
+        if not view.labels or q.sum() <= 0:
+            continue
+        r = np.asarray(view.response[rows])
+        gain = np.where((r >= FIT_LIFT) & (q >= FIT_SHARE)[None, :], q[None, :] * (r - 1), 0.0)
+        cell = gain.argmax(axis=1)
+        top = gain[np.arange(m), cell]
+        better = top > best_gain
+        best_gain[better], best_view[better], best_cell[better] = top[better], i, cell[better]
+    band = scorer.band_factor[anchor, scorer.band[rows]]
+    share, lift = np.zeros(m), np.zeros(m)
+    for i, view in enumerate(views):
+        here = best_view == i
+        share[here], lift[here] = view.audience[anchor, best_cell[here]], view.response[rows[here], best_cell[here]]
+    out = []
+    for v, t, b, up, q, r in zip(best_view.tolist(), best_cell.tolist(), np.round(band, 2).tolist(),
+                                 (band >= FIT_LIFT).tolist(), np.round(share, 2).tolist(), np.round(lift, 2).tolist(),
+                                 strict=True):
+        why = ()
+        if v >= 0:
+            why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region"),)
+        if up:  # the factor itself, not its rounding, is a reason
+            why = (*why, reasons.price_band_fit(b))
+        out.append(why)
+    return out

@@ -8,6 +8,8 @@ from scipy.stats import spearmanr
 
 from recommender.artifact import load_model
 from recommender.ranking import Ranker, RankingConfig
+from tests.recommender.ranking.plain_rules import fit_reasons_every_cell
+from tests.recommender.ranking.test_scorers import random_audience_scorer
 
 
 def test_remembered_reasons_give_the_same_pages_and_do_not_leak_edits(ranker):
@@ -63,6 +65,32 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                 assert float(view.audience[anchor, t]) >= 0.1
                 assert f"{float(view.audience[anchor, t]):.0%}" in reason["text"]
     assert cited["audience_fit"] > 20 and cited["price_band_fit"] > 5, cited
+
+
+def test_fit_reasons_are_those_of_weighing_every_cell_of_every_view(ranker):
+    """The scorer weighs only the cells large enough to be a reason and formats each figure once: the same
+    reasons as weighing every cell for every good, for every room of the model and goods in any order."""
+    scorer, rng = ranker.scorer, np.random.default_rng(0)
+    n_goods = len(ranker.goods.price)
+    for anchor in range(len(ranker.model.anchor_ids)):
+        rows = rng.permutation(n_goods)[:int(rng.integers(1, 200))]
+        assert scorer.fit_reasons(anchor, rows) == fit_reasons_every_cell(scorer, anchor, rows)
+    every = np.arange(n_goods)
+    assert scorer.fit_reasons(0, every) == fit_reasons_every_cell(scorer, 0, every)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fit_reasons_weigh_every_cell_on_random_catalogues(seed):
+    """Random audiences and responses (ties, rooms without known fans in a view): the same reasons as weighing
+    every cell."""
+    scorer, *_ = random_audience_scorer(seed)
+    for view in scorer.personal.views:
+        view.labels = [f"{view.name}-{t}" for t in range(view.response.shape[1])]
+    rng = np.random.default_rng(seed)
+    n_goods = len(scorer.unit)
+    for anchor in range(6):
+        rows = rng.integers(0, n_goods, int(rng.integers(0, 60)))  # repeats too
+        assert scorer.fit_reasons(anchor, rows) == fit_reasons_every_cell(scorer, anchor, rows)
 
 
 def test_without_the_term_a_pick_has_no_fit_reasons(shelf_ranker):

@@ -257,6 +257,32 @@ def test_a_rooms_first_pages_come_from_its_kept_candidates_once_searched(ranker,
     assert len(searches) == 1
 
 
+def test_a_repeated_unfiltered_page_reuses_the_arrangement_it_proved(ranker, monkeypatch):
+    """A room's unfiltered first pages are arranged and proved from its kept candidates once; asked again they
+    are that arrangement (a pure function of the kept candidates), without arranging; filtered ones are proved
+    each time."""
+    scorer, block = ranker.scorer, ranker.config.page_block
+    unfiltered = ranker.goods_for_anchor.eligible(PickFilters(), 0)
+    for a in range(12):
+        for n in (block, 2 * block, 60):
+            scorer.goods_for(a, unfiltered, n, block)
+    calls = []
+    needs = scorer._needs
+    monkeypatch.setattr(scorer, "_needs", lambda *args: calls.append(args) or needs(*args))
+    for a in range(12):
+        kept = scorer._cache[a]
+        for n in (block, 2 * block, 60):
+            got = scorer.goods_for(a, unfiltered, n, block)
+            assert got.rows is kept.rows
+            fresh = needs(kept.rows, kept.score, kept.unscored, n, block, None)[1]
+            assert got.arranged.tolist() == fresh.tolist()
+    assert len(calls) == 0
+    filtered = ranker.goods_for_anchor.eligible(PickFilters(price_max=50.0), 0)
+    scorer.goods_for(0, filtered, 20, block)
+    scorer.goods_for(0, filtered, 20, block)
+    assert len(calls) >= 2
+
+
 def test_equal_scores_go_by_row_whichever_scorer_ranks():
     """Two goods of equal score (same price, commission 0) in categories 1 and 0: the lower row comes first, from
     the category x quality pool and from the room x good search alike."""
