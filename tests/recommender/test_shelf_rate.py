@@ -236,3 +236,76 @@ def test_a_refit_with_every_entry_exposed_twice_as_long_halves_the_expected_orde
     np.testing.assert_allclose(fit.refit(np.ones(len(fit.days))).expected(anchors), base, rtol=1e-6)
     twice = fit.refit(np.full(len(fit.days), 2.0)).expected(anchors)
     assert float((twice / base).mean()) == pytest.approx(0.5, abs=0.01)
+
+
+def _cap(expected: float, cfg: ShelfRateConfig) -> float:
+    return cfg.burst_ratio * expected + cfg.burst_z * np.sqrt(expected) + cfg.burst_slack
+
+
+@pytest.fixture(scope="module")
+def launches(tmp_path_factory):
+    """One room, category A, goods selling 12 orders a day. Days run from the first order, 40 days before END; the
+    snapshot ends 0.25 days before END, so the last day is three quarters long. `mid` has 60 extra orders on day
+    20; `launch` and `steady_launch` are listed a quarter of a day before day 20 begins, `launch` with 30 orders
+    in that quarter, `steady_launch` with its usual 3; `finale` has 30 extra orders in the last (short) day."""
+    pace = 12.0
+
+    def steady(first: float, last: float) -> list[float]:  # days before END, at the pace
+        n = round((first - last) * pace)
+        return list(last + (np.arange(n) + 0.5) / pace)
+
+    goods = {"base": CATS["A"], "mid": CATS["A"], "launch": CATS["A"], "steady_launch": CATS["A"],
+             "finale": CATS["A"]}
+    listings = [(0, "base", 45.0, [40.0, *_spread(20, 39), 0.25]),  # the first order and the snapshot's end
+                (0, "mid", 45.0, steady(40.0, 0.25) + list(19.5 + np.arange(60) / 1000)),
+                (0, "launch", 20.25, steady(20.0, 0.25) + list(20.0 + (np.arange(30) + 0.5) / 120)),
+                (0, "steady_launch", 20.25, steady(20.25, 0.25)),
+                (0, "finale", 45.0, steady(40.0, 0.25) + list(0.25 + (np.arange(30) + 0.5) / 40))]
+    m = load_snapshot(_write(tmp_path_factory.mktemp("launches"), goods, listings, {0: [0, 1, 2]}, 1))
+    t0 = m.orders["ordered_at"].min()
+    assert t0 == END - pd.Timedelta(days=40) and m.snapshot_time == END - pd.Timedelta(days=0.25)
+    day = ((m.orders["ordered_at"] - t0).dt.total_seconds() // 86400).to_numpy(np.int64)
+
+    def day_weights(fit, name: str) -> dict[int, float]:
+        sel = m.orders["product"].to_numpy() == _row(m, name)
+        return dict(enumerate(np.bincount(day[sel], fit.order_weight[sel], 40).tolist()))
+
+    return m, day, day_weights, pace
+
+
+def test_a_burst_day_keeps_what_the_good_s_other_days_predict_plus_noise_and_slack(launches):
+    """60 extra orders on a day of a good selling 12 a day: that day counts 2 x 12 + 3 sqrt(12) + 2 orders (the
+    cap), every other day what it sold. In one round of capping too: the day's own orders do not raise its cap."""
+    from recommender.shelf_rate import fit_shelf
+
+    m, _, day_weights, pace = launches
+    for cfg in (ShelfRateConfig(), ShelfRateConfig(burst_rounds=1)):
+        w = day_weights(fit_shelf(m, cfg), "mid")
+        assert w[20] == pytest.approx(_cap(pace, cfg), rel=0.02)
+        assert all(w[d] == pytest.approx(pace) for d in range(39) if d != 20)
+    tight = ShelfRateConfig(burst_ratio=1.0, burst_z=2.0, burst_slack=1.0)
+    assert day_weights(fit_shelf(m, tight), "mid")[20] == pytest.approx(_cap(pace, tight), rel=0.02)
+
+
+def test_orders_on_the_listing_day_are_judged_against_the_part_of_it_the_good_was_on_sale(launches):
+    """Listed a quarter of a day before day 20: that day's exposure is a quarter of a day. 30 orders in it are a
+    burst against the 3 its pace predicts (capped to 2 x 3 + 3 sqrt(3) + 2); its usual 3 are not."""
+    from recommender.shelf_rate import fit_shelf
+
+    m, _, day_weights, pace = launches
+    cfg = ShelfRateConfig()
+    fit = fit_shelf(m, cfg)
+    launch, steady = day_weights(fit, "launch"), day_weights(fit, "steady_launch")
+    assert launch[19] == pytest.approx(_cap(pace / 4, cfg), rel=0.02) and launch[25] == pytest.approx(pace)
+    assert steady[19] == pytest.approx(pace / 4) and steady[25] == pytest.approx(pace)
+
+
+def test_orders_on_the_last_day_are_judged_against_the_part_of_it_before_the_snapshot(launches):
+    """The snapshot ends three quarters into day 39: its exposure is three quarters of a day, so 30 extra orders
+    over the 9 its pace predicts are capped to 2 x 9 + 3 sqrt(9) + 2."""
+    from recommender.shelf_rate import fit_shelf
+
+    m, _, day_weights, pace = launches
+    cfg = ShelfRateConfig()
+    w = day_weights(fit_shelf(m, cfg), "finale")
+    assert w[39] == pytest.approx(_cap(pace * 0.75, cfg), rel=0.02) and w[38] == pytest.approx(pace)
