@@ -91,3 +91,14 @@ def test_keys_expire_once_they_can_no_longer_be_read(redis_url):
             assert 3600 < client.ttl(key) <= 2 * 3600, (write, key)
         for key in (f"{prefix}ph:{hour}:{shard}", f"{prefix}rh:room:{hour}", f"{prefix}seen"):
             assert 7 * 86400 < client.ttl(key) <= 8 * 86400, (write, key)
+
+
+def test_a_start_up_load_remembers_only_the_kept_week_of_order_ids(redis_url):
+    """A history of ten days, one order a day: the seen set keeps the orders of the last 169 hours only."""
+    store = RedisStore(redis_url, prefix="load-trim:")
+    days = 10
+    history = Orders.of([f"h{d}" for d in range(days)], ["room"] * days, ["good"] * days, T0 - np.arange(days) * 1440)
+    assert store.load(history) == days
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    kept = set(client.zrange("load-trim:seen", 0, -1))
+    assert kept == set(history.key[:8].astype(str))  # 0 to 7 days old; 8 and 9 days are past 169 hours
