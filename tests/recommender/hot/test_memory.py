@@ -55,3 +55,19 @@ def test_the_rings_grow_with_the_keys_seen_not_to_their_capacity():
     store.add(Orders.of([f"g{i}" for i in range(n)], np.arange(n) % 7, np.arange(n), np.full(n, T0)))
     assert n <= len(store.products) <= n * 9 // 8  # goods: by an eighth at most, not to the next power of two
     assert n <= store.rooms.minutes.shape[1] <= 9 * n // 8
+
+
+def test_the_room_rings_grow_to_the_keys_a_batch_needs_or_by_an_eighth():
+    """A batch that needs more than an eighth more columns gets exactly what it needs; a smaller one, an eighth
+    more (so a stream of new keys does not regrow the rings at every batch)."""
+    store = MemoryStore(room_capacity=100_000)
+
+    def new_rooms(first: int, n: int) -> int:
+        rooms = np.arange(first, first + n)
+        store.add(Orders.of([f"k{r}" for r in rooms], rooms, np.zeros(n), np.full(n, T0)))
+        return store.rooms.minutes.shape[1]
+
+    assert new_rooms(0, 1500) == 1500
+    assert new_rooms(1500, 200) == 1700
+    assert new_rooms(1700, 10) == 1700 + 1700 // 8
+    assert new_rooms(1710, 10) == 1700 + 1700 // 8  # room left: no growth

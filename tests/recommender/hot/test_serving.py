@@ -39,6 +39,10 @@ class FakeTime:
         return self.t
 
     def sleep(self, seconds: float) -> None:
+        """The bootstrap's waits pass at once; any other thread (a list refresher) waits for good, so none spins
+        on this clock (a refresher left by an earlier test included)."""
+        if threading.current_thread().name != "hot-bootstrap":
+            threading.Event().wait()
         with self._lock:
             self.slept.append(seconds)
             self.t += seconds
@@ -112,6 +116,20 @@ def test_a_computed_list_is_reused_until_refresh_seconds_have_passed(clock):
     clock.t += 0.1  # ten seconds: recomputed
     again = hot.room("room")
     assert again is not first and again.computed_at == clock.t and store.reads == 2
+
+
+def test_with_refresh_seconds_the_platform_list_is_refreshed_by_a_thread_not_by_requests(clock):
+    """Under a second too: a request reads the last list; only the first request computes it."""
+    store = FlakyStore()
+    hot = HotLists(HotConfig(clock="events", refresh_seconds=0.5), store)
+    hot.ingest(burst())
+    first = hot.platform()
+    assert first.bursts.keys.tolist() == ["good-1"] and store.reads == 1
+    assert any(t.name == "hot-refresh" and t.is_alive() for t in threading.enumerate())
+    clock.t += 0.6  # older than a period: the thread's to redo, not this request's
+    assert hot.platform() is first and store.reads == 1
+    fresh = hot.refresh()  # the thread's step
+    assert fresh is not first and store.reads == 2 and hot.platform() is fresh
 
 
 # -- stale-while-revalidate of a shared store's rooms ---------------------------------------------------------
