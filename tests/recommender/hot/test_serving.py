@@ -292,3 +292,16 @@ def test_a_bootstrap_another_worker_claimed_is_left_to_it(clock):
     hot = HotLists(HotConfig(clock="events"), store)
     assert hot.bootstrap(_model()) == 0 and hot.bootstrapping is None
     assert store.now() is None
+
+
+def test_a_worker_keeps_the_lists_of_the_last_room_cache_rooms_asked_for(clock, monkeypatch):
+    monkeypatch.setattr(lists, "ROOM_CACHE", 2)
+    store = FlakyStore()
+    hot = HotLists(HotConfig(clock="events", refresh_seconds=10), store)
+    for room in ("a", "b", "c"):
+        hot.room(room)
+    assert store.reads == 3
+    hot.room("b"), hot.room("c")  # the last two: kept
+    assert store.reads == 3
+    hot.room("a")  # the oldest: dropped, computed again
+    assert store.reads == 4
