@@ -151,3 +151,22 @@ def test_picks_outside_the_room_s_own_categories_are_marked_justified_and_capped
             left = {c: n - used[c] for c, n in left.items()}
         fewer += sum(p.outside for p in page) < sum(p.outside for p in free.picks(anchor, 20).items)
     assert seen > 20 and fewer > 5
+
+
+def test_every_category_outside_a_room_is_justified_the_first_of_the_audience_categories_too(small_artifact):
+    """拓品类 reasons are given per category: the category in the audience's first column is no exception."""
+    model = load_model(small_artifact)
+    ranker = Ranker(model)
+    first = model.audience.labels["category"][0]
+    code = ranker.categories.index(first)
+    checked = 0
+    for anchor in range(len(model.anchor_ids)):
+        outside = ranker.rooms.outside(anchor, ranker.config.home_share)
+        if outside is None or not outside[code]:
+            continue
+        for pick in ranker.picks(anchor, 5, filters=PickFilters(category=first)).items:
+            assert pick.outside and "outside_category" in [r["code"] for r in pick.reasons], anchor
+            checked += 1
+        if checked >= 20:
+            break
+    assert checked >= 20
