@@ -288,3 +288,24 @@ def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_art
     model.products = model.products.assign(commission_rate=np.where(np.arange(len(model.products)) == 0, 0.1, 0.0))
     earning = Ranker(model).picks(3, 20).items
     assert all(p.breakdown["expected_value"] == 0 for p in earning if p.product != 0)
+
+
+@pytest.mark.parametrize("audience_fit", [False, True])
+@pytest.mark.parametrize("power", [0.5, 2.0])
+def test_a_good_s_value_is_its_relative_expected_orders_to_the_affinity_exponent(small_artifact, audience_fit, power):
+    """Under any affinity_weight, in the category x quality model and with the room x good term: expected value =
+    relative affinity ** affinity_weight x price x commission, and the picks come in order of score."""
+    from recommender.artifact import load_model
+    from recommender.ranking import Ranker
+
+    r = Ranker(load_model(small_artifact), RankingConfig(audience_fit=audience_fit, affinity_weight=power))
+    cfg = r.config
+    for anchor in (3, 17):
+        items = r.picks(anchor, 20).items
+        for pick in items:
+            b = pick.breakdown
+            money = b["price"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
+            rel = b["relative_affinity"]  # rounded to 6 decimals: off by up to 5e-7, moving the value by its slope
+            slope = power * max(rel - 5e-7, 1e-9) ** (power - 1) * money
+            assert b["expected_value"] == pytest.approx(rel ** power * money, rel=1e-3, abs=slope * 5e-7 + 1e-6)
+            assert b["score"] == pytest.approx(b["expected_value"] * b["support_boost"], rel=1e-3, abs=1e-6)
