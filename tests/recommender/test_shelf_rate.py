@@ -188,6 +188,8 @@ def test_save_and_load_round_trip(planted, tmp_path):
     back = ShelfRates.load(tmp_path / "rates")
     np.testing.assert_array_equal(back.expected(np.arange(5)), r.expected(np.arange(5)))
     assert back.categories == r.categories
+    np.testing.assert_array_equal(back.quality_quantile(0.2), r.quality_quantile(0.2))  # the evidence behind each
+    assert (r.quality_quantile(0.2) < 1).all()
 
 
 def test_no_shelf_table_means_no_model(planted):
@@ -309,3 +311,16 @@ def test_orders_on_the_last_day_are_judged_against_the_part_of_it_before_the_sna
     cfg = ShelfRateConfig()
     w = day_weights(fit_shelf(m, cfg), "finale")
     assert w[39] == pytest.approx(_cap(pace * 0.75, cfg), rel=0.02) and w[38] == pytest.approx(pace)
+
+
+def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_room(tmp_path):
+    """Room 4 has only followers (who bought food in room 2): it lives on the prior, a typical room's scale times
+    its audience's mix, so its best food good is expected to sell on the scale of the other rooms, not nothing."""
+    goods = {g: CATS[g[0]] for g in QUALITY}
+    listings = [(a, g, DAYS, _spread(round(DAYS * ROOM[a][g[0]] * QUALITY[g]), DAYS))
+                for a, shelf in SHELVES.items() for g in shelf]
+    followers = {0: [0, 1, 2], 1: [3, 4], 2: [5, 6, 7], 3: [8, 9], 4: [5, 6]}
+    m = load_snapshot(_write(tmp_path, goods, listings, followers, 5))
+    r = fit_shelf_rates(m)
+    e = r.expected(np.arange(5))[:, _row(m, "B1")]
+    assert np.isfinite(e).all() and 0.25 * np.median(e[:4]) < e[4] < 4 * e[:4].max()
