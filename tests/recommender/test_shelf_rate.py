@@ -20,13 +20,17 @@ CATS = {"A": "美妆", "B": "食品"}
 
 
 def _write(directory: Path, goods: dict[str, str], listings: list[tuple[int, str, float, list[float]]],
-           followers: dict[int, list[int]], n_anchors: int) -> Path:
+           followers: dict[int, list[int]], n_anchors: int, main: dict[int, str] | None = None) -> Path:
     """A snapshot from (room, good, days listed before the end, order times in days before the end) listings;
-    each room's orders are spread over its followers. Every room's fans follow it."""
+    each room's orders are spread over its followers. Every room's fans follow it. `main`: rooms' declared
+    verticals (main_category), where given."""
     directory.mkdir(parents=True, exist_ok=True)
     pids = {name: 6_000_000_001 + i for i, name in enumerate(goods)}
-    pd.DataFrame({"anchor_id": np.arange(n_anchors) + 10_000_001, "name": [f"a{i}" for i in range(n_anchors)],
-                  "created_at": END - pd.Timedelta(days=200)}).to_csv(directory / "anchors.csv", index=False)
+    anchors = pd.DataFrame({"anchor_id": np.arange(n_anchors) + 10_000_001, "name": [f"a{i}" for i in range(n_anchors)],
+                            "created_at": END - pd.Timedelta(days=200)})
+    if main is not None:
+        anchors["main_category"] = [main.get(a) for a in range(n_anchors)]
+    anchors.to_csv(directory / "anchors.csv", index=False)
     fans = sorted({f for fs in followers.values() for f in fs})
     pd.DataFrame({"fan_id": np.array(fans) + 500_000_001, "created_at": END - pd.Timedelta(days=300)}).to_csv(
         directory / "fans.csv", index=False)
@@ -324,3 +328,24 @@ def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_ro
     r = fit_shelf_rates(m)
     e = r.expected(np.arange(5))[:, _row(m, "B1")]
     assert np.isfinite(e).all() and 0.25 * np.median(e[:4]) < e[4] < 4 * e[:4].max()
+
+
+def test_with_room_lean_a_new_room_leans_toward_its_declared_vertical(tmp_path):
+    """Rooms with sales sell most in their declared vertical; a new room listing one good of each category, whose
+    fans bought food, leans toward the vertical it declares, whichever it is."""
+    goods = {g: CATS[g[0]] for g in QUALITY}
+    strong_in = {0: "A", 1: "A", 2: "A", 3: "B", 4: "B", 5: "B"}
+    listings = []
+    for a, c in strong_in.items():
+        for g in QUALITY:
+            rate = (4.0 if g[0] == c else 0.5) * QUALITY[g]
+            listings.append((a, g, DAYS, _spread(round(DAYS * rate), DAYS)))  # every room lists every good
+    listings += [(6, g, 2, []) for g in ("A1", "B1")]
+    followers = {a: [2 * a, 2 * a + 1] for a in strong_in} | {6: [6, 7, 8, 9]}
+    a = sorted(CATS.values()).index(CATS["A"])
+    cfg = ShelfRateConfig(room_lean=True, audience_power=0.0)
+    for declared, col in (("A", a), ("B", 1 - a)):
+        main = {r: CATS[c] for r, c in strong_in.items()} | {6: CATS[declared]}
+        m = load_snapshot(_write(tmp_path / declared, goods, listings, followers, 7, main))
+        room = fit_shelf_rates(m, cfg).room[6]
+        assert room[col] > 1.5 * room[1 - col], declared
