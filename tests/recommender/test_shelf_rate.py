@@ -349,3 +349,14 @@ def test_with_room_lean_a_new_room_leans_toward_its_declared_vertical(tmp_path):
         m = load_snapshot(_write(tmp_path / declared, goods, listings, followers, 7, main))
         room = fit_shelf_rates(m, cfg).room[6]
         assert room[col] > 1.5 * room[1 - col], declared
+
+
+def test_the_pool_is_each_category_s_n_best_goods_by_quality(small_snapshot):
+    r = fit_shelf_rates(load_snapshot(small_snapshot))
+    rows = np.arange(0, len(r.quality), 2)
+    for n in (1, 5):
+        pool = r.pool(n, rows)
+        for c in range(len(r.categories)):
+            mine = rows[r.category[rows] == c]
+            best = mine[np.lexsort((mine, -r.quality[mine]))][:n]
+            assert sorted(pool[r.category[pool] == c].tolist()) == sorted(best.tolist()), (n, c)
