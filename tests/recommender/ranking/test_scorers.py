@@ -309,3 +309,33 @@ def test_a_good_s_value_is_its_relative_expected_orders_to_the_affinity_exponent
             slope = power * max(rel - 5e-7, 1e-9) ** (power - 1) * money
             assert b["expected_value"] == pytest.approx(rel ** power * money, rel=1e-3, abs=slope * 5e-7 + 1e-6)
             assert b["score"] == pytest.approx(b["expected_value"] * b["support_boost"], rel=1e-3, abs=1e-6)
+
+
+def test_an_artifact_whose_price_bands_are_out_of_range_or_short_is_refused(small_artifact):
+    """Each good's price band is 0..BANDS-1 (a column of the rooms' band factors): a band outside, or a band file
+    not of the catalogue's length, is an ArtifactError naming the file and the range, not a wrong ranking."""
+    import dataclasses
+    import re
+
+    from recommender.artifact import load_model
+    from recommender.audience_fit import BANDS
+    from recommender.errors import ArtifactError
+    from recommender.ranking import Ranker
+
+    model = load_model(small_artifact)
+    band = np.asarray(model.personal.band).copy()
+    Ranker(model, RankingConfig())  # as saved: accepted
+    edge = band.copy()
+    edge[:2] = [0, BANDS - 1]
+    model.personal = dataclasses.replace(model.personal, band=edge)
+    Ranker(model, RankingConfig())  # both ends of the range: accepted
+    for wrong in (BANDS, -1):
+        bad = band.copy()
+        bad[3] = wrong
+        model.personal = dataclasses.replace(model.personal, band=bad)
+        with pytest.raises(ArtifactError, match=re.escape(f"audience/band.npy must hold a band 0-{BANDS - 1} for "
+                                                          f"each of {len(band)} goods")):
+            Ranker(model, RankingConfig())
+    model.personal = dataclasses.replace(model.personal, band=band[:-1])
+    with pytest.raises(ArtifactError, match=re.escape("audience/band.npy")):
+        Ranker(model, RankingConfig())
