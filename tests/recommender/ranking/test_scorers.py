@@ -339,3 +339,27 @@ def test_an_artifact_whose_price_bands_are_out_of_range_or_short_is_refused(smal
     model.personal = dataclasses.replace(model.personal, band=band[:-1])
     with pytest.raises(ArtifactError, match=re.escape("audience/band.npy")):
         Ranker(model, RankingConfig())
+
+
+@pytest.mark.parametrize("audience_fit", [False, True])
+def test_an_artifact_whose_model_categories_disagree_with_the_catalogue_is_refused(small_artifact, audience_fit):
+    """The pools and the category cap must agree: three goods filed under another category in the model is an
+    ArtifactError that counts them."""
+    import dataclasses
+    import re
+
+    from recommender.artifact import load_model
+    from recommender.errors import ArtifactError
+    from recommender.ranking import Ranker
+
+    model = load_model(small_artifact)
+    rates = model.shelf_rate
+    category = np.asarray(rates.category).copy()
+    category[:3] = (category[:3] + 1) % len(rates.categories)
+    moved = dataclasses.replace(rates, category=category)
+    model.shelf_rate = moved
+    if model.personal is not None:
+        model.personal = dataclasses.replace(model.personal, base=moved)
+    with pytest.raises(ArtifactError, match=re.escape("shelf_rate/category.npy disagrees with the catalogue's "
+                                                      "categories for 3 goods")):
+        Ranker(model, RankingConfig(audience_fit=audience_fit))
