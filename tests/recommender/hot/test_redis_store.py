@@ -102,3 +102,15 @@ def test_a_start_up_load_remembers_only_the_kept_week_of_order_ids(redis_url):
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     kept = set(client.zrange("load-trim:seen", 0, -1))
     assert kept == set(history.key[:8].astype(str))  # 0 to 7 days old; 8 and 9 days are past 169 hours
+
+
+def test_a_start_up_load_larger_than_one_script_counts_every_order(redis_url):
+    """7,000 goods sold once an hour ago: more increments than one script takes (LOAD_CHUNK), every one counted."""
+    store = RedisStore(redis_url, prefix="big-load:")
+    n = 7000
+    goods = np.array([f"g{i}" for i in range(n)])
+    assert store.load(Orders.of([f"o{i}" for i in range(n)], ["room"] * n, goods, np.full(n, T0 - 61))) == n
+    day, week = store.history(goods)
+    assert (day == 1).all() and (week == 1).all()
+    room_day, _ = store.history(goods[:100], "room")
+    assert (room_day == 1).all()

@@ -305,3 +305,15 @@ def test_a_worker_keeps_the_lists_of_the_last_room_cache_rooms_asked_for(clock, 
     assert store.reads == 3
     hot.room("a")  # the oldest: dropped, computed again
     assert store.reads == 4
+
+
+def test_when_the_background_refresh_fails_requests_get_the_last_platform_list_marked_stale(clock):
+    store = FlakyStore()
+    hot = HotLists(HotConfig(clock="events", refresh_seconds=0.5, retry_seconds=5), store)
+    hot.ingest(burst())
+    assert not hot.platform().stale  # the first request computes it, and starts the refresher
+    store.failing = True
+    clock.t += 0.5
+    hot.refresh()  # the thread's step, failing
+    answered = hot.platform()
+    assert answered.stale and answered.error == "store down" and answered.bursts.keys.tolist() == ["good-1"]
