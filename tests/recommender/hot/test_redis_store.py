@@ -114,3 +114,11 @@ def test_a_start_up_load_larger_than_one_script_counts_every_order(redis_url):
     assert (day == 1).all() and (week == 1).all()
     room_day, _ = store.history(goods[:100], "room")
     assert (room_day == 1).all()
+
+
+def test_a_mark_lasts_the_seconds_asked_and_a_lease_too(redis_url):
+    store = RedisStore(redis_url, prefix="pttl:")
+    client = redis.Redis.from_url(redis_url)
+    store.mark("list", "x", seconds=60)
+    assert 59_000 < client.pttl("pttl:list") <= 60_000
+    assert store.lease("lease", 2.5) and 2_000 < client.pttl("pttl:lease") <= 2_500
