@@ -1,12 +1,17 @@
 """Mutation testing of the core, bounded: how many single-line mutants of each module its own tests kill.
 
     python -m bench.mutation [--sample 40] [--modules registry nightly ...] [--jobs 2] [--seed 0]
+    python -m bench.mutation --modules hot --survivors-of earlier.json   # the same sample's survivors only
 
 Each module is mutated by cosmic-ray in its own copy of the working tree (the tree itself is never touched) and
 judged by the tests of that module only. A module has hundreds of mutants and its tests take seconds to a minute
 per mutant, so a seeded random sample of `--sample` mutants per module is run (`--sample 0`: all of them); the
 score is the share killed, with a timeout counted as killed. Survivors are listed (operator, line, function) to
 tell equivalent mutants from gaps in the tests. `make mutation` runs it; `make test` does not.
+
+`--survivors-of` (an earlier run's `--out` JSON, same seed, sample and code) runs only that run's survivors: tests
+added since can only kill more, so a mutant killed then is killed now, and the score is the earlier run's kills
+plus the survivors killed now, over the same sample, in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -80,7 +85,11 @@ def environment(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def run_target(target: Target, work: Path, sample: int, seed: int) -> dict:
+def _mutant_id(module_path: str, line: int, operator: str, occurrence: int, definition: str | None) -> str:
+    return f"{module_path}:{line} {operator} (occurrence {occurrence}) in {definition}"
+
+
+def run_target(target: Target, work: Path, sample: int, seed: int, earlier: dict | None = None) -> dict:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -112,13 +121,29 @@ def run_target(target: Target, work: Path, sample: int, seed: int) -> dict:
                                       w.mutations[0].occurrence))
         total = len(items)
         sample = min(sample, target.max_sample) if sample else 0
-        if 0 < sample < total:
-            chosen = {w.job_id for w in random.Random(seed).sample(items, sample)}
+        chosen = {w.job_id for w in (random.Random(seed).sample(items, sample) if 0 < sample < total else items)}
+        if earlier is not None:  # only the earlier run's survivors: the rest of the sample was killed then
+            if earlier["mutants"] != total:
+                raise SystemExit(f"{target.name}: {total} mutants now, {earlier['mutants']} in the earlier run: "
+                                 "the code changed, the sample is not the same")
+            wanted = set(earlier["survivors"])
+            chosen = {w.job_id for w in items if w.job_id in chosen and _mutant_id(
+                w.mutations[0].module_path, w.mutations[0].start_pos[0], w.mutations[0].operator_name,
+                w.mutations[0].occurrence, w.mutations[0].definition_name) in wanted}
+            if len(chosen) != len(wanted):
+                raise SystemExit(f"{target.name}: {len(wanted) - len(chosen)} of the earlier survivors are not in "
+                                 "this sample (another seed or sample size?)")
+        if len(chosen) < total:
             db.set_multiple_results([w.job_id for w in items if w.job_id not in chosen],
                                     WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
     subprocess.run([*cosmic_ray, "exec", str(config), str(session)], cwd=tree, env=env, check=True)
-    return {**summarise(target, session), "mutants": total, "in_annotations": len(inert),
-            "seconds": round(time.perf_counter() - started)}
+    result = {**summarise(target, session), "mutants": total, "in_annotations": len(inert),
+              "seconds": round(time.perf_counter() - started)}
+    if earlier is not None:  # the whole sample: killed then, or killed now
+        killed = earlier["killed"] + result["killed"]
+        result.update(run=earlier["run"], killed=killed, timeouts=earlier["timeouts"] + result["timeouts"],
+                      score=killed / earlier["run"], rerun_of_survivors=len(chosen))
+    return result
 
 
 def summarise(target: Target, session: Path) -> dict:
@@ -135,8 +160,8 @@ def summarise(target: Target, session: Path) -> dict:
                 timeouts += result.output == "timeout"
             elif result.test_outcome == TestOutcome.SURVIVED:
                 m = item.mutations[0]
-                survivors.append(f"{m.module_path}:{m.start_pos[0]} {m.operator_name} "
-                                 f"(occurrence {m.occurrence}) in {m.definition_name}")
+                survivors.append(_mutant_id(m.module_path, m.start_pos[0], m.operator_name, m.occurrence,
+                                            m.definition_name))
             else:
                 incompetent += 1
     run = killed + len(survivors)
@@ -151,10 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2, help="modules run at once (each runs its mutants in turn)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--survivors-of", type=Path, help="an earlier run's --out JSON (same seed, sample and "
+                        "code): run only its survivors, and score the whole sample")
     args = parser.parse_args(argv)
     targets = [t for t in TARGETS if t.name in args.modules]
+    earlier = {r["module"]: r for r in json.loads(args.survivors_of.read_text())} if args.survivors_of else {}
+    if args.survivors_of and not all(t.name in earlier for t in targets):
+        raise SystemExit(f"{args.survivors_of} has no run of {[t.name for t in targets if t.name not in earlier]}")
     with tempfile.TemporaryDirectory(prefix="xuanpin-mutation-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda t: run_target(t, Path(tmp), args.sample, args.seed), targets))
+        results = list(pool.map(lambda t: run_target(t, Path(tmp), args.sample, args.seed, earlier.get(t.name)),
+                                targets))
     print(f"\n{'module':<12}{'mutants':>9}{'run':>6}{'killed':>8}{'score':>8}{'seconds':>9}")
     for r in results:
         print(f"{r['module']:<12}{r['mutants']:>9}{r['run']:>6}{r['killed']:>8}{r['score']:>8.0%}{r['seconds']:>9}")

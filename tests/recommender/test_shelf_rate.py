@@ -20,13 +20,17 @@ CATS = {"A": "美妆", "B": "食品"}
 
 
 def _write(directory: Path, goods: dict[str, str], listings: list[tuple[int, str, float, list[float]]],
-           followers: dict[int, list[int]], n_anchors: int) -> Path:
+           followers: dict[int, list[int]], n_anchors: int, main: dict[int, str] | None = None) -> Path:
     """A snapshot from (room, good, days listed before the end, order times in days before the end) listings;
-    each room's orders are spread over its followers. Every room's fans follow it."""
+    each room's orders are spread over its followers. Every room's fans follow it. `main`: rooms' declared
+    verticals (main_category), where given."""
     directory.mkdir(parents=True, exist_ok=True)
     pids = {name: 6_000_000_001 + i for i, name in enumerate(goods)}
-    pd.DataFrame({"anchor_id": np.arange(n_anchors) + 10_000_001, "name": [f"a{i}" for i in range(n_anchors)],
-                  "created_at": END - pd.Timedelta(days=200)}).to_csv(directory / "anchors.csv", index=False)
+    anchors = pd.DataFrame({"anchor_id": np.arange(n_anchors) + 10_000_001, "name": [f"a{i}" for i in range(n_anchors)],
+                            "created_at": END - pd.Timedelta(days=200)})
+    if main is not None:
+        anchors["main_category"] = [main.get(a) for a in range(n_anchors)]
+    anchors.to_csv(directory / "anchors.csv", index=False)
     fans = sorted({f for fs in followers.values() for f in fs})
     pd.DataFrame({"fan_id": np.array(fans) + 500_000_001, "created_at": END - pd.Timedelta(days=300)}).to_csv(
         directory / "fans.csv", index=False)
@@ -188,6 +192,8 @@ def test_save_and_load_round_trip(planted, tmp_path):
     back = ShelfRates.load(tmp_path / "rates")
     np.testing.assert_array_equal(back.expected(np.arange(5)), r.expected(np.arange(5)))
     assert back.categories == r.categories
+    np.testing.assert_array_equal(back.quality_quantile(0.2), r.quality_quantile(0.2))  # the evidence behind each
+    assert (r.quality_quantile(0.2) < 1).all()
 
 
 def test_no_shelf_table_means_no_model(planted):
@@ -236,3 +242,121 @@ def test_a_refit_with_every_entry_exposed_twice_as_long_halves_the_expected_orde
     np.testing.assert_allclose(fit.refit(np.ones(len(fit.days))).expected(anchors), base, rtol=1e-6)
     twice = fit.refit(np.full(len(fit.days), 2.0)).expected(anchors)
     assert float((twice / base).mean()) == pytest.approx(0.5, abs=0.01)
+
+
+def _cap(expected: float, cfg: ShelfRateConfig) -> float:
+    return cfg.burst_ratio * expected + cfg.burst_z * np.sqrt(expected) + cfg.burst_slack
+
+
+@pytest.fixture(scope="module")
+def launches(tmp_path_factory):
+    """One room, category A, goods selling 12 orders a day. Days run from the first order, 40 days before END; the
+    snapshot ends 0.25 days before END, so the last day is three quarters long. `mid` has 60 extra orders on day
+    20; `launch` and `steady_launch` are listed a quarter of a day before day 20 begins, `launch` with 30 orders
+    in that quarter, `steady_launch` with its usual 3; `finale` has 30 extra orders in the last (short) day."""
+    pace = 12.0
+
+    def steady(first: float, last: float) -> list[float]:  # days before END, at the pace
+        n = round((first - last) * pace)
+        return list(last + (np.arange(n) + 0.5) / pace)
+
+    goods = {"base": CATS["A"], "mid": CATS["A"], "launch": CATS["A"], "steady_launch": CATS["A"],
+             "finale": CATS["A"]}
+    listings = [(0, "base", 45.0, [40.0, *_spread(20, 39), 0.25]),  # the first order and the snapshot's end
+                (0, "mid", 45.0, steady(40.0, 0.25) + list(19.5 + np.arange(60) / 1000)),
+                (0, "launch", 20.25, steady(20.0, 0.25) + list(20.0 + (np.arange(30) + 0.5) / 120)),
+                (0, "steady_launch", 20.25, steady(20.25, 0.25)),
+                (0, "finale", 45.0, steady(40.0, 0.25) + list(0.25 + (np.arange(30) + 0.5) / 40))]
+    m = load_snapshot(_write(tmp_path_factory.mktemp("launches"), goods, listings, {0: [0, 1, 2]}, 1))
+    t0 = m.orders["ordered_at"].min()
+    assert t0 == END - pd.Timedelta(days=40) and m.snapshot_time == END - pd.Timedelta(days=0.25)
+    day = ((m.orders["ordered_at"] - t0).dt.total_seconds() // 86400).to_numpy(np.int64)
+
+    def day_weights(fit, name: str) -> dict[int, float]:
+        sel = m.orders["product"].to_numpy() == _row(m, name)
+        return dict(enumerate(np.bincount(day[sel], fit.order_weight[sel], 40).tolist()))
+
+    return m, day, day_weights, pace
+
+
+def test_a_burst_day_keeps_what_the_good_s_other_days_predict_plus_noise_and_slack(launches):
+    """60 extra orders on a day of a good selling 12 a day: that day counts 2 x 12 + 3 sqrt(12) + 2 orders (the
+    cap), every other day what it sold. In one round of capping too: the day's own orders do not raise its cap."""
+    from recommender.shelf_rate import fit_shelf
+
+    m, _, day_weights, pace = launches
+    for cfg in (ShelfRateConfig(), ShelfRateConfig(burst_rounds=1)):
+        w = day_weights(fit_shelf(m, cfg), "mid")
+        assert w[20] == pytest.approx(_cap(pace, cfg), rel=0.02)
+        assert all(w[d] == pytest.approx(pace) for d in range(39) if d != 20)
+    tight = ShelfRateConfig(burst_ratio=1.0, burst_z=2.0, burst_slack=1.0)
+    assert day_weights(fit_shelf(m, tight), "mid")[20] == pytest.approx(_cap(pace, tight), rel=0.02)
+
+
+def test_orders_on_the_listing_day_are_judged_against_the_part_of_it_the_good_was_on_sale(launches):
+    """Listed a quarter of a day before day 20: that day's exposure is a quarter of a day. 30 orders in it are a
+    burst against the 3 its pace predicts (capped to 2 x 3 + 3 sqrt(3) + 2); its usual 3 are not."""
+    from recommender.shelf_rate import fit_shelf
+
+    m, _, day_weights, pace = launches
+    cfg = ShelfRateConfig()
+    fit = fit_shelf(m, cfg)
+    launch, steady = day_weights(fit, "launch"), day_weights(fit, "steady_launch")
+    assert launch[19] == pytest.approx(_cap(pace / 4, cfg), rel=0.02) and launch[25] == pytest.approx(pace)
+    assert steady[19] == pytest.approx(pace / 4) and steady[25] == pytest.approx(pace)
+
+
+def test_orders_on_the_last_day_are_judged_against_the_part_of_it_before_the_snapshot(launches):
+    """The snapshot ends three quarters into day 39: its exposure is three quarters of a day, so 30 extra orders
+    over the 9 its pace predicts are capped to 2 x 9 + 3 sqrt(9) + 2."""
+    from recommender.shelf_rate import fit_shelf
+
+    m, _, day_weights, pace = launches
+    cfg = ShelfRateConfig()
+    w = day_weights(fit_shelf(m, cfg), "finale")
+    assert w[39] == pytest.approx(_cap(pace * 0.75, cfg), rel=0.02) and w[38] == pytest.approx(pace)
+
+
+def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_room(tmp_path):
+    """Room 4 has only followers (who bought food in room 2): it lives on the prior, a typical room's scale times
+    its audience's mix, so its best food good is expected to sell on the scale of the other rooms, not nothing."""
+    goods = {g: CATS[g[0]] for g in QUALITY}
+    listings = [(a, g, DAYS, _spread(round(DAYS * ROOM[a][g[0]] * QUALITY[g]), DAYS))
+                for a, shelf in SHELVES.items() for g in shelf]
+    followers = {0: [0, 1, 2], 1: [3, 4], 2: [5, 6, 7], 3: [8, 9], 4: [5, 6]}
+    m = load_snapshot(_write(tmp_path, goods, listings, followers, 5))
+    r = fit_shelf_rates(m)
+    e = r.expected(np.arange(5))[:, _row(m, "B1")]
+    assert np.isfinite(e).all() and 0.25 * np.median(e[:4]) < e[4] < 4 * e[:4].max()
+
+
+def test_with_room_lean_a_new_room_leans_toward_its_declared_vertical(tmp_path):
+    """Rooms with sales sell most in their declared vertical; a new room listing one good of each category, whose
+    fans bought food, leans toward the vertical it declares, whichever it is."""
+    goods = {g: CATS[g[0]] for g in QUALITY}
+    strong_in = {0: "A", 1: "A", 2: "A", 3: "B", 4: "B", 5: "B"}
+    listings = []
+    for a, c in strong_in.items():
+        for g in QUALITY:
+            rate = (4.0 if g[0] == c else 0.5) * QUALITY[g]
+            listings.append((a, g, DAYS, _spread(round(DAYS * rate), DAYS)))  # every room lists every good
+    listings += [(6, g, 2, []) for g in ("A1", "B1")]
+    followers = {a: [2 * a, 2 * a + 1] for a in strong_in} | {6: [6, 7, 8, 9]}
+    a = sorted(CATS.values()).index(CATS["A"])
+    cfg = ShelfRateConfig(room_lean=True, audience_power=0.0)
+    for declared, col in (("A", a), ("B", 1 - a)):
+        main = {r: CATS[c] for r, c in strong_in.items()} | {6: CATS[declared]}
+        m = load_snapshot(_write(tmp_path / declared, goods, listings, followers, 7, main))
+        room = fit_shelf_rates(m, cfg).room[6]
+        assert room[col] > 1.5 * room[1 - col], declared
+
+
+def test_the_pool_is_each_category_s_n_best_goods_by_quality(small_snapshot):
+    r = fit_shelf_rates(load_snapshot(small_snapshot))
+    rows = np.arange(0, len(r.quality), 2)
+    for n in (1, 5):
+        pool = r.pool(n, rows)
+        for c in range(len(r.categories)):
+            mine = rows[r.category[rows] == c]
+            best = mine[np.lexsort((mine, -r.quality[mine]))][:n]
+            assert sorted(pool[r.category[pool] == c].tolist()) == sorted(best.tolist()), (n, c)

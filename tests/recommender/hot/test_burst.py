@@ -89,6 +89,7 @@ def test_a_burst_in_one_room_surfaces_there_and_not_in_other_rooms(store):
 def test_nothing_counted_means_nothing_hot(store):
     found = detect(store, CFG)
     assert len(found.keys) == 0 and found.now is None
+    assert all(len(column) == 0 for column in (found.recent, found.expected, found.p_value, found.lift))
 
 
 def test_under_a_flood_only_the_busiest_goods_are_tested(store):

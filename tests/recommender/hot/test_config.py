@@ -22,3 +22,9 @@ def test_unknown_and_out_of_range_settings_are_refused():
 def test_every_setting_is_described_and_the_burst_test_s_are_settings():
     assert all(f.description for f in HotConfig.model_fields.values())
     assert set(BURST_TEST) <= set(HotConfig.model_fields)
+
+
+def test_the_tested_window_is_one_minute_to_the_minute_ring_s_hour():
+    assert HotConfig(recent_minutes=1).recent_minutes == 1 and HotConfig(recent_minutes=60).recent_minutes == 60
+    with pytest.raises(ValidationError):
+        HotConfig(recent_minutes=0)

@@ -61,3 +61,11 @@ def test_a_fan_the_model_knows_nothing_about_or_an_empty_list_is_not_personalise
     assert personalise(np.array([0, 1]), np.ones(2), np.array([-1, -1]), np.zeros(2), products, HotConfig(), 2) is None
     assert personalise(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.ones(2), products,
                        HotConfig(), 2) is None
+
+
+def test_a_fan_known_only_by_a_follow_of_the_first_anchor_is_personalised():
+    """No purchases, one follow: of anchor row 0, which sells the second good. Row 0 is an anchor like any other."""
+    products = np.eye(2)
+    got = personalise(np.array([0, 1]), np.array([3.0, 3.0]), np.array([-1, 0]), np.zeros(2), products,
+                      HotConfig(), 2)
+    assert got is not None and got[0].tolist() == [1, 0]

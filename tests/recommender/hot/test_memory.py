@@ -55,3 +55,35 @@ def test_the_rings_grow_with_the_keys_seen_not_to_their_capacity():
     store.add(Orders.of([f"g{i}" for i in range(n)], np.arange(n) % 7, np.arange(n), np.full(n, T0)))
     assert n <= len(store.products) <= n * 9 // 8  # goods: by an eighth at most, not to the next power of two
     assert n <= store.rooms.minutes.shape[1] <= 9 * n // 8
+
+
+def test_the_room_rings_grow_to_the_keys_a_batch_needs_or_by_an_eighth():
+    """A batch that needs more than an eighth more columns gets exactly what it needs; a smaller one, an eighth
+    more (so a stream of new keys does not regrow the rings at every batch)."""
+    store = MemoryStore(room_capacity=100_000)
+
+    def new_rooms(first: int, n: int) -> int:
+        rooms = np.arange(first, first + n)
+        store.add(Orders.of([f"k{r}" for r in rooms], rooms, np.zeros(n), np.full(n, T0)))
+        return store.rooms.minutes.shape[1]
+
+    assert new_rooms(0, 1500) == 1500
+    assert new_rooms(1500, 200) == 1700
+    assert new_rooms(1700, 10) == 1700 + 1700 // 8
+    assert new_rooms(1710, 10) == 1700 + 1700 // 8  # room left: no growth
+
+
+def test_a_room_key_evicted_leaves_its_slot_empty_for_the_next_key():
+    """Two batches: the second's new (room, good) keys take the slots of the first's, and count only their own
+    orders, in the last hour and the last week."""
+    store = MemoryStore(room_capacity=100)
+    n = 100
+    good = np.zeros(n, np.int64)
+    store.add(Orders.of([f"a{i}" for i in range(n)], np.arange(n), good, np.full(n, T0)))
+    store.add(Orders.of([f"b{i}" for i in range(n)], np.arange(n) + 1000, good, np.full(n, T0 + 1)))
+    for anchor in ("1000", "1050", "1099"):
+        keys, counts = store.recent(60, 1, anchor)
+        assert keys.tolist() == ["0"] and counts.tolist() == [1]
+        day, week = store.history(np.array(["0"]), anchor)
+        assert day.tolist() == week.tolist() == [1]
+    assert store.recent(60, 1, "5")[0].tolist() == []  # evicted

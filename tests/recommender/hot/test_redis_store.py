@@ -67,3 +67,58 @@ def test_the_seen_set_forgets_orders_older_than_the_kept_week(redis_url):
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     keys = Orders.of(["old", "new"], ["room", "room"], ["good", "good"], [T0, T0]).key.astype(str)
     assert client.zscore("trim:seen", keys[0]) is None and client.zscore("trim:seen", keys[1]) is not None
+
+
+def test_an_order_resent_a_week_later_with_a_corrected_time_still_counts_once(redis_url):
+    """The seen set keeps the week whose hour buckets are read plus the current hour: an order first sent 168.5
+    hours before its correction is still recognised (its first count's bucket may still be read)."""
+    store = RedisStore(redis_url, prefix="week:")
+    assert store.add(Orders.of(["o-1"], ["room"], ["good"], [T0])) == 1
+    assert store.add(Orders.of(["o-1"], ["room"], ["good"], [T0 + 168 * 60 + 30])) == 0
+    assert store.add(Orders.of(["o-2"], ["room"], ["good"], [T0 + 168 * 60 + 30])) == 1
+
+
+def test_keys_expire_once_they_can_no_longer_be_read(redis_url):
+    """Memory stays bounded by a week of orders: minute buckets (only the last hour is read) live more than an
+    hour and at most two; hour buckets and the seen set more than the week and at most eight days; the same for
+    a start-up load's keys."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    hour, shard = T0 // 60, int(shard_of(np.array(["good"]))[0])
+    for prefix, write in (("ttl-add:", "add"), ("ttl-load:", "load")):
+        store = RedisStore(redis_url, prefix=prefix)
+        getattr(store, write)(Orders.of(["o1"], ["room"], ["good"], [T0]))
+        for key in (f"{prefix}pm:{T0}:{shard}", f"{prefix}rm:room:{T0}"):
+            assert 3600 < client.ttl(key) <= 2 * 3600, (write, key)
+        for key in (f"{prefix}ph:{hour}:{shard}", f"{prefix}rh:room:{hour}", f"{prefix}seen"):
+            assert 7 * 86400 < client.ttl(key) <= 8 * 86400, (write, key)
+
+
+def test_a_start_up_load_remembers_only_the_kept_week_of_order_ids(redis_url):
+    """A history of ten days, one order a day: the seen set keeps the orders of the last 169 hours only."""
+    store = RedisStore(redis_url, prefix="load-trim:")
+    days = 10
+    history = Orders.of([f"h{d}" for d in range(days)], ["room"] * days, ["good"] * days, T0 - np.arange(days) * 1440)
+    assert store.load(history) == days
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    kept = set(client.zrange("load-trim:seen", 0, -1))
+    assert kept == set(history.key[:8].astype(str))  # 0 to 7 days old; 8 and 9 days are past 169 hours
+
+
+def test_a_start_up_load_larger_than_one_script_counts_every_order(redis_url):
+    """7,000 goods sold once an hour ago: more increments than one script takes (LOAD_CHUNK), every one counted."""
+    store = RedisStore(redis_url, prefix="big-load:")
+    n = 7000
+    goods = np.array([f"g{i}" for i in range(n)])
+    assert store.load(Orders.of([f"o{i}" for i in range(n)], ["room"] * n, goods, np.full(n, T0 - 61))) == n
+    day, week = store.history(goods)
+    assert (day == 1).all() and (week == 1).all()
+    room_day, _ = store.history(goods[:100], "room")
+    assert (room_day == 1).all()
+
+
+def test_a_mark_lasts_the_seconds_asked_and_a_lease_too(redis_url):
+    store = RedisStore(redis_url, prefix="pttl:")
+    client = redis.Redis.from_url(redis_url)
+    store.mark("list", "x", seconds=60)
+    assert 59_000 < client.pttl("pttl:list") <= 60_000
+    assert store.lease("lease", 2.5) and 2_000 < client.pttl("pttl:lease") <= 2_500

@@ -57,3 +57,13 @@ def test_in_process_this_worker_always_has_the_claim_and_the_lease():
     store = MemoryStore()
     assert all(store.claim("bootstrapped:v1", "loading") for _ in range(3))  # no other worker to yield to
     assert all(store.lease("platform:lease", 60) for _ in range(3))
+
+
+def test_the_recent_window_lists_the_goods_with_at_least_min_orders(store):
+    """Platform-wide and in a room: 6, 3 and 1 orders in the window; asked for at least 3, the first two."""
+    for good, n in ((0, 6), (1, 3), (2, 1)):
+        burst_at(store, good, 1, T0, n, 3, f"g{good}")
+    for anchor in (None, "1"):
+        keys, recent = store.recent(15, 3, anchor)
+        assert dict(zip(keys.tolist(), recent.tolist(), strict=True)) == {"0": 6, "1": 3}, anchor
+        assert store.recent(15, 7, anchor)[0].tolist() == []

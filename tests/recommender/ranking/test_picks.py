@@ -151,3 +151,42 @@ def test_picks_outside_the_room_s_own_categories_are_marked_justified_and_capped
             left = {c: n - used[c] for c, n in left.items()}
         fewer += sum(p.outside for p in page) < sum(p.outside for p in free.picks(anchor, 20).items)
     assert seen > 20 and fewer > 5
+
+
+def test_every_category_outside_a_room_is_justified_the_first_of_the_audience_categories_too(small_artifact):
+    """拓品类 reasons are given per category: the category in the audience's first column is no exception."""
+    model = load_model(small_artifact)
+    ranker = Ranker(model)
+    first = model.audience.labels["category"][0]
+    code = ranker.categories.index(first)
+    checked = 0
+    for anchor in range(len(model.anchor_ids)):
+        outside = ranker.rooms.outside(anchor, ranker.config.home_share)
+        if outside is None or not outside[code]:
+            continue
+        for pick in ranker.picks(anchor, 5, filters=PickFilters(category=first)).items:
+            assert pick.outside and "outside_category" in [r["code"] for r in pick.reasons], anchor
+            checked += 1
+        if checked >= 20:
+            break
+    assert checked >= 20
+
+
+def test_a_pick_the_room_sold_last_week_tells_it_so_in_its_sales_proof(ranker):
+    """A good's sales proof (近7天 N 位主播在带货) is told apart to an anchor who is one of those sellers: exactly
+    the picks the room sold in the last 7 days (checked against sold_within) whose first own reason is the proof."""
+    from recommender.ranking.ranker import sold_within
+
+    n_goods = len(ranker.model.product_ids)
+    sold = set(sold_within(ranker.model, 7).tolist())
+    told = 0
+    for anchor in range(0, len(ranker.model.anchor_ids), 3):
+        for pick in ranker.picks(anchor, 50).items:
+            proof = bool(pick.good_reasons) and pick.good_reasons[0]["code"] == "sales_proof"
+            mine = anchor * n_goods + pick.product in sold
+            assert (pick.own_sales is not None) == (mine and proof), (anchor, pick.product)
+            if pick.own_sales is not None:
+                assert pick.own_sales["code"] == "sales_proof" and ("你和另外" in pick.own_sales["text"]
+                                                                   or "只有你" in pick.own_sales["text"])
+                told += 1
+    assert told >= 3

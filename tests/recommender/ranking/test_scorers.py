@@ -323,3 +323,78 @@ def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_art
     with_commission(np.where(np.arange(n) == 0, 0.1, 0.0))
     earning = Ranker(model).picks(3, 20).items
     assert all(p.breakdown["expected_value"] == 0 for p in earning if p.product != 0)
+
+
+@pytest.mark.parametrize("audience_fit", [False, True])
+@pytest.mark.parametrize("power", [0.5, 2.0])
+def test_a_good_s_value_is_its_relative_expected_orders_to_the_affinity_exponent(small_artifact, audience_fit, power):
+    """Under any affinity_weight, in the category x quality model and with the room x good term: expected value =
+    relative affinity ** affinity_weight x price x commission, and the picks come in order of score."""
+    from recommender.artifact import load_model
+    from recommender.ranking import Ranker
+
+    r = Ranker(load_model(small_artifact), RankingConfig(audience_fit=audience_fit, affinity_weight=power))
+    cfg = r.config
+    for anchor in (3, 17):
+        items = r.picks(anchor, 20).items
+        for pick in items:
+            b = pick.breakdown
+            money = b["price"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
+            rel = b["relative_affinity"]  # rounded to 6 decimals: off by up to 5e-7, moving the value by its slope
+            slope = power * max(rel - 5e-7, 1e-9) ** (power - 1) * money
+            assert b["expected_value"] == pytest.approx(rel ** power * money, rel=1e-3, abs=slope * 5e-7 + 1e-6)
+            assert b["score"] == pytest.approx(b["expected_value"] * b["support_boost"], rel=1e-3, abs=1e-6)
+
+
+def test_an_artifact_whose_price_bands_are_out_of_range_or_short_is_refused(small_artifact):
+    """Each good's price band is 0..BANDS-1 (a column of the rooms' band factors): a band outside, or a band file
+    not of the catalogue's length, is an ArtifactError naming the file and the range, not a wrong ranking."""
+    import dataclasses
+    import re
+
+    from recommender.artifact import load_model
+    from recommender.audience_fit import BANDS
+    from recommender.errors import ArtifactError
+    from recommender.ranking import Ranker
+
+    model = load_model(small_artifact)
+    band = np.asarray(model.personal.band).copy()
+    Ranker(model, RankingConfig())  # as saved: accepted
+    edge = band.copy()
+    edge[:2] = [0, BANDS - 1]
+    model.personal = dataclasses.replace(model.personal, band=edge)
+    Ranker(model, RankingConfig())  # both ends of the range: accepted
+    for wrong in (BANDS, -1):
+        bad = band.copy()
+        bad[3] = wrong
+        model.personal = dataclasses.replace(model.personal, band=bad)
+        with pytest.raises(ArtifactError, match=re.escape(f"audience/band.npy must hold a band 0-{BANDS - 1} for "
+                                                          f"each of {len(band)} goods")):
+            Ranker(model, RankingConfig())
+    model.personal = dataclasses.replace(model.personal, band=band[:-1])
+    with pytest.raises(ArtifactError, match=re.escape("audience/band.npy")):
+        Ranker(model, RankingConfig())
+
+
+@pytest.mark.parametrize("audience_fit", [False, True])
+def test_an_artifact_whose_model_categories_disagree_with_the_catalogue_is_refused(small_artifact, audience_fit):
+    """The pools and the category cap must agree: three goods filed under another category in the model is an
+    ArtifactError that counts them."""
+    import dataclasses
+    import re
+
+    from recommender.artifact import load_model
+    from recommender.errors import ArtifactError
+    from recommender.ranking import Ranker
+
+    model = load_model(small_artifact)
+    rates = model.shelf_rate
+    category = np.asarray(rates.category).copy()
+    category[:3] = (category[:3] + 1) % len(rates.categories)
+    moved = dataclasses.replace(rates, category=category)
+    model.shelf_rate = moved
+    if model.personal is not None:
+        model.personal = dataclasses.replace(model.personal, base=moved)
+    with pytest.raises(ArtifactError, match=re.escape("shelf_rate/category.npy disagrees with the catalogue's "
+                                                      "categories for 3 goods")):
+        Ranker(model, RankingConfig(audience_fit=audience_fit))

@@ -1,0 +1,57 @@
+"""The ranking's settings: each one's range is enforced at both ends (what a share, a rating, an exponent or a
+count can mean), unknown settings are refused, and every setting says what it does."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from recommender.ranking import RankingConfig
+
+# setting: (lowest allowed or None, highest allowed or None, just below, just above); None: no bound that side
+RANGES = {
+    "candidates": (10, 5000, 9, 5001),
+    "max_refund_rate": (0.0, 1.0, -0.01, 1.01),
+    "min_shop_rating": (0.0, 5.0, -0.01, 5.01),
+    "max_merchant_violations": (0, None, -1, None),
+    "affinity_weight": (0.0, None, -0.01, None),
+    "vector_affinity_weight": (0.0, None, -0.01, None),
+    "price_weight": (0.0, None, -0.01, None),
+    "commission_weight": (0.0, None, -0.01, None),
+    "small_merchant_gmv_30d": (0.0, None, -1.0, None),
+    "new_shop_days": (0.0, None, -1.0, None),
+    "new_goods_days": (0.0, None, -1.0, None),
+    "support_boost": (0.0, None, -0.01, None),
+    "support_share": (0.0, 1.0, -0.01, 1.01),
+    "max_category_share": (0.01, 1.0, 0.0, 1.01),
+    "page_block": (1, 200, 0, 201),
+    "max_outside_share": (0.0, 1.0, -0.01, 1.01),
+    "home_share": (0.01, 1.0, 0.0, 1.01),
+    "new_anchor_days": (0.0, None, -1.0, None),
+    "new_anchor_gmv_30d": (0.0, None, -1.0, None),
+    "new_anchor_max_violations": (0, None, -1, None),
+    "room_activity_weight": (0.0, None, -0.01, None),
+    "min_anchor_rating": (0.0, 5.0, -0.01, 5.01),
+    "max_anchor_violations": (0, None, -1, None),
+    "caution": (0.01, 0.99, 0.0, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANGES))
+def test_each_setting_s_range_is_enforced_at_both_ends(name):
+    low, high, below, above = RANGES[name]
+    for ok in (low, high):
+        if ok is not None:
+            assert getattr(RankingConfig(**{name: ok}), name) == ok
+    for bad in (below, above):
+        if bad is not None:
+            with pytest.raises(ValidationError, match=name):
+                RankingConfig(**{name: bad})
+
+
+def test_unknown_settings_are_refused_and_every_setting_is_described():
+    with pytest.raises(ValidationError):
+        RankingConfig(max_category_shares=0.5)  # a typo must not fall back to the default
+    assert all(f.description for f in RankingConfig.model_fields.values())
+    numeric = {n for n, f in RankingConfig.model_fields.items() if f.annotation in (int, float, float | None)}
+    assert numeric <= set(RANGES), numeric - set(RANGES)
