@@ -59,6 +59,9 @@ class AudienceFitConfig(Settings):
     response_profiles: int = Field(8, ge=0, le=256, description="audience-response profiles shared across goods (a "
                                    "mixture fitted by EM): a good's response is shrunk toward the profiles its buyers "
                                    "match instead of its category's typical response (0: the category's)")
+    price_levels: int = Field(0, ge=0, le=10, description="a third view: fans in this many price levels (quantiles of "
+                              "the mean relative price of what they bought), each good's response to them shrunk "
+                              "toward that of goods of its category and price decile (0: no such view)")
     room_groups: int = Field(16, ge=1, le=1024, description="groups of rooms with similar audiences; the service "
                              "bounds a good's audience term per group (more groups: tighter bounds, fewer goods "
                              "scored per request, a sort of the catalogue per group at load)")
@@ -196,9 +199,40 @@ def price_bands(m: Marketplace, bands: int = BANDS) -> np.ndarray:
     return np.minimum((rank * bands).astype(np.int64), bands - 1)
 
 
-def fan_cells(m: Marketplace) -> dict[str, tuple[np.ndarray, list[str]]]:
+PRICE_DECILES = 10  # price-level view: a good's response prior is that of its category's goods in its decile
+LEVEL_LABELS = {2: ["低价位买家", "高价位买家"], 3: ["低价位买家", "中等价位买家", "高价位买家"]}
+
+
+def relative_log_price(m: Marketplace) -> np.ndarray:
+    """Each good's log price over its category's median."""
+    p = m.products
+    price = p["price"].to_numpy(np.float64)
+    median = pd.Series(price).groupby(p["category"].to_numpy()).transform("median").to_numpy()
+    return np.log(np.maximum(price, 1e-6) / np.maximum(median, 1e-6))
+
+
+def fan_price_levels(m: Marketplace, levels: int, shrink: float = 2.0) -> tuple[np.ndarray, list[str]]:
+    """Each fan's price level (-1 without purchases): quantiles of the mean relative log price of what it
+    bought (shrunk toward 0 by `shrink` pseudo-purchases), so a fan of a 下沉市场 room that buys the cheap end of
+    every category is told from a big spender without a price level in the fans table."""
+    o = m.purchases
+    x = relative_log_price(m)[o["product"].to_numpy()]
+    n_f = len(m.fan_ids)
+    fan = o["fan"].to_numpy()
+    count = np.bincount(fan, minlength=n_f)
+    mean = np.bincount(fan, x, n_f) / (count + shrink)
+    known = count > 0
+    cell = np.full(n_f, -1, np.int64)
+    if known.any():
+        cuts = np.quantile(mean[known], np.arange(1, levels) / levels)
+        cell[known] = np.searchsorted(cuts, mean[known], side="right")
+    labels = LEVEL_LABELS.get(levels) or [f"价位{i + 1}/{levels} 买家" for i in range(levels)]
+    return cell, labels
+
+
+def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Each view's cell of every fan (-1 where unknown) and the cells' labels: gender x age band, and region,
-    as far as the fans table holds them."""
+    as far as the fans table holds them; with `price_levels`, the fans' price levels from their purchases."""
     f, out = m.fans, {}
     if "gender" in f and "age_band" in f:
         g, genders = pd.factorize(f["gender"], sort=True)
@@ -208,6 +242,8 @@ def fan_cells(m: Marketplace) -> dict[str, tuple[np.ndarray, list[str]]]:
     if "region" in f:
         r, regions = pd.factorize(f["region"], sort=True)
         out["region"] = (r.astype(np.int64), [str(x) for x in regions])
+    if price_levels > 1 and len(m.purchases):
+        out["price_level"] = fan_price_levels(m, price_levels)
     return {name: v for name, v in out.items() if v[1]}
 
 
@@ -253,7 +289,10 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
 
     views, counts = [], []
     order_fan, order_good = m.orders["fan"].to_numpy(), ep[order_entry]
-    for name, (cell, labels) in fan_cells(m).items():
+    decile = np.minimum((pd.Series(relative_log_price(m)).groupby(cat_of).rank(pct=True).to_numpy()
+                         * PRICE_DECILES).astype(np.int64), PRICE_DECILES - 1)
+    price_group = cat_of * PRICE_DECILES + decile
+    for name, (cell, labels) in fan_cells(m, cfg.price_levels).items():
         n_cells = len(labels)
         views.append(View(name, _audience(engagement, cell, n_cells), np.ones((n_p, n_cells)), labels))
         o_cell = cell[order_fan]
@@ -278,9 +317,11 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         # each view's response, given the band factor and the other views
         for i, view in enumerate(views):
             per = unit * band_factor[ea, eb] * _product([f for j, f in enumerate(view_fit) if j != i])
+            by_price = view.name == "price_level"
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
                                       None if cfg.empirical_priors else cfg.response_prior_orders,
-                                      cfg.response_profiles)
+                                      0 if by_price else cfg.response_profiles,
+                                      (price_group, len(base.categories) * PRICE_DECILES) if by_price else None)
             view_fit[i] = view.entries(ea, ep)
     # the base model once more, so its levels match the factors as they ended
     base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
@@ -295,10 +336,12 @@ def _product(factors: list[np.ndarray]) -> np.ndarray | float:
 
 
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
-              n_c: int, prior_orders: float | None, profiles: int = 0) -> np.ndarray:
+              n_c: int, prior_orders: float | None, profiles: int = 0,
+              groups: tuple[np.ndarray, int] | None = None) -> np.ndarray:
     """A view's response of every good: gamma-Poisson per (good, cell), exposure to cell t being `per` x q[a, t],
-    shrunk toward the category's response; normalised to average 1 over the audiences the good was sold to
-    (its level belongs to its quality)."""
+    shrunk toward the category's response (`groups`: toward that of finer groups of goods, e.g. category x price
+    decile, instead); normalised to average 1 over the audiences the good was sold to (its level belongs to its
+    quality)."""
     q, n_p, n_cells = view.audience, len(view.response), view.response.shape[1]
     exp_cell = np.zeros((n_p, n_cells))
     for t in range(n_cells):
@@ -307,7 +350,16 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     np.add.at(cat_n, cat_of, n_resp)
     np.add.at(cat_e, cat_of, exp_cell)
     typical = (cat_n + 1.0) / (cat_e + 1.0)
-    prior = typical[cat_of] if not profiles else _profile_prior(n_resp, exp_cell, cat_of, n_c, typical, profiles)
+    if groups is not None:
+        group, n_g = groups
+        g_n, g_e = np.zeros((n_g, n_cells)), np.zeros((n_g, n_cells))
+        np.add.at(g_n, group, n_resp)
+        np.add.at(g_e, group, exp_cell)
+        # a group's response, shrunk toward its category's by 5 pseudo-orders per cell
+        fine = (g_n + 5.0 * typical[np.arange(n_g) // (n_g // n_c)]) / (g_e + 5.0)
+        prior = fine[group]
+    else:
+        prior = typical[cat_of] if not profiles else _profile_prior(n_resp, exp_cell, cat_of, n_c, typical, profiles)
     if prior_orders is None:  # per category: targeting matters more in some (服装) than in others (家电)
         strength = np.array([prior_strength(n_resp[cat_of == c], (exp_cell * prior)[cat_of == c])
                              for c in range(n_c)])[cat_of][:, None]
@@ -318,7 +370,8 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     seen = exp_cell.sum(axis=1) > 0
     response[seen] /= level[seen, None]
     mean_q = q.mean(axis=0)
-    response[~seen] /= ((typical[cat_of[~seen]] * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
+    unseen_prior = prior[~seen] if groups is not None else typical[cat_of[~seen]]
+    response[~seen] /= ((unseen_prior * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
     return response
 
 

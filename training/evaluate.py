@@ -24,6 +24,7 @@ from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
 from recommender.ranking import PickFilters, Ranker
+from recommender.ranking.arrange import arrange, slot_codes
 from recommender.settings import validated
 from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
 from recommender.threads import compute_threads
@@ -244,6 +245,33 @@ def ours_reranked(ranker: Ranker, task: Task, k: int, page: int = SERVED_PAGE) -
     return _served(task, k, rank_one)
 
 
+def oracle_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int) -> np.ndarray:
+    """The served rules with perfect knowledge: each room's goods valued by the truth's expected commission
+    (`expected`: (rooms, goods) expected orders if shelved, all rooms) x price^p x commission^c x the support boost,
+    through the same gates, exclusions and page arrangement (category cap, support share, 拓品类 cap, blocks of
+    `page_block`) as `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
+    unconstrained oracle is the rules', the gap between ours and it the model's."""
+    cfg, goods = ranker.config, ranker.goods
+    earns = bool(np.any(goods.commission > 0))
+    value = (goods.price ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
+             else np.ones(len(goods.price))) * ranker.scorer.boost
+    code = slot_codes(goods.category, goods.supported)
+    unborn = np.flatnonzero(task.unborn) if task.unborn is not None else np.zeros(0, np.int64)
+    out = np.full((len(task.users), k), -1, np.int64)
+    for j, user in enumerate(task.users.tolist()):
+        mask = ranker.gate.copy()
+        mask[task.seen[j].indices] = False
+        mask[unborn] = False
+        rows = np.flatnonzero(mask)
+        score = np.asarray(expected[user], np.float64)[rows] * value[rows]
+        outside = ranker.rooms.outside(user, cfg.home_share) if cfg.max_outside_share < 1 else None
+        shown = arrange(code[rows], score, k, cfg.page_block, max_category_share=cfg.max_category_share,
+                        support_share=cfg.support_share, outside=outside, max_outside_share=cfg.max_outside_share,
+                        tie=rows)
+        out[j, :len(shown)] = rows[shown]
+    return out
+
+
 # -- scoring a ranking --------------------------------------------------------------------------------------
 
 
@@ -283,15 +311,25 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     rankings = {name: rank_task(task, scorer, k) for name, scorer in scorers.items()}
     rankings["ours"] = ours_reranked(ranker, task, k)
     rankings["oracle"] = rank_task(task, lambda users: np.asarray(truth.expected_sales)[users], k)
+    rankings["oracle_served"] = oracle_served(ranker, task, np.asarray(truth.expected_sales), k)
     # what the served ranking optimises: the anchor's expected commission = expected units x price x rate
     earnings = expected * (ranker.goods.price * ranker.goods.commission)[None, :]
-    out = {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()),
-           "models": _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg),
+    models = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg)
+    out = {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()), "models": models,
            "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
-                     "from the generator's ground truth"}
+                     "from the generator's ground truth",
+           "served_gap": served_gap(models)}
     if train_m is not None:
         out["personal"] = personal_fit(task, scorers, ranker, truth, train_m)
     return out
+
+
+def served_gap(models: dict, metric: str = "ndcg_earnings@50") -> dict:
+    """How the served earnings NDCG splits: the rules' share (the served oracle against the unconstrained
+    truth, 1.0) and the model's (ours against the served oracle)."""
+    ours, ceiling = models["ours"][metric]["mean"], models["oracle_served"][metric]["mean"]
+    return {"metric": metric, "ours": ours, "oracle_served": ceiling,
+            "ours_of_oracle_served": round(ours / ceiling, 5) if ceiling > 0 else None}
 
 
 def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, train_m: Marketplace) -> dict:

@@ -19,6 +19,10 @@ def _cell(metric: dict | float | None) -> str:
     return f"{metric:.4f}"
 
 
+def _share(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
 def markdown(result: dict) -> str:
     lines = [f"# Offline evaluation ({result['data']['source']})", "",
              f"Cut-off {result['data']['cutoff']}: {result['data']['train_orders']:,} training orders, "
@@ -53,6 +57,12 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {name} | {_cell(p.get('spearman_main_category'))} | {_cell(p['identical_top5'])} | "
                              f"{_cell(p['dear_top10_price_sensitive'])} |")
             lines.append("")
+        if "served_gap" in tr:
+            g = tr["served_gap"]
+            lines += [f"Served rules against the model ({g['metric']}): the served oracle (the truth's expected "
+                      "commission through the same gates, support boost and share, category cap and pages) reaches "
+                      f"{g['oracle_served']:.4f} of the unconstrained truth; ours {g['ours']:.4f}, "
+                      f"{_share(g['ours_of_oracle_served'])} of the served oracle.", ""]
         if "oracle_shelf" in models:
             lines += ["oracle: the generator's expected sales if shelved; oracle_shelf: the same among goods the "
                       "anchor had listed by the end, the ceiling for realised new sales (nothing sells unless "

@@ -4,6 +4,8 @@ the term stays out of the way where they do not."""
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +120,42 @@ def test_response_profiles_carry_what_many_goods_show_to_a_good_with_few_orders(
         return float(np.abs(np.log(g[:300]) - np.log(t[:300])).mean())
 
     assert error(prior) < 0.5 * error(np.repeat(typical, n_p, axis=0))
+
+
+def test_fans_price_levels_from_what_they_bought_follow_their_true_price_level():
+    """The fans table has no price level; the level read from the relative prices a fan paid must still tell
+    the generator's big spenders from its price-sensitive fans (and say nothing of fans who never bought)."""
+    from recommender.audience_fit import fan_price_levels
+
+    g = generate("small", seed=3, fit="strong")
+    m = load_snapshot(write_marketplace(g, Path(tempfile.mkdtemp()) / "snapshot"))
+    cell, labels = fan_price_levels(m, 3)
+    assert labels == ["低价位买家", "中等价位买家", "高价位买家"]
+    bought = np.bincount(m.purchases["fan"].to_numpy(), minlength=len(m.fan_ids)) > 0
+    assert (cell[~bought] == -1).all() and (cell[bought] >= 0).all()
+    level = g.truth.fan_level[bought]
+    mean_cell = [cell[bought][level == lvl].mean() for lvl in range(3)]
+    assert mean_cell[0] < mean_cell[1] < mean_cell[2], mean_cell
+    assert mean_cell[2] - mean_cell[0] > 0.5
+
+
+@pytest.mark.parametrize("fit", ["flat", "strong"])
+def test_a_price_level_view_is_fitted_saved_and_bounded_like_the_others(fit, tmp_path):
+    from recommender.audience_fit import AudienceFitConfig
+
+    g = generate("small", seed=5, fit=fit)
+    m = load_snapshot(write_marketplace(g, tmp_path / "snapshot"))
+    fitted, engagement = fit_shelf(m), anchor_fan_engagement(m)
+    without = fit_audience_rates(m, fitted, engagement)
+    with_levels = fit_audience_rates(m, fitted, engagement, AudienceFitConfig(price_levels=3)).with_bounds(4)
+    assert [v.name for v in with_levels.views] == [v.name for v in without.views] + ["price_level"]
+    warm = np.setdiff1d(np.arange(len(g.truth.anchor_trust)), g.truth.new_anchors)
+    assert ndcg(with_levels, g.truth, warm) > ndcg(without, g.truth, warm) - 0.02
+    # the service's bound per audience group holds every room's term
+    term = with_levels.term(np.arange(len(warm)))
+    assert (term <= with_levels.bound[:, with_levels.group[:len(warm)]].T + 1e-6).all()
+    with_levels.save(tmp_path / "audience")
+    arrays = {n: np.load(tmp_path / "audience" / f"{n}.npy") for n in ("band", "band_factor", "audience", "response")}
+    views = json.loads((tmp_path / "audience" / "views.json").read_text(encoding="utf-8"))
+    loaded = AudienceRates.from_arrays(with_levels.base, views=views, **arrays)
+    np.testing.assert_allclose(loaded.expected(warm[:10]), with_levels.expected(warm[:10]), rtol=1e-5)

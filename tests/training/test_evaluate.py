@@ -155,3 +155,60 @@ def test_with_tune_the_tuned_model_is_scored_beside_the_untuned_one_tuned_before
     assert {"ours", "ours_tuned", "ours_no_rerank_tuned"} <= set(result["tasks"]["anchor_goods"]["models"])
     text = markdown(result)
     assert "## Tuned and untuned" in text and "| fan_goods | ours | ndcg@20 |" in text
+
+
+@pytest.fixture(scope="module")
+def served_setup(small_snapshot, tmp_path_factory):
+    from recommender.artifact import load_model
+    from recommender.ranking import Ranker
+    from training.trainer import train
+
+    train_m, test, _ = split(load_snapshot(small_snapshot), 14)
+    task = build_tasks(train_m, test, EvalConfig(tasks=("anchor_goods",)))["anchor_goods"]
+    model = load_model(train(train_m, tmp_path_factory.mktemp("served") / "model"), mmap=False)
+    return Ranker(model), task, load_truth(small_snapshot)
+
+
+def test_the_served_oracle_applies_exactly_the_served_rules(served_setup):
+    """Given the model's own expected orders instead of the truth, the served oracle must return the service's
+    lists: then the gap between it (fed the truth) and ours is the model's, and its gap to 1 the rules'."""
+    from training.evaluate import oracle_served, ours_reranked
+
+    ranker, task, _ = served_setup
+    own = ranker.model.if_shelved.expected(np.arange(len(ranker.model.anchor_ids)))
+    np.testing.assert_array_equal(oracle_served(ranker, task, own, 50), ours_reranked(ranker, task, 50))
+
+
+def test_the_served_oracle_keeps_the_gates_exclusions_and_caps(served_setup):
+    from training.evaluate import oracle_served
+
+    ranker, task, truth = served_setup
+    lists = oracle_served(ranker, task, np.asarray(truth.expected_sales), 50)
+    cfg, goods = ranker.config, ranker.goods
+    cap = int(np.ceil(cfg.max_category_share * cfg.page_block))
+    for j, row in enumerate(lists):
+        shown = row[row >= 0]
+        assert len(shown) == len(set(shown.tolist())) and ranker.gate[shown].all()
+        assert not np.isin(shown, task.seen[j].indices).any() and not task.unborn[shown].any()
+        for lo in range(0, len(shown) - cfg.page_block + 1, cfg.page_block):
+            block = shown[lo:lo + cfg.page_block]
+            assert np.bincount(goods.category[block]).max() <= cap or len(np.unique(goods.category[shown])) == 1
+    # the first unsupported good in the room's best category is the truth's best there (no model in between)
+    j = 0
+    value = np.asarray(truth.expected_sales[task.users[j]], np.float64) * goods.price * goods.commission
+    first = lists[j, 0]
+    ok = ranker.gate.copy()
+    ok[task.seen[j].indices] = False
+    ok[task.unborn] = False
+    same = ok & (goods.category == goods.category[first]) & (goods.supported == goods.supported[first])
+    assert value[first] == value[same].max()
+
+
+def test_the_report_splits_the_served_earnings_gap_into_rules_and_model(result):
+    tr = result["tasks"]["anchor_goods_if_shelved"]
+    models, gap = tr["models"], tr["served_gap"]
+    served = models["oracle_served"]["ndcg_earnings@50"]["mean"]
+    assert models["ours"]["ndcg_earnings@50"]["mean"] <= served <= 1.0
+    assert gap["oracle_served"] == served and gap["ours_of_oracle_served"] == pytest.approx(
+        models["ours"]["ndcg_earnings@50"]["mean"] / served, abs=1e-4)
+    assert "of the served oracle" in markdown(result)
