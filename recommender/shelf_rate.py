@@ -13,13 +13,16 @@ snapshot and sold n[a, p] orders, and
 * ``room[a, c]``: how strongly room a sells category c, observed for the categories it lists and shrunk
   toward a prior from its audience elsewhere: the room's scale times (the category mix its followers and
   buyers buy, anywhere) ** ``audience_power``. A new room with fans but no sales lives on the prior.
-  ``room_lean`` (off by default) multiplies the prior by exp(b1 [c is the declared vertical] + b2 log(the
-  room's share of listings in c)), b1 and b2 fitted at each iteration by weighted least squares within each
-  room on the current room strengths of rooms with sales. With ``audience_power`` 0 it measured (2026-12-02, NDCG@50
-  against the truth, `bench.train --quality` style): new rooms on unseen medium seeds 0.641 -> 0.765 (seed 2),
-  0.670 -> 0.775 (seed 3), 0.550 -> 0.737 (seed 3 strong), warm rooms +0.01 to +0.04, and `xuanpin evaluate`
-  on medium seed 2 if-shelved 0.827 -> 0.841; but on the small world's evaluate 0.755 -> 0.52: not yet
-  understood, so it is not the default.
+  ``room_lean`` (on by default) replaces that prior by exp(level[c] + b1 [c is the declared vertical] + b2 log(the
+  room's share of listings in c) + b3 log(its followers' category mix)): a Poisson regression on the
+  categories rooms with sales listed, their orders against their exposure, with a level per room and per
+  category, b shrunk toward (0, 0, audience_power) (the prior without the lean) by its quasi-Poisson
+  standard errors (``_fit_lean``). The first version (b1, b2 by least squares on the rooms' current strengths,
+  with audience_power 0) helped new rooms on medium worlds but collapsed the small world (warm rooms 0.842 ->
+  0.663, seed 0): on 500 goods a room's top 50 spans several categories, whose order only the audience mix
+  carried, and the strengths it was fitted on equal the prior wherever a room never listed, so b drifted
+  with the prior it fed (b1 1.6 -> 0.9 over the iterations on medium). Measured in README ("How the model
+  works").
 
 Both factors are fitted by alternating closed-form gamma-Poisson updates (IPF with priors), all vectorised.
 Platform-wide bursts (爆款: one good selling many times its rate for a few days in every room that lists it)
@@ -60,7 +63,7 @@ class ShelfRateConfig(Settings):
     room_prior_orders: float = Field(2.0, gt=0, description="gamma prior strength of a room's category strength "
                                      "(pseudo-orders)")
     audience_power: float = Field(2.0, ge=0, description="room prior = scale * audience category mix ** this "
-                                  "(x the lean where room_lean)")
+                                  "(with room_lean: the power the lean starts from and is shrunk toward)")
     audience_smoothing: float = Field(0.1, gt=0, description="a fan's category mix = (orders + this * platform "
                                       "mix) / (orders + this)")
     iterations: int = Field(15, ge=1, description="alternating updates of quality and room strength")
@@ -72,12 +75,13 @@ class ShelfRateConfig(Settings):
     quality_features: bool = Field(True, description="a good's prior quality from what is known of it (how many "
                                    "rooms list it, its age, commission, relative price, shop) instead of its "
                                    "category's typical good alone")
+    lean_prior_sd: float = Field(1.0, gt=0, description="sd of the normal prior that keeps the lean's coefficients "
+                                 "near the audience prior (see _fit_lean)")
     empirical_good_prior: bool = Field(False, description="the quality prior's strength from the data (moments) "
                                        "instead of good_prior_orders")
-    room_lean: bool = Field(False, description="the room prior also leans toward the room's declared vertical "
-                            "and the categories it lists, by as much as rooms with sales show (experimental: see "
-                            "the module docstring; with audience_power 0 it helps new rooms on medium worlds and "
-                            "hurts on the small one)")
+    room_lean: bool = Field(True, description="the room prior leans toward the room's declared vertical, the "
+                            "categories it lists and its followers' mix, by as much as rooms with sales show (see "
+                            "the module docstring); False: scale x audience mix ** audience_power")
 
 
 @dataclass
@@ -249,10 +253,11 @@ def _poisson_step(x: np.ndarray, n: np.ndarray, exposure: np.ndarray, beta: np.n
     return beta + np.linalg.solve(hess, grad)
 
 
-def room_features(m: Marketplace, e: _Entries, cat: np.ndarray, labels: pd.Index) -> np.ndarray:
-    """(anchors, categories, 2) over the categories `labels` (the columns of `room`): is the category the room's
-    declared vertical, and the log share of its listings in the category (smoothed toward the platform's listing
-    mix). What a room chooses to sell says where it is competent before any order does."""
+def room_features(m: Marketplace, e: _Entries, cat: np.ndarray, labels: pd.Index, mix: np.ndarray) -> np.ndarray:
+    """(anchors, categories, 3) over the categories `labels` (the columns of `room`): is the category the room's
+    declared vertical, the log share of its listings in the category (smoothed toward the platform's listing
+    mix), and the log of its audience's category mix `mix`. What a room chooses to sell says where it is
+    competent before any order does; what its fans buy says what they will buy from it."""
     n_a, n_c = len(m.anchor_ids), max(len(labels), 1)
     listed = np.bincount(e.anchor * n_c + cat[e.product], minlength=n_a * n_c).reshape(n_a, n_c).astype(float)
     platform = (listed.sum(axis=0) + 1.0) / (listed.sum() + n_c)
@@ -261,18 +266,56 @@ def room_features(m: Marketplace, e: _Entries, cat: np.ndarray, labels: pd.Index
     if "main_category" in m.anchors:
         code = labels.get_indexer(m.anchors["main_category"])
         main[np.flatnonzero(code >= 0), code[code >= 0]] = 1.0
-    return np.stack([main, np.log(share)], axis=2)
+    return np.stack([main, np.log(share), np.log(np.maximum(mix, 1e-12))], axis=2)
 
 
-def _lean(log_ratio: np.ndarray, x: np.ndarray, weight: np.ndarray, ridge: float = 1.0) -> np.ndarray:
-    """Coefficients of the room features in log(room / audience prior), within each room (its level is the
-    scale's): weighted least squares on the rooms' centred rows."""
-    w = weight / np.maximum(weight.sum(axis=1, keepdims=True), 1e-12)
-    yc = log_ratio - (w * log_ratio).sum(axis=1, keepdims=True)
-    xc = x - (w[:, :, None] * x).sum(axis=1, keepdims=True)
-    xw = xc * weight[:, :, None]
-    lhs = np.einsum("acf,acg->fg", xw, xc) + ridge * np.eye(x.shape[2])
-    return np.linalg.solve(lhs, np.einsum("acf,ac->f", xw, yc))
+@dataclass
+class _Lean:
+    """The room prior's regression: log room[a, c] = scale[a] + level[c] + x[a, c] @ coef."""
+
+    level: np.ndarray  # (categories,)
+    coef: np.ndarray  # (features,)
+
+    def prior(self, x: np.ndarray) -> np.ndarray:
+        """(anchors, categories) the prior's category mix (rows sum to 1)."""
+        log = self.level + x @ self.coef
+        out = np.exp(log - log.max(axis=1, keepdims=True))
+        return out / out.sum(axis=1, keepdims=True)
+
+
+def _fit_lean(n: np.ndarray, exposure: np.ndarray, x: np.ndarray, start: _Lean, center: np.ndarray,
+              prior_sd: float, steps: int = 8) -> _Lean:
+    """Fit the room prior's regression on the cells rooms listed, from their orders against their exposure
+    (days on sale x the goods' quality): a Poisson regression with a level per room and per category (the
+    split of a category's level between its goods and its rooms is not known from the orders, so each
+    category gets its own) and coefficients shrunk toward `center` (the prior without a lean) by a normal prior
+    of sd `prior_sd` against their quasi-Poisson standard errors: with few rooms, or rooms that differ more than
+    the features say, the lean stays near the audience prior.
+
+    Fitted on orders rather than on the rooms' current strengths, since those equal the prior in every category
+    a room never listed and would feed the prior back into its own fit."""
+    listed = exposure > 0
+    rows, cols = np.nonzero(listed)
+    nn, ee, xx = n[rows, cols], exposure[rows, cols], x[rows, cols]
+    n_r, n_c = n.shape
+    level, coef = start.level.copy(), start.coef.copy()
+    for _ in range(steps):
+        eta = level[cols] + xx @ coef
+        room_mu = np.bincount(rows, ee * np.exp(eta), n_r)
+        scale = np.log(np.maximum(np.bincount(rows, nn, n_r), 1e-3) / np.maximum(room_mu, 1e-300))
+        eta = eta + scale[rows]
+        cat_mu = np.bincount(cols, ee * np.exp(eta), n_c)
+        # half a pseudo-order of the category's current level: a category no room listed keeps its level
+        step = np.log((np.bincount(cols, nn, n_c) + 0.5) / (cat_mu + 0.5))
+        level += step
+        level -= level.mean()
+        mu = ee * np.exp(eta + step[cols])
+        dof = max(len(nn) - n_r - n_c - len(coef), 1)
+        dispersion = max(float(((nn - mu) ** 2 / np.maximum(mu, 1e-12)).sum()) / dof, 1.0)
+        grad = xx.T @ (nn - mu) / dispersion - (coef - center) / prior_sd ** 2
+        hess = (xx * mu[:, None]).T @ xx / dispersion + np.eye(len(coef)) / prior_sd ** 2
+        coef = coef + np.linalg.solve(hess, grad)
+    return _Lean(level, coef)
 
 
 def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg: ShelfRateConfig,
@@ -293,7 +336,10 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
     room = prior_mix.copy()
     scale = np.ones(n_a)
     quality = np.ones(n_p)
-    audience_prior = prior_mix  # before any lean
+    if room_x is not None:  # the lean starts at the audience prior: mix ** audience_power
+        center = np.zeros(room_x.shape[2])
+        center[-1] = cfg.audience_power
+        lean = _Lean(np.zeros(n_c), center.copy())
     sold = n_room.sum(axis=1) > 0
     for _ in range(cfg.iterations):
         exposure = np.bincount(e.product, e.days * room.ravel()[cell], n_p)
@@ -320,12 +366,8 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         prior_room = np.maximum(scale[:, None] * prior_mix, 1e-30)
         room = (n_room + cfg.room_prior_orders) / (room_exposure + cfg.room_prior_orders / prior_room)
         if room_x is not None and sold.any():  # how far rooms with sales lean from their audience's mix
-            # (fitted on their current strengths; fitted on orders per exposure in the listed categories instead
-            # it measured far worse: medium seed 2 evaluate if-shelved 0.702, against 0.827 without any lean)
-            lean = _lean(np.log(room[sold] / np.maximum(scale[sold, None] * audience_prior[sold], 1e-30)),
-                         room_x[sold], n_room[sold] + 1.0)
-            prior_mix = audience_prior * np.exp(room_x @ lean)
-            prior_mix /= prior_mix.sum(axis=1, keepdims=True)
+            lean = _fit_lean(n_room[sold], room_exposure[sold], room_x[sold], lean, center, cfg.lean_prior_sd)
+            prior_mix = lean.prior(room_x)
         # The data fix only the product quality x room per category; how a category's level is split between
         # its goods and its rooms is left to the room prior, which the updates above would move there only
         # slowly. Its optimum for a category is k = mean(room / prior_room): move it in one step.
@@ -415,7 +457,10 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     prior_mix /= prior_mix.sum(axis=1, keepdims=True)
     n = np.bincount(e.order_entry, minlength=len(e.anchor)).astype(float)
     features = good_features(m, e, cat) if cfg.quality_features else None
-    room_x = room_features(m, e, cat, labels) if cfg.room_lean else None
+    room_x = None
+    if cfg.room_lean:  # the audience as a new room has it: its followers, without the buyers of its own sales
+        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, anchor_fan_engagement(m, buyer_weight=0.0))
+        room_x = room_features(m, e, cat, labels, followers)
     quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features, room_x)
     weights = np.ones(len(e.order_entry))
     for _ in range(cfg.burst_rounds):

@@ -123,9 +123,10 @@ def test_new_goods_and_new_rooms_get_finite_scores_that_follow_their_evidence(pl
 
 
 def test_a_new_room_leans_toward_what_it_lists_as_far_as_rooms_with_sales_show(tmp_path):
-    """With room_lean: rooms with sales sell most where they list most, so a new room that lists mostly beauty
-    (A) is expected to sell beauty, though its fans bought food elsewhere. By default (the audience's mix as the
-    prior) the same room leans toward food."""
+    """With room_lean: rooms with sales sell 8x more per day where they list most, while their followers buy
+    both categories alike, so the lean learns listings, not the audience mix: a new room that lists mostly
+    beauty (A) is expected to sell beauty, though its one fan bought food elsewhere. Without the lean (the
+    audience's mix as the prior) the same room leans toward food."""
     goods = {g: CATS[g[0]] for g in QUALITY}
     strong_in = {0: "A", 1: "A", 2: "A", 3: "B", 4: "B", 5: "B"}
     listings = []
@@ -136,12 +137,15 @@ def test_a_new_room_leans_toward_what_it_lists_as_far_as_rooms_with_sales_show(t
             rate = (4.0 if g[0] == c else 0.5) * QUALITY[g]
             listings.append((a, g, DAYS, _spread(round(DAYS * rate), DAYS)))
     listings += [(6, g, 2, []) for g in ("A1", "A2", "A3", "B1")]  # new: lists beauty, nothing sold yet
-    followers = {a: [2 * a, 2 * a + 1] for a in strong_in} | {6: [6, 7, 8, 9]}  # fans of the food rooms
+    # each fan buys in one beauty room and one food room; fan 12 buys food in room 5 only and follows room 6
+    followers = {a: [2 * a, 2 * a + 1, 2 * ((a + 3) % 6), 2 * ((a + 3) % 6) + 1] for a in strong_in}
+    followers[5].append(12)
+    followers[6] = [12]
     m = load_snapshot(_write(tmp_path, goods, listings, followers, 7))
     a = sorted(CATS.values()).index(CATS["A"])
     lean = fit_shelf_rates(m, ShelfRateConfig(room_lean=True, audience_power=0.0)).room[6]
     assert lean[a] > 2 * lean[1 - a]
-    audience = fit_shelf_rates(m).room[6]  # the default: the audience's mix ** 2, no lean
+    audience = fit_shelf_rates(m, ShelfRateConfig(room_lean=False)).room[6]  # the audience's mix ** 2
     assert audience[1 - a] > audience[a]
 
 
