@@ -335,8 +335,10 @@ def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_ro
 
 
 def test_with_room_lean_a_new_room_leans_toward_its_declared_vertical(tmp_path):
-    """Rooms with sales sell most in their declared vertical; a new room listing one good of each category, whose
-    fans bought food, leans toward the vertical it declares, whichever it is."""
+    """Rooms with sales sell most in their declared vertical; a new room listing one good of each category leans
+    toward the vertical it declares, whichever it is. Every room is followed by every fan, so the audiences' mix
+    is the same everywhere and only the declared vertical can tell the rooms apart (were each room's fans its
+    own buyers, vertical and audience would say the same thing and the lean could credit either)."""
     goods = {g: CATS[g[0]] for g in QUALITY}
     strong_in = {0: "A", 1: "A", 2: "A", 3: "B", 4: "B", 5: "B"}
     listings = []
@@ -345,9 +347,9 @@ def test_with_room_lean_a_new_room_leans_toward_its_declared_vertical(tmp_path):
             rate = (4.0 if g[0] == c else 0.5) * QUALITY[g]
             listings.append((a, g, DAYS, _spread(round(DAYS * rate), DAYS)))  # every room lists every good
     listings += [(6, g, 2, []) for g in ("A1", "B1")]
-    followers = {a: [2 * a, 2 * a + 1] for a in strong_in} | {6: [6, 7, 8, 9]}
+    followers = {a: list(range(12)) for a in strong_in} | {6: [6, 7, 8, 9]}
     a = sorted(CATS.values()).index(CATS["A"])
-    cfg = ShelfRateConfig(room_lean=True, audience_power=0.0)
+    cfg = ShelfRateConfig(room_lean=True)
     for declared, col in (("A", a), ("B", 1 - a)):
         main = {r: CATS[c] for r, c in strong_in.items()} | {6: CATS[declared]}
         m = load_snapshot(_write(tmp_path / declared, goods, listings, followers, 7, main))
