@@ -89,10 +89,18 @@ def price_band_fit(factor: float) -> dict:
             "value": round(float(factor), 2)}
 
 
-def outside_category(category: str, peers_selling: float) -> dict:
-    """A pick outside the room's own categories (拓品类), justified by rooms whose fans are like its fans."""
-    text = f"拓品类：粉丝与你相似的直播间中 {peers_selling:.0%} 近30天在卖{category}"
-    return {"code": "outside_category", "text": text, "value": round(float(peers_selling), 4)}
+def outside_category(category: str, peers_selling: float, fans_buying: float = 0.0) -> dict:
+    """A pick outside the room's own categories (拓品类), justified by rooms whose fans are like its fans; where
+    (almost) none of them sells the category, "0% of them" would argue against the pick, so the reason cites the
+    room's own fans buying it, or says plainly that the estimate rests on the good's sales in other rooms."""
+    if round(peers_selling, 2) > 0:
+        text = f"拓品类：粉丝与你相似的直播间中 {peers_selling:.0%} 近30天在卖{category}"
+        return {"code": "outside_category", "text": text, "value": round(float(peers_selling), 4)}
+    if round(fans_buying, 2) > 0:
+        text = f"拓品类：你的粉丝中 {fans_buying:.0%} 近30天购买过{category}（相似直播间还很少在卖）"
+        return {"code": "outside_category", "text": text, "value": round(float(fans_buying), 4)}
+    text = f"拓品类：相似直播间近30天没有在卖{category}，预期按它在其他直播间的销量估计"
+    return {"code": "outside_category", "text": text, "value": 0.0}
 
 
 def times(ratio: float) -> str:

@@ -149,7 +149,12 @@ class Explainer:
         reason = self._outside_memo.get((group, col))
         if reason is None:
             share = float(self._peers_selling[group, col])
-            reason = self._outside_memo[(group, col)] = reasons.outside_category(self._category_of[pick.product], share)
+            if round(share, 2) > 0:  # the peers' reason is the same for every room of the group
+                reason = self._outside_memo[(group, col)] = reasons.outside_category(self._category_of[pick.product],
+                                                                                     share)
+            else:  # no peer sells it: the room's own fans' buying, per room
+                reason = reasons.outside_category(self._category_of[pick.product], share,
+                                                  float(self.rooms.category_shares[anchor, col]))
         pick.fit_reasons = (reason, *pick.fit_reasons)
 
     def _sold_by(self, anchor: int, rows: np.ndarray) -> set[int]:

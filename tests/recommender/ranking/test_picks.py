@@ -172,6 +172,29 @@ def test_every_category_outside_a_room_is_justified_the_first_of_the_audience_ca
     assert checked >= 20
 
 
+def test_a_category_no_similar_room_sells_is_not_justified_by_0_percent(small_artifact):
+    """Where no room with fans like the room's sells the category, "0% of them sell it" would argue against the
+    pick: the reason cites the room's own fans buying the category (from the audience's shares), or says the
+    estimate rests on the good's sales elsewhere."""
+    model = load_model(small_artifact)
+    ranker = Ranker(model)
+    peers, row = ranker.rooms.peers_selling()
+    labels = model.audience.labels["category"]
+    checked = 0
+    for anchor in range(len(model.anchor_ids)):
+        for pick in ranker.picks(anchor, 20).items:
+            if not pick.outside:
+                continue
+            reason = next(r for r in pick.reasons if r["code"] == "outside_category")
+            assert " 0% " not in reason["text"], reason
+            col = labels.index(model.products["category"].iloc[pick.product])
+            if round(float(peers[row[anchor], col]), 2) == 0:
+                fans = float(ranker.rooms.category_shares[anchor, col])
+                assert reason["value"] == round(fans, 4) and (f"{fans:.0%}" in reason["text"] or fans < 0.005)
+                checked += 1
+    assert checked >= 1
+
+
 def test_a_pick_the_room_sold_last_week_tells_it_so_in_its_sales_proof(ranker):
     """A good's sales proof (近7天 N 位主播在带货) is told apart to an anchor who is one of those sellers: exactly
     the picks the room sold in the last 7 days (checked against sold_within) whose first own reason is the proof."""
