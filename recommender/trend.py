@@ -14,12 +14,12 @@ good is
 * rebuys: people restock what they bought (half of Online Retail's GMV in a 30-day window is goods the customer
   had bought before). The vectors rank goods a fan has bought too, but only as far as a low-rank taste can; the
   fan's own orders of the good, each decayed with a half-life of `rebuy_half_life_days`, say it directly. It
-  matters where a ranking may show goods already bought (the fan's feed; `fan_goods_all`), not for "goods new to
-  this fan" rankings, which leave those out.
+  matters where a ranking may show goods already bought (`fan_goods_all`; the fan's hot feed does not use it yet),
+  not for "goods new to this fan" rankings, which leave those out.
 
-With both weights 0 the score orders goods exactly as the vectors do. The weights are learned on held-out days
-(`xuanpin tune`'s trend stage); the defaults are what tuning chose on the synthetic marketplace and on Online
-Retail alike.
+With all weights 0 the score orders goods exactly as the vectors do. The weights are learned on held-out days
+(`xuanpin tune`'s trend and rebuy stages); the defaults lie where tuning found good settings on both the synthetic
+marketplace and Online Retail.
 """
 
 from __future__ import annotations
