@@ -88,6 +88,26 @@ def live(live_app) -> Iterator[LiveServer]:
     server.stop()
 
 
+@pytest.fixture
+def hot_live(small_artifact) -> Iterator[LiveServer]:
+    """A service with a hot store of its own, fed the artifact's order stream with three bursts posted to its
+    events route: goods are hot on it."""
+    from fixtures.orders import order_stream
+
+    token = "e2e-events-token-000"
+    app = create_app({"model": str(small_artifact),
+                      "hot": {"clock": "events", "events_token": token, "refresh_seconds": 0}})
+    server = start_server(app)
+    try:
+        events = order_stream(small_artifact, bursts=3, burst_orders=40)  # background at last week's rate
+        r = app.test_client().post("/v1/events/orders", json={"events": events},
+                                   headers={"Authorization": f"Bearer {token}"})
+        assert r.json["accepted"] == len(events)
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():

@@ -134,27 +134,14 @@ def test_an_anchor_search_from_home_that_finds_nothing_says_so(page, live):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_real_burst_shows_on_the_home_page(page, small_artifact, serve_app, width, screenshots):
+def test_a_real_burst_shows_on_the_home_page(page, hot_live, width, screenshots):
     """Orders posted to the service make goods hot: the home panel lists them as the hot route answers."""
-    from fixtures.orders import order_stream
-    from serve.app import create_app
-
-    token = "e2e-events-token-000"
-    app = create_app({"model": str(small_artifact),
-                      "hot": {"clock": "events", "events_token": token, "refresh_seconds": 0}})
-    server = serve_app(app)
-    try:
-        events = order_stream(small_artifact, bursts=3, burst_orders=40)
-        app.test_client().post("/v1/events/orders", json={"events": events},
-                               headers={"Authorization": f"Bearer {token}"})
-        hot = server.get("/v1/rankings/hot", k=ROWS)
-        assert hot["items"]
-        at(page, width).goto(server.url + "/")
-        expect_home_boards(page, server)
-        expect(rows(page, "home-hot").locator(".home-sub")).to_have_text(
-            [it["reasons"][0]["text"] for it in hot["items"]])
-        expect(page.locator("#home-hot .home-note")).to_have_text(
-            f"截至 {hot['as_of'][:10]} {hot['as_of'][11:16]}")  # Beijing time, as the API's +08:00 instant
-        check_layout(page, "home-hot", width, screenshots)
-    finally:
-        server.stop()
+    hot = hot_live.get("/v1/rankings/hot", k=ROWS)
+    assert hot["items"]
+    at(page, width).goto(hot_live.url + "/")
+    expect_home_boards(page, hot_live)
+    expect(rows(page, "home-hot").locator(".home-sub")).to_have_text(
+        [it["reasons"][0]["text"] for it in hot["items"]])
+    expect(page.locator("#home-hot .home-note")).to_have_text(
+        f"截至 {hot['as_of'][:10]} {hot['as_of'][11:16]}")  # Beijing time, as the API's +08:00 instant
+    check_layout(page, "home-hot", width, screenshots)

@@ -173,38 +173,25 @@ def test_the_boards_at_each_width(page, live, width, screenshots):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_real_burst_on_the_hot_board_at_each_width(page, small_artifact, serve_app, width, screenshots):
+def test_a_real_burst_on_the_hot_board_at_each_width(page, hot_live, width, screenshots):
     """Orders posted to the service, then the page: live counts (not the snapshot's 0), the reason's figures, the
     time of the list in Beijing time, and the CSV of the board."""
-    from fixtures.orders import order_stream
-    from serve.app import create_app
-
-    token = "e2e-events-token-000"
-    app = create_app({"model": str(small_artifact),
-                      "hot": {"clock": "events", "events_token": token, "refresh_seconds": 0}})
-    server = serve_app(app)
-    try:
-        events = order_stream(small_artifact, bursts=3, burst_orders=40)
-        app.test_client().post("/v1/events/orders", json={"events": events},
-                               headers={"Authorization": f"Bearer {token}"})
-        hot = server.get("/v1/rankings/hot", k=20)
-        assert hot["items"]
-        at(page, width).goto(f"{server.url}/#/boards")
-        rows = page.locator("#hot-list tbody tr")
-        expect(rows.locator(".title")).to_have_text([it["product"]["title"] for it in hot["items"]])
-        expect(rows.locator("td.day")).to_have_text([f"{it['orders_24h']:,}" for it in hot["items"]])
-        expect(rows.locator("td.recent")).to_have_text([f"{it['recent_orders']:,}" for it in hot["items"]])
-        expect(rows.locator(".reasons-cell")).to_have_text([it["reasons"][0]["text"] for it in hot["items"]])
-        # "截至" the list's minute in Beijing time: the API's +08:00 instant, to the minute
-        expect(page.locator("#hot-list")).to_contain_text(f"截至 {hot['as_of'][:10]} {hot['as_of'][11:16]}")
-        for it in hot["items"]:
-            assert not re.search(r"\d+\.\d{2,}|×", it["reasons"][0]["text"])
-        check_layout(page, "boards-hot", width, screenshots)
-        table = downloaded(page, page.locator("#hot-list a.csv"))
-        head = table[0]
-        assert len(table) - 1 == len(hot["items"]) and "近24小时订单" in head
-    finally:
-        server.stop()
+    hot = hot_live.get("/v1/rankings/hot", k=20)
+    assert hot["items"]
+    at(page, width).goto(f"{hot_live.url}/#/boards")
+    rows = page.locator("#hot-list tbody tr")
+    expect(rows.locator(".title")).to_have_text([it["product"]["title"] for it in hot["items"]])
+    expect(rows.locator("td.day")).to_have_text([f"{it['orders_24h']:,}" for it in hot["items"]])
+    expect(rows.locator("td.recent")).to_have_text([f"{it['recent_orders']:,}" for it in hot["items"]])
+    expect(rows.locator(".reasons-cell")).to_have_text([it["reasons"][0]["text"] for it in hot["items"]])
+    # "截至" the list's minute in Beijing time: the API's +08:00 instant, to the minute
+    expect(page.locator("#hot-list")).to_contain_text(f"截至 {hot['as_of'][:10]} {hot['as_of'][11:16]}")
+    for it in hot["items"]:
+        assert not re.search(r"\d+\.\d{2,}|×", it["reasons"][0]["text"])
+    check_layout(page, "boards-hot", width, screenshots)
+    table = downloaded(page, page.locator("#hot-list a.csv"))
+    head = table[0]
+    assert len(table) - 1 == len(hot["items"]) and "近24小时订单" in head
 
 
 @pytest.mark.parametrize("width", WIDTHS)
