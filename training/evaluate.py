@@ -160,10 +160,7 @@ def ours(model: Model, task: str) -> dict[str, Callable]:
         # rebuys count here: ours with the fan's own orders of each good (recommender/trend.py), and without
         out = {"ours": model.fan_scores, "ablation_no_trend": dot_scores(v["fan"], v["product"])}
         if model.rebuys is not None:
-            out["ablation_no_rebuy"] = lambda users: blend(
-                np.asarray(v["fan"][users], np.float32) @ np.asarray(v["product"], np.float32).T,
-                np.asarray(model.product_trend), np.asarray(model.fan_category[users]),
-                np.asarray(model.product_category), model.trend)
+            out["ablation_no_rebuy"] = lambda users: model.fan_scores(users, rebuys=False)
         return out
     if task == "fan_goods":
         # ours: the taste blended with the market's trend (recommender/trend.py); the ablations drop one part each

@@ -346,12 +346,18 @@ class Objectives:
 
     def _anchor_vectors(self, config: TrainConfig, fan: np.ndarray, products: np.ndarray):
         v = self.v
+        # the rooms' engagement and sales matrices do not depend on the factors: built once per setting, not at
+        # every pruning report of every vectors trial
+        key = (config.anchors.buyer_weight, config.half_life_days)
+        if v.cache.get("rooms", (None,))[0] != key:
+            v.cache["rooms"] = (key, anchor_fan_engagement(v.fit, config.anchors.buyer_weight),
+                                anchor_product_matrix(v.fit, config.half_life_days))
+        _, engagement, sales = v.cache["rooms"]
         verticals = None
         if "main_category" in v.fit.anchors:
             verticals = pd.factorize(v.fit.anchors["main_category"], sort=True)[0]
-        return anchor_vectors(anchor_fan_engagement(v.fit, config.anchors.buyer_weight),
-                              anchor_product_matrix(v.fit, config.half_life_days), fan, products, config.factors,
-                              v.threads, sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
+        return anchor_vectors(engagement, sales, fan, products, config.factors, v.threads,
+                              sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
                               audience_shrinkage=config.anchors.audience_shrinkage)
 
     def _factors(self, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
@@ -383,12 +389,19 @@ class Objectives:
         return self.v.cache["products"][1]
 
     def trend(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
+        return self.v.ndcg("fan_goods", self._fan_scores(config, rebuys=False))
+
+    def _fan_scores(self, config: TrainConfig, rebuys: bool) -> Callable[[np.ndarray], np.ndarray]:
+        """Fans' scores as `Model.fan_scores` blends them (taste, trend, categories and, with `rebuys`, the fan's
+        own orders), from this configuration's vectors."""
         v, t = self.v, config.trend
         products = self._cached_products(config)
         fan, _, _ = self._factors(config)
         category, log_share = self._log_share(t.category_smoothing)
         trend = product_trend(v.fit, t.half_life_days)
-        return v.ndcg("fan_goods", lambda users: blend(fan[users] @ products.T, trend, log_share[users], category, t))
+        own = fan_rebuys(v.fit, t.rebuy_half_life_days) if rebuys else None
+        return lambda users: blend(fan[users] @ products.T, trend, log_share[users], category, t,
+                                   None if own is None else own[users])
 
     def _log_share(self, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
         """The goods' category codes and the fans' log category shares (computed once per smoothing)."""
@@ -400,13 +413,7 @@ class Objectives:
         return category, v.cache["log_share"][1]
 
     def rebuy(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
-        v, t = self.v, config.trend
-        products = self._cached_products(config)
-        fan, _, _ = self._factors(config)
-        trend, (category, log_share) = product_trend(v.fit, t.half_life_days), self._log_share(t.category_smoothing)
-        rebuys = fan_rebuys(v.fit, t.rebuy_half_life_days)
-        return v.ndcg("fan_goods_all", lambda users: blend(fan[users] @ products.T, trend, log_share[users], category,
-                                                           t, rebuys[users]))
+        return self.v.ndcg("fan_goods_all", self._fan_scores(config, rebuys=True))
 
     def anchors(self, config: TrainConfig, trial: optuna.Trial | None) -> float:
         v = self.v

@@ -108,15 +108,16 @@ class Model:
             self.rebuys = (f["trend/rebuy_indptr.npy"], f["trend/rebuy_products.npy"], f["trend/rebuy_orders.npy"])
         self._product_norms: np.ndarray | None = None
 
-    def fan_scores(self, fans: np.ndarray) -> np.ndarray:
+    def fan_scores(self, fans: np.ndarray, rebuys: bool = True) -> np.ndarray:
         """(len(fans), products): how much each fan would like each good now: the vectors' taste blended with the
-        market's trend where the fan shops (recommender/trend.py); the vectors' inner products without a trend."""
+        market's trend where the fan shops and the fan's own rebuys (recommender/trend.py; `rebuys=False` leaves
+        those out); the vectors' inner products without a trend."""
         fans = np.asarray(fans)
         taste = np.asarray(self.vectors["fan"][fans], np.float32) @ np.asarray(self.vectors["product"], np.float32).T
         if self.trend is None:
             return taste
         return blend(taste, np.asarray(self.product_trend), np.asarray(self.fan_category[fans]),
-                     np.asarray(self.product_category), self.trend, self.fan_rebuys(fans))
+                     np.asarray(self.product_category), self.trend, self.fan_rebuys(fans) if rebuys else None)
 
     def fan_rebuys(self, fans: np.ndarray) -> sp.coo_matrix | None:
         """(len(fans), products): the fans' own decayed orders of each good (None: the artifact keeps none)."""
