@@ -20,8 +20,8 @@ best settings fixed (a joint search over twenty parameters needs far more trials
 4. ``rebuy``: how much a fan's own past orders of a good count (its weight and half-life), on fan->goods NDCG@K
    with rebuys included (``fan_goods_all``: the goods a fan buys in the validation days, bought before or not).
 5. ``anchors``: the anchor vectors' shrinkages, the weight of a buyer beside a follower and the trend's weight in
-   a room's score, on anchor->goods NDCG@K of the vectors' affinity with the trend, as ``VectorScorer`` ranks a
-   room's goods where the snapshot has no shelf table.
+   a room's score (the trend within the room's categories), on anchor->goods NDCG@K of the vectors' affinity with
+   the trend, as ``VectorScorer`` ranks a room's goods where the snapshot has no shelf table.
 6. ``shelf_rate``: the priors of the shelf-rate model, on anchor->goods NDCG@K of expected orders if shelved,
    each room ranking the goods it had listed by the end of the validation days (realised sales can judge orders
    *if shelved* only where a good was shelved; skipped without a shelf table).
@@ -67,6 +67,7 @@ from recommender.trend import (
     fan_rebuys,
     product_trend,
     room_base,
+    room_trend_reach,
 )
 from training.config import TrainConfig
 from training.metrics import ranking_metrics
@@ -105,6 +106,10 @@ class TuneConfig(Settings):
     algorithms: tuple[Literal["als", "bpr"], ...] = Field(("als", "bpr"), min_length=1,
                                                           description="factor models the vectors stage may choose")
     threads: int | None = Field(None, ge=1, description="compute threads (default: all cores)")
+    confidence: float = Field(0.95, ge=0, lt=1, description="a stage keeps its start unless its best trial beats it "
+                              "with this confidence (two-sided interval of the paired bootstrap over the validation "
+                              "users); 0: the best trial always wins")
+    n_boot: int = Field(1000, ge=100, description="bootstrap resamples of that interval")
 
     @model_validator(mode="after")
     def _bounded(self) -> TuneConfig:
@@ -151,6 +156,7 @@ class Validation:
     listed: sp.csr_matrix | None = None  # (anchor_goods users, goods): listed by the end of the validation days
     merchant: MerchantFigures | None = None  # without a shelf table: what the vectors' merchant view weighs rooms by
     cache: dict[str, Any] = field(default_factory=dict)  # the fixed parts a later stage reuses
+    scored: dict[str, np.ndarray] = field(default_factory=dict)  # each task's per-user NDCG, last scored
 
     def ndcg(self, task: str, scores_for: Callable[[np.ndarray], np.ndarray], listed_only: bool = False) -> float:
         """Mean NDCG@k of the task's users. `listed_only`: each room ranks only the goods it had listed by the end
@@ -167,7 +173,9 @@ class Validation:
                 return np.where(keep, inner(batch), -np.inf)
 
         ranked = rank_task(t, scores_for, self.k)
-        return float(np.nanmean(ranking_metrics(ranked, t.truth, (self.k,))[f"ndcg@{self.k}"]))
+        per_user = np.asarray(ranking_metrics(ranked, t.truth, (self.k,))[f"ndcg@{self.k}"], np.float64)
+        self.scored[task] = per_user
+        return float(np.nanmean(per_user))
 
 
 @dataclass
@@ -180,11 +188,17 @@ class StageResult:
     trials: list[dict]  # number, state, value, params, seconds
     importances: dict[str, float]
     seconds: float
+    #: the best trial's value and the 95% interval of its gain over the start (paired bootstrap over the
+    #: validation users); `kept_start`: the interval reached 0, so the stage kept its start (best_* are the start's)
+    trial_best_value: float = math.nan
+    gain_interval: tuple[float, float] | None = None
+    kept_start: bool = False
 
     def as_dict(self) -> dict:
         return {"stage": self.name, "metric": self.metric, "start_value": self.start_value,
                 "best_value": self.best_value, "best_params": self.best_params, "importances": self.importances,
-                "seconds": round(self.seconds, 1), "trials": self.trials}
+                "trial_best_value": self.trial_best_value, "gain_interval": self.gain_interval,
+                "kept_start": self.kept_start, "seconds": round(self.seconds, 1), "trials": self.trials}
 
 
 # -- the parameters of each stage: (dotted TrainConfig field, how a trial suggests it) --------------------------
@@ -425,11 +439,14 @@ class Objectives:
             return v.ndcg("anchor_goods", dot_scores(av.blended, products))
         trend = product_trend(v.fit, config.trend.half_life_days)
         power = RankingConfig().vector_affinity_weight
+        if "room_reach" not in v.cache:  # the rooms' categories: the trend within them, as VectorScorer has it
+            v.cache["room_reach"] = room_trend_reach(anchor_category_gmv(v.fit))
+        reach, category = v.cache["room_reach"], category_codes(v.fit)[0]
 
         def scores(users: np.ndarray) -> np.ndarray:  # as VectorScorer ranks a room's goods with the trend
             taste = av.blended[users] @ products.T
             top = np.maximum(taste.max(axis=1, keepdims=True), 1e-9)
-            return room_base(taste, top, power, room_weight, trend[None, :])
+            return room_base(taste, top, power, room_weight, trend[None, :] * reach[users][:, category])
 
         return v.ndcg("anchor_goods", scores)
 
@@ -536,16 +553,20 @@ def run_stage(name: str, objectives: Objectives, config: TrainConfig, cfg: TuneC
     metric = objectives.metric(name)
     label = f"{trials}" if trials else f"{seconds / 60:.1f} min"
 
+    scored: dict[int, dict[str, np.ndarray]] = {}  # each completed trial's per-user NDCG, for the noise gate
+
     def objective(trial: optuna.Trial) -> float:
         with warnings_silenced():
             _suggest(name, trial, cfg.algorithms)
         params = _config_params(trial.params)
         t = time.perf_counter()
+        objectives.v.scored.clear()
         try:
             value = fit(with_params(config, params), trial)
         except optuna.TrialPruned as exc:
             progress(f"[{name} {trial.number + 1}] pruned: {exc} ({time.perf_counter() - t:.1f} s)  {_short(params)}")
             raise
+        scored[trial.number] = dict(objectives.v.scored)
         trial.set_user_attr("seconds", round(time.perf_counter() - t, 2))
         done = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         best = max([value, *done])
@@ -566,9 +587,39 @@ def run_stage(name: str, objectives: Objectives, config: TrainConfig, cfg: TuneC
     rows = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
              "last_reported": t.intermediate_values.get(max(t.intermediate_values)) if t.intermediate_values
              else None, "seconds": t.user_attrs.get("seconds"), "params": t.params} for t in study.trials]
-    start_value = study.trials[0].value if study.trials[0].state == optuna.trial.TrialState.COMPLETE else math.nan
-    return StageResult(name, metric, float(start_value), float(study.best_value),
-                       _config_params(study.best_trial.params), rows, importances, time.perf_counter() - started)
+    first = study.trials[0]
+    start_value = first.value if first.state == optuna.trial.TrialState.COMPLETE else math.nan
+    best, interval, kept = study.best_trial, None, False
+    if cfg.confidence > 0 and best.number != first.number and first.number in scored and best.number in scored:
+        interval = paired_gain(scored[first.number], scored[best.number], cfg.confidence, cfg.n_boot, cfg.seed)
+        kept = interval[0] <= 0.0
+        progress(f"{name}: best trial {best.value:.4f} against the start {start_value:.4f}, gain "
+                 f"{cfg.confidence:.0%} interval [{interval[0]:+.4f}, {interval[1]:+.4f}]: "
+                 + ("within noise, the start is kept" if kept else "kept"))
+    chosen = first if kept else best
+    return StageResult(name, metric, float(start_value), float(chosen.value), _config_params(chosen.params), rows,
+                       importances, time.perf_counter() - started, float(best.value), interval, kept)
+
+
+def paired_gain(start: dict[str, np.ndarray], best: dict[str, np.ndarray], confidence: float, n_boot: int,
+                seed: int) -> tuple[float, float]:
+    """The `confidence` interval of (best's value - start's), resampling each task's validation users, the same
+    resample for both (paired): a stage's best of many trials on one sample of users beats its start by chance
+    too (the trend stage's 1-day half-life won 14 validation days on Online Retail and lost its test window). A
+    stage's value is the geometric mean of its tasks' mean NDCG (one task: the mean), as the objectives score."""
+    rng = np.random.default_rng(seed)
+    log_start, log_best = np.zeros(n_boot), np.zeros(n_boot)
+    for task in start:
+        a, b = start[task], best[task]
+        idx = rng.integers(0, len(a), (n_boot, len(a)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample of users without a value: NaN, dropped
+            log_start += np.log(np.maximum(np.nanmean(a[idx], axis=1), 1e-12))
+            log_best += np.log(np.maximum(np.nanmean(b[idx], axis=1), 1e-12))
+    diff = np.exp(log_best / len(start)) - np.exp(log_start / len(start))
+    diff = diff[np.isfinite(diff)]
+    tail = (1.0 - confidence) / 2
+    return float(np.quantile(diff, tail)), float(np.quantile(diff, 1.0 - tail))
 
 
 def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: TrainConfig | None = None,

@@ -33,7 +33,9 @@ def config_toml(result: TuneResult) -> str:
     lines = [f"# xuanpin tune: {result.data['source']} (sha256 {result.data['fingerprint'][:16]}...)",
              f"# fitted until {result.split['fit_until']}, validated on the next {result.split['valid_days']:g} days; "
              f"{result.split['test_days_held_out']:g} test days held out",
-             *(f"# {s.name}: {s.metric} {s.start_value:.4f} -> {s.best_value:.4f} ({len(s.trials)} trials)"
+             *(f"# {s.name}: {s.metric} {s.start_value:.4f} -> {s.best_value:.4f} ({len(s.trials)} trials"
+               + (f"; the best trial's {s.trial_best_value:.4f} was within noise, the start kept" if s.kept_start
+                  else "") + ")"
                for s in result.stages), ""]
     return "\n".join(lines) + tomli_w.dumps(result.config.model_dump(mode="json", exclude_none=True))
 
@@ -58,13 +60,18 @@ def report_markdown(result: TuneResult) -> str:
            f"of the next {sp['valid_days']:g} days (pairs new in them; {sp['users']['fan_goods']:,} fans and "
            f"{sp['users']['anchor_goods']:,} anchors sampled). The last {sp['test_days_held_out']:g} days of the "
            f"snapshot were cut off first and never seen. {result.seconds / 60:.1f} minutes in all.", "",
-           "| stage | metric | start | best | trials (pruned) | seconds |", "|---|---|---|---|---|---|"]
+           "| stage | metric | start | best trial | its gain over the start | chosen | trials (pruned) | seconds |",
+           "|---|---|---|---|---|---|---|---|"]
     for s in result.stages:
         pruned = sum(t["state"] == "pruned" for t in s.trials)
-        out.append(f"| {s.name} | {s.metric} | {s.start_value:.4f} | {s.best_value:.4f} | {len(s.trials)} "
+        gain = "—" if s.gain_interval is None else f"[{s.gain_interval[0]:+.4f}, {s.gain_interval[1]:+.4f}]"
+        out.append(f"| {s.name} | {s.metric} | {s.start_value:.4f} | {_fmt(s.trial_best_value)} | {gain} | "
+                   f"{'start (within noise)' if s.kept_start else 'best'} {s.best_value:.4f} | {len(s.trials)} "
                    f"({pruned}) | {s.seconds:.0f} |")
     out += ["", "The start of each stage is the configuration it began from (with the earlier stages' best "
-            "settings): its first trial. Importance: optuna's default evaluator (PED-ANOVA) over the "
+            "settings): its first trial. The best trial replaces it only if the 95% interval of its gain (a paired "
+            "bootstrap over the validation users) is above 0: the best of many trials on one sample of users beats "
+            "the start by chance too. Importance: optuna's default evaluator (PED-ANOVA) over the "
             "stage's completed trials (indicative with few trials).", ""]
     for s in result.stages:
         out += [f"## {s.name}", "", "| parameter | best | importance |", "|---|---|---|"]

@@ -27,7 +27,7 @@ from recommender.ranking.arrange import slot_codes
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfRates
-from recommender.trend import room_base
+from recommender.trend import room_base, room_trend_reach
 
 POOL_CACHE_ROWS = 500_000  # rows of unfiltered category pools kept per loaded model (48 bytes each: 24 MB)
 POOL_CACHE_MAX_N = 1_000  # pools are kept for lists up to this long (pages 1-5 at k=200); deeper ones are rebuilt
@@ -233,7 +233,11 @@ class VectorScorer:
     Where the artifact has the market's trend (recommender/trend.py) a room's good blends taste and trend as a
     fan's does,
 
-        base = relative affinity ** w + trend.room_weight x trend[good],   score = base x price^p x commission^c x boost
+        base = relative affinity ** w + trend.room_weight x trend[good] x reach[room, category],
+        score = base x price^p x commission^c x boost
+
+    (reach: the room's 30-day GMV in the good's category over its best category's, 1 for a room without sales:
+    `recommender.trend.room_trend_reach`)
 
     and the candidates are the exact top by `base` (Fagin's threshold rule over the goods by affinity and by
     trend: `_top_blend`). Without a trend (or weight 0) base is the relative affinity ** w, as before.
@@ -271,6 +275,10 @@ class VectorScorer:
             self._by_trend = rows[np.lexsort((rows, -self.trend))]
             self._supported_by_trend = self._by_trend[goods.supported[self._by_trend]]
             self._supported = goods.supported
+            # each good's column of the rooms' category GMV (-1: none, which takes the whole trend)
+            category = np.asarray(goods.category, np.int64)
+            self._trend_column = np.where(category >= 0, rooms.audience_column[np.maximum(category, 0)], -1)
+            self._room_reach = room_trend_reach(rooms.category_gmv)
 
     def retrieve(self, query: np.ndarray, mask: np.ndarray, n: int, supported_only: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -331,7 +339,7 @@ class VectorScorer:
             fresh = ~np.isin(extra, rows)
             rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
         rel = np.maximum(affinity / top, 1e-3)
-        base = self._base(affinity, top, self.trend[rows])
+        base = self._base(affinity, top, self.room_trend(anchor, rows))
         value = base * self._value.price[rows] * self._value.commission[rows]
         score = value * self.boost[rows]
 
@@ -343,12 +351,20 @@ class VectorScorer:
     def _base(self, affinity: np.ndarray, top: float, trend: np.ndarray | float) -> np.ndarray:
         return room_base(affinity, top, self.config.vector_affinity_weight, self.trend_weight, trend)
 
+    def room_trend(self, anchor: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """The trend of goods `rows` (None: all) within the room's categories (`room_trend_reach`): at most the
+        market's trend, so the threshold rule's bound over the market's trend still holds."""
+        reach = np.append(self._room_reach[anchor], np.float32(1.0))  # column -1: the whole trend
+        if rows is None:
+            return self.trend * reach[self._trend_column]
+        return self.trend[rows] * reach[self._trend_column[rows]]
+
     def blended_base(self, anchor: int, mask: np.ndarray) -> np.ndarray:
         """Every good's blended base for the room, the relative affinity over the best good passing `mask`
         (a full scan: for checks, not for requests)."""
         affinity = self.vectors @ self.anchor_vectors[anchor]
         top = max(float(affinity[mask].max(initial=0.0)), 1e-9)
-        return self._base(affinity, top, self.trend)
+        return self._base(affinity, top, self.room_trend(anchor))
 
     def _top_blend(self, anchor: int, mask: np.ndarray, n: int, top: float, eligible: int,
                    supported_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -357,9 +373,9 @@ class VectorScorer:
 
         Fagin's threshold rule: take the `depth` best by affinity and the `depth` best by trend. A good in
         neither list has affinity <= the last one's of the first and trend <= the last one's of the second, so
-        its base is at most base(last affinity) + weight x last trend. When the n-th best base of the union beats
-        that bound (or a list holds every eligible good) the union holds the top n; else the depth grows, until
-        scoring every eligible good costs less (`_scan_blend`)."""
+        its base is at most base(last affinity) + weight x last trend (a room's reach is at most 1). When the
+        n-th best base of the union beats that bound (or a list holds every eligible good) the union holds the top
+        n; else the depth grows, until scoring every eligible good costs less (`_scan_blend`)."""
         by_trend = self._supported_by_trend if supported_only else self._by_trend
         depth = n
         while True:
@@ -369,7 +385,7 @@ class VectorScorer:
             t_rows = _masked_prefix(by_trend, mask, depth)
             rows = np.union1d(a_rows, t_rows)
             affinity = self.vectors[rows] @ self.anchor_vectors[anchor]  # one inner product per candidate
-            base = self._base(affinity, top, self.trend[rows])
+            base = self._base(affinity, top, self.room_trend(anchor, rows))
             order = np.lexsort((rows, -base))[:n]
             done = len(a_rows) < depth or len(t_rows) < depth  # a list ran out: it holds every eligible good
             if not done and len(order) == n:
@@ -385,7 +401,7 @@ class VectorScorer:
         """`_top_blend` by scoring every good passing `mask` (one product of the catalogue with the anchor)."""
         keep = mask & self._supported if supported_only else mask
         affinity = self.vectors @ self.anchor_vectors[anchor]
-        base = np.where(keep, self._base(affinity, top, self.trend), -np.inf)
+        base = np.where(keep, self._base(affinity, top, self.room_trend(anchor)), -np.inf)
         m = min(n, int(np.count_nonzero(keep)))
         if m == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)

@@ -21,9 +21,12 @@ from training.tune import (
     MerchantFigures,
     Objectives,
     TuneConfig,
+    Validation,
     _budgets,
     _start_params,
+    paired_gain,
     prepare,
+    run_stage,
     tune,
     with_params,
 )
@@ -191,3 +194,55 @@ def test_the_command_writes_the_toml_and_the_report(small_snapshot, tmp_path):
     assert (tmp_path / "tuned-report" / "report.md").exists()
     bad = CliRunner().invoke(main, ["tune", "--data", str(small_snapshot), "--out", str(out), "--stages", "nope"])
     assert bad.exit_code != 0 and "stages" in bad.output
+
+
+class _NoisyTrend:
+    """A trend objective whose trials differ from the start by noise alone, or (`real_gain`) where a weight above
+    2 lifts every validation user by that much."""
+
+    def __init__(self, real_gain: float = 0.0) -> None:
+        self.v = Validation(None, {}, 20, 1)  # only `scored` is used
+        self.real_gain, self.rng = real_gain, np.random.default_rng(3)
+        self.base = self.rng.uniform(0.0, 0.4, 500)
+
+    def metric(self, stage: str) -> str:
+        return "fan->goods NDCG@20"
+
+    def trend(self, config: TrainConfig, trial) -> float:
+        per_user = self.base.copy()
+        if config.trend != TrainConfig().trend:  # any trial but the start: the same users, shuffled luck
+            per_user = np.clip(per_user + self.rng.normal(0.0, 0.05, len(per_user)), 0, 1)
+            if config.trend.weight > 2:
+                per_user += self.real_gain
+        self.v.scored["fan_goods"] = per_user
+        return float(per_user.mean())
+
+
+def test_a_stage_keeps_its_start_unless_its_best_trial_beats_it_beyond_noise():
+    """The best of 12 noisy trials beats the start on the validation users by chance (Online Retail's trend
+    stage chose a 1-day half-life that way, and lost the test window): the paired bootstrap's interval of the
+    gain reaches 0, so the stage keeps its start; a real gain for every user is kept."""
+    cfg = TuneConfig(trials=12, seed=0)
+    lines: list[str] = []
+    noise = run_stage("trend", _NoisyTrend(), TrainConfig(), cfg, 12, None, lines.append)
+    assert noise.trial_best_value > noise.start_value  # the best trial won the validation days by luck
+    assert noise.kept_start and noise.gain_interval[0] <= 0 < noise.gain_interval[1]
+    assert noise.best_value == noise.start_value
+    assert with_params(TrainConfig(), noise.best_params) == TrainConfig()
+    assert "within noise, the start is kept" in lines[-1]
+    real = run_stage("trend", _NoisyTrend(real_gain=0.05), TrainConfig(), cfg, 12, None, lines.append)
+    assert not real.kept_start and real.gain_interval[0] > 0
+    assert real.best_params["trend.weight"] > 2 and real.best_value == real.trial_best_value
+    ungated = run_stage("trend", _NoisyTrend(), TrainConfig(), cfg.model_copy(update={"confidence": 0.0}), 12, None,
+                        lines.append)
+    assert not ungated.kept_start and ungated.gain_interval is None
+    assert ungated.best_value == ungated.trial_best_value > ungated.start_value
+
+
+def test_the_gain_interval_is_paired_and_geometric_over_tasks():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 1, 400)
+    lo, hi = paired_gain({"t": a}, {"t": a + 0.01}, 0.95, 500, 0)
+    assert lo == pytest.approx(0.01) and hi == pytest.approx(0.01)  # paired: the users' own spread cancels
+    both = paired_gain({"f": a, "g": a}, {"f": a * 1.21, "g": a}, 0.95, 500, 0)
+    assert both[0] == pytest.approx(0.1 * a.mean(), rel=0.2)  # sqrt(1.21 x 1) - 1 = 10% of the value

@@ -15,6 +15,7 @@ from recommender.ranking.catalog import Goods
 from recommender.ranking.picks import arranged
 from recommender.ranking.scorers import Eligible, ShelfRateScorer
 from recommender.shelf_rate import ShelfRates
+from recommender.trend import room_trend_reach
 from tests.recommender.ranking.conftest import FILTERS
 from tests.recommender.ranking.plain_rules import brute_top
 
@@ -75,10 +76,34 @@ def test_without_a_trend_a_rooms_goods_rank_by_affinity_alone(small_artifact, ve
                                                     abs=power * 1e-6 * money + 1e-6)
     blended = [p.product for p in vector_ranker.picks(3, 20).items]
     assert blended != [p.product for p in plain.picks(3, 20).items]  # the trend does move the picks
-    model.trend = load_model(small_artifact).trend  # the defaults: the trend off in rooms' scores
-    assert model.trend.room_weight == 0
-    default = Ranker(model)
-    assert [p.product for p in default.picks(3, 20).items] == [p.product for p in plain.picks(3, 20).items]
+    model.trend = load_model(small_artifact).trend.model_copy(update={"room_weight": 0.0})  # the trend off
+    off = Ranker(model)
+    assert [p.product for p in off.picks(3, 20).items] == [p.product for p in plain.picks(3, 20).items]
+
+
+def test_a_rooms_trend_stays_within_the_categories_it_sells(vector_ranker):
+    """The market's trend x the room's 30-day GMV in the good's category over its best category's: nothing in
+    categories the room did not sell (the unweighted trend filled synthetic rooms' picks with other verticals'
+    best sellers), all of it in its best one, and all of it everywhere for a room without sales."""
+    scorer, rooms = vector_ranker.scorer, vector_ranker.scorer._rooms
+    gmv = np.asarray(rooms.category_gmv, float)
+    column = scorer._trend_column
+    sellers = np.flatnonzero((gmv > 0).sum(axis=1) >= 1)
+    assert len(sellers) > 0
+    for anchor in sellers[:20]:
+        reach = scorer.room_trend(anchor) / np.maximum(scorer.trend, 1e-30)
+        has = scorer.trend > 0
+        sold = gmv[anchor][column]
+        np.testing.assert_allclose(reach[has], (sold / gmv[anchor].max())[has], rtol=1e-5)
+        assert (reach[has & (sold == 0)] == 0).all() and (reach[has & (sold == gmv[anchor].max())] == 1).all()
+        mask = np.ones(len(scorer.trend), bool)
+        base = scorer.blended_base(anchor, mask)
+        affinity = scorer.vectors @ scorer.anchor_vectors[anchor]
+        power = vector_ranker.config.vector_affinity_weight
+        rel = np.maximum(affinity / max(float(affinity.max()), 1e-9), 1e-3) ** power
+        np.testing.assert_allclose(base[sold == 0], rel[sold == 0], rtol=1e-6)
+    assert (room_trend_reach(np.zeros_like(gmv)) == 1).all()
+    assert room_trend_reach(np.array([[0.0, 5.0, 20.0]])).tolist() == [[0.0, 0.25, 1.0]]
 
 
 def test_the_affinity_exponent_follows_the_affinity_source(ranker, vector_ranker):
@@ -89,7 +114,8 @@ def test_the_affinity_exponent_follows_the_affinity_source(ranker, vector_ranker
         for pick in r.picks(3, 20).items:
             b = pick.breakdown
             money = b["price"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
-            trend = r.scorer.trend_weight * r.scorer.trend[pick.product] if r is vector_ranker else 0.0
+            trend = (r.scorer.trend_weight * float(r.scorer.room_trend(3, np.array([pick.product]))[0])
+                     if r is vector_ranker else 0.0)
             # the figures are rounded to 6 decimals: a relative affinity off by 5e-7 moves the value by that x money
             assert b["expected_value"] == pytest.approx((b["relative_affinity"] ** power + trend) * money, rel=1e-3,
                                                         abs=power * 1e-6 * money + 1e-6)
@@ -318,7 +344,8 @@ def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_art
     for pick in picks:
         b = pick.breakdown
         assert b["expected_value"] > 0
-        assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power, rel=1e-3, abs=1e-5)
+        trend = ranker.scorer.trend_weight * float(ranker.scorer.room_trend(3, np.array([pick.product]))[0])
+        assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power + trend, rel=1e-3, abs=1e-5)
     # one good that earns brings the earnings back: price and commission weigh again
     with_commission(np.where(np.arange(n) == 0, 0.1, 0.0))
     earning = Ranker(model).picks(3, 20).items
