@@ -38,6 +38,7 @@ SUPPORTED_CANDIDATES = 200  # supported goods precomputed per anchor at load (ve
 # page against 0.36 ms for the rule's lists
 BLEND_SCAN_SHARE = 0.25
 BLEND_SCAN_GOODS = 10_000
+BLEND_DEPTH = 1.5  # the threshold rule's first depth, in goods asked for (within the 2n of the candidate lists)
 
 
 class Eligible(NamedTuple):
@@ -271,9 +272,6 @@ class VectorScorer:
             if len(self.trend) != len(self.vectors):
                 raise ArtifactError(f"trend/products.npy has {len(self.trend)} goods, the vectors "
                                     f"{len(self.vectors)}")
-            rows = np.arange(len(self.trend))
-            self._by_trend = rows[np.lexsort((rows, -self.trend))]
-            self._supported_by_trend = self._by_trend[goods.supported[self._by_trend]]
             self._supported = goods.supported
             # each good's column of the rooms' category GMV (-1: none, which takes the whole trend)
             category = np.asarray(goods.category, np.int64)
@@ -371,26 +369,35 @@ class VectorScorer:
         """The n best goods passing `mask` by base = relative affinity ** w + weight x trend, exactly (ties by
         row): (rows in that order, their affinities).
 
-        Fagin's threshold rule: take the `depth` best by affinity and the `depth` best by trend. A good in
-        neither list has affinity <= the last one's of the first and trend <= the last one's of the second, so
-        its base is at most base(last affinity) + weight x last trend (a room's reach is at most 1). When the
+        Fagin's threshold rule: take the `depth` best by affinity and the `depth` best by the room's trend (the
+        market's within the room's categories: one product of the catalogue with the room's reach and a partial
+        sort, no inner products). A good in neither list has affinity <= the last one's of the first and trend <=
+        the last one's of the second, so its base is at most base(last affinity) + weight x last trend. When the
         n-th best base of the union beats that bound (or a list holds every eligible good) the union holds the top
         n; else the depth grows, until scoring every eligible good costs less (`_scan_blend`)."""
-        by_trend = self._supported_by_trend if supported_only else self._by_trend
-        depth = n
+        depth = int(BLEND_DEPTH * n)  # at depth n the bound rarely holds: the n-th of the union is below both lists'
+        room_trend = cand = cand_trend = None
         while True:
             if eligible <= BLEND_SCAN_GOODS or depth >= BLEND_SCAN_SHARE * eligible:
                 return self._scan_blend(anchor, mask, n, top, supported_only)
+            if room_trend is None:
+                room_trend = self.room_trend(anchor)
+                cand = np.flatnonzero(mask & self._supported if supported_only else mask)
+                cand_trend = room_trend[cand]
             a_rows, _ = self.retrieve_for_anchor(anchor, mask, depth, supported_only, eligible=eligible)
-            t_rows = _masked_prefix(by_trend, mask, depth)
+            if depth < len(cand):
+                part = np.argpartition(-cand_trend, depth - 1)[:depth]
+                t_rows, last_t = cand[part], float(cand_trend[part].min())
+            else:
+                t_rows, last_t = cand, 0.0
             rows = np.union1d(a_rows, t_rows)
             affinity = self.vectors[rows] @ self.anchor_vectors[anchor]  # one inner product per candidate
-            base = self._base(affinity, top, self.room_trend(anchor, rows))
+            base = self._base(affinity, top, room_trend[rows])
             order = np.lexsort((rows, -base))[:n]
             done = len(a_rows) < depth or len(t_rows) < depth  # a list ran out: it holds every eligible good
             if not done and len(order) == n:
                 last_a = float(self.vectors[a_rows[-1]] @ self.anchor_vectors[anchor])
-                bound = float(self._base(np.array([last_a]), top, self.trend[t_rows[-1]])[0])
+                bound = float(self._base(np.array([last_a]), top, last_t)[0])
                 done = base[order[-1]] > bound  # strictly: a good at the bound might win the tie by row
             if done:
                 return rows[order], affinity[order].astype(np.float32)
@@ -453,14 +460,3 @@ def merchant_score(rel: np.ndarray, fans: np.ndarray, category_share: np.ndarray
     if category_orders is not None and weight > 0:
         score = score * (1 + np.asarray(category_orders, dtype=float)) ** weight
     return score
-
-
-def _masked_prefix(order: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """The first n entries of `order` passing `mask`, reading as little of `order` as it can."""
-    span = max(4 * n, 1024)
-    while True:
-        head = order[:span]
-        kept = head[mask[head]]
-        if len(kept) >= n or span >= len(order):
-            return kept[:n]
-        span *= 4
