@@ -484,7 +484,10 @@ class TuneResult:
     def summary(self, config_file: str | None = None) -> dict:
         """What a model's manifest (and the registry's history) records of the tuning behind its settings."""
         stages = {s.name: {"metric": s.metric, "start": round(s.start_value, 5), "best": round(s.best_value, 5),
-                           "trials": len(s.trials)} for s in self.stages}
+                           "trials": len(s.trials), "best_trial": round(s.trial_best_value, 5),
+                           "gain_interval": None if s.gain_interval is None
+                           else [round(x, 5) for x in s.gain_interval], "kept_start": s.kept_start}
+                  for s in self.stages}
         return {"config_file": config_file, "data": self.data, "split": self.split,
                 "seconds": round(self.seconds, 1), "stages": stages}
 

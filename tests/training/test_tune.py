@@ -82,6 +82,8 @@ def test_the_split_and_progress_are_reported(tuned, market):
     assert result.split["valid_orders"] > 0 and result.split["users"]["fan_goods"] > 0
     assert lines[0].startswith("tuning vectors, content, trend, rebuy, anchors, shelf_rate")
     assert sum(line.startswith("[vectors ") for line in lines) == len(result.stages[0].trials)
+    for name, stage in result.summary()["stages"].items():  # what the manifest records: the gate's verdict too
+        assert stage["kept_start"] in (True, False) and stage["best"] >= stage["start"], name
 
 
 def test_the_toml_is_what_training_reads(tuned, tmp_path):
