@@ -151,6 +151,7 @@ def test_with_tune_the_tuned_model_is_scored_beside_the_untuned_one_tuned_before
     tuning = result["tuning"]
     assert tuning["split"]["valid_until"] == result["data"]["cutoff"]  # the test window is after all of it
     assert tuning["split"]["test_days_held_out"] == 0
+    assert tuning["split"]["valid_days"] == result["config"]["test_days"]  # validated over the test's horizon
     assert {"ours", "ours_tuned"} <= set(result["tasks"]["fan_goods"]["models"])
     assert {"ours", "ours_tuned", "ours_no_rerank_tuned"} <= set(result["tasks"]["anchor_goods"]["models"])
     text = markdown(result)
