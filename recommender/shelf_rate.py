@@ -321,18 +321,19 @@ def _fit_lean(n: np.ndarray, exposure: np.ndarray, x: np.ndarray, start: _Lean, 
     nn, ee, xx = n[rows, cols], exposure[rows, cols], x[rows, cols]
     n_r, n_c = n.shape
     level, coef = start.level.copy(), start.coef.copy()
+    room_n, cat_n = np.maximum(np.bincount(rows, nn, n_r), 1e-3), np.bincount(cols, nn, n_c) + 0.5
+    dof = max(len(nn) - n_r - n_c - len(coef), 1)
     for _ in range(steps):
         eta = level[cols] + xx @ coef
         room_mu = np.bincount(rows, ee * np.exp(eta), n_r)
-        scale = np.log(np.maximum(np.bincount(rows, nn, n_r), 1e-3) / np.maximum(room_mu, 1e-300))
+        scale = np.log(room_n / np.maximum(room_mu, 1e-300))
         eta = eta + scale[rows]
         cat_mu = np.bincount(cols, ee * np.exp(eta), n_c)
         # half a pseudo-order of the category's current level: a category no room listed keeps its level
-        step = np.log((np.bincount(cols, nn, n_c) + 0.5) / (cat_mu + 0.5))
+        step = np.log(cat_n / (cat_mu + 0.5))
         level += step
         level -= level.mean()
         mu = ee * np.exp(eta + step[cols])
-        dof = max(len(nn) - n_r - n_c - len(coef), 1)
         dispersion = max(float(((nn - mu) ** 2 / np.maximum(mu, 1e-12)).sum()) / dof, 1.0)
         grad = xx.T @ (nn - mu) / dispersion - (coef - center) / prior_sd ** 2
         hess = (xx * mu[:, None]).T @ xx / dispersion + np.eye(len(coef)) / prior_sd ** 2
