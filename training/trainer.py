@@ -62,15 +62,19 @@ class StageTimer:
     """Times named stages and logs each one as it ends: the log reads as the story of the run."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of the process (every thread) per stage: on a shared machine the wall times move with the
+    #: other jobs' load, these much less, so runs far apart can be compared by them
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def __call__(self, name: str, what: str) -> Iterator[None]:
         step = f"[{len(self.seconds) + 1}/{len(STAGES)}]"
         _log.info("%s %s: %s", step, name, what)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.cpu_seconds[name] = round(time.process_time() - cpu, 3)
         self.rss_mb[name] = round(peak_rss_mb(), 1)
         _log.info("%s %s done in %.1fs (peak RSS %.0f MB)", step, name, self.seconds[name], self.rss_mb[name])
 
@@ -299,6 +303,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "command": " ".join(sys.argv),
         }
         manifest["timings_seconds"] = timer.seconds
+        manifest["cpu_seconds"] = timer.cpu_seconds
         manifest["peak_rss_mb"] = round(peak_rss_mb(), 1)
         path = writer.commit(manifest)
     total = sum(timer.seconds.values())
