@@ -384,8 +384,10 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
 def _sum_rows(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """(n, columns): the rows of `values` summed by `index` (np.add.at's sums, in its order, a bincount per
     column: np.add.at took seconds over the fits' 100k goods)."""
-    return np.stack([np.bincount(index, values[:, j], n) for j in range(values.shape[1])], axis=1).reshape(
-        n, values.shape[1])
+    out = np.zeros((n, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(index, values[:, j], n)
+    return out
 
 
 def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, typical: np.ndarray, k: int,
