@@ -90,11 +90,12 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFra
         out[f"orders_{days}d"] = np.bincount(product[inside], minlength=n_p)
         out[f"anchors_{days}d"] = anchors[i]
     recent = age < 30
-    out["buyers_30d"], out["buyers_all"] = distinct_per_row_within(product[kept], o["fan"].to_numpy()[kept],
-                                                                   age[kept], (30,), n_p, len(m.fan_ids))
+    out["buyers_30d"], buyers_all = distinct_per_row_within(product[kept], o["fan"].to_numpy()[kept], age[kept],
+                                                            (30,), n_p, len(m.fan_ids))
     all_orders = np.bincount(product[recent], minlength=n_p)
     out["refund_share_30d"] = np.round(np.divide(np.bincount(product[recent & refunded], minlength=n_p),
                                                  all_orders, out=np.zeros(n_p), where=all_orders > 0), 4)
+    out["buyers_all"] = buyers_all  # the columns' order is the artifact's (recommender/artifact/layout.py)
     shelf = np.bincount(m.shelf["product"].to_numpy(), minlength=n_p) if len(m.shelf) else np.zeros(n_p, int)
     out["shelf_anchors"] = shelf
     # Conversion of the promotion: of the anchors who shelved it, how many sold it in the last 30 days.
