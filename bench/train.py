@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -109,7 +110,8 @@ def main() -> None:
         total, als = sum(t.values()), t["factors"]
         result = {
             "scale": scale, "counts": man["counts"], "generate_seconds": gen_seconds, "train_wall_seconds": wall,
-            "stages_seconds": t, "total_seconds": total, "als_seconds": als,
+            "stages_seconds": t, "stages_cpu_seconds": man.get("cpu_seconds"), "load_average": os.getloadavg(),
+            "total_seconds": total, "als_seconds": als,
             "overhead_ratio": (total - als) / als, "peak_rss_mb": man["peak_rss_mb"],
             "threads": man["threads"], "libraries": man["libraries"],
         }
@@ -122,10 +124,12 @@ def main() -> None:
               f"{c['orders']:,} orders, {c['follows']:,} follows ({c['fan_product_nonzeros']:,} fan-good pairs)")
         if gen_seconds is not None:
             print(f"   generate        {gen_seconds:8.1f} s")
+        cpu = man.get("cpu_seconds", {})
         for stage, sec in t.items():
-            print(f"   {stage:<15} {sec:8.1f} s")
+            print(f"   {stage:<15} {sec:8.1f} s" + (f"   (CPU {cpu[stage]:6.1f} s)" if stage in cpu else ""))
         print(f"   total           {total:8.1f} s   (process wall {wall:.1f} s)")
-        print(f"   overhead ratio  {(total - als) / als:8.2f}    (total - ALS) / ALS")
+        print(f"   overhead ratio  {(total - als) / als:8.2f}    (total - ALS) / ALS; load average after: "
+              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print(f"   peak RSS        {man['peak_rss_mb'] / 1024:8.2f} GB")
         quality_ = dict(result.get("quality", {}))
         within = quality_.pop("within_category", None)

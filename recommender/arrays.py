@@ -23,6 +23,20 @@ def distinct_per_row(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: in
     return np.bincount(pairs // n_cols, minlength=n_rows)
 
 
+def distinct_per_row_within(rows: np.ndarray, cols: np.ndarray, age: np.ndarray, windows: tuple[float, ...],
+                            n_rows: int, n_cols: int) -> list[np.ndarray]:
+    """distinct_per_row over the pairs younger than each of `windows` (ascending; `age < w`), then over all pairs:
+    one sort of the pairs, each tagged with the first window it falls in, instead of one sort per window."""
+    k = len(windows)
+    first = np.searchsorted(np.asarray(windows, float), age, side="right")  # k: in no window
+    keys = unique_sorted((np.asarray(rows, np.int64) * n_cols + np.asarray(cols, np.int64)) * (k + 1) + first)
+    pair = keys // (k + 1)
+    new = np.ones(len(keys), bool)
+    np.not_equal(pair[1:], pair[:-1], out=new[1:])
+    row, youngest = pair[new] // n_cols, keys[new] % (k + 1)  # sorted: a pair's first key is its youngest
+    return [np.bincount(row[youngest <= i], minlength=n_rows) for i in range(k)] + [np.bincount(row, minlength=n_rows)]
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Columns of the k highest scores per row, best first, ties by column (at the cut too, so the first k
     are a prefix of the first k + 1); NaN ranks last. A partition finds each row's k-th score, then only k

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from recommender.contract import Marketplace
 from recommender.priors import prior_strength
 from recommender.settings import Settings
 from recommender.shelf_rate import ShelfFit, ShelfRates
+from recommender.threads import available_cores
 
 BANDS = 5
 
@@ -85,9 +87,10 @@ class View:
     def entries(self, anchor: np.ndarray, product: np.ndarray, chunk: int = 500_000) -> np.ndarray:
         """sum_t q[a, t] r[p, t] for (room, good) pairs (1 for rooms without known fans)."""
         out = np.empty(len(anchor))
+        known = self.audience.sum(axis=1) > 0
         for lo in range(0, len(anchor), chunk):
             qa = self.audience[anchor[lo:lo + chunk]]
-            out[lo:lo + chunk] = np.where(qa.sum(axis=1) > 0,
+            out[lo:lo + chunk] = np.where(known[anchor[lo:lo + chunk]],
                                           np.einsum("ij,ij->i", qa, self.response[product[lo:lo + chunk]]), 1.0)
         return out
 
@@ -125,11 +128,15 @@ class AudienceRates:
         group = (KMeans(k, n_init=1, random_state=seed).fit_predict(q) if k > 1 and q.shape[1]
                  else np.zeros(n_a, np.int64))
         bound = np.zeros((len(self.band), k), np.float32)
-        for g in range(k):
+
+        def fill(g: int) -> None:  # one group's column; numpy releases the GIL, so groups run on every core
             rooms = np.flatnonzero(group == g)
             for lo in range(0, len(rooms), chunk):
                 t = np.asarray(self.term(rooms[lo:lo + chunk]), np.float32)
                 np.maximum(bound[:, g], t.max(axis=0), out=bound[:, g])
+
+        with ThreadPoolExecutor(available_cores()) as pool:
+            list(pool.map(fill, range(k)))
         return dataclasses.replace(self, group=group.astype(np.int32), bound=bound * np.float32(1 + 1e-4))
 
     def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
@@ -249,9 +256,12 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
 
 def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int) -> np.ndarray:
     """(anchors, cells): the room's engagement-weighted audience over cells, rows summing to 1 (0 if unknown)."""
-    known = np.flatnonzero(cell >= 0)
-    onehot = sp.csr_matrix((np.ones(len(known)), (known, cell[known])), shape=(engagement.shape[1], n_cells))
-    q = np.asarray((engagement @ onehot).todense())
+    # a bincount over the engagement's entries: the sparse product with a one-hot matrix took seconds on 20M
+    rows = np.repeat(np.arange(engagement.shape[0], dtype=np.int64), np.diff(engagement.indptr))
+    fan_cell = cell[engagement.indices]
+    known = fan_cell >= 0
+    q = np.bincount(rows[known] * n_cells + fan_cell[known], np.asarray(engagement.data, np.float64)[known],
+                    engagement.shape[0] * n_cells).reshape(-1, n_cells)
     total = q.sum(axis=1, keepdims=True)
     return np.divide(q, total, out=np.zeros_like(q), where=total > 0)
 
@@ -263,7 +273,7 @@ def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, pow
                            shape=(len(m.fan_ids), BANDS))
     platform = np.asarray(bought.sum(axis=0)).ravel() + 1.0
     platform /= platform.sum()
-    mix = np.asarray((engagement @ bought).todense()) + platform * 5.0  # 5 pseudo-orders of the platform mix
+    mix = np.asarray(engagement @ bought.toarray()) + platform * 5.0  # 5 pseudo-orders of the platform mix
     mix /= mix.sum(axis=1, keepdims=True)
     return (mix / platform) ** power
 
@@ -300,8 +310,8 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
                                   n_p * n_cells).reshape(n_p, n_cells))
     band_factor = prior_band.copy()
+    view_fit = [v.entries(ea, ep) for v in views]  # kept up to date as each view's response changes
     for round_ in range(cfg.rounds):
-        view_fit = [v.entries(ea, ep) for v in views]
         if round_ > 0:  # the base model again, with the factors as extra exposure
             base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
         unit = days * np.asarray(base.room)[ea, ec].astype(np.float64) * np.asarray(base.quality)[ep]
@@ -346,15 +356,11 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     exp_cell = np.zeros((n_p, n_cells))
     for t in range(n_cells):
         exp_cell[:, t] = np.bincount(ep, per * q[ea, t], n_p)
-    cat_n, cat_e = np.zeros((n_c, n_cells)), np.zeros((n_c, n_cells))
-    np.add.at(cat_n, cat_of, n_resp)
-    np.add.at(cat_e, cat_of, exp_cell)
+    cat_n, cat_e = _sum_rows(cat_of, n_resp, n_c), _sum_rows(cat_of, exp_cell, n_c)
     typical = (cat_n + 1.0) / (cat_e + 1.0)
     if groups is not None:
         group, n_g = groups
-        g_n, g_e = np.zeros((n_g, n_cells)), np.zeros((n_g, n_cells))
-        np.add.at(g_n, group, n_resp)
-        np.add.at(g_e, group, exp_cell)
+        g_n, g_e = _sum_rows(group, n_resp, n_g), _sum_rows(group, exp_cell, n_g)
         # a group's response, shrunk toward its category's by 5 pseudo-orders per cell
         fine = (g_n + 5.0 * typical[np.arange(n_g) // (n_g // n_c)]) / (g_e + 5.0)
         prior = fine[group]
@@ -373,6 +379,15 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     unseen_prior = prior[~seen] if groups is not None else typical[cat_of[~seen]]
     response[~seen] /= ((unseen_prior * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
     return response
+
+
+def _sum_rows(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """(n, columns): the rows of `values` summed by `index` (np.add.at's sums, in its order, a bincount per
+    column: np.add.at took seconds over the fits' 100k goods)."""
+    out = np.zeros((n, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(index, values[:, j], n)
+    return out
 
 
 def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, typical: np.ndarray, k: int,
@@ -399,8 +414,7 @@ def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, t
         level = total[:, None] / np.maximum(mix, 1e-300)  # (goods, k)
         weight = post * informative[:, None]
         R = (weight.T @ n + 1e-3) / ((weight * level).T @ e + 1e-3)
-        counts = np.zeros((n_c, k))
-        np.add.at(counts, cat_of, post)
+        counts = _sum_rows(cat_of, post, n_c)
         w = (counts + 1.0) / (counts + 1.0).sum(axis=1, keepdims=True)
     post = np.where(informative[:, None], post, w[cat_of])
     shape = post @ R  # (goods, cells), up to a level

@@ -56,6 +56,8 @@ def anchor_fan_engagement(m: Marketplace, buyer_weight: float = 1.0) -> sp.csr_m
     follows = sparse_sum(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
                       np.ones(len(m.follows)), n)
     follows.data[:] = 1.0  # a pair listed twice is still one follow
+    if buyer_weight == 0:  # the followers alone (what adding 0 x the buyers gives: scipy drops the zeros)
+        return follows
     o = m.purchases
     bought = sparse_sum(o["anchor"].to_numpy(), o["fan"].to_numpy(), np.ones(len(o)), n)
     np.log1p(bought.data, out=bought.data)

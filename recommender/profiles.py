@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.arrays import distinct_per_row
+from recommender.arrays import distinct_per_row_within
 from recommender.clock import to_minutes
 from recommender.contract import Marketplace
 from recommender.hashing import order_keys
@@ -30,12 +30,6 @@ class AudienceProfile:
     labels: dict[str, list[str]]
 
 
-def _one_hot(codes: np.ndarray, n_labels: int) -> sp.csr_matrix:
-    known = codes >= 0
-    return sp.csr_matrix((np.ones(known.sum(), np.float32), (np.flatnonzero(known), codes[known])),
-                         shape=(len(codes), n_labels))
-
-
 def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> AudienceProfile:
     """Gender / age / region shares of each anchor's followers, and the share who bought each category.
 
@@ -50,25 +44,26 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> Audienc
     n_fans = np.asarray(follows.sum(axis=1)).ravel()
     inv = np.divide(1.0, n_fans, out=np.zeros_like(n_fans), where=n_fans > 0)
 
+    # counts over (anchor, label) cells by bincounts over the follows: sparse x sparse products took 4 s on
+    # 20M follows, these take a fraction of it (the same integer counts)
+    rows = np.repeat(np.arange(n_a, dtype=np.int64), np.diff(follows.indptr))
     shares, labels = {}, {}
     for dim in ("gender", "age_band", "region"):
         if dim not in m.fans or m.fans[dim].isna().all():
             continue
         codes, uniques = pd.factorize(m.fans[dim], sort=True)
-        counts = follows @ _one_hot(codes, len(uniques))
-        shares[dim] = (counts.toarray() * inv[:, None]).astype(np.float32)
+        code = codes[follows.indices]
+        known = code >= 0
+        counts = np.bincount(rows[known] * len(uniques) + code[known], minlength=n_a * len(uniques))
+        shares[dim] = (counts.reshape(n_a, len(uniques)).astype(np.float32) * inv[:, None]).astype(np.float32)
         labels[dim] = [str(u) for u in uniques]
 
     o = m.purchases
     recent = o[o["ordered_at"] > now - pd.Timedelta(days=30)]
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
-    bought = sp.csr_matrix((np.ones(len(recent), np.float32),
-                            (recent["fan"].to_numpy(), cat_codes[recent["product"].to_numpy()])),
-                           shape=(n_f, len(cats)))
-    bought.data[:] = 1.0
-    bought.sum_duplicates()
-    bought.data[:] = 1.0  # did the fan buy the category at all
-    shares["category"] = ((follows @ bought).toarray() * inv[:, None]).astype(np.float32)
+    bought = np.zeros((n_f, len(cats)), np.float32)
+    bought[recent["fan"].to_numpy(), cat_codes[recent["product"].to_numpy()]] = 1.0  # did the fan buy it at all
+    shares["category"] = ((follows @ bought) * inv[:, None]).astype(np.float32)
     labels["category"] = [str(c) for c in cats]
     any_buy = np.zeros(n_f, np.float32)
     any_buy[recent["fan"].to_numpy()] = 1.0
@@ -85,20 +80,22 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFra
     product = o["product"].to_numpy()
     age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     out = {"product_id": m.product_ids.ids}
-    for days in WINDOWS:
+    kept = ~refunded
+    anchors = distinct_per_row_within(product[kept], o["anchor"].to_numpy()[kept], age[kept], WINDOWS, n_p,
+                                      len(m.anchor_ids))
+    for i, days in enumerate(WINDOWS):
         inside = (age < days) & ~refunded
         out[f"sales_{days}d"] = np.bincount(product[inside], o["quantity"].to_numpy()[inside], n_p).astype(np.int64)
         out[f"gmv_{days}d"] = np.round(np.bincount(product[inside], o["amount"].to_numpy()[inside], n_p), 2)
         out[f"orders_{days}d"] = np.bincount(product[inside], minlength=n_p)
-        out[f"anchors_{days}d"] = distinct_per_row(product[inside], o["anchor"].to_numpy()[inside], n_p,
-                                                   len(m.anchor_ids))
+        out[f"anchors_{days}d"] = anchors[i]
     recent = age < 30
-    sold = recent & ~refunded
-    out["buyers_30d"] = distinct_per_row(product[sold], o["fan"].to_numpy()[sold], n_p, len(m.fan_ids))
+    out["buyers_30d"], buyers_all = distinct_per_row_within(product[kept], o["fan"].to_numpy()[kept], age[kept],
+                                                            (30,), n_p, len(m.fan_ids))
     all_orders = np.bincount(product[recent], minlength=n_p)
     out["refund_share_30d"] = np.round(np.divide(np.bincount(product[recent & refunded], minlength=n_p),
                                                  all_orders, out=np.zeros(n_p), where=all_orders > 0), 4)
-    out["buyers_all"] = distinct_per_row(product[~refunded], o["fan"].to_numpy()[~refunded], n_p, len(m.fan_ids))
+    out["buyers_all"] = buyers_all  # the columns' order is the artifact's (recommender/artifact/layout.py)
     shelf = np.bincount(m.shelf["product"].to_numpy(), minlength=n_p) if len(m.shelf) else np.zeros(n_p, int)
     out["shelf_anchors"] = shelf
     # Conversion of the promotion: of the anchors who shelved it, how many sold it in the last 30 days.
@@ -122,12 +119,12 @@ def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFram
     age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     anchor = o["anchor"].to_numpy()
     out = {"anchor_id": m.anchor_ids.ids}
-    for days in (7, 30):
+    goods = distinct_per_row_within(anchor, o["product"].to_numpy(), age, (7, 30), n_a, len(m.product_ids))
+    for i, days in enumerate((7, 30)):
         inside = age < days
         out[f"orders_{days}d"] = np.bincount(anchor[inside], minlength=n_a)
         out[f"gmv_{days}d"] = np.round(np.bincount(anchor[inside], o["amount"].to_numpy()[inside], n_a), 2)
-        out[f"goods_sold_{days}d"] = distinct_per_row(anchor[inside], o["product"].to_numpy()[inside], n_a,
-                                                      len(m.product_ids))
+        out[f"goods_sold_{days}d"] = goods[i]
     out["orders_all"] = np.bincount(anchor, minlength=n_a)
     out["shelf_size"] = np.bincount(m.shelf["anchor"].to_numpy(), minlength=n_a) if len(m.shelf) \
         else np.zeros(n_a, np.int64)

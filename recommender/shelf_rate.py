@@ -168,6 +168,14 @@ class _Entries:
     end: float  # snapshot time in days since the first order
 
 
+def _found(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Whether each of the ascending `queries` is in `sorted_keys` (np.isin for sorted inputs, without its sort)."""
+    if not len(sorted_keys):
+        return np.zeros(len(queries), bool)
+    at = np.minimum(np.searchsorted(sorted_keys, queries), len(sorted_keys) - 1)
+    return sorted_keys[at] == queries
+
+
 def _entries(m: Marketplace) -> _Entries:
     """The shelf, plus the (room, good) pairs that sold without a listing (on sale from their first order)."""
     o = m.orders
@@ -178,32 +186,46 @@ def _entries(m: Marketplace) -> _Entries:
     o_key = o["anchor"].to_numpy(np.int64) * n_p + o["product"].to_numpy(np.int64)
     s_key = m.shelf["anchor"].to_numpy(np.int64) * n_p + m.shelf["product"].to_numpy(np.int64)
     s_start = (m.shelf["listed_at"] - t0).dt.total_seconds().to_numpy() / 86400
-    unlisted = ~np.isin(o_key, s_key)
-    if unlisted.any():
-        extra = pd.Series(o_days[unlisted]).groupby(o_key[unlisted]).min()
-        s_key = np.concatenate([s_key, extra.index.to_numpy(np.int64)])
-        s_start = np.concatenate([s_start, extra.to_numpy()])
+    # The orders' keys are looked up in sorted order: binary searches of 9M keys in random order took 8 s on
+    # the large world (np.isin as much again), in sorted order they walk the shelf once.
+    by_key = np.argsort(o_key)
+    o_sorted = o_key[by_key]
+    unlisted = ~_found(np.sort(s_key), o_sorted)
+    if unlisted.any():  # each unlisted pair, on sale from its first order
+        keys, days = o_sorted[unlisted], o_days[by_key][unlisted]
+        first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        s_key = np.concatenate([s_key, keys[first]])
+        s_start = np.concatenate([s_start, np.minimum.reduceat(days, first)])
     order = np.argsort(s_key, kind="stable")
     s_key, s_start = s_key[order], np.clip(s_start[order], 0, end)
+    order_entry = np.empty(len(o_key), np.int64)
+    order_entry[by_key] = np.searchsorted(s_key, o_sorted)
     return _Entries(anchor=(s_key // n_p).astype(np.int64), product=(s_key % n_p).astype(np.int64),
-                    start=s_start, days=end - s_start, order_entry=np.searchsorted(s_key, o_key),
+                    start=s_start, days=end - s_start, order_entry=order_entry,
                     order_day=np.minimum(o_days.astype(np.int64), int(np.ceil(end)) - 1),
                     n_days=int(np.ceil(end)), end=end)
 
 
-def audience_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float,
-                 engagement: sp.csr_matrix | None = None) -> np.ndarray:
-    """(anchors, categories): the category mix its followers and buyers buy anywhere, engagement-weighted
-    (`engagement`: the (anchors, fans) weights, anchor_fan_engagement(m) when not given).
-
-    Rooms without fans or buyers take their vertical's mean mix, or the platform's."""
+def _fan_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(fans, categories) each fan's category mix, smoothed toward the platform's; and the platform's mix."""
     o = m.purchases
-    n_f = len(m.fan_ids)
-    bought = sp.csr_matrix((np.ones(len(o)), (o["fan"].to_numpy(), categories[o["product"].to_numpy()])),
-                           shape=(n_f, n_categories)).toarray()
+    cell = o["fan"].to_numpy(np.int64) * n_categories + categories[o["product"].to_numpy()]
+    bought = np.bincount(cell, minlength=len(m.fan_ids) * n_categories).reshape(-1, n_categories).astype(float)
     platform = bought.sum(axis=0) + 1.0
     platform /= platform.sum()
-    fan_mix = (bought + smoothing * platform) / (bought.sum(axis=1, keepdims=True) + smoothing)
+    return (bought + smoothing * platform) / (bought.sum(axis=1, keepdims=True) + smoothing), platform
+
+
+def audience_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float,
+                 engagement: sp.csr_matrix | None = None,
+                 fan_mix: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(anchors, categories): the category mix its followers and buyers buy anywhere, engagement-weighted
+    (`engagement`: the (anchors, fans) weights, anchor_fan_engagement(m) when not given; `fan_mix`:
+    _fan_mix(m, ...) when the caller has it).
+
+    Rooms without fans or buyers take their vertical's mean mix, or the platform's."""
+    fan_mix, platform = fan_mix or _fan_mix(m, categories, n_categories, smoothing)
     mix = np.asarray((anchor_fan_engagement(m) if engagement is None else engagement) @ fan_mix)
     total = mix.sum(axis=1, keepdims=True)
     known = total[:, 0] > 0
@@ -299,18 +321,19 @@ def _fit_lean(n: np.ndarray, exposure: np.ndarray, x: np.ndarray, start: _Lean, 
     nn, ee, xx = n[rows, cols], exposure[rows, cols], x[rows, cols]
     n_r, n_c = n.shape
     level, coef = start.level.copy(), start.coef.copy()
+    room_n, cat_n = np.maximum(np.bincount(rows, nn, n_r), 1e-3), np.bincount(cols, nn, n_c) + 0.5
+    dof = max(len(nn) - n_r - n_c - len(coef), 1)
     for _ in range(steps):
         eta = level[cols] + xx @ coef
         room_mu = np.bincount(rows, ee * np.exp(eta), n_r)
-        scale = np.log(np.maximum(np.bincount(rows, nn, n_r), 1e-3) / np.maximum(room_mu, 1e-300))
+        scale = np.log(room_n / np.maximum(room_mu, 1e-300))
         eta = eta + scale[rows]
         cat_mu = np.bincount(cols, ee * np.exp(eta), n_c)
         # half a pseudo-order of the category's current level: a category no room listed keeps its level
-        step = np.log((np.bincount(cols, nn, n_c) + 0.5) / (cat_mu + 0.5))
+        step = np.log(cat_n / (cat_mu + 0.5))
         level += step
         level -= level.mean()
         mu = ee * np.exp(eta + step[cols])
-        dof = max(len(nn) - n_r - n_c - len(coef), 1)
         dispersion = max(float(((nn - mu) ** 2 / np.maximum(mu, 1e-12)).sum()) / dof, 1.0)
         grad = xx.T @ (nn - mu) / dispersion - (coef - center) / prior_sd ** 2
         hess = (xx * mu[:, None]).T @ xx / dispersion + np.eye(len(coef)) / prior_sd ** 2
@@ -452,14 +475,16 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     n_c = max(len(labels), 1)
     cat = np.where(codes >= 0, codes, 0).astype(np.int64)  # a missing category (not allowed) would share 0
     e = _entries(m)
-    mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, engagement)
+    fan_mix = _fan_mix(m, cat, n_c, cfg.audience_smoothing)
+    mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, engagement, fan_mix)
     prior_mix = np.maximum(mix, 1e-12) ** cfg.audience_power
     prior_mix /= prior_mix.sum(axis=1, keepdims=True)
     n = np.bincount(e.order_entry, minlength=len(e.anchor)).astype(float)
     features = good_features(m, e, cat) if cfg.quality_features else None
     room_x = None
     if cfg.room_lean:  # the audience as a new room has it: its followers, without the buyers of its own sales
-        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, anchor_fan_engagement(m, buyer_weight=0.0))
+        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, anchor_fan_engagement(m, buyer_weight=0.0),
+                                 fan_mix)
         room_x = room_features(m, e, cat, labels, followers)
     quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features, room_x)
     weights = np.ones(len(e.order_entry))

@@ -9,6 +9,7 @@ import resource
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from recommender.artifact import ArtifactWriter
 from recommender.audience_fit import fit_audience_rates
@@ -24,10 +26,11 @@ from recommender.content import ContentModel
 from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.errors import ContractError
-from recommender.evidence import daily_sales, manifest_entry, save_arrays, top_sellers
+from recommender.evidence import DailySales, Sellers, daily_sales, manifest_entry, save_arrays, top_sellers
 from recommender.index import NormOrderedIndex, build_index, flat_index
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
 from recommender.profiles import (
+    AudienceProfile,
     anchor_category_gmv,
     anchor_category_windows,
     anchor_stats,
@@ -59,15 +62,19 @@ class StageTimer:
     """Times named stages and logs each one as it ends: the log reads as the story of the run."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of the process (every thread) per stage: on a shared machine the wall times move with the
+    #: other jobs' load, these much less, so runs far apart can be compared by them
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def __call__(self, name: str, what: str) -> Iterator[None]:
         step = f"[{len(self.seconds) + 1}/{len(STAGES)}]"
         _log.info("%s %s: %s", step, name, what)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.cpu_seconds[name] = round(time.process_time() - cpu, 3)
         self.rss_mb[name] = round(peak_rss_mb(), 1)
         _log.info("%s %s done in %.1fs (peak RSS %.0f MB)", step, name, self.seconds[name], self.rss_mb[name])
 
@@ -89,6 +96,45 @@ def _catalog(m: Marketplace, table: str) -> pd.DataFrame:
     return getattr(m, table)[names].reset_index(drop=True)
 
 
+@dataclass
+class _Statistics:
+    """The figures the service cites, from the snapshot alone (no model)."""
+
+    audience: AudienceProfile
+    p_stats: pd.DataFrame
+    a_stats: pd.DataFrame
+    category_gmv: np.ndarray
+    window_gmv: np.ndarray
+    window_orders: np.ndarray
+    order_value: np.ndarray
+    shelf: tuple[np.ndarray, np.ndarray]
+    follow: tuple[np.ndarray, np.ndarray]
+    recent: dict[str, np.ndarray]
+    trend: np.ndarray
+    goods_category: np.ndarray
+    fan_category: np.ndarray
+    rebuys: sp.csr_matrix | None
+    daily: DailySales
+    sellers: Sellers
+
+
+def _statistics(m: Marketplace, config: TrainConfig) -> _Statistics:
+    """Audience profiles, 1/7/30-day sales statistics and boards, the trend and rebuy tables, daily sales and top
+    sellers."""
+    goods_category, category_labels = category_codes(m)
+    window_gmv, window_orders = anchor_category_windows(m)
+    return _Statistics(
+        audience=audience_profile(m), p_stats=product_stats(m), a_stats=anchor_stats(m),
+        category_gmv=anchor_category_gmv(m), window_gmv=window_gmv, window_orders=window_orders,
+        order_value=audience_order_value(m), shelf=shelf_lists(m), follow=follow_lists(m),
+        recent=recent_orders(m, config.recent_order_days), trend=product_trend(m, config.trend.half_life_days),
+        goods_category=goods_category,
+        fan_category=fan_category_log_share(m, goods_category, len(category_labels),
+                                            config.trend.category_smoothing),
+        rebuys=fan_rebuys(m, config.trend.rebuy_half_life_days) if config.trend.rebuy_weight else None,
+        daily=daily_sales(m), sellers=top_sellers(m, keep=config.evidence.top_sellers))
+
+
 def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig | None = None,
           overwrite: bool = False, show_progress: bool = False, tuning: dict | None = None) -> Path:
     """Train on a snapshot directory (or an already loaded marketplace) and write the artifact to `out`.
@@ -102,7 +148,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
         if len(m.orders) == 0:
             raise ContractError([f"{m.source}: the orders table has no valid rows; nothing to learn from"])
 
-    with ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads:
+    with (ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads,
+          ThreadPoolExecutor(1, thread_name_prefix="statistics") as background):
         with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):
             fan_products = fan_product_matrix(m, config.half_life_days, config.confidence)
             anchor_products = anchor_product_matrix(m, config.half_life_days)
@@ -113,6 +160,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                               f"{fan_products.shape[0]} x {fan_products.shape[1]} ({fan_products.nnz} nonzeros)"):
             fan_factors, product_cf = fit_factors(fan_products, f, threads, show_progress=show_progress)
         dim = product_cf.shape[1]
+        # The statistics need only the snapshot: they run on a second thread beside the next stages, which are
+        # mostly single-threaded numpy (both release the GIL in their array loops), from here on, not beside
+        # ALS, which already uses every core.
+        statistics = background.submit(_statistics, m, config)
 
         with timer("content", "content model for goods with few sales"):
             buyers = np.diff(fan_products.tocsc().indptr)
@@ -141,23 +192,15 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 personal = personal.with_bounds(config.audience_fit.room_groups)
                 rates = personal.base  # refitted with the term as exposure: the two are saved together
 
-        with timer("statistics", "audience profiles, 1/7/30-day sales statistics, daily sales and top sellers"):
-            audience = audience_profile(m)
-            p_stats = product_stats(m)
-            a_stats = anchor_stats(m)
-            category_gmv = anchor_category_gmv(m)
-            window_gmv, window_orders = anchor_category_windows(m)
-            order_value = audience_order_value(m)
-            shelf_indptr, shelf_products = shelf_lists(m)
-            follow_indptr, follow_anchors = follow_lists(m)
-            recent = recent_orders(m, config.recent_order_days)
-            trend = product_trend(m, config.trend.half_life_days)
-            goods_category, category_labels = category_codes(m)
-            fan_category = fan_category_log_share(m, goods_category, len(category_labels),
-                                                  config.trend.category_smoothing)
-            rebuys = fan_rebuys(m, config.trend.rebuy_half_life_days) if config.trend.rebuy_weight else None
+        with timer("statistics", "audience profiles, 1/7/30-day sales statistics, daily sales and top sellers "
+                                 "(computed on a second thread since the factors stage: waiting for them)"):
+            st = statistics.result()
+            audience, p_stats, a_stats, category_gmv = st.audience, st.p_stats, st.a_stats, st.category_gmv
+            window_gmv, window_orders, order_value = st.window_gmv, st.window_orders, st.order_value
+            shelf_indptr, shelf_products, follow_indptr, follow_anchors = st.shelf + st.follow
+            recent, trend, goods_category, fan_category = st.recent, st.trend, st.goods_category, st.fan_category
+            rebuys, daily, sellers = st.rebuys, st.daily, st.sellers
             ev = config.evidence
-            daily, sellers = daily_sales(m), top_sellers(m, keep=ev.top_sellers)
 
         with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
             product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
@@ -260,6 +303,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "command": " ".join(sys.argv),
         }
         manifest["timings_seconds"] = timer.seconds
+        manifest["cpu_seconds"] = timer.cpu_seconds
         manifest["peak_rss_mb"] = round(peak_rss_mb(), 1)
         path = writer.commit(manifest)
     total = sum(timer.seconds.values())

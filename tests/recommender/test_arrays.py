@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.arrays import invert_lists, ranges, top_k
+from recommender.arrays import distinct_per_row, distinct_per_row_within, invert_lists, ranges, top_k
 
 
 def test_ranges_concatenates_the_aranges():
@@ -36,3 +36,16 @@ def test_top_k_breaks_ties_by_column_even_at_the_cut_and_ranks_nan_last(seed):
     for k in (1, 3, cols, cols + 2):
         expected = [np.lexsort((np.arange(cols), -np.nan_to_num(row, nan=-np.inf)))[:k] for row in scores]
         assert top_k(scores, k).tolist() == np.array(expected).tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_distinct_pairs_per_window_equal_one_count_per_window(seed):
+    rng = np.random.default_rng(seed)
+    n = 2_000
+    rows, cols = rng.integers(0, 30, n), rng.integers(0, 40, n)
+    age = rng.choice([0.0, 0.5, 1.0, 6.99, 7.0, 29.9, 30.0, 45.0], n)  # ages on and beside the windows' edges
+    got = distinct_per_row_within(rows, cols, age, (1, 7, 30), 30, 40)
+    for days, counts in zip((1, 7, 30), got[:3], strict=True):
+        inside = age < days
+        assert np.array_equal(counts, distinct_per_row(rows[inside], cols[inside], 30, 40))
+    assert np.array_equal(got[3], distinct_per_row(rows, cols, 30, 40))

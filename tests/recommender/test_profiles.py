@@ -69,3 +69,10 @@ def test_anchor_stats_count_orders_per_room(market):
     stats = anchor_stats(market)
     kept = market.orders[~market.orders["refunded"]]
     assert stats["orders_all"].sum() == len(kept)
+
+
+def test_statistics_columns_come_in_the_artifacts_order(market):
+    from recommender.artifact.layout import ANCHOR_STATS, PRODUCT_STATS
+
+    assert list(product_stats(market).columns) == ["product_id", *PRODUCT_STATS]
+    assert list(anchor_stats(market).columns) == ["anchor_id", *ANCHOR_STATS]

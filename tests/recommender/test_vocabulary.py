@@ -63,3 +63,17 @@ def test_small_and_large_batches_find_the_same_rows(kind):
 def test_lookup_of_one_id_agrees_with_index(ids, queries):
     v = Vocabulary(ids)
     assert [v.lookup(q) for q in queries] == v.index(np.array([str(q) for q in queries])).tolist()
+
+
+@pytest.mark.parametrize("span", [1, 3, 50])  # a packed range, a loose one (a table), sparse ids (hashing)
+def test_large_batches_of_packed_and_sparse_integer_ids_find_the_same_rows_as_binary_search(span):
+    rng = np.random.default_rng(span)
+    ids = 5_000_000_000 + rng.choice(40_000 * span, 40_000, replace=False)
+    v = Vocabulary(ids)
+    queries = np.concatenate([rng.choice(ids, 30_000), ids.min() - rng.integers(1, 10, 100),
+                              ids.max() + rng.integers(1, 10, 100), rng.integers(-2**62, 2**62, 100),
+                              [np.iinfo(np.int64).min, np.iinfo(np.int64).max]])
+    whole = v.index(queries)
+    pieces = np.concatenate([v.index(queries[i:i + 1000]) for i in range(0, len(queries), 1000)])
+    assert (whole == pieces).all() and (whole[:30_000] >= 0).all() and (whole[30_000:] == -1).all()
+    assert (v.ids[whole[:30_000]] == queries[:30_000]).all()
