@@ -25,6 +25,12 @@ snapshot and sold n[a, p] orders, and
   works").
 
 Both factors are fitted by alternating closed-form gamma-Poisson updates (IPF with priors), all vectorised.
+A good's sales in one room vary beyond Poisson noise around room x quality (and the room x good term of
+``audience_fit``): the room's audience fits it better or worse than the model can tell. Most goods sell in few
+rooms (of the goods in a room's true top 50 on medium seed 0, 37% had one or two rooms making most of their
+orders), so a plain Poisson ratio lets one room's fit set the good's level everywhere; ``good_overdispersion``
+makes the level a negative-binomial estimate instead (``_entry_weights``): warm rooms' NDCG@50 0.860 -> 0.866
+(medium seed 0) and 0.832 -> 0.849 (seed 11). Measured in README ("Personal matching").
 Platform-wide bursts (爆款: one good selling many times its rate for a few days in every room that lists it)
 would otherwise be read as quality, so a good's orders on a day far above what its other days predict are
 capped before the final fit (``burst_rounds``). Measured on the medium marketplace (14-day split, graded NDCG@50
@@ -79,6 +85,11 @@ class ShelfRateConfig(Settings):
                                  "near the audience prior (see _fit_lean)")
     empirical_good_prior: bool = Field(False, description="the quality prior's strength from the data (moments) "
                                        "instead of good_prior_orders")
+    good_overdispersion: bool = Field(True, description="a good's level is a negative-binomial estimate: its sales "
+                                      "in each room vary beyond Poisson noise (how it fits the room beyond what the "
+                                      "model sees), so a room's orders weigh 1 / (1 + tau2 x expected) and one room "
+                                      "that sold it well does not set its level alone (see _entry_weights); False: "
+                                      "every order counts alike")
     room_lean: bool = Field(True, description="the room prior leans toward the room's declared vertical, the "
                             "categories it lists and its followers' mix, by as much as rooms with sales show (see "
                             "the module docstring); False: scale x audience mix ** audience_power")
@@ -365,7 +376,8 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         lean = _Lean(np.zeros(n_c), center.copy())
     sold = n_room.sum(axis=1) > 0
     for _ in range(cfg.iterations):
-        exposure = np.bincount(e.product, e.days * room.ravel()[cell], n_p)
+        unit = e.days * room.ravel()[cell]
+        exposure = np.bincount(e.product, unit, n_p)
         seen = exposure > 0
         log_q = np.log(np.maximum(quality, 1e-12))
         typical = np.full(n_c, log_q[seen].mean() if seen.any() else 0.0)
@@ -381,7 +393,12 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
             prior_q = np.exp(typical[cat] + np.clip(design @ beta - typical[cat], -3, 3))
         strength = (prior_strength(n_good[seen], exposure[seen] * prior_q[seen]) if cfg.empirical_good_prior
                     else cfg.good_prior_orders)
-        quality = (n_good + strength) / (exposure + strength / prior_q)
+        if cfg.good_overdispersion:
+            w = _entry_weights(n, unit * quality[e.product])
+            quality = (np.bincount(e.product, w * n, n_p) + strength) / (np.bincount(e.product, w * unit, n_p)
+                                                                         + strength / prior_q)
+        else:
+            quality = (n_good + strength) / (exposure + strength / prior_q)
         room_exposure = np.bincount(cell, e.days * quality[e.product], n_a * n_c).reshape(n_a, n_c)
         # the room's scale: its orders over what its audience mix predicts (rooms without sales: the median)
         typical_scale = np.median(scale)
@@ -398,6 +415,15 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         quality *= k[cat]
         room /= k
     return quality, room, n_good + strength
+
+
+def _entry_weights(n: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Each shelf entry's weight in its good's level: n ~ Poisson(mu x r) with r ~ Gamma(1 / tau2, 1 / tau2) (how the
+    good fits the room beyond the model) makes the level's estimating equation sum w (n - mu) = 0 with
+    w = 1 / (1 + tau2 mu); tau2 by moments over every entry, E[(n - mu)^2 - n] = tau2 mu^2. Where the rooms do not
+    differ (tau2 = 0) every order counts alike, as in the Poisson fit."""
+    tau2 = max(float(((n - mu) ** 2 - n).sum()) / max(float((mu ** 2).sum()), 1e-12), 0.0)
+    return 1.0 / (1.0 + tau2 * mu)
 
 
 def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.ndarray, weights: np.ndarray,

@@ -366,3 +366,20 @@ def test_the_pool_is_each_category_s_n_best_goods_by_quality(small_snapshot):
             mine = rows[r.category[rows] == c]
             best = mine[np.lexsort((mine, -r.quality[mine]))][:n]
             assert sorted(pool[r.category[pool] == c].tolist()) == sorted(best.tolist()), (n, c)
+
+
+def test_a_good_that_sold_in_one_room_alone_is_not_read_as_a_better_good_everywhere(tmp_path):
+    """200 orders in one room and 4 in each of seven others say the good fits that one room (beyond what the
+    model sees), not that it sells 200 in any room: in a typical room a good that sold 20 in each of eight
+    rooms is the better pick. Without the negative-binomial level the lone room's orders decide."""
+    goods = {"spread": CATS["A"], "one_room": CATS["A"], "b1": CATS["A"], "b2": CATS["A"]}
+    listings = []
+    for a in range(8):
+        listings += [(a, "spread", 40.0, _spread(20, 40)), (a, "one_room", 40.0, _spread(200 if a == 0 else 4, 40)),
+                     (a, "b1", 40.0, _spread(10 + 3 * (a % 3), 40)), (a, "b2", 40.0, _spread(6 + 2 * (a % 2), 40))]
+    m = load_snapshot(_write(tmp_path / "s", goods, listings, {a: [2 * a, 2 * a + 1] for a in range(8)}, 8))
+    nb = fit_shelf_rates(m, ShelfRateConfig(good_overdispersion=True))
+    poisson = fit_shelf_rates(m, ShelfRateConfig(good_overdispersion=False))
+    spread, one = _row(m, "spread"), _row(m, "one_room")
+    assert poisson.quality[one] > poisson.quality[spread]  # 228 orders against 160 over the same days
+    assert nb.quality[one] < nb.quality[spread]
