@@ -65,6 +65,8 @@ class Cards:
         self.fans = model.audience.fans
         self.card_memo: dict[int, dict] = {}
         self.pick_memo: dict[int, tuple[orjson.Fragment, tuple[orjson.Fragment, ...], orjson.Fragment]] = {}
+        self.reason_memo: dict[int, tuple[dict, orjson.Fragment]] = {}  # id -> an anchor's reason, encoded
+        self.anchor_memo: dict[int, orjson.Fragment] = {}  # room -> its summary, encoded
 
     def card(self, row: int) -> dict:
         """The product card of one good, built from the columns."""
@@ -120,9 +122,13 @@ def pick_items(cards: Cards, picks: list[Pick], first_rank: int) -> list[dict]:
 
     What depends only on the good (its card, its own reasons, its support labels) is encoded to JSON once per
     loaded model and spliced into the response as orjson fragments, so a response encodes only the figures
-    that depend on the anchor (a 20-pick response: 44 -> 21 us to encode, no copies of cards and reasons).
+    that depend on the anchor (a 20-pick response: 44 -> 21 us to encode, no copies of cards and reasons). The
+    anchor's reasons are shared dicts too (formatted once per figure, room and category, or seller): each is
+    encoded once and found again by identity (encoding their Chinese text was a third of a response's JSON).
     """
-    memo = cards.pick_memo
+    memo, encoded = cards.pick_memo, cards.reason_memo
+    if len(encoded) >= CARD_MEMO:
+        encoded.clear()
     items = []
     for rank, p in enumerate(picks, first_rank):
         parts = memo.get(p.product)
@@ -133,9 +139,15 @@ def pick_items(cards: Cards, picks: list[Pick], first_rank: int) -> list[dict]:
                                        tuple(orjson.Fragment(orjson.dumps(r)) for r in p.good_reasons),
                                        orjson.Fragment(orjson.dumps(p.support)))
         card, good_reasons, support = parts
-        if p.own_sales is not None:  # the room is one of the sellers: its own sales proof, not the shared one
-            good_reasons = (p.own_sales, *good_reasons[1:])
-        why = [*p.anchor_reasons, *good_reasons]
+        why = []
+        for reason in (*p.fit_reasons, p.audience_reason, p.own_sales):
+            if reason is None:
+                continue
+            known = encoded.get(id(reason))
+            if known is None or known[0] is not reason:  # kept with its dict, so the id cannot be reused
+                known = encoded[id(reason)] = (reason, orjson.Fragment(orjson.dumps(reason)))
+            why.append(known[1])
+        why.extend(good_reasons if p.own_sales is None else good_reasons[1:])  # the seller's proof replaces the first
         items.append({"rank": rank, "product": card, "score": p.score, "breakdown": p.breakdown, "reasons": why,
                       "supported": support, "on_shelf": p.on_shelf, "outside": p.outside})
     return items
@@ -154,3 +166,15 @@ def anchor_summary(cards: Cards, row: int) -> dict:
     a = cards.anchors
     return {"anchor_id": plain(cards.anchor_id[row]), "name": a.value("name", row), "tier": a.value("tier", row),
             "main_category": a.value("main_category", row), "fans": cards.anchor_fans(row)}
+
+
+def anchor_encoded(cards: Cards, row: int) -> orjson.Fragment:
+    """A room's summary (anchor_summary) as encoded JSON, kept for the CARD_MEMO rooms asked last: a room's
+    pages come back, and reading its text columns costs more than the rest of the summary."""
+    memo = cards.anchor_memo
+    found = memo.get(row)
+    if found is None:
+        if len(memo) >= CARD_MEMO:
+            memo.clear()
+        found = memo[row] = orjson.Fragment(orjson.dumps(anchor_summary(cards, row)))
+    return found
