@@ -50,7 +50,8 @@ CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per roo
 # (about 3 KB for pages 1-3) and the fit reasons of the goods shown (about 7 KB for 60): 70 MB a worker at most
 # (medium, measured)
 CACHED_ROOMS = 4096
-EXPLAINED_PAGES = 8  # unfiltered pages per kept room whose breakdown is kept (4 x k floats each)
+# picks of a kept room's unfiltered pages whose breakdown is kept (4 floats each: 4 KB a room, 16 MB a worker at most)
+EXPLAINED_PICKS = 120
 
 
 class _Blocks(NamedTuple):
@@ -329,7 +330,7 @@ class AudienceFitScorer:
             ranked = rel * self._caution[picked]
             value = (ranked if w == 1 else ranked ** w) * self._price_commission[picked]
             out = np.stack([affinity, rel, value, score[shown]])
-            if kept is not None and len(kept) < EXPLAINED_PAGES:
+            if kept is not None and sum(page.shape[1] for page in kept.values()) + len(shown) <= EXPLAINED_PICKS:
                 out.flags.writeable = False
                 kept[key] = out
             return out
