@@ -25,12 +25,12 @@ from threadpoolctl import threadpool_limits
 from recommender.artifact import load_model
 from recommender.ranking import PickFilters, Ranker
 from recommender.ranking.picks import arranged
-from serve.present import Cards, anchor_summary, pick_items
+from serve.present import Cards, anchor_encoded, pick_items
 
 
 def _page(ranker: Ranker, cards: Cards, anchor: int, k: int) -> bytes:
     page = ranker.picks(anchor, k)
-    body = {"anchor": anchor_summary(cards, anchor), "items": pick_items(cards, page.items, 1),
+    body = {"anchor": anchor_encoded(cards, anchor), "items": pick_items(cards, page.items, 1),
             "paging": {"offset": 0, "k": k, "next_offset": page.next_offset, "candidates": page.candidates},
             "model_version": "bench"}
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -53,18 +53,15 @@ def steps(ranker: Ranker, cards: Cards, anchor: int, k: int) -> dict[str, float]
     t2 = clock()
     fit = g.scorer.fit_reasons(anchor, rows)
     t3 = clock()
+    shelf = np.sort(g.shelf_of(anchor))
+    listed = shelf[np.minimum(np.searchsorted(shelf, rows), len(shelf) - 1)] == rows if len(shelf) else None
     items = g.explainer.picks(anchor, rows, scored.score[shown], breakdown, g.scorer.boost[rows], fit,
-                              orders=g.scorer.orders)
-    shelf = set(g.shelf_of(anchor).tolist())
-    away = np.zeros(len(rows), bool) if outside is None else outside[g.goods.category[rows]]
-    for item, off in zip(items, away.tolist(), strict=True):
-        item.on_shelf = item.product in shelf
-        if off:
-            g.explainer.mark_outside(item, anchor)
+                              orders=g.scorer.orders, on_shelf=listed,
+                              outside=None if outside is None else outside[g.goods.category[rows]])
     t4 = clock()
     out = pick_items(cards, items, 1)
     t5 = clock()
-    orjson.dumps({"anchor": anchor_summary(cards, anchor), "items": out}, option=orjson.OPT_SERIALIZE_NUMPY)
+    orjson.dumps({"anchor": anchor_encoded(cards, anchor), "items": out}, option=orjson.OPT_SERIALIZE_NUMPY)
     t6 = clock()
     t.update(search_arrange=t1 - t0, breakdown=t2 - t1, fit_reasons=t3 - t2, picks=t4 - t3, items=t5 - t4,
              json=t6 - t5)

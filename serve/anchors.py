@@ -8,7 +8,7 @@ from flask import Blueprint
 from recommender.ranking import PickFilters
 from serve import schemas
 from serve.api import endpoint, known
-from serve.present import anchor_summary, beijing, pick_items, plain
+from serve.present import anchor_encoded, anchor_summary, beijing, pick_items, plain
 from serve.state import serving
 
 bp = Blueprint("anchors", __name__, url_prefix="/v1/anchors")
@@ -23,7 +23,7 @@ def picks(anchor_id: str, q: schemas.PicksQuery):
     category = known(q.category, s.ranker.categories, "category")
     filters = PickFilters(category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
     page = s.ranker.picks(row, q.k, q.offset, filters)
-    return {"anchor": anchor_summary(s.cards, row), "items": pick_items(s.cards, page.items, q.offset + 1),
+    return {"anchor": anchor_encoded(s.cards, row), "items": pick_items(s.cards, page.items, q.offset + 1),
             "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
             "model_version": s.version}
 

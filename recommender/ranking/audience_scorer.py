@@ -50,6 +50,8 @@ CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per roo
 # (about 3 KB for pages 1-3) and the fit reasons of the goods shown (about 7 KB for 60): 70 MB a worker at most
 # (medium, measured)
 CACHED_ROOMS = 4096
+# picks of a kept room's unfiltered pages whose breakdown is kept (4 floats each: 4 KB a room, 16 MB a worker at most)
+EXPLAINED_PICKS = 120
 
 
 class _Blocks(NamedTuple):
@@ -74,6 +76,8 @@ class _Found(NamedTuple):
     proved: dict[tuple[int, int], np.ndarray]
     #: good -> its fit reasons in this room, for the goods shown from these candidates (a room's pages come back)
     fit: dict[int, tuple[dict, ...]]
+    #: the shown positions (bytes) of an unfiltered page served from these candidates -> its breakdown (read-only)
+    explained: dict[bytes, np.ndarray]
 
 
 class AudienceFitScorer:
@@ -236,7 +240,8 @@ class AudienceFitScorer:
         def needs(rows: np.ndarray, score: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return self._needs(rows, score, reaches, n, k, outside)
 
-        return _Found(*self._search(blocks, block_scale, 2 * n, self._score_of(anchor), needs), proved={}, fit={})
+        return _Found(*self._search(blocks, block_scale, 2 * n, self._score_of(anchor), needs), proved={}, fit={},
+                      explained={})
 
     def _needs(self, rows: np.ndarray, score: np.ndarray, reaches: np.ndarray, n: int, k: int,
                outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -310,14 +315,25 @@ class AudienceFitScorer:
             elif not eligible.filtered:  # the same request again is this arrangement (a pure function of them)
                 cached.proved[(n, k)] = order
         top, w = self.top(anchor), self.config.affinity_weight
+        # an unfiltered page of the kept candidates comes back: its breakdown is kept with them (recomputing the
+        # shown goods' expected orders was a fifth of a repeated page; the same goods give the same bits)
+        kept = cached.explained if rows is cached.rows else None
 
         def explain(shown: np.ndarray) -> np.ndarray:
+            key = np.asarray(shown, np.int64).tobytes() if kept is not None else b""
+            known = kept.get(key) if kept is not None else None
+            if known is not None:
+                return known
             picked = rows[shown]
             affinity = self.expected(anchor, picked)
             rel = affinity / top
             ranked = rel * self._caution[picked]
             value = (ranked if w == 1 else ranked ** w) * self._price_commission[picked]
-            return np.stack([affinity, rel, value, score[shown]])
+            out = np.stack([affinity, rel, value, score[shown]])
+            if kept is not None and sum(page.shape[1] for page in kept.values()) + len(shown) <= EXPLAINED_PICKS:
+                out.flags.writeable = False
+                kept[key] = out
+            return out
 
         return Scored(rows, score, self._code[rows], explain, order)
 

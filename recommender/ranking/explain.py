@@ -33,7 +33,11 @@ class Explainer:
         self._outside_memo: dict[tuple[int, int], dict] = {}  # formatted once per (peer group, category)
         self._sold_7d = sold_7d
         self._interval = interval
-        self._price_arr, self._commission_arr = goods.price, goods.commission
+        # per good, what a pick's expected commission multiplies: price, commission rate, then 1 and the 5% and 95%
+        # factors of its range (one gather a page; each figure computed as (orders x price) x rate, then x factor)
+        factors = [np.ones(self._n_goods)] + ([] if interval is None else [interval[0], interval[1]])
+        self._money = np.stack([np.asarray(goods.price, np.float64), np.asarray(goods.commission, np.float64),
+                                *factors], axis=1)
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
         self._match_memo: dict[tuple[int, int], dict] = {}  # a room's audience match per category, formatted once
@@ -89,32 +93,40 @@ class Explainer:
         return fixed
 
     def picks(self, anchor: int, rows: np.ndarray, score: np.ndarray, breakdown: np.ndarray, boost: np.ndarray,
-              fit: list[tuple[dict, ...]] | None = None, orders: bool = False) -> list[Pick]:
+              fit: list[tuple[dict, ...]] | None = None, orders: bool = False, on_shelf: np.ndarray | None = None,
+              outside: np.ndarray | None = None) -> list[Pick]:
         """The shown picks with their reasons, built for these goods only; `breakdown` holds the picks' affinity,
         relative affinity, expected value and score (rounded here); `fit` each pick's audience-fit reasons. With
         `orders` (the affinity is expected orders per 30 days) a pick also carries expected_commission_30d, the
         yuan the anchor would earn in 30 days: expected orders x price x commission rate, and where the model
         knows how sure it is of the good, the 5% and 95% points of that (_p05, _p95) as the good's quality
-        allows, its room's strength and audience taken as fitted."""
+        allows, its room's strength and audience taken as fitted. `on_shelf` and `outside` (per pick) mark the
+        goods the room lists already and those outside its own categories (拓品类, `mark_outside`).
+
+        One pass over the page (a request's largest Python loop): the numbers are computed for the whole page
+        with a few array operations, and each pick's reasons are memo look-ups."""
         memo, price, commission = self._memo, self._price, self._commission
         matches, owns = self._match_memo, self._own_memo
         if len(matches) >= self.memo_size or len(owns) >= self.memo_size:  # then start over
             matches.clear(), owns.clear()
         shares = None
         items = []
-        fit = fit or [()] * len(rows)
+        m = len(rows)
+        fit = fit or [()] * m
         own = self._sold_by(anchor, rows)
-        money = [None] * len(rows)
+        money = [None] * m
         if orders:  # yuan: expected orders x price x commission rate, with its range (one rounding for all)
-            earned = breakdown[0] * self._price_arr[rows] * self._commission_arr[rows]
-            ranges_ = [earned] if self._interval is None else [earned, earned * self._interval[0][rows],
-                                                                earned * self._interval[1][rows]]
-            money = np.round(np.stack(ranges_, axis=1), 2).tolist()
-        for p, s, aff, r, v, s6, b, why, cash in zip(rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(),
-                                                     boost.tolist(), fit, money, strict=True):
+            f = self._money[rows]  # price, commission rate, 1 and, with an interval, its 5% and 95% factors
+            earned = breakdown[0] * f[:, 0] * f[:, 1]
+            money = np.round(earned[:, None] * f[:, 2:], 2).tolist()
+        shelf = [False] * m if on_shelf is None else on_shelf.tolist()
+        away = [False] * m if outside is None else outside.tolist()
+        for p, s, aff, r, v, s6, b, why, cash, sold, listed, off in zip(
+                rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(), boost.tolist(), fit, money, own,
+                shelf, away, strict=True):
             col, cat, good_reasons, support = memo.get(p) or self.good(p)
             own_sales = None
-            if p in own and good_reasons and good_reasons[0]["code"] == "sales_proof":
+            if sold and good_reasons and good_reasons[0]["code"] == "sales_proof":
                 own_sales = owns.get(p)
                 if own_sales is None:
                     own_sales = reasons.sales_proof_with_you(self._anchors_7d[p], self._gmv_7d[p])
@@ -135,7 +147,10 @@ class Explainer:
                 figures["expected_commission_30d"] = cash[0]
                 if len(cash) == 3:
                     figures["expected_commission_30d_p05"], figures["expected_commission_30d_p95"] = cash[1], cash[2]
-            items.append(Pick(p, s, figures, match, good_reasons, support, why, own_sales=own_sales))
+            pick = Pick(p, s, figures, match, good_reasons, support, why, listed, own_sales=own_sales)
+            if off:
+                self.mark_outside(pick, anchor)
+            items.append(pick)
         return items
 
     def mark_outside(self, pick: Pick, anchor: int) -> None:
@@ -157,13 +172,14 @@ class Explainer:
                                                   float(self.rooms.category_shares[anchor, col]))
         pick.fit_reasons = (reason, *pick.fit_reasons)
 
-    def _sold_by(self, anchor: int, rows: np.ndarray) -> set[int]:
-        """The goods among `rows` this room sold in the last 7 days."""
-        if self._sold_7d is None or not len(self._sold_7d):
-            return set()
-        keys = anchor * self._n_goods + np.asarray(rows, np.int64)
-        at = np.minimum(np.searchsorted(self._sold_7d, keys), len(self._sold_7d) - 1)
-        return set(np.asarray(rows)[self._sold_7d[at] == keys].tolist())
+    def _sold_by(self, anchor: int, rows: np.ndarray) -> list[bool]:
+        """Per good of `rows`, whether this room sold it in the last 7 days."""
+        sold = self._sold_7d
+        if sold is None or not len(sold):
+            return [False] * len(rows)
+        keys = np.asarray(rows, np.int64) + anchor * self._n_goods
+        at = np.minimum(np.searchsorted(sold, keys), len(sold) - 1)
+        return (sold[at] == keys).tolist()
 
     def anchors(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict[str, np.ndarray],
                 on_shelf: np.ndarray | None = None) -> list[dict]:

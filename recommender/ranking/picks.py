@@ -86,13 +86,12 @@ class GoodsForAnchor:
         scored = self.scorer.goods_for(anchor, eligible, n, block, capped)
         shown = arranged(scored, n, block, self.config, capped)[offset:n]
         rows = scored.rows[shown]
+        shelf = np.sort(self.shelf_of(anchor))  # a room lists a few hundred goods: a sort beats a set of them
+        listed = (shelf[np.minimum(np.searchsorted(shelf, rows), len(shelf) - 1)] == rows if len(shelf)
+                  else None)
         items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
-                                     self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders)
-        shelf = set(self.shelf_of(anchor).tolist())
-        away = np.zeros(len(rows), bool) if outside is None else outside[self.goods.category[rows]]
-        for item, off in zip(items, away.tolist(), strict=True):
-            item.on_shelf = item.product in shelf
-            if off:
-                self.explainer.mark_outside(item, anchor)
+                                     self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders,
+                                     on_shelf=listed,
+                                     outside=None if outside is None else outside[self.goods.category[rows]])
         more = eligible.count > n and len(items) == k
         return Page(items, offset, n if more else None, eligible.count)

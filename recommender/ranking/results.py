@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass
+@dataclass(slots=True)
 class Pick:
     """One good for an anchor's shelf, with the figures behind its score and the reasons a person reads."""
 

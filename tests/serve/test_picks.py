@@ -213,6 +213,22 @@ def test_pages_are_the_same_when_the_reasons_and_cards_are_remembered(client, id
     assert product_cards(serving.cards, [row])[0] == first[0]["items"][0]["product"]
 
 
+def test_a_page_is_the_same_bytes_whatever_the_service_remembers(client, ids, small_artifact):
+    """A room's pages asked again (served from its kept arrangement and breakdown, its reasons and summary encoded
+    once) are byte for byte a fresh service's first answers, the 拓品类 and own-sales reasons included."""
+    from serve.app import create_app
+
+    queries = ["k=20", "k=10&offset=10", "k=20&offset=20", "k=20&price_max=100", "k=20&exclude_shelf=true"]
+    urls = [f"/v1/anchors/{a}/picks?{q}" for a in ids["anchors"] for q in queries]
+    for url in urls:
+        client.get(url)
+    again = [client.get(url).data for url in urls]
+    fresh = create_app({"model": str(small_artifact)}).test_client()
+    assert [fresh.get(url).data for url in urls] == again
+    codes = {r["code"] for body in again for item in orjson.loads(body)["items"] for r in item["reasons"]}
+    assert {"outside_category", "audience_fit", "audience_match", "sales_proof"} <= codes
+
+
 def test_a_freshly_loaded_model_has_its_first_pages_ready(small_artifact):
     """Loading warms the default page for a spread of anchors, so the first requests do not encode cards."""
     from serve.app import create_app

@@ -309,6 +309,34 @@ def test_a_repeated_unfiltered_page_reuses_the_arrangement_it_proved(ranker, mon
     assert len(calls) >= 2
 
 
+def test_a_repeated_unfiltered_page_keeps_its_breakdown(ranker, monkeypatch):
+    """The breakdown of a kept room's unfiltered page is computed once and kept with its candidates (the same
+    goods give the same figures); a filtered page computes its own each time."""
+    scorer, block = ranker.scorer, ranker.config.page_block
+    unfiltered = ranker.goods_for_anchor.eligible(PickFilters(), 0)
+    first = {}
+    for a in range(12):
+        got = scorer.goods_for(a, unfiltered, 2 * block, block)
+        for shown in (got.arranged[:block], got.arranged[block:]):
+            first[(a, shown.tobytes())] = (shown, got.explain(shown))
+    calls = []
+    expected = scorer.expected
+    monkeypatch.setattr(scorer, "expected", lambda *args: calls.append(args) or expected(*args))
+    for (a, _), (shown, figures) in first.items():
+        again = scorer.goods_for(a, unfiltered, 2 * block, block).explain(shown.copy())
+        assert again is figures and not again.flags.writeable
+    assert not calls
+    for (a, _), (shown, figures) in first.items():
+        kept = scorer._cache[a]
+        picked = kept.rows[shown]
+        np.testing.assert_array_equal(figures[0], expected(a, picked))
+    filtered = ranker.goods_for_anchor.eligible(PickFilters(price_max=50.0), 0)
+    for _ in range(2):
+        got = scorer.goods_for(0, filtered, block, block)
+        got.explain(got.arranged[:block])
+    assert len(calls) == 2
+
+
 def test_equal_scores_go_by_row_whichever_scorer_ranks():
     """Two goods of equal score (same price, commission 0) in categories 1 and 0: the lower row comes first, from
     the category x quality pool and from the room x good search alike."""
