@@ -1,13 +1,13 @@
 """Variants of the room x good term against the generator's truth, without training the rest of the model.
 
-    python -m bench.taste --data /tmp/xuanpin-bench/medium-0 --variants '{}' '{"taste_cells": 16}'
+    python -m bench.taste --data /tmp/xuanpin-bench/medium-0 --variants '{}' '{"price_levels": 3}'
 
-Each variant is a JSON object of ``[audience_fit]`` settings. The ALS fan vectors are fitted once per world
-(with the training defaults, cached beside the snapshot as taste-fan-factors.npy) and the shelf-rate model once;
-then each variant's term is fitted and scored as ``bench.train --quality`` scores "ours": NDCG@50 of each room's
-top 50 by expected orders if shelved against the truth's expected sales (warm rooms, new rooms), and the mean
-Spearman within the room's main category (warm rooms). A benchmark, not a test: it prints figures for the
-README.
+Each variant is a JSON object of ``[audience_fit]`` settings. The shelf-rate model is fitted once, then each
+variant's term is fitted and scored as ``bench.train --quality`` scores "ours": NDCG@50 of each room's top 50 by
+expected orders if shelved against the truth's expected sales (warm rooms, new rooms), and the mean Spearman
+within the room's main category (warm rooms, averaged over batches of 256). A benchmark, not a test: it prints
+figures for the README. (Commit c9706a7 holds the same bench with the fans' taste experiments of README
+"Personal matching", which also fitted the ALS vectors once per world.)
 """
 
 from __future__ import annotations
@@ -21,32 +21,12 @@ import numpy as np
 
 from fixtures.marketplace import load_truth
 from recommender.audience_fit import AudienceFitConfig, fit_audience_rates
-from recommender.content import ContentModel
 from recommender.contract import load_snapshot
-from recommender.embeddings import fit_factors
-from recommender.interactions import anchor_fan_engagement, fan_product_matrix
+from recommender.interactions import anchor_fan_engagement
 from recommender.shelf_rate import fit_shelf
-from recommender.threads import compute_threads
 from training.config import TrainConfig
 from training.fit_metrics import main_category_spearman
 from training.metrics import ndcg_at_k
-
-
-def vectors(data: Path, m, config: TrainConfig) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The fans' ALS vectors and the goods' (content, blended) as training makes them, cached beside the data."""
-    cache = data / "taste-vectors.npz"
-    if cache.exists():
-        z = np.load(cache)
-        return z["fans"], {"content": z["content"], "blended": z["blended"]}
-    fan_products = fan_product_matrix(m, config.half_life_days, config.confidence)
-    with compute_threads(config.threads) as threads:
-        fans, product_cf = fit_factors(fan_products, config.factors, threads)
-        buyers = np.diff(fan_products.tocsc().indptr)
-        content = ContentModel(config.content)
-        product_content = content.fit_predict(m.products, product_cf, buyers)
-        blended = content.blend(product_cf, product_content, buyers)
-    np.savez(cache, fans=fans, content=product_content, blended=blended)
-    return fans, {"content": product_content, "blended": blended}
 
 
 def main() -> None:
@@ -62,7 +42,6 @@ def main() -> None:
     new[truth.new_anchors] = True
     warm, cold = np.flatnonzero(~new), np.flatnonzero(new)
     engagement = anchor_fan_engagement(m, config.anchors.buyer_weight)
-    fans, goods = vectors(args.data, m, config)
     fitted = fit_shelf(m, config.shelf_rate, engagement)
     cats = list(fitted.rates.categories)
     goods_category = np.asarray(fitted.rates.category, np.int64)
@@ -71,7 +50,7 @@ def main() -> None:
     for variant in args.variants:
         cfg = AudienceFitConfig(**json.loads(variant))
         start = time.perf_counter()
-        rates = fit_audience_rates(m, fitted, engagement, cfg, fan_vectors=fans, goods_vectors=goods)
+        rates = fit_audience_rates(m, fitted, engagement, cfg)
         seconds = time.perf_counter() - start
         out = {}
         for name, rows in (("warm", warm), ("new", cold)):
@@ -84,8 +63,6 @@ def main() -> None:
         weights = [min(256, len(warm) - lo) for lo in range(0, len(warm), 256)]
         out["spearman"] = round(float(np.average(rho, weights=weights)), 4)
         out["seconds"] = round(seconds, 1)
-        if rates.taste is not None:
-            out["gamma"] = np.round(np.unique(rates.taste.scale), 2).tolist()
         print(f"{args.data.name} {variant}: {out}", flush=True)
 
 

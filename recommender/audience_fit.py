@@ -62,23 +62,6 @@ class AudienceFitConfig(Settings):
     price_levels: int = Field(0, ge=0, le=10, description="a third view: fans in this many price levels (quantiles of "
                               "the mean relative price of what they bought), each good's response to them shrunk "
                               "toward that of goods of its category and price decile (0: no such view)")
-    taste_cells: int = Field(0, ge=0, le=256, description="a view of the fans' taste: fans in this many groups by "
-                             "their ALS vectors (k-means on the directions), each good's response to them shrunk "
-                             "toward the response profiles (0: no such view)")
-    taste: bool = Field(False, description="a factor from the fans' taste vectors: exp(gamma x the standardised "
-                        "affinity of the room's audience vector and the good's vector), gamma fitted jointly")
-    taste_audience: str = Field("followers", pattern="^(followers|engagement)$", description="the room's taste "
-                                "vector from its followers only (a new room has followers, no buyers; its buyers' "
-                                "vectors were fitted on the very orders) or from followers and buyers")
-    taste_per_category: bool = Field(False, description="the taste factor's gamma per category (else one)")
-    taste_goods: str = Field("content", pattern="^(content|blended)$", description="the goods' vectors of the "
-                             "affinity: the content model's (from title, brand, category, price: not fitted on the "
-                             "good's own orders) or the blended ones the service uses")
-    response_neighbours: int = Field(0, ge=0, le=200, description="a good's response prior pooled over its this "
-                                     "many nearest goods of its category by vector (a proxy for subtype, brand and "
-                                     "shop), itself shrunk toward the profiles (0: the profiles alone)")
-    neighbour_orders: float = Field(5.0, gt=0, description="pseudo-orders of the profile prior in the neighbours' "
-                                    "pooled response")
     room_groups: int = Field(16, ge=1, le=1024, description="groups of rooms with similar audiences; the service "
                              "bounds a good's audience term per group (more groups: tighter bounds, fewer goods "
                              "scored per request, a sort of the catalogue per group at load)")
@@ -110,31 +93,6 @@ class View:
 
 
 @dataclass
-class Taste:
-    """The fans' taste factor exp(scale[p] room[a] . good[p]): the affinity of the room's audience vector to the
-    good's vector, both centred (the room against the average room, the good against its category's average), so
-    it is the room x good interaction alone; scale = gamma of the good's category / the affinity's sd."""
-
-    room: np.ndarray  # (anchors, d)
-    good: np.ndarray  # (products, d)
-    scale: np.ndarray  # (products,)
-
-    def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
-        good, scale = (self.good, self.scale) if rows is None else (self.good[rows], self.scale[rows])
-        return np.exp(scale * (np.asarray(self.room[anchors], np.float64) @ good.T.astype(np.float64)))
-
-    def affinity(self, anchor: np.ndarray, product: np.ndarray, chunk: int = 500_000) -> np.ndarray:
-        out = np.empty(len(anchor))
-        for lo in range(0, len(anchor), chunk):
-            out[lo:lo + chunk] = np.einsum("ij,ij->i", self.room[anchor[lo:lo + chunk]].astype(np.float64),
-                                           self.good[product[lo:lo + chunk]].astype(np.float64))
-        return out
-
-    def entries(self, anchor: np.ndarray, product: np.ndarray) -> np.ndarray:
-        return np.exp(self.scale[product] * self.affinity(anchor, product))
-
-
-@dataclass
 class AudienceRates:
     """Expected orders if shelved with the room x good term; ``expected`` as ShelfRates.expected."""
 
@@ -144,20 +102,18 @@ class AudienceRates:
     views: list[View]
     group: np.ndarray | None = None  # (anchors,) group of rooms with similar audiences
     bound: np.ndarray | None = None  # (products, groups) the most the audience term reaches in a group's rooms
-    taste: Taste | None = None
 
     def term(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         """The audience term prod_v q_v[a] . r_v[p] alone (without the band factor)."""
         out = 1.0
-        for view in [*self.views, *([self.taste] if self.taste is not None else [])]:
+        for view in self.views:
             out = out * view.fit(anchors, rows)
         n = len(self.band) if rows is None else len(rows)
         return np.broadcast_to(out, (*np.shape(anchors), n)) if np.isscalar(out) else out
 
     def term_pairs(self, anchors: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The audience term of (room, good) pairs: room anchors[i] with good rows[i]."""
-        parts = [*self.views, *([self.taste] if self.taste is not None else [])]
-        return np.asarray(_product([view.entries(anchors, rows) for view in parts]) * np.ones(len(anchors)))
+        return np.asarray(_product([view.entries(anchors, rows) for view in self.views]) * np.ones(len(anchors)))
 
     def with_bounds(self, groups: int, seed: int = 0, chunk: int = 32) -> AudienceRates:
         """The rates with rooms grouped by audience (k-means over the views' audiences side by side) and, per
@@ -274,11 +230,9 @@ def fan_price_levels(m: Marketplace, levels: int, shrink: float = 2.0) -> tuple[
     return cell, labels
 
 
-def fan_cells(m: Marketplace, price_levels: int = 0, taste: tuple[np.ndarray, int] | None = None
-              ) -> dict[str, tuple[np.ndarray, list[str]]]:
+def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Each view's cell of every fan (-1 where unknown) and the cells' labels: gender x age band, and region,
-    as far as the fans table holds them; with `price_levels`, the fans' price levels from their purchases; with
-    `taste` (fan vectors, groups), the fans' taste groups."""
+    as far as the fans table holds them; with `price_levels`, the fans' price levels from their purchases."""
     f, out = m.fans, {}
     if "gender" in f and "age_band" in f:
         g, genders = pd.factorize(f["gender"], sort=True)
@@ -290,37 +244,7 @@ def fan_cells(m: Marketplace, price_levels: int = 0, taste: tuple[np.ndarray, in
         out["region"] = (r.astype(np.int64), [str(x) for x in regions])
     if price_levels > 1 and len(m.purchases):
         out["price_level"] = fan_price_levels(m, price_levels)
-    if taste is not None and taste[1] > 1 and len(m.purchases):
-        out["taste"] = fan_taste_groups(m, *taste)
     return {name: v for name, v in out.items() if v[1]}
-
-
-def fan_taste_groups(m: Marketplace, fan_vectors: np.ndarray, groups: int, sample: int = 20_000, seed: int = 0
-                     ) -> tuple[np.ndarray, list[str]]:
-    """Each fan's taste group (-1 without purchases): k-means over the directions of the fans' ALS vectors
-    (fitted on a sample, then every fan assigned), so the rooms' audiences can be told apart by what their fans
-    like within a category (the subtypes and styles the fans table does not hold). Labelled by the category the
-    group's fans buy most above the platform's share."""
-    o = m.purchases
-    n_f = len(m.fan_ids)
-    bought = np.bincount(o["fan"].to_numpy(), minlength=n_f) > 0
-    cell = np.full(n_f, -1, np.int64)
-    who = np.flatnonzero(bought)
-    if len(who) < groups:
-        return cell, []
-    x = np.asarray(fan_vectors[who], np.float32)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    rng = np.random.default_rng(seed)
-    fit_on = x[rng.choice(len(x), min(sample, len(x)), replace=False)]
-    km = KMeans(groups, n_init=1, random_state=seed, max_iter=50).fit(fit_on)
-    cell[who] = km.predict(x)
-    cats, names = pd.factorize(m.products["category"], sort=True)
-    by = np.zeros((groups, len(names)))
-    np.add.at(by, (cell[o["fan"].to_numpy()], cats[o["product"].to_numpy()]), 1.0)
-    share = (by + 1.0) / (by.sum(axis=1, keepdims=True) + len(names))
-    lift = share / ((by.sum(axis=0) + 1.0) / (by.sum() + len(names)))
-    labels = [f"爱买{names[int(lift[k].argmax())]}的买家（口味群 {k + 1}）" for k in range(groups)]
-    return cell, labels
 
 
 def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int) -> np.ndarray:
@@ -345,11 +269,9 @@ def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, pow
 
 
 def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matrix,
-                       cfg: AudienceFitConfig | None = None, fan_vectors: np.ndarray | None = None,
-                       goods_vectors: dict[str, np.ndarray] | None = None) -> AudienceRates:
+                       cfg: AudienceFitConfig | None = None) -> AudienceRates:
     """Fit the band factor and each view's response around a fitted base model (its entries and order weights,
-    burst days capped), refitting the base model with them as extra exposure between rounds. `fan_vectors`
-    (the ALS fan factors) give the taste view when ``taste_cells`` asks for it."""
+    burst days capped), refitting the base model with them as extra exposure between rounds."""
     cfg = cfg or AudienceFitConfig()
     if len(m.orders) != len(fitted.order_entry):
         raise ValueError(f"the shelf fit has {len(fitted.order_entry)} orders, the snapshot {len(m.orders)}: "
@@ -370,8 +292,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     decile = np.minimum((pd.Series(relative_log_price(m)).groupby(cat_of).rank(pct=True).to_numpy()
                          * PRICE_DECILES).astype(np.int64), PRICE_DECILES - 1)
     price_group = cat_of * PRICE_DECILES + decile
-    taste = (fan_vectors, cfg.taste_cells) if fan_vectors is not None and cfg.taste_cells else None
-    for name, (cell, labels) in fan_cells(m, cfg.price_levels, taste).items():
+    for name, (cell, labels) in fan_cells(m, cfg.price_levels).items():
         n_cells = len(labels)
         views.append(View(name, _audience(engagement, cell, n_cells), np.ones((n_p, n_cells)), labels))
         o_cell = cell[order_fan]
@@ -379,19 +300,11 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
                                   n_p * n_cells).reshape(n_p, n_cells))
     band_factor = prior_band.copy()
-    taste = None
-    if cfg.taste and fan_vectors is not None and goods_vectors is not None:
-        taste = _taste_start(m, engagement, fan_vectors, goods_vectors[cfg.taste_goods], cfg.taste_audience)
-        taste_sd = float(max(taste.affinity(ea, ep).std(), 1e-9))
-    taste_fit = taste.entries(ea, ep) if taste is not None else 1.0
-    neighbours = None
-    if cfg.response_neighbours and goods_vectors is not None:
-        neighbours = nearest_goods(goods_vectors[cfg.taste_goods], cat_of, cfg.response_neighbours)
     for round_ in range(cfg.rounds):
         view_fit = [v.entries(ea, ep) for v in views]
         if round_ > 0:  # the base model again, with the factors as extra exposure
-            base = fitted.refit(band_factor[ea, eb] * _product(view_fit) * taste_fit)
-        unit = days * np.asarray(base.room)[ea, ec].astype(np.float64) * np.asarray(base.quality)[ep] * taste_fit
+            base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
+        unit = days * np.asarray(base.room)[ea, ec].astype(np.float64) * np.asarray(base.quality)[ep]
         # the room's band factor, given the views
         others = _product(view_fit)
         exposure = np.bincount(ea * BANDS + eb, unit * others, n_a * BANDS).reshape(n_a, BANDS)
@@ -408,63 +321,13 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
                                       None if cfg.empirical_priors else cfg.response_prior_orders,
                                       0 if by_price else cfg.response_profiles,
-                                      (price_group, len(base.categories) * PRICE_DECILES) if by_price else None,
-                                      None if by_price else neighbours, cfg.neighbour_orders)
+                                      (price_group, len(base.categories) * PRICE_DECILES) if by_price else None)
             view_fit[i] = view.entries(ea, ep)
-        if taste is not None:  # gamma, given the rest (exposure without the taste factor)
-            rest = unit / taste_fit * band_factor[ea, eb] * _product(view_fit)
-            taste = _taste_gamma(taste, rest, np.bincount(order_entry, order_weight, len(ea)), ea, ep, cat_of,
-                                 taste_sd, cfg.taste_per_category)
-            taste_fit = taste.entries(ea, ep)
     # the base model once more, so its levels match the factors as they ended
-    base = fitted.refit(band_factor[ea, eb] * _product(view_fit) * taste_fit)
+    base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
     return AudienceRates(base, band, band_factor.astype(np.float32),
                          [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32), v.labels)
-                          for v in views], taste=taste)
-
-
-def _taste_start(m: Marketplace, engagement: sp.csr_matrix, fan_vectors: np.ndarray, goods: np.ndarray, who: str
-                 ) -> Taste:
-    """The rooms' audience vectors (unit mean of their followers' or all engaged fans' unit vectors) and the
-    goods' unit vectors, with the affinity's mean and sd over the shelf entries; gamma 0."""
-    if who == "followers":
-        f = m.follows
-        weights = sp.csr_matrix((np.ones(len(f)), (f["anchor"].to_numpy(), f["fan"].to_numpy())),
-                                shape=engagement.shape)
-    else:
-        weights = engagement
-    fans = np.asarray(fan_vectors, np.float32)
-    fans = fans / np.maximum(np.linalg.norm(fans, axis=1, keepdims=True), 1e-12)
-    room = np.asarray(weights @ fans, np.float32)
-    room /= np.maximum(np.linalg.norm(room, axis=1, keepdims=True), 1e-12)
-    good = np.asarray(goods, np.float32)
-    good = good / np.maximum(np.linalg.norm(good, axis=1, keepdims=True), 1e-12)
-    # centred: the room's lean against the average room's, the good's against its category's average good, so the
-    # affinity is the room x good interaction alone (rooms' and goods' levels belong to the base model)
-    known = np.linalg.norm(room, axis=1) > 0
-    room = np.where(known[:, None], room - room[known].mean(axis=0), 0.0).astype(np.float32)
-    cat_of = pd.factorize(m.products["category"], sort=True)[0]
-    sums = np.zeros((cat_of.max() + 1, good.shape[1]))
-    np.add.at(sums, cat_of, good)
-    good = (good - (sums / np.bincount(cat_of)[:, None])[cat_of]).astype(np.float32)
-    return Taste(room, good, np.zeros(len(good)))
-
-
-def _taste_gamma(taste: Taste, rest: np.ndarray, n: np.ndarray, ea: np.ndarray, ep: np.ndarray,
-                 cat_of: np.ndarray, sd: float, per_category: bool, steps: int = 5) -> Taste:
-    """gamma (one, or per category) maximising the Poisson likelihood sum n gamma z - rest exp(gamma z), z the
-    standardised affinity (Newton steps, a unit-normal prior on gamma)."""
-    z = taste.affinity(ea, ep) / sd
-    group = cat_of[ep] if per_category else np.zeros(len(ep), np.int64)
-    n_g = int(cat_of.max()) + 1 if per_category else 1
-    g = np.zeros(n_g)
-    for _ in range(steps):
-        mu = rest * np.exp(g[group] * z)
-        grad = np.bincount(group, n * z - mu * z, n_g) - g
-        hess = np.bincount(group, mu * z * z, n_g) + 1.0
-        g += grad / hess
-    scale = (g[cat_of] if per_category else np.full(len(cat_of), g[0])) / sd
-    return dataclasses.replace(taste, scale=scale)
+                          for v in views])
 
 
 def _product(factors: list[np.ndarray]) -> np.ndarray | float:
@@ -474,8 +337,7 @@ def _product(factors: list[np.ndarray]) -> np.ndarray | float:
 
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
               n_c: int, prior_orders: float | None, profiles: int = 0,
-              groups: tuple[np.ndarray, int] | None = None, neighbours: np.ndarray | None = None,
-              neighbour_orders: float = 5.0) -> np.ndarray:
+              groups: tuple[np.ndarray, int] | None = None) -> np.ndarray:
     """A view's response of every good: gamma-Poisson per (good, cell), exposure to cell t being `per` x q[a, t],
     shrunk toward the category's response (`groups`: toward that of finer groups of goods, e.g. category x price
     decile, instead); normalised to average 1 over the audiences the good was sold to (its level belongs to its
@@ -498,9 +360,6 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
         prior = fine[group]
     else:
         prior = typical[cat_of] if not profiles else _profile_prior(n_resp, exp_cell, cat_of, n_c, typical, profiles)
-        if neighbours is not None:  # the neighbours' orders and exposure pooled, shrunk toward that prior
-            pooled_n, pooled_e = n_resp[neighbours].sum(axis=1), exp_cell[neighbours].sum(axis=1)
-            prior = (pooled_n + neighbour_orders * prior) / (pooled_e + neighbour_orders)
     if prior_orders is None:  # per category: targeting matters more in some (服装) than in others (家电)
         strength = np.array([prior_strength(n_resp[cat_of == c], (exp_cell * prior)[cat_of == c])
                              for c in range(n_c)])[cat_of][:, None]
@@ -514,25 +373,6 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     unseen_prior = prior[~seen] if groups is not None else typical[cat_of[~seen]]
     response[~seen] /= ((unseen_prior * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
     return response
-
-
-def nearest_goods(vectors: np.ndarray, category: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
-    """(goods, k) each good's k nearest other goods of its category by cosine (itself where a category has
-    fewer): brute force per category, chunked."""
-    x = np.asarray(vectors, np.float32)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    out = np.repeat(np.arange(len(x))[:, None], k, axis=1)
-    for c in np.unique(category):
-        goods = np.flatnonzero(category == c)
-        kk = min(k, len(goods) - 1)
-        if kk <= 0:
-            continue
-        for lo in range(0, len(goods), chunk):
-            rows = goods[lo:lo + chunk]
-            sim = x[rows] @ x[goods].T
-            sim[np.arange(len(rows)), np.arange(lo, lo + len(rows))] = -np.inf  # not itself
-            out[rows, :kk] = goods[top_k(sim, kk)]
-    return out
 
 
 def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, typical: np.ndarray, k: int,
