@@ -47,15 +47,23 @@ def anchor_product_matrix(m: Marketplace, half_life_days: float = 30.0) -> sp.cs
     return mat
 
 
-def anchor_fan_engagement(m: Marketplace, buyer_weight: float = 1.0) -> sp.csr_matrix:
+def follower_matrix(m: Marketplace) -> sp.csr_matrix:
+    """(anchors, fans) float32: 1 where the fan follows the room (a pair listed twice is still one follow)."""
+    follows = sparse_sum(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
+                         np.ones(len(m.follows)), (len(m.anchor_ids), len(m.fan_ids)))
+    follows.data[:] = 1.0
+    return follows
+
+
+def anchor_fan_engagement(m: Marketplace, buyer_weight: float = 1.0, follows: sp.csr_matrix | None = None
+                          ) -> sp.csr_matrix:
     """(anchors, fans): 1 for following the room plus `buyer_weight * log1p(orders placed in it)`.
 
-    Fans who buy in a room (following or not) are the audience that converts, so they weigh more.
+    Fans who buy in a room (following or not) are the audience that converts, so they weigh more. `follows`:
+    follower_matrix(m) when the caller has it (building it from 20M follows takes seconds; it is not modified).
     """
     n = (len(m.anchor_ids), len(m.fan_ids))
-    follows = sparse_sum(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
-                      np.ones(len(m.follows)), n)
-    follows.data[:] = 1.0  # a pair listed twice is still one follow
+    follows = follower_matrix(m) if follows is None else follows
     if buyer_weight == 0:  # the followers alone (what adding 0 x the buyers gives: scipy drops the zeros)
         return follows
     o = m.purchases

@@ -28,7 +28,12 @@ from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.errors import ContractError
 from recommender.evidence import DailySales, Sellers, daily_sales, manifest_entry, save_arrays, top_sellers
 from recommender.index import NormOrderedIndex, build_index, flat_index
-from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
+from recommender.interactions import (
+    anchor_fan_engagement,
+    anchor_product_matrix,
+    fan_product_matrix,
+    follower_matrix,
+)
 from recommender.profiles import (
     AudienceProfile,
     anchor_category_gmv,
@@ -153,7 +158,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
         with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):
             fan_products = fan_product_matrix(m, config.half_life_days, config.confidence)
             anchor_products = anchor_product_matrix(m, config.half_life_days)
-            engagement = anchor_fan_engagement(m, config.anchors.buyer_weight)
+            followers = follower_matrix(m)  # built once: the engagement, the shelf-rate fit and the statistics
+            engagement = anchor_fan_engagement(m, config.anchors.buyer_weight, followers)
 
         f = config.factors
         with timer("factors", f"{f.algorithm.upper()} with {f.factors} factors, {f.iterations} iterations on "
@@ -182,7 +188,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
 
         with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model)"):
             # None without a shelf table: days on sale are unknown, so serving keeps the vector affinity
-            fitted = fit_shelf(m, config.shelf_rate, engagement)
+            fitted = fit_shelf(m, config.shelf_rate, engagement, followers)
             rates = None if fitted is None else fitted.rates
 
         personal = None
