@@ -30,17 +30,21 @@ class AudienceProfile:
     labels: dict[str, list[str]]
 
 
-def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> AudienceProfile:
+def audience_profile(m: Marketplace, now: pd.Timestamp | None = None, follows: sp.csr_matrix | None = None
+                     ) -> AudienceProfile:
     """Gender / age / region shares of each anchor's followers, and the share who bought each category.
 
     A category share is "followers who bought that category in the last 30 days, in any room" over all
-    followers: the audience-match statistic of the selection center.
+    followers: the audience-match statistic of the selection center. `follows`: the (anchors, fans) float32
+    matrix of ones, interactions.follower_matrix(m), when the caller has it (every figure here is a count, so
+    the order of its entries does not matter).
     """
     now = now or m.snapshot_time
     n_a, n_f = len(m.anchor_ids), len(m.fan_ids)
-    follows = sp.csr_matrix((np.ones(len(m.follows), np.float32),
-                             (m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy())), shape=(n_a, n_f))
-    follows.data[:] = 1.0
+    if follows is None:
+        follows = sp.csr_matrix((np.ones(len(m.follows), np.float32),
+                                 (m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy())), shape=(n_a, n_f))
+        follows.data[:] = 1.0
     n_fans = np.asarray(follows.sum(axis=1)).ravel()
     inv = np.divide(1.0, n_fans, out=np.zeros_like(n_fans), where=n_fans > 0)
 
@@ -59,7 +63,7 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> Audienc
         labels[dim] = [str(u) for u in uniques]
 
     o = m.purchases
-    recent = o[o["ordered_at"] > now - pd.Timedelta(days=30)]
+    recent = o[["fan", "product"]][(o["ordered_at"] > now - pd.Timedelta(days=30)).to_numpy()]
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
     bought = np.zeros((n_f, len(cats)), np.float32)
     bought[recent["fan"].to_numpy(), cat_codes[recent["product"].to_numpy()]] = 1.0  # did the fan buy it at all
@@ -207,6 +211,6 @@ def recent_orders(m: Marketplace, days: int = 7) -> dict[str, np.ndarray]:
     keep = (o["ordered_at"] > since).to_numpy()
     if "refunded" in o:
         keep = keep & ~o["refunded"].fillna(False).to_numpy(bool)
-    o = o[keep]
+    o = o[["order_id", "anchor", "product", "ordered_at"]][keep]
     return {"key": order_keys(o["order_id"].to_numpy()), "anchor": o["anchor"].to_numpy(np.int32),
             "product": o["product"].to_numpy(np.int32), "minute": to_minutes(o["ordered_at"].to_numpy())}

@@ -130,13 +130,13 @@ def _timed(beside: _Beside, name: str, fn: Callable[..., T], *args: object) -> T
         return fn(*args)
 
 
-def _statistics(m: Marketplace, config: TrainConfig) -> _Statistics:
+def _statistics(m: Marketplace, config: TrainConfig, followers: sp.csr_matrix | None = None) -> _Statistics:
     """Audience profiles, 1/7/30-day sales statistics and boards, the trend and rebuy tables, daily sales and top
-    sellers."""
+    sellers (`followers`: follower_matrix(m), if the caller has it)."""
     goods_category, category_labels = category_codes(m)
     window_gmv, window_orders = anchor_category_windows(m)
     return _Statistics(
-        audience=audience_profile(m), p_stats=product_stats(m), a_stats=anchor_stats(m),
+        audience=audience_profile(m, follows=followers), p_stats=product_stats(m), a_stats=anchor_stats(m),
         category_gmv=anchor_category_gmv(m), window_gmv=window_gmv, window_orders=window_orders,
         order_value=audience_order_value(m), shelf=shelf_lists(m), follow=follow_lists(m),
         recent=recent_orders(m, config.recent_order_days), trend=product_trend(m, config.trend.half_life_days),
@@ -144,7 +144,7 @@ def _statistics(m: Marketplace, config: TrainConfig) -> _Statistics:
         fan_category=fan_category_log_share(m, goods_category, len(category_labels),
                                             config.trend.category_smoothing),
         rebuys=fan_rebuys(m, config.trend.rebuy_half_life_days) if config.trend.rebuy_weight else None,
-        daily=daily_sales(m), sellers=top_sellers(m, keep=config.evidence.top_sellers))
+        daily=daily_sales(m), sellers=top_sellers(m, keep=config.evidence.top_sellers, followers=followers))
 
 
 @dataclass
@@ -214,7 +214,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
         # loops, so the three share the cores; each stage below from shelf_rate on is the wait for its job.
         beside, shelf_done = _Beside(), Future()
         rates_job = background.submit(_fit_rates, m, config, engagement, followers, beside, shelf_done)
-        statistics = background.submit(_timed, beside, "statistics", _statistics, m, config)
+        statistics = background.submit(_timed, beside, "statistics", _statistics, m, config, followers)
 
         with timer("content", "content model for goods with few sales"):
             buyers = np.diff(fan_products.tocsc().indptr)
