@@ -129,11 +129,22 @@ class AudienceRates:
                  else np.zeros(n_a, np.int64))
         bound = np.zeros((len(self.band), k), np.float32)
 
+        known = [np.asarray(v.audience).sum(axis=1) > 0 for v in self.views]
+
         def fill(g: int) -> None:  # one group's column; numpy releases the GIL, so groups run on every core
             rooms = np.flatnonzero(group == g)
             for lo in range(0, len(rooms), chunk):
-                t = np.asarray(self.term(rooms[lo:lo + chunk]), np.float32)
-                np.maximum(bound[:, g], t.max(axis=0), out=bound[:, g])
+                # self.term(rooms) with fewer passes over the (rooms, goods) block: the product in place, and
+                # np.where only where a room's audience is unknown (the same float32 values)
+                part, t = rooms[lo:lo + chunk], None
+                for view, has in zip(self.views, known, strict=True):
+                    f = np.asarray(view.audience[part]) @ view.response.T
+                    if not has[part].all():
+                        f = np.where(has[part][:, None], f, 1.0)
+                    t = f if t is None else np.multiply(t, f, out=t)
+                if t is None:
+                    t = np.ones((len(part), len(self.band)))
+                np.maximum(bound[:, g], np.asarray(t, np.float32).max(axis=0), out=bound[:, g])
 
         with ThreadPoolExecutor(available_cores()) as pool:
             list(pool.map(fill, range(k)))
@@ -254,16 +265,27 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
     return {name: v for name, v in out.items() if v[1]}
 
 
-def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int) -> np.ndarray:
-    """(anchors, cells): the room's engagement-weighted audience over cells, rows summing to 1 (0 if unknown)."""
+def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int,
+              entries: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(anchors, cells): the room's engagement-weighted audience over cells, rows summing to 1 (0 if unknown).
+    `entries`: each engagement entry's row and its weight as float64 (_engagement_entries), shared by the views."""
     # a bincount over the engagement's entries: the sparse product with a one-hot matrix took seconds on 20M
-    rows = np.repeat(np.arange(engagement.shape[0], dtype=np.int64), np.diff(engagement.indptr))
+    rows, data = entries or _engagement_entries(engagement)
     fan_cell = cell[engagement.indices]
-    known = fan_cell >= 0
-    q = np.bincount(rows[known] * n_cells + fan_cell[known], np.asarray(engagement.data, np.float64)[known],
-                    engagement.shape[0] * n_cells).reshape(-1, n_cells)
+    if (fan_cell >= 0).all():  # every fan's cell known (the usual case): no copies of the 20M entries
+        q = np.bincount(rows * n_cells + fan_cell, data, engagement.shape[0] * n_cells).reshape(-1, n_cells)
+    else:
+        known = fan_cell >= 0
+        q = np.bincount(rows[known] * n_cells + fan_cell[known], data[known],
+                        engagement.shape[0] * n_cells).reshape(-1, n_cells)
     total = q.sum(axis=1, keepdims=True)
     return np.divide(q, total, out=np.zeros_like(q), where=total > 0)
+
+
+def _engagement_entries(engagement: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's row (int64) and weight (float64) of an (anchors, fans) CSR matrix."""
+    return (np.repeat(np.arange(engagement.shape[0], dtype=np.int64), np.diff(engagement.indptr)),
+            np.asarray(engagement.data, np.float64))
 
 
 def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float) -> np.ndarray:
@@ -302,13 +324,15 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     decile = np.minimum((pd.Series(relative_log_price(m)).groupby(cat_of).rank(pct=True).to_numpy()
                          * PRICE_DECILES).astype(np.int64), PRICE_DECILES - 1)
     price_group = cat_of * PRICE_DECILES + decile
+    entries = _engagement_entries(engagement)
     for name, (cell, labels) in fan_cells(m, cfg.price_levels).items():
         n_cells = len(labels)
-        views.append(View(name, _audience(engagement, cell, n_cells), np.ones((n_p, n_cells)), labels))
+        views.append(View(name, _audience(engagement, cell, n_cells, entries), np.ones((n_p, n_cells)), labels))
         o_cell = cell[order_fan]
         known = o_cell >= 0
         counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
                                   n_p * n_cells).reshape(n_p, n_cells))
+    del entries
     band_factor = prior_band.copy()
     view_fit = [v.entries(ea, ep) for v in views]  # kept up to date as each view's response changes
     for round_ in range(cfg.rounds):
