@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.arrays import distinct_per_row_within
+from recommender.arrays import distinct_both_ways_within, distinct_per_row_within
 from recommender.clock import to_minutes
 from recommender.contract import Marketplace
 from recommender.hashing import order_keys
@@ -74,9 +74,21 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None, follows: s
     return AudienceProfile(n_fans.astype(np.int64), (follows @ any_buy).astype(np.int64), shares, labels)
 
 
-def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFrame:
+def sold_pairs(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The distinct rooms that sold each good and the distinct goods each room sold (unrefunded orders), over
+    each of WINDOWS and all time: what product_stats and anchor_stats count, from one sort of the pairs."""
+    now = now or m.snapshot_time
+    o = m.purchases
+    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    return distinct_both_ways_within(o["product"].to_numpy(), o["anchor"].to_numpy(), age, WINDOWS,
+                                     len(m.product_ids), len(m.anchor_ids))
+
+
+def product_stats(m: Marketplace, now: pd.Timestamp | None = None,
+                  sold: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> pd.DataFrame:
     """Per good (in vocabulary order): sales, GMV, buyers and selling anchors over 1/7/30 days, refunds,
-    shelf reach and anchor conversion, and its rank on its category's TOP sales board per window."""
+    shelf reach and anchor conversion, and its rank on its category's TOP sales board per window.
+    `sold`: sold_pairs(m, now), when the caller has it."""
     now = now or m.snapshot_time
     n_p = len(m.product_ids)
     o = m.orders
@@ -85,8 +97,7 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFra
     age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     out = {"product_id": m.product_ids.ids}
     kept = ~refunded
-    anchors = distinct_per_row_within(product[kept], o["anchor"].to_numpy()[kept], age[kept], WINDOWS, n_p,
-                                      len(m.anchor_ids))
+    anchors = (sold or sold_pairs(m, now))[0]
     for i, days in enumerate(WINDOWS):
         inside = (age < days) & ~refunded
         out[f"sales_{days}d"] = np.bincount(product[inside], o["quantity"].to_numpy()[inside], n_p).astype(np.int64)
@@ -115,15 +126,17 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFra
     return stats
 
 
-def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Per anchor (vocabulary order): orders, GMV and distinct goods sold over 7/30 days, shelf size."""
+def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None,
+                 sold: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> pd.DataFrame:
+    """Per anchor (vocabulary order): orders, GMV and distinct goods sold over 7/30 days, shelf size.
+    `sold`: sold_pairs(m, now), when the caller has it."""
     now = now or m.snapshot_time
     n_a = len(m.anchor_ids)
     o = m.purchases
     age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     anchor = o["anchor"].to_numpy()
     out = {"anchor_id": m.anchor_ids.ids}
-    goods = distinct_per_row_within(anchor, o["product"].to_numpy(), age, (7, 30), n_a, len(m.product_ids))
+    goods = (sold or sold_pairs(m, now))[1][1:]  # WINDOWS' 7 and 30 days
     for i, days in enumerate((7, 30)):
         inside = age < days
         out[f"orders_{days}d"] = np.bincount(anchor[inside], minlength=n_a)

@@ -201,13 +201,14 @@ def _entries(m: Marketplace) -> _Entries:
     # the large world (np.isin as much again), in sorted order they walk the shelf once.
     by_key = np.argsort(o_key)
     o_sorted = o_key[by_key]
-    unlisted = ~_found(np.sort(s_key), o_sorted)
+    order = np.argsort(s_key, kind="stable")  # the shelf's order, kept unless unlisted pairs join it
+    unlisted = ~_found(s_key[order], o_sorted)
     if unlisted.any():  # each unlisted pair, on sale from its first order
         keys, days = o_sorted[unlisted], o_days[by_key][unlisted]
         first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
         s_key = np.concatenate([s_key, keys[first]])
         s_start = np.concatenate([s_start, np.minimum.reduceat(days, first)])
-    order = np.argsort(s_key, kind="stable")
+        order = np.argsort(s_key, kind="stable")
     s_key, s_start = s_key[order], np.clip(s_start[order], 0, end)
     order_entry = np.empty(len(o_key), np.int64)
     order_entry[by_key] = np.searchsorted(s_key, o_sorted)

@@ -46,6 +46,7 @@ from recommender.profiles import (
     product_stats,
     recent_orders,
     shelf_lists,
+    sold_pairs,
 )
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
@@ -135,8 +136,10 @@ def _statistics(m: Marketplace, config: TrainConfig, followers: sp.csr_matrix | 
     sellers (`followers`: follower_matrix(m), if the caller has it)."""
     goods_category, category_labels = category_codes(m)
     window_gmv, window_orders = anchor_category_windows(m)
+    sold = sold_pairs(m)
     return _Statistics(
-        audience=audience_profile(m, follows=followers), p_stats=product_stats(m), a_stats=anchor_stats(m),
+        audience=audience_profile(m, follows=followers), p_stats=product_stats(m, sold=sold),
+        a_stats=anchor_stats(m, sold=sold),
         category_gmv=anchor_category_gmv(m), window_gmv=window_gmv, window_orders=window_orders,
         order_value=audience_order_value(m), shelf=shelf_lists(m), follow=follow_lists(m),
         recent=recent_orders(m, config.recent_order_days), trend=product_trend(m, config.trend.half_life_days),
