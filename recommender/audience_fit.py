@@ -333,6 +333,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
                                   n_p * n_cells).reshape(n_p, n_cells))
     del entries
+    by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
     view_fit = [v.entries(ea, ep) for v in views]  # kept up to date as each view's response changes
     for round_ in range(cfg.rounds):
@@ -355,7 +356,8 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
                                       None if cfg.empirical_priors else cfg.response_prior_orders,
                                       0 if by_price else cfg.response_profiles,
-                                      (price_group, len(base.categories) * PRICE_DECILES) if by_price else None)
+                                      (price_group, len(base.categories) * PRICE_DECILES) if by_price else None,
+                                      by_good)
             view_fit[i] = view.entries(ea, ep)
     # the base model once more, so its levels match the factors as they ended
     base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
@@ -369,17 +371,42 @@ def _product(factors: list[np.ndarray]) -> np.ndarray | float:
     return np.prod(factors, axis=0) if factors else 1.0
 
 
+@dataclass
+class _ByGood:
+    """The shelf entries grouped by good as the rows of a (goods, rooms) CSR matrix, each good's rooms in the
+    entries' own order: with the entries' values as its data, the matrix times the rooms' audiences sums each
+    good's exposure per cell in the order a bincount over the entries does (the same float64 sums), in one
+    pass instead of a gather and a bincount per cell."""
+
+    order: np.ndarray  # entries by good, stable
+    anchor: np.ndarray  # their rooms
+    indptr: np.ndarray
+
+    @classmethod
+    def of(cls, ea: np.ndarray, ep: np.ndarray, n_p: int) -> _ByGood:
+        order = np.argsort(ep, kind="stable")
+        return cls(order, ea[order], np.concatenate([[0], np.cumsum(np.bincount(ep, minlength=n_p))]))
+
+    def exposure(self, per: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """(goods, cells): sum over each good's entries of per[entry] x q[room of the entry]."""
+        mat = sp.csr_matrix((per[self.order], self.anchor, self.indptr), shape=(len(self.indptr) - 1, len(q)))
+        return np.asarray(mat @ np.asarray(q, np.float64))
+
+
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
               n_c: int, prior_orders: float | None, profiles: int = 0,
-              groups: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+              groups: tuple[np.ndarray, int] | None = None, by_good: _ByGood | None = None) -> np.ndarray:
     """A view's response of every good: gamma-Poisson per (good, cell), exposure to cell t being `per` x q[a, t],
     shrunk toward the category's response (`groups`: toward that of finer groups of goods, e.g. category x price
     decile, instead); normalised to average 1 over the audiences the good was sold to (its level belongs to its
-    quality)."""
+    quality). `by_good`: _ByGood.of(ea, ep, goods), shared by the calls."""
     q, n_p, n_cells = view.audience, len(view.response), view.response.shape[1]
-    exp_cell = np.zeros((n_p, n_cells))
-    for t in range(n_cells):
-        exp_cell[:, t] = np.bincount(ep, per * q[ea, t], n_p)
+    if by_good is not None and q.dtype == np.float64:
+        exp_cell = by_good.exposure(per, q)
+    else:
+        exp_cell = np.zeros((n_p, n_cells))
+        for t in range(n_cells):
+            exp_cell[:, t] = np.bincount(ep, per * q[ea, t], n_p)
     cat_n, cat_e = _sum_rows(cat_of, n_resp, n_c), _sum_rows(cat_of, exp_cell, n_c)
     typical = (cat_n + 1.0) / (cat_e + 1.0)
     if groups is not None:

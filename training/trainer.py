@@ -201,10 +201,14 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
     with (ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads,
           ThreadPoolExecutor(2, thread_name_prefix="beside") as background):
         with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):
-            fan_products = fan_product_matrix(m, config.half_life_days, config.confidence)
-            anchor_products = anchor_product_matrix(m, config.half_life_days)
+            # three independent builds (mostly scipy's and numpy's C loops, which release the GIL) on both cores;
+            # the unrefunded orders they share selected first, once
+            m.purchases  # noqa: B018
+            fans_job = background.submit(fan_product_matrix, m, config.half_life_days, config.confidence)
+            anchors_job = background.submit(anchor_product_matrix, m, config.half_life_days)
             followers = follower_matrix(m)  # built once: the engagement, the shelf-rate fit and the statistics
             engagement = anchor_fan_engagement(m, config.anchors.buyer_weight, followers)
+            fan_products, anchor_products = fans_job.result(), anchors_job.result()
 
         f = config.factors
         with timer("factors", f"{f.algorithm.upper()} with {f.factors} factors, {f.iterations} iterations on "
