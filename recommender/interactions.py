@@ -32,7 +32,7 @@ def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0, weight: str
     if weight not in ("quantity", "amount"):
         raise ValueError(f"weight must be 'quantity' or 'amount', got {weight!r}")
     o = m.purchases
-    w = o[weight].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
+    w = o[weight].to_numpy(float) * np.exp2(-np.maximum(m.purchase_age_days, 0) / half_life_days)
     mat = sparse_sum(o["fan"].to_numpy(), o["product"].to_numpy(), w, (len(m.fan_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
     return mat
@@ -41,7 +41,7 @@ def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0, weight: str
 def anchor_product_matrix(m: Marketplace, half_life_days: float = 30.0) -> sp.csr_matrix:
     """(anchors, products): recency-weighted, log-compressed quantities sold in each room."""
     o = m.purchases
-    w = o["quantity"].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
+    w = o["quantity"].to_numpy(float) * np.exp2(-np.maximum(m.purchase_age_days, 0) / half_life_days)
     mat = sparse_sum(o["anchor"].to_numpy(), o["product"].to_numpy(), w, (len(m.anchor_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
     return mat

@@ -79,7 +79,8 @@ def sold_pairs(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[list[np
     each of WINDOWS and all time: what product_stats and anchor_stats count, from one sort of the pairs."""
     now = now or m.snapshot_time
     o = m.purchases
-    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = m.purchase_age_days if now == m.snapshot_time else \
+        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     return distinct_both_ways_within(o["product"].to_numpy(), o["anchor"].to_numpy(), age, WINDOWS,
                                      len(m.product_ids), len(m.anchor_ids))
 
@@ -133,7 +134,8 @@ def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None,
     now = now or m.snapshot_time
     n_a = len(m.anchor_ids)
     o = m.purchases
-    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = m.purchase_age_days if now == m.snapshot_time else \
+        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     anchor = o["anchor"].to_numpy()
     out = {"anchor_id": m.anchor_ids.ids}
     goods = (sold or sold_pairs(m, now))[1][1:]  # WINDOWS' 7 and 30 days
@@ -166,7 +168,8 @@ def anchor_category_windows(m: Marketplace, now: pd.Timestamp | None = None) -> 
     boards (达人带货榜) per window and category. Summed over categories they are `anchor_stats`' totals."""
     now = now or m.snapshot_time
     o = m.purchases
-    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = m.purchase_age_days if now == m.snapshot_time else \
+        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
     n_a, n_c = len(m.anchor_ids), len(cats)
     cell = o["anchor"].to_numpy(np.int64) * n_c + cat_codes[o["product"].to_numpy()]

@@ -202,8 +202,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
           ThreadPoolExecutor(2, thread_name_prefix="beside") as background):
         with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):
             # three independent builds (mostly scipy's and numpy's C loops, which release the GIL) on both cores;
-            # the unrefunded orders they share selected first, once
-            m.purchases  # noqa: B018
+            # the unrefunded orders and their ages they share computed first, once
+            m.purchase_age_days  # noqa: B018
             fans_job = background.submit(fan_product_matrix, m, config.half_life_days, config.confidence)
             anchors_job = background.submit(anchor_product_matrix, m, config.half_life_days)
             followers = follower_matrix(m)  # built once: the engagement, the shelf-rate fit and the statistics
