@@ -56,8 +56,8 @@ from training.config import TrainConfig
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-STAGES = ("load", "matrices", "factors", "content", "anchors", "shelf_rate", "audience_fit", "statistics",
-          "index", "write")
+STAGES = ("load", "matrices", "factors", "content", "anchors", "index", "shelf_rate", "audience_fit", "statistics",
+          "write")
 
 
 def peak_rss_mb() -> float:
@@ -238,6 +238,17 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                                 sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
                                 audience_shrinkage=config.anchors.audience_shrinkage)
 
+        # the indexes need only the vectors: built while the shelf-rate model and the term are still fitting
+        with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
+            product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
+                                                        config.index.k, config.index.min_recall)
+            # Each anchor's exact top goods by affinity, computed in one batch: a request then only masks this
+            # list (exact while enough goods survive its filters) instead of scanning the catalogue.
+            n_cand = min(config.index.anchor_candidates, len(product_vectors))
+            cand_scores, cand_rows = flat_index(product_vectors).search(av.blended, n_cand)
+            anchor_index, anchor_report = build_index(av.blended, product_vectors[:20_000], config.index.kind,
+                                                      config.index.k, config.index.min_recall)
+
         with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model; "
                                  "on a second thread since the factors stage: waiting for it)"):
             fitted = shelf_done.result()
@@ -258,16 +269,6 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             recent, trend, goods_category, fan_category = st.recent, st.trend, st.goods_category, st.fan_category
             rebuys, daily, sellers = st.rebuys, st.daily, st.sellers
             ev = config.evidence
-
-        with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
-            product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
-                                                        config.index.k, config.index.min_recall)
-            # Each anchor's exact top goods by affinity, computed in one batch: a request then only masks this
-            # list (exact while enough goods survive its filters) instead of scanning the catalogue.
-            n_cand = min(config.index.anchor_candidates, len(product_vectors))
-            cand_scores, cand_rows = flat_index(product_vectors).search(av.blended, n_cand)
-            anchor_index, anchor_report = build_index(av.blended, product_vectors[:20_000], config.index.kind,
-                                                      config.index.k, config.index.min_recall)
 
         with timer("write", f"artifact to {out}"):
             for name, vocab in (("anchors", m.anchor_ids), ("fans", m.fan_ids), ("products", m.product_ids)):
