@@ -141,7 +141,7 @@ def _statistics(m: Marketplace, config: TrainConfig, followers: sp.csr_matrix | 
         audience=audience_profile(m, follows=followers), p_stats=product_stats(m, sold=sold),
         a_stats=anchor_stats(m, sold=sold),
         category_gmv=anchor_category_gmv(m), window_gmv=window_gmv, window_orders=window_orders,
-        order_value=audience_order_value(m), shelf=shelf_lists(m), follow=follow_lists(m),
+        order_value=audience_order_value(m, follows=followers), shelf=shelf_lists(m), follow=follow_lists(m),
         recent=recent_orders(m, config.recent_order_days), trend=product_trend(m, config.trend.half_life_days),
         goods_category=goods_category,
         fan_category=fan_category_log_share(m, goods_category, len(category_labels),

@@ -91,5 +91,11 @@ def test_statistics_from_shared_work_equal_those_computed_alone(market):
     assert np.array_equal(alone.fans, shared.fans) and np.array_equal(alone.buyers_30d, shared.buyers_30d)
     for dim in alone.shares:
         assert np.array_equal(alone.shares[dim], shared.shares[dim]), dim
+    # the average order sums yuan in the matrix's order of fans: equal to the cent (the order of a float sum)
+    from recommender.profiles import anchor_category_gmv, audience_order_value
+
+    np.testing.assert_allclose(audience_order_value(market, follows=follower_matrix(market)),
+                               audience_order_value(market), rtol=0, atol=0.01)
+    assert anchor_category_gmv(market).sum() == pytest.approx(anchor_stats(market)["gmv_30d"].sum())
     engagement = anchor_fan_engagement(market), anchor_fan_engagement(market, follows=follower_matrix(market))
     assert (engagement[0] != engagement[1]).nnz == 0
