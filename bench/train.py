@@ -111,6 +111,7 @@ def main() -> None:
         result = {
             "scale": scale, "counts": man["counts"], "generate_seconds": gen_seconds, "train_wall_seconds": wall,
             "stages_seconds": t, "stages_cpu_seconds": man.get("cpu_seconds"), "load_average": os.getloadavg(),
+            "beside_seconds": man.get("beside_seconds"), "beside_cpu_seconds": man.get("beside_cpu_seconds"),
             "total_seconds": total, "als_seconds": als,
             "overhead_ratio": (total - als) / als, "peak_rss_mb": man["peak_rss_mb"],
             "threads": man["threads"], "libraries": man["libraries"],
@@ -127,6 +128,10 @@ def main() -> None:
         cpu = man.get("cpu_seconds", {})
         for stage, sec in t.items():
             print(f"   {stage:<15} {sec:8.1f} s" + (f"   (CPU {cpu[stage]:6.1f} s)" if stage in cpu else ""))
+        beside, beside_cpu = man.get("beside_seconds", {}), man.get("beside_cpu_seconds", {})
+        if beside:  # the jobs on threads beside the main one: their time is inside the stages above
+            print("   beside the main thread: " + ", ".join(
+                f"{job} {sec:.1f} s (CPU {beside_cpu.get(job, 0):.1f} s)" for job, sec in beside.items()))
         print(f"   total           {total:8.1f} s   (process wall {wall:.1f} s)")
         print(f"   overhead ratio  {(total - als) / als:8.2f}    (total - ALS) / ALS; load average after: "
               f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")

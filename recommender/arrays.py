@@ -37,6 +37,21 @@ def distinct_per_row_within(rows: np.ndarray, cols: np.ndarray, age: np.ndarray,
     return [np.bincount(row[youngest <= i], minlength=n_rows) for i in range(k)] + [np.bincount(row, minlength=n_rows)]
 
 
+def distinct_both_ways_within(rows: np.ndarray, cols: np.ndarray, age: np.ndarray, windows: tuple[float, ...],
+                              n_rows: int, n_cols: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """distinct_per_row_within for the rows and for the columns (e.g. the rooms that sold each good and the goods
+    each room sold) from one sort of the pairs."""
+    k = len(windows)
+    first = np.searchsorted(np.asarray(windows, float), age, side="right")
+    keys = unique_sorted((np.asarray(rows, np.int64) * n_cols + np.asarray(cols, np.int64)) * (k + 1) + first)
+    pair = keys // (k + 1)
+    new = np.ones(len(keys), bool)
+    np.not_equal(pair[1:], pair[:-1], out=new[1:])
+    row, col, youngest = pair[new] // n_cols, pair[new] % n_cols, keys[new] % (k + 1)
+    return tuple([np.bincount(x[youngest <= i], minlength=n) for i in range(k)] + [np.bincount(x, minlength=n)]
+                 for x, n in ((row, n_rows), (col, n_cols)))
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Columns of the k highest scores per row, best first, ties by column (at the cut too, so the first k
     are a prefix of the first k + 1); NaN ranks last. A partition finds each row's k-th score, then only k

@@ -129,11 +129,22 @@ class AudienceRates:
                  else np.zeros(n_a, np.int64))
         bound = np.zeros((len(self.band), k), np.float32)
 
+        known = [np.asarray(v.audience).sum(axis=1) > 0 for v in self.views]
+
         def fill(g: int) -> None:  # one group's column; numpy releases the GIL, so groups run on every core
             rooms = np.flatnonzero(group == g)
             for lo in range(0, len(rooms), chunk):
-                t = np.asarray(self.term(rooms[lo:lo + chunk]), np.float32)
-                np.maximum(bound[:, g], t.max(axis=0), out=bound[:, g])
+                # self.term(rooms) with fewer passes over the (rooms, goods) block: the product in place, and
+                # np.where only where a room's audience is unknown (the same float32 values)
+                part, t = rooms[lo:lo + chunk], None
+                for view, has in zip(self.views, known, strict=True):
+                    f = np.asarray(view.audience[part]) @ view.response.T
+                    if not has[part].all():
+                        f = np.where(has[part][:, None], f, 1.0)
+                    t = f if t is None else np.multiply(t, f, out=t)
+                if t is None:
+                    t = np.ones((len(part), len(self.band)))
+                np.maximum(bound[:, g], np.asarray(t, np.float32).max(axis=0), out=bound[:, g])
 
         with ThreadPoolExecutor(available_cores()) as pool:
             list(pool.map(fill, range(k)))
@@ -254,16 +265,27 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
     return {name: v for name, v in out.items() if v[1]}
 
 
-def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int) -> np.ndarray:
-    """(anchors, cells): the room's engagement-weighted audience over cells, rows summing to 1 (0 if unknown)."""
+def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int,
+              entries: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(anchors, cells): the room's engagement-weighted audience over cells, rows summing to 1 (0 if unknown).
+    `entries`: each engagement entry's row and its weight as float64 (_engagement_entries), shared by the views."""
     # a bincount over the engagement's entries: the sparse product with a one-hot matrix took seconds on 20M
-    rows = np.repeat(np.arange(engagement.shape[0], dtype=np.int64), np.diff(engagement.indptr))
+    rows, data = entries or _engagement_entries(engagement)
     fan_cell = cell[engagement.indices]
-    known = fan_cell >= 0
-    q = np.bincount(rows[known] * n_cells + fan_cell[known], np.asarray(engagement.data, np.float64)[known],
-                    engagement.shape[0] * n_cells).reshape(-1, n_cells)
+    if (fan_cell >= 0).all():  # every fan's cell known (the usual case): no copies of the 20M entries
+        q = np.bincount(rows * n_cells + fan_cell, data, engagement.shape[0] * n_cells).reshape(-1, n_cells)
+    else:
+        known = fan_cell >= 0
+        q = np.bincount(rows[known] * n_cells + fan_cell[known], data[known],
+                        engagement.shape[0] * n_cells).reshape(-1, n_cells)
     total = q.sum(axis=1, keepdims=True)
     return np.divide(q, total, out=np.zeros_like(q), where=total > 0)
+
+
+def _engagement_entries(engagement: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's row (int64) and weight (float64) of an (anchors, fans) CSR matrix."""
+    return (np.repeat(np.arange(engagement.shape[0], dtype=np.int64), np.diff(engagement.indptr)),
+            np.asarray(engagement.data, np.float64))
 
 
 def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float) -> np.ndarray:
@@ -302,13 +324,16 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     decile = np.minimum((pd.Series(relative_log_price(m)).groupby(cat_of).rank(pct=True).to_numpy()
                          * PRICE_DECILES).astype(np.int64), PRICE_DECILES - 1)
     price_group = cat_of * PRICE_DECILES + decile
+    entries = _engagement_entries(engagement)
     for name, (cell, labels) in fan_cells(m, cfg.price_levels).items():
         n_cells = len(labels)
-        views.append(View(name, _audience(engagement, cell, n_cells), np.ones((n_p, n_cells)), labels))
+        views.append(View(name, _audience(engagement, cell, n_cells, entries), np.ones((n_p, n_cells)), labels))
         o_cell = cell[order_fan]
         known = o_cell >= 0
         counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
                                   n_p * n_cells).reshape(n_p, n_cells))
+    del entries
+    by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
     view_fit = [v.entries(ea, ep) for v in views]  # kept up to date as each view's response changes
     for round_ in range(cfg.rounds):
@@ -331,7 +356,8 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
                                       None if cfg.empirical_priors else cfg.response_prior_orders,
                                       0 if by_price else cfg.response_profiles,
-                                      (price_group, len(base.categories) * PRICE_DECILES) if by_price else None)
+                                      (price_group, len(base.categories) * PRICE_DECILES) if by_price else None,
+                                      by_good)
             view_fit[i] = view.entries(ea, ep)
     # the base model once more, so its levels match the factors as they ended
     base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
@@ -345,17 +371,42 @@ def _product(factors: list[np.ndarray]) -> np.ndarray | float:
     return np.prod(factors, axis=0) if factors else 1.0
 
 
+@dataclass
+class _ByGood:
+    """The shelf entries grouped by good as the rows of a (goods, rooms) CSR matrix, each good's rooms in the
+    entries' own order: with the entries' values as its data, the matrix times the rooms' audiences sums each
+    good's exposure per cell in the order a bincount over the entries does (the same float64 sums), in one
+    pass instead of a gather and a bincount per cell."""
+
+    order: np.ndarray  # entries by good, stable
+    anchor: np.ndarray  # their rooms
+    indptr: np.ndarray
+
+    @classmethod
+    def of(cls, ea: np.ndarray, ep: np.ndarray, n_p: int) -> _ByGood:
+        order = np.argsort(ep, kind="stable")
+        return cls(order, ea[order], np.concatenate([[0], np.cumsum(np.bincount(ep, minlength=n_p))]))
+
+    def exposure(self, per: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """(goods, cells): sum over each good's entries of per[entry] x q[room of the entry]."""
+        mat = sp.csr_matrix((per[self.order], self.anchor, self.indptr), shape=(len(self.indptr) - 1, len(q)))
+        return np.asarray(mat @ np.asarray(q, np.float64))
+
+
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
               n_c: int, prior_orders: float | None, profiles: int = 0,
-              groups: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+              groups: tuple[np.ndarray, int] | None = None, by_good: _ByGood | None = None) -> np.ndarray:
     """A view's response of every good: gamma-Poisson per (good, cell), exposure to cell t being `per` x q[a, t],
     shrunk toward the category's response (`groups`: toward that of finer groups of goods, e.g. category x price
     decile, instead); normalised to average 1 over the audiences the good was sold to (its level belongs to its
-    quality)."""
+    quality). `by_good`: _ByGood.of(ea, ep, goods), shared by the calls."""
     q, n_p, n_cells = view.audience, len(view.response), view.response.shape[1]
-    exp_cell = np.zeros((n_p, n_cells))
-    for t in range(n_cells):
-        exp_cell[:, t] = np.bincount(ep, per * q[ea, t], n_p)
+    if by_good is not None and q.dtype == np.float64:
+        exp_cell = by_good.exposure(per, q)
+    else:
+        exp_cell = np.zeros((n_p, n_cells))
+        for t in range(n_cells):
+            exp_cell[:, t] = np.bincount(ep, per * q[ea, t], n_p)
     cat_n, cat_e = _sum_rows(cat_of, n_resp, n_c), _sum_rows(cat_of, exp_cell, n_c)
     typical = (cat_n + 1.0) / (cat_e + 1.0)
     if groups is not None:

@@ -66,8 +66,10 @@ class ContentModel:
         medians = np.where(np.isnan(medians), self.global_median_, medians)
         return np.log(products["price"].to_numpy(float) / medians)
 
-    def _features(self, products: pd.DataFrame) -> sp.csr_matrix:
-        text = self.vectorizer_.transform(_text(products))
+    def _features(self, products: pd.DataFrame, text: sp.csr_matrix | None = None) -> sp.csr_matrix:
+        """The feature matrix; `text`: the titles' TF-IDF when the caller has it (fitting computes it)."""
+        if text is None:
+            text = self.vectorizer_.transform(_text(products))
         n, w = len(products), self.config.category_weight
         cat_index = {c: i for i, c in enumerate(self.categories_)}
         cat = np.array([cat_index.get(c, -1) for c in products["category"]])
@@ -94,10 +96,14 @@ class ContentModel:
         self.category_median_ = products.groupby("category")["price"].median().to_dict()
         self.global_median_ = float(products["price"].median())
         self.vectorizer_ = self._vectorizer()
-        self.vectorizer_.fit(_text(products))  # all titles: new goods' words get idf too
+        # all titles: new goods' words get idf too. One pass of the tokenizer (pure Python, the stage's biggest
+        # cost) instead of fit then transform; indices sorted as transform leaves them, so the products that
+        # follow add in the same order
+        text = self.vectorizer_.fit_transform(_text(products))
+        text.sort_indices()
         qs = np.linspace(0, 1, self.config.price_bands + 1)[1:-1]
         self.band_edges_ = np.quantile(self._price_position(products), qs)
-        X = self._features(products)
+        X = self._features(products, text)
         train = np.flatnonzero(warm)
         if len(train) > self.config.max_train_goods:
             rng = np.random.default_rng(self.config.seed)

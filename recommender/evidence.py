@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pydantic import Field
 
 from recommender.arrays import unique_sorted
@@ -96,7 +97,8 @@ def _window_orders(m: Marketplace, days: int) -> tuple[int, pd.DataFrame, np.nda
     o = m.purchases
     offset = beijing_day(o["ordered_at"]) - first
     inside = (offset >= 0) & (offset < days)
-    return first, o[inside], offset[inside]
+    # only the columns the callers read: taking every column (the order ids' strings too) cost seconds on large
+    return first, o[["product", "anchor", "fan", "quantity", "amount"]][inside], offset[inside]
 
 
 def _sum_by(keys: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
@@ -129,8 +131,14 @@ def daily_sales(m: Marketplace, days: int = DAYS) -> DailySales:
                       np.rint(units).astype(np.int32), np.round(gmv, 2))
 
 
-def _follow_keys(m: Marketplace) -> np.ndarray:
-    return np.sort(m.follows["fan"].to_numpy(np.int64) * len(m.anchor_ids) + m.follows["anchor"].to_numpy(np.int64))
+def _follow_keys(m: Marketplace, followers: sp.csr_matrix | None = None) -> np.ndarray:
+    """The follows' sorted (anchor, fan) keys, anchor x fans + fan: read off the (anchors, fans) CSR matrix of
+    follower_matrix when given (canonical, so already in order), else a sort of the follows (20M on large)."""
+    n_f = len(m.fan_ids)
+    if followers is not None:
+        rows = np.repeat(np.arange(followers.shape[0], dtype=np.int64), np.diff(followers.indptr))
+        return rows * n_f + followers.indices
+    return np.sort(m.follows["anchor"].to_numpy(np.int64) * n_f + m.follows["fan"].to_numpy(np.int64))
 
 
 def _is_follow(follows: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -147,9 +155,11 @@ def _is_follow(follows: np.ndarray, key: np.ndarray) -> np.ndarray:
     return out
 
 
-def top_sellers(m: Marketplace, days: int = DAYS, keep: int = 100) -> Sellers:
+def top_sellers(m: Marketplace, days: int = DAYS, keep: int = 100, followers: sp.csr_matrix | None = None
+                ) -> Sellers:
     """Per good, the `keep` rooms with the most GMV from it in the window (Beijing days), with their orders,
-    units, distinct buyers and buyers who follow the room."""
+    units, distinct buyers and buyers who follow the room (`followers`: follower_matrix(m) if the caller has
+    it)."""
     _, o, _ = _window_orders(m, days)
     n_p, n_a = len(m.product_ids), len(m.anchor_ids)
     product, anchor, fan = (o[c].to_numpy(np.int64) for c in ("product", "anchor", "fan"))
@@ -159,7 +169,7 @@ def top_sellers(m: Marketplace, days: int = DAYS, keep: int = 100) -> Sellers:
     # distinct buyers per pair, and those of them who follow the room (a (fan, anchor) pair in follows)
     buyer = unique_sorted(inverse * np.int64(len(m.fan_ids)) + fan)
     buyer_pair, buyer_fan = buyer // len(m.fan_ids), buyer % len(m.fan_ids)
-    follower = _is_follow(_follow_keys(m), buyer_fan * n_a + keys[buyer_pair] % n_a)
+    follower = _is_follow(_follow_keys(m, followers), keys[buyer_pair] % n_a * len(m.fan_ids) + buyer_fan)
     buyers = np.bincount(buyer_pair, minlength=len(keys))
     fan_buyers = np.bincount(buyer_pair[follower], minlength=len(keys))
 

@@ -32,7 +32,7 @@ def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0, weight: str
     if weight not in ("quantity", "amount"):
         raise ValueError(f"weight must be 'quantity' or 'amount', got {weight!r}")
     o = m.purchases
-    w = o[weight].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
+    w = o[weight].to_numpy(float) * np.exp2(-np.maximum(m.purchase_age_days, 0) / half_life_days)
     mat = sparse_sum(o["fan"].to_numpy(), o["product"].to_numpy(), w, (len(m.fan_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
     return mat
@@ -41,21 +41,29 @@ def fan_product_matrix(m: Marketplace, half_life_days: float = 30.0, weight: str
 def anchor_product_matrix(m: Marketplace, half_life_days: float = 30.0) -> sp.csr_matrix:
     """(anchors, products): recency-weighted, log-compressed quantities sold in each room."""
     o = m.purchases
-    w = o["quantity"].to_numpy(float) * recency_weight(o["ordered_at"], m.snapshot_time, half_life_days)
+    w = o["quantity"].to_numpy(float) * np.exp2(-np.maximum(m.purchase_age_days, 0) / half_life_days)
     mat = sparse_sum(o["anchor"].to_numpy(), o["product"].to_numpy(), w, (len(m.anchor_ids), len(m.product_ids)))
     np.log1p(mat.data, out=mat.data)
     return mat
 
 
-def anchor_fan_engagement(m: Marketplace, buyer_weight: float = 1.0) -> sp.csr_matrix:
+def follower_matrix(m: Marketplace) -> sp.csr_matrix:
+    """(anchors, fans) float32: 1 where the fan follows the room (a pair listed twice is still one follow)."""
+    follows = sparse_sum(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
+                         np.ones(len(m.follows)), (len(m.anchor_ids), len(m.fan_ids)))
+    follows.data[:] = 1.0
+    return follows
+
+
+def anchor_fan_engagement(m: Marketplace, buyer_weight: float = 1.0, follows: sp.csr_matrix | None = None
+                          ) -> sp.csr_matrix:
     """(anchors, fans): 1 for following the room plus `buyer_weight * log1p(orders placed in it)`.
 
-    Fans who buy in a room (following or not) are the audience that converts, so they weigh more.
+    Fans who buy in a room (following or not) are the audience that converts, so they weigh more. `follows`:
+    follower_matrix(m) when the caller has it (building it from 20M follows takes seconds; it is not modified).
     """
     n = (len(m.anchor_ids), len(m.fan_ids))
-    follows = sparse_sum(m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy(),
-                      np.ones(len(m.follows)), n)
-    follows.data[:] = 1.0  # a pair listed twice is still one follow
+    follows = follower_matrix(m) if follows is None else follows
     if buyer_weight == 0:  # the followers alone (what adding 0 x the buyers gives: scipy drops the zeros)
         return follows
     o = m.purchases

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.arrays import distinct_per_row_within
+from recommender.arrays import distinct_both_ways_within, distinct_per_row_within
 from recommender.clock import to_minutes
 from recommender.contract import Marketplace
 from recommender.hashing import order_keys
@@ -30,17 +30,21 @@ class AudienceProfile:
     labels: dict[str, list[str]]
 
 
-def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> AudienceProfile:
+def audience_profile(m: Marketplace, now: pd.Timestamp | None = None, follows: sp.csr_matrix | None = None
+                     ) -> AudienceProfile:
     """Gender / age / region shares of each anchor's followers, and the share who bought each category.
 
     A category share is "followers who bought that category in the last 30 days, in any room" over all
-    followers: the audience-match statistic of the selection center.
+    followers: the audience-match statistic of the selection center. `follows`: the (anchors, fans) float32
+    matrix of ones, interactions.follower_matrix(m), when the caller has it (every figure here is a count, so
+    the order of its entries does not matter).
     """
     now = now or m.snapshot_time
     n_a, n_f = len(m.anchor_ids), len(m.fan_ids)
-    follows = sp.csr_matrix((np.ones(len(m.follows), np.float32),
-                             (m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy())), shape=(n_a, n_f))
-    follows.data[:] = 1.0
+    if follows is None:
+        follows = sp.csr_matrix((np.ones(len(m.follows), np.float32),
+                                 (m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy())), shape=(n_a, n_f))
+        follows.data[:] = 1.0
     n_fans = np.asarray(follows.sum(axis=1)).ravel()
     inv = np.divide(1.0, n_fans, out=np.zeros_like(n_fans), where=n_fans > 0)
 
@@ -59,7 +63,7 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> Audienc
         labels[dim] = [str(u) for u in uniques]
 
     o = m.purchases
-    recent = o[o["ordered_at"] > now - pd.Timedelta(days=30)]
+    recent = o[["fan", "product"]][(o["ordered_at"] > now - pd.Timedelta(days=30)).to_numpy()]
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
     bought = np.zeros((n_f, len(cats)), np.float32)
     bought[recent["fan"].to_numpy(), cat_codes[recent["product"].to_numpy()]] = 1.0  # did the fan buy it at all
@@ -70,9 +74,22 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None) -> Audienc
     return AudienceProfile(n_fans.astype(np.int64), (follows @ any_buy).astype(np.int64), shares, labels)
 
 
-def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFrame:
+def sold_pairs(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The distinct rooms that sold each good and the distinct goods each room sold (unrefunded orders), over
+    each of WINDOWS and all time: what product_stats and anchor_stats count, from one sort of the pairs."""
+    now = now or m.snapshot_time
+    o = m.purchases
+    age = m.purchase_age_days if now == m.snapshot_time else \
+        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    return distinct_both_ways_within(o["product"].to_numpy(), o["anchor"].to_numpy(), age, WINDOWS,
+                                     len(m.product_ids), len(m.anchor_ids))
+
+
+def product_stats(m: Marketplace, now: pd.Timestamp | None = None,
+                  sold: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> pd.DataFrame:
     """Per good (in vocabulary order): sales, GMV, buyers and selling anchors over 1/7/30 days, refunds,
-    shelf reach and anchor conversion, and its rank on its category's TOP sales board per window."""
+    shelf reach and anchor conversion, and its rank on its category's TOP sales board per window.
+    `sold`: sold_pairs(m, now), when the caller has it."""
     now = now or m.snapshot_time
     n_p = len(m.product_ids)
     o = m.orders
@@ -81,8 +98,7 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFra
     age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     out = {"product_id": m.product_ids.ids}
     kept = ~refunded
-    anchors = distinct_per_row_within(product[kept], o["anchor"].to_numpy()[kept], age[kept], WINDOWS, n_p,
-                                      len(m.anchor_ids))
+    anchors = (sold or sold_pairs(m, now))[0]
     for i, days in enumerate(WINDOWS):
         inside = (age < days) & ~refunded
         out[f"sales_{days}d"] = np.bincount(product[inside], o["quantity"].to_numpy()[inside], n_p).astype(np.int64)
@@ -111,15 +127,18 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFra
     return stats
 
 
-def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Per anchor (vocabulary order): orders, GMV and distinct goods sold over 7/30 days, shelf size."""
+def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None,
+                 sold: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> pd.DataFrame:
+    """Per anchor (vocabulary order): orders, GMV and distinct goods sold over 7/30 days, shelf size.
+    `sold`: sold_pairs(m, now), when the caller has it."""
     now = now or m.snapshot_time
     n_a = len(m.anchor_ids)
     o = m.purchases
-    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = m.purchase_age_days if now == m.snapshot_time else \
+        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     anchor = o["anchor"].to_numpy()
     out = {"anchor_id": m.anchor_ids.ids}
-    goods = distinct_per_row_within(anchor, o["product"].to_numpy(), age, (7, 30), n_a, len(m.product_ids))
+    goods = (sold or sold_pairs(m, now))[1][1:]  # WINDOWS' 7 and 30 days
     for i, days in enumerate((7, 30)):
         inside = age < days
         out[f"orders_{days}d"] = np.bincount(anchor[inside], minlength=n_a)
@@ -137,10 +156,11 @@ def anchor_category_gmv(m: Marketplace, now: pd.Timestamp | None = None) -> np.n
     o = m.purchases
     recent = (o["ordered_at"] > now - pd.Timedelta(days=30)).to_numpy()
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
-    out = np.zeros((len(m.anchor_ids), len(cats)))
-    np.add.at(out, (o["anchor"].to_numpy()[recent], cat_codes[o["product"].to_numpy()[recent]]),
-              o["amount"].to_numpy()[recent])
-    return np.round(out, 2)
+    n_c = len(cats)
+    # a bincount: np.add.at's sums in the same order (each cell's amounts in row order), without its slow loop
+    cell = o["anchor"].to_numpy(np.int64)[recent] * n_c + cat_codes[o["product"].to_numpy()[recent]]
+    out = np.bincount(cell, o["amount"].to_numpy(np.float64)[recent], len(m.anchor_ids) * n_c)
+    return np.round(out.reshape(len(m.anchor_ids), n_c), 2)
 
 
 def anchor_category_windows(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +169,8 @@ def anchor_category_windows(m: Marketplace, now: pd.Timestamp | None = None) -> 
     boards (达人带货榜) per window and category. Summed over categories they are `anchor_stats`' totals."""
     now = now or m.snapshot_time
     o = m.purchases
-    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = m.purchase_age_days if now == m.snapshot_time else \
+        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
     n_a, n_c = len(m.anchor_ids), len(cats)
     cell = o["anchor"].to_numpy(np.int64) * n_c + cat_codes[o["product"].to_numpy()]
@@ -163,7 +184,8 @@ def anchor_category_windows(m: Marketplace, now: pd.Timestamp | None = None) -> 
     return np.round(gmv, 2), orders
 
 
-def audience_order_value(m: Marketplace, now: pd.Timestamp | None = None, days: int = 30) -> np.ndarray:
+def audience_order_value(m: Marketplace, now: pd.Timestamp | None = None, days: int = 30,
+                         follows: sp.csr_matrix | None = None) -> np.ndarray:
     """(anchors,) the audience's price level: the average unrefunded order (yuan) its followers placed in the last
     `days`, in any room (客单价 of the audience, so a new room with fans but no sales has one). NaN where no
     follower bought."""
@@ -174,9 +196,10 @@ def audience_order_value(m: Marketplace, now: pd.Timestamp | None = None, days: 
     n_f = len(m.fan_ids)
     spent = np.bincount(fan, o["amount"].to_numpy(float)[recent], n_f)
     count = np.bincount(fan, minlength=n_f).astype(float)
-    follows = sp.csr_matrix((np.ones(len(m.follows)), (m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy())),
-                            shape=(len(m.anchor_ids), n_f))
-    follows.data[:] = 1.0
+    if follows is None:  # `follows`: interactions.follower_matrix(m), when the caller has it
+        pairs = (m.follows["anchor"].to_numpy(), m.follows["fan"].to_numpy())
+        follows = sp.csr_matrix((np.ones(len(m.follows)), pairs), shape=(len(m.anchor_ids), n_f))
+        follows.data[:] = 1.0
     total, n = follows @ spent, follows @ count
     return np.round(np.divide(total, n, out=np.full(len(total), np.nan), where=n > 0), 2)
 
@@ -207,6 +230,6 @@ def recent_orders(m: Marketplace, days: int = 7) -> dict[str, np.ndarray]:
     keep = (o["ordered_at"] > since).to_numpy()
     if "refunded" in o:
         keep = keep & ~o["refunded"].fillna(False).to_numpy(bool)
-    o = o[keep]
+    o = o[["order_id", "anchor", "product", "ordered_at"]][keep]
     return {"key": order_keys(o["order_id"].to_numpy()), "anchor": o["anchor"].to_numpy(np.int32),
             "product": o["product"].to_numpy(np.int32), "minute": to_minutes(o["ordered_at"].to_numpy())}

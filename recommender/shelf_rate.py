@@ -201,13 +201,14 @@ def _entries(m: Marketplace) -> _Entries:
     # the large world (np.isin as much again), in sorted order they walk the shelf once.
     by_key = np.argsort(o_key)
     o_sorted = o_key[by_key]
-    unlisted = ~_found(np.sort(s_key), o_sorted)
+    order = np.argsort(s_key, kind="stable")  # the shelf's order, kept unless unlisted pairs join it
+    unlisted = ~_found(s_key[order], o_sorted)
     if unlisted.any():  # each unlisted pair, on sale from its first order
         keys, days = o_sorted[unlisted], o_days[by_key][unlisted]
         first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
         s_key = np.concatenate([s_key, keys[first]])
         s_start = np.concatenate([s_start, np.minimum.reduceat(days, first)])
-    order = np.argsort(s_key, kind="stable")
+        order = np.argsort(s_key, kind="stable")
     s_key, s_start = s_key[order], np.clip(s_start[order], 0, end)
     order_entry = np.empty(len(o_key), np.int64)
     order_entry[by_key] = np.searchsorted(s_key, o_sorted)
@@ -426,28 +427,47 @@ def _entry_weights(n: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + tau2 * mu)
 
 
+@dataclass
+class _DayCells:
+    """What burst capping needs of the entries and orders that no round changes: each entry's (good, day) cells
+    of its listing, each order's (good, day) cell and the orders per cell (computed once, not per round)."""
+
+    listed_next: np.ndarray  # entry's cell of the day after its listing day (in goods x (days + 1))
+    listed_day: np.ndarray  # entry's cell of its listing day
+    listed_part: np.ndarray  # the part of the listing day it was on sale
+    order_cell: np.ndarray  # each order's (good, day) cell
+    raw: np.ndarray  # (goods, days) orders per cell
+
+    @classmethod
+    def of(cls, e: _Entries, n_p: int) -> _DayCells:
+        n_d = e.n_days
+        first = np.floor(e.start).astype(np.int64)
+        flat = e.product[e.order_entry] * n_d + e.order_day
+        return cls(e.product * (n_d + 1) + np.minimum(first + 1, n_d), e.product * n_d + np.minimum(first, n_d - 1),
+                   first + 1 - e.start, flat, np.bincount(flat, minlength=n_p * n_d).reshape(n_p, n_d))
+
+
 def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.ndarray, weights: np.ndarray,
-                   cfg: ShelfRateConfig) -> tuple[np.ndarray, np.ndarray]:
+                   cfg: ShelfRateConfig, cells: _DayCells | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Order weights with each good's burst days capped: a day's orders are limited to `burst_ratio` times what
-    the good's other days predict for that day's exposure, plus Poisson noise and slack."""
+    the good's other days predict for that day's exposure, plus Poisson noise and slack. `cells`:
+    _DayCells.of(e, goods), shared by the rounds."""
     n_p, n_d = len(quality), e.n_days
+    cells = cells or _DayCells.of(e, n_p)
     strength = room[e.anchor, cat[e.product]]
     # exposure per (good, day): full days after the listing day, the listed part of the listing day, the
     # last day only up to the snapshot time
-    first = np.floor(e.start).astype(np.int64)
-    diff = np.bincount(e.product * (n_d + 1) + np.minimum(first + 1, n_d), strength, n_p * (n_d + 1))
+    diff = np.bincount(cells.listed_next, strength, n_p * (n_d + 1))
     exposure = np.cumsum(diff.reshape(n_p, n_d + 1), axis=1)[:, :n_d]
-    exposure += np.bincount(e.product * n_d + np.minimum(first, n_d - 1), strength * (first + 1 - e.start),
-                            n_p * n_d).reshape(n_p, n_d)
+    exposure += np.bincount(cells.listed_day, strength * cells.listed_part, n_p * n_d).reshape(n_p, n_d)
     exposure[:, -1] *= e.end - (n_d - 1)
-    good = e.product[e.order_entry]
-    flat = good * n_d + e.order_day
+    flat = cells.order_cell
     counts = np.bincount(flat, weights, n_p * n_d).reshape(n_p, n_d)
     rate = ((counts.sum(axis=1, keepdims=True) - counts + cfg.good_prior_orders)
             / (exposure.sum(axis=1, keepdims=True) - exposure + cfg.good_prior_orders / quality[:, None]))
     expected = rate * exposure
     cap = cfg.burst_ratio * expected + cfg.burst_z * np.sqrt(expected) + cfg.burst_slack
-    raw = np.bincount(flat, minlength=n_p * n_d).reshape(n_p, n_d)
+    raw = cells.raw
     keep = np.where(raw > cap, cap / np.maximum(raw, 1), 1.0)
     w = keep.ravel()[flat]
     return np.bincount(e.order_entry, w, len(e.anchor)), w
@@ -491,9 +511,10 @@ def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None, engageme
     return None if fitted is None else fitted.rates
 
 
-def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None
-              ) -> ShelfFit | None:
-    """`fit_shelf_rates` with the entries and order weights it was fitted on."""
+def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None,
+              followers: sp.csr_matrix | None = None) -> ShelfFit | None:
+    """`fit_shelf_rates` with the entries and order weights it was fitted on (`followers`: follower_matrix(m)
+    when the caller has it)."""
     cfg = cfg or ShelfRateConfig()
     if len(m.shelf) == 0 or len(m.orders) == 0:
         return None
@@ -509,13 +530,14 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     features = good_features(m, e, cat) if cfg.quality_features else None
     room_x = None
     if cfg.room_lean:  # the audience as a new room has it: its followers, without the buyers of its own sales
-        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, anchor_fan_engagement(m, buyer_weight=0.0),
+        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, anchor_fan_engagement(m, 0.0, followers),
                                  fan_mix)
         room_x = room_features(m, e, cat, labels, followers)
     quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features, room_x)
     weights = np.ones(len(e.order_entry))
+    cells = _DayCells.of(e, len(cat)) if cfg.burst_rounds else None
     for _ in range(cfg.burst_rounds):
-        n, weights = _capped_counts(e, cat, quality, room, weights, cfg)
+        n, weights = _capped_counts(e, cat, quality, room, weights, cfg, cells)
         quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features, room_x)
     rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
                        [str(c) for c in labels], shape.astype(np.float32))

@@ -55,7 +55,7 @@ class TrendConfig(Settings):
 def product_trend(m: Marketplace, half_life_days: float) -> np.ndarray:
     """(products,) float32 in [0, 1]: log1p of recency-decayed orders (refunds left out) over the largest."""
     o = m.purchases
-    age = (m.snapshot_time - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = m.purchase_age_days
     weight = np.exp2(-np.maximum(age, 0.0) / half_life_days)
     trend = np.log1p(np.bincount(o["product"].to_numpy(), weight, minlength=len(m.product_ids)))
     top = float(trend.max(initial=0.0))
@@ -84,7 +84,7 @@ def fan_rebuys(m: Marketplace, half_life_days: float) -> sp.csr_matrix:
     """(fans, products) float32: each fan's own orders of each good (refunds left out), each decayed by its age
     with a half-life of `half_life_days`."""
     o = m.purchases
-    age = (m.snapshot_time - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = m.purchase_age_days
     return sparse_sum(o["fan"].to_numpy(), o["product"].to_numpy(), np.exp2(-np.maximum(age, 0.0) / half_life_days),
                       (len(m.fan_ids), len(m.product_ids)), dtype=np.float32).tocsr()
 

@@ -8,27 +8,33 @@ import platform
 import resource
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from recommender.artifact import ArtifactWriter
-from recommender.audience_fit import fit_audience_rates
+from recommender.audience_fit import AudienceRates, fit_audience_rates
 from recommender.content import ContentModel
 from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.errors import ContractError
 from recommender.evidence import DailySales, Sellers, daily_sales, manifest_entry, save_arrays, top_sellers
 from recommender.index import NormOrderedIndex, build_index, flat_index
-from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
+from recommender.interactions import (
+    anchor_fan_engagement,
+    anchor_product_matrix,
+    fan_product_matrix,
+    follower_matrix,
+)
 from recommender.profiles import (
     AudienceProfile,
     anchor_category_gmv,
@@ -40,6 +46,7 @@ from recommender.profiles import (
     product_stats,
     recent_orders,
     shelf_lists,
+    sold_pairs,
 )
 from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
@@ -47,9 +54,10 @@ from recommender.trend import category_codes, fan_category_log_share, fan_rebuys
 from training.config import TrainConfig
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-STAGES = ("load", "matrices", "factors", "content", "anchors", "shelf_rate", "audience_fit", "statistics",
-          "index", "write")
+STAGES = ("load", "matrices", "factors", "content", "anchors", "index", "shelf_rate", "audience_fit", "statistics",
+          "write")
 
 
 def peak_rss_mb() -> float:
@@ -118,21 +126,63 @@ class _Statistics:
     sellers: Sellers
 
 
-def _statistics(m: Marketplace, config: TrainConfig) -> _Statistics:
+def _timed(beside: _Beside, name: str, fn: Callable[..., T], *args: object) -> T:
+    with beside(name):
+        return fn(*args)
+
+
+def _statistics(m: Marketplace, config: TrainConfig, followers: sp.csr_matrix | None = None) -> _Statistics:
     """Audience profiles, 1/7/30-day sales statistics and boards, the trend and rebuy tables, daily sales and top
-    sellers."""
+    sellers (`followers`: follower_matrix(m), if the caller has it)."""
     goods_category, category_labels = category_codes(m)
     window_gmv, window_orders = anchor_category_windows(m)
+    sold = sold_pairs(m)
     return _Statistics(
-        audience=audience_profile(m), p_stats=product_stats(m), a_stats=anchor_stats(m),
+        audience=audience_profile(m, follows=followers), p_stats=product_stats(m, sold=sold),
+        a_stats=anchor_stats(m, sold=sold),
         category_gmv=anchor_category_gmv(m), window_gmv=window_gmv, window_orders=window_orders,
-        order_value=audience_order_value(m), shelf=shelf_lists(m), follow=follow_lists(m),
+        order_value=audience_order_value(m, follows=followers), shelf=shelf_lists(m), follow=follow_lists(m),
         recent=recent_orders(m, config.recent_order_days), trend=product_trend(m, config.trend.half_life_days),
         goods_category=goods_category,
         fan_category=fan_category_log_share(m, goods_category, len(category_labels),
                                             config.trend.category_smoothing),
         rebuys=fan_rebuys(m, config.trend.rebuy_half_life_days) if config.trend.rebuy_weight else None,
-        daily=daily_sales(m), sellers=top_sellers(m, keep=config.evidence.top_sellers))
+        daily=daily_sales(m), sellers=top_sellers(m, keep=config.evidence.top_sellers, followers=followers))
+
+
+@dataclass
+class _Beside:
+    """A job run on a thread beside the main one, with its own wall and CPU seconds (the stages' CPU seconds
+    count every thread of the process, so they cannot tell the jobs apart)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start, cpu = time.perf_counter(), time.thread_time()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.cpu_seconds[name] = round(time.thread_time() - cpu, 3)
+
+
+def _fit_rates(m: Marketplace, config: TrainConfig, engagement: sp.csr_matrix, followers: sp.csr_matrix,
+               beside: _Beside, shelf_done: Future) -> AudienceRates | None:
+    """The shelf-rate model (handed to `shelf_done` as soon as it is fitted) and the room x good term with its
+    bounds. Needs only the snapshot, not the vectors."""
+    try:
+        with beside("shelf_rate"):
+            # None without a shelf table: days on sale are unknown, so serving keeps the vector affinity
+            fitted = fit_shelf(m, config.shelf_rate, engagement, followers)
+    except BaseException as exc:
+        shelf_done.set_exception(exc)
+        raise
+    shelf_done.set_result(fitted)
+    if fitted is None or not config.audience_fit.enabled:
+        return None
+    with beside("audience_fit"):
+        personal = fit_audience_rates(m, fitted, engagement, config.audience_fit)
+        return personal.with_bounds(config.audience_fit.room_groups)
 
 
 def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig | None = None,
@@ -149,21 +199,29 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             raise ContractError([f"{m.source}: the orders table has no valid rows; nothing to learn from"])
 
     with (ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads,
-          ThreadPoolExecutor(1, thread_name_prefix="statistics") as background):
+          ThreadPoolExecutor(2, thread_name_prefix="beside") as background):
         with timer("matrices", "fan x product, anchor x product and anchor x fan matrices"):
-            fan_products = fan_product_matrix(m, config.half_life_days, config.confidence)
-            anchor_products = anchor_product_matrix(m, config.half_life_days)
-            engagement = anchor_fan_engagement(m, config.anchors.buyer_weight)
+            # three independent builds (mostly scipy's and numpy's C loops, which release the GIL) on both cores;
+            # the unrefunded orders and their ages they share computed first, once
+            m.purchase_age_days  # noqa: B018
+            fans_job = background.submit(fan_product_matrix, m, config.half_life_days, config.confidence)
+            anchors_job = background.submit(anchor_product_matrix, m, config.half_life_days)
+            followers = follower_matrix(m)  # built once: the engagement, the shelf-rate fit and the statistics
+            engagement = anchor_fan_engagement(m, config.anchors.buyer_weight, followers)
+            fan_products, anchor_products = fans_job.result(), anchors_job.result()
 
         f = config.factors
         with timer("factors", f"{f.algorithm.upper()} with {f.factors} factors, {f.iterations} iterations on "
                               f"{fan_products.shape[0]} x {fan_products.shape[1]} ({fan_products.nnz} nonzeros)"):
             fan_factors, product_cf = fit_factors(fan_products, f, threads, show_progress=show_progress)
         dim = product_cf.shape[1]
-        # The statistics need only the snapshot: they run on a second thread beside the next stages, which are
-        # mostly single-threaded numpy (both release the GIL in their array loops), from here on, not beside
-        # ALS, which already uses every core.
-        statistics = background.submit(_statistics, m, config)
+        # The statistics and the shelf-rate model with its room x good term need only the snapshot: they run on
+        # two threads beside content and anchors (which need the vectors), from here on, not beside ALS, which
+        # already uses every core. All are mostly single-threaded numpy, which releases the GIL in its array
+        # loops, so the three share the cores; each stage below from shelf_rate on is the wait for its job.
+        beside, shelf_done = _Beside(), Future()
+        rates_job = background.submit(_fit_rates, m, config, engagement, followers, beside, shelf_done)
+        statistics = background.submit(_timed, beside, "statistics", _statistics, m, config, followers)
 
         with timer("content", "content model for goods with few sales"):
             buyers = np.diff(fan_products.tocsc().indptr)
@@ -180,16 +238,26 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                                 sales_shrinkage=config.anchors.sales_shrinkage, vertical=verticals,
                                 audience_shrinkage=config.anchors.audience_shrinkage)
 
-        with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model)"):
-            # None without a shelf table: days on sale are unknown, so serving keeps the vector affinity
-            fitted = fit_shelf(m, config.shelf_rate, engagement)
+        # the indexes need only the vectors: built while the shelf-rate model and the term are still fitting
+        with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
+            product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
+                                                        config.index.k, config.index.min_recall)
+            # Each anchor's exact top goods by affinity, computed in one batch: a request then only masks this
+            # list (exact while enough goods survive its filters) instead of scanning the catalogue.
+            n_cand = min(config.index.anchor_candidates, len(product_vectors))
+            cand_scores, cand_rows = flat_index(product_vectors).search(av.blended, n_cand)
+            anchor_index, anchor_report = build_index(av.blended, product_vectors[:20_000], config.index.kind,
+                                                      config.index.k, config.index.min_recall)
+
+        with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model; "
+                                 "on a second thread since the factors stage: waiting for it)"):
+            fitted = shelf_done.result()
             rates = None if fitted is None else fitted.rates
 
-        personal = None
-        with timer("audience_fit", "the room x good term: price bands and audience cells (gamma-Poisson)"):
-            if fitted is not None and config.audience_fit.enabled:
-                personal = fit_audience_rates(m, fitted, engagement, config.audience_fit)
-                personal = personal.with_bounds(config.audience_fit.room_groups)
+        with timer("audience_fit", "the room x good term: price bands and audience cells (gamma-Poisson; on a "
+                                   "second thread since the factors stage: waiting for it)"):
+            personal = rates_job.result()
+            if personal is not None:
                 rates = personal.base  # refitted with the term as exposure: the two are saved together
 
         with timer("statistics", "audience profiles, 1/7/30-day sales statistics, daily sales and top sellers "
@@ -201,16 +269,6 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             recent, trend, goods_category, fan_category = st.recent, st.trend, st.goods_category, st.fan_category
             rebuys, daily, sellers = st.rebuys, st.daily, st.sellers
             ev = config.evidence
-
-        with timer("index", f"{config.index.kind} indexes over goods and anchors, anchors' candidates"):
-            product_index, product_report = build_index(product_vectors, av.blended, config.index.kind,
-                                                        config.index.k, config.index.min_recall)
-            # Each anchor's exact top goods by affinity, computed in one batch: a request then only masks this
-            # list (exact while enough goods survive its filters) instead of scanning the catalogue.
-            n_cand = min(config.index.anchor_candidates, len(product_vectors))
-            cand_scores, cand_rows = flat_index(product_vectors).search(av.blended, n_cand)
-            anchor_index, anchor_report = build_index(av.blended, product_vectors[:20_000], config.index.kind,
-                                                      config.index.k, config.index.min_recall)
 
         with timer("write", f"artifact to {out}"):
             for name, vocab in (("anchors", m.anchor_ids), ("fans", m.fan_ids), ("products", m.product_ids)):
@@ -304,6 +362,9 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
         }
         manifest["timings_seconds"] = timer.seconds
         manifest["cpu_seconds"] = timer.cpu_seconds
+        # the jobs beside the main thread, each its own: their time is inside the stages they ran beside
+        manifest["beside_seconds"] = beside.seconds
+        manifest["beside_cpu_seconds"] = beside.cpu_seconds
         manifest["peak_rss_mb"] = round(peak_rss_mb(), 1)
         path = writer.commit(manifest)
     total = sum(timer.seconds.values())

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.arrays import distinct_per_row, distinct_per_row_within, invert_lists, ranges, top_k
+from recommender.arrays import (
+    distinct_both_ways_within,
+    distinct_per_row,
+    distinct_per_row_within,
+    invert_lists,
+    ranges,
+    top_k,
+)
 
 
 def test_ranges_concatenates_the_aranges():
@@ -49,3 +56,15 @@ def test_distinct_pairs_per_window_equal_one_count_per_window(seed):
         inside = age < days
         assert np.array_equal(counts, distinct_per_row(rows[inside], cols[inside], 30, 40))
     assert np.array_equal(got[3], distinct_per_row(rows, cols, 30, 40))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_sort_counts_distinct_pairs_per_row_and_per_column_as_two_do(seed):
+    rng = np.random.default_rng(seed)
+    rows, cols = rng.integers(0, 30, 2_000), rng.integers(0, 40, 2_000)
+    age = rng.choice([0.0, 0.5, 1.0, 6.99, 7.0, 29.9, 30.0, 45.0], 2_000)
+    by_row, by_col = distinct_both_ways_within(rows, cols, age, (1, 7, 30), 30, 40)
+    for got, want in zip(by_row, distinct_per_row_within(rows, cols, age, (1, 7, 30), 30, 40), strict=True):
+        assert np.array_equal(got, want)
+    for got, want in zip(by_col, distinct_per_row_within(cols, rows, age, (1, 7, 30), 40, 30), strict=True):
+        assert np.array_equal(got, want)

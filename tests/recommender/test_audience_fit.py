@@ -159,3 +159,17 @@ def test_a_price_level_view_is_fitted_saved_and_bounded_like_the_others(fit, tmp
     views = json.loads((tmp_path / "audience" / "views.json").read_text(encoding="utf-8"))
     loaded = AudienceRates.from_arrays(with_levels.base, views=views, **arrays)
     np.testing.assert_allclose(loaded.expected(warm[:10]), with_levels.expected(warm[:10]), rtol=1e-5)
+
+
+def test_each_goods_exposure_per_cell_is_the_per_cell_bincounts_to_the_last_bit():
+    """The fit sums a good's exposure per audience cell over its shelf entries as one CSR product; it must give
+    the bincounts' float64 sums exactly (the same additions in the same order), so the fit does not move."""
+    from recommender.audience_fit import _ByGood
+
+    rng = np.random.default_rng(0)
+    n_a, n_p, cells = 40, 300, 7
+    keys = np.unique(rng.integers(0, n_a * n_p, 3_000))  # entries sorted by room, then good, as the fit's are
+    ea, ep = keys // n_p, keys % n_p
+    per, q = rng.gamma(0.5, 3.0, len(keys)), rng.dirichlet(np.ones(cells), n_a)
+    want = np.stack([np.bincount(ep, per * q[ea, t], n_p) for t in range(cells)], axis=1)
+    assert np.array_equal(_ByGood.of(ea, ep, n_p).exposure(per, q), want)

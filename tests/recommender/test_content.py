@@ -62,3 +62,12 @@ def test_the_content_configuration_has_bounds():
     with pytest.raises(ValidationError, match="ngram_max"):
         ContentConfig(ngram_max=0)
     assert ContentConfig().model_dump()["ridge_alpha"] == 10.0
+
+
+def test_fitting_predicts_what_the_fitted_model_predicts_to_the_last_bit():
+    """fit_predict tokenizes the titles once (fit_transform) instead of fitting, then transforming: the goods'
+    vectors must be exactly those predict gives from the fitted vocabulary."""
+    df, factors = _catalogue()
+    model = ContentModel(ContentConfig(min_buyers=1))
+    fitted = model.fit_predict(df, factors, np.ones(len(df)))
+    assert np.array_equal(fitted, model.predict(df))

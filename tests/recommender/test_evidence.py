@@ -179,3 +179,12 @@ def test_low_stock_is_stock_below_the_last_weeks_sales():
     assert low_stock(9, 10) is True and low_stock(10, 10) is False and low_stock(0, 0) is False
     assert low_stock(None, 10) is None
     assert days_of_stock(14, 7) == 14.0 and days_of_stock(5, 0) is None and days_of_stock(None, 3) is None
+
+
+def test_the_sellers_following_buyers_are_the_same_from_the_shared_followers_matrix(market):
+    from recommender.interactions import follower_matrix
+
+    alone, shared = top_sellers(market), top_sellers(market, followers=follower_matrix(market))
+    assert alone.fan_buyers.sum() > 0
+    for name in ("indptr", "anchor", "orders", "buyers", "fan_buyers", "total"):
+        assert np.array_equal(getattr(alone, name), getattr(shared, name)), name

@@ -76,3 +76,26 @@ def test_statistics_columns_come_in_the_artifacts_order(market):
 
     assert list(product_stats(market).columns) == ["product_id", *PRODUCT_STATS]
     assert list(anchor_stats(market).columns) == ["anchor_id", *ANCHOR_STATS]
+
+
+def test_statistics_from_shared_work_equal_those_computed_alone(market):
+    """The trainer shares the followers matrix and one sort of the sold pairs between the statistics: the same
+    figures as each function computing its own."""
+    from recommender.interactions import anchor_fan_engagement, follower_matrix
+    from recommender.profiles import sold_pairs
+
+    sold = sold_pairs(market)
+    pd.testing.assert_frame_equal(product_stats(market, sold=sold), product_stats(market))
+    pd.testing.assert_frame_equal(anchor_stats(market, sold=sold), anchor_stats(market))
+    alone, shared = audience_profile(market), audience_profile(market, follows=follower_matrix(market))
+    assert np.array_equal(alone.fans, shared.fans) and np.array_equal(alone.buyers_30d, shared.buyers_30d)
+    for dim in alone.shares:
+        assert np.array_equal(alone.shares[dim], shared.shares[dim]), dim
+    # the average order sums yuan in the matrix's order of fans: equal to the cent (the order of a float sum)
+    from recommender.profiles import anchor_category_gmv, audience_order_value
+
+    np.testing.assert_allclose(audience_order_value(market, follows=follower_matrix(market)),
+                               audience_order_value(market), rtol=0, atol=0.01)
+    assert anchor_category_gmv(market).sum() == pytest.approx(anchor_stats(market)["gmv_30d"].sum())
+    engagement = anchor_fan_engagement(market), anchor_fan_engagement(market, follows=follower_matrix(market))
+    assert (engagement[0] != engagement[1]).nnz == 0

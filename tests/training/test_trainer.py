@@ -40,6 +40,8 @@ def test_manifest_describes_data_parameters_counts_versions_and_timings(model, s
     assert man["parameters"]["factors"]["factors"] == man["dimensions"] == 64
     assert {"numpy", "implicit", "faiss-cpu", "scikit-learn"} <= set(man["libraries"])
     assert set(man["timings_seconds"]) == set(trainer.STAGES)
+    # the jobs run beside the main thread, each with its own wall and CPU seconds
+    assert set(man["beside_seconds"]) == set(man["beside_cpu_seconds"]) == {"statistics", "shelf_rate", "audience_fit"}
     assert man["indexes"]["products"]["kind"] == "flat"
 
 
