@@ -212,7 +212,8 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 @click.command()
 @click.option("--data", type=str, help="Snapshot directory, or 'online-retail' for ../shared/data/online_retail.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report directory (report.json, report.md).")
-@click.option("--test-days", type=float, default=14.0, show_default=True, help="Days after the cut-off.")
+@click.option("--test-days", type=float, default=14.0, show_default=True,
+              help="Days after the cut-off (with --split random: only the validation days of --tune).")
 @click.option("--max-users", type=int, default=3000, show_default=True, help="Users sampled per task.")
 @click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors", "fan_goods_all")),
               show_default=True)
@@ -239,8 +240,8 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 def evaluate(data: str | None, out: Path | None, test_days: float, max_users: int, tasks: str,
              reports: tuple[Path, Path] | None, config_file: Path | None, tune_trials: int, split_kind: str,
              test_share: float, split_seed: int, split_min_items: int) -> None:
-    """Offline evaluation on a temporal split (or a random per-user one, --split random): our model, ablations
-    and baselines (and the oracle on synthetic data), with bootstrap confidence intervals."""
+    """Offline evaluation on a temporal or random split: our model, ablations and baselines (and the oracle on
+    synthetic data), with bootstrap confidence intervals."""
     from training.report import compare, write_report
 
     if reports:
