@@ -212,7 +212,8 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 @click.command()
 @click.option("--data", type=str, help="Snapshot directory, or 'online-retail' for ../shared/data/online_retail.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report directory (report.json, report.md).")
-@click.option("--test-days", type=float, default=14.0, show_default=True, help="Days after the cut-off.")
+@click.option("--test-days", type=float, default=14.0, show_default=True,
+              help="Days after the cut-off (with --split random: only the validation days of --tune).")
 @click.option("--max-users", type=int, default=3000, show_default=True, help="Users sampled per task.")
 @click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors", "fan_goods_all")),
               show_default=True)
@@ -223,9 +224,23 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 @click.option("--tune", "tune_trials", type=int, default=0, show_default=True,
               help="Also tune (this many trials) on the training period's last days and report the tuned model "
                    "beside the untuned one (ours_tuned, ...): the test window is never seen by the tuning.")
+@click.option("--split", "split_kind", type=click.Choice(["temporal", "random"]), default="temporal",
+              show_default=True,
+              help="temporal: train before the last --test-days, score the pairs new after. random: hold out "
+                   "--test-share of each user's distinct items at random and train one model per task on the rest; "
+                   "the user is the fan (fan_goods: goods it bought), the anchor (anchor_goods: goods sold in its "
+                   "room) or the good (goods_anchors: rooms that sold it); fan_goods_all is skipped (no test "
+                   "purchase is a rebuy); each user's training items are left out of its ranking.")
+@click.option("--test-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
+              show_default=True, help="With --split random: the share of each user's distinct items held out.")
+@click.option("--split-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --split random: the random state of the held-out draw.")
+@click.option("--split-min-items", type=click.IntRange(min=2), default=5, show_default=True,
+              help="With --split random: users with fewer distinct items stay all in training (counted).")
 def evaluate(data: str | None, out: Path | None, test_days: float, max_users: int, tasks: str,
-             reports: tuple[Path, Path] | None, config_file: Path | None, tune_trials: int) -> None:
-    """Offline evaluation on a temporal split: our model, ablations and baselines (and the oracle on
+             reports: tuple[Path, Path] | None, config_file: Path | None, tune_trials: int, split_kind: str,
+             test_share: float, split_seed: int, split_min_items: int) -> None:
+    """Offline evaluation on a temporal or random split: our model, ablations and baselines (and the oracle on
     synthetic data), with bootstrap confidence intervals."""
     from training.report import compare, write_report
 
@@ -244,8 +259,9 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
     if unknown:
         raise click.UsageError(f"unknown task(s) {sorted(unknown)}; choose from {', '.join(TASKS)}")
     cfg = validated(EvalConfig, {"test_days": test_days, "max_users": max_users, "tasks": chosen,
-                                 "train": _train_config(config_file), "tune_trials": tune_trials},
-                    "command-line options")
+                                 "train": _train_config(config_file), "tune_trials": tune_trials,
+                                 "split": split_kind, "test_share": test_share, "split_seed": split_seed,
+                                 "split_min_items": split_min_items}, "command-line options")
     truth = None
     if data == "online-retail":
         data = str(_snapshot(data))
@@ -253,7 +269,7 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
         from fixtures.marketplace import load_truth
 
         truth = load_truth(data)
-    result = run(data, cfg, truth=truth)
+    result = run(data, cfg, truth=truth, progress=click.echo)
     write_report(result, out)
     click.echo(f"report written to {out}/report.md and report.json ({result['seconds']:.0f} s)")
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from recommender.arrays import top_k
 from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
+from recommender.errors import ConfigError
 from recommender.ranking import PickFilters, Ranker
 from recommender.ranking.arrange import arrange, slot_codes
 from recommender.settings import validated
@@ -30,6 +31,7 @@ from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
 from recommender.threads import compute_threads
 from recommender.trend import blend, fan_rebuys
 from training.config import TrainConfig
+from training.evaluate_split import REFUSED, random_split
 from training.fit_metrics import (
     dear_share,
     fans_price_p90,
@@ -47,9 +49,18 @@ _log = logging.getLogger(__name__)
 
 
 class EvalConfig(TaskSample):
-    """The temporal split, the tasks and the bootstrap of an offline evaluation."""
+    """The split (temporal, or random per user), the tasks and the bootstrap of an offline evaluation."""
 
-    test_days: float = Field(14.0, gt=0, description="days after the cut-off that are scored")
+    split: Literal["temporal", "random"] = Field("temporal", description="temporal: train before a cut-off, score "
+                                                 "the test_days after it; random: hold out test_share of each "
+                                                 "user's distinct items (training/evaluate_split.py)")
+    test_days: float = Field(14.0, gt=0, description="days after the cut-off that are scored (temporal); with "
+                             "tune_trials, the days that validate the tuning (both splits)")
+    test_share: float = Field(0.25, gt=0, lt=1, description="random split: the share of each user's distinct "
+                              "items held out")
+    split_seed: int = Field(0, ge=0, description="random split: the random state of the held-out draw")
+    split_min_items: int = Field(5, ge=2, description="random split: users with fewer distinct items stay all "
+                                 "in training")
     ks: tuple[Annotated[int, Field(ge=1)], ...] = Field((10, 20, 50, 100), min_length=1,
                                                         description="cut-offs of the ranking metrics")
     n_boot: int = Field(500, ge=1, description="bootstrap resamples of each confidence interval")
@@ -397,19 +408,75 @@ def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranke
             "graded": "expected sales of the good in each room if shelved, from the generator's ground truth"}
 
 
-def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, truth=None) -> dict:
-    """Run every model on every task; `truth` (the generator's ground truth) adds the oracle."""
+def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, truth=None,
+             progress: Callable[[str], None] = _log.info) -> dict:
+    """Run every model on every task; `truth` (the generator's ground truth) adds the oracle. A temporal split
+    trains one model for all tasks; a random split (training/evaluate_split.py) trains one per task, on that
+    task's training part."""
     cfg = cfg or EvalConfig()
     started = time.perf_counter()
     m = data if isinstance(data, Marketplace) else load_snapshot(data)
-    train_m, test, cutoff = split(m, cfg.test_days)
-    tasks = build_tasks(train_m, test, cfg)
+    if cfg.split == "temporal":
+        train_m, test, cutoff = split(m, cfg.test_days)
+        results, tuning = _run(m, train_m, build_tasks(train_m, test, cfg), cfg, truth)
+        return {
+            "config": _config(cfg), "tuning": tuning,
+            "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
+                     "split": {"kind": "temporal", "test_days": cfg.test_days},
+                     "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test)},
+            "tasks": results,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    results, tunings, splits, skipped = {}, {}, {}, {}
+    for name in cfg.tasks:
+        if name in REFUSED:
+            skipped[name] = REFUSED[name]
+            progress(f"skipping {name}: {REFUSED[name]}")
+            continue
+        rs = random_split(m, name, cfg.test_share, cfg.split_seed, cfg.split_min_items, cfg.max_users, cfg.seed)
+        s = rs.summary
+        progress(f"{name}: random split by {s['user']}, {s['users_split']:,} of {s['users']:,} users split "
+                 f"({s['users_all_in_training']:,} with fewer than {s['min_items']} items kept whole), "
+                 f"{s['test_pairs']:,} of {s['pairs']:,} pairs held out; training a model on the rest")
+        task_results, tuning = _run(m, rs.train, {name: rs.task}, cfg, truth)
+        results |= task_results
+        splits[name] = s
+        if tuning is not None:
+            tunings[name] = tuning
+    if not results:
+        raise ConfigError(f"--split random scores none of the tasks asked ({', '.join(cfg.tasks)}): "
+                          + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    return {
+        "config": _config(cfg), "tuning": tunings or None,
+        "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
+                 "split": {"kind": "random", "test_share": cfg.test_share, "seed": cfg.split_seed,
+                           "min_items": cfg.split_min_items, "reference_time": str(m.snapshot_time),
+                           "tasks": splits, "skipped": skipped},
+                 "train_orders": {k: v["train_orders"] for k, v in splits.items()},
+                 "test_orders": {k: v["test_purchases"] for k, v in splits.items()}},
+        "tasks": results,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _config(cfg: EvalConfig) -> dict:
+    return {"split": cfg.split, "test_days": cfg.test_days, "test_share": cfg.test_share,
+            "split_seed": cfg.split_seed, "split_min_items": cfg.split_min_items, "ks": list(cfg.ks),
+            "max_users": cfg.max_users, "n_boot": cfg.n_boot, "seed": cfg.seed,
+            "train": cfg.train.model_dump(mode="json")}
+
+
+def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: EvalConfig, truth
+         ) -> tuple[dict, dict | None]:
+    """Train on `train_m` (and tune first if asked) and score every model on `tasks`; `m` is the whole snapshot,
+    read only by the oracles."""
     kmax = max(cfg.ks)
     tuning = None
     if cfg.tune_trials:  # on the training period only: its last days validate, the test window stays unseen
         # as many validation days as test days: the model is judged over the whole window, and a short validation
         # rewards a short-lived trend (Online Retail: a 1-day half-life won 14 validation days, 7 days won 30, and
-        # the 1-day one lost the 30-day test window)
+        # the 1-day one lost the 30-day test window). Under a random split the training part's last test_days
+        # validate: held-out pairs are not in the training part, so the tuning never sees them either.
         tuned = tune(train_m, TuneConfig(trials=cfg.tune_trials, test_days=0, valid_days=cfg.test_days, seed=cfg.seed,
                                          threads=cfg.train.threads), cfg.train)
         tuning = tuned.summary() | {"config": tuned.config.model_dump(mode="json")}
@@ -476,12 +543,4 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                     if name == "goods_anchors":
                         results["goods_anchors_if_shelved"] = counterfactual_goods(task, scorers, ranker, truth,
                                                                                    kmax, cfg, served)
-    return {
-        "config": {"test_days": cfg.test_days, "ks": list(cfg.ks), "max_users": cfg.max_users, "n_boot": cfg.n_boot,
-                   "seed": cfg.seed, "train": cfg.train.model_dump(mode="json")},
-        "tuning": tuning,
-        "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
-                 "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test)},
-        "tasks": results,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    return results, tuning

@@ -24,11 +24,7 @@ def _share(x: float | None) -> str:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Offline evaluation ({result['data']['source']})", "",
-             f"Cut-off {result['data']['cutoff']}: {result['data']['train_orders']:,} training orders, "
-             f"{result['data']['test_orders']:,} test purchases over {result['config']['test_days']:g} days. "
-             f"Full-ranking metrics over new pairs, 95% bootstrap intervals over users "
-             f"({result['config']['n_boot']} resamples). Took {result['seconds']:.0f} s.", ""]
+    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result)]
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():
@@ -70,6 +66,28 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def split_lines(result: dict) -> list[str]:
+    """What was trained on and what was scored: the cut-off of a temporal split, or each task's random split."""
+    d, c = result["data"], result["config"]
+    tail = (f"95% bootstrap intervals over users ({c['n_boot']} resamples). Took {result['seconds']:.0f} s.")
+    if d.get("split", {}).get("kind") != "random":
+        return [f"Cut-off {d['cutoff']}: {d['train_orders']:,} training orders, {d['test_orders']:,} test purchases "
+                f"over {c['test_days']:g} days. Full-ranking metrics over new pairs, " + tail, ""]
+    sp = d["split"]
+    lines = [f"Random per-user split: {sp['test_share']:.0%} of each user's distinct items held out (seed "
+             f"{sp['seed']}; users with fewer than {sp['min_items']} items stay all in training), one model trained "
+             f"per task on the rest, time features counted back from {sp['reference_time']}. Full-ranking metrics "
+             "over the held-out items, each user's training items left out of its ranking; " + tail, "",
+             "| task | user | users | split | kept whole | pairs held out / all | training orders | test purchases |",
+             "|---|---|---|---|---|---|---|---|"]
+    for task, t in sp["tasks"].items():
+        lines.append(f"| {task} | {t['user']} | {t['users']:,} | {t['users_split']:,} | "
+                     f"{t['users_all_in_training']:,} | {t['test_pairs']:,} / {t['pairs']:,} | "
+                     f"{t['train_orders']:,} | {t['test_purchases']:,} |")
+    lines += [""] + [f"Skipped {task}: {why}." for task, why in sp["skipped"].items()]
+    return [*lines, ""] if sp["skipped"] else lines
+
+
 def intervals_apart(x: dict, y: dict) -> bool:
     """Do two metrics' 95% intervals not overlap?"""
     return x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
@@ -78,14 +96,16 @@ def intervals_apart(x: dict, y: dict) -> bool:
 def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "recall@20")) -> list[str]:
     """Each of our models untuned and tuned (tuned on the training period's last days only), with the
     difference and whether the 95% intervals are apart."""
-    t = result["tuning"]
-    lines = ["## Tuned and untuned", "",
-             f"Tuned with `xuanpin tune` on the training period ({t['split']['fit_orders']:,} orders fitted, the "
-             f"next {t['split']['valid_days']:g} days validating; {t['seconds']:.0f} s), never on the test window: "
-             + ", ".join(f"{name} {st['start']:.4f} -> {st['best']:.4f} on validation"
-                         for name, st in t["stages"].items()) + ".", "",
-             "| task | model | metric | untuned | tuned | tuned - untuned | intervals apart |",
-             "|---|---|---|---|---|---|---|"]
+    tunings = result["tuning"] if "stages" not in result["tuning"] else {"": result["tuning"]}  # random: per task
+    lines = ["## Tuned and untuned", ""]
+    for task, t in tunings.items():
+        lines += [(f"{task}: t" if task else "T") +
+                  f"uned with `xuanpin tune` on the training period ({t['split']['fit_orders']:,} orders fitted, "
+                  f"the next {t['split']['valid_days']:g} days validating; {t['seconds']:.0f} s), never on the test "
+                  "pairs: " + ", ".join(f"{name} {st['start']:.4f} -> {st['best']:.4f} on validation"
+                                        for name, st in t["stages"].items()) + ".", ""]
+    lines += ["| task | model | metric | untuned | tuned | tuned - untuned | intervals apart |",
+              "|---|---|---|---|---|---|---|"]
     for task, tr in result["tasks"].items():
         models = tr["models"]
         for name in models:
