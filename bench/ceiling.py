@@ -56,6 +56,8 @@ COMP_MAIN, COMP_SECOND, COMP_OTHER, P_SECOND = 1.0, 0.6, 0.12, 0.4
 #: share of a room's listings in its vertical, its "second" category, at random (fixtures/market.make_shelf)
 SHELF_MAIN, SHELF_SECOND, SHELF_RANDOM = 0.75, 0.15, 0.10
 LEVEL_PRIOR = np.array([0.45, 0.35, 0.20])  # rooms' price positioning (fixtures/fit.make_personas)
+GOOD_CLASSES = [1, 20, 100]  # a good's orders in the snapshot (at traffic 1): 0, 1-19, 20-99, 100+
+GOOD_LABELS = ["0", "1-19", "20-99", "100+"]
 
 
 def _ndcg(ranked_by: np.ndarray, gains: np.ndarray) -> np.ndarray:
@@ -83,10 +85,32 @@ def model_figures(data: Path) -> dict:
     fitted = fit_shelf(m, config.shelf_rate, engagement)
     rates = fit_audience_rates(m, fitted, engagement, config.audience_fit)
     out: dict = {"orders": len(m.purchases)}
+    traffic = json.loads((data / "truth" / "truth.json").read_text(encoding="utf-8")).get("traffic", 1.0)
+    # evidence per good and per room at traffic 1, so that the classes hold the same goods and rooms at every K
+    good_orders = np.bincount(m.purchases["product"].to_numpy(), minlength=expected.shape[1]) / traffic
+    room_orders = np.bincount(m.purchases["anchor"].to_numpy(), minlength=len(new)) / traffic
+    good_class = np.digitize(good_orders, GOOD_CLASSES)
     for name, rows in (("warm", np.flatnonzero(~new)), ("new", np.flatnonzero(new))):
-        scores = [ndcg_at_k(rates.top_goods(rows[lo:lo + 256], K)[0].astype(np.int64), expected[rows[lo:lo + 256]],
-                            K) for lo in range(0, len(rows), 256)]
-        out[name] = float(np.nanmean(np.concatenate(scores)))
+        per_room, missed, wanted = [], np.zeros(len(GOOD_CLASSES) + 1), np.zeros(len(GOOD_CLASSES) + 1)
+        for lo in range(0, len(rows), 256):
+            r = rows[lo:lo + 256]
+            ranked = rates.top_goods(r, K)[0].astype(np.int64)
+            per_room.append(ndcg_at_k(ranked, expected[r], K))
+            best = np.argpartition(-expected[r], K, axis=1)[:, :K]
+            hit = (best[:, :, None] == ranked[:, None, :]).any(axis=2)
+            wanted += np.bincount(good_class[best].ravel(), minlength=len(wanted))
+            missed += np.bincount(good_class[best][~hit], minlength=len(wanted))
+        per_room = np.concatenate(per_room)
+        out[name] = float(np.nanmean(per_room))
+        # which of the truth's top 50 the model misses, by how many orders the good sold (at traffic 1)
+        out[f"{name}_missed"] = {label: round(float(missed[i] / wanted[i]), 3) if wanted[i] else None
+                                 for i, label in enumerate(GOOD_LABELS)}
+        out[f"{name}_top50_share"] = {label: round(float(wanted[i] / wanted.sum()), 3)
+                                      for i, label in enumerate(GOOD_LABELS)}
+        if name == "warm":  # by the room's own orders (terciles at traffic 1)
+            edges = np.quantile(room_orders[rows], [1 / 3, 2 / 3])
+            tercile = np.digitize(room_orders[rows], edges)
+            out["warm_by_room_orders"] = [round(float(np.nanmean(per_room[tercile == t])), 3) for t in range(3)]
     cats = list(fitted.rates.categories)
     goods_category = np.asarray(fitted.rates.category, np.int64)
     names = m.anchors["main_category"].astype(str).to_numpy()
@@ -166,7 +190,12 @@ def observable_oracle(data: Path, world=None) -> dict:
             "positioning": (lean[personas.level] * noise) if fit.active else np.ones((n_a, 3)),
             "prior": np.tile((LEVEL_PRIOR @ lean) * noise, (n_a, 1)) if fit.active else np.ones((n_a, 3))}
 
-    out: dict = {}
+    # goods no traffic can reveal: new goods, and goods that no room able to sell has listed
+    sellable = ~new[a_row]
+    sellable &= ~np.isin(p_row, truth.new_products)
+    revealed = np.zeros(len(cat), bool)
+    revealed[p_row[sellable]] = True
+    out: dict = {"goods_never_sellable": int((~revealed).sum())}
     for group, rows in (("new", np.flatnonzero(new)), ("warm", np.flatnonzero(~new))):
         scores: dict[str, list] = {}
         for lo in range(0, len(rows), 128):
@@ -178,6 +207,11 @@ def observable_oracle(data: Path, world=None) -> dict:
                 for vn, v in conv.items():
                     guess = audience * c[r][:, cat] * v[r][:, band]
                     scores.setdefault(f"{cn}|{vn}", []).append(_ndcg(guess, e))
+            # the truth, but knowing nothing of the goods that never sold anywhere: ranked last
+            scores.setdefault("sellable goods only", []).append(_ndcg(np.where(revealed, e, -1.0), e))
+            guess = audience * comp["shelf"][r][:, cat] * conv["positioning"][r][:, band]
+            scores.setdefault("shelf|positioning, sellable goods only", []).append(
+                _ndcg(np.where(revealed, guess, -1.0), e))
         out[group] = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
     return out
 
@@ -258,10 +292,15 @@ def main() -> None:
             f = model_figures(data)
             print(f"{head}: model: {f['orders']:,} orders; NDCG@50 warm {f['warm']:.3f} new {f['new']:.3f}; "
                   f"Spearman {f['spearman']:.3f}  ({f['seconds']:.0f} s)", flush=True)
+            print(f"{head}: warm rooms by their orders (terciles) {f['warm_by_room_orders']}; the truth's top 50 "
+                  f"missed, by the good's orders {GOOD_LABELS}: warm {list(f['warm_missed'].values())} new "
+                  f"{list(f['new_missed'].values())}; the truth's top 50 by those classes: warm "
+                  f"{list(f['warm_top50_share'].values())} new {list(f['new_top50_share'].values())}", flush=True)
         world = None
         if not args.skip_oracle:
             world = world_before_orders(meta["scale"], meta["seed"], fit_of(meta["fit"]).strength)
             o = observable_oracle(data, world)
+            print(f"{head}: {o.pop('goods_never_sellable'):,} goods new or listed by no room that sells", flush=True)
             for group, figures in o.items():
                 print(f"{head}: observable oracle, {group} rooms (competence|conversion): "
                       + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
