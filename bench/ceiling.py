@@ -216,6 +216,52 @@ def observable_oracle(data: Path, world=None) -> dict:
     return out
 
 
+def level_oracle(data: Path) -> dict:
+    """NDCG@50 of a model with the generator's form that knows everything but the goods' appeal, which it
+    estimates from the snapshot's orders of each good: the posterior mean of appeal (prior lognormal(0, 0.7), as
+    drawn) given the good's orders, Poisson with mean appeal x its exposure (the truth's expected orders of its
+    shelf entries without the appeal, times their days on sale, times the traffic; one factor puts the totals on
+    the orders' scale, repeats and bursts included). Goods that never sold anywhere keep the prior. What the
+    evidence about the goods' levels allows a model of the right form."""
+    import pandas as pd
+
+    from fixtures.world import DAYS, START
+
+    meta = json.loads((data / "truth" / "truth.json").read_text(encoding="utf-8"))
+    traffic = meta.get("traffic", 1.0)
+    truth = load_truth(data)
+    e_all = truth.expected_sales
+    n_a, n_p = e_all.shape
+    appeal = truth.product_appeal
+    new = np.zeros(n_a, bool)
+    new[truth.new_anchors] = True
+    shelf = pd.read_parquet(data / "shelf.parquet")
+    a_row = shelf["anchor_id"].to_numpy() - 10_000_001
+    p_row = shelf["product_id"].to_numpy() - 6_000_000_001
+    listed = (shelf["listed_at"] - START).dt.total_seconds().to_numpy() / 86400
+    ok = ~new[a_row] & ~np.isin(p_row, truth.new_products)
+    days = DAYS - np.clip(listed[ok], 0, DAYS)
+    exposure = np.bincount(p_row[ok], np.asarray(e_all[a_row[ok], p_row[ok]], np.float64) / appeal[p_row[ok]]
+                           * days / 30 * traffic, minlength=n_p)
+    orders = pd.read_parquet(data / "orders.parquet", columns=["product_id"])["product_id"].to_numpy()
+    n = np.bincount(orders - 6_000_000_001, minlength=n_p).astype(np.float64)
+    exposure *= n.sum() / (appeal * exposure).sum()
+    grid = np.linspace(-4, 4, 401)  # log appeal
+    log_post = (n[:, None] * grid[None, :] - exposure[:, None] * np.exp(grid)[None, :]
+                - 0.5 * (grid / 0.7) ** 2)
+    log_post -= log_post.max(axis=1, keepdims=True)
+    w = np.exp(log_post)
+    estimate = (w * np.exp(grid)).sum(axis=1) / w.sum(axis=1)
+    out = {"goods_with_orders": int((n > 0).sum())}
+    for group, rows in (("new", np.flatnonzero(new)), ("warm", np.flatnonzero(~new))):
+        scores = []
+        for lo in range(0, len(rows), 128):
+            e = np.asarray(e_all[rows[lo:lo + 128]], np.float64)
+            scores.append(_ndcg(e / appeal * estimate, e))
+        out[group] = float(np.nanmean(np.concatenate(scores)))
+    return out
+
+
 def served_figures(data: Path, artifact: Path, world=None) -> dict:
     """Served expected-commission NDCG@50 (pages of 20, gates, caps) of ours, the served oracle and the served
     observable oracle (new rooms: competence from the shelf, conversion from the positioning), on the whole
@@ -298,6 +344,9 @@ def main() -> None:
                   f"{list(f['warm_top50_share'].values())} new {list(f['new_top50_share'].values())}", flush=True)
         world = None
         if not args.skip_oracle:
+            lv = level_oracle(data)
+            print(f"{head}: the generator's form, goods' appeal from the orders ({lv['goods_with_orders']:,} goods "
+                  f"sold): NDCG@50 warm {lv['warm']:.3f} new {lv['new']:.3f}", flush=True)
             world = world_before_orders(meta["scale"], meta["seed"], fit_of(meta["fit"]).strength)
             o = observable_oracle(data, world)
             print(f"{head}: {o.pop('goods_never_sellable'):,} goods new or listed by no room that sells", flush=True)
