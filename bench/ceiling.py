@@ -66,7 +66,7 @@ def _ndcg(ranked_by: np.ndarray, gains: np.ndarray) -> np.ndarray:
     return ndcg_at_k(np.take_along_axis(top, order, 1), gains, K)
 
 
-def model_figures(data: Path) -> dict:
+def model_figures(data: Path, world=None) -> dict:
     """The model fitted on the whole snapshot (as ``bench.taste``): warm / new NDCG@50, main-category Spearman."""
     from recommender.audience_fit import fit_audience_rates
     from recommender.contract import load_snapshot
@@ -90,23 +90,45 @@ def model_figures(data: Path) -> dict:
     good_orders = np.bincount(m.purchases["product"].to_numpy(), minlength=expected.shape[1]) / traffic
     room_orders = np.bincount(m.purchases["anchor"].to_numpy(), minlength=len(new)) / traffic
     good_class = np.digitize(good_orders, GOOD_CLASSES)
+    # with the world: misses by the good's price quintile within its category, rooms by their price positioning
+    price = m.products["price"].to_numpy() if world is not None else None
+    if world is not None:
+        cat = world.catalogue.category
+        rel = price / np.array([np.median(price[cat == c]) if (cat == c).any() else 1 for c in range(cat.max() + 1)]
+                               )[cat]
+        quint = np.zeros(len(rel), np.int64)
+        for c in np.unique(cat):
+            members = cat == c
+            quint[members] = np.digitize(rel[members], np.quantile(rel[members], [0.2, 0.4, 0.6, 0.8]))
     for name, rows in (("warm", np.flatnonzero(~new)), ("new", np.flatnonzero(new))):
         per_room, missed, wanted = [], np.zeros(len(GOOD_CLASSES) + 1), np.zeros(len(GOOD_CLASSES) + 1)
+        q_missed, q_wanted, flat = np.zeros(5), np.zeros(5), []
         for lo in range(0, len(rows), 256):
             r = rows[lo:lo + 256]
             ranked = rates.top_goods(r, K)[0].astype(np.int64)
             per_room.append(ndcg_at_k(ranked, expected[r], K))
+            flat.append(ndcg_at_k(fitted.rates.top_goods(r, K)[0].astype(np.int64), expected[r], K))
             best = np.argpartition(-expected[r], K, axis=1)[:, :K]
             hit = (best[:, :, None] == ranked[:, None, :]).any(axis=2)
             wanted += np.bincount(good_class[best].ravel(), minlength=len(wanted))
             missed += np.bincount(good_class[best][~hit], minlength=len(wanted))
+            if world is not None:
+                q_wanted += np.bincount(quint[best].ravel(), minlength=5)
+                q_missed += np.bincount(quint[best][~hit], minlength=5)
         per_room = np.concatenate(per_room)
         out[name] = float(np.nanmean(per_room))
+        out[f"{name}_category_x_quality"] = float(np.nanmean(np.concatenate(flat)))
         # which of the truth's top 50 the model misses, by how many orders the good sold (at traffic 1)
         out[f"{name}_missed"] = {label: round(float(missed[i] / wanted[i]), 3) if wanted[i] else None
                                  for i, label in enumerate(GOOD_LABELS)}
         out[f"{name}_top50_share"] = {label: round(float(wanted[i] / wanted.sum()), 3)
                                       for i, label in enumerate(GOOD_LABELS)}
+        if world is not None:
+            out[f"{name}_missed_by_price_quintile"] = [round(float(x), 3) for x in q_missed / q_wanted]
+            out[f"{name}_top50_by_price_quintile"] = [round(float(x), 3) for x in q_wanted / q_wanted.sum()]
+            if name == "warm":
+                level = world.anchors.personas.level[rows]
+                out["warm_by_positioning"] = [round(float(np.nanmean(per_room[level == lv])), 3) for lv in range(3)]
         if name == "warm":  # by the room's own orders (terciles at traffic 1)
             edges = np.quantile(room_orders[rows], [1 / 3, 2 / 3])
             tercile = np.digitize(room_orders[rows], edges)
@@ -335,19 +357,26 @@ def main() -> None:
         meta = json.loads((data / "truth" / "truth.json").read_text(encoding="utf-8"))
         head = (f"{data.name} (seed {meta['seed']}, fit {meta['fit']}, traffic {meta.get('traffic', 1)})")
         if not args.skip_model:
-            f = model_figures(data)
+            world = world_before_orders(meta["scale"], meta["seed"], fit_of(meta["fit"]).strength)
+            f = model_figures(data, world)
             print(f"{head}: model: {f['orders']:,} orders; NDCG@50 warm {f['warm']:.3f} new {f['new']:.3f}; "
-                  f"Spearman {f['spearman']:.3f}  ({f['seconds']:.0f} s)", flush=True)
+                  f"Spearman {f['spearman']:.3f}; category x quality alone: warm {f['warm_category_x_quality']:.3f} "
+                  f"new {f['new_category_x_quality']:.3f}  ({f['seconds']:.0f} s)", flush=True)
             print(f"{head}: warm rooms by their orders (terciles) {f['warm_by_room_orders']}; the truth's top 50 "
                   f"missed, by the good's orders {GOOD_LABELS}: warm {list(f['warm_missed'].values())} new "
                   f"{list(f['new_missed'].values())}; the truth's top 50 by those classes: warm "
                   f"{list(f['warm_top50_share'].values())} new {list(f['new_top50_share'].values())}", flush=True)
-        world = None
+            print(f"{head}: warm rooms by price positioning (cheap, middle, dear) {f['warm_by_positioning']}; the "
+                  f"truth's top 50 missed by the good's price quintile in its category: warm "
+                  f"{f['warm_missed_by_price_quintile']} new {f['new_missed_by_price_quintile']}; the truth's top 50 "
+                  f"by quintile: warm {f['warm_top50_by_price_quintile']}", flush=True)
+        if args.skip_model:
+            world = None
         if not args.skip_oracle:
             lv = level_oracle(data)
             print(f"{head}: the generator's form, goods' appeal from the orders ({lv['goods_with_orders']:,} goods "
                   f"sold): NDCG@50 warm {lv['warm']:.3f} new {lv['new']:.3f}", flush=True)
-            world = world_before_orders(meta["scale"], meta["seed"], fit_of(meta["fit"]).strength)
+            world = world or world_before_orders(meta["scale"], meta["seed"], fit_of(meta["fit"]).strength)
             o = observable_oracle(data, world)
             print(f"{head}: {o.pop('goods_never_sellable'):,} goods new or listed by no room that sells", flush=True)
             for group, figures in o.items():
