@@ -66,7 +66,7 @@ def _ndcg(ranked_by: np.ndarray, gains: np.ndarray) -> np.ndarray:
     return ndcg_at_k(np.take_along_axis(top, order, 1), gains, K)
 
 
-def model_figures(data: Path, world=None) -> dict:
+def model_figures(data: Path, world=None, config=None) -> dict:
     """The model fitted on the whole snapshot (as ``bench.taste``): warm / new NDCG@50, main-category Spearman."""
     from recommender.audience_fit import fit_audience_rates
     from recommender.contract import load_snapshot
@@ -75,7 +75,7 @@ def model_figures(data: Path, world=None) -> dict:
     from training.config import TrainConfig
     from training.fit_metrics import main_category_spearman
 
-    config = TrainConfig()
+    config = config or TrainConfig()
     started = time.perf_counter()
     m, truth = load_snapshot(data), load_truth(data)
     expected = np.asarray(truth.expected_sales, np.float64)
@@ -350,6 +350,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, nargs="+", required=True)
     ap.add_argument("--model", type=Path, nargs="*", default=[], help="trained artifacts, one per --data, for the "
                     "served earnings")
+    ap.add_argument("--config", type=Path, help="a training configuration (TOML or JSON) for the model's fit")
     ap.add_argument("--skip-model", action="store_true", help="only the observable oracle")
     ap.add_argument("--skip-oracle", action="store_true", help="only the model's figures")
     args = ap.parse_args()
@@ -358,7 +359,9 @@ def main() -> None:
         head = (f"{data.name} (seed {meta['seed']}, fit {meta['fit']}, traffic {meta.get('traffic', 1)})")
         if not args.skip_model:
             world = world_before_orders(meta["scale"], meta["seed"], fit_of(meta["fit"]).strength)
-            f = model_figures(data, world)
+            from training.config import TrainConfig
+
+            f = model_figures(data, world, TrainConfig.from_file(args.config) if args.config else None)
             print(f"{head}: model: {f['orders']:,} orders; NDCG@50 warm {f['warm']:.3f} new {f['new']:.3f}; "
                   f"Spearman {f['spearman']:.3f}; category x quality alone: warm {f['warm_category_x_quality']:.3f} "
                   f"new {f['new_category_x_quality']:.3f}  ({f['seconds']:.0f} s)", flush=True)
