@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from fixtures.fit import LEVELS, fit_of
@@ -175,23 +176,19 @@ def second_category_posterior(counts: np.ndarray, main: np.ndarray, popularity: 
     return post
 
 
-def observable_oracle(data: Path, world=None) -> dict:
-    """NDCG@50 of the truth with the rooms' own factors replaced by their expectations, new and warm rooms."""
-    meta = json.loads((data / "truth" / "truth.json").read_text(encoding="utf-8"))
-    truth = load_truth(data)
-    w = world or world_before_orders(meta["scale"], meta["seed"], meta["fit"])
-    fit, anchors, catalogue = w.fit, w.anchors, w.catalogue
-    n_a = len(anchors.trust)
-    new = np.zeros(n_a, bool)
-    new[truth.new_anchors] = True
-    cat, band = catalogue.category, catalogue.targets.band
-    popularity = w.cats.popularity
-
-    import pandas as pd
-
+def _shelf_rows(data: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor rows, good rows) of the snapshot's shelf listings (the generator's ids are rows + offsets)."""
     shelf = pd.read_parquet(data / "shelf.parquet", columns=["anchor_id", "product_id"])
-    a_row = shelf["anchor_id"].to_numpy() - 10_000_001
-    p_row = shelf["product_id"].to_numpy() - 6_000_000_001
+    return shelf["anchor_id"].to_numpy() - 10_000_001, shelf["product_id"].to_numpy() - 6_000_000_001
+
+
+def room_guesses(data: Path, w) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each room's competence (rooms, categories) and conversion (rooms, price bands): the truth's and its
+    expectations given less (see the module docstring)."""
+    anchors, fit, popularity = w.anchors, w.fit, w.cats.popularity
+    cat = w.catalogue.category
+    n_a = len(anchors.trust)
+    a_row, p_row = _shelf_rows(data)
     counts = sp.coo_matrix((np.ones(len(a_row)), (a_row, cat[p_row])), shape=(n_a, w.cats.n_cat)).toarray()
     main = anchors.main
     comp = {"truth": anchors.competence}
@@ -211,7 +208,20 @@ def observable_oracle(data: Path, world=None) -> dict:
     conv = {"truth": np.exp(personas.band_slope[:, None] * b[None, :]) if fit.active else np.ones((n_a, 3)),
             "positioning": (lean[personas.level] * noise) if fit.active else np.ones((n_a, 3)),
             "prior": np.tile((LEVEL_PRIOR @ lean) * noise, (n_a, 1)) if fit.active else np.ones((n_a, 3))}
+    return comp, conv
 
+
+def observable_oracle(data: Path, world=None) -> dict:
+    """NDCG@50 of the truth with the rooms' own factors replaced by their expectations, new and warm rooms."""
+    meta = json.loads((data / "truth" / "truth.json").read_text(encoding="utf-8"))
+    truth = load_truth(data)
+    w = world or world_before_orders(meta["scale"], meta["seed"], meta["fit"])
+    n_a = len(w.anchors.trust)
+    new = np.zeros(n_a, bool)
+    new[truth.new_anchors] = True
+    cat, band = w.catalogue.category, w.catalogue.targets.band
+    comp, conv = room_guesses(data, w)
+    a_row, p_row = _shelf_rows(data)
     # goods no traffic can reveal: new goods, and goods that no room able to sell has listed
     sellable = ~new[a_row]
     sellable &= ~np.isin(p_row, truth.new_products)
@@ -245,8 +255,6 @@ def level_oracle(data: Path) -> dict:
     shelf entries without the appeal, times their days on sale, times the traffic; one factor puts the totals on
     the orders' scale, repeats and bursts included). Goods that never sold anywhere keep the prior. What the
     evidence about the goods' levels allows a model of the right form."""
-    import pandas as pd
-
     from fixtures.world import DAYS, START
 
     meta = json.loads((data / "truth" / "truth.json").read_text(encoding="utf-8"))
@@ -317,31 +325,15 @@ def served_figures(data: Path, artifact: Path, world=None) -> dict:
 
 def observable_oracle_matrix(data: Path, truth, world) -> np.ndarray:
     """(anchors, goods) the truth with competence from the shelf and conversion from the positioning."""
-    anchors, catalogue, fit = world.anchors, world.catalogue, world.fit
-    cat, band = catalogue.category, catalogue.targets.band
-    n_a = len(anchors.trust)
-    import pandas as pd
-
-    shelf = pd.read_parquet(data / "shelf.parquet", columns=["anchor_id", "product_id"])
-    a_row = shelf["anchor_id"].to_numpy() - 10_000_001
-    p_row = shelf["product_id"].to_numpy() - 6_000_000_001
-    counts = sp.coo_matrix((np.ones(len(a_row)), (a_row, cat[p_row])), shape=(n_a, world.cats.n_cat)).toarray()
-    comp = COMP_OTHER + (COMP_SECOND - COMP_OTHER) * second_category_posterior(counts, anchors.main,
-                                                                              world.cats.popularity)
-    comp[np.arange(n_a), anchors.main] = COMP_MAIN
-    b = np.arange(3) - 1
-    if fit.active:
-        s = fit.strength
-        conv_true = np.exp(anchors.personas.band_slope[:, None] * b[None, :])
-        conv = np.exp(np.outer(s * 0.25 * (anchors.personas.level - 1), b)) * np.exp(0.5 * (s * fit.band_conversion
-                                                                                          * b) ** 2)
-    else:
-        conv_true = conv = np.ones((n_a, 3))
+    cat, band = world.catalogue.category, world.catalogue.targets.band
+    comp, conv = room_guesses(data, world)
+    n_a = len(world.anchors.trust)
     out = np.empty((n_a, len(cat)))
     for lo in range(0, n_a, 128):
         r = slice(lo, min(lo + 128, n_a))
         e = np.asarray(truth.expected_sales[r], np.float64)
-        out[r] = e / (anchors.competence[r][:, cat] * conv_true[r][:, band]) * comp[r][:, cat] * conv[r][:, band]
+        out[r] = (e / (comp["truth"][r][:, cat] * conv["truth"][r][:, band])
+                  * comp["shelf"][r][:, cat] * conv["positioning"][r][:, band])
     return out
 
 
