@@ -241,9 +241,10 @@ def observable_oracle(data: Path, world=None) -> dict:
                     scores.setdefault(f"{cn}|{vn}", []).append(_ndcg(guess, e))
             # the truth, but knowing nothing of the goods that never sold anywhere: ranked last
             scores.setdefault("sellable goods only", []).append(_ndcg(np.where(revealed, e, -1.0), e))
-            guess = audience * comp["shelf"][r][:, cat] * conv["positioning"][r][:, band]
-            scores.setdefault("shelf|positioning, sellable goods only", []).append(
-                _ndcg(np.where(revealed, guess, -1.0), e))
+            for cn, vn in (("shelf", "positioning"), ("vertical", "prior")):
+                guess = audience * comp[cn][r][:, cat] * conv[vn][r][:, band]
+                scores.setdefault(f"{cn}|{vn}, sellable goods only", []).append(
+                    _ndcg(np.where(revealed, guess, -1.0), e))
         out[group] = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
     return out
 
