@@ -12,7 +12,10 @@ decide which of them any model can reach:
    snapshot, as ``bench.train --quality`` scores "ours", without training the vectors) and scored: NDCG@50 of
    each room's top 50 against the truth, warm rooms and new ones (fans, no sales), and the mean Spearman of the
    model's and the truth's order within the room's main category (warm rooms). If NDCG climbs toward 1 with K,
-   the gap is evidence; if it stops short, the model's form.
+   the gap is evidence; if it stops short, the model's form. Beside it, where the misses are (the truth's top 50
+   by how much the good sold, by its price within its category; rooms by their orders and price positioning),
+   and what the evidence about the goods' levels allows a model of the generator's own form: everything known
+   but each good's appeal, estimated from its orders in the snapshot (``level_oracle``).
 2. **What a new room lets anyone know.** A new room has fans but no sales, so its own factors are unknowable
    from its orders. Its truth is rescored with them replaced by their expectation given what it shows (the
    ranking by the expected gain maximises the expected DCG), the audience's part kept exact (so this is an
@@ -28,10 +31,13 @@ decide which of them any model can reach:
      follow rooms of their own level), or the truth's;
    * trust is one number per room: it does not change a room's order.
 
-   Printed as NDCG@50 of new rooms (and of warm rooms, for comparison) for each combination. With ``--model``
-   also the served earnings, graded as ``xuanpin evaluate`` grades them (expected commission, pages of 20,
-   gates, category cap and support share, NDCG@50) but on the whole snapshot: the model's served picks, the
-   served oracle (the truth arranged by the served rules) and the served observable oracle.
+   Printed as NDCG@50 of new rooms (and of warm rooms, for comparison) for each combination, and with the goods
+   that no room able to sell has listed (new goods, never-listed ones: no traffic reveals them) ranked last.
+   With ``--model`` also the served earnings, graded as ``xuanpin evaluate`` grades them (expected commission,
+   pages of 20, gates, category cap and support share, NDCG@50) but on the whole snapshot: the model's served
+   picks, the served oracle (the truth arranged by the served rules) and the served observable oracle.
+
+``--config`` fits the model with another training configuration (to ask which part of it moves a figure).
 
 A benchmark, not a test: it prints figures for the README (What this world allows).
 """
