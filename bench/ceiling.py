@@ -54,7 +54,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fixtures.fit import LEVELS, fit_of
-from fixtures.marketplace import load_truth, world_before_orders
+from fixtures.marketplace import Truth, WorldBeforeOrders, load_truth, world_before_orders
 from training.metrics import ndcg_at_k
 
 K = 50
@@ -73,8 +73,10 @@ def _ndcg(ranked_by: np.ndarray, gains: np.ndarray) -> np.ndarray:
     return ndcg_at_k(np.take_along_axis(top, order, 1), gains, K)
 
 
-def model_figures(data: Path, world=None, config=None) -> dict:
-    """The model fitted on the whole snapshot (as ``bench.taste``): warm / new NDCG@50, main-category Spearman."""
+def model_figures(data: Path, world: WorldBeforeOrders | None = None, config=None) -> dict:
+    """The model fitted on the whole snapshot (as ``bench.taste``; `config` a ``TrainConfig``, the defaults when
+    None): warm / new NDCG@50, main-category Spearman, category x quality alone, and where the misses are (by the
+    good's price quintile and the room's positioning only with the `world`)."""
     from recommender.audience_fit import fit_audience_rates
     from recommender.contract import load_snapshot
     from recommender.interactions import anchor_fan_engagement
@@ -98,9 +100,8 @@ def model_figures(data: Path, world=None, config=None) -> dict:
     room_orders = np.bincount(m.purchases["anchor"].to_numpy(), minlength=len(new)) / traffic
     good_class = np.digitize(good_orders, GOOD_CLASSES)
     # with the world: misses by the good's price quintile within its category, rooms by their price positioning
-    price = m.products["price"].to_numpy() if world is not None else None
     if world is not None:
-        cat = world.catalogue.category
+        price, cat = m.products["price"].to_numpy(), world.catalogue.category
         rel = price / np.array([np.median(price[cat == c]) if (cat == c).any() else 1 for c in range(cat.max() + 1)]
                                )[cat]
         quint = np.zeros(len(rel), np.int64)
@@ -188,7 +189,7 @@ def _shelf_rows(data: Path) -> tuple[np.ndarray, np.ndarray]:
     return shelf["anchor_id"].to_numpy() - 10_000_001, shelf["product_id"].to_numpy() - 6_000_000_001
 
 
-def room_guesses(data: Path, w) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def room_guesses(data: Path, w: WorldBeforeOrders) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Each room's competence (rooms, categories) and conversion (rooms, price bands): the truth's and its
     expectations given less (see the module docstring)."""
     anchors, fit, popularity = w.anchors, w.fit, w.cats.popularity
@@ -217,7 +218,7 @@ def room_guesses(data: Path, w) -> tuple[dict[str, np.ndarray], dict[str, np.nda
     return comp, conv
 
 
-def observable_oracle(data: Path, world=None) -> dict:
+def observable_oracle(data: Path, world: WorldBeforeOrders | None = None) -> dict:
     """NDCG@50 of the truth with the rooms' own factors replaced by their expectations, new and warm rooms."""
     meta = json.loads((data / "truth" / "truth.json").read_text(encoding="utf-8"))
     truth = load_truth(data)
@@ -299,7 +300,7 @@ def level_oracle(data: Path) -> dict:
     return out
 
 
-def served_figures(data: Path, artifact: Path, world=None) -> dict:
+def served_figures(data: Path, artifact: Path, world: WorldBeforeOrders | None = None) -> dict:
     """Served expected-commission NDCG@50 (pages of 20, gates, caps) of ours, the served oracle and the served
     observable oracle (new rooms: competence from the shelf, conversion from the positioning), on the whole
     snapshot (no goods left out)."""
@@ -330,7 +331,7 @@ def served_figures(data: Path, artifact: Path, world=None) -> dict:
     return out
 
 
-def observable_oracle_matrix(data: Path, truth, world) -> np.ndarray:
+def observable_oracle_matrix(data: Path, truth: Truth, world: WorldBeforeOrders) -> np.ndarray:
     """(anchors, goods) the truth with competence from the shelf and conversion from the positioning."""
     cat, band = world.catalogue.category, world.catalogue.targets.band
     comp, conv = room_guesses(data, world)
