@@ -30,7 +30,10 @@ def _train_config(config_file: Path | None):
 @click.option("--fit", default="default", show_default=True,
               help="How much rooms of one category differ: flat (the world before the knob), default, strong, or a "
                    "strength >= 0 (fixtures/fit.py).")
-def generate(scale: str, seed: int, out: Path, fmt: str, fit: str) -> None:
+@click.option("--traffic", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Multiplier of every purchase rate: K times the orders about the same world and the same truth "
+                   "(bench/ceiling.py).")
+def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: float) -> None:
     """Write a synthetic marketplace snapshot (data contract) plus its ground truth in OUT/truth."""
     from fixtures.fit import fit_of
     from fixtures.marketplace import generate as gen
@@ -40,7 +43,7 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str) -> None:
         fit_of(fit)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fit") from exc
-    g = gen(scale, seed, fit=fit)
+    g = gen(scale, seed, fit=fit, traffic=traffic)
     write_marketplace(g, out, fmt)
     click.echo(f"wrote {out}: {len(g.anchors)} anchors, {len(g.fans)} fans, {len(g.products)} goods, "
                f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings")
