@@ -8,16 +8,18 @@ because their audiences do: who the fans are and what they pay. This model multi
 
 * ``band[a, b]``: how the room sells goods of price band ``b`` (quintiles of the price relative to the
   category's median): a 下沉市场 room sells the cheap bands, a first-tier room the dear ones, and a room may
-  convert one band better than another. Shrunk toward a prior from the room's audience: the price bands its
-  followers and buyers buy anywhere, so a new room with fans but no sales gets one too.
+  convert one band better than another. One slope per room over band positions all rooms share
+  (``_band_slope``), its prior from the room's audience: the price bands its followers and buyers buy
+  anywhere, so a new room with fans but no sales gets one too.
 * ``q[a, t]``: the room's audience over demographic cells ``t`` (gender x age band, as the fans table
   holds them), engagement-weighted; ``r[p, t]``: how strongly fans of cell ``t`` buy the good, relative to the
   rooms it was sold in. Fitted from who bought it (an order's fan has a cell), shrunk toward its category's
   typical response, so a good aimed at young women is pushed to rooms of young women and a good nobody bought
   keeps its category's response.
 
-Both factors are closed-form gamma-Poisson updates alternated with the base model's, all vectorised; they act
-on the base model like extra days of exposure, so the base fit is reused unchanged.
+The responses are closed-form gamma-Poisson updates and the slopes a few Newton steps, alternated with the base
+model's updates, all vectorised; they act on the base model like extra days of exposure, so the base fit is
+reused unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -64,6 +67,13 @@ class AudienceFitConfig(Settings):
     price_levels: int = Field(0, ge=0, le=10, description="a third view: fans in this many price levels (quantiles of "
                               "the mean relative price of what they bought), each good's response to them shrunk "
                               "toward that of goods of its category and price decile (0: no such view)")
+    band_form: Literal["slope", "free"] = Field("slope", description="a room's band factor: one log-linear slope "
+                                                "over the bands per room, normal prior around what its audience "
+                                                "predicts; or free per band, gamma-Poisson toward the audience prior")
+    band_slope_sd: float = Field(0.3, gt=0, description="prior sd of a room's slope about its audience's prediction "
+                                 "(log conversion per band; band_form slope without empirical_priors)")
+    band_shape_rounds: int = Field(3, ge=0, le=10, description="alternations fitting the bands' positions along the "
+                                   "slope, shared by all rooms (band_form slope; 0: evenly spaced)")
     room_groups: int = Field(16, ge=1, le=1024, description="groups of rooms with similar audiences; the service "
                              "bounds a good's audience term per group (more groups: tighter bounds, fewer goods "
                              "scored per request, a sort of the catalogue per group at load)")
@@ -343,8 +353,13 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         # the room's band factor, given the views
         others = _product(view_fit)
         exposure = np.bincount(ea * BANDS + eb, unit * others, n_a * BANDS).reshape(n_a, BANDS)
-        strength = prior_strength(n_band, exposure * prior_band) if cfg.empirical_priors else cfg.band_prior_orders
-        band_factor = (n_band + strength) / (exposure + strength / prior_band)  # factor ~ Gamma(k, k / prior)
+        if cfg.band_form == "free":
+            strength = (prior_strength(n_band, exposure * prior_band) if cfg.empirical_priors
+                        else cfg.band_prior_orders)
+            band_factor = (n_band + strength) / (exposure + strength / prior_band)  # factor ~ Gamma(k, k / prior)
+        else:
+            band_factor = _band_slope(n_band, exposure, prior_band, cfg.band_slope_sd, cfg.empirical_priors,
+                                      cfg.band_shape_rounds)
         room_level = (exposure * band_factor).sum(axis=1) / np.maximum(exposure.sum(axis=1), 1e-12)
         has = exposure.sum(axis=1) > 0
         band_factor[has] /= room_level[has, None]  # its level belongs to the room's strength
@@ -364,6 +379,62 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     return AudienceRates(base, band, band_factor.astype(np.float32),
                          [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32), v.labels)
                           for v in views])
+
+
+def _band_slope(n: np.ndarray, exposure: np.ndarray, prior: np.ndarray, sd: float, empirical: bool = True,
+                shape_rounds: int = 3, steps: int = 8) -> np.ndarray:
+    """(rooms, BANDS) exp(s[a] x u[b]): one log-linear response to the price band per room.
+
+    Five free factors per room rest on a few hundred orders at most; the conversion of a room by price band is
+    mostly one number, how much it leans to dear or cheap goods. s[a] is the posterior mode given the room's
+    orders per band `n` against their `exposure` (a per-room level profiled out), under a normal prior around
+    what its audience predicts: a + b x the slope of log `prior` (the bands its fans buy anywhere), a and b the
+    regression of the rooms' own slopes on it weighted by their precision, so a room without sales gets the
+    slope of rooms whose audiences lean like its own. The prior's sd is the rooms' spread about that
+    regression beyond their sampling noise (by moments; `sd` when not `empirical`): where rooms do not differ
+    (a world without conversion by band) every room keeps its audience's slope. u starts evenly spaced and,
+    over `shape_rounds` alternations, is fitted to all rooms' orders (a shared shape: conversion need not be
+    linear in the band)."""
+    u = np.arange(BANDS) - (BANDS - 1) / 2
+    norm = np.sqrt(u @ u)
+    x = np.log(prior) @ u / (u @ u)
+    total = n.sum(axis=1)
+
+    def fitted(s: np.ndarray) -> np.ndarray:
+        w = exposure * np.exp(s[:, None] * u)
+        return w * (total / np.maximum(w.sum(axis=1), 1e-300))[:, None]
+
+    def mode(center: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each room's slope and the information its orders hold about it (0 without orders)."""
+        s = center.copy()
+        for _ in range(steps):  # Newton on the profile log-likelihood (concave), damped: lopsided rooms overshoot
+            mu = fitted(s)
+            m1 = mu @ u
+            info = mu @ (u * u) - m1**2 / np.maximum(mu.sum(axis=1), 1e-300)
+            step = (n @ u - m1 - (s - center) / sd**2) / (info + 1 / sd**2)
+            s = np.clip(s + np.clip(step, -1.0, 1.0), -4.0, 4.0)
+        return s, info
+
+    for round_ in range(shape_rounds + 1):
+        own, info = mode(x, 10.0)  # about the rooms' own slopes
+        a, b, tau = 0.0, 1.0, sd
+        told = info > 1.0  # rooms whose orders pin their slope to within about 1
+        for _ in range(3 if told.sum() > 2 else 0):
+            weight = info / (1 + info * tau**2)  # precision of a room's slope about the audience's prediction
+            xm, ym = np.average(x, weights=weight), np.average(own, weights=weight)
+            vx = np.average((x - xm) ** 2, weights=weight)  # 0 where the audiences say nothing (no history)
+            b = np.average((x - xm) * (own - ym), weights=weight) / vx if vx > 1e-12 else 0.0
+            a = ym - b * xm
+            if empirical:
+                excess = (own - a - b * x)[told] ** 2 - 1 / info[told]
+                tau = float(np.sqrt(np.clip(np.average(excess, weights=weight[told]), 1e-4, 4.0)))
+        s, _ = mode(a + b * x, tau)
+        if round_ < shape_rounds:  # the bands' positions given the slopes: Newton per band, centred, same norm
+            for _ in range(3):
+                mu = fitted(s)
+                u = u + (s @ (n - mu)) / np.maximum((s * s) @ mu, 1e-12)
+                u = (u - u.mean()) * norm / np.sqrt(((u - u.mean()) ** 2).sum())
+    return np.exp(s[:, None] * u)
 
 
 def _product(factors: list[np.ndarray]) -> np.ndarray | float:

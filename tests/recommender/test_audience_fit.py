@@ -173,3 +173,55 @@ def test_each_goods_exposure_per_cell_is_the_per_cell_bincounts_to_the_last_bit(
     per, q = rng.gamma(0.5, 3.0, len(keys)), rng.dirichlet(np.ones(cells), n_a)
     want = np.stack([np.bincount(ep, per * q[ea, t], n_p) for t in range(cells)], axis=1)
     assert np.array_equal(_ByGood.of(ea, ep, n_p).exposure(per, q), want)
+
+
+def _band_orders(rng, slopes: np.ndarray, exposure: np.ndarray) -> np.ndarray:
+    """Poisson orders per band of rooms converting with log-linear slopes `slopes` over centred band numbers."""
+    u = np.arange(BANDS) - (BANDS - 1) / 2
+    return rng.poisson(exposure * np.exp(slopes[:, None] * u)).astype(float)
+
+
+def test_a_rooms_band_slope_follows_its_orders_and_a_new_room_its_audience():
+    from recommender.audience_fit import _band_slope
+
+    rng = np.random.default_rng(3)
+    n_rooms = 400
+    lean = rng.normal(0, 1, n_rooms)  # the audience's lean to dear goods, which the rooms' conversion follows
+    truth = 0.4 * lean + rng.normal(0, 0.2, n_rooms)
+    prior = np.exp(np.outer(lean, np.arange(BANDS) - (BANDS - 1) / 2) * 0.3)  # the audience prior leans likewise
+    exposure = np.full((n_rooms, BANDS), 40.0)
+    exposure[-50:] = 0.0  # new rooms: fans, no sales
+    factor = _band_slope(_band_orders(rng, truth, exposure), exposure, prior, sd=0.3)
+    u = np.arange(BANDS) - (BANDS - 1) / 2
+    fitted = np.log(factor) @ u / (u @ u)
+    warm, new = slice(0, -50), slice(-50, None)
+    assert np.corrcoef(fitted[warm], truth[warm])[0, 1] > 0.9
+    # a room without orders gets the slope its audience predicts, on the scale the other rooms taught
+    assert np.corrcoef(fitted[new], truth[new])[0, 1] > 0.8
+    assert np.abs(fitted[new] - 0.4 * lean[new]).mean() < 0.15
+    assert np.all(np.isfinite(factor))
+
+
+def test_rooms_that_do_not_differ_keep_their_audiences_slope():
+    """Where conversion does not vary by room, the prior's spread shrinks and the factors stay flat: orders'
+    noise is not read as a lean."""
+    from recommender.audience_fit import _band_slope
+
+    rng = np.random.default_rng(4)
+    n_rooms = 300
+    exposure = np.full((n_rooms, BANDS), 15.0)
+    orders = _band_orders(rng, np.zeros(n_rooms), exposure)
+    own = _band_slope(orders, exposure, np.ones((n_rooms, BANDS)), sd=10.0, empirical=False, shape_rounds=0)
+    pooled = _band_slope(orders, exposure, np.ones((n_rooms, BANDS)), sd=10.0, empirical=True, shape_rounds=0)
+    spread = lambda f: np.log(f).std(axis=0).mean()  # noqa: E731
+    assert spread(pooled) < 0.25 * spread(own)
+
+
+def test_a_lopsided_room_does_not_overflow_the_slope():
+    from recommender.audience_fit import _band_slope
+
+    orders = np.array([[145.0, 42, 1, 0, 0], [0, 0, 0, 0, 90], [0, 0, 0, 0, 0]])
+    exposure = np.array([[1.0, 1, 1, 1, 1], [0.1, 0.1, 0.1, 0.1, 50], [1, 1, 1, 1, 1]])
+    factor = _band_slope(orders, exposure, np.ones((3, BANDS)), sd=1.0)
+    assert np.all(np.isfinite(factor)) and np.all(factor > 0)
+    assert factor[0, 0] > factor[0, -1] and factor[1, -1] > factor[1, 0]
