@@ -137,13 +137,18 @@ def _snapshot(data: str) -> Path:
                    "model to be served).")
 @click.option("--valid-days", type=float, default=14.0, show_default=True,
               help="Days before the test window that score the trials.")
+@click.option("--split", "split_kind", type=click.Choice(["temporal", "random"]), default="temporal", show_default=True,
+              help="temporal: the last --valid-days score the trials; random: --valid-share of each fan's distinct "
+                   "goods, held out at random, score them (for a model judged on a random split).")
+@click.option("--valid-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
+              show_default=True, help="With --split random: the share of each fan's distinct goods held out.")
 @click.option("--stages", default=",".join(("vectors", "content", "trend", "anchors", "shelf_rate")), show_default=True,
               help="What to tune, in order.")
 @click.option("--threads", type=int, help="Compute threads (default: all cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | None, budget_minutes: float | None,
-         config_file: Path | None, test_days: float, valid_days: float, stages: str, threads: int | None,
-         seed: int) -> None:
+         config_file: Path | None, test_days: float, valid_days: float, split_kind: str, valid_share: float,
+         stages: str, threads: int | None, seed: int) -> None:
     """Choose hyper-parameters on the last days of the training period (optuna), write them as TOML."""
     from training.tune import TuneConfig
     from training.tune import tune as run
@@ -151,7 +156,8 @@ def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | Non
 
     cfg = validated(TuneConfig, {
         "trials": 30 if budget_trials is None and budget_minutes is None else budget_trials,
-        "minutes": budget_minutes, "test_days": test_days, "valid_days": valid_days, "threads": threads,
+        "minutes": budget_minutes, "test_days": test_days, "valid_days": valid_days, "split": split_kind,
+        "valid_share": valid_share, "threads": threads,
         "seed": seed, "stages": tuple(s.strip() for s in stages.split(",") if s.strip())}, "command-line options")
     result = run(_snapshot(data), cfg, _train_config(config_file), progress=click.echo)
     report_dir = report_dir or out.with_name(out.stem + "-report")

@@ -475,9 +475,11 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
     if cfg.tune_trials:  # on the training period only: its last days validate, the test window stays unseen
         # as many validation days as test days: the model is judged over the whole window, and a short validation
         # rewards a short-lived trend (Online Retail: a 1-day half-life won 14 validation days, 7 days won 30, and
-        # the 1-day one lost the 30-day test window). Under a random split the training part's last test_days
-        # validate: held-out pairs are not in the training part, so the tuning never sees them either.
+        # the 1-day one lost the 30-day test window). Under a random split the tuning validates on a random split
+        # of the training part too (another draw of the same share, by fan): the question the model is judged on,
+        # and the held-out pairs are not in the training part, so the tuning never sees them.
         tuned = tune(train_m, TuneConfig(trials=cfg.tune_trials, test_days=0, valid_days=cfg.test_days, seed=cfg.seed,
+                                         split=cfg.split, valid_share=cfg.test_share, split_seed=cfg.split_seed + 1,
                                          threads=cfg.train.threads), cfg.train)
         tuning = tuned.summary() | {"config": tuned.config.model_dump(mode="json")}
     with tempfile.TemporaryDirectory() as tmp:

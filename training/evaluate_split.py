@@ -68,14 +68,24 @@ def held_out_pairs(users: np.ndarray, items: np.ndarray, n_items: int, share: fl
     return keys, rank < n_test[owner], counts
 
 
-def random_split(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, min_items: int = 5,
-                 max_users: int = 3000, sample_seed: int = 0) -> RandomSplit:
-    """Hold out `share` of each user's distinct items for `task` (see the module docstring); the test task's users
-    are those with held-out items, at most `max_users` of them sampled with `sample_seed`."""
+@dataclass
+class HeldOut:
+    """A snapshot with a share of each user's distinct (user, item) pairs taken out of its orders."""
+
+    train: Marketplace  # the orders of the pairs kept (and the shelf without held-out listings)
+    test: pd.DataFrame  # the held-out pairs' purchases
+    keys: np.ndarray  # every distinct pair, user * n_items + item, sorted
+    held: np.ndarray  # which of them are held out
+    counts: np.ndarray  # each user's distinct items
+
+
+def hold_out(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, min_items: int = 5) -> HeldOut:
+    """Hold out `share` of each user's distinct items for `task` (the user and item of ``UNITS``): the training
+    snapshot and the held-out purchases. Also the random validation of ``xuanpin tune`` (by fan)."""
     if task in REFUSED:
         raise ValueError(f"{task}: {REFUSED[task]}")
     u_col, i_col = UNITS[task]
-    n_u, n_i = len(getattr(m, _SIZE[u_col])), len(getattr(m, _SIZE[i_col]))
+    n_i = len(getattr(m, _SIZE[i_col]))
     bought = m.purchases
     keys, held, counts = held_out_pairs(bought[u_col].to_numpy(), bought[i_col].to_numpy(), n_i, share, seed,
                                         min_items)
@@ -93,7 +103,18 @@ def random_split(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, 
     train_m = dataclasses.replace(
         m, orders=m.orders[~orders_held].reset_index(drop=True), shelf=shelf, as_of=m.snapshot_time,
         fingerprint=f"{m.fingerprint}#random:{task}:{share:g}:{seed}")
-    test = bought[is_held(bought)]
+    return HeldOut(train_m, bought[is_held(bought)], keys, held, counts)
+
+
+def random_split(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, min_items: int = 5,
+                 max_users: int = 3000, sample_seed: int = 0) -> RandomSplit:
+    """Hold out `share` of each user's distinct items for `task` (see the module docstring); the test task's users
+    are those with held-out items, at most `max_users` of them sampled with `sample_seed`."""
+    h = hold_out(m, task, share, seed, min_items)
+    u_col, i_col = UNITS[task]
+    n_u, n_i = len(getattr(m, _SIZE[u_col])), len(getattr(m, _SIZE[i_col]))
+    train_m, test, keys, held, counts = h.train, h.test, h.keys, h.held, h.counts
+    held_keys = keys[held]
     truth = sum_pairs(test[u_col].to_numpy(), test[i_col].to_numpy(), test["amount"].to_numpy(float), (n_u, n_i))
     tr = train_m.purchases
     seen = sum_pairs(tr[u_col].to_numpy(), tr[i_col].to_numpy(), np.ones(len(tr)), (n_u, n_i))

@@ -101,7 +101,10 @@ def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "rec
     for task, t in tunings.items():
         lines += [(f"{task}: t" if task else "T") +
                   f"uned with `xuanpin tune` on the training period ({t['split']['fit_orders']:,} orders fitted, "
-                  f"the next {t['split']['valid_days']:g} days validating; {t['seconds']:.0f} s), never on the test "
+                  + (f"a random {t['split']['valid_share']:g} of each fan's goods validating"
+                     if t["split"].get("kind") == "random"
+                     else f"the next {t['split']['valid_days']:g} days validating")
+                  + f"; {t['seconds']:.0f} s), never on the test "
                   "pairs: " + ", ".join(f"{name} {st['start']:.4f} -> {st['best']:.4f} on validation"
                                         for name, st in t["stages"].items()) + ".", ""]
     lines += ["| task | model | metric | untuned | tuned | tuned - untuned | intervals apart |",

@@ -70,6 +70,7 @@ from recommender.trend import (
     room_trend_reach,
 )
 from training.config import TrainConfig
+from training.evaluate_split import hold_out
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task, split
 
@@ -97,6 +98,12 @@ class TuneConfig(Settings):
     test_days: float = Field(14.0, ge=0, description="days at the end of the snapshot cut off first and never seen "
                              "(the offline evaluation's test window; 0 when tuning the model to be served)")
     valid_days: float = Field(14.0, gt=0, description="days before the test window that are the validation target")
+    split: Literal["temporal", "random"] = Field("temporal", description="temporal: the last valid_days validate; "
+                                                 "random: valid_share of each fan's distinct goods, held out at "
+                                                 "random, validate (for a model judged on a random split)")
+    valid_share: float = Field(0.25, gt=0, lt=1, description="random split: the share of each fan's distinct goods "
+                               "held out to validate")
+    split_seed: int = Field(1, ge=0, description="random split: the random state of the held-out draw")
     trials: int | None = Field(30, ge=1, description="trials in all, shared by the stages (None: bounded by minutes)")
     minutes: float | None = Field(None, gt=0, description="wall-clock budget in all, shared like the trials")
     max_users: int = Field(2000, ge=10, description="users sampled per task to score a trial on")
@@ -500,13 +507,21 @@ class TuneResult:
 def prepare(m: Marketplace, cfg: TuneConfig, threads: int) -> tuple[Validation, dict[str, Any]]:
     """Cut the test window off, then the validation days; the tasks every trial is scored on."""
     period = split(m, cfg.test_days)[0] if cfg.test_days > 0 else m
-    fit_m, valid, cutoff = split(period, cfg.valid_days)
+    if cfg.split == "random":  # what a random split asks: which of the fan's goods, from any time, are missing
+        held = hold_out(period, "fan_goods", cfg.valid_share, cfg.split_seed)
+        fit_m, valid, cutoff = held.train, held.test, period.snapshot_time
+    else:
+        fit_m, valid, cutoff = split(period, cfg.valid_days)
     if len(fit_m.orders) == 0 or len(valid) == 0:
-        raise ConfigError(f"{m.source}: tuning needs orders both before and in the {cfg.valid_days:g} validation "
-                          f"days before the {cfg.test_days:g}-day test window (fit orders {len(fit_m.orders)}, "
-                          f"validation orders {len(valid)})")
+        what = (f"a random {cfg.valid_share:g} of each fan's goods" if cfg.split == "random"
+                else f"the {cfg.valid_days:g} validation days")
+        raise ConfigError(f"{m.source}: tuning needs orders both to fit on and in {what} before the "
+                          f"{cfg.test_days:g}-day test window (fit orders {len(fit_m.orders)}, validation orders "
+                          f"{len(valid)})")
     no_shelf = len(period.shelf) == 0  # the vectors rank the merchant's view too: score it
-    names = ("fan_goods", "anchor_goods", "fan_goods_all") + (("goods_anchors",) if no_shelf else ())
+    # a random split holds out whole (fan, good) pairs: no validation purchase is a rebuy
+    names = (("fan_goods", "anchor_goods") + (("fan_goods_all",) if cfg.split == "temporal" else ())
+             + (("goods_anchors",) if no_shelf else ()))
     tasks = build_tasks(fit_m, valid, TaskSample(tasks=names, max_users=cfg.max_users, seed=cfg.seed))
     if len(tasks["fan_goods"].users) == 0:
         raise ConfigError(f"{m.source}: no fan bought anything new in the validation days; nothing to tune on")
@@ -517,8 +532,11 @@ def prepare(m: Marketplace, cfg: TuneConfig, threads: int) -> tuple[Validation, 
                                                             period.shelf["product"].to_numpy())),
                               shape=(len(fit_m.anchor_ids), len(fit_m.product_ids)))
         listed = (shelf[users] > 0).astype(np.float32).tocsr()
-    info = {"fit_until": str(cutoff), "valid_until": str(period.snapshot_time), "test_days_held_out": cfg.test_days,
-            "valid_days": cfg.valid_days, "fit_orders": len(fit_m.orders), "valid_orders": len(valid),
+    info = {"kind": cfg.split, "fit_until": str(cutoff), "valid_until": str(period.snapshot_time),
+            "test_days_held_out": cfg.test_days,
+            **({"valid_share": cfg.valid_share, "split_seed": cfg.split_seed} if cfg.split == "random"
+               else {"valid_days": cfg.valid_days}),
+            "fit_orders": len(fit_m.orders), "valid_orders": len(valid),
             "users": {name: len(t.users) for name, t in tasks.items()}}
     merchant = MerchantFigures.of(fit_m) if no_shelf and len(tasks["goods_anchors"].users) else None
     return Validation(fit_m, tasks, cfg.k, threads, listed, merchant), info
@@ -635,10 +653,14 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
     m = data if isinstance(data, Marketplace) else load_snapshot(data)
     with compute_threads(cfg.threads if cfg.threads is not None else start.threads) as threads:
         v, split_info = prepare(m, cfg, threads)
-        stages = [s for s in cfg.stages if s != "shelf_rate" or len(v.fit.shelf)]
+        stages = [s for s in cfg.stages if (s != "shelf_rate" or len(v.fit.shelf))
+                  and (s != "rebuy" or "fan_goods_all" in v.tasks)]
         budgets = _budgets(stages, cfg)
+        valid = f"{split_info['valid_orders']:,} orders of " + (
+            f"a random {cfg.valid_share:g} of each fan's goods" if cfg.split == "random"
+            else f"the next {cfg.valid_days:g} days")
         progress(f"tuning {', '.join(stages)} on {split_info['fit_orders']:,} orders until {split_info['fit_until']}; "
-                 f"validation: {split_info['valid_orders']:,} orders of the next {cfg.valid_days:g} days, "
+                 f"validation: {valid}, "
                  f"{split_info['users']['fan_goods']:,} fans and {split_info['users']['anchor_goods']:,} anchors "
                  f"scored; {cfg.test_days:g} test days held out")
         objectives = Objectives(v)

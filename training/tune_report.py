@@ -27,12 +27,19 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _validation(split: dict) -> str:
+    """How the trials were validated, in words."""
+    if split.get("kind") == "random":
+        return (f"validated on a random {split['valid_share']:g} of each fan's distinct goods held out "
+                f"(draw {split['split_seed']})")
+    return f"fitted until {split['fit_until']}, validated on the next {split['valid_days']:g} days"
+
+
 def config_toml(result: TuneResult) -> str:
     """The chosen TrainConfig, every field written (a later change of a default does not move a tuned model),
     headed by comments saying where it comes from."""
     lines = [f"# xuanpin tune: {result.data['source']} (sha256 {result.data['fingerprint'][:16]}...)",
-             f"# fitted until {result.split['fit_until']}, validated on the next {result.split['valid_days']:g} days; "
-             f"{result.split['test_days_held_out']:g} test days held out",
+             f"# {_validation(result.split)}; {result.split['test_days_held_out']:g} test days held out",
              *(f"# {s.name}: {s.metric} {s.start_value:.4f} -> {s.best_value:.4f} ({len(s.trials)} trials"
                + (f"; the best trial's {s.trial_best_value:.4f} was within noise, the start kept" if s.kept_start
                   else "") + ")"
@@ -56,8 +63,8 @@ def report_markdown(result: TuneResult) -> str:
     sp = result.split
     out = ["# Tuning report", "",
            f"Data: `{result.data['source']}` (snapshot time {result.data['snapshot_time']}). Trials fit on "
-           f"{sp['fit_orders']:,} orders until {sp['fit_until']} and are scored on the {sp['valid_orders']:,} orders "
-           f"of the next {sp['valid_days']:g} days (pairs new in them; {sp['users']['fan_goods']:,} fans and "
+           f"{sp['fit_orders']:,} orders and are scored on {sp['valid_orders']:,}: {_validation(sp)} (pairs new in "
+           f"them; {sp['users']['fan_goods']:,} fans and "
            f"{sp['users']['anchor_goods']:,} anchors sampled). The last {sp['test_days_held_out']:g} days of the "
            f"snapshot were cut off first and never seen. {result.seconds / 60:.1f} minutes in all.", "",
            "| stage | metric | start | best trial | its gain over the start | chosen | trials (pruned) | seconds |",

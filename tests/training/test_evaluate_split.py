@@ -133,6 +133,19 @@ def test_a_random_evaluation_scores_baselines_and_records_the_split(snapshot):
     assert "Random per-user split: 25%" in text and "Skipped fan_goods_all" in text and "| fan_goods | fan |" in text
 
 
+def test_under_a_random_split_tuning_validates_on_a_random_split_of_the_training_part(snapshot):
+    """The tuned model answers the question it is judged on: a random share of each fan's goods, another draw,
+    held out of the task's training part (whose own held-out pairs the tuning never sees)."""
+    result = evaluate(snapshot, EvalConfig(split="random", n_boot=50, tune_trials=3, tasks=("fan_goods",)))
+    tuning = result["tuning"]["fan_goods"]
+    assert tuning["split"]["kind"] == "random" and tuning["split"]["valid_share"] == 0.25
+    assert tuning["split"]["split_seed"] == 1  # not the evaluation's draw (seed 0)
+    s = result["data"]["split"]["tasks"]["fan_goods"]
+    assert tuning["split"]["fit_orders"] + tuning["split"]["valid_orders"] <= s["train_orders"]
+    assert {"ours", "ours_tuned"} <= set(result["tasks"]["fan_goods"]["models"])
+    assert "a random 0.25 of each fan's goods validating" in markdown(result)
+
+
 def test_the_split_options_are_bounded():
     with pytest.raises(ValidationError, match="test_share"):
         EvalConfig(split="random", test_share=1.5)

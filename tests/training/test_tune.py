@@ -176,6 +176,35 @@ def test_the_budget_is_shared_by_the_stages_that_run():
     assert _budgets(["content"], TuneConfig(trials=1))["content"][0] == MIN_TRIALS
 
 
+def test_a_random_validation_holds_out_a_share_of_each_fans_goods_and_never_the_test_window(market):
+    """For a model judged on a random split: the trials fit on the rest of each fan's goods and are scored on a
+    random quarter of them; the test window is still cut off first; no rebuy is possible, so no rebuy stage."""
+    cfg = TuneConfig(**{**FAST, "split": "random", "valid_share": 0.25})
+    v, info = prepare(market, cfg, threads=1)
+    assert info["kind"] == "random" and "valid_days" not in info
+    assert "fan_goods_all" not in v.tasks and len(v.tasks["fan_goods"].users) > 0
+    period = market.purchases[market.purchases["ordered_at"] < market.snapshot_time - pd.Timedelta(days=14)]
+    fit = v.fit.purchases
+    pairs = lambda t: set(zip(t["fan"].to_numpy(), t["product"].to_numpy(), strict=True))  # noqa: E731
+    kept, every = pairs(fit), pairs(period)
+    assert kept < every  # pairs went to validation, whole
+    held = every - kept
+    goods = pd.Series([f for f, _ in every]).value_counts()
+    out = pd.Series([f for f, _ in held]).value_counts().reindex(goods.index, fill_value=0)
+    split = goods >= 5  # fans with fewer goods stay whole in the fit
+    assert (out[~split] == 0).all()
+    assert (out[split] == np.floor(0.25 * goods[split] + 0.5)).all()
+    truth = v.tasks["fan_goods"]
+    rows, cols = truth.truth.nonzero()
+    assert {(int(truth.users[r]), int(c)) for r, c in zip(rows, cols, strict=True)} <= held
+    assert fit["ordered_at"].max() < market.snapshot_time - pd.Timedelta(days=14)  # the test window unseen
+    lines: list[str] = []
+    result = tune(market, TuneConfig(**{**FAST, "trials": 6, "split": "random", "stages": ("trend", "rebuy")}),
+                  progress=lines.append)
+    assert [s.name for s in result.stages] == ["trend"]
+    assert "a random 0.25 of each fan's goods" in lines[0]
+
+
 def test_a_run_needs_a_budget_and_data_in_both_periods(market):
     with pytest.raises(ValueError, match="needs a budget"):
         TuneConfig(trials=None, minutes=None)
