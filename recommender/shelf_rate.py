@@ -430,28 +430,34 @@ def _entry_weights(n: np.ndarray, mu: np.ndarray) -> np.ndarray:
 @dataclass
 class _DayCells:
     """What burst capping needs of the entries and orders that no round changes: each entry's (good, day) cells
-    of its listing, each order's (good, day) cell and the orders per cell (computed once, not per round)."""
+    of its listing, the (good, day) cells with orders (a fraction of goods x days), each order's index among
+    them and the orders in each (computed once, not per round)."""
 
     listed_next: np.ndarray  # entry's cell of the day after its listing day (in goods x (days + 1))
     listed_day: np.ndarray  # entry's cell of its listing day
     listed_part: np.ndarray  # the part of the listing day it was on sale
-    order_cell: np.ndarray  # each order's (good, day) cell
-    raw: np.ndarray  # (goods, days) orders per cell
+    sold: np.ndarray  # the (good, day) cells with orders, flat in goods x days, sorted
+    order_cell: np.ndarray  # each order's index into `sold`
+    raw: np.ndarray  # orders in each of `sold`
 
     @classmethod
     def of(cls, e: _Entries, n_p: int) -> _DayCells:
         n_d = e.n_days
         first = np.floor(e.start).astype(np.int64)
         flat = e.product[e.order_entry] * n_d + e.order_day
+        per_cell = np.bincount(flat, minlength=n_p * n_d)  # np.unique's sort of the orders took seconds on large
+        sold = np.flatnonzero(per_cell)
+        index = np.cumsum(per_cell > 0) - 1
         return cls(e.product * (n_d + 1) + np.minimum(first + 1, n_d), e.product * n_d + np.minimum(first, n_d - 1),
-                   first + 1 - e.start, flat, np.bincount(flat, minlength=n_p * n_d).reshape(n_p, n_d))
+                   first + 1 - e.start, sold, index[flat], per_cell[sold])
 
 
 def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.ndarray, weights: np.ndarray,
                    cfg: ShelfRateConfig, cells: _DayCells | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Order weights with each good's burst days capped: a day's orders are limited to `burst_ratio` times what
     the good's other days predict for that day's exposure, plus Poisson noise and slack. `cells`:
-    _DayCells.of(e, goods), shared by the rounds."""
+    _DayCells.of(e, goods), shared by the rounds. Only days with orders can be capped, so the caps are computed
+    for those cells alone (the exposure needs every day)."""
     n_p, n_d = len(quality), e.n_days
     cells = cells or _DayCells.of(e, n_p)
     strength = room[e.anchor, cat[e.product]]
@@ -461,15 +467,16 @@ def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.n
     exposure = np.cumsum(diff.reshape(n_p, n_d + 1), axis=1)[:, :n_d]
     exposure += np.bincount(cells.listed_day, strength * cells.listed_part, n_p * n_d).reshape(n_p, n_d)
     exposure[:, -1] *= e.end - (n_d - 1)
-    flat = cells.order_cell
-    counts = np.bincount(flat, weights, n_p * n_d).reshape(n_p, n_d)
-    rate = ((counts.sum(axis=1, keepdims=True) - counts + cfg.good_prior_orders)
-            / (exposure.sum(axis=1, keepdims=True) - exposure + cfg.good_prior_orders / quality[:, None]))
-    expected = rate * exposure
+    good = cells.sold // n_d
+    counts = np.bincount(cells.order_cell, weights, len(cells.sold))
+    day_exposure = exposure.ravel()[cells.sold]
+    rate = ((np.bincount(good, counts, n_p)[good] - counts + cfg.good_prior_orders)
+            / (exposure.sum(axis=1)[good] - day_exposure + cfg.good_prior_orders / quality[good]))
+    expected = rate * day_exposure
     cap = cfg.burst_ratio * expected + cfg.burst_z * np.sqrt(expected) + cfg.burst_slack
     raw = cells.raw
-    keep = np.where(raw > cap, cap / np.maximum(raw, 1), 1.0)
-    w = keep.ravel()[flat]
+    keep = np.where(raw > cap, cap / raw, 1.0)
+    w = keep[cells.order_cell]
     return np.bincount(e.order_entry, w, len(e.anchor)), w
 
 
