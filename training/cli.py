@@ -236,7 +236,8 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 @click.option("--split", "split_kind", type=click.Choice(["temporal", "random"]), default="temporal",
               show_default=True,
               help="temporal: train before the last --test-days, score the pairs new after. random: hold out "
-                   "--test-share of each user's distinct items at random and train one model per task on the rest; "
+                   "--test-share of each user's distinct items at random and train one model per task on the rest "
+                   "(shared by tasks holding out the same orders); "
                    "the user is the fan (fan_goods: goods it bought), the anchor (anchor_goods: goods sold in its "
                    "room) or the good (goods_anchors: rooms that sold it); fan_goods_all is skipped (no test "
                    "purchase is a rebuy); each user's training items are left out of its ranking.")

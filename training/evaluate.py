@@ -412,7 +412,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
              progress: Callable[[str], None] = _log.info) -> dict:
     """Run every model on every task; `truth` (the generator's ground truth) adds the oracle. A temporal split
     trains one model for all tasks; a random split (training/evaluate_split.py) trains one per task, on that
-    task's training part."""
+    task's training part (one for the tasks whose training parts are the same)."""
     cfg = cfg or EvalConfig()
     started = time.perf_counter()
     m = data if isinstance(data, Marketplace) else load_snapshot(data)
@@ -428,21 +428,25 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
             "seconds": round(time.perf_counter() - started, 1),
         }
     results, tunings, splits, skipped = {}, {}, {}, {}
+    parts: dict[str, tuple[Marketplace, dict[str, Task]]] = {}  # tasks with the same training part share a model
     for name in cfg.tasks:
         if name in REFUSED:
             skipped[name] = REFUSED[name]
             progress(f"skipping {name}: {REFUSED[name]}")
             continue
         rs = random_split(m, name, cfg.test_share, cfg.split_seed, cfg.split_min_items, cfg.max_users, cfg.seed)
-        s = rs.summary
+        s = splits[name] = rs.summary
         progress(f"{name}: random split by {s['user']}, {s['users_split']:,} of {s['users']:,} users split "
                  f"({s['users_all_in_training']:,} with fewer than {s['min_items']} items kept whole), "
-                 f"{s['test_pairs']:,} of {s['pairs']:,} pairs held out; training a model on the rest")
-        task_results, tuning = _run(m, rs.train, {name: rs.task}, cfg, truth)
+                 f"{s['test_pairs']:,} of {s['pairs']:,} pairs held out")
+        parts.setdefault(rs.digest, (rs.train, {}))[1][name] = rs.task
+    for train_m, tasks in parts.values():  # e.g. Online Retail: every customer is its own room, one split for both
+        progress(f"training a model on the rest for {', '.join(tasks)}")
+        task_results, tuning = _run(m, train_m, tasks, cfg, truth)
         results |= task_results
-        splits[name] = s
         if tuning is not None:
-            tunings[name] = tuning
+            tunings |= dict.fromkeys(tasks, tuning)
+    results = {name: results[name] for name in cfg.tasks if name in results}
     if not results:
         raise ConfigError(f"--split random scores none of the tasks asked ({', '.join(cfg.tasks)}): "
                           + "; ".join(f"{k}: {v}" for k, v in skipped.items()))

@@ -22,6 +22,7 @@ training part's ``as_of``), over the training orders only.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ class RandomSplit:
     train: Marketplace
     task: Task
     summary: dict
+    digest: str  # HeldOut.digest: tasks whose training parts are the same can share one model
 
 
 def held_out_pairs(users: np.ndarray, items: np.ndarray, n_items: int, share: float, seed: int, min_items: int
@@ -74,6 +76,7 @@ class HeldOut:
 
     train: Marketplace  # the orders of the pairs kept (and the shelf without held-out listings)
     test: pd.DataFrame  # the held-out pairs' purchases
+    digest: str  # of which orders and listings were held out: equal digests, equal training parts
     keys: np.ndarray  # every distinct pair, user * n_items + item, sorted
     held: np.ndarray  # which of them are held out
     counts: np.ndarray  # each user's distinct items
@@ -97,13 +100,16 @@ def hold_out(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, min_
         return held_keys[at] == k if len(held_keys) else np.zeros(len(k), bool)
 
     orders_held = is_held(m.orders)
-    shelf = m.shelf
+    shelf, shelf_held = m.shelf, np.zeros(len(m.shelf), bool)
     if len(shelf) and "anchor" in (u_col, i_col):  # the room's listing of a held-out good would name the pair
-        shelf = shelf[~is_held(shelf)].reset_index(drop=True)
+        shelf_held = is_held(shelf)
+        shelf = shelf[~shelf_held].reset_index(drop=True)
     train_m = dataclasses.replace(
         m, orders=m.orders[~orders_held].reset_index(drop=True), shelf=shelf, as_of=m.snapshot_time,
         fingerprint=f"{m.fingerprint}#random:{task}:{share:g}:{seed}")
-    return HeldOut(train_m, bought[is_held(bought)], keys, held, counts)
+    digest = hashlib.sha256(np.flatnonzero(orders_held).tobytes() + b"|" + np.flatnonzero(shelf_held).tobytes()
+                            ).hexdigest()
+    return HeldOut(train_m, bought[is_held(bought)], digest, keys, held, counts)
 
 
 def random_split(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, min_items: int = 5,
@@ -133,5 +139,5 @@ def random_split(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, 
         "train_orders": len(train_m.orders), "test_purchases": len(test), "users_scored": len(users),
         "reference_time": str(train_m.snapshot_time)}
     t = Task(task, users, truth.tocsr()[users], seen.tocsr()[users], n_i, None)
-    return RandomSplit(train_m, t, summary)
+    return RandomSplit(train_m, t, summary, h.digest)
 

@@ -3,6 +3,8 @@ disjoint, and nothing of a user's held-out items reaches what the trainer sees o
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -144,6 +146,30 @@ def test_under_a_random_split_tuning_validates_on_a_random_split_of_the_training
     assert tuning["split"]["fit_orders"] + tuning["split"]["valid_orders"] <= s["train_orders"]
     assert {"ours", "ours_tuned"} <= set(result["tasks"]["fan_goods"]["models"])
     assert "a random 0.25 of each fan's goods validating" in markdown(result)
+
+
+def test_tasks_whose_training_parts_are_the_same_share_one_model(snapshot, monkeypatch):
+    """Where every buyer is its own room (Online Retail), the fan split and the anchor split hold out the same
+    orders: one model is trained for both, and each task is still scored on its own split."""
+    import training.evaluate as evaluation
+
+    own = snapshot.orders[snapshot.orders["fan"] < len(snapshot.anchor_ids)].copy()
+    own["anchor"] = own["fan"]  # every customer buys in its own room
+    m = dataclasses.replace(snapshot, orders=own.reset_index(drop=True), shelf=snapshot.shelf.iloc[:0])
+    fan, room = random_split(m, "fan_goods"), random_split(m, "anchor_goods")
+    assert fan.digest == room.digest
+    assert random_split(m, "goods_anchors").digest != fan.digest
+    runs = []  # (the training part's orders, the tasks scored on its model)
+
+    def run(m_, train_m, tasks, cfg, truth):
+        runs.append((len(train_m.orders), {name: len(t.users) for name, t in tasks.items()}))
+        return {name: {"users": len(t.users)} for name, t in tasks.items()}, None
+
+    monkeypatch.setattr(evaluation, "_run", run)
+    result = evaluate(m, EvalConfig(split="random", n_boot=50, tasks=("goods_anchors", "fan_goods", "anchor_goods")))
+    assert len(runs) == 2 and runs[1][0] == len(fan.train.orders)
+    assert runs[1][1] == {"fan_goods": len(fan.task.users), "anchor_goods": len(room.task.users)}
+    assert list(result["tasks"]) == ["goods_anchors", "fan_goods", "anchor_goods"]
 
 
 def test_the_split_options_are_bounded():
