@@ -355,9 +355,12 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         n_cells = len(labels)
         views.append(View(name, audience, np.ones((n_p, n_cells)), labels))
         o_cell = cell[order_fan]
-        known = o_cell >= 0
-        counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
-                                  n_p * n_cells).reshape(n_p, n_cells))
+        if (o_cell >= 0).all():  # every buyer's cell known (the usual case): no copies of the 9M orders
+            idx, weight = order_good * n_cells + o_cell, order_weight
+        else:
+            known = o_cell >= 0
+            idx, weight = order_good[known] * n_cells + o_cell[known], order_weight[known]
+        counts.append(np.bincount(idx, weight, n_p * n_cells).reshape(n_p, n_cells))
     by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
     unknown = [np.flatnonzero(~(v.audience.sum(axis=1) > 0)[ea]) for v in views]  # entries of rooms without fans
@@ -561,36 +564,44 @@ def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, t
     multinomials with exposure, fitted by EM over all goods, so a profile rests on many goods), scaled to the
     category typical's level. Goods without orders get their category's mix of profiles."""
     rng = np.random.default_rng(seed)
-    n_p, cells = n.shape
+    cells = n.shape[1]
     total = n.sum(axis=1)
     informative = total > 0
     R = typical[rng.integers(0, n_c, k)] * rng.lognormal(0, 0.5, (k, cells))  # (k, cells) rates
     w = np.full((n_c, k), 1.0 / k)
-    # goods along the last axis, (k, goods) and (cells, goods): the sums and maxima over the k profiles run over
-    # contiguous rows instead of rows of 8 (numpy's reductions over a short last axis took a third of the EM);
-    # in place on buffers allocated once, the log of the weights per category
-    n_t, e_t = np.ascontiguousarray(n.T), np.ascontiguousarray(e.T)
-    mix, level, weight, log_post = (np.empty((k, n_p)) for _ in range(4))
-    post = np.full((k, n_p), 1.0 / k)
+    # The EM over the goods with orders alone: a good without any has a flat likelihood, so its posterior is its
+    # category's weights, counted per category. Goods along the last axis, (k, goods) and (cells, goods): the
+    # sums and maxima over the k profiles run over contiguous rows instead of rows of 8 (numpy's reductions
+    # over a short last axis took a third of the EM); in place on buffers allocated once.
+    sold = np.flatnonzero(informative)
+    n_s, e_s, total_s, cat_s = n[sold], e[sold], total[sold], cat_of[sold]
+    idle = np.bincount(cat_of[~informative], minlength=n_c).astype(np.float64)[:, None]  # goods without orders
+    n_t, e_t = np.ascontiguousarray(n_s.T), np.ascontiguousarray(e_s.T)
+    mix, level, log_post = (np.empty((k, len(sold))) for _ in range(3))
+    post = np.full((k, len(sold)), 1.0 / k)
     for _ in range(iterations):
         # E: the share of a good's orders in each cell under profile j is e R_j / sum(e R_j)
         np.maximum(np.matmul(R, e_t, out=mix), 1e-300, out=mix)  # (k, goods), as the two steps use it
         np.log(mix, out=level)
-        level *= total
+        level *= total_s
         np.matmul(np.log(np.maximum(R, 1e-12)), n_t, out=log_post)
         log_post -= level  # the log-likelihood
-        log_post += np.take(np.ascontiguousarray(np.log(np.maximum(w, 1e-12)).T), cat_of, axis=1)
+        log_w = np.log(np.maximum(w, 1e-12))  # (categories, k)
+        log_post += np.take(np.ascontiguousarray(log_w.T), cat_s, axis=1)
         log_post -= log_post.max(axis=0)
         post = np.exp(log_post, out=log_post)
         post /= post.sum(axis=0)
         # M: each profile's rates from the goods it explains, each good's level under it fitted
-        np.divide(total, mix, out=level)  # (k, goods)
-        np.multiply(post, informative, out=weight)
-        level *= weight
-        R = (weight @ n + 1e-3) / (level @ e + 1e-3)
-        counts = np.stack([np.bincount(cat_of, row, n_c) for row in post], axis=1)
+        np.divide(total_s, mix, out=level)  # (k, goods)
+        level *= post
+        R = (post @ n_s + 1e-3) / (level @ e_s + 1e-3)
+        flat = np.exp(log_w - log_w.max(axis=1, keepdims=True))  # the posterior of a good without orders
+        flat /= flat.sum(axis=1, keepdims=True)
+        counts = np.stack([np.bincount(cat_s, row, n_c) for row in post], axis=1) + idle * flat
         w = (counts + 1.0) / (counts + 1.0).sum(axis=1, keepdims=True)
-    post = np.where(informative[:, None], post.T, w[cat_of])
+    out = w[cat_of]
+    out[sold] = post.T
+    post = out
     shape = post @ R  # (goods, cells), up to a level
     scale = (e * typical[cat_of]).sum(axis=1) / np.maximum((e * shape).sum(axis=1), 1e-300)
     unseen = e.sum(axis=1) <= 0
