@@ -364,7 +364,9 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
     unknown = [np.flatnonzero(~(v.audience.sum(axis=1) > 0)[ea]) for v in views]  # entries of rooms without fans
-    view_fit = [_entry_fit(v, ea, ep, u) for v, u in zip(views, unknown, strict=True)]  # kept up to date
+    # each view's fit of the entries, kept up to date as its response changes; with the responses still 1, the
+    # room's audience summed (what the product with them sums, in another order: 1 up to rounding)
+    view_fit = [np.where(v.audience.sum(axis=1) > 0, v.audience.sum(axis=1), 1.0)[ea] for v in views]
     for round_ in range(cfg.rounds):
         if round_ > 0:  # the base model again, with the factors as extra exposure
             base = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit))
