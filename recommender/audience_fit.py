@@ -28,6 +28,7 @@ import dataclasses
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -275,37 +276,50 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
     return {name: v for name, v in out.items() if v[1]}
 
 
-def _audience(engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int,
-              entries: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """(anchors, cells): the room's engagement-weighted audience over cells, rows summing to 1 (0 if unknown).
-    `entries`: each engagement entry's row and its weight as float64 (_engagement_entries), shared by the views."""
-    # a bincount over the engagement's entries: the sparse product with a one-hot matrix took seconds on 20M
-    rows, data = entries or _engagement_entries(engagement)
-    fan_cell = cell[engagement.indices]
-    if (fan_cell >= 0).all():  # every fan's cell known (the usual case): no copies of the 20M entries
-        q = np.bincount(rows * n_cells + fan_cell, data, engagement.shape[0] * n_cells).reshape(-1, n_cells)
-    else:
-        known = fan_cell >= 0
-        q = np.bincount(rows[known] * n_cells + fan_cell[known], data[known],
-                        engagement.shape[0] * n_cells).reshape(-1, n_cells)
-    total = q.sum(axis=1, keepdims=True)
-    return np.divide(q, total, out=np.zeros_like(q), where=total > 0)
-
-
-def _engagement_entries(engagement: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Each entry's row (int64) and weight (float64) of an (anchors, fans) CSR matrix."""
-    return (np.repeat(np.arange(engagement.shape[0], dtype=np.int64), np.diff(engagement.indptr)),
-            np.asarray(engagement.data, np.float64))
+def _audiences(engagement: sp.csr_matrix, cells: list[tuple[np.ndarray, int]], chunk: int = 1 << 20,
+               limit: int = 1 << 24) -> list[np.ndarray]:
+    """Each view's (anchors, cells) engagement-weighted audience over its cells (`cells`: every fan's cell, -1
+    where unknown, and the number of cells), rows summing to 1 (0 if unknown). The views share one pass over the
+    20M engagement entries: a bincount over their joint cell (unknown a cell of its own), summed out per view,
+    while the joint fits in `limit` floats; row blocks of about `chunk` entries keep the indices small."""
+    n_a, indptr, out = engagement.shape[0], engagement.indptr, [np.zeros((engagement.shape[0], 0))] * len(cells)
+    groups: list[list[int]] = []
+    for i, (_, n) in enumerate(cells):
+        if groups and n_a * np.prod([cells[j][1] + 1 for j in groups[-1]]) * (n + 1) <= limit:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    bounds = np.unique(np.concatenate([np.searchsorted(indptr, np.arange(0, engagement.nnz, chunk), "right") - 1,
+                                       [0, n_a]]))
+    for group in groups:
+        dims = [cells[i][1] + 1 for i in group]
+        code = np.zeros(engagement.shape[1], np.int64)
+        for i, d in zip(group, dims, strict=True):
+            code = code * d + np.where(cells[i][0] >= 0, cells[i][0], d - 1)
+        k = int(np.prod(dims))
+        joint = np.zeros((n_a, k))
+        for r0, r1 in pairwise(bounds):
+            lo, hi = indptr[r0], indptr[r1]
+            idx = np.repeat(np.arange(r1 - r0, dtype=np.int64) * k, np.diff(indptr[r0:r1 + 1]))
+            idx += code[engagement.indices[lo:hi]]
+            joint[r0:r1] = np.bincount(idx, engagement.data[lo:hi], (r1 - r0) * k).reshape(r1 - r0, k)
+        joint = joint.reshape(n_a, *dims)
+        for axis, (i, d) in enumerate(zip(group, dims, strict=True)):
+            q = joint.sum(axis=tuple(j + 1 for j in range(len(dims)) if j != axis))[:, :d - 1]
+            total = q.sum(axis=1, keepdims=True)
+            out[i] = np.divide(q, total, out=np.zeros_like(q), where=total > 0)
+    return out
 
 
 def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float) -> np.ndarray:
     """(anchors, BANDS): (the bands its audience buys anywhere / the platform's) ** power, 1 without history."""
     o = m.purchases
-    bought = sp.csr_matrix((np.ones(len(o)), (o["fan"].to_numpy(), band[o["product"].to_numpy()])),
-                           shape=(len(m.fan_ids), BANDS))
-    platform = np.asarray(bought.sum(axis=0)).ravel() + 1.0
+    # each fan's purchases per band: a bincount (the same counts as a sparse matrix built and densified)
+    bought = np.bincount(o["fan"].to_numpy() * BANDS + band[o["product"].to_numpy()],
+                         minlength=len(m.fan_ids) * BANDS).reshape(-1, BANDS).astype(np.float64)
+    platform = bought.sum(axis=0) + 1.0
     platform /= platform.sum()
-    mix = np.asarray(engagement @ bought.toarray()) + platform * 5.0  # 5 pseudo-orders of the platform mix
+    mix = np.asarray(engagement @ bought) + platform * 5.0  # 5 pseudo-orders of the platform mix
     mix /= mix.sum(axis=1, keepdims=True)
     return (mix / platform) ** power
 
@@ -326,7 +340,8 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     eb, ec = band[ep], np.asarray(base.category, np.int64)[ep]
     cat_of = np.asarray(base.category, np.int64)
     prior_band = _band_prior(m, band, engagement, cfg.band_audience_power)
-    n_band = np.bincount(ea * BANDS + eb, np.bincount(order_entry, order_weight, len(ea)), n_a * BANDS)
+    entry_band, entry_cat = ea * BANDS + eb, ea * base.room.shape[1] + ec  # flat (room, band), (room, category)
+    n_band = np.bincount(entry_band, np.bincount(order_entry, order_weight, len(ea)), n_a * BANDS)
     n_band = n_band.reshape(n_a, BANDS)
 
     views, counts = [], []
@@ -334,25 +349,32 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     decile = np.minimum((pd.Series(relative_log_price(m)).groupby(cat_of).rank(pct=True).to_numpy()
                          * PRICE_DECILES).astype(np.int64), PRICE_DECILES - 1)
     price_group = cat_of * PRICE_DECILES + decile
-    entries = _engagement_entries(engagement)
-    for name, (cell, labels) in fan_cells(m, cfg.price_levels).items():
+    cells = fan_cells(m, cfg.price_levels)
+    audiences = _audiences(engagement, [(cell, len(labels)) for cell, labels in cells.values()])
+    for (name, (cell, labels)), audience in zip(cells.items(), audiences, strict=True):
         n_cells = len(labels)
-        views.append(View(name, _audience(engagement, cell, n_cells, entries), np.ones((n_p, n_cells)), labels))
+        views.append(View(name, audience, np.ones((n_p, n_cells)), labels))
         o_cell = cell[order_fan]
-        known = o_cell >= 0
-        counts.append(np.bincount(order_good[known] * n_cells + o_cell[known], order_weight[known],
-                                  n_p * n_cells).reshape(n_p, n_cells))
-    del entries
+        if (o_cell >= 0).all():  # every buyer's cell known (the usual case): no copies of the 9M orders
+            idx, weight = order_good * n_cells + o_cell, order_weight
+        else:
+            known = o_cell >= 0
+            idx, weight = order_good[known] * n_cells + o_cell[known], order_weight[known]
+        counts.append(np.bincount(idx, weight, n_p * n_cells).reshape(n_p, n_cells))
     by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
-    view_fit = [v.entries(ea, ep) for v in views]  # kept up to date as each view's response changes
+    unknown = [np.flatnonzero(~(v.audience.sum(axis=1) > 0)[ea]) for v in views]  # entries of rooms without fans
+    # each view's fit of the entries, kept up to date as its response changes; with the responses still 1, the
+    # room's audience summed (what the product with them sums, in another order: 1 up to rounding)
+    view_fit = [np.where(v.audience.sum(axis=1) > 0, v.audience.sum(axis=1), 1.0)[ea] for v in views]
     for round_ in range(cfg.rounds):
         if round_ > 0:  # the base model again, with the factors as extra exposure
-            base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
-        unit = days * np.asarray(base.room)[ea, ec].astype(np.float64) * np.asarray(base.quality)[ep]
+            base = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit))
+        # 1-d gathers by flat index: the same values as band_factor[ea, eb] and room[ea, ec], faster
+        unit = days * np.asarray(base.room).ravel()[entry_cat].astype(np.float64) * np.asarray(base.quality)[ep]
         # the room's band factor, given the views
         others = _product(view_fit)
-        exposure = np.bincount(ea * BANDS + eb, unit * others, n_a * BANDS).reshape(n_a, BANDS)
+        exposure = np.bincount(entry_band, unit * others, n_a * BANDS).reshape(n_a, BANDS)
         if cfg.band_form == "free":
             strength = (prior_strength(n_band, exposure * prior_band) if cfg.empirical_priors
                         else cfg.band_prior_orders)
@@ -365,17 +387,18 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         band_factor[has] /= room_level[has, None]  # its level belongs to the room's strength
         band_factor[~has] /= prior_band[~has].mean(axis=1, keepdims=True)
         # each view's response, given the band factor and the other views
+        unit_band = unit * band_factor.ravel()[entry_band]
         for i, view in enumerate(views):
-            per = unit * band_factor[ea, eb] * _product([f for j, f in enumerate(view_fit) if j != i])
+            per = unit_band * _product([f for j, f in enumerate(view_fit) if j != i])
             by_price = view.name == "price_level"
             view.response = _response(view, counts[i], per, ea, ep, cat_of, len(base.categories),
                                       None if cfg.empirical_priors else cfg.response_prior_orders,
                                       0 if by_price else cfg.response_profiles,
                                       (price_group, len(base.categories) * PRICE_DECILES) if by_price else None,
                                       by_good)
-            view_fit[i] = view.entries(ea, ep)
+            view_fit[i] = _entry_fit(view, ea, ep, unknown[i])
     # the base model once more, so its levels match the factors as they ended
-    base = fitted.refit(band_factor[ea, eb] * _product(view_fit))
+    base = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit))
     return AudienceRates(base, band, band_factor.astype(np.float32),
                          [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32), v.labels)
                           for v in views])
@@ -437,6 +460,30 @@ def _band_slope(n: np.ndarray, exposure: np.ndarray, prior: np.ndarray, sd: floa
     return np.exp(s[:, None] * u)
 
 
+def _entry_fit(view: View, anchor: np.ndarray, product: np.ndarray, unknown: np.ndarray, chunk: int = 1 << 19
+               ) -> np.ndarray:
+    """view.entries(anchor, product), `unknown` the entries whose room has no known fans: a loop over the cells,
+    each a gather from one contiguous column of q and of r, in chunks of entries on buffers reused (gathering
+    each entry's rows of q and r took most of a second per call over the 1.7M shelf entries of a large market;
+    mode clip: the indices are valid, and the default mode buffers `out`)."""
+    q, r = np.ascontiguousarray(view.audience.T), np.ascontiguousarray(view.response.T)
+    out = np.empty(len(anchor))
+    if q.shape[0] == 0:
+        out[:] = 0.0
+    a_buf, p_buf = np.empty(min(chunk, len(anchor))), np.empty(min(chunk, len(anchor)))
+    for lo in range(0, len(anchor) if q.shape[0] else 0, chunk):
+        a, p, acc = anchor[lo:lo + chunk], product[lo:lo + chunk], out[lo:lo + chunk]
+        x, y = a_buf[:len(a)], p_buf[:len(a)]
+        np.take(q[0], a, out=acc, mode="clip")
+        acc *= np.take(r[0], p, out=y, mode="clip")
+        for t in range(1, len(q)):
+            np.take(q[t], a, out=x, mode="clip")
+            x *= np.take(r[t], p, out=y, mode="clip")
+            acc += x
+    out[unknown] = 1.0
+    return out
+
+
 def _product(factors: list[np.ndarray]) -> np.ndarray | float:
     """The entries' product of several per-entry factors (1 for none)."""
     return np.prod(factors, axis=0) if factors else 1.0
@@ -489,7 +536,8 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     else:
         prior = typical[cat_of] if not profiles else _profile_prior(n_resp, exp_cell, cat_of, n_c, typical, profiles)
     if prior_orders is None:  # per category: targeting matters more in some (服装) than in others (家电)
-        strength = np.array([prior_strength(n_resp[cat_of == c], (exp_cell * prior)[cat_of == c])
+        expected = exp_cell * prior  # once, not per category
+        strength = np.array([prior_strength(n_resp[cat_of == c], expected[cat_of == c])
                              for c in range(n_c)])[cat_of][:, None]
     else:
         strength = prior_orders
@@ -518,27 +566,44 @@ def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, t
     multinomials with exposure, fitted by EM over all goods, so a profile rests on many goods), scaled to the
     category typical's level. Goods without orders get their category's mix of profiles."""
     rng = np.random.default_rng(seed)
-    n_p, cells = n.shape
+    cells = n.shape[1]
     total = n.sum(axis=1)
     informative = total > 0
     R = typical[rng.integers(0, n_c, k)] * rng.lognormal(0, 0.5, (k, cells))  # (k, cells) rates
     w = np.full((n_c, k), 1.0 / k)
-    log_post = np.zeros((n_p, k))
+    # The EM over the goods with orders alone: a good without any has a flat likelihood, so its posterior is its
+    # category's weights, counted per category. Goods along the last axis, (k, goods) and (cells, goods): the
+    # sums and maxima over the k profiles run over contiguous rows instead of rows of 8 (numpy's reductions
+    # over a short last axis took a third of the EM); in place on buffers allocated once.
+    sold = np.flatnonzero(informative)
+    n_s, e_s, total_s, cat_s = n[sold], e[sold], total[sold], cat_of[sold]
+    idle = np.bincount(cat_of[~informative], minlength=n_c).astype(np.float64)[:, None]  # goods without orders
+    n_t, e_t = np.ascontiguousarray(n_s.T), np.ascontiguousarray(e_s.T)
+    mix, level, log_post = (np.empty((k, len(sold))) for _ in range(3))
+    post = np.full((k, len(sold)), 1.0 / k)
     for _ in range(iterations):
         # E: the share of a good's orders in each cell under profile j is e R_j / sum(e R_j)
-        mix = e @ R.T  # (goods, k)
-        log_lik = n @ np.log(np.maximum(R, 1e-12)).T - total[:, None] * np.log(np.maximum(mix, 1e-300))
-        log_post = np.log(np.maximum(w[cat_of], 1e-12)) + log_lik
-        log_post -= log_post.max(axis=1, keepdims=True)
-        post = np.exp(log_post)
-        post /= post.sum(axis=1, keepdims=True)
+        np.maximum(np.matmul(R, e_t, out=mix), 1e-300, out=mix)  # (k, goods), as the two steps use it
+        np.log(mix, out=level)
+        level *= total_s
+        np.matmul(np.log(np.maximum(R, 1e-12)), n_t, out=log_post)
+        log_post -= level  # the log-likelihood
+        log_w = np.log(np.maximum(w, 1e-12))  # (categories, k)
+        log_post += np.take(np.ascontiguousarray(log_w.T), cat_s, axis=1)
+        log_post -= log_post.max(axis=0)
+        post = np.exp(log_post, out=log_post)
+        post /= post.sum(axis=0)
         # M: each profile's rates from the goods it explains, each good's level under it fitted
-        level = total[:, None] / np.maximum(mix, 1e-300)  # (goods, k)
-        weight = post * informative[:, None]
-        R = (weight.T @ n + 1e-3) / ((weight * level).T @ e + 1e-3)
-        counts = _sum_rows(cat_of, post, n_c)
+        np.divide(total_s, mix, out=level)  # (k, goods)
+        level *= post
+        R = (post @ n_s + 1e-3) / (level @ e_s + 1e-3)
+        flat = np.exp(log_w - log_w.max(axis=1, keepdims=True))  # the posterior of a good without orders
+        flat /= flat.sum(axis=1, keepdims=True)
+        counts = np.stack([np.bincount(cat_s, row, n_c) for row in post], axis=1) + idle * flat
         w = (counts + 1.0) / (counts + 1.0).sum(axis=1, keepdims=True)
-    post = np.where(informative[:, None], post, w[cat_of])
+    out = w[cat_of]
+    out[sold] = post.T
+    post = out
     shape = post @ R  # (goods, cells), up to a level
     scale = (e * typical[cat_of]).sum(axis=1) / np.maximum((e * shape).sum(axis=1), 1e-300)
     unseen = e.sum(axis=1) <= 0

@@ -376,6 +376,7 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         center[-1] = cfg.audience_power
         lean = _Lean(np.zeros(n_c), center.copy())
     sold = n_room.sum(axis=1) > 0
+    seen_design = None  # (seen, design[seen]): the goods on sale stay the same over the iterations, copied once
     for _ in range(cfg.iterations):
         unit = e.days * room.ravel()[cell]
         exposure = np.bincount(e.product, unit, n_p)
@@ -389,7 +390,9 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         if design is not None and seen.sum() >= MIN_GOODS_PER_FEATURE * design.shape[1]:
             if not beta.any():
                 beta[:n_c] = typical
-            beta = _poisson_step(design[seen], n_good[seen], exposure[seen], beta)
+            if seen_design is None or not np.array_equal(seen_design[0], seen):
+                seen_design = (seen, design[seen])
+            beta = _poisson_step(seen_design[1], n_good[seen], exposure[seen], beta)
             # a prior, not a verdict: at most e^3 (20x) from the category's typical good
             prior_q = np.exp(typical[cat] + np.clip(design @ beta - typical[cat], -3, 3))
         strength = (prior_strength(n_good[seen], exposure[seen] * prior_q[seen]) if cfg.empirical_good_prior
