@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
+import scipy.sparse as sp
 
 
 def unique_sorted(a: np.ndarray) -> np.ndarray:
@@ -99,3 +102,41 @@ def invert_lists(indptr: np.ndarray, values: np.ndarray, n_values: int, priority
     out = np.zeros(n_values + 1, np.int64)
     np.cumsum(np.bincount(vals, minlength=n_values), out=out[1:])
     return out, rows[order]
+
+
+def cell_sums(matrix: sp.csr_matrix, cells: list[tuple[np.ndarray, int]], chunk: int = 1 << 20,
+              limit: int = 1 << 24) -> list[np.ndarray]:
+    """For each way of splitting the columns into cells (`cells`: every column's cell, -1 where unknown, and the
+    number of cells), the (rows, cells) sums of each row's entries by their column's cell, unknown left out.
+
+    The splits share one pass over the entries: a bincount over their joint cell (unknown a cell of its own),
+    summed out per split, while the joint table fits in `limit` floats (splits beyond it start another pass);
+    row blocks of about `chunk` entries keep the indices small. On the 20M (anchor, fan) entries of a large
+    market a sparse product with one-hot matrices took 4 s, a bincount per split 2-6 s with its 20M-row
+    temporaries."""
+    n_rows, indptr = matrix.shape[0], matrix.indptr
+    out = [np.zeros((n_rows, 0))] * len(cells)
+    groups: list[list[int]] = []
+    for i, (_, n) in enumerate(cells):
+        if groups and n_rows * np.prod([cells[j][1] + 1 for j in groups[-1]]) * (n + 1) <= limit:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    bounds = np.unique(np.concatenate([np.searchsorted(indptr, np.arange(0, matrix.nnz, chunk), "right") - 1,
+                                       [0, n_rows]]))
+    for group in groups:
+        dims = [cells[i][1] + 1 for i in group]
+        code = np.zeros(matrix.shape[1], np.int64)
+        for i, d in zip(group, dims, strict=True):
+            code = code * d + np.where(cells[i][0] >= 0, cells[i][0], d - 1)
+        k = int(np.prod(dims))
+        joint = np.zeros((n_rows, k))
+        for r0, r1 in pairwise(bounds):
+            lo, hi = indptr[r0], indptr[r1]
+            idx = np.repeat(np.arange(r1 - r0, dtype=np.int64) * k, np.diff(indptr[r0:r1 + 1]))
+            idx += code[matrix.indices[lo:hi]]
+            joint[r0:r1] = np.bincount(idx, matrix.data[lo:hi], (r1 - r0) * k).reshape(r1 - r0, k)
+        joint = joint.reshape(n_rows, *dims)
+        for axis, (i, d) in enumerate(zip(group, dims, strict=True)):
+            out[i] = joint.sum(axis=tuple(j + 1 for j in range(len(dims)) if j != axis))[:, :d - 1]
+    return out

@@ -28,7 +28,6 @@ import dataclasses
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +37,7 @@ import scipy.sparse as sp
 from pydantic import Field
 from sklearn.cluster import KMeans
 
-from recommender.arrays import top_k
+from recommender.arrays import cell_sums, top_k
 from recommender.contract import Marketplace
 from recommender.priors import prior_strength
 from recommender.settings import Settings
@@ -276,38 +275,13 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
     return {name: v for name, v in out.items() if v[1]}
 
 
-def _audiences(engagement: sp.csr_matrix, cells: list[tuple[np.ndarray, int]], chunk: int = 1 << 20,
-               limit: int = 1 << 24) -> list[np.ndarray]:
+def _audiences(engagement: sp.csr_matrix, cells: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
     """Each view's (anchors, cells) engagement-weighted audience over its cells (`cells`: every fan's cell, -1
-    where unknown, and the number of cells), rows summing to 1 (0 if unknown). The views share one pass over the
-    20M engagement entries: a bincount over their joint cell (unknown a cell of its own), summed out per view,
-    while the joint fits in `limit` floats; row blocks of about `chunk` entries keep the indices small."""
-    n_a, indptr, out = engagement.shape[0], engagement.indptr, [np.zeros((engagement.shape[0], 0))] * len(cells)
-    groups: list[list[int]] = []
-    for i, (_, n) in enumerate(cells):
-        if groups and n_a * np.prod([cells[j][1] + 1 for j in groups[-1]]) * (n + 1) <= limit:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    bounds = np.unique(np.concatenate([np.searchsorted(indptr, np.arange(0, engagement.nnz, chunk), "right") - 1,
-                                       [0, n_a]]))
-    for group in groups:
-        dims = [cells[i][1] + 1 for i in group]
-        code = np.zeros(engagement.shape[1], np.int64)
-        for i, d in zip(group, dims, strict=True):
-            code = code * d + np.where(cells[i][0] >= 0, cells[i][0], d - 1)
-        k = int(np.prod(dims))
-        joint = np.zeros((n_a, k))
-        for r0, r1 in pairwise(bounds):
-            lo, hi = indptr[r0], indptr[r1]
-            idx = np.repeat(np.arange(r1 - r0, dtype=np.int64) * k, np.diff(indptr[r0:r1 + 1]))
-            idx += code[engagement.indices[lo:hi]]
-            joint[r0:r1] = np.bincount(idx, engagement.data[lo:hi], (r1 - r0) * k).reshape(r1 - r0, k)
-        joint = joint.reshape(n_a, *dims)
-        for axis, (i, d) in enumerate(zip(group, dims, strict=True)):
-            q = joint.sum(axis=tuple(j + 1 for j in range(len(dims)) if j != axis))[:, :d - 1]
-            total = q.sum(axis=1, keepdims=True)
-            out[i] = np.divide(q, total, out=np.zeros_like(q), where=total > 0)
+    where unknown, and the number of cells), rows summing to 1 (0 if unknown); one pass shared by the views."""
+    out = []
+    for q in cell_sums(engagement, cells):
+        total = q.sum(axis=1, keepdims=True)
+        out.append(np.divide(q, total, out=np.zeros_like(q), where=total > 0))
     return out
 
 

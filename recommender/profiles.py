@@ -6,14 +6,13 @@ once, from the snapshot, so the service never invents or recomputes a number.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.arrays import distinct_both_ways_within, distinct_per_row_within
+from recommender.arrays import cell_sums, distinct_both_ways_within, distinct_per_row_within
 from recommender.clock import to_minutes
 from recommender.contract import Marketplace
 from recommender.hashing import order_keys
@@ -51,8 +50,12 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None, follows: s
 
     shares, labels = {}, {}
     dims = [d for d in ("gender", "age_band", "region") if d in m.fans and not m.fans[d].isna().all()]
-    for dim, counts, uniques in _label_counts(m.fans, dims, follows):
-        shares[dim] = (counts.astype(np.float32) * inv[:, None]).astype(np.float32)
+    factorized = [pd.factorize(m.fans[d], sort=True) for d in dims]
+    # counts of followers per (anchor, label), one pass over the follows for every dimension (a sum of ones:
+    # the same integer counts as a bincount)
+    counts = cell_sums(follows, [(codes, len(uniques)) for codes, uniques in factorized])
+    for dim, (_, uniques), count in zip(dims, factorized, counts, strict=True):
+        shares[dim] = (count.astype(np.float32) * inv[:, None]).astype(np.float32)
         labels[dim] = [str(u) for u in uniques]
 
     o = m.purchases
@@ -65,30 +68,6 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None, follows: s
     any_buy = np.zeros(n_f, np.float32)
     any_buy[recent["fan"].to_numpy()] = 1.0
     return AudienceProfile(n_fans.astype(np.int64), (follows @ any_buy).astype(np.int64), shares, labels)
-
-
-def _label_counts(fans: pd.DataFrame, dims: list[str], follows: sp.csr_matrix, budget: int = 32_000_000
-                  ) -> Iterator[tuple[str, np.ndarray, pd.Index]]:
-    """Each dimension's (anchors, labels) counts of followers, with its labels. Bincounts over the follows:
-    sparse x sparse products took 4 s on 20M follows. One bincount of each fan's joint cell (every dimension's
-    value, an unknown its own slot), summed per dimension, where the (anchors, joint cells) table fits the
-    `budget` of cells; else one per dimension (their 20M-row temporaries took 6 s on large)."""
-    n_a = follows.shape[0]
-    factorized = [pd.factorize(fans[d], sort=True) for d in dims]
-    sizes = [len(uniques) + 1 for _, uniques in factorized]  # the last slot: unknown
-    starts = np.repeat(np.arange(n_a, dtype=np.int64), np.diff(follows.indptr))
-    if n_a * int(np.prod(sizes)) <= budget:
-        joint = np.zeros(len(fans), np.int64)
-        for (codes, uniques), size in zip(factorized, sizes, strict=True):
-            joint = joint * size + np.where(codes >= 0, codes, len(uniques))
-        n_joint = int(np.prod(sizes))
-        cells = np.bincount(starts * n_joint + joint[follows.indices], minlength=n_a * n_joint).reshape(n_a, *sizes)
-        for i, (dim, (_, uniques)) in enumerate(zip(dims, factorized, strict=True)):
-            yield dim, cells.sum(axis=tuple(1 + j for j in range(len(dims)) if j != i))[:, :-1], uniques
-        return
-    for dim, (codes, uniques), size in zip(dims, factorized, sizes, strict=True):
-        code = np.where(codes >= 0, codes, len(uniques))[follows.indices]
-        yield dim, np.bincount(starts * size + code, minlength=n_a * size).reshape(n_a, size)[:, :-1], uniques
 
 
 def sold_pairs(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -36,24 +36,28 @@ def test_demographic_shares_sum_to_one_for_anchors_with_fans(market):
 
 
 def test_demographic_counts_equal_a_direct_count_whichever_way_they_are_summed(market):
-    """The joint-cell bincount and the per-dimension one (the fallback where the joint table would be too big)
-    both count each room's followers of each label, a missing value in no label."""
+    """cell_sums counts each room's followers of each label, a missing value in no label, alike whether the
+    dimensions share one joint table or (past its size limit) each gets its own pass."""
+    import pandas as pd
+
+    from recommender.arrays import cell_sums
     from recommender.interactions import follower_matrix
-    from recommender.profiles import _label_counts
 
     fans = market.fans.copy()
     fans.loc[fans.index[::7], "region"] = None  # some fans never said where they live
     follows = follower_matrix(market)
     dims = ["gender", "age_band", "region"]
-    joint = {d: (c, u) for d, c, u in _label_counts(fans, dims, follows)}
-    apart = {d: (c, u) for d, c, u in _label_counts(fans, dims, follows, budget=0)}
+    factorized = [pd.factorize(fans[d], sort=True) for d in dims]
+    cells = [(codes, len(uniques)) for codes, uniques in factorized]
+    joint = dict(zip(dims, cell_sums(follows, cells), strict=True))
+    apart = dict(zip(dims, cell_sums(follows, cells, limit=0), strict=True))
     a = int(np.argmax(np.diff(follows.indptr)))
     mine = fans.iloc[follows.indices[follows.indptr[a]:follows.indptr[a + 1]]]
-    for d in dims:
-        assert np.array_equal(joint[d][0], apart[d][0]) and list(joint[d][1]) == list(apart[d][1])
+    for d, (_, uniques) in zip(dims, factorized, strict=True):
+        assert np.array_equal(joint[d], apart[d])
         direct = mine[d].value_counts()
-        assert dict(zip(joint[d][1], joint[d][0][a], strict=True)) == {k: direct.get(k, 0) for k in joint[d][1]}
-    assert joint["region"][0][a].sum() == mine["region"].notna().sum() < len(mine)
+        assert dict(zip(uniques, joint[d][a], strict=True)) == {k: direct.get(k, 0) for k in uniques}
+    assert joint["region"][a].sum() == mine["region"].notna().sum() < len(mine)
 
 
 def test_product_windows_match_a_direct_count(market):
