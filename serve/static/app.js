@@ -193,8 +193,11 @@ function route() {
   else showBoards(params);
 }
 
+// a title's words each on one line: the browser may break only at the spaces between them (Chrome breaks
+// "刷头*4" before the "*" even under keep-all)
+const words = (text) => String(text ?? "").split(" ").flatMap((w, i) => [i ? " " : null, w ? h("span", { class: "w" }, w) : null]);
 const productLink = (card) => h("a", { href: `#/product/${encodeURIComponent(card.product_id)}`, class: "title" },
-  card.title);
+  words(card.title));
 const anchorLink = (a) => h("a", { href: `#/anchor/${encodeURIComponent(a.anchor_id)}` }, a.name || a.anchor_id);
 
 // ---------------------------------------------------------------------------------------------------------
