@@ -43,6 +43,7 @@ from recommender.priors import prior_strength
 from recommender.settings import Settings
 from recommender.shelf_rate import ShelfFit, ShelfRates
 from recommender.threads import available_cores
+from recommender.title_audience import DEMO_CLASSES, title_demographics, title_origin
 
 BANDS = 5
 
@@ -67,6 +68,11 @@ class AudienceFitConfig(Settings):
     price_levels: int = Field(0, ge=0, le=10, description="a third view: fans in this many price levels (quantiles of "
                               "the mean relative price of what they bought), each good's response to them shrunk "
                               "toward that of goods of its category and price decile (0: no such view)")
+    title_prior: bool = Field(True, description="group a category's goods by what their titles say (the audience "
+                              "words' gender and age, the place of origin) for the mix of response profiles a good "
+                              "starts from: a good with few orders starts from its title's group")
+    title_prior_goods: float = Field(5.0, gt=0, description="a title group's mix of profiles is shrunk toward its "
+                                     "category's by this many goods")
     band_form: Literal["slope", "free"] = Field("slope", description="a room's band factor: one log-linear slope "
                                                 "over the bands per room, normal prior around what its audience "
                                                 "predicts; or free per band, gamma-Poisson toward the audience prior")
@@ -285,6 +291,22 @@ def _audiences(engagement: sp.csr_matrix, cells: list[tuple[np.ndarray, int]]) -
     return out
 
 
+def _title_says(m: Marketplace, view: str, labels: list[str]) -> tuple[np.ndarray, int] | None:
+    """What each good's title says that bears on a view (its class, and the number of classes), None where the
+    view has no such words or no title says any: the gender and age its audience words name for the
+    demographic view, the region it names as its origin for the region view."""
+    if "title" not in m.products:
+        return None
+    titles = m.products["title"]
+    if view == "gender_age":
+        said, n_said = title_demographics(titles), DEMO_CLASSES
+    elif view == "region":
+        said, n_said = title_origin(titles, labels), len(labels) + 1
+    else:
+        return None
+    return (said, n_said) if said.any() else None
+
+
 def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float) -> np.ndarray:
     """(anchors, BANDS): (the bands its audience buys anywhere / the platform's) ** power, 1 without history."""
     o = m.purchases
@@ -335,6 +357,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
             known = o_cell >= 0
             idx, weight = order_good[known] * n_cells + o_cell[known], order_weight[known]
         counts.append(np.bincount(idx, weight, n_p * n_cells).reshape(n_p, n_cells))
+    said = [_title_says(m, name, labels) if cfg.title_prior else None for name, (_, labels) in cells.items()]
     by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
     unknown = [np.flatnonzero(~(v.audience.sum(axis=1) > 0)[ea]) for v in views]  # entries of rooms without fans
@@ -369,7 +392,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
                                       None if cfg.empirical_priors else cfg.response_prior_orders,
                                       0 if by_price else cfg.response_profiles,
                                       (price_group, len(base.categories) * PRICE_DECILES) if by_price else None,
-                                      by_good)
+                                      by_good, said[i], cfg.title_prior_goods)
             view_fit[i] = _entry_fit(view, ea, ep, unknown[i])
     # the base model once more, so its levels match the factors as they ended
     base = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit))
@@ -487,11 +510,13 @@ class _ByGood:
 
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
               n_c: int, prior_orders: float | None, profiles: int = 0,
-              groups: tuple[np.ndarray, int] | None = None, by_good: _ByGood | None = None) -> np.ndarray:
+              groups: tuple[np.ndarray, int] | None = None, by_good: _ByGood | None = None,
+              said: tuple[np.ndarray, int] | None = None, said_goods: float = 5.0) -> np.ndarray:
     """A view's response of every good: gamma-Poisson per (good, cell), exposure to cell t being `per` x q[a, t],
     shrunk toward the category's response (`groups`: toward that of finer groups of goods, e.g. category x price
     decile, instead); normalised to average 1 over the audiences the good was sold to (its level belongs to its
-    quality). `by_good`: _ByGood.of(ea, ep, goods), shared by the calls."""
+    quality). `by_good`: _ByGood.of(ea, ep, goods), shared by the calls. `said`: what each good's title says
+    (its class and the number of classes), grouping the goods of a category for the profiles' mix."""
     q, n_p, n_cells = view.audience, len(view.response), view.response.shape[1]
     if by_good is not None and q.dtype == np.float64:
         exp_cell = by_good.exposure(per, q)
@@ -508,7 +533,9 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
         fine = (g_n + 5.0 * typical[np.arange(n_g) // (n_g // n_c)]) / (g_e + 5.0)
         prior = fine[group]
     else:
-        prior = typical[cat_of] if not profiles else _profile_prior(n_resp, exp_cell, cat_of, n_c, typical, profiles)
+        prior = typical[cat_of] if not profiles else _profile_prior(
+            n_resp, exp_cell, cat_of, n_c, typical, profiles, said=None if said is None else said[0],
+            n_said=1 if said is None else said[1], said_goods=said_goods)
     if prior_orders is None:  # per category: targeting matters more in some (服装) than in others (家电)
         expected = exp_cell * prior  # once, not per category
         strength = np.array([prior_strength(n_resp[cat_of == c], expected[cat_of == c])
@@ -535,23 +562,28 @@ def _sum_rows(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, typical: np.ndarray, k: int,
-                   iterations: int = 15, seed: int = 0) -> np.ndarray:
+                   iterations: int = 15, seed: int = 0, said: np.ndarray | None = None, n_said: int = 1,
+                   said_goods: float = 5.0) -> np.ndarray:
     """(goods, cells) each good's prior response: the mix of K response profiles its buyers match (a mixture of
     multinomials with exposure, fitted by EM over all goods, so a profile rests on many goods), scaled to the
-    category typical's level. Goods without orders get their category's mix of profiles."""
+    category typical's level. Goods without orders get their category's mix of profiles, or with `said` (each
+    good's class of what its title says, 0 to `n_said` - 1: ``recommender/title_audience.py``) the mix of the
+    goods of their category whose titles say the same, shrunk toward the category's by `said_goods` goods."""
     rng = np.random.default_rng(seed)
     cells = n.shape[1]
     total = n.sum(axis=1)
     informative = total > 0
     R = typical[rng.integers(0, n_c, k)] * rng.lognormal(0, 0.5, (k, cells))  # (k, cells) rates
-    w = np.full((n_c, k), 1.0 / k)
+    group = cat_of if said is None else cat_of * n_said + said  # whose mix a good's prior is
+    n_g = n_c if said is None else n_c * n_said
+    w = np.full((n_g, k), 1.0 / k)
     # The EM over the goods with orders alone: a good without any has a flat likelihood, so its posterior is its
-    # category's weights, counted per category. Goods along the last axis, (k, goods) and (cells, goods): the
+    # group's weights, counted per group. Goods along the last axis, (k, goods) and (cells, goods): the
     # sums and maxima over the k profiles run over contiguous rows instead of rows of 8 (numpy's reductions
     # over a short last axis took a third of the EM); in place on buffers allocated once.
     sold = np.flatnonzero(informative)
-    n_s, e_s, total_s, cat_s = n[sold], e[sold], total[sold], cat_of[sold]
-    idle = np.bincount(cat_of[~informative], minlength=n_c).astype(np.float64)[:, None]  # goods without orders
+    n_s, e_s, total_s, grp_s = n[sold], e[sold], total[sold], group[sold]
+    idle = np.bincount(group[~informative], minlength=n_g).astype(np.float64)[:, None]  # goods without orders
     n_t, e_t = np.ascontiguousarray(n_s.T), np.ascontiguousarray(e_s.T)
     mix, level, log_post = (np.empty((k, len(sold))) for _ in range(3))
     post = np.full((k, len(sold)), 1.0 / k)
@@ -562,8 +594,8 @@ def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, t
         level *= total_s
         np.matmul(np.log(np.maximum(R, 1e-12)), n_t, out=log_post)
         log_post -= level  # the log-likelihood
-        log_w = np.log(np.maximum(w, 1e-12))  # (categories, k)
-        log_post += np.take(np.ascontiguousarray(log_w.T), cat_s, axis=1)
+        log_w = np.log(np.maximum(w, 1e-12))  # (groups, k)
+        log_post += np.take(np.ascontiguousarray(log_w.T), grp_s, axis=1)
         log_post -= log_post.max(axis=0)
         post = np.exp(log_post, out=log_post)
         post /= post.sum(axis=0)
@@ -573,9 +605,15 @@ def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, t
         R = (post @ n_s + 1e-3) / (level @ e_s + 1e-3)
         flat = np.exp(log_w - log_w.max(axis=1, keepdims=True))  # the posterior of a good without orders
         flat /= flat.sum(axis=1, keepdims=True)
-        counts = np.stack([np.bincount(cat_s, row, n_c) for row in post], axis=1) + idle * flat
-        w = (counts + 1.0) / (counts + 1.0).sum(axis=1, keepdims=True)
-    out = w[cat_of]
+        counts = np.stack([np.bincount(grp_s, row, n_g) for row in post], axis=1) + idle * flat
+        if said is None:
+            w = (counts + 1.0) / (counts + 1.0).sum(axis=1, keepdims=True)
+        else:  # a class's mix, shrunk toward its category's
+            by_cat = counts.reshape(n_c, n_said, k).sum(axis=1) + 1.0
+            by_cat /= by_cat.sum(axis=1, keepdims=True)
+            w = counts + said_goods * np.repeat(by_cat, n_said, axis=0)
+            w /= w.sum(axis=1, keepdims=True)
+    out = w[group]
     out[sold] = post.T
     post = out
     shape = post @ R  # (goods, cells), up to a level

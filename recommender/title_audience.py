@@ -1,0 +1,65 @@
+"""What a good's title says about whom it is for: the audience words (人群词) and the place of origin (产地).
+
+Sellers write the target into the title: 女士 / 男款 for a gender, 学生 / 中老年 for an age, 云南 / 五常 for where
+it comes from. A good with few or no orders has little evidence of which audience buys it; its title is a prior.
+The room x good term (``recommender/audience_fit.py``) groups goods by what their titles say, within their
+category, so a new 男士 good starts from the response of the category's other 男士 goods instead of the
+category's average.
+
+Titles are matched token by token (the catalogue's titles are space-separated words): a word counts only as a
+whole token, so 学生党 (a selling point) is not 学生 (a target). Places are the fans table's own region labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: audience words, each to (gender, age group): gender 1 women, 2 men; age 1 young, 2 middle, 3 older; 0 unsaid
+AUDIENCE_WORDS: dict[str, tuple[int, int]] = {
+    "女士": (1, 0), "女款": (1, 0), "女生": (1, 0), "女式": (1, 0), "女性": (1, 0), "女装": (1, 0),
+    "男士": (2, 0), "男款": (2, 0), "男生": (2, 0), "男式": (2, 0), "男性": (2, 0), "男装": (2, 0),
+    "少女": (1, 1), "宝妈": (1, 2), "学生": (0, 1), "大学生": (0, 1), "青年": (0, 1), "年轻人": (0, 1),
+    "轻熟": (0, 2), "熟龄": (0, 2), "白领": (0, 2), "中年": (0, 2),
+    "中老年": (0, 3), "老年": (0, 3), "老人": (0, 3), "爸妈": (0, 3), "长辈": (0, 3),
+}  # fmt: skip
+#: number of (gender, age) classes a title can say: (unsaid, women, men) x (unsaid, young, middle, older)
+DEMO_CLASSES = 3 * 4
+
+
+def title_demographics(titles: pd.Series) -> np.ndarray:
+    """(goods,) the (gender, age) class each title names: gender + 3 x age, 0 where it names neither. Where a
+    title names two genders or two ages (男女同款), that part is unsaid."""
+    gender, age = _classes(titles, {w: g for w, (g, _) in AUDIENCE_WORDS.items() if g},
+                           {w: a for w, (_, a) in AUDIENCE_WORDS.items() if a})
+    return gender + 3 * age
+
+
+def title_origin(titles: pd.Series, places: Sequence[str]) -> np.ndarray:
+    """(goods,) 1 + the index in `places` of the place a title names, 0 where it names none (or several)."""
+    (origin,) = _classes(titles, {str(p): i + 1 for i, p in enumerate(places)})
+    return origin
+
+
+def _classes(titles: pd.Series, *lexicons: dict[str, int]) -> tuple[np.ndarray, ...]:
+    """For each lexicon, the class its words give each title: 0 for none, 0 again where two classes clash."""
+    tokens = titles.reset_index(drop=True).fillna("").astype(str).str.split().explode()
+    row = tokens.index.to_numpy()
+    n = len(titles)
+    out = []
+    for lexicon in lexicons:
+        cls = tokens.map(lexicon).to_numpy()
+        hit = ~pd.isna(cls)
+        rows, values = row[hit], cls[hit].astype(np.int64)
+        first = np.zeros(n, np.int64)
+        clash = np.zeros(n, bool)
+        # several words of one lexicon in a title: the class if they agree, unsaid if they do not
+        frame = pd.DataFrame({"row": rows, "value": values}).drop_duplicates()
+        counts = frame["row"].value_counts()
+        clash[counts.index[counts.to_numpy() > 1].to_numpy(np.int64)] = True
+        first[frame["row"].to_numpy(np.int64)] = frame["value"].to_numpy()
+        first[clash] = 0
+        out.append(first)
+    return tuple(out)
