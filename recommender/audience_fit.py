@@ -43,7 +43,7 @@ from recommender.priors import prior_strength
 from recommender.settings import Settings
 from recommender.shelf_rate import ShelfFit, ShelfRates
 from recommender.threads import available_cores
-from recommender.title_audience import DEMO_CLASSES, title_demographics, title_origin
+from recommender.title_audience import DEMO_CLASSES, TitleWords, title_demographics, title_origin
 
 BANDS = 5
 
@@ -291,17 +291,16 @@ def _audiences(engagement: sp.csr_matrix, cells: list[tuple[np.ndarray, int]]) -
     return out
 
 
-def _title_says(m: Marketplace, view: str, labels: list[str]) -> tuple[np.ndarray, int] | None:
+def _title_says(words: TitleWords | None, view: str, labels: list[str]) -> tuple[np.ndarray, int] | None:
     """What each good's title says that bears on a view (its class, and the number of classes), None where the
     view has no such words or no title says any: the gender and age its audience words name for the
     demographic view, the region it names as its origin for the region view."""
-    if "title" not in m.products:
+    if words is None:
         return None
-    titles = m.products["title"]
     if view == "gender_age":
-        said, n_said = title_demographics(titles), DEMO_CLASSES
+        said, n_said = title_demographics(words), DEMO_CLASSES
     elif view == "region":
-        said, n_said = title_origin(titles, labels), len(labels) + 1
+        said, n_said = title_origin(words, labels), len(labels) + 1
     else:
         return None
     return (said, n_said) if said.any() else None
@@ -357,7 +356,8 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
             known = o_cell >= 0
             idx, weight = order_good[known] * n_cells + o_cell[known], order_weight[known]
         counts.append(np.bincount(idx, weight, n_p * n_cells).reshape(n_p, n_cells))
-    said = [_title_says(m, name, labels) if cfg.title_prior else None for name, (_, labels) in cells.items()]
+    words = TitleWords.of(m.products["title"]) if cfg.title_prior and "title" in m.products else None
+    said = [_title_says(words, name, labels) for name, (_, labels) in cells.items()]
     by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
     unknown = [np.flatnonzero(~(v.audience.sum(axis=1) > 0)[ea]) for v in views]  # entries of rooms without fans

@@ -13,6 +13,7 @@ whole token, so 学生党 (a selling point) is not 学生 (a target). Places are
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,37 +30,42 @@ AUDIENCE_WORDS: dict[str, tuple[int, int]] = {
 DEMO_CLASSES = 3 * 4
 
 
-def title_demographics(titles: pd.Series) -> np.ndarray:
+@dataclass(frozen=True)
+class TitleWords:
+    """Every title's words, split once for all the lexicons: the words and the row of the title each is from."""
+
+    word: pd.Series  # the words, one row each
+    row: np.ndarray  # (words,) the row of its title
+    titles: int  # how many titles
+
+    @classmethod
+    def of(cls, titles: pd.Series) -> TitleWords:
+        words = titles.reset_index(drop=True).fillna("").astype(str).str.split().explode()
+        return cls(words.reset_index(drop=True), words.index.to_numpy(np.int64), len(titles))
+
+    def classes(self, lexicon: dict[str, int]) -> np.ndarray:
+        """(titles,) the class the lexicon's words give each title: 0 for none, and 0 where a title's words of
+        the lexicon name two classes (男女同款: neither)."""
+        cls = self.word.map(lexicon).to_numpy()
+        hit = ~pd.isna(cls)
+        pairs = pd.DataFrame({"row": self.row[hit], "value": cls[hit].astype(np.int64)}).drop_duplicates()
+        out = np.zeros(self.titles, np.int64)
+        out[pairs["row"].to_numpy(np.int64)] = pairs["value"].to_numpy(np.int64)
+        counts = pairs["row"].value_counts()
+        out[counts.index[counts.to_numpy() > 1].to_numpy(np.int64)] = 0
+        return out
+
+
+def title_demographics(titles: pd.Series | TitleWords) -> np.ndarray:
     """(goods,) the (gender, age) class each title names: gender + 3 x age, 0 where it names neither. Where a
     title names two genders or two ages (男女同款), that part is unsaid."""
-    gender, age = _classes(titles, {w: g for w, (g, _) in AUDIENCE_WORDS.items() if g},
-                           {w: a for w, (_, a) in AUDIENCE_WORDS.items() if a})
+    words = titles if isinstance(titles, TitleWords) else TitleWords.of(titles)
+    gender = words.classes({w: g for w, (g, _) in AUDIENCE_WORDS.items() if g})
+    age = words.classes({w: a for w, (_, a) in AUDIENCE_WORDS.items() if a})
     return gender + 3 * age
 
 
-def title_origin(titles: pd.Series, places: Sequence[str]) -> np.ndarray:
+def title_origin(titles: pd.Series | TitleWords, places: Sequence[str]) -> np.ndarray:
     """(goods,) 1 + the index in `places` of the place a title names, 0 where it names none (or several)."""
-    (origin,) = _classes(titles, {str(p): i + 1 for i, p in enumerate(places)})
-    return origin
-
-
-def _classes(titles: pd.Series, *lexicons: dict[str, int]) -> tuple[np.ndarray, ...]:
-    """For each lexicon, the class its words give each title: 0 for none, 0 again where two classes clash."""
-    tokens = titles.reset_index(drop=True).fillna("").astype(str).str.split().explode()
-    row = tokens.index.to_numpy()
-    n = len(titles)
-    out = []
-    for lexicon in lexicons:
-        cls = tokens.map(lexicon).to_numpy()
-        hit = ~pd.isna(cls)
-        rows, values = row[hit], cls[hit].astype(np.int64)
-        first = np.zeros(n, np.int64)
-        clash = np.zeros(n, bool)
-        # several words of one lexicon in a title: the class if they agree, unsaid if they do not
-        frame = pd.DataFrame({"row": rows, "value": values}).drop_duplicates()
-        counts = frame["row"].value_counts()
-        clash[counts.index[counts.to_numpy() > 1].to_numpy(np.int64)] = True
-        first[frame["row"].to_numpy(np.int64)] = frame["value"].to_numpy()
-        first[clash] = 0
-        out.append(first)
-    return tuple(out)
+    words = titles if isinstance(titles, TitleWords) else TitleWords.of(titles)
+    return words.classes({str(p): i + 1 for i, p in enumerate(places)})

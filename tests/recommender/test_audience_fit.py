@@ -261,27 +261,102 @@ def test_a_good_without_orders_starts_from_the_profiles_of_goods_whose_titles_sa
     assert np.allclose(shape, shape[0])  # one group, one prior (each at its good's level)
 
 
-def test_a_good_nobody_bought_leans_to_the_gender_its_title_names(tmp_path):
+def test_a_title_class_with_few_goods_borrows_its_own_categorys_mix():
+    """Two categories with different mixes of three planted profiles: an unsold good whose title says nothing
+    follows its own category; in a category where only two sold goods' titles say a class, an unsold good of
+    that class sits nearer its own category's mix than that class's mix elsewhere (the class's mix shrunk by 5
+    goods toward its category's, not toward another category's nor left to two goods)."""
+    from recommender.audience_fit import _profile_prior
+
+    rng = np.random.default_rng(2)
+    cells, n_p = 6, 4000
+    truth = np.array([[3, 3, 1, 1, 0.3, 0.3], [0.3, 1, 3, 3, 1, 0.3], [1, 0.3, 0.3, 1, 3, 3]], float)
+    cat_of = (np.arange(n_p) >= n_p // 2).astype(np.int64)
+    which = np.where(cat_of == 0, rng.choice(3, n_p, p=[0.8, 0.1, 0.1]), rng.choice(3, n_p, p=[0.1, 0.1, 0.8]))
+    said = np.where(rng.random(n_p) < 0.6, 1 + which, 0)
+    said[(cat_of == 1) & (said == 2)] = 0  # category 1: no title says profile 1 ...
+    few, rare = np.flatnonzero(cat_of == 1)[:2], np.flatnonzero(cat_of == 1)[2:4]
+    said[few], which[few] = 2, 1  # ... but two goods that sold like it
+    said[rare] = 2  # ... and two that never sold
+    unsold = np.zeros(n_p, bool)
+    quiet = [np.flatnonzero((cat_of == c) & (said == 0))[-50:] for c in (0, 1)]  # titles say nothing
+    loud = np.flatnonzero((cat_of == 0) & (said == 2))[-50:]  # titles say profile 1, in category 0
+    for rows in (rare, *quiet, loud):
+        unsold[rows] = True
+    e = rng.uniform(0.5, 1.5, (n_p, cells))
+    total = np.where(unsold, 0, 200)
+    shares = e * truth[which]
+    n = np.array([rng.multinomial(t, s / s.sum()) for t, s in zip(total, shares, strict=True)], float)
+    typical = np.stack([(n[cat_of == c].sum(axis=0) + 1) / (e[cat_of == c].sum(axis=0) + 1) for c in (0, 1)])
+    prior = _profile_prior(n, e, cat_of, 2, typical, 3, said=said, n_said=4)
+    shape = np.log(prior / prior.mean(axis=1, keepdims=True))
+
+    def distance(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(shape[a].mean(axis=0) - shape[b].mean(axis=0)).mean())
+
+    planted = np.log(truth / truth.mean(axis=1, keepdims=True))
+    for c, profile in ((0, 0), (1, 2)):  # each category's unsold, unsaid goods lean to its own main profile
+        lean = shape[quiet[c]].mean(axis=0)
+        assert np.argmin([np.abs(lean - p).mean() for p in planted]) == profile
+    assert distance(rare, quiet[1]) < 0.25 * distance(rare, loud)  # two goods alone: 0.45 of it
+
+
+@pytest.fixture(scope="module")
+def titled(tmp_path_factory):
+    """A strong world's snapshot, its shelf fit, and which goods never sold."""
+    g = generate("small", seed=6, fit="strong")
+    m = load_snapshot(write_marketplace(g, tmp_path_factory.mktemp("titled") / "snapshot"))
+    fitted = fit_shelf(m)
+    sold = np.bincount(fitted.product[fitted.order_entry], minlength=len(m.product_ids)) > 0
+    return m, fitted, anchor_fan_engagement(m), sold
+
+
+def _view(titled, name: str, **config):
+    from recommender.audience_fit import AudienceFitConfig
+
+    m, fitted, engagement, _ = titled
+    return next(v for v in fit_audience_rates(m, fitted, engagement, AudienceFitConfig(**config)).views
+                if v.name == name)
+
+
+def test_a_good_nobody_bought_leans_to_the_gender_its_title_names(titled):
     """Goods with no orders: those whose titles say 男士/男款/男生 respond more to the rooms' men, against those
     whose titles say 女士/女款/女生, than without the titles' prior (where only their categories and the rooms
     that shelved them set them apart)."""
-    from recommender.audience_fit import AudienceFitConfig
     from recommender.title_audience import title_demographics
 
-    g = generate("small", seed=4, fit="strong")
-    m = load_snapshot(write_marketplace(g, tmp_path / "snapshot"))
-    fitted = fit_shelf(m)
-    engagement = anchor_fan_engagement(m)
-    sold = np.bincount(fitted.product[fitted.order_entry], minlength=len(m.product_ids)) > 0
+    m, _, _, sold = titled
     gender = title_demographics(m.products["title"]) % 3
     women, men = (~sold) & (gender == 1), (~sold) & (gender == 2)
-    assert women.sum() >= 10 and men.sum() >= 10
+    assert women.sum() >= 20 and men.sum() >= 20
 
-    def lean(cfg: AudienceFitConfig) -> float:
-        view = next(v for v in fit_audience_rates(m, fitted, engagement, cfg).views if v.name == "gender_age")
+    def lean(**config) -> float:
+        view = _view(titled, "gender_age", **config)
         male = np.array([label.startswith("男") for label in view.labels])
         r = np.log(view.response[:, male].mean(axis=1) / view.response[:, ~male].mean(axis=1))
         return float(r[men].mean() - r[women].mean())
 
-    with_titles, without = lean(AudienceFitConfig()), lean(AudienceFitConfig(title_prior=False))
+    with_titles, without = lean(), lean(title_prior=False)
     assert with_titles > without + 0.3, (with_titles, without)  # e^0.3: a third more, men against women
+
+
+def test_a_good_nobody_bought_leans_to_the_region_its_title_names_as_its_origin(titled):
+    """Unsold goods whose titles name a province as their 产地 respond more to fans of that province's zone than
+    to other fans, more so with the titles' prior than without."""
+    from fixtures.fit import REGION_ZONE
+    from recommender.title_audience import title_origin
+
+    m, _, _, sold = titled
+    view = _view(titled, "region")
+    origin = title_origin(m.products["title"], view.labels)
+    goods = np.flatnonzero((~sold) & (origin > 0))
+    assert len(goods) >= 10
+    zone = np.array([REGION_ZONE.get(label, -1) for label in view.labels])
+
+    def lean(**config) -> float:
+        r = np.log(_view(titled, "region", **config).response[goods])
+        home = zone[None, :] == zone[origin[goods] - 1][:, None]
+        return float(np.mean([row[h].mean() - row[~h].mean() for row, h in zip(r, home, strict=True)]))
+
+    with_titles, without = lean(), lean(title_prior=False)
+    assert with_titles > without + 0.1, (with_titles, without)
