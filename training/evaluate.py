@@ -259,17 +259,28 @@ def oracle_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int) -> n
     through the same gates, exclusions and page arrangement (category cap, support share, 拓品类 cap, blocks of
     `page_block`) as `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
     unconstrained oracle is the rules', the gap between ours and it the model's."""
+    unborn = np.flatnonzero(task.unborn) if task.unborn is not None else np.zeros(0, np.int64)
+    seen = task.seen.tocsr()
+    return truth_served(ranker, task.users, expected, k, np.split(seen.indices, seen.indptr[1:-1]), unborn)
+
+
+def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int,
+                 excluded: list[np.ndarray] | None = None, unborn: np.ndarray | None = None) -> np.ndarray:
+    """(users, k) the truth's expected commission arranged by the served rules for each room in `users`
+    (`expected`: all rooms' expected orders if shelved), without the goods `excluded[j]` for the j-th room or
+    any `unborn` good: oracle_served's lists, and the served lists' reference in personal_fit."""
     cfg, goods = ranker.config, ranker.goods
     earns = bool(np.any(goods.commission > 0))
     value = (goods.price ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
              else np.ones(len(goods.price))) * ranker.scorer.boost
     code = slot_codes(goods.category, goods.supported)
-    unborn = np.flatnonzero(task.unborn) if task.unborn is not None else np.zeros(0, np.int64)
-    out = np.full((len(task.users), k), -1, np.int64)
-    for j, user in enumerate(task.users.tolist()):
+    out = np.full((len(users), k), -1, np.int64)
+    for j, user in enumerate(np.asarray(users).tolist()):
         mask = ranker.gate.copy()
-        mask[task.seen[j].indices] = False
-        mask[unborn] = False
+        if excluded is not None:
+            mask[excluded[j]] = False
+        if unborn is not None:
+            mask[unborn] = False
         rows = np.flatnonzero(mask)
         score = np.asarray(expected[user], np.float64)[rows] * value[rows]
         outside = ranker.rooms.outside(user, cfg.home_share) if cfg.max_outside_share < 1 else None
@@ -356,6 +367,9 @@ def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth
     for name, s in scores.items():
         compared[name] = top_k(np.where(ranker.gate[None, :], s, -np.inf), 10)
     compared["truth_by_commission"] = top_k(value, 10)
+    # the same truth through the served rules (support boost and share, category cap, pages): how alike the
+    # rules alone make rooms' lists, the reference for the served picks' identical top 5
+    compared["truth_served"] = truth_served(ranker, users, np.asarray(truth.expected_sales), 10)
     sensitive = np.isin(users, price_sensitive_rooms(train_m, truth.fan_level, users))
     limit = np.where(sensitive, fans_price_p90(train_m, goods.price)[users], np.nan)
     out = {}

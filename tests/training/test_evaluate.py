@@ -120,7 +120,8 @@ def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(resu
 
 def test_synthetic_reports_say_how_personal_each_ranking_is_beside_the_truth(result):
     personal = result["tasks"]["anchor_goods_if_shelved"]["personal"]
-    assert {"ours", "ours_no_rerank", "ablation_category_x_quality", "truth_by_commission"} <= set(personal)
+    assert {"ours", "ours_no_rerank", "ablation_category_x_quality", "truth_by_commission",
+            "truth_served"} <= set(personal)
     # within its main category, the room x good term orders a room's goods closer to the truth than category x
     # quality, and rooms of one vertical no longer share their first five goods
     ours, alike = personal["ours_no_rerank"], personal["ablation_category_x_quality"]
