@@ -326,9 +326,8 @@ class AudienceFitScorer:
                 return known
             picked = rows[shown]
             affinity = self.expected(anchor, picked)
-            rel = affinity / top
-            ranked = rel * self._caution[picked]
-            value = (ranked if w == 1 else ranked ** w) * self._price_commission[picked]
+            rel = affinity * self._caution[picked] / top  # as ranked: the quality at the caution quantile
+            value = (rel if w == 1 else rel ** w) * self._price_commission[picked]
             out = np.stack([affinity, rel, value, score[shown]])
             if kept is not None and sum(page.shape[1] for page in kept.values()) + len(shown) <= EXPLAINED_PICKS:
                 out.flags.writeable = False

@@ -22,9 +22,9 @@ class RankingConfig(Settings):
     # (artifacts without that model) is flatter than true sales, so it gets a steeper exponent of its own.
     audience_fit: bool = Field(True, description="rank by expected orders with the room x good term where the "
                                "artifact has it (False: the category x quality model, every room alike)")
-    caution: float | None = Field(None, gt=0, lt=1, description="rank by this quantile of each good's quality "
-                                  "posterior instead of its mean (e.g. 0.2: a good with little evidence needs more "
-                                  "of it to rank high); shown figures stay the mean. None: the mean")
+    caution: float | None = Field(0.35, gt=0, lt=1, description="rank by this quantile of each good's quality "
+                                  "posterior instead of its mean (a good with little evidence needs more of it to "
+                                  "rank high); shown figures stay the mean. None: the mean")
     affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
     vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
                                           "(artifacts without the shelf-rate model)")

@@ -131,7 +131,9 @@ class ShelfRateScorer:
         quality = np.asarray(rates.quality, np.float64)
         self.unit = quality * DAYS_PER_PERIOD  # expected orders in a room of strength 1
         w = cfg.affinity_weight
-        ranked = quality if cfg.caution is None else quality * rates.quality_quantile(cfg.caution)
+        # ranked by a low quantile of quality where asked (caution): the relative affinity shown is the one ranked
+        self._caution = (np.ones(len(quality)) if cfg.caution is None else rates.quality_quantile(cfg.caution))
+        ranked = quality * self._caution
         self.own_value = (ranked if w == 1 else ranked ** w) * value.price * value.commission
         self.own = self.own_value * self.boost
         self.category = np.asarray(rates.category, np.int64)
@@ -192,7 +194,8 @@ class ShelfRateScorer:
         def explain(shown: np.ndarray) -> np.ndarray:
             c = col[shown]
             affinity = room[c] * pool.unit[shown]
-            return np.stack([affinity, affinity / top, scale[c] * pool.own_value[shown], score[shown]])
+            rel = affinity * self._caution[pool.rows[shown]] / top
+            return np.stack([affinity, rel, scale[c] * pool.own_value[shown], score[shown]])
 
         return Scored(pool.rows, score, pool.code, explain)
 

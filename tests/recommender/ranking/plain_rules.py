@@ -50,6 +50,12 @@ def reference_arrange(cats, supported, score, n, page, support_share, max_catego
     return taken
 
 
+def _rates(ranker):
+    """The shelf-rate model the ranker ranks by: the levels refitted with the room x good term where it is on."""
+    model = ranker.model
+    return model.personal.base if model.personal is not None and ranker.config.audience_fit else model.shelf_rate
+
+
 def expected_orders(ranker, anchors, rows: np.ndarray | None = None) -> np.ndarray:
     """Expected orders if shelved straight from the model the ranker serves (the room x good term included
     where it is on)."""
@@ -63,6 +69,8 @@ def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
     cfg, goods = ranker.config, ranker.goods
     expected = expected_orders(ranker, anchor)
     top = expected[ranker.gate].max()
+    if cfg.caution is not None:  # ranked by a low quantile of quality, relative to the room's best by the mean
+        expected = expected * _rates(ranker).quality_quantile(cfg.caution)
     boost = np.where(goods.supported[rows], 1 + cfg.support_boost, 1)
     return ((expected[rows] / top) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
             * goods.commission[rows] ** cfg.commission_weight * boost)
