@@ -1,6 +1,6 @@
 """What a good's title says about whom it is for: the audience words (人群词) and the place of origin (产地).
 
-Sellers write the target into the title: 女士 / 男款 for a gender, 学生 / 中老年 for an age, 云南 / 五常 for where
+Sellers write the target into the title: 女士 / 男款 for a gender, 学生 / 中老年 for an age, 云南 / 黑龙江 for where
 it comes from. A good with few or no orders has little evidence of which audience buys it; its title is a prior.
 The room x good term (``recommender/audience_fit.py``) groups goods by what their titles say, within their
 category, so a new 男士 good starts from the response of the category's other 男士 goods instead of the
