@@ -360,10 +360,11 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     said = [_title_says(words, name, labels) for name, (_, labels) in cells.items()]
     by_good = _ByGood.of(ea, ep, n_p)
     band_factor = prior_band.copy()
-    unknown = [np.flatnonzero(~(v.audience.sum(axis=1) > 0)[ea]) for v in views]  # entries of rooms without fans
+    room_sums = [v.audience.sum(axis=1) for v in views]  # 1 for a room with known fans, 0 without
+    unknown = [np.flatnonzero(~(total > 0)[ea]) for total in room_sums]  # entries of rooms without fans
     # each view's fit of the entries, kept up to date as its response changes; with the responses still 1, the
     # room's audience summed (what the product with them sums, in another order: 1 up to rounding)
-    view_fit = [np.where(v.audience.sum(axis=1) > 0, v.audience.sum(axis=1), 1.0)[ea] for v in views]
+    view_fit = [np.where(total > 0, total, 1.0)[ea] for total in room_sums]
     for round_ in range(cfg.rounds):
         if round_ > 0:  # the base model again, with the factors as extra exposure
             base = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit))
@@ -533,9 +534,9 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
         fine = (g_n + 5.0 * typical[np.arange(n_g) // (n_g // n_c)]) / (g_e + 5.0)
         prior = fine[group]
     else:
-        prior = typical[cat_of] if not profiles else _profile_prior(
-            n_resp, exp_cell, cat_of, n_c, typical, profiles, said=None if said is None else said[0],
-            n_said=1 if said is None else said[1], said_goods=said_goods)
+        prior = (typical[cat_of] if not profiles
+                 else _profile_prior(n_resp, exp_cell, cat_of, n_c, typical, profiles, said=said,
+                                     said_goods=said_goods))
     if prior_orders is None:  # per category: targeting matters more in some (服装) than in others (家电)
         expected = exp_cell * prior  # once, not per category
         strength = np.array([prior_strength(n_resp[cat_of == c], expected[cat_of == c])
@@ -562,20 +563,21 @@ def _sum_rows(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 def _profile_prior(n: np.ndarray, e: np.ndarray, cat_of: np.ndarray, n_c: int, typical: np.ndarray, k: int,
-                   iterations: int = 15, seed: int = 0, said: np.ndarray | None = None, n_said: int = 1,
+                   iterations: int = 15, seed: int = 0, said: tuple[np.ndarray, int] | None = None,
                    said_goods: float = 5.0) -> np.ndarray:
     """(goods, cells) each good's prior response: the mix of K response profiles its buyers match (a mixture of
     multinomials with exposure, fitted by EM over all goods, so a profile rests on many goods), scaled to the
     category typical's level. Goods without orders get their category's mix of profiles, or with `said` (each
-    good's class of what its title says, 0 to `n_said` - 1: ``recommender/title_audience.py``) the mix of the
-    goods of their category whose titles say the same, shrunk toward the category's by `said_goods` goods."""
+    good's class of what its title says, and the number of classes: ``recommender/title_audience.py``) the mix of
+    the goods of their category whose titles say the same, shrunk toward the category's by `said_goods` goods."""
     rng = np.random.default_rng(seed)
     cells = n.shape[1]
     total = n.sum(axis=1)
     informative = total > 0
     R = typical[rng.integers(0, n_c, k)] * rng.lognormal(0, 0.5, (k, cells))  # (k, cells) rates
-    group = cat_of if said is None else cat_of * n_said + said  # whose mix a good's prior is
-    n_g = n_c if said is None else n_c * n_said
+    n_said = 1 if said is None else said[1]
+    group = cat_of if said is None else cat_of * n_said + said[0]  # whose mix a good's prior is
+    n_g = n_c * n_said
     w = np.full((n_g, k), 1.0 / k)
     # The EM over the goods with orders alone: a good without any has a flat likelihood, so its posterior is its
     # group's weights, counted per group. Goods along the last axis, (k, goods) and (cells, goods): the

@@ -246,7 +246,7 @@ def test_a_good_without_orders_starts_from_the_profiles_of_goods_whose_titles_sa
     n = np.array([rng.multinomial(t, s / s.sum()) for t, s in zip(total, shares, strict=True)], float)
     cat_of = np.zeros(n_p, np.int64)
     typical = ((n.sum(axis=0) + 1) / (e.sum(axis=0) + 1))[None, :]
-    by_title = _profile_prior(n, e, cat_of, 1, typical, 3, said=said, n_said=4)
+    by_title = _profile_prior(n, e, cat_of, 1, typical, 3, said=(said, 4))
     by_category = _profile_prior(n, e, cat_of, 1, typical, 3)
 
     def error(guess: np.ndarray, rows: slice) -> float:
@@ -288,7 +288,7 @@ def test_a_title_class_with_few_goods_borrows_its_own_categorys_mix():
     shares = e * truth[which]
     n = np.array([rng.multinomial(t, s / s.sum()) for t, s in zip(total, shares, strict=True)], float)
     typical = np.stack([(n[cat_of == c].sum(axis=0) + 1) / (e[cat_of == c].sum(axis=0) + 1) for c in (0, 1)])
-    prior = _profile_prior(n, e, cat_of, 2, typical, 3, said=said, n_said=4)
+    prior = _profile_prior(n, e, cat_of, 2, typical, 3, said=(said, 4))
     shape = np.log(prior / prior.mean(axis=1, keepdims=True))
 
     def distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -51,17 +51,15 @@ def reference_arrange(cats, supported, score, n, page, support_share, max_catego
 
 
 def _rates(ranker):
-    """The shelf-rate model the ranker ranks by: the levels refitted with the room x good term where it is on."""
+    """The model the ranker ranks by: with the room x good term where it is on, else category x quality."""
     model = ranker.model
-    return model.personal.base if model.personal is not None and ranker.config.audience_fit else model.shelf_rate
+    return model.personal if model.personal is not None and ranker.config.audience_fit else model.shelf_rate
 
 
 def expected_orders(ranker, anchors, rows: np.ndarray | None = None) -> np.ndarray:
     """Expected orders if shelved straight from the model the ranker serves (the room x good term included
     where it is on)."""
-    model = ranker.model
-    rates = model.personal if model.personal is not None and ranker.config.audience_fit else model.shelf_rate
-    return np.asarray(rates.expected(anchors, rows), np.float64)
+    return np.asarray(_rates(ranker).expected(anchors, rows), np.float64)
 
 
 def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
@@ -70,7 +68,8 @@ def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
     expected = expected_orders(ranker, anchor)
     top = expected[ranker.gate].max()
     if cfg.caution is not None:  # ranked by a low quantile of quality, relative to the room's best by the mean
-        expected = expected * _rates(ranker).quality_quantile(cfg.caution)
+        rates = _rates(ranker)  # its quality: the levels refitted with the term where it is on
+        expected = expected * getattr(rates, "base", rates).quality_quantile(cfg.caution)
     boost = np.where(goods.supported[rows], 1 + cfg.support_boost, 1)
     return ((expected[rows] / top) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
             * goods.commission[rows] ** cfg.commission_weight * boost)
