@@ -365,9 +365,10 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     # each view's fit of the entries, kept up to date as its response changes; with the responses still 1, the
     # room's audience summed (what the product with them sums, in another order: 1 up to rounding)
     view_fit = [np.where(total > 0, total, 1.0)[ea] for total in room_sums]
+    state = fitted.state  # each refit continues the last
     for round_ in range(cfg.rounds):
         if round_ > 0:  # the base model again, with the factors as extra exposure
-            base = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit))
+            base, state = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit), state)
         # 1-d gathers by flat index: the same values as band_factor[ea, eb] and room[ea, ec], faster
         unit = days * np.asarray(base.room).ravel()[entry_cat].astype(np.float64) * np.asarray(base.quality)[ep]
         # the room's band factor, given the views
@@ -396,7 +397,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
                                       by_good, said[i], cfg.title_prior_goods)
             view_fit[i] = _entry_fit(view, ea, ep, unknown[i])
     # the base model once more, so its levels match the factors as they ended
-    base = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit))
+    base, _ = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit), state)
     return AudienceRates(base, band, band_factor.astype(np.float32),
                          [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32), v.labels)
                           for v in views])

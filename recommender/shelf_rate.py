@@ -353,9 +353,24 @@ def _fit_lean(n: np.ndarray, exposure: np.ndarray, x: np.ndarray, start: _Lean, 
     return _Lean(level, coef)
 
 
+@dataclass
+class FitState:
+    """Where the alternating updates stand. The updates converge slowly along rooms and goods that few entries
+    link (a room that sells goods no other room lists), so a later fit of nearly the same counts and exposure
+    (the next burst round, the room x good term's next refit) starts here instead of from the priors."""
+
+    quality: np.ndarray
+    room: np.ndarray
+    scale: np.ndarray
+    calibration: np.ndarray  # (categories,) the room prior's level per category
+    prior_mix: np.ndarray
+    beta: np.ndarray | None
+    lean: _Lean | None
+
+
 def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg: ShelfRateConfig,
-         features: np.ndarray | None = None, room_x: np.ndarray | None = None
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+         features: np.ndarray | None = None, room_x: np.ndarray | None = None, start: FitState | None = None
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FitState]:
     """Alternating gamma-Poisson updates of (quality, room) for entry order counts `n`; also each good's
     posterior shape (its orders plus the prior's pseudo-orders: quality ~ Gamma(shape, shape / quality))."""
     n_a, n_c = prior_mix.shape
@@ -375,7 +390,17 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         center = np.zeros(room_x.shape[2])
         center[-1] = cfg.audience_power
         lean = _Lean(np.zeros(n_c), center.copy())
+    calibration = np.ones(n_c)
+    if start is not None:
+        quality, room, scale = start.quality.copy(), start.room.copy(), start.scale.copy()
+        calibration, prior_mix = start.calibration.copy(), start.prior_mix
+        if start.beta is not None and design is not None:
+            beta = start.beta.copy()
+        if start.lean is not None and room_x is not None:
+            lean = start.lean
     sold = n_room.sum(axis=1) > 0
+    listed = np.bincount(e.product, minlength=n_p) > 0
+    listed_per_cat = np.maximum(np.bincount(cat[listed], minlength=n_c), 1)
     seen_design = None  # (seen, design[seen]): the goods on sale stay the same over the iterations, copied once
     for _ in range(cfg.iterations):
         unit = e.days * room.ravel()[cell]
@@ -406,19 +431,30 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         room_exposure = np.bincount(cell, e.days * quality[e.product], n_a * n_c).reshape(n_a, n_c)
         # the room's scale: its orders over what its audience mix predicts (rooms without sales: the median)
         typical_scale = np.median(scale)
-        scale = (n_room.sum(axis=1) + 1e-3) / ((room_exposure * prior_mix).sum(axis=1) + 1e-3 / typical_scale)
-        prior_room = np.maximum(scale[:, None] * prior_mix, 1e-30)
+        mix = prior_mix * calibration
+        scale = (n_room.sum(axis=1) + 1e-3) / ((room_exposure * mix).sum(axis=1) + 1e-3 / typical_scale)
+        # the prior's level per category: the orders rooms sold in it over what the prior predicts (half an order
+        # each side: a category nobody sold keeps its level), geometric mean 1 (the scale holds the rest)
+        calibration *= ((n_room.sum(axis=0) + 0.5) / ((room_exposure * scale[:, None] * mix).sum(axis=0) + 0.5))
+        calibration /= np.exp(np.log(calibration).mean())
+        prior_room = np.maximum(scale[:, None] * prior_mix * calibration, 1e-30)
         room = (n_room + cfg.room_prior_orders) / (room_exposure + cfg.room_prior_orders / prior_room)
         if room_x is not None and sold.any():  # how far rooms with sales lean from their audience's mix
             lean = _fit_lean(n_room[sold], room_exposure[sold], room_x[sold], lean, center, cfg.lean_prior_sd)
             prior_mix = lean.prior(room_x)
-        # The data fix only the product quality x room per category; how a category's level is split between
-        # its goods and its rooms is left to the room prior, which the updates above would move there only
-        # slowly. Its optimum for a category is k = mean(room / prior_room): move it in one step.
-        k = np.maximum((room / prior_room).mean(axis=0), 1e-12)
-        quality *= k[cat]
-        room /= k
-    return quality, room, n_good + strength
+        # The data fix only the product quality x room per category, not how a category's level is split
+        # between its goods and its rooms. Left free, that split drifts without end (a category's goods toward 0
+        # and its rooms toward infinity: e^-44 and 1e16 after 300 updates on a medium world, where unseen goods
+        # then outrank everything), so it is fixed: the listed goods of a category have geometric-mean quality
+        # 1, and its rooms carry its level (the room prior through `calibration`).
+        g = np.exp(np.bincount(cat[listed], np.log(np.maximum(quality[listed], 1e-300)), n_c) / listed_per_cat)
+        quality /= g[cat]
+        room *= g
+        if design is not None:
+            beta[:n_c] -= np.log(g)
+    state = FitState(quality.copy(), room.copy(), scale.copy(), calibration.copy(), prior_mix,
+                   beta if design is not None else None, lean if room_x is not None else None)
+    return quality, room, n_good + strength, state
 
 
 def _entry_weights(n: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -502,15 +538,18 @@ class ShelfFit:
 
     _features: np.ndarray | None = None
     _room_x: np.ndarray | None = None
+    state: FitState | None = None  # where the updates ended
 
-    def refit(self, exposure: np.ndarray) -> ShelfRates:
+    def refit(self, exposure: np.ndarray, start: FitState | None = None) -> tuple[ShelfRates, FitState]:
         """The model refitted with each entry's days on sale multiplied by `exposure` (a factor another model
-        puts on the entry), burst capping kept as fitted."""
+        puts on the entry), burst capping kept as fitted, continuing from `start` (the state a previous refit
+        returned; None: where this fit ended): a model refitting between its own rounds passes each refit's
+        state to the next, and converges further with each (see FitState)."""
         e = dataclasses.replace(self._entries, days=self._entries.days * exposure)
-        quality, room, shape = _fit(e, self._counts, self._category, self._prior_mix, self._config,
-                                    self._features, self._room_x)
+        quality, room, shape, state = _fit(e, self._counts, self._category, self._prior_mix, self._config,
+                                           self._features, self._room_x, start or self.state)
         return ShelfRates(quality.astype(np.float32), room.astype(np.float32), self.rates.category,
-                          self.rates.categories, shape.astype(np.float32))
+                          self.rates.categories, shape.astype(np.float32)), state
 
 
 def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None
@@ -543,13 +582,13 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
         followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, anchor_fan_engagement(m, 0.0, followers),
                                  fan_mix)
         room_x = room_features(m, e, cat, labels, followers)
-    quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features, room_x)
+    quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x)
     weights = np.ones(len(e.order_entry))
     cells = _DayCells.of(e, len(cat)) if cfg.burst_rounds else None
     for _ in range(cfg.burst_rounds):
         n, weights = _capped_counts(e, cat, quality, room, weights, cfg, cells)
-        quality, room, shape = _fit(e, n, cat, prior_mix, cfg, features, room_x)
+        quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x, state)
     rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
                        [str(c) for c in labels], shape.astype(np.float32))
     return ShelfFit(rates, e.anchor, e.product, e.days, e.order_entry, weights, e, n, cat, prior_mix, cfg,
-                    features, room_x)
+                    features, room_x, state)

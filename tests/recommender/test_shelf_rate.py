@@ -4,6 +4,7 @@ caps burst days, gives new goods and new rooms finite scores, and its candidate 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -235,17 +236,24 @@ def test_goods_nobody_bought_are_ordered_by_what_is_known_of_them(small_generate
     assert with_features > plain + 0.15 and with_features > 0.1, (with_features, plain)
 
 
-def test_a_refit_with_every_entry_exposed_twice_as_long_halves_the_expected_orders(small_snapshot):
-    """refit scales each entry's days on sale (another model's exposure factor): factor 1 is the fit itself,
-    factor 2 everywhere means the same orders took twice the exposure."""
+def test_refits_continue_the_fit_and_twice_the_exposure_halves_the_expected_orders(small_snapshot):
+    """refit scales each entry's days on sale (another model's exposure factor) and continues from the state it is
+    given: with factor 1, each refit started where the last ended moves the fit on toward the same fixed point, less
+    than the one before; factor 2 everywhere means the same orders took twice the exposure."""
     from recommender.shelf_rate import fit_shelf
 
     fit = fit_shelf(load_snapshot(small_snapshot))
     anchors = np.arange(len(fit.rates.room))
-    base = fit.rates.expected(anchors)
-    np.testing.assert_allclose(fit.refit(np.ones(len(fit.days))).expected(anchors), base, rtol=1e-6)
-    twice = fit.refit(np.full(len(fit.days), 2.0)).expected(anchors)
-    assert float((twice / base).mean()) == pytest.approx(0.5, abs=0.01)
+    fits, state = [fit.rates.expected(anchors)], fit.state
+    for _ in range(3):
+        rates, state = fit.refit(np.ones(len(fit.days)), state)
+        fits.append(rates.expected(anchors))
+    moves = [float(np.abs(np.log(b / a)).max()) for a, b in itertools.pairwise(fits)]
+    assert moves[2] < moves[1] < moves[0] < 0.2, moves
+    assert float(np.median(np.abs(fits[-1] / fits[0] - 1))) < 0.03  # the same fit, moved on a little
+    assert np.array_equal(fit.refit(np.ones(len(fit.days)))[0].expected(anchors), fits[1])  # None: from the fit's end
+    twice = fit.refit(np.full(len(fit.days), 2.0), state)[0].expected(anchors)
+    assert float((twice / fits[-1]).mean()) == pytest.approx(0.5, abs=0.01)
 
 
 def _cap(expected: float, cfg: ShelfRateConfig) -> float:
