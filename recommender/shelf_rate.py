@@ -25,6 +25,13 @@ snapshot and sold n[a, p] orders, and
   works").
 
 Both factors are fitted by alternating closed-form gamma-Poisson updates (IPF with priors), all vectorised.
+The orders fix only quality x room within a category, so each category's split between its goods and its rooms
+is pinned (its listed goods have geometric-mean quality 1; the room prior carries the category's level, fitted
+as the orders rooms sold there over what the prior predicts); left free it drifted without end. The updates
+converge slowly where few entries link rooms and goods (a big room selling goods no other room lists), so each
+later fit on nearly the same data (the burst rounds, the room x good term's refits) continues from the state the
+last one ended in (``FitState``) rather than from the priors: with 8x the orders of medium seed 0 at the strong
+fit, warm rooms' NDCG@50 0.720 -> 0.814 (README "Personal matching").
 A good's sales in one room vary beyond Poisson noise around room x quality (and the room x good term of
 ``audience_fit``): the room's audience fits it better or worse than the model can tell. Most goods sell in few
 rooms (of the goods in a room's true top 50 on medium seed 0, 37% had one or two rooms making most of their
