@@ -73,6 +73,11 @@ class AudienceFitConfig(Settings):
                               "starts from: a good with few orders starts from its title's group")
     title_prior_goods: float = Field(5.0, gt=0, description="a title group's mix of profiles is shrunk toward its "
                                      "category's by this many goods")
+    category_audience: bool = Field(True, description="the gender x age view's audience per category: a room's "
+                                    "fans each weighted by how much of what they buy is in the good's category, so "
+                                    "its audience for a 美妆 good is the fans who buy 美妆")
+    category_audience_smoothing: float = Field(2.0, gt=0, description="a fan's category weights = (orders in it + "
+                                               "this x the platform's share) / (orders + this)")
     band_form: Literal["slope", "free"] = Field("slope", description="a room's band factor: one log-linear slope "
                                                 "over the bands per room, normal prior around what its audience "
                                                 "predicts; or free per band, gamma-Poisson toward the audience prior")
@@ -94,20 +99,37 @@ class View:
     audience: np.ndarray  # (anchors, cells): q, rows sum to 1 (0 for rooms without known fans)
     response: np.ndarray  # (products, cells): r
     labels: list[str] | None = None  # each cell's name, e.g. "女 18-23"
+    #: (anchors, categories, cells) the room's audience for goods of each category (its fans weighted by their
+    #: share of orders there), None: `audience` for every category
+    by_category: np.ndarray | None = None
+    category: np.ndarray | None = None  # (products,) each good's category, with by_category
 
     def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         resp = self.response if rows is None else self.response[rows]
         q = np.asarray(self.audience[anchors])
-        return np.where(q.sum(axis=-1, keepdims=True) > 0, q @ resp.T, 1.0)
+        known = q.sum(axis=-1, keepdims=True) > 0
+        if self.by_category is None:
+            return np.where(known, q @ resp.T, 1.0)
+        cat = self.category if rows is None else self.category[rows]
+        qc = np.asarray(self.by_category[anchors])
+        if qc.ndim == 2:  # one room: each good's row of the room's audience
+            return np.where(known, np.einsum("ij,ij->i", qc[cat], resp), 1.0)
+        out = np.empty((*qc.shape[:-2], len(cat)))
+        order = np.argsort(cat, kind="stable")
+        ends = np.cumsum(np.bincount(cat, minlength=qc.shape[-2]))
+        for c, (lo, hi) in enumerate(zip(ends - np.diff(ends, prepend=0), ends, strict=True)):
+            if hi > lo:
+                out[..., order[lo:hi]] = qc[..., c, :] @ resp[order[lo:hi]].T
+        return np.where(known, out, 1.0)
 
     def entries(self, anchor: np.ndarray, product: np.ndarray, chunk: int = 500_000) -> np.ndarray:
         """sum_t q[a, t] r[p, t] for (room, good) pairs (1 for rooms without known fans)."""
         out = np.empty(len(anchor))
         known = self.audience.sum(axis=1) > 0
         for lo in range(0, len(anchor), chunk):
-            qa = self.audience[anchor[lo:lo + chunk]]
-            out[lo:lo + chunk] = np.where(known[anchor[lo:lo + chunk]],
-                                          np.einsum("ij,ij->i", qa, self.response[product[lo:lo + chunk]]), 1.0)
+            a, p = anchor[lo:lo + chunk], product[lo:lo + chunk]
+            qa = self.audience[a] if self.by_category is None else self.by_category[a, self.category[p]]
+            out[lo:lo + chunk] = np.where(known[a], np.einsum("ij,ij->i", qa, self.response[p]), 1.0)
         return out
 
 
@@ -146,6 +168,30 @@ class AudienceRates:
         bound = np.zeros((len(self.band), k), np.float32)
 
         known = [np.asarray(v.audience).sum(axis=1) > 0 for v in self.views]
+        by_category = [v for v in self.views if v.by_category is not None]
+        if by_category:  # goods sorted by category: each category's goods a contiguous block of every response
+            category = by_category[0].category
+            order = np.argsort(category, kind="stable")
+            ends = np.cumsum(np.bincount(category, minlength=by_category[0].by_category.shape[1]))
+            blocks = [(c, lo, hi) for c, (lo, hi) in enumerate(zip(ends - np.diff(ends, prepend=0), ends,
+                                                                      strict=True)) if hi > lo]
+            responses = [np.asarray(v.response)[order] for v in self.views]
+            sorted_bound = np.zeros_like(bound)
+
+        def fill_by_category(g: int) -> None:  # fill(g) where a view's audience depends on the good's category
+            rooms = np.flatnonzero(group == g)
+            for lo in range(0, len(rooms), chunk):
+                part = rooms[lo:lo + chunk]
+                for c, first, last in blocks:
+                    t = None
+                    for view, has, resp in zip(self.views, known, responses, strict=True):
+                        q = view.audience[part] if view.by_category is None else view.by_category[part, c]
+                        f = np.asarray(q) @ resp[first:last].T
+                        if not has[part].all():
+                            f = np.where(has[part][:, None], f, 1.0)
+                        t = f if t is None else np.multiply(t, f, out=t)
+                    np.maximum(sorted_bound[first:last, g], np.asarray(t, np.float32).max(axis=0),
+                               out=sorted_bound[first:last, g])
 
         def fill(g: int) -> None:  # one group's column; numpy releases the GIL, so groups run on every core
             rooms = np.flatnonzero(group == g)
@@ -163,7 +209,9 @@ class AudienceRates:
                 np.maximum(bound[:, g], np.asarray(t, np.float32).max(axis=0), out=bound[:, g])
 
         with ThreadPoolExecutor(available_cores()) as pool:
-            list(pool.map(fill, range(k)))
+            list(pool.map(fill_by_category if by_category else fill, range(k)))
+        if by_category:
+            bound[order] = sorted_bound
         return dataclasses.replace(self, group=group.astype(np.int32), bound=bound * np.float32(1 + 1e-4))
 
     def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
@@ -195,8 +243,11 @@ class AudienceRates:
                 allow_pickle=False)
         np.save(directory / "response.npy", _side_by_side([v.response for v in self.views], self.band[:, None]),
                 allow_pickle=False)
-        views = [{"name": v.name, "labels": list(v.labels or map(str, range(v.response.shape[1])))}
-                 for v in self.views]
+        by_category = [v.by_category.reshape(len(v.by_category), -1) for v in self.views if v.by_category is not None]
+        if by_category:
+            np.save(directory / "by_category.npy", _side_by_side(by_category, self.band_factor), allow_pickle=False)
+        views = [{"name": v.name, "labels": list(v.labels or map(str, range(v.response.shape[1]))),
+                  **({"by_category": True} if v.by_category is not None else {})} for v in self.views]
         (directory / "views.json").write_text(json.dumps(views, ensure_ascii=False), encoding="utf-8")
         if self.bound is not None and self.group is not None:
             np.save(directory / "group.npy", self.group.astype(np.int32), allow_pickle=False)
@@ -205,16 +256,27 @@ class AudienceRates:
     @classmethod
     def from_arrays(cls, base: ShelfRates, band: np.ndarray, band_factor: np.ndarray, audience: np.ndarray,
                     response: np.ndarray, views: list[dict], group: np.ndarray | None = None,
-                    bound: np.ndarray | None = None) -> AudienceRates:
+                    bound: np.ndarray | None = None, by_category: np.ndarray | None = None) -> AudienceRates:
         """The model from its saved parts (as the artifact loader opened them)."""
-        out, at = [], 0
+        out, at, at_c = [], 0, 0
+        n_c = len(base.categories)
         for v in views:
             n = len(v["labels"])
-            out.append(View(v["name"], audience[:, at:at + n], response[:, at:at + n], list(v["labels"])))
+            view = View(v["name"], audience[:, at:at + n], response[:, at:at + n], list(v["labels"]))
+            if v.get("by_category"):
+                if by_category is None or by_category.shape[1] < at_c + n_c * n:
+                    raise ValueError(f"view {v['name']} has an audience per category; by_category.npy holds "
+                                     f"{0 if by_category is None else by_category.shape[1]} of its columns")
+                view.by_category = by_category[:, at_c:at_c + n_c * n].reshape(len(by_category), n_c, n)
+                view.category = np.asarray(base.category, np.int64)
+                at_c += n_c * n
+            out.append(view)
             at += n
         if at != audience.shape[1] or at != response.shape[1]:
             raise ValueError(f"the views name {at} cells; audience has {audience.shape[1]}, response "
                              f"{response.shape[1]}")
+        if by_category is not None and at_c != by_category.shape[1]:
+            raise ValueError(f"the views name {at_c} columns per category; by_category has {by_category.shape[1]}")
         if (group is None) != (bound is None):
             raise ValueError("group and bound come together")
         if group is not None and len(group) and not 0 <= int(group.min()) <= int(group.max()) < bound.shape[1]:
@@ -279,6 +341,34 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
     if price_levels > 1 and len(m.purchases):
         out["price_level"] = fan_price_levels(m, price_levels)
     return {name: v for name, v in out.items() if v[1]}
+
+
+def category_audiences(m: Marketplace, engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int,
+                       category: np.ndarray, n_categories: int, smoothing: float) -> np.ndarray:
+    """(anchors, categories, cells): each room's engagement-weighted audience over `cell`'s cells, each fan
+    weighted by its share of orders in the category (smoothed toward the platform's), rows summing to 1 (0 for
+    rooms without known fans): who among a room's fans buys 美妆 decides how a 美妆 good fits the room."""
+    o = m.purchases
+    n_f = len(m.fan_ids)
+    bought = np.bincount(o["fan"].to_numpy(np.int64) * n_categories + category[o["product"].to_numpy()],
+                         minlength=n_f * n_categories).reshape(n_f, n_categories).astype(np.float64)
+    platform = bought.sum(axis=0) + 1.0
+    platform /= platform.sum()
+    weight = (bought + smoothing * platform) / (bought.sum(axis=1, keepdims=True) + smoothing)
+    # the engagement's entries regrouped by (room, the fan's cell) as rows: one sparse x dense product sums each
+    # (room, cell)'s fans' category weights (a product with a (fans, categories x cells) matrix took 14 s over
+    # the 20M entries of a large market)
+    engagement = sp.csr_matrix(engagement)
+    n_a, fan, value = engagement.shape[0], engagement.indices, engagement.data
+    row = np.repeat(np.arange(n_a, dtype=np.int64) * n_cells, np.diff(engagement.indptr))
+    row += cell[fan]
+    if (cell < 0).any():  # fans of no known cell left out (copies only then: every fan's cell is the usual case)
+        known = cell[fan] >= 0
+        row, fan, value = row[known], fan[known], value[known]
+    by_cell = sp.csr_matrix((value, (row, fan)), shape=(n_a * n_cells, n_f))
+    q = np.ascontiguousarray((by_cell @ weight).reshape(-1, n_cells, n_categories).transpose(0, 2, 1))
+    total = q.sum(axis=2, keepdims=True)
+    return np.divide(q, total, out=np.zeros_like(q), where=total > 0)
 
 
 def _audiences(engagement: sp.csr_matrix, cells: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
@@ -349,6 +439,10 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     for (name, (cell, labels)), audience in zip(cells.items(), audiences, strict=True):
         n_cells = len(labels)
         views.append(View(name, audience, np.ones((n_p, n_cells)), labels))
+        if cfg.category_audience and name == "gender_age":
+            views[-1].by_category = category_audiences(m, engagement, cell, n_cells, cat_of, len(base.categories),
+                                                       cfg.category_audience_smoothing)
+            views[-1].category = cat_of
         o_cell = cell[order_fan]
         if (o_cell >= 0).all():  # every buyer's cell known (the usual case): no copies of the 9M orders
             idx, weight = order_good * n_cells + o_cell, order_weight
@@ -399,7 +493,8 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     # the base model once more, so its levels match the factors as they ended
     base, _ = fitted.refit(band_factor.ravel()[entry_band] * _product(view_fit), state)
     return AudienceRates(base, band, band_factor.astype(np.float32),
-                         [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32), v.labels)
+                         [View(v.name, v.audience.astype(np.float32), v.response.astype(np.float32), v.labels,
+                               None if v.by_category is None else v.by_category.astype(np.float32), v.category)
                           for v in views])
 
 
@@ -466,6 +561,10 @@ def _entry_fit(view: View, anchor: np.ndarray, product: np.ndarray, unknown: np.
     each entry's rows of q and r took most of a second per call over the 1.7M shelf entries of a large market;
     mode clip: the indices are valid, and the default mode buffers `out`)."""
     q, r = np.ascontiguousarray(view.audience.T), np.ascontiguousarray(view.response.T)
+    if view.by_category is not None:  # the rows of q are (room, category) pairs: the room's audience per category
+        n_c = view.by_category.shape[1]
+        q = np.ascontiguousarray(view.by_category.reshape(-1, q.shape[0]).T)
+        anchor = anchor * n_c + view.category[product]
     out = np.empty(len(anchor))
     if q.shape[0] == 0:
         out[:] = 0.0
@@ -504,10 +603,11 @@ class _ByGood:
         order = np.argsort(ep, kind="stable")
         return cls(order, ea[order], np.concatenate([[0], np.cumsum(np.bincount(ep, minlength=n_p))]))
 
-    def exposure(self, per: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """(goods, cells): sum over each good's entries of per[entry] x q[room of the entry]."""
+    def exposure(self, per: np.ndarray, q: np.ndarray, goods: np.ndarray | None = None) -> np.ndarray:
+        """(goods, cells): sum over each good's entries of per[entry] x q[room of the entry] (of `goods` only,
+        in their order, when given)."""
         mat = sp.csr_matrix((per[self.order], self.anchor, self.indptr), shape=(len(self.indptr) - 1, len(q)))
-        return np.asarray(mat @ np.asarray(q, np.float64))
+        return np.asarray((mat if goods is None else mat[goods]) @ np.asarray(q, np.float64))
 
 
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
@@ -520,7 +620,13 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     quality). `by_good`: _ByGood.of(ea, ep, goods), shared by the calls. `said`: what each good's title says
     (its class and the number of classes), grouping the goods of a category for the profiles' mix."""
     q, n_p, n_cells = view.audience, len(view.response), view.response.shape[1]
-    if by_good is not None and q.dtype == np.float64:
+    if view.by_category is not None:  # a good's entries all see its category's audience: one product per category
+        by_good = by_good or _ByGood.of(ea, ep, n_p)
+        exp_cell = np.zeros((n_p, n_cells))
+        for c in range(n_c):
+            rows = np.flatnonzero(cat_of == c)
+            exp_cell[rows] = by_good.exposure(per, np.asarray(view.by_category[:, c], np.float64), rows)
+    elif by_good is not None and q.dtype == np.float64:
         exp_cell = by_good.exposure(per, q)
     else:
         exp_cell = np.zeros((n_p, n_cells))

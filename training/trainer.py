@@ -344,9 +344,11 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 "score": "expected orders per 30 days if shelved = 30 * room[anchor, category] * quality[product]",
                 "categories": len(rates.categories)},
             "quality_shape": rates is not None and rates.shape is not None,
+            "category_audience": personal is not None and any(v.by_category is not None for v in personal.views),
             "audience": None if personal is None else {
                 "score": "expected orders x band_factor[anchor, band[product]] x prod over views of "
-                         "audience[anchor, view] . response[product, view]",
+                         "audience[anchor, view] . response[product, view] (views in category_audience: "
+                         "by_category[anchor, category[product], view])",
                 "views": {v.name: len(v.labels or ()) for v in personal.views}},
             "evidence": manifest_entry(daily, sellers, ev.top_sellers),
             "indexes": {"products": asdict(product_report), "anchors": asdict(anchor_report)},

@@ -200,6 +200,8 @@ LAYOUT: tuple[File, ...] = (
          ("float32",), ("free",), optional="audience", finite=True),
     File("audience/views.json", "free", "the views' names and cell labels, in the columns' order",
          optional="audience"),
+    File("audience/by_category.npy", "anchors", "a room's audience per category (categories x cells) of the views "
+         "that have one, views side by side", ("float32",), ("free",), optional="category_audience", finite=True),
     File("audience/group.npy", "anchors", "a room's group of similar audiences", ("int32",), optional="audience",
          mmap=False),
     File("audience/bound.npy", "products", "the most a good's audience term reaches in each group's rooms",

@@ -88,7 +88,8 @@ class Model:
                 self.personal = AudienceRates.from_arrays(self.shelf_rate, f["audience/band.npy"],
                                                           f["audience/band_factor.npy"], f["audience/audience.npy"],
                                                           f["audience/response.npy"], views,
-                                                          f["audience/group.npy"], f["audience/bound.npy"])
+                                                          f["audience/group.npy"], f["audience/bound.npy"],
+                                                          f.get("audience/by_category.npy"))
             except (ValueError, KeyError, TypeError) as exc:
                 raise ArtifactError(f"{self.path / 'audience'}: {exc}") from exc
         # a good's daily trend and biggest sellers; None for artifacts before format 8

@@ -92,7 +92,8 @@ class AudienceFitScorer:
         # the views as plain arrays over the same memory: a numpy.memmap pays a Python-level __getitem__ and
         # __array_finalize__ on every index (a fifth of a page's scoring, measured), an ndarray view does not
         personal = dataclasses.replace(personal, views=[
-            dataclasses.replace(v, audience=np.asarray(v.audience), response=np.asarray(v.response))
+            dataclasses.replace(v, audience=np.asarray(v.audience), response=np.asarray(v.response),
+                                by_category=None if v.by_category is None else np.asarray(v.by_category))
             for v in personal.views])
         self.personal = personal
         base = personal.base

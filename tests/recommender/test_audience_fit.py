@@ -78,11 +78,15 @@ def test_within_its_main_category_a_room_s_order_of_goods_moves_toward_the_truth
 def test_the_saved_term_gives_the_same_expected_orders(world, tmp_path):
     _, _, _, personal = world
     personal.save(tmp_path)
-    arrays = {name: np.load(tmp_path / f"{name}.npy") for name in ("band", "band_factor", "audience", "response")}
+    arrays = {name: np.load(tmp_path / f"{name}.npy")
+              for name in ("band", "band_factor", "audience", "response", "by_category")}
     views = json.loads((tmp_path / "views.json").read_text(encoding="utf-8"))
     loaded = AudienceRates.from_arrays(personal.base, views=views, **arrays)
     assert [v["name"] for v in views] == [v.name for v in personal.views]
+    assert [v.get("by_category", False) for v in views] == [True, False]  # gender x age per category; region not
     np.testing.assert_allclose(loaded.expected(np.arange(10)), personal.expected(np.arange(10)), rtol=1e-6)
+    with pytest.raises(ValueError, match="gender_age has an audience per category"):
+        AudienceRates.from_arrays(personal.base, views=views, **{**arrays, "by_category": None})
     views[0]["labels"] = views[0]["labels"][1:]  # the views no longer add up to the saved columns
     with pytest.raises(ValueError, match="cells"):
         AudienceRates.from_arrays(personal.base, views=views, **arrays)
@@ -157,7 +161,8 @@ def test_a_price_level_view_is_fitted_saved_and_bounded_like_the_others(fit, tmp
     term = with_levels.term(np.arange(len(warm)))
     assert (term <= with_levels.bound[:, with_levels.group[:len(warm)]].T + 1e-6).all()
     with_levels.save(tmp_path / "audience")
-    arrays = {n: np.load(tmp_path / "audience" / f"{n}.npy") for n in ("band", "band_factor", "audience", "response")}
+    arrays = {n: np.load(tmp_path / "audience" / f"{n}.npy")
+              for n in ("band", "band_factor", "audience", "response", "by_category")}
     views = json.loads((tmp_path / "audience" / "views.json").read_text(encoding="utf-8"))
     loaded = AudienceRates.from_arrays(with_levels.base, views=views, **arrays)
     np.testing.assert_allclose(loaded.expected(warm[:10]), with_levels.expected(warm[:10]), rtol=1e-5)
@@ -362,3 +367,55 @@ def test_a_good_nobody_bought_leans_to_the_region_its_title_names_as_its_origin(
 
     with_titles, without = lean(), lean(title_prior=False)
     assert with_titles > without + 0.1, (with_titles, without)
+
+
+def test_a_rooms_audience_for_a_category_is_the_fans_who_buy_it():
+    """Room 0's followers: two young women who buy 美妆 (category 0) and two men who buy 3C (category 1). Its
+    audience for 美妆 goods leans to the women, for 3C goods to the men, where its plain audience is half and
+    half; a room without known fans has none (zeros), and every known row sums to 1."""
+    import types
+
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from recommender.audience_fit import category_audiences
+
+    cell = np.array([0, 0, 1, 1, -1])  # fans' gender x age cells: 0 young women, 1 men; fan 4 unknown
+    category = np.array([0, 0, 1, 1])  # goods 0, 1 美妆; 2, 3 3C
+    purchases = pd.DataFrame({"fan": [0, 0, 1, 2, 3, 3, 4], "product": [0, 1, 0, 2, 3, 2, 1]})
+    m = types.SimpleNamespace(purchases=purchases, fan_ids=np.arange(5))
+    engagement = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 1.0, 1.0], [0, 0, 0, 0, 1.0]]))
+    q = category_audiences(m, engagement, cell, 2, category, 2, smoothing=2.0)
+    assert q.shape == (2, 2, 2)
+    assert q[0, 0, 0] > 0.65 and q[0, 1, 1] > 0.65  # 美妆: mostly the women; 3C: mostly the men (plain: 0.5)
+    np.testing.assert_allclose(q[0].sum(axis=1), 1.0)
+    assert not q[1].any()  # its only fan's cell is unknown
+
+
+def test_a_category_audience_view_scores_each_good_with_the_audience_for_its_category(world):
+    """View.fit (one room, or many: a loop over categories) and View.entries (room, good pairs) both give
+    sum_t by_category[a, category[p], t] x response[p, t], 1 for rooms without known fans."""
+    _, _, _, personal = world
+    view = next(v for v in personal.views if v.by_category is not None)
+    rooms, rows = np.arange(12), np.arange(0, len(view.response), 7)
+    want = np.einsum("apt,pt->ap", view.by_category[rooms][:, view.category[rows]], view.response[rows])
+    want = np.where(view.audience[rooms].sum(axis=1, keepdims=True) > 0, want, 1.0)
+    np.testing.assert_allclose(view.fit(rooms, rows), want, rtol=1e-5)
+    np.testing.assert_allclose(np.stack([view.fit(int(a), rows) for a in rooms]), want, rtol=1e-5)
+    a, p = np.repeat(rooms, len(rows)), np.tile(rows, len(rooms))
+    np.testing.assert_allclose(view.entries(a, p).reshape(len(rooms), -1), want, rtol=1e-5)
+    # the plain audience would score them otherwise: the per-category audience is what is used
+    plain = view.audience[rooms] @ view.response[rows].T
+    assert not np.allclose(plain, want, rtol=1e-3)
+
+
+def test_each_groups_bound_is_the_largest_term_of_its_rooms(world):
+    """with_bounds (per category block where a view's audience depends on the good's category) gives, per group
+    of rooms, each good's largest audience term over the group's rooms, with its 1e-4 margin: exact, so the
+    service's search neither misses a good nor scores more than it must."""
+    _, _, _, personal = world
+    bounded = personal.with_bounds(4)
+    term = personal.term(np.arange(len(personal.band_factor)))
+    for g in range(bounded.bound.shape[1]):
+        want = term[bounded.group == g].max(axis=0) * (1 + 1e-4)
+        np.testing.assert_allclose(bounded.bound[:, g], want, rtol=1e-5)

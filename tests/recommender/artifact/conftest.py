@@ -82,8 +82,8 @@ class Editable:
         for rel in [r for r in man["files"] if r.startswith("audience/") or r == "shelf_rate/quality_shape.npy"]:
             (self.path / rel).unlink()
             del man["files"][rel]
-        man.pop("audience", None)
-        man.pop("quality_shape", None)
+        for key in ("audience", "category_audience", "quality_shape"):
+            man.pop(key, None)
         man["format_version"] = version
         self.set_manifest(man)
 
