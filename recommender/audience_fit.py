@@ -654,9 +654,10 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     level = (exp_cell * response).sum(axis=1) / np.maximum(exp_cell.sum(axis=1), 1e-12)
     seen = exp_cell.sum(axis=1) > 0
     response[seen] /= level[seen, None]
-    mean_q = q.mean(axis=0)
+    # the rooms' mean audience (for the good's category, where the view has one per category)
+    mean_q = q.mean(axis=0) if view.by_category is None else view.by_category.mean(axis=0)[cat_of[~seen]]
     unseen_prior = prior[~seen] if groups is not None else typical[cat_of[~seen]]
-    response[~seen] /= ((unseen_prior * mean_q).sum(axis=1) / max(mean_q.sum(), 1e-12))[:, None]
+    response[~seen] /= ((unseen_prior * mean_q).sum(axis=-1) / np.maximum(mean_q.sum(axis=-1), 1e-12))[:, None]
     return response
 
 

@@ -20,7 +20,9 @@ tables ``catalog/`` and ``stats/`` with ``columns/``: one file per column (``rec
 arrays, text as a UTF-8 blob and offsets, memory-mapped so the service's workers share them instead of each reading
 the tables into its own memory; the manifest's ``columns`` lists each table's columns (a contract column a snapshot
 may lack is there when listed). Formats 8 and 9 may also hold ``trend/rebuy_*`` (each fan's own decayed orders of
-each good), under the manifest key ``rebuy``. Formats 5 to 8 still load (their tables read into each worker's memory
+each good), under the manifest key ``rebuy``. Format 9 may also hold ``audience/by_category.npy`` (the gender x age
+view's audience per category), under the manifest key ``category_audience``; without it every view scores with the
+room's whole audience. Formats 5 to 8 still load (their tables read into each worker's memory
 as columns; 5's extra files ignored; without ``audience/`` the picks use the category x quality model; without
 ``evidence/`` a good's trend and sellers are unavailable; without ``trend/`` a fan's scores are the vectors' alone;
 without the boards the service has no anchor board or audience price filter); 3 and 4 are refused.

@@ -419,3 +419,36 @@ def test_each_groups_bound_is_the_largest_term_of_its_rooms(world):
     for g in range(bounded.bound.shape[1]):
         want = term[bounded.group == g].max(axis=0) * (1 + 1e-4)
         np.testing.assert_allclose(bounded.bound[:, g], want, rtol=1e-5)
+
+
+def test_the_fit_sums_each_entry_with_the_audience_for_its_goods_category(world):
+    """_entry_fit (the fit's fast sum over the shelf entries) gives View.entries' sums for a view with an audience
+    per category, and _response sums a good's exposure per cell over the audience for its category: with every
+    category's audience the room's whole one it is the plain view's response, and changing one category's audience
+    moves the response of that category's goods only."""
+    from recommender.audience_fit import View, _entry_fit, _response
+
+    _, _, fitted, personal = world
+    view = next(v for v in personal.views if v.by_category is not None)
+    f64 = View(view.name, view.audience.astype(np.float64), view.response.astype(np.float64), view.labels,
+               view.by_category.astype(np.float64), view.category)
+    ea, ep = fitted.anchor, fitted.product
+    unknown = np.flatnonzero(f64.audience.sum(axis=1)[ea] <= 0)
+    np.testing.assert_allclose(_entry_fit(f64, ea, ep, unknown), f64.entries(ea, ep), rtol=1e-9)
+
+    rng = np.random.default_rng(0)
+    cat, n_c = f64.category, f64.by_category.shape[1]
+    per = rng.gamma(1.0, 1.0, len(ea))
+    counts = rng.poisson(1.0, f64.response.shape).astype(float)
+    plain = View("g", f64.audience, np.ones_like(f64.response), f64.labels)
+    alike = View("g", f64.audience, np.ones_like(f64.response), f64.labels,
+                 np.repeat(f64.audience[:, None, :], n_c, axis=1), cat)
+    want = _response(plain, counts, per, ea, ep, cat, n_c, 4.0)
+    np.testing.assert_allclose(_response(alike, counts, per, ea, ep, cat, n_c, 4.0), want, rtol=1e-9)
+    moved = alike.by_category.copy()
+    moved[:, 0] = np.roll(moved[:, 0], 1, axis=1)  # category 0's audience differs from the whole one
+    got = _response(View("g", f64.audience, np.ones_like(f64.response), f64.labels, moved, cat), counts, per, ea,
+                    ep, cat, n_c, 4.0)
+    listed = np.bincount(ep, minlength=len(cat)) > 0
+    assert not np.allclose(got[(cat == 0) & listed], want[(cat == 0) & listed])
+    np.testing.assert_allclose(got[cat != 0], want[cat != 0], rtol=1e-9)

@@ -391,3 +391,4 @@ def test_a_good_that_sold_in_one_room_alone_is_not_read_as_a_better_good_everywh
     spread, one = _row(m, "spread"), _row(m, "one_room")
     assert poisson.quality[one] > poisson.quality[spread]  # 228 orders against 160 over the same days
     assert nb.quality[one] < nb.quality[spread]
+
