@@ -41,7 +41,7 @@ from recommender.arrays import cell_sums, top_k
 from recommender.contract import Marketplace
 from recommender.priors import prior_strength
 from recommender.settings import Settings
-from recommender.shelf_rate import ShelfFit, ShelfRates
+from recommender.shelf_rate import ShelfFit, ShelfRates, fan_category_mix
 from recommender.threads import available_cores
 from recommender.title_audience import DEMO_CLASSES, TitleWords, title_demographics, title_origin
 
@@ -115,11 +115,9 @@ class View:
         if qc.ndim == 2:  # one room: each good's row of the room's audience
             return np.where(known, np.einsum("ij,ij->i", qc[cat], resp), 1.0)
         out = np.empty((*qc.shape[:-2], len(cat)))
-        order = np.argsort(cat, kind="stable")
-        ends = np.cumsum(np.bincount(cat, minlength=qc.shape[-2]))
-        for c, (lo, hi) in enumerate(zip(ends - np.diff(ends, prepend=0), ends, strict=True)):
-            if hi > lo:
-                out[..., order[lo:hi]] = qc[..., c, :] @ resp[order[lo:hi]].T
+        order, blocks = _category_blocks(cat, qc.shape[-2])
+        for c, lo, hi in blocks:
+            out[..., order[lo:hi]] = qc[..., c, :] @ resp[order[lo:hi]].T
         return np.where(known, out, 1.0)
 
     def entries(self, anchor: np.ndarray, product: np.ndarray, chunk: int = 500_000) -> np.ndarray:
@@ -170,17 +168,17 @@ class AudienceRates:
         known = [np.asarray(v.audience).sum(axis=1) > 0 for v in self.views]
         by_category = [v for v in self.views if v.by_category is not None]
         if by_category:  # goods sorted by category: each category's goods a contiguous block of every response
-            category = by_category[0].category
-            order = np.argsort(category, kind="stable")
-            ends = np.cumsum(np.bincount(category, minlength=by_category[0].by_category.shape[1]))
-            blocks = [(c, lo, hi) for c, (lo, hi) in enumerate(zip(ends - np.diff(ends, prepend=0), ends,
-                                                                      strict=True)) if hi > lo]
+            order, blocks = _category_blocks(by_category[0].category, by_category[0].by_category.shape[1])
             responses = [np.asarray(v.response)[order] for v in self.views]
-            sorted_bound = np.zeros_like(bound)
+            filled = np.zeros_like(bound)  # in that order
+        else:  # one block of every good, in row order
+            order, blocks, responses, filled = None, [(-1, 0, len(self.band))], [v.response for v in self.views], bound
 
-        def fill_by_category(g: int) -> None:  # fill(g) where a view's audience depends on the good's category
+        def fill(g: int) -> None:  # one group's column; numpy releases the GIL, so groups run on every core
             rooms = np.flatnonzero(group == g)
             for lo in range(0, len(rooms), chunk):
+                # self.term(rooms) with fewer passes over the (rooms, goods) block: the product in place, and
+                # np.where only where a room's audience is unknown (the same float32 values)
                 part = rooms[lo:lo + chunk]
                 for c, first, last in blocks:
                     t = None
@@ -190,28 +188,15 @@ class AudienceRates:
                         if not has[part].all():
                             f = np.where(has[part][:, None], f, 1.0)
                         t = f if t is None else np.multiply(t, f, out=t)
-                    np.maximum(sorted_bound[first:last, g], np.asarray(t, np.float32).max(axis=0),
-                               out=sorted_bound[first:last, g])
-
-        def fill(g: int) -> None:  # one group's column; numpy releases the GIL, so groups run on every core
-            rooms = np.flatnonzero(group == g)
-            for lo in range(0, len(rooms), chunk):
-                # self.term(rooms) with fewer passes over the (rooms, goods) block: the product in place, and
-                # np.where only where a room's audience is unknown (the same float32 values)
-                part, t = rooms[lo:lo + chunk], None
-                for view, has in zip(self.views, known, strict=True):
-                    f = np.asarray(view.audience[part]) @ view.response.T
-                    if not has[part].all():
-                        f = np.where(has[part][:, None], f, 1.0)
-                    t = f if t is None else np.multiply(t, f, out=t)
-                if t is None:
-                    t = np.ones((len(part), len(self.band)))
-                np.maximum(bound[:, g], np.asarray(t, np.float32).max(axis=0), out=bound[:, g])
+                    if t is None:
+                        t = np.ones((len(part), last - first))
+                    np.maximum(filled[first:last, g], np.asarray(t, np.float32).max(axis=0),
+                               out=filled[first:last, g])
 
         with ThreadPoolExecutor(available_cores()) as pool:
-            list(pool.map(fill_by_category if by_category else fill, range(k)))
-        if by_category:
-            bound[order] = sorted_bound
+            list(pool.map(fill, range(k)))
+        if order is not None:
+            bound[order] = filled
         return dataclasses.replace(self, group=group.astype(np.int32), bound=bound * np.float32(1 + 1e-4))
 
     def fit(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
@@ -284,6 +269,15 @@ class AudienceRates:
         return cls(base, np.asarray(band, np.int64), band_factor, out, group, bound)
 
 
+def _category_blocks(category: np.ndarray, n_categories: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """The goods sorted by category (stable: each category's goods in row order) and each non-empty category's
+    (category, first, last) slice of that order: what a view with an audience per category works through."""
+    order = np.argsort(category, kind="stable")
+    counts = np.bincount(category, minlength=n_categories)
+    ends = np.cumsum(counts)
+    return order, [(c, int(hi - n), int(hi)) for c, (n, hi) in enumerate(zip(counts, ends, strict=True)) if n]
+
+
 def _side_by_side(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:
     return (np.concatenate(parts, axis=1) if parts else np.zeros((len(like), 0))).astype(np.float32)
 
@@ -348,13 +342,8 @@ def category_audiences(m: Marketplace, engagement: sp.csr_matrix, cell: np.ndarr
     """(anchors, categories, cells): each room's engagement-weighted audience over `cell`'s cells, each fan
     weighted by its share of orders in the category (smoothed toward the platform's), rows summing to 1 (0 for
     rooms without known fans): who among a room's fans buys 美妆 decides how a 美妆 good fits the room."""
-    o = m.purchases
     n_f = len(m.fan_ids)
-    bought = np.bincount(o["fan"].to_numpy(np.int64) * n_categories + category[o["product"].to_numpy()],
-                         minlength=n_f * n_categories).reshape(n_f, n_categories).astype(np.float64)
-    platform = bought.sum(axis=0) + 1.0
-    platform /= platform.sum()
-    weight = (bought + smoothing * platform) / (bought.sum(axis=1, keepdims=True) + smoothing)
+    weight, _ = fan_category_mix(m, category, n_categories, smoothing)
     # the engagement's entries regrouped by (room, the fan's cell) as rows: one sparse x dense product sums each
     # (room, cell)'s fans' category weights (a product with a (fans, categories x cells) matrix took 14 s over
     # the 20M entries of a large market)
@@ -603,11 +592,13 @@ class _ByGood:
         order = np.argsort(ep, kind="stable")
         return cls(order, ea[order], np.concatenate([[0], np.cumsum(np.bincount(ep, minlength=n_p))]))
 
-    def exposure(self, per: np.ndarray, q: np.ndarray, goods: np.ndarray | None = None) -> np.ndarray:
-        """(goods, cells): sum over each good's entries of per[entry] x q[room of the entry] (of `goods` only,
-        in their order, when given)."""
-        mat = sp.csr_matrix((per[self.order], self.anchor, self.indptr), shape=(len(self.indptr) - 1, len(q)))
-        return np.asarray((mat if goods is None else mat[goods]) @ np.asarray(q, np.float64))
+    def matrix(self, per: np.ndarray, n_rooms: int) -> sp.csr_matrix:
+        """(goods, rooms): each good's entries' values `per` in its rooms' columns."""
+        return sp.csr_matrix((per[self.order], self.anchor, self.indptr), shape=(len(self.indptr) - 1, n_rooms))
+
+    def exposure(self, per: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """(goods, cells): sum over each good's entries of per[entry] x q[room of the entry]."""
+        return np.asarray(self.matrix(per, len(q)) @ np.asarray(q, np.float64))
 
 
 def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, ep: np.ndarray, cat_of: np.ndarray,
@@ -621,11 +612,12 @@ def _response(view: View, n_resp: np.ndarray, per: np.ndarray, ea: np.ndarray, e
     (its class and the number of classes), grouping the goods of a category for the profiles' mix."""
     q, n_p, n_cells = view.audience, len(view.response), view.response.shape[1]
     if view.by_category is not None:  # a good's entries all see its category's audience: one product per category
-        by_good = by_good or _ByGood.of(ea, ep, n_p)
+        mat = (by_good or _ByGood.of(ea, ep, n_p)).matrix(per, len(q))
         exp_cell = np.zeros((n_p, n_cells))
-        for c in range(n_c):
-            rows = np.flatnonzero(cat_of == c)
-            exp_cell[rows] = by_good.exposure(per, np.asarray(view.by_category[:, c], np.float64), rows)
+        order, blocks = _category_blocks(cat_of, n_c)
+        for c, lo, hi in blocks:
+            rows = order[lo:hi]
+            exp_cell[rows] = np.asarray(mat[rows] @ np.asarray(view.by_category[:, c], np.float64))
     elif by_good is not None and q.dtype == np.float64:
         exp_cell = by_good.exposure(per, q)
     else:

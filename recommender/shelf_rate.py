@@ -225,7 +225,7 @@ def _entries(m: Marketplace) -> _Entries:
                     n_days=int(np.ceil(end)), end=end)
 
 
-def _fan_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float
+def fan_category_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float
              ) -> tuple[np.ndarray, np.ndarray]:
     """(fans, categories) each fan's category mix, smoothed toward the platform's; and the platform's mix."""
     o = m.purchases
@@ -241,10 +241,10 @@ def audience_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoo
                  fan_mix: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(anchors, categories): the category mix its followers and buyers buy anywhere, engagement-weighted
     (`engagement`: the (anchors, fans) weights, anchor_fan_engagement(m) when not given; `fan_mix`:
-    _fan_mix(m, ...) when the caller has it).
+    fan_category_mix(m, ...) when the caller has it).
 
     Rooms without fans or buyers take their vertical's mean mix, or the platform's."""
-    fan_mix, platform = fan_mix or _fan_mix(m, categories, n_categories, smoothing)
+    fan_mix, platform = fan_mix or fan_category_mix(m, categories, n_categories, smoothing)
     mix = np.asarray((anchor_fan_engagement(m) if engagement is None else engagement) @ fan_mix)
     total = mix.sum(axis=1, keepdims=True)
     known = total[:, 0] > 0
@@ -585,7 +585,7 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     n_c = max(len(labels), 1)
     cat = np.where(codes >= 0, codes, 0).astype(np.int64)  # a missing category (not allowed) would share 0
     e = _entries(m)
-    fan_mix = _fan_mix(m, cat, n_c, cfg.audience_smoothing)
+    fan_mix = fan_category_mix(m, cat, n_c, cfg.audience_smoothing)
     mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, engagement, fan_mix)
     prior_mix = np.maximum(mix, 1e-12) ** cfg.audience_power
     prior_mix /= prior_mix.sum(axis=1, keepdims=True)
