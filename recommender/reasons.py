@@ -75,11 +75,13 @@ def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:
             "value": round(float(gmv_30d), 2)}
 
 
-def audience_fit(share: float, who: str, lift: float, region: bool = False) -> dict:
-    """The room x good term's strongest audience cell: a share of the room's fans, and how much more than the
-    good's average buyer fans of that cell buy it."""
+def audience_fit(share: float, who: str, lift: float, region: bool = False, category: str | None = None) -> dict:
+    """The room x good term's strongest audience cell: a share of the room's fans (with `category`: of its fans
+    who buy that category, each weighed by its share of orders there, as the term scores the good), and how much
+    more than the good's average buyer fans of that cell buy it."""
     whom = f"来自{who}" if region else f"是 {who}"
-    return {"code": "audience_fit", "text": f"你的粉丝 {share:.0%} {whom}，这类买家买它的倾向是平均的 {lift:.1f} 倍",
+    fans = "你的粉丝" if category is None else f"你的粉丝中买{category}的人"
+    return {"code": "audience_fit", "text": f"{fans} {share:.0%} {whom}，这类买家买它的倾向是平均的 {lift:.1f} 倍",
             "value": round(float(lift), 2)}
 
 

@@ -339,7 +339,8 @@ class AudienceFitScorer:
 
     def fit_reasons(self, anchor: int, rows: np.ndarray) -> list[tuple[dict, ...]]:
         """Per good, why it fits this room beyond its category: the audience cell that lifts it most (a share of
-        at least FIT_SHARE of the fans buying it at least FIT_LIFT times the average) and a price band the room
+        at least FIT_SHARE of the fans buying it at least FIT_LIFT times the average; the fans as the term weighs
+        them for the good, those who buy its category where a view is per category) and a price band the room
         sells at least FIT_LIFT times as well as its others. Kept per (room, good) for the rooms whose candidates
         are kept."""
         kept = self._cache.get(anchor)
@@ -364,18 +365,22 @@ class AudienceFitScorer:
             q = view.audience[anchor]
             if not view.labels or q.sum() <= 0:
                 continue
-            cells = np.flatnonzero(q >= FIT_SHARE)  # only cells this large can be a reason (a few of the view's)
+            if view.by_category is not None:  # the audience the term scores each good with: its category's
+                q = view.by_category[anchor][self.category[rows]]
+            # only cells this large can be a reason (a few of the view's)
+            cells = np.flatnonzero((q >= FIT_SHARE) if q.ndim == 1 else (q >= FIT_SHARE).any(axis=0))
             if not len(cells):
                 continue
-            r, qc = view.response[rows[:, None], cells], q[cells]
-            gain = np.where(r >= FIT_LIFT, qc * (r - 1), 0.0)
+            r, qc = view.response[rows[:, None], cells], q[..., cells]
+            gain = np.where((r >= FIT_LIFT) & (qc >= FIT_SHARE), qc * (r - 1), 0.0)
             cell = gain.argmax(axis=1)  # the first largest, as over every cell (the others' gain is 0)
             top = gain[np.arange(m), cell]
             better = np.flatnonzero(top > best_gain)
             if len(better):
                 won = cell[better]
                 best_gain[better], best_view[better], best_cell[better] = top[better], i, cells[won]
-                share[better], lift[better] = qc[won], r[better, won]
+                share[better] = qc[won] if qc.ndim == 1 else qc[better, won]
+                lift[better] = r[better, won]
         band = self.band_factor[anchor, self.band[rows]]
         lifted = band >= FIT_LIFT
         out: list[tuple[dict, ...]] = [()] * m
@@ -385,17 +390,22 @@ class AudienceFitScorer:
         memo = self._reason_memo
         if len(memo) > REASON_MEMO:
             memo.clear()
-        for j, v, t, b, up, q, r in zip(some.tolist(), best_view[some].tolist(), best_cell[some].tolist(),
-                                        np.round(band[some], 2).tolist(), lifted[some].tolist(),
-                                        np.round(share[some], 2).tolist(), np.round(lift[some], 2).tolist(),
-                                        strict=True):
+        per_category = [v.by_category is not None for v in views]
+        names = self.personal.base.categories
+        for j, c, v, t, b, up, q, r in zip(some.tolist(), self.category[rows[some]].tolist(),
+                                           best_view[some].tolist(), best_cell[some].tolist(),
+                                           np.round(band[some], 2).tolist(), lifted[some].tolist(),
+                                           np.round(share[some], 2).tolist(), np.round(lift[some], 2).tolist(),
+                                           strict=True):
             why = ()
             if v >= 0:  # formatted once per figure as shown (a share in %, a lift to 0.1), then shared
-                key = (v, t, q, r)
+                c = c if per_category[v] else -1
+                key = (v, t, q, r, c)
                 reason = memo.get(key)
                 if reason is None:
                     view = views[v]
-                    reason = memo[key] = reasons.audience_fit(q, view.labels[t], r, region=view.name == "region")
+                    reason = memo[key] = reasons.audience_fit(q, view.labels[t], r, region=view.name == "region",
+                                                              category=names[c] if c >= 0 else None)
                 why = (reason,)
             if up:
                 key = ("band", b)

@@ -82,13 +82,19 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
     from recommender.ranking.audience_scorer import FIT_LIFT, FIT_SHARE
 
     m, views = len(rows), scorer.personal.views
+    category = np.asarray(scorer.personal.base.category, np.int64)[rows]
+
+    def audience(view) -> np.ndarray:  # (goods, cells): the fans each good is scored against
+        if view.by_category is None:
+            return np.tile(np.asarray(view.audience[anchor]), (m, 1))
+        return np.asarray(view.by_category[anchor])[category]
+
     best_gain, best_view, best_cell = np.zeros(m), np.full(m, -1), np.zeros(m, np.int64)
     for i, view in enumerate(views):
-        q = np.asarray(view.audience[anchor])
-        if not view.labels or q.sum() <= 0:
+        if not view.labels or np.asarray(view.audience[anchor]).sum() <= 0:
             continue
-        r = np.asarray(view.response[rows])
-        gain = np.where((r >= FIT_LIFT) & (q >= FIT_SHARE)[None, :], q[None, :] * (r - 1), 0.0)
+        q, r = audience(view), np.asarray(view.response[rows])
+        gain = np.where((r >= FIT_LIFT) & (q >= FIT_SHARE), q * (r - 1), 0.0)
         cell = gain.argmax(axis=1)
         top = gain[np.arange(m), cell]
         better = top > best_gain
@@ -97,14 +103,18 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
     share, lift = np.zeros(m), np.zeros(m)
     for i, view in enumerate(views):
         here = best_view == i
-        share[here], lift[here] = view.audience[anchor, best_cell[here]], view.response[rows[here], best_cell[here]]
+        if here.any():
+            share[here] = audience(view)[np.flatnonzero(here), best_cell[here]]
+            lift[here] = view.response[rows[here], best_cell[here]]
+    names = scorer.personal.base.categories
     out = []
-    for v, t, b, up, q, r in zip(best_view.tolist(), best_cell.tolist(), np.round(band, 2).tolist(),
-                                 (band >= FIT_LIFT).tolist(), np.round(share, 2).tolist(), np.round(lift, 2).tolist(),
-                                 strict=True):
+    for c, v, t, b, up, q, r in zip(category.tolist(), best_view.tolist(), best_cell.tolist(),
+                                    np.round(band, 2).tolist(), (band >= FIT_LIFT).tolist(),
+                                    np.round(share, 2).tolist(), np.round(lift, 2).tolist(), strict=True):
         why = ()
         if v >= 0:
-            why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region"),)
+            cited = names[c] if views[v].by_category is not None else None
+            why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region", category=cited),)
         if up:  # the factor itself, not its rounding, is a reason
             why = (*why, reasons.price_band_fit(b))
         out.append(why)

@@ -46,9 +46,13 @@ def test_a_pick_cites_its_room_s_audience_and_the_good_s_own_figures(ranker):
 
 def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     """The room x good term's reasons cite the model's own figures: a cell of at least 10% of the fans buying the
-    good at least 1.25 times as much as its average buyer, a price band the room sells at least 1.25 times as well."""
+    good at least 1.25 times as much as its average buyer, a price band the room sells at least 1.25 times as well.
+    The fans are those the term weighs for the good: for the gender x age view, the room's fans who buy the good's
+    category, and the reason says so."""
     personal, cited = ranker.model.personal, {"audience_fit": 0, "price_band_fit": 0, "outside_category": 0}
     views = {v.name: v for v in personal.views}
+    assert views["gender_age"].by_category is not None  # the default model's
+    per_category = 0
     for anchor in range(len(ranker.model.anchor_ids)):
         for pick in ranker.picks(anchor, 20).items:
             for reason in pick.fit_reasons:
@@ -62,9 +66,15 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                 view = views["region" if "来自" in reason["text"] else "gender_age"]
                 t = next(i for i, label in enumerate(view.labels) if label in reason["text"])
                 assert reason["value"] == round(float(view.response[pick.product, t]), 2) >= 1.25
-                assert float(view.audience[anchor, t]) >= 0.1
-                assert f"{float(view.audience[anchor, t]):.0%}" in reason["text"]
+                share = float(view.audience[anchor, t])
+                if view.by_category is not None:
+                    category = int(personal.base.category[pick.product])
+                    share = float(view.by_category[anchor, category, t])
+                    assert f"买{personal.base.categories[category]}的人" in reason["text"]
+                    per_category += 1
+                assert share >= 0.1 and f"{share:.0%}" in reason["text"]
     assert cited["audience_fit"] > 20 and cited["price_band_fit"] > 5, cited
+    assert per_category > 10
 
 
 def test_fit_reasons_are_those_of_weighing_every_cell_of_every_view(ranker):

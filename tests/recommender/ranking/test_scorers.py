@@ -219,9 +219,14 @@ def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndar
     views = []
     for name, cells in (("gender_age", 4), ("region", 3)):
         audience = rng.dirichlet(np.ones(cells) * 0.5, n_a).astype(np.float32)
-        audience[rng.integers(n_a)] = 0  # a room without known fans in this view
+        nobody = rng.integers(n_a)
+        audience[nobody] = 0  # a room without known fans in this view
         views.append(View(name, audience, rng.lognormal(0, float(rng.choice([0.3, 1.5])), (n_p, cells))
                           .astype(np.float32)))
+        if name == "gender_age" and seed % 2:  # the room's audience per category (its fans who buy there)
+            by_category = rng.dirichlet(np.ones(cells) * 0.5, (n_a, n_c)).astype(np.float32)
+            by_category[nobody] = 0
+            views[-1].by_category, views[-1].category = by_category, category
     personal = AudienceRates(base, rng.integers(0, BANDS, n_p), rng.lognormal(0, 1, (n_a, BANDS)).astype(np.float32),
                              views)
     if seed % 3:  # rooms in groups with their own bounds (else one group, as the scorer makes without them)
