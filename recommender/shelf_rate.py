@@ -61,7 +61,7 @@ from scipy.special import gammaincinv
 from recommender.arrays import top_k
 from recommender.contract import Marketplace
 from recommender.interactions import anchor_fan_engagement
-from recommender.priors import prior_strength
+from recommender.priors import prior_strength_ml
 from recommender.settings import Settings
 
 DAYS_PER_PERIOD = 30.0  # expected orders are reported per 30 days of listing
@@ -90,8 +90,9 @@ class ShelfRateConfig(Settings):
                                    "category's typical good alone")
     lean_prior_sd: float = Field(1.0, gt=0, description="sd of the normal prior that keeps the lean's coefficients "
                                  "near the audience prior (see _fit_lean)")
-    empirical_good_prior: bool = Field(False, description="the quality prior's strength from the data (moments) "
-                                       "instead of good_prior_orders")
+    empirical_good_prior: bool = Field(True, description="the quality prior's strength from the data (the shape "
+                                       "that maximises the goods' marginal likelihood, see priors."
+                                       "prior_strength_ml) instead of good_prior_orders")
     good_overdispersion: bool = Field(True, description="a good's level is a negative-binomial estimate: its sales "
                                       "in each room vary beyond Poisson noise (how it fits the room beyond what the "
                                       "model sees), so a room's orders weigh 1 / (1 + tau2 x expected) and one room "
@@ -371,6 +372,7 @@ class FitState:
     room: np.ndarray
     scale: np.ndarray
     calibration: np.ndarray  # (categories,) the room prior's level per category
+    strength: float  # the quality prior's strength (pseudo-orders)
     prior_mix: np.ndarray
     beta: np.ndarray | None
     lean: _Lean | None
@@ -399,9 +401,10 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         center[-1] = cfg.audience_power
         lean = _Lean(np.zeros(n_c), center.copy())
     calibration = np.ones(n_c)
+    strength = cfg.good_prior_orders
     if start is not None:
         quality, room, scale = start.quality.copy(), start.room.copy(), start.scale.copy()
-        calibration, prior_mix = start.calibration.copy(), start.prior_mix
+        calibration, prior_mix, strength = start.calibration.copy(), start.prior_mix, start.strength
         if start.beta is not None and design is not None:
             beta = start.beta.copy()
         if start.lean is not None and room_x is not None:
@@ -430,8 +433,10 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
             beta = _poisson_step(seen_design[1], n_good[seen], exposure[seen], beta)
             # a prior, not a verdict: at most e^3 (20x) from the category's typical good
             prior_q = np.exp(typical[cat] + np.clip(design @ beta - typical[cat], -3, 3))
-        strength = (prior_strength(n_good[seen], exposure[seen] * prior_q[seen]) if cfg.empirical_good_prior
-                    else cfg.good_prior_orders)
+        if cfg.empirical_good_prior:  # each update from the last's answer: a step or two
+            strength = prior_strength_ml(n_good[seen], exposure[seen] * prior_q[seen], start=strength)
+        else:
+            strength = cfg.good_prior_orders
         if cfg.good_overdispersion:
             w = _entry_weights(n, unit * quality[e.product])
             quality = (np.bincount(e.product, w * n, n_p) + strength) / (np.bincount(e.product, w * unit, n_p)
@@ -466,7 +471,7 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         room *= g
         if design is not None:
             beta[:n_c] -= np.log(g)
-    state = FitState(quality.copy(), room.copy(), scale.copy(), calibration.copy(), prior_mix,
+    state = FitState(quality.copy(), room.copy(), scale.copy(), calibration.copy(), strength, prior_mix,
                    beta if design is not None else None, lean if room_x is not None else None)
     return quality, room, n_good + strength, state
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.priors import prior_strength
+from recommender.priors import prior_strength, prior_strength_ml
 
 
 def test_the_prior_strength_follows_the_variation_beyond_poisson_noise():
@@ -15,3 +15,22 @@ def test_the_prior_strength_follows_the_variation_beyond_poisson_noise():
     assert prior_strength(plain, expected) > 200  # no variation beyond noise: the factor stays at its prior
     varied = rng.poisson(expected * rng.gamma(4.0, 1 / 4.0, len(expected)))  # factors ~ Gamma(4, 4)
     assert prior_strength(varied, expected) == pytest.approx(4.0, rel=0.15)
+
+
+@pytest.mark.parametrize("k", [0.3, 1.0, 4.0])
+def test_the_likelihood_strength_recovers_the_factors_spread_where_the_moments_clip(k):
+    """Factors ~ Gamma(k, k) on counts of a catalogue's long tail (most expect a few orders): the marginal
+    likelihood finds k, from any start."""
+    rng = np.random.default_rng(int(k * 10))
+    expected = rng.lognormal(0.0, 1.5, 20_000)
+    n = rng.poisson(expected * rng.gamma(k, 1 / k, len(expected)))
+    for start in (0.2, 1.0, 50.0):
+        assert prior_strength_ml(n, expected, start=start) == pytest.approx(k, rel=0.15)
+
+
+def test_the_likelihood_strength_is_large_without_variation_beyond_noise_and_has_a_floor():
+    rng = np.random.default_rng(1)
+    expected = rng.uniform(0.1, 5, 20_000)
+    assert prior_strength_ml(rng.poisson(expected), expected) > 200
+    wild = rng.poisson(50 * rng.gamma(0.01, 100, 1000))  # a factor of e^+-10: the strength stops at its floor
+    assert prior_strength_ml(wild, np.full(1000, 50.0)) == pytest.approx(0.1)

@@ -236,6 +236,21 @@ def test_goods_nobody_bought_are_ordered_by_what_is_known_of_them(small_generate
     assert with_features > plain + 0.15 and with_features > 0.1, (with_features, plain)
 
 
+def test_the_quality_prior_is_as_strong_as_the_goods_sales_show(tmp_path):
+    """The prior's strength is read from the goods' orders: where rooms of a category are alike (the flat world)
+    a good sells about what its prior predicts everywhere and the prior is strong; where rooms differ (the strong
+    world) its sales vary with the rooms that listed it and the prior is weaker."""
+    from fixtures.marketplace import generate, write_marketplace
+    from recommender.shelf_rate import fit_shelf
+
+    strength = {fit: fit_shelf(load_snapshot(write_marketplace(generate("small", seed=7, fit=fit), tmp_path / fit)))
+                .state.strength for fit in ("flat", "default", "strong")}
+    assert strength["flat"] > 1.5 * strength["default"] > 1.5 * 1.5 * strength["strong"], strength
+    fixed = fit_shelf(load_snapshot(tmp_path / "flat"), ShelfRateConfig(empirical_good_prior=False,
+                                                                         good_prior_orders=0.7))
+    assert fixed.state.strength == 0.7
+
+
 def test_refits_continue_the_fit_and_twice_the_exposure_halves_the_expected_orders(small_snapshot):
     """refit scales each entry's days on sale (another model's exposure factor) and continues from the state it is
     given: with factor 1, each refit started where the last ended moves the fit on toward the same fixed point, less
