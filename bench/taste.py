@@ -6,8 +6,8 @@ Each variant is a JSON object of ``[audience_fit]`` settings. The shelf-rate mod
 variant's term is fitted and scored as ``bench.train --quality`` scores "ours": NDCG@50 of each room's top 50 by
 expected orders if shelved against the truth's expected sales (warm rooms, new rooms), and the mean Spearman
 within the room's main category (warm rooms, averaged over batches of 256). A benchmark, not a test: it prints
-figures for the README. (Commit c9706a7 holds the same bench with the fans' taste experiments of README
-"Personal matching", which also fitted the ALS vectors once per world.)
+figures for the README. (Commit c9706a7 holds the same bench with the fans' taste experiments in
+docs/personal-matching.md, which also fitted the ALS vectors once per world.)
 """
 
 from __future__ import annotations

@@ -31,13 +31,13 @@ as the orders rooms sold there over what the prior predicts); left free it drift
 converge slowly where few entries link rooms and goods (a big room selling goods no other room lists), so each
 later fit on nearly the same data (the burst rounds, the room x good term's refits) continues from the state the
 last one ended in (``FitState``) rather than from the priors. The two together: with 8x the orders of medium seed 0
-at the strong fit, warm rooms' NDCG@50 0.720 -> 0.814 (README "Personal matching").
+at the strong fit, warm rooms' NDCG@50 0.720 -> 0.814 (docs/personal-matching.md).
 A good's sales in one room vary beyond Poisson noise around room x quality (and the room x good term of
 ``audience_fit``): the room's audience fits it better or worse than the model can tell. Most goods sell in few
 rooms (of the goods in a room's true top 50 on medium seed 0, 37% had one or two rooms making most of their
 orders), so a plain Poisson ratio lets one room's fit set the good's level everywhere; ``good_overdispersion``
 makes the level a negative-binomial estimate instead (``_entry_weights``): warm rooms' NDCG@50 0.860 -> 0.866
-(medium seed 0) and 0.832 -> 0.849 (seed 11). Measured in README ("Personal matching").
+(medium seed 0) and 0.832 -> 0.849 (seed 11). Measured in docs/personal-matching.md.
 Platform-wide bursts (爆款: one good selling many times its rate for a few days in every room that lists it)
 would otherwise be read as quality, so a good's orders on a day far above what its other days predict are
 capped before the final fit (``burst_rounds``). Measured on the medium marketplace (14-day split, graded NDCG@50
