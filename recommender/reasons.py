@@ -44,8 +44,9 @@ def sales_proof_with_you(anchors_7d: int, gmv_7d: float) -> dict:
     return {"code": "sales_proof", "text": f"近7天 {who}在带货，GMV {yuan(gmv_7d)}", "value": round(float(gmv_7d), 2)}
 
 
-def commission(rate: float, price: float) -> dict:
-    return {"code": "commission", "text": f"佣金 {rate:.0%}，每单约赚 {yuan(rate * price)}",
+def commission(rate: float, order_value: float) -> dict:
+    """The rate, and what it earns on an order: `order_value` is yuan per order (units x price, less discounts)."""
+    return {"code": "commission", "text": f"佣金 {rate:.0%}，每单约赚 {yuan(rate * order_value)}",
             "value": round(float(rate), 4)}
 
 

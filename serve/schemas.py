@@ -140,7 +140,8 @@ class ProductCard(BaseModel):
     category: str
     price: float
     commission_rate: float
-    commission_per_order: float = Field(description="price x commission rate, yuan")
+    commission_per_order: float = Field(description="price x commission rate: yuan earned per unit sold (an order "
+                                        "may hold several; a pick's breakdown has order_value, yuan per order)")
     merchant_id: Id
     merchant_name: str | None = Field(None, description="the shop's name (the snapshot's optional merchant_name)")
     brand: str | None = None
@@ -176,11 +177,13 @@ class Pick(BaseModel):
                                                     "good that passes the gates, whatever the filters, the good's "
                                                     "quality taken at the ranking's caution quantile; without the "
                                                     "shelf-rate model, to the best retrieved), price, "
-                                                    "commission_rate, expected_value (unitless: relative affinity "
-                                                    "^ a x price ^ p x commission ^ c), support_boost, score; with "
-                                                    "expected orders also expected_commission_30d, yuan: expected "
-                                                    "orders x price x commission rate, and its 5% and 95% points "
-                                                    "(_p05, _p95) from the good's quality posterior")
+                                                    "commission_rate, order_value (yuan a buyer pays per order: "
+                                                    "units x price less discounts, from the good's orders shrunk "
+                                                    "toward its category's), expected_value (unitless: relative "
+                                                    "affinity ^ a x order_value ^ p x commission ^ c), "
+                                                    "support_boost, score; with expected orders also "
+                                                    "expected_commission_30d, yuan: expected orders x order_value x "
+                                                    "commission rate, and its 5% and 95% points (_p05, _p95)")
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant (its merchant's 30-day "
                                  "GMV is below ranking.small_merchant_gmv_30d), new_shop (the shop opened fewer than "

@@ -255,9 +255,9 @@ def ours_reranked(ranker: Ranker, task: Task, k: int, page: int = SERVED_PAGE) -
 
 def oracle_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int) -> np.ndarray:
     """The served rules with perfect knowledge: each room's goods valued by the truth's expected commission
-    (`expected`: (rooms, goods) expected orders if shelved, all rooms) x price^p x commission^c x the support boost,
-    through the same gates, exclusions and page arrangement (category cap, support share, 拓品类 cap, blocks of
-    `page_block`) as `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
+    (`expected`: (rooms, goods) expected orders if shelved, all rooms) x (yuan per order)^p x commission^c x the
+    support boost, through the same gates, exclusions and page arrangement (category cap, support share, 拓品类
+    cap, blocks of `page_block`) as `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
     unconstrained oracle is the rules', the gap between ours and it the model's."""
     unborn = np.flatnonzero(task.unborn) if task.unborn is not None else np.zeros(0, np.int64)
     seen = task.seen.tocsr()
@@ -271,7 +271,7 @@ def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int
     any `unborn` good: oracle_served's lists, and the served lists' reference in personal_fit."""
     cfg, goods = ranker.config, ranker.goods
     earns = bool(np.any(goods.commission > 0))
-    value = (goods.price ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
+    value = (goods.order_value ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
              else np.ones(len(goods.price))) * ranker.scorer.boost
     code = slot_codes(goods.category, goods.supported)
     out = np.full((len(users), k), -1, np.int64)
@@ -331,7 +331,9 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     rankings["ours"] = ours_reranked(ranker, task, k)
     rankings["oracle"] = rank_task(task, lambda users: np.asarray(truth.expected_sales)[users], k)
     rankings["oracle_served"] = oracle_served(ranker, task, np.asarray(truth.expected_sales), k)
-    # what the served ranking optimises: the anchor's expected commission = expected units x price x rate
+    # what the served ranking optimises: the anchor's expected commission = expected orders x yuan per order x rate;
+    # the generator's yuan per order is its price x the same 1.29 (units less discounts) for every good, so price
+    # grades alike
     earnings = expected * (ranker.goods.price * ranker.goods.commission)[None, :]
     models = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg)
     out = {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()), "models": models,

@@ -38,6 +38,9 @@ class Goods:
     gmv_7d: np.ndarray
     new_shop: np.ndarray | None = None  # its merchant's shop opened within `new_shop_days` (None: none did)
     shop_age_days: np.ndarray | None = None  # days since its merchant's first listed good (None: unknown)
+    #: yuan a buyer pays per order (units x price, less discounts; see order_value), what commission is paid
+    #: on; None: the price (one unit at list price)
+    order_value: np.ndarray | None = None
     supported: np.ndarray = field(init=False)  # new, or from a small or new shop: exposure support (扶持)
 
     def __post_init__(self) -> None:
@@ -45,6 +48,8 @@ class Goods:
             self.new_shop = np.zeros(len(self.price), bool)
         if self.shop_age_days is None:
             self.shop_age_days = np.full(len(self.price), np.inf)
+        if self.order_value is None:
+            self.order_value = np.asarray(self.price, float)
         self.supported = np.asarray(self.new, bool) | np.asarray(self.small, bool) | np.asarray(self.new_shop, bool)
 
     @classmethod
@@ -81,13 +86,46 @@ class Goods:
                    age_days=age_days, merchant_gmv=merchant_gmv,
                    sales={w: st[f"sales_{w}d"] for w in WINDOWS},
                    anchors_7d=st["anchors_7d"], gmv_7d=st.numbers("gmv_7d", 0.0),
-                   new_shop=shop_age < cfg.new_shop_days, shop_age_days=shop_age)
+                   new_shop=shop_age < cfg.new_shop_days, shop_age_days=shop_age,
+                   order_value=order_value(p.numbers("price", np.nan), st.numbers("gmv_30d", 0.0),
+                                           st.numbers("orders_30d", 0.0), codes))
 
     def in_category(self, name: str) -> np.ndarray:
         """Goods of one category (none at all for an unknown category)."""
         if name not in self.categories:
             return np.zeros(len(self.category), bool)
         return self.category == self.categories.index(name)
+
+
+def order_value(price: np.ndarray, gmv: np.ndarray, orders: np.ndarray, category: np.ndarray) -> np.ndarray:
+    """Yuan per order of each good: its price times what an order of it is worth in units of its price (several
+    units, less discounts), from its own orders (`gmv` over `orders`) shrunk toward its category's. Commission is
+    paid on what buyers pay, so expected orders x price would understate it by the units per order.
+
+    The shrinkage is empirical Bayes on the goods' ratios r = gmv / (orders x price): across goods, (r - the
+    category's)^2 has expectation tau^2 + sigma^2 / orders, so a least-squares line in 1 / orders gives the spread
+    between goods (tau^2) and within a good's orders (sigma^2), and a good with n orders moves from its category's
+    ratio by n / (n + sigma^2 / tau^2). Where goods do not differ (tau^2 ~ 0) every good takes its category's."""
+    price = np.asarray(price, np.float64)
+    gmv, orders = np.asarray(gmv, np.float64), np.asarray(orders, np.float64)
+    code = np.asarray(category, np.int64)
+    sold = (orders > 0) & (price > 0) & np.isfinite(price) & (gmv > 0)
+    if not sold.any():
+        return price.copy()
+    key = np.where(code >= 0, code, code.max() + 1)
+    n_k = int(key.max()) + 1
+    paid = np.bincount(key[sold], gmv[sold], n_k)
+    listed = np.bincount(key[sold], orders[sold] * price[sold], n_k)
+    overall = paid.sum() / listed.sum()
+    pooled = np.divide(paid, listed, out=np.full(n_k, overall), where=listed > 0)[key]
+    ratio = np.divide(gmv, orders * price, out=pooled.copy(), where=sold)
+    dev, inv = (ratio - pooled)[sold] ** 2, 1.0 / orders[sold]
+    tau2, sigma2 = 0.0, 1.0
+    if sold.sum() > 2 and np.ptp(inv) > 0:
+        sigma2, tau2 = np.polyfit(inv, dev, 1)  # slope sigma^2, intercept tau^2
+        tau2, sigma2 = max(float(tau2), 0.0), max(float(sigma2), 1e-9)
+    weight = orders / (orders + sigma2 / max(tau2, 1e-12))
+    return price * np.where(sold, pooled + weight * (ratio - pooled), pooled)
 
 
 def new_anchors(age_days: np.ndarray, gmv_30d: np.ndarray, violations: np.ndarray, cfg: RankingConfig

@@ -33,11 +33,11 @@ class Explainer:
         self._outside_memo: dict[tuple[int, int], dict] = {}  # formatted once per (peer group, category)
         self._sold_7d = sold_7d
         self._interval = interval
-        # per good, what a pick's expected commission multiplies: price, commission rate, then 1 and the 5% and 95%
-        # factors of its range (one gather a page; each figure computed as (orders x price) x rate, then x factor)
+        # per good, what a pick's expected commission multiplies: yuan per order, commission rate, then 1 and the 5%
+        # and 95% factors of its range (one gather a page; each figure (orders x yuan) x rate, then x factor)
         factors = [np.ones(self._n_goods)] + ([] if interval is None else [interval[0], interval[1]])
-        self._money = np.stack([np.asarray(goods.price, np.float64), np.asarray(goods.commission, np.float64),
-                                *factors], axis=1)
+        self._money = np.stack([np.asarray(goods.order_value, np.float64),
+                                np.asarray(goods.commission, np.float64), *factors], axis=1)
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
         self._match_memo: dict[tuple[int, int], dict] = {}  # a room's audience match per category, formatted once
@@ -47,6 +47,7 @@ class Explainer:
         self._anchors_7d, self._gmv_7d = goods.anchors_7d.tolist(), goods.gmv_7d.astype(float).tolist()
         self._rank_7d = np.asarray(board_rank_7d).tolist()
         self._price, self._commission = goods.price.tolist(), goods.commission.tolist()
+        self._order_value = goods.order_value.tolist()
         self._new, self._small, self._new_shop = goods.new.tolist(), goods.small.tolist(), goods.new_shop.tolist()
         self._shop_age = goods.shop_age_days.tolist()
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
@@ -74,7 +75,7 @@ class Explainer:
             why.append(reasons.sales_proof(self._anchors_7d[p], self._gmv_7d[p]))
         if 0 < self._rank_7d[p] <= BOARD_REASON_RANKS:
             why.append(reasons.top_board(cat, self._rank_7d[p]))
-        why.append(reasons.commission(self._commission[p], self._price[p]))
+        why.append(reasons.commission(self._commission[p], self._order_value[p]))
         supported = []
         if self._new[p]:
             supported.append("new_goods")
@@ -98,7 +99,7 @@ class Explainer:
         """The shown picks with their reasons, built for these goods only; `breakdown` holds the picks' affinity,
         relative affinity, expected value and score (rounded here); `fit` each pick's audience-fit reasons. With
         `orders` (the affinity is expected orders per 30 days) a pick also carries expected_commission_30d, the
-        yuan the anchor would earn in 30 days: expected orders x price x commission rate, and where the model
+        yuan the anchor would earn in 30 days: expected orders x yuan per order x commission rate, and where the model
         knows how sure it is of the good, the 5% and 95% points of that (_p05, _p95) as the good's quality
         allows, its room's strength and audience taken as fitted. `on_shelf` and `outside` (per pick) mark the
         goods the room lists already and those outside its own categories (拓品类, `mark_outside`).
@@ -115,8 +116,8 @@ class Explainer:
         fit = fit or [()] * m
         own = self._sold_by(anchor, rows)
         money = [None] * m
-        if orders:  # yuan: expected orders x price x commission rate, with its range (one rounding for all)
-            f = self._money[rows]  # price, commission rate, 1 and, with an interval, its 5% and 95% factors
+        if orders:  # yuan: expected orders x yuan per order x commission rate, with its range (one rounding for all)
+            f = self._money[rows]  # yuan per order, commission rate, 1 and, with an interval, its 5% and 95% factors
             earned = breakdown[0] * f[:, 0] * f[:, 1]
             money = np.round(earned[:, None] * f[:, 2:], 2).tolist()
         shelf = [False] * m if on_shelf is None else on_shelf.tolist()
@@ -142,7 +143,8 @@ class Explainer:
                     if self.memo_size:
                         matches[(anchor, col)] = match
             figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
-                       "expected_value": v, "support_boost": b, "score": s6}
+                       "order_value": round(self._order_value[p], 2), "expected_value": v, "support_boost": b,
+                       "score": s6}
             if cash is not None:
                 figures["expected_commission_30d"] = cash[0]
                 if len(cash) == 3:

@@ -94,7 +94,9 @@ class Pool(NamedTuple):
 
 
 class _Value:
-    """The anchor-independent part of a good's value: price^p x commission^c, and the support boost.
+    """The anchor-independent part of a good's value: (yuan per order)^p x commission^c, and the support boost.
+    Yuan per order (Goods.order_value) is what commission is paid on: the price times the units an order holds,
+    less discounts.
 
     A catalogue without commissions (every rate 0: a retailer's own sales log, not a distribution pool) has no
     earnings to weigh: every good's value would be 0 and the order an accident of ties, so there goods are
@@ -102,7 +104,7 @@ class _Value:
 
     def __init__(self, goods: Goods, cfg: RankingConfig) -> None:
         earns = bool(np.any(goods.commission > 0))
-        self.price = goods.price ** cfg.price_weight if earns else np.ones_like(goods.price)
+        self.price = goods.order_value ** cfg.price_weight if earns else np.ones_like(goods.price)
         self.commission = goods.commission ** cfg.commission_weight if earns else np.ones_like(goods.commission)
         self.boost = np.where(goods.supported, 1 + cfg.support_boost, 1.0)
         self.code = slot_codes(goods.category, goods.supported)

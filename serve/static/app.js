@@ -502,7 +502,7 @@ function qualityBadge(card) {
     `退款率 ${pct(card.refund_rate, 1)} · 店铺 ${card.shop_rating === null ? "—" : num(card.shop_rating, 1)}分`);
 }
 
-const SUPPORT = { new_goods: "新品扶持", small_merchant: "中小商家扶持" };
+const SUPPORT = { new_goods: "新品扶持", small_merchant: "中小商家扶持", new_shop: "新店扶持" };
 
 function expectedEarnings(pick) {
   // yuan only where the model gives expected orders; the vectors' affinity is a match, not money
@@ -513,7 +513,7 @@ function expectedEarnings(pick) {
   }
   const range = b.expected_commission_30d_p05 === undefined ? "" :
     `；90% 可能在 ${yuan(b.expected_commission_30d_p05)}–${yuan(b.expected_commission_30d_p95)} 之间`;
-  return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 售价 × 佣金率${range}` },
+  return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 每单 ${yuan(b.order_value)} × 佣金率${range}` },
     h("span", { class: "label" }, "预期佣金 (30天)"),
     h("span", { class: "expected" }, yuan(b.expected_commission_30d)),
     range && h("span", { class: "range muted" },
@@ -532,7 +532,7 @@ function pickCard(pick) {
     h("div", { class: "money" },
       h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
       h("div", {}, h("span", { class: "label" }, "佣金率"), h("span", { class: "rate" }, pct(c.commission_rate, 0))),
-      h("div", {}, h("span", { class: "label" }, "每单佣金"),
+      h("div", {}, h("span", { class: "label" }, "每件佣金"),
         h("span", { class: "per-order" }, price(c.commission_per_order))),
       expectedEarnings(pick)),
     h("ul", { class: "reasons" }, pick.reasons.map((r) => h("li", { dataset: { code: r.code } }, r.text))),
@@ -546,7 +546,7 @@ function pickCard(pick) {
 const SEARCH_KEYS = ["q", "category", "price_min", "price_max", "commission_min", "min_sales_7d", "max_refund_rate",
   "brand", "merchant", "sort", "order", "k", "offset"];
 const SORT_NAMES = { relevance: "综合", sales_7d: "近7天销量", gmv_7d: "近7天 GMV", commission_rate: "佣金率",
-  commission_per_order: "每单佣金", price: "价格", growth_7d: "近7天增长" };
+  commission_per_order: "每件佣金", price: "价格", growth_7d: "近7天增长" };
 const RATE_KEYS = ["commission_min", "max_refund_rate"];
 /** A rate as the form shows it: 0.2 -> "20". */
 const percentText = (rate) => String(+(Number(rate) * 100).toFixed(4));
@@ -636,7 +636,7 @@ function hitCard(hit) {
     h("div", { class: "money" },
       h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
       h("div", {}, h("span", { class: "label" }, "佣金率"), h("span", { class: "rate" }, pct(c.commission_rate, 0))),
-      h("div", {}, h("span", { class: "label" }, "每单佣金"),
+      h("div", {}, h("span", { class: "label" }, "每件佣金"),
         h("span", { class: "per-order" }, price(c.commission_per_order))),
       h("div", { title: `近7天 ${num(hit.orders_7d)} 单，此前周均 ${num(hit.baseline_orders_7d, 1)} 单` },
         h("span", { class: "label" }, "近7天增长"), h("span", { class: "growth " + growth }, signedPct(hit.growth_7d)))),
@@ -688,7 +688,7 @@ async function showProduct(id, params) {
       shopLine(d.shop),
       stockWarning(d.stock),
       h("div", { class: "kpis" }, kpi("售价", price(c.price)), kpi("佣金率", pct(c.commission_rate)),
-        kpi("每单佣金", price(c.commission_per_order)), kpi("近7天销量", num(c.sales_7d)))),
+        kpi("每件佣金", price(c.commission_per_order)), kpi("近7天销量", num(c.sales_7d)))),
     h("div", { class: "panel", id: "trend-panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "近30天销售趋势"), h("span", { class: "muted", id: "trend-note" })),
       h("div", { id: "trend" }, loading("销售趋势"))),

@@ -165,7 +165,7 @@ def test_expected_value_is_affinity_price_and_commission_with_the_configured_wei
     page = serving.ranker.picks(0, 30)
     for pick in page.items:
         b = pick.breakdown
-        expected = (b["relative_affinity"] ** cfg.affinity_weight * b["price"] ** cfg.price_weight
+        expected = (b["relative_affinity"] ** cfg.affinity_weight * b["order_value"] ** cfg.price_weight
                     * b["commission_rate"] ** cfg.commission_weight)
         assert b["expected_value"] == pytest.approx(expected, rel=1e-3)
         assert pick.score == pytest.approx(b["expected_value"] * b["support_boost"], rel=1e-4)

@@ -71,7 +71,8 @@ def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
         rates = _rates(ranker)  # its quality: the levels refitted with the term where it is on
         expected = expected * getattr(rates, "base", rates).quality_quantile(cfg.caution)
     boost = np.where(goods.supported[rows], 1 + cfg.support_boost, 1)
-    return ((expected[rows] / top) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
+    # the good's yuan per order: the units an order holds x price, less discounts (Goods.order_value)
+    return ((expected[rows] / top) ** cfg.affinity_weight * goods.order_value[rows] ** cfg.price_weight
             * goods.commission[rows] ** cfg.commission_weight * boost)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from recommender import reasons
 from recommender.artifact import load_model
 from recommender.ranking import Ranker, RankingConfig
 from tests.recommender.ranking.plain_rules import fit_reasons_every_cell
@@ -110,12 +111,15 @@ def test_without_the_term_a_pick_has_no_fit_reasons(shelf_ranker):
 
 @pytest.mark.parametrize("which", ["ranker", "shelf_ranker"])
 def test_a_pick_s_expected_commission_is_yuan_from_its_expected_orders(which, request):
-    """expected orders per 30 days x price x commission rate: the yuan the page shows as 预期佣金."""
+    """expected orders per 30 days x yuan per order x commission rate: the yuan the page shows as 预期佣金; the
+    commission reason's 每单约赚 is one order's share of it."""
     ranker = request.getfixturevalue(which)
     for pick in ranker.picks(5, 20).items:
         b = pick.breakdown
-        assert b["expected_commission_30d"] == pytest.approx(b["affinity"] * b["price"] * b["commission_rate"],
-                                                             abs=0.01)
+        assert b["expected_commission_30d"] == pytest.approx(b["affinity"] * b["order_value"] * b["commission_rate"],
+                                                             rel=1e-3, abs=0.01)  # order_value shown to the fen
+        per_order = next(r for r in pick.reasons if r["code"] == "commission")["text"].split("每单约赚 ")[1]
+        assert per_order == reasons.yuan(b["order_value"] * b["commission_rate"])
 
 
 def test_without_expected_orders_a_pick_claims_no_yuan(vector_ranker):
