@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
-from scipy.special import gammaincinv
+from scipy.special import gammaincinv, ndtri
 
 from recommender.arrays import top_k
 from recommender.contract import Marketplace
@@ -122,6 +122,20 @@ class ShelfRates:
             return np.ones(len(self.quality))
         shape = np.maximum(np.asarray(self.shape, np.float64), 1e-6)
         return gammaincinv(shape, q) / shape
+
+    def range_factors(self, extra_log_sd: float = 0.0, level: float = 0.90) -> tuple[np.ndarray, np.ndarray]:
+        """Each good's low and high point of a central range (`level`: 5% and 95% for 0.90) of its expected
+        orders over their mean: the quality posterior's quantiles, or, with `extra_log_sd` (an error the posterior
+        does not hold), those of its product with a log-normal of that sd, as one log-normal of the two variances
+        summed (mean 1)."""
+        p = (1 + level) / 2
+        if not extra_log_sd:
+            return self.quality_quantile(1 - p), self.quality_quantile(p)
+        shape = np.full(len(self.quality), np.inf) if self.shape is None else \
+            np.maximum(np.asarray(self.shape, np.float64), 1e-6)
+        var = np.log1p(1 / shape) + extra_log_sd ** 2
+        z = float(ndtri(p))
+        return np.exp(-var / 2 - z * np.sqrt(var)), np.exp(-var / 2 + z * np.sqrt(var))
 
     def expected(self, anchors: np.ndarray | int, rows: np.ndarray | None = None) -> np.ndarray:
         """Expected orders per 30 days of goods `rows` (all when None) in rooms `anchors` if shelved."""

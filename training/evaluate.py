@@ -356,14 +356,16 @@ def served_gap(models: dict, metric: str = "ndcg_earnings@50") -> dict:
 def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, train_m: Marketplace) -> dict:
     """How personal each ranking is within a category (training/fit_metrics.py), beside the truth's own:
     the main-category Spearman of the models' scores, the share of same-category room pairs with identical top
-    5, and the share of dear goods in the top 10 of price-sensitive rooms."""
+    5, and the share of dear goods in the top 10 of price-sensitive rooms; and how often the served picks' shown
+    range of expected commission holds the truth's (range_coverage)."""
     goods, users = ranker.goods, task.users
     names = train_m.anchors["main_category"].astype(str).to_numpy()[users]
     main = np.array([goods.categories.index(c) if c in goods.categories else -1 for c in names])
     # the lists as a room sees them: every gated good, those it already sells included (as the service shows)
     truth_all = np.asarray(truth.expected_sales, dtype=np.float64)[users]
     value = np.where(ranker.gate[None, :], truth_all * (goods.price * goods.commission)[None, :], -1.0)
-    compared = {"ours": _pad([[p.product for p in ranker.picks(int(a), 10).items] for a in users.tolist()], 10)}
+    pages = [ranker.picks(int(a), 10).items for a in users.tolist()]
+    compared = {"ours": _pad([[p.product for p in page] for page in pages], 10)}
     scores = {name: np.asarray(scorers[name](users), dtype=np.float64)
               for name in ("ours_no_rerank", "ablation_category_x_quality") if name in scorers}
     for name, s in scores.items():
@@ -382,7 +384,26 @@ def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth
             row["spearman_main_category"] = round(main_category_spearman(scores[name], truth_all, goods.category,
                                                                          main), 4)
         out[name] = row
+    coverage = range_coverage(pages, users, truth_all)
+    if coverage is not None:
+        out["ours"]["range_coverage"] = coverage
     return out
+
+
+def range_coverage(pages: list[list], users: np.ndarray, truth: np.ndarray) -> float | None:
+    """The share of served picks whose shown 5%-95% range of expected commission holds the truth's (`truth`:
+    (users, goods) expected orders if shelved): the range is the pick's expected orders' range times the same yuan
+    per order and rate, so it is checked in orders. None where the picks carry no range (no shelf-rate model)."""
+    held = []
+    for j, page in enumerate(pages):
+        for p in page:
+            b = p.breakdown
+            if "expected_commission_30d_p05" not in b or not b["expected_commission_30d"] > 0:
+                continue
+            per = b["affinity"] / b["expected_commission_30d"]  # orders per yuan of this pick's figure
+            held.append(b["expected_commission_30d_p05"] * per <= truth[j, p.product]
+                        <= b["expected_commission_30d_p95"] * per)
+    return round(float(np.mean(held)), 4) if held else None
 
 
 def _pad(rows: list[list[int]], k: int) -> np.ndarray:

@@ -53,6 +53,11 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {name} | {_cell(p.get('spearman_main_category'))} | {_cell(p['identical_top5'])} | "
                              f"{_cell(p['dear_top10_price_sensitive'])} |")
             lines.append("")
+            coverage = tr["personal"].get("ours", {}).get("range_coverage")
+            if coverage is not None:
+                lines += [f"The served picks' 5%–95% range of expected commission holds the truth's for {coverage:.1%} "
+                          "of them (ranking.range_log_sd sets how far the range reaches beyond the good's own "
+                          "evidence).", ""]
         if "served_gap" in tr:
             g = tr["served_gap"]
             lines += [f"Served rules against the model ({g['metric']}): the served oracle (the truth's expected "

@@ -43,8 +43,8 @@ class Ranker:
         self.anchor_gate = anchors_gate(self.rooms, cfg)
         self.boards = Boards(self.goods, self.gate)
         rates = model.shelf_rate
-        interval = None if rates is None or rates.shape is None else (rates.quality_quantile(0.05),
-                                                                        rates.quality_quantile(0.95))
+        # the range a pick's expected commission is shown with: its quality posterior, widened by the model's error
+        interval = None if rates is None or rates.shape is None else rates.range_factors(cfg.range_log_sd)
         self.explainer = Explainer(self.goods, self.rooms, self.boards.rank[7], interval=interval,
                                    sold_7d=sold_within(model, days=7))
         self.scorer = self._scorer(model)

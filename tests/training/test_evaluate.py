@@ -217,3 +217,26 @@ def test_the_report_splits_the_served_earnings_gap_into_rules_and_model(result):
     assert gap["oracle_served"] == served and gap["ours_of_oracle_served"] == pytest.approx(
         models["ours"]["ndcg_earnings@50"]["mean"] / served, abs=1e-4)
     assert "of the served oracle" in markdown(result)
+
+
+def test_the_served_range_coverage_counts_the_picks_whose_range_holds_the_truth(served_setup):
+    """range_coverage: the share of served picks whose shown 5%-95% range, read in orders, holds the truth's
+    expected orders; the posterior alone (range_log_sd = 0) holds it for fewer picks than the default range."""
+    from recommender.ranking import Ranker, RankingConfig
+    from training.evaluate import range_coverage
+
+    ranker, task, truth = served_setup
+    users = task.users[:60]
+    expected = np.asarray(truth.expected_sales, np.float64)[users]
+    pages = [ranker.picks(int(a), 10).items for a in users.tolist()]
+    held = []
+    for j, page in enumerate(pages):
+        for p in page:
+            b = p.breakdown
+            orders_per_yuan = b["affinity"] / b["expected_commission_30d"]
+            held.append(b["expected_commission_30d_p05"] * orders_per_yuan <= expected[j, p.product]
+                        <= b["expected_commission_30d_p95"] * orders_per_yuan)
+    assert range_coverage(pages, users, expected) == pytest.approx(np.mean(held), abs=1e-4)
+    bare = Ranker(ranker.model, RankingConfig(range_log_sd=0.0))
+    narrow = range_coverage([bare.picks(int(a), 10).items for a in users.tolist()], users, expected)
+    assert narrow < range_coverage(pages, users, expected) - 0.2

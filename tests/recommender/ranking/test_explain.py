@@ -126,10 +126,23 @@ def test_without_expected_orders_a_pick_claims_no_yuan(vector_ranker):
     assert not any("expected_commission_30d" in p.breakdown for p in vector_ranker.picks(5, 20).items)
 
 
-def test_a_pick_s_expected_commission_comes_with_the_range_its_evidence_allows(ranker):
-    """The 5% and 95% points of the good's quality posterior bound its expected commission; the more orders
-    the model saw, the narrower the range."""
+def test_a_pick_s_expected_commission_comes_with_the_range_its_evidence_and_the_model_s_error_allow(ranker,
+                                                                                                      small_artifact):
+    """The 5% and 95% points of the good's quality posterior widened by the model's error (range_log_sd) bound its
+    expected commission; the more orders the model saw, the narrower the range, but never narrower than the
+    model's error alone; with range_log_sd = 0 the range is the posterior's own quantiles."""
+    from scipy.special import gammaincinv
+
     shape = np.asarray(ranker.model.shelf_rate.shape)
+    floor = np.exp(2 * 1.6449 * ranker.config.range_log_sd)  # p95 / p05 of the error alone
+    posterior = Ranker(load_model(small_artifact), RankingConfig(range_log_sd=0.0))
+    for pick, bare in zip(ranker.picks(3, 20).items, posterior.picks(3, 20).items, strict=True):
+        b, c, k = pick.breakdown, bare.breakdown, float(shape[pick.product])
+        assert pick.product == bare.product and b["expected_commission_30d"] == c["expected_commission_30d"]
+        assert c["expected_commission_30d_p95"] == pytest.approx(
+            c["expected_commission_30d"] * gammaincinv(k, 0.95) / k, rel=1e-3, abs=0.02)
+        assert b["expected_commission_30d_p95"] / b["expected_commission_30d_p05"] >= 0.99 * floor
+        assert b["expected_commission_30d_p05"] < c["expected_commission_30d_p05"]
     widths, shapes = [], []
     for anchor in range(0, 50, 5):
         for pick in ranker.picks(anchor, 20).items:
