@@ -77,11 +77,12 @@ def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:
 
 
 def audience_fit(share: float, who: str, lift: float, region: bool = False, category: str | None = None) -> dict:
-    """The room x good term's strongest audience cell: a share of the room's fans (with `category`: of its fans
-    who buy that category, each weighed by its share of orders there, as the term scores the good), and how much
-    more than the good's average buyer fans of that cell buy it."""
+    """The room x good term's strongest audience cell: a share of the room's audience as the term counts it (its
+    followers and, weighing more, its buyers; with `category`, each weighed by how likely it is to buy that
+    category, from its orders there and the platform's), and how much more than the good's average buyer fans
+    of that cell buy it."""
     whom = f"来自{who}" if region else f"是 {who}"
-    fans = "你的粉丝" if category is None else f"你的粉丝中买{category}的人"
+    fans = "你的观众（粉丝与下单买家）" if category is None else f"按买{category}的可能性计，你的观众"
     return {"code": "audience_fit", "text": f"{fans} {share:.0%} {whom}，这类买家买它的倾向是平均的 {lift:.1f} 倍",
             "value": round(float(lift), 2)}
 

@@ -11,6 +11,7 @@ from recommender.ranking import RankingConfig
 # setting: (lowest allowed or None, highest allowed or None, just below, just above); None: no bound that side
 RANGES = {
     "candidates": (10, 5000, 9, 5001),
+    "range_log_sd": (0.0, 3.0, -0.01, 3.01),
     "max_refund_rate": (0.0, 1.0, -0.01, 1.01),
     "min_shop_rating": (0.0, 5.0, -0.01, 5.01),
     "max_merchant_violations": (0, None, -1, None),

@@ -48,8 +48,8 @@ def test_a_pick_cites_its_room_s_audience_and_the_good_s_own_figures(ranker):
 def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     """The room x good term's reasons cite the model's own figures: a cell of at least 10% of the fans buying the
     good at least 1.25 times as much as its average buyer, a price band the room sells at least 1.25 times as well.
-    The fans are those the term weighs for the good: for the gender x age view, the room's fans who buy the good's
-    category, and the reason says so."""
+    The audience is the one the term weighs the good with (followers and buyers; for the gender x age view each
+    weighed by how likely it is to buy the good's category), and the reason says so."""
     personal, cited = ranker.model.personal, {"audience_fit": 0, "price_band_fit": 0, "outside_category": 0}
     views = {v.name: v for v in personal.views}
     assert views["gender_age"].by_category is not None  # the default model's
@@ -71,7 +71,9 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                 if view.by_category is not None:
                     category = int(personal.base.category[pick.product])
                     share = float(view.by_category[anchor, category, t])
-                    assert f"买{personal.base.categories[category]}的人" in reason["text"]
+                    assert f"按买{personal.base.categories[category]}的可能性计" in reason["text"]
+                else:
+                    assert "你的观众（粉丝与下单买家）" in reason["text"]
                     per_category += 1
                 assert share >= 0.1 and f"{share:.0%}" in reason["text"]
     assert cited["audience_fit"] > 20 and cited["price_band_fit"] > 5, cited
