@@ -76,6 +76,12 @@ def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:
             "value": round(float(gmv_30d), 2)}
 
 
+def anchor_untried_category(category: str) -> dict:
+    """A proposed room that has not sold the good's category lately: what its estimate rests on instead."""
+    return {"code": "category_untried",
+            "text": f"TA近30天没有带货{category}，预估来自TA的粉丝构成和粉丝相似的直播间的销量", "value": 0}
+
+
 def audience_fit(share: float, who: str, lift: float, region: bool = False, category: str | None = None) -> dict:
     """The room x good term's strongest audience cell: a share of the room's audience as the term counts it (its
     followers and, weighing more, its buyers; with `category`, each weighed by how likely it is to buy that

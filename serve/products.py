@@ -126,7 +126,7 @@ def _quality(s: Serving, row: int) -> dict:
 @endpoint(bp, "/<product_id>/anchors", query=schemas.ProductAnchorsQuery, response=schemas.ProductAnchorsResponse,
           csv="items")
 def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
-    """Anchors whose audience fits a good and who sell its category, with reasons."""
+    """Anchors where a good would sell the most if shelved (达人广场), with reasons."""
     s = serving()
     row = s.product_row(product_id)
     rooms = s.ranker.rooms

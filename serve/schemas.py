@@ -128,8 +128,9 @@ class NoQuery(Query):
 
 class Reason(BaseModel):
     code: str = Field(description="outside_category (拓品类), audience_fit, price_band_fit (why the good fits this "
-                      "room), audience_match, "
-                      "sales_proof, top_board, commission, new_goods, ...")
+                      "room), audience_match, sales_proof, top_board, commission, new_goods, ...; in the "
+                      "merchant's view anchor_fans, audience_match, category_sales or category_untried (the room "
+                      "has not sold the category in 30 days)")
     text: str = Field(description="the sentence shown to people (Chinese)")
     value: float = Field(description="the figure the sentence cites")
 

@@ -187,7 +187,9 @@ class Explainer:
                 on_shelf: np.ndarray | None = None) -> list[dict]:
         """Proposed anchors for a good, spoken of in the third person (the reader is the merchant): the room's
         fans, its followers' buying in the good's category and its own GMV there, with the scorer's figures;
-        `on_shelf` marks rooms that list the good already."""
+        `on_shelf` marks rooms that list the good already. A room proposed though it has not sold the category
+        lately (the model expects it would, from its audience and rooms like it) says so, and a share of its
+        followers that rounds to 0% is not cited: it would argue against the proposal."""
         rooms, category = self.rooms, int(self._category_code[product])
         col = int(rooms.audience_column[category]) if category >= 0 else -1
         label = self._categories[category]
@@ -199,10 +201,12 @@ class Explainer:
         items = []
         for i, (a, s) in enumerate(zip(anchors.tolist(), score.tolist(), strict=True)):
             why = [reasons.anchor_fans(int(fans[i]))]
-            if audience[i] is not None:
+            if audience[i] is not None and round(audience[i], 2) > 0:
                 why.append(reasons.audience_match(audience[i], label, whose="TA的"))
             if gmv[i] > 0:
                 why.append(reasons.anchor_category_sales(label, gmv[i], share[i]))
+            else:
+                why.append(reasons.anchor_untried_category(label))
             items.append({"anchor": a, "score": s, "reasons": why,
                           "on_shelf": bool(on_shelf[i]) if on_shelf is not None else False,
                           "breakdown": {**{name: values[i] for name, values in figures.items()},

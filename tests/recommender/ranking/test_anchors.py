@@ -60,19 +60,29 @@ def test_anchors_for_a_good_without_the_shelf_rate_model_are_ranked_by_their_sco
 
 
 def test_each_proposed_room_cites_its_followers_share_buying_the_goods_category(ranker):
-    """Whatever the good's category: the merchant reads the share of each room's followers that bought it."""
+    """Whatever the good's category: the merchant reads the share of each room's followers that bought it, unless
+    it rounds to 0% (which would argue against the room); a room that has not sold the category lately says so
+    instead of citing its sales there."""
     goods, rooms = ranker.goods, ranker.rooms
     labels = ranker.model.audience.labels["category"]
+    untried = 0
     for code in range(len(goods.categories)):
         product = int(np.flatnonzero(goods.category == code)[0])
         label = goods.categories[code]
-        for item in ranker.anchors_for(product, 5).items:
+        for item in ranker.anchors_for(product, 40).items:
             cited = {r["code"]: r for r in item["reasons"]}
+            gmv = float(rooms.category_sales(np.array([item["anchor"]]), code)[0][0])
+            assert ("category_sales" in cited) == (gmv > 0) and ("category_untried" in cited) == (gmv == 0)
+            untried += gmv == 0
             if label not in labels:
                 continue
             share = float(rooms.category_shares[item["anchor"], labels.index(label)])
+            if round(share, 2) == 0:
+                assert "audience_match" not in cited
+                continue
             assert cited["audience_match"]["value"] == pytest.approx(share, abs=1e-4), (label, item["anchor"])
             assert cited["audience_match"]["text"].startswith(f"TA的粉丝中 {share:.0%} 近30天购买过{label}")
+    assert untried > 0  # the model proposes rooms new to a category (it expects they would sell it)
 
 
 def test_without_the_shelf_rate_model_a_rooms_recent_orders_in_the_category_count(vector_ranker, monkeypatch):
