@@ -147,6 +147,13 @@ def to_csv(items: list, model: type[BaseModel] | None = None) -> bytes:
         else:
             columns[path] = None
     columns.update(dict.fromkeys(c for c in seen if c not in columns))
+    # a figure an item carries twice (a board's fans beside its anchor's) is one column: the later copy goes
+    # where every row holds the same value under the same header
+    first: dict[str, str] = {}
+    for c in list(columns):
+        twin = first.setdefault(header(c), c)
+        if twin != c and all(row.get(c) == row.get(twin) for row in rows):
+            del columns[c]
     out = io.StringIO()
     out.write(BOM)
     writer = csv.writer(out, lineterminator="\r\n")

@@ -100,6 +100,7 @@ def sellers(product_id: str, q: schemas.SellersQuery):
     row = s.product_row(product_id)
     ev = _evidence(s)
     rooms = s.ranker.rooms
+    known(q.tier, rooms.tiers, "tier")
     page = ev.seller_page(row, rooms.fans, rooms.tier, sort=q.sort, k=q.k, offset=q.offset, tier_is=q.tier,
                           min_fans=q.min_fans)
     items = [{"rank": q.offset + i + 1, "gmv_rank": gr, "anchor": anchor_summary(s.cards, a), "orders": o,

@@ -172,6 +172,8 @@ class Explainer:
             else:  # no peer sells it: the room's own fans' buying, per room
                 reason = reasons.outside_category(self._category_of[pick.product], share,
                                                   float(self.rooms.category_shares[anchor, col]))
+                if reason["value"] > 0:  # it cites the category match's figure: that reason would repeat it
+                    pick.audience_reason = None
         pick.fit_reasons = (reason, *pick.fit_reasons)
 
     def _sold_by(self, anchor: int, rows: np.ndarray) -> list[bool]:

@@ -155,7 +155,9 @@ def test_sellers_filter_by_tier_and_fans(client, seller_table, market, busy):
     floor = int(mine["fans"].median())
     body = client.get(f"/v1/products/{busy}/sellers?k=200&min_fans={floor}").get_json()
     assert sorted(shown(body)) == sorted(mine.loc[mine["fans"] >= floor, "anchor_id"].tolist())
-    assert client.get(f"/v1/products/{busy}/sellers?tier=没有这层").get_json()["items"] == []
+    unknown = client.get(f"/v1/products/{busy}/sellers?tier=没有这层")  # a typo must not read as "nobody sells it"
+    assert unknown.status_code == 400 and unknown.get_json()["error"]["field"] == "tier"
+    assert tier in unknown.get_json()["error"]["message"]
 
 
 def test_seller_pages_are_slices_of_one_order(client, busy):

@@ -209,7 +209,8 @@ def test_hot_answers_cite_checkable_figures_and_live_counts(hot_app):
 LISTS = ["/v1/anchors/{anchor}/picks?k=30", "/v1/products/{product}/anchors?k=15", "/v1/products/{product}/similar?k=8",
          "/v1/rankings/top-sales?k=25", "/v1/rankings/top-sales?window=30d&k=10", "/v1/rankings/hot",
          "/v1/live/{anchor}/hot", "/v1/feed/hot?fan_id=1", "/v1/search/anchors?q=1&k=20",
-         "/v1/search/categories"]
+         "/v1/search/categories", "/v1/rankings/anchors?k=20", "/v1/products/{product}/sellers?k=20",
+         "/v1/products?k=20"]
 
 
 def read_csv(data: bytes) -> list[list[str]]:

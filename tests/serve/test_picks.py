@@ -113,7 +113,9 @@ def test_cold_start_anchor_gets_picks_from_its_audience(client, ids, serving):
     assert len(body["items"]) == 20
     row = serving.model.anchor_ids.lookup(ids["cold_anchor"])
     assert serving.model.anchor_stats["orders_all"].iloc[row] == 0
-    assert all(any(r["code"] == "audience_match" for r in it["reasons"]) for it in body["items"])
+    # each pick cites its followers' buying of the category: as the category match, or in the 拓品类 reason
+    assert all(any(r["code"] == "audience_match" or (r["code"] == "outside_category" and "你的粉丝中" in r["text"])
+                   for r in it["reasons"]) for it in body["items"])
 
 
 def test_new_goods_and_small_merchants_get_slots(client, ids, serving):

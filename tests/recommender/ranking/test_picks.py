@@ -191,6 +191,8 @@ def test_a_category_no_similar_room_sells_is_not_justified_by_0_percent(small_ar
             if round(float(peers[row[anchor], col]), 2) == 0:
                 fans = float(ranker.rooms.category_shares[anchor, col])
                 assert reason["value"] == round(fans, 4) and (f"{fans:.0%}" in reason["text"] or fans < 0.005)
+                if reason["value"] > 0:  # the category match would say the same figure again
+                    assert "audience_match" not in [r["code"] for r in pick.reasons]
                 checked += 1
     assert checked >= 1
 
