@@ -44,7 +44,8 @@ def profile(anchor_id: str, q: schemas.NoQuery):
     audience = {dim: _shares(aud.labels[dim], np.asarray(aud.shares[dim][row]), 10 if dim == "region" else None)
                 for dim in aud.shares}
     a = s.model.columns.anchors.row(row)
-    stats = {k: None if v is None else float(v) for k, v in s.model.columns.anchor_stats.row(row).items()}
+    # counts as integers, money (GMV) as yuan: the columns hold them as int64 and float64
+    stats = {k: None if v is None else plain(v) for k, v in s.model.columns.anchor_stats.row(row).items()}
     return {
         "anchor": anchor_summary(s.cards, row),
         "shop_rating": plain(a.get("shop_rating")),

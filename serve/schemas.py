@@ -12,9 +12,10 @@ Id = int | str
 
 
 class Query(BaseModel):
-    """Query parameters: unknown ones are errors, so a typo ('catgory') is reported, not ignored."""
+    """Query parameters: unknown ones are errors, so a typo ('catgory') is reported, not ignored; so is a number
+    that is not finite (price_min=nan), named as such rather than as out of range."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class PicksQuery(Query):
@@ -214,7 +215,8 @@ class AnchorProfile(BaseModel):
     buyers_30d: int = Field(description="followers who bought anything in the last 30 days, any room")
     audience: dict[str, list[Share]] = Field(description="gender / age_band / region / category shares of "
                                                           "followers; category = bought it in the last 30 days")
-    stats: dict[str, float] = Field(description="orders, GMV and goods sold over 7/30 days, shelf size")
+    stats: dict[str, int | float] = Field(description="orders, GMV (yuan) and goods sold over 7/30 days, shelf "
+                                                "size: counts are integers")
     model_version: str
 
 

@@ -41,6 +41,14 @@ def test_garbage_parameters_never_give_a_500(client, ids):
         assert r.is_json
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+@pytest.mark.parametrize("name", ["price_min", "price_max", "commission_min"])
+def test_a_number_that_is_not_finite_is_named_as_such(client, ids, name, value):
+    r = client.get(f"/v1/anchors/{ids['anchor']}/picks", query_string={name: value})
+    assert r.status_code == 400 and r.json["error"]["field"] == name
+    assert "finite" in r.json["error"]["message"]  # not "should be >= 0", which nan is not told apart from
+
+
 def test_weird_ids_are_404_not_500(client):
     for bad in ("%E4%B8%AD", "-1", "1.5", "a" * 300, "0" * 30, "--5", "%C2%B2", "%D9%A3", "+5", "1_0"):
         for url in (f"/v1/anchors/{bad}/picks", f"/v1/products/{bad}/anchors", f"/v1/products/{bad}"):

@@ -24,6 +24,7 @@ def test_anchor_profile_shares_and_stats(client, ids, serving):
     assert sum(s["share"] for s in body["audience"]["gender"]) == pytest.approx(1, abs=1e-3)
     row = serving.model.anchor_ids.lookup(ids["anchor"])
     assert body["stats"]["orders_30d"] == serving.model.anchor_stats["orders_30d"].iloc[row]
+    assert all(isinstance(v, int) for k, v in body["stats"].items() if not k.startswith("gmv"))  # counts: 19, not 19.0
     shares = [s["share"] for s in body["audience"]["category"]]
     assert shares == sorted(shares, reverse=True)
 
