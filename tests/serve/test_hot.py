@@ -147,6 +147,13 @@ def test_a_malformed_body_is_a_400_naming_events(client, body):
     assert r.status_code == 400 and r.json["error"]["field"] == "events"
 
 
+@pytest.mark.parametrize(("data", "said"), [(b'{"events": [{"quantity": 1e400}]}', "infinity"),
+                                             (b'{"events": [', "JSON"), (b"\xff\xfe", "JSON")])
+def test_a_body_that_does_not_parse_says_why(client, data, said):
+    r = client.post("/v1/events/orders", data=data, content_type="application/json", headers=AUTH)
+    assert r.status_code == 400 and r.json["error"]["field"] == "events" and said in r.json["error"]["message"]
+
+
 def test_an_oversized_batch_is_refused_whole(client, world):
     events = [event(f"o{i}", world["rooms"][0], world["goods"][0], world["now"]) for i in range(5001)]
     r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
