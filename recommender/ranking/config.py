@@ -28,8 +28,8 @@ class RankingConfig(Settings):
     range_log_sd: float = Field(0.45, ge=0, le=3, description="the shown 5%-95% range of a pick's expected "
                                 "commission: the good's quality posterior widened by a log-normal of this sd, the "
                                 "model's error beyond the good's own evidence (how a room it never saw sell the "
-                                "good differs from rooms like it). 0.45 held the generator's truth for 87-93% of "
-                                "the top 20 picks of medium worlds (xuanpin evaluate reports it: range_coverage); "
+                                "good differs from rooms like it). 0.45 held the generator's truth for 84-93% of "
+                                "the top picks of medium worlds (xuanpin evaluate reports it: range_coverage); "
                                 "0: the posterior alone, which held it for about 30%")
     affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
     vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
