@@ -325,8 +325,9 @@ def served_figures(data: Path, artifact: Path, world: WorldBeforeOrders | None =
     for group, rows in (("new", np.flatnonzero(new)), ("warm", np.flatnonzero(~new))):
         task = Task("anchor_goods", rows, sp.csr_matrix((len(rows), n_p)), sp.csr_matrix((len(rows), n_p)), n_p)
         gains = e[rows] * value[None, :]
-        ranked = {"ours": ours_reranked(ranker, task, K), "oracle_served": oracle_served(ranker, task, e, K),
-                  "observable_served": oracle_served(ranker, task, oo, K)}
+        price = ranker.goods.price  # the generator's yuan per order: price x one constant
+        ranked = {"ours": ours_reranked(ranker, task, K), "oracle_served": oracle_served(ranker, task, e, K, price),
+                  "observable_served": oracle_served(ranker, task, oo, K, price)}
         out[group] = {name: float(np.nanmean(ndcg_at_k(r, gains, K))) for name, r in ranked.items()}
     return out
 

@@ -36,8 +36,12 @@ def prior_strength_ml(n: np.ndarray, expected: np.ndarray, start: float = 1.0, l
                  + float((1 / k - 1 / r - (mu - n) / r ** 2).sum()))
         grad, hess = k * score, k * k * curve + k * score  # in t = log k
         step = -grad / hess if hess < 0 else np.sign(grad)  # ascend; where not concave, one unit uphill
-        step = float(np.clip(step, -1.0, 1.0))
-        t = float(np.clip(t + step, np.log(lo), np.log(hi)))
-        if abs(step) < 1e-3:
+        if not np.isfinite(step):
             break
+        step = float(np.clip(step, -1.0, 1.0))
+        bounded = float(np.clip(t + step, np.log(lo), np.log(hi)))
+        if bounded == t or abs(step) < 1e-3:  # converged, or pressed against a bound (no variation: hi)
+            t = bounded
+            break
+        t = bounded
     return float(np.exp(t))

@@ -7,9 +7,9 @@ snapshot and sold n[a, p] orders, and
     n[a, p] ~ Poisson(T[a, p] * room[a, category(p)] * quality[p])
 
 * ``quality[p]``: the good's own pull (its appeal and price), orders per day in a room of strength 1. It is
-  shrunk toward its category's typical good by a gamma prior worth ``good_prior_orders`` orders, so a good
-  listed for 1 day with 2 orders beats one listed 60 days with 3, and a good nobody listed (or a new one) gets
-  its category's typical quality.
+  shrunk toward its category's typical good by a gamma prior worth as many orders as the goods' sales show
+  (``empirical_good_prior``; else ``good_prior_orders``), so a good listed for 1 day with 2 orders beats one
+  listed 60 days with 3, and a good nobody listed (or a new one) gets its category's typical quality.
 * ``room[a, c]``: how strongly room a sells category c, observed for the categories it lists and shrunk
   toward a prior from its audience elsewhere: the room's scale times (the category mix its followers and
   buyers buy, anywhere) ** ``audience_power``. A new room with fans but no sales lives on the prior.
@@ -125,9 +125,10 @@ class ShelfRates:
 
     def range_factors(self, extra_log_sd: float = 0.0, level: float = 0.90) -> tuple[np.ndarray, np.ndarray]:
         """Each good's low and high point of a central range (`level`: 5% and 95% for 0.90) of its expected
-        orders over their mean: the quality posterior's quantiles, or, with `extra_log_sd` (an error the posterior
-        does not hold), those of its product with a log-normal of that sd, as one log-normal of the two variances
-        summed (mean 1)."""
+        orders over their mean: the quality posterior's exact quantiles, or, with `extra_log_sd` (an error the
+        posterior does not hold), those of its product with a log-normal of that sd, as one log-normal of the two
+        variances summed (mean 1). That one log-normal is an approximation: for a good with under about one order
+        of evidence (shape < 1) its low point sits well above the gamma's (at shape 0.5, 0.10 against 0.008)."""
         p = (1 + level) / 2
         if not extra_log_sd:
             return self.quality_quantile(1 - p), self.quality_quantile(p)
@@ -525,11 +526,13 @@ class _DayCells:
 
 
 def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.ndarray, weights: np.ndarray,
-                   cfg: ShelfRateConfig, cells: _DayCells | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   cfg: ShelfRateConfig, cells: _DayCells | None = None, prior_orders: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Order weights with each good's burst days capped: a day's orders are limited to `burst_ratio` times what
-    the good's other days predict for that day's exposure, plus Poisson noise and slack. `cells`:
-    _DayCells.of(e, goods), shared by the rounds. Only days with orders can be capped, so the caps are computed
-    for those cells alone (the exposure needs every day)."""
+    the good's other days predict for that day's exposure, plus Poisson noise and slack (the other days' rate
+    shrunk toward the good's quality by `prior_orders`, the fit's quality prior strength; None: the config's
+    good_prior_orders). `cells`: _DayCells.of(e, goods), shared by the rounds. Only days with orders can be
+    capped, so the caps are computed for those cells alone (the exposure needs every day)."""
     n_p, n_d = len(quality), e.n_days
     cells = cells or _DayCells.of(e, n_p)
     strength = room[e.anchor, cat[e.product]]
@@ -542,8 +545,9 @@ def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.n
     good = cells.sold // n_d
     counts = np.bincount(cells.order_cell, weights, len(cells.sold))
     day_exposure = exposure.ravel()[cells.sold]
-    rate = ((np.bincount(good, counts, n_p)[good] - counts + cfg.good_prior_orders)
-            / (exposure.sum(axis=1)[good] - day_exposure + cfg.good_prior_orders / quality[good]))
+    k = cfg.good_prior_orders if prior_orders is None else prior_orders
+    rate = ((np.bincount(good, counts, n_p)[good] - counts + k) / (exposure.sum(axis=1)[good] - day_exposure
+                                                                  + k / quality[good]))
     expected = rate * day_exposure
     cap = cfg.burst_ratio * expected + cfg.burst_z * np.sqrt(expected) + cfg.burst_slack
     raw = cells.raw
@@ -619,7 +623,7 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     weights = np.ones(len(e.order_entry))
     cells = _DayCells.of(e, len(cat)) if cfg.burst_rounds else None
     for _ in range(cfg.burst_rounds):
-        n, weights = _capped_counts(e, cat, quality, room, weights, cfg, cells)
+        n, weights = _capped_counts(e, cat, quality, room, weights, cfg, cells, state.strength)
         quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x, state)
     rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
                        [str(c) for c in labels], shape.astype(np.float32))

@@ -253,25 +253,30 @@ def ours_reranked(ranker: Ranker, task: Task, k: int, page: int = SERVED_PAGE) -
     return _served(task, k, rank_one)
 
 
-def oracle_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int) -> np.ndarray:
+def oracle_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int, order_value: np.ndarray | None = None
+                  ) -> np.ndarray:
     """The served rules with perfect knowledge: each room's goods valued by the truth's expected commission
     (`expected`: (rooms, goods) expected orders if shelved, all rooms) x (yuan per order)^p x commission^c x the
     support boost, through the same gates, exclusions and page arrangement (category cap, support share, 拓品类
     cap, blocks of `page_block`) as `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
-    unconstrained oracle is the rules', the gap between ours and it the model's."""
+    unconstrained oracle is the rules', the gap between ours and it the model's. `order_value`: the true yuan per
+    order (None: the service's estimate, Goods.order_value)."""
     unborn = np.flatnonzero(task.unborn) if task.unborn is not None else np.zeros(0, np.int64)
     seen = task.seen.tocsr()
-    return truth_served(ranker, task.users, expected, k, np.split(seen.indices, seen.indptr[1:-1]), unborn)
+    return truth_served(ranker, task.users, expected, k, np.split(seen.indices, seen.indptr[1:-1]), unborn,
+                        order_value)
 
 
 def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int,
-                 excluded: list[np.ndarray] | None = None, unborn: np.ndarray | None = None) -> np.ndarray:
+                 excluded: list[np.ndarray] | None = None, unborn: np.ndarray | None = None,
+                 order_value: np.ndarray | None = None) -> np.ndarray:
     """(users, k) the truth's expected commission arranged by the served rules for each room in `users`
     (`expected`: all rooms' expected orders if shelved), without the goods `excluded[j]` for the j-th room or
     any `unborn` good: oracle_served's lists, and the served lists' reference in personal_fit."""
     cfg, goods = ranker.config, ranker.goods
     earns = bool(np.any(goods.commission > 0))
-    value = (goods.order_value ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
+    per_order = goods.order_value if order_value is None else order_value
+    value = (per_order ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
              else np.ones(len(goods.price))) * ranker.scorer.boost
     code = slot_codes(goods.category, goods.supported)
     out = np.full((len(users), k), -1, np.int64)
@@ -330,7 +335,8 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     rankings = {name: rank_task(task, scorer, k) for name, scorer in scorers.items()}
     rankings["ours"] = ours_reranked(ranker, task, k)
     rankings["oracle"] = rank_task(task, lambda users: np.asarray(truth.expected_sales)[users], k)
-    rankings["oracle_served"] = oracle_served(ranker, task, np.asarray(truth.expected_sales), k)
+    # the generator's yuan per order is its price x one constant (units less discounts): the price values alike
+    rankings["oracle_served"] = oracle_served(ranker, task, np.asarray(truth.expected_sales), k, ranker.goods.price)
     # what the served ranking optimises: the anchor's expected commission = expected orders x yuan per order x rate;
     # the generator's yuan per order is its price x the same 1.29 (units less discounts) for every good, so price
     # grades alike
@@ -373,7 +379,8 @@ def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth
     compared["truth_by_commission"] = top_k(value, 10)
     # the same truth through the served rules (support boost and share, category cap, pages): how alike the
     # rules alone make rooms' lists, the reference for the served picks' identical top 5
-    compared["truth_served"] = truth_served(ranker, users, np.asarray(truth.expected_sales), 10)
+    compared["truth_served"] = truth_served(ranker, users, np.asarray(truth.expected_sales), 10,
+                                            order_value=goods.price)
     sensitive = np.isin(users, price_sensitive_rooms(train_m, truth.fan_level, users))
     limit = np.where(sensitive, fans_price_p90(train_m, goods.price)[users], np.nan)
     out = {}
@@ -384,25 +391,23 @@ def personal_fit(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth
             row["spearman_main_category"] = round(main_category_spearman(scores[name], truth_all, goods.category,
                                                                          main), 4)
         out[name] = row
-    coverage = range_coverage(pages, users, truth_all)
+    coverage = range_coverage(pages, truth_all, ranker.explainer.interval)
     if coverage is not None:
         out["ours"]["range_coverage"] = coverage
     return out
 
 
-def range_coverage(pages: list[list], users: np.ndarray, truth: np.ndarray) -> float | None:
-    """The share of served picks whose shown 5%-95% range of expected commission holds the truth's (`truth`:
-    (users, goods) expected orders if shelved): the range is the pick's expected orders' range times the same yuan
-    per order and rate, so it is checked in orders. None where the picks carry no range (no shelf-rate model)."""
-    held = []
-    for j, page in enumerate(pages):
-        for p in page:
-            b = p.breakdown
-            if "expected_commission_30d_p05" not in b or not b["expected_commission_30d"] > 0:
-                continue
-            per = b["affinity"] / b["expected_commission_30d"]  # orders per yuan of this pick's figure
-            held.append(b["expected_commission_30d_p05"] * per <= truth[j, p.product]
-                        <= b["expected_commission_30d_p95"] * per)
+def range_coverage(pages: list[list], truth: np.ndarray, interval: tuple[np.ndarray, np.ndarray] | None
+                   ) -> float | None:
+    """The share of served picks whose shown 5%-95% range of expected commission holds the truth's (`truth`: (rooms
+    of `pages`, goods) expected orders if shelved). The range is the pick's expected orders times the good's low
+    and high factors (`interval`, the explainer's), then times the same yuan per order and rate, so it is checked
+    in orders, before the figures are rounded to the fen. None where the picks carry no range."""
+    if interval is None:
+        return None
+    lo, hi = interval
+    held = [p.breakdown["affinity"] * lo[p.product] <= truth[j, p.product] <= p.breakdown["affinity"] * hi[p.product]
+            for j, page in enumerate(pages) for p in page]
     return round(float(np.mean(held)), 4) if held else None
 
 

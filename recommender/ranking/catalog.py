@@ -4,6 +4,7 @@ a rating without missing values) are its memory-mapped arrays, shared by the ser
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,7 +106,9 @@ def order_value(price: np.ndarray, gmv: np.ndarray, orders: np.ndarray, category
     The shrinkage is empirical Bayes on the goods' ratios r = gmv / (orders x price): across goods, (r - the
     category's)^2 has expectation tau^2 + sigma^2 / orders, so a least-squares line in 1 / orders gives the spread
     between goods (tau^2) and within a good's orders (sigma^2), and a good with n orders moves from its category's
-    ratio by n / (n + sigma^2 / tau^2). Where goods do not differ (tau^2 ~ 0) every good takes its category's."""
+    ratio by n / (n + sigma^2 / tau^2). Where goods do not differ (tau^2 <= 0), or the line cannot be read (a
+    slope <= 0: one order of ten units would otherwise set a good's value tenfold), every good takes its
+    category's. The ratio is against today's price: a price changed within the 30 days moves it too."""
     price = np.asarray(price, np.float64)
     gmv, orders = np.asarray(gmv, np.float64), np.asarray(orders, np.float64)
     code = np.asarray(category, np.int64)
@@ -120,11 +123,11 @@ def order_value(price: np.ndarray, gmv: np.ndarray, orders: np.ndarray, category
     pooled = np.divide(paid, listed, out=np.full(n_k, overall), where=listed > 0)[key]
     ratio = np.divide(gmv, orders * price, out=pooled.copy(), where=sold)
     dev, inv = (ratio - pooled)[sold] ** 2, 1.0 / orders[sold]
-    tau2, sigma2 = 0.0, 1.0
+    weight = np.zeros(len(price))  # without a line to read (or a slope <= 0), every good takes its category's
     if sold.sum() > 2 and np.ptp(inv) > 0:
         sigma2, tau2 = np.polyfit(inv, dev, 1)  # slope sigma^2, intercept tau^2
-        tau2, sigma2 = max(float(tau2), 0.0), max(float(sigma2), 1e-9)
-    weight = orders / (orders + sigma2 / max(tau2, 1e-12))
+        if sigma2 > 0 and tau2 > 0:
+            weight = orders / (orders + sigma2 / tau2)
     return price * np.where(sold, pooled + weight * (ratio - pooled), pooled)
 
 
@@ -220,10 +223,11 @@ class Rooms:
     def __len__(self) -> int:
         return len(self.rating)
 
-    @property
+    @functools.cached_property
     def tiers(self) -> list[str]:
-        """The tiers anchors have (sorted; the empty tier of anchors without one left out)."""
-        return sorted({str(t) for t in np.unique(self.tier).tolist()} - {""})
+        """The tiers anchors have (头部/腰部/尾部 ..., sorted; anchors without one left out): what a tier filter may
+        name. Computed once: a request's check must not sort every anchor's tier."""
+        return sorted({str(t) for t in self.tier.tolist()} - {"", "nan", "None", "<NA>"})
 
     def category_orders_30d(self, anchors: np.ndarray, category: int) -> np.ndarray | None:
         """Each room's orders in one goods category over the last 30 days (None: unknown to the artifact)."""

@@ -17,8 +17,8 @@ class RankingConfig(Settings):
     min_shop_rating: float = Field(4.0, ge=0, le=5, description="merchant shops rated lower are gated out")
     max_merchant_violations: int = Field(2, ge=0, description="merchants with more violations are gated out")
     require_stock: bool = Field(True, description="gate out goods with zero stock")
-    # expected value: affinity^a x price^p x commission^c. With the shelf-rate model the affinity is the good's
-    # expected orders in the room if shelved, relative to the room's best gated good; the vectors' inner product
+    # expected value: affinity^a x (yuan per order)^p x commission^c. With the shelf-rate model the affinity is the
+    # good's expected orders in the room if shelved, relative to the room's best gated good; the vectors' inner product
     # (artifacts without that model) is flatter than true sales, so it gets a steeper exponent of its own.
     audience_fit: bool = Field(True, description="rank by expected orders with the room x good term where the "
                                "artifact has it (False: the category x quality model, every room alike)")
@@ -34,8 +34,9 @@ class RankingConfig(Settings):
     affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
     vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
                                           "(artifacts without the shelf-rate model)")
-    price_weight: float = Field(1.0, ge=0, description="exponent of the price in a good's expected value (1, with the "
-                                "commission exponent 1: the score is proportional to the expected commission)")
+    price_weight: float = Field(1.0, ge=0, description="exponent of the yuan per order (price x units an order "
+                                "holds, less discounts) in a good's expected value (1, with the commission exponent "
+                                "1: the score is proportional to the expected commission)")
     commission_weight: float = Field(1.0, ge=0, description="exponent of the commission rate in its expected value")
     # exposure support (中小商家扶持), by thresholds of the platform's kind (a fixed bar a merchant can see and
     # cross, not a share of the catalogue that moves with everyone else's sales)

@@ -54,6 +54,11 @@ class Explainer:
         self._audience_col = [int(rooms.audience_column[c]) for c in goods.category.tolist()]
         self._category_code = goods.category
 
+    @property
+    def interval(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per good, the low and high factors of the range its expected commission is shown with (None: none)."""
+        return self._interval
+
     def category_of(self, product: int) -> int:
         """A good's category code (-1: none)."""
         return int(self._category_code[product])

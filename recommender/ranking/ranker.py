@@ -10,7 +10,6 @@ prepared here once per model; a request only indexes and masks.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -106,10 +105,10 @@ class Ranker:
         """The catalogue's categories (sorted): what a category filter may name."""
         return self.goods.categories
 
-    @functools.cached_property
+    @property
     def tiers(self) -> list[str]:
         """The anchors' tiers (头部/腰部/尾部 ...), sorted: what a tier filter may name."""
-        return sorted(set(self.rooms.tier.tolist()) - {"", "nan", "None", "<NA>"})
+        return self.rooms.tiers
 
     def similar(self, product: int, k: int = 20) -> list[tuple[int, float]]:
         """The closest goods in the embedding space that pass the gates: (row, cosine)."""

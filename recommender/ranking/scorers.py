@@ -1,7 +1,7 @@
 """Scorers: how much a good is worth to a room, and a room to a good. One protocol, two implementations.
 
-A good's score in room a is its expected value to the anchor, relative affinity^w x price^p x commission^c,
-times a boost for supported goods (扶持). The affinity comes from
+A good's score in room a is its expected value to the anchor, relative affinity^w x (yuan per order)^p x
+commission^c, times a boost for supported goods (扶持). The affinity comes from
 
 * `ShelfRateScorer`: expected orders if shelved (recommender/shelf_rate.py), the default wherever the artifact
   has the shelf-rate model. It ranks every eligible good, not a shortlist.
@@ -65,7 +65,7 @@ class Scorer(Protocol):
     """What the picks and the merchant's view ask of a model."""
 
     boost: np.ndarray  # per good: 1 + support_boost for supported goods, else 1
-    orders: bool  # the affinity is expected orders per 30 days (so x price x commission rate is yuan)
+    orders: bool  # the affinity is expected orders per 30 days (so x yuan per order x commission rate is yuan)
 
     def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int, outside: np.ndarray | None = None
                   ) -> Scored:
@@ -88,7 +88,7 @@ class Pool(NamedTuple):
     rows: np.ndarray
     col: np.ndarray  # the category's column of the room-strength matrix
     unit: np.ndarray  # expected orders at room strength 1
-    own_value: np.ndarray  # quality ** w x price ** p x commission ** c
+    own_value: np.ndarray  # quality ** w x (yuan per order) ** p x commission ** c
     own: np.ndarray  # own_value x support boost
     code: np.ndarray  # slot codes for the arrangement
 
@@ -115,8 +115,10 @@ class ShelfRateScorer:
 
     """Goods by expected orders if shelved. A good's score in room a is
 
-        (room[a, c] x quality[p] x 30 / top[a]) ** w x price ** p x commission ** c x boost
-        = (room[a, c] x 30 / top[a]) ** w  x  own[p],   own = quality ** w x price ** p x commission ** c x boost
+        (room[a, c] x quality[p] x 30 / top[a]) ** w x value ** p x commission ** c x boost
+        = (room[a, c] x 30 / top[a]) ** w  x  own[p],   own = quality ** w x value ** p x commission ** c x boost
+
+    (value: the good's yuan per order, Goods.order_value)
 
     so within a category every room orders the goods alike, by `own`. The gated goods are sorted by category,
     then `own`, once at load, which turns a room's ranking into a merge of per-category lists each scaled by the
@@ -240,7 +242,7 @@ class VectorScorer:
     fan's does,
 
         base = relative affinity ** w + trend.room_weight x trend[good] x reach[room, category],
-        score = base x price^p x commission^c x boost
+        score = base x (yuan per order)^p x commission^c x boost
 
     (reach: the room's 30-day GMV in the good's category over its best category's, 1 for a room without sales:
     `recommender.trend.room_trend_reach`)

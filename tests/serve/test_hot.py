@@ -148,7 +148,8 @@ def test_a_malformed_body_is_a_400_naming_events(client, body):
 
 
 @pytest.mark.parametrize(("data", "said"), [(b'{"events": [{"quantity": 1e400}]}', "infinity"),
-                                             (b'{"events": [', "JSON"), (b"\xff\xfe", "JSON")])
+                                             (b'{"events": [', "could not be read as JSON"),
+                                             (b"\xff\xfe", "could not be read as JSON")])
 def test_a_body_that_does_not_parse_says_why(client, data, said):
     r = client.post("/v1/events/orders", data=data, content_type="application/json", headers=AUTH)
     assert r.status_code == 400 and r.json["error"]["field"] == "events" and said in r.json["error"]["message"]

@@ -229,14 +229,11 @@ def test_the_served_range_coverage_counts_the_picks_whose_range_holds_the_truth(
     users = task.users[:60]
     expected = np.asarray(truth.expected_sales, np.float64)[users]
     pages = [ranker.picks(int(a), 10).items for a in users.tolist()]
-    held = []
-    for j, page in enumerate(pages):
-        for p in page:
-            b = p.breakdown
-            orders_per_yuan = b["affinity"] / b["expected_commission_30d"]
-            held.append(b["expected_commission_30d_p05"] * orders_per_yuan <= expected[j, p.product]
-                        <= b["expected_commission_30d_p95"] * orders_per_yuan)
-    assert range_coverage(pages, users, expected) == pytest.approx(np.mean(held), abs=1e-4)
+    lo, hi = ranker.model.shelf_rate.range_factors(ranker.config.range_log_sd)  # what the page's range is made of
+    held = [lo[p.product] <= expected[j, p.product] / p.breakdown["affinity"] <= hi[p.product]
+            for j, page in enumerate(pages) for p in page]
+    assert range_coverage(pages, expected, ranker.explainer.interval) == pytest.approx(np.mean(held), abs=0.02)
     bare = Ranker(ranker.model, RankingConfig(range_log_sd=0.0))
-    narrow = range_coverage([bare.picks(int(a), 10).items for a in users.tolist()], users, expected)
-    assert narrow < range_coverage(pages, users, expected) - 0.2
+    narrow = range_coverage([bare.picks(int(a), 10).items for a in users.tolist()], expected, bare.explainer.interval)
+    assert narrow < range_coverage(pages, expected, ranker.explainer.interval) - 0.2
+    assert range_coverage(pages, expected, None) is None  # no range shown (a model without the shelf-rate model)

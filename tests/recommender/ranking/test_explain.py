@@ -76,9 +76,9 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                     category = int(personal.base.category[pick.product])
                     share = float(view.by_category[anchor, category, t])
                     assert f"按买{personal.base.categories[category]}的可能性计" in reason["text"]
+                    per_category += 1
                 else:
                     assert "你的观众（粉丝与下单买家）" in reason["text"]
-                    per_category += 1
                 assert share >= 0.1 and f"{share:.0%}" in reason["text"]
     assert cited["audience_fit"] > 20 and cited["price_band_fit"] > 5, cited
     assert per_category > 10
