@@ -125,7 +125,10 @@ def order_value(price: np.ndarray, gmv: np.ndarray, orders: np.ndarray, category
     dev, inv = (ratio - pooled)[sold] ** 2, 1.0 / orders[sold]
     weight = np.zeros(len(price))  # without a line to read (or a slope <= 0), every good takes its category's
     if sold.sum() > 2 and np.ptp(inv) > 0:
-        sigma2, tau2 = np.polyfit(inv, dev, 1)  # slope sigma^2, intercept tau^2
+        # the least-squares line by its closed form (slope sigma^2, intercept tau^2): two sums, no LAPACK call
+        dx = inv - inv.mean()
+        sigma2 = float(dx @ (dev - dev.mean()) / (dx @ dx))
+        tau2 = float(dev.mean() - sigma2 * inv.mean())
         if sigma2 > 0 and tau2 > 0:
             weight = orders / (orders + sigma2 / tau2)
     return price * np.where(sold, pooled + weight * (ratio - pooled), pooled)

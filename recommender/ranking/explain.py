@@ -48,6 +48,7 @@ class Explainer:
         self._rank_7d = np.asarray(board_rank_7d).tolist()
         self._price, self._commission = goods.price.tolist(), goods.commission.tolist()
         self._order_value = goods.order_value.tolist()
+        self._order_value_shown = np.round(goods.order_value, 2).tolist()  # to the fen, as the breakdown shows it
         self._new, self._small, self._new_shop = goods.new.tolist(), goods.small.tolist(), goods.new_shop.tolist()
         self._shop_age = goods.shop_age_days.tolist()
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
@@ -111,7 +112,7 @@ class Explainer:
 
         One pass over the page (a request's largest Python loop): the numbers are computed for the whole page
         with a few array operations, and each pick's reasons are memo look-ups."""
-        memo, price, commission = self._memo, self._price, self._commission
+        memo, price, commission, per_order = self._memo, self._price, self._commission, self._order_value_shown
         matches, owns = self._match_memo, self._own_memo
         if len(matches) >= self.memo_size or len(owns) >= self.memo_size:  # then start over
             matches.clear(), owns.clear()
@@ -148,7 +149,7 @@ class Explainer:
                     if self.memo_size:
                         matches[(anchor, col)] = match
             figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
-                       "order_value": round(self._order_value[p], 2), "expected_value": v, "support_boost": b,
+                       "order_value": per_order[p], "expected_value": v, "support_boost": b,
                        "score": s6}
             if cash is not None:
                 figures["expected_commission_30d"] = cash[0]
