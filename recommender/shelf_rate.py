@@ -465,9 +465,9 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         scale = (n_room.sum(axis=1) + 1e-3) / ((room_exposure * mix).sum(axis=1) + 1e-3 / typical_scale)
         # the prior's level per category: the orders rooms sold in it over what the prior predicts (half an order
         # each side), geometric mean 1 (the scale holds the rest); none for a category nobody sold, where the ratio
-        # could only shrink it. (Such a category's levels still sink a little with each continued fit, its goods'
-        # posteriors sitting below their prior: 7-40% a fit on small seed 7 with one category's orders removed.
-        # Our worlds have none; left.)
+        # could only shrink it. (Such a category's expected orders still move a little with each continued fit:
+        # small seed 7 with one category's orders removed puts them at 3e-7 of the others' and +4 to +10% a refit,
+        # far below anything that ranks. Our worlds have none; left.)
         predicted = (room_exposure * scale[:, None] * mix).sum(axis=0)
         calibration[sold_in] *= (orders_in[sold_in] + 0.5) / (predicted[sold_in] + 0.5)
         calibration /= np.exp(np.log(calibration).mean())
@@ -526,13 +526,13 @@ class _DayCells:
 
 
 def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.ndarray, weights: np.ndarray,
-                   cfg: ShelfRateConfig, cells: _DayCells | None = None, prior_orders: float | None = None
+                   cfg: ShelfRateConfig, prior_orders: float, cells: _DayCells | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Order weights with each good's burst days capped: a day's orders are limited to `burst_ratio` times what
     the good's other days predict for that day's exposure, plus Poisson noise and slack (the other days' rate
-    shrunk toward the good's quality by `prior_orders`, the fit's quality prior strength; None: the config's
-    good_prior_orders). `cells`: _DayCells.of(e, goods), shared by the rounds. Only days with orders can be
-    capped, so the caps are computed for those cells alone (the exposure needs every day)."""
+    shrunk toward the good's quality by `prior_orders`, the fit's quality prior strength). `cells`:
+    _DayCells.of(e, goods), shared by the rounds. Only days with orders can be capped, so the caps are computed for
+    those cells alone (the exposure needs every day)."""
     n_p, n_d = len(quality), e.n_days
     cells = cells or _DayCells.of(e, n_p)
     strength = room[e.anchor, cat[e.product]]
@@ -545,9 +545,8 @@ def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.n
     good = cells.sold // n_d
     counts = np.bincount(cells.order_cell, weights, len(cells.sold))
     day_exposure = exposure.ravel()[cells.sold]
-    k = cfg.good_prior_orders if prior_orders is None else prior_orders
-    rate = ((np.bincount(good, counts, n_p)[good] - counts + k) / (exposure.sum(axis=1)[good] - day_exposure
-                                                                  + k / quality[good]))
+    rate = ((np.bincount(good, counts, n_p)[good] - counts + prior_orders)
+            / (exposure.sum(axis=1)[good] - day_exposure + prior_orders / quality[good]))
     expected = rate * day_exposure
     cap = cfg.burst_ratio * expected + cfg.burst_z * np.sqrt(expected) + cfg.burst_slack
     raw = cells.raw
@@ -623,7 +622,7 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     weights = np.ones(len(e.order_entry))
     cells = _DayCells.of(e, len(cat)) if cfg.burst_rounds else None
     for _ in range(cfg.burst_rounds):
-        n, weights = _capped_counts(e, cat, quality, room, weights, cfg, cells, state.strength)
+        n, weights = _capped_counts(e, cat, quality, room, weights, cfg, state.strength, cells)
         quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x, state)
     rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
                        [str(c) for c in labels], shape.astype(np.float32))

@@ -47,8 +47,8 @@ class Explainer:
         self._anchors_7d, self._gmv_7d = goods.anchors_7d.tolist(), goods.gmv_7d.astype(float).tolist()
         self._rank_7d = np.asarray(board_rank_7d).tolist()
         self._price, self._commission = goods.price.tolist(), goods.commission.tolist()
-        self._order_value = goods.order_value.tolist()
-        self._order_value_shown = np.round(goods.order_value, 2).tolist()  # to the fen, as the breakdown shows it
+        # yuan per order to the fen: what the breakdown shows and the commission reason's 每单约赚 is computed from
+        self._order_value = np.round(goods.order_value, 2).tolist()
         self._new, self._small, self._new_shop = goods.new.tolist(), goods.small.tolist(), goods.new_shop.tolist()
         self._shop_age = goods.shop_age_days.tolist()
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
@@ -112,7 +112,7 @@ class Explainer:
 
         One pass over the page (a request's largest Python loop): the numbers are computed for the whole page
         with a few array operations, and each pick's reasons are memo look-ups."""
-        memo, price, commission, per_order = self._memo, self._price, self._commission, self._order_value_shown
+        memo, price, commission, per_order = self._memo, self._price, self._commission, self._order_value
         matches, owns = self._match_memo, self._own_memo
         if len(matches) >= self.memo_size or len(owns) >= self.memo_size:  # then start over
             matches.clear(), owns.clear()
