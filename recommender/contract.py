@@ -146,6 +146,16 @@ TABLES: tuple[Table, ...] = (
         ),
         required=False,
     ),
+    Table(
+        "clicks",
+        ("fan_id", "product_id", "clicked_at"),
+        (
+            Column("fan_id", "id", ref="fans"),
+            Column("product_id", "id", ref="products"),
+            Column("clicked_at", "timestamp"),
+        ),
+        required=False,
+    ),
 )
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 _ENTITY_KEY = {"anchors": "anchor_id", "fans": "fan_id", "products": "product_id"}
@@ -211,7 +221,7 @@ class ValidationReport:
 class Marketplace:
     """A validated snapshot. Entity tables are in vocabulary order; relation tables carry dense codes.
 
-    ``follows``, ``orders`` and ``shelf`` have int32 columns ``fan`` / ``anchor`` / ``product`` holding the
+    ``follows``, ``orders``, ``shelf`` and ``clicks`` have int32 columns ``fan`` / ``anchor`` / ``product`` holding the
     row numbers of the ids they reference, so downstream code never looks ids up again.
     """
 
@@ -228,6 +238,7 @@ class Marketplace:
     source: Path | None = None
     fingerprint: str = ""
     as_of: pd.Timestamp | None = None  # set when the snapshot is cut at a moment (a training split)
+    clicks: pd.DataFrame = field(default_factory=lambda: _empty_table(TABLE_BY_NAME["clicks"]))  # optional log
 
     @property
     def snapshot_time(self) -> pd.Timestamp:
@@ -241,8 +252,9 @@ class Marketplace:
             self.fans["created_at"].max(),
             self.products["created_at"].max(),
         ]
-        if len(self.shelf):
-            stamps.append(self.shelf["listed_at"].max())
+        for table, column in ((self.shelf, "listed_at"), (self.clicks, "clicked_at")):
+            if len(table):
+                stamps.append(table[column].max())
         return max(s for s in stamps if pd.notna(s))
 
     @cached_property
@@ -270,6 +282,8 @@ class Marketplace:
             orders=self.orders[self.orders["ordered_at"] < cutoff].reset_index(drop=True),
             shelf=self.shelf[self.shelf["listed_at"] < cutoff].reset_index(drop=True) if len(self.shelf)
             else self.shelf,
+            clicks=self.clicks[self.clicks["clicked_at"] < cutoff].reset_index(drop=True) if len(self.clicks)
+            else self.clicks,
             as_of=cutoff,
             fingerprint=f"{self.fingerprint}@{cutoff.isoformat()}",
         )
@@ -411,6 +425,7 @@ def _any_duplicated(df: pd.DataFrame, cols: list[str]) -> bool:
     """Whether any key repeats. Integer keys are packed into one int64 and sorted (10x faster than pandas'
     duplicated on 13M rows, which dominated load time); other keys use pandas."""
     arrays = [df[c].to_numpy() for c in cols]
+    arrays = [a.view(np.int64) if a.dtype.kind == "M" and a.dtype.itemsize == 8 else a for a in arrays]
     if all(a.dtype.kind == "i" for a in arrays) and len(df):
         lows = [int(a.min()) for a in arrays]
         spans = [int(a.max()) - lo + 1 for a, lo in zip(arrays, lows, strict=True)]
@@ -480,7 +495,7 @@ class _TableCheck:
         kept = self.df[~self.drop] if self.drop.any() else self.df
         if not _any_duplicated(kept, key):
             return
-        if self.table.entity or self.table.name == "orders":
+        if self.table.entity or self.table.name in ("orders", "clicks"):  # events: only a replay repeats a row
             exact = kept.duplicated(keep="first").to_numpy()
             full = np.zeros(len(self.df), bool)
             full[np.flatnonzero(~self.drop)[exact]] = True
@@ -612,6 +627,7 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         follows=out["follows"],
         orders=out["orders"],
         shelf=out["shelf"],
+        clicks=out["clicks"],
         anchor_ids=vocabularies["anchors"],
         fan_ids=vocabularies["fans"],
         product_ids=vocabularies["products"],

@@ -33,7 +33,10 @@ def _train_config(config_file: Path | None):
 @click.option("--traffic", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplier of every purchase rate: K times the orders about the same world and the same truth "
                    "(bench/ceiling.py).")
-def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: float) -> None:
+@click.option("--clicks", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="Mean clicks per fan in the click log (fans' clicks outside live rooms, the clicks table); 0: "
+                   "no click log.")
+def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: float, clicks: float) -> None:
     """Write a synthetic marketplace snapshot (data contract) plus its ground truth in OUT/truth."""
     from fixtures.fit import fit_of
     from fixtures.marketplace import generate as gen
@@ -43,10 +46,11 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: floa
         fit_of(fit)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fit") from exc
-    g = gen(scale, seed, fit=fit, traffic=traffic)
+    g = gen(scale, seed, fit=fit, traffic=traffic, clicks=clicks)
     write_marketplace(g, out, fmt)
     click.echo(f"wrote {out}: {len(g.anchors)} anchors, {len(g.fans)} fans, {len(g.products)} goods, "
-               f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings")
+               f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings"
+               + (f", {len(g.clicks)} clicks" if g.clicks is not None else ""))
     for line in g.summary():
         click.echo(line)
 

@@ -332,7 +332,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             "tuning": tuning,
             "counts": {"anchors": len(m.anchor_ids), "fans": len(m.fan_ids), "products": len(m.product_ids),
                        "follows": len(m.follows), "orders": len(m.orders), "shelf": len(m.shelf),
-                       "recent_orders": len(recent["key"]),
+                       "clicks": len(m.clicks), "recent_orders": len(recent["key"]),
                        "daily_cells": len(daily.day), "seller_rows": len(sellers.anchor),
                        "rebuy_pairs": 0 if rebuys is None else int(rebuys.nnz),
                        "fan_product_nonzeros": int(fan_products.nnz),

@@ -234,3 +234,36 @@ def test_refunded_accepts_common_spellings_and_rejects_others(tiny_csv):
     assert not by_id[df.loc[1, "order_id"]]
     assert pd.isna(by_id[df.loc[2, "order_id"]])
     assert "orders.csv, column 'refunded', row 3: cannot parse as bool; value blanked" in warnings_text(m)
+
+
+# -- the click log (optional) ---------------------------------------------------------------------------
+
+
+def test_the_click_log_is_optional_and_coded_like_the_other_relation_tables(tiny_csv):
+    m = load_snapshot(tiny_csv)
+    clicks = read(tiny_csv, "clicks")
+    assert len(m.clicks) == len(clicks) > 0 and m.counts()["clicks"] == len(clicks)
+    assert (m.fan_ids.index(m.clicks["fan_id"].to_numpy()) == m.clicks["fan"]).all()
+    assert (m.product_ids.index(m.clicks["product_id"].to_numpy()) == m.clicks["product"]).all()
+    (tiny_csv / "clicks.csv").unlink()
+    without = load_snapshot(tiny_csv)
+    assert len(without.clicks) == 0 and without.report.problems == []
+
+
+def test_a_click_on_an_unknown_good_is_dropped_and_a_replayed_click_is_kept_once(tiny_csv):
+    df = read(tiny_csv, "clicks")
+    df.loc[2, "product_id"] = "123"
+    write(tiny_csv, "clicks", pd.concat([df, df.iloc[[5]]], ignore_index=True))
+    m = load_snapshot(tiny_csv)
+    text = warnings_text(m)
+    assert "clicks.csv, column 'product_id', row 3: unknown product_id: not in products (values: '123')" in text
+    assert f"clicks.csv, column 'fan_id', row {len(df) + 1}: exact duplicate row" in text
+    assert len(m.clicks) == len(df) - 1
+
+
+def test_a_split_cuts_the_click_log_at_its_moment(tiny_csv):
+    m = load_snapshot(tiny_csv)
+    cutoff = m.clicks["clicked_at"].quantile(0.5)
+    cut = m.until(cutoff)
+    assert len(cut.clicks) == (m.clicks["clicked_at"] < cutoff).sum() > 0
+    assert cut.snapshot_time == cutoff

@@ -236,6 +236,25 @@ def test_goods_nobody_bought_are_ordered_by_what_is_known_of_them(small_generate
     assert with_features > plain + 0.15 and with_features > 0.1, (with_features, plain)
 
 
+def test_fans_clicks_order_the_goods_nobody_bought_closer_to_the_truth(small_generated, small_snapshot):
+    """Fans click goods no room they follow lists, so the click log speaks for goods without a sale: with it, the
+    unsold goods' qualities follow the truth's order within a category more closely than without it."""
+    m, truth = load_snapshot(small_snapshot), small_generated.truth
+    level = np.asarray(truth.expected_sales, np.float64).mean(axis=0)
+    unsold = np.bincount(m.orders["product"].to_numpy(), minlength=len(m.product_ids)) == 0
+    category = pd.factorize(m.products["category"], sort=True)[0]
+
+    def within_category_spearman(quality: np.ndarray) -> float:
+        rho = [spearmanr(quality[sel], level[sel])[0] for c in np.unique(category)
+               if (sel := unsold & (category == c)).sum() >= 8]
+        return float(np.nanmean(rho))
+
+    assert len(m.clicks) > 0
+    with_clicks = within_category_spearman(fit_shelf_rates(m).quality)
+    without = within_category_spearman(fit_shelf_rates(dataclasses.replace(m, clicks=m.clicks.iloc[:0])).quality)
+    assert with_clicks > without + 0.1, (with_clicks, without)
+
+
 def test_the_quality_prior_is_as_strong_as_the_goods_sales_show(tmp_path):
     """The prior's strength is read from the goods' orders: where rooms of a category are alike (the flat world)
     a good sells about what its prior predicts everywhere and the prior is strong; where rooms differ (the strong

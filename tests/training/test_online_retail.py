@@ -70,7 +70,7 @@ def test_snapshot_loads_without_any_problem(converted):
     _, out = converted
     m = load_snapshot(out)
     assert m.report.problems == []
-    assert m.counts() == {"anchors": 3, "fans": 3, "products": 3, "follows": 3, "orders": 6, "shelf": 0}
+    assert m.counts() == {"anchors": 3, "fans": 3, "products": 3, "follows": 3, "orders": 6, "shelf": 0, "clicks": 0}
     assert m.fan_ids.is_integer and m.anchor_ids.is_integer and not m.product_ids.is_integer
 
 
