@@ -41,7 +41,7 @@ from recommender.arrays import cell_sums, top_k
 from recommender.contract import Marketplace
 from recommender.priors import prior_strength
 from recommender.settings import Settings
-from recommender.shelf_rate import ShelfFit, ShelfRates, fan_category_mix
+from recommender.shelf_rate import ShelfFit, ShelfRates, fan_category_mix, fan_taste_counts
 from recommender.threads import available_cores
 from recommender.title_audience import DEMO_CLASSES, TitleWords, title_demographics, title_origin
 
@@ -338,12 +338,14 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
 
 
 def category_audiences(m: Marketplace, engagement: sp.csr_matrix, cell: np.ndarray, n_cells: int,
-                       category: np.ndarray, n_categories: int, smoothing: float) -> np.ndarray:
+                       category: np.ndarray, n_categories: int, smoothing: float, click_weight: float = 0.0
+                       ) -> np.ndarray:
     """(anchors, categories, cells): each room's engagement-weighted audience over `cell`'s cells, each fan
-    weighted by its share of orders in the category (smoothed toward the platform's), rows summing to 1 (0 for
-    rooms without known fans): who among a room's fans buys 美妆 decides how a 美妆 good fits the room."""
+    weighted by its share of orders in the category (smoothed toward the platform's; its clicks counted as
+    `click_weight` orders each), rows summing to 1 (0 for rooms without known fans): who among a room's fans buys
+    美妆 decides how a 美妆 good fits the room."""
     n_f = len(m.fan_ids)
-    weight, _ = fan_category_mix(m, category, n_categories, smoothing)
+    weight, _ = fan_category_mix(m, category, n_categories, smoothing, click_weight)
     # the engagement's entries regrouped by (room, the fan's cell) as rows: one sparse x dense product sums each
     # (room, cell)'s fans' category weights (a product with a (fans, categories x cells) matrix took 14 s over
     # the 20M entries of a large market)
@@ -385,12 +387,11 @@ def _title_says(words: TitleWords | None, view: str, labels: list[str]) -> tuple
     return (said, n_said) if said.any() else None
 
 
-def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float) -> np.ndarray:
-    """(anchors, BANDS): (the bands its audience buys anywhere / the platform's) ** power, 1 without history."""
-    o = m.purchases
-    # each fan's purchases per band: a bincount (the same counts as a sparse matrix built and densified)
-    bought = np.bincount(o["fan"].to_numpy() * BANDS + band[o["product"].to_numpy()],
-                         minlength=len(m.fan_ids) * BANDS).reshape(-1, BANDS).astype(np.float64)
+def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float,
+                click_weight: float = 0.0) -> np.ndarray:
+    """(anchors, BANDS): (the bands its audience buys, or clicks, anywhere / the platform's) ** power, 1 without
+    history."""
+    bought = fan_taste_counts(m, band, BANDS, click_weight)
     platform = bought.sum(axis=0) + 1.0
     platform /= platform.sum()
     mix = np.asarray(engagement @ bought) + platform * 5.0  # 5 pseudo-orders of the platform mix
@@ -413,7 +414,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     band = price_bands(m)
     eb, ec = band[ep], np.asarray(base.category, np.int64)[ep]
     cat_of = np.asarray(base.category, np.int64)
-    prior_band = _band_prior(m, band, engagement, cfg.band_audience_power)
+    prior_band = _band_prior(m, band, engagement, cfg.band_audience_power, fitted.config.click_weight)
     entry_band, entry_cat = ea * BANDS + eb, ea * base.room.shape[1] + ec  # flat (room, band), (room, category)
     n_band = np.bincount(entry_band, np.bincount(order_entry, order_weight, len(ea)), n_a * BANDS)
     n_band = n_band.reshape(n_a, BANDS)
@@ -430,7 +431,7 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
         views.append(View(name, audience, np.ones((n_p, n_cells)), labels))
         if cfg.category_audience and name == "gender_age":
             views[-1].by_category = category_audiences(m, engagement, cell, n_cells, cat_of, len(base.categories),
-                                                       cfg.category_audience_smoothing)
+                                                       cfg.category_audience_smoothing, fitted.config.click_weight)
             views[-1].category = cat_of
         o_cell = cell[order_fan]
         if (o_cell >= 0).all():  # every buyer's cell known (the usual case): no copies of the 9M orders

@@ -79,6 +79,8 @@ class ShelfRateConfig(Settings):
                                   "(with room_lean: the power the lean starts from and is shrunk toward)")
     audience_smoothing: float = Field(0.1, gt=0, description="a fan's category mix = (orders + this * platform "
                                       "mix) / (orders + this)")
+    click_weight: float = Field(0.25, ge=0, description="what one click of the click log counts in a fan's "
+                                "category mix, in orders (0: the orders alone)")
     iterations: int = Field(15, ge=1, description="alternating updates of quality and room strength")
     burst_rounds: int = Field(3, ge=0, description="rounds of capping burst days before the final fit (0: none)")
     burst_ratio: float = Field(2.0, ge=0, description="a good-day's cap: ratio * expected + z * sqrt(expected) + "
@@ -241,12 +243,29 @@ def _entries(m: Marketplace) -> _Entries:
                     n_days=int(np.ceil(end)), end=end)
 
 
-def fan_category_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(fans, categories) each fan's category mix, smoothed toward the platform's; and the platform's mix."""
+def fan_taste_counts(m: Marketplace, group: np.ndarray, n_groups: int, click_weight: float = 0.0) -> np.ndarray:
+    """(fans, groups): each fan's orders (not refunded) of goods in each group (`group`: each good's), plus its
+    clicks in the click log at `click_weight` orders each.
+
+    A fan's orders say what it bought where its rooms listed it; its clicks say what it looks at anywhere, and a
+    fan with two orders has some twenty clicks: what a new room's followers like shows in them before the room
+    sells anything."""
+    n = len(m.fan_ids) * n_groups
     o = m.purchases
-    cell = o["fan"].to_numpy(np.int64) * n_categories + categories[o["product"].to_numpy()]
-    bought = np.bincount(cell, minlength=len(m.fan_ids) * n_categories).reshape(-1, n_categories).astype(float)
+    counts = np.bincount(o["fan"].to_numpy(np.int64) * n_groups + group[o["product"].to_numpy()],
+                         minlength=n).astype(np.float64)
+    if click_weight > 0 and len(m.clicks):
+        c = m.clicks
+        counts += click_weight * np.bincount(c["fan"].to_numpy(np.int64) * n_groups + group[c["product"].to_numpy()],
+                                             minlength=n)
+    return counts.reshape(-1, n_groups)
+
+
+def fan_category_mix(m: Marketplace, categories: np.ndarray, n_categories: int, smoothing: float,
+                     click_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(fans, categories) each fan's category mix (its orders and clicks: fan_taste_counts), smoothed toward the
+    platform's; and the platform's mix."""
+    bought = fan_taste_counts(m, categories, n_categories, click_weight)
     platform = bought.sum(axis=0) + 1.0
     platform /= platform.sum()
     return (bought + smoothing * platform) / (bought.sum(axis=1, keepdims=True) + smoothing), platform
@@ -589,6 +608,10 @@ class ShelfFit:
     _room_x: np.ndarray | None = None
     state: FitState | None = None  # where the updates ended
 
+    @property
+    def config(self) -> ShelfRateConfig:
+        return self._config
+
     def refit(self, exposure: np.ndarray, start: FitState | None = None) -> tuple[ShelfRates, FitState]:
         """The model refitted with each entry's days on sale multiplied by `exposure` (a factor another model
         puts on the entry), burst capping kept as fitted, continuing from `start` (the state a previous refit
@@ -620,7 +643,7 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     n_c = max(len(labels), 1)
     cat = np.where(codes >= 0, codes, 0).astype(np.int64)  # a missing category (not allowed) would share 0
     e = _entries(m)
-    fan_mix = fan_category_mix(m, cat, n_c, cfg.audience_smoothing)
+    fan_mix = fan_category_mix(m, cat, n_c, cfg.audience_smoothing, cfg.click_weight)
     mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, engagement, fan_mix)
     prior_mix = np.maximum(mix, 1e-12) ** cfg.audience_power
     prior_mix /= prior_mix.sum(axis=1, keepdims=True)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from scipy.stats import spearmanr
 
 from recommender.contract import load_snapshot
-from recommender.shelf_rate import ShelfRateConfig, ShelfRates, fit_shelf_rates
+from recommender.shelf_rate import ShelfRateConfig, ShelfRates, fan_taste_counts, fit_shelf_rates
 
 END = pd.Timestamp("2026-10-31")
 CATS = {"A": "美妆", "B": "食品"}
@@ -374,6 +374,42 @@ def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_ro
     r = fit_shelf_rates(m)
     e = r.expected(np.arange(5))[:, _row(m, "B1")]
     assert np.isfinite(e).all() and 0.25 * np.median(e[:4]) < e[4] < 4 * e[:4].max()
+
+
+def test_a_new_room_whose_fans_never_bought_leans_toward_what_they_click(tmp_path):
+    """Room 5 is new and its two fans are new too: no orders anywhere, so without the click log its audience is
+    the platform's. They click food (B) goods; with the log the room's prior leans toward food, by as much as
+    `click_weight` lets a click count."""
+    goods = {g: CATS[g[0]] for g in QUALITY}
+    listings = [(a, g, DAYS, _spread(round(DAYS * ROOM[a][g[0]] * QUALITY[g]), DAYS))
+                for a, shelf in SHELVES.items() for g in shelf]
+    followers = {0: [0, 1, 2], 1: [3, 4], 2: [5, 6, 7], 3: [8, 9], 5: [10, 11]}
+    _write(tmp_path, goods, listings, followers, 6)
+    pids = {name: 6_000_000_001 + i for i, name in enumerate(goods)}
+    pd.DataFrame([(f + 500_000_001, pids[g], END - pd.Timedelta(days=1 + k / 10)) for f in (10, 11)
+                  for k, g in enumerate(["B1", "B2", "B3"] * 10)],
+                 columns=["fan_id", "product_id", "clicked_at"]).to_csv(tmp_path / "clicks.csv", index=False)
+    m = load_snapshot(tmp_path)
+    b = sorted(CATS.values()).index(CATS["B"])
+
+    def lean(m_, cfg=ShelfRateConfig()) -> float:
+        room = fit_shelf_rates(m_, cfg).room[5]
+        return float(room[b] / room[1 - b])
+
+    without = lean(dataclasses.replace(m, clicks=m.clicks.iloc[:0]))
+    assert lean(m) > 2 * without
+    assert lean(m, ShelfRateConfig(click_weight=0)) == pytest.approx(without)
+
+
+def test_a_fans_taste_counts_its_orders_and_its_clicks_at_the_clicks_weight(tiny_csv):
+    m = load_snapshot(tiny_csv)
+    group = np.arange(len(m.product_ids)) % 3
+    orders = fan_taste_counts(m, group, 3)
+    with_clicks = fan_taste_counts(m, group, 3, click_weight=0.25)
+    assert orders.sum() == len(m.purchases) and len(m.clicks) > 0
+    clicks = np.zeros_like(orders)
+    np.add.at(clicks, (m.clicks["fan"].to_numpy(), group[m.clicks["product"].to_numpy()]), 1.0)
+    np.testing.assert_allclose(with_clicks, orders + 0.25 * clicks)
 
 
 def test_with_room_lean_a_new_room_leans_toward_its_declared_vertical(tmp_path):
