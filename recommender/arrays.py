@@ -10,8 +10,10 @@ import scipy.sparse as sp
 
 def unique_sorted(a: np.ndarray) -> np.ndarray:
     """Sorted distinct values. numpy 2.4's np.unique hashes first and is ~50x slower on 10M int64 keys
-    (11 s vs 0.2 s measured); a sort and a neighbour comparison is all that is needed."""
-    s = np.sort(np.asarray(a), kind="stable")
+    (11 s vs 0.2 s measured); a sort and a neighbour comparison is all that is needed. The default sort, not a
+    stable one: equal values are interchangeable, and numpy's SIMD quicksort took 0.33 s on 18M uint64 keys
+    where the stable sort took 3.5 s."""
+    s = np.sort(np.asarray(a))
     if len(s) == 0:
         return s
     keep = np.empty(len(s), bool)
