@@ -89,6 +89,16 @@ class Editable:
         man["format_version"] = version
         self.set_manifest(man)
 
+    def without_clicks(self) -> None:
+        """Make the copy what a snapshot without a click log trains to: no clicks_30d statistics column."""
+        rel = "columns/product_stats/clicks_30d.npy"
+        man = self.manifest
+        (self.path / rel).unlink()
+        del man["files"][rel]
+        man["checksums"].pop(rel)
+        man["columns"]["product_stats"].remove("clicks_30d")
+        self.set_manifest(man)
+
     def save(self, rel: str, arr: np.ndarray) -> None:
         """Write an array and list it in the manifest with its size."""
         (self.path / rel).parent.mkdir(parents=True, exist_ok=True)
