@@ -84,7 +84,8 @@ def sold_pairs(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[list[np
 def product_stats(m: Marketplace, now: pd.Timestamp | None = None,
                   sold: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> pd.DataFrame:
     """Per good (in vocabulary order): sales, GMV, buyers and selling anchors over 1/7/30 days, refunds,
-    shelf reach and anchor conversion, and its rank on its category's TOP sales board per window.
+    shelf reach and anchor conversion, its rank on its category's TOP sales board per window, and with a click log
+    its clicks in the last 30 days.
     `sold`: sold_pairs(m, now), when the caller has it."""
     now = now or m.snapshot_time
     n_p = len(m.product_ids)
@@ -120,6 +121,9 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None,
         stats[f"rank_{days}d"] = (stats.assign(category=category).groupby("category")[col]
                                   .rank(method="min", ascending=False).astype(np.int64))
         stats.loc[stats[col] == 0, f"rank_{days}d"] = 0  # 0: not on the board (no sales)
+    if len(m.clicks):  # what fans looked at: shown beside the sales, and told of a good that has none yet
+        recent = (now - m.clicks["clicked_at"]).dt.total_seconds().to_numpy() < 30 * 86400.0
+        stats["clicks_30d"] = np.bincount(m.clicks["product"].to_numpy()[recent], minlength=n_p).astype(np.int64)
     return stats
 
 

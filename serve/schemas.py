@@ -294,6 +294,8 @@ class Promotion(BaseModel):
     gmv_30d: float = Field(description="GMV through anchors' rooms, last 30 days")
     buyers_30d: int
     refund_share_30d: float
+    clicks_30d: int | None = Field(None, description="fans' clicks on it in the last 30 days of the click log; null: "
+                                   "the model's snapshot had no click log")
 
 
 class Shop(BaseModel):

@@ -156,6 +156,8 @@ LAYOUT: tuple[File, ...] = (
     *_catalog_columns("products"),
     *_catalog_columns("anchors"),
     *_stats_columns("product_stats", "products", PRODUCT_STATS, "a good's 1/7/30-day statistics"),
+    File("columns/product_stats/clicks_30d.npy", "products", "a good's clicks in the last 30 days of the click log "
+         "(a snapshot with one)", ("int64",), optional="columns/product_stats/clicks_30d", since=9),
     *_stats_columns("anchor_stats", "anchors", ANCHOR_STATS, "a room's 7/30-day statistics"),
     File("profiles/audience_fans.npy", "anchors", "followers", ("int64",)),
     File("profiles/audience_buyers_30d.npy", "anchors", "followers who bought in the last 30 days", ("int64",)),

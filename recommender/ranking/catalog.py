@@ -42,6 +42,8 @@ class Goods:
     #: yuan a buyer pays per order (units x price, less discounts; see order_value), what commission is paid
     #: on; None: the price (one unit at list price)
     order_value: np.ndarray | None = None
+    #: clicks in the last 30 days of the snapshot's click log; None: the snapshot had none
+    clicks_30d: np.ndarray | None = None
     supported: np.ndarray = field(init=False)  # new, or from a small or new shop: exposure support (扶持)
 
     def __post_init__(self) -> None:
@@ -89,7 +91,8 @@ class Goods:
                    anchors_7d=st["anchors_7d"], gmv_7d=st.numbers("gmv_7d", 0.0),
                    new_shop=shop_age < cfg.new_shop_days, shop_age_days=shop_age,
                    order_value=order_value(p.numbers("price", np.nan), st.numbers("gmv_30d", 0.0),
-                                           st.numbers("orders_30d", 0.0), codes))
+                                           st.numbers("orders_30d", 0.0), codes),
+                   clicks_30d=np.asarray(st["clicks_30d"]) if "clicks_30d" in st else None)
 
     def in_category(self, name: str) -> np.ndarray:
         """Goods of one category (none at all for an unknown category)."""

@@ -16,6 +16,9 @@ from recommender.ranking.results import Pick
 
 FIXED_MEMO = 20_000  # goods whose anchor-independent reasons are kept formatted (about 1 KB each)
 BOARD_REASON_RANKS = 50  # a board rank is a reason down to this place
+#: a good without sales in 7 days is said to draw clicks when it has this many times its category's average
+CLICKS_REASON_RATIO = 2.0
+CLICKS_REASON_MIN = 10  # ... and at least this many clicks in 30 days
 
 
 class Explainer:
@@ -54,6 +57,14 @@ class Explainer:
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
         self._audience_col = [int(rooms.audience_column[c]) for c in goods.category.tolist()]
         self._category_code = goods.category
+        self._clicks = self._click_mean = None
+        if goods.clicks_30d is not None:
+            clicks, code = np.asarray(goods.clicks_30d, np.float64), np.asarray(goods.category)
+            known = code >= 0
+            sums = np.bincount(code[known], clicks[known], len(goods.categories))
+            counts = np.maximum(np.bincount(code[known], minlength=len(goods.categories)), 1)
+            self._clicks = goods.clicks_30d.astype(np.int64).tolist()
+            self._click_mean = np.where(known, (sums / counts)[np.maximum(code, 0)], np.inf).tolist()
 
     @property
     def interval(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -79,6 +90,9 @@ class Explainer:
         why = []
         if self._anchors_7d[p] > 0:
             why.append(reasons.sales_proof(self._anchors_7d[p], self._gmv_7d[p]))
+        elif self._clicks is not None and self._clicks[p] >= max(CLICKS_REASON_MIN,
+                                                                  CLICKS_REASON_RATIO * self._click_mean[p]):
+            why.append(reasons.fans_clicks(self._clicks[p], self._click_mean[p]))
         if 0 < self._rank_7d[p] <= BOARD_REASON_RANKS:
             why.append(reasons.top_board(cat, self._rank_7d[p]))
         why.append(reasons.commission(self._commission[p], self._order_value[p]))

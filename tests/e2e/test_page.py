@@ -189,6 +189,8 @@ def test_a_card_opens_the_product_with_its_statistics(page, live, anchor, screen
     expect(page.locator("#window-stats-note")).to_have_text(f"类目榜：在{detail['product']['category']}销量榜上的名次")
     shelf = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text="上架主播"))
     expect(shelf.locator(".kpi-value")).to_have_text(f"{detail['promotion']['shelf_anchors']:,}")
+    clicks = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text="近30天点击"))
+    expect(clicks.locator(".kpi-value")).to_have_text(f"{detail['promotion']['clicks_30d']:,}")
 
     fit = live.get(f"/v1/products/{product_id}/anchors", k=10)
     expect(page.locator("#fit-anchors tbody tr")).to_have_count(len(fit["items"]))

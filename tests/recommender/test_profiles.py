@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,8 +101,20 @@ def test_anchor_stats_count_orders_per_room(market):
 def test_statistics_columns_come_in_the_artifacts_order(market):
     from recommender.artifact.layout import ANCHOR_STATS, PRODUCT_STATS
 
-    assert list(product_stats(market).columns) == ["product_id", *PRODUCT_STATS]
+    assert len(market.clicks) > 0
+    assert list(product_stats(market).columns) == ["product_id", *PRODUCT_STATS, "clicks_30d"]  # with a click log
+    without = dataclasses.replace(market, clicks=market.clicks.iloc[:0])
+    assert list(product_stats(without).columns) == ["product_id", *PRODUCT_STATS]
     assert list(anchor_stats(market).columns) == ["anchor_id", *ANCHOR_STATS]
+
+
+def test_a_goods_clicks_count_the_click_logs_last_30_days(market):
+    stats = product_stats(market).set_index("product_id")["clicks_30d"]
+    c = market.clicks
+    recent = c[c["clicked_at"] > market.snapshot_time - pd.Timedelta(days=30)]
+    want = recent["product_id"].value_counts().reindex(stats.index, fill_value=0)
+    assert stats.sum() == len(recent) > 0
+    pd.testing.assert_series_equal(stats, want, check_names=False, check_dtype=False)
 
 
 def test_statistics_from_shared_work_equal_those_computed_alone(market):

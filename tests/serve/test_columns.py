@@ -21,6 +21,16 @@ def format_8(small_artifact, small_snapshot, tmp_path_factory):
     return create_app({"model": str(copy.path)}).test_client()
 
 
+@pytest.fixture(scope="module")
+def format_9_without_clicks(small_artifact, tmp_path_factory):
+    """The same model in format 9 as a snapshot without a click log trains it (format 8 kept no click figures)."""
+    from tests.recommender.artifact.conftest import Editable
+
+    copy = Editable(shutil.copytree(small_artifact, tmp_path_factory.mktemp("noclicks") / "artifact"))
+    copy.without_clicks()
+    return create_app({"model": str(copy.path)}).test_client()
+
+
 def _paths(serving) -> list[str]:
     m = serving.model
     anchors = m.anchor_ids.ids[::7].tolist()
@@ -39,13 +49,25 @@ def _paths(serving) -> list[str]:
     return paths
 
 
-def test_every_route_answers_from_format_9_columns_as_from_format_8_tables(client, serving, format_8):
+def test_every_route_answers_from_format_9_columns_as_from_format_8_tables(format_9_without_clicks, serving,
+                                                                          format_8):
     paths = _paths(serving)
     assert len(paths) > 100
     for path in paths:
-        new, old = client.get(path), format_8.get(path)
+        new, old = format_9_without_clicks.get(path), format_8.get(path)
         assert new.status_code == old.status_code == 200, path
         assert new.get_data() == old.get_data(), path  # byte for byte: 0 stays 0, not 0.0
+
+
+def test_a_model_without_a_click_log_says_nothing_of_clicks(format_9_without_clicks, client, serving):
+    goods = serving.model.product_ids.ids[::37].tolist()
+    assert all(format_9_without_clicks.get(f"/v1/products/{p}").get_json()["promotion"]["clicks_30d"] is None
+               for p in goods)
+    assert any(client.get(f"/v1/products/{p}").get_json()["promotion"]["clicks_30d"] for p in goods)
+    anchors = serving.model.anchor_ids.ids[:40].tolist()
+    told = [r["code"] for a in anchors for item in format_9_without_clicks.get(f"/v1/anchors/{a}/picks?k=50")
+            .get_json()["items"] for r in item["reasons"]]
+    assert told and "fans_clicks" not in told
 
 
 def test_the_service_reads_the_catalogue_from_the_artifact_s_mapped_files(serving):

@@ -39,6 +39,7 @@ def test_product_page_windows_board_and_promotion(client, ids, serving):
     assert body["windows"]["30d"]["board_rank"] == 1  # the best seller tops its category's board
     assert body["promotion"]["shelf_anchors"] == st["shelf_anchors"]
     assert body["promotion"]["selling_anchors_30d"] == st["anchors_30d"]
+    assert body["promotion"]["clicks_30d"] == st["clicks_30d"] > 0  # the snapshot has a click log
     assert body["quality"] == {"passes_gates": True, "failures": []}
 
 

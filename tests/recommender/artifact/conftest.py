@@ -44,6 +44,8 @@ class Editable:
             tables = {"catalog/products.parquet": model.products, "catalog/anchors.parquet": model.anchors,
                       "stats/products.parquet": model.product_stats, "stats/anchors.parquet": model.anchor_stats}
             del model
+        # format 8 kept no click statistics (they came with the click log, in format 9's columns/)
+        tables["stats/products.parquet"] = tables["stats/products.parquet"].drop(columns=["clicks_30d"], errors="ignore")
         man = self.manifest
         for rel in [r for r in man["files"] if r.startswith("columns/")]:
             (self.path / rel).unlink()
@@ -85,6 +87,16 @@ class Editable:
         for key in ("audience", "category_audience", "quality_shape"):
             man.pop(key, None)
         man["format_version"] = version
+        self.set_manifest(man)
+
+    def without_clicks(self) -> None:
+        """Make the copy what a snapshot without a click log trains to: no clicks_30d statistics column."""
+        rel = "columns/product_stats/clicks_30d.npy"
+        man = self.manifest
+        (self.path / rel).unlink()
+        del man["files"][rel]
+        man["checksums"].pop(rel)
+        man["columns"]["product_stats"].remove("clicks_30d")
         self.set_manifest(man)
 
     def save(self, rel: str, arr: np.ndarray) -> None:

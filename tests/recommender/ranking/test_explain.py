@@ -49,6 +49,32 @@ def test_a_pick_cites_its_room_s_audience_and_the_good_s_own_figures(ranker):
         assert ("small_merchant" in codes) == bool(ranker.goods.small[pick.product])
 
 
+def test_a_good_nobody_sold_this_week_but_fans_click_far_more_than_its_category_says_so(ranker):
+    """The click log speaks for goods without a sale: a good with no seller in 7 days and at least twice its
+    category's average clicks (and 10) carries the count and that average; a good with sales proof, or with
+    ordinary clicks, does not."""
+    goods = ranker.goods
+    clicks = np.asarray(goods.clicks_30d, np.float64)
+    mean = np.bincount(goods.category, clicks) / np.bincount(goods.category)
+    told = 0
+    for p in range(len(clicks)):
+        why = {r["code"]: r for r in ranker.explainer.good(p)[2]}
+        should = goods.anchors_7d[p] == 0 and clicks[p] >= max(10, 2 * mean[goods.category[p]])
+        assert ("fans_clicks" in why) == should, p
+        if should:
+            told += 1
+            assert why["fans_clicks"]["value"] == clicks[p]
+            assert f"同类商品平均 {mean[goods.category[p]]:,.0f} 次" in why["fans_clicks"]["text"]
+    assert told > 0
+
+
+def test_without_a_click_log_no_good_is_said_to_draw_clicks(small_artifact):
+    ranker = Ranker(load_model(small_artifact))
+    ranker.goods.clicks_30d = None
+    explainer = type(ranker.explainer)(ranker.goods, ranker.rooms, ranker.board_rank[7])
+    assert not any(r["code"] == "fans_clicks" for p in range(len(ranker.goods.price)) for r in explainer.good(p)[2])
+
+
 def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     """The room x good term's reasons cite the model's own figures: a cell of at least 10% of the fans buying the
     good at least 1.25 times as much as its average buyer, a price band the room sells at least 1.25 times as well.
