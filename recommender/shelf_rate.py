@@ -318,19 +318,21 @@ def good_features(m: Marketplace, e: _Entries, cat: np.ndarray) -> np.ndarray:
             v = np.where(np.isfinite(v), v, np.nanmean(v) if np.isfinite(v).any() else 0.0)
             cols.append(f(v) if f else v)
     if len(m.clicks):
-        cols.append(click_rate(m, age))
+        cols.append(click_rate(m, age, cat))
     x = np.column_stack(cols)
     sd = x.std(axis=0)
     return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
-def click_rate(m: Marketplace, age_days: np.ndarray) -> np.ndarray:
-    """(products,) log clicks per day a good was in the click log: from its creation or the log's first day,
-    whichever is later (half a click added, so an unclicked good has a finite rate that falls with its time)."""
-    clicks = np.bincount(m.clicks["product"].to_numpy(), minlength=len(m.products))
+def click_rate(m: Marketplace, age_days: np.ndarray, cat: np.ndarray, prior_days: float = 2.0) -> np.ndarray:
+    """(products,) log clicks per day a good was in the click log (from its creation or the log's first day,
+    whichever is later), shrunk toward its category's rate by `prior_days` days of it: a good listed this morning
+    reads as its category's typical good, not as one nobody clicks, and a month without a click reads low."""
+    clicks = np.bincount(m.clicks["product"].to_numpy(), minlength=len(m.products)).astype(np.float64)
     span = (m.snapshot_time - m.clicks["clicked_at"].min()).total_seconds() / 86400
-    days = np.clip(age_days, 0.5, max(span, 0.5))
-    return np.log((clicks + 0.5) / days)
+    days = np.clip(age_days, 0.0, max(span, 0.0))
+    typical = np.bincount(cat, clicks) / np.maximum(np.bincount(cat, days), 1e-9)
+    return np.log((clicks + prior_days * typical[cat] + 1e-3) / (days + prior_days))
 
 
 def _poisson_step(x: np.ndarray, n: np.ndarray, exposure: np.ndarray, beta: np.ndarray, ridge: float = 1.0

@@ -6,6 +6,7 @@ registry operation) into a clean ``Error: ...`` with exit code 1."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: floa
         fit_of(fit)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fit") from exc
+    for value, hint in ((traffic, "--traffic"), (clicks, "--clicks")):
+        if not math.isfinite(value):
+            raise click.BadParameter(f"{value} is not a finite number", param_hint=hint)
     g = gen(scale, seed, fit=fit, traffic=traffic, clicks=clicks)
     write_marketplace(g, out, fmt)
     click.echo(f"wrote {out}: {len(g.anchors)} anchors, {len(g.fans)} fans, {len(g.products)} goods, "

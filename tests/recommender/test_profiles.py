@@ -109,6 +109,8 @@ def test_statistics_columns_come_in_the_artifacts_order(market):
 
 
 def test_a_goods_clicks_count_the_click_logs_last_30_days(market):
+    old = market.clicks.iloc[:500].assign(clicked_at=market.snapshot_time - pd.Timedelta(days=31))
+    market = dataclasses.replace(market, clicks=pd.concat([market.clicks, old], ignore_index=True))
     stats = product_stats(market).set_index("product_id")["clicks_30d"]
     c = market.clicks
     recent = c[c["clicked_at"] > market.snapshot_time - pd.Timedelta(days=30)]

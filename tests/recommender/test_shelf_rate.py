@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from scipy.stats import spearmanr
 
 from recommender.contract import load_snapshot
-from recommender.shelf_rate import ShelfRateConfig, ShelfRates, fan_taste_counts, fit_shelf_rates
+from recommender.shelf_rate import ShelfRateConfig, ShelfRates, click_rate, fan_taste_counts, fit_shelf_rates
 
 END = pd.Timestamp("2026-10-31")
 CATS = {"A": "美妆", "B": "食品"}
@@ -392,13 +392,28 @@ def test_a_new_room_whose_fans_never_bought_leans_toward_what_they_click(tmp_pat
     m = load_snapshot(tmp_path)
     b = sorted(CATS.values()).index(CATS["B"])
 
-    def lean(m_, cfg=ShelfRateConfig()) -> float:
-        room = fit_shelf_rates(m_, cfg).room[5]
+    def lean(m_, cfg: ShelfRateConfig | None = None) -> float:
+        room = fit_shelf_rates(m_, cfg or ShelfRateConfig()).room[5]
         return float(room[b] / room[1 - b])
 
     without = lean(dataclasses.replace(m, clicks=m.clicks.iloc[:0]))
     assert lean(m) > 2 * without
     assert lean(m, ShelfRateConfig(click_weight=0)) == pytest.approx(without)
+
+
+def test_a_goods_click_rate_starts_at_its_category_s_and_a_month_without_clicks_reads_low(tiny_csv):
+    m = load_snapshot(tiny_csv)
+    cat = pd.factorize(m.products["category"], sort=True)[0]
+    clicks = np.bincount(m.clicks["product"].to_numpy(), minlength=len(m.products))
+    days = np.full(len(clicks), 30.0)
+    fresh = int(np.flatnonzero(clicks == 0)[0])  # no click yet: as if listed this morning, then as if a month old
+    days[fresh] = 0.0
+    span = (m.snapshot_time - m.clicks["clicked_at"].min()).total_seconds() / 86400  # the log's own days
+    same = cat == cat[fresh]
+    typical = clicks[same].sum() / np.minimum(days[same], span).sum()
+    assert click_rate(m, days, cat)[fresh] == pytest.approx(np.log(typical), abs=1e-3)
+    days[fresh] = 30.0
+    assert click_rate(m, days, cat)[fresh] < np.log(typical) - 2
 
 
 def test_a_fans_taste_counts_its_orders_and_its_clicks_at_the_clicks_weight(tiny_csv):

@@ -105,3 +105,12 @@ def test_train_tune_tunes_on_the_last_days_then_trains_with_what_it_chose(tmp_pa
     assert set(man["tuning"]["stages"]) == {"vectors", "content", "trend", "rebuy", "anchors", "shelf_rate"}
     again = CliRunner().invoke(main, ["train", "--data", str(small_snapshot), "--out", str(art), "--tune"])
     assert again.exit_code != 0 and "--overwrite" in again.output and "[vectors" not in again.output
+
+
+def test_generate_refuses_a_click_volume_that_is_not_a_finite_number(tmp_path):
+    runner = CliRunner()
+    for bad in ("nan", "inf", "-1"):
+        r = runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(tmp_path / "s"), "--clicks", bad])
+        assert r.exit_code == 2 and "--clicks" in r.output and "Traceback" not in r.output, (bad, r.output)
+    r = runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(tmp_path / "s"), "--traffic", "nan"])
+    assert r.exit_code == 2 and "--traffic" in r.output

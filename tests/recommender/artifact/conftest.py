@@ -45,7 +45,8 @@ class Editable:
                       "stats/products.parquet": model.product_stats, "stats/anchors.parquet": model.anchor_stats}
             del model
         # format 8 kept no click statistics (they came with the click log, in format 9's columns/)
-        tables["stats/products.parquet"] = tables["stats/products.parquet"].drop(columns=["clicks_30d"], errors="ignore")
+        stats = tables["stats/products.parquet"]
+        tables["stats/products.parquet"] = stats.drop(columns=["clicks_30d"], errors="ignore")
         man = self.manifest
         for rel in [r for r in man["files"] if r.startswith("columns/")]:
             (self.path / rel).unlink()
