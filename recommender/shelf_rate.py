@@ -75,6 +75,10 @@ class ShelfRateConfig(Settings):
                                      "(pseudo-orders)")
     room_prior_orders: float = Field(2.0, gt=0, description="gamma prior strength of a room's category strength "
                                      "(pseudo-orders)")
+    scale_prior_orders: float | None = Field(None, gt=0, description="gamma prior strength of a room's scale (its "
+                                             "orders over what its audience predicts) toward the median room's, "
+                                             "in pseudo-orders; None: the strength that maximises the rooms' "
+                                             "marginal likelihood (priors.prior_strength_ml)")
     audience_power: float = Field(2.0, ge=0, description="room prior = scale * audience category mix ** this "
                                   "(with room_lean: the power the lean starts from and is shrunk toward)")
     audience_smoothing: float = Field(0.1, gt=0, description="a fan's category mix = (orders + this * platform "
@@ -428,8 +432,8 @@ class FitState:
 
 
 def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg: ShelfRateConfig,
-         features: np.ndarray | None = None, room_x: np.ndarray | None = None, start: FitState | None = None
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FitState]:
+         features: np.ndarray | None = None, room_x: np.ndarray | None = None, start: FitState | None = None,
+         room_size: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, FitState]:
     """Alternating gamma-Poisson updates of (quality, room) for entry order counts `n`; also each good's
     posterior shape (its orders plus the prior's pseudo-orders: quality ~ Gamma(shape, shape / quality))."""
     n_a, n_c = prior_mix.shape
@@ -459,6 +463,8 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         if start.lean is not None and room_x is not None:
             lean = start.lean
     sold = n_room.sum(axis=1) > 0
+    room_orders = n_room.sum(axis=1)
+    scale_strength = cfg.scale_prior_orders or 1.0
     orders_in = n_room.sum(axis=0)
     sold_in = orders_in > 0  # categories with orders
     listed = np.bincount(e.product, minlength=n_p) > 0
@@ -493,10 +499,22 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
         else:
             quality = (n_good + strength) / (exposure + strength / prior_q)
         room_exposure = np.bincount(cell, e.days * quality[e.product], n_a * n_c).reshape(n_a, n_c)
-        # the room's scale: its orders over what its audience mix predicts (rooms without sales: the median)
-        typical_scale = np.median(scale)
+        # the room's scale: its orders over what its audience mix predicts, shrunk toward what rooms with sales
+        # sell per follower times its followers (`room_size`; else the median room's) by as many pseudo-orders as
+        # the rooms' orders show that prior deserves. Nearly no prior (1e-3 pseudo-orders, until 2026-12-03) let
+        # a room that listed goods for hours and sold nothing yet fall to 1e-3 over its exposure: its every
+        # expected order, and the yuan shown, near 0.
+        typical = np.full(n_a, np.median(scale))
+        if room_size is not None and (sized := sold & (room_size > 0)).any():
+            per_fan = np.median(scale[sized] / room_size[sized])
+            typical = np.where(room_size > 0, per_fan * room_size, typical)
         mix = prior_mix * calibration
-        scale = (n_room.sum(axis=1) + 1e-3) / ((room_exposure * mix).sum(axis=1) + 1e-3 / typical_scale)
+        predicted = (room_exposure * mix).sum(axis=1)
+        if cfg.scale_prior_orders is None and (predicted > 0).any():
+            on_shelf = predicted > 0
+            scale_strength = prior_strength_ml(room_orders[on_shelf], predicted[on_shelf] * typical[on_shelf],
+                                               start=scale_strength)
+        scale = (room_orders + scale_strength) / (predicted + scale_strength / typical)
         # the prior's level per category: the orders rooms sold in it over what the prior predicts (half an order
         # each side), geometric mean 1 (the scale holds the rest); none for a category nobody sold, where the ratio
         # could only shrink it. (Such a category's expected orders still move a little with each continued fit:
@@ -609,6 +627,7 @@ class ShelfFit:
     _features: np.ndarray | None = None
     _room_x: np.ndarray | None = None
     state: FitState | None = None  # where the updates ended
+    _room_size: np.ndarray | None = None  # followers per room: the scale prior's measure of a room
 
     @property
     def config(self) -> ShelfRateConfig:
@@ -621,7 +640,7 @@ class ShelfFit:
         state to the next, and converges further with each (see FitState)."""
         e = dataclasses.replace(self._entries, days=self._entries.days * exposure)
         quality, room, shape, state = _fit(e, self._counts, self._category, self._prior_mix, self._config,
-                                           self._features, self._room_x, start or self.state)
+                                           self._features, self._room_x, start or self.state, self._room_size)
         return ShelfRates(quality.astype(np.float32), room.astype(np.float32), self.rates.category,
                           self.rates.categories, shape.astype(np.float32)), state
 
@@ -652,17 +671,18 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     n = np.bincount(e.order_entry, minlength=len(e.anchor)).astype(float)
     features = good_features(m, e, cat) if cfg.quality_features else None
     room_x = None
+    follows = anchor_fan_engagement(m, 0.0, followers)  # the follower matrix
+    room_size = np.asarray(follows.sum(axis=1), np.float64).ravel()
     if cfg.room_lean:  # the audience as a new room has it: its followers, without the buyers of its own sales
-        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, anchor_fan_engagement(m, 0.0, followers),
-                                 fan_mix)
+        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, follows, fan_mix)
         room_x = room_features(m, e, cat, labels, followers)
-    quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x)
+    quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x, room_size=room_size)
     weights = np.ones(len(e.order_entry))
     cells = _DayCells.of(e, len(cat)) if cfg.burst_rounds else None
     for _ in range(cfg.burst_rounds):
         n, weights = _capped_counts(e, cat, quality, room, weights, cfg, state.strength, cells)
-        quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x, state)
+        quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x, state, room_size)
     rates = ShelfRates(quality.astype(np.float32), room.astype(np.float32), cat.astype(np.int32),
                        [str(c) for c in labels], shape.astype(np.float32))
     return ShelfFit(rates, e.anchor, e.product, e.days, e.order_entry, weights, e, n, cat, prior_mix, cfg,
-                    features, room_x, state)
+                    features, room_x, state, room_size)

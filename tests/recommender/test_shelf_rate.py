@@ -137,7 +137,9 @@ def test_a_new_room_leans_toward_what_it_lists_as_far_as_rooms_with_sales_show(t
         for g in mine + other:
             rate = (4.0 if g[0] == c else 0.5) * QUALITY[g]
             listings.append((a, g, DAYS, _spread(round(DAYS * rate), DAYS)))
-    listings += [(6, g, 2, []) for g in ("A1", "A2", "A3", "B1")]  # new: lists beauty, nothing sold yet
+    # new: lists beauty two hours ago, nothing sold yet (days without a sale would be evidence against beauty:
+    # rooms here sell about an order a day per follower)
+    listings += [(6, g, 0.1, []) for g in ("A1", "A2", "A3", "B1")]
     # each fan buys in one beauty room and one food room; fan 12 buys food in room 5 only and follows room 6
     followers = {a: [2 * a, 2 * a + 1, 2 * ((a + 3) % 6), 2 * ((a + 3) % 6) + 1] for a in strong_in}
     followers[5].append(12)
@@ -361,6 +363,18 @@ def test_orders_on_the_last_day_are_judged_against_the_part_of_it_before_the_sna
     cfg = ShelfRateConfig()
     w = day_weights(fit_shelf(m, cfg), "finale")
     assert w[39] == pytest.approx(_cap(pace * 0.75, cfg), rel=0.02) and w[38] == pytest.approx(pace)
+
+
+def test_a_room_that_listed_goods_days_ago_and_sold_nothing_yet_keeps_the_scale_of_rooms_its_size(planted):
+    """Room 4 (two followers, who bought food in room 2) listed four goods two days ago and sold nothing: its
+    scale is shrunk toward what rooms with sales sell per follower, so its best food good is expected on the
+    scale of room 2's per follower, somewhat less for the two quiet days, not near zero (with next to no prior,
+    1e-3 pseudo-orders, it was 0.009 orders in 30 days against room 2's 120)."""
+    m, _ = planted
+    for cfg, lo, hi in ((ShelfRateConfig(), 0.05, 1.0), (ShelfRateConfig(scale_prior_orders=1e-3), 0.0, 1e-3)):
+        e = fit_shelf_rates(m, cfg).expected(np.arange(5))[:, _row(m, "B1")]
+        per_follower = (e[4] / 2) / (e[2] / 3)
+        assert lo <= per_follower <= hi, (cfg.scale_prior_orders, per_follower)
 
 
 def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_room(tmp_path):
