@@ -122,7 +122,9 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None,
                                   .rank(method="min", ascending=False).astype(np.int64))
         stats.loc[stats[col] == 0, f"rank_{days}d"] = 0  # 0: not on the board (no sales)
     if len(m.clicks):  # what fans looked at: shown beside the sales, and told of a good that has none yet
-        recent = (now - m.clicks["clicked_at"]).dt.total_seconds().to_numpy() < 30 * 86400.0
+        # compared as microseconds since the epoch: pandas' datetime arithmetic took 1.5 s on 18M clicks
+        since = np.datetime64(now - pd.Timedelta(days=30), "us").astype(np.int64)
+        recent = m.clicks["clicked_at"].to_numpy("datetime64[us]").view(np.int64) > since
         stats["clicks_30d"] = np.bincount(m.clicks["product"].to_numpy()[recent], minlength=n_p).astype(np.int64)
     return stats
 
