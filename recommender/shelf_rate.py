@@ -76,9 +76,10 @@ class ShelfRateConfig(Settings):
     room_prior_orders: float = Field(2.0, gt=0, description="gamma prior strength of a room's category strength "
                                      "(pseudo-orders)")
     scale_prior_orders: float | None = Field(None, gt=0, description="gamma prior strength of a room's scale (its "
-                                             "orders over what its audience predicts) toward the median room's, "
-                                             "in pseudo-orders; None: the strength that maximises the rooms' "
-                                             "marginal likelihood (priors.prior_strength_ml)")
+                                             "orders over what its audience predicts) toward what rooms with sales "
+                                             "sell per follower times its followers, in pseudo-orders; None: the "
+                                             "strength that maximises the rooms' marginal likelihood "
+                                             "(priors.prior_strength_ml)")
     audience_power: float = Field(2.0, ge=0, description="room prior = scale * audience category mix ** this "
                                   "(with room_lean: the power the lean starts from and is shrunk toward)")
     audience_smoothing: float = Field(0.1, gt=0, description="a fan's category mix = (orders + this * platform "
