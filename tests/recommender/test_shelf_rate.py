@@ -218,30 +218,9 @@ def test_the_shelf_rate_configuration_has_bounds():
     assert ShelfRateConfig().model_copy(update={"burst_rounds": 0}).burst_rounds == 0
 
 
-def test_goods_nobody_bought_are_ordered_by_what_is_known_of_them(small_generated, small_snapshot):
-    """Anchors pick goods that sell, so how many rooms list a good (against how long it has been on sale) says
-    something before its first order: within a category the unsold goods' qualities follow the truth's order
-    more closely than without the features, where they are all the category's typical good or their listings'
-    zeros."""
-    m, truth = load_snapshot(small_snapshot), small_generated.truth
-    level = np.asarray(truth.expected_sales, np.float64).mean(axis=0)  # the good's orders in an average room
-    unsold = np.bincount(m.orders["product"].to_numpy(), minlength=len(m.product_ids)) == 0
-    category = pd.factorize(m.products["category"], sort=True)[0]
-
-    def within_category_spearman(quality: np.ndarray) -> float:
-        rho = [spearmanr(quality[sel], level[sel])[0] for c in np.unique(category)
-               if (sel := unsold & (category == c)).sum() >= 8]
-        return float(np.nanmean(rho))
-
-    with_features = within_category_spearman(fit_shelf_rates(m).quality)
-    plain = within_category_spearman(fit_shelf_rates(m, ShelfRateConfig(quality_features=False)).quality)
-    assert with_features > plain + 0.15 and with_features > 0.1, (with_features, plain)
-
-
-def test_fans_clicks_order_the_goods_nobody_bought_closer_to_the_truth(small_generated, small_snapshot):
-    """Fans click goods no room they follow lists, so the click log speaks for goods without a sale: with it, the
-    unsold goods' qualities follow the truth's order within a category more closely than without it."""
-    m, truth = load_snapshot(small_snapshot), small_generated.truth
+def _unsold_spearman(m, truth):
+    """A scorer of goods' qualities: the mean Spearman, within each category, between the qualities of the goods
+    nobody bought and the truth's level of them (their orders in an average room)."""
     level = np.asarray(truth.expected_sales, np.float64).mean(axis=0)
     unsold = np.bincount(m.orders["product"].to_numpy(), minlength=len(m.product_ids)) == 0
     category = pd.factorize(m.products["category"], sort=True)[0]
@@ -251,6 +230,26 @@ def test_fans_clicks_order_the_goods_nobody_bought_closer_to_the_truth(small_gen
                if (sel := unsold & (category == c)).sum() >= 8]
         return float(np.nanmean(rho))
 
+    return within_category_spearman
+
+
+def test_goods_nobody_bought_are_ordered_by_what_is_known_of_them(small_generated, small_snapshot):
+    """Anchors pick goods that sell, so how many rooms list a good (against how long it has been on sale) says
+    something before its first order: within a category the unsold goods' qualities follow the truth's order
+    more closely than without the features, where they are all the category's typical good or their listings'
+    zeros."""
+    m = load_snapshot(small_snapshot)
+    within_category_spearman = _unsold_spearman(m, small_generated.truth)
+    with_features = within_category_spearman(fit_shelf_rates(m).quality)
+    plain = within_category_spearman(fit_shelf_rates(m, ShelfRateConfig(quality_features=False)).quality)
+    assert with_features > plain + 0.15 and with_features > 0.1, (with_features, plain)
+
+
+def test_fans_clicks_order_the_goods_nobody_bought_closer_to_the_truth(small_generated, small_snapshot):
+    """Fans click goods no room they follow lists, so the click log speaks for goods without a sale: with it, the
+    unsold goods' qualities follow the truth's order within a category more closely than without it."""
+    m = load_snapshot(small_snapshot)
+    within_category_spearman = _unsold_spearman(m, small_generated.truth)
     assert len(m.clicks) > 0
     with_clicks = within_category_spearman(fit_shelf_rates(m).quality)
     without = within_category_spearman(fit_shelf_rates(dataclasses.replace(m, clicks=m.clicks.iloc[:0])).quality)
