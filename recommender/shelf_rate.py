@@ -60,7 +60,7 @@ from scipy.special import gammaincinv, ndtri
 
 from recommender.arrays import top_k
 from recommender.contract import Marketplace
-from recommender.interactions import anchor_fan_engagement
+from recommender.interactions import anchor_fan_engagement, follower_matrix
 from recommender.priors import prior_strength_ml
 from recommender.settings import Settings
 
@@ -463,8 +463,8 @@ def _fit(e: _Entries, n: np.ndarray, cat: np.ndarray, prior_mix: np.ndarray, cfg
             beta = start.beta.copy()
         if start.lean is not None and room_x is not None:
             lean = start.lean
-    sold = n_room.sum(axis=1) > 0
     room_orders = n_room.sum(axis=1)
+    sold = room_orders > 0
     scale_strength = cfg.scale_prior_orders or 1.0
     orders_in = n_room.sum(axis=0)
     sold_in = orders_in > 0  # categories with orders
@@ -672,11 +672,11 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     n = np.bincount(e.order_entry, minlength=len(e.anchor)).astype(float)
     features = good_features(m, e, cat) if cfg.quality_features else None
     room_x = None
-    follows = anchor_fan_engagement(m, 0.0, followers)  # the follower matrix
-    room_size = np.asarray(follows.sum(axis=1), np.float64).ravel()
+    followers = follower_matrix(m) if followers is None else followers
+    room_size = np.asarray(followers.sum(axis=1), np.float64).ravel()
     if cfg.room_lean:  # the audience as a new room has it: its followers, without the buyers of its own sales
-        followers = audience_mix(m, cat, n_c, cfg.audience_smoothing, follows, fan_mix)
-        room_x = room_features(m, e, cat, labels, followers)
+        follower_mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, followers, fan_mix)
+        room_x = room_features(m, e, cat, labels, follower_mix)
     quality, room, shape, state = _fit(e, n, cat, prior_mix, cfg, features, room_x, room_size=room_size)
     weights = np.ones(len(e.order_entry))
     cells = _DayCells.of(e, len(cat)) if cfg.burst_rounds else None
