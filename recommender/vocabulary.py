@@ -83,10 +83,11 @@ class Vocabulary:
             # ids packed in a range (the usual export): a table indexed by id - lowest, 10x faster than hashing
             # (20M follows: 0.1 s instead of 1.3 s)
             table, lo = self._dense()
-            arr = arr.astype(np.int64, copy=False)
-            pos = np.full(len(arr), -1, np.int64)
-            inside = (arr >= lo) & (arr < lo + len(table))
-            pos[inside] = table[arr[inside] - lo]
+            offset = arr.astype(np.int64, copy=False) - lo
+            pos = table.take(offset, mode="clip").astype(np.int64)  # clipped ids are put right below
+            outside = (offset < 0) | (offset >= len(table))
+            if outside.any():
+                pos[outside] = -1
             return pos
         found = pc.index_in(pa.array(arr), value_set=self._arrow)
         return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
