@@ -215,13 +215,14 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                               f"{fan_products.shape[0]} x {fan_products.shape[1]} ({fan_products.nnz} nonzeros)"):
             fan_factors, product_cf = fit_factors(fan_products, f, threads, show_progress=show_progress)
         dim = product_cf.shape[1]
-        # The statistics and the shelf-rate model with its room x good term need only the snapshot: they run on
-        # two threads beside content and anchors (which need the vectors), from here on, not beside ALS, which
-        # already uses every core. All are mostly single-threaded numpy, which releases the GIL in its array
-        # loops, so the three share the cores; each stage below from shelf_rate on is the wait for its job.
+        # The shelf-rate model with its room x good term and the statistics need only the snapshot: they run on a
+        # second thread, not beside ALS, which already uses every core. The term, the longest job, starts here,
+        # beside content, anchors and the index (which need the vectors); the statistics start once the index is
+        # built (a third thread beside those three only slowed the term: large, 4-6 s less after ALS). All are
+        # mostly numpy, which releases the GIL in its array loops; each stage below from shelf_rate on is the
+        # wait for its job.
         beside, shelf_done = _Beside(), Future()
         rates_job = background.submit(_fit_rates, m, config, engagement, followers, beside, shelf_done)
-        statistics = background.submit(_timed, beside, "statistics", _statistics, m, config, followers)
 
         with timer("content", "content model for goods with few sales"):
             buyers = np.diff(fan_products.tocsc().indptr)
@@ -248,6 +249,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             cand_scores, cand_rows = flat_index(product_vectors).search(av.blended, n_cand)
             anchor_index, anchor_report = build_index(av.blended, product_vectors[:20_000], config.index.kind,
                                                       config.index.k, config.index.min_recall)
+        statistics = background.submit(_timed, beside, "statistics", _statistics, m, config, followers)
 
         with timer("shelf_rate", "expected orders of every good in every room if shelved (shelf Poisson model; "
                                  "on a second thread since the factors stage: waiting for it)"):
@@ -261,7 +263,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 rates = personal.base  # refitted with the term as exposure: the two are saved together
 
         with timer("statistics", "audience profiles, 1/7/30-day sales statistics, daily sales and top sellers "
-                                 "(computed on a second thread since the factors stage: waiting for them)"):
+                                 "(computed on a second thread since the index stage: waiting for them)"):
             st = statistics.result()
             audience, p_stats, a_stats, category_gmv = st.audience, st.p_stats, st.a_stats, st.category_gmv
             window_gmv, window_orders, order_value = st.window_gmv, st.window_orders, st.order_value
