@@ -108,6 +108,11 @@ class ShelfRateConfig(Settings):
     room_lean: bool = Field(True, description="the room prior leans toward the room's declared vertical, the "
                             "categories it lists and its followers' mix, by as much as rooms with sales show (see "
                             "the module docstring); False: scale x audience mix ** audience_power")
+    unsold_rooms_on_sale: bool = Field(False, description="count the listings of a room with no order in the "
+                                       "snapshot as days on sale. A room sells in its live streams, and one that "
+                                       "never sold has most likely not streamed yet (a new anchor's first shelf): "
+                                       "by default its listings are not exposure, so its hours without a sale do "
+                                       "not pull its scale and its categories below its prior")
 
 
 @dataclass
@@ -217,8 +222,9 @@ def _found(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return sorted_keys[at] == queries
 
 
-def _entries(m: Marketplace) -> _Entries:
-    """The shelf, plus the (room, good) pairs that sold without a listing (on sale from their first order)."""
+def _entries(m: Marketplace, unsold_rooms_on_sale: bool = False) -> _Entries:
+    """The shelf, plus the (room, good) pairs that sold without a listing (on sale from their first order). The
+    listings of a room with no order are on sale 0 days unless `unsold_rooms_on_sale` (ShelfRateConfig)."""
     o = m.orders
     n_p = len(m.product_ids)
     t0 = o["ordered_at"].min()
@@ -242,6 +248,10 @@ def _entries(m: Marketplace) -> _Entries:
     s_key, s_start = s_key[order], np.clip(s_start[order], 0, end)
     order_entry = np.empty(len(o_key), np.int64)
     order_entry[by_key] = np.searchsorted(s_key, o_sorted)
+    if not unsold_rooms_on_sale:
+        n_a = len(m.anchor_ids)
+        unsold = np.bincount(o["anchor"].to_numpy(), minlength=n_a) == 0
+        s_start[unsold[s_key // n_p]] = end
     return _Entries(anchor=(s_key // n_p).astype(np.int64), product=(s_key % n_p).astype(np.int64),
                     start=s_start, days=end - s_start, order_entry=order_entry,
                     order_day=np.minimum(o_days.astype(np.int64), int(np.ceil(end)) - 1),
@@ -575,7 +585,7 @@ class _DayCells:
         sold = np.flatnonzero(per_cell)
         index = np.cumsum(per_cell > 0) - 1
         return cls(e.product * (n_d + 1) + np.minimum(first + 1, n_d), e.product * n_d + np.minimum(first, n_d - 1),
-                   first + 1 - e.start, sold, index[flat], per_cell[sold])
+                   np.where(e.days > 0, first + 1 - e.start, 0.0), sold, index[flat], per_cell[sold])
 
 
 def _capped_counts(e: _Entries, cat: np.ndarray, quality: np.ndarray, room: np.ndarray, weights: np.ndarray,
@@ -664,7 +674,7 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     codes, labels = pd.factorize(m.products["category"], sort=True)
     n_c = max(len(labels), 1)
     cat = np.where(codes >= 0, codes, 0).astype(np.int64)  # a missing category (not allowed) would share 0
-    e = _entries(m)
+    e = _entries(m, cfg.unsold_rooms_on_sale)
     fan_mix = fan_category_mix(m, cat, n_c, cfg.audience_smoothing, cfg.click_weight)
     mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, engagement, fan_mix)
     prior_mix = np.maximum(mix, 1e-12) ** cfg.audience_power

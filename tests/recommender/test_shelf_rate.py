@@ -68,11 +68,11 @@ SHELVES = {0: ["A1", "A2", "B1", "B2"], 1: ["A2", "A3", "B2", "B3"], 2: ["A1", "
 DAYS = 40
 
 
-def _planted_snapshot(directory: Path, new_room_lists: list[str]):
+def _planted_snapshot(directory: Path, new_room_lists: list[str], new_room_days: float = 2):
     goods = {**{g: CATS[g[0]] for g in QUALITY}, "A4": CATS["A"]}  # A4: a new good nobody listed
     listings = [(a, g, DAYS, _spread(round(DAYS * ROOM[a][g[0]] * QUALITY[g]), DAYS))
                 for a, shelf in SHELVES.items() for g in shelf]
-    listings += [(4, g, 2, []) for g in new_room_lists]  # listed two days ago, nothing sold yet
+    listings += [(4, g, new_room_days, []) for g in new_room_lists]  # listed two days ago, nothing sold yet
     # room 4 is new: its fans bought food (B) in room 2, it has sold nothing
     followers = {0: [0, 1, 2], 1: [3, 4], 2: [5, 6, 7], 3: [8, 9], 4: [5, 6]}
     return load_snapshot(_write(directory, goods, listings, followers, 5))
@@ -365,15 +365,33 @@ def test_orders_on_the_last_day_are_judged_against_the_part_of_it_before_the_sna
 
 
 def test_a_room_that_listed_goods_days_ago_and_sold_nothing_yet_keeps_the_scale_of_rooms_its_size(planted):
-    """Room 4 (two followers, who bought food in room 2) listed four goods two days ago and sold nothing: its
-    scale is shrunk toward what rooms with sales sell per follower, so its best food good is expected on the
-    scale of room 2's per follower, somewhat less for the two quiet days, not near zero (with next to no prior,
-    1e-3 pseudo-orders, it was 0.009 orders in 30 days against room 2's 120)."""
+    """Room 4 (two followers, who bought food in room 2) listed four goods two days ago and sold nothing. Where
+    those two days count as days on sale (unsold_rooms_on_sale), its scale is shrunk toward what rooms with sales
+    sell per follower, so its best food good is expected on the scale of room 2's per follower, somewhat less for
+    the two quiet days, not near zero (with next to no prior, 1e-3 pseudo-orders, it was 0.009 orders in 30 days
+    against room 2's 120)."""
     m, _ = planted
-    for cfg, lo, hi in ((ShelfRateConfig(), 0.05, 1.0), (ShelfRateConfig(scale_prior_orders=1e-3), 0.0, 1e-3)):
+    for k, lo, hi in ((None, 0.05, 1.0), (1e-3, 0.0, 1e-3)):
+        cfg = ShelfRateConfig(scale_prior_orders=k, unsold_rooms_on_sale=True)
         e = fit_shelf_rates(m, cfg).expected(np.arange(5))[:, _row(m, "B1")]
         per_follower = (e[4] / 2) / (e[2] / 3)
         assert lo <= per_follower <= hi, (cfg.scale_prior_orders, per_follower)
+
+
+def test_a_room_that_never_sold_has_not_streamed_yet_so_its_listings_are_not_days_on_sale(tmp_path):
+    """Room 4 sold nothing: whether it listed its goods two days or twenty days ago, it is expected to sell what
+    its followers say (a room sells in its live streams; one with no order has not streamed yet), even with next
+    to no scale prior. Counting its listings as days on sale, twenty quiet days say more than two."""
+    def per_follower(days: float, cfg: ShelfRateConfig) -> float:  # room 4's (2 followers) over room 2's (3)
+        m = _planted_snapshot(tmp_path / f"{days}", ["B1", "B2", "B3", "A3"], new_room_days=days)
+        e = fit_shelf_rates(m, cfg).expected(np.arange(5))[:, _row(m, "B1")]
+        return float((e[4] / 2) / (e[2] / 3))
+
+    for cfg in (ShelfRateConfig(), ShelfRateConfig(scale_prior_orders=1e-3)):
+        assert per_follower(20, cfg) == pytest.approx(per_follower(2, cfg), rel=1e-6)
+        assert 0.5 < per_follower(2, cfg) < 1.5
+    on_sale = ShelfRateConfig(unsold_rooms_on_sale=True)
+    assert per_follower(20, on_sale) < 0.5 * per_follower(2, on_sale) < 0.25
 
 
 def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_room(tmp_path):
