@@ -104,7 +104,7 @@ class _Value:
 
     def __init__(self, goods: Goods, cfg: RankingConfig) -> None:
         earns = bool(np.any(goods.commission > 0))
-        self.price = goods.order_value ** cfg.price_weight if earns else np.ones_like(goods.price)
+        self.per_order = goods.order_value ** cfg.price_weight if earns else np.ones_like(goods.price)
         self.commission = goods.commission ** cfg.commission_weight if earns else np.ones_like(goods.commission)
         self.boost = np.where(goods.supported, 1 + cfg.support_boost, 1.0)
         self.code = slot_codes(goods.category, goods.supported)
@@ -138,7 +138,7 @@ class ShelfRateScorer:
         # ranked by a low quantile of quality where asked (caution): the relative affinity shown is the one ranked
         self._caution = (np.ones(len(quality)) if cfg.caution is None else rates.quality_quantile(cfg.caution))
         ranked = quality * self._caution
-        self.own_value = (ranked if w == 1 else ranked ** w) * value.price * value.commission
+        self.own_value = (ranked if w == 1 else ranked ** w) * value.per_order * value.commission
         self.own = self.own_value * self.boost
         self.category = np.asarray(rates.category, np.int64)
         if not np.array_equal(self.category, goods.category):  # the pools and the category cap must agree
@@ -323,7 +323,7 @@ class VectorScorer:
         top = max(float(affinity.max(initial=0.0)), 1e-9)
         rel = np.maximum(affinity / top, 1e-3)  # inner products may be zero or negative
         w = cfg.vector_affinity_weight
-        value = (rel if w == 1 else rel ** w) * self._value.price[rows] * self._value.commission[rows]
+        value = (rel if w == 1 else rel ** w) * self._value.per_order[rows] * self._value.commission[rows]
         score = value * self.boost[rows]
 
         def explain(shown: np.ndarray) -> np.ndarray:
@@ -345,7 +345,7 @@ class VectorScorer:
             rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
         rel = np.maximum(affinity / top, 1e-3)
         base = self._base(affinity, top, self.room_trend(anchor, rows))
-        value = base * self._value.price[rows] * self._value.commission[rows]
+        value = base * self._value.per_order[rows] * self._value.commission[rows]
         score = value * self.boost[rows]
 
         def explain(shown: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_the_vector_scorer_with_the_trend_retrieves_the_exact_top_goods_by_the_b
         got_sup, _ = scorer._top_blend(anchor, mask, 50, top, int(mask.sum()), supported_only=True)
         assert got_sup.tolist() == brute_top(base, mask & goods.supported, 50).tolist()
         scored = scorer.goods_for(anchor, Eligible(mask, int(mask.sum()), True), 20, 20)
-        final = base * scorer._value.price * scorer._value.commission * scorer.boost
+        final = base * scorer._value.per_order * scorer._value.commission * scorer.boost
         first = scored.rows[np.lexsort((scored.rows, -scored.score))][:20]
         assert first.tolist() == brute_top(final, mask, 20).tolist()
 
