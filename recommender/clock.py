@@ -11,3 +11,14 @@ def to_minutes(timestamps) -> np.ndarray:
     """Timestamps (naive = UTC) to whole minutes since the epoch."""
     ts = pd.to_datetime(pd.Series(timestamps), utc=True)  # any resolution (pandas 3 keeps microseconds)
     return ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(minutes=1)).to_numpy(np.int64)
+
+
+def days_between(earlier, later) -> np.ndarray | float:
+    """(later - earlier) in days, float64, for naive UTC timestamps (a Series, an array or one Timestamp each):
+    through int64 microseconds, since pandas' timedelta arithmetic and total_seconds took about a second on the
+    9M orders of a large snapshot. For columns without missing values (NaT has no microseconds)."""
+    def micros(t):
+        if isinstance(t, pd.Timestamp):
+            return np.datetime64(t, "us").astype(np.int64)
+        return np.asarray(t, dtype="datetime64[us]").view(np.int64)
+    return (micros(later) - micros(earlier)) / 86_400e6

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from recommender.contract import Marketplace
-
-
-def recency_weight(times: pd.Series, now: pd.Timestamp, half_life_days: float) -> np.ndarray:
-    """exp2(-age / half_life): last week's orders say more about tastes than those of two months ago."""
-    age = (now - times).dt.total_seconds().to_numpy() / 86400.0
-    return np.exp2(-np.maximum(age, 0) / half_life_days)
 
 
 def sparse_sum(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int],

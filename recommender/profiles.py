@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recommender.arrays import cell_sums, distinct_both_ways_within, distinct_per_row_within
-from recommender.clock import to_minutes
+from recommender.clock import days_between, to_minutes
 from recommender.contract import Marketplace
 from recommender.hashing import order_keys
 
@@ -76,7 +76,7 @@ def sold_pairs(m: Marketplace, now: pd.Timestamp | None = None) -> tuple[list[np
     now = now or m.snapshot_time
     o = m.purchases
     age = m.purchase_age_days if now == m.snapshot_time else \
-        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+        days_between(o["ordered_at"], now)
     return distinct_both_ways_within(o["product"].to_numpy(), o["anchor"].to_numpy(), age, WINDOWS,
                                      len(m.product_ids), len(m.anchor_ids))
 
@@ -92,7 +92,7 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None,
     o = m.orders
     refunded = o["refunded"].fillna(False).to_numpy(dtype=bool) if "refunded" in o else np.zeros(len(o), bool)
     product = o["product"].to_numpy()
-    age = (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+    age = days_between(o["ordered_at"], now)
     out = {"product_id": m.product_ids.ids}
     kept = ~refunded
     anchors = (sold or sold_pairs(m, now))[0]
@@ -137,7 +137,7 @@ def anchor_stats(m: Marketplace, now: pd.Timestamp | None = None,
     n_a = len(m.anchor_ids)
     o = m.purchases
     age = m.purchase_age_days if now == m.snapshot_time else \
-        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+        days_between(o["ordered_at"], now)
     anchor = o["anchor"].to_numpy()
     out = {"anchor_id": m.anchor_ids.ids}
     goods = (sold or sold_pairs(m, now))[1][1:]  # WINDOWS' 7 and 30 days
@@ -172,7 +172,7 @@ def anchor_category_windows(m: Marketplace, now: pd.Timestamp | None = None) -> 
     now = now or m.snapshot_time
     o = m.purchases
     age = m.purchase_age_days if now == m.snapshot_time else \
-        (now - o["ordered_at"]).dt.total_seconds().to_numpy() / 86400.0
+        days_between(o["ordered_at"], now)
     cat_codes, cats = pd.factorize(m.products["category"], sort=True)
     n_a, n_c = len(m.anchor_ids), len(cats)
     cell = o["anchor"].to_numpy(np.int64) * n_c + cat_codes[o["product"].to_numpy()]

@@ -59,6 +59,7 @@ from pydantic import Field
 from scipy.special import gammaincinv, ndtri
 
 from recommender.arrays import top_k
+from recommender.clock import days_between
 from recommender.contract import Marketplace
 from recommender.interactions import anchor_fan_engagement, follower_matrix
 from recommender.priors import prior_strength_ml
@@ -229,10 +230,10 @@ def _entries(m: Marketplace, unsold_rooms_on_sale: bool = False) -> _Entries:
     n_p = len(m.product_ids)
     t0 = o["ordered_at"].min()
     end = max((m.snapshot_time - t0).total_seconds() / 86400, 1e-6)
-    o_days = (o["ordered_at"] - t0).dt.total_seconds().to_numpy() / 86400
+    o_days = days_between(t0, o["ordered_at"])
     o_key = o["anchor"].to_numpy(np.int64) * n_p + o["product"].to_numpy(np.int64)
     s_key = m.shelf["anchor"].to_numpy(np.int64) * n_p + m.shelf["product"].to_numpy(np.int64)
-    s_start = (m.shelf["listed_at"] - t0).dt.total_seconds().to_numpy() / 86400
+    s_start = days_between(t0, m.shelf["listed_at"])
     # The orders' keys are looked up in sorted order: binary searches of 9M keys in random order took 8 s on
     # the large world (np.isin as much again), in sorted order they walk the shelf once.
     by_key = np.argsort(o_key)
