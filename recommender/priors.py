@@ -29,14 +29,14 @@ def prior_strength_ml(n: np.ndarray, expected: np.ndarray, start: float = 1.0, l
     # (most are small whole numbers: a few hundred values for 100k goods, and the polygammas were most of the
     # fit's time here)
     ns, times = np.unique(n[n > 0], return_counts=True)
-    some = float(times.sum())
+    n_some = float(times.sum())
     t = float(np.log(np.clip(start, lo, hi)))
     for _ in range(steps):
         k = np.exp(t)
         r = k + mu
-        score = (float(times @ digamma(ns + k)) - some * float(digamma(k))
+        score = (float(times @ digamma(ns + k)) - n_some * float(digamma(k))
                  + float((np.log(k / r) + (mu - n) / r).sum()))
-        curve = (float(times @ polygamma(1, ns + k)) - some * float(polygamma(1, k))
+        curve = (float(times @ polygamma(1, ns + k)) - n_some * float(polygamma(1, k))
                  + float((1 / k - 1 / r - (mu - n) / r ** 2).sum()))
         grad, hess = k * score, k * k * curve + k * score  # in t = log k
         step = -grad / hess if hess < 0 else np.sign(grad)  # ascend; where not concave, one unit uphill

@@ -109,11 +109,11 @@ class ShelfRateConfig(Settings):
     room_lean: bool = Field(True, description="the room prior leans toward the room's declared vertical, the "
                             "categories it lists and its followers' mix, by as much as rooms with sales show (see "
                             "the module docstring); False: scale x audience mix ** audience_power")
-    unsold_rooms_on_sale: bool = Field(False, description="count the listings of a room with no order in the "
-                                       "snapshot as days on sale. A room sells in its live streams, and one that "
-                                       "never sold has most likely not streamed yet (a new anchor's first shelf): "
-                                       "by default its listings are not exposure, so its hours without a sale do "
-                                       "not pull its scale and its categories below its prior")
+    new_room_grace_days: float = Field(3.0, ge=0, description="a room with no order in the snapshot whose first "
+                                       "listing is at most this many days old has not streamed yet (a new "
+                                       "anchor's first shelf): its listings are not days on sale, so hours "
+                                       "without a sale do not pull its scale and categories below its prior. A "
+                                       "room quiet for longer is taken at its word (0: every listing counts)")
 
 
 @dataclass
@@ -207,7 +207,8 @@ class _Entries:
 
     anchor: np.ndarray
     product: np.ndarray
-    start: np.ndarray  # days since the first order when the entry went on sale (0 if listed earlier)
+    start: np.ndarray  # days since the first order when the entry went on sale (0 if listed earlier; `end` for a
+    # room that has not streamed yet: _entries)
     days: np.ndarray  # days on sale up to the snapshot time
     order_entry: np.ndarray  # entry of each order
     order_day: np.ndarray  # whole days since the first order
@@ -223,13 +224,14 @@ def _found(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return sorted_keys[at] == queries
 
 
-def _entries(m: Marketplace, unsold_rooms_on_sale: bool = False) -> _Entries:
-    """The shelf, plus the (room, good) pairs that sold without a listing (on sale from their first order). The
-    listings of a room with no order are on sale 0 days unless `unsold_rooms_on_sale` (ShelfRateConfig)."""
+def _entries(m: Marketplace, grace_days: float = 0.0) -> _Entries:
+    """The shelf, plus the (room, good) pairs that sold without a listing (on sale from their first order). A
+    room with no order whose first listing is at most `grace_days` old (ShelfRateConfig.new_room_grace_days) has
+    its listings on sale 0 days (from the snapshot time)."""
     o = m.orders
     n_p = len(m.product_ids)
     t0 = o["ordered_at"].min()
-    end = max((m.snapshot_time - t0).total_seconds() / 86400, 1e-6)
+    end = max(float(days_between(t0, m.snapshot_time)), 1e-6)
     o_days = days_between(t0, o["ordered_at"])
     o_key = o["anchor"].to_numpy(np.int64) * n_p + o["product"].to_numpy(np.int64)
     s_key = m.shelf["anchor"].to_numpy(np.int64) * n_p + m.shelf["product"].to_numpy(np.int64)
@@ -249,10 +251,13 @@ def _entries(m: Marketplace, unsold_rooms_on_sale: bool = False) -> _Entries:
     s_key, s_start = s_key[order], np.clip(s_start[order], 0, end)
     order_entry = np.empty(len(o_key), np.int64)
     order_entry[by_key] = np.searchsorted(s_key, o_sorted)
-    if not unsold_rooms_on_sale:
+    if grace_days > 0:  # rooms that have not streamed yet
         n_a = len(m.anchor_ids)
-        unsold = np.bincount(o["anchor"].to_numpy(), minlength=n_a) == 0
-        s_start[unsold[s_key // n_p]] = end
+        room = s_key // n_p
+        first_listed = np.full(n_a, np.inf)
+        np.minimum.at(first_listed, room, s_start)
+        waiting = (np.bincount(o["anchor"].to_numpy(), minlength=n_a) == 0) & (first_listed >= end - grace_days)
+        s_start[waiting[room]] = end
     return _Entries(anchor=(s_key // n_p).astype(np.int64), product=(s_key % n_p).astype(np.int64),
                     start=s_start, days=end - s_start, order_entry=order_entry,
                     order_day=np.minimum(o_days.astype(np.int64), int(np.ceil(end)) - 1),
@@ -675,7 +680,7 @@ def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp
     codes, labels = pd.factorize(m.products["category"], sort=True)
     n_c = max(len(labels), 1)
     cat = np.where(codes >= 0, codes, 0).astype(np.int64)  # a missing category (not allowed) would share 0
-    e = _entries(m, cfg.unsold_rooms_on_sale)
+    e = _entries(m, cfg.new_room_grace_days)
     fan_mix = fan_category_mix(m, cat, n_c, cfg.audience_smoothing, cfg.click_weight)
     mix = audience_mix(m, cat, n_c, cfg.audience_smoothing, engagement, fan_mix)
     prior_mix = np.maximum(mix, 1e-12) ** cfg.audience_power

@@ -25,3 +25,9 @@ def test_days_between_agrees_with_pandas_timedelta_arithmetic_for_series_arrays_
     np.testing.assert_allclose(days_between(times.to_numpy(), now), expected, rtol=1e-14)
     np.testing.assert_allclose(-days_between(now, times), expected, rtol=1e-14)
     assert days_between(pd.Timestamp("2026-12-01"), pd.Timestamp("2026-12-03 12:00")) == 2.5
+
+
+def test_days_between_a_missing_time_and_any_other_is_nan_as_in_pandas():
+    times = pd.Series(pd.to_datetime(["2026-12-01", None, "2026-12-02"]))
+    assert np.isnan(days_between(times, pd.Timestamp("2026-12-03"))).tolist() == [False, True, False]
+    assert np.isnan(days_between(pd.NaT, pd.Timestamp("2026-12-03")))

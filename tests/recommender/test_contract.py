@@ -184,6 +184,22 @@ def test_unknown_reference_drops_the_row_and_says_which_table(tiny_csv):
     assert m.report.rows_kept["orders"] == m.report.rows_read["orders"] - 1
 
 
+def test_unknown_integer_reference_in_parquet_drops_the_row_and_says_which(tmp_path):
+    """Parquet keeps ids as int64, which are looked up without a null mask: an unknown one is still reported and
+    its row dropped, and every other row keeps its code."""
+    from fixtures.marketplace import generate, write_marketplace
+
+    snapshot = write_marketplace(generate("tiny", 0), tmp_path / "p", "parquet")
+    orders = pd.read_parquet(snapshot / "orders.parquet")
+    orders.loc[2, "product_id"] = 123
+    orders.to_parquet(snapshot / "orders.parquet")
+    m = load_snapshot(snapshot)
+    assert "orders.parquet, column 'product_id', row 3: unknown product_id: not in products" in warnings_text(m)
+    assert m.report.rows_kept["orders"] == len(orders) - 1
+    kept = orders.drop(index=2).reset_index(drop=True)
+    assert (m.product_ids.ids[m.orders["product"].to_numpy()] == kept["product_id"].to_numpy()).all()
+
+
 def test_dropping_an_entity_drops_the_rows_that_reference_it(tiny_csv):
     products = read(tiny_csv, "products")
     orders = read(tiny_csv, "orders")

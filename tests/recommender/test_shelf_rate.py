@@ -366,32 +366,47 @@ def test_orders_on_the_last_day_are_judged_against_the_part_of_it_before_the_sna
 
 def test_a_room_that_listed_goods_days_ago_and_sold_nothing_yet_keeps_the_scale_of_rooms_its_size(planted):
     """Room 4 (two followers, who bought food in room 2) listed four goods two days ago and sold nothing. Where
-    those two days count as days on sale (unsold_rooms_on_sale), its scale is shrunk toward what rooms with sales
+    those two days count as days on sale (new_room_grace_days 0), its scale is shrunk toward what rooms with sales
     sell per follower, so its best food good is expected on the scale of room 2's per follower, somewhat less for
     the two quiet days, not near zero (with next to no prior, 1e-3 pseudo-orders, it was 0.009 orders in 30 days
     against room 2's 120)."""
     m, _ = planted
     for k, lo, hi in ((None, 0.05, 1.0), (1e-3, 0.0, 1e-3)):
-        cfg = ShelfRateConfig(scale_prior_orders=k, unsold_rooms_on_sale=True)
+        cfg = ShelfRateConfig(scale_prior_orders=k, new_room_grace_days=0)
         e = fit_shelf_rates(m, cfg).expected(np.arange(5))[:, _row(m, "B1")]
         per_follower = (e[4] / 2) / (e[2] / 3)
         assert lo <= per_follower <= hi, (cfg.scale_prior_orders, per_follower)
 
 
-def test_a_room_that_never_sold_has_not_streamed_yet_so_its_listings_are_not_days_on_sale(tmp_path):
-    """Room 4 sold nothing: whether it listed its goods two days or twenty days ago, it is expected to sell what
-    its followers say (a room sells in its live streams; one with no order has not streamed yet), even with next
-    to no scale prior. Counting its listings as days on sale, twenty quiet days say more than two."""
+def test_a_room_that_listed_days_ago_and_never_sold_has_not_streamed_yet_but_one_quiet_for_weeks_has(tmp_path):
+    """Room 4 sold nothing. Listed one or two days ago (within new_room_grace_days, 3), it has most likely not
+    streamed yet: it is expected to sell what its followers say, the same either way, even with next to no scale
+    prior. Listed twenty days ago it has had its chances, and those quiet days count, as every listing does with
+    a grace of 0."""
     def per_follower(days: float, cfg: ShelfRateConfig) -> float:  # room 4's (2 followers) over room 2's (3)
         m = _planted_snapshot(tmp_path / f"{days}", ["B1", "B2", "B3", "A3"], new_room_days=days)
         e = fit_shelf_rates(m, cfg).expected(np.arange(5))[:, _row(m, "B1")]
         return float((e[4] / 2) / (e[2] / 3))
 
-    for cfg in (ShelfRateConfig(), ShelfRateConfig(scale_prior_orders=1e-3)):
-        assert per_follower(20, cfg) == pytest.approx(per_follower(2, cfg), rel=1e-6)
+    default = ShelfRateConfig()
+    for cfg in (default, ShelfRateConfig(scale_prior_orders=1e-3)):
+        assert per_follower(1, cfg) == pytest.approx(per_follower(2, cfg), rel=1e-6)
         assert 0.5 < per_follower(2, cfg) < 1.5
-    on_sale = ShelfRateConfig(unsold_rooms_on_sale=True)
-    assert per_follower(20, on_sale) < 0.5 * per_follower(2, on_sale) < 0.25
+    assert per_follower(20, default) < 0.5 * per_follower(2, default)
+    assert per_follower(2, ShelfRateConfig(new_room_grace_days=0)) < 0.5 * per_follower(2, default)
+
+
+def test_listings_of_a_room_that_has_not_streamed_yet_weigh_on_no_good_and_no_other_room(tmp_path):
+    """Room 4's goods listed two days ago and never sold are not exposure anywhere: every good's quality (burst
+    caps included) and every other room's strengths are what they would be had it listed nothing. (Without the
+    quality features, which count how many rooms list a good.)"""
+    cfg = ShelfRateConfig(quality_features=False)
+    listed_m = _planted_snapshot(tmp_path / "listed", ["B1", "B2", "B3", "A3"])
+    listed, bare = fit_shelf_rates(listed_m, cfg), fit_shelf_rates(_planted_snapshot(tmp_path / "bare", []), cfg)
+    np.testing.assert_allclose(listed.quality, bare.quality, rtol=1e-4)  # float32, steps to 1e-3
+    np.testing.assert_allclose(listed.room[:4], bare.room[:4], rtol=1e-4)
+    counted = fit_shelf_rates(listed_m, cfg.model_copy(update={"new_room_grace_days": 0}))
+    assert np.abs(counted.quality / bare.quality - 1).max() > 1e-3  # what counting them would move
 
 
 def test_a_room_with_fans_but_nothing_listed_or_sold_is_scored_like_a_typical_room(tmp_path):
