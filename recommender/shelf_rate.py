@@ -251,14 +251,14 @@ def _entries(m: Marketplace, grace_days: float = 0.0) -> _Entries:
     s_key, s_start = s_key[order], np.clip(s_start[order], 0, end)
     order_entry = np.empty(len(o_key), np.int64)
     order_entry[by_key] = np.searchsorted(s_key, o_sorted)
+    room = s_key // n_p
     if grace_days > 0:  # rooms that have not streamed yet
         n_a = len(m.anchor_ids)
-        room = s_key // n_p
         first_listed = np.full(n_a, np.inf)
         np.minimum.at(first_listed, room, s_start)
         waiting = (np.bincount(o["anchor"].to_numpy(), minlength=n_a) == 0) & (first_listed >= end - grace_days)
         s_start[waiting[room]] = end
-    return _Entries(anchor=(s_key // n_p).astype(np.int64), product=(s_key % n_p).astype(np.int64),
+    return _Entries(anchor=room, product=s_key % n_p,
                     start=s_start, days=end - s_start, order_entry=order_entry,
                     order_day=np.minimum(o_days.astype(np.int64), int(np.ceil(end)) - 1),
                     n_days=int(np.ceil(end)), end=end)
