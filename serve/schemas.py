@@ -183,7 +183,10 @@ class Pick(BaseModel):
                                                     "units x price less discounts, from the good's orders shrunk "
                                                     "toward its category's), expected_value (unitless: relative "
                                                     "affinity ^ a x order_value ^ p x commission ^ c), "
-                                                    "support_boost, score; with expected orders also "
+                                                    "support_boost, explore (with ranking.explore: the factor "
+                                                    "this room's score of the good carries, so near-tied goods "
+                                                    "rotate over rooms), score (expected_value x support_boost "
+                                                    "x explore); with expected orders also "
                                                     "expected_commission_30d, yuan: expected orders x order_value x "
                                                     "commission rate, and its 5% and 95% points (_p05, _p95)")
     reasons: list[Reason]

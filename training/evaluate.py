@@ -257,8 +257,9 @@ def oracle_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int, orde
                   ) -> np.ndarray:
     """The served rules with perfect knowledge: each room's goods valued by the truth's expected commission
     (`expected`: (rooms, goods) expected orders if shelved, all rooms) x (yuan per order)^p x commission^c x the
-    support boost, through the same gates, exclusions and page arrangement (category cap, support share, 拓品类
-    cap, blocks of `page_block`) as `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
+    support boost (x the room's exploration factors where the ranking explores), through the same gates,
+    exclusions and page arrangement (category cap, support share, 拓品类 cap, blocks of `page_block`) as
+    `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
     unconstrained oracle is the rules', the gap between ours and it the model's. `order_value`: the true yuan per
     order (None: the service's estimate, Goods.order_value)."""
     unborn = np.flatnonzero(task.unborn) if task.unborn is not None else np.zeros(0, np.int64)
@@ -279,6 +280,7 @@ def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int
     value = (per_order ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
              else np.ones(len(goods.price))) * ranker.scorer.boost
     code = slot_codes(goods.category, goods.supported)
+    explore = ranker.scorer.explore
     out = np.full((len(users), k), -1, np.int64)
     for j, user in enumerate(np.asarray(users).tolist()):
         mask = ranker.gate.copy()
@@ -288,6 +290,8 @@ def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int
             mask[unborn] = False
         rows = np.flatnonzero(mask)
         score = np.asarray(expected[user], np.float64)[rows] * value[rows]
+        if explore is not None:  # the room's exploration factors are a served rule too
+            score = score * explore.factors(user, rows)
         outside = ranker.rooms.outside(user, cfg.home_share) if cfg.max_outside_share < 1 else None
         shown = arrange(code[rows], score, k, cfg.page_block, max_category_share=cfg.max_category_share,
                         support_share=cfg.support_share, outside=outside, max_outside_share=cfg.max_outside_share,

@@ -39,6 +39,7 @@ from recommender.errors import ArtifactError
 from recommender.ranking.arrange import arrange_checked
 from recommender.ranking.catalog import Goods
 from recommender.ranking.config import RankingConfig
+from recommender.ranking.explore import Exploration
 from recommender.ranking.scorers import Eligible, Scored, _Value
 from recommender.shelf_rate import DAYS_PER_PERIOD
 
@@ -85,8 +86,9 @@ class AudienceFitScorer:
 
     orders = True
 
-    def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig) -> None:
-        self.config = cfg
+    def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig,
+                 explore: Exploration | None = None) -> None:
+        self.config, self.explore = cfg, explore
         if personal.bound is None:
             personal = personal.with_bounds(1)
         # the views as plain arrays over the same memory: a numpy.memmap pays a Python-level __getitem__ and
@@ -237,6 +239,8 @@ class AudienceFitScorer:
                              np.searchsorted(key, np.arange(self.n_blocks + 1)))
         top, w = self.top(anchor), self.config.affinity_weight
         block_scale = (self._block_scale(anchor) / top) ** w
+        if self.explore is not None:  # a good's score reaches its bound times the largest factor
+            block_scale = block_scale * self.explore.max_factor
 
         def needs(rows: np.ndarray, score: np.ndarray, reaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return self._needs(rows, score, reaches, n, k, outside)
@@ -280,7 +284,8 @@ class AudienceFitScorer:
 
         def score_of(rows: np.ndarray) -> np.ndarray:
             rel = self.expected(anchor, rows) * self._caution[rows] / top
-            return (rel if w == 1 else rel ** w) * self._price_commission[rows] * self.boost[rows]
+            score = (rel if w == 1 else rel ** w) * self._price_commission[rows] * self.boost[rows]
+            return score if self.explore is None else score * self.explore.factors(anchor, rows)
 
         return score_of
 

@@ -31,6 +31,11 @@ class RankingConfig(Settings):
                                 "good differs from rooms like it). 0.45 held the generator's truth for 84-93% of "
                                 "the top picks of medium worlds (xuanpin evaluate reports it: range_coverage); "
                                 "0: the posterior alone, which held it for about 30%")
+    explore: float = Field(0.15, ge=0, le=1, description="each (room, good) pair's score is multiplied by a "
+                           "factor in [e^-explore, e^explore] fixed by their ids and the snapshot's day, so goods the "
+                           "model cannot tell apart rotate over a vertical's rooms instead of topping all of them; "
+                           "goods further apart never swap, and the shown figures stay the model's. 0: none. Only "
+                           "with the room x good term (audience_fit); README \"Ranking\" gives the measurements")
     affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
     vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
                                           "(artifacts without the shelf-rate model)")

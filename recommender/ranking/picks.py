@@ -92,6 +92,8 @@ class GoodsForAnchor:
         items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
                                      self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders,
                                      on_shelf=listed,
-                                     outside=None if outside is None else outside[self.goods.category[rows]])
+                                     outside=None if outside is None else outside[self.goods.category[rows]],
+                                     explore=None if self.scorer.explore is None
+                                     else self.scorer.explore.factors(anchor, rows))
         more = eligible.count > n and len(items) == k
         return Page(items, offset, n if more else None, eligible.count)

@@ -23,6 +23,7 @@ from recommender.ranking.boards import Boards
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 from recommender.ranking.explain import Explainer
+from recommender.ranking.explore import Exploration
 from recommender.ranking.gates import anchors_gate, gate_failures, goods_gate
 from recommender.ranking.picks import GoodsForAnchor, PickFilters
 from recommender.ranking.results import Page
@@ -61,7 +62,9 @@ class Ranker:
             return VectorScorer(model, self.goods, self.rooms, self.config)
         try:
             if model.personal is not None and self.config.audience_fit:
-                return AudienceFitScorer(model.personal, self.goods, self.gate, self.config)
+                explore = None if not self.config.explore else Exploration(
+                    self.config.explore, model.anchor_ids.ids, model.product_ids.ids, snapshot_day(model))
+                return AudienceFitScorer(model.personal, self.goods, self.gate, self.config, explore)
             return ShelfRateScorer(model.shelf_rate, self.goods, self.gate, self.config)
         except ArtifactError as exc:
             raise ArtifactError(f"{model.path}: {exc}") from exc
@@ -117,6 +120,11 @@ class Ranker:
     def top_sales(self, window: int, k: int = 50, category: str | None = None) -> list[int]:
         """The TOP sales board."""
         return self.boards.top(window, k, category)
+
+
+def snapshot_day(model: Model) -> int:
+    """The snapshot's day (days since 1970-01-01): what a room's exploration rotates with."""
+    return int(to_minutes([model.snapshot_time])[0] // (24 * 60))
 
 
 def sold_within(model: Model, days: int) -> np.ndarray | None:

@@ -26,6 +26,7 @@ from recommender.index import NormOrderedIndex, flat_index
 from recommender.ranking.arrange import slot_codes
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
+from recommender.ranking.explore import Exploration
 from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfRates
 from recommender.trend import room_base, room_trend_reach
 
@@ -66,6 +67,7 @@ class Scorer(Protocol):
 
     boost: np.ndarray  # per good: 1 + support_boost for supported goods, else 1
     orders: bool  # the affinity is expected orders per 30 days (so x yuan per order x commission rate is yuan)
+    explore: Exploration | None  # the per-room factors scores carry (ranking.explore), None: none
 
     def goods_for(self, anchor: int, eligible: Eligible, n: int, k: int, outside: np.ndarray | None = None
                   ) -> Scored:
@@ -112,6 +114,7 @@ class _Value:
 
 class ShelfRateScorer:
     orders = True
+    explore = None  # one order per category for every room is what makes its pools exact
 
     """Goods by expected orders if shelved. A good's score in room a is
 
@@ -229,6 +232,7 @@ class ShelfRateScorer:
 
 class VectorScorer:
     orders = False
+    explore = None
 
     """Goods by the inner product of anchor and good vectors (artifacts without the shelf-rate model).
 

@@ -198,9 +198,12 @@ def test_the_served_oracle_keeps_the_gates_exclusions_and_caps(served_setup):
         for lo in range(0, len(shown) - cfg.page_block + 1, cfg.page_block):
             block = shown[lo:lo + cfg.page_block]
             assert np.bincount(goods.category[block]).max() <= cap or len(np.unique(goods.category[shown])) == 1
-    # the first unsupported good in the room's best category is the truth's best there (no model in between)
+    # the first unsupported good in the room's best category is the truth's best there (no model in between),
+    # its value taken with the room's exploration factors, a served rule
     j = 0
     value = np.asarray(truth.expected_sales[task.users[j]], np.float64) * goods.price * goods.commission
+    if ranker.scorer.explore is not None:
+        value = value * ranker.scorer.explore.factors(int(task.users[j]), np.arange(len(value)))
     first = lists[j, 0]
     ok = ranker.gate.copy()
     ok[task.seen[j].indices] = False

@@ -18,6 +18,12 @@ def shelf_ranker(small_artifact):
 
 
 @pytest.fixture(scope="module")
+def explore_ranker(small_artifact):
+    """The room x good term with wide exploration: near-tied goods rotate over rooms."""
+    return Ranker(load_model(small_artifact), RankingConfig(explore=0.3))
+
+
+@pytest.fixture(scope="module")
 def vector_ranker(small_artifact):
     """The ranking of artifacts without the shelf-rate model (no shelf table), with the trend in rooms' scores."""
     model = load_model(small_artifact)

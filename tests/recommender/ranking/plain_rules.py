@@ -6,6 +6,9 @@ import math
 from collections import Counter
 
 import numpy as np
+import pandas as pd
+
+from recommender.ranking.explore import Exploration
 
 
 def brute_top(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
@@ -71,6 +74,11 @@ def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
         rates = _rates(ranker)  # its quality: the levels refitted with the term where it is on
         expected = expected * getattr(rates, "base", rates).quality_quantile(cfg.caution)
     boost = np.where(goods.supported[rows], 1 + cfg.support_boost, 1)
+    if cfg.explore and cfg.audience_fit:  # the room's factors of the day: its id, the goods' ids, the snapshot's day
+        model = ranker.model
+        day = (pd.Timestamp(model.snapshot_time) - pd.Timestamp(0)).days
+        boost = boost * Exploration(cfg.explore, model.anchor_ids.ids, model.product_ids.ids, day).factors(anchor,
+                                                                                                             rows)
     # the good's yuan per order: the units an order holds x price, less discounts (Goods.order_value)
     return ((expected[rows] / top) ** cfg.affinity_weight * goods.order_value[rows] ** cfg.price_weight
             * goods.commission[rows] ** cfg.commission_weight * boost)

@@ -35,6 +35,7 @@ RANGES = {
     "min_anchor_rating": (0.0, 5.0, -0.01, 5.01),
     "max_anchor_violations": (0, None, -1, None),
     "caution": (0.01, 0.99, 0.0, 1.0),
+    "explore": (0.0, 1.0, -0.01, 1.01),
 }
 
 

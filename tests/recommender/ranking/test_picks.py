@@ -72,11 +72,11 @@ def test_filters_narrow_the_picks(ranker):
         assert page and all(20.0 <= ranker.goods.price[p.product] <= 200.0 for p in page)
 
 
-@pytest.mark.parametrize("which", ["ranker", "shelf_ranker"])
+@pytest.mark.parametrize("which", ["ranker", "shelf_ranker", "explore_ranker"])
 @pytest.mark.parametrize("filters", FILTERS)
 def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(which, filters, request):
     """No retrieval shortlist: the pages are what the plain rule gives over the whole filtered catalogue, with
-    the room x good term and without it."""
+    the room x good term and without it, and with exploration's factors."""
     ranker = request.getfixturevalue(which)
     cfg, goods = ranker.config, ranker.goods
     for anchor in range(0, 50, 7):
@@ -215,3 +215,41 @@ def test_a_pick_the_room_sold_last_week_tells_it_so_in_its_sales_proof(ranker):
                                                                    or "只有你" in pick.own_sales["text"])
                 told += 1
     assert told >= 3
+
+
+def test_exploration_reorders_near_ties_without_changing_a_figure(ranker, explore_ranker):
+    """Exploration changes some rooms' first five in their vertical, not all (only near-ties move); a pick's
+    shown figures are the model's whatever its factor, and its score is its value x support boost x that
+    factor."""
+    plain, _ = _main_category_tops(ranker)
+    explored, _ = _main_category_tops(explore_ranker)
+    changed = (np.sort(plain, axis=1) != np.sort(explored, axis=1)).any(axis=1).mean()
+    assert 0.1 < changed < 0.9
+    for anchor in range(0, 50, 5):
+        page = explore_ranker.picks(anchor, 20).items
+        shown = {p.product: p.breakdown for p in ranker.picks(anchor, 200).items}
+        for pick in page:
+            figures = pick.breakdown
+            assert 1 / np.exp(0.3) <= figures["explore"] <= np.exp(0.3)
+            assert pick.score == pytest.approx(figures["expected_value"] * figures["support_boost"]
+                                               * figures["explore"], rel=1e-5)
+            if pick.product in shown:
+                for name in ("expected_commission_30d", "expected_commission_30d_p05", "affinity", "expected_value"):
+                    assert figures[name] == shown[pick.product][name], (anchor, pick.product, name)
+
+
+def test_exploration_never_puts_a_good_above_one_worth_more_than_its_factors_can_bridge(explore_ranker):
+    """Among picks of one category and support status (the arrangement takes them in score order), a later
+    pick's value is never more than e^(2 x explore) times an earlier one's."""
+    bridge = np.exp(2 * explore_ranker.config.explore)
+    swaps = 0
+    for anchor in range(50):
+        page = explore_ranker.picks(anchor, 50).items
+        code = [(explore_ranker.goods.category[p.product], bool(p.supported)) for p in page]
+        value = [p.breakdown["expected_value"] for p in page]
+        for i in range(len(page)):
+            for j in range(i + 1, len(page)):
+                if code[i] == code[j]:
+                    assert value[j] <= value[i] * bridge * (1 + 1e-6), (anchor, i, j)
+                    swaps += value[j] > value[i]
+    assert swaps > 0  # near-ties do swap

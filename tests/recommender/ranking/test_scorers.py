@@ -12,6 +12,7 @@ from recommender.audience_fit import BANDS, AudienceRates, View
 from recommender.ranking import PickFilters, RankingConfig, arrange, slot_codes
 from recommender.ranking.audience_scorer import AudienceFitScorer
 from recommender.ranking.catalog import Goods
+from recommender.ranking.explore import Exploration
 from recommender.ranking.picks import arranged
 from recommender.ranking.scorers import Eligible, ShelfRateScorer
 from recommender.shelf_rate import ShelfRates
@@ -231,7 +232,11 @@ def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndar
                              views)
     if seed % 3:  # rooms in groups with their own bounds (else one group, as the scorer makes without them)
         personal = personal.with_bounds(int(rng.choice([2, 3, 6])), seed=seed)
-    return AudienceFitScorer(personal, goods, gate, cfg), goods, gate, cfg
+    explore = None
+    if seed % 7 in (2, 5, 6):  # each (room, good) score times its exploration factor
+        cfg = cfg.model_copy(update={"explore": float(rng.choice([0.05, 0.3, 1.0]))})
+        explore = Exploration(cfg.explore, np.arange(n_a) + 100, np.arange(n_p) * 7, seed)
+    return AudienceFitScorer(personal, goods, gate, cfg, explore), goods, gate, cfg
 
 
 @pytest.mark.parametrize("seed", range(60))
@@ -249,10 +254,35 @@ def test_the_audience_scorer_equals_ranking_every_eligible_good_under_any_settin
                 expected = expected * scorer.personal.base.quality_quantile(cfg.caution)[rows]
             score = ((expected / max(top, 1e-12)) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
                      * goods.commission[rows] ** cfg.commission_weight * scorer.boost[rows])
+            if scorer.explore is not None:
+                score = score * scorer.explore.factors(anchor, rows)
             # the room's own categories: a fixed draw per room, as Rooms.outside is
             outside = (np.random.default_rng([seed, anchor]).random(len(goods.categories)) < 0.5
                        if cfg.max_outside_share < 1 else None)
             assert_pages_are_the_rule_over_every_good(scorer, goods, cfg, anchor, elig, rows, score, outside)
+
+
+@pytest.mark.parametrize("width", [0.1, 1.0])
+def test_exploration_keeps_the_search_exact_where_it_reorders_most(width):
+    """Goods of nearly equal value, so the factors reorder most of the catalogue: the pages are still the
+    arrangement of every good by its score times its factor (the bounds allow for the largest factor)."""
+    rng = np.random.default_rng(1)
+    n_p, n_a = 3000, 4
+    goods = Goods.of(price=rng.lognormal(3, 0.2, n_p), commission=np.full(n_p, 0.2), category=rng.integers(0, 2, n_p),
+                     categories=["a", "b"], new=rng.random(n_p) < 0.1, small=np.zeros(n_p, bool))
+    base = ShelfRates(rng.lognormal(0, 0.3, n_p).astype(np.float32), np.ones((n_a, 2), np.float32),
+                      goods.category.astype(np.int32), goods.categories)
+    view = View("gender_age", rng.dirichlet(np.ones(4), n_a).astype(np.float32),
+                rng.lognormal(0, 0.1, (n_p, 4)).astype(np.float32))
+    personal = AudienceRates(base, rng.integers(0, BANDS, n_p), np.ones((n_a, BANDS), np.float32), [view])
+    cfg = RankingConfig(explore=width)
+    gate = np.ones(n_p, bool)
+    scorer = AudienceFitScorer(personal, goods, gate, cfg, Exploration(width, np.arange(n_a), np.arange(n_p), 7))
+    rows = np.arange(n_p)
+    for anchor in range(n_a):
+        expected = scorer.expected(anchor, rows) * personal.base.quality_quantile(cfg.caution)
+        score = (expected / expected.max() * goods.price * 0.2 * scorer.boost * scorer.explore.factors(anchor, rows))
+        assert_pages_are_the_rule_over_every_good(scorer, goods, cfg, anchor, eligible(gate, False), rows, score)
 
 
 def test_the_audience_scorer_scores_only_a_part_of_the_catalogue():
@@ -389,7 +419,8 @@ def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_art
 @pytest.mark.parametrize("power", [0.5, 2.0])
 def test_a_good_s_value_is_its_relative_expected_orders_to_the_affinity_exponent(small_artifact, audience_fit, power):
     """Under any affinity_weight, in the category x quality model and with the room x good term: expected value =
-    relative affinity ** affinity_weight x price x commission, and the picks come in order of score."""
+    relative affinity ** affinity_weight x price x commission, and the score that x the support boost (x the
+    exploration factor, with the term)."""
     from recommender.artifact import load_model
     from recommender.ranking import Ranker
 
@@ -403,7 +434,8 @@ def test_a_good_s_value_is_its_relative_expected_orders_to_the_affinity_exponent
             rel = b["relative_affinity"]  # rounded to 6 decimals: off by up to 5e-7, moving the value by its slope
             slope = power * max(rel - 5e-7, 1e-9) ** (power - 1) * money
             assert b["expected_value"] == pytest.approx(rel ** power * money, rel=1e-3, abs=slope * 5e-7 + 1e-6)
-            assert b["score"] == pytest.approx(b["expected_value"] * b["support_boost"],
+            assert ("explore" in b) == audience_fit  # the category x quality model does not explore
+            assert b["score"] == pytest.approx(b["expected_value"] * b["support_boost"] * b.get("explore", 1.0),
                                                  rel=1e-3, abs=1.5e-6)  # each rounded to 6 places
 
 
