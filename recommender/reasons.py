@@ -100,10 +100,12 @@ def audience_fit(share: float, who: str, lift: float, region: bool = False, cate
             "value": round(float(lift), 2)}
 
 
-def price_band_fit(factor: float) -> dict:
-    """The room sells the good's price band better than its other bands (the band factor of expected orders)."""
-    return {"code": "price_band_fit", "text": f"你的直播间卖这个价位段的商品比平常多 {factor - 1:.0%}",
-            "value": round(float(factor), 2)}
+def price_band_fit(factor: float, sold: bool = True) -> dict:
+    """The room sells the good's price band better than its other bands (the band factor of expected orders).
+    A room that has sold nothing has that factor from its fans' price levels alone, and the text says so."""
+    text = (f"你的直播间卖这个价位段的商品比平常多 {factor - 1:.0%}" if sold
+            else f"按你的粉丝常买的价位，这个价位段的商品在你的直播间预计比平常多卖 {factor - 1:.0%}")
+    return {"code": "price_band_fit", "text": text, "value": round(float(factor), 2)}
 
 
 def outside_category(category: str, peers_selling: float, fans_buying: float = 0.0) -> dict:

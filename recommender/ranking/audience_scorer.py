@@ -87,8 +87,10 @@ class AudienceFitScorer:
     orders = True
 
     def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig,
-                 explore: Exploration | None = None) -> None:
+                 explore: Exploration | None = None, sold: np.ndarray | None = None) -> None:
         self.config, self.explore = cfg, explore
+        #: (anchors,) the room has sold something (its price-band factor is not its fans' alone); None: all have
+        self.sold = np.ones(len(personal.base.room), bool) if sold is None else np.asarray(sold, bool)
         if personal.bound is None:
             personal = personal.with_bounds(1)
         # the views as plain arrays over the same memory: a numpy.memmap pays a Python-level __getitem__ and
@@ -346,7 +348,8 @@ class AudienceFitScorer:
         """Per good, why it fits this room beyond its category: the audience cell that lifts it most (a share of
         at least FIT_SHARE of the fans buying it at least FIT_LIFT times the average; the fans as the term weighs
         them for the good, those who buy its category where a view is per category) and a price band the room
-        sells at least FIT_LIFT times as well as its others. Kept per (room, good) for the rooms whose candidates
+        sells at least FIT_LIFT times as well as its others (for a room that has sold nothing: is expected to,
+        from its fans' price levels). Kept per (room, good) for the rooms whose candidates
         are kept."""
         kept = self._cache.get(anchor)
         if kept is None:
@@ -397,6 +400,7 @@ class AudienceFitScorer:
             memo.clear()
         per_category = [v.by_category is not None for v in views]
         names = self.personal.base.categories
+        sold = bool(self.sold[anchor])
         for j, c, v, t, b, up, q, r in zip(some.tolist(), self.category[rows[some]].tolist(),
                                            best_view[some].tolist(), best_cell[some].tolist(),
                                            np.round(band[some], 2).tolist(), lifted[some].tolist(),
@@ -413,10 +417,10 @@ class AudienceFitScorer:
                                                               category=names[c] if c >= 0 else None)
                 why = (reason,)
             if up:
-                key = ("band", b)
+                key = ("band", b, sold)
                 reason = memo.get(key)
                 if reason is None:
-                    reason = memo[key] = reasons.price_band_fit(b)
+                    reason = memo[key] = reasons.price_band_fit(b, sold)
                 why = (*why, reason)
             out[j] = why
         return out

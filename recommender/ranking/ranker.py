@@ -64,7 +64,8 @@ class Ranker:
             if model.personal is not None and self.config.audience_fit:
                 explore = None if not self.config.explore else Exploration(
                     self.config.explore, model.anchor_ids.ids, model.product_ids.ids, snapshot_day(model))
-                return AudienceFitScorer(model.personal, self.goods, self.gate, self.config, explore)
+                sold = model.columns.anchor_stats.numbers("orders_all", 1.0) > 0
+                return AudienceFitScorer(model.personal, self.goods, self.gate, self.config, explore, sold)
             return ShelfRateScorer(model.shelf_rate, self.goods, self.gate, self.config)
         except ArtifactError as exc:
             raise ArtifactError(f"{model.path}: {exc}") from exc

@@ -125,6 +125,6 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
             cited = names[c] if views[v].by_category is not None else None
             why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region", category=cited),)
         if up:  # the factor itself, not its rounding, is a reason
-            why = (*why, reasons.price_band_fit(b))
+            why = (*why, reasons.price_band_fit(b, bool(scorer.sold[anchor])))
         out.append(why)
     return out

@@ -110,6 +110,22 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     assert per_category > 10
 
 
+def test_a_room_that_has_sold_nothing_is_not_told_what_it_sells(ranker):
+    """A price band is a reason for a room without a sale too (its fans' price levels set the factor), but the
+    text speaks of its fans, never of what the room sells."""
+    orders = ranker.model.columns.anchor_stats.numbers("orders_all", 1.0)
+    said = {True: 0, False: 0}
+    for anchor in range(len(orders)):
+        sold = bool(orders[anchor] > 0)
+        for pick in ranker.picks(anchor, 50).items:
+            for reason in pick.fit_reasons:
+                if reason["code"] == "price_band_fit":
+                    said[sold] += 1
+                    assert ("你的直播间卖这个价位段" in reason["text"]) == sold, (anchor, reason["text"])
+                    assert ("按你的粉丝常买的价位" in reason["text"]) != sold
+    assert said[True] > 5 and said[False] > 5, said
+
+
 def test_fit_reasons_are_those_of_weighing_every_cell_of_every_view(ranker):
     """The scorer weighs only the cells large enough to be a reason and formats each figure once: the same
     reasons as weighing every cell for every good, for every room of the model and goods in any order."""

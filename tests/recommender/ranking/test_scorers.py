@@ -236,7 +236,8 @@ def random_audience_scorer(seed: int) -> tuple[AudienceFitScorer, Goods, np.ndar
     if seed % 7 in (2, 5, 6):  # each (room, good) score times its exploration factor
         cfg = cfg.model_copy(update={"explore": float(rng.choice([0.05, 0.3, 1.0]))})
         explore = Exploration(cfg.explore, np.arange(n_a) + 100, np.arange(n_p) * 7, seed)
-    return AudienceFitScorer(personal, goods, gate, cfg, explore), goods, gate, cfg
+    sold = rng.random(n_a) < 0.5 if seed % 2 else None  # rooms that sold nothing word their price band apart
+    return AudienceFitScorer(personal, goods, gate, cfg, explore, sold), goods, gate, cfg
 
 
 @pytest.mark.parametrize("seed", range(60))
