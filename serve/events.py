@@ -109,9 +109,17 @@ def _echoed(order_id: object) -> str | None:
     return str(order_id)
 
 
+def _events_now(hot: HotLists) -> int | None:
+    try:
+        return hot.events_now()
+    except StoreUnavailable as exc:
+        raise ApiError(503, "store_unavailable", f"nothing was counted; resend the batch: {exc}") from None
+
+
 def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[Orders, int]:
     """The orders to count. Events naming goods or rooms the model does not know are rejected; refunded ones
-    and ones older than the counted week are ignored; with the wall clock, ones from the future are rejected."""
+    and ones older than the counted week are ignored; ones from the future are rejected (the wall clock's, or
+    with the events clock, more than a day after the latest order counted)."""
     if not valid:
         return Orders.of([], [], [], []), 0
     events = [e for _, e in valid]
@@ -121,14 +129,23 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
                         for e in events], np.int64)
     refunded = np.array([e.refunded for e in events], bool)
     wall = hot.cfg.clock == "wall"
-    future = minutes > hot.wall_minute() + hot.cfg.max_future_minutes if wall else np.zeros(len(events), bool)
-    oldest_counted = (hot.wall_minute() if wall else int(minutes.max())) - MINUTES * HOURS
+    if wall:
+        ahead, limit = hot.cfg.max_future_minutes, hot.wall_minute() + hot.cfg.max_future_minutes
+        said = "in the future"
+    else:  # the clock is the latest order's: bounded, or one mistyped year would move it past every later order
+        clock = _events_now(hot)
+        ahead = hot.cfg.max_events_ahead_minutes
+        limit = (clock if clock is not None else int(np.median(minutes))) + ahead
+        said = ("after the latest order counted" if clock is not None else "after the batch's median order") + \
+            " (hot.max_events_ahead_minutes)"
+    future = minutes > limit
+    latest = int(minutes[~future].max()) if (~future).any() else limit
+    oldest_counted = (hot.wall_minute() if wall else latest) - MINUTES * HOURS
     for j in np.flatnonzero((products < 0) | (anchors < 0) | future).tolist():
         i, e = valid[j]
         field, message = ("product_id", f"unknown product_id {e.product_id!r}") if products[j] < 0 else \
             ("anchor_id", f"unknown anchor_id {e.anchor_id!r}") if anchors[j] < 0 else \
-            ("ordered_at", f"ordered_at {e.ordered_at.isoformat()} is more than {hot.cfg.max_future_minutes} "
-                           "minutes in the future")
+            ("ordered_at", f"ordered_at {e.ordered_at.isoformat()} is more than {ahead} minutes {said}")
         errors.append({"index": i, "order_id": _echoed(e.order_id), "field": field, "message": message})
     ok = (products >= 0) & (anchors >= 0) & ~future
     count = ok & ~refunded & (minutes > oldest_counted)

@@ -103,6 +103,15 @@ class HotLists:
                 self._failed(exc)
                 raise
 
+    def events_now(self) -> int | None:
+        """The events clock's minute (the latest order counted), None before any; raises StoreUnavailable."""
+        with self._lock:
+            try:
+                return self.store.now()
+            except StoreUnavailable as exc:
+                self._failed(exc)
+                raise
+
     def bootstrap(self, model: Model) -> int:
         """Count the model's recent orders (the last week before its snapshot): baselines, and what was hot.
 

@@ -306,6 +306,33 @@ def test_with_the_wall_clock_old_bursts_have_decayed_and_future_orders_are_refus
     assert good in hot_ids(client.get("/v1/rankings/hot"))
 
 
+def test_with_the_events_clock_a_mistyped_future_date_is_refused_and_cannot_stop_the_lists(client, world):
+    """One order dated decades ahead would move the events clock past every later order (the hot lists then
+    stay empty until a restart): it is rejected, naming the field and the setting, and the rest of its batch and
+    later orders still count."""
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    typo = event("typo", room, good, now.replace(year=now.year + 36))
+    r = client.post("/v1/events/orders", json={"events": [typo, event("fine", room, good, now)]}, headers=AUTH)
+    assert r.json["rejected"] == 1 and r.json["accepted"] == 1
+    error = r.json["errors"][0]
+    assert error["index"] == 0 and error["field"] == "ordered_at" and "max_events_ahead_minutes" in error["message"]
+    burst(client, room, good, now + timedelta(hours=2), tag="after-typo")  # a later hour still moves the clock
+    assert good in hot_ids(client.get("/v1/rankings/hot"))
+
+
+def test_with_the_events_clock_and_nothing_counted_a_batch_is_bounded_by_its_own_median(small_artifact):
+    app = create_app({"model": str(small_artifact), "hot": hot_config(bootstrap=False)})
+    client = app.test_client()
+    s = app.extensions["xuanpin"]["serving"]
+    good, room = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item(), s.model.anchor_ids.ids[0].item()
+    at = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    events = [event(f"m{i}", room, good, at + timedelta(minutes=i)) for i in range(5)]
+    events.append(event("far", room, good, at.replace(year=2062)))
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
+    assert r.json["accepted"] == 5 and r.json["rejected"] == 1 and r.json["errors"][0]["index"] == 5
+    assert "median" in r.json["errors"][0]["message"]
+
+
 def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works(small_artifact):
     with redis_server() as (proc, url):
         app = started({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=60)})
