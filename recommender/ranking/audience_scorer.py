@@ -336,7 +336,10 @@ class AudienceFitScorer:
             affinity = self.expected(anchor, picked)
             rel = affinity * self._caution[picked] / top  # as ranked: the quality at the caution quantile
             value = (rel if w == 1 else rel ** w) * self._price_commission[picked]
-            out = np.stack([affinity, rel, value, score[shown]])
+            figures = [affinity, rel, value, score[shown]]
+            if self.explore is not None:  # kept with the page: a repeated page costs no hashing
+                figures.append(self.explore.factors(anchor, picked))
+            out = np.stack(figures)
             if kept is not None and sum(page.shape[1] for page in kept.values()) + len(shown) <= EXPLAINED_PICKS:
                 out.flags.writeable = False
                 kept[key] = out

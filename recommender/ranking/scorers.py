@@ -56,7 +56,8 @@ class Scored(NamedTuple):
     rows: np.ndarray  # goods
     score: np.ndarray
     code: np.ndarray  # slot codes for the arrangement
-    #: positions among the candidates -> (4, m) affinity, relative affinity, expected value, score
+    #: positions among the candidates -> (4, m) affinity, relative affinity, expected value, score; a fifth row,
+    #: the exploration factor, where the scorer explores
     explain: Callable[[np.ndarray], np.ndarray]
     #: positions of the first picks in display order when the scorer arranged them already (None: not yet)
     arranged: np.ndarray | None = None
