@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from recommender.errors import ConfigError
 from recommender.hot.config import HotConfig
 from recommender.ranking import RankingConfig
 from recommender.settings import Settings, read_config_file, validated
@@ -51,9 +52,9 @@ class ServiceConfig(Settings):
         if env.get("XUANPIN_ADMIN_TOKEN"):
             data["admin_token"] = env["XUANPIN_ADMIN_TOKEN"]
         if env.get("XUANPIN_POLL_SECONDS"):
-            data["poll_seconds"] = float(env["XUANPIN_POLL_SECONDS"])
+            data["poll_seconds"] = _number(env, "XUANPIN_POLL_SECONDS", float)
         if env.get("XUANPIN_MAX_BODY_BYTES"):
-            data["max_body_bytes"] = int(env["XUANPIN_MAX_BODY_BYTES"])
+            data["max_body_bytes"] = _number(env, "XUANPIN_MAX_BODY_BYTES", int)
         for var, key in (("XUANPIN_REDIS_URL", "redis_url"), ("XUANPIN_EVENTS_TOKEN", "events_token"),
                          ("XUANPIN_HOT_CLOCK", "clock")):
             if env.get(var):
@@ -65,3 +66,13 @@ class ServiceConfig(Settings):
         if (self.model is None) == (self.registry is None):
             raise ValueError("configure exactly one of a model (XUANPIN_MODEL) or a registry (XUANPIN_REGISTRY)")
         return self
+
+
+def _number(env, var: str, kind: type[int] | type[float]) -> int | float:
+    """An environment variable's number, or an error that names the variable (not a traceback)."""
+    try:
+        return kind(env[var])
+    except ValueError:
+        what = "a whole number of bytes" if kind is int else "a number of seconds"
+        raise ConfigError(f"{var}={env[var]!r}: must be {what}") from None
+

@@ -26,7 +26,7 @@ HEADERS = {
     "outside": "拓品类", "sales": "销量", "gmv": "GMV(元)", "similarity": "相似度",
     "recent_orders": "近期订单", "orders_24h": "近24小时订单", "orders_7d": "近7天订单",
     "expected_orders": "平时同期订单", "lift": "热度倍数", "affinity": "匹配度", "category": "类目",
-    "products": "商品数",
+    "products": "商品数", "date": "日期(北京时间)",
     "product.product_id": "商品ID", "product.title": "商品标题", "product.category": "类目",
     "product.price": "售价(元)",
     "product.commission_rate": "佣金率", "product.commission_per_order": "每件佣金(元)",

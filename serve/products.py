@@ -79,7 +79,7 @@ def _evidence(s: Serving) -> Evidence:
     return s.model.evidence
 
 
-@endpoint(bp, "/<product_id>/trend", query=schemas.TrendQuery, response=schemas.TrendResponse)
+@endpoint(bp, "/<product_id>/trend", query=schemas.TrendQuery, response=schemas.TrendResponse, csv="days")
 def trend(product_id: str, q: schemas.TrendQuery):
     """A good's daily orders, units and GMV over the last 30 Beijing days (Asia/Shanghai), zeros included."""
     s = serving()

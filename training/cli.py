@@ -176,8 +176,9 @@ def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | Non
 
 @click.command()
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
-@click.option("--anchors", "n_anchors", type=int, default=3, show_default=True, help="Sample anchors to show.")
-@click.option("-k", type=int, default=8, show_default=True, help="Picks per sample anchor.")
+@click.option("--anchors", "n_anchors", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Sample anchors to show (0: the manifest only).")
+@click.option("-k", type=click.IntRange(1, 200), default=8, show_default=True, help="Picks per sample anchor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
     """Print an artifact's manifest and a few anchors' top picks, to eyeball quality."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from click.testing import CliRunner
 
 from recommender.cli import main
@@ -15,6 +16,13 @@ def test_serve_with_a_bad_config_file_is_a_clean_error_naming_the_field(tmp_path
     r = CliRunner().invoke(main, ["serve", "--model", str(small_artifact), "--config", str(config)])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
     assert "Error: " in r.output and "service.json: max_body_bytes: " in r.output
+
+
+@pytest.mark.parametrize("var, value", [("XUANPIN_MAX_BODY_BYTES", "1MB"), ("XUANPIN_POLL_SECONDS", "abc")])
+def test_serve_with_a_non_numeric_environment_variable_is_a_clean_error_naming_it(small_artifact, var, value):
+    r = CliRunner().invoke(main, ["serve", "--model", str(small_artifact)], env={var: value})
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert f"Error: {var}='{value}': must be" in r.output
 
 
 def test_stream_orders_to_no_service_is_a_clean_error(small_artifact):

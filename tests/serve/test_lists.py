@@ -244,6 +244,15 @@ def test_every_list_downloads_as_csv_one_row_per_item(client, ids, route):
             assert cells["名次"] == str(item["rank"])
 
 
+def test_a_goods_daily_trend_downloads_one_row_per_beijing_day(client, ids):
+    path = f"/v1/products/{ids['product']}/trend"
+    days = client.get(path, query_string={"days": 14}).json["days"]
+    table = read_csv(client.get(path, query_string={"days": 14, "format": "csv"}).data)
+    assert table[0] == ["日期(北京时间)", "订单数", "销量", "GMV(元)"]
+    assert [row[0] for row in table[1:]] == [d["date"] for d in days] and len(days) == 14
+    assert [float(row[3]) for row in table[1:]] == pytest.approx([d["gmv"] for d in days])
+
+
 def test_an_empty_list_downloads_its_headers(client, ids):
     r = client.get(f"/v1/anchors/{ids['anchor']}/picks", query_string={"price_min": 1e9, "format": "csv"})
     table = read_csv(r.data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from recommender.artifact import load_model
@@ -54,6 +55,13 @@ def test_train_on_a_broken_snapshot_names_the_problem_and_fails(tmp_path):
 def test_inspect_refuses_something_that_is_not_an_artifact(tmp_path):
     r = CliRunner().invoke(main, ["inspect", str(tmp_path)])
     assert r.exit_code == 1 and "no manifest" in r.output
+
+
+@pytest.mark.parametrize("args, named", [(["-k", "0"], "'-k'"), (["-k", "-2"], "'-k'"),
+                                          (["--anchors", "-1"], "'--anchors'")])
+def test_inspect_refuses_counts_out_of_range_naming_the_option(small_artifact, args, named):
+    r = CliRunner().invoke(main, ["inspect", str(small_artifact), *args])
+    assert r.exit_code == 2 and "Invalid value for" in r.output and named in r.output, r.output
 
 
 def test_train_options_override_the_configuration_and_land_in_the_manifest(tmp_path):
