@@ -66,6 +66,22 @@ def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bu
         for key in ("received", "accepted", "duplicates", "ignored", "rejected"):
             totals[key] = totals.get(key, 0) + result[key]
     click.echo(", ".join(f"{k} {v}" for k, v in totals.items()))
-    click.echo(f"now try: curl -s '{url}/v1/rankings/hot?k=5' | python3 -m json.tool --no-ensure-ascii")
+    for line in _stream_hints(totals, url, seed):
+        click.echo(line)
+
+
+def _stream_hints(totals: dict[str, int], url: str, seed: int) -> list[str]:
+    """What to do next, or why nothing was counted (the demo's three ways to see an empty list)."""
+    if totals.get("accepted", 0) > 0:
+        return ["the hot lists are recomputed every few seconds (hot.refresh_seconds); then try:",
+                f"  curl -s '{url}/v1/rankings/hot?k=5' | python3 -m json.tool --no-ensure-ascii"]
+    hints = []
+    if totals.get("duplicates", 0):
+        hints.append(f"nothing new was counted: the service has these order ids already (the same --seed sends "
+                     f"the same stream); try --seed {seed + 1}")
+    if totals.get("ignored", 0):
+        hints.append("the service ignored the orders as older than the week it counts: with the wall clock (its "
+                     "default) a snapshot's week is long past; serve with XUANPIN_HOT_CLOCK=events (make run does)")
+    return hints
 
 

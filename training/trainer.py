@@ -255,6 +255,11 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                                  "on a second thread since the factors stage: waiting for it)"):
             fitted = shelf_done.result()
             rates = None if fitted is None else fitted.rates
+            fallback = None
+            if rates is None:  # said once here and kept in the manifest: `inspect` and /v1/model show it
+                fallback = ("no shelf-rate model: the snapshot has no shelf table (or no orders), so days on sale "
+                            "are unknown; picks rank by the vectors' affinity and show no expected commission in yuan")
+                _log.warning(fallback)
 
         with timer("audience_fit", "the room x good term: price bands and audience cells (gamma-Poisson; on a "
                                    "second thread since the factors stage: waiting for it)"):
@@ -326,7 +331,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 "snapshot_time": str(m.snapshot_time),
                 "rows_read": m.report.rows_read,
                 "rows_kept": m.report.rows_kept,
-                "warnings": [str(p) for p in m.report.warnings],
+                "warnings": [str(p) for p in m.report.warnings] + ([fallback] if fallback else []),
             },
             "parameters": config.model_dump(mode="json"),
             "trend": config.trend.model_dump(mode="json"),

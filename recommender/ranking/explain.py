@@ -43,7 +43,7 @@ class Explainer:
                                 np.asarray(goods.commission, np.float64), *factors], axis=1)
         self.memo_size = memo_size
         self._memo: dict[int, tuple] = {}
-        self._match_memo: dict[tuple[int, int], dict] = {}  # a room's audience match per category, formatted once
+        self._match_memo: dict[tuple[int, int], dict | bool] = {}  # a room's audience match per category (False: none)
         self._own_memo: dict[int, dict] = {}  # a good's sales proof as told to one of its sellers
         self._categories = goods.categories
         self._category_of = [goods.categories[c] for c in goods.category.tolist()]
@@ -161,9 +161,11 @@ class Explainer:
                 if match is None:
                     if shares is None:
                         shares = self.rooms.category_shares[anchor].tolist()
-                    match = reasons.audience_match(shares[col], cat)
+                    # "0% of your fans bought it" would argue against the pick: no reason then (False, memoised)
+                    match = reasons.audience_match(shares[col], cat) if round(shares[col], 2) > 0 else False
                     if self.memo_size:
                         matches[(anchor, col)] = match
+                match = match or None
             figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
                        "order_value": per_order[p], "expected_value": v, "support_boost": b,
                        "score": s6}

@@ -214,7 +214,7 @@ function showHome(params, boards) {
 }
 
 function loadHomeBoards() {
-  homePanel("#home-top", "今日销量榜", () => api("/v1/rankings/top-sales", { window: "1d", k: HOME_ROWS }),
+  homePanel("#home-top", "近24小时销量榜", () => api("/v1/rankings/top-sales", { window: "1d", k: HOME_ROWS }),
     (body) => body.items.map((it) => homeRow(it.rank, productLink(it.product),
       `${it.product.category} · ${price(it.product.price)}`, `销量 ${num(it.sales)}`, yuan(it.gmv))),
     "近1天暂无上榜商品。");

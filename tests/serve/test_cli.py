@@ -33,3 +33,15 @@ def test_stream_orders_to_no_service_is_a_clean_error(small_artifact):
                                   f"http://127.0.0.1:{port}", "--token", "t" * 16, "--orders", "10"])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
     assert f"Error: http://127.0.0.1:{port}: " in r.output
+
+
+def test_stream_orders_says_why_nothing_was_counted_or_what_to_do_next():
+    from serve.cli import _stream_hints
+
+    url = "http://127.0.0.1:8000"
+    counted = _stream_hints({"accepted": 210, "duplicates": 0, "ignored": 0}, url, seed=0)
+    assert "every few seconds" in counted[0] and "/v1/rankings/hot" in counted[1]
+    again = _stream_hints({"accepted": 0, "duplicates": 210, "ignored": 0}, url, seed=4)
+    assert len(again) == 1 and "--seed 5" in again[0]
+    past = _stream_hints({"accepted": 0, "duplicates": 0, "ignored": 210}, url, seed=0)
+    assert len(past) == 1 and "XUANPIN_HOT_CLOCK=events" in past[0]

@@ -98,6 +98,8 @@ def test_a_snapshot_without_a_shelf_table_trains_without_the_shelf_rate_model(sm
     m = load_model(trainer.train(snap, tmp_path / "model"))
     assert m.manifest["shelf_rate"] is None and m.shelf_rate is None
     assert not any(rel.startswith("shelf_rate/") for rel in m.manifest["files"])
+    # said, not silent: the manifest's warnings (inspect, /v1/model) tell why the picks show no yuan
+    assert any("no shelf-rate model" in w and "no shelf table" in w for w in m.manifest["data"]["warnings"])
 
 
 def test_bpr_is_selectable(small_snapshot, tmp_path):

@@ -49,6 +49,24 @@ def test_a_pick_cites_its_room_s_audience_and_the_good_s_own_figures(ranker):
         assert ("small_merchant" in codes) == bool(ranker.goods.small[pick.product])
 
 
+def test_no_pick_is_argued_for_by_0_percent_of_the_fans(ranker):
+    """A room's picks deep in its list come from categories almost none of its fans buy: the category match is
+    then no reason (it would read "你的粉丝中 0% 近30天购买过家电"); where the share shows as 1% or more it is."""
+    zero = cited = 0
+    for anchor in range(0, 50, 7):
+        shares = ranker.rooms.category_shares[anchor]
+        for pick in ranker.picks(anchor, 200, 200).items:
+            share = shares[ranker.rooms.audience_column[ranker.goods.category[pick.product]]]
+            said = [r for r in pick.reasons if r["code"] == "audience_match"]
+            if round(float(share), 2) == 0:
+                zero += 1
+                assert not said, (anchor, pick.product, said)
+            elif not pick.outside:
+                cited += 1
+                assert len(said) == 1 and said[0]["value"] == round(float(share), 4)
+    assert zero > 5 and cited > 5, (zero, cited)
+
+
 def test_a_good_nobody_sold_this_week_but_fans_click_far_more_than_its_category_says_so(ranker):
     """The click log speaks for goods without a sale: a good with no seller in 7 days and at least twice its
     category's average clicks (and 10) carries the count and that average; a good with sales proof, or with
