@@ -52,6 +52,7 @@ def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bu
 
     events = order_stream(model_path, orders, bursts, seed=seed)
     totals: dict[str, int] = {}
+    first_error = None
     for start in range(0, len(events), batch):
         body = json.dumps({"events": events[start:start + batch]}).encode()
         req = urllib.request.Request(f"{url}/v1/events/orders", body, method="POST", headers={
@@ -65,17 +66,23 @@ def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bu
             raise click.ClickException(f"{url}: {exc}") from None
         for key in ("received", "accepted", "duplicates", "ignored", "rejected"):
             totals[key] = totals.get(key, 0) + result[key]
+        if first_error is None and result.get("errors"):
+            first_error = result["errors"][0]
     click.echo(", ".join(f"{k} {v}" for k, v in totals.items()))
-    for line in _stream_hints(totals, url, seed):
+    for line in _stream_hints(totals, url, seed, first_error):
         click.echo(line)
 
 
-def _stream_hints(totals: dict[str, int], url: str, seed: int) -> list[str]:
-    """What to do next, or why nothing was counted (the demo's three ways to see an empty list)."""
-    if totals.get("accepted", 0) > 0:
-        return ["the hot lists are recomputed every few seconds (hot.refresh_seconds); then try:",
-                f"  curl -s '{url}/v1/rankings/hot?k=5' | python3 -m json.tool --no-ensure-ascii"]
+def _stream_hints(totals: dict[str, int], url: str, seed: int, first_error: dict | None = None) -> list[str]:
+    """What to do next, or why nothing was counted (the demo's ways to see an empty list)."""
     hints = []
+    if totals.get("rejected", 0) and first_error is not None:
+        hints.append(f"the service rejected {totals['rejected']} orders; the first: {first_error.get('field')}: "
+                     f"{first_error.get('message')} (a stream from another artifact names goods this service does "
+                     "not know)")
+    if totals.get("accepted", 0) > 0:
+        return [*hints, "the hot lists are recomputed every few seconds (hot.refresh_seconds); then try:",
+                f"  curl -s '{url}/v1/rankings/hot?k=5' | python3 -m json.tool --no-ensure-ascii"]
     if totals.get("duplicates", 0):
         hints.append(f"nothing new was counted: the service has these order ids already (the same --seed sends "
                      f"the same stream); try --seed {seed + 1}")

@@ -116,10 +116,17 @@ def _events_now(hot: HotLists) -> int | None:
         raise ApiError(503, "store_unavailable", f"nothing was counted; resend the batch: {exc}") from None
 
 
+def _too_late(when: str, real_future: bool, cfg) -> str:
+    if real_future:
+        return f"ordered_at {when} is more than {cfg.max_future_minutes} minutes in the future"
+    return (f"ordered_at {when} is more than {cfg.max_events_ahead_minutes} minutes after both the latest order "
+            "counted and its batch's median order (hot.max_events_ahead_minutes)")
+
+
 def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[Orders, int]:
     """The orders to count. Events naming goods or rooms the model does not know are rejected; refunded ones
-    and ones older than the counted week are ignored; ones from the future are rejected (the wall clock's, or
-    with the events clock, more than a day after the latest order counted)."""
+    and ones older than the counted week are ignored; ones from the future are rejected (with the events clock,
+    also those more than a day after both the latest order counted and their batch's median)."""
     if not valid:
         return Orders.of([], [], [], []), 0
     events = [e for _, e in valid]
@@ -129,25 +136,27 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
                         for e in events], np.int64)
     refunded = np.array([e.refunded for e in events], bool)
     wall = hot.cfg.clock == "wall"
-    if wall:
-        ahead, limit = hot.cfg.max_future_minutes, hot.wall_minute() + hot.cfg.max_future_minutes
-        said = "in the future"
-    else:  # the clock is the latest order's: bounded, or one mistyped year would move it past every later order
+    cfg, real_limit = hot.cfg, hot.wall_minute() + hot.cfg.max_future_minutes
+    future = minutes > real_limit  # an order from the real future is a typo under either clock
+    clock = None
+    if not wall:  # the clock is the latest order's: one mistyped date must not move it past every later order,
+        # and a replay that jumps ahead must not stall either: an order too far after the clock is refused only
+        # when it is too far after its own batch's median as well (a whole batch ahead is a jump, not a typo)
         clock = _events_now(hot)
-        ahead = hot.cfg.max_events_ahead_minutes
-        limit = (clock if clock is not None else int(np.median(minutes))) + ahead
-        said = ("after the latest order counted" if clock is not None else "after the batch's median order") + \
-            " (hot.max_events_ahead_minutes)"
-    future = minutes > limit
-    latest = int(minutes[~future].max()) if (~future).any() else limit
+        ahead = cfg.max_events_ahead_minutes
+        jump = minutes > int(np.median(minutes)) + ahead
+        if clock is not None:
+            jump &= minutes > clock + ahead
+        future |= jump
+    ok = (products >= 0) & (anchors >= 0) & ~future
+    latest = max(int(minutes[ok].max(initial=np.iinfo(np.int64).min)), clock if clock is not None else -1)
     oldest_counted = (hot.wall_minute() if wall else latest) - MINUTES * HOURS
     for j in np.flatnonzero((products < 0) | (anchors < 0) | future).tolist():
         i, e = valid[j]
         field, message = ("product_id", f"unknown product_id {e.product_id!r}") if products[j] < 0 else \
             ("anchor_id", f"unknown anchor_id {e.anchor_id!r}") if anchors[j] < 0 else \
-            ("ordered_at", f"ordered_at {e.ordered_at.isoformat()} is more than {ahead} minutes {said}")
+            ("ordered_at", _too_late(e.ordered_at.isoformat(), minutes[j] > real_limit, cfg))
         errors.append({"index": i, "order_id": _echoed(e.order_id), "field": field, "message": message})
-    ok = (products >= 0) & (anchors >= 0) & ~future
     count = ok & ~refunded & (minutes > oldest_counted)
     rows = np.flatnonzero(count)
     # canonical ids from the model, so "42", 42 and " 42" are one good in the store

@@ -28,11 +28,12 @@ class HotConfig(Settings):
     events_token: str | None = Field(None, min_length=16, description="bearer token for POST /v1/events/orders")
     clock: Literal["wall", "events"] = Field("wall", description="wall: real time; events: the latest order's")
     max_events: int = Field(5000, ge=1, le=100_000, description="largest batch POST /v1/events/orders accepts")
-    max_future_minutes: int = Field(5, ge=0, description="wall clock: orders further ahead are rejected")
-    max_events_ahead_minutes: int = Field(24 * 60, ge=0, description="events clock: orders further ahead of the "
-                                          "latest order counted (or, before any, of the batch's median) are "
-                                          "rejected, so one mistyped date cannot move the clock past every later "
-                                          "order")
+    max_future_minutes: int = Field(5, ge=0, description="orders further ahead of real time are rejected "
+                                    "(under either clock)")
+    max_events_ahead_minutes: int = Field(24 * 60, ge=0, description="events clock: orders further ahead of both "
+                                          "the latest order counted and their batch's median are rejected, so one "
+                                          "mistyped date cannot move the clock past every later order, while a "
+                                          "whole batch ahead (a jump in a replay) still counts")
 
     # the burst test (BURST_TEST)
     recent_minutes: int = Field(15, ge=1, le=60, description="the window tested for a burst (the minute ring "

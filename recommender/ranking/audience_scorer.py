@@ -51,7 +51,8 @@ CACHED_PICKS = 60  # picks (three pages of 20) whose candidates are kept per roo
 # (about 3 KB for pages 1-3) and the fit reasons of the goods shown (about 7 KB for 60): 70 MB a worker at most
 # (medium, measured)
 CACHED_ROOMS = 4096
-# picks of a kept room's unfiltered pages whose breakdown is kept (4 floats each: 4 KB a room, 16 MB a worker at most)
+# picks of a kept room's unfiltered pages whose breakdown is kept (4 floats each, 5 with exploration's factor: 5 KB
+# a room, 20 MB a worker at most)
 EXPLAINED_PICKS = 120
 
 

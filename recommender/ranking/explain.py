@@ -115,15 +115,15 @@ class Explainer:
 
     def picks(self, anchor: int, rows: np.ndarray, score: np.ndarray, breakdown: np.ndarray, boost: np.ndarray,
               fit: list[tuple[dict, ...]] | None = None, orders: bool = False, on_shelf: np.ndarray | None = None,
-              outside: np.ndarray | None = None, explore: np.ndarray | None = None) -> list[Pick]:
+              outside: np.ndarray | None = None) -> list[Pick]:
         """The shown picks with their reasons, built for these goods only; `breakdown` holds the picks' affinity,
-        relative affinity, expected value and score (rounded here); `fit` each pick's audience-fit reasons. With
+        relative affinity, expected value and score (rounded here), and where the scorer explores a fifth row,
+        the exploration factor each score carries (ranking.explore); `fit` each pick's audience-fit reasons. With
         `orders` (the affinity is expected orders per 30 days) a pick also carries expected_commission_30d, the
         yuan the anchor would earn in 30 days: expected orders x yuan per order x commission rate, and where the model
         knows how sure it is of the good, the 5% and 95% points of that (_p05, _p95) as the good's quality
         allows, its room's strength and audience taken as fitted. `on_shelf` and `outside` (per pick) mark the
-        goods the room lists already and those outside its own categories (拓品类, `mark_outside`); `explore` the
-        exploration factor each pick's score carries (ranking.explore).
+        goods the room lists already and those outside its own categories (拓品类, `mark_outside`).
 
         One pass over the page (a request's largest Python loop): the numbers are computed for the whole page
         with a few array operations, and each pick's reasons are memo look-ups."""
@@ -143,10 +143,11 @@ class Explainer:
             money = np.round(earned[:, None] * f[:, 2:], 2).tolist()
         shelf = [False] * m if on_shelf is None else on_shelf.tolist()
         away = [False] * m if outside is None else outside.tolist()
-        tried = [None] * m if explore is None else np.round(explore, 6).tolist()
+        figures_of = np.round(breakdown, 6).tolist()
+        tried = figures_of[4] if len(figures_of) > 4 else [None] * m
         for p, s, aff, r, v, s6, b, why, cash, sold, listed, off, x in zip(
-                rows.tolist(), score.tolist(), *np.round(breakdown, 6).tolist(), boost.tolist(), fit, money, own,
-                shelf, away, tried, strict=True):
+                rows.tolist(), score.tolist(), *figures_of[:4], boost.tolist(), fit, money, own, shelf, away, tried,
+                strict=True):
             col, cat, good_reasons, support = memo.get(p) or self.good(p)
             own_sales = None
             if sold and good_reasons and good_reasons[0]["code"] == "sales_proof":

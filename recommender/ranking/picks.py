@@ -89,11 +89,9 @@ class GoodsForAnchor:
         shelf = np.sort(self.shelf_of(anchor))  # a room lists a few hundred goods: a sort beats a set of them
         listed = (shelf[np.minimum(np.searchsorted(shelf, rows), len(shelf) - 1)] == rows if len(shelf)
                   else None)
-        breakdown = scored.explain(shown)
-        items = self.explainer.picks(anchor, rows, scored.score[shown], breakdown[:4], self.scorer.boost[rows],
+        items = self.explainer.picks(anchor, rows, scored.score[shown], scored.explain(shown), self.scorer.boost[rows],
                                      self.scorer.fit_reasons(anchor, rows), orders=self.scorer.orders,
                                      on_shelf=listed,
-                                     outside=None if outside is None else outside[self.goods.category[rows]],
-                                     explore=breakdown[4] if len(breakdown) > 4 else None)
+                                     outside=None if outside is None else outside[self.goods.category[rows]])
         more = eligible.count > n and len(items) == k
         return Page(items, offset, n if more else None, eligible.count)

@@ -64,6 +64,7 @@ class Ranker:
             if model.personal is not None and self.config.audience_fit:
                 explore = None if not self.config.explore else Exploration(
                     self.config.explore, model.anchor_ids.ids, model.product_ids.ids, snapshot_day(model))
+                # rooms with an order in the snapshot the model was fitted on (the band factor's own evidence)
                 sold = model.columns.anchor_stats.numbers("orders_all", 1.0) > 0
                 return AudienceFitScorer(model.personal, self.goods, self.gate, self.config, explore, sold)
             return ShelfRateScorer(model.shelf_rate, self.goods, self.gate, self.config)

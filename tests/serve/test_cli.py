@@ -45,3 +45,6 @@ def test_stream_orders_says_why_nothing_was_counted_or_what_to_do_next():
     assert len(again) == 1 and "--seed 5" in again[0]
     past = _stream_hints({"accepted": 0, "duplicates": 0, "ignored": 210}, url, seed=0)
     assert len(past) == 1 and "XUANPIN_HOT_CLOCK=events" in past[0]
+    error = {"index": 0, "field": "product_id", "message": "unknown product_id '42'"}
+    refused = _stream_hints({"accepted": 0, "duplicates": 0, "ignored": 0, "rejected": 210}, url, 0, error)
+    assert len(refused) == 1 and "rejected 210" in refused[0] and "unknown product_id '42'" in refused[0]

@@ -307,30 +307,47 @@ def test_with_the_wall_clock_old_bursts_have_decayed_and_future_orders_are_refus
 
 
 def test_with_the_events_clock_a_mistyped_future_date_is_refused_and_cannot_stop_the_lists(client, world):
-    """One order dated decades ahead would move the events clock past every later order (the hot lists then
-    stay empty until a restart): it is rejected, naming the field and the setting, and the rest of its batch and
+    """One order dated ahead of its batch would move the events clock past every later order (the hot lists
+    then stay empty, with Redis even across restarts): refused, naming the field and the setting, whether it
+    is in the real future (a mistyped year) or only days after the replayed week; the rest of its batch and
     later orders still count."""
-    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
-    typo = event("typo", room, good, now.replace(year=now.year + 36))
-    r = client.post("/v1/events/orders", json={"events": [typo, event("fine", room, good, now)]}, headers=AUTH)
-    assert r.json["rejected"] == 1 and r.json["accepted"] == 1
-    error = r.json["errors"][0]
-    assert error["index"] == 0 and error["field"] == "ordered_at" and "max_events_ahead_minutes" in error["message"]
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]  # the store's clock: the snapshot's
+    year_typo = event("typo-year", room, good, now.replace(year=now.year + 36))
+    day_typo = event("typo-days", room, good, now + timedelta(days=10))  # still before the real today
+    fine = [event(f"fine{i}", room, good, now - timedelta(minutes=i)) for i in range(3)]
+    r = client.post("/v1/events/orders", json={"events": [year_typo, *fine[:2], day_typo, fine[2]]}, headers=AUTH)
+    assert r.json["rejected"] == 2 and r.json["accepted"] == 3
+    by_index = {e["index"]: e for e in r.json["errors"]}
+    assert by_index[0]["field"] == "ordered_at" and "in the future" in by_index[0]["message"]
+    assert by_index[3]["field"] == "ordered_at" and "max_events_ahead_minutes" in by_index[3]["message"]
     burst(client, room, good, now + timedelta(hours=2), tag="after-typo")  # a later hour still moves the clock
     assert good in hot_ids(client.get("/v1/rankings/hot"))
 
 
-def test_with_the_events_clock_and_nothing_counted_a_batch_is_bounded_by_its_own_median(small_artifact):
+def test_with_the_events_clock_a_replay_that_jumps_days_ahead_is_counted_not_stalled(client, world):
+    """A whole batch three days after the clock is a jump in the replay, not a typo: counted, and it moves the
+    clock, so the batches after it count too."""
+    room, good, now = world["rooms"][1], world["goods"][1], world["now"]
+    for day in (3, 4):
+        reply = burst(client, room, good, now + timedelta(days=day), tag=f"jump{day}")
+        assert reply["accepted"] == 30 and reply["rejected"] == 0
+    assert good in hot_ids(client.get(f"/v1/live/{room}/hot"))
+
+
+def test_with_the_events_clock_and_nothing_counted_a_batch_is_bounded_by_its_median_and_real_time(small_artifact):
     app = create_app({"model": str(small_artifact), "hot": hot_config(bootstrap=False)})
     client = app.test_client()
     s = app.extensions["xuanpin"]["serving"]
     good, room = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item(), s.model.anchor_ids.ids[0].item()
     at = datetime(2026, 11, 1, 12, tzinfo=UTC)
     events = [event(f"m{i}", room, good, at + timedelta(minutes=i)) for i in range(5)]
-    events.append(event("far", room, good, at.replace(year=2062)))
+    events.append(event("days", room, good, at + timedelta(days=9)))
     r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)
     assert r.json["accepted"] == 5 and r.json["rejected"] == 1 and r.json["errors"][0]["index"] == 5
     assert "median" in r.json["errors"][0]["message"]
+    alone = client.post("/v1/events/orders", json={"events": [event("y", room, good, at.replace(year=2062))]},
+                        headers=AUTH)  # its own median: only real time bounds it
+    assert alone.json["rejected"] == 1 and "in the future" in alone.json["errors"][0]["message"]
 
 
 def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works(small_artifact):

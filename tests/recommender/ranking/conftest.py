@@ -18,6 +18,12 @@ def shelf_ranker(small_artifact):
 
 
 @pytest.fixture(scope="module")
+def plain_ranker(small_artifact):
+    """The room x good term without exploration: every score the model's own."""
+    return Ranker(load_model(small_artifact), RankingConfig(explore=0.0))
+
+
+@pytest.fixture(scope="module")
 def explore_ranker(small_artifact):
     """The room x good term with wide exploration: near-tied goods rotate over rooms."""
     return Ranker(load_model(small_artifact), RankingConfig(explore=0.3))

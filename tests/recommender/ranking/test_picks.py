@@ -72,7 +72,7 @@ def test_filters_narrow_the_picks(ranker):
         assert page and all(20.0 <= ranker.goods.price[p.product] <= 200.0 for p in page)
 
 
-@pytest.mark.parametrize("which", ["ranker", "shelf_ranker", "explore_ranker"])
+@pytest.mark.parametrize("which", ["ranker", "shelf_ranker", "explore_ranker", "plain_ranker"])
 @pytest.mark.parametrize("filters", FILTERS)
 def test_picks_are_the_arrangement_rule_applied_to_every_eligible_good(which, filters, request):
     """No retrieval shortlist: the pages are what the plain rule gives over the whole filtered catalogue, with
@@ -217,17 +217,18 @@ def test_a_pick_the_room_sold_last_week_tells_it_so_in_its_sales_proof(ranker):
     assert told >= 3
 
 
-def test_exploration_reorders_near_ties_without_changing_a_figure(ranker, explore_ranker):
+def test_exploration_reorders_near_ties_without_changing_a_figure(plain_ranker, explore_ranker):
     """Exploration changes some rooms' first five in their vertical, not all (only near-ties move); a pick's
     shown figures are the model's whatever its factor, and its score is its value x support boost x that
     factor."""
-    plain, _ = _main_category_tops(ranker)
+    plain, _ = _main_category_tops(plain_ranker)
     explored, _ = _main_category_tops(explore_ranker)
     changed = (np.sort(plain, axis=1) != np.sort(explored, axis=1)).any(axis=1).mean()
     assert 0.1 < changed < 0.9
     for anchor in range(0, 50, 5):
         page = explore_ranker.picks(anchor, 20).items
-        shown = {p.product: p.breakdown for p in ranker.picks(anchor, 200).items}
+        shown = {p.product: p.breakdown for p in plain_ranker.picks(anchor, 200).items}
+        assert all("explore" not in b for b in shown.values())
         for pick in page:
             figures = pick.breakdown
             assert 1 / np.exp(0.3) <= figures["explore"] <= np.exp(0.3)
