@@ -411,7 +411,18 @@ def _out_of_range(values: pd.Series, col: Column) -> np.ndarray:
     return bad
 
 
+FUTURE_SLACK = pd.Timedelta(days=1)
+
+
+def latest_credible() -> pd.Timestamp:
+    """The latest timestamp a snapshot may hold (naive UTC): the wall clock plus a day of clock skew. A later
+    one is a typo (a mistyped year), not an event."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_SLACK
+
+
 def _range_text(col: Column) -> str:
+    if col.kind == "timestamp":
+        return "after the wall clock (a date in the future)"
     if col.positive:
         return "must be > 0"
     if col.lo is not None and col.hi is not None:
@@ -475,6 +486,8 @@ class _TableCheck:
             parsed, bad = _PARSERS[col.kind](raw)
             absent = parsed.isna().to_numpy() & ~bad
             bad_range = _out_of_range(parsed, col) & ~bad if col.kind in ("float", "int") else None
+            if col.kind == "timestamp":  # one stray 2062 would become the snapshot's time, emptying every window
+                bad_range = (parsed > latest_credible()).to_numpy(dtype=bool, na_value=False) & ~bad
             if col.required:
                 self.problem(absent, "required value is missing", col.name)
                 self.problem(bad, f"cannot parse as {col.kind}", col.name)

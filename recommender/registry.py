@@ -37,8 +37,18 @@ class Registry:
 
     @classmethod
     def open(cls, root: str | Path) -> Registry:
+        """The registry at `root`, created if new (the nightly job's first run)."""
         root = Path(root)
         (root / "versions").mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+    @classmethod
+    def existing(cls, root: str | Path) -> Registry:
+        """The registry at `root` for reading or a rollback: an error, not a new empty registry, when there is
+        none (a data directory named by mistake must not gain a versions/ folder)."""
+        root = Path(root)
+        if not (root / "versions").is_dir():
+            raise RegistryError(f"{root}: not a model registry (no versions/ folder; xuanpin nightly creates one)")
         return cls(root)
 
     # -- versions -------------------------------------------------------------------------------------------

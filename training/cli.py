@@ -319,6 +319,9 @@ def nightly(data: Path, registry_dir: Path, report: Path | None, holdout_days: f
     code, result = run_nightly(data, registry_dir, cfg, report)
     click.echo(f"{result.get('outcome')}: {result.get('reason')}" + (
         f" (version {result['version']})" if result.get("version") else ""))
+    warnings = result.get("data_warnings") or []
+    if warnings:
+        click.echo(f"{len(warnings)} data warning(s) (rows dropped or values blanked); the first: {warnings[0]}")
     sys.exit(code)
 
 
@@ -329,7 +332,11 @@ def rollback(registry_dir: Path, version: str | None) -> None:
     """Point the registry's CURRENT at an earlier version (services follow it)."""
     from recommender.registry import Registry
 
-    click.echo(f"CURRENT -> {Registry.open(registry_dir).rollback(version)}")
+    click.echo(f"CURRENT -> {Registry.existing(registry_dir).rollback(version)}")
+
+
+#: the history fields `registry list` shows (scores and fingerprints stay in history.jsonl)
+_HISTORY_FIELDS = ("version", "previous", "reason", "versions", "keep", "holder", "config_file")
 
 
 @click.group()
@@ -346,6 +353,6 @@ def registry_list(registry_dir: Path) -> None:
 
     table = registry_table(registry_dir)
     click.echo(table.to_string(index=False) if len(table) else "no versions")
-    for entry in Registry.open(registry_dir).history()[-10:]:
+    for entry in Registry.existing(registry_dir).history()[-10:]:
         click.echo(f"{entry['at']} {entry['event']}: " + ", ".join(
-            f"{k}={v}" for k, v in entry.items() if k in ("version", "previous", "reason")))
+            f"{k}={v}" for k, v in entry.items() if k in _HISTORY_FIELDS))

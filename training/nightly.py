@@ -207,6 +207,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
 
 
 def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
+    result["current_version"] = registry.current()  # every report says what was served, whatever the outcome
     try:
         m = load_snapshot(data)
     except ContractError as exc:
@@ -214,6 +215,12 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
         registry.record("invalid_data", data=str(data), reason=str(exc).splitlines()[0])
         return EXIT_INVALID_DATA
     result["fingerprint"] = m.fingerprint
+    # what the contract dropped or blanked, and a model that will rank without the shelf-rate model: promoted
+    # silently, either would surprise the people who read the report
+    result["data_warnings"] = [str(p) for p in m.report.warnings]
+    if len(m.shelf) == 0 or len(m.orders) == 0:
+        result["data_warnings"].append("no shelf table (or no orders): the model will have no shelf-rate model, "
+                                       "so picks rank by the vectors and show no expected commission in yuan")
 
     # The gate compares the two models on purchases neither has seen: after the served model's own snapshot
     # time (its training data ends there), or the last `holdout_days` when nothing is served. The candidate
@@ -249,6 +256,9 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
         shutil.rmtree(scratch, ignore_errors=True)
     current_scores = gate_scores(current_model, m, tasks, cfg.metric) if current_model is not None else None
     promote, reason, scores = decide(candidate_scores, current_scores, cfg.tolerance, min_users=cfg.min_users)
+    if "current_error" in result:  # served, but unreadable: say so rather than "no model is being served"
+        reason = (f"the served version {current_version} could not be loaded ({result['current_error']}); "
+                  f"the candidate was judged on its own: {reason}")
     result["scores"], result["current_version"], result["reason"] = scores, current_version, reason
     if not promote:
         result["outcome"] = "refused"
@@ -313,9 +323,14 @@ def write_run_report(result: dict, path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     (path / "nightly.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     lines = [f"# Nightly run: {result.get('outcome')} (exit {result.get('exit_code')})", "",
-             f"- data: {result['data']} (sha256 {str(result.get('fingerprint', ''))[:16]})",
+             f"- data: {result['data']}" + (f" (sha256 {str(result['fingerprint'])[:16]})"
+                                             if result.get("fingerprint") else ""),
              f"- registry: {result['registry']}; served before: {result.get('current_version')}",
              f"- reason: {result.get('reason')}", f"- took {result.get('seconds')} s"]
+    warnings = result.get("data_warnings") or []
+    if warnings:
+        lines.append(f"- data warnings ({len(warnings)}; rows dropped or values blanked, in nightly.json):")
+        lines += [f"  - {w}" for w in warnings[:10]]
     tuning = result.get("tuning")
     if tuning:
         gains = ", ".join(f"{name} {st['start']:.4f} -> {st['best']:.4f}"
@@ -340,7 +355,7 @@ def write_run_report(result: dict, path: Path) -> None:
 
 
 def registry_table(registry_dir: str | Path) -> pd.DataFrame:
-    registry = Registry.open(registry_dir)
+    registry = Registry.existing(registry_dir)
     current, served = registry.current(), set(registry.served())
     rows = []
     for version in registry.versions():

@@ -892,6 +892,12 @@ function renderSquareFilters(id, f) {
     ev.preventDefault();
     const el = form.elements;
     const v = (name) => el[name].value.trim();
+    const reversed = (low, high) => v(low) !== "" && v(high) !== "" && Number(v(low)) > Number(v(high));
+    if (reversed("min_fans", "max_fans") || reversed("audience_price_min", "audience_price_max")) {
+      fill($("#fit-anchors"), failed(reversed("min_fans", "max_fans")
+        ? "筛选条件有误：最少粉丝数不能高于最多粉丝数。" : "筛选条件有误：粉丝客单价的最低值不能高于最高值。"));
+      return;
+    }
     go("product", id, {
       tier: v("tier"), min_fans: v("min_fans"), max_fans: v("max_fans"),
       gender: v("gender"), gender_share_min: shareOf(v("gender_share_min")),

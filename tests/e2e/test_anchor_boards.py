@@ -173,6 +173,11 @@ def test_the_square_filters_narrow_the_anchors_for_a_good(sized, boards_live, sc
     fits_the_width(page, "#fit-anchors")
     page.screenshot(path=screenshots / f"square-filters-{name}.png", full_page=True)
 
+    form.locator("input[name=min_fans]").fill("500")  # a reversed range is said in Chinese, not the API's words
+    form.locator("input[name=max_fans]").fill("100")
+    form.get_by_role("button", name="筛选主播").click()
+    expect(page.get_by_role("alert")).to_have_text("筛选条件有误：最少粉丝数不能高于最多粉丝数。")
+
     page.goto(f"{live.url}/#/product/{product}?region=火星")  # an unknown label: the API's 400 says which exist
     expect(page.locator("#fit-anchors .state.error")).to_contain_text("region")
     expect(page.locator("#fit-anchors .state.error")).to_contain_text("广东")

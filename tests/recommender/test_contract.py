@@ -163,6 +163,7 @@ def test_a_refused_table_names_its_most_common_problems_by_column_with_examples(
         ("orders", "quantity", "1.5", "cannot parse as int"),
         ("orders", "fan_id", "", "required value is missing"),
         ("orders", "ordered_at", "2026-13-45 25:00", "cannot parse as timestamp"),
+        ("orders", "ordered_at", "2062-01-01 08:00:00", "out of range: after the wall clock (a date in the future)"),
     ],
 )
 def test_bad_required_value_drops_the_row_and_names_file_column_row_value(tiny_csv, table, column, value, message):
@@ -174,6 +175,21 @@ def test_bad_required_value_drops_the_row_and_names_file_column_row_value(tiny_c
     if value:
         assert repr(value) in text
     assert m.report.rows_kept[table] <= n - 1
+
+
+def test_a_mistyped_future_year_does_not_become_the_snapshot_s_time(tiny_csv):
+    """One order or follow dated 2062 would be the snapshot's latest moment: every 1/7/30-day window would be
+    empty, and the registry would refuse every later snapshot as older. Such rows are dropped and named; an
+    optional date is blanked."""
+    before = load_snapshot(tiny_csv).snapshot_time
+    set_cell(tiny_csv, "orders", 3, "ordered_at", "2062-01-01T08:00:00+08:00")
+    set_cell(tiny_csv, "products", 2, "created_at", "2062-05-05")
+    m = load_snapshot(tiny_csv)
+    assert m.snapshot_time <= before
+    text = warnings_text(m)
+    assert "orders.csv, column 'ordered_at', row 4: out of range: after the wall clock" in text
+    assert "products.csv, column 'created_at', row 3: out of range: after the wall clock" in text
+    assert m.report.rows_kept["orders"] == m.report.rows_read["orders"] - 1
 
 
 def test_unknown_reference_drops_the_row_and_says_which_table(tiny_csv):

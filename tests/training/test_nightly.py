@@ -272,6 +272,26 @@ def test_a_served_version_that_cannot_load_is_replaced_by_a_good_candidate(serve
     assert code == EXIT_PROMOTED, result
     assert reg.current() == result["version"] != broken and "products.faiss" in result["current_error"]
     assert "served" in registry_table(served).columns
+    # the reason says the served version was unreadable, not that nothing was served
+    assert result["reason"].startswith(f"the served version {broken} could not be loaded") and (
+        "products.faiss" in result["reason"])
+
+
+def test_every_report_names_what_was_served_and_the_data_s_warnings(served, snapshots, tmp_path):
+    """A refused run still says which version is served; a promoted one lists what the contract dropped."""
+    current = Registry.open(served).current()
+    code, result = run_nightly(snapshots["yesterday"], served, report=tmp_path / "refused")
+    assert code == EXIT_REFUSED and result["current_version"] == current
+    assert f"served before: {current}" in (tmp_path / "refused/nightly.md").read_text()
+    dirty = Path(shutil.copytree(snapshots["today"], tmp_path / "dirty"))
+    orders = pd.read_parquet(dirty / "orders.parquet")
+    orders.loc[5, "quantity"] = -3
+    orders.to_parquet(dirty / "orders.parquet", index=False)
+    (dirty / "shelf.parquet").unlink()
+    code, result = run_nightly(dirty, served, report=tmp_path / "dirty-report")
+    text = (tmp_path / "dirty-report/nightly.md").read_text()
+    assert any("column 'quantity'" in w for w in result["data_warnings"]) and "column 'quantity'" in text
+    assert any("no shelf table" in w for w in result["data_warnings"]) and "no shelf table" in text
 
 
 def test_the_registry_list_says_which_versions_were_ever_served(served, snapshots):
@@ -414,3 +434,26 @@ def test_between_retunings_the_last_tuned_configuration_is_used(tmp_path, snapsh
     # without --tune-every the nightly configuration is used as it is, tuned files or not
     code, third = run_nightly(snapshots["today_broken"], reg_dir, NightlyConfig())
     assert third.get("tuning") is None
+
+
+def test_reading_or_rolling_back_a_directory_that_is_no_registry_is_an_error_that_creates_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    data = tmp_path / "snapshot"
+    data.mkdir()
+    for args in (["registry", "list", "--registry", str(data)], ["rollback", "--registry", str(data)]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and "not a model registry" in r.output, r.output
+    assert list(data.iterdir()) == []
+
+
+def test_registry_list_shows_what_each_event_did(served, snapshots):
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    Registry.open(served).record("pruned", versions=["20200101T000000Z"], keep=5)
+    r = CliRunner().invoke(main, ["registry", "list", "--registry", str(served)])
+    assert r.exit_code == 0 and "pruned: versions=['20200101T000000Z'], keep=5" in r.output
