@@ -152,6 +152,14 @@ class Registry:
             order.append(current)
         return order
 
+    def ever_served(self) -> set[str]:
+        """Every version that was CURRENT at some time (promoted, rolled back to, or CURRENT now), whether or not
+        it was rolled back from since: what `registry list` marks as served."""
+        ever = {e["version"] for e in self.history()
+                if e.get("event") in SERVED_EVENTS and isinstance(e.get("version"), str)}
+        current = self.current()
+        return ever | ({current} if current is not None else set())
+
     def previously_served(self, exclude: str | None = None) -> list[str]:
         """Complete versions that were served before, the most recent first (`exclude`, e.g. CURRENT, left out):
         where to go back to, never to a version that was trained but not promoted."""

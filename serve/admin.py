@@ -21,9 +21,10 @@ def _authorise() -> None:
 
 @endpoint(bp, "/reload", method="POST", response=schemas.ReloadResult, errors=(401, 403, 409), auth="adminToken")
 def reload(q: schemas.NoQuery):
-    """Check the registry's CURRENT now and load it if it changed (this worker; others follow by polling)."""
+    """Check the registry's CURRENT now and load it if it changed, or retry it if it failed to load before (this
+    worker; the others follow by polling, which several workers require)."""
     _authorise()
     reloader = current_app.extensions["xuanpin"].get("reloader")
     if reloader is None:
         raise ApiError(409, "no_registry", "this service serves a fixed model (XUANPIN_MODEL), not a registry")
-    return reloader.check()
+    return reloader.check(retry=True)

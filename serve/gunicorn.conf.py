@@ -15,17 +15,35 @@ import os
 bind = os.environ.get("XUANPIN_BIND", "127.0.0.1:8000")
 
 
+def _config_file() -> dict:
+    """The XUANPIN_CONFIG file as the service reads it, without loading the service here ({} if unreadable: the
+    app reports it)."""
+    if not os.environ.get("XUANPIN_CONFIG"):
+        return {}
+    try:
+        from recommender.settings import read_config_file
+
+        return read_config_file(os.environ["XUANPIN_CONFIG"])
+    except Exception:
+        return {}
+
+
+def reload_reaches_every_worker() -> bool:
+    """Serving a registry with polling off, POST /v1/admin/reload reloads only the worker that answers it: the
+    others would serve the old model for good."""
+    if not (os.environ.get("XUANPIN_REGISTRY") or _config_file().get("registry")):
+        return True
+    poll = os.environ.get("XUANPIN_POLL_SECONDS") or _config_file().get("poll_seconds", 30)
+    try:
+        return float(poll) > 0
+    except ValueError:  # the app names the bad value
+        return True
+
+
 def counts_are_shared() -> bool:
     """Hot items count posted orders in the worker that receives them unless Redis is shared: with ingestion on
     and no Redis (in the environment or the XUANPIN_CONFIG file), several workers would each count a part."""
-    hot: dict = {}
-    if os.environ.get("XUANPIN_CONFIG"):  # read as the service reads it, without loading the service here
-        try:
-            from recommender.settings import read_config_file
-
-            hot = read_config_file(os.environ["XUANPIN_CONFIG"]).get("hot") or {}
-        except Exception:  # an unreadable file: the app reports it
-            hot = {}
+    hot = _config_file().get("hot") or {}
     redis_url = os.environ.get("XUANPIN_REDIS_URL") or hot.get("redis_url")
     token = os.environ.get("XUANPIN_EVENTS_TOKEN") or hot.get("events_token")
     return bool(redis_url) or not token
@@ -53,3 +71,7 @@ def on_starting(server) -> None:
         raise SystemExit(f"refusing {n} workers: with XUANPIN_EVENTS_TOKEN set and no XUANPIN_REDIS_URL each "
                          "worker would count only the orders posted to it; set XUANPIN_REDIS_URL, or run one worker "
                          "(XUANPIN_WORKERS=1), or set XUANPIN_ALLOW_SPLIT_COUNTS=1 to accept split counts")
+    if n > 1 and not reload_reaches_every_worker():
+        raise SystemExit(f"refusing {n} workers with XUANPIN_POLL_SECONDS=0: POST /v1/admin/reload reloads only the "
+                         "worker that answers it, and the others would serve the old model for good; set a poll "
+                         "interval (e.g. XUANPIN_POLL_SECONDS=30, the default), or run one worker (XUANPIN_WORKERS=1)")

@@ -36,8 +36,10 @@ class Reloader:
         current = self.state.get("serving")
         return current.model.path.name if current is not None else None
 
-    def check(self, force: bool = False) -> dict:
-        """Load CURRENT if it is not what is served. Returns what happened, for the admin route."""
+    def check(self, force: bool = False, retry: bool = False) -> dict:
+        """Load CURRENT if it is not what is served. Returns what happened, for the admin route. A version that
+        failed to load is not tried again by polling, only when `retry` (an operator asking: the files may have
+        been repaired in place) or `force`."""
         with self._lock:
             self.last_check = datetime.now(UTC).isoformat(timespec="seconds")
             target = self.registry.current()
@@ -46,7 +48,7 @@ class Reloader:
                 if target == served and self.fallback is not None:  # CURRENT now names what is served
                     self.fallback, self.failed_version, self.last_error = None, None, None
                 return {"reloaded": False, "serving": served, "current": target}
-            if target == self.failed_version and not force:
+            if target == self.failed_version and not (force or retry):
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             started = time.perf_counter()
             fresh = self._load(target, served)

@@ -356,7 +356,7 @@ def write_run_report(result: dict, path: Path) -> None:
 
 def registry_table(registry_dir: str | Path) -> pd.DataFrame:
     registry = Registry.existing(registry_dir)
-    current, served = registry.current(), set(registry.served())
+    current, served = registry.current(), registry.ever_served()
     rows = []
     for version in registry.versions():
         man = json.loads((registry.path(version) / "manifest.json").read_text())

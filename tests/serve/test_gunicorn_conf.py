@@ -19,7 +19,7 @@ class Server:
 
 def settings(monkeypatch, **env) -> dict:
     for name in ("XUANPIN_REDIS_URL", "XUANPIN_EVENTS_TOKEN", "XUANPIN_WORKERS", "XUANPIN_ALLOW_SPLIT_COUNTS",
-                 "XUANPIN_CONFIG"):
+                 "XUANPIN_CONFIG", "XUANPIN_REGISTRY", "XUANPIN_POLL_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -60,3 +60,18 @@ def test_ingestion_and_redis_set_in_the_config_file_count_too(monkeypatch, tmp_p
     shared = tmp_path / "shared.toml"
     shared.write_text('[hot]\nevents_token = "tttttttttttttttt"\nredis_url = "redis://x"\n', encoding="utf-8")
     settings(monkeypatch, XUANPIN_CONFIG=str(shared))["on_starting"](Server(2))
+
+
+def test_serving_a_registry_with_polling_off_is_refused_with_several_workers(monkeypatch, tmp_path):
+    """POST /v1/admin/reload reaches one worker: with polling off the others would never follow CURRENT."""
+    conf = settings(monkeypatch, XUANPIN_REGISTRY="/srv/registry", XUANPIN_POLL_SECONDS="0")
+    with pytest.raises(SystemExit, match="XUANPIN_POLL_SECONDS=0"):
+        conf["on_starting"](Server(2))
+    conf["on_starting"](Server(1))
+    settings(monkeypatch, XUANPIN_REGISTRY="/srv/registry", XUANPIN_POLL_SECONDS="5")["on_starting"](Server(2))
+    settings(monkeypatch, XUANPIN_REGISTRY="/srv/registry")["on_starting"](Server(2))  # the default polls
+    settings(monkeypatch, XUANPIN_MODEL="/srv/model", XUANPIN_POLL_SECONDS="0")["on_starting"](Server(2))
+    config = tmp_path / "service.toml"
+    config.write_text('registry = "/srv/registry"\npoll_seconds = 0\n')
+    with pytest.raises(SystemExit, match="XUANPIN_POLL_SECONDS=0"):
+        settings(monkeypatch, XUANPIN_CONFIG=str(config))["on_starting"](Server(2))

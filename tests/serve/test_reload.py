@@ -91,6 +91,20 @@ def test_a_corrupt_version_is_refused_and_the_old_model_keeps_serving(app, regis
     assert status["last_error"]["version"] == "v3-broken"
 
 
+def test_a_version_repaired_in_place_is_loaded_when_the_operator_asks_again(app, registry, artifacts):
+    """Polling does not retry a version that failed (each try would log the same error), but POST reload does:
+    the operator may have repaired its files where they are."""
+    client = app.test_client()
+    (registry.root / "CURRENT").write_text("v3-broken\n")
+    assert reload(client).get_json()["reloaded"] is False
+    reloader = app.extensions["xuanpin"]["reloader"]
+    shutil.copy(artifacts / "v1/vectors/product.npy", registry.path("v3-broken") / "vectors/product.npy")
+    assert reloader.check()["reloaded"] is False  # the poller's call: not retried
+    body = reload(client).get_json()
+    assert body["reloaded"] is True and body["serving"] == "v3-broken" and served(app) == "v3-broken"
+    assert client.get("/v1/model").get_json()["reload"]["last_error"] is None
+
+
 def test_a_version_with_an_unreadable_index_is_refused_like_any_other(app, registry):
     """Four bytes overwritten in a faiss file keep its size; faiss refuses it with a RuntimeError, which once
     escaped the reloader as a 500 and left the poller retrying forever."""

@@ -166,6 +166,9 @@ def test_rollback_points_current_at_the_previous_version(served, snapshots):
     assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
     assert reg.rollback() == first and reg.current() == first
     assert reg.history()[-1]["event"] == "rolled_back"
+    # the version rolled back from was served all the same: the list says so (it is no longer one to go back to)
+    table = registry_table(served).set_index("version")
+    assert (table["served"] == "yes").all() and len(table) == 2
 
 
 @pytest.fixture(scope="module")
