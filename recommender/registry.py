@@ -19,7 +19,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,16 +166,32 @@ class Registry:
         complete = set(self.versions())
         return [v for v in reversed(self.served()) if v != exclude and v in complete]
 
-    def rollback(self, to: str | None = None) -> str:
+    def rollback(self, to: str | None = None, verify: Callable[[Path], object] | None = None) -> str:
         """Point CURRENT at `to`, or at the version served before CURRENT (history.jsonl), under the lock;
-        returns it."""
+        returns it. `verify(path)` (e.g. loading the model) raises for a version that cannot be served: `to` is
+        then refused, and going back skips it for the one served before it."""
         with self.lock():
             current = self.current()
             if to is None:
                 earlier = self.previously_served(exclude=current)
-                if not earlier:
-                    raise RegistryError(f"{self.root}: no version served before {current} to roll back to")
-                to = earlier[0]
+                broken = []
+                for version in earlier:
+                    try:
+                        if verify is not None:
+                            verify(self.path(version))
+                    except (ArtifactError, OSError, ValueError) as exc:
+                        broken.append(f"{version} ({exc})")
+                        continue
+                    to = version
+                    break
+                if to is None:
+                    unusable = f"; unusable: {'; '.join(broken)}" if broken else ""
+                    raise RegistryError(f"{self.root}: no version served before {current} to roll back to{unusable}")
+            elif verify is not None:
+                try:
+                    verify(self.path(to))
+                except (ArtifactError, OSError, ValueError) as exc:
+                    raise RegistryError(f"{self.root}: version {to} cannot be served: {exc}") from exc
             self.set_current(to)
             self.record("rolled_back", version=to, previous=current)
         return to

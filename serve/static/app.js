@@ -746,6 +746,10 @@ function shopLine(shop) {
 /** The low-stock line: stock below the last 7 days' sales runs out within a week at that pace. */
 function stockWarning(st) {
   if (!st || !st.low_stock) return null;
+  if (st.stock === 0) {  // sold out: "约 0.0 天售罄" would read as a forecast
+    return h("p", { class: "stock-warning", id: "stock-warning", role: "status" },
+      `库存预警：已售罄（近7天销量 ${num(st.sales_7d)} 件）。`);
+  }
   const left = st.days_of_stock === null ? "" : `，按近7天的速度约 ${num(st.days_of_stock, 1)} 天售罄`;
   return h("p", { class: "stock-warning", id: "stock-warning", role: "status" },
     `库存预警：库存 ${num(st.stock)} 件，低于近7天销量 ${num(st.sales_7d)} 件${left}。`);

@@ -460,3 +460,21 @@ def test_registry_list_shows_what_each_event_did(served, snapshots):
     Registry.open(served).record("pruned", versions=["20200101T000000Z"], keep=5)
     r = CliRunner().invoke(main, ["registry", "list", "--registry", str(served)])
     assert r.exit_code == 0 and "pruned: versions=['20200101T000000Z'], keep=5" in r.output
+
+
+def test_rollback_never_points_current_at_a_version_that_cannot_load(served, snapshots):
+    """A corrupt earlier version is skipped when going back, and refused by name when asked for."""
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    reg = Registry.open(served)
+    first = reg.current()
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    second = reg.current()
+    vectors = reg.path(first) / "vectors/product.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-512])  # truncated
+    r = CliRunner().invoke(main, ["rollback", "--registry", str(served)])
+    assert r.exit_code == 1 and f"unusable: {first}" in r.output and reg.current() == second
+    r = CliRunner().invoke(main, ["rollback", "--registry", str(served), "--to", first])
+    assert r.exit_code == 1 and f"version {first} cannot be served" in r.output and reg.current() == second
