@@ -23,8 +23,25 @@ def _share(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
+#: how to read the tables, for whoever decides whether the model ships
+LEGEND = [
+    "How to read it: **ours** is what the service shows (quality gates, expected commission, exposure support, "
+    "category cap, exploration, pages of 20): the model that ships. **ours_no_rerank** is the same model's raw "
+    "ranking (expected orders if shelved, no rules): the model's own quality; ours scores lower by what the rules "
+    "give up on purpose (gated goods, 扶持 slots, the category cap, near-ties rotated). **ablation_*** rows are "
+    "the model with the named part removed (category_x_quality: every room of a category alike). The rest are "
+    "baselines. On synthetic data the **oracle** rows rank by the generator's truth: a ceiling for the "
+    "*_if_shelved tasks, whose gain is that truth. For the realised-sales tasks (anchor_goods, goods_anchors) it "
+    "answers another question (what would sell if shelved, not what a room chose to list and then sold), so a "
+    "baseline can score above it there (category_popularity favours what rooms of a vertical list); a share of "
+    "it above 100% says that, not that the baseline knows more. Blank cells: a figure that does not apply "
+    "(Spearman needs scores over every good; served pages and the truth's lists are lists).",
+    "",
+]
+
+
 def markdown(result: dict) -> str:
-    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result)]
+    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *LEGEND]
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():
@@ -76,7 +93,7 @@ def split_lines(result: dict) -> list[str]:
     d, c = result["data"], result["config"]
     tail = (f"95% bootstrap intervals over users ({c['n_boot']} resamples). Took {result['seconds']:.0f} s.")
     if d.get("split", {}).get("kind") != "random":
-        return [f"Cut-off {d['cutoff']}: {d['train_orders']:,} training orders, {d['test_orders']:,} test purchases "
+        return [f"Cut-off {d['cutoff']}: {d['train_orders']:,} training orders, {d['test_orders']:,} test orders "
                 f"over {c['test_days']:g} days. Full-ranking metrics over new pairs, " + tail, ""]
     sp = d["split"]
     lines = [f"Random per-user split: {sp['test_share']:.0%} of each user's distinct items held out (seed "

@@ -89,6 +89,10 @@ def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
     assert json.loads((out / "report.json").read_text())["tasks"].keys() == result["tasks"].keys()
     md = (out / "report.md").read_text()
     assert "## anchor_goods" in md and "| oracle |" in md and "ndcg@50 / oracle" in md
+    # a reader deciding whether to ship is told which row ships and what the others are
+    assert "**ours** is what the service shows" in md and "**ours_no_rerank**" in md
+    for name in result["tasks"]["anchor_goods"]["models"]:  # every row the legend speaks of is a row
+        assert f"| {name} |" in md
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "recall_at_k_anchor_goods.png" in pngs and "tail_exposure_fan_goods.png" in pngs
     assert all((out / p).stat().st_size > 10_000 for p in pngs)
