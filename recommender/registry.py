@@ -191,7 +191,7 @@ class Registry:
                 try:
                     verify(self.path(to))
                 except (ArtifactError, OSError, ValueError) as exc:
-                    raise RegistryError(f"{self.root}: version {to} cannot be served: {exc}") from exc
+                    raise RegistryError(f"refusing to point CURRENT at {self.path(to)}: {exc}") from exc
             self.set_current(to)
             self.record("rolled_back", version=to, previous=current)
         return to

@@ -329,8 +329,10 @@ def nightly(data: Path, registry_dir: Path, report: Path | None, holdout_days: f
 @click.option("--registry", "registry_dir", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--to", "version", help="Version to serve (default: the one before CURRENT).")
 def rollback(registry_dir: Path, version: str | None) -> None:
-    """Point the registry's CURRENT at an earlier version (services follow it); a version that cannot be loaded
-    (checksums, sizes, shapes, as the service loads it) is refused, or skipped when going back."""
+    """Point the registry's CURRENT at an earlier version (services follow it).
+
+    A version that cannot be loaded (checksums, sizes, shapes, as the service loads it) is refused, or skipped
+    when going back."""
     from recommender.artifact import load_model
     from recommender.registry import Registry
 

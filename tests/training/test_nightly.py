@@ -477,4 +477,5 @@ def test_rollback_never_points_current_at_a_version_that_cannot_load(served, sna
     r = CliRunner().invoke(main, ["rollback", "--registry", str(served)])
     assert r.exit_code == 1 and f"unusable: {first}" in r.output and reg.current() == second
     r = CliRunner().invoke(main, ["rollback", "--registry", str(served), "--to", first])
-    assert r.exit_code == 1 and f"version {first} cannot be served" in r.output and reg.current() == second
+    assert r.exit_code == 1 and f"refusing to point CURRENT at {reg.path(first)}" in r.output
+    assert reg.current() == second
