@@ -578,6 +578,26 @@ def _empty_table(table: Table) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=object) for c in table.columns})
 
 
+def _where_not_utf8(path: Path) -> str:
+    """For a CSV that is not UTF-8 (often saved as GBK by a spreadsheet): the line and the column where its first
+    invalid byte is, which the CSV reader's own message leaves out ("" when it is valid UTF-8)."""
+    if path.suffix != ".csv":
+        return ""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8")
+        return ""
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        header = data[:data.find(b"\n")].decode("utf-8", errors="replace").strip().split(",")
+        column = data.count(b",", line_start, exc.start)  # quoted commas aside: a hint, not a parse
+        named = f", column {header[column]!r}" if column < len(header) else ""
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f" (not UTF-8: line {line}{named}, byte {exc.start}; re-save the file as UTF-8, e.g. from GBK)"
+    except OSError:
+        return ""
+
+
 def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketplace:
     """Read and validate a snapshot directory; raise :class:`ContractError` listing every fatal problem."""
     directory = Path(directory)
@@ -602,7 +622,8 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         try:
             df = _read(path, table)
         except (UnicodeDecodeError, ValueError, OSError) as exc:  # pyarrow errors subclass ValueError
-            report.add(Problem(str(path), f"cannot read file: {str(exc).splitlines()[0]}", fatal=True))
+            report.add(Problem(str(path), f"cannot read file: {str(exc).splitlines()[0]}{_where_not_utf8(path)}",
+                               fatal=True))
             continue
         missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
         for name in missing:

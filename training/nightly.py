@@ -212,7 +212,9 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
         m = load_snapshot(data)
     except ContractError as exc:
         result["outcome"], result["reason"] = "invalid_data", str(exc)
-        registry.record("invalid_data", data=str(data), reason=str(exc).splitlines()[0])
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        # the headline and the first problems: `registry list` shows what was wrong, not only that something was
+        registry.record("invalid_data", data=str(data), reason="; ".join(lines[:4]) + ("; …" if len(lines) > 4 else ""))
         return EXIT_INVALID_DATA
     result["fingerprint"] = m.fingerprint
     # what the contract dropped or blanked, and a model that will rank without the shelf-rate model: promoted

@@ -110,10 +110,14 @@ def test_table_in_both_formats_is_ambiguous(tiny_csv):
         load_snapshot(tiny_csv)
 
 
-def test_file_that_is_not_utf8_is_fatal(tiny_csv):
-    (tiny_csv / "anchors.csv").write_bytes(read(tiny_csv, "anchors").to_csv(index=False).encode("gbk"))
-    with pytest.raises(ContractError, match=r"anchors\.csv: cannot read file"):
+def test_file_that_is_not_utf8_is_fatal_and_says_where(tiny_csv):
+    anchors = read(tiny_csv, "anchors")
+    (tiny_csv / "anchors.csv").write_bytes(anchors.to_csv(index=False).encode("gbk"))
+    first = next(i for i, row in anchors.iterrows() if not row.to_csv(header=False).isascii())
+    column = next(c for c in anchors.columns if not str(anchors.loc[first, c]).isascii())
+    with pytest.raises(ContractError, match=r"anchors\.csv: cannot read file") as failure:
         load_snapshot(tiny_csv)
+    assert f"not UTF-8: line {first + 2}, column {column!r}" in str(failure.value)  # line 1 is the header
 
 
 def test_duplicate_id_with_different_contents_is_fatal_and_names_rows(tiny_csv):

@@ -117,6 +117,7 @@ def test_invalid_data_is_its_own_exit_code_and_trains_nothing(served, tmp_path, 
     code, result = run_nightly(bad, served)
     assert code == EXIT_INVALID_DATA and "fans.parquet|csv" in result["reason"]
     assert Registry.open(served).versions() == before
+    assert "fans.parquet|csv: required table is missing" in Registry.open(served).history()[-1]["reason"]
 
 
 def test_a_failure_while_publishing_leaves_the_served_model(served, snapshots, monkeypatch):
