@@ -52,6 +52,7 @@ def profile(anchor_id: str, q: schemas.NoQuery):
         "violations": None if a.get("violations") is None else int(a["violations"]),  # held as a float (NaN: none)
         "created_at": beijing(a["created_at"]),
         "buyers_30d": int(aud.buyers_30d[row]),
+        "new_anchor": bool(s.ranker.rooms.new[row]) if s.ranker.rooms.new is not None else False,
         "audience": audience,
         "stats": stats,
         "model_version": s.version,

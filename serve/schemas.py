@@ -216,6 +216,8 @@ class AnchorProfile(BaseModel):
     violations: int | None = None
     created_at: str = Field(description="when the anchor joined (ISO 8601, Beijing time: +08:00)")
     buyers_30d: int = Field(description="followers who bought anything in the last 30 days, any room")
+    new_anchor: bool = Field(False, description="新人主播 by the ranking's new_anchor_* settings (as 达人广场 and "
+                             "the anchor boards mark it)")
     audience: dict[str, list[Share]] = Field(description="gender / age_band / region / category shares of "
                                                           "followers; category = bought it in the last 30 days")
     stats: dict[str, int | float] = Field(description="orders, GMV (yuan) and goods sold over 7/30 days, shelf "

@@ -381,6 +381,7 @@ async function loadProfile(id, t) {
       h("h1", { id: "anchor-name" }, a.name),
       h("span", { class: "tag" }, a.tier || "—"),
       h("span", { class: "tag alt" }, "主营 " + (a.main_category || "—")),
+      p.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播"),
       h("span", { class: "muted" }, `ID ${a.anchor_id} · 入驻 ${day(p.created_at)}`)),
     h("div", { class: "kpis" },
       kpi("粉丝", num(a.fans)), kpi("近30天购买粉丝", num(p.buyers_30d)),

@@ -332,3 +332,11 @@ def test_the_page_runs_under_its_content_security_policy(page, live, anchor):
     expect(bar).to_be_visible()
     assert bar.evaluate("el => el.getBoundingClientRect().width") > 0
     assert not blocked, blocked
+
+
+def test_a_new_anchor_is_labelled_on_its_own_page_as_in_the_merchant_view(page, live, live_app):
+    s = live_app.extensions["xuanpin"]["serving"]
+    new = s.ranker.rooms.new
+    for row, label in ((int(np.flatnonzero(new)[0]), 1), (int(np.flatnonzero(~new)[0]), 0)):
+        open_anchor(page, live, str(s.model.anchor_ids.ids[row]))
+        expect(page.locator(".profile-head .tag.new-anchor")).to_have_count(label)

@@ -29,6 +29,15 @@ def test_anchor_profile_shares_and_stats(client, ids, serving):
     assert shares == sorted(shares, reverse=True)
 
 
+def test_an_anchor_profile_says_whether_it_is_a_new_anchor_as_the_merchant_view_does(client, serving):
+    """新人主播 on the anchor's own page as in 达人广场 and the boards: the ranking's rule, for every room."""
+    new = serving.ranker.rooms.new
+    assert new is not None and new.any() and not new.all()
+    for row in [int(np.flatnonzero(new)[0]), int(np.flatnonzero(~new)[0])]:
+        body = get(client, f"/v1/anchors/{serving.model.anchor_ids.ids[row]}")
+        assert body["new_anchor"] is bool(new[row])
+
+
 def test_product_page_windows_board_and_promotion(client, ids, serving):
     body = get(client, f"/v1/products/{ids['product']}")
     row = serving.model.product_ids.lookup(ids["product"])
