@@ -150,8 +150,8 @@ def _snapshot(data: str) -> Path:
                    "goods, held out at random, score them (for a model judged on a random split).")
 @click.option("--valid-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
               show_default=True, help="With --split random: the share of each fan's distinct goods held out.")
-@click.option("--stages", default=",".join(("vectors", "content", "trend", "anchors", "shelf_rate")), show_default=True,
-              help="What to tune, in order.")
+@click.option("--stages", default=",".join(("vectors", "content", "trend", "rebuy", "anchors", "shelf_rate")),
+              show_default=True, help="What to tune, in order (every stage, as evaluate --tune and nightly do).")
 @click.option("--threads", type=int, help="Compute threads (default: all cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | None, budget_minutes: float | None,

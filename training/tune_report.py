@@ -72,9 +72,11 @@ def report_markdown(result: TuneResult) -> str:
     for s in result.stages:
         pruned = sum(t["state"] == "pruned" for t in s.trials)
         gain = "—" if s.gain_interval is None else f"[{s.gain_interval[0]:+.4f}, {s.gain_interval[1]:+.4f}]"
-        out.append(f"| {s.name} | {s.metric} | {s.start_value:.4f} | {_fmt(s.trial_best_value)} | {gain} | "
-                   f"{'start (within noise)' if s.kept_start else 'best'} {s.best_value:.4f} | {len(s.trials)} "
-                   f"({pruned}) | {s.seconds:.0f} |")
+        trial_best = "—" if math.isnan(s.trial_best_value) else f"{s.trial_best_value:.4f}"  # as the start is
+        chosen = ("start (within noise)" if s.kept_start
+                  else "start (no trial beat it)" if s.best_value == s.start_value else "best")
+        out.append(f"| {s.name} | {s.metric} | {s.start_value:.4f} | {trial_best} | {gain} | "
+                   f"{chosen} {s.best_value:.4f} | {len(s.trials)} ({pruned}) | {s.seconds:.0f} |")
     out += ["", "The start of each stage is the configuration it began from (with the earlier stages' best "
             "settings): its first trial. The best trial replaces it only if the 95% interval of its gain (a paired "
             "bootstrap over the validation users) is above 0: the best of many trials on one sample of users beats "

@@ -101,7 +101,23 @@ def test_the_report_holds_every_trial_and_a_chart(tuned, tmp_path):
     rows = (out / "trials.csv").read_text(encoding="utf-8").strip().splitlines()
     assert len(rows) - 1 == sum(len(s.trials) for s in result.stages)
     assert (out / "tuning.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| vectors |" in (out / "report.md").read_text(encoding="utf-8")
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| vectors |" in md
+    for s in result.stages:  # the chosen value says where it came from, its figures at one precision
+        row = next(line for line in md.splitlines() if line.startswith(f"| {s.name} |"))
+        said = ("start (within noise)" if s.kept_start
+                else "start (no trial beat it)" if s.best_value == s.start_value else "best")
+        trial_best = "—" if s.trial_best_value != s.trial_best_value else f"{s.trial_best_value:.4f}"  # NaN: none
+        assert f"| {said} {s.best_value:.4f} |" in row and f"| {trial_best} |" in row
+
+
+def test_tune_s_default_stages_are_every_stage():
+    from training.tune import STAGES
+
+    option = next(p for p in main.get_command(main.make_context("xuanpin", ["tune", "--help"],
+                                                                resilient_parsing=True), "tune").params
+                  if p.name == "stages")
+    assert tuple(option.default.split(",")) == STAGES == TuneConfig().stages
 
 
 def test_without_a_shelf_table_the_shelf_stage_is_skipped(market):
