@@ -189,6 +189,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
     result: dict = {"data": str(data), "registry": str(registry.root), "config": {
         "holdout_days": cfg.holdout_days, "keep": cfg.keep, "tolerance": cfg.tolerance, "metric": cfg.metric,
         "tasks": list(cfg.tasks), "tune_every_days": cfg.tune_every_days}}
+    result["current_version"] = registry.current()  # every report says what was served, even a locked run's
     try:
         with registry.lock():
             registry.prune(cfg.keep)  # also clears what a killed run left behind
@@ -207,7 +208,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
 
 
 def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
-    result["current_version"] = registry.current()  # every report says what was served, whatever the outcome
+    result["current_version"] = registry.current()  # under the lock: what this run compares against
     try:
         m = load_snapshot(data)
     except ContractError as exc:

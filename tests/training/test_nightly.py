@@ -144,6 +144,7 @@ def test_a_live_lock_blocks_a_second_run_and_a_dead_ones_lock_is_cleared(served,
     with reg.lock():
         code, result = run_nightly(snapshots["today"], served)
     assert code == EXIT_LOCKED and "held by pid" in result["reason"]
+    assert result["current_version"] == reg.current()  # a locked run's report still says what is served
     (served / "nightly.lock").write_text(json.dumps({"pid": 2**22 + 12345, "host": os.uname().nodename,
                                                      "started": time.time()}))
     code, _ = run_nightly(snapshots["today"], served)
