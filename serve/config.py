@@ -76,4 +76,3 @@ def _number(env, var: str, kind: type[int] | type[float]) -> int | float:
     except ValueError:
         what = "a whole number of bytes" if kind is int else "a number of seconds"
         raise ConfigError(f"{var}={env[var]!r}: must be {what}") from None
-
