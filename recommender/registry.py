@@ -170,28 +170,29 @@ class Registry:
         """Point CURRENT at `to`, or at the version served before CURRENT (history.jsonl), under the lock;
         returns it. `verify(path)` (e.g. loading the model) raises for a version that cannot be served: `to` is
         then refused, and going back skips it for the one served before it."""
+        def problem(version: str) -> str | None:  # why `version` cannot be served (None: it can)
+            try:
+                if verify is not None:
+                    verify(self.path(version))
+            except (ArtifactError, OSError, ValueError) as exc:
+                return str(exc)
+            return None
+
         with self.lock():
             current = self.current()
             if to is None:
-                earlier = self.previously_served(exclude=current)
                 broken = []
-                for version in earlier:
-                    try:
-                        if verify is not None:
-                            verify(self.path(version))
-                    except (ArtifactError, OSError, ValueError) as exc:
-                        broken.append(f"{version} ({exc})")
-                        continue
-                    to = version
-                    break
+                for version in self.previously_served(exclude=current):
+                    why = problem(version)
+                    if why is None:
+                        to = version
+                        break
+                    broken.append(f"{version} ({why})")
                 if to is None:
                     unusable = f"; unusable: {'; '.join(broken)}" if broken else ""
                     raise RegistryError(f"{self.root}: no version served before {current} to roll back to{unusable}")
-            elif verify is not None:
-                try:
-                    verify(self.path(to))
-                except (ArtifactError, OSError, ValueError) as exc:
-                    raise RegistryError(f"refusing to point CURRENT at {self.path(to)}: {exc}") from exc
+            elif (why := problem(to)) is not None:
+                raise RegistryError(f"refusing to point CURRENT at {self.path(to)}: {why}")
             self.set_current(to)
             self.record("rolled_back", version=to, previous=current)
         return to

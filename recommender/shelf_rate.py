@@ -670,12 +670,18 @@ def fit_shelf_rates(m: Marketplace, cfg: ShelfRateConfig | None = None, engageme
     return None if fitted is None else fitted.rates
 
 
+def has_exposure(m: Marketplace) -> bool:
+    """Whether the snapshot says how long goods were on sale (a shelf table) and what sold: without both there is
+    no shelf-rate model to fit."""
+    return len(m.shelf) > 0 and len(m.orders) > 0
+
+
 def fit_shelf(m: Marketplace, cfg: ShelfRateConfig | None = None, engagement: sp.csr_matrix | None = None,
               followers: sp.csr_matrix | None = None) -> ShelfFit | None:
     """`fit_shelf_rates` with the entries and order weights it was fitted on (`followers`: follower_matrix(m)
     when the caller has it)."""
     cfg = cfg or ShelfRateConfig()
-    if len(m.shelf) == 0 or len(m.orders) == 0:
+    if not has_exposure(m):
         return None
     codes, labels = pd.factorize(m.products["category"], sort=True)
     n_c = max(len(labels), 1)

@@ -135,8 +135,8 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
     minutes = np.array([int(e.ordered_at.replace(tzinfo=e.ordered_at.tzinfo or UTC).timestamp() // 60)
                         for e in events], np.int64)
     refunded = np.array([e.refunded for e in events], bool)
-    wall = hot.cfg.clock == "wall"
-    cfg, real_limit = hot.cfg, hot.wall_minute() + hot.cfg.max_future_minutes
+    wall, cfg, now = hot.cfg.clock == "wall", hot.cfg, hot.wall_minute()
+    real_limit = now + cfg.max_future_minutes
     future = minutes > real_limit  # an order from the real future is a typo under either clock
     clock = None
     if not wall:  # the clock is the latest order's: one mistyped date must not move it past every later order,
@@ -150,7 +150,7 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
         future |= jump
     ok = (products >= 0) & (anchors >= 0) & ~future
     latest = max(int(minutes[ok].max(initial=np.iinfo(np.int64).min)), clock if clock is not None else -1)
-    oldest_counted = (hot.wall_minute() if wall else latest) - MINUTES * HOURS
+    oldest_counted = (now if wall else latest) - MINUTES * HOURS
     for j in np.flatnonzero((products < 0) | (anchors < 0) | future).tolist():
         i, e = valid[j]
         field, message = ("product_id", f"unknown product_id {e.product_id!r}") if products[j] < 0 else \

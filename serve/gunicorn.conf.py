@@ -31,9 +31,10 @@ def _config_file() -> dict:
 def reload_reaches_every_worker() -> bool:
     """Serving a registry with polling off, POST /v1/admin/reload reloads only the worker that answers it: the
     others would serve the old model for good."""
-    if not (os.environ.get("XUANPIN_REGISTRY") or _config_file().get("registry")):
+    config = _config_file()
+    if not (os.environ.get("XUANPIN_REGISTRY") or config.get("registry")):
         return True
-    poll = os.environ.get("XUANPIN_POLL_SECONDS") or _config_file().get("poll_seconds", 30)
+    poll = os.environ.get("XUANPIN_POLL_SECONDS") or config.get("poll_seconds", 30)
     try:
         return float(poll) > 0
     except ValueError:  # the app names the bad value

@@ -31,11 +31,12 @@ from recommender.contract import ContractError, Marketplace, load_snapshot
 from recommender.errors import LockHeld
 from recommender.registry import Registry
 from recommender.settings import Settings
+from recommender.shelf_rate import has_exposure
 from recommender.trend import blend
 from training.config import TrainConfig
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task
-from training.trainer import train
+from training.trainer import NO_SHELF_RATE, train
 from training.tune import TuneConfig, tune
 from training.tune_report import write_config, write_report
 
@@ -221,9 +222,8 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
     # what the contract dropped or blanked, and a model that will rank without the shelf-rate model: promoted
     # silently, either would surprise the people who read the report
     result["data_warnings"] = [str(p) for p in m.report.warnings]
-    if len(m.shelf) == 0 or len(m.orders) == 0:
-        result["data_warnings"].append("no shelf table (or no orders): the model will have no shelf-rate model, "
-                                       "so picks rank by the vectors and show no expected commission in yuan")
+    if not has_exposure(m):
+        result["data_warnings"].append(NO_SHELF_RATE)
 
     # The gate compares the two models on purchases neither has seen: after the served model's own snapshot
     # time (its training data ends there), or the last `holdout_days` when nothing is served. The candidate

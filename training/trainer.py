@@ -54,6 +54,9 @@ from recommender.trend import category_codes, fan_category_log_share, fan_rebuys
 from training.config import TrainConfig
 
 _log = logging.getLogger(__name__)
+#: the warning of a model trained without the shelf-rate model (shelf_rate.has_exposure false)
+NO_SHELF_RATE = ("no shelf-rate model: the snapshot has no shelf table (or no orders), so days on sale are unknown; "
+                 "picks rank by the vectors' affinity and show no expected commission in yuan")
 T = TypeVar("T")
 
 STAGES = ("load", "matrices", "factors", "content", "anchors", "index", "shelf_rate", "audience_fit", "statistics",
@@ -257,8 +260,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             rates = None if fitted is None else fitted.rates
             fallback = None
             if rates is None:  # said once here and kept in the manifest: `inspect` and /v1/model show it
-                fallback = ("no shelf-rate model: the snapshot has no shelf table (or no orders), so days on sale "
-                            "are unknown; picks rank by the vectors' affinity and show no expected commission in yuan")
+                fallback = NO_SHELF_RATE
                 _log.warning(fallback)
 
         with timer("audience_fit", "the room x good term: price bands and audience cells (gamma-Poisson; on a "

@@ -96,18 +96,17 @@ class HotLists:
     # -- writing ----------------------------------------------------------------------------------------
     def ingest(self, orders: Orders) -> int:
         """Count orders; raises StoreUnavailable (part may be counted; resending is safe: ids are idempotent)."""
-        with self._lock:
-            try:
-                return self.store.add(orders)
-            except StoreUnavailable as exc:
-                self._failed(exc)
-                raise
+        return self._locked(self.store.add, orders)
 
     def events_now(self) -> int | None:
         """The events clock's minute (the latest order counted), None before any; raises StoreUnavailable."""
+        return self._locked(self.store.now)
+
+    def _locked(self, call, *args):
+        """One store call under the lists' lock; a failure is recorded (/v1/model's last_error) and raised."""
         with self._lock:
             try:
-                return self.store.now()
+                return call(*args)
             except StoreUnavailable as exc:
                 self._failed(exc)
                 raise
