@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -598,6 +599,37 @@ def _where_not_utf8(path: Path) -> str:
         return ""
 
 
+_BAD_ROW = re.compile(r"Expected (\d+) columns, got (\d+): (.*)$")
+
+
+def _bad_row_line(path: Path, message: str) -> str:
+    """For a CSV row with the wrong number of fields: its line number, which the CSV reader's message leaves out
+    (it quotes the row's text), and whether it is the file's last line, cut off by an interrupted export."""
+    found = _BAD_ROW.search(message)
+    if path.suffix != ".csv" or not found:
+        return ""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    text = found.group(3).encode("utf-8", errors="replace")
+    at = next((i for i in _occurrences(data, text) if i == 0 or data[i - 1:i] == b"\n"), -1)
+    if at < 0:
+        return ""
+    line = data.count(b"\n", 0, at) + 1
+    last = not data[at + len(text):].strip()
+    short = int(found.group(2)) < int(found.group(1))
+    cut = "; it is the file's last line: was the export cut off?" if last and short else ""
+    return f" (line {line}{cut})"
+
+
+def _occurrences(data: bytes, text: bytes) -> Iterator[int]:
+    at = data.find(text)
+    while at >= 0:
+        yield at
+        at = data.find(text, at + 1)
+
+
 def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketplace:
     """Read and validate a snapshot directory; raise :class:`ContractError` listing every fatal problem."""
     directory = Path(directory)
@@ -622,8 +654,9 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         try:
             df = _read(path, table)
         except (UnicodeDecodeError, ValueError, OSError) as exc:  # pyarrow errors subclass ValueError
-            report.add(Problem(str(path), f"cannot read file: {str(exc).splitlines()[0]}{_where_not_utf8(path)}",
-                               fatal=True))
+            first = str(exc).splitlines()[0]
+            where = _where_not_utf8(path) + _bad_row_line(path, first)
+            report.add(Problem(str(path), f"cannot read file: {first}{where}", fatal=True))
             continue
         missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
         for name in missing:

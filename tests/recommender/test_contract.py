@@ -120,6 +120,25 @@ def test_file_that_is_not_utf8_is_fatal_and_says_where(tiny_csv):
     assert f"not UTF-8: line {first + 2}, column {column!r}" in str(failure.value)  # line 1 is the header
 
 
+def test_csv_cut_off_mid_row_is_fatal_and_names_the_last_line(tiny_csv):
+    path = tiny_csv / "orders.csv"
+    lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    path.write_bytes(b"\n".join(lines)[:-25])  # an export interrupted in its last row
+    with pytest.raises(ContractError, match=r"orders\.csv: cannot read file") as failure:
+        load_snapshot(tiny_csv)
+    assert f"(line {len(lines)}; it is the file's last line: was the export cut off?)" in str(failure.value)
+
+
+def test_csv_row_with_a_stray_field_names_its_line(tiny_csv):
+    path = tiny_csv / "fans.csv"
+    lines = path.read_text().splitlines()
+    lines[7] += ",extra"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ContractError, match=r"fans\.csv: cannot read file") as failure:
+        load_snapshot(tiny_csv)
+    assert "(line 8)" in str(failure.value) and "cut off" not in str(failure.value)
+
+
 def test_duplicate_id_with_different_contents_is_fatal_and_names_rows(tiny_csv):
     df = read(tiny_csv, "products")
     clash = df.iloc[[0]].assign(price="999.9")
