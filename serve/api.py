@@ -13,6 +13,7 @@ import hmac
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
@@ -26,6 +27,17 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 414: "uri_too_long",
                417: "expectation_failed", 431: "request_header_fields_too_large", 500: "internal_error",
                501: "not_implemented"}
+
+
+def raw_bytes_hint(target: str) -> str | None:
+    """What to tell a client whose request target has raw non-ASCII bytes (`target` as gunicorn holds it, each
+    byte a latin-1 character), else None. URLs are ASCII, but curl sends a typed 美妆 as raw UTF-8, and gunicorn
+    refuses the request line."""
+    if target.isascii():
+        return None
+    encoded = quote(target.encode("latin-1", errors="replace"), safe="/?=&+%:;,@!$'()*~")
+    return (f"the URL has raw non-ASCII bytes; percent-encode them as UTF-8: {encoded} "
+            "(curl: -G --data-urlencode 'q=美妆')")
 
 
 class ApiError(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
@@ -27,8 +28,30 @@ def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> N
     if config_file:
         env["XUANPIN_CONFIG"] = str(config_file)
     app = create_app(ServiceConfig.from_env(env))
+    app.wsgi_app = raw_utf8_urls(app.wsgi_app)
     click.echo(f"serving {model_path} on http://{host}:{port}  (try /v1/model, /openapi.json)")
     app.run(host=host, port=port, threaded=True)
+
+
+def raw_utf8_urls(wsgi_app: Callable) -> Callable:
+    """Flask's development server with URLs of raw UTF-8 (curl with 美妆 typed in) read as UTF-8: its http.server
+    reads the request line as latin-1 and werkzeug then encodes that string once more, so ?q=美妆 arrived as
+    ?q=ç¾\x8eå¦\x86 and found nothing. Undone here, where the strings are exactly that (gunicorn refuses such a
+    request line with a hint instead: serve/worker.py)."""
+
+    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        for key in ("QUERY_STRING", "RAW_URI", "REQUEST_URI"):
+            value = environ.get(key)
+            if value and not value.isascii():
+                try:
+                    once = value.encode("latin-1").decode("utf-8")
+                except (UnicodeEncodeError, UnicodeDecodeError):
+                    continue
+                if max(map(ord, once)) < 256:  # each character a byte of the request: WSGI's own form
+                    environ[key] = once
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
 @click.command("stream-orders")

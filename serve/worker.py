@@ -13,9 +13,10 @@ import json
 import socket
 
 from gunicorn import util
+from gunicorn.http.errors import InvalidRequestLine
 from gunicorn.workers.sync import SyncWorker
 
-from serve.api import ERROR_CODES
+from serve.api import ERROR_CODES, raw_bytes_hint
 
 
 def write_json_error(sock: socket.socket, status: int, reason: str, message: str) -> None:
@@ -33,8 +34,16 @@ class JsonErrorWorker(SyncWorker):
     def handle_error(self, req, client, addr, exc) -> None:
         # Worker.handle_error picks the status and message, logs, and ends with util.write_error(...); a sync
         # worker handles one request at a time, so swapping the writer for the call affects nothing else.
+        hint = None
+        if isinstance(exc, InvalidRequestLine):  # a request line of raw UTF-8 (curl with 美妆 typed in): say how
+            parts = str(exc.req).split(" ")
+            hint = raw_bytes_hint(parts[1]) if len(parts) == 3 else None
+
+        def write(sock: socket.socket, status: int, reason: str, message: str) -> None:
+            write_json_error(sock, status, reason, hint or message)
+
         write_html = util.write_error
-        util.write_error = write_json_error
+        util.write_error = write
         try:
             super().handle_error(req, client, addr, exc)
         finally:

@@ -48,3 +48,29 @@ def test_stream_orders_says_why_nothing_was_counted_or_what_to_do_next():
     error = {"index": 0, "field": "product_id", "message": "unknown product_id '42'"}
     refused = _stream_hints({"accepted": 0, "duplicates": 0, "ignored": 0, "rejected": 210}, url, 0, error)
     assert len(refused) == 1 and "rejected 210" in refused[0] and "unknown product_id '42'" in refused[0]
+
+
+def test_the_development_server_reads_a_url_of_raw_utf8_as_utf8(app):
+    # curl sends a typed 美妆 as raw UTF-8; werkzeug's server once read it as ç¾\x8eå¦\x86 and found nothing
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from serve.cli import raw_utf8_urls
+
+    server = make_server("127.0.0.1", 0, raw_utf8_urls(app.wsgi_app), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        def get(target: bytes) -> bytes:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                return b"".join(iter(lambda: s.recv(65536), b""))
+
+        raw = get("/v1/search/anchors?q=美妆&k=50".encode())
+        encoded = get(b"/v1/search/anchors?q=%E7%BE%8E%E5%A6%86&k=50")
+    finally:
+        server.shutdown()
+    body = raw.partition(b"\r\n\r\n")[2]
+    assert raw.startswith(b"HTTP/1.1 200") and '"query":"美妆"'.encode() in body
+    assert body == encoded.partition(b"\r\n\r\n")[2] and b'"total":0' not in body

@@ -74,3 +74,11 @@ def test_gunicorn_s_own_errors_are_json(server, request_bytes, status, code):
     assert headers["content-type"] == "application/json" and headers["x-content-type-options"] == "nosniff"
     error = json.loads(body)["error"]
     assert error["code"] == code and error["message"] and error["field"] is None
+
+
+def test_a_request_line_of_raw_utf8_is_told_how_to_encode_it(server):
+    # curl sends a typed 美妆 as raw UTF-8; gunicorn refuses the line, and the answer says what to send instead
+    got, _, body = parsed(exchange(server, "GET /v1/search/anchors?q=美妆&k=2 HTTP/1.1\r\nHost: t\r\n\r\n".encode()))
+    assert got == 400
+    message = json.loads(body)["error"]["message"]
+    assert "percent-encode them as UTF-8: /v1/search/anchors?q=%E7%BE%8E%E5%A6%86&k=2" in message
