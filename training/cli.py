@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import unicodedata
 from pathlib import Path
 
 import click
@@ -223,9 +224,21 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
             prod, b = model.columns.products.row(pick.product), pick.breakdown
             earned = b.get("expected_commission_30d")
             money = (f"匹配度 {b['relative_affinity']:.0%}" if earned is None
-                     else f"预期佣金 ¥{earned:>9,.0f}/30天" if earned >= 100 else f"预期佣金 ¥{earned:>9.2f}/30天")
-            click.echo(f"  {money}  {prod['category']:<6} ¥{prod['price']:>8.1f}  佣金{prod['commission_rate']:.0%}  "
+                     else f"预期佣金 {_page_yuan(earned)}/30天")
+            price, rate = f"¥{prod['price']:,.2f}", f"佣金{prod['commission_rate']:.0%}"
+            click.echo(f"  {_cell(money, 22)}  {_cell(prod['category'], 11)} {_cell(price, 10)}  {_cell(rate, 7)}  "
                        f"{prod['title']}  | {pick.reasons[0]['text']}")
+
+
+def _page_yuan(amount: float) -> str:
+    """Yuan as the selection-center page writes an expected commission: ¥7,677, ¥4.59 below ¥100, ¥1.2万."""
+    return f"¥{amount / 1e4:,.1f}万" if amount >= 1e4 else f"¥{amount:,.2f}" if amount < 100 else f"¥{amount:,.0f}"
+
+
+def _cell(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two), so the columns line up."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - used)
 
 @click.command()
 @click.option("--data", type=str, help="Snapshot directory, or 'online-retail' for ../shared/data/online_retail.")

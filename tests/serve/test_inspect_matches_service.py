@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from recommender.cli import main
 
-LINE = re.compile(r"^  (?:预期佣金 ¥\s*(?P<money>[\d,.]+)/30天|匹配度 (?P<match>\d+)%)\s+\S+\s+¥\s*[\d.]+\s+佣金\d+%\s+"
-                  r"(?P<title>.+?)  \| (?P<reason>.+)$")
+LINE = re.compile(r"^  (?:预期佣金 ¥(?P<money>[\d,.]+)(?P<wan>万)?/30天|匹配度 (?P<match>\d+)%)\s+\S+\s+"
+                  r"¥[\d,]+\.\d\d\s+佣金\d+%\s+(?P<title>.+?)  \| (?P<reason>.+)$")
 
 
 def inspected(output: str) -> dict[str, list[dict]]:
@@ -43,5 +43,6 @@ def test_inspect_prints_the_services_picks(small_artifact, client):
             if earned is None:
                 assert p["match"] is not None
             else:
-                digits = 0 if earned >= 100 else 2
-                assert float(p["money"].replace(",", "")) == round(earned, digits), (anchor_id, p, earned)
+                shown = float(p["money"].replace(",", ""))  # as the page writes it: ¥4.59, ¥7,677, ¥1.2万
+                expected = round(earned / 1e4, 1) if p["wan"] else round(earned, 0 if earned >= 100 else 2)
+                assert shown == expected and (p["wan"] is not None) == (earned >= 1e4), (anchor_id, p, earned)

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from recommender.artifact import load_model
 from recommender.cli import main
 from recommender.ranking import Ranker
+from training.cli import _page_yuan
 
 
 def test_generate_train_inspect(tmp_path):
@@ -36,9 +37,13 @@ def test_generate_train_inspect(tmp_path):
     assert "model " in r.output and r.output.count("\nanchor ") == 2 and "佣金" in r.output
     # the picks as the service ranks them: their expected commission in yuan and their first reason
     first = Ranker(load_model(art)).picks(int(np.argmax(load_model(art).anchor_stats["orders_all"])), 3).items[0]
-    assert f"¥{first.breakdown['expected_commission_30d']:>9,.0f}/30天" in r.output or \
-        f"¥{first.breakdown['expected_commission_30d']:>9.2f}/30天" in r.output
+    assert f"预期佣金 {_page_yuan(first.breakdown['expected_commission_30d'])}/30天" in r.output
     assert first.reasons[0]["text"] in r.output
+
+
+def test_inspect_writes_yuan_as_the_page_does():
+    assert [_page_yuan(x) for x in (0.14, 4.594, 99.5, 100, 7677.2, 12_345)] == \
+        ["¥0.14", "¥4.59", "¥99.50", "¥100", "¥7,677", "¥1.2万"]
 
 
 def test_train_on_a_broken_snapshot_names_the_problem_and_fails(tmp_path):
