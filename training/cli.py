@@ -67,7 +67,8 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: floa
               help="JSON or TOML training configuration (unknown keys are errors).")
 @click.option("--algorithm", type=click.Choice(["als", "bpr"]), help="Override the factorisation algorithm.")
 @click.option("--threads", type=int, help="Compute threads (default: all cores).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing artifact (atomically, when complete).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing artifact (atomically, when complete); a directory "
+              "that is not an artifact, or holds the snapshot, is never replaced.")
 @click.option("--tune", "tune_first", is_flag=True,
               help="Tune first on the snapshot's last --valid-days (xuanpin tune --test-days 0), then train on all of "
                    "it with the chosen settings; the TOML and the report go to OUT.tuning/.")

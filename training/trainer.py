@@ -195,6 +195,10 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
     config = config or TrainConfig()
     timer = StageTimer()
     started = datetime.now(UTC)
+    source = data.source if isinstance(data, Marketplace) else data
+    if source and Path(out).resolve() in (Path(source).resolve(), *Path(source).resolve().parents):
+        raise FileExistsError(f"the output {out} would replace the snapshot it is trained on ({source}); choose "
+                              "another output directory")
 
     with timer("load", "reading and validating the snapshot"):
         m = data if isinstance(data, Marketplace) else load_snapshot(data)

@@ -73,6 +73,27 @@ def restore_interrupted(out: Path) -> Path | None:
     return out
 
 
+def refuse_to_replace(out: Path) -> None:
+    """Raise FileExistsError unless `out` is a model artifact (its manifest and nothing but the layout's files) or
+    an empty directory: --overwrite replaces an artifact, never a snapshot or anything else a user keeps there."""
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a directory; refusing to replace it with an artifact")
+    here = Path.cwd().resolve()
+    if out.resolve() in (here, *here.parents):
+        raise FileExistsError(f"{out} is the current directory or holds it; refusing to replace it: write the "
+                              "artifact to a directory of its own (e.g. artifacts/mine)")
+    entries = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    if not entries:
+        return
+    known = {MANIFEST} | {f.path.split("/")[0] for f in LAYOUT}
+    foreign = [name for name in entries if name not in known]
+    if MANIFEST not in entries or foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        why = f"holds {shown}, which no artifact has" if foreign else f"has no {MANIFEST}"
+        raise FileExistsError(f"{out} is not a model artifact ({why}); refusing to replace it: choose another "
+                              "output directory, or empty this one yourself")
+
+
 class ArtifactWriter:
     """Write into ``.NAME.tmp-*`` beside the target, rename into place on :meth:`commit`.
 
@@ -83,9 +104,13 @@ class ArtifactWriter:
 
     def __init__(self, out: str | Path, overwrite: bool = False) -> None:
         self.out = Path(out)
+        if self.out.name in ("", ".", ".."):  # "." has no name to put a sibling beside
+            self.out = self.out.resolve()
         restore_interrupted(self.out)
         if self.out.exists() and not overwrite:
             raise FileExistsError(f"{self.out} exists; pass overwrite=True (--overwrite) to replace it")
+        if self.out.exists():
+            refuse_to_replace(self.out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.tmp.mkdir()

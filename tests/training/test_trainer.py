@@ -115,6 +115,30 @@ def test_existing_artifact_is_not_replaced_without_overwrite(small_snapshot, sma
         trainer.train(small_snapshot, small_artifact)
 
 
+def test_overwrite_replaces_only_an_artifact_never_a_directory_of_other_things(small_snapshot, tmp_path):
+    import shutil
+
+    out = tmp_path / "x"
+    (out / "sub").mkdir(parents=True)
+    (out / "sub" / "notes.txt").write_text("important")
+    shutil.copytree(small_snapshot, out / "snap")
+    with pytest.raises(FileExistsError, match=r"is not a model artifact \(holds snap, sub, which no artifact has\)"):
+        trainer.train(small_snapshot, out, overwrite=True)
+    for holds_the_snapshot in (out, out / "snap"):
+        with pytest.raises(FileExistsError, match="would replace the snapshot it is trained on"):
+            trainer.train(out / "snap", holds_the_snapshot, overwrite=True)
+    assert (out / "sub" / "notes.txt").read_text() == "important"
+    assert sorted(p.name for p in (out / "snap").iterdir()) == sorted(p.name for p in small_snapshot.iterdir())
+    assert sorted(os.listdir(tmp_path)) == ["x"]  # nothing half-written beside it
+
+
+def test_overwrite_refuses_the_current_directory(small_snapshot, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileExistsError, match="is the current directory"):
+        trainer.train(small_snapshot, ".", overwrite=True)
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_failure_midway_leaves_the_previous_artifact_untouched(small_snapshot, tmp_path, monkeypatch):
     out = trainer.train(small_snapshot, tmp_path / "model")
     before = json.loads((out / "manifest.json").read_text())
