@@ -91,6 +91,13 @@ def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None
     if tune_first:
         if out.exists() and not overwrite:  # say so before the tuning, not after it
             raise click.ClickException(f"{out} exists; pass --overwrite to replace it")
+        if out.exists():
+            from recommender.artifact.writer import refuse_to_replace
+
+            try:
+                refuse_to_replace(out)
+            except FileExistsError as exc:
+                raise click.ClickException(str(exc)) from exc
         from recommender.contract import load_snapshot
         from training.tune import TuneConfig
         from training.tune import tune as run_tune
