@@ -7,7 +7,7 @@ from flask import Blueprint
 
 from recommender.ranking import PickFilters
 from serve import schemas
-from serve.api import endpoint, known
+from serve.api import endpoint, known, paging
 from serve.present import anchor_encoded, anchor_summary, beijing, pick_items, plain
 from serve.state import serving
 
@@ -24,7 +24,7 @@ def picks(anchor_id: str, q: schemas.PicksQuery):
     filters = PickFilters(category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
     page = s.ranker.picks(row, q.k, q.offset, filters)
     return {"anchor": anchor_encoded(s.cards, row), "items": pick_items(s.cards, page.items, q.offset + 1),
-            "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
+            "paging": paging(q.offset, q.k, page.next_offset, candidates=page.candidates),
             "model_version": s.version}
 
 

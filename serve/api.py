@@ -13,6 +13,7 @@ import hmac
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, request
@@ -27,6 +28,13 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 414: "uri_too_long",
                417: "expectation_failed", 431: "request_header_fields_too_large", 500: "internal_error",
                501: "not_implemented"}
+
+
+def paging(offset: int, k: int, next_offset: int | None, **more: Any) -> dict:
+    """A page's paging block: next_offset is null on the last page and where the next page would be deeper than a
+    list serves (schemas.MAX_OFFSET), so a pager never offers a page the API refuses."""
+    reachable = next_offset if next_offset is not None and next_offset <= schemas.MAX_OFFSET else None
+    return {"offset": offset, "k": k, "next_offset": reachable, **more}
 
 
 def raw_bytes_hint(target: str) -> str | None:

@@ -11,7 +11,7 @@ from recommender.catalogue import Catalogue, ProductQuery
 from recommender.evidence import Evidence, beijing_time, days_of_stock, low_stock
 from recommender.ranking import AnchorFilters, audience_line
 from serve import schemas
-from serve.api import ApiError, endpoint, known
+from serve.api import ApiError, endpoint, known, paging
 from serve.present import anchor_summary, beijing, plain, product_card, product_cards, shop
 from serve.state import PerModel, Serving, serving
 
@@ -40,7 +40,7 @@ def search(q: schemas.ProductSearchQuery):
               "passes_gates": bool(gate[r])}
              for i, (r, card) in enumerate(zip(rows, product_cards(s.cards, rows), strict=True))]
     return {"query": query.q, "sort": page.sort, "order": page.order, "total": page.total, "items": items,
-            "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset}, "model_version": s.version}
+            "paging": paging(q.offset, q.k, page.next_offset), "model_version": s.version}
 
 
 @endpoint(bp, "/<product_id>", response=schemas.ProductDetail)
@@ -115,8 +115,8 @@ def sellers(product_id: str, q: schemas.SellersQuery):
             "window": {"timezone": entry["timezone"], "first_day": entry["first_day"], "last_day": entry["last_day"],
                        "days": ev.days},
             "sort": q.sort, "items": items,
-            "paging": {"offset": q.offset, "k": q.k, "candidates": page.matched,
-                       "next_offset": q.offset + q.k if page.matched > q.offset + q.k else None},
+            "paging": paging(q.offset, q.k, q.offset + q.k if page.matched > q.offset + q.k else None,
+                             candidates=page.matched),
             "sellers_total": page.total, "kept": int(entry["top_sellers"]), "model_version": s.version}
 
 
@@ -149,7 +149,7 @@ def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
               "new_anchor": new[i], "audience": lines[i]}
              for i, it in enumerate(page.items)]
     return {"product": product_card(s.cards, row), "quality": _quality(s, row), "items": items,
-            "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset, "candidates": page.candidates},
+            "paging": paging(q.offset, q.k, page.next_offset, candidates=page.candidates),
             "model_version": s.version}
 
 

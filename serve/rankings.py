@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from recommender.ranking import audience_line
 from serve import schemas
-from serve.api import ApiError, endpoint, known
+from serve.api import ApiError, endpoint, known, paging
 from serve.present import anchor_summary, product_card
 from serve.state import serving
 
@@ -47,5 +47,5 @@ def anchor_board(q: schemas.AnchorBoardQuery):
                                                               page.gmv.tolist(), page.orders.tolist(), new, lines,
                                                               strict=True)]
     return {"window": q.window, "metric": q.metric, "category": q.category, "tier": q.tier, "new": q.new,
-            "items": items, "paging": {"offset": q.offset, "k": q.k, "next_offset": page.next_offset,
-                                       "candidates": page.total}, "model_version": s.version}
+            "items": items, "paging": paging(q.offset, q.k, page.next_offset, candidates=page.total),
+            "model_version": s.version}

@@ -8,6 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+#: the deepest page a list serves (offset); deeper ranks are for the CSV export and offline jobs, not paging
+MAX_OFFSET = 10_000
+
 Id = int | str
 
 
@@ -20,7 +23,7 @@ class Query(BaseModel):
 
 class PicksQuery(Query):
     k: int = Field(20, ge=1, le=200, description="number of picks on this page")
-    offset: int = Field(0, ge=0, le=10_000, description="picks to skip (paging); use next_offset from a page")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="picks to skip (paging); use next_offset from a page")
     category: str | None = Field(None, min_length=1, max_length=50, description="only goods of this category")
     price_min: float | None = Field(None, ge=0, description="lowest price, yuan")
     price_max: float | None = Field(None, ge=0, description="highest price, yuan; not below price_min (an empty "
@@ -57,7 +60,7 @@ class ProductAnchorsQuery(Query):
     unknown one is a 400 whose message lists the valid ones."""
 
     k: int = Field(20, ge=1, le=200)
-    offset: int = Field(0, ge=0, le=10_000)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     tier: str | None = Field(None, min_length=1, max_length=20, description="anchor tier, e.g. 头部/腰部/尾部")
     min_fans: int | None = Field(None, ge=0, description="only anchors with at least this many fans")
     max_fans: int | None = Field(None, ge=0, description="only anchors with at most this many fans (not below "
@@ -92,7 +95,7 @@ class AnchorBoardQuery(Query):
     tier: str | None = Field(None, min_length=1, max_length=20, description="only anchors of this tier")
     new: bool = Field(False, description="the new-anchor board (新人主播榜): only 新人主播")
     k: int = Field(50, ge=1, le=200, description="rows on this page")
-    offset: int = Field(0, ge=0, le=10_000, description="rows to skip; pages are slices of one ordering")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="rows to skip; pages are slices of one ordering")
 
 
 class SimilarQuery(Query):
@@ -106,7 +109,7 @@ class TrendQuery(Query):
 
 class SellersQuery(Query):
     k: int = Field(20, ge=1, le=200, description="rooms on this page")
-    offset: int = Field(0, ge=0, le=10_000, description="rooms to skip (paging); use next_offset from a page")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="rooms to skip (paging); use next_offset from a page")
     sort: Literal["gmv", "orders", "sales", "conversion", "fans"] = Field(
         "gmv", description="descending, ties by GMV rank: gmv, orders, sales (units), conversion (buyers among the "
         "room's followers / followers) or fans")
@@ -157,7 +160,8 @@ class ProductCard(BaseModel):
 class Paging(BaseModel):
     offset: int
     k: int
-    next_offset: int | None = Field(description="offset of the next page, null on the last page")
+    next_offset: int | None = Field(description="offset of the next page, null on the last page or past the deepest "
+                                         "offset a list serves (10,000)")
     candidates: int = Field(description="goods or anchors that passed the gates and filters")
 
 
@@ -527,7 +531,7 @@ class ProductSearchQuery(Query):
     order: Literal["asc", "desc"] | None = Field(None, description="default: asc for price (cheapest first), "
                                                  "desc (best first) for every other sort")
     k: int = Field(20, ge=1, le=100, description="goods on this page")
-    offset: int = Field(0, ge=0, le=10_000, description="goods to skip (paging); use next_offset from a page")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="goods to skip (paging); use next_offset from a page")
 
     @field_validator("q")
     @classmethod
@@ -562,7 +566,8 @@ class ProductHit(BaseModel):
 class OffsetPaging(BaseModel):
     offset: int
     k: int
-    next_offset: int | None = Field(description="offset of the next page, null on the last page")
+    next_offset: int | None = Field(description="offset of the next page, null on the last page or past the deepest "
+                                         "offset a list serves (10,000)")
 
 
 class ProductSearchResponse(BaseModel):

@@ -422,7 +422,9 @@ function renderFilters(id, f) {
     h("label", { class: "check" }, h("input", { name: "exclude_shelf", type: "checkbox",
       checked: f.exclude_shelf === "true" }), "不看已上架"),
     h("label", {}, "每页 ", h("select", { name: "k" },
-      ["10", "20", "50"].map((n) => h("option", { value: n, selected: (f.k || "20") === n }, n)))),
+      // a size from the address (k=200) is kept as an option, so 筛选 does not change it behind the user's back
+      [...new Set(["10", "20", "50", f.k || "20"])].sort((a, b) => a - b)
+        .map((n) => h("option", { value: n, selected: (f.k || "20") === n }, n)))),
     h("button", { type: "submit" }, "筛选"),
     h("button", { type: "button", class: "secondary", onclick: () => go("anchor", id) }, "重置"));
   fillCategorySelect(form.elements.category, f.category);

@@ -167,6 +167,15 @@ def test_paging_moves_through_the_picks(page, live, anchor):
     expect(page.locator(".pick .title")).to_have_text(first["titles"])
 
 
+def test_a_page_size_from_the_address_is_kept_by_the_filters(page, live, anchor):
+    open_anchor(page, live, anchor["id"], "?k=200")
+    expect(page.locator("#filters select[name=k]")).to_have_value("200")
+    count = page.locator(".pick").count()
+    assert count == min(200, live.get(f"/v1/anchors/{anchor['id']}/picks", k=200)["paging"]["candidates"])
+    apply_filters(page)  # 筛选 with nothing changed: the same 200 a page, not the first option's 10
+    expect(page.locator(".pick")).to_have_count(count)
+
+
 def test_a_card_opens_the_product_with_its_statistics(page, live, anchor, screenshots):
     open_anchor(page, live, anchor["id"])
     first = page.locator(".pick .title").first

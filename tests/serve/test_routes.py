@@ -192,3 +192,29 @@ def test_the_loaded_model_and_hot_store_are_out_of_the_garbage_collector_s_sight
     assert id(s.cards.card_memo) not in watched
     assert id(store.room_slots.slots) not in watched and id(store.product_slot) not in watched
     assert gc.get_freeze_count() > 0
+
+
+def test_paging_never_offers_a_page_deeper_than_the_api_serves():
+    from serve.api import paging
+    from serve.schemas import MAX_OFFSET
+
+    assert paging(MAX_OFFSET - 200, 200, MAX_OFFSET)["next_offset"] == MAX_OFFSET  # the deepest page is offered
+    assert paging(MAX_OFFSET, 200, MAX_OFFSET + 200)["next_offset"] is None  # it would be refused (400)
+    assert paging(0, 20, None, candidates=7) == {"offset": 0, "k": 20, "next_offset": None, "candidates": 7}
+
+
+@pytest.mark.parametrize("path", ["/v1/anchors/{anchor}/picks", "/v1/products", "/v1/products/{product}/anchors",
+                                  "/v1/products/{product}/sellers", "/v1/rankings/anchors"])
+def test_every_list_route_pages_within_the_deepest_offset(client, ids, monkeypatch, path):
+    # with the deepest offset at 1 (it is 10,000), a first page of 2 has no next page on any list
+    from serve import schemas
+
+    if "sellers" in path:  # a good that more than two rooms sold
+        board = client.get("/v1/rankings/top-sales", query_string={"window": "30d", "k": 50}).get_json()["items"]
+        ids = {"product": next(it["product"]["product_id"] for it in board
+                               if client.get(f"/v1/products/{it['product']['product_id']}/sellers")
+                               .get_json()["paging"]["candidates"] > 2)}
+    full = client.get(path.format(**ids), query_string={"k": 2}).get_json()
+    assert full["paging"]["next_offset"] == 2, "the small world has more than a page here"
+    monkeypatch.setattr(schemas, "MAX_OFFSET", 1)
+    assert client.get(path.format(**ids), query_string={"k": 2}).get_json()["paging"]["next_offset"] is None
