@@ -61,7 +61,8 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: floa
 
 
 @click.command()
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Snapshot directory.")
+@click.option("--data", type=str, required=True, help="Snapshot directory, or 'online-retail' (the UCI Online Retail "
+              "log beside the project, or at XUANPIN_ONLINE_RETAIL, converted once and cached).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Artifact directory to write.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="JSON or TOML training configuration (unknown keys are errors).")
@@ -74,11 +75,12 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: floa
                    "it with the chosen settings; the TOML and the report go to OUT.tuning/.")
 @click.option("--tune-trials", type=int, default=30, show_default=True, help="With --tune: trials in all.")
 @click.option("--valid-days", type=float, default=14.0, show_default=True, help="With --tune: the validation days.")
-def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None, threads: int | None,
+def train(data: str, out: Path, config_file: Path | None, algorithm: str | None, threads: int | None,
           overwrite: bool, tune_first: bool, tune_trials: int, valid_days: float) -> None:
     """Train embeddings, statistics and indexes on a snapshot and write a model artifact."""
     from training.trainer import train as run
 
+    data = _snapshot(data)
     config = _train_config(config_file)
     if algorithm is not None or threads is not None:  # the options override the file, validated like it
         fields = config.model_dump()
@@ -120,25 +122,26 @@ def train(data: Path, out: Path, config_file: Path | None, algorithm: str | None
 
 
 def _snapshot(data: str) -> Path:
-    """A snapshot directory, or Online Retail converted to one ('online-retail')."""
+    """A snapshot directory, or Online Retail converted to one ('online-retail', converted once and cached)."""
     if data != "online-retail":
         return Path(data)
-    import tempfile
+    from training.online_retail import prepared
 
-    from training.online_retail import DEFAULT_SOURCE, convert_online_retail
-
-    if not DEFAULT_SOURCE.exists():
-        raise click.ClickException(f"{DEFAULT_SOURCE} is absent: the Online Retail data set lives in "
-                                   "../shared/data/online_retail beside the project")
-    snapshot = Path(tempfile.mkdtemp(prefix="online-retail-"))
-    cleaning = convert_online_retail(snapshot)
-    click.echo(f"Online Retail: kept {cleaning.rows_kept:,} of {cleaning.rows_read:,} lines; dropped "
-               + ", ".join(f"{k} {v:,}" for k, v in cleaning.dropped.items()))
+    try:
+        snapshot, cleaning, fresh = prepared()
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fresh:
+        click.echo(f"Online Retail: kept {cleaning.rows_kept:,} of {cleaning.rows_read:,} lines; dropped "
+                   + ", ".join(f"{k} {v:,}" for k, v in cleaning.dropped.items())
+                   + f"; {cleaning.cancellations_matched:,} sales marked refunded by their cancellations; pounds "
+                   f"at ¥{cleaning.yuan_per_pound}")
+    click.echo(f"Online Retail snapshot: {snapshot}")
     return snapshot
 
 
 @click.command()
-@click.option("--data", type=str, required=True, help="Snapshot directory, or 'online-retail'.")
+@click.option("--data", type=str, required=True, help="Snapshot directory, or 'online-retail' (see train --help).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="TOML file of the chosen configuration (what `xuanpin train --config` reads).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path),
@@ -249,7 +252,7 @@ def _cell(text: str, width: int) -> str:
     return text + " " * max(0, width - used)
 
 @click.command()
-@click.option("--data", type=str, help="Snapshot directory, or 'online-retail' for ../shared/data/online_retail.")
+@click.option("--data", type=str, help="Snapshot directory, or 'online-retail' (see train --help).")
 @click.option("--out", type=click.Path(path_type=Path), help="Report directory (report.json, report.md).")
 @click.option("--test-days", type=float, default=14.0, show_default=True,
               help="Days after the cut-off (with --split random: only the validation days of --tune).")

@@ -12,6 +12,9 @@ Cleaning, in this order, each step counted as its own reason in :class:`Cleaning
 
 1. ``missing_customer``: no CustomerID (anonymous sale).
 2. ``cancellation_or_adjustment``: InvoiceNo starting with ``C`` (cancellation) or ``A`` (bad-debt adjustment).
+   A cancellation is not a sale, but it says one was undone: the latest earlier kept line of the same customer,
+   good and quantity is marked ``refunded`` (``CleaningReport.cancellations_matched``; a partial cancellation or
+   one whose sale is before the data has no such line and marks nothing).
 3. ``non_positive_quantity``: Quantity <= 0 (or missing / fractional).
 4. ``non_positive_price``: UnitPrice <= 0 (or missing).
 5. ``non_product_code``: StockCode not starting with five digits (POST, DOT, M, C2, D, BANK CHARGES, ...).
@@ -28,19 +31,31 @@ roles: a fan, and an anchor with the same integer id whose "room" is its own buy
 * follows: each customer follows its own anchor at its first invoice time.
 * products: ``product_id`` = StockCode (text, upper-cased), ``title`` = its most frequent Description,
   ``category`` = a coarse category from the title (:func:`title_category`; the 40 most common, else
-  ``OTHER``), ``merchant_id`` = ``online_retail`` (one seller), ``price`` = median UnitPrice,
+  ``OTHER``), ``merchant_id`` = ``online_retail`` (one seller), ``price`` = median UnitPrice in yuan,
   ``commission_rate`` = 0, ``created_at`` = first sale.
 * orders: one per kept line, ``order_id`` = ``"<InvoiceNo>-<line number in the file>"`` (the header is line 1),
-  bought by the customer through its own anchor; ``amount`` = Quantity x UnitPrice rounded to pence;
-  ``ordered_at`` = InvoiceDate (UK local time, no zone, so taken as UTC); ``refunded`` = False.
+  bought by the customer through its own anchor; ``amount`` = Quantity x UnitPrice in yuan, rounded to the fen;
+  ``ordered_at`` = InvoiceDate (UK local time, no zone, so taken as UTC); ``refunded``: cancelled (above).
 * no shelf table.
+
+Money. UnitPrice is in pounds; every amount the project shows is in yuan (¥), so prices and amounts are converted
+at ``YUAN_PER_POUND`` = 10.36, the 2011 average rate (GBP/USD about 1.60 times USD/CNY about 6.46; the data's
+year; not checked against an official table here), recorded in the cleaning report.
+
+``prepared`` converts once per source file and adapter version into a cache directory (``XUANPIN_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/xuanpin`` or ``~/.cache/xuanpin``) and reuses it, so runs neither repeat the conversion
+nor leave copies behind; ``XUANPIN_ONLINE_RETAIL`` names the source file where it is not beside the project.
 
 Everything is vectorised pandas; converting the full file takes a few seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,6 +66,11 @@ from recommender.errors import ContractError
 
 #: The shared copy of the dataset, next to the project: ../shared/data/online_retail/online_retail.csv.gz.
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.csv.gz"
+
+#: Pounds to yuan at the data's year's average rate (see the module docstring).
+YUAN_PER_POUND = 10.36
+#: Bump when the conversion's output changes: cached snapshots of an older version are not reused.
+ADAPTER_VERSION = 2
 
 COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
 #: How many title-derived categories are kept; the rest become OTHER.
@@ -69,6 +89,9 @@ class CleaningReport:
     rows_kept: int = 0
     customers: int = 0
     products: int = 0
+    cancellations: int = 0  # cancellation lines of a known customer and a product code
+    cancellations_matched: int = 0  # ... that marked a kept sale refunded
+    yuan_per_pound: float = YUAN_PER_POUND
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,8 +138,9 @@ def _read(source: Path) -> pd.DataFrame:
     return raw[list(COLUMNS)].reset_index(drop=True)
 
 
-def _clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Apply the six rules in order; return the kept lines (typed) and the rows each rule dropped."""
+def _clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame]:
+    """Apply the six rules in order; return the kept lines (typed), the rows each rule dropped, and the
+    cancellations of known customers' goods (customer, product, quantity cancelled, at)."""
     keep = np.ones(len(raw), bool)
     dropped: dict[str, int] = {}
 
@@ -138,6 +162,12 @@ def _clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     duplicate = np.zeros(len(raw), bool)
     duplicate[np.flatnonzero(keep)] = raw[keep].duplicated(keep="first").to_numpy()
     rule("exact_duplicate", duplicate)
+    cancel = (customer.notna() & invoice.str.upper().str.startswith("C").fillna(False) & (quantity < 0)
+              & code.str.match(r"\d{5}").fillna(False).astype(bool)).to_numpy()
+    cancels = pd.DataFrame({
+        "customer": customer[cancel].astype(np.int64).to_numpy(), "product": code[cancel].to_numpy(),
+        "quantity": (-quantity[cancel]).astype(np.int64).to_numpy(),
+        "at": pd.to_datetime(raw["InvoiceDate"][cancel].str.strip(), format="ISO8601").to_numpy()})
 
     idx = np.flatnonzero(keep)
     description = raw["Description"].iloc[idx].str.strip()
@@ -154,11 +184,24 @@ def _clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
             "country": raw["Country"].iloc[idx].str.strip(),
         }
     ).reset_index(drop=True)
-    return lines, dropped
+    return lines, dropped, cancels
 
 
-def _tables(lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The contract tables built from the cleaned lines."""
+def _cancelled(lines: pd.DataFrame, cancels: pd.DataFrame) -> np.ndarray:
+    """(lines,) whether a cancellation undid the line: each cancellation marks the latest line at or before it of
+    the same customer, good and quantity (an exact match; a sale cancelled twice is marked once)."""
+    out = np.zeros(len(lines), bool)
+    if not len(cancels) or not len(lines):
+        return out
+    sales = lines[["customer", "product", "quantity", "at"]].assign(row=np.arange(len(lines)))
+    matched = pd.merge_asof(cancels.sort_values("at", kind="stable"), sales.sort_values("at", kind="stable"),
+                            on="at", by=["customer", "product", "quantity"], direction="backward")
+    out[matched["row"].dropna().astype(np.int64).to_numpy()] = True
+    return out
+
+
+def _tables(lines: pd.DataFrame, refunded: np.ndarray, yuan_per_pound: float) -> dict[str, pd.DataFrame]:
+    """The contract tables built from the cleaned lines, money in yuan."""
     by_customer = lines.groupby("customer", sort=True)
     first_seen = by_customer["at"].min()
     customers = first_seen.index.to_numpy(dtype=np.int64)
@@ -181,7 +224,7 @@ def _tables(lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
             "title": title.to_numpy(),
             "category": coarse_categories(title).to_numpy(),
             "merchant_id": MERCHANT_ID,
-            "price": by_product["price"].median().to_numpy(),
+            "price": (by_product["price"].median() * yuan_per_pound).round(2).to_numpy(),
             "commission_rate": 0.0,
             "created_at": by_product["at"].min().to_numpy(),
         }
@@ -194,15 +237,16 @@ def _tables(lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
             "anchor_id": lines["customer"],
             "product_id": lines["product"],
             "quantity": lines["quantity"],
-            "amount": (lines["quantity"] * lines["price"]).round(2),
+            "amount": (lines["quantity"] * lines["price"] * yuan_per_pound).round(2),
             "ordered_at": lines["at"],
-            "refunded": False,
+            "refunded": refunded,
         }
     )
     return {"anchors": anchors, "fans": fans, "products": products, "follows": follows, "orders": orders}
 
 
-def convert_online_retail(out: Path, source: Path = DEFAULT_SOURCE, fmt: str = "parquet") -> CleaningReport:
+def convert_online_retail(out: Path, source: Path = DEFAULT_SOURCE, fmt: str = "parquet",
+                          yuan_per_pound: float = YUAN_PER_POUND) -> CleaningReport:
     """Clean the Online Retail log at ``source`` and write it as a snapshot into ``out``.
 
     Writes ``anchors``, ``fans``, ``products``, ``follows`` and ``orders`` (``.parquet``, or ``.csv`` when
@@ -212,14 +256,18 @@ def convert_online_retail(out: Path, source: Path = DEFAULT_SOURCE, fmt: str = "
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"unknown format {fmt!r}; use parquet or csv")
     raw = _read(Path(source))
-    lines, dropped = _clean(raw)
-    tables = _tables(lines)
+    lines, dropped, cancels = _clean(raw)
+    refunded = _cancelled(lines, cancels)
+    tables = _tables(lines, refunded, yuan_per_pound)
     report = CleaningReport(
         rows_read=len(raw),
         dropped=dropped,
         rows_kept=len(lines),
         customers=len(tables["fans"]),
         products=len(tables["products"]),
+        cancellations=len(cancels),
+        cancellations_matched=int(refunded.sum()),
+        yuan_per_pound=yuan_per_pound,
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,3 +278,51 @@ def convert_online_retail(out: Path, source: Path = DEFAULT_SOURCE, fmt: str = "
             df.to_csv(out / f"{name}.csv", index=False)
     (out / "cleaning_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return report
+
+
+def source_path() -> Path:
+    """The Online Retail file: ``XUANPIN_ONLINE_RETAIL`` if set (the file, or the folder holding it), else the
+    shared copy beside the project."""
+    named = os.environ.get("XUANPIN_ONLINE_RETAIL")
+    if not named:
+        return DEFAULT_SOURCE
+    path = Path(named).expanduser()
+    return path / DEFAULT_SOURCE.name if path.is_dir() else path
+
+
+def cache_dir() -> Path:
+    """Where converted snapshots are kept: ``XUANPIN_CACHE_DIR``, else ``$XDG_CACHE_HOME/xuanpin`` or
+    ``~/.cache/xuanpin``."""
+    if os.environ.get("XUANPIN_CACHE_DIR"):
+        return Path(os.environ["XUANPIN_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "xuanpin"
+
+
+def prepared(source: Path | None = None, cache: Path | None = None) -> tuple[Path, CleaningReport, bool]:
+    """The snapshot of `source` (default :func:`source_path`) in the cache, converted on first use: (directory,
+    cleaning report, whether it was converted now). One directory per source file and adapter version, written
+    beside its final name and renamed into place, so a run that stops midway or runs alongside another leaves
+    no half-written snapshot."""
+    source = Path(source) if source is not None else source_path()
+    if not source.exists():
+        raise FileNotFoundError(f"Online Retail source {source} does not exist: put the data folder "
+                                "../shared/data/online_retail beside the project, or set XUANPIN_ONLINE_RETAIL")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    cache = Path(cache) if cache is not None else cache_dir()
+    final = cache / f"online-retail-{digest}-v{ADAPTER_VERSION}"
+    report_file = final / "cleaning_report.json"
+    if report_file.exists():
+        return final, CleaningReport(**json.loads(report_file.read_text())), False
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        report = convert_online_retail(tmp, source)
+        try:
+            tmp.rename(final)
+        except OSError:  # another run put it in place first: the same bytes, keep theirs
+            if not report_file.exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final, report, True

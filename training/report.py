@@ -155,9 +155,28 @@ def write_report(result: dict, out: Path) -> Path:
     return out
 
 
+def differences(a: dict, b: dict) -> list[str]:
+    """What besides the model differs between two reports (data, split, users sampled, bootstrap): a B - A table
+    of such reports mixes those differences into the model's."""
+    out = []
+    da, db = a.get("data", {}), b.get("data", {})
+    if da.get("fingerprint") != db.get("fingerprint"):
+        out.append(f"the data differ (A: {da.get('source')} {str(da.get('fingerprint'))[:12]}, B: {db.get('source')} "
+                   f"{str(db.get('fingerprint'))[:12]})")
+    if da.get("split") != db.get("split"):
+        out.append(f"the splits differ (A: {da.get('split')}, B: {db.get('split')})")
+    for key in ("max_users", "n_boot", "seed"):
+        x, y = a.get("config", {}).get(key), b.get("config", {}).get(key)
+        if x != y:
+            out.append(f"{key} differs (A: {x}, B: {y})")
+    return out
+
+
 def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20", "gmv_recall@20")) -> str:
-    """B minus A for every (task, model, metric) both reports have; '*' where the 95% intervals do not overlap."""
-    lines = ["| task | model | metric | A | B | B - A | |", "|---|---|---|---|---|---|---|"]
+    """B minus A for every (task, model, metric) both reports have; '*' where the 95% intervals do not overlap.
+    Reports of different data or splits are compared with a warning above the table, which says what differs."""
+    lines = [f"WARNING: not a comparison of models alone: {d}" for d in differences(a, b)]
+    lines += ["| task | model | metric | A | B | B - A | |", "|---|---|---|---|---|---|---|"]
     for task in a["tasks"]:
         if task not in b["tasks"]:
             continue

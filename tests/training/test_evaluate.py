@@ -109,6 +109,16 @@ def test_compare_flags_differences_whose_intervals_do_not_overlap(result):
     assert "-0.5000" in line and line.rstrip().endswith("* |")
 
 
+def test_compare_warns_when_the_reports_differ_in_more_than_the_model(result):
+    import copy
+
+    assert not compare(result, copy.deepcopy(result)).startswith("WARNING")
+    other = copy.deepcopy(result)
+    other["data"]["fingerprint"], other["data"]["split"] = "0" * 64, {"kind": "temporal", "test_days": 30.0}
+    warnings = [x for x in compare(result, other).splitlines() if x.startswith("WARNING")]
+    assert len(warnings) == 2 and "the data differ" in warnings[0] and "the splits differ" in warnings[1]
+
+
 def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(result):
     graded = result["tasks"]["anchor_goods_if_shelved"]["models"]
     assert graded["oracle"]["ndcg@50"]["mean"] == pytest.approx(1.0)

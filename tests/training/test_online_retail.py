@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from recommender.contract import load_snapshot
-from training.online_retail import DEFAULT_SOURCE, coarse_categories, convert_online_retail, title_category
+from training.online_retail import (
+    DEFAULT_SOURCE,
+    YUAN_PER_POUND,
+    coarse_categories,
+    convert_online_retail,
+    prepared,
+    title_category,
+)
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 # One line per case; the comment is the rule that drops it (nothing: kept). File line = index + 2.
@@ -106,7 +113,7 @@ def test_product_takes_its_most_frequent_description_and_median_price(converted)
     assert sorted(products.index) == ["22720", "71053", "85123A"]  # 85123a folded into 85123A
     heart = products.loc["85123A"]
     assert heart["title"] == "WHITE HANGING HEART T-LIGHT HOLDER"  # 3 lines, against 1 CREAM (alphabetically first)
-    assert heart["price"] == pytest.approx(2.55)  # median of 2.55, 2.55, 2.95, 2.55
+    assert heart["price"] == pytest.approx(round(2.55 * YUAN_PER_POUND, 2))  # median of £2.55, 2.55, 2.95, 2.55
     assert heart["category"] == "HOLDER"
     assert heart["created_at"] == pd.Timestamp("2010-12-01 08:26:00")
     assert products.loc["22720", "title"] == "SET OF 3 CAKE TINS, PANTRY DESIGN"
@@ -121,10 +128,43 @@ def test_one_order_per_kept_line_with_unique_ids_and_amount_quantity_times_price
     assert list(orders["order_id"]) == [f"{LINES[n - 2].split(',')[0]}-{n}" for n in KEPT_LINES]
     raw = pd.read_csv(io.StringIO("\n".join([HEADER, *LINES])), dtype={"InvoiceNo": str})
     line_price = raw["UnitPrice"].to_numpy()[[n - 2 for n in KEPT_LINES]]
-    assert orders["amount"].to_numpy() == pytest.approx(orders["quantity"].to_numpy() * line_price)
+    assert orders["amount"].to_numpy() == pytest.approx(orders["quantity"].to_numpy() * line_price * YUAN_PER_POUND,
+                                                         abs=0.005)  # pounds to yuan, to the fen
     assert orders["quantity"].dtype == "int64" and (orders["quantity"] >= 1).all()
     assert not orders["refunded"].any()
     assert orders.loc[orders["order_id"] == "536375-15", "product_id"].item() == "85123A"
+
+
+def test_a_cancellation_marks_the_sale_it_undid_refunded(tmp_path):
+    lines = [
+        "581483,23843,PAPER CRAFT LITTLE BIRDIE,80995,2011-12-09 09:15:00,2.08,16446.0,United Kingdom",
+        "581484,23843,PAPER CRAFT LITTLE BIRDIE,12,2011-12-09 09:20:00,2.08,16446.0,United Kingdom",
+        "C581485,23843,PAPER CRAFT LITTLE BIRDIE,-80995,2011-12-09 09:27:00,2.08,16446.0,United Kingdom",
+        "C581486,23843,PAPER CRAFT LITTLE BIRDIE,-5,2011-12-09 09:30:00,2.08,16446.0,United Kingdom",  # partial
+        "C581487,23843,PAPER CRAFT LITTLE BIRDIE,-12,2011-12-09 09:00:00,2.08,16446.0,United Kingdom",  # before it
+        "C581488,23843,PAPER CRAFT LITTLE BIRDIE,-12,2011-12-09 09:40:00,2.08,12583.0,France",  # someone else's
+    ]
+    source = tmp_path / "raw.csv"
+    source.write_text("\n".join([HEADER, *lines]) + "\n")
+    report = convert_online_retail(tmp_path / "snapshot", source=source)
+    orders = pd.read_parquet(tmp_path / "snapshot" / "orders.parquet").set_index("order_id")
+    assert orders["refunded"].to_dict() == {"581483-2": True, "581484-3": False}
+    assert (report.cancellations, report.cancellations_matched, report.rows_kept) == (4, 1, 2)
+
+
+def test_online_retail_is_converted_once_and_reused_from_the_cache(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    source = write_raw(tmp_path / "data" / "online_retail.csv.gz")
+    monkeypatch.setenv("XUANPIN_ONLINE_RETAIL", str(tmp_path / "data"))  # the folder holding the file
+    monkeypatch.setenv("XUANPIN_CACHE_DIR", str(tmp_path / "cache"))
+    first, report, fresh = prepared()
+    assert fresh and report.rows_kept == len(KEPT_LINES) and load_snapshot(first).report.problems == []
+    again, report_again, fresh_again = prepared()
+    assert again == first and not fresh_again and report_again == report
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.name]  # no temporary copy left behind
+    source.write_bytes(gzip.compress(("\n".join([HEADER, *LINES[:3]]) + "\n").encode()))  # another file
+    other, _, fresh_other = prepared()
+    assert other != first and fresh_other
 
 
 def test_csv_output_from_an_uncompressed_source_also_loads_cleanly(tmp_path):
@@ -180,3 +220,28 @@ def test_real_file_matches_the_published_cleaning_counts(tmp_path):
     m = load_snapshot(tmp_path / "snapshot")
     assert m.report.problems == []
     assert m.counts()["orders"] == 391150
+    # PROVENANCE.md: the largest order (invoice 581483, 80,995 units) was cancelled in full the same day
+    biggest = m.orders.loc[m.orders["quantity"].idxmax()]
+    assert biggest["quantity"] == 80995 and biggest["refunded"]
+    assert 0 < report.cancellations_matched < report.cancellations
+
+
+@pytest.mark.skipif(not DEFAULT_SOURCE.exists(), reason="../shared/data/online_retail is absent")
+def test_train_accepts_online_retail_and_converts_it_once(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from recommender.artifact import load_model
+    from recommender.cli import main
+
+    monkeypatch.setenv("XUANPIN_CACHE_DIR", str(tmp_path / "cache"))
+    first = CliRunner().invoke(main, ["train", "--data", "online-retail", "--out", str(tmp_path / "model")])
+    assert first.exit_code == 0, first.output
+    assert "Online Retail: kept 391,150 of 541,909 lines" in first.output
+    again = CliRunner().invoke(main, ["evaluate", "--data", "online-retail", "--out", str(tmp_path / "report"),
+                                      "--tasks", "anchor_goods", "--max-users", "50"])
+    assert again.exit_code == 0, again.output
+    assert "kept 391,150" not in again.output  # the cached snapshot, not a second conversion
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    model = load_model(tmp_path / "model")
+    heart = model.columns.products.row(model.product_ids.index(["85123A"])[0])
+    assert heart["price"] == pytest.approx(2.95 * YUAN_PER_POUND, abs=0.01)  # its median £2.95, in yuan
