@@ -147,8 +147,8 @@ def _snapshot(data: str) -> Path:
 @click.option("--report", "report_dir", type=click.Path(path_type=Path),
               help="Report directory (report.md, report.json, trials.csv, tuning.png); default: OUT without its "
                    "suffix + '-report'.")
-@click.option("--budget-trials", type=int, help="Trials in all, shared by the stages [default: 30 unless "
-              "--budget-minutes is given].")
+@click.option("--budget-trials", type=int, help="Trials in all, shared by the stages, at least 3 a stage (a smaller "
+              "budget is raised, and the report says so) [default: 30 unless --budget-minutes is given].")
 @click.option("--budget-minutes", type=float, help="Wall-clock budget in all (a running trial finishes).")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="The configuration to start from (default: the built-in defaults).")

@@ -545,13 +545,27 @@ def prepare(m: Marketplace, cfg: TuneConfig, threads: int) -> tuple[Validation, 
 def _budgets(stages: list[str], cfg: TuneConfig) -> dict[str, tuple[int | None, float | None]]:
     """(trials, seconds) of each stage: the run's budget split by SHARES over the stages that run."""
     total = sum(SHARES[s] for s in stages)
-    out = {}
-    for s in stages:
-        share = SHARES[s] / total
-        trials = None if cfg.trials is None else max(MIN_TRIALS, round(cfg.trials * share))
-        seconds = None if cfg.minutes is None else cfg.minutes * 60 * share
-        out[s] = (trials, seconds)
-    return out
+    share = {s: SHARES[s] / total for s in stages}
+    trials: dict[str, int | None] = dict.fromkeys(stages)
+    if cfg.trials is not None:  # cfg.trials in all, by share, at least MIN_TRIALS a stage; a budget below
+        # MIN_TRIALS a stage is raised to that (the caller says so: budget_note)
+        exact = {s: cfg.trials * share[s] for s in stages}
+        trials = {s: max(MIN_TRIALS, round(exact[s])) for s in stages}
+        while sum(trials.values()) > cfg.trials and any(t > MIN_TRIALS for t in trials.values()):
+            over = max((s for s in stages if trials[s] > MIN_TRIALS), key=lambda s: trials[s] - exact[s])
+            trials[over] -= 1
+        while sum(trials.values()) < cfg.trials:
+            trials[max(stages, key=lambda s: exact[s] - trials[s])] += 1
+    return {s: (trials[s], None if cfg.minutes is None else cfg.minutes * 60 * share[s]) for s in stages}
+
+
+def budget_note(cfg: TuneConfig, budgets: dict[str, tuple[int | None, float | None]]) -> str | None:
+    """What to tell the user when the trials run are more than the budget asked for (None when they are not)."""
+    planned = sum(t or 0 for t, _ in budgets.values())
+    if cfg.trials is None or planned <= cfg.trials:
+        return None
+    return (f"budget of {cfg.trials} trials raised to {planned}: each of the {len(budgets)} stages runs at least "
+            f"{MIN_TRIALS} (fewer is its start plus noise); choose fewer stages (--stages) for a smaller run")
 
 
 def _short(params: dict[str, Any]) -> str:
@@ -663,6 +677,8 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
                  f"validation: {valid}, "
                  f"{split_info['users']['fan_goods']:,} fans and {split_info['users']['anchor_goods']:,} anchors "
                  f"scored; {cfg.test_days:g} test days held out")
+        if budget_note(cfg, budgets):
+            progress(budget_note(cfg, budgets))
         objectives = Objectives(v)
         config, results = start, []
         for name in stages:
@@ -671,7 +687,7 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
             results.append(result)
             progress(f"{name}: {result.metric} {result.start_value:.4f} -> {result.best_value:.4f} "
                      f"({len(result.trials)} trials, {result.seconds:.0f} s)")
-    budget = {"trials": cfg.trials, "minutes": cfg.minutes,
+    budget = {"trials": cfg.trials, "minutes": cfg.minutes, "note": budget_note(cfg, budgets),
               "per_stage": {s: {"trials": t, "seconds": sec} for s, (t, sec) in budgets.items()}}
     data_info = {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
                  "snapshot_time": str(m.snapshot_time)}

@@ -66,7 +66,8 @@ def report_markdown(result: TuneResult) -> str:
            f"{sp['fit_orders']:,} orders and are scored on {sp['valid_orders']:,}: {_validation(sp)} (pairs new in "
            f"them; {sp['users']['fan_goods']:,} fans and "
            f"{sp['users']['anchor_goods']:,} anchors sampled). The last {sp['test_days_held_out']:g} days of the "
-           f"snapshot were cut off first and never seen. {result.seconds / 60:.1f} minutes in all.", "",
+           f"snapshot were cut off first and never seen. {result.seconds / 60:.1f} minutes in all."
+           + (f" Note: {result.budget['note']}." if result.budget.get("note") else ""), "",
            "| stage | metric | start | best trial | its gain over the start | chosen | trials (pruned) | seconds |",
            "|---|---|---|---|---|---|---|---|"]
     for s in result.stages:

@@ -24,6 +24,7 @@ from training.tune import (
     Validation,
     _budgets,
     _start_params,
+    budget_note,
     paired_gain,
     prepare,
     run_stage,
@@ -81,6 +82,8 @@ def test_the_split_and_progress_are_reported(tuned, market):
     assert pd.Timestamp(result.split["fit_until"]) == market.snapshot_time - pd.Timedelta(days=28)
     assert result.split["valid_orders"] > 0 and result.split["users"]["fan_goods"] > 0
     assert lines[0].startswith("tuning vectors, content, trend, rebuy, anchors, shelf_rate")
+    assert lines[1].startswith("budget of 8 trials raised to 18")  # FAST's 8 cannot give six stages 3 each
+    assert sum(len(s.trials) for s in result.stages) == 18
     assert sum(line.startswith("[vectors ") for line in lines) == len(result.stages[0].trials)
     for name, stage in result.summary()["stages"].items():  # what the manifest records: the gate's verdict too
         assert stage["kept_start"] in (True, False) and stage["best"] >= stage["start"], name
@@ -102,7 +105,7 @@ def test_the_report_holds_every_trial_and_a_chart(tuned, tmp_path):
     assert len(rows) - 1 == sum(len(s.trials) for s in result.stages)
     assert (out / "tuning.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert "| vectors |" in md
+    assert "| vectors |" in md and "Note: budget of 8 trials raised to 18" in md
     for s in result.stages:  # the chosen value says where it came from, its figures at one precision
         row = next(line for line in md.splitlines() if line.startswith(f"| {s.name} |"))
         said = ("start (within noise)" if s.kept_start
@@ -187,9 +190,15 @@ def test_a_trailing_factor_model_is_pruned_after_its_first_report(market):
 def test_the_budget_is_shared_by_the_stages_that_run():
     cfg = TuneConfig(trials=30, minutes=10)
     budgets = _budgets(["vectors", "content", "trend", "rebuy", "anchors", "shelf_rate"], cfg)
-    assert budgets["vectors"][0] == 12 and sum(t for t, _ in budgets.values()) == pytest.approx(30, abs=2)
+    assert budgets["vectors"][0] == 12 and sum(t for t, _ in budgets.values()) == 30  # exactly the trials asked
+    assert all(t >= MIN_TRIALS for t, _ in budgets.values())
     assert sum(s for _, s in budgets.values()) == pytest.approx(600)
-    assert _budgets(["content"], TuneConfig(trials=1))["content"][0] == MIN_TRIALS
+    assert budget_note(cfg, budgets) is None
+    assert sum(t for t, _ in _budgets(["vectors", "content", "trend"], TuneConfig(trials=10)).values()) == 10
+    small = TuneConfig(trials=6)
+    raised = _budgets(["vectors", "content", "trend", "rebuy", "anchors"], small)
+    assert all(t == MIN_TRIALS for t, _ in raised.values())
+    assert budget_note(small, raised).startswith("budget of 6 trials raised to 15")
 
 
 def test_a_random_validation_holds_out_a_share_of_each_fans_goods_and_never_the_test_window(market):
