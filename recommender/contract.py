@@ -14,6 +14,7 @@ every column with vectorised pandas/Arrow operations and sorts each problem into
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import logging
@@ -308,7 +309,14 @@ def _read(path: Path, table: Table) -> pd.DataFrame:
         return pd.read_parquet(path)
     # Everything as text: each column is then parsed by its declared kind, so a bad cell is reported, not
     # silently inferred. Only the empty string means missing ("NA" may be a region or a brand).
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], engine="pyarrow")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], engine="pyarrow")
+    with open(path, encoding="utf-8-sig", newline="") as fh:  # the reader renames a repeated name to title.1
+        header = next(csv.reader(fh), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"the header names {', '.join(map(repr, repeated))} more than once (line 1); which column "
+                         "is meant is unknowable: rename or remove the copy")
+    return df
 
 
 def fingerprint_files(paths: Iterable[Path]) -> str:
@@ -594,7 +602,8 @@ def _where_not_utf8(path: Path) -> str:
         column = data.count(b",", line_start, exc.start)  # quoted commas aside: a hint, not a parse
         named = f", column {header[column]!r}" if column < len(header) else ""
         line = data.count(b"\n", 0, exc.start) + 1
-        return f" (not UTF-8: line {line}{named}, byte {exc.start}; re-save the file as UTF-8, e.g. from GBK)"
+        row = f" (row {line - 1})" if line > 1 else " (the header)"
+        return f" (not UTF-8: line {line}{row}{named}, byte {exc.start}; re-save the file as UTF-8, e.g. from GBK)"
     except OSError:
         return ""
 
@@ -620,7 +629,7 @@ def _bad_row_line(path: Path, message: str) -> str:
     last = not data[at + len(text):].strip()
     short = int(found.group(2)) < int(found.group(1))
     cut = "; it is the file's last line: was the export cut off?" if last and short else ""
-    return f" (line {line}{cut})"
+    return f" (line {line}, row {line - 1}{cut})"
 
 
 def _occurrences(data: bytes, text: bytes) -> Iterator[int]:

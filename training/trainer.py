@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from recommender.artifact import ArtifactWriter
 from recommender.audience_fit import AudienceRates, fit_audience_rates
 from recommender.content import ContentModel
-from recommender.contract import TABLE_BY_NAME, Marketplace, load_snapshot
+from recommender.contract import TABLE_BY_NAME, Marketplace, find_table_file, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.errors import ContractError
 from recommender.evidence import DailySales, Sellers, daily_sales, manifest_entry, save_arrays, top_sellers
@@ -203,7 +203,8 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
     with timer("load", "reading and validating the snapshot"):
         m = data if isinstance(data, Marketplace) else load_snapshot(data)
         if len(m.orders) == 0:
-            raise ContractError([f"{m.source}: the orders table has no valid rows; nothing to learn from"])
+            where = (find_table_file(Path(m.source), "orders") or [m.source])[0] if m.source else "the snapshot"
+            raise ContractError([f"{where}: the orders table has no valid rows; nothing to learn from"])
 
     with (ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads,
           ThreadPoolExecutor(2, thread_name_prefix="beside") as background):

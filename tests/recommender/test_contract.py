@@ -117,7 +117,7 @@ def test_file_that_is_not_utf8_is_fatal_and_says_where(tiny_csv):
     column = next(c for c in anchors.columns if not str(anchors.loc[first, c]).isascii())
     with pytest.raises(ContractError, match=r"anchors\.csv: cannot read file") as failure:
         load_snapshot(tiny_csv)
-    assert f"not UTF-8: line {first + 2}, column {column!r}" in str(failure.value)  # line 1 is the header
+    assert f"not UTF-8: line {first + 2} (row {first + 1}), column {column!r}" in str(failure.value)  # 1: header
 
 
 def test_csv_cut_off_mid_row_is_fatal_and_names_the_last_line(tiny_csv):
@@ -126,7 +126,8 @@ def test_csv_cut_off_mid_row_is_fatal_and_names_the_last_line(tiny_csv):
     path.write_bytes(b"\n".join(lines)[:-25])  # an export interrupted in its last row
     with pytest.raises(ContractError, match=r"orders\.csv: cannot read file") as failure:
         load_snapshot(tiny_csv)
-    assert f"(line {len(lines)}; it is the file's last line: was the export cut off?)" in str(failure.value)
+    assert f"(line {len(lines)}, row {len(lines) - 1}; it is the file's last line: was the export cut off?)" in \
+        str(failure.value)
 
 
 def test_csv_row_with_a_stray_field_names_its_line(tiny_csv):
@@ -136,7 +137,16 @@ def test_csv_row_with_a_stray_field_names_its_line(tiny_csv):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ContractError, match=r"fans\.csv: cannot read file") as failure:
         load_snapshot(tiny_csv)
-    assert "(line 8)" in str(failure.value) and "cut off" not in str(failure.value)
+    assert "(line 8, row 7)" in str(failure.value) and "cut off" not in str(failure.value)
+
+
+def test_a_column_named_twice_in_the_header_is_fatal(tiny_csv):
+    path = tiny_csv / "products.csv"
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace("brand", "title")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ContractError, match=r"products\.csv: cannot read file: the header names 'title' more"):
+        load_snapshot(tiny_csv)
 
 
 def test_duplicate_id_with_different_contents_is_fatal_and_names_rows(tiny_csv):

@@ -161,7 +161,7 @@ def test_a_snapshot_with_no_valid_orders_is_refused_before_writing(small_snapsho
 
     bad = shutil.copytree(small_snapshot, tmp_path / "snap")
     pd.read_parquet(bad / "orders.parquet").iloc[:0].to_parquet(bad / "orders.parquet")
-    with pytest.raises(ValueError, match="orders table has no valid rows"):
+    with pytest.raises(ValueError, match=r"snap/orders\.parquet: the orders table has no valid rows"):
         trainer.train(bad, tmp_path / "never")
     assert not (tmp_path / "never").exists()
 
