@@ -52,7 +52,7 @@ from recommender.audience_fit import fit_audience_rates
 from recommender.content import ContentModel
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
-from recommender.errors import ConfigError
+from recommender.errors import ConfigError, ContractError
 from recommender.interactions import anchor_fan_engagement, anchor_product_matrix, fan_product_matrix
 from recommender.profiles import WINDOWS, anchor_category_gmv, anchor_category_windows, audience_profile
 from recommender.ranking import RankingConfig
@@ -663,7 +663,7 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
     cfg = cfg or TuneConfig()
     start = start or TrainConfig()
     started = time.perf_counter()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported below, not as a traceback
     m = data if isinstance(data, Marketplace) else load_snapshot(data)
     with compute_threads(cfg.threads if cfg.threads is not None else start.threads) as threads:
         v, split_info = prepare(m, cfg, threads)
@@ -682,7 +682,14 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
         objectives = Objectives(v)
         config, results = start, []
         for name in stages:
-            result = run_stage(name, objectives, config, cfg, *budgets[name], progress)
+            try:
+                result = run_stage(name, objectives, config, cfg, *budgets[name], progress)
+            except ContractError as exc:  # the fit window is too small for a model the snapshot itself fits
+                raise ContractError([
+                    f"tuning fits on the {split_info['fit_orders']:,} orders until {split_info['fit_until']} (the "
+                    f"last {cfg.valid_days:g} validation and {cfg.test_days:g} test days cut off), too few for "
+                    f"the {name} stage: {problem}; give the snapshot more days, or cut off fewer (--test-days, "
+                    "--valid-days)" for problem in exc.problems]) from exc
             config = with_params(config, result.best_params)
             results.append(result)
             progress(f"{name}: {result.metric} {result.start_value:.4f} -> {result.best_value:.4f} "

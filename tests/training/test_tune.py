@@ -302,3 +302,12 @@ def test_the_gain_interval_is_paired_and_geometric_over_tasks():
     assert lo == pytest.approx(0.01) and hi == pytest.approx(0.01)  # paired: the users' own spread cancels
     both = paired_gain({"f": a, "g": a}, {"f": a * 1.21, "g": a}, 0.95, 500, 0)
     assert both[0] == pytest.approx(0.1 * a.mean(), rel=0.2)  # sqrt(1.21 x 1) - 1 = 10% of the value
+
+
+def test_a_fit_window_too_small_for_a_stage_is_a_clean_error_that_says_why(tiny_csv, tmp_path):
+    r = CliRunner().invoke(main, ["tune", "--data", str(tiny_csv), "--out", str(tmp_path / "t.toml"),
+                                  "--budget-trials", "3", "--stages", "content", "--valid-days", "44"])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert "Traceback" not in r.output and "Trial 0 failed" not in r.output
+    assert "tuning fits on the 17 orders until" in r.output and "too few for the content stage" in r.output
+    assert "cut off fewer (--test-days, --valid-days)" in r.output and not (tmp_path / "t.toml").exists()
