@@ -48,6 +48,18 @@ def test_pages_of_every_room_continue_without_repeats(ranker, k):
         assert shown[:k] == [p.product for p in ranker.picks(anchor, k, 0).items]
 
 
+def test_a_good_s_figures_do_not_depend_on_the_page_it_is_shown_on(ranker):
+    """The same pick at k=1, in a page of 50, and alone at its offset: every figure of its breakdown is equal to
+    the last digit (a matrix product's kernel once depended on how many goods were scored)."""
+    for anchor in range(50):
+        fifty = ranker.picks(anchor, 50).items
+        assert fifty[0].breakdown == ranker.picks(anchor, 1).items[0].breakdown, anchor
+        for at in (7, 23, 41):
+            if at < len(fifty):
+                alone = ranker.picks(anchor, 1, at).items[0]
+                assert (alone.product, alone.breakdown) == (fifty[at].product, fifty[at].breakdown), (anchor, at)
+
+
 @pytest.mark.parametrize("filters", [PickFilters(), PickFilters(price_max=100.0)])
 def test_pages_are_slices_of_one_order_and_each_holds_the_cap(ranker, filters):
     """Two pages of 10 are one page of 20, five of 10 one of 50, whatever the filters; every page of 10 (at any
