@@ -37,6 +37,16 @@ LEGEND = [
     "it above 100% says that, not that the baseline knows more. Blank cells: a figure that does not apply "
     "(Spearman needs scores over every good; served pages and the truth's lists are lists).",
     "",
+    "The columns, each a mean over the task's users (with its 95% interval where it has one): **recall@K** the "
+    "share of a user's new pairs in its top K; **ndcg@K** the same discounted by rank (graded by the truth's "
+    "expected sales on the *_if_shelved tasks); **ndcg_earnings@K** graded by expected commission instead; "
+    "**map@K** mean average precision; **hitrate@K** the share of users with at least one hit; "
+    "**gmv_recall@K** the share of the new pairs' GMV in the top K; **coverage@100** the share of the catalogue "
+    "in at least one user's top 100; **exposure_small_merchant@20** and **exposure_new_goods@20** the share of "
+    "all top-20 slots held by goods of small merchants (30-day GMV below ranking.small_merchant_gmv_30d) and by "
+    "new goods (created within ranking.new_goods_days): 0 where the data has none, e.g. one merchant; "
+    "**category_diversity@20** distinct categories in a top 20 over its length.",
+    "",
 ]
 
 

@@ -93,6 +93,9 @@ def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
     assert "**ours** is what the service shows" in md and "**ours_no_rerank**" in md
     for name in result["tasks"]["anchor_goods"]["models"]:  # every row the legend speaks of is a row
         assert f"| {name} |" in md
+    columns = {c.strip() for line in md.splitlines() if line.startswith("| model |") for c in line.split("|")[2:-1]}
+    for column in columns - {"ndcg@50 / oracle", "ndcg@50 / oracle_shelf"}:  # every column is defined
+        assert f"**{column}**" in md or f"**{column.split('@')[0]}@K**" in md, column
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "recall_at_k_anchor_goods.png" in pngs and "tail_exposure_fan_goods.png" in pngs
     assert all((out / p).stat().st_size > 10_000 for p in pngs)
