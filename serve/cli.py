@@ -20,7 +20,15 @@ import click
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="JSON or TOML service configuration (ranking weights, gates).")
 def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> None:
-    """Run the HTTP service with Flask's development server (production: gunicorn, see README)."""
+    """Run the HTTP service with Flask's development server (production: gunicorn, see README).
+
+    \b
+    Environment (every field of serve/config.py; the common ones):
+      XUANPIN_HOT_CLOCK=events  hot items of a past snapshot: time follows its orders (default wall: real time,
+                                so a snapshot weeks old has nothing hot until new orders arrive)
+      XUANPIN_EVENTS_TOKEN      bearer token that lets POST /v1/events/orders (xuanpin stream-orders) count orders
+      XUANPIN_REDIS_URL         hot items in Redis, shared by workers and replicas (default: in process)
+      XUANPIN_ADMIN_TOKEN       bearer token for POST /v1/admin/reload"""
     from serve.app import create_app
     from serve.config import ServiceConfig
 

@@ -122,6 +122,11 @@ class HotLists:
         if not self.cfg.bootstrap or not len(model.recent_orders["key"]):
             return 0
         r = model.recent_orders
+        latest = int(np.max(r["minute"]))
+        if self.cfg.clock == "wall" and self.wall_minute() - latest > 24 * 60:
+            _log.warning("hot items: the model's latest order is %.0f days before now and the clock is the wall's, "
+                         "so nothing is hot until new orders arrive (POST /v1/events/orders); to replay a past "
+                         "snapshot, set XUANPIN_HOT_CLOCK=events", (self.wall_minute() - latest) / (24 * 60))
         orders = Orders(np.asarray(r["key"], np.uint64), model.anchor_ids.ids[r["anchor"]].astype(str),
                         model.product_ids.ids[r["product"]].astype(str), np.asarray(r["minute"], np.int64))
         marker = f"bootstrapped:{model.manifest['model_version']}"

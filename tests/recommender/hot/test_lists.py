@@ -153,3 +153,18 @@ def test_a_service_started_before_its_redis_loads_the_week_once_redis_is_there(s
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize(("clock", "days_later", "warned"), [("wall", 3, True), ("wall", 0.5, False),
+                                                                ("events", 3, False)])
+def test_serving_a_past_snapshot_on_the_wall_clock_says_why_nothing_is_hot(small_artifact, caplog, clock, days_later,
+                                                                            warned):
+    from recommender.artifact import load_model
+
+    model = load_model(small_artifact)
+    latest = int(np.max(model.recent_orders["minute"]))
+    hot = HotLists(HotConfig(clock=clock), clock=lambda: (latest + days_later * 24 * 60) * 60)
+    with caplog.at_level("WARNING", logger="recommender.hot.lists"):
+        hot.bootstrap(model)
+    said = [r.getMessage() for r in caplog.records if "XUANPIN_HOT_CLOCK=events" in r.getMessage()]
+    assert bool(said) == warned and (not said or "3 days before now" in said[0])
