@@ -214,6 +214,7 @@ class Catalogue:
         self.merchant, self.merchants = _codes(fold(_id_text(products["merchant_id"])))
         self.merchant_name, self.merchant_names = _codes(fold(_text(products, "merchant_name")))
         self.category, self.categories = products["category"].factorize()
+        self._folded_categories = [fold_text(str(name)) for name in self.categories]
         self.price = products.numbers("price", np.nan)
         self.commission = products.numbers("commission_rate", np.nan)
         self.commission_per_order = np.round(self.price * self.commission, 2)
@@ -254,8 +255,9 @@ class Catalogue:
         return perm
 
     def matches(self, q: str) -> tuple[np.ndarray, np.ndarray]:
-        """Goods matching every word of `q` (title or brand, folded), and of those the ones whose title starts with
-        the first word or whose brand is the whole query (the relevance ranking's first class)."""
+        """Goods matching every word of `q` (title, brand or category name, folded: 美妆 finds the 美妆 goods, 食品 the
+        食品/农产品 ones), and of those the ones whose title starts with the first word or whose brand is the whole
+        query (the relevance ranking's first class)."""
         words = fold_text(q).split()
         rows = None
         for word in words:
@@ -263,6 +265,9 @@ class Catalogue:
             if not exact and len(found):  # the word's pairs are all there; are they adjacent, in order?
                 found = found[pc.match_substring(self.haystack.take(pa.array(found)), word)
                               .to_numpy(zero_copy_only=False)]
+            named = [c for c, name in enumerate(self._folded_categories) if word in name]
+            if named:
+                found = np.union1d(found, np.flatnonzero(np.isin(self.category, named)))
             rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
         keep = np.ones(len(self), bool)
         first = keep.copy()

@@ -49,6 +49,15 @@ def test_keywords_fold_width_and_case_and_skip_title_spaces():
     assert c.search(ProductQuery(brand="LOREAL")).rows.tolist() == [1]
 
 
+def test_a_category_name_finds_the_category_s_goods_as_a_title_word_would():
+    food = "食品/农产品"
+    c = catalogue([{"title": "面霜", "sales_7d": 3}, {"title": "挂面", "category": food, "sales_7d": 9},
+                   {"title": "美妆蛋", "category": "家居", "sales_7d": 1}, {"title": "大米", "category": food}])
+    assert c.search(ProductQuery(q="美妆")).rows.tolist() == [2, 0]  # the title's 美妆蛋 first, then by sales
+    assert c.search(ProductQuery(q="食品")).rows.tolist() == [1, 3]  # a part of 食品/农产品
+    assert c.search(ProductQuery(q="食品 大米")).rows.tolist() == [3]  # every word, as always
+
+
 def test_relevance_first_class_then_sales():
     c = catalogue([{"title": "好 面霜", "sales_7d": 9}, {"title": "面霜 大瓶", "sales_7d": 1},
                    {"title": "小 面霜", "sales_7d": 5}, {"title": "无关"}, {"title": "面霜", "sales_7d": 3}])
