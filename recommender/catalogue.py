@@ -32,7 +32,8 @@ from recommender.columns import Columns, TextColumn, days_before
 #: sort keys and their default order: dearest last for price (people browse from the cheap end), the most first
 #: for everything else. "relevance" is the keyword ranking (without a keyword: 7-day sales).
 SORTS: dict[str, str] = {"relevance": "desc", "sales_7d": "desc", "gmv_7d": "desc", "commission_rate": "desc",
-                         "commission_per_order": "desc", "price": "asc", "growth_7d": "desc"}
+                         "commission_per_unit": "desc", "commission_per_order": "desc", "price": "asc",
+                         "growth_7d": "desc"}
 
 #: pseudo-orders added to both weeks of growth_7d: a good going from 0 to 1 order reads +33%, not +infinity, and
 #: one going from 0 to 30 reads +1,000%; at 100 orders a week the smoothing moves the ratio by about 3%
@@ -217,7 +218,7 @@ class Catalogue:
         self._folded_categories = [fold_text(str(name)) for name in self.categories]
         self.price = products.numbers("price", np.nan)
         self.commission = products.numbers("commission_rate", np.nan)
-        self.commission_per_order = np.round(self.price * self.commission, 2)
+        self.commission_per_unit = np.round(self.price * self.commission, 2)
         self.refund = products.numbers("refund_rate", 0.0)
         self.sales_7d = np.asarray(stats["sales_7d"], np.int64)
         self.gmv_7d = stats.numbers("gmv_7d", 0.0)
@@ -225,7 +226,9 @@ class Catalogue:
         age = days_before(snapshot_time, products["created_at"])
         self.baseline_7d, self.growth_7d = growth_7d(self.orders_7d, np.asarray(stats["orders_30d"]), age)
         self.keys = {"sales_7d": self.sales_7d, "gmv_7d": self.gmv_7d, "commission_rate": self.commission,
-                     "commission_per_order": self.commission_per_order, "price": self.price,
+                     "commission_per_unit": self.commission_per_unit,
+                     "commission_per_order": self.commission_per_unit,  # its first name, kept for old clients
+                     "price": self.price,
                      "growth_7d": self.growth_7d}
         order = np.argsort(np.asarray(ids), kind="stable")
         self.id_rank = np.empty(n, np.int64)

@@ -29,7 +29,7 @@ HEADERS = {
     "products": "商品数", "date": "日期(北京时间)",
     "product.product_id": "商品ID", "product.title": "商品标题", "product.category": "类目",
     "product.price": "售价(元)",
-    "product.commission_rate": "佣金率", "product.commission_per_order": "每件佣金(元)",
+    "product.commission_rate": "佣金率", "product.commission_per_unit": "每件佣金(元)",
     "product.merchant_id": "商家ID", "product.brand": "品牌", "product.stock": "库存",
     "product.refund_rate": "退款率", "product.shop_rating": "店铺评分", "product.sales_7d": "近7天销量",
     "product.gmv_7d": "近7天GMV(元)", "product.merchant_name": "店铺",
@@ -64,6 +64,7 @@ LABELS = {"new_goods": "新品扶持", "small_merchant": "中小商家扶持", "
 
 #: columns left out: the breakdown's duplicates of the card, and figures that are the card's
 SKIP = {"breakdown.price", "breakdown.commission_rate", "breakdown.fans", "breakdown.score",
+        "product.commission_per_order",  # commission_per_unit under its old name
         # the audience line's parts: its text (粉丝画像) says them, and a room without followers has none
         "audience", "audience.gender.label", "audience.gender.share", "audience.age_band.label",
         "audience.age_band.share", "audience.region.label", "audience.region.share"}

@@ -71,9 +71,10 @@ class Cards:
         """The product card of one good, built from the columns."""
         p, st = self.products, self.stats
         price, rate = _float(p.value("price", row)), _float(p.value("commission_rate", row))
+        per_unit = None if price is None or rate is None else round(price * rate, 2)
         return {"product_id": plain(self.product_id[row]), "title": p.value("title", row),
                 "category": p.value("category", row), "price": price, "commission_rate": rate,
-                "commission_per_order": None if price is None or rate is None else round(price * rate, 2),
+                "commission_per_unit": per_unit, "commission_per_order": per_unit,
                 "merchant_id": p.value("merchant_id", row), "merchant_name": p.value("merchant_name", row),
                 "brand": p.value("brand", row), "stock": self.stock(row),
                 "refund_rate": _float(p.value("refund_rate", row)), "shop_rating": _float(p.value("shop_rating", row)),

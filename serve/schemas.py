@@ -145,8 +145,11 @@ class ProductCard(BaseModel):
     category: str
     price: float
     commission_rate: float
-    commission_per_order: float = Field(description="price x commission rate: yuan earned per unit sold (an order "
-                                        "may hold several; a pick's breakdown has order_value, yuan per order)")
+    commission_per_unit: float = Field(description="price x commission rate: yuan earned per unit sold (an order "
+                                       "may hold several; a pick's breakdown has order_value, yuan per order)")
+    commission_per_order: float = Field(deprecated=True, description="the same figure as commission_per_unit under "
+                                        "its first name, which misleads (it is per unit, not per order); kept for "
+                                        "clients written before it")
     merchant_id: Id
     merchant_name: str | None = Field(None, description="the shop's name (the snapshot's optional merchant_name)")
     brand: str | None = None
@@ -523,12 +526,13 @@ class ProductSearchQuery(Query):
     merchant: str | None = Field(None, min_length=1, max_length=64, description="only this merchant: its "
                                  "merchant_id, or its shop's whole name (case-insensitive) where the catalogue "
                                  "has merchant_name")
-    sort: Literal["relevance", "sales_7d", "gmv_7d", "commission_rate", "commission_per_order", "price",
-                  "growth_7d"] | None = Field(
+    sort: Literal["relevance", "sales_7d", "gmv_7d", "commission_rate", "commission_per_unit",
+                  "commission_per_order", "price", "growth_7d"] | None = Field(
         None, description="the key to order by; ties always by product_id ascending, so every page is a slice of "
                           "one list. Default: relevance with q (titles starting with the first word or the brand "
                           "equal to q first, then the rest, each by 7-day sales), else sales_7d. relevance "
-                          "without q is sales_7d. growth_7d: see ProductHit")
+                          "without q is sales_7d. growth_7d: see ProductHit. commission_per_order: the old name of "
+                          "commission_per_unit, kept for clients written before it")
     order: Literal["asc", "desc"] | None = Field(None, description="default: asc for price (cheapest first), "
                                                  "desc (best first) for every other sort")
     k: int = Field(20, ge=1, le=100, description="goods on this page")

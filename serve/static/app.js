@@ -536,7 +536,7 @@ function pickCard(pick) {
       h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
       h("div", {}, h("span", { class: "label" }, "佣金率"), h("span", { class: "rate" }, pct(c.commission_rate, 0))),
       h("div", {}, h("span", { class: "label" }, "每件佣金"),
-        h("span", { class: "per-order" }, price(c.commission_per_order))),
+        h("span", { class: "per-order" }, price(c.commission_per_unit))),
       expectedEarnings(pick)),
     h("ul", { class: "reasons" }, pick.reasons.map((r) => h("li", { dataset: { code: r.code } }, r.text))),
     h("div", { class: "card-foot muted" }, `近7天销量 ${num(c.sales_7d)} · GMV ${yuan(c.gmv_7d)}` +
@@ -549,7 +549,7 @@ function pickCard(pick) {
 const SEARCH_KEYS = ["q", "category", "price_min", "price_max", "commission_min", "min_sales_7d", "max_refund_rate",
   "brand", "merchant", "sort", "order", "k", "offset"];
 const SORT_NAMES = { relevance: "综合", sales_7d: "近7天销量", gmv_7d: "近7天 GMV", commission_rate: "佣金率",
-  commission_per_order: "每件佣金", price: "价格", growth_7d: "近7天增长" };
+  commission_per_unit: "每件佣金", price: "价格", growth_7d: "近7天增长" };
 const RATE_KEYS = ["commission_min", "max_refund_rate"];
 /** A rate as the form shows it: 0.2 -> "20". */
 const percentText = (rate) => String(+(Number(rate) * 100).toFixed(4));
@@ -640,7 +640,7 @@ function hitCard(hit) {
       h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
       h("div", {}, h("span", { class: "label" }, "佣金率"), h("span", { class: "rate" }, pct(c.commission_rate, 0))),
       h("div", {}, h("span", { class: "label" }, "每件佣金"),
-        h("span", { class: "per-order" }, price(c.commission_per_order))),
+        h("span", { class: "per-order" }, price(c.commission_per_unit))),
       h("div", { title: `近7天 ${num(hit.orders_7d)} 单，此前周均 ${num(hit.baseline_orders_7d, 1)} 单` },
         h("span", { class: "label" }, "近7天增长"), h("span", { class: "growth " + growth }, signedPct(hit.growth_7d)))),
     h("div", { class: "hit-stats" },
@@ -691,7 +691,7 @@ async function showProduct(id, params) {
       shopLine(d.shop),
       stockWarning(d.stock),
       h("div", { class: "kpis" }, kpi("售价", price(c.price)), kpi("佣金率", pct(c.commission_rate)),
-        kpi("每件佣金", price(c.commission_per_order)), kpi("近7天销量", num(c.sales_7d)))),
+        kpi("每件佣金", price(c.commission_per_unit)), kpi("近7天销量", num(c.sales_7d)))),
     h("div", { class: "panel", id: "trend-panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "近30天销售趋势"), h("span", { class: "muted", id: "trend-note" })),
       h("div", { id: "trend" }, loading("销售趋势"))),

@@ -84,7 +84,7 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
     for pick, why, money, earned, badge in zip(picks["items"], reasons, per_order, earnings, badges, strict=True):
         assert pick["reasons"], "every pick gives at least one reason"
         assert why.split("\n") == [r["text"] for r in pick["reasons"]]
-        assert yuan_value(money) == pytest.approx(pick["product"]["commission_per_order"])
+        assert yuan_value(money) == pytest.approx(pick["product"]["commission_per_unit"])
         # 预期佣金 is yuan: expected orders in 30 days x price x commission rate, as the API says
         expected = pick["breakdown"]["expected_commission_30d"]
         assert earned.startswith("¥") and yuan_value(earned) == pytest.approx(expected, rel=0.05, abs=0.5)

@@ -61,7 +61,7 @@ def shown_matches(page: Page, body: dict) -> None:
     for it, p, o, r, g, s in zip(items, prices, per_order, rates, growth, sales, strict=True):
         card = it["product"]
         assert yuan_value(p) == pytest.approx(card["price"])
-        assert yuan_value(o) == pytest.approx(card["commission_per_order"])
+        assert yuan_value(o) == pytest.approx(card["commission_per_unit"])
         assert r == f"{round(card['commission_rate'] * 100)}%"
         assert g == ("+" if it["growth_7d"] > 0 else "") + f"{it['growth_7d'] * 100:,.1f}%"
         assert s == f"{card['sales_7d']:,}"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-SORTS = ["sales_7d", "gmv_7d", "commission_rate", "commission_per_order", "price", "growth_7d"]
+SORTS = ["sales_7d", "gmv_7d", "commission_rate", "commission_per_unit", "commission_per_order", "price", "growth_7d"]
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def goods(serving) -> pd.DataFrame:
     p, st = m.products.reset_index(drop=True), m.product_stats.reset_index(drop=True)
     df = p.assign(sales_7d=st["sales_7d"], gmv_7d=st["gmv_7d"], orders_7d=st["orders_7d"],
                   orders_30d=st["orders_30d"], passes=np.asarray(serving.ranker.gate))
-    df["commission_per_order"] = (df["price"] * df["commission_rate"]).round(2)
+    df["commission_per_unit"] = df["commission_per_order"] = (df["price"] * df["commission_rate"]).round(2)
     # growth_7d as the schema defines it: last week against the weekly rate of the 23 days before (over the
     # days on sale then, at least 1), with 3 pseudo-orders on both sides
     age = (m.snapshot_time - pd.to_datetime(df["created_at"])).dt.total_seconds() / 86400
