@@ -140,6 +140,9 @@ class RedisStore:
             return fn(*args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"redis unreachable: {exc}") from exc
+        except redis.RedisError as exc:  # up but refusing: out of memory, a read-only replica after a failover,
+            # a database index it does not have; the hot routes degrade as when it is down, and recover with it
+            raise StoreUnavailable(f"redis refused: {type(exc).__name__}: {exc}") from exc
 
     def add(self, orders: Orders) -> int:
         ttl = [MINUTE_TTL, WEEK_TTL, SEEN_MINUTES]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+import redis
 
 from serve.app import create_app
 from tests.conftest import redis_server
@@ -480,3 +481,31 @@ def test_order_ids_are_echoed_as_text(client, world):
     r = client.post("/v1/events/orders", data=json.dumps({"events": events}), content_type="application/json",
                     headers=AUTH)
     assert [e["order_id"] for e in r.json["errors"]] == [str(2**62 + 1), "s-1", str(2**63 + 5)]
+
+
+@pytest.mark.parametrize("refusal", ["out_of_memory", "read_only"])
+def test_a_redis_that_refuses_writes_is_unavailable_like_a_dead_one_and_recovers(small_artifact, refusal):
+    """Up but refusing (full with noeviction, or a read-only replica after a failover): 503 on ingestion and stale
+    lists naming the error, as when Redis is down (it was a 500 and lists that said they were fresh)."""
+    with redis_server() as (_, url):
+        app = started({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=0)})
+        client = app.test_client()
+        s = app.extensions["xuanpin"]["serving"]
+        good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item()
+        room = s.model.anchor_ids.ids[0].item()
+        now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
+        burst(client, room, good, now + timedelta(minutes=1))
+        admin = redis.Redis.from_url(url)
+        if refusal == "out_of_memory":
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+        else:
+            admin.replicaof("127.0.0.1", 1)  # a master that is not there: the data stays, writes are refused
+        r = client.post("/v1/events/orders", json={"events": [event("r1", room, good, now)]}, headers=AUTH)
+        assert r.status_code == 503 and r.json["error"]["code"] == "store_unavailable"
+        assert "redis refused" in r.json["error"]["message"]
+        assert client.get(f"/v1/anchors/{room}/picks").status_code == 200
+        admin.config_set("maxmemory", 0)
+        admin.replicaof("NO", "ONE")
+        r = client.post("/v1/events/orders", json={"events": [event("r2", room, good, now)]}, headers=AUTH)
+        assert r.status_code == 200 and r.json["accepted"] == 1
