@@ -74,6 +74,7 @@ class HotLists:
         self._down_until = 0.0
         self.last_error: str | None = None
         self.bootstrapping: threading.Thread | None = None
+        self._week: tuple[Orders, str] | None = None  # the model's week and its marker, with a shared store
         self._refresher: threading.Thread | None = None
         self._pending: dict[str, None] = {}  # rooms waiting for the room thread, oldest first
         self._pending_ready = threading.Condition()
@@ -134,16 +135,37 @@ class HotLists:
             return self._load(orders, marker) if self.store.claim(marker, "loading") else 0
         # shared (Redis): in the background, retried with backoff while the store is down, so a service started
         # before its Redis still gets the week's baselines once Redis is there
+        self._week = (orders, marker)
+        self._start_bootstrap(orders, marker)
+        return 0
+
+    def _start_bootstrap(self, orders: Orders, marker: str) -> None:
         token = f"loading:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             if not self.store.claim(marker, token, CLAIM_SECONDS):
-                return 0  # another worker or replica has it (or has done it)
+                return  # another worker or replica has it (or has done it)
         except StoreUnavailable as exc:
             self._failed(exc)
         self.bootstrapping = threading.Thread(target=self._bootstrap_until_done, args=(orders, marker, token),
                                               name="hot-bootstrap", daemon=True)
         self.bootstrapping.start()
-        return 0
+
+    def recount_if_lost(self) -> bool:
+        """With a shared store, count the model's week again if the store lost it (Redis restarted without its
+        data: the bootstrap's marker is gone with the counts), so baselines and bursts do not stay empty until the
+        next model; orders it still holds are not counted twice (their ids are kept). True when it started."""
+        if self._week is None or (self.bootstrapping is not None and self.bootstrapping.is_alive()):
+            return False
+        orders, marker = self._week
+        try:
+            if self.store.fetch(marker) is not None:
+                return False
+        except StoreUnavailable:
+            return False  # down: the lists say so; look again once it is back
+        _log.warning("hot items: the store no longer holds the model's week (%s is gone: Redis restarted without "
+                     "its data?); counting it again", marker)
+        self._start_bootstrap(orders, marker)
+        return True
 
     def _bootstrap_until_done(self, orders: Orders, marker: str, token: str) -> int:
         """Claim the model's week and load it; while the store is unavailable, try again after 1, 2, 4 ... up to
@@ -207,6 +229,7 @@ class HotLists:
             time.sleep(self.cfg.refresh_seconds)
             try:
                 self.refresh()
+                self.recount_if_lost()
             except Exception:  # a bug must not stop the refreshing for the life of the worker
                 _log.exception("hot items: refreshing the platform list failed")
 

@@ -509,3 +509,15 @@ def test_a_redis_that_refuses_writes_is_unavailable_like_a_dead_one_and_recovers
         admin.replicaof("NO", "ONE")
         r = client.post("/v1/events/orders", json={"events": [event("r2", room, good, now)]}, headers=AUTH)
         assert r.status_code == 200 and r.json["accepted"] == 1
+
+
+def test_a_redis_that_lost_its_data_gets_the_model_s_week_counted_again(small_artifact):
+    with redis_server() as (_, url):
+        app = started({"model": str(small_artifact), "hot": hot_config(redis_url=url)})
+        hot = app.extensions["xuanpin"]["hot"]
+        counts = redis.Redis.from_url(url).dbsize()
+        assert counts > 100 and not hot.recount_if_lost()  # the week is there: nothing to do
+        redis.Redis.from_url(url).flushall()  # restarted without its data
+        assert hot.recount_if_lost()
+        hot.bootstrapping.join(60)
+        assert redis.Redis.from_url(url).dbsize() == counts and not hot.recount_if_lost()
