@@ -38,8 +38,9 @@ class Reloader:
 
     def check(self, force: bool = False, retry: bool = False) -> dict:
         """Load CURRENT if it is not what is served. Returns what happened, for the admin route. A version that
-        failed to load is not tried again by polling, only when `retry` (an operator asking: the files may have
-        been repaired in place) or `force`."""
+        failed to load is not tried again by polling while a model is served (each try would log the same error),
+        only when `retry` (an operator asking: the files may have been repaired in place) or `force`; a worker
+        serving nothing tries it on every poll, so it recovers by itself once the files are repaired."""
         with self._lock:
             self.last_check = datetime.now(UTC).isoformat(timespec="seconds")
             target = self.registry.current()
@@ -48,7 +49,7 @@ class Reloader:
                 if target == served and self.fallback is not None:  # CURRENT now names what is served
                     self.fallback, self.failed_version, self.last_error = None, None, None
                 return {"reloaded": False, "serving": served, "current": target}
-            if target == self.failed_version and not (force or retry):
+            if target == self.failed_version and not (force or retry) and served is not None:
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             started = time.perf_counter()
             fresh = self._load(target, served)

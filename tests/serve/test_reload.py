@@ -196,3 +196,14 @@ def test_not_ready_after_a_failed_load_says_so_without_file_paths(tmp_path, arti
     body = app.test_client().get("/v1/anchors/1/picks").get_json()
     assert body["error"]["code"] == "not_ready" and "the last load failed" in body["error"]["message"]
     assert str(tmp_path) not in json.dumps(body) and "/" not in body["error"]["message"]
+
+
+def test_a_worker_serving_nothing_loads_a_version_repaired_in_place_at_its_next_poll(tmp_path, artifacts):
+    reg = Registry.open(tmp_path / "registry")
+    shutil.copytree(artifacts / "v3-broken", reg.path("v3-broken"))
+    reg.set_current("v3-broken")
+    app = create_app({"registry": str(reg.root), "poll_seconds": 0})
+    assert app.test_client().get("/readyz").status_code == 503
+    shutil.copy(artifacts / "v1/vectors/product.npy", reg.path("v3-broken") / "vectors/product.npy")
+    assert app.extensions["xuanpin"]["reloader"].check()["reloaded"] is True  # the poller's call, no operator
+    assert app.test_client().get("/readyz").status_code == 200 and served(app) == "v3-broken"
