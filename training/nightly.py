@@ -28,7 +28,7 @@ from pydantic import Field
 
 from recommender.artifact import ArtifactError, Model, load_model
 from recommender.contract import ContractError, Marketplace, load_snapshot
-from recommender.errors import LockHeld
+from recommender.errors import ConfigError, LockHeld
 from recommender.registry import Registry
 from recommender.settings import Settings
 from recommender.shelf_rate import has_exposure
@@ -185,6 +185,11 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
                 report: Path | None = None) -> tuple[int, dict]:
     """Run the whole job; returns (exit code, run report)."""
     cfg = cfg or NightlyConfig()
+    if report is not None:  # before anything is trained or promoted: a run must not succeed and then fail here
+        try:
+            Path(report).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"report directory {report}: {exc.strerror or exc}") from exc
     registry = Registry.open(registry_dir)
     started = time.perf_counter()
     result: dict = {"data": str(data), "registry": str(registry.root), "config": {
@@ -204,7 +209,11 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
     result["exit_code"] = code
     result["seconds"] = round(time.perf_counter() - started, 1)
     if report is not None:
-        write_run_report(result, report)
+        try:
+            write_run_report(result, report)
+        except OSError as exc:  # the run's outcome stands (a promoted model is live); say the report is missing
+            _log.error("nightly: the run report could not be written to %s (%s); the run itself: %s", report, exc,
+                       result.get("outcome"))
     return code, result
 
 

@@ -86,6 +86,17 @@ def test_same_data_again_is_refused_and_changes_nothing(served, snapshots):
     assert Registry.open(served).current() == before
 
 
+def test_a_report_path_that_cannot_be_a_directory_is_refused_before_anything_is_trained(served, snapshots,
+                                                                                        tmp_path):
+    from recommender.errors import ConfigError
+
+    (tmp_path / "afile").write_text("")
+    before = Registry.open(served).versions()
+    with pytest.raises(ConfigError, match=r"report directory .*afile"):
+        run_nightly(snapshots["today"], served, report=tmp_path / "afile")
+    assert Registry.open(served).versions() == before  # nothing trained, nothing promoted
+
+
 def test_a_good_new_day_is_promoted_after_the_gate(served, snapshots, tmp_path):
     before = Registry.open(served).current()
     code, result = run_nightly(snapshots["today"], served, report=tmp_path / "report")
