@@ -31,6 +31,7 @@ class Reloader:
         self.last_error: dict | None = None
         self.failed_version: str | None = None
         self.fallback: str | None = None  # serving an earlier version because CURRENT could not be loaded
+        self._empty_warned = False  # said once that CURRENT is missing or empty (until it names a version)
 
     def serving_version(self) -> str | None:
         current = self.state.get("serving")
@@ -45,6 +46,17 @@ class Reloader:
             self.last_check = datetime.now(UTC).isoformat(timespec="seconds")
             target = self.registry.current()
             served = self.serving_version()
+            if target is None and served is None and not self._empty_warned:  # a botched write of CURRENT
+                self._empty_warned = True
+                self.last_error = {"version": None, "error": "CURRENT is missing or empty", "at": self.last_check}
+                _log.warning("registry %s: CURRENT is missing or empty; nothing to serve unless a version was "
+                             "served before", self.registry.root)
+                fallback = self._fallback(None)
+                if fallback is not None:
+                    return {"reloaded": True, "serving": fallback, "current": None, "fallback": True,
+                            "error": self.last_error}
+            if target is not None:
+                self._empty_warned = False
             if target is None or (target == served and not force):
                 if target == served and self.fallback is not None:  # CURRENT now names what is served
                     self.fallback, self.failed_version, self.last_error = None, None, None
@@ -80,7 +92,7 @@ class Reloader:
                 _log.exception("refused model version %s, still serving %s", version, served)
             return None
 
-    def _fallback(self, refused: str) -> str | None:
+    def _fallback(self, refused: str | None) -> str | None:
         """A worker that starts on a CURRENT it cannot load serves the newest version served before that loads
         (CURRENT is left alone: the registry's owner decides), and keeps polling CURRENT."""
         error = self.last_error
@@ -94,8 +106,8 @@ class Reloader:
             if fresh is not None:
                 self.state["serving"] = fresh
                 self.last_error, self.failed_version, self.fallback = error, refused, version
-                _log.warning("CURRENT %s cannot be loaded; serving %s, the newest version served before", refused,
-                             version)
+                _log.warning("CURRENT %s; serving %s, the newest version served before",
+                             "is missing or empty" if refused is None else f"{refused} cannot be loaded", version)
                 return version
         self.last_error, self.failed_version = error, refused
         return None

@@ -377,10 +377,13 @@ def registry() -> None:
 def registry_list(registry_dir: Path) -> None:
     """Versions (oldest first; * = CURRENT) and the recent history."""
     from recommender.registry import Registry
-    from training.nightly import registry_table
+    from training.nightly import current_note, registry_table
 
     table = registry_table(registry_dir)
     click.echo(table.to_string(index=False) if len(table) else "no versions")
+    note = current_note(registry_dir)
+    if note:
+        click.echo(f"warning: {note}")
     for entry in Registry.existing(registry_dir).history()[-10:]:
         click.echo(f"{entry['at']} {entry['event']}: " + ", ".join(
             f"{k}={v}" for k, v in entry.items() if k in _HISTORY_FIELDS))

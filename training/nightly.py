@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from recommender.artifact import ArtifactError, Model, load_model
+from recommender.artifact import ArtifactError, Model, load_model, read_manifest
 from recommender.contract import ContractError, Marketplace, load_snapshot
 from recommender.errors import ConfigError, LockHeld
 from recommender.registry import Registry
@@ -371,9 +371,25 @@ def registry_table(registry_dir: str | Path) -> pd.DataFrame:
     current, served = registry.current(), registry.ever_served()
     rows = []
     for version in registry.versions():
-        man = json.loads((registry.path(version) / "manifest.json").read_text())
-        rows.append({"version": version, "current": "*" if version == current else "",
-                     "served": "yes" if version in served else "never",
-                     "created_at": man["created_at"], "fingerprint": man["data"]["fingerprint"][:16],
-                     "orders": man["counts"]["orders"]})
+        row = {"version": version, "current": "*" if version == current else "",
+               "served": "yes" if version in served else "never"}
+        try:  # a listing is what an operator needs when a version is broken: say which, list the rest
+            man = read_manifest(registry.path(version))
+            row |= {"created_at": man["created_at"], "fingerprint": man["data"]["fingerprint"][:16],
+                    "orders": man["counts"]["orders"]}
+        except (ArtifactError, KeyError, TypeError) as exc:
+            problem = str(exc).split(": ", 1)[-1] if isinstance(exc, ArtifactError) else f"manifest lacks {exc}"
+            row |= {"created_at": f"UNREADABLE: {problem}"[:80], "fingerprint": "", "orders": ""}
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def current_note(registry_dir: str | Path) -> str | None:
+    """What is wrong with CURRENT, for `registry list` (None when it names a complete version)."""
+    registry = Registry.existing(registry_dir)
+    current = registry.current()
+    if current is None:
+        return "CURRENT is missing or empty: a service on this registry falls back to the newest version served before"
+    if current not in registry.versions():
+        return f"CURRENT names {current!r}, which is not a complete version here"
+    return None

@@ -207,3 +207,16 @@ def test_a_worker_serving_nothing_loads_a_version_repaired_in_place_at_its_next_
     shutil.copy(artifacts / "v1/vectors/product.npy", reg.path("v3-broken") / "vectors/product.npy")
     assert app.extensions["xuanpin"]["reloader"].check()["reloaded"] is True  # the poller's call, no operator
     assert app.test_client().get("/readyz").status_code == 200 and served(app) == "v3-broken"
+
+
+def test_an_empty_current_serves_the_version_served_before_and_says_why(registry, caplog):
+    registry.record("promoted", version="v1")
+    (registry.root / "CURRENT").write_text("")  # a write that went wrong
+    with caplog.at_level("WARNING", logger="serve.reload"):
+        app = create_app({"registry": str(registry.root), "poll_seconds": 0, "admin_token": TOKEN})
+    assert served(app) == "v1" and app.test_client().get("/readyz").status_code == 200
+    assert any("CURRENT is missing or empty" in r.getMessage() for r in caplog.records)
+    status = app.test_client().get("/v1/model").get_json()["reload"]
+    assert status["fallback"] is True and status["last_error"]["error"] == "CURRENT is missing or empty"
+    registry.set_current("v2")  # the operator sets it again: followed as usual
+    assert reload(app.test_client()).get_json()["serving"] == "v2" and served(app) == "v2"

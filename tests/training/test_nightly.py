@@ -475,6 +475,25 @@ def test_registry_list_shows_what_each_event_did(served, snapshots):
     assert r.exit_code == 0 and "pruned: versions=['20200101T000000Z'], keep=5" in r.output
 
 
+def test_registry_list_names_a_broken_version_and_a_broken_current_and_lists_the_rest(served, snapshots):
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    reg = Registry.open(served)
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    broken, good = reg.versions()
+    manifest = reg.path(broken) / "manifest.json"
+    manifest.write_text(manifest.read_text()[:500])  # cut in half
+    (reg.root / "CURRENT").write_text("")
+    r = CliRunner().invoke(main, ["registry", "list", "--registry", str(served)])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.output.splitlines() if x.lstrip().startswith(broken))
+    assert "UNREADABLE: unreadable manifest" in line
+    assert any(x.lstrip().startswith(good) and "UNREADABLE" not in x for x in r.output.splitlines())
+    assert "warning: CURRENT is missing or empty" in r.output
+
+
 def test_rollback_never_points_current_at_a_version_that_cannot_load(served, snapshots):
     """A corrupt earlier version is skipped when going back, and refused by name when asked for."""
     from click.testing import CliRunner
