@@ -32,8 +32,8 @@ class ServiceConfig(Settings):
 
     model: Path | None = Field(None, description="a fixed model artifact directory (or use `registry`)")
     registry: Path | None = Field(None, description="a model registry: serve its CURRENT, follow changes")
-    poll_seconds: float = Field(30.0, ge=0, description="how often to check the registry (0: only on POST "
-                                 "/v1/admin/reload, which reaches one worker: one worker only)")
+    poll_seconds: float = Field(30.0, ge=0, allow_inf_nan=False, description="how often to check the registry (0: "
+                                "only on POST /v1/admin/reload, which reaches one worker: one worker only)")
     admin_token: str | None = Field(None, min_length=16, description="bearer token for /v1/admin/* (off if unset)")
     ranking: RankingConfig = Field(default_factory=RankingConfig, description="ranking weights and quality gates")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies get 413")

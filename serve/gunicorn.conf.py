@@ -37,7 +37,7 @@ def reload_reaches_every_worker() -> bool:
     poll = os.environ.get("XUANPIN_POLL_SECONDS") or config.get("poll_seconds", 30)
     try:
         return float(poll) > 0
-    except ValueError:  # the app names the bad value
+    except (TypeError, ValueError):  # the app names the bad value
         return True
 
 
@@ -45,6 +45,8 @@ def counts_are_shared() -> bool:
     """Hot items count posted orders in the worker that receives them unless Redis is shared: with ingestion on
     and no Redis (in the environment or the XUANPIN_CONFIG file), several workers would each count a part."""
     hot = _config_file().get("hot") or {}
+    if not isinstance(hot, dict):  # `hot = "redis"`: the app names the bad value
+        hot = {}
     redis_url = os.environ.get("XUANPIN_REDIS_URL") or hot.get("redis_url")
     token = os.environ.get("XUANPIN_EVENTS_TOKEN") or hot.get("events_token")
     return bool(redis_url) or not token
@@ -52,7 +54,20 @@ def counts_are_shared() -> bool:
 
 # one worker where counts would split, one per core otherwise; asking for more is refused at start
 # (XUANPIN_ALLOW_SPLIT_COUNTS=1 accepts split counts, e.g. for a demo)
-workers = int(os.environ.get("XUANPIN_WORKERS") or (multiprocessing.cpu_count() if counts_are_shared() else 1))
+def _workers() -> int:
+    asked = os.environ.get("XUANPIN_WORKERS")
+    if not asked:
+        return multiprocessing.cpu_count() if counts_are_shared() else 1
+    try:
+        n = int(asked)
+    except ValueError:
+        raise SystemExit(f"XUANPIN_WORKERS={asked!r}: must be a whole number of workers (1 or more)") from None
+    if n < 1:  # gunicorn would run none, and every request would wait for nginx's timeout
+        raise SystemExit(f"XUANPIN_WORKERS={asked!r}: at least one worker is needed")
+    return n
+
+
+workers = _workers()
 worker_class = "serve.worker.JsonErrorWorker"  # the sync worker, its own error answers (414, 431, 400) in JSON
 threads = 1
 timeout = 30
@@ -68,6 +83,9 @@ loglevel = "info"
 
 def on_starting(server) -> None:
     n = server.cfg.workers  # what gunicorn will run, -w on the command line included
+    if n < 1:
+        raise SystemExit(f"refusing {n} workers: at least one is needed")
+    _metrics_dir()
     if n > 1 and os.environ.get("XUANPIN_ALLOW_SPLIT_COUNTS") != "1" and not counts_are_shared():
         raise SystemExit(f"refusing {n} workers: with XUANPIN_EVENTS_TOKEN set and no XUANPIN_REDIS_URL each "
                          "worker would count only the orders posted to it; set XUANPIN_REDIS_URL, or run one worker "
@@ -76,3 +94,27 @@ def on_starting(server) -> None:
         raise SystemExit(f"refusing {n} workers with XUANPIN_POLL_SECONDS=0: POST /v1/admin/reload reloads only the "
                          "worker that answers it, and the others would serve the old model for good; set a poll "
                          "interval (e.g. XUANPIN_POLL_SECONDS=30, the default), or run one worker (XUANPIN_WORKERS=1)")
+
+
+def _metrics_dir() -> None:
+    """PROMETHEUS_MULTIPROC_DIR, where each worker writes its metrics for /metrics to add up: made if missing,
+    and emptied of the last run's files (prometheus_client's rule: a dead run's counters would be counted)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+    except OSError as exc:
+        raise SystemExit(f"PROMETHEUS_MULTIPROC_DIR={path!r}: {exc.strerror or exc}") from None
+
+
+def child_exit(server, worker) -> None:
+    """A worker that exits (killed, restarted, timed out) stops counting in /metrics: its live gauges (the model
+    version it served) would otherwise be reported for good."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -74,3 +74,8 @@ def test_the_development_server_reads_a_url_of_raw_utf8_as_utf8(app):
     body = raw.partition(b"\r\n\r\n")[2]
     assert raw.startswith(b"HTTP/1.1 200") and '"query":"美妆"'.encode() in body
     assert body == encoded.partition(b"\r\n\r\n")[2] and b'"total":0' not in body
+
+
+def test_a_poll_interval_of_infinity_is_refused_not_a_poller_that_dies(tmp_path):
+    r = CliRunner().invoke(main, ["serve", "--model", str(tmp_path)], env={"XUANPIN_POLL_SECONDS": "inf"})
+    assert r.exit_code == 1 and "poll_seconds" in r.output and "finite" in r.output, r.output

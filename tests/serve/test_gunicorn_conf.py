@@ -19,7 +19,7 @@ class Server:
 
 def settings(monkeypatch, **env) -> dict:
     for name in ("XUANPIN_REDIS_URL", "XUANPIN_EVENTS_TOKEN", "XUANPIN_WORKERS", "XUANPIN_ALLOW_SPLIT_COUNTS",
-                 "XUANPIN_CONFIG", "XUANPIN_REGISTRY", "XUANPIN_POLL_SECONDS"):
+                 "XUANPIN_CONFIG", "XUANPIN_REGISTRY", "XUANPIN_POLL_SECONDS", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -75,3 +75,35 @@ def test_serving_a_registry_with_polling_off_is_refused_with_several_workers(mon
     config.write_text('registry = "/srv/registry"\npoll_seconds = 0\n')
     with pytest.raises(SystemExit, match="XUANPIN_POLL_SECONDS=0"):
         settings(monkeypatch, XUANPIN_CONFIG=str(config))["on_starting"](Server(2))
+
+
+@pytest.mark.parametrize("asked", ["0", "-1", "two"])
+def test_a_worker_count_that_runs_nothing_is_refused_at_start(monkeypatch, asked):
+    with pytest.raises(SystemExit, match=f"XUANPIN_WORKERS='{asked}'"):
+        settings(monkeypatch, XUANPIN_WORKERS=asked)
+    with pytest.raises(SystemExit, match="at least one"):
+        settings(monkeypatch)["on_starting"](Server(0))  # gunicorn -w 0
+
+
+def test_config_file_values_of_the_wrong_type_are_left_for_the_app_to_name(monkeypatch, tmp_path):
+    config = tmp_path / "service.toml"
+    config.write_text('registry = "/srv/registry"\npoll_seconds = [1]\nhot = "redis"\n')
+    settings(monkeypatch, XUANPIN_CONFIG=str(config))["on_starting"](Server(2))  # no TypeError, no AttributeError
+
+
+def test_the_metrics_directory_is_made_emptied_of_a_dead_run_and_forgets_exited_workers(monkeypatch, tmp_path):
+    metrics = tmp_path / "prom"
+    conf = settings(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    conf["on_starting"](Server(1))
+    assert metrics.is_dir()
+    (metrics / "gauge_liveall_999999.db").write_bytes(b"old run")
+    (metrics / "notes.txt").write_text("kept")
+    conf["on_starting"](Server(1))
+    assert sorted(p.name for p in metrics.iterdir()) == ["notes.txt"]
+    (metrics / "gauge_liveall_4242.db").write_bytes(b"a worker's live gauge: the model version it serves")
+    (metrics / "counter_4242.db").write_bytes(b"its requests: still counted once it is gone")
+    conf["child_exit"](None, type("Worker", (), {"pid": 4242})())
+    assert sorted(p.name for p in metrics.iterdir()) == ["counter_4242.db", "notes.txt"]
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit, match="PROMETHEUS_MULTIPROC_DIR"):
+        settings(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "afile"))["on_starting"](Server(1))
