@@ -55,3 +55,39 @@ def test_a_missing_nginx_names_the_package_to_install(tmp_path, monkeypatch):
     fake.write_text("#!/bin/sh\n", encoding="utf-8")
     fake.chmod(0o755)
     assert find_nginx({"XUANPIN_NGINX": str(fake)}) == str(fake)
+
+
+def test_no_worker_behind_nginx_is_a_json_503_with_retry_after(tmp_path):
+    """gunicorn down (nothing on its socket: nginx's 502) is answered 503 with Retry-After, as documented, not
+    the 502 or 504 that led to the error page."""
+    import http.client
+    import socket as sockets
+    import time
+
+    try:
+        nginx = find_nginx()
+    except NginxMissing:
+        pytest.skip("nginx is not installed (apt-get install nginx-light; .ci/run installs it)")
+    with sockets.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "nginx.conf").write_text(_conf(tmp_path, listen=f"127.0.0.1:{port}"), encoding="utf-8")
+    proc = subprocess.Popen([nginx, "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/healthz")
+                r = conn.getresponse()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "nginx did not start"
+                time.sleep(0.1)
+        body = r.read()
+        assert r.status == 503 and r.getheader("Retry-After") == "5"
+        assert b'"code": "unavailable"' in body
+    finally:
+        proc.terminate()
+        proc.wait(10)
