@@ -60,6 +60,18 @@ def _accepts(address: str) -> bool:
     return True
 
 
+def _bad_bind(bind: str) -> str | None:
+    """Why nginx cannot listen on `bind` (None if it can try): not an address, or one something already holds
+    (checked first: otherwise the launcher's own probe would reach that other process and report success)."""
+    if not bind.startswith("unix:"):
+        port = bind.rpartition(":")[2]
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            return f"XUANPIN_BIND={bind!r}: not an address nginx can listen on (HOST:PORT, PORT or unix:PATH)"
+    if _accepts(bind):
+        return f"XUANPIN_BIND={bind}: something already listens there; stop it or choose another address"
+    return None
+
+
 def _die_with_this_process(sig: int) -> Callable[[], None] | None:
     """A preexec function asking the kernel to send the child `sig` when this launcher dies, even by SIGKILL
     (Linux's PR_SET_PDEATHSIG): nginx and gunicorn have their own process groups and would outlive it."""
@@ -127,8 +139,13 @@ def run(bind: str, environ: dict[str, str] | None = None) -> int:
         return 2
     access_log = env.pop("XUANPIN_ACCESS_LOG", None)  # nginx's: it sees every client; gunicorn logs none
 
+    problem = _bad_bind(bind)
+    if problem:
+        _log(problem)
+        return 2
+
     stop: list[int] = []  # the signals received (a handler that takes a lock could deadlock the loop)
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal, some supervisors
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
 
     run_dir = Path(tempfile.mkdtemp(prefix="xuanpin-serve-", dir=env.get("XDG_RUNTIME_DIR")))

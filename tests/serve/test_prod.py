@@ -269,6 +269,19 @@ def test_a_refused_worker_count_stops_before_nginx_starts(nginx, env, capfd):
     assert _refused(port)
 
 
+def test_an_address_nginx_cannot_listen_on_is_refused_before_anything_starts(env, capfd):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for bind, said in ((f"127.0.0.1:{port}", "something already listens there"),
+                           ("127.0.0.1:notaport", "not an address nginx can listen on")):
+            proc = subprocess.run([sys.executable, "-m", "serve.prod"], env={**env, "XUANPIN_BIND": bind},
+                                  cwd=ROOT, timeout=60)
+            err = capfd.readouterr().err
+            assert proc.returncode == 2 and said in err and "Traceback" not in err, err
+
+
 def test_a_missing_nginx_is_named_with_its_package(env, tmp_path, capfd):
     proc = subprocess.run([sys.executable, "-m", "serve.prod"], env={**env, "XUANPIN_NGINX": str(tmp_path / "no")},
                           cwd=ROOT, timeout=60)
@@ -293,6 +306,15 @@ def test_nginx_s_own_errors_are_json_too(deployment, request_bytes, status, code
     assert int(head.split()[1]) == status
     assert b"content-type: application/json" in head.lower()
     assert json.loads(body)["error"]["code"] == code
+
+
+def test_sighup_stops_the_deployment_gracefully_and_removes_its_runtime_dir(env, tmp_path, nginx):
+    port = _free_port()
+    proc = _running({**env, "XDG_RUNTIME_DIR": str(tmp_path)}, port)
+    assert list(tmp_path.glob("xuanpin-serve-*"))
+    proc.send_signal(signal.SIGHUP)  # the terminal it ran in closed
+    assert proc.wait(60) == 0
+    assert _refused(port) and not list(tmp_path.glob("xuanpin-serve-*"))
 
 
 def test_sigterm_stops_nginx_and_gunicorn(deployment):
