@@ -46,10 +46,16 @@ class ServiceConfig(Settings):
         data: dict = {}
         if env.get("XUANPIN_CONFIG"):
             data = read_config_file(env["XUANPIN_CONFIG"])
+        # the environment overrides the file, the choice of source included: a model in the environment
+        # replaces the file's registry, and the other way round (both in the environment stay an error)
         if env.get("XUANPIN_MODEL"):
             data["model"] = env["XUANPIN_MODEL"]
+            if not env.get("XUANPIN_REGISTRY"):
+                data.pop("registry", None)
         if env.get("XUANPIN_REGISTRY"):
             data["registry"] = env["XUANPIN_REGISTRY"]
+            if not env.get("XUANPIN_MODEL"):
+                data.pop("model", None)
         if env.get("XUANPIN_ADMIN_TOKEN"):
             data["admin_token"] = env["XUANPIN_ADMIN_TOKEN"]
         if env.get("XUANPIN_POLL_SECONDS"):

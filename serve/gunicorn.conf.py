@@ -32,7 +32,8 @@ def reload_reaches_every_worker() -> bool:
     """Serving a registry with polling off, POST /v1/admin/reload reloads only the worker that answers it: the
     others would serve the old model for good."""
     config = _config_file()
-    if not (os.environ.get("XUANPIN_REGISTRY") or config.get("registry")):
+    from_file = config.get("registry") and not os.environ.get("XUANPIN_MODEL")  # the environment's model wins
+    if not (os.environ.get("XUANPIN_REGISTRY") or from_file):
         return True
     poll = os.environ.get("XUANPIN_POLL_SECONDS") or config.get("poll_seconds", 30)
     try:

@@ -79,3 +79,17 @@ def test_the_development_server_reads_a_url_of_raw_utf8_as_utf8(app):
 def test_a_poll_interval_of_infinity_is_refused_not_a_poller_that_dies(tmp_path):
     r = CliRunner().invoke(main, ["serve", "--model", str(tmp_path)], env={"XUANPIN_POLL_SECONDS": "inf"})
     assert r.exit_code == 1 and "poll_seconds" in r.output and "finite" in r.output, r.output
+
+
+def test_the_environment_overrides_the_file_s_choice_of_model_or_registry(tmp_path):
+    from serve.config import ServiceConfig
+
+    registry_file, model_file = tmp_path / "registry.toml", tmp_path / "model.toml"
+    registry_file.write_text('registry = "/srv/registry"\npoll_seconds = 5\n')
+    model_file.write_text('model = "/srv/model"\n')
+    chosen = ServiceConfig.from_env({"XUANPIN_CONFIG": str(registry_file), "XUANPIN_MODEL": "/srv/other"})
+    assert (str(chosen.model), chosen.registry, chosen.poll_seconds) == ("/srv/other", None, 5)
+    chosen = ServiceConfig.from_env({"XUANPIN_CONFIG": str(model_file), "XUANPIN_REGISTRY": "/srv/r"})
+    assert (chosen.model, str(chosen.registry)) == (None, "/srv/r")
+    with pytest.raises(Exception, match="exactly one of a model"):
+        ServiceConfig.from_env({"XUANPIN_MODEL": "/a", "XUANPIN_REGISTRY": "/b"})
