@@ -19,7 +19,8 @@ class Server:
 
 def settings(monkeypatch, **env) -> dict:
     for name in ("XUANPIN_REDIS_URL", "XUANPIN_EVENTS_TOKEN", "XUANPIN_WORKERS", "XUANPIN_ALLOW_SPLIT_COUNTS",
-                 "XUANPIN_CONFIG", "XUANPIN_REGISTRY", "XUANPIN_POLL_SECONDS", "PROMETHEUS_MULTIPROC_DIR"):
+                 "XUANPIN_CONFIG", "XUANPIN_REGISTRY", "XUANPIN_POLL_SECONDS", "PROMETHEUS_MULTIPROC_DIR",
+                 "XUANPIN_MODEL"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
