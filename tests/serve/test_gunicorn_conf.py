@@ -108,3 +108,9 @@ def test_the_metrics_directory_is_made_emptied_of_a_dead_run_and_forgets_exited_
     (tmp_path / "afile").write_text("")
     with pytest.raises(SystemExit, match="PROMETHEUS_MULTIPROC_DIR"):
         settings(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "afile"))["on_starting"](Server(1))
+
+
+def test_a_model_in_the_environment_overrides_the_file_s_registry_for_the_reload_check(monkeypatch, tmp_path):
+    config = tmp_path / "service.toml"
+    config.write_text('registry = "/srv/registry"\npoll_seconds = 0\n')
+    settings(monkeypatch, XUANPIN_CONFIG=str(config), XUANPIN_MODEL="/srv/model")["on_starting"](Server(2))
