@@ -73,6 +73,26 @@ def restore_interrupted(out: Path) -> Path | None:
     return out
 
 
+def clear_dead_runs(out: Path) -> list[Path]:
+    """Remove the ``.NAME.tmp-PID-*`` directories of runs that died writing `out` (killed outright, no cleanup
+    ran): their process is gone. A live run's (another process writing the same target) is left alone."""
+    removed = []
+    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, another user's
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
+
+
 def refuse_to_replace(out: Path) -> None:
     """Raise FileExistsError unless `out` is a model artifact (its manifest and nothing but the layout's files) or
     an empty directory: --overwrite replaces an artifact, never a snapshot or anything else a user keeps there."""
@@ -107,6 +127,7 @@ class ArtifactWriter:
         if self.out.name in ("", ".", ".."):  # "." has no name to put a sibling beside
             self.out = self.out.resolve()
         restore_interrupted(self.out)
+        clear_dead_runs(self.out)
         if self.out.exists() and not overwrite:
             raise FileExistsError(f"{self.out} exists; pass overwrite=True (--overwrite) to replace it")
         if self.out.exists():

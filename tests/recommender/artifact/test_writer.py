@@ -76,3 +76,21 @@ def test_files_a_component_writes_itself_are_checked_against_the_table_on_commit
     with pytest.raises(ArtifactError, match=r"broken/content/coef\.npy: shape \(\d+, 63\), expected \(any, 64\)"):
         _rewrite(small_artifact, tmp_path / "broken", damage="content/coef.npy")
     assert sorted(os.listdir(tmp_path)) == ["copy"]
+
+
+def test_a_run_killed_while_writing_leaves_nothing_for_the_next_one_to_trip_on(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (dead_pid, live.pid):
+            (tmp_path / f".model.tmp-{pid}-0badc0de" / "vectors").mkdir(parents=True)
+        ArtifactWriter(tmp_path / "model").abort()
+        left = sorted(p.name for p in tmp_path.iterdir())
+        assert left == [f".model.tmp-{live.pid}-0badc0de"]  # the killed run's is gone, the running one's stays
+    finally:
+        live.kill()
+        live.wait()
