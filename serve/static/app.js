@@ -214,21 +214,23 @@ function showHome(params, boards) {
 }
 
 function loadHomeBoards() {
-  homePanel("#home-top", "近24小时销量榜", () => api("/v1/rankings/top-sales", { window: "1d", k: HOME_ROWS }),
+  homePanel("#home-top", "近24小时销量榜",
+    withAsOf(() => api("/v1/rankings/top-sales", { window: "1d", k: HOME_ROWS })),
     (body) => body.items.map((it) => homeRow(it.rank, productLink(it.product),
       `${it.product.category} · ${price(it.product.price)}`, `销量 ${num(it.sales)}`, yuan(it.gmv))),
-    "近1天暂无上榜商品。");
+    "近1天暂无上榜商品。", dataAsOf);
   homePanel("#home-hot", "实时爆款", () => api("/v1/rankings/hot", { k: HOME_ROWS }),
     (body) => body.items.map((it) => homeRow(it.rank, productLink(it.product),
       (it.reasons && it.reasons[0] ? it.reasons[0].text : `${it.product.category} · ${price(it.product.price)}`),
       `近${num(body.window_minutes)}分钟 ${num(it.recent_orders)} 单`, `24小时 ${num(it.orders_24h)} 单`)),
     "暂无实时爆款：最近没有订单突增的商品。", (body) => (body.as_of ? `截至 ${when(body.as_of)}` : null));
-  homePanel("#home-anchors", "达人榜", () => api("/v1/rankings/anchors", { window: "1d", metric: "gmv", k: HOME_ROWS }),
+  homePanel("#home-anchors", "达人榜",
+    withAsOf(() => api("/v1/rankings/anchors", { window: "1d", metric: "gmv", k: HOME_ROWS })),
     (body) => body.items.map((it) => homeRow(it.rank,
       [anchorLink(it.anchor), it.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播")],
       it.audience.text || [it.anchor.tier, it.anchor.main_category].filter(Boolean).join(" · "),
       `GMV ${yuan(it.gmv)}`, `订单 ${num(it.orders)}`)),
-    "近1天暂无上榜主播。");
+    "近1天暂无上榜主播。", dataAsOf);
   homePanel("#home-rising", "涨势商品",
     () => api("/v1/products", { sort: "growth_7d", min_sales_7d: 10, k: HOME_ROWS }),
     (body) => body.items.map((hit) => homeRow(hit.rank, productLink(hit.product),
@@ -850,15 +852,19 @@ function squareFrom(params) {
   return f;
 }
 
-// The labels the filters offer (GET /v1/model: anchor_labels), fetched once
-let labelsPromise = null;
-function anchorLabels() {
-  if (!labelsPromise) {
-    labelsPromise = api("/v1/model").then((b) => b.anchor_labels || {})
-      .catch((err) => { labelsPromise = null; throw err; });
-  }
-  return labelsPromise;
+// The served model's description (GET /v1/model), fetched once: the labels the filters offer, the snapshot's time
+let modelPromise = null;
+function modelInfo() {
+  if (!modelPromise) modelPromise = api("/v1/model").catch((err) => { modelPromise = null; throw err; });
+  return modelPromise;
 }
+const anchorLabels = () => modelInfo().then((b) => b.anchor_labels || {});
+/** When the model's data ends (its snapshot, UTC as the manifest writes it), or null. */
+const snapshotAsOf = (m) => (m && m.data && m.data.snapshot_time ? m.data.snapshot_time.replace(" ", "T") + "Z" : null);
+/** A board's answer with the snapshot's time beside it: the sales boards count the data, not the wall clock. */
+const withAsOf = (load) => () => Promise.all([load(), modelInfo().catch(() => null)])
+  .then(([body, m]) => ({ ...body, as_of: snapshotAsOf(m) }));
+const dataAsOf = (body) => (body.as_of ? `数据截至 ${when(body.as_of)}` : null);
 
 async function fillLabelSelect(select, dim, selected, anyText) {
   try {

@@ -28,6 +28,13 @@ def expect_home_boards(page: Page, server) -> None:
     expect(rows(page, "home-top").locator(".home-figure")).to_have_text(
         [f"销量 {it['sales']:,}" for it in top["items"]])
 
+    # the sales boards count the snapshot's last day, not today: they say when their data ends (Beijing time)
+    import pandas as pd
+
+    ends = pd.Timestamp(server.get("/v1/model")["data"]["snapshot_time"], tz="UTC").tz_convert("Asia/Shanghai")
+    for panel in ("home-top", "home-anchors"):
+        expect(page.locator(f"#{panel} .home-note")).to_have_text(f"数据截至 {ends:%Y-%m-%d %H:%M}")
+
     board = server.get("/v1/rankings/anchors", window="1d", metric="gmv", k=ROWS)
     assert board["items"]
     expect(rows(page, "home-anchors").locator(".home-item > a")).to_have_text(
