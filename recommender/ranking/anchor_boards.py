@@ -5,6 +5,7 @@ A board is one total order: the metric, then the other metric, then fans, all de
 Ranks are positions in it (1, 2, 3 ...), so two rooms tied on GMV are 1 and 2, never both "第 1 名", and a page
 is a slice of the same order. Only rooms that pass the anchor gates (rating, violations) and sold in the
 window (in the category) are on a board; a tier or the new-anchor rule narrows it, ranks counting within it.
+The new-anchor board then lists the 新人主播 who have not sold yet, most fans first (GMV and orders 0).
 """
 
 from __future__ import annotations
@@ -77,10 +78,30 @@ class AnchorBoards:
             rows = rows[self.rooms.tier[rows] == tier]
         if new:
             rows = rows[self.rooms.new[rows]] if self.rooms.new is not None else rows[:0]
+            rows = np.concatenate([rows, self._unsold_new(window, category, tier, rows)])
         gmv, orders = self.figures(window, category)
         shown = rows[offset:offset + k]
         return BoardPage(shown, np.arange(offset + 1, offset + 1 + len(shown)), gmv[shown], orders[shown], len(rows),
                          offset + k if len(rows) > offset + k else None)
+
+
+    def _unsold_new(self, window: int, category: str | None, tier: str | None, sold: np.ndarray) -> np.ndarray:
+        """新人主播 who pass the gates and sold nothing in the window (in the category: of that main category), most
+        fans first: a merchant looking for new anchors to back (扶持) finds them after those that sold, where a
+        sales board alone would be empty (a new room often has not sold yet)."""
+        if self.rooms.new is None:
+            return sold[:0]
+        keep = self.gate & self.rooms.new
+        keep[sold] = False
+        if category is not None:
+            main = self.rooms.main
+            code = self.categories.index(category)
+            keep &= main == code if main is not None else False
+        if tier is not None:
+            keep &= self.rooms.tier == tier
+        rows = np.flatnonzero(keep)
+        fans = np.asarray(self.rooms.fans, np.int64)[rows]
+        return rows[np.lexsort((rows, -fans))]
 
 
 def audience_line(rooms: Rooms, rows: np.ndarray) -> list[dict]:

@@ -121,8 +121,11 @@ def test_the_new_anchor_board_holds_the_new_anchors_by_the_configured_rule(new_c
         row = serving.model.anchor_ids.lookup(str(it["anchor"]["anchor_id"]))
         assert rooms.age_days[row] < cfg.new_anchor_days and rooms.gmv_30d[row] < cfg.new_anchor_gmv_30d
         assert rooms.violations[row] <= cfg.new_anchor_max_violations
-    assert body["paging"]["candidates"] == int((rooms.new & serving.ranker.anchor_gate
-                                                & (rooms.gmv_30d > 0)).sum())
+    # every new anchor who passes the gates: those that sold, then those that have not yet (by fans)
+    assert body["paging"]["candidates"] == int((rooms.new & serving.ranker.anchor_gate).sum())
+    unsold = [it for it in body["items"] if it["gmv"] == 0]
+    assert body["items"][len(body["items"]) - len(unsold):] == unsold
+    assert [it["fans"] for it in unsold] == sorted((it["fans"] for it in unsold), reverse=True)
     # with the default 90 days, the small world's anchors are too old: an empty board, not an error
     default = get(client, "/v1/rankings/anchors", window="30d", new="true")
     assert default["items"] == [] and default["paging"]["candidates"] == 0

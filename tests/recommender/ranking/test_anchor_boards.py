@@ -50,6 +50,25 @@ def test_gated_rooms_are_not_on_boards_and_a_tier_or_the_new_rule_narrows_a_boar
     assert new.rows.tolist() == [3] and new.rank.tolist() == [1]
 
 
+def test_the_new_anchor_board_lists_new_anchors_that_have_not_sold_yet_after_those_that_have():
+    """A merchant looking for new anchors to back finds them on the board even before their first sale: those
+    that sold by the metric, then the rest by fans (a sales board alone was always empty on a fresh platform)."""
+    gmv = np.zeros((5, 3, 2))
+    gmv[:, 2, 0] = [0, 50, 0, 0, 70]  # 30 days, category "a"
+    rooms = rooms_of(5, fans=[30, 10, 90, 60, 5], tier=["尾部", "尾部", "尾部", "腰部", "尾部"])
+    rooms.new = np.array([True, True, True, True, False])
+    rooms.main = np.array([0, 0, 1, 0, 0])  # room 2's main category is "b"
+    gate = np.array([True, True, True, True, True])
+    boards = AnchorBoards(gmv, np.zeros((5, 3, 2), np.int64), rooms, gate, ["a", "b"])
+    page = boards.page(30, new=True, k=10)
+    assert page.rows.tolist() == [1, 2, 3, 0] and page.rank.tolist() == [1, 2, 3, 4] and page.total == 4
+    assert page.gmv.tolist() == [50, 0, 0, 0]
+    assert boards.page(30, category="a", new=True).rows.tolist() == [1, 3, 0]  # of its main category
+    assert boards.page(30, tier="腰部", new=True).rows.tolist() == [3]
+    assert boards.page(30, new=True, k=2, offset=2).rows.tolist() == [3, 0]  # pages are slices of one order
+    assert boards.page(30).rows.tolist() == [4, 1]  # the sales board itself is unchanged
+
+
 def test_the_new_anchor_rule_is_three_fixed_bars():
     cfg = RankingConfig(new_anchor_days=90, new_anchor_gmv_30d=10_000, new_anchor_max_violations=0)
     age = np.array([10, 89.9, 90, 10, 10])
