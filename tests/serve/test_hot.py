@@ -351,15 +351,21 @@ def test_with_the_events_clock_and_nothing_counted_a_batch_is_bounded_by_its_med
     assert alone.json["rejected"] == 1 and "in the future" in alone.json["errors"][0]["message"]
 
 
+def bursting_on(small_artifact, url: str, retry_seconds: float):
+    """A service on the Redis at `url` with one good bursting in one room: (client, room, good, the store's now)."""
+    app = started({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=retry_seconds)})
+    client = app.test_client()
+    s = app.extensions["xuanpin"]["serving"]
+    good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item()
+    room = s.model.anchor_ids.ids[0].item()
+    now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
+    burst(client, room, good, now + timedelta(minutes=1))
+    return client, room, good, now
+
+
 def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works(small_artifact):
     with redis_server() as (proc, url):
-        app = started({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=60)})
-        client = app.test_client()
-        s = app.extensions["xuanpin"]["serving"]
-        good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item()
-        room = s.model.anchor_ids.ids[0].item()
-        now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
-        burst(client, room, good, now + timedelta(minutes=1))
+        client, room, good, now = bursting_on(small_artifact, url, retry_seconds=60)
         before = client.get("/v1/rankings/hot").json
         assert good in [i["product"]["product_id"] for i in before["items"]] and not before["stale"]
         proc.kill()
@@ -488,13 +494,7 @@ def test_a_redis_that_refuses_writes_is_unavailable_like_a_dead_one_and_recovers
     """Up but refusing (full with noeviction, or a read-only replica after a failover): 503 on ingestion and stale
     lists naming the error, as when Redis is down (it was a 500 and lists that said they were fresh)."""
     with redis_server() as (_, url):
-        app = started({"model": str(small_artifact), "hot": hot_config(redis_url=url, retry_seconds=0)})
-        client = app.test_client()
-        s = app.extensions["xuanpin"]["serving"]
-        good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item()
-        room = s.model.anchor_ids.ids[0].item()
-        now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
-        burst(client, room, good, now + timedelta(minutes=1))
+        client, room, good, now = bursting_on(small_artifact, url, retry_seconds=60)
         admin = redis.Redis.from_url(url)
         if refusal == "out_of_memory":
             admin.config_set("maxmemory-policy", "noeviction")
@@ -504,6 +504,8 @@ def test_a_redis_that_refuses_writes_is_unavailable_like_a_dead_one_and_recovers
         r = client.post("/v1/events/orders", json={"events": [event("r1", room, good, now)]}, headers=AUTH)
         assert r.status_code == 503 and r.json["error"]["code"] == "store_unavailable"
         assert "redis refused" in r.json["error"]["message"]
+        hot = client.get("/v1/rankings/hot")
+        assert hot.status_code == 200 and hot.json["stale"] is True and "redis refused" in hot.json["error"]
         assert client.get(f"/v1/anchors/{room}/picks").status_code == 200
         admin.config_set("maxmemory", 0)
         admin.replicaof("NO", "ONE")
