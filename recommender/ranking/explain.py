@@ -95,7 +95,8 @@ class Explainer:
             why.append(reasons.fans_clicks(self._clicks[p], self._click_mean[p]))
         if 0 < self._rank_7d[p] <= BOARD_REASON_RANKS:
             why.append(reasons.top_board(cat, self._rank_7d[p]))
-        why.append(reasons.commission(self._commission[p], self._order_value[p]))
+        if self._commission[p] > 0:  # a catalogue without commissions (Online Retail) has no 佣金 0% to argue
+            why.append(reasons.commission(self._commission[p], self._order_value[p]))
         supported = []
         if self._new[p]:
             supported.append("new_goods")

@@ -93,6 +93,16 @@ def test_without_a_click_log_no_good_is_said_to_draw_clicks(small_artifact):
     assert not any(r["code"] == "fans_clicks" for p in range(len(ranker.goods.price)) for r in explainer.good(p)[2])
 
 
+def test_a_good_that_pays_no_commission_is_not_argued_for_by_its_commission(small_artifact):
+    """A catalogue without commissions (Online Retail's rate is 0) says nothing of 佣金 0%，每单约赚 ¥0."""
+    ranker = Ranker(load_model(small_artifact))
+    ranker.goods.commission = np.where(np.arange(len(ranker.goods.price)) % 2 == 0, 0.0, ranker.goods.commission)
+    explainer = type(ranker.explainer)(ranker.goods, ranker.rooms, ranker.board_rank[7])
+    for p in range(0, 40):
+        cited = any(r["code"] == "commission" for r in explainer.good(p)[2])
+        assert cited == (p % 2 == 1), p
+
+
 def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     """The room x good term's reasons cite the model's own figures: a cell of at least 10% of the fans buying the
     good at least 1.25 times as much as its average buyer, a price band the room sells at least 1.25 times as well.
