@@ -79,7 +79,8 @@ def anchor_fans(fans: int) -> dict:
 
 
 def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:
-    return {"code": "category_sales", "text": f"近30天{category} GMV {yuan(gmv_30d)}，占其 GMV {share:.0%}",
+    part = "不到 1%" if 0 < share < 0.005 else f"{share:.0%}"  # never "0%" beside a GMV that is not 0
+    return {"code": "category_sales", "text": f"近30天{category} GMV {yuan(gmv_30d)}，占其 GMV {part}",
             "value": round(float(gmv_30d), 2)}
 
 

@@ -134,7 +134,9 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
             answer = handler(q=q, **path_args)
             if not as_csv:
                 return answer
-            name = request.path.rstrip("/").rsplit("/", 1)[-1] or "list"
+            # the path after /v1/, so downloads for two anchors or goods do not collide: anchors-10000010-picks.csv
+            parts = request.path.strip("/").split("/")[1:] or ["list"]
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
             return Response(to_csv(answer[csv], item_model(response, csv)), mimetype="text/csv", headers={
                 "Content-Disposition": f"attachment; filename={name}.csv"})
 

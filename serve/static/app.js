@@ -386,7 +386,7 @@ async function loadProfile(id, t) {
       p.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播"),
       h("span", { class: "muted" }, `ID ${a.anchor_id} · 入驻 ${day(p.created_at)}`)),
     h("div", { class: "kpis" },
-      kpi("粉丝", num(a.fans)), kpi("近30天购买粉丝", num(p.buyers_30d)),
+      kpi("粉丝", num(a.fans)), kpi("近30天有购买的粉丝（全平台）", num(p.buyers_30d)),
       kpi("近7天订单", num(s.orders_7d)), kpi("近7天 GMV", yuan(s.gmv_7d)),
       kpi("近30天订单", num(s.orders_30d)), kpi("近30天 GMV", yuan(s.gmv_30d)),
       kpi("货架商品", num(s.shelf_size)), kpi("店铺评分", p.shop_rating === null ? "—" : num(p.shop_rating, 1))),

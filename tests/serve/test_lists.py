@@ -224,7 +224,9 @@ def test_every_list_downloads_as_csv_one_row_per_item(client, ids, route):
     answer = client.get(path).json
     r = client.get(path + ("&" if "?" in path else "?") + "format=csv")
     assert r.status_code == 200 and r.mimetype == "text/csv" and r.mimetype_params["charset"] == "utf-8"
-    assert r.headers["Content-Disposition"].startswith("attachment; filename=")
+    # named by the path after /v1/, ids included, so two anchors' or goods' downloads do not collide
+    named = path.split("?")[0].removeprefix("/v1/").replace("/", "-")
+    assert r.headers["Content-Disposition"] == f"attachment; filename={named}.csv"
     table = read_csv(r.data)
     head, rows = table[0], table[1:]
     assert len(rows) == len(answer["items"])

@@ -73,6 +73,8 @@ def test_each_proposed_room_cites_its_followers_share_buying_the_goods_category(
             cited = {r["code"]: r for r in item["reasons"]}
             gmv = float(rooms.category_sales(np.array([item["anchor"]]), code)[0][0])
             assert ("category_sales" in cited) == (gmv > 0) and ("category_untried" in cited) == (gmv == 0)
+            if gmv > 0:  # a GMV above 0 is never said to be 0% of the room's
+                assert "占其 GMV 0%" not in cited["category_sales"]["text"]
             untried += gmv == 0
             if label not in labels:
                 continue
@@ -161,3 +163,10 @@ def test_where_the_shelf_rate_model_ranks_room_activity_changes_nothing(small_ar
             a, b = plain.anchors_for(product, 10, offset).items, steep.anchors_for(product, 10, offset).items
             assert [(it["anchor"], it["score"], it["breakdown"]) for it in a] == \
                 [(it["anchor"], it["score"], it["breakdown"]) for it in b]
+
+
+def test_a_category_s_share_of_a_room_s_gmv_rounding_to_0_is_said_to_be_under_1_percent():
+    from recommender import reasons
+
+    assert reasons.anchor_category_sales("食品", 1708.0, 0.0006)["text"] == "近30天食品 GMV ¥1,708，占其 GMV 不到 1%"
+    assert reasons.anchor_category_sales("食品", 1708.0, 0.012)["text"].endswith("占其 GMV 1%")
