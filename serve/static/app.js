@@ -1010,13 +1010,15 @@ async function loadTop(window, category) {
   if (!body.items.length) { fill(box, empty("该类目暂无上榜商品。")); return; }
   fill(box, h("div", { class: "list-head" }, h("span", { class: "muted" }, `前 ${body.items.length} 名`),
     csvLink("/v1/rankings/top-sales", { window, category, k: 20 })),
-  h("div", { class: "scroll" }, h("table", { class: "table board" },
+  h("div", { class: "scroll" }, h("table", { class: "table board top-board" },
     h("thead", {}, h("tr", {}, ["名次", "商品", "类目", "售价", `${WINDOW_NAMES[body.window]}销量`, "GMV"]
       .map((x) => h("th", {}, x)))),
     h("tbody", {}, body.items.map((it) => h("tr", {},
-      h("td", { class: "rank" }, it.rank), h("td", {}, productLink(it.product)),
+      h("td", { class: "rank" }, it.rank), h("td", { class: "product" }, productLink(it.product)),
       h("td", { class: "nw category" }, it.product.category), h("td", { class: "nw price" }, price(it.product.price)),
-      h("td", { class: "nw sales" }, num(it.sales)), h("td", { class: "nw" }, yuan(it.gmv))))))));
+      // data-label: at phone width a row is a card and each figure says what it is (styles: .top-board)
+      h("td", { class: "nw sales", dataset: { label: "销量" } }, num(it.sales)),
+      h("td", { class: "nw gmv", dataset: { label: "GMV" } }, yuan(it.gmv))))))));
 }
 
 async function loadHot(category) {
@@ -1041,15 +1043,16 @@ async function loadHot(category) {
   // live counts from the order stream (the card's 近7天销量 is the model snapshot's: 0 for a good that started
   // selling today); the burst's ratio is in its reason, said with the figures it is computed from
   fill(box, h("div", { class: "list-head" }, meta, csvLink("/v1/rankings/hot", { k: 20, category })),
-    h("div", { class: "scroll" }, h("table", { class: "table board" },
+    h("div", { class: "scroll" }, h("table", { class: "table board hot-board" },
       h("thead", {}, h("tr", {}, ["名次", "商品", `近${num(body.window_minutes)}分钟`, "近24小时", "近7天", "理由"]
         .map((x) => h("th", {}, x)))),
       h("tbody", {}, body.items.map((it) => h("tr", {},
         h("td", { class: "rank" }, it.rank),
-        h("td", {}, productLink(it.product), h("div", { class: "muted" }, `${it.product.category} · ${price(it.product.price)}`)),
-        h("td", { class: "nw recent" }, num(it.recent_orders)),
-        h("td", { class: "nw day" }, num(it.orders_24h)),
-        h("td", { class: "nw week" }, num(it.orders_7d)),
+        h("td", { class: "product" }, productLink(it.product),
+          h("div", { class: "muted" }, `${it.product.category} · ${price(it.product.price)}`)),
+        h("td", { class: "nw recent", dataset: { label: `近${num(body.window_minutes)}分钟` } }, num(it.recent_orders)),
+        h("td", { class: "nw day", dataset: { label: "近24小时" } }, num(it.orders_24h)),
+        h("td", { class: "nw week", dataset: { label: "近7天" } }, num(it.orders_7d)),
         h("td", { class: "reasons-cell" }, (it.reasons || []).map((r) => h("div", {}, r.text)))))))));
 }
 

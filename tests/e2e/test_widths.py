@@ -160,6 +160,12 @@ def test_the_product_view_at_each_width(page, live, anchor, width, screenshots):
     assert len(table) - 1 == len(similar["items"]) and table[0][0] == "商品ID"
 
 
+def fits_its_panel(page: Page, table: str) -> None:
+    """Every column of `table` is on screen without swiping inside it: the table is no wider than its box."""
+    over = page.locator(table).evaluate("t => t.scrollWidth - t.parentElement.clientWidth")
+    assert over <= 1, f"{table} is {over} px wider than its panel: columns hidden off-screen"
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_boards_at_each_width(page, live, width, screenshots):
     at(page, width).goto(f"{live.url}/#/boards")
@@ -167,6 +173,12 @@ def test_the_boards_at_each_width(page, live, width, screenshots):
     expect(page.locator("#top-list tbody .title")).to_have_text([it["product"]["title"] for it in board["items"]])
     expect(page.locator("#top-list td.rank")).to_have_text([str(it["rank"]) for it in board["items"]])
     expect(page.locator("#hot-list .loading")).to_have_count(0)
+    fits_its_panel(page, "#top-list table")
+    if width < 600:  # a row is a card whose figures say what they are
+        expect(page.locator("#top-list td.sales").first).to_be_visible()
+        label = page.locator("#top-list td.sales").first.evaluate(
+            "td => getComputedStyle(td, '::before').content")
+        assert label == '"销量 "', label
     check_layout(page, "boards", width, screenshots)
     table = downloaded(page, page.locator("#top-list a.csv"))
     assert [row[0] for row in table[1:]] == [str(it["rank"]) for it in board["items"]]
@@ -188,6 +200,7 @@ def test_a_real_burst_on_the_hot_board_at_each_width(page, hot_live, width, scre
     expect(page.locator("#hot-list")).to_contain_text(f"截至 {hot['as_of'][:10]} {hot['as_of'][11:16]}")
     for it in hot["items"]:
         assert not re.search(r"\d+\.\d{2,}|×", it["reasons"][0]["text"])
+    fits_its_panel(page, "#hot-list table")
     check_layout(page, "boards-hot", width, screenshots)
     table = downloaded(page, page.locator("#hot-list a.csv"))
     head = table[0]
