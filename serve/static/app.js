@@ -127,8 +127,34 @@ function serviceDown(down) {
 function failureText(err, what) {
   if (err.kind === "network") return `${what}加载失败：${DOWN_TEXT}`;
   if (err.status === 503) return `${what}暂不可用：服务尚未加载模型。`;
-  if (err.status === 400) return `${what}加载失败：参数有误（${err.field || "参数"}：${err.message}）`;
+  if (err.status === 400) return `${what}加载失败：参数有误（${paramProblem(err)}）`;
   return `${what}加载失败（${err.status}）：${err.message}`;
+}
+
+// A 400's parameter and rule in the page's words (the API's messages are English, for developers): a deep link
+// with k=500 reads 每页条数：不能大于 200, not "k: Input should be less than or equal to 200"
+const PARAM_NAMES = { k: "每页条数", offset: "翻页位置", category: "类目", price_min: "最低价", price_max: "最高价",
+  commission_min: "佣金率下限（0–1）", min_fans: "最少粉丝数", max_fans: "最多粉丝数", window: "周期", q: "关键词",
+  sort: "排序", order: "顺序", tier: "层级", min_sales_7d: "近7天最低销量", max_refund_rate: "退款率上限（0–1）",
+  audience_price_min: "粉丝客单价最低值", audience_price_max: "粉丝客单价最高值", category_gmv_min: "类目 GMV 下限",
+  gender_share_min: "性别占比", age_share_min: "年龄占比", region_share_min: "地域占比" };
+const PARAM_RULES = [
+  [/less than or equal to (-?[\d.]+)/, (m) => `不能大于 ${m[1]}`],
+  [/greater than or equal to (-?[\d.]+)/, (m) => `不能小于 ${m[1]}`],
+  [/greater than (-?[\d.]+)/, (m) => `应大于 ${m[1]}`],
+  [/less than (-?[\d.]+)/, (m) => `应小于 ${m[1]}`],
+  [/valid integer/, () => "应为整数"],
+  [/valid number|finite number/, () => "应为数字"],
+  [/unknown '([^']*)'(?:; valid: (.*))?/, (m) => `没有“${m[1]}”` + (m[2] ? `，可选：${m[2]}` : "")],
+  [/given more than once/, () => "重复给出"],
+];
+function paramProblem(err) {
+  const field = err.field || "";
+  let text = String(err.message || "");
+  if (field && text.startsWith(field + ": ")) text = text.slice(field.length + 2);
+  const rule = PARAM_RULES.find(([re]) => re.test(text));
+  if (rule) text = rule[1](text.match(rule[0]));
+  return `${PARAM_NAMES[field] || field || "参数"}：${text}`;
 }
 
 // Each part of the page drops answers to requests it has since replaced (typing fast, paging quickly).
@@ -166,12 +192,27 @@ function parseHash() {
   return { view: parts[0] || "home", id: parts[1] || null, params: new URLSearchParams(queryString || "") };
 }
 
-function go(view, id, params) {
-  let hash = "#/" + view + (id !== null && id !== undefined ? "/" + encodeURIComponent(id) : "");
+function hashOf(view, id, params) {
+  const hash = "#/" + view + (id !== null && id !== undefined ? "/" + encodeURIComponent(id) : "");
   const query = params ? new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null))
     .toString() : "";
-  if (query) hash += "?" + query;
+  return query ? hash + "?" + query : hash;
+}
+
+function go(view, id, params) {
+  const hash = hashOf(view, id, params);
   if (location.hash === hash) route(); else location.hash = hash;
+}
+
+/** The address's parameters with `overrides` applied ("" removes one). */
+const paramsWith = (overrides) => ({ ...Object.fromEntries(parseHash().params), ...overrides });
+
+/** Put a list's new state (a page, a sort, what was searched) in the address without re-rendering the view, so
+ * Back, Forward and a reload return to it: a new history entry (`push`), or in place of the current one. */
+function remember(params, push = true) {
+  const { view, id } = parseHash();
+  const hash = hashOf(view, id, params);
+  if (location.hash !== hash) history[push ? "pushState" : "replaceState"](null, "", hash);
 }
 
 let shownView = null;  // the view on screen before this route: a search on the home page keeps its boards
@@ -317,6 +358,7 @@ async function searchAnchors(text) {
     return;
   }
   if (!body.items.length) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
+  remember({ q }, false);  // Back from the anchor chosen returns to this list
   fill(box,
     h("div", { class: "list-head" }, h("p", { class: "muted" }, `找到 ${body.total} 位主播` +
       (body.total > body.items.length ? `，显示前 ${body.items.length} 位` : "") + "："),
@@ -386,7 +428,7 @@ async function loadProfile(id, t) {
       p.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播"),
       h("span", { class: "muted" }, `ID ${a.anchor_id} · 入驻 ${day(p.created_at)}`)),
     h("div", { class: "kpis" },
-      kpi("粉丝", num(a.fans)), kpi("近30天有购买的粉丝（全平台）", num(p.buyers_30d)),
+      kpi("粉丝", num(a.fans)), kpi("全网购买粉丝", num(p.buyers_30d), "近30天在任一直播间下过单的粉丝（不只是在这个直播间）"),
       kpi("近7天订单", num(s.orders_7d)), kpi("近7天 GMV", yuan(s.gmv_7d)),
       kpi("近30天订单", num(s.orders_30d)), kpi("近30天 GMV", yuan(s.gmv_30d)),
       kpi("货架商品", num(s.shelf_size)), kpi("店铺评分", p.shop_rating === null ? "—" : num(p.shop_rating, 1))),
@@ -395,8 +437,8 @@ async function loadProfile(id, t) {
       chart("地域（前10）", p.audience.region), chart("近30天购买类目", p.audience.category))));
 }
 
-const kpi = (label, value) => h("div", { class: "kpi" }, h("div", { class: "kpi-value" }, value),
-  h("div", { class: "kpi-label" }, label));
+const kpi = (label, value, title) => h("div", { class: "kpi", title: title || null },
+  h("div", { class: "kpi-value" }, value), h("div", { class: "kpi-label" }, label));
 
 /** Shares as horizontal bars; the longest bar is the largest share, the label says the exact figure. */
 function chart(title, shares) {
@@ -457,7 +499,7 @@ async function loadPicks(id, f, t) {
   } catch (err) {
     if (!current("picks", t)) return;
     if (err.status === 404 && err.field === "anchor_id") return; // the profile says the anchor is unknown
-    fill(box, failed(err.status === 400 ? `筛选条件有误：${err.message}` : failureText(err, "推荐选品")));
+    fill(box, failed(err.status === 400 ? `筛选条件有误：${paramProblem(err)}` : failureText(err, "推荐选品")));
     return;
   }
   if (!current("picks", t)) return;
@@ -599,7 +641,7 @@ async function loadSearch(f, t) {
     body = await api("/v1/products", f);
   } catch (err) {
     if (!current("goods", t)) return;
-    fill(box, failed(err.status === 400 ? `筛选条件有误：${err.message}` : failureText(err, "商品搜索")));
+    fill(box, failed(err.status === 400 ? `筛选条件有误：${paramProblem(err)}` : failureText(err, "商品搜索")));
     return;
   }
   if (!current("goods", t)) return;
@@ -727,9 +769,12 @@ async function showProduct(id, params) {
         h("form", { id: "square-filters", class: "filters square-filters" }), h("div", { id: "fit-anchors" }, loading("主播"))),
       h("div", { class: "panel" }, h("h2", {}, "相似商品"), h("div", { id: "similar" }, loading("相似商品")))));
   $("#sellers-form").elements.sort.value = SELLER_SORTS[params.get("sort")] ? params.get("sort") : "gmv";
-  $("#sellers-form").addEventListener("change", () => loadSellers(id, 0, t));
+  $("#sellers-form").addEventListener("change", (ev) => {
+    remember(paramsWith({ sort: ev.target.value === "gmv" ? "" : ev.target.value, sellers_offset: "" }));
+    loadSellers(id, 0, t);
+  });
   loadTrend(id, t);
-  loadSellers(id, 0, t);
+  loadSellers(id, Number(params.get("sellers_offset") || 0), t);
   const square = squareFrom(params);
   renderSquareFilters(id, square);
   loadFitAnchors(id, Number(params.get("offset") || 0), t, square);
@@ -837,10 +882,15 @@ async function loadSellers(id, offset, t) {
         h("td", { class: "nw conversion" }, pct(it.conversion, 1))))))),
     h("nav", { class: "pager" },
       h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
-        onclick: () => loadSellers(id, Math.max(0, pg.offset - pg.k), t) }, "上一页"),
+        onclick: () => sellersPage(id, Math.max(0, pg.offset - pg.k), t) }, "上一页"),
       h("span", { class: "muted" }, `第 ${Math.floor(pg.offset / pg.k) + 1} 页`),
       h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
-        onclick: () => loadSellers(id, pg.next_offset, t) }, "下一页")));
+        onclick: () => sellersPage(id, pg.next_offset, t) }, "下一页")));
+}
+
+function sellersPage(id, offset, t) {
+  remember(paramsWith({ sellers_offset: offset ? String(offset) : "" }));
+  loadSellers(id, offset, t);
 }
 
 // 达人广场 filters: their names are the route's query parameters, kept in the URL hash of the product view
@@ -881,11 +931,11 @@ function renderSquareFilters(id, f) {
   const form = $("#square-filters");
   const share = (name, placeholder) => h("input", { name, type: "number", min: "0", max: "100", step: "any",
     placeholder, value: sharePct(f[name]), class: "short" });
-  const number = (name, placeholder) => h("input", { name, type: "number", min: "0", step: "any", placeholder,
+  const number = (name, placeholder, step = "any") => h("input", { name, type: "number", min: "0", step, placeholder,
     value: f[name] || "", class: "short" });
   fill(form,
     h("label", {}, "层级 ", h("select", { name: "tier" }, h("option", { value: "" }, "不限"))),
-    h("label", {}, "粉丝 ", number("min_fans", "最少"), " – ", number("max_fans", "最多")),
+    h("label", {}, "粉丝 ", number("min_fans", "最少", "1"), " – ", number("max_fans", "最多", "1")),
     h("label", {}, "性别 ", h("select", { name: "gender" }, h("option", { value: "" }, "不限")), " ≥ ",
       share("gender_share_min", "50"), "%"),
     h("label", {}, "年龄 ", h("select", { name: "age_band" }, h("option", { value: "" }, "不限")), " ≥ ",
@@ -929,7 +979,7 @@ async function loadFitAnchors(id, offset, t, square) {
     body = await api(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "", ...square });
   } catch (err) {
     if (!current("product", t)) return;
-    fill(box, failed(err.status === 400 ? `筛选条件有误：${err.message}` : failureText(err, "主播")));
+    fill(box, failed(err.status === 400 ? `筛选条件有误：${paramProblem(err)}` : failureText(err, "主播")));
     return;
   }
   if (!current("product", t)) return;
@@ -952,10 +1002,15 @@ async function loadFitAnchors(id, offset, t, square) {
         h("td", { class: "reasons-cell" }, m.reasons.map((r) => h("div", {}, r.text)))))))),
     h("nav", { class: "pager" },
       h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
-        onclick: () => loadFitAnchors(id, Math.max(0, pg.offset - pg.k), t, square) }, "上一页"),
+        onclick: () => fitAnchorsPage(id, Math.max(0, pg.offset - pg.k), t, square) }, "上一页"),
       h("span", { class: "muted", id: "fit-anchors-total" }, `共 ${num(pg.candidates)} 位候选主播`),
       h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
-        onclick: () => loadFitAnchors(id, pg.next_offset, t, square) }, "下一页")));
+        onclick: () => fitAnchorsPage(id, pg.next_offset, t, square) }, "下一页")));
+}
+
+function fitAnchorsPage(id, offset, t, square) {
+  remember(paramsWith({ offset: offset ? String(offset) : "" }));
+  loadFitAnchors(id, offset, t, square);
 }
 
 async function loadSimilar(id, t) {

@@ -144,6 +144,29 @@ def test_sorting_and_paging_the_sellers_follow_the_route(sized, live, busy, scre
     expect(page.locator("#anchor-name")).to_be_visible()
 
 
+def test_the_sellers_sort_and_page_are_in_the_address_so_back_and_reload_return_to_them(sized, live, busy):
+    page, _ = sized
+    open_product(page, live, busy)
+    with page.expect_response(lambda r: "/sellers" in r.url and "sort=orders" in r.url):
+        page.locator("#sellers-form select[name=sort]").select_option("orders")
+    with page.expect_response(lambda r: "/sellers" in r.url and "offset=10" in r.url):
+        page.locator("#sellers-panel").get_by_role("button", name="下一页").click()
+    expect(page.locator("#sellers-table td.rank").first).to_have_text("11")
+    assert page.evaluate("location.hash") == f"#/product/{busy}?sort=orders&sellers_offset=10"
+    page.reload()  # the same page of the same order
+    expect(page.locator("#sellers-table td.rank").first).to_have_text("11")
+    expect(page.locator("#sellers-form select[name=sort]")).to_have_value("orders")
+    page.go_back()  # the first page, not wherever the view was before
+    expect(page.locator("#sellers-table td.rank").first).to_have_text("1")
+    expect(page.locator("#sellers-form select[name=sort]")).to_have_value("orders")
+
+
+def test_a_deep_link_s_bad_parameter_is_said_in_the_page_s_words(sized, live, busy):
+    page, _ = sized
+    page.goto(f"{live.url}/#/product/{busy}?min_fans=1.5")
+    expect(page.locator("#fit-anchors [role=alert]")).to_have_text("筛选条件有误：最少粉丝数：应为整数")
+
+
 def test_a_good_whose_stock_is_below_its_last_weeks_sales_is_flagged(sized, live, live_app, screenshots):
     page, width = sized
     m = live_app.extensions["xuanpin"]["serving"].model

@@ -92,6 +92,28 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
     page.screenshot(path=screenshots / "anchor-view.png", full_page=True)
 
 
+def test_back_from_an_anchor_chosen_from_a_search_returns_to_the_list(page, live, anchor):
+    name = anchor["name"]
+    part = next((name[i:i + n] for n in (1, 2) for i in range(len(name) - n + 1)
+                 if 2 <= live.get("/v1/search/anchors", q=name[i:i + n], k=50)["total"] <= 10), None)
+    assert part, f"no part of {name!r} is shared by 2-10 anchors"
+    page.goto(live.url + "/#/anchor")
+    page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(part)
+    page.get_by_role("button", name="搜索").click()
+    offered = page.locator(".anchor-pick")
+    expect(offered).to_have_count(live.get("/v1/search/anchors", q=part, k=10)["total"])
+    offered.filter(has_text=re.compile(f"^{re.escape(name)}$")).click()
+    expect(page.locator("#anchor-name")).to_have_text(name)
+    page.go_back()
+    expect(offered).to_have_count(live.get("/v1/search/anchors", q=part, k=10)["total"])
+    expect(page.get_by_placeholder(re.compile("主播 ID 或昵称"))).to_have_value(part)
+
+
+def test_a_deep_link_asking_too_much_is_told_the_limit_in_chinese(page, live, anchor):
+    page.goto(f"{live.url}/#/anchor/{anchor['id']}?k=500")
+    expect(page.get_by_role("alert")).to_have_text("筛选条件有误：每页条数：不能大于 200")
+
+
 def test_an_exact_id_opens_the_anchor_directly(page, live, anchor):
     page.goto(live.url + "/#/anchor")
     page.get_by_placeholder(re.compile("主播 ID 或昵称")).fill(anchor["id"])

@@ -143,7 +143,7 @@ def test_filters_and_sort_narrow_and_order_the_cards(page, live, width, screensh
 def test_bad_filters_and_an_unknown_category_say_what_is_wrong(page, live, width):
     page.goto(f"{live.url}/#/search?category=没有这个类目")
     alert = page.locator("#goods-results [role=alert]")
-    expect(alert).to_contain_text("筛选条件有误：category: unknown '没有这个类目'; valid:")
+    expect(alert).to_contain_text("筛选条件有误：类目：没有“没有这个类目”，可选：")
     for c in live.get("/v1/search/categories")["items"]:
         expect(alert).to_contain_text(c["category"])
 
