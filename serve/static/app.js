@@ -72,7 +72,11 @@ function csvLink(path, params = {}) {
 
 const loading = (what) => h("p", { class: "state loading", "aria-busy": "true" }, `正在加载${what}…`);
 const empty = (text) => h("p", { class: "state empty" }, text);
-const failed = (text) => h("p", { class: "state error", role: "alert" }, text);
+// A part that failed because the service could not be reached or had no model yet offers 重试: it loads the
+// view again (the address holds its state), so nobody has to navigate away and back after a restart
+const failed = (text) => h("p", { class: "state error", role: "alert" }, text,
+  text.includes(DOWN_TEXT) || text.includes("暂不可用") ? [" ", h("button", { type: "button", class: "secondary retry",
+    onclick: () => route() }, "重试")] : null);
 
 // ---------------------------------------------------------------------------------------------------------
 // API access: errors become one of two kinds, the service cannot be reached, or it answered with an error
@@ -747,7 +751,8 @@ async function showProduct(id, params) {
       h("div", { id: "sellers" }, loading("带货主播"))),
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", {}, "销售数据"),
-        h("p", { class: "muted", id: "window-stats-note" }, `类目榜：在${c.category}销量榜上的名次`),
+        h("p", { class: "muted", id: "window-stats-note" }, "按截至数据末的滚动窗口计（近30天 = 720 小时；上方趋势图按" +
+          `北京时间自然日计，合计可能略有出入）。类目榜：在${c.category}销量榜上的名次`),
         h("div", { class: "table-scroll" }, h("table", { class: "table", id: "window-stats" },
           h("thead", {}, h("tr", {}, ["周期", "销量", "GMV", "订单", "带货主播", "类目榜"]
             .map((x) => h("th", {}, x)))),

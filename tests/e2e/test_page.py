@@ -217,7 +217,11 @@ def test_a_card_opens_the_product_with_its_statistics(page, live, anchor, screen
         assert cells[5] == (f"第 {stats['board_rank']} 名" if stats["board_rank"] else "未上榜")
     # the board is the good's category's, named once in the column's head
     expect(page.locator("#window-stats th").last).to_have_text("类目榜")
-    expect(page.locator("#window-stats-note")).to_have_text(f"类目榜：在{detail['product']['category']}销量榜上的名次")
+    # the windows are rolling hours and the chart's are Beijing days: the note says why their totals may differ
+    note = page.locator("#window-stats-note")
+    expect(note).to_contain_text("近30天 = 720 小时")
+    expect(note).to_contain_text("北京时间自然日")
+    expect(note).to_contain_text(f"类目榜：在{detail['product']['category']}销量榜上的名次")
     shelf = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text="上架主播"))
     expect(shelf.locator(".kpi-value")).to_have_text(f"{detail['promotion']['shelf_anchors']:,}")
     clicks = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text="近30天点击"))
@@ -324,6 +328,20 @@ def test_a_stopped_service_is_announced(page, live_app, serve_app, anchor):
     expect(page.locator("#anchor-results")).to_contain_text("主播搜索加载失败")
     page.get_by_role("link", name="榜单").click()
     expect(page.locator("#top-list [role=alert]")).to_contain_text("无法连接选品服务")
+    # the service is back on the same address: 重试 loads the view again, no navigating away and back
+    import threading
+
+    from werkzeug.serving import make_server
+
+    port = server.server.server_port
+    back = make_server("127.0.0.1", port, live_app, threaded=True)
+    threading.Thread(target=back.serve_forever, daemon=True).start()
+    try:
+        page.locator("#top-list [role=alert]").get_by_role("button", name="重试").click()
+        expect(page.locator("#top-list tbody tr").first).to_be_visible()
+        expect(page.locator("#top-list [role=alert]")).to_have_count(0)
+    finally:
+        back.shutdown()
 
 
 def test_a_real_burst_of_orders_reaches_the_hot_board(page, hot_live, screenshots):
