@@ -492,7 +492,8 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
         results |= task_results
         if tuning is not None:
             tunings |= dict.fromkeys(tasks, tuning)
-    results = {name: results[name] for name in cfg.tasks if name in results}
+    # in the order asked; a task's graded twin (anchor_goods_if_shelved, on generated data) comes with it
+    results = {name: results[name] for task in cfg.tasks for name in (task, f"{task}_if_shelved") if name in results}
     if not results:
         raise ConfigError(f"--split random scores none of the tasks asked ({', '.join(cfg.tasks)}): "
                           + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
