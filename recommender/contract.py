@@ -701,10 +701,7 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
 
     if report.fatal:
         raise ContractError(report.fatal)
-    for problem in report.warnings:
-        _log.warning("%s", problem)
-
-    return Marketplace(
+    m = Marketplace(
         anchors=out["anchors"],
         fans=out["fans"],
         products=out["products"],
@@ -719,3 +716,24 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         source=directory,
         fingerprint=fingerprint_files(files.values()) if fingerprint else "",
     )
+    lag = orders_lag_days(m)
+    if lag > MAX_ORDERS_LAG_DAYS:
+        last = m.orders["ordered_at"].max()
+        report.add(Problem(str(files["orders"]), f"the last order ({last}) is {lag:.1f} days before the snapshot's "
+                           f"latest record ({m.snapshot_time}): a late or partial order export? Every 1/7/30-day "
+                           "sales figure ends at the latter and reads low"))
+    for problem in report.warnings:
+        _log.warning("%s", problem)
+    return m
+
+
+#: orders ending more than this many days before the other tables' latest record are a warning (nightly refuses)
+MAX_ORDERS_LAG_DAYS = 1.0
+
+
+def orders_lag_days(m: Marketplace) -> float:
+    """How many days the orders end before the snapshot's latest record (0 without orders): a lagging order export
+    leaves every sales window short while the snapshot looks current."""
+    if not len(m.orders):
+        return 0.0
+    return max((m.snapshot_time - m.orders["ordered_at"].max()) / pd.Timedelta(days=1), 0.0)

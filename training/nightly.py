@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import Field
 
 from recommender.artifact import ArtifactError, Model, load_model, read_manifest
-from recommender.contract import ContractError, Marketplace, load_snapshot
+from recommender.contract import ContractError, Marketplace, load_snapshot, orders_lag_days
 from recommender.errors import ConfigError, LockHeld
 from recommender.registry import Registry
 from recommender.settings import Settings
@@ -58,6 +58,9 @@ class NightlyConfig(Settings):
     tasks: tuple[Literal["anchor_goods", "fan_goods"], ...] = Field(
         ("anchor_goods", "fan_goods"), min_length=1, description="holdout tasks the gate scores")
     max_users: int = Field(2000, ge=1, description="users sampled per gate task")
+    max_orders_lag_days: float = Field(2.0, ge=0, description="refuse a snapshot whose orders end more than this many "
+                                       "days before its other tables' latest record (a late or partial order "
+                                       "export: its 1/7/30-day sales would read near 0)")
     min_users: int = Field(30, ge=1, description="holdout users a gate task needs to compare the models; a task with "
                            "fewer is not compared, and when no task can be, the served model stays")
     train: TrainConfig = Field(default_factory=TrainConfig, description="the candidate's training configuration")
@@ -233,6 +236,14 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
     result["data_warnings"] = [str(p) for p in m.report.warnings]
     if not has_exposure(m):
         result["data_warnings"].append(NO_SHELF_RATE)
+    lag = orders_lag_days(m)
+    if lag > cfg.max_orders_lag_days:
+        result["outcome"], result["reason"] = "refused", (
+            f"the orders end {lag:.1f} days before the snapshot's latest record ({m.snapshot_time}): a late or "
+            f"partial order export (more than max_orders_lag_days = {cfg.max_orders_lag_days:g})")
+        registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint,
+                        current=result["current_version"])
+        return EXIT_REFUSED
 
     # The gate compares the two models on purchases neither has seen: after the served model's own snapshot
     # time (its training data ends there), or the last `holdout_days` when nothing is served. The candidate

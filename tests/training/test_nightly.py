@@ -97,6 +97,25 @@ def test_a_report_path_that_cannot_be_a_directory_is_refused_before_anything_is_
     assert Registry.open(served).versions() == before  # nothing trained, nothing promoted
 
 
+def test_orders_that_end_days_before_the_other_tables_are_warned_of_and_refused(served, snapshots, tmp_path):
+    """A late or partial order export: the snapshot looks current (its follows run to today) while every 1/7-day
+    sales figure would read near 0; the contract warns, and nightly keeps what is served."""
+    import shutil
+
+    from recommender.contract import load_snapshot
+
+    lagging = shutil.copytree(snapshots["today"], tmp_path / "lagging")
+    orders = pd.read_parquet(lagging / "orders.parquet")
+    orders[orders["ordered_at"] < END - pd.Timedelta(days=5)].to_parquet(lagging / "orders.parquet")
+    warned = [str(p) for p in load_snapshot(lagging).report.warnings]
+    assert any("orders.parquet" in w and "days before the snapshot's latest record" in w for w in warned), warned
+    before = Registry.open(served).current()
+    code, result = run_nightly(lagging, served)
+    assert code == EXIT_REFUSED and "a late or partial order export" in result["reason"]
+    assert Registry.open(served).current() == before
+    assert not any("days before the snapshot" in str(p) for p in load_snapshot(snapshots["today"]).report.warnings)
+
+
 def test_a_good_new_day_is_promoted_after_the_gate(served, snapshots, tmp_path):
     before = Registry.open(served).current()
     code, result = run_nightly(snapshots["today"], served, report=tmp_path / "report")
