@@ -121,6 +121,21 @@ def train(data: str, out: Path, config_file: Path | None, algorithm: str | None,
     click.echo(f"artifact written: {path}")
 
 
+def _evaluation_report(directory: Path) -> dict:
+    """An `evaluate` report's report.json, or a clean error naming what the directory is instead."""
+    path = directory / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: no report.json; --compare takes two `xuanpin evaluate --out` "
+                                   "directories") from None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path}: unreadable ({exc})") from None
+    if not isinstance(report, dict) or "tasks" not in report:
+        raise click.ClickException(f"{path}: not an evaluate report (no tasks; a tune report?)")
+    return report
+
+
 def _snapshot(data: str) -> Path:
     """A snapshot directory, or Online Retail converted to one ('online-retail', converted once and cached)."""
     if data != "online-retail":
@@ -288,7 +303,7 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
     from training.report import compare, write_report
 
     if reports:
-        a, b = (json.loads((p / "report.json").read_text(encoding="utf-8")) for p in reports)
+        a, b = (_evaluation_report(p) for p in reports)
         click.echo(compare(a, b))
         return
     if not data or not out:

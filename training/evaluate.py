@@ -464,6 +464,12 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
     m = data if isinstance(data, Marketplace) else load_snapshot(data)
     if cfg.split == "temporal":
         train_m, test, cutoff = split(m, cfg.test_days)
+        if not len(train_m.orders) or not len(test):
+            first, last = m.orders["ordered_at"].min(), m.orders["ordered_at"].max()
+            raise ConfigError(f"evaluation needs orders both before and after the cut-off {cutoff} ({cfg.test_days:g} "
+                              f"test days before the snapshot's end): training orders {len(train_m.orders):,}, test "
+                              f"purchases {len(test):,}; the orders run from {first} to {last}: choose fewer "
+                              "--test-days")
         results, tuning = _run(m, train_m, build_tasks(train_m, test, cfg), cfg, truth)
         return {
             "config": _config(cfg), "tuning": tuning,

@@ -103,8 +103,9 @@ def split_lines(result: dict) -> list[str]:
     d, c = result["data"], result["config"]
     tail = (f"95% bootstrap intervals over users ({c['n_boot']} resamples). Took {result['seconds']:.0f} s.")
     if d.get("split", {}).get("kind") != "random":
-        return [f"Cut-off {d['cutoff']}: {d['train_orders']:,} training orders, {d['test_orders']:,} test orders "
-                f"over {c['test_days']:g} days. Full-ranking metrics over new pairs, " + tail, ""]
+        return [f"Cut-off {d['cutoff']}: {d['train_orders']:,} training orders (refunded ones included), "
+                f"{d['test_orders']:,} test purchases (orders not refunded) over {c['test_days']:g} days. Full-ranking "
+                "metrics over new pairs, " + tail, ""]
     sp = d["split"]
     lines = [f"Random per-user split: {sp['test_share']:.0%} of each user's distinct items held out (seed "
              f"{sp['seed']}; users with fewer than {sp['min_items']} items stay all in training), one model trained "
@@ -186,6 +187,13 @@ def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20"
     """B minus A for every (task, model, metric) both reports have; '*' where the 95% intervals do not overlap.
     Reports of different data or splits are compared with a warning above the table, which says what differs."""
     lines = [f"WARNING: not a comparison of models alone: {d}" for d in differences(a, b)]
+    for task in sorted(set(a["tasks"]) ^ set(b["tasks"])):
+        lines.append(f"NOTE: task {task} is only in {'A' if task in a['tasks'] else 'B'}: not compared")
+    for task in sorted(set(a["tasks"]) & set(b["tasks"])):
+        ma, mb = a["tasks"][task]["models"], b["tasks"][task]["models"]
+        for side, only in (("A", sorted(set(ma) - set(mb))), ("B", sorted(set(mb) - set(ma)))):
+            if only:
+                lines.append(f"NOTE: {task}: {', '.join(only)} only in {side}: not compared")
     lines += ["| task | model | metric | A | B | B - A | |", "|---|---|---|---|---|---|---|"]
     for task in a["tasks"]:
         if task not in b["tasks"]:

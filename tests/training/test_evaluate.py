@@ -122,6 +122,31 @@ def test_compare_warns_when_the_reports_differ_in_more_than_the_model(result):
     assert len(warnings) == 2 and "the data differ" in warnings[0] and "the splits differ" in warnings[1]
 
 
+def test_compare_says_which_tasks_and_rows_one_report_lacks(result):
+    import copy
+
+    fewer = copy.deepcopy(result)
+    fewer["tasks"].pop("fan_goods")
+    fewer["tasks"]["anchor_goods"]["models"]["ours_tuned"] = fewer["tasks"]["anchor_goods"]["models"]["ours"]
+    notes = [x for x in compare(result, fewer).splitlines() if x.startswith("NOTE")]
+    assert "NOTE: task fan_goods is only in A: not compared" in notes
+    assert "NOTE: anchor_goods: ours_tuned only in B: not compared" in notes
+
+
+def test_compare_names_a_directory_that_holds_no_evaluate_report(result, tmp_path):
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    write_report(result, tmp_path / "a")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "tune").mkdir()
+    (tmp_path / "tune" / "report.json").write_text('{"stages": []}')
+    for other, said in (("empty", "no report.json"), ("tune", "not an evaluate report")):
+        r = CliRunner().invoke(main, ["evaluate", "--compare", str(tmp_path / "a"), str(tmp_path / other)])
+        assert r.exit_code == 1 and isinstance(r.exception, SystemExit) and said in r.output, r.output
+
+
 def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(result):
     graded = result["tasks"]["anchor_goods_if_shelved"]["models"]
     assert graded["oracle"]["ndcg@50"]["mean"] == pytest.approx(1.0)
@@ -257,3 +282,11 @@ def test_the_served_range_coverage_counts_the_picks_whose_range_holds_the_truth(
     narrow = range_coverage([bare.picks(int(a), 10).items for a in users.tolist()], expected, bare.explainer.interval)
     assert narrow < range_coverage(pages, expected, ranker.explainer.interval) - 0.2
     assert range_coverage(pages, expected, None) is None  # no range shown (a model without the shelf-rate model)
+
+
+def test_a_test_window_longer_than_the_data_is_refused_by_what_to_change(small_snapshot):
+    from recommender.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"training orders 0, test purchases [\d,]+; the orders run from .* "
+                                          r"choose fewer --test-days"):
+        evaluate(small_snapshot, EvalConfig(test_days=500, n_boot=50, tasks=("fan_goods",)))
