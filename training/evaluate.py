@@ -344,7 +344,12 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     # what the served ranking optimises: the anchor's expected commission = expected orders x yuan per order x rate;
     # the generator's yuan per order is its price x the same 1.29 (units less discounts) for every good, so price
     # grades alike
-    earnings = expected * (ranker.goods.price * ranker.goods.commission)[None, :]
+    unit_earnings = ranker.goods.price * ranker.goods.commission
+    earnings = expected * unit_earnings[None, :]
+    # the earnings columns' own ceiling: the truth's best goods by expected commission (1.0 there by construction);
+    # `oracle` ranks by expected sales, which a page optimising commission can beat on those columns
+    rankings["oracle_earnings"] = rank_task(
+        task, lambda users: np.asarray(truth.expected_sales)[users] * unit_earnings[None, :], k)
     models = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg)
     out = {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()), "models": models,
            "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
