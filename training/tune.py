@@ -201,8 +201,16 @@ class StageResult:
     gain_interval: tuple[float, float] | None = None
     kept_start: bool = False
 
+    @property
+    def chosen(self) -> str:
+        """What the stage settled on: "best" (a trial beat its start, surely), "start (within noise)" (the gate
+        kept it: `kept_start`) or "start (no trial beat it)"."""
+        if self.kept_start:
+            return "start (within noise)"
+        return "start (no trial beat it)" if self.best_value == self.start_value else "best"
+
     def as_dict(self) -> dict:
-        return {"stage": self.name, "metric": self.metric, "start_value": self.start_value,
+        return {"stage": self.name, "metric": self.metric, "start_value": self.start_value, "chosen": self.chosen,
                 "best_value": self.best_value, "best_params": self.best_params, "importances": self.importances,
                 "trial_best_value": self.trial_best_value, "gain_interval": self.gain_interval,
                 "kept_start": self.kept_start, "seconds": round(self.seconds, 1), "trials": self.trials}
@@ -493,7 +501,8 @@ class TuneResult:
         stages = {s.name: {"metric": s.metric, "start": round(s.start_value, 5), "best": round(s.best_value, 5),
                            "trials": len(s.trials), "best_trial": round(s.trial_best_value, 5),
                            "gain_interval": None if s.gain_interval is None
-                           else [round(x, 5) for x in s.gain_interval], "kept_start": s.kept_start}
+                           else [round(x, 5) for x in s.gain_interval], "kept_start": s.kept_start,
+                           "chosen": s.chosen}
                   for s in self.stages}
         return {"config_file": config_file, "data": self.data, "split": self.split,
                 "seconds": round(self.seconds, 1), "stages": stages}

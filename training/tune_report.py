@@ -74,8 +74,7 @@ def report_markdown(result: TuneResult) -> str:
         pruned = sum(t["state"] == "pruned" for t in s.trials)
         gain = "—" if s.gain_interval is None else f"[{s.gain_interval[0]:+.4f}, {s.gain_interval[1]:+.4f}]"
         trial_best = "—" if math.isnan(s.trial_best_value) else f"{s.trial_best_value:.4f}"  # as the start is
-        chosen = ("start (within noise)" if s.kept_start
-                  else "start (no trial beat it)" if s.best_value == s.start_value else "best")
+        chosen = s.chosen
         out.append(f"| {s.name} | {s.metric} | {s.start_value:.4f} | {trial_best} | {gain} | "
                    f"{chosen} {s.best_value:.4f} | {len(s.trials)} ({pruned}) | {s.seconds:.0f} |")
     out += ["", "The start of each stage is the configuration it began from (with the earlier stages' best "

@@ -87,6 +87,9 @@ def test_the_split_and_progress_are_reported(tuned, market):
     assert sum(line.startswith("[vectors ") for line in lines) == len(result.stages[0].trials)
     for name, stage in result.summary()["stages"].items():  # what the manifest records: the gate's verdict too
         assert stage["kept_start"] in (True, False) and stage["best"] >= stage["start"], name
+        # what a reader of the manifest needs: did the stage change the configuration, and why not
+        assert stage["chosen"] == ("start (within noise)" if stage["kept_start"] else
+                                   "start (no trial beat it)" if stage["best"] == stage["start"] else "best"), name
 
 
 def test_the_toml_is_what_training_reads(tuned, tmp_path):
