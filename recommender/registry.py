@@ -247,10 +247,15 @@ class Registry:
 
     @staticmethod
     def _read_lock(path: Path) -> dict | None:
+        """The lock's holder, or None where the file cannot be a live job's (unreadable or malformed: a job that
+        died while writing it, or a hand edit), so it is cleared rather than blocking every job for good."""
         try:
-            return json.loads(path.read_text())
+            holder = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
-            return None  # unreadable: a job died while writing it
+            return None
+        if not isinstance(holder, dict) or not isinstance(holder.get("started", 0), int | float):
+            return None
+        return holder
 
     @staticmethod
     def _stale(holder: dict, stale_after_s: float) -> bool:

@@ -187,6 +187,14 @@ def test_a_young_lock_of_a_live_process_or_of_another_host_is_respected(reg):
     assert reg.history()[-1]["event"] == "stale_lock_cleared"
 
 
+@pytest.mark.parametrize("text", ['{"pid": 1, "host": "h", "started": "yesterday"}', "[1, 2]", '{"pid": 1'])
+def test_a_malformed_lock_file_is_cleared_not_a_registry_wedged_for_good(reg, text):
+    (reg.root / "nightly.lock").write_text(text)
+    with reg.lock():
+        pass
+    assert reg.history()[-1]["event"] == "stale_lock_cleared" and not (reg.root / "nightly.lock").exists()
+
+
 def test_prune_deletes_every_version_older_than_the_newest_kept_when_current_is_the_newest(reg):
     add_version(reg, "20260104T000000Z")
     reg.set_current("20260104T000000Z")
