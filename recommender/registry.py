@@ -15,6 +15,7 @@ follows CURRENT.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -253,7 +254,11 @@ class Registry:
             holder = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        if not isinstance(holder, dict) or not isinstance(holder.get("started", 0), int | float):
+        if not isinstance(holder, dict):
+            return None
+        started, pid = holder.get("started", 0), holder.get("pid", 0)
+        if (not isinstance(started, int | float) or not math.isfinite(started) or not 0 <= started < 1e11
+                or not isinstance(pid, int)):  # NaN, 1e300, a null pid: nothing a live job writes
             return None
         return holder
 

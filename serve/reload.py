@@ -32,6 +32,7 @@ class Reloader:
         self.failed_version: str | None = None
         self.fallback: str | None = None  # serving an earlier version because CURRENT could not be loaded
         self._empty_warned = False  # said once that CURRENT is missing or empty (until it names a version)
+        self._fallback_tried: str | None = None  # the CURRENT whose fallback was last tried
 
     def serving_version(self) -> str | None:
         current = self.state.get("serving")
@@ -66,7 +67,11 @@ class Reloader:
             started = time.perf_counter()
             fresh = self._load(target, served)
             if fresh is None:
-                if served is None:  # nothing to keep serving: fall back to the newest version served before
+                # nothing to keep serving: fall back to the newest version served before, once per CURRENT (a
+                # worker serving nothing retries CURRENT on every poll; the whole history each time would be N
+                # loads and N errors per poll while nothing loads)
+                if served is None and self._fallback_tried != target:
+                    self._fallback_tried = target
                     fallback = self._fallback(target)
                     if fallback is not None:
                         return {"reloaded": True, "serving": fallback, "current": target, "fallback": True,

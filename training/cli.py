@@ -253,7 +253,7 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
                      else f"预期佣金 {_page_yuan(earned)}/30天")
             price, rate = f"¥{prod['price']:,.2f}", f"佣金{prod['commission_rate']:.0%}"
             click.echo(f"  {_cell(money, 22)}  {_cell(prod['category'], 11)} {_cell(price, 10)}  {_cell(rate, 7)}  "
-                       f"{prod['title']}  | {pick.reasons[0]['text']}")
+                       f"{prod['title']}  | {pick.reasons[0]['text'] if pick.reasons else '—'}")
 
 
 def _page_yuan(amount: float) -> str:

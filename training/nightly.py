@@ -238,12 +238,11 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
         result["data_warnings"].append(NO_SHELF_RATE)
     lag = orders_lag_days(m)
     if lag > cfg.max_orders_lag_days:
-        result["outcome"], result["reason"] = "refused", (
+        result["outcome"], result["reason"] = "invalid_data", (
             f"the orders end {lag:.1f} days before the snapshot's latest record ({m.snapshot_time}): a late or "
             f"partial order export (more than max_orders_lag_days = {cfg.max_orders_lag_days:g})")
-        registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint,
-                        current=result["current_version"])
-        return EXIT_REFUSED
+        registry.record("invalid_data", data=str(data), reason=result["reason"])
+        return EXIT_INVALID_DATA
 
     # The gate compares the two models on purchases neither has seen: after the served model's own snapshot
     # time (its training data ends there), or the last `holdout_days` when nothing is served. The candidate

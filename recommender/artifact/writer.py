@@ -102,7 +102,7 @@ def refuse_to_replace(out: Path) -> None:
     if out.resolve() in (here, *here.parents):
         raise FileExistsError(f"{out} is the current directory or holds it; refusing to replace it: write the "
                               "artifact to a directory of its own (e.g. artifacts/mine)")
-    entries = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    entries = sorted(p.name for p in out.iterdir())  # hidden ones too: a .git/ is something a user keeps
     if not entries:
         return
     known = {MANIFEST} | {f.path.split("/")[0] for f in LAYOUT}

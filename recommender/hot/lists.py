@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,7 +75,8 @@ class HotLists:
         self._down_until = 0.0
         self.last_error: str | None = None
         self.bootstrapping: threading.Thread | None = None
-        self._week: tuple[Orders, str] | None = None  # the model's week and its marker, with a shared store
+        #: how to build the model's week, and its marker, with a shared store
+        self._week: tuple[Callable[[], Orders], str] | None = None
         self._refresher: threading.Thread | None = None
         self._pending: dict[str, None] = {}  # rooms waiting for the room thread, oldest first
         self._pending_ready = threading.Condition()
@@ -128,18 +130,23 @@ class HotLists:
             _log.warning("hot items: the model's latest order is %.0f days before now and the clock is the wall's, "
                          "so nothing is hot until new orders arrive (POST /v1/events/orders); to replay a past "
                          "snapshot, set XUANPIN_HOT_CLOCK=events", (self.wall_minute() - latest) / (24 * 60))
-        orders = Orders(np.asarray(r["key"], np.uint64), model.anchor_ids.ids[r["anchor"]].astype(str),
-                        model.product_ids.ids[r["product"]].astype(str), np.asarray(r["minute"], np.int64))
+        anchor_ids, product_ids = model.anchor_ids.ids, model.product_ids.ids
+
+        def orders() -> Orders:  # built when loaded: a week of text ids is ~150 MB at 1.7M orders, per worker
+            return Orders(np.asarray(r["key"], np.uint64), anchor_ids[r["anchor"]].astype(str),
+                          product_ids[r["product"]].astype(str), np.asarray(r["minute"], np.int64))
+
         marker = f"bootstrapped:{model.manifest['model_version']}"
         if not self.store.concurrent:  # in process: this worker's own store, always up
-            return self._load(orders, marker) if self.store.claim(marker, "loading") else 0
+            return self._load(orders(), marker) if self.store.claim(marker, "loading") else 0
         # shared (Redis): in the background, retried with backoff while the store is down, so a service started
-        # before its Redis still gets the week's baselines once Redis is there
+        # before its Redis still gets the week's baselines once Redis is there. What is kept to count it again
+        # (recount_if_lost) is the model's compact columns, not the Orders built from them.
         self._week = (orders, marker)
         self._start_bootstrap(orders, marker)
         return 0
 
-    def _start_bootstrap(self, orders: Orders, marker: str) -> None:
+    def _start_bootstrap(self, orders: Callable[[], Orders], marker: str) -> None:
         token = f"loading:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             if not self.store.claim(marker, token, CLAIM_SECONDS):
@@ -167,7 +174,7 @@ class HotLists:
         self._start_bootstrap(orders, marker)
         return True
 
-    def _bootstrap_until_done(self, orders: Orders, marker: str, token: str) -> int:
+    def _bootstrap_until_done(self, week: Callable[[], Orders], marker: str, token: str) -> int:
         """Claim the model's week and load it; while the store is unavailable, try again after 1, 2, 4 ... up to
         BOOTSTRAP_LONGEST seconds, for BOOTSTRAP_GIVE_UP seconds. A claim lives CLAIM_SECONDS unless it is
         finished, so a worker that died (or lost Redis) loading it does not keep the others from it; a claim
@@ -178,6 +185,7 @@ class HotLists:
                 if not self.store.claim(marker, token, CLAIM_SECONDS) and self.store.fetch(marker) != token.encode():
                     return 0  # another worker or replica has it (or has done it)
                 started = time.perf_counter()
+                orders = week()
                 with self._lock:
                     new = self.store.load(orders)
                 self.store.mark(marker, "done")  # other replicas (and the benchmark) can see it is done

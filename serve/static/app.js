@@ -76,7 +76,15 @@ const empty = (text) => h("p", { class: "state empty" }, text);
 // view again (the address holds its state), so nobody has to navigate away and back after a restart
 const failed = (text) => h("p", { class: "state error", role: "alert" }, text,
   text.includes(DOWN_TEXT) || text.includes("暂不可用") ? [" ", h("button", { type: "button", class: "secondary retry",
-    onclick: () => route() }, "重试")] : null);
+    onclick: retryView }, "重试")] : null);
+
+/** Render the view again from scratch: a view that keeps parts it already shows (the home boards, an anchor's
+ * profile) would otherwise keep the failed ones. */
+function retryView() {
+  shownView = null;
+  delete $("#anchor-body").dataset.anchor;
+  route();
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // API access: errors become one of two kinds, the service cannot be reached, or it answered with an error
@@ -362,7 +370,10 @@ async function searchAnchors(text) {
     return;
   }
   if (!body.items.length) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
-  remember({ q }, false);  // Back from the anchor chosen returns to this list
+  // the search's words in the address, so Back from the anchor chosen returns to this list (a new entry when
+  // searching from an anchor's own page, whose filters stay in its entry)
+  const listed = hashOf("anchor", null, { q });
+  if (location.hash !== listed) history[parseHash().id ? "pushState" : "replaceState"](null, "", listed);
   fill(box,
     h("div", { class: "list-head" }, h("p", { class: "muted" }, `找到 ${body.total} 位主播` +
       (body.total > body.items.length ? `，显示前 ${body.items.length} 位` : "") + "："),

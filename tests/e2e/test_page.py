@@ -342,6 +342,16 @@ def test_a_stopped_service_is_announced(page, live_app, serve_app, anchor):
         expect(page.locator("#top-list [role=alert]")).to_have_count(0)
     finally:
         back.shutdown()
+    # the home view keeps its boards between routes: its 重试 must load them again all the same
+    page.get_by_role("link", name="首页").click()
+    expect(page.locator("#home-top [role=alert]")).to_contain_text("无法连接选品服务")
+    back = make_server("127.0.0.1", port, live_app, threaded=True)
+    threading.Thread(target=back.serve_forever, daemon=True).start()
+    try:
+        page.locator("#home-top [role=alert]").get_by_role("button", name="重试").click()
+        expect(page.locator("#home-top .home-row").first).to_be_visible()
+    finally:
+        back.shutdown()
 
 
 def test_a_real_burst_of_orders_reaches_the_hot_board(page, hot_live, screenshots):

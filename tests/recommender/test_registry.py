@@ -187,7 +187,12 @@ def test_a_young_lock_of_a_live_process_or_of_another_host_is_respected(reg):
     assert reg.history()[-1]["event"] == "stale_lock_cleared"
 
 
-@pytest.mark.parametrize("text", ['{"pid": 1, "host": "h", "started": "yesterday"}', "[1, 2]", '{"pid": 1'])
+MALFORMED_LOCKS = ['{"pid": 1, "host": "h", "started": "yesterday"}', "[1, 2]", '{"pid": 1',
+                   f'{{"pid": null, "host": "{os.uname().nodename}", "started": {time.time():.0f}}}',
+                   '{"pid": 1, "host": "h", "started": NaN}', '{"pid": 1, "host": "h", "started": 1e300}']
+
+
+@pytest.mark.parametrize("text", MALFORMED_LOCKS)
 def test_a_malformed_lock_file_is_cleared_not_a_registry_wedged_for_good(reg, text):
     (reg.root / "nightly.lock").write_text(text)
     with reg.lock():

@@ -127,3 +127,22 @@ def test_generate_refuses_a_click_volume_that_is_not_a_finite_number(tmp_path):
         assert r.exit_code == 2 and "--clicks" in r.output and "Traceback" not in r.output, (bad, r.output)
     r = runner.invoke(main, ["generate", "--scale", "tiny", "--out", str(tmp_path / "s"), "--traffic", "nan"])
     assert r.exit_code == 2 and "--traffic" in r.output
+
+
+def test_inspect_prints_a_pick_without_reasons_as_a_dash(small_artifact, monkeypatch):
+    """A catalogue without commissions (Online Retail's) can leave a pick with no reason at all: inspect says
+    '—' where it raised an IndexError."""
+    picks = Ranker.picks
+
+    def without_reasons(self, *args, **kwargs):
+        page = picks(self, *args, **kwargs)
+        for item in page.items:
+            item.audience_reason, item.good_reasons, item.fit_reasons, item.own_sales = None, (), (), None
+            item.outside = False
+        return page
+
+    monkeypatch.setattr(Ranker, "picks", without_reasons)
+    r = CliRunner().invoke(main, ["inspect", str(small_artifact), "--anchors", "2", "-k", "3"])
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.output.splitlines() if x.startswith("  预期佣金") or x.startswith("  匹配度")]
+    assert lines and all(x.endswith("| —") for x in lines), r.output

@@ -111,7 +111,7 @@ def test_orders_that_end_days_before_the_other_tables_are_warned_of_and_refused(
     assert any("orders.parquet" in w and "days before the snapshot's latest record" in w for w in warned), warned
     before = Registry.open(served).current()
     code, result = run_nightly(lagging, served)
-    assert code == EXIT_REFUSED and "a late or partial order export" in result["reason"]
+    assert code == EXIT_INVALID_DATA and "a late or partial order export" in result["reason"]
     assert Registry.open(served).current() == before
     assert not any("days before the snapshot" in str(p) for p in load_snapshot(snapshots["today"]).report.warnings)
 

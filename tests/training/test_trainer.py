@@ -132,6 +132,13 @@ def test_overwrite_replaces_only_an_artifact_never_a_directory_of_other_things(s
     assert sorted(os.listdir(tmp_path)) == ["x"]  # nothing half-written beside it
 
 
+def test_overwrite_refuses_a_directory_holding_only_hidden_things(small_snapshot, tmp_path):
+    (tmp_path / "out" / ".git").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match=r"holds \.git, which no artifact has"):
+        trainer.train(small_snapshot, tmp_path / "out", overwrite=True)
+    assert (tmp_path / "out" / ".git").is_dir()
+
+
 def test_overwrite_refuses_the_current_directory(small_snapshot, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileExistsError, match="is the current directory"):
