@@ -36,8 +36,8 @@ class JsonErrorWorker(SyncWorker):
         # worker handles one request at a time, so swapping the writer for the call affects nothing else.
         hint = None
         if isinstance(exc, InvalidRequestLine):  # a request line of raw UTF-8 (curl with 美妆 typed in): say how
-            parts = str(exc.req).split(" ")
-            hint = raw_bytes_hint(parts[1]) if len(parts) == 3 else None
+            parts = str(exc.req).split(" ")  # the whole line, or (from gunicorn's URI parser) the target alone
+            hint = raw_bytes_hint(parts[1] if len(parts) == 3 else parts[0]) if len(parts) in (1, 3) else None
 
         def write(sock: socket.socket, status: int, reason: str, message: str) -> None:
             write_json_error(sock, status, reason, hint or message)
