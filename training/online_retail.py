@@ -70,7 +70,7 @@ DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "onli
 #: Pounds to yuan at the data's year's average rate (see the module docstring).
 YUAN_PER_POUND = 10.36
 #: Bump when the conversion's output changes: cached snapshots of an older version are not reused.
-ADAPTER_VERSION = 2
+ADAPTER_VERSION = 3
 
 COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
 #: How many title-derived categories are kept; the rest become OTHER.
@@ -189,14 +189,20 @@ def _clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], pd.DataFram
 
 def _cancelled(lines: pd.DataFrame, cancels: pd.DataFrame) -> np.ndarray:
     """(lines,) whether a cancellation undid the line: each cancellation marks the latest line at or before it of
-    the same customer, good and quantity (an exact match; a sale cancelled twice is marked once)."""
+    the same customer, good and quantity not marked by an earlier cancellation (an exact match)."""
     out = np.zeros(len(lines), bool)
     if not len(cancels) or not len(lines):
         return out
     sales = lines[["customer", "product", "quantity", "at"]].assign(row=np.arange(len(lines)))
-    matched = pd.merge_asof(cancels.sort_values("at", kind="stable"), sales.sort_values("at", kind="stable"),
-                            on="at", by=["customer", "product", "quantity"], direction="backward")
-    out[matched["row"].dropna().astype(np.int64).to_numpy()] = True
+    sales = sales.sort_values("at", kind="stable")
+    pending = cancels.sort_values("at", kind="stable")
+    while len(pending):  # a sale undone twice over is one sale: the later cancellation takes the sale before it
+        matched = pd.merge_asof(pending, sales[~out[sales["row"].to_numpy()]], on="at",
+                                by=["customer", "product", "quantity"], direction="backward")
+        row = matched["row"]
+        again = (row.notna() & row.duplicated(keep="first")).to_numpy()
+        out[row[row.notna().to_numpy() & ~again].astype(np.int64).to_numpy()] = True
+        pending = pending[again]
     return out
 
 

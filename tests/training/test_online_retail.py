@@ -152,6 +152,21 @@ def test_a_cancellation_marks_the_sale_it_undid_refunded(tmp_path):
     assert (report.cancellations, report.cancellations_matched, report.rows_kept) == (4, 1, 2)
 
 
+def test_two_cancellations_of_two_like_sales_refund_both(tmp_path):
+    lines = [
+        "581483,23843,PAPER CRAFT LITTLE BIRDIE,12,2011-12-09 09:15:00,2.08,16446.0,United Kingdom",
+        "581484,23843,PAPER CRAFT LITTLE BIRDIE,12,2011-12-09 09:20:00,2.08,16446.0,United Kingdom",
+        "C581485,23843,PAPER CRAFT LITTLE BIRDIE,-12,2011-12-09 09:27:00,2.08,16446.0,United Kingdom",
+        "C581486,23843,PAPER CRAFT LITTLE BIRDIE,-12,2011-12-09 09:30:00,2.08,16446.0,United Kingdom",
+        "C581487,23843,PAPER CRAFT LITTLE BIRDIE,-12,2011-12-09 09:40:00,2.08,16446.0,United Kingdom",  # a third
+    ]
+    source = tmp_path / "raw.csv"
+    source.write_text("\n".join([HEADER, *lines]) + "\n")
+    report = convert_online_retail(tmp_path / "snapshot", source=source)
+    orders = pd.read_parquet(tmp_path / "snapshot" / "orders.parquet")
+    assert orders["refunded"].all() and report.cancellations_matched == 2
+
+
 def test_online_retail_is_converted_once_and_reused_from_the_cache(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     source = write_raw(tmp_path / "data" / "online_retail.csv.gz")
