@@ -27,17 +27,22 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.latency = Histogram("xuanpin_request_duration_seconds", "Request latency by route",
                                  ["route", "method", "status"], buckets=BUCKETS, registry=self.registry)
-        self.model = Gauge("xuanpin_model_info", "Loaded model (value 1), by version", ["version"],
+        self.model = Gauge("xuanpin_model_info", "Loaded model (value 1; 0: served before), by version", ["version"],
                            registry=self.registry, multiprocess_mode="liveall")
         self.items = Gauge("xuanpin_model_items", "Entities in the loaded model", ["kind"],
                            registry=self.registry, multiprocess_mode="liveall")
         self.errors = Counter("xuanpin_errors", "Error responses by code", ["code"], registry=self.registry)
+        self._version: str | None = None  # the model version this worker serves
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.latency.labels(route, method, str(status)).observe(seconds)
 
     def model_loaded(self, version: str, counts: dict[str, int]) -> None:
-        self.model.clear()
+        # the version served before goes to 0 rather than away: under gunicorn (PROMETHEUS_MULTIPROC_DIR) a gauge
+        # is a file per worker, which clear() leaves as it is, so a reloaded worker listed both versions at 1
+        if self._version is not None and self._version != version:
+            self.model.labels(self._version).set(0)
+        self._version = version
         self.model.labels(version).set(1)
         for kind in ("anchors", "fans", "products"):
             self.items.labels(kind).set(counts[kind])

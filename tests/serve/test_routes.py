@@ -218,3 +218,17 @@ def test_every_list_route_pages_within_the_deepest_offset(client, ids, monkeypat
     assert full["paging"]["next_offset"] == 2, "the small world has more than a page here"
     monkeypatch.setattr(schemas, "MAX_OFFSET", 1)
     assert client.get(path.format(**ids), query_string={"k": 2}).get_json()["paging"]["next_offset"] is None
+
+
+def test_a_reload_sets_the_version_served_before_to_0_rather_than_clearing_it():
+    """Under gunicorn each worker's gauges are files that clear() leaves alone: the old version is set to 0, so
+    `xuanpin_model_info == 1` is the version each worker serves, after any number of reloads."""
+    from serve.metrics import Metrics
+
+    metrics = Metrics()
+    counts = {"anchors": 1, "fans": 2, "products": 3}
+    metrics.model_loaded("v1", counts)
+    metrics.model_loaded("v2", counts)
+    metrics.model_loaded("v2", counts)  # the same version again (a retry): still 1
+    text = metrics.render().decode()
+    assert 'xuanpin_model_info{version="v1"} 0.0' in text and 'xuanpin_model_info{version="v2"} 1.0' in text
