@@ -125,7 +125,12 @@ async function api(path, params = {}) {
     throw new ApiFailure("http", response.status, body);
   }
   serviceDown(false);
-  if (body && body.model_version) $("#model-version").textContent = "模型 " + body.model_version;
+  if (body && body.model_version) {
+    const shown = "模型 " + body.model_version;
+    // a new model (a hot reload): what the page read once of the old one (labels, the data's end) is read again
+    if ($("#model-version").textContent !== shown && $("#model-version").textContent) modelPromise = null;
+    $("#model-version").textContent = shown;
+  }
   return body;
 }
 
