@@ -87,6 +87,8 @@ def serving() -> Serving:
     current = state.get("serving")
     if current is None:
         reloader = state.get("reloader")
-        detail = " (the last load failed; the service log says why)" if reloader and reloader.last_error else ""
+        error = reloader.last_error if reloader else None
+        detail = ("" if not error else " (the registry's CURRENT is missing or empty)" if error.get("version") is None
+                  else " (the last load failed; the service log says why)")
         raise ApiError(503, "not_ready", f"no model is loaded{detail}")  # no file paths to the outside
     return current

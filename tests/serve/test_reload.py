@@ -158,6 +158,8 @@ def test_a_registry_without_current_is_not_ready(tmp_path):
     app = create_app({"registry": str(tmp_path / "empty"), "poll_seconds": 0})
     r = app.test_client().get("/readyz")
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "not_ready"
+    said = app.test_client().get("/v1/anchors/1/picks").get_json()["error"]["message"]
+    assert said == "no model is loaded (the registry's CURRENT is missing or empty)"  # no load failed
 
 
 def test_a_worker_starting_on_a_current_it_cannot_load_serves_the_version_served_before(registry):
