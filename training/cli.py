@@ -91,15 +91,12 @@ def train(data: str, out: Path, config_file: Path | None, algorithm: str | None,
         config = validated(type(config), fields, "command-line options")
     tuning = None
     if tune_first:
-        if out.exists() and not overwrite:  # say so before the tuning, not after it
-            raise click.ClickException(f"{out} exists; pass --overwrite to replace it")
-        if out.exists():
-            from recommender.artifact.writer import refuse_to_replace
+        from recommender.artifact.writer import check_target
 
-            try:
-                refuse_to_replace(out)
-            except FileExistsError as exc:
-                raise click.ClickException(str(exc)) from exc
+        try:  # say so before the tuning, not after it
+            check_target(out, overwrite)
+        except FileExistsError as exc:
+            raise click.ClickException(str(exc)) from exc
         from recommender.contract import load_snapshot
         from training.tune import TuneConfig
         from training.tune import tune as run_tune
@@ -265,6 +262,7 @@ def _cell(text: str, width: int) -> str:
     """`text` padded to `width` terminal columns (a Chinese character takes two), so the columns line up."""
     used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
     return text + " " * max(0, width - used)
+
 
 @click.command()
 @click.option("--data", type=str, help="Snapshot directory, or 'online-retail' (see train --help).")

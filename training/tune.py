@@ -686,8 +686,9 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
                  f"validation: {valid}, "
                  f"{split_info['users']['fan_goods']:,} fans and {split_info['users']['anchor_goods']:,} anchors "
                  f"scored; {cfg.test_days:g} test days held out")
-        if budget_note(cfg, budgets):
-            progress(budget_note(cfg, budgets))
+        note = budget_note(cfg, budgets)
+        if note:
+            progress(note)
         objectives = Objectives(v)
         config, results = start, []
         for name in stages:
@@ -703,7 +704,7 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
             results.append(result)
             progress(f"{name}: {result.metric} {result.start_value:.4f} -> {result.best_value:.4f} "
                      f"({len(result.trials)} trials, {result.seconds:.0f} s)")
-    budget = {"trials": cfg.trials, "minutes": cfg.minutes, "note": budget_note(cfg, budgets),
+    budget = {"trials": cfg.trials, "minutes": cfg.minutes, "note": note,
               "per_stage": {s: {"trials": t, "seconds": sec} for s, (t, sec) in budgets.items()}}
     data_info = {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
                  "snapshot_time": str(m.snapshot_time)}

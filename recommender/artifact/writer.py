@@ -93,6 +93,16 @@ def clear_dead_runs(out: Path) -> list[Path]:
     return removed
 
 
+def check_target(out: Path, overwrite: bool) -> None:
+    """Raise FileExistsError unless an artifact may be written to `out`: it does not exist, or `overwrite` is set
+    and it is one that may be replaced (refuse_to_replace). What the writer checks first, and what `train --tune`
+    checks before a tuning whose result it would otherwise refuse to write."""
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+    if out.exists():
+        refuse_to_replace(out)
+
+
 def refuse_to_replace(out: Path) -> None:
     """Raise FileExistsError unless `out` is a model artifact (its manifest and nothing but the layout's files) or
     an empty directory: --overwrite replaces an artifact, never a snapshot or anything else a user keeps there."""
@@ -128,10 +138,7 @@ class ArtifactWriter:
             self.out = self.out.resolve()
         restore_interrupted(self.out)
         clear_dead_runs(self.out)
-        if self.out.exists() and not overwrite:
-            raise FileExistsError(f"{self.out} exists; pass overwrite=True (--overwrite) to replace it")
-        if self.out.exists():
-            refuse_to_replace(self.out)
+        check_target(self.out, overwrite)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.tmp.mkdir()

@@ -125,11 +125,11 @@ class HotLists:
         if not self.cfg.bootstrap or not len(model.recent_orders["key"]):
             return 0
         r = model.recent_orders
-        latest = int(np.max(r["minute"]))
-        if self.cfg.clock == "wall" and self.wall_minute() - latest > 24 * 60:
+        behind = self.wall_minute() - int(np.max(r["minute"]))  # minutes from the latest order to now
+        if self.cfg.clock == "wall" and behind > 24 * 60:
             _log.warning("hot items: the model's latest order is %.0f days before now and the clock is the wall's, "
                          "so nothing is hot until new orders arrive (POST /v1/events/orders); to replay a past "
-                         "snapshot, set XUANPIN_HOT_CLOCK=events", (self.wall_minute() - latest) / (24 * 60))
+                         "snapshot, set XUANPIN_HOT_CLOCK=events", behind / (24 * 60))
         anchor_ids, product_ids = model.anchor_ids.ids, model.product_ids.ids
 
         def orders() -> Orders:  # built when loaded: a week of text ids is ~150 MB at 1.7M orders, per worker

@@ -78,14 +78,13 @@ class AnchorBoards:
             rows = rows[self.rooms.tier[rows] == tier]
         if new:
             rows = rows[self.rooms.new[rows]] if self.rooms.new is not None else rows[:0]
-            rows = np.concatenate([rows, self._unsold_new(window, category, tier, rows)])
+            rows = np.concatenate([rows, self._unsold_new(category, tier, rows)])
         gmv, orders = self.figures(window, category)
         shown = rows[offset:offset + k]
         return BoardPage(shown, np.arange(offset + 1, offset + 1 + len(shown)), gmv[shown], orders[shown], len(rows),
                          offset + k if len(rows) > offset + k else None)
 
-
-    def _unsold_new(self, window: int, category: str | None, tier: str | None, sold: np.ndarray) -> np.ndarray:
+    def _unsold_new(self, category: str | None, tier: str | None, sold: np.ndarray) -> np.ndarray:
         """新人主播 who pass the gates and sold nothing in the window (in the category: of that main category), most
         fans first: a merchant looking for new anchors to back (扶持) finds them after those that sold, where a
         sales board alone would be empty (a new room often has not sold yet)."""
