@@ -150,20 +150,25 @@ def _clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], pd.DataFram
         keep[bad] = False
 
     customer = pd.to_numeric(raw["CustomerID"].str.strip(), errors="coerce")
-    rule("missing_customer", ~(customer.notna() & (customer == customer.round())))
+    known_customer = customer.notna() & (customer == customer.round())
+    rule("missing_customer", ~known_customer)
     invoice = raw["InvoiceNo"].str.strip()
-    rule("cancellation_or_adjustment", invoice.str.upper().str[:1].isin(["C", "A"]).fillna(False))
+    kind = invoice.str.upper().str[:1]  # C cancellation, A adjustment, else a sale
+    rule("cancellation_or_adjustment", kind.isin(["C", "A"]).fillna(False))
     quantity = pd.to_numeric(raw["Quantity"], errors="coerce")
-    rule("non_positive_quantity", ~((quantity > 0) & (quantity == quantity.round())))
+    whole = quantity == quantity.round()
+    rule("non_positive_quantity", ~((quantity > 0) & whole))
     price = pd.to_numeric(raw["UnitPrice"], errors="coerce")
     rule("non_positive_price", ~(price > 0))
     code = raw["StockCode"].str.strip().str.upper()
-    rule("non_product_code", ~code.str.match(r"\d{5}").fillna(False).astype(bool))
+    product_code = code.str.match(r"\d{5}").fillna(False).astype(bool)
+    rule("non_product_code", ~product_code)
     duplicate = np.zeros(len(raw), bool)
     duplicate[np.flatnonzero(keep)] = raw[keep].duplicated(keep="first").to_numpy()
     rule("exact_duplicate", duplicate)
-    cancel = (customer.notna() & invoice.str.upper().str.startswith("C").fillna(False) & (quantity < 0)
-              & code.str.match(r"\d{5}").fillna(False).astype(bool)).to_numpy()
+    # what the rules set aside that undoes a kept line: a known customer's C invoice of a whole number of a good
+    cancel = (known_customer & (kind == "C").fillna(False) & (quantity < 0) & whole
+              & product_code).to_numpy()
     cancels = pd.DataFrame({
         "customer": customer[cancel].astype(np.int64).to_numpy(), "product": code[cancel].to_numpy(),
         "quantity": (-quantity[cancel]).astype(np.int64).to_numpy(),
