@@ -224,12 +224,16 @@ function go(view, id, params) {
 /** The address's parameters with `overrides` applied ("" removes one). */
 const paramsWith = (overrides) => ({ ...Object.fromEntries(parseHash().params), ...overrides });
 
-/** Put a list's new state (a page, a sort, what was searched) in the address without re-rendering the view, so
- * Back, Forward and a reload return to it: a new history entry (`push`), or in place of the current one. */
-function remember(params, push = true) {
-  const { view, id } = parseHash();
-  const hash = hashOf(view, id, params);
+/** Put a state in the address without re-rendering the view, so Back, Forward and a reload return to it: a new
+ * history entry (`push`), or in place of the current one. */
+function record(hash, push) {
   if (location.hash !== hash) history[push ? "pushState" : "replaceState"](null, "", hash);
+}
+
+/** A list's new state (a page, a sort) in the address of the view on screen, as a new history entry. */
+function remember(params) {
+  const { view, id } = parseHash();
+  record(hashOf(view, id, params), true);
 }
 
 let shownView = null;  // the view on screen before this route: a search on the home page keeps its boards
@@ -377,8 +381,7 @@ async function searchAnchors(text) {
   if (!body.items.length) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
   // the search's words in the address, so Back from the anchor chosen returns to this list (a new entry when
   // searching from an anchor's own page, whose filters stay in its entry)
-  const listed = hashOf("anchor", null, { q });
-  if (location.hash !== listed) history[parseHash().id ? "pushState" : "replaceState"](null, "", listed);
+  record(hashOf("anchor", null, { q }), Boolean(parseHash().id));
   fill(box,
     h("div", { class: "list-head" }, h("p", { class: "muted" }, `找到 ${body.total} 位主播` +
       (body.total > body.items.length ? `，显示前 ${body.items.length} 位` : "") + "："),
@@ -552,7 +555,7 @@ function pager(id, f, pg, shown) {
 let gates = null;
 async function loadGates() {
   try {
-    const r = (await api("/v1/model")).ranking;
+    const r = (await modelInfo()).ranking;  // the one read of /v1/model the rest of the page shares
     gates = { refund: r.max_refund_rate, rating: r.min_shop_rating };
   } catch (err) { gates = null; /* badges stay neutral; the parts of the page that fail say why */ }
 }
