@@ -15,7 +15,9 @@ because their audiences do: who the fans are and what they pay. This model multi
   holds them), engagement-weighted; ``r[p, t]``: how strongly fans of cell ``t`` buy the good, relative to the
   rooms it was sold in. Fitted from who bought it (an order's fan has a cell), shrunk toward its category's
   typical response, so a good aimed at young women is pushed to rooms of young women and a good nobody bought
-  keeps its category's response.
+  keeps its category's response. A view is one such split: gender x age band, region, and, where the fans table
+  has the platform's spending_level (消费水平), the fans' spending levels (``spending_level``); the term is the
+  product of the views' sums.
 
 The responses are closed-form gamma-Poisson updates and the slopes a few Newton steps, alternated with the base
 model's updates, all vectorised; they act on the base model like extra days of exposure, so the base fit is
@@ -40,6 +42,7 @@ from sklearn.cluster import KMeans
 from recommender.arrays import cell_sums, top_k
 from recommender.contract import Marketplace
 from recommender.priors import prior_strength
+from recommender.profiles import spending_levels
 from recommender.settings import Settings
 from recommender.shelf_rate import ShelfFit, ShelfRates, fan_category_mix, fan_taste_counts
 from recommender.threads import available_cores
@@ -68,6 +71,12 @@ class AudienceFitConfig(Settings):
     price_levels: int = Field(0, ge=0, le=10, description="a third view: fans in this many price levels (quantiles of "
                               "the mean relative price of what they bought), each good's response to them shrunk "
                               "toward that of goods of its category and price decile (0: no such view)")
+    spending_level: bool = Field(True, description="where the fans table has a spending_level (消费水平, the "
+                                 "platform's estimate from all of a fan's spending), use it: as the price-level view "
+                                 "(in place of the levels from purchases) and in the band prior (a fan's band mix "
+                                 "starts from that of its level's fans)")
+    spending_prior_orders: float = Field(2.0, ge=0, description="a fan's band mix gets this many pseudo-orders of "
+                                         "the band mix of fans of its spending level")
     title_prior: bool = Field(True, description="group a category's goods by what their titles say (the audience "
                               "words' gender and age, the place of origin) for the mix of response profiles a good "
                               "starts from: a good with few orders starts from its title's group")
@@ -322,9 +331,11 @@ def fan_price_levels(m: Marketplace, levels: int, shrink: float = 2.0) -> tuple[
     return cell, labels
 
 
-def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarray, list[str]]]:
+def fan_cells(m: Marketplace, price_levels: int = 0, spending: bool = True
+              ) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Each view's cell of every fan (-1 where unknown) and the cells' labels: gender x age band, and region,
-    as far as the fans table holds them; with `price_levels`, the fans' price levels from their purchases."""
+    as far as the fans table holds them; the price level from its spending_level where it has one (`spending`),
+    else with `price_levels`, the fans' price levels from their purchases."""
     f, out = m.fans, {}
     if "gender" in f and "age_band" in f:
         g, genders = pd.factorize(f["gender"], sort=True)
@@ -334,7 +345,10 @@ def fan_cells(m: Marketplace, price_levels: int = 0) -> dict[str, tuple[np.ndarr
     if "region" in f:
         r, regions = pd.factorize(f["region"], sort=True)
         out["region"] = (r.astype(np.int64), [str(x) for x in regions])
-    if price_levels > 1 and len(m.purchases):
+    said = spending_levels(m) if spending else None
+    if said is not None:
+        out["price_level"] = said
+    elif price_levels > 1 and len(m.purchases):
         out["price_level"] = fan_price_levels(m, price_levels)
     return {name: v for name, v in out.items() if v[1]}
 
@@ -390,15 +404,33 @@ def _title_says(words: TitleWords | None, view: str, labels: list[str]) -> tuple
 
 
 def _band_prior(m: Marketplace, band: np.ndarray, engagement: sp.csr_matrix, power: float,
-                click_weight: float = 0.0) -> np.ndarray:
+                click_weight: float = 0.0, levels: np.ndarray | None = None, level_orders: float = 0.0
+                ) -> np.ndarray:
     """(anchors, BANDS): (the bands its audience buys, or clicks, anywhere / the platform's) ** power, 1 without
-    history."""
+    history. With the fans' spending `levels`, each fan's mix starts from `level_orders` pseudo-orders of its
+    level's fans' mix, so a fan with no history still says which bands it buys."""
     bought = fan_taste_counts(m, band, BANDS, click_weight)
+    if levels is not None and level_orders > 0:
+        bought = with_level_mix(bought, levels, level_orders)
     platform = bought.sum(axis=0) + 1.0
     platform /= platform.sum()
     mix = np.asarray(engagement @ bought) + platform * 5.0  # 5 pseudo-orders of the platform mix
     mix /= mix.sum(axis=1, keepdims=True)
     return (mix / platform) ** power
+
+
+def with_level_mix(counts: np.ndarray, levels: np.ndarray, pseudo: float) -> np.ndarray:
+    """(fans, groups) `counts` plus `pseudo` counts of the mix of all fans of the same level (`levels`, -1
+    unknown: those rows unchanged). A fan who bought little is read mostly as its level buys; one who bought much,
+    as itself."""
+    known = levels >= 0
+    out = counts.astype(np.float64, copy=True)
+    if not known.any():
+        return out
+    mix = _sum_rows(levels[known], counts[known], int(levels[known].max()) + 1) + 1.0
+    mix /= mix.sum(axis=1, keepdims=True)
+    out[known] += pseudo * mix[levels[known]]
+    return out
 
 
 def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matrix,
@@ -416,7 +448,10 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     band = price_bands(m)
     eb, ec = band[ep], np.asarray(base.category, np.int64)[ep]
     cat_of = np.asarray(base.category, np.int64)
-    prior_band = _band_prior(m, band, engagement, cfg.band_audience_power, fitted.config.click_weight)
+    cells = fan_cells(m, cfg.price_levels, cfg.spending_level)
+    spending = spending_levels(m) if cfg.spending_level else None
+    prior_band = _band_prior(m, band, engagement, cfg.band_audience_power, fitted.config.click_weight,
+                             None if spending is None else spending[0], cfg.spending_prior_orders)
     entry_band, entry_cat = ea * BANDS + eb, ea * base.room.shape[1] + ec  # flat (room, band), (room, category)
     n_band = np.bincount(entry_band, np.bincount(order_entry, order_weight, len(ea)), n_a * BANDS)
     n_band = n_band.reshape(n_a, BANDS)
@@ -426,7 +461,6 @@ def fit_audience_rates(m: Marketplace, fitted: ShelfFit, engagement: sp.csr_matr
     decile = np.minimum((pd.Series(relative_log_price(m)).groupby(cat_of).rank(pct=True).to_numpy()
                          * PRICE_DECILES).astype(np.int64), PRICE_DECILES - 1)
     price_group = cat_of * PRICE_DECILES + decile
-    cells = fan_cells(m, cfg.price_levels)
     audiences = _audiences(engagement, [(cell, len(labels)) for cell, labels in cells.values()])
     for (name, (cell, labels)), audience in zip(cells.items(), audiences, strict=True):
         n_cells = len(labels)

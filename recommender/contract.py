@@ -92,6 +92,7 @@ TABLES: tuple[Table, ...] = (
             Column("gender", "text", required=False),
             Column("age_band", "text", required=False),
             Column("region", "text", required=False),
+            Column("spending_level", "int", required=False, lo=1, hi=10),  # 消费水平, the platform's estimate
         ),
         entity=True,
     ),

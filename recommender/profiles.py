@@ -20,6 +20,26 @@ from recommender.hashing import order_keys
 WINDOWS = (1, 7, 30)
 
 
+#: the fans table's spending_level (1 lowest) as the selection center names it, by the number of levels
+SPENDING_LABELS = {2: ["低消费人群", "高消费人群"], 3: ["低消费人群", "中等消费人群", "高消费人群"]}
+
+
+def spending_levels(m: Marketplace) -> tuple[np.ndarray, list[str]] | None:
+    """Each fan's spending level (消费水平) from the fans table, 0-based (-1 unknown), and the levels' labels; None
+    without the column or a known level. Levels run from 1 to the highest seen, so the labels keep their order."""
+    f = m.fans
+    if "spending_level" not in f:
+        return None
+    level = pd.to_numeric(f["spending_level"], errors="coerce").to_numpy(np.float64)
+    known = np.isfinite(level)
+    if not known.any():
+        return None
+    top = int(level[known].max())
+    cell = np.where(known, np.nan_to_num(level, nan=0.0) - 1, -1).astype(np.int64)
+    labels = SPENDING_LABELS.get(top) or [f"消费水平 {i + 1}/{top} 的人群" for i in range(top)]
+    return cell, labels
+
+
 @dataclass
 class AudienceProfile:
     """Shares over each anchor's followers, as (anchors, labels) float32 arrays with their labels."""
@@ -32,7 +52,8 @@ class AudienceProfile:
 
 def audience_profile(m: Marketplace, now: pd.Timestamp | None = None, follows: sp.csr_matrix | None = None
                      ) -> AudienceProfile:
-    """Gender / age / region shares of each anchor's followers, and the share who bought each category.
+    """Gender / age / region / spending-level shares of each anchor's followers, and the share who bought each
+    category.
 
     A category share is "followers who bought that category in the last 30 days, in any room" over all
     followers: the audience-match statistic of the selection center. `follows`: the (anchors, fans) float32
@@ -51,6 +72,10 @@ def audience_profile(m: Marketplace, now: pd.Timestamp | None = None, follows: s
     shares, labels = {}, {}
     dims = [d for d in ("gender", "age_band", "region") if d in m.fans and not m.fans[d].isna().all()]
     factorized = [pd.factorize(m.fans[d], sort=True) for d in dims]
+    spending = spending_levels(m)
+    if spending is not None:  # in level order, named as the selection center names them
+        dims.append("spending_level")
+        factorized.append((spending[0], spending[1]))
     # counts of followers per (anchor, label), one pass over the follows for every dimension (a sum of ones:
     # the same integer counts as a bincount)
     counts = cell_sums(follows, [(codes, len(uniques)) for codes, uniques in factorized])

@@ -28,8 +28,9 @@ def picks(anchor_id: str, q: schemas.PicksQuery):
             "model_version": s.version}
 
 
-def _shares(labels: list[str], values: np.ndarray, top: int | None = None) -> list[dict]:
-    order = np.argsort(-values, kind="stable")
+def _shares(labels: list[str], values: np.ndarray, top: int | None = None, ordered: bool = False) -> list[dict]:
+    """Largest first, or in the labels' own order (`ordered`: levels, low to high)."""
+    order = np.arange(len(values)) if ordered else np.argsort(-values, kind="stable")
     if top:
         order = order[:top]
     return [{"label": labels[i], "share": round(float(values[i]), 4)} for i in order]
@@ -37,11 +38,13 @@ def _shares(labels: list[str], values: np.ndarray, top: int | None = None) -> li
 
 @endpoint(bp, "/<anchor_id>", response=schemas.AnchorProfile)
 def profile(anchor_id: str, q: schemas.NoQuery):
-    """An anchor's audience profile (gender, age, region, category shares), tier and sales statistics."""
+    """An anchor's audience profile (gender, age, region, spending level, category shares), tier and sales
+    statistics."""
     s = serving()
     row = s.anchor_row(anchor_id)
     aud = s.model.audience
-    audience = {dim: _shares(aud.labels[dim], np.asarray(aud.shares[dim][row]), 10 if dim == "region" else None)
+    audience = {dim: _shares(aud.labels[dim], np.asarray(aud.shares[dim][row]), 10 if dim == "region" else None,
+                             ordered=dim == "spending_level")
                 for dim in aud.shares}
     a = s.model.columns.anchors.row(row)
     # counts as integers, money (GMV) as yuan: the columns hold them as int64 and float64

@@ -225,8 +225,10 @@ class AnchorProfile(BaseModel):
     buyers_30d: int = Field(description="followers who bought anything in the last 30 days, any room")
     new_anchor: bool = Field(False, description="新人主播 by the ranking's new_anchor_* settings (as 达人广场 and "
                              "the anchor boards mark it)")
-    audience: dict[str, list[Share]] = Field(description="gender / age_band / region / category shares of "
-                                                          "followers; category = bought it in the last 30 days")
+    audience: dict[str, list[Share]] = Field(
+        description="gender / age_band / region / spending_level / category shares of followers (spending_level: "
+                    "the platform's 消费水平, low to high, where the fans table has it; fans it cannot tell are left "
+                    "out); category = bought it in the last 30 days")
     stats: dict[str, int | float] = Field(description="orders, GMV (yuan) and goods sold over 7/30 days, shelf "
                                                 "size: counts are integers")
     model_version: str

@@ -457,17 +457,19 @@ async function loadProfile(id, t) {
       kpi("货架商品", num(s.shelf_size)), kpi("店铺评分", p.shop_rating === null ? "—" : num(p.shop_rating, 1))),
     h("div", { class: "charts" },
       chart("性别", p.audience.gender), chart("年龄", p.audience.age_band),
-      chart("地域（前10）", p.audience.region), chart("近30天购买类目", p.audience.category))));
+      chart("地域（前10）", p.audience.region),
+      p.audience.spending_level && chart("消费水平", p.audience.spending_level, "平台按粉丝的全部消费估计；估计不了的粉丝不计入"),
+      chart("近30天购买类目", p.audience.category))));
 }
 
 const kpi = (label, value, title) => h("div", { class: "kpi", title: title || null },
   h("div", { class: "kpi-value" }, value), h("div", { class: "kpi-label" }, label));
 
 /** Shares as horizontal bars; the longest bar is the largest share, the label says the exact figure. */
-function chart(title, shares) {
+function chart(title, shares, hint) {
   shares = shares || [];
   const max = Math.max(...shares.map((s) => s.share), 0.0001);
-  return h("figure", { class: "chart" }, h("figcaption", {}, title),
+  return h("figure", { class: "chart" }, h("figcaption", { title: hint || null }, title),
     shares.length ? shares.map((s) => h("div", { class: "bar-row" },
       h("span", { class: "bar-label" }, s.label),
       h("span", { class: "bar-track" }, h("span", { class: "bar-fill", style: `width:${(s.share / max) * 100}%` })),

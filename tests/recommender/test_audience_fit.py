@@ -83,7 +83,8 @@ def test_the_saved_term_gives_the_same_expected_orders(world, tmp_path):
     views = json.loads((tmp_path / "views.json").read_text(encoding="utf-8"))
     loaded = AudienceRates.from_arrays(personal.base, views=views, **arrays)
     assert [v["name"] for v in views] == [v.name for v in personal.views]
-    assert [v.get("by_category", False) for v in views] == [True, False]  # gender x age per category; region not
+    # gender x age per category; region and the spending level not
+    assert [v.get("by_category", False) for v in views] == [True, False, False]
     np.testing.assert_allclose(loaded.expected(np.arange(10)), personal.expected(np.arange(10)), rtol=1e-6)
     with pytest.raises(ValueError, match="gender_age has an audience per category"):
         AudienceRates.from_arrays(personal.base, views=views, **{**arrays, "by_category": None})
@@ -150,8 +151,10 @@ def test_a_price_level_view_is_fitted_saved_and_bounded_like_the_others(fit, tmp
     g = generate("small", seed=5, fit=fit)
     m = load_snapshot(write_marketplace(g, tmp_path / "snapshot"))
     fitted, engagement = fit_shelf(m), anchor_fan_engagement(m)
-    without = fit_audience_rates(m, fitted, engagement)
-    with_levels = fit_audience_rates(m, fitted, engagement, AudienceFitConfig(price_levels=3)).with_bounds(4)
+    # the levels from purchases are for a fans table without a spending level: set the table's aside
+    without = fit_audience_rates(m, fitted, engagement, AudienceFitConfig(spending_level=False))
+    with_levels = fit_audience_rates(m, fitted, engagement, AudienceFitConfig(spending_level=False, price_levels=3)
+                                     ).with_bounds(4)
     assert [v.name for v in with_levels.views] == [v.name for v in without.views] + ["price_level"]
     warm = np.setdiff1d(np.arange(len(g.truth.anchor_trust)), g.truth.new_anchors)
     # 50 rooms: within noise of the model without it (strong, seed 5: 0.739 against 0.760 since the fit converges
@@ -166,6 +169,49 @@ def test_a_price_level_view_is_fitted_saved_and_bounded_like_the_others(fit, tmp
     views = json.loads((tmp_path / "audience" / "views.json").read_text(encoding="utf-8"))
     loaded = AudienceRates.from_arrays(with_levels.base, views=views, **arrays)
     np.testing.assert_allclose(loaded.expected(warm[:10]), with_levels.expected(warm[:10]), rtol=1e-5)
+
+
+def test_the_fans_tables_spending_level_is_the_price_level_view_even_for_fans_who_never_bought(tmp_path):
+    from recommender.audience_fit import AudienceFitConfig, fan_cells
+
+    g = generate("small", seed=5)
+    m = load_snapshot(write_marketplace(g, tmp_path / "snapshot"))
+    cell, labels = fan_cells(m)["price_level"]
+    assert labels == ["低消费人群", "中等消费人群", "高消费人群"]
+    said = m.fans["spending_level"].to_numpy(dtype=float, na_value=np.nan)
+    np.testing.assert_array_equal(cell, np.where(np.isnan(said), -1, np.nan_to_num(said) - 1))
+    never_bought = np.bincount(m.purchases["fan"].to_numpy(), minlength=len(m.fan_ids)) == 0
+    assert (cell[never_bought] >= 0).mean() > 0.8  # the platform knows them from elsewhere
+    # set aside, and without a level from purchases, there is no price-level view
+    assert "price_level" not in fan_cells(m, spending=False)
+    fitted, engagement = fit_shelf(m), anchor_fan_engagement(m)
+    rates = fit_audience_rates(m, fitted, engagement)
+    view = next(v for v in rates.views if v.name == "price_level")
+    assert view.labels == labels
+    # the rooms' audiences over the levels follow who follows them: a room's share of 高消费人群 rises with its
+    # followers' true price levels
+    follows = m.follows
+    true_level = g.truth.fan_level[follows["fan"].to_numpy()]
+    mean_level = np.bincount(follows["anchor"].to_numpy(), true_level, len(m.anchor_ids)) / np.maximum(
+        np.bincount(follows["anchor"].to_numpy(), minlength=len(m.anchor_ids)), 1)
+    has = view.audience.sum(axis=1) > 0
+    assert np.corrcoef(mean_level[has], view.audience[has, 2] / view.audience[has].sum(axis=1))[0, 1] > 0.5
+    without = fit_audience_rates(m, fitted, engagement, AudienceFitConfig(spending_level=False))
+    assert "price_level" not in [v.name for v in without.views]
+
+
+def test_a_fan_who_bought_little_is_read_as_its_spending_level_buys():
+    from recommender.audience_fit import with_level_mix
+
+    counts = np.array([[8, 0, 0], [0, 0, 8], [0, 0, 0], [0, 0, 0], [1, 0, 0]], float)  # bands bought
+    levels = np.array([0, 1, 0, 1, -1])
+    out = with_level_mix(counts, levels, 2.0)
+    # level 0's fans bought the cheap band, level 1's the dear one: the fans with nothing lean the same way
+    assert out[2].argmax() == 0 and out[3].argmax() == 2
+    np.testing.assert_allclose(out.sum(axis=1) - counts.sum(axis=1), [2, 2, 2, 2, 0])
+    np.testing.assert_array_equal(out[4], counts[4])  # unknown level: as it was
+    assert out[0, 0] > 8 and out[0, 1:].sum() < 1  # one who bought much stays itself
+    np.testing.assert_array_equal(with_level_mix(counts, np.full(5, -1), 2.0), counts)
 
 
 def test_each_goods_exposure_per_cell_is_the_per_cell_bincounts_to_the_last_bit():

@@ -270,6 +270,15 @@ def test_bad_optional_value_is_blanked_not_dropped(tiny_csv):
     assert pd.isna(m.anchors.loc[1, "shop_rating"])
 
 
+def test_a_spending_level_out_of_range_is_blanked_and_the_fan_kept(tiny_csv):
+    set_cell(tiny_csv, "fans", 4, "spending_level", "0")
+    m = load_snapshot(tiny_csv)
+    assert "fans.csv, column 'spending_level', row 5: out of range: must be between 1 and 10; value blanked" in (
+        warnings_text(m))
+    assert m.report.rows_kept["fans"] == m.report.rows_read["fans"]
+    assert pd.isna(m.fans.loc[4, "spending_level"])
+
+
 def test_exact_duplicate_order_is_dropped_once(tiny_csv):
     df = read(tiny_csv, "orders")
     write(tiny_csv, "orders", pd.concat([df, df.iloc[[3]]], ignore_index=True))

@@ -37,6 +37,24 @@ def test_demographic_shares_sum_to_one_for_anchors_with_fans(market):
     assert set(prof.labels["gender"]) == {"女", "男"}
 
 
+def test_spending_level_shares_count_followers_of_each_level_and_leave_out_those_unknown(market):
+    prof = audience_profile(market)
+    assert prof.labels["spending_level"] == ["低消费人群", "中等消费人群", "高消费人群"]  # low to high
+    a = int(np.argmax(prof.fans))
+    mine = market.fans.iloc[market.follows.loc[market.follows["anchor"] == a, "fan"].to_numpy()]
+    said = mine["spending_level"]
+    for level in (1, 2, 3):
+        assert prof.shares["spending_level"][a, level - 1] == pytest.approx((said == level).sum() / len(mine),
+                                                                             abs=1e-6)
+    assert prof.shares["spending_level"][a].sum() == pytest.approx(said.notna().mean(), abs=1e-6)
+    assert said.notna().mean() < 1
+
+
+def test_without_a_spending_level_there_is_no_such_share(market):
+    bare = dataclasses.replace(market, fans=market.fans.drop(columns="spending_level"))
+    assert "spending_level" not in audience_profile(bare).shares
+
+
 def test_demographic_counts_equal_a_direct_count_whichever_way_they_are_summed(market):
     """cell_sums counts each room's followers of each label, a missing value in no label, alike whether the
     dimensions share one joint table or (past its size limit) each gets its own pass."""

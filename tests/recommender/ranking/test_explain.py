@@ -107,11 +107,12 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     """The room x good term's reasons cite the model's own figures: a cell of at least 10% of the fans buying the
     good at least 1.25 times as much as its average buyer, a price band the room sells at least 1.25 times as well.
     The audience is the one the term weighs the good with (followers and buyers; for the gender x age view each
-    weighed by how likely it is to buy the good's category), and the reason says so."""
+    weighed by how likely it is to buy the good's category), and the reason says so. The views: gender x age,
+    region (来自…) and the fans' spending levels (…消费人群)."""
     personal, cited = ranker.model.personal, {"audience_fit": 0, "price_band_fit": 0, "outside_category": 0}
     views = {v.name: v for v in personal.views}
     assert views["gender_age"].by_category is not None  # the default model's
-    per_category = 0
+    per_category, by_view = 0, {name: 0 for name in views}
     for anchor in range(len(ranker.model.anchor_ids)):
         for pick in ranker.picks(anchor, 20).items:
             for reason in pick.fit_reasons:
@@ -122,7 +123,10 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                     factor = float(personal.band_factor[anchor, personal.band[pick.product]])
                     assert reason["value"] == round(factor, 2) and factor >= 1.25
                     continue
-                view = views["region" if "来自" in reason["text"] else "gender_age"]
+                name = "region" if "来自" in reason["text"] else "price_level" if "消费人群" in reason["text"] \
+                    else "gender_age"
+                by_view[name] += 1
+                view = views[name]
                 t = next(i for i, label in enumerate(view.labels) if label in reason["text"])
                 assert reason["value"] == round(float(view.response[pick.product, t]), 2) >= 1.25
                 share = float(view.audience[anchor, t])
@@ -136,6 +140,7 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                 assert share >= 0.1 and f"{share:.0%}" in reason["text"]
     assert cited["audience_fit"] > 20 and cited["price_band_fit"] > 5, cited
     assert per_category > 10
+    assert by_view["price_level"] > 0, by_view  # the fans' spending levels (消费水平) are a reason too
 
 
 def test_a_room_that_has_sold_nothing_is_not_told_what_it_sells(ranker):
