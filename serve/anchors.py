@@ -29,10 +29,11 @@ def picks(anchor_id: str, q: schemas.PicksQuery):
 
 
 def _shares(labels: list[str], values: np.ndarray, top: int | None = None, ordered: bool = False) -> list[dict]:
-    """Largest first, or in the labels' own order (`ordered`: levels, low to high)."""
+    """Largest first, or in the labels' own order (`ordered`: age bands, spending levels, low to high); a `top`
+    list (regions) leaves out labels no follower has."""
     order = np.arange(len(values)) if ordered else np.argsort(-values, kind="stable")
     if top:
-        order = order[:top]
+        order = order[values[order] > 0][:top]
     return [{"label": labels[i], "share": round(float(values[i]), 4)} for i in order]
 
 
@@ -44,7 +45,7 @@ def profile(anchor_id: str, q: schemas.NoQuery):
     row = s.anchor_row(anchor_id)
     aud = s.model.audience
     audience = {dim: _shares(aud.labels[dim], np.asarray(aud.shares[dim][row]), 10 if dim == "region" else None,
-                             ordered=dim == "spending_level")
+                             ordered=dim in ("age_band", "spending_level"))
                 for dim in aud.shares}
     a = s.model.columns.anchors.row(row)
     # counts as integers, money (GMV) as yuan: the columns hold them as int64 and float64

@@ -476,6 +476,7 @@ class AnchorSearchQuery(Query):
                    description="an id prefix or part of the name (case-insensitive); surrounding spaces are "
                                "ignored, so q must hold something else (only spaces: 400)")
     k: int = Field(10, ge=1, le=50, description="most anchors returned")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="matches to skip (paging); use next_offset from a page")
 
     @field_validator("q")
     @classmethod
@@ -489,7 +490,8 @@ class AnchorSearchResponse(BaseModel):
     query: str
     items: list[AnchorSummary] = Field(description="exact id first, then id prefix, name prefix, name part; "
                                                    "more fans first within each")
-    total: int = Field(description="anchors that match, of which the first k are returned")
+    total: int = Field(description="anchors that match, of which k from offset are returned")
+    paging: Paging = Field(description="candidates = total")
     model_version: str
 
 

@@ -154,7 +154,8 @@ const PARAM_NAMES = { k: "每页条数", offset: "翻页位置", category: "类�
   commission_min: "佣金率下限（0–1）", min_fans: "最少粉丝数", max_fans: "最多粉丝数", window: "周期", q: "关键词",
   sort: "排序", order: "顺序", tier: "层级", min_sales_7d: "近7天最低销量", max_refund_rate: "退款率上限（0–1）",
   audience_price_min: "粉丝客单价最低值", audience_price_max: "粉丝客单价最高值", category_gmv_min: "类目 GMV 下限",
-  gender_share_min: "性别占比", age_share_min: "年龄占比", region_share_min: "地域占比" };
+  gender_share_min: "性别占比", age_share_min: "年龄占比", region_share_min: "地域占比", gender: "性别",
+  age_band: "年龄段", region: "地域", metric: "排序指标", sellers_sort: "排序", new: "新人主播" };
 const PARAM_RULES = [
   [/less than or equal to (-?[\d.]+)/, (m) => `不能大于 ${m[1]}`],
   [/greater than or equal to (-?[\d.]+)/, (m) => `不能小于 ${m[1]}`],
@@ -164,6 +165,8 @@ const PARAM_RULES = [
   [/valid number|finite number/, () => "应为数字"],
   [/unknown '([^']*)'(?:; valid: (.*))?/, (m) => `没有“${m[1]}”` + (m[2] ? `，可选：${m[2]}` : "")],
   [/given more than once/, () => "重复给出"],
+  [/below (\w+) \((-?[\d.]+)\): the range is empty/, (m) => `不能小于${PARAM_NAMES[m[1]] || m[1]}（${m[2]}）`],
+  [/Input should be (.*)/, (m) => "可选：" + m[1].replace(/'/g, "").replace(/,? or /g, "、").replace(/, /g, "、")],
 ];
 function paramProblem(err) {
   const field = err.field || "";
@@ -358,7 +361,8 @@ async function homeSearch(q) {
 // ---------------------------------------------------------------------------------------------------------
 // 主播选品
 
-async function searchAnchors(text) {
+const ANCHOR_SEARCH_PAGE = 20;
+async function searchAnchors(text, offset = 0) {
   const box = $("#anchor-results");
   const q = text.trim();
   if (!q) { fill(box, empty("请输入主播 ID 或昵称。")); return; }
@@ -366,30 +370,37 @@ async function searchAnchors(text) {
   fill(box, loading("主播"));
   let body;
   try {
-    body = await api("/v1/search/anchors", { q, k: 10 });
+    body = await api("/v1/search/anchors", { q, k: ANCHOR_SEARCH_PAGE, offset: offsetParam(offset) });
   } catch (err) {
     if (current("search", t)) fill(box, failed(failureText(err, "主播搜索")));
     return;
   }
   if (!current("search", t)) return;
   const exact = body.items.find((a) => String(a.anchor_id) === q) || body.items.find((a) => a.name === q);
-  if (exact || body.items.length === 1) {
+  if (!offset && (exact || body.total === 1)) {
     fill(box);
     go("anchor", (exact || body.items[0]).anchor_id);
     return;
   }
-  if (!body.items.length) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
-  // the search's words in the address, so Back from the anchor chosen returns to this list (a new entry when
-  // searching from an anchor's own page, whose filters stay in its entry)
-  record(hashOf("anchor", null, { q }), Boolean(parseHash().id));
+  if (!body.total) { fill(box, failed(`未找到主播“${q}”，请检查 ID 或昵称。`)); return; }
+  // the search's words (and page) in the address, so Back from the anchor chosen returns to this list (a new
+  // entry when searching from an anchor's own page, whose filters stay in its entry)
+  record(hashOf("anchor", null, { q, offset: offsetParam(offset) }), Boolean(parseHash().id));
+  const pg = body.paging;
+  const toPage = (o) => go("anchor", null, { q, offset: offsetParam(o) });
+  if (!body.items.length) {  // past the end (an old link)
+    fill(box, empty(`“${q}”没有更多主播了。`), pagerNav(pg, toPage, null, 0));
+    return;
+  }
   fill(box,
-    h("div", { class: "list-head" }, h("p", { class: "muted" }, `找到 ${body.total} 位主播` +
-      (body.total > body.items.length ? `，显示前 ${body.items.length} 位` : "") + "："),
-      csvLink("/v1/search/anchors", { q, k: 10 })),
+    h("div", { class: "list-head" }, h("p", { class: "muted" }, `找到 ${num(body.total)} 位主播` +
+      (body.total > body.items.length ? `，第 ${num(pg.offset + 1)}–${num(pg.offset + body.items.length)} 位` : "") + "："),
+      csvLink("/v1/search/anchors", { q, k: ANCHOR_SEARCH_PAGE, offset: offsetParam(offset) })),
     h("ul", { class: "anchor-list" }, body.items.map((a) => h("li", {},
       h("a", { href: `#/anchor/${encodeURIComponent(a.anchor_id)}`, class: "anchor-pick",
         onclick: () => fill(box) }, a.name),
-      h("span", { class: "muted" }, ` ID ${a.anchor_id} · ${a.tier || "—"} · ${a.main_category || "—"} · 粉丝 ${num(a.fans)}`)))));
+      h("span", { class: "muted" }, ` ID ${a.anchor_id} · ${a.tier || "—"} · ${a.main_category || "—"} · 粉丝 ${num(a.fans)}`)))),
+    body.total > body.items.length && pagerNav(pg, toPage, null, body.items.length));
 }
 
 const FILTER_KEYS = ["category", "price_min", "price_max", "commission_min", "exclude_shelf", "k", "offset"];
@@ -406,7 +417,7 @@ async function showAnchor(id, params) {
     fill(body, h("p", { class: "hint" }, "搜索主播，查看粉丝画像与推荐选品。"));
     if (params.get("q")) {
       $("#anchor-q").value = params.get("q");
-      searchAnchors(params.get("q"));
+      searchAnchors(params.get("q"), Number(params.get("offset")) || 0);
     }
     return;
   }
@@ -542,15 +553,31 @@ async function loadPicks(id, f, t) {
     pager(id, f, pg, body.items.length));
 }
 
-function pager(id, f, pg, shown) {
+/** A list's pager: 上一页 / 下一页 call `to(offset)`; turning a page brings the list's top into view (the reader
+ * clicked at its bottom), and a list that goes on past the deepest page the API serves says so. `shown`: rows on
+ * this page (0: nothing after it). */
+const MAX_OFFSET = 10000;  // schemas.MAX_OFFSET
+function pagerNav(pg, to, middle, shown = 1) {
   const prev = pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
-  const page = Math.floor(pg.offset / pg.k) + 1;
+  const turn = (offset) => (ev) => {
+    const list = ev.currentTarget.closest("nav").parentElement;
+    if (list.getBoundingClientRect().top < 0) list.scrollIntoView({ block: "start" });
+    to(offset);
+  };
+  const capped = pg.next_offset === null && shown > 0 && pg.candidates > pg.offset + shown;
   return h("nav", { class: "pager", "aria-label": "翻页" },
-    h("button", { type: "button", class: "secondary", disabled: prev === null,
-      onclick: () => go("anchor", id, { ...f, offset: prev ? String(prev) : "" }) }, "上一页"),
-    h("span", { class: "muted" }, `第 ${page} 页`),
+    h("button", { type: "button", class: "secondary", disabled: prev === null, onclick: turn(prev) }, "上一页"),
+    middle || h("span", { class: "muted" }, `第 ${num(Math.floor(pg.offset / pg.k) + 1)} 页`),
     h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null || !shown,
-      onclick: () => go("anchor", id, { ...f, offset: String(pg.next_offset) }) }, "下一页"));
+      onclick: turn(pg.next_offset) }, "下一页"),
+    capped && h("span", { class: "muted pager-cap" },
+      `列表最多翻到第 ${num(MAX_OFFSET)} 条，其余 ${num(pg.candidates - pg.offset - shown)} 条请用筛选条件缩小范围后查看`));
+}
+
+const offsetParam = (offset) => (offset ? String(offset) : "");
+
+function pager(id, f, pg, shown) {
+  return pagerNav(pg, (offset) => go("anchor", id, { ...f, offset: offsetParam(offset) }), null, shown);
 }
 
 // The quality gates of the served ranking (GET /v1/model), so the badge agrees with what the ranker refuses.
@@ -686,14 +713,7 @@ async function loadSearch(f, t) {
 }
 
 function searchPager(f, pg, shown) {
-  const prev = pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
-  const page = Math.floor(pg.offset / pg.k) + 1;
-  return h("nav", { class: "pager", "aria-label": "翻页" },
-    h("button", { type: "button", class: "secondary", disabled: prev === null,
-      onclick: () => go("search", null, { ...f, offset: prev ? String(prev) : "" }) }, "上一页"),
-    h("span", { class: "muted" }, `第 ${page} 页`),
-    h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null || !shown,
-      onclick: () => go("search", null, { ...f, offset: String(pg.next_offset) }) }, "下一页"));
+  return pagerNav(pg, (offset) => go("search", null, { ...f, offset: offsetParam(offset) }), null, shown);
 }
 
 function hitCard(hit) {
@@ -906,12 +926,7 @@ async function loadSellers(id, offset, t) {
         h("td", { class: "nw fans" }, num(it.anchor.fans)), h("td", { class: "nw orders" }, num(it.orders)),
         h("td", { class: "nw sales" }, num(it.sales)), h("td", { class: "nw gmv" }, yuan(it.gmv)),
         h("td", { class: "nw conversion" }, pct(it.conversion, 1))))))),
-    h("nav", { class: "pager" },
-      h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
-        onclick: () => sellersPage(id, Math.max(0, pg.offset - pg.k), t) }, "上一页"),
-      h("span", { class: "muted" }, `第 ${Math.floor(pg.offset / pg.k) + 1} 页`),
-      h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
-        onclick: () => sellersPage(id, pg.next_offset, t) }, "下一页")));
+    pagerNav(pg, (offset) => sellersPage(id, offset, t), null, body.items.length));
 }
 
 function sellersPage(id, offset, t) {
@@ -1011,6 +1026,10 @@ async function loadFitAnchors(id, offset, t, square) {
   if (!current("product", t)) return;
   const pg = body.paging;
   if (!body.items.length) {
+    if (pg.offset > 0) {  // past the end (an old link): say so and offer the way back
+      fill(box, empty("没有更多主播了。"), pagerNav(pg, (offset) => fitAnchorsPage(id, offset, t, square), null, 0));
+      return;
+    }
     fill(box, empty(Object.keys(square || {}).length ? "没有符合筛选条件的主播，请放宽筛选条件。" : "暂无合适的主播。"));
     return;
   }
@@ -1026,12 +1045,8 @@ async function loadFitAnchors(id, offset, t, square) {
         h("td", { class: "nw tier" }, m.anchor.tier || "—"), h("td", { class: "nw fans" }, num(m.anchor.fans)),
         h("td", { class: "audience-line" }, m.audience ? m.audience.text : "—"),
         h("td", { class: "reasons-cell" }, m.reasons.map((r) => h("div", {}, r.text)))))))),
-    h("nav", { class: "pager" },
-      h("button", { type: "button", class: "secondary", disabled: pg.offset === 0,
-        onclick: () => fitAnchorsPage(id, Math.max(0, pg.offset - pg.k), t, square) }, "上一页"),
-      h("span", { class: "muted", id: "fit-anchors-total" }, `共 ${num(pg.candidates)} 位候选主播`),
-      h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
-        onclick: () => fitAnchorsPage(id, pg.next_offset, t, square) }, "下一页")));
+    pagerNav(pg, (offset) => fitAnchorsPage(id, offset, t, square),
+      h("span", { class: "muted", id: "fit-anchors-total" }, `共 ${num(pg.candidates)} 位候选主播`), body.items.length));
 }
 
 function fitAnchorsPage(id, offset, t, square) {
@@ -1186,8 +1201,13 @@ async function loadAnchorBoard(q) {
   const win = WINDOW_NAMES[body.window];
   const meta = h("p", { class: "muted", id: "anchor-board-summary" },
     `${win} · ${body.category || "全部类目"} · 按${METRIC_NAMES[body.metric]}排序 · 共 ${num(pg.candidates)} 位主播上榜`);
-  if (!body.items.length) { fill(box, meta, empty(body.new ? "暂无上榜的新人主播。" : "该条件下暂无上榜主播。")); return; }
-  const prev = pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
+  const boardPager = (p, shown) => pagerNav(p, (offset) => go("anchors", null, anchorBoardParams({ offset: offsetParam(offset) })),
+    null, shown);
+  if (!body.items.length) {  // past the end (an old link) says so and offers the way back
+    fill(box, meta, pg.offset > 0 ? [empty("没有更多上榜主播了。"), boardPager(pg, 0)]
+      : empty(body.new ? "暂无上榜的新人主播。" : "该条件下暂无上榜主播。"));
+    return;
+  }
   fill(box, h("div", { class: "list-head" }, meta, csvLink("/v1/rankings/anchors", { ...q, k: 20 })),
     h("div", { class: "table-scroll" }, h("table", { class: "table board anchor-board" },
       h("thead", {}, h("tr", {}, ["名次", "主播", `${win}GMV`, "订单", "粉丝", "粉丝画像"].map((x) => h("th", {}, x)))),
@@ -1198,12 +1218,7 @@ async function loadAnchorBoard(q) {
         h("td", { class: "nw gmv" }, yuan(it.gmv)), h("td", { class: "nw orders" }, num(it.orders)),
         h("td", { class: "nw fans" }, num(it.fans)),
         h("td", { class: "audience-line" }, it.audience.text || "—")))))),
-    h("nav", { class: "pager", "aria-label": "翻页" },
-      h("button", { type: "button", class: "secondary", disabled: prev === null,
-        onclick: () => go("anchors", null, anchorBoardParams({ offset: prev ? String(prev) : "" })) }, "上一页"),
-      h("span", { class: "muted" }, `第 ${Math.floor(pg.offset / pg.k) + 1} 页`),
-      h("button", { type: "button", class: "secondary", disabled: pg.next_offset === null,
-        onclick: () => go("anchors", null, anchorBoardParams({ offset: String(pg.next_offset) })) }, "下一页")));
+    boardPager(pg, body.items.length));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -179,5 +179,5 @@ def test_the_square_filters_narrow_the_anchors_for_a_good(sized, boards_live, sc
     expect(page.get_by_role("alert")).to_have_text("筛选条件有误：最少粉丝数不能高于最多粉丝数。")
 
     page.goto(f"{live.url}/#/product/{product}?region=火星")  # an unknown label: the API's 400 says which exist
-    expect(page.locator("#fit-anchors .state.error")).to_contain_text("region")
+    expect(page.locator("#fit-anchors .state.error")).to_contain_text("地域：没有“火星”")
     expect(page.locator("#fit-anchors .state.error")).to_contain_text("广东")

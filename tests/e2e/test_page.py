@@ -114,6 +114,35 @@ def test_back_from_an_anchor_chosen_from_a_search_returns_to_the_list(page, live
 def test_a_deep_link_asking_too_much_is_told_the_limit_in_chinese(page, live, anchor):
     page.goto(f"{live.url}/#/anchor/{anchor['id']}?k=500")
     expect(page.get_by_role("alert")).to_have_text("筛选条件有误：每页条数：不能大于 200")
+    page.goto(f"{live.url}/#/anchor/{anchor['id']}?price_min=300&price_max=50")
+    expect(page.get_by_role("alert")).to_have_text("筛选条件有误：最高价：不能小于最低价（300.0）")
+    page.goto(f"{live.url}/#/search?sort=bogus")
+    expect(page.get_by_role("alert")).to_contain_text("排序：可选：relevance、")
+
+
+def test_every_matching_anchor_can_be_paged_through_and_a_page_opens_at_its_top(page, live):
+    """The home box's 全部 N 位 promises every match: the list pages through all of them, 20 at a time, and a
+    page turned at the bottom of the list shows its first row, not the bottom of the next page."""
+    page.set_viewport_size({"width": 390, "height": 600})  # a phone: the list is longer than the screen
+    s = live.get("/v1/search/anchors", q="1", k=1)  # every anchor id of the small world holds a 1
+    total = s["total"]
+    assert total > 40
+    page.goto(live.url + "/#/anchor?q=1")
+    offered = page.locator(".anchor-pick")
+    expect(offered).to_have_count(20)
+    expect(page.locator("#anchor-results")).to_contain_text(f"找到 {total:,} 位主播，第 1–20 位")
+    seen = offered.all_inner_texts()
+    page.get_by_role("button", name="下一页").scroll_into_view_if_needed()
+    page.get_by_role("button", name="下一页").click()
+    expect(page.locator("#anchor-results")).to_contain_text("第 21–40 位")
+    assert not set(seen) & set(offered.all_inner_texts())
+    top = page.evaluate("document.querySelector('#anchor-results').getBoundingClientRect().top")
+    assert 0 <= top < 600, top  # the new page's start is on screen
+    page.go_back()
+    expect(page.locator("#anchor-results")).to_contain_text("第 1–20 位")
+    page.goto(live.url + f"/#/anchor?q=1&offset={total + 20}")  # an old link past the end
+    expect(page.locator("#anchor-results")).to_contain_text("没有更多主播了")
+    expect(page.get_by_role("button", name="上一页")).to_be_enabled()
 
 
 def test_an_exact_id_opens_the_anchor_directly(page, live, anchor):

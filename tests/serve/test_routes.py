@@ -27,6 +27,8 @@ def test_anchor_profile_shares_and_stats(client, ids, serving):
     assert all(isinstance(v, int) for k, v in body["stats"].items() if not k.startswith("gmv"))  # counts: 19, not 19.0
     shares = [s["share"] for s in body["audience"]["category"]]
     assert shares == sorted(shares, reverse=True)
+    assert [s["label"] for s in body["audience"]["age_band"]] == sorted(serving.model.audience.labels["age_band"])
+    assert all(s["share"] > 0 for s in body["audience"]["region"])  # a region no follower lives in is left out
     # the platform's 消费水平 in its own order, low to high, whatever the shares
     assert [s["label"] for s in body["audience"]["spending_level"]] == ["低消费人群", "中等消费人群", "高消费人群"]
     assert 0.8 < sum(s["share"] for s in body["audience"]["spending_level"]) < 1  # unknown fans left out

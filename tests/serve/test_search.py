@@ -48,6 +48,20 @@ def test_k_limits_the_page_total_counts_all_and_fans_order_ties(client, serving)
     assert fans[0] == int(np.max(serving.model.audience.fans))
 
 
+def test_pages_of_matches_are_slices_of_one_order_and_say_where_the_next_starts(client, serving):
+    prefix = str(serving.model.anchor_ids.ids[0])[:4]  # all 50 anchors of the small marketplace
+    whole = [a["anchor_id"] for a in search(client, q=prefix, k=50)["items"]]
+    pages, offset = [], 0
+    while offset is not None:
+        body = search(client, q=prefix, k=20, offset=offset)
+        assert body["paging"]["offset"] == offset and body["paging"]["candidates"] == body["total"] == 50
+        pages += [a["anchor_id"] for a in body["items"]]
+        offset = body["paging"]["next_offset"]
+    assert pages == whole and len(pages) == 50  # 20 + 20 + 10, the last page's next_offset null
+    past = search(client, q=prefix, k=20, offset=60)
+    assert past["items"] == [] and past["total"] == 50 and past["paging"]["next_offset"] is None
+
+
 def test_summaries_match_the_profile_route(client, ids):
     found = search(client, q=str(ids["anchor"]))["items"][0]
     assert found == client.get(f"/v1/anchors/{ids['anchor']}").get_json()["anchor"]
