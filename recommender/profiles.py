@@ -20,13 +20,10 @@ from recommender.hashing import order_keys
 WINDOWS = (1, 7, 30)
 
 
-#: the fans table's spending_level (1 lowest) as the selection center names it, by the number of levels
-SPENDING_LABELS = {2: ["低消费人群", "高消费人群"], 3: ["低消费人群", "中等消费人群", "高消费人群"]}
-
-
 def spending_levels(m: Marketplace) -> tuple[np.ndarray, list[str]] | None:
-    """Each fan's spending level (消费水平) from the fans table, 0-based (-1 unknown), and the levels' labels; None
-    without the column or a known level. Levels run from 1 to the highest seen, so the labels keep their order."""
+    """Each fan's spending level (消费水平) from the fans table, 0-based (-1 unknown), and the levels' labels
+    ("消费水平 2 级", on the contract's own scale, 1 lowest); None without the column or a known level. The cells run
+    from level 1 to the highest seen, so a label means the same whatever levels a snapshot happens to hold."""
     f = m.fans
     if "spending_level" not in f:
         return None
@@ -36,8 +33,7 @@ def spending_levels(m: Marketplace) -> tuple[np.ndarray, list[str]] | None:
         return None
     top = int(level[known].max())
     cell = np.where(known, np.nan_to_num(level, nan=0.0) - 1, -1).astype(np.int64)
-    labels = SPENDING_LABELS.get(top) or [f"消费水平 {i + 1}/{top} 的人群" for i in range(top)]
-    return cell, labels
+    return cell, [f"消费水平 {i + 1} 级" for i in range(top)]
 
 
 @dataclass

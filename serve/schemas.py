@@ -227,8 +227,8 @@ class AnchorProfile(BaseModel):
                              "the anchor boards mark it)")
     audience: dict[str, list[Share]] = Field(
         description="gender / age_band / region / spending_level / category shares of followers (spending_level: "
-                    "the platform's 消费水平, low to high, where the fans table has it; fans it cannot tell are left "
-                    "out); category = bought it in the last 30 days")
+                    "the platform's 消费水平, level 1 first, where the fans table has it: fans it cannot tell are in "
+                    "no level, so the levels may sum below 1); category = bought it in the last 30 days")
     stats: dict[str, int | float] = Field(description="orders, GMV (yuan) and goods sold over 7/30 days, shelf "
                                                 "size: counts are integers")
     model_version: str

@@ -469,7 +469,8 @@ async function loadProfile(id, t) {
     h("div", { class: "charts" },
       chart("性别", p.audience.gender), chart("年龄", p.audience.age_band),
       chart("地域（前10）", p.audience.region),
-      p.audience.spending_level && chart("消费水平", p.audience.spending_level, "平台按粉丝的全部消费估计；估计不了的粉丝不计入"),
+      p.audience.spending_level && chart("消费水平（1 级最低）", p.audience.spending_level,
+        "占全部粉丝的比例：平台按粉丝的全部消费估计；估计不了的粉丝不在任何一级，各级合计可能不到 100%"),
       chart("近30天购买类目", p.audience.category))));
 }
 

@@ -66,10 +66,10 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
     profile = live.get(f"/v1/anchors/{anchor['id']}")
     fans = page.locator(".kpi").filter(has=page.locator(".kpi-label", has_text=re.compile("^粉丝$")))
     expect(fans.locator(".kpi-value")).to_have_text(f"{profile['anchor']['fans']:,}")
-    for caption in ("性别", "年龄", "地域（前10）", "消费水平", "近30天购买类目"):
+    for caption in ("性别", "年龄", "地域（前10）", "消费水平（1 级最低）", "近30天购买类目"):
         expect(page.locator("figcaption", has_text=caption)).to_be_visible()
     levels = page.locator("figure", has_text="消费水平").locator(".bar-label")
-    expect(levels).to_have_text(["低消费人群", "中等消费人群", "高消费人群"])  # low to high, as the API gives them
+    expect(levels).to_have_text([f"消费水平 {k} 级" for k in (1, 2, 3)])  # low to high, as the API gives them
     top_category = profile["audience"]["category"][0]
     first_bar = page.locator("figure", has_text="近30天购买类目").locator(".bar-row").first
     expect(first_bar).to_contain_text(top_category["label"])

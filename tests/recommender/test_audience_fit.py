@@ -177,7 +177,7 @@ def test_the_fans_tables_spending_level_is_the_price_level_view_even_for_fans_wh
     g = generate("small", seed=5)
     m = load_snapshot(write_marketplace(g, tmp_path / "snapshot"))
     cell, labels = fan_cells(m)["price_level"]
-    assert labels == ["低消费人群", "中等消费人群", "高消费人群"]
+    assert labels == ["消费水平 1 级", "消费水平 2 级", "消费水平 3 级"]
     said = m.fans["spending_level"].to_numpy(dtype=float, na_value=np.nan)
     np.testing.assert_array_equal(cell, np.where(np.isnan(said), -1, np.nan_to_num(said) - 1))
     never_bought = np.bincount(m.purchases["fan"].to_numpy(), minlength=len(m.fan_ids)) == 0
@@ -188,7 +188,7 @@ def test_the_fans_tables_spending_level_is_the_price_level_view_even_for_fans_wh
     rates = fit_audience_rates(m, fitted, engagement)
     view = next(v for v in rates.views if v.name == "price_level")
     assert view.labels == labels
-    # the rooms' audiences over the levels follow who follows them: a room's share of 高消费人群 rises with its
+    # the rooms' audiences over the levels follow who follows them: a room's share of level 3 rises with its
     # followers' true price levels
     follows = m.follows
     true_level = g.truth.fan_level[follows["fan"].to_numpy()]

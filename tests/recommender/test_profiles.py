@@ -39,7 +39,7 @@ def test_demographic_shares_sum_to_one_for_anchors_with_fans(market):
 
 def test_spending_level_shares_count_followers_of_each_level_and_leave_out_those_unknown(market):
     prof = audience_profile(market)
-    assert prof.labels["spending_level"] == ["低消费人群", "中等消费人群", "高消费人群"]  # low to high
+    assert prof.labels["spending_level"] == ["消费水平 1 级", "消费水平 2 级", "消费水平 3 级"]  # low to high
     a = int(np.argmax(prof.fans))
     mine = market.fans.iloc[market.follows.loc[market.follows["anchor"] == a, "fan"].to_numpy()]
     said = mine["spending_level"]
@@ -48,6 +48,15 @@ def test_spending_level_shares_count_followers_of_each_level_and_leave_out_those
                                                                              abs=1e-6)
     assert prof.shares["spending_level"][a].sum() == pytest.approx(said.notna().mean(), abs=1e-6)
     assert said.notna().mean() < 1
+
+
+def test_a_spending_level_keeps_its_number_whatever_levels_the_snapshot_holds(market):
+    """Labels are the contract's levels, not ranks among those present: one fan said to be at level 5 adds
+    levels 4 and 5 and renames nothing."""
+    fans = market.fans.copy()
+    fans.loc[fans.index[0], "spending_level"] = 5
+    labels = audience_profile(dataclasses.replace(market, fans=fans)).labels["spending_level"]
+    assert labels == [f"消费水平 {k} 级" for k in range(1, 6)]
 
 
 def test_without_a_spending_level_there_is_no_such_share(market):

@@ -30,8 +30,9 @@ def test_anchor_profile_shares_and_stats(client, ids, serving):
     assert [s["label"] for s in body["audience"]["age_band"]] == sorted(serving.model.audience.labels["age_band"])
     assert all(s["share"] > 0 for s in body["audience"]["region"])  # a region no follower lives in is left out
     # the platform's 消费水平 in its own order, low to high, whatever the shares
-    assert [s["label"] for s in body["audience"]["spending_level"]] == ["低消费人群", "中等消费人群", "高消费人群"]
-    assert 0.8 < sum(s["share"] for s in body["audience"]["spending_level"]) < 1  # unknown fans left out
+    levels = body["audience"]["spending_level"]
+    assert [s["label"] for s in levels] == [f"消费水平 {k} 级" for k in (1, 2, 3)]
+    assert 0.8 < sum(s["share"] for s in levels) < 1  # shares of all followers: those in no level make up the rest
 
 
 def test_an_anchor_profile_says_whether_it_is_a_new_anchor_as_the_merchant_view_does(client, serving):

@@ -108,7 +108,7 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     good at least 1.25 times as much as its average buyer, a price band the room sells at least 1.25 times as well.
     The audience is the one the term weighs the good with (followers and buyers; for the gender x age view each
     weighed by how likely it is to buy the good's category), and the reason says so. The views: gender x age,
-    region (来自…) and the fans' spending levels (…消费人群)."""
+    region (来自…) and the fans' spending levels (消费水平 …)."""
     personal, cited = ranker.model.personal, {"audience_fit": 0, "price_band_fit": 0, "outside_category": 0}
     views = {v.name: v for v in personal.views}
     assert views["gender_age"].by_category is not None  # the default model's
@@ -123,7 +123,7 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                     factor = float(personal.band_factor[anchor, personal.band[pick.product]])
                     assert reason["value"] == round(factor, 2) and factor >= 1.25
                     continue
-                name = "region" if "来自" in reason["text"] else "price_level" if "消费人群" in reason["text"] \
+                name = "region" if "来自" in reason["text"] else "price_level" if "消费水平" in reason["text"] \
                     else "gender_age"
                 by_view[name] += 1
                 view = views[name]
