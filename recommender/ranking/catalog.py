@@ -83,7 +83,7 @@ class Goods:
             .transform("max").to_numpy()
         return cls(price=p.numbers("price", np.nan), commission=p.numbers("commission_rate", np.nan),
                    category=codes, categories=categories,
-                   new=age_days <= cfg.new_goods_days, small=small,
+                   new=(age_days >= 0) & (age_days <= cfg.new_goods_days), small=small,
                    refund=p.numbers("refund_rate", 0.0), shop_rating=p.numbers("shop_rating", 5.0),
                    violations=p.numbers("merchant_violations", 0.0), stock=p.numbers("stock", np.inf),
                    age_days=age_days, merchant_gmv=merchant_gmv,

@@ -11,9 +11,12 @@ from recommender.ranking.config import RankingConfig
 
 
 def goods_gate(goods: Goods, cfg: RankingConfig) -> np.ndarray:
-    """True where a good passes every gate: refund rate, shop rating, merchant violations, stock."""
+    """True where a good passes every gate: refund rate, shop rating, merchant violations, stock; and it exists
+    at the model's snapshot time (a snapshot cut at an earlier time, as an evaluation's split cuts it, still
+    lists the goods created after the cut: they cannot be offered then)."""
     ok = (goods.refund <= cfg.max_refund_rate) & (goods.shop_rating >= cfg.min_shop_rating)
     ok &= goods.violations <= cfg.max_merchant_violations
+    ok &= ~(goods.age_days < 0)  # unknown creation (NaN): passes
     if cfg.require_stock:
         ok &= goods.stock > 0
     return ok
@@ -44,6 +47,8 @@ def gate_failures(goods: Goods, cfg: RankingConfig, product: int) -> list[str]:
         out.append(f"merchant_violations {int(goods.violations[product])} > {cfg.max_merchant_violations}")
     if cfg.require_stock and goods.stock[product] <= 0:
         out.append("out of stock")
+    if goods.age_days[product] < 0:
+        out.append("created after the snapshot")
     return out
 
 

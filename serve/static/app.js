@@ -746,8 +746,8 @@ function hitCard(hit) {
 
 const GATE_NAMES = { refund_rate: "退款率", shop_rating: "店铺评分", merchant_violations: "商家违规次数" };
 /** A gate failure as the API words it ("refund_rate 0.210 > 0.15") with the measure named in Chinese. */
-const gateText = (failure) => failure === "out of stock" ? "无库存" :
-  failure.replace(/^(\w+)/, (code) => GATE_NAMES[code] || code);
+const gateText = (failure) => failure === "out of stock" ? "无库存" : failure === "created after the snapshot" ?
+  "数据截止时尚未上架" : failure.replace(/^(\w+)/, (code) => GATE_NAMES[code] || code);
 
 const WINDOW_NAMES = { "1d": "近1天", "7d": "近7天", "30d": "近30天" };
 

@@ -257,6 +257,20 @@ def test_the_served_oracle_keeps_the_gates_exclusions_and_caps(served_setup):
     assert value[first] == value[same].max()
 
 
+def test_goods_created_after_the_cutoff_are_neither_offered_nor_new_in_the_model_judged_at_it(served_setup):
+    """The split keeps every good in the vocabulary (the test's pairs need them), so the model cut at the cutoff
+    lists goods that did not exist then: the ranker must not offer them, nor count them as 新品 (support boost,
+    reserved slots)."""
+    ranker, task, _ = served_setup
+    assert task.unborn.sum() > 5  # the small world's new goods are created in its last week
+    assert not ranker.gate[task.unborn].any()
+    assert not ranker.goods.new[task.unborn].any()
+    assert ranker.goods.new[~task.unborn].any()  # the goods new at the cutoff still are
+    offered = np.concatenate([[p.product for p in ranker.picks(a, 50).items] for a in range(0, 50, 5)])
+    assert not task.unborn[offered].any()
+    assert ranker.gate_failures(int(np.flatnonzero(task.unborn)[0]))[-1] == "created after the snapshot"
+
+
 def test_the_report_splits_the_served_earnings_gap_into_rules_and_model(result):
     tr = result["tasks"]["anchor_goods_if_shelved"]
     models, gap = tr["models"], tr["served_gap"]

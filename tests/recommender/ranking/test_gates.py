@@ -12,7 +12,7 @@ from recommender.ranking.gates import anchors_gate, gate_failures, goods_gate
 # one good per case: clean, on every limit, and just past each limit alone
 CASES = {"clean": {}, "on_limits": {"refund": 0.15, "shop_rating": 4.0, "violations": 2, "stock": 1},
          "refund": {"refund": 0.1501}, "shop_rating": {"shop_rating": 3.99}, "violations": {"violations": 3},
-         "stock": {"stock": 0}}
+         "stock": {"stock": 0}, "future": {"age_days": -3.0}}
 
 
 def goods_of(cases: dict[str, dict]) -> Goods:
@@ -28,19 +28,21 @@ def goods_of(cases: dict[str, dict]) -> Goods:
 def test_each_gate_alone_gates_out_and_the_limits_pass():
     passed = goods_gate(goods_of(CASES), RankingConfig())
     assert dict(zip(CASES, passed.tolist(), strict=True)) == {
-        "clean": True, "on_limits": True, "refund": False, "shop_rating": False, "violations": False, "stock": False}
+        "clean": True, "on_limits": True, "refund": False, "shop_rating": False, "violations": False, "stock": False,
+        "future": False}  # created after the snapshot (a split's cut-off): not offered
 
 
 def test_the_stock_gate_can_be_turned_off_and_unknown_values_pass():
     assert goods_gate(goods_of(CASES), RankingConfig(require_stock=False)).tolist() == [
-        True, True, False, False, False, True]
+        True, True, False, False, False, True, False]
     unknown = Goods.of(np.ones(1), np.ones(1), np.zeros(1, np.int64), ["美妆"], np.zeros(1, bool), np.zeros(1, bool))
     assert goods_gate(unknown, RankingConfig()).tolist() == [True]
 
 
 @pytest.mark.parametrize(("case", "reason"), [("refund", "refund_rate 15.01% > 15%"),
                                               ("shop_rating", "shop_rating 3.99 < 4"),
-                                              ("violations", "merchant_violations 3 > 2"), ("stock", "out of stock")])
+                                              ("violations", "merchant_violations 3 > 2"), ("stock", "out of stock"),
+                                              ("future", "created after the snapshot")])
 def test_the_product_page_names_exactly_the_gate_failed(case: str, reason: str):
     """Rates as percentages, and each figure with as many decimals as tell it from its limit (never "15.0% >
     15%")."""
