@@ -268,7 +268,8 @@ def _cell(text: str, width: int) -> str:
 @click.option("--data", type=str, help="Snapshot directory, or 'online-retail' (see train --help).")
 @click.option("--out", type=click.Path(path_type=Path), help="Report directory (report.json, report.md).")
 @click.option("--test-days", type=float, default=14.0, show_default=True,
-              help="Days after the cut-off (with --split random: only the validation days of --tune).")
+              help="Days after the cut-off (temporal split; with --split random not used: --tune then validates "
+                   "on another random draw of --test-share of each fan's goods in the training part).")
 @click.option("--max-users", type=int, default=3000, show_default=True, help="Users sampled per task.")
 @click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors", "fan_goods_all")),
               show_default=True)

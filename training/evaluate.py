@@ -55,7 +55,8 @@ class EvalConfig(TaskSample):
                                                  "the test_days after it; random: hold out test_share of each "
                                                  "user's distinct items (training/evaluate_split.py)")
     test_days: float = Field(14.0, gt=0, description="days after the cut-off that are scored (temporal); with "
-                             "tune_trials, the days that validate the tuning (both splits)")
+                             "tune_trials, the days that validate the tuning (temporal split: a random split's "
+                             "tuning validates on another draw of test_share)")
     test_share: float = Field(0.25, gt=0, lt=1, description="random split: the share of each user's distinct "
                               "items held out")
     split_seed: int = Field(0, ge=0, description="random split: the random state of the held-out draw")
