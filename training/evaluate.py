@@ -27,7 +27,7 @@ from recommender.errors import ConfigError
 from recommender.ranking import PickFilters, Ranker
 from recommender.ranking.arrange import arrange, slot_codes
 from recommender.settings import validated
-from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates
+from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates, has_exposure
 from recommender.threads import compute_threads
 from recommender.trend import blend, fan_rebuys
 from training.config import TrainConfig
@@ -481,7 +481,8 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
             "config": _config(cfg), "tuning": tuning,
             "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
                      "split": {"kind": "temporal", "test_days": cfg.test_days},
-                     "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test)},
+                     "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test),
+                     "shelf_model": has_exposure(train_m)},
             "tasks": results,
             "seconds": round(time.perf_counter() - started, 1),
         }
@@ -515,6 +516,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                  "split": {"kind": "random", "test_share": cfg.test_share, "seed": cfg.split_seed,
                            "min_items": cfg.split_min_items, "reference_time": str(m.snapshot_time),
                            "tasks": splits, "skipped": skipped},
+                 "shelf_model": has_exposure(m),
                  "train_orders": {k: v["train_orders"] for k, v in splits.items()},
                  "test_orders": {k: v["test_purchases"] for k, v in splits.items()}},
         "tasks": results,

@@ -29,7 +29,8 @@ LEGEND = [
     "category cap, exploration, pages of 20): the model that ships. **ours_no_rerank** is the same model's raw "
     "ranking (expected orders if shelved, no rules): the model's own quality; ours scores lower by what the rules "
     "give up on purpose (gated goods, 扶持 slots, the category cap, near-ties rotated). **ablation_*** rows are "
-    "the model with the named part removed (category_x_quality: every room of a category alike). The rest are "
+    "the model with the named part removed (category_x_quality: every room of a category alike), or, for the "
+    "*_only ones, the named part alone. The rest are "
     "baselines. On synthetic data the **oracle** rows rank by the generator's truth: a ceiling for the "
     "*_if_shelved tasks, whose gain is that truth (**oracle** by expected sales for the ndcg columns, "
     "**oracle_earnings** by expected commission for the ndcg_earnings ones, where the sales oracle can be "
@@ -52,8 +53,21 @@ LEGEND = [
 ]
 
 
+#: what ours and ours_no_rerank are on a snapshot without a shelf table (Online Retail): the legend's first
+#: paragraph describes the shelf-rate model, which such a snapshot cannot have
+WITHOUT_SHELF = [
+    "**This snapshot has no shelf table**, so there is no expected-orders model: **ours_no_rerank** ranks by the "
+    "vectors' affinity (the same lists as ablation_vector_affinity), and **ours** by that affinity with the "
+    "goods' trend and the served rules (gates, support, category cap; no exploration, and no commission where "
+    "the data has none). So ours can score above or below ours_no_rerank: the trend and the rules move it either "
+    "way, and the difference is not what the rules give up.",
+    "",
+]
+
+
 def markdown(result: dict) -> str:
-    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *LEGEND]
+    no_shelf = WITHOUT_SHELF if result["data"].get("shelf_model") is False else []
+    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *LEGEND, *no_shelf]
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():

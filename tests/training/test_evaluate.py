@@ -96,9 +96,19 @@ def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
     columns = {c.strip() for line in md.splitlines() if line.startswith("| model |") for c in line.split("|")[2:-1]}
     for column in columns - {"ndcg@50 / oracle", "ndcg@50 / oracle_shelf"}:  # every column is defined
         assert f"**{column}**" in md or f"**{column.split('@')[0]}@K**" in md, column
+    assert result["data"]["shelf_model"] is True and "has no shelf table" not in md
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "recall_at_k_anchor_goods.png" in pngs and "tail_exposure_fan_goods.png" in pngs
     assert all((out / p).stat().st_size > 10_000 for p in pngs)
+
+
+def test_without_a_shelf_table_the_report_says_what_ours_and_its_raw_ranking_are_instead(result):
+    """Online Retail has no shelf table: no expected-orders model, so the legend's account of ours against
+    ours_no_rerank (what the rules give up) does not hold, and the report says what does."""
+    no_shelf = {**result, "data": {**result["data"], "shelf_model": False}}
+    md = markdown(no_shelf)
+    assert "**This snapshot has no shelf table**" in md and "ablation_vector_affinity" in md
+    assert "has no shelf table" not in markdown(result)
 
 
 def test_compare_flags_differences_whose_intervals_do_not_overlap(result):

@@ -173,6 +173,7 @@ def test_tasks_whose_training_parts_are_the_same_share_one_model(snapshot, monke
     # in the order asked, each graded table after its task's (they were dropped: the README's table to read)
     assert list(result["tasks"]) == ["goods_anchors", "goods_anchors_if_shelved", "fan_goods", "anchor_goods",
                                      "anchor_goods_if_shelved"]
+    assert result["data"]["shelf_model"] is False  # no shelf table: the report says what ours is instead
 
 
 def test_the_split_options_are_bounded():
