@@ -512,6 +512,9 @@ class _TableCheck:
                 parsed = parsed.where(~bad)
             if col.kind == "int" and not col.required:
                 parsed = parsed.astype("Float64").astype("Int64")
+            if not col.required and len(parsed) and parsed.isna().all():  # a broken export, most likely
+                self.report.add(Problem(self.file, "every value is blank: the column is not used", col.name,
+                                        count=len(parsed)))
             self.df[col.name] = parsed
 
     def check_duplicates(self) -> None:

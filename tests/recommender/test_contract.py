@@ -279,6 +279,16 @@ def test_a_spending_level_out_of_range_is_blanked_and_the_fan_kept(tiny_csv):
     assert pd.isna(m.fans.loc[4, "spending_level"])
 
 
+def test_an_optional_column_with_no_value_at_all_is_named_not_dropped_silently(tiny_csv):
+    fans = read(tiny_csv, "fans")
+    fans["spending_level"] = ""
+    write(tiny_csv, "fans", fans)
+    m = load_snapshot(tiny_csv)
+    assert (f"fans.csv, column 'spending_level': every value is blank: the column is not used; {len(fans)} rows "
+            "affected") in warnings_text(m)
+    assert m.report.rows_kept["fans"] == len(fans) and m.fans["spending_level"].isna().all()
+
+
 def test_exact_duplicate_order_is_dropped_once(tiny_csv):
     df = read(tiny_csv, "orders")
     write(tiny_csv, "orders", pd.concat([df, df.iloc[[3]]], ignore_index=True))
