@@ -156,11 +156,14 @@ class RedisStore:
         return new
 
     def load(self, orders: Orders) -> int:
-        """Count a large history at once (a service's start): only orders newer than the store's clock, so
-        nothing already counted by the stream or another replica is counted again. Counts are aggregated per
-        bucket and written in pipelines; minute buckets only for the last hour, the only one ever read."""
-        now = self.now()
-        o = orders if now is None else orders.take(np.flatnonzero(orders.minute > now))
+        """Count a large history at once (a service's start, or a week Redis lost): only orders whose ids the
+        store has not seen, so nothing already counted by the stream or another replica is counted again. (By
+        the ids, not by the store's clock: after Redis lost its data, the first live order sets the clock past
+        the whole week, which would then never be counted again.) Counts are aggregated per bucket and written in
+        pipelines; minute buckets only for the last hour, the only one ever read."""
+        o = orders
+        if self.now() is not None and len(o):
+            o = o.take(np.flatnonzero(~self._seen(o.key.astype(str))))
         if not len(o):
             return 0
         df = pd.DataFrame({"key": o.key.astype(str), "a": o.anchor, "p": o.product, "m": o.minute,
@@ -191,6 +194,17 @@ class RedisStore:
 
         self._run(write)
         return len(df)
+
+    def _seen(self, keys: np.ndarray, chunk: int = 10_000) -> np.ndarray:
+        """Which order ids the store's seen set holds (ZMSCORE, a pipeline of chunks)."""
+        def run() -> np.ndarray:
+            pipe = self.client.pipeline(transaction=False)
+            for start in range(0, len(keys), chunk):
+                pipe.zmscore(f"{self.prefix}seen", keys[start:start + chunk].tolist())
+            scores = [score for part in pipe.execute() for score in part]
+            return np.array([score is not None for score in scores], bool)
+
+        return self._run(run)
 
     def now(self) -> int | None:
         value = self._run(self.client.get, self.prefix + "now")

@@ -116,6 +116,34 @@ def test_a_start_up_load_larger_than_one_script_counts_every_order(redis_url):
     assert (room_day == 1).all()
 
 
+def test_a_week_redis_lost_is_counted_again_around_the_orders_that_came_since(redis_url):
+    """Redis restarted without its data while orders stream in: the first new order sets the store's clock past
+    the whole week; the week's recount must still count every order of it, and the new one once."""
+    store = RedisStore(redis_url, prefix="lost:")
+    n = 50
+    week = Orders.of([f"w{i}" for i in range(n)], ["room"] * n, ["good"] * n, T0 - 60 * np.arange(n))  # 50 hours
+    assert store.load(week) == n
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("lost:*"):  # what a restart without persistence leaves: nothing
+        client.delete(key)
+    live = Orders.of(["live-1"], ["room"], ["good"], [T0 + 5])
+    assert store.add(live) == 1 and store.now() == T0 + 5
+    assert store.load(week) == n  # the recount: every order of the week, though all are older than the clock
+    day, seven = store.history(np.array(["good"]), now=T0 + 5)
+    assert seven.tolist() == [n + 1] and day.tolist() == [25]  # 24 of the week's hours plus the live order
+    assert store.load(week) == 0  # counted once: a second load finds every id seen
+
+
+def test_a_start_up_load_skips_the_orders_the_stream_counted_whatever_their_time(redis_url):
+    store = RedisStore(redis_url, prefix="skip-seen:")
+    streamed = Orders.of(["s1"], ["room"], ["good"], [T0 - 120])  # an order the stream counted, two hours ago
+    store.add(Orders.of(["s0"], ["room"], ["good"], [T0]))
+    store.add(streamed)
+    week = Orders.of(["s1", "old1", "old2"], ["room"] * 3, ["good"] * 3, [T0 - 120, T0 - 180, T0 - 240])
+    assert store.load(week) == 2  # s1 already counted; the two older orders were not, and now are
+    assert store.history(np.array(["good"]), now=T0)[1].tolist() == [4]
+
+
 def test_a_mark_lasts_the_seconds_asked_and_a_lease_too(redis_url):
     store = RedisStore(redis_url, prefix="pttl:")
     client = redis.Redis.from_url(redis_url)
