@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,8 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def server(small_artifact):
-    """gunicorn with the production settings (serve/gunicorn.conf.py), one worker, on a free port."""
+def server_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gunicorn") / "stderr.log"
+
+
+@pytest.fixture(scope="module")
+def server(small_artifact, server_log):
+    """gunicorn with the production settings (serve/gunicorn.conf.py), one worker, on a free port; its stderr in
+    `server_log`."""
     port = _free_port()
     env = {**os.environ, "XUANPIN_MODEL": str(small_artifact), "XUANPIN_BIND": f"127.0.0.1:{port}",
            "XUANPIN_WORKERS": "1", "PYTHONPATH": str(ROOT)}
@@ -28,7 +35,7 @@ def server(small_artifact):
     # no control socket: its default path is one per user, shared with any other gunicorn on the machine
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "serve/gunicorn.conf.py", "--no-control-socket",
                              "serve.wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=server_log.open("wb"))
     try:
         deadline = time.monotonic() + 60
         while not exchange(port, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").startswith(
@@ -82,3 +89,13 @@ def test_a_request_line_of_raw_utf8_is_told_how_to_encode_it(server):
     assert got == 400
     message = json.loads(body)["error"]["message"]
     assert "percent-encode them as UTF-8: /v1/search/anchors?q=%E7%BE%8E%E5%A6%86&k=2" in message
+
+
+def test_the_application_logs_under_gunicorn_with_time_pid_level_and_logger(server, server_log):
+    """gunicorn configures only its own loggers: the application's INFO lines (the model served) must still
+    reach its stderr, stamped like gunicorn's own, with the worker's pid."""
+    exchange(server, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    text = server_log.read_text(encoding="utf-8", errors="replace")
+    line = next((x for x in text.splitlines() if "serve.app: serving model" in x), None)
+    assert line is not None, text[-2000:]
+    assert re.match(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[INFO\] serve\.app: ", line), line
