@@ -126,7 +126,7 @@ class HotLists:
             return 0
         r = model.recent_orders
         behind = self.wall_minute() - int(np.max(r["minute"]))  # minutes from the latest order to now
-        if self.cfg.clock == "wall" and behind > 24 * 60:
+        if self.cfg.clock == "wall" and behind > 24 * 60 and not self._store_is_current():
             _log.warning("hot items: the model's latest order is %.0f days before now and the clock is the wall's, "
                          "so nothing is hot until new orders arrive (POST /v1/events/orders); to replay a past "
                          "snapshot, set XUANPIN_HOT_CLOCK=events", behind / (24 * 60))
@@ -145,6 +145,15 @@ class HotLists:
         self._week = (orders, marker)
         self._start_bootstrap(orders, marker)
         return 0
+
+    def _store_is_current(self) -> bool:
+        """Whether the store already counts orders of the last day (a stream feeding a shared store while a new
+        model loads): then the lists are not empty, whatever the model's age."""
+        try:
+            latest = self.store.now()
+        except StoreUnavailable:
+            return False
+        return latest is not None and self.wall_minute() - latest <= 24 * 60
 
     def _start_bootstrap(self, orders: Callable[[], Orders], marker: str) -> None:
         token = f"loading:{os.getpid()}:{uuid.uuid4().hex[:8]}"

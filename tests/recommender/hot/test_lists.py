@@ -168,3 +168,17 @@ def test_serving_a_past_snapshot_on_the_wall_clock_says_why_nothing_is_hot(small
         hot.bootstrap(model)
     said = [r.getMessage() for r in caplog.records if "XUANPIN_HOT_CLOCK=events" in r.getMessage()]
     assert bool(said) == warned and (not said or "3 days before now" in said[0])
+
+
+def test_a_model_loaded_while_orders_stream_in_does_not_say_nothing_is_hot(small_artifact, caplog):
+    """A nightly model swapped in while the store counts a live stream: the model is days old, the lists are
+    not empty, and the warning would mislead."""
+    from recommender.artifact import load_model
+
+    model = load_model(small_artifact)
+    now = int(np.max(model.recent_orders["minute"])) + 3 * 24 * 60
+    hot = HotLists(HotConfig(clock="wall"), clock=lambda: now * 60)
+    hot.store.add(Orders.of(["live"], [str(model.anchor_ids.ids[0])], [str(model.product_ids.ids[0])], [now - 5]))
+    with caplog.at_level("WARNING", logger="recommender.hot.lists"):
+        hot.bootstrap(model)
+    assert not [r for r in caplog.records if "XUANPIN_HOT_CLOCK=events" in r.getMessage()]
