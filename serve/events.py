@@ -72,8 +72,13 @@ def orders(q: schemas.NoQuery):
             raise ApiError(503, "store_unavailable",
                            f"the batch may be partly counted; resend it (order ids make that safe): {exc}") from None
     errors.sort(key=lambda e: e["index"])
+    metrics = current_app.extensions["xuanpin"]["metrics"]
     if errors:
-        current_app.extensions["xuanpin"]["metrics"].errors.labels("event_rejected").inc(len(errors))
+        metrics.errors.labels("event_rejected").inc(len(errors))
+    outcome = {"accepted": accepted, "duplicate": len(keep) - accepted, "ignored": ignored, "rejected": len(errors)}
+    for name, count in outcome.items():
+        if count:
+            metrics.hot_orders.labels(name).inc(count)
     return {"received": len(events), "accepted": accepted, "duplicates": len(keep) - accepted,
             "ignored": ignored, "rejected": len(errors), "errors": errors[:MAX_ERRORS], "store": hot.kind}
 

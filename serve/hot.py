@@ -8,7 +8,7 @@ the feed's scoring live in `recommender.hot`; here the query is parsed and the a
 from __future__ import annotations
 
 import numpy as np
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 from recommender import reasons
 from recommender.hot.feed import FEED_CANDIDATES, followed_sellers, personalise, sellers_of
@@ -27,6 +27,8 @@ def hot_lists() -> HotLists:
 
 
 def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra) -> dict:
+    if hl.stale:
+        current_app.extensions["xuanpin"]["metrics"].hot_stale.labels(request.url_rule.rule).inc()
     return {"as_of": beijing(hl.bursts.now), "stale": hl.stale, "error": hl.error, "store": hot.kind,
             "window_minutes": hot.cfg.recent_minutes, "items": items, "model_version": s.version, **extra}
 

@@ -32,6 +32,13 @@ class Metrics:
         self.items = Gauge("xuanpin_model_items", "Entities in the loaded model", ["kind"],
                            registry=self.registry, multiprocess_mode="liveall")
         self.errors = Counter("xuanpin_errors", "Error responses by code", ["code"], registry=self.registry)
+        # hot items: what became of the orders posted (a resend's duplicates are normal, a rise in rejected or
+        # ignored is a producer's fault), and hot answers served stale because the store failed, which readers
+        # see only in the answers' stale flag: a Redis outage shows here even when no order is being posted
+        self.hot_orders = Counter("xuanpin_hot_orders", "Orders posted to /v1/events/orders, by outcome (accepted, "
+                                  "duplicate, ignored, rejected)", ["outcome"], registry=self.registry)
+        self.hot_stale = Counter("xuanpin_hot_stale_answers", "Hot-list answers served stale (the store failed), by "
+                                 "route", ["route"], registry=self.registry)
         self._version: str | None = None  # the model version this worker serves
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:

@@ -380,6 +380,10 @@ def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works
         assert client.get(f"/v1/anchors/{room}/picks").status_code == 200  # the rest is unaffected
         assert client.get("/readyz").status_code == 200
         assert "redis unreachable" in client.get("/v1/model").json["hot"]["last_error"]
+        # the outage shows in the metrics from the readers' side too, not only from ingestion's 503s
+        metrics = client.get("/metrics").get_data(as_text=True)
+        assert 'xuanpin_hot_stale_answers_total{route="/v1/rankings/hot"} 1.0' in metrics
+        assert 'xuanpin_hot_stale_answers_total{route="/v1/live/<anchor_id>/hot"} 1.0' in metrics
 
 
 def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifact, redis_url):
@@ -392,6 +396,10 @@ def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifac
     first = burst(one.test_client(), room, good, now + timedelta(minutes=1), tag="w1")
     again = burst(two.test_client(), room, good, now + timedelta(minutes=1), tag="w1")
     assert first["accepted"] == 30 and again["duplicates"] == 30  # the other worker's orders are known
+    assert 'xuanpin_hot_orders_total{outcome="accepted"} 30.0' in one.test_client().get("/metrics").get_data(
+        as_text=True)
+    assert 'xuanpin_hot_orders_total{outcome="duplicate"} 30.0' in two.test_client().get("/metrics").get_data(
+        as_text=True)
     assert two.extensions["xuanpin"]["hot"].bootstrapping is None  # the first claimed the model's week
     assert good in hot_ids(two.test_client().get("/v1/rankings/hot"))
 
