@@ -17,7 +17,7 @@ def yuan(amount: float) -> str:
     if amount >= 1e8:
         return f"¥{amount / 1e8:.1f}亿"
     if amount >= 1e4:
-        return f"¥{amount / 1e4:.1f}万"
+        return f"¥{amount / 1e4:,.1f}万"
     return f"¥{amount:,.0f}"
 
 
