@@ -706,15 +706,16 @@ async function loadSearch(f, t) {
     (body.items.length ? `，第 ${pg.offset + 1}–${pg.offset + body.items.length} 个` : ""));
   if (!body.items.length) {
     fill(box, summary, empty(pg.offset > 0 ? "没有更多商品了。" : "没有找到符合条件的商品，请换个关键词或放宽筛选条件。"),
-      searchPager(f, pg, 0));
+      searchPager(f, pg, 0, body.total));
     return;
   }
   fill(box, h("div", { class: "list-head" }, summary, csvLink("/v1/products", f)),
-    h("div", { class: "cards" }, body.items.map(hitCard)), searchPager(f, pg, body.items.length));
+    h("div", { class: "cards" }, body.items.map(hitCard)), searchPager(f, pg, body.items.length, body.total));
 }
 
-function searchPager(f, pg, shown) {
-  return pagerNav(pg, (offset) => go("search", null, { ...f, offset: offsetParam(offset) }), null, shown);
+function searchPager(f, pg, shown, total) {  // total: every match (the search's paging has no candidates)
+  return pagerNav({ ...pg, candidates: total }, (offset) => go("search", null, { ...f, offset: offsetParam(offset) }),
+    null, shown);
 }
 
 function hitCard(hit) {
