@@ -559,7 +559,9 @@ async function loadPicks(id, f, t) {
  * this page (0: nothing after it). */
 const MAX_OFFSET = 10000;  // schemas.MAX_OFFSET
 function pagerNav(pg, to, middle, shown = 1) {
-  const prev = pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
+  // past the end (an old link), 上一页 is the list's last page, not the empty one before this
+  const past = !shown && pg.candidates > 0 && pg.offset >= pg.candidates;
+  const prev = past ? Math.floor((pg.candidates - 1) / pg.k) * pg.k : pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
   const turn = (offset) => (ev) => {
     const list = ev.currentTarget.closest("nav").parentElement;
     if (list.getBoundingClientRect().top < 0) list.scrollIntoView({ block: "start" });
