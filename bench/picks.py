@@ -1,6 +1,7 @@
 """In-process cost of a page of picks, step by step: where a /picks request's time goes without HTTP.
 
     python -m bench.picks --model /tmp/xuanpin-bench/medium-0-model [--anchors 1000] [--k 20] [--repeat 3]
+    python -m bench.picks --model /tmp/xuanpin-bench/large-0-model --deep 0 1000 5000 9980 --anchors 20
 
 Loads the model as the service does (Ranker, Cards), then for a sample of rooms times each step of a page:
 the search and arrangement (`scorer.goods_for` + `arranged`), the breakdown, the fit reasons, the picks'
@@ -8,7 +9,9 @@ construction (`Explainer.picks` with on_shelf and 拓品类), the API items (`pi
 (orjson, as serve/app.py). "first" is each room's first request (its candidates searched and kept), "repeat"
 the same rooms again (served from the kept candidates), and "page" the whole `Ranker.picks` + items + JSON as a
 request does it, measured separately so the per-step timers add nothing to it. A page through Flask's test
-client is timed too (routing, query validation, the response object; no sockets).
+client is timed too (routing, query validation, the response object; no sockets). ``--deep`` instead times
+`Ranker.picks` at each given offset (each room's first request at that offset, then the same again), the
+mean and the slowest room: what paging deep into a room's picks costs.
 """
 
 from __future__ import annotations
@@ -68,6 +71,19 @@ def steps(ranker: Ranker, cards: Cards, anchor: int, k: int) -> dict[str, float]
     return t
 
 
+def deep(ranker: Ranker, sample: list[int], k: int, offsets: list[int]) -> None:
+    """Ranker.picks at each offset for every sampled room: wall-clock ms, mean and slowest (first, then again)."""
+    for offset in offsets:
+        for name in ("first", "again"):
+            took = []
+            for a in sample:
+                started = time.perf_counter()
+                ranker.picks(a, k, offset)
+                took.append(time.perf_counter() - started)
+            print(f"  offset {offset:>6,} {name:<5} {1e3 * np.mean(took):8.1f} ms mean, {1e3 * max(took):8.1f} ms "
+                  "slowest", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, required=True)
@@ -77,6 +93,8 @@ def main() -> None:
     ap.add_argument("--audience-fit", choices=("on", "off"), default="on",
                     help="off: rank by category x quality (the room x good term switched off)")
     ap.add_argument("--profile", action="store_true", help="cProfile the repeated pages and print the top 25")
+    ap.add_argument("--deep", type=int, nargs="+", metavar="OFFSET",
+                    help="only time Ranker.picks at these offsets (first and repeated request per room)")
     args = ap.parse_args()
 
     from recommender.ranking import RankingConfig
@@ -90,6 +108,9 @@ def main() -> None:
     print(f"model {args.model.name}: {len(model.product_ids):,} goods, {n_a:,} rooms; "
           f"{type(ranker.scorer).__name__}; {len(sample)} rooms, k={args.k}, pid {os.getpid()}")
 
+    if args.deep:
+        deep(ranker, sample, args.k, args.deep)
+        return
     first = [steps(ranker, cards, a, args.k) for a in sample]
     repeat = [steps(ranker, cards, a, args.k) for _ in range(args.repeat) for a in sample]
 

@@ -30,6 +30,24 @@ def test_arrangement_equals_the_plain_rule(seed):
             assert got.tolist() == expected
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_deep_pages_of_a_room_whose_main_category_is_capped_equal_the_plain_rule(seed):
+    # most candidates in one category capped at 30% of a page: its goods are used more slowly than the others',
+    # so deep pages start far behind the other categories' frontier (the regime of offsets in the thousands)
+    rng = np.random.default_rng(100 + seed)
+    m, n_cats = 1500, 6
+    category = np.where(rng.random(m) < 0.75, 0, rng.integers(1, n_cats, m))
+    category[rng.random(m) < 0.02] = -1
+    supported = rng.random(m) < 0.1
+    score = rng.random(m) ** 3 if seed else rng.choice([1.0, 2.0], m)
+    outside = np.array([False, False, True, True, False, True])
+    expected = reference_arrange(category.tolist(), supported.tolist(), score.tolist(), 1000, 20, 0.2, 0.3,
+                                 outside.tolist(), 0.25)
+    got = arrange(slot_codes(category, supported), score, 1000, 20, max_category_share=0.3, support_share=0.2,
+                  outside=outside, max_outside_share=0.25)
+    assert got.tolist() == expected
+
+
 def test_a_category_s_two_slot_codes_differ_in_the_last_bit_only():
     codes = slot_codes(np.array([0, 0, 3, -1, -1]), np.array([False, True, True, False, True]))
     assert codes.tolist() == [0, 1, 7, -2, -1]
