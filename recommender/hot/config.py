@@ -12,6 +12,9 @@ from recommender.settings import Settings
 #: the settings that change what the burst test finds. Workers sharing a store publish the platform list
 #: under a key named by their values, so replicas configured differently never serve each other's lists.
 BURST_TEST = ("recent_minutes", "min_orders", "alpha", "floor_per_hour", "max_candidates")
+#: burst-test settings added since: named in the key only when not at their default, so replicas on the defaults
+#: keep the key earlier versions used (an upgrade one replica at a time still shares one list)
+BURST_TEST_LATER = ("min_baseline_minutes",)
 
 
 class HotConfig(Settings):
@@ -42,6 +45,9 @@ class HotConfig(Settings):
     alpha: float = Field(1e-4, gt=0, lt=1, description="Poisson tail probability that makes a burst")
     floor_per_hour: float = Field(0.2, gt=0, description="baseline rate of goods with no history: a handful of "
                                   "first orders is no burst")
+    min_baseline_minutes: int = Field(60, ge=1, le=24 * 60, description="a baseline needs this many minutes of "
+                                      "counts before the tested window: a store that has counted less (it started "
+                                      "empty, or its service was stopped) calls nothing hot until it has")
     max_candidates: int = Field(500, ge=10, le=5000, description="goods tested per list (the busiest); bounds "
                                 "the cost under a flood of orders")
 

@@ -32,7 +32,7 @@ import numpy as np
 from recommender.artifact import Model
 from recommender.errors import StoreUnavailable
 from recommender.hot.burst import Bursts, detect
-from recommender.hot.config import BURST_TEST, HotConfig
+from recommender.hot.config import BURST_TEST, BURST_TEST_LATER, HotConfig
 from recommender.hot.memory import MemoryStore
 from recommender.hot.orders import Orders
 from recommender.hot.redis_store import RedisStore
@@ -323,7 +323,9 @@ class HotLists:
     def shared_key(self, name: str) -> str:
         """A shared name (a Redis key after the prefix) named by the burst settings too, so replicas configured
         differently never serve each other's platform lists."""
-        settings = json.dumps(self.cfg.model_dump(include=set(BURST_TEST)), sort_keys=True).encode()
+        later = {k: v for k, v in self.cfg.model_dump(include=set(BURST_TEST_LATER)).items()
+                 if v != type(self.cfg).model_fields[k].default}
+        settings = json.dumps(self.cfg.model_dump(include=set(BURST_TEST)) | later, sort_keys=True).encode()
         return f"{name}:{hashlib.sha1(settings).hexdigest()[:12]}"
 
     def _shared_platform(self) -> Bursts:

@@ -13,6 +13,7 @@ import numpy as np
 from recommender.hot.config import HotConfig
 from recommender.hot.counts import HOURS, RoomSlots, SeenOrders, WindowCounts
 from recommender.hot.orders import Orders
+from recommender.hot.store import COVERAGE_GAP_MINUTES, Coverage, merged_history
 
 ROOM_CAPACITY = HotConfig.model_fields["room_capacity"].default  # the service's default, declared once there
 MARK_SECONDS = 8 * 86400  # how long a mark lasts unless told: as long as the Redis store keeps one
@@ -34,16 +35,29 @@ class MemoryStore:
         self.room_slots = RoomSlots(room_capacity, self.rooms)
         self.seen = SeenOrders(seen_capacity)
         self._marks: dict[str, tuple[bytes, float]] = {}  # name -> (value, time.monotonic() it expires)
+        self._live_since: int | None = None
+        self._history: tuple[int, int] | None = None
 
     def now(self) -> int | None:
         return self.products.now
 
     def advance(self, minute: int) -> None:
+        now = self.products.now
+        if self._live_since is None or (now is not None and minute - now > COVERAGE_GAP_MINUTES):
+            self._live_since = minute  # the first tick, or the first after an hour in which nothing ticked
         self.products.advance(minute)
         self.rooms.advance(minute)
 
+    def coverage(self) -> Coverage:
+        return Coverage(self._live_since, self._history)
+
     def add(self, orders: Orders) -> int:
         fresh = self.seen.fresh(orders.key)
+        if fresh.any() and self._live_since is None:
+            self._live_since = int(orders.minute[fresh].min())
+        return self._count(orders, fresh)
+
+    def _count(self, orders: Orders, fresh: np.ndarray) -> int:
         if not fresh.any():
             return 0
         o = orders.take(np.flatnonzero(fresh)[np.argsort(orders.minute[fresh], kind="stable")])
@@ -56,8 +70,11 @@ class MemoryStore:
         return len(o)
 
     def load(self, orders: Orders) -> int:
-        """A start-up history is counted like any batch: the orders already seen are skipped."""
-        return self.add(orders)
+        """A start-up history is counted like any batch (the orders already seen are skipped), and its span is
+        covered."""
+        if len(orders):
+            self._history = merged_history(self._history, int(orders.minute.min()), int(orders.minute.max()))
+        return self._count(orders, self.seen.fresh(orders.key))
 
     def _product_slots(self, products: np.ndarray) -> np.ndarray:
         """The column of each good (distinct ids), new goods appended; the rings grow to the goods seen (by an

@@ -29,10 +29,12 @@ from recommender.errors import StoreUnavailable
 from recommender.hot.config import HotConfig
 from recommender.hot.counts import HOURS
 from recommender.hot.orders import Orders
+from recommender.hot.store import COVERAGE_GAP_MINUTES, Coverage, merged_history
 
 _COUNT = """
 local p, mttl, httl, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = tonumber(redis.call('GET', p .. 'now') or '-1')
+local before, first = now, nil
 local seen = p .. 'seen'
 local touched_m, touched_h, new = {}, {}, 0
 for i = 5, #ARGV, 5 do
@@ -47,12 +49,16 @@ for i = 5, #ARGV, 5 do
     redis.call('HINCRBY', rh, g, 1)
     touched_m[pm] = true; touched_m[rm] = true; touched_h[ph] = true; touched_h[rh] = true
     if m > now then now = m end
+    if first == nil or m < first then first = m end
     new = new + 1
   end
 end
 for k in pairs(touched_m) do redis.call('EXPIRE', k, mttl) end
 for k in pairs(touched_h) do redis.call('EXPIRE', k, httl) end
 if new > 0 then
+  local since = redis.call('GET', p .. 'since')  -- live counting starts: see _ADVANCE
+  if since == false then redis.call('SET', p .. 'since', (before >= 0) and 0 or first)
+  elseif since == '-1' then redis.call('SET', p .. 'since', first) end
   redis.call('SET', p .. 'now', now)
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - keep)
   redis.call('EXPIRE', seen, httl)
@@ -99,7 +105,15 @@ return 0
 
 _ADVANCE = """
 local now = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local m = tonumber(ARGV[1])
+local m, gap = tonumber(ARGV[1]), tonumber(ARGV[2])
+if #KEYS > 1 then  -- a live tick (a load only moves the clock)
+  -- `since`: the minute live counting started; -1: not yet (only a history loaded); absent with a clock: a store
+  -- counted by a version that kept no coverage, taken as complete (0)
+  local since = redis.call('GET', KEYS[2])
+  if since == false then redis.call('SET', KEYS[2], (now >= 0) and 0 or m)
+  elseif since == '-1' then redis.call('SET', KEYS[2], m)
+  elseif now >= 0 and m - now > gap then redis.call('SET', KEYS[2], m) end  -- an hour without a tick: not counting
+end
 if m > now then redis.call('SET', KEYS[1], m); return m end
 return now
 """
@@ -162,6 +176,8 @@ class RedisStore:
         the whole week, which would then never be counted again.) Counts are aggregated per bucket and written in
         pipelines; minute buckets only for the last hour, the only one ever read."""
         o = orders
+        if len(o):
+            self._cover(int(o.minute.min()), int(o.minute.max()))
         if self.now() is not None and len(o):
             o = o.take(np.flatnonzero(~self._seen(o.key.astype(str))))
         if not len(o):
@@ -190,10 +206,21 @@ class RedisStore:
             pipe.zremrangebyscore(f"{p}seen", "-inf", last - SEEN_MINUTES)
             pipe.expire(f"{p}seen", ttl_h)
             pipe.execute()
-            self._advance([p + "now"], [last])
+            self._advance([p + "now"], [last, COVERAGE_GAP_MINUTES])
 
         self._run(write)
         return len(df)
+
+    def _cover(self, first: int, last: int) -> None:
+        """Record a loaded history's span (joined to the one held where they meet)."""
+        def write() -> None:
+            held = self.client.get(self.prefix + "loaded")
+            old = None if held is None else tuple(int(x) for x in held.decode().split(":"))
+            span = merged_history(old, first, last)
+            self.client.set(self.prefix + "loaded", f"{span[0]}:{span[1]}", ex=WEEK_TTL)
+            self.client.set(self.prefix + "since", -1, nx=True)  # coverage kept, nothing counted live yet
+
+        self._run(write)
 
     def _seen(self, keys: np.ndarray, chunk: int = 10_000) -> np.ndarray:
         """Which order ids the store's seen set holds (ZMSCORE, a pipeline of chunks)."""
@@ -211,7 +238,15 @@ class RedisStore:
         return None if value is None else int(value)
 
     def advance(self, minute: int) -> None:
-        self._run(self._advance, [self.prefix + "now"], [int(minute)])
+        self._run(self._advance, [self.prefix + "now", self.prefix + "since"], [int(minute), COVERAGE_GAP_MINUTES])
+
+    def coverage(self) -> Coverage:
+        since, loaded = self._run(self.client.mget, [self.prefix + "since", self.prefix + "loaded"])
+        history = None
+        if loaded is not None:
+            first, _, last = loaded.decode().partition(":")
+            history = (int(first), int(last))
+        return Coverage(None if since is None or int(since) < 0 else int(since), history)
 
     def _room(self, anchor: str | None) -> tuple[str, str]:
         return (f"{self.prefix}pm:", f"{self.prefix}ph:") if anchor is None else \

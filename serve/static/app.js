@@ -288,7 +288,8 @@ function loadHomeBoards() {
     (body) => body.items.map((it) => homeRow(it.rank, productLink(it.product),
       (it.reasons && it.reasons[0] ? it.reasons[0].text : `${it.product.category} · ${price(it.product.price)}`),
       `近${num(body.window_minutes)}分钟 ${num(it.recent_orders)} 单`, `24小时 ${num(it.orders_24h)} 单`)),
-    "暂无实时爆款：最近没有订单突增的商品。", (body) => (body.as_of ? `截至 ${when(body.as_of)}` : null));
+    (body) => body.warming_up ? warmingText(body) : "暂无实时爆款：最近没有订单突增的商品。",
+    (body) => (body.as_of ? `截至 ${when(body.as_of)}` : null));
   homePanel("#home-anchors", "达人榜",
     withAsOf(() => api("/v1/rankings/anchors", { window: "1d", metric: "gmv", k: HOME_ROWS })),
     (body) => body.items.map((it) => homeRow(it.rank,
@@ -329,8 +330,14 @@ async function homePanel(sel, what, load, rows, emptyText, note) {
   if (!current(sel, t)) return;
   const extra = note ? note(body) : null;
   fill(box, extra && h("p", { class: "muted home-note" }, extra),
-    body.items && body.items.length ? h("ol", { class: "home-list" }, rows(body)) : empty(emptyText));
+    body.items && body.items.length ? h("ol", { class: "home-list" }, rows(body))
+      : empty(typeof emptyText === "function" ? emptyText(body) : emptyText));
 }
+
+/** Why a hot list is empty while the order store warms up: a burst is judged against the good's usual pace, and
+ * a store that has just started counting does not know it yet. */
+const warmingText = (body) => `尚不能判断爆款：订单计数刚开始（近24小时已计 ${num(body.baseline_minutes || 0)} 分钟），` +
+  "需先积累一段平时的销量作比较。";
 
 /** The home box: anchors by name or id and goods by title or brand, a few of each, with links to all of them. */
 async function homeSearch(q) {
@@ -1139,7 +1146,10 @@ async function loadHot(category) {
     `统计窗口 近${num(body.window_minutes)}分钟` + (body.as_of ? ` · 截至 ${when(body.as_of)}` : "") +
     (body.category ? ` · ${body.category}` : ""),
     body.stale ? h("span", { class: "tag bad-tag", title: body.error || "" }, "数据可能已过时") : null);
-  if (!body.items || !body.items.length) { fill(box, meta, empty("暂无爆款")); return; }
+  if (!body.items || !body.items.length) {
+    fill(box, meta, empty(body.warming_up ? warmingText(body) : "暂无爆款"));
+    return;
+  }
   // live counts from the order stream (the card's 近7天销量 is the model snapshot's: 0 for a good that started
   // selling today); the burst's ratio is in its reason, said with the figures it is computed from
   fill(box, h("div", { class: "list-head" }, meta, csvLink("/v1/rankings/hot", { k: 20, category })),

@@ -93,6 +93,7 @@ def test_nothing_counted_means_nothing_hot(store):
 
 
 def test_under_a_flood_only_the_busiest_goods_are_tested(store):
+    store.advance(T0 - DAY)  # counting since a day before, nothing sold until the flood
     for good in range(30):  # 30 new goods, good g gets 6 + g orders
         burst_at(store, good, 1, T0, 6 + good, 5, f"flood{good}")
     found = detect(store, HotConfig(max_candidates=10))
@@ -144,3 +145,49 @@ def test_a_new_good_is_a_burst_from_min_orders_on_against_the_floor_rate():
     found = poisson_bursts(np.array(["four", "five", "eight"]), counts, counts, counts, cfg)
     assert found.keys.tolist() == ["eight", "five"]  # strongest lift first
     np.testing.assert_allclose(found.expected, cfg.floor_per_hour / 60 * cfg.recent_minutes)
+
+
+# -- the baseline covers only what the store counted -----------------------------------------------------------
+
+
+def test_a_store_that_started_empty_does_not_call_its_steady_sellers_hot(store):
+    """Two hours of a good selling 120 an hour in a store that started with them: the hours before it started
+    are not hours without orders, so the good's pace is its usual one, not a burst."""
+    feed(store, T0, 120, {1: 120.0, 0: 1.0}, seed=7)
+    found = detect(store, CFG)
+    assert "1" not in found.keys.tolist() and not found.warming_up
+    assert found.baseline_minutes == 120
+
+
+def test_a_store_that_started_empty_still_finds_a_burst_against_what_it_counted(store):
+    feed(store, T0, 120, {1: 120.0}, seed=8)
+    feed(store, T0 + 120, 15, {1: 400.0}, seed=9, prefix="surge")
+    assert "1" in hot(store)
+
+
+def test_in_its_first_hour_a_store_calls_nothing_hot_and_says_it_is_warming_up(store):
+    burst_at(store, product=0, anchor=1, at=T0, orders=30, over_minutes=10, prefix="early")
+    found = detect(store, CFG)
+    assert found.keys.tolist() == [] and found.warming_up and found.baseline_minutes <= 10
+    feed(store, T0 + 10, CFG.recent_minutes + CFG.min_baseline_minutes, {2: 600.0}, seed=10)  # an hour on
+    assert not detect(store, CFG).warming_up
+
+
+def test_the_hours_between_a_loaded_week_and_the_live_stream_are_not_taken_for_quiet_ones(store):
+    """A model's week that ends a day before the service started (a nightly model, a late start): the day in
+    between was not counted, so an hour and a half of the good's usual 60 an hour is not a burst."""
+    rng = np.random.default_rng(11)
+    start = T0 - 6 * DAY
+    t = np.sort(rng.integers(start, T0 - DAY, rng.poisson(60 * 5 * 24)))
+    store.load(Orders.of([f"h{i}" for i in range(len(t))], np.ones(len(t)), np.ones(len(t), int), t))
+    feed(store, T0, 90, {1: 60.0}, seed=12)
+    found = detect(store, CFG)
+    assert "1" not in found.keys.tolist() and 85 <= found.baseline_minutes <= 90 and not found.warming_up
+
+
+def test_an_hour_without_a_tick_restarts_what_the_store_counts_as_held(store):
+    store.advance(T0)
+    feed(store, T0, 180, {1: 60.0}, seed=13)
+    store.advance(T0 + 180 + 3 * 60)  # the service stopped for three hours: nothing was counted, nothing ticked
+    feed(store, T0 + 360, 30, {1: 60.0}, seed=14, prefix="back")
+    assert detect(store, CFG).warming_up

@@ -11,6 +11,7 @@ import numpy as np
 from recommender.hot.memory import MemoryStore
 from recommender.hot.orders import Orders
 from recommender.hot.redis_store import RedisStore
+from recommender.hot.store import Coverage, merged_history
 from tests.recommender.hot.conftest import T0, burst_at
 
 
@@ -67,3 +68,28 @@ def test_the_recent_window_lists_the_goods_with_at_least_min_orders(store):
         keys, recent = store.recent(15, 3, anchor)
         assert dict(zip(keys.tolist(), recent.tolist(), strict=True)) == {"0": 6, "1": 3}, anchor
         assert store.recent(15, 7, anchor)[0].tolist() == []
+
+
+def test_coverage_counts_the_minutes_of_a_window_the_live_stream_and_a_loaded_history_hold():
+    live_only = Coverage(live_since=100)
+    assert live_only.held(0, 159) == 60 and live_only.held(200, 259) == 60
+    apart = Coverage(live_since=1000, history=(100, 199))
+    assert apart.held(0, 1099) == 100 + 100  # the history's 100 minutes and the live stream's, not the gap
+    overlapping = Coverage(live_since=150, history=(100, 199))
+    assert overlapping.held(0, 299) == 200
+    assert Coverage().held(0, 99) is None  # no record: taken as complete
+
+
+def test_a_history_loaded_again_joins_the_span_it_meets_and_otherwise_the_later_wins():
+    assert merged_history(None, 10, 20) == (10, 20)
+    assert merged_history((10, 20), 15, 40) == (10, 40)
+    assert merged_history((10, 20), 100_000, 100_100) == (100_000, 100_100)
+    assert merged_history((100_000, 100_100), 10, 20) == (100_000, 100_100)
+
+
+def test_a_store_s_coverage_starts_with_its_first_live_order_and_keeps_a_loaded_history(store):
+    assert store.coverage() == Coverage()
+    store.load(Orders.of(["h1"], [1], [0], [T0 - 60]))
+    assert store.coverage() == Coverage(history=(T0 - 60, T0 - 60))
+    burst_at(store, 0, 1, T0, 3, 3, "live")
+    assert store.coverage() == Coverage(live_since=T0, history=(T0 - 60, T0 - 60))
