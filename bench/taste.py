@@ -5,7 +5,8 @@
 Each variant is a JSON object of ``[audience_fit]`` settings. The shelf-rate model is fitted once, then each
 variant's term is fitted and scored as ``bench.train --quality`` scores "ours": NDCG@50 of each room's top 50 by
 expected orders if shelved against the truth's expected sales (warm rooms, new rooms), and the mean Spearman
-within the room's main category (warm rooms, averaged over batches of 256). A benchmark, not a test: it prints
+within the room's main category (warm rooms, averaged over batches of 256), and the seconds the variant's term took
+to fit (the shelf-rate model's fit, shared, not included). A benchmark, not a test: it prints
 figures for the README. (Commit c9706a7 holds the same bench with the fans' taste experiments in
 docs/personal-matching.md, which also fitted the ALS vectors once per world.)
 """
@@ -34,6 +35,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--variants", nargs="+", default=["{}"])
     args = ap.parse_args()
+    variants = []
+    for variant in args.variants:  # every variant checked before the minute of loading and fitting
+        try:
+            variants.append((variant, AudienceFitConfig(**json.loads(variant))))
+        except (ValueError, TypeError) as exc:  # bad JSON, a misspelt key or a bad value (pydantic's error names it)
+            ap.error(f"variant {variant}: {exc}")
     config = TrainConfig()
     m, truth = load_snapshot(args.data), load_truth(args.data)
     expected = np.asarray(truth.expected_sales, np.float64)
@@ -47,8 +54,7 @@ def main() -> None:
     goods_category = np.asarray(fitted.rates.category, np.int64)
     names = m.anchors["main_category"].astype(str).to_numpy()
     main_cat = np.array([cats.index(c) if c in cats else -1 for c in names])
-    for variant in args.variants:
-        cfg = AudienceFitConfig(**json.loads(variant))
+    for variant, cfg in variants:
         start = time.perf_counter()
         rates = fit_audience_rates(m, fitted, engagement, cfg)
         seconds = time.perf_counter() - start
