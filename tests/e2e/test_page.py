@@ -222,6 +222,24 @@ def test_paging_moves_through_the_picks(page, live, anchor):
     expect(page.locator(".pick .title")).to_have_text(first["titles"])
 
 
+def test_a_list_that_goes_on_past_the_deepest_page_served_says_so(page, live, anchor):
+    """The API serves offsets up to 10,000; a list longer than that (the large market's picks) ends its pager
+    with a note on what is left. The small world has 500 goods, so its answer is rewritten to stand at 9,980 of
+    89,980, as the large model's was."""
+    def deep(route):
+        response = route.fetch(url=route.request.url.replace("offset=9980", "offset=0"))  # 20 real picks
+        body = response.json()
+        body["paging"].update(offset=9980, k=20, next_offset=None, candidates=89_980)
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r"/v1/anchors/[^/]+/picks\?.*offset=9980"), deep)
+    page.goto(f"{live.url}/#/anchor/{anchor['id']}?offset=9980")
+    expect(page.locator(".pager-cap")).to_have_text(
+        "列表最多翻到第 10,000 条，其余 79,980 条请用筛选条件缩小范围后查看")
+    expect(page.get_by_role("button", name="下一页")).to_be_disabled()
+    expect(page.locator(".pager")).to_contain_text("第 500 页")
+
+
 def test_a_page_size_from_the_address_is_kept_by_the_filters(page, live, anchor):
     open_anchor(page, live, anchor["id"], "?k=200")
     expect(page.locator("#filters select[name=k]")).to_have_value("200")
@@ -338,6 +356,12 @@ def test_hot_board_renders_items_empty_and_error_answers(page, live, anchor, scr
     page.get_by_role("button", name="刷新").click()
     expect(page.locator("#hot-list")).to_contain_text("暂无爆款")
     expect(page.locator("#hot-list")).to_contain_text("数据可能已过时")
+
+    # a store that has just started counting: it cannot judge yet, and says so instead of "no hot goods"
+    answers["body"] = {**base, "items": [], "warming_up": True, "baseline_minutes": 25}
+    page.get_by_role("button", name="刷新").click()
+    expect(page.locator("#hot-list")).to_contain_text("尚不能判断爆款：订单计数刚开始（近24小时已计 25 分钟）")
+    expect(page.locator("#hot-list")).not_to_contain_text("暂无爆款")
 
     answers.update(status=404, body={"error": {"code": "not_found", "message": "no route", "field": None}})
     page.get_by_role("button", name="刷新").click()
