@@ -29,10 +29,8 @@ def hot_lists() -> HotLists:
 def _envelope(s: Serving, hl: HotList, hot: HotLists, items: list[dict], **extra) -> dict:
     if hl.stale:
         current_app.extensions["xuanpin"]["metrics"].hot_stale.labels(request.url_rule.rule).inc()
-    held = hl.bursts.baseline_minutes
     return {"as_of": beijing(hl.bursts.now), "stale": hl.stale, "error": hl.error,
-            "warming_up": hl.bursts.warming_up, "baseline_minutes": None if held is None or held >= 24 * 60 else held,
-            "store": hot.kind,
+            "warming_up": hl.bursts.warming_up, "baseline_minutes": hl.bursts.baseline_minutes, "store": hot.kind,
             "window_minutes": hot.cfg.recent_minutes, "items": items, "model_version": s.version, **extra}
 
 

@@ -625,10 +625,12 @@ class HotResponse(BaseModel):
     as_of: str | None = Field(description="the minute the burst test was made at (ISO 8601, Beijing time: +08:00)")
     stale: bool = Field(description="true when the order store could not be reached: the last known list")
     error: str | None = Field(None, description="why the list is stale")
-    warming_up: bool = Field(False, description="true while the order store has counted less than the baseline "
-                             "needs (it started empty, or its service was stopped): nothing is called hot yet")
-    baseline_minutes: int | None = Field(None, description="minutes of the last 24 h the store's counts cover, "
-                                         "when it has counted fewer than all of them (null: all)")
+    warming_up: bool = Field(False, description="true while the order store holds no whole hour of counting "
+                             "before the tested window (it started empty, or lost its data): a good's usual pace "
+                             "is not known, so nothing is called hot yet")
+    baseline_minutes: int | None = Field(None, description="minutes of the last 24 h the baselines are taken over: "
+                                         "whole hours the store counted, before the tested window (null: the "
+                                         "store has counted nothing)")
     store: Literal["memory", "redis"]
     window_minutes: int
     category: str | None = None

@@ -36,8 +36,9 @@ class Bursts:
     #: sales of a good that started selling today are 0). None: not known (a list shared by an older worker)
     day: np.ndarray | None = None
     week: np.ndarray | None = None
-    #: minutes of the last 24 h the store's counts cover (None: all of them, or not known); a list computed while
-    #: that is below the recent window plus `min_baseline_minutes` is empty: the store is warming up
+    #: minutes of the last 24 h the baseline was taken over: whole hours the store counted, before the tested
+    #: window (None: not known); while the week's are fewer than `min_baseline_minutes` the store is warming up
+    #: and the list is empty
     baseline_minutes: int | None = None
     warming_up: bool = False
 
@@ -70,37 +71,54 @@ class Bursts:
 def detect(store: HotStore, cfg: HotConfig, anchor: str | None = None) -> Bursts:
     """The burst test over a store, platform-wide or for one live room."""
     now = store.now()
-    day_minutes = week_minutes = None
-    if now is not None:  # the minutes the baselines may be computed over: what the store counted of the last day/week
-        cover = store.coverage()
-        day_minutes, week_minutes = cover.held(now - DAY + 1, now), cover.held(now - HOURS * 60 + 1, now)
-        if week_minutes is not None and week_minutes - cfg.recent_minutes < cfg.min_baseline_minutes:
-            return Bursts.empty(now, day_minutes, warming_up=True)
+    base = None
+    if now is not None:
+        base = baseline_hours(store.counted_hours(now), now, cfg.recent_minutes)
+        if 60 * len(base) < cfg.min_baseline_minutes:
+            return Bursts.empty(now, 60 * int((base > now // 60 - 24).sum()), warming_up=True)
     keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor, now)
     if now is None or not len(keys):
-        return Bursts.empty(now, day_minutes)
+        return Bursts.empty(now, None if base is None else 60 * int((base > now // 60 - 24).sum()))
     if len(keys) > cfg.max_candidates:  # a flood of orders: test the busiest goods
         top = np.argpartition(-recent, cfg.max_candidates - 1)[:cfg.max_candidates]
         keys, recent = keys[top], recent[top]
-    day, week = store.history(keys, anchor, now)
-    return poisson_bursts(keys, recent, day, week, cfg, now, day_minutes, week_minutes)
+    day, week = store.history(keys, anchor, now)  # what the card shows: the last 24 h and 7 d, burst included
+    base_day, base_week = store.history(keys, anchor, now, base)
+    n_day = int((base > now // 60 - 24).sum())
+    return poisson_bursts(keys, recent, day, week, cfg, now, baseline=(base_day, base_week, 60 * n_day,
+                                                                       60 * len(base)))
+
+
+def baseline_hours(counted: np.ndarray, now: int, recent_minutes: int) -> np.ndarray:
+    """The hours a baseline is taken over: counted ones (`counted`, ascending), wholly before the hour the tested
+    window starts in, and between two counted hours (the first and last hour of a stretch of counting were
+    counted only in part: the store started, or stopped, within them)."""
+    counted = np.asarray(counted, np.int64)
+    start = (now - recent_minutes + 1) // 60
+    whole = np.isin(counted - 1, counted) & np.isin(counted + 1, counted)
+    return counted[(counted < start) & whole]
 
 
 def poisson_bursts(keys: np.ndarray, recent: np.ndarray, day: np.ndarray, week: np.ndarray, cfg: HotConfig,
-                   now: int | None = None, day_minutes: int | None = None, week_minutes: int | None = None
-                   ) -> Bursts:
+                   now: int | None = None,
+                   baseline: tuple[np.ndarray, np.ndarray, int, int] | None = None) -> Bursts:
     """Keys whose recent count is improbable under their own 24 h / 7 d rate, strongest lift first.
-    `day_minutes`, `week_minutes`: the minutes of each window the counts cover (None: all); a window covering
-    less than `min_baseline_minutes` besides the recent one gives no rate."""
+
+    `day`, `week`: orders in the last 24 h and 7 d, the burst included. `baseline`: the orders in the hours a
+    baseline is taken over (`baseline_hours`) within each window, and those hours' minutes; without it the rates
+    are the whole windows' minus the burst. A window whose baseline hours hold fewer than
+    `min_baseline_minutes` gives no rate."""
     recent = np.asarray(recent, float)
-
-    def rate_over(count: np.ndarray, minutes: int) -> np.ndarray | float:
-        span = minutes - cfg.recent_minutes  # the burst itself left out
-        return np.maximum(count - recent, 0) / span if span >= cfg.min_baseline_minutes else 0.0
-
-    # baselines without the burst: the last 24 h and 7 d minus the recent window, as rates per minute
-    day_rate = rate_over(day, DAY if day_minutes is None else day_minutes)
-    week_rate = rate_over(week, HOURS * 60 if week_minutes is None else week_minutes)
+    if baseline is None:  # the last 24 h and 7 d minus the recent window, as rates per minute
+        day_rate = np.maximum(day - recent, 0) / (DAY - cfg.recent_minutes)
+        week_rate = np.maximum(week - recent, 0) / (HOURS * 60 - cfg.recent_minutes)
+        day_minutes = None
+    else:
+        base_day, base_week, day_minutes, week_minutes = baseline
+        day_rate = (np.asarray(base_day, float) / day_minutes if day_minutes >= cfg.min_baseline_minutes
+                    else 0.0)
+        week_rate = (np.asarray(base_week, float) / week_minutes if week_minutes >= cfg.min_baseline_minutes
+                     else 0.0)
     rate = np.maximum(np.maximum(day_rate, week_rate), cfg.floor_per_hour / 60)
     expected = rate * cfg.recent_minutes
     p = poisson.sf(recent - 1, expected)  # P(X >= recent)

@@ -46,8 +46,9 @@ class HotConfig(Settings):
     floor_per_hour: float = Field(0.2, gt=0, description="baseline rate of goods with no history: a handful of "
                                   "first orders is no burst")
     min_baseline_minutes: int = Field(60, ge=1, le=24 * 60, description="a baseline needs this many minutes of "
-                                      "counts before the tested window: a store that has counted less (it started "
-                                      "empty, or its service was stopped) calls nothing hot until it has")
+                                      "whole hours the store counted before the tested window (hours with any "
+                                      "order, not the first or last of a stretch of counting): until it has them "
+                                      "nothing is called hot")
     max_candidates: int = Field(500, ge=10, le=5000, description="goods tested per list (the busiest); bounds "
                                 "the cost under a flood of orders")
 

@@ -24,6 +24,7 @@ class WindowCounts:
     def __init__(self, capacity: int = 1024) -> None:
         self.minutes = np.zeros((MINUTES, capacity), np.int32)
         self.hours = np.zeros((HOURS, capacity), np.int32)
+        self.totals = np.zeros(HOURS, np.int64)  # every key's orders per hour: which hours were counted at all
         self.now: int | None = None  # the latest minute seen (minutes since the epoch)
 
     def __len__(self) -> int:
@@ -44,8 +45,9 @@ class WindowCounts:
         self.minutes[(np.arange(self.now + 1, minute + 1) % MINUTES) if gap < MINUTES else slice(None)] = 0
         old_hour, new_hour = self.now // 60, minute // 60
         if new_hour > old_hour:
-            self.hours[np.arange(old_hour + 1, new_hour + 1) % HOURS if new_hour - old_hour < HOURS
-                       else slice(None)] = 0
+            rows = np.arange(old_hour + 1, new_hour + 1) % HOURS if new_hour - old_hour < HOURS else slice(None)
+            self.hours[rows] = 0
+            self.totals[rows] = 0
         self.now = minute
 
     def add(self, slots: np.ndarray, minutes: np.ndarray) -> None:
@@ -57,6 +59,7 @@ class WindowCounts:
         week = minutes > self.now - MINUTES * HOURS
         np.add.at(self.minutes, (minutes[recent_hour] % MINUTES, slots[recent_hour]), 1)
         np.add.at(self.hours, ((minutes[week] // 60) % HOURS, slots[week]), 1)
+        np.add.at(self.totals, (minutes[week] // 60) % HOURS, 1)
 
     def recent(self, slots: np.ndarray | None, span: int) -> np.ndarray:
         """Orders in the last `span` minutes (the current minute included), of `slots` or of every key."""
@@ -69,6 +72,21 @@ class WindowCounts:
         if self.now is None:
             return np.zeros(len(self) if slots is None else len(slots), np.int64)
         return _ring_sum(self.hours, (self.now // 60) % HOURS, span, slots)
+
+    def counted_hours(self) -> np.ndarray:
+        """The hours of the ring (minute // 60) in which any key had an order, oldest first."""
+        if self.now is None:
+            return np.zeros(0, np.int64)
+        hours = np.arange(self.now // 60 - HOURS + 1, self.now // 60 + 1)
+        return hours[self.totals[hours % HOURS] > 0]
+
+    def hour_sums(self, slots: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        """Orders of `slots` in the given hours (minute // 60; those still in the ring)."""
+        if self.now is None or not len(hours):
+            return np.zeros(len(slots), np.int64)
+        hours = np.asarray(hours, np.int64)
+        kept = hours[(hours > self.now // 60 - HOURS) & (hours <= self.now // 60)]
+        return self.hours[:, slots][kept % HOURS].sum(axis=0, dtype=np.int64)
 
 
 def _ring_sum(ring: np.ndarray, last: int, span: int, cols: np.ndarray | None) -> np.ndarray:

@@ -13,7 +13,6 @@ import numpy as np
 from recommender.hot.config import HotConfig
 from recommender.hot.counts import HOURS, RoomSlots, SeenOrders, WindowCounts
 from recommender.hot.orders import Orders
-from recommender.hot.store import COVERAGE_GAP_MINUTES, Coverage, merged_history
 
 ROOM_CAPACITY = HotConfig.model_fields["room_capacity"].default  # the service's default, declared once there
 MARK_SECONDS = 8 * 86400  # how long a mark lasts unless told: as long as the Redis store keeps one
@@ -35,29 +34,16 @@ class MemoryStore:
         self.room_slots = RoomSlots(room_capacity, self.rooms)
         self.seen = SeenOrders(seen_capacity)
         self._marks: dict[str, tuple[bytes, float]] = {}  # name -> (value, time.monotonic() it expires)
-        self._live_since: int | None = None
-        self._history: tuple[int, int] | None = None
 
     def now(self) -> int | None:
         return self.products.now
 
     def advance(self, minute: int) -> None:
-        now = self.products.now
-        if self._live_since is None or (now is not None and minute - now > COVERAGE_GAP_MINUTES):
-            self._live_since = minute  # the first tick, or the first after an hour in which nothing ticked
         self.products.advance(minute)
         self.rooms.advance(minute)
 
-    def coverage(self) -> Coverage:
-        return Coverage(self._live_since, self._history)
-
     def add(self, orders: Orders) -> int:
         fresh = self.seen.fresh(orders.key)
-        if fresh.any() and self._live_since is None:
-            self._live_since = int(orders.minute[fresh].min())
-        return self._count(orders, fresh)
-
-    def _count(self, orders: Orders, fresh: np.ndarray) -> int:
         if not fresh.any():
             return 0
         o = orders.take(np.flatnonzero(fresh)[np.argsort(orders.minute[fresh], kind="stable")])
@@ -70,11 +56,8 @@ class MemoryStore:
         return len(o)
 
     def load(self, orders: Orders) -> int:
-        """A start-up history is counted like any batch (the orders already seen are skipped), and its span is
-        covered."""
-        if len(orders):
-            self._history = merged_history(self._history, int(orders.minute.min()), int(orders.minute.max()))
-        return self._count(orders, self.seen.fresh(orders.key))
+        """A start-up history is counted like any batch: the orders already seen are skipped."""
+        return self.add(orders)
 
     def _product_slots(self, products: np.ndarray) -> np.ndarray:
         """The column of each good (distinct ids), new goods appended; the rings grow to the goods seen (by an
@@ -126,14 +109,20 @@ class MemoryStore:
         keep = counts >= min_orders
         return products[keep], counts[keep]
 
-    def history(self, products: np.ndarray, anchor: str | None = None,
-                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def history(self, products: np.ndarray, anchor: str | None = None, now: int | None = None,
+                hours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if anchor is None:
             counts, slots = self.products, np.array([self.product_slot[p] for p in products.tolist()], np.int64)
         else:
             room = self.room_slots.by_room.get(anchor, {})
             counts, slots = self.rooms, np.array([room[p] for p in products.tolist()], np.int64)
-        return counts.last_hours(slots, 24), counts.last_hours(slots, HOURS)
+        if hours is None:
+            return counts.last_hours(slots, 24), counts.last_hours(slots, HOURS)
+        last = -1 if self.products.now is None else self.products.now // 60
+        return counts.hour_sums(slots, hours[hours > last - 24]), counts.hour_sums(slots, hours)
+
+    def counted_hours(self, now: int | None = None) -> np.ndarray:
+        return self.products.counted_hours()
 
     # -- coordination: this process is the store's only user, so it always has the turn ------------------------
     def claim(self, name: str, value: str = "1", seconds: int = MARK_SECONDS) -> bool:

@@ -29,12 +29,10 @@ from recommender.errors import StoreUnavailable
 from recommender.hot.config import HotConfig
 from recommender.hot.counts import HOURS
 from recommender.hot.orders import Orders
-from recommender.hot.store import COVERAGE_GAP_MINUTES, Coverage, merged_history
 
 _COUNT = """
 local p, mttl, httl, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = tonumber(redis.call('GET', p .. 'now') or '-1')
-local before, first = now, nil
 local seen = p .. 'seen'
 local touched_m, touched_h, new = {}, {}, 0
 for i = 5, #ARGV, 5 do
@@ -49,16 +47,12 @@ for i = 5, #ARGV, 5 do
     redis.call('HINCRBY', rh, g, 1)
     touched_m[pm] = true; touched_m[rm] = true; touched_h[ph] = true; touched_h[rh] = true
     if m > now then now = m end
-    if first == nil or m < first then first = m end
     new = new + 1
   end
 end
 for k in pairs(touched_m) do redis.call('EXPIRE', k, mttl) end
 for k in pairs(touched_h) do redis.call('EXPIRE', k, httl) end
 if new > 0 then
-  local since = redis.call('GET', p .. 'since')  -- live counting starts: see _ADVANCE
-  if since == false then redis.call('SET', p .. 'since', (before >= 0) and 0 or first)
-  elseif since == '-1' then redis.call('SET', p .. 'since', first) end
   redis.call('SET', p .. 'now', now)
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - keep)
   redis.call('EXPIRE', seen, httl)
@@ -80,17 +74,27 @@ return out
 """
 
 _HISTORY = """
-local day, week = {}, {}
-for j = 1, #ARGV do day[j] = 0; week[j] = 0 end
+local nday, day, week = tonumber(ARGV[1]), {}, {}
+for j = 2, #ARGV do day[j - 1] = 0; week[j - 1] = 0 end
 for i = 1, #KEYS do
-  local values = redis.call('HMGET', KEYS[i], unpack(ARGV))
-  for j = 1, #ARGV do
+  local values = redis.call('HMGET', KEYS[i], unpack(ARGV, 2))
+  for j = 1, #ARGV - 1 do
     local v = tonumber(values[j]) or 0
     week[j] = week[j] + v
-    if i > #KEYS - 24 then day[j] = day[j] + v end
+    if i > #KEYS - nday then day[j] = day[j] + v end
   end
 end
 return {day, week}
+"""
+
+_COUNTED = """
+local shards, prefix, out = tonumber(ARGV[1]), ARGV[2], {}
+for i = 3, #ARGV do
+  for s = 0, shards - 1 do
+    if redis.call('EXISTS', prefix .. ARGV[i] .. ':' .. s) == 1 then out[#out + 1] = ARGV[i]; break end
+  end
+end
+return out
 """
 
 _INCREMENTS = """
@@ -105,15 +109,7 @@ return 0
 
 _ADVANCE = """
 local now = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local m, gap = tonumber(ARGV[1]), tonumber(ARGV[2])
-if #KEYS > 1 then  -- a live tick (a load only moves the clock)
-  -- `since`: the minute live counting started; -1: not yet (only a history loaded); absent with a clock: a store
-  -- counted by a version that kept no coverage, taken as complete (0)
-  local since = redis.call('GET', KEYS[2])
-  if since == false then redis.call('SET', KEYS[2], (now >= 0) and 0 or m)
-  elseif since == '-1' then redis.call('SET', KEYS[2], m)
-  elseif now >= 0 and m - now > gap then redis.call('SET', KEYS[2], m) end  -- an hour without a tick: not counting
-end
+local m = tonumber(ARGV[1])
 if m > now then redis.call('SET', KEYS[1], m); return m end
 return now
 """
@@ -147,6 +143,7 @@ class RedisStore:
         self._advance = self.client.register_script(_ADVANCE)
         self._history_script = self.client.register_script(_HISTORY)
         self._recent_script = self.client.register_script(_RECENT)
+        self._counted = self.client.register_script(_COUNTED)
         self._increments = self.client.register_script(_INCREMENTS)
 
     def _run(self, fn, *args):
@@ -176,8 +173,6 @@ class RedisStore:
         the whole week, which would then never be counted again.) Counts are aggregated per bucket and written in
         pipelines; minute buckets only for the last hour, the only one ever read."""
         o = orders
-        if len(o):
-            self._cover(int(o.minute.min()), int(o.minute.max()))
         if self.now() is not None and len(o):
             o = o.take(np.flatnonzero(~self._seen(o.key.astype(str))))
         if not len(o):
@@ -206,21 +201,10 @@ class RedisStore:
             pipe.zremrangebyscore(f"{p}seen", "-inf", last - SEEN_MINUTES)
             pipe.expire(f"{p}seen", ttl_h)
             pipe.execute()
-            self._advance([p + "now"], [last, COVERAGE_GAP_MINUTES])
+            self._advance([p + "now"], [last])
 
         self._run(write)
         return len(df)
-
-    def _cover(self, first: int, last: int) -> None:
-        """Record a loaded history's span (joined to the one held where they meet)."""
-        def write() -> None:
-            held = self.client.get(self.prefix + "loaded")
-            old = None if held is None else tuple(int(x) for x in held.decode().split(":"))
-            span = merged_history(old, first, last)
-            self.client.set(self.prefix + "loaded", f"{span[0]}:{span[1]}", ex=WEEK_TTL)
-            self.client.set(self.prefix + "since", -1, nx=True)  # coverage kept, nothing counted live yet
-
-        self._run(write)
 
     def _seen(self, keys: np.ndarray, chunk: int = 10_000) -> np.ndarray:
         """Which order ids the store's seen set holds (ZMSCORE, a pipeline of chunks)."""
@@ -238,15 +222,7 @@ class RedisStore:
         return None if value is None else int(value)
 
     def advance(self, minute: int) -> None:
-        self._run(self._advance, [self.prefix + "now", self.prefix + "since"], [int(minute), COVERAGE_GAP_MINUTES])
-
-    def coverage(self) -> Coverage:
-        since, loaded = self._run(self.client.mget, [self.prefix + "since", self.prefix + "loaded"])
-        history = None
-        if loaded is not None:
-            first, _, last = loaded.decode().partition(":")
-            history = (int(first), int(last))
-        return Coverage(None if since is None or int(since) < 0 else int(since), history)
+        self._run(self._advance, [self.prefix + "now"], [int(minute)])
 
     def _room(self, anchor: str | None) -> tuple[str, str]:
         return (f"{self.prefix}pm:", f"{self.prefix}ph:") if anchor is None else \
@@ -269,13 +245,19 @@ class RedisStore:
         found.sort()
         return np.array([k for k, _ in found], str), np.array([n for _, n in found], np.int64)
 
-    def history(self, products: np.ndarray, anchor: str | None = None,
-                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def history(self, products: np.ndarray, anchor: str | None = None, now: int | None = None,
+                hours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         now = self.now() if now is None else now
         day, week = np.zeros(len(products), np.int64), np.zeros(len(products), np.int64)
         if now is None or not len(products):
             return day, week
-        hours = range(now // 60 - HOURS + 1, now // 60 + 1)  # oldest first: the last 24 are the day
+        if hours is None:
+            hours, nday = range(now // 60 - HOURS + 1, now // 60 + 1), 24  # oldest first: the last 24 are the day
+        else:
+            hours = [h for h in np.asarray(hours, np.int64).tolist() if now // 60 - HOURS < h <= now // 60]
+            nday = sum(h > now // 60 - 24 for h in hours)
+            if not hours:
+                return day, week
         if anchor is None:
             shards = shard_of(products)
             parts = [(np.flatnonzero(shards == sh), [f"{self.prefix}ph:{h}:{sh}" for h in hours])
@@ -285,9 +267,20 @@ class RedisStore:
         for rows, keys in parts:
             for start in range(0, len(rows), HISTORY_CHUNK):  # bounded script time: others are served between
                 chunk = rows[start:start + HISTORY_CHUNK]
-                sums = self._run(self._history_script, keys, products[chunk].tolist())
+                sums = self._run(self._history_script, keys, [nday, *products[chunk].tolist()])
                 day[chunk], week[chunk] = sums[0], sums[1]
         return day, week
+
+    def counted_hours(self, now: int | None = None) -> np.ndarray:
+        """Hours with any platform bucket (one EXISTS per hour and shard, in one script: a few thousand, about a
+        millisecond of Redis time). Read from the counts themselves, so a store counted by an earlier version, a
+        loaded week and a Redis that lost its data all say what they hold."""
+        now = self.now() if now is None else now
+        if now is None:
+            return np.zeros(0, np.int64)
+        hours = list(range(now // 60 - HOURS + 1, now // 60 + 1))
+        found = self._run(self._counted, [], [SHARDS, f"{self.prefix}ph:", *hours])
+        return np.array(sorted(int(h) for h in found), np.int64)
 
     def claim(self, name: str, value: str = "1", seconds: int = WEEK_TTL) -> bool:
         """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""

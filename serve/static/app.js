@@ -334,10 +334,9 @@ async function homePanel(sel, what, load, rows, emptyText, note) {
       : empty(typeof emptyText === "function" ? emptyText(body) : emptyText));
 }
 
-/** Why a hot list is empty while the order store warms up: a burst is judged against the good's usual pace, and
- * a store that has just started counting does not know it yet. */
-const warmingText = (body) => `尚不能判断爆款：订单计数刚开始（近24小时已计 ${num(body.baseline_minutes || 0)} 分钟），` +
-  "需先积累一段平时的销量作比较。";
+/** Why a hot list is empty while the order store warms up: a burst is judged against the good's usual pace over
+ * whole hours counted, and a store that has just started counting has none yet. */
+const warmingText = () => "尚不能判断爆款：订单计数刚开始，需先积累至少一个完整小时的平时销量作比较。";
 
 /** The home box: anchors by name or id and goods by title or brand, a few of each, with links to all of them. */
 async function homeSearch(q) {

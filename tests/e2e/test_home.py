@@ -65,7 +65,7 @@ def expect_home_boards(page: Page, server) -> None:
             [f"24小时 {it['orders_24h']:,} 单" for it in hot["items"]])
     elif hot["warming_up"]:  # the model's week is long past and the store just started: it cannot judge yet
         expect(page.locator("#home-hot .state.empty")).to_have_text(
-            re.compile(r"尚不能判断爆款：订单计数刚开始（近24小时已计 [\d,]+ 分钟）"))  # a minute may pass between
+            re.compile("尚不能判断爆款：订单计数刚开始"))
     else:
         expect(page.locator("#home-hot .state.empty")).to_have_text(re.compile("暂无实时爆款"))
     expect(page.locator("#view-home .loading")).to_have_count(0)

@@ -358,9 +358,9 @@ def test_hot_board_renders_items_empty_and_error_answers(page, live, anchor, scr
     expect(page.locator("#hot-list")).to_contain_text("数据可能已过时")
 
     # a store that has just started counting: it cannot judge yet, and says so instead of "no hot goods"
-    answers["body"] = {**base, "items": [], "warming_up": True, "baseline_minutes": 25}
+    answers["body"] = {**base, "items": [], "warming_up": True, "baseline_minutes": 0}
     page.get_by_role("button", name="刷新").click()
-    expect(page.locator("#hot-list")).to_contain_text("尚不能判断爆款：订单计数刚开始（近24小时已计 25 分钟）")
+    expect(page.locator("#hot-list")).to_contain_text("尚不能判断爆款：订单计数刚开始，需先积累至少一个完整小时")
     expect(page.locator("#hot-list")).not_to_contain_text("暂无爆款")
 
     answers.update(status=404, body={"error": {"code": "not_found", "message": "no route", "field": None}})

@@ -295,13 +295,13 @@ def test_an_unknown_room_is_404(client):
 # -- clocks and failures -------------------------------------------------------------------------------------
 
 def test_with_the_wall_clock_and_an_old_model_the_store_warms_up_before_calling_anything_hot(small_artifact):
-    """The snapshot's week is long past, so the store holds no usual day for any good: a burst in its first
-    hour cannot be told from a steady seller, and the list says it is warming up instead of flagging it. Orders
-    in the future are refused."""
+    """The snapshot's week is long past, so the store holds no whole hour of any good's usual pace: a burst
+    before it has one cannot be told from a steady seller, and the list says it is warming up instead of
+    flagging it. Orders in the future are refused."""
     app = create_app({"model": str(small_artifact), "hot": hot_config(clock="wall")})
     client = app.test_client()
     first = client.get("/v1/rankings/hot").json
-    assert first["items"] == [] and first["warming_up"] is True and first["baseline_minutes"] == 1
+    assert first["items"] == [] and first["warming_up"] is True and first["baseline_minutes"] == 0
     s = app.extensions["xuanpin"]["serving"]
     good, room = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item(), s.model.anchor_ids.ids[0].item()
     later = datetime.now(UTC) + timedelta(hours=1)

@@ -27,3 +27,10 @@ def burst_at(store, product: int, anchor: int, at: int, orders: int, over_minute
     t = at + np.arange(orders) * over_minutes // max(orders, 1)
     store.add(Orders.of([f"{prefix}-{i}" for i in range(orders)], np.full(orders, anchor), np.full(orders, product),
                         t))
+
+
+def counting_before(minute: int, hours: int = 3, good: str = "filler") -> Orders:
+    """An order of a filler good every 10 minutes for `hours` hours before `minute`: a store that has been
+    counting, so its baselines have whole hours to be taken over."""
+    t = minute - 10 * np.arange(1, 6 * hours + 1)
+    return Orders.of([f"{good}-{m}" for m in t.tolist()], ["filler-room"] * len(t), [good] * len(t), t)

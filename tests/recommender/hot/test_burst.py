@@ -8,7 +8,7 @@ import numpy as np
 from recommender.hot.burst import detect
 from recommender.hot.config import HotConfig
 from recommender.hot.orders import Orders
-from tests.recommender.hot.conftest import DAY, T0, burst_at
+from tests.recommender.hot.conftest import DAY, T0, burst_at, counting_before
 
 CFG = HotConfig(recent_minutes=15, min_orders=5, alpha=1e-4)
 
@@ -93,7 +93,7 @@ def test_nothing_counted_means_nothing_hot(store):
 
 
 def test_under_a_flood_only_the_busiest_goods_are_tested(store):
-    store.advance(T0 - DAY)  # counting since a day before, nothing sold until the flood
+    store.add(counting_before(T0))  # counting for hours before the flood
     for good in range(30):  # 30 new goods, good g gets 6 + g orders
         burst_at(store, good, 1, T0, 6 + good, 5, f"flood{good}")
     found = detect(store, HotConfig(max_candidates=10))
@@ -147,47 +147,77 @@ def test_a_new_good_is_a_burst_from_min_orders_on_against_the_floor_rate():
     np.testing.assert_allclose(found.expected, cfg.floor_per_hour / 60 * cfg.recent_minutes)
 
 
-# -- the baseline covers only what the store counted -----------------------------------------------------------
+# -- the baseline is taken over the hours the store counted -------------------------------------------------
+
+
+def test_the_baseline_hours_are_whole_counted_hours_before_the_tested_window():
+    from recommender.hot.burst import baseline_hours
+
+    counted = np.array([10, 11, 12, 13, 20, 21, 22, 23])
+    # the window (15 minutes to minute 30 of hour 23) starts in hour 23; a stretch's first and last hours were
+    # counted only in part (the store started or stopped within them)
+    assert baseline_hours(counted, 23 * 60 + 30, 15).tolist() == [11, 12, 21, 22]
+    assert baseline_hours(counted, 23 * 60 + 5, 15).tolist() == [11, 12, 21]  # the window starts in hour 22
 
 
 def test_a_store_that_started_empty_does_not_call_its_steady_sellers_hot(store):
-    """Two hours of a good selling 120 an hour in a store that started with them: the hours before it started
+    """Three hours of a good selling 120 an hour in a store that started with them: the hours before it started
     are not hours without orders, so the good's pace is its usual one, not a burst."""
-    feed(store, T0, 120, {1: 120.0, 0: 1.0}, seed=7)
+    feed(store, T0, 180, {1: 120.0, 0: 1.0}, seed=7)
     found = detect(store, CFG)
     assert "1" not in found.keys.tolist() and not found.warming_up
-    assert found.baseline_minutes == 120
+    assert found.baseline_minutes == 120  # the two whole hours between the first and the current
 
 
 def test_a_store_that_started_empty_still_finds_a_burst_against_what_it_counted(store):
-    feed(store, T0, 120, {1: 120.0}, seed=8)
-    feed(store, T0 + 120, 15, {1: 400.0}, seed=9, prefix="surge")
+    feed(store, T0, 180, {1: 120.0}, seed=8)
+    feed(store, T0 + 180, 15, {1: 400.0}, seed=9, prefix="surge")
     assert "1" in hot(store)
 
 
-def test_in_its_first_hour_a_store_calls_nothing_hot_and_says_it_is_warming_up(store):
+def test_until_it_has_counted_a_whole_hour_a_store_calls_nothing_hot_and_says_it_is_warming_up(store):
     burst_at(store, product=0, anchor=1, at=T0, orders=30, over_minutes=10, prefix="early")
     found = detect(store, CFG)
-    assert found.keys.tolist() == [] and found.warming_up and found.baseline_minutes <= 10
-    feed(store, T0 + 10, CFG.recent_minutes + CFG.min_baseline_minutes, {2: 600.0}, seed=10)  # an hour on
+    assert found.keys.tolist() == [] and found.warming_up and found.baseline_minutes == 0
+    feed(store, T0 + 10, 150, {2: 600.0}, seed=10)  # two and a half hours on
     assert not detect(store, CFG).warming_up
 
 
 def test_the_hours_between_a_loaded_week_and_the_live_stream_are_not_taken_for_quiet_ones(store):
-    """A model's week that ends a day before the service started (a nightly model, a late start): the day in
-    between was not counted, so an hour and a half of the good's usual 60 an hour is not a burst."""
+    """A model's week that ends three days before the service started (an old model, a late start): those days
+    were not counted, so an hour and a half of the good's usual 240 an hour is not a burst."""
     rng = np.random.default_rng(11)
-    start = T0 - 6 * DAY
-    t = np.sort(rng.integers(start, T0 - DAY, rng.poisson(60 * 5 * 24)))
+    t = np.sort(rng.integers(T0 - 6 * DAY, T0 - 3 * DAY, rng.poisson(240 * 3 * 24)))
     store.load(Orders.of([f"h{i}" for i in range(len(t))], np.ones(len(t)), np.ones(len(t), int), t))
-    feed(store, T0, 90, {1: 60.0}, seed=12)
+    feed(store, T0, 90, {1: 240.0}, seed=12)
     found = detect(store, CFG)
-    assert "1" not in found.keys.tolist() and 85 <= found.baseline_minutes <= 90 and not found.warming_up
+    assert "1" not in found.keys.tolist() and not found.warming_up
 
 
-def test_an_hour_without_a_tick_restarts_what_the_store_counts_as_held(store):
-    store.advance(T0)
-    feed(store, T0, 180, {1: 60.0}, seed=13)
-    store.advance(T0 + 180 + 3 * 60)  # the service stopped for three hours: nothing was counted, nothing ticked
-    feed(store, T0 + 360, 30, {1: 60.0}, seed=14, prefix="back")
-    assert detect(store, CFG).warming_up
+def test_after_a_stop_the_hours_counted_before_it_still_count_and_a_surge_is_found(store):
+    """Two days at 60 an hour, two hours when the service was stopped, two more hours at 60, then ten times
+    the pace: the stopped hours are left out of the baseline, the counted ones before them are not."""
+    feed(store, T0, 2 * DAY, {1: 60.0}, seed=15)
+    back = T0 + 2 * DAY + 120
+    feed(store, back, 120, {1: 60.0}, seed=16, prefix="back")
+    found = detect(store, CFG)
+    assert "1" not in found.keys.tolist()
+    feed(store, back + 120, 15, {1: 600.0}, seed=17, prefix="surge")
+    found = detect(store, CFG)
+    assert "1" in found.keys.tolist() and 10 <= found.expected[0] <= 20  # about its usual 15 in 15 minutes
+
+
+def test_orders_that_arrive_first_after_a_stop_do_not_hide_it(store):
+    """Two hours counted, twenty hours stopped, then orders before any list is read: the twenty hours are not
+    read as twenty quiet hours, so the good's usual 60 an hour is not a burst."""
+    feed(store, T0, 120, {1: 60.0}, seed=18)
+    feed(store, T0 + 22 * 60, 30, {1: 60.0}, seed=19, prefix="after")
+    assert "1" not in hot(store)
+
+
+def test_one_late_order_in_the_first_batch_does_not_count_its_day_as_quiet(store):
+    late = Orders.of(["late"], [1], [1], [T0 - 5 * DAY])
+    store.add(late)
+    feed(store, T0, 30, {1: 60.0}, seed=20)
+    found = detect(store, CFG)
+    assert "1" not in found.keys.tolist() and found.warming_up

@@ -13,6 +13,7 @@ from recommender.hot.lists import PLATFORM_LEASE, PLATFORM_LIST, HotLists
 from recommender.hot.memory import MemoryStore
 from recommender.hot.orders import Orders
 from recommender.hot.redis_store import RedisStore
+from tests.recommender.hot.conftest import counting_before
 
 
 class Clock:
@@ -45,7 +46,7 @@ def workers(redis_url):
     lists = [HotLists(cfg, RedisStore(redis_url, prefix), clock=c) for c in clocks]
     minute = 29_000_000
     n = 40
-    lists[0].store.advance(minute - 24 * 60)  # counting since a day before
+    lists[0].ingest(counting_before(minute))
     lists[0].ingest(burst(n, minute))
     return lists, clocks, [counting(hl.store) for hl in lists]
 
@@ -110,8 +111,7 @@ def test_the_shared_names_are_those_earlier_versions_used():
 def test_in_process_the_one_worker_computes_the_platform_list_every_period():
     lists = HotLists(HotConfig(clock="events", refresh_seconds=60), MemoryStore())
     calls = counting(lists.store)
-    # counting since a day before, a good selling now and then
-    lists.ingest(Orders.of(["a", "b"], ["room"] * 2, ["good-2"] * 2, [29_000_000 - 24 * 60, 29_000_000 - 60]))
+    lists.ingest(counting_before(29_000_000))
     assert lists.refresh().bursts.keys.tolist() == []
     lists.ingest(burst(40, 29_000_000))
     assert lists.refresh().bursts.keys.tolist() == ["good-1"]  # not the list it published a moment ago

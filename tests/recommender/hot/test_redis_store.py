@@ -152,20 +152,12 @@ def test_a_mark_lasts_the_seconds_asked_and_a_lease_too(redis_url):
     assert store.lease("lease", 2.5) and 2_000 < client.pttl("pttl:lease") <= 2_500
 
 
-def test_a_store_counted_by_a_version_that_kept_no_coverage_is_taken_as_complete(redis_url):
-    """An upgrade against a running Redis: its counts began before anything recorded when, so they are taken as
-    covering every window (as before), not as starting at the upgrade (which would read every good's day as a
-    few minutes and call nothing hot for a day)."""
-    store = RedisStore(redis_url, prefix="upgraded:")
-    burst_at(store, 0, 1, T0, 6, 3, "old")
-    store.client.delete("upgraded:since")  # what an earlier version left: counts and a clock, no coverage
-    store.advance(T0 + 10)
-    assert store.coverage().live_since == 0 and store.coverage().held(T0 - 24 * 60, T0) == 24 * 60 + 1
-
-
-def test_a_loaded_history_alone_leaves_the_live_coverage_to_the_first_live_order(redis_url):
-    store = RedisStore(redis_url, prefix="loaded:")
-    store.load(Orders.of(["h1", "h2"], [1, 1], [0, 0], [T0 - 3 * 24 * 60, T0 - 2 * 24 * 60]))
-    assert store.coverage().live_since is None and store.coverage().history == (T0 - 3 * 24 * 60, T0 - 2 * 24 * 60)
-    store.advance(T0)  # the wall clock's first tick, two days after the history's last order
-    assert store.coverage().live_since == T0
+def test_a_redis_that_lost_its_data_has_counted_no_hour_and_warms_up_again(redis_url):
+    store = RedisStore(redis_url, prefix="lost:")
+    t = T0 - np.arange(0, 5 * 60, 10)
+    store.add(Orders.of([f"o{i}" for i in range(len(t))], np.ones(len(t)), np.zeros(len(t), int), t))
+    assert not detect(store, HotConfig()).warming_up
+    for key in store.client.scan_iter("lost:*"):  # restarted without persistence
+        store.client.delete(key)
+    burst_at(store, 0, 1, T0 + 5, 6, 3, "after")
+    assert store.counted_hours().tolist() == [(T0 + 5) // 60] and detect(store, HotConfig()).warming_up

@@ -18,7 +18,6 @@ from recommender.hot.config import HotConfig
 from recommender.hot.lists import BOOTSTRAP_GIVE_UP, ROOM_MAX_AGE, HotLists
 from recommender.hot.memory import MemoryStore
 from recommender.hot.orders import Orders
-from recommender.hot.store import Coverage
 from recommender.vocabulary import Vocabulary
 from tests.recommender.hot.conftest import T0
 
@@ -60,8 +59,8 @@ class FlakyStore(MemoryStore):
         self.fail_calls = fail_calls  # the next this many calls of claim/load fail, then the store is up
         self.reads = 0
 
-    def coverage(self) -> Coverage:
-        return Coverage(live_since=T0 - 24 * 60)  # counting since a day before the tests' orders
+    def counted_hours(self, now=None):
+        return np.arange(T0 // 60 - 24, T0 // 60 + 1)  # counting since a day before the tests' orders
 
     def _check(self) -> None:
         if self.failing:

@@ -11,7 +11,6 @@ import numpy as np
 from recommender.hot.memory import MemoryStore
 from recommender.hot.orders import Orders
 from recommender.hot.redis_store import RedisStore
-from recommender.hot.store import Coverage, merged_history
 from tests.recommender.hot.conftest import T0, burst_at
 
 
@@ -70,26 +69,17 @@ def test_the_recent_window_lists_the_goods_with_at_least_min_orders(store):
         assert store.recent(15, 7, anchor)[0].tolist() == []
 
 
-def test_coverage_counts_the_minutes_of_a_window_the_live_stream_and_a_loaded_history_hold():
-    live_only = Coverage(live_since=100)
-    assert live_only.held(0, 159) == 60 and live_only.held(200, 259) == 60
-    apart = Coverage(live_since=1000, history=(100, 199))
-    assert apart.held(0, 1099) == 100 + 100  # the history's 100 minutes and the live stream's, not the gap
-    overlapping = Coverage(live_since=150, history=(100, 199))
-    assert overlapping.held(0, 299) == 200
-    assert Coverage().held(0, 99) is None  # no record: taken as complete
-
-
-def test_a_history_loaded_again_joins_the_span_it_meets_and_otherwise_the_later_wins():
-    assert merged_history(None, 10, 20) == (10, 20)
-    assert merged_history((10, 20), 15, 40) == (10, 40)
-    assert merged_history((10, 20), 100_000, 100_100) == (100_000, 100_100)
-    assert merged_history((100_000, 100_100), 10, 20) == (100_000, 100_100)
-
-
-def test_a_store_s_coverage_starts_with_its_first_live_order_and_keeps_a_loaded_history(store):
-    assert store.coverage() == Coverage()
-    store.load(Orders.of(["h1"], [1], [0], [T0 - 60]))
-    assert store.coverage() == Coverage(history=(T0 - 60, T0 - 60))
+def test_a_store_knows_which_hours_it_counted(store):
+    """The hours with any order: a loaded history's and the live stream's; the hours between were not counted."""
+    store.load(Orders.of(["h1", "h2"], [1, 1], [0, 0], [T0 - 3 * 60, T0 - 2 * 60]))
     burst_at(store, 0, 1, T0, 3, 3, "live")
-    assert store.coverage() == Coverage(live_since=T0, history=(T0 - 60, T0 - 60))
+    assert store.counted_hours().tolist() == [(T0 - 3 * 60) // 60, (T0 - 2 * 60) // 60, T0 // 60]
+
+
+def test_history_in_given_hours_sums_only_those_hours(store):
+    t = T0 - np.arange(0, 5 * 60, 30)  # an order every half hour over five hours, good 0
+    store.add(Orders.of([f"o{i}" for i in range(len(t))], np.ones(len(t)), np.zeros(len(t), int), t))
+    hours = np.array([T0 // 60 - 3, T0 // 60 - 2])
+    day, week = store.history(np.array(["0"]), hours=hours)
+    assert day.tolist() == week.tolist() == [4]
+    assert store.history(np.array(["0"]))[1].tolist() == [len(t)]
