@@ -144,6 +144,7 @@ class RedisStore:
         self._history_script = self.client.register_script(_HISTORY)
         self._recent_script = self.client.register_script(_RECENT)
         self._counted = self.client.register_script(_COUNTED)
+        self._counted_at: tuple[int, np.ndarray] | None = None  # the clock's minute and the hours counted then
         self._increments = self.client.register_script(_INCREMENTS)
 
     def _run(self, fn, *args):
@@ -278,9 +279,13 @@ class RedisStore:
         now = self.now() if now is None else now
         if now is None:
             return np.zeros(0, np.int64)
+        if self._counted_at is not None and self._counted_at[0] == now:  # once a minute: rooms' lists ask too
+            return self._counted_at[1]
         hours = list(range(now // 60 - HOURS + 1, now // 60 + 1))
         found = self._run(self._counted, [], [SHARDS, f"{self.prefix}ph:", *hours])
-        return np.array(sorted(int(h) for h in found), np.int64)
+        counted = np.array(sorted(int(h) for h in found), np.int64)
+        self._counted_at = (now, counted)
+        return counted
 
     def claim(self, name: str, value: str = "1", seconds: int = WEEK_TTL) -> bool:
         """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""
