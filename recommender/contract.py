@@ -696,10 +696,10 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         for col in table.columns:
             if col.kind == "int" and col.required:
                 df[col.name] = df[col.name].astype(np.int64)
-        if table.entity:
+        if table.entity or table.name == "follows":  # follows: every audience figure and the room x good term
             if df.empty:
                 check.fatal("table has no valid rows")
-            else:
+            elif table.entity:
                 vocabularies[table.name] = Vocabulary(df[_ENTITY_KEY[table.name]].to_numpy(), table.name)
         out[table.name] = df
 

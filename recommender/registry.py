@@ -27,7 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recommender.artifact import read_manifest
+from recommender.contract import TABLES
 from recommender.errors import ArtifactError, LockHeld, RegistryError
+
+SNAPSHOT_TABLES = frozenset(t.name for t in TABLES)  # a folder holding them is a snapshot, not a registry
 
 SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
 
@@ -38,8 +41,23 @@ class Registry:
 
     @classmethod
     def open(cls, root: str | Path) -> Registry:
-        """The registry at `root`, created if new (the nightly job's first run)."""
+        """The registry at `root`, created if new (the nightly job's first run), unless `root` is plainly not
+        meant for one: a file, a folder of snapshot tables (the data directory named by mistake), or a
+        registry's own versions/ folder. Each of those would otherwise take every night's models while the
+        service follows the real registry and cron sees success."""
         root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise RegistryError(f"{root}: not a directory, so not a model registry")
+        if not (root / "versions").is_dir():
+            tables = sorted(p.name for p in root.glob("*") if p.stem in SNAPSHOT_TABLES
+                            and p.suffix in (".parquet", ".csv")) if root.is_dir() else []
+            if tables:
+                raise RegistryError(f"{root}: holds snapshot tables ({', '.join(tables[:3])}), not models: a data "
+                                    "directory named as the registry?")
+            if root.name == "versions" and ((root.parent / "CURRENT").exists()
+                                            or (root.parent / "history.jsonl").exists()):
+                raise RegistryError(f"{root}: the versions/ folder of the registry {root.parent}; name the "
+                                    "registry itself")
         (root / "versions").mkdir(parents=True, exist_ok=True)
         return cls(root)
 
@@ -71,7 +89,9 @@ class Registry:
         return self.versions_dir / version
 
     def versions(self) -> list[str]:
-        """Complete versions (those with a manifest), oldest first."""
+        """Complete versions (those with a manifest), oldest first (none where there is no versions/ folder)."""
+        if not self.versions_dir.is_dir():
+            return []
         return sorted(p.name for p in self.versions_dir.iterdir()
                       if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists())
 

@@ -25,7 +25,8 @@ _log = logging.getLogger(__name__)
 
 class Reloader:
     def __init__(self, state: dict, registry: Path, load: Callable[[Path], Serving]) -> None:
-        self.state, self.registry, self.load = state, Registry.open(registry), load
+        # followed, never created: a mistyped XUANPIN_REGISTRY must not become an empty registry (it says so below)
+        self.state, self.registry, self.load = state, Registry(Path(registry)), load
         self._lock = threading.Lock()  # one load at a time per worker
         self.last_check: str | None = None
         self.last_error: dict | None = None
@@ -49,9 +50,11 @@ class Reloader:
             served = self.serving_version()
             if target is None and served is None and not self._empty_warned:  # a botched write of CURRENT
                 self._empty_warned = True
-                self.last_error = {"version": None, "error": "CURRENT is missing or empty", "at": self.last_check}
-                _log.warning("registry %s: CURRENT is missing or empty; nothing to serve unless a version was "
-                             "served before", self.registry.root)
+                what = ("CURRENT is missing or empty" if self.registry.versions_dir.is_dir() else
+                        "not a model registry (no versions/ folder: a mistyped path, or before the first nightly run)")
+                self.last_error = {"version": None, "error": what, "at": self.last_check}
+                _log.warning("registry %s: %s; nothing to serve unless a version was served before",
+                             self.registry.root, what)
                 fallback = self._fallback(None)
                 if fallback is not None:
                     return {"reloaded": True, "serving": fallback, "current": None, "fallback": True,
@@ -59,7 +62,9 @@ class Reloader:
             if target is not None:
                 self._empty_warned = False
             if target is None or (target == served and not force):
-                if target == served and self.fallback is not None:  # CURRENT now names what is served
+                if target is not None and target == served and (self.fallback is not None
+                                                                or self.last_error is not None):
+                    # CURRENT names what is served again (a rollback past a broken version): nothing is wrong now
                     self.fallback, self.failed_version, self.last_error = None, None, None
                 return {"reloaded": False, "serving": served, "current": target}
             if target == self.failed_version and not (force or retry) and served is not None:

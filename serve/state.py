@@ -88,7 +88,8 @@ def serving() -> Serving:
     if current is None:
         reloader = state.get("reloader")
         error = reloader.last_error if reloader else None
-        detail = ("" if not error else " (the registry's CURRENT is missing or empty)" if error.get("version") is None
-                  else " (the last load failed; the service log says why)")
+        detail = ("" if not error else " (the last load failed; the service log says why)" if error.get("version")
+                  else " (the registry's CURRENT is missing or empty)" if "CURRENT" in error.get("error", "")
+                  else " (the configured registry is not a model registry: no versions/ folder)")
         raise ApiError(503, "not_ready", f"no model is loaded{detail}")  # no file paths to the outside
     return current

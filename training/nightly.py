@@ -208,6 +208,11 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
     except Exception as exc:  # the served model is untouched; say what happened and fail loudly
         _log.exception("nightly run failed")
         code, result["outcome"], result["reason"] = EXIT_ERROR, "error", f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, OSError):  # numpy's short write names no file and no cause: say where, and the space
+            free = shutil.disk_usage(registry.root).free if registry.root.exists() else None
+            where = exc.filename or f"a file under {registry.root}"
+            result["reason"] = (f"{where}: {exc.strerror or exc}"
+                                + ("" if free is None else f" ({free / 2**20:,.0f} MB free on its disk)"))
         registry.record("error", reason=result["reason"], data=str(data))
     result["exit_code"] = code
     result["seconds"] = round(time.perf_counter() - started, 1)
@@ -223,13 +228,19 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
 def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
     result["current_version"] = registry.current()  # under the lock: what this run compares against
     try:
-        m = load_snapshot(data)
-    except ContractError as exc:
+        return _judge(data, registry, cfg, result)
+    except ContractError as exc:  # refused at load, or by training (no valid orders, no goods to learn from)
         result["outcome"], result["reason"] = "invalid_data", str(exc)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         # the headline and the first problems: `registry list` shows what was wrong, not only that something was
         registry.record("invalid_data", data=str(data), reason="; ".join(lines[:4]) + ("; …" if len(lines) > 4 else ""))
         return EXIT_INVALID_DATA
+
+
+def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
+    """Load, gate and promote (under the registry's lock); a snapshot the contract or training refuses raises
+    ContractError."""
+    m = load_snapshot(data)
     result["fingerprint"] = m.fingerprint
     # what the contract dropped or blanked, and a model that will rank without the shelf-rate model: promoted
     # silently, either would surprise the people who read the report

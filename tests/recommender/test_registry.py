@@ -206,3 +206,22 @@ def test_prune_deletes_every_version_older_than_the_newest_kept_when_current_is_
     assert reg.prune(keep=2) == ["20260101T000000Z", "20260102T000000Z"]
     assert reg.versions() == ["20260103T000000Z", "20260104T000000Z"]
     assert reg.prune(keep=2) == [] and reg.prune(keep=1) == ["20260103T000000Z"]
+
+
+def test_a_new_registry_is_made_only_where_one_is_plainly_meant(tmp_path):
+    """nightly creates its registry on the first run; a mistyped path must not quietly become one that takes
+    every night's models while the service follows the real one."""
+    assert Registry.open(tmp_path / "new").versions() == []  # a fresh path: the first run
+    data = tmp_path / "export"
+    data.mkdir()
+    (data / "orders.parquet").write_bytes(b"")
+    with pytest.raises(RegistryError, match=r"holds snapshot tables .*orders\.parquet.*a data directory"):
+        Registry.open(data)
+    real = Registry.open(tmp_path / "models")
+    (real.root / "history.jsonl").write_text("")  # a registry that has run: its history marks it
+    with pytest.raises(RegistryError, match="the versions/ folder of the registry"):
+        Registry.open(real.versions_dir)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(RegistryError, match="not a directory"):
+        Registry.open(tmp_path / "afile")
+    assert not (data / "versions").exists() and not (real.versions_dir / "versions").exists()

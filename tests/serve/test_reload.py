@@ -155,7 +155,7 @@ def test_the_poller_follows_current_without_any_request(registry):
 
 
 def test_a_registry_without_current_is_not_ready(tmp_path):
-    app = create_app({"registry": str(tmp_path / "empty"), "poll_seconds": 0})
+    app = create_app({"registry": str(Registry.open(tmp_path / "empty").root), "poll_seconds": 0})
     r = app.test_client().get("/readyz")
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "not_ready"
     said = app.test_client().get("/v1/anchors/1/picks").get_json()["error"]["message"]
@@ -222,3 +222,25 @@ def test_an_empty_current_serves_the_version_served_before_and_says_why(registry
     assert status["fallback"] is True and status["last_error"]["error"] == "CURRENT is missing or empty"
     registry.set_current("v2")  # the operator sets it again: followed as usual
     assert reload(app.test_client()).get_json()["serving"] == "v2" and served(app) == "v2"
+
+
+def test_a_rollback_past_a_broken_version_clears_the_reported_error(app, registry):
+    """CURRENT named a broken version (refused; the old model kept serving), then the operator rolled back to
+    what is served: /v1/model stops reporting the error, so monitoring that alerts on it turns green."""
+    client = app.test_client()
+    (registry.root / "CURRENT").write_text("v3-broken\n")
+    assert reload(client).get_json()["reloaded"] is False
+    assert client.get("/v1/model").get_json()["reload"]["last_error"]["version"] == "v3-broken"
+    (registry.root / "CURRENT").write_text("v1\n")
+    reload(client)
+    status = client.get("/v1/model").get_json()["reload"]
+    assert status["current"] == status["serving"] == "v1" and status["last_error"] is None
+
+
+def test_a_service_pointed_at_no_registry_creates_none_and_says_so(tmp_path):
+    app = create_app({"registry": str(tmp_path / "typo"), "poll_seconds": 0})
+    assert not (tmp_path / "typo").exists()
+    r = app.test_client().get("/v1/anchors/1/picks")
+    assert r.status_code == 503 and app.test_client().get("/readyz").status_code == 503
+    assert r.get_json()["error"]["message"] == ("no model is loaded (the configured registry is not a model "
+                                                "registry: no versions/ folder)")

@@ -150,6 +150,23 @@ def test_invalid_data_is_its_own_exit_code_and_trains_nothing(served, tmp_path, 
     assert "fans.parquet|csv: required table is missing" in Registry.open(served).history()[-1]["reason"]
 
 
+@pytest.mark.parametrize("table", ["orders", "follows"])
+def test_a_table_exported_with_its_header_only_is_invalid_data_not_an_error(served, tmp_path, snapshots, table):
+    """No orders (refused by training: nothing to learn from) or no follows (refused by the contract: every
+    audience figure rests on them): exit 20 like any data the contract refuses, not 1 with a traceback."""
+    import shutil
+
+    bad = Path(shutil.copytree(snapshots["today"], tmp_path / "bad"))
+    frame = pd.read_parquet(bad / f"{table}.parquet")
+    frame.iloc[:0].to_parquet(bad / f"{table}.parquet")
+    before = Registry.open(served).versions()
+    code, result = run_nightly(bad, served)
+    assert code == EXIT_INVALID_DATA and result["outcome"] == "invalid_data", result
+    assert "no valid rows" in result["reason"]
+    assert Registry.open(served).versions() == before
+    assert Registry.open(served).history()[-1]["event"] == "invalid_data"
+
+
 def test_a_failure_while_publishing_leaves_the_served_model(served, snapshots, monkeypatch):
     reg = Registry.open(served)
     before = reg.current()
