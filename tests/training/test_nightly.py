@@ -186,6 +186,17 @@ def test_a_failure_while_publishing_leaves_the_served_model(served, snapshots, m
     load_model(reg.current_path())
 
 
+def test_a_short_write_names_the_registry_and_the_space_left(served, snapshots, monkeypatch):
+    """numpy's own message for a full disk names no file and no cause ("4763 requested and 2016 written")."""
+    def short_write(*args, **kwargs):
+        raise OSError("4763 requested and 2016 written")
+
+    monkeypatch.setattr(nightly, "train", short_write)
+    code, result = run_nightly(snapshots["today"], served)
+    assert code == EXIT_ERROR and str(served) in result["reason"] and "MB free on its disk" in result["reason"]
+    assert "4763 requested and 2016 written" in result["reason"]
+
+
 def test_a_live_lock_blocks_a_second_run_and_a_dead_ones_lock_is_cleared(served, snapshots):
     reg = Registry.open(served)
     with reg.lock():
