@@ -34,6 +34,7 @@ from recommender.settings import Settings
 from recommender.shelf_rate import has_exposure
 from recommender.trend import blend
 from training.config import TrainConfig
+from training.drift import snapshot_problems
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task
 from training.trainer import NO_SHELF_RATE, train
@@ -61,6 +62,9 @@ class NightlyConfig(Settings):
     max_orders_lag_days: float = Field(2.0, ge=0, description="refuse a snapshot whose orders end more than this many "
                                        "days before its other tables' latest record (a late or partial order "
                                        "export: its 1/7/30-day sales would read near 0)")
+    check_snapshot: bool = Field(True, description="refuse a snapshot wrong throughout though every row passed "
+                                 "(training/drift.py): orders paid far off their goods' prices, the served goods "
+                                 "repriced by a unit's factor, the served follows gone")
     min_users: int = Field(30, ge=1, description="holdout users a gate task needs to compare the models; a task with "
                            "fewer is not compared, and when no task can be, the served model stays")
     train: TrainConfig = Field(default_factory=TrainConfig, description="the candidate's training configuration")
@@ -274,6 +278,11 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
             registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint, current=current_version)
             return EXIT_REFUSED
         cutoff = current_model.snapshot_time
+    problems = snapshot_problems(m, current_model) if cfg.check_snapshot else []
+    if problems:  # wrong throughout, though every row passed: the gate would score both models on it
+        result["outcome"], result["reason"] = "invalid_data", "; ".join(problems)
+        registry.record("invalid_data", data=str(data), reason=result["reason"])
+        return EXIT_INVALID_DATA
     # strictly after the cut-off: an order at that very moment may be in the served model's training data
     train_m, holdout = m.until(cutoff), m.purchases[m.purchases["ordered_at"] > cutoff]
     tasks = build_tasks(train_m, holdout, TaskSample(tasks=cfg.tasks, max_users=cfg.max_users))

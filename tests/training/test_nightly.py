@@ -130,8 +130,9 @@ def test_a_good_new_day_is_promoted_after_the_gate(served, snapshots, tmp_path):
 
 
 def test_a_candidate_trained_on_scrambled_data_is_refused(served, snapshots):
+    """The gate on its own (the snapshot check, which catches this export first, switched off)."""
     before = Registry.open(served).current()
-    code, result = run_nightly(snapshots["today_broken"], served)
+    code, result = run_nightly(snapshots["today_broken"], served, NightlyConfig(check_snapshot=False))
     assert code == EXIT_REFUSED, result
     assert "confidently worse than the served model" in result["reason"]
     assert Registry.open(served).current() == before
@@ -165,6 +166,53 @@ def test_a_table_exported_with_its_header_only_is_invalid_data_not_an_error(serv
     assert "no valid rows" in result["reason"]
     assert Registry.open(served).versions() == before
     assert Registry.open(served).history()[-1]["event"] == "invalid_data"
+
+
+def _broken(snapshot: Path, out: Path, table: str, change) -> Path:
+    import shutil
+
+    out = Path(shutil.copytree(snapshot, out))
+    frame = pd.read_parquet(out / f"{table}.parquet")
+    change(frame)
+    frame.to_parquet(out / f"{table}.parquet", index=False)
+    return out
+
+
+def _shuffle(column: str):
+    def change(frame: pd.DataFrame) -> None:
+        frame[column] = np.random.default_rng(1).permutation(frame[column].to_numpy())
+    return change
+
+
+def _remap(column: str):
+    """Each id another's, one to one (a remapped export: no duplicate rows, every row valid)."""
+    def change(frame: pd.DataFrame) -> None:
+        ids = frame[column].unique()
+        frame[column] = frame[column].map(dict(zip(ids, np.random.default_rng(2).permutation(ids), strict=True)))
+    return change
+
+
+def _times(columns: tuple[str, ...], factor: float):
+    def change(frame: pd.DataFrame) -> None:
+        for c in columns:
+            frame[c] = frame[c] * factor
+    return change
+
+
+@pytest.mark.parametrize(("table", "change", "said"), [
+    ("orders", _shuffle("product_id"), "paid more than 2x off their good's price"),
+    ("follows", _remap("fan_id"), "of the served snapshot's (fan, anchor) follows are in this export"),
+    ("products", _times(("price",), 100.0), "priced 100x what they were"),
+], ids=["goods shuffled among orders", "fan ids remapped", "prices in fen"])
+def test_an_export_wrong_throughout_is_invalid_data_though_every_row_passes(served, snapshots, tmp_path, table,
+                                                                             change, said):
+    """The gate cannot see these (it scores both models on this same export: an operator's probe had each
+    promoted); the snapshot check refuses them before anything is trained."""
+    bad = _broken(snapshots["today"], tmp_path / "bad", table, change)
+    before = Registry.open(served).versions()
+    code, result = run_nightly(bad, served)
+    assert code == EXIT_INVALID_DATA and said in result["reason"], result.get("reason")
+    assert Registry.open(served).versions() == before
 
 
 def test_a_failure_while_publishing_leaves_the_served_model(served, snapshots, monkeypatch):
