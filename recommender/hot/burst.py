@@ -73,7 +73,7 @@ def detect(store: HotStore, cfg: HotConfig, anchor: str | None = None) -> Bursts
     now = store.now()
     base = None
     if now is not None:
-        base = baseline_hours(store.counted_hours(now), now, cfg.recent_minutes)
+        base = baseline_hours(*store.hour_totals(now), now, cfg.recent_minutes)
         if 60 * len(base) < cfg.min_baseline_minutes:
             return Bursts.empty(now, 60 * int((base > now // 60 - 24).sum()), warming_up=True)
     keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor, now)
@@ -89,14 +89,28 @@ def detect(store: HotStore, cfg: HotConfig, anchor: str | None = None) -> Bursts
                                                                        60 * len(base)))
 
 
-def baseline_hours(counted: np.ndarray, now: int, recent_minutes: int) -> np.ndarray:
-    """The hours a baseline is taken over: counted ones (`counted`, ascending), wholly before the hour the tested
-    window starts in, and between two counted hours (the first and last hour of a stretch of counting were
-    counted only in part: the store started, or stopped, within them)."""
-    counted = np.asarray(counted, np.int64)
+#: an hour holding less than this share of the larger of its neighbours' orders was counted only in part (the
+#: store started or stopped within it, or lost some of it); adjacent hours of a day differ far less than that
+WHOLE_SHARE = 0.5
+
+
+def baseline_hours(counted: np.ndarray, totals: np.ndarray, now: int, recent_minutes: int) -> np.ndarray:
+    """The hours a baseline is taken over: counted ones (`counted`, ascending, with the platform's orders in
+    each, `totals`), wholly before the hour the tested window starts in, between two counted hours, and holding
+    at least WHOLE_SHARE of the larger neighbour's orders. The first and last hour of a stretch of counting, and
+    an hour with a stop or a start inside it, were counted only in part: taken as whole, they make a steady
+    seller's usual pace read low and its next hour a burst."""
+    counted, totals = np.asarray(counted, np.int64), np.asarray(totals, np.float64)
     start = (now - recent_minutes + 1) // 60
-    whole = np.isin(counted - 1, counted) & np.isin(counted + 1, counted)
-    return counted[(counted < start) & whole]
+    at = {h: i for i, h in enumerate(counted.tolist())}
+    prev = np.array([at.get(h - 1, -1) for h in counted.tolist()], np.int64)
+    nxt = np.array([at.get(h + 1, -1) for h in counted.tolist()], np.int64)
+    whole = (prev >= 0) & (nxt >= 0) & (counted < start)
+    if whole.any():
+        neighbour = np.fmax(totals[np.maximum(prev, 0)], totals[np.maximum(nxt, 0)])
+        short = totals < WHOLE_SHARE * neighbour  # NaN (totals not kept) compares False: taken as whole
+        whole &= ~short
+    return counted[whole]
 
 
 def poisson_bursts(keys: np.ndarray, recent: np.ndarray, day: np.ndarray, week: np.ndarray, cfg: HotConfig,

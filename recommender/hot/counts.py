@@ -56,7 +56,7 @@ class WindowCounts:
             return
         self.advance(int(minutes.max()))
         recent_hour = minutes > self.now - MINUTES
-        week = minutes > self.now - MINUTES * HOURS
+        week = minutes // 60 > self.now // 60 - HOURS  # by hour: the ring's oldest row is the current one's next
         np.add.at(self.minutes, (minutes[recent_hour] % MINUTES, slots[recent_hour]), 1)
         np.add.at(self.hours, ((minutes[week] // 60) % HOURS, slots[week]), 1)
         np.add.at(self.totals, (minutes[week] // 60) % HOURS, 1)
@@ -73,12 +73,13 @@ class WindowCounts:
             return np.zeros(len(self) if slots is None else len(slots), np.int64)
         return _ring_sum(self.hours, (self.now // 60) % HOURS, span, slots)
 
-    def counted_hours(self) -> np.ndarray:
-        """The hours of the ring (minute // 60) in which any key had an order, oldest first."""
+    def hour_totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hours of the ring (minute // 60) in which any key had an order, oldest first, and their orders."""
         if self.now is None:
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0)
         hours = np.arange(self.now // 60 - HOURS + 1, self.now // 60 + 1)
-        return hours[self.totals[hours % HOURS] > 0]
+        totals = self.totals[hours % HOURS]
+        return hours[totals > 0], totals[totals > 0].astype(np.float64)
 
     def hour_sums(self, slots: np.ndarray, hours: np.ndarray) -> np.ndarray:
         """Orders of `slots` in the given hours (minute // 60; those still in the ring)."""

@@ -121,8 +121,8 @@ class MemoryStore:
         last = -1 if self.products.now is None else self.products.now // 60
         return counts.hour_sums(slots, hours[hours > last - 24]), counts.hour_sums(slots, hours)
 
-    def counted_hours(self, now: int | None = None) -> np.ndarray:
-        return self.products.counted_hours()
+    def hour_totals(self, now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.products.hour_totals()
 
     # -- coordination: this process is the store's only user, so it always has the turn ------------------------
     def claim(self, name: str, value: str = "1", seconds: int = MARK_SECONDS) -> bool:

@@ -45,7 +45,9 @@ for i = 5, #ARGV, 5 do
     redis.call('HINCRBY', ph, g, 1)
     redis.call('HINCRBY', rm, g, 1)
     redis.call('HINCRBY', rh, g, 1)
+    redis.call('HINCRBY', p .. 'tot', h, 1)
     touched_m[pm] = true; touched_m[rm] = true; touched_h[ph] = true; touched_h[rh] = true
+    touched_h[p .. 'tot'] = true
     if m > now then now = m end
     new = new + 1
   end
@@ -88,10 +90,14 @@ return {day, week}
 """
 
 _COUNTED = """
-local shards, prefix, out = tonumber(ARGV[1]), ARGV[2], {}
-for i = 3, #ARGV do
+local shards, prefix, totals, out = tonumber(ARGV[1]), ARGV[2], ARGV[3], {}
+for i = 4, #ARGV do
   for s = 0, shards - 1 do
-    if redis.call('EXISTS', prefix .. ARGV[i] .. ':' .. s) == 1 then out[#out + 1] = ARGV[i]; break end
+    if redis.call('EXISTS', prefix .. ARGV[i] .. ':' .. s) == 1 then
+      out[#out + 1] = ARGV[i]
+      out[#out + 1] = redis.call('HGET', totals, ARGV[i]) or '-1'
+      break
+    end
   end
 end
 return out
@@ -144,7 +150,8 @@ class RedisStore:
         self._history_script = self.client.register_script(_HISTORY)
         self._recent_script = self.client.register_script(_RECENT)
         self._counted = self.client.register_script(_COUNTED)
-        self._counted_at: tuple[int, np.ndarray] | None = None  # the clock's minute and the hours counted then
+        #: the clock's minute and the hour totals read then (dropped by this worker's own writes)
+        self._totals_at: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
         self._increments = self.client.register_script(_INCREMENTS)
 
     def _run(self, fn, *args):
@@ -157,6 +164,7 @@ class RedisStore:
             raise StoreUnavailable(f"redis refused: {type(exc).__name__}: {exc}") from exc
 
     def add(self, orders: Orders) -> int:
+        self._totals_at = None
         ttl = [MINUTE_TTL, WEEK_TTL, SEEN_MINUTES]
         new = 0
         for start in range(0, len(orders), self.batch):
@@ -173,6 +181,7 @@ class RedisStore:
         the ids, not by the store's clock: after Redis lost its data, the first live order sets the clock past
         the whole week, which would then never be counted again.) Counts are aggregated per bucket and written in
         pipelines; minute buckets only for the last hour, the only one ever read."""
+        self._totals_at = None
         o = orders
         if self.now() is not None and len(o):
             o = o.take(np.flatnonzero(~self._seen(o.key.astype(str))))
@@ -194,6 +203,10 @@ class RedisStore:
                                        ).ravel().tolist()
                 for start in range(0, len(args), 3 * LOAD_CHUNK):  # one script per chunk: few commands to encode
                     self._increments([], [ttl, *args[start:start + 3 * LOAD_CHUNK]])
+            per_hour = df.groupby("h").size()  # the platform's orders per hour (what tells whole hours)
+            args = [x for h, n in per_hour.items() for x in (f"{p}tot", str(h), str(n))]
+            for start in range(0, len(args), 3 * LOAD_CHUNK):
+                self._increments([], [ttl_h, *args[start:start + 3 * LOAD_CHUNK]])
             pipe = self.client.pipeline(transaction=False)
             members = dict(zip(df["key"].tolist(), df["m"].tolist(), strict=True))
             keys = list(members)
@@ -272,20 +285,22 @@ class RedisStore:
                 day[chunk], week[chunk] = sums[0], sums[1]
         return day, week
 
-    def counted_hours(self, now: int | None = None) -> np.ndarray:
-        """Hours with any platform bucket (one EXISTS per hour and shard, in one script: a few thousand, about a
-        millisecond of Redis time). Read from the counts themselves, so a store counted by an earlier version, a
-        loaded week and a Redis that lost its data all say what they hold."""
+    def hour_totals(self, now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Hours with any platform bucket (one EXISTS per hour and shard, in one script: about a millisecond of
+        Redis time, read at most once per minute of the store's clock and after its own writes), and each
+        hour's orders (`tot`; NaN for hours counted by an earlier version, which kept none)."""
         now = self.now() if now is None else now
         if now is None:
-            return np.zeros(0, np.int64)
-        if self._counted_at is not None and self._counted_at[0] == now:  # once a minute: rooms' lists ask too
-            return self._counted_at[1]
+            return np.zeros(0, np.int64), np.zeros(0)
+        if self._totals_at is not None and self._totals_at[0] == now:  # rooms' lists ask too
+            return self._totals_at[1]
         hours = list(range(now // 60 - HOURS + 1, now // 60 + 1))
-        found = self._run(self._counted, [], [SHARDS, f"{self.prefix}ph:", *hours])
-        counted = np.array(sorted(int(h) for h in found), np.int64)
-        self._counted_at = (now, counted)
-        return counted
+        found = self._run(self._counted, [], [SHARDS, f"{self.prefix}ph:", f"{self.prefix}tot", *hours])
+        pairs = sorted((int(h), float(n)) for h, n in zip(found[0::2], found[1::2], strict=True))
+        out = (np.array([h for h, _ in pairs], np.int64),
+               np.array([n if n >= 0 else np.nan for _, n in pairs], np.float64))
+        self._totals_at = (now, out)
+        return out
 
     def claim(self, name: str, value: str = "1", seconds: int = WEEK_TTL) -> bool:
         """True for the first caller of `name` within `seconds` (e.g. the one worker that bootstraps)."""

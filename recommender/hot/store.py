@@ -49,11 +49,12 @@ class HotStore(Protocol):
         """Orders of `products` in the last 24 hours and the last 7 days (current hour included); with `hours`
         (minute // 60, ascending), only in those of the hours that fall in each window."""
 
-    def counted_hours(self, now: int | None = None) -> np.ndarray:
-        """The hours (minute // 60) of the last week in which the store counted any order, ascending. An hour
-        with none was not counted at all (before the store started, while its service was stopped, before Redis
-        lost its data): a baseline is taken only over counted hours, or it reads every steady seller as a
-        burst."""
+    def hour_totals(self, now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The hours (minute // 60) of the last week in which the store counted any order, ascending, and the
+        platform's orders in each (NaN where a store counted by an earlier version kept none). An hour with no
+        order was not counted at all (before the store started, while its service was stopped, before Redis lost
+        its data), and one holding far fewer orders than the hours beside it was counted only in part: a
+        baseline over either reads every steady seller as a burst."""
 
     # -- coordination between the workers sharing the store ---------------------------------------------------
     def claim(self, name: str, value: str = "1", seconds: int = ...) -> bool:

@@ -154,10 +154,17 @@ def test_the_baseline_hours_are_whole_counted_hours_before_the_tested_window():
     from recommender.hot.burst import baseline_hours
 
     counted = np.array([10, 11, 12, 13, 20, 21, 22, 23])
+    totals = np.full(len(counted), 600.0)
     # the window (15 minutes to minute 30 of hour 23) starts in hour 23; a stretch's first and last hours were
     # counted only in part (the store started or stopped within them)
-    assert baseline_hours(counted, 23 * 60 + 30, 15).tolist() == [11, 12, 21, 22]
-    assert baseline_hours(counted, 23 * 60 + 5, 15).tolist() == [11, 12, 21]  # the window starts in hour 22
+    assert baseline_hours(counted, totals, 23 * 60 + 30, 15).tolist() == [11, 12, 21, 22]
+    assert baseline_hours(counted, totals, 23 * 60 + 5, 15).tolist() == [11, 12, 21]  # the window starts in 22
+    # an hour with far fewer orders than the hour beside it had a stop inside it
+    stopped = totals.copy()
+    stopped[2] = 200.0  # hour 12: a forty-minute stop
+    assert baseline_hours(counted, stopped, 23 * 60 + 30, 15).tolist() == [11, 21, 22]
+    unknown = np.full(len(counted), np.nan)  # totals not kept (a Redis counted by an earlier version)
+    assert baseline_hours(counted, unknown, 23 * 60 + 30, 15).tolist() == [11, 12, 21, 22]
 
 
 def test_a_store_that_started_empty_does_not_call_its_steady_sellers_hot(store):
@@ -221,3 +228,21 @@ def test_one_late_order_in_the_first_batch_does_not_count_its_day_as_quiet(store
     feed(store, T0, 30, {1: 60.0}, seed=20)
     found = detect(store, CFG)
     assert "1" not in found.keys.tolist() and found.warming_up
+
+
+def test_a_stop_shorter_than_a_clock_hour_is_not_taken_for_quiet_minutes(store):
+    """Counting from half past, two hours and a half, a stop of an hour and fifty minutes that empties no whole
+    clock hour, then counting again: the two hours the stop cuts hold a fraction of their neighbours' orders and
+    are left out, so twenty goods at their usual 300 an hour are not bursts."""
+    start = (T0 // 60 + 1) * 60 - 30  # half past an hour
+    rates = {g: 300.0 for g in range(20)}
+    feed(store, start, 155, rates, seed=21)
+    feed(store, start + 265, 35, rates, seed=22, prefix="back")
+    assert hot(store) == []
+
+
+def test_a_straggler_from_the_hour_before_the_start_does_not_make_the_start_hour_whole(store):
+    start = (T0 // 60 + 1) * 60 + 50  # ten minutes before an hour's end
+    store.add(Orders.of(["straggler"], [1], [0], [start - 52]))
+    feed(store, start, 160, {g: 300.0 for g in range(20)}, seed=23)
+    assert hot(store) == []

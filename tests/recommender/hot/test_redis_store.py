@@ -160,4 +160,25 @@ def test_a_redis_that_lost_its_data_has_counted_no_hour_and_warms_up_again(redis
     for key in store.client.scan_iter("lost:*"):  # restarted without persistence
         store.client.delete(key)
     burst_at(store, 0, 1, T0 + 5, 6, 3, "after")
-    assert store.counted_hours().tolist() == [(T0 + 5) // 60] and detect(store, HotConfig()).warming_up
+    assert store.hour_totals()[0].tolist() == [(T0 + 5) // 60] and detect(store, HotConfig()).warming_up
+
+
+def test_a_worker_s_hours_read_this_minute_are_read_again_after_its_own_writes(redis_url):
+    """The hours counted are kept for a minute of the store's clock; a load or an add by this worker (the
+    model's week arriving, orders after Redis lost its data) is seen at once, not a minute later."""
+    store = RedisStore(redis_url, prefix="fresh:")
+    burst_at(store, 0, 1, T0, 6, 3, "first")
+    assert store.hour_totals()[0].tolist() == [T0 // 60]
+    t = T0 - 60 * np.arange(1, 5)
+    store.load(Orders.of([f"w{i}" for i in range(len(t))], np.ones(len(t)), np.zeros(len(t), int), t))
+    assert store.hour_totals()[0].tolist() == sorted([*(t // 60).tolist(), T0 // 60])
+
+
+def test_hours_counted_by_an_earlier_version_have_no_totals_and_are_taken_as_whole(redis_url):
+    store = RedisStore(redis_url, prefix="older:")
+    t = T0 - np.arange(0, 5 * 60, 10)
+    store.add(Orders.of([f"o{i}" for i in range(len(t))], np.ones(len(t)), np.zeros(len(t), int), t))
+    store.client.delete("older:tot")  # what an earlier version left: buckets, no totals
+    store._totals_at = None
+    hours, totals = store.hour_totals()
+    assert len(hours) == 6 and np.isnan(totals).all() and not detect(store, HotConfig()).warming_up

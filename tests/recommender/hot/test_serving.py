@@ -59,8 +59,9 @@ class FlakyStore(MemoryStore):
         self.fail_calls = fail_calls  # the next this many calls of claim/load fail, then the store is up
         self.reads = 0
 
-    def counted_hours(self, now=None):
-        return np.arange(T0 // 60 - 24, T0 // 60 + 1)  # counting since a day before the tests' orders
+    def hour_totals(self, now=None):
+        hours = np.arange(T0 // 60 - 24, T0 // 60 + 1)  # counting since a day before the tests' orders
+        return hours, np.full(len(hours), 100.0)
 
     def _check(self) -> None:
         if self.failing:

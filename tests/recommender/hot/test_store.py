@@ -69,11 +69,14 @@ def test_the_recent_window_lists_the_goods_with_at_least_min_orders(store):
         assert store.recent(15, 7, anchor)[0].tolist() == []
 
 
-def test_a_store_knows_which_hours_it_counted(store):
-    """The hours with any order: a loaded history's and the live stream's; the hours between were not counted."""
-    store.load(Orders.of(["h1", "h2"], [1, 1], [0, 0], [T0 - 3 * 60, T0 - 2 * 60]))
+def test_a_store_knows_which_hours_it_counted_and_their_orders(store):
+    """The hours with any order, a loaded history's and the live stream's, with the platform's orders in each;
+    the hours between were not counted."""
+    store.load(Orders.of(["h1", "h2", "h3"], [1, 1, 2], [0, 0, 1], [T0 - 3 * 60, T0 - 2 * 60, T0 - 2 * 60]))
     burst_at(store, 0, 1, T0, 3, 3, "live")
-    assert store.counted_hours().tolist() == [(T0 - 3 * 60) // 60, (T0 - 2 * 60) // 60, T0 // 60]
+    hours, totals = store.hour_totals()
+    assert hours.tolist() == [(T0 - 3 * 60) // 60, (T0 - 2 * 60) // 60, T0 // 60]
+    assert totals.tolist() == [1, 2, 3]
 
 
 def test_history_in_given_hours_sums_only_those_hours(store):
