@@ -187,6 +187,19 @@ class Registry:
         complete = set(self.versions())
         return [v for v in reversed(self.served()) if v != exclude and v in complete]
 
+    def rolled_back_from(self, exclude: str | None = None) -> list[str]:
+        """Complete versions that were served and then rolled back from, the most recent first: not where a
+        rollback goes, but what a worker can still serve when no other version loads (a bad model the owner
+        turned away beats no model at all, and says so)."""
+        complete, kept = set(self.versions()), set(self.served())
+        out: list[str] = []
+        for entry in reversed(self.history()):
+            version = entry.get("previous") if entry.get("event") == "rolled_back" else None
+            if isinstance(version, str) and version != exclude and version in complete and version not in kept \
+                    and version not in out:
+                out.append(version)
+        return out
+
     def rollback(self, to: str | None = None, verify: Callable[[Path], object] | None = None) -> str:
         """Point CURRENT at `to`, or at the version served before CURRENT (history.jsonl), under the lock;
         returns it. `verify(path)` (e.g. loading the model) raises for a version that cannot be served: `to` is

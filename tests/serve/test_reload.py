@@ -244,3 +244,22 @@ def test_a_service_pointed_at_no_registry_creates_none_and_says_so(tmp_path):
     assert r.status_code == 503 and app.test_client().get("/readyz").status_code == 503
     assert r.get_json()["error"]["message"] == ("no model is loaded (the configured registry is not a model "
                                                 "registry: no versions/ folder)")
+
+
+def test_when_nothing_else_loads_a_worker_serves_the_version_rolled_back_from_rather_than_nothing(registry):
+    """v3 was served, the owner rolled back to v2, then v2's files were damaged and the worker restarted: v1 is
+    gone (pruned), so the only version that loads is v3. A model the owner turned away answers requests, says so
+    on /v1/model, and is left as soon as CURRENT names one that loads."""
+    shutil.rmtree(registry.path("v3-broken"))
+    shutil.copytree(registry.path("v1"), registry.path("v3"))
+    for version in ("v2", "v3"):
+        registry.record("promoted", version=version)
+    registry.set_current("v3")
+    registry.rollback("v2")
+    shutil.rmtree(registry.path("v1"))
+    vectors = registry.path("v2") / "vectors/product.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-512])
+    app = create_app({"registry": str(registry.root), "poll_seconds": 0, "admin_token": TOKEN})
+    assert served(app) == "v3" and app.test_client().get("/readyz").status_code == 200
+    status = app.test_client().get("/v1/model").get_json()["reload"]
+    assert status["fallback"] is True and status["current"] == "v2" and status["last_error"]["version"] == "v2"
