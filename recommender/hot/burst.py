@@ -71,21 +71,21 @@ class Bursts:
 def detect(store: HotStore, cfg: HotConfig, anchor: str | None = None) -> Bursts:
     """The burst test over a store, platform-wide or for one live room."""
     now = store.now()
-    base = None
+    base = day_minutes = None
     if now is not None:
         base = baseline_hours(*store.hour_totals(now), now, cfg.recent_minutes)
+        day_minutes = 60 * int((base > now // 60 - 24).sum())  # the baseline's hours within the last day
         if 60 * len(base) < cfg.min_baseline_minutes:
-            return Bursts.empty(now, 60 * int((base > now // 60 - 24).sum()), warming_up=True)
+            return Bursts.empty(now, day_minutes, warming_up=True)
     keys, recent = store.recent(cfg.recent_minutes, cfg.min_orders, anchor, now)
     if now is None or not len(keys):
-        return Bursts.empty(now, None if base is None else 60 * int((base > now // 60 - 24).sum()))
+        return Bursts.empty(now, day_minutes)
     if len(keys) > cfg.max_candidates:  # a flood of orders: test the busiest goods
         top = np.argpartition(-recent, cfg.max_candidates - 1)[:cfg.max_candidates]
         keys, recent = keys[top], recent[top]
     day, week = store.history(keys, anchor, now)  # what the card shows: the last 24 h and 7 d, burst included
     base_day, base_week = store.history(keys, anchor, now, base)
-    n_day = int((base > now // 60 - 24).sum())
-    return poisson_bursts(keys, recent, day, week, cfg, now, baseline=(base_day, base_week, 60 * n_day,
+    return poisson_bursts(keys, recent, day, week, cfg, now, baseline=(base_day, base_week, day_minutes,
                                                                        60 * len(base)))
 
 
