@@ -83,8 +83,8 @@ def detect(store: HotStore, cfg: HotConfig, anchor: str | None = None) -> Bursts
     if len(keys) > cfg.max_candidates:  # a flood of orders: test the busiest goods
         top = np.argpartition(-recent, cfg.max_candidates - 1)[:cfg.max_candidates]
         keys, recent = keys[top], recent[top]
-    day, week = store.history(keys, anchor, now)  # what the card shows: the last 24 h and 7 d, burst included
-    base_day, base_week = store.history(keys, anchor, now, base)
+    # what the card shows (the last 24 h and 7 d, burst included), and the baseline's hours within each
+    day, week, base_day, base_week = store.history_and_baseline(keys, base, anchor, now)
     return poisson_bursts(keys, recent, day, week, cfg, now, baseline=(base_day, base_week, day_minutes,
                                                                        60 * len(base)))
 

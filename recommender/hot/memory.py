@@ -109,17 +109,24 @@ class MemoryStore:
         keep = counts >= min_orders
         return products[keep], counts[keep]
 
-    def history(self, products: np.ndarray, anchor: str | None = None, now: int | None = None,
-                hours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if anchor is None:
-            counts, slots = self.products, np.array([self.product_slot[p] for p in products.tolist()], np.int64)
-        else:
-            room = self.room_slots.by_room.get(anchor, {})
-            counts, slots = self.rooms, np.array([room[p] for p in products.tolist()], np.int64)
-        if hours is None:
-            return counts.last_hours(slots, 24), counts.last_hours(slots, HOURS)
+    def history(self, products: np.ndarray, anchor: str | None = None,
+                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        counts, slots = self._counts(products, anchor)
+        return counts.last_hours(slots, 24), counts.last_hours(slots, HOURS)
+
+    def history_and_baseline(self, products: np.ndarray, hours: np.ndarray, anchor: str | None = None,
+                             now: int | None = None) -> tuple[np.ndarray, ...]:
+        counts, slots = self._counts(products, anchor)
         last = -1 if self.products.now is None else self.products.now // 60
-        return counts.hour_sums(slots, hours[hours > last - 24]), counts.hour_sums(slots, hours)
+        hours = np.asarray(hours, np.int64)
+        return (counts.last_hours(slots, 24), counts.last_hours(slots, HOURS),
+                counts.hour_sums(slots, hours[hours > last - 24]), counts.hour_sums(slots, hours))
+
+    def _counts(self, products: np.ndarray, anchor: str | None) -> tuple[WindowCounts, np.ndarray]:
+        if anchor is None:
+            return self.products, np.array([self.product_slot[p] for p in products.tolist()], np.int64)
+        room = self.room_slots.by_room.get(anchor, {})
+        return self.rooms, np.array([room[p] for p in products.tolist()], np.int64)
 
     def hour_totals(self, now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.products.hour_totals()

@@ -76,17 +76,23 @@ return out
 """
 
 _HISTORY = """
-local nday, day, week = tonumber(ARGV[1]), {}, {}
-for j = 2, #ARGV do day[j - 1] = 0; week[j - 1] = 0 end
+local nday, mask, n = tonumber(ARGV[1]), ARGV[2], #ARGV - 2
+local day, week, bday, bweek = {}, {}, {}, {}
+for j = 1, n do day[j] = 0; week[j] = 0; bday[j] = 0; bweek[j] = 0 end
 for i = 1, #KEYS do
-  local values = redis.call('HMGET', KEYS[i], unpack(ARGV, 2))
-  for j = 1, #ARGV - 1 do
+  local values = redis.call('HMGET', KEYS[i], unpack(ARGV, 3))
+  local inday, base = i > #KEYS - nday, string.sub(mask, i, i) == '1'
+  for j = 1, n do
     local v = tonumber(values[j]) or 0
     week[j] = week[j] + v
-    if i > #KEYS - nday then day[j] = day[j] + v end
+    if inday then day[j] = day[j] + v end
+    if base then
+      bweek[j] = bweek[j] + v
+      if inday then bday[j] = bday[j] + v end
+    end
   end
 end
-return {day, week}
+return {day, week, bday, bweek}
 """
 
 _COUNTED = """
@@ -259,31 +265,33 @@ class RedisStore:
         found.sort()
         return np.array([k for k, _ in found], str), np.array([n for _, n in found], np.int64)
 
-    def history(self, products: np.ndarray, anchor: str | None = None, now: int | None = None,
-                hours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def history(self, products: np.ndarray, anchor: str | None = None,
+                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.history_and_baseline(products, np.zeros(0, np.int64), anchor, now)[:2]
+
+    def history_and_baseline(self, products: np.ndarray, hours: np.ndarray, anchor: str | None = None,
+                             now: int | None = None) -> tuple[np.ndarray, ...]:
+        """history() and the baseline's sums in one pass over the week's buckets (a mask of `hours`)."""
         now = self.now() if now is None else now
-        day, week = np.zeros(len(products), np.int64), np.zeros(len(products), np.int64)
+        out = tuple(np.zeros(len(products), np.int64) for _ in range(4))
         if now is None or not len(products):
-            return day, week
-        if hours is None:
-            hours, nday = range(now // 60 - HOURS + 1, now // 60 + 1), 24  # oldest first: the last 24 are the day
-        else:
-            hours = [h for h in np.asarray(hours, np.int64).tolist() if now // 60 - HOURS < h <= now // 60]
-            nday = sum(h > now // 60 - 24 for h in hours)
-            if not hours:
-                return day, week
+            return out
+        week = range(now // 60 - HOURS + 1, now // 60 + 1)  # oldest first: the last 24 are the day
+        chosen = set(np.asarray(hours, np.int64).tolist())
+        mask = "".join("1" if h in chosen else "0" for h in week)
         if anchor is None:
             shards = shard_of(products)
-            parts = [(np.flatnonzero(shards == sh), [f"{self.prefix}ph:{h}:{sh}" for h in hours])
+            parts = [(np.flatnonzero(shards == sh), [f"{self.prefix}ph:{h}:{sh}" for h in week])
                      for sh in range(SHARDS)]
         else:
-            parts = [(np.arange(len(products)), [f"{self.prefix}rh:{anchor}:{h}" for h in hours])]
+            parts = [(np.arange(len(products)), [f"{self.prefix}rh:{anchor}:{h}" for h in week])]
         for rows, keys in parts:
             for start in range(0, len(rows), HISTORY_CHUNK):  # bounded script time: others are served between
                 chunk = rows[start:start + HISTORY_CHUNK]
-                sums = self._run(self._history_script, keys, [nday, *products[chunk].tolist()])
-                day[chunk], week[chunk] = sums[0], sums[1]
-        return day, week
+                sums = self._run(self._history_script, keys, [24, mask, *products[chunk].tolist()])
+                for target, got in zip(out, sums, strict=True):
+                    target[chunk] = got
+        return out
 
     def hour_totals(self, now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Hours with any platform bucket (one EXISTS per hour and shard, in one script: about a millisecond of

@@ -44,10 +44,14 @@ class HotStore(Protocol):
         """Goods with at least `min_orders` in the last `span` minutes (platform-wide or in one room). `now`:
         the clock as the caller read it (saves a round trip to a remote store)."""
 
-    def history(self, products: np.ndarray, anchor: str | None = None, now: int | None = None,
-                hours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Orders of `products` in the last 24 hours and the last 7 days (current hour included); with `hours`
-        (minute // 60, ascending), only in those of the hours that fall in each window."""
+    def history(self, products: np.ndarray, anchor: str | None = None,
+                now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Orders of `products` in the last 24 hours and the last 7 days (current hour included)."""
+
+    def history_and_baseline(self, products: np.ndarray, hours: np.ndarray, anchor: str | None = None,
+                             now: int | None = None) -> tuple[np.ndarray, ...]:
+        """history()'s two sums, then the same two over only `hours` (minute // 60): in one pass over the
+        buckets, as the burst test needs them."""
 
     def hour_totals(self, now: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The hours (minute // 60) of the last week in which the store counted any order, ascending, and the

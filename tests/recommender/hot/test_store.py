@@ -79,10 +79,11 @@ def test_a_store_knows_which_hours_it_counted_and_their_orders(store):
     assert totals.tolist() == [1, 2, 3]
 
 
-def test_history_in_given_hours_sums_only_those_hours(store):
+def test_the_baseline_s_sums_cover_only_the_given_hours(store):
     t = T0 - np.arange(0, 5 * 60, 30)  # an order every half hour over five hours, good 0
     store.add(Orders.of([f"o{i}" for i in range(len(t))], np.ones(len(t)), np.zeros(len(t), int), t))
     hours = np.array([T0 // 60 - 3, T0 // 60 - 2])
-    day, week = store.history(np.array(["0"]), hours=hours)
-    assert day.tolist() == week.tolist() == [4]
-    assert store.history(np.array(["0"]))[1].tolist() == [len(t)]
+    day, week, base_day, base_week = store.history_and_baseline(np.array(["0"]), hours)
+    assert base_day.tolist() == base_week.tolist() == [4]
+    assert week.tolist() == [len(t)] and (day.tolist(), week.tolist()) == tuple(
+        x.tolist() for x in store.history(np.array(["0"])))
