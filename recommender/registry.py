@@ -27,10 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recommender.artifact import read_manifest
-from recommender.contract import TABLES
+from recommender.contract import TABLES, find_table_file
 from recommender.errors import ArtifactError, LockHeld, RegistryError
-
-SNAPSHOT_TABLES = frozenset(t.name for t in TABLES)  # a folder holding them is a snapshot, not a registry
 
 SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
 
@@ -49,8 +47,7 @@ class Registry:
         if root.exists() and not root.is_dir():
             raise RegistryError(f"{root}: not a directory, so not a model registry")
         if not (root / "versions").is_dir():
-            tables = sorted(p.name for p in root.glob("*") if p.stem in SNAPSHOT_TABLES
-                            and p.suffix in (".parquet", ".csv")) if root.is_dir() else []
+            tables = [p.name for t in TABLES for p in find_table_file(root, t.name)]  # a snapshot's folder
             if tables:
                 raise RegistryError(f"{root}: holds snapshot tables ({', '.join(tables[:3])}), not models: a data "
                                     "directory named as the registry?")
