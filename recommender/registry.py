@@ -203,11 +203,9 @@ class Registry:
         then refused, and going back skips it for the one served before it."""
         def problem(version: str) -> str | None:  # why `version` cannot be served (None: it can)
             try:
-                if verify is not None:
-                    verify(self.path(version))
-            except (ArtifactError, OSError, ValueError) as exc:
+                return self.check(version, verify)
+            except OSError as exc:
                 return str(exc)
-            return None
 
         with self.lock():
             current = self.current()
@@ -229,23 +227,56 @@ class Registry:
         return to
 
     # -- retention --------------------------------------------------------------------------------------------
-    def prune(self, keep: int) -> list[str]:
+    def check(self, version: str, verify: Callable[[Path], object] | None) -> str | None:
+        """Why `version` is damaged (`verify(path)`, e.g. loading the model, raised ArtifactError or ValueError),
+        or None when it loads or nothing verifies. An OSError (a disk or permission error, not the version's
+        content) propagates: a caller must not mistake a version it could not read for a damaged one."""
+        if verify is None:
+            return None
+        try:
+            verify(self.path(version))
+        except (ArtifactError, ValueError) as exc:
+            return str(exc)
+        return None
+
+    def prune(self, keep: int, verify: Callable[[Path], object] | None = None) -> list[str]:
         """Delete the oldest complete versions beyond `keep`, never CURRENT; also leftovers of dead runs. Call it
-        under the lock: to it a running job's temporary files are a dead run's."""
+        under the lock: to it a running job's temporary files are a dead run's.
+
+        With `verify` (e.g. loading the model), `keep` counts the versions that pass it, so retention leaves
+        `keep` versions a rollback can go to: a damaged version (not CURRENT) is deleted wherever it stands,
+        its reason kept in the history, and a version that could not be read at all (OSError) is left alone and
+        not counted."""
         current = self.current()
-        removed = []
-        complete = self.versions()
-        for version in complete[: max(0, len(complete) - keep)]:
-            if version != current:
-                shutil.rmtree(self.path(version), ignore_errors=True)
-                removed.append(version)
+        removed: list[str] = []
+        damaged: dict[str, str] = {}
+        unreadable: dict[str, str] = {}
+        kept = 0
+        for version in reversed(self.versions()):  # newest first
+            try:
+                why = self.check(version, verify)
+            except OSError as exc:
+                unreadable[version] = str(exc)
+                continue
+            if why is None and kept < keep:
+                kept += 1
+                continue
+            if version == current:
+                continue
+            if why is not None:
+                damaged[version] = why
+            shutil.rmtree(self.path(version), ignore_errors=True)
+            removed.append(version)
+        removed.reverse()
         for leftover in self.versions_dir.iterdir():  # temporary dirs of killed trainings
             if leftover.name.startswith(".") and leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
         for leftover in self.root.glob(".CURRENT.*.tmp"):  # a pointer a killed run wrote but never renamed
             leftover.unlink(missing_ok=True)
-        if removed:
-            self.record("pruned", versions=removed, keep=keep)
+        if removed or unreadable:
+            extra = {"damaged": damaged} if damaged else {}
+            extra |= {"unreadable": unreadable} if unreadable else {}
+            self.record("pruned", versions=removed, keep=keep, **extra)
         return removed
 
     # -- lock ---------------------------------------------------------------------------------------------------

@@ -378,7 +378,8 @@ def rollback(registry_dir: Path, version: str | None) -> None:
 
 
 #: the history fields `registry list` shows (scores and fingerprints stay in history.jsonl)
-_HISTORY_FIELDS = ("version", "previous", "reason", "versions", "keep", "holder", "config_file")
+_HISTORY_FIELDS = ("version", "previous", "reason", "versions", "keep", "damaged", "unreadable", "holder",
+                   "config_file")
 
 
 @click.group()
@@ -394,7 +395,9 @@ def registry_list(registry_dir: Path) -> None:
     from training.nightly import current_note, registry_table
 
     table = registry_table(registry_dir)
-    click.echo(table.to_string(index=False) if len(table) else "no versions")
+    click.echo(table.drop(columns="problem").to_string(index=False) if len(table) else "no versions")
+    for row in table[table["state"] != "ok"].itertuples() if len(table) else ():
+        click.echo(f"{row.state.lower()}: {row.version}: {row.problem}")
     note = current_note(registry_dir)
     if note:
         click.echo(f"warning: {note}")

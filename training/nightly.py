@@ -205,7 +205,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
     result["current_version"] = registry.current()  # every report says what was served, even a locked run's
     try:
         with registry.lock():
-            registry.prune(cfg.keep)  # also clears what a killed run left behind
+            registry.prune(cfg.keep, verify=load_model)  # also clears what a killed run left behind
             code = _run_locked(data, registry, cfg, result)
     except LockHeld as exc:
         code, result["outcome"], result["reason"] = EXIT_LOCKED, "locked", str(exc)
@@ -315,7 +315,7 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
                     fingerprint=m.fingerprint, snapshot_time=str(m.snapshot_time),
                     config=tuning["config_file"] if tuning else "the nightly configuration (not tuned)")
     result["outcome"], result["version"] = "promoted", version
-    result["pruned"] = registry.prune(cfg.keep)
+    result["pruned"] = registry.prune(cfg.keep, verify=load_model)
     return EXIT_PROMOTED
 
 
@@ -396,7 +396,10 @@ def write_run_report(result: dict, path: Path) -> None:
     (path / "nightly.md").write_text("\n".join(lines) + "\n")
 
 
-def registry_table(registry_dir: str | Path) -> pd.DataFrame:
+def registry_table(registry_dir: str | Path, verify: bool = True) -> pd.DataFrame:
+    """One row per complete version. `state` is what loading it says (`verify`): "ok", "DAMAGED" (its reason
+    in `problem`: a truncated or altered file, a manifest that does not parse) or "UNREADABLE" (the disk or
+    permissions, not the version); a damaged version cannot be served or rolled back to."""
     registry = Registry.existing(registry_dir)
     current, served = registry.current(), registry.ever_served()
     rows = []
@@ -410,6 +413,13 @@ def registry_table(registry_dir: str | Path) -> pd.DataFrame:
         except (ArtifactError, KeyError, TypeError) as exc:
             problem = str(exc).split(": ", 1)[-1] if isinstance(exc, ArtifactError) else f"manifest lacks {exc}"
             row |= {"created_at": f"UNREADABLE: {problem}"[:80], "fingerprint": "", "orders": ""}
+        if verify:
+            try:
+                why = registry.check(version, load_model)
+                row |= {"state": "ok", "problem": ""} if why is None else {
+                    "state": "DAMAGED", "problem": why.replace(f"{registry.path(version)}/", "")}
+            except OSError as exc:
+                row |= {"state": "UNREADABLE", "problem": str(exc)}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -422,4 +432,7 @@ def current_note(registry_dir: str | Path) -> str | None:
         return "CURRENT is missing or empty: a service on this registry falls back to the newest version served before"
     if current not in registry.versions():
         return f"CURRENT names {current!r}, which is not a complete version here"
+    if (why := registry.check(current, load_model)) is not None:
+        return (f"CURRENT names {current}, which does not load ({why}): a service on this registry keeps the model "
+                "it holds, or falls back to the newest version served before; roll back")
     return None

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from recommender.artifact import FORMAT_VERSION
-from recommender.errors import LockHeld, RegistryError
+from recommender.errors import ArtifactError, LockHeld, RegistryError
 from recommender.registry import Registry
 
 
@@ -225,3 +225,44 @@ def test_a_new_registry_is_made_only_where_one_is_plainly_meant(tmp_path):
     with pytest.raises(RegistryError, match="not a directory"):
         Registry.open(tmp_path / "afile")
     assert not (data / "versions").exists() and not (real.versions_dir / "versions").exists()
+
+
+def _verify_refusing(damaged: set[str], unreadable: frozenset[str] = frozenset()):
+    """A stand-in for loading a model: refuses the versions in `damaged`, cannot read those in `unreadable`."""
+    def verify(path):
+        if path.name in unreadable:
+            raise PermissionError(f"{path}: permission denied")
+        if path.name in damaged:
+            raise ArtifactError(f"{path}/vectors/product.npy: 10 bytes, the manifest says 512 (truncated?)")
+    return verify
+
+
+def test_prune_with_verification_keeps_n_versions_a_rollback_can_go_to(reg):
+    """A damaged version does not count toward `keep`: retention of two keeps two that load, and the damaged one
+    goes wherever it stands, its reason in the history (without verification it would have kept 04 and 03)."""
+    add_version(reg, "20260104T000000Z")
+    reg.set_current("20260104T000000Z")
+    verify = _verify_refusing({"20260103T000000Z"})
+    assert reg.prune(keep=2, verify=verify) == ["20260101T000000Z", "20260103T000000Z"]
+    assert reg.versions() == ["20260102T000000Z", "20260104T000000Z"]
+    event = reg.history()[-1]
+    assert event["event"] == "pruned" and "truncated" in event["damaged"]["20260103T000000Z"]
+
+
+def test_prune_never_deletes_current_even_damaged_nor_what_it_could_not_read(reg):
+    """CURRENT stays though it does not load (the service keeps what it holds; the owner rolls back); a version
+    that could not be read (a disk or permission error, not its content) is neither deleted nor counted."""
+    reg.set_current("20260103T000000Z")
+    verify = _verify_refusing({"20260103T000000Z"}, unreadable=frozenset({"20260102T000000Z"}))
+    assert reg.prune(keep=1, verify=verify) == []
+    assert reg.versions() == ["20260101T000000Z", "20260102T000000Z", "20260103T000000Z"]
+    assert "permission denied" in reg.history()[-1]["unreadable"]["20260102T000000Z"]
+    assert reg.prune(keep=0, verify=verify) == ["20260101T000000Z"]
+
+
+def test_rollback_skips_a_version_that_cannot_be_read(reg):
+    for version in reg.versions():
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    verify = _verify_refusing(set(), unreadable=frozenset({"20260102T000000Z"}))
+    assert reg.rollback(verify=verify) == "20260101T000000Z"

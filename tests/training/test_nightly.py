@@ -606,3 +606,42 @@ def test_rollback_never_points_current_at_a_version_that_cannot_load(served, sna
     r = CliRunner().invoke(main, ["rollback", "--registry", str(served), "--to", first])
     assert r.exit_code == 1 and f"refusing to point CURRENT at {reg.path(first)}" in r.output
     assert reg.current() == second
+
+
+def test_registry_list_names_a_damaged_version_and_a_damaged_current(served, snapshots):
+    """The list loads each version as a service would: a truncated file is DAMAGED with its file named, the
+    intact version is ok, and a CURRENT that does not load is a warning to roll back."""
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    reg = Registry.open(served)
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    first, second = reg.versions()
+    vectors = reg.path(second) / "vectors/product.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-512])
+    table = registry_table(served).set_index("version")
+    assert table.loc[first, "state"] == "ok" and table.loc[second, "state"] == "DAMAGED"
+    problem = table.loc[second, "problem"]
+    assert problem.startswith("vectors/product.npy: ") and "truncated" in problem
+    r = CliRunner().invoke(main, ["registry", "list", "--registry", str(served)])
+    assert r.exit_code == 0, r.output
+    assert f"damaged: {second}: vectors/product.npy" in r.output
+    assert f"warning: CURRENT names {second}, which does not load" in r.output
+
+
+def test_the_nightly_run_prunes_a_damaged_version_first(served, snapshots):
+    """Rolled back from a damaged newest version, retention of one would keep it (the newest) beside CURRENT; the
+    nightly run loads each version before counting it, so the damaged one goes and the history says why."""
+    reg = Registry.open(served)
+    first = reg.current()
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    second = reg.current()
+    vectors = reg.path(second) / "vectors/product.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-512])
+    assert reg.rollback(verify=load_model) == first
+    code, result = run_nightly(snapshots["today"], served, NightlyConfig(keep=1, tolerance=1.0))
+    assert code == EXIT_PROMOTED, result
+    pruned = [e for e in reg.history() if e["event"] == "pruned"]
+    assert pruned[0]["versions"] == [second] and "truncated" in pruned[0]["damaged"][second]
+    assert reg.versions() == [reg.current()] and reg.current() not in (first, second)
