@@ -272,9 +272,8 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
             result["current_error"] = str(exc)
     cutoff = m.snapshot_time - pd.Timedelta(days=cfg.holdout_days)
     if current_model is not None:
-        if current_model.manifest["data"]["fingerprint"] == m.fingerprint or (
-                current_model.snapshot_time >= m.snapshot_time):
-            result["outcome"], result["reason"] = "refused", "no data newer than the served model's"
+        if (why := _nothing_newer(current_model, m)) is not None:
+            result["outcome"], result["reason"] = "refused", f"no data newer than the served model's: {why}"
             registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint, current=current_version)
             return EXIT_REFUSED
         cutoff = current_model.snapshot_time
@@ -394,6 +393,20 @@ def write_run_report(result: dict, path: Path) -> None:
             lines.append(f"| {task} | {cell(s.get('candidate'))} | {cell(s.get('current'))} | "
                          f"{diff or 'not compared'} | {s.get('users', '')} |")
     (path / "nightly.md").write_text("\n".join(lines) + "\n")
+
+
+def _nothing_newer(served: Model, m: Marketplace) -> str | None:
+    """Why the export holds nothing the served model did not see (None: it does). A re-export of the served
+    snapshot's own moment is the case an operator meets after a bad export: it says what to do."""
+    if served.manifest["data"]["fingerprint"] == m.fingerprint:
+        return "the same export (the same data fingerprint)"
+    if served.snapshot_time > m.snapshot_time:
+        return f"the export ends at {m.snapshot_time}, before the served model's snapshot ({served.snapshot_time})"
+    if served.snapshot_time == m.snapshot_time:
+        return (f"a re-export of its snapshot time ({m.snapshot_time}) with other data, and no purchases after it to "
+                "judge a candidate on. To replace a model trained on a bad export, roll back (xuanpin rollback) and "
+                "run again: the corrected export is then judged against the version served before")
+    return None
 
 
 def registry_table(registry_dir: str | Path, verify: bool = True) -> pd.DataFrame:

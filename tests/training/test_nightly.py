@@ -502,7 +502,8 @@ def test_an_export_of_the_same_moment_with_other_data_is_refused_before_any_trai
     monkeypatch.setattr(nightly, "train", no_training)
     before = Registry.open(served).current()
     code, result = run_nightly(same_moment, served)
-    assert code == EXIT_REFUSED and result["reason"] == "no data newer than the served model's", result
+    assert code == EXIT_REFUSED and result["reason"].startswith("no data newer than the served model's: a re-export "
+                                                                "of its snapshot time"), result
     assert result["fingerprint"] != load_model(Registry.open(served).current_path()).manifest["data"]["fingerprint"]
     assert Registry.open(served).current() == before
 
@@ -645,3 +646,21 @@ def test_the_nightly_run_prunes_a_damaged_version_first(served, snapshots):
     pruned = [e for e in reg.history() if e["event"] == "pruned"]
     assert pruned[0]["versions"] == [second] and "truncated" in pruned[0]["damaged"][second]
     assert reg.versions() == [reg.current()] and reg.current() not in (first, second)
+
+
+def test_a_corrected_re_export_replaces_a_bad_model_after_a_rollback(served, snapshots, tmp_path, small_generated):
+    """Today's model came from an export later found wrong; the corrected export has the same snapshot time. The
+    run refuses it and says how to go on; after the rollback it is judged against yesterday's model and served."""
+    reg = Registry.open(served)
+    yesterday = reg.current()
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    corrected = write(small_generated, tmp_path / "corrected")
+    orders = pd.read_parquet(corrected / "orders.parquet")
+    orders.drop(index=orders["ordered_at"].idxmin()).to_parquet(corrected / "orders.parquet", index=False)
+    code, result = run_nightly(corrected, served)
+    assert code == EXIT_REFUSED and "roll back (xuanpin rollback) and run again" in result["reason"], result
+    assert reg.rollback(verify=load_model) == yesterday
+    code, result = run_nightly(corrected, served, NightlyConfig(tolerance=1.0))
+    assert code == EXIT_PROMOTED and result["holdout"]["purchases"] > 0, result
+    assert reg.current() == result["version"]
+    assert load_model(reg.current_path()).manifest["data"]["fingerprint"] == result["fingerprint"]
