@@ -215,16 +215,28 @@ class Rooms:
             home[self.main[anchor]] = True
         return None if not home.any() else ~home
 
-    def peers_selling(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(peer groups, audience categories): the share of each group's rooms that sold the category in the last
-        30 days (what 拓品类 reasons cite), and each room's row of it (rooms without a group share one row)."""
+    @functools.cached_property
+    def _peer_sales(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(sold, size, group): per peer group and audience category how many of its rooms sold the category in
+        the last 30 days, each group's size, and each room's group (rooms without a group share one)."""
         if self.peers is None:
             return None
         group = np.where(self.peers >= 0, self.peers, self.peers.max(initial=0) + 1)
-        sold = np.asarray(self.category_gmv, float) > 0
-        out = np.zeros((group.max(initial=0) + 1, sold.shape[1]))
-        np.add.at(out, group, sold)
-        return out / np.maximum(np.bincount(group, minlength=len(out)), 1)[:, None], group
+        sold = np.zeros((group.max(initial=0) + 1, self.category_gmv.shape[1]))
+        np.add.at(sold, group, np.asarray(self.category_gmv, float) > 0)
+        return sold, np.bincount(group, minlength=len(sold)), group
+
+    def peers_selling(self, anchor: int, column: int) -> float | None:
+        """The share of the room's peers (rooms whose fans are like its fans, the room itself left out) that sold
+        the audience category `column` in the last 30 days: what 拓品类 reasons cite. 0 for a room alone in its
+        group; None when the artifact has no peer groups."""
+        if self._peer_sales is None:
+            return None
+        sold, size, group = self._peer_sales
+        g = group[anchor]
+        others = int(size[g]) - 1
+        own = float(self.category_gmv[anchor, column]) > 0
+        return (float(sold[g, column]) - own) / others if others > 0 else 0.0
 
     def __len__(self) -> int:
         return len(self.rating)

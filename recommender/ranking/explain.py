@@ -32,8 +32,7 @@ class Explainer:
         sellers is told of the others, not counted as one of them."""
         self.rooms = rooms
         self._n_goods = len(goods.price)
-        self._peers_selling, self._peer_row = rooms.peers_selling() or (None, None)
-        self._outside_memo: dict[tuple[int, int], dict] = {}  # formatted once per (peer group, category)
+        self._outside_memo: dict[tuple[int, float], dict] = {}  # formatted once per (category, peers' share)
         self._sold_7d = sold_7d
         self._interval = interval
         # per good, what a pick's expected commission multiplies: yuan per order, commission rate, then 1 and the 5%
@@ -188,15 +187,14 @@ class Explainer:
         of the rooms whose fans are like its fans sell the category."""
         pick.outside = True
         col = self._audience_col[pick.product]
-        if self._peers_selling is None or col < 0:
+        share = self.rooms.peers_selling(anchor, col) if col >= 0 else None
+        if share is None:
             return
-        group = int(self._peer_row[anchor])
-        reason = self._outside_memo.get((group, col))
+        reason = self._outside_memo.get((col, share))
         if reason is None:
-            share = float(self._peers_selling[group, col])
-            if round(share, 2) > 0:  # the peers' reason is the same for every room of the group
-                reason = self._outside_memo[(group, col)] = reasons.outside_category(self._category_of[pick.product],
-                                                                                     share)
+            if round(share, 2) > 0:  # the peers' reason is the same for every room with that share
+                reason = self._outside_memo[(col, share)] = reasons.outside_category(
+                    self._category_of[pick.product], share)
             else:  # no peer sells it: the room's own fans' buying, per room
                 reason = reasons.outside_category(self._category_of[pick.product], share,
                                                   float(self.rooms.category_shares[anchor, col]))

@@ -190,7 +190,6 @@ def test_a_category_no_similar_room_sells_is_not_justified_by_0_percent(small_ar
     estimate rests on the good's sales elsewhere."""
     model = load_model(small_artifact)
     ranker = Ranker(model)
-    peers, row = ranker.rooms.peers_selling()
     labels = model.audience.labels["category"]
     checked = 0
     for anchor in range(len(model.anchor_ids)):
@@ -200,13 +199,38 @@ def test_a_category_no_similar_room_sells_is_not_justified_by_0_percent(small_ar
             reason = next(r for r in pick.reasons if r["code"] == "outside_category")
             assert " 0% " not in reason["text"], reason
             col = labels.index(model.products["category"].iloc[pick.product])
-            if round(float(peers[row[anchor], col]), 2) == 0:
+            if round(ranker.rooms.peers_selling(anchor, col), 2) == 0:
                 fans = float(ranker.rooms.category_shares[anchor, col])
                 assert reason["value"] == round(fans, 4) and (f"{fans:.0%}" in reason["text"] or fans < 0.005)
                 if reason["value"] > 0:  # the category match would say the same figure again
                     assert "audience_match" not in [r["code"] for r in pick.reasons]
                 checked += 1
     assert checked >= 1
+
+
+def test_the_similar_rooms_a_pick_outside_the_room_s_categories_cites_are_others(small_artifact):
+    """"粉丝与你相似的直播间中 X% 在卖…" counts the room's peers, never the room: X is recomputed from the peer
+    groups leaving the room out, and a room alone in its group cites no peers (it was "100%" of itself)."""
+    model = load_model(small_artifact)
+    ranker = Ranker(model)
+    group, gmv = np.asarray(model.personal.group), np.asarray(model.anchor_category_gmv, float)
+    labels = model.audience.labels["category"]
+    checked = alone = 0
+    for anchor in range(len(model.anchor_ids)):
+        peers = np.flatnonzero((group == group[anchor]) & (np.arange(len(group)) != anchor))
+        for pick in ranker.picks(anchor, 20).items:
+            if not pick.outside:
+                continue
+            reason = next(r for r in pick.reasons if r["code"] == "outside_category")
+            col = labels.index(model.products["category"].iloc[pick.product])
+            share = float((gmv[peers, col] > 0).mean()) if len(peers) else 0.0
+            if round(share, 2) > 0:
+                assert reason["value"] == round(share, 4) and f"{share:.0%}" in reason["text"], (anchor, reason)
+                checked += 1
+            else:
+                assert "相似的直播间中" not in reason["text"], (anchor, reason)
+                alone += len(peers) == 0
+    assert checked >= 20 and alone >= 1
 
 
 def test_a_pick_the_room_sold_last_week_tells_it_so_in_its_sales_proof(ranker):
