@@ -405,11 +405,11 @@ class AudienceFitScorer:
         per_category = [v.by_category is not None for v in views]
         names = self.personal.base.categories
         sold = bool(self.sold[anchor])
-        for j, c, v, t, b, up, q, r in zip(some.tolist(), self.category[rows[some]].tolist(),
-                                           best_view[some].tolist(), best_cell[some].tolist(),
-                                           np.round(band[some], 2).tolist(), lifted[some].tolist(),
-                                           np.round(share[some], 2).tolist(), np.round(lift[some], 2).tolist(),
-                                           strict=True):
+        for j, c, v, t, b, pb, up, q, r in zip(some.tolist(), self.category[rows[some]].tolist(),
+                                               best_view[some].tolist(), best_cell[some].tolist(),
+                                               np.round(band[some], 2).tolist(), self.band[rows[some]].tolist(),
+                                               lifted[some].tolist(), np.round(share[some], 2).tolist(),
+                                               np.round(lift[some], 2).tolist(), strict=True):
             why = ()
             if v >= 0:  # formatted once per figure as shown (a share in %, a lift to 0.1), then shared
                 c = c if per_category[v] else -1
@@ -421,10 +421,10 @@ class AudienceFitScorer:
                                                               category=names[c] if c >= 0 else None)
                 why = (reason,)
             if up:
-                key = ("band", b, sold)
+                key = ("band", b, pb, sold)
                 reason = memo.get(key)
                 if reason is None:
-                    reason = memo[key] = reasons.price_band_fit(b, sold)
+                    reason = memo[key] = reasons.price_band_fit(b, pb, sold)
                 why = (*why, reason)
             out[j] = why
         return out

@@ -117,14 +117,15 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
             lift[here] = view.response[rows[here], best_cell[here]]
     names = scorer.personal.base.categories
     out = []
-    for c, v, t, b, up, q, r in zip(category.tolist(), best_view.tolist(), best_cell.tolist(),
-                                    np.round(band, 2).tolist(), (band >= FIT_LIFT).tolist(),
-                                    np.round(share, 2).tolist(), np.round(lift, 2).tolist(), strict=True):
+    for c, v, t, b, pb, up, q, r in zip(category.tolist(), best_view.tolist(), best_cell.tolist(),
+                                        np.round(band, 2).tolist(), scorer.band[rows].tolist(),
+                                        (band >= FIT_LIFT).tolist(), np.round(share, 2).tolist(),
+                                        np.round(lift, 2).tolist(), strict=True):
         why = ()
         if v >= 0:
             cited = names[c] if views[v].by_category is not None else None
             why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region", category=cited),)
         if up:  # the factor itself, not its rounding, is a reason
-            why = (*why, reasons.price_band_fit(b, bool(scorer.sold[anchor])))
+            why = (*why, reasons.price_band_fit(b, pb, bool(scorer.sold[anchor])))
         out.append(why)
     return out

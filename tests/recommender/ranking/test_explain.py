@@ -119,9 +119,12 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                 cited[reason["code"]] += 1
                 if reason["code"] == "outside_category":
                     continue
-                if reason["code"] == "price_band_fit":
-                    factor = float(personal.band_factor[anchor, personal.band[pick.product]])
+                if reason["code"] == "price_band_fit":  # an estimate of a band within the good's category
+                    band = int(personal.band[pick.product])
+                    factor = float(personal.band_factor[anchor, band])
                     assert reason["value"] == round(factor, 2) and factor >= 1.25
+                    where = "较贵" if band > 2 else "较便宜" if band < 2 else "中等价位"
+                    assert f"同类目中{where}的商品（第 {band + 1} 档" in reason["text"], reason["text"]
                     continue
                 name = "region" if "来自" in reason["text"] else "price_level" if "消费水平" in reason["text"] \
                     else "gender_age"
@@ -154,8 +157,8 @@ def test_a_room_that_has_sold_nothing_is_not_told_what_it_sells(ranker):
             for reason in pick.fit_reasons:
                 if reason["code"] == "price_band_fit":
                     said[sold] += 1
-                    assert ("你的直播间卖这个价位段" in reason["text"]) == sold, (anchor, reason["text"])
-                    assert ("按你的粉丝常买的价位" in reason["text"]) != sold
+                    assert ("按你的直播间各价位段的销量估计" in reason["text"]) == sold, (anchor, reason["text"])
+                    assert ("按你的粉丝常买的价位估计" in reason["text"]) != sold
     assert said[True] > 5 and said[False] > 5, said
 
 
