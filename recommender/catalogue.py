@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -156,6 +156,8 @@ class ProductQuery:
     merchant: str | None = None
     sort: str | None = None  # SORTS; None: relevance with a keyword, else sales_7d
     order: str | None = None  # "asc" | "desc"; None: the sort's default
+    #: (goods,) a mask the goods must be in (e.g. the quality gates', or its negation); None: every good
+    within: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,8 @@ class Catalogue:
             keep &= self.sales_7d >= query.min_sales_7d
         if query.max_refund_rate is not None:  # a missing refund rate passes, as it does the quality gate
             keep &= self.refund <= query.max_refund_rate
+        if query.within is not None:
+            keep &= np.asarray(query.within, bool)
         if query.brand is not None:
             keep &= self.brand == self.brands.get(fold_text(query.brand.strip()), -2)
         if query.merchant is not None:

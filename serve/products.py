@@ -28,13 +28,14 @@ def search(q: schemas.ProductSearchQuery):
     s = serving()
     cat = catalogue(s.model)
     known(q.category, cat.categories, "category")
+    gate = s.ranker.gate
+    within = None if q.passes_gates is None else gate if q.passes_gates else ~gate
     query = ProductQuery(q=q.q.strip() if q.q else None, category=q.category, price_min=q.price_min,
                          price_max=q.price_max, commission_min=q.commission_min, min_sales_7d=q.min_sales_7d,
                          max_refund_rate=q.max_refund_rate, brand=q.brand, merchant=q.merchant, sort=q.sort,
-                         order=q.order)
+                         order=q.order, within=within)
     page = cat.search(query, q.k, q.offset)
     rows = page.rows.tolist()
-    gate = s.ranker.gate
     items = [{"rank": q.offset + i + 1, "product": card, "orders_7d": int(cat.orders_7d[r]),
               "baseline_orders_7d": float(cat.baseline_7d[r]), "growth_7d": float(cat.growth_7d[r]),
               "passes_gates": bool(gate[r])}

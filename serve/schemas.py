@@ -530,6 +530,9 @@ class ProductSearchQuery(Query):
     merchant: str | None = Field(None, min_length=1, max_length=64, description="only this merchant: its "
                                  "merchant_id, or its shop's whole name (case-insensitive) where the catalogue "
                                  "has merchant_name")
+    passes_gates: bool | None = Field(None, description="true: only goods passing the quality gates (the goods "
+                                      "picks and boards may list); false: only those failing them; default: every "
+                                      "good, each item saying which")
     sort: Literal["relevance", "sales_7d", "gmv_7d", "commission_rate", "commission_per_unit",
                   "commission_per_order", "price", "growth_7d"] | None = Field(
         None, description="the key to order by; ties always by product_id ascending, so every page is a slice of "

@@ -153,6 +153,7 @@ function failureText(err, what) {
 const PARAM_NAMES = { k: "每页条数", offset: "翻页位置", category: "类目", price_min: "最低价", price_max: "最高价",
   commission_min: "佣金率下限（0–1）", min_fans: "最少粉丝数", max_fans: "最多粉丝数", window: "周期", q: "关键词",
   sort: "排序", order: "顺序", tier: "层级", min_sales_7d: "近7天最低销量", max_refund_rate: "退款率上限（0–1）",
+  passes_gates: "质量门槛",
   audience_price_min: "粉丝客单价最低值", audience_price_max: "粉丝客单价最高值", category_gmv_min: "类目 GMV 下限",
   gender_share_min: "性别占比", age_share_min: "年龄占比", region_share_min: "地域占比", gender: "性别",
   age_band: "年龄段", region: "地域", metric: "排序指标", sellers_sort: "排序", new: "新人主播" };
@@ -298,11 +299,11 @@ function loadHomeBoards() {
       `GMV ${yuan(it.gmv)}`, `订单 ${num(it.orders)}`)),
     "近1天暂无上榜主播。", dataAsOf);
   homePanel("#home-rising", "涨势商品",
-    () => api("/v1/products", { sort: "growth_7d", min_sales_7d: 10, k: HOME_ROWS }),
+    () => api("/v1/products", { sort: "growth_7d", min_sales_7d: 10, passes_gates: true, k: HOME_ROWS }),
     (body) => body.items.map((hit) => homeRow(hit.rank, productLink(hit.product),
       `${hit.product.category} · ${price(hit.product.price)} · 佣金 ${pct(hit.product.commission_rate)}`,
       h("span", { class: "growth " + (hit.growth_7d > 0 ? "up" : hit.growth_7d < 0 ? "down" : "flat") },
-        signedPct(hit.growth_7d)), `近7天 ${num(hit.orders_7d)} 单`)),
+        signedPct(hit.growth_7d)), `近7天 ${num(hit.product.sales_7d)} 件 · ${num(hit.orders_7d)} 单`)),
     "暂无近7天销量 10 件以上的商品。", () => "近7天销量 ≥ 10 件");
 }
 
@@ -652,7 +653,7 @@ function pickCard(pick) {
 // 商品搜索: the form mirrors GET /v1/products' parameters; rates are typed as percentages, sent as 0-1
 
 const SEARCH_KEYS = ["q", "category", "price_min", "price_max", "commission_min", "min_sales_7d", "max_refund_rate",
-  "brand", "merchant", "sort", "order", "k", "offset"];
+  "passes_gates", "brand", "merchant", "sort", "order", "k", "offset"];
 const SORT_NAMES = { relevance: "综合", sales_7d: "近7天销量", gmv_7d: "近7天 GMV", commission_rate: "佣金率",
   commission_per_unit: "每件佣金", price: "价格", growth_7d: "近7天增长" };
 const RATE_KEYS = ["commission_min", "max_refund_rate"];

@@ -45,8 +45,8 @@ def expect_home_boards(page: Page, server) -> None:
     expect(rows(page, "home-anchors").locator(".home-sub")).to_have_text(
         [it["audience"]["text"] for it in board["items"]])
 
-    rising = server.get("/v1/products", sort="growth_7d", min_sales_7d=10, k=ROWS)
-    assert rising["items"]
+    rising = server.get("/v1/products", sort="growth_7d", min_sales_7d=10, passes_gates="true", k=ROWS)
+    assert rising["items"] and all(it["passes_gates"] for it in rising["items"])
     expect(rows(page, "home-rising").locator("a.title")).to_have_text(
         [it["product"]["title"] for it in rising["items"]])
     # growth as a signed percentage with one decimal, never the API's ratio (0.25 -> +25.0%)
@@ -56,7 +56,7 @@ def expect_home_boards(page: Page, server) -> None:
         assert text.startswith("+") == (it["growth_7d"] > 0)
         assert float(text.rstrip("%").replace(",", "")) == pytest.approx(it["growth_7d"] * 100, abs=0.051)
     expect(rows(page, "home-rising").locator(".home-second")).to_have_text(
-        [f"近7天 {it['orders_7d']:,} 单" for it in rising["items"]])
+        [f"近7天 {it['product']['sales_7d']:,} 件 · {it['orders_7d']:,} 单" for it in rising["items"]])
 
     hot = server.get("/v1/rankings/hot", k=ROWS)
     if hot["items"]:
@@ -98,7 +98,7 @@ def test_each_panel_links_to_its_full_view(page, live, width):
     page.goto(live.url + "/")
     page.locator("#home-rising a.more").click()
     expect(page.locator("#view-search")).to_be_visible()
-    rising = live.get("/v1/products", sort="growth_7d", min_sales_7d=10, k=20)
+    rising = live.get("/v1/products", sort="growth_7d", min_sales_7d=10, passes_gates="true", k=20)
     expect(page.locator("#goods-results .hit .title")).to_have_text([it["product"]["title"] for it in rising["items"]])
 
     page.goto(live.url + "/")

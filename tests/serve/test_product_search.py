@@ -171,6 +171,15 @@ def test_merchant_by_id_or_by_shop_name(client, goods):
     assert everything(client, merchant="no such shop")[1] == 0
 
 
+def test_passes_gates_keeps_the_goods_picks_and_boards_may_list_or_the_others(client, goods):
+    """The home page's 涨势商品 asks for goods passing the gates: a good with a 37% refund rate topped it."""
+    passing, total = everything(client, passes_gates="true", sort="growth_7d")
+    assert passing == expected_order(goods[goods["passes"]], "growth_7d", False) and total == goods["passes"].sum()
+    failing, _ = everything(client, passes_gates="false")
+    assert failing == filtered(goods, ~goods["passes"]) and failing
+    assert client.get("/v1/products", query_string={"passes_gates": "maybe"}).status_code == 400
+
+
 def test_filters_combine(client, goods):
     category = goods["category"].value_counts().index[0]
     params = {"category": category, "price_max": 200, "commission_min": 0.2, "max_refund_rate": 0.1}
