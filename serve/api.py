@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
@@ -108,6 +108,22 @@ def known(value: str | None, valid: Sequence[str], field: str) -> str | None:
 def validation_error(exc: ValidationError) -> ApiError:
     field, message = describe(exc.errors()[0])
     return ApiError(400, "invalid_parameter", message, field)
+
+
+def check_query_utf8(query_string: str) -> None:
+    """Refuse a query string (WSGI's latin-1 text of the request's bytes) whose names or values are not UTF-8
+    once their %-escapes are undone: %FF was searched as the text "%FF", and a raw 0xFF byte was a 500."""
+    if query_string.isascii() and "%" not in query_string:  # most requests: nothing to decode
+        return
+    for pair in query_string.split("&"):
+        name, _, value = pair.partition("=")
+        for part in (name, value):
+            try:
+                unquote_to_bytes(part.replace("+", " ").encode("latin-1")).decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                shown = quote(name.encode("latin-1", "replace"), safe="%")
+                raise ApiError(400, "invalid_parameter", f"{shown}: not UTF-8 (send text as UTF-8, percent-encoded: "
+                               f"美妆 is %E7%BE%8E%E5%A6%86)", shown) from None
 
 
 def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQuery,

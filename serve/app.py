@@ -20,7 +20,7 @@ from recommender.ranking import Ranker
 from recommender.settings import validated
 from recommender.threads import set_faiss_threads
 from serve import admin, anchors, events, hot, page, products, rankings, search, system
-from serve.api import ERROR_CODES, ApiError
+from serve.api import ERROR_CODES, ApiError, check_query_utf8
 from serve.config import ServiceConfig
 from serve.metrics import Metrics
 from serve.reload import Reloader
@@ -134,6 +134,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     @app.before_request
     def _start():
         g.started = time.perf_counter()
+        check_query_utf8(request.environ.get("QUERY_STRING", ""))
         if request.content_length is not None and request.content_length > config.max_body_bytes:
             raise ApiError(413, "payload_too_large",
                            f"request body of {request.content_length} bytes exceeds {config.max_body_bytes}")
@@ -166,7 +167,8 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # a bug: logged with its traceback, never shown to the client
-        _log.exception("unhandled error on %s %s", request.method, request.full_path)
+        _log.exception("unhandled error on %s %s?%s", request.method, request.path,  # full_path decodes: may raise
+                       request.environ.get("QUERY_STRING", ""))
         metrics.errors.labels("internal_error").inc()
         return {"error": {"code": "internal_error", "message": "internal error", "field": None}}, 500
 

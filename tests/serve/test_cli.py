@@ -69,8 +69,12 @@ def test_the_development_server_reads_a_url_of_raw_utf8_as_utf8(app):
 
         raw = get("/v1/search/anchors?q=美妆&k=50".encode())
         encoded = get(b"/v1/search/anchors?q=%E7%BE%8E%E5%A6%86&k=50")
+        not_utf8 = get(b"/v1/products?q=\xff\xfe")  # was a 500, and the error log's own line raised again
+        after = get(b"/v1/search/anchors?q=%E7%BE%8E%E5%A6%86&k=50")
     finally:
         server.shutdown()
+    assert not_utf8.startswith(b"HTTP/1.1 400") and b'"field":"q"' in not_utf8
+    assert after.partition(b"\r\n\r\n")[2] == encoded.partition(b"\r\n\r\n")[2]
     body = raw.partition(b"\r\n\r\n")[2]
     assert raw.startswith(b"HTTP/1.1 200") and '"query":"美妆"'.encode() in body
     assert body == encoded.partition(b"\r\n\r\n")[2] and b'"total":0' not in body

@@ -129,6 +129,17 @@ def test_bytes_that_are_not_utf8_are_a_400_not_a_500(client):
     assert r.status_code == 400 and r.json["error"]["field"] == "category"
 
 
+@pytest.mark.parametrize("query", [b"q=%FF", b"q=%E7%BE%8E%E5", b"k=5&q=ok&%FF=1"])
+def test_text_that_is_not_utf8_once_unescaped_is_named_not_searched_as_written(client, query):
+    """%FF was searched as the three characters "%FF" (and a cut-off 美 as "美%E5"): the 400 names the field.
+    (Raw bytes that are not UTF-8 reach the app only through a server: the test client replaces them, so that case
+    is tested on the development server, tests/serve/test_cli.py.)"""
+    r = raw_query(client, "/v1/products", query)
+    assert r.status_code == 400, r.json
+    error = r.json["error"]
+    assert error["field"] == ("%FF" if b"%FF=" in query else "q") and "not UTF-8" in error["message"]
+
+
 # -- numbers and punctuation in reasons --------------------------------------------------------------------
 
 #: a figure with decimals is a ratio (1.8 倍), money over ten thousand (¥1.2万) or a percentage; never a raw
