@@ -307,6 +307,9 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
         return
     if not data or not out:
         raise click.UsageError("--data and --out are required (or --compare A B)")
+    from training.report import check_report_dir
+
+    check_report_dir(out)  # before the minutes of work, not after them
     from training.evaluate import EvalConfig
     from training.evaluate import evaluate as run
     from training.tasks import TASKS

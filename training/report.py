@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
+
+from recommender.errors import ConfigError
 
 SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recall@20", "ndcg_earnings@20",
            "ndcg_earnings@50")
@@ -173,12 +180,55 @@ def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "rec
     return [*lines, ""]
 
 
+def check_report_dir(out: Path) -> None:
+    """Refuse an --out that cannot hold a report before the evaluation's minutes are spent: a file, a path under
+    a file, a directory that cannot be made or written."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write a report there ({exc.strerror or exc})") from exc
+
+
+def finite(obj):
+    """`obj` with NaN and infinities as None: report.json is standard JSON (JavaScript's JSON.parse refuses NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
+_PLOT_LINK = re.compile(r"^!\[[^\]]*\]\(([^)/]+\.png)\)$", re.MULTILINE)
+
+
 def write_report(result: dict, out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    images = plots(result, out)
-    text = markdown(result) + "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
-    (out / "report.md").write_text(text, encoding="utf-8")
+    """report.json, the plots and report.md, written aside and then moved in (report.md last), so a run that
+    fails or is stopped while writing leaves the previous report whole, never a mix of two; plots of the previous
+    report that this one does not draw are removed."""
+    check_report_dir(out)
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".report-"))
+    try:
+        (staging / "report.json").write_text(json.dumps(finite(result), indent=2, ensure_ascii=False,
+                                                        allow_nan=False), encoding="utf-8")
+        images = plots(result, staging)
+        text = markdown(result) + "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
+        (staging / "report.md").write_text(text, encoding="utf-8")
+        before = out / "report.md"
+        stale = set(_PLOT_LINK.findall(before.read_text(encoding="utf-8"))) if before.is_file() else set()
+        for image in images:
+            os.replace(image, out / image.name)
+        for name in stale - {image.name for image in images}:
+            (out / name).unlink(missing_ok=True)
+        os.replace(staging / "report.json", out / "report.json")
+        os.replace(staging / "report.md", out / "report.md")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 

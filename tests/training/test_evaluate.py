@@ -102,6 +102,60 @@ def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
     assert all((out / p).stat().st_size > 10_000 for p in pngs)
 
 
+def test_a_report_that_fails_while_written_leaves_the_previous_one_whole(result, tmp_path, monkeypatch):
+    """The plots are drawn after report.json: a run stopped there once left the new JSON beside the old Markdown.
+    Now nothing of the new report is in place until all of it is written; a rerun drops plots it no longer draws."""
+    import training.report as report
+
+    out = write_report(result, tmp_path / "report")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "notes.txt").write_text("the user's own file")
+
+    def fails(res, where):
+        (where / "recall_at_k_anchor_goods.png").write_bytes(b"half a plot")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "plots", fails)
+    changed = {**result, "seconds": result["seconds"] + 1}
+    with pytest.raises(OSError, match="No space"):
+        write_report(changed, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "notes.txt"} == before
+    monkeypatch.undo()
+    fewer = {**result, "tasks": {k: v for k, v in result["tasks"].items() if k != "fan_goods"}}
+    write_report(fewer, out)
+    names = {p.name for p in out.iterdir()}
+    assert "tail_exposure_fan_goods.png" not in names and "recall_at_k_anchor_goods.png" in names
+    assert "notes.txt" in names and not [n for n in names if n.startswith(".")]
+
+
+def test_report_json_is_standard_json_without_nan(result, tmp_path):
+    import copy
+
+    empty = copy.deepcopy(result)
+    empty["tasks"]["anchor_goods"]["models"]["random"]["ndcg@20"] = {"mean": float("nan"),
+                                                                     "ci95": [float("nan"), float("inf")]}
+    out = write_report(empty, tmp_path / "r")
+    text = (out / "report.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["tasks"]["anchor_goods"]["models"]["random"]["ndcg@20"] == {"mean": None,
+                                                                                       "ci95": [None, None]}
+
+
+@pytest.mark.parametrize("kind", ["file", "under a file"])
+def test_an_out_that_cannot_hold_a_report_is_refused_before_any_work(tmp_path, kind, monkeypatch):
+    from click.testing import CliRunner
+
+    import training.evaluate
+    from recommender.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" if kind == "file" else tmp_path / "afile" / "sub"
+    monkeypatch.setattr(training.evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated first"))
+    r = CliRunner().invoke(main, ["evaluate", "--data", str(tmp_path), "--out", str(out)])
+    assert r.exit_code == 1 and r.output.startswith(f"Error: --out {out}: "), r.output
+    assert "Traceback" not in r.output
+
+
 def test_without_a_shelf_table_the_report_says_what_ours_and_its_raw_ranking_are_instead(result):
     """Online Retail has no shelf table: no expected-orders model, so the legend's account of ours against
     ours_no_rerank (what the rules give up) does not hold, and the report says what does."""
