@@ -595,13 +595,14 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                         # selection center wants to predict. "oracle_shelf": the same restricted to goods the
                         # anchor had listed by the end, the best possible ranking of *realised* new sales
                         # (nothing sells unless shelved); it uses future listings, as an oracle may.
-                        listed = sum_pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
-                                        np.ones(len(m.shelf)), expected.shape).toarray() > 0
                         res["oracle"] = score(rank_task(task, lambda users, e=expected: e[users], kmax), task,
                                               cfg, small, new, category)
-                        res["oracle_shelf"] = score(
-                            rank_task(task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0),
-                                  kmax), task, cfg, small, new, category)
+                        if len(m.shelf):  # without a shelf table nothing says what was listed
+                            listed = sum_pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
+                                               np.ones(len(m.shelf)), expected.shape).toarray() > 0
+                            res["oracle_shelf"] = score(rank_task(
+                                task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0), kmax),
+                                task, cfg, small, new, category)
                 results[name] = {"users": len(task.users), "relevant_pairs": int(task.truth.nnz), "models": res}
                 if truth is not None and truth.expected_sales is not None:
                     if name == "anchor_goods":

@@ -156,6 +156,20 @@ def test_an_out_that_cannot_hold_a_report_is_refused_before_any_work(tmp_path, k
     assert "Traceback" not in r.output
 
 
+def test_a_generated_world_without_its_shelf_table_is_evaluated_with_its_oracle(small_snapshot, tmp_path):
+    """The README's "medium seed 12 with its shelf table removed": the oracle still ranks by the truth, and the
+    shelf-aware oracle, which needs to know what was listed, is left out (it was a KeyError)."""
+    import shutil
+
+    data = tmp_path / "no_shelf"
+    shutil.copytree(small_snapshot, data)
+    next(data.glob("shelf.*")).unlink()
+    got = evaluate(data, EvalConfig(n_boot=50, max_users=200, tasks=("anchor_goods",)), truth=load_truth(data))
+    models = got["tasks"]["anchor_goods"]["models"]
+    assert "oracle" in models and "oracle_shelf" not in models and got["data"]["shelf_model"] is False
+    assert "**This snapshot has no shelf table**" in markdown(got)
+
+
 def test_without_a_shelf_table_the_report_says_what_ours_and_its_raw_ranking_are_instead(result):
     """Online Retail has no shelf table: no expected-orders model, so the legend's account of ours against
     ours_no_rerank (what the rules give up) does not hold, and the report says what does."""
