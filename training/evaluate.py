@@ -352,7 +352,8 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     rankings["oracle_earnings"] = rank_task(
         task, lambda users: np.asarray(truth.expected_sales)[users] * unit_earnings[None, :], k)
     models = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg)
-    out = {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()), "models": models,
+    out = {"users": len(task.users), "population": task.population, "relevant_pairs": int((expected > 0).sum()),
+           "models": models,
            "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
                      "from the generator's ground truth",
            "served_gap": served_gap(models)}
@@ -455,7 +456,7 @@ def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranke
     rankings = {name: rank_task(task, scorer, k) for name, scorer in scorers.items()}
     rankings["ours"] = served if served is not None else ours_anchors_served(ranker, task, k)
     rankings["oracle"] = rank_task(task, lambda goods: np.asarray(truth.expected_sales)[:, goods].T, k)
-    return {"users": len(task.users), "relevant_pairs": int((expected > 0).sum()),
+    return {"users": len(task.users), "population": task.population, "relevant_pairs": int((expected > 0).sum()),
             "models": _graded(rankings, {"ndcg": expected}, cfg),
             "graded": "expected sales of the good in each room if shelved, from the generator's ground truth"}
 
@@ -603,7 +604,8 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                             res["oracle_shelf"] = score(rank_task(
                                 task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0), kmax),
                                 task, cfg, small, new, category)
-                results[name] = {"users": len(task.users), "relevant_pairs": int(task.truth.nnz), "models": res}
+                results[name] = {"users": len(task.users), "population": task.population,
+                                 "relevant_pairs": int(task.truth.nnz), "models": res}
                 if truth is not None and truth.expected_sales is not None:
                     if name == "anchor_goods":
                         results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg,

@@ -138,6 +138,6 @@ def random_split(m: Marketplace, task: str, share: float = 0.25, seed: int = 0, 
         "test_share_of_split_users_pairs": round(float(held.sum() / max(counts[split_users].sum(), 1)), 4),
         "train_orders": len(train_m.orders), "test_purchases": len(test), "users_scored": len(users),
         "reference_time": str(train_m.snapshot_time)}
-    t = Task(task, users, truth.tocsr()[users], seen.tocsr()[users], n_i, None)
+    t = Task(task, users, truth.tocsr()[users], seen.tocsr()[users], n_i, None, len(owners))
     return RandomSplit(train_m, t, summary, h.digest)
 

@@ -26,6 +26,14 @@ def _cell(metric: dict | float | None) -> str:
     return f"{metric:.4f}"
 
 
+def _users(task: dict) -> str:
+    """How many users a task scored, and of how many when they were a sample (its intervals are over the sample)."""
+    scored, population = task["users"], task.get("population")
+    if population is None or population == scored:
+        return f"{scored:,} users"
+    return f"{scored:,} of {population:,} users, a random sample (max_users)"
+
+
 def _share(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
@@ -78,7 +86,7 @@ def markdown(result: dict) -> str:
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():
-        lines += [f"## {task} ({tr['users']:,} users, {tr['relevant_pairs']:,} relevant pairs)", ""]
+        lines += [f"## {task} ({_users(tr)}, {tr['relevant_pairs']:,} relevant pairs)", ""]
         if "graded" in tr:
             question = "the merchant's" if task.startswith("goods_") else "the selection center's"
             lines += [f"Graded NDCG against {tr['graded']}: {question} own question.", ""]

@@ -52,6 +52,7 @@ class Task:
     seen: sp.csr_matrix  # (len(users), n_items) training pairs, excluded from rankings
     n_items: int
     unborn: np.ndarray | None = None  # (n_items,) items created after the cut-off: not offerable then
+    population: int | None = None  # users with something to find before sampling (None: not sampled)
 
 
 def split(m: Marketplace, test_days: float) -> tuple[Marketplace, pd.DataFrame, pd.Timestamp]:
@@ -68,7 +69,6 @@ def sum_pairs(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tup
 def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: TaskSample) -> dict[str, Task]:
     n_a, n_f, n_p = len(train_m.anchor_ids), len(train_m.fan_ids), len(train_m.product_ids)
     tr = train_m.purchases
-    rng = np.random.default_rng(cfg.seed)
     spec = {
         "anchor_goods": ("anchor", "product", n_a, n_p),
         "fan_goods": ("fan", "product", n_f, n_p),
@@ -86,13 +86,15 @@ def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: TaskSample) -> di
         else:
             truth = truth - truth.multiply(seen)  # only pairs new in the test period
         truth.eliminate_zeros()
-        users = np.flatnonzero(np.diff(truth.tocsr().indptr) > 0)
-        if len(users) > cfg.max_users:
+        users = population = np.flatnonzero(np.diff(truth.tocsr().indptr) > 0)
+        if len(users) > cfg.max_users:  # a stream per task: its sample must not depend on the other tasks asked
+            rng = np.random.default_rng([cfg.seed, TASKS.index(name)])
             users = np.sort(rng.choice(users, cfg.max_users, replace=False))
         table = {"product": train_m.products, "anchor": train_m.anchors}[i]
         unborn = (table["created_at"] >= train_m.snapshot_time).to_numpy()
-        tasks[name] = Task(name, users, truth.tocsr()[users], seen.tocsr()[users], n_i, unborn)
-        _log.info("task %s: %d users with new pairs, %d relevant pairs", name, len(users), tasks[name].truth.nnz)
+        tasks[name] = Task(name, users, truth.tocsr()[users], seen.tocsr()[users], n_i, unborn, len(population))
+        _log.info("task %s: %d of %d users with new pairs (sampled: max_users %d), %d relevant pairs", name,
+                  len(users), len(population), cfg.max_users, tasks[name].truth.nnz)
     return tasks
 
 
