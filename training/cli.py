@@ -322,14 +322,17 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
                                  "train": _train_config(config_file), "tune_trials": tune_trials,
                                  "split": split_kind, "test_share": test_share, "split_seed": split_seed,
                                  "split_min_items": split_min_items}, "command-line options")
-    truth = None
+    truth, snapshot = None, data
     if data == "online-retail":
-        data = str(_snapshot(data))
+        snapshot = str(_snapshot(data))
     elif (Path(data) / "truth" / "truth.json").exists():
-        from fixtures.marketplace import load_truth
+        from fixtures.marketplace import check_truth, load_truth
+        from recommender.contract import load_snapshot
 
         truth = load_truth(data)
-    result = run(data, cfg, truth=truth, progress=click.echo)
+        snapshot = load_snapshot(data)
+        check_truth(data, snapshot)  # its rows must be this snapshot's, as validated
+    result = run(snapshot, cfg, truth=truth, progress=click.echo)
     write_report(result, out)
     click.echo(f"report written to {out}/report.md and report.json ({result['seconds']:.0f} s)")
 

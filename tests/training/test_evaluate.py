@@ -189,6 +189,60 @@ def test_a_generated_world_without_its_shelf_table_is_evaluated_with_its_oracle(
     assert "**This snapshot has no shelf table**" in markdown(got)
 
 
+@pytest.fixture
+def copy_of(small_snapshot, tmp_path):
+    import shutil
+
+    def copy(name: str):
+        shutil.copytree(small_snapshot, tmp_path / name)
+        return tmp_path / name
+    return copy
+
+
+def _evaluate_cli(data):
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    return CliRunner().invoke(main, ["evaluate", "--data", str(data), "--out", str(data / "report")])
+
+
+def test_the_truth_of_another_world_is_refused_not_scored(copy_of, tmp_path):
+    """Another world's truth/ beside this snapshot gave an oracle_shelf at 968% of the oracle, exit 0 (probe)."""
+    import shutil
+
+    from fixtures.marketplace import generate, write_marketplace
+
+    other = write_marketplace(generate("tiny", 5), tmp_path / "other")
+    data = copy_of("wrong_truth")
+    shutil.rmtree(data / "truth")
+    shutil.copytree(other / "truth", data / "truth")
+    r = _evaluate_cli(data)
+    assert r.exit_code == 1 and "not this snapshot's ground truth" in r.output, r.output
+    assert "anchors in the snapshot after validation" in r.output and not (data / "report" / "report.md").exists()
+
+
+def test_a_snapshot_that_lost_a_good_in_validation_is_not_scored_against_its_truth(copy_of):
+    """A good with a negative price is dropped (a warning): the truth's rows are then one off (an IndexError)."""
+    import pandas as pd
+
+    data = copy_of("dropped_row")
+    goods = pd.read_parquet(data / "products.parquet")
+    goods.loc[3, "price"] = -5.0
+    goods.to_parquet(data / "products.parquet", index=False)
+    r = _evaluate_cli(data)
+    assert r.exit_code == 1, r.output
+    assert f"{len(goods) - 1:,} products in the snapshot after validation, {len(goods):,} in the truth" in r.output
+
+
+def test_an_incomplete_truth_names_what_is_missing(copy_of):
+    data = copy_of("partial_truth")
+    (data / "truth" / "expected_sales.npy").unlink()
+    r = _evaluate_cli(data)
+    assert r.exit_code == 1 and "incomplete ground truth, missing expected_top_index.npy" in r.output, r.output
+    assert "Traceback" not in r.output
+
+
 def test_without_a_shelf_table_the_report_says_what_ours_and_its_raw_ranking_are_instead(result):
     """Online Retail has no shelf table: no expected-orders model, so the legend's account of ours against
     ours_no_rerank (what the rules give up) does not hold, and the report says what does."""
