@@ -54,7 +54,8 @@ class EvalConfig(TaskSample):
     split: Literal["temporal", "random"] = Field("temporal", description="temporal: train before a cut-off, score "
                                                  "the test_days after it; random: hold out test_share of each "
                                                  "user's distinct items (training/evaluate_split.py)")
-    test_days: float = Field(14.0, gt=0, description="days after the cut-off that are scored (temporal); with "
+    test_days: float = Field(14.0, gt=0, le=36500, allow_inf_nan=False,
+                             description="days after the cut-off that are scored (temporal); with "
                              "tune_trials, the days that validate the tuning (temporal split: a random split's "
                              "tuning validates on another draw of test_share)")
     test_share: float = Field(0.25, gt=0, lt=1, description="random split: the share of each user's distinct "
@@ -483,7 +484,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
             "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
                      "split": {"kind": "temporal", "test_days": cfg.test_days},
                      "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test),
-                     "shelf_model": has_exposure(train_m)},
+                     "shelf_model": has_exposure(train_m), "ground_truth": truth is not None},
             "tasks": results,
             "seconds": round(time.perf_counter() - started, 1),
         }
@@ -517,7 +518,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                  "split": {"kind": "random", "test_share": cfg.test_share, "seed": cfg.split_seed,
                            "min_items": cfg.split_min_items, "reference_time": str(m.snapshot_time),
                            "tasks": splits, "skipped": skipped},
-                 "shelf_model": has_exposure(m),
+                 "shelf_model": has_exposure(m), "ground_truth": truth is not None,
                  "train_orders": {k: v["train_orders"] for k, v in splits.items()},
                  "test_orders": {k: v["test_purchases"] for k, v in splits.items()}},
         "tasks": results,
@@ -560,6 +561,11 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
         with compute_threads(cfg.train.threads) as threads:
             shared: dict[str, dict[str, Callable]] = {}  # fan_goods_all ranks from fan_goods' baselines
             for name, task in tasks.items():
+                if not len(task.users):  # nothing to find in the test window: a note, not a table of NaN
+                    results[name] = {"users": 0, "population": 0, "relevant_pairs": 0, "models": {},
+                                     "skipped": "no user has a new pair in the test window (a longer --test-days "
+                                                "may give some)"}
+                    continue
                 goods = name != "goods_anchors"
                 key = "fan_goods" if name == "fan_goods_all" else name
                 if key not in shared:

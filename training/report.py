@@ -53,7 +53,9 @@ LEGEND = [
     "answers another question (what would sell if shelved, not what a room chose to list and then sold), so a "
     "baseline can score above it there (category_popularity favours what rooms of a vertical list); a share of "
     "it above 100% says that, not that the baseline knows more. Blank cells: a figure that does not apply "
-    "(Spearman needs scores over every good; served pages and the truth's lists are lists).",
+    "(Spearman needs scores over every good; served pages and the truth's lists are lists). On the fan tasks "
+    "(fan_goods, fan_goods_all) **ours** is the model's fan-to-goods scores (the fan feed's ranking): the "
+    "selection center's rules are not part of them, so those tasks have no ours_no_rerank row.",
     "",
     "The columns, each a mean over the task's users (with its 95% interval where it has one): **recall@K** the "
     "share of a user's new pairs in its top K; **ndcg@K** the same discounted by rank (graded by the truth's "
@@ -80,13 +82,28 @@ WITHOUT_SHELF = [
 ]
 
 
+#: what a snapshot without the generator's truth (real data) does not get
+WITHOUT_TRUTH = [
+    "**This snapshot has no ground truth** (only generated marketplaces have one): no oracle rows and no "
+    "*_if_shelved tasks (expected sales and commission had a room shelved a good), so nothing here says how "
+    "well the model knows what would sell if shelved; every figure is about the realised new pairs of the test "
+    "period.",
+    "",
+]
+
+
 def markdown(result: dict) -> str:
     no_shelf = WITHOUT_SHELF if result["data"].get("shelf_model") is False else []
-    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *LEGEND, *no_shelf]
+    no_truth = WITHOUT_TRUTH if result["data"].get("ground_truth") is False else []
+    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *LEGEND, *no_shelf,
+             *no_truth]
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():
         lines += [f"## {task} ({_users(tr)}, {tr['relevant_pairs']:,} relevant pairs)", ""]
+        if tr.get("skipped"):
+            lines += [f"Not scored: {tr['skipped']}.", ""]
+            continue
         if "graded" in tr:
             question = "the merchant's" if task.startswith("goods_") else "the selection center's"
             lines += [f"Graded NDCG against {tr['graded']}: {question} own question.", ""]
@@ -296,8 +313,8 @@ def plots(result: dict, out: Path) -> list[Path]:
     written = []
     ks = result["config"]["ks"]
     for task, tr in result["tasks"].items():
-        if not all(f"recall@{k}" in m for m in tr["models"].values() for k in ks):
-            continue  # graded-only tasks have no recall curve
+        if not tr["models"] or not all(f"recall@{k}" in m for m in tr["models"].values() for k in ks):
+            continue  # graded-only tasks have no recall curve; a task with no users, nothing
         fig, ax = plt.subplots(figsize=(8.5, 4.5))
         colours = plt.cm.tab20.colors
         ordered = sorted(tr["models"].items(), key=lambda kv: -kv[1][f"recall@{ks[-1]}"]["mean"])

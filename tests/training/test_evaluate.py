@@ -116,6 +116,7 @@ def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
     for column in columns - {"ndcg@50 / oracle", "ndcg@50 / oracle_shelf"}:  # every column is defined
         assert f"**{column}**" in md or f"**{column.split('@')[0]}@K**" in md, column
     assert result["data"]["shelf_model"] is True and "has no shelf table" not in md
+    assert result["data"]["ground_truth"] is True and "has no ground truth" not in md
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "recall_at_k_anchor_goods.png" in pngs and "tail_exposure_fan_goods.png" in pngs
     assert all((out / p).stat().st_size > 10_000 for p in pngs)
@@ -241,6 +242,27 @@ def test_an_incomplete_truth_names_what_is_missing(copy_of):
     r = _evaluate_cli(data)
     assert r.exit_code == 1 and "incomplete ground truth, missing expected_top_index.npy" in r.output, r.output
     assert "Traceback" not in r.output
+
+
+def test_a_task_with_nobody_to_score_says_so_instead_of_a_table_of_nan(small_snapshot, tmp_path):
+    """A test window of half an hour leaves some tasks without a user: they were tables of "nan [nan, nan]" and
+    bare NaN in report.json (probe)."""
+    got = evaluate(small_snapshot, EvalConfig(test_days=0.02, n_boot=50))
+    empty = [name for name, tr in got["tasks"].items() if tr["users"] == 0]
+    assert empty and len(empty) < len(got["tasks"])
+    md = markdown(got)
+    for name in empty:
+        assert got["tasks"][name]["models"] == {} and "no user has a new pair" in got["tasks"][name]["skipped"]
+        assert f"## {name} (0 users, 0 relevant pairs)\n\nNot scored: no user has a new pair" in md
+    assert "nan" not in md
+    assert "**This snapshot has no ground truth**" in md and got["data"]["ground_truth"] is False
+    write_report(got, tmp_path / "r")
+
+
+@pytest.mark.parametrize("days", ["inf", "nan", "1e9"])
+def test_a_test_window_that_is_not_a_number_of_days_is_refused(days):
+    with pytest.raises(ValidationError, match="test_days"):
+        EvalConfig(test_days=float(days))
 
 
 def test_without_a_shelf_table_the_report_says_what_ours_and_its_raw_ranking_are_instead(result):
