@@ -482,6 +482,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
         return {
             "config": _config(cfg), "tuning": tuning,
             "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
+                     "warnings": [str(w) for w in m.report.warnings],
                      "split": {"kind": "temporal", "test_days": cfg.test_days},
                      "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test),
                      "shelf_model": has_exposure(train_m), "ground_truth": truth is not None},
@@ -515,6 +516,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
     return {
         "config": _config(cfg), "tuning": tunings or None,
         "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
+                 "warnings": [str(w) for w in m.report.warnings],
                  "split": {"kind": "random", "test_share": cfg.test_share, "seed": cfg.split_seed,
                            "min_items": cfg.split_min_items, "reference_time": str(m.snapshot_time),
                            "tasks": splits, "skipped": skipped},

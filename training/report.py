@@ -95,8 +95,11 @@ WITHOUT_TRUTH = [
 def markdown(result: dict) -> str:
     no_shelf = WITHOUT_SHELF if result["data"].get("shelf_model") is False else []
     no_truth = WITHOUT_TRUTH if result["data"].get("ground_truth") is False else []
-    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *LEGEND, *no_shelf,
-             *no_truth]
+    warned = result["data"].get("warnings") or []
+    data_lines = ["**The data contract warned about this snapshot** (rows it dropped or repaired, columns it "
+                  "ignored; the figures are of what it kept):", "", *(f"- {w}" for w in warned), ""] if warned else []
+    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *data_lines, *LEGEND,
+             *no_shelf, *no_truth]
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():

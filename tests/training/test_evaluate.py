@@ -236,6 +236,20 @@ def test_a_snapshot_that_lost_a_good_in_validation_is_not_scored_against_its_tru
     assert f"{len(goods) - 1:,} products in the snapshot after validation, {len(goods):,} in the truth" in r.output
 
 
+def test_the_report_of_a_snapshot_the_contract_repaired_says_what_it_dropped(copy_of):
+    """A row dropped in validation was a warning on stderr only: the report looked like one of clean data."""
+    import pandas as pd
+
+    data = copy_of("repaired")
+    goods = pd.read_parquet(data / "products.parquet")
+    goods.loc[3, "price"] = -5.0
+    goods.to_parquet(data / "products.parquet", index=False)
+    got = evaluate(data, EvalConfig(n_boot=20, max_users=50, tasks=("fan_goods",)))
+    assert any("price" in w and "products" in w for w in got["data"]["warnings"]), got["data"]["warnings"]
+    md = markdown(got)
+    assert "**The data contract warned about this snapshot**" in md and got["data"]["warnings"][0] in md
+
+
 def test_an_incomplete_truth_names_what_is_missing(copy_of):
     data = copy_of("partial_truth")
     (data / "truth" / "expected_sales.npy").unlink()
