@@ -1,6 +1,6 @@
 """Variants of the room x good term against the generator's truth, without training the rest of the model.
 
-    python -m bench.taste --data /tmp/xuanpin-bench/medium-0 --variants '{}' '{"price_levels": 3}'
+    python -m bench.taste --data /tmp/xuanpin-bench/medium-0 --variants '{}' '{"spending_level": false}'
 
 Each variant is a JSON object of ``[audience_fit]`` settings. The shelf-rate model is fitted once, then each
 variant's term is fitted and scored as ``bench.train --quality`` scores "ours": NDCG@50 of each room's top 50 by

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,8 @@ from recommender.settings import Settings
 from recommender.shelf_rate import ShelfFit, ShelfRates, fan_category_mix, fan_taste_counts
 from recommender.threads import available_cores
 from recommender.title_audience import DEMO_CLASSES, TitleWords, title_demographics, title_origin
+
+_log = logging.getLogger(__name__)
 
 BANDS = 5
 
@@ -348,6 +351,10 @@ def fan_cells(m: Marketplace, price_levels: int = 0, spending: bool = True
     said = spending_levels(m) if spending else None
     if said is not None:
         out["price_level"] = said
+        if price_levels > 1:  # one price-level view: the platform's estimate wins
+            _log.warning("audience_fit.price_levels = %d is not used: the fans table has spending_level, which "
+                         "takes the price-level view (set audience_fit.spending_level = false to use the levels "
+                         "from purchases)", price_levels)
     elif price_levels > 1 and len(m.purchases):
         out["price_level"] = fan_price_levels(m, price_levels)
     return {name: v for name, v in out.items() if v[1]}

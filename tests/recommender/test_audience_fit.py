@@ -498,3 +498,18 @@ def test_the_fit_sums_each_entry_with_the_audience_for_its_goods_category(world)
     listed = np.bincount(ep, minlength=len(cat)) > 0
     assert not np.allclose(got[(cat == 0) & listed], want[(cat == 0) & listed])
     np.testing.assert_allclose(got[cat != 0], want[cat != 0], rtol=1e-9)
+
+
+def test_price_levels_from_purchases_asked_beside_the_spending_level_say_they_are_not_used(small_snapshot, caplog):
+    """One price-level view: the platform's spending level takes it, and a price_levels setting that would
+    change nothing says so (bench.taste's own example compared two identical models without a word: probe)."""
+    from recommender.audience_fit import fan_cells
+
+    m = load_snapshot(small_snapshot)
+    with caplog.at_level("WARNING", logger="recommender.audience_fit"):
+        assert fan_cells(m, price_levels=3)["price_level"][1] == fan_cells(m)["price_level"][1]
+    assert "price_levels = 3 is not used" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="recommender.audience_fit"):
+        fan_cells(m, price_levels=3, spending=False)
+    assert "not used" not in caplog.text
