@@ -477,7 +477,10 @@ class Objectives:
         return v.ndcg("anchor_goods", lambda users: rates.expected(users), listed_only=True)
 
 
-METRIC = {"vectors": "fan->goods NDCG@{k}", "content": "fan->goods NDCG@{k}",
+#: each stage scores what it tunes, so two stages' figures for the same settings differ: the factors alone,
+#: then the factors blended with the content model, then with the trend
+METRIC = {"vectors": "fan->goods NDCG@{k} (the ALS factors alone)",
+          "content": "fan->goods NDCG@{k} (factors blended with the content model)",
           "trend": "fan->goods NDCG@{k} (taste blended with the trend)",
           "rebuy": "fan->goods NDCG@{k}, rebuys included (fan_goods_all)",
           "anchors": "anchor->goods NDCG@{k} (vector affinity with the trend)",
