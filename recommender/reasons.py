@@ -90,13 +90,18 @@ def anchor_untried_category(category: str) -> dict:
             "text": f"TA近30天没有带货{category}，预估来自TA的粉丝构成和粉丝相似的直播间的销量", "value": 0}
 
 
-def audience_fit(share: float, who: str, lift: float, region: bool = False, category: str | None = None) -> dict:
+def audience_fit(share: float, who: str, lift: float, region: bool = False, category: str | None = None,
+                 sold: bool = True, level: bool = False) -> dict:
     """The room x good term's strongest audience cell: a share of the room's audience as the term counts it (its
-    followers and, weighing more, its buyers; with `category`, each weighed by how likely it is to buy that
-    category, from its orders there and the platform's), and how much more than the good's average buyer fans
-    of that cell buy it."""
+    followers and, weighing more, its buyers: a room that has sold nothing has followers only; with `category`,
+    each weighed by how likely it is to buy that category, from its orders there and the platform's), and how
+    much more than the good's average buyer fans of that cell buy it. Shares are of the fans whose cell is known:
+    for the spending levels (`level`), which the platform cannot estimate for every fan, the text says so."""
     whom = f"来自{who}" if region else f"是 {who}"
-    fans = "你的观众（粉丝与下单买家）" if category is None else f"按买{category}的可能性计，你的观众"
+    audience = "你的观众（粉丝与下单买家）" if sold else "你的粉丝"
+    if level:
+        audience = f"{audience}中已知消费水平的"
+    fans = audience if category is None else f"按买{category}的可能性计，{audience}"
     return {"code": "audience_fit", "text": f"{fans} {share:.0%} {whom}，这类买家买它的倾向是平均的 {lift:.1f} 倍",
             "value": round(float(lift), 2)}
 

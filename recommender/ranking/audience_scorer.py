@@ -413,12 +413,13 @@ class AudienceFitScorer:
             why = ()
             if v >= 0:  # formatted once per figure as shown (a share in %, a lift to 0.1), then shared
                 c = c if per_category[v] else -1
-                key = (v, t, q, r, c)
+                key = (v, t, q, r, c, sold)
                 reason = memo.get(key)
                 if reason is None:
                     view = views[v]
                     reason = memo[key] = reasons.audience_fit(q, view.labels[t], r, region=view.name == "region",
-                                                              category=names[c] if c >= 0 else None)
+                                                              category=names[c] if c >= 0 else None, sold=sold,
+                                                              level=view.name == "price_level")
                 why = (reason,)
             if up:
                 key = ("band", b, pb, sold)

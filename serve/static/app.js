@@ -476,13 +476,21 @@ async function loadProfile(id, t) {
     h("div", { class: "charts" },
       chart("性别", p.audience.gender), chart("年龄", p.audience.age_band),
       chart("地域（前10）", p.audience.region),
-      p.audience.spending_level && chart("消费水平（1 级最低）", p.audience.spending_level,
-        "占全部粉丝的比例：平台按粉丝的全部消费估计；估计不了的粉丝不在任何一级，各级合计可能不到 100%"),
+      p.audience.spending_level && chart("消费水平（1 级最低）", withUnknown(p.audience.spending_level),
+        "占全部粉丝的比例：平台按粉丝的全部消费估计；估计不了的粉丝计入“未知”"),
       chart("近30天购买类目", p.audience.category))));
 }
 
 const kpi = (label, value, title) => h("div", { class: "kpi", title: title || null },
   h("div", { class: "kpi-value" }, value), h("div", { class: "kpi-label" }, label));
+
+/** Spending levels as bars: "3 级" under the caption 消费水平 (the full label was cut off), and the fans no level
+ * could be estimated for as their own bar (未知), so the bars add up to all fans. */
+const withUnknown = (shares) => {
+  const rest = 1 - shares.reduce((sum, s) => sum + s.share, 0);
+  const bars = shares.map((s) => ({ ...s, label: s.label.replace(/^消费水平\s*/, "") }));
+  return rest >= 0.0005 ? [...bars, { label: "未知", share: rest }] : bars;
+};
 
 /** Shares as horizontal bars; the longest bar is the largest share, the label says the exact figure. */
 function chart(title, shares, hint) {

@@ -124,7 +124,8 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
         why = ()
         if v >= 0:
             cited = names[c] if views[v].by_category is not None else None
-            why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region", category=cited),)
+            why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region", category=cited,
+                                        sold=bool(scorer.sold[anchor]), level=views[v].name == "price_level"),)
         if up:  # the factor itself, not its rounding, is a reason
             why = (*why, reasons.price_band_fit(b, pb, bool(scorer.sold[anchor])))
         out.append(why)

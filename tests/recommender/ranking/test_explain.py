@@ -138,8 +138,10 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
                     share = float(view.by_category[anchor, category, t])
                     assert f"按买{personal.base.categories[category]}的可能性计" in reason["text"]
                     per_category += 1
-                else:
-                    assert "你的观众（粉丝与下单买家）" in reason["text"]
+                else:  # a room that has sold nothing has no buyers to count; spending levels count the known
+                    sold = bool(ranker.scorer.sold[anchor])
+                    assert ("你的观众（粉丝与下单买家）" if sold else "你的粉丝") in reason["text"], reason["text"]
+                    assert ("已知消费水平的" in reason["text"]) == (name == "price_level"), reason["text"]
                 assert share >= 0.1 and f"{share:.0%}" in reason["text"]
     assert cited["audience_fit"] > 20 and cited["price_band_fit"] > 5, cited
     assert per_category > 10
