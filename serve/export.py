@@ -49,8 +49,8 @@ HEADERS = {
     "breakdown.affinity": "匹配度(预期订单30天)", "breakdown.expected_orders_30d": "预期订单30天",
     "breakdown.relative_affinity": "相对匹配度", "breakdown.price": "售价(元)", "breakdown.order_value": "每单金额(元)",
     "breakdown.commission_rate": "佣金率",
-    "breakdown.expected_value": "期望价值", "breakdown.support_boost": "扶持加权", "breakdown.explore": "探索系数",
-    "breakdown.score": "得分",
+    "breakdown.expected_value": "排序价值(无单位)", "breakdown.support_boost": "扶持加权",
+    "breakdown.explore": "每日轮换系数", "breakdown.score": "排序得分(无单位)",
     "breakdown.fans": "粉丝数", "breakdown.category_gmv_share": "该类目GMV占比", "breakdown.fit": "匹配度",
     "breakdown.relative_fit": "相对匹配度", "breakdown.category_orders_30d": "该类目近30天订单",
 }
