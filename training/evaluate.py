@@ -328,6 +328,35 @@ def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, supported: np.ndarray
     return out
 
 
+#: the metrics paired differences are reported for
+PAIRED_METRICS = ("ndcg@20", "recall@20")
+
+
+def _is_baseline(name: str) -> bool:
+    return not name.startswith(("ours", "ablation", "oracle")) and not name.endswith("_tuned")
+
+
+def paired_differences(lists: dict[str, np.ndarray], res: dict, task: Task, cfg: EvalConfig) -> list[dict]:
+    """B - A over the same users, with a paired bootstrap interval (users resampled together): two models scored
+    on one sample differ far more surely than their separate intervals' overlap says. The pairs: ours against
+    the best baseline by ndcg@20, and each of our models tuned against untuned."""
+    baselines = [n for n in lists if _is_baseline(n)]
+    pairs = []
+    if "ours" in lists and baselines:
+        best = max(baselines, key=lambda n: res[n]["ndcg@20"]["mean"])
+        pairs.append((best, "ours"))
+    pairs += [(n[: -len("_tuned")], n) for n in lists if n.endswith("_tuned") and n[: -len("_tuned")] in lists]
+    out = []
+    for a, b in pairs:
+        per_a, per_b = ranking_metrics(lists[a], task.truth, cfg.ks), ranking_metrics(lists[b], task.truth, cfg.ks)
+        for metric in (m for m in PAIRED_METRICS if m in per_a):
+            mean, lo, hi = bootstrap_ci(np.asarray(per_b[metric]) - np.asarray(per_a[metric]), cfg.n_boot,
+                                        seed=cfg.seed)
+            out.append({"a": a, "b": b, "metric": metric, "mean": round(mean, 5),
+                        "ci95": [round(lo, 5), round(hi, 5)]})
+    return out
+
+
 def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig,
                    train_m: Marketplace | None = None) -> dict:
     """The selection center's own question on synthetic data: graded NDCG@K of each anchor's ranking against
@@ -579,25 +608,26 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                     scorers |= {f"{k}_tuned": v for k, v in ours(tuned_model, name).items() if k.startswith("ours")}
                 if name == "anchor_goods":
                     scorers.update(shelf_rate_ablations(train_m, cfg))
-                res = {}
+                res, lists = {}, {}  # the lists too: paired differences compare two models user by user
                 for model_name, scorer in scorers.items():
                     t = time.perf_counter()
-                    ranked = rank_task(task, scorer, kmax)
+                    ranked = lists[model_name] = rank_task(task, scorer, kmax)
                     res[model_name] = score(ranked, task, cfg, small if goods else None, new if goods else None,
                                             category if goods else None)
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
                 served = None
                 if name == "goods_anchors":
-                    served = ours_anchors_served(ranker, task, kmax)
+                    served = lists["ours"] = ours_anchors_served(ranker, task, kmax)
                     res["ours"] = score(served, task, cfg, None, None, None)
                     if tuned_model is not None:
-                        res["ours_tuned"] = score(ours_anchors_served(Ranker(tuned_model), task, kmax), task, cfg,
-                                                  None, None, None)
+                        lists["ours_tuned"] = ours_anchors_served(Ranker(tuned_model), task, kmax)
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, None, None)
                 if name == "anchor_goods":
-                    res["ours"] = score(ours_reranked(ranker, task, kmax), task, cfg, small, new, category)
+                    lists["ours"] = ours_reranked(ranker, task, kmax)
+                    res["ours"] = score(lists["ours"], task, cfg, small, new, category)
                     if tuned_model is not None:
-                        res["ours_tuned"] = score(ours_reranked(Ranker(tuned_model), task, kmax), task, cfg, small,
-                                                  new, category)
+                        lists["ours_tuned"] = ours_reranked(Ranker(tuned_model), task, kmax)
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, small, new, category)
                     if truth is not None and truth.expected_sales is not None:
                         expected = np.asarray(truth.expected_sales)
                         # Two ceilings. "oracle": the generator's expected sales if shelved, the quantity the
@@ -613,7 +643,8 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                                 task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0), kmax),
                                 task, cfg, small, new, category)
                 results[name] = {"users": len(task.users), "population": task.population,
-                                 "relevant_pairs": int(task.truth.nnz), "models": res}
+                                 "relevant_pairs": int(task.truth.nnz), "models": res,
+                                 "paired": paired_differences(lists, res, task, cfg)}
                 if truth is not None and truth.expected_sales is not None:
                     if name == "anchor_goods":
                         results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg,

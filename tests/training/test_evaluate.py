@@ -288,6 +288,24 @@ def test_without_a_shelf_table_the_report_says_what_ours_and_its_raw_ranking_are
     assert "has no shelf table" not in markdown(result)
 
 
+def test_ours_is_compared_with_the_best_baseline_user_by_user(result):
+    """Both scored on the same users: the difference's paired interval, not two separate intervals' overlap
+    (the probe saw +0.031 recall called "not apart" that way)."""
+    for task in ("anchor_goods", "fan_goods", "goods_anchors"):
+        tr = result["tasks"][task]
+        models, paired = tr["models"], [d for d in tr["paired"] if d["b"] == "ours"]
+        best = max((n for n in models if not n.startswith(("ours", "ablation", "oracle"))),
+                   key=lambda n: models[n]["ndcg@20"]["mean"])
+        assert {d["a"] for d in paired} == {best} and {d["metric"] for d in paired} == {"ndcg@20", "recall@20"}
+        for d in paired:
+            a, b = models[d["a"]][d["metric"]], models["ours"][d["metric"]]
+            assert d["mean"] == pytest.approx(b["mean"] - a["mean"], abs=2e-5)
+            assert d["ci95"][0] <= d["mean"] <= d["ci95"][1]
+            separate = (a["ci95"][1] - a["ci95"][0]) + (b["ci95"][1] - b["ci95"][0])
+            assert d["ci95"][1] - d["ci95"][0] < separate  # the same users' noise cancels
+        assert f"ours against the best baseline ({best}), paired over the same users" in markdown(result)
+
+
 def test_compare_flags_differences_whose_intervals_do_not_overlap(result):
     import copy
 
@@ -389,6 +407,12 @@ def test_with_tune_the_tuned_model_is_scored_beside_the_untuned_one_tuned_before
     assert {"ours", "ours_tuned", "ours_no_rerank_tuned"} <= set(result["tasks"]["anchor_goods"]["models"])
     text = markdown(result)
     assert "## Tuned and untuned" in text and "| fan_goods | ours | ndcg@20 |" in text
+    # each tuned model against its untuned self over the same users: a paired interval, not two intervals' overlap
+    pairs = {(d["a"], d["b"], d["metric"]): d for d in result["tasks"]["anchor_goods"]["paired"]}
+    d = pairs[("ours_no_rerank", "ours_no_rerank_tuned", "ndcg@20")]
+    line = next(x for x in text.splitlines() if x.startswith("| anchor_goods | ours_no_rerank | ndcg@20 |"))
+    assert f"{d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]" in line
+    assert line.endswith("| yes |") == (d["ci95"][0] > 0 or d["ci95"][1] < 0)
 
 
 @pytest.fixture(scope="module")
