@@ -71,14 +71,19 @@ class Serving:
     def anchor_row(self, anchor_id: str) -> int:
         row = self.model.anchor_ids.lookup(anchor_id)
         if row < 0:
-            raise ApiError(404, "not_found", f"anchor {anchor_id!r} not found", "anchor_id")
+            raise ApiError(404, "not_found", f"anchor {_shown(anchor_id)} not found", "anchor_id")
         return row
 
     def product_row(self, product_id: str) -> int:
         row = self.model.product_ids.lookup(product_id)
         if row < 0:
-            raise ApiError(404, "not_found", f"product {product_id!r} not found", "product_id")
+            raise ApiError(404, "not_found", f"product {_shown(product_id)} not found", "product_id")
         return row
+
+
+def _shown(value: str, limit: int = 64) -> str:
+    """An id as an error repeats it: whole up to `limit` characters (a 5,000-character id was echoed in full)."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 def serving() -> Serving:

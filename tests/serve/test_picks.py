@@ -198,6 +198,9 @@ def test_unknown_anchor_is_404(client):
     assert r.status_code == 404
     assert r.get_json()["error"] == {"code": "not_found", "message": "anchor '999999999999' not found",
                                      "field": "anchor_id"}
+    long = "7" * 5000  # repeated whole, the answer grew with whatever a client sent
+    message = client.get(f"/v1/anchors/{long}/picks").get_json()["error"]["message"]
+    assert message == f"anchor {'7' * 64!r}... (5,000 characters) not found"
 
 
 def test_an_offset_past_the_filtered_goods_gives_an_empty_last_page(client, ids):
