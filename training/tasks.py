@@ -85,13 +85,15 @@ def build_tasks(train_m: Marketplace, test: pd.DataFrame, cfg: TaskSample) -> di
             seen = sp.csr_matrix((n_u, n_i), dtype=seen.dtype)
         else:
             truth = truth - truth.multiply(seen)  # only pairs new in the test period
+        table = {"product": train_m.products, "anchor": train_m.anchors}[i]
+        unborn = (table["created_at"] >= train_m.snapshot_time).to_numpy()
+        if unborn.any():  # created after the cut-off: no model could have shown them then, so they are no target
+            truth = sp.csr_matrix(truth.multiply((~unborn)[None, :].astype(np.float64)))
         truth.eliminate_zeros()
         users = population = np.flatnonzero(np.diff(truth.tocsr().indptr) > 0)
         if len(users) > cfg.max_users:  # a stream per task: its sample must not depend on the other tasks asked
             rng = np.random.default_rng([cfg.seed, TASKS.index(name)])
             users = np.sort(rng.choice(users, cfg.max_users, replace=False))
-        table = {"product": train_m.products, "anchor": train_m.anchors}[i]
-        unborn = (table["created_at"] >= train_m.snapshot_time).to_numpy()
         tasks[name] = Task(name, users, truth.tocsr()[users], seen.tocsr()[users], n_i, unborn, len(population))
         _log.info("task %s: %d of %d users with new pairs (sampled: max_users %d), %d relevant pairs", name,
                   len(users), len(population), cfg.max_users, tasks[name].truth.nnz)

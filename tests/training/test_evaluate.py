@@ -32,6 +32,17 @@ def test_split_trains_only_on_the_past_and_tests_only_new_pairs(small_snapshot):
     assert (np.diff(t.truth.indptr) > 0).all()
 
 
+def test_goods_created_after_the_cut_off_are_no_target(small_snapshot):
+    """No model could have shown them at the cut-off: counted as relevant they capped every model's recall below 1
+    (1.6% of medium's test purchases: probe)."""
+    m = load_snapshot(small_snapshot)
+    train_m, test, _ = split(m, 14)
+    task = build_tasks(train_m, test, EvalConfig(max_users=10**6, tasks=("fan_goods",)))["fan_goods"]
+    unborn = np.flatnonzero(task.unborn)
+    assert np.isin(test["product"].to_numpy(), unborn).any()  # the test period does buy them
+    assert task.truth[:, unborn].nnz == 0
+
+
 def test_a_task_samples_the_same_users_whichever_other_tasks_are_asked(small_snapshot, result):
     """One stream across tasks made fan_goods' users depend on whether anchor_goods came first (NDCG@20 0.33 in
     one run, 0.18 in the other: probe); the header says the users are a sample, and of how many."""
