@@ -28,6 +28,11 @@ class ArtifactError(XuanpinError, ValueError):
     """A model artifact is missing, incomplete or inconsistent; the message names the file."""
 
 
+class FormatError(ArtifactError):
+    """An artifact in a format this code does not read (retired, or newer): another version of the code may,
+    so it is not damaged."""
+
+
 class RegistryError(XuanpinError, RuntimeError):
     """The model registry refuses an operation (unknown version, no manifest, ...)."""
 

@@ -14,6 +14,7 @@ follows CURRENT.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from recommender.artifact import read_manifest
 from recommender.contract import TABLES, find_table_file
-from recommender.errors import ArtifactError, LockHeld, RegistryError
+from recommender.errors import ArtifactError, FormatError, LockHeld, RegistryError
 
 SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
 
@@ -204,7 +205,7 @@ class Registry:
         def problem(version: str) -> str | None:  # why `version` cannot be served (None: it can)
             try:
                 return self.check(version, verify)
-            except OSError as exc:
+            except (OSError, FormatError) as exc:
                 return str(exc)
 
         with self.lock():
@@ -228,25 +229,34 @@ class Registry:
 
     # -- retention --------------------------------------------------------------------------------------------
     def check(self, version: str, verify: Callable[[Path], object] | None) -> str | None:
-        """Why `version` is damaged (`verify(path)`, e.g. loading the model, raised ArtifactError or ValueError),
-        or None when it loads or nothing verifies. An OSError (a disk or permission error, not the version's
-        content) propagates: a caller must not mistake a version it could not read for a damaged one."""
+        """Why `version` is damaged (`verify(path)`, e.g. loading the model, refused its content), or None when
+        it loads or nothing verifies. Two outcomes are not damage and propagate, so that no caller deletes or
+        condemns the version for them: OSError (the disk, permissions, a process's file limit, not the version's
+        content) and FormatError (a format another version of the code reads)."""
         if verify is None:
             return None
         try:
             verify(self.path(version))
-        except (ArtifactError, ValueError) as exc:
+        except (OSError, FormatError):
+            raise
+        except ArtifactError as exc:
+            cause = exc.__cause__  # a file that could not be opened for a reason not its own (EMFILE, ENOMEM, EIO)
+            if isinstance(cause, OSError) and cause.errno not in (None, errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+                raise cause from exc
             return str(exc)
+        except Exception as exc:  # a manifest that parses but is malformed: KeyError, TypeError, ...
+            return f"{type(exc).__name__}: {exc}"
         return None
 
     def prune(self, keep: int, verify: Callable[[Path], object] | None = None) -> list[str]:
         """Delete the oldest complete versions beyond `keep`, never CURRENT; also leftovers of dead runs. Call it
         under the lock: to it a running job's temporary files are a dead run's.
 
-        With `verify` (e.g. loading the model), `keep` counts the versions that pass it, so retention leaves
-        `keep` versions a rollback can go to: a damaged version (not CURRENT) is deleted wherever it stands,
-        its reason kept in the history, and a version that could not be read at all (OSError) is left alone and
-        not counted."""
+        With `verify` (e.g. loading the model), `keep` counts the versions that pass it, so a damaged version
+        does not take the place of one that loads: a damaged version (not CURRENT) is deleted wherever it
+        stands, its reason kept in the history. A version that could not be read at all (OSError) is left alone
+        and not counted; one in a format this code does not read (another version of the code may) is kept or
+        pruned by age as before verification existed."""
         current = self.current()
         removed: list[str] = []
         damaged: dict[str, str] = {}
@@ -258,6 +268,8 @@ class Registry:
             except OSError as exc:
                 unreadable[version] = str(exc)
                 continue
+            except FormatError:
+                why = None
             if why is None and kept < keep:
                 kept += 1
                 continue
@@ -273,7 +285,7 @@ class Registry:
                 shutil.rmtree(leftover, ignore_errors=True)
         for leftover in self.root.glob(".CURRENT.*.tmp"):  # a pointer a killed run wrote but never renamed
             leftover.unlink(missing_ok=True)
-        if removed or unreadable:
+        if removed:  # what could not be read is told by `registry list`, not by an event every night
             extra = {"damaged": damaged} if damaged else {}
             extra |= {"unreadable": unreadable} if unreadable else {}
             self.record("pruned", versions=removed, keep=keep, **extra)

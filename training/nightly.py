@@ -28,7 +28,7 @@ from pydantic import Field
 
 from recommender.artifact import ArtifactError, Model, load_model, read_manifest
 from recommender.contract import ContractError, Marketplace, load_snapshot, orders_lag_days
-from recommender.errors import ConfigError, LockHeld
+from recommender.errors import ConfigError, FormatError, LockHeld
 from recommender.registry import Registry
 from recommender.settings import Settings
 from recommender.shelf_rate import has_exposure
@@ -411,8 +411,9 @@ def _nothing_newer(served: Model, m: Marketplace) -> str | None:
 
 def registry_table(registry_dir: str | Path, verify: bool = True) -> pd.DataFrame:
     """One row per complete version. `state` is what loading it says (`verify`): "ok", "DAMAGED" (its reason
-    in `problem`: a truncated or altered file, a manifest that does not parse) or "UNREADABLE" (the disk or
-    permissions, not the version); a damaged version cannot be served or rolled back to."""
+    in `problem`: a truncated or altered file, a manifest that does not parse), "UNREADABLE" (the disk or
+    permissions, not the version) or "OTHER FORMAT" (a format this code does not read); only "ok" can be served
+    or rolled back to by this code."""
     registry = Registry.existing(registry_dir)
     current, served = registry.current(), registry.ever_served()
     rows = []
@@ -433,6 +434,8 @@ def registry_table(registry_dir: str | Path, verify: bool = True) -> pd.DataFram
                     "state": "DAMAGED", "problem": why.replace(f"{registry.path(version)}/", "")}
             except OSError as exc:
                 row |= {"state": "UNREADABLE", "problem": str(exc)}
+            except FormatError as exc:  # another version of the code may read it: not damaged
+                row |= {"state": "OTHER FORMAT", "problem": str(exc).replace(f"{registry.path(version)}/", "")}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -445,7 +448,11 @@ def current_note(registry_dir: str | Path) -> str | None:
         return "CURRENT is missing or empty: a service on this registry falls back to the newest version served before"
     if current not in registry.versions():
         return f"CURRENT names {current!r}, which is not a complete version here"
-    if (why := registry.check(current, load_model)) is not None:
+    try:
+        why = registry.check(current, load_model)
+    except (OSError, FormatError) as exc:
+        why = str(exc)
+    if why is not None:
         return (f"CURRENT names {current}, which does not load ({why}): a service on this registry keeps the model "
                 "it holds, or falls back to the newest version served before; roll back")
     return None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender.artifact.layout import MANIFEST, READABLE_VERSIONS, RETIRED_VERSIONS
-from recommender.errors import ArtifactError
+from recommender.errors import ArtifactError, FormatError
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -21,8 +21,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise ArtifactError(f"{file}: unreadable manifest ({exc})") from exc
     version = manifest.get("format_version")
     if version in RETIRED_VERSIONS:
-        raise ArtifactError(f"{file}: format_version {version} is no longer read (this code reads "
-                            f"{READABLE_VERSIONS}); retrain with `xuanpin train` to write the current format")
+        raise FormatError(f"{file}: format_version {version} is no longer read (this code reads "
+                          f"{READABLE_VERSIONS}); retrain with `xuanpin train` to write the current format")
     if version not in READABLE_VERSIONS:
-        raise ArtifactError(f"{file}: format_version {version!r}, this code reads {READABLE_VERSIONS}")
+        raise FormatError(f"{file}: format_version {version!r}, this code reads {READABLE_VERSIONS}")
     return manifest

@@ -256,8 +256,9 @@ def test_prune_never_deletes_current_even_damaged_nor_what_it_could_not_read(reg
     verify = _verify_refusing({"20260103T000000Z"}, unreadable=frozenset({"20260102T000000Z"}))
     assert reg.prune(keep=1, verify=verify) == []
     assert reg.versions() == ["20260101T000000Z", "20260102T000000Z", "20260103T000000Z"]
-    assert "permission denied" in reg.history()[-1]["unreadable"]["20260102T000000Z"]
+    assert reg.history() == []  # nothing removed: no event every night while a version cannot be read
     assert reg.prune(keep=0, verify=verify) == ["20260101T000000Z"]
+    assert "permission denied" in reg.history()[-1]["unreadable"]["20260102T000000Z"]
 
 
 def test_rollback_skips_a_version_that_cannot_be_read(reg):
@@ -266,3 +267,40 @@ def test_rollback_skips_a_version_that_cannot_be_read(reg):
         reg.record("promoted", version=version)
     verify = _verify_refusing(set(), unreadable=frozenset({"20260102T000000Z"}))
     assert reg.rollback(verify=verify) == "20260101T000000Z"
+
+
+def test_a_version_in_another_format_is_not_damaged_and_is_pruned_by_age_only(reg):
+    """Older code running nightly (a code rollback) must not delete what newer code wrote, nor call it damaged."""
+    from recommender.errors import FormatError
+
+    add_version(reg, "20260104T000000Z")
+    reg.set_current("20260104T000000Z")
+
+    def verify(path):
+        if path.name != "20260101T000000Z":
+            raise FormatError(f"{path}/manifest.json: format_version 10, this code reads (5, 6, 7, 8, 9)")
+
+    assert reg.prune(keep=3, verify=verify) == ["20260101T000000Z"]  # the oldest, by age, as without loading
+    assert reg.versions() == ["20260102T000000Z", "20260103T000000Z", "20260104T000000Z"]
+    with pytest.raises(RegistryError, match="format_version 10"):
+        reg.rollback("20260102T000000Z", verify=verify)
+
+
+def test_a_malformed_manifest_is_damage_and_a_file_that_could_not_be_opened_is_not(reg):
+    """Loading may fail with any error on a manifest that parses but lacks a field (KeyError: it stopped every
+    nightly run), and a file the process could not open (too many open files) is the process's trouble."""
+    def verify(path):
+        if path.name == "20260101T000000Z":
+            raise KeyError("profiles")
+        if path.name == "20260102T000000Z":
+            try:
+                raise OSError(24, "Too many open files")
+            except OSError as exc:
+                raise ArtifactError(f"{path}/vectors/product.npy: unreadable array ({exc})") from exc
+
+    reg.set_current("20260103T000000Z")
+    assert reg.check("20260101T000000Z", verify) == "KeyError: 'profiles'"
+    with pytest.raises(OSError, match="Too many open files"):
+        reg.check("20260102T000000Z", verify)
+    assert reg.prune(keep=5, verify=verify) == ["20260101T000000Z"]
+    assert reg.versions() == ["20260102T000000Z", "20260103T000000Z"]

@@ -664,3 +664,15 @@ def test_a_corrected_re_export_replaces_a_bad_model_after_a_rollback(served, sna
     assert code == EXIT_PROMOTED and result["holdout"]["purchases"] > 0, result
     assert reg.current() == result["version"]
     assert load_model(reg.current_path()).manifest["data"]["fingerprint"] == result["fingerprint"]
+
+
+def test_registry_list_tells_a_version_of_another_format_from_a_damaged_one(served):
+    import json as json_
+
+    reg = Registry.open(served)
+    version = reg.current()
+    manifest = reg.path(version) / "manifest.json"
+    manifest.write_text(json_.dumps({**json_.loads(manifest.read_text()), "format_version": 99}))
+    row = registry_table(served).set_index("version").loc[version]
+    assert row["state"] == "OTHER FORMAT" and "format_version 99" in row["problem"]
+    assert f"CURRENT names {version}, which does not load" in nightly.current_note(served)
