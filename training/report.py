@@ -17,9 +17,18 @@ SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recal
 EXTRA = ("coverage@100", "exposure_small_merchant@20", "exposure_new_goods@20", "category_diversity@20")
 
 
+def _known(metric: dict | float | None) -> bool:
+    """A figure with a value: reports keep NaN as null (a task or model with nothing to average)."""
+    if isinstance(metric, dict):
+        return metric.get("mean") is not None and None not in metric.get("ci95", [None])
+    return metric is not None
+
+
 def _cell(metric: dict | float | None) -> str:
     if metric is None:
         return ""
+    if not _known(metric):
+        return "n/a"
     if isinstance(metric, dict):
         lo, hi = metric["ci95"]
         return f"{metric['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
@@ -245,13 +254,15 @@ def finite(obj):
     return obj
 
 
-_PLOT_LINK = re.compile(r"^!\[[^\]]*\]\(([^)/]+\.png)\)$", re.MULTILINE)
+#: the plots this module draws, by name: only those are removed when a new report no longer draws them
+_OWN_PLOT = re.compile(r"(recall_at_k|coverage_vs_ndcg|tail_exposure)_[A-Za-z0-9_]+\.png")
 
 
 def write_report(result: dict, out: Path) -> Path:
-    """report.json, the plots and report.md, written aside and then moved in (report.md last), so a run that
-    fails or is stopped while writing leaves the previous report whole, never a mix of two; plots of the previous
-    report that this one does not draw are removed."""
+    """report.json, the plots and report.md, written aside and then moved in, report.md last: a run that fails or
+    is stopped while writing (the plots take the longest) leaves the previous report as it was. The moves are
+    renames within the folder; after them, plots this module drew for an earlier report and no longer draws are
+    removed (other files in the folder are not touched)."""
     check_report_dir(out)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".report-"))
     try:
@@ -260,16 +271,16 @@ def write_report(result: dict, out: Path) -> Path:
         images = plots(result, staging)
         text = markdown(result) + "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
         (staging / "report.md").write_text(text, encoding="utf-8")
-        before = out / "report.md"
-        stale = set(_PLOT_LINK.findall(before.read_text(encoding="utf-8"))) if before.is_file() else set()
         for image in images:
             os.replace(image, out / image.name)
-        for name in stale - {image.name for image in images}:
-            (out / name).unlink(missing_ok=True)
         os.replace(staging / "report.json", out / "report.json")
         os.replace(staging / "report.md", out / "report.md")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    drawn = {image.name for image in images}
+    for old in out.iterdir():
+        if _OWN_PLOT.fullmatch(old.name) and old.name not in drawn:
+            old.unlink(missing_ok=True)
     return out
 
 
@@ -313,6 +324,9 @@ def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20"
                 if metric not in ma or metric not in mb:
                     continue
                 x, y = ma[metric], mb[metric]
+                if not (_known(x) and _known(y)):
+                    lines.append(f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} | n/a | |")
+                    continue
                 apart = intervals_apart(x, y)
                 lines.append(f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} | "
                              f"{y['mean'] - x['mean']:+.4f} | {'*' if apart else ''} |")

@@ -52,7 +52,7 @@ class Task:
     seen: sp.csr_matrix  # (len(users), n_items) training pairs, excluded from rankings
     n_items: int
     unborn: np.ndarray | None = None  # (n_items,) items created after the cut-off: not offerable then
-    population: int | None = None  # users with something to find before sampling (None: not sampled)
+    population: int | None = None  # users with something to find, before sampling (None: not counted)
 
 
 def split(m: Marketplace, test_days: float) -> tuple[Marketplace, pd.DataFrame, pd.Timestamp]:

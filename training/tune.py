@@ -478,8 +478,8 @@ class Objectives:
 
 
 #: each stage scores what it tunes, so two stages' figures for the same settings differ: the factors alone,
-#: then the factors blended with the content model, then with the trend
-METRIC = {"vectors": "fan->goods NDCG@{k} (the ALS factors alone)",
+#: then the factors blended with the content model, then with the trend (ALS or BPR factors)
+METRIC = {"vectors": "fan->goods NDCG@{k} (the factors alone)",
           "content": "fan->goods NDCG@{k} (factors blended with the content model)",
           "trend": "fan->goods NDCG@{k} (taste blended with the trend)",
           "rebuy": "fan->goods NDCG@{k}, rebuys included (fan_goods_all)",

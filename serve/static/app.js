@@ -304,7 +304,7 @@ function loadHomeBoards() {
       `${hit.product.category} · ${price(hit.product.price)} · 佣金 ${pct(hit.product.commission_rate)}`,
       h("span", { class: "growth " + (hit.growth_7d > 0 ? "up" : hit.growth_7d < 0 ? "down" : "flat") },
         signedPct(hit.growth_7d)), `近7天 ${num(hit.product.sales_7d)} 件 · ${num(hit.orders_7d)} 单`)),
-    "暂无近7天销量 10 件以上的商品。", () => "近7天销量 ≥ 10 件");
+    "暂无近7天销量 10 件以上且通过质量门槛的商品。", () => "近7天销量 ≥ 10 件 · 通过质量门槛");
 }
 
 /** One row of a home panel: rank, the item's link with a line beneath, and two figures on the right. */

@@ -141,6 +141,7 @@ def test_a_report_that_fails_while_written_leaves_the_previous_one_whole(result,
     out = write_report(result, tmp_path / "report")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     (out / "notes.txt").write_text("the user's own file")
+    (out / "logo.png").write_bytes(b"the user's own picture")
 
     def fails(res, where):
         (where / "recall_at_k_anchor_goods.png").write_bytes(b"half a plot")
@@ -150,13 +151,14 @@ def test_a_report_that_fails_while_written_leaves_the_previous_one_whole(result,
     changed = {**result, "seconds": result["seconds"] + 1}
     with pytest.raises(OSError, match="No space"):
         write_report(changed, out)
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "notes.txt"} == before
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name not in ("notes.txt", "logo.png")} == before
     monkeypatch.undo()
+    (out / "report.md").write_bytes(b"\xff\xfe ![logo](logo.png)\r\n")  # edited by hand, not even UTF-8
     fewer = {**result, "tasks": {k: v for k, v in result["tasks"].items() if k != "fan_goods"}}
     write_report(fewer, out)
     names = {p.name for p in out.iterdir()}
     assert "tail_exposure_fan_goods.png" not in names and "recall_at_k_anchor_goods.png" in names
-    assert "notes.txt" in names and not [n for n in names if n.startswith(".")]
+    assert {"notes.txt", "logo.png"} <= names and not [n for n in names if n.startswith(".")]
 
 
 def test_report_json_is_standard_json_without_nan(result, tmp_path):
@@ -232,6 +234,13 @@ def test_the_truth_of_another_world_is_refused_not_scored(copy_of, tmp_path):
     r = _evaluate_cli(data)
     assert r.exit_code == 1 and "not this snapshot's ground truth" in r.output, r.output
     assert "anchors in the snapshot after validation" in r.output and not (data / "report" / "report.md").exists()
+
+
+def test_the_truth_s_rows_are_the_same_whether_the_ids_are_read_as_numbers_or_text():
+    from fixtures.marketplace import ids_digest
+
+    assert ids_digest(np.array([10000001, 10000002])) == ids_digest(np.array(["10000001", "10000002"]))
+    assert ids_digest(np.array([1, 2])) != ids_digest(np.array([2, 1]))
 
 
 def test_a_snapshot_that_lost_a_good_in_validation_is_not_scored_against_its_truth(copy_of):
@@ -315,6 +324,20 @@ def test_ours_is_compared_with_the_best_baseline_user_by_user(result):
             separate = (a["ci95"][1] - a["ci95"][0]) + (b["ci95"][1] - b["ci95"][0])
             assert d["ci95"][1] - d["ci95"][0] < separate  # the same users' noise cancels
         assert f"ours against the best baseline ({best}), paired over the same users" in markdown(result)
+
+
+def test_compare_reads_reports_whose_figures_are_null(result):
+    """report.json keeps NaN as null: comparing two such reports printed nan before, and must not fail now."""
+    import copy
+
+    from training.report import finite
+
+    a = json.loads(json.dumps(finite(result)))
+    b = copy.deepcopy(a)
+    for report in (a, b):
+        report["tasks"]["fan_goods"]["models"]["random"]["recall@20"] = {"mean": None, "ci95": [None, None]}
+    line = next(x for x in compare(a, b).splitlines() if x.startswith("| fan_goods | random | recall@20 |"))
+    assert line == "| fan_goods | random | recall@20 | n/a | n/a | n/a | |"
 
 
 def test_compare_flags_differences_whose_intervals_do_not_overlap(result):
