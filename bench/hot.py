@@ -111,7 +111,7 @@ def measure_routes(args, base: str, kind: str, connections: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, required=True, help="model artifact directory (format 4)")
+    ap.add_argument("--model", type=Path, required=True, help="model artifact directory (one `xuanpin train` wrote)")
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--duration", type=int, default=10, help="seconds of wrk per route")
