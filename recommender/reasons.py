@@ -118,6 +118,14 @@ def price_band_fit(factor: float, band: int, sold: bool = True, bands: int = 5) 
     return {"code": "price_band_fit", "text": text, "value": round(float(factor), 2)}
 
 
+def low_stock(stock: int, sales_7d: int) -> dict:
+    """A caution, not a reason to pick: at last week's pace the stock runs out within the week."""
+    days = stock / (sales_7d / 7)
+    when = "不到 1 天" if days < 1 else f"约 {days:.0f} 天"  # whole days: a reason shows no raw decimals
+    return {"code": "low_stock", "text": f"库存预警：剩 {stock:,} 件，按近7天销量{when}卖完",
+            "value": round(days, 1)}
+
+
 def outside_category(category: str, peers_selling: float, fans_buying: float = 0.0) -> dict:
     """A pick outside the room's own categories (拓品类), justified by rooms whose fans are like its fans; where
     (almost) none of them sells the category, "0% of them" would argue against the pick, so the reason cites the

@@ -16,6 +16,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from recommender.evidence import days_of_stock, low_stock
+
 if TYPE_CHECKING:
     from recommender.artifact import Model
     from recommender.ranking import Pick
@@ -78,7 +80,14 @@ class Cards:
                 "merchant_id": p.value("merchant_id", row), "merchant_name": p.value("merchant_name", row),
                 "brand": p.value("brand", row), "stock": self.stock(row),
                 "refund_rate": _float(p.value("refund_rate", row)), "shop_rating": _float(p.value("shop_rating", row)),
-                "sales_7d": _int(st.value("sales_7d", row)), "gmv_7d": _float(st.value("gmv_7d", row))}
+                "sales_7d": _int(st.value("sales_7d", row)), "gmv_7d": _float(st.value("gmv_7d", row)),
+                **self.stock_state(row)}
+
+    def stock_state(self, row: int) -> dict:
+        """库存预警 on every card: whether the stock runs out within a week at last week's pace, and in how many
+        days (the product page's figures, so a pick is not pushed unmarked while it sells out)."""
+        stock, sold = self.stock(row), _int(self.stats.value("sales_7d", row)) or 0
+        return {"low_stock": low_stock(stock, sold), "days_of_stock": days_of_stock(stock, sold)}
 
     def stock(self, row: int) -> int | None:
         """A good's stock (None: unknown)."""

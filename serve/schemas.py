@@ -158,6 +158,10 @@ class ProductCard(BaseModel):
     shop_rating: float | None = None
     sales_7d: int
     gmv_7d: float
+    low_stock: bool | None = Field(None, description="stock < sales_7d: at last week's pace it runs out within a "
+                                   "week (库存预警); null when the stock is unknown")
+    days_of_stock: float | None = Field(None, description="days the stock lasts at the last 7 days' pace; null when "
+                                        "the stock is unknown or nothing sold in 7 days")
 
 
 class Paging(BaseModel):

@@ -52,6 +52,7 @@ class Explainer:
         # yuan per order to the fen: what the breakdown shows and the commission reason's 每单约赚 is computed from
         self._order_value = np.round(goods.order_value, 2).tolist()
         self._new, self._small, self._new_shop = goods.new.tolist(), goods.small.tolist(), goods.new_shop.tolist()
+        self._stock, self._units_7d = goods.stock.tolist(), np.asarray(goods.sales[7], np.int64).tolist()
         self._shop_age = goods.shop_age_days.tolist()
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
         self._audience_col = [int(rooms.audience_column[c]) for c in goods.category.tolist()]
@@ -106,6 +107,8 @@ class Explainer:
         if self._new_shop[p]:
             supported.append("new_shop")
             why.append(reasons.new_shop(self._shop_age[p]))
+        if self._stock[p] < self._units_7d[p]:  # runs out within the week at last week's pace: say so
+            why.append(reasons.low_stock(int(self._stock[p]), self._units_7d[p]))
         fixed = (self._audience_col[p], cat, tuple(why), tuple(supported))
         if self.memo_size:
             if len(self._memo) >= self.memo_size:
