@@ -106,15 +106,14 @@ def audience_fit(share: float, who: str, lift: float, region: bool = False, cate
             "value": round(float(lift), 2)}
 
 
-def price_band_fit(factor: float, band: int, sold: bool = True, bands: int = 5) -> dict:
+def price_band_fit(factor: float, band: int, bands: int = 5) -> dict:
     """The room sells the good's price band better than its other bands (the band factor of expected orders). The
     factor is an estimate (a room's lean over all its bands, so a band it has not sold yet can carry it), and the
-    bands are price quintiles within the good's category: the text says both. A room that has sold nothing has
-    the factor from its fans' price levels alone, and the text says so."""
+    bands are price quintiles within the good's category: the text says both. Only rooms with sales are told it:
+    a room without has its lean from where its fans buy elsewhere, too unsure a figure to be a reason."""
     where = "较贵" if band > (bands - 1) / 2 else "较便宜" if band < (bands - 1) / 2 else "中等价位"
-    what = f"同类目中{where}的商品（第 {band + 1} 档，共 {bands} 档）"
-    text = (f"按你的直播间各价位段的销量估计，{what}在你这里比平常多卖 {factor - 1:.0%}" if sold
-            else f"按你的粉丝常买的价位估计，{what}在你的直播间预计比平常多卖 {factor - 1:.0%}")
+    text = (f"按你的直播间各价位段的销量估计，同类目中{where}的商品（第 {band + 1} 档，共 {bands} 档）"
+            f"在你这里比平常多卖 {factor - 1:.0%}")
     return {"code": "price_band_fit", "text": text, "value": round(float(factor), 2)}
 
 

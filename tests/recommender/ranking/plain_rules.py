@@ -119,7 +119,8 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
     out = []
     for c, v, t, b, pb, up, q, r in zip(category.tolist(), best_view.tolist(), best_cell.tolist(),
                                         np.round(band, 2).tolist(), scorer.band[rows].tolist(),
-                                        (band >= FIT_LIFT).tolist(), np.round(share, 2).tolist(),
+                                        ((band >= FIT_LIFT) & bool(scorer.sold[anchor])).tolist(),
+                                        np.round(share, 2).tolist(),
                                         np.round(lift, 2).tolist(), strict=True):
         why = ()
         if v >= 0:
@@ -127,6 +128,6 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
             why = (reasons.audience_fit(q, views[v].labels[t], r, region=views[v].name == "region", category=cited,
                                         sold=bool(scorer.sold[anchor]), level=views[v].name == "price_level"),)
         if up:  # the factor itself, not its rounding, is a reason
-            why = (*why, reasons.price_band_fit(b, pb, bool(scorer.sold[anchor])))
+            why = (*why, reasons.price_band_fit(b, pb))
         out.append(why)
     return out

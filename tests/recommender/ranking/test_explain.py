@@ -148,9 +148,9 @@ def test_a_pick_says_which_of_the_room_s_fans_and_price_band_it_fits(ranker):
     assert by_view["price_level"] > 0, by_view  # the fans' spending levels (消费水平) are a reason too
 
 
-def test_a_room_that_has_sold_nothing_is_not_told_what_it_sells(ranker):
-    """A price band is a reason for a room without a sale too (its fans' price levels set the factor), but the
-    text speaks of its fans, never of what the room sells."""
+def test_a_room_that_has_sold_nothing_is_not_told_a_price_band(ranker):
+    """A room without sales has its band lean from where its fans buy elsewhere, which pointed the wrong way for 3
+    in 10 new rooms (probe): such rooms get no price-band reason, rooms with sales do."""
     orders = ranker.model.columns.anchor_stats.numbers("orders_all", 1.0)
     said = {True: 0, False: 0}
     for anchor in range(len(orders)):
@@ -159,9 +159,9 @@ def test_a_room_that_has_sold_nothing_is_not_told_what_it_sells(ranker):
             for reason in pick.fit_reasons:
                 if reason["code"] == "price_band_fit":
                     said[sold] += 1
-                    assert ("按你的直播间各价位段的销量估计" in reason["text"]) == sold, (anchor, reason["text"])
-                    assert ("按你的粉丝常买的价位估计" in reason["text"]) != sold
-    assert said[True] > 5 and said[False] > 5, said
+                    assert "按你的直播间各价位段的销量估计" in reason["text"], reason["text"]
+    assert said[True] > 5 and said[False] == 0, said
+    assert (orders == 0).sum() > 0  # the fixture has rooms without sales
 
 
 def test_fit_reasons_are_those_of_weighing_every_cell_of_every_view(ranker):
