@@ -43,6 +43,8 @@ MAX_BAD_FRACTION = 0.05
 MAX_CAUSES = 5
 #: How many example rows each problem quotes.
 EXAMPLES = 5
+#: a commission rate this high is kept but warned about: a platform's rates rarely pass half the price
+IMPLAUSIBLE_COMMISSION = 0.9
 
 
 @dataclass(frozen=True)
@@ -517,6 +519,15 @@ class _TableCheck:
                                         count=len(parsed)))
             self.df[col.name] = parsed
 
+    def check_plausible(self) -> None:
+        """Values the contract allows but a platform almost never has: kept as given, and said (a warning names
+        the rows), since each would steer the ranking on its own."""
+        if self.table.name == "products" and "commission_rate" in self.df:
+            rate = pd.to_numeric(self.df["commission_rate"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            self.problem(rate >= IMPLAUSIBLE_COMMISSION, f"commission rate of {IMPLAUSIBLE_COMMISSION:.0%} or more: "
+                         "most likely a data error (a rate of 1 meant as 1%?); kept as given, and a pick's expected "
+                         "commission follows it", "commission_rate", drop=False)
+
     def check_duplicates(self) -> None:
         key = list(self.table.key)
         if not key:  # an event log without identity (clicks): nothing can repeat
@@ -688,6 +699,7 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
             continue
         check = _TableCheck(table, str(files[table.name]), frames[table.name], report)
         check.parse_columns()
+        check.check_plausible()
         check.check_duplicates()
         codes = check.check_references(vocabularies)
         for name, idx in codes.items():
