@@ -63,7 +63,9 @@ def detail(product_id: str, q: schemas.NoQuery):
         "windows": windows,
         "promotion": {"shelf_anchors": int(st["shelf_anchors"]), "selling_anchors_30d": int(st["anchors_30d"]),
                       "anchor_conversion_30d": plain(st["anchor_conversion_30d"]), "gmv_30d": float(st["gmv_30d"]),
-                      "buyers_30d": int(st["buyers_30d"]), "refund_share_30d": float(st["refund_share_30d"]),
+                      "buyers_30d": int(st["buyers_30d"]),
+                      # no order in 30 days: no share of refunds, not "0% refunded"
+                      "refund_share_30d": float(st["refund_share_30d"]) if int(st["orders_30d"]) else None,
                       "clicks_30d": int(st["clicks_30d"]) if "clicks_30d" in st else None},
         "shop": shop(s.cards, row),
         "stock": {"stock": stock, "sales_7d": sales_7d, "low_stock": low_stock(stock, sales_7d),

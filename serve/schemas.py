@@ -311,7 +311,8 @@ class Promotion(BaseModel):
     anchor_conversion_30d: float | None = Field(description="selling / shelving anchors, last 30 days")
     gmv_30d: float = Field(description="GMV through anchors' rooms, last 30 days")
     buyers_30d: int
-    refund_share_30d: float
+    refund_share_30d: float | None = Field(description="refunded orders / orders, last 30 days; null when it had "
+                                           "no order (the page shows —, not 0%)")
     clicks_30d: int | None = Field(None, description="fans' clicks on it in the last 30 days of the click log; null: "
                                    "the model's snapshot had no click log")
 

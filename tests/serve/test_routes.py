@@ -55,7 +55,17 @@ def test_product_page_windows_board_and_promotion(client, ids, serving):
     assert body["promotion"]["shelf_anchors"] == st["shelf_anchors"]
     assert body["promotion"]["selling_anchors_30d"] == st["anchors_30d"]
     assert body["promotion"]["clicks_30d"] == st["clicks_30d"] > 0  # the snapshot has a click log
+    assert body["promotion"]["refund_share_30d"] == pytest.approx(st["refund_share_30d"])
     assert body["quality"] == {"passes_gates": True, "failures": []}
+
+
+def test_a_good_without_orders_has_no_refund_share_not_zero(client, serving):
+    """0% read as "nobody returned it" on the page of a good listed two days ago (probe)."""
+    stats = serving.model.product_stats
+    unsold = stats.index[stats["orders_30d"].to_numpy() == 0]
+    assert len(unsold)
+    good = serving.model.product_ids.ids[unsold[0]]
+    assert get(client, f"/v1/products/{good}")["promotion"]["refund_share_30d"] is None
 
 
 def test_product_page_says_why_a_good_is_gated(client, serving):
