@@ -57,14 +57,17 @@ class Explainer:
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
         self._audience_col = [int(rooms.audience_column[c]) for c in goods.category.tolist()]
         self._category_code = goods.category
-        self._clicks = self._click_mean = None
-        if goods.clicks_30d is not None:
+        self._clicks = self._click_ratio = self._click_days = None
+        if goods.clicks_30d is not None:  # clicks a day on sale in the last 30, against the category's average
             clicks, code = np.asarray(goods.clicks_30d, np.float64), np.asarray(goods.category)
-            known = code >= 0
-            sums = np.bincount(code[known], clicks[known], len(goods.categories))
+            days = np.clip(np.ceil(np.nan_to_num(np.asarray(goods.age_days, np.float64), posinf=30.0)), 1, 30)
+            rate, known = clicks / days, code >= 0
+            sums = np.bincount(code[known], rate[known], len(goods.categories))
             counts = np.maximum(np.bincount(code[known], minlength=len(goods.categories)), 1)
+            mean = np.where(known, (sums / counts)[np.maximum(code, 0)], np.inf)
             self._clicks = goods.clicks_30d.astype(np.int64).tolist()
-            self._click_mean = np.where(known, (sums / counts)[np.maximum(code, 0)], np.inf).tolist()
+            self._click_days = days.astype(np.int64).tolist()
+            self._click_ratio = np.divide(rate, mean, out=np.zeros_like(rate), where=mean > 0).tolist()
 
     @property
     def interval(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -90,9 +93,9 @@ class Explainer:
         why = []
         if self._anchors_7d[p] > 0:
             why.append(reasons.sales_proof(self._anchors_7d[p], self._gmv_7d[p]))
-        elif self._clicks is not None and self._clicks[p] >= max(CLICKS_REASON_MIN,
-                                                                  CLICKS_REASON_RATIO * self._click_mean[p]):
-            why.append(reasons.fans_clicks(self._clicks[p], self._click_mean[p]))
+        elif self._clicks is not None and self._clicks[p] >= CLICKS_REASON_MIN \
+                and self._click_ratio[p] >= CLICKS_REASON_RATIO:
+            why.append(reasons.fans_clicks(self._clicks[p], self._click_days[p], self._click_ratio[p]))
         if 0 < self._rank_7d[p] <= BOARD_REASON_RANKS:
             why.append(reasons.top_board(cat, self._rank_7d[p]))
         if self._commission[p] > 0:  # a catalogue without commissions (Online Retail) has no 佣金 0% to argue

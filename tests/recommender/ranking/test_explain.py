@@ -68,22 +68,29 @@ def test_no_pick_is_argued_for_by_0_percent_of_the_fans(ranker):
 
 
 def test_a_good_nobody_sold_this_week_but_fans_click_far_more_than_its_category_says_so(ranker):
-    """The click log speaks for goods without a sale: a good with no seller in 7 days and at least twice its
-    category's average clicks (and 10) carries the count and that average; a good with sales proof, or with
-    ordinary clicks, does not."""
+    """The click log speaks for goods without a sale: a good with no seller in 7 days, at least 10 clicks, and at
+    least twice its category's average clicks a day on sale (a good listed three days ago is compared by the
+    day: against a month of its elders' clicks it could never qualify, probe) carries its count, its days and
+    that ratio; a good with sales proof, or with ordinary clicks, does not."""
     goods = ranker.goods
     clicks = np.asarray(goods.clicks_30d, np.float64)
-    mean = np.bincount(goods.category, clicks) / np.bincount(goods.category)
-    told = 0
+    days = np.clip(np.ceil(np.minimum(goods.age_days, 30)), 1, 30)
+    rate = clicks / days
+    mean = np.bincount(goods.category, rate) / np.bincount(goods.category)
+    ratio = rate / mean[goods.category]
+    told = young = 0
     for p in range(len(clicks)):
         why = {r["code"]: r for r in ranker.explainer.good(p)[2]}
-        should = goods.anchors_7d[p] == 0 and clicks[p] >= max(10, 2 * mean[goods.category[p]])
+        should = goods.anchors_7d[p] == 0 and clicks[p] >= 10 and ratio[p] >= 2
         assert ("fans_clicks" in why) == should, p
         if should:
             told += 1
+            young += days[p] < 30
             assert why["fans_clicks"]["value"] == clicks[p]
-            assert f"同类商品平均 {mean[goods.category[p]]:,.0f} 次" in why["fans_clicks"]["text"]
-    assert told > 0
+            times = reasons.times(ratio[p])
+            expected = f"近{days[p]:.0f}天被点击 {clicks[p]:,.0f} 次，按天计是同类商品平均的 {times} 倍"
+            assert why["fans_clicks"]["text"] == expected
+    assert told > 0 and young > 0
 
 
 def test_without_a_click_log_no_good_is_said_to_draw_clicks(small_artifact):
