@@ -410,3 +410,8 @@ def registry_list(registry_dir: Path) -> None:
     for entry in Registry.existing(registry_dir).history()[-10:]:
         click.echo(f"{entry['at']} {entry['event']}: " + ", ".join(
             f"{k}={v}" for k, v in entry.items() if k in _HISTORY_FIELDS))
+
+
+if __name__ == "__main__":  # the jobs moved under one command: a cron line still running this module must fail loudly
+    sys.exit("python -m training.cli no longer runs anything: use `xuanpin SUBCOMMAND ...` or "
+             "`python -m recommender.cli SUBCOMMAND ...` (the same subcommands)")

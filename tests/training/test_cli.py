@@ -146,3 +146,14 @@ def test_inspect_prints_a_pick_without_reasons_as_a_dash(small_artifact, monkeyp
     assert r.exit_code == 0, r.output
     lines = [x for x in r.output.splitlines() if x.startswith("  预期佣金") or x.startswith("  匹配度")]
     assert lines and all(x.endswith("| —") for x in lines), r.output
+
+
+def test_the_old_module_entry_point_fails_loudly_instead_of_doing_nothing():
+    """`python -m training.cli nightly ...` ran nothing and exited 0 once the jobs moved under `xuanpin`: a cron
+    line nobody changed would have skipped every night in silence (README audit)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "training.cli", "nightly", "--data", "x", "--registry", "y"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "python -m recommender.cli" in r.stderr, (r.returncode, r.stderr)
