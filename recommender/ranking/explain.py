@@ -60,7 +60,7 @@ class Explainer:
         self._clicks = self._click_ratio = self._click_days = None
         if goods.clicks_30d is not None:  # clicks a day on sale in the last 30, against the category's average
             clicks, code = np.asarray(goods.clicks_30d, np.float64), np.asarray(goods.category)
-            days = np.clip(np.ceil(np.nan_to_num(np.asarray(goods.age_days, np.float64), posinf=30.0)), 1, 30)
+            days = np.clip(np.ceil(np.nan_to_num(np.asarray(goods.age_days, np.float64), nan=30.0, posinf=30.0)), 1, 30)
             rate, known = clicks / days, code >= 0
             sums = np.bincount(code[known], rate[known], len(goods.categories))
             counts = np.maximum(np.bincount(code[known], minlength=len(goods.categories)), 1)
