@@ -96,6 +96,9 @@ def test_find_an_anchor_by_name_and_see_its_audience_and_picks(page, live, ancho
         expected = pick["breakdown"]["expected_commission_30d"]
         assert earned.startswith("¥") and yuan_value(earned) == pytest.approx(expected, rel=0.05, abs=0.5)
         assert badge.startswith(f"退款率 {pick['product']['refund_rate'] * 100:.1f}%")
+    # 库存紧张 exactly on the picks whose stock runs out within the week at last week's pace
+    tagged = [shown.nth(i).locator(".tag.low-stock").count() == 1 for i in range(len(picks["items"]))]
+    assert tagged == [bool(p["product"]["low_stock"]) for p in picks["items"]]
     page.screenshot(path=screenshots / "anchor-view.png", full_page=True)
 
 
