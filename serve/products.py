@@ -8,7 +8,7 @@ import numpy as np
 from flask import Blueprint
 
 from recommender.catalogue import Catalogue, ProductQuery
-from recommender.evidence import Evidence, beijing_time, days_of_stock, low_stock
+from recommender.evidence import Evidence, beijing_time
 from recommender.ranking import AnchorFilters, audience_line
 from serve import schemas
 from serve.api import ApiError, endpoint, known, paging
@@ -68,8 +68,7 @@ def detail(product_id: str, q: schemas.NoQuery):
                       "refund_share_30d": float(st["refund_share_30d"]) if int(st["orders_30d"]) else None,
                       "clicks_30d": int(st["clicks_30d"]) if "clicks_30d" in st else None},
         "shop": shop(s.cards, row),
-        "stock": {"stock": stock, "sales_7d": sales_7d, "low_stock": low_stock(stock, sales_7d),
-                  "days_of_stock": days_of_stock(stock, sales_7d)},
+        "stock": {"stock": stock, "sales_7d": sales_7d, **s.cards.stock_state(row)},
         "quality": _quality(s, row),
         "model_version": s.version,
     }

@@ -404,7 +404,7 @@ def registry_list(registry_dir: Path) -> None:
     click.echo(table.drop(columns="problem").to_string(index=False) if len(table) else "no versions")
     for row in table[table["state"] != "ok"].itertuples() if len(table) else ():
         click.echo(f"{row.state.lower()}: {row.version}: {row.problem}")
-    note = current_note(registry_dir)
+    note = current_note(registry_dir, table)  # CURRENT's state from the table: loaded once
     if note:
         click.echo(f"warning: {note}")
     for entry in Registry.existing(registry_dir).history()[-10:]:

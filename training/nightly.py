@@ -440,18 +440,23 @@ def registry_table(registry_dir: str | Path, verify: bool = True) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def current_note(registry_dir: str | Path) -> str | None:
-    """What is wrong with CURRENT, for `registry list` (None when it names a complete version)."""
+def current_note(registry_dir: str | Path, table: pd.DataFrame | None = None) -> str | None:
+    """What is wrong with CURRENT, for `registry list` (None when it names a complete version that loads). With
+    `registry_table`'s `table`, CURRENT's state is read from it instead of loading the version a second time."""
     registry = Registry.existing(registry_dir)
     current = registry.current()
     if current is None:
         return "CURRENT is missing or empty: a service on this registry falls back to the newest version served before"
     if current not in registry.versions():
         return f"CURRENT names {current!r}, which is not a complete version here"
-    try:
-        why = registry.check(current, load_model)
-    except (OSError, FormatError) as exc:
-        why = str(exc)
+    listed = table[table["version"] == current] if table is not None and "state" in table else None
+    if listed is not None and len(listed):
+        why = None if listed["state"].iloc[0] == "ok" else str(listed["problem"].iloc[0])
+    else:
+        try:
+            why = registry.check(current, load_model)
+        except (OSError, FormatError) as exc:
+            why = str(exc)
     if why is not None:
         return (f"CURRENT names {current}, which does not load ({why}): a service on this registry keeps the model "
                 "it holds, or falls back to the newest version served before; roll back")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from recommender import reasons
+from recommender.evidence import low_stock
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.results import Pick
 
@@ -110,7 +111,7 @@ class Explainer:
         if self._new_shop[p]:
             supported.append("new_shop")
             why.append(reasons.new_shop(self._shop_age[p]))
-        if self._stock[p] < self._units_7d[p]:  # runs out within the week at last week's pace: say so
+        if low_stock(self._stock[p], self._units_7d[p]):  # the product page's 库存预警 rule (unknown stock: inf)
             why.append(reasons.low_stock(int(self._stock[p]), self._units_7d[p]))
         fixed = (self._audience_col[p], cat, tuple(why), tuple(supported))
         if self.memo_size:
