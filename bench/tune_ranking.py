@@ -44,6 +44,7 @@ from training.evaluate import (
     baselines,
     build_tasks,
     counterfactual,
+    oracle_served,
     ours,
     ours_reranked,
     split,
@@ -106,8 +107,11 @@ def grade(ranked: np.ndarray, gains: dict[str, np.ndarray], base: dict[str, np.n
     return row, per_anchor
 
 
-def describe(ranked: np.ndarray, task: Task, ranker: Ranker, model: Model, top: int = 20) -> dict:
-    """Median price of the top picks and the share of them in the anchor's own main category."""
+def describe(ranked: np.ndarray, task: Task, ranker: Ranker, model: Model, unsold: np.ndarray, top: int = 20
+             ) -> dict:
+    """Median price of the top picks, the share of them in the anchor's own main category, and where the slots
+    go: to goods never sold in training (`unsold`), to how many distinct goods, to the ten most picked, to
+    small merchants (扶持 by GMV)."""
     r = ranked[:, :top]
     valid = r >= 0
     out = {f"median_price@{top}": round(float(np.median(ranker.goods.price[r[valid]])), 1) if valid.any() else None}
@@ -116,7 +120,18 @@ def describe(ranked: np.ndarray, task: Task, ranker: Ranker, model: Model, top: 
         cats = np.asarray(ranker.goods.categories)[ranker.goods.category[np.maximum(r, 0)]]
         same = (cats == main[:, None]) & valid
         out[f"own_category_share@{top}"] = round(float(same.sum() / max(valid.sum(), 1)), 4)
-    return out
+    return {**out, **exposure(r[valid], unsold, np.asarray(ranker.goods.small, bool), top)}
+
+
+def exposure(slots: np.ndarray, unsold: np.ndarray, small: np.ndarray, top: int) -> dict:
+    """How a set of first pages spreads its slots over goods (the 扶持 and concentration figures)."""
+    if not len(slots):
+        return {}
+    counts = np.bincount(slots, minlength=len(unsold))
+    return {f"unsold_share@{top}": round(float(unsold[slots].mean()), 4),
+            f"distinct_goods@{top}": int((counts > 0).sum()),
+            f"top10_goods_share@{top}": round(float(np.sort(counts)[-10:].sum() / len(slots)), 4),
+            f"small_merchant_share@{top}": round(float(small[slots].mean()), 4)}
 
 
 def main() -> None:
@@ -158,6 +173,14 @@ def main() -> None:
     print(f"reference rows in {time.perf_counter() - t:.0f} s")
 
     gains = dict(zip(("ndcg", "ndcg_earnings"), if_shelved_gains(task, truth, ranker), strict=True))
+    sold = train_m.product_ids.index(train_m.orders["product_id"].to_numpy())
+    unsold = np.bincount(sold[sold >= 0], minlength=len(ranker.goods.price)) == 0
+    small = np.asarray(ranker.goods.small, bool)
+    truth_top = np.argsort(-gains["ndcg_earnings"], axis=1)[:, :20]  # the truth's own first pages, no rules
+    truth_exposure = {"no_rules": exposure(truth_top.ravel(), unsold, small, 20)}
+    served = oracle_served(ranker, task, np.asarray(truth.expected_sales, np.float64), 20)
+    truth_exposure["served_rules"] = exposure(served[served >= 0], unsold, small, 20)
+    print(f"the truth's first pages by expected commission: {truth_exposure}")
     default_ranked = ours_reranked(ranker, task, args.k)
     default_row, base = grade(default_ranked, gains, None, cfg)
     for name, value in default_row.items():  # this script's yardstick is the evaluation's
@@ -173,11 +196,12 @@ def main() -> None:
         r = Ranker(model, rc)
         ranked = ours_reranked(r, task, args.k)
         row, _ = grade(ranked, gains, base, cfg)
-        row.update(describe(ranked, task, r, model))
+        row.update(describe(ranked, task, r, model, unsold))
         rows.append({"affinity_weight": a, "price_weight": p, "commission_weight": c, "max_category_share": share,
                      "caution": rc.caution, **row, "seconds": round(time.perf_counter() - t, 2)})
         print(f"  a={a:<4} p={p:<4} c={c:<4} cap={share:<4} caution={rc.caution} "
-              f"own cat@20 {row.get('own_category_share@20')}"
+              f"own cat@20 {row.get('own_category_share@20')} unsold@20 {row.get('unsold_share@20')} "
+              f"distinct {row.get('distinct_goods@20')} top10 {row.get('top10_goods_share@20')}"
               f" units@50 {row['ndcg@50']['mean']:.3f}  "
               f"earnings@50 {row['ndcg_earnings@50']['mean']:.3f}  ({time.perf_counter() - t:.1f} s)", flush=True)
 
@@ -214,6 +238,7 @@ def main() -> None:
         "train_seconds": round(train_seconds, 1),
         "grid": rows,
         "reference": reference,
+        "truth_exposure@20": truth_exposure,
         "best_earnings@50": {k: best[k] for k in ("affinity_weight", "price_weight", "commission_weight")},
         "seconds": round(time.perf_counter() - started, 1),
     }

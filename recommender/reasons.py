@@ -11,6 +11,8 @@ give that ratio (`hot_burst`).
 
 from __future__ import annotations
 
+import math
+
 
 def yuan(amount: float) -> str:
     """¥ amounts the way the selection center writes them: ¥8,560 below ten thousand, ¥1.2万 above."""
@@ -77,6 +79,13 @@ def new_shop(days: float) -> dict:
 
 def anchor_fans(fans: int) -> dict:
     return {"code": "anchor_fans", "text": f"粉丝 {fans:,} 人", "value": int(fans)}
+
+
+def new_anchor(days: float | None) -> dict:
+    """A 新人主播 in the merchant's list: why a room with little record is there (扶持 keeps some of the list)."""
+    if days is None or not math.isfinite(days):
+        return {"code": "new_anchor", "text": "新人主播扶持", "value": 0}  # cites no figure
+    return {"code": "new_anchor", "text": f"新人主播扶持，开播 {max(int(days), 0)} 天", "value": int(days)}
 
 
 def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:

@@ -134,7 +134,7 @@ class Reason(BaseModel):
     code: str = Field(description="outside_category (拓品类), audience_fit, price_band_fit (why the good fits this "
                       "room), audience_match, sales_proof, top_board, commission, new_goods, ...; in the "
                       "merchant's view anchor_fans, audience_match, category_sales or category_untried (the room "
-                      "has not sold the category in 30 days)")
+                      "has not sold the category in 30 days), new_anchor (新人主播扶持, its days since opening)")
     text: str = Field(description="the sentence shown to people (Chinese)")
     value: float = Field(description="the figure the sentence cites")
 

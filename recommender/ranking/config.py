@@ -75,5 +75,10 @@ class RankingConfig(Settings):
                                         "without the shelf-rate model (0: activity ignored; expected orders if "
                                         "shelved count it already). Chosen on validation days, README \"Offline "
                                         "evaluation\"")
+    new_anchor_share: float = Field(0.1, ge=0, le=1, description="minimum share of the merchant's list of "
+                                    "anchors for a good (达人广场) held by 新人主播 (扶持), the best new anchors by "
+                                    "the same score, spread through each block of page_block rooms while any is "
+                                    "left; 0: none (filters still apply: a list filtered to tier or fans keeps "
+                                    "the share among the rooms that pass)")
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
     max_anchor_violations: int = Field(3, ge=0, description="anchors with more violations are not proposed")

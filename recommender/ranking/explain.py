@@ -232,6 +232,9 @@ class Explainer:
         gmv, share = rooms.category_sales(anchors, category)
         gmv, share = gmv.tolist(), share.tolist()
         audience = np.asarray(rooms.category_shares[anchors, col]).tolist() if col >= 0 else [None] * len(anchors)
+        new = [False] * len(anchors) if rooms.new is None else np.asarray(rooms.new)[anchors].tolist()
+        age = np.asarray(rooms.age_days, float)[anchors].tolist() if any(new) and rooms.age_days is not None \
+            else [None] * len(anchors)
         figures = {name: np.round(values.astype(np.float64), 6).tolist() for name, values in breakdown.items()}
         items = []
         for i, (a, s) in enumerate(zip(anchors.tolist(), score.tolist(), strict=True)):
@@ -242,6 +245,8 @@ class Explainer:
                 why.append(reasons.anchor_category_sales(label, gmv[i], share[i]))
             else:
                 why.append(reasons.anchor_untried_category(label))
+            if new[i]:
+                why.append(reasons.new_anchor(age[i]))
             items.append({"anchor": a, "score": s, "reasons": why,
                           "on_shelf": bool(on_shelf[i]) if on_shelf is not None else False,
                           "breakdown": {**{name: values[i] for name, values in figures.items()},

@@ -24,6 +24,7 @@ RANGES = {
     "new_goods_days": (0.0, None, -1.0, None),
     "support_boost": (0.0, None, -0.01, None),
     "support_share": (0.0, 1.0, -0.01, 1.01),
+    "new_anchor_share": (0.0, 1.0, -0.01, 1.01),
     "max_category_share": (0.01, 1.0, 0.0, 1.01),
     "page_block": (1, 200, 0, 201),
     "max_outside_share": (0.0, 1.0, -0.01, 1.01),
