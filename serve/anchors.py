@@ -21,7 +21,8 @@ def picks(anchor_id: str, q: schemas.PicksQuery):
     s = serving()
     row = s.anchor_row(anchor_id)
     category = known(q.category, s.ranker.categories, "category")
-    filters = PickFilters(category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf)
+    filters = PickFilters(category, q.price_min, q.price_max, q.commission_min, q.exclude_shelf,
+                          new_goods=q.new_goods)
     page = s.ranker.picks(row, q.k, q.offset, filters)
     return {"anchor": anchor_encoded(s.cards, row), "items": pick_items(s.cards, page.items, q.offset + 1),
             "paging": paging(q.offset, q.k, page.next_offset, candidates=page.candidates),

@@ -30,6 +30,9 @@ class PicksQuery(Query):
                                     "range is a 400 naming price_max, not an empty page: the two were likely swapped)")
     commission_min: float | None = Field(None, ge=0, le=1, description="lowest commission rate, 0-1")
     exclude_shelf: bool = Field(False, description="leave out goods already on the anchor's shelf")
+    new_goods: bool = Field(False, description="only 新品: goods created within ranking.new_goods_days of the "
+                            "snapshot (most have few or no sales yet: they are ranked by what their category, "
+                            "price, title and shop say, and by early sales where there are any)")
 
     @field_validator("price_max")
     @classmethod

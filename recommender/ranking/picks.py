@@ -25,11 +25,13 @@ class PickFilters:
     commission_min: float | None = None
     exclude_shelf: bool = False
     exclude_products: np.ndarray | None = None  # rows never to pick (e.g. goods the anchor already sells)
+    new_goods: bool = False  # only 新品 (created within the ranking's new_goods_days): the selection center's 新品 tab
 
     @property
     def empty(self) -> bool:
         return (self.category is None and self.price_min is None and self.price_max is None
-                and self.commission_min is None and not self.exclude_shelf and self.exclude_products is None)
+                and self.commission_min is None and not self.exclude_shelf and self.exclude_products is None
+                and not self.new_goods)
 
 
 def arranged(scored: Scored, n: int, k: int, cfg: RankingConfig, outside: np.ndarray | None = None) -> np.ndarray:
@@ -66,6 +68,8 @@ class GoodsForAnchor:
             mask[self.shelf_of(anchor)] = False
         if filters.exclude_products is not None:
             mask[filters.exclude_products] = False
+        if filters.new_goods:
+            mask &= goods.new
         return mask
 
     def eligible(self, filters: PickFilters, anchor: int) -> Eligible:

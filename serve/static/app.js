@@ -410,7 +410,8 @@ async function searchAnchors(text, offset = 0) {
     body.total > body.items.length && pagerNav(pg, toPage, null, body.items.length));
 }
 
-const FILTER_KEYS = ["category", "price_min", "price_max", "commission_min", "exclude_shelf", "k", "offset"];
+const FILTER_KEYS = ["category", "price_min", "price_max", "commission_min", "exclude_shelf", "new_goods", "k",
+  "offset"];
 
 function filtersFrom(params) {
   const f = {};
@@ -517,6 +518,8 @@ function renderFilters(id, f) {
       class: "short" }), "%"),
     h("label", { class: "check" }, h("input", { name: "exclude_shelf", type: "checkbox",
       checked: f.exclude_shelf === "true" }), "不看已上架"),
+    h("label", { class: "check", title: "上架不久的商品：多数还没有销量，按类目、价格、标题和店铺估计" },
+      h("input", { name: "new_goods", type: "checkbox", checked: f.new_goods === "true" }), "只看新品"),
     h("label", {}, "每页 ", h("select", { name: "k" },
       // a size from the address (k=200) is kept as an option, so 筛选 does not change it behind the user's back
       [...new Set(["10", "20", "50", f.k || "20"])].sort((a, b) => a - b)
@@ -537,7 +540,8 @@ function renderFilters(id, f) {
     go("anchor", id, {
       category: el.category.value, price_min: low, price_max: high,
       commission_min: rate === "" ? "" : String(Number(rate) / 100),
-      exclude_shelf: el.exclude_shelf.checked ? "true" : "", k: el.k.value === "20" ? "" : el.k.value,
+      exclude_shelf: el.exclude_shelf.checked ? "true" : "", new_goods: el.new_goods.checked ? "true" : "",
+      k: el.k.value === "20" ? "" : el.k.value,
     });
   };
 }

@@ -207,6 +207,19 @@ def test_commission_and_shelf_filters(page, live, anchor):
     expect(page.get_by_role("alert")).to_have_text("筛选条件有误：最低价不能高于最高价。")
 
 
+def test_the_new_goods_box_shows_the_new_goods_tab(page, live, anchor):
+    """只看新品 asks for new_goods=true, keeps it in the address and in the box, and shows the API's list."""
+    open_anchor(page, live, anchor["id"])
+    page.locator("#filters input[name=new_goods]").check()
+    apply_filters(page)
+    expected = live.get(f"/v1/anchors/{anchor['id']}/picks", new_goods="true")
+    assert expected["items"]
+    assert cards(page)["titles"] == [p["product"]["title"] for p in expected["items"]]
+    assert "new_goods=true" in page.url
+    expect(page.locator("#filters input[name=new_goods]")).to_be_checked()
+    expect(page.locator("#picks-summary")).to_contain_text(f"共 {expected['paging']['candidates']:,} 个候选")
+
+
 def test_a_gated_product_says_why(page, live, live_app):
     s = live_app.extensions["xuanpin"]["serving"]
     row = int(np.flatnonzero(s.ranker.goods.refund > 0.15)[0])

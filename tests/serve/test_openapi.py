@@ -30,7 +30,7 @@ def test_query_parameters_match_the_schemas(client):
     doc = client.get("/openapi.json").get_json()
     params = {p["name"] for p in doc["paths"]["/v1/anchors/{anchor_id}/picks"]["get"]["parameters"]}
     assert params == {"anchor_id", "k", "offset", "category", "price_min", "price_max", "commission_min",
-                      "exclude_shelf", "format"}
+                      "exclude_shelf", "new_goods", "format"}
     picks_200 = doc["paths"]["/v1/anchors/{anchor_id}/picks"]["get"]["responses"]["200"]
     assert picks_200["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/PicksResponse"
 

@@ -85,6 +85,20 @@ def test_exclude_shelf_filter(client, ids, serving):
     assert not {serving.model.product_ids.lookup(it["product"]["product_id"]) for it in body["items"]} & shelf
 
 
+def test_new_goods_filter_is_the_selection_centers_新品_tab(client, ids, serving):
+    """Only goods created within new_goods_days, all of those that pass the gates counted as candidates: most have
+    no sales yet, and a room's team looks for them on purpose."""
+    goods = serving.ranker.goods
+    eligible = int((serving.ranker.gate & goods.new).sum())
+    assert eligible >= 20
+    body = picks(client, ids["anchor"], k=200, new_goods="true")
+    rows = [serving.model.product_ids.lookup(it["product"]["product_id"]) for it in body["items"]]
+    assert len(rows) == min(200, eligible) and body["paging"]["candidates"] == eligible
+    assert goods.new[rows].all()
+    unfiltered = picks(client, ids["anchor"], k=100)["items"]
+    assert not all(goods.new[serving.model.product_ids.lookup(it["product"]["product_id"])] for it in unfiltered)
+
+
 def test_pages_continue_without_repeats(client, ids):
     first = picks(client, ids["anchor"], k=10)
     assert first["paging"]["next_offset"] == 10
@@ -178,6 +192,7 @@ def test_expected_value_is_affinity_price_and_commission_with_the_configured_wei
     ("query", "field"),
     [("k=0", "k"), ("k=abc", "k"), ("offset=-1", "offset"), ("price_min=-5", "price_min"),
      ("commission_min=1.5", "commission_min"), ("exclude_shelf=maybe", "exclude_shelf"),
+     ("new_goods=yes please", "new_goods"),
      ("catgory=美妆", "catgory"), ("k=5&k=6", "k")],
 )
 def test_bad_parameters_are_400_naming_the_field(client, ids, query, field):

@@ -38,4 +38,5 @@ def vector_ranker(small_artifact):
     return Ranker(model)
 
 
-FILTERS = [PickFilters(), PickFilters(category="美妆"), PickFilters(price_max=30.0), PickFilters(exclude_shelf=True)]
+FILTERS = [PickFilters(), PickFilters(category="美妆"), PickFilters(price_max=30.0), PickFilters(exclude_shelf=True),
+           PickFilters(new_goods=True)]
