@@ -81,11 +81,16 @@ def anchor_fans(fans: int) -> dict:
     return {"code": "anchor_fans", "text": f"粉丝 {fans:,} 人", "value": int(fans)}
 
 
-def new_anchor(days: float | None) -> dict:
-    """A 新人主播 in the merchant's list: why a room with little record is there (扶持 keeps some of the list)."""
+def new_anchor(days: float | None, supported: bool = True) -> dict:
+    """A 新人主播 in the merchant's list: why a room with little record is there. `supported`: the list keeps
+    slots for new anchors (扶持); without them the room is there on its own score and the label says only
+    新人主播. The days are the account's age (入驻), not its days on air."""
+    head = "新人主播扶持" if supported else "新人主播"
     if days is None or not math.isfinite(days):
-        return {"code": "new_anchor", "text": "新人主播扶持", "value": 0}  # cites no figure
-    return {"code": "new_anchor", "text": f"新人主播扶持，开播 {max(int(days), 0)} 天", "value": int(days)}
+        return {"code": "new_anchor", "text": head, "value": 0}  # cites no figure
+    whole = max(int(days), 0)
+    return {"code": "new_anchor", "text": f"{head}，入驻 {whole} 天" if whole else f"{head}，入驻不到 1 天",
+            "value": whole}
 
 
 def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:

@@ -130,7 +130,8 @@ def _quality(s: Serving, row: int) -> dict:
 @endpoint(bp, "/<product_id>/anchors", query=schemas.ProductAnchorsQuery, response=schemas.ProductAnchorsResponse,
           csv="items")
 def anchors(product_id: str, q: schemas.ProductAnchorsQuery):
-    """Anchors where a good would sell the most if shelved (达人广场), with reasons."""
+    """Anchors where a good would sell the most if shelved (达人广场), with reasons; one room in every
+    ranking.new_anchor_every is kept for a 新人主播 (扶持)."""
     s = serving()
     row = s.product_row(product_id)
     rooms = s.ranker.rooms

@@ -246,7 +246,8 @@ class AnchorMatch(BaseModel):
     anchor: AnchorSummary
     score: float = Field(description="the good's expected orders per 30 days in this room if shelved (the "
                                      "vectors' fit x reach x activity x category share for models without the "
-                                     "shelf-rate model)")
+                                     "shelf-rate model). Rows follow it, but for one room in every "
+                                     "ranking.new_anchor_every kept for a 新人主播 (new_anchor, reason new_anchor)")
     breakdown: dict[str, float] = Field(description="expected_orders_30d (or fit, relative_fit and "
                                                     "category_orders_30d, the room's orders in the good's "
                                                     "category over the last 30 days), fans, "

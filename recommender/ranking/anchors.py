@@ -72,15 +72,15 @@ class AnchorFilters:
 
 
 class AnchorsForGood:
-    """Pages of rooms for one good, best first, each with its figures and reasons. At least `new_share` of each
-    block of `block` rooms goes to 新人主播 (扶持: the best of them by the same score) while any passes the
-    filters, so a merchant's list does not only ever show established rooms."""
+    """Pages of rooms for one good, best first, each with its figures and reasons. One room in every
+    `new_every` is a 新人主播 (扶持: the best new anchor left by the same score) while any passes the filters,
+    so a merchant's list does not only ever show established rooms; 0: none."""
 
     def __init__(self, rooms: Rooms, gate: np.ndarray, scorer: Scorer, explainer: Explainer,
-                 shelf_of: Callable[[int], np.ndarray] | None = None, new_share: float = 0.0,
-                 block: int = 10) -> None:
+                 shelf_of: Callable[[int], np.ndarray] | None = None, new_every: int = 0) -> None:
         self.rooms, self.gate, self.scorer, self.explainer = rooms, gate, scorer, explainer
-        self.shelf_of, self.new_share, self.block = shelf_of, new_share, block
+        self.shelf_of, self.new_every = shelf_of, new_every
+        self.reserves = new_every > 0
 
     def page(self, product: int, k: int = 20, offset: int = 0, filters: AnchorFilters | None = None,
              exclude: np.ndarray | None = None) -> Page:
@@ -98,17 +98,19 @@ class AnchorsForGood:
         shown = rows[page]
         on_shelf = None if self.shelf_of is None else np.array([product in self.shelf_of(a) for a in shown.tolist()])
         items = self.explainer.anchors(product, shown, score[page],
-                                       {name: values[page] for name, values in breakdown.items()}, on_shelf)
+                                       {name: values[page] for name, values in breakdown.items()}, on_shelf,
+                                       new_supported=self.reserves)
         return Page(items, offset, offset + k if len(rows) > offset + k else None, len(rows))
 
     def _order(self, rows: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
         """Positions in `rows` of the first `n` rooms in display order, ties by row. The arrangement only ever
         takes the best room left or the best new one left, so the best n of each are all it can need."""
         best = top_k(score[None, :], n)[0]
-        new = None if self.rooms.new is None or self.new_share <= 0 else np.asarray(self.rooms.new)[rows]
+        new = None if self.rooms.new is None or not self.reserves else np.asarray(self.rooms.new)[rows]
         if new is None or not new.any():
             return best
         newcomers = np.flatnonzero(new)
         candidates = np.union1d(best, newcomers[top_k(score[None, newcomers], n)[0]])
-        return candidates[arrange(new[candidates].astype(np.int64), score[candidates], n, self.block,
-                                  max_category_share=1.0, support_share=self.new_share, tie=candidates)]
+        one_per_block = (1 + 1e-9) / self.new_every  # the last slot of each block (49 x (1 / 49) < 1 in floats)
+        return candidates[arrange(new[candidates].astype(np.int64), score[candidates], n, self.new_every,
+                                  max_category_share=1.0, support_share=one_per_block, tie=candidates)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import math
+
+from pydantic import Field, model_validator
 
 from recommender.settings import Settings
 
@@ -52,7 +54,8 @@ class RankingConfig(Settings):
                                  "has no opening date); 0: none by age")
     new_goods_days: float = Field(14, ge=0, description="goods created within this many days are new")
     support_boost: float = Field(0.25, ge=0, description="score multiplier 1 + boost for supported goods")
-    support_share: float = Field(0.2, ge=0, le=1, description="minimum share of slots for supported goods")
+    support_share: float = Field(0.2, ge=0, le=1, description="share of slots kept for supported goods: "
+                                 "floor(share x page_block) of each block (0.2: 2 of 10), spread through it")
     # diversity: most of a room's expected orders are in its main category, so the cap costs earnings
     max_category_share: float = Field(0.7, gt=0, le=1, description="most a category may take of a page")
     page_block: int = Field(10, ge=1, le=200, description="the unit the category cap and support share are "
@@ -75,10 +78,20 @@ class RankingConfig(Settings):
                                         "without the shelf-rate model (0: activity ignored; expected orders if "
                                         "shelved count it already). Chosen on validation days, README \"Offline "
                                         "evaluation\"")
-    new_anchor_share: float = Field(0.1, ge=0, le=1, description="minimum share of the merchant's list of "
-                                    "anchors for a good (达人广场) held by 新人主播 (扶持), the best new anchors by "
-                                    "the same score, spread through each block of page_block rooms while any is "
-                                    "left; 0: none (filters still apply: a list filtered to tier or fans keeps "
-                                    "the share among the rooms that pass)")
+    new_anchor_every: int = Field(10, ge=0, le=200, description="one room in every this many of the merchant's "
+                                  "list of anchors for a good (达人广场) is kept for a 新人主播 (扶持): the best new "
+                                  "anchor left by the same score, unless one ranks there on its own, while any "
+                                  "passes the filters; 0: none")
     min_anchor_rating: float = Field(4.0, ge=0, le=5, description="anchors rated lower are not proposed")
     max_anchor_violations: int = Field(3, ge=0, description="anchors with more violations are not proposed")
+
+    @model_validator(mode="after")
+    def _shares_reserve_slots(self) -> RankingConfig:
+        """A share too small to keep one slot of a block would switch the support off without a word (e.g.
+        0.2 of a page_block of 4)."""
+        share = self.support_share
+        if share > 0 and math.floor(share * self.page_block) == 0:
+            raise ValueError(f"support_share {share:g} keeps no slot of a block of page_block {self.page_block} "
+                             f"(floor({share:g} x {self.page_block}) = 0): use at least {1 / self.page_block:g}, "
+                             "or 0 for none")
+        return self

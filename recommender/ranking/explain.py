@@ -219,7 +219,7 @@ class Explainer:
         return (sold[at] == keys).tolist()
 
     def anchors(self, product: int, anchors: np.ndarray, score: np.ndarray, breakdown: dict[str, np.ndarray],
-                on_shelf: np.ndarray | None = None) -> list[dict]:
+                on_shelf: np.ndarray | None = None, new_supported: bool = False) -> list[dict]:
         """Proposed anchors for a good, spoken of in the third person (the reader is the merchant): the room's
         fans, its followers' buying in the good's category and its own GMV there, with the scorer's figures;
         `on_shelf` marks rooms that list the good already. A room proposed though it has not sold the category
@@ -246,7 +246,7 @@ class Explainer:
             else:
                 why.append(reasons.anchor_untried_category(label))
             if new[i]:
-                why.append(reasons.new_anchor(age[i]))
+                why.append(reasons.new_anchor(age[i], new_supported))
             items.append({"anchor": a, "score": s, "reasons": why,
                           "on_shelf": bool(on_shelf[i]) if on_shelf is not None else False,
                           "breakdown": {**{name: values[i] for name, values in figures.items()},

@@ -51,7 +51,7 @@ class Ranker:
         self.goods_for_anchor = GoodsForAnchor(self.goods, self.gate, self.scorer, self.explainer, model.shelf_of,
                                                cfg, self.rooms)
         self.anchors_for_good = AnchorsForGood(self.rooms, self.anchor_gate, self.scorer, self.explainer,
-                                               model.shelf_of, cfg.new_anchor_share, cfg.page_block)
+                                               model.shelf_of, cfg.new_anchor_every)
         self.anchor_boards = None if model.anchor_window_gmv is None else AnchorBoards(
             model.anchor_window_gmv, model.anchor_window_orders, self.rooms, self.anchor_gate, self.goods.categories)
 

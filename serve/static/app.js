@@ -156,7 +156,8 @@ const PARAM_NAMES = { k: "每页条数", offset: "翻页位置", category: "类�
   passes_gates: "质量门槛",
   audience_price_min: "粉丝客单价最低值", audience_price_max: "粉丝客单价最高值", category_gmv_min: "类目 GMV 下限",
   gender_share_min: "性别占比", age_share_min: "年龄占比", region_share_min: "地域占比", gender: "性别",
-  age_band: "年龄段", region: "地域", metric: "排序指标", sellers_sort: "排序", new: "新人主播" };
+  age_band: "年龄段", region: "地域", metric: "排序指标", sellers_sort: "排序", new: "新人主播",
+  exclude_shelf: "不看已上架", new_goods: "只看新品" };
 const PARAM_RULES = [
   [/less than or equal to (-?[\d.]+)/, (m) => `不能大于 ${m[1]}`],
   [/greater than or equal to (-?[\d.]+)/, (m) => `不能小于 ${m[1]}`],
@@ -413,9 +414,19 @@ async function searchAnchors(text, offset = 0) {
 const FILTER_KEYS = ["category", "price_min", "price_max", "commission_min", "exclude_shelf", "new_goods", "k",
   "offset"];
 
+// the spellings of a yes/no the API accepts (pydantic's): a link with new_goods=1 checks the box it filters by
+const TRUE_WORDS = ["true", "1", "on", "yes", "t", "y"];
+const FALSE_WORDS = ["false", "0", "off", "no", "f", "n"];
+const BOOL_KEYS = ["exclude_shelf", "new_goods"];
+
 function filtersFrom(params) {
   const f = {};
   for (const key of FILTER_KEYS) if (params.get(key)) f[key] = params.get(key);
+  for (const key of BOOL_KEYS) {
+    const word = (f[key] || "").toLowerCase();
+    if (TRUE_WORDS.includes(word)) f[key] = "true";
+    else if (FALSE_WORDS.includes(word)) delete f[key];  // an unknown word stays: the API's 400 names it
+  }
   return f;
 }
 

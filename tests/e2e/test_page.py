@@ -219,6 +219,15 @@ def test_the_new_goods_box_shows_the_new_goods_tab(page, live, anchor):
     expect(page.locator("#filters input[name=new_goods]")).to_be_checked()
     expect(page.locator("#picks-summary")).to_contain_text(f"共 {expected['paging']['candidates']:,} 个候选")
 
+    # a link spelling yes as the API also reads it checks the box it filters by; an unknown word is named
+    open_anchor(page, live, anchor["id"], "?new_goods=1&exclude_shelf=On")
+    expect(page.locator("#filters input[name=new_goods]")).to_be_checked()
+    expect(page.locator("#filters input[name=exclude_shelf]")).to_be_checked()
+    both = live.get(f"/v1/anchors/{anchor['id']}/picks", new_goods="true", exclude_shelf="true")
+    assert cards(page)["titles"] == [p["product"]["title"] for p in both["items"]]
+    page.goto(f"{live.url}/#/anchor/{anchor['id']}?new_goods=maybe")
+    expect(page.get_by_role("alert")).to_contain_text("筛选条件有误：只看新品")
+
 
 def test_a_gated_product_says_why(page, live, live_app):
     s = live_app.extensions["xuanpin"]["serving"]

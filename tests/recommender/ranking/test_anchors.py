@@ -58,51 +58,54 @@ def _with_new_anchors(model, new: np.ndarray, **config) -> Ranker:
     return ranker
 
 
-@pytest.mark.parametrize("share", [0.1, 0.2, 0.3])
-def test_new_anchors_hold_their_share_of_each_block_of_the_merchants_list(small_artifact, share):
-    """扶持 for 新人主播 in 达人广场: every block of page_block rooms holds at least `share` of new anchors, the best
-    of them by the same score, spread through the block, while any is left; the other slots go by score, ties by
-    row. Whatever the page size, pages are slices of one order."""
+@pytest.mark.parametrize("every", [10, 5, 3, 7])
+def test_one_room_in_every_n_of_the_merchants_list_is_a_new_anchor(small_artifact, every):
+    """扶持 for 新人主播 in 达人广场: every block of `new_anchor_every` rooms holds a new anchor, the best one left
+    by the same score, while any is left; the other slots go by score, ties by row. Whatever the page size,
+    pages are slices of one order."""
     model = load_model(small_artifact)
-    plain = Ranker(model, RankingConfig(new_anchor_share=0))
+    plain = Ranker(model, RankingConfig(new_anchor_every=0))
     rows = np.flatnonzero(plain.anchor_gate)
     assert len(rows) >= 37  # the seven weakest rooms are not on a plain list of 30
     for product in (0, 17, 60):
         score = plain.scorer.rooms_for(product, rows)[0]
         new = np.zeros(len(plain.anchor_gate), bool)
         new[rows[np.argsort(score, kind="stable")[:7]]] = True  # the seven weakest rooms for this good are new
-        ranker = _with_new_anchors(model, new, new_anchor_share=share)
-        expected = rows[reference_arrange(np.zeros(len(rows), int), new[rows], score, 30, 10, share, 1.0)]
+        ranker = _with_new_anchors(model, new, new_anchor_every=every)
+        one = (1 + 1e-9) / every
+        expected = rows[reference_arrange(np.zeros(len(rows), int), new[rows], score, 30, every, one, 1.0)]
         shown = [it["anchor"] for it in ranker.anchors_for(product, 30).items]
         assert shown == expected.tolist()
         assert [it["anchor"] for off in (0, 10, 20) for it in ranker.anchors_for(product, 10, off).items] == shown
         assert [it["anchor"] for off in (0, 15) for it in ranker.anchors_for(product, 15, off).items] == shown
-        blocks = new[np.array(shown)].reshape(3, 10).sum(axis=1)
-        due = int(np.floor(10 * share + 1e-9))
-        assert (blocks[: 7 // due] >= due).all() and blocks.sum() == min(7, 3 * due)
+        at = np.flatnonzero(new[np.array(shown)])  # the weakest rooms: each at the end of its block
+        blocks = min(7, 30 // every)
+        assert at[:blocks].tolist() == [every * (b + 1) - 1 for b in range(blocks)]
         # the established rooms keep their own order, and the weakest rooms would not have been shown at all
         established = [a for a in shown if not new[a]]
         assert established == [a for a in rows[np.lexsort((rows, -score))] if not new[a]][: len(established)]
         assert not new[[it["anchor"] for it in plain.anchors_for(product, 30).items]].any()
 
 
-def test_a_new_anchor_says_it_is_supported_and_filters_come_first(small_artifact):
+@pytest.mark.parametrize(("every", "label"), [(10, "新人主播扶持，入驻 12 天"), (0, "新人主播，入驻 12 天")])
+def test_a_new_anchor_says_so_and_filters_come_first(small_artifact, every, label):
+    """扶持 only where the list keeps slots for new anchors; without them a new room is there on its own score."""
     model = load_model(small_artifact)
     new = np.zeros(len(model.anchor_ids), bool)
-    ranker = _with_new_anchors(model, new, new_anchor_share=0.1)
+    ranker = _with_new_anchors(model, new, new_anchor_every=every)
     new[np.flatnonzero(ranker.anchor_gate)[[3, 4, 5]]] = True
     ranker.rooms.age_days = np.where(new, 12.0, 400.0)
-    items = ranker.anchors_for(8, 30).items
+    items = ranker.anchors_for(8, len(new)).items
     for item in items:
         cited = {r["code"]: r for r in item["reasons"]}
         assert ("new_anchor" in cited) == bool(new[item["anchor"]])
         if new[item["anchor"]]:
-            assert cited["new_anchor"]["text"] == "新人主播扶持，开播 12 天"
+            assert cited["new_anchor"]["text"] == label and cited["new_anchor"]["value"] == 12
     assert new[[it["anchor"] for it in items]].sum() == 3
     # a filter no new anchor passes leaves the list as it would be without the share
     big = AnchorFilters(min_fans=int(np.asarray(ranker.rooms.fans)[new].max()) + 1)
     assert [it["anchor"] for it in ranker.anchors_for(8, 20, filters=big).items] == \
-        [it["anchor"] for it in Ranker(model, RankingConfig(new_anchor_share=0)).anchors_for(8, 20, filters=big).items]
+        [it["anchor"] for it in Ranker(model, RankingConfig(new_anchor_every=0)).anchors_for(8, 20, filters=big).items]
 
 
 def test_anchors_for_a_good_without_the_shelf_rate_model_are_ranked_by_their_score(vector_ranker):

@@ -24,9 +24,9 @@ RANGES = {
     "new_goods_days": (0.0, None, -1.0, None),
     "support_boost": (0.0, None, -0.01, None),
     "support_share": (0.0, 1.0, -0.01, 1.01),
-    "new_anchor_share": (0.0, 1.0, -0.01, 1.01),
+    "new_anchor_every": (0, 200, -1, 201),
     "max_category_share": (0.01, 1.0, 0.0, 1.01),
-    "page_block": (1, 200, 0, 201),
+    "page_block": (5, 200, 0, 201),  # 5: the least that keeps the default support share (1 of 5)
     "max_outside_share": (0.0, 1.0, -0.01, 1.01),
     "home_share": (0.01, 1.0, 0.0, 1.01),
     "new_anchor_days": (0.0, None, -1.0, None),
@@ -58,3 +58,12 @@ def test_unknown_settings_are_refused_and_every_setting_is_described():
     assert all(f.description for f in RankingConfig.model_fields.values())
     numeric = {n for n, f in RankingConfig.model_fields.items() if f.annotation in (int, float, float | None)}
     assert numeric <= set(RANGES), numeric - set(RANGES)
+
+
+@pytest.mark.parametrize("block", [1, 4])
+def test_a_support_share_that_keeps_no_slot_of_a_block_is_refused_naming_both(block):
+    """0.2 of a block of 4: floor(share x block) = 0 would switch the support off unseen."""
+    with pytest.raises(ValidationError, match=f"support_share 0.2 .* page_block {block}"):
+        RankingConfig(page_block=block)
+    assert RankingConfig(page_block=block, support_share=0.0).support_share == 0.0
+    assert RankingConfig(page_block=block, support_share=1 / block).page_block == block
