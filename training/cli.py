@@ -133,6 +133,22 @@ def _evaluation_report(directory: Path) -> dict:
     return report
 
 
+def _per_user(directory: Path) -> dict | None:
+    """A report's per_user.npz (None where it has none, or where it cannot be read: a warning, and --compare then
+    falls back to the overlap of separate intervals)."""
+    from training.report import PER_USER_FILE, read_per_user
+
+    path = directory / PER_USER_FILE
+    if not path.exists():
+        return None
+    try:
+        return read_per_user(path)
+    except (OSError, ValueError) as exc:
+        click.echo(f"WARNING: {path}: unreadable ({exc}); its report is compared by the overlap of separate "
+                   "intervals")
+        return None
+
+
 def _snapshot(data: str) -> Path:
     """A snapshot directory, or Online Retail converted to one ('online-retail', converted once and cached)."""
     if data != "online-retail":
@@ -274,7 +290,8 @@ def _cell(text: str, width: int) -> str:
 @click.option("--tasks", default=",".join(("anchor_goods", "fan_goods", "goods_anchors", "fan_goods_all")),
               show_default=True)
 @click.option("--compare", "reports", nargs=2, type=click.Path(exists=True, path_type=Path),
-              help="Compare two report directories (B - A) instead of evaluating.")
+              help="Compare two report directories (B - A) instead of evaluating: user by user where both "
+                   "hold per_user.npz of the same users, else by the overlap of the 95% intervals.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="The model's training configuration (JSON or TOML; default: the built-in defaults).")
 @click.option("--tune", "tune_trials", type=int, default=0, show_default=True,
@@ -303,7 +320,7 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
 
     if reports:
         a, b = (_evaluation_report(p) for p in reports)
-        click.echo(compare(a, b))
+        click.echo(compare(a, b, *(_per_user(p) for p in reports)))
         return
     if not data or not out:
         raise click.UsageError("--data and --out are required (or --compare A B)")
@@ -332,9 +349,10 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
         truth = load_truth(data)
         snapshot = load_snapshot(data)
         check_truth(data, snapshot)  # its rows must be this snapshot's, as validated
-    result = run(snapshot, cfg, truth=truth, progress=click.echo)
-    write_report(result, out)
-    click.echo(f"report written to {out}/report.md and report.json ({result['seconds']:.0f} s)")
+    per_user: dict = {}  # each user's figures, for a paired --compare with another report of the same users
+    result = run(snapshot, cfg, truth=truth, progress=click.echo, per_user=per_user)
+    write_report(result, out, per_user)
+    click.echo(f"report written to {out}/report.md, report.json and per_user.npz ({result['seconds']:.0f} s)")
 
 
 @click.command()

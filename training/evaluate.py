@@ -306,13 +306,17 @@ def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int
 
 
 def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, supported: np.ndarray | None,
-          new: np.ndarray | None, category: np.ndarray | None) -> dict:
-    per_user = ranking_metrics(ranked, task.truth, cfg.ks)
+          new: np.ndarray | None, category: np.ndarray | None, per_user: dict | None = None) -> dict:
+    """The ranking's metrics with bootstrap intervals; `per_user` (a dict) also receives the per-user values of
+    PER_USER_METRICS, so two reports on the same users can be compared user by user (report.compare)."""
+    values = ranking_metrics(ranked, task.truth, cfg.ks)
+    if per_user is not None:
+        per_user.update({m: values[m].astype(np.float32) for m in PER_USER_METRICS if m in values})
     out: dict = {}
-    for name, values in per_user.items():
+    for name, per in values.items():
         if name == "users":
             continue
-        mean, lo, hi = bootstrap_ci(values, cfg.n_boot, seed=cfg.seed)
+        mean, lo, hi = bootstrap_ci(per, cfg.n_boot, seed=cfg.seed)
         out[name] = {"mean": round(mean, 5), "ci95": [round(lo, 5), round(hi, 5)]}
     k = 20
     top = ranked[:, :k]
@@ -330,6 +334,28 @@ def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, supported: np.ndarray
 
 #: the metrics paired differences are reported for
 PAIRED_METRICS = ("ndcg@20", "recall@20")
+
+#: the realised-sales metrics whose per-user values `evaluate(per_user=...)` keeps (the graded tasks keep all of
+#: theirs): what `xuanpin evaluate --compare` compares
+PER_USER_METRICS = ("recall@20", "ndcg@20", "gmv_recall@20")
+
+#: the vocabulary each task's users index
+USER_IDS = {"anchor_goods": "anchor_ids", "fan_goods": "fan_ids", "fan_goods_all": "fan_ids",
+            "goods_anchors": "product_ids"}
+
+
+def _kept(per_user: dict | None, model: str) -> dict | None:
+    """The dict a model's per-user values go into, in a task's collector (None: not collecting)."""
+    return None if per_user is None else per_user["models"].setdefault(model, {})
+
+
+def _task_users(per_user: dict | None, name: str, ids: np.ndarray) -> dict | None:
+    """A task's collector in `per_user`: its users' external ids in the order of the per-user values (as text:
+    numpy's unicode arrays load without pickles), and a dict for each model's values."""
+    if per_user is None:
+        return None
+    per_user[name] = {"users": np.asarray(ids).astype(str), "models": {}}
+    return per_user[name]
 
 
 def _is_baseline(name: str) -> bool:
@@ -358,7 +384,7 @@ def paired_differences(lists: dict[str, np.ndarray], res: dict, task: Task, cfg:
 
 
 def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig,
-                   train_m: Marketplace | None = None) -> dict:
+                   train_m: Marketplace | None = None, per_user: dict | None = None) -> dict:
     """The selection center's own question on synthetic data: graded NDCG@K of each anchor's ranking against
     the generator's expected sales of every good *if shelved* (goods sold in training excluded). Realised
     sales cannot answer it: they only happen for goods the anchor chose to list."""
@@ -381,7 +407,7 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     # `oracle` ranks by expected sales, which a page optimising commission can beat on those columns
     rankings["oracle_earnings"] = rank_task(
         task, lambda users: np.asarray(truth.expected_sales)[users] * unit_earnings[None, :], k)
-    models = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg)
+    models = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg, per_user)
     out = {"users": len(task.users), "population": task.population, "relevant_pairs": int((expected > 0).sum()),
            "models": models,
            "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
@@ -460,21 +486,27 @@ def _pad(rows: list[list[int]], k: int) -> np.ndarray:
     return out
 
 
-def _graded(rankings: dict[str, np.ndarray], gains: dict[str, np.ndarray], cfg: EvalConfig) -> dict:
-    """Graded NDCG@20 and @50 of every ranking under each named gain matrix, with bootstrap intervals."""
+def _graded(rankings: dict[str, np.ndarray], gains: dict[str, np.ndarray], cfg: EvalConfig,
+            per_user: dict | None = None) -> dict:
+    """Graded NDCG@20 and @50 of every ranking under each named gain matrix, with bootstrap intervals; a task
+    collector `per_user` (see _task_users) also receives every per-user value (NaN: a user with nothing to find)."""
     models = {}
     for name, ranked in rankings.items():
         row = {}
+        kept = _kept(per_user, name)
         for label, gain in gains.items():
             for kk in (20, 50):
-                mean, lo, hi = bootstrap_ci(ndcg_at_k(ranked, gain, kk), cfg.n_boot, seed=cfg.seed)
+                values = ndcg_at_k(ranked, gain, kk)
+                if kept is not None:
+                    kept[f"{label}@{kk}"] = values.astype(np.float32)
+                mean, lo, hi = bootstrap_ci(values, cfg.n_boot, seed=cfg.seed)
                 row[f"{label}@{kk}"] = {"mean": round(mean, 5), "ci95": [round(lo, 5), round(hi, 5)]}
         models[name] = row
     return models
 
 
 def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig,
-                         served: np.ndarray | None = None) -> dict:
+                         served: np.ndarray | None = None, per_user: dict | None = None) -> dict:
     """The merchant's question (达人广场) on synthetic data: graded NDCG@K of each good's ranking of anchors
     against the generator's expected sales of the good in every room *if shelved* (rooms that sold it in
     training excluded). Realised sales cannot answer it: a room sells a good only if it chose to list it."""
@@ -487,15 +519,19 @@ def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranke
     rankings["ours"] = served if served is not None else ours_anchors_served(ranker, task, k)
     rankings["oracle"] = rank_task(task, lambda goods: np.asarray(truth.expected_sales)[:, goods].T, k)
     return {"users": len(task.users), "population": task.population, "relevant_pairs": int((expected > 0).sum()),
-            "models": _graded(rankings, {"ndcg": expected}, cfg),
+            "models": _graded(rankings, {"ndcg": expected}, cfg, per_user),
             "graded": "expected sales of the good in each room if shelved, from the generator's ground truth"}
 
 
 def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, truth=None,
-             progress: Callable[[str], None] = _log.info) -> dict:
+             progress: Callable[[str], None] = _log.info, per_user: dict | None = None) -> dict:
     """Run every model on every task; `truth` (the generator's ground truth) adds the oracle. A temporal split
     trains one model for all tasks; a random split (training/evaluate_split.py) trains one per task, on that
-    task's training part (one for the tasks whose training parts are the same)."""
+    task's training part (one for the tasks whose training parts are the same).
+
+    `per_user` (a dict, filled in place; the result stays plain JSON) collects what a paired comparison of two
+    reports needs, by task: {"users": the scored users' external ids (str), "models": {model: {metric: float32
+    per-user values}}}, the metrics PER_USER_METRICS, or every graded one on the *_if_shelved tasks."""
     cfg = cfg or EvalConfig()
     started = time.perf_counter()
     m = data if isinstance(data, Marketplace) else load_snapshot(data)
@@ -507,7 +543,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                               f"test days before the snapshot's end): training orders {len(train_m.orders):,}, test "
                               f"purchases {len(test):,}; the orders run from {first} to {last}: choose fewer "
                               "--test-days")
-        results, tuning = _run(m, train_m, build_tasks(train_m, test, cfg), cfg, truth)
+        results, tuning = _run(m, train_m, build_tasks(train_m, test, cfg), cfg, truth, per_user=per_user)
         return {
             "config": _config(cfg), "tuning": tuning,
             "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
@@ -533,7 +569,7 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
         parts.setdefault(rs.digest, (rs.train, {}))[1][name] = rs.task
     for train_m, tasks in parts.values():  # e.g. Online Retail: every customer is its own room, one split for both
         progress(f"training a model on the rest for {', '.join(tasks)}")
-        task_results, tuning = _run(m, train_m, tasks, cfg, truth)
+        task_results, tuning = _run(m, train_m, tasks, cfg, truth, per_user=per_user)
         results |= task_results
         if tuning is not None:
             tunings |= dict.fromkeys(tasks, tuning)
@@ -564,10 +600,10 @@ def _config(cfg: EvalConfig) -> dict:
             "train": cfg.train.model_dump(mode="json")}
 
 
-def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: EvalConfig, truth
-         ) -> tuple[dict, dict | None]:
+def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: EvalConfig, truth,
+         per_user: dict | None = None) -> tuple[dict, dict | None]:
     """Train on `train_m` (and tune first if asked) and score every model on `tasks`; `m` is the whole snapshot,
-    read only by the oracles."""
+    read only by the oracles. `per_user`: see evaluate."""
     kmax = max(cfg.ks)
     tuning = None
     if cfg.tune_trials:  # on the training period only: its last days validate, the test window stays unseen
@@ -608,26 +644,31 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                     scorers |= {f"{k}_tuned": v for k, v in ours(tuned_model, name).items() if k.startswith("ours")}
                 if name == "anchor_goods":
                     scorers.update(shelf_rate_ablations(train_m, cfg))
+                ids = getattr(train_m, USER_IDS[name]).ids
+                # ranking_metrics scores the users with something to find (here all of them), in task order
+                kept = _task_users(per_user, name, ids[task.users[np.diff(task.truth.tocsr().indptr) > 0]])
                 res, lists = {}, {}  # the lists too: paired differences compare two models user by user
                 for model_name, scorer in scorers.items():
                     t = time.perf_counter()
                     ranked = lists[model_name] = rank_task(task, scorer, kmax)
                     res[model_name] = score(ranked, task, cfg, small if goods else None, new if goods else None,
-                                            category if goods else None)
+                                            category if goods else None, _kept(kept, model_name))
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
                 served = None
                 if name == "goods_anchors":
                     served = lists["ours"] = ours_anchors_served(ranker, task, kmax)
-                    res["ours"] = score(served, task, cfg, None, None, None)
+                    res["ours"] = score(served, task, cfg, None, None, None, _kept(kept, "ours"))
                     if tuned_model is not None:
                         lists["ours_tuned"] = ours_anchors_served(Ranker(tuned_model), task, kmax)
-                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, None, None)
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, None, None,
+                                                  _kept(kept, "ours_tuned"))
                 if name == "anchor_goods":
                     lists["ours"] = ours_reranked(ranker, task, kmax)
-                    res["ours"] = score(lists["ours"], task, cfg, small, new, category)
+                    res["ours"] = score(lists["ours"], task, cfg, small, new, category, _kept(kept, "ours"))
                     if tuned_model is not None:
                         lists["ours_tuned"] = ours_reranked(Ranker(tuned_model), task, kmax)
-                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, small, new, category)
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, small, new, category,
+                                                  _kept(kept, "ours_tuned"))
                     if truth is not None and truth.expected_sales is not None:
                         expected = np.asarray(truth.expected_sales)
                         # Two ceilings. "oracle": the generator's expected sales if shelved, the quantity the
@@ -635,21 +676,24 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                         # anchor had listed by the end, the best possible ranking of *realised* new sales
                         # (nothing sells unless shelved); it uses future listings, as an oracle may.
                         res["oracle"] = score(rank_task(task, lambda users, e=expected: e[users], kmax), task,
-                                              cfg, small, new, category)
+                                              cfg, small, new, category, _kept(kept, "oracle"))
                         if len(m.shelf):  # without a shelf table nothing says what was listed
                             listed = sum_pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
                                                np.ones(len(m.shelf)), expected.shape).toarray() > 0
                             res["oracle_shelf"] = score(rank_task(
                                 task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0), kmax),
-                                task, cfg, small, new, category)
+                                task, cfg, small, new, category, _kept(kept, "oracle_shelf"))
                 results[name] = {"users": len(task.users), "population": task.population,
                                  "relevant_pairs": int(task.truth.nnz), "models": res,
                                  "paired": paired_differences(lists, res, task, cfg)}
-                if truth is not None and truth.expected_sales is not None:
+                if truth is not None and truth.expected_sales is not None and name in ("anchor_goods",
+                                                                                       "goods_anchors"):
+                    # the graded twin scores every user of the task (NaN where nothing would sell)
+                    graded = _task_users(per_user, f"{name}_if_shelved", ids[task.users])
                     if name == "anchor_goods":
                         results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg,
-                                                                            train_m)
-                    if name == "goods_anchors":
+                                                                            train_m, graded)
+                    else:
                         results["goods_anchors_if_shelved"] = counterfactual_goods(task, scorers, ranker, truth,
-                                                                                   kmax, cfg, served)
+                                                                                   kmax, cfg, served, graded)
     return results, tuning

@@ -8,9 +8,14 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
+import numpy as np
+
 from recommender.errors import ConfigError
+from training.metrics import bootstrap_ci
 
 SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recall@20", "ndcg_earnings@20",
            "ndcg_earnings@50")
@@ -258,21 +263,33 @@ def finite(obj):
 _OWN_PLOT = re.compile(r"(recall_at_k|coverage_vs_ndcg|tail_exposure)_[A-Za-z0-9_]+\.png")
 
 
-def write_report(result: dict, out: Path) -> Path:
+#: the per-user values of a report (evaluate's `per_user` collector), beside report.json
+PER_USER_FILE = "per_user.npz"
+
+
+def write_report(result: dict, out: Path, per_user: dict | None = None) -> Path:
     """report.json, the plots and report.md, written aside and then moved in, report.md last: a run that fails or
     is stopped while writing (the plots take the longest) leaves the previous report as it was. The moves are
     renames within the folder; after them, plots this module drew for an earlier report and no longer draws are
-    removed (other files in the folder are not touched)."""
+    removed (other files in the folder are not touched). `per_user` (evaluate's collector) goes to per_user.npz,
+    which `xuanpin evaluate --compare` pairs user by user; without it an older per_user.npz, another report's, is
+    removed."""
     check_report_dir(out)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".report-"))
     try:
         (staging / "report.json").write_text(json.dumps(finite(result), indent=2, ensure_ascii=False,
                                                         allow_nan=False), encoding="utf-8")
+        if per_user is not None:
+            np.savez_compressed(staging / PER_USER_FILE, **_flat(per_user))
         images = plots(result, staging)
         text = markdown(result) + "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
         (staging / "report.md").write_text(text, encoding="utf-8")
         for image in images:
             os.replace(image, out / image.name)
+        if per_user is not None:
+            os.replace(staging / PER_USER_FILE, out / PER_USER_FILE)
+        else:  # the values there are of an earlier report: paired with this one they would mislead
+            (out / PER_USER_FILE).unlink(missing_ok=True)
         os.replace(staging / "report.json", out / "report.json")
         os.replace(staging / "report.md", out / "report.md")
     finally:
@@ -281,6 +298,52 @@ def write_report(result: dict, out: Path) -> Path:
     for old in out.iterdir():
         if _OWN_PLOT.fullmatch(old.name) and old.name not in drawn:
             old.unlink(missing_ok=True)
+    return out
+
+
+def _flat(per_user: dict) -> dict[str, np.ndarray]:
+    """evaluate's collector as npz arrays: "{task}/users" (unicode ids) and "{task}/{model}/{metric}" (float32)."""
+    out = {}
+    for task, t in per_user.items():
+        out[f"{task}/users"] = np.asarray(t["users"]).astype(str)
+        for model, metrics in t["models"].items():
+            out |= {f"{task}/{model}/{metric}": np.asarray(v, np.float32) for metric, v in metrics.items()}
+    return out
+
+
+def read_per_user(path: Path) -> dict:
+    """A per_user.npz as evaluate's collector ({task: {"users", "models": {model: {metric: values}}}}); never
+    through pickle. A file that is not one (corrupt, truncated, arrays of the wrong kind or length) is a
+    ValueError."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("one array, not an npz archive")
+        with loaded as z:
+            arrays = {key: z[key] for key in z.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
+        raise ValueError(f"not a readable npz ({type(exc).__name__}: {exc})") from None
+    out: dict = {}
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{key}: not a numpy array")
+        task, _, rest = key.partition("/")
+        if rest == "users":
+            if value.ndim != 1 or value.dtype.kind != "U":
+                raise ValueError(f"{key}: not a list of ids (dtype {value.dtype}, shape {value.shape})")
+            out.setdefault(task, {"models": {}})["users"] = value
+            continue
+        model, _, metric = rest.partition("/")
+        if not model or not metric or value.ndim != 1 or value.dtype.kind != "f":
+            raise ValueError(f"{key}: not a task/model/metric array of per-user values (dtype {value.dtype})")
+        out.setdefault(task, {"models": {}})["models"].setdefault(model, {})[metric] = value
+    for task, t in out.items():
+        if "users" not in t:
+            raise ValueError(f"{task}: per-user values without {task}/users")
+        wrong = [f"{model}/{metric}" for model, ms in t["models"].items() for metric, v in ms.items()
+                 if len(v) != len(t["users"])]
+        if wrong:
+            raise ValueError(f"{task}: {', '.join(wrong)} not one value per user ({len(t['users'])} users)")
     return out
 
 
@@ -301,9 +364,35 @@ def differences(a: dict, b: dict) -> list[str]:
     return out
 
 
-def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20", "gmv_recall@20")) -> str:
-    """B minus A for every (task, model, metric) both reports have; '*' where the 95% intervals do not overlap.
-    Reports of different data or splits are compared with a warning above the table, which says what differs."""
+def _unpaired(task: str, per_a: dict | None, per_b: dict | None) -> str | None:
+    """Why a task's rows cannot be compared user by user (None: they can): a report without per-user values, or
+    other users (another sample, data or split)."""
+    missing = [side for side, per in (("A", per_a), ("B", per_b)) if per is None or task not in per]
+    if missing:
+        return f"no per-user values in {' or '.join(missing)} ({PER_USER_FILE})"
+    ua, ub = per_a[task]["users"], per_b[task]["users"]
+    if not np.array_equal(ua, ub):
+        return (f"the sampled users differ (A {len(ua):,}, B {len(ub):,}, {len(np.intersect1d(ua, ub)):,} in both, "
+                "or another order)")
+    return None
+
+
+def _matches(values: np.ndarray | None, metric: dict) -> bool:
+    """Do the per-user values average to the report's mean (to its rounding)? Not: they are not this report's."""
+    if values is None:
+        return False
+    known = values[~np.isnan(values)]
+    return len(known) > 0 and abs(float(known.mean(dtype=np.float64)) - metric["mean"]) <= 1e-4
+
+
+def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = None,
+            metrics: tuple[str, ...] = ("recall@20", "ndcg@20", "gmv_recall@20")) -> str:
+    """B minus A for every (task, model, metric) both reports have. Where both have the per-user values
+    (`per_a`, `per_b`: read_per_user's, or evaluate's collectors) of the same users, the test is paired: the
+    per-user differences' 95% bootstrap interval, '*' where it excludes 0 (the users' own noise cancels: the same
+    run's models differ far more surely than two separate intervals say). Elsewhere '*' marks separate 95%
+    intervals that do not overlap, and a NOTE says why. Reports of different data or splits are compared with a
+    warning above the table, which says what differs."""
     lines = [f"WARNING: not a comparison of models alone: {d}" for d in differences(a, b)]
     for task in sorted(set(a["tasks"]) ^ set(b["tasks"])):
         lines.append(f"NOTE: task {task} is only in {'A' if task in a['tasks'] else 'B'}: not compared")
@@ -312,10 +401,16 @@ def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20"
         for side, only in (("A", sorted(set(ma) - set(mb))), ("B", sorted(set(mb) - set(ma)))):
             if only:
                 lines.append(f"NOTE: {task}: {', '.join(only)} only in {side}: not compared")
-    lines += ["| task | model | metric | A | B | B - A | |", "|---|---|---|---|---|---|---|"]
+    cfg = b.get("config", {})  # the bootstrap of B where the two differ (differences() warns)
+    n_boot, seed = int(cfg.get("n_boot") or 500), int(cfg.get("seed") or 0)
+    rows, notes = [], []
     for task in a["tasks"]:
         if task not in b["tasks"]:
             continue
+        why = _unpaired(task, per_a, per_b)
+        pa = {} if why else per_a[task]["models"]
+        pb = {} if why else per_b[task]["models"]
+        compared, unmatched = False, []
         for model, ma in a["tasks"][task]["models"].items():
             mb = b["tasks"][task]["models"].get(model)
             if mb is None:
@@ -324,12 +419,31 @@ def compare(a: dict, b: dict, metrics: tuple[str, ...] = ("recall@20", "ndcg@20"
                 if metric not in ma or metric not in mb:
                     continue
                 x, y = ma[metric], mb[metric]
+                head = f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} |"
                 if not (_known(x) and _known(y)):
-                    lines.append(f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} | n/a | |")
+                    rows.append(f"{head} n/a | | |")
                     continue
-                apart = intervals_apart(x, y)
-                lines.append(f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} | "
-                             f"{y['mean'] - x['mean']:+.4f} | {'*' if apart else ''} |")
+                compared = True
+                va, vb = pa.get(model, {}).get(metric), pb.get(model, {}).get(metric)
+                if not why and _matches(va, x) and _matches(vb, y):
+                    mean, lo, hi = bootstrap_ci(np.asarray(vb, np.float64) - np.asarray(va, np.float64), n_boot,
+                                                seed=seed)
+                    rows.append(f"{head} {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | paired | "
+                                f"{'*' if lo > 0 or hi < 0 else ''} |")
+                    continue
+                if not why:
+                    unmatched.append(f"{model} {metric}")
+                rows.append(f"{head} {y['mean'] - x['mean']:+.4f} | overlap | {'*' if intervals_apart(x, y) else ''} |")
+        if why and compared:
+            notes.append(f"NOTE: {task}: compared by the overlap of separate intervals: {why}")
+        elif unmatched:
+            notes.append(f"NOTE: {task}: {', '.join(unmatched)} compared by the overlap of separate intervals: no "
+                         "per-user values in A or B, or they do not average to the report's figure (another "
+                         "report's?)")
+    lines += [*notes, "| task | model | metric | A | B | B - A | test | |", "|---|---|---|---|---|---|---|---|", *rows,
+              "", f"test: paired: B - A over the same users with its 95% paired bootstrap interval ({n_boot} "
+              "resamples), '*' where it excludes 0; overlap: '*' where the two separate 95% intervals do not overlap "
+              "(far more conservative)."]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ and the report folder holds JSON, Markdown and plots."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,12 +13,25 @@ from pydantic import ValidationError
 from fixtures.marketplace import load_truth
 from recommender.contract import load_snapshot
 from training.evaluate import EvalConfig, build_tasks, evaluate, split
-from training.report import compare, markdown, write_report
+from training.report import compare, markdown, read_per_user, write_report
 
 
 @pytest.fixture(scope="module")
-def result(small_snapshot):
-    return evaluate(small_snapshot, EvalConfig(n_boot=200), truth=load_truth(small_snapshot))
+def evaluated(small_snapshot):
+    """One evaluation of the small fixture, with each user's figures collected beside the report."""
+    per_user: dict = {}
+    got = evaluate(small_snapshot, EvalConfig(n_boot=200), truth=load_truth(small_snapshot), per_user=per_user)
+    return got, per_user
+
+
+@pytest.fixture(scope="module")
+def result(evaluated):
+    return evaluated[0]
+
+
+@pytest.fixture(scope="module")
+def per_user(evaluated):
+    return evaluated[1]
 
 
 def test_split_trains_only_on_the_past_and_tests_only_new_pairs(small_snapshot):
@@ -337,7 +351,7 @@ def test_compare_reads_reports_whose_figures_are_null(result):
     for report in (a, b):
         report["tasks"]["fan_goods"]["models"]["random"]["recall@20"] = {"mean": None, "ci95": [None, None]}
     line = next(x for x in compare(a, b).splitlines() if x.startswith("| fan_goods | random | recall@20 |"))
-    assert line == "| fan_goods | random | recall@20 | n/a | n/a | n/a | |"
+    assert line == "| fan_goods | random | recall@20 | n/a | n/a | n/a | | |"
 
 
 def test_compare_flags_differences_whose_intervals_do_not_overlap(result):
@@ -384,6 +398,176 @@ def test_compare_names_a_directory_that_holds_no_evaluate_report(result, tmp_pat
     for other, said in (("empty", "no report.json"), ("tune", "not an evaluate report")):
         r = CliRunner().invoke(main, ["evaluate", "--compare", str(tmp_path / "a"), str(tmp_path / other)])
         assert r.exit_code == 1 and isinstance(r.exception, SystemExit) and said in r.output, r.output
+
+
+#: the graded tasks' per-user metrics (all of theirs)
+GRADED = ("ndcg@20", "ndcg@50", "ndcg_earnings@20", "ndcg_earnings@50")
+
+
+def test_the_report_folder_keeps_each_user_s_figures_and_they_average_to_the_report_s(
+        result, per_user, small_snapshot, tmp_path, monkeypatch):
+    """per_user.npz: each task's users by their external ids, and every model's per-user values of the compared
+    metrics, whose means are the report's; written before report.json and report.md, read without pickles."""
+    import os
+
+    import training.report as report
+
+    moved, replace = [], os.replace
+    monkeypatch.setattr(report.os, "replace", lambda src, dst: (moved.append(Path(dst).name), replace(src, dst)))
+    out = write_report(result, tmp_path / "report", per_user)
+    assert moved.index("per_user.npz") < moved.index("report.json") < moved.index("report.md") == len(moved) - 1
+    assert "per_user" not in (out / "report.json").read_text()  # the report itself stays plain JSON
+    m = load_snapshot(small_snapshot)
+    vocab = {"anchor": set(m.anchor_ids.ids.astype(str)), "fan": set(m.fan_ids.ids.astype(str)),
+             "goods": set(m.product_ids.ids.astype(str))}
+    with np.load(out / "per_user.npz", allow_pickle=False) as z:
+        files = set(z.files)
+        for task, tr in result["tasks"].items():
+            users = z[f"{task}/users"]
+            assert users.dtype.kind == "U" and len(users) == tr["users"] == len(set(users)), task
+            assert set(users) <= vocab["goods" if task.startswith("goods_") else task.split("_")[0]], task
+            wanted = GRADED if task.endswith("_if_shelved") else ("recall@20", "ndcg@20", "gmv_recall@20")
+            for model, figures in tr["models"].items():
+                assert "ndcg@20" in figures
+                for metric in (w for w in wanted if w in figures):  # goods_anchors_if_shelved grades no earnings
+                    values = z[f"{task}/{model}/{metric}"]
+                    assert values.dtype == np.float32 and len(values) == len(users)
+                    assert np.nanmean(values) == pytest.approx(figures[metric]["mean"], abs=2e-5), (task, model)
+    assert {"anchor_goods_if_shelved/ours/ndcg_earnings@50", "goods_anchors/ours/gmv_recall@20"} <= files
+    # two reports of one run: every row is paired, and nothing differs
+    same = read_per_user(out / "per_user.npz")
+    rows = [x for x in compare(result, result, same, same).splitlines() if x.startswith("| ") and "| task |" not in x]
+    assert rows and all("| paired |" in x for x in rows if "| n/a |" not in x), rows
+    assert not [x for x in rows if x.endswith("* |")]
+
+
+def test_a_report_written_without_per_user_values_drops_the_older_report_s(result, per_user, tmp_path):
+    out = write_report(result, tmp_path / "report", per_user)
+    assert (out / "per_user.npz").exists()
+    (out / "notes.txt").write_text("the user's own file")
+    write_report(result, out)
+    assert not (out / "per_user.npz").exists() and (out / "notes.txt").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def _consistent_gain(result, users: int = 400, gain: float = 0.01, seed: int = 3):
+    """Reports A and B of one run whose fan_goods ours ndcg@20 differ by `gain` for every user (plus a little
+    noise), with the per-user values: the users vary far more than the gain, so the separate intervals overlap."""
+    import copy
+
+    from training.metrics import bootstrap_ci
+
+    rng = np.random.default_rng(seed)
+    va = rng.random(users)
+    vb = va + gain + rng.normal(0, gain / 2, users)
+    ids = np.array([f"fan-{i}" for i in range(users)])
+    reports, per = [], []
+    for values in (va, vb):
+        report = copy.deepcopy(result)
+        mean, lo, hi = bootstrap_ci(values.astype(np.float32), 200, seed=0)
+        report["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"] = {"mean": round(mean, 5),
+                                                                    "ci95": [round(lo, 5), round(hi, 5)]}
+        reports.append(report)
+        per.append({"fan_goods": {"users": ids.copy(), "models": {"ours": {"ndcg@20": values.astype(np.float32)}}}})
+    return reports, per
+
+
+def _row(table: str, start: str) -> str:
+    return next(x for x in table.splitlines() if x.startswith(start))
+
+
+def test_compare_pairs_the_same_users_and_finds_a_small_consistent_gain_the_overlap_misses(result):
+    from training.report import intervals_apart
+
+    (a, b), (per_a, per_b) = _consistent_gain(result)
+    x, y = a["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"], b["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"]
+    assert not intervals_apart(x, y)  # separately, the gain is within the noise
+    paired = compare(a, b, per_a, per_b)
+    line = _row(paired, "| fan_goods | ours | ndcg@20 |")
+    assert line.endswith("| paired | * |"), line
+    mean, lo, hi = (float(v) for v in line.split("|")[6].replace("[", "").replace("]", "").replace(",", "").split())
+    assert mean == pytest.approx(0.01, abs=2e-3) and 0 < lo < mean < hi
+    assert "| test |" in paired and "paired: B - A over the same users" in paired
+    # the rows without per-user values in both fall back, and a NOTE names them
+    assert _row(paired, "| fan_goods | popularity | ndcg@20 |").endswith("| overlap |  |")
+    assert any(n.startswith("NOTE: fan_goods: ") and "popularity ndcg@20" in n for n in paired.splitlines())
+    assert _row(compare(a, b), "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
+
+
+def test_compare_falls_back_to_the_overlap_when_the_sampled_users_differ(result):
+    (a, b), (per_a, per_b) = _consistent_gain(result)
+    per_b["fan_goods"]["users"][0] = "another-fan"
+    table = compare(a, b, per_a, per_b)
+    assert _row(table, "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
+    assert "NOTE: fan_goods: compared by the overlap of separate intervals: the sampled users differ (A 400, B 400, " \
+           "399 in both" in table
+    # values that do not average to the report's figure are another report's: not paired either
+    (a, b), (per_a, per_b) = _consistent_gain(result)
+    per_b["fan_goods"]["models"]["ours"]["ndcg@20"] += np.float32(0.2)
+    assert _row(compare(a, b, per_a, per_b), "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
+
+
+def _compare_cli(a: Path, b: Path):
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    return CliRunner().invoke(main, ["evaluate", "--compare", str(a), str(b)])
+
+
+def test_the_cli_compares_a_report_folder_without_per_user_values_by_the_overlap(result, per_user, tmp_path):
+    write_report(result, tmp_path / "a", per_user)
+    write_report(result, tmp_path / "old")  # a report from before per_user.npz
+    r = _compare_cli(tmp_path / "a", tmp_path / "a")
+    assert r.exit_code == 0 and "| anchor_goods | ours | ndcg@20 |" in r.output, r.output
+    assert "| paired |" in r.output and "| overlap |" not in r.output
+    r = _compare_cli(tmp_path / "a", tmp_path / "old")
+    assert r.exit_code == 0 and "| paired |" not in r.output and "| overlap |" in r.output, r.output
+    assert "NOTE: anchor_goods: compared by the overlap of separate intervals: no per-user values in B " \
+           "(per_user.npz)" in r.output
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled ids"])
+def test_an_unreadable_per_user_file_is_a_warning_and_the_comparison_falls_back(result, per_user, tmp_path, damage):
+    write_report(result, tmp_path / "a", per_user)
+    write_report(result, tmp_path / "b", per_user)
+    path = tmp_path / "b" / "per_user.npz"
+    if damage == "garbage":
+        path.write_bytes(b"not an archive" * 10)
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:  # object arrays load only through pickle, which the project never does
+        np.savez_compressed(path, **{"fan_goods/users": np.array([1, "a"], dtype=object)})
+    r = _compare_cli(tmp_path / "a", tmp_path / "b")
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert f"WARNING: {path}: unreadable (" in r.output
+    assert "| paired |" not in r.output and "| fan_goods | ours | ndcg@20 |" in r.output
+
+
+def test_the_cli_evaluation_writes_the_per_user_values_it_collects(result, per_user, tmp_path, monkeypatch):
+    import training.evaluate
+
+    def run(snapshot, cfg, truth=None, progress=None, per_user=None):
+        per_user.update(collected)
+        return result
+
+    collected = per_user
+    monkeypatch.setattr(training.evaluate, "evaluate", run)
+    r = _evaluate_cli_to(tmp_path, tmp_path / "report")
+    assert r.exit_code == 0, r.output
+    got = read_per_user(tmp_path / "report" / "per_user.npz")
+    assert set(got) == set(per_user)
+    np.testing.assert_array_equal(got["fan_goods"]["users"], per_user["fan_goods"]["users"])
+    np.testing.assert_array_equal(got["fan_goods"]["models"]["ours"]["ndcg@20"],
+                                  per_user["fan_goods"]["models"]["ours"]["ndcg@20"])
+
+
+def _evaluate_cli_to(data: Path, out: Path):
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    return CliRunner().invoke(main, ["evaluate", "--data", str(data), "--out", str(out), "--tasks", "fan_goods"])
 
 
 def test_synthetic_reports_grade_rankings_against_expected_sales_if_shelved(result):

@@ -119,7 +119,9 @@ def test_no_held_out_sale_or_listing_reaches_the_anchor_split_artifact(trained, 
 
 
 def test_a_random_evaluation_scores_baselines_and_records_the_split(snapshot):
-    result = evaluate(snapshot, EvalConfig(split="random", n_boot=50, tasks=("fan_goods", "fan_goods_all")))
+    per_user: dict = {}
+    result = evaluate(snapshot, EvalConfig(split="random", n_boot=50, tasks=("fan_goods", "fan_goods_all")),
+                      per_user=per_user)
     assert set(result["tasks"]) == {"fan_goods"}
     split = result["data"]["split"]
     assert split["kind"] == "random" and split["test_share"] == 0.25 and split["seed"] == 0
@@ -133,6 +135,13 @@ def test_a_random_evaluation_scores_baselines_and_records_the_split(snapshot):
     assert lo <= models["ours"]["ndcg@20"]["mean"] <= hi
     text = markdown(result)
     assert "Random per-user split: 25%" in text and "Skipped fan_goods_all" in text and "| fan_goods | fan |" in text
+    # each fan's figures by its id, for a paired --compare: the sampled fans, whose means are the report's
+    kept = per_user["fan_goods"]
+    assert set(per_user) == {"fan_goods"} and len(kept["users"]) == result["tasks"]["fan_goods"]["users"]
+    assert set(kept["users"]) <= set(snapshot.fan_ids.ids.astype(str))
+    for name, m in models.items():
+        for metric in ("recall@20", "ndcg@20", "gmv_recall@20"):
+            assert kept["models"][name][metric].mean() == pytest.approx(m[metric]["mean"], abs=2e-5)
 
 
 def test_under_a_random_split_tuning_validates_on_a_random_split_of_the_training_part(snapshot):
@@ -161,7 +170,7 @@ def test_tasks_whose_training_parts_are_the_same_share_one_model(snapshot, monke
     assert random_split(m, "goods_anchors").digest != fan.digest
     runs = []  # (the training part's orders, the tasks scored on its model)
 
-    def run(m_, train_m, tasks, cfg, truth):
+    def run(m_, train_m, tasks, cfg, truth, per_user=None):
         runs.append((len(train_m.orders), {name: len(t.users) for name, t in tasks.items()}))
         graded = {f"{name}_if_shelved": {"users": 1} for name in tasks if name != "fan_goods"}  # as on generated data
         return {name: {"users": len(t.users)} for name, t in tasks.items()} | graded, None
