@@ -78,7 +78,8 @@ class Cards:
                 "category": p.value("category", row), "price": price, "commission_rate": rate,
                 "commission_per_unit": per_unit, "commission_per_order": per_unit,
                 "merchant_id": p.value("merchant_id", row), "merchant_name": p.value("merchant_name", row),
-                "brand": p.value("brand", row), "stock": self.stock(row),
+                "brand": p.value("brand", row), "created_at": beijing(p.value("created_at", row)),
+                "stock": self.stock(row),
                 "refund_rate": _float(p.value("refund_rate", row)), "shop_rating": _float(p.value("shop_rating", row)),
                 "sales_7d": _int(st.value("sales_7d", row)), "gmv_7d": _float(st.value("gmv_7d", row)),
                 **self.stock_state(row)}

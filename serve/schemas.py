@@ -156,6 +156,8 @@ class ProductCard(BaseModel):
     merchant_id: Id
     merchant_name: str | None = Field(None, description="the shop's name (the snapshot's optional merchant_name)")
     brand: str | None = None
+    created_at: str | None = Field(None, description="when the good was listed in the pool, Beijing time (ISO "
+                                   "8601, +08:00): its age in the 新品 tab (new_goods)")
     stock: int | None = None
     refund_rate: float | None = None
     shop_rating: float | None = None

@@ -95,6 +95,12 @@ def test_new_goods_filter_is_the_selection_centers_新品_tab(client, ids, servi
     rows = [serving.model.product_ids.lookup(it["product"]["product_id"]) for it in body["items"]]
     assert len(rows) == min(200, eligible) and body["paging"]["candidates"] == eligible
     assert goods.new[rows].all()
+    # each card says when the good was listed, and every one is within new_goods_days of the snapshot
+    snapshot = pd.Timestamp(serving.model.snapshot_time)
+    snapshot = snapshot.tz_localize("UTC") if snapshot.tzinfo is None else snapshot
+    ages = [(snapshot - pd.Timestamp(it["product"]["created_at"])) / pd.Timedelta(days=1) for it in body["items"]]
+    assert all(it["product"]["created_at"].endswith("+08:00") for it in body["items"])
+    assert min(ages) >= 0 and max(ages) <= serving.ranker.config.new_goods_days
     unfiltered = picks(client, ids["anchor"], k=100)["items"]
     assert not all(goods.new[serving.model.product_ids.lookup(it["product"]["product_id"])] for it in unfiltered)
 
