@@ -138,7 +138,9 @@ def baselines(train_m: Marketplace, task: str, cfg: EvalConfig, threads: int) ->
     bpr = FactorConfig(algorithm="bpr", factors=d, iterations=50, regularization=0.01, learning_rate=0.01,
                        seed=cfg.seed)
     out["als"] = dot_scores(*fit_factors(X, als, threads))
-    out["bpr"] = dot_scores(*fit_factors(X, bpr, threads))
+    # one thread: implicit's BPR is Hogwild SGD, whose result with several threads varies from run to run, and a
+    # baseline that moves between two runs of one configuration shows up as a difference in a paired --compare
+    out["bpr"] = dot_scores(*fit_factors(X, bpr, 1))
     return out
 
 

@@ -321,7 +321,8 @@ def read_per_user(path: Path) -> dict:
             raise ValueError("one array, not an npz archive")
         with loaded as z:
             arrays = {key: z[key] for key in z.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, NotImplementedError, RuntimeError) as exc:
+        # flipped bits in a zip header also read as an unknown zip version or an encrypted member
         raise ValueError(f"not a readable npz ({type(exc).__name__}: {exc})") from None
     out: dict = {}
     for key, value in arrays.items():
@@ -364,16 +365,19 @@ def differences(a: dict, b: dict) -> list[str]:
     return out
 
 
-def _unpaired(task: str, per_a: dict | None, per_b: dict | None) -> str | None:
-    """Why a task's rows cannot be compared user by user (None: they can): a report without per-user values, or
-    other users (another sample, data or split)."""
+def _unpaired(task: str, per_a: dict | None, per_b: dict | None, apart: list[str]) -> str | None:
+    """Why a task's rows cannot be compared user by user (None: they can): a report without per-user values,
+    other data or another split (`apart`: the same users then have other targets), or other users."""
     missing = [side for side, per in (("A", per_a), ("B", per_b)) if per is None or task not in per]
     if missing:
         return f"no per-user values in {' or '.join(missing)} ({PER_USER_FILE})"
+    if apart:
+        return f"{' and '.join(apart)}, so the same users have other targets"
     ua, ub = per_a[task]["users"], per_b[task]["users"]
     if not np.array_equal(ua, ub):
-        return (f"the sampled users differ (A {len(ua):,}, B {len(ub):,}, {len(np.intersect1d(ua, ub)):,} in both, "
-                "or another order)")
+        if len(ua) == len(ub) and np.array_equal(np.sort(ua), np.sort(ub)):
+            return "the same users in another order"
+        return f"other users were sampled (A {len(ua):,}, B {len(ub):,}, {len(np.intersect1d(ua, ub)):,} in both)"
     return None
 
 
@@ -401,13 +405,16 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
         for side, only in (("A", sorted(set(ma) - set(mb))), ("B", sorted(set(mb) - set(ma)))):
             if only:
                 lines.append(f"NOTE: {task}: {', '.join(only)} only in {side}: not compared")
+    da, db = a.get("data", {}), b.get("data", {})
+    apart = [what for what, key in (("the data differ", "fingerprint"), ("the splits differ", "split"))
+             if da.get(key) != db.get(key)]
     cfg = b.get("config", {})  # the bootstrap of B where the two differ (differences() warns)
     n_boot, seed = int(cfg.get("n_boot") or 500), int(cfg.get("seed") or 0)
     rows, notes = [], []
     for task in a["tasks"]:
         if task not in b["tasks"]:
             continue
-        why = _unpaired(task, per_a, per_b)
+        why = _unpaired(task, per_a, per_b, apart)
         pa = {} if why else per_a[task]["models"]
         pb = {} if why else per_b[task]["models"]
         compared, unmatched = False, []
@@ -425,7 +432,7 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
                     continue
                 compared = True
                 va, vb = pa.get(model, {}).get(metric), pb.get(model, {}).get(metric)
-                if not why and _matches(va, x) and _matches(vb, y):
+                if not why and _matches(va, x) and _matches(vb, y) and np.array_equal(np.isnan(va), np.isnan(vb)):
                     mean, lo, hi = bootstrap_ci(np.asarray(vb, np.float64) - np.asarray(va, np.float64), n_boot,
                                                 seed=seed)
                     rows.append(f"{head} {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | paired | "
@@ -438,8 +445,8 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
             notes.append(f"NOTE: {task}: compared by the overlap of separate intervals: {why}")
         elif unmatched:
             notes.append(f"NOTE: {task}: {', '.join(unmatched)} compared by the overlap of separate intervals: no "
-                         "per-user values in A or B, or they do not average to the report's figure (another "
-                         "report's?)")
+                         "per-user values in A or B, they do not average to the report's figure (another "
+                         "report's?), or other users have nothing to find in A than in B")
     lines += [*notes, "| task | model | metric | A | B | B - A | test | |", "|---|---|---|---|---|---|---|---|", *rows,
               "", f"test: paired: B - A over the same users with its 95% paired bootstrap interval ({n_boot} "
               "resamples), '*' where it excludes 0; overlap: '*' where the two separate 95% intervals do not overlap "

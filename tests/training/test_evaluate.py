@@ -499,12 +499,56 @@ def test_compare_falls_back_to_the_overlap_when_the_sampled_users_differ(result)
     per_b["fan_goods"]["users"][0] = "another-fan"
     table = compare(a, b, per_a, per_b)
     assert _row(table, "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
-    assert "NOTE: fan_goods: compared by the overlap of separate intervals: the sampled users differ (A 400, B 400, " \
-           "399 in both" in table
+    assert "NOTE: fan_goods: compared by the overlap of separate intervals: other users were sampled (A 400, B 400, " \
+           "399 in both)" in table
     # values that do not average to the report's figure are another report's: not paired either
     (a, b), (per_a, per_b) = _consistent_gain(result)
     per_b["fan_goods"]["models"]["ours"]["ndcg@20"] += np.float32(0.2)
     assert _row(compare(a, b, per_a, per_b), "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
+
+
+def test_compare_pairs_only_reports_of_the_same_data_split_and_users_with_nothing_to_find(result):
+    """The same ids with other data or another cut-off are other targets; a user with nothing to find (NaN) in one
+    report only would make the paired mean something else than B's mean minus A's."""
+    for key, value, why in (("fingerprint", "another-export", "the data differ"),
+                            ("split", {"kind": "temporal", "test_days": 13.0}, "the splits differ")):
+        (a, b), (per_a, per_b) = _consistent_gain(result)
+        b["data"] = {**b["data"], key: value}
+        table = compare(a, b, per_a, per_b)
+        assert _row(table, "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |"), key
+        assert f"NOTE: fan_goods: compared by the overlap of separate intervals: {why}, so the same users have " \
+               "other targets" in table
+    (a, b), (per_a, per_b) = _consistent_gain(result)
+    per_b["fan_goods"]["users"] = per_b["fan_goods"]["users"][::-1].copy()
+    assert "the same users in another order" in compare(a, b, per_a, per_b)
+    (a, b), (per_a, per_b) = _consistent_gain(result)
+    for per, report in ((per_a, a), (per_b, b)):  # user 0 has nothing to find in B only
+        values = per["fan_goods"]["models"]["ours"]["ndcg@20"]
+        if per is per_b:
+            values[0] = np.nan
+        report["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"]["mean"] = float(np.nanmean(values))
+    assert _row(compare(a, b, per_a, per_b), "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
+
+
+def test_each_users_values_stay_with_its_id_whatever_the_sample(small_snapshot, per_user):
+    """A deterministic model scores a user alike in any sample: looked up by id, a run sampling 25 users per task
+    gives the figures the full run gave them (ids shifted or reversed against their values would not)."""
+    few: dict = {}
+    evaluate(small_snapshot, EvalConfig(n_boot=20, max_users=25, tasks=("anchor_goods", "fan_goods")),
+             truth=load_truth(small_snapshot), per_user=few)
+    checked = 0
+    for task in ("anchor_goods", "fan_goods", "anchor_goods_if_shelved"):
+        where = {u: i for i, u in enumerate(per_user[task]["users"].tolist())}
+        rows = [where[u] for u in few[task]["users"].tolist()]
+        assert len(set(few[task]["users"].tolist())) == len(rows) >= 10
+        models = [m for m in ("popularity", "itemknn", "ours_no_rerank", "ours") if m in few[task]["models"]]
+        assert len(models) >= 3, (task, sorted(few[task]["models"]))
+        for model in models:
+            for metric, values in few[task]["models"][model].items():
+                np.testing.assert_array_equal(values, per_user[task]["models"][model][metric][rows],
+                                              err_msg=f"{task} {model} {metric}")
+                checked += np.isfinite(values).sum()
+    assert checked > 200
 
 
 def _compare_cli(a: Path, b: Path):
@@ -527,7 +571,7 @@ def test_the_cli_compares_a_report_folder_without_per_user_values_by_the_overlap
            "(per_user.npz)" in r.output
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled ids"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled ids", "encrypted flag", "zip version"])
 def test_an_unreadable_per_user_file_is_a_warning_and_the_comparison_falls_back(result, per_user, tmp_path, damage):
     write_report(result, tmp_path / "a", per_user)
     write_report(result, tmp_path / "b", per_user)
@@ -536,6 +580,14 @@ def test_an_unreadable_per_user_file_is_a_warning_and_the_comparison_falls_back(
         path.write_bytes(b"not an archive" * 10)
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage in ("encrypted flag", "zip version"):  # flipped header bits: RuntimeError / NotImplementedError
+        data = bytearray(path.read_bytes())
+        central = data.find(b"PK\x01\x02")
+        if damage == "encrypted flag":
+            data[central + 8] |= 1
+        else:
+            data[central + 6] = 0xFF  # "version needed to extract" beyond any reader
+        path.write_bytes(bytes(data))
     else:  # object arrays load only through pickle, which the project never does
         np.savez_compressed(path, **{"fan_goods/users": np.array([1, "a"], dtype=object)})
     r = _compare_cli(tmp_path / "a", tmp_path / "b")
