@@ -121,11 +121,15 @@ def _events_now(hot: HotLists) -> int | None:
         raise ApiError(503, "store_unavailable", f"nothing was counted; resend the batch: {exc}") from None
 
 
-def _too_late(when: str, real_future: bool, cfg) -> str:
+def _too_late(when: str, real_future: bool, counted: bool, cfg) -> str:
     if real_future:
         return f"ordered_at {when} is more than {cfg.max_future_minutes} minutes in the future"
-    return (f"ordered_at {when} is more than {cfg.max_events_ahead_minutes} minutes after both the latest order "
-            "counted and its batch's median order (hot.max_events_ahead_minutes)")
+    if not counted:
+        return (f"ordered_at {when} is more than {cfg.max_events_ahead_minutes} minutes after its batch's median "
+                "order, and nothing is counted yet to go by (hot.max_events_ahead_minutes)")
+    return (f"ordered_at {when} is more than {cfg.max_events_ahead_minutes} minutes after the latest order counted "
+            f"(hot.max_events_ahead_minutes) and not one of {cfg.min_jump_orders} or more orders of its batch that "
+            "jump ahead together (hot.min_jump_orders): a mistyped date, or a replay jump sent too thinly")
 
 
 def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[Orders, int]:
@@ -145,14 +149,19 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
     future = minutes > real_limit  # an order from the real future is a typo under either clock
     clock = None
     if not wall:  # the clock is the latest order's: one mistyped date must not move it past every later order,
-        # and a replay that jumps ahead must not stall either: an order too far after the clock is refused only
-        # when it is too far after its own batch's median as well (a whole batch ahead is a jump, not a typo)
+        # and a replay that jumps ahead must not stall either. An order too far after the clock counts only as
+        # one of a jump: min_jump_orders or more of its batch that far ahead, within `ahead` of their median (a
+        # lone order's median is itself, so the median alone let one mistyped date through)
         clock = _events_now(hot)
         ahead = cfg.max_events_ahead_minutes
-        jump = minutes > int(np.median(minutes)) + ahead
-        if clock is not None:
-            jump &= minutes > clock + ahead
-        future |= jump
+        if clock is None:  # nothing counted yet: the batch's median is all there is to go by
+            future |= minutes > int(np.median(minutes)) + ahead
+        else:
+            beyond = (minutes > clock + ahead) & (products >= 0) & (anchors >= 0)
+            if beyond.any():
+                together = beyond & (np.abs(minutes - int(np.median(minutes[beyond]))) <= ahead)
+                jumped = together if together.sum() >= cfg.min_jump_orders else np.zeros_like(beyond)
+                future |= (minutes > clock + ahead) & ~jumped
     ok = (products >= 0) & (anchors >= 0) & ~future
     latest = max(int(minutes[ok].max(initial=np.iinfo(np.int64).min)), clock if clock is not None else -1)
     oldest_counted = (now if wall else latest) - MINUTES * HOURS
@@ -160,7 +169,7 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
         i, e = valid[j]
         field, message = ("product_id", f"unknown product_id {e.product_id!r}") if products[j] < 0 else \
             ("anchor_id", f"unknown anchor_id {e.anchor_id!r}") if anchors[j] < 0 else \
-            ("ordered_at", _too_late(e.ordered_at.isoformat(), minutes[j] > real_limit, cfg))
+            ("ordered_at", _too_late(e.ordered_at.isoformat(), minutes[j] > real_limit, clock is not None, cfg))
         errors.append({"index": i, "order_id": _echoed(e.order_id), "field": field, "message": message})
     count = ok & ~refunded & (minutes > oldest_counted)
     rows = np.flatnonzero(count)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 #: the deepest page a list serves (offset); deeper ranks are for the CSV export and offline jobs, not paging
@@ -680,8 +689,10 @@ NotBool = BeforeValidator(_not_a_boolean)
 JsonNumber = BeforeValidator(_a_json_number)
 
 #: an id in an event: a 64-bit integer or a string. A larger integer is this event's error, not the batch's (one
-#: huge id would otherwise turn every id of the batch into floats)
-EventId = Annotated[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | str, NotBool]
+#: huge id would otherwise turn every id of the batch into floats). Text is stripped and never empty: an empty
+#: order id would make every later empty one a silent duplicate, and " wb-1" is the order "wb-1"
+EventId = Annotated[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+                    | Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)], NotBool]
 
 
 class OrderEvent(BaseModel):

@@ -33,10 +33,13 @@ class HotConfig(Settings):
     max_events: int = Field(5000, ge=1, le=100_000, description="largest batch POST /v1/events/orders accepts")
     max_future_minutes: int = Field(5, ge=0, description="orders further ahead of real time are rejected "
                                     "(under either clock)")
-    max_events_ahead_minutes: int = Field(24 * 60, ge=0, description="events clock: orders further ahead of both "
-                                          "the latest order counted and their batch's median are rejected, so one "
-                                          "mistyped date cannot move the clock past every later order, while a "
-                                          "whole batch ahead (a jump in a replay) still counts")
+    max_events_ahead_minutes: int = Field(24 * 60, ge=0, description="events clock: orders further ahead of the "
+                                          "latest order counted are rejected, so one mistyped date cannot move the "
+                                          "clock past every later order, unless they are a jump in a replay: at "
+                                          "least min_jump_orders of one batch that far ahead, together")
+    min_jump_orders: int = Field(5, ge=2, description="events clock: orders of one batch, more than "
+                                 "max_events_ahead_minutes after the latest order counted and within that of their "
+                                 "own median, that make a jump ahead (fewer: refused as mistyped dates)")
 
     # the burst test (BURST_TEST)
     recent_minutes: int = Field(15, ge=1, le=60, description="the window tested for a burst (the minute ring "

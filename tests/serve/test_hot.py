@@ -340,6 +340,32 @@ def test_with_the_events_clock_a_replay_that_jumps_days_ahead_is_counted_not_sta
     assert good in hot_ids(client.get(f"/v1/live/{room}/hot"))
 
 
+def test_with_the_events_clock_a_lone_order_days_ahead_cannot_move_the_clock(small_artifact):
+    """An integrator posting one order per request: a batch of one is its own median, so the median alone let one
+    mistyped date move the clock ten days ahead, after which every real order was 'ignored' and the lists stayed
+    empty (with Redis even across restarts). A jump needs min_jump_orders of one batch together; fewer are
+    refused, naming the setting, and the real orders of the same batch and after it count."""
+    app = started({"model": str(small_artifact), "hot": hot_config()})
+    client = app.test_client()
+    s = app.extensions["xuanpin"]["serving"]
+    good = s.model.product_ids.ids[np.flatnonzero(s.ranker.gate)[0]].item()
+    room = s.model.anchor_ids.ids[0].item()
+    now = datetime.fromtimestamp(app.extensions["xuanpin"]["hot"].store.now() * 60, UTC)
+    alone = client.post("/v1/events/orders", json={"events": [event("lone", room, good, now + timedelta(days=10))]},
+                        headers=AUTH).json
+    assert alone["rejected"] == 1 and alone["errors"][0]["field"] == "ordered_at"
+    assert "hot.min_jump_orders" in alone["errors"][0]["message"]
+    mixed = [event("real", room, good, now + timedelta(minutes=1)),
+             *(event(f"typo{i}", room, good, now + timedelta(days=10, minutes=i)) for i in range(4))]
+    r = client.post("/v1/events/orders", json={"events": mixed}, headers=AUTH).json
+    assert r["accepted"] == 1 and r["rejected"] == 4 and [e["index"] for e in r["errors"]] == [1, 2, 3, 4]
+    reply = burst(client, room, good, now + timedelta(minutes=5), tag="after")
+    assert reply["accepted"] == 30 and reply["ignored"] == 0
+    assert good in hot_ids(client.get("/v1/rankings/hot"))
+    jump = [event(f"jump{i}", room, good, now + timedelta(days=3, minutes=i)) for i in range(5)]
+    assert client.post("/v1/events/orders", json={"events": jump}, headers=AUTH).json["accepted"] == 5
+
+
 def test_with_the_events_clock_and_nothing_counted_a_batch_is_bounded_by_its_median_and_real_time(small_artifact):
     app = create_app({"model": str(small_artifact), "hot": hot_config(bootstrap=False)})
     client = app.test_client()
@@ -476,6 +502,16 @@ def test_booleans_and_non_finite_amounts_are_that_event_s_error(client, world):
         (0, "order_id"), (1, "fan_id"), (2, "anchor_id"), (3, "quantity"), (4, "amount"), (5, "amount"),
         (6, "amount")]
     assert r.json["errors"][0]["order_id"] is None  # a boolean is no id to echo
+
+
+def test_an_empty_order_id_is_that_event_s_error_and_spaces_around_an_id_do_not_make_another_order(client, world):
+    """An empty id would make every later empty one a silent duplicate."""
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    events = [event("", room, good, now), event("   ", room, good, now), event("pad-1", room, good, now),
+              event(" pad-1 ", room, good, now)]
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH).json
+    assert [(e["index"], e["field"]) for e in r["errors"]] == [(0, "order_id"), (1, "order_id")]
+    assert (r["accepted"], r["duplicates"]) == (1, 1)
 
 
 def test_quantities_amounts_and_refunds_are_json_numbers_and_booleans_not_text(client, world):
