@@ -685,6 +685,14 @@ def _a_json_number(value: object) -> object:
     return value
 
 
+def _iso_text(value: object) -> object:
+    """An order time is ISO 8601 text: pydantic would read a number as seconds since 1970 (and milliseconds, which
+    look like seconds tens of thousands of years on, as such too), and 0 as 1970, silently 'ignored'."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be ISO 8601 text (e.g. 2026-10-30T20:15:00+08:00), not {type(value).__name__}")
+    return value
+
+
 NotBool = BeforeValidator(_not_a_boolean)
 JsonNumber = BeforeValidator(_a_json_number)
 
@@ -706,7 +714,8 @@ class OrderEvent(BaseModel):
     product_id: EventId
     quantity: Annotated[int, JsonNumber] = Field(ge=1)
     amount: Annotated[float, JsonNumber] = Field(ge=0, allow_inf_nan=False, description="yuan; finite")
-    ordered_at: datetime = Field(description="ISO 8601; without a zone it is UTC")
+    ordered_at: Annotated[datetime, BeforeValidator(_iso_text)] = Field(description="ISO 8601 text; without a zone "
+                                                                         "it is UTC")
     refunded: Annotated[bool, Strict()] = Field(False, description="JSON true or false (not \"yes\" or 1)")
 
 

@@ -514,6 +514,19 @@ def test_an_empty_order_id_is_that_event_s_error_and_spaces_around_an_id_do_not_
     assert (r["accepted"], r["duplicates"]) == (1, 1)
 
 
+def test_an_order_time_is_iso_text_not_seconds_since_1970(client, world):
+    """A number would be read as seconds: milliseconds then land tens of thousands of years on, 0 in 1970."""
+    room, good, now = world["rooms"][0], world["goods"][0], world["now"]
+    events = [event("epoch-s", room, good, now), event("epoch-ms", room, good, now), event("zero", room, good, now),
+              event("iso", room, good, now)]
+    events[0]["ordered_at"] = int(now.timestamp())
+    events[1]["ordered_at"] = int(now.timestamp() * 1000)
+    events[2]["ordered_at"] = 0
+    r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH).json
+    assert [(e["index"], e["field"]) for e in r["errors"]] == [(0, "ordered_at"), (1, "ordered_at"), (2, "ordered_at")]
+    assert "ISO 8601" in r["errors"][0]["message"] and r["accepted"] == 1
+
+
 def test_quantities_amounts_and_refunds_are_json_numbers_and_booleans_not_text(client, world):
     """A client that quotes its numbers or writes "yes" is told so per event, not silently counted."""
     room, good, now = world["rooms"][0], world["goods"][0], world["now"]
