@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.tune_ranking import never_sold
 from fixtures.marketplace import load_truth
 from recommender.artifact import load_model
 from recommender.contract import load_snapshot
@@ -69,8 +70,7 @@ def new_goods_tab(model, task, truth, train_m, rooms: int, n_boot: int) -> dict:
     new = goods.new & ranker.gate
     if task.unborn is not None:
         new &= ~np.asarray(task.unborn, bool)
-    sold = train_m.product_ids.index(train_m.orders["product_id"].to_numpy())
-    never_sold = np.bincount(sold[sold >= 0], minlength=len(goods.price)) == 0
+    unsold = never_sold(train_m, len(goods.price))
     users = task.users[:rooms]
     value = goods.order_value * goods.commission
     gain = np.asarray(truth.expected_sales, np.float64)[users] * value[None, :]
@@ -84,7 +84,7 @@ def new_goods_tab(model, task, truth, train_m, rooms: int, n_boot: int) -> dict:
     lists = {"served": served,
              "random": np.array([rng.permutation(rows)[:20] for _ in users]),
              "price_x_commission": np.tile(rows[np.argsort(-value[rows], kind="stable")][:20], (len(users), 1))}
-    out = {"rooms": len(users), "new_goods_gated": int(new.sum()), "never_sold": int((new & never_sold).sum())}
+    out = {"rooms": len(users), "new_goods_gated": int(new.sum()), "never_sold": int((new & unsold).sum())}
     for name, ranked in lists.items():
         out[name] = _ci(ndcg_at_k(ranked, gain, 20), n_boot)
     print(f"  新品 tab: {out}", flush=True)

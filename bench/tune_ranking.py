@@ -87,6 +87,12 @@ def if_shelved_gains(task: Task, truth, ranker: Ranker) -> tuple[np.ndarray, np.
     return expected, expected * (ranker.goods.price * ranker.goods.commission)[None, :]
 
 
+def never_sold(train_m: Marketplace, goods: int) -> np.ndarray:
+    """(goods,) True for goods without an order in the training split."""
+    sold = train_m.product_ids.index(train_m.orders["product_id"].to_numpy())
+    return np.bincount(sold[sold >= 0], minlength=goods) == 0
+
+
 def _ci(values: np.ndarray, n_boot: int, seed: int) -> dict:
     mean, lo, hi = bootstrap_ci(values, n_boot, seed=seed)
     return {"mean": round(mean, 5), "ci95": [round(lo, 5), round(hi, 5)]}
@@ -173,8 +179,7 @@ def main() -> None:
     print(f"reference rows in {time.perf_counter() - t:.0f} s")
 
     gains = dict(zip(("ndcg", "ndcg_earnings"), if_shelved_gains(task, truth, ranker), strict=True))
-    sold = train_m.product_ids.index(train_m.orders["product_id"].to_numpy())
-    unsold = np.bincount(sold[sold >= 0], minlength=len(ranker.goods.price)) == 0
+    unsold = never_sold(train_m, len(ranker.goods.price))
     small = np.asarray(ranker.goods.small, bool)
     truth_top = np.argsort(-gains["ndcg_earnings"], axis=1)[:, :20]  # the truth's own first pages, no rules
     truth_exposure = {"no_rules": exposure(truth_top.ravel(), unsold, small, 20)}

@@ -146,6 +146,7 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
     refunded = np.array([e.refunded for e in events], bool)
     wall, cfg, now = hot.cfg.clock == "wall", hot.cfg, hot.wall_minute()
     real_limit = now + cfg.max_future_minutes
+    known = (products >= 0) & (anchors >= 0)
     future = minutes > real_limit  # an order from the real future is a typo under either clock
     clock = None
     if not wall:  # the clock is the latest order's: one mistyped date must not move it past every later order,
@@ -157,15 +158,15 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
         if clock is None:  # nothing counted yet: the batch's median is all there is to go by
             future |= minutes > int(np.median(minutes)) + ahead
         else:
-            beyond = (minutes > clock + ahead) & (products >= 0) & (anchors >= 0)
+            beyond = (minutes > clock + ahead) & known
             if beyond.any():
                 together = beyond & (np.abs(minutes - int(np.median(minutes[beyond]))) <= ahead)
                 jumped = together if together.sum() >= cfg.min_jump_orders else np.zeros_like(beyond)
                 future |= (minutes > clock + ahead) & ~jumped
-    ok = (products >= 0) & (anchors >= 0) & ~future
+    ok = known & ~future
     latest = max(int(minutes[ok].max(initial=np.iinfo(np.int64).min)), clock if clock is not None else -1)
     oldest_counted = (now if wall else latest) - MINUTES * HOURS
-    for j in np.flatnonzero((products < 0) | (anchors < 0) | future).tolist():
+    for j in np.flatnonzero(~known | future).tolist():
         i, e = valid[j]
         field, message = ("product_id", f"unknown product_id {e.product_id!r}") if products[j] < 0 else \
             ("anchor_id", f"unknown anchor_id {e.anchor_id!r}") if anchors[j] < 0 else \
