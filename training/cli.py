@@ -133,6 +133,19 @@ def _evaluation_report(directory: Path) -> dict:
     return report
 
 
+def _names(kind: str, given: tuple[str, ...], found: set[str]) -> tuple[str, ...] | None:
+    """--compare's choice of tasks, models or metrics (repeated or comma-separated), each one the reports hold;
+    None when none was given (all, or the default metrics)."""
+    names = tuple(dict.fromkeys(n.strip() for g in given for n in g.split(",") if n.strip()))
+    if not given:
+        return None
+    unknown = [n for n in names if n not in found]
+    if unknown or not names:
+        raise click.BadParameter(f"{', '.join(unknown) or 'nothing'}: not in either report; they hold "
+                                 f"{', '.join(sorted(found))}", param_hint=f"--{kind}")
+    return names
+
+
 def _per_user(directory: Path) -> dict | None:
     """A report's per_user.npz (None where it has none, or where it cannot be read: a warning, and --compare then
     falls back to the overlap of separate intervals)."""
@@ -292,6 +305,16 @@ def _cell(text: str, width: int) -> str:
 @click.option("--compare", "reports", nargs=2, type=click.Path(exists=True, path_type=Path),
               help="Compare two report directories (B - A) instead of evaluating: user by user where both "
                    "hold per_user.npz of the same users, else by the overlap of the 95% intervals.")
+@click.option("--metric", "compare_metrics", multiple=True,
+              help="With --compare: the metrics to show (repeat or comma-separate; default: those kept per user, "
+                   "recall@20, ndcg@20, gmv_recall@20, and on the *_if_shelved tasks ndcg@20/50 and "
+                   "ndcg_earnings@20/50).")
+@click.option("--task", "compare_tasks", multiple=True, help="With --compare: only these tasks (repeat or "
+              "comma-separate).")
+@click.option("--model", "compare_models", multiple=True, help="With --compare: only these models, e.g. ours, "
+              "ours_no_rerank (repeat or comma-separate).")
+@click.option("--all-rows", is_flag=True, help="With --compare: also the rows whose figures are the same in A and "
+              "B (the baselines two runs of one split share), which are left out otherwise.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="The model's training configuration (JSON or TOML; default: the built-in defaults).")
 @click.option("--tune", "tune_trials", type=int, default=0, show_default=True,
@@ -312,16 +335,23 @@ def _cell(text: str, width: int) -> str:
 @click.option("--split-min-items", type=click.IntRange(min=2), default=5, show_default=True,
               help="With --split random: users with fewer distinct items stay all in training (counted).")
 def evaluate(data: str | None, out: Path | None, test_days: float, max_users: int, tasks: str,
-             reports: tuple[Path, Path] | None, config_file: Path | None, tune_trials: int, split_kind: str,
-             test_share: float, split_seed: int, split_min_items: int) -> None:
+             reports: tuple[Path, Path] | None, compare_metrics: tuple[str, ...], compare_tasks: tuple[str, ...],
+             compare_models: tuple[str, ...], all_rows: bool, config_file: Path | None, tune_trials: int,
+             split_kind: str, test_share: float, split_seed: int, split_min_items: int) -> None:
     """Offline evaluation on a temporal or random split: our model, ablations and baselines (and the oracle on
     synthetic data), with bootstrap confidence intervals."""
-    from training.report import compare, write_report
+    from training.report import comparable, compare, write_report
 
     if reports:
         a, b = (_evaluation_report(p) for p in reports)
-        click.echo(compare(a, b, *(_per_user(p) for p in reports)))
+        found = comparable(a, b)
+        chosen = {kind: _names(kind, given, found[kind]) for kind, given in
+                  (("metric", compare_metrics), ("task", compare_tasks), ("model", compare_models))}
+        click.echo(compare(a, b, *(_per_user(p) for p in reports), metrics=chosen["metric"], tasks=chosen["task"],
+                           models=chosen["model"], hide_same=not all_rows))
         return
+    if compare_metrics or compare_tasks or compare_models or all_rows:
+        raise click.UsageError("--metric, --task, --model and --all-rows choose the rows of --compare A B")
     if not data or not out:
         raise click.UsageError("--data and --out are required (or --compare A B)")
     from training.report import check_report_dir

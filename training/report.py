@@ -389,14 +389,49 @@ def _matches(values: np.ndarray | None, metric: dict) -> bool:
     return len(known) > 0 and abs(float(known.mean(dtype=np.float64)) - metric["mean"]) <= 1e-4
 
 
+#: what --compare shows unless told: the figures kept per user, so the rows can be paired
+COMPARED = ("recall@20", "ndcg@20", "gmv_recall@20")
+COMPARED_GRADED = ("ndcg@20", "ndcg@50", "ndcg_earnings@20", "ndcg_earnings@50")
+
+
+def _default_metrics(task: str) -> tuple[str, ...]:
+    return COMPARED_GRADED if task.endswith("_if_shelved") else COMPARED
+
+
+def comparable(a: dict, b: dict) -> dict[str, set[str]]:
+    """What two reports hold to compare: the tasks, models and metrics found in either (for --compare's
+    choices, and for naming them when a choice is not there)."""
+    found: dict[str, set[str]] = {"task": set(), "model": set(), "metric": set()}
+    for report in (a, b):
+        for task, tr in report["tasks"].items():
+            found["task"].add(task)
+            for model, figures in tr["models"].items():
+                found["model"].add(model)
+                found["metric"] |= {m for m, v in figures.items() if isinstance(v, dict) and "mean" in v}
+    return found
+
+
+def _same(x: dict, y: dict, va: np.ndarray | None, vb: np.ndarray | None) -> bool:
+    """The same figure in A and B: the same mean and interval, and the same value for every user where both
+    reports hold them (an unchanged baseline, not a change that happens to average out)."""
+    if x.get("mean") != y.get("mean") or x.get("ci95") != y.get("ci95"):
+        return False
+    return va is None or vb is None or np.array_equal(va, vb, equal_nan=True)
+
+
 def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = None,
-            metrics: tuple[str, ...] = ("recall@20", "ndcg@20", "gmv_recall@20")) -> str:
+            metrics: tuple[str, ...] | None = None, tasks: tuple[str, ...] | None = None,
+            models: tuple[str, ...] | None = None, hide_same: bool = False) -> str:
     """B minus A for every (task, model, metric) both reports have. Where both have the per-user values
     (`per_a`, `per_b`: read_per_user's, or evaluate's collectors) of the same users, the test is paired: the
     per-user differences' 95% bootstrap interval, '*' where it excludes 0 (the users' own noise cancels: the same
     run's models differ far more surely than two separate intervals say). Elsewhere '*' marks separate 95%
     intervals that do not overlap, and a NOTE says why. Reports of different data or splits are compared with a
-    warning above the table, which says what differs."""
+    warning above the table, which says what differs.
+
+    `metrics` (None: the figures kept per user, COMPARED, and COMPARED_GRADED on the *_if_shelved tasks), `tasks`
+    and `models` (None: all) choose the rows; `hide_same` leaves out rows whose figures are the same in A and B
+    (the baselines two runs of one split share) and says how many."""
     lines = [f"WARNING: not a comparison of models alone: {d}" for d in differences(a, b)]
     for task in sorted(set(a["tasks"]) ^ set(b["tasks"])):
         lines.append(f"NOTE: task {task} is only in {'A' if task in a['tasks'] else 'B'}: not compared")
@@ -410,9 +445,9 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
              if da.get(key) != db.get(key)]
     cfg = b.get("config", {})  # the bootstrap of B where the two differ (differences() warns)
     n_boot, seed = int(cfg.get("n_boot") or 500), int(cfg.get("seed") or 0)
-    rows, notes = [], []
+    rows, notes, hidden = [], [], 0
     for task in a["tasks"]:
-        if task not in b["tasks"]:
+        if task not in b["tasks"] or (tasks is not None and task not in tasks):
             continue
         why = _unpaired(task, per_a, per_b, apart)
         pa = {} if why else per_a[task]["models"]
@@ -420,18 +455,21 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
         compared, unmatched = False, []
         for model, ma in a["tasks"][task]["models"].items():
             mb = b["tasks"][task]["models"].get(model)
-            if mb is None:
+            if mb is None or (models is not None and model not in models):
                 continue
-            for metric in metrics:
+            for metric in metrics or _default_metrics(task):
                 if metric not in ma or metric not in mb:
                     continue
                 x, y = ma[metric], mb[metric]
+                va, vb = pa.get(model, {}).get(metric), pb.get(model, {}).get(metric)
+                if hide_same and _same(x, y, va, vb):
+                    hidden += 1
+                    continue
                 head = f"| {task} | {model} | {metric} | {_cell(x)} | {_cell(y)} |"
                 if not (_known(x) and _known(y)):
                     rows.append(f"{head} n/a | | |")
                     continue
                 compared = True
-                va, vb = pa.get(model, {}).get(metric), pb.get(model, {}).get(metric)
                 if not why and _matches(va, x) and _matches(vb, y) and np.array_equal(np.isnan(va), np.isnan(vb)):
                     mean, lo, hi = bootstrap_ci(np.asarray(vb, np.float64) - np.asarray(va, np.float64), n_boot,
                                                 seed=seed)
@@ -447,6 +485,10 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
             notes.append(f"NOTE: {task}: {', '.join(unmatched)} compared by the overlap of separate intervals: no "
                          "per-user values in A or B, they do not average to the report's figure (another "
                          "report's?), or other users have nothing to find in A than in B")
+    if hidden:
+        notes.append(f"NOTE: {hidden:,} rows with the same figures in A and B are not shown (--all-rows shows them)")
+        if not rows:
+            return "\n".join([*lines, *notes, "A and B give the same figures in every row compared."])
     lines += [*notes, "| task | model | metric | A | B | B - A | test | |", "|---|---|---|---|---|---|---|---|", *rows,
               "", f"test: paired: B - A over the same users with its 95% paired bootstrap interval ({n_boot} "
               "resamples), '*' where it excludes 0; overlap: '*' where the two separate 95% intervals do not overlap "

@@ -551,12 +551,77 @@ def test_each_users_values_stay_with_its_id_whatever_the_sample(small_snapshot, 
     assert checked > 200
 
 
-def _compare_cli(a: Path, b: Path):
+def _changed_copy(result, per_user):
+    """B: the run itself with fan_goods ours's ndcg@20 lower by 0.01 for every user (its figure and its values)."""
+    import copy
+
+    b, per_b = copy.deepcopy(result), copy.deepcopy(per_user)
+    values = per_b["fan_goods"]["models"]["ours"]["ndcg@20"]
+    values -= np.float32(0.01)
+    figure = b["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"]
+    figure["mean"], figure["ci95"] = figure["mean"] - 0.01, [x - 0.01 for x in figure["ci95"]]
+    return b, per_b
+
+
+def test_compare_can_leave_out_the_rows_two_runs_share_and_says_how_many(result, per_user):
+    b, per_b = _changed_copy(result, per_user)
+    every = compare(result, b, per_user, per_b)
+    table = [x for x in every.splitlines() if x.startswith("| ") and "| task |" not in x]
+    shown = compare(result, b, per_user, per_b, hide_same=True)
+    rows = [x for x in shown.splitlines() if x.startswith("| ") and "| task |" not in x]
+    assert [x.split(" | ")[:3] for x in rows] == [["| fan_goods", "ours", "ndcg@20"]]
+    assert rows[0].endswith("| paired | * |") and "-0.0100" in rows[0]
+    assert f"NOTE: {len(table) - 1:,} rows with the same figures in A and B are not shown" in shown
+    # a value changed for one user only is not "the same", though the figure rounds alike
+    b2, per_b2 = _changed_copy(result, per_user)
+    b2["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"] = result["tasks"]["fan_goods"]["models"]["ours"]["ndcg@20"]
+    per_b2["fan_goods"]["models"]["ours"]["ndcg@20"] = per_user["fan_goods"]["models"]["ours"]["ndcg@20"].copy()
+    per_b2["fan_goods"]["models"]["ours"]["ndcg@20"][0] += np.float32(1e-6)
+    rows = [x for x in compare(result, b2, per_user, per_b2, hide_same=True).splitlines() if x.startswith("| fan")]
+    assert [x.split(" | ")[:3] for x in rows] == [["| fan_goods", "ours", "ndcg@20"]]
+    assert compare(result, result, per_user, per_user, hide_same=True).endswith(
+        "A and B give the same figures in every row compared.")
+
+
+def test_compare_shows_the_graded_tasks_issue_14_figures_and_the_rows_asked_for(result, per_user):
+    table = compare(result, result, per_user, per_user)
+    shelved = {x.split(" | ")[2] for x in table.splitlines() if x.startswith("| anchor_goods_if_shelved | ours |")}
+    assert shelved == {"ndcg@20", "ndcg@50", "ndcg_earnings@20", "ndcg_earnings@50"}
+    chosen = compare(result, result, per_user, per_user, metrics=("ndcg@50",), tasks=("anchor_goods",),
+                     models=("ours", "popularity"))
+    rows = [x.split(" | ")[:3] for x in chosen.splitlines() if x.startswith("| ") and "| task |" not in x]
+    assert rows == [["| anchor_goods", "popularity", "ndcg@50"], ["| anchor_goods", "ours", "ndcg@50"]]
+    assert "| overlap |" in chosen  # ndcg@50 of a realised-sales task is not kept per user
+
+
+def test_compare_cli_chooses_rows_by_name_and_names_what_is_not_there(result, tmp_path):
     from click.testing import CliRunner
 
     from recommender.cli import main
 
-    return CliRunner().invoke(main, ["evaluate", "--compare", str(a), str(b)])
+    for name in ("a", "b"):
+        write_report(result, tmp_path / name)
+    run = CliRunner().invoke
+    args = ["evaluate", "--compare", str(tmp_path / "a"), str(tmp_path / "b")]
+    r = run(main, [*args, "--task", "fan_goods", "--model", "ours,itemknn", "--metric", "recall@20", "--all-rows"])
+    assert r.exit_code == 0, r.output
+    rows = [x.split(" | ")[:3] for x in r.output.splitlines() if x.startswith("| fan_goods")]
+    assert sorted(rows) == [["| fan_goods", "itemknn", "recall@20"], ["| fan_goods", "ours", "recall@20"]]
+    assert "A and B give the same figures in every row compared." in run(main, args).output
+    r = run(main, [*args, "--metric", "ndcg@5"])
+    assert r.exit_code == 2 and "--metric" in r.output and "ndcg@5: not in either report" in r.output
+    assert "ndcg@20" in r.output  # it says what the reports hold
+    r = run(main, ["evaluate", "--data", str(tmp_path), "--out", str(tmp_path / "c"), "--model", "ours"])
+    assert r.exit_code == 2 and "choose the rows of --compare" in r.output
+
+
+def _compare_cli(a: Path, b: Path):
+    """--compare of two reports of one run: every row is the same, so --all-rows shows them."""
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    return CliRunner().invoke(main, ["evaluate", "--compare", str(a), str(b), "--all-rows"])
 
 
 def test_the_cli_compares_a_report_folder_without_per_user_values_by_the_overlap(result, per_user, tmp_path):
