@@ -42,6 +42,14 @@ GROWTH_PRIOR_ORDERS = 3.0
 BASELINE_DAYS = 23.0
 
 
+def commission_per_unit(price: np.ndarray | float, rate: np.ndarray | float) -> np.ndarray:
+    """Yuan of commission per unit sold, to the cent, half up as a shop rounds (47.9 x 25% is ¥11.98): the card
+    shows it and the search sorts by it, so both take this one rounding (numpy's and Python's round differed on
+    such halves, and a card showing 11.97 sorted above one showing 11.98)."""
+    exact = np.asarray(price, np.float64) * np.asarray(rate, np.float64) * 100
+    return np.floor(exact + 0.5 + 1e-6) / 100  # the binary value of 1197.5 may sit just below it
+
+
 def fold(values: pa.Array) -> pa.Array:
     """Text as search compares it: NFKC (full-width letters and digits become ASCII), then lower case."""
     return pc.utf8_lower(pc.utf8_normalize(values, "NFKC"))
@@ -220,7 +228,7 @@ class Catalogue:
         self._folded_categories = [fold_text(str(name)) for name in self.categories]
         self.price = products.numbers("price", np.nan)
         self.commission = products.numbers("commission_rate", np.nan)
-        self.commission_per_unit = np.round(self.price * self.commission, 2)
+        self.commission_per_unit = commission_per_unit(self.price, self.commission)
         self.refund = products.numbers("refund_rate", 0.0)
         self.sales_7d = np.asarray(stats["sales_7d"], np.int64)
         self.gmv_7d = stats.numbers("gmv_7d", 0.0)

@@ -64,8 +64,14 @@ def top_board(category: str, rank: int) -> dict:
     return {"code": "top_board", "text": f"{category} 7日销量榜第 {rank} 名", "value": int(rank)}
 
 
+def _days(days: float) -> str:
+    """Whole days, as the 新人主播 reason words them: "不到 1 天" rather than "0 天"."""
+    whole = max(int(days), 0)
+    return f" {whole} 天" if whole else "不到 1 天"
+
+
 def new_goods(days: float) -> dict:
-    return {"code": "new_goods", "text": f"新品，上架 {max(int(days), 0)} 天", "value": int(days)}
+    return {"code": "new_goods", "text": f"新品，上架{_days(days)}", "value": max(int(days), 0)}
 
 
 def small_merchant(gmv_30d: float) -> dict:
@@ -74,7 +80,7 @@ def small_merchant(gmv_30d: float) -> dict:
 
 
 def new_shop(days: float) -> dict:
-    return {"code": "new_shop", "text": f"新店扶持，开店 {max(int(days), 0)} 天", "value": int(days)}
+    return {"code": "new_shop", "text": f"新店扶持，开店{_days(days)}", "value": max(int(days), 0)}
 
 
 def anchor_fans(fans: int) -> dict:
@@ -88,21 +94,21 @@ def new_anchor(days: float | None, supported: bool = True) -> dict:
     head = "新人主播扶持" if supported else "新人主播"
     if days is None or not math.isfinite(days):
         return {"code": "new_anchor", "text": head, "value": 0}  # cites no figure
-    whole = max(int(days), 0)
-    return {"code": "new_anchor", "text": f"{head}，入驻 {whole} 天" if whole else f"{head}，入驻不到 1 天",
-            "value": whole}
+    return {"code": "new_anchor", "text": f"{head}，入驻{_days(days)}", "value": max(int(days), 0)}
 
 
 def anchor_category_sales(category: str, gmv_30d: float, share: float) -> dict:
-    part = "不到 1%" if 0 < share < 0.005 else f"{share:.0%}"  # never "0%" beside a GMV that is not 0
+    # never "0%" beside a GMV that is not 0, nor "100%" when some of it was another category's
+    part = "不到 1%" if 0 < share < 0.005 else "超过 99%" if 0.995 <= share < 1 else f"{share:.0%}"
     return {"code": "category_sales", "text": f"近30天{category} GMV {yuan(gmv_30d)}，占其 GMV {part}",
             "value": round(float(gmv_30d), 2)}
 
 
-def anchor_untried_category(category: str) -> dict:
-    """A proposed room that has not sold the good's category lately: what its estimate rests on instead."""
-    return {"code": "category_untried",
-            "text": f"TA近30天没有带货{category}，预估来自TA的粉丝构成和粉丝相似的直播间的销量", "value": 0}
+def anchor_untried_category(category: str, fans: int | None = None) -> dict:
+    """A proposed room that has not sold the good's category lately: what its estimate rests on instead (a room
+    without fans has no audience to compare: only rooms like it)."""
+    basis = "同类直播间的销量（TA还没有粉丝）" if fans == 0 else "TA的粉丝构成和粉丝相似的直播间的销量"
+    return {"code": "category_untried", "text": f"TA近30天没有带货{category}，预估来自{basis}", "value": 0}
 
 
 def audience_fit(share: float, who: str, lift: float, region: bool = False, category: str | None = None,

@@ -150,8 +150,10 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
             answer = handler(q=q, **path_args)
             if not as_csv:
                 return answer
-            # the path after /v1/, so downloads for two anchors or goods do not collide: anchors-10000010-picks.csv
+            # the path after /v1/, so downloads for two anchors or goods do not collide: anchors-10000010-picks.csv;
+            # a board's window and metric too, since its columns (销量, GMV) do not say over which days
             parts = request.path.strip("/").split("/")[1:] or ["list"]
+            parts += [answer[key] for key in ("window", "metric") if isinstance(answer.get(key), str)]
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
             return Response(to_csv(answer[csv], item_model(response, csv)), mimetype="text/csv", headers={
                 "Content-Disposition": f"attachment; filename={name}.csv"})
@@ -291,7 +293,7 @@ def _request_body(body: type[BaseModel] | None) -> dict:
 
 _STATUS = {400: "an invalid or unknown parameter or body (named in `field`), or a request the server cannot parse",
            401: "missing or wrong bearer token", 403: "the route is off (no token configured)",
-           404: "unknown id (or no such path: an id with a slash or a line break is none)",
+           404: "unknown id (an id with spaces or a line break around it is none; with a slash, no such path)",
            405: "method not allowed (Allow lists the allowed ones)",
            409: "nothing to reload (serving a fixed model)",
            413: "request body over the limit (XUANPIN_MAX_BODY_BYTES, 1 MiB by default)",

@@ -72,6 +72,11 @@ SKIP = {"breakdown.price", "breakdown.commission_rate", "breakdown.fans", "break
         "audience.age_band.share", "audience.region.label", "audience.region.share"}
 
 
+#: a free-form dict field's keys, declared on the field (json_schema_extra) so every page of a route, an empty
+#: one too, downloads with the same columns; keys an item adds beyond them follow
+CSV_KEYS = "x-csv-keys"
+
+
 def _percent(value: float) -> str:
     text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
     return f"{text}%"
@@ -122,15 +127,19 @@ def fields_of(model: type[BaseModel] | None, prefix: str = "") -> list[str]:
     if model is None:
         return []
     out = []
+    hints = typing.get_type_hints(model)  # a model declared before its nested one keeps a ForwardRef in model_fields
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
-        kind = field.annotation
+        kind = hints.get(name, field.annotation)
         options = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
         nested = next((t for t in options if isinstance(t, type) and issubclass(t, BaseModel)), None)
         if nested is not None:
             out += fields_of(nested, path + ".")
         elif typing.get_origin(kind) is dict:
-            out.append(path + ".*")  # the items' own keys go here
+            declared = (field.json_schema_extra or {}).get(CSV_KEYS, []) if isinstance(field.json_schema_extra,
+                                                                                       dict) else []
+            out += [f"{path}.{k}" for k in declared if f"{path}.{k}" not in SKIP]
+            out.append(path + ".*")  # the items' other keys go here
         elif path not in SKIP:
             out.append(path)
     return out

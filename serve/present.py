@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from recommender.catalogue import commission_per_unit
 from recommender.evidence import days_of_stock, low_stock
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class Cards:
         """The product card of one good, built from the columns."""
         p, st = self.products, self.stats
         price, rate = _float(p.value("price", row)), _float(p.value("commission_rate", row))
-        per_unit = None if price is None or rate is None else round(price * rate, 2)
+        per_unit = None if price is None or rate is None else float(commission_per_unit(price, rate))
         return {"product_id": plain(self.product_id[row]), "title": p.value("title", row),
                 "category": p.value("category", row), "price": price, "commission_rate": rate,
                 "commission_per_unit": per_unit, "commission_per_order": per_unit,

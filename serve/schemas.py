@@ -67,6 +67,19 @@ def _not_below(low: str) -> Any:
     return check
 
 
+def _with(label: str):
+    """A validator for a share threshold that means something only beside its label (gender_share_min with gender):
+    alone it was ignored, and the merchant got every room with a 200."""
+
+    def check(cls: type, least: float, info: ValidationInfo) -> float:
+        if info.data.get(label) is None:  # a label that failed its own check is reported first, by field order
+            raise PydanticCustomError("needs_label", "applies only with {label}: give {label} too, or leave it out",
+                                      {"label": label})
+        return least
+
+    return check
+
+
 class ProductAnchorsQuery(Query):
     """The merchant's 达人广场 filters. Labels (tier, gender, age_band, region) must be ones the model knows: an
     unknown one is a 400 whose message lists the valid ones."""
@@ -94,6 +107,9 @@ class ProductAnchorsQuery(Query):
 
     _fans_range = field_validator("max_fans")(_not_below("min_fans"))
     _price_range = field_validator("audience_price_max")(_not_below("audience_price_min"))
+    _gender_share = field_validator("gender_share_min")(_with("gender"))
+    _age_share = field_validator("age_share_min")(_with("age_band"))
+    _region_share = field_validator("region_share_min")(_with("region"))
 
 
 class AnchorBoardQuery(Query):
@@ -198,7 +214,11 @@ class Pick(BaseModel):
     rank: int
     product: ProductCard
     score: float
-    breakdown: dict[str, float] = Field(description="affinity (the good's expected orders per 30 days in this "
+    breakdown: dict[str, float] = Field(json_schema_extra={"x-csv-keys": [
+                                            "expected_commission_30d", "expected_commission_30d_p05",
+                                            "expected_commission_30d_p95", "affinity", "relative_affinity",
+                                            "order_value", "expected_value", "support_boost", "explore"]},
+                                        description="affinity (the good's expected orders per 30 days in this "
                                                     "room if shelved; the vectors' inner product for models without "
                                                     "the shelf-rate model), relative_affinity (to the room's best "
                                                     "good that passes the gates, whatever the filters, the good's "
@@ -259,7 +279,9 @@ class AnchorMatch(BaseModel):
                                      "vectors' fit x reach x activity x category share for models without the "
                                      "shelf-rate model). Rows follow it, but for one room in every "
                                      "ranking.new_anchor_every kept for a 新人主播 (new_anchor, reason new_anchor)")
-    breakdown: dict[str, float] = Field(description="expected_orders_30d (or fit, relative_fit and "
+    breakdown: dict[str, float] = Field(json_schema_extra={"x-csv-keys": [
+                                            "expected_orders_30d", "fans", "category_gmv_share"]},
+                                        description="expected_orders_30d (or fit, relative_fit and "
                                                     "category_orders_30d, the room's orders in the good's "
                                                     "category over the last 30 days), fans, "
                                                     "category_gmv_share: the room's share of its 30-day GMV "
@@ -338,7 +360,9 @@ class Shop(BaseModel):
     merchant_id: Id
     merchant_name: str | None = None
     shop_rating: float | None = Field(None, description="小店星级, 0-5")
-    merchant_gmv_30d: float | None = Field(None, description="the merchant's GMV over 30 days, yuan")
+    merchant_gmv_30d: float | None = Field(None, description="the merchant's GMV over 30 days, yuan, as the "
+                                           "merchants table states it (the platform's figure, refunds not taken "
+                                           "out, where the good's own GMV figures leave them out)")
     merchant_violations: int | None = Field(None, description="the merchant's rule violations")
 
 

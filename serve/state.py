@@ -69,13 +69,14 @@ class Serving:
         return self.model.manifest["model_version"]
 
     def anchor_row(self, anchor_id: str) -> int:
-        row = self.model.anchor_ids.lookup(anchor_id)
+        row = self.model.anchor_ids.lookup(anchor_id) if anchor_id == anchor_id.strip() else -1
         if row < 0:
             raise ApiError(404, "not_found", f"anchor {_shown(anchor_id)} not found", "anchor_id")
         return row
 
     def product_row(self, product_id: str) -> int:
-        row = self.model.product_ids.lookup(product_id)
+        # a path id is the id itself: "6000000455\n" was served as the good, its download named "..._-anchors.csv"
+        row = self.model.product_ids.lookup(product_id) if product_id == product_id.strip() else -1
         if row < 0:
             raise ApiError(404, "not_found", f"product {_shown(product_id)} not found", "product_id")
         return row

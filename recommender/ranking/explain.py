@@ -244,7 +244,7 @@ class Explainer:
             if gmv[i] > 0:
                 why.append(reasons.anchor_category_sales(label, gmv[i], share[i]))
             else:
-                why.append(reasons.anchor_untried_category(label))
+                why.append(reasons.anchor_untried_category(label, int(fans[i])))
             if new[i]:
                 why.append(reasons.new_anchor(age[i], new_supported))
             items.append({"anchor": a, "score": s, "reasons": why,

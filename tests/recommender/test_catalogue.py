@@ -79,3 +79,13 @@ def test_paging_reports_the_next_offset_until_the_end():
     c = catalogue([{"sales_7d": i} for i in range(5)])
     assert [c.search(ProductQuery(), 2, o).next_offset for o in (0, 2, 4)] == [2, 4, None]
     assert c.search(ProductQuery(), 2, 2).rows.tolist() == [2, 1]
+
+
+def test_commission_per_unit_is_rounded_half_up_to_the_cent_as_a_shop_rounds():
+    """47.9 x 25% is ¥11.975: numpy's round said 11.98 and Python's 11.97 (the binary value sits just below the
+    half), so a card showing 11.97 sorted above one showing 11.98 in the search."""
+    from recommender.catalogue import commission_per_unit
+
+    assert float(commission_per_unit(47.9, 0.25)) == 11.98
+    got = commission_per_unit(np.array([47.9, 43.0, 23.3, 10.0, np.nan]), np.array([0.25, 0.25, 0.25, 0.3, 0.2]))
+    np.testing.assert_array_equal(got, [11.98, 10.75, 5.83, 3.0, np.nan])

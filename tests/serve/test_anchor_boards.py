@@ -249,10 +249,22 @@ def test_unknown_square_labels_are_400s_listing_the_valid_ones(client, ids, para
 @pytest.mark.parametrize(("params", "field"), [
     ({"min_fans": 100, "max_fans": 10}, "max_fans"), ({"audience_price_min": 90, "audience_price_max": 10},
                                                       "audience_price_max"),
-    ({"gender_share_min": 1.5}, "gender_share_min"), ({"age_share_min": -0.1}, "age_share_min"),
+    ({"gender": "女", "gender_share_min": 1.5}, "gender_share_min"),
+    ({"age_band": "24-30", "age_share_min": -0.1}, "age_share_min"),
     ({"category_gmv_min": -1}, "category_gmv_min"), ({"new": "perhaps"}, "new")])
 def test_empty_ranges_and_invalid_square_values_are_400s_naming_them(client, ids, params, field):
     assert error(client, f"/v1/products/{ids['product']}/anchors", **params)["field"] == field
+
+
+@pytest.mark.parametrize(("share", "label", "value"), [("gender_share_min", "gender", "女"),
+                                                        ("age_share_min", "age_band", "24-30"),
+                                                        ("region_share_min", "region", "广东")])
+def test_a_share_threshold_without_its_label_is_a_400_not_ignored(client, ids, share, label, value):
+    """The probe's gender_share_min=0.99 alone answered every room with a 200."""
+    err = error(client, f"/v1/products/{ids['product']}/anchors", **{share: 0.3})
+    assert err["field"] == share and f"only with {label}" in err["message"]
+    assert client.get(f"/v1/products/{ids['product']}/anchors", query_string={share: 0.3, label: value}
+                      ).status_code == 200
 
 
 def test_the_model_route_shows_the_thresholds_and_the_labels(client, serving):

@@ -58,6 +58,16 @@ def test_weird_ids_are_404_not_500(client):
         assert (r.status_code, r.get_json().get("personalised")) in ((200, False), (400, None)), bad
 
 
+def test_a_path_id_with_spaces_or_a_line_break_around_it_is_no_id(client, ids):
+    """As the document says: "6000000455\\n" was served as the good (and named its download "..._-anchors.csv")."""
+    anchor, product = ids["anchor"], ids["product"]
+    for url in (f"/v1/anchors/{anchor}%0A/picks", f"/v1/anchors/%20{anchor}", f"/v1/products/{product}%09",
+                f"/v1/products/%0A{product}%0A/sellers", f"/v1/products/{product}%20/anchors"):
+        r = client.get(url)
+        assert r.status_code == 404 and r.json["error"]["code"] == "not_found", url
+    assert client.get(f"/v1/products/{product}/anchors").status_code == 200
+
+
 def test_bad_requests_do_not_disturb_good_ones(app, ids):
     def good(_):
         return app.test_client().get(f"/v1/anchors/{ids['anchor']}/picks?k=5").status_code

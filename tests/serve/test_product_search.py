@@ -4,6 +4,7 @@ tables filtered and sorted here with pandas (never against the search code)."""
 from __future__ import annotations
 
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,10 @@ def goods(serving) -> pd.DataFrame:
     p, st = m.products.reset_index(drop=True), m.product_stats.reset_index(drop=True)
     df = p.assign(sales_7d=st["sales_7d"], gmv_7d=st["gmv_7d"], orders_7d=st["orders_7d"],
                   orders_30d=st["orders_30d"], passes=np.asarray(serving.ranker.gate))
-    df["commission_per_unit"] = df["commission_per_order"] = (df["price"] * df["commission_rate"]).round(2)
+    # to the cent, half up as a shop rounds, in decimal arithmetic (47.9 x 25% is 11.98, not binary 11.97)
+    df["commission_per_unit"] = df["commission_per_order"] = [
+        float((Decimal(repr(float(price))) * Decimal(repr(float(rate)))).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        for price, rate in zip(df["price"], df["commission_rate"], strict=True)]
     # growth_7d as the schema defines it: last week against the weekly rate of the 23 days before (over the
     # days on sale then, at least 1), with 3 pseudo-orders on both sides
     age = (m.snapshot_time - pd.to_datetime(df["created_at"])).dt.total_seconds() / 86400

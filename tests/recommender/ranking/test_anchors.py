@@ -227,3 +227,6 @@ def test_a_category_s_share_of_a_room_s_gmv_rounding_to_0_is_said_to_be_under_1_
 
     assert reasons.anchor_category_sales("食品", 1708.0, 0.0006)["text"] == "近30天食品 GMV ¥1,708，占其 GMV 不到 1%"
     assert reasons.anchor_category_sales("食品", 1708.0, 0.012)["text"].endswith("占其 GMV 1%")
+    # nor 100% when part of the GMV was another category's (the probe: 0.9961)
+    assert reasons.anchor_category_sales("食品", 18196.12, 0.9961)["text"].endswith("占其 GMV 超过 99%")
+    assert reasons.anchor_category_sales("食品", 18196.12, 1.0)["text"].endswith("占其 GMV 100%")
