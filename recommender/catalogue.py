@@ -243,6 +243,7 @@ class Catalogue:
         order = np.argsort(np.asarray(ids), kind="stable")
         self.id_rank = np.empty(n, np.int64)
         self.id_rank[order] = np.arange(n)
+        self._by_id, self._sorted_ids = order, np.asarray(ids)[order]
         self._orders: dict[tuple[str, str], np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -290,7 +291,22 @@ class Catalogue:
             first[:] = False
             first[rows] = self.ngrams.starts_with(rows, words[0])
             first |= keep & (self.brand == self.brands.get(" ".join(words), -2))
+        row = self.row_of(q.strip())
+        if row >= 0:  # a good's id finds the good (a team pastes ids from a merchant's sheet), first
+            keep[row] = first[row] = True
         return keep, first
+
+    def row_of(self, text: str) -> int:
+        """The row of the good whose id is `text` exactly, -1 for none."""
+        ids = self._sorted_ids
+        if ids.dtype.kind in "iu":
+            if not (text.isascii() and text.isdigit()) or len(text) > 18:
+                return -1
+            key = int(text)
+        else:
+            key = text
+        pos = int(np.searchsorted(ids, key))
+        return int(self._by_id[pos]) if pos < len(ids) and ids[pos] == key else -1
 
     def mask(self, query: ProductQuery) -> tuple[np.ndarray, np.ndarray | None]:
         """Goods passing every filter (and the keyword), and the relevance class of each (None without one)."""

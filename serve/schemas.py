@@ -556,7 +556,7 @@ class ProductSearchQuery(Query):
     q: str | None = Field(None, min_length=1, max_length=50, json_schema_extra={"pattern": f"[^{SPACES}]"},
                           description="keywords, case-insensitive, matched as substrings of the title (its spaces "
                                       "ignored), the brand or the category name; several words separated by "
-                                      "spaces must all match. "
+                                      "spaces must all match. A good's id finds that good, first. "
                                       "Surrounding spaces are ignored, so q must hold something else (only "
                                       "spaces: 400)")
     category: str | None = Field(None, min_length=1, max_length=50,

@@ -40,6 +40,8 @@ const yuan = (x) => {
   if (Math.abs(v) >= 10000) return "¥" + num(v / 10000, 1) + "万";
   return "¥" + num(v, Math.abs(v) < 100 && !Number.isInteger(v) ? 2 : 0);
 };
+/** An estimate in yuan: whole yuan from ¥10 up (¥69.67 beside ¥462 claimed cents an estimate does not have). */
+const estimate = (x) => (x === null || x === undefined ? "—" : yuan(Math.abs(x) >= 10 ? Math.round(x) : x));
 /** Beijing time (Asia/Shanghai), whatever the reader's machine is set to: the time every Chinese tool shows. */
 const BEIJING = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
   day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
@@ -167,8 +169,12 @@ const PARAM_RULES = [
   [/valid number|finite number/, () => "应为数字"],
   [/unknown '([^']*)'(?:; valid: (.*))?/, (m) => `没有“${m[1]}”` + (m[2] ? `，可选：${m[2]}` : "")],
   [/given more than once/, () => "重复给出"],
+  [/valid boolean|unable to interpret input/, () => "应为 是/否（true 或 false）"],
+  [/applies only with (\w+)/, (m) => `需同时选择${PARAM_NAMES[m[1]] || m[1]}，或不填`],
   [/below (\w+) \((-?[\d.]+)\): the range is empty/, (m) => `不能小于${PARAM_NAMES[m[1]] || m[1]}（${m[2]}）`],
-  [/Input should be (.*)/, (m) => "可选：" + m[1].replace(/'/g, "").replace(/,? or /g, "、").replace(/, /g, "、")],
+  [/Input should be (.*)/, (m) => "可选：" + m[1].replace(/'/g, "").split(/,? or |, /)
+    .filter((code) => code !== "commission_per_order")  // the old name the page does not offer
+    .map((code) => OPTION_NAMES[code] ? `${OPTION_NAMES[code]}（${code}）` : code).join("、")],
 ];
 function paramProblem(err) {
   const field = err.field || "";
@@ -207,10 +213,14 @@ async function fillCategorySelect(select, selected) {
 // ---------------------------------------------------------------------------------------------------------
 // Routing
 
+/** A %-escaped part of the address; as typed when its escapes are malformed (a link cut short: "100%"), which then
+ * finds nothing and says so, where decodeURIComponent's URIError left every view hidden. */
+const decoded = (part) => { try { return decodeURIComponent(part); } catch (err) { return part; } };
+
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "");
   const [path, queryString] = raw.split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = path.split("/").filter(Boolean).map(decoded);
   return { view: parts[0] || "home", id: parts[1] || null, params: new URLSearchParams(queryString || "") };
 }
 
@@ -242,6 +252,7 @@ function remember(params) {
 }
 
 let shownView = null;  // the view on screen before this route: a search on the home page keeps its boards
+const lastHash = {};  // per view, its last address: a tab goes back to the room, search or board it showed
 
 function route() {
   const { view, id, params } = parseHash();
@@ -249,8 +260,10 @@ function route() {
   const from = shownView;
   shownView = known;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + known;
+  if (known !== "home") lastHash[known] = location.hash;
   for (const tab of document.querySelectorAll(".tabs a")) {
     tab.classList.toggle("active", tab.dataset.view === known);
+    tab.setAttribute("href", lastHash[tab.dataset.view] || "#/" + (tab.dataset.view === "home" ? "" : tab.dataset.view));
   }
   if (known === "home") showHome(params, from !== "home");
   else if (known === "anchor") showAnchor(id, params);
@@ -589,6 +602,7 @@ async function loadPicks(id, f, t) {
  * this page (0: nothing after it). */
 const MAX_OFFSET = 10000;  // schemas.MAX_OFFSET
 function pagerNav(pg, to, middle, shown = 1) {
+  if (!shown && !pg.offset) return null;  // nothing at all: nothing to turn
   // past the end (an old link), 上一页 is the list's last page, not the empty one before this
   const past = !shown && pg.candidates > 0 && pg.offset >= pg.candidates;
   const prev = past ? Math.floor((pg.candidates - 1) / pg.k) * pg.k : pg.offset > 0 ? Math.max(0, pg.offset - pg.k) : null;
@@ -644,13 +658,19 @@ function expectedEarnings(pick) {
       h("span", { class: "expected" }, pct(b.relative_affinity, 0)));
   }
   const range = b.expected_commission_30d_p05 === undefined ? "" :
-    `；90% 可能在 ${yuan(b.expected_commission_30d_p05)}–${yuan(b.expected_commission_30d_p95)} 之间`;
-  return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 每单 ${yuan(b.order_value)} × 佣金率${range}` },
+    `；90% 可能在 ${estimate(b.expected_commission_30d_p05)}–${estimate(b.expected_commission_30d_p95)} 之间`;
+  const rate = b.commission_rate ?? pick.product.commission_rate;
+  return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 每单 ${yuan(b.order_value)} × 佣金率 ` +
+      `${percentText(rate)}%${range}` },
     h("span", { class: "label" }, "预期佣金 (30天)"),
-    h("span", { class: "expected" }, yuan(b.expected_commission_30d)),
+    h("span", { class: "expected" }, estimate(b.expected_commission_30d)),
     range && h("span", { class: "range muted" },
-      `${yuan(b.expected_commission_30d_p05)}–${yuan(b.expected_commission_30d_p95)}`));
+      `${estimate(b.expected_commission_30d_p05)}–${estimate(b.expected_commission_30d_p95)}`));
 }
+
+/** 库存紧张 on a card whose stock runs out within the week at last week's pace (the product page's 库存预警). */
+const lowStockTag = (c) => c.low_stock && h("span", { class: "tag bad-tag low-stock",
+  title: `按近7天销量，库存约 ${num(c.days_of_stock, 1)} 天卖完` }, "库存紧张");
 
 function pickCard(pick) {
   const c = pick.product;
@@ -660,8 +680,7 @@ function pickCard(pick) {
       pick.supported.map((s) => h("span", { class: "tag support" }, SUPPORT[s] || s)),
       pick.on_shelf && h("span", { class: "tag on-shelf", title: "你的直播间已上架这个商品" }, "已在货架"),
       pick.outside && h("span", { class: "tag outside", title: "不在你的主营类目内" }, "拓品类"),
-      c.low_stock && h("span", { class: "tag bad-tag low-stock", title: `按近7天销量，库存约 ${c.days_of_stock} 天卖完` },
-        "库存紧张"), qualityBadge(c)),
+      lowStockTag(c), qualityBadge(c)),
     productLink(c),
     h("div", { class: "money" },
       h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
@@ -759,7 +778,7 @@ function hitCard(hit) {
     h("div", { class: "card-top" }, h("span", { class: "rank" }, "#" + hit.rank),
       h("span", { class: "tag alt category" }, c.category),
       !hit.passes_gates && h("span", { class: "tag bad-tag gated", title: "主播选品与榜单不会推荐这个商品" }, "未通过质量门槛"),
-      qualityBadge(c)),
+      lowStockTag(c), qualityBadge(c)),
     productLink(c),
     h("div", { class: "money" },
       h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
@@ -773,7 +792,7 @@ function hitCard(hit) {
       h("span", {}, "GMV ", h("b", { class: "gmv" }, yuan(c.gmv_7d))),
       h("span", {}, "订单 ", h("b", { class: "orders" }, num(hit.orders_7d)))),
     h("div", { class: "card-foot muted" }, (c.brand ? `品牌 ${c.brand} · ` : "") +
-      `商家 ${c.merchant_id} · 商品 ID ${c.product_id}`));
+      `${c.merchant_name ? "店铺 " + c.merchant_name : "商家 " + c.merchant_id} · 商品 ID ${c.product_id}`));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -821,7 +840,7 @@ async function showProduct(id, params) {
       h("div", { class: "panel-head" }, h("h2", {}, "近30天销售趋势"), h("span", { class: "muted", id: "trend-note" })),
       h("div", { id: "trend" }, loading("销售趋势"))),
     h("div", { class: "panel", id: "sellers-panel" },
-      h("div", { class: "panel-head" }, h("h2", {}, "带货主播（近30天，按 GMV）"),
+      h("div", { class: "panel-head" }, h("h2", { id: "sellers-heading" }, "带货主播（近30天）"),
         h("form", { class: "inline-form", id: "sellers-form" },
           h("label", {}, "排序 ", h("select", { name: "sort" },
             Object.entries(SELLER_SORTS).map(([value, label]) => h("option", { value }, label)))))),
@@ -948,8 +967,13 @@ async function loadSellers(id, offset, t) {
     return;
   }
   if (!current("product", t)) return;
-  if (!body.items.length) { fill(box, empty("近30天没有主播带货这个商品。")); return; }
+  $("#sellers-heading").textContent = `带货主播（近30天，按${SELLER_SORTS[body.sort] || SELLER_SORTS[sort]}）`;
   const pg = body.paging;
+  if (!body.items.length) {  // past the end (an old link) says so and offers the way back
+    fill(box, pg.offset > 0 && pg.candidates > 0 ? [empty("没有更多带货主播了。"),
+      pagerNav(pg, (offset) => sellersPage(id, offset, t), null, 0)] : empty("近30天没有主播带货这个商品。"));
+    return;
+  }
   const kept = body.sellers_total > body.kept ? `（列出 GMV 最高的 ${num(body.kept)} 位）` : "";
   fill(box,
     h("div", { class: "list-head" }, h("p", { class: "muted", id: "sellers-summary" },
@@ -977,6 +1001,9 @@ const SQUARE_KEYS = ["tier", "min_fans", "max_fans", "gender", "gender_share_min
 function squareFrom(params) {
   const f = {};
   for (const key of SQUARE_KEYS) if (params.get(key)) f[key] = params.get(key);
+  const word = (f.new || "").toLowerCase();
+  if (TRUE_WORDS.includes(word)) f.new = "true";
+  else if (FALSE_WORDS.includes(word)) delete f.new;  // an unknown word stays: the API's 400 names it
   return f;
 }
 
@@ -1134,14 +1161,15 @@ async function loadTop(window, category) {
   fill(box, loading("销量榜"));
   let body;
   try {
-    body = await api("/v1/rankings/top-sales", { window, category, k: 20 });
+    body = await withAsOf(() => api("/v1/rankings/top-sales", { window, category, k: 20 }))();
   } catch (err) {
     if (current("top", t)) fill(box, failed(failureText(err, "销量榜")));
     return;
   }
   if (!current("top", t)) return;
   if (!body.items.length) { fill(box, empty("该类目暂无上榜商品。")); return; }
-  fill(box, h("div", { class: "list-head" }, h("span", { class: "muted" }, `前 ${body.items.length} 名`),
+  fill(box, h("div", { class: "list-head" }, h("span", { class: "muted", id: "top-summary" },
+    [`前 ${body.items.length} 名`, dataAsOf(body)].filter(Boolean).join(" · ")),
     csvLink("/v1/rankings/top-sales", { window, category, k: 20 })),
   h("div", { class: "scroll" }, h("table", { class: "table board top-board" },
     h("thead", {}, h("tr", {}, ["名次", "商品", "类目", "售价", `${WINDOW_NAMES[body.window]}销量`, "GMV"]
@@ -1196,6 +1224,9 @@ async function loadHot(category) {
 // 达人榜: GET /v1/rankings/anchors, the form and the category tabs kept in the URL hash
 
 const METRIC_NAMES = { gmv: "GMV", orders: "订单" };
+/** The options a 400 lists, in the page's words (the API's codes beside them). */
+const OPTION_NAMES = { ...WINDOW_NAMES, ...SELLER_SORTS, ...METRIC_NAMES, ...SORT_NAMES, asc: "从低到高",
+  desc: "从高到低" };
 
 function anchorBoardParams(overrides) {
   const el = $("#anchor-board-form").elements;
@@ -1229,7 +1260,7 @@ async function loadAnchorBoard(q) {
   fill(box, loading("达人榜"));
   let body;
   try {
-    body = await api("/v1/rankings/anchors", { ...q, k: 20 });
+    body = await withAsOf(() => api("/v1/rankings/anchors", { ...q, k: 20 }))();
   } catch (err) {
     if (!current("anchor-board", t)) return;
     fill(box, failed(err.status === 503 && err.code === "not_available" ? "达人榜暂不可用：当前模型没有达人榜数据，请重新训练。"
@@ -1240,7 +1271,8 @@ async function loadAnchorBoard(q) {
   const pg = body.paging;
   const win = WINDOW_NAMES[body.window];
   const meta = h("p", { class: "muted", id: "anchor-board-summary" },
-    `${win} · ${body.category || "全部类目"} · 按${METRIC_NAMES[body.metric]}排序 · 共 ${num(pg.candidates)} 位主播上榜`);
+    [`${win} · ${body.category || "全部类目"} · 按${METRIC_NAMES[body.metric]}排序 · 共 ${num(pg.candidates)} 位主播上榜`,
+      dataAsOf(body)].filter(Boolean).join(" · "));
   const boardPager = (p, shown) => pagerNav(p, (offset) => go("anchors", null, anchorBoardParams({ offset: offsetParam(offset) })),
     null, shown);
   if (!body.items.length) {  // past the end (an old link) says so and offers the way back

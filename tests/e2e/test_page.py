@@ -125,7 +125,10 @@ def test_a_deep_link_asking_too_much_is_told_the_limit_in_chinese(page, live, an
     page.goto(f"{live.url}/#/anchor/{anchor['id']}?price_min=300&price_max=50")
     expect(page.get_by_role("alert")).to_have_text("筛选条件有误：最高价：不能小于最低价（300.0）")
     page.goto(f"{live.url}/#/search?sort=bogus")
-    expect(page.get_by_role("alert")).to_contain_text("排序：可选：relevance、")
+    expect(page.get_by_role("alert")).to_contain_text("排序：可选：综合（relevance）、近7天销量（sales_7d）")
+    expect(page.get_by_role("alert")).not_to_contain_text("commission_per_order")  # the old name it does not offer
+    page.goto(f"{live.url}/#/anchor/{anchor['id']}?exclude_shelf=maybe")
+    expect(page.get_by_role("alert")).to_have_text("筛选条件有误：不看已上架：应为 是/否（true 或 false）")
 
 
 def test_every_matching_anchor_can_be_paged_through_and_a_page_opens_at_its_top(page, live):
@@ -486,3 +489,94 @@ def test_a_new_anchor_is_labelled_on_its_own_page_as_in_the_merchant_view(page, 
     for row, label in ((int(np.flatnonzero(new)[0]), 1), (int(np.flatnonzero(~new)[0]), 0)):
         open_anchor(page, live, str(s.model.anchor_ids.ids[row]))
         expect(page.locator(".profile-head .tag.new-anchor")).to_have_count(label)
+
+
+# -- from a probe as an anchor team's 运营 (helper, small seed 52) -----------------------------------------------
+
+
+def test_a_tab_returns_to_where_its_view_was(page, live, anchor):
+    """The tabs went to a bare 主播选品 or 商品搜索, the room and its filters gone."""
+    category = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)["items"][0]["product"]["category"]
+    open_anchor(page, live, anchor["id"], f"?category={category}")
+    shown = page.evaluate("location.hash")
+    page.locator("#picks .pick .title").first.click()
+    expect(page.locator("#product-title")).to_be_visible()
+    page.locator(".tabs a[data-view=anchor]").click()
+    expect(page.locator("#anchor-name")).to_have_text(anchor["name"])
+    assert page.evaluate("location.hash") == shown
+    page.goto(f"{live.url}/#/search?q=1")
+    page.locator(".tabs a[data-view=boards]").click()
+    page.locator(".tabs a[data-view=search]").click()
+    expect(page.locator("#goods-form input[name=q]")).to_have_value("1")
+
+
+def test_a_cut_short_link_says_not_found_instead_of_a_blank_page(page, live):
+    page.goto(f"{live.url}/#/product/%E4%B8")
+    expect(page.get_by_text(re.compile("未找到商品"))).to_be_visible()
+    page.goto(f"{live.url}/#/anchor/100%")
+    expect(page.get_by_role("alert").filter(has_text="未找到主播")).to_be_visible()
+
+
+def test_a_goods_id_finds_the_good_in_both_search_boxes(page, live, anchor):
+    good = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)["items"][0]["product"]
+    page.goto(f"{live.url}/#/")
+    page.locator("#home-q").fill(str(good["product_id"]))
+    page.keyboard.press("Enter")
+    expect(page.locator("#home-results .found-good a.title").first).to_have_text(good["title"])
+    page.goto(f"{live.url}/#/search?q={good['product_id']}")
+    expect(page.locator(".hit").first).to_have_attribute("data-product-id", str(good["product_id"]))
+
+
+def test_search_cards_say_low_stock_and_name_the_shop_as_the_api_does(page, live):
+    body = live.get("/v1/products", k=20)
+    page.goto(f"{live.url}/#/search")
+    hits = page.locator(".hit")
+    expect(hits).to_have_count(len(body["items"]))
+    tagged = [hits.nth(i).locator(".tag.low-stock").count() == 1 for i in range(len(body["items"]))]
+    assert tagged == [bool(it["product"]["low_stock"]) for it in body["items"]]
+    assert any(tagged), "the small world's best sellers include goods short of stock"
+    first = body["items"][0]["product"]
+    expect(hits.first.locator(".card-foot")).to_contain_text(f"店铺 {first['merchant_name']}")
+
+
+def test_an_empty_list_offers_no_pager_and_a_page_past_the_end_offers_the_way_back(page, live, anchor):
+    open_anchor(page, live, anchor["id"])
+    page.goto(f"{live.url}/#/anchor/{anchor['id']}?price_min=1000000")
+    expect(page.locator("#picks .state.empty")).to_be_visible()
+    expect(page.locator("#picks .pager")).to_have_count(0)
+    seller = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)["items"][0]["product"]["product_id"]
+    sold = live.get(f"/v1/products/{seller}/sellers", k=1)
+    page.goto(f"{live.url}/#/product/{seller}?sellers_offset=9990")
+    if sold["paging"]["candidates"]:
+        expect(page.locator("#sellers")).to_contain_text("没有更多带货主播了")
+        page.locator("#sellers").get_by_role("button", name="上一页").click()
+        expect(page.locator("#sellers-table tbody tr").first).to_be_visible()
+
+
+def test_the_sellers_heading_says_the_order_the_list_is_in(page, live, anchor):
+    good = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)["items"][0]["product"]["product_id"]
+    page.goto(f"{live.url}/#/product/{good}")
+    expect(page.locator("#sellers-heading")).to_have_text("带货主播（近30天，按GMV）")
+    page.locator("#sellers-form select[name=sort]").select_option("conversion")
+    expect(page.locator("#sellers-heading")).to_have_text("带货主播（近30天，按粉丝转化率）")
+
+
+def test_the_merchant_view_s_new_anchor_box_reads_yes_words_as_the_picks_do(page, live, anchor):
+    good = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)["items"][0]["product"]["product_id"]
+    page.goto(f"{live.url}/#/product/{good}?new=1")
+    expect(page.locator("#square-filters input[name=new]")).to_be_checked()
+
+
+def test_the_expected_commission_says_the_rate_it_multiplies_by(page, live, anchor):
+    pick = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)["items"][0]
+    open_anchor(page, live, anchor["id"])
+    rate = f"{pick['product']['commission_rate'] * 100:.4f}".rstrip("0").rstrip(".")
+    title = page.locator("#picks .pick").first.locator("[title^='预计上架30天卖']").get_attribute("title")
+    assert f"× 佣金率 {rate}%" in title, title
+
+
+def test_the_full_boards_say_when_their_data_ends(page, live):
+    page.goto(f"{live.url}/#/boards")
+    expect(page.locator("#top-summary")).to_contain_text("数据截至 ")
+    page.goto(f"{live.url}/#/anchors")
+    expect(page.locator("#anchor-board-summary")).to_contain_text("数据截至 ")

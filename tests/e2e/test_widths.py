@@ -247,3 +247,13 @@ def test_the_header_stays_on_top_and_its_tabs_fit(page, live, width):
     assert page.evaluate("window.scrollTo(0, 600), window.scrollY") > 100
     header = page.locator(".topbar").bounding_box()
     assert header["y"] == 0
+
+
+def test_a_phone_s_tabs_and_check_boxes_are_big_enough_to_tap(page, live, anchor):
+    """About 44 px for a finger (WCAG 2.5.5): the probe measured 21-23 px checkbox rows and 29 px tabs."""
+    at(page, 390).goto(f"{live.url}/#/anchor/{anchor['id']}")
+    expect(page.locator("#picks .pick").first).to_be_visible()
+    heights = page.locator(".tabs a, label.check").evaluate_all(
+        "(els) => els.filter((e) => e.getClientRects().length).map((e) => [e.textContent.trim(),"
+        " e.getBoundingClientRect().height])")
+    assert len(heights) >= 8 and all(h >= 44 for _, h in heights), heights

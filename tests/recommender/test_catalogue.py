@@ -89,3 +89,15 @@ def test_commission_per_unit_is_rounded_half_up_to_the_cent_as_a_shop_rounds():
     assert float(commission_per_unit(47.9, 0.25)) == 11.98
     got = commission_per_unit(np.array([47.9, 43.0, 23.3, 10.0, np.nan]), np.array([0.25, 0.25, 0.25, 0.3, 0.2]))
     np.testing.assert_array_equal(got, [11.98, 10.75, 5.83, 3.0, np.nan])
+
+
+def test_a_good_s_id_finds_the_good_first_whatever_its_title():
+    """A team pastes ids from a merchant's sheet: 6000000389 found nothing, though the good exists."""
+    c = catalogue([{"title": "牛排 6000000002 装", "sales_7d": 50}, {"title": "苹果"}, {"title": "梨"}],
+                  ids=[6000000001, 6000000002, 6000000003])
+    assert c.search(ProductQuery(q="6000000002")).rows.tolist() == [1, 0]  # the id's good, then the title's
+    assert c.search(ProductQuery(q=" 6000000003 ")).rows.tolist() == [2]
+    assert c.search(ProductQuery(q="6000000009")).total == 0 and c.search(ProductQuery(q="x1")).total == 0
+    assert c.search(ProductQuery(q="6000000003", category="家居")).total == 0  # the filters still apply
+    text = catalogue([{"title": "a"}, {"title": "b"}], ids=["sku-9", "sku-1"])
+    assert text.search(ProductQuery(q="sku-1")).rows.tolist() == [1]
