@@ -63,24 +63,29 @@ def orders(q: schemas.NoQuery):
     s = serving()
     events = _batch(hot.cfg.max_events)
     valid, errors = _validate(events)
-    keep, ignored = _check(s, hot, valid, errors)
-    accepted = 0
-    if len(keep):
-        try:
+    keep, refunds, ignored = _check(s, hot, valid, errors)
+    accepted = taken_back = 0
+    try:
+        if len(keep):
             accepted = hot.ingest(keep)
-        except StoreUnavailable as exc:
-            raise ApiError(503, "store_unavailable",
-                           f"the batch may be partly counted; resend it (order ids make that safe): {exc}") from None
+        if len(refunds):  # after the batch's own orders: a batch may hold an order and its refund
+            taken_back = hot.refund(refunds)
+    except StoreUnavailable as exc:
+        raise ApiError(503, "store_unavailable",
+                       f"the batch may be partly counted; resend it (order ids make that safe): {exc}") from None
+    ignored += len(refunds) - taken_back
     errors.sort(key=lambda e: e["index"])
     metrics = current_app.extensions["xuanpin"]["metrics"]
     if errors:
         metrics.errors.labels("event_rejected").inc(len(errors))
-    outcome = {"accepted": accepted, "duplicate": len(keep) - accepted, "ignored": ignored, "rejected": len(errors)}
+    outcome = {"accepted": accepted, "duplicate": len(keep) - accepted, "refunded": taken_back, "ignored": ignored,
+               "rejected": len(errors)}
     for name, count in outcome.items():
         if count:
             metrics.hot_orders.labels(name).inc(count)
     return {"received": len(events), "accepted": accepted, "duplicates": len(keep) - accepted,
-            "ignored": ignored, "rejected": len(errors), "errors": errors[:MAX_ERRORS], "store": hot.kind}
+            "refunded": taken_back, "ignored": ignored, "rejected": len(errors), "errors": errors[:MAX_ERRORS],
+            "store": hot.kind}
 
 
 _EVENTS = TypeAdapter(list[schemas.OrderEvent])
@@ -132,12 +137,13 @@ def _too_late(when: str, real_future: bool, counted: bool, cfg) -> str:
             "jump ahead together (hot.min_jump_orders): a mistyped date, or a replay jump sent too thinly")
 
 
-def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[Orders, int]:
-    """The orders to count. Events naming goods or rooms the model does not know are rejected; refunded ones
-    and ones older than the counted week are ignored; ones from the future are rejected (with the events clock,
-    also those more than a day after both the latest order counted and their batch's median)."""
+def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[Orders, Orders, int]:
+    """The orders to count, the refunds to take back, and how many are ignored. Events naming goods or rooms the
+    model does not know are rejected; ones older than the counted week are ignored; ones from the future are
+    rejected (with the events clock, also those more than a day after both the latest order counted and their
+    batch's median)."""
     if not valid:
-        return Orders.of([], [], [], []), 0
+        return Orders.of([], [], [], []), Orders.of([], [], [], []), 0
     events = [e for _, e in valid]
     anchors = s.model.anchor_ids.index(np.array([e.anchor_id for e in events]))
     products = s.model.product_ids.index(np.array([e.product_id for e in events]))
@@ -172,10 +178,13 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
             ("anchor_id", f"unknown anchor_id {e.anchor_id!r}") if anchors[j] < 0 else \
             ("ordered_at", _too_late(e.ordered_at.isoformat(), minutes[j] > real_limit, clock is not None, cfg))
         errors.append({"index": i, "order_id": _echoed(e.order_id), "field": field, "message": message})
-    count = ok & ~refunded & (minutes > oldest_counted)
-    rows = np.flatnonzero(count)
-    # canonical ids from the model, so "42", 42 and " 42" are one good in the store
+    recent = ok & (minutes > oldest_counted)
+    count, refund = recent & ~refunded, recent & refunded
     m = s.model
-    keep = Orders(order_keys([events[j].order_id for j in rows.tolist()]), m.anchor_ids.ids[anchors[rows]].astype(str),
-                  m.product_ids.ids[products[rows]].astype(str), minutes[rows])
-    return keep, int((ok & ~count).sum())
+
+    def orders(rows: np.ndarray) -> Orders:  # canonical ids from the model, so "42", 42 and " 42" are one good
+        return Orders(order_keys([events[j].order_id for j in rows.tolist()]),
+                      m.anchor_ids.ids[anchors[rows]].astype(str), m.product_ids.ids[products[rows]].astype(str),
+                      minutes[rows])
+
+    return orders(np.flatnonzero(count)), orders(np.flatnonzero(refund)), int((ok & ~recent).sum())

@@ -36,7 +36,7 @@ class Metrics:
         # ignored is a producer's fault), and hot answers served stale because the store failed, which readers
         # see only in the answers' stale flag: a Redis outage shows here even when no order is being posted
         self.hot_orders = Counter("xuanpin_hot_orders", "Orders posted to /v1/events/orders, by outcome (accepted, "
-                                  "duplicate, ignored, rejected)", ["outcome"], registry=self.registry)
+                                  "duplicate, refunded, ignored, rejected)", ["outcome"], registry=self.registry)
         self.hot_stale = Counter("xuanpin_hot_stale_answers", "Hot-list answers served stale (the store failed), by "
                                  "route", ["route"], registry=self.registry)
         self._version: str | None = None  # the model version this worker serves

@@ -765,7 +765,11 @@ class IngestResult(BaseModel):
     received: int
     accepted: int = Field(description="new orders counted")
     duplicates: int = Field(description="valid orders already counted (replays): not counted again")
-    ignored: int = Field(description="valid but not demand: refunded, or older than the week the counts keep")
+    refunded: int = Field(description="refunds of orders counted within the last day, taken back off the counts "
+                          "(the refund is the order's event again with refunded true and the order's ordered_at)")
+    ignored: int = Field(description="valid but nothing to count: older than the week the counts keep, or a refund "
+                         "of an order counted over a day ago, refunded already, or not seen yet (then the order "
+                         "itself is not counted when it arrives)")
     rejected: int
     errors: list[EventError] = Field(description="why each rejected event was rejected (first 100)")
     store: Literal["memory", "redis"]

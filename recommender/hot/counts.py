@@ -55,11 +55,21 @@ class WindowCounts:
         if not len(slots):
             return
         self.advance(int(minutes.max()))
+        self._count(slots, minutes, 1)
+
+    def remove(self, slots: np.ndarray, minutes: np.ndarray) -> None:
+        """Take back one order per (slot, minute) counted before (a refund), from the buckets still holding it;
+        the clock stays where it is."""
+        if len(slots) and self.now is not None:
+            kept = minutes <= self.now  # a bucket ahead of the clock holds nothing yet
+            self._count(slots[kept], minutes[kept], -1)
+
+    def _count(self, slots: np.ndarray, minutes: np.ndarray, by: int) -> None:
         recent_hour = minutes > self.now - MINUTES
         week = minutes // 60 > self.now // 60 - HOURS  # by hour: the ring's oldest row is the current one's next
-        np.add.at(self.minutes, (minutes[recent_hour] % MINUTES, slots[recent_hour]), 1)
-        np.add.at(self.hours, ((minutes[week] // 60) % HOURS, slots[week]), 1)
-        np.add.at(self.totals, (minutes[week] // 60) % HOURS, 1)
+        np.add.at(self.minutes, (minutes[recent_hour] % MINUTES, slots[recent_hour]), by)
+        np.add.at(self.hours, ((minutes[week] // 60) % HOURS, slots[week]), by)
+        np.add.at(self.totals, (minutes[week] // 60) % HOURS, by)
 
     def recent(self, slots: np.ndarray | None, span: int) -> np.ndarray:
         """Orders in the last `span` minutes (the current minute included), of `slots` or of every key."""
@@ -141,35 +151,44 @@ class SeenOrders:
     """Order keys already counted, so a replayed event is not counted twice; remembers the last `capacity`.
 
     Keys live in sorted uint64 chunks of at most CHUNK keys, oldest first, each with the arrival number of its
-    keys: 16 bytes a key, where an ordered dict of Python ints took about 130 (a week of the large snapshot's
-    1.7M orders: 27 MB instead of 222 MB, per worker). A batch is looked up with one binary search per chunk,
-    and the oldest keys are dropped first.
+    keys and what the store needs to take a counted order back when it is refunded (its good's column, its
+    (room, good) slot, its minute: NO_PLACE where there is none): 28 bytes a key, where an ordered dict of Python
+    ints took about 130 (a week of the large snapshot's 1.7M orders: 48 MB, per worker). A batch is looked up with
+    one binary search per chunk, and the oldest keys are dropped first.
     """
 
     CHUNK = 1 << 17
+    NO_PLACE = (-1, -1, -1)  # (column, room slot, minute) of a key that counted nothing (or nothing any more)
 
     def __init__(self, capacity: int = 2_000_000) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be positive, got {capacity}")
         self.capacity = capacity
-        self._chunks: deque[tuple[np.ndarray, np.ndarray]] = deque()  # (sorted keys, their arrival numbers)
+        # (sorted keys, their arrival numbers, their places: int32 rows of column, room slot, minute)
+        self._chunks: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque()
         self._arrived = 0  # arrival number of the next new key
         self._len = 0
 
     def __len__(self) -> int:
         return self._len
 
+    def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each key, the chunk holding it (-1: none) and its position there."""
+        where = np.full(len(keys), -1, np.int64)
+        at = np.zeros(len(keys), np.int64)
+        for c, (chunk, _, _) in enumerate(self._chunks):
+            pos = np.minimum(np.searchsorted(chunk, keys), len(chunk) - 1)
+            hit = chunk[pos] == keys
+            where[hit], at[hit] = c, pos[hit]
+        return where, at
+
     def known(self, keys: np.ndarray) -> np.ndarray:
         """True where a key is remembered."""
-        keys = np.asarray(keys, np.uint64)
-        found = np.zeros(len(keys), bool)
-        for chunk, _ in self._chunks:
-            pos = np.minimum(np.searchsorted(chunk, keys), len(chunk) - 1)
-            found |= chunk[pos] == keys
-        return found
+        return self._locate(np.asarray(keys, np.uint64))[0] >= 0
 
-    def fresh(self, keys: np.ndarray) -> np.ndarray:
-        """Mark `keys` as seen; True where a key is new (a key repeated inside the batch counts once)."""
+    def fresh(self, keys: np.ndarray, places: np.ndarray | None = None) -> np.ndarray:
+        """Mark `keys` as seen, with their `places` (rows of column, room slot, minute; None: NO_PLACE); True
+        where a key is new (a key repeated inside the batch counts once)."""
         keys = np.asarray(keys, np.uint64)
         out = np.zeros(len(keys), bool)
         if not len(keys):
@@ -177,31 +196,55 @@ class SeenOrders:
         distinct, first = np.unique(keys, return_index=True)
         first = np.sort(first[~self.known(distinct)])  # each new key's first position, in arrival order
         out[first] = True
-        self._remember(keys[first])
+        rows = np.tile(np.int32(self.NO_PLACE), (len(first), 1)) if places is None else \
+            np.asarray(places, np.int32)[first]
+        self._remember(keys[first], rows)
         return out
 
-    def _remember(self, keys: np.ndarray) -> None:
+    def place(self, keys: np.ndarray, places: np.ndarray) -> None:
+        """Record where remembered `keys` were counted (for `take_back`)."""
+        where, at = self._locate(np.asarray(keys, np.uint64))
+        places = np.asarray(places, np.int32)
+        for c in np.unique(where[where >= 0]).tolist():
+            mine = where == c
+            self._chunks[c][2][at[mine]] = places[mine]
+
+    def take_back(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of `keys` was counted, forgetting it (its place becomes NO_PLACE, so a second refund takes
+        nothing back), and whether the key was remembered at all: (places, known)."""
+        keys = np.asarray(keys, np.uint64)
+        where, at = self._locate(keys)
+        places = np.tile(np.int32(self.NO_PLACE), (len(keys), 1))
+        for c in np.unique(where[where >= 0]).tolist():
+            mine = np.flatnonzero(where == c)
+            held = self._chunks[c][2]
+            places[mine] = held[at[mine]]
+            held[at[mine]] = self.NO_PLACE
+        return places, where >= 0
+
+    def _remember(self, keys: np.ndarray, places: np.ndarray) -> None:
         arrival = self._arrived + np.arange(len(keys), dtype=np.int64)
         self._arrived += len(keys)
         done = 0
         while done < len(keys):
             if not self._chunks or len(self._chunks[-1][0]) >= self.CHUNK:
-                self._chunks.append((np.zeros(0, np.uint64), np.zeros(0, np.int64)))
-            chunk, numbers = self._chunks[-1]
+                self._chunks.append((np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros((0, 3), np.int32)))
+            chunk, numbers, held = self._chunks[-1]
             take = min(self.CHUNK - len(chunk), len(keys) - done)
             part = slice(done, done + take)
             order = np.argsort(keys[part])  # merged into the open chunk: one pass over it, not a sort of it
             at = np.searchsorted(chunk, keys[part][order])
-            self._chunks[-1] = (np.insert(chunk, at, keys[part][order]), np.insert(numbers, at, arrival[part][order]))
+            self._chunks[-1] = (np.insert(chunk, at, keys[part][order]), np.insert(numbers, at, arrival[part][order]),
+                                np.insert(held, at, places[part][order], axis=0))
             done += take
         self._len += len(keys)
         while self._len > self.capacity:  # forget the oldest: whole chunks, then part of the oldest one
             excess = self._len - self.capacity
-            chunk, numbers = self._chunks[0]
+            chunk, numbers, held = self._chunks[0]
             if len(chunk) <= excess:
                 self._chunks.popleft()
                 self._len -= len(chunk)
             else:
                 keep = numbers > np.partition(numbers, excess - 1)[excess - 1]
-                self._chunks[0] = (chunk[keep], numbers[keep])
+                self._chunks[0] = (chunk[keep], numbers[keep], held[keep])
                 self._len -= excess

@@ -101,6 +101,10 @@ class HotLists:
         """Count orders; raises StoreUnavailable (part may be counted; resending is safe: ids are idempotent)."""
         return self._locked(self.store.add, orders)
 
+    def refund(self, orders: Orders) -> int:
+        """Take refunded orders back off the counts; raises StoreUnavailable (resending is safe)."""
+        return self._locked(self.store.refund, orders)
+
     def events_now(self) -> int | None:
         """The events clock's minute (the latest order counted), None before any; raises StoreUnavailable."""
         return self._locked(self.store.now)

@@ -48,12 +48,32 @@ class MemoryStore:
             return 0
         o = orders.take(np.flatnonzero(fresh)[np.argsort(orders.minute[fresh], kind="stable")])
         products, product_of = np.unique(o.product, return_inverse=True)
-        self.products.add(self._product_slots(products)[product_of], o.minute)
+        columns = self._product_slots(products)[product_of]
+        self.products.add(columns, o.minute)
         rooms = self._room_slots(o, products, product_of)
         counted = rooms >= 0
         self.rooms.add(rooms[counted], o.minute[counted])
         self.rooms.advance(self.products.now)  # one clock for both
+        self.seen.place(o.key, np.column_stack([columns, rooms, o.minute]))  # what a refund takes back
         return len(o)
+
+    def refund(self, orders: Orders) -> int:
+        """Take refunded orders back off the counts they were in; returns how many were. An order not seen yet is
+        remembered, so the order itself arriving later is not counted; one refunded already takes nothing."""
+        keys, first = np.unique(orders.key, return_index=True)
+        places, known = self.seen.take_back(keys)
+        self.seen.fresh(keys[~known])
+        back = np.flatnonzero(places[:, 2] >= 0)
+        if not len(back):
+            return 0
+        columns, rooms, minutes = (places[back, i].astype(np.int64) for i in range(3))
+        self.products.remove(columns, minutes)
+        # a (room, good) slot counts the order only while it still belongs to that pair (slots are reused)
+        o = orders.take(first[back])
+        mine = np.fromiter((room >= 0 and self.room_slots.by_room.get(a, {}).get(g) == room for a, g, room in zip(
+            o.anchor.tolist(), o.product.tolist(), rooms.tolist(), strict=True)), bool, len(back))
+        self.rooms.remove(rooms[mine], minutes[mine])
+        return len(back)
 
     def load(self, orders: Orders) -> int:
         """A start-up history is counted like any batch: the orders already seen are skipped."""

@@ -31,11 +31,11 @@ from recommender.hot.counts import HOURS
 from recommender.hot.orders import Orders
 
 _COUNT = """
-local p, mttl, httl, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local p, mttl, httl, keep, rttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = tonumber(redis.call('GET', p .. 'now') or '-1')
 local seen = p .. 'seen'
-local touched_m, touched_h, new = {}, {}, 0
-for i = 5, #ARGV, 5 do
+local touched_m, touched_h, touched_r, new = {}, {}, {}, 0
+for i = 6, #ARGV, 5 do
   local a, g, m, sh = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local h = math.floor(m / 60)
   if redis.call('SISMEMBER', p .. 'seen:' .. h, ARGV[i]) == 0 and redis.call('ZADD', seen, 'NX', m, ARGV[i]) == 1 then
@@ -48,18 +48,48 @@ for i = 5, #ARGV, 5 do
     redis.call('HINCRBY', p .. 'tot', h, 1)
     touched_m[pm] = true; touched_m[rm] = true; touched_h[ph] = true; touched_h[rh] = true
     touched_h[p .. 'tot'] = true
+    local ord = p .. 'ord:' .. h  -- where it was counted, for a refund (kept REFUND_TTL)
+    redis.call('HSET', ord, ARGV[i], cjson.encode({a, g, m, sh}))
+    touched_r[ord] = true
     if m > now then now = m end
     new = new + 1
   end
 end
 for k in pairs(touched_m) do redis.call('EXPIRE', k, mttl) end
 for k in pairs(touched_h) do redis.call('EXPIRE', k, httl) end
+for k in pairs(touched_r) do redis.call('EXPIRE', k, rttl) end
 if new > 0 then
   redis.call('SET', p .. 'now', now)
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - keep)
   redis.call('EXPIRE', seen, httl)
 end
 return new
+"""
+
+_REFUND = """
+local p, httl, back = ARGV[1], tonumber(ARGV[2]), 0
+for i = 3, #ARGV, 2 do
+  local key, m = ARGV[i], tonumber(ARGV[i + 1])
+  local h = math.floor(m / 60)
+  local ord = p .. 'ord:' .. h
+  local place = redis.call('HGET', ord, key)
+  if place then  -- counted: off every bucket that still holds it
+    redis.call('HDEL', ord, key)
+    local at = cjson.decode(place)
+    local a, g, om, sh = at[1], at[2], at[3], at[4]
+    local oh = math.floor(tonumber(om) / 60)
+    for _, k in ipairs({p .. 'pm:' .. om .. ':' .. sh, p .. 'ph:' .. oh .. ':' .. sh, p .. 'rm:' .. a .. ':' .. om,
+                        p .. 'rh:' .. a .. ':' .. oh}) do
+      if redis.call('HEXISTS', k, g) == 1 then redis.call('HINCRBY', k, g, -1) end
+    end
+    if redis.call('HEXISTS', p .. 'tot', oh) == 1 then redis.call('HINCRBY', p .. 'tot', oh, -1) end
+    back = back + 1
+  elseif redis.call('SISMEMBER', p .. 'seen:' .. h, key) == 0
+      and redis.call('ZADD', p .. 'seen', 'NX', m, key) == 1 then
+    redis.call('EXPIRE', p .. 'seen', httl)  -- not seen yet: the order arriving after its refund is a duplicate
+  end
+end
+return back
 """
 
 _RECENT = """
@@ -128,6 +158,7 @@ return now
 
 
 MINUTE_TTL = 2 * 3600  # seconds a minute bucket lives: only the last hour is ever read
+REFUND_TTL = 25 * 3600  # seconds an order's place is kept for a refund to take it back: a day, and the hour it is in
 WEEK_TTL = 8 * 86400  # hour buckets, seen-sets and markers: the last week is read
 SEEN_MINUTES = (HOURS + 1) * 60  # orders this much older than the newest are forgotten (their buckets are not read)
 SHARDS = 16  # platform buckets are split by good, so no single script blocks Redis for long under a flood
@@ -152,6 +183,7 @@ class RedisStore:
         self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.prefix, self.batch = prefix, batch
         self._count = self.client.register_script(_COUNT)
+        self._refund = self.client.register_script(_REFUND)
         self._advance = self.client.register_script(_ADVANCE)
         self._history_script = self.client.register_script(_HISTORY)
         self._recent_script = self.client.register_script(_RECENT)
@@ -171,7 +203,7 @@ class RedisStore:
 
     def add(self, orders: Orders) -> int:
         self._totals_at = None
-        ttl = [MINUTE_TTL, WEEK_TTL, SEEN_MINUTES]
+        ttl = [MINUTE_TTL, WEEK_TTL, SEEN_MINUTES, REFUND_TTL]
         new = 0
         for start in range(0, len(orders), self.batch):
             part = slice(start, start + self.batch)
@@ -180,6 +212,17 @@ class RedisStore:
                                    ).ravel().tolist()
             new += int(self._run(self._count, [], [self.prefix, *ttl, *args]))
         return new
+
+    def refund(self, orders: Orders) -> int:
+        """Take refunded orders back off the counts (those counted within REFUND_TTL, found by their id and the
+        hour of their ordered_at); an order not seen yet is remembered, so it is not counted when it arrives."""
+        self._totals_at = None
+        back = 0
+        for start in range(0, len(orders), self.batch):
+            part = slice(start, start + self.batch)
+            args = np.column_stack([orders.key[part].astype(str), orders.minute[part].astype(str)]).ravel().tolist()
+            back += int(self._run(self._refund, [], [self.prefix, WEEK_TTL, *args]))
+        return back
 
     def load(self, orders: Orders) -> int:
         """Count a large history at once (a service's start, or a week Redis lost): only orders whose ids the

@@ -30,6 +30,10 @@ class HotStore(Protocol):
     def add(self, orders: Orders) -> int:
         """Count orders not seen before; returns how many were new."""
 
+    def refund(self, orders: Orders) -> int:
+        """Take refunded orders (their ids) back off the counts they were in; returns how many were. An order
+        not seen yet is remembered, so the order arriving after its refund is not counted."""
+
     def load(self, orders: Orders) -> int:
         """Count a large history at once (a service's start); nothing counted already is counted again."""
 

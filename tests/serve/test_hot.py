@@ -182,6 +182,22 @@ def test_a_burst_surfaces_platform_wide_with_its_evidence(client, world):
                                                                                                     microsecond=0)
 
 
+def test_a_burst_refunded_is_taken_back_and_no_longer_hot(client, world):
+    """刷单: orders posted to make a good hot and then refunded. The refunds are the orders' events again with
+    refunded true; the answer counts them as refunded, and the good leaves the platform's and the room's lists."""
+    room, good, at = world["rooms"][0], world["goods"][2], world["now"] + timedelta(minutes=1)
+    burst(client, room, good, at, tag="fake")
+    assert good in hot_ids(client.get("/v1/rankings/hot")) and good in hot_ids(client.get(f"/v1/live/{room}/hot"))
+    refunds = [event(f"fake-{good}-{room}-{i}", room, good, at - timedelta(seconds=10 * i), refunded=True)
+               for i in range(30)]
+    body = client.post("/v1/events/orders", json={"events": refunds}, headers=AUTH).json
+    assert (body["refunded"], body["ignored"], body["accepted"]) == (30, 0, 0)
+    assert good not in hot_ids(client.get("/v1/rankings/hot"))
+    assert good not in hot_ids(client.get(f"/v1/live/{room}/hot"))
+    again = client.post("/v1/events/orders", json={"events": refunds}, headers=AUTH).json
+    assert (again["refunded"], again["ignored"]) == (0, 30)  # refunded already
+
+
 def test_a_room_s_burst_surfaces_in_that_room_and_not_in_another(client, world):
     room, other = world["rooms"]
     good = world["goods"][2]

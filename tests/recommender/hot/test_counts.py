@@ -58,6 +58,31 @@ def test_seen_orders_remember_exactly_the_last_capacity_keys(monkeypatch, capaci
     np.testing.assert_array_equal(seen.known(universe), np.isin(universe, list(kept)))
 
 
+@pytest.mark.parametrize("capacity", [5, 64])
+def test_seen_orders_keep_each_key_s_place_through_merges_and_give_it_back_once(monkeypatch, capacity):
+    """A key's place (column, room slot, minute) stays with its key however the chunks merge and forget; taken
+    back once, it is NO_PLACE after; a forgotten key is not known."""
+    monkeypatch.setattr(SeenOrders, "CHUNK", 8)
+    rng = np.random.default_rng(capacity)
+    seen, placed = SeenOrders(capacity), OrderedDict()
+    for _ in range(40):
+        keys = rng.integers(0, 200, rng.integers(1, 12)).astype(np.uint64)
+        fresh = seen.fresh(keys)
+        places = np.column_stack([keys.astype(np.int32), -keys.astype(np.int32), 1000 + keys.astype(np.int32)])
+        seen.place(keys[fresh], places[fresh])
+        for k in keys[fresh].tolist():
+            placed[k] = (k, -k, 1000 + k)
+        while len(placed) > capacity:
+            placed.popitem(last=False)
+    asked = np.arange(200, dtype=np.uint64)
+    places, known = seen.take_back(asked)
+    np.testing.assert_array_equal(known, np.isin(asked, list(placed)))
+    expected = np.array([placed.get(k, SeenOrders.NO_PLACE) for k in range(200)])
+    np.testing.assert_array_equal(places, expected)
+    again, _ = seen.take_back(asked)
+    assert (again == SeenOrders.NO_PLACE).all()
+
+
 def test_hours_count_the_last_week_by_hour_and_ignore_older_orders():
     """T0 is on an hour boundary: orders now, 3 hours ago, 2 days ago, 6.9 days ago; one 8 days ago is ignored."""
     start = T0 - T0 % 60

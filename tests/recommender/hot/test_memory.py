@@ -87,3 +87,23 @@ def test_a_room_key_evicted_leaves_its_slot_empty_for_the_next_key():
         day, week = store.history(np.array(["0"]), anchor)
         assert day.tolist() == week.tolist() == [1]
     assert store.recent(60, 1, "5")[0].tolist() == []  # evicted
+
+
+def test_a_refund_leaves_a_room_slot_that_another_pair_has_taken_since_alone():
+    """Room slots are reused, least recently active first: the refund of an order whose (room, good) slot went
+    to another pair takes it off the good's counts only, never off the other pair's."""
+    store = MemoryStore(room_capacity=1)
+    old = Orders.of(["o1"], ["r1"], ["g1"], [T0])
+    store.add(old)
+    store.add(Orders.of(["o2", "o3"], ["r2", "r2"], ["g2", "g2"], [T0 + 1, T0 + 1]))  # takes r1's only slot
+    assert store.refund(old) == 1
+    assert store.recent(15, 1, "r2")[1].tolist() == [2]
+    assert dict(zip(*(x.tolist() for x in store.recent(15, 1)), strict=True)) == {"g2": 2}
+
+
+def test_a_refund_of_an_order_forgotten_by_the_bounded_memory_takes_nothing():
+    store = MemoryStore(seen_capacity=2)
+    store.add(Orders.of(["a", "b", "c"], ["r"] * 3, ["g"] * 3, [T0] * 3))  # "a" is forgotten
+    assert store.refund(Orders.of(["a"], ["r"], ["g"], [T0])) == 0
+    assert store.refund(Orders.of(["c"], ["r"], ["g"], [T0])) == 1
+    assert store.recent(15, 1)[1].tolist() == [2]

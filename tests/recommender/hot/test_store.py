@@ -87,3 +87,28 @@ def test_the_baseline_s_sums_cover_only_the_given_hours(store):
     assert base_day.tolist() == base_week.tolist() == [4]
     assert week.tolist() == [len(t)] and (day.tolist(), week.tolist()) == tuple(
         x.tolist() for x in store.history(np.array(["0"])))
+
+
+def test_a_refund_takes_its_order_back_off_every_count_once(store):
+    """刷单: a burst posted and then refunded must not stay hot. The refund is the order's event again, with the
+    order's id and time: the good's and the room's minute and hour counts, and the hour's total, lose it."""
+    burst_at(store, 0, 1, T0, 6, 3, "fake")
+    burst_at(store, 0, 2, T0, 2, 1, "real")
+    times = T0 + np.arange(6) * 3 // 6  # burst_at's minutes
+    fake = Orders.of([f"fake-{i}" for i in range(4)], np.ones(4, int), np.zeros(4, int), times[:4])
+    assert store.refund(fake) == 4
+    assert store.refund(fake) == 0  # refunded already: nothing more to take
+    assert dict(zip(*(x.tolist() for x in store.recent(15, 1)), strict=True)) == {"0": 4}
+    assert dict(zip(*(x.tolist() for x in store.recent(15, 1, "1")), strict=True)) == {"0": 2}
+    day, week = store.history(np.array(["0"]))
+    assert day.tolist() == week.tolist() == [4]
+    assert store.hour_totals()[1].tolist() == [4]
+    assert store.add(fake) == 0  # the refunded orders, sent again, are still not counted
+
+
+def test_an_order_whose_refund_came_first_is_not_counted(store):
+    early = Orders.of(["late-1", "late-2"], [1, 1], [0, 0], [T0, T0])
+    burst_at(store, 5, 1, T0, 1, 1, "clock")  # the store has counted something
+    assert store.refund(early) == 0
+    assert store.add(early) == 0
+    assert store.recent(15, 1)[0].tolist() == ["5"]
