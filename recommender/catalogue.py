@@ -292,15 +292,16 @@ class Catalogue:
             first[rows] = self.ngrams.starts_with(rows, words[0])
             first |= keep & (self.brand == self.brands.get(" ".join(words), -2))
         row = self.row_of(q.strip())
-        if row >= 0:  # a good's id finds the good (a team pastes ids from a merchant's sheet), first
+        if row >= 0:  # a good's id finds the good (a team pastes ids from a merchant's sheet); `search` puts it first
             keep[row] = first[row] = True
         return keep, first
 
     def row_of(self, text: str) -> int:
         """The row of the good whose id is `text` exactly, -1 for none."""
         ids = self._sorted_ids
-        if ids.dtype.kind in "iu":
-            if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        if ids.dtype.kind in "iu":  # the id as written: digits, no sign or leading zero, within the id type
+            if not (text.isascii() and text.isdigit()) or (text[0] == "0" and text != "0") or \
+                    int(text) > np.iinfo(ids.dtype).max:
                 return -1
             key = int(text)
         else:
@@ -347,7 +348,12 @@ class Catalogue:
         hits = perm[keep[perm]]
         if sort == "relevance" and first is not None:
             top = first[hits]  # ascending is the exact reverse of the classes, and of sales within them
-            hits = np.concatenate((hits[top], hits[~top]) if order == "desc" else (hits[~top], hits[top]))
+            named = self.row_of(query.q.strip())  # the good whose id is the query: a class of its own, above all
+            if named >= 0:
+                top &= hits != named
+            head = hits[hits == named] if named >= 0 else hits[:0]
+            hits = np.concatenate((head, hits[top], hits[~top & (hits != named)]) if order == "desc"
+                                  else (hits[~top & (hits != named)], hits[top], head))
         total = len(hits)
         end = offset + k
         return SearchPage(hits[offset:end], total, sort, order, end if end < total else None)

@@ -91,11 +91,14 @@ class ProductAnchorsQuery(Query):
     max_fans: int | None = Field(None, ge=0, description="only anchors with at most this many fans (not below "
                                  "min_fans: an empty range is a 400)")
     gender: str | None = Field(None, min_length=1, max_length=20, description="a gender of the followers, e.g. 女")
-    gender_share_min: float = Field(0.5, ge=0, le=1, description="with gender: its least share of the followers")
+    gender_share_min: float = Field(0.5, ge=0, le=1, description="with gender: its least share of the followers "
+                                     "(without gender, a 400)")
     age_band: str | None = Field(None, min_length=1, max_length=20, description="an age band, e.g. 24-30")
-    age_share_min: float = Field(0.2, ge=0, le=1, description="with age_band: its least share of the followers")
+    age_share_min: float = Field(0.2, ge=0, le=1, description="with age_band: its least share of the followers "
+                                     "(without age_band, a 400)")
     region: str | None = Field(None, min_length=1, max_length=20, description="a region, e.g. 广东")
-    region_share_min: float = Field(0.1, ge=0, le=1, description="with region: its least share of the followers")
+    region_share_min: float = Field(0.1, ge=0, le=1, description="with region: its least share of the followers "
+                                     "(without region, a 400)")
     audience_price_min: float | None = Field(None, ge=0, description="the audience's price level, yuan: the least "
                                              "average order of the followers (30 days, any room; rooms whose "
                                              "followers bought nothing are left out)")

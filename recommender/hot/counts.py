@@ -57,19 +57,23 @@ class WindowCounts:
         self.advance(int(minutes.max()))
         self._count(slots, minutes, 1)
 
-    def remove(self, slots: np.ndarray, minutes: np.ndarray) -> None:
+    def remove(self, slots: np.ndarray, minutes: np.ndarray) -> np.ndarray:
         """Take back one order per (slot, minute) counted before (a refund), from the buckets still holding it;
-        the clock stays where it is."""
-        if len(slots) and self.now is not None:
-            kept = minutes <= self.now  # a bucket ahead of the clock holds nothing yet
-            self._count(slots[kept], minutes[kept], -1)
+        the clock stays where it is. True where an order was still in the week's buckets."""
+        if not len(slots) or self.now is None:
+            return np.zeros(len(slots), bool)
+        kept = minutes <= self.now  # a bucket ahead of the clock holds nothing yet
+        week = np.zeros(len(slots), bool)
+        week[kept] = self._count(slots[kept], minutes[kept], -1)
+        return week
 
-    def _count(self, slots: np.ndarray, minutes: np.ndarray, by: int) -> None:
+    def _count(self, slots: np.ndarray, minutes: np.ndarray, by: int) -> np.ndarray:
         recent_hour = minutes > self.now - MINUTES
         week = minutes // 60 > self.now // 60 - HOURS  # by hour: the ring's oldest row is the current one's next
         np.add.at(self.minutes, (minutes[recent_hour] % MINUTES, slots[recent_hour]), by)
         np.add.at(self.hours, ((minutes[week] // 60) % HOURS, slots[week]), by)
         np.add.at(self.totals, (minutes[week] // 60) % HOURS, by)
+        return week
 
     def recent(self, slots: np.ndarray | None, span: int) -> np.ndarray:
         """Orders in the last `span` minutes (the current minute included), of `slots` or of every key."""
@@ -118,6 +122,9 @@ class RoomSlots:
         self.capacity, self.counts = capacity, counts
         self.slots: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.by_room: dict[str, dict[str, int]] = {}  # anchor -> {product: slot}
+        # how many times each slot was given to a pair: an order counted in a slot is still in it only while the
+        # slot's generation is the one it was counted under (a pair evicted may get the same slot back, emptied)
+        self.generation = np.zeros(0, np.int32)
 
     def reserve(self, keys: int) -> None:
         """Make room for `keys` more keys: the rings grow with the data (by an eighth at least), up to capacity,
@@ -144,6 +151,9 @@ class RoomSlots:
             self.counts.hours[:, s] = 0
         self.slots[key] = s
         self.by_room.setdefault(anchor, {})[product] = s
+        if s >= len(self.generation):
+            self.generation = np.pad(self.generation, (0, max(s + 1 - len(self.generation), len(self.generation))))
+        self.generation[s] += 1
         return s
 
 
@@ -152,19 +162,21 @@ class SeenOrders:
 
     Keys live in sorted uint64 chunks of at most CHUNK keys, oldest first, each with the arrival number of its
     keys and what the store needs to take a counted order back when it is refunded (its good's column, its
-    (room, good) slot, its minute: NO_PLACE where there is none): 28 bytes a key, where an ordered dict of Python
-    ints took about 130 (a week of the large snapshot's 1.7M orders: 48 MB, per worker). A batch is looked up with
+    (room, good) slot and that slot's generation, its minute: NO_PLACE where there is none): 32 bytes a key,
+    where an ordered dict of Python ints took about 130 (a week of the large snapshot's 1.7M orders: 54 MB, per
+    worker). A batch is looked up with
     one binary search per chunk, and the oldest keys are dropped first.
     """
 
     CHUNK = 1 << 17
-    NO_PLACE = (-1, -1, -1)  # (column, room slot, minute) of a key that counted nothing (or nothing any more)
+    #: (column, room slot, slot generation, minute) of a key that counted nothing (or nothing any more)
+    NO_PLACE = (-1, -1, -1, -1)
 
     def __init__(self, capacity: int = 2_000_000) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be positive, got {capacity}")
         self.capacity = capacity
-        # (sorted keys, their arrival numbers, their places: int32 rows of column, room slot, minute)
+        # (sorted keys, their arrival numbers, their places: int32 rows of column, room slot, generation, minute)
         self._chunks: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque()
         self._arrived = 0  # arrival number of the next new key
         self._len = 0
@@ -187,7 +199,7 @@ class SeenOrders:
         return self._locate(np.asarray(keys, np.uint64))[0] >= 0
 
     def fresh(self, keys: np.ndarray, places: np.ndarray | None = None) -> np.ndarray:
-        """Mark `keys` as seen, with their `places` (rows of column, room slot, minute; None: NO_PLACE); True
+        """Mark `keys` as seen, with their `places` (rows as NO_PLACE; None: NO_PLACE); True
         where a key is new (a key repeated inside the batch counts once)."""
         keys = np.asarray(keys, np.uint64)
         out = np.zeros(len(keys), bool)
@@ -228,7 +240,8 @@ class SeenOrders:
         done = 0
         while done < len(keys):
             if not self._chunks or len(self._chunks[-1][0]) >= self.CHUNK:
-                self._chunks.append((np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros((0, 3), np.int32)))
+                self._chunks.append((np.zeros(0, np.uint64), np.zeros(0, np.int64),
+                                     np.zeros((0, len(self.NO_PLACE)), np.int32)))
             chunk, numbers, held = self._chunks[-1]
             take = min(self.CHUNK - len(chunk), len(keys) - done)
             part = slice(done, done + take)

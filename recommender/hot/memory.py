@@ -15,6 +15,7 @@ from recommender.hot.counts import HOURS, RoomSlots, SeenOrders, WindowCounts
 from recommender.hot.orders import Orders
 
 ROOM_CAPACITY = HotConfig.model_fields["room_capacity"].default  # the service's default, declared once there
+REFUND_MINUTES = 25 * 60  # how long after its minute a counted order can be taken back (the Redis store's TTL)
 MARK_SECONDS = 8 * 86400  # how long a mark lasts unless told: as long as the Redis store keeps one
 
 
@@ -54,26 +55,32 @@ class MemoryStore:
         counted = rooms >= 0
         self.rooms.add(rooms[counted], o.minute[counted])
         self.rooms.advance(self.products.now)  # one clock for both
-        self.seen.place(o.key, np.column_stack([columns, rooms, o.minute]))  # what a refund takes back
+        generation = np.where(counted, self.room_slots.generation[np.maximum(rooms, 0)], -1)
+        self.seen.place(o.key, np.column_stack([columns, rooms, generation, o.minute]))  # what a refund takes back
         return len(o)
 
     def refund(self, orders: Orders) -> int:
-        """Take refunded orders back off the counts they were in; returns how many were. An order not seen yet is
-        remembered, so the order itself arriving later is not counted; one refunded already takes nothing."""
+        """Take refunded orders back off the counts they were in; returns how many were. A refund names its order
+        by id and by the hour of its ordered_at, and finds it within REFUND_MINUTES of the clock, as the Redis store
+        does. An order not seen yet is remembered, so the order itself arriving later is not counted; one refunded
+        already takes nothing."""
         keys, first = np.unique(orders.key, return_index=True)
         places, known = self.seen.take_back(keys)
         self.seen.fresh(keys[~known])
-        back = np.flatnonzero(places[:, 2] >= 0)
+        column, room, generation, minute = (places[:, i].astype(np.int64) for i in range(4))
+        now = self.products.now
+        applies = (minute >= 0) & (minute // 60 == orders.minute[first] // 60) & (now is not None) \
+            & (minute > (now or 0) - REFUND_MINUTES)
+        missed = known & ~applies  # a refund that names another hour leaves the order for the right one
+        self.seen.place(keys[missed], places[missed])
+        back = np.flatnonzero(applies)
         if not len(back):
             return 0
-        columns, rooms, minutes = (places[back, i].astype(np.int64) for i in range(3))
-        self.products.remove(columns, minutes)
-        # a (room, good) slot counts the order only while it still belongs to that pair (slots are reused)
-        o = orders.take(first[back])
-        mine = np.fromiter((room >= 0 and self.room_slots.by_room.get(a, {}).get(g) == room for a, g, room in zip(
-            o.anchor.tolist(), o.product.tolist(), rooms.tolist(), strict=True)), bool, len(back))
-        self.rooms.remove(rooms[mine], minutes[mine])
-        return len(back)
+        taken = self.products.remove(column[back], minute[back])
+        # a (room, good) slot holds the order only while it was not given again since (generation)
+        mine = (room[back] >= 0) & (self.room_slots.generation[np.maximum(room[back], 0)] == generation[back])
+        self.rooms.remove(room[back][mine], minute[back][mine])
+        return int(taken.sum())
 
     def load(self, orders: Orders) -> int:
         """A start-up history is counted like any batch: the orders already seen are skipped."""

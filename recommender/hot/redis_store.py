@@ -19,6 +19,7 @@ Redis Cluster does not allow.
 
 from __future__ import annotations
 
+import json
 import zlib
 
 import numpy as np
@@ -263,6 +264,20 @@ class RedisStore:
                 pipe.zadd(f"{p}seen", {k: members[k] for k in keys[start:start + 10_000]}, nx=True)
             pipe.zremrangebyscore(f"{p}seen", "-inf", last - SEEN_MINUTES)
             pipe.expire(f"{p}seen", ttl_h)
+            # where the last day's orders were counted, as the count script keeps it, so a refund of a loaded
+            # order (a sale in the snapshot refunded since) takes it back as it would a streamed one's
+            day = df[df["m"] > last - REFUND_TTL // 60]
+            places = [json.dumps([a, g, m, str(sh)], separators=(",", ":"), ensure_ascii=False)
+                      for a, g, m, sh in zip(day["a"].tolist(), day["p"].tolist(), day["m"].tolist(),
+                                             day["s"].tolist(), strict=True)]
+            by_hour: dict[int, dict[str, str]] = {}
+            for key, h, place in zip(day["key"].tolist(), day["h"].tolist(), places, strict=True):
+                by_hour.setdefault(h, {})[key] = place
+            for h, mapping in by_hour.items():
+                items = list(mapping.items())
+                for start in range(0, len(items), 10_000):
+                    pipe.hset(f"{p}ord:{h}", mapping=dict(items[start:start + 10_000]))
+                pipe.expire(f"{p}ord:{h}", REFUND_TTL)
             pipe.execute()
             self._advance([p + "now"], [last])
 

@@ -243,6 +243,7 @@ const paramsWith = (overrides) => ({ ...Object.fromEntries(parseHash().params), 
  * history entry (`push`), or in place of the current one. */
 function record(hash, push) {
   if (location.hash !== hash) history[push ? "pushState" : "replaceState"](null, "", hash);
+  lastHash[parseHash().view] = location.hash;  // no hashchange fires: the tab learns the state here
 }
 
 /** A list's new state (a page, a sort) in the address of the view on screen, as a new history entry. */
@@ -503,7 +504,8 @@ async function loadProfile(id, t) {
       chart("地域（前10）", p.audience.region),
       p.audience.spending_level && chart("消费水平（1 级最低）", withUnknown(p.audience.spending_level),
         "占全部粉丝的比例：平台按粉丝的全部消费估计；估计不了的粉丝计入“未知”"),
-      chart("近30天购买类目", p.audience.category))));
+      chart("近30天购买类目", p.audience.category,
+        "买过该类目的粉丝占全部粉丝的比例；一位粉丝可买多个类目，各项合计可超过 100%"))));
 }
 
 const kpi = (label, value, title) => h("div", { class: "kpi", title: title || null },
@@ -1208,7 +1210,7 @@ async function loadHot(category) {
   // selling today); the burst's ratio is in its reason, said with the figures it is computed from
   fill(box, h("div", { class: "list-head" }, meta, csvLink("/v1/rankings/hot", { k: 20, category })),
     h("div", { class: "scroll" }, h("table", { class: "table board hot-board" },
-      h("thead", {}, h("tr", {}, ["名次", "商品", `近${num(body.window_minutes)}分钟`, "近24小时", "近7天", "理由"]
+      h("thead", {}, h("tr", {}, ["名次", "商品", `近${num(body.window_minutes)}分钟`, "近24小时", "近7天（实时订单）", "理由"]
         .map((x) => h("th", {}, x)))),
       h("tbody", {}, body.items.map((it) => h("tr", {},
         h("td", { class: "rank" }, it.rank),

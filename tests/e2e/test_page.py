@@ -508,6 +508,13 @@ def test_a_tab_returns_to_where_its_view_was(page, live, anchor):
     page.locator(".tabs a[data-view=boards]").click()
     page.locator(".tabs a[data-view=search]").click()
     expect(page.locator("#goods-form input[name=q]")).to_have_value("1")
+    # a state kept without a hashchange (the sellers' sort, pushed to the history) is where the tab returns too
+    page.locator(".tabs a[data-view=anchor]").click()
+    page.locator("#picks .pick .title").first.click()
+    page.locator("#sellers-form select[name=sort]").select_option("conversion")
+    page.locator(".tabs a[data-view=boards]").click()
+    page.locator(".tabs a[data-view=product]").click()
+    expect(page.locator("#sellers-heading")).to_have_text("带货主播（近30天，按粉丝转化率）")
 
 
 def test_a_cut_short_link_says_not_found_instead_of_a_blank_page(page, live):

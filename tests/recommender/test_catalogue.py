@@ -96,6 +96,15 @@ def test_a_good_s_id_finds_the_good_first_whatever_its_title():
     c = catalogue([{"title": "牛排 6000000002 装", "sales_7d": 50}, {"title": "苹果"}, {"title": "梨"}],
                   ids=[6000000001, 6000000002, 6000000003])
     assert c.search(ProductQuery(q="6000000002")).rows.tolist() == [1, 0]  # the id's good, then the title's
+    # first even before a title that starts with the id and sells more (the review's case)
+    c2 = catalogue([{"title": "6000000002 礼盒", "sales_7d": 50}, {"title": "苹果"}], ids=[6000000001, 6000000002])
+    assert c2.search(ProductQuery(q="6000000002")).rows.tolist() == [1, 0]
+    assert c2.search(ProductQuery(q="6000000002", order="asc")).rows.tolist() == [0, 1]
+    # the id as written: not with a leading zero; a 19-digit id (Douyin's are) is found
+    assert c2.search(ProductQuery(q="06000000002")).total == 0
+    big = catalogue([{"title": "a"}, {"title": "b"}], ids=[3_712_345_678_901_234_567, 5])
+    assert big.search(ProductQuery(q="3712345678901234567")).rows.tolist() == [0]
+    assert big.search(ProductQuery(q="99999999999999999999")).total == 0  # beyond 64 bits: no id
     assert c.search(ProductQuery(q=" 6000000003 ")).rows.tolist() == [2]
     assert c.search(ProductQuery(q="6000000009")).total == 0 and c.search(ProductQuery(q="x1")).total == 0
     assert c.search(ProductQuery(q="6000000003", category="家居")).total == 0  # the filters still apply

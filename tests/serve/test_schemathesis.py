@@ -73,18 +73,22 @@ def _number(value: object) -> float | None:
 
 #: (lower, upper) query parameters whose empty range is a 400 the document describes in words
 RANGES = (("price_min", "price_max"), ("min_fans", "max_fans"), ("audience_price_min", "audience_price_max"))
+#: (threshold, label) query parameters where the threshold alone is a 400 the document describes in words
+QUALIFIED = (("gender_share_min", "gender"), ("age_share_min", "age_band"), ("region_share_min", "region"))
 
 
 @schema.hook
 def filter_case(ctx, case: schemathesis.Case) -> bool:
-    """An upper bound below its lower bound (price_max below price_min, ...) is a 400 the document describes in
-    words: JSON Schema cannot relate two query parameters, so the generator is told here (in every phase) instead
-    of a check being loosened."""
+    """An upper bound below its lower bound (price_max below price_min, ...), and a share threshold without its
+    label (gender_share_min without gender), are 400s the document describes in words: JSON Schema cannot relate
+    two query parameters, so the generator is told here (in every phase) instead of a check being loosened."""
     query = case.query or {}
     for lower, upper in RANGES:
         low, high = _number(query.get(lower)), _number(query.get(upper))
         if low is not None and high is not None and high < low:
             return False
+    if any(query.get(share) is not None and query.get(label) is None for share, label in QUALIFIED):
+        return False
     return _known_values(query)
 
 

@@ -60,18 +60,19 @@ def test_seen_orders_remember_exactly_the_last_capacity_keys(monkeypatch, capaci
 
 @pytest.mark.parametrize("capacity", [5, 64])
 def test_seen_orders_keep_each_key_s_place_through_merges_and_give_it_back_once(monkeypatch, capacity):
-    """A key's place (column, room slot, minute) stays with its key however the chunks merge and forget; taken
-    back once, it is NO_PLACE after; a forgotten key is not known."""
+    """A key's place (column, room slot, generation, minute) stays with its key however the chunks merge and
+    forget; taken back once, it is NO_PLACE after; a forgotten key is not known."""
     monkeypatch.setattr(SeenOrders, "CHUNK", 8)
     rng = np.random.default_rng(capacity)
     seen, placed = SeenOrders(capacity), OrderedDict()
     for _ in range(40):
         keys = rng.integers(0, 200, rng.integers(1, 12)).astype(np.uint64)
         fresh = seen.fresh(keys)
-        places = np.column_stack([keys.astype(np.int32), -keys.astype(np.int32), 1000 + keys.astype(np.int32)])
+        places = np.column_stack([keys.astype(np.int32), -keys.astype(np.int32), 7 + keys.astype(np.int32),
+                                  1000 + keys.astype(np.int32)])
         seen.place(keys[fresh], places[fresh])
         for k in keys[fresh].tolist():
-            placed[k] = (k, -k, 1000 + k)
+            placed[k] = (k, -k, 7 + k, 1000 + k)
         while len(placed) > capacity:
             placed.popitem(last=False)
     asked = np.arange(200, dtype=np.uint64)

@@ -107,3 +107,31 @@ def test_a_refund_of_an_order_forgotten_by_the_bounded_memory_takes_nothing():
     assert store.refund(Orders.of(["a"], ["r"], ["g"], [T0])) == 0
     assert store.refund(Orders.of(["c"], ["r"], ["g"], [T0])) == 1
     assert store.recent(15, 1)[1].tolist() == [2]
+
+
+def test_a_refund_leaves_a_slot_its_pair_got_back_emptied_alone():
+    """A pair evicted and back in the same slot starts from zero: an order counted before the eviction is not in
+    it, so its refund must not take one of the newer orders (the review's case: the count went to -1)."""
+    store = MemoryStore(room_capacity=1)
+    first = Orders.of(["o1"], ["r1"], ["g1"], [T0])
+    store.add(first)
+    store.add(Orders.of(["o2"], ["r2"], ["g2"], [T0 + 1]))  # evicts (r1, g1)
+    later = Orders.of(["o3"], ["r1"], ["g1"], [T0 + 2])
+    store.add(later)  # (r1, g1) back, in the same slot 0, emptied
+    assert store.refund(first) == 1 and store.recent(15, 1, "r1")[1].tolist() == [1]
+    assert store.refund(later) == 1 and store.recent(15, 1, "r1")[1].tolist() == []
+    day, week = store.history(np.array(["g1"]), "r1")
+    assert day.tolist() == week.tolist() == [0]
+
+
+def test_a_refund_finds_its_order_by_the_hour_of_its_time_and_only_within_a_day():
+    store = MemoryStore()
+    store.add(Orders.of(["a", "b"], ["r", "r"], ["g", "g"], [T0, T0]))
+    assert store.refund(Orders.of(["a"], ["r"], ["g"], [T0 + 120])) == 0  # another hour: not this order
+    assert store.refund(Orders.of(["a"], ["r"], ["g"], [T0 + 1])) == 1  # still there for the right one
+    store.add(Orders.of(["late"], ["r"], ["g"], [T0 + 26 * 60]))  # the clock moves a day and more on
+    assert store.refund(Orders.of(["b"], ["r"], ["g"], [T0])) == 0
+    old = MemoryStore()
+    old.add(Orders.of(["now"], ["r"], ["g"], [T0 + 8 * 24 * 60]))
+    old.add(Orders.of(["week-old"], ["r"], ["g"], [T0]))  # older than the week: in no bucket
+    assert old.refund(Orders.of(["week-old"], ["r"], ["g"], [T0])) == 0

@@ -112,3 +112,18 @@ def test_an_order_whose_refund_came_first_is_not_counted(store):
     assert store.refund(early) == 0
     assert store.add(early) == 0
     assert store.recent(15, 1)[0].tolist() == ["5"]
+
+
+def test_a_refund_of_an_order_loaded_at_start_takes_it_back_as_a_streamed_one(store):
+    """The snapshot's last day, counted at start, holds sales refunded since: their refunds take them back in
+    either store (Redis kept no place for loaded orders: the review's case)."""
+    history = Orders.of(["h1", "h2", "h3"], [1, 1, 1], [0, 0, 0], [T0 - 2, T0 - 1, T0])
+    store.load(history)
+    assert store.refund(history.take(np.array([0, 2]))) == 2
+    assert store.recent(15, 1)[1].tolist() == [1] and store.history(np.array(["0"]))[1].tolist() == [1]
+
+
+def test_a_refund_names_its_order_by_the_hour_of_its_time(store):
+    store.add(Orders.of(["a"], [1], [0], [T0]))
+    assert store.refund(Orders.of(["a"], [1], [0], [T0 + 120])) == 0  # another hour: not this order
+    assert store.refund(Orders.of(["a"], [1], [0], [T0 + 1])) == 1
