@@ -15,6 +15,7 @@ follows CURRENT.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import math
 import os
@@ -32,6 +33,7 @@ from recommender.contract import TABLES, find_table_file
 from recommender.errors import ArtifactError, FormatError, LockHeld, RegistryError
 
 SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
+LOCK_GUARD = ".lock-guard"  # flock'd while a job takes nightly.lock (an empty file, kept)
 
 
 @dataclass(frozen=True)
@@ -298,22 +300,28 @@ class Registry:
         older than `stale_after_s`, is stale: it is cleared and recorded."""
         path = self.root / "nightly.lock"
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                holder = self._read_lock(path)
-                if holder is not None and not self._stale(holder, stale_after_s):
-                    raise LockHeld(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')} since "
-                                   f"{datetime.fromtimestamp(holder.get('started', 0), UTC).isoformat()}") from None
-                self.record("stale_lock_cleared", holder=holder)
-                path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                json.dump(me, fh)
-            break
-        else:  # pragma: no cover - two processes raced for a stale lock and the other won
-            raise LockHeld(f"{path} was taken by another job")
+        # taking the lock (create and write it, or judge and clear a stale one) is one step for every job on this
+        # host: without the guard a job read a lock still empty as "malformed" and cleared it, or two jobs cleared
+        # one stale lock and the second unlinked the first's new one, and both ran (a probe: 8 times in 30)
+        with open(self.root / LOCK_GUARD, "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            for _ in range(2):
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    holder = self._read_lock(path)
+                    if holder is not None and not self._stale(holder, stale_after_s):
+                        since = datetime.fromtimestamp(holder.get("started", 0), UTC).isoformat()
+                        raise LockHeld(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')} since "
+                                       f"{since}") from None
+                    self.record("stale_lock_cleared", holder=holder)
+                    path.unlink(missing_ok=True)
+                    continue
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(me, fh)
+                break
+            else:  # pragma: no cover - another host's job took the lock between the clearing and the creation
+                raise LockHeld(f"{path} was taken by another job")
         try:
             yield
         finally:

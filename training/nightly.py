@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -264,18 +265,23 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
     # is scored after training on the data before that same moment, so only the recipe and the data's
     # quality differ, not how much future each model saw.
     current_version = registry.current()
-    current_model = None
+    current_model, reference = None, current_version
     if current_version:
         try:
             current_model = load_model(registry.path(current_version), mmap=False)
         except ArtifactError as exc:  # a broken served version must not block a good replacement
             result["current_error"] = str(exc)
+            # ... nor let any export through: the data are checked against, and the candidate judged against,
+            # the version the services fall back to (the newest served before that loads), as they serve it
+            current_model, reference = _fallback_model(registry, current_version)
+            result["judged_against"] = reference
     cutoff = m.snapshot_time - pd.Timedelta(days=cfg.holdout_days)
-    if current_model is not None:
-        if (why := _nothing_newer(current_model, m)) is not None:
+    for served in ([current_model] if current_model is not None else []) + _damaged_manifest(registry, result):
+        if (why := _nothing_newer(served, m)) is not None:
             result["outcome"], result["reason"] = "refused", f"no data newer than the served model's: {why}"
             registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint, current=current_version)
             return EXIT_REFUSED
+    if current_model is not None:
         cutoff = current_model.snapshot_time
     problems = snapshot_problems(m, current_model) if cfg.check_snapshot else []
     if problems:  # wrong throughout, though every row passed: the gate would score both models on it
@@ -298,8 +304,10 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
     current_scores = gate_scores(current_model, m, tasks, cfg.metric) if current_model is not None else None
     promote, reason, scores = decide(candidate_scores, current_scores, cfg.tolerance, min_users=cfg.min_users)
     if "current_error" in result:  # served, but unreadable: say so rather than "no model is being served"
+        against = f"against {reference}, the version the services fall back to" if reference != current_version \
+            else "on its own (no version served before loads)"
         reason = (f"the served version {current_version} could not be loaded ({result['current_error']}); "
-                  f"the candidate was judged on its own: {reason}")
+                  f"the candidate was judged {against}: {reason}")
     result["scores"], result["current_version"], result["reason"] = scores, current_version, reason
     if not promote:
         result["outcome"] = "refused"
@@ -395,7 +403,45 @@ def write_run_report(result: dict, path: Path) -> None:
     (path / "nightly.md").write_text("\n".join(lines) + "\n")
 
 
-def _nothing_newer(served: Model, m: Marketplace) -> str | None:
+def _fallback_model(registry: Registry, damaged: str) -> tuple[Model | None, str]:
+    """The newest version served before `damaged` that loads (what a worker falls back to), and its id; (None,
+    `damaged`) when none does."""
+    for version in registry.previously_served(exclude=damaged):
+        try:
+            return load_model(registry.path(version), mmap=False), version
+        except ArtifactError:
+            continue
+    return None, damaged
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    """What `_nothing_newer` reads of a served model, from a version whose manifest reads though its files do
+    not load."""
+
+    manifest: dict
+
+    @property
+    def snapshot_time(self) -> pd.Timestamp:
+        return pd.Timestamp(self.manifest["data"]["snapshot_time"])
+
+
+def _damaged_manifest(registry: Registry, result: dict) -> list[_Manifest]:
+    """The damaged CURRENT's manifest, when it reads: the export must still be newer than what it was trained on
+    (the probe saw an older export promoted over a damaged CURRENT)."""
+    if "current_error" not in result or not (current := registry.current()):
+        return []
+    try:
+        manifest = read_manifest(registry.path(current))
+        pd.Timestamp(manifest["data"]["snapshot_time"])
+        if not isinstance(manifest["data"]["fingerprint"], str):
+            return []
+    except (ArtifactError, FormatError, KeyError, TypeError, ValueError):  # nothing to say: nothing checked
+        return []
+    return [_Manifest(manifest)]
+
+
+def _nothing_newer(served: Model | _Manifest, m: Marketplace) -> str | None:
     """Why the export holds nothing the served model did not see (None: it does). A re-export of the served
     snapshot's own moment is the case an operator meets after a bad export: it says what to do."""
     if served.manifest["data"]["fingerprint"] == m.fingerprint:

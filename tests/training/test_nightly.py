@@ -388,6 +388,34 @@ def test_a_served_version_that_cannot_load_is_replaced_by_a_good_candidate(serve
         "products.faiss" in result["reason"])
 
 
+def _damage(reg: Registry, version: str) -> None:
+    index = reg.path(version) / "index/products.faiss"
+    raw = bytearray(index.read_bytes())
+    raw[0:4] = b"XXXX"
+    index.write_bytes(bytes(raw))
+
+
+def test_a_damaged_current_lets_no_older_export_through(served, snapshots):
+    """The probe's HIGH: with CURRENT unloadable every data check was skipped, so an older export (and another
+    world's) was promoted. The export is now checked against the damaged version's manifest and against the
+    version the services fall back to, and the candidate judged against the latter."""
+    reg = Registry.open(served)
+    first = reg.current()
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    second = reg.current()
+    _damage(reg, second)
+    code, result = run_nightly(snapshots["yesterday"], served)  # older than both
+    assert code == EXIT_REFUSED and reg.current() == second, result
+    assert "no data newer than the served model's" in result["reason"]
+    assert result["judged_against"] == first
+    # with nothing to fall back to, the damaged version's own manifest still says the export is not newer
+    alone = Registry.open(served.parent / "alone")
+    assert run_nightly(snapshots["today"], alone.root)[0] == EXIT_PROMOTED
+    _damage(alone, alone.current())
+    code, result = run_nightly(snapshots["today"], alone.root)
+    assert code == EXIT_REFUSED and "the same export" in result["reason"], result
+
+
 def test_every_report_names_what_was_served_and_the_data_s_warnings(served, snapshots, tmp_path):
     """A refused run still says which version is served; a promoted one lists what the contract dropped."""
     current = Registry.open(served).current()
