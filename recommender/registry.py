@@ -212,8 +212,8 @@ class Registry:
 
         with self.lock():
             current = self.current()
+            broken: list[str] = []  # versions served before that cannot be served now, each with why
             if to is None:
-                broken = []
                 for version in self.previously_served(exclude=current):
                     why = problem(version)
                     if why is None:
@@ -226,7 +226,8 @@ class Registry:
             elif (why := problem(to)) is not None:
                 raise RegistryError(f"refusing to point CURRENT at {self.path(to)}: {why}")
             self.set_current(to)
-            self.record("rolled_back", version=to, previous=current)
+            skipped = {"skipped": broken} if to is not None and broken else {}
+            self.record("rolled_back", version=to, previous=current, **skipped)
         return to
 
     # -- retention --------------------------------------------------------------------------------------------
@@ -313,7 +314,9 @@ class Registry:
                     if holder is not None and not self._stale(holder, stale_after_s):
                         since = datetime.fromtimestamp(holder.get("started", 0), UTC).isoformat()
                         raise LockHeld(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')} since "
-                                       f"{since}") from None
+                                       f"{since}: a nightly run or another registry job (rollback, prune). Wait for "
+                                       "it to end, or stop that process (a lock of a dead process is cleared), "
+                                       "then try again") from None
                     self.record("stale_lock_cleared", holder=holder)
                     path.unlink(missing_ok=True)
                     continue

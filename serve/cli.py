@@ -13,13 +13,16 @@ import click
 
 
 @click.command()
-@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), required=True,
-              help="Model artifact to serve.")
+@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path),
+              help="Model artifact to serve (or --registry).")
+@click.option("--registry", "registry_path", type=click.Path(exists=True, path_type=Path),
+              help="Model registry whose CURRENT to serve and follow (xuanpin nightly writes it; or --model).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="JSON or TOML service configuration (ranking weights, gates).")
-def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> None:
+def serve(model_path: Path | None, registry_path: Path | None, host: str, port: int,
+          config_file: Path | None) -> None:
     """Run the HTTP service with Flask's development server (production: gunicorn, see README).
 
     \b
@@ -28,16 +31,22 @@ def serve(model_path: Path, host: str, port: int, config_file: Path | None) -> N
                                 so a snapshot weeks old has nothing hot until new orders arrive)
       XUANPIN_EVENTS_TOKEN      bearer token that lets POST /v1/events/orders (xuanpin stream-orders) count orders
       XUANPIN_REDIS_URL         hot items in Redis, shared by workers and replicas (default: in process)
-      XUANPIN_ADMIN_TOKEN       bearer token for POST /v1/admin/reload"""
+      XUANPIN_ADMIN_TOKEN       bearer token for POST /v1/admin/reload (16 characters or more)
+      XUANPIN_POLL_SECONDS      with --registry: how often CURRENT is checked (default 30)"""
     from serve.app import create_app
     from serve.config import ServiceConfig
 
-    env = {**os.environ, "XUANPIN_MODEL": str(model_path)}  # XUANPIN_* settings apply here too
-    if config_file:
+    if (model_path is None) == (registry_path is None):
+        raise click.UsageError("give one of --model (an artifact) or --registry (a registry whose CURRENT is "
+                               "served and followed)")
+    env = {k: v for k, v in os.environ.items() if k not in ("XUANPIN_MODEL", "XUANPIN_REGISTRY")}
+    env |= {"XUANPIN_MODEL": str(model_path)} if model_path else {"XUANPIN_REGISTRY": str(registry_path)}
+    if config_file:  # XUANPIN_* settings apply here too
         env["XUANPIN_CONFIG"] = str(config_file)
     app = create_app(ServiceConfig.from_env(env))
     app.wsgi_app = raw_utf8_urls(app.wsgi_app)
-    click.echo(f"serving {model_path} on http://{host}:{port}  (try /v1/model, /openapi.json)")
+    what = model_path or f"the registry {registry_path} (its CURRENT, followed)"
+    click.echo(f"serving {what} on http://{host}:{port}  (try /v1/model, /openapi.json)")
     app.run(host=host, port=port, threaded=True)
 
 

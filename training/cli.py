@@ -428,7 +428,11 @@ def rollback(registry_dir: Path, version: str | None) -> None:
     from recommender.artifact import load_model
     from recommender.registry import Registry
 
-    click.echo(f"CURRENT -> {Registry.existing(registry_dir).rollback(version, verify=load_model)}")
+    registry = Registry.existing(registry_dir)
+    to = registry.rollback(version, verify=load_model)
+    for skipped in registry.history()[-1].get("skipped", []):  # served before, but it cannot be served now
+        click.echo(f"skipped {skipped}")
+    click.echo(f"CURRENT -> {to}")
 
 
 #: the history fields `registry list` shows (scores and fingerprints stay in history.jsonl)

@@ -200,13 +200,19 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
             raise ConfigError(f"report directory {report}: {exc.strerror or exc}") from exc
     registry = Registry.open(registry_dir)
     started = time.perf_counter()
-    result: dict = {"data": str(data), "registry": str(registry.root), "config": {
+    # absolute paths: a report or history line read later (from cron) must not depend on where the job ran
+    where = str(Path(data).resolve()) if data != "online-retail" else str(data)
+    result: dict = {"data": where, "registry": str(registry.root.resolve()),
+                    "started_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "config": {
         "holdout_days": cfg.holdout_days, "keep": cfg.keep, "tolerance": cfg.tolerance, "metric": cfg.metric,
         "tasks": list(cfg.tasks), "tune_every_days": cfg.tune_every_days}}
     result["current_version"] = registry.current()  # every report says what was served, even a locked run's
+    if report is not None:  # a run killed before its end leaves "running", not yesterday's outcome
+        _write_report_quietly({**result, "outcome": "running", "exit_code": None,
+                               "reason": "started, not finished: still running, or killed (see started_at)"}, report)
     try:
         with registry.lock():
-            registry.prune(cfg.keep, verify=load_model)  # also clears what a killed run left behind
+            result["pruned"] = registry.prune(cfg.keep, verify=load_model)  # also clears a killed run's leftovers
             code = _run_locked(data, registry, cfg, result)
     except LockHeld as exc:
         code, result["outcome"], result["reason"] = EXIT_LOCKED, "locked", str(exc)
@@ -218,16 +224,21 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
             where = exc.filename or f"a file under {registry.root}"
             result["reason"] = (f"{where}: {exc.strerror or exc}"
                                 + ("" if free is None else f" ({free / 2**20:,.0f} MB free on its disk)"))
-        registry.record("error", reason=result["reason"], data=str(data))
+        registry.record("error", reason=result["reason"], data=result["data"])
     result["exit_code"] = code
     result["seconds"] = round(time.perf_counter() - started, 1)
+    result["finished_at"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     if report is not None:
-        try:
-            write_run_report(result, report)
-        except OSError as exc:  # the run's outcome stands (a promoted model is live); say the report is missing
-            _log.error("nightly: the run report could not be written to %s (%s); the run itself: %s", report, exc,
-                       result.get("outcome"))
+        _write_report_quietly(result, report)
     return code, result
+
+
+def _write_report_quietly(result: dict, report: Path) -> None:
+    try:
+        write_run_report(result, report)
+    except OSError as exc:  # the run's outcome stands (a promoted model is live); say the report is missing
+        _log.error("nightly: the run report could not be written to %s (%s); the run itself: %s", report, exc,
+                   result.get("outcome"))
 
 
 def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
@@ -238,7 +249,8 @@ def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict) -> i
         result["outcome"], result["reason"] = "invalid_data", str(exc)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         # the headline and the first problems: `registry list` shows what was wrong, not only that something was
-        registry.record("invalid_data", data=str(data), reason="; ".join(lines[:4]) + ("; …" if len(lines) > 4 else ""))
+        registry.record("invalid_data", data=result["data"],
+                        reason="; ".join(lines[:4]) + ("; …" if len(lines) > 4 else ""))
         return EXIT_INVALID_DATA
 
 
@@ -257,7 +269,7 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
         result["outcome"], result["reason"] = "invalid_data", (
             f"the orders end {lag:.1f} days before the snapshot's latest record ({m.snapshot_time}): a late or "
             f"partial order export (more than max_orders_lag_days = {cfg.max_orders_lag_days:g})")
-        registry.record("invalid_data", data=str(data), reason=result["reason"])
+        registry.record("invalid_data", data=result["data"], reason=result["reason"])
         return EXIT_INVALID_DATA
 
     # The gate compares the two models on purchases neither has seen: after the served model's own snapshot
@@ -286,7 +298,7 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
     problems = snapshot_problems(m, current_model) if cfg.check_snapshot else []
     if problems:  # wrong throughout, though every row passed: the gate would score both models on it
         result["outcome"], result["reason"] = "invalid_data", "; ".join(problems)
-        registry.record("invalid_data", data=str(data), reason=result["reason"])
+        registry.record("invalid_data", data=result["data"], reason=result["reason"])
         return EXIT_INVALID_DATA
     # strictly after the cut-off: an order at that very moment may be in the served model's training data
     train_m, holdout = m.until(cutoff), m.purchases[m.purchases["ordered_at"] > cutoff]
@@ -322,7 +334,7 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
                     fingerprint=m.fingerprint, snapshot_time=str(m.snapshot_time),
                     config=tuning["config_file"] if tuning else "the nightly configuration (not tuned)")
     result["outcome"], result["version"] = "promoted", version
-    result["pruned"] = registry.prune(cfg.keep, verify=load_model)
+    result["pruned"] = result.get("pruned", []) + registry.prune(cfg.keep, verify=load_model)
     return EXIT_PROMOTED
 
 
@@ -375,7 +387,10 @@ def write_run_report(result: dict, path: Path) -> None:
              f"- data: {result['data']}" + (f" (sha256 {str(result['fingerprint'])[:16]})"
                                              if result.get("fingerprint") else ""),
              f"- registry: {result['registry']}; served before: {result.get('current_version')}",
-             f"- reason: {result.get('reason')}", f"- took {result.get('seconds')} s"]
+             f"- reason: {result.get('reason')}",
+             f"- started {result.get('started_at')}" + (f", finished {result['finished_at']}, took "
+                                                       f"{result.get('seconds')} s" if result.get("finished_at")
+                                                       else ", not finished")]
     warnings = result.get("data_warnings") or []
     if warnings:
         lines.append(f"- data warnings ({len(warnings)}; rows dropped or values blanked, in nightly.json):")

@@ -109,7 +109,8 @@ def test_new_version_ids_do_not_collide(reg):
 
 
 def test_a_live_lock_is_exclusive_and_a_dead_ones_is_cleared(reg):
-    with reg.lock(), pytest.raises(LockHeld, match="held by pid"), reg.lock():
+    with reg.lock(), pytest.raises(LockHeld, match=r"held by pid .*a nightly run or another registry job"), \
+            reg.lock():
         pass
     assert not (reg.root / "nightly.lock").exists()
     (reg.root / "nightly.lock").write_text(json.dumps({"pid": 2**22 + 12345, "host": os.uname().nodename,
@@ -268,6 +269,9 @@ def test_rollback_skips_a_version_that_cannot_be_read(reg):
         reg.record("promoted", version=version)
     verify = _verify_refusing(set(), unreadable=frozenset({"20260102T000000Z"}))
     assert reg.rollback(verify=verify) == "20260101T000000Z"
+    # the history says which version was passed over, and why (the probe: it was skipped silently)
+    last = reg.history()[-1]
+    assert last["event"] == "rolled_back" and [x.split(" ")[0] for x in last["skipped"]] == ["20260102T000000Z"]
 
 
 def test_a_version_in_another_format_is_not_damaged_and_is_pruned_by_age_only(reg):

@@ -97,3 +97,25 @@ def test_the_environment_overrides_the_file_s_choice_of_model_or_registry(tmp_pa
     assert (chosen.model, str(chosen.registry)) == (None, "/srv/r")
     with pytest.raises(Exception, match="exactly one of a model"):
         ServiceConfig.from_env({"XUANPIN_MODEL": "/a", "XUANPIN_REGISTRY": "/b"})
+
+
+def test_serve_follows_a_registry_or_serves_a_model_but_not_both(tmp_path, small_artifact, monkeypatch):
+    """The operator's probe: `xuanpin serve` could not follow a registry (and XUANPIN_REGISTRY beside --model
+    was refused). Exactly one of --model and --registry, whatever the environment holds."""
+    import shutil
+
+    from recommender.registry import Registry
+
+    reg = Registry.open(tmp_path / "registry")
+    version = reg.new_version_id()
+    shutil.copytree(small_artifact, reg.path(version))
+    reg.set_current(version)
+    started = []
+    monkeypatch.setattr("flask.Flask.run", lambda self, **kw: started.append(self))
+    r = CliRunner().invoke(main, ["serve", "--registry", str(reg.root)], env={"XUANPIN_MODEL": str(small_artifact)})
+    assert r.exit_code == 0 and "its CURRENT, followed" in r.output, r.output
+    reload = started[0].test_client().get("/v1/model").json["reload"]
+    assert (reload["registry"], reload["current"], reload["serving"]) == (str(reg.root), version, version)
+    for args in (["serve"], ["serve", "--model", str(small_artifact), "--registry", str(reg.root)]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and "one of --model" in r.output

@@ -61,7 +61,7 @@ def main(phase: str, data: str, registry: str, marker: str) -> int:
     if phase not in PHASES:
         raise SystemExit(f"unknown phase {phase!r}; one of {', '.join(PHASES)}")
     arm(phase, Path(marker))
-    code, _ = run_nightly(data, registry, NightlyConfig())
+    code, _ = run_nightly(data, registry, NightlyConfig(), report=Path(marker).parent / "report")
     return code
 
 

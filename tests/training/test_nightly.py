@@ -321,6 +321,10 @@ def test_a_run_killed_with_sigkill_in_any_phase_leaves_a_served_complete_version
     if phase == "swap":
         assert Path(seen["pointer"]).read_text().strip() == seen["version"] != before
     assert (served / "nightly.lock").exists()  # it died holding the lock
+    # its report says it started and did not finish (the probe found yesterday's "promoted" there instead)
+    left = json.loads((tmp_path / "report/nightly.json").read_text())
+    assert left["outcome"] == "running" and left["exit_code"] is None and left["started_at"]
+    assert "finished_at" not in left and "not finished" in (tmp_path / "report/nightly.md").read_text()
 
     expected_current = before if KILLS[phase][0] == "before" else seen["version"]
     assert reg.current() == expected_current
@@ -331,8 +335,10 @@ def test_a_run_killed_with_sigkill_in_any_phase_leaves_a_served_complete_version
     if phase == "published":  # complete but never served: not a version to roll back to
         assert seen["version"] in reg.versions() and seen["version"] not in reg.served()
 
-    code, result = run_nightly(snapshots["today"], served)  # the dead run's lock and leftovers are cleared
+    code, result = run_nightly(snapshots["today"], served, report=tmp_path / "report")  # lock, leftovers cleared
     assert code == KILLS[phase][1], result
+    done = json.loads((tmp_path / "report/nightly.json").read_text())
+    assert done["outcome"] == result["outcome"] and done["started_at"] <= done["finished_at"]
     assert reg.current() == result.get("version", expected_current)
     load_model(reg.current_path())
     assert not [p for p in (served / "versions").iterdir() if p.name.startswith(".")]
@@ -417,10 +423,13 @@ def test_a_damaged_current_lets_no_older_export_through(served, snapshots):
 
 
 def test_every_report_names_what_was_served_and_the_data_s_warnings(served, snapshots, tmp_path):
-    """A refused run still says which version is served; a promoted one lists what the contract dropped."""
+    """A refused run still says which version is served; a promoted one lists what the contract dropped. Paths
+    are absolute (a report read from cron must not depend on where the job ran)."""
     current = Registry.open(served).current()
     code, result = run_nightly(snapshots["yesterday"], served, report=tmp_path / "refused")
     assert code == EXIT_REFUSED and result["current_version"] == current
+    assert result["data"] == str(Path(snapshots["yesterday"]).resolve()) and Path(result["registry"]).is_absolute()
+    assert Registry.open(served).history()[-1].get("current") == current
     assert f"served before: {current}" in (tmp_path / "refused/nightly.md").read_text()
     dirty = Path(shutil.copytree(snapshots["today"], tmp_path / "dirty"))
     orders = pd.read_parquet(dirty / "orders.parquet")
@@ -674,6 +683,7 @@ def test_the_nightly_run_prunes_a_damaged_version_first(served, snapshots):
     pruned = [e for e in reg.history() if e["event"] == "pruned"]
     assert pruned[0]["versions"] == [second] and "truncated" in pruned[0]["damaged"][second]
     assert reg.versions() == [reg.current()] and reg.current() not in (first, second)
+    assert result["pruned"] == [second, first]  # the report lists both prunes of the run, the first one's too
 
 
 def test_a_corrected_re_export_replaces_a_bad_model_after_a_rollback(served, snapshots, tmp_path, small_generated):
