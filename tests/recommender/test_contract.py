@@ -223,6 +223,14 @@ def test_a_commission_rate_of_90_percent_or_more_is_kept_and_named(tiny_csv):
     assert m.products["commission_rate"].max() == 1.0
 
 
+def test_a_commission_rate_given_as_a_percentage_is_refused_and_not_also_kept(tiny_csv):
+    """29.0 for 29%: out of range (the row goes); the operator's probe saw the same row also said "kept as given"."""
+    set_cell(tiny_csv, "products", 2, "commission_rate", "29.0")
+    text = warnings_text(load_snapshot(tiny_csv))
+    row = [line for line in text.splitlines() if "column 'commission_rate', row 3" in line]
+    assert row and all("kept as given" not in line for line in row) and any("out of range" in line for line in row)
+
+
 def test_a_mistyped_future_year_does_not_become_the_snapshot_s_time(tiny_csv):
     """One order or follow dated 2062 would be the snapshot's latest moment: every 1/7/30-day window would be
     empty, and the registry would refuse every later snapshot as older. Such rows are dropped and named; an
