@@ -104,8 +104,8 @@ def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bu
             raise click.ClickException(f"{url}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
         except OSError as exc:
             raise click.ClickException(f"{url}: {exc}") from None
-        for key in ("received", "accepted", "duplicates", "ignored", "rejected"):
-            totals[key] = totals.get(key, 0) + result[key]
+        for key in ("received", "accepted", "duplicates", "refunded", "ignored", "rejected"):
+            totals[key] = totals.get(key, 0) + result.get(key, 0)  # refunded: a service from before stop 39 lacks it
         if first_error is None and result.get("errors"):
             first_error = result["errors"][0]
     click.echo(", ".join(f"{k} {v}" for k, v in totals.items()))

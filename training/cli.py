@@ -283,8 +283,11 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
 
 
 def _page_yuan(amount: float) -> str:
-    """Yuan as the selection-center page writes an expected commission: ¥7,677, ¥4.59 below ¥100, ¥1.2万."""
-    return f"¥{amount / 1e4:,.1f}万" if amount >= 1e4 else f"¥{amount:,.2f}" if amount < 100 else f"¥{amount:,.0f}"
+    """Yuan as the selection-center page writes an expected commission (app.js `estimate`): whole yuan from ¥10,
+    rounded half up (¥7,677, ¥98), cents below (¥4.59), ¥1.2万 from ten thousand."""
+    if amount >= 1e4:
+        return f"¥{amount / 1e4:,.1f}万"
+    return f"¥{amount:,.2f}" if amount < 10 else f"¥{math.floor(amount + 0.5):,}"
 
 
 def _cell(text: str, width: int) -> str:

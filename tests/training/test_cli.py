@@ -42,8 +42,8 @@ def test_generate_train_inspect(tmp_path):
 
 
 def test_inspect_writes_yuan_as_the_page_does():
-    assert [_page_yuan(x) for x in (0.14, 4.594, 99.5, 100, 7677.2, 12_345)] == \
-        ["¥0.14", "¥4.59", "¥99.50", "¥100", "¥7,677", "¥1.2万"]
+    assert [_page_yuan(x) for x in (0.14, 4.594, 9.995, 69.67, 98.5, 99.5, 100, 7677.2, 12_345)] == \
+        ["¥0.14", "¥4.59", "¥9.99", "¥70", "¥99", "¥100", "¥100", "¥7,677", "¥1.2万"]
 
 
 def test_train_on_a_broken_snapshot_names_the_problem_and_fails(tmp_path):
