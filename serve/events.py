@@ -126,9 +126,12 @@ def _events_now(hot: HotLists) -> int | None:
         raise ApiError(503, "store_unavailable", f"nothing was counted; resend the batch: {exc}") from None
 
 
-def _too_late(when: str, real_future: bool, counted: bool, cfg) -> str:
+def _too_late(when: str, real_future: bool, counted: bool, cfg, naive: bool = False) -> str:
     if real_future:
-        return f"ordered_at {when} is more than {cfg.max_future_minutes} minutes in the future"
+        # a time without a zone is UTC (the contract's rule): Beijing wall time sent bare lands 8 hours ahead
+        hint = (f" (it has no time zone, so it is read as UTC: if it is Beijing time, send {when}+08:00)"
+                if naive else "")
+        return f"ordered_at {when} is more than {cfg.max_future_minutes} minutes in the future{hint}"
     if not counted:
         return (f"ordered_at {when} is more than {cfg.max_events_ahead_minutes} minutes after its batch's median "
                 "order, and nothing is counted yet to go by (hot.max_events_ahead_minutes)")
@@ -176,7 +179,8 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
         i, e = valid[j]
         field, message = ("product_id", f"unknown product_id {e.product_id!r}") if products[j] < 0 else \
             ("anchor_id", f"unknown anchor_id {e.anchor_id!r}") if anchors[j] < 0 else \
-            ("ordered_at", _too_late(e.ordered_at.isoformat(), minutes[j] > real_limit, clock is not None, cfg))
+            ("ordered_at", _too_late(e.ordered_at.isoformat(), minutes[j] > real_limit, clock is not None, cfg,
+                                     naive=e.ordered_at.tzinfo is None))
         errors.append({"index": i, "order_id": _echoed(e.order_id), "field": field, "message": message})
     recent = ok & (minutes > oldest_counted)
     count, refund = recent & ~refunded, recent & refunded

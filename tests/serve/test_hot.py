@@ -601,3 +601,16 @@ def test_a_redis_that_lost_its_data_gets_the_model_s_week_counted_again(small_ar
         assert hot.recount_if_lost()
         hot.bootstrapping.join(60)
         assert redis.Redis.from_url(url).dbsize() == counts and not hot.recount_if_lost()
+
+
+def test_beijing_time_sent_without_a_zone_is_refused_with_the_zone_to_add(client, world):
+    """A time without a zone is UTC (the contract's rule), so a producer's bare Beijing wall time lands 8 hours
+    ahead: refused as future, and the message says how to send it."""
+    from zoneinfo import ZoneInfo
+
+    bare = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
+    room, good = world["rooms"][0], world["goods"][0]
+    r = client.post("/v1/events/orders", json={"events": [event("bare-bj", room, good, bare)]}, headers=AUTH).json
+    (err,) = r["errors"]
+    assert err["field"] == "ordered_at" and "in the future" in err["message"]
+    assert f"send {bare.isoformat()}+08:00" in err["message"]
