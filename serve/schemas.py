@@ -672,7 +672,9 @@ class HotItem(BaseModel):
 
 
 class HotResponse(BaseModel):
-    as_of: str | None = Field(description="the minute the burst test was made at (ISO 8601, Beijing time: +08:00)")
+    as_of: str | None = Field(description="the minute the burst test was made at (ISO 8601, Beijing time: +08:00); "
+                              "with Redis a room's list is answered while a newer one is computed, so it may be "
+                              "a few refresh periods old (hot.refresh_seconds) though not stale")
     stale: bool = Field(description="true when the order store could not be reached: the last known list")
     error: str | None = Field(None, description="why the list is stale")
     warming_up: bool = Field(False, description="true while the order store holds no whole hour of counting "
