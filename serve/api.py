@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, after_this_request, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
@@ -143,6 +143,8 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
             if repeated:
                 raise ApiError(400, "invalid_parameter", f"{repeated}: given more than once", repeated)
             as_csv = csv is not None and _wants_csv(args.pop("format", [None])[0])
+            if csv is not None:  # the body follows Accept: a shared cache must not hand one client's CSV to another
+                after_this_request(_vary_on_accept)
             try:
                 q = query.model_validate({name: values[0] for name, values in args.items()})
             except ValidationError as exc:
@@ -171,6 +173,11 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
 FORMATS = ("json", "csv")
 
 
+def _vary_on_accept(response: Response) -> Response:
+    response.vary.add("Accept")
+    return response
+
+
 def _wants_csv(given: str | None) -> bool:
     """`format` when given (json or csv, else a 400 naming it), else the Accept header: CSV only when the client
     prefers text/csv to JSON (a browser's */* gets JSON)."""
@@ -178,10 +185,41 @@ def _wants_csv(given: str | None) -> bool:
         if given not in FORMATS:
             raise ApiError(400, "invalid_parameter", f"format: {given!r} is not one of json, csv", "format")
         return given == "csv"
-    if "csv" not in request.headers.get("Accept", ""):  # the common request: no Accept header to parse
+    header = request.headers.get("Accept", "")
+    if "csv" not in header.lower():  # the common request: no Accept header to parse
         return False
-    accept = request.accept_mimetypes
-    return accept["text/csv"] > accept["application/json"] and "text/csv" in accept.values()
+    ranges = _media_ranges(header)
+    return "text/csv" in ranges and _quality(ranges, "text/csv") > _quality(ranges, "application/json")
+
+
+def _media_ranges(header: str) -> dict[str, float]:
+    """An Accept header's media ranges, lower-cased and without their parameters, with their q (the largest where
+    one is named twice): werkzeug's matching wants the parameters equal, so `text/csv; charset=utf-8` (the type
+    this service answers CSV with) asked for nothing."""
+    out: dict[str, float] = {}
+    for part in header.split(","):
+        media, *params = (x.strip() for x in part.split(";"))
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        out[media.lower()] = max(q, out.get(media.lower(), 0.0))
+    return out
+
+
+def _quality(ranges: dict[str, float], media: str) -> float:
+    """The q the most specific matching range gives `media` (type/subtype, then type/*, then */*; 0: none)."""
+    kind = media.split("/")[0]
+    for key in (media, f"{kind}/*", "*/*"):
+        if key in ranges:
+            return ranges[key]
+    return 0.0
 
 
 FORMAT_PARAMETER = {"name": "format", "in": "query", "required": False,

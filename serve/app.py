@@ -103,6 +103,9 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     set_faiss_threads(config.faiss_threads)
 
     app = Service(__name__)
+    # a path with "//" is no route (a JSON 404), not a 308 with an HTML body to the merged path (which a client
+    # follows, a POST of events included)
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json = OrjsonProvider(app)  # UTF-8 output: Chinese stays readable
     metrics = Metrics()
@@ -151,7 +154,8 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         metrics.errors.labels(exc.code).inc()
-        return exc.body(), exc.status
+        # a 401 names the scheme it wants (RFC 9110), as HTTP clients expect before they retry with a token
+        return exc.body(), exc.status, ({"WWW-Authenticate": 'Bearer realm="xuanpin"'} if exc.status == 401 else {})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -39,11 +39,14 @@ def _authorise(token: str | None) -> None:
 
 def _batch(limit: int) -> list:
     body = None
-    if request.is_json:
-        try:  # the decoder's own words: where the body stops being JSON, or a number no double holds (1e400)
-            body = orjson.loads(request.get_data(cache=True))
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(400, "invalid_body", f"the body could not be read as JSON: {exc}", "events") from None
+    if not request.is_json:  # the header, not the body, is what is wrong: say so
+        given = request.headers.get("Content-Type") or "none"
+        raise ApiError(400, "invalid_body", f"Content-Type must be application/json (given: {given}); the body: "
+                       '{"events": [order, ...]}', "Content-Type")
+    try:  # the decoder's own words: where the body stops being JSON, or a number no double holds (1e400)
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_body", f"the body could not be read as JSON: {exc}", "events") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise ApiError(400, "invalid_body", 'the body must be JSON: {"events": [order, ...]}', "events")
     events = body["events"]

@@ -45,7 +45,7 @@ ROUTES.append(Route("get", "/openapi.json", "This OpenAPI document", schemas.NoQ
 @bp.get("/metrics")
 def metrics():
     m = current_app.extensions["xuanpin"]["metrics"]
-    return Response(m.render(), mimetype=m.content_type)
+    return Response(m.render(), content_type=m.content_type)  # as given: mimetype= added a second charset
 
 
 @bp.get("/openapi.json")

@@ -103,3 +103,16 @@ def test_every_route_answers_an_internal_error_as_json(client, ids, serving, mon
     monkeypatch.setattr(type(serving), "version", property(lambda self: 1 / 0))
     r = client.get(route.format(anchor=ids["anchor"]))
     assert r.status_code == 500 and r.get_json()["error"]["code"] == "internal_error"
+
+
+def test_a_path_with_a_double_slash_is_a_json_404_not_a_redirect(client, ids):
+    """Werkzeug merged slashes with a 308 and an HTML body, which clients follow (re-POSTing events)."""
+    for path in (f"/v1/anchors/{ids['anchor']}//picks", f"/v1/products//{ids['product']}", "/v1//model"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.is_json and r.json["error"]["code"] == "not_found", path
+    r = client.post("/v1//events/orders", json={"events": []})
+    assert r.status_code == 404 and r.is_json
+
+
+def test_metrics_say_their_charset_once(client):
+    assert client.get("/metrics").headers["Content-Type"].count("charset") == 1

@@ -614,3 +614,15 @@ def test_beijing_time_sent_without_a_zone_is_refused_with_the_zone_to_add(client
     (err,) = r["errors"]
     assert err["field"] == "ordered_at" and "in the future" in err["message"]
     assert f"send {bare.isoformat()}+08:00" in err["message"]
+
+
+def test_a_body_that_is_json_in_all_but_its_content_type_is_told_the_header(client, world):
+    """The integrator's probe: valid JSON sent as text/plain (or with no Content-Type) was told "the body must be
+    JSON"; it is the header that is wrong. A 401 names the scheme it wants (WWW-Authenticate)."""
+    body = json.dumps({"events": [event("ct-1", world["rooms"][0], world["goods"][0], world["now"])]})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        r = client.post("/v1/events/orders", data=body, content_type=content_type, headers=AUTH)
+        assert r.status_code == 400 and r.json["error"]["field"] == "Content-Type", content_type
+        assert "must be application/json" in r.json["error"]["message"]
+    r = client.post("/v1/events/orders", data=body, content_type="application/json")
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")

@@ -291,6 +291,14 @@ def test_accept_text_csv_asks_for_csv_and_a_browser_gets_json(client, ids):
     assert client.get(path, headers={"Accept": "text/csv"}).mimetype == "text/csv"
     assert client.get(path, headers={"Accept": "*/*"}).mimetype == "application/json"
     assert client.get(path, headers={"Accept": "text/csv;q=0.5, application/json"}).mimetype == "application/json"
+    # the integrator's probe: the very type this service answers CSV with, parameters or capitals, asked for JSON
+    for accept in ("text/csv; charset=utf-8", "text/csv;charset=utf-8", "text/csv; header=present", "Text/Csv",
+                   "application/json;q=0.5, text/csv; charset=utf-8"):
+        r = client.get(path, headers={"Accept": accept})
+        assert r.mimetype == "text/csv" and r.headers["Vary"] == "Accept", accept
+    for accept in ("text/csv, application/json", "text/*", "application/json, text/csv;q=0"):
+        assert client.get(path, headers={"Accept": accept}).mimetype == "application/json", accept
+    assert "Accept" in client.get(path).headers.get("Vary", "")  # a cache must not give JSON's clients CSV
 
 
 def test_a_bad_format_and_a_format_on_a_route_without_a_list_are_400s(client, ids):

@@ -8,6 +8,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -293,7 +294,10 @@ def test_a_missing_nginx_is_named_with_its_package(env, tmp_path, capfd):
     (b"GET /healthz?q=" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "uri_too_long"),
     (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n", 400, "bad_request"),
     (b"GARBAGE\r\n\r\n", 400, "bad_request"),
-], ids=["request-line-too-long", "header-too-large", "no-request-line"])
+    (b"TRACE /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 405, "method_not_allowed"),
+    (b"POST /v1/events/orders HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not_implemented"),
+    (b"GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n", 505, "http_version_not_supported"),
+], ids=["request-line-too-long", "header-too-large", "no-request-line", "trace", "transfer-coding", "http-2.0"])
 def test_nginx_s_own_errors_are_json_too(deployment, request_bytes, status, code):
     """What nginx refuses before gunicorn sees it is answered in the API's error shape, not an HTML page."""
     (host, port), _, _ = deployment
@@ -306,6 +310,26 @@ def test_nginx_s_own_errors_are_json_too(deployment, request_bytes, status, code
     assert int(head.split()[1]) == status
     assert b"content-type: application/json" in head.lower()
     assert json.loads(body)["error"]["code"] == code
+
+
+def test_answers_are_gzipped_for_clients_that_ask_and_carry_a_request_id(deployment):
+    """The integrator's probe: 71 KB of picks went out uncompressed, and no request could be followed between a
+    client's log and ours. A client's own X-Request-Id is answered back; without one nginx makes one."""
+    import gzip
+
+    (host, port), _, _ = deployment
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.request("GET", "/openapi.json", headers={"Accept-Encoding": "gzip", "X-Request-Id": "client-42"})
+    r = conn.getresponse()
+    raw = r.read()
+    assert r.status == 200 and r.getheader("Content-Encoding") == "gzip" and "Accept-Encoding" in r.getheader("Vary")
+    assert json.loads(gzip.decompress(raw))["openapi"].startswith("3.")
+    assert r.getheader("X-Request-Id") == "client-42"
+    conn.request("GET", "/healthz")
+    r = conn.getresponse()
+    r.read()
+    assert r.getheader("Content-Encoding") is None and re.fullmatch(r"[0-9a-f]{32}", r.getheader("X-Request-Id"))
+    conn.close()
 
 
 def test_sighup_stops_the_deployment_gracefully_and_removes_its_runtime_dir(env, tmp_path, nginx):
