@@ -142,10 +142,15 @@ def test_a_replayed_batch_is_not_counted_twice(client, world):
     assert (again["accepted"], again["duplicates"]) == (0, 12)
 
 
-@pytest.mark.parametrize("body", [None, [], {"events": []}, {"events": "x"}, {"orders": [1]}])
+@pytest.mark.parametrize("body", [[], {"events": []}, {"events": "x"}, {"orders": [1]}])
 def test_a_malformed_body_is_a_400_naming_events(client, body):
     r = client.post("/v1/events/orders", json=body, headers=AUTH)
     assert r.status_code == 400 and r.json["error"]["field"] == "events"
+
+
+def test_no_body_at_all_is_a_400_naming_the_content_type(client):
+    r = client.post("/v1/events/orders", headers=AUTH)
+    assert r.status_code == 400 and r.json["error"]["field"] == "Content-Type"
 
 
 @pytest.mark.parametrize(("data", "said"), [(b'{"events": [{"quantity": 1e400}]}', "infinity"),

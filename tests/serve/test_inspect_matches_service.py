@@ -4,6 +4,7 @@ order, with the same expected commission and first reason as GET /v1/anchors/<id
 
 from __future__ import annotations
 
+import math
 import re
 
 from click.testing import CliRunner
@@ -43,6 +44,7 @@ def test_inspect_prints_the_services_picks(small_artifact, client):
             if earned is None:
                 assert p["match"] is not None
             else:
-                shown = float(p["money"].replace(",", ""))  # as the page writes it: ¥4.59, ¥7,677, ¥1.2万
-                expected = round(earned / 1e4, 1) if p["wan"] else round(earned, 0 if earned >= 100 else 2)
+                shown = float(p["money"].replace(",", ""))  # as the page writes it: ¥4.59, ¥24, ¥7,677, ¥1.2万
+                expected = round(earned / 1e4, 1) if p["wan"] else round(earned, 2) if earned < 10 else \
+                    math.floor(earned + 0.5)
                 assert shown == expected and (p["wan"] is not None) == (earned >= 1e4), (anchor_id, p, earned)
