@@ -55,7 +55,8 @@ class MemoryStore:
         counted = rooms >= 0
         self.rooms.add(rooms[counted], o.minute[counted])
         self.rooms.advance(self.products.now)  # one clock for both
-        generation = np.where(counted, self.room_slots.generation[np.maximum(rooms, 0)], -1)
+        generation = np.full(len(rooms), -1, np.int64)
+        generation[counted] = self.room_slots.generation[rooms[counted]]
         self.seen.place(o.key, np.column_stack([columns, rooms, generation, o.minute]))  # what a refund takes back
         return len(o)
 
@@ -78,8 +79,9 @@ class MemoryStore:
             return 0
         taken = self.products.remove(column[back], minute[back])
         # a (room, good) slot holds the order only while it was not given again since (generation)
-        mine = (room[back] >= 0) & (self.room_slots.generation[np.maximum(room[back], 0)] == generation[back])
-        self.rooms.remove(room[back][mine], minute[back][mine])
+        slot, mine = room[back], room[back] >= 0
+        mine[mine] = self.room_slots.generation[slot[mine]] == generation[back][mine]
+        self.rooms.remove(slot[mine], minute[back][mine])
         return int(taken.sum())
 
     def load(self, orders: Orders) -> int:
