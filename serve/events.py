@@ -38,7 +38,6 @@ def _authorise(token: str | None) -> None:
 
 
 def _batch(limit: int) -> list:
-    body = None
     if not request.is_json:  # the header, not the body, is what is wrong: say so
         given = request.headers.get("Content-Type") or "none"
         raise ApiError(400, "invalid_body", f"Content-Type must be application/json (given: {given}); the body: "
