@@ -347,13 +347,13 @@ class Catalogue:
         perm = self.ordering(sort, order)
         hits = perm[keep[perm]]
         if sort == "relevance" and first is not None:
-            top = first[hits]  # ascending is the exact reverse of the classes, and of sales within them
-            named = self.row_of(query.q.strip())  # the good whose id is the query: a class of its own, above all
-            if named >= 0:
-                top &= hits != named
-            head = hits[hits == named] if named >= 0 else hits[:0]
-            hits = np.concatenate((head, hits[top], hits[~top & (hits != named)]) if order == "desc"
-                                  else (hits[~top & (hits != named)], hits[top], head))
+            # the good whose id is the query is a class of its own, above all (-1: none, which no row is); ascending
+            # is the exact reverse of the classes, and of sales within them
+            named = hits == self.row_of(query.q.strip())
+            rest = hits[~named]
+            top = first[rest]
+            classes = (hits[named], rest[top], rest[~top])
+            hits = np.concatenate(classes if order == "desc" else classes[::-1])
         total = len(hits)
         end = offset + k
         return SearchPage(hits[offset:end], total, sort, order, end if end < total else None)

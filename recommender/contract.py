@@ -525,7 +525,7 @@ class _TableCheck:
         if self.table.name == "products" and "commission_rate" in self.df:
             rate = pd.to_numeric(self.df["commission_rate"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             # rows already refused (a rate above 1, a percentage: 29.0) are not also "kept as given"
-            self.problem((rate >= IMPLAUSIBLE_COMMISSION) & (rate <= 1) & ~self.drop,
+            self.problem((rate >= IMPLAUSIBLE_COMMISSION) & ~self.drop,
                          f"commission rate of {IMPLAUSIBLE_COMMISSION:.0%} or more: "
                          "most likely a data error (a rate of 1 meant as 1%?); kept as given, and a pick's expected "
                          "commission follows it", "commission_rate", drop=False)

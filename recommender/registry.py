@@ -226,7 +226,7 @@ class Registry:
             elif (why := problem(to)) is not None:
                 raise RegistryError(f"refusing to point CURRENT at {self.path(to)}: {why}")
             self.set_current(to)
-            skipped = {"skipped": broken} if to is not None and broken else {}
+            skipped = {"skipped": broken} if broken else {}
             self.record("rolled_back", version=to, previous=current, **skipped)
         return to
 
