@@ -214,24 +214,21 @@ class SeenOrders:
         return out
 
     def place(self, keys: np.ndarray, places: np.ndarray) -> None:
-        """Record where remembered `keys` were counted (for `take_back`)."""
+        """Record where remembered `keys` were counted (what `places` reads)."""
         where, at = self._locate(np.asarray(keys, np.uint64))
         places = np.asarray(places, np.int32)
         for c in np.unique(where[where >= 0]).tolist():
             mine = where == c
             self._chunks[c][2][at[mine]] = places[mine]
 
-    def take_back(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each of `keys` was counted, forgetting it (its place becomes NO_PLACE, so a second refund takes
-        nothing back), and whether the key was remembered at all: (places, known)."""
-        keys = np.asarray(keys, np.uint64)
-        where, at = self._locate(keys)
+    def places(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of `keys` was counted (NO_PLACE where nowhere), and whether the key is remembered at all:
+        (places, known). A refund reads them, then `place`s NO_PLACE for the orders it took back."""
+        where, at = self._locate(np.asarray(keys, np.uint64))
         places = np.tile(np.int32(self.NO_PLACE), (len(keys), 1))
         for c in np.unique(where[where >= 0]).tolist():
-            mine = np.flatnonzero(where == c)
-            held = self._chunks[c][2]
-            places[mine] = held[at[mine]]
-            held[at[mine]] = self.NO_PLACE
+            mine = where == c
+            places[mine] = self._chunks[c][2][at[mine]]
         return places, where >= 0
 
     def _remember(self, keys: np.ndarray, places: np.ndarray) -> None:

@@ -66,17 +66,15 @@ class MemoryStore:
         does. An order not seen yet is remembered, so the order itself arriving later is not counted; one refunded
         already takes nothing."""
         keys, first = np.unique(orders.key, return_index=True)
-        places, known = self.seen.take_back(keys)
+        places, known = self.seen.places(keys)
         self.seen.fresh(keys[~known])
         column, room, generation, minute = (places[:, i].astype(np.int64) for i in range(4))
-        now = self.products.now
-        applies = (minute >= 0) & (minute // 60 == orders.minute[first] // 60) & (now is not None) \
-            & (minute > (now or 0) - REFUND_MINUTES)
-        missed = known & ~applies  # a refund that names another hour leaves the order for the right one
-        self.seen.place(keys[missed], places[missed])
-        back = np.flatnonzero(applies)
+        # a place means something was counted, so the clock is set; a refund naming another hour takes nothing
+        back = np.flatnonzero((minute >= 0) & (minute // 60 == orders.minute[first] // 60)
+                              & (minute > (self.products.now or 0) - REFUND_MINUTES))
         if not len(back):
             return 0
+        self.seen.place(keys[back], np.tile(np.int32(SeenOrders.NO_PLACE), (len(back), 1)))  # once only
         taken = self.products.remove(column[back], minute[back])
         # a (room, good) slot holds the order only while it was not given again since (generation)
         slot, mine = room[back], room[back] >= 0

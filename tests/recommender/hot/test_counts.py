@@ -59,9 +59,10 @@ def test_seen_orders_remember_exactly_the_last_capacity_keys(monkeypatch, capaci
 
 
 @pytest.mark.parametrize("capacity", [5, 64])
-def test_seen_orders_keep_each_key_s_place_through_merges_and_give_it_back_once(monkeypatch, capacity):
+def test_seen_orders_keep_each_key_s_place_through_merges_until_it_is_taken_back(monkeypatch, capacity):
     """A key's place (column, room slot, generation, minute) stays with its key however the chunks merge and
-    forget; taken back once, it is NO_PLACE after; a forgotten key is not known."""
+    forget; taken back (NO_PLACE placed), it is NO_PLACE after and the key still known; a forgotten key is not
+    known."""
     monkeypatch.setattr(SeenOrders, "CHUNK", 8)
     rng = np.random.default_rng(capacity)
     seen, placed = SeenOrders(capacity), OrderedDict()
@@ -76,12 +77,13 @@ def test_seen_orders_keep_each_key_s_place_through_merges_and_give_it_back_once(
         while len(placed) > capacity:
             placed.popitem(last=False)
     asked = np.arange(200, dtype=np.uint64)
-    places, known = seen.take_back(asked)
+    places, known = seen.places(asked)
     np.testing.assert_array_equal(known, np.isin(asked, list(placed)))
     expected = np.array([placed.get(k, SeenOrders.NO_PLACE) for k in range(200)])
     np.testing.assert_array_equal(places, expected)
-    again, _ = seen.take_back(asked)
-    assert (again == SeenOrders.NO_PLACE).all()
+    seen.place(asked[known], np.tile(np.int32(SeenOrders.NO_PLACE), (int(known.sum()), 1)))  # taken back
+    again, still = seen.places(asked)
+    assert (again == SeenOrders.NO_PLACE).all() and (still == known).all()
 
 
 def test_hours_count_the_last_week_by_hour_and_ignore_older_orders():
