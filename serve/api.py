@@ -188,28 +188,18 @@ def _wants_csv(given: str | None) -> bool:
     header = request.headers.get("Accept", "")
     if "csv" not in header.lower():  # the common request: no Accept header to parse
         return False
-    ranges = _media_ranges(header)
+    ranges = _media_ranges()
     return "text/csv" in ranges and _quality(ranges, "text/csv") > _quality(ranges, "application/json")
 
 
-def _media_ranges(header: str) -> dict[str, float]:
-    """An Accept header's media ranges, lower-cased and without their parameters, with their q (the largest where
-    one is named twice): werkzeug's matching wants the parameters equal, so `text/csv; charset=utf-8` (the type
-    this service answers CSV with) asked for nothing."""
+def _media_ranges() -> dict[str, float]:
+    """The request's Accept media ranges (werkzeug parses them and their q), lower-cased and without their other
+    parameters, with the largest q where one is named twice: werkzeug's own matching wants the parameters equal,
+    so `text/csv; charset=utf-8` (the type this service answers CSV with) asked for nothing."""
     out: dict[str, float] = {}
-    for part in header.split(","):
-        media, *params = (x.strip() for x in part.split(";"))
-        if not media:
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    q = 0.0
-        out[media.lower()] = max(q, out.get(media.lower(), 0.0))
+    for value, q in request.accept_mimetypes:
+        media = value.split(";")[0].strip().lower()
+        out[media] = max(q, out.get(media, 0.0))
     return out
 
 

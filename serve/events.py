@@ -145,8 +145,8 @@ def _too_late(when: str, real_future: bool, counted: bool, cfg, naive: bool = Fa
 def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[Orders, Orders, int]:
     """The orders to count, the refunds to take back, and how many are ignored. Events naming goods or rooms the
     model does not know are rejected; ones older than the counted week are ignored; ones from the future are
-    rejected (with the events clock, also those more than a day after both the latest order counted and their
-    batch's median)."""
+    rejected (with the events clock, also those more than a day after the latest order counted, unless enough of
+    their batch jump ahead together; with nothing counted yet, more than a day after their batch's median)."""
     if not valid:
         return Orders.of([], [], [], []), Orders.of([], [], [], []), 0
     events = [e for _, e in valid]
@@ -173,7 +173,7 @@ def _check(s: Serving, hot: HotLists, valid: list, errors: list[dict]) -> tuple[
             if beyond.any():
                 together = beyond & (np.abs(minutes - int(np.median(minutes[beyond]))) <= ahead)
                 jumped = together if together.sum() >= cfg.min_jump_orders else np.zeros_like(beyond)
-                future |= (minutes > clock + ahead) & ~jumped
+                future |= beyond & ~jumped
     ok = known & ~future
     latest = max(int(minutes[ok].max(initial=np.iinfo(np.int64).min)), clock if clock is not None else -1)
     oldest_counted = (now if wall else latest) - MINUTES * HOURS

@@ -136,9 +136,8 @@ def fields_of(model: type[BaseModel] | None, prefix: str = "") -> list[str]:
         if nested is not None:
             out += fields_of(nested, path + ".")
         elif typing.get_origin(kind) is dict:
-            declared = (field.json_schema_extra or {}).get(CSV_KEYS, []) if isinstance(field.json_schema_extra,
-                                                                                       dict) else []
-            out += [f"{path}.{k}" for k in declared if f"{path}.{k}" not in SKIP]
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            out += [f"{path}.{k}" for k in extra.get(CSV_KEYS, ()) if f"{path}.{k}" not in SKIP]
             out.append(path + ".*")  # the items' other keys go here
         elif path not in SKIP:
             out.append(path)
