@@ -19,7 +19,6 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -201,8 +200,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
     registry = Registry.open(registry_dir)
     started = time.perf_counter()
     # absolute paths: a report or history line read later (from cron) must not depend on where the job ran
-    where = str(Path(data).resolve()) if data != "online-retail" else str(data)
-    result: dict = {"data": where, "registry": str(registry.root.resolve()),
+    result: dict = {"data": str(Path(data).resolve()), "registry": str(registry.root.resolve()),
                     "started_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "config": {
         "holdout_days": cfg.holdout_days, "keep": cfg.keep, "tolerance": cfg.tolerance, "metric": cfg.metric,
         "tasks": list(cfg.tasks), "tune_every_days": cfg.tune_every_days}}
@@ -288,8 +286,9 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
             current_model, reference = _fallback_model(registry, current_version)
             result["judged_against"] = reference
     cutoff = m.snapshot_time - pd.Timedelta(days=cfg.holdout_days)
-    for served in ([current_model] if current_model is not None else []) + _damaged_manifest(registry, result):
-        if (why := _nothing_newer(served, m)) is not None:
+    served = [current_model.manifest] if current_model is not None else []
+    for manifest in served + _damaged_manifest(registry, result):
+        if (why := _nothing_newer(manifest, m)) is not None:
             result["outcome"], result["reason"] = "refused", f"no data newer than the served model's: {why}"
             registry.record("refused", reason=result["reason"], fingerprint=m.fingerprint, current=current_version)
             return EXIT_REFUSED
@@ -429,19 +428,7 @@ def _fallback_model(registry: Registry, damaged: str) -> tuple[Model | None, str
     return None, damaged
 
 
-@dataclass(frozen=True)
-class _Manifest:
-    """What `_nothing_newer` reads of a served model, from a version whose manifest reads though its files do
-    not load."""
-
-    manifest: dict
-
-    @property
-    def snapshot_time(self) -> pd.Timestamp:
-        return pd.Timestamp(self.manifest["data"]["snapshot_time"])
-
-
-def _damaged_manifest(registry: Registry, result: dict) -> list[_Manifest]:
+def _damaged_manifest(registry: Registry, result: dict) -> list[dict]:
     """The damaged CURRENT's manifest, when it reads: the export must still be newer than what it was trained on
     (the probe saw an older export promoted over a damaged CURRENT)."""
     if "current_error" not in result or not (current := registry.current()):
@@ -453,17 +440,18 @@ def _damaged_manifest(registry: Registry, result: dict) -> list[_Manifest]:
             return []
     except (ArtifactError, FormatError, KeyError, TypeError, ValueError):  # nothing to say: nothing checked
         return []
-    return [_Manifest(manifest)]
+    return [manifest]
 
 
-def _nothing_newer(served: Model | _Manifest, m: Marketplace) -> str | None:
-    """Why the export holds nothing the served model did not see (None: it does). A re-export of the served
-    snapshot's own moment is the case an operator meets after a bad export: it says what to do."""
-    if served.manifest["data"]["fingerprint"] == m.fingerprint:
+def _nothing_newer(served: dict, m: Marketplace) -> str | None:
+    """Why the export holds nothing the served model (its manifest) did not see (None: it does). A re-export of
+    the served snapshot's own moment is the case an operator meets after a bad export: it says what to do."""
+    if served["data"]["fingerprint"] == m.fingerprint:
         return "the same export (the same data fingerprint)"
-    if served.snapshot_time > m.snapshot_time:
-        return f"the export ends at {m.snapshot_time}, before the served model's snapshot ({served.snapshot_time})"
-    if served.snapshot_time == m.snapshot_time:
+    served_time = pd.Timestamp(served["data"]["snapshot_time"])
+    if served_time > m.snapshot_time:
+        return f"the export ends at {m.snapshot_time}, before the served model's snapshot ({served_time})"
+    if served_time == m.snapshot_time:
         return (f"a re-export of its snapshot time ({m.snapshot_time}) with other data, and no purchases after it to "
                 "judge a candidate on. To replace a model trained on a bad export, roll back (xuanpin rollback) and "
                 "run again: the corrected export is then judged against the version served before")

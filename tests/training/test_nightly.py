@@ -509,15 +509,8 @@ def test_without_the_older_snapshot_guard_the_empty_holdout_still_refuses(served
     model's snapshot time) is empty, and an empty holdout keeps the served model instead of promoting by NaN."""
     older = write(small_generated, tmp_path / "older2", until=END - pd.Timedelta(days=8))
     served_time = load_model(Registry.open(served).current_path()).snapshot_time
-    real = nightly.Model.snapshot_time
-    # the served model looks older than the export to the guard only; the cut-off still uses its real time
-    calls = []
-
-    def looks_older(self):
-        calls.append(1)
-        return pd.Timestamp("1970-01-01") if len(calls) == 1 else real.fget(self)
-
-    monkeypatch.setattr(nightly.Model, "snapshot_time", property(looks_older))
+    # the guard finds nothing to refuse; the cut-off still uses the served model's real time
+    monkeypatch.setattr(nightly, "_nothing_newer", lambda served, m: None)
     before = Registry.open(served).current()
     code, result = run_nightly(older, served)
     assert code == EXIT_REFUSED and "too small to compare" in result["reason"], result["reason"]
