@@ -40,6 +40,7 @@ from training.fit_metrics import (
     price_sensitive_rooms,
 )
 from training.metrics import bootstrap_ci, coverage, ndcg_at_k, ranking_metrics
+from training.report import PER_USER_METRICS
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task, split, sum_pairs
 from training.trainer import train
 from training.tune import TuneConfig, tune
@@ -336,10 +337,6 @@ def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, supported: np.ndarray
 
 #: the metrics paired differences are reported for
 PAIRED_METRICS = ("ndcg@20", "recall@20")
-
-#: the realised-sales metrics whose per-user values `evaluate(per_user=...)` keeps (the graded tasks keep all of
-#: theirs): what `xuanpin evaluate --compare` compares
-PER_USER_METRICS = ("recall@20", "ndcg@20", "gmv_recall@20")
 
 #: the vocabulary each task's users index
 USER_IDS = {"anchor_goods": "anchor_ids", "fan_goods": "fan_ids", "fan_goods_all": "fan_ids",

@@ -389,13 +389,14 @@ def _matches(values: np.ndarray | None, metric: dict) -> bool:
     return len(known) > 0 and abs(float(known.mean(dtype=np.float64)) - metric["mean"]) <= 1e-4
 
 
-#: what --compare shows unless told: the figures kept per user, so the rows can be paired
-COMPARED = ("recall@20", "ndcg@20", "gmv_recall@20")
-COMPARED_GRADED = ("ndcg@20", "ndcg@50", "ndcg_earnings@20", "ndcg_earnings@50")
+#: the realised-sales metrics whose per-user values `evaluate(per_user=...)` keeps, and the graded ones of the
+#: *_if_shelved tasks (all they have): what --compare shows unless told, so its rows can be paired
+PER_USER_METRICS = ("recall@20", "ndcg@20", "gmv_recall@20")
+GRADED_METRICS = ("ndcg@20", "ndcg@50", "ndcg_earnings@20", "ndcg_earnings@50")
 
 
 def _default_metrics(task: str) -> tuple[str, ...]:
-    return COMPARED_GRADED if task.endswith("_if_shelved") else COMPARED
+    return GRADED_METRICS if task.endswith("_if_shelved") else PER_USER_METRICS
 
 
 def comparable(a: dict, b: dict) -> dict[str, set[str]]:
@@ -429,7 +430,7 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
     intervals that do not overlap, and a NOTE says why. Reports of different data or splits are compared with a
     warning above the table, which says what differs.
 
-    `metrics` (None: the figures kept per user, COMPARED, and COMPARED_GRADED on the *_if_shelved tasks), `tasks`
+    `metrics` (None: the figures kept per user, PER_USER_METRICS, and GRADED_METRICS on the *_if_shelved tasks), `tasks`
     and `models` (None: all) choose the rows; `hide_same` leaves out rows whose figures are the same in A and B
     (the baselines two runs of one split share) and says how many."""
     lines = [f"WARNING: not a comparison of models alone: {d}" for d in differences(a, b)]
