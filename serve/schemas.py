@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from serve.export import CSV_KEYS
+
 #: the deepest page a list serves (offset); deeper ranks are for the CSV export and offline jobs, not paging
 MAX_OFFSET = 10_000
 
@@ -217,7 +219,7 @@ class Pick(BaseModel):
     rank: int
     product: ProductCard
     score: float
-    breakdown: dict[str, float] = Field(json_schema_extra={"x-csv-keys": [
+    breakdown: dict[str, float] = Field(json_schema_extra={CSV_KEYS: [
                                             "expected_commission_30d", "expected_commission_30d_p05",
                                             "expected_commission_30d_p95", "affinity", "relative_affinity",
                                             "order_value", "expected_value", "support_boost", "explore"]},
@@ -282,7 +284,7 @@ class AnchorMatch(BaseModel):
                                      "vectors' fit x reach x activity x category share for models without the "
                                      "shelf-rate model). Rows follow it, but for one room in every "
                                      "ranking.new_anchor_every kept for a 新人主播 (new_anchor, reason new_anchor)")
-    breakdown: dict[str, float] = Field(json_schema_extra={"x-csv-keys": [
+    breakdown: dict[str, float] = Field(json_schema_extra={CSV_KEYS: [
                                             "expected_orders_30d", "fans", "category_gmv_share"]},
                                         description="expected_orders_30d (or fit, relative_fit and "
                                                     "category_orders_30d, the room's orders in the good's "
