@@ -775,8 +775,8 @@ class IngestResult(BaseModel):
     refunded: int = Field(description="refunds of orders counted within the last day, taken back off the counts "
                           "(the refund is the order's event again with refunded true and the order's ordered_at)")
     ignored: int = Field(description="valid but nothing to count: older than the week the counts keep, or a refund "
-                         "of an order counted over a day ago, refunded already, or not seen yet (then the order "
-                         "itself is not counted when it arrives)")
+                         "of an order counted over a day ago, refunded already, dated more than an hour from its "
+                         "order's hour, or not seen yet (then the order itself is not counted when it arrives)")
     rejected: int
     errors: list[EventError] = Field(description="why each rejected event was rejected (first 100)")
     store: Literal["memory", "redis"]

@@ -62,15 +62,16 @@ class MemoryStore:
 
     def refund(self, orders: Orders) -> int:
         """Take refunded orders back off the counts they were in; returns how many were. A refund names its order
-        by id and by the hour of its ordered_at, and finds it within REFUND_MINUTES of the clock, as the Redis store
-        does. An order not seen yet is remembered, so the order itself arriving later is not counted; one refunded
-        already takes nothing."""
+        by id and by the hour of its ordered_at (or one beside it: a time read a little off), and finds it within
+        REFUND_MINUTES of the clock, as the Redis store does. An order not seen yet is remembered, so the order
+        itself arriving later is not counted; one refunded already takes nothing."""
         keys, first = np.unique(orders.key, return_index=True)
         places, known = self.seen.places(keys)
         self.seen.fresh(keys[~known])
         column, room, generation, minute = (places[:, i].astype(np.int64) for i in range(4))
-        # a place means something was counted, so the clock is set; a refund naming another hour takes nothing
-        back = np.flatnonzero((minute >= 0) & (minute // 60 == orders.minute[first] // 60)
+        # a place means something was counted, so the clock is set; a refund whose ordered_at is not in its
+        # order's hour or one beside it takes nothing (Redis looks for the place in those three hours' hashes)
+        back = np.flatnonzero((minute >= 0) & (np.abs(minute // 60 - orders.minute[first] // 60) <= 1)
                               & (minute > (self.products.now or 0) - REFUND_MINUTES))
         if not len(back):
             return 0

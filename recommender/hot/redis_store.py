@@ -72,8 +72,12 @@ local p, httl, back = ARGV[1], tonumber(ARGV[2]), 0
 for i = 3, #ARGV, 2 do
   local key, m = ARGV[i], tonumber(ARGV[i + 1])
   local h = math.floor(m / 60)
-  local ord = p .. 'ord:' .. h
-  local place = redis.call('HGET', ord, key)
+  local ord, place = nil, false
+  for _, oh in ipairs({h, h - 1, h + 1}) do  -- its hour, or one beside it: a refund's ordered_at read a little off
+    ord = p .. 'ord:' .. oh
+    place = redis.call('HGET', ord, key)
+    if place then break end
+  end
   if place then  -- counted: off every bucket that still holds it
     redis.call('HDEL', ord, key)
     local at = cjson.decode(place)
@@ -216,7 +220,8 @@ class RedisStore:
 
     def refund(self, orders: Orders) -> int:
         """Take refunded orders back off the counts (those counted within REFUND_TTL, found by their id and the
-        hour of their ordered_at); an order not seen yet is remembered, so it is not counted when it arrives."""
+        hour of their ordered_at or one beside it); an order not seen yet is remembered, so it is not counted
+        when it arrives."""
         self._totals_at = None
         back = 0
         for start in range(0, len(orders), self.batch):

@@ -125,5 +125,15 @@ def test_a_refund_of_an_order_loaded_at_start_takes_it_back_as_a_streamed_one(st
 
 def test_a_refund_names_its_order_by_the_hour_of_its_time(store):
     store.add(Orders.of(["a"], [1], [0], [T0]))
-    assert store.refund(Orders.of(["a"], [1], [0], [T0 + 120])) == 0  # another hour: not this order
+    assert store.refund(Orders.of(["a"], [1], [0], [T0 + 120])) == 0  # two hours on: not this order
     assert store.refund(Orders.of(["a"], [1], [0], [T0 + 1])) == 1
+
+
+def test_a_refund_dated_just_across_the_hour_still_finds_its_order(store):
+    """An integrator's refund carried its order's time a tenth of a second late, across the hour: it was
+    ignored. The hour before and after are looked in too, in both directions."""
+    last = (T0 // 60 + 1) * 60 - 1  # the last minute of an hour
+    store.add(Orders.of(["late", "early"], [1, 1], [0, 0], [last, last + 1]))
+    assert store.refund(Orders.of(["late"], [1], [0], [last + 1])) == 1
+    assert store.refund(Orders.of(["early"], [1], [0], [last])) == 1
+    assert store.recent(15, 1)[0].tolist() == []
