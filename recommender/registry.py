@@ -200,6 +200,12 @@ class Registry:
                 out.append(version)
         return out
 
+    def fallback_order(self, exclude: str | None = None) -> list[str]:
+        """Where a service goes, in order, when CURRENT (`exclude`) cannot be served: the versions served before,
+        most recent first, then those rolled back from (the last resort). The nightly job judges a candidate
+        against the first of them that loads, as the services would serve it."""
+        return [*self.previously_served(exclude), *self.rolled_back_from(exclude)]
+
     def rollback(self, to: str | None = None, verify: Callable[[Path], object] | None = None) -> str:
         """Point CURRENT at `to`, or at the version served before CURRENT (history.jsonl), under the lock;
         returns it. `verify(path)` (e.g. loading the model) raises for a version that cannot be served: `to` is

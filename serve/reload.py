@@ -107,21 +107,20 @@ class Reloader:
         (CURRENT is left alone: the registry's owner decides), and keeps polling CURRENT."""
         error = self.last_error
         try:
-            candidates = self.registry.previously_served(exclude=refused)
-            # last resort: a version the owner rolled back from still answers requests; nothing would not
-            turned_away = self.registry.rolled_back_from(exclude=refused)
+            # last in the order: a version the owner rolled back from still answers requests; nothing would not
+            order, turned_away = self.registry.fallback_order(exclude=refused), self.registry.rolled_back_from(refused)
         except Exception:  # an unreadable history must not stop the worker: stay not ready instead
             _log.exception("cannot read the registry's history to fall back from %s", refused)
-            candidates, turned_away = [], []
-        for version in [*candidates, *turned_away]:
+            order, turned_away = [], []
+        for version in order:
             fresh = self._load(version, None)
             if fresh is not None:
                 self.state["serving"] = fresh
                 self.last_error, self.failed_version, self.fallback = error, refused, version
                 _log.warning("CURRENT %s; serving %s, %s",
                              "is missing or empty" if refused is None else f"{refused} cannot be loaded", version,
-                             "the newest version served before" if version in candidates else
-                             "a version rolled back from, since no other version loads: roll forward or repair")
+                             "a version rolled back from, since no other version loads: roll forward or repair"
+                             if version in turned_away else "the newest version served before")
                 return version
         self.last_error, self.failed_version = error, refused
         return None

@@ -418,9 +418,9 @@ def write_run_report(result: dict, path: Path) -> None:
 
 
 def _fallback_model(registry: Registry, damaged: str) -> tuple[Model | None, str]:
-    """The newest version served before `damaged` that loads (what a worker falls back to), and its id; (None,
-    `damaged`) when none does."""
-    for version in registry.previously_served(exclude=damaged):
+    """The version a worker falls back to from `damaged` (the first in the registry's fallback order that loads),
+    and its id; (None, `damaged`) when none does."""
+    for version in registry.fallback_order(exclude=damaged):
         try:
             return load_model(registry.path(version), mmap=False), version
         except ArtifactError:

@@ -75,6 +75,20 @@ def test_rolling_back_twice_goes_two_steps_back(reg):
     assert reg.rollback() == "20260101T000000Z"
 
 
+def test_the_fallback_order_is_the_versions_served_before_then_those_rolled_back_from(reg):
+    """What a worker tries when CURRENT cannot be served, and what the nightly job judges against: the same list."""
+    add_version(reg, "20260104T000000Z")
+    for version in ("20260101T000000Z", "20260102T000000Z", "20260103T000000Z"):
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    reg.rollback()  # 03 turned away: CURRENT 02
+    reg.set_current("20260104T000000Z")
+    reg.record("promoted", version="20260104T000000Z")
+    assert reg.fallback_order(exclude="20260104T000000Z") == [
+        "20260102T000000Z", "20260101T000000Z", "20260103T000000Z"]
+    assert reg.fallback_order(exclude="20260102T000000Z")[0] == "20260104T000000Z"
+
+
 def test_a_history_line_torn_by_a_crash_is_skipped(reg):
     reg.set_current("20260101T000000Z")
     reg.record("promoted", version="20260101T000000Z")

@@ -422,6 +422,22 @@ def test_a_damaged_current_lets_no_older_export_through(served, snapshots):
     assert code == EXIT_REFUSED and "the same export" in result["reason"], result
 
 
+def test_a_damaged_current_is_judged_against_what_the_workers_would_serve_even_a_version_rolled_back_from(
+        served, snapshots):
+    """With nothing served before CURRENT that loads, a worker serves the version the owner rolled back from;
+    the nightly job judged the candidate against the damaged CURRENT's data instead, and promoted today's export
+    again although what the services fall back to was trained on it."""
+    reg = Registry.open(served)
+    yesterday = reg.current()
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    today = reg.current()
+    reg.rollback()  # the owner turns today's model away: CURRENT is yesterday's again
+    _damage(reg, yesterday)
+    code, result = run_nightly(snapshots["today"], served)
+    assert result["judged_against"] == today, result
+    assert code == EXIT_REFUSED and reg.current() == yesterday
+
+
 def test_every_report_names_what_was_served_and_the_data_s_warnings(served, snapshots, tmp_path):
     """A refused run still says which version is served; a promoted one lists what the contract dropped. Paths
     are absolute (a report read from cron must not depend on where the job ran)."""
