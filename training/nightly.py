@@ -452,7 +452,8 @@ def _nothing_newer(served: dict, m: Marketplace) -> str | None:
     if served_time > m.snapshot_time:
         return f"the export ends at {m.snapshot_time}, before the served model's snapshot ({served_time})"
     if served_time == m.snapshot_time:
-        return (f"a re-export of its snapshot time ({m.snapshot_time}) with other data, and no purchases after it to "
+        return (f"a re-export of its snapshot time ({m.snapshot_time}) whose files differ (other data, or the same "
+                "rows written in another order), and no purchases after it to "
                 "judge a candidate on. To replace a model trained on a bad export, roll back (xuanpin rollback) and "
                 "run again: the corrected export is then judged against the version served before")
     return None

@@ -552,6 +552,12 @@ def test_an_export_of_the_same_moment_with_other_data_is_refused_before_any_trai
                                                                 "of its snapshot time"), result
     assert result["fingerprint"] != load_model(Registry.open(served).current_path()).manifest["data"]["fingerprint"]
     assert Registry.open(served).current() == before
+    # the same rows in another order are other bytes too: the reason does not claim the data differ
+    shuffled = write(small_generated, tmp_path / "shuffled", until=END - pd.Timedelta(days=7))
+    orders = pd.read_parquet(shuffled / "orders.parquet")
+    orders.sample(frac=1.0, random_state=0).to_parquet(shuffled / "orders.parquet", index=False)
+    code, result = run_nightly(shuffled, served)
+    assert code == EXIT_REFUSED and "the same rows written in another order" in result["reason"], result
 
 
 def _tuning(every: float) -> NightlyConfig:
