@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,18 @@ def _stored(s: pd.Series, dtypes: tuple[str, ...]) -> np.ndarray:
     if "str" in dtypes:
         return s.to_numpy(np.int64) if pd.api.types.is_integer_dtype(s) else s.astype(str).to_numpy(str)
     return s.to_numpy()
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A failed write names its file: numpy's short write on a full disk says only "4763 requested and 2016
+    written", and the operator must know which disk and which file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
@@ -170,11 +184,14 @@ class ArtifactWriter:
         dtypes = spec(rel).dtype
         if len(dtypes) == 1:
             arr = _cast(rel, arr, np.dtype(dtypes[0]))
-        np.save(path, arr, allow_pickle=False)
+        with _naming(path):
+            np.save(path, arr, allow_pickle=False)
         self._written(rel, arr)
 
     def table(self, rel: str, df: pd.DataFrame) -> None:
-        df.to_parquet(self._path(rel), index=False)
+        path = self._path(rel)
+        with _naming(path):
+            df.to_parquet(path, index=False)
         self._written(rel, df)
 
     def columns(self, table: str, df: pd.DataFrame) -> None:
@@ -211,7 +228,7 @@ class ArtifactWriter:
                     "files": dict(sorted(self.files.items())),
                     "checksums": {rel: digest(self.tmp / rel) for rel in sorted(self.files)}}
         self._check(manifest)
-        with open(self.tmp / MANIFEST, "w", encoding="utf-8") as fh:
+        with _naming(self.tmp / MANIFEST), open(self.tmp / MANIFEST, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, ensure_ascii=False, indent=2, default=str)
             fh.flush()
             os.fsync(fh.fileno())

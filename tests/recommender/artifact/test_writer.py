@@ -41,6 +41,18 @@ def test_arrays_are_cast_to_the_tables_dtype_within_their_kind(tmp_path):
     writer.abort()
 
 
+def test_a_short_write_on_a_full_disk_names_its_file(tmp_path, monkeypatch):
+    """numpy's own message names no file ("4763 requested and 2016 written"); the operator needs the path."""
+    def short_write(*args, **kwargs):
+        raise OSError("4763 requested and 2016 written")
+
+    monkeypatch.setattr(np, "save", short_write)
+    with pytest.raises(OSError, match="4763 requested") as caught, ArtifactWriter(tmp_path / "model") as writer:
+        writer.array("vectors/anchor.npy", np.ones((3, 4)))
+    assert caught.value.filename.endswith("vectors/anchor.npy")
+    assert os.listdir(tmp_path) == []
+
+
 def test_an_incomplete_artifact_is_never_committed(tmp_path):
     refused = pytest.raises(ArtifactError, match=r"missing \[.*'ids/anchors\.npy'")
     with refused, ArtifactWriter(tmp_path / "model") as writer:
