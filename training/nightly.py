@@ -37,7 +37,7 @@ from training.config import TrainConfig
 from training.drift import snapshot_problems
 from training.metrics import ranking_metrics
 from training.tasks import Task, TaskSample, build_tasks, dot_scores, rank_task
-from training.trainer import NO_SHELF_RATE, train
+from training.trainer import no_shelf_rate, train
 from training.tune import TuneConfig, tune
 from training.tune_report import write_config, write_report
 
@@ -261,7 +261,7 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict) -> int:
     # silently, either would surprise the people who read the report
     result["data_warnings"] = [str(p) for p in m.report.warnings]
     if not has_exposure(m):
-        result["data_warnings"].append(NO_SHELF_RATE)
+        result["data_warnings"].append(no_shelf_rate(m))
     lag = orders_lag_days(m)
     if lag > cfg.max_orders_lag_days:
         result["outcome"], result["reason"] = "invalid_data", (

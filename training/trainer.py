@@ -54,9 +54,13 @@ from recommender.trend import category_codes, fan_category_log_share, fan_rebuys
 from training.config import TrainConfig
 
 _log = logging.getLogger(__name__)
-#: the warning of a model trained without the shelf-rate model (shelf_rate.has_exposure false)
-NO_SHELF_RATE = ("no shelf-rate model: the snapshot has no shelf table (or no orders), so days on sale are unknown; "
-                 "picks rank by the vectors' affinity and show no expected commission in yuan")
+def no_shelf_rate(m: Marketplace) -> str:
+    """The warning of a model trained without the shelf-rate model (shelf_rate.has_exposure false), naming which
+    of the two tables it lacked."""
+    lacks = ("no shelf table, so days on sale are unknown" if not len(m.shelf) else
+             "no orders, so nothing says what sold in the days on sale")
+    return (f"no shelf-rate model: the snapshot has {lacks}; picks rank by the vectors' affinity and show no "
+            "expected commission in yuan")
 T = TypeVar("T")
 
 STAGES = ("load", "matrices", "factors", "content", "anchors", "index", "shelf_rate", "audience_fit", "statistics",
@@ -265,7 +269,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
             rates = None if fitted is None else fitted.rates
             fallback = None
             if rates is None:  # said once here and kept in the manifest: `inspect` and /v1/model show it
-                fallback = NO_SHELF_RATE
+                fallback = no_shelf_rate(m)
                 _log.warning(fallback)
 
         with timer("audience_fit", "the room x good term: price bands and audience cells (gamma-Poisson; on a "

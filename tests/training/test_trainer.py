@@ -90,6 +90,20 @@ def test_shelf_rate_model_ranks_the_truth_better_than_the_vectors_for_warm_and_n
     assert model.manifest["shelf_rate"]["categories"] == len(model.shelf_rate.categories)
 
 
+def test_the_missing_shelf_rate_warning_names_the_table_the_snapshot_lacks(small_snapshot, tmp_path):
+    """A header-only orders table was warned of as "no shelf table (or no orders)": the operator had to guess."""
+    import shutil
+
+    no_orders = shutil.copytree(small_snapshot, tmp_path / "no_orders")
+    orders = pd.read_parquet(no_orders / "orders.parquet")
+    orders.iloc[:0].to_parquet(no_orders / "orders.parquet", index=False)
+    said = trainer.no_shelf_rate(load_snapshot(no_orders))
+    assert "no orders" in said and "shelf table" not in said
+    no_shelf = shutil.copytree(small_snapshot, tmp_path / "no_shelf")
+    (no_shelf / "shelf.parquet").unlink()
+    assert "no shelf table" in trainer.no_shelf_rate(load_snapshot(no_shelf))
+
+
 def test_a_snapshot_without_a_shelf_table_trains_without_the_shelf_rate_model(small_snapshot, tmp_path):
     import shutil
 
