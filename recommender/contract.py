@@ -56,6 +56,7 @@ class Column:
     hi: float | None = None
     positive: bool = False
     ref: str | None = None  # the table whose key this column references
+    gate: bool = False  # a quality gate reads it: an invalid value fails the gate (a blank one, unknown, passes)
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ TABLES: tuple[Table, ...] = (
             Column("created_at", "timestamp"),
             Column("tier", "text", required=False),
             Column("main_category", "text", required=False),
-            Column("shop_rating", "float", required=False, lo=0, hi=5),
-            Column("violations", "int", required=False, lo=0),
+            Column("shop_rating", "float", required=False, lo=0, hi=5, gate=True),
+            Column("violations", "int", required=False, lo=0, gate=True),
         ),
         entity=True,
     ),
@@ -110,11 +111,11 @@ TABLES: tuple[Table, ...] = (
             Column("commission_rate", "float", lo=0, hi=1),
             Column("created_at", "timestamp"),
             Column("brand", "text", required=False),
-            Column("stock", "int", required=False, lo=0),
-            Column("refund_rate", "float", required=False, lo=0, hi=1),
+            Column("stock", "int", required=False, lo=0, gate=True),
+            Column("refund_rate", "float", required=False, lo=0, hi=1, gate=True),
             Column("merchant_gmv_30d", "float", required=False, lo=0),
-            Column("shop_rating", "float", required=False, lo=0, hi=5),  # the merchant shop's 小店星级
-            Column("merchant_violations", "int", required=False, lo=0),
+            Column("shop_rating", "float", required=False, lo=0, hi=5, gate=True),  # the merchant shop's 小店星级
+            Column("merchant_violations", "int", required=False, lo=0, gate=True),
             Column("merchant_name", "text", required=False),  # the shop's name: shown on a good's page, searched
         ),
         entity=True,
@@ -164,6 +165,17 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 TABLE_BY_NAME = {t.name: t for t in TABLES}
+#: the column the contract adds to a table with gate columns: bit i set where the export's value of its i-th gate
+#: column (`gate_columns`) was invalid and blanked. A quality gate fails closed on it: a refund rate written as a
+#: percentage (20.3) or an oversold stock (-3) must not read as unknown, which passes.
+INVALID_GATES = "invalid_gates"
+
+
+def gate_columns(table: str) -> tuple[str, ...]:
+    """The columns of `table` a quality gate reads, in the order of INVALID_GATES' bits."""
+    return tuple(c.name for c in TABLE_BY_NAME[table].columns if c.gate)
+
+
 _ENTITY_KEY = {"anchors": "anchor_id", "fans": "fan_id", "products": "product_id"}
 _CODE_COLUMN = {"fan_id": "fan", "anchor_id": "anchor", "product_id": "product"}
 
@@ -491,6 +503,8 @@ class _TableCheck:
         self.report.add(Problem(self.file, message, column, count, rows, values, fatal=True))
 
     def parse_columns(self) -> None:
+        gates = gate_columns(self.table.name)
+        invalid = np.zeros(len(self.df), np.uint8)
         for col in self.table.columns:
             if col.name not in self.df:
                 continue  # optional and absent: required ones were checked before
@@ -506,18 +520,22 @@ class _TableCheck:
                 if bad_range is not None:
                     self.problem(bad_range, f"out of range: {_range_text(col)}", col.name)
             else:
-                self.problem(bad, f"cannot parse as {col.kind}; value blanked", col.name, drop=False)
+                held = "; value blanked" + (", and the row fails its quality gate" if col.gate else "")
+                self.problem(bad, f"cannot parse as {col.kind}{held}", col.name, drop=False)
                 if bad_range is not None:
-                    self.problem(bad_range, f"out of range: {_range_text(col)}; value blanked", col.name,
-                                 drop=False)
+                    self.problem(bad_range, f"out of range: {_range_text(col)}{held}", col.name, drop=False)
                     bad = bad | bad_range
                 parsed = parsed.where(~bad)
+                if col.gate:
+                    invalid |= (bad.astype(np.uint8) << gates.index(col.name)).astype(np.uint8)
             if col.kind == "int" and not col.required:
                 parsed = parsed.astype("Float64").astype("Int64")
             if not col.required and len(parsed) and parsed.isna().all():  # a broken export, most likely
                 self.report.add(Problem(self.file, "every value is blank: the column is not used", col.name,
                                         count=len(parsed)))
             self.df[col.name] = parsed
+        if gates:
+            self.df[INVALID_GATES] = invalid
 
     def check_plausible(self) -> None:
         """Values the contract allows but a platform almost never has: kept as given, and said (a warning names

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from recommender.artifact import ArtifactWriter
 from recommender.audience_fit import AudienceRates, fit_audience_rates
 from recommender.content import ContentModel
-from recommender.contract import TABLE_BY_NAME, Marketplace, find_table_file, load_snapshot
+from recommender.contract import INVALID_GATES, TABLE_BY_NAME, Marketplace, find_table_file, load_snapshot
 from recommender.embeddings import anchor_vectors, fit_factors
 from recommender.errors import ContractError
 from recommender.evidence import DailySales, Sellers, daily_sales, manifest_entry, save_arrays, top_sellers
@@ -106,8 +106,10 @@ def library_versions() -> dict[str, str]:
 
 
 def _catalog(m: Marketplace, table: str) -> pd.DataFrame:
-    """The contract's columns of an entity table (extra export columns are not part of the model)."""
+    """The contract's columns of an entity table, with the gates' invalid flags it added (extra export columns are
+    not part of the model)."""
     names = [c.name for c in TABLE_BY_NAME[table].columns if c.name in getattr(m, table)]
+    names += [INVALID_GATES] if INVALID_GATES in getattr(m, table) else []
     return getattr(m, table)[names].reset_index(drop=True)
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.contract import TABLE_BY_NAME
+from recommender.contract import INVALID_GATES, TABLE_BY_NAME, gate_columns
 from recommender.errors import ArtifactError
 
 FORMAT_VERSION = 9
@@ -109,6 +109,10 @@ def _catalog_columns(table: str) -> tuple[File, ...]:
         else:
             out.append(File(f"{at}.npy", table, f"{col.name} ({col.kind})", _STORED[col.kind], optional=optional,
                             since=9, finite=col.required and col.kind == "float"))
+    if gates := gate_columns(table):
+        at = f"columns/{table}/{INVALID_GATES}"
+        out.append(File(f"{at}.npy", table, f"bit i: the export's {', '.join(gates)} (i = 0, 1, ...) was invalid and "
+                        "blanked, so the row fails that quality gate", ("uint8",), optional=at, since=9))
     return tuple(out)
 
 

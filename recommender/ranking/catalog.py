@@ -12,6 +12,7 @@ import pandas as pd
 
 from recommender.artifact import Model
 from recommender.columns import days_before
+from recommender.contract import INVALID_GATES
 from recommender.ranking.config import RankingConfig
 
 WINDOWS = (1, 7, 30)  # days of the sales statistics and boards
@@ -20,7 +21,8 @@ WINDOWS = (1, 7, 30)  # days of the sales statistics and boards
 @dataclass(eq=False)
 class Goods:
     """Every good's price, category, quality signals and support status. Unknown quality values pass the gates
-    (a missing refund rate reads 0, a missing shop rating 5, missing stock infinite)."""
+    (a missing refund rate reads 0, a missing shop rating 5, missing stock infinite); invalid ones, which the
+    contract blanked, fail them (`invalid`)."""
 
     price: np.ndarray
     commission: np.ndarray
@@ -44,9 +46,13 @@ class Goods:
     order_value: np.ndarray | None = None
     #: clicks in the last 30 days of the snapshot's click log; None: the snapshot had none
     clicks_30d: np.ndarray | None = None
+    #: bit i: the export's i-th gate column (contract.gate_columns("products")) was invalid; None: none was
+    invalid: np.ndarray | None = None
     supported: np.ndarray = field(init=False)  # new, or from a small or new shop: exposure support (扶持)
 
     def __post_init__(self) -> None:
+        if self.invalid is None:
+            self.invalid = np.zeros(len(self.price), np.uint8)
         if self.new_shop is None:
             self.new_shop = np.zeros(len(self.price), bool)
         if self.shop_age_days is None:
@@ -92,7 +98,8 @@ class Goods:
                    new_shop=shop_age < cfg.new_shop_days, shop_age_days=shop_age,
                    order_value=order_value(p.numbers("price", np.nan), st.numbers("gmv_30d", 0.0),
                                            st.numbers("orders_30d", 0.0), codes),
-                   clicks_30d=np.asarray(st["clicks_30d"]) if "clicks_30d" in st else None)
+                   clicks_30d=np.asarray(st["clicks_30d"]) if "clicks_30d" in st else None,
+                   invalid=p.numbers(INVALID_GATES, 0).astype(np.uint8))
 
     def in_category(self, name: str) -> np.ndarray:
         """Goods of one category (none at all for an unknown category)."""
@@ -170,6 +177,8 @@ class Rooms:
     #: (anchors, audience categories) the room's orders per category in the last 30 days (None: the artifact
     #: has no anchor boards, formats before 8)
     category_orders: np.ndarray | None = None
+    #: bit i: the export's i-th gate column (contract.gate_columns("anchors")) was invalid; None: none was
+    invalid: np.ndarray | None = None
     _outside_memo: dict = field(default_factory=dict, init=False, repr=False)  # (anchor, home_share) -> outside
 
     @classmethod
@@ -195,7 +204,8 @@ class Rooms:
                    audience_labels={d: list(v) for d, v in model.audience.labels.items() if d != "category"},
                    order_value=model.audience_order_value,
                    category_orders=None if model.anchor_window_orders is None
-                   else model.anchor_window_orders[:, WINDOWS.index(30)])
+                   else model.anchor_window_orders[:, WINDOWS.index(30)],
+                   invalid=a.numbers(INVALID_GATES, 0).astype(np.uint8))
 
     def outside(self, anchor: int, home_share: float) -> np.ndarray | None:
         """(goods categories,) True for categories outside the room's own: not its main category and under

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recommender.contract import gate_columns
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 
@@ -16,6 +17,7 @@ def goods_gate(goods: Goods, cfg: RankingConfig) -> np.ndarray:
     lists the goods created after the cut: they cannot be offered then)."""
     ok = (goods.refund <= cfg.max_refund_rate) & (goods.shop_rating >= cfg.min_shop_rating)
     ok &= goods.violations <= cfg.max_merchant_violations
+    ok &= _read_invalid(goods.invalid, cfg) == 0  # an invalid value in the export fails closed; a blank passes
     ok &= ~(goods.age_days < 0)  # unknown creation (NaN): passes
     if cfg.require_stock:
         ok &= goods.stock > 0
@@ -49,9 +51,19 @@ def gate_failures(goods: Goods, cfg: RankingConfig, product: int) -> list[str]:
         out.append("out of stock")
     if goods.age_days[product] < 0:
         out.append("created after the snapshot")
-    return out
+    bits = int(_read_invalid(goods.invalid[product], cfg))
+    return out + [f"{name} invalid in the export (blanked; the training's warnings give the value)"
+                  for i, name in enumerate(gate_columns("products")) if bits >> i & 1]
+
+
+def _read_invalid(bits: np.ndarray, cfg: RankingConfig) -> np.ndarray:
+    """The invalid-value bits of goods (contract.INVALID_GATES) that fail a gate in force: an invalid stock does
+    not when the stock gate is off."""
+    off = 0 if cfg.require_stock else 1 << gate_columns("products").index("stock")
+    return np.asarray(bits, np.uint8) & np.uint8(~off & 0xFF)
 
 
 def anchors_gate(rooms: Rooms, cfg: RankingConfig) -> np.ndarray:
     """True where an anchor may be proposed to merchants: rating and violations."""
-    return (rooms.rating >= cfg.min_anchor_rating) & (rooms.violations <= cfg.max_anchor_violations)
+    ok = (rooms.rating >= cfg.min_anchor_rating) & (rooms.violations <= cfg.max_anchor_violations)
+    return ok if rooms.invalid is None else ok & (rooms.invalid == 0)

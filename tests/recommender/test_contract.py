@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.contract import MAX_BAD_FRACTION, ContractError, load_snapshot
+from recommender.contract import INVALID_GATES, MAX_BAD_FRACTION, ContractError, gate_columns, load_snapshot
 
 
 def read(snapshot: Path, table: str) -> pd.DataFrame:
@@ -293,6 +293,25 @@ def test_bad_optional_value_is_blanked_not_dropped(tiny_csv, table, row, column,
         warnings_text(m))
     assert m.report.rows_kept[table] == m.report.rows_read[table]
     assert pd.isna(getattr(m, table).loc[row, column])
+
+
+def test_an_invalid_gate_value_is_blanked_and_flagged_so_its_gate_fails_closed(tiny_csv):
+    """A refund rate written as a percentage (20.3) or an oversold stock (-3) read as unknown, and unknown passes
+    the quality gates: the probe found such goods in picks and on boards. The contract flags them; a blank value
+    stays unknown and unflagged."""
+    set_cell(tiny_csv, "products", 0, "refund_rate", "20.3")
+    set_cell(tiny_csv, "products", 1, "stock", "-3")
+    set_cell(tiny_csv, "products", 2, "refund_rate", "")
+    set_cell(tiny_csv, "anchors", 0, "violations", "many")
+    m = load_snapshot(tiny_csv)
+    bits, gates = m.products[INVALID_GATES].to_numpy(), gate_columns("products")
+    assert bits[0] == 1 << gates.index("refund_rate") and bits[1] == 1 << gates.index("stock")
+    assert (bits[2:] == 0).all()
+    assert pd.isna(m.products.loc[0, "refund_rate"]) and pd.isna(m.products.loc[1, "stock"])
+    assert ("products.csv, column 'refund_rate', row 1: out of range: must be between 0 and 1; value blanked, and "
+            "the row fails its quality gate") in warnings_text(m)
+    assert m.anchors[INVALID_GATES].tolist()[:2] == [1 << gate_columns("anchors").index("violations"), 0]
+    assert INVALID_GATES not in m.fans  # no gate reads the fans table
 
 
 def test_an_optional_column_with_no_value_at_all_is_named_not_dropped_silently(tiny_csv):

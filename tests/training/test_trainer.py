@@ -104,6 +104,28 @@ def test_the_missing_shelf_rate_warning_names_the_table_the_snapshot_lacks(small
     assert "no shelf table" in trainer.no_shelf_rate(load_snapshot(no_shelf))
 
 
+def test_goods_whose_export_held_invalid_gate_values_are_gated_by_the_trained_model(small_snapshot, tmp_path):
+    """The probe's HIGH: a refund rate written as a percentage and an oversold stock were blanked by the contract
+    and read as unknown, which passes, so the goods were picked and listed on boards."""
+    import shutil
+
+    from recommender.ranking.ranker import Ranker
+
+    snap = shutil.copytree(small_snapshot, tmp_path / "snap")
+    products = pd.read_parquet(snap / "products.parquet")
+    best = products["product_id"].isin(pd.read_parquet(snap / "orders.parquet")["product_id"].value_counts()
+                                       .index[:3])  # sold goods, which the gates would otherwise pass
+    products["refund_rate"] = products["refund_rate"].astype(float)
+    products.loc[best, "refund_rate"] = 20.3
+    products.to_parquet(snap / "products.parquet", index=False)
+    model = load_model(trainer.train(snap, tmp_path / "model"))
+    ranker = Ranker(model)
+    rows = model.product_ids.index(products.loc[best, "product_id"].to_numpy())
+    assert not ranker.gate[rows].any()
+    assert all(any(f.startswith("refund_rate invalid") for f in ranker.gate_failures(int(r))) for r in rows)
+    assert ranker.gate.sum() > len(rows)  # the others are judged as before
+
+
 def test_a_snapshot_without_a_shelf_table_trains_without_the_shelf_rate_model(small_snapshot, tmp_path):
     import shutil
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.contract import gate_columns
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 from recommender.ranking.gates import anchors_gate, gate_failures, goods_gate
@@ -49,6 +50,29 @@ def test_the_product_page_names_exactly_the_gate_failed(case: str, reason: str):
     goods = goods_of(CASES)
     assert gate_failures(goods, RankingConfig(), list(CASES).index(case)) == [reason]
     assert gate_failures(goods, RankingConfig(), list(CASES).index("on_limits")) == []
+
+
+def test_a_value_the_export_held_invalid_fails_its_gate_where_a_blank_one_passes():
+    """The contract blanks an invalid value (a refund rate of 20.3, a stock of -3) and flags it: read as unknown,
+    it passed every gate, and such goods were picked and put on boards."""
+    goods = goods_of({"refund_as_percent": {}, "oversold": {}, "unknown": {}})
+    goods.invalid[:2] = [1 << gate_columns("products").index("refund_rate"), 1 << gate_columns("products").index(
+        "stock")]
+    assert goods_gate(goods, RankingConfig()).tolist() == [False, False, True]
+    assert gate_failures(goods, RankingConfig(), 0) == [
+        "refund_rate invalid in the export (blanked; the training's warnings give the value)"]
+    assert gate_failures(goods, RankingConfig(), 1)[0].startswith("stock invalid in the export")
+    # with the stock gate off, an invalid stock no longer gates; an invalid refund rate still does
+    assert goods_gate(goods, RankingConfig(require_stock=False)).tolist() == [False, True, True]
+    assert gate_failures(goods, RankingConfig(require_stock=False), 1) == []
+
+
+def test_an_anchor_whose_export_held_an_invalid_rating_is_not_proposed():
+    rooms = Rooms(rating=np.full(2, 5.0), violations=np.zeros(2), tier=np.full(2, ""), fans=np.ones(2),
+                  gmv_30d=np.zeros(2), category_gmv=np.zeros((2, 1)), category_shares=np.zeros((2, 1)),
+                  audience_column=np.zeros(1, np.int64),
+                  invalid=np.array([1 << gate_columns("anchors").index("shop_rating"), 0], np.uint8))
+    assert anchors_gate(rooms, RankingConfig()).tolist() == [False, True]
 
 
 def test_each_anchor_gate_alone_and_its_limits():
