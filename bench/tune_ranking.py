@@ -35,6 +35,7 @@ from fixtures.marketplace import DEFAULT_FIT, load_truth
 from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.ranking import Ranker, RankingConfig
+from recommender.ranking.qc import qc_factor
 from recommender.settings import validated
 from recommender.threads import compute_threads
 from training.config import TrainConfig
@@ -115,9 +116,9 @@ def grade(ranked: np.ndarray, gains: dict[str, np.ndarray], base: dict[str, np.n
 
 def describe(ranked: np.ndarray, task: Task, ranker: Ranker, model: Model, unsold: np.ndarray, top: int = 20
              ) -> dict:
-    """Median price of the top picks, the share of them in the anchor's own main category, and where the slots
-    go: to goods never sold in training (`unsold`), to how many distinct goods, to the ten most picked, to
-    small merchants (扶持 by GMV)."""
+    """Median price of the top picks, the share of them in the anchor's own main category, their mean 品控 factor
+    and the share of them it cuts by a fifth or more, and where the slots go: to goods never sold in training
+    (`unsold`), to how many distinct goods, to the ten most picked, to small merchants (扶持 by GMV)."""
     r = ranked[:, :top]
     valid = r >= 0
     out = {f"median_price@{top}": round(float(np.median(ranker.goods.price[r[valid]])), 1) if valid.any() else None}
@@ -126,6 +127,9 @@ def describe(ranked: np.ndarray, task: Task, ranker: Ranker, model: Model, unsol
         cats = np.asarray(ranker.goods.categories)[ranker.goods.category[np.maximum(r, 0)]]
         same = (cats == main[:, None]) & valid
         out[f"own_category_share@{top}"] = round(float(same.sum() / max(valid.sum(), 1)), 4)
+    qc = qc_factor(ranker.goods, RankingConfig())  # one yardstick: the default factor, whatever the grid's weight
+    out[f"qc_factor@{top}"] = round(float(qc[r[valid]].mean()), 4) if valid.any() else None
+    out[f"qc_below_0.8@{top}"] = round(float((qc[r[valid]] < 0.8).mean()), 4) if valid.any() else None
     return {**out, **exposure(r[valid], unsold, np.asarray(ranker.goods.small, bool), top)}
 
 
@@ -151,6 +155,8 @@ def main() -> None:
                     help="max_category_share: at most this share of a page from one category")
     ap.add_argument("--caution", type=float, nargs="+", default=[-1.0],
                     help="rank by this quantile of quality (-1: the mean, the default)")
+    ap.add_argument("--qc", type=float, nargs="+", default=[DEFAULT.qc_weight],
+                    help="qc_weight: exponent of the 品控 factor (0: off)")
     ap.add_argument("--k", type=int, default=max(EvalConfig().ks),
                     help="served list length (the evaluation asks for its largest K, 100)")
     ap.add_argument("--threads", type=int, default=2)
@@ -191,20 +197,22 @@ def main() -> None:
     for name, value in default_row.items():  # this script's yardstick is the evaluation's
         assert value == reference["ours"][name], (name, value, reference["ours"][name])
 
-    grid = list(itertools.product(args.affinity, args.price, args.commission, args.category_share, args.caution))
+    grid = list(itertools.product(args.affinity, args.price, args.commission, args.category_share, args.caution,
+                                  args.qc))
     rows = []
-    for a, p, c, share, caution in grid:
+    for a, p, c, share, caution, qc in grid:
         t = time.perf_counter()
         rc = validated(RankingConfig, {**DEFAULT.model_dump(), "affinity_weight": a, "price_weight": p,
                                        "commission_weight": c, "max_category_share": share,
-                                       "caution": None if caution < 0 else caution}, "the grid")
+                                       "caution": None if caution < 0 else caution, "qc_weight": qc}, "the grid")
         r = Ranker(model, rc)
         ranked = ours_reranked(r, task, args.k)
         row, _ = grade(ranked, gains, base, cfg)
         row.update(describe(ranked, task, r, model, unsold))
         rows.append({"affinity_weight": a, "price_weight": p, "commission_weight": c, "max_category_share": share,
-                     "caution": rc.caution, **row, "seconds": round(time.perf_counter() - t, 2)})
-        print(f"  a={a:<4} p={p:<4} c={c:<4} cap={share:<4} caution={rc.caution} "
+                     "caution": rc.caution, "qc_weight": qc, **row, "seconds": round(time.perf_counter() - t, 2)})
+        print(f"  a={a:<4} p={p:<4} c={c:<4} cap={share:<4} caution={rc.caution} qc={qc} "
+              f"qc@20 {row.get('qc_factor@20')} "
               f"own cat@20 {row.get('own_category_share@20')} unsold@20 {row.get('unsold_share@20')} "
               f"distinct {row.get('distinct_goods@20')} top10 {row.get('top10_goods_share@20')}"
               f" units@50 {row['ndcg@50']['mean']:.3f}  "

@@ -5,8 +5,8 @@ formats it. A reason is a dict ``{"code", "text", "value"}`` so clients (and tes
 the sentence.
 
 One style for every sentence, as Chinese tools write them: full-width punctuation (，：（）), counts as integers,
-rates as whole percentages, money through `yuan`, ratios to one decimal only where the sentence's own figures
-give that ratio (`hot_burst`).
+rates as whole percentages, money through `yuan`, ratings to one decimal with 分, ratios to one decimal only
+where the sentence's own figures give that ratio (`hot_burst`).
 """
 
 from __future__ import annotations
@@ -144,6 +144,20 @@ def low_stock(stock: int, sales_7d: int) -> dict:
     when = "不到 1 天" if days < 1 else f"约 {days:.0f} 天"  # whole days: a reason shows no raw decimals
     return {"code": "low_stock", "text": f"库存预警：剩 {stock:,} 件，按近7天销量{when}卖完",
             "value": round(days, 1)}
+
+
+def quality_control(factor: float, refund: float, rating: float, violations: float) -> dict:
+    """A caution: the good's shop refunds, rates or breaks rules enough to take a fifth or more of its score
+    (ranking/qc.py); names only what costs (a known refund rate, a rating under 5, violations)."""
+    parts = []
+    if refund > 0:
+        parts.append(f"退款率 {refund:.0%}")
+    if rating < 5:
+        parts.append(f"店铺评分 {rating:.1f} 分")
+    if violations > 0:
+        parts.append(f"违规 {violations:.0f} 次")
+    return {"code": "quality_control", "text": f"品控降权 {1 - factor:.0%}：{'，'.join(parts)}",
+            "value": round(float(factor), 4)}
 
 
 def outside_category(category: str, peers_selling: float, fans_buying: float = 0.0) -> dict:

@@ -50,7 +50,7 @@ HEADERS = {
     "breakdown.expected_commission_30d_p95": "预期佣金30天上限(元)",
     "breakdown.affinity": "匹配度(预期订单30天)", "breakdown.expected_orders_30d": "预期订单30天",
     "breakdown.relative_affinity": "相对匹配度", "breakdown.price": "售价(元)", "breakdown.order_value": "每单金额(元)",
-    "breakdown.commission_rate": "佣金率",
+    "breakdown.commission_rate": "佣金率", "breakdown.qc_factor": "品控系数",
     "breakdown.expected_value": "排序价值(无单位)", "breakdown.support_boost": "扶持加权",
     "breakdown.explore": "每日轮换系数", "breakdown.score": "排序得分(无单位)",
     "breakdown.fans": "粉丝数", "breakdown.category_gmv_share": "该类目GMV占比", "breakdown.fit": "匹配度",

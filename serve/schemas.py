@@ -165,7 +165,8 @@ class NoQuery(Query):
 
 class Reason(BaseModel):
     code: str = Field(description="outside_category (拓品类), audience_fit, price_band_fit (why the good fits this "
-                      "room), audience_match, sales_proof, top_board, commission, new_goods, ...; in the "
+                      "room), audience_match, sales_proof, top_board, commission, new_goods, ..., the cautions "
+                      "low_stock (库存预警) and quality_control (品控降权, value: the factor); in the "
                       "merchant's view anchor_fans, audience_match, category_sales or category_untried (the room "
                       "has not sold the category in 30 days), new_anchor (新人主播扶持, its days since opening)")
     text: str = Field(description="the sentence shown to people (Chinese)")
@@ -222,7 +223,8 @@ class Pick(BaseModel):
     breakdown: dict[str, float] = Field(json_schema_extra={CSV_KEYS: [
                                             "expected_commission_30d", "expected_commission_30d_p05",
                                             "expected_commission_30d_p95", "affinity", "relative_affinity",
-                                            "order_value", "expected_value", "support_boost", "explore"]},
+                                            "order_value", "qc_factor", "expected_value", "support_boost",
+                                            "explore"]},
                                         description="affinity (the good's expected orders per 30 days in this "
                                                     "room if shelved; the vectors' inner product for models without "
                                                     "the shelf-rate model), relative_affinity (to the room's best "
@@ -231,14 +233,17 @@ class Pick(BaseModel):
                                                     "shelf-rate model, to the best retrieved), price, "
                                                     "commission_rate, order_value (yuan a buyer pays per order: "
                                                     "units x price less discounts, from the good's orders shrunk "
-                                                    "toward its category's), expected_value (unitless: relative "
-                                                    "affinity ^ a x order_value ^ p x commission ^ c), "
+                                                    "toward its category's), qc_factor (品控: (1 - refund rate) x "
+                                                    "shop rating / 5 x 0.9 ^ violations, ^ ranking.qc_weight; 1 "
+                                                    "where unknown), expected_value (unitless: relative affinity ^ a "
+                                                    "x order_value ^ p x commission ^ c x qc_factor), "
                                                     "support_boost, explore (with ranking.explore: the factor "
                                                     "this room's score of the good carries, so near-tied goods "
                                                     "rotate over rooms), score (expected_value x support_boost "
                                                     "x explore); with expected orders also "
                                                     "expected_commission_30d, yuan: expected orders x order_value x "
-                                                    "commission rate, and its 5% and 95% points (_p05, _p95)")
+                                                    "commission rate (预估: before refunds), and its 5% and 95% "
+                                                    "points (_p05, _p95)")
     reasons: list[Reason]
     supported: list[str] = Field(description="exposure support that applied: small_merchant (its merchant's 30-day "
                                  "GMV is below ranking.small_merchant_gmv_30d), new_shop (the shop opened fewer than "

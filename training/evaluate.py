@@ -26,6 +26,7 @@ from recommender.embeddings import FactorConfig, fit_factors
 from recommender.errors import ConfigError
 from recommender.ranking import PickFilters, Ranker
 from recommender.ranking.arrange import arrange, slot_codes
+from recommender.ranking.qc import qc_factor
 from recommender.settings import validated
 from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates, has_exposure
 from recommender.threads import compute_threads
@@ -262,7 +263,8 @@ def oracle_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int, orde
                   ) -> np.ndarray:
     """The served rules with perfect knowledge: each room's goods valued by the truth's expected commission
     (`expected`: (rooms, goods) expected orders if shelved, all rooms) x (yuan per order)^p x commission^c x the
-    support boost (x the room's exploration factors where the ranking explores), through the same gates,
+    品控 factor x the support boost (x the room's exploration factors where the ranking explores), through the
+    same gates,
     exclusions and page arrangement (category cap, support share, 拓品类 cap, blocks of `page_block`) as
     `ours_reranked`. Its graded NDCG is what the rules allow: the gap between it and the
     unconstrained oracle is the rules', the gap between ours and it the model's. `order_value`: the true yuan per
@@ -283,7 +285,7 @@ def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int
     earns = bool(np.any(goods.commission > 0))
     per_order = goods.order_value if order_value is None else order_value
     value = (per_order ** cfg.price_weight * goods.commission ** cfg.commission_weight if earns
-             else np.ones(len(goods.price))) * ranker.scorer.boost
+             else np.ones(len(goods.price))) * qc_factor(goods, cfg) * ranker.scorer.boost
     code = slot_codes(goods.category, goods.supported)
     explore = ranker.scorer.explore
     out = np.full((len(users), k), -1, np.int64)

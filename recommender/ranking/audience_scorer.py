@@ -120,7 +120,7 @@ class AudienceFitScorer:
         self.group = np.asarray(personal.group, np.int64)
         self._bound = np.asarray(personal.bound)
         w = cfg.affinity_weight
-        self._price_commission = value.per_order * value.commission  # (yuan per order)^p x commission^c
+        self._price_commission = value.worth  # (yuan per order)^p x commission^c x 品控 factor
         # ranked by a quantile of quality where asked (caution), shown by its mean
         self._caution = (np.ones(len(self.unit)) if cfg.caution is None
                          else base.quality_quantile(cfg.caution))

@@ -45,6 +45,11 @@ class RankingConfig(Settings):
                                 "holds, less discounts) in a good's expected value (1, with the commission exponent "
                                 "1: the score is proportional to the expected commission)")
     commission_weight: float = Field(1.0, ge=0, description="exponent of the commission rate in its expected value")
+    # 品控 within the gates (qc.py): refunds, the shop's rating and its violations lower a good's score
+    qc_weight: float = Field(1.0, ge=0, description="exponent of the 品控 factor (1 - refund rate) x (shop "
+                                  "rating / 5) x (1 - violation_penalty) ** violations in a good's score; 0: off")
+    violation_penalty: float = Field(0.1, ge=0, lt=1, description="share of a good's score each of its merchant's "
+                                     "violations takes (within the gate's limit)")
     # exposure support (中小商家扶持), by thresholds of the platform's kind (a fixed bar a merchant can see and
     # cross, not a share of the catalogue that moves with everyone else's sales)
     small_merchant_gmv_30d: float = Field(10_000, ge=0, description="merchants whose 30-day GMV (yuan) is below "

@@ -20,17 +20,20 @@ BOARD_REASON_RANKS = 50  # a board rank is a reason down to this place
 #: a good without sales in 7 days is said to draw clicks when it has this many times its category's average
 CLICKS_REASON_RATIO = 2.0
 CLICKS_REASON_MIN = 10  # ... and at least this many clicks in 30 days
+QC_REASON_BELOW = 0.8  # a pick's reason names its 品控 factor below this (a fifth or more of its score taken)
 
 
 class Explainer:
     """Builds picks and proposed anchors with their reasons over one loaded model."""
 
     def __init__(self, goods: Goods, rooms: Rooms, board_rank_7d: np.ndarray, memo_size: int = FIXED_MEMO,
-                 interval: tuple[np.ndarray, np.ndarray] | None = None, sold_7d: np.ndarray | None = None) -> None:
+                 interval: tuple[np.ndarray, np.ndarray] | None = None, sold_7d: np.ndarray | None = None,
+                 qc: np.ndarray | None = None) -> None:
         """`interval`: per good, the 5% and 95% quantiles of its quality over its mean (the model's certainty of
         the good's own pull), which bound the expected commission a pick shows. `sold_7d`: sorted keys
         anchor x goods + good of the rooms that sold a good in the last 7 days, so a room among a good's
-        sellers is told of the others, not counted as one of them."""
+        sellers is told of the others, not counted as one of them. `qc`: per good, the 品控 factor its score
+        carries (ranking/qc.py; None: 1)."""
         self.rooms = rooms
         self._n_goods = len(goods.price)
         self._outside_memo: dict[tuple[int, float], dict] = {}  # formatted once per (category, peers' share)
@@ -55,6 +58,9 @@ class Explainer:
         self._new, self._small, self._new_shop = goods.new.tolist(), goods.small.tolist(), goods.new_shop.tolist()
         self._stock, self._units_7d = goods.stock.tolist(), np.asarray(goods.sales[7], np.int64).tolist()
         self._shop_age = goods.shop_age_days.tolist()
+        self._qc = (np.ones(self._n_goods) if qc is None else np.asarray(qc, np.float64)).round(4).tolist()
+        self._refund, self._rating = goods.refund.tolist(), goods.shop_rating.tolist()
+        self._violations = goods.violations.tolist()
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
         self._audience_col = [int(rooms.audience_column[c]) for c in goods.category.tolist()]
         self._category_code = goods.category
@@ -113,6 +119,8 @@ class Explainer:
             why.append(reasons.new_shop(self._shop_age[p]))
         if low_stock(self._stock[p], self._units_7d[p]):  # the product page's 库存预警 rule (unknown stock: inf)
             why.append(reasons.low_stock(int(self._stock[p]), self._units_7d[p]))
+        if self._qc[p] < QC_REASON_BELOW:
+            why.append(reasons.quality_control(self._qc[p], self._refund[p], self._rating[p], self._violations[p]))
         fixed = (self._audience_col[p], cat, tuple(why), tuple(supported))
         if self.memo_size:
             if len(self._memo) >= self.memo_size:
@@ -175,8 +183,8 @@ class Explainer:
                         matches[(anchor, col)] = match
                 match = match or None
             figures = {"affinity": aff, "relative_affinity": r, "price": price[p], "commission_rate": commission[p],
-                       "order_value": per_order[p], "expected_value": v, "support_boost": b,
-                       "score": s6}
+                       "order_value": per_order[p], "qc_factor": self._qc[p], "expected_value": v,
+                       "support_boost": b, "score": s6}
             if x is not None:
                 figures["explore"] = x
             if cash is not None:

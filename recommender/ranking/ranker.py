@@ -26,6 +26,7 @@ from recommender.ranking.explain import Explainer
 from recommender.ranking.explore import Exploration
 from recommender.ranking.gates import anchors_gate, gate_failures, goods_gate
 from recommender.ranking.picks import GoodsForAnchor, PickFilters
+from recommender.ranking.qc import qc_factor
 from recommender.ranking.results import Page
 from recommender.ranking.scorers import Scorer, ShelfRateScorer, VectorScorer
 from recommender.ranking.similar import similar_goods
@@ -46,7 +47,7 @@ class Ranker:
         # the range a pick's expected commission is shown with: its quality posterior, widened by the model's error
         interval = None if rates is None or rates.shape is None else rates.range_factors(cfg.range_log_sd)
         self.explainer = Explainer(self.goods, self.rooms, self.boards.rank[7], interval=interval,
-                                   sold_7d=sold_within(model, days=7))
+                                   sold_7d=sold_within(model, days=7), qc=qc_factor(self.goods, cfg))
         self.scorer = self._scorer(model)
         self.goods_for_anchor = GoodsForAnchor(self.goods, self.gate, self.scorer, self.explainer, model.shelf_of,
                                                cfg, self.rooms)

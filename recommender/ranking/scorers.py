@@ -27,6 +27,7 @@ from recommender.ranking.arrange import slot_codes
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 from recommender.ranking.explore import Exploration
+from recommender.ranking.qc import qc_factor
 from recommender.shelf_rate import DAYS_PER_PERIOD, ShelfRates
 from recommender.trend import room_base, room_trend_reach
 
@@ -91,15 +92,15 @@ class Pool(NamedTuple):
     rows: np.ndarray
     col: np.ndarray  # the category's column of the room-strength matrix
     unit: np.ndarray  # expected orders at room strength 1
-    own_value: np.ndarray  # quality ** w x (yuan per order) ** p x commission ** c
+    own_value: np.ndarray  # quality ** w x (yuan per order) ** p x commission ** c x 品控 factor
     own: np.ndarray  # own_value x support boost
     code: np.ndarray  # slot codes for the arrangement
 
 
 class _Value:
-    """The anchor-independent part of a good's value: (yuan per order)^p x commission^c, and the support boost.
-    Yuan per order (Goods.order_value) is what commission is paid on: the price times the units an order holds,
-    less discounts.
+    """The anchor-independent part of a good's value: (yuan per order)^p x commission^c x its 品控 factor
+    (qc.py), and the support boost. Yuan per order (Goods.order_value) is what commission is paid on:
+    the price times the units an order holds, less discounts.
 
     A catalogue without commissions (every rate 0: a retailer's own sales log, not a distribution pool) has no
     earnings to weigh: every good's value would be 0 and the order an accident of ties, so there goods are
@@ -109,6 +110,8 @@ class _Value:
         earns = bool(np.any(goods.commission > 0))
         self.per_order = goods.order_value ** cfg.price_weight if earns else np.ones_like(goods.price)
         self.commission = goods.commission ** cfg.commission_weight if earns else np.ones_like(goods.commission)
+        self.qc = qc_factor(goods, cfg)
+        self.worth = self.per_order * self.commission * self.qc  # what one expected order is worth, ranked
         self.boost = np.where(goods.supported, 1 + cfg.support_boost, 1.0)
         self.code = slot_codes(goods.category, goods.supported)
 
@@ -119,10 +122,11 @@ class ShelfRateScorer:
 
     """Goods by expected orders if shelved. A good's score in room a is
 
-        (room[a, c] x quality[p] x 30 / top[a]) ** w x value ** p x commission ** c x boost
-        = (room[a, c] x 30 / top[a]) ** w  x  own[p],   own = quality ** w x value ** p x commission ** c x boost
+        (room[a, c] x quality[p] x 30 / top[a]) ** w x value ** p x commission ** c x qc x boost
+        = (room[a, c] x 30 / top[a]) ** w  x  own[p],   own = quality ** w x value ** p x commission ** c x qc x boost
 
-    (value: the good's yuan per order, Goods.order_value)
+    (value: the good's yuan per order, Goods.order_value; quality: its sales level in the model; qc: its 品控 factor,
+    qc.py)
 
     so within a category every room orders the goods alike, by `own`. The gated goods are sorted by category,
     then `own`, once at load, which turns a room's ranking into a merge of per-category lists each scaled by the
@@ -142,7 +146,7 @@ class ShelfRateScorer:
         # ranked by a low quantile of quality where asked (caution): the relative affinity shown is the one ranked
         self._caution = (np.ones(len(quality)) if cfg.caution is None else rates.quality_quantile(cfg.caution))
         ranked = quality * self._caution
-        self.own_value = (ranked if w == 1 else ranked ** w) * value.per_order * value.commission
+        self.own_value = (ranked if w == 1 else ranked ** w) * value.worth
         self.own = self.own_value * self.boost
         self.category = np.asarray(rates.category, np.int64)
         if not np.array_equal(self.category, goods.category):  # the pools and the category cap must agree
@@ -328,7 +332,7 @@ class VectorScorer:
         top = max(float(affinity.max(initial=0.0)), 1e-9)
         rel = np.maximum(affinity / top, 1e-3)  # inner products may be zero or negative
         w = cfg.vector_affinity_weight
-        value = (rel if w == 1 else rel ** w) * self._value.per_order[rows] * self._value.commission[rows]
+        value = (rel if w == 1 else rel ** w) * self._value.worth[rows]
         score = value * self.boost[rows]
 
         def explain(shown: np.ndarray) -> np.ndarray:
@@ -350,7 +354,7 @@ class VectorScorer:
             rows, affinity = np.concatenate([rows, extra[fresh]]), np.concatenate([affinity, extra_aff[fresh]])
         rel = np.maximum(affinity / top, 1e-3)
         base = self._base(affinity, top, self.room_trend(anchor, rows))
-        value = base * self._value.per_order[rows] * self._value.commission[rows]
+        value = base * self._value.worth[rows]
         score = value * self.boost[rows]
 
         def explain(shown: np.ndarray) -> np.ndarray:

@@ -663,7 +663,7 @@ function expectedEarnings(pick) {
     `；90% 可能在 ${estimate(b.expected_commission_30d_p05)}–${estimate(b.expected_commission_30d_p95)} 之间`;
   const rate = b.commission_rate ?? pick.product.commission_rate;
   return h("div", { title: `预计上架30天卖 ${num(b.affinity, 1)} 单 × 每单 ${yuan(b.order_value)} × 佣金率 ` +
-      `${percentText(rate)}%${range}` },
+      `${percentText(rate)}%${range}；退款前的预估` },
     h("span", { class: "label" }, "预期佣金 (30天)"),
     h("span", { class: "expected" }, estimate(b.expected_commission_30d)),
     range && h("span", { class: "range muted" },
@@ -800,10 +800,13 @@ function hitCard(hit) {
 // ---------------------------------------------------------------------------------------------------------
 // 商品详情
 
-const GATE_NAMES = { refund_rate: "退款率", shop_rating: "店铺评分", merchant_violations: "商家违规次数" };
-/** A gate failure as the API words it ("refund_rate 0.210 > 0.15") with the measure named in Chinese. */
+const GATE_NAMES = { refund_rate: "退款率", shop_rating: "店铺评分", merchant_violations: "商家违规次数", stock: "库存" };
+/** A gate failure as the API words it ("refund_rate 0.210 > 0.15", "stock invalid in the export (...)") with the
+ * measure named in Chinese. */
 const gateText = (failure) => failure === "out of stock" ? "无库存" : failure === "created after the snapshot" ?
-  "数据截止时尚未上架" : failure.replace(/^(\w+)/, (code) => GATE_NAMES[code] || code);
+  "数据截止时尚未上架" : / invalid in the export/.test(failure) ?
+    failure.replace(/^(\w+) .*$/, (_, code) => `${GATE_NAMES[code] || code}数据不合法（导出值无效，已置空）`) :
+    failure.replace(/^(\w+)/, (code) => GATE_NAMES[code] || code);
 
 const WINDOW_NAMES = { "1d": "近1天", "7d": "近7天", "30d": "近30天" };
 
@@ -1099,7 +1102,10 @@ async function loadFitAnchors(id, offset, t, square) {
     fill(box, empty(Object.keys(square || {}).length ? "没有符合筛选条件的主播，请放宽筛选条件。" : "暂无合适的主播。"));
     return;
   }
-  fill(box,
+  const gated = body.quality && body.quality.passes_gates === false &&  // a merchant may fix it: say so first
+    h("p", { class: "notice gated-notice" }, `这个商品未通过质量门槛（${(body.quality.failures || []).map(gateText).join("；")}），` +
+      "主播在选品中心看不到它；下列主播是它通过门槛后最适合的。");
+  fill(box, gated,
     h("div", { class: "list-head" }, h("span", { class: "muted" }, `第 ${pg.offset + 1}–${pg.offset + body.items.length} 位`),
       csvLink(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "", ...square })),
     h("div", { class: "table-scroll" }, h("table", { class: "table fit-anchors" },

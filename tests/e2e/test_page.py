@@ -241,6 +241,9 @@ def test_a_gated_product_says_why(page, live, live_app):
     refund = s.ranker.goods.refund[row] * 100  # a rate as a percentage, as the product page writes it
     expect(page.get_by_text(re.compile(rf"^未通过质量门槛：退款率 {refund:.1f}% > 15%"))).to_be_visible()
     expect(page.locator(".product .badge")).to_have_class(re.compile(r"\bbad\b"))
+    # 达人广场 still lists the rooms it would fit, but first tells the merchant no anchor will be offered it
+    expect(page.locator("#fit-anchors .gated-notice")).to_contain_text(f"未通过质量门槛（退款率 {refund:.1f}% > 15%")
+    expect(page.locator("#fit-anchors .gated-notice")).to_contain_text("主播在选品中心看不到它")
 
 
 def test_paging_moves_through_the_picks(page, live, anchor):
@@ -574,12 +577,12 @@ def test_the_merchant_view_s_new_anchor_box_reads_yes_words_as_the_picks_do(page
     expect(page.locator("#square-filters input[name=new]")).to_be_checked()
 
 
-def test_the_expected_commission_says_the_rate_it_multiplies_by(page, live, anchor):
+def test_the_expected_commission_says_the_rate_it_multiplies_by_and_that_refunds_are_not_taken(page, live, anchor):
     pick = live.get(f"/v1/anchors/{anchor['id']}/picks", k=1)["items"][0]
     open_anchor(page, live, anchor["id"])
     rate = f"{pick['product']['commission_rate'] * 100:.4f}".rstrip("0").rstrip(".")
     title = page.locator("#picks .pick").first.locator("[title^='预计上架30天卖']").get_attribute("title")
-    assert f"× 佣金率 {rate}%" in title, title
+    assert f"× 佣金率 {rate}%" in title and title.endswith("退款前的预估"), title
 
 
 def test_the_full_boards_say_when_their_data_ends(page, live):

@@ -142,10 +142,10 @@ def test_text_that_is_not_utf8_once_unescaped_is_named_not_searched_as_written(c
 
 # -- numbers and punctuation in reasons --------------------------------------------------------------------
 
-#: a figure with decimals is a ratio (1.8 倍), money over ten thousand (¥1.2万) or a percentage; never a raw
+#: a figure with decimals is a ratio (1.8 倍), money over ten thousand (¥1.2万), a percentage or a rating; never a raw
 #: fraction or a float such as 0.39 or 800.0
 DECIMAL = re.compile(r"\d+\.\d+")
-ALLOWED_DECIMAL = re.compile(r"\d+\.\d(?: 倍|万|亿|%)")
+ALLOWED_DECIMAL = re.compile(r"\d+\.\d(?: 倍|万|亿|%| 分)")  # 分: a shop's rating (店铺评分 4.6 分)
 ASCII_PUNCTUATION = re.compile(r"(?<!\d),|,(?!\d{3})|[:;()]")  # a comma only as a thousands separator
 
 

@@ -182,14 +182,15 @@ def test_reasons_cite_the_statistics_they_name(client, ids, serving):
 
 
 def test_expected_value_is_affinity_price_and_commission_with_the_configured_weights(serving):
-    """The breakdown's expected value is relative affinity^a x price^p x commission^c (RankingConfig weights);
+    """The breakdown's expected value is relative affinity^a x price^p x commission^c x the 品控 factor
+    (RankingConfig weights);
     the score is that x the support boost x the room's exploration factor."""
     cfg = serving.ranker.config
     page = serving.ranker.picks(0, 30)
     for pick in page.items:
         b = pick.breakdown
         expected = (b["relative_affinity"] ** cfg.affinity_weight * b["order_value"] ** cfg.price_weight
-                    * b["commission_rate"] ** cfg.commission_weight)
+                    * b["commission_rate"] ** cfg.commission_weight * b["qc_factor"])
         assert b["expected_value"] == pytest.approx(expected, rel=1e-3)
         assert pick.score == pytest.approx(b["expected_value"] * b["support_boost"] * b["explore"], rel=1e-4)
 

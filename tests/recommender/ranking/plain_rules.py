@@ -81,7 +81,13 @@ def expected_value(ranker, anchor: int, rows: np.ndarray) -> np.ndarray:
                                                                                                              rows)
     # the good's yuan per order: the units an order holds x price, less discounts (Goods.order_value)
     return ((expected[rows] / top) ** cfg.affinity_weight * goods.order_value[rows] ** cfg.price_weight
-            * goods.commission[rows] ** cfg.commission_weight * boost)
+            * goods.commission[rows] ** cfg.commission_weight * qc_plain(goods, cfg)[rows] * boost)
+
+
+def qc_plain(goods, cfg) -> np.ndarray:
+    """The 品控 factor as ranking/qc.py's docstring writes it: refunds kept, the rating over 5, 10% a violation."""
+    return ((1 - goods.refund) * (goods.shop_rating / 5) * (1 - cfg.violation_penalty) ** goods.violations
+            ) ** cfg.qc_weight
 
 
 def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[dict, ...]]:

@@ -19,6 +19,8 @@ RANGES = {
     "vector_affinity_weight": (0.0, None, -0.01, None),
     "price_weight": (0.0, None, -0.01, None),
     "commission_weight": (0.0, None, -0.01, None),
+    "qc_weight": (0.0, None, -0.01, None),
+    "violation_penalty": (0.0, 0.99, -0.01, 1.0),
     "small_merchant_gmv_30d": (0.0, None, -1.0, None),
     "new_shop_days": (0.0, None, -1.0, None),
     "new_goods_days": (0.0, None, -1.0, None),

@@ -18,7 +18,7 @@ from recommender.ranking.scorers import Eligible, ShelfRateScorer
 from recommender.shelf_rate import ShelfRates
 from recommender.trend import room_trend_reach
 from tests.recommender.ranking.conftest import FILTERS
-from tests.recommender.ranking.plain_rules import brute_top
+from tests.recommender.ranking.plain_rules import brute_top, qc_plain
 
 
 @pytest.mark.parametrize("filters", FILTERS)
@@ -55,7 +55,8 @@ def test_the_vector_scorer_with_the_trend_retrieves_the_exact_top_goods_by_the_b
         got_sup, _ = scorer._top_blend(anchor, mask, 50, top, int(mask.sum()), supported_only=True)
         assert got_sup.tolist() == brute_top(base, mask & goods.supported, 50).tolist()
         scored = scorer.goods_for(anchor, Eligible(mask, int(mask.sum()), True), 20, 20)
-        final = base * scorer._value.per_order * scorer._value.commission * scorer.boost
+        final = (base * scorer._value.per_order * scorer._value.commission * qc_plain(goods, vector_ranker.config)
+                 * scorer.boost)
         first = scored.rows[np.lexsort((scored.rows, -scored.score))][:20]
         assert first.tolist() == brute_top(final, mask, 20).tolist()
 
@@ -72,7 +73,8 @@ def test_without_a_trend_a_rooms_goods_rank_by_affinity_alone(small_artifact, ve
     power = plain.config.vector_affinity_weight
     for pick in plain.picks(3, 20).items:
         b = pick.breakdown
-        money = b["order_value"] ** plain.config.price_weight * b["commission_rate"] ** plain.config.commission_weight
+        money = (b["order_value"] ** plain.config.price_weight * b["commission_rate"] ** plain.config.commission_weight
+                 * b["qc_factor"])
         assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power * money, rel=1e-3,
                                                     abs=power * 1e-6 * money + 1e-6)
     blended = [p.product for p in vector_ranker.picks(3, 20).items]
@@ -114,7 +116,8 @@ def test_the_affinity_exponent_follows_the_affinity_source(ranker, vector_ranker
     for r, power in ((ranker, cfg.affinity_weight), (vector_ranker, cfg.vector_affinity_weight)):
         for pick in r.picks(3, 20).items:
             b = pick.breakdown
-            money = b["order_value"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
+            money = (b["order_value"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
+                     * b["qc_factor"])
             trend = (r.scorer.trend_weight * float(r.scorer.room_trend(3, np.array([pick.product]))[0])
                      if r is vector_ranker else 0.0)
             # the figures are rounded to 6 decimals: a relative affinity off by 5e-7 moves the value by that x money
@@ -254,7 +257,8 @@ def test_the_audience_scorer_equals_ranking_every_eligible_good_under_any_settin
             if cfg.caution is not None:
                 expected = expected * scorer.personal.base.quality_quantile(cfg.caution)[rows]
             score = ((expected / max(top, 1e-12)) ** cfg.affinity_weight * goods.price[rows] ** cfg.price_weight
-                     * goods.commission[rows] ** cfg.commission_weight * scorer.boost[rows])
+                     * goods.commission[rows] ** cfg.commission_weight * qc_plain(goods, cfg)[rows]
+                     * scorer.boost[rows])
             if scorer.explore is not None:
                 score = score * scorer.explore.factors(anchor, rows)
             # the room's own categories: a fixed draw per room, as Rooms.outside is
@@ -387,7 +391,8 @@ def test_equal_scores_go_by_row_whichever_scorer_ranks():
 
 
 def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_artifact):
-    """Every rate 0 (a retailer's own log): every value would be 0, so price and commission are left out."""
+    """Every rate 0 (a retailer's own log): every value would be 0, so price and commission are left out (the 品控
+    factor is not: refunds and a poor shop lose sales whoever earns on them)."""
     from recommender.artifact import load_model
     from recommender.columns import Columns
     from recommender.ranking import Ranker
@@ -409,7 +414,8 @@ def test_a_catalogue_without_commissions_ranks_by_affinity_not_by_ties(small_art
         b = pick.breakdown
         assert b["expected_value"] > 0
         trend = ranker.scorer.trend_weight * float(ranker.scorer.room_trend(3, np.array([pick.product]))[0])
-        assert b["expected_value"] == pytest.approx(b["relative_affinity"] ** power + trend, rel=1e-3, abs=1e-5)
+        assert b["expected_value"] == pytest.approx((b["relative_affinity"] ** power + trend) * b["qc_factor"],
+                                                    rel=1e-3, abs=1e-5)  # 品控 still weighs: refunds lose sales
     # one good that earns brings the earnings back: price and commission weigh again
     with_commission(np.where(np.arange(n) == 0, 0.1, 0.0))
     earning = Ranker(model).picks(3, 20).items
@@ -431,7 +437,8 @@ def test_a_good_s_value_is_its_relative_expected_orders_to_the_affinity_exponent
         items = r.picks(anchor, 20).items
         for pick in items:
             b = pick.breakdown
-            money = b["order_value"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
+            money = (b["order_value"] ** cfg.price_weight * b["commission_rate"] ** cfg.commission_weight
+                     * b["qc_factor"])
             rel = b["relative_affinity"]  # rounded to 6 decimals: off by up to 5e-7, moving the value by its slope
             slope = power * max(rel - 5e-7, 1e-9) ** (power - 1) * money
             assert b["expected_value"] == pytest.approx(rel ** power * money, rel=1e-3, abs=slope * 5e-7 + 1e-6)
