@@ -39,6 +39,8 @@ Kind = Literal["id", "text", "float", "int", "timestamp", "bool"]
 
 #: Share of a table's rows that may be dropped before the whole snapshot is refused.
 MAX_BAD_FRACTION = 0.05
+#: an optional column with more invalid values than this and than MAX_BAD_FRACTION of its values is refused
+MIN_BAD_VALUES = 10
 #: Problems listed when a table is refused for too many bad rows, the most frequent first.
 MAX_CAUSES = 5
 #: How many example rows each problem quotes.
@@ -335,13 +337,16 @@ def _read(path: Path, table: Table) -> pd.DataFrame:
 
 
 def fingerprint_files(paths: Iterable[Path]) -> str:
-    """sha256 over the names and bytes of the snapshot's files: identifies the data a model was trained on."""
+    """sha256 over the names and bytes of the snapshot's files: identifies the data a model was trained on. A table
+    written as a partitioned Parquet directory (orders.parquet/dt=.../part-0.parquet) counts every file in it."""
     h = hashlib.sha256()
     for path in sorted(paths):
-        h.update(path.name.encode())
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for file in files:
+            h.update(file.relative_to(path.parent).as_posix().encode())
+            with open(file, "rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    h.update(chunk)
     return h.hexdigest()
 
 
@@ -349,20 +354,34 @@ def fingerprint_files(paths: Iterable[Path]) -> str:
 # column parsing: each returns the parsed column and a mask of cells that were present but invalid
 
 
-def _missing(s: pd.Series) -> np.ndarray:
+#: what databases and exports write for "no value" in a column of numbers, booleans or times (MySQL and Hive \N,
+#: NULL, None, NaN, -): missing, not an invalid value (which would fail a quality gate). Text columns keep them
+#: as written, except \N and NULL in optional ones ("NA" may be a region, "-" a brand's own name).
+NULL_WORDS = frozenset({"-", "--", "null", "none", "nan", "\\n", "n/a", "na", "nil"})
+TEXT_NULL_WORDS = frozenset({"\\n", "null"})
+
+
+def _missing(s: pd.Series, words: frozenset[str] = NULL_WORDS) -> np.ndarray:
     m = s.isna().to_numpy()
     if s.dtype == object or pd.api.types.is_string_dtype(s):
-        m = m | (s.astype("str").str.strip() == "").to_numpy()
+        text = s.astype("str").str.strip()
+        m = m | (text == "").to_numpy() | text.str.lower().isin(words).to_numpy()
     return m
 
 
 def _parse_id(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_integer_dtype(s):
+    if pd.api.types.is_unsigned_integer_dtype(s) and len(s) and int(s.max()) > np.iinfo(np.int64).max:
+        return s.astype(str), np.zeros(len(s), bool)  # uint64 ids past int64 as their digits, not wrapped negative
+    if pd.api.types.is_integer_dtype(s) and not s.isna().any():
         return s.astype(np.int64), np.zeros(len(s), bool)
     if pd.api.types.is_float_dtype(s):
-        integral = np.isfinite(s.to_numpy()) & (s.to_numpy() == np.round(s.to_numpy()))
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        # a float holds every integer only up to 2**53: a larger id stored as a float has lost its last digits
+        integral = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) <= 2.0**53)
         out = s.where(integral).astype("Int64")
         return out, ~integral & s.notna().to_numpy()
+    if pd.api.types.is_integer_dtype(s):  # nullable integers with a missing cell
+        return s.astype("Int64"), np.zeros(len(s), bool)
     text = s.astype("str").str.strip()
     return text.where(s.notna()), np.zeros(len(s), bool)
 
@@ -384,13 +403,16 @@ def _parse_int(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return out.where(~frac), bad
 
 
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
+# 是/否 and 1.0/0.0 as exports write them (the latter: pandas' float column for booleans with a missing cell)
+_TRUE = {"true", "1", "1.0", "yes", "y", "t", "是", "真"}
+_FALSE = {"false", "0", "0.0", "no", "n", "f", "否", "假"}
 
 
 def _parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_bool_dtype(s):
         return s.astype("boolean"), np.zeros(len(s), bool)
+    if pd.api.types.is_numeric_dtype(s):  # 1/0 (1.0/0.0): any other number is no boolean
+        s = s.astype("Float64").astype(str).where(s.notna())
     text = s.astype("str").str.strip().str.lower()
     is_true, is_false = text.isin(_TRUE).to_numpy(), text.isin(_FALSE).to_numpy()
     out = pd.Series(pd.array(np.where(is_true, True, False), dtype="boolean"), index=s.index)
@@ -410,6 +432,12 @@ def _parse_timestamp(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def _parse_text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return s.astype("str").where(s.notna()), np.zeros(len(s), bool)
+
+
+def _parse_optional_text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """An optional text column: \\N and NULL are a database's missing value, not a brand or a shop's name."""
+    null = s.notna().to_numpy() & s.astype("str").str.strip().str.lower().isin(TEXT_NULL_WORDS).to_numpy()
+    return s.astype("str").where(s.notna().to_numpy() & ~null), np.zeros(len(s), bool)
 
 
 _PARSERS = {
@@ -442,6 +470,15 @@ def latest_credible() -> pd.Timestamp:
     """The latest timestamp a snapshot may hold (naive UTC): the wall clock plus a day of clock skew. A later
     one is a typo (a mistyped year), not an event."""
     return pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_SLACK
+
+
+def _kind_text(col: Column) -> str:
+    """What a column's values must be, as its refusal says it."""
+    if col.kind == "bool":
+        return "true or false (true/false, 1/0, yes/no, 是/否)"
+    if col.kind in ("float", "int"):
+        return f"a number ({_range_text(col)})" if col.lo is not None or col.positive else "a number"
+    return {"timestamp": "an ISO 8601 time", "id": "an id", "text": "text"}[col.kind]
 
 
 def _range_text(col: Column) -> str:
@@ -509,7 +546,8 @@ class _TableCheck:
             if col.name not in self.df:
                 continue  # optional and absent: required ones were checked before
             raw = self.df[col.name]
-            parsed, bad = _PARSERS[col.kind](raw)
+            parse = _parse_optional_text if col.kind == "text" and not col.required else _PARSERS[col.kind]
+            parsed, bad = parse(raw)
             absent = parsed.isna().to_numpy() & ~bad
             bad_range = _out_of_range(parsed, col) & ~bad if col.kind in ("float", "int") else None
             if col.kind == "timestamp":  # one stray 2062 would become the snapshot's time, emptying every window
@@ -526,6 +564,12 @@ class _TableCheck:
                     self.problem(bad_range, f"out of range: {_range_text(col)}{held}", col.name, drop=False)
                     bad = bad | bad_range
                 parsed = parsed.where(~bad)
+                given = int((~_missing(raw)).sum())
+                # a format the contract does not read (是/否, percentages), not a few typos: refused, not blanked
+                if bad.sum() > max(MAX_BAD_FRACTION * given, MIN_BAD_VALUES):
+                    self.fatal(f"{int(bad.sum())} of its {given} values ({bad.sum() / given:.0%}) cannot be read as "
+                               f"{_kind_text(col)}: the export writes this column another way; fix its format, or "
+                               "leave the column out (it is optional)", col.name, bad)
                 if col.gate:
                     invalid |= (bad.astype(np.uint8) << gates.index(col.name)).astype(np.uint8)
             if col.kind == "int" and not col.required:
@@ -585,14 +629,12 @@ class _TableCheck:
             if vocab.is_integer and values.dtype == np.int64:  # the usual export: no mask, no copy (20M rows)
                 idx = vocab.index(values.to_numpy())
                 unknown = idx < 0
-            else:
-                if vocab.is_integer and not pd.api.types.is_integer_dtype(values):
-                    values = pd.to_numeric(values, errors="coerce").astype("Int64")
+            else:  # text ids, or nullable integers: the vocabulary casts them exactly (never through a float, which
+                # rounds ids above 2**53), and a value that is no id of it ("-", "null") is unknown, not missing
                 present = values.notna().to_numpy()
                 idx = np.full(len(values), -1, dtype=np.int64)
-                arr = values[present].to_numpy()
-                if vocab.is_integer:
-                    arr = arr.astype(np.int64)
+                kept = values[present]
+                arr = kept.to_numpy(np.int64) if pd.api.types.is_integer_dtype(kept) else kept.to_numpy(object)
                 idx[present] = vocab.index(arr)
                 unknown = present & (idx < 0)
             self.problem(unknown, f"unknown {col.name}: not in {col.ref}", col.name)

@@ -398,3 +398,98 @@ def test_a_split_cuts_the_click_log_at_its_moment(tiny_csv):
     cut = m.until(cutoff)
     assert len(cut.clicks) == (m.clicks["clicked_at"] < cutoff).sum() > 0
     assert cut.snapshot_time == cutoff
+
+
+# -- what real exports write (a data engineer's probe, stop 40) -------------------------------------------
+
+def _products_as_parquet(snapshot: Path, ids: np.ndarray | None = None, dtype: str = "int64") -> pd.DataFrame:
+    """products.csv replaced by a Parquet table with integer ids (`ids` in place of the original ones)."""
+    products = pd.read_csv(snapshot / "products.csv")
+    if ids is not None:
+        old = products["product_id"].astype(str).tolist()
+        mapping = dict(zip(old, ids.tolist(), strict=True))
+        for table in ("orders", "shelf", "clicks"):
+            if (snapshot / f"{table}.csv").exists():
+                df = read(snapshot, table)
+                df["product_id"] = df["product_id"].map(mapping).astype(str)
+                write(snapshot, table, df)
+        products["product_id"] = np.asarray(ids).astype(dtype)
+    products.to_parquet(snapshot / "products.parquet", index=False)
+    (snapshot / "products.csv").unlink()
+    return products
+
+
+def test_a_text_marker_in_an_id_column_is_an_unknown_id_not_the_last_good(tiny_csv):
+    """Integer ids in products.parquet, "-" in orders.csv: the marker became a missing value with code -1, which
+    credited the orders to the last good (or crashed training)."""
+    _products_as_parquet(tiny_csv)
+    orders = read(tiny_csv, "orders")
+    orders.loc[:9, "product_id"] = "-"
+    write(tiny_csv, "orders", orders)
+    m = load_snapshot(tiny_csv)
+    assert (m.orders["product"] >= 0).all() and len(m.orders) == len(orders) - 10
+    assert "orders.csv, column 'product_id', rows 1, 2, 3, 4, 5" in warnings_text(m) and "unknown product_id" in (
+        warnings_text(m))
+
+
+def test_ids_above_2_to_the_53_keep_every_digit_through_a_blank_cell(tiny_csv):
+    """Text ids with one blank cell went through a float and were rounded onto their neighbours' ids."""
+    n = len(read(tiny_csv, "products"))
+    big = 2**53 + np.arange(n, dtype=np.int64)
+    _products_as_parquet(tiny_csv, big)
+    orders = read(tiny_csv, "orders")
+    orders.loc[0, "product_id"] = ""  # the blank that turned the column into floats
+    write(tiny_csv, "orders", orders)
+    m = load_snapshot(tiny_csv)
+    kept = orders.drop(index=0).reset_index(drop=True)
+    assert (m.product_ids.ids[m.orders["product"].to_numpy()] == kept["product_id"].astype(np.int64)).all()
+
+
+def test_unsigned_ids_past_int64_are_kept_as_their_digits_not_wrapped_negative(tiny_csv):
+    n = len(read(tiny_csv, "products"))
+    huge = np.uint64(2**63) + np.arange(n, dtype=np.uint64)
+    _products_as_parquet(tiny_csv, huge, dtype="uint64")
+    m = load_snapshot(tiny_csv)
+    assert set(m.product_ids.ids.tolist()) == {str(int(x)) for x in huge}
+    assert len(m.orders) == len(read(tiny_csv, "orders"))  # the text ids of orders.csv find them
+
+
+@pytest.mark.parametrize(("true", "false"), [("是", "否"), ("1.0", "0.0"), ("Y", "N")])
+def test_booleans_as_exports_write_them(tiny_csv, true, false):
+    orders = read(tiny_csv, "orders")
+    truth = orders["refunded"].str.lower() == "true"
+    orders["refunded"] = np.where(truth, true, false)
+    write(tiny_csv, "orders", orders)
+    m = load_snapshot(tiny_csv)
+    assert m.orders["refunded"].astype(bool).tolist() == truth.tolist() and not m.report.warnings
+
+
+def test_an_optional_column_the_contract_cannot_read_at_all_is_refused_not_dropped(tiny_csv):
+    """Refunds written 退款/未退款 were blanked with a warning, and every refund counted as a sale; refund rates as
+    percentages blanked, and with them every good's gate."""
+    orders = read(tiny_csv, "orders")
+    orders["refunded"] = np.where(orders["refunded"].str.lower() == "true", "退款", "未退款")
+    write(tiny_csv, "orders", orders)
+    with pytest.raises(ContractError, match=r"orders\.csv, column 'refunded'.*cannot be read as true or false"):
+        load_snapshot(tiny_csv)
+
+
+def test_a_database_s_null_words_are_missing_values_not_invalid_ones(tiny_csv):
+    products = read(tiny_csv, "products")
+    products.loc[0, "refund_rate"], products.loc[1, "stock"] = "\\N", "NULL"
+    products.loc[2, "brand"], products.loc[3, "brand"] = "\\N", "NA"
+    write(tiny_csv, "products", products)
+    m = load_snapshot(tiny_csv)
+    assert pd.isna(m.products.loc[0, "refund_rate"]) and pd.isna(m.products.loc[1, "stock"])
+    assert (m.products[INVALID_GATES] == 0).all()  # unknown, which passes the gates, not invalid
+    assert pd.isna(m.products.loc[2, "brand"]) and m.products.loc[3, "brand"] == "NA"  # NA may be a brand's name
+    assert "refund_rate" not in warnings_text(m)
+
+
+def test_a_table_written_as_a_partitioned_parquet_directory_loads_and_is_fingerprinted(tiny_csv):
+    orders = pd.read_csv(tiny_csv / "orders.csv")
+    orders["dt"] = orders["ordered_at"].str[:10]
+    orders.to_parquet(tiny_csv / "orders.parquet", partition_cols=["dt"], index=False)
+    (tiny_csv / "orders.csv").unlink()
+    m = load_snapshot(tiny_csv)
+    assert len(m.orders) == len(orders) and len(m.fingerprint) == 64
