@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.artifact import Model
-from recommender.contract import Marketplace
+from recommender.contract import Marketplace, gate_columns
 
 #: the same goods' prices moved by this median factor (either way): a change of unit, not of prices
 PRICE_FACTOR = 5.0
@@ -26,6 +26,9 @@ MAX_MISPAID = 0.25
 #: less than this share of the served snapshot's follows still in the export: ids remapped, or a partial export
 MIN_FOLLOWS_KEPT = 0.5
 FOLLOW_SAMPLE = 200_000  # the served follows checked (a sample: a large market holds 20M)
+#: less than this share of the served model's goods still in the export: product ids remapped (goods come and go
+#: by the day, not by the half)
+MIN_GOODS_KEPT = 0.5
 
 
 def snapshot_problems(m: Marketplace, served: Model | None = None, seed: int = 0) -> list[str]:
@@ -45,7 +48,42 @@ def snapshot_problems(m: Marketplace, served: Model | None = None, seed: int = 0
         if kept is not None and kept < MIN_FOLLOWS_KEPT:
             problems.append(f"follows: only {kept:.0%} of the served snapshot's (fan, anchor) follows are in this "
                             "export: fan or anchor ids remapped, or a partial export")
+        goods = _goods_kept(m, served)
+        if goods is not None and goods < MIN_GOODS_KEPT:
+            problems.append(f"products: only {goods:.0%} of the served model's goods are in this export: product "
+                            "ids remapped, or a partial export")
+        problems += _gate_columns_lost(m, served)
     return problems
+
+
+def _same_kind(today: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both id arrays as one type: the same export written as CSV (text ids) and as Parquet (integers) holds the
+    same ids, which compared as they are would read as all remapped."""
+    if today.dtype.kind == before.dtype.kind:
+        return today, before
+    return today.astype(str), before.astype(str)
+
+
+def _goods_kept(m: Marketplace, served: Model) -> float | None:
+    before = np.asarray(served.product_ids.ids)
+    if len(before) < 20:
+        return None
+    today, before = _same_kind(np.asarray(m.product_ids.ids), before)
+    return float(np.isin(before, today).mean())
+
+
+def _gate_columns_lost(m: Marketplace, served: Model) -> list[str]:
+    """Quality-gate columns the served model had and the export lacks: without them every good (or room) passes
+    those gates, so a refresh would loosen them silently."""
+    had = served.manifest.get("columns", {})
+    out = []
+    for table, df in (("products", m.products), ("anchors", m.anchors)):
+        lost = [c for c in gate_columns(table) if c in had.get(table, ()) and c not in df]
+        if lost:
+            who, which = "good" if table == "products" else "room", "that gate" if len(lost) == 1 else "those gates"
+            out.append(f"{table}: the export has no {', '.join(lost)}, which the served model had: every {who} "
+                       f"would pass {which} (export the columns, or train by hand to drop them on purpose)")
+    return out
 
 
 def _mispaid_share(m: Marketplace) -> float | None:
@@ -62,8 +100,9 @@ def _mispaid_share(m: Marketplace) -> float | None:
 
 
 def _price_factor(m: Marketplace, served: Model) -> float | None:
-    today = pd.Series(m.products["price"].to_numpy(np.float64), index=pd.Index(m.product_ids.ids))
-    before = pd.Series(served.products["price"].to_numpy(np.float64), index=pd.Index(served.product_ids.ids))
+    ids, served_ids = _same_kind(np.asarray(m.product_ids.ids), np.asarray(served.product_ids.ids))
+    today = pd.Series(m.products["price"].to_numpy(np.float64), index=pd.Index(ids))
+    before = pd.Series(served.products["price"].to_numpy(np.float64), index=pd.Index(served_ids))
     both = today.index.intersection(before.index)
     if len(both) < 20:
         return None
@@ -79,9 +118,9 @@ def _follows_kept(m: Marketplace, served: Model, seed: int) -> float | None:
         return None
     take = np.sort(np.random.default_rng(seed).choice(n, min(n, FOLLOW_SAMPLE), replace=False))
     fan_rows = np.searchsorted(indptr, take, side="right") - 1
-    before = pd.MultiIndex.from_arrays([np.asarray(served.fan_ids.ids)[fan_rows],
-                                        np.asarray(served.anchor_ids.ids)[np.asarray(served.follow_anchors)[take]]])
     f = m.follows
-    today = pd.MultiIndex.from_arrays([np.asarray(m.fan_ids.ids)[f["fan"].to_numpy()],
-                                       np.asarray(m.anchor_ids.ids)[f["anchor"].to_numpy()]])
+    fans, served_fans = _same_kind(np.asarray(m.fan_ids.ids), np.asarray(served.fan_ids.ids))
+    anchors, served_anchors = _same_kind(np.asarray(m.anchor_ids.ids), np.asarray(served.anchor_ids.ids))
+    before = pd.MultiIndex.from_arrays([served_fans[fan_rows], served_anchors[np.asarray(served.follow_anchors)[take]]])
+    today = pd.MultiIndex.from_arrays([fans[f["fan"].to_numpy()], anchors[f["anchor"].to_numpy()]])
     return float(before.isin(today).mean())

@@ -52,6 +52,7 @@ from recommender.shelf_rate import fit_shelf
 from recommender.threads import compute_threads
 from recommender.trend import category_codes, fan_category_log_share, fan_rebuys, product_trend
 from training.config import TrainConfig
+from training.drift import snapshot_problems
 
 _log = logging.getLogger(__name__)
 def no_shelf_rate(m: Marketplace) -> str:
@@ -211,6 +212,12 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
         if len(m.orders) == 0:
             where = (find_table_file(Path(m.source), "orders") or [m.source])[0] if m.source else "the snapshot"
             raise ContractError([f"{where}: the orders table has no valid rows; nothing to learn from"])
+        if not isinstance(data, Marketplace):  # a snapshot wrong throughout though every row passed (prices in fen
+            # against amounts in yuan): nightly refuses it, and so does a training by hand (a loaded marketplace
+            # comes from a job that checked it, or split it from one)
+            problems = snapshot_problems(m)
+            if problems:
+                raise ContractError([f"{m.source}: {p}" for p in problems])
 
     with (ArtifactWriter(out, overwrite=overwrite) as writer, compute_threads(config.threads) as threads,
           ThreadPoolExecutor(2, thread_name_prefix="beside") as background):

@@ -215,6 +215,46 @@ def test_an_export_wrong_throughout_is_invalid_data_though_every_row_passes(serv
     assert Registry.open(served).versions() == before
 
 
+def _drop(*columns: str):
+    def change(frame: pd.DataFrame) -> None:
+        for column in columns:
+            del frame[column]
+    return change
+
+
+def test_a_refresh_without_the_gate_columns_is_invalid_data_not_a_looser_gate(served, snapshots, tmp_path):
+    """A data engineer's probe: the next day's export without refund_rate, shop_rating and merchant_violations was
+    promoted, and goods of a 28%-refund, 3.3-star shop passed the gates."""
+    bad = _broken(snapshots["today"], tmp_path / "bad", "products", _drop("refund_rate", "shop_rating"))
+    code, result = run_nightly(bad, served)
+    assert code == EXIT_INVALID_DATA, result.get("reason")
+    assert "products: the export has no refund_rate, shop_rating, which the served model had" in result["reason"]
+
+
+def test_a_refresh_with_every_product_id_remapped_is_invalid_data(served, snapshots, tmp_path):
+    import shutil
+
+    bad = Path(shutil.copytree(snapshots["today"], tmp_path / "bad"))
+    for table in ("products", "orders", "shelf", "clicks"):
+        if (bad / f"{table}.parquet").exists():
+            frame = pd.read_parquet(bad / f"{table}.parquet")
+            frame["product_id"] = frame["product_id"] + 1_000_000
+            frame.to_parquet(bad / f"{table}.parquet", index=False)
+    code, result = run_nightly(bad, served)
+    assert code == EXIT_INVALID_DATA and "of the served model's goods are in this export" in result["reason"], (
+        result.get("reason"))
+
+
+def test_the_same_export_written_as_csv_is_not_taken_for_remapped_ids(served, snapshots, tmp_path):
+    """Text ids (CSV) against the served model's integers read as 0% of the follows kept: 'ids remapped'."""
+    as_csv = tmp_path / "csv"
+    as_csv.mkdir()
+    for path in Path(snapshots["today"]).glob("*.parquet"):
+        pd.read_parquet(path).to_csv(as_csv / f"{path.stem}.csv", index=False)
+    code, result = run_nightly(as_csv, served)
+    assert code == EXIT_PROMOTED, result.get("reason")
+
+
 def test_a_failure_while_publishing_leaves_the_served_model(served, snapshots, monkeypatch):
     reg = Registry.open(served)
     before = reg.current()

@@ -126,6 +126,22 @@ def test_goods_whose_export_held_invalid_gate_values_are_gated_by_the_trained_mo
     assert ranker.gate.sum() > len(rows)  # the others are judged as before
 
 
+def test_a_snapshot_with_prices_in_fen_and_amounts_in_yuan_is_refused_by_hand_as_by_nightly(small_snapshot,
+                                                                                            tmp_path):
+    """Every row passes; the picks then showed a ¥57.90 good at ¥5,790 and commission per unit ¥2,373.9."""
+    import shutil
+
+    from recommender.contract import ContractError
+
+    snap = shutil.copytree(small_snapshot, tmp_path / "snap")
+    products = pd.read_parquet(snap / "products.parquet")
+    products["price"] = (products["price"] * 100).round()
+    products.to_parquet(snap / "products.parquet", index=False)
+    with pytest.raises(ContractError, match="paid more than 2x off their good's price"):
+        trainer.train(snap, tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
 def test_a_snapshot_without_a_shelf_table_trains_without_the_shelf_rate_model(small_snapshot, tmp_path):
     import shutil
 
