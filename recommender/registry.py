@@ -36,6 +36,22 @@ SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a versio
 LOCK_GUARD = ".lock-guard"  # flock'd while a job takes nightly.lock (an empty file, kept)
 
 
+def _turned_away(entry: dict) -> bool:
+    """A rollback that left its version for an older one. `rollback --to` a newer version is a roll-forward: the
+    version it leaves was superseded, not turned away, and stays one a worker falls back to."""
+    previous, version = entry.get("previous"), entry.get("version")
+    return (entry.get("event") == "rolled_back" and isinstance(previous, str)
+            and not (isinstance(version, str) and version > previous))
+
+
+def _maybe_complete(version: Path) -> bool:
+    """A version folder with a manifest, or one that cannot be read to tell (listed, not hidden)."""
+    try:
+        return version.is_dir() and (version / "manifest.json").exists()
+    except OSError:  # PermissionError and the like: exists() raises all but "no such file"
+        return True
+
+
 @dataclass(frozen=True)
 class Registry:
     root: Path
@@ -89,11 +105,13 @@ class Registry:
         return self.versions_dir / version
 
     def versions(self) -> list[str]:
-        """Complete versions (those with a manifest), oldest first (none where there is no versions/ folder)."""
+        """Complete versions (those with a manifest), oldest first (none where there is no versions/ folder). A
+        version whose folder cannot be read (its permissions) is listed: whoever loads it is told why it cannot, and
+        one unreadable old version must not hide the others (it stopped every worker's fallback)."""
         if not self.versions_dir.is_dir():
             return []
         return sorted(p.name for p in self.versions_dir.iterdir()
-                      if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists())
+                      if not p.name.startswith(".") and _maybe_complete(p))
 
     # -- CURRENT ----------------------------------------------------------------------------------------------
     def current(self) -> str | None:
@@ -161,7 +179,7 @@ class Registry:
             version = entry.get("version")
             if entry.get("event") not in SERVED_EVENTS or not isinstance(version, str):
                 continue
-            if entry["event"] == "rolled_back" and entry.get("previous") in order:
+            if _turned_away(entry) and entry["previous"] in order:
                 order.remove(entry["previous"])  # a version rolled back from is not one to go back to
             if version in order:
                 order.remove(version)
@@ -194,7 +212,7 @@ class Registry:
         complete, kept = set(self.versions()), set(self.served())
         out: list[str] = []
         for entry in reversed(self.history()):
-            version = entry.get("previous") if entry.get("event") == "rolled_back" else None
+            version = entry.get("previous") if _turned_away(entry) else None
             if isinstance(version, str) and version != exclude and version in complete and version not in kept \
                     and version not in out:
                 out.append(version)

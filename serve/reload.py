@@ -34,6 +34,7 @@ class Reloader:
         self.fallback: str | None = None  # serving an earlier version because CURRENT could not be loaded
         self._empty_warned = False  # said once that CURRENT is missing or empty (until it names a version)
         self._fallback_tried: str | None = None  # the CURRENT whose fallback was last tried
+        self._failed_files: tuple | None = None  # the failed version's files as they were when it failed
 
     def serving_version(self) -> str | None:
         current = self.state.get("serving")
@@ -67,7 +68,10 @@ class Reloader:
                     # CURRENT names what is served again (a rollback past a broken version): nothing is wrong now
                     self.fallback, self.failed_version, self.last_error = None, None, None
                 return {"reloaded": False, "serving": served, "current": target}
-            if target == self.failed_version and not (force or retry) and served is not None:
+            if (target == self.failed_version and not (force or retry) and served is not None
+                    and _files_of(self.registry.path(target)) == self._failed_files):
+                # unchanged since it failed; once its files are repaired in place (restored, their permissions
+                # fixed) the poll tries it again, so a worker that fell back returns to CURRENT by itself
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             started = time.perf_counter()
             fresh = self._load(target, served)
@@ -94,7 +98,7 @@ class Reloader:
         try:
             return self.load(self.registry.path(version))
         except Exception as exc:  # a version that cannot load is refused, whatever broke
-            self.failed_version = version
+            self.failed_version, self._failed_files = version, _files_of(self.registry.path(version))
             self.last_error = {"version": version, "error": f"{type(exc).__name__}: {exc}", "at": self.last_check}
             if isinstance(exc, XuanpinError | OSError):  # named problems: the message says what is wrong
                 _log.error("refused model version %s, still serving %s: %s", version, served, exc)
@@ -142,3 +146,18 @@ class Reloader:
         return {"registry": str(self.registry.root), "current": self.registry.current(),
                 "serving": self.serving_version(), "fallback": self.fallback is not None,
                 "last_check": self.last_check, "last_error": self.last_error}
+
+
+def _files_of(version: Path) -> tuple:
+    """What a version's folder holds, by name, size and change time (a chmod or a restore changes the latter), to
+    tell a failed version repaired in place from one still broken, without loading it on every poll; a folder
+    that cannot be walked says so (and changes once it can)."""
+    out = []
+    try:
+        for path in sorted(version.rglob("*")):
+            st = path.stat()
+            out.append((path.relative_to(version).as_posix(), st.st_size, st.st_ctime_ns))
+        out.append(("", 0, version.stat().st_ctime_ns))
+    except OSError as exc:
+        return (("unreadable", exc.errno),)
+    return tuple(out)

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +88,36 @@ def test_the_fallback_order_is_the_versions_served_before_then_those_rolled_back
     assert reg.fallback_order(exclude="20260104T000000Z") == [
         "20260102T000000Z", "20260101T000000Z", "20260103T000000Z"]
     assert reg.fallback_order(exclude="20260102T000000Z")[0] == "20260104T000000Z"
+
+
+def test_a_roll_forward_does_not_turn_away_the_version_it_leaves(reg):
+    """An SRE's probe: after rollback then `rollback --to` the newer version again, the one in between was
+    recorded as rolled back from, and a worker falling back from a damaged CURRENT served the oldest."""
+    for version in ("20260101T000000Z", "20260102T000000Z", "20260103T000000Z"):
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    assert reg.rollback() == "20260102T000000Z"  # 03 turned away
+    assert reg.rollback("20260103T000000Z") == "20260103T000000Z"  # forward again: 02 superseded, not bad
+    assert reg.fallback_order(exclude="20260103T000000Z")[0] == "20260102T000000Z"
+    assert reg.rolled_back_from() == []
+
+
+def test_an_unreadable_version_is_listed_and_hides_no_other(reg, monkeypatch):
+    """A folder whose permissions forbid reading its manifest raised out of versions(): every worker's fallback
+    and `registry list` failed on one old version."""
+    real_exists = Path.exists
+
+    def exists(path: Path) -> bool:
+        if path.parent.name == "20260101T000000Z":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_exists(path)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    assert reg.versions() == ["20260101T000000Z", "20260102T000000Z", "20260103T000000Z"]
+    for version in ("20260102T000000Z", "20260103T000000Z"):
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    assert reg.fallback_order(exclude="20260103T000000Z") == ["20260102T000000Z"]
 
 
 def test_a_history_line_torn_by_a_crash_is_skipped(reg):

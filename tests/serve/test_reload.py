@@ -91,16 +91,23 @@ def test_a_corrupt_version_is_refused_and_the_old_model_keeps_serving(app, regis
     assert status["last_error"]["version"] == "v3-broken"
 
 
-def test_a_version_repaired_in_place_is_loaded_when_the_operator_asks_again(app, registry, artifacts):
-    """Polling does not retry a version that failed (each try would log the same error), but POST reload does:
-    the operator may have repaired its files where they are."""
+def test_a_version_repaired_in_place_is_loaded_at_the_next_poll_and_an_unchanged_one_is_not_retried(
+        app, registry, artifacts):
+    """Polling does not load again a failed version whose files are as they were (each try would log the same
+    error); once they are repaired in place (restored, their permissions fixed) it does, so a worker returns to
+    CURRENT by itself (an SRE's probe found workers left on the older version until reloaded one by one). The
+    operator's POST reload tries again whatever changed."""
     client = app.test_client()
     (registry.root / "CURRENT").write_text("v3-broken\n")
     assert reload(client).get_json()["reloaded"] is False
     reloader = app.extensions["xuanpin"]["reloader"]
+    loads = []
+    real_load = reloader.load
+    reloader.load = lambda path: loads.append(path) or real_load(path)
+    assert reloader.check()["reloaded"] is False and loads == []  # unchanged: not tried
+    assert reload(client).get_json()["reloaded"] is False and len(loads) == 1  # the operator's retry tries
     shutil.copy(artifacts / "v1/vectors/product.npy", registry.path("v3-broken") / "vectors/product.npy")
-    assert reloader.check()["reloaded"] is False  # the poller's call: not retried
-    body = reload(client).get_json()
+    body = reloader.check()  # the poller's call, after the repair
     assert body["reloaded"] is True and body["serving"] == "v3-broken" and served(app) == "v3-broken"
     assert client.get("/v1/model").get_json()["reload"]["last_error"] is None
 
