@@ -28,6 +28,19 @@ def test_every_field_is_filled_and_the_body_limit_is_the_services(tmp_path):
     assert "access_log /dev/stdout xuanpin;" in _conf(tmp_path, access_log="-")
 
 
+@pytest.mark.parametrize(("hard", "connections", "files"), [(1024, 496, 1024), (20_000, 9_984, 20_000),
+                                                              (1 << 20, 16_368, 32_768)])
+def test_nginx_holds_as_many_slow_clients_as_the_open_file_limit_allows(tmp_path, monkeypatch, hard, connections,
+                                                                         files):
+    """A fixed 1,024 connections let 1,100 slow clients reset later requests (an SRE's probe); each proxied request
+    holds two files, and nginx may not ask past the hard limit."""
+    from serve import proxy
+
+    monkeypatch.setattr(proxy.resource, "getrlimit", lambda which: (1024, hard))
+    conf = _conf(tmp_path)
+    assert f"worker_connections {connections};" in conf and f"worker_rlimit_nofile {files};" in conf
+
+
 @pytest.mark.parametrize("listen", ["127.0.0.1:80; include /etc/passwd", "", "0.0.0.0:80 ssl", "$host:80"])
 def test_an_address_that_would_change_the_configuration_is_refused(tmp_path, listen):
     with pytest.raises(ValueError, match="nginx's configuration"):
