@@ -21,7 +21,8 @@ class HotConfig(Settings):
     """Hot items (爆款): where orders are counted and what makes a burst."""
 
     # the store
-    redis_url: str | None = Field(None, description="redis://host:port/db; unset: in-process (one worker only)")
+    redis_url: str | None = Field(None, pattern=r"^(redis|rediss|unix)://", description="redis://host:port/db "
+                                  "(rediss:// with TLS, unix:///path.sock); unset: in-process (one worker only)")
     redis_prefix: str = Field("xp:hot:", min_length=1, description="key prefix, to share one Redis")
     redis_timeout: float = Field(2.0, gt=0, description="seconds before a Redis call counts as failed")
     room_capacity: int = Field(100_000, ge=100, description="(room, good) keys the in-process store keeps")

@@ -25,6 +25,16 @@ def test_serve_with_a_non_numeric_environment_variable_is_a_clean_error_naming_i
     assert f"Error: {var}='{value}': must be" in r.output
 
 
+def test_a_redis_url_without_its_scheme_is_refused_with_the_settings_naming_it(small_artifact):
+    """An SRE's probe: localhost:6390 crashed every worker at boot with redis-py's traceback, naming no variable."""
+    from serve.config import ServiceConfig
+
+    with pytest.raises(Exception, match=r"redis_url[\s\S]*redis\|rediss\|unix"):
+        ServiceConfig.from_env({"XUANPIN_MODEL": str(small_artifact), "XUANPIN_REDIS_URL": "localhost:6390"})
+    ok = ServiceConfig.from_env({"XUANPIN_MODEL": str(small_artifact), "XUANPIN_REDIS_URL": "redis://h:6390/0"})
+    assert ok.hot.redis_url == "redis://h:6390/0"
+
+
 def test_stream_orders_to_no_service_is_a_clean_error(small_artifact):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
