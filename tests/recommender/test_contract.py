@@ -95,6 +95,22 @@ def test_missing_required_column_is_fatal_and_names_file_and_column(tiny_csv):
     assert "products.csv, column 'commission_rate': required column is missing" in str(err.value)
 
 
+def test_a_missing_column_s_refusal_says_what_the_header_holds_instead(tiny_csv):
+    """"required column is missing" sent the engineer looking for a column that was there as 'price ' or PRICE,
+    or inside a header split on ';'."""
+    products = read(tiny_csv, "products")
+    write(tiny_csv, "products", products.rename(columns={"price": "Price "}))
+    with pytest.raises(ContractError, match=r"the header has 'Price '; rename it 'price'"):
+        load_snapshot(tiny_csv)
+    products.to_csv(tiny_csv / "products.csv", index=False, sep=";")
+    with pytest.raises(ContractError, match=r"the header reads as one column 'product_id;title;.*comma-separated"):
+        load_snapshot(tiny_csv)
+    write(tiny_csv, "products", products.rename(columns={"price": "售价"}))
+    with pytest.raises(ContractError, match=r"price': required column is missing \(the header has 'product_id', "
+                                            r"'title'.*'售价'"):
+        load_snapshot(tiny_csv)
+
+
 def test_every_fatal_problem_is_listed_at_once(tiny_csv):
     write(tiny_csv, "products", read(tiny_csv, "products").drop(columns=["price"]))
     write(tiny_csv, "fans", read(tiny_csv, "fans").drop(columns=["created_at"]))
@@ -493,3 +509,24 @@ def test_a_table_written_as_a_partitioned_parquet_directory_loads_and_is_fingerp
     (tiny_csv / "orders.csv").unlink()
     m = load_snapshot(tiny_csv)
     assert len(m.orders) == len(orders) and len(m.fingerprint) == 64
+
+
+def test_follows_exported_as_an_event_log_and_anonymous_clicks_are_dropped_not_a_refused_snapshot(tiny_csv):
+    """Each follow listed again (an event log: 90% of the rows repeats) and clicks of visitors who are no fans
+    (fan_id 0: not logged in) are what such tables hold, not a broken export: dropped, the rest kept."""
+    follows = read(tiny_csv, "follows")
+    write(tiny_csv, "follows", pd.concat([follows] * 10, ignore_index=True))
+    clicks = read(tiny_csv, "clicks")
+    clicks.loc[: len(clicks) // 5, "fan_id"] = "0"
+    write(tiny_csv, "clicks", clicks)
+    m = load_snapshot(tiny_csv)
+    assert len(m.follows) == len(follows) and len(m.clicks) == len(clicks) - (len(clicks) // 5 + 1)
+    assert "a visitor who is no fan" in warnings_text(m) and "listed more than once; kept the earliest" in (
+        warnings_text(m))
+    # a reference that is wrong is still a bad row: 20% of clicks naming unknown goods refuse the snapshot
+    clicks = read(tiny_csv, "clicks")
+    clicks.loc[len(clicks) * 3 // 4:, "product_id"] = "999999999"  # rows of real fans
+    write(tiny_csv, "clicks", clicks)
+    with pytest.raises(ContractError, match=r"clicks\.csv.*are bad, more than the 5%"):
+        load_snapshot(tiny_csv)
+
