@@ -126,7 +126,7 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
         state["serving"] = load(config.model)
         _log.info("serving model %s from %s", state["serving"].version, config.model)
     else:  # follow a registry: not ready (503) until a valid CURRENT is loaded
-        state["reloader"] = Reloader(state, config.registry, load)
+        state["reloader"] = Reloader(state, config.registry, load, observe=metrics.fallback.set)
         state["reloader"].check()
         if config.poll_seconds > 0:
             state["reloader"].start(config.poll_seconds)

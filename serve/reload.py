@@ -24,7 +24,9 @@ _log = logging.getLogger(__name__)
 
 
 class Reloader:
-    def __init__(self, state: dict, registry: Path, load: Callable[[Path], Serving]) -> None:
+    def __init__(self, state: dict, registry: Path, load: Callable[[Path], Serving],
+                 observe: Callable[[bool], None] | None = None) -> None:
+        """`observe(fallback)` is told after every check whether the worker serves a fallback (the metric)."""
         # followed, never created: a mistyped XUANPIN_REGISTRY must not become an empty registry (it says so below)
         self.state, self.registry, self.load = state, Registry(Path(registry)), load
         self._lock = threading.Lock()  # one load at a time per worker
@@ -35,12 +37,21 @@ class Reloader:
         self._empty_warned = False  # said once that CURRENT is missing or empty (until it names a version)
         self._fallback_tried: str | None = None  # the CURRENT whose fallback was last tried
         self._failed_files: tuple | None = None  # the failed version's files as they were when it failed
+        self.observe = observe
 
     def serving_version(self) -> str | None:
         current = self.state.get("serving")
         return current.model.path.name if current is not None else None
 
     def check(self, force: bool = False, retry: bool = False) -> dict:
+        """`_check`, then the metric told whether this worker now serves a fallback."""
+        try:
+            return self._check(force, retry)
+        finally:
+            if self.observe is not None:
+                self.observe(self.fallback is not None)
+
+    def _check(self, force: bool = False, retry: bool = False) -> dict:
         """Load CURRENT if it is not what is served. Returns what happened, for the admin route. A version that
         failed to load is not tried again by polling while a model is served (each try would log the same error),
         only when `retry` (an operator asking: the files may have been repaired in place) or `force`; a worker

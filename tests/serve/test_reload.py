@@ -184,10 +184,13 @@ def test_a_worker_starting_on_a_current_it_cannot_load_serves_the_version_served
     status = app.test_client().get("/v1/model").get_json()["reload"]
     assert status["fallback"] is True and status["current"] == "v2" and status["last_error"]["version"] == "v2"
     assert app.test_client().get("/readyz").status_code == 200
+    # the metric an alert can watch (an SRE's probe: only the per-worker version told of a fallback)
+    assert "xuanpin_model_fallback 1.0" in app.test_client().get("/metrics").get_data(as_text=True)
     registry.rollback()  # the operator points CURRENT back at what the worker serves: no fallback any more
     assert registry.current() == "v1" and reload(app.test_client()).get_json()["serving"] == "v1"
     status = app.test_client().get("/v1/model").get_json()["reload"]
     assert status["fallback"] is False and status["last_error"] is None
+    assert "xuanpin_model_fallback 0.0" in app.test_client().get("/metrics").get_data(as_text=True)
     shutil.copytree(registry.path("v1"), registry.path("v5-fixed"))  # a good version is published
     registry.set_current("v5-fixed")
     body = reload(app.test_client()).get_json()
