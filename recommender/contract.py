@@ -399,11 +399,22 @@ def _parse_id(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return text.where(s.notna()), np.zeros(len(s), bool)
 
 
+#: 1,299.00: a number with thousands separators, as spreadsheets export prices of ¥1,000 and more
+_THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+
+
 def _parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_bool_dtype(s):
         s = s.astype(float)
     out = pd.to_numeric(s, errors="coerce").astype(float)
     bad = out.isna().to_numpy() & ~_missing(s)
+    if bad.any() and (s.dtype == object or pd.api.types.is_string_dtype(s)):  # only the cells that failed
+        text = s[bad].astype("str").str.strip()
+        grouped = text.str.fullmatch(_THOUSANDS).fillna(False).to_numpy(bool)
+        if grouped.any():
+            at = np.flatnonzero(bad)[grouped]
+            out.iloc[at] = pd.to_numeric(text[grouped].str.replace(",", "", regex=False)).to_numpy(float)
+            bad[at] = False
     bad |= np.isinf(out.to_numpy())
     return out.where(~bad), bad
 

@@ -530,3 +530,15 @@ def test_follows_exported_as_an_event_log_and_anonymous_clicks_are_dropped_not_a
     with pytest.raises(ContractError, match=r"clicks\.csv.*are bad, more than the 5%"):
         load_snapshot(tiny_csv)
 
+
+def test_numbers_with_thousands_separators_are_read_as_numbers(tiny_csv):
+    """A spreadsheet writes 1,299.00 for prices of ¥1,000 and more: those rows were dropped, with their orders."""
+    products = read(tiny_csv, "products")
+    products.loc[0, "price"], products.loc[1, "price"] = "1,299.00", "12,345"
+    products.loc[2, "price"] = "1,29.0"  # not a grouping: still refused
+    write(tiny_csv, "products", products)
+    m = load_snapshot(tiny_csv)
+    price = dict(zip(m.products["product_id"].astype(str), m.products["price"], strict=True))
+    assert price[products.loc[0, "product_id"]] == 1299.0 and price[products.loc[1, "product_id"]] == 12345.0
+    assert products.loc[2, "product_id"] not in price
+
