@@ -87,7 +87,12 @@ class HotLists:
         return self.store.kind
 
     def status(self) -> dict:
-        """For /v1/model: what an operator needs to see (no store call: this must not hang on Redis)."""
+        """For /v1/model: what an operator needs to see (no store call: this must not hang on Redis). It starts
+        the background refresh where no hot route has yet (a worker that had served none kept reporting a Redis
+        error from its start long after Redis was back: an SRE's probe); the next status is then current."""
+        if self.cfg.refresh_seconds > 0 and (self._refresher is None or not self._refresher.is_alive()):
+            self._refresher = threading.Thread(target=self._refresh, name="hot-refresh", daemon=True)
+            self._refresher.start()
         held = self._platform
         return {"store": self.kind, "clock": self.cfg.clock, "as_of_minute": held.bursts.now if held else None,
                 "hot_goods": len(held.bursts.keys) if held else None, "last_error": self.last_error,

@@ -210,6 +210,24 @@ def test_after_a_store_failure_the_last_list_is_served_stale_and_the_store_left_
     assert hot.status()["last_error"] is None
 
 
+def test_a_worker_that_served_no_hot_route_reports_the_store_back_once_asked_for_its_status():
+    """An SRE's probe: a worker started while Redis was down kept reporting that error on /v1/model long after
+    Redis was back, until a hot route reached it (only those started the background refresh)."""
+    import time
+
+    store = FlakyStore()
+    hot = HotLists(HotConfig(clock="events", refresh_seconds=0.05, retry_seconds=0.0), store)
+    hot.ingest(burst())
+    store.failing = True
+    hot.refresh()  # what the start-up's first computation met
+    assert hot.status()["last_error"] == "store down"
+    store.failing = False
+    deadline = time.monotonic() + 5
+    while hot.status()["last_error"] is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert hot.status()["last_error"] is None
+
+
 def test_a_failed_ingest_raises_and_leaves_the_store_alone_for_retry_seconds(clock):
     store = FlakyStore()
     hot = HotLists(HotConfig(clock="events", refresh_seconds=0, retry_seconds=5), store)
