@@ -221,7 +221,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
             free = shutil.disk_usage(registry.root).free if registry.root.exists() else None
             where = exc.filename or f"a file under {registry.root}"
             result["reason"] = (f"{where}: {exc.strerror or exc}"
-                                + ("" if free is None else f" ({free / 2**20:,.0f} MB free on its disk)"))
+                                + ("" if free is None else f" ({_space(free)} free on its disk)"))
         registry.record("error", reason=result["reason"], data=result["data"])
     result["exit_code"] = code
     result["seconds"] = round(time.perf_counter() - started, 1)
@@ -229,6 +229,11 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
     if report is not None:
         _write_report_quietly(result, report)
     return code, result
+
+
+def _space(free: int) -> str:
+    """Bytes as an operator reads them: "168 KB", not a full disk's "0 MB"."""
+    return f"{free / 2**20:,.0f} MB" if free >= 2**20 else f"{free / 2**10:,.0f} KB"
 
 
 def _write_report_quietly(result: dict, report: Path) -> None:

@@ -285,6 +285,11 @@ def test_a_short_write_names_the_registry_and_the_space_left(served, snapshots, 
     assert "4763 requested and 2016 written" in result["reason"]
 
 
+def test_space_left_under_a_megabyte_is_said_in_kilobytes():
+    """An SRE's probe: a full disk with 168 KB left was reported as "0 MB free"."""
+    assert (nightly._space(168 * 1024), nightly._space(5 * 2**20)) == ("168 KB", "5 MB")
+
+
 def test_a_live_lock_blocks_a_second_run_and_a_dead_ones_lock_is_cleared(served, snapshots):
     reg = Registry.open(served)
     with reg.lock():
