@@ -39,8 +39,10 @@ Kind = Literal["id", "text", "float", "int", "timestamp", "bool"]
 
 #: Share of a table's rows that may be dropped before the whole snapshot is refused.
 MAX_BAD_FRACTION = 0.05
-#: an optional column with more invalid values than this and than MAX_BAD_FRACTION of its values is refused
+#: an optional column with more unreadable values than this and than MAX_BAD_FRACTION of its values is refused
 MIN_BAD_VALUES = 10
+#: clicks of visitors who are no fans are dropped without counting as bad rows, up to this share of the log
+MAX_ANONYMOUS_CLICKS = 0.5
 #: Problems listed when a table is refused for too many bad rows, the most frequent first.
 MAX_CAUSES = 5
 #: How many example rows each problem quotes.
@@ -584,11 +586,15 @@ class _TableCheck:
             if col.kind == "timestamp":  # one stray 2062 would become the snapshot's time, emptying every window
                 bad_range = (parsed > latest_credible()).to_numpy(dtype=bool, na_value=False) & ~bad
             if col.required:
-                self.problem(absent, "required value is missing", col.name)
+                anonymous = self.table.name == "clicks" and col.name == "fan_id"  # a visitor not logged in
+                self.problem(absent, "required value is missing" + (
+                    " (a visitor who is no fan; not counted as a bad row)" if anonymous else ""), col.name,
+                    expected=anonymous)
                 self.problem(bad, f"cannot parse as {col.kind}", col.name)
                 if bad_range is not None:
                     self.problem(bad_range, f"out of range: {_range_text(col)}", col.name)
             else:
+                unreadable = bad  # parse failures: the format; out-of-range values are the data's
                 held = "; value blanked" + (", and the row fails its quality gate" if col.gate else "")
                 self.problem(bad, f"cannot parse as {col.kind}{held}", col.name, drop=False)
                 if bad_range is not None:
@@ -596,11 +602,12 @@ class _TableCheck:
                     bad = bad | bad_range
                 parsed = parsed.where(~bad)
                 given = int((~_missing(raw)).sum())
-                # a format the contract does not read (是/否, percentages), not a few typos: refused, not blanked
-                if bad.sum() > max(MAX_BAD_FRACTION * given, MIN_BAD_VALUES):
-                    self.fatal(f"{int(bad.sum())} of its {given} values ({bad.sum() / given:.0%}) cannot be read as "
-                               f"{_kind_text(col)}: the export writes this column another way; fix its format, or "
-                               "leave the column out (it is optional)", col.name, bad)
+                # a format the contract does not read (退款/未退款, ¥ signs), not a few typos: refused, not blanked
+                # (out-of-range values, an oversold stock of -3, are the data's own: blanked and warned)
+                if unreadable.sum() > max(MAX_BAD_FRACTION * given, MIN_BAD_VALUES):
+                    self.fatal(f"{int(unreadable.sum())} of its {given} values ({unreadable.sum() / given:.0%}) "
+                               f"cannot be read as {_kind_text(col)}: the export writes this column another way; "
+                               "fix its format, or leave the column out (it is optional)", col.name, unreadable)
                 if col.gate:
                     invalid |= (bad.astype(np.uint8) << gates.index(col.name)).astype(np.uint8)
             if col.kind == "int" and not col.required:
@@ -680,6 +687,10 @@ class _TableCheck:
         self.report.rows_read[self.table.name] = n
         self.report.rows_kept[self.table.name] = n - dropped
         bad = int((self.drop & ~self.expected).sum())
+        if self.table.name == "clicks" and n and (self.drop & self.expected).sum() > MAX_ANONYMOUS_CLICKS * n:
+            self.fatal(f"{int((self.drop & self.expected).sum())} of {n} clicks name no fan of the fans table: fan "
+                       "ids remapped, or a log of visitors rather than fans; fix the export or leave the log out",
+                       "fan_id")
         if n and bad / n > MAX_BAD_FRACTION:
             causes = sorted((p for p in self.report.problems if p.file == self.file and not p.fatal),
                             key=lambda p: -p.count)

@@ -37,11 +37,11 @@ LOCK_GUARD = ".lock-guard"  # flock'd while a job takes nightly.lock (an empty f
 
 
 def _turned_away(entry: dict) -> bool:
-    """A rollback that left its version for an older one. `rollback --to` a newer version is a roll-forward: the
-    version it leaves was superseded, not turned away, and stays one a worker falls back to."""
-    previous, version = entry.get("previous"), entry.get("version")
-    return (entry.get("event") == "rolled_back" and isinstance(previous, str)
-            and not (isinstance(version, str) and version > previous))
+    """A rollback that turned its version away. `rollback --to` a newer version is a roll-forward (recorded
+    `forward`): the version it leaves was superseded, not turned away, and stays one a worker falls back to. A
+    plain rollback always turns its version away, whichever is newer."""
+    return (entry.get("event") == "rolled_back" and isinstance(entry.get("previous"), str)
+            and not entry.get("forward"))
 
 
 def _maybe_complete(version: Path) -> bool:
@@ -234,6 +234,7 @@ class Registry:
             except (OSError, FormatError) as exc:
                 return str(exc)
 
+        asked = to is not None
         with self.lock():
             current = self.current()
             broken: list[str] = []  # versions served before that cannot be served now, each with why
@@ -249,9 +250,11 @@ class Registry:
                     raise RegistryError(f"{self.root}: no version served before {current} to roll back to{unusable}")
             elif (why := problem(to)) is not None:
                 raise RegistryError(f"refusing to point CURRENT at {self.path(to)}: {why}")
+            forward = asked and current is not None and to > current  # a newer version named: a roll-forward
             self.set_current(to)
             skipped = {"skipped": broken} if broken else {}
-            self.record("rolled_back", version=to, previous=current, **skipped)
+            self.record("rolled_back", version=to, previous=current, **skipped, **({"forward": True} if forward
+                                                                                   else {}))
         return to
 
     # -- retention --------------------------------------------------------------------------------------------

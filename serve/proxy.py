@@ -47,11 +47,12 @@ MAX_CONNECTIONS = 16_384
 
 def connection_limits() -> dict[str, str]:
     """worker_connections and the open-file limit nginx asks for: as many connections as the system's hard limit
-    on open files allows (a proxied request holds two: its client and gunicorn's socket), up to MAX_CONNECTIONS.
-    With the former fixed 1,024, 1,100 slow clients left later requests reset, not queued (an SRE's probe)."""
+    on open files allows, up to MAX_CONNECTIONS (nginx counts a proxied request's socket to gunicorn among its
+    connections, so they need no second halving), a few files kept for logs and the listening socket. With the
+    former fixed 1,024, 1,100 slow clients left later requests reset, not queued (an SRE's probe)."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    files = MAX_CONNECTIONS * 2 if hard == resource.RLIM_INFINITY else min(int(hard), MAX_CONNECTIONS * 2)
-    return {"worker_connections": str(max(files // 2 - 16, 256)), "worker_rlimit_nofile": str(files)}
+    files = MAX_CONNECTIONS + 32 if hard == resource.RLIM_INFINITY else min(int(hard), MAX_CONNECTIONS + 32)
+    return {"worker_connections": str(max(files - 32, 256)), "worker_rlimit_nofile": str(files)}
 
 
 def render_nginx_conf(*, listen: str, socket: Path, run_dir: Path, max_body_bytes: int,

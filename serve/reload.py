@@ -120,7 +120,7 @@ class Reloader:
     def _fallback(self, refused: str | None) -> str | None:
         """A worker that starts on a CURRENT it cannot load serves the newest version served before that loads
         (CURRENT is left alone: the registry's owner decides), and keeps polling CURRENT."""
-        error = self.last_error
+        error, files = self.last_error, self._failed_files
         try:
             # last in the order: a version the owner rolled back from still answers requests; nothing would not
             order, turned_away = self.registry.fallback_order(exclude=refused), self.registry.rolled_back_from(refused)
@@ -132,12 +132,13 @@ class Reloader:
             if fresh is not None:
                 self.state["serving"] = fresh
                 self.last_error, self.failed_version, self.fallback = error, refused, version
+                self._failed_files = files  # CURRENT's, not those of a version passed over on the way
                 _log.warning("CURRENT %s; serving %s, %s",
                              "is missing or empty" if refused is None else f"{refused} cannot be loaded", version,
                              "a version rolled back from, since no other version loads: roll forward or repair"
                              if version in turned_away else "the newest version served before")
                 return version
-        self.last_error, self.failed_version = error, refused
+        self.last_error, self.failed_version, self._failed_files = error, refused, files
         return None
 
     def start(self, every_s: float) -> threading.Thread:

@@ -78,11 +78,12 @@ def _gate_columns_lost(m: Marketplace, served: Model) -> list[str]:
     had = served.manifest.get("columns", {})
     out = []
     for table, df in (("products", m.products), ("anchors", m.anchors)):
-        lost = [c for c in gate_columns(table) if c in had.get(table, ()) and c not in df]
+        lost = [c for c in gate_columns(table) if c in had.get(table, ()) and (c not in df or df[c].isna().all())]
         if lost:
             who, which = "good" if table == "products" else "room", "that gate" if len(lost) == 1 else "those gates"
-            out.append(f"{table}: the export has no {', '.join(lost)}, which the served model had: every {who} "
-                       f"would pass {which} (export the columns, or train by hand to drop them on purpose)")
+            out.append(f"{table}: the export has no {', '.join(lost)} (absent or blank), which the served model "
+                       f"had: every {who} would pass {which} (export the columns, or train by hand to drop them on "
+                       "purpose)")
     return out
 
 

@@ -428,7 +428,7 @@ def _fallback_model(registry: Registry, damaged: str) -> tuple[Model | None, str
     for version in registry.fallback_order(exclude=damaged):
         try:
             return load_model(registry.path(version), mmap=False), version
-        except ArtifactError:
+        except (ArtifactError, OSError):  # damaged, or a folder it may not read: the next, as a worker does
             continue
     return None, damaged
 
@@ -479,8 +479,9 @@ def registry_table(registry_dir: str | Path, verify: bool = True) -> pd.DataFram
             man = read_manifest(registry.path(version))
             row |= {"created_at": man["created_at"], "fingerprint": man["data"]["fingerprint"][:16],
                     "orders": man["counts"]["orders"]}
-        except (ArtifactError, KeyError, TypeError) as exc:
-            problem = str(exc).split(": ", 1)[-1] if isinstance(exc, ArtifactError) else f"manifest lacks {exc}"
+        except (ArtifactError, OSError, KeyError, TypeError) as exc:  # OSError: a folder it may not read
+            problem = (str(exc).split(": ", 1)[-1] if isinstance(exc, ArtifactError | OSError)
+                       else f"manifest lacks {exc}")
             row |= {"created_at": f"UNREADABLE: {problem}"[:80], "fingerprint": "", "orders": ""}
         if verify:
             try:

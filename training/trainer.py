@@ -55,6 +55,8 @@ from training.config import TrainConfig
 from training.drift import snapshot_problems
 
 _log = logging.getLogger(__name__)
+
+
 def no_shelf_rate(m: Marketplace) -> str:
     """The warning of a model trained without the shelf-rate model (shelf_rate.has_exposure false), naming which
     of the two tables it lacked."""
@@ -62,6 +64,8 @@ def no_shelf_rate(m: Marketplace) -> str:
              "no orders, so nothing says what sold in the days on sale")
     return (f"no shelf-rate model: the snapshot has {lacks}; picks rank by the vectors' affinity and show no "
             "expected commission in yuan")
+
+
 T = TypeVar("T")
 
 STAGES = ("load", "matrices", "factors", "content", "anchors", "index", "shelf_rate", "audience_fit", "statistics",

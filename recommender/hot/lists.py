@@ -241,6 +241,8 @@ class HotLists:
             self._refresher.start()
             return first
         held = self._platform
+        if held is None and self.last_error is None:  # the refresh (started by /v1/model) has not run yet
+            return self._cached(None)
         if held is None or self.last_error is not None:  # the last refresh failed: what we last knew, stale
             return HotList(held.bursts if held else Bursts.empty(), time.monotonic(), stale=True,
                            error=self.last_error)

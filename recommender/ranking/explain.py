@@ -20,7 +20,7 @@ BOARD_REASON_RANKS = 50  # a board rank is a reason down to this place
 #: a good without sales in 7 days is said to draw clicks when it has this many times its category's average
 CLICKS_REASON_RATIO = 2.0
 CLICKS_REASON_MIN = 10  # ... and at least this many clicks in 30 days
-QC_REASON_BELOW = 0.8  # a pick's reason names its 品控 factor below this (a fifth or more of its score taken)
+QC_REASON_AT = 0.8  # a pick's reason names its 品控 factor at or below this (a fifth or more of its score taken)
 
 
 class Explainer:
@@ -59,8 +59,7 @@ class Explainer:
         self._stock, self._units_7d = goods.stock.tolist(), np.asarray(goods.sales[7], np.int64).tolist()
         self._shop_age = goods.shop_age_days.tolist()
         self._qc = (np.ones(self._n_goods) if qc is None else np.asarray(qc, np.float64)).round(4).tolist()
-        self._refund, self._rating = goods.refund.tolist(), goods.shop_rating.tolist()
-        self._violations = goods.violations.tolist()
+        self._goods = goods  # its refund, rating and violations, read only for a pick the 品控 factor cuts
         self._age_days, self._merchant_gmv = goods.age_days.tolist(), goods.merchant_gmv.tolist()
         self._audience_col = [int(rooms.audience_column[c]) for c in goods.category.tolist()]
         self._category_code = goods.category
@@ -119,8 +118,10 @@ class Explainer:
             why.append(reasons.new_shop(self._shop_age[p]))
         if low_stock(self._stock[p], self._units_7d[p]):  # the product page's 库存预警 rule (unknown stock: inf)
             why.append(reasons.low_stock(int(self._stock[p]), self._units_7d[p]))
-        if self._qc[p] < QC_REASON_BELOW:
-            why.append(reasons.quality_control(self._qc[p], self._refund[p], self._rating[p], self._violations[p]))
+        if self._qc[p] <= QC_REASON_AT:
+            g = self._goods
+            why.append(reasons.quality_control(self._qc[p], float(g.refund[p]), float(g.shop_rating[p]),
+                                               float(g.violations[p])))
         fixed = (self._audience_col[p], cat, tuple(why), tuple(supported))
         if self.memo_size:
             if len(self._memo) >= self.memo_size:

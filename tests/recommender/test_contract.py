@@ -511,13 +511,24 @@ def test_a_table_written_as_a_partitioned_parquet_directory_loads_and_is_fingerp
     assert len(m.orders) == len(orders) and len(m.fingerprint) == 64
 
 
+def test_out_of_range_values_are_the_data_s_own_and_blanked_however_many(tiny_csv):
+    """The review: 14 of 120 goods oversold (stock -3) refused the snapshot as a column "written another way";
+    they are blanked and fail their gate, as one is."""
+    products = read(tiny_csv, "products")
+    products.loc[:13, "stock"] = "-3"
+    write(tiny_csv, "products", products)
+    m = load_snapshot(tiny_csv)
+    assert (m.products[INVALID_GATES].to_numpy()[:14] == 1 << gate_columns("products").index("stock")).all()
+
+
 def test_follows_exported_as_an_event_log_and_anonymous_clicks_are_dropped_not_a_refused_snapshot(tiny_csv):
     """Each follow listed again (an event log: 90% of the rows repeats) and clicks of visitors who are no fans
     (fan_id 0: not logged in) are what such tables hold, not a broken export: dropped, the rest kept."""
     follows = read(tiny_csv, "follows")
     write(tiny_csv, "follows", pd.concat([follows] * 10, ignore_index=True))
     clicks = read(tiny_csv, "clicks")
-    clicks.loc[: len(clicks) // 5, "fan_id"] = "0"
+    clicks.loc[: len(clicks) // 10, "fan_id"] = "0"
+    clicks.loc[len(clicks) // 10 + 1: len(clicks) // 5, "fan_id"] = ""  # a blank: as anonymous as a 0
     write(tiny_csv, "clicks", clicks)
     m = load_snapshot(tiny_csv)
     assert len(m.follows) == len(follows) and len(m.clicks) == len(clicks) - (len(clicks) // 5 + 1)
@@ -541,4 +552,13 @@ def test_numbers_with_thousands_separators_are_read_as_numbers(tiny_csv):
     price = dict(zip(m.products["product_id"].astype(str), m.products["price"], strict=True))
     assert price[products.loc[0, "product_id"]] == 1299.0 and price[products.loc[1, "product_id"]] == 12345.0
     assert products.loc[2, "product_id"] not in price
+
+
+def test_a_click_log_whose_clicks_mostly_name_no_fan_is_refused(tiny_csv):
+    """Anonymous clicks are expected, a log of visitors (or fan ids remapped) is not: over half name no fan."""
+    clicks = read(tiny_csv, "clicks")
+    clicks["fan_id"] = "123456789"
+    write(tiny_csv, "clicks", clicks)
+    with pytest.raises(ContractError, match=r"clicks name no fan of the fans table"):
+        load_snapshot(tiny_csv)
 

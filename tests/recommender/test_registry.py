@@ -102,6 +102,18 @@ def test_a_roll_forward_does_not_turn_away_the_version_it_leaves(reg):
     assert reg.rolled_back_from() == []
 
 
+def test_a_plain_rollback_turns_its_version_away_whichever_is_newer(reg):
+    """The review: judged by ids, `rollback --to` the oldest then a plain rollback (to a newer one) left the
+    oldest as a version to go back to; a roll-forward is recorded as such instead."""
+    for version in ("20260101T000000Z", "20260102T000000Z", "20260103T000000Z"):
+        reg.set_current(version)
+        reg.record("promoted", version=version)
+    assert reg.rollback("20260101T000000Z") == "20260101T000000Z"
+    assert reg.rollback() == "20260102T000000Z"
+    assert reg.served() == ["20260102T000000Z"] and "20260101T000000Z" in reg.rolled_back_from()
+    assert "forward" not in reg.history()[-1]
+
+
 def test_an_unreadable_version_is_listed_and_hides_no_other(reg, monkeypatch):
     """A folder whose permissions forbid reading its manifest raised out of versions(): every worker's fallback
     and `registry list` failed on one old version."""

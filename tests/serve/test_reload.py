@@ -112,6 +112,22 @@ def test_a_version_repaired_in_place_is_loaded_at_the_next_poll_and_an_unchanged
     assert client.get("/v1/model").get_json()["reload"]["last_error"] is None
 
 
+def test_a_worker_that_fell_back_past_a_broken_version_does_not_retry_an_unchanged_current(registry):
+    """The review: the broken version passed over while falling back left its files' signature in place of
+    CURRENT's, so the next poll loaded CURRENT again (and logged its error again) though nothing had changed."""
+    shutil.copytree(registry.path("v3-broken"), registry.path("v4-broken"))
+    for version in ("v1", "v3-broken", "v4-broken"):
+        registry.record("promoted", version=version)
+    (registry.root / "CURRENT").write_text("v4-broken\n")
+    app = create_app({"registry": str(registry.root), "poll_seconds": 0, "admin_token": TOKEN})
+    assert served(app) == "v1"  # v4 and v3 refused, v1 served
+    reloader = app.extensions["xuanpin"]["reloader"]
+    loads = []
+    real_load = reloader.load
+    reloader.load = lambda path: loads.append(path.name) or real_load(path)
+    assert reloader.check()["reloaded"] is False and loads == []
+
+
 def test_a_version_with_an_unreadable_index_is_refused_like_any_other(app, registry):
     """Four bytes overwritten in a faiss file keep its size; faiss refuses it with a RuntimeError, which once
     escaped the reloader as a 500 and left the poller retrying forever."""

@@ -228,7 +228,13 @@ def test_a_refresh_without_the_gate_columns_is_invalid_data_not_a_looser_gate(se
     bad = _broken(snapshots["today"], tmp_path / "bad", "products", _drop("refund_rate", "shop_rating"))
     code, result = run_nightly(bad, served)
     assert code == EXIT_INVALID_DATA, result.get("reason")
-    assert "products: the export has no refund_rate, shop_rating, which the served model had" in result["reason"]
+    assert "products: the export has no refund_rate, shop_rating (absent or blank)" in result["reason"]
+
+    def blank(frame: pd.DataFrame) -> None:  # the column there, every value empty: the same loosening
+        frame["merchant_violations"] = pd.Series([None] * len(frame), dtype="Int64")
+
+    code, result = run_nightly(_broken(snapshots["today"], tmp_path / "blank", "products", blank), served)
+    assert code == EXIT_INVALID_DATA and "no merchant_violations (absent or blank)" in result["reason"]
 
 
 def test_a_refresh_with_every_product_id_remapped_is_invalid_data(served, snapshots, tmp_path):
@@ -243,6 +249,29 @@ def test_a_refresh_with_every_product_id_remapped_is_invalid_data(served, snapsh
     code, result = run_nightly(bad, served)
     assert code == EXIT_INVALID_DATA and "of the served model's goods are in this export" in result["reason"], (
         result.get("reason"))
+
+
+def test_a_version_folder_it_may_not_read_is_listed_as_unreadable_and_passed_over(served, snapshots, monkeypatch):
+    """Once versions() listed an unreadable folder (its permissions), `registry list` and the nightly fallback
+    met its PermissionError and crashed (the review)."""
+    reg = Registry.open(served)
+    first = reg.current()
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    second = reg.current()
+    real_read, real_load = nightly.read_manifest, nightly.load_model
+
+    def denied(real):
+        def call(path, *args, **kwargs):
+            if Path(path).name == first:
+                raise PermissionError(13, "Permission denied", str(Path(path) / "manifest.json"))
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(nightly, "read_manifest", denied(real_read))
+    monkeypatch.setattr(nightly, "load_model", denied(real_load))
+    table = registry_table(served, verify=False)
+    assert table.set_index("version").loc[first, "created_at"].startswith("UNREADABLE: ")
+    assert nightly._fallback_model(reg, second) == (None, second)  # passed over, not raised
 
 
 def test_the_same_export_written_as_csv_is_not_taken_for_remapped_ids(served, snapshots, tmp_path):

@@ -228,6 +228,17 @@ def test_a_worker_that_served_no_hot_route_reports_the_store_back_once_asked_for
     assert hot.status()["last_error"] is None
 
 
+def test_a_status_asked_first_does_not_make_the_first_hot_answer_empty_and_stale():
+    """The review: the refresher /v1/model started had computed nothing yet, so the next hot route answered an
+    empty list marked stale, which the stale-answers metric counts."""
+    store = FlakyStore()
+    hot = HotLists(HotConfig(clock="events", refresh_seconds=60), store)
+    hot.ingest(burst())
+    hot.status()
+    first = hot.platform()
+    assert not first.stale and first.bursts.keys.tolist() == ["good-1"]
+
+
 def test_a_failed_ingest_raises_and_leaves_the_store_alone_for_retry_seconds(clock):
     store = FlakyStore()
     hot = HotLists(HotConfig(clock="events", refresh_seconds=0, retry_seconds=5), store)

@@ -67,6 +67,10 @@ def test_a_worse_shop_inside_the_gates_ranks_below_what_it_did_and_the_pick_says
     assert shown.breakdown["expected_commission_30d"] == pytest.approx(was["expected_commission_30d"], rel=1e-6)
     caution = [r for r in shown.reasons if r["code"] == "quality_control"]
     assert caution and caution[0]["text"].startswith("品控降权 45%：退款率 15%，店铺评分 4.0 分，违规 2 次")
+    # exactly a fifth (4.0 stars, nothing else) is "a fifth or more": named too
+    edge = Ranker(_with_shop(small_artifact, good, 0.0, 4.0, 0)).picks(anchor, 100).items
+    said = next(p for p in edge if p.product == good)
+    assert said.breakdown["qc_factor"] == 0.8 and any(r["code"] == "quality_control" for r in said.reasons)
     # with the factor off, the worse shop ranks where the clean one did
     off = Ranker(worse, RankingConfig(qc_weight=0)).picks(anchor, 20).items
     assert [p.product for p in off] == [p.product for p in Ranker(model, RankingConfig(qc_weight=0)).picks(
