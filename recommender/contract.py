@@ -847,9 +847,33 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         report.add(Problem(str(files["orders"]), f"the last order ({last}) is {lag:.1f} days before the snapshot's "
                            f"latest record ({m.snapshot_time}): a late or partial order export? Every 1/7/30-day "
                            "sales figure ends at the latter and reads low"))
+    night = _night_peak(m)
+    if night is not None:
+        report.add(Problem(str(files["orders"]), f"orders peak at {night:02d}:00-{(night + 3) % 24:02d}:00 Beijing "
+                           "time, the middle of the night: were the times exported in Beijing time without a zone? "
+                           "A time without an offset is read as UTC; write +08:00 (every Beijing day, trend and "
+                           "created_at shown would be 8 hours off)", "ordered_at"))
     for problem in report.warnings:
         _log.warning("%s", problem)
     return m
+
+
+#: Beijing hours a platform's busiest three hours of orders never start in (01:00-07:59: the night), and the
+#: orders needed before the hour of day says anything
+NIGHT_HOURS, NIGHT_MIN_ORDERS = range(1, 8), 1000
+
+
+def _night_peak(m: Marketplace) -> int | None:
+    """The Beijing hour the busiest three hours of orders start at, when that is the middle of the night: the sign
+    of Beijing times exported without a zone (read as UTC, every order lands 8 hours late; live rooms peak at
+    20:00-22:00). None otherwise, or with too few orders to tell."""
+    if len(m.orders) < NIGHT_MIN_ORDERS:
+        return None
+    hours = ((m.orders["ordered_at"] + pd.Timedelta(hours=8)).dt.hour).to_numpy()
+    counts = np.bincount(hours, minlength=24).astype(float)
+    three = counts + np.roll(counts, -1) + np.roll(counts, -2)  # hours h, h+1, h+2
+    peak = int(np.argmax(three))
+    return peak if peak in NIGHT_HOURS else None
 
 
 #: orders ending more than this many days before the other tables' latest record are a warning (nightly refuses)

@@ -562,3 +562,14 @@ def test_a_click_log_whose_clicks_mostly_name_no_fan_is_refused(tiny_csv):
     with pytest.raises(ContractError, match=r"clicks name no fan of the fans table"):
         load_snapshot(tiny_csv)
 
+
+def test_orders_peaking_in_the_beijing_night_are_said_to_be_beijing_times_without_a_zone(tiny_csv):
+    """Read as UTC, a naive Beijing export lands every order 8 hours late: the evening peak at 04:00-06:00."""
+    assert "the middle of the night" not in warnings_text(load_snapshot(tiny_csv))  # the generator writes UTC
+    orders = read(tiny_csv, "orders")
+    naive = pd.to_datetime(orders["ordered_at"], format="ISO8601") + pd.Timedelta(hours=8)
+    orders["ordered_at"] = naive.dt.strftime("%Y-%m-%d %H:%M:%S")
+    write(tiny_csv, "orders", orders)
+    said = warnings_text(load_snapshot(tiny_csv))
+    assert "orders.csv, column 'ordered_at': orders peak at 0" in said and "write +08:00" in said
+
