@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recommender.columns import Columns, TextColumn, days_before
+from recommender.contract import INVALID_GATES, gate_columns
 
 #: sort keys and their default order: dearest last for price (people browse from the cheap end), the most first
 #: for everything else. "relevance" is the keyword ranking (without a keyword: 7-day sales).
@@ -229,7 +230,10 @@ class Catalogue:
         self.price = products.numbers("price", np.nan)
         self.commission = products.numbers("commission_rate", np.nan)
         self.commission_per_unit = commission_per_unit(self.price, self.commission)
-        self.refund = products.numbers("refund_rate", 0.0)
+        # a refund rate the export held invalid (blanked, its gate failed) passes no max_refund_rate either
+        invalid = products.numbers(INVALID_GATES, 0).astype(np.int64) >> gate_columns("products").index(
+            "refund_rate") & 1
+        self.refund = np.where(invalid == 1, np.inf, products.numbers("refund_rate", 0.0))
         self.sales_7d = np.asarray(stats["sales_7d"], np.int64)
         self.gmv_7d = stats.numbers("gmv_7d", 0.0)
         self.orders_7d = np.asarray(stats["orders_7d"], np.int64)
@@ -326,7 +330,8 @@ class Catalogue:
             keep &= self.commission >= query.commission_min
         if query.min_sales_7d is not None:
             keep &= self.sales_7d >= query.min_sales_7d
-        if query.max_refund_rate is not None:  # a missing refund rate passes, as it does the quality gate
+        if query.max_refund_rate is not None:  # a missing refund rate passes, as it does the quality gate; an
+            # invalid one (inf here) passes neither
             keep &= self.refund <= query.max_refund_rate
         if query.within is not None:
             keep &= np.asarray(query.within, bool)

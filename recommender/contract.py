@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import hashlib
 import logging
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -204,7 +205,7 @@ class Problem:
             where += f", row{'s' if self.count > 1 else ''} {shown}{more}"
         text = f"{where}: {self.message}"
         if self.values:
-            text += " (values: " + ", ".join(repr(_plain(v)) for v in self.values) + ")"
+            text += " (values: " + ", ".join(_shown(v) for v in self.values) + ")"
         if not self.fatal:
             text += f"; {self.count} row{'s' if self.count != 1 else ''} affected"
         return text
@@ -212,6 +213,12 @@ class Problem:
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
+
+
+def _shown(v) -> str:
+    """A cell as a problem quotes it: a missing one as "blank", not nan."""
+    v = _plain(v)
+    return "blank" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else repr(v)
 
 
 @dataclass
@@ -852,7 +859,7 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         report.add(Problem(str(files["orders"]), f"orders peak at {night:02d}:00-{(night + 3) % 24:02d}:00 Beijing "
                            "time, the middle of the night: were the times exported in Beijing time without a zone? "
                            "A time without an offset is read as UTC; write +08:00 (every Beijing day, trend and "
-                           "created_at shown would be 8 hours off)", "ordered_at"))
+                           "created_at shown would be 8 hours off)", "ordered_at", count=len(m.orders)))
     for problem in report.warnings:
         _log.warning("%s", problem)
     return m

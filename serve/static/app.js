@@ -638,11 +638,11 @@ async function loadGates() {
   } catch (err) { gates = null; /* badges stay neutral; the parts of the page that fail say why */ }
 }
 
-function qualityBadge(card) {
-  let kind = "ok";
+function qualityBadge(card, passes = true) {
+  let kind = passes === false ? "bad" : "ok";  // failing a gate (an invalid value included) is never green
   let title = "退款率 / 店铺评分";
   if (gates) {
-    const fails = (card.refund_rate ?? 0) > gates.refund || (card.shop_rating ?? 5) < gates.rating;
+    const fails = passes === false || (card.refund_rate ?? 0) > gates.refund || (card.shop_rating ?? 5) < gates.rating;
     kind = fails ? "bad" : "good";
     title = `质量门槛：退款率不高于 ${pct(gates.refund)}，店铺评分不低于 ${num(gates.rating, 1)}`;
   }
@@ -780,7 +780,7 @@ function hitCard(hit) {
     h("div", { class: "card-top" }, h("span", { class: "rank" }, "#" + hit.rank),
       h("span", { class: "tag alt category" }, c.category),
       !hit.passes_gates && h("span", { class: "tag bad-tag gated", title: "主播选品与榜单不会推荐这个商品" }, "未通过质量门槛"),
-      lowStockTag(c), qualityBadge(c)),
+      lowStockTag(c), qualityBadge(c, hit.passes_gates)),
     productLink(c),
     h("div", { class: "money" },
       h("div", {}, h("span", { class: "label" }, "售价"), h("span", { class: "price" }, price(c.price))),
@@ -805,7 +805,7 @@ const GATE_NAMES = { refund_rate: "退款率", shop_rating: "店铺评分", merc
  * measure named in Chinese. */
 const gateText = (failure) => failure === "out of stock" ? "无库存" : failure === "created after the snapshot" ?
   "数据截止时尚未上架" : / invalid in the export/.test(failure) ?
-    failure.replace(/^(\w+) .*$/, (_, code) => `${GATE_NAMES[code] || code}数据不合法（导出值无效，已置空）`) :
+    failure.replace(/^(\w+) .*$/, (_, code) => `${GATE_NAMES[code] || code}的导出值无效`) :
     failure.replace(/^(\w+)/, (code) => GATE_NAMES[code] || code);
 
 const WINDOW_NAMES = { "1d": "近1天", "7d": "近7天", "30d": "近30天" };
@@ -831,7 +831,7 @@ async function showProduct(id, params) {
   fill(box,
     h("div", { class: "panel product" },
       h("div", { class: "profile-head" }, h("h1", { id: "product-title" }, c.title),
-        h("span", { class: "tag alt" }, c.category), qualityBadge(c),
+        h("span", { class: "tag alt" }, c.category), qualityBadge(c, q.passes_gates),
         q.passes_gates ? h("span", { class: "tag ok-tag" }, "通过质量门槛") :
           h("span", { class: "tag bad-tag", title: (q.failures || []).join("; ") },
             "未通过质量门槛：" + (q.failures || []).map(gateText).join("；"))),
@@ -1082,6 +1082,11 @@ function renderSquareFilters(id, f) {
   };
 }
 
+/** 达人广场 for a gated good: the merchant may fix it, so it is said first, whatever the list holds. */
+const gatedNotice = (body) => body.quality && body.quality.passes_gates === false &&
+  h("p", { class: "notice gated-notice" }, `这个商品未通过质量门槛（${(body.quality.failures || []).map(gateText).join("；")}），` +
+    "主播在选品中心看不到它" + (body.items.length ? "；下列主播是它通过门槛后最适合的。" : "。"));
+
 async function loadFitAnchors(id, offset, t, square) {
   const box = $("#fit-anchors");
   let body;
@@ -1096,16 +1101,15 @@ async function loadFitAnchors(id, offset, t, square) {
   const pg = body.paging;
   if (!body.items.length) {
     if (pg.offset > 0) {  // past the end (an old link): say so and offer the way back
-      fill(box, empty("没有更多主播了。"), pagerNav(pg, (offset) => fitAnchorsPage(id, offset, t, square), null, 0));
+      fill(box, gatedNotice(body), empty("没有更多主播了。"),
+        pagerNav(pg, (offset) => fitAnchorsPage(id, offset, t, square), null, 0));
       return;
     }
-    fill(box, empty(Object.keys(square || {}).length ? "没有符合筛选条件的主播，请放宽筛选条件。" : "暂无合适的主播。"));
+    fill(box, gatedNotice(body),
+      empty(Object.keys(square || {}).length ? "没有符合筛选条件的主播，请放宽筛选条件。" : "暂无合适的主播。"));
     return;
   }
-  const gated = body.quality && body.quality.passes_gates === false &&  // a merchant may fix it: say so first
-    h("p", { class: "notice gated-notice" }, `这个商品未通过质量门槛（${(body.quality.failures || []).map(gateText).join("；")}），` +
-      "主播在选品中心看不到它；下列主播是它通过门槛后最适合的。");
-  fill(box, gated,
+  fill(box, gatedNotice(body),
     h("div", { class: "list-head" }, h("span", { class: "muted" }, `第 ${pg.offset + 1}–${pg.offset + body.items.length} 位`),
       csvLink(`/v1/products/${encodeURIComponent(id)}/anchors`, { k: 10, offset: offset || "", ...square })),
     h("div", { class: "table-scroll" }, h("table", { class: "table fit-anchors" },

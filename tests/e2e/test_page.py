@@ -244,6 +244,16 @@ def test_a_gated_product_says_why(page, live, live_app):
     # 达人广场 still lists the rooms it would fit, but first tells the merchant no anchor will be offered it
     expect(page.locator("#fit-anchors .gated-notice")).to_contain_text(f"未通过质量门槛（退款率 {refund:.1f}% > 15%")
     expect(page.locator("#fit-anchors .gated-notice")).to_contain_text("主播在选品中心看不到它")
+    # said first even when the filters leave no room (the check of this stop's features)
+    page.goto(f"{live.url}/#/product/{product_id}?min_fans=999999999")
+    expect(page.locator("#fit-anchors .gated-notice")).to_contain_text("主播在选品中心看不到它。")
+    expect(page.locator("#fit-anchors")).to_contain_text("没有符合筛选条件的主播")
+    # a good gated by violations or stock alone has a fine refund rate and rating: its badge is not green then
+    g = s.ranker.goods
+    other = np.flatnonzero(~s.ranker.gate & (g.refund <= 0.15) & (g.shop_rating >= 4.0) & ~(g.age_days < 0))
+    assert len(other), "the small world has goods gated by stock or violations alone"
+    page.goto(f"{live.url}/#/product/{s.model.product_ids.ids[int(other[0])]}")
+    expect(page.locator(".product .badge")).to_have_class(re.compile(r"\bbad\b"))
 
 
 def test_paging_moves_through_the_picks(page, live, anchor):

@@ -110,3 +110,15 @@ def test_a_good_s_id_finds_the_good_first_whatever_its_title():
     assert c.search(ProductQuery(q="6000000003", category="家居")).total == 0  # the filters still apply
     text = catalogue([{"title": "a"}, {"title": "b"}], ids=["sku-9", "sku-1"])
     assert text.search(ProductQuery(q="sku-1")).rows.tolist() == [1]
+
+
+def test_a_refund_rate_the_export_held_invalid_passes_no_max_refund_rate():
+    """A good whose refund rate was 20.3 in the export (blanked, its gate failed) was found by 退款率 ≤ 1%; a
+    blank one still passes, as unknown passes the gate."""
+    from recommender.contract import gate_columns
+
+    bit = 1 << gate_columns("products").index("refund_rate")
+    c = catalogue([{"refund_rate": np.nan}, {"refund_rate": np.nan}, {"refund_rate": 0.005}],
+                  invalid_gates=np.array([bit, 0, 0], np.uint8))
+    assert c.search(ProductQuery(max_refund_rate=0.01)).rows.tolist() == [1, 2]
+

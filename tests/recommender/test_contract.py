@@ -534,6 +534,7 @@ def test_follows_exported_as_an_event_log_and_anonymous_clicks_are_dropped_not_a
     assert len(m.follows) == len(follows) and len(m.clicks) == len(clicks) - (len(clicks) // 5 + 1)
     assert "a visitor who is no fan" in warnings_text(m) and "listed more than once; kept the earliest" in (
         warnings_text(m))
+    assert "(values: blank, blank" in warnings_text(m) and "nan" not in warnings_text(m)  # blanks said as such
     # a reference that is wrong is still a bad row: 20% of clicks naming unknown goods refuse the snapshot
     clicks = read(tiny_csv, "clicks")
     clicks.loc[len(clicks) * 3 // 4:, "product_id"] = "999999999"  # rows of real fans
@@ -572,4 +573,5 @@ def test_orders_peaking_in_the_beijing_night_are_said_to_be_beijing_times_withou
     write(tiny_csv, "orders", orders)
     said = warnings_text(load_snapshot(tiny_csv))
     assert "orders.csv, column 'ordered_at': orders peak at 0" in said and "write +08:00" in said
+    assert f"; {len(orders)} rows affected" in said  # every order is shifted, not one
 
