@@ -73,10 +73,12 @@ def fit_factors(fan_products: sp.csr_matrix, cfg: FactorConfig, threads: int, sh
             model = AlternatingLeastSquares(factors=cfg.factors, regularization=cfg.regularization,
                                             alpha=cfg.alpha, iterations=cfg.iterations, random_state=cfg.seed,
                                             num_threads=threads)
-    elif cfg.algorithm == "bpr":
+    elif cfg.algorithm == "bpr":  # one thread: implicit's BPR is Hogwild SGD, whose result with several threads
+        # varies from run to run; two trainings of one configuration must agree (a paired --compare of two
+        # identical runs marked 7 rows as different, and tune's noise gate could flip)
         model = BayesianPersonalizedRanking(factors=cfg.factors, learning_rate=cfg.learning_rate,
                                             regularization=cfg.regularization, iterations=cfg.iterations,
-                                            random_state=cfg.seed, num_threads=threads)
+                                            random_state=cfg.seed, num_threads=1)
     else:
         raise ValueError(f"algorithm must be 'als' or 'bpr', got {cfg.algorithm!r}")
     hook = None if callback is None else (lambda it, *_: callback(it, model.user_factors, model.item_factors))

@@ -58,3 +58,17 @@ def test_the_factor_configuration_is_validated_on_construction_and_assignment():
     with pytest.raises(ValidationError, match="algorithm"):
         cfg.algorithm = "svd"
     assert cfg == FactorConfig() and FactorConfig.model_fields["factors"].description
+
+
+def test_bpr_is_the_same_in_two_trainings_of_one_configuration_whatever_the_threads():
+    """implicit's BPR is Hogwild SGD: with several threads two identical runs differed, and a paired compare of
+    them marked the noise as real (a data scientist's probe); it is fitted on one thread."""
+    from recommender.embeddings import fit_factors
+
+    rng = np.random.default_rng(0)
+    X = sp.random(400, 300, density=0.05, random_state=1, dtype=np.float32).tocsr()
+    X.data[:] = 1 + rng.random(len(X.data))
+    cfg = FactorConfig(algorithm="bpr", factors=16, iterations=20, seed=3)
+    with compute_threads(2) as threads:
+        first, second = fit_factors(X, cfg, threads), fit_factors(X, cfg, threads)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
