@@ -348,6 +348,23 @@ def read_per_user(path: Path) -> dict:
     return out
 
 
+def task_split(data: dict, task: str) -> dict | None:
+    """One task's split as a report records it: a random split is per task, so two runs with other task lists
+    (whose records differ in their other tasks) split a task they share alike when this agrees."""
+    split = data.get("split")
+    if not isinstance(split, dict) or split.get("kind") != "random":
+        return split
+    return {**{k: v for k, v in split.items() if k not in ("tasks", "skipped")},
+            "task": (split.get("tasks") or {}).get(task), "skipped": (split.get("skipped") or {}).get(task)}
+
+
+def _splits_differ(a: dict, b: dict) -> list[str]:
+    """The tasks both reports hold whose splits differ (all of them for other temporal splits)."""
+    da, db = a.get("data", {}), b.get("data", {})
+    return [t for t in sorted(set(a.get("tasks", {})) & set(b.get("tasks", {})))
+            if task_split(da, t) != task_split(db, t)]
+
+
 def differences(a: dict, b: dict) -> list[str]:
     """What besides the model differs between two reports (data, split, users sampled, bootstrap): a B - A table
     of such reports mixes those differences into the model's."""
@@ -356,8 +373,8 @@ def differences(a: dict, b: dict) -> list[str]:
     if da.get("fingerprint") != db.get("fingerprint"):
         out.append(f"the data differ (A: {da.get('source')} {str(da.get('fingerprint'))[:12]}, B: {db.get('source')} "
                    f"{str(db.get('fingerprint'))[:12]})")
-    if da.get("split") != db.get("split"):
-        out.append(f"the splits differ (A: {da.get('split')}, B: {db.get('split')})")
+    if differ := _splits_differ(a, b):  # named by task, not two whole records on one line
+        out.append(f"the splits differ for {', '.join(differ)} (see each report's split)")
     for key in ("max_users", "n_boot", "seed"):
         x, y = a.get("config", {}).get(key), b.get("config", {}).get(key)
         if x != y:
@@ -442,15 +459,15 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
             if only:
                 lines.append(f"NOTE: {task}: {', '.join(only)} only in {side}: not compared")
     da, db = a.get("data", {}), b.get("data", {})
-    apart = [what for what, key in (("the data differ", "fingerprint"), ("the splits differ", "split"))
-             if da.get(key) != db.get(key)]
+    apart_data = ["the data differ"] if da.get("fingerprint") != db.get("fingerprint") else []
+    split_apart = set(_splits_differ(a, b))
     cfg = b.get("config", {})  # the bootstrap of B where the two differ (differences() warns)
     n_boot, seed = int(cfg.get("n_boot") or 500), int(cfg.get("seed") or 0)
     rows, notes, hidden = [], [], 0
     for task in a["tasks"]:
         if task not in b["tasks"] or (tasks is not None and task not in tasks):
             continue
-        why = _unpaired(task, per_a, per_b, apart)
+        why = _unpaired(task, per_a, per_b, apart_data + (["the splits differ"] if task in split_apart else []))
         pa = {} if why else per_a[task]["models"]
         pb = {} if why else per_b[task]["models"]
         compared, unmatched = False, []

@@ -530,6 +530,23 @@ def test_compare_pairs_only_reports_of_the_same_data_split_and_users_with_nothin
     assert _row(compare(a, b, per_a, per_b), "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
 
 
+def test_a_random_split_is_compared_task_by_task_so_other_task_lists_still_pair(result):
+    """A data scientist's probe: two runs of one random split, one with an extra task, were "splits differ" (the
+    record lists every task), and a significant gain fell back to the overlap test."""
+    record = {"kind": "random", "test_share": 0.2, "seed": 0, "min_items": 5, "reference_time": "2026-10-30",
+              "tasks": {"fan_goods": {"users": 100, "test_pairs": 40}}, "skipped": {}}
+    (a, b), (per_a, per_b) = _consistent_gain(result)
+    a["data"] = {**a["data"], "split": record}
+    # B also split a task A did not run (named apart here: the fixture's reports hold the same tasks)
+    b["data"] = {**b["data"], "split": {**record, "tasks": {**record["tasks"], "task_only_b_ran": {"users": 9}}}}
+    table = compare(a, b, per_a, per_b)
+    assert not _row(table, "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |") and "WARNING" not in table
+    b["data"]["split"]["tasks"]["fan_goods"] = {"users": 100, "test_pairs": 41}  # this task split otherwise
+    table = compare(a, b, per_a, per_b)
+    assert _row(table, "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
+    assert "the splits differ for fan_goods" in table
+
+
 def test_each_users_values_stay_with_its_id_whatever_the_sample(small_snapshot, per_user):
     """A deterministic model scores a user alike in any sample: looked up by id, a run sampling 25 users per task
     gives the figures the full run gave them (ids shifted or reversed against their values would not)."""
