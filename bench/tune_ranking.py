@@ -225,13 +225,15 @@ def main() -> None:
         return f"{v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}]"
 
     print(f"\nanchor_goods_if_shelved, served list of {args.k}, {len(task.users)} anchors, 95% bootstrap CIs "
-          f"({cfg.n_boot} resamples); vs default = paired difference from a=p=c=1")
-    head = (f"{'a':>4} {'p':>5} {'c':>4} | {'units NDCG@50':<22} {'vs default':<24} | {'earnings NDCG@50':<22} "
-            f"{'vs default':<24} | {'med ¥@20':>8} {'own cat@20':>10}")
+          f"({cfg.n_boot} resamples); vs default = paired difference from the service's defaults (a=p=c=1, "
+          f"caution {DEFAULT.caution}, qc {DEFAULT.qc_weight}; the grid's caution defaults to the mean: -1)")
+    head = (f"{'a':>4} {'p':>5} {'c':>4} {'caution':>7} {'qc':>4} | {'units NDCG@50':<22} {'vs default':<24} | "
+            f"{'earnings NDCG@50':<22} {'vs default':<24} | {'med ¥@20':>8} {'own cat@20':>10}")
     print(head)
     print("-" * len(head))
     for row in rows:
-        print(f"{row['affinity_weight']:>4g} {row['price_weight']:>5g} {row['commission_weight']:>4g} | "
+        print(f"{row['affinity_weight']:>4g} {row['price_weight']:>5g} {row['commission_weight']:>4g} "
+              f"{row['caution']!s:>7} {row['qc_weight']:>4g} | "
               f"{cell(row['ndcg@50']):<22} {diff(row['ndcg@50_vs_default']):<24} | "
               f"{cell(row['ndcg_earnings@50']):<22} {diff(row['ndcg_earnings@50_vs_default']):<24} | "
               f"{row['median_price@20']:>8} {row.get('own_category_share@20', float('nan')):>10}")
@@ -240,7 +242,8 @@ def main() -> None:
         print(f"  {name:<20} units@50 {cell(row['ndcg@50'])}   earnings@50 {cell(row['ndcg_earnings@50'])}")
     best = max(rows, key=lambda r: r["ndcg_earnings@50"]["mean"])
     print(f"\nbest on earnings@50: a={best['affinity_weight']} p={best['price_weight']} "
-          f"c={best['commission_weight']}: {cell(best['ndcg_earnings@50'])}, "
+          f"c={best['commission_weight']} caution={best['caution']} qc={best['qc_weight']}: "
+          f"{cell(best['ndcg_earnings@50'])}, "
           f"units {cell(best['ndcg@50'])}")
 
     result = {
@@ -252,7 +255,8 @@ def main() -> None:
         "grid": rows,
         "reference": reference,
         "truth_exposure@20": truth_exposure,
-        "best_earnings@50": {k: best[k] for k in ("affinity_weight", "price_weight", "commission_weight")},
+        "best_earnings@50": {k: best[k] for k in ("affinity_weight", "price_weight", "commission_weight", "caution",
+                                                  "qc_weight")},
         "seconds": round(time.perf_counter() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
