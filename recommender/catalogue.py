@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recommender.columns import Columns, TextColumn, days_before
-from recommender.contract import INVALID_GATES, gate_columns
+from recommender.contract import INVALID_GATES, gate_bit
 
 #: sort keys and their default order: dearest last for price (people browse from the cheap end), the most first
 #: for everything else. "relevance" is the keyword ranking (without a keyword: 7-day sales).
@@ -231,9 +231,8 @@ class Catalogue:
         self.commission = products.numbers("commission_rate", np.nan)
         self.commission_per_unit = commission_per_unit(self.price, self.commission)
         # a refund rate the export held invalid (blanked, its gate failed) passes no max_refund_rate either
-        invalid = products.numbers(INVALID_GATES, 0).astype(np.int64) >> gate_columns("products").index(
-            "refund_rate") & 1
-        self.refund = np.where(invalid == 1, np.inf, products.numbers("refund_rate", 0.0))
+        invalid = products.numbers(INVALID_GATES, 0).astype(np.int64) & gate_bit("products", "refund_rate")
+        self.refund = np.where(invalid != 0, np.inf, products.numbers("refund_rate", 0.0))
         self.sales_7d = np.asarray(stats["sales_7d"], np.int64)
         self.gmv_7d = stats.numbers("gmv_7d", 0.0)
         self.orders_7d = np.asarray(stats["orders_7d"], np.int64)

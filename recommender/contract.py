@@ -62,6 +62,9 @@ class Column:
     positive: bool = False
     ref: str | None = None  # the table whose key this column references
     gate: bool = False  # a quality gate reads it: an invalid value fails the gate (a blank one, unknown, passes)
+    #: a row naming no entity here (blank, or no id of `ref`) is what the table holds, not a bad row: a click of a
+    #: visitor who is no fan (not logged in); dropped without counting against MAX_BAD_FRACTION
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ TABLES: tuple[Table, ...] = (
         "clicks",
         (),  # no key: a fan may click a good twice in one second, and a repeated row is another click
         (
-            Column("fan_id", "id", ref="fans"),
+            Column("fan_id", "id", ref="fans", anonymous=True),
             Column("product_id", "id", ref="products"),
             Column("clicked_at", "timestamp"),
         ),
@@ -179,6 +182,11 @@ INVALID_GATES = "invalid_gates"
 def gate_columns(table: str) -> tuple[str, ...]:
     """The columns of `table` a quality gate reads, in the order of INVALID_GATES' bits."""
     return tuple(c.name for c in TABLE_BY_NAME[table].columns if c.gate)
+
+
+def gate_bit(table: str, column: str) -> int:
+    """The bit of INVALID_GATES that says `column` of `table` was invalid in the export."""
+    return 1 << gate_columns(table).index(column)
 
 
 _ENTITY_KEY = {"anchors": "anchor_id", "fans": "fan_id", "products": "product_id"}
@@ -343,6 +351,10 @@ def _read(path: Path, table: Table) -> pd.DataFrame:
         raise ValueError(f"the header names {', '.join(map(repr, repeated))} more than once (line 1); which column "
                          "is meant is unknowable: rename or remove the copy")
     return df
+
+
+#: what a row dropped for an `anonymous` column says, beside the usual problem
+_ANONYMOUS = " (a visitor who is no fan; not counted as a bad row)"
 
 
 def _header_hint(name: str, found: list) -> str:
@@ -593,10 +605,8 @@ class _TableCheck:
             if col.kind == "timestamp":  # one stray 2062 would become the snapshot's time, emptying every window
                 bad_range = (parsed > latest_credible()).to_numpy(dtype=bool, na_value=False) & ~bad
             if col.required:
-                anonymous = self.table.name == "clicks" and col.name == "fan_id"  # a visitor not logged in
-                self.problem(absent, "required value is missing" + (
-                    " (a visitor who is no fan; not counted as a bad row)" if anonymous else ""), col.name,
-                    expected=anonymous)
+                self.problem(absent, "required value is missing" + _ANONYMOUS * col.anonymous, col.name,
+                             expected=col.anonymous)
                 self.problem(bad, f"cannot parse as {col.kind}", col.name)
                 if bad_range is not None:
                     self.problem(bad_range, f"out of range: {_range_text(col)}", col.name)
@@ -608,7 +618,7 @@ class _TableCheck:
                     self.problem(bad_range, f"out of range: {_range_text(col)}{held}", col.name, drop=False)
                     bad = bad | bad_range
                 parsed = parsed.where(~bad)
-                given = int((~_missing(raw)).sum())
+                given = len(raw) - int(absent.sum())  # the values the export gave (a parser's NaN is a blank)
                 # a format the contract does not read (退款/未退款, ¥ signs), not a few typos: refused, not blanked
                 # (out-of-range values, an oversold stock of -3, are the data's own: blanked and warned)
                 if unreadable.sum() > max(MAX_BAD_FRACTION * given, MIN_BAD_VALUES):
@@ -682,10 +692,8 @@ class _TableCheck:
                 arr = kept.to_numpy(np.int64) if pd.api.types.is_integer_dtype(kept) else kept.to_numpy(object)
                 idx[present] = vocab.index(arr)
                 unknown = present & (idx < 0)
-            anonymous = self.table.name == "clicks" and col.name == "fan_id"  # a visitor not logged in
-            self.problem(unknown, f"unknown {col.name}: not in {col.ref}" + (
-                " (a visitor who is no fan; not counted as a bad row)" if anonymous else ""), col.name,
-                expected=anonymous)
+            self.problem(unknown, f"unknown {col.name}: not in {col.ref}" + _ANONYMOUS * col.anonymous, col.name,
+                         expected=col.anonymous)
             codes[_CODE_COLUMN[col.name]] = idx
         return codes
 
@@ -694,10 +702,11 @@ class _TableCheck:
         self.report.rows_read[self.table.name] = n
         self.report.rows_kept[self.table.name] = n - dropped
         bad = int((self.drop & ~self.expected).sum())
-        if self.table.name == "clicks" and n and (self.drop & self.expected).sum() > MAX_ANONYMOUS_CLICKS * n:
-            self.fatal(f"{int((self.drop & self.expected).sum())} of {n} clicks name no fan of the fans table: fan "
-                       "ids remapped, or a log of visitors rather than fans; fix the export or leave the log out",
-                       "fan_id")
+        anonymous = [c.name for c in self.table.columns if c.anonymous]
+        nobody = int((self.drop & self.expected).sum()) if anonymous else 0
+        if nobody > MAX_ANONYMOUS_CLICKS * n:
+            self.fatal(f"{nobody} of {n} clicks name no fan of the fans table: fan ids remapped, or a log of "
+                       "visitors rather than fans; fix the export or leave the log out", anonymous[0])
         if n and bad / n > MAX_BAD_FRACTION:
             causes = sorted((p for p in self.report.problems if p.file == self.file and not p.fatal),
                             key=lambda p: -p.count)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.contract import gate_columns
+from recommender.contract import gate_bit, gate_columns
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 
@@ -59,7 +59,7 @@ def gate_failures(goods: Goods, cfg: RankingConfig, product: int) -> list[str]:
 def _read_invalid(bits: np.ndarray, cfg: RankingConfig) -> np.ndarray:
     """The invalid-value bits of goods (contract.INVALID_GATES) that fail a gate in force: an invalid stock does
     not when the stock gate is off."""
-    off = 0 if cfg.require_stock else 1 << gate_columns("products").index("stock")
+    off = 0 if cfg.require_stock else gate_bit("products", "stock")
     return np.asarray(bits, np.uint8) & np.uint8(~off & 0xFF)
 
 
