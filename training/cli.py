@@ -343,15 +343,18 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
              split_kind: str, test_share: float, split_seed: int, split_min_items: int) -> None:
     """Offline evaluation on a temporal or random split: our model, ablations and baselines (and the oracle on
     synthetic data), with bootstrap confidence intervals."""
-    from training.report import comparable, compare, write_report
+    from training.report import NothingToCompare, comparable, compare, write_report
 
     if reports:
         a, b = (_evaluation_report(p) for p in reports)
         found = comparable(a, b)
         chosen = {kind: _names(kind, given, found[kind]) for kind, given in
                   (("metric", compare_metrics), ("task", compare_tasks), ("model", compare_models))}
-        click.echo(compare(a, b, *(_per_user(p) for p in reports), metrics=chosen["metric"], tasks=chosen["task"],
-                           models=chosen["model"], hide_same=not all_rows))
+        try:
+            click.echo(compare(a, b, *(_per_user(p) for p in reports), metrics=chosen["metric"],
+                               tasks=chosen["task"], models=chosen["model"], hide_same=not all_rows))
+        except NothingToCompare as exc:  # an empty table would read as "no difference"
+            raise click.ClickException(f"{reports[0]} and {reports[1]}: {exc}") from None
         return
     if compare_metrics or compare_tasks or compare_models or all_rows:
         raise click.UsageError("--metric, --task, --model and --all-rows choose the rows of --compare A B")

@@ -547,11 +547,9 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
         results, tuning = _run(m, train_m, build_tasks(train_m, test, cfg), cfg, truth, per_user=per_user)
         return {
             "config": _config(cfg), "tuning": tuning,
-            "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
-                     "warnings": [str(w) for w in m.report.warnings],
-                     "split": {"kind": "temporal", "test_days": cfg.test_days},
+            "data": {**_about(m, truth), "split": {"kind": "temporal", "test_days": cfg.test_days},
                      "cutoff": str(cutoff), "train_orders": len(train_m.orders), "test_orders": len(test),
-                     "shelf_model": has_exposure(train_m), "ground_truth": truth is not None},
+                     "shelf_model": has_exposure(train_m)},
             "tasks": results,
             "seconds": round(time.perf_counter() - started, 1),
         }
@@ -581,17 +579,25 @@ def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, trut
                           + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     return {
         "config": _config(cfg), "tuning": tunings or None,
-        "data": {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
-                 "warnings": [str(w) for w in m.report.warnings],
+        "data": {**_about(m, truth),
                  "split": {"kind": "random", "test_share": cfg.test_share, "seed": cfg.split_seed,
                            "min_items": cfg.split_min_items, "reference_time": str(m.snapshot_time),
                            "tasks": splits, "skipped": skipped},
-                 "shelf_model": has_exposure(m), "ground_truth": truth is not None,
+                 "shelf_model": has_exposure(m),
                  "train_orders": {k: v["train_orders"] for k, v in splits.items()},
                  "test_orders": {k: v["test_purchases"] for k, v in splits.items()}},
         "tasks": results,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _about(m: Marketplace, truth) -> dict:
+    """What was evaluated: the snapshot (its source, the fingerprint of its bytes, the contract's warnings) and,
+    on a generated marketplace, the world it was drawn from (scale, seed, fit, traffic), which the fingerprint
+    alone does not tell a reader."""
+    return {"source": str(m.source) if m.source else None, "fingerprint": m.fingerprint,
+            "warnings": [str(w) for w in m.report.warnings], "ground_truth": truth is not None,
+            "generator": getattr(truth, "world", None)}
 
 
 def _config(cfg: EvalConfig) -> dict:

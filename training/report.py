@@ -112,7 +112,10 @@ def markdown(result: dict) -> str:
     warned = result["data"].get("warnings") or []
     data_lines = ["**The data contract warned about this snapshot** (rows it dropped or repaired, columns it "
                   "ignored; the figures are of what it kept):", "", *(f"- {w}" for w in warned), ""] if warned else []
-    lines = [f"# Offline evaluation ({result['data']['source']})", "", *split_lines(result), *data_lines, *LEGEND,
+    world = result["data"].get("generator")
+    drawn = [f"Generated marketplace: {world_name(world)}.", ""] if world else []
+    lines = [f"# Offline evaluation ({result['data']['source']})", "", *drawn, *split_lines(result), *data_lines,
+             *LEGEND,
              *no_shelf, *no_truth]
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
@@ -167,6 +170,13 @@ def markdown(result: dict) -> str:
                       "anchor had listed by the end, the ceiling for realised new sales (nothing sells unless "
                       "shelved).", ""]
     return "\n".join(lines)
+
+
+def world_name(world: dict) -> str:
+    """A generated world in the words of `xuanpin generate`'s options: scale, seed, fit (and traffic if set)."""
+    traffic = world.get("traffic")
+    return (f"{world.get('scale')} scale, seed {world.get('seed')}, fit {world.get('fit')}"
+            + (f", traffic {traffic:g}" if traffic not in (None, 1, 1.0) else ""))
 
 
 def split_lines(result: dict) -> list[str]:
@@ -371,8 +381,9 @@ def differences(a: dict, b: dict) -> list[str]:
     out = []
     da, db = a.get("data", {}), b.get("data", {})
     if da.get("fingerprint") != db.get("fingerprint"):
-        out.append(f"the data differ (A: {da.get('source')} {str(da.get('fingerprint'))[:12]}, B: {db.get('source')} "
-                   f"{str(db.get('fingerprint'))[:12]})")
+        named = [f"{d.get('source')} {str(d.get('fingerprint'))[:12]}"
+                 + (f", {world_name(d['generator'])}" if d.get("generator") else "") for d in (da, db)]
+        out.append(f"the data differ (A: {named[0]}; B: {named[1]})")
     if differ := _splits_differ(a, b):  # named by task, not two whole records on one line
         out.append(f"the splits differ for {', '.join(differ)} (see each report's split)")
     for key in ("max_users", "n_boot", "seed"):
@@ -380,6 +391,29 @@ def differences(a: dict, b: dict) -> list[str]:
         if x != y:
             out.append(f"{key} differs (A: {x}, B: {y})")
     return out
+
+
+def settings_differences(a: dict, b: dict, limit: int = 12) -> str | None:
+    """The training and ranking settings two reports' models were built with, where they differ, as dotted
+    paths ('train.shelf_rate.iterations A 15, B 20'): the change a B - A table measures, or, where nobody meant
+    one, the surprise that explains it. None where they agree (or a report predates the ranking settings)."""
+    ca, cb = a.get("config", {}), b.get("config", {})
+    found: list[str] = []
+
+    def walk(x, y, path: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in dict.fromkeys([*x, *y]):
+                walk(x.get(key, "(absent)"), y.get(key, "(absent)"), f"{path}.{key}")
+        elif x != y:
+            found.append(f"{path} A {json.dumps(x, ensure_ascii=False)}, B {json.dumps(y, ensure_ascii=False)}")
+
+    for section in ("train", "ranking"):
+        if section in ca and section in cb:
+            walk(ca[section], cb[section], section)
+    if not found:
+        return None
+    more = f"; and {len(found) - limit} more (each report.json's config)" if len(found) > limit else ""
+    return "SETTINGS: " + "; ".join(found[:limit]) + more
 
 
 def _unpaired(task: str, per_a: dict | None, per_b: dict | None, apart: list[str]) -> str | None:
@@ -395,6 +429,20 @@ def _unpaired(task: str, per_a: dict | None, per_b: dict | None, apart: list[str
         if len(ua) == len(ub) and np.array_equal(np.sort(ua), np.sort(ub)):
             return "the same users in another order"
         return f"other users were sampled (A {len(ua):,}, B {len(ub):,}, {len(np.intersect1d(ua, ub)):,} in both)"
+    return None
+
+
+def _why_not_paired(va: np.ndarray | None, vb: np.ndarray | None, x: dict, y: dict) -> str | None:
+    """Why one row of a task that pairs cannot be paired (None: it can), in the one cause that applies."""
+    missing = [side for side, v in (("A", va), ("B", vb)) if v is None]
+    if missing:
+        return f"{' and '.join(missing)} kept no per-user values of it"
+    foreign = [side for side, v, m in (("A", va, x), ("B", vb, y)) if not _matches(v, m)]
+    if foreign:
+        return (f"{' and '.join(foreign)}'s per-user values do not average to its report's figure (a per_user.npz "
+                "of another run?)")
+    if not np.array_equal(np.isnan(va), np.isnan(vb)):
+        return "other users have nothing to find in A than in B"
     return None
 
 
@@ -425,16 +473,47 @@ def comparable(a: dict, b: dict) -> dict[str, set[str]]:
             found["task"].add(task)
             for model, figures in tr["models"].items():
                 found["model"].add(model)
-                found["metric"] |= {m for m, v in figures.items() if isinstance(v, dict) and "mean" in v}
+                found["metric"] |= {m for m, v in figures.items() if _figure(m, v)}
     return found
 
 
-def _same(x: dict, y: dict, va: np.ndarray | None, vb: np.ndarray | None) -> bool:
+def _figure(name: str, value) -> bool:
+    """A figure of a model that --compare can show: a metric with its interval, or one number per run
+    (coverage@100, the exposure shares, category diversity; not the seconds a ranking took)."""
+    if isinstance(value, dict):
+        return "mean" in value
+    return name != "seconds" and (value is None or isinstance(value, (int, float)))
+
+
+def _same(x: dict | float | None, y: dict | float | None, va: np.ndarray | None, vb: np.ndarray | None) -> bool:
     """The same figure in A and B: the same mean and interval, and the same value for every user where both
     reports hold them (an unchanged baseline, not a change that happens to average out)."""
+    if not isinstance(x, dict) or not isinstance(y, dict):
+        return x == y
     if x.get("mean") != y.get("mean") or x.get("ci95") != y.get("ci95"):
         return False
     return va is None or vb is None or np.array_equal(va, vb, equal_nan=True)
+
+
+class NothingToCompare(ValueError):
+    """Two reports (or the rows asked of them) share no row: an empty table is not an answer."""
+
+
+def _mean(figure: dict | float) -> float:
+    return figure["mean"] if isinstance(figure, dict) else float(figure)
+
+
+def _nothing_in_common(a: dict, b: dict, metrics: tuple[str, ...] | None, tasks: tuple[str, ...] | None,
+                       models: tuple[str, ...] | None) -> str:
+    """What --compare would have compared and why no row is in both reports."""
+    ta, tb = set(a["tasks"]), set(b["tasks"])
+    if not ta & tb:
+        return (f"no task is in both reports: A holds {', '.join(sorted(ta)) or 'none'}; B holds "
+                f"{', '.join(sorted(tb)) or 'none'}")
+    asked = [f"{kind} {', '.join(names)}" for kind, names in (("tasks", tasks), ("models", models),
+                                                              ("metrics", metrics)) if names]
+    return (f"no row is in both reports{' among ' + '; '.join(asked) if asked else ''}: the tasks in both are "
+            f"{', '.join(sorted(ta & tb))}; choose rows both hold (see each report.md)")
 
 
 def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = None,
@@ -451,6 +530,8 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
     and `models` (None: all) choose the rows; `hide_same` leaves out rows whose figures are the same in A and B
     (the baselines two runs of one split share) and says how many."""
     lines = [f"WARNING: not a comparison of models alone: {d}" for d in differences(a, b)]
+    if settings := settings_differences(a, b):
+        lines.append(settings)
     for task in sorted(set(a["tasks"]) ^ set(b["tasks"])):
         lines.append(f"NOTE: task {task} is only in {'A' if task in a['tasks'] else 'B'}: not compared")
     for task in sorted(set(a["tasks"]) & set(b["tasks"])):
@@ -470,7 +551,7 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
         why = _unpaired(task, per_a, per_b, apart_data + (["the splits differ"] if task in split_apart else []))
         pa = {} if why else per_a[task]["models"]
         pb = {} if why else per_b[task]["models"]
-        compared, unmatched = False, []
+        compared, unmatched = False, {}
         for model, ma in a["tasks"][task]["models"].items():
             mb = b["tasks"][task]["models"].get(model)
             if mb is None or (models is not None and model not in models):
@@ -487,30 +568,35 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
                 if not (_known(x) and _known(y)):
                     rows.append(f"{head} n/a | | |")
                     continue
+                if not isinstance(x, dict) or not isinstance(y, dict):  # one number per run: nothing to test
+                    rows.append(f"{head} {_mean(y) - _mean(x):+.4f} | one figure | |")
+                    continue
                 compared = True
-                if not why and _matches(va, x) and _matches(vb, y) and np.array_equal(np.isnan(va), np.isnan(vb)):
+                unpaired = why or _why_not_paired(va, vb, x, y)
+                if not unpaired:
                     mean, lo, hi = bootstrap_ci(np.asarray(vb, np.float64) - np.asarray(va, np.float64), n_boot,
                                                 seed=seed)
                     rows.append(f"{head} {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | paired | "
                                 f"{'*' if lo > 0 or hi < 0 else ''} |")
                     continue
                 if not why:
-                    unmatched.append(f"{model} {metric}")
+                    unmatched.setdefault(unpaired, []).append(f"{model} {metric}")
                 rows.append(f"{head} {y['mean'] - x['mean']:+.4f} | overlap | {'*' if intervals_apart(x, y) else ''} |")
         if why and compared:
             notes.append(f"NOTE: {task}: compared by the overlap of separate intervals: {why}")
-        elif unmatched:
-            notes.append(f"NOTE: {task}: {', '.join(unmatched)} compared by the overlap of separate intervals: no "
-                         "per-user values in A or B, they do not average to the report's figure (another "
-                         "report's?), or other users have nothing to find in A than in B")
+        for cause, which in unmatched.items():
+            notes.append(f"NOTE: {task}: {', '.join(which)} compared by the overlap of separate intervals: {cause}")
     if hidden:
         notes.append(f"NOTE: {hidden:,} rows with the same figures in A and B are not shown (--all-rows shows them)")
         if not rows:
             return "\n".join([*lines, *notes, "A and B give the same figures in every row compared."])
+    if not rows:
+        raise NothingToCompare(_nothing_in_common(a, b, metrics, tasks, models))
     lines += [*notes, "| task | model | metric | A | B | B - A | test | |", "|---|---|---|---|---|---|---|---|", *rows,
               "", f"test: paired: B - A over the same users with its 95% paired bootstrap interval ({n_boot} "
               "resamples), '*' where it excludes 0; overlap: '*' where the two separate 95% intervals do not overlap "
-              "(far more conservative)."]
+              "(far more conservative); one figure: a number per run (coverage, exposure shares, diversity), "
+              "which has no interval to test."]
     return "\n".join(lines)
 
 

@@ -142,6 +142,9 @@ def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
         assert f"**{column}**" in md or f"**{column.split('@')[0]}@K**" in md, column
     assert result["data"]["shelf_model"] is True and "has no shelf table" not in md
     assert result["data"]["ground_truth"] is True and "has no ground truth" not in md
+    # a generated world is named by what generate was given, which the fingerprint alone does not tell
+    assert result["data"]["generator"] == {"scale": "small", "seed": 7, "fit": 1.5, "traffic": 1.0}
+    assert "Generated marketplace: small scale, seed 7, fit 1.5." in md
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "recall_at_k_anchor_goods.png" in pngs and "tail_exposure_fan_goods.png" in pngs
     assert all((out / p).stat().st_size > 10_000 for p in pngs)
@@ -630,6 +633,73 @@ def test_compare_cli_chooses_rows_by_name_and_names_what_is_not_there(result, tm
     assert "ndcg@20" in r.output  # it says what the reports hold
     r = run(main, ["evaluate", "--data", str(tmp_path), "--out", str(tmp_path / "c"), "--model", "ours"])
     assert r.exit_code == 2 and "choose the rows of --compare" in r.output
+
+
+def test_compare_names_the_training_settings_the_two_models_were_built_with_where_they_differ(result):
+    import copy
+
+    assert "SETTINGS" not in compare(result, copy.deepcopy(result))
+    other = copy.deepcopy(result)
+    other["config"]["train"]["shelf_rate"]["iterations"] = 20
+    other["config"]["train"]["factors"]["algorithm"] = "bpr"
+    settings = [x for x in compare(result, other).splitlines() if x.startswith("SETTINGS")]
+    assert settings == ['SETTINGS: train.factors.algorithm A "als", B "bpr"; train.shelf_rate.iterations A 15, '
+                        'B 20']
+
+
+def test_compare_shows_one_number_figures_such_as_coverage_without_a_test(result, tmp_path):
+    import copy
+
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    wider = copy.deepcopy(result)
+    wider["tasks"]["fan_goods"]["models"]["ours"]["coverage@100"] += 0.05
+    write_report(result, tmp_path / "a")
+    write_report(wider, tmp_path / "b")
+    r = CliRunner().invoke(main, ["evaluate", "--compare", str(tmp_path / "a"), str(tmp_path / "b"),
+                                  "--metric", "coverage@100", "--task", "fan_goods"])
+    assert r.exit_code == 0, r.output
+    assert _row(r.output, "| fan_goods | ours | coverage@100 |").endswith("| +0.0500 | one figure | |")
+    assert "| fan_goods | popularity | coverage@100 |" not in r.output  # the same in A and B: left out
+
+
+def test_compare_of_reports_with_nothing_in_common_is_an_error_not_an_empty_table(result, tmp_path):
+    import copy
+
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    only_fans, only_rooms = copy.deepcopy(result), copy.deepcopy(result)
+    only_fans["tasks"] = {k: v for k, v in result["tasks"].items() if k == "fan_goods"}
+    only_rooms["tasks"] = {k: v for k, v in result["tasks"].items() if k == "anchor_goods"}
+    write_report(only_fans, tmp_path / "a")
+    write_report(only_rooms, tmp_path / "b")
+    args = ["evaluate", "--compare", str(tmp_path / "a"), str(tmp_path / "b")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and "no task is in both reports: A holds fan_goods; B holds anchor_goods" in r.output
+    write_report(result, tmp_path / "c")
+    r = CliRunner().invoke(main, ["evaluate", "--compare", str(tmp_path / "a"), str(tmp_path / "c"),
+                                  "--task", "anchor_goods"])  # in C alone
+    assert r.exit_code == 1 and "no row is in both reports among tasks anchor_goods" in r.output, r.output
+
+
+def test_a_row_compared_by_the_overlap_says_the_one_reason_it_could_not_be_paired(result, per_user):
+    import copy
+
+    table = compare(result, result, per_user, per_user, metrics=("ndcg@50", "ndcg@20"), tasks=("anchor_goods",),
+                    models=("ours",))
+    assert "NOTE: anchor_goods: ours ndcg@50 compared by the overlap of separate intervals: A and B kept no " \
+           "per-user values of it" in table
+    assert "| anchor_goods | ours | ndcg@20 |" in table and "ours ndcg@20 compared" not in table
+    other = copy.deepcopy(per_user)
+    other["anchor_goods"]["models"]["ours"]["ndcg@20"] = other["anchor_goods"]["models"]["ours"]["ndcg@20"] * 0.5
+    table = compare(result, result, per_user, other, metrics=("ndcg@20",), tasks=("anchor_goods",),
+                    models=("ours",))
+    assert "ours ndcg@20 compared by the overlap of separate intervals: B's per-user values do not average to " \
+           "its report's figure" in table
 
 
 def _compare_cli(a: Path, b: Path):
