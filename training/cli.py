@@ -319,7 +319,8 @@ def _cell(text: str, width: int) -> str:
 @click.option("--all-rows", is_flag=True, help="With --compare: also the rows whose figures are the same in A and "
               "B (the baselines two runs of one split share), which are left out otherwise.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
-              help="The model's training configuration (JSON or TOML; default: the built-in defaults).")
+              help="The model's training configuration (JSON or TOML; default: the built-in defaults), and "
+                   "optionally a [ranking] table of the service's ranking settings, which make the served lists.")
 @click.option("--tune", "tune_trials", type=int, default=0, show_default=True,
               help="Also tune (this many trials) on the training period's last days and report the tuned model "
                    "beside the untuned one (ours_tuned, ...): the test window is never seen by the tuning.")
@@ -371,8 +372,12 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
     unknown = set(chosen) - set(TASKS)
     if unknown:
         raise click.UsageError(f"unknown task(s) {sorted(unknown)}; choose from {', '.join(TASKS)}")
+    from recommender.ranking import RankingConfig
+    from training.config import TrainConfig, evaluated_settings
+
+    train_cfg, ranking = evaluated_settings(config_file) if config_file else (TrainConfig(), RankingConfig())
     cfg = validated(EvalConfig, {"test_days": test_days, "max_users": max_users, "tasks": chosen,
-                                 "train": _train_config(config_file), "tune_trials": tune_trials,
+                                 "train": train_cfg, "ranking": ranking, "tune_trials": tune_trials,
                                  "split": split_kind, "test_share": test_share, "split_seed": split_seed,
                                  "split_min_items": split_min_items}, "command-line options")
     truth, snapshot = None, data

@@ -10,8 +10,10 @@ from pydantic import Field
 from recommender.audience_fit import AudienceFitConfig
 from recommender.content import ContentConfig
 from recommender.embeddings import FactorConfig
+from recommender.errors import ConfigError
 from recommender.evidence import EvidenceConfig
-from recommender.settings import Settings, load_settings
+from recommender.ranking import RankingConfig
+from recommender.settings import Settings, read_config_file, validated
 from recommender.shelf_rate import ShelfRateConfig
 from recommender.trend import TrendConfig
 
@@ -56,5 +58,23 @@ class TrainConfig(Settings):
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
-        """Read a JSON or TOML file; unknown keys are errors (a typo must not silently use a default)."""
-        return load_settings(cls, path)
+        """Read a JSON or TOML file; unknown keys are errors (a typo must not silently use a default). A
+        `[ranking]` table is the service's and `xuanpin evaluate`'s (`evaluated_settings`), not the model's: it is
+        refused by name here, so the reader is not left guessing what an extra field is."""
+        data = read_config_file(path)
+        if "ranking" in data:
+            raise ConfigError(f"{path}: [ranking] holds the service's ranking settings, which training does not "
+                              "use: give them to `xuanpin evaluate --config` (to judge them offline) or to the "
+                              "service's XUANPIN_CONFIG, and train with a file without that table")
+        return validated(cls, data, str(path))
+
+
+def evaluated_settings(path: str | Path) -> tuple[TrainConfig, RankingConfig]:
+    """`xuanpin evaluate --config`'s file: the model's training settings, and optionally the service's
+    `[ranking]` table (the same fields as XUANPIN_CONFIG's), so a ranking change is judged on the served lists
+    before it is deployed."""
+    data = read_config_file(path)
+    ranking = data.pop("ranking", {})
+    if not isinstance(ranking, dict):
+        raise ConfigError(f"{path}: ranking: a table of ranking settings, got {type(ranking).__name__}")
+    return validated(TrainConfig, data, str(path)), validated(RankingConfig, ranking, f"{path} [ranking]")

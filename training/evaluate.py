@@ -24,7 +24,7 @@ from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
 from recommender.errors import ConfigError
-from recommender.ranking import PickFilters, Ranker
+from recommender.ranking import PickFilters, Ranker, RankingConfig
 from recommender.ranking.arrange import arrange, slot_codes
 from recommender.ranking.qc import qc_factor
 from recommender.settings import validated
@@ -69,6 +69,9 @@ class EvalConfig(TaskSample):
                                                         description="cut-offs of the ranking metrics")
     n_boot: int = Field(500, ge=1, description="bootstrap resamples of each confidence interval")
     train: TrainConfig = Field(default_factory=TrainConfig, description="the model's training configuration")
+    ranking: RankingConfig = Field(default_factory=RankingConfig, description="the service's ranking settings, "
+                                   "which make the served lists (ours, the served oracle, the graded tasks' "
+                                   "earnings)")
     tune_trials: int = Field(0, ge=0, description="also tune (xuanpin tune, this many trials) on the training "
                              "period's last days and score the tuned model beside the untuned one (0: do not)")
 
@@ -385,7 +388,8 @@ def paired_differences(lists: dict[str, np.ndarray], res: dict, task: Task, cfg:
 
 
 def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig,
-                   train_m: Marketplace | None = None, per_user: dict | None = None) -> dict:
+                   train_m: Marketplace | None = None, per_user: dict | None = None,
+                   tuned: Ranker | None = None) -> dict:
     """The selection center's own question on synthetic data: graded NDCG@K of each anchor's ranking against
     the generator's expected sales of every good *if shelved* (goods sold in training excluded). Realised
     sales cannot answer it: they only happen for goods the anchor chose to list."""
@@ -396,6 +400,8 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
         expected[:, task.unborn] = 0.0  # goods created after the cut-off could not be picked then
     rankings = {name: rank_task(task, scorer, k) for name, scorer in scorers.items()}
     rankings["ours"] = ours_reranked(ranker, task, k)
+    if tuned is not None:  # the tuned model's served lists, beside its raw ones (ours_no_rerank_tuned)
+        rankings["ours_tuned"] = ours_reranked(tuned, task, k)
     rankings["oracle"] = rank_task(task, lambda users: np.asarray(truth.expected_sales)[users], k)
     # the generator's yuan per order is its price x one constant (units less discounts): the price values alike
     rankings["oracle_served"] = oracle_served(ranker, task, np.asarray(truth.expected_sales), k, ranker.goods.price)
@@ -408,9 +414,9 @@ def counterfactual(task: Task, scorers: dict[str, Callable], ranker: Ranker, tru
     # `oracle` ranks by expected sales, which a page optimising commission can beat on those columns
     rankings["oracle_earnings"] = rank_task(
         task, lambda users: np.asarray(truth.expected_sales)[users] * unit_earnings[None, :], k)
-    models = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg, per_user)
+    models, paired = _graded(rankings, {"ndcg": expected, "ndcg_earnings": earnings}, cfg, per_user)
     out = {"users": len(task.users), "population": task.population, "relevant_pairs": int((expected > 0).sum()),
-           "models": models,
+           "models": models, "paired": paired,
            "graded": "expected sales if shelved (ndcg) and expected commission if shelved (ndcg_earnings), "
                      "from the generator's ground truth",
            "served_gap": served_gap(models)}
@@ -487,27 +493,41 @@ def _pad(rows: list[list[int]], k: int) -> np.ndarray:
     return out
 
 
+#: the graded tasks' figures a tuned model is paired with its untuned self on
+GRADED_PAIRED = ("ndcg@50", "ndcg_earnings@50")
+
+
 def _graded(rankings: dict[str, np.ndarray], gains: dict[str, np.ndarray], cfg: EvalConfig,
-            per_user: dict | None = None) -> dict:
-    """Graded NDCG@20 and @50 of every ranking under each named gain matrix, with bootstrap intervals; a task
+            per_user: dict | None = None) -> tuple[dict, list[dict]]:
+    """Graded NDCG@20 and @50 of every ranking under each named gain matrix, with bootstrap intervals, and each
+    tuned ranking paired with its untuned one (as paired_differences does for realised sales); a task
     collector `per_user` (see _task_users) also receives every per-user value (NaN: a user with nothing to find)."""
-    models = {}
+    models, paired, values = {}, [], {}
     for name, ranked in rankings.items():
-        row = {}
+        row = values[name] = {}
         kept = _kept(per_user, name)
         for label, gain in gains.items():
             for kk in (20, 50):
-                values = ndcg_at_k(ranked, gain, kk)
+                v = row[f"{label}@{kk}"] = ndcg_at_k(ranked, gain, kk)
                 if kept is not None:
-                    kept[f"{label}@{kk}"] = values.astype(np.float32)
-                mean, lo, hi = bootstrap_ci(values, cfg.n_boot, seed=cfg.seed)
-                row[f"{label}@{kk}"] = {"mean": round(mean, 5), "ci95": [round(lo, 5), round(hi, 5)]}
-        models[name] = row
-    return models
+                    kept[f"{label}@{kk}"] = v.astype(np.float32)
+        mean_ci = (bootstrap_ci(v, cfg.n_boot, seed=cfg.seed) for v in row.values())
+        models[name] = {metric: {"mean": round(mean, 5), "ci95": [round(lo, 5), round(hi, 5)]}
+                        for metric, (mean, lo, hi) in zip(row, mean_ci, strict=True)}
+    # each tuned model against its untuned self, user by user (the same users, the same truth)
+    for b in (n for n in rankings if n.endswith("_tuned") and n[: -len("_tuned")] in rankings):
+        a = b[: -len("_tuned")]
+        for metric in GRADED_PAIRED:
+            if metric in values[a]:
+                mean, lo, hi = bootstrap_ci(values[b][metric] - values[a][metric], cfg.n_boot, seed=cfg.seed)
+                paired.append({"a": a, "b": b, "metric": metric, "mean": round(mean, 5),
+                               "ci95": [round(lo, 5), round(hi, 5)]})
+    return models, paired
 
 
 def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranker, truth, k: int, cfg: EvalConfig,
-                         served: np.ndarray | None = None, per_user: dict | None = None) -> dict:
+                         served: np.ndarray | None = None, per_user: dict | None = None,
+                         served_tuned: np.ndarray | None = None) -> dict:
     """The merchant's question (达人广场) on synthetic data: graded NDCG@K of each good's ranking of anchors
     against the generator's expected sales of the good in every room *if shelved* (rooms that sold it in
     training excluded). Realised sales cannot answer it: a room sells a good only if it chose to list it."""
@@ -518,9 +538,12 @@ def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranke
         expected[:, task.unborn] = 0.0  # rooms opened after the cut-off could not be proposed then
     rankings = {name: rank_task(task, scorer, k) for name, scorer in scorers.items()}
     rankings["ours"] = served if served is not None else ours_anchors_served(ranker, task, k)
+    if served_tuned is not None:
+        rankings["ours_tuned"] = served_tuned
     rankings["oracle"] = rank_task(task, lambda goods: np.asarray(truth.expected_sales)[:, goods].T, k)
+    models, paired = _graded(rankings, {"ndcg": expected}, cfg, per_user)
     return {"users": len(task.users), "population": task.population, "relevant_pairs": int((expected > 0).sum()),
-            "models": _graded(rankings, {"ndcg": expected}, cfg, per_user),
+            "models": models, "paired": paired,
             "graded": "expected sales of the good in each room if shelved, from the generator's ground truth"}
 
 
@@ -604,7 +627,7 @@ def _config(cfg: EvalConfig) -> dict:
     return {"split": cfg.split, "test_days": cfg.test_days, "test_share": cfg.test_share,
             "split_seed": cfg.split_seed, "split_min_items": cfg.split_min_items, "ks": list(cfg.ks),
             "max_users": cfg.max_users, "n_boot": cfg.n_boot, "seed": cfg.seed,
-            "train": cfg.train.model_dump(mode="json")}
+            "train": cfg.train.model_dump(mode="json"), "ranking": cfg.ranking.model_dump(mode="json")}
 
 
 def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: EvalConfig, truth,
@@ -627,7 +650,8 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
         model = load_model(train(train_m, Path(tmp) / "model", cfg.train), mmap=False)
         tuned_model = None if tuning is None else load_model(
             train(train_m, Path(tmp) / "tuned", tuned.config), mmap=False)
-        ranker = Ranker(model)
+        ranker = Ranker(model, cfg.ranking)
+        tuned_ranker = None if tuned_model is None else Ranker(tuned_model, cfg.ranking)
         small = ranker.goods.small
         new = ranker.goods.new
         category = ranker.goods.category
@@ -665,15 +689,15 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                 if name == "goods_anchors":
                     served = lists["ours"] = ours_anchors_served(ranker, task, kmax)
                     res["ours"] = score(served, task, cfg, None, None, None, _kept(kept, "ours"))
-                    if tuned_model is not None:
-                        lists["ours_tuned"] = ours_anchors_served(Ranker(tuned_model), task, kmax)
+                    if tuned_ranker is not None:
+                        lists["ours_tuned"] = ours_anchors_served(tuned_ranker, task, kmax)
                         res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, None, None,
                                                   _kept(kept, "ours_tuned"))
                 if name == "anchor_goods":
                     lists["ours"] = ours_reranked(ranker, task, kmax)
                     res["ours"] = score(lists["ours"], task, cfg, small, new, category, _kept(kept, "ours"))
-                    if tuned_model is not None:
-                        lists["ours_tuned"] = ours_reranked(Ranker(tuned_model), task, kmax)
+                    if tuned_ranker is not None:
+                        lists["ours_tuned"] = ours_reranked(tuned_ranker, task, kmax)
                         res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, small, new, category,
                                                   _kept(kept, "ours_tuned"))
                     if truth is not None and truth.expected_sales is not None:
@@ -699,8 +723,8 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                     graded = _task_users(per_user, f"{name}_if_shelved", ids[task.users])
                     if name == "anchor_goods":
                         results["anchor_goods_if_shelved"] = counterfactual(task, scorers, ranker, truth, kmax, cfg,
-                                                                            train_m, graded)
+                                                                            train_m, graded, tuned_ranker)
                     else:
-                        results["goods_anchors_if_shelved"] = counterfactual_goods(task, scorers, ranker, truth,
-                                                                                   kmax, cfg, served, graded)
+                        results["goods_anchors_if_shelved"] = counterfactual_goods(
+                            task, scorers, ranker, truth, kmax, cfg, served, graded, lists.get("ours_tuned"))
     return results, tuning

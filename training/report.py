@@ -207,7 +207,12 @@ def intervals_apart(x: dict, y: dict) -> bool:
     return x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
 
 
-def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "recall@20")) -> list[str]:
+#: what the side-by-side of tuned and untuned shows: realised sales' figures, or the graded tasks' own
+TUNED_METRICS = ("ndcg@20", "recall@20")
+TUNED_GRADED_METRICS = ("ndcg@50", "ndcg_earnings@50")
+
+
+def tuned_side_by_side(result: dict) -> list[str]:
     """Each of our models untuned and tuned (tuned on the training period's last days only), with the
     difference and its paired 95% interval (both scored on the same users), or, in reports written before
     those were kept, whether the two separate intervals are apart (far more conservative)."""
@@ -227,6 +232,7 @@ def tuned_side_by_side(result: dict, metrics: tuple[str, ...] = ("ndcg@20", "rec
     for task, tr in result["tasks"].items():
         models = tr["models"]
         paired = {(d["b"], d["metric"]): d for d in tr.get("paired") or []}
+        metrics = TUNED_GRADED_METRICS if task.endswith("_if_shelved") else TUNED_METRICS
         for name in models:
             if not name.endswith("_tuned") or name[: -len("_tuned")] not in models:
                 continue

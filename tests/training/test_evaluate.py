@@ -766,6 +766,50 @@ def test_the_cli_evaluation_writes_the_per_user_values_it_collects(result, per_u
                                   per_user["fan_goods"]["models"]["ours"]["ndcg@20"])
 
 
+def test_evaluate_config_takes_the_service_s_ranking_table_beside_the_training_settings(result, tmp_path,
+                                                                                         monkeypatch):
+    from click.testing import CliRunner
+
+    import training.evaluate
+    from recommender.cli import main
+
+    seen = {}
+
+    def run(snapshot, cfg, truth=None, progress=None, per_user=None):
+        seen["cfg"] = cfg
+        return result
+
+    monkeypatch.setattr(training.evaluate, "evaluate", run)
+    config = tmp_path / "try.toml"
+    config.write_text("[shelf_rate]\niterations = 9\n\n[ranking]\ncaution = 0.5\nmax_category_share = 0.5\n")
+    args = ["evaluate", "--data", str(tmp_path), "--out", str(tmp_path / "report"), "--config", str(config)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    cfg = seen["cfg"]
+    assert (cfg.train.shelf_rate.iterations, cfg.ranking.caution, cfg.ranking.max_category_share) == (9, 0.5, 0.5)
+    config.write_text("[ranking]\ncaution = 2\n")
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and "try.toml [ranking]: caution: " in r.output, r.output
+
+
+def test_the_ranking_settings_evaluated_make_the_served_lists_and_are_recorded(small_snapshot, result):
+    from recommender.ranking import RankingConfig
+
+    ranking = RankingConfig(max_category_share=0.3, support_share=0.0)
+    got = evaluate(small_snapshot, EvalConfig(n_boot=50, tasks=("anchor_goods",), ranking=ranking),
+                   truth=load_truth(small_snapshot))
+    assert got["config"]["ranking"] == ranking.model_dump(mode="json")
+    assert result["config"]["ranking"] == RankingConfig().model_dump(mode="json")
+    mine, theirs = (r["tasks"]["anchor_goods_if_shelved"]["models"] for r in (got, result))
+
+    def mean(models, name, metric):
+        return models[name][metric]["mean"]
+
+    assert mean(mine, "ours_no_rerank", "ndcg@50") == mean(theirs, "ours_no_rerank", "ndcg@50")  # the same model
+    assert mean(mine, "ours", "ndcg_earnings@50") != mean(theirs, "ours", "ndcg_earnings@50")  # other lists
+    assert mean(mine, "oracle_served", "ndcg_earnings@50") != mean(theirs, "oracle_served", "ndcg_earnings@50")
+
+
 def _evaluate_cli_to(data: Path, out: Path):
     from click.testing import CliRunner
 
@@ -820,7 +864,9 @@ def test_the_evaluation_configuration_has_bounds():
 
 
 def test_with_tune_the_tuned_model_is_scored_beside_the_untuned_one_tuned_before_the_cutoff(small_snapshot):
-    result = evaluate(small_snapshot, EvalConfig(n_boot=50, tune_trials=3, tasks=("fan_goods", "anchor_goods")))
+    result = evaluate(small_snapshot, EvalConfig(n_boot=50, tune_trials=3,
+                                                 tasks=("fan_goods", "anchor_goods", "goods_anchors")),
+                      truth=load_truth(small_snapshot))
     tuning = result["tuning"]
     assert tuning["split"]["valid_until"] == result["data"]["cutoff"]  # the test window is after all of it
     assert tuning["split"]["test_days_held_out"] == 0
@@ -835,6 +881,15 @@ def test_with_tune_the_tuned_model_is_scored_beside_the_untuned_one_tuned_before
     line = next(x for x in text.splitlines() if x.startswith("| anchor_goods | ours_no_rerank | ndcg@20 |"))
     assert f"{d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]" in line
     assert line.endswith("| yes |") == (d["ci95"][0] > 0 or d["ci95"][1] < 0)
+    # the graded tasks (issue 14's figures) hold the tuned model's served lists too, paired with the untuned ones
+    for task, metrics in (("anchor_goods_if_shelved", ("ndcg@50", "ndcg_earnings@50")),
+                          ("goods_anchors_if_shelved", ("ndcg@50",))):
+        assert {"ours", "ours_tuned"} <= set(result["tasks"][task]["models"])
+        pairs = {(d["a"], d["b"], d["metric"]): d for d in result["tasks"][task]["paired"]}
+        for metric in metrics:
+            d = pairs[("ours", "ours_tuned", metric)]
+            line = next(x for x in text.splitlines() if x.startswith(f"| {task} | ours | {metric} |"))
+            assert f"{d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]" in line, line
 
 
 @pytest.fixture(scope="module")

@@ -245,6 +245,14 @@ def test_follows_and_last_week_of_orders_are_kept_for_the_hot_items(model, small
     newest = pd.Timestamp(int(recent["minute"].max()) * 60, unit="s")
     assert newest == week["ordered_at"].max().floor("min")
 
+def test_a_training_file_with_the_service_s_ranking_table_is_refused_by_name(tmp_path):
+    path = tmp_path / "train.toml"
+    path.write_text("[factors]\nfactors = 32\n\n[ranking]\ncaution = 0.5\n")
+    with pytest.raises(ConfigError, match=r"train\.toml: \[ranking\] holds the service's ranking settings.*"
+                                          r"xuanpin evaluate --config"):
+        TrainConfig.from_file(path)
+
+
 
 @pytest.mark.parametrize(("text", "field"), [('[factors]\nalgorithm = "svd"\n', "factors.algorithm"),
                                              ("[factors]\nfactors = -3\n", "factors.factors"),
