@@ -466,11 +466,47 @@ def _parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return out, bad
 
 
+#: Unix times by their size: seconds from 2001-09-09 (10 digits), else milli-, micro- or nanoseconds. Below
+#: 1e9 a number is no credible epoch time of this century (20261001 is a date, 0 a placeholder): invalid.
+_EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"), (1e20, "ns"))
+_EPOCH_TEXT = r"\d{10,20}(?:\.\d+)?"
+#: the end of a day written as 24:00 (ISO 8601 allows it; some databases export midnight so)
+_END_OF_DAY = r"(\d{4}-\d{2}-\d{2})[T ]24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:?\d{2})?"
+
+
+def _from_epoch(values: np.ndarray) -> pd.Series:
+    """Unix times (UTC by definition), each in the unit its size says; NaT where none fits."""
+    out = pd.Series(pd.NaT, index=range(len(values)), dtype="datetime64[us, UTC]")
+    lower = 1e9
+    for upper, unit in _EPOCH_UNITS:
+        take = (values >= lower) & (values < upper)
+        if take.any():
+            out[take] = pd.to_datetime(values[take], unit=unit, utc=True)
+        lower = upper
+    return out
+
+
 def _parse_timestamp(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s if s.dt.tz is None else s.dt.tz_convert("UTC").dt.tz_localize(None)
         return out.astype("datetime64[us]"), np.zeros(len(s), bool)
-    out = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):  # Unix times, as numbers
+        out = _from_epoch(s.to_numpy(dtype=float, na_value=np.nan))
+        out.index = s.index
+    else:
+        out = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
+        failed = out.isna().to_numpy() & ~_missing(s)
+        if failed.any():  # the rarer forms, read only where ISO 8601 failed: the common path pays nothing
+            text = s[failed].astype("str").str.strip()
+            epoch = text.str.fullmatch(_EPOCH_TEXT).to_numpy()
+            if epoch.any():
+                out.iloc[np.flatnonzero(failed)[epoch]] = _from_epoch(text[epoch].astype(float).to_numpy()).to_numpy()
+            end = text.str.extract(f"^{_END_OF_DAY}$")
+            day = end[0].notna().to_numpy()
+            if day.any():
+                midnight = pd.to_datetime(end[0][day] + "T00:00:00" + end[1][day].fillna(""), utc=True,
+                                          errors="coerce", format="ISO8601")
+                out.iloc[np.flatnonzero(failed)[day]] = (midnight + pd.Timedelta(days=1)).to_numpy()
     bad = out.isna().to_numpy() & ~_missing(s)
     return out.dt.tz_localize(None).astype("datetime64[us]"), bad
 

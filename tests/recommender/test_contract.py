@@ -68,6 +68,35 @@ def test_timestamps_with_offsets_are_converted_to_utc(tiny_csv):
     assert row["ordered_at"].iloc[0] == pd.Timestamp("2026-10-01 00:00:00")
 
 
+def test_unix_times_are_read_in_the_unit_their_size_says_and_24_00_is_the_next_midnight(tiny_csv):
+    when = pd.Timestamp("2026-10-01 12:30:00")
+    seconds = int(when.timestamp())  # naive: read as UTC, as Unix times are
+    for row, value in enumerate((str(seconds), str(seconds * 1000), f"{seconds}.5", "2026-10-01 24:00:00",
+                                 "2026-10-01T24:00+08:00")):
+        set_cell(tiny_csv, "orders", row, "ordered_at", value)
+    ids = read(tiny_csv, "orders")["order_id"]
+    m = load_snapshot(tiny_csv)
+    got = m.orders.set_index("order_id").loc[ids[:5].tolist(), "ordered_at"].tolist()
+    assert got == [when, when, when + pd.Timedelta(milliseconds=500), pd.Timestamp("2026-10-02"),
+                   pd.Timestamp("2026-10-01 16:00")]
+    assert not m.report.warnings
+
+
+def test_unix_times_in_a_parquet_column_of_integers_are_times_and_a_small_number_is_no_time(tmp_path):
+    from fixtures.marketplace import generate, write_marketplace
+
+    snapshot = write_marketplace(generate("tiny", 0), tmp_path / "p", "parquet")
+    orders = pd.read_parquet(snapshot / "orders.parquet")
+    before = load_snapshot(snapshot).orders.set_index("order_id")["ordered_at"]
+    millis = orders["ordered_at"].astype("datetime64[ms]").astype("int64").to_numpy().copy()
+    millis[0] = 20261001  # a date written as a number, not a Unix time: invalid, named, the row dropped
+    orders.assign(ordered_at=millis).to_parquet(snapshot / "orders.parquet")
+    m = load_snapshot(snapshot)
+    after = m.orders.set_index("order_id")["ordered_at"]
+    assert len(after) == len(before) - 1 and (after == before.loc[after.index]).all()
+    assert any("ordered_at" in str(w) and "timestamp" in str(w) for w in m.report.warnings)
+
+
 # -- fatal problems ------------------------------------------------------------------------------------
 
 
