@@ -26,6 +26,7 @@ from recommender.embeddings import FactorConfig, fit_factors
 from recommender.errors import ConfigError
 from recommender.ranking import PickFilters, Ranker, RankingConfig
 from recommender.ranking.arrange import arrange, slot_codes
+from recommender.ranking.catalog import Goods
 from recommender.ranking.qc import qc_factor
 from recommender.settings import validated
 from recommender.shelf_rate import ShelfRateConfig, fit_shelf_rates, has_exposure
@@ -652,9 +653,10 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
             train(train_m, Path(tmp) / "tuned", tuned.config), mmap=False)
         ranker = Ranker(model, cfg.ranking)
         tuned_ranker = None if tuned_model is None else Ranker(tuned_model, cfg.ranking)
-        small = ranker.goods.small
-        new = ranker.goods.new
-        category = ranker.goods.category
+        # the exposure figures' yardstick: small merchants and new goods by the service's default thresholds,
+        # so a ranking setting that moves a threshold changes what the lists hold, not what is counted in them
+        yardstick = ranker.goods if cfg.ranking == RankingConfig() else Goods.from_model(model, RankingConfig())
+        small, new, category = yardstick.small, yardstick.new, yardstick.category
         results: dict = {}
         with compute_threads(cfg.train.threads) as threads:
             shared: dict[str, dict[str, Callable]] = {}  # fan_goods_all ranks from fan_goods' baselines

@@ -78,7 +78,8 @@ LEGEND = [
     "**gmv_recall@K** the share of the new pairs' GMV in the top K; **coverage@100** the share of the catalogue "
     "in at least one user's top 100; **exposure_small_merchant@20** and **exposure_new_goods@20** the share of "
     "all top-20 slots held by goods of small merchants (30-day GMV below ranking.small_merchant_gmv_30d) and by "
-    "new goods (created within ranking.new_goods_days): 0 where the data has none, e.g. one merchant; "
+    "new goods (created within ranking.new_goods_days), both at the service's default thresholds whatever the "
+    "ranking evaluated (one yardstick for every report): 0 where the data has none, e.g. one merchant; "
     "**category_diversity@20** distinct categories in a top 20 over its length.",
     "",
 ]
@@ -114,9 +115,8 @@ def markdown(result: dict) -> str:
                   "ignored; the figures are of what it kept):", "", *(f"- {w}" for w in warned), ""] if warned else []
     world = result["data"].get("generator")
     drawn = [f"Generated marketplace: {world_name(world)}.", ""] if world else []
-    lines = [f"# Offline evaluation ({result['data']['source']})", "", *drawn, *split_lines(result), *data_lines,
-             *LEGEND,
-             *no_shelf, *no_truth]
+    lines = [f"# Offline evaluation ({result['data']['source']})", "", *drawn, *settings_lines(result["config"]),
+             *split_lines(result), *data_lines, *LEGEND, *no_shelf, *no_truth]
     if result.get("tuning"):
         lines += tuned_side_by_side(result)
     for task, tr in result["tasks"].items():
@@ -227,6 +227,11 @@ def tuned_side_by_side(result: dict) -> list[str]:
                   + f"; {t['seconds']:.0f} s), never on the test "
                   "pairs: " + ", ".join(f"{name} {st['start']:.4f} -> {st['best']:.4f} on validation"
                                         for name, st in t["stages"].items()) + ".", ""]
+    kept = [task for task, t in tunings.items() if t.get("config") is not None
+            and t["config"] == result["config"].get("train")]
+    if kept:
+        lines += [("The tuning" if list(kept) == [""] else f"The tuning for {', '.join(kept)}")
+                  + " kept every starting setting: the tuned model is the untuned one, so those rows read 0.", ""]
     lines += ["| task | model | metric | untuned | tuned | tuned - untuned (paired 95% interval) | surely apart |",
               "|---|---|---|---|---|---|---|"]
     for task, tr in result["tasks"].items():
@@ -399,23 +404,59 @@ def differences(a: dict, b: dict) -> list[str]:
     return out
 
 
+def _defaults() -> dict[str, dict]:
+    """The built-in settings a report's are compared with (as report.json records them)."""
+    from recommender.ranking import RankingConfig
+    from training.config import TrainConfig
+
+    return {"train": TrainConfig().model_dump(mode="json"), "ranking": RankingConfig().model_dump(mode="json")}
+
+
+def _walk(x, y, path: str, found: list[tuple[str, object, object]]) -> None:
+    """Every dotted path where two nested settings differ, with both values ('(absent)' where one lacks it)."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        for key in dict.fromkeys([*x, *y]):
+            _walk(x.get(key, "(absent)"), y.get(key, "(absent)"), f"{path}.{key}", found)
+    elif x != y:
+        found.append((path, x, y))
+
+
+def _shown(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def settings_lines(config: dict) -> list[str]:
+    """report.md's line of the settings the evaluated model and ranking were built with, where they differ from
+    the built-in defaults: 'ours' is what ships only with these."""
+    found: list[tuple[str, object, object]] = []
+    recorded = [section for section in ("train", "ranking") if section in config]
+    for section in recorded:
+        _walk(_defaults()[section], config[section], section, found)
+    text = ("Settings: the built-in defaults" if not found else "Settings that differ from the built-in defaults: "
+            + "; ".join(f"{path} {_shown(y)} (default {_shown(x)})" for path, x, y in found))
+    missing = "" if "ranking" in recorded else " (the ranking settings were not recorded: an older report)"
+    return [text + missing + ".", ""]
+
+
 def settings_differences(a: dict, b: dict, limit: int = 12) -> str | None:
     """The training and ranking settings two reports' models were built with, where they differ, as dotted
     paths ('train.shelf_rate.iterations A 15, B 20'): the change a B - A table measures, or, where nobody meant
-    one, the surprise that explains it. None where they agree (or a report predates the ranking settings)."""
+    one, the surprise that explains it. A report from before the ranking settings were recorded is said to
+    lack them, beside what the other's differ in from the defaults. None where they agree."""
     ca, cb = a.get("config", {}), b.get("config", {})
     found: list[str] = []
-
-    def walk(x, y, path: str) -> None:
-        if isinstance(x, dict) and isinstance(y, dict):
-            for key in dict.fromkeys([*x, *y]):
-                walk(x.get(key, "(absent)"), y.get(key, "(absent)"), f"{path}.{key}")
-        elif x != y:
-            found.append(f"{path} A {json.dumps(x, ensure_ascii=False)}, B {json.dumps(y, ensure_ascii=False)}")
-
     for section in ("train", "ranking"):
+        pairs: list[tuple[str, object, object]] = []
         if section in ca and section in cb:
-            walk(ca[section], cb[section], section)
+            _walk(ca[section], cb[section], section, pairs)
+            found += [f"{path} A {_shown(x)}, B {_shown(y)}" for path, x, y in pairs]
+        elif section in ca or section in cb:
+            lacking, holding = ("A", cb) if section in cb else ("B", ca)
+            _walk(_defaults()[section], holding[section], section, pairs)
+            other = "B" if lacking == "A" else "A"
+            found.append(f"{section} not recorded in {lacking} (an older report), {other}'s "
+                         + (", ".join(f"{path} {_shown(y)} (default {_shown(x)})" for path, x, y in pairs)
+                            if pairs else "the defaults"))
     if not found:
         return None
     more = f"; and {len(found) - limit} more (each report.json's config)" if len(found) > limit else ""

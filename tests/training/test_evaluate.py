@@ -647,6 +647,32 @@ def test_compare_names_the_training_settings_the_two_models_were_built_with_wher
                         'B 20']
 
 
+def test_compare_says_a_report_from_before_the_ranking_settings_lacks_them_and_what_the_other_holds(result):
+    import copy
+
+    old, new = copy.deepcopy(result), copy.deepcopy(result)
+    del old["config"]["ranking"]
+    assert "SETTINGS: ranking not recorded in A (an older report), B's the defaults" in compare(old, new)
+    new["config"]["ranking"]["max_category_share"] = 0.3
+    assert ("SETTINGS: ranking not recorded in A (an older report), B's ranking.max_category_share 0.3 (default "
+            "0.7)") in compare(old, new)
+    assert "(the ranking settings were not recorded: an older report)" in markdown(old)
+
+
+def test_the_tuned_side_by_side_says_when_the_tuning_kept_every_starting_setting(result):
+    import copy
+
+    from training.report import tuned_side_by_side
+
+    tuned = copy.deepcopy(result)
+    tuned["tuning"] = {"stages": {"anchors": {"start": 0.1, "best": 0.1}}, "seconds": 3.0,
+                       "split": {"fit_orders": 1000, "valid_days": 14.0}, "config": result["config"]["train"]}
+    said = "The tuning kept every starting setting: the tuned model is the untuned one"
+    assert said in "\n".join(tuned_side_by_side(tuned))
+    tuned["tuning"]["config"] = {**result["config"]["train"], "half_life_days": 7.0}
+    assert said not in "\n".join(tuned_side_by_side(tuned))
+
+
 def test_compare_shows_one_number_figures_such_as_coverage_without_a_test(result, tmp_path):
     import copy
 
@@ -795,11 +821,21 @@ def test_evaluate_config_takes_the_service_s_ranking_table_beside_the_training_s
 def test_the_ranking_settings_evaluated_make_the_served_lists_and_are_recorded(small_snapshot, result):
     from recommender.ranking import RankingConfig
 
-    ranking = RankingConfig(max_category_share=0.3, support_share=0.0)
+    ranking = RankingConfig(max_category_share=0.3, support_share=0.0, small_merchant_gmv_30d=500_000,
+                            new_goods_days=30)
     got = evaluate(small_snapshot, EvalConfig(n_boot=50, tasks=("anchor_goods",), ranking=ranking),
                    truth=load_truth(small_snapshot))
     assert got["config"]["ranking"] == ranking.model_dump(mode="json")
     assert result["config"]["ranking"] == RankingConfig().model_dump(mode="json")
+    # report.md says which settings made 'ours', beside the defaults
+    assert "Settings: the built-in defaults." in markdown(result)
+    assert ("Settings that differ from the built-in defaults: ranking.small_merchant_gmv_30d 500000.0 (default "
+            "10000.0); ranking.new_goods_days 30.0 (default 14.0); ranking.support_share 0.0 (default 0.2); "
+            "ranking.max_category_share 0.3 (default 0.7).") in markdown(got)
+    # the exposure figures keep one yardstick: a threshold evaluated moves what the lists hold, not what counts
+    for exposure in ("exposure_small_merchant@20", "exposure_new_goods@20"):
+        assert got["tasks"]["anchor_goods"]["models"]["popularity"][exposure] == \
+            result["tasks"]["anchor_goods"]["models"]["popularity"][exposure]
     mine, theirs = (r["tasks"]["anchor_goods_if_shelved"]["models"] for r in (got, result))
 
     def mean(models, name, metric):
