@@ -75,6 +75,11 @@ def evaluated_settings(path: str | Path) -> tuple[TrainConfig, RankingConfig]:
     before it is deployed."""
     data = read_config_file(path)
     ranking = data.pop("ranking", {})
+    foreign = sorted(set(data) - set(TrainConfig.model_fields))
+    if foreign:  # a misspelt field, or a service file's own (model, hot, ...): named either way
+        raise ConfigError(f"{path}: {', '.join(foreign)}: not training settings; evaluate --config takes `xuanpin "
+                          "train`'s fields and a [ranking] table (a service file's other fields, such as model or "
+                          "hot, are the service's alone: copy its [ranking] table into a file of its own)")
     if not isinstance(ranking, dict):
         raise ConfigError(f"{path}: ranking: a table of ranking settings, got {type(ranking).__name__}")
     return validated(TrainConfig, data, str(path)), validated(RankingConfig, ranking, f"{path} [ranking]")

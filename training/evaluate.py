@@ -248,6 +248,23 @@ def ours_anchors_served(ranker: Ranker, task: Task, k: int) -> np.ndarray:
 SERVED_PAGE = 20  # the selection center's page (the API's default k): caps and support shares apply per page
 
 
+def oracle_anchors_served(ranker: Ranker, task: Task, expected: np.ndarray, k: int) -> np.ndarray:
+    """The merchant's served rules with perfect knowledge: each good's rooms ranked by the truth's expected sales
+    (`expected`: (rooms, goods), all of them) through the same anchor gates, exclusions and 新人主播 slots as
+    ours_anchors_served. Its graded NDCG is what those rules allow."""
+    gate, arrange_rooms = ranker.anchor_gate, ranker.anchors_for_good.order
+
+    def rank_one(product: int, excluded: np.ndarray) -> list[int]:
+        mask = gate.copy()
+        mask[excluded] = False
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return []
+        return rows[arrange_rooms(rows, np.asarray(expected[rows, product], np.float64), k)].tolist()
+
+    return _served(task, k, rank_one)
+
+
 def ours_reranked(ranker: Ranker, task: Task, k: int, page: int = SERVED_PAGE) -> np.ndarray:
     """The served pipeline for anchors: quality gates, expected value, exposure support, category caps; the
     first k goods as the selection center shows them, `page` at a time (one page of k would cap categories at
@@ -542,10 +559,12 @@ def counterfactual_goods(task: Task, scorers: dict[str, Callable], ranker: Ranke
     if served_tuned is not None:
         rankings["ours_tuned"] = served_tuned
     rankings["oracle"] = rank_task(task, lambda goods: np.asarray(truth.expected_sales)[:, goods].T, k)
+    rankings["oracle_served"] = oracle_anchors_served(ranker, task, np.asarray(truth.expected_sales), k)
     models, paired = _graded(rankings, {"ndcg": expected}, cfg, per_user)
     return {"users": len(task.users), "population": task.population, "relevant_pairs": int((expected > 0).sum()),
             "models": models, "paired": paired,
-            "graded": "expected sales of the good in each room if shelved, from the generator's ground truth"}
+            "graded": "expected sales of the good in each room if shelved, from the generator's ground truth",
+            "served_gap": served_gap(models, "ndcg@50")}
 
 
 def evaluate(data: str | Path | Marketplace, cfg: EvalConfig | None = None, truth=None,

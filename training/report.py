@@ -161,8 +161,10 @@ def markdown(result: dict) -> str:
                           "evidence).", ""]
         if "served_gap" in tr:
             g = tr["served_gap"]
-            lines += [f"Served rules against the model ({g['metric']}): the served oracle (the truth's expected "
-                      "commission through the same gates, support boost and share, category cap and pages) reaches "
+            rules = ("the truth's expected sales through the same anchor gates and 新人主播 slots"
+                     if task.startswith("goods_") else "the truth's expected commission through the same gates, "
+                     "support boost and share, category cap and pages")
+            lines += [f"Served rules against the model ({g['metric']}): the served oracle ({rules}) reaches "
                       f"{g['oracle_served']:.4f} of the unconstrained truth; ours {g['ours']:.4f}, "
                       f"{_share(g['ours_of_oracle_served'])} of the served oracle.", ""]
         if "oracle_shelf" in models:
@@ -172,11 +174,17 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+#: `xuanpin generate`'s click log default (fixtures.browsing.CLICKS_PER_FAN), named only when a world differs
+DEFAULT_CLICKS = 20.0
+
+
 def world_name(world: dict) -> str:
-    """A generated world in the words of `xuanpin generate`'s options: scale, seed, fit (and traffic if set)."""
-    traffic = world.get("traffic")
+    """A generated world in the words of `xuanpin generate`'s options: scale, seed, fit (and traffic and clicks
+    where not the defaults)."""
+    traffic, clicks = world.get("traffic"), world.get("clicks")
     return (f"{world.get('scale')} scale, seed {world.get('seed')}, fit {world.get('fit')}"
-            + (f", traffic {traffic:g}" if traffic not in (None, 1, 1.0) else ""))
+            + (f", traffic {traffic:g}" if traffic not in (None, 1, 1.0) else "")
+            + (f", clicks {clicks:g} per fan" if clicks not in (None, DEFAULT_CLICKS) else ""))
 
 
 def split_lines(result: dict) -> list[str]:
@@ -559,8 +567,24 @@ def _nothing_in_common(a: dict, b: dict, metrics: tuple[str, ...] | None, tasks:
                 f"{', '.join(sorted(tb)) or 'none'}")
     asked = [f"{kind} {', '.join(names)}" for kind, names in (("tasks", tasks), ("models", models),
                                                               ("metrics", metrics)) if names]
-    return (f"no row is in both reports{' among ' + '; '.join(asked) if asked else ''}: the tasks in both are "
-            f"{', '.join(sorted(ta & tb))}; choose rows both hold (see each report.md)")
+    head = f"no row is in both reports{' among ' + '; '.join(asked) if asked else ''}"
+    scope = sorted((ta & tb) & set(tasks or ta))
+    if not scope:
+        return (f"{head}: the tasks asked are not in both (A holds {', '.join(sorted(ta))}; B holds "
+                f"{', '.join(sorted(tb))})")
+
+    def listed(names: set[str], most: int = 10) -> str:
+        names = sorted(names)
+        return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+    held = []
+    for task in scope:
+        ma, mb = a["tasks"][task]["models"], b["tasks"][task]["models"]
+        both = set(ma) & set(mb)
+        figures = {m for n in both for m, v in ma[n].items() if _figure(m, v) and m in mb[n]}
+        held.append(f"{task} holds models {listed(both) or 'none'} in both, with "
+                    f"{listed(figures) or 'no figure'}")
+    return f"{head}; " + "; ".join(held)
 
 
 def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = None,

@@ -94,7 +94,7 @@ class AnchorsForGood:
         if not len(rows):
             return Page([], offset, None, 0)
         score, breakdown = self.scorer.rooms_for(product, rows)
-        page = self._order(rows, score, offset + k)[offset:]
+        page = self.order(rows, score, offset + k)[offset:]
         shown = rows[page]
         on_shelf = None if self.shelf_of is None else np.array([product in self.shelf_of(a) for a in shown.tolist()])
         items = self.explainer.anchors(product, shown, score[page],
@@ -102,8 +102,9 @@ class AnchorsForGood:
                                        new_supported=self.reserves)
         return Page(items, offset, offset + k if len(rows) > offset + k else None, len(rows))
 
-    def _order(self, rows: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
-        """Positions in `rows` of the first `n` rooms in display order, ties by row. The arrangement only ever
+    def order(self, rows: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+        """Positions in `rows` of the first `n` rooms in display order, ties by row (the served oracle of the
+        evaluation arranges the truth's scores by it too). The arrangement only ever
         takes the best room left or the best new one left, so the best n of each are all it can need."""
         best = top_k(score[None, :], n)[0]
         new = None if self.rooms.new is None or not self.reserves else np.asarray(self.rooms.new)[rows]

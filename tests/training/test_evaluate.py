@@ -143,7 +143,7 @@ def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
     assert result["data"]["shelf_model"] is True and "has no shelf table" not in md
     assert result["data"]["ground_truth"] is True and "has no ground truth" not in md
     # a generated world is named by what generate was given, which the fingerprint alone does not tell
-    assert result["data"]["generator"] == {"scale": "small", "seed": 7, "fit": 1.5, "traffic": 1.0}
+    assert result["data"]["generator"] == {"scale": "small", "seed": 7, "fit": 1.5, "traffic": 1.0, "clicks": 20.0}
     assert "Generated marketplace: small scale, seed 7, fit 1.5." in md
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "recall_at_k_anchor_goods.png" in pngs and "tail_exposure_fan_goods.png" in pngs
@@ -635,6 +635,17 @@ def test_compare_cli_chooses_rows_by_name_and_names_what_is_not_there(result, tm
     assert r.exit_code == 2 and "choose the rows of --compare" in r.output
 
 
+def test_a_world_is_named_by_every_option_of_generate_that_is_not_its_default(tmp_path):
+    from fixtures.browsing import CLICKS_PER_FAN
+    from fixtures.marketplace import generate, load_truth, write_marketplace
+    from training.report import DEFAULT_CLICKS, world_name
+
+    assert DEFAULT_CLICKS == CLICKS_PER_FAN
+    world = load_truth(write_marketplace(generate("tiny", 3, traffic=2, clicks=5), tmp_path / "w")).world
+    assert world == {"scale": "tiny", "seed": 3, "fit": 1.5, "traffic": 2.0, "clicks": 5.0}
+    assert world_name(world) == "tiny scale, seed 3, fit 1.5, traffic 2, clicks 5 per fan"
+
+
 def test_compare_names_the_training_settings_the_two_models_were_built_with_where_they_differ(result):
     import copy
 
@@ -710,6 +721,14 @@ def test_compare_of_reports_with_nothing_in_common_is_an_error_not_an_empty_tabl
     r = CliRunner().invoke(main, ["evaluate", "--compare", str(tmp_path / "a"), str(tmp_path / "c"),
                                   "--task", "anchor_goods"])  # in C alone
     assert r.exit_code == 1 and "no row is in both reports among tasks anchor_goods" in r.output, r.output
+    # rows filtered to nothing: the refusal says what the tasks in both do hold
+    from training.report import NothingToCompare
+
+    tuned = copy.deepcopy(result)
+    tuned["tasks"]["fan_goods"]["models"]["ours_tuned"] = tuned["tasks"]["fan_goods"]["models"]["ours"]
+    with pytest.raises(NothingToCompare, match=r"among tasks fan_goods; models ours_tuned; fan_goods holds models "
+                                               r"\S.* in both, with category_diversity@20, coverage@100"):
+        compare(result, tuned, tasks=("fan_goods",), models=("ours_tuned",))
 
 
 def test_a_row_compared_by_the_overlap_says_the_one_reason_it_could_not_be_paired(result, per_user):
@@ -995,6 +1014,23 @@ def test_goods_created_after_the_cutoff_are_neither_offered_nor_new_in_the_model
     assert ranker.gate_failures(int(np.flatnonzero(task.unborn)[0]))[-1] == "created after the snapshot"
 
 
+def test_the_merchant_s_served_oracle_applies_exactly_the_served_rules(served_setup, small_snapshot):
+    """达人广场's served oracle, fed the scores the service ranks rooms by instead of the truth, returns the
+    service's lists (gates, exclusions, 新人主播 slots): its gap to ours is then the model's alone."""
+    from training.evaluate import oracle_anchors_served, ours_anchors_served
+
+    ranker, _, _ = served_setup
+    train_m, test, _ = split(load_snapshot(small_snapshot), 14)
+    task = build_tasks(train_m, test, EvalConfig(tasks=("goods_anchors",)))["goods_anchors"]
+    rooms = np.arange(len(ranker.model.anchor_ids))
+    own = np.zeros((len(rooms), len(ranker.model.product_ids)))
+    for product in task.users.tolist():
+        own[:, product] = ranker.scorer.rooms_for(product, rooms)[0]
+    served = ours_anchors_served(ranker, task, 50)
+    np.testing.assert_array_equal(oracle_anchors_served(ranker, task, own, 50), served)
+    assert (served >= 0).sum() > 1000 and ranker.anchor_gate[served[served >= 0]].all()
+
+
 def test_the_report_splits_the_served_earnings_gap_into_rules_and_model(result):
     tr = result["tasks"]["anchor_goods_if_shelved"]
     models, gap = tr["models"], tr["served_gap"]
@@ -1003,6 +1039,14 @@ def test_the_report_splits_the_served_earnings_gap_into_rules_and_model(result):
     assert gap["oracle_served"] == served and gap["ours_of_oracle_served"] == pytest.approx(
         models["ours"]["ndcg_earnings@50"]["mean"] / served, abs=1e-4)
     assert "of the served oracle" in markdown(result)
+    # the merchant's view too: its served oracle keeps the anchor gates and the 新人主播 slots
+    tr = result["tasks"]["goods_anchors_if_shelved"]
+    served = tr["models"]["oracle_served"]["ndcg@50"]["mean"]
+    assert tr["models"]["ours"]["ndcg@50"]["mean"] <= served <= tr["models"]["oracle"]["ndcg@50"]["mean"]
+    assert tr["served_gap"] == {"metric": "ndcg@50", "ours": tr["models"]["ours"]["ndcg@50"]["mean"],
+                                "oracle_served": served, "ours_of_oracle_served": pytest.approx(
+                                    tr["models"]["ours"]["ndcg@50"]["mean"] / served, abs=1e-4)}
+    assert "the truth's expected sales through the same anchor gates and 新人主播 slots" in markdown(result)
 
 
 def test_the_served_range_coverage_counts_the_picks_whose_range_holds_the_truth(served_setup):

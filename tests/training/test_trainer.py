@@ -245,6 +245,19 @@ def test_follows_and_last_week_of_orders_are_kept_for_the_hot_items(model, small
     newest = pd.Timestamp(int(recent["minute"].max()) * 60, unit="s")
     assert newest == week["ordered_at"].max().floor("min")
 
+def test_an_evaluation_file_names_what_is_neither_a_training_setting_nor_the_ranking_table(tmp_path):
+    from training.config import evaluated_settings
+
+    path = tmp_path / "service.toml"
+    path.write_text('model = "artifacts/medium"\n\n[hot]\nwindow_minutes = 30\n\n[ranking]\ncaution = 0.5\n')
+    with pytest.raises(ConfigError, match=r"service\.toml: hot, model: not training settings; evaluate --config "
+                                          r"takes `xuanpin train`'s fields and a \[ranking\] table"):
+        evaluated_settings(path)
+    path.write_text("half_life_days = 7\n\n[ranking]\ncaution = 0.5\n")
+    train, ranking = evaluated_settings(path)
+    assert (train.half_life_days, ranking.caution) == (7.0, 0.5)
+
+
 def test_a_training_file_with_the_service_s_ranking_table_is_refused_by_name(tmp_path):
     path = tmp_path / "train.toml"
     path.write_text("[factors]\nfactors = 32\n\n[ranking]\ncaution = 0.5\n")

@@ -69,3 +69,11 @@ def test_a_support_share_that_keeps_no_slot_of_a_block_is_refused_naming_both(bl
         RankingConfig(page_block=block)
     assert RankingConfig(page_block=block, support_share=0.0).support_share == 0.0
     assert RankingConfig(page_block=block, support_share=1 / block).page_block == block
+
+
+@pytest.mark.parametrize("setting", ["support_boost", "price_weight", "small_merchant_gmv_30d", "new_shop_days"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_an_unbounded_setting_is_still_a_finite_number(setting, value):
+    """An infinite weight or threshold is a typo, and report.json could not record it (JSON reads it null)."""
+    with pytest.raises(ValidationError, match="finite"):
+        RankingConfig(**{setting: value})
