@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from fixtures.marketplace import END
-from recommender.artifact import load_model
+from recommender.artifact import ArtifactError, load_model
 from recommender.registry import Registry
 from training import nightly
 from training.config import TrainConfig
@@ -803,3 +803,23 @@ def test_registry_list_tells_a_version_of_another_format_from_a_damaged_one(serv
     row = registry_table(served).set_index("version").loc[version]
     assert row["state"] == "OTHER FORMAT" and "format_version 99" in row["problem"]
     assert f"CURRENT names {version}, which does not load" in nightly.current_note(served)
+
+
+def test_a_run_s_prunes_load_each_unchanged_version_once(served, monkeypatch):
+    """Both prunes of a run verify the versions by loading them: a version whose files did not change since it
+    loaded is not loaded again, one whose files changed is, and a damaged one is refused every time."""
+    from training import nightly
+
+    loads = []
+    monkeypatch.setattr(nightly, "load_model", lambda path: (loads.append(path), load_model(path)))
+    path = Registry.open(served).current_path()
+    verify = nightly.VerifiedOnce()
+    verify(path)
+    verify(path)
+    assert loads == [path]
+    vectors = path / "vectors/product.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-512])  # damaged after it loaded: its size changed
+    for _ in range(2):
+        with pytest.raises(ArtifactError, match="truncated"):
+            verify(path)
+    assert loads == [path] * 3
