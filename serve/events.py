@@ -7,6 +7,7 @@ that timed out can resend the whole batch.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 
 import numpy as np
@@ -37,15 +38,33 @@ def _authorise(token: str | None) -> None:
         raise ApiError(401, "unauthorized", "missing or wrong bearer token", "Authorization")
 
 
+def _json_refuses(word: str) -> None:
+    raise ValueError(f"{word} is not JSON")
+
+
+def _json_beyond_doubles(data: bytes) -> object | None:
+    """The body read by the standard library where orjson refused it: valid JSON whose number no double holds
+    (1e400 is JSON; orjson refuses the whole body) reads as infinity, which only its own event's validation
+    refuses, so the batch's other events still count. None where the body is not JSON (NaN and Infinity, which
+    the standard library would take, are not)."""
+    try:
+        return json.loads(data, parse_constant=_json_refuses)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 def _batch(limit: int) -> list:
     if not request.is_json:  # the header, not the body, is what is wrong: say so
         given = request.headers.get("Content-Type") or "none"
         raise ApiError(400, "invalid_body", f"Content-Type must be application/json (given: {given}); the body: "
                        '{"events": [order, ...]}', "Content-Type")
-    try:  # the decoder's own words: where the body stops being JSON, or a number no double holds (1e400)
-        body = orjson.loads(request.get_data(cache=True))
+    data = request.get_data(cache=True)
+    try:  # the decoder's own words: where the body stops being JSON
+        body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_body", f"the body could not be read as JSON: {exc}", "events") from None
+        body = _json_beyond_doubles(data)  # valid JSON with a number no double holds (1e400): that event's error
+        if body is None:
+            raise ApiError(400, "invalid_body", f"the body could not be read as JSON: {exc}", "events") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise ApiError(400, "invalid_body", 'the body must be JSON: {"events": [order, ...]}', "events")
     events = body["events"]

@@ -153,12 +153,25 @@ def test_no_body_at_all_is_a_400_naming_the_content_type(client):
     assert r.status_code == 400 and r.json["error"]["field"] == "Content-Type"
 
 
-@pytest.mark.parametrize(("data", "said"), [(b'{"events": [{"quantity": 1e400}]}', "infinity"),
-                                             (b'{"events": [', "could not be read as JSON"),
-                                             (b"\xff\xfe", "could not be read as JSON")])
+@pytest.mark.parametrize(("data", "said"), [(b'{"events": [', "could not be read as JSON"),
+                                             (b"\xff\xfe", "could not be read as JSON"),
+                                             (b'{"events": [{"amount": NaN}]}', "could not be read as JSON")])
 def test_a_body_that_does_not_parse_says_why(client, data, said):
     r = client.post("/v1/events/orders", data=data, content_type="application/json", headers=AUTH)
     assert r.status_code == 400 and r.json["error"]["field"] == "events" and said in r.json["error"]["message"]
+
+
+def test_a_number_no_double_holds_is_its_own_event_s_error_not_the_batch_s(client, world):
+    """1e400 is valid JSON that orjson refuses for the whole body; like any other bad value it refuses only
+    its event, and the batch's others count."""
+    good = event("big-ok", world["rooms"][0], world["goods"][0], world["now"])
+    bad = json.dumps(event("big-bad", world["rooms"][0], world["goods"][0], world["now"])).replace('"amount": 9.9',
+                                                                                                     '"amount": 1e400')
+    data = f'{{"events": [{json.dumps(good)}, {bad}]}}'.encode()
+    r = client.post("/v1/events/orders", data=data, content_type="application/json", headers=AUTH)
+    assert r.status_code == 200, r.json
+    assert (r.json["accepted"], r.json["rejected"]) == (1, 1)
+    assert r.json["errors"][0]["index"] == 1 and r.json["errors"][0]["field"] == "amount"
 
 
 def test_an_oversized_batch_is_refused_whole(client, world):
