@@ -331,10 +331,12 @@ def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int
 # -- scoring a ranking --------------------------------------------------------------------------------------
 
 
-def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, supported: np.ndarray | None,
-          new: np.ndarray | None, category: np.ndarray | None, per_user: dict | None = None) -> dict:
-    """The ranking's metrics with bootstrap intervals; `per_user` (a dict) also receives the per-user values of
-    PER_USER_METRICS, so two reports on the same users can be compared user by user (report.compare)."""
+def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, goods: Goods | None,
+          per_user: dict | None = None) -> dict:
+    """The ranking's metrics with bootstrap intervals, and where the items are goods (`goods`: the exposure
+    yardstick) the share of slots held by small merchants, new goods and every supported (扶持) good, and the
+    categories' diversity; `per_user` (a dict) also receives the per-user values of PER_USER_METRICS, so two
+    reports on the same users can be compared user by user (report.compare)."""
     values = ranking_metrics(ranked, task.truth, cfg.ks)
     if per_user is not None:
         per_user.update({m: values[m].astype(np.float32) for m in PER_USER_METRICS if m in values})
@@ -348,12 +350,12 @@ def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, supported: np.ndarray
     top = ranked[:, :k]
     valid = top >= 0
     out["coverage@100"] = round(coverage(ranked[:, :100], task.n_items), 5)
-    if supported is not None:
-        out["exposure_small_merchant@20"] = round(float(supported[top[valid]].mean()) if valid.any() else 0, 5)
-    if new is not None:
-        out["exposure_new_goods@20"] = round(float(new[top[valid]].mean()) if valid.any() else 0, 5)
-    if category is not None:
-        distinct = [len(np.unique(category[r[r >= 0]])) / max((r >= 0).sum(), 1) for r in top]
+    if goods is not None:
+        shown = top[valid]
+        for figure, flag in (("exposure_small_merchant@20", goods.small), ("exposure_new_goods@20", goods.new),
+                             ("exposure_supported@20", goods.supported)):
+            out[figure] = round(float(np.asarray(flag, bool)[shown].mean()) if valid.any() else 0, 5)
+        distinct = [len(np.unique(goods.category[r[r >= 0]])) / max((r >= 0).sum(), 1) for r in top]
         out["category_diversity@20"] = round(float(np.mean(distinct)), 5)
     return out
 
@@ -675,7 +677,6 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
         # the exposure figures' yardstick: small merchants and new goods by the service's default thresholds,
         # so a ranking setting that moves a threshold changes what the lists hold, not what is counted in them
         yardstick = ranker.goods if cfg.ranking == RankingConfig() else Goods.from_model(model, RankingConfig())
-        small, new, category = yardstick.small, yardstick.new, yardstick.category
         results: dict = {}
         with compute_threads(cfg.train.threads) as threads:
             shared: dict[str, dict[str, Callable]] = {}  # fan_goods_all ranks from fan_goods' baselines
@@ -703,24 +704,22 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                 for model_name, scorer in scorers.items():
                     t = time.perf_counter()
                     ranked = lists[model_name] = rank_task(task, scorer, kmax)
-                    res[model_name] = score(ranked, task, cfg, small if goods else None, new if goods else None,
-                                            category if goods else None, _kept(kept, model_name))
+                    res[model_name] = score(ranked, task, cfg, yardstick if goods else None,
+                                            _kept(kept, model_name))
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
                 served = None
                 if name == "goods_anchors":
                     served = lists["ours"] = ours_anchors_served(ranker, task, kmax)
-                    res["ours"] = score(served, task, cfg, None, None, None, _kept(kept, "ours"))
+                    res["ours"] = score(served, task, cfg, None, _kept(kept, "ours"))
                     if tuned_ranker is not None:
                         lists["ours_tuned"] = ours_anchors_served(tuned_ranker, task, kmax)
-                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, None, None,
-                                                  _kept(kept, "ours_tuned"))
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, _kept(kept, "ours_tuned"))
                 if name == "anchor_goods":
                     lists["ours"] = ours_reranked(ranker, task, kmax)
-                    res["ours"] = score(lists["ours"], task, cfg, small, new, category, _kept(kept, "ours"))
+                    res["ours"] = score(lists["ours"], task, cfg, yardstick, _kept(kept, "ours"))
                     if tuned_ranker is not None:
                         lists["ours_tuned"] = ours_reranked(tuned_ranker, task, kmax)
-                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, small, new, category,
-                                                  _kept(kept, "ours_tuned"))
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, yardstick, _kept(kept, "ours_tuned"))
                     if truth is not None and truth.expected_sales is not None:
                         expected = np.asarray(truth.expected_sales)
                         # Two ceilings. "oracle": the generator's expected sales if shelved, the quantity the
@@ -728,13 +727,13 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                         # anchor had listed by the end, the best possible ranking of *realised* new sales
                         # (nothing sells unless shelved); it uses future listings, as an oracle may.
                         res["oracle"] = score(rank_task(task, lambda users, e=expected: e[users], kmax), task,
-                                              cfg, small, new, category, _kept(kept, "oracle"))
+                                              cfg, yardstick, _kept(kept, "oracle"))
                         if len(m.shelf):  # without a shelf table nothing says what was listed
                             listed = sum_pairs(m.shelf["anchor"].to_numpy(), m.shelf["product"].to_numpy(),
                                                np.ones(len(m.shelf)), expected.shape).toarray() > 0
                             res["oracle_shelf"] = score(rank_task(
                                 task, lambda users, e=expected, s=listed: np.where(s[users], e[users], -1.0), kmax),
-                                task, cfg, small, new, category, _kept(kept, "oracle_shelf"))
+                                task, cfg, yardstick, _kept(kept, "oracle_shelf"))
                 results[name] = {"users": len(task.users), "population": task.population,
                                  "relevant_pairs": int(task.truth.nnz), "models": res,
                                  "paired": paired_differences(lists, res, task, cfg)}

@@ -19,7 +19,8 @@ from training.metrics import bootstrap_ci
 
 SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recall@20", "ndcg_earnings@20",
            "ndcg_earnings@50")
-EXTRA = ("coverage@100", "exposure_small_merchant@20", "exposure_new_goods@20", "category_diversity@20")
+EXTRA = ("coverage@100", "exposure_small_merchant@20", "exposure_new_goods@20", "exposure_supported@20",
+         "category_diversity@20")
 
 
 def _known(metric: dict | float | None) -> bool:
@@ -78,8 +79,10 @@ LEGEND = [
     "**gmv_recall@K** the share of the new pairs' GMV in the top K; **coverage@100** the share of the catalogue "
     "in at least one user's top 100; **exposure_small_merchant@20** and **exposure_new_goods@20** the share of "
     "all top-20 slots held by goods of small merchants (30-day GMV below ranking.small_merchant_gmv_30d) and by "
-    "new goods (created within ranking.new_goods_days), both at the service's default thresholds whatever the "
-    "ranking evaluated (one yardstick for every report): 0 where the data has none, e.g. one merchant; "
+    "new goods (created within ranking.new_goods_days), and **exposure_supported@20** by every supported (扶持) "
+    "good: new, of a small merchant or of a new shop (what ranking.support_share reserves slots for), all at the "
+    "service's default thresholds whatever the ranking evaluated (one yardstick for every report): 0 where the "
+    "data has none, e.g. one merchant; "
     "**category_diversity@20** distinct categories in a top 20 over its length.",
     "",
 ]

@@ -128,6 +128,18 @@ def test_our_raw_model_beats_plain_als_and_popularity_on_anchor_goods(result):
     assert ours > models["als"]["ndcg@20"]["mean"] and ours > models["popularity"]["ndcg@20"]["mean"]
 
 
+def test_the_served_lists_give_supported_goods_the_share_the_ranking_reserves_and_it_is_reported(result):
+    """exposure_supported@20: the slots held by 扶持 goods (new, small merchant or new shop), the union of the
+    other exposure figures, and at least the served rule's reserved share (one slot in five by default)."""
+    from recommender.ranking import RankingConfig
+
+    for name, m in result["tasks"]["anchor_goods"]["models"].items():
+        assert m["exposure_supported@20"] >= max(m["exposure_small_merchant@20"], m["exposure_new_goods@20"]), name
+    served = result["tasks"]["anchor_goods"]["models"]["ours"]["exposure_supported@20"]
+    assert served >= RankingConfig().support_share
+    assert "**exposure_supported@20**" in markdown(result)
+
+
 def test_report_folder_has_json_markdown_and_plots(result, tmp_path):
     out = write_report(result, tmp_path / "report")
     assert json.loads((out / "report.json").read_text())["tasks"].keys() == result["tasks"].keys()
@@ -852,7 +864,7 @@ def test_the_ranking_settings_evaluated_make_the_served_lists_and_are_recorded(s
             "10000.0); ranking.new_goods_days 30.0 (default 14.0); ranking.support_share 0.0 (default 0.2); "
             "ranking.max_category_share 0.3 (default 0.7).") in markdown(got)
     # the exposure figures keep one yardstick: a threshold evaluated moves what the lists hold, not what counts
-    for exposure in ("exposure_small_merchant@20", "exposure_new_goods@20"):
+    for exposure in ("exposure_small_merchant@20", "exposure_new_goods@20", "exposure_supported@20"):
         assert got["tasks"]["anchor_goods"]["models"]["popularity"][exposure] == \
             result["tasks"]["anchor_goods"]["models"]["popularity"][exposure]
     mine, theirs = (r["tasks"]["anchor_goods_if_shelved"]["models"] for r in (got, result))
