@@ -81,5 +81,6 @@ def evaluated_settings(path: str | Path) -> tuple[TrainConfig, RankingConfig]:
                           "train`'s fields and a [ranking] table (a service file's other fields, such as model or "
                           "hot, are the service's alone: copy its [ranking] table into a file of its own)")
     if not isinstance(ranking, dict):
-        raise ConfigError(f"{path}: ranking: a table of ranking settings, got {type(ranking).__name__}")
+        given = "null" if ranking is None else f"{type(ranking).__name__} {ranking!r}"
+        raise ConfigError(f"{path}: ranking: a table of ranking settings, got {given}")
     return validated(TrainConfig, data, str(path)), validated(RankingConfig, ranking, f"{path} [ranking]")

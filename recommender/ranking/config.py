@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
 
 from recommender.settings import Settings
+
+#: a weight (an exponent in a good's score) from 0 to 10: at 10 a 10% difference already decides everything, and
+#: beyond, a value is a typo (1e308 overflowed every score to infinity)
+Exponent = Annotated[float, Field(ge=0, le=10)]
 
 
 class RankingConfig(Settings):
@@ -41,15 +46,15 @@ class RankingConfig(Settings):
                            "model cannot tell apart rotate over a vertical's rooms instead of topping all of them; "
                            "goods further apart never swap, and the shown figures stay the model's. 0: none. Only "
                            "with the room x good term (audience_fit); README \"Ranking\" gives the measurements")
-    affinity_weight: float = Field(1.0, ge=0, description="exponent of the relative expected orders")
-    vector_affinity_weight: float = Field(1.5, ge=0, description="exponent of the relative vector affinity "
+    affinity_weight: Exponent = Field(1.0, description="exponent of the relative expected orders")
+    vector_affinity_weight: Exponent = Field(1.5, description="exponent of the relative vector affinity "
                                           "(artifacts without the shelf-rate model)")
-    price_weight: float = Field(1.0, ge=0, description="exponent of the yuan per order (price x units an order "
+    price_weight: Exponent = Field(1.0, description="exponent of the yuan per order (price x units an order "
                                 "holds, less discounts) in a good's expected value (1, with the commission exponent "
                                 "1: the score is proportional to the expected commission)")
-    commission_weight: float = Field(1.0, ge=0, description="exponent of the commission rate in its expected value")
+    commission_weight: Exponent = Field(1.0, description="exponent of the commission rate in its expected value")
     # 品控 within the gates (qc.py): refunds, the shop's rating and its violations lower a good's score
-    qc_weight: float = Field(1.0, ge=0, description="exponent of the 品控 factor (1 - refund rate) x (shop "
+    qc_weight: Exponent = Field(1.0, description="exponent of the 品控 factor (1 - refund rate) x (shop "
                                   "rating / 5) x (1 - violation_penalty) ** violations in a good's score; 0: off")
     violation_penalty: float = Field(0.1, ge=0, lt=1, description="share of a good's score each of its merchant's "
                                      "violations takes (within the gate's limit)")
@@ -81,7 +86,7 @@ class RankingConfig(Settings):
     new_anchor_gmv_30d: float = Field(10_000, ge=0, description="... and whose 30-day GMV (yuan) is below this")
     new_anchor_max_violations: int = Field(0, ge=0, description="... and who have at most this many violations")
     # anchors for a product (达人广场)
-    room_activity_weight: float = Field(1.5, ge=0, description="exponent of 1 + the room's orders in the good's "
+    room_activity_weight: Exponent = Field(1.5, description="exponent of 1 + the room's orders in the good's "
                                         "category over the last 30 days in its score for the good, artifacts "
                                         "without the shelf-rate model (0: activity ignored; expected orders if "
                                         "shelved count it already). Chosen on validation days, README \"Offline "

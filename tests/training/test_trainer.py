@@ -253,6 +253,10 @@ def test_an_evaluation_file_names_what_is_neither_a_training_setting_nor_the_ran
     with pytest.raises(ConfigError, match=r"service\.toml: hot, model: not training settings; evaluate --config "
                                           r"takes `xuanpin train`'s fields and a \[ranking\] table"):
         evaluated_settings(path)
+    for text, said in (('{"ranking": null}', "got null"), ('{"ranking": 3}', "got int 3")):
+        path.with_suffix(".json").write_text(text)
+        with pytest.raises(ConfigError, match=f"service.json: ranking: a table of ranking settings, {said}"):
+            evaluated_settings(path.with_suffix(".json"))
     path.write_text("half_life_days = 7\n\n[ranking]\ncaution = 0.5\n")
     train, ranking = evaluated_settings(path)
     assert (train.half_life_days, ranking.caution) == (7.0, 0.5)
