@@ -466,23 +466,28 @@ def _parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return out, bad
 
 
-#: Unix times by their size: seconds from 2001-09-09 (10 digits), else milli-, micro- or nanoseconds. Below
-#: 1e9 a number is no credible epoch time of this century (20261001 is a date, 0 a placeholder): invalid.
-_EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"), (1e20, "ns"))
-_EPOCH_TEXT = r"\d{10,20}(?:\.\d+)?"
+#: Unix times by their size, each unit from 2001-09-09 to 2286 (lower bound, upper bound, microseconds a unit):
+#: seconds of 10-11 digits, milliseconds of 13-14, microseconds of 16-17, nanoseconds of 19-20. A number outside
+#: them is no credible Unix time (20261001 is a date, 0 a placeholder, 202610011230 a compact time): invalid.
+_EPOCH_UNITS = ((1e9, 1e11, 1e6), (1e12, 1e14, 1e3), (1e15, 1e17, 1.0), (1e18, 1e20, 1e-3))
+_EPOCH_TEXT = r"[0-9]{10,20}(?:\.[0-9]+)?"
 #: the end of a day written as 24:00 (ISO 8601 allows it; some databases export midnight so)
-_END_OF_DAY = r"(\d{4}-\d{2}-\d{2})[T ]24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:?\d{2})?"
+_END_OF_DAY = r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]24:00(?::00(?:\.0+)?)?\s?([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 
 
-def _from_epoch(values: np.ndarray) -> pd.Series:
-    """Unix times (UTC by definition), each in the unit its size says; NaT where none fits."""
-    out = pd.Series(pd.NaT, index=range(len(values)), dtype="datetime64[us, UTC]")
-    lower = 1e9
-    for upper, unit in _EPOCH_UNITS:
-        take = (values >= lower) & (values < upper)
-        if take.any():
-            out[take] = pd.to_datetime(values[take], unit=unit, utc=True)
-        lower = upper
+def _from_epoch(values: np.ndarray) -> np.ndarray:
+    """Unix times (UTC by definition) as naive UTC datetime64[us], each in the unit its size says; NaT where
+    none fits. Converted to whole microseconds here: pandas' own conversion goes through nanoseconds, which
+    overflow past 2262 and which a microsecond column cannot hold exactly (a crash, not an invalid value)."""
+    values = np.asarray(values, np.float64)
+    micros = np.full(len(values), np.nan)
+    with np.errstate(invalid="ignore"):
+        for lower, upper, scale in _EPOCH_UNITS:
+            take = (values >= lower) & (values < upper)
+            micros[take] = np.round(values[take] * scale)
+    out = np.full(len(values), np.datetime64("NaT"), "datetime64[us]")
+    known = np.isfinite(micros)
+    out[known] = micros[known].astype(np.int64).astype("datetime64[us]")
     return out
 
 
@@ -491,8 +496,7 @@ def _parse_timestamp(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         out = s if s.dt.tz is None else s.dt.tz_convert("UTC").dt.tz_localize(None)
         return out.astype("datetime64[us]"), np.zeros(len(s), bool)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):  # Unix times, as numbers
-        out = _from_epoch(s.to_numpy(dtype=float, na_value=np.nan))
-        out.index = s.index
+        out = pd.Series(_from_epoch(s.to_numpy(dtype=float, na_value=np.nan)), index=s.index).dt.tz_localize("UTC")
     else:
         out = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
         failed = out.isna().to_numpy() & ~_missing(s)
@@ -500,7 +504,8 @@ def _parse_timestamp(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
             text = s[failed].astype("str").str.strip()
             epoch = text.str.fullmatch(_EPOCH_TEXT).to_numpy()
             if epoch.any():
-                out.iloc[np.flatnonzero(failed)[epoch]] = _from_epoch(text[epoch].astype(float).to_numpy()).to_numpy()
+                times = pd.DatetimeIndex(_from_epoch(text[epoch].astype(float).to_numpy())).tz_localize("UTC")
+                out.iloc[np.flatnonzero(failed)[epoch]] = times
             end = text.str.extract(f"^{_END_OF_DAY}$")
             day = end[0].notna().to_numpy()
             if day.any():
@@ -553,13 +558,20 @@ def latest_credible() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_SLACK
 
 
+def _parsed_as(col: Column) -> str:
+    """A column's kind as a parse failure names it: a time says which forms are read."""
+    return "timestamp (ISO 8601, or a Unix time from 2001 in s, ms, us or ns)" if col.kind == "timestamp" \
+        else col.kind
+
+
 def _kind_text(col: Column) -> str:
     """What a column's values must be, as its refusal says it."""
     if col.kind == "bool":
         return "true or false (true/false, 1/0, yes/no, 是/否)"
     if col.kind in ("float", "int"):
         return f"a number ({_range_text(col)})" if col.lo is not None or col.positive else "a number"
-    return {"timestamp": "an ISO 8601 time", "id": "an id", "text": "text"}[col.kind]
+    return {"timestamp": "an ISO 8601 time or a Unix time of this century", "id": "an id",
+            "text": "text"}[col.kind]
 
 
 def _range_text(col: Column) -> str:
@@ -643,13 +655,13 @@ class _TableCheck:
             if col.required:
                 self.problem(absent, "required value is missing" + _ANONYMOUS * col.anonymous, col.name,
                              expected=col.anonymous)
-                self.problem(bad, f"cannot parse as {col.kind}", col.name)
+                self.problem(bad, f"cannot parse as {_parsed_as(col)}", col.name)
                 if bad_range is not None:
                     self.problem(bad_range, f"out of range: {_range_text(col)}", col.name)
             else:
                 unreadable = bad  # parse failures: the format; out-of-range values are the data's
                 held = "; value blanked" + (", and the row fails its quality gate" if col.gate else "")
-                self.problem(bad, f"cannot parse as {col.kind}{held}", col.name, drop=False)
+                self.problem(bad, f"cannot parse as {_parsed_as(col)}{held}", col.name, drop=False)
                 if bad_range is not None:
                     self.problem(bad_range, f"out of range: {_range_text(col)}{held}", col.name, drop=False)
                     bad = bad | bad_range

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from typing import NoReturn
 
 import numpy as np
 import orjson
@@ -38,19 +39,25 @@ def _authorise(token: str | None) -> None:
         raise ApiError(401, "unauthorized", "missing or wrong bearer token", "Authorization")
 
 
-def _json_refuses(word: str) -> None:
+#: how orjson refuses a number no double holds, the one refusal the standard library reads instead
+_NO_DOUBLE = "number is infinity when parsed as double"
+
+
+def _json_refuses(word: str) -> NoReturn:
     raise ValueError(f"{word} is not JSON")
 
 
 def _json_beyond_doubles(data: bytes) -> object | None:
-    """The body read by the standard library where orjson refused it: valid JSON whose number no double holds
-    (1e400 is JSON; orjson refuses the whole body) reads as infinity, which only its own event's validation
-    refuses, so the batch's other events still count. None where the body is not JSON (NaN and Infinity, which
-    the standard library would take, are not)."""
+    """The body read by the standard library where orjson refused only a number no double holds (1e400 is
+    JSON): it reads as infinity, which only its own event's validation refuses, so the batch's other events
+    still count. UTF-8 only, as JSON is; None where the body is not JSON after all (NaN and Infinity, which the
+    standard library would take, are not)."""
     try:
-        return json.loads(data, parse_constant=_json_refuses)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = json.loads(data.decode("utf-8"), parse_constant=_json_refuses)
+        orjson.dumps(body)  # a lone surrogate later in the body, which orjson's reading never reached
+    except (ValueError, RecursionError, orjson.JSONEncodeError):  # the decode errors are ValueErrors
         return None
+    return body
 
 
 def _batch(limit: int) -> list:
@@ -62,7 +69,8 @@ def _batch(limit: int) -> list:
     try:  # the decoder's own words: where the body stops being JSON
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        body = _json_beyond_doubles(data)  # valid JSON with a number no double holds (1e400): that event's error
+        # valid JSON with a number no double holds (1e400): read again so that only its event is refused
+        body = _json_beyond_doubles(data) if str(exc).startswith(_NO_DOUBLE) else None
         if body is None:
             raise ApiError(400, "invalid_body", f"the body could not be read as JSON: {exc}", "events") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):

@@ -248,7 +248,7 @@ def _write_report_quietly(result: dict, report: Path) -> None:
 class VerifiedOnce:
     """`load_model` as a prune's check, done once per version and run: a nightly run prunes before and after
     publishing, and loading every kept version twice cost about 1.5 s a version on the large model. A version
-    is loaded again only if a file of it changed (its name, size or modification time) since it loaded."""
+    is loaded again only if a file of it changed (its name, inode, size or times) since it loaded."""
 
     def __init__(self) -> None:
         self._loaded: dict[Path, tuple] = {}
@@ -262,13 +262,13 @@ class VerifiedOnce:
 
 
 def _signature(path: Path) -> tuple:
-    """Every file of a version with its size and modification time (an unreadable folder raises OSError, which
-    a prune counts as unreadable, as it does load_model's)."""
+    """Every file of a version with its inode, size and modification and change times: a file replaced, even
+    by one of the same size and time (cp -p), or whose permissions changed, is loaded again."""
     files = []
     for f in path.rglob("*"):
         if f.is_file():
             st = f.stat()
-            files.append((str(f.relative_to(path)), st.st_size, st.st_mtime_ns))
+            files.append((str(f.relative_to(path)), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(sorted(files))
 
 

@@ -187,7 +187,8 @@ def world_name(world: dict) -> str:
     traffic, clicks = world.get("traffic"), world.get("clicks")
     return (f"{world.get('scale')} scale, seed {world.get('seed')}, fit {world.get('fit')}"
             + (f", traffic {traffic:g}" if traffic not in (None, 1, 1.0) else "")
-            + (f", clicks {clicks:g} per fan" if clicks not in (None, DEFAULT_CLICKS) else ""))
+            + (", clicks per fan not recorded (a world generated before 2026-12-05)" if clicks is None
+               else f", clicks {clicks:g} per fan" if clicks != DEFAULT_CLICKS else ""))
 
 
 def split_lines(result: dict) -> list[str]:
@@ -423,17 +424,21 @@ def _defaults() -> dict[str, dict]:
     return {"train": TrainConfig().model_dump(mode="json"), "ranking": RankingConfig().model_dump(mode="json")}
 
 
+#: what _walk puts where one side of two settings lacks a field (one added since the report was written)
+ABSENT = object()
+
+
 def _walk(x, y, path: str, found: list[tuple[str, object, object]]) -> None:
-    """Every dotted path where two nested settings differ, with both values ('(absent)' where one lacks it)."""
+    """Every dotted path where two nested settings differ, with both values (ABSENT where one lacks it)."""
     if isinstance(x, dict) and isinstance(y, dict):
         for key in dict.fromkeys([*x, *y]):
-            _walk(x.get(key, "(absent)"), y.get(key, "(absent)"), f"{path}.{key}", found)
+            _walk(x.get(key, ABSENT), y.get(key, ABSENT), f"{path}.{key}", found)
     elif x != y:
         found.append((path, x, y))
 
 
 def _shown(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return "absent (a setting added since)" if value is ABSENT else json.dumps(value, ensure_ascii=False)
 
 
 def settings_lines(config: dict) -> list[str]:
@@ -445,8 +450,10 @@ def settings_lines(config: dict) -> list[str]:
         _walk(_defaults()[section], config[section], section, found)
     text = ("Settings: the built-in defaults" if not found else "Settings that differ from the built-in defaults: "
             + "; ".join(f"{path} {_shown(y)} (default {_shown(x)})" for path, x, y in found))
-    missing = "" if "ranking" in recorded else " (the ranking settings were not recorded: an older report)"
-    return [text + missing + ".", ""]
+    missing = [f"the {section} settings" for section in ("train", "ranking") if section not in recorded]
+    if missing:
+        text += f" ({' and '.join(missing)} were not recorded: an older report)"
+    return [text + ".", ""]
 
 
 def settings_differences(a: dict, b: dict, limit: int = 12) -> str | None:

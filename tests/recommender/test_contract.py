@@ -72,14 +72,27 @@ def test_unix_times_are_read_in_the_unit_their_size_says_and_24_00_is_the_next_m
     when = pd.Timestamp("2026-10-01 12:30:00")
     seconds = int(when.timestamp())  # naive: read as UTC, as Unix times are
     for row, value in enumerate((str(seconds), str(seconds * 1000), f"{seconds}.5", "2026-10-01 24:00:00",
-                                 "2026-10-01T24:00+08:00")):
+                                 "2026-10-01T24:00+08:00", f"{seconds}.123", f"{seconds * 10**9 + 123_456_789}",
+                                 "2026-10-01 24:00 +08")):
         set_cell(tiny_csv, "orders", row, "ordered_at", value)
     ids = read(tiny_csv, "orders")["order_id"]
     m = load_snapshot(tiny_csv)
-    got = m.orders.set_index("order_id").loc[ids[:5].tolist(), "ordered_at"].tolist()
+    got = m.orders.set_index("order_id").loc[ids[:8].tolist(), "ordered_at"].tolist()
     assert got == [when, when, when + pd.Timedelta(milliseconds=500), pd.Timestamp("2026-10-02"),
-                   pd.Timestamp("2026-10-01 16:00")]
+                   pd.Timestamp("2026-10-01 16:00"), when + pd.Timedelta(milliseconds=123),
+                   when + pd.Timedelta(microseconds=123_457), pd.Timestamp("2026-10-01 16:00")]
     assert not m.report.warnings
+
+
+@pytest.mark.parametrize("value", ["202610011230", "１７２７７８５８００", "99999999999999999999"])
+def test_a_number_of_no_unix_time_s_size_is_an_invalid_time_not_a_date_in_1976(tiny_csv, value):
+    """Compact YYYYMMDDHHMM text would read as milliseconds of 1976 if each unit began where the last ended;
+    full-width digits are no Unix time; 20 digits of nanoseconds lie past 2262, where pandas' own conversion
+    crashed the load. Each is the row's invalid value, named."""
+    set_cell(tiny_csv, "orders", 0, "ordered_at", value)
+    m = load_snapshot(tiny_csv)
+    assert len(m.orders) == len(read(tiny_csv, "orders")) - 1
+    assert any("ordered_at" in str(w) for w in m.report.warnings)
 
 
 def test_unix_times_in_a_parquet_column_of_integers_are_times_and_a_small_number_is_no_time(tmp_path):
@@ -94,7 +107,14 @@ def test_unix_times_in_a_parquet_column_of_integers_are_times_and_a_small_number
     m = load_snapshot(snapshot)
     after = m.orders.set_index("order_id")["ordered_at"]
     assert len(after) == len(before) - 1 and (after == before.loc[after.index]).all()
-    assert any("ordered_at" in str(w) and "timestamp" in str(w) for w in m.report.warnings)
+    assert any("ordered_at" in str(w) and "Unix time" in str(w) for w in m.report.warnings)
+    # nanoseconds with a part below the microsecond, and float seconds: read to the microsecond, not a crash
+    nanos = orders["ordered_at"].astype("datetime64[ns]").astype("int64").to_numpy() + 123_456_789
+    for column, shift in ((nanos, pd.Timedelta(microseconds=123_457)),
+                          (nanos / 1e9, pd.Timedelta(microseconds=123_457))):
+        orders.assign(ordered_at=column).to_parquet(snapshot / "orders.parquet")
+        got = load_snapshot(snapshot).orders.set_index("order_id")["ordered_at"]
+        assert (abs(got - (before.loc[got.index] + shift)) <= pd.Timedelta(microseconds=1)).all()
 
 
 # -- fatal problems ------------------------------------------------------------------------------------

@@ -155,7 +155,12 @@ def test_no_body_at_all_is_a_400_naming_the_content_type(client):
 
 @pytest.mark.parametrize(("data", "said"), [(b'{"events": [', "could not be read as JSON"),
                                              (b"\xff\xfe", "could not be read as JSON"),
-                                             (b'{"events": [{"amount": NaN}]}', "could not be read as JSON")])
+                                             (b'{"events": [{"amount": NaN}]}', "could not be read as JSON"),
+                                             (b'{"events": [{"order_id": "\\ud800x"}]}', "could not be read"),
+                                             (b'{"events": [{"amount": 1e400, "order_id": "\\ud800x"}]}',
+                                              "could not be read"),
+                                             ('{"events": [{"amount": 1e400}]}'.encode("utf-16"),
+                                              "could not be read as JSON")])
 def test_a_body_that_does_not_parse_says_why(client, data, said):
     r = client.post("/v1/events/orders", data=data, content_type="application/json", headers=AUTH)
     assert r.status_code == 400 and r.json["error"]["field"] == "events" and said in r.json["error"]["message"]

@@ -656,6 +656,8 @@ def test_a_world_is_named_by_every_option_of_generate_that_is_not_its_default(tm
     world = load_truth(write_marketplace(generate("tiny", 3, traffic=2, clicks=5), tmp_path / "w")).world
     assert world == {"scale": "tiny", "seed": 3, "fit": 1.5, "traffic": 2.0, "clicks": 5.0}
     assert world_name(world) == "tiny scale, seed 3, fit 1.5, traffic 2, clicks 5 per fan"
+    older = {**world, "clicks": None}  # truth.json of a world generated before the click rate was recorded
+    assert world_name(older).endswith("clicks per fan not recorded (a world generated before 2026-12-05)")
 
 
 def test_compare_names_the_training_settings_the_two_models_were_built_with_where_they_differ(result):
@@ -680,6 +682,8 @@ def test_compare_says_a_report_from_before_the_ranking_settings_lacks_them_and_w
     assert ("SETTINGS: ranking not recorded in A (an older report), B's ranking.max_category_share 0.3 (default "
             "0.7)") in compare(old, new)
     assert "(the ranking settings were not recorded: an older report)" in markdown(old)
+    del new["config"]["train"]["half_life_days"]  # a setting added since the older report was written
+    assert "train.half_life_days A 30.0, B absent (a setting added since)" in compare(result, new)
 
 
 def test_the_tuned_side_by_side_says_when_the_tuning_kept_every_starting_setting(result):

@@ -805,6 +805,19 @@ def test_registry_list_tells_a_version_of_another_format_from_a_damaged_one(serv
     assert f"CURRENT names {version}, which does not load" in nightly.current_note(served)
 
 
+def test_a_nightly_run_prunes_twice_with_one_verifier(served, snapshots, monkeypatch):
+    """Both prunes of a run share one VerifiedOnce, so a version kept by the first is not loaded again by the
+    second."""
+    from training import nightly
+
+    given = []
+    prune = Registry.prune
+    monkeypatch.setattr(Registry, "prune", lambda self, keep, verify=None: (given.append(verify),
+                                                                             prune(self, keep, verify))[1])
+    assert run_nightly(snapshots["today"], served)[0] == EXIT_PROMOTED
+    assert len(given) == 2 and given[0] is given[1] and isinstance(given[0], nightly.VerifiedOnce)
+
+
 def test_a_run_s_prunes_load_each_unchanged_version_once(served, monkeypatch):
     """Both prunes of a run verify the versions by loading them: a version whose files did not change since it
     loaded is not loaded again, one whose files changed is, and a damaged one is refused every time."""
