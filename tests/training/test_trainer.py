@@ -245,6 +245,7 @@ def test_follows_and_last_week_of_orders_are_kept_for_the_hot_items(model, small
     newest = pd.Timestamp(int(recent["minute"].max()) * 60, unit="s")
     assert newest == week["ordered_at"].max().floor("min")
 
+
 def test_an_evaluation_file_names_what_is_neither_a_training_setting_nor_the_ranking_table(tmp_path):
     from training.config import evaluated_settings
 
@@ -268,7 +269,6 @@ def test_a_training_file_with_the_service_s_ranking_table_is_refused_by_name(tmp
     with pytest.raises(ConfigError, match=r"train\.toml: \[ranking\] holds the service's ranking settings.*"
                                           r"xuanpin evaluate --config"):
         TrainConfig.from_file(path)
-
 
 
 @pytest.mark.parametrize(("text", "field"), [('[factors]\nalgorithm = "svd"\n', "factors.algorithm"),
