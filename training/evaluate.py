@@ -332,12 +332,15 @@ def truth_served(ranker: Ranker, users: np.ndarray, expected: np.ndarray, k: int
 
 
 def score(ranked: np.ndarray, task: Task, cfg: EvalConfig, goods: Goods | None,
-          per_user: dict | None = None) -> dict:
+          per_user: dict | None = None, paired: dict | None = None) -> dict:
     """The ranking's metrics with bootstrap intervals, and where the items are goods (`goods`: the exposure
     yardstick) the share of slots held by small merchants, new goods and every supported (扶持) good, and the
     categories' diversity; `per_user` (a dict) also receives the per-user values of PER_USER_METRICS, so two
-    reports on the same users can be compared user by user (report.compare)."""
+    reports on the same users can be compared user by user (report.compare), and `paired` (a dict) the same
+    values at full precision, which paired_differences compares within the run."""
     values = ranking_metrics(ranked, task.truth, cfg.ks)
+    if paired is not None:
+        paired.update({m: np.asarray(values[m], np.float64) for m in PAIRED_METRICS if m in values})
     if per_user is not None:
         per_user.update({m: values[m].astype(np.float32) for m in PER_USER_METRICS if m in values})
     out: dict = {}
@@ -386,22 +389,22 @@ def _is_baseline(name: str) -> bool:
     return not name.startswith(("ours", "ablation", "oracle")) and not name.endswith("_tuned")
 
 
-def paired_differences(lists: dict[str, np.ndarray], res: dict, task: Task, cfg: EvalConfig) -> list[dict]:
+def paired_differences(values: dict[str, dict[str, np.ndarray]], res: dict, cfg: EvalConfig) -> list[dict]:
     """B - A over the same users, with a paired bootstrap interval (users resampled together): two models scored
-    on one sample differ far more surely than their separate intervals' overlap says. The pairs: ours against
-    the best baseline by ndcg@20, and each of our models tuned against untuned."""
-    baselines = [n for n in lists if _is_baseline(n)]
+    on one sample differ far more surely than their separate intervals' overlap says. `values`: each ranking's
+    per-user PAIRED_METRICS, as score() kept them. The pairs: ours against the best baseline by ndcg@20, and each
+    of our models tuned against untuned."""
+    baselines = [n for n in values if _is_baseline(n)]
     pairs = []
-    if "ours" in lists and baselines:
+    if "ours" in values and baselines:
         best = max(baselines, key=lambda n: res[n]["ndcg@20"]["mean"])
         pairs.append((best, "ours"))
-    pairs += [(n[: -len("_tuned")], n) for n in lists if n.endswith("_tuned") and n[: -len("_tuned")] in lists]
+    pairs += [(n[: -len("_tuned")], n) for n in values if n.endswith("_tuned") and n[: -len("_tuned")] in values]
     out = []
     for a, b in pairs:
-        per_a, per_b = ranking_metrics(lists[a], task.truth, cfg.ks), ranking_metrics(lists[b], task.truth, cfg.ks)
+        per_a, per_b = values[a], values[b]
         for metric in (m for m in PAIRED_METRICS if m in per_a):
-            mean, lo, hi = bootstrap_ci(np.asarray(per_b[metric]) - np.asarray(per_a[metric]), cfg.n_boot,
-                                        seed=cfg.seed)
+            mean, lo, hi = bootstrap_ci(per_b[metric] - per_a[metric], cfg.n_boot, seed=cfg.seed)
             out.append({"a": a, "b": b, "metric": metric, "mean": round(mean, 5),
                         "ci95": [round(lo, 5), round(hi, 5)]})
     return out
@@ -700,26 +703,30 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                 ids = getattr(train_m, USER_IDS[name]).ids
                 # ranking_metrics scores the users with something to find (here all of them), in task order
                 kept = _task_users(per_user, name, ids[task.users[np.diff(task.truth.tocsr().indptr) > 0]])
-                res, lists = {}, {}  # the lists too: paired differences compare two models user by user
+                # each ranking's per-user figures too: paired differences compare two models user by user
+                res, lists, values = {}, {}, {}
                 for model_name, scorer in scorers.items():
                     t = time.perf_counter()
                     ranked = lists[model_name] = rank_task(task, scorer, kmax)
                     res[model_name] = score(ranked, task, cfg, yardstick if goods else None,
-                                            _kept(kept, model_name))
+                                            _kept(kept, model_name), values.setdefault(model_name, {}))
                     res[model_name]["seconds"] = round(time.perf_counter() - t, 2)
                 served = None
                 if name == "goods_anchors":
                     served = lists["ours"] = ours_anchors_served(ranker, task, kmax)
-                    res["ours"] = score(served, task, cfg, None, _kept(kept, "ours"))
+                    res["ours"] = score(served, task, cfg, None, _kept(kept, "ours"), values.setdefault("ours", {}))
                     if tuned_ranker is not None:
                         lists["ours_tuned"] = ours_anchors_served(tuned_ranker, task, kmax)
-                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, _kept(kept, "ours_tuned"))
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, None, _kept(kept, "ours_tuned"),
+                                                  values.setdefault("ours_tuned", {}))
                 if name == "anchor_goods":
                     lists["ours"] = ours_reranked(ranker, task, kmax)
-                    res["ours"] = score(lists["ours"], task, cfg, yardstick, _kept(kept, "ours"))
+                    res["ours"] = score(lists["ours"], task, cfg, yardstick, _kept(kept, "ours"),
+                                        values.setdefault("ours", {}))
                     if tuned_ranker is not None:
                         lists["ours_tuned"] = ours_reranked(tuned_ranker, task, kmax)
-                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, yardstick, _kept(kept, "ours_tuned"))
+                        res["ours_tuned"] = score(lists["ours_tuned"], task, cfg, yardstick, _kept(kept, "ours_tuned"),
+                                                  values.setdefault("ours_tuned", {}))
                     if truth is not None and truth.expected_sales is not None:
                         expected = np.asarray(truth.expected_sales)
                         # Two ceilings. "oracle": the generator's expected sales if shelved, the quantity the
@@ -736,7 +743,7 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                                 task, cfg, yardstick, _kept(kept, "oracle_shelf"))
                 results[name] = {"users": len(task.users), "population": task.population,
                                  "relevant_pairs": int(task.truth.nnz), "models": res,
-                                 "paired": paired_differences(lists, res, task, cfg)}
+                                 "paired": paired_differences(values, res, cfg)}
                 if truth is not None and truth.expected_sales is not None and name in ("anchor_goods",
                                                                                        "goods_anchors"):
                     # the graded twin scores every user of the task (NaN where nothing would sell)
