@@ -177,13 +177,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-#: `xuanpin generate`'s click log default (fixtures.browsing.CLICKS_PER_FAN), named only when a world differs
-DEFAULT_CLICKS = 20.0
-
-
 def world_name(world: dict) -> str:
     """A generated world in the words of `xuanpin generate`'s options: scale, seed, fit (and traffic and clicks
     where not the defaults)."""
+    from fixtures.browsing import CLICKS_PER_FAN as DEFAULT_CLICKS  # the generator's own default, read when named
+
     traffic, clicks = world.get("traffic"), world.get("clicks")
     return (f"{world.get('scale')} scale, seed {world.get('seed')}, fit {world.get('fit')}"
             + (f", traffic {traffic:g}" if traffic not in (None, 1, 1.0) else "")

@@ -648,11 +648,9 @@ def test_compare_cli_chooses_rows_by_name_and_names_what_is_not_there(result, tm
 
 
 def test_a_world_is_named_by_every_option_of_generate_that_is_not_its_default(tmp_path):
-    from fixtures.browsing import CLICKS_PER_FAN
     from fixtures.marketplace import generate, load_truth, write_marketplace
-    from training.report import DEFAULT_CLICKS, world_name
+    from training.report import world_name
 
-    assert DEFAULT_CLICKS == CLICKS_PER_FAN
     world = load_truth(write_marketplace(generate("tiny", 3, traffic=2, clicks=5), tmp_path / "w")).world
     assert world == {"scale": "tiny", "seed": 3, "fit": 1.5, "traffic": 2.0, "clicks": 5.0}
     assert world_name(world) == "tiny scale, seed 3, fit 1.5, traffic 2, clicks 5 per fan"
