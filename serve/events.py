@@ -8,6 +8,7 @@ that timed out can resend the whole batch.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC
 from typing import NoReturn
 
@@ -47,13 +48,19 @@ def _json_refuses(word: str) -> NoReturn:
     raise ValueError(f"{word} is not JSON")
 
 
+def _whole_number(text: str) -> int | float:
+    """An integer as JSON writes it; one of more digits than Python converts (a guard against quadratic time)
+    reads as the float it is, infinity beyond 308 digits, which its event's validation refuses like 1e400."""
+    return int(text) if len(text) <= sys.get_int_max_str_digits() else float(text)
+
+
 def _json_beyond_doubles(data: bytes) -> object | None:
-    """The body read by the standard library where orjson refused only a number no double holds (1e400 is
-    JSON): it reads as infinity, which only its own event's validation refuses, so the batch's other events
-    still count. UTF-8 only, as JSON is; None where the body is not JSON after all (NaN and Infinity, which the
-    standard library would take, are not)."""
+    """The body read by the standard library where orjson refused only a number no double holds (1e400 and an
+    integer of thousands of digits are JSON): it reads as infinity, which only its own event's validation
+    refuses, so the batch's other events still count. UTF-8 only, as JSON is; None where the body is not JSON
+    after all (NaN and Infinity, which the standard library would take, are not)."""
     try:
-        body = json.loads(data.decode("utf-8"), parse_constant=_json_refuses)
+        body = json.loads(data.decode("utf-8"), parse_constant=_json_refuses, parse_int=_whole_number)
         orjson.dumps(body)  # a lone surrogate later in the body, which orjson's reading never reached
     except (ValueError, RecursionError, orjson.JSONEncodeError):  # the decode errors are ValueErrors
         return None

@@ -166,17 +166,20 @@ def test_a_body_that_does_not_parse_says_why(client, data, said):
     assert r.status_code == 400 and r.json["error"]["field"] == "events" and said in r.json["error"]["message"]
 
 
-def test_a_number_no_double_holds_is_its_own_event_s_error_not_the_batch_s(client, world):
-    """1e400 is valid JSON that orjson refuses for the whole body; like any other bad value it refuses only
-    its event, and the batch's others count."""
+@pytest.mark.parametrize(("field", "written"), [("amount", "1e400"), ("amount", "1" + "0" * 5000),
+                                               ("quantity", "1" + "0" * 30), ("quantity", "7" * 5000),
+                                               ("order_id", "-" + "9" * 4301)])
+def test_a_number_no_double_holds_is_its_own_event_s_error_not_the_batch_s(client, world, field, written):
+    """1e400 and an integer of thousands of digits are valid JSON that orjson refuses for the whole body (and
+    Python's int() past 4,300 digits); like any other bad value such a number refuses only its event."""
     good = event("big-ok", world["rooms"][0], world["goods"][0], world["now"])
-    bad = json.dumps(event("big-bad", world["rooms"][0], world["goods"][0], world["now"])).replace('"amount": 9.9',
-                                                                                                     '"amount": 1e400')
-    data = f'{{"events": [{json.dumps(good)}, {bad}]}}'.encode()
+    bad = event("big-bad", world["rooms"][0], world["goods"][0], world["now"])
+    bad[field] = "PLACEHOLDER"
+    data = f'{{"events": [{json.dumps(good)}, {json.dumps(bad)}]}}'.replace('"PLACEHOLDER"', written).encode()
     r = client.post("/v1/events/orders", data=data, content_type="application/json", headers=AUTH)
     assert r.status_code == 200, r.json
     assert (r.json["accepted"], r.json["rejected"]) == (1, 1)
-    assert r.json["errors"][0]["index"] == 1 and r.json["errors"][0]["field"] == "amount"
+    assert r.json["errors"][0]["index"] == 1 and r.json["errors"][0]["field"] == field
 
 
 def test_an_oversized_batch_is_refused_whole(client, world):
