@@ -26,8 +26,11 @@ def _train_config(config_file: Path | None):
 
 @click.command()
 @click.option("--scale", type=click.Choice(["tiny", "small", "medium", "large"]), default="small", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Snapshot directory to write.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Snapshot directory to write: a new or empty one, or a generated world to replace.")
+@click.option("--overwrite", is_flag=True, help="Write into a directory that holds other files (a real export, "
+              "notes): its contract tables and truth/ are replaced, the rest is kept.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--fit", default="default", show_default=True,
               help="How much rooms of one category differ: flat (the world before the knob), default, strong, or a "
@@ -38,11 +41,12 @@ def _train_config(config_file: Path | None):
 @click.option("--clicks", type=click.FloatRange(min=0), default=20.0, show_default=True,
               help="Mean clicks per fan in the click log (fans' clicks outside live rooms, the clicks table); 0: "
                    "no click log.")
-def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: float, clicks: float) -> None:
+def generate(scale: str, seed: int, out: Path, overwrite: bool, fmt: str, fit: str, traffic: float,
+             clicks: float) -> None:
     """Write a synthetic marketplace snapshot (data contract) plus its ground truth in OUT/truth."""
     from fixtures.fit import fit_of
+    from fixtures.marketplace import check_out, write_marketplace
     from fixtures.marketplace import generate as gen
-    from fixtures.marketplace import write_marketplace
 
     try:
         fit_of(fit)
@@ -51,8 +55,12 @@ def generate(scale: str, seed: int, out: Path, fmt: str, fit: str, traffic: floa
     for value, hint in ((traffic, "--traffic"), (clicks, "--clicks")):
         if not math.isfinite(value):
             raise click.BadParameter(f"{value} is not a finite number", param_hint=hint)
+    try:  # before the generating, not after it
+        check_out(out, overwrite)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
     g = gen(scale, seed, fit=fit, traffic=traffic, clicks=clicks)
-    write_marketplace(g, out, fmt)
+    write_marketplace(g, out, fmt, overwrite=overwrite)
     click.echo(f"wrote {out}: {len(g.anchors)} anchors, {len(g.fans)} fans, {len(g.products)} goods, "
                f"{len(g.follows)} follows, {len(g.orders)} orders, {len(g.shelf)} shelf listings"
                + (f", {len(g.clicks)} clicks" if g.clicks is not None else ""))
