@@ -76,10 +76,12 @@ def raw_utf8_urls(wsgi_app: Callable) -> Callable:
               help="The artifact the service serves (ids and last week's orders to imitate).")
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The service.")
 @click.option("--token", envvar="XUANPIN_EVENTS_TOKEN", required=True, help="Its events token.")
-@click.option("--orders", type=int, default=None, help="Background orders (default: the last week's rate).")
-@click.option("--bursts", type=int, default=5, show_default=True, help="(Room, good) pairs that burst.")
-@click.option("--batch", type=int, default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--orders", type=click.IntRange(min=0), default=None,
+              help="Background orders (default: the last week's rate; 0: the bursts alone).")
+@click.option("--bursts", type=click.IntRange(min=0), default=5, show_default=True,
+              help="(Room, good) pairs that burst.")
+@click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bursts: int, batch: int,
                   seed: int) -> None:
     """Post a synthetic order stream with a few bursts to a running service (demo of hot items, 爆款).
@@ -91,6 +93,8 @@ def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bu
     from fixtures.orders import order_stream
 
     events = order_stream(model_path, orders, bursts, seed=seed)
+    if not events:
+        raise click.UsageError("nothing to send: no background orders and no bursts (--orders 0 --bursts 0)")
     totals: dict[str, int] = {}
     first_error = None
     for start in range(0, len(events), batch):
