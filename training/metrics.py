@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from recommender.arrays import top_k
 
-__all__ = ["bootstrap_ci", "coverage", "hits", "ndcg_at_k", "ranking_metrics", "top_k"]
+__all__ = ["MIN_INTERVAL_USERS", "bootstrap_ci", "coverage", "hits", "ndcg_at_k", "ranking_metrics", "top_k"]
 
 
 def ndcg_at_k(ranked: np.ndarray, gains: np.ndarray, k: int) -> np.ndarray:
@@ -90,13 +90,21 @@ def coverage(ranked: np.ndarray, n_items: int) -> float:
     return len(shown) / n_items if n_items else 0.0
 
 
-def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
-                 ) -> tuple[float, float, float]:
-    """(mean, low, high): percentile bootstrap over users, resampled as a whole (vectorised)."""
+#: fewer users than this give no interval: a percentile bootstrap over one user is that user every time (an
+#: interval of width 0 that a comparison would call certain), and over a handful it is far too narrow
+MIN_INTERVAL_USERS = 20
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+                 min_n: int = MIN_INTERVAL_USERS) -> tuple[float, float, float]:
+    """(mean, low, high): percentile bootstrap over users, resampled as a whole (vectorised); low and high are
+    NaN where fewer than `min_n` users have a value."""
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     if not len(values):
         return float("nan"), float("nan"), float("nan")
+    if len(values) < min_n:
+        return float(values.mean()), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), (n_boot, len(values)))].mean(axis=1)
     return float(values.mean()), float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.errors import ConfigError
-from training.metrics import bootstrap_ci
+from training.metrics import MIN_INTERVAL_USERS, bootstrap_ci
 
 SUMMARY = ("recall@20", "ndcg@20", "ndcg@50", "map@20", "hitrate@20", "gmv_recall@20", "ndcg_earnings@20",
            "ndcg_earnings@50")
@@ -26,8 +26,22 @@ EXTRA = ("coverage@100", "exposure_small_merchant@20", "exposure_new_goods@20", 
 def _known(metric: dict | float | None) -> bool:
     """A figure with a value: reports keep NaN as null (a task or model with nothing to average)."""
     if isinstance(metric, dict):
-        return metric.get("mean") is not None and None not in metric.get("ci95", [None])
-    return metric is not None
+        return _number(metric.get("mean"))
+    return _number(metric)
+
+
+def _number(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _interval(metric: dict) -> tuple[float, float] | None:
+    """A figure's 95% interval; None where it has none (fewer users than metrics.MIN_INTERVAL_USERS)."""
+    lo, hi = metric.get("ci95") or (None, None)
+    return (lo, hi) if _number(lo) and _number(hi) else None
+
+
+#: how a figure without an interval shows one
+NO_INTERVAL = "[too few users]"
 
 
 def _cell(metric: dict | float | None) -> str:
@@ -36,17 +50,27 @@ def _cell(metric: dict | float | None) -> str:
     if not _known(metric):
         return "n/a"
     if isinstance(metric, dict):
-        lo, hi = metric["ci95"]
-        return f"{metric['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
+        ci = _interval(metric)
+        return f"{metric['mean']:.4f} " + (f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else NO_INTERVAL)
     return f"{metric:.4f}"
+
+
+def _difference(d: dict) -> tuple[str, bool]:
+    """A paired difference as text, and whether its interval excludes 0 (never where it has none)."""
+    ci = _interval(d)
+    if ci is None:
+        return f"{d['mean']:+.4f} {NO_INTERVAL}", False
+    return f"{d['mean']:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]", ci[0] > 0 or ci[1] < 0
 
 
 def _users(task: dict) -> str:
     """How many users a task scored, and of how many when they were a sample (its intervals are over the sample)."""
     scored, population = task["users"], task.get("population")
+    few = (f"; too few for intervals (fewer than {MIN_INTERVAL_USERS}): figures without one are not tested"
+           if 0 < scored < MIN_INTERVAL_USERS else "")
     if population is None or population == scored:
-        return f"{scored:,} users"
-    return f"{scored:,} of {population:,} users, a random sample (max_users)"
+        return f"{scored:,} users{few}"
+    return f"{scored:,} of {population:,} users, a random sample (max_users){few}"
 
 
 def _share(x: float | None) -> str:
@@ -144,8 +168,7 @@ def markdown(result: dict) -> str:
         if ours_vs:
             lines += [f"ours against the best baseline ({ours_vs[0]['a']}), paired over the same users (95% paired "
                       "bootstrap of the per-user difference): " + "; ".join(
-                          f"{d['metric']} {d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]"
-                          for d in ours_vs) + ".", ""]
+                          f"{d['metric']} {_difference(d)[0]}" for d in ours_vs) + ".", ""]
         if "personal" in tr:
             lines += ["Within a category (rooms sharing a main category): Spearman of the model's scores against the "
                       "truth over the room's main-category goods; the share of room pairs whose top 5 are the same "
@@ -213,8 +236,9 @@ def split_lines(result: dict) -> list[str]:
 
 
 def intervals_apart(x: dict, y: dict) -> bool:
-    """Do two metrics' 95% intervals not overlap?"""
-    return x["ci95"][1] < y["ci95"][0] or y["ci95"][1] < x["ci95"][0]
+    """Do two metrics' 95% intervals not overlap? (Not where either has none.)"""
+    a, b = _interval(x), _interval(y)
+    return a is not None and b is not None and (a[1] < b[0] or b[1] < a[0])
 
 
 #: what the side-by-side of tuned and untuned shows: realised sales' figures, or the graded tasks' own
@@ -257,8 +281,7 @@ def tuned_side_by_side(result: dict) -> list[str]:
                     x, y = base[metric], tuned[metric]
                     d = paired.get((name, metric))
                     if d is not None:
-                        lo, hi = d["ci95"]
-                        diff, apart = f"{d['mean']:+.4f} [{lo:+.4f}, {hi:+.4f}]", lo > 0 or hi < 0
+                        diff, apart = _difference(d)
                     else:
                         diff, apart = f"{y['mean'] - x['mean']:+.4f} (separate intervals)", intervals_apart(x, y)
                     lines.append(f"| {task} | {name[: -len('_tuned')]} | {metric} | {_cell(x)} | {_cell(y)} | "
@@ -313,7 +336,7 @@ def write_report(result: dict, out: Path, per_user: dict | None = None) -> Path:
         if per_user is not None:
             np.savez_compressed(staging / PER_USER_FILE, **_flat(per_user))
         images = plots(result, staging)
-        text = markdown(result) + "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
+        text = markdown(finite(result)) + "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
         (staging / "report.md").write_text(text, encoding="utf-8")
         for image in images:
             os.replace(image, out / image.name)
@@ -655,8 +678,8 @@ def compare(a: dict, b: dict, per_a: dict | None = None, per_b: dict | None = No
                 if not unpaired:
                     mean, lo, hi = bootstrap_ci(np.asarray(vb, np.float64) - np.asarray(va, np.float64), n_boot,
                                                 seed=seed)
-                    rows.append(f"{head} {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | paired | "
-                                f"{'*' if lo > 0 or hi < 0 else ''} |")
+                    diff, apart = _difference({"mean": mean, "ci95": [lo, hi]})
+                    rows.append(f"{head} {diff} | paired | {'*' if apart else ''} |")
                     continue
                 if not why:
                     unmatched.setdefault(unpaired, []).append(f"{model} {metric}")

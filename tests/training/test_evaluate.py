@@ -509,6 +509,15 @@ def test_compare_pairs_the_same_users_and_finds_a_small_consistent_gain_the_over
     assert _row(compare(a, b), "| fan_goods | ours | ndcg@20 |").endswith("| overlap |  |")
 
 
+@pytest.mark.parametrize("users", [1, 5])
+def test_compare_stars_nothing_over_too_few_users_to_bootstrap(result, users):
+    """One user resampled is that user every time: an interval of width 0 that excluded 0 and earned a '*'."""
+    (a, b), (per_a, per_b) = _consistent_gain(result, users=users, gain=0.2)
+    line = _row(compare(a, b, per_a, per_b), "| fan_goods | ours | ndcg@20 |")
+    difference = float(line.split("|")[6].split()[0])
+    assert difference != 0 and line.endswith("| paired |  |") and line.count("[too few users]") == 3, line
+
+
 def test_compare_falls_back_to_the_overlap_when_the_sampled_users_differ(result):
     (a, b), (per_a, per_b) = _consistent_gain(result)
     per_b["fan_goods"]["users"][0] = "another-fan"

@@ -71,6 +71,14 @@ def test_bootstrap_interval_contains_the_mean_and_narrows_with_more_users():
     assert (hi2 - lo2) < (hi - lo) / 3
 
 
+def test_too_few_users_give_a_mean_and_no_interval():
+    values = np.arange(30, dtype=float)
+    m, lo, hi = bootstrap_ci(values[:19])
+    assert m == 9.0 and np.isnan(lo) and np.isnan(hi)
+    m, lo, hi = bootstrap_ci(np.r_[values[:20], np.nan])  # users with no value do not count toward the twenty
+    assert m == 9.5 and lo < m < hi
+
+
 def test_map_divides_by_k_when_more_items_are_relevant_than_k():
     """Four relevant items, K = 2: a list whose two items are both relevant is perfect (MAP 1, not 2/4); one hit
     at rank 2 scores (1/2) / 2."""
