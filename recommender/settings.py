@@ -17,9 +17,10 @@ S = TypeVar("S", bound="Settings")
 
 
 class Settings(BaseModel):
-    """Base of every configuration: strict keys, validated on assignment too (``cfg.factors = -3`` fails)."""
+    """Base of every configuration: strict keys, validated on assignment too (``cfg.factors = -3`` fails), and
+    finite numbers (NaN passes no bound's test, so a bound's message would blame the wrong thing, or none)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -182,6 +182,12 @@ def decide(candidate: dict[str, np.ndarray], current: dict[str, np.ndarray] | No
         return False, (f"the holdout is too small to compare the models (fewer than {min_users} users: "
                        f"{', '.join(skipped)}); the served model stays"), summary
     note = f" (not compared: {', '.join(skipped)})" if skipped else ""
+    if tolerance < 0:  # a margin to win by, not a drop to forgive: "worse" would misname a candidate that scored higher
+        margin = f"a gain of {-tolerance:.0%} of the served figure (tolerance {tolerance:g})"
+        if worse:
+            return False, (f"short of the margin the tolerance asks, {margin}: the difference's interval lies "
+                           "below it on " + ", ".join(worse) + note), summary
+        return True, f"may beat the served model by the margin the tolerance asks, {margin}" + note, summary
     if worse:
         return False, ("confidently worse than the served model beyond the tolerance on " + ", ".join(worse)
                        + note), summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from recommender.settings import Settings
 
@@ -16,9 +16,8 @@ Exponent = Annotated[float, Field(ge=0, le=10)]
 
 class RankingConfig(Settings):
     """Ranking knobs, with the defaults the service starts with (README "Ranking" gives the measurements). Every
-    number is finite: an infinite weight or threshold is a typo, and JSON could not record it (it reads null)."""
-
-    model_config = ConfigDict(**Settings.model_config, allow_inf_nan=False)
+    number is finite (as in every Settings): an infinite weight or threshold is a typo, and JSON could not record
+    it (it reads null)."""
 
     candidates: int = Field(300, ge=10, le=5000, description="goods retrieved before re-ranking (artifacts without "
                             "the shelf-rate model; with it every eligible good is ranked)")

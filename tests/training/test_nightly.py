@@ -19,7 +19,9 @@ from pydantic import ValidationError
 
 from fixtures.marketplace import END
 from recommender.artifact import ArtifactError, load_model
+from recommender.errors import ConfigError
 from recommender.registry import Registry
+from recommender.settings import validated
 from training import nightly
 from training.config import TrainConfig
 from training.nightly import (
@@ -554,6 +556,23 @@ def test_the_gate_promotes_an_equal_candidate_and_refuses_a_clearly_worse_one():
     assert same[0] and "not confidently worse" in same[1]
     worse = nightly.decide({"anchor_goods": served["anchor_goods"] - 0.05}, served, 0.02)
     assert not worse[0] and "confidently worse" in worse[1] and "anchor_goods" in worse[1]
+
+
+def test_a_negative_tolerance_is_a_margin_to_win_by_and_the_refusal_says_so():
+    """Below 0 the candidate must be better by that much: one that scored a little higher is refused as short of
+    the margin, not called "confidently worse" (probe)."""
+    served = {"anchor_goods": _scores(0.30, 400)}
+    slightly = {"anchor_goods": served["anchor_goods"] + 0.001}
+    short = nightly.decide(slightly, served, -0.5)
+    assert not short[0] and "worse" not in short[1]
+    assert "short of the margin the tolerance asks, a gain of 50% of the served figure (tolerance -0.5)" in short[1]
+    far = nightly.decide({"anchor_goods": served["anchor_goods"] * 1.8}, served, -0.5)
+    assert far[0] and "may beat the served model by the margin" in far[1]
+
+
+def test_a_tolerance_that_is_no_number_is_named_as_such():
+    with pytest.raises(ConfigError, match="tolerance: Input should be a finite number"):
+        validated(nightly.NightlyConfig, {"tolerance": float("nan")})
 
 
 def test_the_gate_is_not_fooled_by_noise_a_small_drop_within_the_tolerance_passes():
