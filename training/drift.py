@@ -29,6 +29,10 @@ FOLLOW_SAMPLE = 200_000  # the served follows checked (a sample: a large market 
 #: less than this share of the served model's goods still in the export: product ids remapped (goods come and go
 #: by the day, not by the half)
 MIN_GOODS_KEPT = 0.5
+#: the day's order curve (orders by hour) fits the served snapshot's best this many hours or more away, fitting
+#: it there at least HOURS_FIT (correlation) and by HOURS_MARGIN more than where it is: times exported in another
+#: time zone without an offset (Beijing time read as UTC lands 8 hours late). Orders over at least HOURS_ORDERS each.
+HOURS_SHIFT, HOURS_FIT, HOURS_MARGIN, HOURS_ORDERS = 2, 0.8, 0.3, 500
 
 
 def snapshot_problems(m: Marketplace, served: Model | None = None, seed: int = 0) -> list[str]:
@@ -53,7 +57,32 @@ def snapshot_problems(m: Marketplace, served: Model | None = None, seed: int = 0
             problems.append(f"products: only {goods:.0%} of the served model's goods are in this export: product "
                             "ids remapped, or a partial export")
         problems += _gate_columns_lost(m, served)
+        shifted = _hours_shifted(m, served)
+        if shifted is not None:
+            hours, now, before = shifted
+            problems.append(f"orders: the day's orders peak at {now:02d}:00 Beijing time, {hours:+d} hours from the "
+                            f"served snapshot's {before:02d}:00 (the whole curve by hour fits there): times exported "
+                            "in another time zone without an offset? A time without one is read as UTC: write "
+                            "+08:00 for Beijing time")
     return problems
+
+
+def _hours_shifted(m: Marketplace, served: Model) -> tuple[int, int, int] | None:
+    """(hours, busiest Beijing hour now, busiest in the served snapshot's last week) where the orders' curve by
+    hour of day is the served snapshot's moved by whole hours; None where it is not (or either is too thin)."""
+    minute = np.asarray(served.recent_orders.get("minute", np.empty(0, np.int64)), np.int64)
+    before = np.bincount((minute // 60) % 24, minlength=24).astype(np.float64)
+    at = m.orders["ordered_at"]
+    week = at[at >= at.max() - pd.Timedelta(days=7)] if len(at) else at
+    now = np.bincount(week.dt.hour.to_numpy(), minlength=24).astype(np.float64)
+    if min(before.sum(), now.sum()) < HOURS_ORDERS or before.std() == 0 or now.std() == 0:
+        return None
+    fit = np.array([np.corrcoef(np.roll(before, h), now)[0, 1] for h in range(24)])
+    best = int(np.argmax(fit))
+    hours = best - 24 if best > 12 else best
+    if abs(hours) < HOURS_SHIFT or fit[best] < HOURS_FIT or fit[best] - fit[0] < HOURS_MARGIN:
+        return None
+    return hours, (int(np.argmax(now)) + 8) % 24, (int(np.argmax(before)) + 8) % 24
 
 
 def _same_kind(today: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -201,11 +201,18 @@ def _times(columns: tuple[str, ...], factor: float):
     return change
 
 
+def _later(column: str, hours: float):
+    def change(frame: pd.DataFrame) -> None:
+        frame[column] = frame[column] + pd.Timedelta(hours=hours)
+    return change
+
+
 @pytest.mark.parametrize(("table", "change", "said"), [
     ("orders", _shuffle("product_id"), "paid more than 2x off their good's price"),
     ("follows", _remap("fan_id"), "of the served snapshot's (fan, anchor) follows are in this export"),
     ("products", _times(("price",), 100.0), "priced 100x what they were"),
-], ids=["goods shuffled among orders", "fan ids remapped", "prices in fen"])
+    ("orders", _later("ordered_at", 8), "+8 hours from the served snapshot's"),
+], ids=["goods shuffled among orders", "fan ids remapped", "prices in fen", "Beijing times without a zone"])
 def test_an_export_wrong_throughout_is_invalid_data_though_every_row_passes(served, snapshots, tmp_path, table,
                                                                              change, said):
     """The gate cannot see these (it scores both models on this same export: an operator's probe had each
