@@ -659,7 +659,8 @@ class LiveHotQuery(Query):
 
 
 class FeedHotQuery(Query):
-    fan_id: str = Field(min_length=1, max_length=64, description="the fan whose feed this is")
+    fan_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
+        description="the fan whose feed this is (spaces around it dropped)")
     k: int = Field(20, ge=1, le=100, description="most items returned")
 
 

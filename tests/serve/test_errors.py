@@ -116,3 +116,11 @@ def test_a_path_with_a_double_slash_is_a_json_404_not_a_redirect(client, ids):
 
 def test_metrics_say_their_charset_once(client):
     assert client.get("/metrics").headers["Content-Type"].count("charset") == 1
+
+
+def test_a_fan_id_of_spaces_is_no_id_and_spaces_around_one_are_dropped(client):
+    """fan_id=%20 was answered 200 with fan_id ' ' while fan_id= was a 400 (probe)."""
+    for blank in ("%20", "%20%20%09", ""):
+        r = client.get(f"/v1/feed/hot?fan_id={blank}")
+        assert r.status_code == 400 and r.json["error"]["field"] == "fan_id", blank
+    assert client.get("/v1/feed/hot?fan_id=%201%20").json["fan_id"] == "1"
