@@ -34,6 +34,8 @@ from recommender.errors import ArtifactError, FormatError, LockHeld, RegistryErr
 
 SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
 LOCK_GUARD = ".lock-guard"  # flock'd while a job takes nightly.lock (an empty file, kept)
+#: what a registry path that is a model artifact is told
+ARTIFACT_HINT = ": it is a model artifact (it has a manifest.json); serve it with --model (XUANPIN_MODEL)"
 
 
 def _turned_away(entry: dict) -> bool:
@@ -83,7 +85,8 @@ class Registry:
         none (a data directory named by mistake must not gain a versions/ folder)."""
         root = Path(root)
         if not (root / "versions").is_dir():
-            raise RegistryError(f"{root}: not a model registry (no versions/ folder; xuanpin nightly creates one)")
+            raise RegistryError(f"{root}: not a model registry (no versions/ folder; xuanpin nightly creates one)"
+                                + ARTIFACT_HINT * (root / "manifest.json").is_file())
         return cls(root)
 
     # -- versions -------------------------------------------------------------------------------------------

@@ -39,6 +39,12 @@ def serve(model_path: Path | None, registry_path: Path | None, host: str, port: 
     if (model_path is None) == (registry_path is None):
         raise click.UsageError("give one of --model (an artifact) or --registry (a registry whose CURRENT is "
                                "served and followed)")
+    if registry_path and (registry_path / "manifest.json").is_file() and not (registry_path / "versions").is_dir():
+        raise click.BadParameter(f"{registry_path} is a model artifact, not a registry; serve it with --model",
+                                 param_hint="--registry")
+    if model_path and (model_path / "versions").is_dir() and not (model_path / "manifest.json").is_file():
+        raise click.BadParameter(f"{model_path} is a model registry, not an artifact; serve it with --registry "
+                                 "(its CURRENT, followed)", param_hint="--model")
     env = {k: v for k, v in os.environ.items() if k not in ("XUANPIN_MODEL", "XUANPIN_REGISTRY")}
     env |= {"XUANPIN_MODEL": str(model_path)} if model_path else {"XUANPIN_REGISTRY": str(registry_path)}
     if config_file:  # XUANPIN_* settings apply here too

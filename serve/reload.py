@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recommender.errors import XuanpinError
-from recommender.registry import Registry
+from recommender.registry import ARTIFACT_HINT, Registry
 from serve.state import Serving
 
 _log = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ class Reloader:
             if target is None and served is None and not self._empty_warned:  # a botched write of CURRENT
                 self._empty_warned = True
                 what = ("CURRENT is missing or empty" if self.registry.versions_dir.is_dir() else
-                        "not a model registry (no versions/ folder: a mistyped path, or before the first nightly run)")
+                        "not a model registry (no versions/ folder: a mistyped path, or before the first nightly run)"
+                        + ARTIFACT_HINT * (self.registry.root / "manifest.json").is_file())
                 self.last_error = {"version": None, "error": what, "at": self.last_check}
                 _log.warning("registry %s: %s; nothing to serve unless a version was served before",
                              self.registry.root, what)

@@ -14,7 +14,9 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     """The manifest of the artifact directory ``path``; ArtifactError unless this code reads its format."""
     file = Path(path) / MANIFEST
     if not file.exists():
-        raise ArtifactError(f"{file}: no manifest; not a model artifact, or an incomplete one")
+        hint = ("; it is a model registry (it has versions/): serve it with --registry (XUANPIN_REGISTRY), or name "
+                "one of its versions" if (Path(path) / "versions").is_dir() else "")
+        raise ArtifactError(f"{file}: no manifest; not a model artifact, or an incomplete one{hint}")
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

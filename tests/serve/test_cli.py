@@ -129,3 +129,25 @@ def test_serve_follows_a_registry_or_serves_a_model_but_not_both(tmp_path, small
     for args in (["serve"], ["serve", "--model", str(small_artifact), "--registry", str(reg.root)]):
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 2 and "one of --model" in r.output
+
+
+def test_serving_an_artifact_as_a_registry_or_a_registry_as_a_model_names_the_right_flag(tmp_path, small_artifact):
+    """`serve --registry ARTIFACT` started and answered 503 "not a model registry" on every route (probe)."""
+    r = CliRunner().invoke(main, ["serve", "--registry", str(small_artifact)])
+    assert r.exit_code == 2 and "is a model artifact, not a registry; serve it with --model" in r.output
+    registry = tmp_path / "registry"
+    (registry / "versions").mkdir(parents=True)
+    r = CliRunner().invoke(main, ["serve", "--model", str(registry)])
+    assert r.exit_code == 2 and "is a model registry, not an artifact; serve it with --registry" in r.output
+
+
+def test_the_loaders_say_which_flag_a_mistaken_path_wants(tmp_path, small_artifact):
+    from recommender.artifact import read_manifest
+    from recommender.errors import ArtifactError, RegistryError
+    from recommender.registry import Registry
+
+    with pytest.raises(RegistryError, match=r"it is a model artifact .* serve it with --model"):
+        Registry.existing(small_artifact)
+    (tmp_path / "versions").mkdir()
+    with pytest.raises(ArtifactError, match=r"it is a model registry \(it has versions/\): serve it with --registry"):
+        read_manifest(tmp_path)
