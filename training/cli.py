@@ -369,6 +369,12 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
         raise click.UsageError("--metric, --task, --model and --all-rows choose the rows of --compare A B")
     if not data or not out:
         raise click.UsageError("--data and --out are required (or --compare A B)")
+    given = click.get_current_context().get_parameter_source
+    only_random = [f"--{name.replace('_', '-')}" for name in ("test_share", "split_seed", "split_min_items")
+                   if given(name) == click.core.ParameterSource.COMMANDLINE]
+    if only_random and split_kind != "random":
+        raise click.UsageError(f"{', '.join(only_random)} {'applies' if len(only_random) == 1 else 'apply'} to "
+                               "--split random only (this split is temporal: --test-days sets it)")
     from training.report import check_report_dir
 
     check_report_dir(out)  # before the minutes of work, not after them

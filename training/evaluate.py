@@ -23,7 +23,7 @@ from recommender.arrays import top_k
 from recommender.artifact import Model, load_model
 from recommender.contract import Marketplace, load_snapshot
 from recommender.embeddings import FactorConfig, fit_factors
-from recommender.errors import ConfigError
+from recommender.errors import ConfigError, ContractError
 from recommender.ranking import PickFilters, Ranker, RankingConfig
 from recommender.ranking.arrange import arrange, slot_codes
 from recommender.ranking.catalog import Goods
@@ -672,7 +672,13 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
                                          threads=cfg.train.threads), cfg.train)
         tuning = tuned.summary() | {"config": tuned.config.model_dump(mode="json")}
     with tempfile.TemporaryDirectory() as tmp:
-        model = load_model(train(train_m, Path(tmp) / "model", cfg.train), mmap=False)
+        try:
+            model = load_model(train(train_m, Path(tmp) / "model", cfg.train), mmap=False)
+        except ContractError as exc:  # the split's part, not the snapshot, is what cannot be trained on
+            window = (f"choose fewer --test-days than {cfg.test_days:g}" if cfg.split == "temporal" else
+                      "choose a smaller --test-share")
+            raise ConfigError(f"the split's training part ({len(train_m.orders):,} orders) cannot be trained on: "
+                              f"{'; '.join(map(str, exc.problems))}: {window}") from exc
         tuned_model = None if tuning is None else load_model(
             train(train_m, Path(tmp) / "tuned", tuned.config), mmap=False)
         ranker = Ranker(model, cfg.ranking)

@@ -1116,3 +1116,26 @@ def test_the_plain_als_and_bpr_baselines_do_not_follow_the_model_s_factor_count(
     for name in ("als", "bpr"):
         assert np.allclose(plain[name](users), small[name](users), atol=1e-5), name
 
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    (["--test-share", "0.5"], "--test-share applies to --split random only"),
+    (["--split-seed", "3", "--split-min-items", "4"], "--split-seed, --split-min-items apply to --split random only"),
+])
+def test_options_of_the_random_split_are_refused_on_a_temporal_one(small_snapshot, tmp_path, options, said):
+    """--test-share 0.5 without --split random was silently ignored (probe)."""
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    r = CliRunner().invoke(main, ["evaluate", "--data", str(small_snapshot), "--out", str(tmp_path / "r"), *options])
+    assert r.exit_code == 2 and said in r.output and not (tmp_path / "r").exists()
+
+
+def test_a_test_window_that_leaves_too_little_to_train_on_blames_the_split_not_the_snapshot(small_snapshot, tmp_path):
+    """--test-days 59.9 said "snapshot refused: content model: ...", of a snapshot that is fine (probe)."""
+    from recommender.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"the split's training part \([\d,]+ orders\) cannot be trained on: .*"
+                                          r"choose fewer --test-days than 59.9"):
+        evaluate(small_snapshot, EvalConfig(test_days=59.9, n_boot=20, tasks=("fan_goods",)))
