@@ -421,7 +421,10 @@ def training_config(registry: Registry, cfg: NightlyConfig, train_m: Marketplace
 def write_run_report(result: dict, path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     (path / "nightly.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
-    lines = [f"# Nightly run: {result.get('outcome')} (exit {result.get('exit_code')})", "",
+    ended = result.get("exit_code")
+    title = ("started, not finished (still running, or killed)" if ended is None else
+             f"{result.get('outcome')} (exit {ended})")
+    lines = [f"# Nightly run: {title}", "",
              f"- data: {result['data']}" + (f" (sha256 {str(result['fingerprint'])[:16]})"
                                              if result.get("fingerprint") else ""),
              f"- registry: {result['registry']}; served before: {result.get('current_version')}",
