@@ -235,6 +235,13 @@ def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | Non
     click.echo(f"configuration written to {out} (xuanpin train --config {out}); report in {report_dir}/report.md")
 
 
+def _bought(labels: list[str], shares: np.ndarray, top: int = 3) -> str:
+    """The categories a room's fans bought most, with shares; a room whose fans bought nothing is not shown a
+    list of 0%s."""
+    shown = [f"{labels[c]} {shares[c]:.0%}" for c in np.argsort(-shares, kind="stable")[:top] if shares[c] > 0]
+    return ", ".join(shown) or "nothing yet"
+
+
 @click.command()
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
 @click.option("--anchors", "n_anchors", type=click.IntRange(0, 100), default=3, show_default=True,
@@ -275,8 +282,7 @@ def inspect(artifact: Path, n_anchors: int, k: int, as_json: bool) -> None:
     labels = model.audience.labels["category"]
     for a in sample[:n_anchors]:
         info = anchors.iloc[a]
-        shares = model.audience.shares["category"][a]
-        top_cats = ", ".join(f"{labels[c]} {shares[c]:.0%}" for c in np.argsort(-shares)[:3])
+        top_cats = _bought(labels, model.audience.shares["category"][a])
         click.echo(f"\nanchor {info['anchor_id']} {info['name']} ({info.get('tier', '')}, "
                    f"{info.get('main_category', '')}): {int(model.audience.fans[a])} fans, "
                    f"{int(stats['orders_all'].iloc[a])} orders; fans bought (30d): {top_cats}")

@@ -157,3 +157,12 @@ def test_the_old_module_entry_point_fails_loudly_instead_of_doing_nothing():
     r = subprocess.run([sys.executable, "-m", "training.cli", "nightly", "--data", "x", "--registry", "y"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "python -m recommender.cli" in r.stderr, (r.returncode, r.stderr)
+
+
+def test_inspect_says_a_room_s_fans_bought_nothing_rather_than_listing_zeros():
+    """A room whose fans bought nothing printed "3C数码 0%, 个护 0%, 家居 0%" (probe)."""
+    from training.cli import _bought
+
+    labels = ["美妆", "食品", "3C数码", "家居"]
+    assert _bought(labels, np.zeros(4)) == "nothing yet"
+    assert _bought(labels, np.array([0.25, 0.0, 0.75, 0.0])) == "3C数码 75%, 美妆 25%"
