@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from recommender.errors import ConfigError
 from training.metrics import MIN_INTERVAL_USERS, bootstrap_ci
@@ -212,12 +213,20 @@ def world_name(world: dict) -> str:
                else f", clicks {clicks:g} per fan" if clicks != DEFAULT_CLICKS else ""))
 
 
+def _both_zones(when: str) -> str:
+    """A report's UTC time with the Beijing time the service and the page show (2026-10-16 15:59:30 UTC is
+    23:59:30 there)."""
+    t = pd.Timestamp(when)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return f"{t:%Y-%m-%d %H:%M:%S} UTC ({t.tz_convert('Asia/Shanghai'):%Y-%m-%d %H:%M:%S} Beijing time)"
+
+
 def split_lines(result: dict) -> list[str]:
     """What was trained on and what was scored: the cut-off of a temporal split, or each task's random split."""
     d, c = result["data"], result["config"]
     tail = (f"95% bootstrap intervals over users ({c['n_boot']} resamples). Took {result['seconds']:.0f} s.")
     if d.get("split", {}).get("kind") != "random":
-        return [f"Cut-off {d['cutoff']}: {d['train_orders']:,} training orders (refunded ones included), "
+        return [f"Cut-off {_both_zones(d['cutoff'])}: {d['train_orders']:,} training orders (refunded ones included), "
                 f"{d['test_orders']:,} test purchases (orders not refunded) over {c['test_days']:g} days. Full-ranking "
                 "metrics over new pairs, " + tail, ""]
     sp = d["split"]

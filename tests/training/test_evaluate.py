@@ -1139,3 +1139,13 @@ def test_a_test_window_that_leaves_too_little_to_train_on_blames_the_split_not_t
     with pytest.raises(ConfigError, match=r"the split's training part \([\d,]+ orders\) cannot be trained on: .*"
                                           r"choose fewer --test-days than 59.9"):
         evaluate(small_snapshot, EvalConfig(test_days=59.9, n_boot=20, tasks=("fan_goods",)))
+
+
+def test_the_cut_off_is_given_in_utc_and_in_the_beijing_time_the_page_shows(result):
+    """report.md's "Cut-off 2026-10-16 15:59:30" was UTC with no zone; the service and the page show Beijing."""
+    import pandas as pd
+
+    cut = pd.Timestamp(result["data"]["cutoff"])
+    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut
+    beijing = cut + pd.Timedelta(hours=8)
+    assert f"Cut-off {cut:%Y-%m-%d %H:%M:%S} UTC ({beijing:%Y-%m-%d %H:%M:%S} Beijing time): " in markdown(result)
