@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import math
 
+#: followers a room needs before a share of them is a reason: "50% of your fans" of a room with two is a statement
+#: about one person (probe: "你的粉丝 100% 来自上海", of 2 fans). A room with sales is quoted on its buyers too.
+MIN_FANS_FOR_SHARES = 30
+
 
 def yuan(amount: float) -> str:
     """¥ amounts the way the selection center writes them: ¥8,560 below ten thousand, ¥1.2万 above."""

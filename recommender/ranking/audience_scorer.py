@@ -88,10 +88,15 @@ class AudienceFitScorer:
     orders = True
 
     def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig,
-                 explore: Exploration | None = None, sold: np.ndarray | None = None) -> None:
+                 explore: Exploration | None = None, sold: np.ndarray | None = None,
+                 fans: np.ndarray | None = None) -> None:
         self.config, self.explore = cfg, explore
         #: (anchors,) the room has sold something (its price-band factor is not its fans' alone); None: all have
         self.sold = np.ones(len(personal.base.room), bool) if sold is None else np.asarray(sold, bool)
+        #: (anchors,) the room's audience is large enough to quote shares of: it has sold, or has
+        #: reasons.MIN_FANS_FOR_SHARES followers (None: every room's is)
+        self.quotable = np.ones(len(self.sold), bool) if fans is None else \
+            self.sold | (np.asarray(fans) >= reasons.MIN_FANS_FOR_SHARES)
         if personal.bound is None:
             personal = personal.with_bounds(1)
         # the views as plain arrays over the same memory: a numpy.memmap pays a Python-level __getitem__ and
@@ -375,7 +380,7 @@ class AudienceFitScorer:
         views = self.personal.views
         for i, view in enumerate(views):
             q = view.audience[anchor]
-            if not view.labels or q.sum() <= 0:
+            if not view.labels or q.sum() <= 0 or not self.quotable[anchor]:
                 continue
             if view.by_category is not None:  # the audience the term scores each good with: its category's
                 q = view.by_category[anchor][self.category[rows]]

@@ -179,7 +179,8 @@ class Explainer:
                     if shares is None:
                         shares = self.rooms.category_shares[anchor].tolist()
                     # "0% of your fans bought it" would argue against the pick: no reason then (False, memoised)
-                    match = reasons.audience_match(shares[col], cat) if round(shares[col], 2) > 0 else False
+                    quoted = round(shares[col], 2) > 0 and self.rooms.fans[anchor] >= reasons.MIN_FANS_FOR_SHARES
+                    match = reasons.audience_match(shares[col], cat) if quoted else False
                     if self.memo_size:
                         matches[(anchor, col)] = match
                 match = match or None
@@ -248,7 +249,7 @@ class Explainer:
         items = []
         for i, (a, s) in enumerate(zip(anchors.tolist(), score.tolist(), strict=True)):
             why = [reasons.anchor_fans(int(fans[i]))]
-            if audience[i] is not None and round(audience[i], 2) > 0:
+            if audience[i] is not None and round(audience[i], 2) > 0 and fans[i] >= reasons.MIN_FANS_FOR_SHARES:
                 why.append(reasons.audience_match(audience[i], label, whose="TA的"))
             if gmv[i] > 0:
                 why.append(reasons.anchor_category_sales(label, gmv[i], share[i]))

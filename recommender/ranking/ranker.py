@@ -67,7 +67,8 @@ class Ranker:
                     self.config.explore, model.anchor_ids.ids, model.product_ids.ids, snapshot_day(model))
                 # rooms with an order in the snapshot the model was fitted on (the band factor's own evidence)
                 sold = model.columns.anchor_stats.numbers("orders_all", 1.0) > 0
-                return AudienceFitScorer(model.personal, self.goods, self.gate, self.config, explore, sold)
+                return AudienceFitScorer(model.personal, self.goods, self.gate, self.config, explore, sold,
+                                         fans=model.audience.fans)
             return ShelfRateScorer(model.shelf_rate, self.goods, self.gate, self.config)
         except ArtifactError as exc:
             raise ArtifactError(f"{model.path}: {exc}") from exc

@@ -300,7 +300,8 @@ def test_a_missing_nginx_is_named_with_its_package(env, tmp_path, capfd):
     (b"TRACE /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 405, "method_not_allowed"),
     (b"POST /v1/events/orders HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not_implemented"),
     (b"GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n", 505, "http_version_not_supported"),
-], ids=["request-line-too-long", "header-too-large", "header-over-8k", "no-request-line", "trace", "transfer-coding", "http-2.0"])
+], ids=["request-line-too-long", "header-too-large", "header-over-8k", "no-request-line", "trace", "transfer-coding",
+        "http-2.0"])
 def test_nginx_s_own_errors_are_json_too(deployment, request_bytes, status, code):
     """What nginx refuses before gunicorn sees it is answered in the API's error shape, not an HTML page."""
     (host, port), _, _ = deployment

@@ -55,10 +55,10 @@ def test_no_pick_is_argued_for_by_0_percent_of_the_fans(ranker):
     zero = cited = 0
     for anchor in range(0, 50, 7):
         shares = ranker.rooms.category_shares[anchor]
-        for pick in ranker.picks(anchor, 200, 200).items:
+        for pick in ranker.picks(anchor, 400).items:
             share = shares[ranker.rooms.audience_column[ranker.goods.category[pick.product]]]
             said = [r for r in pick.reasons if r["code"] == "audience_match"]
-            if round(float(share), 2) == 0:
+            if round(float(share), 2) == 0 or ranker.rooms.fans[anchor] < reasons.MIN_FANS_FOR_SHARES:
                 zero += 1
                 assert not said, (anchor, pick.product, said)
             elif not pick.outside:
@@ -259,3 +259,23 @@ def test_caution_ranks_goods_with_little_evidence_lower(small_artifact):
         return float(np.mean([shape[p.product] < 10 for a in range(50) for p in ranker.picks(a, 10).items]))
 
     assert thin(strict) < 0.7 * thin(plain) and thin(default) < 0.85 * thin(plain)
+
+
+def test_shares_of_an_audience_too_small_to_speak_of_are_no_reason(ranker):
+    """"你的粉丝 100% 来自上海" was told a room with 2 fans (probe). A room that has sold nothing needs
+    reasons.MIN_FANS_FOR_SHARES followers before a share of them is cited, in the room's picks (audience_fit,
+    audience_match) and in the merchant's view of it; a room with sales is quoted on its buyers too."""
+    fans = np.asarray(ranker.rooms.fans)
+    sold = np.asarray(ranker.scorer.sold)
+    few = (fans < reasons.MIN_FANS_FOR_SHARES) & ~sold
+    assert few.any() and (~few).any()
+    cited = {True: 0, False: 0}
+    for anchor in range(len(fans)):
+        for pick in ranker.picks(anchor, 20).items:
+            codes = [r["code"] for r in pick.reasons]
+            cited[bool(few[anchor])] += codes.count("audience_fit") + codes.count("audience_match")
+    assert cited[True] == 0 and cited[False] > 20, cited
+    for product in range(0, 40, 4):  # the merchant's view: "TA的粉丝 x% 买过…" only of rooms with enough fans
+        for item in ranker.anchors_for(product, 50).items:
+            quoted = any(r["code"] == "audience_match" for r in item["reasons"])
+            assert not (quoted and fans[item["anchor"]] < reasons.MIN_FANS_FOR_SHARES), item
