@@ -1117,7 +1117,7 @@ async function loadFitAnchors(id, offset, t, square) {
       h("tbody", {}, body.items.map((m) => h("tr", { class: "fit-anchor" },
         h("td", { class: "rank" }, m.rank),
         h("td", { class: "name" }, anchorLink(m.anchor), m.new_anchor && h("span", { class: "tag new-anchor" }, "新人主播"),
-          m.on_shelf && h("span", { class: "tag on-shelf" }, "已在带货")),
+          m.on_shelf && h("span", { class: "tag on-shelf", title: "TA的直播间已上架这个商品（上架不等于已卖出）" }, "已在货架")),
         h("td", { class: "nw tier" }, m.anchor.tier || "—"), h("td", { class: "nw fans" }, num(m.anchor.fans)),
         h("td", { class: "audience-line" }, m.audience ? m.audience.text : "—"),
         h("td", { class: "reasons-cell" }, m.reasons.map((r) => h("div", {}, r.text)))))))),

@@ -327,6 +327,10 @@ def test_a_card_opens_the_product_with_its_statistics(page, live, anchor, screen
     fit = live.get(f"/v1/products/{product_id}/anchors", k=10)
     expect(page.locator("#fit-anchors tbody tr")).to_have_count(len(fit["items"]))
     expect(page.locator("#fit-anchors tbody a")).to_have_text([m["anchor"]["name"] for m in fit["items"]])
+    # a room that lists the good is 已在货架, as on the anchor's page: listing is not selling (it said 已在带货)
+    tags = page.locator("#fit-anchors tbody tr").evaluate_all(
+        "rows => rows.map(r => (r.querySelector('.tag.on-shelf') || {}).textContent || '')")
+    assert tags == ["已在货架" if m["on_shelf"] else "" for m in fit["items"]]
     similar = live.get(f"/v1/products/{product_id}/similar", k=8)
     expect(page.locator("#similar li a")).to_have_text([it["product"]["title"] for it in similar["items"]])
     page.screenshot(path=screenshots / "product-view.png", full_page=True)
