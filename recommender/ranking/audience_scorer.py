@@ -89,14 +89,19 @@ class AudienceFitScorer:
 
     def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig,
                  explore: Exploration | None = None, sold: np.ndarray | None = None,
-                 fans: np.ndarray | None = None) -> None:
+                 fans: np.ndarray | None = None, sold_in: np.ndarray | None = None) -> None:
         self.config, self.explore = cfg, explore
         #: (anchors,) the room has sold something (its price-band factor is not its fans' alone); None: all have
         self.sold = np.ones(len(personal.base.room), bool) if sold is None else np.asarray(sold, bool)
-        #: (anchors,) the room's audience is large enough to quote shares of: it has sold, or has
-        #: reasons.MIN_FANS_FOR_SHARES followers (None: every room's is)
+        #: (anchors,) the room's audience is large enough to quote shares of: reasons.MIN_FANS_FOR_SHARES
+        #: followers, whether or not it has sold (its buyers are mostly among them: a room of 6 fans and 3 buyers
+        #: was told "43% 来自湖北", two people); None: every room's is
         self.quotable = np.ones(len(self.sold), bool) if fans is None else \
-            self.sold | (np.asarray(fans) >= reasons.MIN_FANS_FOR_SHARES)
+            np.asarray(fans) >= reasons.MIN_FANS_FOR_SHARES
+        #: (anchors, categories) the room sold the category lately: its price-band lean is told only of goods of
+        #: such categories (it is one lean over all the room's bands, and a 珠宝 room's told of 家电 read as a
+        #: claim about 家电 sales it never had); None: every category
+        self.sold_in = None if sold_in is None else np.asarray(sold_in, bool)
         if personal.bound is None:
             personal = personal.with_bounds(1)
         # the views as plain arrays over the same memory: a numpy.memmap pays a Python-level __getitem__ and
@@ -402,6 +407,8 @@ class AudienceFitScorer:
         # a room that has sold nothing has its band lean from where its fans buy elsewhere, which pointed the
         # wrong way for 3 in 10 new rooms (probe): a figure that unsure is not a reason
         lifted = (band >= FIT_LIFT) & bool(self.sold[anchor])
+        if self.sold_in is not None:
+            lifted &= self.sold_in[anchor, self.category[rows]]
         out: list[tuple[dict, ...]] = [()] * m
         some = np.flatnonzero((best_view >= 0) | lifted)
         if not len(some):

@@ -266,6 +266,13 @@ class Rooms:
             return np.zeros(len(anchors))
         return np.asarray(self.category_orders[anchors, col], dtype=float)
 
+    def sold_categories(self) -> np.ndarray:
+        """(anchors, goods categories) the room sold the category in the last 30 days (its GMV there above 0), as
+        the reasons that say so or say it has not (category_sales, category_untried) read it."""
+        col = np.asarray(self.audience_column)
+        gmv = np.asarray(self.category_gmv)[:, np.maximum(col, 0)]
+        return (gmv > 0) & (col >= 0)[None, :]
+
     def category_sales(self, anchors: np.ndarray, category: int) -> tuple[np.ndarray, np.ndarray]:
         """Each room's 30-day GMV in one goods category, and its share of the room's GMV (0 without GMV)."""
         col = self.audience_column[category] if category >= 0 else -1

@@ -106,7 +106,7 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
 
     best_gain, best_view, best_cell = np.zeros(m), np.full(m, -1), np.zeros(m, np.int64)
     for i, view in enumerate(views):
-        if not view.labels or np.asarray(view.audience[anchor]).sum() <= 0:
+        if not view.labels or np.asarray(view.audience[anchor]).sum() <= 0 or not scorer.quotable[anchor]:
             continue
         q, r = audience(view), np.asarray(view.response[rows])
         gain = np.where((r >= FIT_LIFT) & (q >= FIT_SHARE), q * (r - 1), 0.0)
@@ -125,7 +125,9 @@ def fit_reasons_every_cell(scorer, anchor: int, rows: np.ndarray) -> list[tuple[
     out = []
     for c, v, t, b, pb, up, q, r in zip(category.tolist(), best_view.tolist(), best_cell.tolist(),
                                         np.round(band, 2).tolist(), scorer.band[rows].tolist(),
-                                        ((band >= FIT_LIFT) & bool(scorer.sold[anchor])).tolist(),
+                                        ((band >= FIT_LIFT) & bool(scorer.sold[anchor])
+                                         & (True if scorer.sold_in is None else scorer.sold_in[anchor, category]))
+                                        .tolist(),
                                         np.round(share, 2).tolist(),
                                         np.round(lift, 2).tolist(), strict=True):
         why = ()

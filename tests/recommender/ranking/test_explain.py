@@ -262,12 +262,13 @@ def test_caution_ranks_goods_with_little_evidence_lower(small_artifact):
 
 
 def test_shares_of_an_audience_too_small_to_speak_of_are_no_reason(ranker):
-    """"你的粉丝 100% 来自上海" was told a room with 2 fans (probe). A room that has sold nothing needs
+    """"你的粉丝 100% 来自上海" was told a room with 2 fans (probe). A room needs
     reasons.MIN_FANS_FOR_SHARES followers before a share of them is cited, in the room's picks (audience_fit,
-    audience_match) and in the merchant's view of it; a room with sales is quoted on its buyers too."""
+    audience_match) and in the merchant's view of it, whether or not it has sold (a room of 6 fans and 3 buyers
+    was told "43% 来自湖北": its buyers are among its fans)."""
     fans = np.asarray(ranker.rooms.fans)
-    sold = np.asarray(ranker.scorer.sold)
-    few = (fans < reasons.MIN_FANS_FOR_SHARES) & ~sold
+    few = fans < reasons.MIN_FANS_FOR_SHARES
+    assert (few & np.asarray(ranker.scorer.sold)).any()  # small rooms that have sold are among them
     assert few.any() and (~few).any()
     cited = {True: 0, False: 0}
     for anchor in range(len(fans)):
@@ -279,3 +280,15 @@ def test_shares_of_an_audience_too_small_to_speak_of_are_no_reason(ranker):
         for item in ranker.anchors_for(product, 50).items:
             quoted = any(r["code"] == "audience_match" for r in item["reasons"])
             assert not (quoted and fans[item["anchor"]] < reasons.MIN_FANS_FOR_SHARES), item
+
+
+def test_a_room_is_told_its_price_band_only_of_categories_it_sells(ranker):
+    """A 珠宝 room that never sold 家电 was told of 家电 picks "同类目中较便宜的商品…在你这里比平常多卖 68%", its
+    珠宝 lean (probe): the band reason is given only for goods of a category the room sold in 30 days."""
+    rooms = ranker.rooms
+    told = {True: 0, False: 0}
+    for anchor in range(len(rooms.fans)):
+        for pick in ranker.picks(anchor, 60).items:
+            gmv, _ = rooms.category_sales(np.array([anchor]), int(ranker.goods.category[pick.product]))
+            told[bool(gmv[0] > 0)] += sum(r["code"] == "price_band_fit" for r in pick.fit_reasons)
+    assert told[False] == 0 and told[True] > 5, told
