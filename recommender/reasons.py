@@ -154,8 +154,8 @@ def quality_control(factor: float, refund: float, rating: float, violations: flo
     """A caution: the good's shop refunds, rates or breaks rules enough to take a fifth or more of its score
     (ranking/qc.py); names only what costs (a known refund rate, a rating under 5, violations)."""
     parts = []
-    if refund > 0:
-        parts.append(f"退款率 {refund:.0%}")
+    if round(refund, 3) > 0:  # as the card shows it: a tenth of a percent below 10% (0.2% read "退款率 0%")
+        parts.append(f"退款率 {refund:.1%}" if refund < 0.1 else f"退款率 {refund:.0%}")
     if rating < 5:
         parts.append(f"店铺评分 {rating:.1f} 分")
     if violations > 0:

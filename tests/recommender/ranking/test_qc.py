@@ -75,3 +75,13 @@ def test_a_worse_shop_inside_the_gates_ranks_below_what_it_did_and_the_pick_says
     off = Ranker(worse, RankingConfig(qc_weight=0)).picks(anchor, 20).items
     assert [p.product for p in off] == [p.product for p in Ranker(model, RankingConfig(qc_weight=0)).picks(
         anchor, 20).items]
+
+
+def test_a_small_refund_rate_is_cited_as_the_card_shows_it_and_one_that_rounds_to_nothing_is_not():
+    """"品控降权 21%：退款率 0%" cited a 0.2% refund rate as a cost (probe)."""
+    from recommender import reasons
+
+    said = reasons.quality_control(0.79, 0.002, 4.9, 2)["text"]
+    assert said == "品控降权 21%：退款率 0.2%，店铺评分 4.9 分，违规 2 次"
+    assert reasons.quality_control(0.79, 0.0004, 4.9, 2)["text"] == "品控降权 21%：店铺评分 4.9 分，违规 2 次"
+    assert reasons.quality_control(0.5, 0.25, 5.0, 0)["text"] == "品控降权 50%：退款率 25%"
