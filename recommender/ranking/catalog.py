@@ -153,6 +153,10 @@ def new_anchors(age_days: np.ndarray, gmv_30d: np.ndarray, violations: np.ndarra
             & (np.asarray(violations, float) <= cfg.new_anchor_max_violations))
 
 
+#: anchor tiers as the platform ranks them, from the top (达人层级): the order filters and messages list them in
+TIER_ORDER = ("头部", "肩部", "腰部", "尾部")
+
+
 @dataclass(eq=False)
 class Rooms:
     """Every anchor's (live room's) rating, violations, tier, reach and audience, for the anchor gates, the
@@ -253,9 +257,12 @@ class Rooms:
 
     @functools.cached_property
     def tiers(self) -> list[str]:
-        """The tiers anchors have (头部/腰部/尾部 ..., sorted; anchors without one left out): what a tier filter may
-        name. Computed once: a request's check must not sort every anchor's tier."""
-        return sorted({str(t) for t in self.tier.tolist()} - {"", "nan", "None", "<NA>"})
+        """The tiers anchors have, the platform's from the top down (头部, 肩部, 腰部, 尾部), then any other in
+        code-point order (anchors without one left out): what a tier filter may name, in the order a person reads
+        them (sorted by code point they read 头部、尾部、腰部). Computed once: a request's check must not sort
+        every anchor's tier."""
+        have = {str(t) for t in self.tier.tolist()} - {"", "nan", "None", "<NA>"}
+        return sorted(have, key=lambda t: (TIER_ORDER.index(t) if t in TIER_ORDER else len(TIER_ORDER), t))
 
     def category_orders_30d(self, anchors: np.ndarray, category: int) -> np.ndarray | None:
         """Each room's orders in one goods category over the last 30 days (None: unknown to the artifact)."""

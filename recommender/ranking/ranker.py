@@ -114,7 +114,7 @@ class Ranker:
 
     @property
     def tiers(self) -> list[str]:
-        """The anchors' tiers (头部/腰部/尾部 ...), sorted: what a tier filter may name."""
+        """The anchors' tiers, from the top down (头部/腰部/尾部, then others): what a tier filter may name."""
         return self.rooms.tiers
 
     def similar(self, product: int, k: int = 20) -> list[tuple[int, float]]:

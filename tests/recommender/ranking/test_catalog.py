@@ -57,3 +57,13 @@ def test_the_served_yuan_per_order_is_what_the_snapshot_s_buyers_paid(ranker, sm
     ratios = [p.breakdown["order_value"] / p.breakdown["price"] for a in range(0, 40, 4)
               for p in ranker.picks(a, 20).items]
     assert paid > 1.2 and np.median(ratios) == pytest.approx(paid, rel=0.05)
+
+
+def test_tiers_are_listed_from_the_top_down_and_others_after_them(ranker):
+    """The 层级 filter listed 头部、尾部、腰部 (code-point order; probe)."""
+    import dataclasses
+
+    assert ranker.rooms.tiers == ["头部", "腰部", "尾部"]
+    tier = np.array(["尾部", "KOC", "", "肩部", "头部", "腰部", "A级"])
+    rooms = dataclasses.replace(ranker.rooms, tier=tier)
+    assert rooms.tiers == ["头部", "肩部", "腰部", "尾部", "A级", "KOC"]
