@@ -666,8 +666,9 @@ function expectedEarnings(pick) {
       `${percentText(rate)}%${range}；退款前的预估` },
     h("span", { class: "label" }, "预期佣金 (30天)"),
     h("span", { class: "expected" }, estimate(b.expected_commission_30d)),
-    range && h("span", { class: "range muted" },
-      `${estimate(b.expected_commission_30d_p05)}–${estimate(b.expected_commission_30d_p95)}`));
+    // each end whole on its line: a narrow card broke "¥1.2万–¥5.4万" inside a figure, "万" alone below
+    range && h("span", { class: "range muted" }, h("span", {}, estimate(b.expected_commission_30d_p05)), "–",
+      h("span", {}, estimate(b.expected_commission_30d_p95))));
 }
 
 /** 库存紧张 on a card whose stock runs out within the week at last week's pace (the product page's 库存预警). */

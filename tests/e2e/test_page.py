@@ -604,3 +604,16 @@ def test_the_full_boards_say_when_their_data_ends(page, live):
     expect(page.locator("#top-summary")).to_contain_text("数据截至 ")
     page.goto(f"{live.url}/#/anchors")
     expect(page.locator("#anchor-board-summary")).to_contain_text("数据截至 ")
+
+
+def test_a_pick_s_range_breaks_between_its_ends_never_inside_a_figure(page, live, anchor):
+    """At 1280 px "¥1.2万–¥5.4万" broke inside the first figure, "万" alone on the next line (probe)."""
+    page.set_viewport_size({"width": 1100, "height": 900})
+    open_anchor(page, live, anchor["id"])
+    ranges = page.locator(".pick .money .range")
+    expect(ranges.first).to_be_visible()
+    body = live.get(f"/v1/anchors/{anchor['id']}/picks", k=20)["items"]
+    assert len(ranges.all_inner_texts()) == sum("expected_commission_30d_p05" in it["breakdown"] for it in body)
+    lines = ranges.evaluate_all(
+        "rs => rs.flatMap(r => [...r.querySelectorAll('span')].map(s => s.getClientRects().length))")
+    assert lines and set(lines) == {1}, lines
