@@ -13,6 +13,7 @@ import csv
 import io
 import types
 import typing
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -82,9 +83,18 @@ def _percent(value: float) -> str:
     return f"{text}%"
 
 
+#: fields that are ISO 8601 times with their offset (Beijing time): written as a spreadsheet reads a date and time
+TIMES = {"created_at", "listed_at"}
+
+
 def _cell(name: str, value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, str) and name.rsplit(".", 1)[-1] in TIMES:
+        try:  # 2026-10-02T10:09:28+08:00 is text to Excel; 2026-10-02 10:09:28 (the header says 北京时间) a time
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            return _inert(value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float) and name.rsplit(".", 1)[-1] in RATES:

@@ -257,6 +257,9 @@ def test_every_list_downloads_as_csv_one_row_per_item(client, ids, route):
             assert cells["推荐理由"] == "；".join(x["text"] for x in item["reasons"])
         if "rank" in item:
             assert cells["名次"] == str(item["rank"])
+        if "product" in item and item["product"].get("created_at"):  # Beijing time as a spreadsheet reads one
+            wall = item["product"]["created_at"]
+            assert wall.endswith("+08:00") and cells["上架时间(北京时间)"] == wall[:19].replace("T", " ")
 
 
 def test_a_goods_daily_trend_downloads_one_row_per_beijing_day(client, ids):
