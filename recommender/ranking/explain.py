@@ -212,9 +212,10 @@ class Explainer:
             if round(share, 2) > 0:  # the peers' reason is the same for every room with that share
                 reason = self._outside_memo[(col, share)] = reasons.outside_category(
                     self._category_of[pick.product], share)
-            else:  # no peer sells it: the room's own fans' buying, per room
-                reason = reasons.outside_category(self._category_of[pick.product], share,
-                                                  float(self.rooms.category_shares[anchor, col]))
+            else:  # no peer sells it: the room's own fans' buying, per room (of a room with fans enough to say)
+                fans_buying = float(self.rooms.category_shares[anchor, col]) \
+                    if self.rooms.fans[anchor] >= reasons.MIN_FANS_FOR_SHARES else 0.0
+                reason = reasons.outside_category(self._category_of[pick.product], share, fans_buying)
                 if reason["value"] > 0:  # it cites the category match's figure: that reason would repeat it
                     pick.audience_reason = None
         pick.fit_reasons = (reason, *pick.fit_reasons)

@@ -274,7 +274,8 @@ def test_shares_of_an_audience_too_small_to_speak_of_are_no_reason(ranker):
     for anchor in range(len(fans)):
         for pick in ranker.picks(anchor, 20).items:
             codes = [r["code"] for r in pick.reasons]
-            cited[bool(few[anchor])] += codes.count("audience_fit") + codes.count("audience_match")
+            cited[bool(few[anchor])] += codes.count("audience_fit") + codes.count("audience_match") + sum(
+                r["code"] == "outside_category" and "你的粉丝中" in r["text"] for r in pick.reasons)
     assert cited[True] == 0 and cited[False] > 20, cited
     for product in range(0, 40, 4):  # the merchant's view: "TA的粉丝 x% 买过…" only of rooms with enough fans
         for item in ranker.anchors_for(product, 50).items:
