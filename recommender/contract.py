@@ -911,7 +911,7 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         report.add(Problem(str(files["orders"]), f"the last order ({last}) is {lag:.1f} days before the snapshot's "
                            f"latest record ({m.snapshot_time}): a late or partial order export? Every 1/7/30-day "
                            "sales figure ends at the latter and reads low"))
-    night = _night_peak(m)
+    night = night_peak(m)
     if night is not None:
         report.add(Problem(str(files["orders"]), f"orders peak at {night:02d}:00-{(night + 3) % 24:02d}:00 Beijing "
                            "time, the middle of the night: were the times exported in Beijing time without a zone? "
@@ -927,7 +927,7 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
 NIGHT_HOURS, NIGHT_MIN_ORDERS = range(1, 8), 1000
 
 
-def _night_peak(m: Marketplace) -> int | None:
+def night_peak(m: Marketplace) -> int | None:
     """The Beijing hour the busiest three hours of orders start at, when that is the middle of the night: the sign
     of Beijing times exported without a zone (read as UTC, every order lands 8 hours late; live rooms peak at
     20:00-22:00). None otherwise, or with too few orders to tell."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.artifact import Model
-from recommender.contract import Marketplace, gate_columns
+from recommender.contract import Marketplace, gate_columns, night_peak
 
 #: the same goods' prices moved by this median factor (either way): a change of unit, not of prices
 PRICE_FACTOR = 5.0
@@ -30,8 +30,9 @@ FOLLOW_SAMPLE = 200_000  # the served follows checked (a sample: a large market 
 #: by the day, not by the half)
 MIN_GOODS_KEPT = 0.5
 #: the day's order curve (orders by hour) fits the served snapshot's best this many hours or more away, fitting
-#: it there at least HOURS_FIT (correlation) and by HOURS_MARGIN more than where it is: times exported in another
-#: time zone without an offset (Beijing time read as UTC lands 8 hours late). Orders over at least HOURS_ORDERS each.
+#: it there at least HOURS_FIT (correlation) and by HOURS_MARGIN more than where it is, and peaks in the night:
+#: times exported in another time zone without an offset (Beijing time read as UTC lands 8 hours late). Orders
+#: over at least HOURS_ORDERS each.
 HOURS_SHIFT, HOURS_FIT, HOURS_MARGIN, HOURS_ORDERS = 2, 0.8, 0.3, 500
 
 
@@ -80,7 +81,10 @@ def _hours_shifted(m: Marketplace, served: Model) -> tuple[int, int, int] | None
     fit = np.array([np.corrcoef(np.roll(before, h), now)[0, 1] for h in range(24)])
     best = int(np.argmax(fit))
     hours = best - 24 if best > 12 else best
-    if abs(hours) < HOURS_SHIFT or fit[best] < HOURS_FIT or fit[best] - fit[0] < HOURS_MARGIN:
+    # refused only where today's curve is the implausible one (its busiest hours in the night): the other way
+    # round the served model was trained on shifted times, and today's corrected export must not be refused for
+    # it, nor a platform whose shows moved from 20:00 to 22:00
+    if abs(hours) < HOURS_SHIFT or fit[best] < HOURS_FIT or fit[best] - fit[0] < HOURS_MARGIN or night_peak(m) is None:
         return None
     return hours, (int(np.argmax(now)) + 8) % 24, (int(np.argmax(before)) + 8) % 24
 

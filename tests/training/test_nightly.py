@@ -224,6 +224,17 @@ def test_an_export_wrong_throughout_is_invalid_data_though_every_row_passes(serv
     assert Registry.open(served).versions() == before
 
 
+def test_orders_that_moved_a_few_hours_but_not_into_the_night_are_no_wrong_export(served, snapshots, tmp_path):
+    """Shows moved from 20:00 to 22:00, or today's export corrected to +08:00 after a shifted one was served: the
+    curve moved, but today's is not the implausible one (review): it is trained and gated as usual."""
+    from recommender.contract import load_snapshot, night_peak
+
+    moved = _broken(snapshots["today"], tmp_path / "moved", "orders", _later("ordered_at", 2))
+    assert night_peak(load_snapshot(moved)) is None
+    code, result = run_nightly(moved, served)
+    assert code != EXIT_INVALID_DATA and "hours from the served" not in (result.get("reason") or ""), result
+
+
 def _drop(*columns: str):
     def change(frame: pd.DataFrame) -> None:
         for column in columns:
