@@ -156,7 +156,7 @@ def quality_control(factor: float, refund: float, rating: float, violations: flo
     parts = []
     if round(refund, 3) > 0:  # as the card shows it: a tenth of a percent below 10% (0.2% read "退款率 0%")
         parts.append(f"退款率 {refund:.1%}" if refund < 0.1 else f"退款率 {refund:.0%}")
-    if rating < 5:
+    if round(rating, 1) < 5:  # as shown: 4.96 reads 5.0, no cost to name
         parts.append(f"店铺评分 {rating:.1f} 分")
     if violations > 0:
         parts.append(f"违规 {violations:.0f} 次")

@@ -82,7 +82,7 @@ def raw_utf8_urls(wsgi_app: Callable) -> Callable:
               help="The artifact the service serves (ids and last week's orders to imitate).")
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The service.")
 @click.option("--token", envvar="XUANPIN_EVENTS_TOKEN", required=True, help="Its events token.")
-@click.option("--orders", type=click.IntRange(min=0), default=None,
+@click.option("--orders", type=click.IntRange(0, 10_000_000), default=None,
               help="Background orders (default: the last week's rate; 0: the bursts alone).")
 @click.option("--bursts", type=click.IntRange(min=0), default=5, show_default=True,
               help="(Room, good) pairs that burst.")

@@ -51,7 +51,8 @@ def _json_refuses(word: str) -> NoReturn:
 def _whole_number(text: str) -> int | float:
     """An integer as JSON writes it; one of more digits than Python converts (a guard against quadratic time)
     reads as the float it is, infinity beyond 308 digits, which its event's validation refuses like 1e400."""
-    return int(text) if len(text) <= sys.get_int_max_str_digits() else float(text)
+    limit = sys.get_int_max_str_digits()  # 0: no limit (PYTHONINTMAXSTRDIGITS=0)
+    return int(text) if not limit or len(text) <= limit else float(text)
 
 
 def _json_beyond_doubles(data: bytes) -> object | None:

@@ -183,7 +183,7 @@ def decide(candidate: dict[str, np.ndarray], current: dict[str, np.ndarray] | No
                        f"{', '.join(skipped)}); the served model stays"), summary
     note = f" (not compared: {', '.join(skipped)})" if skipped else ""
     if tolerance < 0:  # a margin to win by, not a drop to forgive: "worse" would misname a candidate that scored higher
-        margin = f"a gain of {-tolerance:.0%} of the served figure (tolerance {tolerance:g})"
+        margin = f"a gain of {-tolerance:.1%} of the served figure (tolerance {tolerance:g})"
         if worse:
             return False, (f"short of the margin the tolerance asks, {margin}: the difference's interval lies "
                            "below it on " + ", ".join(worse) + note), summary

@@ -182,6 +182,15 @@ def test_a_number_no_double_holds_is_its_own_event_s_error_not_the_batch_s(clien
     assert r.json["errors"][0]["index"] == 1 and r.json["errors"][0]["field"] == field
 
 
+def test_whole_numbers_are_read_exactly_with_python_s_digit_limit_off(monkeypatch):
+    """With PYTHONINTMAXSTRDIGITS=0 (no limit) every integer of a re-read body became a float (review)."""
+    from serve.events import _whole_number
+
+    monkeypatch.setattr("sys.get_int_max_str_digits", lambda: 0)
+    read = _whole_number("9007199254740993")  # 2^53 + 1: a float would read 9007199254740992
+    assert isinstance(read, int) and read == 9007199254740993
+
+
 def test_an_oversized_batch_is_refused_whole(client, world):
     events = [event(f"o{i}", world["rooms"][0], world["goods"][0], world["now"]) for i in range(5001)]
     r = client.post("/v1/events/orders", json={"events": events}, headers=AUTH)

@@ -584,7 +584,7 @@ def test_a_negative_tolerance_is_a_margin_to_win_by_and_the_refusal_says_so():
     slightly = {"anchor_goods": served["anchor_goods"] + 0.001}
     short = nightly.decide(slightly, served, -0.5)
     assert not short[0] and "worse" not in short[1]
-    assert "short of the margin the tolerance asks, a gain of 50% of the served figure (tolerance -0.5)" in short[1]
+    assert "short of the margin the tolerance asks, a gain of 50.0% of the served figure (tolerance -0.5)" in short[1]
     far = nightly.decide({"anchor_goods": served["anchor_goods"] * 1.8}, served, -0.5)
     assert far[0] and "may beat the served model by the margin" in far[1]
 

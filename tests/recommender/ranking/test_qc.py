@@ -85,3 +85,4 @@ def test_a_small_refund_rate_is_cited_as_the_card_shows_it_and_one_that_rounds_t
     assert said == "品控降权 21%：退款率 0.2%，店铺评分 4.9 分，违规 2 次"
     assert reasons.quality_control(0.79, 0.0004, 4.9, 2)["text"] == "品控降权 21%：店铺评分 4.9 分，违规 2 次"
     assert reasons.quality_control(0.5, 0.25, 5.0, 0)["text"] == "品控降权 50%：退款率 25%"
+    assert reasons.quality_control(0.5, 0.25, 4.96, 0)["text"] == "品控降权 50%：退款率 25%"  # 4.96 shows as 5.0
