@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
-#: followers a room needs before a share of them is a reason: "50% of your fans" of a room with two is a statement
-#: about one person (probe: "你的粉丝 100% 来自上海", of 2 fans). A room with sales is quoted on its buyers too.
+#: followers a room needs before a share of its audience is a reason: "50% of your fans" of a room with two is a
+#: statement about one person (probe: "你的粉丝 100% 来自上海", of 2 fans). Sales do not lower it: a room's
+#: buyers are mostly among its followers (ranking.catalog.Rooms.quotable).
 MIN_FANS_FOR_SHARES = 30
 
 

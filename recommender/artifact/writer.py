@@ -117,13 +117,18 @@ def check_target(out: Path, overwrite: bool) -> None:
         refuse_to_replace(out)
 
 
+def holds_working_directory(path: Path) -> bool:
+    """Whether `path` is the current directory or one of its parents: what no job may replace or rename away."""
+    here = Path.cwd().resolve()
+    return path.resolve() in (here, *here.parents)
+
+
 def refuse_to_replace(out: Path) -> None:
     """Raise FileExistsError unless `out` is a model artifact (its manifest and nothing but the layout's files) or
     an empty directory: --overwrite replaces an artifact, never a snapshot or anything else a user keeps there."""
     if not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a directory; refusing to replace it with an artifact")
-    here = Path.cwd().resolve()
-    if out.resolve() in (here, *here.parents):
+    if holds_working_directory(out):
         raise FileExistsError(f"{out} is the current directory or holds it; refusing to replace it: write the "
                               "artifact to a directory of its own (e.g. artifacts/mine)")
     entries = sorted(p.name for p in out.iterdir())  # hidden ones too: a .git/ is something a user keeps

@@ -89,15 +89,13 @@ class AudienceFitScorer:
 
     def __init__(self, personal: AudienceRates, goods: Goods, gate: np.ndarray, cfg: RankingConfig,
                  explore: Exploration | None = None, sold: np.ndarray | None = None,
-                 fans: np.ndarray | None = None, sold_in: np.ndarray | None = None) -> None:
+                 quotable: np.ndarray | None = None, sold_in: np.ndarray | None = None) -> None:
         self.config, self.explore = cfg, explore
         #: (anchors,) the room has sold something (its price-band factor is not its fans' alone); None: all have
         self.sold = np.ones(len(personal.base.room), bool) if sold is None else np.asarray(sold, bool)
-        #: (anchors,) the room's audience is large enough to quote shares of: reasons.MIN_FANS_FOR_SHARES
-        #: followers, whether or not it has sold (its buyers are mostly among them: a room of 6 fans and 3 buyers
-        #: was told "43% 来自湖北", two people); None: every room's is
-        self.quotable = np.ones(len(self.sold), bool) if fans is None else \
-            np.asarray(fans) >= reasons.MIN_FANS_FOR_SHARES
+        #: (anchors,) the room's audience is large enough to quote shares of (Rooms.quotable: a room of 6 fans
+        #: and 3 buyers was told "43% 来自湖北", two people); None: every room's is
+        self.quotable = np.ones(len(self.sold), bool) if quotable is None else np.asarray(quotable, bool)
         #: (anchors, categories) the room sold the category lately: its price-band lean is told only of goods of
         #: such categories (it is one lean over all the room's bands, and a 珠宝 room's told of 家电 read as a
         #: claim about 家电 sales it never had); None: every category

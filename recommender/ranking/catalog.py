@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from recommender import reasons
 from recommender.artifact import Model
 from recommender.columns import days_before
 from recommender.contract import INVALID_GATES
@@ -272,6 +273,12 @@ class Rooms:
         if col < 0:
             return np.zeros(len(anchors))
         return np.asarray(self.category_orders[anchors, col], dtype=float)
+
+    @functools.cached_property
+    def quotable(self) -> np.ndarray:
+        """(anchors,) rooms with followers enough for a share of their audience to be a reason
+        (reasons.MIN_FANS_FOR_SHARES), whether or not they have sold: their buyers are mostly among them."""
+        return np.asarray(self.fans) >= reasons.MIN_FANS_FOR_SHARES
 
     def sold_categories(self) -> np.ndarray:
         """(anchors, goods categories) the room sold the category in the last 30 days (its GMV there above 0), as

@@ -179,7 +179,7 @@ class Explainer:
                     if shares is None:
                         shares = self.rooms.category_shares[anchor].tolist()
                     # "0% of your fans bought it" would argue against the pick: no reason then (False, memoised)
-                    quoted = round(shares[col], 2) > 0 and self.rooms.fans[anchor] >= reasons.MIN_FANS_FOR_SHARES
+                    quoted = round(shares[col], 2) > 0 and self.rooms.quotable[anchor]
                     match = reasons.audience_match(shares[col], cat) if quoted else False
                     if self.memo_size:
                         matches[(anchor, col)] = match
@@ -213,8 +213,7 @@ class Explainer:
                 reason = self._outside_memo[(col, share)] = reasons.outside_category(
                     self._category_of[pick.product], share)
             else:  # no peer sells it: the room's own fans' buying, per room (of a room with fans enough to say)
-                fans_buying = float(self.rooms.category_shares[anchor, col]) \
-                    if self.rooms.fans[anchor] >= reasons.MIN_FANS_FOR_SHARES else 0.0
+                fans_buying = float(self.rooms.category_shares[anchor, col]) if self.rooms.quotable[anchor] else 0.0
                 reason = reasons.outside_category(self._category_of[pick.product], share, fans_buying)
                 if reason["value"] > 0:  # it cites the category match's figure: that reason would repeat it
                     pick.audience_reason = None
@@ -250,7 +249,7 @@ class Explainer:
         items = []
         for i, (a, s) in enumerate(zip(anchors.tolist(), score.tolist(), strict=True)):
             why = [reasons.anchor_fans(int(fans[i]))]
-            if audience[i] is not None and round(audience[i], 2) > 0 and fans[i] >= reasons.MIN_FANS_FOR_SHARES:
+            if audience[i] is not None and round(audience[i], 2) > 0 and rooms.quotable[a]:
                 why.append(reasons.audience_match(audience[i], label, whose="TA的"))
             if gmv[i] > 0:
                 why.append(reasons.anchor_category_sales(label, gmv[i], share[i]))

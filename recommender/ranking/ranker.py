@@ -68,7 +68,7 @@ class Ranker:
                 # rooms with an order in the snapshot the model was fitted on (the band factor's own evidence)
                 sold = model.columns.anchor_stats.numbers("orders_all", 1.0) > 0
                 return AudienceFitScorer(model.personal, self.goods, self.gate, self.config, explore, sold,
-                                         fans=model.audience.fans, sold_in=self.rooms.sold_categories())
+                                         quotable=self.rooms.quotable, sold_in=self.rooms.sold_categories())
             return ShelfRateScorer(model.shelf_rate, self.goods, self.gate, self.config)
         except ArtifactError as exc:
             raise ArtifactError(f"{model.path}: {exc}") from exc
