@@ -305,7 +305,10 @@ class AnchorMatch(BaseModel):
 
 class AudienceLine(BaseModel):
     text: str = Field(description="the audience in one line: the largest gender, age band and region share of the "
-                      "followers and their average order, e.g. 女 72% · 24-30岁 41% · 广东 18% · 客单价 ¥89")
+                      "followers and their average order, e.g. 女 72% · 24-30岁 41% · 广东 18% · 客单价 ¥89; a room "
+                      "under 30 followers opens with how few (仅 5 位粉丝 · …)")
+    few_fans: int | None = Field(None, description="the number of followers when under 30, too few for the shares "
+                                 "to describe an audience; absent otherwise")
     gender: Share | None = None
     age_band: Share | None = None
     region: Share | None = None

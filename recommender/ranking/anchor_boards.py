@@ -106,10 +106,17 @@ class AnchorBoards:
 def audience_line(rooms: Rooms, rows: np.ndarray) -> list[dict]:
     """Each room's audience in one line, as the selection center writes it: the largest gender, age band and
     region share of its followers and their average order (女 72% · 24-30岁 41% · 广东 18% · 客单价 ¥89), with
-    the figures behind it. A dimension the snapshot lacks is left out; no buyer: no 客单价."""
+    the figures behind it. A dimension the snapshot lacks is left out; no buyer: no 客单价. A room under
+    reasons.MIN_FANS_FOR_SHARES followers says how few they are first (仅 5 位粉丝 · 女 80% …): a share of five
+    people reads like a profile of an audience that is not there yet."""
     rows = np.asarray(rows, np.int64)
-    parts: list[list[str]] = [[] for _ in range(len(rows))]
     out: list[dict] = [{} for _ in range(len(rows))]
+    fans = np.asarray(rooms.fans, np.int64)[rows].tolist()
+    few = (~np.asarray(rooms.quotable)[rows]).tolist() if len(rows) else []
+    parts: list[list[str]] = [[f"仅 {n} 位粉丝"] if f else [] for n, f in zip(fans, few, strict=True)]
+    for i, f in enumerate(few):
+        if f:
+            out[i]["few_fans"] = fans[i]
     for dim, suffix in (("gender", ""), ("age_band", "岁"), ("region", "")):
         shares = rooms.audience.get(dim)
         if shares is None or not len(rows):

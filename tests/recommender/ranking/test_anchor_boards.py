@@ -129,7 +129,19 @@ def test_the_audience_line_names_the_largest_share_of_each_dimension_and_the_ave
             assert line[dim]["label"] == rooms.audience_labels[dim][int(shares.argmax())]
             assert f"{shares.max():.0%}" in line["text"]
         assert line["text"].endswith(f"客单价 ¥{rooms.order_value[row]:,.0f}")
-        assert line["text"].count(" · ") == 3
+        few = rooms.fans[row] < 30
+        assert line["text"].count(" · ") == 3 + few
+        assert line["text"].startswith(f"仅 {rooms.fans[row]} 位粉丝 · ") == few
+
+
+def test_a_room_under_thirty_followers_says_how_few_before_its_shares():
+    """Five followers, four of them women, are not "an audience of 80% women": the line opens with the count."""
+    rooms = rooms_of(2, fans=[5, 30])
+    rooms.audience = {"gender": np.array([[0.8, 0.2], [0.8, 0.2]])}
+    rooms.audience_labels = {"gender": ["女", "男"]}
+    small, large = audience_line(rooms, np.array([0, 1]))
+    assert small["text"] == "仅 5 位粉丝 · 女 80%" and small["few_fans"] == 5
+    assert large["text"] == "女 80%" and "few_fans" not in large
 
 
 def test_each_square_filter_keeps_exactly_the_rooms_that_pass_it(ranker):
