@@ -70,7 +70,7 @@ SKIP = {"breakdown.price", "breakdown.commission_rate", "breakdown.fans", "break
         "product.commission_per_order",  # commission_per_unit under its old name
         # the audience line's parts: its text (粉丝画像) says them, and a room without followers has none
         "audience", "audience.gender.label", "audience.gender.share", "audience.age_band.label",
-        "audience.age_band.share", "audience.region.label", "audience.region.share"}
+        "audience.age_band.share", "audience.region.label", "audience.region.share", "audience.few_fans"}
 
 
 #: a free-form dict field's keys, declared on the field (json_schema_extra) so every page of a route, an empty
