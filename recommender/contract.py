@@ -44,6 +44,10 @@ MAX_BAD_FRACTION = 0.05
 MIN_BAD_VALUES = 10
 #: clicks of visitors who are no fans are dropped without counting as bad rows, up to this share of the log
 MAX_ANONYMOUS_CLICKS = 0.5
+#: an optional column with more out-of-range values than this share of its values is refused: a few are the data's
+#: own (an oversold stock of -3), most of them a unit (a refund rate of 15.5 meaning 15.5%, a 0-100 shop score,
+#: -1 for unlimited stock), which blanked would fail nearly every good's quality gate and empty the picks
+MAX_OUT_OF_RANGE_FRACTION = 0.25
 #: Problems listed when a table is refused for too many bad rows, the most frequent first.
 MAX_CAUSES = 5
 #: How many example rows each problem quotes.
@@ -574,6 +578,23 @@ def _kind_text(col: Column) -> str:
             "text": "text"}[col.kind]
 
 
+def _unit_hint(col: Column, values: pd.Series) -> str:
+    """What a column mostly out of its range was most likely written in: a percentage, a 0-100 score, -1 for
+    "unlimited" (empty when no reading fits them all)."""
+    v = values.to_numpy(dtype=float, na_value=np.nan)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return ""
+    if col.lo == 0 and col.hi == 1 and (v > 1).all() and (v <= 100).all():
+        return f" as percentages (e.g. {v[0]:g} for {v[0]:g}%)? Write {v[0] / 100:g}"
+    if col.lo == 0 and col.hi == 5 and (v > 5).all() and (v <= 100).all():
+        return f" on a 0-100 scale (e.g. {v[0]:g})? Write stars out of 5: {v[0] / 20:g}"
+    if col.lo == 0 and (v == -1).all():
+        return " as -1, a common mark for \"unlimited\"? Leave such cells empty (unknown passes the gate)" \
+            if col.gate else " as -1, a common mark for \"none\"? Leave such cells empty"
+    return ""
+
+
 def _range_text(col: Column) -> str:
     if col.kind == "timestamp":
         return "after the wall clock (a date in the future)"
@@ -665,6 +686,7 @@ class _TableCheck:
                 if bad_range is not None:
                     self.problem(bad_range, f"out of range: {_range_text(col)}{held}", col.name, drop=False)
                     bad = bad | bad_range
+                    hint = _unit_hint(col, parsed[bad_range]) if bad_range.any() else ""
                 parsed = parsed.where(~bad)
                 given = len(raw) - int(absent.sum())  # the values the export gave (a parser's NaN is a blank)
                 # a format the contract does not read (退款/未退款, ¥ signs), not a few typos: refused, not blanked
@@ -673,6 +695,12 @@ class _TableCheck:
                     self.fatal(f"{int(unreadable.sum())} of its {given} values ({unreadable.sum() / given:.0%}) "
                                f"cannot be read as {_kind_text(col)}: the export writes this column another way; "
                                "fix its format, or leave the column out (it is optional)", col.name, unreadable)
+                elif bad_range is not None and bad_range.sum() > max(MAX_OUT_OF_RANGE_FRACTION * given,
+                                                                     MIN_BAD_VALUES):
+                    self.fatal(f"{int(bad_range.sum())} of its {given} values ({bad_range.sum() / given:.0%}) are "
+                               f"out of range ({_range_text(col)}){hint}: blanked, "
+                               f"{'every such row would fail its quality gate' if col.gate else 'they would be lost'}"
+                               "; fix the export, or leave the column out (it is optional)", col.name, bad_range)
                 if col.gate:
                     invalid |= (bad.astype(np.uint8) << gates.index(col.name)).astype(np.uint8)
             if col.kind == "int" and not col.required:

@@ -560,7 +560,7 @@ def test_a_table_written_as_a_partitioned_parquet_directory_loads_and_is_fingerp
     assert len(m.orders) == len(orders) and len(m.fingerprint) == 64
 
 
-def test_out_of_range_values_are_the_data_s_own_and_blanked_however_many(tiny_csv):
+def test_out_of_range_values_are_the_data_s_own_and_blanked_up_to_a_quarter_of_the_column(tiny_csv):
     """The review: 14 of 120 goods oversold (stock -3) refused the snapshot as a column "written another way";
     they are blanked and fail their gate, as one is."""
     products = read(tiny_csv, "products")
@@ -568,6 +568,22 @@ def test_out_of_range_values_are_the_data_s_own_and_blanked_however_many(tiny_cs
     write(tiny_csv, "products", products)
     m = load_snapshot(tiny_csv)
     assert (m.products[INVALID_GATES].to_numpy()[:14] == 1 << gate_columns("products").index("stock")).all()
+
+
+@pytest.mark.parametrize(("column", "written", "hint"), [
+    ("refund_rate", lambda v: (v.astype(float) * 100).round(1).astype(str), r"as percentages \(e\.g\. .*%\)\? Write"),
+    ("shop_rating", lambda v: (v.astype(float) * 20).round(0).astype(str), r"on a 0-100 scale .* stars out of 5"),
+    ("stock", lambda v: pd.Series("-1", index=v.index), r"-1, a common mark for \"unlimited\"\? Leave"),
+])
+def test_a_column_mostly_out_of_range_is_a_unit_and_refused_naming_it(tiny_csv, column, written, hint):
+    """An export's refund rates as percentages (15.5), shop scores out of 100 or -1 for unlimited stock were
+    blanked with a warning: every good failed its gate, and the model was trained and published with empty picks."""
+    products = read(tiny_csv, "products")
+    given = products[column].notna() & (products[column].astype(float) > 0)
+    products.loc[given, column] = written(products.loc[given, column])
+    write(tiny_csv, "products", products)
+    with pytest.raises(ContractError, match=rf"products\.csv, column '{column}'.*out of range .*{hint}"):
+        load_snapshot(tiny_csv)
 
 
 def test_follows_exported_as_an_event_log_and_anonymous_clicks_are_dropped_not_a_refused_snapshot(tiny_csv):
