@@ -118,11 +118,25 @@ class Registry:
 
     # -- CURRENT ----------------------------------------------------------------------------------------------
     def current(self) -> str | None:
+        """CURRENT's text (None: missing or empty); a CURRENT that is no text (bytes, a folder) raises
+        RegistryError. Whether the text is a version id is `path`'s to say."""
+        path = self.root / "CURRENT"
         try:
-            value = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+            value = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeError) as exc:
+            raise RegistryError(f"{path} cannot be read as a version's name: {exc}") from exc
         return value or None
+
+    def _current_version(self) -> str | None:
+        """CURRENT where it names a version id, else None (missing, empty, or written by hand as a path or bytes):
+        what the history's readers count as served, which must not fail on a CURRENT a worker falls back from."""
+        try:
+            version = self.current()
+            return version if version is None else self.path(version).name
+        except RegistryError:
+            return None
 
     def current_path(self) -> Path | None:
         version = self.current()
@@ -187,7 +201,7 @@ class Registry:
             if version in order:
                 order.remove(version)
             order.append(version)
-        current = self.current()
+        current = self._current_version()
         if current is not None:
             if current in order:
                 order.remove(current)
@@ -199,7 +213,7 @@ class Registry:
         it was rolled back from since: what `registry list` marks as served."""
         ever = {e["version"] for e in self.history()
                 if e.get("event") in SERVED_EVENTS and isinstance(e.get("version"), str)}
-        current = self.current()
+        current = self._current_version()
         return ever | ({current} if current is not None else set())
 
     def previously_served(self, exclude: str | None = None) -> list[str]:

@@ -29,9 +29,9 @@ class Metrics:
                                  ["route", "method", "status"], buckets=BUCKETS, registry=self.registry)
         self.model = Gauge("xuanpin_model_info", "Loaded model (value 1; 0: served before), by version", ["version"],
                            registry=self.registry, multiprocess_mode="liveall")
-        self.fallback = Gauge("xuanpin_model_fallback", "1 while the worker serves an earlier version because "
-                              "CURRENT cannot be loaded (reload.fallback on /v1/model)", registry=self.registry,
-                              multiprocess_mode="liveall")
+        self.fallback = Gauge("xuanpin_model_fallback", "1 while the worker serves a version other than CURRENT "
+                              "because CURRENT cannot be loaded or names no version (reload.fallback on /v1/model)",
+                              registry=self.registry, multiprocess_mode="liveall")
         self.items = Gauge("xuanpin_model_items", "Entities in the loaded model", ["kind"],
                            registry=self.registry, multiprocess_mode="liveall")
         self.errors = Counter("xuanpin_errors", "Error responses by code", ["code"], registry=self.registry)

@@ -58,8 +58,10 @@ class Reloader:
         serving nothing tries it on every poll, so it recovers by itself once the files are repaired."""
         with self._lock:
             self.last_check = datetime.now(UTC).isoformat(timespec="seconds")
-            target = self.registry.current()
+            target, unreadable = self._current()
             served = self.serving_version()
+            if unreadable is not None:
+                return self._unreadable_current(unreadable, served)
             if target is None and served is None and not self._empty_warned:  # a botched write of CURRENT
                 self._empty_warned = True
                 what = ("CURRENT is missing or empty" if self.registry.versions_dir.is_dir() else
@@ -81,7 +83,7 @@ class Reloader:
                     self.fallback, self.failed_version, self.last_error = None, None, None
                 return {"reloaded": False, "serving": served, "current": target}
             if (target == self.failed_version and not (force or retry) and served is not None
-                    and _files_of(self.registry.path(target)) == self._failed_files):
+                    and self._files(target) == self._failed_files):
                 # unchanged since it failed; once its files are repaired in place (restored, their permissions
                 # fixed) the poll tries it again, so a worker that fell back returns to CURRENT by itself
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
@@ -97,6 +99,8 @@ class Reloader:
                     if fallback is not None:
                         return {"reloaded": True, "serving": fallback, "current": target, "fallback": True,
                                 "error": self.last_error}
+                if served is not None:  # a running worker keeps the version it serves: a fallback too (the metric)
+                    self.fallback = served
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             self.state["serving"] = fresh  # the swap: one reference assignment
             self.failed_version, self.last_error, self.fallback = None, None, None
@@ -105,12 +109,49 @@ class Reloader:
             return {"reloaded": True, "serving": target, "previous": served,
                     "seconds": round(time.perf_counter() - started, 2)}
 
+    def _current(self) -> tuple[str | None, str | None]:
+        """(CURRENT's version, None), or (None, why it is no version id): CURRENT written by hand can hold anything
+        (a path, bytes that are not text, a folder), and a worker that raised on it did not boot, which with
+        gunicorn stopped the whole service."""
+        try:
+            target = self.registry.current()
+            if target is not None:
+                self.registry.path(target)  # refuses a name that is no version id (a path, a hidden name)
+            return target, None
+        except (OSError, UnicodeError, XuanpinError) as exc:
+            return None, f"CURRENT holds no version id ({type(exc).__name__}: {exc}): write the name of a folder " \
+                         "under versions/, e.g. with `xuanpin rollback --to VERSION`"
+
+    def _unreadable_current(self, why: str, served: str | None) -> dict:
+        """Like a CURRENT that cannot be loaded: the served version keeps serving (a fallback), and a worker
+        serving nothing falls back to the newest version served before, once per such CURRENT."""
+        if self.last_error is None or self.last_error.get("error") != why:
+            _log.error("registry %s: %s; still serving %s", self.registry.root, why, served)
+        self.last_error = {"version": None, "error": why, "at": self.last_check}
+        self.failed_version, self._failed_files = None, None
+        if served is not None:
+            self.fallback = self.fallback or served
+            return {"reloaded": False, "serving": served, "current": None, "error": self.last_error}
+        if self._fallback_tried != why:
+            self._fallback_tried = why
+            fallback = self._fallback(None)
+            if fallback is not None:
+                return {"reloaded": True, "serving": fallback, "current": None, "fallback": True,
+                        "error": self.last_error}
+        return {"reloaded": False, "serving": None, "current": None, "error": self.last_error}
+
+    def _files(self, version: str) -> tuple:
+        try:
+            return _files_of(self.registry.path(version))
+        except XuanpinError:
+            return (("invalid id", version),)
+
     def _load(self, version: str, served: str | None) -> Serving | None:
         """The version loaded and checked, or None (refused: the reason is kept for /v1/model)."""
         try:
             return self.load(self.registry.path(version))
         except Exception as exc:  # a version that cannot load is refused, whatever broke
-            self.failed_version, self._failed_files = version, _files_of(self.registry.path(version))
+            self.failed_version, self._failed_files = version, self._files(version)
             self.last_error = {"version": version, "error": f"{type(exc).__name__}: {exc}", "at": self.last_check}
             if isinstance(exc, XuanpinError | OSError):  # named problems: the message says what is wrong
                 _log.error("refused model version %s, still serving %s: %s", version, served, exc)
@@ -156,7 +197,7 @@ class Reloader:
         return thread
 
     def status(self) -> dict:
-        return {"registry": str(self.registry.root), "current": self.registry.current(),
+        return {"registry": str(self.registry.root), "current": self._current()[0],
                 "serving": self.serving_version(), "fallback": self.fallback is not None,
                 "last_check": self.last_check, "last_error": self.last_error}
 

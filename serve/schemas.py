@@ -502,8 +502,9 @@ class ReloadResult(BaseModel):
     previous: str | None = None
     seconds: float | None = None
     error: dict | None = Field(None, description="why a version was refused; the old one keeps serving")
-    fallback: bool | None = Field(None, description="CURRENT could not be loaded and nothing was served: the "
-                                  "newest version served before is served instead")
+    fallback: bool | None = Field(None, description="CURRENT could not be loaded (or holds no version id): the "
+                                  "worker serves another version, the one it served or, at its start, the newest "
+                                  "version served before")
 
 
 class Status(BaseModel):

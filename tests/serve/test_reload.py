@@ -89,6 +89,9 @@ def test_a_corrupt_version_is_refused_and_the_old_model_keeps_serving(app, regis
     status = client.get("/v1/model").get_json()["reload"]
     assert status["current"] == "v3-broken" and status["serving"] == "v1"
     assert status["last_error"]["version"] == "v3-broken"
+    # an operator's probe: only a worker that restarted in this state said fallback, so the alert missed it
+    assert status["fallback"] is True
+    assert "xuanpin_model_fallback 1.0" in client.get("/metrics").get_data(as_text=True)
 
 
 def test_a_version_repaired_in_place_is_loaded_at_the_next_poll_and_an_unchanged_one_is_not_retried(
@@ -289,3 +292,29 @@ def test_when_nothing_else_loads_a_worker_serves_the_version_rolled_back_from_ra
     assert served(app) == "v3" and app.test_client().get("/readyz").status_code == 200
     status = app.test_client().get("/v1/model").get_json()["reload"]
     assert status["fallback"] is True and status["current"] == "v2" and status["last_error"]["version"] == "v2"
+
+
+@pytest.mark.parametrize("write", [
+    lambda current: current.write_text("versions/v2\n"),  # a path where a version's name belongs
+    lambda current: current.write_text(".v2\n"),
+    lambda current: current.write_bytes(b"\xff\xfe2026\n"),  # not text
+    lambda current: (current.unlink(), current.mkdir()),  # a folder
+], ids=["a path", "a hidden name", "not text", "a folder"])
+def test_a_current_holding_no_version_id_never_stops_a_worker(registry, write):
+    """An operator's probe: CURRENT written as versions/NAME stopped every worker at its next restart (gunicorn
+    then stopped the service), and a running one answered 500 on /v1/admin/reload and /v1/model."""
+    registry.record("promoted", version="v1")
+    app = create_app({"registry": str(registry.root), "poll_seconds": 0, "admin_token": TOKEN})
+    write(registry.root / "CURRENT")
+    client = app.test_client()
+    body = reload(client)
+    assert body.status_code == 200 and body.get_json()["serving"] == "v1"
+    assert "CURRENT holds no version id" in body.get_json()["error"]["error"]
+    status = client.get("/v1/model")
+    assert status.status_code == 200 and status.get_json()["reload"]["fallback"] is True
+    assert "xuanpin_model_fallback 1.0" in client.get("/metrics").get_data(as_text=True)
+    starting = create_app({"registry": str(registry.root), "poll_seconds": 0, "admin_token": TOKEN})  # a restart
+    assert served(starting) == "v1" and starting.test_client().get("/readyz").status_code == 200
+    status = starting.test_client().get("/v1/model").get_json()["reload"]
+    assert status["fallback"] is True and status["current"] is None
+    assert "CURRENT holds no version id" in status["last_error"]["error"]
