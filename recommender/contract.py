@@ -333,6 +333,22 @@ class Marketplace:
     def counts(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in TABLE_BY_NAME}
 
+    def optional_present(self) -> dict[str, list[str]]:
+        """What of the contract's optional part the export gave: each table's optional columns with a value in
+        some row, and the optional tables with rows (under their own name). The nightly job compares it with the
+        served snapshot's, since an export that lost one still passes every row's check (drift)."""
+        out: dict[str, list[str]] = {}
+        for table in TABLES:
+            df = getattr(self, table.name)
+            if not table.required:
+                if len(df):
+                    out.setdefault(table.name, []).append(table.name)
+                continue
+            given = [c.name for c in table.columns if not c.required and c.name in df and df[c.name].notna().any()]
+            if given:
+                out[table.name] = given
+        return out
+
 
 # ----------------------------------------------------------------------------------------------------------
 # reading

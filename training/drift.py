@@ -57,7 +57,7 @@ def snapshot_problems(m: Marketplace, served: Model | None = None, seed: int = 0
         if goods is not None and goods < MIN_GOODS_KEPT:
             problems.append(f"products: only {goods:.0%} of the served model's goods are in this export: product "
                             "ids remapped, or a partial export")
-        problems += _gate_columns_lost(m, served)
+        problems += _gate_columns_lost(m, served) + _optional_lost(m, served)
         shifted = _hours_shifted(m, served)
         if shifted is not None:
             hours, now, before = shifted
@@ -117,6 +117,50 @@ def _gate_columns_lost(m: Marketplace, served: Model) -> list[str]:
             out.append(f"{table}: the export has no {', '.join(lost)} (absent or blank), which the served model "
                        f"had: every {who} would pass {which} (export the columns, or train by hand to drop them on "
                        "purpose)")
+    return out
+
+
+#: what a refresh loses with an optional table or column the served snapshot had (gate columns: _gate_columns_lost)
+LOST = {
+    "shelf": "picks lose their expected commission in yuan (the shelf-rate model needs the days on sale)",
+    "clicks": "the goods' quality prior and new rooms' audiences lose the click log",
+    "orders.refunded": "every refunded order would count as a sale",
+    "fans.gender": "the rooms' audience profiles and the audience fit lose it",
+    "fans.age_band": "the rooms' audience profiles and the audience fit lose it",
+    "fans.region": "the rooms' audience profiles and the audience fit lose it",
+    "fans.spending_level": "the audience fit's price levels are read from purchases alone",
+    "anchors.tier": "the rooms' tiers (层级) and the 达人广场 tier filter are lost",
+    "anchors.main_category": "the rooms' verticals (the boards' category filter, the priors from rooms alike) are "
+                             "lost",
+    "products.brand": "the content model, the goods' quality prior and search lose the brands",
+    "products.merchant_gmv_30d": "small-merchant support (扶持) cannot tell small merchants",
+    "products.merchant_name": "search by shop and the product pages lose the shops' names",
+}
+
+
+def _optional_lost(m: Marketplace, served: Model) -> list[str]:
+    """Optional tables and (non-gate) columns the served snapshot had and this export lacks (absent, header only,
+    or every value blank): the export still passes every row's check, and a refresh would quietly drop what the
+    served model used. Read from the manifest's record of them (models from before it: the tables' counts)."""
+    data = served.manifest.get("data", {})
+    had = data.get("optional_present")
+    if had is None:  # a model from before the record: its tables' counts still say which it had
+        counts = served.manifest.get("counts", {})
+        had = {t: [t] for t in ("shelf", "clicks") if counts.get(t)}
+    now = m.optional_present()
+    out = []
+    for table, names in had.items():
+        for name in names:
+            if name in now.get(table, ()) or name in gate_columns(table):
+                continue
+            if name == table:
+                out.append(f"{table}: the export has no rows (absent, or its header only), which the served "
+                           f"snapshot had: {LOST.get(table, 'the model loses it')} (export it, or train by hand "
+                           "to drop it on purpose)")
+            else:
+                out.append(f"{table}: the export has no {name} (absent or blank), which the served snapshot had: "
+                           f"{LOST.get(f'{table}.{name}', 'the model loses it')} (export the column, or train by "
+                           "hand to drop it on purpose)")
     return out
 
 

@@ -60,7 +60,10 @@ _log = logging.getLogger(__name__)
 def no_shelf_rate(m: Marketplace) -> str:
     """The warning of a model trained without the shelf-rate model (shelf_rate.has_exposure false), naming which
     of the two tables it lacked."""
-    lacks = ("no shelf table, so days on sale are unknown" if not len(m.shelf) else
+    read = m.report.rows_read.get("shelf")  # None: no file; 0: its header only
+    table = ("no shelf table" if read is None else "a shelf table with its header only" if read == 0 else
+             f"a shelf table none of whose {read:,} rows was kept")
+    lacks = (f"{table}, so days on sale are unknown" if not len(m.shelf) else
              "no orders, so nothing says what sold in the days on sale")
     return (f"no shelf-rate model: the snapshot has {lacks}; picks rank by the vectors' affinity and show no "
             "expected commission in yuan")
@@ -355,6 +358,7 @@ def train(data: str | Path | Marketplace, out: str | Path, config: TrainConfig |
                 "snapshot_time": str(m.snapshot_time),
                 "rows_read": m.report.rows_read,
                 "rows_kept": m.report.rows_kept,
+                "optional_present": m.optional_present(),
                 "warnings": [str(p) for p in m.report.warnings] + ([fallback] if fallback else []),
             },
             "parameters": config.model_dump(mode="json"),

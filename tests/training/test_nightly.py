@@ -175,8 +175,8 @@ def _broken(snapshot: Path, out: Path, table: str, change) -> Path:
 
     out = Path(shutil.copytree(snapshot, out))
     frame = pd.read_parquet(out / f"{table}.parquet")
-    change(frame)
-    frame.to_parquet(out / f"{table}.parquet", index=False)
+    changed = change(frame)  # in place, or a new frame
+    (frame if changed is None else changed).to_parquet(out / f"{table}.parquet", index=False)
     return out
 
 
@@ -255,6 +255,44 @@ def test_a_refresh_without_the_gate_columns_is_invalid_data_not_a_looser_gate(se
 
     code, result = run_nightly(_broken(snapshots["today"], tmp_path / "blank", "products", blank), served)
     assert code == EXIT_INVALID_DATA and "no merchant_violations (absent or blank)" in result["reason"]
+
+
+def _header_only(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[:0]
+
+
+@pytest.mark.parametrize(("table", "change", "said"), [
+    ("shelf", _header_only, "shelf: the export has no rows (absent, or its header only), which the served snapshot "
+                            "had: picks lose their expected commission"),
+    ("fans", _drop("spending_level"), "fans: the export has no spending_level (absent or blank), which the served "
+                                      "snapshot had: the audience fit's price levels"),
+    ("orders", _drop("refunded"), "orders: the export has no refunded (absent or blank), which the served snapshot "
+                                  "had: every refunded order would count as a sale"),
+    ("fans", _drop("gender", "age_band", "region"), "fans: the export has no gender (absent or blank)"),
+], ids=["shelf header only", "spending levels dropped", "refunds dropped", "fans' profile dropped"])
+def test_a_refresh_that_lost_an_optional_table_or_column_the_served_model_had_is_invalid_data(
+        served, snapshots, tmp_path, table, change, said):
+    """A data engineer's probe: each of these passed every row's check and was promoted, and the served picks lost
+    their expected commission (shelf), their refunds (every refund counted as a sale) or their audiences."""
+    bad = _broken(snapshots["today"], tmp_path / "bad", table, change)
+    before = Registry.open(served).versions()
+    code, result = run_nightly(bad, served)
+    assert code == EXIT_INVALID_DATA and said in result["reason"], result.get("reason")
+    assert Registry.open(served).versions() == before
+
+
+def test_a_model_from_before_the_record_of_optional_parts_still_catches_a_lost_shelf(served, snapshots, tmp_path):
+    """The served model's manifest predates `optional_present`: its tables' counts say it had a shelf table."""
+    import json
+
+    reg = Registry.open(served)
+    manifest = reg.current_path() / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["data"]["optional_present"]
+    manifest.write_text(json.dumps(data))  # the checksums cover the files the manifest lists, not itself
+    code, result = run_nightly(_broken(snapshots["today"], tmp_path / "bad", "shelf", _header_only), served)
+    assert code == EXIT_INVALID_DATA and "shelf: the export has no rows" in result["reason"], result.get("reason")
+    assert "clicks" not in result["reason"] and "orders:" not in result["reason"]
 
 
 def test_a_refresh_with_every_product_id_remapped_is_invalid_data(served, snapshots, tmp_path):
