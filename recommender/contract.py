@@ -650,6 +650,7 @@ class _TableCheck:
         # exported as an event log), a click of a visitor who is no fan (not logged in); not counted against
         # MAX_BAD_FRACTION
         self.expected = np.zeros(len(df), bool)
+        self.drop_causes: dict[str, None] = {}  # why rows were dropped ("price: out of range ..."), in order
 
     def problem(self, mask: np.ndarray, message: str, column: str | None, *, drop: bool = True,
                 expected: bool = False) -> None:
@@ -663,6 +664,8 @@ class _TableCheck:
         )
         if drop:
             self.drop |= mask
+            if not expected:
+                self.drop_causes[f"{column}: {message}" if column else message] = None
         if expected:
             self.expected |= mask
 
@@ -766,7 +769,10 @@ class _TableCheck:
             mask[np.flatnonzero(~self.drop)[later]] = True
             self.problem(mask, f"({', '.join(key)}) listed more than once; kept the earliest", key[0], expected=True)
 
-    def check_references(self, vocabularies: dict[str, Vocabulary]) -> dict[str, np.ndarray]:
+    def check_references(self, vocabularies: dict[str, Vocabulary],
+                         dropped: dict[str, Vocabulary] | None = None) -> dict[str, np.ndarray]:
+        """Each reference's row numbers in its table (-1: none). A reference to a row that table dropped (a
+        negative price) says so: "not in products" sent people looking for ids that are there."""
         codes = {}
         for col in self.table.columns:
             if col.ref is None or col.ref not in vocabularies:
@@ -784,6 +790,14 @@ class _TableCheck:
                 arr = kept.to_numpy(np.int64) if pd.api.types.is_integer_dtype(kept) else kept.to_numpy(object)
                 idx[present] = vocab.index(arr)
                 unknown = present & (idx < 0)
+            gone = (dropped or {}).get(col.ref)
+            if gone is not None and len(gone) and unknown.any():
+                rows = np.flatnonzero(unknown)
+                was = np.zeros(len(values), bool)
+                was[rows] = gone.index(_id_array(values.iloc[rows])) >= 0
+                self.problem(was, f"{col.name} of a row dropped from {col.ref} ({gone.name}); dropped with it",
+                             col.name)
+                unknown &= ~was
             self.problem(unknown, f"unknown {col.name}: not in {col.ref}" + _ANONYMOUS * col.anonymous, col.name,
                          expected=col.anonymous)
             codes[_CODE_COLUMN[col.name]] = idx
@@ -812,6 +826,19 @@ class _TableCheck:
                 self.report.add(dataclasses.replace(cause, message=f"{cause.message}: {cause.count} rows",
                                                     fatal=True))
         return self.df[~self.drop] if dropped else self.df
+
+
+def _dropped_ids(ids: pd.Series, kept: Vocabulary, why: str) -> Vocabulary:
+    """The ids of an entity table's dropped rows that no kept row has (a duplicate dropped beside its kept twin
+    is no loss), to tell a reference to them from one to nothing; named by why they were dropped, which a
+    refusal of the referring table must say (the entity table's own warnings are not part of it)."""
+    arr = _id_array(ids[ids.notna()])
+    return Vocabulary(pd.unique(arr[kept.index(arr) < 0]), why)
+
+
+def _id_array(ids: pd.Series) -> np.ndarray:
+    """Parsed ids without blanks as an array a Vocabulary looks up: integers exactly, the rest as text."""
+    return ids.to_numpy(np.int64) if pd.api.types.is_integer_dtype(ids) else ids.astype(str).to_numpy(object)
 
 
 def _empty_table(table: Table) -> pd.DataFrame:
@@ -909,6 +936,7 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         raise ContractError(report.fatal)
 
     vocabularies: dict[str, Vocabulary] = {}
+    dropped: dict[str, Vocabulary] = {}  # each entity table's ids of the rows it dropped
     out: dict[str, pd.DataFrame] = {}
     for table in TABLES:
         if table.name not in frames:
@@ -918,9 +946,10 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         check.parse_columns()
         check.check_plausible()
         check.check_duplicates()
-        codes = check.check_references(vocabularies)
+        codes = check.check_references(vocabularies, dropped)
         for name, idx in codes.items():
             check.df[name] = idx.astype(np.int32)
+        gone = check.df.loc[check.drop, _ENTITY_KEY[table.name]] if table.entity and check.drop.any() else None
         df = check.finish().reset_index(drop=True)
         for col in table.columns:
             if col.kind == "int" and col.required:
@@ -930,6 +959,10 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
                 check.fatal("table has no valid rows")
             elif table.entity:
                 vocabularies[table.name] = Vocabulary(df[_ENTITY_KEY[table.name]].to_numpy(), table.name)
+                if gone is not None:
+                    causes = list(check.drop_causes)
+                    why = "; ".join(causes[:2]) + (f"; +{len(causes) - 2} more" if len(causes) > 2 else "")
+                    dropped[table.name] = _dropped_ids(gone, vocabularies[table.name], why)
         out[table.name] = df
 
     if report.fatal:

@@ -344,7 +344,23 @@ def test_dropping_an_entity_drops_the_rows_that_reference_it(tiny_csv):
     m = load_snapshot(tiny_csv)
     assert victim not in set(m.products["product_id"].astype(str))
     assert (m.orders["product_id"].astype(str) != victim).all()
-    assert "unknown product_id" in warnings_text(m)
+    # a data engineer's probe: "unknown product_id: not in products" sent them looking for an id that is there
+    said = warnings_text(m)
+    assert ("product_id of a row dropped from products (price: out of range: must be > 0); dropped with it"
+            in said)
+    assert "unknown product_id" not in said
+
+
+def test_a_reference_to_no_row_at_all_is_still_unknown_beside_one_to_a_dropped_row(tiny_csv):
+    orders = read(tiny_csv, "orders")
+    orders.loc[0, "product_id"] = "6999999999"
+    write(tiny_csv, "orders", orders)
+    products = read(tiny_csv, "products")
+    victim = orders["product_id"].iloc[1]
+    set_cell(tiny_csv, "products", int(np.flatnonzero(products["product_id"] == victim)[0]), "price", "-1")
+    said = warnings_text(load_snapshot(tiny_csv))
+    assert "orders.csv, column 'product_id', row 1: unknown product_id: not in products" in said
+    assert "a row dropped from products" in said
 
 
 @pytest.mark.parametrize(("table", "row", "column", "value", "bounds"), [
