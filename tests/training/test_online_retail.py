@@ -260,3 +260,18 @@ def test_train_accepts_online_retail_and_converts_it_once(tmp_path, monkeypatch)
     model = load_model(tmp_path / "model")
     heart = model.columns.products.row(model.product_ids.index(["85123A"])[0])
     assert heart["price"] == pytest.approx(2.95 * YUAN_PER_POUND, abs=0.01)  # its median £2.95, in yuan
+
+
+@pytest.mark.parametrize(("damage", "said"), [
+    (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), r"cut off or damaged \(re-download it\)"),
+    (lambda p: p.write_bytes(gzip.compress("\n".join([HEADER, *LINES, "536376,1,CAFÉ,1,2010-12-06 09:00:00,1.0,"
+                                                      "12583.0,France"]).encode("latin-1"))), "not UTF-8"),
+], ids=["a truncated download", "a Latin-1 copy"])
+def test_a_damaged_source_file_is_named_with_what_to_do(tmp_path, damage, said):
+    """A data engineer's probe: a truncated .csv.gz printed only "Aborted!", a Latin-1 copy a traceback."""
+    from recommender.errors import ContractError
+
+    source = write_raw(tmp_path / "raw.csv.gz")
+    damage(source)
+    with pytest.raises(ContractError, match=rf"raw\.csv\.gz: cannot read the Online Retail export: {said}"):
+        convert_online_retail(tmp_path / "snapshot", source=source)
