@@ -988,7 +988,19 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         report.add(Problem(str(files["orders"]), f"the last order ({last}) is {lag:.1f} days before the snapshot's "
                            f"latest record ({m.snapshot_time}): a late or partial order export? Every 1/7/30-day "
                            "sales figure ends at the latter and reads low"))
-    night = night_peak(m)
+    mispriced = placeholder_prices(m)
+    if len(mispriced):
+        rows = tuple(int(r) + 1 for r in mispriced[:EXAMPLES])
+        report.add(Problem(str(files["products"]), f"price more than {PRICE_TO_PAID:g}x from what its buyers paid "
+                           f"per unit in the last 30 days (a placeholder price?): kept as given, and the good is "
+                           "gated out of every list until it is fixed (ranking max_price_to_paid)", "price",
+                           len(mispriced), rows, tuple(m.products["price"].iloc[mispriced[:EXAMPLES]])))
+    timeless = dates_only(m)
+    if timeless is not None:
+        report.add(Problem(str(files["orders"]), f"every order is at {timeless} UTC: dates without a time of day? "
+                           "The hot items' hours and the day's curve need the time of the order; export it",
+                           "ordered_at", count=len(m.orders)))
+    night = None if timeless is not None else night_peak(m)
     if night is not None:
         report.add(Problem(str(files["orders"]), f"orders peak at {night:02d}:00-{(night + 3) % 24:02d}:00 Beijing "
                            "time, the middle of the night: were the times exported in Beijing time without a zone? "
@@ -997,6 +1009,43 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
     for problem in report.warnings:
         _log.warning("%s", problem)
     return m
+
+
+#: a good whose price is further than this factor (either way) from what its buyers paid per unit is said to be
+#: a placeholder (the ranking's gate of the same name, ranking.config max_price_to_paid, gates it out)
+PRICE_TO_PAID = 10.0
+
+
+def placeholder_prices(m: Marketplace, days: int = 30, min_units: int = 3) -> np.ndarray:
+    """Rows of goods priced further than PRICE_TO_PAID from what their buyers paid per unit in the last `days`
+    (at least `min_units` sold): ¥999,999 on goods sold at ¥50 set every figure of the good."""
+    o = m.orders
+    if not len(o):
+        return np.zeros(0, np.int64)
+    recent = (o["ordered_at"] >= m.snapshot_time - pd.Timedelta(days=days)).to_numpy()
+    product = o["product"].to_numpy()[recent]
+    n = len(m.products)
+    units = np.bincount(product, o["quantity"].to_numpy(np.float64)[recent], n)
+    paid = np.bincount(product, o["amount"].to_numpy(np.float64)[recent], n)
+    judged = np.flatnonzero(units >= min_units)
+    ratio = m.products["price"].to_numpy(np.float64)[judged] / (paid[judged] / units[judged])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return judged[(ratio > PRICE_TO_PAID) | (ratio < 1 / PRICE_TO_PAID)]
+
+
+def dates_only(m: Marketplace, share: float = 0.99) -> str | None:
+    """The time of day ("00:00:00") nearly every order is at, when they are dates without times (an export that
+    wrote the day only); None otherwise, or with too few orders to tell."""
+    at = m.orders["ordered_at"]
+    if len(at) < NIGHT_MIN_ORDERS:
+        return None
+    seconds = (at - at.dt.floor("D")).dt.total_seconds().to_numpy()
+    values, counts = np.unique(seconds, return_counts=True)
+    top = int(np.argmax(counts))
+    if counts[top] < share * len(seconds):
+        return None
+    s = int(values[top])
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 #: Beijing hours a platform's busiest three hours of orders never start in (01:00-07:59: the night), and the

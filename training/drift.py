@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.artifact import Model
-from recommender.contract import Marketplace, gate_columns, night_peak
+from recommender.contract import Marketplace, dates_only, gate_columns, night_peak
 
 #: the same goods' prices moved by this median factor (either way): a change of unit, not of prices
 PRICE_FACTOR = 5.0
@@ -58,7 +58,12 @@ def snapshot_problems(m: Marketplace, served: Model | None = None, seed: int = 0
             problems.append(f"products: only {goods:.0%} of the served model's goods are in this export: product "
                             "ids remapped, or a partial export")
         problems += _gate_columns_lost(m, served) + _optional_lost(m, served)
-        shifted = _hours_shifted(m, served)
+        timeless = dates_only(m)
+        if timeless is not None and _served_had_times(served):
+            problems.append(f"orders: every order is at {timeless} UTC, where the served snapshot's had times of "
+                            "day: ordered_at exported as dates only? The hot items' hours and the day's curve need "
+                            "the time of the order")
+        shifted = None if timeless is not None else _hours_shifted(m, served)
         if shifted is not None:
             hours, now, before = shifted
             problems.append(f"orders: the day's orders peak at {now:02d}:00 Beijing time, {hours:+d} hours from the "
@@ -87,6 +92,14 @@ def _hours_shifted(m: Marketplace, served: Model) -> tuple[int, int, int] | None
     if abs(hours) < HOURS_SHIFT or fit[best] < HOURS_FIT or fit[best] - fit[0] < HOURS_MARGIN or night_peak(m) is None:
         return None
     return hours, (int(np.argmax(now)) + 8) % 24, (int(np.argmax(before)) + 8) % 24
+
+
+def _served_had_times(served: Model) -> bool:
+    """Whether the served snapshot's last week of orders had times of day (not nearly all at one minute)."""
+    minute = np.asarray(served.recent_orders.get("minute", np.empty(0, np.int64)), np.int64)
+    if len(minute) < HOURS_ORDERS:
+        return False
+    return np.bincount(minute % 1440, minlength=1440).max() < 0.99 * len(minute)
 
 
 def _same_kind(today: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

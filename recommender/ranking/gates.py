@@ -21,7 +21,16 @@ def goods_gate(goods: Goods, cfg: RankingConfig) -> np.ndarray:
     ok &= ~(goods.age_days < 0)  # unknown creation (NaN): passes
     if cfg.require_stock:
         ok &= goods.stock > 0
-    return ok
+    return ok & ~mispriced(goods, cfg)
+
+
+def mispriced(goods: Goods, cfg: RankingConfig) -> np.ndarray:
+    """Goods whose listed price is over `max_price_to_paid` times what their buyers paid per unit, or under its
+    inverse: a placeholder price (¥999,999 on goods sold at ¥50) set the good's every figure, and topped new
+    rooms' picks. Goods without 3 units sold in 30 days are not judged (NaN compares false)."""
+    ratio = np.asarray(goods.price, np.float64) / goods.paid_per_unit
+    with np.errstate(invalid="ignore"):
+        return (ratio > cfg.max_price_to_paid) | (ratio < 1 / cfg.max_price_to_paid)
 
 
 def beyond(value: float, limit: float, least: int = 1, scale: float = 1.0, unit: str = "") -> tuple[str, str]:
@@ -51,6 +60,10 @@ def gate_failures(goods: Goods, cfg: RankingConfig, product: int) -> list[str]:
         out.append("out of stock")
     if goods.age_days[product] < 0:
         out.append("created after the snapshot")
+    ratio = goods.price[product] / goods.paid_per_unit[product]
+    if ratio > cfg.max_price_to_paid or ratio < 1 / cfg.max_price_to_paid:  # as `mispriced`, for one good
+        out.append(f"price ¥{goods.price[product]:,.2f} against ¥{goods.paid_per_unit[product]:,.2f} paid per unit "
+                   f"in 30 days (more than {cfg.max_price_to_paid:g}x apart: a placeholder price?)")
     bits = int(_read_invalid(goods.invalid[product], cfg))
     return out + [f"{name} invalid in the export (blanked; the training's warnings give the value)"
                   for i, name in enumerate(gate_columns("products")) if bits >> i & 1]

@@ -645,6 +645,30 @@ def test_a_click_log_whose_clicks_mostly_name_no_fan_is_refused(tiny_csv):
         load_snapshot(tiny_csv)
 
 
+def test_orders_written_as_dates_only_are_said_to_lack_their_time_not_blamed_on_a_time_zone(tiny_csv):
+    """A data engineer's probe: ordered_at as 2026-10-27 read "peak at 06:00-09:00 Beijing time ... without a
+    zone?"."""
+    orders = read(tiny_csv, "orders")
+    orders["ordered_at"] = orders["ordered_at"].str[:10]
+    write(tiny_csv, "orders", orders)
+    said = warnings_text(load_snapshot(tiny_csv))
+    assert "orders.csv, column 'ordered_at': every order is at 00:00:00 UTC: dates without a time of day?" in said
+    assert "the middle of the night" not in said
+
+
+def test_a_placeholder_price_far_from_what_buyers_paid_is_said_and_kept(tiny_csv):
+    """A data engineer's probe: ¥999,999 on goods whose orders paid about ¥50 passed without a word (the ranking
+    gates such goods out: ranking.gates.mispriced)."""
+    assert "placeholder price" not in warnings_text(load_snapshot(tiny_csv))
+    orders, products = read(tiny_csv, "orders"), read(tiny_csv, "products")
+    best = orders["product_id"].value_counts().index[:3]
+    products.loc[products["product_id"].isin(best), "price"] = "999999"
+    write(tiny_csv, "products", products)
+    m = load_snapshot(tiny_csv)
+    assert "products.csv, column 'price'" in warnings_text(m) and "(a placeholder price?)" in warnings_text(m)
+    assert "; 3 rows affected" in warnings_text(m) and (m.products["price"] == 999999).sum() == 3
+
+
 def test_orders_peaking_in_the_beijing_night_are_said_to_be_beijing_times_without_a_zone(tiny_csv):
     """Read as UTC, a naive Beijing export lands every order 8 hours late: the evening peak at 04:00-06:00."""
     assert "the middle of the night" not in warnings_text(load_snapshot(tiny_csv))  # the generator writes UTC

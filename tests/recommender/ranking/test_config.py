@@ -15,6 +15,7 @@ RANGES = {
     "max_refund_rate": (0.0, 1.0, -0.01, 1.01),
     "min_shop_rating": (0.0, 5.0, -0.01, 5.01),
     "max_merchant_violations": (0, None, -1, None),
+    "max_price_to_paid": (1.0, None, 0.99, None),
     "affinity_weight": (0.0, 10.0, -0.01, 10.01),
     "vector_affinity_weight": (0.0, 10.0, -0.01, 10.01),
     "price_weight": (0.0, 10.0, -0.01, 10.01),
