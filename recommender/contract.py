@@ -463,7 +463,8 @@ def _parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
 def _parse_int(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     out, bad = _parse_float(s)
     values = out.to_numpy()
-    frac = np.isfinite(values) & (values != np.round(values))
+    # a fraction, or a value past int64 (99999999999999999999 wrapped to a negative count, and a NaN in training)
+    frac = np.isfinite(values) & ((values != np.round(values)) | (np.abs(values) >= 2.0**63))
     bad |= frac
     return out.where(~frac), bad
 
@@ -880,7 +881,10 @@ def _bad_row_line(path: Path, message: str) -> str:
     except OSError:
         return ""
     text = found.group(3).encode("utf-8", errors="replace")
-    at = next((i for i in _occurrences(data, text) if i == 0 or data[i - 1:i] == b"\n"), -1)
+    starts = [i for i in _occurrences(data, text) if i == 0 or data[i - 1:i] == b"\n"]
+    # the row is a whole line: a cut-off fragment (9000000) also starts every order id's line
+    whole = [i for i in starts if data[i + len(text):i + len(text) + 1] in (b"", b"\n", b"\r")]
+    at = (whole or starts or [-1])[0]
     if at < 0:
         return ""
     line = data.count(b"\n", 0, at) + 1

@@ -195,6 +195,20 @@ def test_csv_cut_off_mid_row_is_fatal_and_names_the_last_line(tiny_csv):
         str(failure.value)
 
 
+def test_csv_cut_off_inside_its_last_row_s_first_field_still_names_the_last_line(tiny_csv):
+    """A data engineer's probe: the fragment left (an order id's first digits) starts every line, and the first
+    of them, line 2, was named."""
+    path = tiny_csv / "orders.csv"
+    lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    fragment = lines[-1][:4]
+    assert sum(line.startswith(fragment) for line in lines) > 1
+    path.write_bytes(b"\n".join([*lines[:-1], fragment]))
+    with pytest.raises(ContractError) as failure:
+        load_snapshot(tiny_csv)
+    assert f"(line {len(lines)}, row {len(lines) - 1}; it is the file's last line: was the export cut off?)" in \
+        str(failure.value)
+
+
 def test_csv_row_with_a_stray_field_names_its_line(tiny_csv):
     path = tiny_csv / "fans.csv"
     lines = path.read_text().splitlines()
@@ -259,6 +273,7 @@ def test_a_refused_table_names_its_most_common_problems_by_column_with_examples(
         ("products", "created_at", "yesterday", "cannot parse as timestamp"),
         ("orders", "quantity", "-2", "out of range: must be >= 1"),
         ("orders", "quantity", "1.5", "cannot parse as int"),
+        ("orders", "quantity", "99999999999999999999", "cannot parse as int"),  # past int64: it wrapped negative
         ("orders", "fan_id", "", "required value is missing"),
         ("orders", "ordered_at", "2026-13-45 25:00", "cannot parse as timestamp"),
         ("orders", "ordered_at", "2062-01-01 08:00:00", "out of range: after the wall clock (a date in the future)"),
