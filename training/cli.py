@@ -421,7 +421,8 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
 @click.option("--registry", "registry_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--report", type=click.Path(path_type=Path), help="Directory for nightly.json and nightly.md.")
 @click.option("--holdout-days", type=float, default=7.0, show_default=True)
-@click.option("--keep", type=int, default=5, show_default=True, help="Versions to retain.")
+@click.option("--keep", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Newest versions to retain; CURRENT always is. Under 2 leaves `rollback` nothing to go back to.")
 @click.option("--tolerance", type=float, default=0.02, show_default=True,
               help="Relative drop of the gate metric accepted against the served model.")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
