@@ -901,6 +901,19 @@ def _occurrences(data: bytes, text: bytes) -> Iterator[int]:
         at = data.find(text, at + 1)
 
 
+def _near_miss(directory: Path, table: str) -> str:
+    """A file that looks meant as the missing table (Products.csv, products.xlsx, orders.csv.gz), named with what
+    the contract reads, which "required table is missing" alone left to guess."""
+    try:
+        near = sorted(p.name for p in directory.iterdir() if p.name.lower().split(".")[0] == table)
+    except OSError:
+        return ""
+    if not near:
+        return ""
+    return (f": found {', '.join(near[:3])}, but a table is read from {table}.csv (UTF-8 text) or {table}.parquet, "
+            "exactly so named, lower case and uncompressed")
+
+
 def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketplace:
     """Read and validate a snapshot directory; raise :class:`ContractError` listing every fatal problem."""
     directory = Path(directory)
@@ -914,8 +927,8 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
         found = find_table_file(directory, table.name)
         if not found:
             if table.required:
-                report.add(Problem(str(directory / f"{table.name}.parquet|csv"), "required table is missing",
-                                   fatal=True))
+                report.add(Problem(str(directory / f"{table.name}.parquet|csv"),
+                                   "required table is missing" + _near_miss(directory, table.name), fatal=True))
             continue
         if len(found) > 1:
             report.add(Problem(str(found[0]), f"both {found[0].name} and {found[1].name} exist; keep one",
@@ -926,10 +939,20 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
             df = _read(path, table)
         except (UnicodeDecodeError, ValueError, OSError) as exc:  # pyarrow errors subclass ValueError
             first = str(exc).splitlines()[0]
+            if path.is_file() and path.stat().st_size == 0:
+                first = "the file is empty (0 bytes): not even a header line"
+            elif path.is_dir() and path.suffix == ".csv":
+                first = "a folder: a table split into files is read as a partitioned Parquet folder " \
+                        f"({table.name}.parquet/), not as CSV"
             where = _where_not_utf8(path) + _bad_row_line(path, first)
             report.add(Problem(str(path), f"cannot read file: {first}{where}", fatal=True))
             continue
         missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
+        if not len(df.columns):  # one problem, not one per column: the whole table is absent in it
+            report.add(Problem(str(path), "no columns at all: " + (
+                "a folder with no data files in it" if path.is_dir() else "a file without a header line"),
+                fatal=True))
+            continue
         for name in missing:
             report.add(Problem(str(path), "required column is missing" + _header_hint(name, list(df.columns)), name,
                                fatal=True))

@@ -209,6 +209,25 @@ def test_csv_cut_off_inside_its_last_row_s_first_field_still_names_the_last_line
         str(failure.value)
 
 
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda d: (d / "orders.csv").rename(d / "Orders.csv"), r"orders\.parquet\|csv: required table is missing: found "
+                                                            r"Orders\.csv, but a table is read from orders\.csv"),
+    (lambda d: (d / "orders.csv").rename(d / "orders.csv.gz"), r"required table is missing: found orders\.csv\.gz"),
+    (lambda d: (d / "orders.csv").write_bytes(b""), r"orders\.csv: cannot read file: the file is empty \(0 bytes\)"),
+    (lambda d: ((d / "orders.csv").unlink(), (d / "orders.csv").mkdir()),
+     r"orders\.csv: cannot read file: a folder: .* partitioned Parquet folder \(orders\.parquet/\)"),
+    (lambda d: ((d / "orders.csv").unlink(), (d / "orders.parquet" / "dt=2026-10-01").mkdir(parents=True)),
+     r"orders\.parquet: no columns at all: a folder with no data files in it"),
+], ids=["another case", "compressed", "empty file", "a csv folder", "an empty partitioned folder"])
+def test_a_table_that_is_almost_there_is_named_with_what_the_contract_reads(tiny_csv, make, said):
+    """A data engineer's probe: each of these read "required table is missing", "No columns to parse", "[Errno
+    21]" or seven "required column is missing"."""
+    make(tiny_csv)
+    with pytest.raises(ContractError, match=said) as failure:
+        load_snapshot(tiny_csv)
+    assert str(failure.value).count("orders") < 6  # one problem, not one per column
+
+
 def test_csv_row_with_a_stray_field_names_its_line(tiny_csv):
     path = tiny_csv / "fans.csv"
     lines = path.read_text().splitlines()
