@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from serve import schemas
-from serve.export import item_model, to_csv
+from serve.export import STATUS, item_model, to_csv
 
 #: the error code of a status answered without a more specific one (Flask's and gunicorn's own errors)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -156,8 +156,9 @@ def endpoint(bp: Blueprint, path: str, *, query: type[BaseModel] = schemas.NoQue
             # a board's window and metric too, since its columns (销量, GMV) do not say over which days
             parts = request.path.strip("/").split("/")[1:] or ["list"]
             parts += [answer[key] for key in ("window", "metric") if isinstance(answer.get(key), str)]
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
-            return Response(to_csv(answer[csv], item_model(response, csv)), mimetype="text/csv", headers={
+            flags = [key for key in STATUS if answer.get(key) is True]  # the hot lists' stale, warming_up
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts + flags))
+            return Response(to_csv(answer[csv], item_model(response, csv), flags), mimetype="text/csv", headers={
                 "Content-Disposition": f"attachment; filename={name}.csv"})
 
         prefix = bp.url_prefix or ""

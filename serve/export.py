@@ -27,7 +27,7 @@ HEADERS = {
     "outside": "拓品类", "sales": "销量", "gmv": "GMV(元)", "similarity": "相似度",
     "recent_orders": "近期订单", "orders_24h": "近24小时订单", "orders_7d": "近7天订单",
     "expected_orders": "平时同期订单", "lift": "热度倍数", "affinity": "匹配度", "category": "类目",
-    "products": "商品数", "date": "日期(北京时间)",
+    "products": "商品数", "date": "日期(北京时间)", "status": "数据状态",
     "product.product_id": "商品ID", "product.title": "商品标题", "product.category": "类目",
     "product.price": "售价(元)",
     "product.commission_rate": "佣金率", "product.commission_per_unit": "每件佣金(元)",
@@ -162,10 +162,19 @@ def item_model(response: type[BaseModel] | None, field: str) -> type[BaseModel] 
     return args[0] if args and isinstance(args[0], type) and issubclass(args[0], BaseModel) else None
 
 
-def to_csv(items: list, model: type[BaseModel] | None = None) -> bytes:
+#: what a list's answer flags say of its every row, as the CSV's 数据状态 column writes it
+STATUS = {"stale": "过期：存储故障，这是故障前的数据", "warming_up": "预热中：订单流刚开始，数据不全"}
+
+
+def to_csv(items: list, model: type[BaseModel] | None = None, flags: list[str] | tuple[str, ...] = ()) -> bytes:
     """A list of items as the bytes of a CSV file: BOM, Chinese headers, one row per item (a header row alone
-    for an empty list). Columns: `model`'s fields in their order, then what the items add (breakdown keys)."""
+    for an empty list). Columns: `model`'s fields in their order, then what the items add (breakdown keys).
+    `flags` (the answer's stale, warming_up) become a last column, 数据状态, on every row: a file downloaded
+    during a store outage looked current."""
     rows = [_flatten(item) for item in orjson.loads(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY))]
+    if flags:
+        status = "；".join(STATUS[f] for f in flags)
+        rows = [{**row, "status": status} for row in rows]
     seen: dict[str, None] = {}
     for row in rows:
         seen.update(dict.fromkeys(row))

@@ -466,6 +466,11 @@ def test_redis_killed_serves_the_last_list_marked_stale_and_the_rest_still_works
         metrics = client.get("/metrics").get_data(as_text=True)
         assert 'xuanpin_hot_stale_answers_total{route="/v1/rankings/hot"} 1.0' in metrics
         assert 'xuanpin_hot_stale_answers_total{route="/v1/live/<anchor_id>/hot"} 1.0' in metrics
+        # an operator's probe: the CSV download dropped the flag, and a file saved in the outage looked current
+        download = client.get("/v1/rankings/hot?format=csv")
+        assert "-stale.csv" in download.headers["Content-Disposition"]
+        lines = download.get_data().decode("utf-8-sig").splitlines()
+        assert lines[0].endswith(",数据状态") and len(lines) > 1 and all("过期" in line for line in lines[1:])
 
 
 def test_two_services_on_one_redis_share_counts_and_bootstrap_once(small_artifact, redis_url):

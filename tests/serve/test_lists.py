@@ -236,9 +236,11 @@ def test_every_list_downloads_as_csv_one_row_per_item(client, ids, route):
     r = client.get(path + ("&" if "?" in path else "?") + "format=csv")
     assert r.status_code == 200 and r.mimetype == "text/csv" and r.mimetype_params["charset"] == "utf-8"
     # named by the path after /v1/, ids included, so two anchors' or goods' downloads do not collide; a board's
-    # by its window and metric too (its 销量 and GMV say over which days no other way)
+    # by its window and metric too (its 销量 and GMV say over which days no other way); a hot list's by its
+    # stale or warming_up flag (and its rows then say so under 数据状态)
     named = "-".join([path.split("?")[0].removeprefix("/v1/").replace("/", "-"),
-                      *(answer[key] for key in ("window", "metric") if isinstance(answer.get(key), str))])
+                      *(answer[key] for key in ("window", "metric") if isinstance(answer.get(key), str)),
+                      *(key for key in ("stale", "warming_up") if answer.get(key) is True)])
     assert r.headers["Content-Disposition"] == f"attachment; filename={named}.csv"
     table = read_csv(r.data)
     head, rows = table[0], table[1:]
