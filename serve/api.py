@@ -26,6 +26,7 @@ from serve.export import STATUS, item_model, to_csv
 #: the error code of a status answered without a more specific one (Flask's and gunicorn's own errors)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 414: "uri_too_long",
+               415: "unsupported_encoding",
                417: "expectation_failed", 431: "request_header_fields_too_large", 500: "internal_error",
                501: "not_implemented"}
 
@@ -326,6 +327,7 @@ _STATUS = {400: "an invalid or unknown parameter or body (named in `field`), or 
            405: "method not allowed (Allow lists the allowed ones)",
            409: "nothing to reload (serving a fixed model)",
            413: "request body over the limit (XUANPIN_MAX_BODY_BYTES, 1 MiB by default)",
+           415: "a compressed body (Content-Encoding): send it uncompressed",
            414: "request line over 4,094 bytes (answered by gunicorn)",
            431: "request headers over gunicorn's limits (answered by gunicorn)",
            503: "no model loaded (events: also the hot-items store is unreachable; resend the batch)"}

@@ -126,6 +126,9 @@ def test_each_event_is_validated_and_good_ones_are_still_counted(client, world):
     assert r.status_code == 200
     body = r.json
     assert (body["received"], body["accepted"], body["ignored"], body["rejected"]) == (9, 1, 2, 6)
+    # counted once, as an outcome; not as an error response (this is a 200: an operator's probe)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'xuanpin_hot_orders_total{outcome="rejected"} 6.0' in metrics and "event_rejected" not in metrics
     by_index = {e["index"]: e for e in body["errors"]}
     assert set(by_index) == {1, 2, 3, 4, 6, 8}
     assert by_index[1]["field"] == "quantity" and by_index[1]["order_id"] == "v2"
@@ -164,6 +167,20 @@ def test_no_body_at_all_is_a_400_naming_the_content_type(client):
 def test_a_body_that_does_not_parse_says_why(client, data, said):
     r = client.post("/v1/events/orders", data=data, content_type="application/json", headers=AUTH)
     assert r.status_code == 400 and r.json["error"]["field"] == "events" and said in r.json["error"]["message"]
+
+
+def test_a_compressed_body_is_refused_naming_its_encoding(client, world):
+    """An operator's probe: a gzip body read "str is not valid UTF-8"."""
+    import gzip
+
+    body = json.dumps({"events": [event("gz", world["rooms"][0], world["goods"][0], world["now"])]}).encode()
+    r = client.post("/v1/events/orders", data=gzip.compress(body), content_type="application/json",
+                    headers={**AUTH, "Content-Encoding": "gzip"})
+    assert r.status_code == 415 and r.json["error"]["field"] == "Content-Encoding"
+    assert "Content-Encoding gzip is not read: send the body uncompressed" in r.json["error"]["message"]
+    r = client.post("/v1/events/orders", data=body, content_type="application/json",
+                    headers={**AUTH, "Content-Encoding": "identity"})
+    assert r.status_code == 200 and r.json["accepted"] == 1
 
 
 @pytest.mark.parametrize(("field", "written"), [("amount", "1e400"), ("amount", "1" + "0" * 5000),
