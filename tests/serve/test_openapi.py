@@ -64,7 +64,8 @@ NO_QUERY = {"/", "/assets/{filename}", "/metrics", "/openapi.json"}
 
 def observed_statuses(small_artifact, tmp_path, ids) -> dict[tuple[str, str], set[int]]:
     """Every status each route and method answers, provoked: valid requests, an unknown parameter, an unknown
-    id, a body over the limit, another method, no or a wrong token, the route switched off, no model loaded."""
+    id, a body over the limit or compressed, another method, no or a wrong token, the route switched off, no model
+    loaded."""
     with_tokens = {"admin_token": ADMIN, "hot": {"events_token": EVENTS, "clock": "events"}}
     apps = {"ready": create_app({"model": str(small_artifact), **with_tokens}),
             "no tokens": create_app({"model": str(small_artifact), "hot": {"clock": "events"}}),
@@ -89,6 +90,8 @@ def observed_statuses(small_artifact, tmp_path, ids) -> dict[tuple[str, str], se
             attempts = [("ready", url, good, body), ("ready", f"{url}{sep}no_such_parameter=1", good, body),
                         ("ready", url, {}, body), ("ready", url, {"Authorization": "Bearer wrong"}, body),
                         ("no tokens", url, good, body), ("no model", url, good, body)]
+            if body is not None:  # a compressed body, which is not read
+                attempts.append(("ready", url, {**good, "Content-Encoding": "gzip"}, body))
             if rule.arguments:  # an unknown id, and one no route takes
                 query = url[len(url.split("?")[0]):]
                 for bad in ("no-such-id", "x/\n"):
