@@ -138,6 +138,10 @@ def create_app(config: ServiceConfig | dict | None = None) -> Flask:
     def _start():
         g.started = time.perf_counter()
         check_query_utf8(request.environ.get("QUERY_STRING", ""))
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+        if "%2f" in raw.split("?", 1)[0].lower():  # decoded before routing: 10000010%2Fpicks answered the picks
+            raise ApiError(404, "not_found", "an encoded slash (%2F) in the path: the server reads it as a slash, so "
+                           "an id holding one cannot be addressed in a path")
         if request.content_length is not None and request.content_length > config.max_body_bytes:
             raise ApiError(413, "payload_too_large",
                            f"request body of {request.content_length} bytes exceeds {config.max_body_bytes}")

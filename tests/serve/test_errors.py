@@ -114,6 +114,17 @@ def test_a_path_with_a_double_slash_is_a_json_404_not_a_redirect(client, ids):
     assert r.status_code == 404 and r.is_json
 
 
+def test_an_encoded_slash_in_a_path_is_a_404_not_another_route(client, ids):
+    """An operator's probe: /v1/anchors/10000010%2Fpicks (anchor "10000010/picks") answered anchor 10000010's
+    picks: the slash is decoded before routing. An id holding a slash cannot be addressed; it says so."""
+    for path in (f"/v1/anchors/{ids['anchor']}%2Fpicks", f"/v1/anchors/{ids['anchor']}%2fpicks",
+                 f"/v1/products/{ids['product']}%2Fsellers"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json["error"]["code"] == "not_found", path
+        assert "encoded slash (%2F)" in r.json["error"]["message"]
+    assert client.get("/v1/search/anchors?q=a%2Fb").status_code == 200  # a query may hold one
+
+
 def test_metrics_say_their_charset_once(client):
     assert client.get("/metrics").headers["Content-Type"].count("charset") == 1
 
