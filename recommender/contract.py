@@ -856,6 +856,8 @@ def _where_not_utf8(path: Path) -> str:
         data.decode("utf-8")
         return ""
     except UnicodeDecodeError as exc:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a spreadsheet's "Unicode text": every byte pair, line aside
+            return " (UTF-16, as a spreadsheet saves \"Unicode text\": re-save the file as CSV UTF-8)"
         line_start = data.rfind(b"\n", 0, exc.start) + 1
         header = data[:data.find(b"\n")].decode("utf-8", errors="replace").strip().split(",")
         column = data.count(b",", line_start, exc.start)  # quoted commas aside: a hint, not a parse

@@ -175,6 +175,15 @@ def test_table_in_both_formats_is_ambiguous(tiny_csv):
         load_snapshot(tiny_csv)
 
 
+def test_a_utf16_file_is_named_as_such_not_as_a_bad_byte_of_some_line(tiny_csv):
+    """A data engineer's probe: a spreadsheet's "Unicode text" read as lines 1 and 3 "e.g. from GBK"."""
+    anchors = read(tiny_csv, "anchors")
+    (tiny_csv / "anchors.csv").write_bytes(anchors.to_csv(index=False).encode("utf-16"))
+    with pytest.raises(ContractError, match=r"anchors\.csv: cannot read file: .*\(UTF-16, as a spreadsheet saves "
+                                            r"\"Unicode text\": re-save the file as CSV UTF-8\)"):
+        load_snapshot(tiny_csv)
+
+
 def test_file_that_is_not_utf8_is_fatal_and_says_where(tiny_csv):
     anchors = read(tiny_csv, "anchors")
     (tiny_csv / "anchors.csv").write_bytes(anchors.to_csv(index=False).encode("gbk"))
