@@ -892,7 +892,9 @@ def _bad_row_line(path: Path, message: str) -> str:
     line = data.count(b"\n", 0, at) + 1
     last = not data[at + len(text):].strip()
     short = int(found.group(2)) < int(found.group(1))
-    cut = "; it is the file's last line: was the export cut off?" if last and short else ""
+    footer = int(found.group(2)) == 1 and not text.strip()[:1].isdigit()  # 导出人: 张三, not an id's digits
+    cut = ("; it is the file's last line: a note below the table? Delete it" if footer else
+           "; it is the file's last line: was the export cut off?") if last and short else ""
     return f" (line {line}, row {line - 1}{cut})"
 
 

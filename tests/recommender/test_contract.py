@@ -237,6 +237,16 @@ def test_a_table_that_is_almost_there_is_named_with_what_the_contract_reads(tiny
     assert str(failure.value).count("orders") < 6  # one problem, not one per column
 
 
+def test_a_note_below_the_table_is_named_as_one_not_as_a_cut_off_export(tiny_csv):
+    path = tiny_csv / "orders.csv"
+    lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    path.write_bytes(b"\n".join([*lines, "导出人: 张三".encode()]) + b"\n")
+    with pytest.raises(ContractError) as failure:
+        load_snapshot(tiny_csv)
+    assert f"(line {len(lines) + 1}, row {len(lines)}; it is the file's last line: a note below the table? Delete it)" \
+        in str(failure.value)
+
+
 def test_csv_row_with_a_stray_field_names_its_line(tiny_csv):
     path = tiny_csv / "fans.csv"
     lines = path.read_text().splitlines()
