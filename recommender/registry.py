@@ -253,7 +253,10 @@ class Registry:
 
         asked = to is not None
         with self.lock():
-            current = self.current()
+            try:
+                current = self.current()
+            except RegistryError:  # no text (bytes, a folder): what the messages tell the operator to mend by this
+                current = None
             broken: list[str] = []  # versions served before that cannot be served now, each with why
             if to is None:
                 for version in self.previously_served(exclude=current):

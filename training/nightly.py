@@ -28,7 +28,7 @@ from pydantic import Field
 
 from recommender.artifact import ArtifactError, Model, load_model, read_manifest
 from recommender.contract import ContractError, Marketplace, load_snapshot, orders_lag_days
-from recommender.errors import ConfigError, FormatError, LockHeld
+from recommender.errors import ConfigError, FormatError, LockHeld, RegistryError
 from recommender.registry import Registry
 from recommender.settings import Settings
 from recommender.shelf_rate import has_exposure
@@ -507,7 +507,11 @@ def registry_table(registry_dir: str | Path, verify: bool = True) -> pd.DataFram
     permissions, not the version) or "OTHER FORMAT" (a format this code does not read); only "ok" can be served
     or rolled back to by this code."""
     registry = Registry.existing(registry_dir)
-    current, served = registry.current(), registry.ever_served()
+    try:
+        current = registry.current()
+    except RegistryError:  # a CURRENT that is no text: the listing is what finds out which version to point it at
+        current = None
+    served = registry.ever_served()
     rows = []
     for version in registry.versions():
         row = {"version": version, "current": "*" if version == current else "",
@@ -537,7 +541,11 @@ def current_note(registry_dir: str | Path, table: pd.DataFrame | None = None) ->
     """What is wrong with CURRENT, for `registry list` (None when it names a complete version that loads). With
     `registry_table`'s `table`, CURRENT's state is read from it instead of loading the version a second time."""
     registry = Registry.existing(registry_dir)
-    current = registry.current()
+    try:
+        current = registry.current()
+    except RegistryError as exc:
+        return f"{exc}: a service on this registry keeps serving what it holds or the newest version served before; " \
+               "point it at a version with `xuanpin rollback --to VERSION`"
     if current is None:
         return "CURRENT is missing or empty: a service on this registry falls back to the newest version served before"
     if current not in registry.versions():

@@ -52,6 +52,19 @@ def test_invalid_version_ids_are_refused(reg, bad):
         reg.path(bad)
 
 
+def test_a_current_that_is_no_text_is_named_and_a_rollback_to_a_version_mends_it(reg):
+    """An operator's probe: bytes written to CURRENT raised a UnicodeDecodeError in every tool, rollback too,
+    though the message tells the operator to mend it by `rollback --to`."""
+    reg.set_current("20260101T000000Z")
+    reg.record("promoted", version="20260101T000000Z")
+    (reg.root / "CURRENT").write_bytes(b"\xff\xfe2026\n")
+    with pytest.raises(RegistryError, match="CURRENT cannot be read as a version's name"):
+        reg.current()
+    assert reg.served() == ["20260101T000000Z"] and reg.ever_served() == {"20260101T000000Z"}
+    assert reg.rollback(to="20260102T000000Z") == "20260102T000000Z" == reg.current()
+    assert reg.history()[-1]["previous"] is None
+
+
 def test_rollback_goes_to_the_version_served_before_never_to_one_only_trained(reg):
     # 01 was promoted, 02 was trained but refused by the gate, 03 was promoted and is CURRENT
     for version in ("20260101T000000Z", "20260103T000000Z"):

@@ -793,6 +793,10 @@ def test_registry_list_names_a_broken_version_and_a_broken_current_and_lists_the
     assert "UNREADABLE: unreadable manifest" in line
     assert any(x.lstrip().startswith(good) and "UNREADABLE" not in x for x in r.output.splitlines())
     assert "warning: CURRENT is missing or empty" in r.output
+    (reg.root / "CURRENT").write_bytes(b"\xff\xfe")  # no text: listed all the same, and said how to mend it
+    r = CliRunner().invoke(main, ["registry", "list", "--registry", str(served)])
+    assert r.exit_code == 0 and any(x.lstrip().startswith(good) for x in r.output.splitlines()), r.output
+    assert "CURRENT cannot be read as a version's name" in r.output and "rollback --to VERSION" in r.output
 
 
 def test_rollback_never_points_current_at_a_version_that_cannot_load(served, snapshots):
