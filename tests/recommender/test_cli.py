@@ -54,9 +54,12 @@ def test_a_bad_config_file_is_a_clean_error_naming_the_field(tmp_path):
 def test_a_bad_option_value_is_a_clean_error_naming_the_field(tmp_path):
     Registry.open(tmp_path / "registry")
     r = CliRunner().invoke(main, ["nightly", "--data", str(tmp_path), "--registry", str(tmp_path / "registry"),
-                                  "--keep", "-1"])
+                                  "--tolerance", "1.5"])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
-    assert "Error: command-line options: keep: " in r.output
+    assert "Error: command-line options: tolerance: " in r.output
+    r = CliRunner().invoke(main, ["nightly", "--data", str(tmp_path), "--registry", str(tmp_path / "registry"),
+                                  "--keep", "-1"])  # what click's range refuses, it refuses as a usage error
+    assert r.exit_code == 2 and "Invalid value for '--keep': -1 is not in the range x>=0" in r.output
 
 
 def test_an_unknown_registry_version_is_a_clean_error(tmp_path):
