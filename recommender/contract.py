@@ -1021,11 +1021,12 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
                            "sales figure ends at the latter and reads low"))
     mispriced = placeholder_prices(m)
     if len(mispriced):
-        rows = tuple(int(r) + 1 for r in mispriced[:EXAMPLES])
-        report.add(Problem(str(files["products"]), f"price more than {PRICE_TO_PAID:g}x from what its buyers paid "
-                           f"per unit in the last 30 days (a placeholder price?): kept as given, and the good is "
-                           "gated out of every list until it is fixed (ranking max_price_to_paid)", "price",
-                           len(mispriced), rows, tuple(m.products["price"].iloc[mispriced[:EXAMPLES]])))
+        shown = m.products.iloc[mispriced[:EXAMPLES]]  # by id and price: the table's rows are renumbered by now
+        report.add(Problem(str(files["products"]), f"price over {PRICE_TO_PAID:g}x the most its buyers paid per "
+                           f"unit in the last 30 days, or under 1/{PRICE_TO_PAID:g} of the least (a placeholder "
+                           "price?): kept as given, and the good is gated out of every list until it is fixed "
+                           "(ranking max_price_to_paid)", "price", len(mispriced), (),
+                           tuple(f"{i} at {p:g}" for i, p in zip(shown["product_id"], shown["price"], strict=True))))
     timeless = dates_only(m)
     if timeless is not None:
         report.add(Problem(str(files["orders"]), f"every order is at {timeless} UTC: dates without a time of day? "
@@ -1047,21 +1048,41 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
 PRICE_TO_PAID = 10.0
 
 
-def placeholder_prices(m: Marketplace, days: int = 30, min_units: int = 3) -> np.ndarray:
-    """Rows of goods priced further than PRICE_TO_PAID from what their buyers paid per unit in the last `days`
-    (at least `min_units` sold): ¥999,999 on goods sold at ¥50 set every figure of the good."""
+def placeholder_prices(m: Marketplace, days: int = 30) -> np.ndarray:
+    """Rows of goods listed at more than PRICE_TO_PAID times the most their buyers paid per unit in the last
+    `days`, or under its inverse times the least (at least MIN_UNITS_PAID units sold): ¥999,999 on goods sold at
+    ¥50 set every figure of the good. The ranking's gate of the same rule (ranking.gates.mispriced) reads the
+    artifact's statistics."""
     o = m.orders
     if not len(o):
         return np.zeros(0, np.int64)
     recent = (o["ordered_at"] >= m.snapshot_time - pd.Timedelta(days=days)).to_numpy()
-    product = o["product"].to_numpy()[recent]
-    n = len(m.products)
-    units = np.bincount(product, o["quantity"].to_numpy(np.float64)[recent], n)
-    paid = np.bincount(product, o["amount"].to_numpy(np.float64)[recent], n)
-    judged = np.flatnonzero(units >= min_units)
-    ratio = m.products["price"].to_numpy(np.float64)[judged] / (paid[judged] / units[judged])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return judged[(ratio > PRICE_TO_PAID) | (ratio < 1 / PRICE_TO_PAID)]
+    if "refunded" in o:
+        recent = recent & ~o["refunded"].fillna(False).to_numpy(dtype=bool)
+    most, least = paid_per_unit_range(o["product"].to_numpy()[recent], o["amount"].to_numpy()[recent],
+                                      o["quantity"].to_numpy()[recent], len(m.products))
+    price = m.products["price"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero((price > PRICE_TO_PAID * most) | (price * PRICE_TO_PAID < least))
+
+
+#: units a good must have sold in 30 days before what its buyers paid says its listed price is wrong
+MIN_UNITS_PAID = 3
+
+
+def paid_per_unit_range(product: np.ndarray, amount: np.ndarray, quantity: np.ndarray,
+                        n_products: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per good, the most and the least its buyers paid per unit (amount / quantity) in the orders given; NaN for
+    goods with fewer than MIN_UNITS_PAID units. The placeholder-price gate compares the listed price with them:
+    the most, since a flash sale (一元秒杀) beside full-price orders is no wrong price; the least, for a price far
+    below anything paid."""
+    units = np.bincount(product, quantity, n_products)
+    unit = np.asarray(amount, np.float64) / np.maximum(np.asarray(quantity, np.float64), 1.0)
+    most, least = np.full(n_products, -np.inf), np.full(n_products, np.inf)
+    np.maximum.at(most, product, unit)
+    np.minimum.at(least, product, unit)
+    judged = units >= MIN_UNITS_PAID
+    return np.where(judged, most, np.nan), np.where(judged, least, np.nan)
 
 
 def dates_only(m: Marketplace, share: float = 0.99) -> str | None:

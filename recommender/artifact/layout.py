@@ -162,6 +162,10 @@ LAYOUT: tuple[File, ...] = (
     *_stats_columns("product_stats", "products", PRODUCT_STATS, "a good's 1/7/30-day statistics"),
     File("columns/product_stats/clicks_30d.npy", "products", "a good's clicks in the last 30 days of the click log "
          "(a snapshot with one)", ("int64",), optional="columns/product_stats/clicks_30d", since=9),
+    *(File(f"columns/product_stats/paid_unit_{end}_30d.npy", "products", f"the {word} a good's buyers paid per "
+           "unit in the last 30 days (NaN: under 3 units), which the placeholder-price gate reads (models before "
+           "it lack it)", ("float64",), optional=f"columns/product_stats/paid_unit_{end}_30d", since=9)
+      for end, word in (("max", "most"), ("min", "least"))),
     *_stats_columns("anchor_stats", "anchors", ANCHOR_STATS, "a room's 7/30-day statistics"),
     File("profiles/audience_fans.npy", "anchors", "followers", ("int64",)),
     File("profiles/audience_buyers_30d.npy", "anchors", "followers who bought in the last 30 days", ("int64",)),

@@ -49,8 +49,10 @@ class Goods:
     clicks_30d: np.ndarray | None = None
     #: bit i: the export's i-th gate column (contract.gate_columns("products")) was invalid; None: none was
     invalid: np.ndarray | None = None
-    #: yuan its buyers paid per unit in the last 30 days (NaN: fewer than MIN_UNITS_PAID units sold); None: unknown
-    paid_per_unit: np.ndarray | None = None
+    #: the most and the least yuan its buyers paid per unit in the last 30 days (NaN: under 3 units sold, or a
+    #: model from before them); None: unknown
+    paid_max: np.ndarray | None = None
+    paid_min: np.ndarray | None = None
     supported: np.ndarray = field(init=False)  # new, or from a small or new shop: exposure support (扶持)
 
     def __post_init__(self) -> None:
@@ -62,8 +64,10 @@ class Goods:
             self.shop_age_days = np.full(len(self.price), np.inf)
         if self.order_value is None:
             self.order_value = np.asarray(self.price, float)
-        if self.paid_per_unit is None:
-            self.paid_per_unit = np.full(len(self.price), np.nan)
+        if self.paid_max is None:
+            self.paid_max = np.full(len(self.price), np.nan)
+        if self.paid_min is None:
+            self.paid_min = np.full(len(self.price), np.nan)
         self.supported = np.asarray(self.new, bool) | np.asarray(self.small, bool) | np.asarray(self.new_shop, bool)
 
     @classmethod
@@ -105,27 +109,13 @@ class Goods:
                                            st.numbers("orders_30d", 0.0), codes),
                    clicks_30d=np.asarray(st["clicks_30d"]) if "clicks_30d" in st else None,
                    invalid=p.numbers(INVALID_GATES, 0).astype(np.uint8),
-                   paid_per_unit=paid_per_unit(st.numbers("gmv_30d", 0.0), st.numbers("sales_30d", 0.0)))
+                   paid_max=st.numbers("paid_unit_max_30d", np.nan), paid_min=st.numbers("paid_unit_min_30d", np.nan))
 
     def in_category(self, name: str) -> np.ndarray:
         """Goods of one category (none at all for an unknown category)."""
         if name not in self.categories:
             return np.zeros(len(self.category), bool)
         return self.category == self.categories.index(name)
-
-
-#: units a good must have sold in 30 days before what its buyers paid says its price is wrong
-MIN_UNITS_PAID = 3
-
-
-def paid_per_unit(gmv: np.ndarray, units: np.ndarray) -> np.ndarray:
-    """Yuan paid per unit in the window (NaN under MIN_UNITS_PAID units): what the price gate compares the
-    listed price with."""
-    gmv, units = np.asarray(gmv, np.float64), np.asarray(units, np.float64)
-    out = np.full(len(gmv), np.nan)
-    judged = units >= MIN_UNITS_PAID
-    out[judged] = gmv[judged] / units[judged]
-    return out
 
 
 def order_value(price: np.ndarray, gmv: np.ndarray, orders: np.ndarray, category: np.ndarray) -> np.ndarray:

@@ -26,10 +26,10 @@ class RankingConfig(Settings):
     min_shop_rating: float = Field(4.0, ge=0, le=5, description="merchant shops rated lower are gated out")
     max_merchant_violations: int = Field(2, ge=0, description="merchants with more violations are gated out")
     require_stock: bool = Field(True, description="gate out goods with zero stock")
-    max_price_to_paid: float = Field(10.0, ge=1, description="goods whose price is over this many times what their "
-                                     "buyers paid per unit in the last 30 days, or under its inverse, are gated out "
-                                     "(a placeholder price, ¥999,999 or ¥0.01, priced every figure of the good); "
-                                     "goods with fewer than 3 units sold are not judged")
+    max_price_to_paid: float = Field(10.0, ge=1, description="goods priced over this many times the most their "
+                                     "buyers paid per unit in the last 30 days, or under its inverse times the "
+                                     "least, are gated out (a placeholder price, ¥999,999 or ¥0.01, priced every "
+                                     "figure of the good); goods with fewer than 3 units sold are not judged")
     # expected value: affinity^a x (yuan per order)^p x commission^c. With the shelf-rate model the affinity is the
     # good's expected orders in the room if shelved, relative to the room's best gated good; the vectors' inner product
     # (artifacts without that model) is flatter than true sales, so it gets a steeper exponent of its own.

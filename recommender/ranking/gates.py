@@ -25,12 +25,13 @@ def goods_gate(goods: Goods, cfg: RankingConfig) -> np.ndarray:
 
 
 def mispriced(goods: Goods, cfg: RankingConfig) -> np.ndarray:
-    """Goods whose listed price is over `max_price_to_paid` times what their buyers paid per unit, or under its
-    inverse: a placeholder price (¥999,999 on goods sold at ¥50) set the good's every figure, and topped new
-    rooms' picks. Goods without 3 units sold in 30 days are not judged (NaN compares false)."""
-    ratio = np.asarray(goods.price, np.float64) / goods.paid_per_unit
+    """Goods listed at over `max_price_to_paid` times the most their buyers paid per unit in 30 days, or under its
+    inverse times the least: a placeholder price (¥999,999 on goods sold at ¥50) set the good's every figure and
+    topped new rooms' picks. A flash sale beside full-price orders is no wrong price (the most paid is near the
+    price). Goods without 3 units sold in 30 days are not judged (NaN compares false)."""
+    price = np.asarray(goods.price, np.float64)
     with np.errstate(invalid="ignore"):
-        return (ratio > cfg.max_price_to_paid) | (ratio < 1 / cfg.max_price_to_paid)
+        return (price > cfg.max_price_to_paid * goods.paid_max) | (price * cfg.max_price_to_paid < goods.paid_min)
 
 
 def beyond(value: float, limit: float, least: int = 1, scale: float = 1.0, unit: str = "") -> tuple[str, str]:
@@ -60,10 +61,13 @@ def gate_failures(goods: Goods, cfg: RankingConfig, product: int) -> list[str]:
         out.append("out of stock")
     if goods.age_days[product] < 0:
         out.append("created after the snapshot")
-    ratio = goods.price[product] / goods.paid_per_unit[product]
-    if ratio > cfg.max_price_to_paid or ratio < 1 / cfg.max_price_to_paid:  # as `mispriced`, for one good
-        out.append(f"price ¥{goods.price[product]:,.2f} against ¥{goods.paid_per_unit[product]:,.2f} paid per unit "
-                   f"in 30 days (more than {cfg.max_price_to_paid:g}x apart: a placeholder price?)")
+    price, most, least = goods.price[product], goods.paid_max[product], goods.paid_min[product]
+    if price > cfg.max_price_to_paid * most:  # as `mispriced`, for one good
+        out.append(f"price ¥{price:,.2f} against at most ¥{most:,.2f} paid per unit in 30 days (over "
+                   f"{cfg.max_price_to_paid:g}x: a placeholder price?)")
+    elif price * cfg.max_price_to_paid < least:
+        out.append(f"price ¥{price:,.2f} against at least ¥{least:,.2f} paid per unit in 30 days (under "
+                   f"1/{cfg.max_price_to_paid:g}: a placeholder price?)")
     bits = int(_read_invalid(goods.invalid[product], cfg))
     return out + [f"{name} invalid in the export (blanked; the training's warnings give the value)"
                   for i, name in enumerate(gate_columns("products")) if bits >> i & 1]

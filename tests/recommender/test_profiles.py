@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.contract import load_snapshot
+from recommender.contract import load_snapshot, paid_per_unit_range
 from recommender.profiles import anchor_stats, audience_profile, product_stats
 
 
@@ -129,10 +129,22 @@ def test_statistics_columns_come_in_the_artifacts_order(market):
     from recommender.artifact.layout import ANCHOR_STATS, PRODUCT_STATS
 
     assert len(market.clicks) > 0
-    assert list(product_stats(market).columns) == ["product_id", *PRODUCT_STATS, "clicks_30d"]  # with a click log
+    paid = ["paid_unit_max_30d", "paid_unit_min_30d"]  # the placeholder-price gate's (models before them lack them)
+    assert list(product_stats(market).columns) == ["product_id", *PRODUCT_STATS, *paid, "clicks_30d"]  # clicks
     without = dataclasses.replace(market, clicks=market.clicks.iloc[:0])
-    assert list(product_stats(without).columns) == ["product_id", *PRODUCT_STATS]
+    assert list(product_stats(without).columns) == ["product_id", *PRODUCT_STATS, *paid]
     assert list(anchor_stats(market).columns) == ["anchor_id", *ANCHOR_STATS]
+
+
+def test_the_most_and_least_paid_per_unit_are_each_goods_own_from_3_units():
+    """Good 0 sold once at full price and twice in a flash sale (¥1 each); good 3 only 2 units; good 4 none."""
+    product = np.array([0, 0, 1, 1, 1, 2, 3])
+    amount = np.array([199.0, 2.0, 10.0, 30.0, 50.0, 9.0, 20.0])
+    quantity = np.array([1, 2, 1, 3, 1, 5, 2])
+    most, least = paid_per_unit_range(product, amount, quantity, 5)
+    np.testing.assert_allclose(most[:3], [199.0, 50.0, 1.8])
+    np.testing.assert_allclose(least[:3], [1.0, 10.0, 1.8])
+    assert np.isnan(most[3:]).all() and np.isnan(least[3:]).all()
 
 
 def test_a_goods_clicks_count_the_click_logs_last_30_days(market):

@@ -23,7 +23,8 @@ from training.trainer import train
 # the service's default limits, written out: a good passes at refund <= 0.15, shop rating >= 4.0, violations <= 2
 # and stock > 0; an anchor at rating >= 4.0 and violations <= 3
 GOOD_FAILS = {"violations": {"merchant_violations": 3}, "shop_rating": {"shop_rating": 3.9},
-              "refund": {"refund_rate": 0.16}, "stock": {"stock": 0}}
+              "refund": {"refund_rate": 0.16}, "stock": {"stock": 0},
+              "price": {"price": 999_999.0}}  # a placeholder: over 10x the most its buyers paid per unit in 30 days
 GOOD_AT_LIMITS = {"merchant_violations": 2, "shop_rating": 4.0, "refund_rate": 0.15, "stock": 1}
 GOOD_CLEAN = {"merchant_violations": 0, "shop_rating": 4.8, "refund_rate": 0.01, "stock": 100}
 ANCHOR_FAILS = {"rating": {"shop_rating": 3.9}, "violations": {"violations": 4}}
@@ -41,8 +42,11 @@ class Planted:
 
 
 def passes_goods_gates(row: pd.Series) -> bool:
+    """`paid_max` and `paid_min`: the most and least paid per unit in the orders' last 30 days (NaN: under 3
+    units), from the raw orders."""
+    placeholder = row["price"] > 10 * row["paid_max"] or row["price"] * 10 < row["paid_min"]  # NaN: False
     return bool(row["refund_rate"] <= 0.15 and row["shop_rating"] >= 4.0 and row["merchant_violations"] <= 2
-                and row["stock"] > 0)
+                and row["stock"] > 0 and not placeholder)
 
 
 def passes_anchor_gates(row: pd.Series) -> bool:
@@ -80,7 +84,12 @@ def planted(tmp_path_factory, small_generated: Generated) -> Planted:
     snapshot = write_marketplace(dataclasses.replace(gen, products=products, anchors=anchors), base / "snapshot")
     artifact = train(snapshot, base / "artifact")
     client = create_app({"model": str(Path(artifact))}).test_client()
-    return Planted(client, products.set_index("product_id"), anchors.set_index("anchor_id"), goods, rooms)
+    month = orders[(orders["ordered_at"] > orders["ordered_at"].max() - pd.Timedelta(days=30)) & ~orders["refunded"]]
+    unit = month.assign(unit=month["amount"] / month["quantity"]).groupby("product_id")
+    paid = unit["unit"].agg(["max", "min"]).where(unit["quantity"].sum() >= 3)
+    products = products.set_index("product_id")
+    products["paid_max"], products["paid_min"] = paid["max"], paid["min"]
+    return Planted(client, products, anchors.set_index("anchor_id"), goods, rooms)
 
 
 def get(client: FlaskClient, url: str, **params) -> dict:

@@ -44,9 +44,11 @@ class Editable:
             tables = {"catalog/products.parquet": model.products, "catalog/anchors.parquet": model.anchors,
                       "stats/products.parquet": model.product_stats, "stats/anchors.parquet": model.anchor_stats}
             del model
-        # format 8 kept no click statistics (they came with the click log, in format 9's columns/)
+        # format 8 kept no click statistics (they came with the click log, in format 9's columns/), nor the prices
+        # paid per unit
         stats = tables["stats/products.parquet"]
-        tables["stats/products.parquet"] = stats.drop(columns=["clicks_30d"], errors="ignore")
+        tables["stats/products.parquet"] = stats.drop(columns=["clicks_30d", "paid_unit_max_30d", "paid_unit_min_30d"],
+                                                      errors="ignore")
         man = self.manifest
         for rel in [r for r in man["files"] if r.startswith("columns/")]:
             (self.path / rel).unlink()

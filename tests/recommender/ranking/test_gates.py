@@ -69,13 +69,17 @@ def test_a_value_the_export_held_invalid_fails_its_gate_where_a_blank_one_passes
 
 def test_a_price_far_from_what_buyers_paid_is_a_placeholder_and_gated_out():
     """A data engineer's probe: ¥999,999 on goods sold at about ¥50 passed, and topped a new room's picks at
-    "预期佣金 ¥2,914/30天". Ten times apart either way fails; inside it, or with under 3 units sold, passes."""
-    goods = goods_of({"placeholder": {}, "penny": {}, "discounted": {}, "on_limit": {}, "unsold": {}})
-    goods.price[:] = [999_999.0, 0.01, 10.0, 100.0, 999_999.0]
-    goods.paid_per_unit[:] = [50.0, 50.0, 3.0, 10.0, np.nan]
+    "预期佣金 ¥2,914/30天". Over ten times the most paid per unit, or under a tenth of the least, fails; a flash
+    sale beside full-price orders (the most paid near the price), or a good with under 3 units sold, passes."""
+    goods = goods_of({"placeholder": {}, "penny": {}, "flash_sale": {}, "on_limit": {}, "unsold": {}})
+    goods.price[:] = [999_999.0, 0.01, 199.0, 100.0, 999_999.0]
+    goods.paid_max[:] = [55.0, 60.0, 199.0, 10.0, np.nan]
+    goods.paid_min[:] = [45.0, 50.0, 1.0, 10.0, np.nan]
     assert goods_gate(goods, RankingConfig()).tolist() == [False, False, True, True, True]
     assert gate_failures(goods, RankingConfig(), 0) == [
-        "price ¥999,999.00 against ¥50.00 paid per unit in 30 days (more than 10x apart: a placeholder price?)"]
+        "price ¥999,999.00 against at most ¥55.00 paid per unit in 30 days (over 10x: a placeholder price?)"]
+    assert gate_failures(goods, RankingConfig(), 1) == [
+        "price ¥0.01 against at least ¥50.00 paid per unit in 30 days (under 1/10: a placeholder price?)"]
     assert gate_failures(goods, RankingConfig(), 2) == [] and gate_failures(goods, RankingConfig(), 4) == []
     assert goods_gate(goods, RankingConfig(max_price_to_paid=1e9)).all()
 
