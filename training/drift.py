@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.artifact import Model
-from recommender.contract import Marketplace, dates_only, gate_columns, night_peak
+from recommender.contract import TABLE_BY_NAME, Marketplace, dates_only, gate_columns, night_peak
 
 #: the same goods' prices moved by this median factor (either way): a change of unit, not of prices
 PRICE_FACTOR = 5.0
@@ -163,6 +163,8 @@ def _optional_lost(m: Marketplace, served: Model) -> list[str]:
     now = m.optional_present()
     out = []
     for table, names in had.items():
+        if table in TABLE_BY_NAME and TABLE_BY_NAME[table].required and not len(getattr(m, table)):
+            continue  # a required table with no rows: its own refusal says so, not each of its columns
         for name in names:
             if name in now.get(table, ()) or name in gate_columns(table):
                 continue

@@ -409,11 +409,16 @@ def test_a_reference_to_no_row_at_all_is_still_unknown_beside_one_to_a_dropped_r
     orders.loc[0, "product_id"] = "6999999999"
     write(tiny_csv, "orders", orders)
     products = read(tiny_csv, "products")
-    victim = orders["product_id"].iloc[1]
+    counts = orders["product_id"].value_counts().drop("6999999999")
+    victim, other = counts.index[-2:]  # goods of few orders: under 5% of them
     set_cell(tiny_csv, "products", int(np.flatnonzero(products["product_id"] == victim)[0]), "price", "-1")
+    set_cell(tiny_csv, "products", int(np.flatnonzero(products["product_id"] == other)[0]), "title", "")
     said = warnings_text(load_snapshot(tiny_csv))
     assert "orders.csv, column 'product_id', row 1: unknown product_id: not in products" in said
-    assert "a row dropped from products" in said
+    # each reference names its own row's cause (a review: the table's first two causes were quoted for every one)
+    assert "a row dropped from products (price: out of range: must be > 0); dropped with it" in said
+    assert "a row dropped from products (title: required value is missing); dropped with it" in said
+    assert "(title: required value is missing; price" not in said
 
 
 @pytest.mark.parametrize(("table", "row", "column", "value", "bounds"), [
