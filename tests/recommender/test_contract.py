@@ -644,6 +644,16 @@ def test_out_of_range_values_are_the_data_s_own_and_blanked_up_to_a_quarter_of_t
     assert (m.products[INVALID_GATES].to_numpy()[:14] == 1 << gate_columns("products").index("stock")).all()
 
 
+def test_a_column_no_gate_reads_is_blanked_however_much_of_it_is_out_of_range(tiny_csv):
+    """A review: a spending level of 0 ("not estimated") on 40% of fans refused the snapshot; a blank is what such
+    a sentinel means."""
+    fans = read(tiny_csv, "fans")
+    fans.loc[: int(0.4 * len(fans)), "spending_level"] = "0"
+    write(tiny_csv, "fans", fans)
+    m = load_snapshot(tiny_csv)
+    assert m.fans["spending_level"].isna().mean() >= 0.4 and "spending_level" in warnings_text(m)
+
+
 @pytest.mark.parametrize(("column", "written", "hint"), [
     ("refund_rate", lambda v: (v.astype(float) * 100).round(1).astype(str), r"as percentages \(e\.g\. .*%\)\? Write"),
     ("shop_rating", lambda v: (v.astype(float) * 20).round(0).astype(str), r"on a 0-100 scale .* stars out of 5"),

@@ -145,6 +145,10 @@ def test_the_most_and_least_paid_per_unit_are_each_goods_own_from_3_units():
     np.testing.assert_allclose(most[:3], [199.0, 50.0, 1.8])
     np.testing.assert_allclose(least[:3], [1.0, 10.0, 1.8])
     assert np.isnan(most[3:]).all() and np.isnan(least[3:]).all()
+    # a gift (amount 0) says nothing of the price: neither the least paid nor the units counted
+    most, least = paid_per_unit_range(np.array([0, 0, 0, 0]), np.array([0.0, 50.0, 50.0, 50.0]),
+                                      np.array([5, 1, 1, 1]), 1)
+    assert (most[0], least[0]) == (50.0, 50.0)
 
 
 def test_a_goods_clicks_count_the_click_logs_last_30_days(market):
