@@ -149,6 +149,13 @@ class Registry:
             read_manifest(target)
         except ArtifactError as exc:
             raise RegistryError(f"refusing to point CURRENT at {target}: {exc}") from exc
+        pointer = self.root / "CURRENT"
+        if pointer.is_dir() and not pointer.is_symlink():  # made by hand: a rename cannot replace a folder
+            try:
+                pointer.rmdir()
+            except OSError as exc:
+                raise RegistryError(f"{pointer} is a folder ({exc.strerror}): move it away, CURRENT is a file "
+                                    "naming a version") from exc
         tmp = self.root / f".CURRENT.{os.getpid()}.tmp"
         try:
             with open(tmp, "w", encoding="utf-8") as fh:
@@ -307,7 +314,7 @@ class Registry:
         stands, its reason kept in the history. A version that could not be read at all (OSError) is left alone
         and not counted; one in a format this code does not read (another version of the code may) is kept or
         pruned by age as before verification existed."""
-        current = self.current()
+        current = self._current_version()  # CURRENT holding no version id: the newest `keep` stay all the same
         removed: list[str] = []
         damaged: dict[str, str] = {}
         unreadable: dict[str, str] = {}

@@ -210,7 +210,7 @@ def run_nightly(data: str | Path, registry_dir: str | Path, cfg: NightlyConfig |
                     "started_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "config": {
         "holdout_days": cfg.holdout_days, "keep": cfg.keep, "tolerance": cfg.tolerance, "metric": cfg.metric,
         "tasks": list(cfg.tasks), "tune_every_days": cfg.tune_every_days}}
-    result["current_version"] = registry.current()  # every report says what was served, even a locked run's
+    result["current_version"] = _current(registry, result)  # every report says what was served, even a locked run's
     if report is not None:  # a run killed before its end leaves "running", not yesterday's outcome
         _write_report_quietly({**result, "outcome": "running", "exit_code": None,
                                "reason": "started, not finished: still running, or killed (see started_at)"}, report)
@@ -279,7 +279,7 @@ def _signature(path: Path) -> tuple:
 
 
 def _run_locked(data, registry: Registry, cfg: NightlyConfig, result: dict, verify: VerifiedOnce) -> int:
-    result["current_version"] = registry.current()  # under the lock: what this run compares against
+    result["current_version"] = _current(registry, result)  # under the lock: what this run compares against
     try:
         return _judge(data, registry, cfg, result, verify)
     except ContractError as exc:  # refused at load, or by training (no valid orders, no goods to learn from)
@@ -313,9 +313,12 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict, verify: V
     # time (its training data ends there), or the last `holdout_days` when nothing is served. The candidate
     # is scored after training on the data before that same moment, so only the recipe and the data's
     # quality differ, not how much future each model saw.
-    current_version = registry.current()
+    current_version = _current(registry, result)
     current_model, reference = None, current_version
-    if current_version:
+    if current_version is None and "current_error" in result:  # CURRENT holds no version id: judged, as a worker
+        current_model, reference = _fallback_model(registry, None)  # serves, against the version it falls back to
+        result["judged_against"] = reference
+    elif current_version:
         try:
             current_model = load_model(registry.path(current_version), mmap=False)
         except ArtifactError as exc:  # a broken served version must not block a good replacement
@@ -459,7 +462,18 @@ def write_run_report(result: dict, path: Path) -> None:
     (path / "nightly.md").write_text("\n".join(lines) + "\n")
 
 
-def _fallback_model(registry: Registry, damaged: str) -> tuple[Model | None, str]:
+def _current(registry: Registry, result: dict) -> str | None:
+    """CURRENT's version, or None with `current_error` set where it holds no version id (bytes, a path, a
+    folder): the run goes on as over a damaged CURRENT, and its report says what CURRENT holds."""
+    try:
+        version = registry.current()
+        return version if version is None else registry.path(version).name
+    except RegistryError as exc:
+        result["current_error"] = f"CURRENT holds no version id: {exc}"
+        return None
+
+
+def _fallback_model(registry: Registry, damaged: str | None) -> tuple[Model | None, str | None]:
     """The version a worker falls back to from `damaged` (the first in the registry's fallback order that loads),
     and its id; (None, `damaged`) when none does."""
     for version in registry.fallback_order(exclude=damaged):
@@ -473,7 +487,7 @@ def _fallback_model(registry: Registry, damaged: str) -> tuple[Model | None, str
 def _damaged_manifest(registry: Registry, result: dict) -> list[dict]:
     """The damaged CURRENT's manifest, when it reads: the export must still be newer than what it was trained on
     (the probe saw an older export promoted over a damaged CURRENT)."""
-    if "current_error" not in result or not (current := registry.current()):
+    if "current_error" not in result or not (current := _current(registry, result)):
         return []
     try:
         manifest = read_manifest(registry.path(current))

@@ -63,6 +63,14 @@ def test_a_current_that_is_no_text_is_named_and_a_rollback_to_a_version_mends_it
     assert reg.served() == ["20260101T000000Z"] and reg.ever_served() == {"20260101T000000Z"}
     assert reg.rollback(to="20260102T000000Z") == "20260102T000000Z" == reg.current()
     assert reg.history()[-1]["previous"] is None
+    (reg.root / "CURRENT").unlink()
+    (reg.root / "CURRENT").mkdir()  # a folder: an empty one is replaced, one with files in it is named
+    assert reg.rollback(to="20260101T000000Z") == "20260101T000000Z" == reg.current()
+    (reg.root / "CURRENT").unlink()
+    (reg.root / "CURRENT").mkdir()
+    (reg.root / "CURRENT" / "notes.txt").write_text("x")
+    with pytest.raises(RegistryError, match=r"CURRENT is a folder .*move it away"):
+        reg.rollback(to="20260102T000000Z")
 
 
 def test_rollback_goes_to_the_version_served_before_never_to_one_only_trained(reg):

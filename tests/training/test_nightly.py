@@ -520,6 +520,19 @@ def test_a_served_version_that_cannot_load_is_replaced_by_a_good_candidate(serve
         "products.faiss" in result["reason"])
 
 
+def test_a_current_holding_no_version_id_is_judged_against_what_the_workers_fall_back_to(served, snapshots):
+    """A review: bytes in CURRENT stopped the run before its report was written (yesterday's outcome stayed);
+    now it runs as over a damaged CURRENT: the report says what CURRENT holds, and the candidate is judged
+    against the version the services serve, then promoted, which mends CURRENT."""
+    reg = Registry.open(served)
+    first = reg.current()
+    (reg.root / "CURRENT").write_bytes(b"\xff\xfe")
+    code, result = run_nightly(snapshots["today"], served)
+    assert code == EXIT_PROMOTED, result
+    assert "CURRENT holds no version id" in result["current_error"] and result["judged_against"] == first
+    assert reg.current() == result["version"] != first
+
+
 def _damage(reg: Registry, version: str) -> None:
     index = reg.path(version) / "index/products.faiss"
     raw = bytearray(index.read_bytes())
