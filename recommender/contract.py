@@ -954,6 +954,8 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
             if table.required:
                 report.add(Problem(str(directory / f"{table.name}.parquet|csv"),
                                    "required table is missing" + _near_miss(directory, table.name), fatal=True))
+            elif near := _near_miss(directory, table.name):  # an optional table meant but not read: say so
+                report.add(Problem(str(directory / f"{table.name}.parquet|csv"), f"optional table not read{near}"))
             continue
         if len(found) > 1:
             report.add(Problem(str(found[0]), f"both {found[0].name} and {found[1].name} exist; keep one",

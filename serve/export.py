@@ -172,8 +172,8 @@ def to_csv(items: list, model: type[BaseModel] | None = None, flags: list[str] |
     `flags` (the answer's stale, warming_up) become a last column, 数据状态, on every row: a file downloaded
     during a store outage looked current."""
     rows = [_flatten(item) for item in orjson.loads(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY))]
-    if flags:
-        status = "；".join(STATUS[f] for f in flags)
+    status = "；".join(STATUS[f] for f in flags)
+    if status:
         rows = [{**row, "status": status} for row in rows]
     seen: dict[str, None] = {}
     for row in rows:
@@ -185,6 +185,8 @@ def to_csv(items: list, model: type[BaseModel] | None = None, flags: list[str] |
         else:
             columns[path] = None
     columns.update(dict.fromkeys(c for c in seen if c not in columns))
+    if status:  # an empty stale list says so too
+        columns["status"] = None
     # a figure an item carries twice (a board's fans beside its anchor's) is one column: the later copy goes
     # where every row holds the same value under the same header
     first: dict[str, str] = {}

@@ -99,7 +99,7 @@ class Reloader:
                     if fallback is not None:
                         return {"reloaded": True, "serving": fallback, "current": target, "fallback": True,
                                 "error": self.last_error}
-                if served is not None:  # a running worker keeps the version it serves: a fallback too (the metric)
+                if served is not None and served != target:  # it keeps the version it serves: a fallback too
                     self.fallback = served
                 return {"reloaded": False, "serving": served, "current": target, "error": self.last_error}
             self.state["serving"] = fresh  # the swap: one reference assignment
@@ -134,7 +134,7 @@ class Reloader:
             return {"reloaded": False, "serving": served, "current": None, "error": self.last_error}
         if self._fallback_tried != why:
             self._fallback_tried = why
-            fallback = self._fallback(None)
+            fallback = self._fallback(None, why)
             if fallback is not None:
                 return {"reloaded": True, "serving": fallback, "current": None, "fallback": True,
                         "error": self.last_error}
@@ -159,7 +159,7 @@ class Reloader:
                 _log.exception("refused model version %s, still serving %s", version, served)
             return None
 
-    def _fallback(self, refused: str | None) -> str | None:
+    def _fallback(self, refused: str | None, why: str | None = None) -> str | None:
         """A worker that starts on a CURRENT it cannot load serves the newest version served before that loads
         (CURRENT is left alone: the registry's owner decides), and keeps polling CURRENT."""
         error, files = self.last_error, self._failed_files
@@ -175,8 +175,8 @@ class Reloader:
                 self.state["serving"] = fresh
                 self.last_error, self.failed_version, self.fallback = error, refused, version
                 self._failed_files = files  # CURRENT's, not those of a version passed over on the way
-                _log.warning("CURRENT %s; serving %s, %s",
-                             "is missing or empty" if refused is None else f"{refused} cannot be loaded", version,
+                _log.warning("CURRENT %s; serving %s, %s", why or (
+                             "is missing or empty" if refused is None else f"{refused} cannot be loaded"), version,
                              "a version rolled back from, since no other version loads: roll forward or repair"
                              if version in turned_away else "the newest version served before")
                 return version

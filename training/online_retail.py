@@ -56,6 +56,7 @@ import json
 import os
 import shutil
 import uuid
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -133,10 +134,11 @@ def _read(source: Path) -> pd.DataFrame:
     # Everything as text: ids like C536379 / 85123A / "17850.0" stay exact; only an empty cell is missing.
     try:
         raw = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
-    except (EOFError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as exc:
         # a truncated .gz ended in "Aborted!" (an EOFError click took for Ctrl-C), another encoding in a traceback
         what = ("not UTF-8 (the published file is; re-download it)" if isinstance(exc, UnicodeDecodeError) else
-                "cut off or damaged (re-download it)" if isinstance(exc, EOFError | OSError) else
+                "cut off or damaged (re-download it)" if isinstance(exc, EOFError | OSError | zlib.error) else
                 "not a CSV this reader can parse")
         raise ContractError([f"{source}: cannot read the Online Retail export: {what}: "
                              f"{type(exc).__name__}: {exc}"]) from exc

@@ -113,7 +113,8 @@ def audience_line(rooms: Rooms, rows: np.ndarray) -> list[dict]:
     out: list[dict] = [{} for _ in range(len(rows))]
     fans = np.asarray(rooms.fans, np.int64)[rows].tolist()
     few = (~np.asarray(rooms.quotable)[rows]).tolist() if len(rows) else []
-    parts: list[list[str]] = [[f"仅 {n} 位粉丝"] if f else [] for n, f in zip(fans, few, strict=True)]
+    parts: list[list[str]] = [[f"仅 {n} 位粉丝" if n else "暂无粉丝"] if f else []
+                              for n, f in zip(fans, few, strict=True)]
     for i, f in enumerate(few):
         if f:
             out[i]["few_fans"] = fans[i]

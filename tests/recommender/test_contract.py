@@ -218,6 +218,13 @@ def test_csv_cut_off_inside_its_last_row_s_first_field_still_names_the_last_line
         str(failure.value)
 
 
+def test_an_optional_table_meant_but_not_read_is_said(tiny_csv):
+    (tiny_csv / "clicks.csv").rename(tiny_csv / "clicks.csv.gz")
+    m = load_snapshot(tiny_csv)
+    assert len(m.clicks) == 0 and "clicks.parquet|csv: optional table not read: found clicks.csv.gz" in (
+        warnings_text(m))
+
+
 @pytest.mark.parametrize(("make", "said"), [
     (lambda d: (d / "orders.csv").rename(d / "Orders.csv"), r"orders\.parquet\|csv: required table is missing: found "
                                                             r"Orders\.csv, but a table is read from orders\.csv"),

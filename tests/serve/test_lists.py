@@ -357,3 +357,11 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text():
     assert by_column["主播昵称"] == ["'@SUM(1+1)*cmd|' /C calc'!A0", "小美"]
     assert by_column["推荐理由"] == ["'+1 好评", "好"]
     assert by_column["得分"] == ["-0.5", "1"]  # numbers stay numbers
+
+
+def test_an_empty_stale_list_s_csv_still_says_so_in_its_header():
+    """A review: the 数据状态 column came only with rows, so an empty list saved in an outage read as current."""
+    from serve.export import to_csv
+
+    assert to_csv([], None, ["stale"]).decode("utf-8-sig").splitlines() == ["数据状态"]
+    assert to_csv([], None, []).decode("utf-8-sig").splitlines() == [""]

@@ -159,6 +159,11 @@ def test_any_failure_while_loading_refuses_the_version(app, registry, monkeypatc
     body = reload(app.test_client()).get_json()
     assert body["reloaded"] is False and body["error"]["error"] == "RuntimeError: a bug in loading"
     assert served(app) == "v1" and app.test_client().get("/healthz").status_code == 200
+    # a forced reload of what is served that fails is no fallback: CURRENT names what the worker serves
+    registry.set_current("v1")
+    reload(app.test_client())
+    assert reloader.check(force=True)["reloaded"] is False and served(app) == "v1"
+    assert app.test_client().get("/v1/model").get_json()["reload"]["fallback"] is False
 
 
 def test_rollback_reaches_a_running_service(app, registry):

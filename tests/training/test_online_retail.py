@@ -266,7 +266,8 @@ def test_train_accepts_online_retail_and_converts_it_once(tmp_path, monkeypatch)
     (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), r"cut off or damaged \(re-download it\)"),
     (lambda p: p.write_bytes(gzip.compress("\n".join([HEADER, *LINES, "536376,1,CAFÉ,1,2010-12-06 09:00:00,1.0,"
                                                       "12583.0,France"]).encode("latin-1"))), "not UTF-8"),
-], ids=["a truncated download", "a Latin-1 copy"])
+    (lambda p: p.write_bytes(p.read_bytes()[:20] + b"\x00garbage" * 50), r"cut off or damaged \(re-download it\)"),
+], ids=["a truncated download", "a Latin-1 copy", "a damaged deflate stream"])
 def test_a_damaged_source_file_is_named_with_what_to_do(tmp_path, damage, said):
     """A data engineer's probe: a truncated .csv.gz printed only "Aborted!", a Latin-1 copy a traceback."""
     from recommender.errors import ContractError

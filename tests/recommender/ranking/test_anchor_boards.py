@@ -136,12 +136,13 @@ def test_the_audience_line_names_the_largest_share_of_each_dimension_and_the_ave
 
 def test_a_room_under_thirty_followers_says_how_few_before_its_shares():
     """Five followers, four of them women, are not "an audience of 80% women": the line opens with the count."""
-    rooms = rooms_of(2, fans=[5, 30])
-    rooms.audience = {"gender": np.array([[0.8, 0.2], [0.8, 0.2]])}
+    rooms = rooms_of(3, fans=[5, 30, 0])
+    rooms.audience = {"gender": np.array([[0.8, 0.2], [0.8, 0.2], [0.0, 0.0]])}
     rooms.audience_labels = {"gender": ["女", "男"]}
-    small, large = audience_line(rooms, np.array([0, 1]))
+    small, large, none = audience_line(rooms, np.array([0, 1, 2]))
     assert small["text"] == "仅 5 位粉丝 · 女 80%" and small["few_fans"] == 5
     assert large["text"] == "女 80%" and "few_fans" not in large
+    assert none["text"] == "暂无粉丝" and none["few_fans"] == 0
 
 
 def test_each_square_filter_keeps_exactly_the_rooms_that_pass_it(ranker):
