@@ -946,6 +946,10 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
     if not directory.is_dir():
         raise ContractError([Problem(str(directory), "snapshot directory does not exist", fatal=True)])
 
+    if (directory / "manifest.json").is_file() and not find_table_file(directory, "orders"):
+        raise ContractError([Problem(str(directory), "a model artifact (manifest.json), not a snapshot: give the "
+                                     "folder of the export's tables (anchors, fans, products, follows, orders ...)",
+                                     fatal=True)])
     frames: dict[str, pd.DataFrame] = {}
     files: dict[str, Path] = {}
     for table in TABLES:

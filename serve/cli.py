@@ -97,7 +97,9 @@ def stream_orders(model_path: Path, url: str, token: str, orders: int | None, bu
     import urllib.request
 
     from fixtures.orders import order_stream
+    from recommender.artifact import read_manifest
 
+    read_manifest(Path(model_path))  # a snapshot, a registry or any folder: "no manifest", not a missing .npy
     events = order_stream(model_path, orders, bursts, seed=seed)
     if not events:
         raise click.UsageError("nothing to send: no background orders and no bursts (--orders 0 --bursts 0)")

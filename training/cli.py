@@ -88,6 +88,7 @@ def train(data: str, out: Path, config_file: Path | None, algorithm: str | None,
     """Train embeddings, statistics and indexes on a snapshot and write a model artifact."""
     from training.trainer import train as run
 
+    _only_with("--tune", tune_first, "tune_trials", "valid_days")
     data = _snapshot(data)
     config = _train_config(config_file)
     if algorithm is not None or threads is not None:  # the options override the file, validated like it
@@ -219,17 +220,24 @@ def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | Non
          config_file: Path | None, test_days: float, valid_days: float, split_kind: str, valid_share: float,
          stages: str, threads: int | None, seed: int) -> None:
     """Choose hyper-parameters on the last days of the training period (optuna), write them as TOML."""
+    from training.report import check_report_dir
     from training.tune import TuneConfig
     from training.tune import tune as run
     from training.tune_report import write_config, write_report
 
+    _only_with("--split random", split_kind == "random", "valid_share")
+    _only_with("--split temporal", split_kind == "temporal", "valid_days")
+    if out.is_dir():  # found after the minutes of tuning, as a traceback
+        raise click.UsageError(f"--out {out} is a folder: give the TOML file to write (e.g. {out / 'tuned.toml'})")
+    report_dir = report_dir or out.with_name(out.stem + "-report")
+    check_report_dir(out.parent if str(out.parent) else Path("."))  # before the minutes of work, not after
+    check_report_dir(report_dir)
     cfg = validated(TuneConfig, {
         "trials": 30 if budget_trials is None and budget_minutes is None else budget_trials,
         "minutes": budget_minutes, "test_days": test_days, "valid_days": valid_days, "split": split_kind,
         "valid_share": valid_share, "threads": threads,
         "seed": seed, "stages": tuple(s.strip() for s in stages.split(",") if s.strip())}, "command-line options")
     result = run(_snapshot(data), cfg, _train_config(config_file), progress=click.echo)
-    report_dir = report_dir or out.with_name(out.stem + "-report")
     write_config(result, out)
     write_report(result, report_dir)
     click.echo(f"configuration written to {out} (xuanpin train --config {out}); report in {report_dir}/report.md")
@@ -361,6 +369,7 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
     from training.report import NothingToCompare, comparable, compare, write_report
 
     if reports:
+        _only_with("an evaluation (no --compare)", False, "data", "out", "test_days", "tasks", "config_file")
         a, b = (_evaluation_report(p) for p in reports)
         found = comparable(a, b)
         chosen = {kind: _names(kind, given, found[kind]) for kind, given in
@@ -375,12 +384,8 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
         raise click.UsageError("--metric, --task, --model and --all-rows choose the rows of --compare A B")
     if not data or not out:
         raise click.UsageError("--data and --out are required (or --compare A B)")
-    given = click.get_current_context().get_parameter_source
-    only_random = [f"--{name.replace('_', '-')}" for name in ("test_share", "split_seed", "split_min_items")
-                   if given(name) == click.core.ParameterSource.COMMANDLINE]
-    if only_random and split_kind != "random":
-        raise click.UsageError(f"{', '.join(only_random)} {'applies' if len(only_random) == 1 else 'apply'} to "
-                               "--split random only (this split is temporal: --test-days sets it)")
+    _only_with("--split random", split_kind == "random", "test_share", "split_seed", "split_min_items")
+    _only_with("--split temporal", split_kind == "temporal", "test_days")
     from training.report import check_report_dir
 
     check_report_dir(out)  # before the minutes of work, not after them
@@ -416,6 +421,16 @@ def evaluate(data: str | None, out: Path | None, test_days: float, max_users: in
     click.echo(f"report written to {out}/report.md, report.json and per_user.npz ({result['seconds']:.0f} s)")
 
 
+def _only_with(what: str, holds: bool, *names: str) -> None:
+    """A usage error when options given on the command line apply only with `what`, which does not hold: such an
+    option was ignored without a word (--test-days with a random split, --valid-days without --tune)."""
+    given = click.get_current_context().get_parameter_source
+    named = [f"--{name.replace('_', '-').replace('-file', '')}" for name in names
+             if given(name) == click.core.ParameterSource.COMMANDLINE]
+    if named and not holds:
+        raise click.UsageError(f"{', '.join(named)} {'applies' if len(named) == 1 else 'apply'} with {what} only")
+
+
 @click.command()
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Today's snapshot directory.")
 @click.option("--registry", "registry_dir", type=click.Path(path_type=Path), required=True)
@@ -437,6 +452,7 @@ def nightly(data: Path, registry_dir: Path, report: Path | None, holdout_days: f
     10 refused by the gate, 20 invalid data, 30 locked by another run, 1 error."""
     from training.nightly import NightlyConfig, run_nightly
 
+    _only_with("--tune-every", tune_every is not None, "tune_trials")
     cfg = validated(NightlyConfig, {"holdout_days": holdout_days, "keep": keep, "tolerance": tolerance,
                                     "train": _train_config(config_file), "tune_every_days": tune_every,
                                     "tune": {"trials": tune_trials, "test_days": 0}}, "command-line options")

@@ -347,7 +347,9 @@ def _judge(data, registry: Registry, cfg: NightlyConfig, result: dict, verify: V
     result["holdout"] = {"cutoff": str(cutoff), "purchases": len(holdout),
                          "users": {t: len(task.users) for t, task in tasks.items()}}
     train_cfg, tuning = training_config(registry, cfg, train_m)
-    result["tuning"] = tuning
+    # the report names the configuration absolutely, as every path it holds; the history and the manifest
+    # relative to the registry, where it is looked up (a registry moved or mounted elsewhere still finds it)
+    result["tuning"] = tuning and {**tuning, "config_file": str((registry.root / tuning["config_file"]).resolve())}
     scratch = registry.versions_dir / f".eval-{int(time.time())}"
     try:
         candidate_scores = gate_scores(load_model(train(train_m, scratch, train_cfg, tuning=tuning), mmap=False), m,

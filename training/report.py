@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.contract import TABLE_BY_NAME
 from recommender.errors import ConfigError
 from training.metrics import MIN_INTERVAL_USERS, bootstrap_ci
 
@@ -303,12 +304,25 @@ def check_report_dir(out: Path) -> None:
     a file, a directory that cannot be made or written."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and (held := _holds(out)):  # a report beside them made `generate` refuse its own world
+        raise ConfigError(f"--out {out}: holds {held}; write the report to a folder of its own")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot write a report there ({exc.strerror or exc})") from exc
+
+
+def _holds(folder: Path) -> str | None:
+    """What a folder holds that is no report's place: a snapshot's tables, a model artifact, a registry."""
+    if (folder / "manifest.json").is_file():
+        return "a model artifact (manifest.json)"
+    if (folder / "versions").is_dir():
+        return "a model registry (versions/)"
+    tables = sorted(p.name for p in folder.iterdir() if p.suffix in (".csv", ".parquet")
+                    and p.stem in TABLE_BY_NAME)
+    return f"a snapshot's tables ({', '.join(tables[:3])}{', …' if len(tables) > 3 else ''})" if tables else None
 
 
 def finite(obj):

@@ -151,3 +151,13 @@ def test_the_loaders_say_which_flag_a_mistaken_path_wants(tmp_path, small_artifa
     (tmp_path / "versions").mkdir()
     with pytest.raises(ArtifactError, match=r"it is a model registry \(it has versions/\): serve it with --registry"):
         read_manifest(tmp_path)
+
+
+def test_stream_orders_from_something_that_is_no_artifact_says_so(tmp_path):
+    """An analyst's probe: a snapshot as --model was a FileNotFoundError traceback on ids/anchors.npy."""
+    from click.testing import CliRunner
+
+    from recommender.cli import main
+
+    r = CliRunner().invoke(main, ["stream-orders", "--model", str(tmp_path), "--token", "x"])
+    assert r.exit_code == 1 and "no manifest; not a model artifact" in r.output and "Traceback" not in r.output

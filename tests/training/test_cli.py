@@ -166,3 +166,35 @@ def test_inspect_says_a_room_s_fans_bought_nothing_rather_than_listing_zeros():
     labels = ["美妆", "食品", "3C数码", "家居"]
     assert _bought(labels, np.zeros(4)) == "nothing yet"
     assert _bought(labels, np.array([0.25, 0.0, 0.75, 0.0])) == "3C数码 75%, 美妆 25%"
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["train", "--tune-trials", "5"], "--tune-trials applies with --tune only"),
+    (["train", "--valid-days", "3"], "--valid-days applies with --tune only"),
+    (["evaluate", "--split", "random", "--test-days", "3"], "--test-days applies with --split temporal only"),
+    (["tune", "--valid-share", "0.5"], "--valid-share applies with --split random only"),
+    (["tune", "--split", "random", "--valid-days", "3"], "--valid-days applies with --split temporal only"),
+    (["nightly", "--tune-trials", "3"], "--tune-trials applies with --tune-every only"),
+], ids=["train trials", "train valid days", "evaluate random test days", "tune temporal share",
+        "tune random valid days", "nightly trials"])
+def test_an_option_that_would_be_ignored_in_this_combination_is_a_usage_error(tmp_path, small_snapshot, args, said):
+    """An analyst's probe: each of these ran to the end with the option silently ignored."""
+    where = {"train": ["--out", str(tmp_path / "art")], "evaluate": ["--out", str(tmp_path / "report")],
+             "tune": ["--out", str(tmp_path / "tuned.toml")], "nightly": ["--registry", str(tmp_path / "reg")]}
+    r = CliRunner().invoke(main, [args[0], "--data", str(small_snapshot), *where[args[0]], *args[1:]])
+    assert r.exit_code == 2 and said in r.output, r.output
+    assert not (tmp_path / "art").exists() and not (tmp_path / "reg").exists()
+
+
+def test_reports_are_not_written_into_a_snapshot_an_artifact_or_a_folder_tuning_cannot_name(tmp_path,
+                                                                                           small_snapshot,
+                                                                                           small_artifact):
+    """An analyst's probe: evaluate --out wrote report files into a snapshot (which generate then refused) and
+    an artifact; tune --out naming a folder failed with a traceback after all its trials."""
+    for folder, held in ((small_snapshot, "a snapshot's tables"), (small_artifact, "a model artifact")):
+        r = CliRunner().invoke(main, ["evaluate", "--data", str(small_snapshot), "--out", str(folder)])
+        assert r.exit_code == 1 and f"holds {held}" in r.output and not (folder / "report.md").exists(), r.output
+    r = CliRunner().invoke(main, ["tune", "--data", str(small_snapshot), "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "is a folder: give the TOML file to write" in r.output
+    r = CliRunner().invoke(main, ["train", "--data", str(small_artifact), "--out", str(tmp_path / "art")])
+    assert r.exit_code == 1 and "a model artifact (manifest.json), not a snapshot" in r.output

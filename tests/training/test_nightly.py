@@ -728,7 +728,8 @@ def test_tune_every_retunes_before_the_holdout_and_records_the_configuration_it_
     reg = Registry.open(reg_dir)
     tuned, promoted = reg.history()
     assert (tuned["event"], promoted["event"]) == ("tuned", "promoted")
-    assert promoted["config"] == tuned["config_file"] == first["tuning"]["config_file"]
+    assert promoted["config"] == tuned["config_file"]  # the history: relative to the registry, where it is read
+    assert first["tuning"]["config_file"] == str((reg_dir / tuned["config_file"]).resolve())  # the report: absolute
     # tuned on the data before the gate's holdout only
     assert pd.Timestamp(tuned["snapshot_time"]) <= pd.Timestamp(first["holdout"]["cutoff"])
     man = load_model(reg.current_path()).manifest
@@ -750,7 +751,8 @@ def test_between_retunings_the_last_tuned_configuration_is_used(tmp_path, snapsh
     assert code == EXIT_PROMOTED, second["reason"]
     history = Registry.open(reg_dir).history()
     assert [e["event"] for e in history] == ["tuned", "promoted", "promoted"]
-    assert history[2]["config"] == history[0]["config_file"] == second["tuning"]["config_file"]
+    assert history[2]["config"] == history[0]["config_file"]
+    assert second["tuning"]["config_file"] == str((reg_dir / history[0]["config_file"]).resolve())
     # without --tune-every the nightly configuration is used as it is, tuned files or not
     code, third = run_nightly(snapshots["today_broken"], reg_dir, NightlyConfig())
     assert third.get("tuning") is None
