@@ -669,7 +669,8 @@ def _run(m: Marketplace, train_m: Marketplace, tasks: dict[str, Task], cfg: Eval
         # and the held-out pairs are not in the training part, so the tuning never sees them.
         tuned = tune(train_m, TuneConfig(trials=cfg.tune_trials, test_days=0, valid_days=cfg.test_days, seed=cfg.seed,
                                          split=cfg.split, valid_share=cfg.test_share, split_seed=cfg.split_seed + 1,
-                                         threads=cfg.train.threads), cfg.train)
+                                         threads=cfg.train.threads), cfg.train,
+                     fewer_days="a shorter --test-days (it sets the tuning's validation days too)")
         tuning = tuned.summary() | {"config": tuned.config.model_dump(mode="json")}
     with tempfile.TemporaryDirectory() as tmp:
         try:

@@ -411,7 +411,8 @@ def training_config(registry: Registry, cfg: NightlyConfig, train_m: Marketplace
             return TrainConfig.from_file(path), {k: last[k] for k in ("config_file", "snapshot_time", "at", "stages")
                                                  if k in last}
     _log.info("re-tuning (last tuning: %s)", last["at"] if last else "never")
-    result = tune(train_m, cfg.tune, cfg.train, progress=_log.info)
+    result = tune(train_m, cfg.tune, cfg.train, progress=_log.info,
+                  fewer_days="a shorter --holdout-days")
     name = registry.new_version_id()
     config_file = f"{TUNING_DIR}/{name}.toml"
     write_report(result, registry.root / TUNING_DIR / f"{name}-report")

@@ -670,8 +670,11 @@ def paired_gain(start: dict[str, np.ndarray], best: dict[str, np.ndarray], confi
 
 
 def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: TrainConfig | None = None,
-         progress: Callable[[str], None] = _log.info) -> TuneResult:
-    """Tune `start` (the defaults when None) on a snapshot, stage by stage; returns the chosen configuration."""
+         progress: Callable[[str], None] = _log.info,
+         fewer_days: str = "cut off fewer (--test-days, --valid-days)") -> TuneResult:
+    """Tune `start` (the defaults when None) on a snapshot, stage by stage; returns the chosen configuration.
+    `fewer_days`: what the caller's user changes to cut off fewer days, for the error of a fit window too small
+    (evaluate's --test-days sets both; tune's own two options)."""
     cfg = cfg or TuneConfig()
     start = start or TrainConfig()
     started = time.perf_counter()
@@ -701,8 +704,8 @@ def tune(data: str | Path | Marketplace, cfg: TuneConfig | None = None, start: T
                 raise ContractError([
                     f"tuning fits on the {split_info['fit_orders']:,} orders until {split_info['fit_until']} (the "
                     f"last {cfg.valid_days:g} validation and {cfg.test_days:g} test days cut off), too few for "
-                    f"the {name} stage: {problem}; give the snapshot more days, or cut off fewer (--test-days, "
-                    "--valid-days)" for problem in exc.problems]) from exc
+                    f"the {name} stage: {problem}; give the snapshot more days, or {fewer_days}"
+                    for problem in exc.problems]) from exc
             config = with_params(config, result.best_params)
             results.append(result)
             progress(f"{name}: {result.metric} {result.start_value:.4f} -> {result.best_value:.4f} "

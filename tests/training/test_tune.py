@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from recommender.cli import main
 from recommender.contract import load_snapshot
-from recommender.errors import ConfigError
+from recommender.errors import ConfigError, ContractError
 from training.config import TrainConfig
 from training.tune import (
     MIN_TRIALS,
@@ -314,3 +314,7 @@ def test_a_fit_window_too_small_for_a_stage_is_a_clean_error_that_says_why(tiny_
     assert "Traceback" not in r.output and "Trial 0 failed" not in r.output
     assert "tuning fits on the 17 orders until" in r.output and "too few for the content stage" in r.output
     assert "cut off fewer (--test-days, --valid-days)" in r.output and not (tmp_path / "t.toml").exists()
+    # the caller names its own options: evaluate has no --valid-days (an analyst's probe), its --test-days sets both
+    with pytest.raises(ContractError, match=r"give the snapshot more days, or a shorter --test-days$"):
+        tune(tiny_csv, TuneConfig(trials=3, stages=("content",), valid_days=44),
+             fewer_days="a shorter --test-days")
