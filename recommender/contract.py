@@ -944,7 +944,8 @@ def load_snapshot(directory: str | Path, *, fingerprint: bool = True) -> Marketp
     directory = Path(directory)
     report = ValidationReport()
     if not directory.is_dir():
-        raise ContractError([Problem(str(directory), "snapshot directory does not exist", fatal=True)])
+        raise ContractError([Problem(str(directory), "a file, not a snapshot directory" if directory.exists() else
+                                     "snapshot directory does not exist", fatal=True)])
 
     if (directory / "manifest.json").is_file() and not find_table_file(directory, "orders"):
         raise ContractError([Problem(str(directory), "a model artifact (manifest.json), not a snapshot: give the "

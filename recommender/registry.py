@@ -275,6 +275,10 @@ class Registry:
                 if to is None:
                     unusable = f"; unusable: {'; '.join(broken)}" if broken else ""
                     raise RegistryError(f"{self.root}: no version served before {current} to roll back to{unusable}")
+            elif not self.path(to).is_dir():  # a typo: "no manifest" read as a damaged version
+                known = self.versions()
+                raise RegistryError(f"{self.root}: no version {to!r}; the versions here: "
+                                    f"{', '.join(known[-5:]) or 'none'}{' (the newest 5)' if len(known) > 5 else ''}")
             elif (why := problem(to)) is not None:
                 raise RegistryError(f"refusing to point CURRENT at {self.path(to)}: {why}")
             forward = asked and current is not None and to > current  # a newer version named: a roll-forward

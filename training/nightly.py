@@ -433,7 +433,7 @@ def write_run_report(result: dict, path: Path) -> None:
     lines = [f"# Nightly run: {title}", "",
              f"- data: {result['data']}" + (f" (sha256 {str(result['fingerprint'])[:16]})"
                                              if result.get("fingerprint") else ""),
-             f"- registry: {result['registry']}; served before: {result.get('current_version')}",
+             f"- registry: {result['registry']}; served before: {result.get('current_version') or 'nothing'}",
              f"- reason: {result.get('reason')}",
              f"- started {result.get('started_at')}" + (f", finished {result['finished_at']}, took "
                                                        f"{result.get('seconds')} s" if result.get("finished_at")

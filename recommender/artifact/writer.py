@@ -112,7 +112,7 @@ def check_target(out: Path, overwrite: bool) -> None:
     and it is one that may be replaced (refuse_to_replace). What the writer checks first, and what `train --tune`
     checks before a tuning whose result it would otherwise refuse to write."""
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{out} exists; replace it with --overwrite (overwrite=True in Python)")
     if out.exists():
         refuse_to_replace(out)
 

@@ -166,8 +166,11 @@ def test_rollback_without_an_older_version_or_to_an_unknown_one_is_refused(reg):
     reg.set_current("20260101T000000Z")
     with pytest.raises(RegistryError, match="no version served before"):
         reg.rollback()
-    with pytest.raises(RegistryError, match="no manifest"):
-        reg.rollback("20990101T000000Z")
+    with pytest.raises(RegistryError, match="no version '20990101T000000Z'; the versions here: 20260101T000000Z, "):
+        reg.rollback("20990101T000000Z")  # a typo: named as no such version, not as a damaged one
+    add_version(reg, "20260104T000000Z", complete=False)
+    with pytest.raises(RegistryError, match="no manifest"):  # there, but incomplete: that is what is wrong
+        reg.rollback("20260104T000000Z")
     assert reg.current() == "20260101T000000Z"
 
 

@@ -163,7 +163,7 @@ def test_bpr_is_selectable(small_snapshot, tmp_path):
 
 
 def test_existing_artifact_is_not_replaced_without_overwrite(small_snapshot, small_artifact):
-    with pytest.raises(FileExistsError, match="pass overwrite=True"):
+    with pytest.raises(FileExistsError, match="replace it with --overwrite"):
         trainer.train(small_snapshot, small_artifact)
 
 
