@@ -230,7 +230,7 @@ def tune(data: str, out: Path, report_dir: Path | None, budget_trials: int | Non
     if out.is_dir():  # found after the minutes of tuning, as a traceback
         raise click.UsageError(f"--out {out} is a folder: give the TOML file to write (e.g. {out / 'tuned.toml'})")
     report_dir = report_dir or out.with_name(out.stem + "-report")
-    check_report_dir(out.parent if str(out.parent) else Path("."))  # before the minutes of work, not after
+    check_report_dir(out.parent, own=False)  # writable, before the minutes of work, not after them
     check_report_dir(report_dir)
     cfg = validated(TuneConfig, {
         "trials": 30 if budget_trials is None and budget_minutes is None else budget_trials,

@@ -299,12 +299,13 @@ def tuned_side_by_side(result: dict) -> list[str]:
     return [*lines, ""]
 
 
-def check_report_dir(out: Path) -> None:
+def check_report_dir(out: Path, own: bool = True) -> None:
     """Refuse an --out that cannot hold a report before the evaluation's minutes are spent: a file, a path under
-    a file, a directory that cannot be made or written."""
+    a file, a directory that cannot be made or written, and (`own`: a folder of the report's own) one holding a
+    snapshot, an artifact or a registry."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
-    if out.is_dir() and (held := _holds(out)):  # a report beside them made `generate` refuse its own world
+    if own and out.is_dir() and (held := _holds(out)):  # a report beside them made `generate` refuse its own world
         raise ConfigError(f"--out {out}: holds {held}; write the report to a folder of its own")
     try:
         out.mkdir(parents=True, exist_ok=True)
