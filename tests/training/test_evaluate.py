@@ -1119,8 +1119,8 @@ def test_the_plain_als_and_bpr_baselines_do_not_follow_the_model_s_factor_count(
 
 
 @pytest.mark.parametrize(("options", "said"), [
-    (["--test-share", "0.5"], "--test-share applies to --split random only"),
-    (["--split-seed", "3", "--split-min-items", "4"], "--split-seed, --split-min-items apply to --split random only"),
+    (["--test-share", "0.5"], "--test-share applies with --split random only"),
+    (["--split-seed", "3", "--split-min-items", "4"], "--split-seed, --split-min-items apply with --split random only"),
 ])
 def test_options_of_the_random_split_are_refused_on_a_temporal_one(small_snapshot, tmp_path, options, said):
     """--test-share 0.5 without --split random was silently ignored (probe)."""
