@@ -129,12 +129,18 @@ class Registry:
             raise RegistryError(f"{path} cannot be read as a version's name: {exc}") from exc
         return value or None
 
+    def current_version(self) -> str | None:
+        """CURRENT's version id (None: missing or empty); RegistryError where it holds no text or a text that is
+        no version id (written by hand as versions/NAME, bytes, a folder). What a service, the nightly job and
+        the history's readers each go on from."""
+        version = self.current()
+        return version if version is None else self.path(version).name
+
     def _current_version(self) -> str | None:
-        """CURRENT where it names a version id, else None (missing, empty, or written by hand as a path or bytes):
-        what the history's readers count as served, which must not fail on a CURRENT a worker falls back from."""
+        """`current_version`, None where CURRENT holds no version id: what the history's readers count as served,
+        which must not fail on a CURRENT a worker falls back from."""
         try:
-            version = self.current()
-            return version if version is None else self.path(version).name
+            return self.current_version()
         except RegistryError:
             return None
 

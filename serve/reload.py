@@ -114,11 +114,8 @@ class Reloader:
         (a path, bytes that are not text, a folder), and a worker that raised on it did not boot, which with
         gunicorn stopped the whole service."""
         try:
-            target = self.registry.current()
-            if target is not None:
-                self.registry.path(target)  # refuses a name that is no version id (a path, a hidden name)
-            return target, None
-        except (OSError, UnicodeError, XuanpinError) as exc:
+            return self.registry.current_version(), None
+        except XuanpinError as exc:
             return None, f"CURRENT holds no version id ({type(exc).__name__}: {exc}): write the name of a folder " \
                          "under versions/, e.g. with `xuanpin rollback --to VERSION`"
 

@@ -469,8 +469,7 @@ def _current(registry: Registry, result: dict) -> str | None:
     """CURRENT's version, or None with `current_error` set where it holds no version id (bytes, a path, a
     folder): the run goes on as over a damaged CURRENT, and its report says what CURRENT holds."""
     try:
-        version = registry.current()
-        return version if version is None else registry.path(version).name
+        return registry.current_version()
     except RegistryError as exc:
         result["current_error"] = f"CURRENT holds no version id: {exc}"
         return None
