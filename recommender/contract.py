@@ -358,6 +358,12 @@ def find_table_file(directory: Path, name: str) -> list[Path]:
     return [p for p in (directory / f"{name}.parquet", directory / f"{name}.csv") if p.exists()]
 
 
+def table_files(directory: Path) -> list[str]:
+    """The names of the contract's table files a folder holds, in the contract's order: a snapshot's folder, which
+    no registry or report may be written into."""
+    return [p.name for t in TABLES for p in find_table_file(directory, t.name)]
+
+
 def _read(path: Path, table: Table) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recommender.artifact import read_manifest
-from recommender.contract import TABLES, find_table_file
+from recommender.contract import table_files
 from recommender.errors import ArtifactError, FormatError, LockHeld, RegistryError
 
 SERVED_EVENTS = ("promoted", "rolled_back")  # history events that made a version CURRENT
@@ -68,7 +68,7 @@ class Registry:
         if root.exists() and not root.is_dir():
             raise RegistryError(f"{root}: not a directory, so not a model registry")
         if not (root / "versions").is_dir():
-            tables = [p.name for t in TABLES for p in find_table_file(root, t.name)]  # a snapshot's folder
+            tables = table_files(root)  # a snapshot's folder
             if tables:
                 raise RegistryError(f"{root}: holds snapshot tables ({', '.join(tables[:3])}), not models: a data "
                                     "directory named as the registry?")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recommender.contract import TABLE_BY_NAME
+from recommender.contract import table_files
 from recommender.errors import ConfigError
 from training.metrics import MIN_INTERVAL_USERS, bootstrap_ci
 
@@ -321,8 +321,7 @@ def _holds(folder: Path) -> str | None:
         return "a model artifact (manifest.json)"
     if (folder / "versions").is_dir():
         return "a model registry (versions/)"
-    tables = sorted(p.name for p in folder.iterdir() if p.suffix in (".csv", ".parquet")
-                    and p.stem in TABLE_BY_NAME)
+    tables = table_files(folder)
     return f"a snapshot's tables ({', '.join(tables[:3])}{', …' if len(tables) > 3 else ''})" if tables else None
 
 
