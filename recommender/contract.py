@@ -1094,9 +1094,16 @@ def placeholder_prices(m: Marketplace, days: int = 30) -> np.ndarray:
         recent = recent & ~o["refunded"].fillna(False).to_numpy(dtype=bool)
     most, least = paid_per_unit_range(o["product"].to_numpy()[recent], o["amount"].to_numpy()[recent],
                                       o["quantity"].to_numpy()[recent], len(m.products))
-    price = m.products["price"].to_numpy(np.float64)
-    with np.errstate(invalid="ignore"):  # NaN (not judged) compares false
-        return np.flatnonzero((price > PRICE_TO_PAID * most) | (price * PRICE_TO_PAID < least))
+    over, under = off_paid(m.products["price"].to_numpy(np.float64), most, least, PRICE_TO_PAID)
+    return np.flatnonzero(over | under)
+
+
+def off_paid(price: np.ndarray | float, most: np.ndarray | float, least: np.ndarray | float,
+             factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The placeholder-price rule, for the load's warning and the ranking's gate alike: (listed over `factor`
+    times the most paid per unit, under 1/`factor` of the least). NaN (not judged) compares false."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(price > factor * most), np.asarray(price * factor < least)
 
 
 #: units a good must have sold in 30 days before what its buyers paid says its listed price is wrong
@@ -1128,12 +1135,16 @@ def dates_only(m: Marketplace, share: float = 0.99) -> str | None:
     if len(at) < NIGHT_MIN_ORDERS:
         return None
     # seconds of the UTC day as integers: pandas' floor and np.unique took 2-4 s on 10M orders
-    seconds = at.to_numpy("datetime64[s]").astype(np.int64) % 86_400
-    counts = np.bincount(seconds, minlength=86_400)
-    s = int(np.argmax(counts))
-    if counts[s] < share * len(seconds):
-        return None
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    s = one_time_of_day(at.to_numpy("datetime64[s]").astype(np.int64) % 86_400, 86_400, share)
+    return None if s is None else f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def one_time_of_day(of_day: np.ndarray, per_day: int, share: float = 0.99) -> int | None:
+    """The time of day (an index into the day's `per_day` parts) at least `share` of `of_day` fall on, or None:
+    times that are dates alone (this export's, or the served snapshot's for the nightly job)."""
+    counts = np.bincount(of_day, minlength=per_day)
+    at = int(np.argmax(counts))
+    return at if counts[at] >= share * len(of_day) else None
 
 
 #: Beijing hours a platform's busiest three hours of orders never start in (01:00-07:59: the night), and the

@@ -124,8 +124,9 @@ def product_stats(m: Marketplace, now: pd.Timestamp | None = None,
         out[f"orders_{days}d"] = np.bincount(product[inside], minlength=n_p)
         out[f"anchors_{days}d"] = anchors[i]
     recent = age < 30
-    paid_max, paid_min = paid_per_unit_range(product[recent & kept], o["amount"].to_numpy()[recent & kept],
-                                             o["quantity"].to_numpy()[recent & kept], n_p)
+    month = recent & kept
+    paid_max, paid_min = paid_per_unit_range(product[month], o["amount"].to_numpy()[month],
+                                             o["quantity"].to_numpy()[month], n_p)
     out["buyers_30d"], buyers_all = distinct_per_row_within(product[kept], o["fan"].to_numpy()[kept], age[kept],
                                                             (30,), n_p, len(m.fan_ids))
     all_orders = np.bincount(product[recent], minlength=n_p)

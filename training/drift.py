@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.artifact import Model
-from recommender.contract import TABLE_BY_NAME, Marketplace, dates_only, gate_columns, night_peak
+from recommender.contract import TABLE_BY_NAME, Marketplace, dates_only, gate_columns, night_peak, one_time_of_day
 
 #: the same goods' prices moved by this median factor (either way): a change of unit, not of prices
 PRICE_FACTOR = 5.0
@@ -97,9 +97,7 @@ def _hours_shifted(m: Marketplace, served: Model) -> tuple[int, int, int] | None
 def _served_had_times(served: Model) -> bool:
     """Whether the served snapshot's last week of orders had times of day (not nearly all at one minute)."""
     minute = np.asarray(served.recent_orders.get("minute", np.empty(0, np.int64)), np.int64)
-    if len(minute) < HOURS_ORDERS:
-        return False
-    return np.bincount(minute % 1440, minlength=1440).max() < 0.99 * len(minute)
+    return len(minute) >= HOURS_ORDERS and one_time_of_day(minute % 1440, 1440) is None
 
 
 def _same_kind(today: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.contract import gate_bit, gate_columns
+from recommender.contract import gate_bit, gate_columns, off_paid
 from recommender.ranking.catalog import Goods, Rooms
 from recommender.ranking.config import RankingConfig
 
@@ -29,9 +29,8 @@ def mispriced(goods: Goods, cfg: RankingConfig) -> np.ndarray:
     inverse times the least: a placeholder price (¥999,999 on goods sold at ¥50) set the good's every figure and
     topped new rooms' picks. A flash sale beside full-price orders is no wrong price (the most paid is near the
     price). Goods without 3 units sold in 30 days are not judged (NaN compares false)."""
-    price = np.asarray(goods.price, np.float64)
-    with np.errstate(invalid="ignore"):
-        return (price > cfg.max_price_to_paid * goods.paid_max) | (price * cfg.max_price_to_paid < goods.paid_min)
+    over, under = off_paid(np.asarray(goods.price, np.float64), goods.paid_max, goods.paid_min, cfg.max_price_to_paid)
+    return over | under
 
 
 def beyond(value: float, limit: float, least: int = 1, scale: float = 1.0, unit: str = "") -> tuple[str, str]:
@@ -62,10 +61,11 @@ def gate_failures(goods: Goods, cfg: RankingConfig, product: int) -> list[str]:
     if goods.age_days[product] < 0:
         out.append("created after the snapshot")
     price, most, least = goods.price[product], goods.paid_max[product], goods.paid_min[product]
-    if price > cfg.max_price_to_paid * most:  # as `mispriced`, for one good
+    over, under = off_paid(price, most, least, cfg.max_price_to_paid)
+    if over:
         out.append(f"price ¥{price:,.2f} against at most ¥{most:,.2f} paid per unit in 30 days (over "
                    f"{cfg.max_price_to_paid:g}x: a placeholder price?)")
-    elif price * cfg.max_price_to_paid < least:
+    elif under:
         out.append(f"price ¥{price:,.2f} against at least ¥{least:,.2f} paid per unit in 30 days (under "
                    f"1/{cfg.max_price_to_paid:g}: a placeholder price?)")
     bits = int(_read_invalid(goods.invalid[product], cfg))
